@@ -1,0 +1,213 @@
+// Turns one Opus RTP stream into a gap-free 16 kHz PCM timeline.
+//
+// The RTP timestamp is the clock: a packet's audio is placed at
+// (timestamp - first timestamp) / 3 samples, so a lost packet, a DTX pause or
+// a reordered packet never shifts later audio in time. Holes are filled with
+// silence. Packets that arrive out of order are held for at most
+// `reorderWindowMs`; in-order packets go straight through, so the common case
+// adds no latency.
+import { OpusPcmDecoder, OUTPUT_SAMPLE_RATE } from "./opus.ts";
+import { newRtpView, readRtpHeader } from "./rtp.ts";
+
+const RTP_CLOCK_RATE = 48_000;
+const TICKS_PER_SAMPLE = RTP_CLOCK_RATE / OUTPUT_SAMPLE_RATE;
+const SILENCE_CHUNK_SAMPLES = OUTPUT_SAMPLE_RATE; // silence is emitted in ≤ 1 s chunks
+const MAX_PENDING = 64;
+
+export interface PcmSink {
+  /**
+   * `pcm` (valid only during the call) starts at absolute sample
+   * `offsetSamples`; chunks are contiguous. `arrivedAtMs` is when the newest
+   * packet behind this audio reached the media plane (performance.now()).
+   */
+  (pcm: Int16Array, offsetSamples: number, arrivedAtMs: number): void;
+}
+
+export interface RtpAudioStats {
+  packets: number;
+  lost: number;
+  late: number;
+  reordered: number;
+  invalid: number;
+  concealedSamples: number;
+}
+
+export interface RtpAudioDecoderOptions {
+  reorderWindowMs?: number;
+  /** Gaps longer than this (a sender that paused) are not filled sample by sample. */
+  maxGapMs?: number;
+  now?: () => number;
+}
+
+interface PendingPacket {
+  sequenceNumber: number;
+  timestamp: number;
+  payload: Uint8Array;
+  arrivedAtMs: number;
+}
+
+export class RtpAudioDecoder {
+  readonly stats: RtpAudioStats = { packets: 0, lost: 0, late: 0, reordered: 0, invalid: 0, concealedSamples: 0 };
+  readonly #sink: PcmSink;
+  readonly #decoder = new OpusPcmDecoder();
+  readonly #view = newRtpView();
+  readonly #reorderWindowMs: number;
+  readonly #maxGapSamples: number;
+  readonly #now: () => number;
+  readonly #pending = new Map<number, PendingPacket>();
+  #started = false;
+  #expectedSeq = 0; // next sequence number, 16-bit
+  #lastTimestamp = 0; // 32-bit RTP timestamp of the last decoded packet
+  #extendedTicks = 0; // RTP ticks since the first packet, unwrapped
+  #writtenSamples = 0; // end of the timeline emitted so far
+  #timer: NodeJS.Timeout | undefined;
+  #silence = new Int16Array(SILENCE_CHUNK_SAMPLES);
+  #closed = false;
+
+  constructor(sink: PcmSink, options: RtpAudioDecoderOptions = {}) {
+    this.#sink = sink;
+    this.#reorderWindowMs = options.reorderWindowMs ?? 40;
+    this.#maxGapSamples = ((options.maxGapMs ?? 60_000) * OUTPUT_SAMPLE_RATE) / 1000;
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** Samples emitted so far: the end of the PCM timeline. */
+  get writtenSamples(): number {
+    return this.#writtenSamples;
+  }
+
+  /** Feeds one RTP packet (any buffer view). */
+  push(packet: Uint8Array): void {
+    if (this.#closed) return;
+    const view = this.#view;
+    if (!readRtpHeader(packet, view) || view.payloadEnd === view.payloadStart) {
+      this.stats.invalid++;
+      return;
+    }
+    this.stats.packets++;
+    const arrivedAtMs = this.#now();
+    if (!this.#started) {
+      this.#started = true;
+      this.#expectedSeq = view.sequenceNumber;
+      this.#lastTimestamp = view.timestamp;
+    }
+    const ahead = (((view.sequenceNumber - this.#expectedSeq) << 16) >> 16) as number; // signed 16-bit
+    if (ahead < 0) {
+      this.stats.late++; // already concealed, or a duplicate
+      return;
+    }
+    const payload = packet.subarray(view.payloadStart, view.payloadEnd);
+    if (ahead === 0) {
+      this.#decodeAndEmit(view.timestamp, payload, arrivedAtMs);
+      this.#expectedSeq = (this.#expectedSeq + 1) & 0xffff;
+      this.#drainInOrder();
+      return;
+    }
+    // A hole: hold this packet (copied: the caller may reuse its buffer).
+    if (!this.#pending.has(view.sequenceNumber)) {
+      this.#pending.set(view.sequenceNumber, {
+        sequenceNumber: view.sequenceNumber,
+        timestamp: view.timestamp,
+        payload: payload.slice(),
+        arrivedAtMs,
+      });
+    }
+    if (this.#pending.size >= MAX_PENDING) this.#skipHole();
+    else this.#timer ??= setTimeout(() => this.#onReorderTimeout(), this.#reorderWindowMs);
+  }
+
+  /** Emits whatever is held (end of stream). */
+  flush(): void {
+    while (this.#pending.size > 0) this.#skipHole();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#pending.clear();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #onReorderTimeout(): void {
+    this.#timer = undefined;
+    if (this.#closed) return;
+    this.#skipHole();
+  }
+
+  /** Gives up on the missing packets before the oldest held one. */
+  #skipHole(): void {
+    let oldest: PendingPacket | undefined;
+    let oldestAhead = Number.POSITIVE_INFINITY;
+    for (const p of this.#pending.values()) {
+      const ahead = (((p.sequenceNumber - this.#expectedSeq) << 16) >> 16) as number;
+      if (ahead < oldestAhead) {
+        oldestAhead = ahead;
+        oldest = p;
+      }
+    }
+    if (!oldest) return;
+    this.stats.lost += oldestAhead;
+    this.#expectedSeq = oldest.sequenceNumber;
+    this.#drainInOrder();
+  }
+
+  #drainInOrder(): void {
+    if (this.#pending.size === 0) return;
+    for (let p = this.#pending.get(this.#expectedSeq); p; p = this.#pending.get(this.#expectedSeq)) {
+      this.#pending.delete(p.sequenceNumber);
+      this.stats.reordered++;
+      this.#decodeAndEmit(p.timestamp, p.payload, p.arrivedAtMs);
+      this.#expectedSeq = (this.#expectedSeq + 1) & 0xffff;
+    }
+    if (this.#pending.size === 0 && this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    } else if (this.#pending.size > 0 && !this.#timer) {
+      this.#timer = setTimeout(() => this.#onReorderTimeout(), this.#reorderWindowMs);
+    }
+  }
+
+  #decodeAndEmit(timestamp: number, payload: Uint8Array, arrivedAtMs: number): void {
+    this.#extendedTicks += (timestamp - this.#lastTimestamp) | 0; // signed 32-bit step
+    this.#lastTimestamp = timestamp;
+    let position = Math.round(this.#extendedTicks / TICKS_PER_SAMPLE);
+    let gap = position - this.#writtenSamples;
+    if (gap > this.#maxGapSamples) {
+      // The sender paused for a long time: resume right here rather than
+      // feeding a minute of zeros to the recogniser. Logged by the owner via stats.
+      this.#extendedTicks -= (gap - this.#maxGapSamples) * TICKS_PER_SAMPLE;
+      position = this.#writtenSamples + this.#maxGapSamples;
+      gap = this.#maxGapSamples;
+      this.#decoder.reset();
+    }
+    if (gap > 0) this.#emitSilence(gap, arrivedAtMs);
+    let pcm: Int16Array;
+    try {
+      pcm = this.#decoder.decode(payload);
+    } catch {
+      this.stats.invalid++;
+      return; // the next packet's position fills the hole with silence
+    }
+    // A packet that overlaps audio already emitted (timestamp went backwards)
+    // keeps only its new part.
+    const overlap = this.#writtenSamples - position;
+    if (overlap > 0) {
+      if (overlap >= pcm.length) return;
+      pcm = pcm.subarray(overlap);
+    }
+    const offset = this.#writtenSamples;
+    this.#writtenSamples += pcm.length;
+    this.#sink(pcm, offset, arrivedAtMs);
+  }
+
+  #emitSilence(samples: number, arrivedAtMs: number): void {
+    this.stats.concealedSamples += samples;
+    while (samples > 0) {
+      const n = Math.min(samples, SILENCE_CHUNK_SAMPLES);
+      const offset = this.#writtenSamples;
+      this.#writtenSamples += n;
+      this.#sink(this.#silence.subarray(0, n), offset, arrivedAtMs);
+      samples -= n;
+    }
+  }
+}

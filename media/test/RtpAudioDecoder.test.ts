@@ -1,0 +1,161 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { RtpAudioDecoder } from "../src/RtpAudioDecoder.ts";
+import { readRtpHeader, newRtpView } from "../src/rtp.ts";
+import { FRAME_SAMPLES_48K, encodeFrames, rtpPacket } from "./rtp-fixtures.ts";
+
+const FRAME_16K = 320;
+
+/** Collects the PCM timeline and checks that chunks are contiguous. */
+function collector() {
+  const chunks: Int16Array[] = [];
+  let end = 0;
+  const sink = (pcm: Int16Array, offset: number) => {
+    expect(offset).toBe(end);
+    chunks.push(pcm.slice());
+    end += pcm.length;
+  };
+  const timeline = () => {
+    const out = new Int16Array(end);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  };
+  return { sink, timeline };
+}
+
+/** Frames (20 ms at 16 kHz) whose energy says "tone". */
+function toneFrames(pcm: Int16Array): boolean[] {
+  const frames: boolean[] = [];
+  for (let f = 0; f + FRAME_16K <= pcm.length; f += FRAME_16K) {
+    let energy = 0;
+    for (let i = f; i < f + FRAME_16K; i++) energy += pcm[i]! * pcm[i]!;
+    frames.push(Math.sqrt(energy / FRAME_16K) > 2000);
+  }
+  return frames;
+}
+
+// Tone in frames 10–19 and 60–69 of 100: easy to locate after decoding.
+const isTone = (f: number) => (f >= 10 && f < 20) || (f >= 60 && f < 70);
+const payloads = encodeFrames(100, isTone);
+const packets = payloads.map((p, i) => rtpPacket((65_500 + i) & 0xffff, (4_294_000_000 + i * FRAME_SAMPLES_48K) >>> 0, p));
+
+function expectToneAt(pcm: Int16Array, lostFrames: Set<number> = new Set()) {
+  const frames = toneFrames(pcm);
+  // Opus has a few ms of algorithmic delay: compare the middle of each burst.
+  for (const f of [13, 14, 15, 16, 63, 64, 65, 66]) if (!lostFrames.has(f)) expect(frames[f], `frame ${f}`).toBe(true);
+  for (const f of [3, 4, 35, 40, 45, 85, 90]) expect(frames[f], `frame ${f}`).toBe(false);
+}
+
+describe("readRtpHeader", () => {
+  it("reads sequence, timestamp and payload bounds, with CSRCs, extension and padding", () => {
+    const payload = new Uint8Array([1, 2, 3]);
+    const packet = new Uint8Array(12 + 4 + 8 + payload.length + 2);
+    packet[0] = 0x80 | 0x20 | 0x10 | 1; // padding, extension, one CSRC
+    packet[1] = 0x80 | 111;
+    packet[2] = 0x12;
+    packet[3] = 0x34;
+    new DataView(packet.buffer).setUint32(4, 0xdeadbeef);
+    packet[16 + 3] = 1; // extension: one 32-bit word
+    packet.set(payload, 24);
+    packet[packet.length - 1] = 2;
+    const view = newRtpView();
+    expect(readRtpHeader(packet, view)).toBe(true);
+    expect(view).toMatchObject({ sequenceNumber: 0x1234, timestamp: 0xdeadbeef, marker: true, payloadType: 111 });
+    expect(Array.from(packet.subarray(view.payloadStart, view.payloadEnd))).toEqual([1, 2, 3]);
+  });
+
+  it("rejects what is not RTP", () => {
+    const view = newRtpView();
+    expect(readRtpHeader(new Uint8Array(5), view)).toBe(false);
+    expect(readRtpHeader(new Uint8Array(20), view)).toBe(false); // version 0
+  });
+});
+
+describe("RtpAudioDecoder", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("decodes an in-order stream (across sequence and timestamp wrap) to 16 kHz with the tone where it was sent", () => {
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink);
+    for (const p of packets) decoder.push(p);
+    const pcm = timeline();
+    expect(pcm.length).toBe(100 * FRAME_16K);
+    expectToneAt(pcm);
+    expect(decoder.stats).toMatchObject({ packets: 100, lost: 0, late: 0 });
+  });
+
+  it("keeps duration and alignment when packets are lost", () => {
+    vi.useFakeTimers();
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 30 });
+    const lost = new Set([5, 30, 31, 32, 50, 99]);
+    for (let i = 0; i < packets.length; i++) {
+      if (!lost.has(i)) decoder.push(packets[i]!);
+      vi.advanceTimersByTime(20);
+    }
+    decoder.flush();
+    const pcm = timeline();
+    // The last packet was lost: the timeline ends where packet 98 ends.
+    expect(pcm.length).toBe(99 * FRAME_16K);
+    expectToneAt(pcm);
+    expect(decoder.stats.lost).toBe(5);
+    expect(decoder.stats.concealedSamples).toBe(5 * FRAME_16K);
+  });
+
+  it("restores order of reordered packets without losing any", () => {
+    vi.useFakeTimers();
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 60 });
+    const order = packets.map((_, i) => i);
+    for (const [a, b] of [[12, 14], [40, 41], [61, 63], [80, 82]] as const) [order[a], order[b]] = [order[b]!, order[a]!];
+    for (const i of order) {
+      decoder.push(packets[i]!);
+      vi.advanceTimersByTime(20);
+    }
+    const pcm = timeline();
+    expect(pcm.length).toBe(100 * FRAME_16K);
+    expectToneAt(pcm);
+    expect(decoder.stats.lost).toBe(0);
+    expect(decoder.stats.reordered).toBeGreaterThan(0);
+  });
+
+  it("drops a packet that arrives after its hole was given up on, without shifting audio", () => {
+    vi.useFakeTimers();
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 30 });
+    for (let i = 0; i < packets.length; i++) {
+      if (i === 20) continue;
+      decoder.push(packets[i]!);
+      if (i === 25) decoder.push(packets[20]!); // 100 ms late
+      vi.advanceTimersByTime(20);
+    }
+    const pcm = timeline();
+    expect(pcm.length).toBe(100 * FRAME_16K);
+    expectToneAt(pcm);
+    expect(decoder.stats).toMatchObject({ lost: 1, late: 1 });
+  });
+
+  it("fills DTX pauses (timestamp jumps, sequence continues) with silence", () => {
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink);
+    // DTX: frames 30–49 and 75–89 are not sent at all; sequence numbers stay consecutive.
+    const sent = payloads.map((p, i) => ({ p, i })).filter(({ i }) => !((i >= 30 && i < 50) || (i >= 75 && i < 90)));
+    sent.forEach(({ p, i }, n) => decoder.push(rtpPacket(n, i * FRAME_SAMPLES_48K, p)));
+    const pcm = timeline();
+    expect(pcm.length).toBe(100 * FRAME_16K);
+    expectToneAt(pcm);
+    expect(decoder.stats.lost).toBe(0);
+    expect(decoder.stats.concealedSamples).toBe(35 * FRAME_16K);
+  });
+
+  it("counts garbage instead of throwing", () => {
+    const { sink } = collector();
+    const decoder = new RtpAudioDecoder(sink);
+    decoder.push(new Uint8Array([1, 2, 3]));
+    decoder.push(rtpPacket(1, 0, new Uint8Array(0)));
+    expect(decoder.stats.invalid).toBe(2);
+  });
+});

@@ -1,0 +1,34 @@
+// Bridges protobuf-es service descriptors to @grpc/grpc-js, so gRPC uses the
+// generated types directly: no second, hand-written copy of the messages.
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+
+function serializerFor<D extends DescMessage>(schema: D) {
+  return {
+    serialize: (value: MessageShape<D>): Buffer => {
+      const bytes = toBinary(schema, value);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    },
+    deserialize: (bytes: Buffer): MessageShape<D> => fromBinary(schema, bytes),
+  };
+}
+
+/** grpc-js service definition for a protobuf-es generated service. */
+export function grpcServiceDefinition<T extends GenServiceMethods>(service: GenService<T>): ServiceDefinition {
+  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const method of service.methods) {
+    const input = serializerFor(method.input);
+    const output = serializerFor(method.output);
+    definition[method.localName] = {
+      path: `/${service.typeName}/${method.name}`,
+      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+      requestSerialize: input.serialize as (value: unknown) => Buffer,
+      requestDeserialize: input.deserialize,
+      responseSerialize: output.serialize as (value: unknown) => Buffer,
+      responseDeserialize: output.deserialize,
+    };
+  }
+  return definition as ServiceDefinition;
+}
