@@ -2,6 +2,9 @@
 // @generated from file parley/asr/v1/asr.proto (package parley.asr.v1, syntax proto3)
 /* eslint-disable */
 
+// Sample offsets are uint32: 2^32 samples at 16 kHz is 74 hours, far beyond
+// any conversation, and keeps the hot path free of bigint.
+//
 // Streaming speech recognition. One bidirectional stream per conversation:
 // the bridge sends a StreamConfig, then 16 kHz mono s16le audio; the worker
 // answers with partial and final transcript segments.
@@ -19,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/asr/v1/asr.proto.
  */
 export const file_parley_asr_v1_asr: GenFile = /*@__PURE__*/
-  fileDesc("ChdwYXJsZXkvYXNyL3YxL2Fzci5wcm90bxINcGFybGV5LmFzci52MSKgAQoQUmVjb2duaXplUmVxdWVzdBItCgZjb25maWcYASABKAsyGy5wYXJsZXkuYXNyLnYxLlN0cmVhbUNvbmZpZ0gAEioKBWF1ZGlvGAIgASgLMhkucGFybGV5LmFzci52MS5BdWRpb0NodW5rSAASKQoDZW5kGAMgASgLMhoucGFybGV5LmFzci52MS5FbmRPZlN0cmVhbUgAQgYKBGtpbmQikwEKDFN0cmVhbUNvbmZpZxISCgpzZXNzaW9uX2lkGAEgASgJEhYKDnNhbXBsZV9yYXRlX2h6GAIgASgNEhAKCGxhbmd1YWdlGAMgASgJEhwKFHN0YXJ0X29mZnNldF9zYW1wbGVzGAQgASgEEhgKEGZpcnN0X3NlZ21lbnRfaWQYBSABKA0SDQoFaGludHMYBiADKAkiSQoKQXVkaW9DaHVuaxIWCg5vZmZzZXRfc2FtcGxlcxgBIAEoBBILCgNwY20YAiABKAwSFgoOY2FwdHVyZWRfYXRfbXMYAyABKAEiDQoLRW5kT2ZTdHJlYW0i0QEKEVJlY29nbml6ZVJlc3BvbnNlEisKBXJlYWR5GAEgASgLMhoucGFybGV5LmFzci52MS5TdHJlYW1SZWFkeUgAEikKB3NlZ21lbnQYAiABKAsyFi5wYXJsZXkuYXNyLnYxLlNlZ21lbnRIABI0Cg11dHRlcmFuY2VfZW5kGAMgASgLMhsucGFybGV5LmFzci52MS5VdHRlcmFuY2VFbmRIABImCgNhY2sYBCABKAsyFy5wYXJsZXkuYXNyLnYxLkF1ZGlvQWNrSABCBgoEa2luZCJCCgtTdHJlYW1SZWFkeRIOCgZlbmdpbmUYASABKAkSEAoIbGFuZ3VhZ2UYAiABKAkSEQoJd29ya2VyX2lkGAMgASgJIkoKBFdvcmQSDAoEdGV4dBgBIAEoCRIQCghzdGFydF9tcxgCIAEoDRIOCgZlbmRfbXMYAyABKA0SEgoKY29uZmlkZW5jZRgEIAEoAiL0AQoHU2VnbWVudBISCgpzZWdtZW50X2lkGAEgASgNEhAKCGlzX2ZpbmFsGAIgASgIEhQKDHNwZWVjaF9maW5hbBgDIAEoCBIMCgR0ZXh0GAQgASgJEiIKBXdvcmRzGAUgAygLMhMucGFybGV5LmFzci52MS5Xb3JkEhAKCHN0YXJ0X21zGAYgASgNEg4KBmVuZF9tcxgHIAEoDRIRCglzdGFiaWxpdHkYCCABKAISHAoUYXVkaW9fb2Zmc2V0X3NhbXBsZXMYCSABKAQSFgoOY2FwdHVyZWRfYXRfbXMYCiABKAESEAoIbGFuZ3VhZ2UYCyABKAkiNwoMVXR0ZXJhbmNlRW5kEhcKD2xhc3Rfc2VnbWVudF9pZBgBIAEoDRIOCgZlbmRfbXMYAiABKA0iLAoIQXVkaW9BY2sSIAoYY29tbWl0dGVkX29mZnNldF9zYW1wbGVzGAEgASgEIhYKFEdldFdvcmtlckluZm9SZXF1ZXN0Im8KCldvcmtlckluZm8SEQoJd29ya2VyX2lkGAEgASgJEg4KBmVuZ2luZRgCIAEoCRITCgttYXhfc3RyZWFtcxgDIAEoDRIWCg5hY3RpdmVfc3RyZWFtcxgEIAEoDRIRCglsYW5ndWFnZXMYBSADKAkytwEKEFNwZWVjaFJlY29nbml6ZXISUgoJUmVjb2duaXplEh8ucGFybGV5LmFzci52MS5SZWNvZ25pemVSZXF1ZXN0GiAucGFybGV5LmFzci52MS5SZWNvZ25pemVSZXNwb25zZSgBMAESTwoNR2V0V29ya2VySW5mbxIjLnBhcmxleS5hc3IudjEuR2V0V29ya2VySW5mb1JlcXVlc3QaGS5wYXJsZXkuYXNyLnYxLldvcmtlckluZm9iBnByb3RvMw");
+  fileDesc("ChdwYXJsZXkvYXNyL3YxL2Fzci5wcm90bxINcGFybGV5LmFzci52MSKgAQoQUmVjb2duaXplUmVxdWVzdBItCgZjb25maWcYASABKAsyGy5wYXJsZXkuYXNyLnYxLlN0cmVhbUNvbmZpZ0gAEioKBWF1ZGlvGAIgASgLMhkucGFybGV5LmFzci52MS5BdWRpb0NodW5rSAASKQoDZW5kGAMgASgLMhoucGFybGV5LmFzci52MS5FbmRPZlN0cmVhbUgAQgYKBGtpbmQikwEKDFN0cmVhbUNvbmZpZxISCgpzZXNzaW9uX2lkGAEgASgJEhYKDnNhbXBsZV9yYXRlX2h6GAIgASgNEhAKCGxhbmd1YWdlGAMgASgJEhwKFHN0YXJ0X29mZnNldF9zYW1wbGVzGAQgASgNEhgKEGZpcnN0X3NlZ21lbnRfaWQYBSABKA0SDQoFaGludHMYBiADKAkiSQoKQXVkaW9DaHVuaxIWCg5vZmZzZXRfc2FtcGxlcxgBIAEoDRILCgNwY20YAiABKAwSFgoOY2FwdHVyZWRfYXRfbXMYAyABKAEiDQoLRW5kT2ZTdHJlYW0i0QEKEVJlY29nbml6ZVJlc3BvbnNlEisKBXJlYWR5GAEgASgLMhoucGFybGV5LmFzci52MS5TdHJlYW1SZWFkeUgAEikKB3NlZ21lbnQYAiABKAsyFi5wYXJsZXkuYXNyLnYxLlNlZ21lbnRIABI0Cg11dHRlcmFuY2VfZW5kGAMgASgLMhsucGFybGV5LmFzci52MS5VdHRlcmFuY2VFbmRIABImCgNhY2sYBCABKAsyFy5wYXJsZXkuYXNyLnYxLkF1ZGlvQWNrSABCBgoEa2luZCJCCgtTdHJlYW1SZWFkeRIOCgZlbmdpbmUYASABKAkSEAoIbGFuZ3VhZ2UYAiABKAkSEQoJd29ya2VyX2lkGAMgASgJIkoKBFdvcmQSDAoEdGV4dBgBIAEoCRIQCghzdGFydF9tcxgCIAEoDRIOCgZlbmRfbXMYAyABKA0SEgoKY29uZmlkZW5jZRgEIAEoAiL0AQoHU2VnbWVudBISCgpzZWdtZW50X2lkGAEgASgNEhAKCGlzX2ZpbmFsGAIgASgIEhQKDHNwZWVjaF9maW5hbBgDIAEoCBIMCgR0ZXh0GAQgASgJEiIKBXdvcmRzGAUgAygLMhMucGFybGV5LmFzci52MS5Xb3JkEhAKCHN0YXJ0X21zGAYgASgNEg4KBmVuZF9tcxgHIAEoDRIRCglzdGFiaWxpdHkYCCABKAISHAoUYXVkaW9fb2Zmc2V0X3NhbXBsZXMYCSABKA0SFgoOY2FwdHVyZWRfYXRfbXMYCiABKAESEAoIbGFuZ3VhZ2UYCyABKAkiNwoMVXR0ZXJhbmNlRW5kEhcKD2xhc3Rfc2VnbWVudF9pZBgBIAEoDRIOCgZlbmRfbXMYAiABKA0iLAoIQXVkaW9BY2sSIAoYY29tbWl0dGVkX29mZnNldF9zYW1wbGVzGAEgASgNIhYKFEdldFdvcmtlckluZm9SZXF1ZXN0Im8KCldvcmtlckluZm8SEQoJd29ya2VyX2lkGAEgASgJEg4KBmVuZ2luZRgCIAEoCRITCgttYXhfc3RyZWFtcxgDIAEoDRIWCg5hY3RpdmVfc3RyZWFtcxgEIAEoDRIRCglsYW5ndWFnZXMYBSADKAkytwEKEFNwZWVjaFJlY29nbml6ZXISUgoJUmVjb2duaXplEh8ucGFybGV5LmFzci52MS5SZWNvZ25pemVSZXF1ZXN0GiAucGFybGV5LmFzci52MS5SZWNvZ25pemVSZXNwb25zZSgBMAESTwoNR2V0V29ya2VySW5mbxIjLnBhcmxleS5hc3IudjEuR2V0V29ya2VySW5mb1JlcXVlc3QaGS5wYXJsZXkuYXNyLnYxLldvcmtlckluZm9iBnByb3RvMw");
 
 /**
  * @generated from message parley.asr.v1.RecognizeRequest
@@ -88,9 +91,9 @@ export type StreamConfig = Message<"parley.asr.v1.StreamConfig"> & {
    * Non-zero when the bridge resumes a conversation on a new worker, so that
    * timings stay on the conversation's clock.
    *
-   * @generated from field: uint64 start_offset_samples = 4;
+   * @generated from field: uint32 start_offset_samples = 4;
    */
-  startOffsetSamples: bigint;
+  startOffsetSamples: number;
 
   /**
    * Segment ids below this value were already finalised by an earlier stream.
@@ -122,9 +125,9 @@ export type AudioChunk = Message<"parley.asr.v1.AudioChunk"> & {
    * Absolute offset (in samples) of pcm's first sample. Must equal the end of
    * the previous chunk: the bridge never sends audio twice nor skips any.
    *
-   * @generated from field: uint64 offset_samples = 1;
+   * @generated from field: uint32 offset_samples = 1;
    */
-  offsetSamples: bigint;
+  offsetSamples: number;
 
   /**
    * s16le, mono
@@ -321,9 +324,9 @@ export type Segment = Message<"parley.asr.v1.Segment"> & {
   /**
    * Audio received by the worker up to this offset when the segment was made.
    *
-   * @generated from field: uint64 audio_offset_samples = 9;
+   * @generated from field: uint32 audio_offset_samples = 9;
    */
-  audioOffsetSamples: bigint;
+  audioOffsetSamples: number;
 
   /**
    * Echo of captured_at_ms of the newest chunk that went into this result.
@@ -375,9 +378,9 @@ export const UtteranceEndSchema: GenMessage<UtteranceEnd> = /*@__PURE__*/
  */
 export type AudioAck = Message<"parley.asr.v1.AudioAck"> & {
   /**
-   * @generated from field: uint64 committed_offset_samples = 1;
+   * @generated from field: uint32 committed_offset_samples = 1;
    */
-  committedOffsetSamples: bigint;
+  committedOffsetSamples: number;
 };
 
 /**

@@ -1,0 +1,124 @@
+// Runs the Python CPU speech worker (asr-worker/) as a child process: the
+// embedded default on one machine, and the real worker the tests talk to.
+// It listens on a fixed port so that a restarted worker keeps its address.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
+
+export const ASR_WORKER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../asr-worker");
+
+export interface AsrWorkerProcessOptions {
+  logger: Logger;
+  port?: number; // 0 or absent: a free port is chosen once
+  maxStreams?: number;
+  workerId?: string;
+  /** Restart the worker when it exits unexpectedly. */
+  restart?: boolean;
+  extraArgs?: string[];
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export class AsrWorkerProcess {
+  readonly port: number;
+  readonly #options: AsrWorkerProcessOptions;
+  #child: ChildProcess | undefined;
+  #stopped = false;
+
+  static async start(options: AsrWorkerProcessOptions): Promise<AsrWorkerProcess> {
+    const python = path.join(ASR_WORKER_DIR, ".venv/bin/python");
+    if (!existsSync(python))
+      throw new Error(`speech worker environment missing: run ${path.join(ASR_WORKER_DIR, "setup.sh")}`);
+    const worker = new AsrWorkerProcess(options, options.port || (await freePort()));
+    await worker.#spawn();
+    return worker;
+  }
+
+  private constructor(options: AsrWorkerProcessOptions, port: number) {
+    this.#options = options;
+    this.port = port;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Kills the worker like a crash would (tests of fault handling). */
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    this.#child?.kill(signal);
+  }
+
+  /** Starts it again after kill() when restart is off. */
+  async respawn(): Promise<void> {
+    await this.#spawn();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const child = this.#child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill("SIGTERM");
+    });
+  }
+
+  #spawn(): Promise<void> {
+    const { logger } = this.#options;
+    const args = ["-m", "parley_asr", "--host", "127.0.0.1", "--port", String(this.port)];
+    if (this.#options.maxStreams) args.push("--max-streams", String(this.#options.maxStreams));
+    if (this.#options.workerId) args.push("--worker-id", this.#options.workerId);
+    args.push(...(this.#options.extraArgs ?? []));
+    const child = spawn(path.join(ASR_WORKER_DIR, ".venv/bin/python"), args, {
+      cwd: ASR_WORKER_DIR,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PYTHONUNBUFFERED: "1" },
+    });
+    this.#child = child;
+    child.stderr?.on("data", (data: Buffer) => {
+      for (const line of data.toString("utf8").split("\n")) if (line.trim()) logger.debug({ asrWorker: this.port }, line);
+    });
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      const timer = setTimeout(() => reject(new Error("speech worker did not start within 30 s")), 30_000);
+      child.stdout?.on("data", (data: Buffer) => {
+        if (!ready && data.toString("utf8").includes("LISTENING")) {
+          ready = true;
+          clearTimeout(timer);
+          logger.info({ pid: child.pid, port: this.port }, "speech worker started");
+          resolve();
+        }
+      });
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        if (!ready) reject(new Error(`speech worker exited during start (code ${code}, signal ${signal})`));
+        if (this.#stopped || this.#child !== child) return;
+        logger.error({ code, signal, port: this.port }, "speech worker exited");
+        if (this.#options.restart)
+          setTimeout(() => {
+            if (!this.#stopped) this.#spawn().catch((err: unknown) => logger.error({ err }, "speech worker restart failed"));
+          }, 500).unref();
+      });
+    });
+  }
+}

@@ -1,0 +1,267 @@
+// One conversation's speech-recognition stream. Audio is written to a gRPC
+// bidi stream as it arrives and also kept (PcmReplayBuffer) until the worker
+// commits it with an AudioAck. If the stream breaks, a new one is opened,
+// possibly on another worker, starting at the committed offset: the new
+// worker receives exactly the audio that has no final transcript yet, so no
+// audio is skipped and none is transcribed twice.
+import { create } from "@bufbuild/protobuf";
+import {
+  RecognizeRequestSchema,
+  type RecognizeRequest,
+  type RecognizeResponse,
+  type Segment,
+} from "@parley/proto/asr";
+import { StreamState } from "@parley/proto/live";
+import type { Logger } from "pino";
+import type { AsrWorker, AsrWorkerPool, RecognizeCall } from "./AsrWorkerPool.ts";
+import { asrReconnects, asrSegments, asrStreams, voiceProcessingErrors, voiceProcessingQueueSize } from "./metrics.ts";
+import { PcmReplayBuffer } from "./PcmReplayBuffer.ts";
+import { backoffMs, DEFAULT_ASR_RETRY, type RetryPolicy } from "./retry.ts";
+
+export const SAMPLE_RATE_HZ = 16_000;
+
+export interface RecognitionStreamOptions {
+  sessionId: string;
+  pool: AsrWorkerPool;
+  logger: Logger;
+  language?: string;
+  retry?: RetryPolicy;
+  /** Upper bound of one conversation: the gRPC deadline. */
+  maxSessionMs?: number;
+  /** Uncommitted audio kept for replay. */
+  replaySeconds?: number;
+  onSegment: (segment: Segment) => void;
+  onState: (state: StreamState, detail: string) => void;
+}
+
+export class RecognitionStream {
+  readonly #o: RecognitionStreamOptions;
+  readonly #retry: RetryPolicy;
+  readonly #replay: PcmReplayBuffer;
+  readonly #log: Logger;
+  #call: RecognizeCall | undefined;
+  #worker: AsrWorker | undefined;
+  #ready = false;
+  #readyTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #attempt = 0;
+  #committed = 0;
+  #nextSegmentId = 0;
+  #state: StreamState = StreamState.UNSPECIFIED;
+  #ending: (() => void) | undefined;
+  #closed = false;
+
+  constructor(options: RecognitionStreamOptions) {
+    this.#o = options;
+    this.#retry = options.retry ?? DEFAULT_ASR_RETRY;
+    this.#replay = new PcmReplayBuffer((options.replaySeconds ?? 60) * SAMPLE_RATE_HZ);
+    this.#log = options.logger;
+    this.#open();
+  }
+
+  get state(): StreamState {
+    return this.#state;
+  }
+
+  get workerAddress(): string | undefined {
+    return this.#worker?.address;
+  }
+
+  /** Accepts the next contiguous PCM chunk (valid only during the call). */
+  push(pcm: Int16Array, offsetSamples: number, capturedAtMs: number): void {
+    if (this.#closed || this.#ending) return;
+    const chunk = this.#replay.push(pcm, offsetSamples, capturedAtMs);
+    voiceProcessingQueueSize.inc();
+    if (this.#call) this.#writeAudio(this.#call, this.#replay.view(chunk), offsetSamples, capturedAtMs);
+  }
+
+  /** Finishes the stream: the worker finalises the last utterance. Resolves when it has. */
+  end(timeoutMs = 5_000): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#log.warn("speech worker did not finish in time");
+        this.close();
+      }, timeoutMs);
+      this.#ending = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (this.#call) {
+        this.#call.write(create(RecognizeRequestSchema, { kind: { case: "end", value: {} } }));
+        this.#call.end();
+      } else {
+        this.close();
+      }
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#readyTimer);
+    clearTimeout(this.#retryTimer);
+    this.#dropCall()?.cancel();
+    voiceProcessingQueueSize.dec(this.#replay.size);
+    this.#setState(StreamState.ENDED, "closed");
+    this.#ending?.();
+  }
+
+  #open(): void {
+    const worker = this.#o.pool.pick(this.#attempt > 0 ? this.#worker : undefined);
+    if (!worker) {
+      this.#fail("no speech worker configured");
+      return;
+    }
+    this.#worker = worker;
+    this.#ready = false;
+    this.#setState(this.#attempt === 0 ? StreamState.CONNECTING : StreamState.RECONNECTING, worker.address);
+    const call = worker.recognize(this.#o.maxSessionMs ?? 15 * 60_000);
+    this.#call = call;
+    worker.activeStreams++;
+    asrStreams.inc({ worker: worker.address });
+    call.on("data", (response: RecognizeResponse) => this.#onResponse(call, response));
+    call.on("error", (error: Error & { code?: number }) => this.#onBroken(call, error));
+    call.on("end", () => this.#onEnd(call));
+    call.write(
+      create(RecognizeRequestSchema, {
+        kind: {
+          case: "config",
+          value: {
+            sessionId: this.#o.sessionId,
+            sampleRateHz: SAMPLE_RATE_HZ,
+            language: this.#o.language ?? "",
+            startOffsetSamples: this.#committed,
+            firstSegmentId: this.#nextSegmentId,
+          },
+        },
+      }),
+    );
+    // Replay what the previous worker did not commit, then go on live.
+    for (const chunk of this.#replay.chunks()) {
+      if (chunk.offsetSamples + chunk.samples <= this.#committed) continue;
+      const from = Math.max(chunk.offsetSamples, this.#committed);
+      this.#writeAudio(call, this.#replay.view(chunk, from), from, chunk.capturedAtMs);
+    }
+    if (this.#ending) {
+      call.write(create(RecognizeRequestSchema, { kind: { case: "end", value: {} } }));
+      call.end();
+    }
+    this.#readyTimer = setTimeout(() => {
+      if (this.#call === call && !this.#ready) this.#onBroken(call, new Error(`no answer within ${this.#retry.timeoutMs} ms`));
+    }, this.#retry.timeoutMs);
+  }
+
+  #writeAudio(call: RecognizeCall, pcm: Uint8Array, offsetSamples: number, capturedAtMs: number): void {
+    // A fresh envelope per chunk: grpc-js may hold the object (not its bytes)
+    // while the call is starting. `pcm` is a view into the replay ring, which
+    // is not overwritten for replaySeconds, so it needs no copy.
+    const request: RecognizeRequest = {
+      $typeName: "parley.asr.v1.RecognizeRequest",
+      kind: {
+        case: "audio",
+        value: { $typeName: "parley.asr.v1.AudioChunk", offsetSamples, pcm, capturedAtMs },
+      },
+    };
+    call.write(request);
+  }
+
+  #onResponse(call: RecognizeCall, response: RecognizeResponse): void {
+    if (call !== this.#call) return;
+    switch (response.kind.case) {
+      case "ready":
+        this.#ready = true;
+        this.#attempt = 0;
+        clearTimeout(this.#readyTimer);
+        this.#worker?.markUp();
+        this.#setState(StreamState.LIVE, response.kind.value.engine);
+        break;
+      case "segment": {
+        const segment = response.kind.value;
+        asrSegments.inc({ final: String(segment.isFinal) });
+        if (segment.isFinal) this.#nextSegmentId = Math.max(this.#nextSegmentId, segment.segmentId + 1);
+        try {
+          this.#o.onSegment(segment);
+        } catch (err) {
+          this.#log.error({ err }, "segment listener threw");
+        }
+        break;
+      }
+      case "ack": {
+        const before = this.#replay.size;
+        this.#committed = Math.max(this.#committed, response.kind.value.committedOffsetSamples);
+        this.#replay.commit(this.#committed);
+        voiceProcessingQueueSize.dec(before - this.#replay.size);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  #onEnd(call: RecognizeCall): void {
+    if (call !== this.#call) return;
+    if (this.#ending) {
+      this.#dropCall();
+      this.close();
+      return;
+    }
+    this.#onBroken(call, new Error("speech worker ended the stream"));
+  }
+
+  #onBroken(call: RecognizeCall, error: Error & { code?: number }): void {
+    if (call !== this.#call || this.#closed) return;
+    const worker = this.#worker;
+    this.#dropCall()?.cancel();
+    voiceProcessingErrors.inc({ stage: "asr", reason: error.code === undefined ? "timeout" : String(error.code) });
+    if (worker) this.#o.pool.reportFailure(worker, error);
+    if (this.#attempt >= this.#retry.maxRetry) {
+      this.#fail(`speech recognition unavailable: ${error.message}`);
+      return;
+    }
+    const delay = backoffMs(this.#retry, this.#attempt);
+    this.#attempt++;
+    asrReconnects.inc();
+    this.#log.warn({ err: error, attempt: this.#attempt, delayMs: delay, committed: this.#committed }, "speech stream broke; resuming");
+    this.#setState(StreamState.RECONNECTING, error.message);
+    this.#retryTimer = setTimeout(() => {
+      if (!this.#closed) this.#open();
+    }, delay);
+  }
+
+  /** Detaches the current call (without cancelling it) and returns it. */
+  #dropCall(): RecognizeCall | undefined {
+    const call = this.#call;
+    if (!call) return undefined;
+    this.#call = undefined;
+    clearTimeout(this.#readyTimer);
+    call.removeAllListeners("data");
+    call.removeAllListeners("end");
+    call.removeAllListeners("error");
+    call.on("error", () => {}); // a cancelled call still emits CANCELLED
+    if (this.#worker) {
+      this.#worker.activeStreams--;
+      asrStreams.dec({ worker: this.#worker.address });
+    }
+    return call;
+  }
+
+  #fail(detail: string): void {
+    this.#log.error({ detail }, "speech recognition failed");
+    this.#setState(StreamState.FAILED, detail);
+    this.#closed = true;
+    this.#dropCall()?.cancel();
+    voiceProcessingQueueSize.dec(this.#replay.size);
+    this.#ending?.();
+  }
+
+  #setState(state: StreamState, detail: string): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    try {
+      this.#o.onState(state, detail);
+    } catch (err) {
+      this.#log.error({ err }, "state listener threw");
+    }
+  }
+}

@@ -1,0 +1,42 @@
+// Prometheus metrics of the inference bridge (default prom-client registry).
+import { Counter, Gauge, Histogram } from "prom-client";
+
+export const voiceProcessingErrors = new Counter({
+  name: "voice_processing_errors_total",
+  help: "Errors on the voice path, by stage",
+  labelNames: ["stage", "reason"] as const,
+});
+
+export const voiceProcessingDuration = new Histogram({
+  name: "voice_processing_duration_seconds",
+  help: "Time spent processing voice feedback: end of an utterance's audio to its final transcript",
+  buckets: [0.1, 0.5, 1, 2, 5, 10, 30],
+});
+
+export const voiceProcessingQueueSize = new Gauge({
+  name: "voice_processing_queue_size",
+  help: "Audio chunks held for replay, not yet committed by a speech worker",
+});
+
+export const asrStreams = new Gauge({
+  name: "asr_streams_active",
+  help: "Open speech-recognition streams",
+  labelNames: ["worker"] as const,
+});
+
+export const asrReconnects = new Counter({
+  name: "asr_stream_reconnects_total",
+  help: "Speech-recognition streams resumed on a (possibly other) worker",
+});
+
+export const asrSegments = new Counter({
+  name: "asr_segments_total",
+  help: "Transcript segments received from speech workers",
+  labelNames: ["final"] as const,
+});
+
+export const asrAudioToWorkerLatency = new Histogram({
+  name: "asr_audio_send_latency_seconds",
+  help: "RTP arrival at the media plane to the PCM chunk handed to gRPC",
+  buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
+});

@@ -1,0 +1,174 @@
+// The media of one customer session: the browser's send transport and its
+// single audio Producer, a receive transport for the AI's voice, and the
+// server-side tap that turns the Producer's RTP into PCM.
+//
+// The tap is a Consumer on a DirectTransport: RTP reaches Node through the
+// worker's channel, already decrypted, with no UDP socket, port or extra
+// kernel hop to manage per session (a PlainTransport would need both and a
+// second copy through the kernel). It is the lowest-latency way to get RTP
+// into this process.
+import { EventEmitter } from "node:events";
+import type { types as ms } from "mediasoup";
+import type { Logger } from "pino";
+import { ErrorCode, ParleyError } from "@parley/proto/errors";
+import { type PcmSink, RtpAudioDecoder, type RtpAudioStats } from "./RtpAudioDecoder.ts";
+
+export type Direction = "send" | "recv";
+
+export interface CustomerMediaOptions {
+  router: ms.Router;
+  listenIp: string;
+  announcedAddress?: string;
+  logger: Logger;
+  onPcm: PcmSink;
+  /** Called when the router goes away under the session (its worker died). */
+  onMediaLost?: (reason: string) => void;
+  reorderWindowMs?: number;
+}
+
+interface CustomerMediaEvents {
+  close: [reason: string];
+}
+
+export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
+  readonly #options: CustomerMediaOptions;
+  readonly #transports = new Map<string, { transport: ms.WebRtcTransport; direction: Direction; connected: boolean }>();
+  #producer: ms.Producer | undefined;
+  #tapTransport: ms.DirectTransport | undefined;
+  #tapConsumer: ms.Consumer | undefined;
+  #decoder: RtpAudioDecoder | undefined;
+  #closed = false;
+
+  constructor(options: CustomerMediaOptions) {
+    super();
+    this.#options = options;
+    options.router.observer.once("close", () => this.close("media worker lost"));
+  }
+
+  get rtpCapabilities(): ms.RtpCapabilities {
+    return this.#options.router.rtpCapabilities;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get audioStats(): RtpAudioStats | undefined {
+    return this.#decoder?.stats;
+  }
+
+  get producerId(): string | undefined {
+    return this.#producer?.id;
+  }
+
+  async createTransport(direction: Direction): Promise<ms.WebRtcTransport> {
+    this.#assertOpen();
+    for (const t of this.#transports.values()) {
+      if (t.direction === direction)
+        throw new ParleyError(ErrorCode.ALREADY_EXISTS, `a ${direction} transport already exists for this session`);
+    }
+    const { listenIp, announcedAddress } = this.#options;
+    const transport = await this.#options.router.createWebRtcTransport({
+      listenInfos: [{ protocol: "udp", ip: listenIp, ...(announcedAddress ? { announcedAddress } : {}) }],
+      enableUdp: true,
+      enableTcp: false,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 64_000,
+    });
+    if (this.#closed) {
+      transport.close();
+      throw new ParleyError(ErrorCode.NOT_FOUND, "session closed");
+    }
+    this.#transports.set(transport.id, { transport, direction, connected: false });
+    transport.observer.once("close", () => this.#transports.delete(transport.id));
+    transport.on("dtlsstatechange", (state) => {
+      if (state === "failed" || state === "closed") {
+        this.#options.logger.warn({ transportId: transport.id, state }, "DTLS ended");
+        if (direction === "send") this.close(`DTLS ${state}`);
+      }
+    });
+    return transport;
+  }
+
+  async connectTransport(transportId: string, dtlsParameters: ms.DtlsParameters): Promise<void> {
+    this.#assertOpen();
+    const entry = this.#transport(transportId);
+    if (entry.connected) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "transport already connected");
+    if (dtlsParameters.fingerprints.length === 0)
+      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "DTLS parameters carry no fingerprint");
+    entry.connected = true;
+    try {
+      await entry.transport.connect({ dtlsParameters });
+    } catch (error) {
+      entry.connected = false;
+      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `cannot connect transport: ${(error as Error).message}`);
+    }
+  }
+
+  /** Accepts the customer's microphone and starts turning it into PCM. */
+  async produce(transportId: string, kind: string, rtpParameters: ms.RtpParameters): Promise<ms.Producer> {
+    this.#assertOpen();
+    const entry = this.#transport(transportId);
+    if (entry.direction !== "send") throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "produce needs the send transport");
+    if (!entry.connected) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "connect the transport before producing");
+    if (kind !== "audio") throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `only audio is accepted, not "${kind}"`);
+    if (this.#producer) throw new ParleyError(ErrorCode.ALREADY_EXISTS, "this session already has a microphone producer");
+    let producer: ms.Producer;
+    try {
+      producer = await entry.transport.produce({ kind: "audio", rtpParameters });
+    } catch (error) {
+      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `cannot produce: ${(error as Error).message}`);
+    }
+    if (this.#closed || this.#producer) {
+      producer.close();
+      throw new ParleyError(ErrorCode.ALREADY_EXISTS, "this session already has a microphone producer");
+    }
+    this.#producer = producer;
+    await this.#startTap(producer);
+    return producer;
+  }
+
+  close(reason = "closed"): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#decoder?.flush();
+    this.#decoder?.close();
+    this.#tapTransport?.close();
+    for (const { transport } of this.#transports.values()) transport.close();
+    this.#transports.clear();
+    this.#options.logger.info({ reason, audio: this.#decoder?.stats }, "customer media closed");
+    try {
+      this.emit("close", reason);
+    } catch (err) {
+      this.#options.logger.error({ err }, "close listener threw");
+    }
+  }
+
+  async #startTap(producer: ms.Producer): Promise<void> {
+    const router = this.#options.router;
+    const tap = await router.createDirectTransport();
+    this.#tapTransport = tap;
+    const consumer = await tap.consume({
+      producerId: producer.id,
+      rtpCapabilities: router.rtpCapabilities,
+    });
+    this.#tapConsumer = consumer;
+    const decoder = new RtpAudioDecoder(this.#options.onPcm, {
+      ...(this.#options.reorderWindowMs !== undefined ? { reorderWindowMs: this.#options.reorderWindowMs } : {}),
+    });
+    this.#decoder = decoder;
+    consumer.on("rtp", (packet) => decoder.push(packet));
+    producer.observer.once("close", () => decoder.flush());
+    if (this.#closed) tap.close();
+  }
+
+  #transport(transportId: string) {
+    const entry = this.#transports.get(transportId);
+    if (!entry) throw new ParleyError(ErrorCode.NOT_FOUND, `unknown transport ${transportId}`);
+    return entry;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ParleyError(ErrorCode.NOT_FOUND, "session media is closed");
+  }
+}

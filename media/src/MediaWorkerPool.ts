@@ -1,0 +1,147 @@
+// A pool of mediasoup workers, one router each. A worker that dies is
+// replaced; its routers close, which closes every transport on them, so each
+// session learns through its own transports' "routerclose".
+import { EventEmitter } from "node:events";
+import * as mediasoup from "mediasoup";
+import type { types as ms } from "mediasoup";
+
+type Router = ms.Router;
+type Worker = ms.Worker;
+import type { Logger } from "pino";
+
+export const AUDIO_CODECS: ms.RouterRtpCodecCapability[] = [
+  {
+    kind: "audio",
+    mimeType: "audio/opus",
+    clockRate: 48_000,
+    channels: 2,
+    parameters: { useinbandfec: 1, usedtx: 1 },
+  },
+];
+
+export interface MediaWorkerPoolOptions {
+  workers: number;
+  rtcMinPort: number;
+  rtcMaxPort: number;
+  workerBin?: string;
+  logLevel?: ms.WorkerLogLevel;
+  logger: Logger;
+  /** Delay before a dead worker is replaced, so a crash loop cannot spin. */
+  respawnDelayMs?: number;
+}
+
+interface PoolEntry {
+  worker: Worker;
+  router: Router;
+  sessions: number;
+}
+
+interface MediaWorkerPoolEvents {
+  workerdied: [pid: number, error: Error];
+  workerreplaced: [pid: number];
+}
+
+export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
+  readonly #options: MediaWorkerPoolOptions;
+  readonly #entries = new Set<PoolEntry>();
+  #closed = false;
+
+  static async create(options: MediaWorkerPoolOptions): Promise<MediaWorkerPool> {
+    if (options.workerBin) process.env.MEDIASOUP_WORKER_BIN = options.workerBin;
+    const pool = new MediaWorkerPool(options);
+    await Promise.all(Array.from({ length: options.workers }, () => pool.#spawn()));
+    return pool;
+  }
+
+  private constructor(options: MediaWorkerPoolOptions) {
+    super();
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Per-worker view for /ready and the admin monitor. */
+  describe(): { pid: number; sessions: number }[] {
+    return [...this.#entries].map((e) => ({ pid: e.worker.pid, sessions: e.sessions }));
+  }
+
+  /** The least loaded router; the caller must call the returned release() when done. */
+  acquireRouter(): { router: Router; release: () => void } | undefined {
+    let best: PoolEntry | undefined;
+    for (const entry of this.#entries) if (!best || entry.sessions < best.sessions) best = entry;
+    if (!best) return undefined;
+    const entry = best;
+    entry.sessions++;
+    let released = false;
+    return {
+      router: entry.router,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.sessions--;
+      },
+    };
+  }
+
+  /** Kills a worker as a crash would (tests and the admin "drain" action). */
+  killWorker(pid: number): boolean {
+    for (const entry of this.#entries) {
+      if (entry.worker.pid === pid) {
+        process.kill(pid, "SIGKILL");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const entry of this.#entries) entry.worker.close();
+    this.#entries.clear();
+  }
+
+  async #spawn(): Promise<void> {
+    const { logger } = this.#options;
+    const worker = await mediasoup.createWorker({
+      logLevel: this.#options.logLevel ?? "warn",
+      rtcMinPort: this.#options.rtcMinPort,
+      rtcMaxPort: this.#options.rtcMaxPort,
+    });
+    const router = await worker.createRouter({ mediaCodecs: AUDIO_CODECS });
+    const entry: PoolEntry = { worker, router, sessions: 0 };
+    if (this.#closed) {
+      worker.close();
+      return;
+    }
+    this.#entries.add(entry);
+    logger.info({ pid: worker.pid }, "mediasoup worker started");
+    worker.on("died", (error) => {
+      this.#entries.delete(entry);
+      logger.error({ pid: worker.pid, err: error }, "mediasoup worker died");
+      this.#emitSafely("workerdied", worker.pid, error);
+      if (this.#closed) return;
+      setTimeout(() => {
+        if (this.#closed) return;
+        this.#spawn().then(
+          () => this.#emitSafely("workerreplaced", worker.pid),
+          (err: unknown) => logger.error({ err }, "could not replace mediasoup worker"),
+        );
+      }, this.#options.respawnDelayMs ?? 500).unref();
+    });
+  }
+
+  #emitSafely<K extends keyof MediaWorkerPoolEvents>(event: K, ...args: MediaWorkerPoolEvents[K]): void {
+    try {
+      (this.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
+    } catch (err) {
+      this.#options.logger.error({ err, event }, "listener threw");
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Prometheus metrics of the edge, named as in the deployment guide where it
+// names them. All metrics of the process share prom-client's default registry.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, register } from "prom-client";
+
+let defaultsCollected = false;
+export function collectProcessMetrics(): void {
+  if (defaultsCollected) return;
+  defaultsCollected = true;
+  collectDefaultMetrics();
+}
+
+export { register };
+
+export const httpRequestsTotal = new Counter({
+  name: "http_requests_total",
+  help: "Total number of HTTP requests",
+  labelNames: ["method", "route", "status_code"] as const,
+});
+
+export const httpRequestDuration = new Histogram({
+  name: "http_request_duration_seconds",
+  help: "HTTP request duration",
+  labelNames: ["method", "route"] as const,
+  buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2],
+});
+
+export const feedbackSessionsTotal = new Counter({
+  name: "feedback_sessions_total",
+  help: "Total number of feedback sessions",
+  labelNames: ["business_id", "status", "quality_tier"] as const,
+});
+
+export const wsConnections = new Gauge({ name: "ws_connections", help: "Open WebSocket connections" });
+
+export const wsMessagesTotal = new Counter({
+  name: "ws_messages_total",
+  help: "WebSocket messages received, by type",
+  labelNames: ["type"] as const,
+});
+
+export const wsErrorsTotal = new Counter({
+  name: "ws_errors_total",
+  help: "Errors answered on the WebSocket, by code",
+  labelNames: ["code"] as const,
+});
+
+export const liveEventsPublished = new Counter({
+  name: "live_events_published_total",
+  help: "Live events published to WebSocket topics",
+  labelNames: ["kind"] as const,
+});
+
+export const activeSessions = new Gauge({ name: "voice_sessions_active", help: "Sessions with open media" });

@@ -1,0 +1,27 @@
+// uWebSockets.js, native build only. The package we use (a republish of
+// uWS.js, aliased as "uWebSockets.js") silently falls back to a slow pure-JS
+// implementation when its binary fails to load; we load the binary ourselves
+// so that failure is loud. PARLEY_ALLOW_UWS_FALLBACK=1 accepts the fallback.
+import { createRequire } from "node:module";
+import type * as UWS from "uWebSockets.js";
+
+const require = createRequire(import.meta.url);
+
+function loadNative(): typeof UWS {
+  const binary = `uWebSockets.js/binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+  try {
+    return require(binary) as typeof UWS;
+  } catch (error) {
+    if (process.env.PARLEY_ALLOW_UWS_FALLBACK === "1") {
+      console.error(`uWebSockets.js native build failed to load (${(error as Error).message}); using the SLOW JS fallback`);
+      return require("uWebSockets.js") as typeof UWS;
+    }
+    throw new Error(
+      `uWebSockets.js native build failed to load for Node ABI ${process.versions.modules} on ${process.platform}-${process.arch}: ${(error as Error).message}. ` +
+        "Refusing to run on the slow fallback (set PARLEY_ALLOW_UWS_FALLBACK=1 to accept it).",
+    );
+  }
+}
+
+export const uws = loadNative();
+export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
