@@ -71,6 +71,13 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
     return [...this.#entries].map((e) => ({ pid: e.worker.pid, sessions: e.sessions }));
   }
 
+  /** Live transports per router, from the workers themselves (leak checks, admin monitor). */
+  async transportCounts(): Promise<{ pid: number; transports: number }[]> {
+    return Promise.all(
+      [...this.#entries].map(async (e) => ({ pid: e.worker.pid, transports: (await e.router.dump()).transportIds.length })),
+    );
+  }
+
   /** The least loaded router; the caller must call the returned release() when done. */
   acquireRouter(): { router: Router; release: () => void } | undefined {
     let best: PoolEntry | undefined;

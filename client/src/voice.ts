@@ -1,0 +1,74 @@
+// Microphone → mediasoup send transport → the Parley media plane.
+import { Device } from "mediasoup-client";
+import {
+  dtlsFromProto,
+  dtlsToProto,
+  iceCandidateFromProto,
+  iceParametersFromProto,
+  rtpCapabilitiesFromProto,
+  rtpParametersToProto,
+} from "@parley/proto/mediasoup";
+import { TransportDirection } from "@parley/proto/ws";
+import type { Connection } from "./connection.ts";
+
+export class MicrophoneDeniedError extends Error {}
+
+/**
+ * Browsers process a microphone (echo cancellation, noise suppression,
+ * automatic gain) by default. `raw` turns all of it off; the default keeps
+ * echo cancellation only, since the AI's voice plays through the speaker.
+ */
+export async function openMicrophone(raw: boolean): Promise<MediaStreamTrack> {
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: !raw, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
+    });
+    return stream.getAudioTracks()[0]!;
+  } catch (error) {
+    const name = (error as DOMException).name;
+    if (name === "NotAllowedError" || name === "SecurityError") throw new MicrophoneDeniedError("microphone denied");
+    throw error;
+  }
+}
+
+export async function startSending(connection: Connection, track: MediaStreamTrack): Promise<() => void> {
+  const caps = await connection.request({ case: "getRouterRtpCapabilities", value: {} }, "routerRtpCapabilities");
+  const device = new Device();
+  await device.load({ routerRtpCapabilities: rtpCapabilitiesFromProto(caps) as never });
+  if (!device.canProduce("audio")) throw new Error("this browser cannot send audio to the server");
+  const created = await connection.request(
+    { case: "createTransport", value: { direction: TransportDirection.SEND } },
+    "transportCreated",
+  );
+  const transport = device.createSendTransport({
+    id: created.id,
+    iceParameters: iceParametersFromProto(created.iceParameters) as never,
+    iceCandidates: created.iceCandidates.map(iceCandidateFromProto) as never,
+    dtlsParameters: dtlsFromProto(created.dtlsParameters) as never,
+  });
+  transport.on("connect", ({ dtlsParameters }, callback, errback) => {
+    connection
+      .request(
+        { case: "connectTransport", value: { transportId: transport.id, dtlsParameters: dtlsToProto(dtlsParameters as never) } },
+        "transportConnected",
+      )
+      .then(() => callback(), errback);
+  });
+  transport.on("produce", ({ kind, rtpParameters }, callback, errback) => {
+    connection
+      .request(
+        { case: "produce", value: { transportId: transport.id, kind, rtpParameters: rtpParametersToProto(rtpParameters as never) } },
+        "produced",
+      )
+      .then((p) => callback({ id: p.producerId }), errback);
+  });
+  const producer = await transport.produce({
+    track,
+    codecOptions: { opusStereo: false, opusDtx: true, opusFec: true },
+    stopTracks: true,
+  });
+  return () => {
+    producer.close();
+    transport.close();
+  };
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { PcmReplayBuffer } from "../src/PcmReplayBuffer.ts";
+
+const chunk = (value: number, samples = 4) => new Int16Array(samples).fill(value);
+
+describe("PcmReplayBuffer", () => {
+  it("keeps uncommitted chunks and returns their bytes", () => {
+    const buffer = new PcmReplayBuffer(100);
+    const a = buffer.push(chunk(1), 0, 0);
+    buffer.push(chunk(2), 4, 0);
+    expect(Array.from(new Int16Array(buffer.view(a).slice().buffer))).toEqual([1, 1, 1, 1]);
+    buffer.commit(4);
+    expect([...buffer.chunks()].map((c) => c.offsetSamples)).toEqual([4]);
+  });
+
+  it("views a chunk from a sample inside it", () => {
+    const buffer = new PcmReplayBuffer(100);
+    const c = buffer.push(new Int16Array([10, 11, 12, 13]), 8, 0);
+    expect(Array.from(new Int16Array(buffer.view(c, 10).slice().buffer))).toEqual([12, 13]);
+  });
+
+  it("copies the caller's samples (the decoder reuses its buffer)", () => {
+    const buffer = new PcmReplayBuffer(100);
+    const source = chunk(7);
+    const c = buffer.push(source, 0, 0);
+    source.fill(0);
+    expect(new Int16Array(buffer.view(c).slice().buffer)[0]).toBe(7);
+  });
+
+  it("wraps around and counts audio it had to drop uncommitted", () => {
+    const buffer = new PcmReplayBuffer(10); // 20 bytes
+    for (let i = 0; i < 5; i++) buffer.push(chunk(i), i * 4, 0);
+    expect(buffer.overflowSamples).toBeGreaterThan(0);
+    const live = [...buffer.chunks()];
+    // The newest chunks survive, in order, with intact contents.
+    expect(live.at(-1)!.offsetSamples).toBe(16);
+    for (const c of live) expect(new Int16Array(buffer.view(c).slice().buffer)[0]).toBe(c.offsetSamples / 4);
+  });
+});

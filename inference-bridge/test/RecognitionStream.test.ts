@@ -1,0 +1,128 @@
+import { afterEach, describe, expect, it } from "vitest";
+import pino from "pino";
+import { StreamState } from "@parley/proto/live";
+import type { Segment } from "@parley/proto/asr";
+import { AsrWorkerPool } from "../src/AsrWorkerPool.ts";
+import { RecognitionStream } from "../src/RecognitionStream.ts";
+import { RecordingRecognizer } from "./recording-recognizer.ts";
+
+const logger = pino({ level: "silent" });
+const FRAME = 320; // 20 ms at 16 kHz
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function recognizer(): Promise<RecordingRecognizer> {
+  const r = new RecordingRecognizer();
+  await r.start();
+  cleanups.push(() => r.stop());
+  return r;
+}
+
+/** Feeds `frames` 20 ms frames whose samples encode their own absolute index. */
+function feed(stream: RecognitionStream, fromFrame: number, frames: number): void {
+  const pcm = new Int16Array(FRAME);
+  for (let f = fromFrame; f < fromFrame + frames; f++) {
+    for (let i = 0; i < FRAME; i++) pcm[i] = (f * FRAME + i) & 0x7fff;
+    stream.push(pcm, f * FRAME, performance.now());
+  }
+}
+
+/** Audio a recorded stream received, as [offset, samples] runs, with contents checked. */
+function received(requests: { kind: { case: string | undefined; value?: unknown } }[]) {
+  const runs: [number, number][] = [];
+  for (const r of requests) {
+    if (r.kind.case !== "audio") continue;
+    const { offsetSamples, pcm } = r.kind.value as { offsetSamples: number; pcm: Uint8Array };
+    const samples = new Int16Array(Uint8Array.from(pcm).buffer);
+    samples.forEach((s, i) => expect(s).toBe((offsetSamples + i) & 0x7fff));
+    runs.push([offsetSamples, samples.length]);
+  }
+  return runs;
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 100));
+
+describe("RecognitionStream", () => {
+  it("streams contiguous audio after a config, and publishes segments and states", async () => {
+    const r = await recognizer();
+    const pool = new AsrWorkerPool({ addresses: [r.address], logger });
+    cleanups.push(() => pool.close());
+    const segments: Segment[] = [];
+    const states: StreamState[] = [];
+    const stream = new RecognitionStream({ sessionId: "s1", pool, logger, onSegment: (s) => segments.push(s), onState: (s) => states.push(s) });
+    feed(stream, 0, 150); // 3 s
+    await stream.end();
+    const requests = r.streams[0]!.requests;
+    expect(requests[0]!.kind.case).toBe("config");
+    expect(requests.at(-1)!.kind.case).toBe("end");
+    const runs = received(requests);
+    expect(runs.reduce((at, [offset, n]) => (expect(offset).toBe(at), at + n), 0)).toBe(150 * FRAME);
+    expect(segments.map((s) => s.segmentId)).toEqual([0, 1, 2]);
+    expect(states).toEqual([StreamState.CONNECTING, StreamState.LIVE, StreamState.ENDED]);
+  });
+
+  it("resumes on another worker from the committed offset: nothing skipped, nothing transcribed twice", async () => {
+    const a = await recognizer();
+    const b = await recognizer();
+    const pool = new AsrWorkerPool({ addresses: [a.address, b.address], logger });
+    cleanups.push(() => pool.close());
+    const segments: Segment[] = [];
+    const states: StreamState[] = [];
+    const stream = new RecognitionStream({
+      sessionId: "s2",
+      pool,
+      logger,
+      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 2_000 },
+      onSegment: (s) => segments.push(s),
+      onState: (s) => states.push(s),
+    });
+    await flush();
+    const [first, second] = a.streams.length ? [a, b] : [b, a];
+    feed(stream, 0, 80); // 1.6 s: one commit at 1 s, 0.6 s uncommitted
+    await flush();
+    first.kill();
+    feed(stream, 80, 20); // audio keeps coming while the stream is down
+    await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.LIVE);
+    feed(stream, 100, 50);
+    await stream.end();
+
+    const before = received(first.streams[0]!.requests);
+    const after = second.streams[0]!.requests;
+    const config = after[0]!.kind;
+    if (config.case !== "config") throw new Error("first request must be the config");
+    expect(config.value.startOffsetSamples).toBe(16_000); // the committed offset
+    expect(config.value.firstSegmentId).toBe(1); // segment 0 is final already
+    const resumed = received(after);
+    expect(resumed[0]![0]).toBe(16_000);
+    // The new worker saw exactly the uncommitted audio plus everything later, contiguously.
+    const end = resumed.reduce((at, [offset, n]) => (expect(offset).toBe(at), at + n), 16_000);
+    expect(end).toBe(150 * FRAME);
+    expect(before.at(-1)![0]).toBeGreaterThanOrEqual(16_000);
+    expect(states).toContain(StreamState.RECONNECTING);
+    // Segment ids never repeat across workers.
+    const ids = segments.filter((s) => s.isFinal).map((s) => s.segmentId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+  });
+
+  it("fails cleanly when no worker can be reached", async () => {
+    const pool = new AsrWorkerPool({ addresses: ["127.0.0.1:1"], logger, downForMs: 10 });
+    cleanups.push(() => pool.close());
+    const states: [StreamState, string][] = [];
+    const stream = new RecognitionStream({
+      sessionId: "s3",
+      pool,
+      logger,
+      retry: { maxRetry: 2, retryIntervalMs: 10, timeoutMs: 500 },
+      onSegment: () => {},
+      onState: (s, d) => states.push([s, d]),
+    });
+    feed(stream, 0, 10);
+    await expect.poll(() => stream.state, { timeout: 10_000 }).toBe(StreamState.FAILED);
+    expect(states.at(-1)![1]).toMatch(/unavailable/);
+    expect(pool.workers[0]!.activeStreams).toBe(0);
+    stream.close();
+  });
+});

@@ -1,0 +1,88 @@
+// A test double of a speech worker, speaking the real gRPC protocol: it
+// records every request it receives and answers with scripted acks and
+// segments. Used to check the bridge's replay contract exactly; the real
+// Python worker is exercised in asr-worker.test.ts.
+import * as grpc from "@grpc/grpc-js";
+import { create } from "@bufbuild/protobuf";
+import { grpcServiceDefinition } from "@parley/proto/grpc";
+import {
+  type RecognizeRequest,
+  type RecognizeResponse,
+  RecognizeResponseSchema,
+  SpeechRecognizer,
+  WorkerInfoSchema,
+} from "@parley/proto/asr";
+
+export interface RecordedStream {
+  requests: RecognizeRequest[];
+  call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>;
+}
+
+export class RecordingRecognizer {
+  readonly streams: RecordedStream[] = [];
+  /** Commit audio every this many samples (a final segment each time). */
+  commitEverySamples = 16_000;
+  readonly #server = new grpc.Server();
+  port = 0;
+
+  async start(port = 0): Promise<void> {
+    this.#server.addService(grpcServiceDefinition(SpeechRecognizer), {
+      recognize: (call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>) => this.#recognize(call),
+      getWorkerInfo: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+        callback(null, create(WorkerInfoSchema, { workerId: "recording", engine: "recording-test-double", maxStreams: 100 })),
+    });
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.#server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Dies like a crashed worker: every open stream breaks. */
+  kill(): void {
+    this.#server.forceShutdown();
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.#server.tryShutdown(() => resolve()));
+  }
+
+  #recognize(call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>): void {
+    const stream: RecordedStream = { requests: [], call };
+    this.streams.push(stream);
+    let segmentId = 0;
+    let start = 0;
+    let received = 0;
+    call.on("data", (request: RecognizeRequest) => {
+      // Bytes fields are views into grpc-js's receive buffer: keep a copy.
+      if (request.kind.case === "audio") request.kind.value.pcm = Uint8Array.from(request.kind.value.pcm);
+      stream.requests.push(request);
+      const kind = request.kind;
+      if (kind.case === "config") {
+        segmentId = kind.value.firstSegmentId;
+        start = received = kind.value.startOffsetSamples;
+        call.write(create(RecognizeResponseSchema, { kind: { case: "ready", value: { engine: "recording-test-double" } } }));
+      } else if (kind.case === "audio") {
+        received = kind.value.offsetSamples + kind.value.pcm.byteLength / 2;
+        if (received - start >= this.commitEverySamples) {
+          call.write(
+            create(RecognizeResponseSchema, {
+              kind: {
+                case: "segment",
+                value: { segmentId, isFinal: true, speechFinal: true, text: `segment ${segmentId}`, startMs: start / 16, endMs: received / 16 },
+              },
+            }),
+          );
+          call.write(create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }));
+          segmentId++;
+          start = received;
+        }
+      } else if (kind.case === "end") {
+        call.end();
+      }
+    });
+    call.on("error", () => {});
+  }
+}

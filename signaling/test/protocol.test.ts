@@ -1,0 +1,167 @@
+// Bad input on the edge: each gets a clear, typed error (or a clean
+// teardown), a log line and a metric; the process keeps serving.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, TransportDirection } from "@parley/proto/ws";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { issueToken } from "../src/token.ts";
+import { createSession, startServer, TestSocket } from "./harness.ts";
+
+let server: ParleyServer;
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const errorOf = (result: { case: string | undefined; value?: unknown }) => {
+  expect(result.case).toBe("error");
+  return result.value as { code: ErrorCode; message: string };
+};
+
+// Real DTLS parameters are not needed to connect the server side of a transport.
+const someDtls = { role: "client", fingerprints: [{ algorithm: "sha-256", value: Array(32).fill("AB").join(":") }] };
+const opusRtpParameters = (ssrc: number) => ({
+  mid: "0",
+  codecs: [{ mimeType: "audio/opus", payloadType: 111, clockRate: 48_000, channels: 2, parameters: { useinbandfec: 1 } }],
+  encodings: [{ ssrc }],
+  rtcp: { cname: "test" },
+});
+
+async function joined(storeCode = "store-1") {
+  const { token, sessionId } = await createSession(server, storeCode);
+  const socket = await TestSocket.open(server);
+  const result = await socket.request({ case: "join", value: { token } });
+  expect(result.case).toBe("joined");
+  return { socket, sessionId };
+}
+
+describe("POST /api/sessions", () => {
+  const post = (body: string, contentType = "application/json") =>
+    fetch(`${server.url}/api/sessions`, { method: "POST", headers: { "content-type": contentType }, body });
+
+  it("issues a session id and a token", async () => {
+    const res = await post(JSON.stringify({ storeCode: "cafe-42" }));
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { sessionId: string; token: string; expiresAt: string };
+    expect(body.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.token.split(".")).toHaveLength(3);
+    expect(Date.parse(body.expiresAt)).toBeGreaterThan(Date.now());
+  });
+
+  it("rejects bad bodies with a reason", async () => {
+    expect((await post("{nope")).status).toBe(400);
+    expect((await post(JSON.stringify({ storeCode: "../../etc" }))).status).toBe(400);
+    expect((await post(JSON.stringify({}))).status).toBe(400);
+    expect((await post("storeCode=x", "application/x-www-form-urlencoded")).status).toBe(415);
+    expect((await post(JSON.stringify({ storeCode: "a".repeat(10_000) }))).status).toBe(413);
+  });
+});
+
+describe("WebSocket protocol errors", () => {
+  it("answers a frame that is not protobuf with BAD_FRAME and keeps the connection", async () => {
+    const socket = await TestSocket.open(server);
+    socket.sendRaw(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]));
+    const bad = await socket.waitFor((m) => m.kind.case === "response");
+    if (bad.kind.case !== "response") throw new Error("unreachable");
+    expect(errorOf(bad.kind.value.result).code).toBe(ErrorCode.BAD_FRAME);
+    // Still usable:
+    expect(errorOf(await socket.request({ case: "getRouterRtpCapabilities", value: {} })).code).toBe(ErrorCode.OUT_OF_ORDER);
+    socket.close();
+  });
+
+  it("refuses text frames", async () => {
+    const socket = await TestSocket.open(server);
+    socket.sendRaw("hello");
+    const reply = await socket.waitFor((m) => m.kind.case === "response");
+    if (reply.kind.case !== "response") throw new Error("unreachable");
+    expect(errorOf(reply.kind.value.result)).toMatchObject({ code: ErrorCode.BAD_FRAME, message: expect.stringMatching(/text/) });
+    socket.close();
+  });
+
+  it("answers an oversized frame with TOO_LARGE, and cuts off a huge one without harm", async () => {
+    const socket = await TestSocket.open(server);
+    socket.sendRaw(new Uint8Array(server.config.maxWsMessageBytes + 1));
+    const reply = await socket.waitFor((m) => m.kind.case === "response");
+    if (reply.kind.case !== "response") throw new Error("unreachable");
+    expect(errorOf(reply.kind.value.result).code).toBe(ErrorCode.TOO_LARGE);
+    socket.sendRaw(new Uint8Array(server.config.maxWsMessageBytes * 8));
+    expect((await socket.waitClosed()).code).toBe(1006);
+    const health = await fetch(`${server.url}/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it("answers an unknown message with UNKNOWN_MESSAGE", async () => {
+    const socket = await TestSocket.open(server);
+    // Field 99 is not part of ClientMessage: the oneof stays empty.
+    socket.sendRaw(new Uint8Array([0x08, 0x07, 0x9a, 0x06, 0x00]));
+    const reply = await socket.waitFor((m) => m.kind.case === "response");
+    if (reply.kind.case !== "response") throw new Error("unreachable");
+    expect(reply.kind.value.requestId).toBe(7);
+    expect(errorOf(reply.kind.value.result).code).toBe(ErrorCode.UNKNOWN_MESSAGE);
+    socket.close();
+  });
+
+  it("rejects signalling before join", async () => {
+    const socket = await TestSocket.open(server);
+    const result = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
+    expect(errorOf(result)).toMatchObject({ code: ErrorCode.OUT_OF_ORDER, message: expect.stringMatching(/join/) });
+    socket.close();
+  });
+
+  it("rejects bad, forged and expired tokens, and unknown sessions", async () => {
+    const socket = await TestSocket.open(server);
+    expect(errorOf(await socket.request({ case: "join", value: { token: "nonsense" } })).code).toBe(ErrorCode.UNAUTHENTICATED);
+    const forged = issueToken("another-secret-another-secret-123456", { sid: randomUUID(), store: "x", exp: 2e9 });
+    expect(errorOf(await socket.request({ case: "join", value: { token: forged } })).message).toMatch(/signature/);
+    const { sessionId } = await createSession(server);
+    const expired = issueToken(server.config.jwtSecret, { sid: sessionId, store: "x", exp: Math.floor(Date.now() / 1000) - 5 });
+    expect(errorOf(await socket.request({ case: "join", value: { token: expired } })).message).toMatch(/expired/);
+    const unknown = issueToken(server.config.jwtSecret, { sid: randomUUID(), store: "x", exp: 2e9 });
+    expect(errorOf(await socket.request({ case: "join", value: { token: unknown } })).code).toBe(ErrorCode.NOT_FOUND);
+    socket.close();
+  });
+
+  it("rejects produce before connect, and a second producer", async () => {
+    const { socket } = await joined();
+    const created = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
+    if (created.case !== "transportCreated") throw new Error(`got ${created.case}`);
+    const transportId = created.value.id;
+    const early = await socket.request({ case: "produce", value: { transportId, kind: "audio", rtpParameters: opusRtpParameters(1111) } });
+    expect(errorOf(early)).toMatchObject({ code: ErrorCode.OUT_OF_ORDER, message: expect.stringMatching(/connect/) });
+    expect((await socket.request({ case: "connectTransport", value: { transportId, dtlsParameters: someDtls } })).case).toBe("transportConnected");
+    const first = await socket.request({ case: "produce", value: { transportId, kind: "audio", rtpParameters: opusRtpParameters(2222) } });
+    expect(first.case).toBe("produced");
+    const second = await socket.request({ case: "produce", value: { transportId, kind: "audio", rtpParameters: opusRtpParameters(3333) } });
+    expect(errorOf(second).code).toBe(ErrorCode.ALREADY_EXISTS);
+    const video = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
+    expect(errorOf(video).code).toBe(ErrorCode.ALREADY_EXISTS);
+    const wrong = await socket.request({ case: "connectTransport", value: { transportId: "nope", dtlsParameters: someDtls } });
+    expect(errorOf(wrong).code).toBe(ErrorCode.NOT_FOUND);
+    socket.close();
+  });
+
+  it("tears everything down when the client vanishes mid-stream", async () => {
+    const { socket, sessionId } = await joined();
+    const created = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
+    if (created.case !== "transportCreated") throw new Error(`got ${created.case}`);
+    await socket.request({ case: "connectTransport", value: { transportId: created.value.id, dtlsParameters: someDtls } });
+    await socket.request({ case: "produce", value: { transportId: created.value.id, kind: "audio", rtpParameters: opusRtpParameters(4444) } });
+    const session = server.sessions.get(sessionId)!;
+    expect((await server.mediaPool.transportCounts())[0]?.transports).toBeGreaterThan(0);
+    socket.ws.terminate(); // no close frame: the client just disappears
+    await expect.poll(() => server.sessions.get(sessionId), { timeout: 5_000 }).toBeUndefined();
+    expect(session.media?.closed).toBe(true);
+    await expect.poll(() => server.asrPool.workers.reduce((n, w) => n + w.activeStreams, 0), { timeout: 5_000 }).toBe(0);
+    await expect.poll(() => server.mediaPool.describe()[0]?.sessions, { timeout: 5_000 }).toBe(0);
+    await expect.poll(async () => (await server.mediaPool.transportCounts())[0]?.transports, { timeout: 5_000 }).toBe(0);
+  });
+
+  it("counts errors in /metrics", async () => {
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/ws_errors_total\{code="BAD_FRAME"\} [1-9]/);
+    expect(metrics).toMatch(/ws_errors_total\{code="UNAUTHENTICATED"\} [1-9]/);
+    expect(metrics).toMatch(/http_requests_total\{method="POST",route="\/api\/sessions",status_code="400"\}/);
+  });
+});
