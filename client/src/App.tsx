@@ -1,5 +1,5 @@
-import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { StreamState } from "@parley/proto/live";
+import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { Connection, ServerError } from "./connection.ts";
 import { applySegment, type ShownSegment } from "./transcript.ts";
 import { MicrophoneDeniedError, openMicrophone, startSending } from "./voice.ts";
@@ -46,21 +46,28 @@ export function App() {
           setSegments((s) => applySegment(s, segment));
         } else if (event.kind.case === "status") {
           const { state, detail } = event.kind.value;
-          if (state === StreamState.RECONNECTING) setNotice("Reconnecting the speech service… keep talking, nothing is lost.");
+          if (state === StreamState.RECONNECTING)
+            setNotice("Reconnecting the speech service… keep talking, nothing is lost.");
           else if (state === StreamState.LIVE) setNotice("");
           else if (state === StreamState.FAILED) fail(`The voice service stopped: ${detail}. Please try again.`);
         }
       };
       connection.onClose = (code) => {
         if (phase() === "live" || phase() === "starting")
-          fail(code === 4001 ? "The call was interrupted on our side. Please try again." : "Connection lost. Check your network and try again.");
+          fail(
+            code === 4001
+              ? "The call was interrupted on our side. Please try again."
+              : "Connection lost. Check your network and try again.",
+          );
       };
       await connection.request({ case: "join", value: { token } }, "joined");
       stopSending = await startSending(connection, track);
       setPhase("live");
     } catch (error) {
       if (error instanceof MicrophoneDeniedError)
-        fail("Microphone access was denied. Allow the microphone for this page in your browser settings, then try again.");
+        fail(
+          "Microphone access was denied. Allow the microphone for this page in your browser settings, then try again.",
+        );
       else if (error instanceof ServerError) fail(`The server refused: ${error.message}`);
       else fail((error as Error).message || "Something went wrong.");
     }
@@ -101,7 +108,9 @@ export function App() {
           <p class="hint">Tell us what happened, in your own words. It takes one to three minutes.</p>
         </Match>
         <Match when={phase() === "starting"}>
-          <p class="status" data-testid="status">Connecting…</p>
+          <p class="status" data-testid="status">
+            Connecting…
+          </p>
         </Match>
         <Match when={phase() === "live" || phase() === "ended"}>
           <Show when={phase() === "live"}>
@@ -110,7 +119,9 @@ export function App() {
             </p>
           </Show>
           <Show when={notice()}>
-            <p class="notice" role="status">{notice()}</p>
+            <p class="notice" role="status">
+              {notice()}
+            </p>
           </Show>
           <section class="transcript" aria-live="polite" data-testid="transcript">
             <For each={segments()}>
@@ -127,7 +138,9 @@ export function App() {
             </button>
           </Show>
           <Show when={phase() === "ended"}>
-            <p class="status" data-testid="ended">Thank you for your feedback!</p>
+            <p class="status" data-testid="ended">
+              Thank you for your feedback!
+            </p>
           </Show>
         </Match>
       </Switch>

@@ -1,8 +1,8 @@
 // The customer's WebSocket: binary protobuf requests with ids, answered by
 // Responses; live events delivered to a callback.
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { LiveEvent } from "@parley/proto/live";
-import { ClientMessageSchema, ErrorCode, type Response, ServerMessageSchema } from "@parley/proto/ws";
+import { ClientMessageSchema, type ErrorCode, type Response, ServerMessageSchema } from "@parley/proto/ws";
 
 type Request = MessageInitShape<typeof ClientMessageSchema>["kind"];
 type Result = Response["result"];
@@ -43,7 +43,10 @@ export class Connection {
   }
 
   /** Sends a request and resolves with its result case, or rejects with the server's error. */
-  request<C extends NonNullable<Result["case"]>>(kind: Request, expect: C): Promise<Extract<Result, { case: C }>["value"]> {
+  request<C extends NonNullable<Result["case"]>>(
+    kind: Request,
+    expect: C,
+  ): Promise<Extract<Result, { case: C }>["value"]> {
     const requestId = this.#nextId++;
     this.#ws.send(toBinary(ClientMessageSchema, create(ClientMessageSchema, { requestId, kind })));
     return new Promise((resolve, reject) => {

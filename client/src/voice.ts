@@ -1,5 +1,5 @@
 // Microphone → mediasoup send transport → the Parley media plane.
-import { Device } from "mediasoup-client";
+
 import {
   dtlsFromProto,
   dtlsToProto,
@@ -9,6 +9,7 @@ import {
   rtpParametersToProto,
 } from "@parley/proto/mediasoup";
 import { TransportDirection } from "@parley/proto/ws";
+import { Device } from "mediasoup-client";
 import type { Connection } from "./connection.ts";
 
 export class MicrophoneDeniedError extends Error {}
@@ -49,7 +50,10 @@ export async function startSending(connection: Connection, track: MediaStreamTra
   transport.on("connect", ({ dtlsParameters }, callback, errback) => {
     connection
       .request(
-        { case: "connectTransport", value: { transportId: transport.id, dtlsParameters: dtlsToProto(dtlsParameters as never) } },
+        {
+          case: "connectTransport",
+          value: { transportId: transport.id, dtlsParameters: dtlsToProto(dtlsParameters as never) },
+        },
         "transportConnected",
       )
       .then(() => callback(), errback);
@@ -57,7 +61,10 @@ export async function startSending(connection: Connection, track: MediaStreamTra
   transport.on("produce", ({ kind, rtpParameters }, callback, errback) => {
     connection
       .request(
-        { case: "produce", value: { transportId: transport.id, kind, rtpParameters: rtpParametersToProto(rtpParameters as never) } },
+        {
+          case: "produce",
+          value: { transportId: transport.id, kind, rtpParameters: rtpParametersToProto(rtpParameters as never) },
+        },
         "produced",
       )
       .then((p) => callback({ id: p.producerId }), errback);

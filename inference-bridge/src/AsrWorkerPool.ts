@@ -1,16 +1,17 @@
 // The speech-recognition workers this node may use. Streams go to the
 // healthy worker with the fewest active streams; a worker whose stream broke
 // with a transport error sits out for a while before it is tried again.
-import * as grpc from "@grpc/grpc-js";
+
 import type { MessageShape } from "@bufbuild/protobuf";
-import { grpcServiceDefinition } from "@parley/proto/grpc";
+import * as grpc from "@grpc/grpc-js";
 import {
-  SpeechRecognizer,
   type GetWorkerInfoRequest,
   type RecognizeRequest,
   type RecognizeResponse,
+  SpeechRecognizer,
   type WorkerInfoSchema,
 } from "@parley/proto/asr";
+import { grpcServiceDefinition } from "@parley/proto/grpc";
 import type { Logger } from "pino";
 
 type WorkerInfo = MessageShape<typeof WorkerInfoSchema>;
@@ -67,8 +68,11 @@ export class AsrWorker {
       }
     ).getWorkerInfo;
     return new Promise((resolve, reject) => {
-      method.call(this.#client, { $typeName: "parley.asr.v1.GetWorkerInfoRequest" }, { deadline: Date.now() + timeoutMs }, (err, value) =>
-        err || !value ? reject(err ?? new Error("empty reply")) : resolve(value),
+      method.call(
+        this.#client,
+        { $typeName: "parley.asr.v1.GetWorkerInfoRequest" },
+        { deadline: Date.now() + timeoutMs },
+        (err, value) => (err || !value ? reject(err ?? new Error("empty reply")) : resolve(value)),
       );
     });
   }

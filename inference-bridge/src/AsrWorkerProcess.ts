@@ -96,7 +96,8 @@ export class AsrWorkerProcess {
     });
     this.#child = child;
     child.stderr?.on("data", (data: Buffer) => {
-      for (const line of data.toString("utf8").split("\n")) if (line.trim()) logger.debug({ asrWorker: this.port }, line);
+      for (const line of data.toString("utf8").split("\n"))
+        if (line.trim()) logger.debug({ asrWorker: this.port }, line);
     });
     return new Promise<void>((resolve, reject) => {
       let ready = false;
@@ -116,7 +117,8 @@ export class AsrWorkerProcess {
         logger.error({ code, signal, port: this.port }, "speech worker exited");
         if (this.#options.restart)
           setTimeout(() => {
-            if (!this.#stopped) this.#spawn().catch((err: unknown) => logger.error({ err }, "speech worker restart failed"));
+            if (!this.#stopped)
+              this.#spawn().catch((err: unknown) => logger.error({ err }, "speech worker restart failed"));
           }, 500).unref();
       });
     });

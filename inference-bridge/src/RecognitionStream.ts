@@ -5,12 +5,7 @@
 // worker receives exactly the audio that has no final transcript yet, so no
 // audio is skipped and none is transcribed twice.
 import { create } from "@bufbuild/protobuf";
-import {
-  RecognizeRequestSchema,
-  type RecognizeRequest,
-  type RecognizeResponse,
-  type Segment,
-} from "@parley/proto/asr";
+import { type RecognizeRequest, RecognizeRequestSchema, type RecognizeResponse, type Segment } from "@parley/proto/asr";
 import { StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { AsrWorker, AsrWorkerPool, RecognizeCall } from "./AsrWorkerPool.ts";
@@ -148,7 +143,8 @@ export class RecognitionStream {
       call.end();
     }
     this.#readyTimer = setTimeout(() => {
-      if (this.#call === call && !this.#ready) this.#onBroken(call, new Error(`no answer within ${this.#retry.timeoutMs} ms`));
+      if (this.#call === call && !this.#ready)
+        this.#onBroken(call, new Error(`no answer within ${this.#retry.timeoutMs} ms`));
     }, this.#retry.timeoutMs);
   }
 
@@ -222,7 +218,10 @@ export class RecognitionStream {
     const delay = backoffMs(this.#retry, this.#attempt);
     this.#attempt++;
     asrReconnects.inc();
-    this.#log.warn({ err: error, attempt: this.#attempt, delayMs: delay, committed: this.#committed }, "speech stream broke; resuming");
+    this.#log.warn(
+      { err: error, attempt: this.#attempt, delayMs: delay, committed: this.#committed },
+      "speech stream broke; resuming",
+    );
     this.#setState(StreamState.RECONNECTING, error.message);
     this.#retryTimer = setTimeout(() => {
       if (!this.#closed) this.#open();

@@ -2,7 +2,7 @@
 // partials of its id, and a later final of the same id replaces an earlier one.
 import { create } from "@bufbuild/protobuf";
 import type { Segment } from "@parley/proto/asr";
-import { TranscriptSegmentSchema, type TranscriptSegment } from "@parley/proto/live";
+import { type TranscriptSegment, TranscriptSegmentSchema } from "@parley/proto/live";
 
 export class TranscriptAssembler {
   readonly #sessionId: string;

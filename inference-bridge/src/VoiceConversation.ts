@@ -2,7 +2,7 @@
 // Later stages (scoring, dialogue, persistence) hang off `onTranscript`.
 import { create } from "@bufbuild/protobuf";
 import type { Segment } from "@parley/proto/asr";
-import { LiveEventSchema, type LiveEvent, StreamState } from "@parley/proto/live";
+import { type LiveEvent, LiveEventSchema, type StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { AsrWorkerPool } from "./AsrWorkerPool.ts";
 import { asrAudioToWorkerLatency, voiceProcessingDuration } from "./metrics.ts";

@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
-import pino from "pino";
-import { StreamState } from "@parley/proto/live";
 import type { Segment } from "@parley/proto/asr";
+import { StreamState } from "@parley/proto/live";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
 import { AsrWorkerPool } from "../src/AsrWorkerPool.ts";
 import { RecognitionStream } from "../src/RecognitionStream.ts";
 import { RecordingRecognizer } from "./recording-recognizer.ts";
@@ -29,6 +29,16 @@ function feed(stream: RecognitionStream, fromFrame: number, frames: number): voi
   }
 }
 
+/** Checks that runs are contiguous from `start`; returns where they end. */
+function contiguousEnd(runs: [number, number][], start: number): number {
+  let at = start;
+  for (const [offset, n] of runs) {
+    expect(offset).toBe(at);
+    at += n;
+  }
+  return at;
+}
+
 /** Audio a recorded stream received, as [offset, samples] runs, with contents checked. */
 function received(requests: { kind: { case: string | undefined; value?: unknown } }[]) {
   const runs: [number, number][] = [];
@@ -36,7 +46,7 @@ function received(requests: { kind: { case: string | undefined; value?: unknown 
     if (r.kind.case !== "audio") continue;
     const { offsetSamples, pcm } = r.kind.value as { offsetSamples: number; pcm: Uint8Array };
     const samples = new Int16Array(Uint8Array.from(pcm).buffer);
-    samples.forEach((s, i) => expect(s).toBe((offsetSamples + i) & 0x7fff));
+    for (let i = 0; i < samples.length; i++) expect(samples[i]).toBe((offsetSamples + i) & 0x7fff);
     runs.push([offsetSamples, samples.length]);
   }
   return runs;
@@ -51,14 +61,20 @@ describe("RecognitionStream", () => {
     cleanups.push(() => pool.close());
     const segments: Segment[] = [];
     const states: StreamState[] = [];
-    const stream = new RecognitionStream({ sessionId: "s1", pool, logger, onSegment: (s) => segments.push(s), onState: (s) => states.push(s) });
+    const stream = new RecognitionStream({
+      sessionId: "s1",
+      pool,
+      logger,
+      onSegment: (s) => segments.push(s),
+      onState: (s) => states.push(s),
+    });
     feed(stream, 0, 150); // 3 s
     await stream.end();
     const requests = r.streams[0]!.requests;
     expect(requests[0]!.kind.case).toBe("config");
     expect(requests.at(-1)!.kind.case).toBe("end");
     const runs = received(requests);
-    expect(runs.reduce((at, [offset, n]) => (expect(offset).toBe(at), at + n), 0)).toBe(150 * FRAME);
+    expect(contiguousEnd(runs, 0)).toBe(150 * FRAME);
     expect(segments.map((s) => s.segmentId)).toEqual([0, 1, 2]);
     expect(states).toEqual([StreamState.CONNECTING, StreamState.LIVE, StreamState.ENDED]);
   });
@@ -97,7 +113,7 @@ describe("RecognitionStream", () => {
     const resumed = received(after);
     expect(resumed[0]![0]).toBe(16_000);
     // The new worker saw exactly the uncommitted audio plus everything later, contiguously.
-    const end = resumed.reduce((at, [offset, n]) => (expect(offset).toBe(at), at + n), 16_000);
+    const end = contiguousEnd(resumed, 16_000);
     expect(end).toBe(150 * FRAME);
     expect(before.at(-1)![0]).toBeGreaterThanOrEqual(16_000);
     expect(states).toContain(StreamState.RECONNECTING);

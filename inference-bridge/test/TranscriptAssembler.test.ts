@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { describe, expect, it } from "vitest";
 import { SegmentSchema } from "@parley/proto/asr";
+import { describe, expect, it } from "vitest";
 import { TranscriptAssembler } from "../src/TranscriptAssembler.ts";
 
 const seg = (segmentId: number, text: string, isFinal: boolean) => create(SegmentSchema, { segmentId, text, isFinal });

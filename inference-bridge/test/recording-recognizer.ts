@@ -2,9 +2,9 @@
 // records every request it receives and answers with scripted acks and
 // segments. Used to check the bridge's replay contract exactly; the real
 // Python worker is exercised in asr-worker.test.ts.
-import * as grpc from "@grpc/grpc-js";
+
 import { create } from "@bufbuild/protobuf";
-import { grpcServiceDefinition } from "@parley/proto/grpc";
+import * as grpc from "@grpc/grpc-js";
 import {
   type RecognizeRequest,
   type RecognizeResponse,
@@ -12,6 +12,7 @@ import {
   SpeechRecognizer,
   WorkerInfoSchema,
 } from "@parley/proto/asr";
+import { grpcServiceDefinition } from "@parley/proto/grpc";
 
 export interface RecordedStream {
   requests: RecognizeRequest[];
@@ -29,10 +30,15 @@ export class RecordingRecognizer {
     this.#server.addService(grpcServiceDefinition(SpeechRecognizer), {
       recognize: (call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>) => this.#recognize(call),
       getWorkerInfo: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-        callback(null, create(WorkerInfoSchema, { workerId: "recording", engine: "recording-test-double", maxStreams: 100 })),
+        callback(
+          null,
+          create(WorkerInfoSchema, { workerId: "recording", engine: "recording-test-double", maxStreams: 100 }),
+        ),
     });
     this.port = await new Promise<number>((resolve, reject) =>
-      this.#server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      this.#server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
   }
 
@@ -63,7 +69,9 @@ export class RecordingRecognizer {
       if (kind.case === "config") {
         segmentId = kind.value.firstSegmentId;
         start = received = kind.value.startOffsetSamples;
-        call.write(create(RecognizeResponseSchema, { kind: { case: "ready", value: { engine: "recording-test-double" } } }));
+        call.write(
+          create(RecognizeResponseSchema, { kind: { case: "ready", value: { engine: "recording-test-double" } } }),
+        );
       } else if (kind.case === "audio") {
         received = kind.value.offsetSamples + kind.value.pcm.byteLength / 2;
         if (received - start >= this.commitEverySamples) {
@@ -71,11 +79,20 @@ export class RecordingRecognizer {
             create(RecognizeResponseSchema, {
               kind: {
                 case: "segment",
-                value: { segmentId, isFinal: true, speechFinal: true, text: `segment ${segmentId}`, startMs: start / 16, endMs: received / 16 },
+                value: {
+                  segmentId,
+                  isFinal: true,
+                  speechFinal: true,
+                  text: `segment ${segmentId}`,
+                  startMs: start / 16,
+                  endMs: received / 16,
+                },
               },
             }),
           );
-          call.write(create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }));
+          call.write(
+            create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }),
+          );
           segmentId++;
           start = received;
         }

@@ -8,9 +8,9 @@
 // second copy through the kernel). It is the lowest-latency way to get RTP
 // into this process.
 import { EventEmitter } from "node:events";
+import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { types as ms } from "mediasoup";
 import type { Logger } from "pino";
-import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import { type PcmSink, RtpAudioDecoder, type RtpAudioStats } from "./RtpAudioDecoder.ts";
 
 export type Direction = "send" | "recv";
@@ -35,7 +35,6 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   readonly #transports = new Map<string, { transport: ms.WebRtcTransport; direction: Direction; connected: boolean }>();
   #producer: ms.Producer | undefined;
   #tapTransport: ms.DirectTransport | undefined;
-  #tapConsumer: ms.Consumer | undefined;
   #decoder: RtpAudioDecoder | undefined;
   #closed = false;
 
@@ -109,10 +108,12 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   async produce(transportId: string, kind: string, rtpParameters: ms.RtpParameters): Promise<ms.Producer> {
     this.#assertOpen();
     const entry = this.#transport(transportId);
-    if (entry.direction !== "send") throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "produce needs the send transport");
+    if (entry.direction !== "send")
+      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "produce needs the send transport");
     if (!entry.connected) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "connect the transport before producing");
     if (kind !== "audio") throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `only audio is accepted, not "${kind}"`);
-    if (this.#producer) throw new ParleyError(ErrorCode.ALREADY_EXISTS, "this session already has a microphone producer");
+    if (this.#producer)
+      throw new ParleyError(ErrorCode.ALREADY_EXISTS, "this session already has a microphone producer");
     let producer: ms.Producer;
     try {
       producer = await entry.transport.produce({ kind: "audio", rtpParameters });
@@ -152,7 +153,6 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
       producerId: producer.id,
       rtpCapabilities: router.rtpCapabilities,
     });
-    this.#tapConsumer = consumer;
     const decoder = new RtpAudioDecoder(this.#options.onPcm, {
       ...(this.#options.reorderWindowMs !== undefined ? { reorderWindowMs: this.#options.reorderWindowMs } : {}),
     });

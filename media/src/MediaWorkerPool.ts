@@ -2,11 +2,12 @@
 // replaced; its routers close, which closes every transport on them, so each
 // session learns through its own transports' "routerclose".
 import { EventEmitter } from "node:events";
-import * as mediasoup from "mediasoup";
 import type { types as ms } from "mediasoup";
+import * as mediasoup from "mediasoup";
 
 type Router = ms.Router;
 type Worker = ms.Worker;
+
 import type { Logger } from "pino";
 
 export const AUDIO_CODECS: ms.RouterRtpCodecCapability[] = [
@@ -74,7 +75,10 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
   /** Live transports per router, from the workers themselves (leak checks, admin monitor). */
   async transportCounts(): Promise<{ pid: number; transports: number }[]> {
     return Promise.all(
-      [...this.#entries].map(async (e) => ({ pid: e.worker.pid, transports: (await e.router.dump()).transportIds.length })),
+      [...this.#entries].map(async (e) => ({
+        pid: e.worker.pid,
+        transports: (await e.router.dump()).transportIds.length,
+      })),
     );
   }
 

@@ -14,14 +14,12 @@ const TICKS_PER_SAMPLE = RTP_CLOCK_RATE / OUTPUT_SAMPLE_RATE;
 const SILENCE_CHUNK_SAMPLES = OUTPUT_SAMPLE_RATE; // silence is emitted in ≤ 1 s chunks
 const MAX_PENDING = 64;
 
-export interface PcmSink {
-  /**
-   * `pcm` (valid only during the call) starts at absolute sample
-   * `offsetSamples`; chunks are contiguous. `arrivedAtMs` is when the newest
-   * packet behind this audio reached the media plane (performance.now()).
-   */
-  (pcm: Int16Array, offsetSamples: number, arrivedAtMs: number): void;
-}
+/**
+ * `pcm` (valid only during the call) starts at absolute sample
+ * `offsetSamples`; chunks are contiguous. `arrivedAtMs` is when the newest
+ * packet behind this audio reached the media plane (performance.now()).
+ */
+export type PcmSink = (pcm: Int16Array, offsetSamples: number, arrivedAtMs: number) => void;
 
 export interface RtpAudioStats {
   packets: number;

@@ -1,4 +1,4 @@
 export { CustomerMedia, type Direction } from "./CustomerMedia.ts";
-export { MediaWorkerPool, AUDIO_CODECS } from "./MediaWorkerPool.ts";
-export { RtpAudioDecoder, type PcmSink, type RtpAudioStats } from "./RtpAudioDecoder.ts";
-export { opusBackend, OUTPUT_SAMPLE_RATE } from "./opus.ts";
+export { AUDIO_CODECS, MediaWorkerPool } from "./MediaWorkerPool.ts";
+export { OUTPUT_SAMPLE_RATE, opusBackend } from "./opus.ts";
+export { type PcmSink, RtpAudioDecoder, type RtpAudioStats } from "./RtpAudioDecoder.ts";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { RtpAudioDecoder } from "../src/RtpAudioDecoder.ts";
-import { readRtpHeader, newRtpView } from "../src/rtp.ts";
-import { FRAME_SAMPLES_48K, encodeFrames, rtpPacket } from "./rtp-fixtures.ts";
+import { newRtpView, readRtpHeader } from "../src/rtp.ts";
+import { encodeFrames, FRAME_SAMPLES_48K, rtpPacket } from "./rtp-fixtures.ts";
 
 const FRAME_16K = 320;
 
@@ -40,7 +40,9 @@ function toneFrames(pcm: Int16Array): boolean[] {
 // Tone in frames 10–19 and 60–69 of 100: easy to locate after decoding.
 const isTone = (f: number) => (f >= 10 && f < 20) || (f >= 60 && f < 70);
 const payloads = encodeFrames(100, isTone);
-const packets = payloads.map((p, i) => rtpPacket((65_500 + i) & 0xffff, (4_294_000_000 + i * FRAME_SAMPLES_48K) >>> 0, p));
+const packets = payloads.map((p, i) =>
+  rtpPacket((65_500 + i) & 0xffff, (4_294_000_000 + i * FRAME_SAMPLES_48K) >>> 0, p),
+);
 
 function expectToneAt(pcm: Int16Array, lostFrames: Set<number> = new Set()) {
   const frames = toneFrames(pcm);
@@ -110,7 +112,13 @@ describe("RtpAudioDecoder", () => {
     const { sink, timeline } = collector();
     const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 60 });
     const order = packets.map((_, i) => i);
-    for (const [a, b] of [[12, 14], [40, 41], [61, 63], [80, 82]] as const) [order[a], order[b]] = [order[b]!, order[a]!];
+    for (const [a, b] of [
+      [12, 14],
+      [40, 41],
+      [61, 63],
+      [80, 82],
+    ] as const)
+      [order[a], order[b]] = [order[b]!, order[a]!];
     for (const i of order) {
       decoder.push(packets[i]!);
       vi.advanceTimersByTime(20);
@@ -143,7 +151,7 @@ describe("RtpAudioDecoder", () => {
     const decoder = new RtpAudioDecoder(sink);
     // DTX: frames 30–49 and 75–89 are not sent at all; sequence numbers stay consecutive.
     const sent = payloads.map((p, i) => ({ p, i })).filter(({ i }) => !((i >= 30 && i < 50) || (i >= 75 && i < 90)));
-    sent.forEach(({ p, i }, n) => decoder.push(rtpPacket(n, i * FRAME_SAMPLES_48K, p)));
+    for (const [n, { p, i }] of sent.entries()) decoder.push(rtpPacket(n, i * FRAME_SAMPLES_48K, p));
     const pcm = timeline();
     expect(pcm.length).toBe(100 * FRAME_16K);
     expectToneAt(pcm);

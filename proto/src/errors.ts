@@ -23,6 +23,4 @@ export class ParleyError extends Error {
 }
 
 export const toParleyError = (error: unknown): ParleyError =>
-  error instanceof ParleyError
-    ? error
-    : new ParleyError(ErrorCode.INTERNAL, "internal error", { cause: error });
+  error instanceof ParleyError ? error : new ParleyError(ErrorCode.INTERNAL, "internal error", { cause: error });

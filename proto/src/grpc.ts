@@ -1,6 +1,6 @@
 // Bridges protobuf-es service descriptors to @grpc/grpc-js, so gRPC uses the
 // generated types directly: no second, hand-written copy of the messages.
-import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 

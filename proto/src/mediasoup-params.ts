@@ -4,16 +4,16 @@
 // over speed here.
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import {
-  DtlsParametersSchema,
-  IceCandidateSchema,
-  IceParametersSchema,
-  RtpCapabilitiesSchema,
-  RtpParametersSchema,
   type DtlsParameters,
+  DtlsParametersSchema,
   type IceCandidate,
+  IceCandidateSchema,
   type IceParameters,
+  IceParametersSchema,
   type RtpCapabilities,
+  RtpCapabilitiesSchema,
   type RtpParameters,
+  RtpParametersSchema,
 } from "./gen/parley/ws/v1/ws_pb.ts";
 
 type Params = Record<string, unknown>;
@@ -203,7 +203,9 @@ export const rtpParametersFromProto = (p: RtpParameters | undefined): MsRtpParam
     clockRate: c.clockRate,
     ...(c.channels ? { channels: c.channels } : {}),
     parameters: fromStruct(c.parameters),
-    rtcpFeedback: c.rtcpFeedback.map((f) => (f.parameter ? { type: f.type, parameter: f.parameter } : { type: f.type })),
+    rtcpFeedback: c.rtcpFeedback.map((f) =>
+      f.parameter ? { type: f.type, parameter: f.parameter } : { type: f.type },
+    ),
   })),
   headerExtensions: (p?.headerExtensions ?? []).map((h) => ({
     uri: h.uri,

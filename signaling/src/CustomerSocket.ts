@@ -2,17 +2,18 @@
 // mediasoup signalling, then live events on the session's topic. Every
 // request gets a Response with its request_id; every failure a typed Error.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { VoiceConversation, type AsrWorkerPool, type RetryPolicy } from "@parley/inference-bridge";
+import { type AsrWorkerPool, type RetryPolicy, VoiceConversation } from "@parley/inference-bridge";
 import { CustomerMedia, type MediaWorkerPool } from "@parley/media";
 import { ErrorCode, ParleyError, toParleyError } from "@parley/proto/errors";
+import { LiveEventSchema, StreamState } from "@parley/proto/live";
 import {
   dtlsFromProto,
   dtlsToProto,
   iceCandidateToProto,
   iceParametersToProto,
+  type MsIceCandidate,
   rtpCapabilitiesToProto,
   rtpParametersFromProto,
-  type MsIceCandidate,
 } from "@parley/proto/mediasoup";
 import {
   type ClientMessage,
@@ -21,7 +22,6 @@ import {
   ServerMessageSchema,
   TransportDirection,
 } from "@parley/proto/ws";
-import { LiveEventSchema, StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 import { activeSessions, feedbackSessionsTotal, wsErrorsTotal, wsMessagesTotal } from "./metrics.ts";
@@ -71,7 +71,10 @@ export class CustomerSocket {
     try {
       if (!isBinary) throw new ParleyError(ErrorCode.BAD_FRAME, "text frames are not accepted; send binary protobuf");
       if (data.byteLength > this.#ctx.config.maxWsMessageBytes)
-        throw new ParleyError(ErrorCode.TOO_LARGE, `frame of ${data.byteLength} bytes exceeds ${this.#ctx.config.maxWsMessageBytes}`);
+        throw new ParleyError(
+          ErrorCode.TOO_LARGE,
+          `frame of ${data.byteLength} bytes exceeds ${this.#ctx.config.maxWsMessageBytes}`,
+        );
       try {
         message = fromBinary(ClientMessageSchema, new Uint8Array(data));
       } catch {

@@ -3,8 +3,8 @@
 import { AsrWorkerPool, AsrWorkerProcess, type RetryPolicy } from "@parley/inference-bridge";
 import { MediaWorkerPool, opusBackend } from "@parley/media";
 import pino, { type Logger } from "pino";
-import { type Config, describeConfig } from "./config.ts";
 import { CustomerSocket } from "./CustomerSocket.ts";
+import { type Config, describeConfig } from "./config.ts";
 import { handle, json, readBody } from "./http.ts";
 import { collectProcessMetrics, register, wsConnections } from "./metrics.ts";
 import { SessionRegistry } from "./SessionRegistry.ts";
@@ -78,7 +78,11 @@ export class ParleyServer {
     this.embeddedAsr = embeddedAsr;
     this.#asrRetry = options.asrRetry;
     this.#app = uws.App();
-    this.sessions = new SessionRegistry(logger, (topic, bytes) => this.#app.publish(topic, bytes, true), this.config.tokenTtlMs);
+    this.sessions = new SessionRegistry(
+      logger,
+      (topic, bytes) => this.#app.publish(topic, bytes, true),
+      this.config.tokenTtlMs,
+    );
     if (this.config.metricsEnabled) collectProcessMetrics();
   }
 
@@ -109,9 +113,13 @@ export class ParleyServer {
     const app = this.#app;
     const { config, logger } = this;
     const staticFiles = loadStaticFiles(config.clientDistDir);
-    if (staticFiles.size === 0) logger.warn({ dir: config.clientDistDir }, "customer app not built: run `pnpm --filter @parley/client build`");
+    if (staticFiles.size === 0)
+      logger.warn({ dir: config.clientDistDir }, "customer app not built: run `pnpm --filter @parley/client build`");
 
-    app.get("/health", handle("/health", () => json(200, { status: "ok" })));
+    app.get(
+      "/health",
+      handle("/health", () => json(200, { status: "ok" })),
+    );
 
     app.get(
       "/ready",
@@ -122,7 +130,13 @@ export class ParleyServer {
         return json(ready ? 200 : 503, {
           ready,
           media,
-          asr: workers.map((w) => ({ address: w.address, ok: w.ok, engine: w.info?.engine, activeStreams: w.info?.activeStreams, error: w.error })),
+          asr: workers.map((w) => ({
+            address: w.address,
+            ok: w.ok,
+            engine: w.info?.engine,
+            activeStreams: w.info?.activeStreams,
+            error: w.error,
+          })),
         });
       }),
     );
@@ -153,7 +167,11 @@ export class ParleyServer {
           return json(400, { error: "storeCode must be 2–64 letters, digits, '-' or '_'" });
         const session = this.sessions.create(storeCode);
         const expiresAt = Date.now() + config.tokenTtlMs;
-        const token = issueToken(config.jwtSecret, { sid: session.id, store: storeCode, exp: Math.floor(expiresAt / 1000) });
+        const token = issueToken(config.jwtSecret, {
+          sid: session.id,
+          store: storeCode,
+          exp: Math.floor(expiresAt / 1000),
+        });
         session.logger.info({ storeCode }, "session created");
         return json(201, { sessionId: session.id, token, expiresAt: new Date(expiresAt).toISOString() });
       }),
@@ -172,7 +190,14 @@ export class ParleyServer {
         let open = true;
         const data = ws.getUserData();
         data.customer = new CustomerSocket(
-          { config, sessions: this.sessions, mediaPool: this.mediaPool, asrPool: this.asrPool, logger, ...(this.#asrRetry ? { asrRetry: this.#asrRetry } : {}) },
+          {
+            config,
+            sessions: this.sessions,
+            mediaPool: this.mediaPool,
+            asrPool: this.asrPool,
+            logger,
+            ...(this.#asrRetry ? { asrRetry: this.#asrRetry } : {}),
+          },
           {
             send: (bytes) => {
               if (open) ws.send(bytes, true);
@@ -204,7 +229,12 @@ export class ParleyServer {
         const url = req.getUrl();
         const file = staticFiles.get(url) ?? (url.includes(".") ? undefined : staticFiles.get("/index.html"));
         if (!file) return json(404, { error: "not found" });
-        return { status: 200, body: file.body, contentType: file.contentType, headers: { "cache-control": url.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache" } };
+        return {
+          status: 200,
+          body: file.body,
+          contentType: file.contentType,
+          headers: { "cache-control": url.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache" },
+        };
       }),
     );
 

@@ -1,10 +1,10 @@
 // One customer conversation on this node: its media, its speech stream and
 // the socket currently attached to it.
 import { create, toBinary } from "@bufbuild/protobuf";
+import type { VoiceConversation } from "@parley/inference-bridge";
+import type { CustomerMedia } from "@parley/media";
 import type { LiveEvent } from "@parley/proto/live";
 import { ServerMessageSchema } from "@parley/proto/ws";
-import type { CustomerMedia } from "@parley/media";
-import type { VoiceConversation } from "@parley/inference-bridge";
 import type { Logger } from "pino";
 import { liveEventsPublished } from "./metrics.ts";
 

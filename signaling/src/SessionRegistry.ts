@@ -2,8 +2,8 @@
 // expired is swept away.
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { type Publish, Session } from "./Session.ts";
 import { activeSessions } from "./metrics.ts";
+import { type Publish, Session } from "./Session.ts";
 
 export class SessionRegistry {
   readonly #sessions = new Map<string, Session>();

@@ -1,3 +1,3 @@
-export { loadConfig, type Config } from "./config.ts";
+export { type Config, loadConfig } from "./config.ts";
 export { ParleyServer } from "./ParleyServer.ts";
 export { issueToken, verifyToken } from "./token.ts";

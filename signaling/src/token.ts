@@ -21,8 +21,7 @@ export function issueToken(secret: string, claims: SessionClaims): string {
 /** Verifies signature and expiry; throws UNAUTHENTICATED with the reason. */
 export function verifyToken(secret: string, token: string, nowMs = Date.now()): SessionClaims {
   const parts = token.split(".");
-  if (parts.length !== 3 || parts[0] !== HEADER)
-    throw new ParleyError(ErrorCode.UNAUTHENTICATED, "malformed token");
+  if (parts.length !== 3 || parts[0] !== HEADER) throw new ParleyError(ErrorCode.UNAUTHENTICATED, "malformed token");
   const expected = sign(secret, `${parts[0]}.${parts[1]}`);
   const given = Buffer.from(parts[2]!, "base64url");
   if (given.length !== expected.length || !timingSafeEqual(given, expected))

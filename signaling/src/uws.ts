@@ -2,8 +2,9 @@
 // uWS.js, aliased as "uWebSockets.js") silently falls back to a slow pure-JS
 // implementation when its binary fails to load; we load the binary ourselves
 // so that failure is loud. PARLEY_ALLOW_UWS_FALLBACK=1 accepts the fallback.
-import { createRequire } from "node:module";
+
 import type * as UWS from "uWebSockets.js";
+import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
 
@@ -13,7 +14,9 @@ function loadNative(): typeof UWS {
     return require(binary) as typeof UWS;
   } catch (error) {
     if (process.env.PARLEY_ALLOW_UWS_FALLBACK === "1") {
-      console.error(`uWebSockets.js native build failed to load (${(error as Error).message}); using the SLOW JS fallback`);
+      console.error(
+        `uWebSockets.js native build failed to load (${(error as Error).message}); using the SLOW JS fallback`,
+      );
       return require("uWebSockets.js") as typeof UWS;
     }
     throw new Error(
@@ -24,4 +27,4 @@ function loadNative(): typeof UWS {
 }
 
 export const uws = loadNative();
-export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
+export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from "uWebSockets.js";

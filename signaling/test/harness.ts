@@ -1,12 +1,12 @@
 // Starts real Parley nodes for tests: real mediasoup workers, the real Python
 // speech worker, the real uWS edge on a free port.
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import type { RetryPolicy } from "@parley/inference-bridge";
 import { ClientMessageSchema, type ServerMessage, ServerMessageSchema } from "@parley/proto/ws";
 import pino from "pino";
 import WebSocket from "ws";
 import { loadConfig } from "../src/config.ts";
 import { ParleyServer } from "../src/ParleyServer.ts";
-import type { RetryPolicy } from "@parley/inference-bridge";
 
 export async function startServer(env: Record<string, string> = {}, asrRetry?: RetryPolicy): Promise<ParleyServer> {
   const config = loadConfig({
@@ -75,9 +75,7 @@ export class TestSocket {
   async request(kind: Kind) {
     const requestId = this.#nextId++;
     this.ws.send(toBinary(ClientMessageSchema, create(ClientMessageSchema, { requestId, kind })));
-    const message = await this.waitFor(
-      (m) => m.kind.case === "response" && m.kind.value.requestId === requestId,
-    );
+    const message = await this.waitFor((m) => m.kind.case === "response" && m.kind.value.requestId === requestId);
     if (message.kind.case !== "response") throw new Error("unreachable");
     return message.kind.value.result;
   }

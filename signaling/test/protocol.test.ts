@@ -1,8 +1,8 @@
 // Bad input on the edge: each gets a clear, typed error (or a clean
 // teardown), a log line and a metric; the process keeps serving.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode, TransportDirection } from "@parley/proto/ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { issueToken } from "../src/token.ts";
 import { createSession, startServer, TestSocket } from "./harness.ts";
@@ -24,7 +24,9 @@ const errorOf = (result: { case: string | undefined; value?: unknown }) => {
 const someDtls = { role: "client", fingerprints: [{ algorithm: "sha-256", value: Array(32).fill("AB").join(":") }] };
 const opusRtpParameters = (ssrc: number) => ({
   mid: "0",
-  codecs: [{ mimeType: "audio/opus", payloadType: 111, clockRate: 48_000, channels: 2, parameters: { useinbandfec: 1 } }],
+  codecs: [
+    { mimeType: "audio/opus", payloadType: 111, clockRate: 48_000, channels: 2, parameters: { useinbandfec: 1 } },
+  ],
   encodings: [{ ssrc }],
   rtcp: { cname: "test" },
 });
@@ -67,7 +69,9 @@ describe("WebSocket protocol errors", () => {
     if (bad.kind.case !== "response") throw new Error("unreachable");
     expect(errorOf(bad.kind.value.result).code).toBe(ErrorCode.BAD_FRAME);
     // Still usable:
-    expect(errorOf(await socket.request({ case: "getRouterRtpCapabilities", value: {} })).code).toBe(ErrorCode.OUT_OF_ORDER);
+    expect(errorOf(await socket.request({ case: "getRouterRtpCapabilities", value: {} })).code).toBe(
+      ErrorCode.OUT_OF_ORDER,
+    );
     socket.close();
   });
 
@@ -76,7 +80,10 @@ describe("WebSocket protocol errors", () => {
     socket.sendRaw("hello");
     const reply = await socket.waitFor((m) => m.kind.case === "response");
     if (reply.kind.case !== "response") throw new Error("unreachable");
-    expect(errorOf(reply.kind.value.result)).toMatchObject({ code: ErrorCode.BAD_FRAME, message: expect.stringMatching(/text/) });
+    expect(errorOf(reply.kind.value.result)).toMatchObject({
+      code: ErrorCode.BAD_FRAME,
+      message: expect.stringMatching(/text/),
+    });
     socket.close();
   });
 
@@ -112,11 +119,17 @@ describe("WebSocket protocol errors", () => {
 
   it("rejects bad, forged and expired tokens, and unknown sessions", async () => {
     const socket = await TestSocket.open(server);
-    expect(errorOf(await socket.request({ case: "join", value: { token: "nonsense" } })).code).toBe(ErrorCode.UNAUTHENTICATED);
+    expect(errorOf(await socket.request({ case: "join", value: { token: "nonsense" } })).code).toBe(
+      ErrorCode.UNAUTHENTICATED,
+    );
     const forged = issueToken("another-secret-another-secret-123456", { sid: randomUUID(), store: "x", exp: 2e9 });
     expect(errorOf(await socket.request({ case: "join", value: { token: forged } })).message).toMatch(/signature/);
     const { sessionId } = await createSession(server);
-    const expired = issueToken(server.config.jwtSecret, { sid: sessionId, store: "x", exp: Math.floor(Date.now() / 1000) - 5 });
+    const expired = issueToken(server.config.jwtSecret, {
+      sid: sessionId,
+      store: "x",
+      exp: Math.floor(Date.now() / 1000) - 5,
+    });
     expect(errorOf(await socket.request({ case: "join", value: { token: expired } })).message).toMatch(/expired/);
     const unknown = issueToken(server.config.jwtSecret, { sid: randomUUID(), store: "x", exp: 2e9 });
     expect(errorOf(await socket.request({ case: "join", value: { token: unknown } })).code).toBe(ErrorCode.NOT_FOUND);
@@ -128,16 +141,30 @@ describe("WebSocket protocol errors", () => {
     const created = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
     if (created.case !== "transportCreated") throw new Error(`got ${created.case}`);
     const transportId = created.value.id;
-    const early = await socket.request({ case: "produce", value: { transportId, kind: "audio", rtpParameters: opusRtpParameters(1111) } });
+    const early = await socket.request({
+      case: "produce",
+      value: { transportId, kind: "audio", rtpParameters: opusRtpParameters(1111) },
+    });
     expect(errorOf(early)).toMatchObject({ code: ErrorCode.OUT_OF_ORDER, message: expect.stringMatching(/connect/) });
-    expect((await socket.request({ case: "connectTransport", value: { transportId, dtlsParameters: someDtls } })).case).toBe("transportConnected");
-    const first = await socket.request({ case: "produce", value: { transportId, kind: "audio", rtpParameters: opusRtpParameters(2222) } });
+    expect(
+      (await socket.request({ case: "connectTransport", value: { transportId, dtlsParameters: someDtls } })).case,
+    ).toBe("transportConnected");
+    const first = await socket.request({
+      case: "produce",
+      value: { transportId, kind: "audio", rtpParameters: opusRtpParameters(2222) },
+    });
     expect(first.case).toBe("produced");
-    const second = await socket.request({ case: "produce", value: { transportId, kind: "audio", rtpParameters: opusRtpParameters(3333) } });
+    const second = await socket.request({
+      case: "produce",
+      value: { transportId, kind: "audio", rtpParameters: opusRtpParameters(3333) },
+    });
     expect(errorOf(second).code).toBe(ErrorCode.ALREADY_EXISTS);
     const video = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
     expect(errorOf(video).code).toBe(ErrorCode.ALREADY_EXISTS);
-    const wrong = await socket.request({ case: "connectTransport", value: { transportId: "nope", dtlsParameters: someDtls } });
+    const wrong = await socket.request({
+      case: "connectTransport",
+      value: { transportId: "nope", dtlsParameters: someDtls },
+    });
     expect(errorOf(wrong).code).toBe(ErrorCode.NOT_FOUND);
     socket.close();
   });
@@ -146,16 +173,26 @@ describe("WebSocket protocol errors", () => {
     const { socket, sessionId } = await joined();
     const created = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
     if (created.case !== "transportCreated") throw new Error(`got ${created.case}`);
-    await socket.request({ case: "connectTransport", value: { transportId: created.value.id, dtlsParameters: someDtls } });
-    await socket.request({ case: "produce", value: { transportId: created.value.id, kind: "audio", rtpParameters: opusRtpParameters(4444) } });
+    await socket.request({
+      case: "connectTransport",
+      value: { transportId: created.value.id, dtlsParameters: someDtls },
+    });
+    await socket.request({
+      case: "produce",
+      value: { transportId: created.value.id, kind: "audio", rtpParameters: opusRtpParameters(4444) },
+    });
     const session = server.sessions.get(sessionId)!;
     expect((await server.mediaPool.transportCounts())[0]?.transports).toBeGreaterThan(0);
     socket.ws.terminate(); // no close frame: the client just disappears
     await expect.poll(() => server.sessions.get(sessionId), { timeout: 5_000 }).toBeUndefined();
     expect(session.media?.closed).toBe(true);
-    await expect.poll(() => server.asrPool.workers.reduce((n, w) => n + w.activeStreams, 0), { timeout: 5_000 }).toBe(0);
+    await expect
+      .poll(() => server.asrPool.workers.reduce((n, w) => n + w.activeStreams, 0), { timeout: 5_000 })
+      .toBe(0);
     await expect.poll(() => server.mediaPool.describe()[0]?.sessions, { timeout: 5_000 }).toBe(0);
-    await expect.poll(async () => (await server.mediaPool.transportCounts())[0]?.transports, { timeout: 5_000 }).toBe(0);
+    await expect
+      .poll(async () => (await server.mediaPool.transportCounts())[0]?.transports, { timeout: 5_000 })
+      .toBe(0);
   });
 
   it("counts errors in /metrics", async () => {

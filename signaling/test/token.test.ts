@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
+import { describe, expect, it } from "vitest";
 import { issueToken, verifyToken } from "../src/token.ts";
 
 const secret = "x".repeat(40);
@@ -37,6 +37,7 @@ describe("session tokens", () => {
   });
 
   it("rejects garbage", () => {
-    for (const t of ["", "abc", "a.b.c", "a.b"]) expect(rejection(() => verifyToken(secret, t))).toBeInstanceOf(ParleyError);
+    for (const t of ["", "abc", "a.b.c", "a.b"])
+      expect(rejection(() => verifyToken(secret, t))).toBeInstanceOf(ParleyError);
   });
 });

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: generated code is up to date, lint, types, then every
+# Vitest test (unit, real mediasoup + speech worker, real browser).
+#
+# WebRTC tests keep ICE on loopback: as root, the suite runs inside a fresh
+# network namespace that has only `lo` (nothing else to gather or leak to).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+if [[ -z ${PARLEY_IN_NETNS:-} && $(id -u) -eq 0 ]] && unshare -n true 2>/dev/null; then
+  exec env PARLEY_IN_NETNS=1 unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+fi
+
+bash scripts/install.sh
+
+echo "== generated code is current"
+pnpm --silent generate
+if ! git diff --quiet -- proto/src/gen inference-bridge/asr-worker/parley_asr/gen; then
+  git --no-pager diff --stat -- proto/src/gen inference-bridge/asr-worker/parley_asr/gen
+  echo "generated code is out of date: run 'pnpm generate' and commit" >&2
+  exit 1
+fi
+
+echo "== lint"
+pnpm --silent lint
+
+echo "== typecheck"
+pnpm --silent typecheck
+
+echo "== tests"
+pnpm exec vitest run "$@"
