@@ -2,8 +2,8 @@
 // replaced; its routers close, which closes every transport on them, so each
 // session learns through its own transports' "routerclose".
 import { EventEmitter } from "node:events";
+import type * as Mediasoup from "mediasoup";
 import type { types as ms } from "mediasoup";
-import * as mediasoup from "mediasoup";
 
 type Router = ms.Router;
 type Worker = ms.Worker;
@@ -48,15 +48,23 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
   #closed = false;
 
   static async create(options: MediaWorkerPoolOptions): Promise<MediaWorkerPool> {
+    // mediasoup fixes its worker binary from MEDIASOUP_WORKER_BIN when first
+    // loaded, so the variable is set before the (dynamic) import.
     if (options.workerBin) process.env.MEDIASOUP_WORKER_BIN = options.workerBin;
-    const pool = new MediaWorkerPool(options);
+    const mediasoup = await import("mediasoup");
+    if (options.workerBin && mediasoup.workerBin !== options.workerBin)
+      throw new Error(`mediasoup was loaded before MEDIASOUP_WORKER_BIN was set; it uses ${mediasoup.workerBin}`);
+    const pool = new MediaWorkerPool(options, mediasoup.createWorker);
     await Promise.all(Array.from({ length: options.workers }, () => pool.#spawn()));
     return pool;
   }
 
-  private constructor(options: MediaWorkerPoolOptions) {
+  readonly #createWorker: typeof Mediasoup.createWorker;
+
+  private constructor(options: MediaWorkerPoolOptions, createWorker: typeof Mediasoup.createWorker) {
     super();
     this.#options = options;
+    this.#createWorker = createWorker;
   }
 
   get size(): number {
@@ -120,7 +128,7 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
 
   async #spawn(): Promise<void> {
     const { logger } = this.#options;
-    const worker = await mediasoup.createWorker({
+    const worker = await this.#createWorker({
       logLevel: this.#options.logLevel ?? "warn",
       rtcMinPort: this.#options.rtcMinPort,
       rtcMaxPort: this.#options.rtcMaxPort,

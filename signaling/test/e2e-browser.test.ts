@@ -1,0 +1,95 @@
+// The whole voice path in a real browser: Chromium's fake microphone plays
+// real recorded speech into the customer app, over WebRTC (real ICE + DTLS +
+// SRTP) to mediasoup, through Opus decoding and gRPC to the real pocketsphinx
+// worker, and back over the WebSocket as live partial and final transcripts.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ASR_WORKER_DIR } from "@parley/inference-bridge";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { launchChromium } from "./browser.ts";
+import { startServer } from "./harness.ts";
+import { librivoxRecordings } from "./librivox.ts";
+import { corpusWer } from "./wer.ts";
+
+const LEAD_SECONDS = 1.5; // the customer pauses before speaking (and signalling finishes)
+const TAIL_SECONDS = 3;
+
+let server: ParleyServer;
+const work = mkdtempSync(path.join(tmpdir(), "parley-e2e-"));
+
+beforeAll(async () => {
+  server = await startServer();
+}, 60_000);
+afterAll(async () => {
+  await server?.close();
+});
+
+/** What the page showed, as seen by a MutationObserver: every partial and final with its time. */
+async function watchTranscript(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: { at: number; final: boolean; text: string }[] = [];
+    (window as unknown as { __transcript: typeof seen }).__transcript = seen;
+    new MutationObserver(() => {
+      for (const el of document.querySelectorAll<HTMLElement>("[data-segment]"))
+        seen.push({ at: performance.now(), final: el.dataset.final === "1", text: el.textContent ?? "" });
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+async function talk(browserWav: string, seconds: number) {
+  const browser: Browser = await launchChromium({ microphoneWav: browserWav });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/?store=e2e&audio=raw`);
+    await watchTranscript(page);
+    const startedAt = await page.evaluate(() => performance.now());
+    await page.getByTestId("start").click();
+    await page.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    await page.waitForTimeout((LEAD_SECONDS + seconds + TAIL_SECONDS - 0.5) * 1000);
+    await page.getByTestId("finish").click();
+    await page.getByTestId("ended").waitFor({ timeout: 15_000 });
+    const finals = await page.$$eval('[data-final="1"]', (els) => els.map((e) => e.textContent?.trim() ?? ""));
+    const seen = await page.evaluate(() => (window as unknown as { __transcript: { at: number; final: boolean; text: string }[] }).__transcript);
+    const firstPartialAt = seen.find((s) => !s.final && s.text.trim())?.at;
+    return {
+      text: finals.join(" "),
+      // Seconds from clicking start to the first partial on screen.
+      firstPartialS: firstPartialAt === undefined ? undefined : (firstPartialAt - startedAt) / 1000,
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
+describe("voice path in a real browser", () => {
+  it("shows live partials, then finals close to the engine's offline accuracy", async () => {
+    const recordings = librivoxRecordings();
+    expect(recordings).toHaveLength(5);
+    const offline = JSON.parse(
+      execFileSync(path.join(ASR_WORKER_DIR, ".venv/bin/python"), ["-m", "parley_asr.offline", ...recordings.map((r) => r.wav)], {
+        cwd: ASR_WORKER_DIR,
+        encoding: "utf8",
+      }),
+    ) as Record<string, string>;
+
+    const streamed: { reference: string; hypothesis: string }[] = [];
+    for (const recording of recordings) {
+      const wav = path.join(work, `${recording.id}.wav`);
+      execFileSync("sox", [recording.wav, wav, "pad", String(LEAD_SECONDS), String(TAIL_SECONDS)]);
+      const result = await talk(wav, recording.seconds);
+      // A partial was on screen before this recording ended.
+      expect(result.firstPartialS, `${recording.id}: no partial`).toBeDefined();
+      expect(result.firstPartialS!, recording.id).toBeLessThan(LEAD_SECONDS + recording.seconds);
+      streamed.push({ reference: recording.reference, hypothesis: result.text });
+      console.log(`${recording.id}: first partial after ${result.firstPartialS!.toFixed(2)} s\n  ref: ${recording.reference}\n  hyp: ${result.text}`);
+    }
+    const streamingWer = corpusWer(streamed);
+    const offlineWer = corpusWer(recordings.map((r) => ({ reference: r.reference, hypothesis: offline[r.wav] ?? "" })));
+    console.log(`WER streaming through the browser ${streamingWer.toFixed(3)}, offline ${offlineWer.toFixed(3)}`);
+    expect(streamingWer).toBeLessThanOrEqual(1.2 * offlineWer + 0.05);
+  }, 240_000);
+});
