@@ -72,7 +72,7 @@ export class AsrWorkerProcess {
   async stop(): Promise<void> {
     this.#stopped = true;
     const child = this.#child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
       child.once("exit", () => {

@@ -17,7 +17,10 @@ export function launchChromium(options: { microphoneWav?: string; grantMicrophon
     "--autoplay-policy=no-user-gesture-required",
   ];
   if (options.microphoneWav) {
-    args.push("--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${options.microphoneWav}%noloop`);
+    args.push(
+      "--use-fake-device-for-media-stream",
+      `--use-file-for-fake-audio-capture=${options.microphoneWav}%noloop`,
+    );
   }
   if (options.grantMicrophone ?? true) args.push("--use-fake-ui-for-media-stream");
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args });

@@ -6,9 +6,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ASR_WORKER_DIR } from "@parley/inference-bridge";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ASR_WORKER_DIR } from "@parley/inference-bridge";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
@@ -53,7 +53,9 @@ async function talk(browserWav: string, seconds: number) {
     await page.getByTestId("finish").click();
     await page.getByTestId("ended").waitFor({ timeout: 15_000 });
     const finals = await page.$$eval('[data-final="1"]', (els) => els.map((e) => e.textContent?.trim() ?? ""));
-    const seen = await page.evaluate(() => (window as unknown as { __transcript: { at: number; final: boolean; text: string }[] }).__transcript);
+    const seen = await page.evaluate(
+      () => (window as unknown as { __transcript: { at: number; final: boolean; text: string }[] }).__transcript,
+    );
     const firstPartialAt = seen.find((s) => !s.final && s.text.trim())?.at;
     return {
       text: finals.join(" "),
@@ -70,10 +72,14 @@ describe("voice path in a real browser", () => {
     const recordings = librivoxRecordings();
     expect(recordings).toHaveLength(5);
     const offline = JSON.parse(
-      execFileSync(path.join(ASR_WORKER_DIR, ".venv/bin/python"), ["-m", "parley_asr.offline", ...recordings.map((r) => r.wav)], {
-        cwd: ASR_WORKER_DIR,
-        encoding: "utf8",
-      }),
+      execFileSync(
+        path.join(ASR_WORKER_DIR, ".venv/bin/python"),
+        ["-m", "parley_asr.offline", ...recordings.map((r) => r.wav)],
+        {
+          cwd: ASR_WORKER_DIR,
+          encoding: "utf8",
+        },
+      ),
     ) as Record<string, string>;
 
     const streamed: { reference: string; hypothesis: string }[] = [];
@@ -85,7 +91,9 @@ describe("voice path in a real browser", () => {
       expect(result.firstPartialS, `${recording.id}: no partial`).toBeDefined();
       expect(result.firstPartialS!, recording.id).toBeLessThan(LEAD_SECONDS + recording.seconds);
       streamed.push({ reference: recording.reference, hypothesis: result.text });
-      console.log(`${recording.id}: first partial after ${result.firstPartialS!.toFixed(2)} s\n  ref: ${recording.reference}\n  hyp: ${result.text}`);
+      console.log(
+        `${recording.id}: first partial after ${result.firstPartialS!.toFixed(2)} s\n  ref: ${recording.reference}\n  hyp: ${result.text}`,
+      );
     }
     const streamingWer = corpusWer(streamed);
     const offlineWer = corpusWer(recordings.map((r) => ({ reference: r.reference, hypothesis: offline[r.wav] ?? "" })));

@@ -13,13 +13,18 @@ export const FRAME_MS = 20;
 
 /** Encodes a speech file (any format sox reads) into 20 ms Opus packets at 48 kHz. */
 export function opusPacketsFromFile(file: string, leadSilenceS = 0): Buffer[] {
-  const raw = execFileSync("sox", [file, "-t", "raw", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-", "pad", String(leadSilenceS), "0"], {
-    maxBuffer: 1 << 28,
-  });
+  const raw = execFileSync(
+    "sox",
+    [file, "-t", "raw", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-", "pad", String(leadSilenceS), "0"],
+    {
+      maxBuffer: 1 << 28,
+    },
+  );
   const samples = new Int16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1);
   const encoder = new Encoder({ channels: 1, sample_rate: 48_000, application: "voip" });
   const packets: Buffer[] = [];
-  for (let at = 0; at + 960 <= samples.length; at += 960) packets.push(Buffer.from(encoder.encode(samples.subarray(at, at + 960))));
+  for (let at = 0; at + 960 <= samples.length; at += 960)
+    packets.push(Buffer.from(encoder.encode(samples.subarray(at, at + 960))));
   return packets;
 }
 
@@ -55,7 +60,12 @@ export class WeriftCustomer {
 
   /** Sends one Opus payload as the next 20 ms RTP packet. */
   sendOpus(payload: Buffer, advanceFrames = 1): void {
-    const header = new RtpHeader({ sequenceNumber: this.#seq, timestamp: this.#timestamp, payloadType: 111, marker: false });
+    const header = new RtpHeader({
+      sequenceNumber: this.#seq,
+      timestamp: this.#timestamp,
+      payloadType: 111,
+      marker: false,
+    });
     this.track.writeRtp(new RtpPacket(header, payload));
     this.#seq = (this.#seq + 1) & 0xffff;
     this.#timestamp = (this.#timestamp + 960 * advanceFrames) >>> 0;
@@ -86,12 +96,18 @@ export class WeriftCustomer {
     const payloadType = Number(/a=rtpmap:(\d+) opus\/48000\/2/i.exec(sdp)![1]);
     const mid = /a=mid:(\S+)/.exec(sdp)![1]!;
 
-    const created = await this.socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
+    const created = await this.socket.request({
+      case: "createTransport",
+      value: { direction: TransportDirection.SEND },
+    });
     if (created.case !== "transportCreated") throw new Error(`createTransport: ${JSON.stringify(created.value)}`);
     const t = created.value;
     const connected = await this.socket.request({
       case: "connectTransport",
-      value: { transportId: t.id, dtlsParameters: { role: "client", fingerprints: [{ algorithm: fingerprint[1]!, value: fingerprint[2]! }] } },
+      value: {
+        transportId: t.id,
+        dtlsParameters: { role: "client", fingerprints: [{ algorithm: fingerprint[1]!, value: fingerprint[2]! }] },
+      },
     });
     if (connected.case !== "transportConnected") throw new Error(`connect: ${JSON.stringify(connected.value)}`);
 
@@ -113,7 +129,9 @@ export class WeriftCustomer {
       "a=recvonly",
       "a=rtcp-mux",
       `a=rtpmap:${payloadType} opus/48000/2`,
-      ...t.iceCandidates.map((c) => `a=candidate:${c.foundation} 1 ${c.protocol} ${c.priority} ${c.address} ${c.port} typ ${c.type}`),
+      ...t.iceCandidates.map(
+        (c) => `a=candidate:${c.foundation} 1 ${c.protocol} ${c.priority} ${c.address} ${c.port} typ ${c.type}`,
+      ),
       "a=end-of-candidates",
       "",
     ].join("\r\n");

@@ -1,0 +1,141 @@
+// The voice path with a WebRTC peer in Node (werift: real ICE, DTLS, SRTP)
+// and the real pocketsphinx worker, including faults of both worker kinds.
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { ASR_WORKER_DIR, AsrWorkerProcess } from "@parley/inference-bridge";
+import { StreamState } from "@parley/proto/live";
+import type { ServerMessage } from "@parley/proto/ws";
+import pino from "pino";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { startServer } from "./harness.ts";
+import { librivoxRecordings } from "./librivox.ts";
+import { corpusWer } from "./wer.ts";
+import { opusPacketsFromFile, WeriftCustomer } from "./werift-customer.ts";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const transcripts = (messages: ServerMessage[]) =>
+  messages.flatMap((m) =>
+    m.kind.case === "event" && m.kind.value.kind.case === "transcript" ? [m.kind.value.kind.value] : [],
+  );
+const statuses = (messages: ServerMessage[]) =>
+  messages.flatMap((m) =>
+    m.kind.case === "event" && m.kind.value.kind.case === "status" ? [m.kind.value.kind.value] : [],
+  );
+
+/** Final text per segment id, the last final of each id winning. */
+function finalText(messages: ServerMessage[]): string {
+  const finals = new Map<number, string>();
+  for (const t of transcripts(messages)) if (t.isFinal) finals.set(t.segmentId, t.text);
+  return [...finals.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([, text]) => text)
+    .join(" ");
+}
+
+async function server(env: Record<string, string> = {}, retry?: Parameters<typeof startServer>[1]) {
+  const s = await startServer(env, retry);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+async function customer(s: ParleyServer) {
+  const c = await WeriftCustomer.connect(s);
+  cleanups.push(() => c.close());
+  return c;
+}
+
+const [longest] = librivoxRecordings().sort((a, b) => b.seconds - a.seconds);
+/** The engine's own offline WER on the same file: the bar streaming is held to. */
+const offlineWer = (() => {
+  const out = execFileSync(path.join(ASR_WORKER_DIR, ".venv/bin/python"), ["-m", "parley_asr.offline", longest!.wav], {
+    cwd: ASR_WORKER_DIR,
+    encoding: "utf8",
+  });
+  return corpusWer([
+    { reference: longest!.reference, hypothesis: (JSON.parse(out) as Record<string, string>)[longest!.wav]! },
+  ]);
+})();
+// One short file is a noisy sample: a looser bar than the five-file browser test.
+const werBar = 1.2 * offlineWer + 0.15;
+
+/** Ends the session: the worker finalises, every final arrives before the reply. */
+async function finish(c: WeriftCustomer): Promise<void> {
+  const result = await c.socket.request({ case: "endSession", value: {} });
+  expect(result.case).toBe("sessionEnded");
+}
+const silence = (frames: number, packets: Buffer[]) => Array.from({ length: frames }, () => packets[0]!);
+
+describe("voice path over WebRTC", () => {
+  it("streams live partials, then finals, after a real DTLS handshake", async () => {
+    const s = await server();
+    const c = await customer(s);
+    const speech = opusPacketsFromFile(longest!.wav, 0.5);
+    let lastSentAt = 0;
+    await c.play([...speech, ...silence(25, speech)], (_, at) => (lastSentAt = at));
+    const session = s.sessions.get(c.sessionId)!;
+    await finish(c);
+    const events = transcripts(c.socket.messages);
+    expect(events.some((e) => !e.isFinal && e.text.length > 0)).toBe(true);
+    expect(events.findIndex((e) => !e.isFinal)).toBeLessThan(events.findIndex((e) => e.isFinal));
+    const wer = corpusWer([{ reference: longest!.reference, hypothesis: finalText(c.socket.messages) }]);
+    console.log(`werift → pocketsphinx: "${finalText(c.socket.messages)}" WER ${wer.toFixed(2)}`);
+    expect(wer).toBeLessThanOrEqual(werBar);
+    expect(lastSentAt).toBeGreaterThan(0);
+    // The media plane saw every packet, none lost.
+    expect(session.media?.audioStats?.packets).toBeGreaterThanOrEqual(speech.length);
+    expect(session.media?.audioStats?.lost).toBe(0);
+  }, 60_000);
+
+  it("tells the session when its mediasoup worker dies, and replaces the worker", async () => {
+    const s = await server();
+    const c = await customer(s);
+    const [pid] = s.mediaPool.describe().map((w) => w.pid);
+    s.mediaPool.killWorker(pid!);
+    const closed = await c.socket.waitClosed(10_000);
+    expect(closed.code).toBe(4001);
+    expect(
+      statuses(c.socket.messages).some((st) => st.state === StreamState.FAILED && /media worker/.test(st.detail)),
+    ).toBe(true);
+    await expect.poll(() => s.mediaPool.size, { timeout: 10_000 }).toBe(1);
+    expect(s.mediaPool.describe()[0]!.pid).not.toBe(pid);
+    expect(s.sessions.get(c.sessionId)).toBeUndefined();
+    const ready = await fetch(`${s.url}/ready`);
+    expect(ready.status).toBe(200);
+  }, 30_000);
+
+  it("survives the death of its speech worker mid-utterance: the stream resumes on another worker", async () => {
+    const logger = pino({ level: "silent" });
+    const workers = [
+      await AsrWorkerProcess.start({ logger, workerId: "a" }),
+      await AsrWorkerProcess.start({ logger, workerId: "b" }),
+    ];
+    cleanups.push(() => Promise.all(workers.map((w) => w.stop())));
+    const s = await server(
+      { ASR_WORKERS: workers.map((w) => w.address).join(",") },
+      { maxRetry: 5, retryIntervalMs: 100, timeoutMs: 5_000 },
+    );
+    const c = await customer(s);
+    const speech = opusPacketsFromFile(longest!.wav, 0.5);
+    const session = s.sessions.get(c.sessionId)!;
+    await c.play(speech.slice(0, 150)); // 3 s in: mid-utterance
+    const used = workers.find((w) => w.address === session.conversation?.workerAddress)!;
+    expect(used).toBeDefined();
+    used.kill("SIGKILL");
+    await c.play([...speech.slice(150), ...silence(25, speech)]);
+    await finish(c);
+    const states = statuses(c.socket.messages).map((st) => st.state);
+    expect(states).toContain(StreamState.RECONNECTING);
+    expect(states.indexOf(StreamState.LIVE, states.indexOf(StreamState.RECONNECTING))).toBeGreaterThan(0);
+    const wer = corpusWer([{ reference: longest!.reference, hypothesis: finalText(c.socket.messages) }]);
+    console.log(`after a speech worker crash: "${finalText(c.socket.messages)}" WER ${wer.toFixed(2)}`);
+    expect(wer).toBeLessThanOrEqual(werBar);
+  }, 60_000);
+});
