@@ -2,7 +2,7 @@ import { StreamState } from "@parley/proto/live";
 import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { Connection, ServerError } from "./connection.ts";
 import { applySegment, type ShownSegment } from "./transcript.ts";
-import { MicrophoneDeniedError, openMicrophone, startSending } from "./voice.ts";
+import { MicrophoneDeniedError, NoMicrophoneError, openMicrophone, startSending } from "./voice.ts";
 
 type Phase = "idle" | "starting" | "live" | "ended" | "error";
 
@@ -68,6 +68,8 @@ export function App() {
         fail(
           "Microphone access was denied. Allow the microphone for this page in your browser settings, then try again.",
         );
+      else if (error instanceof NoMicrophoneError)
+        fail("No microphone was found. Connect one (or use your phone) and try again.");
       else if (error instanceof ServerError) fail(`The server refused: ${error.message}`);
       else fail((error as Error).message || "Something went wrong.");
     }

@@ -13,6 +13,7 @@ import { Device } from "mediasoup-client";
 import type { Connection } from "./connection.ts";
 
 export class MicrophoneDeniedError extends Error {}
+export class NoMicrophoneError extends Error {}
 
 /**
  * Browsers process a microphone (echo cancellation, noise suppression,
@@ -28,6 +29,7 @@ export async function openMicrophone(raw: boolean): Promise<MediaStreamTrack> {
   } catch (error) {
     const name = (error as DOMException).name;
     if (name === "NotAllowedError" || name === "SecurityError") throw new MicrophoneDeniedError("microphone denied");
+    if (name === "NotFoundError" || name === "OverconstrainedError") throw new NoMicrophoneError("no microphone");
     throw error;
   }
 }

@@ -1,0 +1,59 @@
+// What the customer sees when things go wrong, in a real browser.
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { launchChromium } from "./browser.ts";
+import { startServer } from "./harness.ts";
+import { LIBRIVOX_DIR } from "./librivox.ts";
+
+let server: ParleyServer;
+const browsers: Browser[] = [];
+beforeAll(async () => {
+  server = await startServer();
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(browsers.map((b) => b.close()));
+  await server?.close();
+});
+
+async function page(options: Parameters<typeof launchChromium>[0]) {
+  const browser = await launchChromium(options);
+  browsers.push(browser);
+  const p = await browser.newPage();
+  await p.goto(`${server.url}/?store=errors`);
+  return p;
+}
+
+describe("customer app errors", () => {
+  it("explains a denied microphone and offers to try again", async () => {
+    // A microphone exists, but the customer has blocked it for this site.
+    // (Without the fake UI flag, headless Chromium answers the prompt "block".)
+    const p = await page({ fakeMicrophone: true, grantMicrophone: false });
+    await p.getByTestId("start").click();
+    const problem = p.getByTestId("problem");
+    await problem.waitFor({ timeout: 10_000 });
+    expect(await problem.textContent()).toMatch(/Microphone access was denied/);
+    expect(await p.getByTestId("start").textContent()).toMatch(/Try again/);
+  });
+
+  it("says when there is no microphone at all", async () => {
+    const p = await page({ grantMicrophone: true });
+    await p.getByTestId("start").click();
+    const problem = p.getByTestId("problem");
+    await problem.waitFor({ timeout: 10_000 });
+    expect(await problem.textContent()).toMatch(/No microphone was found/);
+  });
+
+  it("says the connection dropped when the server ends it, and tears the session down", async () => {
+    const p = await page({ microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav` });
+    await p.getByTestId("start").click();
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    expect(server.sessions.size).toBe(1);
+    // The node loses its media worker under the call.
+    server.mediaPool.killWorker(server.mediaPool.describe()[0]!.pid);
+    const problem = p.getByTestId("problem");
+    await problem.waitFor({ timeout: 10_000 });
+    expect(await problem.textContent()).toMatch(/interrupted|stopped/);
+    await expect.poll(() => server.sessions.size, { timeout: 5_000 }).toBe(0);
+  });
+});
