@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/live/v1/live.proto.
  */
 export const file_parley_live_v1_live: GenFile = /*@__PURE__*/
-  fileDesc("ChlwYXJsZXkvbGl2ZS92MS9saXZlLnByb3RvEg5wYXJsZXkubGl2ZS52MSJACg5UcmFuc2NyaXB0V29yZBIMCgR0ZXh0GAEgASgJEhAKCHN0YXJ0X21zGAIgASgNEg4KBmVuZF9tcxgDIAEoDSLVAQoRVHJhbnNjcmlwdFNlZ21lbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzZWdtZW50X2lkGAIgASgNEhAKCGlzX2ZpbmFsGAMgASgIEhQKDHNwZWVjaF9maW5hbBgEIAEoCBIMCgR0ZXh0GAUgASgJEi0KBXdvcmRzGAYgAygLMh4ucGFybGV5LmxpdmUudjEuVHJhbnNjcmlwdFdvcmQSEAoIc3RhcnRfbXMYByABKA0SDgoGZW5kX21zGAggASgNEhEKCXN0YWJpbGl0eRgJIAEoAiJfCg1TZXNzaW9uU3RhdHVzEhIKCnNlc3Npb25faWQYASABKAkSKgoFc3RhdGUYAiABKA4yGy5wYXJsZXkubGl2ZS52MS5TdHJlYW1TdGF0ZRIOCgZkZXRhaWwYAyABKAkifQoJTGl2ZUV2ZW50EjcKCnRyYW5zY3JpcHQYASABKAsyIS5wYXJsZXkubGl2ZS52MS5UcmFuc2NyaXB0U2VnbWVudEgAEi8KBnN0YXR1cxgCIAEoCzIdLnBhcmxleS5saXZlLnYxLlNlc3Npb25TdGF0dXNIAEIGCgRraW5kKq8BCgtTdHJlYW1TdGF0ZRIcChhTVFJFQU1fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdTVFJFQU1fU1RBVEVfQ09OTkVDVElORxABEhUKEVNUUkVBTV9TVEFURV9MSVZFEAISHQoZU1RSRUFNX1NUQVRFX1JFQ09OTkVDVElORxADEhYKElNUUkVBTV9TVEFURV9FTkRFRBAEEhcKE1NUUkVBTV9TVEFURV9GQUlMRUQQBWIGcHJvdG8z");
+  fileDesc("ChlwYXJsZXkvbGl2ZS92MS9saXZlLnByb3RvEg5wYXJsZXkubGl2ZS52MSJACg5UcmFuc2NyaXB0V29yZBIMCgR0ZXh0GAEgASgJEhAKCHN0YXJ0X21zGAIgASgNEg4KBmVuZF9tcxgDIAEoDSLVAQoRVHJhbnNjcmlwdFNlZ21lbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzZWdtZW50X2lkGAIgASgNEhAKCGlzX2ZpbmFsGAMgASgIEhQKDHNwZWVjaF9maW5hbBgEIAEoCBIMCgR0ZXh0GAUgASgJEi0KBXdvcmRzGAYgAygLMh4ucGFybGV5LmxpdmUudjEuVHJhbnNjcmlwdFdvcmQSEAoIc3RhcnRfbXMYByABKA0SDgoGZW5kX21zGAggASgNEhEKCXN0YWJpbGl0eRgJIAEoAiJfCg1TZXNzaW9uU3RhdHVzEhIKCnNlc3Npb25faWQYASABKAkSKgoFc3RhdGUYAiABKA4yGy5wYXJsZXkubGl2ZS52MS5TdHJlYW1TdGF0ZRIOCgZkZXRhaWwYAyABKAki4AEKDUZlZWRiYWNrU2NvcmUSEgoKc2Vzc2lvbl9pZBgBIAEoCRINCgVzY29yZRgCIAEoDRITCgtzcGVjaWZpY2l0eRgDIAEoAhIVCg1hY3Rpb25hYmlsaXR5GAQgASgCEhEKCXNlbnRpbWVudBgFIAEoAhIRCglyZWxldmFuY2UYBiABKAISDgoGdG9waWNzGAcgAygJEgwKBGhpbnQYCCABKAkSDgoGZW5naW5lGAkgASgJEhAKCGlzX2ZpbmFsGAogASgIEhoKEnRocm91Z2hfc2VnbWVudF9pZBgLIAEoDSJKCgZBaVR1cm4SEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEgwKBHRleHQYAyABKAkSEAoIYWltZWRfYXQYBCABKAkiWgoIQWlTcGVlY2gSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEiwKBXN0YXRlGAMgASgOMh0ucGFybGV5LmxpdmUudjEuQWlTcGVlY2hTdGF0ZSKkAQoRQ29udmVyc2F0aW9uRW5kZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIyCgtmaW5hbF9zY29yZRgCIAEoCzIdLnBhcmxleS5saXZlLnYxLkZlZWRiYWNrU2NvcmUSDwoHc3VtbWFyeRgDIAEoCRIOCgZyZWFzb24YBCABKAkSFAoMcmV3YXJkX21pbm9yGAUgASgNEhAKCGN1cnJlbmN5GAYgASgJIsgCCglMaXZlRXZlbnQSNwoKdHJhbnNjcmlwdBgBIAEoCzIhLnBhcmxleS5saXZlLnYxLlRyYW5zY3JpcHRTZWdtZW50SAASLwoGc3RhdHVzGAIgASgLMh0ucGFybGV5LmxpdmUudjEuU2Vzc2lvblN0YXR1c0gAEi4KBXNjb3JlGAMgASgLMh0ucGFybGV5LmxpdmUudjEuRmVlZGJhY2tTY29yZUgAEikKB2FpX3R1cm4YBCABKAsyFi5wYXJsZXkubGl2ZS52MS5BaVR1cm5IABItCglhaV9zcGVlY2gYBSABKAsyGC5wYXJsZXkubGl2ZS52MS5BaVNwZWVjaEgAEj8KEmNvbnZlcnNhdGlvbl9lbmRlZBgGIAEoCzIhLnBhcmxleS5saXZlLnYxLkNvbnZlcnNhdGlvbkVuZGVkSABCBgoEa2luZCqvAQoLU3RyZWFtU3RhdGUSHAoYU1RSRUFNX1NUQVRFX1VOU1BFQ0lGSUVEEAASGwoXU1RSRUFNX1NUQVRFX0NPTk5FQ1RJTkcQARIVChFTVFJFQU1fU1RBVEVfTElWRRACEh0KGVNUUkVBTV9TVEFURV9SRUNPTk5FQ1RJTkcQAxIWChJTVFJFQU1fU1RBVEVfRU5ERUQQBBIXChNTVFJFQU1fU1RBVEVfRkFJTEVEEAUqiQEKDUFpU3BlZWNoU3RhdGUSHwobQUlfU1BFRUNIX1NUQVRFX1VOU1BFQ0lGSUVEEAASHAoYQUlfU1BFRUNIX1NUQVRFX1NQRUFLSU5HEAESGAoUQUlfU1BFRUNIX1NUQVRFX0RPTkUQAhIfChtBSV9TUEVFQ0hfU1RBVEVfSU5URVJSVVBURUQQA2IGcHJvdG8z");
 
 /**
  * @generated from message parley.live.v1.TranscriptWord
@@ -130,6 +130,205 @@ export const SessionStatusSchema: GenMessage<SessionStatus> = /*@__PURE__*/
   messageDesc(file_parley_live_v1_live, 2);
 
 /**
+ * How useful the feedback is so far. Re-scored on each final segment and at
+ * most every ~2 s on partials; parts are the rubric's components.
+ *
+ * @generated from message parley.live.v1.FeedbackScore
+ */
+export type FeedbackScore = Message<"parley.live.v1.FeedbackScore"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * 0..100
+   *
+   * @generated from field: uint32 score = 2;
+   */
+  score: number;
+
+  /**
+   * 0..1: concrete details (what, when, which product or person)
+   *
+   * @generated from field: float specificity = 3;
+   */
+  specificity: number;
+
+  /**
+   * 0..1: something the business can change
+   *
+   * @generated from field: float actionability = 4;
+   */
+  actionability: number;
+
+  /**
+   * -1..1
+   *
+   * @generated from field: float sentiment = 5;
+   */
+  sentiment: number;
+
+  /**
+   * 0..1: about this visit, not filler or off-topic
+   *
+   * @generated from field: float relevance = 6;
+   */
+  relevance: number;
+
+  /**
+   * "service", "waiting_time", "cleanliness", "price", "product_quality", ...
+   *
+   * @generated from field: repeated string topics = 7;
+   */
+  topics: string[];
+
+  /**
+   * one short suggestion for the customer
+   *
+   * @generated from field: string hint = 8;
+   */
+  hint: string;
+
+  /**
+   * "builtin" or "ollama:<model>"
+   *
+   * @generated from field: string engine = 9;
+   */
+  engine: string;
+
+  /**
+   * the conversation's final score
+   *
+   * @generated from field: bool is_final = 10;
+   */
+  isFinal: boolean;
+
+  /**
+   * The transcript the score judged: finals up to this segment id (+ stable partial words).
+   *
+   * @generated from field: uint32 through_segment_id = 11;
+   */
+  throughSegmentId: number;
+};
+
+/**
+ * Describes the message parley.live.v1.FeedbackScore.
+ * Use `create(FeedbackScoreSchema)` to create a new message.
+ */
+export const FeedbackScoreSchema: GenMessage<FeedbackScore> = /*@__PURE__*/
+  messageDesc(file_parley_live_v1_live, 3);
+
+/**
+ * The AI's side of the conversation: a follow-up question, shown and spoken.
+ *
+ * @generated from message parley.live.v1.AiTurn
+ */
+export type AiTurn = Message<"parley.live.v1.AiTurn"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: uint32 turn = 2;
+   */
+  turn: number;
+
+  /**
+   * @generated from field: string text = 3;
+   */
+  text: string;
+
+  /**
+   * the score part the question tries to raise
+   *
+   * @generated from field: string aimed_at = 4;
+   */
+  aimedAt: string;
+};
+
+/**
+ * Describes the message parley.live.v1.AiTurn.
+ * Use `create(AiTurnSchema)` to create a new message.
+ */
+export const AiTurnSchema: GenMessage<AiTurn> = /*@__PURE__*/
+  messageDesc(file_parley_live_v1_live, 4);
+
+/**
+ * @generated from message parley.live.v1.AiSpeech
+ */
+export type AiSpeech = Message<"parley.live.v1.AiSpeech"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: uint32 turn = 2;
+   */
+  turn: number;
+
+  /**
+   * @generated from field: parley.live.v1.AiSpeechState state = 3;
+   */
+  state: AiSpeechState;
+};
+
+/**
+ * Describes the message parley.live.v1.AiSpeech.
+ * Use `create(AiSpeechSchema)` to create a new message.
+ */
+export const AiSpeechSchema: GenMessage<AiSpeech> = /*@__PURE__*/
+  messageDesc(file_parley_live_v1_live, 5);
+
+/**
+ * @generated from message parley.live.v1.ConversationEnded
+ */
+export type ConversationEnded = Message<"parley.live.v1.ConversationEnded"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: parley.live.v1.FeedbackScore final_score = 2;
+   */
+  finalScore?: FeedbackScore;
+
+  /**
+   * @generated from field: string summary = 3;
+   */
+  summary: string;
+
+  /**
+   * "customer", "max_turns", "silence", ...
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * Reward in minor units (öre) once the rewards issue lands; 0 until then.
+   *
+   * @generated from field: uint32 reward_minor = 5;
+   */
+  rewardMinor: number;
+
+  /**
+   * @generated from field: string currency = 6;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message parley.live.v1.ConversationEnded.
+ * Use `create(ConversationEndedSchema)` to create a new message.
+ */
+export const ConversationEndedSchema: GenMessage<ConversationEnded> = /*@__PURE__*/
+  messageDesc(file_parley_live_v1_live, 6);
+
+/**
  * @generated from message parley.live.v1.LiveEvent
  */
 export type LiveEvent = Message<"parley.live.v1.LiveEvent"> & {
@@ -148,6 +347,30 @@ export type LiveEvent = Message<"parley.live.v1.LiveEvent"> & {
      */
     value: SessionStatus;
     case: "status";
+  } | {
+    /**
+     * @generated from field: parley.live.v1.FeedbackScore score = 3;
+     */
+    value: FeedbackScore;
+    case: "score";
+  } | {
+    /**
+     * @generated from field: parley.live.v1.AiTurn ai_turn = 4;
+     */
+    value: AiTurn;
+    case: "aiTurn";
+  } | {
+    /**
+     * @generated from field: parley.live.v1.AiSpeech ai_speech = 5;
+     */
+    value: AiSpeech;
+    case: "aiSpeech";
+  } | {
+    /**
+     * @generated from field: parley.live.v1.ConversationEnded conversation_ended = 6;
+     */
+    value: ConversationEnded;
+    case: "conversationEnded";
   } | { case: undefined; value?: undefined };
 };
 
@@ -156,7 +379,7 @@ export type LiveEvent = Message<"parley.live.v1.LiveEvent"> & {
  * Use `create(LiveEventSchema)` to create a new message.
  */
 export const LiveEventSchema: GenMessage<LiveEvent> = /*@__PURE__*/
-  messageDesc(file_parley_live_v1_live, 3);
+  messageDesc(file_parley_live_v1_live, 7);
 
 /**
  * @generated from enum parley.live.v1.StreamState
@@ -200,4 +423,37 @@ export enum StreamState {
  */
 export const StreamStateSchema: GenEnum<StreamState> = /*@__PURE__*/
   enumDesc(file_parley_live_v1_live, 0);
+
+/**
+ * @generated from enum parley.live.v1.AiSpeechState
+ */
+export enum AiSpeechState {
+  /**
+   * @generated from enum value: AI_SPEECH_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: AI_SPEECH_STATE_SPEAKING = 1;
+   */
+  SPEAKING = 1,
+
+  /**
+   * @generated from enum value: AI_SPEECH_STATE_DONE = 2;
+   */
+  DONE = 2,
+
+  /**
+   * the customer barged in
+   *
+   * @generated from enum value: AI_SPEECH_STATE_INTERRUPTED = 3;
+   */
+  INTERRUPTED = 3,
+}
+
+/**
+ * Describes the enum parley.live.v1.AiSpeechState.
+ */
+export const AiSpeechStateSchema: GenEnum<AiSpeechState> = /*@__PURE__*/
+  enumDesc(file_parley_live_v1_live, 1);
 

@@ -17,7 +17,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file parley/ws/v1/ws.proto.
  */
 export const file_parley_ws_v1_ws: GenFile = /*@__PURE__*/
-  fileDesc("ChVwYXJsZXkvd3MvdjEvd3MucHJvdG8SDHBhcmxleS53cy52MSLxAgoNQ2xpZW50TWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgNEiIKBGpvaW4YAiABKAsyEi5wYXJsZXkud3MudjEuSm9pbkgAEk0KG2dldF9yb3V0ZXJfcnRwX2NhcGFiaWxpdGllcxgDIAEoCzImLnBhcmxleS53cy52MS5HZXRSb3V0ZXJSdHBDYXBhYmlsaXRpZXNIABI5ChBjcmVhdGVfdHJhbnNwb3J0GAQgASgLMh0ucGFybGV5LndzLnYxLkNyZWF0ZVRyYW5zcG9ydEgAEjsKEWNvbm5lY3RfdHJhbnNwb3J0GAUgASgLMh4ucGFybGV5LndzLnYxLkNvbm5lY3RUcmFuc3BvcnRIABIoCgdwcm9kdWNlGAYgASgLMhUucGFybGV5LndzLnYxLlByb2R1Y2VIABIvCgtlbmRfc2Vzc2lvbhgHIAEoCzIYLnBhcmxleS53cy52MS5FbmRTZXNzaW9uSABCBgoEa2luZCJvCg1TZXJ2ZXJNZXNzYWdlEioKCHJlc3BvbnNlGAEgASgLMhYucGFybGV5LndzLnYxLlJlc3BvbnNlSAASKgoFZXZlbnQYAiABKAsyGS5wYXJsZXkubGl2ZS52MS5MaXZlRXZlbnRIAEIGCgRraW5kIlIKBUVycm9yEiUKBGNvZGUYASABKA4yFy5wYXJsZXkud3MudjEuRXJyb3JDb2RlEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIIpcDCghSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgNEiQKBWVycm9yGAIgASgLMhMucGFybGV5LndzLnYxLkVycm9ySAASJgoGam9pbmVkGAMgASgLMhQucGFybGV5LndzLnYxLkpvaW5lZEgAEkAKF3JvdXRlcl9ydHBfY2FwYWJpbGl0aWVzGAQgASgLMh0ucGFybGV5LndzLnYxLlJ0cENhcGFiaWxpdGllc0gAEjsKEXRyYW5zcG9ydF9jcmVhdGVkGAUgASgLMh4ucGFybGV5LndzLnYxLlRyYW5zcG9ydENyZWF0ZWRIABI/ChN0cmFuc3BvcnRfY29ubmVjdGVkGAYgASgLMiAucGFybGV5LndzLnYxLlRyYW5zcG9ydENvbm5lY3RlZEgAEioKCHByb2R1Y2VkGAcgASgLMhYucGFybGV5LndzLnYxLlByb2R1Y2VkSAASMwoNc2Vzc2lvbl9lbmRlZBgIIAEoCzIaLnBhcmxleS53cy52MS5TZXNzaW9uRW5kZWRIAEIICgZyZXN1bHQiFQoESm9pbhINCgV0b2tlbhgBIAEoCSIcCgZKb2luZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCSIaChhHZXRSb3V0ZXJSdHBDYXBhYmlsaXRpZXMiRgoPQ3JlYXRlVHJhbnNwb3J0EjMKCWRpcmVjdGlvbhgBIAEoDjIgLnBhcmxleS53cy52MS5UcmFuc3BvcnREaXJlY3Rpb24ivgEKEFRyYW5zcG9ydENyZWF0ZWQSCgoCaWQYASABKAkSMwoOaWNlX3BhcmFtZXRlcnMYAiABKAsyGy5wYXJsZXkud3MudjEuSWNlUGFyYW1ldGVycxIyCg5pY2VfY2FuZGlkYXRlcxgDIAMoCzIaLnBhcmxleS53cy52MS5JY2VDYW5kaWRhdGUSNQoPZHRsc19wYXJhbWV0ZXJzGAQgASgLMhwucGFybGV5LndzLnYxLkR0bHNQYXJhbWV0ZXJzIl8KEENvbm5lY3RUcmFuc3BvcnQSFAoMdHJhbnNwb3J0X2lkGAEgASgJEjUKD2R0bHNfcGFyYW1ldGVycxgCIAEoCzIcLnBhcmxleS53cy52MS5EdGxzUGFyYW1ldGVycyIUChJUcmFuc3BvcnRDb25uZWN0ZWQiYgoHUHJvZHVjZRIUCgx0cmFuc3BvcnRfaWQYASABKAkSDAoEa2luZBgCIAEoCRIzCg5ydHBfcGFyYW1ldGVycxgDIAEoCzIbLnBhcmxleS53cy52MS5SdHBQYXJhbWV0ZXJzIh8KCFByb2R1Y2VkEhMKC3Byb2R1Y2VyX2lkGAEgASgJIgwKCkVuZFNlc3Npb24iDgoMU2Vzc2lvbkVuZGVkIk4KDUljZVBhcmFtZXRlcnMSGQoRdXNlcm5hbWVfZnJhZ21lbnQYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSEAoIaWNlX2xpdGUYAyABKAgihQEKDEljZUNhbmRpZGF0ZRISCgpmb3VuZGF0aW9uGAEgASgJEhAKCHByaW9yaXR5GAIgASgNEg8KB2FkZHJlc3MYAyABKAkSEAoIcHJvdG9jb2wYBCABKAkSDAoEcG9ydBgFIAEoDRIMCgR0eXBlGAYgASgJEhAKCHRjcF90eXBlGAcgASgJIjMKD0R0bHNGaW5nZXJwcmludBIRCglhbGdvcml0aG0YASABKAkSDQoFdmFsdWUYAiABKAkiUwoORHRsc1BhcmFtZXRlcnMSDAoEcm9sZRgBIAEoCRIzCgxmaW5nZXJwcmludHMYAiADKAsyHS5wYXJsZXkud3MudjEuRHRsc0ZpbmdlcnByaW50Ii8KDFJ0Y3BGZWVkYmFjaxIMCgR0eXBlGAEgASgJEhEKCXBhcmFtZXRlchgCIAEoCSLbAQoSUnRwQ29kZWNDYXBhYmlsaXR5EgwKBGtpbmQYASABKAkSEQoJbWltZV90eXBlGAIgASgJEh4KFnByZWZlcnJlZF9wYXlsb2FkX3R5cGUYAyABKA0SEgoKY2xvY2tfcmF0ZRgEIAEoDRIQCghjaGFubmVscxgFIAEoDRIrCgpwYXJhbWV0ZXJzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIxCg1ydGNwX2ZlZWRiYWNrGAcgAygLMhoucGFybGV5LndzLnYxLlJ0Y3BGZWVkYmFjayJzChJSdHBIZWFkZXJFeHRlbnNpb24SDAoEa2luZBgBIAEoCRILCgN1cmkYAiABKAkSFAoMcHJlZmVycmVkX2lkGAMgASgNEhkKEXByZWZlcnJlZF9lbmNyeXB0GAQgASgIEhEKCWRpcmVjdGlvbhgFIAEoCSKAAQoPUnRwQ2FwYWJpbGl0aWVzEjAKBmNvZGVjcxgBIAMoCzIgLnBhcmxleS53cy52MS5SdHBDb2RlY0NhcGFiaWxpdHkSOwoRaGVhZGVyX2V4dGVuc2lvbnMYAiADKAsyIC5wYXJsZXkud3MudjEuUnRwSGVhZGVyRXh0ZW5zaW9uIsMBChJSdHBDb2RlY1BhcmFtZXRlcnMSEQoJbWltZV90eXBlGAEgASgJEhQKDHBheWxvYWRfdHlwZRgCIAEoDRISCgpjbG9ja19yYXRlGAMgASgNEhAKCGNoYW5uZWxzGAQgASgNEisKCnBhcmFtZXRlcnMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjEKDXJ0Y3BfZmVlZGJhY2sYBiADKAsyGi5wYXJsZXkud3MudjEuUnRjcEZlZWRiYWNrInUKHFJ0cEhlYWRlckV4dGVuc2lvblBhcmFtZXRlcnMSCwoDdXJpGAEgASgJEgoKAmlkGAIgASgNEg8KB2VuY3J5cHQYAyABKAgSKwoKcGFyYW1ldGVycxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3Qi+gEKFVJ0cEVuY29kaW5nUGFyYW1ldGVycxIRCgRzc3JjGAEgASgNSACIAQESCwoDcmlkGAIgASgJEh8KEmNvZGVjX3BheWxvYWRfdHlwZRgDIAEoDUgBiAEBEhUKCHJ0eF9zc3JjGAQgASgNSAKIAQESEAoDZHR4GAUgASgISAOIAQESGAoQc2NhbGFiaWxpdHlfbW9kZRgGIAEoCRIYCgttYXhfYml0cmF0ZRgHIAEoDUgEiAEBQgcKBV9zc3JjQhUKE19jb2RlY19wYXlsb2FkX3R5cGVCCwoJX3J0eF9zc3JjQgYKBF9kdHhCDgoMX21heF9iaXRyYXRlIksKDlJ0Y3BQYXJhbWV0ZXJzEg0KBWNuYW1lGAEgASgJEhkKDHJlZHVjZWRfc2l6ZRgCIAEoCEgAiAEBQg8KDV9yZWR1Y2VkX3NpemUi+QEKDVJ0cFBhcmFtZXRlcnMSCwoDbWlkGAEgASgJEjAKBmNvZGVjcxgCIAMoCzIgLnBhcmxleS53cy52MS5SdHBDb2RlY1BhcmFtZXRlcnMSRQoRaGVhZGVyX2V4dGVuc2lvbnMYAyADKAsyKi5wYXJsZXkud3MudjEuUnRwSGVhZGVyRXh0ZW5zaW9uUGFyYW1ldGVycxI2CgllbmNvZGluZ3MYBCADKAsyIy5wYXJsZXkud3MudjEuUnRwRW5jb2RpbmdQYXJhbWV0ZXJzEioKBHJ0Y3AYBSABKAsyHC5wYXJsZXkud3MudjEuUnRjcFBhcmFtZXRlcnMqxwIKCUVycm9yQ29kZRIaChZFUlJPUl9DT0RFX1VOU1BFQ0lGSUVEEAASGAoURVJST1JfQ09ERV9CQURfRlJBTUUQARIeChpFUlJPUl9DT0RFX1VOS05PV05fTUVTU0FHRRACEhsKF0VSUk9SX0NPREVfT1VUX09GX09SREVSEAMSHgoaRVJST1JfQ09ERV9VTkFVVEhFTlRJQ0FURUQQBBIYChRFUlJPUl9DT0RFX05PVF9GT1VORBAFEh0KGUVSUk9SX0NPREVfQUxSRUFEWV9FWElTVFMQBhIfChtFUlJPUl9DT0RFX0lOVkFMSURfQVJHVU1FTlQQBxIaChZFUlJPUl9DT0RFX1VOQVZBSUxBQkxFEAgSFwoTRVJST1JfQ09ERV9JTlRFUk5BTBAJEhgKFEVSUk9SX0NPREVfVE9PX0xBUkdFEAoqdQoSVHJhbnNwb3J0RGlyZWN0aW9uEiMKH1RSQU5TUE9SVF9ESVJFQ1RJT05fVU5TUEVDSUZJRUQQABIcChhUUkFOU1BPUlRfRElSRUNUSU9OX1NFTkQQARIcChhUUkFOU1BPUlRfRElSRUNUSU9OX1JFQ1YQAmIGcHJvdG8z", [file_google_protobuf_struct, file_parley_live_v1_live]);
+  fileDesc("ChVwYXJsZXkvd3MvdjEvd3MucHJvdG8SDHBhcmxleS53cy52MSLkAwoNQ2xpZW50TWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgNEiIKBGpvaW4YAiABKAsyEi5wYXJsZXkud3MudjEuSm9pbkgAEk0KG2dldF9yb3V0ZXJfcnRwX2NhcGFiaWxpdGllcxgDIAEoCzImLnBhcmxleS53cy52MS5HZXRSb3V0ZXJSdHBDYXBhYmlsaXRpZXNIABI5ChBjcmVhdGVfdHJhbnNwb3J0GAQgASgLMh0ucGFybGV5LndzLnYxLkNyZWF0ZVRyYW5zcG9ydEgAEjsKEWNvbm5lY3RfdHJhbnNwb3J0GAUgASgLMh4ucGFybGV5LndzLnYxLkNvbm5lY3RUcmFuc3BvcnRIABIoCgdwcm9kdWNlGAYgASgLMhUucGFybGV5LndzLnYxLlByb2R1Y2VIABIvCgtlbmRfc2Vzc2lvbhgHIAEoCzIYLnBhcmxleS53cy52MS5FbmRTZXNzaW9uSAASOAoQY29uc3VtZV9haV92b2ljZRgIIAEoCzIcLnBhcmxleS53cy52MS5Db25zdW1lQWlWb2ljZUgAEjcKD3Jlc3VtZV9jb25zdW1lchgJIAEoCzIcLnBhcmxleS53cy52MS5SZXN1bWVDb25zdW1lckgAQgYKBGtpbmQibwoNU2VydmVyTWVzc2FnZRIqCghyZXNwb25zZRgBIAEoCzIWLnBhcmxleS53cy52MS5SZXNwb25zZUgAEioKBWV2ZW50GAIgASgLMhkucGFybGV5LmxpdmUudjEuTGl2ZUV2ZW50SABCBgoEa2luZCJSCgVFcnJvchIlCgRjb2RlGAEgASgOMhcucGFybGV5LndzLnYxLkVycm9yQ29kZRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCCL+AwoIUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoDRIkCgVlcnJvchgCIAEoCzITLnBhcmxleS53cy52MS5FcnJvckgAEiYKBmpvaW5lZBgDIAEoCzIULnBhcmxleS53cy52MS5Kb2luZWRIABJAChdyb3V0ZXJfcnRwX2NhcGFiaWxpdGllcxgEIAEoCzIdLnBhcmxleS53cy52MS5SdHBDYXBhYmlsaXRpZXNIABI7ChF0cmFuc3BvcnRfY3JlYXRlZBgFIAEoCzIeLnBhcmxleS53cy52MS5UcmFuc3BvcnRDcmVhdGVkSAASPwoTdHJhbnNwb3J0X2Nvbm5lY3RlZBgGIAEoCzIgLnBhcmxleS53cy52MS5UcmFuc3BvcnRDb25uZWN0ZWRIABIqCghwcm9kdWNlZBgHIAEoCzIWLnBhcmxleS53cy52MS5Qcm9kdWNlZEgAEjMKDXNlc3Npb25fZW5kZWQYCCABKAsyGi5wYXJsZXkud3MudjEuU2Vzc2lvbkVuZGVkSAASKgoIY29uc3VtZWQYCSABKAsyFi5wYXJsZXkud3MudjEuQ29uc3VtZWRIABI5ChBjb25zdW1lcl9yZXN1bWVkGAogASgLMh0ucGFybGV5LndzLnYxLkNvbnN1bWVyUmVzdW1lZEgAQggKBnJlc3VsdCIVCgRKb2luEg0KBXRva2VuGAEgASgJIhwKBkpvaW5lZBISCgpzZXNzaW9uX2lkGAEgASgJIhoKGEdldFJvdXRlclJ0cENhcGFiaWxpdGllcyJGCg9DcmVhdGVUcmFuc3BvcnQSMwoJZGlyZWN0aW9uGAEgASgOMiAucGFybGV5LndzLnYxLlRyYW5zcG9ydERpcmVjdGlvbiK+AQoQVHJhbnNwb3J0Q3JlYXRlZBIKCgJpZBgBIAEoCRIzCg5pY2VfcGFyYW1ldGVycxgCIAEoCzIbLnBhcmxleS53cy52MS5JY2VQYXJhbWV0ZXJzEjIKDmljZV9jYW5kaWRhdGVzGAMgAygLMhoucGFybGV5LndzLnYxLkljZUNhbmRpZGF0ZRI1Cg9kdGxzX3BhcmFtZXRlcnMYBCABKAsyHC5wYXJsZXkud3MudjEuRHRsc1BhcmFtZXRlcnMiXwoQQ29ubmVjdFRyYW5zcG9ydBIUCgx0cmFuc3BvcnRfaWQYASABKAkSNQoPZHRsc19wYXJhbWV0ZXJzGAIgASgLMhwucGFybGV5LndzLnYxLkR0bHNQYXJhbWV0ZXJzIhQKElRyYW5zcG9ydENvbm5lY3RlZCJiCgdQcm9kdWNlEhQKDHRyYW5zcG9ydF9pZBgBIAEoCRIMCgRraW5kGAIgASgJEjMKDnJ0cF9wYXJhbWV0ZXJzGAMgASgLMhsucGFybGV5LndzLnYxLlJ0cFBhcmFtZXRlcnMiHwoIUHJvZHVjZWQSEwoLcHJvZHVjZXJfaWQYASABKAkiXwoOQ29uc3VtZUFpVm9pY2USFAoMdHJhbnNwb3J0X2lkGAEgASgJEjcKEHJ0cF9jYXBhYmlsaXRpZXMYAiABKAsyHS5wYXJsZXkud3MudjEuUnRwQ2FwYWJpbGl0aWVzIncKCENvbnN1bWVkEhMKC2NvbnN1bWVyX2lkGAEgASgJEhMKC3Byb2R1Y2VyX2lkGAIgASgJEgwKBGtpbmQYAyABKAkSMwoOcnRwX3BhcmFtZXRlcnMYBCABKAsyGy5wYXJsZXkud3MudjEuUnRwUGFyYW1ldGVycyIlCg5SZXN1bWVDb25zdW1lchITCgtjb25zdW1lcl9pZBgBIAEoCSIRCg9Db25zdW1lclJlc3VtZWQiDAoKRW5kU2Vzc2lvbiIOCgxTZXNzaW9uRW5kZWQiTgoNSWNlUGFyYW1ldGVycxIZChF1c2VybmFtZV9mcmFnbWVudBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIQCghpY2VfbGl0ZRgDIAEoCCKFAQoMSWNlQ2FuZGlkYXRlEhIKCmZvdW5kYXRpb24YASABKAkSEAoIcHJpb3JpdHkYAiABKA0SDwoHYWRkcmVzcxgDIAEoCRIQCghwcm90b2NvbBgEIAEoCRIMCgRwb3J0GAUgASgNEgwKBHR5cGUYBiABKAkSEAoIdGNwX3R5cGUYByABKAkiMwoPRHRsc0ZpbmdlcnByaW50EhEKCWFsZ29yaXRobRgBIAEoCRINCgV2YWx1ZRgCIAEoCSJTCg5EdGxzUGFyYW1ldGVycxIMCgRyb2xlGAEgASgJEjMKDGZpbmdlcnByaW50cxgCIAMoCzIdLnBhcmxleS53cy52MS5EdGxzRmluZ2VycHJpbnQiLwoMUnRjcEZlZWRiYWNrEgwKBHR5cGUYASABKAkSEQoJcGFyYW1ldGVyGAIgASgJItsBChJSdHBDb2RlY0NhcGFiaWxpdHkSDAoEa2luZBgBIAEoCRIRCgltaW1lX3R5cGUYAiABKAkSHgoWcHJlZmVycmVkX3BheWxvYWRfdHlwZRgDIAEoDRISCgpjbG9ja19yYXRlGAQgASgNEhAKCGNoYW5uZWxzGAUgASgNEisKCnBhcmFtZXRlcnMYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjEKDXJ0Y3BfZmVlZGJhY2sYByADKAsyGi5wYXJsZXkud3MudjEuUnRjcEZlZWRiYWNrInMKElJ0cEhlYWRlckV4dGVuc2lvbhIMCgRraW5kGAEgASgJEgsKA3VyaRgCIAEoCRIUCgxwcmVmZXJyZWRfaWQYAyABKA0SGQoRcHJlZmVycmVkX2VuY3J5cHQYBCABKAgSEQoJZGlyZWN0aW9uGAUgASgJIoABCg9SdHBDYXBhYmlsaXRpZXMSMAoGY29kZWNzGAEgAygLMiAucGFybGV5LndzLnYxLlJ0cENvZGVjQ2FwYWJpbGl0eRI7ChFoZWFkZXJfZXh0ZW5zaW9ucxgCIAMoCzIgLnBhcmxleS53cy52MS5SdHBIZWFkZXJFeHRlbnNpb24iwwEKElJ0cENvZGVjUGFyYW1ldGVycxIRCgltaW1lX3R5cGUYASABKAkSFAoMcGF5bG9hZF90eXBlGAIgASgNEhIKCmNsb2NrX3JhdGUYAyABKA0SEAoIY2hhbm5lbHMYBCABKA0SKwoKcGFyYW1ldGVycxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSMQoNcnRjcF9mZWVkYmFjaxgGIAMoCzIaLnBhcmxleS53cy52MS5SdGNwRmVlZGJhY2sidQocUnRwSGVhZGVyRXh0ZW5zaW9uUGFyYW1ldGVycxILCgN1cmkYASABKAkSCgoCaWQYAiABKA0SDwoHZW5jcnlwdBgDIAEoCBIrCgpwYXJhbWV0ZXJzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCL6AQoVUnRwRW5jb2RpbmdQYXJhbWV0ZXJzEhEKBHNzcmMYASABKA1IAIgBARILCgNyaWQYAiABKAkSHwoSY29kZWNfcGF5bG9hZF90eXBlGAMgASgNSAGIAQESFQoIcnR4X3NzcmMYBCABKA1IAogBARIQCgNkdHgYBSABKAhIA4gBARIYChBzY2FsYWJpbGl0eV9tb2RlGAYgASgJEhgKC21heF9iaXRyYXRlGAcgASgNSASIAQFCBwoFX3NzcmNCFQoTX2NvZGVjX3BheWxvYWRfdHlwZUILCglfcnR4X3NzcmNCBgoEX2R0eEIOCgxfbWF4X2JpdHJhdGUiSwoOUnRjcFBhcmFtZXRlcnMSDQoFY25hbWUYASABKAkSGQoMcmVkdWNlZF9zaXplGAIgASgISACIAQFCDwoNX3JlZHVjZWRfc2l6ZSL5AQoNUnRwUGFyYW1ldGVycxILCgNtaWQYASABKAkSMAoGY29kZWNzGAIgAygLMiAucGFybGV5LndzLnYxLlJ0cENvZGVjUGFyYW1ldGVycxJFChFoZWFkZXJfZXh0ZW5zaW9ucxgDIAMoCzIqLnBhcmxleS53cy52MS5SdHBIZWFkZXJFeHRlbnNpb25QYXJhbWV0ZXJzEjYKCWVuY29kaW5ncxgEIAMoCzIjLnBhcmxleS53cy52MS5SdHBFbmNvZGluZ1BhcmFtZXRlcnMSKgoEcnRjcBgFIAEoCzIcLnBhcmxleS53cy52MS5SdGNwUGFyYW1ldGVycyrHAgoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX0JBRF9GUkFNRRABEh4KGkVSUk9SX0NPREVfVU5LTk9XTl9NRVNTQUdFEAISGwoXRVJST1JfQ09ERV9PVVRfT0ZfT1JERVIQAxIeChpFUlJPUl9DT0RFX1VOQVVUSEVOVElDQVRFRBAEEhgKFEVSUk9SX0NPREVfTk9UX0ZPVU5EEAUSHQoZRVJST1JfQ09ERV9BTFJFQURZX0VYSVNUUxAGEh8KG0VSUk9SX0NPREVfSU5WQUxJRF9BUkdVTUVOVBAHEhoKFkVSUk9SX0NPREVfVU5BVkFJTEFCTEUQCBIXChNFUlJPUl9DT0RFX0lOVEVSTkFMEAkSGAoURVJST1JfQ09ERV9UT09fTEFSR0UQCip1ChJUcmFuc3BvcnREaXJlY3Rpb24SIwofVFJBTlNQT1JUX0RJUkVDVElPTl9VTlNQRUNJRklFRBAAEhwKGFRSQU5TUE9SVF9ESVJFQ1RJT05fU0VORBABEhwKGFRSQU5TUE9SVF9ESVJFQ1RJT05fUkVDVhACYgZwcm90bzM", [file_google_protobuf_struct, file_parley_live_v1_live]);
 
 /**
  * @generated from message parley.ws.v1.ClientMessage
@@ -69,6 +69,20 @@ export type ClientMessage = Message<"parley.ws.v1.ClientMessage"> & {
      */
     value: EndSession;
     case: "endSession";
+  } | {
+    /**
+     * after the RECV transport is created
+     *
+     * @generated from field: parley.ws.v1.ConsumeAiVoice consume_ai_voice = 8;
+     */
+    value: ConsumeAiVoice;
+    case: "consumeAiVoice";
+  } | {
+    /**
+     * @generated from field: parley.ws.v1.ResumeConsumer resume_consumer = 9;
+     */
+    value: ResumeConsumer;
+    case: "resumeConsumer";
   } | { case: undefined; value?: undefined };
 };
 
@@ -189,6 +203,18 @@ export type Response = Message<"parley.ws.v1.Response"> & {
      */
     value: SessionEnded;
     case: "sessionEnded";
+  } | {
+    /**
+     * @generated from field: parley.ws.v1.Consumed consumed = 9;
+     */
+    value: Consumed;
+    case: "consumed";
+  } | {
+    /**
+     * @generated from field: parley.ws.v1.ConsumerResumed consumer_resumed = 10;
+     */
+    value: ConsumerResumed;
+    case: "consumerResumed";
   } | { case: undefined; value?: undefined };
 };
 
@@ -379,6 +405,95 @@ export const ProducedSchema: GenMessage<Produced> = /*@__PURE__*/
   messageDesc(file_parley_ws_v1_ws, 12);
 
 /**
+ * Asks for the AI's voice on the RECV transport. The consumer starts paused;
+ * resume it once the browser has set it up.
+ *
+ * @generated from message parley.ws.v1.ConsumeAiVoice
+ */
+export type ConsumeAiVoice = Message<"parley.ws.v1.ConsumeAiVoice"> & {
+  /**
+   * @generated from field: string transport_id = 1;
+   */
+  transportId: string;
+
+  /**
+   * the browser's (Device.rtpCapabilities)
+   *
+   * @generated from field: parley.ws.v1.RtpCapabilities rtp_capabilities = 2;
+   */
+  rtpCapabilities?: RtpCapabilities;
+};
+
+/**
+ * Describes the message parley.ws.v1.ConsumeAiVoice.
+ * Use `create(ConsumeAiVoiceSchema)` to create a new message.
+ */
+export const ConsumeAiVoiceSchema: GenMessage<ConsumeAiVoice> = /*@__PURE__*/
+  messageDesc(file_parley_ws_v1_ws, 13);
+
+/**
+ * @generated from message parley.ws.v1.Consumed
+ */
+export type Consumed = Message<"parley.ws.v1.Consumed"> & {
+  /**
+   * @generated from field: string consumer_id = 1;
+   */
+  consumerId: string;
+
+  /**
+   * @generated from field: string producer_id = 2;
+   */
+  producerId: string;
+
+  /**
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: parley.ws.v1.RtpParameters rtp_parameters = 4;
+   */
+  rtpParameters?: RtpParameters;
+};
+
+/**
+ * Describes the message parley.ws.v1.Consumed.
+ * Use `create(ConsumedSchema)` to create a new message.
+ */
+export const ConsumedSchema: GenMessage<Consumed> = /*@__PURE__*/
+  messageDesc(file_parley_ws_v1_ws, 14);
+
+/**
+ * @generated from message parley.ws.v1.ResumeConsumer
+ */
+export type ResumeConsumer = Message<"parley.ws.v1.ResumeConsumer"> & {
+  /**
+   * @generated from field: string consumer_id = 1;
+   */
+  consumerId: string;
+};
+
+/**
+ * Describes the message parley.ws.v1.ResumeConsumer.
+ * Use `create(ResumeConsumerSchema)` to create a new message.
+ */
+export const ResumeConsumerSchema: GenMessage<ResumeConsumer> = /*@__PURE__*/
+  messageDesc(file_parley_ws_v1_ws, 15);
+
+/**
+ * @generated from message parley.ws.v1.ConsumerResumed
+ */
+export type ConsumerResumed = Message<"parley.ws.v1.ConsumerResumed"> & {
+};
+
+/**
+ * Describes the message parley.ws.v1.ConsumerResumed.
+ * Use `create(ConsumerResumedSchema)` to create a new message.
+ */
+export const ConsumerResumedSchema: GenMessage<ConsumerResumed> = /*@__PURE__*/
+  messageDesc(file_parley_ws_v1_ws, 16);
+
+/**
  * @generated from message parley.ws.v1.EndSession
  */
 export type EndSession = Message<"parley.ws.v1.EndSession"> & {
@@ -389,7 +504,7 @@ export type EndSession = Message<"parley.ws.v1.EndSession"> & {
  * Use `create(EndSessionSchema)` to create a new message.
  */
 export const EndSessionSchema: GenMessage<EndSession> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 13);
+  messageDesc(file_parley_ws_v1_ws, 17);
 
 /**
  * @generated from message parley.ws.v1.SessionEnded
@@ -402,7 +517,7 @@ export type SessionEnded = Message<"parley.ws.v1.SessionEnded"> & {
  * Use `create(SessionEndedSchema)` to create a new message.
  */
 export const SessionEndedSchema: GenMessage<SessionEnded> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 14);
+  messageDesc(file_parley_ws_v1_ws, 18);
 
 /**
  * @generated from message parley.ws.v1.IceParameters
@@ -429,7 +544,7 @@ export type IceParameters = Message<"parley.ws.v1.IceParameters"> & {
  * Use `create(IceParametersSchema)` to create a new message.
  */
 export const IceParametersSchema: GenMessage<IceParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 15);
+  messageDesc(file_parley_ws_v1_ws, 19);
 
 /**
  * @generated from message parley.ws.v1.IceCandidate
@@ -480,7 +595,7 @@ export type IceCandidate = Message<"parley.ws.v1.IceCandidate"> & {
  * Use `create(IceCandidateSchema)` to create a new message.
  */
 export const IceCandidateSchema: GenMessage<IceCandidate> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 16);
+  messageDesc(file_parley_ws_v1_ws, 20);
 
 /**
  * @generated from message parley.ws.v1.DtlsFingerprint
@@ -502,7 +617,7 @@ export type DtlsFingerprint = Message<"parley.ws.v1.DtlsFingerprint"> & {
  * Use `create(DtlsFingerprintSchema)` to create a new message.
  */
 export const DtlsFingerprintSchema: GenMessage<DtlsFingerprint> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 17);
+  messageDesc(file_parley_ws_v1_ws, 21);
 
 /**
  * @generated from message parley.ws.v1.DtlsParameters
@@ -526,7 +641,7 @@ export type DtlsParameters = Message<"parley.ws.v1.DtlsParameters"> & {
  * Use `create(DtlsParametersSchema)` to create a new message.
  */
 export const DtlsParametersSchema: GenMessage<DtlsParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 18);
+  messageDesc(file_parley_ws_v1_ws, 22);
 
 /**
  * @generated from message parley.ws.v1.RtcpFeedback
@@ -548,7 +663,7 @@ export type RtcpFeedback = Message<"parley.ws.v1.RtcpFeedback"> & {
  * Use `create(RtcpFeedbackSchema)` to create a new message.
  */
 export const RtcpFeedbackSchema: GenMessage<RtcpFeedback> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 19);
+  messageDesc(file_parley_ws_v1_ws, 23);
 
 /**
  * @generated from message parley.ws.v1.RtpCodecCapability
@@ -599,7 +714,7 @@ export type RtpCodecCapability = Message<"parley.ws.v1.RtpCodecCapability"> & {
  * Use `create(RtpCodecCapabilitySchema)` to create a new message.
  */
 export const RtpCodecCapabilitySchema: GenMessage<RtpCodecCapability> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 20);
+  messageDesc(file_parley_ws_v1_ws, 24);
 
 /**
  * @generated from message parley.ws.v1.RtpHeaderExtension
@@ -636,7 +751,7 @@ export type RtpHeaderExtension = Message<"parley.ws.v1.RtpHeaderExtension"> & {
  * Use `create(RtpHeaderExtensionSchema)` to create a new message.
  */
 export const RtpHeaderExtensionSchema: GenMessage<RtpHeaderExtension> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 21);
+  messageDesc(file_parley_ws_v1_ws, 25);
 
 /**
  * @generated from message parley.ws.v1.RtpCapabilities
@@ -658,7 +773,7 @@ export type RtpCapabilities = Message<"parley.ws.v1.RtpCapabilities"> & {
  * Use `create(RtpCapabilitiesSchema)` to create a new message.
  */
 export const RtpCapabilitiesSchema: GenMessage<RtpCapabilities> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 22);
+  messageDesc(file_parley_ws_v1_ws, 26);
 
 /**
  * @generated from message parley.ws.v1.RtpCodecParameters
@@ -700,7 +815,7 @@ export type RtpCodecParameters = Message<"parley.ws.v1.RtpCodecParameters"> & {
  * Use `create(RtpCodecParametersSchema)` to create a new message.
  */
 export const RtpCodecParametersSchema: GenMessage<RtpCodecParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 23);
+  messageDesc(file_parley_ws_v1_ws, 27);
 
 /**
  * @generated from message parley.ws.v1.RtpHeaderExtensionParameters
@@ -732,7 +847,7 @@ export type RtpHeaderExtensionParameters = Message<"parley.ws.v1.RtpHeaderExtens
  * Use `create(RtpHeaderExtensionParametersSchema)` to create a new message.
  */
 export const RtpHeaderExtensionParametersSchema: GenMessage<RtpHeaderExtensionParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 24);
+  messageDesc(file_parley_ws_v1_ws, 28);
 
 /**
  * @generated from message parley.ws.v1.RtpEncodingParameters
@@ -779,7 +894,7 @@ export type RtpEncodingParameters = Message<"parley.ws.v1.RtpEncodingParameters"
  * Use `create(RtpEncodingParametersSchema)` to create a new message.
  */
 export const RtpEncodingParametersSchema: GenMessage<RtpEncodingParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 25);
+  messageDesc(file_parley_ws_v1_ws, 29);
 
 /**
  * @generated from message parley.ws.v1.RtcpParameters
@@ -801,7 +916,7 @@ export type RtcpParameters = Message<"parley.ws.v1.RtcpParameters"> & {
  * Use `create(RtcpParametersSchema)` to create a new message.
  */
 export const RtcpParametersSchema: GenMessage<RtcpParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 26);
+  messageDesc(file_parley_ws_v1_ws, 30);
 
 /**
  * @generated from message parley.ws.v1.RtpParameters
@@ -838,7 +953,7 @@ export type RtpParameters = Message<"parley.ws.v1.RtpParameters"> & {
  * Use `create(RtpParametersSchema)` to create a new message.
  */
 export const RtpParametersSchema: GenMessage<RtpParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 27);
+  messageDesc(file_parley_ws_v1_ws, 31);
 
 /**
  * @generated from enum parley.ws.v1.ErrorCode
