@@ -25,7 +25,13 @@ export async function startServer(env: Record<string, string> = {}, asrRetry?: R
   });
 }
 
-export async function createSession(server: ParleyServer, storeCode = "store-1") {
+/** Where a node listens: a ParleyServer in-process, or a node in another process. */
+export interface Endpoint {
+  url: string;
+  port: number;
+}
+
+export async function createSession(server: Endpoint, storeCode = "store-1") {
   const res = await fetch(`${server.url}/api/sessions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -40,12 +46,14 @@ type Kind = MessageInitShape<typeof ClientMessageSchema>["kind"];
 /** A raw protocol client: sends frames, collects every ServerMessage. */
 export class TestSocket {
   readonly messages: ServerMessage[] = [];
+  /** performance.now() at which each of `messages` arrived. */
+  readonly arrivals: number[] = [];
   readonly ws: WebSocket;
   closed: { code: number; reason: string } | undefined;
   #nextId = 1;
   #waiters: (() => void)[] = [];
 
-  static async open(server: ParleyServer): Promise<TestSocket> {
+  static async open(server: Endpoint): Promise<TestSocket> {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
     ws.binaryType = "arraybuffer";
     await new Promise((resolve, reject) => {
@@ -58,6 +66,7 @@ export class TestSocket {
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on("message", (data: ArrayBuffer) => {
+      this.arrivals.push(performance.now());
       this.messages.push(fromBinary(ServerMessageSchema, new Uint8Array(data)));
       this.#wake();
     });

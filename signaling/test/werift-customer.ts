@@ -6,8 +6,7 @@ import { readFileSync } from "node:fs";
 import { Encoder } from "@evan/opus";
 import { TransportDirection } from "@parley/proto/ws";
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
-import type { ParleyServer } from "../src/ParleyServer.ts";
-import { createSession, TestSocket } from "./harness.ts";
+import { createSession, type Endpoint, TestSocket } from "./harness.ts";
 
 export const FRAME_MS = 20;
 
@@ -38,7 +37,7 @@ export class WeriftCustomer {
   #seq = 0;
   #timestamp = 0;
 
-  static async connect(server: ParleyServer, storeCode = "werift"): Promise<WeriftCustomer> {
+  static async connect(server: Endpoint, storeCode = "werift"): Promise<WeriftCustomer> {
     const { token, sessionId } = await createSession(server, storeCode);
     const socket = await TestSocket.open(server);
     const joined = await socket.request({ case: "join", value: { token } });

@@ -1,0 +1,164 @@
+// Replays recorded speech as N concurrent WebRTC customers (werift: real ICE,
+// DTLS, SRTP) through a Parley node running in its own process, and prints:
+//  - RTP sent by the customer → PCM chunk at the speech worker (p50/p99)
+//  - speech-worker event → WebSocket delivery at the customer (p50/p99)
+//  - CPU per stream of the node (edge + media plane + bridge) and of its
+//    mediasoup worker processes.
+// The speech worker is LatencyProbeRecognizer (timestamps, no recognition).
+//
+//   pnpm bench                 # N = 1, 10, 25
+//   STREAMS=1,50 SECONDS=20 pnpm bench
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { freePort } from "@parley/inference-bridge";
+import { REPO_ROOT } from "../src/config.ts";
+import { librivoxRecordings } from "../test/librivox.ts";
+import { opusPacketsFromFile, WeriftCustomer } from "../test/werift-customer.ts";
+import { LatencyProbeRecognizer } from "./latency-probe-recognizer.ts";
+
+const STREAMS = (process.env.STREAMS ?? "1,10,25").split(",").map(Number);
+const SECONDS = Number(process.env.SECONDS ?? 15);
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+
+/** CPU seconds used so far by a process (user + system). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+const childPids = (pid: number): number[] => {
+  try {
+    return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+};
+
+async function startNode(asrAddress: string): Promise<{ child: ChildProcess; url: string; port: number }> {
+  const port = await freePort();
+  // PROFILE=dir writes a V8 CPU profile of the node to dir.
+  const profile = process.env.PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE}`] : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, "--import", "tsx", path.join(REPO_ROOT, "signaling/src/main.ts")],
+    {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        ASR_WORKERS: asrAddress,
+        MEDIASOUP_WORKERS: "1",
+        LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "inherit", "inherit"],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return { child, url, port };
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("node did not start");
+}
+
+async function run(
+  streams: number,
+  packets: Buffer[],
+  node: { child: ChildProcess; url: string; port: number },
+  probe: LatencyProbeRecognizer,
+) {
+  const customers = await Promise.all(Array.from({ length: streams }, () => WeriftCustomer.connect(node, "bench")));
+  const sentAt = new Map<string, number[]>();
+  const frames = Math.floor((SECONDS * 1000) / 20);
+  const nodePid = node.child.pid!;
+  const workerPids = childPids(nodePid);
+  const before = {
+    node: cpuSeconds(nodePid),
+    workers: workerPids.reduce((s, p) => s + cpuSeconds(p), 0),
+    wall: performance.now(),
+  };
+  await Promise.all(
+    customers.map((c) => {
+      const times: number[] = [];
+      sentAt.set(c.sessionId, times);
+      const loop = Array.from({ length: frames }, (_, i) => packets[i % packets.length]!);
+      return c.play(loop, (i, at) => (times[i] = at));
+    }),
+  );
+  const after = {
+    node: cpuSeconds(nodePid),
+    workers: workerPids.reduce((s, p) => s + cpuSeconds(p), 0),
+    wall: performance.now(),
+  };
+  await new Promise((r) => setTimeout(r, 300));
+
+  const rtpToPcm: number[] = [];
+  const eventToWs: number[] = [];
+  for (const c of customers) {
+    const times = sentAt.get(c.sessionId)!;
+    const stream = probe.streams.get(c.sessionId);
+    for (const [frame, arrived] of stream?.chunkArrivals ?? [])
+      if (times[frame] !== undefined) rtpToPcm.push(arrived - times[frame]!);
+    c.socket.messages.forEach((m, i) => {
+      if (m.kind.case !== "event" || m.kind.value.kind.case !== "transcript") return;
+      const sent = probe.segmentSentAt.get(m.kind.value.kind.value.text);
+      if (sent !== undefined) eventToWs.push(c.socket.arrivals[i]! - sent);
+    });
+  }
+  await Promise.all(customers.map((c) => c.close()));
+  const wall = (after.wall - before.wall) / 1000;
+  return {
+    streams,
+    seconds: wall,
+    rtpToPcmMs: { p50: percentile(rtpToPcm, 50), p99: percentile(rtpToPcm, 99), samples: rtpToPcm.length },
+    eventToWsMs: { p50: percentile(eventToWs, 50), p99: percentile(eventToWs, 99), samples: eventToWs.length },
+    cpuPerStreamPercent: {
+      node: ((after.node - before.node) / wall / streams) * 100,
+      mediasoupWorkers: ((after.workers - before.workers) / wall / streams) * 100,
+    },
+  };
+}
+
+const recording = librivoxRecordings().sort((a, b) => b.seconds - a.seconds)[0]!;
+const packets = opusPacketsFromFile(recording.wav);
+const probe = new LatencyProbeRecognizer();
+const asrAddress = await probe.start();
+const node = await startNode(asrAddress);
+const results = [];
+try {
+  for (const n of STREAMS) {
+    const r = await run(n, packets, node, probe);
+    results.push(r);
+    console.log(
+      `N=${String(n).padStart(3)}  RTP→PCM p50 ${r.rtpToPcmMs.p50.toFixed(2)} ms p99 ${r.rtpToPcmMs.p99.toFixed(2)} ms (${r.rtpToPcmMs.samples})` +
+        `  event→WS p50 ${r.eventToWsMs.p50.toFixed(2)} ms p99 ${r.eventToWsMs.p99.toFixed(2)} ms (${r.eventToWsMs.samples})` +
+        `  CPU/stream node ${r.cpuPerStreamPercent.node.toFixed(3)} % + mediasoup ${r.cpuPerStreamPercent.mediasoupWorkers.toFixed(3)} % of a core`,
+    );
+  }
+} finally {
+  node.child.kill("SIGTERM");
+  probe.stop();
+}
+const out = path.join(REPO_ROOT, "bench-results");
+mkdirSync(out, { recursive: true });
+writeFileSync(
+  path.join(out, "voice-path.json"),
+  JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, results }, null, 2),
+);
+process.exit(0);
