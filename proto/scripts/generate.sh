@@ -9,3 +9,6 @@ protoc -I proto -I /usr/include \
   --plugin=protoc-gen-es=node_modules/.bin/protoc-gen-es \
   --es_out=src/gen --es_opt=target=ts,import_extension=ts \
   $(find proto -name '*.proto' | sort)
+
+# The Python speech worker's stubs, from the same contract.
+bash ../inference-bridge/asr-worker/generate.sh >/dev/null

@@ -1,0 +1,1 @@
+"""Parley CPU speech-recognition worker (parley.asr.v1.SpeechRecognizer)."""

@@ -1,0 +1,41 @@
+"""JSON-lines logging on stderr: one object per event."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+
+_lock = threading.Lock()
+_context: dict = {}
+
+
+def configure(**fields) -> None:
+    """Fields added to every line of this process (worker id, pid, ...)."""
+    _context.update(fields)
+    # Route library logging (grpc's "Exception calling application", ...)
+    # through the same format.
+    root = logging.getLogger()
+    root.handlers[:] = [_JsonHandler()]
+    root.setLevel(logging.WARNING)
+
+
+def context() -> dict:
+    return dict(_context)
+
+
+def log(event: str, level: str = "info", **fields) -> None:
+    record = {"ts": round(time.time(), 3), "level": level, "event": event, **_context, **fields}
+    line = json.dumps(record, default=str, ensure_ascii=False)
+    with _lock:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+class _JsonHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = {"logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            fields["exception"] = logging.Formatter().formatException(record.exc_info)
+        log("library_log", level=record.levelname.lower(), **fields)

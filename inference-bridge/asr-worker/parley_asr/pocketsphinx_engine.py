@@ -1,0 +1,280 @@
+"""PocketSphinx 5 engine: endpointer-segmented live decoding with partials.
+
+Audio flows: 20 ms chunks -> 30 ms endpointer frames -> speech frames (the
+endpointer drops silence and lags by its window) -> batched to ~100 ms for
+process_raw, after which hyp() gives a partial. When the endpointer reports
+the end of speech the utterance is closed with end_utt() and its best path
+becomes the final, with word timings from seg().
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import pocketsphinx
+from pocketsphinx import Decoder, Endpointer
+
+from .engine import Commit, Engine, EngineStream, Event, Final, Partial, StreamSettings, Word
+
+SAMPLE_RATE = 16000
+FRAME_SAMPLES = SAMPLE_RATE // 100  # pocketsphinx's 10 ms feature frame (frate 100)
+
+_ALT_PRON = re.compile(r"\(\d+\)$")  # "been(2)": alternate pronunciation marker
+
+
+@dataclass(frozen=True)
+class Options:
+    # Endpointer: 0.3 s window, 90% of it voiced to open / unvoiced to close an
+    # utterance (pocketsphinx's own defaults, which do not cut inside words).
+    vad_mode: int = pocketsphinx.Vad.LOOSE
+    ep_window: float = 0.3
+    ep_ratio: float = 0.9
+    # Decode in ~100 ms batches: smaller ones only add hyp() calls.
+    decode_ms: int = 100
+    # A fresh stream's first utterance is held until this much speech is in,
+    # then decoded as a "full utterance" block so that pocketsphinx measures
+    # its cepstral mean from the speaker's own audio (instead of the model's
+    # generic cmninit) and live CMN continues from there. Costs that much
+    # latency on the first partial of a stream only. Keep <= 1000: larger
+    # full-utterance blocks overflow pocketsphinx's feature ring buffer.
+    prime_ms: int = 500
+    # Audio kept in front of the endpointer's speech start: it trims soft
+    # word onsets ("he ...") and the decoder wants a little silence first.
+    preroll_ms: int = 200
+    # Cut (is_final without speech_final) utterances that never pause, so that
+    # audio gets committed and the lattice stays small.
+    max_utterance_s: float = 20.0
+    # In long silences, commit audio every so often so the client can drop it.
+    idle_commit_s: float = 5.0
+
+
+def new_decoder() -> Decoder:
+    """The one decoder configuration, shared by streaming and offline."""
+    # The bundled en-us model with its feat.params; nothing overridden but
+    # logging (pocketsphinx's log lines are not JSON).
+    return Decoder(loglevel="FATAL")
+
+
+def words_from_seg(decoder: Decoder, origin: int) -> list[Word]:
+    words = []
+    for seg in decoder.seg():
+        if seg.word.startswith(("<", "[")):  # <s> </s> <sil> [NOISE] [SPEECH]
+            continue
+        words.append(Word(
+            text=_ALT_PRON.sub("", seg.word),
+            start=origin + seg.start_frame * FRAME_SAMPLES,
+            end=origin + (seg.end_frame + 1) * FRAME_SAMPLES,
+            confidence=min(max(float(seg.prob), 0.0), 1.0),  # posterior, already exp()'d
+        ))
+    return words
+
+
+def stability(previous: list[str], current: list[str]) -> float:
+    """Share of the current words that the previous hypothesis already had."""
+    if not current:
+        return 0.0
+    same = 0
+    for a, b in zip(previous, current):
+        if a != b:
+            break
+        same += 1
+    return same / len(current)
+
+
+class _Utterance:
+    def __init__(self, start: int):
+        self.start = start  # absolute sample offset
+        self.fed = 0  # samples given to the decoder
+        self.pending = bytearray()  # speech not yet given to the decoder
+        self.words: list[str] = []  # last partial's words
+        self.reported = False  # a partial went out: a final must replace it
+
+
+class PocketsphinxStream(EngineStream):
+    def __init__(self, engine: PocketsphinxEngine, decoder: Decoder, settings: StreamSettings):
+        self._engine, self._dec, self._opts = engine, decoder, engine.options
+        opts = self._opts
+        self._ep = Endpointer(window=opts.ep_window, ratio=opts.ep_ratio,
+                              vad_mode=opts.vad_mode, sample_rate=SAMPLE_RATE)
+        self._origin = settings.start_offset_samples
+        self._frame = bytearray()  # input not yet a whole endpointer frame
+        # Latest input (ending at the endpointer's position), for the preroll:
+        # speech starts at most one window (plus a frame) behind that position.
+        self._recent = bytearray()
+        self._recent_keep = 2 * int((opts.ep_window + opts.preroll_ms / 1000 + 0.1) * SAMPLE_RATE)
+        self._received = 0  # samples pushed into the endpointer
+        self._committed = self._origin
+        self._utt: _Utterance | None = None
+        self._resume_at: int | None = None  # start of the next utterance after a length cut
+        self._primed = False
+        self._closed = False
+
+    # -- EngineStream -----------------------------------------------------
+
+    def accept(self, pcm: bytes, offset_samples: int) -> list[Event]:
+        events: list[Event] = []
+        self._frame += pcm
+        size = self._ep.frame_bytes
+        whole = len(self._frame) // size * size
+        for i in range(0, whole, size):
+            frame = bytes(self._frame[i:i + size])
+            self._remember(frame)
+            self._on_speech(self._ep.process(frame), events)
+        del self._frame[:whole]
+        self._idle_commit(events)
+        return events
+
+    def finish(self) -> list[Event]:
+        events: list[Event] = []
+        # end_stream flushes the endpointer's window; it rejects an empty
+        # frame, so pad with one silent sample and drop it again.
+        padded = not self._frame
+        tail = b"\0\0" if padded else bytes(self._frame)
+        self._remember(bytes(self._frame))
+        self._frame.clear()
+        speech = self._ep.end_stream(tail)
+        if padded and speech is not None:
+            speech = speech[:-2] or None
+        self._on_speech(speech, events)
+        if self._utt is not None:
+            self._close_utterance(events, speech_final=True)
+        end = self._origin + self._received
+        if end > self._committed:
+            events.append(Commit(end))  # everything received is accounted for
+        self.close()
+        return events
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._utt is not None:
+            self._dec.end_utt()  # reset the search before the decoder is reused
+            self._utt = None
+        self._engine.release(self._dec)
+
+    # -- internals ----------------------------------------------------------
+
+    def _on_speech(self, speech: bytes | None, events: list[Event]) -> None:
+        if speech is None:
+            if not self._ep.in_speech:
+                self._resume_at = None
+            return
+        if self._utt is None:
+            self._open_utterance()
+        utt = self._utt
+        utt.pending += speech
+        if not self._ep.in_speech:
+            self._close_utterance(events, speech_final=True)
+        elif len(utt.pending) >= self._batch_bytes():
+            self._decode(events)
+            if utt.fed >= self._opts.max_utterance_s * SAMPLE_RATE:
+                self._close_utterance(events, speech_final=False)
+                self._resume_at = utt.start + utt.fed
+
+    def _remember(self, pcm: bytes) -> None:
+        self._received += len(pcm) // 2
+        self._recent += pcm
+        del self._recent[:-self._recent_keep]
+
+    def _open_utterance(self) -> None:
+        if self._resume_at is not None:  # continues an utterance cut for length
+            self._utt = _Utterance(self._resume_at)
+        else:
+            start = self._origin + round(self._ep.speech_start * SAMPLE_RATE)
+            # Preroll, but never audio that an earlier utterance already used.
+            recent_start = self._origin + self._received - len(self._recent) // 2
+            pre_start = max(start - self._opts.preroll_ms * SAMPLE_RATE // 1000,
+                            self._committed, recent_start)
+            pre_start = min(pre_start, start)
+            i = (pre_start - recent_start) * 2
+            self._utt = _Utterance(pre_start)
+            self._utt.pending += self._recent[i:i + (start - pre_start) * 2]
+        self._dec.start_utt()
+
+    def _batch_bytes(self) -> int:
+        ms = self._opts.decode_ms if self._primed else self._opts.prime_ms
+        return ms * SAMPLE_RATE // 1000 * 2
+
+    def _feed(self) -> None:
+        utt = self._utt
+        if not utt.pending:
+            return
+        # The stream's first block goes in as a full utterance: pocketsphinx
+        # then normalises it with its own cepstral mean, which seeds live CMN.
+        self._dec.process_raw(bytes(utt.pending), full_utt=not self._primed)
+        self._primed = True
+        utt.fed += len(utt.pending) // 2
+        utt.pending.clear()
+
+    def _decode(self, events: list[Event]) -> None:
+        self._feed()
+        utt = self._utt
+        hyp = self._dec.hyp()
+        words = hyp.hypstr.split() if hyp is not None else []
+        if words != utt.words:
+            events.append(Partial(text=" ".join(words), start=utt.start, end=utt.start + utt.fed,
+                                  stability=stability(utt.words, words)))
+            utt.words, utt.reported = words, True
+
+    def _close_utterance(self, events: list[Event], speech_final: bool) -> None:
+        self._feed()
+        utt, self._utt = self._utt, None
+        self._dec.end_utt()
+        words = words_from_seg(self._dec, utt.start)
+        end = utt.start + utt.fed
+        if words or utt.reported:
+            events.append(Final(text=" ".join(w.text for w in words), start=utt.start, end=end,
+                                words=words, speech_final=speech_final))
+        else:  # noise the decoder found no words in: nothing to replace
+            events.append(Commit(end))
+        self._committed = end
+
+    def _idle_commit(self, events: list[Event]) -> None:
+        if self._utt is not None or self._ep.in_speech:
+            return
+        # Speech can still start inside the endpointer's window, and its
+        # preroll reaches further back: commit only what lies before both.
+        safe = self._origin + self._received - int(self._opts.ep_window * SAMPLE_RATE) \
+            - self._opts.preroll_ms * SAMPLE_RATE // 1000
+        if safe - self._committed >= self._opts.idle_commit_s * SAMPLE_RATE:
+            events.append(Commit(safe))
+            self._committed = safe
+
+
+class PocketsphinxEngine(Engine):
+    name = "pocketsphinx"
+    languages = ("en-US",)
+
+    def __init__(self, options: Options | None = None):
+        self.options = options or Options()
+        # Loading a decoder takes ~0.4 s: keep released ones for the next stream.
+        self._idle: list[Decoder] = []
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        self.release(new_decoder())
+
+    def new_stream(self, settings: StreamSettings) -> PocketsphinxStream:
+        if settings.sample_rate_hz != SAMPLE_RATE:
+            raise ValueError(f"sample_rate_hz must be {SAMPLE_RATE}")
+        with self._lock:
+            decoder = self._idle.pop() if self._idle else None
+        return PocketsphinxStream(self, decoder or new_decoder(), settings)
+
+    def release(self, decoder: Decoder) -> None:
+        with self._lock:
+            self._idle.append(decoder)
+
+    def decode_whole(self, pcm: bytes) -> str:
+        """Offline reference: the whole recording as one utterance, one pass."""
+        with self._lock:
+            decoder = self._idle.pop() if self._idle else new_decoder()
+        try:
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            return " ".join(w.text for w in words_from_seg(decoder, 0))
+        finally:
+            self.release(decoder)

@@ -1,0 +1,87 @@
+"""Command line and server lifecycle.
+
+    python -m parley_asr --host 127.0.0.1 --port 0 [--max-streams N] [--worker-id ID] [--engine NAME]
+
+Prints `LISTENING <port>` on stdout once it accepts calls; logs JSON lines on
+stderr; SIGTERM/SIGINT stop it gracefully.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+from concurrent import futures
+
+import grpc
+
+from . import log as logmod
+from .engine import ENGINES
+from .gen import asr_pb2_grpc
+from .log import log
+from .service import SpeechRecognizer
+from .workers import ProcessPool
+
+STOP_GRACE_S = 2.0  # the bridge SIGKILLs 3 s after SIGTERM
+
+# The bridge pings every 10 s, also without calls; grpc's defaults would
+# answer such pings with GOAWAY ("too many pings") and break its channel.
+SERVER_OPTIONS = [
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_ping_strikes", 0),
+    # Fail loudly when the port is taken instead of sharing it.
+    ("grpc.so_reuseport", 0),
+]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m parley_asr", description="Parley speech-recognition worker")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (see the LISTENING line)")
+    parser.add_argument("--max-streams", type=int, default=2 * (os.cpu_count() or 1),
+                        help="concurrent Recognize streams (one engine process each); default 2 per CPU")
+    parser.add_argument("--worker-id", default=f"{socket.gethostname()}-{os.getpid()}")
+    parser.add_argument("--engine", default="pocketsphinx", choices=sorted(ENGINES))
+    args = parser.parse_args(argv)
+    if args.max_streams < 1:
+        parser.error("--max-streams must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logmod.configure(worker_id=args.worker_id)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stop.set())
+
+    pool = ProcessPool(args.engine, args.max_streams)
+    pool.wait_ready()
+    # One thread per stream plus a few for GetWorkerInfo and for refusing
+    # streams beyond the limit; grpc refuses calls beyond that itself.
+    threads = args.max_streams + 4
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
+                         maximum_concurrent_rpcs=threads, options=SERVER_OPTIONS)
+    asr_pb2_grpc.add_SpeechRecognizerServicer_to_server(SpeechRecognizer(pool, args.worker_id), server)
+    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    if port == 0:
+        log("bind_failed", level="error", host=args.host, port=args.port)
+        pool.close()
+        return 1
+    server.start()
+    log("listening", host=args.host, port=port, engine=args.engine, max_streams=args.max_streams)
+    print(f"LISTENING {port}", flush=True)
+
+    stop.wait()
+    log("stopping", grace_s=STOP_GRACE_S, active_streams=pool.active)
+    server.stop(STOP_GRACE_S).wait()
+    pool.close()
+    log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

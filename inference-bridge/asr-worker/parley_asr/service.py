@@ -1,0 +1,138 @@
+"""gRPC servicer: parley.asr.v1.SpeechRecognizer over a ProcessPool."""
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+
+from .engine import engine_class
+from .gen import asr_pb2 as pb
+from .gen import asr_pb2_grpc
+from .log import log
+from .session import ProtocolError, Session
+from .workers import EngineFailure, ProcessPool, ProcessStream
+
+
+class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
+    def __init__(self, pool: ProcessPool, worker_id: str):
+        self._pool = pool
+        self._worker_id = worker_id
+        engine = engine_class(pool.engine_name)
+        self._engine_name, self._languages = engine.name, tuple(engine.languages)
+
+    def GetWorkerInfo(self, request, context):
+        return pb.WorkerInfo(worker_id=self._worker_id, engine=self._engine_name, max_streams=self._pool.size,
+                             active_streams=self._pool.active, languages=self._languages)
+
+    def Recognize(self, request_iterator, context):
+        run = _Run()
+        # Runs when the RPC terminates for any reason, also when the client
+        # cancels or disconnects while we wait for its next request: frees
+        # the engine process at once.
+        context.add_callback(run.terminated)
+        try:
+            yield from self._recognize(request_iterator, context, run)
+        except grpc.RpcError:
+            pass  # the client went away while we read its next request: logged by terminated()
+        except ProtocolError as exc:
+            run.end("stream_rejected", level="warning", error=str(exc))
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except EngineFailure as exc:
+            run.end("stream_failed", level="error", error=str(exc))
+            context.abort(grpc.StatusCode.INTERNAL, f"speech engine failed: {exc}")
+        finally:
+            run.close()
+
+    def _recognize(self, requests, context, run: _Run):
+        first = next(requests, None)
+        if first is None:
+            run.end("stream_empty")
+            return
+        kind = first.WhichOneof("kind")
+        if kind != "config":
+            raise ProtocolError(f"the first RecognizeRequest must be a config, got {kind or 'an empty request'}")
+        session = Session(first.config, self._engine_name, self._languages, self._worker_id)
+        run.session = session
+        stream = self._pool.open(session.settings)
+        if stream is None:
+            run.end("stream_refused", level="warning", max_streams=self._pool.size)
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"worker {self._worker_id} is at its limit of {self._pool.size} streams")
+        run.attach(stream)
+        run.log("stream_start", start_offset_samples=session.settings.start_offset_samples,
+                first_segment_id=session.segment_id, language=session.language,
+                hints=len(session.settings.hints), active_streams=self._pool.active)
+        yield session.ready()
+
+        for request in requests:
+            kind = request.WhichOneof("kind")
+            if kind == "audio":
+                session.take_audio(request.audio)
+                started = time.monotonic()
+                events = stream.accept(request.audio.pcm, request.audio.offset_samples)
+                run.busy_s += time.monotonic() - started
+                yield from self._send(session, events, run)
+            elif kind == "end":
+                break
+            else:
+                raise ProtocolError(f"unexpected {kind or 'empty'} request after the config")
+        else:
+            if not context.is_active():
+                return  # cancelled (grpc may report that as a half-close): logged by terminated()
+            # Half-closed without `end`: same as `end`, nothing more can come.
+            run.log("stream_half_closed")
+        yield from self._send(session, stream.finish(), run)
+        run.end("stream_end")
+
+    @staticmethod
+    def _send(session: Session, events, run: _Run):
+        for response in session.responses(events):
+            if response.HasField("segment") and response.segment.is_final:
+                s = response.segment
+                run.log("final", segment_id=s.segment_id, start_ms=s.start_ms, end_ms=s.end_ms,
+                        words=len(s.words), speech_final=s.speech_final)
+            yield response
+
+
+class _Run:
+    """Bookkeeping of one Recognize call: logging, and freeing the engine
+    stream exactly once, from whichever thread gets there first."""
+
+    def __init__(self):
+        self.session: Session | None = None
+        self.busy_s = 0.0  # time spent in the engine
+        self._stream: ProcessStream | None = None
+        self._ended = False
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+
+    def attach(self, stream: ProcessStream) -> None:
+        with self._lock:
+            self._stream = stream
+
+    def log(self, event: str, level: str = "info", **fields) -> None:
+        if self.session is not None:
+            fields = {"session_id": self.session.settings.session_id, **fields}
+        log(event, level=level, **fields)
+
+    def end(self, event: str, level: str = "info", **fields) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+        if self.session is not None:
+            received = self.session.next_offset - self.session.settings.start_offset_samples
+            fields.update(finals=self.session.finals, audio_s=round(received / 16000, 2),
+                          engine_s=round(self.busy_s, 2), wall_s=round(time.monotonic() - self._started, 2))
+        self.log(event, level=level, **fields)
+
+    def terminated(self) -> None:
+        self.end("stream_cancelled", level="warning")  # no-op after a normal end
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()

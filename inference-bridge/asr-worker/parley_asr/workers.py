@@ -1,0 +1,224 @@
+"""Engine streams in worker processes, one stream per process at a time.
+
+pocketsphinx holds the GIL while it decodes (measured: a Python thread next
+to one decoding thread got the GIL back only every ~15-400 ms), so decoding
+in gRPC's threads would serialise all streams on one core and starve the
+server's own threads. Each stream therefore runs in its own process; the gRPC
+thread only forwards chunks over a pipe and waits (without the GIL). A
+process keeps its loaded decoder between streams (loading takes ~0.4 s).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+from . import log as logmod
+from .engine import EngineStream, Event, StreamSettings, engine_class
+from .log import log
+
+CALL_TIMEOUT_S = 30.0  # a chunk or a flush never takes this long; the process hung
+
+
+class EngineFailure(Exception):
+    """The engine raised, or its process died or hung."""
+
+
+# -- child side ---------------------------------------------------------------
+
+def _serve(conn, engine_name: str, log_context: dict) -> None:
+    # Ctrl-C reaches the whole process group: let the parent shut us down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logmod.configure(**log_context, engine_pid=os.getpid())
+    engine = engine_class(engine_name)()
+    engine.warm_up()
+    conn.send(("ready", None))
+    stream: EngineStream | None = None
+    while True:
+        try:
+            op, *args = conn.recv()
+        except (EOFError, OSError):  # the server went away
+            break
+        if op == "abort":  # no reply: the client has already moved on
+            if stream is not None:
+                stream.close()
+                stream = None
+            continue
+        try:
+            if op == "open":
+                stream = engine.new_stream(args[0])
+                reply = ("ok", None)
+            elif op == "accept":
+                reply = ("ok", stream.accept(*args))
+            elif op == "finish":
+                reply = ("ok", stream.finish())
+                stream.close()
+                stream = None
+            else:
+                raise ValueError(f"unknown op {op!r}")
+        except Exception as exc:  # report, and stay usable for the next stream
+            log("engine_error", level="error", op=op, error=repr(exc))
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+            if stream is not None:
+                try:
+                    stream.close()
+                finally:
+                    stream = None
+        conn.send(reply)
+
+
+# -- parent side --------------------------------------------------------------
+
+class _Process:
+    def __init__(self, ctx, engine_name: str):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, engine_name, logmod.context()),
+                                name="parley-asr-engine", daemon=True)
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.broken = False
+
+    def call(self, *message):
+        try:
+            if not self.ready:  # first use: wait for the model to load
+                self._receive(60.0)
+                self.ready = True
+            self.conn.send(message)
+            status, value = self._receive(CALL_TIMEOUT_S)
+        except (OSError, EOFError, TimeoutError) as exc:
+            self.broken = True
+            raise EngineFailure(f"engine process {self.proc.pid} failed: {exc!r}") from exc
+        if status == "error":
+            raise EngineFailure(value)
+        return value
+
+    def post(self, *message) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:
+            self.broken = True
+
+    def _receive(self, timeout: float):
+        if not self.conn.poll(timeout):
+            raise TimeoutError(f"no answer within {timeout:.0f} s")
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        self.conn.close()  # the child exits on EOF
+        self.proc.join(1.0)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(1.0)
+
+
+class ProcessStream(EngineStream):
+    """An EngineStream running in a leased process. Thread-safe close()."""
+
+    def __init__(self, pool: ProcessPool, process: _Process, settings: StreamSettings):
+        self._pool, self._process = pool, process
+        self._lock = threading.Lock()  # one pipe conversation at a time
+        self._finished = False
+        self._closed = False
+        try:
+            self._call("open", settings)
+        except EngineFailure:
+            self.close()
+            raise
+
+    def accept(self, pcm: bytes, offset_samples: int) -> list[Event]:
+        return self._call("accept", pcm, offset_samples)
+
+    def finish(self) -> list[Event]:
+        events = self._call("finish")
+        self._finished = True
+        return events
+
+    def close(self) -> None:
+        # Waits for a call in flight (at most one decode batch), so that the
+        # process is idle before another stream may lease it.
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if not self._finished and not self._process.broken:
+                self._process.post("abort")
+        self._pool.release(self._process)
+
+    def _call(self, *message):
+        with self._lock:
+            if self._closed:
+                raise EngineFailure("stream closed")
+            return self._process.call(*message)
+
+
+class ProcessPool:
+    """Up to `size` engine processes. Keeps one spare warm so that a new stream
+    rarely waits for a process to start and load its model."""
+
+    def __init__(self, engine_name: str, size: int, warm: int = 1):
+        self.engine_name = engine_name
+        self.size = size
+        self._ctx = multiprocessing.get_context("spawn")  # never fork a gRPC process
+        self._lock = threading.Lock()
+        self._idle: list[_Process] = []
+        self._leased = 0
+        self._all: set[_Process] = set()
+        for _ in range(min(warm, size)):
+            self._idle.append(self._spawn())
+
+    @property
+    def active(self) -> int:
+        return self._leased
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until the initial processes have loaded their model."""
+        deadline = time.monotonic() + timeout
+        for process in list(self._idle):
+            if not process.ready:
+                if not process.conn.poll(max(0.0, deadline - time.monotonic())):
+                    raise EngineFailure("engine process did not start")
+                process.conn.recv()
+                process.ready = True
+
+    def open(self, settings: StreamSettings) -> ProcessStream | None:
+        """A stream on a free process, or None when all `size` are busy."""
+        with self._lock:
+            while self._idle and not self._idle[-1].proc.is_alive():
+                self._all.discard(self._idle.pop())  # died while idle
+            if self._idle:
+                process = self._idle.pop()
+            elif len(self._all) < self.size:
+                process = self._spawn()
+            else:
+                return None
+            self._leased += 1
+            if not self._idle and len(self._all) < self.size:
+                self._idle.append(self._spawn())  # the spare, loading in the background
+        return ProcessStream(self, process, settings)
+
+    def release(self, process: _Process) -> None:
+        with self._lock:
+            self._leased -= 1
+            if process.broken or not process.proc.is_alive():
+                self._all.discard(process)
+                dead = process
+            else:
+                self._idle.append(process)
+                dead = None
+        if dead is not None:
+            log("engine_process_replaced", level="warning", pid=dead.proc.pid, exitcode=dead.proc.exitcode)
+            dead.stop()
+
+    def close(self) -> None:
+        with self._lock:
+            processes, self._all, self._idle = list(self._all), set(), []
+        for process in processes:
+            process.stop()
+
+    def _spawn(self) -> _Process:
+        process = _Process(self._ctx, self.engine_name)
+        self._all.add(process)
+        return process
