@@ -1,36 +1,53 @@
-import { StreamState } from "@parley/proto/live";
+import { AiSpeechState, type ConversationEnded, type FeedbackScore, StreamState } from "@parley/proto/live";
 import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { Connection, ServerError } from "./connection.ts";
+import { ScoreGauge } from "./ScoreGauge.tsx";
 import { applySegment, type ShownSegment } from "./transcript.ts";
-import { MicrophoneDeniedError, NoMicrophoneError, openMicrophone, startSending } from "./voice.ts";
+import { connectVoice, MicrophoneDeniedError, NoMicrophoneError, openMicrophone, type VoiceLink } from "./voice.ts";
 
-type Phase = "idle" | "starting" | "live" | "ended" | "error";
+type Phase = "idle" | "starting" | "live" | "ending" | "ended" | "error";
 
 const params = new URLSearchParams(location.search);
 const storeCode = params.get("store") ?? "demo";
 const rawAudio = params.get("audio") === "raw";
+
+const formatReward = (minor: number, currency: string) =>
+  new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "SEK" }).format(minor / 100);
 
 export function App() {
   const [phase, setPhase] = createSignal<Phase>("idle");
   const [problem, setProblem] = createSignal("");
   const [notice, setNotice] = createSignal("");
   const [segments, setSegments] = createSignal<ShownSegment[]>([]);
+  const [score, setScore] = createSignal<FeedbackScore>();
+  const [question, setQuestion] = createSignal<{ turn: number; text: string }>();
+  const [aiSpeech, setAiSpeech] = createSignal<"none" | "speaking" | "done" | "interrupted">("none");
+  const aiSpeaking = () => aiSpeech() === "speaking";
+  const [ending, setEnding] = createSignal<ConversationEnded>();
   let connection: Connection | undefined;
-  let stopSending: (() => void) | undefined;
+  let voice: VoiceLink | undefined;
+  let aiAudio: HTMLAudioElement | undefined;
 
+  const hangUp = () => {
+    voice?.stop();
+    voice = undefined;
+    connection?.close();
+  };
   const fail = (message: string) => {
     setProblem(message);
     setPhase("error");
-    stopSending?.();
-    connection?.close();
+    hangUp();
   };
 
   async function start() {
     setPhase("starting");
     setProblem("");
     setSegments([]);
+    setScore(undefined);
+    setQuestion(undefined);
+    setEnding(undefined);
     try {
-      const track = await openMicrophone(rawAudio);
+      const microphone = await openMicrophone(rawAudio);
       const res = await fetch("/api/sessions", {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -41,15 +58,39 @@ export function App() {
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       connection = await Connection.open(`${scheme}://${location.host}/ws`);
       connection.onEvent = (event) => {
-        if (event.kind.case === "transcript") {
-          const segment = event.kind.value;
-          setSegments((s) => applySegment(s, segment));
-        } else if (event.kind.case === "status") {
-          const { state, detail } = event.kind.value;
-          if (state === StreamState.RECONNECTING)
-            setNotice("Reconnecting the speech service… keep talking, nothing is lost.");
-          else if (state === StreamState.LIVE) setNotice("");
-          else if (state === StreamState.FAILED) fail(`The voice service stopped: ${detail}. Please try again.`);
+        const kind = event.kind;
+        switch (kind.case) {
+          case "transcript":
+            setSegments((s) => applySegment(s, kind.value));
+            break;
+          case "score":
+            if (!kind.value.isFinal) setScore(kind.value);
+            break;
+          case "aiTurn":
+            setQuestion({ turn: kind.value.turn, text: kind.value.text });
+            break;
+          case "aiSpeech":
+            setAiSpeech(
+              kind.value.state === AiSpeechState.SPEAKING
+                ? "speaking"
+                : kind.value.state === AiSpeechState.INTERRUPTED
+                  ? "interrupted"
+                  : "done",
+            );
+            break;
+          case "conversationEnded":
+            setEnding(kind.value);
+            if (kind.value.finalScore) setScore(kind.value.finalScore);
+            void finish();
+            break;
+          case "status": {
+            const { state, detail } = kind.value;
+            if (state === StreamState.RECONNECTING)
+              setNotice("Reconnecting the speech service… keep talking, nothing is lost.");
+            else if (state === StreamState.LIVE) setNotice("");
+            else if (state === StreamState.FAILED) fail(`The voice service stopped: ${detail}. Please try again.`);
+            break;
+          }
         }
       };
       connection.onClose = (code) => {
@@ -61,7 +102,11 @@ export function App() {
           );
       };
       await connection.request({ case: "join", value: { token } }, "joined");
-      stopSending = await startSending(connection, track);
+      voice = await connectVoice(connection, microphone);
+      if (aiAudio) {
+        aiAudio.srcObject = new MediaStream([voice.aiVoice]);
+        void aiAudio.play().catch(() => {}); // started by the tap on "Start talking"
+      }
       setPhase("live");
     } catch (error) {
       if (error instanceof MicrophoneDeniedError)
@@ -75,21 +120,20 @@ export function App() {
     }
   }
 
+  /** The customer is done (or the AI ended the conversation): the final score arrives before the reply. */
   async function finish() {
+    if (phase() !== "live") return;
+    setPhase("ending");
     try {
       await connection?.request({ case: "endSession", value: {} }, "sessionEnded");
     } catch {
-      /* the transcript shown is what we have */
+      /* what we have is shown */
     }
-    stopSending?.();
-    connection?.close();
+    hangUp();
     setPhase("ended");
   }
 
-  onCleanup(() => {
-    stopSending?.();
-    connection?.close();
-  });
+  onCleanup(hangUp);
 
   return (
     <main class="app">
@@ -97,6 +141,8 @@ export function App() {
         <h1>How was your visit?</h1>
         <p class="store">Store {storeCode}</p>
       </header>
+      {/* biome-ignore lint/a11y/useMediaCaption: the AI's words are shown on screen as the question text */}
+      <audio ref={aiAudio} autoplay data-testid="ai-voice" />
       <Switch>
         <Match when={phase() === "idle" || phase() === "error"}>
           <Show when={problem()}>
@@ -114,15 +160,21 @@ export function App() {
             Connecting…
           </p>
         </Match>
-        <Match when={phase() === "live" || phase() === "ended"}>
+        <Match when={phase() === "live" || phase() === "ending" || phase() === "ended"}>
           <Show when={phase() === "live"}>
-            <p class="status live" data-testid="status">
-              <span class="dot" /> Listening
+            <p class="status live" data-testid="status" data-ai-speech={aiSpeech()}>
+              <span class="dot" /> {aiSpeaking() ? "Parley is asking…" : "Listening"}
             </p>
           </Show>
           <Show when={notice()}>
             <p class="notice" role="status">
               {notice()}
+            </p>
+          </Show>
+          <Show when={score()}>{(s) => <ScoreGauge score={s()} />}</Show>
+          <Show when={question() && phase() === "live"}>
+            <p class="question" data-testid="question" data-turn={question()?.turn}>
+              {question()?.text}
             </p>
           </Show>
           <section class="transcript" aria-live="polite" data-testid="transcript">
@@ -140,9 +192,27 @@ export function App() {
             </button>
           </Show>
           <Show when={phase() === "ended"}>
-            <p class="status" data-testid="ended">
-              Thank you for your feedback!
-            </p>
+            <section class="ended" data-testid="ended">
+              <h2>Thank you for your feedback!</h2>
+              <Show when={ending()}>
+                {(e) => (
+                  <>
+                    <p data-testid="final-score">
+                      Final score: <strong>{e().finalScore?.score ?? 0}</strong> / 100
+                    </p>
+                    <p class="summary">{e().summary}</p>
+                    <Show
+                      when={e().rewardMinor > 0}
+                      fallback={<p class="reward">Your reward is calculated from this score.</p>}
+                    >
+                      <p class="reward" data-testid="reward">
+                        You earned {formatReward(e().rewardMinor, e().currency)}
+                      </p>
+                    </Show>
+                  </>
+                )}
+              </Show>
+            </section>
           </Show>
         </Match>
       </Switch>

@@ -6,6 +6,8 @@ import {
   iceCandidateFromProto,
   iceParametersFromProto,
   rtpCapabilitiesFromProto,
+  rtpCapabilitiesToProto,
+  rtpParametersFromProto,
   rtpParametersToProto,
 } from "@parley/proto/mediasoup";
 import { TransportDirection } from "@parley/proto/ws";
@@ -34,11 +36,75 @@ export async function openMicrophone(raw: boolean): Promise<MediaStreamTrack> {
   }
 }
 
-export async function startSending(connection: Connection, track: MediaStreamTrack): Promise<() => void> {
+export interface VoiceLink {
+  /** The AI's voice, to play in an <audio> element. */
+  aiVoice: MediaStreamTrack;
+  stop(): void;
+}
+
+/** Microphone up, the AI's voice down: one Device, a send and a receive transport. */
+export async function connectVoice(connection: Connection, microphone: MediaStreamTrack): Promise<VoiceLink> {
   const caps = await connection.request({ case: "getRouterRtpCapabilities", value: {} }, "routerRtpCapabilities");
   const device = new Device();
   await device.load({ routerRtpCapabilities: rtpCapabilitiesFromProto(caps) as never });
   if (!device.canProduce("audio")) throw new Error("this browser cannot send audio to the server");
+  const stopSending = await startSending(connection, device, microphone);
+  const { track, stop: stopReceiving } = await receiveAiVoice(connection, device);
+  return {
+    aiVoice: track,
+    stop: () => {
+      stopSending();
+      stopReceiving();
+    },
+  };
+}
+
+async function receiveAiVoice(connection: Connection, device: Device) {
+  const created = await connection.request(
+    { case: "createTransport", value: { direction: TransportDirection.RECV } },
+    "transportCreated",
+  );
+  const transport = device.createRecvTransport({
+    id: created.id,
+    iceParameters: iceParametersFromProto(created.iceParameters) as never,
+    iceCandidates: created.iceCandidates.map(iceCandidateFromProto) as never,
+    dtlsParameters: dtlsFromProto(created.dtlsParameters) as never,
+  });
+  transport.on("connect", ({ dtlsParameters }, callback, errback) => {
+    connection
+      .request(
+        {
+          case: "connectTransport",
+          value: { transportId: transport.id, dtlsParameters: dtlsToProto(dtlsParameters as never) },
+        },
+        "transportConnected",
+      )
+      .then(() => callback(), errback);
+  });
+  const consumed = await connection.request(
+    {
+      case: "consumeAiVoice",
+      value: { transportId: transport.id, rtpCapabilities: rtpCapabilitiesToProto(device.rtpCapabilities as never) },
+    },
+    "consumed",
+  );
+  const consumer = await transport.consume({
+    id: consumed.consumerId,
+    producerId: consumed.producerId,
+    kind: "audio",
+    rtpParameters: rtpParametersFromProto(consumed.rtpParameters) as never,
+  });
+  await connection.request({ case: "resumeConsumer", value: { consumerId: consumer.id } }, "consumerResumed");
+  return {
+    track: consumer.track,
+    stop: () => {
+      consumer.close();
+      transport.close();
+    },
+  };
+}
+
+async function startSending(connection: Connection, device: Device, track: MediaStreamTrack): Promise<() => void> {
   const created = await connection.request(
     { case: "createTransport", value: { direction: TransportDirection.SEND } },
     "transportCreated",

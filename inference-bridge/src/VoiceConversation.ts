@@ -5,10 +5,14 @@ import type { Segment } from "@parley/proto/asr";
 import { type LiveEvent, LiveEventSchema, type StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { AsrWorkerPool } from "./AsrWorkerPool.ts";
+import { ConversationDirector, type DialogueConfig, type VoiceOutput } from "./dialogue/ConversationDirector.ts";
 import { asrAudioToWorkerLatency, voiceProcessingDuration } from "./metrics.ts";
 import { RecognitionStream } from "./RecognitionStream.ts";
 import type { RetryPolicy } from "./retry.ts";
+import type { FollowUpPlanner } from "./scoring/FollowUpPlanner.ts";
+import type { ScoringEngine } from "./scoring/types.ts";
 import { TranscriptAssembler } from "./TranscriptAssembler.ts";
+import type { SpeechSynthesizer } from "./tts/FliteTts.ts";
 
 export interface VoiceConversationOptions {
   sessionId: string;
@@ -18,6 +22,14 @@ export interface VoiceConversationOptions {
   retry?: RetryPolicy;
   /** Receives every live event of this session (transcript and status). */
   publish: (event: LiveEvent) => void;
+  /** The AI's side: scoring, follow-up questions and its voice. Absent: transcript only. */
+  dialogue?: {
+    scoring: ScoringEngine;
+    planner: FollowUpPlanner;
+    tts: SpeechSynthesizer;
+    voice: () => Promise<VoiceOutput>;
+    config?: Partial<DialogueConfig>;
+  };
 }
 
 export class VoiceConversation {
@@ -25,6 +37,7 @@ export class VoiceConversation {
   readonly #stream: RecognitionStream;
   readonly #publish: (event: LiveEvent) => void;
   readonly #sessionId: string;
+  readonly director: ConversationDirector | undefined;
 
   constructor(options: VoiceConversationOptions) {
     this.#sessionId = options.sessionId;
@@ -44,6 +57,14 @@ export class VoiceConversation {
           }),
         ),
     });
+    if (options.dialogue)
+      this.director = new ConversationDirector({
+        sessionId: options.sessionId,
+        logger: options.logger,
+        transcript: this.transcript,
+        publish: options.publish,
+        ...options.dialogue,
+      });
   }
 
   get state(): StreamState {
@@ -57,15 +78,18 @@ export class VoiceConversation {
   /** The media plane's PCM sink. */
   readonly pushPcm = (pcm: Int16Array, offsetSamples: number, arrivedAtMs: number): void => {
     this.#stream.push(pcm, offsetSamples, arrivedAtMs);
+    this.director?.onPcm(pcm);
     asrAudioToWorkerLatency.observe((performance.now() - arrivedAtMs) / 1000);
   };
 
-  /** The customer stopped: let the worker finalise, then close. */
-  end(): Promise<void> {
-    return this.#stream.end();
+  /** The conversation is over: the worker finalises the transcript, then the final score is computed. */
+  async end(reason = "customer"): Promise<void> {
+    await this.#stream.end();
+    await this.director?.end(reason);
   }
 
   close(): void {
+    this.director?.close();
     this.#stream.close();
   }
 
@@ -74,6 +98,8 @@ export class VoiceConversation {
       voiceProcessingDuration.observe(Math.max(0, performance.now() - segment.capturedAtMs) / 1000);
     }
     const changed = this.transcript.apply(segment);
-    if (changed) this.#publish(create(LiveEventSchema, { kind: { case: "transcript", value: changed } }));
+    if (!changed) return;
+    this.#publish(create(LiveEventSchema, { kind: { case: "transcript", value: changed } }));
+    this.director?.onTranscript(changed);
   }
 }

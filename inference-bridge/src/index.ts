@@ -1,6 +1,14 @@
 export { AsrWorker, AsrWorkerPool } from "./AsrWorkerPool.ts";
 export { ASR_WORKER_DIR, AsrWorkerProcess, freePort } from "./AsrWorkerProcess.ts";
+export {
+  ConversationDirector,
+  DEFAULT_DIALOGUE,
+  type DialogueConfig,
+  type VoiceOutput,
+} from "./dialogue/ConversationDirector.ts";
 export { RecognitionStream, SAMPLE_RATE_HZ } from "./RecognitionStream.ts";
 export { DEFAULT_ASR_RETRY, type RetryPolicy } from "./retry.ts";
+export { createScoring, type Scoring } from "./scoring/index.ts";
 export { TranscriptAssembler } from "./TranscriptAssembler.ts";
+export { FliteTts, type SpeechSynthesizer } from "./tts/FliteTts.ts";
 export { VoiceConversation } from "./VoiceConversation.ts";

@@ -11,6 +11,7 @@ import { EventEmitter } from "node:events";
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { types as ms } from "mediasoup";
 import type { Logger } from "pino";
+import { AiVoice } from "./AiVoice.ts";
 import { type PcmSink, RtpAudioDecoder, type RtpAudioStats } from "./RtpAudioDecoder.ts";
 
 export type Direction = "send" | "recv";
@@ -36,6 +37,8 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   #producer: ms.Producer | undefined;
   #tapTransport: ms.DirectTransport | undefined;
   #decoder: RtpAudioDecoder | undefined;
+  #aiVoice: Promise<AiVoice> | undefined;
+  readonly #consumers = new Map<string, ms.Consumer>();
   #closed = false;
 
   constructor(options: CustomerMediaOptions) {
@@ -129,9 +132,47 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     return producer;
   }
 
+  /** The AI's voice on this session's router, created on first use. */
+  aiVoice(): Promise<AiVoice> {
+    this.#assertOpen();
+    this.#aiVoice ??= AiVoice.create(this.#options.router).then((voice) => {
+      if (this.#closed) voice.close();
+      return voice;
+    });
+    return this.#aiVoice;
+  }
+
+  /** Sends the AI's voice to the browser on its receive transport; the consumer starts paused. */
+  async consumeAiVoice(transportId: string, rtpCapabilities: ms.RtpCapabilities): Promise<ms.Consumer> {
+    this.#assertOpen();
+    const entry = this.#transport(transportId);
+    if (entry.direction !== "recv")
+      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "the AI's voice needs the recv transport");
+    const voice = await this.aiVoice();
+    if (!this.#options.router.canConsume({ producerId: voice.producer.id, rtpCapabilities }))
+      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "this browser cannot receive Opus audio");
+    if ([...this.#consumers.values()].some((c) => c.producerId === voice.producer.id))
+      throw new ParleyError(ErrorCode.ALREADY_EXISTS, "the AI's voice is already consumed");
+    const consumer = await entry.transport.consume({ producerId: voice.producer.id, rtpCapabilities, paused: true });
+    this.#consumers.set(consumer.id, consumer);
+    consumer.observer.once("close", () => this.#consumers.delete(consumer.id));
+    return consumer;
+  }
+
+  async resumeConsumer(consumerId: string): Promise<void> {
+    this.#assertOpen();
+    const consumer = this.#consumers.get(consumerId);
+    if (!consumer) throw new ParleyError(ErrorCode.NOT_FOUND, `unknown consumer ${consumerId}`);
+    await consumer.resume();
+  }
+
   close(reason = "closed"): void {
     if (this.#closed) return;
     this.#closed = true;
+    void this.#aiVoice?.then(
+      (voice) => voice.close(),
+      () => {},
+    );
     this.#decoder?.flush();
     this.#decoder?.close();
     this.#tapTransport?.close();

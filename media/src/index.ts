@@ -1,3 +1,4 @@
+export { AiVoice, type Playback, type PlaybackEnd } from "./AiVoice.ts";
 export { CustomerMedia, type Direction } from "./CustomerMedia.ts";
 export { AUDIO_CODECS, MediaWorkerPool } from "./MediaWorkerPool.ts";
 export { OUTPUT_SAMPLE_RATE, opusBackend } from "./opus.ts";

@@ -2,7 +2,13 @@
 // mediasoup signalling, then live events on the session's topic. Every
 // request gets a Response with its request_id; every failure a typed Error.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { type AsrWorkerPool, type RetryPolicy, VoiceConversation } from "@parley/inference-bridge";
+import {
+  type AsrWorkerPool,
+  type RetryPolicy,
+  type Scoring,
+  type SpeechSynthesizer,
+  VoiceConversation,
+} from "@parley/inference-bridge";
 import { CustomerMedia, type MediaWorkerPool } from "@parley/media";
 import { ErrorCode, ParleyError, toParleyError } from "@parley/proto/errors";
 import { LiveEventSchema, StreamState } from "@parley/proto/live";
@@ -12,8 +18,10 @@ import {
   iceCandidateToProto,
   iceParametersToProto,
   type MsIceCandidate,
+  rtpCapabilitiesFromProto,
   rtpCapabilitiesToProto,
   rtpParametersFromProto,
+  rtpParametersToProto,
 } from "@parley/proto/mediasoup";
 import {
   type ClientMessage,
@@ -37,6 +45,8 @@ export interface SocketContext {
   sessions: SessionRegistry;
   mediaPool: MediaWorkerPool;
   asrPool: AsrWorkerPool;
+  scoring: Scoring;
+  tts: SpeechSynthesizer;
   logger: Logger;
   asrRetry?: RetryPolicy;
 }
@@ -148,6 +158,25 @@ export class CustomerSocket {
         session.logger.info({ producerId: producer.id }, "microphone producing");
         return { case: "produced", value: { $typeName: "parley.ws.v1.Produced", producerId: producer.id } };
       }
+      case "consumeAiVoice": {
+        const consumer = await media.consumeAiVoice(
+          kind.value.transportId,
+          rtpCapabilitiesFromProto(kind.value.rtpCapabilities) as never,
+        );
+        return {
+          case: "consumed",
+          value: {
+            $typeName: "parley.ws.v1.Consumed",
+            consumerId: consumer.id,
+            producerId: consumer.producerId,
+            kind: consumer.kind,
+            rtpParameters: rtpParametersToProto(consumer.rtpParameters),
+          },
+        };
+      }
+      case "resumeConsumer":
+        await media.resumeConsumer(kind.value.consumerId);
+        return { case: "consumerResumed", value: { $typeName: "parley.ws.v1.ConsumerResumed" } };
       case "endSession":
         feedbackSessionsTotal.inc({ business_id: session.storeCode, status: "completed", quality_tier: "unknown" });
         await this.#ctx.sessions.end(session, "ended by customer", true);
@@ -172,9 +201,10 @@ export class CustomerSocket {
   }
 
   #startMedia(session: Session): void {
-    const { config, mediaPool, asrPool } = this.#ctx;
+    const { config, mediaPool, asrPool, scoring, tts } = this.#ctx;
     const lease = mediaPool.acquireRouter();
     if (!lease) throw new ParleyError(ErrorCode.UNAVAILABLE, "no media worker available", { retryable: true });
+    let media: CustomerMedia | undefined;
     const conversation = new VoiceConversation({
       sessionId: session.id,
       pool: asrPool,
@@ -182,8 +212,23 @@ export class CustomerSocket {
       language: config.asr.language,
       ...(this.#ctx.asrRetry ? { retry: this.#ctx.asrRetry } : {}),
       publish: session.publishEvent,
+      dialogue: {
+        scoring: scoring.engine,
+        planner: scoring.planner,
+        tts,
+        voice: () => {
+          if (!media) throw new ParleyError(ErrorCode.NOT_FOUND, "session media is closed");
+          return media.aiVoice();
+        },
+        config: {
+          turnSilenceMs: config.dialogue.turnSilenceMs,
+          maxTurns: config.dialogue.maxTurns,
+          endSilenceMs: config.dialogue.endSilenceMs,
+          partialScoreIntervalMs: config.scoring.partialIntervalMs,
+        },
+      },
     });
-    const media = new CustomerMedia({
+    media = new CustomerMedia({
       router: lease.router,
       listenIp: config.media.listenIp,
       ...(config.media.announcedAddress ? { announcedAddress: config.media.announcedAddress } : {}),

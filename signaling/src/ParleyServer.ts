@@ -1,6 +1,14 @@
 // The node: HTTP + WebSocket edge (uWebSockets.js) in front of the media
 // plane and the inference bridge, all in one process.
-import { AsrWorkerPool, AsrWorkerProcess, type RetryPolicy } from "@parley/inference-bridge";
+import {
+  AsrWorkerPool,
+  AsrWorkerProcess,
+  createScoring,
+  FliteTts,
+  type RetryPolicy,
+  type Scoring,
+  type SpeechSynthesizer,
+} from "@parley/inference-bridge";
 import { MediaWorkerPool, opusBackend } from "@parley/media";
 import pino, { type Logger } from "pino";
 import { CustomerSocket } from "./CustomerSocket.ts";
@@ -31,6 +39,8 @@ export class ParleyServer {
   readonly asrPool: AsrWorkerPool;
   readonly sessions: SessionRegistry;
   readonly embeddedAsr: AsrWorkerProcess | undefined;
+  readonly scoring: Scoring;
+  readonly tts: SpeechSynthesizer;
   #listenSocket: us_listen_socket | false = false;
   #port = 0;
   #closing = false;
@@ -77,6 +87,18 @@ export class ParleyServer {
     this.asrPool = asrPool;
     this.embeddedAsr = embeddedAsr;
     this.#asrRetry = options.asrRetry;
+    const { scoring, dialogue } = this.config;
+    this.scoring = createScoring({
+      ollamaHost: scoring.ollamaHost,
+      model: scoring.model,
+      timeoutMs: scoring.timeoutMs,
+      budgetMs: scoring.budgetMs,
+      maxConcurrent: scoring.maxConcurrent,
+      maxWaiting: scoring.maxQueue,
+      partialIntervalMs: scoring.partialIntervalMs,
+      logger,
+    });
+    this.tts = new FliteTts(dialogue.ttsVoice);
     this.#app = uws.App();
     this.sessions = new SessionRegistry(
       logger,
@@ -195,6 +217,8 @@ export class ParleyServer {
             sessions: this.sessions,
             mediaPool: this.mediaPool,
             asrPool: this.asrPool,
+            scoring: this.scoring,
+            tts: this.tts,
             logger,
             ...(this.#asrRetry ? { asrRetry: this.#asrRetry } : {}),
           },

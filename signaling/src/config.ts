@@ -29,6 +29,22 @@ export interface Config {
     workerBin: string | undefined;
     reorderWindowMs: number;
   };
+  scoring: {
+    /** Ollama's address (OLLAMA_HOST, or the deployment guide's OLLAMA_ENDPOINT); empty: built-in engine only. */
+    ollamaHost: string | undefined;
+    model: string;
+    timeoutMs: number;
+    budgetMs: number;
+    maxConcurrent: number;
+    maxQueue: number;
+    partialIntervalMs: number;
+  };
+  dialogue: {
+    turnSilenceMs: number;
+    maxTurns: number;
+    endSilenceMs: number;
+    ttsVoice: string;
+  };
   asr: {
     /** host:port of remote speech workers; empty means start the embedded CPU worker. */
     workers: string[];
@@ -92,6 +108,21 @@ export function loadConfig(env: Env = process.env): Config {
       rtcMaxPort: int(env, "MEDIASOUP_RTC_MAX_PORT", 49_999),
       workerBin: env.MEDIASOUP_WORKER_BIN || builtWorkerBin(),
       reorderWindowMs: int(env, "AUDIO_REORDER_WINDOW_MS", 40),
+    },
+    scoring: {
+      ollamaHost: (env.OLLAMA_HOST ?? env.OLLAMA_ENDPOINT)?.trim() || undefined,
+      model: env.OLLAMA_MODEL?.trim() || "qwen2:0.5b",
+      timeoutMs: int(env, "OLLAMA_TIMEOUT_MS", 4_000),
+      budgetMs: int(env, "OLLAMA_BUDGET_MS", 6_000),
+      maxConcurrent: int(env, "OLLAMA_MAX_CONCURRENT", 4),
+      maxQueue: int(env, "OLLAMA_MAX_QUEUE", 32),
+      partialIntervalMs: int(env, "SCORING_PARTIAL_INTERVAL_MS", 2_000),
+    },
+    dialogue: {
+      turnSilenceMs: int(env, "TURN_SILENCE_MS", 900),
+      maxTurns: int(env, "MAX_TURNS", 3),
+      endSilenceMs: int(env, "END_SILENCE_MS", 30_000),
+      ttsVoice: env.TTS_VOICE ?? "slt",
     },
     asr: {
       workers: (env.ASR_WORKERS ?? "")

@@ -1,0 +1,284 @@
+// The AI's side of one conversation: scores the customer's words as they
+// come, notices when the customer's turn is over (a final segment plus a
+// silence), asks one follow-up aimed at the weakest score part, speaks it, and
+// stops speaking the moment the customer talks again (barge-in). Ends on the
+// customer's request, after maxTurns questions, or after a long silence.
+import { create } from "@bufbuild/protobuf";
+import {
+  AiSpeechState,
+  ConversationEndedSchema,
+  FeedbackScoreSchema,
+  type LiveEvent,
+  LiveEventSchema,
+  type TranscriptSegment,
+} from "@parley/proto/live";
+import type { Logger } from "pino";
+import type { FollowUpPlanner } from "../scoring/FollowUpPlanner.ts";
+import { IncrementalScorer } from "../scoring/IncrementalScorer.ts";
+import { observeFinalScore } from "../scoring/metrics.ts";
+import type { FeedbackScoreResult, ScoringEngine } from "../scoring/types.ts";
+import type { TranscriptAssembler } from "../TranscriptAssembler.ts";
+import type { SpeechSynthesizer } from "../tts/FliteTts.ts";
+import { aiTurnMetrics } from "./metrics.ts";
+import { SpeechActivity } from "./SpeechActivity.ts";
+import { summarize } from "./summary.ts";
+
+export interface Playback {
+  readonly ended: Promise<"done" | "interrupted">;
+  stop(): void;
+}
+
+/** Where the AI's voice goes (media's AiVoice). */
+export interface VoiceOutput {
+  readonly speaking: boolean;
+  play(pcm: Int16Array, onFirstPacket?: () => void): Playback;
+  interrupt(): void;
+}
+
+export interface DialogueConfig {
+  /** Silence after a final segment that ends the customer's turn. */
+  turnSilenceMs: number;
+  /** Follow-up questions before the conversation ends by itself. */
+  maxTurns: number;
+  /** Silence (no customer speech, AI not speaking) that ends the conversation. */
+  endSilenceMs: number;
+  /** Minimum time between partial-driven re-scores. */
+  partialScoreIntervalMs: number;
+}
+
+export const DEFAULT_DIALOGUE: DialogueConfig = {
+  turnSilenceMs: 900,
+  maxTurns: 3,
+  endSilenceMs: 30_000,
+  partialScoreIntervalMs: 2_000,
+};
+
+export interface ConversationDirectorOptions {
+  sessionId: string;
+  logger: Logger;
+  transcript: TranscriptAssembler;
+  scoring: ScoringEngine;
+  planner: FollowUpPlanner;
+  tts: SpeechSynthesizer;
+  voice: () => Promise<VoiceOutput>;
+  publish: (event: LiveEvent) => void;
+  config?: Partial<DialogueConfig>;
+}
+
+export class ConversationDirector {
+  readonly #o: ConversationDirectorOptions;
+  readonly #config: DialogueConfig;
+  readonly #scorer: IncrementalScorer;
+  readonly #activity = new SpeechActivity();
+  readonly #asked: string[] = [];
+  #latestScore: FeedbackScoreResult | undefined;
+  #turn = 0;
+  #turnTimer: NodeJS.Timeout | undefined;
+  #silenceTimer: NodeJS.Timeout | undefined;
+  #lastVoiceAt = performance.now();
+  #playback: Playback | undefined;
+  #asking: AbortController | undefined;
+  #ended: Promise<void> | undefined;
+
+  constructor(options: ConversationDirectorOptions) {
+    this.#o = options;
+    this.#config = { ...DEFAULT_DIALOGUE, ...options.config };
+    this.#scorer = new IncrementalScorer({
+      engine: options.scoring,
+      partialIntervalMs: this.#config.partialScoreIntervalMs,
+      onScore: (result, through, update) => {
+        this.#latestScore = result;
+        this.#publish("score", this.#scoreMessage(result, through ?? 0, update.isFinal));
+      },
+      onError: (err) => options.logger.warn({ err }, "scoring failed"),
+    });
+    this.#armSilenceTimer();
+  }
+
+  get turn(): number {
+    return this.#turn;
+  }
+
+  get ended(): boolean {
+    return this.#ended !== undefined;
+  }
+
+  /** Every 16 kHz PCM chunk of the customer (the media plane's sink). */
+  onPcm(pcm: Int16Array): void {
+    if (this.#ended) return;
+    if (this.#activity.push(pcm)) this.#onSpeechStart();
+    if (this.#activity.speaking) {
+      this.#lastVoiceAt = performance.now();
+      this.#cancelTurnTimer();
+      this.#armSilenceTimer();
+    }
+  }
+
+  /** Every transcript change the assembler published. */
+  onTranscript(segment: TranscriptSegment): void {
+    if (this.#ended) return;
+    if (segment.isFinal) {
+      aiTurnMetrics.transcriptionDelay.observe(Math.max(0, performance.now() - this.#lastVoiceAt) / 1000);
+      this.#scorer.onFinal(segment.segmentId, this.#o.transcript.finalText());
+      if (segment.speechFinal) this.#armTurnTimer();
+    } else if (segment.text) {
+      this.#cancelTurnTimer();
+      this.#armSilenceTimer();
+      this.#scorer.onPartial(this.#openText(), segment.stability);
+    }
+  }
+
+  /** Ends the conversation: final score, summary, ConversationEnded. Safe to call twice. */
+  end(reason: string): Promise<void> {
+    this.#ended ??= this.#finish(reason);
+    return this.#ended;
+  }
+
+  /** Drops everything without a final score (the session vanished). */
+  close(): void {
+    this.#ended ??= Promise.resolve();
+    this.#clearTimers();
+    this.#asking?.abort();
+    this.#playback?.stop();
+    this.#scorer.close();
+  }
+
+  #onSpeechStart(): void {
+    if (!this.#playback) return;
+    // Barge-in: the customer talks over the AI, so the AI stops.
+    this.#playback.stop();
+    aiTurnMetrics.bargeIns.inc();
+  }
+
+  #armTurnTimer(): void {
+    this.#cancelTurnTimer();
+    this.#turnTimer = setTimeout(() => void this.#onTurnEnd(), this.#config.turnSilenceMs);
+  }
+
+  #cancelTurnTimer(): void {
+    clearTimeout(this.#turnTimer);
+    this.#turnTimer = undefined;
+  }
+
+  #armSilenceTimer(): void {
+    clearTimeout(this.#silenceTimer);
+    this.#silenceTimer = setTimeout(() => {
+      if (this.#playback) return this.#armSilenceTimer();
+      void this.end("silence");
+    }, this.#config.endSilenceMs);
+  }
+
+  #clearTimers(): void {
+    this.#cancelTurnTimer();
+    clearTimeout(this.#silenceTimer);
+  }
+
+  async #onTurnEnd(): Promise<void> {
+    this.#turnTimer = undefined;
+    if (this.#ended || this.#asking || this.#playback) return;
+    const turnEndedAt = performance.now();
+    aiTurnMetrics.endOfUtteranceDelay.observe((turnEndedAt - this.#lastVoiceAt) / 1000);
+    if (this.#turn >= this.#config.maxTurns) {
+      await this.end("max_turns");
+      return;
+    }
+    const controller = new AbortController();
+    this.#asking = controller;
+    try {
+      const score =
+        this.#latestScore ?? (await this.#o.scoring.score(this.#o.transcript.finalText(), controller.signal));
+      const followUp = await this.#o.planner.plan(
+        { score, transcript: this.#o.transcript.finalText(), asked: this.#asked },
+        controller.signal,
+      );
+      if (!followUp || controller.signal.aborted) {
+        if (!followUp) await this.end("nothing_left_to_ask");
+        return;
+      }
+      const turn = ++this.#turn;
+      this.#asked.push(followUp.text);
+      this.#publish("aiTurn", { sessionId: this.#o.sessionId, turn, text: followUp.text, aimedAt: followUp.aimedAt });
+      const ttsStartedAt = performance.now();
+      const [pcm, voice] = await Promise.all([
+        this.#o.tts.synthesize(followUp.text, controller.signal),
+        this.#o.voice(),
+      ]);
+      if (controller.signal.aborted) return;
+      const playback = voice.play(pcm, () => {
+        const now = performance.now();
+        aiTurnMetrics.ttsTimeToFirstByte.observe((now - ttsStartedAt) / 1000);
+        aiTurnMetrics.responseLatency.observe((now - turnEndedAt) / 1000);
+      });
+      this.#playback = playback;
+      this.#publish("aiSpeech", { sessionId: this.#o.sessionId, turn, state: AiSpeechState.SPEAKING });
+      const end = await playback.ended;
+      if (this.#playback === playback) this.#playback = undefined;
+      this.#publish("aiSpeech", {
+        sessionId: this.#o.sessionId,
+        turn,
+        state: end === "done" ? AiSpeechState.DONE : AiSpeechState.INTERRUPTED,
+      });
+      this.#armSilenceTimer();
+    } catch (err) {
+      if (!controller.signal.aborted) this.#o.logger.error({ err }, "follow-up failed");
+    } finally {
+      if (this.#asking === controller) this.#asking = undefined;
+    }
+  }
+
+  async #finish(reason: string): Promise<void> {
+    this.#clearTimers();
+    this.#asking?.abort();
+    this.#playback?.stop();
+    let final: FeedbackScoreResult;
+    try {
+      final = await this.#scorer.finish();
+    } catch (err) {
+      this.#o.logger.error({ err }, "final score failed");
+      this.#scorer.close();
+      return;
+    }
+    observeFinalScore(final);
+    const summary = summarize(this.#o.transcript.finalText(), final);
+    this.#o.logger.info({ reason, score: final.score, turns: this.#turn }, "conversation ended");
+    this.#publish(
+      "conversationEnded",
+      create(ConversationEndedSchema, {
+        sessionId: this.#o.sessionId,
+        finalScore: this.#scoreMessage(final, 0, true),
+        summary,
+        reason,
+        currency: "SEK",
+      }),
+    );
+  }
+
+  /** Finals plus the open partials, as on screen. */
+  #openText(): string {
+    return this.#o.transcript
+      .segments()
+      .filter((s) => !s.isFinal && s.text)
+      .map((s) => s.text)
+      .join(" ");
+  }
+
+  #scoreMessage(result: FeedbackScoreResult, throughSegmentId: number, isFinal: boolean) {
+    return create(FeedbackScoreSchema, {
+      sessionId: this.#o.sessionId,
+      score: Math.round(result.score),
+      specificity: result.specificity,
+      actionability: result.actionability,
+      sentiment: result.sentiment,
+      relevance: result.relevance,
+      topics: result.topics,
+      hint: result.hint,
+      engine: result.engine,
+      isFinal,
+      throughSegmentId,
+    });
+  }
+
+  #publish<C extends NonNullable<LiveEvent["kind"]["case"]>>(kind: C, value: unknown): void {
+    this.#o.publish(create(LiveEventSchema, { kind: { case: kind, value } as never }));
+  }
+}

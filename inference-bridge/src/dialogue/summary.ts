@@ -1,0 +1,28 @@
+// A short extractive summary of the customer's feedback, for the end screen
+// and the record: the topics, then the sentence with the most concrete detail.
+import { analyzeFeedback } from "../scoring/BuiltinScorer.ts";
+import type { FeedbackScoreResult } from "../scoring/types.ts";
+
+const MAX_WORDS = 30;
+
+export function summarize(transcript: string, score: FeedbackScoreResult): string {
+  const text = transcript.trim();
+  if (!text) return "No feedback was given.";
+  // ASR output has no punctuation: treat every ~12 words as a clause and keep the most specific one.
+  const words = text.split(/\s+/);
+  let best = "";
+  let bestDetail = -1;
+  for (let at = 0; at < words.length; at += 12) {
+    const clause = words.slice(at, at + 12).join(" ");
+    const f = analyzeFeedback(clause);
+    const detail = f.referents.size + f.quantities + f.timeReferences.size + f.problems.size + f.suggestions.size;
+    if (detail > bestDetail) {
+      bestDetail = detail;
+      best = clause;
+    }
+  }
+  const quote = best.split(/\s+/).slice(0, MAX_WORDS).join(" ");
+  const topics = score.topics.length ? score.topics.map((t) => t.replace(/_/g, " ")).join(", ") : "general impression";
+  const tone = score.sentiment > 0.25 ? "positive" : score.sentiment < -0.25 ? "negative" : "mixed";
+  return `${tone[0]!.toUpperCase()}${tone.slice(1)} feedback about ${topics}: "${quote}".`;
+}

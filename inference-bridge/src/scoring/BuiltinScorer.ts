@@ -1,0 +1,345 @@
+// The built-in scoring engine: deterministic, no network, microseconds per
+// score. It is the embedded default and the fallback when Ollama fails.
+//
+// Rubric (full text in RUBRIC.md):
+//   specificity   = 1 − e^(−points/4); points: each named thing or role 1 (vague
+//                   ones 0.4), each quantity 0.8 (+0.6 with a unit), each time
+//                   reference 0.7, each causal link 0.4, each problem or good
+//                   action 0.3, each distinct content word 0.08 (capped).
+//   actionability = 1 − e^(−points/2.5); points: each problem 1, each
+//                   suggestion 1.3, each specific good action 0.6, a cause
+//                   given for a problem 0.5, a wait with its duration 0.3;
+//                   ×0.4 when nothing names a topic or a thing.
+//   sentiment     = tanh(½ Σ word weights), negation flips (×−0.6), intensifiers ×1.5.
+//   relevance     = 0.35 + 0.65(1 − e^(−visit words/2.5)) (0.35 with only an
+//                   opinion, 0.1 with nothing), reduced by the share of
+//                   off-topic words (×(1 − 0.7 share)) and fillers (×(1 − 0.6 ratio)).
+//   score         = 100 × (½ + ½ min(1, content words/10))
+//                   × (0.35 spec + 0.30 act + 0.20 rel + 0.10 topic coverage + 0.05 clarity),
+//                   topic coverage = min(1, topics/2), clarity = min(1, 2|sentiment|).
+//   topics        = keyword families, in order of first mention.
+//   hint          = aimed at the weakest part and at the detail its topic lacks.
+import {
+  CAUSAL,
+  EXPECTATIONS,
+  FILLER_PAIRS,
+  FILLERS,
+  GOOD_ACTIONS,
+  INTENSIFIERS,
+  LIKE_SUBJECTS,
+  NEGATORS,
+  NUMBER_WORDS,
+  OFF_TOPIC,
+  PROBLEM_PAIRS,
+  PROBLEMS,
+  REFERENTS,
+  SENTIMENT,
+  STOPWORDS,
+  SUGGESTION_PAIRS,
+  SUGGESTIONS,
+  TIME_REFERENCES,
+  TOPIC_PAIRS,
+  TOPIC_WORDS,
+  UNITS,
+  VAGUE_QUANTITIES,
+  VAGUE_REFERENTS,
+  VISIT_WORDS,
+} from "./lexicon.ts";
+import {
+  abortedError,
+  type FeedbackScoreResult,
+  type ScoringEngine,
+  TOPICS,
+  type Topic,
+  weakestParts,
+} from "./types.ts";
+
+/** What the rubric counts in one transcript; exported for the follow-up planner. */
+export interface FeedbackFeatures {
+  tokens: number;
+  contentWords: number;
+  referents: Set<string>;
+  vagueReferents: Set<string>;
+  quantities: number;
+  quantitiesWithUnit: number;
+  timeReferences: Set<string>;
+  causal: number;
+  problems: Set<string>;
+  suggestions: Set<string>;
+  goodActions: Set<string>;
+  visitWords: Set<string>;
+  offTopic: number;
+  fillers: number;
+  opinions: number;
+  sentimentSum: number;
+  topics: Topic[];
+  hasDuration: boolean;
+  hasMoney: boolean;
+  /** Concrete details: named things and roles, quantities, time references, problems and good actions. */
+  detailCount: number;
+}
+
+const WORD_TOPICS = new Map<string, Topic[]>();
+for (const topic of TOPICS) {
+  for (const w of TOPIC_WORDS[topic]) WORD_TOPICS.set(w, [...(WORD_TOPICS.get(w) ?? []), topic]);
+}
+const TIME_UNITS = new Set(["second", "seconds", "minute", "minutes", "mins", "hour", "hours"]);
+const MONEY_UNITS = new Set(["dollars", "dollar", "euros", "euro", "pounds", "kronor", "crowns", "bucks", "cents"]);
+const NOT_A_NUMBER_BEFORE_ONE = new Set(["no", "the", "this", "that", "every", "any", "some", "each", "which"]);
+const CAUSAL_SO_NEXT = new Set(["i", "we", "it", "the", "they", "that", "my", "our", "he", "she", "you", "there"]);
+const STAFF = new Set([
+  "barista",
+  "baristas",
+  "waiter",
+  "waitress",
+  "cashier",
+  "manager",
+  "clerk",
+  "bartender",
+  "chef",
+  "cook",
+  "assistant",
+  "name",
+]);
+const PRODUCTS = new Set(TOPIC_WORDS.product_quality.filter((w) => REFERENTS.has(w)));
+const PLACES = new Set([
+  "toilet",
+  "toilets",
+  "bathroom",
+  "restroom",
+  "table",
+  "tables",
+  "floor",
+  "door",
+  "window",
+  "counter",
+]);
+const TOKEN = /[\p{L}\p{N}]+(?:'\p{L}+)?/gu;
+const NUMBER = /^\d+(?:[.,]\d+)?$/;
+
+const add = (topics: Topic[], t: Topic) => {
+  if (!topics.includes(t)) topics.push(t);
+};
+
+/** One pass over the words; every lookup is a Set/Map hit, hence thousands of scores per second. */
+export function analyzeFeedback(text: string): FeedbackFeatures {
+  const tokens = text.toLowerCase().replace(/’/g, "'").match(TOKEN) ?? [];
+  const f: FeedbackFeatures = {
+    tokens: tokens.length,
+    contentWords: 0,
+    referents: new Set(),
+    vagueReferents: new Set(),
+    quantities: 0,
+    quantitiesWithUnit: 0,
+    timeReferences: new Set(),
+    causal: 0,
+    problems: new Set(),
+    suggestions: new Set(),
+    goodActions: new Set(),
+    visitWords: new Set(),
+    offTopic: 0,
+    fillers: 0,
+    opinions: 0,
+    sentimentSum: 0,
+    topics: [],
+    hasDuration: false,
+    hasMoney: false,
+    detailCount: 0,
+  };
+  const content = new Set<string>();
+  for (let i = 0; i < tokens.length; i++) {
+    const w = tokens[i]!;
+    const prev = tokens[i - 1] ?? "";
+    const next = tokens[i + 1] ?? "";
+    const pair = `${w} ${next}`;
+
+    if (FILLER_PAIRS.has(pair)) {
+      f.fillers += 2;
+      i++;
+      continue;
+    }
+    const likeVerb = (w === "like" || w === "likes") && LIKE_SUBJECTS.has(prev);
+    if (FILLERS.has(w) || (w === "like" && !likeVerb)) {
+      f.fillers++;
+      continue;
+    }
+    // Negated within three words, not across a "but".
+    let negated = false;
+    for (let j = i - 1; j >= Math.max(0, i - 3); j--) {
+      const t = tokens[j]!;
+      if (t === "but" || t === "and") break;
+      if (NEGATORS.has(t)) {
+        negated = true;
+        break;
+      }
+    }
+
+    let weight = likeVerb ? 1 : SENTIMENT[w];
+    const longWait =
+      w === "long" && (INTENSIFIERS.has(prev) || WORD_TOPICS.get(next)?.[0] === "waiting_time" || prev === "took");
+    if (longWait) {
+      weight = -0.6;
+      add(f.topics, "waiting_time");
+    }
+    if (weight !== undefined) {
+      f.opinions++;
+      const intensity = INTENSIFIERS.has(prev) ? 1.5 : 1;
+      if (negated && weight > 0) f.problems.add(`not ${w}`); // "wasn't clean"
+      f.sentimentSum += (negated ? -0.6 * weight : weight) * intensity;
+    }
+    if (!negated && (PROBLEMS.has(w) || longWait)) f.problems.add(w);
+    if (negated && EXPECTATIONS.has(w)) {
+      f.problems.add(`not ${w}`); // "didn't work", "never came"
+      f.sentimentSum -= 0.8;
+    }
+    if (PROBLEM_PAIRS.has(pair)) f.problems.add(pair);
+    if (SUGGESTIONS.has(w)) f.suggestions.add(w);
+    if (SUGGESTION_PAIRS.has(pair)) f.suggestions.add(pair);
+    if (!negated && GOOD_ACTIONS.has(w)) f.goodActions.add(w);
+
+    const pairTopic = TOPIC_PAIRS[pair];
+    if (pairTopic) add(f.topics, pairTopic);
+    const topics = WORD_TOPICS.get(w);
+    if (topics) for (const t of topics) add(f.topics, t);
+    if (REFERENTS.has(w)) f.referents.add(w);
+    else if (VAGUE_REFERENTS.has(w)) f.vagueReferents.add(w);
+    if (topics || REFERENTS.has(w) || VISIT_WORDS.has(w)) f.visitWords.add(w);
+    if (OFF_TOPIC.has(w)) f.offTopic++;
+
+    const isNumber = NUMBER.test(w) || (NUMBER_WORDS.has(w) && !(w === "one" && NOT_A_NUMBER_BEFORE_ONE.has(prev)));
+    const quantityBeforeUnit =
+      isNumber || VAGUE_QUANTITIES.has(w) || ((w === "an" || w === "a") && TIME_UNITS.has(next));
+    if (isNumber) f.quantities++;
+    if (quantityBeforeUnit && UNITS.has(next)) {
+      f.quantitiesWithUnit++;
+      if (TIME_UNITS.has(next)) f.hasDuration = true;
+      if (MONEY_UNITS.has(next)) f.hasMoney = true;
+    }
+    if (TIME_REFERENCES.has(w)) f.timeReferences.add(w);
+    if (CAUSAL.has(w) && (w !== "so" || CAUSAL_SO_NEXT.has(next))) f.causal++;
+    if (!STOPWORDS.has(w)) content.add(w);
+  }
+  f.contentWords = content.size;
+  f.detailCount = f.referents.size + f.quantities + f.timeReferences.size + f.problems.size + f.goodActions.size;
+  return f;
+}
+
+const saturate = (points: number, scale: number) => 1 - Math.exp(-points / scale);
+const capped = (n: number, max: number) => Math.min(n, max);
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+export function scoreFeatures(f: FeedbackFeatures): Omit<FeedbackScoreResult, "engine"> {
+  if (f.tokens === 0) {
+    return {
+      score: 0,
+      specificity: 0,
+      actionability: 0,
+      sentiment: 0,
+      relevance: 0,
+      topics: [],
+      hint: "tell us what happened on your visit",
+    };
+  }
+  const specificity = saturate(
+    capped(f.referents.size, 5) +
+      0.4 * capped(f.vagueReferents.size, 2) +
+      0.8 * capped(f.quantities, 3) +
+      0.6 * capped(f.quantitiesWithUnit, 2) +
+      0.7 * capped(f.timeReferences.size, 2) +
+      0.4 * capped(f.causal, 2) +
+      0.3 * capped(f.problems.size + f.goodActions.size, 3) +
+      0.08 * capped(f.contentWords, 25),
+    4,
+  );
+  const grounded = f.topics.length > 0 || f.referents.size > 0;
+  const actionability =
+    saturate(
+      capped(f.problems.size, 3) +
+        1.3 * capped(f.suggestions.size, 2) +
+        0.6 * capped(f.goodActions.size, 2) +
+        (f.causal > 0 && f.problems.size > 0 ? 0.5 : 0) +
+        (f.hasDuration && f.topics.includes("waiting_time") ? 0.3 : 0),
+      2.5,
+    ) * (grounded ? 1 : 0.4);
+  const sentiment = Math.tanh(f.sentimentSum / 2);
+  const visit = f.visitWords.size;
+  const base = visit === 0 ? (f.opinions > 0 ? 0.35 : 0.1) : 0.35 + 0.65 * saturate(visit, 2.5);
+  const offShare = f.offTopic === 0 ? 0 : f.offTopic / (f.offTopic + visit);
+  const relevance = base * (1 - 0.7 * offShare) * (1 - (0.6 * f.fillers) / f.tokens);
+  const lengthFactor = 0.5 + 0.5 * Math.min(1, f.contentWords / 10);
+  const weighted =
+    0.35 * specificity +
+    0.3 * actionability +
+    0.2 * relevance +
+    0.1 * Math.min(1, f.topics.length / 2) +
+    0.05 * Math.min(1, 2 * Math.abs(sentiment));
+  const parts = {
+    specificity: round2(specificity),
+    actionability: round2(actionability),
+    sentiment: round2(sentiment),
+    relevance: round2(relevance),
+  };
+  return {
+    score: Math.round(100 * lengthFactor * weighted),
+    ...parts,
+    topics: f.topics,
+    hint: builtinHint(f, parts),
+  };
+}
+
+const TOPIC_INVITES: Partial<Record<Topic, string>> = {
+  service: "say how the staff treated you",
+  waiting_time: "say how long it took",
+  product_quality: "say how your order was",
+  cleanliness: "say how clean it was",
+  price: "say if it was worth the price",
+};
+
+/** One short suggestion aimed at the weakest part and, where known, at the detail missing for its topic. */
+export function builtinHint(
+  f: FeedbackFeatures,
+  parts: Pick<FeedbackScoreResult, "specificity" | "actionability" | "sentiment" | "relevance">,
+): string {
+  if (f.contentWords < 3 && f.topics.length === 0) return "tell us what happened on your visit";
+  const has = (t: Topic) => f.topics.includes(t);
+  if (Math.min(parts.specificity, parts.actionability, parts.relevance) >= 0.75) {
+    const missing = (Object.keys(TOPIC_INVITES) as Topic[]).find((t) => !has(t));
+    return missing ? TOPIC_INVITES[missing]! : "add anything else they should know";
+  }
+  const any = (set: Set<string>, of: Set<string>) => [...set].some((w) => of.has(w));
+  switch (weakestParts(parts)[0]) {
+    case "relevance":
+      return "tell us about this visit";
+    case "specificity":
+      if (has("waiting_time") && !f.hasDuration) return "say how long you waited";
+      if (has("service") && !any(f.referents, STAFF)) return "say who served you";
+      if (has("product_quality") && !any(f.referents, PRODUCTS)) return "say what you ordered";
+      if (has("price") && !f.hasMoney) return "say what it cost";
+      if (has("cleanliness") && !any(f.referents, PLACES)) return "say which area you mean";
+      if (has("payment")) return "say what happened when you paid";
+      return f.timeReferences.size === 0
+        ? "say when it was and what you had"
+        : "add a detail: what, who or which product";
+    case "actionability":
+      if (has("waiting_time") && parts.sentiment < 0) return "say what made the wait long";
+      if (f.problems.size > 0 || parts.sentiment < -0.2) return "say what would have made it better";
+      if (parts.sentiment > 0.2) return "say what they should keep doing";
+      return "say one thing they could change";
+    default:
+      return "say how the visit made you feel";
+  }
+}
+
+export class BuiltinScorer implements ScoringEngine {
+  readonly name = "builtin";
+
+  /** Synchronous core, for callers that need no promise (benchmarks, the planner). */
+  scoreSync(text: string): FeedbackScoreResult {
+    return { ...scoreFeatures(analyzeFeedback(text)), engine: this.name };
+  }
+
+  score(text: string, signal: AbortSignal): Promise<FeedbackScoreResult> {
+    if (signal.aborted) return Promise.reject(abortedError(signal));
+    return Promise.resolve(this.scoreSync(text));
+  }
+}

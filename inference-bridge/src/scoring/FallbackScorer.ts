@@ -1,0 +1,80 @@
+// Primary engine (Ollama) with the built-in engine behind it. When the
+// primary is unreachable, or keeps failing, it is left alone for a cool-off
+// period so each request does not pay for a connection error or a timeout.
+import type { Logger } from "pino";
+import { scoringFallbacks } from "./metrics.ts";
+import { abortedError, type FeedbackScoreResult, type ScoringEngine, ScoringError } from "./types.ts";
+
+export interface FallbackScorerOptions {
+  primary: ScoringEngine;
+  fallback: ScoringEngine;
+  logger?: Logger;
+  /** How long the primary is skipped once it is considered down. */
+  coolOffMs?: number;
+  /** Consecutive failures (of any reason) that make the primary down. */
+  failureThreshold?: number;
+  now?: () => number;
+}
+
+/** Failures that say nobody can answer: one is enough to cool off. */
+const DOWN_AT_ONCE = new Set(["unavailable", "model_not_found"]);
+
+export class FallbackScorer implements ScoringEngine {
+  readonly name: string;
+  readonly #primary: ScoringEngine;
+  readonly #fallback: ScoringEngine;
+  readonly #logger: Logger | undefined;
+  readonly #coolOffMs: number;
+  readonly #threshold: number;
+  readonly #now: () => number;
+  #failures = 0;
+  #downUntil = 0;
+
+  constructor(options: FallbackScorerOptions) {
+    this.#primary = options.primary;
+    this.#fallback = options.fallback;
+    this.#logger = options.logger;
+    this.#coolOffMs = options.coolOffMs ?? 30_000;
+    this.#threshold = options.failureThreshold ?? 3;
+    this.#now = options.now ?? Date.now;
+    this.name = `${this.#primary.name}|${this.#fallback.name}`;
+  }
+
+  /** False while the primary is cooling off after failures. */
+  get primaryAvailable(): boolean {
+    return this.#now() >= this.#downUntil;
+  }
+
+  async score(text: string, signal: AbortSignal): Promise<FeedbackScoreResult> {
+    if (signal.aborted) throw abortedError(signal);
+    if (!this.primaryAvailable) {
+      scoringFallbacks.inc({ reason: "cooling_off" });
+      return this.#fallback.score(text, signal);
+    }
+    try {
+      const result = await this.#primary.score(text, signal);
+      if (this.#failures >= this.#threshold || this.#downUntil > 0) {
+        this.#logger?.info({ engine: this.#primary.name }, "scoring engine back");
+      }
+      this.#failures = 0;
+      this.#downUntil = 0;
+      return result;
+    } catch (err) {
+      if (signal.aborted) throw abortedError(signal);
+      const reason = err instanceof ScoringError ? err.reason : "error";
+      this.#failures++;
+      // After a cool-off one more failure is enough: the count is kept until a success.
+      if (DOWN_AT_ONCE.has(reason) || this.#failures >= this.#threshold) {
+        this.#downUntil = this.#now() + this.#coolOffMs;
+        this.#logger?.warn(
+          { engine: this.#primary.name, reason, failures: this.#failures, coolOffMs: this.#coolOffMs, err },
+          "scoring engine down, using the built-in engine",
+        );
+      } else {
+        this.#logger?.debug({ engine: this.#primary.name, reason, err }, "scoring fell back");
+      }
+      scoringFallbacks.inc({ reason });
+      return this.#fallback.score(text, signal);
+    }
+  }
+}

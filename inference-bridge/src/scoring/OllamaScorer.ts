@@ -1,0 +1,185 @@
+// The Ollama scoring engine: asks a local model for the rubric's parts as
+// JSON (structured outputs: the reply is constrained to SCORE_SCHEMA), then
+// validates and clamps what comes back. A reply that does not parse is a
+// "malformed" failure, not a score.
+import type { OllamaClient } from "./OllamaClient.ts";
+import {
+  abortedError,
+  clamp,
+  type FeedbackScoreResult,
+  type ScorePart,
+  type ScoringEngine,
+  ScoringError,
+  TOPICS,
+  type Topic,
+  weakestParts,
+} from "./types.ts";
+
+export const DEFAULT_OLLAMA_MODEL = "qwen2:0.5b";
+
+export const SCORE_SCHEMA = {
+  type: "object",
+  properties: {
+    specificity: { type: "number", minimum: 0, maximum: 1 },
+    actionability: { type: "number", minimum: 0, maximum: 1 },
+    sentiment: { type: "number", minimum: -1, maximum: 1 },
+    relevance: { type: "number", minimum: 0, maximum: 1 },
+    score: { type: "integer", minimum: 0, maximum: 100 },
+    topics: { type: "array", items: { type: "string", enum: [...TOPICS] } },
+    hint: { type: "string" },
+  },
+  required: ["specificity", "actionability", "sentiment", "relevance", "score", "topics", "hint"],
+} as const;
+
+const SYSTEM_PROMPT = `You rate how useful a customer's spoken feedback about a store visit is to the business.
+Reply with JSON only:
+- specificity 0..1: concrete details (what, when, which product or member of staff)
+- actionability 0..1: something the business can change or should keep doing
+- sentiment -1..1: how the customer felt
+- relevance 0..1: about this visit, not filler or off-topic
+- score 0..100: overall usefulness; vague feedback like "it was fine" scores low
+- topics: from ${TOPICS.join(", ")}
+- hint: one short suggestion to the customer, under 10 words, aimed at the weakest part (e.g. "say what made the wait long")`;
+
+/** Keeps the prompt small: the recent end of a long transcript matters most. */
+const MAX_TRANSCRIPT_CHARS = 4_000;
+const MAX_HINT_CHARS = 120;
+
+const GENERIC_HINTS: Record<ScorePart, string> = {
+  relevance: "tell us about this visit",
+  specificity: "add a detail: what, who or which product",
+  actionability: "say what would have made it better",
+  sentiment: "say how the visit made you feel",
+};
+
+const TOPIC_ALIASES: Record<string, Topic> = {
+  wait: "waiting_time",
+  waiting: "waiting_time",
+  wait_time: "waiting_time",
+  queue: "waiting_time",
+  staff: "service",
+  customer_service: "service",
+  clean: "cleanliness",
+  hygiene: "cleanliness",
+  pricing: "price",
+  value: "price",
+  product: "product_quality",
+  quality: "product_quality",
+  food_quality: "product_quality",
+  food: "product_quality",
+  stock: "availability",
+};
+
+function number(obj: Record<string, unknown>, key: string): number {
+  const v = obj[key];
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : Number.NaN;
+  if (!Number.isFinite(n)) throw new ScoringError("malformed", `LLM reply lacks a numeric "${key}"`);
+  return n;
+}
+
+function topicsOf(value: unknown): Topic[] {
+  if (!Array.isArray(value)) return [];
+  const out: Topic[] = [];
+  for (const raw of value) {
+    if (typeof raw !== "string") continue;
+    const key = raw
+      .trim()
+      .toLowerCase()
+      .replace(/[\s-]+/g, "_");
+    const topic = (TOPICS as readonly string[]).includes(key) ? (key as Topic) : TOPIC_ALIASES[key];
+    if (topic && !out.includes(topic)) out.push(topic);
+  }
+  return out;
+}
+
+function shortHint(value: unknown): string {
+  const hint = typeof value === "string" ? value.trim().replace(/\s+/g, " ") : "";
+  if (hint.length <= MAX_HINT_CHARS) return hint;
+  const cut = hint.slice(0, MAX_HINT_CHARS);
+  return cut.slice(0, cut.lastIndexOf(" ") > 0 ? cut.lastIndexOf(" ") : MAX_HINT_CHARS);
+}
+
+/** Parses and validates a model reply: out-of-range numbers are clamped, missing ones are malformed. */
+export function parseScoreReply(content: string, engine: string): FeedbackScoreResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(content);
+  } catch (err) {
+    throw new ScoringError("malformed", "LLM reply is not JSON", { cause: err });
+  }
+  if (!json || typeof json !== "object" || Array.isArray(json)) {
+    throw new ScoringError("malformed", "LLM reply is not a JSON object");
+  }
+  const obj = json as Record<string, unknown>;
+  const parts = {
+    specificity: clamp(number(obj, "specificity"), 0, 1),
+    actionability: clamp(number(obj, "actionability"), 0, 1),
+    sentiment: clamp(number(obj, "sentiment"), -1, 1),
+    relevance: clamp(number(obj, "relevance"), 0, 1),
+  };
+  const hint = shortHint(obj.hint);
+  return {
+    score: Math.round(clamp(number(obj, "score"), 0, 100)),
+    ...parts,
+    topics: topicsOf(obj.topics),
+    hint: hint || GENERIC_HINTS[weakestParts(parts)[0]!],
+    engine,
+  };
+}
+
+const EMPTY_SCORE: Omit<FeedbackScoreResult, "engine" | "topics"> = {
+  score: 0,
+  specificity: 0,
+  actionability: 0,
+  sentiment: 0,
+  relevance: 0,
+  hint: "tell us what happened on your visit",
+};
+
+export interface OllamaScorerOptions {
+  client: OllamaClient;
+  model?: string;
+}
+
+export class OllamaScorer implements ScoringEngine {
+  readonly name: string;
+  readonly model: string;
+  readonly #client: OllamaClient;
+
+  constructor(options: OllamaScorerOptions) {
+    this.#client = options.client;
+    this.model = options.model ?? DEFAULT_OLLAMA_MODEL;
+    this.name = `ollama:${this.model}`;
+  }
+
+  score(text: string, signal: AbortSignal): Promise<FeedbackScoreResult> {
+    if (signal.aborted) return Promise.reject(abortedError(signal));
+    // Nothing said has a known score; do not spend a model call on it.
+    if (!text.trim()) return Promise.resolve({ ...EMPTY_SCORE, topics: [], engine: this.name });
+    const transcript = text.length > MAX_TRANSCRIPT_CHARS ? text.slice(-MAX_TRANSCRIPT_CHARS) : text;
+    return this.#client.chatJson(
+      {
+        model: this.model,
+        messages: [
+          { role: "system", content: SYSTEM_PROMPT },
+          { role: "user", content: `Feedback transcript:\n${transcript}` },
+        ],
+        format: SCORE_SCHEMA,
+        options: { temperature: 0, num_predict: 256 },
+      },
+      (content) => parseScoreReply(content, this.name),
+      signal,
+    );
+  }
+
+  /** Whether the server answers /api/tags and has the model (for readiness checks and startup logs). */
+  async probe(signal: AbortSignal): Promise<{ reachable: boolean; modelPresent: boolean }> {
+    try {
+      const models = await this.#client.listModels(signal);
+      const bare = (m: string) => m.replace(/:latest$/, "");
+      return { reachable: true, modelPresent: models.some((m) => bare(m) === bare(this.model)) };
+    } catch {
+      return { reachable: false, modelPresent: false };
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Builds a node's scoring from configuration: the built-in engine alone when
+// no Ollama host is configured (the embedded default), else Ollama with the
+// built-in engine as fallback. One OllamaClient per node, so the scorer and
+// the LLM planner share one bounded queue.
+import type { Logger } from "pino";
+import { BuiltinScorer } from "./BuiltinScorer.ts";
+import { FallbackScorer } from "./FallbackScorer.ts";
+import { BuiltinFollowUpPlanner, type FollowUpPlanner } from "./FollowUpPlanner.ts";
+import { OllamaClient } from "./OllamaClient.ts";
+import { OllamaFollowUpPlanner } from "./OllamaFollowUpPlanner.ts";
+import { DEFAULT_OLLAMA_MODEL, OllamaScorer } from "./OllamaScorer.ts";
+import type { ScoringEngine } from "./types.ts";
+
+export interface ScoringConfig {
+  /** OLLAMA_HOST; empty or absent: built-in engine only. */
+  ollamaHost?: string | undefined;
+  /** OLLAMA_MODEL, default qwen2:0.5b. */
+  model?: string;
+  /** Deadline of one LLM attempt. */
+  timeoutMs?: number;
+  /** Time all attempts of one request may take together. */
+  budgetMs?: number;
+  maxRetry?: number;
+  maxConcurrent?: number;
+  maxWaiting?: number;
+  /** How long Ollama is skipped once found down. */
+  coolOffMs?: number;
+  failureThreshold?: number;
+  /** Ask follow-ups through the LLM when Ollama is configured (default true). */
+  llmFollowUps?: boolean;
+  /** For IncrementalScorer: minimum time between partial-based scores. */
+  partialIntervalMs?: number;
+  logger: Logger;
+}
+
+export interface Scoring {
+  engine: ScoringEngine;
+  planner: FollowUpPlanner;
+  /** Present when Ollama is configured: for readiness probes (`probe()`). */
+  ollama?: OllamaScorer;
+}
+
+export function createScoring(config: ScoringConfig): Scoring {
+  const builtin = new BuiltinScorer();
+  const builtinPlanner = new BuiltinFollowUpPlanner();
+  const host = config.ollamaHost?.trim();
+  if (!host) return { engine: builtin, planner: builtinPlanner };
+  const model = config.model || DEFAULT_OLLAMA_MODEL;
+  const logger = config.logger.child({ component: "scoring", model });
+  const client = new OllamaClient({
+    host,
+    retry: {
+      ...(config.timeoutMs ? { timeoutMs: config.timeoutMs } : {}),
+      ...(config.budgetMs ? { budgetMs: config.budgetMs } : {}),
+      ...(config.maxRetry !== undefined ? { maxRetry: config.maxRetry } : {}),
+    },
+    ...(config.maxConcurrent ? { maxConcurrent: config.maxConcurrent } : {}),
+    ...(config.maxWaiting !== undefined ? { maxWaiting: config.maxWaiting } : {}),
+    logger,
+  });
+  const ollama = new OllamaScorer({ client, model });
+  const engine = new FallbackScorer({
+    primary: ollama,
+    fallback: builtin,
+    logger,
+    ...(config.coolOffMs !== undefined ? { coolOffMs: config.coolOffMs } : {}),
+    ...(config.failureThreshold ? { failureThreshold: config.failureThreshold } : {}),
+  });
+  const planner =
+    config.llmFollowUps === false
+      ? builtinPlanner
+      : new OllamaFollowUpPlanner({
+          client,
+          model,
+          fallback: builtinPlanner,
+          isAvailable: () => engine.primaryAvailable,
+          logger,
+        });
+  return { engine, planner, ollama };
+}
+
+export const createScoringEngine = (config: ScoringConfig): ScoringEngine => createScoring(config).engine;

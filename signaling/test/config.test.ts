@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { describeConfig, loadConfig, parseDurationMs } from "../src/config.ts";
+
+describe("configuration", () => {
+  it("has embedded defaults: built-in scoring, embedded speech worker", () => {
+    const config = loadConfig({});
+    expect(config.scoring.ollamaHost).toBeUndefined();
+    expect(config.scoring.model).toBe("qwen2:0.5b");
+    expect(config.asr.workers).toEqual([]);
+    expect(config.tokenTtlMs).toBe(15 * 60_000);
+    expect(config.jwtSecretGenerated).toBe(true);
+  });
+
+  it("reads Ollama's address from OLLAMA_HOST or the deployment guide's OLLAMA_ENDPOINT", () => {
+    expect(loadConfig({ OLLAMA_ENDPOINT: "http://ollama:11434" }).scoring.ollamaHost).toBe("http://ollama:11434");
+    expect(loadConfig({ OLLAMA_HOST: "gpu-1:11434", OLLAMA_MODEL: "qwen2:1.5b" }).scoring).toMatchObject({
+      ollamaHost: "gpu-1:11434",
+      model: "qwen2:1.5b",
+    });
+  });
+
+  it("lists speech workers and rejects malformed numbers and weak secrets", () => {
+    expect(loadConfig({ ASR_WORKERS: "a:1, b:2," }).asr.workers).toEqual(["a:1", "b:2"]);
+    expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
+    expect(() => loadConfig({ JWT_SECRET: "short" })).toThrow(/32/);
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_SECRET/);
+  });
+
+  it("masks the secret when logged", () => {
+    expect(describeConfig(loadConfig({ JWT_SECRET: "s".repeat(40) })).jwtSecret).toBe("***");
+  });
+
+  it("parses durations", () => {
+    expect(parseDurationMs("24h")).toBe(86_400_000);
+    expect(parseDurationMs("500ms")).toBe(500);
+    expect(() => parseDurationMs("soon")).toThrow();
+  });
+});
