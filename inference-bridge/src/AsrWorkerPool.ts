@@ -37,6 +37,9 @@ export class AsrWorker {
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 2_000,
+      // RecognitionStream does its own resume from committed audio; grpc-js's
+      // transparent retries would only buffer a copy of every audio message.
+      "grpc.enable_retries": 0,
     });
   }
 

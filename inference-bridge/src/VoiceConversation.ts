@@ -38,6 +38,7 @@ export class VoiceConversation {
   readonly #publish: (event: LiveEvent) => void;
   readonly #sessionId: string;
   readonly director: ConversationDirector | undefined;
+  #frames = 0;
 
   constructor(options: VoiceConversationOptions) {
     this.#sessionId = options.sessionId;
@@ -79,7 +80,8 @@ export class VoiceConversation {
   readonly pushPcm = (pcm: Int16Array, offsetSamples: number, arrivedAtMs: number): void => {
     this.#stream.push(pcm, offsetSamples, arrivedAtMs);
     this.director?.onPcm(pcm);
-    asrAudioToWorkerLatency.observe((performance.now() - arrivedAtMs) / 1000);
+    // A sample of one frame in ten is plenty for a latency histogram.
+    if (++this.#frames % 10 === 0) asrAudioToWorkerLatency.observe((performance.now() - arrivedAtMs) / 1000);
   };
 
   /** The conversation is over: the worker finalises the transcript, then the final score is computed. */

@@ -4,6 +4,7 @@ export {
   ConversationDirector,
   DEFAULT_DIALOGUE,
   type DialogueConfig,
+  type TurnTiming,
   type VoiceOutput,
 } from "./dialogue/ConversationDirector.ts";
 export { RecognitionStream, SAMPLE_RATE_HZ } from "./RecognitionStream.ts";

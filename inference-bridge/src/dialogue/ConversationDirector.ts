@@ -65,7 +65,20 @@ export interface ConversationDirectorOptions {
   config?: Partial<DialogueConfig>;
 }
 
+/** One AI turn's timings, for observers (benchmarks, traces); milliseconds. */
+export interface TurnTiming {
+  turn: number;
+  /** Customer's last voiced frame → turn end decided. */
+  endOfUtteranceMs: number;
+  /** Text-to-speech start → first RTP packet of the answer. */
+  ttsFirstByteMs: number;
+  /** Turn end decided → first RTP packet of the answer. */
+  responseMs: number;
+}
+
 export class ConversationDirector {
+  /** Observers see each turn's timings; they never change the conversation. */
+  readonly turnObservers = new Set<(timing: TurnTiming) => void>();
   readonly #o: ConversationDirectorOptions;
   readonly #config: DialogueConfig;
   readonly #scorer: IncrementalScorer;
@@ -76,6 +89,8 @@ export class ConversationDirector {
   #turnTimer: NodeJS.Timeout | undefined;
   #silenceTimer: NodeJS.Timeout | undefined;
   #lastVoiceAt = performance.now();
+  /** Last partial text or AI speech end: activity that is not customer audio energy. */
+  #lastActivityAt = performance.now();
   #playback: Playback | undefined;
   #asking: AbortController | undefined;
   #ended: Promise<void> | undefined;
@@ -108,9 +123,9 @@ export class ConversationDirector {
     if (this.#ended) return;
     if (this.#activity.push(pcm)) this.#onSpeechStart();
     if (this.#activity.speaking) {
+      // Per frame only a timestamp: the silence timer re-checks it when it fires.
       this.#lastVoiceAt = performance.now();
-      this.#cancelTurnTimer();
-      this.#armSilenceTimer();
+      if (this.#turnTimer) this.#cancelTurnTimer();
     }
   }
 
@@ -120,10 +135,12 @@ export class ConversationDirector {
     if (segment.isFinal) {
       aiTurnMetrics.transcriptionDelay.observe(Math.max(0, performance.now() - this.#lastVoiceAt) / 1000);
       this.#scorer.onFinal(segment.segmentId, this.#o.transcript.finalText());
-      if (segment.speechFinal) this.#armTurnTimer();
+      // The turn ends once the recogniser closed the utterance AND the line has
+      // been quiet for turnSilenceMs; the quiet time before the final counts.
+      if (segment.speechFinal) this.#armTurnTimer(this.#config.turnSilenceMs - (performance.now() - this.#lastVoiceAt));
     } else if (segment.text) {
       this.#cancelTurnTimer();
-      this.#armSilenceTimer();
+      this.#lastActivityAt = performance.now();
       this.#scorer.onPartial(this.#openText(), segment.stability);
     }
   }
@@ -150,9 +167,9 @@ export class ConversationDirector {
     aiTurnMetrics.bargeIns.inc();
   }
 
-  #armTurnTimer(): void {
+  #armTurnTimer(delayMs: number): void {
     this.#cancelTurnTimer();
-    this.#turnTimer = setTimeout(() => void this.#onTurnEnd(), this.#config.turnSilenceMs);
+    this.#turnTimer = setTimeout(() => void this.#onTurnEnd(), Math.max(0, delayMs));
   }
 
   #cancelTurnTimer(): void {
@@ -160,12 +177,14 @@ export class ConversationDirector {
     this.#turnTimer = undefined;
   }
 
-  #armSilenceTimer(): void {
+  #armSilenceTimer(delayMs = this.#config.endSilenceMs): void {
     clearTimeout(this.#silenceTimer);
     this.#silenceTimer = setTimeout(() => {
-      if (this.#playback) return this.#armSilenceTimer();
+      const quietForMs = performance.now() - Math.max(this.#lastVoiceAt, this.#lastActivityAt);
+      if (this.#playback || this.#asking) return this.#armSilenceTimer();
+      if (quietForMs < this.#config.endSilenceMs) return this.#armSilenceTimer(this.#config.endSilenceMs - quietForMs);
       void this.end("silence");
-    }, this.#config.endSilenceMs);
+    }, delayMs);
   }
 
   #clearTimers(): void {
@@ -177,7 +196,8 @@ export class ConversationDirector {
     this.#turnTimer = undefined;
     if (this.#ended || this.#asking || this.#playback) return;
     const turnEndedAt = performance.now();
-    aiTurnMetrics.endOfUtteranceDelay.observe((turnEndedAt - this.#lastVoiceAt) / 1000);
+    const lastVoiceAt = this.#lastVoiceAt;
+    aiTurnMetrics.endOfUtteranceDelay.observe((turnEndedAt - lastVoiceAt) / 1000);
     if (this.#turn >= this.#config.maxTurns) {
       await this.end("max_turns");
       return;
@@ -206,8 +226,21 @@ export class ConversationDirector {
       if (controller.signal.aborted) return;
       const playback = voice.play(pcm, () => {
         const now = performance.now();
-        aiTurnMetrics.ttsTimeToFirstByte.observe((now - ttsStartedAt) / 1000);
-        aiTurnMetrics.responseLatency.observe((now - turnEndedAt) / 1000);
+        const timing: TurnTiming = {
+          turn,
+          endOfUtteranceMs: turnEndedAt - lastVoiceAt,
+          ttsFirstByteMs: now - ttsStartedAt,
+          responseMs: now - turnEndedAt,
+        };
+        aiTurnMetrics.ttsTimeToFirstByte.observe(timing.ttsFirstByteMs / 1000);
+        aiTurnMetrics.responseLatency.observe(timing.responseMs / 1000);
+        for (const observer of this.turnObservers) {
+          try {
+            observer(timing);
+          } catch (err) {
+            this.#o.logger.error({ err }, "turn observer threw");
+          }
+        }
       });
       this.#playback = playback;
       this.#publish("aiSpeech", { sessionId: this.#o.sessionId, turn, state: AiSpeechState.SPEAKING });
@@ -218,7 +251,7 @@ export class ConversationDirector {
         turn,
         state: end === "done" ? AiSpeechState.DONE : AiSpeechState.INTERRUPTED,
       });
-      this.#armSilenceTimer();
+      this.#lastActivityAt = performance.now();
     } catch (err) {
       if (!controller.signal.aborted) this.#o.logger.error({ err }, "follow-up failed");
     } finally {
