@@ -32,6 +32,7 @@ export class AiVoice {
   #seq = randomInt(0, 0xffff);
   #timestamp = randomInt(0, 0xffffffff);
   #current: { stop: () => void } | undefined;
+  #lastSentAt: number | undefined;
   #closed = false;
 
   static async create(router: ms.Router): Promise<AiVoice> {
@@ -81,12 +82,24 @@ export class AiVoice {
     const ended = new Promise<PlaybackEnd>((resolve) => (finish = resolve));
     const startedAt = performance.now();
 
-    const sendFrame = (index: number) => {
+    // The RTP clock keeps running between replies: jump it by the wall-clock pause
+    // so the browser's jitter buffer sees a silence, not late packets.
+    if (this.#lastSentAt !== undefined) {
+      const pausedTicks = Math.max(0, Math.round((startedAt - this.#lastSentAt) * 48) - TICKS_PER_FRAME);
+      this.#timestamp = (this.#timestamp + pausedTicks) >>> 0;
+    }
+    const sendFrame = (index: number): boolean => {
       frame.fill(0);
       frame.set(pcm.subarray(index * FRAME_SAMPLES, (index + 1) * FRAME_SAMPLES));
       const payload = this.#encoder.encode(frame);
-      this.producer.send(this.#packet(payload, index === 0));
+      try {
+        this.producer.send(this.#packet(payload, index === 0));
+      } catch {
+        return false; // the worker or transport went away: stop, do not throw from a timer
+      }
+      this.#lastSentAt = performance.now();
       if (index === 0) onFirstPacket?.();
+      return true;
     };
     const stop = (end: PlaybackEnd) => {
       if (timer) clearTimeout(timer);
@@ -96,9 +109,9 @@ export class AiVoice {
     };
     // Frames go out on a fixed schedule (start + i × 20 ms), so timer jitter never accumulates.
     const tick = () => {
-      if (this.#closed) return stop("interrupted");
+      if (this.#closed || this.producer.closed) return stop("interrupted");
       const due = Math.min(frames, Math.floor((performance.now() - startedAt) / 20) + PREBUFFER_FRAMES);
-      while (next < due) sendFrame(next++);
+      while (next < due) if (!sendFrame(next++)) return stop("interrupted");
       if (next >= frames) return stop("done");
       timer = setTimeout(tick, Math.max(1, startedAt + (next - PREBUFFER_FRAMES + 1) * 20 - performance.now()));
     };

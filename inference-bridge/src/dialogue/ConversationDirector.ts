@@ -122,8 +122,9 @@ export class ConversationDirector {
   onPcm(pcm: Int16Array): void {
     if (this.#ended) return;
     if (this.#activity.push(pcm)) this.#onSpeechStart();
-    if (this.#activity.speaking) {
+    if (this.#activity.loud) {
       // Per frame only a timestamp: the silence timer re-checks it when it fires.
+      // Only voice itself (not the detector's hangover) keeps the turn open.
       this.#lastVoiceAt = performance.now();
       if (this.#turnTimer) this.#cancelTurnTimer();
     }
@@ -246,6 +247,7 @@ export class ConversationDirector {
       this.#publish("aiSpeech", { sessionId: this.#o.sessionId, turn, state: AiSpeechState.SPEAKING });
       const end = await playback.ended;
       if (this.#playback === playback) this.#playback = undefined;
+      if (this.#ended) return; // closed or ended meanwhile: nothing more to say
       this.#publish("aiSpeech", {
         sessionId: this.#o.sessionId,
         turn,

@@ -37,6 +37,11 @@ export class SpeechActivity {
     return this.#speaking;
   }
 
+  /** Voice right now: at least the onset's worth of loud frames in a row (not the hangover, not a click). */
+  get loud(): boolean {
+    return this.#loudFrames >= this.#onset;
+  }
+
   /** Feeds PCM; returns true on the frame where speech starts. */
   push(pcm: Int16Array): boolean {
     let started = false;

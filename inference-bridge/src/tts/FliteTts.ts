@@ -30,7 +30,7 @@ export function wavSamples(wav: Buffer): Int16Array {
       if (format?.channels !== 1 || format.rate !== 16_000 || format.bits !== 16)
         throw new Error(`expected 16 kHz mono 16-bit WAV, got ${JSON.stringify(format)}`);
       const end = Math.min(wav.length, at + 8 + size) & ~1;
-      const copy = wav.subarray(at + 8, end).slice(); // aligned, owned
+      const copy = new Uint8Array(wav.subarray(at + 8, end)); // a copy: aligned and owned
       return new Int16Array(copy.buffer, copy.byteOffset, copy.byteLength >> 1);
     }
     at += 8 + size + (size & 1);

@@ -1,0 +1,283 @@
+// AiVoice against a real mediasoup worker: its producer is consumed on a
+// DirectTransport and every RTP packet the router forwards is checked.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { types as ms } from "mediasoup";
+import pino from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { AiVoice } from "../src/AiVoice.ts";
+import { MediaWorkerPool } from "../src/MediaWorkerPool.ts";
+import { OpusPcmDecoder } from "../src/opus.ts";
+import { newRtpView, readRtpHeader } from "../src/rtp.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const RATE = 16_000;
+
+function builtWorkerBin(): string | undefined {
+  try {
+    const bin = fs.readFileSync(path.join(ROOT, ".cache/mediasoup-worker/current"), "utf8").trim();
+    return fs.existsSync(bin) ? bin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function tone(ms: number, hz = 1_000, amplitude = 12_000): Int16Array {
+  const n = Math.round((ms * RATE) / 1_000);
+  return Int16Array.from({ length: n }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / RATE)));
+}
+
+interface Received {
+  sequenceNumber: number;
+  timestamp: number;
+  marker: boolean;
+  ssrc: number;
+  payload: Uint8Array;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Waits until the packet count stops changing (the worker has forwarded everything sent). */
+async function settle(packets: Received[], sent: () => number): Promise<void> {
+  await waitFor(() => packets.length >= sent(), `${sent()} packets (got ${packets.length})`);
+  await sleep(100);
+}
+
+function rms(pcm: Int16Array): number {
+  let e = 0;
+  for (const s of pcm) e += s * s;
+  return Math.sqrt(e / Math.max(1, pcm.length));
+}
+
+describe("AiVoice (real mediasoup worker)", () => {
+  let pool: MediaWorkerPool;
+  let router: ms.Router;
+  let release: () => void;
+  const cleanups: (() => void)[] = [];
+
+  beforeAll(async () => {
+    pool = await MediaWorkerPool.create({
+      workers: 1,
+      rtcMinPort: 40_000,
+      rtcMaxPort: 49_999,
+      workerBin: builtWorkerBin(),
+      logger: pino({ level: "silent" }),
+    });
+    const lease = pool.acquireRouter();
+    if (!lease) throw new Error("no router");
+    router = lease.router;
+    release = lease.release;
+  });
+
+  afterEach(() => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+    vi.restoreAllMocks();
+  });
+
+  afterAll(() => {
+    release?.();
+    pool?.close();
+  });
+
+  /** An AiVoice, its producer consumed on a DirectTransport, every forwarded packet recorded. */
+  async function setup() {
+    const voice = await AiVoice.create(router);
+    const transport = await router.createDirectTransport();
+    const consumer = await transport.consume({
+      producerId: voice.producer.id,
+      rtpCapabilities: router.rtpCapabilities,
+    });
+    cleanups.push(() => {
+      voice.close();
+      transport.close();
+    });
+    const packets: Received[] = [];
+    const view = newRtpView();
+    consumer.on("rtp", (packet: Buffer) => {
+      if (!readRtpHeader(packet, view)) throw new Error("invalid RTP from the consumer");
+      packets.push({
+        sequenceNumber: view.sequenceNumber,
+        timestamp: view.timestamp,
+        marker: view.marker,
+        ssrc: view.ssrc,
+        payload: packet.subarray(view.payloadStart, view.payloadEnd).slice(),
+      });
+    });
+    const send = vi.spyOn(voice.producer, "send");
+    return { voice, consumer, packets, sent: () => send.mock.calls.length };
+  }
+
+  function expectContiguous(packets: Received[]): void {
+    for (let i = 1; i < packets.length; i++) {
+      expect(packets[i]!.sequenceNumber, `packet ${i}`).toBe((packets[i - 1]!.sequenceNumber + 1) & 0xffff);
+      expect(packets[i]!.timestamp, `packet ${i}`).toBe((packets[i - 1]!.timestamp + 960) >>> 0);
+    }
+  }
+
+  it("produces an Opus audio track the router accepts", async () => {
+    const { voice, consumer } = await setup();
+    expect(voice.producer.kind).toBe("audio");
+    expect(voice.producer.appData.source).toBe("ai-voice");
+    expect(consumer.rtpParameters.codecs[0]?.mimeType.toLowerCase()).toBe("audio/opus");
+    expect(voice.speaking).toBe(false);
+  });
+
+  it("plays 1 s of a tone as 50 RTP packets of 20 ms that decode to the tone", async () => {
+    const { voice, consumer, packets, sent } = await setup();
+    const pcm = tone(1_000);
+    let firstPacket = 0;
+    const playback = voice.play(pcm, () => firstPacket++);
+    // Three frames go out at once to fill the browser's jitter buffer.
+    expect(sent()).toBe(3);
+    expect(firstPacket).toBe(1);
+    expect(voice.speaking).toBe(true);
+
+    expect(await playback.ended).toBe("done");
+    expect(voice.speaking).toBe(false);
+    expect(sent()).toBe(50);
+    await settle(packets, sent);
+
+    expect(packets).toHaveLength(50);
+    expect(firstPacket).toBe(1);
+    expectContiguous(packets);
+    expect(packets.map((p) => p.marker)).toEqual([true, ...Array(49).fill(false)]);
+    expect(new Set(packets.map((p) => p.ssrc))).toEqual(new Set([consumer.rtpParameters.encodings![0]!.ssrc]));
+
+    const decoder = new OpusPcmDecoder();
+    const decoded = new Int16Array(50 * 320);
+    for (const [i, p] of packets.entries()) {
+      const frame = decoder.decode(p.payload);
+      expect(frame.length, `frame ${i}`).toBe(320);
+      decoded.set(frame, i * 320);
+    }
+    // Skip the codec's start-up; the rest is the tone at about its level (RMS of 12000·sin ≈ 8485).
+    const body = decoded.subarray(5 * 320);
+    expect(rms(body)).toBeGreaterThan(5_000);
+    expect(rms(body)).toBeLessThan(12_000);
+    // 1 kHz: about two zero crossings per millisecond.
+    let crossings = 0;
+    for (let i = 1; i < body.length; i++) if (body[i - 1]! < 0 !== body[i]! < 0) crossings++;
+    const ms = body.length / 16;
+    expect(crossings / ms).toBeGreaterThan(1.8);
+    expect(crossings / ms).toBeLessThan(2.2);
+  });
+
+  it("pads a last partial frame: 1010 ms of PCM is 51 packets", async () => {
+    const { voice, packets, sent } = await setup();
+    expect(await voice.play(tone(1_010)).ended).toBe("done");
+    await settle(packets, sent);
+    expect(packets).toHaveLength(51);
+    expectContiguous(packets);
+  });
+
+  it("ends at once with done and sends nothing for empty PCM", async () => {
+    const { voice, packets, sent } = await setup();
+    let firstPacket = 0;
+    expect(await voice.play(new Int16Array(0), () => firstPacket++).ended).toBe("done");
+    expect(sent()).toBe(0);
+    expect(firstPacket).toBe(0);
+    await sleep(100);
+    expect(packets).toHaveLength(0);
+    expect(voice.speaking).toBe(false);
+  });
+
+  it("stop() mid-way ends the playback with interrupted, and no packet follows", async () => {
+    const { voice, packets, sent } = await setup();
+    const playback = voice.play(tone(1_000));
+    await waitFor(() => packets.length >= 10, "10 packets");
+    playback.stop();
+    playback.stop(); // safe twice
+    expect(await playback.ended).toBe("interrupted");
+    expect(voice.speaking).toBe(false);
+
+    const sentAtStop = sent();
+    expect(sentAtStop).toBeGreaterThanOrEqual(10);
+    expect(sentAtStop).toBeLessThan(50);
+    await settle(packets, sent);
+    const received = packets.length;
+    await sleep(300);
+    expect(sent()).toBe(sentAtStop);
+    expect(packets).toHaveLength(received);
+    expect(received).toBe(sentAtStop);
+    expectContiguous(packets);
+  });
+
+  it("interrupt() stops whatever plays", async () => {
+    const { voice, sent } = await setup();
+    const playback = voice.play(tone(1_000));
+    voice.interrupt();
+    expect(await playback.ended).toBe("interrupted");
+    const count = sent();
+    await sleep(200);
+    expect(sent()).toBe(count);
+    expect(count).toBeLessThan(50);
+  });
+
+  it("a second play() stops the first; the stream stays contiguous with a new marker", async () => {
+    const { voice, packets, sent } = await setup();
+    const first = voice.play(tone(1_000));
+    await waitFor(() => packets.length >= 5, "5 packets");
+    const second = voice.play(tone(500, 440));
+    expect(await first.ended).toBe("interrupted");
+    expect(voice.speaking).toBe(true);
+    const firstCount = sent() - 3; // the second's prebuffer went out in play()
+    expect(firstCount).toBeLessThan(50);
+
+    expect(await second.ended).toBe("done");
+    expect(voice.speaking).toBe(false);
+    expect(sent()).toBe(firstCount + 25);
+    await settle(packets, sent);
+    expect(packets).toHaveLength(firstCount + 25);
+    // One sequence-number space for the track; a marker at the start of each talkspurt.
+    for (let i = 1; i < packets.length; i++)
+      expect(packets[i]!.sequenceNumber).toBe((packets[i - 1]!.sequenceNumber + 1) & 0xffff);
+    expect(packets.flatMap((p, i) => (p.marker ? [i] : []))).toEqual([0, firstCount]);
+    expectContiguous(packets.slice(0, firstCount));
+    expectContiguous(packets.slice(firstCount));
+  });
+
+  it("close() interrupts the playback and closes the producer", async () => {
+    const { voice, sent } = await setup();
+    const playback = voice.play(tone(1_000));
+    voice.close();
+    expect(await playback.ended).toBe("interrupted");
+    expect(voice.producer.closed).toBe(true);
+    const count = sent();
+    await sleep(200);
+    expect(sent()).toBe(count);
+    voice.close(); // safe twice
+  });
+
+  // Regression: a worker dying mid-playback must end the playback, never throw
+  // from the pacing timer (which would take the process down).
+  it("a worker dying mid-playback interrupts the playback without throwing", async () => {
+    const own = await MediaWorkerPool.create({
+      workers: 1,
+      rtcMinPort: 40_000,
+      rtcMaxPort: 49_999,
+      workerBin: builtWorkerBin(),
+      logger: pino({ level: "silent" }),
+      respawnDelayMs: 60_000,
+    });
+    try {
+      const lease = own.acquireRouter()!;
+      const voice = await AiVoice.create(lease.router);
+      const playback = voice.play(tone(2_000));
+      await sleep(100);
+      own.killWorker(own.describe()[0]!.pid);
+      const end = await Promise.race([playback.ended, sleep(3_000).then(() => "never settled")]);
+      expect(end).toBe("interrupted");
+    } finally {
+      own.close();
+    }
+  });
+});
