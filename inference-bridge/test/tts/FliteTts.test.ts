@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { FliteTts, wavSamples } from "../../src/tts/FliteTts.ts";
 
