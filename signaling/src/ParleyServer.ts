@@ -99,7 +99,8 @@ export class ParleyServer {
       logger,
     });
     this.tts = new FliteTts(dialogue.ttsVoice);
-    this.#app = uws.App();
+    const tls = this.config.tls;
+    this.#app = tls ? uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : uws.App();
     this.sessions = new SessionRegistry(
       logger,
       (topic, bytes) => this.#app.publish(topic, bytes, true),
@@ -116,7 +117,7 @@ export class ParleyServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `${this.config.tls ? "https" : "http"}://127.0.0.1:${this.#port}`;
   }
 
   async close(): Promise<void> {
@@ -146,12 +147,19 @@ export class ParleyServer {
     app.get(
       "/ready",
       handle("/ready", async () => {
-        const workers = await this.asrPool.probe(1_000);
+        const [workers, llm] = await Promise.all([
+          this.asrPool.probe(1_000),
+          this.scoring.ollama
+            ?.probe(AbortSignal.timeout(1_000))
+            .catch(() => ({ reachable: false, modelPresent: false })),
+        ]);
         const media = this.mediaPool.describe();
+        // Ollama is not required: the built-in scorer takes over, so it is reported, not gated on.
         const ready = media.length > 0 && workers.some((w) => w.ok);
         return json(ready ? 200 : 503, {
           ready,
           media,
+          scoring: { engine: this.scoring.engine.name, ...(llm ? { ollama: llm } : {}) },
           asr: workers.map((w) => ({
             address: w.address,
             ok: w.ok,

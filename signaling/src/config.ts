@@ -13,6 +13,8 @@ export interface Config {
   nodeEnv: string;
   host: string;
   port: number;
+  /** HTTPS/WSS straight from uWS (browsers allow the microphone only on https or localhost). */
+  tls: { certFile: string; keyFile: string } | undefined;
   logLevel: string;
   jwtSecret: string;
   jwtSecretGenerated: boolean;
@@ -93,6 +95,7 @@ export function loadConfig(env: Env = process.env): Config {
     nodeEnv,
     host: env.HOST ?? "0.0.0.0",
     port: int(env, "PORT", 8080),
+    tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined,
     logLevel: env.LOG_LEVEL ?? "info",
     jwtSecret: secret ?? randomBytes(32).toString("hex"),
     jwtSecretGenerated: !secret,

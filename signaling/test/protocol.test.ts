@@ -195,6 +195,21 @@ describe("WebSocket protocol errors", () => {
       .toBe(0);
   });
 
+  it("reports readiness: media workers, speech workers and the scoring engine", async () => {
+    const res = await fetch(`${server.url}/ready`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      ready: boolean;
+      media: unknown[];
+      asr: { ok: boolean; engine: string }[];
+      scoring: { engine: string };
+    };
+    expect(body.ready).toBe(true);
+    expect(body.media).toHaveLength(1);
+    expect(body.asr[0]).toMatchObject({ ok: true, engine: "pocketsphinx" });
+    expect(body.scoring.engine).toBe("builtin");
+  });
+
   it("counts errors in /metrics", async () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/ws_errors_total\{code="BAD_FRAME"\} [1-9]/);
