@@ -6,4 +6,5 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash scripts/install.sh
-exec node --import tsx signaling/src/main.ts
+cd signaling
+exec node --import tsx src/main.ts

@@ -63,6 +63,7 @@ async function startNode(asrAddress: string): Promise<{ child: ChildProcess; url
         LOG_LEVEL: "warn",
       },
       stdio: ["ignore", "inherit", "inherit"],
+      cwd: path.join(REPO_ROOT, "signaling"), // where tsx resolves
     },
   );
   const url = `http://127.0.0.1:${port}`;
