@@ -114,8 +114,7 @@ export class CustomerSocket {
     const session = this.#session;
     if (!session || session.socketGeneration !== this.#generation) return;
     this.#logger.info({ code }, "customer socket closed");
-    feedbackSessionsTotal.inc({ business_id: session.storeCode, status: "disconnected", quality_tier: "unknown" });
-    void this.#ctx.sessions.end(session, "customer disconnected", true);
+    void this.#ctx.sessions.end(session, "disconnected", true);
   }
 
   async #handle(message: ClientMessage): Promise<Result> {
@@ -178,8 +177,7 @@ export class CustomerSocket {
         await media.resumeConsumer(kind.value.consumerId);
         return { case: "consumerResumed", value: { $typeName: "parley.ws.v1.ConsumerResumed" } };
       case "endSession":
-        feedbackSessionsTotal.inc({ business_id: session.storeCode, status: "completed", quality_tier: "unknown" });
-        await this.#ctx.sessions.end(session, "ended by customer", true);
+        await this.#ctx.sessions.end(session, "customer", true);
         return { case: "sessionEnded", value: { $typeName: "parley.ws.v1.SessionEnded" } };
       default:
         throw new ParleyError(ErrorCode.UNKNOWN_MESSAGE, "unknown message");
@@ -256,7 +254,7 @@ export class CustomerSocket {
         kind: { case: "status", value: { sessionId: session.id, state: StreamState.FAILED, detail: reason } },
       }),
     );
-    void this.#ctx.sessions.end(session, reason, true).then(() => {
+    void this.#ctx.sessions.end(session, "media_lost", true).then(() => {
       if (!this.#closed) this.#port.close(4001, reason);
     });
   }

@@ -125,7 +125,7 @@ export class ParleyServer {
     this.#closing = true;
     if (this.#listenSocket) uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = false;
-    await this.sessions.closeAll("server shutting down");
+    await this.sessions.closeAll("shutdown");
     this.mediaPool.close();
     this.asrPool.close();
     await this.embeddedAsr?.stop();

@@ -6,7 +6,14 @@ import type { CustomerMedia } from "@parley/media";
 import type { LiveEvent } from "@parley/proto/live";
 import { ServerMessageSchema } from "@parley/proto/ws";
 import type { Logger } from "pino";
-import { liveEventsPublished } from "./metrics.ts";
+import { feedbackSessionsTotal, liveEventsPublished } from "./metrics.ts";
+
+/** Why a session ends; also the conversation's end reason. */
+export type EndReason = "customer" | "disconnected" | "media_lost" | "shutdown" | "never_joined";
+
+/** Conversations that ran their course, as opposed to ones cut short. */
+const COMPLETED = new Set(["customer", "max_turns", "silence", "nothing_left_to_ask"]);
+const qualityTier = (score: number) => (score >= 70 ? "high" : score >= 40 ? "medium" : "low");
 
 export const sessionTopic = (sessionId: string) => `session/${sessionId}`;
 
@@ -34,6 +41,14 @@ export class Session {
 
   /** Sends a live event to everyone subscribed to this session's topic. */
   readonly publishEvent = (event: LiveEvent): void => {
+    if (event.kind.case === "conversationEnded") {
+      const { reason, finalScore } = event.kind.value;
+      feedbackSessionsTotal.inc({
+        business_id: this.storeCode,
+        status: COMPLETED.has(reason) ? "completed" : "abandoned",
+        quality_tier: qualityTier(finalScore?.score ?? 0),
+      });
+    }
     const bytes = toBinary(ServerMessageSchema, create(ServerMessageSchema, { kind: { case: "event", value: event } }));
     liveEventsPublished.inc({ kind: event.kind.case ?? "unknown" });
     this.#publish(sessionTopic(this.id), bytes);
@@ -45,14 +60,14 @@ export class Session {
   }
 
   /** Tears down media and the speech stream; the final transcript is flushed first when `graceful`. */
-  async close(reason: string, graceful: boolean): Promise<void> {
+  async close(reason: EndReason, graceful: boolean): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     this.media?.close(reason);
     this.#releaseRouter?.();
     const conversation = this.conversation;
     if (conversation) {
-      if (graceful) await conversation.end();
+      if (graceful) await conversation.end(reason);
       conversation.close();
     }
     this.logger.info({ reason, transcript: conversation?.transcript.finalText().length ?? 0 }, "session closed");

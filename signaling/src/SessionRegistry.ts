@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { activeSessions } from "./metrics.ts";
-import { type Publish, Session } from "./Session.ts";
+import { type EndReason, type Publish, Session } from "./Session.ts";
 
 export class SessionRegistry {
   readonly #sessions = new Map<string, Session>();
@@ -38,14 +38,14 @@ export class SessionRegistry {
     return this.#sessions.values();
   }
 
-  async end(session: Session, reason: string, graceful: boolean): Promise<void> {
+  async end(session: Session, reason: EndReason, graceful: boolean): Promise<void> {
     this.#sessions.delete(session.id);
     const hadMedia = session.media !== undefined;
     await session.close(reason, graceful);
     if (hadMedia) activeSessions.dec();
   }
 
-  async closeAll(reason: string): Promise<void> {
+  async closeAll(reason: EndReason): Promise<void> {
     clearInterval(this.#sweeper);
     await Promise.all([...this.#sessions.values()].map((s) => this.end(s, reason, false)));
   }
@@ -53,7 +53,7 @@ export class SessionRegistry {
   #sweep(): void {
     const cutoff = Date.now() - this.#unjoinedTtlMs;
     for (const session of this.#sessions.values()) {
-      if (!session.media && session.createdAt < cutoff) void this.end(session, "never joined", false);
+      if (!session.media && session.createdAt < cutoff) void this.end(session, "never_joined", false);
     }
   }
 }

@@ -92,6 +92,15 @@ describe("voice path over WebRTC", () => {
     // The media plane saw every packet, none lost.
     expect(session.media?.audioStats?.packets).toBeGreaterThanOrEqual(speech.length);
     expect(session.media?.audioStats?.lost).toBe(0);
+    // The conversation ended with a final score, counted by outcome and quality tier.
+    const ended = c.socket.messages.find(
+      (m) => m.kind.case === "event" && m.kind.value.kind.case === "conversationEnded",
+    );
+    expect(ended).toBeDefined();
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /feedback_sessions_total\{business_id="werift",status="completed",quality_tier="(low|medium|high)"\} 1/,
+    );
   }, 60_000);
 
   it("tells the session when its mediasoup worker dies, and replaces the worker", async () => {
