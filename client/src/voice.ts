@@ -59,17 +59,17 @@ export async function connectVoice(connection: Connection, microphone: MediaStre
   };
 }
 
-async function receiveAiVoice(connection: Connection, device: Device) {
-  const created = await connection.request(
-    { case: "createTransport", value: { direction: TransportDirection.RECV } },
-    "transportCreated",
-  );
-  const transport = device.createRecvTransport({
+/** A server transport in one direction, mirrored in the Device; DTLS connects on first use. */
+async function openTransport(connection: Connection, device: Device, direction: TransportDirection) {
+  const created = await connection.request({ case: "createTransport", value: { direction } }, "transportCreated");
+  const options = {
     id: created.id,
     iceParameters: iceParametersFromProto(created.iceParameters) as never,
     iceCandidates: created.iceCandidates.map(iceCandidateFromProto) as never,
     dtlsParameters: dtlsFromProto(created.dtlsParameters) as never,
-  });
+  };
+  const transport =
+    direction === TransportDirection.SEND ? device.createSendTransport(options) : device.createRecvTransport(options);
   transport.on("connect", ({ dtlsParameters }, callback, errback) => {
     connection
       .request(
@@ -81,6 +81,11 @@ async function receiveAiVoice(connection: Connection, device: Device) {
       )
       .then(() => callback(), errback);
   });
+  return transport;
+}
+
+async function receiveAiVoice(connection: Connection, device: Device) {
+  const transport = await openTransport(connection, device, TransportDirection.RECV);
   const consumed = await connection.request(
     {
       case: "consumeAiVoice",
@@ -105,27 +110,7 @@ async function receiveAiVoice(connection: Connection, device: Device) {
 }
 
 async function startSending(connection: Connection, device: Device, track: MediaStreamTrack): Promise<() => void> {
-  const created = await connection.request(
-    { case: "createTransport", value: { direction: TransportDirection.SEND } },
-    "transportCreated",
-  );
-  const transport = device.createSendTransport({
-    id: created.id,
-    iceParameters: iceParametersFromProto(created.iceParameters) as never,
-    iceCandidates: created.iceCandidates.map(iceCandidateFromProto) as never,
-    dtlsParameters: dtlsFromProto(created.dtlsParameters) as never,
-  });
-  transport.on("connect", ({ dtlsParameters }, callback, errback) => {
-    connection
-      .request(
-        {
-          case: "connectTransport",
-          value: { transportId: transport.id, dtlsParameters: dtlsToProto(dtlsParameters as never) },
-        },
-        "transportConnected",
-      )
-      .then(() => callback(), errback);
-  });
+  const transport = await openTransport(connection, device, TransportDirection.SEND);
   transport.on("produce", ({ kind, rtpParameters }, callback, errback) => {
     connection
       .request(

@@ -7,12 +7,12 @@ import { create } from "@bufbuild/protobuf";
 import {
   AiSpeechState,
   ConversationEndedSchema,
-  FeedbackScoreSchema,
   type LiveEvent,
   LiveEventSchema,
   type TranscriptSegment,
 } from "@parley/proto/live";
 import type { Logger } from "pino";
+import { toFeedbackScore } from "../scoring/events.ts";
 import type { FollowUpPlanner } from "../scoring/FollowUpPlanner.ts";
 import { IncrementalScorer } from "../scoring/IncrementalScorer.ts";
 import { observeFinalScore } from "../scoring/metrics.ts";
@@ -298,19 +298,7 @@ export class ConversationDirector {
   }
 
   #scoreMessage(result: FeedbackScoreResult, throughSegmentId: number, isFinal: boolean) {
-    return create(FeedbackScoreSchema, {
-      sessionId: this.#o.sessionId,
-      score: Math.round(result.score),
-      specificity: result.specificity,
-      actionability: result.actionability,
-      sentiment: result.sentiment,
-      relevance: result.relevance,
-      topics: result.topics,
-      hint: result.hint,
-      engine: result.engine,
-      isFinal,
-      throughSegmentId,
-    });
+    return toFeedbackScore(this.#o.sessionId, result, { throughSegmentId, isFinal });
   }
 
   #publish<C extends NonNullable<LiveEvent["kind"]["case"]>>(kind: C, value: unknown): void {

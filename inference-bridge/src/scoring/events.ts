@@ -18,7 +18,7 @@ export function toFeedbackScore(
 ): FeedbackScore {
   return create(FeedbackScoreSchema, {
     sessionId,
-    score: result.score,
+    score: Math.round(result.score), // uint32 on the wire
     specificity: result.specificity,
     actionability: result.actionability,
     sentiment: result.sentiment,
