@@ -26,7 +26,7 @@ fi
 
 if ! command -v pnpm >/dev/null; then
   log "installing pnpm"
-  npm install -g pnpm@10 >/dev/null
+  npm install -g pnpm@10.34.9 >/dev/null
 fi
 
 log "pnpm install"
