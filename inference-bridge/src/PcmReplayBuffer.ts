@@ -44,6 +44,17 @@ export class PcmReplayBuffer {
     return this.#ring.subarray(chunk.start + skip * 2, chunk.start + chunk.samples * 2);
   }
 
+  /** The bytes of consecutive chunks `first`..`last` that lie back to back in the ring (see `contiguous`). */
+  viewRun(first: PcmChunk, last: PcmChunk, fromSample = first.offsetSamples): Uint8Array {
+    const skip = Math.max(0, fromSample - first.offsetSamples);
+    return this.#ring.subarray(first.start + skip * 2, last.start + last.samples * 2);
+  }
+
+  /** Whether `next` follows `previous` directly in the ring (false where the ring wrapped). */
+  contiguous(previous: PcmChunk, next: PcmChunk): boolean {
+    return next.start === previous.start + previous.samples * 2;
+  }
+
   /** Forgets every chunk that ends at or before `offsetSamples`. */
   commit(offsetSamples: number): void {
     while (this.#head < this.#chunks.length) {

@@ -10,7 +10,7 @@ import { StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { AsrWorker, AsrWorkerPool, RecognizeCall } from "./AsrWorkerPool.ts";
 import { asrReconnects, asrSegments, asrStreams, voiceProcessingErrors, voiceProcessingQueueSize } from "./metrics.ts";
-import { PcmReplayBuffer } from "./PcmReplayBuffer.ts";
+import { type PcmChunk, PcmReplayBuffer } from "./PcmReplayBuffer.ts";
 import { backoffMs, DEFAULT_ASR_RETRY, type RetryPolicy } from "./retry.ts";
 
 export const SAMPLE_RATE_HZ = 16_000;
@@ -25,6 +25,12 @@ export interface RecognitionStreamOptions {
   maxSessionMs?: number;
   /** Uncommitted audio kept for replay. */
   replaySeconds?: number;
+  /**
+   * Audio per gRPC message. 20 ms sends each decoded frame at once (lowest
+   * latency); larger values batch frames, which costs far less CPU per stream
+   * and adds at most that much delay (pocketsphinx decodes 100 ms blocks anyway).
+   */
+  sendChunkMs?: number;
   onSegment: (segment: Segment) => void;
   onState: (state: StreamState, detail: string) => void;
 }
@@ -33,6 +39,10 @@ export class RecognitionStream {
   readonly #o: RecognitionStreamOptions;
   readonly #retry: RetryPolicy;
   readonly #replay: PcmReplayBuffer;
+  readonly #sendChunkSamples: number;
+  /** Pushed but not yet written to the current call (batching). */
+  #unsent: PcmChunk[] = [];
+  #unsentSamples = 0;
   readonly #log: Logger;
   #call: RecognizeCall | undefined;
   #worker: AsrWorker | undefined;
@@ -50,6 +60,7 @@ export class RecognitionStream {
     this.#o = options;
     this.#retry = options.retry ?? DEFAULT_ASR_RETRY;
     this.#replay = new PcmReplayBuffer((options.replaySeconds ?? 60) * SAMPLE_RATE_HZ);
+    this.#sendChunkSamples = ((options.sendChunkMs ?? 20) * SAMPLE_RATE_HZ) / 1000;
     this.#log = options.logger;
     this.#open();
   }
@@ -67,7 +78,37 @@ export class RecognitionStream {
     if (this.#closed || this.#ending) return;
     const chunk = this.#replay.push(pcm, offsetSamples, capturedAtMs);
     voiceProcessingQueueSize.inc();
-    if (this.#call) this.#writeAudio(this.#call, this.#replay.view(chunk), offsetSamples, capturedAtMs);
+    if (!this.#call) return; // replayed from the ring once a stream is open
+    this.#unsent.push(chunk);
+    this.#unsentSamples += chunk.samples;
+    if (this.#unsentSamples >= this.#sendChunkSamples) this.#flushUnsent(this.#call);
+  }
+
+  /** Writes the unsent chunks, one message per run that is contiguous in the ring. */
+  #flushUnsent(call: RecognizeCall): void {
+    this.#writeRuns(call, this.#unsent, 0);
+    this.#unsent = [];
+    this.#unsentSamples = 0;
+  }
+
+  #writeRuns(call: RecognizeCall, chunks: PcmChunk[], fromSample: number): void {
+    let first: PcmChunk | undefined;
+    let last: PcmChunk | undefined;
+    const write = () => {
+      if (!first || !last) return;
+      const from = Math.max(first.offsetSamples, fromSample);
+      this.#writeAudio(call, this.#replay.viewRun(first, last, from), from, last.capturedAtMs);
+    };
+    for (const chunk of chunks) {
+      if (chunk.offsetSamples + chunk.samples <= fromSample) continue;
+      if (first && last && this.#replay.contiguous(last, chunk)) {
+        last = chunk;
+        continue;
+      }
+      write();
+      first = last = chunk;
+    }
+    write();
   }
 
   /** Finishes the stream: the worker finalises the last utterance. Resolves when it has. */
@@ -83,6 +124,7 @@ export class RecognitionStream {
         resolve();
       };
       if (this.#call) {
+        this.#flushUnsent(this.#call);
         this.#call.write(create(RecognizeRequestSchema, { kind: { case: "end", value: {} } }));
         this.#call.end();
       } else {
@@ -133,11 +175,9 @@ export class RecognitionStream {
       }),
     );
     // Replay what the previous worker did not commit, then go on live.
-    for (const chunk of this.#replay.chunks()) {
-      if (chunk.offsetSamples + chunk.samples <= this.#committed) continue;
-      const from = Math.max(chunk.offsetSamples, this.#committed);
-      this.#writeAudio(call, this.#replay.view(chunk, from), from, chunk.capturedAtMs);
-    }
+    this.#unsent = [];
+    this.#unsentSamples = 0;
+    this.#writeRuns(call, [...this.#replay.chunks()], this.#committed);
     if (this.#ending) {
       call.write(create(RecognizeRequestSchema, { kind: { case: "end", value: {} } }));
       call.end();

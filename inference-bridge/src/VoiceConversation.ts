@@ -20,6 +20,8 @@ export interface VoiceConversationOptions {
   logger: Logger;
   language?: string;
   retry?: RetryPolicy;
+  /** Audio per gRPC message (RecognitionStream.sendChunkMs). */
+  sendChunkMs?: number;
   /** Receives every live event of this session (transcript and status). */
   publish: (event: LiveEvent) => void;
   /** The AI's side: scoring, follow-up questions and its voice. Absent: transcript only. */
@@ -50,6 +52,7 @@ export class VoiceConversation {
       logger: options.logger,
       ...(options.language ? { language: options.language } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.sendChunkMs ? { sendChunkMs: options.sendChunkMs } : {}),
       onSegment: (segment) => this.#onSegment(segment),
       onState: (state, detail) =>
         this.#publish(

@@ -123,6 +123,36 @@ describe("RecognitionStream", () => {
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
   });
 
+  it("batches frames into larger messages when asked, still contiguous and complete after a resume", async () => {
+    const a = await recognizer();
+    const b = await recognizer();
+    const pool = new AsrWorkerPool({ addresses: [a.address, b.address], logger });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({
+      sessionId: "s4",
+      pool,
+      logger,
+      sendChunkMs: 100,
+      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 2_000 },
+      onSegment: () => {},
+      onState: () => {},
+    });
+    await flush();
+    const [first, second] = a.streams.length ? [a, b] : [b, a];
+    feed(stream, 0, 62); // 1.24 s: 12 messages of 100 ms, 40 ms left unsent
+    await flush();
+    const sent = received(first.streams[0]!.requests);
+    expect(sent.every(([, n]) => n === 1_600)).toBe(true);
+    expect(contiguousEnd(sent, 0)).toBe(12 * 1_600);
+    first.kill();
+    feed(stream, 62, 38);
+    await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.LIVE);
+    await stream.end(); // flushes what is left
+    const resumed = received(second.streams[0]!.requests);
+    expect(resumed[0]![0]).toBe(16_000); // from the committed offset
+    expect(contiguousEnd(resumed, 16_000)).toBe(100 * FRAME);
+  });
+
   it("fails cleanly when no worker can be reached", async () => {
     const pool = new AsrWorkerPool({ addresses: ["127.0.0.1:1"], logger, downForMs: 10 });
     cleanups.push(() => pool.close());

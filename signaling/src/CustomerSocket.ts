@@ -208,6 +208,7 @@ export class CustomerSocket {
       pool: asrPool,
       logger: session.logger,
       language: config.asr.language,
+      sendChunkMs: config.asr.chunkMs,
       ...(this.#ctx.asrRetry ? { retry: this.#ctx.asrRetry } : {}),
       publish: session.publishEvent,
       dialogue: {

@@ -51,6 +51,8 @@ export interface Config {
     /** host:port of remote speech workers; empty means start the embedded CPU worker. */
     workers: string[];
     language: string;
+    /** Audio per gRPC message: 20 sends every frame at once; 100 matches pocketsphinx's block and costs less CPU. */
+    chunkMs: number;
     finishTimeoutMs: number;
     embeddedMaxStreams: number;
   };
@@ -133,6 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
         .map((s) => s.trim())
         .filter(Boolean),
       language: env.ASR_LANGUAGE ?? "en-US",
+      chunkMs: int(env, "ASR_CHUNK_MS", 20),
       finishTimeoutMs: int(env, "VOICE_PROCESSING_TIMEOUT", 30_000),
       embeddedMaxStreams: int(env, "ASR_EMBEDDED_MAX_STREAMS", 8),
     },
