@@ -171,26 +171,6 @@ export function App() {
               {notice()}
             </p>
           </Show>
-          <Show when={score()}>{(s) => <ScoreGauge score={s()} />}</Show>
-          <Show when={question() && phase() === "live"}>
-            <p class="question" data-testid="question" data-turn={question()?.turn}>
-              {question()?.text}
-            </p>
-          </Show>
-          <section class="transcript" aria-live="polite" data-testid="transcript">
-            <For each={segments()}>
-              {(s) => (
-                <span class={s.isFinal ? "final" : "partial"} data-final={s.isFinal ? "1" : "0"} data-segment={s.id}>
-                  {s.text}{" "}
-                </span>
-              )}
-            </For>
-          </section>
-          <Show when={phase() === "live"}>
-            <button class="secondary" type="button" data-testid="finish" onClick={finish}>
-              I'm done
-            </button>
-          </Show>
           <Show when={phase() === "ended"}>
             <section class="ended" data-testid="ended">
               <h2>Thank you for your feedback!</h2>
@@ -213,6 +193,26 @@ export function App() {
                 )}
               </Show>
             </section>
+          </Show>
+          <Show when={score()}>{(s) => <ScoreGauge score={s()} />}</Show>
+          <Show when={question() && phase() === "live"}>
+            <p class="question" data-testid="question" data-turn={question()?.turn}>
+              {question()?.text}
+            </p>
+          </Show>
+          <section class="transcript" aria-live="polite" data-testid="transcript">
+            <For each={segments()}>
+              {(s) => (
+                <span class={s.isFinal ? "final" : "partial"} data-final={s.isFinal ? "1" : "0"} data-segment={s.id}>
+                  {s.text}{" "}
+                </span>
+              )}
+            </For>
+          </section>
+          <Show when={phase() === "live"}>
+            <button class="secondary" type="button" data-testid="finish" onClick={finish}>
+              I'm done
+            </button>
           </Show>
         </Match>
       </Switch>
