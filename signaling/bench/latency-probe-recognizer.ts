@@ -72,7 +72,10 @@ export class LatencyProbeRecognizer {
         call.write(create(RecognizeResponseSchema, { kind: { case: "ready", value: { engine: "latency-probe" } } }));
       } else if (request.kind.case === "audio" && stream) {
         const { offsetSamples, pcm } = request.kind.value;
-        if (offsetSamples % 320 === 0 && pcm.byteLength === 640) stream.chunkArrivals.set(offsetSamples / 320, now);
+        // Every 20 ms frame in the chunk arrived now (batched frames wait for the batch).
+        const first = Math.ceil(offsetSamples / 320);
+        const end = Math.floor((offsetSamples + pcm.byteLength / 2) / 320);
+        for (let frame = first; frame < end; frame++) stream.chunkArrivals.set(frame, now);
       } else if (request.kind.case === "end") {
         call.end();
       }
