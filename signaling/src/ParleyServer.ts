@@ -18,7 +18,7 @@ import { collectProcessMetrics, register, wsConnections } from "./metrics.ts";
 import { SessionRegistry } from "./SessionRegistry.ts";
 import { loadStaticFiles } from "./static-files.ts";
 import { issueToken } from "./token.ts";
-import { type us_listen_socket, uws, type WebSocket } from "./uws.ts";
+import { loadUws, type TemplatedApp, type Uws, type us_listen_socket, type WebSocket } from "./uws.ts";
 
 const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
 
@@ -100,6 +100,8 @@ export class ParleyServer {
     });
     this.tts = new FliteTts(dialogue.ttsVoice);
     const tls = this.config.tls;
+    const uws = loadUws(this.config.allowUwsFallback);
+    this.#uws = uws;
     this.#app = tls ? uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : uws.App();
     this.sessions = new SessionRegistry(
       logger,
@@ -109,7 +111,8 @@ export class ParleyServer {
     if (this.config.metricsEnabled) collectProcessMetrics();
   }
 
-  readonly #app: ReturnType<typeof uws.App>;
+  readonly #app: TemplatedApp;
+  readonly #uws: Uws;
   readonly #asrRetry: RetryPolicy | undefined;
 
   get port(): number {
@@ -123,7 +126,7 @@ export class ParleyServer {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    if (this.#listenSocket) uws.us_listen_socket_close(this.#listenSocket);
+    if (this.#listenSocket) this.#uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = false;
     await this.sessions.closeAll("shutdown");
     this.mediaPool.close();
@@ -274,7 +277,7 @@ export class ParleyServer {
       app.listen(config.host, config.port, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${config.host}:${config.port}`));
         this.#listenSocket = socket;
-        this.#port = uws.us_socket_local_port(socket);
+        this.#port = this.#uws.us_socket_local_port(socket);
         logger.info({ port: this.#port }, "listening");
         resolve();
       });

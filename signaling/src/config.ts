@@ -20,6 +20,8 @@ export interface Config {
   jwtSecretGenerated: boolean;
   tokenTtlMs: number;
   metricsEnabled: boolean;
+  /** Accept uWS's slow pure-JS fallback when its native build does not load. */
+  allowUwsFallback: boolean;
   maxWsMessageBytes: number;
   clientDistDir: string;
   media: {
@@ -103,6 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecretGenerated: !secret,
     tokenTtlMs: parseDurationMs(env.JWT_EXPIRES_IN ?? "15m"),
     metricsEnabled: (env.PROMETHEUS_METRICS_ENABLED ?? "true") !== "false",
+    allowUwsFallback: env.PARLEY_ALLOW_UWS_FALLBACK === "1",
     maxWsMessageBytes: int(env, "MAX_WS_MESSAGE_BYTES", 64 * 1024),
     clientDistDir: env.CLIENT_DIST_DIR ?? path.join(REPO_ROOT, "client/dist"),
     media: {
