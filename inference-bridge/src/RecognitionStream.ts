@@ -50,6 +50,7 @@ export class RecognitionStream {
   #readyTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
+  #reconnecting = false;
   #committed = 0;
   #nextSegmentId = 0;
   #state: StreamState = StreamState.UNSPECIFIED;
@@ -127,9 +128,9 @@ export class RecognitionStream {
         this.#flushUnsent(this.#call);
         this.#call.write(create(RecognizeRequestSchema, { kind: { case: "end", value: {} } }));
         this.#call.end();
-      } else {
+      } else if (!this.#reconnecting) {
         this.close();
-      }
+      } // else: the pending reconnect replays the uncommitted audio, then sends the end
     });
   }
 
@@ -263,7 +264,9 @@ export class RecognitionStream {
       "speech stream broke; resuming",
     );
     this.#setState(StreamState.RECONNECTING, error.message);
+    this.#reconnecting = true;
     this.#retryTimer = setTimeout(() => {
+      this.#reconnecting = false;
       if (!this.#closed) this.#open();
     }, delay);
   }

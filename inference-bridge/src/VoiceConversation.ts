@@ -20,6 +20,8 @@ export interface VoiceConversationOptions {
   logger: Logger;
   language?: string;
   retry?: RetryPolicy;
+  /** How long the worker may take to finalise the transcript at the end. */
+  finishTimeoutMs?: number;
   /** Audio per gRPC message (RecognitionStream.sendChunkMs). */
   sendChunkMs?: number;
   /** Receives every live event of this session (transcript and status). */
@@ -39,11 +41,13 @@ export class VoiceConversation {
   readonly #stream: RecognitionStream;
   readonly #publish: (event: LiveEvent) => void;
   readonly #sessionId: string;
+  readonly #finishTimeoutMs: number | undefined;
   readonly director: ConversationDirector | undefined;
   #frames = 0;
 
   constructor(options: VoiceConversationOptions) {
     this.#sessionId = options.sessionId;
+    this.#finishTimeoutMs = options.finishTimeoutMs;
     this.#publish = options.publish;
     this.transcript = new TranscriptAssembler(options.sessionId);
     this.#stream = new RecognitionStream({
@@ -89,7 +93,7 @@ export class VoiceConversation {
 
   /** The conversation is over: the worker finalises the transcript, then the final score is computed. */
   async end(reason = "customer"): Promise<void> {
-    await this.#stream.end();
+    await this.#stream.end(this.#finishTimeoutMs);
     await this.director?.end(reason);
   }
 

@@ -153,6 +153,32 @@ describe("RecognitionStream", () => {
     expect(contiguousEnd(resumed, 16_000)).toBe(100 * FRAME);
   });
 
+  it("ending while reconnecting waits for the new worker to finish the uncommitted audio", async () => {
+    const a = await recognizer();
+    const b = await recognizer();
+    const pool = new AsrWorkerPool({ addresses: [a.address, b.address], logger });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({
+      sessionId: "s5",
+      pool,
+      logger,
+      retry: { maxRetry: 3, retryIntervalMs: 200, timeoutMs: 2_000 },
+      onSegment: () => {},
+      onState: () => {},
+    });
+    await flush();
+    const [first, second] = a.streams.length ? [a, b] : [b, a];
+    feed(stream, 0, 70); // 1.4 s: committed up to 1 s
+    await flush();
+    first.kill();
+    await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.RECONNECTING);
+    await stream.end(); // during the backoff
+    const requests = second.streams[0]!.requests;
+    expect(requests[0]!.kind.case).toBe("config");
+    expect(contiguousEnd(received(requests), 16_000)).toBe(70 * FRAME);
+    expect(requests.at(-1)!.kind.case).toBe("end");
+  });
+
   it("fails cleanly when no worker can be reached", async () => {
     const pool = new AsrWorkerPool({ addresses: ["127.0.0.1:1"], logger, downForMs: 10 });
     cleanups.push(() => pool.close());

@@ -209,6 +209,7 @@ export class CustomerSocket {
       logger: session.logger,
       language: config.asr.language,
       sendChunkMs: config.asr.chunkMs,
+      finishTimeoutMs: config.asr.finishTimeoutMs,
       ...(this.#ctx.asrRetry ? { retry: this.#ctx.asrRetry } : {}),
       publish: session.publishEvent,
       dialogue: {
