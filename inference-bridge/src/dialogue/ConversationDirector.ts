@@ -225,6 +225,13 @@ export class ConversationDirector {
         this.#o.voice(),
       ]);
       if (controller.signal.aborted) return;
+      // Voice within the last 200 ms (a timestamp, since with DTX no frames arrive in silences).
+      if (performance.now() - this.#lastVoiceAt < 200) {
+        // The customer started talking again while the question was being
+        // prepared: do not talk over them (the question stays on screen).
+        this.#publish("aiSpeech", { sessionId: this.#o.sessionId, turn, state: AiSpeechState.INTERRUPTED });
+        return;
+      }
       const playback = voice.play(pcm, () => {
         const now = performance.now();
         const timing: TurnTiming = {

@@ -234,6 +234,19 @@ describe("ConversationDirector", () => {
     expect(t.director.ended).toBe(false);
   });
 
+  it("does not talk over a customer who started speaking while the question was being prepared", async () => {
+    const t = setup();
+    t.tts.hold = true;
+    t.customer.say(COMPLAINT);
+    await advance(TURN_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1); // the question is on screen…
+    t.customer.pcm(tone(200)); // …the customer talks again before it could be spoken
+    t.tts.release();
+    await advance(0);
+    expect(t.voice.plays).toEqual([]);
+    expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.INTERRUPTED]);
+  });
+
   it("does not end the turn on a final without speechFinal", async () => {
     const t = setup();
     t.customer.say(COMPLAINT, false);
