@@ -1,0 +1,136 @@
+// The real Python speech worker (pocketsphinx) against its gRPC contract.
+import { execFileSync } from "node:child_process";
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import {
+  type RecognizeRequest,
+  RecognizeRequestSchema,
+  type RecognizeResponse,
+  SpeechRecognizer,
+  type WorkerInfo,
+} from "@parley/proto/asr";
+import { grpcServiceDefinition } from "@parley/proto/grpc";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AsrWorkerProcess } from "../src/AsrWorkerProcess.ts";
+
+const WAV = "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0880.wav";
+const Client = grpc.makeGenericClientConstructor(grpcServiceDefinition(SpeechRecognizer), "SpeechRecognizer");
+type Call = grpc.ClientDuplexStream<RecognizeRequest, RecognizeResponse>;
+
+let worker: AsrWorkerProcess;
+let client: grpc.Client & {
+  recognize: () => Call;
+  getWorkerInfo: (r: object, cb: (e: grpc.ServiceError | null, v?: WorkerInfo) => void) => void;
+};
+const pcm = execFileSync("sox", [WAV, "-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed", "-"]);
+
+beforeAll(async () => {
+  worker = await AsrWorkerProcess.start({ logger: pino({ level: "silent" }), maxStreams: 2, workerId: "test" });
+  client = new Client(worker.address, grpc.credentials.createInsecure()) as unknown as typeof client;
+}, 60_000);
+afterAll(async () => {
+  client?.close();
+  await worker?.stop();
+});
+
+const info = () =>
+  new Promise<WorkerInfo>((resolve, reject) =>
+    client.getWorkerInfo({ $typeName: "parley.asr.v1.GetWorkerInfoRequest" }, (e, v) =>
+      e || !v ? reject(e) : resolve(v),
+    ),
+  );
+
+const config = (startOffsetSamples = 0, firstSegmentId = 0) =>
+  create(RecognizeRequestSchema, {
+    kind: {
+      case: "config",
+      value: { sessionId: "asr-test", sampleRateHz: 16_000, startOffsetSamples, firstSegmentId },
+    },
+  });
+const audio = (offsetSamples: number, bytes: Uint8Array) =>
+  create(RecognizeRequestSchema, { kind: { case: "audio", value: { offsetSamples, pcm: bytes } } });
+
+/** Collects responses until the stream ends or fails. */
+function run(call: Call): Promise<{ responses: RecognizeResponse[]; error?: grpc.ServiceError }> {
+  const responses: RecognizeResponse[] = [];
+  return new Promise((resolve) => {
+    call.on("data", (r: RecognizeResponse) => responses.push(r));
+    call.on("error", (error: grpc.ServiceError) => resolve({ responses, error }));
+    call.on("end", () => resolve({ responses }));
+  });
+}
+
+describe("pocketsphinx speech worker", () => {
+  it("describes itself", async () => {
+    expect(await info()).toMatchObject({ engine: "pocketsphinx", maxStreams: 2, workerId: "test" });
+  });
+
+  it("streams partials, then a final with word timings on the conversation clock, and commits the audio", async () => {
+    const call = client.recognize();
+    const done = run(call);
+    const origin = 16_000 * 60; // resumed conversation: this stream starts one minute in
+    call.write(config(origin, 7));
+    for (let at = 0; at < pcm.length; at += 640) call.write(audio(origin + at / 2, pcm.subarray(at, at + 640)));
+    call.write(create(RecognizeRequestSchema, { kind: { case: "end", value: {} } }));
+    call.end();
+    const { responses, error } = await done;
+    expect(error).toBeUndefined();
+    expect(responses[0]!.kind.case).toBe("ready");
+    const segments = responses.flatMap((r) => (r.kind.case === "segment" ? [r.kind.value] : []));
+    const partials = segments.filter((s) => !s.isFinal);
+    const finals = segments.filter((s) => s.isFinal);
+    expect(partials.length).toBeGreaterThan(0);
+    expect(finals.length).toBeGreaterThan(0);
+    expect(segments.findIndex((s) => !s.isFinal)).toBeLessThan(segments.findIndex((s) => s.isFinal));
+    expect(finals[0]!.segmentId).toBe(7);
+    expect(finals.map((f) => f.text).join(" ")).toMatch(/young man/);
+    for (const f of finals) {
+      expect(f.words.length).toBeGreaterThan(0);
+      for (const w of f.words) {
+        expect(w.startMs).toBeGreaterThanOrEqual(60_000);
+        expect(w.endMs).toBeGreaterThanOrEqual(w.startMs);
+        expect(w.text).not.toMatch(/^<|\(\d\)|^\[/);
+      }
+    }
+    const acks = responses.flatMap((r) => (r.kind.case === "ack" ? [r.kind.value.committedOffsetSamples] : []));
+    expect(acks.at(-1)).toBe(origin + pcm.length / 2);
+  }, 30_000);
+
+  it("rejects audio before the config", async () => {
+    const call = client.recognize();
+    const done = run(call);
+    call.write(audio(0, pcm.subarray(0, 640)));
+    const { error } = await done;
+    expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error?.details).toMatch(/config/);
+  });
+
+  it("rejects a gap or an overlap in the audio offsets", async () => {
+    const call = client.recognize();
+    const done = run(call);
+    call.write(config());
+    call.write(audio(0, pcm.subarray(0, 640)));
+    call.write(audio(640, pcm.subarray(640, 1280))); // expected 320
+    const { error } = await done;
+    expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error?.details).toMatch(/320/);
+  });
+
+  it("refuses streams beyond its capacity, and frees a cancelled one", async () => {
+    const open = [client.recognize(), client.recognize()];
+    const ready = open.map((call) => {
+      call.on("error", () => {});
+      return new Promise<void>((resolve) => call.once("data", () => resolve()));
+    });
+    for (const call of open) call.write(config());
+    await Promise.all(ready);
+    expect((await info()).activeStreams).toBe(2);
+    const third = client.recognize();
+    const done = run(third);
+    third.write(config());
+    expect((await done).error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    for (const call of open) call.cancel();
+    await expect.poll(async () => (await info()).activeStreams, { timeout: 10_000 }).toBe(0);
+  }, 30_000);
+});
