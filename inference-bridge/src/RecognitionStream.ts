@@ -41,7 +41,7 @@ export class RecognitionStream {
   readonly #replay: PcmReplayBuffer;
   readonly #sendChunkSamples: number;
   /** Pushed but not yet written to the current call (batching). */
-  #unsent: PcmChunk[] = [];
+  readonly #unsent: PcmChunk[] = [];
   #unsentSamples = 0;
   readonly #log: Logger;
   #call: RecognizeCall | undefined;
@@ -87,8 +87,15 @@ export class RecognitionStream {
 
   /** Writes the unsent chunks, one message per run that is contiguous in the ring. */
   #flushUnsent(call: RecognizeCall): void {
-    this.#writeRuns(call, this.#unsent, 0);
-    this.#unsent = [];
+    const unsent = this.#unsent;
+    if (unsent.length === 1) {
+      // The per-frame case (ASR_CHUNK_MS=20): no run to assemble.
+      const chunk = unsent[0]!;
+      this.#writeAudio(call, this.#replay.view(chunk), chunk.offsetSamples, chunk.capturedAtMs);
+    } else if (unsent.length > 1) {
+      this.#writeRuns(call, unsent, 0);
+    }
+    unsent.length = 0;
     this.#unsentSamples = 0;
   }
 
@@ -176,7 +183,7 @@ export class RecognitionStream {
       }),
     );
     // Replay what the previous worker did not commit, then go on live.
-    this.#unsent = [];
+    this.#unsent.length = 0;
     this.#unsentSamples = 0;
     this.#writeRuns(call, [...this.#replay.chunks()], this.#committed);
     if (this.#ending) {
