@@ -51,6 +51,7 @@ export class RecognitionStream {
   #retryTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
   #reconnecting = false;
+  #reportedOverflow = 0;
   #committed = 0;
   #nextSegmentId = 0;
   #state: StreamState = StreamState.UNSPECIFIED;
@@ -79,10 +80,22 @@ export class RecognitionStream {
     if (this.#closed || this.#ending) return;
     const chunk = this.#replay.push(pcm, offsetSamples, capturedAtMs);
     voiceProcessingQueueSize.inc();
+    if (this.#replay.overflowSamples !== this.#reportedOverflow) this.#reportOverflow();
     if (!this.#call) return; // replayed from the ring once a stream is open
     this.#unsent.push(chunk);
     this.#unsentSamples += chunk.samples;
     if (this.#unsentSamples >= this.#sendChunkSamples) this.#flushUnsent(this.#call);
+  }
+
+  /** No worker committed audio for replaySeconds: the oldest audio was dropped. Say so. */
+  #reportOverflow(): void {
+    const dropped = this.#replay.overflowSamples - this.#reportedOverflow;
+    this.#reportedOverflow = this.#replay.overflowSamples;
+    voiceProcessingErrors.inc({ stage: "asr", reason: "replay_overflow" });
+    this.#log.error(
+      { droppedSamples: dropped, committed: this.#committed },
+      "uncommitted audio dropped: replay buffer full",
+    );
   }
 
   /** Writes the unsent chunks, one message per run that is contiguous in the ring. */

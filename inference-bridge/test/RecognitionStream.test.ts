@@ -1,6 +1,7 @@
 import type { Segment } from "@parley/proto/asr";
 import { StreamState } from "@parley/proto/live";
 import pino from "pino";
+import { register } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsrWorkerPool } from "../src/AsrWorkerPool.ts";
 import { RecognitionStream } from "../src/RecognitionStream.ts";
@@ -177,6 +178,29 @@ describe("RecognitionStream", () => {
     expect(requests[0]!.kind.case).toBe("config");
     expect(contiguousEnd(received(requests), 16_000)).toBe(70 * FRAME);
     expect(requests.at(-1)!.kind.case).toBe("end");
+  });
+
+  it("reports audio it had to drop when no worker commits it in time", async () => {
+    const r = await recognizer();
+    r.commitEverySamples = Number.POSITIVE_INFINITY; // a worker that never commits
+    const pool = new AsrWorkerPool({ addresses: [r.address], logger });
+    cleanups.push(() => pool.close());
+    const dropped = async () =>
+      (await register.getSingleMetric("voice_processing_errors_total")!.get()).values.find(
+        (v) => v.labels.reason === "replay_overflow",
+      )?.value ?? 0;
+    const before = await dropped();
+    const stream = new RecognitionStream({
+      sessionId: "s6",
+      pool,
+      logger,
+      replaySeconds: 1,
+      onSegment: () => {},
+      onState: () => {},
+    });
+    cleanups.push(() => stream.close());
+    feed(stream, 0, 60); // 1.2 s into a 1 s ring
+    expect(await dropped()).toBeGreaterThan(before);
   });
 
   it("fails cleanly when no worker can be reached", async () => {

@@ -2,7 +2,6 @@
 // signalled through Parley's WebSocket protocol. Tests and the benchmark use
 // it to send prerecorded Opus packets at real-time pace.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { Encoder } from "@evan/opus";
 import { TransportDirection } from "@parley/proto/ws";
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
@@ -26,8 +25,6 @@ export function opusPacketsFromFile(file: string, leadSilenceS = 0): Buffer[] {
     packets.push(Buffer.from(encoder.encode(samples.subarray(at, at + 960))));
   return packets;
 }
-
-export const readPcm16k = (file: string) => readFileSync(file);
 
 export class WeriftCustomer {
   readonly socket: TestSocket;
