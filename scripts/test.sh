@@ -8,11 +8,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-if [[ -z ${PARLEY_IN_NETNS:-} && $(id -u) -eq 0 ]] && unshare -n true 2>/dev/null; then
-  exec env PARLEY_IN_NETNS=1 unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+# Install first, with the machine's network (apt, pnpm and pip need it);
+# only the tests run inside the loopback-only namespace.
+if [[ -z ${PARLEY_IN_NETNS:-} ]]; then
+  bash scripts/install.sh
+  if [[ $(id -u) -eq 0 ]] && unshare -n true 2>/dev/null; then
+    exec env PARLEY_IN_NETNS=1 unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
+  fi
 fi
-
-bash scripts/install.sh
 
 echo "== generated code is current"
 pnpm --silent generate
