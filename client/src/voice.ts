@@ -46,7 +46,7 @@ export interface VoiceLink {
 export async function connectVoice(connection: Connection, microphone: MediaStreamTrack): Promise<VoiceLink> {
   const caps = await connection.request({ case: "getRouterRtpCapabilities", value: {} }, "routerRtpCapabilities");
   const device = new Device();
-  await device.load({ routerRtpCapabilities: rtpCapabilitiesFromProto(caps) as never });
+  await device.load({ routerRtpCapabilities: rtpCapabilitiesFromProto(caps) });
   if (!device.canProduce("audio")) throw new Error("this browser cannot send audio to the server");
   const stopSending = await startSending(connection, device, microphone);
   const { track, stop: stopReceiving } = await receiveAiVoice(connection, device);
@@ -64,9 +64,9 @@ async function openTransport(connection: Connection, device: Device, direction: 
   const created = await connection.request({ case: "createTransport", value: { direction } }, "transportCreated");
   const options = {
     id: created.id,
-    iceParameters: iceParametersFromProto(created.iceParameters) as never,
-    iceCandidates: created.iceCandidates.map(iceCandidateFromProto) as never,
-    dtlsParameters: dtlsFromProto(created.dtlsParameters) as never,
+    iceParameters: iceParametersFromProto(created.iceParameters),
+    iceCandidates: created.iceCandidates.map(iceCandidateFromProto),
+    dtlsParameters: dtlsFromProto(created.dtlsParameters),
   };
   const transport =
     direction === TransportDirection.SEND ? device.createSendTransport(options) : device.createRecvTransport(options);
@@ -75,7 +75,7 @@ async function openTransport(connection: Connection, device: Device, direction: 
       .request(
         {
           case: "connectTransport",
-          value: { transportId: transport.id, dtlsParameters: dtlsToProto(dtlsParameters as never) },
+          value: { transportId: transport.id, dtlsParameters: dtlsToProto(dtlsParameters) },
         },
         "transportConnected",
       )
@@ -89,7 +89,7 @@ async function receiveAiVoice(connection: Connection, device: Device) {
   const consumed = await connection.request(
     {
       case: "consumeAiVoice",
-      value: { transportId: transport.id, rtpCapabilities: rtpCapabilitiesToProto(device.rtpCapabilities as never) },
+      value: { transportId: transport.id, rtpCapabilities: rtpCapabilitiesToProto(device.rtpCapabilities) },
     },
     "consumed",
   );
@@ -97,7 +97,7 @@ async function receiveAiVoice(connection: Connection, device: Device) {
     id: consumed.consumerId,
     producerId: consumed.producerId,
     kind: "audio",
-    rtpParameters: rtpParametersFromProto(consumed.rtpParameters) as never,
+    rtpParameters: rtpParametersFromProto(consumed.rtpParameters),
   });
   await connection.request({ case: "resumeConsumer", value: { consumerId: consumer.id } }, "consumerResumed");
   return {
@@ -116,7 +116,7 @@ async function startSending(connection: Connection, device: Device, track: Media
       .request(
         {
           case: "produce",
-          value: { transportId: transport.id, kind, rtpParameters: rtpParametersToProto(rtpParameters as never) },
+          value: { transportId: transport.id, kind, rtpParameters: rtpParametersToProto(rtpParameters) },
         },
         "produced",
       )

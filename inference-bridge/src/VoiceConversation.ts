@@ -2,7 +2,7 @@
 // Later stages (scoring, dialogue, persistence) hang off `onTranscript`.
 import { create } from "@bufbuild/protobuf";
 import type { Segment } from "@parley/proto/asr";
-import { type LiveEvent, LiveEventSchema, type StreamState } from "@parley/proto/live";
+import { EndReason, type LiveEvent, LiveEventSchema, type StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { AsrWorkerPool } from "./AsrWorkerPool.ts";
 import { ConversationDirector, type DialogueConfig, type VoiceOutput } from "./dialogue/ConversationDirector.ts";
@@ -33,6 +33,7 @@ export interface VoiceConversationOptions {
     tts: SpeechSynthesizer;
     voice: () => Promise<VoiceOutput>;
     config?: Partial<DialogueConfig>;
+    currency: string;
   };
 }
 
@@ -92,7 +93,7 @@ export class VoiceConversation {
   };
 
   /** The conversation is over: the worker finalises the transcript, then the final score is computed. */
-  async end(reason = "customer"): Promise<void> {
+  async end(reason: EndReason = EndReason.CUSTOMER): Promise<void> {
     await this.#stream.end(this.#finishTimeoutMs);
     await this.director?.end(reason);
   }

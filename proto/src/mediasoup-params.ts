@@ -3,6 +3,8 @@
 // Signalling is rare (a handful of messages per session), so clarity wins
 // over speed here.
 import { create, type JsonObject } from "@bufbuild/protobuf";
+import type { types as ms } from "mediasoup";
+import { ErrorCode, ParleyError } from "./errors.ts";
 import {
   type DtlsParameters,
   DtlsParametersSchema,
@@ -18,70 +20,44 @@ import {
 
 type Params = Record<string, unknown>;
 
-/** mediasoup's shapes, structurally (both mediasoup and mediasoup-client satisfy them). */
-export interface MsDtlsParameters {
-  role?: "auto" | "client" | "server";
-  fingerprints: { algorithm: string; value: string }[];
-}
-export interface MsIceParameters {
-  usernameFragment: string;
-  password: string;
-  iceLite?: boolean;
-}
-export interface MsIceCandidate {
-  foundation: string;
-  priority: number;
-  address: string;
-  ip?: string;
-  protocol: "udp" | "tcp";
-  port: number;
-  type: "host" | "srflx" | "prflx" | "relay";
-  tcpType?: "active" | "passive" | "so";
-}
-interface MsRtcpFeedback {
-  type: string;
-  parameter?: string;
-}
-export interface MsRtpCapabilities {
-  codecs?: {
-    kind: "audio" | "video";
-    mimeType: string;
-    preferredPayloadType?: number;
-    clockRate: number;
-    channels?: number;
-    parameters?: Params;
-    rtcpFeedback?: MsRtcpFeedback[];
-  }[];
-  headerExtensions?: {
-    kind: "audio" | "video";
-    uri: string;
-    preferredId: number;
-    preferredEncrypt?: boolean;
-    direction?: string;
-  }[];
-}
-export interface MsRtpParameters {
-  mid?: string;
-  codecs: {
-    mimeType: string;
-    payloadType: number;
-    clockRate: number;
-    channels?: number;
-    parameters?: Params;
-    rtcpFeedback?: MsRtcpFeedback[];
-  }[];
-  headerExtensions?: { uri: string; id: number; encrypt?: boolean; parameters?: Params }[];
-  encodings?: {
-    ssrc?: number;
-    rid?: string;
-    codecPayloadType?: number;
-    rtx?: { ssrc: number };
-    dtx?: boolean;
-    scalabilityMode?: string;
-    maxBitrate?: number;
-  }[];
-  rtcp?: { cname?: string; reducedSize?: boolean };
-}
+/**
+ * mediasoup's own parameter types. mediasoup-client declares the same
+ * shapes, so the browser passes these to its Device unchanged.
+ */
+export type MsDtlsParameters = ms.DtlsParameters;
+export type MsIceParameters = ms.IceParameters;
+export type MsIceCandidate = ms.IceCandidate;
+export type MsRtpCapabilities = ms.RtpCapabilities;
+export type MsRtpParameters = ms.RtpParameters;
+
+/**
+ * What the *ToProto converters accept: mediasoup's shapes with header
+ * extension URIs as plain strings, since mediasoup-client knows URIs that
+ * mediasoup's union does not list.
+ */
+type StringUri<T extends { uri: string }> = Omit<T, "uri"> & { uri: string };
+export type RtpCapabilitiesInput = Omit<MsRtpCapabilities, "headerExtensions"> & {
+  headerExtensions?: StringUri<ms.RtpHeaderExtension>[];
+};
+export type RtpParametersInput = Omit<MsRtpParameters, "headerExtensions"> & {
+  headerExtensions?: StringUri<ms.RtpHeaderExtensionParameters>[];
+};
+
+// Enumerations arrive as strings; unknown values are rejected here, at the seam.
+const oneOf = <T extends string>(allowed: readonly T[], value: string, what: string): T => {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `unknown ${what} "${value}"`);
+};
+const KINDS = ["audio", "video"] as const;
+const DTLS_ROLES = ["auto", "client", "server"] as const;
+const ICE_PROTOCOLS = ["udp", "tcp"] as const;
+// mediasoup itself only ever offers host candidates (passive for TCP).
+const ICE_TYPES = ["host"] as const;
+const TCP_TYPES = ["passive"] as const;
+const DIRECTIONS = ["sendrecv", "sendonly", "recvonly", "inactive"] as const;
+const FINGERPRINT_ALGORITHMS = ["sha-1", "sha-224", "sha-256", "sha-384", "sha-512"] as const;
+// Header extension URIs are an open set in practice: mediasoup ignores ones it does not know.
+const uri = (value: string) => value as ms.RtpHeaderExtensionUri;
 
 // ws.proto carries fmtp parameters as google.protobuf.Struct, which protobuf-es
 // exposes as a plain JSON object: numbers stay numbers, strings stay strings.
@@ -94,8 +70,11 @@ const optional = <T>(value: T | undefined | null, absent: T): T | undefined =>
 export const dtlsToProto = (p: MsDtlsParameters): DtlsParameters =>
   create(DtlsParametersSchema, { role: p.role ?? "auto", fingerprints: p.fingerprints });
 export const dtlsFromProto = (p: DtlsParameters | undefined): MsDtlsParameters => ({
-  role: (p?.role || "auto") as MsDtlsParameters["role"],
-  fingerprints: (p?.fingerprints ?? []).map(({ algorithm, value }) => ({ algorithm, value })),
+  role: oneOf(DTLS_ROLES, p?.role || "auto", "DTLS role"),
+  fingerprints: (p?.fingerprints ?? []).map(({ algorithm, value }) => ({
+    algorithm: oneOf(FINGERPRINT_ALGORITHMS, algorithm, "fingerprint algorithm"),
+    value,
+  })),
 });
 
 export const iceParametersToProto = (p: MsIceParameters): IceParameters =>
@@ -121,13 +100,13 @@ export const iceCandidateFromProto = (c: IceCandidate): MsIceCandidate => ({
   priority: c.priority,
   address: c.address,
   ip: c.address,
-  protocol: c.protocol as MsIceCandidate["protocol"],
+  protocol: oneOf(ICE_PROTOCOLS, c.protocol, "ICE protocol"),
   port: c.port,
-  type: c.type as MsIceCandidate["type"],
-  ...(c.tcpType ? { tcpType: c.tcpType as MsIceCandidate["tcpType"] } : {}),
+  type: oneOf(ICE_TYPES, c.type, "ICE candidate type"),
+  ...(c.tcpType ? { tcpType: oneOf(TCP_TYPES, c.tcpType, "ICE TCP type") } : {}),
 });
 
-export const rtpCapabilitiesToProto = (caps: MsRtpCapabilities): RtpCapabilities =>
+export const rtpCapabilitiesToProto = (caps: RtpCapabilitiesInput): RtpCapabilities =>
   create(RtpCapabilitiesSchema, {
     codecs: (caps.codecs ?? []).map((c) => ({
       kind: c.kind,
@@ -149,7 +128,7 @@ export const rtpCapabilitiesToProto = (caps: MsRtpCapabilities): RtpCapabilities
 
 export const rtpCapabilitiesFromProto = (caps: RtpCapabilities | undefined): MsRtpCapabilities => ({
   codecs: (caps?.codecs ?? []).map((c) => ({
-    kind: c.kind as "audio" | "video",
+    kind: oneOf(KINDS, c.kind, "media kind"),
     mimeType: c.mimeType,
     preferredPayloadType: c.preferredPayloadType,
     clockRate: c.clockRate,
@@ -158,15 +137,15 @@ export const rtpCapabilitiesFromProto = (caps: RtpCapabilities | undefined): MsR
     rtcpFeedback: c.rtcpFeedback.map((f) => ({ type: f.type, parameter: f.parameter })),
   })),
   headerExtensions: (caps?.headerExtensions ?? []).map((h) => ({
-    kind: h.kind as "audio" | "video",
-    uri: h.uri,
+    kind: oneOf(KINDS, h.kind, "media kind"),
+    uri: uri(h.uri),
     preferredId: h.preferredId,
     preferredEncrypt: h.preferredEncrypt,
-    ...(h.direction ? { direction: h.direction } : {}),
+    ...(h.direction ? { direction: oneOf(DIRECTIONS, h.direction, "header extension direction") } : {}),
   })),
 });
 
-export const rtpParametersToProto = (p: MsRtpParameters): RtpParameters =>
+export const rtpParametersToProto = (p: RtpParametersInput): RtpParameters =>
   create(RtpParametersSchema, {
     mid: p.mid ?? "",
     codecs: p.codecs.map((c) => ({
@@ -208,7 +187,7 @@ export const rtpParametersFromProto = (p: RtpParameters | undefined): MsRtpParam
     ),
   })),
   headerExtensions: (p?.headerExtensions ?? []).map((h) => ({
-    uri: h.uri,
+    uri: uri(h.uri),
     id: h.id,
     encrypt: h.encrypt,
     parameters: fromStruct(h.parameters),

@@ -11,7 +11,7 @@ import {
 } from "@parley/inference-bridge";
 import { CustomerMedia, type MediaWorkerPool } from "@parley/media";
 import { ErrorCode, ParleyError, toParleyError } from "@parley/proto/errors";
-import { LiveEventSchema, StreamState } from "@parley/proto/live";
+import { EndReason, LiveEventSchema, StreamState } from "@parley/proto/live";
 import {
   dtlsFromProto,
   dtlsToProto,
@@ -114,7 +114,7 @@ export class CustomerSocket {
     const session = this.#session;
     if (!session || session.socketGeneration !== this.#generation) return;
     this.#logger.info({ code }, "customer socket closed");
-    void this.#ctx.sessions.end(session, "disconnected", true);
+    void this.#ctx.sessions.end(session, EndReason.DISCONNECTED, true);
   }
 
   async #handle(message: ClientMessage): Promise<Result> {
@@ -146,13 +146,13 @@ export class CustomerSocket {
         };
       }
       case "connectTransport":
-        await media.connectTransport(kind.value.transportId, dtlsFromProto(kind.value.dtlsParameters) as never);
+        await media.connectTransport(kind.value.transportId, dtlsFromProto(kind.value.dtlsParameters));
         return { case: "transportConnected", value: { $typeName: "parley.ws.v1.TransportConnected" } };
       case "produce": {
         const producer = await media.produce(
           kind.value.transportId,
           kind.value.kind,
-          rtpParametersFromProto(kind.value.rtpParameters) as never,
+          rtpParametersFromProto(kind.value.rtpParameters),
         );
         session.logger.info({ producerId: producer.id }, "microphone producing");
         return { case: "produced", value: { $typeName: "parley.ws.v1.Produced", producerId: producer.id } };
@@ -160,7 +160,7 @@ export class CustomerSocket {
       case "consumeAiVoice": {
         const consumer = await media.consumeAiVoice(
           kind.value.transportId,
-          rtpCapabilitiesFromProto(kind.value.rtpCapabilities) as never,
+          rtpCapabilitiesFromProto(kind.value.rtpCapabilities),
         );
         return {
           case: "consumed",
@@ -177,7 +177,7 @@ export class CustomerSocket {
         await media.resumeConsumer(kind.value.consumerId);
         return { case: "consumerResumed", value: { $typeName: "parley.ws.v1.ConsumerResumed" } };
       case "endSession":
-        await this.#ctx.sessions.end(session, "customer", true);
+        await this.#ctx.sessions.end(session, EndReason.CUSTOMER, true);
         return { case: "sessionEnded", value: { $typeName: "parley.ws.v1.SessionEnded" } };
       default:
         throw new ParleyError(ErrorCode.UNKNOWN_MESSAGE, "unknown message");
@@ -226,6 +226,7 @@ export class CustomerSocket {
           endSilenceMs: config.dialogue.endSilenceMs,
           partialScoreIntervalMs: config.scoring.partialIntervalMs,
         },
+        currency: "SEK",
       },
     });
     media = new CustomerMedia({
@@ -256,7 +257,7 @@ export class CustomerSocket {
         kind: { case: "status", value: { sessionId: session.id, state: StreamState.FAILED, detail: reason } },
       }),
     );
-    void this.#ctx.sessions.end(session, "media_lost", true).then(() => {
+    void this.#ctx.sessions.end(session, EndReason.MEDIA_LOST, true).then(() => {
       if (!this.#closed) this.#port.close(4001, reason);
     });
   }

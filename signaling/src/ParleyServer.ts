@@ -10,6 +10,7 @@ import {
   type SpeechSynthesizer,
 } from "@parley/inference-bridge";
 import { MediaWorkerPool, opusBackend } from "@parley/media";
+import { EndReason } from "@parley/proto/live";
 import pino, { type Logger } from "pino";
 import { CustomerSocket } from "./CustomerSocket.ts";
 import { type Config, describeConfig } from "./config.ts";
@@ -128,7 +129,7 @@ export class ParleyServer {
     this.#closing = true;
     if (this.#listenSocket) this.#uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = false;
-    await this.sessions.closeAll("shutdown");
+    await this.sessions.closeAll(EndReason.SHUTDOWN);
     this.mediaPool.close();
     this.asrPool.close();
     await this.embeddedAsr?.stop();

@@ -3,16 +3,15 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { VoiceConversation } from "@parley/inference-bridge";
 import type { CustomerMedia } from "@parley/media";
-import type { LiveEvent } from "@parley/proto/live";
+import { EndReason, type LiveEvent } from "@parley/proto/live";
 import { ServerMessageSchema } from "@parley/proto/ws";
 import type { Logger } from "pino";
 import { feedbackSessionsTotal, liveEventsPublished } from "./metrics.ts";
 
-/** Why a session ends; also the conversation's end reason. */
-export type EndReason = "customer" | "disconnected" | "media_lost" | "shutdown" | "never_joined";
+export { EndReason };
 
 /** Conversations that ran their course, as opposed to ones cut short. */
-const COMPLETED = new Set(["customer", "max_turns", "silence", "nothing_left_to_ask"]);
+const COMPLETED = new Set([EndReason.CUSTOMER, EndReason.MAX_TURNS, EndReason.SILENCE, EndReason.NOTHING_LEFT_TO_ASK]);
 const qualityTier = (score: number) => (score >= 70 ? "high" : score >= 40 ? "medium" : "low");
 
 export const sessionTopic = (sessionId: string) => `session/${sessionId}`;
@@ -70,6 +69,9 @@ export class Session {
       if (graceful) await conversation.end(reason);
       conversation.close();
     }
-    this.logger.info({ reason, transcript: conversation?.transcript.finalText().length ?? 0 }, "session closed");
+    this.logger.info(
+      { reason: EndReason[reason], transcript: conversation?.transcript.finalText().length ?? 0 },
+      "session closed",
+    );
   }
 }

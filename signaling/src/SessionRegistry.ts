@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { activeSessions } from "./metrics.ts";
-import { type EndReason, type Publish, Session } from "./Session.ts";
+import { EndReason, type Publish, Session } from "./Session.ts";
 
 export class SessionRegistry {
   readonly #sessions = new Map<string, Session>();
@@ -53,7 +53,7 @@ export class SessionRegistry {
   #sweep(): void {
     const cutoff = Date.now() - this.#unjoinedTtlMs;
     for (const session of this.#sessions.values()) {
-      if (!session.media && session.createdAt < cutoff) void this.end(session, "never_joined", false);
+      if (!session.media && session.createdAt < cutoff) void this.end(session, EndReason.NEVER_JOINED, false);
     }
   }
 }

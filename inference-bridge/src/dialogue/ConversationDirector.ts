@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   AiSpeechState,
   ConversationEndedSchema,
+  EndReason,
   type LiveEvent,
   LiveEventSchema,
   type TranscriptSegment,
@@ -63,6 +64,8 @@ export interface ConversationDirectorOptions {
   voice: () => Promise<VoiceOutput>;
   publish: (event: LiveEvent) => void;
   config?: Partial<DialogueConfig>;
+  /** ISO 4217 code of the store's rewards, carried on ConversationEnded. */
+  currency: string;
 }
 
 /** One AI turn's timings, for observers (benchmarks, traces); milliseconds. */
@@ -147,7 +150,7 @@ export class ConversationDirector {
   }
 
   /** Ends the conversation: final score, summary, ConversationEnded. Safe to call twice. */
-  end(reason: string): Promise<void> {
+  end(reason: EndReason): Promise<void> {
     this.#ended ??= this.#finish(reason);
     return this.#ended;
   }
@@ -184,7 +187,7 @@ export class ConversationDirector {
       const quietForMs = performance.now() - Math.max(this.#lastVoiceAt, this.#lastActivityAt);
       if (this.#playback || this.#asking) return this.#armSilenceTimer();
       if (quietForMs < this.#config.endSilenceMs) return this.#armSilenceTimer(this.#config.endSilenceMs - quietForMs);
-      void this.end("silence");
+      void this.end(EndReason.SILENCE);
     }, delayMs);
   }
 
@@ -200,7 +203,7 @@ export class ConversationDirector {
     const lastVoiceAt = this.#lastVoiceAt;
     aiTurnMetrics.endOfUtteranceDelay.observe((turnEndedAt - lastVoiceAt) / 1000);
     if (this.#turn >= this.#config.maxTurns) {
-      await this.end("max_turns");
+      await this.end(EndReason.MAX_TURNS);
       return;
     }
     const controller = new AbortController();
@@ -213,7 +216,7 @@ export class ConversationDirector {
         controller.signal,
       );
       if (!followUp || controller.signal.aborted) {
-        if (!followUp) await this.end("nothing_left_to_ask");
+        if (!followUp) await this.end(EndReason.NOTHING_LEFT_TO_ASK);
         return;
       }
       const turn = ++this.#turn;
@@ -268,7 +271,7 @@ export class ConversationDirector {
     }
   }
 
-  async #finish(reason: string): Promise<void> {
+  async #finish(reason: EndReason): Promise<void> {
     this.#clearTimers();
     this.#asking?.abort();
     this.#playback?.stop();
@@ -282,7 +285,7 @@ export class ConversationDirector {
     }
     observeFinalScore(final);
     const summary = summarize(this.#o.transcript.finalText(), final);
-    this.#o.logger.info({ reason, score: final.score, turns: this.#turn }, "conversation ended");
+    this.#o.logger.info({ reason: EndReason[reason], score: final.score, turns: this.#turn }, "conversation ended");
     this.#publish(
       "conversationEnded",
       create(ConversationEndedSchema, {
@@ -290,7 +293,7 @@ export class ConversationDirector {
         finalScore: this.#scoreMessage(final, 0, true),
         summary,
         reason,
-        currency: "SEK",
+        currency: this.#o.currency,
       }),
     );
   }

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { SegmentSchema } from "@parley/proto/asr";
-import { AiSpeechState, type LiveEvent } from "@parley/proto/live";
+import { AiSpeechState, EndReason, type LiveEvent } from "@parley/proto/live";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
@@ -130,6 +130,7 @@ function setup(config: Partial<DialogueConfig> = {}) {
     },
     publish: (event) => events.push(event),
     config: { turnSilenceMs: TURN_SILENCE, endSilenceMs: END_SILENCE, maxTurns: 3, ...config },
+    currency: "SEK",
   });
 
   let nextId = 0;
@@ -367,7 +368,7 @@ describe("ConversationDirector", () => {
 
     const ended = t.of("conversationEnded");
     expect(ended).toHaveLength(1);
-    expect(ended[0]!.reason).toBe("max_turns");
+    expect(ended[0]!.reason).toBe(EndReason.MAX_TURNS);
     expect(ended[0]!.sessionId).toBe(SESSION);
     expect(ended[0]!.finalScore?.isFinal).toBe(true);
     expect(ended[0]!.finalScore?.score).toBeGreaterThan(0);
@@ -406,7 +407,7 @@ describe("ConversationDirector", () => {
     await advance(1);
     const ended = t.of("conversationEnded");
     expect(ended).toHaveLength(1);
-    expect(ended[0]!.reason).toBe("silence");
+    expect(ended[0]!.reason).toBe(EndReason.SILENCE);
     expect(ended[0]!.finalScore?.isFinal).toBe(true);
     expect(ended[0]!.summary).toBe("No feedback was given.");
     expect(t.director.ended).toBe(true);
@@ -422,7 +423,7 @@ describe("ConversationDirector", () => {
     await advance(END_SILENCE - 1_000);
     expect(t.of("conversationEnded")).toEqual([]);
     await advance(1_000);
-    expect(t.of("conversationEnded").map((e) => e.reason)).toEqual(["silence"]);
+    expect(t.of("conversationEnded").map((e) => e.reason)).toEqual([EndReason.SILENCE]);
   });
 
   it("does not end for silence while the AI is still speaking", async () => {
@@ -432,20 +433,20 @@ describe("ConversationDirector", () => {
     expect(t.of("conversationEnded")).toEqual([]);
     t.voice.last.finish();
     await advance(END_SILENCE);
-    expect(t.of("conversationEnded").map((e) => e.reason)).toEqual(["silence"]);
+    expect(t.of("conversationEnded").map((e) => e.reason)).toEqual([EndReason.SILENCE]);
   });
 
   it("publishes one conversationEnded when end() is called twice", async () => {
     const t = setup();
     t.customer.say(COMPLAINT, false);
-    const first = t.director.end("customer");
-    const second = t.director.end("customer");
+    const first = t.director.end(EndReason.CUSTOMER);
+    const second = t.director.end(EndReason.CUSTOMER);
     expect(second).toBe(first);
     await Promise.all([first, second]);
     await advance(2 * END_SILENCE);
     const ended = t.of("conversationEnded");
     expect(ended).toHaveLength(1);
-    expect(ended[0]!.reason).toBe("customer");
+    expect(ended[0]!.reason).toBe(EndReason.CUSTOMER);
     expect(ended[0]!.summary).toContain("coffee");
     expect(ended[0]!.currency).toBe("SEK");
   });
@@ -453,7 +454,7 @@ describe("ConversationDirector", () => {
   it("end() while the AI speaks stops the voice, reports INTERRUPTED, then ends, and leaves no timer behind", async () => {
     const t = setup();
     await toAiSpeaking(t, COMPLAINT);
-    await t.director.end("customer");
+    await t.director.end(EndReason.CUSTOMER);
     await advance(0);
     expect(t.voice.last.stops).toBe(1);
     expect(t.of("conversationEnded")).toHaveLength(1);
@@ -534,7 +535,7 @@ describe("ConversationDirector", () => {
     t.tts.release(); // a synthesiser that answers anyway
     t.customer.say("more words after the close");
     t.customer.pcm(tone(500));
-    await t.director.end("customer");
+    await t.director.end(EndReason.CUSTOMER);
     await advance(2 * END_SILENCE);
 
     expect(t.voice.plays).toEqual([]);

@@ -2,9 +2,10 @@
 // @generated from file parley/live/v1/live.proto (package parley.live.v1, syntax proto3)
 /* eslint-disable */
 
-// Live events published on a session's topic (and later on business and
-// admin topics). Carried to browsers inside parley.ws.v1.ServerMessage and
-// across nodes as bytes.
+// Live events of conversations. The node's live-event bus carries each one
+// in a LiveEnvelope that says where it belongs (session, store, business);
+// subscribers pick them by topic. Browsers receive the LiveEvent inside
+// parley.ws.v1.ServerMessage; other nodes receive the envelope as bytes.
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
@@ -14,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/live/v1/live.proto.
  */
 export const file_parley_live_v1_live: GenFile = /*@__PURE__*/
-  fileDesc("ChlwYXJsZXkvbGl2ZS92MS9saXZlLnByb3RvEg5wYXJsZXkubGl2ZS52MSJACg5UcmFuc2NyaXB0V29yZBIMCgR0ZXh0GAEgASgJEhAKCHN0YXJ0X21zGAIgASgNEg4KBmVuZF9tcxgDIAEoDSLVAQoRVHJhbnNjcmlwdFNlZ21lbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzZWdtZW50X2lkGAIgASgNEhAKCGlzX2ZpbmFsGAMgASgIEhQKDHNwZWVjaF9maW5hbBgEIAEoCBIMCgR0ZXh0GAUgASgJEi0KBXdvcmRzGAYgAygLMh4ucGFybGV5LmxpdmUudjEuVHJhbnNjcmlwdFdvcmQSEAoIc3RhcnRfbXMYByABKA0SDgoGZW5kX21zGAggASgNEhEKCXN0YWJpbGl0eRgJIAEoAiJfCg1TZXNzaW9uU3RhdHVzEhIKCnNlc3Npb25faWQYASABKAkSKgoFc3RhdGUYAiABKA4yGy5wYXJsZXkubGl2ZS52MS5TdHJlYW1TdGF0ZRIOCgZkZXRhaWwYAyABKAki4AEKDUZlZWRiYWNrU2NvcmUSEgoKc2Vzc2lvbl9pZBgBIAEoCRINCgVzY29yZRgCIAEoDRITCgtzcGVjaWZpY2l0eRgDIAEoAhIVCg1hY3Rpb25hYmlsaXR5GAQgASgCEhEKCXNlbnRpbWVudBgFIAEoAhIRCglyZWxldmFuY2UYBiABKAISDgoGdG9waWNzGAcgAygJEgwKBGhpbnQYCCABKAkSDgoGZW5naW5lGAkgASgJEhAKCGlzX2ZpbmFsGAogASgIEhoKEnRocm91Z2hfc2VnbWVudF9pZBgLIAEoDSJKCgZBaVR1cm4SEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEgwKBHRleHQYAyABKAkSEAoIYWltZWRfYXQYBCABKAkiWgoIQWlTcGVlY2gSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEiwKBXN0YXRlGAMgASgOMh0ucGFybGV5LmxpdmUudjEuQWlTcGVlY2hTdGF0ZSKkAQoRQ29udmVyc2F0aW9uRW5kZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIyCgtmaW5hbF9zY29yZRgCIAEoCzIdLnBhcmxleS5saXZlLnYxLkZlZWRiYWNrU2NvcmUSDwoHc3VtbWFyeRgDIAEoCRIOCgZyZWFzb24YBCABKAkSFAoMcmV3YXJkX21pbm9yGAUgASgNEhAKCGN1cnJlbmN5GAYgASgJIsgCCglMaXZlRXZlbnQSNwoKdHJhbnNjcmlwdBgBIAEoCzIhLnBhcmxleS5saXZlLnYxLlRyYW5zY3JpcHRTZWdtZW50SAASLwoGc3RhdHVzGAIgASgLMh0ucGFybGV5LmxpdmUudjEuU2Vzc2lvblN0YXR1c0gAEi4KBXNjb3JlGAMgASgLMh0ucGFybGV5LmxpdmUudjEuRmVlZGJhY2tTY29yZUgAEikKB2FpX3R1cm4YBCABKAsyFi5wYXJsZXkubGl2ZS52MS5BaVR1cm5IABItCglhaV9zcGVlY2gYBSABKAsyGC5wYXJsZXkubGl2ZS52MS5BaVNwZWVjaEgAEj8KEmNvbnZlcnNhdGlvbl9lbmRlZBgGIAEoCzIhLnBhcmxleS5saXZlLnYxLkNvbnZlcnNhdGlvbkVuZGVkSABCBgoEa2luZCqvAQoLU3RyZWFtU3RhdGUSHAoYU1RSRUFNX1NUQVRFX1VOU1BFQ0lGSUVEEAASGwoXU1RSRUFNX1NUQVRFX0NPTk5FQ1RJTkcQARIVChFTVFJFQU1fU1RBVEVfTElWRRACEh0KGVNUUkVBTV9TVEFURV9SRUNPTk5FQ1RJTkcQAxIWChJTVFJFQU1fU1RBVEVfRU5ERUQQBBIXChNTVFJFQU1fU1RBVEVfRkFJTEVEEAUqiQEKDUFpU3BlZWNoU3RhdGUSHwobQUlfU1BFRUNIX1NUQVRFX1VOU1BFQ0lGSUVEEAASHAoYQUlfU1BFRUNIX1NUQVRFX1NQRUFLSU5HEAESGAoUQUlfU1BFRUNIX1NUQVRFX0RPTkUQAhIfChtBSV9TUEVFQ0hfU1RBVEVfSU5URVJSVVBURUQQA2IGcHJvdG8z");
+  fileDesc("ChlwYXJsZXkvbGl2ZS92MS9saXZlLnByb3RvEg5wYXJsZXkubGl2ZS52MSJACg5UcmFuc2NyaXB0V29yZBIMCgR0ZXh0GAEgASgJEhAKCHN0YXJ0X21zGAIgASgNEg4KBmVuZF9tcxgDIAEoDSLVAQoRVHJhbnNjcmlwdFNlZ21lbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzZWdtZW50X2lkGAIgASgNEhAKCGlzX2ZpbmFsGAMgASgIEhQKDHNwZWVjaF9maW5hbBgEIAEoCBIMCgR0ZXh0GAUgASgJEi0KBXdvcmRzGAYgAygLMh4ucGFybGV5LmxpdmUudjEuVHJhbnNjcmlwdFdvcmQSEAoIc3RhcnRfbXMYByABKA0SDgoGZW5kX21zGAggASgNEhEKCXN0YWJpbGl0eRgJIAEoAiJfCg1TZXNzaW9uU3RhdHVzEhIKCnNlc3Npb25faWQYASABKAkSKgoFc3RhdGUYAiABKA4yGy5wYXJsZXkubGl2ZS52MS5TdHJlYW1TdGF0ZRIOCgZkZXRhaWwYAyABKAki4AEKDUZlZWRiYWNrU2NvcmUSEgoKc2Vzc2lvbl9pZBgBIAEoCRINCgVzY29yZRgCIAEoDRITCgtzcGVjaWZpY2l0eRgDIAEoAhIVCg1hY3Rpb25hYmlsaXR5GAQgASgCEhEKCXNlbnRpbWVudBgFIAEoAhIRCglyZWxldmFuY2UYBiABKAISDgoGdG9waWNzGAcgAygJEgwKBGhpbnQYCCABKAkSDgoGZW5naW5lGAkgASgJEhAKCGlzX2ZpbmFsGAogASgIEhoKEnRocm91Z2hfc2VnbWVudF9pZBgLIAEoDSJKCgZBaVR1cm4SEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEgwKBHRleHQYAyABKAkSEAoIYWltZWRfYXQYBCABKAkiWgoIQWlTcGVlY2gSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEiwKBXN0YXRlGAMgASgOMh0ucGFybGV5LmxpdmUudjEuQWlTcGVlY2hTdGF0ZSKHAQoOU2Vzc2lvblN0YXJ0ZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzdG9yZV9jb2RlGAIgASgJEhMKC2J1c2luZXNzX2lkGAMgASgJEhAKCGxhbmd1YWdlGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAQSDwoHbm9kZV9pZBgGIAEoCSK/AQoRQ29udmVyc2F0aW9uRW5kZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIyCgtmaW5hbF9zY29yZRgCIAEoCzIdLnBhcmxleS5saXZlLnYxLkZlZWRiYWNrU2NvcmUSDwoHc3VtbWFyeRgDIAEoCRIpCgZyZWFzb24YBCABKA4yGS5wYXJsZXkubGl2ZS52MS5FbmRSZWFzb24SFAoMcmV3YXJkX21pbm9yGAUgASgNEhAKCGN1cnJlbmN5GAYgASgJIoMDCglMaXZlRXZlbnQSNwoKdHJhbnNjcmlwdBgBIAEoCzIhLnBhcmxleS5saXZlLnYxLlRyYW5zY3JpcHRTZWdtZW50SAASLwoGc3RhdHVzGAIgASgLMh0ucGFybGV5LmxpdmUudjEuU2Vzc2lvblN0YXR1c0gAEi4KBXNjb3JlGAMgASgLMh0ucGFybGV5LmxpdmUudjEuRmVlZGJhY2tTY29yZUgAEikKB2FpX3R1cm4YBCABKAsyFi5wYXJsZXkubGl2ZS52MS5BaVR1cm5IABItCglhaV9zcGVlY2gYBSABKAsyGC5wYXJsZXkubGl2ZS52MS5BaVNwZWVjaEgAEj8KEmNvbnZlcnNhdGlvbl9lbmRlZBgGIAEoCzIhLnBhcmxleS5saXZlLnYxLkNvbnZlcnNhdGlvbkVuZGVkSAASOQoPc2Vzc2lvbl9zdGFydGVkGAcgASgLMh4ucGFybGV5LmxpdmUudjEuU2Vzc2lvblN0YXJ0ZWRIAEIGCgRraW5kIqwBCgxMaXZlRW52ZWxvcGUSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzdG9yZV9jb2RlGAIgASgJEhMKC2J1c2luZXNzX2lkGAMgASgJEgsKA3NlcRgEIAEoBBIPCgdub2RlX2lkGAUgASgJEhcKD3B1Ymxpc2hlZF9hdF9tcxgGIAEoBBIoCgVldmVudBgHIAEoCzIZLnBhcmxleS5saXZlLnYxLkxpdmVFdmVudCqvAQoLU3RyZWFtU3RhdGUSHAoYU1RSRUFNX1NUQVRFX1VOU1BFQ0lGSUVEEAASGwoXU1RSRUFNX1NUQVRFX0NPTk5FQ1RJTkcQARIVChFTVFJFQU1fU1RBVEVfTElWRRACEh0KGVNUUkVBTV9TVEFURV9SRUNPTk5FQ1RJTkcQAxIWChJTVFJFQU1fU1RBVEVfRU5ERUQQBBIXChNTVFJFQU1fU1RBVEVfRkFJTEVEEAUqiQEKDUFpU3BlZWNoU3RhdGUSHwobQUlfU1BFRUNIX1NUQVRFX1VOU1BFQ0lGSUVEEAASHAoYQUlfU1BFRUNIX1NUQVRFX1NQRUFLSU5HEAESGAoUQUlfU1BFRUNIX1NUQVRFX0RPTkUQAhIfChtBSV9TUEVFQ0hfU1RBVEVfSU5URVJSVVBURUQQAyrAAgoJRW5kUmVhc29uEhoKFkVORF9SRUFTT05fVU5TUEVDSUZJRUQQABIXChNFTkRfUkVBU09OX0NVU1RPTUVSEAESGAoURU5EX1JFQVNPTl9NQVhfVFVSTlMQAhIWChJFTkRfUkVBU09OX1NJTEVOQ0UQAxIiCh5FTkRfUkVBU09OX05PVEhJTkdfTEVGVF9UT19BU0sQBBIbChdFTkRfUkVBU09OX0RJU0NPTk5FQ1RFRBAFEhkKFUVORF9SRUFTT05fTUVESUFfTE9TVBAGEhcKE0VORF9SRUFTT05fU0hVVERPV04QBxIbChdFTkRfUkVBU09OX05FVkVSX0pPSU5FRBAIEhsKF0VORF9SRUFTT05fTUFYX0RVUkFUSU9OEAkSHQoZRU5EX1JFQVNPTl9FTkRFRF9CWV9BRE1JThAKYgZwcm90bzM");
 
 /**
  * @generated from message parley.live.v1.TranscriptWord
@@ -283,6 +284,52 @@ export const AiSpeechSchema: GenMessage<AiSpeech> = /*@__PURE__*/
   messageDesc(file_parley_live_v1_live, 5);
 
 /**
+ * A conversation began: its media is up and it belongs to this store.
+ *
+ * @generated from message parley.live.v1.SessionStarted
+ */
+export type SessionStarted = Message<"parley.live.v1.SessionStarted"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string store_code = 2;
+   */
+  storeCode: string;
+
+  /**
+   * @generated from field: string business_id = 3;
+   */
+  businessId: string;
+
+  /**
+   * @generated from field: string language = 4;
+   */
+  language: string;
+
+  /**
+   * unix milliseconds
+   *
+   * @generated from field: uint64 started_at_ms = 5;
+   */
+  startedAtMs: bigint;
+
+  /**
+   * @generated from field: string node_id = 6;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message parley.live.v1.SessionStarted.
+ * Use `create(SessionStartedSchema)` to create a new message.
+ */
+export const SessionStartedSchema: GenMessage<SessionStarted> = /*@__PURE__*/
+  messageDesc(file_parley_live_v1_live, 6);
+
+/**
  * @generated from message parley.live.v1.ConversationEnded
  */
 export type ConversationEnded = Message<"parley.live.v1.ConversationEnded"> & {
@@ -302,20 +349,20 @@ export type ConversationEnded = Message<"parley.live.v1.ConversationEnded"> & {
   summary: string;
 
   /**
-   * "customer", "max_turns", "silence", ...
-   *
-   * @generated from field: string reason = 4;
+   * @generated from field: parley.live.v1.EndReason reason = 4;
    */
-  reason: string;
+  reason: EndReason;
 
   /**
-   * Reward in minor units (öre) once the rewards issue lands; 0 until then.
+   * Reward in minor units (öre for SEK) once the rewards issue lands; 0 until then.
    *
    * @generated from field: uint32 reward_minor = 5;
    */
   rewardMinor: number;
 
   /**
+   * ISO 4217, from the store's reward policy
+   *
    * @generated from field: string currency = 6;
    */
   currency: string;
@@ -326,7 +373,7 @@ export type ConversationEnded = Message<"parley.live.v1.ConversationEnded"> & {
  * Use `create(ConversationEndedSchema)` to create a new message.
  */
 export const ConversationEndedSchema: GenMessage<ConversationEnded> = /*@__PURE__*/
-  messageDesc(file_parley_live_v1_live, 6);
+  messageDesc(file_parley_live_v1_live, 7);
 
 /**
  * @generated from message parley.live.v1.LiveEvent
@@ -371,6 +418,12 @@ export type LiveEvent = Message<"parley.live.v1.LiveEvent"> & {
      */
     value: ConversationEnded;
     case: "conversationEnded";
+  } | {
+    /**
+     * @generated from field: parley.live.v1.SessionStarted session_started = 7;
+     */
+    value: SessionStarted;
+    case: "sessionStarted";
   } | { case: undefined; value?: undefined };
 };
 
@@ -379,7 +432,62 @@ export type LiveEvent = Message<"parley.live.v1.LiveEvent"> & {
  * Use `create(LiveEventSchema)` to create a new message.
  */
 export const LiveEventSchema: GenMessage<LiveEvent> = /*@__PURE__*/
-  messageDesc(file_parley_live_v1_live, 7);
+  messageDesc(file_parley_live_v1_live, 8);
+
+/**
+ * What the live-event bus carries: an event and where it belongs. Topics are
+ * derived from it (session/<id>, store/<code>, business/<id>, admin).
+ *
+ * @generated from message parley.live.v1.LiveEnvelope
+ */
+export type LiveEnvelope = Message<"parley.live.v1.LiveEnvelope"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string store_code = 2;
+   */
+  storeCode: string;
+
+  /**
+   * @generated from field: string business_id = 3;
+   */
+  businessId: string;
+
+  /**
+   * Per session, from 1, in publication order: subscribers on other nodes
+   * use it to keep order and drop duplicates.
+   *
+   * @generated from field: uint64 seq = 4;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: string node_id = 5;
+   */
+  nodeId: string;
+
+  /**
+   * unix milliseconds
+   *
+   * @generated from field: uint64 published_at_ms = 6;
+   */
+  publishedAtMs: bigint;
+
+  /**
+   * @generated from field: parley.live.v1.LiveEvent event = 7;
+   */
+  event?: LiveEvent;
+};
+
+/**
+ * Describes the message parley.live.v1.LiveEnvelope.
+ * Use `create(LiveEnvelopeSchema)` to create a new message.
+ */
+export const LiveEnvelopeSchema: GenMessage<LiveEnvelope> = /*@__PURE__*/
+  messageDesc(file_parley_live_v1_live, 9);
 
 /**
  * @generated from enum parley.live.v1.StreamState
@@ -456,4 +564,92 @@ export enum AiSpeechState {
  */
 export const AiSpeechStateSchema: GenEnum<AiSpeechState> = /*@__PURE__*/
   enumDesc(file_parley_live_v1_live, 1);
+
+/**
+ * Why a conversation ended.
+ *
+ * @generated from enum parley.live.v1.EndReason
+ */
+export enum EndReason {
+  /**
+   * @generated from enum value: END_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * the customer said they were done
+   *
+   * @generated from enum value: END_REASON_CUSTOMER = 1;
+   */
+  CUSTOMER = 1,
+
+  /**
+   * the AI asked all its questions
+   *
+   * @generated from enum value: END_REASON_MAX_TURNS = 2;
+   */
+  MAX_TURNS = 2,
+
+  /**
+   * nobody spoke for END_SILENCE_MS
+   *
+   * @generated from enum value: END_REASON_SILENCE = 3;
+   */
+  SILENCE = 3,
+
+  /**
+   * the planner had no further question
+   *
+   * @generated from enum value: END_REASON_NOTHING_LEFT_TO_ASK = 4;
+   */
+  NOTHING_LEFT_TO_ASK = 4,
+
+  /**
+   * the customer's socket went away
+   *
+   * @generated from enum value: END_REASON_DISCONNECTED = 5;
+   */
+  DISCONNECTED = 5,
+
+  /**
+   * the media worker under the session died
+   *
+   * @generated from enum value: END_REASON_MEDIA_LOST = 6;
+   */
+  MEDIA_LOST = 6,
+
+  /**
+   * the node shut down
+   *
+   * @generated from enum value: END_REASON_SHUTDOWN = 7;
+   */
+  SHUTDOWN = 7,
+
+  /**
+   * created, but nobody joined before the token expired
+   *
+   * @generated from enum value: END_REASON_NEVER_JOINED = 8;
+   */
+  NEVER_JOINED = 8,
+
+  /**
+   * the session reached its maximum duration
+   *
+   * @generated from enum value: END_REASON_MAX_DURATION = 9;
+   */
+  MAX_DURATION = 9,
+
+  /**
+   * an admin ended it
+   *
+   * @generated from enum value: END_REASON_ENDED_BY_ADMIN = 10;
+   */
+  ENDED_BY_ADMIN = 10,
+}
+
+/**
+ * Describes the enum parley.live.v1.EndReason.
+ */
+export const EndReasonSchema: GenEnum<EndReason> = /*@__PURE__*/
+  enumDesc(file_parley_live_v1_live, 2);
 
