@@ -22,8 +22,6 @@ export interface CustomerMediaOptions {
   announcedAddress?: string;
   logger: Logger;
   onPcm: PcmSink;
-  /** Called when the router goes away under the session (its worker died). */
-  onMediaLost?: (reason: string) => void;
   reorderWindowMs?: number;
 }
 
@@ -32,6 +30,8 @@ interface CustomerMediaEvents {
 }
 
 export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
+  /** The close reason when the router's worker died under the session. */
+  static readonly WORKER_LOST = "media worker lost";
   readonly #options: CustomerMediaOptions;
   readonly #transports = new Map<string, { transport: ms.WebRtcTransport; direction: Direction; connected: boolean }>();
   #producer: ms.Producer | undefined;
@@ -44,7 +44,7 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   constructor(options: CustomerMediaOptions) {
     super();
     this.#options = options;
-    options.router.observer.once("close", () => this.close("media worker lost"));
+    options.router.observer.once("close", () => this.close(CustomerMedia.WORKER_LOST));
   }
 
   get rtpCapabilities(): ms.RtpCapabilities {

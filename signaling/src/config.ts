@@ -11,6 +11,8 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 
 export interface Config {
   nodeEnv: string;
+  /** This node's name on the live-event bus and in logs (a pod name in Kubernetes). */
+  nodeId: string;
   host: string;
   port: number;
   /** HTTPS/WSS straight from uWS (browsers allow the microphone only on https or localhost). */
@@ -24,6 +26,13 @@ export interface Config {
   allowUwsFallback: boolean;
   maxWsMessageBytes: number;
   clientDistDir: string;
+  /** The embedded store list, used until stores come from the records database. */
+  stores: {
+    codes: string[];
+    businessId: string;
+    /** ISO 4217 currency of rewards. */
+    currency: string;
+  };
   media: {
     workers: number;
     listenIp: string;
@@ -70,6 +79,13 @@ function int(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/** "a, b,c" → ["a", "b", "c"] */
+const list = (raw: string) =>
+  raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
 /** "15m", "24h", "30s", "500ms" or plain milliseconds. */
 export function parseDurationMs(raw: string): number {
   const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim());
@@ -97,6 +113,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (secret && secret.length < 32) throw new Error("JWT_SECRET must be at least 32 characters");
   return {
     nodeEnv,
+    nodeId: env.NODE_ID?.trim() || os.hostname(),
     host: env.HOST ?? "0.0.0.0",
     port: int(env, "PORT", 8080),
     tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined,
@@ -108,6 +125,11 @@ export function loadConfig(env: Env = process.env): Config {
     allowUwsFallback: env.PARLEY_ALLOW_UWS_FALLBACK === "1",
     maxWsMessageBytes: int(env, "MAX_WS_MESSAGE_BYTES", 64 * 1024),
     clientDistDir: env.CLIENT_DIST_DIR ?? path.join(REPO_ROOT, "client/dist"),
+    stores: {
+      codes: list(env.STORE_CODES ?? "demo"),
+      businessId: env.STORE_BUSINESS_ID?.trim() || "demo",
+      currency: env.REWARD_CURRENCY?.trim() || "SEK",
+    },
     media: {
       workers: int(env, "MEDIASOUP_WORKERS", os.availableParallelism()),
       listenIp: env.MEDIASOUP_LISTEN_IP ?? "127.0.0.1",
@@ -133,10 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
       ttsVoice: env.TTS_VOICE ?? "slt",
     },
     asr: {
-      workers: (env.ASR_WORKERS ?? "")
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean),
+      workers: list(env.ASR_WORKERS ?? ""),
       language: env.ASR_LANGUAGE ?? "en-US",
       chunkMs: int(env, "ASR_CHUNK_MS", 20),
       finishTimeoutMs: int(env, "VOICE_PROCESSING_TIMEOUT", 30_000),

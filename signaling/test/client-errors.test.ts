@@ -20,7 +20,7 @@ async function page(options: Parameters<typeof launchChromium>[0]) {
   const browser = await launchChromium(options);
   browsers.push(browser);
   const p = await browser.newPage();
-  await p.goto(`${server.url}/?store=errors`);
+  await p.goto(`${server.url}/?store=demo`);
   return p;
 }
 

@@ -62,7 +62,7 @@ describe("conversation with the AI in a real browser", () => {
 
     browser = await launchChromium({ microphoneWav: wav });
     const page = await browser.newPage();
-    await page.goto(`${server.url}/?store=conversation&audio=raw`);
+    await page.goto(`${server.url}/?store=demo&audio=raw`);
     await page.getByTestId("start").click();
     await page.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
     await meterAiVoice(page);

@@ -44,7 +44,7 @@ async function talk(browserWav: string, seconds: number) {
   const browser: Browser = await launchChromium({ microphoneWav: browserWav });
   try {
     const page = await browser.newPage();
-    await page.goto(`${server.url}/?store=e2e&audio=raw`);
+    await page.goto(`${server.url}/?store=demo&audio=raw`);
     await watchTranscript(page);
     const startedAt = await page.evaluate(() => performance.now());
     await page.getByTestId("start").click();

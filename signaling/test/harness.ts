@@ -31,7 +31,7 @@ export interface Endpoint {
   port: number;
 }
 
-export async function createSession(server: Endpoint, storeCode = "store-1") {
+export async function createSession(server: Endpoint, storeCode = "demo") {
   const res = await fetch(`${server.url}/api/sessions`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -3,8 +3,8 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, TransportDirection } from "@parley/proto/ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issueToken } from "../src/auth/token.ts";
 import type { ParleyServer } from "../src/ParleyServer.ts";
-import { issueToken } from "../src/token.ts";
 import { createSession, startServer, TestSocket } from "./harness.ts";
 
 let server: ParleyServer;
@@ -31,7 +31,7 @@ const opusRtpParameters = (ssrc: number) => ({
   rtcp: { cname: "test" },
 });
 
-async function joined(storeCode = "store-1") {
+async function joined(storeCode = "demo") {
   const { token, sessionId } = await createSession(server, storeCode);
   const socket = await TestSocket.open(server);
   const result = await socket.request({ case: "join", value: { token } });
@@ -44,12 +44,18 @@ describe("POST /api/sessions", () => {
     fetch(`${server.url}/api/sessions`, { method: "POST", headers: { "content-type": contentType }, body });
 
   it("issues a session id and a token", async () => {
-    const res = await post(JSON.stringify({ storeCode: "cafe-42" }));
+    const res = await post(JSON.stringify({ storeCode: "demo" }));
     expect(res.status).toBe(201);
     const body = (await res.json()) as { sessionId: string; token: string; expiresAt: string };
     expect(body.sessionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(body.token.split(".")).toHaveLength(3);
     expect(Date.parse(body.expiresAt)).toBeGreaterThan(Date.now());
+  });
+
+  it("refuses a store code that names no known store", async () => {
+    const res = await post(JSON.stringify({ storeCode: "made-up-store" }));
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: string }).error).toMatch(/unknown store/);
   });
 
   it("rejects bad bodies with a reason", async () => {
@@ -134,6 +140,21 @@ describe("WebSocket protocol errors", () => {
     const unknown = issueToken(server.config.jwtSecret, { sid: randomUUID(), store: "x", exp: 2e9 });
     expect(errorOf(await socket.request({ case: "join", value: { token: unknown } })).code).toBe(ErrorCode.NOT_FOUND);
     socket.close();
+  });
+
+  it("hands the session to a newer connection and closes the older one at once", async () => {
+    const { token, sessionId } = await createSession(server);
+    const first = await TestSocket.open(server);
+    expect((await first.request({ case: "join", value: { token } })).case).toBe("joined");
+    const second = await TestSocket.open(server);
+    expect((await second.request({ case: "join", value: { token } })).case).toBe("joined");
+    expect(await first.waitClosed()).toMatchObject({ code: 4002, reason: expect.stringMatching(/taken over/) });
+    // Only the newer socket listens to the session now.
+    expect(server.bus.subscribers(`session/${sessionId}`)).toBe(1);
+    expect((await second.request({ case: "getRouterRtpCapabilities", value: {} })).case).toBe("routerRtpCapabilities");
+    second.close();
+    await expect.poll(() => server.sessions.get(sessionId), { timeout: 5_000 }).toBeUndefined();
+    expect(server.bus.subscribers(`session/${sessionId}`)).toBe(0);
   });
 
   it("rejects produce before connect, and a second producer", async () => {

@@ -1,6 +1,6 @@
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import { describe, expect, it } from "vitest";
-import { issueToken, verifyToken } from "../src/token.ts";
+import { issueToken, verifyToken } from "../src/auth/token.ts";
 
 const secret = "x".repeat(40);
 const claims = { sid: "s-1", store: "demo", exp: Math.floor(Date.now() / 1000) + 60 };

@@ -99,7 +99,7 @@ describe("voice path over WebRTC", () => {
     expect(ended).toBeDefined();
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
     expect(metrics).toMatch(
-      /feedback_sessions_total\{business_id="werift",status="completed",quality_tier="(low|medium|high)"\} 1/,
+      /feedback_sessions_total\{business_id="demo",status="completed",quality_tier="(low|medium|high)"\} 1/,
     );
   }, 60_000);
 

@@ -34,7 +34,7 @@ export class WeriftCustomer {
   #seq = 0;
   #timestamp = 0;
 
-  static async connect(server: Endpoint, storeCode = "werift"): Promise<WeriftCustomer> {
+  static async connect(server: Endpoint, storeCode = "demo"): Promise<WeriftCustomer> {
     const { token, sessionId } = await createSession(server, storeCode);
     const socket = await TestSocket.open(server);
     const joined = await socket.request({ case: "join", value: { token } });

@@ -1,8 +1,8 @@
 // Small helpers for uWS HTTP handlers: uWS forbids touching `req` after the
 // first await and `res` after an abort, so every handler goes through these.
 
-import { httpRequestDuration, httpRequestsTotal } from "./metrics.ts";
-import type { HttpRequest, HttpResponse } from "./uws.ts";
+import { httpRequestDuration, httpRequestsTotal } from "../metrics.ts";
+import type { HttpRequest, HttpResponse } from "../uws.ts";
 
 export interface Reply {
   status: number;

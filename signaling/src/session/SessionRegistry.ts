@@ -1,21 +1,27 @@
 // Sessions of this node, by id. A session that nobody joined before its token
 // expired is swept away.
 import { randomUUID } from "node:crypto";
+import { EndReason } from "@parley/proto/live";
 import type { Logger } from "pino";
-import { activeSessions } from "./metrics.ts";
-import { EndReason, type Publish, Session } from "./Session.ts";
+import type { LiveBus } from "../live/LiveBus.ts";
+import type { Store } from "../stores/StoreDirectory.ts";
+import { Session } from "./Session.ts";
+
+export interface SessionRegistryOptions {
+  logger: Logger;
+  bus: LiveBus;
+  nodeId: string;
+  /** A session nobody started media for within this time is removed. */
+  unjoinedTtlMs: number;
+}
 
 export class SessionRegistry {
   readonly #sessions = new Map<string, Session>();
-  readonly #logger: Logger;
-  readonly #publish: Publish;
-  readonly #unjoinedTtlMs: number;
+  readonly #o: SessionRegistryOptions;
   readonly #sweeper: NodeJS.Timeout;
 
-  constructor(logger: Logger, publish: Publish, unjoinedTtlMs: number) {
-    this.#logger = logger;
-    this.#publish = publish;
-    this.#unjoinedTtlMs = unjoinedTtlMs;
+  constructor(options: SessionRegistryOptions) {
+    this.#o = options;
     this.#sweeper = setInterval(() => this.#sweep(), 30_000).unref();
   }
 
@@ -23,9 +29,13 @@ export class SessionRegistry {
     return this.#sessions.size;
   }
 
-  create(storeCode: string): Session {
+  create(store: Store): Session {
     const id = randomUUID();
-    const session = new Session(id, storeCode, this.#logger.child({ sessionId: id }), this.#publish);
+    const session = new Session(id, store, {
+      logger: this.#o.logger.child({ sessionId: id }),
+      bus: this.#o.bus,
+      nodeId: this.#o.nodeId,
+    });
     this.#sessions.set(id, session);
     return session;
   }
@@ -39,10 +49,8 @@ export class SessionRegistry {
   }
 
   async end(session: Session, reason: EndReason, graceful: boolean): Promise<void> {
-    this.#sessions.delete(session.id);
-    const hadMedia = session.media !== undefined;
+    if (!this.#sessions.delete(session.id)) return;
     await session.close(reason, graceful);
-    if (hadMedia) activeSessions.dec();
   }
 
   async closeAll(reason: EndReason): Promise<void> {
@@ -51,9 +59,9 @@ export class SessionRegistry {
   }
 
   #sweep(): void {
-    const cutoff = Date.now() - this.#unjoinedTtlMs;
+    const cutoff = Date.now() - this.#o.unjoinedTtlMs;
     for (const session of this.#sessions.values()) {
-      if (!session.media && session.createdAt < cutoff) void this.end(session, EndReason.NEVER_JOINED, false);
+      if (!session.started && session.createdAt < cutoff) void this.end(session, EndReason.NEVER_JOINED, false);
     }
   }
 }

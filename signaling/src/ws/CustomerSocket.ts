@@ -2,22 +2,13 @@
 // mediasoup signalling, then live events on the session's topic. Every
 // request gets a Response with its request_id; every failure a typed Error.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import {
-  type AsrWorkerPool,
-  type RetryPolicy,
-  type Scoring,
-  type SpeechSynthesizer,
-  VoiceConversation,
-} from "@parley/inference-bridge";
-import { CustomerMedia, type MediaWorkerPool } from "@parley/media";
 import { ErrorCode, ParleyError, toParleyError } from "@parley/proto/errors";
-import { EndReason, LiveEventSchema, StreamState } from "@parley/proto/live";
+import { EndReason } from "@parley/proto/live";
 import {
   dtlsFromProto,
   dtlsToProto,
   iceCandidateToProto,
   iceParametersToProto,
-  type MsIceCandidate,
   rtpCapabilitiesFromProto,
   rtpCapabilitiesToProto,
   rtpParametersFromProto,
@@ -31,38 +22,44 @@ import {
   TransportDirection,
 } from "@parley/proto/ws";
 import type { Logger } from "pino";
-import type { Config } from "./config.ts";
-import { activeSessions, feedbackSessionsTotal, wsErrorsTotal, wsMessagesTotal } from "./metrics.ts";
-import type { Session } from "./Session.ts";
-import { sessionTopic } from "./Session.ts";
-import type { SessionRegistry } from "./SessionRegistry.ts";
-import { verifyToken } from "./token.ts";
+import { verifyToken } from "../auth/token.ts";
+import type { LiveBus, Unsubscribe } from "../live/LiveBus.ts";
+import { liveTopic } from "../live/LiveBus.ts";
+import { wsErrorsTotal, wsMessagesTotal } from "../metrics.ts";
+import type { Session, SessionOwner } from "../session/Session.ts";
+import type { SessionRegistry } from "../session/SessionRegistry.ts";
 
 type Result = Response["result"];
 
 export interface SocketContext {
-  config: Config;
   sessions: SessionRegistry;
-  mediaPool: MediaWorkerPool;
-  asrPool: AsrWorkerPool;
-  scoring: Scoring;
-  tts: SpeechSynthesizer;
+  bus: LiveBus;
+  jwtSecret: string;
+  maxMessageBytes: number;
+  /** Builds the session's conversation on its first join. */
+  startConversation: (session: Session) => void;
   logger: Logger;
-  asrRetry?: RetryPolicy;
 }
 
-/** What the socket layer must provide: raw send, subscribe, close. */
+/** What the socket layer must provide: raw send and close. */
 export interface SocketPort {
   send(bytes: Uint8Array): void;
-  subscribe(topic: string): void;
   close(code: number, reason: string): void;
 }
 
-export class CustomerSocket {
+/** WebSocket close codes this socket uses (4000–4999 are the application's). */
+export const CloseCode = {
+  /** The session's media worker died. */
+  MEDIA_LOST: 4001,
+  /** A newer connection joined the same session. */
+  TAKEN_OVER: 4002,
+} as const;
+
+export class CustomerSocket implements SessionOwner {
   readonly #ctx: SocketContext;
   readonly #port: SocketPort;
   #session: Session | undefined;
-  #generation = 0;
+  #unsubscribe: Unsubscribe | undefined;
   #logger: Logger;
   #closed = false;
   /** Requests are handled one at a time, in order: signalling is stateful. */
@@ -80,10 +77,10 @@ export class CustomerSocket {
     let message: ClientMessage;
     try {
       if (!isBinary) throw new ParleyError(ErrorCode.BAD_FRAME, "text frames are not accepted; send binary protobuf");
-      if (data.byteLength > this.#ctx.config.maxWsMessageBytes)
+      if (data.byteLength > this.#ctx.maxMessageBytes)
         throw new ParleyError(
           ErrorCode.TOO_LARGE,
-          `frame of ${data.byteLength} bytes exceeds ${this.#ctx.config.maxWsMessageBytes}`,
+          `frame of ${data.byteLength} bytes exceeds ${this.#ctx.maxMessageBytes}`,
         );
       try {
         message = fromBinary(ClientMessageSchema, new Uint8Array(data));
@@ -111,10 +108,29 @@ export class CustomerSocket {
   /** The browser went away: tear the session's media down (its transcript is flushed). */
   onClose(code: number): void {
     this.#closed = true;
+    this.#stopListening();
     const session = this.#session;
-    if (!session || session.socketGeneration !== this.#generation) return;
+    if (!session?.release(this)) return;
     this.#logger.info({ code }, "customer socket closed");
     void this.#ctx.sessions.end(session, EndReason.DISCONNECTED, true);
+  }
+
+  /** SessionOwner: the session was taken over by a newer connection, or it ended. */
+  detach(reason: EndReason | "taken_over"): void {
+    this.#stopListening();
+    if (this.#closed) return;
+    if (reason === "taken_over") {
+      this.#logger.info("session taken over by a newer connection");
+      this.#port.close(CloseCode.TAKEN_OVER, "session taken over by another connection");
+    } else if (reason === EndReason.MEDIA_LOST) {
+      this.#port.close(CloseCode.MEDIA_LOST, "media worker lost");
+    }
+    // Other ends: the customer already received ConversationEnded and hangs up itself.
+  }
+
+  #stopListening(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
   }
 
   async #handle(message: ClientMessage): Promise<Result> {
@@ -123,7 +139,7 @@ export class CustomerSocket {
     if (kind.case === "join") return this.#join(kind.value.token);
     const session = this.#session;
     if (!session) throw new ParleyError(ErrorCode.OUT_OF_ORDER, `join before ${kind.case}`);
-    if (session.ended || session.socketGeneration !== this.#generation)
+    if (session.ended || !session.isOwner(this))
       throw new ParleyError(ErrorCode.NOT_FOUND, "this session has ended or was taken over by another connection");
     const media = session.media!;
     switch (kind.case) {
@@ -140,7 +156,7 @@ export class CustomerSocket {
             $typeName: "parley.ws.v1.TransportCreated",
             id: transport.id,
             iceParameters: iceParametersToProto(transport.iceParameters),
-            iceCandidates: transport.iceCandidates.map((c) => iceCandidateToProto(c as MsIceCandidate)),
+            iceCandidates: transport.iceCandidates.map(iceCandidateToProto),
             dtlsParameters: dtlsToProto(transport.dtlsParameters),
           },
         };
@@ -186,80 +202,19 @@ export class CustomerSocket {
 
   async #join(token: string): Promise<Result> {
     if (this.#session) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "already joined");
-    const claims = verifyToken(this.#ctx.config.jwtSecret, token);
+    const claims = verifyToken(this.#ctx.jwtSecret, token);
     const session = this.#ctx.sessions.get(claims.sid);
     if (!session || session.ended) throw new ParleyError(ErrorCode.NOT_FOUND, "unknown session");
+    if (!session.started) this.#ctx.startConversation(session);
     this.#session = session;
-    this.#generation = ++session.socketGeneration; // a newer connection takes the session over
     this.#logger = session.logger;
-    if (!session.media) this.#startMedia(session);
-    this.#port.subscribe(sessionTopic(session.id));
-    session.logger.info({ generation: this.#generation }, "customer joined");
+    // Listen before taking over, so that no event falls between the two sockets.
+    this.#unsubscribe = this.#ctx.bus.subscribe(liveTopic.session(session.id), (message) => {
+      if (!this.#closed) this.#port.send(message.serverFrame());
+    });
+    session.attach(this);
+    session.logger.info("customer joined");
     return { case: "joined", value: { $typeName: "parley.ws.v1.Joined", sessionId: session.id } };
-  }
-
-  #startMedia(session: Session): void {
-    const { config, mediaPool, asrPool, scoring, tts } = this.#ctx;
-    const lease = mediaPool.acquireRouter();
-    if (!lease) throw new ParleyError(ErrorCode.UNAVAILABLE, "no media worker available", { retryable: true });
-    let media: CustomerMedia | undefined;
-    const conversation = new VoiceConversation({
-      sessionId: session.id,
-      pool: asrPool,
-      logger: session.logger,
-      language: config.asr.language,
-      sendChunkMs: config.asr.chunkMs,
-      finishTimeoutMs: config.asr.finishTimeoutMs,
-      ...(this.#ctx.asrRetry ? { retry: this.#ctx.asrRetry } : {}),
-      publish: session.publishEvent,
-      dialogue: {
-        scoring: scoring.engine,
-        planner: scoring.planner,
-        tts,
-        voice: () => {
-          if (!media) throw new ParleyError(ErrorCode.NOT_FOUND, "session media is closed");
-          return media.aiVoice();
-        },
-        config: {
-          turnSilenceMs: config.dialogue.turnSilenceMs,
-          maxTurns: config.dialogue.maxTurns,
-          endSilenceMs: config.dialogue.endSilenceMs,
-          partialScoreIntervalMs: config.scoring.partialIntervalMs,
-        },
-        currency: "SEK",
-      },
-    });
-    media = new CustomerMedia({
-      router: lease.router,
-      listenIp: config.media.listenIp,
-      ...(config.media.announcedAddress ? { announcedAddress: config.media.announcedAddress } : {}),
-      logger: session.logger,
-      reorderWindowMs: config.media.reorderWindowMs,
-      onPcm: conversation.pushPcm,
-    });
-    media.once("close", (reason) => {
-      if (reason === "media worker lost") {
-        feedbackSessionsTotal.inc({ business_id: session.storeCode, status: "failed", quality_tier: "unknown" });
-        this.#sendStatusAndClose(session, reason);
-      }
-    });
-    session.conversation = conversation;
-    session.attachMedia(media, lease.release);
-    activeSessions.inc();
-    feedbackSessionsTotal.inc({ business_id: session.storeCode, status: "started", quality_tier: "unknown" });
-  }
-
-  /** The media worker died under the session: say so, then end it. */
-  #sendStatusAndClose(session: Session, reason: string): void {
-    session.logger.error({ reason }, "session lost its media");
-    session.publishEvent(
-      create(LiveEventSchema, {
-        kind: { case: "status", value: { sessionId: session.id, state: StreamState.FAILED, detail: reason } },
-      }),
-    );
-    void this.#ctx.sessions.end(session, EndReason.MEDIA_LOST, true).then(() => {
-      if (!this.#closed) this.#port.close(4001, reason);
-    });
   }
 
   #errorResult(error: unknown): Result {

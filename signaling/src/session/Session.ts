@@ -1,0 +1,138 @@
+// One customer conversation on this node: where it belongs, its media, its
+// speech stream and the socket that owns it now. Its live events go to the
+// bus stamped with its route and a per-session sequence number.
+import { create } from "@bufbuild/protobuf";
+import type { VoiceConversation } from "@parley/inference-bridge";
+import type { CustomerMedia } from "@parley/media";
+import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "@parley/proto/live";
+import type { Logger } from "pino";
+import type { LiveBus } from "../live/LiveBus.ts";
+import type { Store } from "../stores/StoreDirectory.ts";
+
+/** Whoever holds the session now (the customer's socket). */
+export interface SessionOwner {
+  /** The session no longer belongs to this owner: taken over, or it ended. */
+  detach(reason: EndReason | "taken_over"): void;
+}
+
+export class Session {
+  readonly id: string;
+  readonly store: Store;
+  readonly createdAt = Date.now();
+  readonly logger: Logger;
+  media: CustomerMedia | undefined;
+  conversation: VoiceConversation | undefined;
+  ended = false;
+  readonly #bus: LiveBus;
+  readonly #nodeId: string;
+  #seq = 0n;
+  #owner: SessionOwner | undefined;
+  #started = false;
+  #endPublished = false;
+  #releaseRouter: (() => void) | undefined;
+
+  constructor(id: string, store: Store, options: { logger: Logger; bus: LiveBus; nodeId: string }) {
+    this.id = id;
+    this.store = store;
+    this.logger = options.logger;
+    this.#bus = options.bus;
+    this.#nodeId = options.nodeId;
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** Publishes one of this session's live events on the bus. */
+  readonly publishEvent = (event: LiveEvent): void => {
+    if (event.kind.case === "conversationEnded") {
+      if (this.#endPublished) return; // exactly one end per conversation
+      this.#endPublished = true;
+    }
+    this.#bus.publish(
+      create(LiveEnvelopeSchema, {
+        sessionId: this.id,
+        storeCode: this.store.code,
+        businessId: this.store.businessId,
+        seq: ++this.#seq,
+        nodeId: this.#nodeId,
+        publishedAtMs: BigInt(Date.now()),
+        event,
+      }),
+    );
+  };
+
+  /** The conversation's media and speech stream are up: it exists from now on. */
+  start(media: CustomerMedia, conversation: VoiceConversation, releaseRouter: () => void): void {
+    this.media = media;
+    this.conversation = conversation;
+    this.#releaseRouter = releaseRouter;
+    this.#started = true;
+    this.publishEvent(
+      create(LiveEventSchema, {
+        kind: {
+          case: "sessionStarted",
+          value: {
+            sessionId: this.id,
+            storeCode: this.store.code,
+            businessId: this.store.businessId,
+            language: this.store.language,
+            startedAtMs: BigInt(Date.now()),
+            nodeId: this.#nodeId,
+          },
+        },
+      }),
+    );
+  }
+
+  /** `owner` holds the session from now on; the previous owner is detached. */
+  attach(owner: SessionOwner): void {
+    const previous = this.#owner;
+    this.#owner = owner;
+    if (previous && previous !== owner) previous.detach("taken_over");
+  }
+
+  isOwner(owner: SessionOwner): boolean {
+    return this.#owner === owner;
+  }
+
+  /** The owner went away; true when it was the current one. */
+  release(owner: SessionOwner): boolean {
+    if (this.#owner !== owner) return false;
+    this.#owner = undefined;
+    return true;
+  }
+
+  /**
+   * Tears down media and the speech stream. When `graceful`, the worker
+   * finalises the transcript and the director the final score first. Every
+   * started conversation publishes exactly one ConversationEnded.
+   */
+  async close(reason: EndReason, graceful: boolean): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.media?.close(EndReason[reason]);
+    this.#releaseRouter?.();
+    const conversation = this.conversation;
+    if (conversation) {
+      if (graceful) await conversation.end(reason);
+      conversation.close();
+    }
+    if (this.#started && !this.#endPublished)
+      this.publishEvent(
+        create(LiveEventSchema, {
+          kind: {
+            case: "conversationEnded",
+            value: { sessionId: this.id, reason, currency: this.store.currency },
+          },
+        }),
+      );
+    this.logger.info(
+      { reason: EndReason[reason], transcriptChars: conversation?.transcript.finalText().length ?? 0 },
+      "session closed",
+    );
+    const owner = this.#owner;
+    this.#owner = undefined;
+    owner?.detach(reason);
+  }
+}
