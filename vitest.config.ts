@@ -1,12 +1,32 @@
 import { defineConfig } from "vitest/config";
 
-// One runner for the whole workspace: each package's tests live in its test/ folder.
+// One runner for the whole workspace: each package's tests live in its test/
+// folder, named by what they need:
+//   *.test.ts          unit: plain logic, local programs at most (flite, sox)
+//   *.int.test.ts      real services: mediasoup workers, the Python speech worker, Postgres, Redis
+//   *.browser.test.ts  Debian's Chromium against a real node
+// `pnpm test:unit` runs the first kind only; `pnpm test` runs all three.
+const timeouts = { testTimeout: 30_000, hookTimeout: 60_000 };
+
 export default defineConfig({
   test: {
-    include: ["*/test/**/*.test.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // One test file at a time: integration and browser tests measure real
+    // audio paths and must not compete with each other for 2 cores.
     pool: "forks",
     fileParallelism: false,
+    maxWorkers: 1,
+    projects: [
+      {
+        extends: true,
+        test: {
+          ...timeouts,
+          name: "unit",
+          include: ["*/test/**/*.test.ts"],
+          exclude: ["**/*.int.test.ts", "**/*.browser.test.ts", "**/node_modules/**"],
+        },
+      },
+      { extends: true, test: { ...timeouts, name: "integration", include: ["*/test/**/*.int.test.ts"] } },
+      { extends: true, test: { ...timeouts, name: "browser", include: ["*/test/**/*.browser.test.ts"] } },
+    ],
   },
 });

@@ -1,7 +1,7 @@
 // A test double of a speech worker, speaking the real gRPC protocol: it
 // records every request it receives and answers with scripted acks and
 // segments. Used to check the bridge's replay contract exactly; the real
-// Python worker is exercised in asr-worker.test.ts.
+// Python worker is exercised in asr-worker.int.test.ts.
 
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { RtpAudioDecoder } from "../src/RtpAudioDecoder.ts";
 import { newRtpView, readRtpHeader } from "../src/rtp.ts";
-import { encodeFrames, FRAME_SAMPLES_48K, rtpPacket } from "./rtp-fixtures.ts";
+import { encodeFrames, FRAME_SAMPLES_48K, rtpPacket } from "../src/testing/rtpFixtures.ts";
 
 const FRAME_16K = 320;
 

@@ -5,11 +5,10 @@
 //
 //   npx tsx bench/pcm-path.bench.ts            (STREAMS=10 SECONDS=10 ASR_CHUNK_MS=20)
 import { AsrWorkerPool, VoiceConversation } from "@parley/inference-bridge";
+import { librivoxRecordings, opusPacketsFromFile } from "@parley/loadtest";
 import { RtpAudioDecoder } from "@parley/media";
+import { rtpPacket } from "@parley/media/testing";
 import pino from "pino";
-import { rtpPacket } from "../../media/test/rtp-fixtures.ts";
-import { librivoxRecordings } from "../test/librivox.ts";
-import { opusPacketsFromFile } from "../test/werift-customer.ts";
 import { LatencyProbeRecognizer } from "./latency-probe-recognizer.ts";
 
 const STREAMS = Number(process.env.STREAMS ?? 10);

@@ -6,9 +6,8 @@
 //   pnpm --filter @parley/signaling exec tsx bench/turn-latency.bench.ts
 //   ROUNDS=10 pnpm ... (one customer turn per round)
 import type { TurnTiming } from "@parley/inference-bridge";
+import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
 import { startServer } from "../test/harness.ts";
-import { librivoxRecordings } from "../test/librivox.ts";
-import { opusPacketsFromFile, WeriftCustomer } from "../test/werift-customer.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const percentile = (values: number[], p: number) => {

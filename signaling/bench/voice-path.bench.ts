@@ -12,9 +12,8 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { freePort } from "@parley/inference-bridge";
+import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
 import { REPO_ROOT } from "../src/config.ts";
-import { librivoxRecordings } from "../test/librivox.ts";
-import { opusPacketsFromFile, WeriftCustomer } from "../test/werift-customer.ts";
 import { LatencyProbeRecognizer } from "./latency-probe-recognizer.ts";
 
 const STREAMS = (process.env.STREAMS ?? "1,10,25").split(",").map(Number);

@@ -1,10 +1,11 @@
 // What the customer sees when things go wrong, in a real browser.
+
+import { LIBRIVOX_DIR } from "@parley/loadtest";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
-import { LIBRIVOX_DIR } from "./librivox.ts";
 
 let server: ParleyServer;
 const browsers: Browser[] = [];

@@ -6,12 +6,12 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { LIBRIVOX_DIR } from "@parley/loadtest";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
-import { LIBRIVOX_DIR } from "./librivox.ts";
 
 let server: ParleyServer;
 let browser: Browser | undefined;

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { Encoder } from "@evan/opus";
 import { TransportDirection } from "@parley/proto/ws";
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
-import { createSession, type Endpoint, TestSocket } from "./harness.ts";
+import { createSession, type Endpoint, ProtocolClient } from "./ProtocolClient.ts";
 
 export const FRAME_MS = 20;
 
@@ -27,7 +27,7 @@ export function opusPacketsFromFile(file: string, leadSilenceS = 0): Buffer[] {
 }
 
 export class WeriftCustomer {
-  readonly socket: TestSocket;
+  readonly socket: ProtocolClient;
   readonly sessionId: string;
   readonly pc: RTCPeerConnection;
   readonly track = new MediaStreamTrack({ kind: "audio" });
@@ -36,7 +36,7 @@ export class WeriftCustomer {
 
   static async connect(server: Endpoint, storeCode = "demo"): Promise<WeriftCustomer> {
     const { token, sessionId } = await createSession(server, storeCode);
-    const socket = await TestSocket.open(server);
+    const socket = await ProtocolClient.open(server);
     const joined = await socket.request({ case: "join", value: { token } });
     if (joined.case !== "joined") throw new Error(`join failed: ${JSON.stringify(joined.value)}`);
     const customer = new WeriftCustomer(socket, sessionId);
@@ -44,7 +44,7 @@ export class WeriftCustomer {
     return customer;
   }
 
-  private constructor(socket: TestSocket, sessionId: string) {
+  private constructor(socket: ProtocolClient, sessionId: string) {
     this.socket = socket;
     this.sessionId = sessionId;
     this.pc = new RTCPeerConnection({

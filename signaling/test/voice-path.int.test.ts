@@ -3,15 +3,13 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { ASR_WORKER_DIR, AsrWorkerProcess } from "@parley/inference-bridge";
+import { corpusWer, librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
 import { StreamState } from "@parley/proto/live";
 import type { ServerMessage } from "@parley/proto/ws";
 import pino from "pino";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { startServer } from "./harness.ts";
-import { librivoxRecordings } from "./librivox.ts";
-import { corpusWer } from "./wer.ts";
-import { opusPacketsFromFile, WeriftCustomer } from "./werift-customer.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

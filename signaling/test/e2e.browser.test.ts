@@ -7,13 +7,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ASR_WORKER_DIR } from "@parley/inference-bridge";
+import { corpusWer, librivoxRecordings } from "@parley/loadtest";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
-import { librivoxRecordings } from "./librivox.ts";
-import { corpusWer } from "./wer.ts";
 
 const LEAD_SECONDS = 1.5; // the customer pauses before speaking (and signalling finishes)
 const TAIL_SECONDS = 3;
