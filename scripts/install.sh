@@ -8,8 +8,9 @@ cd "$ROOT"
 log() { printf '[install] %s\n' "$*" >&2; }
 
 # Debian packages: the browser for end-to-end tests, test recordings, TTS,
+# Redis for the cross-node tests,
 # audio tools, protoc, and the toolchain for the mediasoup worker.
-PACKAGES=(chromium pocketsphinx-testdata flite sox protobuf-compiler libprotobuf-dev iproute2 util-linux
+PACKAGES=(chromium pocketsphinx-testdata flite sox protobuf-compiler libprotobuf-dev redis-server iproute2 util-linux
   build-essential pkg-config libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
   libflatbuffers-dev flatbuffers-compiler python3-venv)
 missing=()

@@ -22,6 +22,7 @@ import { mountSessionRoutes } from "./http/sessionRoutes.ts";
 import { mountStaticRoutes } from "./http/staticRoutes.ts";
 import type { LiveBus } from "./live/LiveBus.ts";
 import { LocalLiveBus } from "./live/LocalLiveBus.ts";
+import { RedisLiveBus } from "./live/RedisLiveBus.ts";
 import { observeSessionMetrics } from "./live/sessionMetrics.ts";
 import { collectProcessMetrics } from "./metrics.ts";
 import type { Session } from "./session/Session.ts";
@@ -109,7 +110,15 @@ export class ParleyServer {
       logger,
     });
     this.tts = new FliteTts(dialogue.ttsVoice);
-    this.bus = new LocalLiveBus(logger.child({ component: "live-bus" }));
+    const busLogger = logger.child({ component: "live-bus" });
+    this.bus = config.redis
+      ? new RedisLiveBus({
+          url: config.redis.url,
+          password: config.redis.password,
+          nodeId: config.nodeId,
+          logger: busLogger,
+        })
+      : new LocalLiveBus(busLogger);
     this.#stopMetrics = observeSessionMetrics(this.bus, config.nodeId);
     this.stores = new ConfiguredStoreDirectory({
       codes: config.stores.codes,

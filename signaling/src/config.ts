@@ -26,6 +26,8 @@ export interface Config {
   allowUwsFallback: boolean;
   maxWsMessageBytes: number;
   clientDistDir: string;
+  /** Redis for what crosses nodes (the live-event bus); absent: this node works alone. */
+  redis: { url: string; password: string | undefined } | undefined;
   /** The embedded store list, used until stores come from the records database. */
   stores: {
     codes: string[];
@@ -125,6 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     allowUwsFallback: env.PARLEY_ALLOW_UWS_FALLBACK === "1",
     maxWsMessageBytes: int(env, "MAX_WS_MESSAGE_BYTES", 64 * 1024),
     clientDistDir: env.CLIENT_DIST_DIR ?? path.join(REPO_ROOT, "client/dist"),
+    redis: env.REDIS_URL?.trim() ? { url: env.REDIS_URL.trim(), password: env.REDIS_PASSWORD || undefined } : undefined,
     stores: {
       codes: list(env.STORE_CODES ?? "demo"),
       businessId: env.STORE_BUSINESS_ID?.trim() || "demo",
@@ -166,5 +169,20 @@ export function loadConfig(env: Env = process.env): Config {
 
 /** The configuration as it may be logged. */
 export function describeConfig(config: Config): Record<string, unknown> {
-  return { ...config, jwtSecret: config.jwtSecretGenerated ? "(generated for this process)" : "***" };
+  return {
+    ...config,
+    jwtSecret: config.jwtSecretGenerated ? "(generated for this process)" : "***",
+    redis: config.redis && { url: maskUrl(config.redis.url), password: config.redis.password ? "***" : undefined },
+  };
+}
+
+/** redis://user:secret@host → redis://user:***@host */
+function maskUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable URL)";
+  }
 }

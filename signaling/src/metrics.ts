@@ -51,3 +51,18 @@ export const liveEventsPublished = new Counter({
 });
 
 export const activeSessions = new Gauge({ name: "voice_sessions_active", help: "Sessions with open media" });
+
+export const liveBusOutbox = new Gauge({
+  name: "live_bus_outbox_size",
+  help: "Live events waiting for Redis to reach the other nodes",
+});
+
+export const liveBusDropped = new Counter({
+  name: "live_bus_dropped_total",
+  help: "Live events dropped for the other nodes because Redis stayed unreachable too long",
+});
+
+export const liveBusRemoteEvents = new Counter({
+  name: "live_bus_remote_events_total",
+  help: "Live events received from other nodes",
+});

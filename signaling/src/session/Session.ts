@@ -62,11 +62,9 @@ export class Session {
     );
   };
 
-  /** The conversation's media and speech stream are up: it exists from now on. */
-  start(media: CustomerMedia, conversation: VoiceConversation, releaseRouter: () => void): void {
-    this.media = media;
-    this.conversation = conversation;
-    this.#releaseRouter = releaseRouter;
+  /** The conversation begins (SessionStarted): its media and speech stream are being built. */
+  begin(): void {
+    if (this.#started) return;
     this.#started = true;
     this.publishEvent(
       create(LiveEventSchema, {
@@ -83,6 +81,13 @@ export class Session {
         },
       }),
     );
+  }
+
+  /** The parts the conversation was built from, torn down by close(). */
+  attachParts(media: CustomerMedia, conversation: VoiceConversation, releaseRouter: () => void): void {
+    this.media = media;
+    this.conversation = conversation;
+    this.#releaseRouter = releaseRouter;
   }
 
   /** `owner` holds the session from now on; the previous owner is detached. */

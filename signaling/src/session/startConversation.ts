@@ -32,6 +32,7 @@ export function startConversation(parts: ConversationParts, session: Session): v
   const { config, mediaPool, asrPool, scoring, tts } = parts;
   const lease = mediaPool.acquireRouter();
   if (!lease) throw new ParleyError(ErrorCode.UNAVAILABLE, "no media worker available", { retryable: true });
+  session.begin(); // SessionStarted precedes every other event of the conversation
   let media: CustomerMedia | undefined;
   const conversation = new VoiceConversation({
     sessionId: session.id,
@@ -70,5 +71,5 @@ export function startConversation(parts: ConversationParts, session: Session): v
   media.once("close", (reason) => {
     if (reason === CustomerMedia.WORKER_LOST) parts.onMediaLost(session, reason);
   });
-  session.start(media, conversation, lease.release);
+  session.attachParts(media, conversation, lease.release);
 }

@@ -1,0 +1,247 @@
+// The live-event bus across nodes. Local subscribers get every event at once
+// through the in-process bus; every envelope is also appended to one Redis
+// stream, which each node reads to deliver the other nodes' events to its own
+// subscribers (a wall on node B sees the conversations of node A).
+//
+// A stream rather than pub/sub: entries survive a reader's reconnect, so a
+// short Redis or network outage delays remote delivery instead of losing it.
+// While Redis is unreachable, envelopes wait in a bounded outbox, in order.
+// Readers drop duplicates (a retried append) by the per-session sequence
+// number, and their own node's entries (already delivered locally).
+import { fromBinary } from "@bufbuild/protobuf";
+import { type LiveEnvelope, LiveEnvelopeSchema } from "@parley/proto/live";
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { liveBusDropped, liveBusOutbox, liveBusRemoteEvents } from "../metrics.ts";
+import type { LiveBus, LiveHandler, Unsubscribe } from "./LiveBus.ts";
+import { LiveMessage } from "./LiveMessage.ts";
+import { LocalLiveBus } from "./LocalLiveBus.ts";
+
+export interface RedisLiveBusOptions {
+  url: string;
+  password?: string | undefined;
+  nodeId: string;
+  logger: Logger;
+  /** The stream's key. */
+  stream?: string;
+  /** Entries the stream keeps (approximately): a few minutes of a busy cluster. */
+  maxLength?: number;
+  /** Envelopes kept while Redis is unreachable; beyond it the oldest are dropped (counted). */
+  outboxLimit?: number;
+  /** Sessions remembered for de-duplication after their conversation ended. */
+  endedSessionTtlMs?: number;
+  /** Sessions without any event for this long are forgotten (their node died). */
+  silentSessionTtlMs?: number;
+}
+
+const FIELD = "e";
+
+/** "1700000000000-3" → [ms, seq] for comparing stream ids. */
+const parseId = (id: string): [number, number] => {
+  const [ms, seq] = id.split("-");
+  return [Number(ms), Number(seq ?? 0)];
+};
+const idBefore = (a: string, b: string) => {
+  const [am, as] = parseId(a);
+  const [bm, bs] = parseId(b);
+  return am < bm || (am === bm && as < bs);
+};
+
+export class RedisLiveBus implements LiveBus {
+  readonly #local: LocalLiveBus;
+  readonly #o: Required<Omit<RedisLiveBusOptions, "url" | "password">>;
+  readonly #writer: Redis;
+  readonly #reader: Redis;
+  readonly #outbox: Uint8Array[] = [];
+  #flushing = false;
+  #flushScheduled = false;
+  /** Per remote session: the last sequence number delivered, when, and whether it ended. */
+  readonly #remote = new Map<string, { seq: bigint; seenAt: number; ended: boolean }>();
+  readonly #sweeper: NodeJS.Timeout;
+  #lastId = "$";
+  #closed = false;
+  #reading: Promise<void> | undefined;
+
+  constructor(options: RedisLiveBusOptions) {
+    this.#o = {
+      nodeId: options.nodeId,
+      logger: options.logger,
+      stream: options.stream ?? "parley:live",
+      maxLength: options.maxLength ?? 100_000,
+      outboxLimit: options.outboxLimit ?? 20_000,
+      endedSessionTtlMs: options.endedSessionTtlMs ?? 5 * 60_000,
+      silentSessionTtlMs: options.silentSessionTtlMs ?? 60 * 60_000,
+    };
+    this.#local = new LocalLiveBus(options.logger);
+    const common = {
+      maxRetriesPerRequest: null,
+      connectionName: `parley:${options.nodeId}`,
+      ...(options.password ? { password: options.password } : {}),
+    };
+    // No offline queue on the writer: while Redis is away the outbox holds envelopes, bounded.
+    this.#writer = new Redis(options.url, { ...common, enableOfflineQueue: false });
+    this.#reader = new Redis(options.url, common);
+    for (const [name, client] of [
+      ["writer", this.#writer],
+      ["reader", this.#reader],
+    ] as const) {
+      client.on("error", (err: Error) => this.#o.logger.warn({ err: err.message, client: name }, "redis error"));
+    }
+    this.#writer.on("ready", () => this.#scheduleFlush());
+    this.#sweeper = setInterval(() => this.#sweep(), 30_000).unref();
+    this.#reading = this.#readLoop();
+  }
+
+  publish(envelope: LiveEnvelope): void {
+    if (this.#closed) return;
+    const message = new LiveMessage(envelope);
+    this.#local.deliver(message);
+    this.#outbox.push(message.envelopeBytes());
+    if (this.#outbox.length > this.#o.outboxLimit) {
+      this.#outbox.shift();
+      liveBusDropped.inc();
+      this.#o.logger.error(
+        { outbox: this.#o.outboxLimit },
+        "redis unreachable: oldest live event dropped for other nodes",
+      );
+    }
+    liveBusOutbox.set(this.#outbox.length);
+    this.#scheduleFlush();
+  }
+
+  subscribe(topic: string, handler: LiveHandler): Unsubscribe {
+    return this.#local.subscribe(topic, handler);
+  }
+
+  subscribers(topic: string): number {
+    return this.#local.subscribers(topic);
+  }
+
+  /** Envelopes not yet appended to the stream (waiting for Redis). */
+  get pending(): number {
+    return this.#outbox.length;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#local.close();
+    // Give appends in flight a moment, then drop both connections.
+    void this.#writer.quit().catch(() => this.#writer.disconnect());
+    this.#reader.disconnect();
+  }
+
+  /** Closes and waits for the reader to stop (tests). */
+  async stop(): Promise<void> {
+    this.close();
+    await this.#reading;
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#flushing || this.#closed) return;
+    this.#flushScheduled = true;
+    // Coalesce what is published in one turn of the event loop into one round trip.
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#flushing || this.#outbox.length === 0 || this.#writer.status !== "ready") return;
+    this.#flushing = true;
+    const batch = this.#outbox.slice(0, 500);
+    try {
+      const pipeline = this.#writer.pipeline();
+      for (const bytes of batch)
+        pipeline.xadd(this.#o.stream, "MAXLEN", "~", this.#o.maxLength, "*", FIELD, Buffer.from(bytes));
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.findIndex(([err]) => err);
+      // Entries before the first failure are in the stream; the rest are retried.
+      const done = failed === -1 ? batch.length : failed;
+      this.#outbox.splice(0, done);
+      if (failed !== -1) throw results[failed]![0];
+    } catch (err) {
+      this.#o.logger.warn({ err: (err as Error).message, pending: this.#outbox.length }, "live events wait for redis");
+    } finally {
+      this.#flushing = false;
+      liveBusOutbox.set(this.#outbox.length);
+    }
+    if (this.#outbox.length > 0 && this.#writer.status === "ready") this.#scheduleFlush();
+  }
+
+  async #readLoop(): Promise<void> {
+    let failing = false;
+    while (!this.#closed) {
+      try {
+        if (failing) await this.#resyncAfterOutage();
+        const reply = (await this.#reader.xreadBuffer(
+          "COUNT",
+          1000,
+          "BLOCK",
+          2000,
+          "STREAMS",
+          this.#o.stream,
+          this.#lastId,
+        )) as [Buffer, [Buffer, Buffer[]][]][] | null;
+        failing = false;
+        if (!reply) continue;
+        for (const [, entries] of reply) for (const [id, fields] of entries) this.#onEntry(id.toString(), fields);
+      } catch (err) {
+        if (this.#closed) break;
+        if (!failing) this.#o.logger.warn({ err: (err as Error).message }, "live-event stream read failed; retrying");
+        failing = true;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /**
+   * After an outage the stream may be new (a Redis restarted without
+   * persistence numbers its entries from scratch): then read it from the
+   * start, or nothing would ever come after the last id seen before.
+   */
+  async #resyncAfterOutage(): Promise<void> {
+    if (this.#lastId === "$") return;
+    const info = (await this.#reader.call("XINFO", "STREAM", this.#o.stream).catch(() => null)) as unknown[] | null;
+    const at = info ? info.indexOf("last-generated-id") : -1;
+    const lastGenerated = at >= 0 ? String(info![at + 1]) : "0-0";
+    if (idBefore(lastGenerated, this.#lastId)) {
+      this.#o.logger.warn({ lastSeen: this.#lastId, lastGenerated }, "live-event stream was reset; reading it anew");
+      this.#lastId = "0-0";
+    }
+  }
+
+  #onEntry(id: string, fields: Buffer[]): void {
+    this.#lastId = id;
+    const at = fields.findIndex((f, i) => i % 2 === 0 && f.toString() === FIELD);
+    const bytes = at >= 0 ? fields[at + 1] : undefined;
+    if (!bytes) return;
+    let envelope: LiveEnvelope;
+    try {
+      envelope = fromBinary(LiveEnvelopeSchema, bytes);
+    } catch (err) {
+      this.#o.logger.error({ err, id }, "undecodable live-event entry skipped");
+      return;
+    }
+    if (envelope.nodeId === this.#o.nodeId) return; // delivered locally when published
+    const known = this.#remote.get(envelope.sessionId);
+    if (known && envelope.seq <= known.seq) return; // a duplicate (a retried append)
+    this.#remote.set(envelope.sessionId, {
+      seq: envelope.seq,
+      seenAt: Date.now(),
+      ended: (known?.ended ?? false) || envelope.event?.kind.case === "conversationEnded",
+    });
+    liveBusRemoteEvents.inc();
+    this.#local.deliver(new LiveMessage(envelope, bytes));
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [sessionId, { seenAt, ended }] of this.#remote) {
+      const ttl = ended ? this.#o.endedSessionTtlMs : this.#o.silentSessionTtlMs;
+      if (now - seenAt > ttl) this.#remote.delete(sessionId);
+    }
+  }
+}

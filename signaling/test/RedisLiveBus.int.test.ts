@@ -1,0 +1,102 @@
+// The live-event bus across nodes, against a real Redis: another node's
+// events arrive in order and once; a node's own events are not doubled; a
+// Redis restart delays remote delivery but loses nothing.
+import { create } from "@bufbuild/protobuf";
+import { type LiveEnvelope, LiveEnvelopeSchema, LiveEventSchema, StreamState } from "@parley/proto/live";
+import pino from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { LiveMessage } from "../src/live/LiveMessage.ts";
+import { RedisLiveBus } from "../src/live/RedisLiveBus.ts";
+import { RedisServer } from "./redis-server.ts";
+
+let redis: RedisServer;
+const buses: RedisLiveBus[] = [];
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterEach(async () => {
+  await Promise.all(buses.splice(0).map((b) => b.stop()));
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+let streamNo = 0;
+function nodes(count: number): RedisLiveBus[] {
+  const stream = `test:live:${++streamNo}`;
+  const created = Array.from(
+    { length: count },
+    (_, i) => new RedisLiveBus({ url: redis.url, nodeId: `node-${i}`, logger: pino({ level: "silent" }), stream }),
+  );
+  buses.push(...created);
+  return created;
+}
+
+const envelope = (nodeId: string, sessionId: string, seq: number): LiveEnvelope =>
+  create(LiveEnvelopeSchema, {
+    sessionId,
+    storeCode: "demo",
+    businessId: "b1",
+    seq: BigInt(seq),
+    nodeId,
+    event: create(LiveEventSchema, {
+      kind: { case: "status", value: { sessionId, state: StreamState.LIVE, detail: `#${seq}` } },
+    }),
+  });
+
+const seqs = (got: LiveMessage[]) => got.map((m) => `${m.sessionId}#${m.envelope.seq}`);
+
+/** Waits until the reader of `bus` is attached to the stream (its first XREAD is blocking). */
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+describe("RedisLiveBus", () => {
+  it("delivers another node's events in order, once, and a node's own events once", async () => {
+    const [a, b] = nodes(2) as [RedisLiveBus, RedisLiveBus];
+    const onA: LiveMessage[] = [];
+    const onB: LiveMessage[] = [];
+    a.subscribe("business/b1", (m) => onA.push(m));
+    b.subscribe("business/b1", (m) => onB.push(m));
+    await settle();
+    for (let i = 1; i <= 50; i++) a.publish(envelope("node-0", "s1", i));
+    for (let i = 1; i <= 5; i++) b.publish(envelope("node-1", "s2", i));
+    const expectedA = [...Array.from({ length: 50 }, (_, i) => `s1#${i + 1}`)];
+    await expect.poll(() => seqs(onB).filter((s) => s.startsWith("s1")), { timeout: 10_000 }).toEqual(expectedA);
+    await expect.poll(() => seqs(onA).filter((s) => s.startsWith("s2")).length, { timeout: 10_000 }).toBe(5);
+    // Own events were delivered locally at once, and never again from the stream.
+    expect(seqs(onA).filter((s) => s.startsWith("s1"))).toEqual(expectedA);
+    expect(seqs(onB).filter((s) => s.startsWith("s2"))).toEqual(["s2#1", "s2#2", "s2#3", "s2#4", "s2#5"]);
+  });
+
+  it("drops duplicates of an entry appended twice", async () => {
+    const [a, b] = nodes(2) as [RedisLiveBus, RedisLiveBus];
+    const onB: LiveMessage[] = [];
+    b.subscribe("admin", (m) => onB.push(m));
+    await settle();
+    a.publish(envelope("node-0", "s1", 1));
+    a.publish(envelope("node-0", "s1", 1)); // as a retried append would
+    a.publish(envelope("node-0", "s1", 2));
+    await expect.poll(() => seqs(onB), { timeout: 10_000 }).toEqual(["s1#1", "s1#2"]);
+  });
+
+  it("keeps events published while Redis is down and delivers them, in order, after it restarts", async () => {
+    const [a, b] = nodes(2) as [RedisLiveBus, RedisLiveBus];
+    const onA: LiveMessage[] = [];
+    const onB: LiveMessage[] = [];
+    a.subscribe("admin", (m) => onA.push(m));
+    b.subscribe("admin", (m) => onB.push(m));
+    await settle();
+    a.publish(envelope("node-0", "s1", 1));
+    await expect.poll(() => seqs(onB), { timeout: 10_000 }).toEqual(["s1#1"]);
+
+    await redis.kill();
+    for (let i = 2; i <= 20; i++) a.publish(envelope("node-0", "s1", i));
+    // Local subscribers do not wait for Redis.
+    expect(seqs(onA)).toHaveLength(20);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.pending).toBe(19);
+    await redis.start();
+    const expected = Array.from({ length: 20 }, (_, i) => `s1#${i + 1}`);
+    await expect.poll(() => seqs(onB), { timeout: 20_000, interval: 100 }).toEqual(expected);
+    expect(a.pending).toBe(0);
+  });
+});
