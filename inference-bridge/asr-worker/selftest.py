@@ -9,6 +9,7 @@ references next to the offline one-pass WER (python -m parley_asr.offline),
 the real-time factor, and then checks the protocol's error paths. The offline
 WER is always computed on the original files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,7 @@ def opus_round_trip(pcm: bytes, bitrate: int) -> bytes:
     packet, frame_out, out = ctypes.create_string_buffer(4000), (ctypes.c_int16 * CHUNK)(), bytearray()
     pcm += b"\0" * (-len(pcm) % (CHUNK * 2))
     for i in range(0, len(pcm), CHUNK * 2):
-        frame = (ctypes.c_int16 * CHUNK).from_buffer_copy(pcm[i:i + CHUNK * 2])
+        frame = (ctypes.c_int16 * CHUNK).from_buffer_copy(pcm[i : i + CHUNK * 2])
         size = lib.opus_encode(enc, frame, CHUNK, packet, len(packet))
         lib.opus_decode(dec, packet, size, frame_out, CHUNK, 0)
         out += bytes(frame_out)
@@ -80,8 +81,13 @@ def opus_round_trip(pcm: bytes, bitrate: int) -> bytes:
 
 
 def start_server(*extra: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "parley_asr", "--port", "0", *extra], cwd=HERE,
-                            stdout=subprocess.PIPE, stderr=open(os.path.join(HERE, "selftest.log"), "w"), text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parley_asr", "--port", "0", *extra],
+        cwd=HERE,
+        stdout=subprocess.PIPE,
+        stderr=open(os.path.join(HERE, "selftest.log"), "w"),
+        text=True,
+    )
     line = proc.stdout.readline()
     if not line.startswith("LISTENING "):
         raise SystemExit(f"server did not start: {line!r}; see selftest.log")
@@ -89,13 +95,19 @@ def start_server(*extra: str) -> tuple[subprocess.Popen, int]:
 
 
 def requests(pcm: bytes, session_id: str, realtime: bool, start: int = 0, first_segment_id: int = 0):
-    yield pb.RecognizeRequest(config=pb.StreamConfig(session_id=session_id, sample_rate_hz=16000,
-                                                     start_offset_samples=start, first_segment_id=first_segment_id))
+    yield pb.RecognizeRequest(
+        config=pb.StreamConfig(
+            session_id=session_id, sample_rate_hz=16000, start_offset_samples=start, first_segment_id=first_segment_id
+        )
+    )
     for i in range(0, len(pcm), CHUNK * 2):
         if realtime:
             time.sleep(CHUNK / 16000)
-        yield pb.RecognizeRequest(audio=pb.AudioChunk(offset_samples=start + i // 2, pcm=pcm[i:i + CHUNK * 2],
-                                                      captured_at_ms=time.time() * 1000))
+        yield pb.RecognizeRequest(
+            audio=pb.AudioChunk(
+                offset_samples=start + i // 2, pcm=pcm[i : i + CHUNK * 2], captured_at_ms=time.time() * 1000
+            )
+        )
     yield pb.RecognizeRequest(end=pb.EndOfStream())
 
 
@@ -110,7 +122,9 @@ def recognize(stub, pcm: bytes, name: str, realtime: bool, verbose: bool) -> dic
             if s.is_final:
                 finals.append(s.text)
                 words = " ".join(f"{w.text}@{w.start_ms}-{w.end_ms}" for w in s.words)
-                print(f"  [{name}] FINAL #{s.segment_id} {s.start_ms}-{s.end_ms} ms: {s.text!r}  {words if verbose else ''}")
+                print(
+                    f"  [{name}] FINAL #{s.segment_id} {s.start_ms}-{s.end_ms} ms: {s.text!r}  {words if verbose else ''}"
+                )
             else:
                 partials += 1
                 if verbose:
@@ -161,8 +175,10 @@ def protocol_checks(stub, max_streams: int) -> None:
     info = stub.GetWorkerInfo(pb.GetWorkerInfoRequest())
     assert info.active_streams == 0, info
     release.set()
-    print(f"  after cancel: {info.active_streams} active; info: engine={info.engine} "
-          f"languages={list(info.languages)} max_streams={info.max_streams}")
+    print(
+        f"  after cancel: {info.active_streams} active; info: engine={info.engine} "
+        f"languages={list(info.languages)} max_streams={info.max_streams}"
+    )
 
 
 def main() -> int:
@@ -170,8 +186,7 @@ def main() -> int:
     parser.add_argument("files", nargs="*")
     parser.add_argument("-v", "--verbose", action="store_true", help="print partials and word timings")
     parser.add_argument("--concurrency", type=int, default=1, help="recordings streamed at once")
-    parser.add_argument("--one-stream", action="store_true",
-                        help="all recordings in one stream, 1 s of silence apart")
+    parser.add_argument("--one-stream", action="store_true", help="all recordings in one stream, 1 s of silence apart")
     parser.add_argument("--realtime", action="store_true", help="pace chunks at real time")
     parser.add_argument("--max-streams", type=int, default=2)
     parser.add_argument("--opus", type=int, metavar="BITRATE", help="round-trip the audio through Opus first")
@@ -203,8 +218,7 @@ def main() -> int:
                         if not pending:
                             return
                         f = pending.pop(0)
-                    results[f] = recognize(stub, audio[f], os.path.basename(f)[-8:-4], args.realtime,
-                                           args.verbose)
+                    results[f] = recognize(stub, audio[f], os.path.basename(f)[-8:-4], args.realtime, args.verbose)
 
             threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
             for t in threads:
@@ -213,22 +227,36 @@ def main() -> int:
                 t.join()
         elapsed = time.monotonic() - started
         latencies = sorted(x for r in results.values() for x in r["latencies"])
-        print(f"streaming: {elapsed:.1f} s wall for {seconds:.1f} s audio, RTF {elapsed / seconds:.2f} "
-              f"(concurrency {args.concurrency}); {sum(r['partials'] for r in results.values())} partials; "
-              f"result latency p50 {latencies[len(latencies) // 2]:.0f} ms, max {latencies[-1]:.0f} ms")
+        print(
+            f"streaming: {elapsed:.1f} s wall for {seconds:.1f} s audio, RTF {elapsed / seconds:.2f} "
+            f"(concurrency {args.concurrency}); {sum(r['partials'] for r in results.values())} partials; "
+            f"result latency p50 {latencies[len(latencies) // 2]:.0f} ms, max {latencies[-1]:.0f} ms"
+        )
 
         scored = {f: refs[f] for f in files if f in refs}
         if scored:
-            offline = json.loads(subprocess.run([sys.executable, "-m", "parley_asr.offline", *scored], cwd=HERE,
-                                                capture_output=True, text=True, check=True).stdout)
+            offline = json.loads(
+                subprocess.run(
+                    [sys.executable, "-m", "parley_asr.offline", *scored],
+                    cwd=HERE,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
             if args.one_stream:
                 ref = {"all": " ".join(scored.values())}
-                w_stream, w_off = wer(ref, {"all": results["all"]["text"]}), wer(ref, {"all": " ".join(offline.values())})
+                w_stream, w_off = (
+                    wer(ref, {"all": results["all"]["text"]}),
+                    wer(ref, {"all": " ".join(offline.values())}),
+                )
             else:
                 w_stream, w_off = wer(scored, {f: r["text"] for f, r in results.items()}), wer(scored, offline)
             limit = 1.2 * w_off + 0.05
-            print(f"WER streaming {w_stream:.3f}  offline {w_off:.3f}  (limit 1.2 x offline + 0.05 = {limit:.3f}): "
-                  f"{'OK' if w_stream <= limit else 'TOO HIGH'}")
+            print(
+                f"WER streaming {w_stream:.3f}  offline {w_off:.3f}  (limit 1.2 x offline + 0.05 = {limit:.3f}): "
+                f"{'OK' if w_stream <= limit else 'TOO HIGH'}"
+            )
 
         print("protocol checks:")
         protocol_checks(stub, max(args.max_streams, args.concurrency))

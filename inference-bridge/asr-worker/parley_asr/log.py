@@ -1,4 +1,5 @@
 """JSON-lines logging on stderr: one object per event."""
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ process_raw, after which hyp() gives a partial. When the endpointer reports
 the end of speech the utterance is closed with end_utt() and its best path
 becomes the final, with word timings from seg().
 """
+
 from __future__ import annotations
 
 import re
@@ -61,12 +62,14 @@ def words_from_seg(decoder: Decoder, origin: int) -> list[Word]:
     for seg in decoder.seg():
         if seg.word.startswith(("<", "[")):  # <s> </s> <sil> [NOISE] [SPEECH]
             continue
-        words.append(Word(
-            text=_ALT_PRON.sub("", seg.word),
-            start=origin + seg.start_frame * FRAME_SAMPLES,
-            end=origin + (seg.end_frame + 1) * FRAME_SAMPLES,
-            confidence=min(max(float(seg.prob), 0.0), 1.0),  # posterior, already exp()'d
-        ))
+        words.append(
+            Word(
+                text=_ALT_PRON.sub("", seg.word),
+                start=origin + seg.start_frame * FRAME_SAMPLES,
+                end=origin + (seg.end_frame + 1) * FRAME_SAMPLES,
+                confidence=min(max(float(seg.prob), 0.0), 1.0),  # posterior, already exp()'d
+            )
+        )
     return words
 
 
@@ -95,8 +98,9 @@ class PocketsphinxStream(EngineStream):
     def __init__(self, engine: PocketsphinxEngine, decoder: Decoder, settings: StreamSettings):
         self._engine, self._dec, self._opts = engine, decoder, engine.options
         opts = self._opts
-        self._ep = Endpointer(window=opts.ep_window, ratio=opts.ep_ratio,
-                              vad_mode=opts.vad_mode, sample_rate=SAMPLE_RATE)
+        self._ep = Endpointer(
+            window=opts.ep_window, ratio=opts.ep_ratio, vad_mode=opts.vad_mode, sample_rate=SAMPLE_RATE
+        )
         self._origin = settings.start_offset_samples
         self._frame = bytearray()  # input not yet a whole endpointer frame
         # Latest input (ending at the endpointer's position), for the preroll:
@@ -118,7 +122,7 @@ class PocketsphinxStream(EngineStream):
         size = self._ep.frame_bytes
         whole = len(self._frame) // size * size
         for i in range(0, whole, size):
-            frame = bytes(self._frame[i:i + size])
+            frame = bytes(self._frame[i : i + size])
             self._remember(frame)
             self._on_speech(self._ep.process(frame), events)
         del self._frame[:whole]
@@ -176,7 +180,7 @@ class PocketsphinxStream(EngineStream):
     def _remember(self, pcm: bytes) -> None:
         self._received += len(pcm) // 2
         self._recent += pcm
-        del self._recent[:-self._recent_keep]
+        del self._recent[: -self._recent_keep]
 
     def _open_utterance(self) -> None:
         if self._resume_at is not None:  # continues an utterance cut for length
@@ -185,12 +189,11 @@ class PocketsphinxStream(EngineStream):
             start = self._origin + round(self._ep.speech_start * SAMPLE_RATE)
             # Preroll, but never audio that an earlier utterance already used.
             recent_start = self._origin + self._received - len(self._recent) // 2
-            pre_start = max(start - self._opts.preroll_ms * SAMPLE_RATE // 1000,
-                            self._committed, recent_start)
+            pre_start = max(start - self._opts.preroll_ms * SAMPLE_RATE // 1000, self._committed, recent_start)
             pre_start = min(pre_start, start)
             i = (pre_start - recent_start) * 2
             self._utt = _Utterance(pre_start)
-            self._utt.pending += self._recent[i:i + (start - pre_start) * 2]
+            self._utt.pending += self._recent[i : i + (start - pre_start) * 2]
         self._dec.start_utt()
 
     def _batch_bytes(self) -> int:
@@ -214,8 +217,14 @@ class PocketsphinxStream(EngineStream):
         hyp = self._dec.hyp()
         words = hyp.hypstr.split() if hyp is not None else []
         if words != utt.words:
-            events.append(Partial(text=" ".join(words), start=utt.start, end=utt.start + utt.fed,
-                                  stability=stability(utt.words, words)))
+            events.append(
+                Partial(
+                    text=" ".join(words),
+                    start=utt.start,
+                    end=utt.start + utt.fed,
+                    stability=stability(utt.words, words),
+                )
+            )
             utt.words, utt.reported = words, True
 
     def _close_utterance(self, events: list[Event], speech_final: bool) -> None:
@@ -225,8 +234,15 @@ class PocketsphinxStream(EngineStream):
         words = words_from_seg(self._dec, utt.start)
         end = utt.start + utt.fed
         if words or utt.reported:
-            events.append(Final(text=" ".join(w.text for w in words), start=utt.start, end=end,
-                                words=words, speech_final=speech_final))
+            events.append(
+                Final(
+                    text=" ".join(w.text for w in words),
+                    start=utt.start,
+                    end=end,
+                    words=words,
+                    speech_final=speech_final,
+                )
+            )
         else:  # noise the decoder found no words in: nothing to replace
             events.append(Commit(end))
         self._committed = end
@@ -236,8 +252,12 @@ class PocketsphinxStream(EngineStream):
             return
         # Speech can still start inside the endpointer's window, and its
         # preroll reaches further back: commit only what lies before both.
-        safe = self._origin + self._received - int(self._opts.ep_window * SAMPLE_RATE) \
+        safe = (
+            self._origin
+            + self._received
+            - int(self._opts.ep_window * SAMPLE_RATE)
             - self._opts.preroll_ms * SAMPLE_RATE // 1000
+        )
         if safe - self._committed >= self._opts.idle_commit_s * SAMPLE_RATE:
             events.append(Commit(safe))
             self._committed = safe

@@ -1,4 +1,5 @@
 """gRPC servicer: parley.asr.v1.SpeechRecognizer over a ProcessPool."""
+
 from __future__ import annotations
 
 import threading
@@ -22,8 +23,13 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         self._engine_name, self._languages = engine.name, tuple(engine.languages)
 
     def GetWorkerInfo(self, request, context):
-        return pb.WorkerInfo(worker_id=self._worker_id, engine=self._engine_name, max_streams=self._pool.size,
-                             active_streams=self._pool.active, languages=self._languages)
+        return pb.WorkerInfo(
+            worker_id=self._worker_id,
+            engine=self._engine_name,
+            max_streams=self._pool.size,
+            active_streams=self._pool.active,
+            languages=self._languages,
+        )
 
     def Recognize(self, request_iterator, context):
         run = _Run()
@@ -57,12 +63,19 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         stream = self._pool.open(session.settings)
         if stream is None:
             run.end("stream_refused", level="warning", max_streams=self._pool.size)
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"worker {self._worker_id} is at its limit of {self._pool.size} streams")
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"worker {self._worker_id} is at its limit of {self._pool.size} streams",
+            )
         run.attach(stream)
-        run.log("stream_start", start_offset_samples=session.settings.start_offset_samples,
-                first_segment_id=session.segment_id, language=session.language,
-                hints=len(session.settings.hints), active_streams=self._pool.active)
+        run.log(
+            "stream_start",
+            start_offset_samples=session.settings.start_offset_samples,
+            first_segment_id=session.segment_id,
+            language=session.language,
+            hints=len(session.settings.hints),
+            active_streams=self._pool.active,
+        )
         yield session.ready()
 
         for request in requests:
@@ -90,8 +103,14 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         for response in session.responses(events):
             if response.HasField("segment") and response.segment.is_final:
                 s = response.segment
-                run.log("final", segment_id=s.segment_id, start_ms=s.start_ms, end_ms=s.end_ms,
-                        words=len(s.words), speech_final=s.speech_final)
+                run.log(
+                    "final",
+                    segment_id=s.segment_id,
+                    start_ms=s.start_ms,
+                    end_ms=s.end_ms,
+                    words=len(s.words),
+                    speech_final=s.speech_final,
+                )
             yield response
 
 
@@ -123,8 +142,12 @@ class _Run:
             self._ended = True
         if self.session is not None:
             received = self.session.next_offset - self.session.settings.start_offset_samples
-            fields.update(finals=self.session.finals, audio_s=round(received / 16000, 2),
-                          engine_s=round(self.busy_s, 2), wall_s=round(time.monotonic() - self._started, 2))
+            fields.update(
+                finals=self.session.finals,
+                audio_s=round(received / 16000, 2),
+                engine_s=round(self.busy_s, 2),
+                wall_s=round(time.monotonic() - self._started, 2),
+            )
         self.log(event, level=level, **fields)
 
     def terminated(self) -> None:

@@ -7,6 +7,7 @@ server's own threads. Each stream therefore runs in its own process; the gRPC
 thread only forwards chunks over a pipe and waits (without the GIL). A
 process keeps its loaded decoder between streams (loading takes ~0.4 s).
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -27,6 +28,7 @@ class EngineFailure(Exception):
 
 
 # -- child side ---------------------------------------------------------------
+
 
 def _serve(conn, engine_name: str, log_context: dict) -> None:
     # Ctrl-C reaches the whole process group: let the parent shut us down.
@@ -71,11 +73,13 @@ def _serve(conn, engine_name: str, log_context: dict) -> None:
 
 # -- parent side --------------------------------------------------------------
 
+
 class _Process:
     def __init__(self, ctx, engine_name: str):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, engine_name, logmod.context()),
-                                name="parley-asr-engine", daemon=True)
+        self.proc = ctx.Process(
+            target=_serve, args=(child, engine_name, logmod.context()), name="parley-asr-engine", daemon=True
+        )
         self.proc.start()
         child.close()
         self.ready = False
