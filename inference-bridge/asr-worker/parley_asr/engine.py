@@ -95,5 +95,8 @@ ENGINES = {"pocketsphinx": "parley_asr.pocketsphinx_engine:PocketsphinxEngine"}
 
 
 def engine_class(name: str) -> type[Engine]:
-    module, _, cls = ENGINES[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    module, _, attribute = ENGINES[name].partition(":")
+    cls = getattr(importlib.import_module(module), attribute)
+    if not (isinstance(cls, type) and issubclass(cls, Engine)):
+        raise TypeError(f"{ENGINES[name]} is not an Engine")
+    return cls

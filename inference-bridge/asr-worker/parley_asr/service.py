@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import grpc
 
-from .engine import engine_class
+from .engine import Event, engine_class
 from .gen import asr_pb2 as pb
 from .gen import asr_pb2_grpc
 from .log import log
@@ -16,13 +17,13 @@ from .workers import EngineFailure, ProcessPool, ProcessStream
 
 
 class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
-    def __init__(self, pool: ProcessPool, worker_id: str):
+    def __init__(self, pool: ProcessPool, worker_id: str) -> None:
         self._pool = pool
         self._worker_id = worker_id
         engine = engine_class(pool.engine_name)
         self._engine_name, self._languages = engine.name, tuple(engine.languages)
 
-    def GetWorkerInfo(self, request, context):
+    def GetWorkerInfo(self, request: pb.GetWorkerInfoRequest, context: grpc.ServicerContext) -> pb.WorkerInfo:
         return pb.WorkerInfo(
             worker_id=self._worker_id,
             engine=self._engine_name,
@@ -31,7 +32,9 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
             languages=self._languages,
         )
 
-    def Recognize(self, request_iterator, context):
+    def Recognize(
+        self, request_iterator: Iterator[pb.RecognizeRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.RecognizeResponse]:
         run = _Run()
         # Runs when the RPC terminates for any reason, also when the client
         # cancels or disconnects while we wait for its next request: frees
@@ -50,7 +53,9 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         finally:
             run.close()
 
-    def _recognize(self, requests, context, run: _Run):
+    def _recognize(
+        self, requests: Iterator[pb.RecognizeRequest], context: grpc.ServicerContext, run: _Run
+    ) -> Iterator[pb.RecognizeResponse]:
         first = next(requests, None)
         if first is None:
             run.end("stream_empty")
@@ -67,6 +72,7 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"worker {self._worker_id} is at its limit of {self._pool.size} streams",
             )
+            return  # not reached: abort() raises
         run.attach(stream)
         run.log(
             "stream_start",
@@ -99,7 +105,7 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         run.end("stream_end")
 
     @staticmethod
-    def _send(session: Session, events, run: _Run):
+    def _send(session: Session, events: list[Event], run: _Run) -> Iterator[pb.RecognizeResponse]:
         for response in session.responses(events):
             if response.HasField("segment") and response.segment.is_final:
                 s = response.segment
@@ -118,7 +124,7 @@ class _Run:
     """Bookkeeping of one Recognize call: logging, and freeing the engine
     stream exactly once, from whichever thread gets there first."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.session: Session | None = None
         self.busy_s = 0.0  # time spent in the engine
         self._stream: ProcessStream | None = None
@@ -130,12 +136,12 @@ class _Run:
         with self._lock:
             self._stream = stream
 
-    def log(self, event: str, level: str = "info", **fields) -> None:
+    def log(self, event: str, level: str = "info", **fields: object) -> None:
         if self.session is not None:
             fields = {"session_id": self.session.settings.session_id, **fields}
         log(event, level=level, **fields)
 
-    def end(self, event: str, level: str = "info", **fields) -> None:
+    def end(self, event: str, level: str = "info", **fields: object) -> None:
         with self._lock:
             if self._ended:
                 return

@@ -70,7 +70,7 @@ class Session:
         self._captures.append((self.next_offset, chunk.captured_at_ms))
 
     def responses(self, events: list[Event]) -> list[pb.RecognizeResponse]:
-        out = []
+        out: list[pb.RecognizeResponse] = []
         for event in events:
             if isinstance(event, Partial):
                 out.append(self._segment(event, is_final=False, speech_final=False, stability=event.stability))
@@ -94,7 +94,7 @@ class Session:
     ) -> pb.RecognizeResponse:
         words = [
             pb.Word(text=w.text, start_ms=_ms(w.start), end_ms=_ms(w.end), confidence=w.confidence)
-            for w in getattr(event, "words", ())
+            for w in (event.words if isinstance(event, Final) else ())
         ]
         return pb.RecognizeResponse(
             segment=pb.Segment(
