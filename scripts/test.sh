@@ -27,6 +27,7 @@ fi
 
 echo "== lint"
 pnpm --silent lint
+pnpm --silent lint:py
 
 echo "== typecheck"
 pnpm --silent typecheck

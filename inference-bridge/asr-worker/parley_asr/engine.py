@@ -4,6 +4,7 @@ Engines work in absolute sample offsets (the conversation clock); the session
 layer turns their events into protocol messages (segment ids, acks, latency
 echoes). Events must be picklable: streams may run in worker processes.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -30,6 +31,7 @@ class Word:
 @dataclass
 class Partial:
     """Interim text of the open utterance; may still change."""
+
     text: str
     start: int  # utterance start, absolute samples
     end: int  # end of the audio decoded so far
@@ -39,6 +41,7 @@ class Partial:
 @dataclass
 class Final:
     """The open utterance is closed; its audio up to `end` is accounted for."""
+
     text: str
     start: int
     end: int
@@ -49,6 +52,7 @@ class Final:
 @dataclass
 class Commit:
     """Audio before `offset` holds no speech: the client may forget it."""
+
     offset: int
 
 
@@ -91,5 +95,8 @@ ENGINES = {"pocketsphinx": "parley_asr.pocketsphinx_engine:PocketsphinxEngine"}
 
 
 def engine_class(name: str) -> type[Engine]:
-    module, _, cls = ENGINES[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    module, _, attribute = ENGINES[name].partition(":")
+    cls = getattr(importlib.import_module(module), attribute)
+    if not (isinstance(cls, type) and issubclass(cls, Engine)):
+        raise TypeError(f"{ENGINES[name]} is not an Engine")
+    return cls

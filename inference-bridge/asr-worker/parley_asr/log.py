@@ -1,4 +1,5 @@
 """JSON-lines logging on stderr: one object per event."""
+
 from __future__ import annotations
 
 import json
@@ -8,10 +9,10 @@ import threading
 import time
 
 _lock = threading.Lock()
-_context: dict = {}
+_context: dict[str, object] = {}
 
 
-def configure(**fields) -> None:
+def configure(**fields: object) -> None:
     """Fields added to every line of this process (worker id, pid, ...)."""
     _context.update(fields)
     # Route library logging (grpc's "Exception calling application", ...)
@@ -21,11 +22,11 @@ def configure(**fields) -> None:
     root.setLevel(logging.WARNING)
 
 
-def context() -> dict:
+def context() -> dict[str, object]:
     return dict(_context)
 
 
-def log(event: str, level: str = "info", **fields) -> None:
+def log(event: str, level: str = "info", **fields: object) -> None:
     record = {"ts": round(time.time(), 3), "level": level, "event": event, **_context, **fields}
     line = json.dumps(record, default=str, ensure_ascii=False)
     with _lock:

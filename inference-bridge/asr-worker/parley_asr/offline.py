@@ -5,6 +5,7 @@
 prints {"<path>": "<text>", ...}. Same engine configuration as the server,
 so the difference to streaming results is the cost of streaming alone.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,7 @@ process_raw, after which hyp() gives a partial. When the endpointer reports
 the end of speech the utterance is closed with end_utt() and its best path
 becomes the final, with word timings from seg().
 """
+
 from __future__ import annotations
 
 import re
@@ -57,16 +58,18 @@ def new_decoder() -> Decoder:
 
 
 def words_from_seg(decoder: Decoder, origin: int) -> list[Word]:
-    words = []
+    words: list[Word] = []
     for seg in decoder.seg():
         if seg.word.startswith(("<", "[")):  # <s> </s> <sil> [NOISE] [SPEECH]
             continue
-        words.append(Word(
-            text=_ALT_PRON.sub("", seg.word),
-            start=origin + seg.start_frame * FRAME_SAMPLES,
-            end=origin + (seg.end_frame + 1) * FRAME_SAMPLES,
-            confidence=min(max(float(seg.prob), 0.0), 1.0),  # posterior, already exp()'d
-        ))
+        words.append(
+            Word(
+                text=_ALT_PRON.sub("", seg.word),
+                start=origin + seg.start_frame * FRAME_SAMPLES,
+                end=origin + (seg.end_frame + 1) * FRAME_SAMPLES,
+                confidence=min(max(float(seg.prob), 0.0), 1.0),  # posterior, already exp()'d
+            )
+        )
     return words
 
 
@@ -75,7 +78,7 @@ def stability(previous: list[str], current: list[str]) -> float:
     if not current:
         return 0.0
     same = 0
-    for a, b in zip(previous, current):
+    for a, b in zip(previous, current, strict=False):  # lengths differ: compare the common prefix
         if a != b:
             break
         same += 1
@@ -83,7 +86,7 @@ def stability(previous: list[str], current: list[str]) -> float:
 
 
 class _Utterance:
-    def __init__(self, start: int):
+    def __init__(self, start: int) -> None:
         self.start = start  # absolute sample offset
         self.fed = 0  # samples given to the decoder
         self.pending = bytearray()  # speech not yet given to the decoder
@@ -92,11 +95,12 @@ class _Utterance:
 
 
 class PocketsphinxStream(EngineStream):
-    def __init__(self, engine: PocketsphinxEngine, decoder: Decoder, settings: StreamSettings):
+    def __init__(self, engine: PocketsphinxEngine, decoder: Decoder, settings: StreamSettings) -> None:
         self._engine, self._dec, self._opts = engine, decoder, engine.options
         opts = self._opts
-        self._ep = Endpointer(window=opts.ep_window, ratio=opts.ep_ratio,
-                              vad_mode=opts.vad_mode, sample_rate=SAMPLE_RATE)
+        self._ep = Endpointer(
+            window=opts.ep_window, ratio=opts.ep_ratio, vad_mode=opts.vad_mode, sample_rate=SAMPLE_RATE
+        )
         self._origin = settings.start_offset_samples
         self._frame = bytearray()  # input not yet a whole endpointer frame
         # Latest input (ending at the endpointer's position), for the preroll:
@@ -118,7 +122,7 @@ class PocketsphinxStream(EngineStream):
         size = self._ep.frame_bytes
         whole = len(self._frame) // size * size
         for i in range(0, whole, size):
-            frame = bytes(self._frame[i:i + size])
+            frame = bytes(self._frame[i : i + size])
             self._remember(frame)
             self._on_speech(self._ep.process(frame), events)
         del self._frame[:whole]
@@ -138,7 +142,7 @@ class PocketsphinxStream(EngineStream):
             speech = speech[:-2] or None
         self._on_speech(speech, events)
         if self._utt is not None:
-            self._close_utterance(events, speech_final=True)
+            self._close_utterance(self._utt, events, speech_final=True)
         end = self._origin + self._received
         if end > self._committed:
             events.append(Commit(end))  # everything received is accounted for
@@ -161,44 +165,42 @@ class PocketsphinxStream(EngineStream):
             if not self._ep.in_speech:
                 self._resume_at = None
             return
-        if self._utt is None:
-            self._open_utterance()
-        utt = self._utt
+        utt = self._utt or self._open_utterance()
         utt.pending += speech
         if not self._ep.in_speech:
-            self._close_utterance(events, speech_final=True)
+            self._close_utterance(utt, events, speech_final=True)
         elif len(utt.pending) >= self._batch_bytes():
-            self._decode(events)
+            self._decode(utt, events)
             if utt.fed >= self._opts.max_utterance_s * SAMPLE_RATE:
-                self._close_utterance(events, speech_final=False)
+                self._close_utterance(utt, events, speech_final=False)
                 self._resume_at = utt.start + utt.fed
 
     def _remember(self, pcm: bytes) -> None:
         self._received += len(pcm) // 2
         self._recent += pcm
-        del self._recent[:-self._recent_keep]
+        del self._recent[: -self._recent_keep]
 
-    def _open_utterance(self) -> None:
+    def _open_utterance(self) -> _Utterance:
         if self._resume_at is not None:  # continues an utterance cut for length
-            self._utt = _Utterance(self._resume_at)
+            utt = _Utterance(self._resume_at)
         else:
             start = self._origin + round(self._ep.speech_start * SAMPLE_RATE)
             # Preroll, but never audio that an earlier utterance already used.
             recent_start = self._origin + self._received - len(self._recent) // 2
-            pre_start = max(start - self._opts.preroll_ms * SAMPLE_RATE // 1000,
-                            self._committed, recent_start)
+            pre_start = max(start - self._opts.preroll_ms * SAMPLE_RATE // 1000, self._committed, recent_start)
             pre_start = min(pre_start, start)
             i = (pre_start - recent_start) * 2
-            self._utt = _Utterance(pre_start)
-            self._utt.pending += self._recent[i:i + (start - pre_start) * 2]
+            utt = _Utterance(pre_start)
+            utt.pending += self._recent[i : i + (start - pre_start) * 2]
         self._dec.start_utt()
+        self._utt = utt
+        return utt
 
     def _batch_bytes(self) -> int:
         ms = self._opts.decode_ms if self._primed else self._opts.prime_ms
         return ms * SAMPLE_RATE // 1000 * 2
 
-    def _feed(self) -> None:
-        utt = self._utt
+    def _feed(self, utt: _Utterance) -> None:
         if not utt.pending:
             return
         # The stream's first block goes in as a full utterance: pocketsphinx
@@ -208,25 +210,37 @@ class PocketsphinxStream(EngineStream):
         utt.fed += len(utt.pending) // 2
         utt.pending.clear()
 
-    def _decode(self, events: list[Event]) -> None:
-        self._feed()
-        utt = self._utt
+    def _decode(self, utt: _Utterance, events: list[Event]) -> None:
+        self._feed(utt)
         hyp = self._dec.hyp()
-        words = hyp.hypstr.split() if hyp is not None else []
+        words: list[str] = hyp.hypstr.split() if hyp is not None else []
         if words != utt.words:
-            events.append(Partial(text=" ".join(words), start=utt.start, end=utt.start + utt.fed,
-                                  stability=stability(utt.words, words)))
+            events.append(
+                Partial(
+                    text=" ".join(words),
+                    start=utt.start,
+                    end=utt.start + utt.fed,
+                    stability=stability(utt.words, words),
+                )
+            )
             utt.words, utt.reported = words, True
 
-    def _close_utterance(self, events: list[Event], speech_final: bool) -> None:
-        self._feed()
-        utt, self._utt = self._utt, None
+    def _close_utterance(self, utt: _Utterance, events: list[Event], speech_final: bool) -> None:
+        self._feed(utt)
+        self._utt = None
         self._dec.end_utt()
         words = words_from_seg(self._dec, utt.start)
         end = utt.start + utt.fed
         if words or utt.reported:
-            events.append(Final(text=" ".join(w.text for w in words), start=utt.start, end=end,
-                                words=words, speech_final=speech_final))
+            events.append(
+                Final(
+                    text=" ".join(w.text for w in words),
+                    start=utt.start,
+                    end=end,
+                    words=words,
+                    speech_final=speech_final,
+                )
+            )
         else:  # noise the decoder found no words in: nothing to replace
             events.append(Commit(end))
         self._committed = end
@@ -236,8 +250,12 @@ class PocketsphinxStream(EngineStream):
             return
         # Speech can still start inside the endpointer's window, and its
         # preroll reaches further back: commit only what lies before both.
-        safe = self._origin + self._received - int(self._opts.ep_window * SAMPLE_RATE) \
+        safe = (
+            self._origin
+            + self._received
+            - int(self._opts.ep_window * SAMPLE_RATE)
             - self._opts.preroll_ms * SAMPLE_RATE // 1000
+        )
         if safe - self._committed >= self._opts.idle_commit_s * SAMPLE_RATE:
             events.append(Commit(safe))
             self._committed = safe
@@ -247,7 +265,7 @@ class PocketsphinxEngine(Engine):
     name = "pocketsphinx"
     languages = ("en-US",)
 
-    def __init__(self, options: Options | None = None):
+    def __init__(self, options: Options | None = None) -> None:
         self.options = options or Options()
         # Loading a decoder takes ~0.4 s: keep released ones for the next stream.
         self._idle: list[Decoder] = []

@@ -5,6 +5,7 @@
 Prints `LISTENING <port>` on stdout once it accepts calls; logs JSON lines on
 stderr; SIGTERM/SIGINT stop it gracefully.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m parley_asr", description="Parley speech-recognition worker")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (see the LISTENING line)")
-    parser.add_argument("--max-streams", type=int, default=2 * (os.cpu_count() or 1),
-                        help="concurrent Recognize streams (one engine process each); default 2 per CPU")
+    parser.add_argument(
+        "--max-streams",
+        type=int,
+        default=2 * (os.cpu_count() or 1),
+        help="concurrent Recognize streams (one engine process each); default 2 per CPU",
+    )
     parser.add_argument("--worker-id", default=f"{socket.gethostname()}-{os.getpid()}")
     parser.add_argument("--engine", default="pocketsphinx", choices=sorted(ENGINES))
     args = parser.parse_args(argv)
@@ -63,8 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     # One thread per stream plus a few for GetWorkerInfo and for refusing
     # streams beyond the limit; grpc refuses calls beyond that itself.
     threads = args.max_streams + 4
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
-                         maximum_concurrent_rpcs=threads, options=SERVER_OPTIONS)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
+        maximum_concurrent_rpcs=threads,
+        options=SERVER_OPTIONS,
+    )
     asr_pb2_grpc.add_SpeechRecognizerServicer_to_server(SpeechRecognizer(pool, args.worker_id), server)
     port = server.add_insecure_port(f"{args.host}:{args.port}")
     if port == 0:

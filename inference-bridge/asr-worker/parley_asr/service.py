@@ -1,12 +1,14 @@
 """gRPC servicer: parley.asr.v1.SpeechRecognizer over a ProcessPool."""
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import grpc
 
-from .engine import engine_class
+from .engine import Event, engine_class
 from .gen import asr_pb2 as pb
 from .gen import asr_pb2_grpc
 from .log import log
@@ -15,17 +17,24 @@ from .workers import EngineFailure, ProcessPool, ProcessStream
 
 
 class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
-    def __init__(self, pool: ProcessPool, worker_id: str):
+    def __init__(self, pool: ProcessPool, worker_id: str) -> None:
         self._pool = pool
         self._worker_id = worker_id
         engine = engine_class(pool.engine_name)
         self._engine_name, self._languages = engine.name, tuple(engine.languages)
 
-    def GetWorkerInfo(self, request, context):
-        return pb.WorkerInfo(worker_id=self._worker_id, engine=self._engine_name, max_streams=self._pool.size,
-                             active_streams=self._pool.active, languages=self._languages)
+    def GetWorkerInfo(self, request: pb.GetWorkerInfoRequest, context: grpc.ServicerContext) -> pb.WorkerInfo:
+        return pb.WorkerInfo(
+            worker_id=self._worker_id,
+            engine=self._engine_name,
+            max_streams=self._pool.size,
+            active_streams=self._pool.active,
+            languages=self._languages,
+        )
 
-    def Recognize(self, request_iterator, context):
+    def Recognize(
+        self, request_iterator: Iterator[pb.RecognizeRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.RecognizeResponse]:
         run = _Run()
         # Runs when the RPC terminates for any reason, also when the client
         # cancels or disconnects while we wait for its next request: frees
@@ -44,7 +53,9 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         finally:
             run.close()
 
-    def _recognize(self, requests, context, run: _Run):
+    def _recognize(
+        self, requests: Iterator[pb.RecognizeRequest], context: grpc.ServicerContext, run: _Run
+    ) -> Iterator[pb.RecognizeResponse]:
         first = next(requests, None)
         if first is None:
             run.end("stream_empty")
@@ -57,12 +68,20 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         stream = self._pool.open(session.settings)
         if stream is None:
             run.end("stream_refused", level="warning", max_streams=self._pool.size)
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"worker {self._worker_id} is at its limit of {self._pool.size} streams")
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"worker {self._worker_id} is at its limit of {self._pool.size} streams",
+            )
+            return  # not reached: abort() raises
         run.attach(stream)
-        run.log("stream_start", start_offset_samples=session.settings.start_offset_samples,
-                first_segment_id=session.segment_id, language=session.language,
-                hints=len(session.settings.hints), active_streams=self._pool.active)
+        run.log(
+            "stream_start",
+            start_offset_samples=session.settings.start_offset_samples,
+            first_segment_id=session.segment_id,
+            language=session.language,
+            hints=len(session.settings.hints),
+            active_streams=self._pool.active,
+        )
         yield session.ready()
 
         for request in requests:
@@ -86,12 +105,18 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         run.end("stream_end")
 
     @staticmethod
-    def _send(session: Session, events, run: _Run):
+    def _send(session: Session, events: list[Event], run: _Run) -> Iterator[pb.RecognizeResponse]:
         for response in session.responses(events):
             if response.HasField("segment") and response.segment.is_final:
                 s = response.segment
-                run.log("final", segment_id=s.segment_id, start_ms=s.start_ms, end_ms=s.end_ms,
-                        words=len(s.words), speech_final=s.speech_final)
+                run.log(
+                    "final",
+                    segment_id=s.segment_id,
+                    start_ms=s.start_ms,
+                    end_ms=s.end_ms,
+                    words=len(s.words),
+                    speech_final=s.speech_final,
+                )
             yield response
 
 
@@ -99,7 +124,7 @@ class _Run:
     """Bookkeeping of one Recognize call: logging, and freeing the engine
     stream exactly once, from whichever thread gets there first."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.session: Session | None = None
         self.busy_s = 0.0  # time spent in the engine
         self._stream: ProcessStream | None = None
@@ -111,20 +136,24 @@ class _Run:
         with self._lock:
             self._stream = stream
 
-    def log(self, event: str, level: str = "info", **fields) -> None:
+    def log(self, event: str, level: str = "info", **fields: object) -> None:
         if self.session is not None:
             fields = {"session_id": self.session.settings.session_id, **fields}
         log(event, level=level, **fields)
 
-    def end(self, event: str, level: str = "info", **fields) -> None:
+    def end(self, event: str, level: str = "info", **fields: object) -> None:
         with self._lock:
             if self._ended:
                 return
             self._ended = True
         if self.session is not None:
             received = self.session.next_offset - self.session.settings.start_offset_samples
-            fields.update(finals=self.session.finals, audio_s=round(received / 16000, 2),
-                          engine_s=round(self.busy_s, 2), wall_s=round(time.monotonic() - self._started, 2))
+            fields.update(
+                finals=self.session.finals,
+                audio_s=round(received / 16000, 2),
+                engine_s=round(self.busy_s, 2),
+                wall_s=round(time.monotonic() - self._started, 2),
+            )
         self.log(event, level=level, **fields)
 
     def terminated(self) -> None:

@@ -1,5 +1,6 @@
 """Protocol state of one Recognize stream: request checks, and engine events
 turned into responses (segment ids, acks, latency echoes)."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -51,8 +52,9 @@ class Session:
         self._last_capture = 0.0
 
     def ready(self) -> pb.RecognizeResponse:
-        return pb.RecognizeResponse(ready=pb.StreamReady(
-            engine=self._engine_name, language=self.language, worker_id=self._worker_id))
+        return pb.RecognizeResponse(
+            ready=pb.StreamReady(engine=self._engine_name, language=self.language, worker_id=self._worker_id)
+        )
 
     def take_audio(self, chunk: pb.AudioChunk) -> None:
         """Check that the chunk continues the stream exactly, and note its capture time."""
@@ -60,22 +62,26 @@ class Session:
             kind = "gap" if chunk.offset_samples > self.next_offset else "overlap"
             raise ProtocolError(
                 f"audio chunk offset_samples={chunk.offset_samples} but expected {self.next_offset} "
-                f"({kind} of {abs(chunk.offset_samples - self.next_offset)} samples)")
+                f"({kind} of {abs(chunk.offset_samples - self.next_offset)} samples)"
+            )
         if len(chunk.pcm) % 2:
             raise ProtocolError(f"pcm must be s16le: odd length {len(chunk.pcm)} at offset {chunk.offset_samples}")
         self.next_offset += len(chunk.pcm) // 2
         self._captures.append((self.next_offset, chunk.captured_at_ms))
 
     def responses(self, events: list[Event]) -> list[pb.RecognizeResponse]:
-        out = []
+        out: list[pb.RecognizeResponse] = []
         for event in events:
             if isinstance(event, Partial):
                 out.append(self._segment(event, is_final=False, speech_final=False, stability=event.stability))
             elif isinstance(event, Final):
                 out.append(self._segment(event, is_final=True, speech_final=event.speech_final, stability=1.0))
                 if event.speech_final:
-                    out.append(pb.RecognizeResponse(utterance_end=pb.UtteranceEnd(
-                        last_segment_id=self.segment_id, end_ms=_ms(event.end))))
+                    out.append(
+                        pb.RecognizeResponse(
+                            utterance_end=pb.UtteranceEnd(last_segment_id=self.segment_id, end_ms=_ms(event.end))
+                        )
+                    )
                 out.append(pb.RecognizeResponse(ack=pb.AudioAck(committed_offset_samples=event.end)))
                 self.segment_id += 1
                 self.finals += 1
@@ -83,23 +89,28 @@ class Session:
                 out.append(pb.RecognizeResponse(ack=pb.AudioAck(committed_offset_samples=event.offset)))
         return out
 
-    def _segment(self, event: Partial | Final, is_final: bool, speech_final: bool,
-                 stability: float) -> pb.RecognizeResponse:
-        words = [pb.Word(text=w.text, start_ms=_ms(w.start), end_ms=_ms(w.end), confidence=w.confidence)
-                 for w in getattr(event, "words", ())]
-        return pb.RecognizeResponse(segment=pb.Segment(
-            segment_id=self.segment_id,
-            is_final=is_final,
-            speech_final=speech_final,
-            text=event.text,
-            words=words,
-            start_ms=_ms(event.start),
-            end_ms=_ms(event.end),
-            stability=stability,
-            audio_offset_samples=self.next_offset,
-            captured_at_ms=self._captured_at(event.end),
-            language=self.language,
-        ))
+    def _segment(
+        self, event: Partial | Final, is_final: bool, speech_final: bool, stability: float
+    ) -> pb.RecognizeResponse:
+        words = [
+            pb.Word(text=w.text, start_ms=_ms(w.start), end_ms=_ms(w.end), confidence=w.confidence)
+            for w in (event.words if isinstance(event, Final) else ())
+        ]
+        return pb.RecognizeResponse(
+            segment=pb.Segment(
+                segment_id=self.segment_id,
+                is_final=is_final,
+                speech_final=speech_final,
+                text=event.text,
+                words=words,
+                start_ms=_ms(event.start),
+                end_ms=_ms(event.end),
+                stability=stability,
+                audio_offset_samples=self.next_offset,
+                captured_at_ms=self._captured_at(event.end),
+                language=self.language,
+            )
+        )
 
     def _captured_at(self, end: int) -> float:
         """Capture time of the chunk holding the result's last sample."""

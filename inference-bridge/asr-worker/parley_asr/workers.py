@@ -7,6 +7,7 @@ server's own threads. Each stream therefore runs in its own process; the gRPC
 thread only forwards chunks over a pipe and waits (without the GIL). A
 process keeps its loaded decoder between streams (loading takes ~0.4 s).
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -14,6 +15,9 @@ import os
 import signal
 import threading
 import time
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
+from typing import Literal
 
 from . import log as logmod
 from .engine import EngineStream, Event, StreamSettings, engine_class
@@ -26,40 +30,55 @@ class EngineFailure(Exception):
     """The engine raised, or its process died or hung."""
 
 
+# The pipe's protocol. The parent sends requests; the child answers each but
+# "abort" with a reply, and announces with ("ok", []) once its model is loaded.
+Request = (
+    tuple[Literal["open"], StreamSettings]
+    | tuple[Literal["accept"], bytes, int]
+    | tuple[Literal["finish"]]
+    | tuple[Literal["abort"]]
+)
+Reply = tuple[Literal["ok"], list[Event]] | tuple[Literal["error"], str]
+
+
 # -- child side ---------------------------------------------------------------
 
-def _serve(conn, engine_name: str, log_context: dict) -> None:
+
+def _serve(conn: Connection, engine_name: str, log_context: dict[str, object]) -> None:
     # Ctrl-C reaches the whole process group: let the parent shut us down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logmod.configure(**log_context, engine_pid=os.getpid())
     engine = engine_class(engine_name)()
     engine.warm_up()
-    conn.send(("ready", None))
+    ready: Reply = ("ok", [])
+    conn.send(ready)
     stream: EngineStream | None = None
     while True:
         try:
-            op, *args = conn.recv()
+            request: Request = conn.recv()
         except (EOFError, OSError):  # the server went away
             break
-        if op == "abort":  # no reply: the client has already moved on
+        if request[0] == "abort":  # no reply: the client has already moved on
             if stream is not None:
                 stream.close()
                 stream = None
             continue
+        reply: Reply
         try:
-            if op == "open":
-                stream = engine.new_stream(args[0])
-                reply = ("ok", None)
-            elif op == "accept":
-                reply = ("ok", stream.accept(*args))
-            elif op == "finish":
-                reply = ("ok", stream.finish())
-                stream.close()
-                stream = None
-            else:
-                raise ValueError(f"unknown op {op!r}")
+            match request:
+                case ("open", settings):
+                    stream = engine.new_stream(settings)
+                    reply = ("ok", [])
+                case ("accept", pcm, offset_samples):
+                    reply = ("ok", _opened(stream).accept(pcm, offset_samples))
+                case ("finish",):
+                    reply = ("ok", _opened(stream).finish())
+                    _opened(stream).close()
+                    stream = None
+                case _:
+                    raise ValueError(f"unknown request {request[0]!r}")
         except Exception as exc:  # report, and stay usable for the next stream
-            log("engine_error", level="error", op=op, error=repr(exc))
+            log("engine_error", level="error", op=request[0], error=repr(exc))
             reply = ("error", f"{type(exc).__name__}: {exc}")
             if stream is not None:
                 try:
@@ -69,42 +88,53 @@ def _serve(conn, engine_name: str, log_context: dict) -> None:
         conn.send(reply)
 
 
+def _opened(stream: EngineStream | None) -> EngineStream:
+    if stream is None:
+        raise ValueError("no stream is open")
+    return stream
+
+
 # -- parent side --------------------------------------------------------------
 
+
 class _Process:
-    def __init__(self, ctx, engine_name: str):
+    def __init__(self, ctx: SpawnContext, engine_name: str) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, engine_name, logmod.context()),
-                                name="parley-asr-engine", daemon=True)
+        self.proc = ctx.Process(
+            target=_serve, args=(child, engine_name, logmod.context()), name="parley-asr-engine", daemon=True
+        )
         self.proc.start()
         child.close()
         self.ready = False
         self.broken = False
 
-    def call(self, *message):
+    def call(self, request: Request) -> list[Event]:
         try:
             if not self.ready:  # first use: wait for the model to load
                 self._receive(60.0)
                 self.ready = True
-            self.conn.send(message)
-            status, value = self._receive(CALL_TIMEOUT_S)
+            self.conn.send(request)
+            reply = self._receive(CALL_TIMEOUT_S)
         except (OSError, EOFError, TimeoutError) as exc:
             self.broken = True
             raise EngineFailure(f"engine process {self.proc.pid} failed: {exc!r}") from exc
-        if status == "error":
-            raise EngineFailure(value)
-        return value
+        match reply:
+            case ("ok", events):
+                return events
+            case ("error", description):
+                raise EngineFailure(description)
 
-    def post(self, *message) -> None:
+    def post(self, request: Request) -> None:
         try:
-            self.conn.send(message)
+            self.conn.send(request)
         except OSError:
             self.broken = True
 
-    def _receive(self, timeout: float):
+    def _receive(self, timeout: float) -> Reply:
         if not self.conn.poll(timeout):
             raise TimeoutError(f"no answer within {timeout:.0f} s")
-        return self.conn.recv()
+        reply: Reply = self.conn.recv()
+        return reply
 
     def stop(self) -> None:
         self.conn.close()  # the child exits on EOF
@@ -117,22 +147,22 @@ class _Process:
 class ProcessStream(EngineStream):
     """An EngineStream running in a leased process. Thread-safe close()."""
 
-    def __init__(self, pool: ProcessPool, process: _Process, settings: StreamSettings):
+    def __init__(self, pool: ProcessPool, process: _Process, settings: StreamSettings) -> None:
         self._pool, self._process = pool, process
         self._lock = threading.Lock()  # one pipe conversation at a time
         self._finished = False
         self._closed = False
         try:
-            self._call("open", settings)
+            self._call(("open", settings))
         except EngineFailure:
             self.close()
             raise
 
     def accept(self, pcm: bytes, offset_samples: int) -> list[Event]:
-        return self._call("accept", pcm, offset_samples)
+        return self._call(("accept", pcm, offset_samples))
 
     def finish(self) -> list[Event]:
-        events = self._call("finish")
+        events = self._call(("finish",))
         self._finished = True
         return events
 
@@ -144,21 +174,21 @@ class ProcessStream(EngineStream):
                 return
             self._closed = True
             if not self._finished and not self._process.broken:
-                self._process.post("abort")
+                self._process.post(("abort",))
         self._pool.release(self._process)
 
-    def _call(self, *message):
+    def _call(self, request: Request) -> list[Event]:
         with self._lock:
             if self._closed:
                 raise EngineFailure("stream closed")
-            return self._process.call(*message)
+            return self._process.call(request)
 
 
 class ProcessPool:
     """Up to `size` engine processes. Keeps one spare warm so that a new stream
     rarely waits for a process to start and load its model."""
 
-    def __init__(self, engine_name: str, size: int, warm: int = 1):
+    def __init__(self, engine_name: str, size: int, warm: int = 1) -> None:
         self.engine_name = engine_name
         self.size = size
         self._ctx = multiprocessing.get_context("spawn")  # never fork a gRPC process
