@@ -1,0 +1,126 @@
+// Which nodes exist and how much room each has. A node publishes itself
+// with a heartbeat; session creation on any node places the conversation on
+// the node with the most room (a conversation's media stays on one node).
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+
+export interface NodeInfo {
+  nodeId: string;
+  /** Where customers reach this node: http(s)://host:port */
+  publicUrl: string;
+  liveSessions: number;
+  maxSessions: number;
+  /** Shutting down: takes no new sessions. */
+  draining: boolean;
+  updatedAtMs: number;
+}
+
+export interface NodeDirectory {
+  /** Nodes alive now (this one included). */
+  list(): Promise<NodeInfo[]>;
+  close(): void;
+}
+
+/** The node with the most room that takes sessions, preferring `selfId` on a tie; undefined when all are full. */
+export function pickNode(nodes: NodeInfo[], selfId: string): NodeInfo | undefined {
+  let best: NodeInfo | undefined;
+  let bestRoom = 0;
+  for (const node of nodes) {
+    if (node.draining) continue;
+    const room = node.maxSessions - node.liveSessions;
+    if (room <= 0) continue;
+    if (!best || room > bestRoom || (room === bestRoom && node.nodeId === selfId)) {
+      best = node;
+      bestRoom = room;
+    }
+  }
+  return best;
+}
+
+/** One node on its own (no REDIS_URL). */
+export class SingleNodeDirectory implements NodeDirectory {
+  readonly #self: () => NodeInfo;
+
+  constructor(self: () => NodeInfo) {
+    this.#self = self;
+  }
+
+  async list(): Promise<NodeInfo[]> {
+    return [this.#self()];
+  }
+
+  close(): void {}
+}
+
+export interface RedisNodeDirectoryOptions {
+  redis: Redis;
+  self: () => Omit<NodeInfo, "updatedAtMs">;
+  logger: Logger;
+  heartbeatMs?: number;
+  /** Prefix of the keys. */
+  prefix?: string;
+}
+
+/**
+ * Nodes in Redis: each writes `<prefix>node:<id>` (expiring after three
+ * missed heartbeats) and its id into the `<prefix>nodes` set. A node that
+ * stops beating (crashed, partitioned) drops out by itself.
+ */
+export class RedisNodeDirectory implements NodeDirectory {
+  readonly #o: Required<RedisNodeDirectoryOptions>;
+  readonly #timer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: RedisNodeDirectoryOptions) {
+    this.#o = { heartbeatMs: 2_000, prefix: "parley:", ...options };
+    this.#timer = setInterval(() => void this.beat(), this.#o.heartbeatMs).unref();
+    void this.beat();
+  }
+
+  /** Publishes this node's state now (also called on every change that matters, e.g. draining). */
+  async beat(): Promise<void> {
+    if (this.#closed) return;
+    const info: NodeInfo = { ...this.#o.self(), updatedAtMs: Date.now() };
+    try {
+      await this.#o.redis
+        .multi()
+        .set(this.#key(info.nodeId), JSON.stringify(info), "PX", this.#o.heartbeatMs * 3)
+        .sadd(`${this.#o.prefix}nodes`, info.nodeId)
+        .exec();
+    } catch (err) {
+      this.#o.logger.warn({ err: (err as Error).message }, "node heartbeat failed");
+    }
+  }
+
+  async list(): Promise<NodeInfo[]> {
+    const ids = await this.#o.redis.smembers(`${this.#o.prefix}nodes`);
+    if (ids.length === 0) return [];
+    const values = await this.#o.redis.mget(ids.map((id) => this.#key(id)));
+    const nodes: NodeInfo[] = [];
+    const gone: string[] = [];
+    values.forEach((value, i) => {
+      if (value) nodes.push(JSON.parse(value) as NodeInfo);
+      else gone.push(ids[i]!);
+    });
+    if (gone.length) void this.#o.redis.srem(`${this.#o.prefix}nodes`, ...gone).catch(() => {});
+    return nodes;
+  }
+
+  /** Stops beating and removes this node at once (a clean shutdown). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    const { nodeId } = this.#o.self();
+    void this.#o.redis
+      .multi()
+      .del(this.#key(nodeId))
+      .srem(`${this.#o.prefix}nodes`, nodeId)
+      .exec()
+      .catch(() => {});
+  }
+
+  #key(nodeId: string): string {
+    return `${this.#o.prefix}node:${nodeId}`;
+  }
+}
