@@ -13,6 +13,7 @@ cd "$ROOT"
 if [[ -z ${PARLEY_IN_NETNS:-} ]]; then
   bash scripts/install.sh
   if [[ $(id -u) -eq 0 ]] && unshare -n true 2>/dev/null; then
+    # shellcheck disable=SC2016 # "$0" "$@" are expanded by the inner bash
     exec env PARLEY_IN_NETNS=1 unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$@"
   fi
 fi
@@ -36,6 +37,7 @@ echo "== tests"
 status=0
 pnpm exec vitest run --reporter=default --reporter=json --outputFile=test-results/vitest.json "$@" || status=$?
 # One plain closing line for CI: "N passed, N failed, N skipped".
+# shellcheck disable=SC2016 # a JavaScript template string, not shell
 node -e '
   const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);

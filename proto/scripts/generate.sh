@@ -11,10 +11,11 @@ tmp=$(mktemp -d src/.gen.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 # The well-known types (google/protobuf/struct.proto) come from Debian's
 # libprotobuf-dev, installed by scripts/install.sh.
+mapfile -t protos < <(find proto -name '*.proto' | sort)
 protoc -I proto -I /usr/include \
   --plugin=protoc-gen-es=node_modules/.bin/protoc-gen-es \
   --es_out="$tmp" --es_opt=target=ts,import_extension=ts \
-  $(find proto -name '*.proto' | sort)
+  "${protos[@]}"
 rm -rf src/gen.old
 [[ -d src/gen ]] && mv src/gen src/gen.old
 mv "$tmp" src/gen

@@ -1,0 +1,239 @@
+// The docker compose system, the Caddy proxy, the Dockerfiles and every shell
+// script, checked with the real tools (no Docker engine runs here).
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { at, isRecord, REPO, tool } from "./support.ts";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "parley-compose-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const compose = (file: string, ...args: string[]) =>
+  tool("docker-compose", ["--env-file", at("compose/.env.example"), "-f", file, ...args], { cwd: at("compose") });
+
+interface Service {
+  image?: string;
+  build?: { dockerfile: string };
+  profiles?: string[];
+  ports?: { published?: number | string; target: number; protocol?: string }[];
+  environment?: Record<string, string>;
+  volumes?: { type: string; source: string; target: string }[];
+  user?: string;
+  read_only?: boolean;
+  cap_drop?: string[];
+  stop_grace_period?: string;
+}
+
+describe("docker compose", () => {
+  const file = at("compose/docker-compose.yml");
+
+  it("docker-compose config -q accepts it", () => {
+    const r = compose(file, "config", "-q");
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("docker-compose config rejects an unknown key (the check has teeth)", () => {
+    const broken = path.join(at("compose"), `.broken-${process.pid}.yml`);
+    fs.writeFileSync(
+      broken,
+      fs.readFileSync(file, "utf8").replace("    stop_grace_period: 5m", "    stop_grace_perod: 5m"),
+    );
+    try {
+      const r = compose(broken, "config", "-q");
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain("stop_grace_perod");
+    } finally {
+      fs.rmSync(broken);
+    }
+  });
+
+  // The whole system, as docker-compose resolves it with every profile.
+  const resolved = () => {
+    const r = compose(file, "--profile", "ollama", "--profile", "gpu", "--profile", "tools", "config");
+    expect(r.status, r.stderr).toBe(0);
+    return parseYaml(r.stdout) as { services: Record<string, Service> };
+  };
+
+  it("runs every part of the system", () => {
+    const { services } = resolved();
+    expect(Object.keys(services).sort()).toEqual(
+      [
+        "alertmanager",
+        "asr-cpu-1",
+        "asr-cpu-2",
+        "asr-gpu",
+        "backup",
+        "grafana",
+        "node",
+        "node-exporter",
+        "ollama",
+        "ollama-pull",
+        "postgres",
+        "postgres-exporter",
+        "prometheus",
+        "proxy",
+        "redis",
+        "redis-exporter",
+      ].sort(),
+    );
+    expect(services.postgres?.image).toMatch(/^postgres:15/);
+    expect(services.redis?.image).toMatch(/^redis:7/);
+    expect(services.ollama?.profiles).toEqual(["ollama"]);
+    expect(services["ollama-pull"]?.profiles).toEqual(["ollama"]);
+    expect(services["asr-gpu"]?.profiles).toEqual(["gpu"]);
+    // The default set needs no profile.
+    for (const name of ["node", "asr-cpu-1", "postgres", "redis", "prometheus", "alertmanager", "grafana", "proxy"])
+      expect(services[name]?.profiles, name).toBeUndefined();
+  });
+
+  it("publishes the node's whole UDP range one to one and announces the host's address", () => {
+    const node = resolved().services.node as Service;
+    const env = node.environment ?? {};
+    const min = Number(env.MEDIASOUP_RTC_MIN_PORT);
+    const max = Number(env.MEDIASOUP_RTC_MAX_PORT);
+    const udp = (node.ports ?? []).filter((p) => p.protocol === "udp");
+    expect(udp.length).toBe(max - min + 1);
+    expect(udp.every((p) => Number(p.published) === p.target && p.target >= min && p.target <= max)).toBe(true);
+    expect(env.MEDIASOUP_LISTEN_IP).toBe("0.0.0.0");
+    expect(env.MEDIASOUP_ANNOUNCED_ADDRESS).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    // No TCP port of the node is published: HTTP goes through the proxy.
+    expect((node.ports ?? []).filter((p) => p.protocol !== "udp")).toEqual([]);
+    expect(node.stop_grace_period).toBe("5m");
+  });
+
+  it("names each speech worker in ASR_WORKERS, and only variables the node reads", () => {
+    const { services } = resolved();
+    const env = services.node?.environment ?? {};
+    expect(env.ASR_WORKERS?.split(",").map((a) => a.split(":")[0])).toEqual(["asr-cpu-1", "asr-cpu-2"]);
+    const configTs = fs.readFileSync(path.join(REPO, "signaling/src/config.ts"), "utf8");
+    const reads = (n: string) => configTs.includes(`env.${n}`) || configTs.includes(`"${n}"`);
+    const upcoming = new Set([
+      "DATABASE_URL",
+      "REDIS_URL",
+      "STRIPE_SECRET_KEY",
+      "STRIPE_WEBHOOK_SECRET",
+      "STRIPE_CONNECT_CLIENT_ID",
+      "DATA_RETENTION_DAYS",
+      "VOICE_DATA_RETENTION_HOURS",
+      "ENABLE_FRAUD_DETECTION",
+      "NODE_OPTIONS",
+    ]);
+    expect(Object.keys(env).filter((n) => !reads(n) && !upcoming.has(n))).toEqual([]);
+  });
+
+  it("mounts configuration files that exist, and runs hardened", () => {
+    const { services } = resolved();
+    const missing = Object.entries(services).flatMap(([name, s]) =>
+      (s.volumes ?? [])
+        .filter(
+          (v) => v.type === "bind" && v.source.startsWith(path.dirname(at(""))) && !v.source.includes("/secrets/"),
+        )
+        .filter((v) => !v.source.endsWith("/backups") && !v.source.endsWith("/models/whisper"))
+        .filter((v) => !fs.existsSync(v.source))
+        .map((v) => `${name}: ${v.source}`),
+    );
+    expect(missing).toEqual([]);
+    for (const name of ["node", "asr-cpu-1", "asr-gpu"]) {
+      expect(services[name]?.read_only, name).toBe(true);
+      expect(services[name]?.cap_drop, name).toEqual(["ALL"]);
+    }
+  });
+});
+
+describe("the proxy (Caddy)", () => {
+  it("caddy validates the Caddyfile; /ws and the rest reach the node, /metrics does not", () => {
+    const home = path.join(tmp, "caddy");
+    const env = { ...process.env, HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, PARLEY_DOMAIN: "localhost" };
+    const r = tool("caddy", ["adapt", "--config", at("compose/Caddyfile"), "--adapter", "caddyfile", "--validate"], {
+      env,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    // Each route of the adapted JSON: the paths it matches and what it does.
+    const routes: { paths: string[]; handle: string }[] = [];
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (isRecord(value)) {
+        if (Array.isArray(value.match) && value.handle) {
+          const paths = (value.match as { path?: string[] }[]).flatMap((m) => m.path ?? []);
+          routes.push({ paths, handle: JSON.stringify(value.handle) });
+        }
+        Object.values(value).forEach(walk);
+      }
+    };
+    walk(JSON.parse(r.stdout));
+    const route = (p: string) => routes.find((x) => x.paths.includes(p))?.handle ?? "";
+    expect(route("/ws")).toContain('"dial":"node:8080"');
+    expect(route("/metrics")).toContain('"handler":"static_response","status_code":404');
+    expect(route("/metrics")).not.toContain("node:8080");
+    expect(route("/grafana*")).toContain('"dial":"grafana:3000"');
+  });
+});
+
+describe("Dockerfiles", () => {
+  const images = {
+    node: { base: /^node:20-bookworm/, runtime: /bookworm-slim/ },
+    "asr-cpu": { base: /^python:3\.11-slim-bookworm/, runtime: /bookworm/ },
+    "asr-gpu": { base: /^nvidia\/cuda:/, runtime: /nvidia\/cuda/ },
+  } as const;
+
+  it.each(Object.entries(images))(
+    "%s: multi-stage, non-root, tini, its base, and every COPY source exists",
+    (name, { base }) => {
+      const file = at(`docker/${name}.Dockerfile`);
+      const text = fs.readFileSync(file, "utf8");
+      const args = Object.fromEntries([...text.matchAll(/^ARG (\w+)=(\S+)/gm)].map((m) => [m[1], m[2]]));
+      const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) =>
+        (m[1] ?? "").replace(/^\$\{(\w+)\}$/, (_, a) => args[a] ?? a),
+      );
+      expect(froms.length).toBeGreaterThanOrEqual(2);
+      expect(froms[0]).toMatch(base);
+      const finalStage = text.slice(text.lastIndexOf("\nFROM "));
+      expect(finalStage).toMatch(/^USER 10001:10001$/m);
+      expect(finalStage).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"/m);
+      expect(finalStage).toMatch(/^HEALTHCHECK /m);
+      const sources = [...text.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((m) =>
+        (m[1] ?? "").split(" "),
+      );
+      expect(sources.length).toBeGreaterThan(0);
+      expect(sources.filter((s) => s !== "." && !fs.existsSync(path.join(REPO, s)))).toEqual([]);
+      expect(fs.existsSync(`${file}.dockerignore`)).toBe(true);
+    },
+  );
+
+  it("the node image keeps every workspace package's manifest in its build context", () => {
+    const ignore = fs.readFileSync(at("docker/node.Dockerfile.dockerignore"), "utf8").split("\n");
+    const workspace = parseYaml(fs.readFileSync(path.join(REPO, "pnpm-workspace.yaml"), "utf8")) as {
+      packages: string[];
+    };
+    for (const pkg of workspace.packages) {
+      const excluded =
+        ignore.includes(pkg) || (ignore.includes(`${pkg}/*`) && !ignore.includes(`!${pkg}/package.json`));
+      expect(excluded, pkg).toBe(false);
+    }
+  });
+});
+
+describe("shell scripts", () => {
+  it("shellcheck finds nothing in any script of the repository", () => {
+    const scripts = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "*.sh"], {
+      cwd: REPO,
+      encoding: "utf8",
+    })
+      .split("\n")
+      .filter(Boolean);
+    expect(scripts).toEqual(expect.arrayContaining(["deploy/backup/pg-backup.sh", "deploy/backup/pg-restore.sh"]));
+    const r = tool("shellcheck", ["--external-sources", ...scripts], { cwd: REPO });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("shellcheck reports a real mistake (it has teeth)", () => {
+    const file = path.join(tmp, "bad.sh");
+    fs.writeFileSync(file, "#!/usr/bin/env bash\nrm -rf $1/*\n");
+    expect(tool("shellcheck", [file]).status).not.toBe(0);
+  });
+});
