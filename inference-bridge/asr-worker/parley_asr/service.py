@@ -1,4 +1,5 @@
-"""gRPC servicer: parley.asr.v1.SpeechRecognizer over a ProcessPool."""
+"""gRPC servicer: parley.asr.v1.SpeechRecognizer over a StreamPool (a process
+per stream, or one batch scheduler: see pool.py)."""
 from __future__ import annotations
 
 import threading
@@ -6,16 +7,17 @@ import time
 
 import grpc
 
-from .engine import engine_class
+from .engine import EngineStream, engine_class
 from .gen import asr_pb2 as pb
 from .gen import asr_pb2_grpc
 from .log import log
 from .session import ProtocolError, Session
-from .workers import EngineFailure, ProcessPool, ProcessStream
+from .pool import StreamPool
+from .workers import EngineFailure
 
 
 class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
-    def __init__(self, pool: ProcessPool, worker_id: str):
+    def __init__(self, pool: StreamPool, worker_id: str):
         self._pool = pool
         self._worker_id = worker_id
         engine = engine_class(pool.engine_name)
@@ -23,7 +25,7 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
 
     def GetWorkerInfo(self, request, context):
         return pb.WorkerInfo(worker_id=self._worker_id, engine=self._engine_name, max_streams=self._pool.size,
-                             active_streams=self._pool.active, languages=self._languages)
+                             active_streams=self._pool.active, languages=self._languages, lag_ms=self._pool.lag_ms)
 
     def Recognize(self, request_iterator, context):
         run = _Run()
@@ -102,12 +104,12 @@ class _Run:
     def __init__(self):
         self.session: Session | None = None
         self.busy_s = 0.0  # time spent in the engine
-        self._stream: ProcessStream | None = None
+        self._stream: EngineStream | None = None
         self._ended = False
         self._lock = threading.Lock()
         self._started = time.monotonic()
 
-    def attach(self, stream: ProcessStream) -> None:
+    def attach(self, stream: EngineStream) -> None:
         with self._lock:
             self._stream = stream
 
