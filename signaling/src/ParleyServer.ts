@@ -169,6 +169,8 @@ export class ParleyServer {
             ok: w.ok,
             engine: w.info?.engine,
             activeStreams: w.info?.activeStreams,
+            maxStreams: w.info?.maxStreams,
+            lagMs: w.info?.lagMs,
             error: w.error,
           })),
         });

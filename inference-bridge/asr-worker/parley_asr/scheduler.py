@@ -145,8 +145,9 @@ class BatchScheduler:
             while self._recent_lags and self._recent_lags[0][0] < now - 10.0:
                 self._recent_lags.popleft()
             lags = [lag for _, lag in self._recent_lags]
+            # audio waiting for the model: its stream is due, or busy with an earlier pass
             waiting = [now - s.pending_since for s in self._streams.values()
-                       if s.due is not None and s.pending_since is not None]
+                       if (s.due is not None or s.in_flight) and s.pending_since is not None]
         recent = float(np.percentile(lags, 95)) if lags else 0.0
         return round(1000 * max([recent, *waiting]), 1)
 
