@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          help="default: bfloat16 on cuda, float32 on cpu")
     whisper.add_argument("--max-batch", type=int, help="windows per batched pass (default 64)")
     whisper.add_argument("--no-cuda-graphs", action="store_true", help="decode with eager steps")
+    whisper.add_argument("--stats-interval", type=float, help="seconds between scheduler_stats log lines (10)")
     args = parser.parse_args(argv)
     if args.max_streams is not None and args.max_streams < 1:
         parser.error("--max-streams must be at least 1")
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda signum, frame: stop.set())
 
     options = {"model_path": args.model_path or "", "device": args.device or "", "dtype": args.dtype or "",
-               "max_batch": str(args.max_batch or ""), "cuda_graphs": "0" if args.no_cuda_graphs else "1"}
+               "max_batch": str(args.max_batch or ""), "cuda_graphs": "0" if args.no_cuda_graphs else "1",
+               "stats_interval": str(args.stats_interval or "")}
     try:
         pool = open_pool(args.engine, args.max_streams, options)
         pool.wait_ready()

@@ -80,7 +80,8 @@ class WhisperEngine(Engine):
             torch.set_num_threads(int(options.get("threads") or 1))
         loaded = load(options.get("model_path"), device, dtype)
         cls.languages = loaded.languages
-        scheduler_settings = SchedulerSettings(max_batch=int(options.get("max_batch") or 64))
+        scheduler_settings = SchedulerSettings(max_batch=int(options.get("max_batch") or 64),
+                                               stats_interval_s=float(options.get("stats_interval") or 10.0))
         runner = WhisperRunner(loaded, RunnerSettings(
             max_window_s=scheduler_settings.max_window_s,
             cuda_graphs=options.get("cuda_graphs", "1") != "0"))
