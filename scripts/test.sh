@@ -9,7 +9,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 # Install first, with the machine's network (apt, pnpm and pip need it);
-# only the tests run inside the loopback-only namespace.
+# only the tests run inside the loopback-only namespace. The suite tests the
+# Whisper engine too (on CPU, a tiny random-weight model), so the speech
+# worker's environment gets its requirements (torch: ~45 s once, from the pip
+# mirror); `pnpm start` alone does not install them.
+export PARLEY_WHISPER=${PARLEY_WHISPER:-1}
 if [[ -z ${PARLEY_IN_NETNS:-} ]]; then
   bash scripts/install.sh
   if [[ $(id -u) -eq 0 ]] && unshare -n true 2>/dev/null; then

@@ -18,6 +18,8 @@ export interface AsrWorkerProcessOptions {
   /** Restart the worker when it exits unexpectedly. */
   restart?: boolean;
   extraArgs?: string[];
+  /** How long start-up may take (loading a model, measuring it); default 30 s. */
+  startTimeoutMs?: number;
 }
 
 export async function freePort(): Promise<number> {
@@ -101,7 +103,11 @@ export class AsrWorkerProcess {
     });
     return new Promise<void>((resolve, reject) => {
       let ready = false;
-      const timer = setTimeout(() => reject(new Error("speech worker did not start within 30 s")), 30_000);
+      const startTimeoutMs = this.#options.startTimeoutMs ?? 30_000;
+      const timer = setTimeout(
+        () => reject(new Error(`speech worker did not start within ${startTimeoutMs} ms`)),
+        startTimeoutMs,
+      );
       child.stdout?.on("data", (data: Buffer) => {
         if (!ready && data.toString("utf8").includes("LISTENING")) {
           ready = true;

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .pool import StreamPool
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,13 @@ class EngineStream:
 class Engine:
     name = "engine"
     languages: tuple[str, ...] = ()
+    # False: a process per stream (workers.ProcessPool). True: the worker's
+    # streams share one process and one batch scheduler (open_batched).
+    batched = False
+
+    @classmethod
+    def open_batched(cls, max_streams: int | None, options: dict[str, str]) -> StreamPool:
+        raise NotImplementedError(f"{cls.name} runs a process per stream")
 
     def warm_up(self) -> None:
         """Load models now rather than on the first stream."""
@@ -91,7 +102,10 @@ class Engine:
 
 # Engines by --engine name, imported lazily so that only the worker processes
 # load the heavy libraries.
-ENGINES = {"pocketsphinx": "parley_asr.pocketsphinx_engine:PocketsphinxEngine"}
+ENGINES = {
+    "pocketsphinx": "parley_asr.pocketsphinx_engine:PocketsphinxEngine",
+    "whisper": "parley_asr.whisper.engine:WhisperEngine",
+}
 
 
 def engine_class(name: str) -> type[Engine]:

@@ -1,6 +1,7 @@
 """Command line and server lifecycle.
 
     python -m parley_asr --host 127.0.0.1 --port 0 [--max-streams N] [--worker-id ID] [--engine NAME]
+                         [--model-path DIR] [--device cuda|cpu] [--dtype bfloat16|float16|float32]
 
 Prints `LISTENING <port>` on stdout once it accepts calls; logs JSON lines on
 stderr; SIGTERM/SIGINT stop it gracefully.
@@ -22,8 +23,8 @@ from . import log as logmod
 from .engine import ENGINES
 from .gen import asr_pb2_grpc
 from .log import log
+from .pool import open_pool
 from .service import SpeechRecognizer
-from .workers import ProcessPool
 
 STOP_GRACE_S = 2.0  # the bridge SIGKILLs 3 s after SIGTERM
 
@@ -45,13 +46,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-streams",
         type=int,
-        default=2 * (os.cpu_count() or 1),
-        help="concurrent Recognize streams (one engine process each); default 2 per CPU",
+        default=None,
+        help="concurrent Recognize streams; default: 2 per CPU (pocketsphinx, one process each), "
+        "or measured at start-up (whisper)",
     )
     parser.add_argument("--worker-id", default=f"{socket.gethostname()}-{os.getpid()}")
     parser.add_argument("--engine", default="pocketsphinx", choices=sorted(ENGINES))
+    whisper = parser.add_argument_group("whisper")
+    whisper.add_argument(
+        "--model-path",
+        default=os.environ.get("WHISPER_MODEL_PATH"),
+        help="local Hugging Face Whisper folder (default: $WHISPER_MODEL_PATH); never downloaded",
+    )
+    whisper.add_argument("--device", help="cuda, cuda:N or cpu (default: cuda when available)")
+    whisper.add_argument(
+        "--dtype", choices=["bfloat16", "float16", "float32"], help="default: bfloat16 on cuda, float32 on cpu"
+    )
+    whisper.add_argument("--max-batch", type=int, help="windows per batched pass (default 64)")
+    whisper.add_argument("--no-cuda-graphs", action="store_true", help="decode with eager steps")
+    whisper.add_argument("--stats-interval", type=float, help="seconds between scheduler_stats log lines (10)")
     args = parser.parse_args(argv)
-    if args.max_streams < 1:
+    if args.max_streams is not None and args.max_streams < 1:
         parser.error("--max-streams must be at least 1")
     return args
 
@@ -63,11 +78,24 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
 
-    pool = ProcessPool(args.engine, args.max_streams)
-    pool.wait_ready()
+    options = {
+        "model_path": args.model_path or "",
+        "device": args.device or "",
+        "dtype": args.dtype or "",
+        "max_batch": str(args.max_batch or ""),
+        "cuda_graphs": "0" if args.no_cuda_graphs else "1",
+        "stats_interval": str(args.stats_interval or ""),
+    }
+    try:
+        pool = open_pool(args.engine, args.max_streams, options)
+        pool.wait_ready()
+    except Exception as exc:  # a missing model, a broken engine: say why, never listen
+        log("engine_start_failed", level="error", engine=args.engine, error=f"{type(exc).__name__}: {exc}")
+        print(f"parley_asr: cannot start the {args.engine} engine: {exc}", file=sys.stderr, flush=True)
+        return 2
     # One thread per stream plus a few for GetWorkerInfo and for refusing
     # streams beyond the limit; grpc refuses calls beyond that itself.
-    threads = args.max_streams + 4
+    threads = pool.size + 4
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
         maximum_concurrent_rpcs=threads,
@@ -80,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         pool.close()
         return 1
     server.start()
-    log("listening", host=args.host, port=port, engine=args.engine, max_streams=args.max_streams)
+    log("listening", host=args.host, port=port, engine=args.engine, max_streams=pool.size)
     print(f"LISTENING {port}", flush=True)
 
     stop.wait()

@@ -1,4 +1,5 @@
-"""gRPC servicer: parley.asr.v1.SpeechRecognizer over a ProcessPool."""
+"""gRPC servicer: parley.asr.v1.SpeechRecognizer over a StreamPool (a process
+per stream, or one batch scheduler: see pool.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from collections.abc import Iterator
 
 import grpc
 
-from .engine import Event, engine_class
+from .engine import EngineStream, Event, engine_class
 from .gen import asr_pb2 as pb
 from .gen import asr_pb2_grpc
 from .log import log
+from .pool import StreamPool
 from .session import ProtocolError, Session
-from .workers import EngineFailure, ProcessPool, ProcessStream
+from .workers import EngineFailure
 
 
 class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
-    def __init__(self, pool: ProcessPool, worker_id: str) -> None:
+    def __init__(self, pool: StreamPool, worker_id: str) -> None:
         self._pool = pool
         self._worker_id = worker_id
         engine = engine_class(pool.engine_name)
@@ -30,6 +32,7 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
             max_streams=self._pool.size,
             active_streams=self._pool.active,
             languages=self._languages,
+            lag_ms=self._pool.lag_ms,
         )
 
     def Recognize(
@@ -127,12 +130,12 @@ class _Run:
     def __init__(self) -> None:
         self.session: Session | None = None
         self.busy_s = 0.0  # time spent in the engine
-        self._stream: ProcessStream | None = None
+        self._stream: EngineStream | None = None
         self._ended = False
         self._lock = threading.Lock()
         self._started = time.monotonic()
 
-    def attach(self, stream: ProcessStream) -> None:
+    def attach(self, stream: EngineStream) -> None:
         with self._lock:
             self._stream = stream
 

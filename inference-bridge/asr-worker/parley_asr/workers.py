@@ -203,6 +203,10 @@ class ProcessPool:
     def active(self) -> int:
         return self._leased
 
+    @property
+    def lag_ms(self) -> float:
+        return 0.0  # not measured: each stream decodes as its audio arrives
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until the initial processes have loaded their model."""
         deadline = time.monotonic() + timeout

@@ -37,6 +37,8 @@ export function mountHealthRoutes(app: TemplatedApp, deps: HealthDeps): void {
           ok: w.ok,
           engine: w.info?.engine,
           activeStreams: w.info?.activeStreams,
+          maxStreams: w.info?.maxStreams,
+          lagMs: w.info?.lagMs,
           error: w.error,
         })),
       });

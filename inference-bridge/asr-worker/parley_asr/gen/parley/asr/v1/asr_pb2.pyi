@@ -126,15 +126,17 @@ class GetWorkerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("worker_id", "engine", "max_streams", "active_streams", "languages")
+    __slots__ = ("worker_id", "engine", "max_streams", "active_streams", "languages", "lag_ms")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     MAX_STREAMS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_STREAMS_FIELD_NUMBER: _ClassVar[int]
     LANGUAGES_FIELD_NUMBER: _ClassVar[int]
+    LAG_MS_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     engine: str
     max_streams: int
     active_streams: int
     languages: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, worker_id: _Optional[str] = ..., engine: _Optional[str] = ..., max_streams: _Optional[int] = ..., active_streams: _Optional[int] = ..., languages: _Optional[_Iterable[str]] = ...) -> None: ...
+    lag_ms: float
+    def __init__(self, worker_id: _Optional[str] = ..., engine: _Optional[str] = ..., max_streams: _Optional[int] = ..., active_streams: _Optional[int] = ..., languages: _Optional[_Iterable[str]] = ..., lag_ms: _Optional[float] = ...) -> None: ...
