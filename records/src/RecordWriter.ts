@@ -393,7 +393,7 @@ function upsertSegments(tx: TransactionSql, items: { envelope: LiveEnvelope; val
     segment_id: value.segmentId,
     seq: envelope.seq.toString(),
     text: value.text,
-    words: JSON.stringify(value.words.map((w) => ({ text: w.text, startMs: w.startMs, endMs: w.endMs }))),
+    words: tx.json(value.words.map((w) => ({ text: w.text, startMs: w.startMs, endMs: w.endMs }))),
     start_ms: value.startMs,
     end_ms: value.endMs,
     speech_final: value.speechFinal,

@@ -119,13 +119,16 @@ export class SessionFinalizer {
 
     const decision = await sql.begin(async (tx) => {
       // One reward decision at a time per business: the daily budget cannot be overspent by two nodes.
+      // The lock is its own statement: in READ COMMITTED the sum below then sees every reward
+      // committed before the lock was granted (a subquery in the locking statement would not).
+      await tx`select 1 from businesses where id = ${session.business_id} for update`;
       const [business] = await tx<{ daily_budget_minor: number; spent: number }[]>`
         select b.daily_budget_minor,
                (select coalesce(sum(r.amount_minor), 0) from rewards r
                 where r.business_id = b.id
                   and r.created_at >= (date_trunc('day', ${now}::timestamptz at time zone b.time_zone) at time zone b.time_zone)
                )::bigint as spent
-        from businesses b where b.id = ${session.business_id} for update`;
+        from businesses b where b.id = ${session.business_id}`;
       let policyDecision: PolicyDecision;
       if (!session.consent_given_at) policyDecision = { amountMinor: 0, reason: "no_consent" };
       else if (session.score === null) policyDecision = { amountMinor: 0, reason: "no_score" };
