@@ -81,7 +81,7 @@ async function converse(records: Records, score: number, lines = uniqueFeedback(
     ip: `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
   });
   records.write(c.started());
-  lines.forEach((line, i) => records.write(c.segment(i + 1, line)));
+  for (const [i, line] of lines.entries()) records.write(c.segment(i + 1, line));
   records.write(c.ended(score));
   await records.flush();
   return c;
