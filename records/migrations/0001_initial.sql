@@ -139,6 +139,10 @@ create table rewards (
   stripe_account_id text,
   transfer_id text,
   payout_id text,
+  -- Part of the idempotency keys (reward:<id>:transfer:<n>): raised only after Stripe answered
+  -- with a definite error, since Stripe replays a key's stored error forever.
+  transfer_attempt integer not null default 0,
+  payout_attempt integer not null default 0,
   last_error text,
   created_at timestamptz not null,
   updated_at timestamptz not null default now()

@@ -8,10 +8,15 @@
 //   transferred | payout_pending | paid | payout_failed ─transfer.reversed─▶ reversed
 //
 // Every call that moves money carries a deterministic idempotency key
-// (reward:<id>:transfer, reward:<id>:payout; the account: reward:<id>:account):
-// a retry after a crash between Stripe's answer and our UPDATE gets the same
-// transfer back instead of a second one. (Stripe keeps keys for at least 24 h;
-// the sweep retries pending rewards long before that.)
+// (reward:<id>:transfer:<n>, reward:<id>:payout:<n>; the account:
+// reward:<id>:account): a retry after a crash between Stripe's answer and our
+// UPDATE gets the same transfer back instead of a second one. <n> counts
+// attempts that Stripe answered with a definite error (insufficient balance,
+// a refused destination): Stripe replays a key's stored result, errors
+// included, so after such an answer only a new key can succeed; it is raised
+// in the same UPDATE that records the error. After a network error or a crash
+// the outcome is unknown and the key stays. (Stripe keeps keys for at least
+// 24 h; the sweep retries pending rewards long before that.)
 import type { Logger } from "pino";
 import type { Sql, TransactionSql } from "postgres";
 import Stripe from "stripe";
@@ -46,6 +51,8 @@ interface RewardRow {
   status: string;
   stripe_account_id: string | null;
   transfer_id: string | null;
+  transfer_attempt: number;
+  payout_attempt: number;
 }
 
 export type ClaimResult =
@@ -162,7 +169,7 @@ export class StripePayouts {
               transfer_group: `session_${reward!.session_id}`,
               metadata: { reward_id: reward!.id },
             },
-            { idempotencyKey: `reward:${reward!.id}:transfer` },
+            { idempotencyKey: `reward:${reward!.id}:transfer:${reward!.transfer_attempt}` },
           ),
         );
         this.#faults.afterTransfer?.(reward.id);
@@ -181,7 +188,10 @@ export class StripePayouts {
               currency: reward!.currency.toLowerCase(),
               metadata: { reward_id: reward!.id },
             },
-            { idempotencyKey: `reward:${reward!.id}:payout`, stripeAccount: reward!.stripe_account_id! },
+            {
+              idempotencyKey: `reward:${reward!.id}:payout:${reward!.payout_attempt}`,
+              stripeAccount: reward!.stripe_account_id!,
+            },
           ),
         );
         this.#faults.afterPayout?.(reward.id);
@@ -202,8 +212,15 @@ export class StripePayouts {
       if (error instanceof Stripe.errors.StripeError) {
         // Kept for the sweep to retry (insufficient balance, Stripe down) and for an admin to read.
         const message = `${error.type}${error.code ? `/${error.code}` : ""}: ${error.message}`;
-        await this.#sql`update rewards set last_error = ${message}, updated_at = now() where id = ${reward.id}`;
-        logger.warn({ err: message }, "reward payment deferred");
+        // A definite answer (4xx): the next try needs a new key. No answer or 5xx: the same key.
+        const definite = error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 429;
+        const step = reward.status === "transfer_pending" ? "transfer" : "payout";
+        await this.#sql`
+          update rewards set last_error = ${message}, updated_at = now(),
+            transfer_attempt = transfer_attempt + ${definite && step === "transfer" ? 1 : 0},
+            payout_attempt = payout_attempt + ${definite && step === "payout" ? 1 : 0}
+          where id = ${reward.id} and status = ${reward.status}`;
+        logger.warn({ err: message, definite }, "reward payment deferred");
         return reward.status;
       }
       throw error;
@@ -294,7 +311,7 @@ export class StripePayouts {
 
   async #reward(id: string): Promise<RewardRow | undefined> {
     const [row] = await this.#sql<RewardRow[]>`
-      select id, session_id, amount_minor, currency, status, stripe_account_id, transfer_id
+      select id, session_id, amount_minor, currency, status, stripe_account_id, transfer_id, transfer_attempt, payout_attempt
       from rewards where id = ${id}`;
     return row;
   }

@@ -164,8 +164,9 @@ export class StripeTestDouble {
         return { status: stored.status, body: stored.body, replayed: true };
       }
       const reply = this.#route(method, path, decodeForm(body), connected);
-      // Stripe stores the result of requests that reached its API, errors included (not 5xx).
-      if (reply.status < 500)
+      // Stripe saves the result once the endpoint started executing, errors included; a request
+      // that failed parameter validation is not saved.
+      if (!reply.validationFailed)
         this.#idempotency.set(scope, { paramsHash, path, status: reply.status, body: reply.body });
       this.requests.push({ method, path, idempotencyKey: key, replayed: false });
       return reply;
@@ -174,7 +175,12 @@ export class StripeTestDouble {
     return this.#route(method, path, method === "GET" ? {} : decodeForm(body), connected);
   }
 
-  #route(method: string, path: string, params: Json, connected: string | undefined): { status: number; body: string } {
+  #route(
+    method: string,
+    path: string,
+    params: Json,
+    connected: string | undefined,
+  ): { status: number; body: string; validationFailed?: boolean } {
     if (this.#failNext && this.#failNext.path === path) {
       const { status, error: e } = this.#failNext;
       this.#failNext = undefined;
@@ -302,8 +308,10 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
 
 const ok = (body: Json) => ({ status: 200, body: JSON.stringify(body) });
 const error = (status: number, e: Json) => ({ status, body: JSON.stringify({ error: e }) });
-const invalid = (message: string, param?: string) =>
-  error(400, { type: "invalid_request_error", message, ...(param ? { param } : {}) });
+const invalid = (message: string, param?: string) => ({
+  ...error(400, { type: "invalid_request_error", message, ...(param ? { param } : {}) }),
+  validationFailed: true,
+});
 const missing = (resource: string, id: string) =>
   error(404, {
     type: "invalid_request_error",
