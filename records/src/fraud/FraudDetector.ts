@@ -85,17 +85,19 @@ export class FraudDetector {
       flags.push({ rule, severity, detail });
 
     if (facts.receiptRef) {
+      // Times are compared in SQL against the session's own row: JS dates lose Postgres's microseconds.
       const [earlier] = await sql<{ n: number }[]>`
-        select count(*)::int as n from sessions
-        where business_id = ${facts.businessId} and receipt_ref = ${facts.receiptRef} and id <> ${facts.sessionId}
-          and (created_at, id) < (${facts.createdAt}, ${facts.sessionId}::uuid)`;
+        select count(*)::int as n from sessions o, sessions me
+        where me.id = ${facts.sessionId} and o.business_id = me.business_id and o.receipt_ref = ${facts.receiptRef}
+          and o.id <> me.id and (o.created_at, o.id) < (me.created_at, me.id)`;
       if (earlier!.n > 0) flag("duplicate_receipt", "fraud", { earlierSessions: earlier!.n });
     }
-    const since = new Date(facts.createdAt.getTime() - o.velocityWindowMs);
+    const window = `${o.velocityWindowMs} milliseconds`;
     if (facts.deviceHash) {
       const [row] = await sql<{ n: number }[]>`
-        select count(*)::int as n from sessions
-        where device_hash = ${facts.deviceHash} and created_at > ${since} and created_at <= ${facts.createdAt}`;
+        select count(*)::int as n from sessions o, sessions me
+        where me.id = ${facts.sessionId} and o.device_hash = ${facts.deviceHash}
+          and o.created_at > me.created_at - ${window}::interval and o.created_at <= me.created_at`;
       if (row!.n > o.maxSessionsPerDevice)
         flag("device_velocity", "fraud", {
           sessions: row!.n,
@@ -105,8 +107,9 @@ export class FraudDetector {
     }
     if (facts.ipHash) {
       const [row] = await sql<{ n: number }[]>`
-        select count(*)::int as n from sessions
-        where ip_hash = ${facts.ipHash} and created_at > ${since} and created_at <= ${facts.createdAt}`;
+        select count(*)::int as n from sessions o, sessions me
+        where me.id = ${facts.sessionId} and o.ip_hash = ${facts.ipHash}
+          and o.created_at > me.created_at - ${window}::interval and o.created_at <= me.created_at`;
       if (row!.n > o.maxSessionsPerIp)
         flag("ip_velocity", "fraud", { sessions: row!.n, max: o.maxSessionsPerIp, windowMs: o.velocityWindowMs });
     }
