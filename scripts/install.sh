@@ -8,10 +8,11 @@ cd "$ROOT"
 log() { printf '[install] %s\n' "$*" >&2; }
 
 # Debian packages: the browser for end-to-end tests, test recordings, TTS,
-# audio tools, protoc, and the toolchain for the mediasoup worker.
+# audio tools, protoc, the toolchain for the mediasoup worker, and PostgreSQL 15
+# (its initdb/pg_ctl start the throwaway clusters of the records tests).
 PACKAGES=(chromium pocketsphinx-testdata flite sox protobuf-compiler libprotobuf-dev iproute2 util-linux
   build-essential pkg-config libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
-  libflatbuffers-dev flatbuffers-compiler python3-venv)
+  libflatbuffers-dev flatbuffers-compiler python3-venv postgresql-15)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then

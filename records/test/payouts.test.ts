@@ -6,7 +6,6 @@
 import { randomUUID } from "node:crypto";
 import Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Records } from "../src/index.ts";
 import { type PostgresCluster, StripeTestDouble, serveRoutes } from "../src/testing/index.ts";
 import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
 

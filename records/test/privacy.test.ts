@@ -17,7 +17,6 @@ beforeAll(async () => {
 afterAll(() => pg?.destroy());
 
 const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 let seed = 9000;
 
 async function visit(records: Records) {
