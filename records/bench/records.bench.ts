@@ -46,7 +46,14 @@ try {
         kind: score
           ? {
               case: "score",
-              value: { sessionId: s.id, score: 50, relevance: 0.8, topics: ["service"], hint: "more", engine: "builtin" },
+              value: {
+                sessionId: s.id,
+                score: 50,
+                relevance: 0.8,
+                topics: ["service"],
+                hint: "more",
+                engine: "builtin",
+              },
             }
           : {
               case: "transcript",
