@@ -1,4 +1,11 @@
-import { AiSpeechState, type ConversationEnded, type FeedbackScore, StreamState } from "@parley/proto/live";
+import {
+  AiSpeechState,
+  type ConversationEnded,
+  type FeedbackScore,
+  RewardStatus,
+  type RewardUpdate,
+  StreamState,
+} from "@parley/proto/live";
 import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { Connection, ServerError } from "./connection.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
@@ -10,6 +17,27 @@ type Phase = "idle" | "starting" | "live" | "ending" | "ended" | "error";
 const params = new URLSearchParams(location.search);
 const storeCode = params.get("store") ?? "demo";
 const rawAudio = params.get("audio") === "raw";
+/** The purchase or receipt this feedback is about, when the store's QR code carries it. */
+const receipt = params.get("receipt") ?? undefined;
+
+/** Stored with the session: which consent text the customer accepted. */
+const CONSENT_VERSION = "2026-11-v1";
+/** After the conversation ends, how long the socket stays open for the reward decision. */
+const REWARD_WAIT_MS = 10_000;
+
+/** A random id kept on this device (no personal data): the server stores only a keyed hash of it, against abuse. */
+function deviceId(): string | undefined {
+  try {
+    let id = localStorage.getItem("parley-device");
+    if (!id) {
+      id = crypto.randomUUID();
+      localStorage.setItem("parley-device", id);
+    }
+    return id;
+  } catch {
+    return undefined; // storage disabled: no device id
+  }
+}
 
 const formatReward = (minor: number, currency: string) =>
   new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "SEK" }).format(minor / 100);
@@ -24,6 +52,10 @@ export function App() {
   const [aiSpeech, setAiSpeech] = createSignal<"none" | "speaking" | "done" | "interrupted">("none");
   const aiSpeaking = () => aiSpeech() === "speaking";
   const [ending, setEnding] = createSignal<ConversationEnded>();
+  const [reward, setReward] = createSignal<RewardUpdate>();
+  const [access, setAccess] = createSignal<{ sessionId: string; dataCode: string }>();
+  const [claim, setClaim] = createSignal<"idle" | "busy" | "failed">("idle");
+  let rewardArrived: (() => void) | undefined;
   let connection: Connection | undefined;
   let voice: VoiceLink | undefined;
   let aiAudio: HTMLAudioElement | undefined;
@@ -46,15 +78,28 @@ export function App() {
     setScore(undefined);
     setQuestion(undefined);
     setEnding(undefined);
+    setReward(undefined);
+    setClaim("idle");
     try {
+      // Consent is given on the screen before this: the microphone opens only now.
       const microphone = await openMicrophone(rawAudio);
       const res = await fetch("/api/sessions", {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ storeCode }),
+        body: JSON.stringify({
+          storeCode,
+          consent: { given: true, version: CONSENT_VERSION },
+          deviceId: deviceId(),
+          ...(receipt ? { receipt } : {}),
+        }),
       });
       if (!res.ok) throw new Error(`could not start a session (${res.status})`);
-      const { token } = (await res.json()) as { token: string };
+      const { token, sessionId, dataCode } = (await res.json()) as {
+        token: string;
+        sessionId: string;
+        dataCode?: string;
+      };
+      setAccess(dataCode ? { sessionId, dataCode } : undefined);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       connection = await Connection.open(`${scheme}://${location.host}/ws`);
       connection.onEvent = (event) => {
@@ -82,6 +127,10 @@ export function App() {
             setEnding(kind.value);
             if (kind.value.finalScore) setScore(kind.value.finalScore);
             void finish();
+            break;
+          case "reward":
+            setReward(kind.value);
+            rewardArrived?.();
             break;
           case "status": {
             const { state, detail } = kind.value;
@@ -129,8 +178,36 @@ export function App() {
     } catch {
       /* what we have is shown */
     }
-    hangUp();
+    voice?.stop();
+    voice = undefined;
     setPhase("ended");
+    // The reward is decided from the stored conversation just after it ends: keep listening for it a moment.
+    if (!reward())
+      await new Promise<void>((resolve) => {
+        rewardArrived = resolve;
+        setTimeout(resolve, REWARD_WAIT_MS);
+      });
+    rewardArrived = undefined;
+    hangUp();
+  }
+
+  /** Sends the customer to Stripe's onboarding (or confirms payment) for a granted reward. */
+  async function claimReward() {
+    const a = access();
+    if (!a) return;
+    setClaim("busy");
+    try {
+      const res = await fetch(`/api/customer/sessions/${a.sessionId}/reward/claim`, {
+        method: "POST",
+        headers: { "x-parley-data-code": a.dataCode },
+      });
+      if (!res.ok) throw new Error(String(res.status));
+      const result = (await res.json()) as { status: string; onboardingUrl?: string };
+      if (result.onboardingUrl) location.href = result.onboardingUrl;
+      else setClaim("idle");
+    } catch {
+      setClaim("failed");
+    }
   }
 
   onCleanup(hangUp);
@@ -150,8 +227,27 @@ export function App() {
               {problem()}
             </p>
           </Show>
+          <section class="consent" data-testid="consent">
+            <h2>Before you start</h2>
+            <ul>
+              <li>
+                <strong>What is recorded:</strong> what you say is turned into text while you speak. The recording
+                itself is not kept.
+              </li>
+              <li>
+                <strong>Why:</strong> the store reads your feedback to improve, and its quality decides your reward. A
+                fingerprint of the sound is used to stop fraud.
+              </li>
+              <li>
+                <strong>For how long:</strong> the text and its score for up to 2 years; the sound fingerprint for 24
+                hours.
+              </li>
+              <li>At the end you get a code to see or delete your data at any time.</li>
+            </ul>
+            <p class="consent-act">Tapping the button below gives your consent and opens the microphone.</p>
+          </section>
           <button class="primary" type="button" data-testid="start" onClick={start}>
-            {phase() === "error" ? "Try again" : "Start talking"}
+            {phase() === "error" ? "Try again" : "I agree, start talking"}
           </button>
           <p class="hint">Tell us what happened, in your own words. It takes one to three minutes.</p>
         </Match>
@@ -181,15 +277,60 @@ export function App() {
                       Final score: <strong>{e().finalScore?.score ?? 0}</strong> / 100
                     </p>
                     <p class="summary">{e().summary}</p>
-                    <Show
-                      when={e().rewardMinor > 0}
-                      fallback={<p class="reward">Your reward is calculated from this score.</p>}
-                    >
-                      <p class="reward" data-testid="reward">
-                        You earned {formatReward(e().rewardMinor, e().currency)}
-                      </p>
-                    </Show>
                   </>
+                )}
+              </Show>
+              <Show
+                when={reward()}
+                fallback={
+                  <p class="reward" data-testid="reward-pending">
+                    Your reward is calculated from this score…
+                  </p>
+                }
+              >
+                {(r) => (
+                  <Switch>
+                    <Match when={r().status === RewardStatus.GRANTED}>
+                      <p class="reward" data-testid="reward" data-amount-minor={r().amountMinor}>
+                        You earned {formatReward(r().amountMinor, r().currency)}
+                      </p>
+                      <Show when={access()}>
+                        <button
+                          class="primary"
+                          type="button"
+                          data-testid="claim"
+                          disabled={claim() === "busy"}
+                          onClick={claimReward}
+                        >
+                          Get paid
+                        </button>
+                        <Show when={claim() === "failed"}>
+                          <p class="problem" role="alert">
+                            The payment could not be started. Your reward is kept: try again later.
+                          </p>
+                        </Show>
+                      </Show>
+                    </Match>
+                    <Match when={r().status === RewardStatus.WITHHELD}>
+                      <p class="reward" data-testid="reward" data-amount-minor="0">
+                        This conversation did not qualify for a reward.
+                      </p>
+                    </Match>
+                    <Match when={true}>
+                      <p class="reward" data-testid="reward" data-amount-minor="0">
+                        {r().reason === "budget_exhausted"
+                          ? "Today's rewards for this store are used up. Thank you all the same!"
+                          : "No reward this time: a more detailed story earns one."}
+                      </p>
+                    </Match>
+                  </Switch>
+                )}
+              </Show>
+              <Show when={access()}>
+                {(a) => (
+                  <p class="data-code" data-testid="data-code">
+                    Your data code: <code>{a().dataCode}</code> (with it you can see or delete what you said)
+                  </p>
                 )}
               </Show>
             </section>

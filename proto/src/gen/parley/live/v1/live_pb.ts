@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/live/v1/live.proto.
  */
 export const file_parley_live_v1_live: GenFile = /*@__PURE__*/
-  fileDesc("ChlwYXJsZXkvbGl2ZS92MS9saXZlLnByb3RvEg5wYXJsZXkubGl2ZS52MSJACg5UcmFuc2NyaXB0V29yZBIMCgR0ZXh0GAEgASgJEhAKCHN0YXJ0X21zGAIgASgNEg4KBmVuZF9tcxgDIAEoDSLVAQoRVHJhbnNjcmlwdFNlZ21lbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzZWdtZW50X2lkGAIgASgNEhAKCGlzX2ZpbmFsGAMgASgIEhQKDHNwZWVjaF9maW5hbBgEIAEoCBIMCgR0ZXh0GAUgASgJEi0KBXdvcmRzGAYgAygLMh4ucGFybGV5LmxpdmUudjEuVHJhbnNjcmlwdFdvcmQSEAoIc3RhcnRfbXMYByABKA0SDgoGZW5kX21zGAggASgNEhEKCXN0YWJpbGl0eRgJIAEoAiJfCg1TZXNzaW9uU3RhdHVzEhIKCnNlc3Npb25faWQYASABKAkSKgoFc3RhdGUYAiABKA4yGy5wYXJsZXkubGl2ZS52MS5TdHJlYW1TdGF0ZRIOCgZkZXRhaWwYAyABKAki4AEKDUZlZWRiYWNrU2NvcmUSEgoKc2Vzc2lvbl9pZBgBIAEoCRINCgVzY29yZRgCIAEoDRITCgtzcGVjaWZpY2l0eRgDIAEoAhIVCg1hY3Rpb25hYmlsaXR5GAQgASgCEhEKCXNlbnRpbWVudBgFIAEoAhIRCglyZWxldmFuY2UYBiABKAISDgoGdG9waWNzGAcgAygJEgwKBGhpbnQYCCABKAkSDgoGZW5naW5lGAkgASgJEhAKCGlzX2ZpbmFsGAogASgIEhoKEnRocm91Z2hfc2VnbWVudF9pZBgLIAEoDSJKCgZBaVR1cm4SEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEgwKBHRleHQYAyABKAkSEAoIYWltZWRfYXQYBCABKAkiWgoIQWlTcGVlY2gSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEiwKBXN0YXRlGAMgASgOMh0ucGFybGV5LmxpdmUudjEuQWlTcGVlY2hTdGF0ZSKHAQoOU2Vzc2lvblN0YXJ0ZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzdG9yZV9jb2RlGAIgASgJEhMKC2J1c2luZXNzX2lkGAMgASgJEhAKCGxhbmd1YWdlGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAQSDwoHbm9kZV9pZBgGIAEoCSK/AQoRQ29udmVyc2F0aW9uRW5kZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIyCgtmaW5hbF9zY29yZRgCIAEoCzIdLnBhcmxleS5saXZlLnYxLkZlZWRiYWNrU2NvcmUSDwoHc3VtbWFyeRgDIAEoCRIpCgZyZWFzb24YBCABKA4yGS5wYXJsZXkubGl2ZS52MS5FbmRSZWFzb24SFAoMcmV3YXJkX21pbm9yGAUgASgNEhAKCGN1cnJlbmN5GAYgASgJIoMDCglMaXZlRXZlbnQSNwoKdHJhbnNjcmlwdBgBIAEoCzIhLnBhcmxleS5saXZlLnYxLlRyYW5zY3JpcHRTZWdtZW50SAASLwoGc3RhdHVzGAIgASgLMh0ucGFybGV5LmxpdmUudjEuU2Vzc2lvblN0YXR1c0gAEi4KBXNjb3JlGAMgASgLMh0ucGFybGV5LmxpdmUudjEuRmVlZGJhY2tTY29yZUgAEikKB2FpX3R1cm4YBCABKAsyFi5wYXJsZXkubGl2ZS52MS5BaVR1cm5IABItCglhaV9zcGVlY2gYBSABKAsyGC5wYXJsZXkubGl2ZS52MS5BaVNwZWVjaEgAEj8KEmNvbnZlcnNhdGlvbl9lbmRlZBgGIAEoCzIhLnBhcmxleS5saXZlLnYxLkNvbnZlcnNhdGlvbkVuZGVkSAASOQoPc2Vzc2lvbl9zdGFydGVkGAcgASgLMh4ucGFybGV5LmxpdmUudjEuU2Vzc2lvblN0YXJ0ZWRIAEIGCgRraW5kIqwBCgxMaXZlRW52ZWxvcGUSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzdG9yZV9jb2RlGAIgASgJEhMKC2J1c2luZXNzX2lkGAMgASgJEgsKA3NlcRgEIAEoBBIPCgdub2RlX2lkGAUgASgJEhcKD3B1Ymxpc2hlZF9hdF9tcxgGIAEoBBIoCgVldmVudBgHIAEoCzIZLnBhcmxleS5saXZlLnYxLkxpdmVFdmVudCqvAQoLU3RyZWFtU3RhdGUSHAoYU1RSRUFNX1NUQVRFX1VOU1BFQ0lGSUVEEAASGwoXU1RSRUFNX1NUQVRFX0NPTk5FQ1RJTkcQARIVChFTVFJFQU1fU1RBVEVfTElWRRACEh0KGVNUUkVBTV9TVEFURV9SRUNPTk5FQ1RJTkcQAxIWChJTVFJFQU1fU1RBVEVfRU5ERUQQBBIXChNTVFJFQU1fU1RBVEVfRkFJTEVEEAUqiQEKDUFpU3BlZWNoU3RhdGUSHwobQUlfU1BFRUNIX1NUQVRFX1VOU1BFQ0lGSUVEEAASHAoYQUlfU1BFRUNIX1NUQVRFX1NQRUFLSU5HEAESGAoUQUlfU1BFRUNIX1NUQVRFX0RPTkUQAhIfChtBSV9TUEVFQ0hfU1RBVEVfSU5URVJSVVBURUQQAyrAAgoJRW5kUmVhc29uEhoKFkVORF9SRUFTT05fVU5TUEVDSUZJRUQQABIXChNFTkRfUkVBU09OX0NVU1RPTUVSEAESGAoURU5EX1JFQVNPTl9NQVhfVFVSTlMQAhIWChJFTkRfUkVBU09OX1NJTEVOQ0UQAxIiCh5FTkRfUkVBU09OX05PVEhJTkdfTEVGVF9UT19BU0sQBBIbChdFTkRfUkVBU09OX0RJU0NPTk5FQ1RFRBAFEhkKFUVORF9SRUFTT05fTUVESUFfTE9TVBAGEhcKE0VORF9SRUFTT05fU0hVVERPV04QBxIbChdFTkRfUkVBU09OX05FVkVSX0pPSU5FRBAIEhsKF0VORF9SRUFTT05fTUFYX0RVUkFUSU9OEAkSHQoZRU5EX1JFQVNPTl9FTkRFRF9CWV9BRE1JThAKYgZwcm90bzM");
+  fileDesc("ChlwYXJsZXkvbGl2ZS92MS9saXZlLnByb3RvEg5wYXJsZXkubGl2ZS52MSJACg5UcmFuc2NyaXB0V29yZBIMCgR0ZXh0GAEgASgJEhAKCHN0YXJ0X21zGAIgASgNEg4KBmVuZF9tcxgDIAEoDSLVAQoRVHJhbnNjcmlwdFNlZ21lbnQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzZWdtZW50X2lkGAIgASgNEhAKCGlzX2ZpbmFsGAMgASgIEhQKDHNwZWVjaF9maW5hbBgEIAEoCBIMCgR0ZXh0GAUgASgJEi0KBXdvcmRzGAYgAygLMh4ucGFybGV5LmxpdmUudjEuVHJhbnNjcmlwdFdvcmQSEAoIc3RhcnRfbXMYByABKA0SDgoGZW5kX21zGAggASgNEhEKCXN0YWJpbGl0eRgJIAEoAiJfCg1TZXNzaW9uU3RhdHVzEhIKCnNlc3Npb25faWQYASABKAkSKgoFc3RhdGUYAiABKA4yGy5wYXJsZXkubGl2ZS52MS5TdHJlYW1TdGF0ZRIOCgZkZXRhaWwYAyABKAki4AEKDUZlZWRiYWNrU2NvcmUSEgoKc2Vzc2lvbl9pZBgBIAEoCRINCgVzY29yZRgCIAEoDRITCgtzcGVjaWZpY2l0eRgDIAEoAhIVCg1hY3Rpb25hYmlsaXR5GAQgASgCEhEKCXNlbnRpbWVudBgFIAEoAhIRCglyZWxldmFuY2UYBiABKAISDgoGdG9waWNzGAcgAygJEgwKBGhpbnQYCCABKAkSDgoGZW5naW5lGAkgASgJEhAKCGlzX2ZpbmFsGAogASgIEhoKEnRocm91Z2hfc2VnbWVudF9pZBgLIAEoDSJKCgZBaVR1cm4SEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEgwKBHRleHQYAyABKAkSEAoIYWltZWRfYXQYBCABKAkiWgoIQWlTcGVlY2gSEgoKc2Vzc2lvbl9pZBgBIAEoCRIMCgR0dXJuGAIgASgNEiwKBXN0YXRlGAMgASgOMh0ucGFybGV5LmxpdmUudjEuQWlTcGVlY2hTdGF0ZSKHAQoOU2Vzc2lvblN0YXJ0ZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzdG9yZV9jb2RlGAIgASgJEhMKC2J1c2luZXNzX2lkGAMgASgJEhAKCGxhbmd1YWdlGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAQSDwoHbm9kZV9pZBgGIAEoCSK/AQoRQ29udmVyc2F0aW9uRW5kZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIyCgtmaW5hbF9zY29yZRgCIAEoCzIdLnBhcmxleS5saXZlLnYxLkZlZWRiYWNrU2NvcmUSDwoHc3VtbWFyeRgDIAEoCRIpCgZyZWFzb24YBCABKA4yGS5wYXJsZXkubGl2ZS52MS5FbmRSZWFzb24SFAoMcmV3YXJkX21pbm9yGAUgASgNEhAKCGN1cnJlbmN5GAYgASgJIogBCgxSZXdhcmRVcGRhdGUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIsCgZzdGF0dXMYAiABKA4yHC5wYXJsZXkubGl2ZS52MS5SZXdhcmRTdGF0dXMSFAoMYW1vdW50X21pbm9yGAMgASgNEhAKCGN1cnJlbmN5GAQgASgJEg4KBnJlYXNvbhgFIAEoCSKzAwoJTGl2ZUV2ZW50EjcKCnRyYW5zY3JpcHQYASABKAsyIS5wYXJsZXkubGl2ZS52MS5UcmFuc2NyaXB0U2VnbWVudEgAEi8KBnN0YXR1cxgCIAEoCzIdLnBhcmxleS5saXZlLnYxLlNlc3Npb25TdGF0dXNIABIuCgVzY29yZRgDIAEoCzIdLnBhcmxleS5saXZlLnYxLkZlZWRiYWNrU2NvcmVIABIpCgdhaV90dXJuGAQgASgLMhYucGFybGV5LmxpdmUudjEuQWlUdXJuSAASLQoJYWlfc3BlZWNoGAUgASgLMhgucGFybGV5LmxpdmUudjEuQWlTcGVlY2hIABI/ChJjb252ZXJzYXRpb25fZW5kZWQYBiABKAsyIS5wYXJsZXkubGl2ZS52MS5Db252ZXJzYXRpb25FbmRlZEgAEjkKD3Nlc3Npb25fc3RhcnRlZBgHIAEoCzIeLnBhcmxleS5saXZlLnYxLlNlc3Npb25TdGFydGVkSAASLgoGcmV3YXJkGAggASgLMhwucGFybGV5LmxpdmUudjEuUmV3YXJkVXBkYXRlSABCBgoEa2luZCKsAQoMTGl2ZUVudmVsb3BlEhIKCnNlc3Npb25faWQYASABKAkSEgoKc3RvcmVfY29kZRgCIAEoCRITCgtidXNpbmVzc19pZBgDIAEoCRILCgNzZXEYBCABKAQSDwoHbm9kZV9pZBgFIAEoCRIXCg9wdWJsaXNoZWRfYXRfbXMYBiABKAQSKAoFZXZlbnQYByABKAsyGS5wYXJsZXkubGl2ZS52MS5MaXZlRXZlbnQqrwEKC1N0cmVhbVN0YXRlEhwKGFNUUkVBTV9TVEFURV9VTlNQRUNJRklFRBAAEhsKF1NUUkVBTV9TVEFURV9DT05ORUNUSU5HEAESFQoRU1RSRUFNX1NUQVRFX0xJVkUQAhIdChlTVFJFQU1fU1RBVEVfUkVDT05ORUNUSU5HEAMSFgoSU1RSRUFNX1NUQVRFX0VOREVEEAQSFwoTU1RSRUFNX1NUQVRFX0ZBSUxFRBAFKokBCg1BaVNwZWVjaFN0YXRlEh8KG0FJX1NQRUVDSF9TVEFURV9VTlNQRUNJRklFRBAAEhwKGEFJX1NQRUVDSF9TVEFURV9TUEVBS0lORxABEhgKFEFJX1NQRUVDSF9TVEFURV9ET05FEAISHwobQUlfU1BFRUNIX1NUQVRFX0lOVEVSUlVQVEVEEAMqwAIKCUVuZFJlYXNvbhIaChZFTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASFwoTRU5EX1JFQVNPTl9DVVNUT01FUhABEhgKFEVORF9SRUFTT05fTUFYX1RVUk5TEAISFgoSRU5EX1JFQVNPTl9TSUxFTkNFEAMSIgoeRU5EX1JFQVNPTl9OT1RISU5HX0xFRlRfVE9fQVNLEAQSGwoXRU5EX1JFQVNPTl9ESVNDT05ORUNURUQQBRIZChVFTkRfUkVBU09OX01FRElBX0xPU1QQBhIXChNFTkRfUkVBU09OX1NIVVRET1dOEAcSGwoXRU5EX1JFQVNPTl9ORVZFUl9KT0lORUQQCBIbChdFTkRfUkVBU09OX01BWF9EVVJBVElPThAJEh0KGUVORF9SRUFTT05fRU5ERURfQllfQURNSU4QCip8CgxSZXdhcmRTdGF0dXMSHQoZUkVXQVJEX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFVJFV0FSRF9TVEFUVVNfR1JBTlRFRBABEhYKElJFV0FSRF9TVEFUVVNfTk9ORRACEhoKFlJFV0FSRF9TVEFUVVNfV0lUSEhFTEQQA2IGcHJvdG8z");
 
 /**
  * @generated from message parley.live.v1.TranscriptWord
@@ -354,7 +354,9 @@ export type ConversationEnded = Message<"parley.live.v1.ConversationEnded"> & {
   reason: EndReason;
 
   /**
-   * Reward in minor units (öre for SEK) once the rewards issue lands; 0 until then.
+   * Reward in minor units (öre for SEK). The node publishes this event before the
+   * reward is decided (that needs the database), so it is 0 here: the decision
+   * follows in a RewardUpdate on the same session topic.
    *
    * @generated from field: uint32 reward_minor = 5;
    */
@@ -374,6 +376,53 @@ export type ConversationEnded = Message<"parley.live.v1.ConversationEnded"> & {
  */
 export const ConversationEndedSchema: GenMessage<ConversationEnded> = /*@__PURE__*/
   messageDesc(file_parley_live_v1_live, 7);
+
+/**
+ * The reward decided after a conversation ended, from its final score, the
+ * store's policy and the business's daily budget. Published by the records
+ * package on the session's topic.
+ *
+ * @generated from message parley.live.v1.RewardUpdate
+ */
+export type RewardUpdate = Message<"parley.live.v1.RewardUpdate"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: parley.live.v1.RewardStatus status = 2;
+   */
+  status: RewardStatus;
+
+  /**
+   * öre for SEK
+   *
+   * @generated from field: uint32 amount_minor = 3;
+   */
+  amountMinor: number;
+
+  /**
+   * ISO 4217
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * Why: "tier", "below_minimum_quality", "budget_exhausted", "flagged", "no_consent", "no_score".
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message parley.live.v1.RewardUpdate.
+ * Use `create(RewardUpdateSchema)` to create a new message.
+ */
+export const RewardUpdateSchema: GenMessage<RewardUpdate> = /*@__PURE__*/
+  messageDesc(file_parley_live_v1_live, 8);
 
 /**
  * @generated from message parley.live.v1.LiveEvent
@@ -424,6 +473,12 @@ export type LiveEvent = Message<"parley.live.v1.LiveEvent"> & {
      */
     value: SessionStarted;
     case: "sessionStarted";
+  } | {
+    /**
+     * @generated from field: parley.live.v1.RewardUpdate reward = 8;
+     */
+    value: RewardUpdate;
+    case: "reward";
   } | { case: undefined; value?: undefined };
 };
 
@@ -432,7 +487,7 @@ export type LiveEvent = Message<"parley.live.v1.LiveEvent"> & {
  * Use `create(LiveEventSchema)` to create a new message.
  */
 export const LiveEventSchema: GenMessage<LiveEvent> = /*@__PURE__*/
-  messageDesc(file_parley_live_v1_live, 8);
+  messageDesc(file_parley_live_v1_live, 9);
 
 /**
  * What the live-event bus carries: an event and where it belongs. Topics are
@@ -487,7 +542,7 @@ export type LiveEnvelope = Message<"parley.live.v1.LiveEnvelope"> & {
  * Use `create(LiveEnvelopeSchema)` to create a new message.
  */
 export const LiveEnvelopeSchema: GenMessage<LiveEnvelope> = /*@__PURE__*/
-  messageDesc(file_parley_live_v1_live, 9);
+  messageDesc(file_parley_live_v1_live, 10);
 
 /**
  * @generated from enum parley.live.v1.StreamState
@@ -652,4 +707,41 @@ export enum EndReason {
  */
 export const EndReasonSchema: GenEnum<EndReason> = /*@__PURE__*/
   enumDesc(file_parley_live_v1_live, 2);
+
+/**
+ * @generated from enum parley.live.v1.RewardStatus
+ */
+export enum RewardStatus {
+  /**
+   * @generated from enum value: REWARD_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * held for the customer until they claim it
+   *
+   * @generated from enum value: REWARD_STATUS_GRANTED = 1;
+   */
+  GRANTED = 1,
+
+  /**
+   * nothing earned: below the store's minimum quality, or its budget is used up today
+   *
+   * @generated from enum value: REWARD_STATUS_NONE = 2;
+   */
+  NONE = 2,
+
+  /**
+   * the conversation was flagged (fraud or quality rules)
+   *
+   * @generated from enum value: REWARD_STATUS_WITHHELD = 3;
+   */
+  WITHHELD = 3,
+}
+
+/**
+ * Describes the enum parley.live.v1.RewardStatus.
+ */
+export const RewardStatusSchema: GenEnum<RewardStatus> = /*@__PURE__*/
+  enumDesc(file_parley_live_v1_live, 3);
 

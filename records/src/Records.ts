@@ -1,0 +1,388 @@
+// The records package as the node sees it: one object to create at start-up,
+// a subscriber for the live-event bus (write), a per-session audio tap, the
+// session's first row at creation (consent, store, fingerprints), REST routes
+// to mount, a topic check for business and admin subscriptions, and close().
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { ErrorCode, ParleyError } from "@parley/proto/errors";
+import type { LiveEnvelope } from "@parley/proto/live";
+import type { Logger } from "pino";
+import type { Sql } from "postgres";
+import { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
+import { RateLimiter, type RateLimitOptions } from "./auth/RateLimiter.ts";
+import { verifyUserToken } from "./auth/token.ts";
+import { type Database, openDatabase } from "./db/connect.ts";
+import { isRetryableDbError } from "./db/errors.ts";
+import { migrate } from "./db/migrate.ts";
+import { type DemoLogins, seedDemo } from "./db/seed.ts";
+import { DEFAULT_FRAUD_OPTIONS, FraudDetector, type FraudOptions } from "./fraud/FraudDetector.ts";
+import { createRoutes } from "./http/routes.ts";
+import type { Route } from "./http/types.ts";
+import { type PayoutFaults, type StripeOptions, StripePayouts } from "./payments/StripePayouts.ts";
+import { RetentionJob, type RetentionOptions } from "./privacy/RetentionJob.ts";
+import { RecordWriter, type RecordWriterOptions } from "./RecordWriter.ts";
+import { type CountSession, type Publish, SessionFinalizer } from "./rewards/SessionFinalizer.ts";
+
+export interface RecordsOptions {
+  /** DATABASE_URL; unset: the embedded PGlite in dataDir. */
+  databaseUrl?: string | undefined;
+  /** The embedded database's folder; survives restarts. */
+  dataDir: string;
+  /** This node's id (stored with each session). */
+  nodeId: string;
+  logger: Logger;
+  /** JWT_SECRET: signs business and admin logins. */
+  authSecret: string;
+  /** How long a business login lasts (default 12 h). */
+  userTokenTtlMs?: number;
+  /** Create the demo business, store and logins on an empty database (the embedded default does). */
+  seedDemo?: boolean;
+  /** ENABLE_FRAUD_DETECTION and the rules' limits. */
+  fraud?: Partial<FraudOptions>;
+  /** DATA_RETENTION_DAYS, VOICE_DATA_RETENTION_HOURS, and how often the job runs. */
+  retention?: Partial<RetentionOptions>;
+  /** Failed logins (and data-code attempts) per IP / e-mail: RATE_LIMIT_WINDOW_MS and a max. */
+  loginRateLimit?: Partial<RateLimitOptions>;
+  /** STRIPE_*; unset: rewards are decided and held, claims answer 503. */
+  stripe?: StripeOptions | undefined;
+  /** Sends our events (RewardUpdate) to a session's subscribers through the node's bus. */
+  publish?: Publish;
+  /** Increments feedback_sessions_total (the node owns that metric) for fraud_detected. */
+  countSession?: CountSession;
+  /** The clock of rewards, fraud windows, retention and tokens (tests inject one). */
+  now?: () => number;
+  writer?: Partial<Omit<RecordWriterOptions, "sql" | "logger" | "onSessionsEnded">>;
+  /** How often stuck payments and undecided rewards are retried (default 60 s; 0: never). */
+  sweepIntervalMs?: number;
+  /** Test hooks that simulate a crash between a Stripe call and our write. */
+  payoutFaults?: PayoutFaults;
+}
+
+export interface SessionBeginning {
+  sessionId: string;
+  storeCode: string;
+  /** The customer accepted the consent text of this version before the microphone opened. */
+  consent: { given: boolean; version: string };
+  /** A random id the app keeps on the device (localStorage); hashed before it is stored. */
+  deviceId?: string | undefined;
+  /** The client's IP address; hashed before it is stored. */
+  ip?: string | undefined;
+  /** The purchase or receipt reference from the store's QR code. */
+  receipt?: string | undefined;
+}
+
+export interface BegunSession {
+  sessionId: string;
+  storeId: string;
+  storeCode: string;
+  storeName: string;
+  businessId: string;
+  language: string;
+  currency: string;
+  /** Give this to the customer: with the session id it opens and deletes their data. Not stored. */
+  dataCode: string;
+}
+
+interface StoreInfo {
+  id: string;
+  code: string;
+  name: string;
+  businessId: string;
+  language: string;
+  currency: string;
+  fetchedAt: number;
+}
+
+const STORE_CACHE_MS = 30_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32: no I, L, O, U
+
+export class Records {
+  readonly sql: Sql;
+  readonly database: Database;
+  readonly logger: Logger;
+  readonly writer: RecordWriter;
+  readonly finalizer: SessionFinalizer;
+  readonly fraud: FraudDetector;
+  readonly retention: RetentionJob;
+  readonly payouts: StripePayouts | undefined;
+  readonly routes: Route[];
+  /** The logins created on this start (first start of an empty database), else undefined. */
+  readonly demo: DemoLogins | undefined;
+  readonly #options: RecordsOptions;
+  readonly #secret: Buffer;
+  readonly #now: () => number;
+  readonly #taps = new Map<string, { tap: AudioFingerprinter; createdAt: number }>();
+  readonly #stores = new Map<string, StoreInfo>();
+  readonly #finalizing = new Set<Promise<unknown>>();
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  static async create(options: RecordsOptions): Promise<Records> {
+    const logger = options.logger.child({ component: "records" });
+    const started = performance.now();
+    const database = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+    try {
+      const applied = await migrate(database.sql);
+      const secret = await instanceSecret(database.sql);
+      const demo = (options.seedDemo ?? !options.databaseUrl) ? await seedDemo(database.sql, logger) : undefined;
+      logger.info(
+        {
+          database: database.embedded ? `embedded PGlite in ${database.embedded.dataDir}` : "DATABASE_URL",
+          migrationsApplied: applied,
+          ms: Math.round(performance.now() - started),
+        },
+        "records ready",
+      );
+      const records = new Records(options, logger, database, secret, demo);
+      await records.#startBackground();
+      return records;
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
+
+  private constructor(
+    options: RecordsOptions,
+    logger: Logger,
+    database: Database,
+    secret: Buffer,
+    demo: DemoLogins | undefined,
+  ) {
+    this.#options = options;
+    this.logger = logger;
+    this.database = database;
+    this.sql = database.sql;
+    this.#secret = secret;
+    this.demo = demo;
+    this.#now = options.now ?? Date.now;
+    this.fraud = new FraudDetector(this.sql, { ...DEFAULT_FRAUD_OPTIONS, ...options.fraud });
+    this.payouts = options.stripe
+      ? new StripePayouts(this.sql, logger, options.stripe, options.payoutFaults)
+      : undefined;
+    this.finalizer = new SessionFinalizer({
+      sql: this.sql,
+      fraud: this.fraud,
+      logger,
+      publish: options.publish ?? (() => {}),
+      countSession: options.countSession ?? (() => {}),
+      now: this.#now,
+    });
+    this.writer = new RecordWriter({
+      ...options.writer,
+      sql: this.sql,
+      logger,
+      onSessionsEnded: (ids) => {
+        for (const id of ids) this.#finalize(id);
+      },
+    });
+    const retention: RetentionOptions = {
+      dataRetentionDays: options.retention?.dataRetentionDays ?? 730,
+      voiceRetentionHours: options.retention?.voiceRetentionHours ?? 24,
+      intervalMs: options.retention?.intervalMs ?? 3_600_000,
+    };
+    this.retention = new RetentionJob(this.sql, logger, retention, this.#now);
+    const limiter = new RateLimiter({
+      windowMs: options.loginRateLimit?.windowMs ?? 900_000,
+      max: options.loginRateLimit?.max ?? 10,
+      skipSuccessful: options.loginRateLimit?.skipSuccessful ?? true,
+      now: this.#now,
+    });
+    this.routes = createRoutes({
+      sql: this.sql,
+      logger,
+      authSecret: options.authSecret,
+      userTokenTtlMs: options.userTokenTtlMs ?? 12 * 3_600_000,
+      loginLimiter: limiter,
+      payouts: this.payouts,
+      now: this.#now,
+      verifyDataCode: (sessionId, code) => this.#verifyDataCode(sessionId, code),
+      dataRetentionDays: retention.dataRetentionDays,
+      voiceRetentionHours: retention.voiceRetentionHours,
+    });
+  }
+
+  /** The bus subscriber. Never blocks: it only queues. */
+  readonly write = (envelope: LiveEnvelope): void => {
+    this.writer.write(envelope);
+  };
+
+  /**
+   * The per-session PCM tap for the audio fingerprint: call push(pcm) with each
+   * 16 kHz frame (no allocation per frame). Taken back when the session's end is recorded.
+   */
+  audioTap(sessionId: string): AudioFingerprinter {
+    let entry = this.#taps.get(sessionId);
+    if (!entry) {
+      entry = { tap: new AudioFingerprinter(), createdAt: this.#now() };
+      if (this.fraud.options.enabled) this.#taps.set(sessionId, entry);
+    }
+    return entry.tap;
+  }
+
+  /**
+   * At session creation (POST /api/sessions), before the microphone opens:
+   * checks the store and the consent, queues the session's first row and
+   * returns what the node needs (business id for the envelopes, the data code
+   * for the customer). Throws NOT_FOUND for an unknown store, INVALID_ARGUMENT
+   * without consent, UNAVAILABLE when the store cannot be looked up.
+   */
+  async beginSession(input: SessionBeginning): Promise<BegunSession> {
+    if (!UUID.test(input.sessionId)) throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "session id must be a UUID");
+    if (!input.consent?.given || !input.consent.version)
+      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "the customer's consent is required before recording");
+    const store = await this.#store(input.storeCode);
+    const dataCode = Array.from(randomBytes(12), (b) => CODE_ALPHABET[b & 31]).join("");
+    const receipt = input.receipt?.trim().toUpperCase().replace(/\s+/g, "").slice(0, 128) || null;
+    this.writer.open({
+      sessionId: input.sessionId,
+      storeId: store.id,
+      businessId: store.businessId,
+      consentGivenAt: new Date(this.#now()),
+      consentVersion: input.consent.version.slice(0, 64),
+      deviceHash: input.deviceId ? this.#hash(`device:${input.deviceId}`) : null,
+      ipHash: input.ip ? this.#hash(`ip:${input.ip}`) : null,
+      receiptRef: receipt,
+      dataCodeHash: this.#hash(`code:${dataCode}`),
+      nodeId: this.#options.nodeId,
+    });
+    return {
+      sessionId: input.sessionId,
+      storeId: store.id,
+      storeCode: store.code,
+      storeName: store.name,
+      businessId: store.businessId,
+      language: store.language,
+      currency: store.currency,
+      dataCode: `${dataCode.slice(0, 4)}-${dataCode.slice(4, 8)}-${dataCode.slice(8)}`,
+    };
+  }
+
+  /**
+   * May the holder of this business/admin token subscribe to `topic`?
+   * store/<code> and business/<id>: admins, and the owner and staff of that
+   * business; admin: admins only. session/<id> topics belong to the customer's
+   * session token, which the node checks itself: false here.
+   */
+  async authorizeTopic(bearerToken: string, topic: string): Promise<boolean> {
+    const claims = verifyUserToken(this.#options.authSecret, bearerToken, this.#now());
+    if (!claims) return false;
+    const [kind, id, ...rest] = topic.split("/");
+    if (rest.length > 0) return false;
+    if (kind === "admin") return id === undefined && claims.role === "admin";
+    if (!id) return false;
+    if (kind === "business") return UUID.test(id) && (claims.role === "admin" || claims.bid === id);
+    if (kind === "store") {
+      if (claims.role === "admin") return true;
+      try {
+        return (await this.#store(id)).businessId === claims.bid;
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** Writes everything queued, and waits for reward decisions in progress (tests, shutdown). */
+  async flush(timeoutMs = 30_000): Promise<boolean> {
+    const drained = await this.writer.drain(timeoutMs);
+    while (this.#finalizing.size > 0) await Promise.allSettled([...this.#finalizing]);
+    return drained;
+  }
+
+  /** Writes what it can, stops the jobs and closes the database. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    this.retention.stop();
+    await this.writer.close();
+    await Promise.allSettled([...this.#finalizing]);
+    await this.database.close();
+  }
+
+  async #startBackground(): Promise<void> {
+    this.retention.start();
+    const interval = this.#options.sweepIntervalMs ?? 60_000;
+    // Decisions a crash interrupted, on start and then with each sweep.
+    await this.#sweep();
+    if (interval > 0) {
+      this.#sweepTimer = setInterval(() => void this.#sweep(), interval);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    try {
+      await this.finalizer.recover();
+      await this.payouts?.sweep();
+      // A tap whose session never ended (a crash elsewhere) is not kept forever.
+      const old = this.#now() - 3_600_000;
+      for (const [id, entry] of this.#taps) if (entry.createdAt < old) this.#taps.delete(id);
+    } catch (error) {
+      if (!isRetryableDbError(error)) this.logger.error({ err: error }, "records sweep failed");
+    }
+  }
+
+  #finalize(sessionId: string): void {
+    const entry = this.#taps.get(sessionId);
+    this.#taps.delete(sessionId);
+    const fingerprint = entry ? entry.tap.fingerprint() : undefined;
+    const work = this.finalizer
+      .finalize(sessionId, fingerprint)
+      .catch((error: unknown) =>
+        // The sweep decides it later (without the fingerprint, which lived in memory).
+        this.logger.error({ sessionId, err: error }, "reward decision failed; the sweep retries it"),
+      )
+      .finally(() => this.#finalizing.delete(work));
+    this.#finalizing.add(work);
+  }
+
+  async #store(code: string): Promise<StoreInfo> {
+    const cached = this.#stores.get(code);
+    if (cached && this.#now() - cached.fetchedAt < STORE_CACHE_MS) return cached;
+    let rows: { id: string; code: string; name: string; business_id: string; language: string; currency: string }[];
+    try {
+      rows = await this.sql`
+        select s.id, s.code, s.name, s.business_id, s.language, b.currency
+        from stores s join businesses b on b.id = s.business_id where s.code = ${code}`;
+    } catch (error) {
+      if (cached) return cached; // Postgres away: a known store still works
+      throw new ParleyError(ErrorCode.UNAVAILABLE, "store lookup failed", { retryable: true, cause: error });
+    }
+    const row = rows[0];
+    if (!row) throw new ParleyError(ErrorCode.NOT_FOUND, `no store with code ${code}`);
+    const info = {
+      id: row.id,
+      code: row.code,
+      name: row.name,
+      businessId: row.business_id,
+      language: row.language,
+      currency: row.currency,
+      fetchedAt: this.#now(),
+    };
+    this.#stores.set(code, info);
+    return info;
+  }
+
+  #hash(value: string): string {
+    return createHmac("sha256", this.#secret).update(value).digest("base64url");
+  }
+
+  async #verifyDataCode(sessionId: string, code: string): Promise<boolean> {
+    const normalized = code.toUpperCase().replace(/[^0-9A-Z]/g, "");
+    const [row] = await this.sql<{ data_code_hash: string | null }[]>`
+      select data_code_hash from sessions where id = ${sessionId}`;
+    const expected = Buffer.from(this.#hash(`code:${normalized}`));
+    const stored = Buffer.from(row?.data_code_hash ?? "");
+    return stored.length === expected.length && timingSafeEqual(stored, expected);
+  }
+}
+
+async function instanceSecret(sql: Sql): Promise<Buffer> {
+  await sql`
+    insert into instance_secrets (name, value) values ('records_hash_key', ${randomBytes(32)})
+    on conflict (name) do nothing`;
+  const [row] = await sql<{ value: Buffer }[]>`select value from instance_secrets where name = 'records_hash_key'`;
+  return Buffer.from(row!.value);
+}

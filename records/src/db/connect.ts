@@ -1,0 +1,68 @@
+// One way to reach Postgres: DATABASE_URL when it is set, else the embedded
+// PGlite in a data folder. Either way the caller gets a postgres.js client.
+import postgres, { type Sql } from "postgres";
+
+export { clientOptions };
+
+import { EmbeddedPostgres } from "./EmbeddedPostgres.ts";
+
+export interface DatabaseOptions {
+  /** A real Postgres; unset: the embedded one. */
+  databaseUrl?: string | undefined;
+  /** The embedded database's folder (used when databaseUrl is unset). */
+  dataDir: string;
+  /** Connections to a real Postgres (the embedded one always gets 1). */
+  maxConnections?: number;
+}
+
+export interface Database {
+  sql: Sql;
+  /** Present when running on the embedded PGlite. */
+  embedded: EmbeddedPostgres | undefined;
+  close(): Promise<void>;
+}
+
+// int8 columns (amounts in öre, counts) as JS numbers: they stay far below 2^53.
+const int8AsNumber = {
+  to: 20,
+  from: [20],
+  serialize: (value: number | bigint | string) => String(value),
+  parse: (value: string) => Number(value),
+};
+const clientOptions = {
+  onnotice: () => {},
+  transform: { undefined: null },
+  types: { int8: int8AsNumber },
+} as const;
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) {
+    const sql = postgres(options.databaseUrl, {
+      ...clientOptions,
+      max: options.maxConnections ?? 10,
+      connect_timeout: 10,
+    });
+    return { sql, embedded: undefined, close: () => sql.end({ timeout: 5 }) };
+  }
+  const embedded = await EmbeddedPostgres.start(options.dataDir);
+  const sql = postgres({
+    host: embedded.host,
+    port: embedded.port,
+    user: "postgres",
+    database: "postgres",
+    ...clientOptions,
+    max: 1,
+    ssl: false,
+  });
+  let closed = false;
+  return {
+    sql,
+    embedded,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await sql.end({ timeout: 5 });
+      await embedded.close();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// Which database failures are worth retrying: the connection is gone or the
+// server is starting, stopping or short of resources. A constraint violation
+// or bad data fails the same way every time.
+
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
+// SQLSTATE classes: 08 connection exception, 40 transaction rollback (serialization,
+// deadlock), 53 insufficient resources, 57 operator intervention (shutdown, starting up), 58 system error.
+const RETRYABLE_SQLSTATE_CLASSES = new Set(["08", "40", "53", "57", "58"]);
+
+export function isRetryableDbError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string") return false;
+  if (CONNECTION_CODES.has(code)) return true;
+  return code.length === 5 && RETRYABLE_SQLSTATE_CLASSES.has(code.slice(0, 2));
+}

@@ -1,0 +1,10 @@
+export { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
+export type { Role } from "./auth/token.ts";
+export type { FraudOptions, FraudRule } from "./fraud/FraudDetector.ts";
+export type { Auth, Method, RecordsRequest, RecordsResponse, Route } from "./http/types.ts";
+export { matchPath } from "./http/types.ts";
+export type { StripeOptions } from "./payments/StripePayouts.ts";
+export type { RetentionOptions } from "./privacy/RetentionJob.ts";
+export { type BegunSession, Records, type RecordsOptions, type SessionBeginning } from "./Records.ts";
+export { DEFAULT_POLICY, type RewardPolicy } from "./rewards/policy.ts";
+export type { CountSession, Publish, PublishTarget } from "./rewards/SessionFinalizer.ts";

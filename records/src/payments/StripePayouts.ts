@@ -1,0 +1,334 @@
+// Paying rewards through Stripe Connect (see the package README for why this
+// flow). A reward moves through these states; each move is one guarded UPDATE
+// (`where status in (...)`), so replays and late webhooks never move it back:
+//
+//   claimable ─claim─▶ onboarding ─account.updated (ready)─▶ transfer_pending
+//     ─transfers.create─▶ transferred ─payouts.create─▶ payout_pending
+//     ─payout.paid─▶ paid            ─payout.failed─▶ payout_failed
+//   transferred | payout_pending | paid | payout_failed ─transfer.reversed─▶ reversed
+//
+// Every call that moves money carries a deterministic idempotency key
+// (reward:<id>:transfer:<n>, reward:<id>:payout:<n>; the account:
+// reward:<id>:account): a retry after a crash between Stripe's answer and our
+// UPDATE gets the same transfer back instead of a second one. <n> counts
+// attempts that Stripe answered with a definite error (insufficient balance,
+// a refused destination): Stripe replays a key's stored result, errors
+// included, so after such an answer only a new key can succeed; it is raised
+// in the same UPDATE that records the error. After a network error or a crash
+// the outcome is unknown and the key stays. (Stripe keeps keys for at least
+// 24 h; the sweep retries pending rewards long before that.)
+import type { Logger } from "pino";
+import type { Sql, TransactionSql } from "postgres";
+import Stripe from "stripe";
+import { payoutAmountSekTotal, payoutTransitionsTotal, stripeRequestsTotal, stripeWebhooksTotal } from "../metrics.ts";
+
+export interface StripeOptions {
+  /** STRIPE_SECRET_KEY */
+  secretKey: string;
+  /** STRIPE_WEBHOOK_SECRET */
+  webhookSecret: string;
+  /** Where the customer returns after onboarding (the app's claim page); {session} is replaced. */
+  returnUrl: string;
+  /** Test doubles only: where Stripe's API is. */
+  host?: string;
+  port?: number;
+  protocol?: "http" | "https";
+  /** Connected accounts are created in this country. */
+  country?: string;
+}
+
+/** Test hooks: run between Stripe's answer and our database write, to simulate a crash there. */
+export interface PayoutFaults {
+  afterTransfer?: (rewardId: string) => void;
+  afterPayout?: (rewardId: string) => void;
+}
+
+interface RewardRow {
+  id: string;
+  session_id: string;
+  amount_minor: number;
+  currency: string;
+  status: string;
+  stripe_account_id: string | null;
+  transfer_id: string | null;
+  transfer_attempt: number;
+  payout_attempt: number;
+}
+
+export type ClaimResult =
+  | { status: "onboarding"; onboardingUrl: string }
+  | { status: "paying" | "paid" | "in_progress"; state: string };
+
+export class PayoutError extends Error {
+  override readonly name = "PayoutError";
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class StripePayouts {
+  readonly stripe: Stripe;
+  readonly #options: StripeOptions;
+  readonly #sql: Sql;
+  readonly #logger: Logger;
+  readonly #faults: PayoutFaults;
+
+  constructor(sql: Sql, logger: Logger, options: StripeOptions, faults: PayoutFaults = {}) {
+    this.#sql = sql;
+    this.#logger = logger;
+    this.#options = options;
+    this.#faults = faults;
+    this.stripe = new Stripe(options.secretKey, {
+      maxNetworkRetries: 2,
+      timeout: 20_000,
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.port ? { port: options.port } : {}),
+      ...(options.protocol ? { protocol: options.protocol } : {}),
+    });
+  }
+
+  /**
+   * The customer claims a held reward: a connected account is created once
+   * (Express: Stripe hosts identity checks and bank details) and an onboarding
+   * link returned; when the account is ready already, the money moves now.
+   */
+  async claim(rewardId: string): Promise<ClaimResult> {
+    const reward = await this.#reward(rewardId);
+    if (!reward) throw new PayoutError(404, "no such reward");
+    if (!["claimable", "onboarding"].includes(reward.status)) {
+      if (reward.status === "paid") return { status: "paid", state: reward.status };
+      if (["none", "withheld", "reversed"].includes(reward.status))
+        throw new PayoutError(409, `nothing to claim (${reward.status})`);
+      return { status: "in_progress", state: reward.status };
+    }
+    let accountId = reward.stripe_account_id;
+    if (!accountId) {
+      const account = await this.#call("accounts.create", () =>
+        this.stripe.accounts.create(
+          {
+            type: "express",
+            country: this.#options.country ?? "SE",
+            business_type: "individual",
+            capabilities: { transfers: { requested: true } },
+            // Manual payouts: one payout per reward, so payout.paid / payout.failed name their reward.
+            settings: { payouts: { schedule: { interval: "manual" } } },
+            metadata: { reward_id: reward.id },
+          },
+          { idempotencyKey: `reward:${reward.id}:account` },
+        ),
+      );
+      accountId = account.id;
+      await this.#sql`
+        update rewards set stripe_account_id = ${accountId}, status = 'onboarding', updated_at = now()
+        where id = ${reward.id} and status in ('claimable', 'onboarding') and stripe_account_id is null`;
+      payoutTransitionsTotal.inc({ state: "onboarding" });
+    }
+    const account = await this.#call("accounts.retrieve", () => this.stripe.accounts.retrieve(accountId));
+    if (accountReady(account)) {
+      await this.accountReady(accountId);
+      return { status: "paying", state: "transfer_pending" };
+    }
+    const returnUrl = this.#options.returnUrl.replace("{session}", encodeURIComponent(reward.session_id));
+    const link = await this.#call("accountLinks.create", () =>
+      this.stripe.accountLinks.create({
+        account: accountId,
+        type: "account_onboarding",
+        refresh_url: returnUrl,
+        return_url: returnUrl,
+      }),
+    );
+    return { status: "onboarding", onboardingUrl: link.url };
+  }
+
+  /** The connected account can receive money: its rewards waiting on onboarding move on. */
+  async accountReady(accountId: string, tx: Sql | TransactionSql = this.#sql): Promise<string[]> {
+    const moved = await tx<{ id: string }[]>`
+      update rewards set status = 'transfer_pending', updated_at = now()
+      where stripe_account_id = ${accountId} and status = 'onboarding'
+      returning id`;
+    if (moved.length) payoutTransitionsTotal.inc({ state: "transfer_pending" }, moved.length);
+    return moved.map((r) => r.id);
+  }
+
+  /** Moves one reward's money as far as it can go now: transfer, then payout. */
+  async pay(rewardId: string): Promise<string> {
+    let reward = await this.#reward(rewardId);
+    if (!reward) throw new PayoutError(404, "no such reward");
+    const logger = this.#logger.child({ sessionId: reward.session_id, rewardId });
+    try {
+      if (reward.status === "transfer_pending") {
+        const transfer = await this.#call("transfers.create", () =>
+          this.stripe.transfers.create(
+            {
+              amount: reward!.amount_minor,
+              currency: reward!.currency.toLowerCase(),
+              destination: reward!.stripe_account_id!,
+              transfer_group: `session_${reward!.session_id}`,
+              metadata: { reward_id: reward!.id },
+            },
+            { idempotencyKey: `reward:${reward!.id}:transfer:${reward!.transfer_attempt}` },
+          ),
+        );
+        this.#faults.afterTransfer?.(reward.id);
+        await this.#sql`
+          update rewards set status = 'transferred', transfer_id = ${transfer.id}, last_error = null, updated_at = now()
+          where id = ${reward.id} and status = 'transfer_pending'`;
+        payoutTransitionsTotal.inc({ state: "transferred" });
+        logger.info({ transferId: transfer.id, amountMinor: reward.amount_minor }, "reward transferred");
+        reward = (await this.#reward(rewardId))!;
+      }
+      if (reward.status === "transferred") {
+        const payout = await this.#call("payouts.create", () =>
+          this.stripe.payouts.create(
+            {
+              amount: reward!.amount_minor,
+              currency: reward!.currency.toLowerCase(),
+              metadata: { reward_id: reward!.id },
+            },
+            {
+              idempotencyKey: `reward:${reward!.id}:payout:${reward!.payout_attempt}`,
+              stripeAccount: reward!.stripe_account_id!,
+            },
+          ),
+        );
+        this.#faults.afterPayout?.(reward.id);
+        await this.#sql.begin(async (tx) => {
+          await tx`
+            insert into payouts (id, reward_id, stripe_account_id, amount_minor, currency, status)
+            values (${payout.id}, ${reward!.id}, ${reward!.stripe_account_id!}, ${payout.amount}, ${reward!.currency}, ${payout.status})
+            on conflict (id) do nothing`;
+          await tx`
+            update rewards set status = 'payout_pending', payout_id = ${payout.id}, last_error = null, updated_at = now()
+            where id = ${reward!.id} and status = 'transferred'`;
+        });
+        payoutTransitionsTotal.inc({ state: "payout_pending" });
+        logger.info({ payoutId: payout.id }, "reward payout created");
+        reward = (await this.#reward(rewardId))!;
+      }
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeError) {
+        // Kept for the sweep to retry (insufficient balance, Stripe down) and for an admin to read.
+        const message = `${error.type}${error.code ? `/${error.code}` : ""}: ${error.message}`;
+        // A definite answer (4xx): the next try needs a new key. No answer or 5xx: the same key.
+        const definite = error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 429;
+        const step = reward.status === "transfer_pending" ? "transfer" : "payout";
+        await this.#sql`
+          update rewards set last_error = ${message}, updated_at = now(),
+            transfer_attempt = transfer_attempt + ${definite && step === "transfer" ? 1 : 0},
+            payout_attempt = payout_attempt + ${definite && step === "payout" ? 1 : 0}
+          where id = ${reward.id} and status = ${reward.status}`;
+        logger.warn({ err: message, definite }, "reward payment deferred");
+        return reward.status;
+      }
+      throw error;
+    }
+    return reward.status;
+  }
+
+  /** Retries every reward stuck between states (after a crash, an outage, a low balance). */
+  async sweep(): Promise<number> {
+    const pending = await this.#sql<{ id: string }[]>`
+      select id from rewards where status in ('transfer_pending', 'transferred') order by updated_at limit 100`;
+    for (const { id } of pending) await this.pay(id);
+    return pending.length;
+  }
+
+  /**
+   * A webhook delivery: the signature is checked on the raw bytes; the event id
+   * is written in the same transaction as the state change it causes, so a
+   * redelivery is answered 200 and changes nothing.
+   */
+  async handleWebhook(rawBody: Buffer, signature: string | undefined): Promise<{ status: number; body: unknown }> {
+    let event: Stripe.Event;
+    try {
+      if (!signature) throw new Error("missing Stripe-Signature header");
+      event = this.stripe.webhooks.constructEvent(rawBody, signature, this.#options.webhookSecret);
+    } catch (error) {
+      stripeWebhooksTotal.inc({ type: "unknown", outcome: "rejected" });
+      return { status: 400, body: { error: `webhook rejected: ${(error as Error).message}` } };
+    }
+    const toPay: string[] = [];
+    const outcome = await this.#sql.begin(async (tx) => {
+      const [fresh] = await tx`
+        insert into stripe_events (id, type) values (${event.id}, ${event.type})
+        on conflict (id) do nothing returning id`;
+      if (!fresh) return "duplicate";
+      return this.#apply(tx, event, toPay);
+    });
+    stripeWebhooksTotal.inc({ type: event.type, outcome });
+    this.#logger.info({ eventId: event.id, type: event.type, outcome }, "stripe webhook");
+    // Money moves after the commit, outside the webhook's transaction.
+    for (const id of toPay)
+      this.pay(id).catch((error: unknown) => this.#logger.error({ rewardId: id, err: error }, "reward payment failed"));
+    return { status: 200, body: { received: true, outcome } };
+  }
+
+  async #apply(tx: TransactionSql, event: Stripe.Event, toPay: string[]): Promise<string> {
+    switch (event.type) {
+      case "account.updated": {
+        const account = event.data.object;
+        if (!accountReady(account)) return "applied";
+        toPay.push(...(await this.accountReady(account.id, tx)));
+        return "applied";
+      }
+      case "payout.paid":
+      case "payout.failed": {
+        const payout = event.data.object;
+        const paid = event.type === "payout.paid";
+        const updated = await tx<{ reward_id: string; amount_minor: number }[]>`
+          update payouts set status = ${payout.status}, failure_code = ${payout.failure_code ?? null}, updated_at = now()
+          where id = ${payout.id} returning reward_id, amount_minor`;
+        if (!updated.length) return "ignored"; // not one of ours
+        // payout.failed can follow payout.paid (the bank returned it); paid never follows failed.
+        const moved = paid
+          ? await tx`update rewards set status = 'paid', updated_at = now()
+                     where payout_id = ${payout.id} and status = 'payout_pending' returning id`
+          : await tx`update rewards set status = 'payout_failed', last_error = ${payout.failure_code ?? "payout failed"}, updated_at = now()
+                     where payout_id = ${payout.id} and status in ('payout_pending', 'paid') returning id`;
+        if (moved.length) {
+          payoutTransitionsTotal.inc({ state: paid ? "paid" : "payout_failed" });
+          if (paid && payout.currency === "sek") payoutAmountSekTotal.inc(updated[0]!.amount_minor / 100);
+        }
+        return "applied";
+      }
+      case "transfer.reversed": {
+        const transfer = event.data.object;
+        const moved = await tx`
+          update rewards set status = 'reversed', updated_at = now()
+          where transfer_id = ${transfer.id} and status in ('transferred', 'payout_pending', 'paid', 'payout_failed')
+          returning id`;
+        if (!moved.length) return "ignored";
+        payoutTransitionsTotal.inc({ state: "reversed" });
+        return "applied";
+      }
+      default:
+        return "ignored";
+    }
+  }
+
+  async #reward(id: string): Promise<RewardRow | undefined> {
+    const [row] = await this.#sql<RewardRow[]>`
+      select id, session_id, amount_minor, currency, status, stripe_account_id, transfer_id, transfer_attempt, payout_attempt
+      from rewards where id = ${id}`;
+    return row;
+  }
+
+  async #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await fn();
+      stripeRequestsTotal.inc({ operation, outcome: "ok" });
+      return result;
+    } catch (error) {
+      const code = error instanceof Stripe.errors.StripeError ? (error.code ?? error.type) : "network";
+      stripeRequestsTotal.inc({ operation, outcome: code });
+      throw error;
+    }
+  }
+}
+
+function accountReady(account: Stripe.Account): boolean {
+  return account.payouts_enabled === true && account.capabilities?.transfers === "active";
+}

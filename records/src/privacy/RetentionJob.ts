@@ -1,0 +1,123 @@
+// The deployment guide's retention rules, applied by a scheduled job:
+// voice-derived data (audio fingerprints; raw audio is never kept) after
+// VOICE_DATA_RETENTION_HOURS, transcripts, scores, AI questions and the
+// session's device/IP hashes, receipt and data code after DATA_RETENTION_DAYS.
+// What stays is what bookkeeping needs and holds nothing the customer said:
+// the session's store and times, and its reward and payouts. Each run logs and
+// audits how many rows of each kind it deleted (never their content).
+import type { Logger } from "pino";
+import type { Sql, TransactionSql } from "postgres";
+import { retentionDeletedTotal } from "../metrics.ts";
+
+export interface RetentionOptions {
+  dataRetentionDays: number;
+  voiceRetentionHours: number;
+  /** How often the job runs; 0: only when runOnce() is called. */
+  intervalMs: number;
+}
+
+export type RetentionCounts = Record<
+  | "audio_fingerprints"
+  | "transcript_segments"
+  | "score_updates"
+  | "final_scores"
+  | "ai_questions"
+  | "transcript_signatures"
+  | "sessions_redacted",
+  number
+>;
+
+export class RetentionJob {
+  readonly #sql: Sql;
+  readonly #logger: Logger;
+  readonly #options: RetentionOptions;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<RetentionCounts> | undefined;
+
+  constructor(sql: Sql, logger: Logger, options: RetentionOptions, now: () => number = Date.now) {
+    this.#sql = sql;
+    this.#logger = logger;
+    this.#options = options;
+    this.#now = now;
+  }
+
+  start(): void {
+    if (this.#options.intervalMs <= 0 || this.#timer) return;
+    this.#timer = setInterval(() => {
+      this.runOnce().catch((error: unknown) => this.#logger.error({ err: error }, "retention run failed"));
+    }, this.#options.intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One pass at the injected clock's now; concurrent calls share the pass. */
+  runOnce(): Promise<RetentionCounts> {
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #run(): Promise<RetentionCounts> {
+    const now = this.#now();
+    const voiceCutoff = new Date(now - this.#options.voiceRetentionHours * 3_600_000);
+    const dataCutoff = new Date(now - this.#options.dataRetentionDays * 86_400_000);
+    const counts = await this.#sql.begin(async (tx) => {
+      const voice = await tx`delete from audio_fingerprints where created_at < ${voiceCutoff}`;
+      const due = await tx<{ id: string }[]>`
+        select id from sessions where created_at < ${dataCutoff} and redacted_at is null for update`;
+      const ids = due.map((r) => r.id);
+      const content = await redactSessions(tx, ids, new Date(now));
+      return { ...content, audio_fingerprints: voice.count + content.audio_fingerprints };
+    });
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    for (const [kind, n] of Object.entries(counts)) if (n > 0) retentionDeletedTotal.inc({ kind }, n);
+    if (total > 0)
+      await this.#sql`
+        insert into audit_log (at, actor, action, target, detail)
+        values (${new Date(now)}, 'system', 'retention.deleted', 'sessions', ${this.#sql.json(counts)})`;
+    this.#logger.info(
+      { deleted: counts, voiceCutoff: voiceCutoff.toISOString(), dataCutoff: dataCutoff.toISOString() },
+      "retention run",
+    );
+    return counts;
+  }
+}
+
+/** Deletes what the customer said and the session's identifying fields; keeps the money rows. */
+export async function redactSessions(tx: TransactionSql, ids: string[], now: Date): Promise<RetentionCounts> {
+  if (ids.length === 0)
+    return {
+      audio_fingerprints: 0,
+      transcript_segments: 0,
+      score_updates: 0,
+      final_scores: 0,
+      ai_questions: 0,
+      transcript_signatures: 0,
+      sessions_redacted: 0,
+    };
+  const [a, t, s, f, q, sig, r] = await Promise.all([
+    tx`delete from audio_fingerprints where session_id = any(${ids}::uuid[])`,
+    tx`delete from transcript_segments where session_id = any(${ids}::uuid[])`,
+    tx`delete from score_updates where session_id = any(${ids}::uuid[])`,
+    tx`delete from final_scores where session_id = any(${ids}::uuid[])`,
+    tx`delete from ai_questions where session_id = any(${ids}::uuid[])`,
+    tx`delete from transcript_signatures where session_id = any(${ids}::uuid[])`,
+    tx`update sessions set device_hash = null, ip_hash = null, receipt_ref = null, data_code_hash = null,
+           redacted_at = ${now} where id = any(${ids}::uuid[])`,
+  ]);
+  return {
+    audio_fingerprints: a.count,
+    transcript_segments: t.count,
+    score_updates: s.count,
+    final_scores: f.count,
+    ai_questions: q.count,
+    transcript_signatures: sig.count,
+    sessions_redacted: r.count,
+  };
+}

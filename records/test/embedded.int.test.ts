@@ -1,0 +1,77 @@
+// The embedded default: no DATABASE_URL → PGlite behind its socket server, in
+// a data folder that survives restarts; the demo business, store and logins
+// are created on the first start only and printed once.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import pino from "pino";
+import { afterAll, describe, expect, it } from "vitest";
+import { Records } from "../src/index.ts";
+import { serveRoutes } from "../src/testing/index.ts";
+import { Conversation, SECRET, uniqueFeedback } from "./helpers.ts";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parley-embedded-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function start(lines: string[]) {
+  const stream = new Writable({
+    write(chunk, _e, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return Records.create({
+    dataDir: path.join(dir, "pglite"),
+    nodeId: "embedded-node",
+    logger: pino({ level: "info" }, stream),
+    authSecret: SECRET,
+    sweepIntervalMs: 0,
+    retention: { intervalMs: 0 },
+  });
+}
+
+describe("embedded PGlite", () => {
+  it("keeps its data across restarts and prints the demo logins only on the first start", async () => {
+    const first: string[] = [];
+    const records = await start(first);
+    let sessionId: string;
+    try {
+      expect(records.database.embedded).toBeDefined();
+      expect(records.demo?.owner.email).toBe("demo@parley.local");
+      const c = new Conversation();
+      sessionId = c.sessionId;
+      await records.beginSession({ sessionId, storeCode: "demo", consent: { given: true, version: "v1" } });
+      records.write(c.started());
+      for (const [i, line] of uniqueFeedback(31337).entries()) records.write(c.segment(i + 1, line));
+      records.write(c.ended(82));
+      await records.flush();
+    } finally {
+      await records.close();
+    }
+    const printed = first.filter((l) => l.includes(records.demo!.owner.password));
+    expect(printed).toHaveLength(1);
+
+    const second: string[] = [];
+    const again = await start(second);
+    const http = await serveRoutes(again.routes);
+    try {
+      expect(again.demo).toBeUndefined();
+      expect(second.join("")).not.toContain("demo business created");
+      const [row] = await again.sql`select count(*)::int as n from transcript_segments where session_id = ${sessionId}`;
+      expect(row!.n).toBe(3);
+      const [reward] = await again.sql`select amount_minor from rewards where session_id = ${sessionId}`;
+      expect(reward!.amount_minor).toBe(2000);
+      // The demo login printed on the first start still works.
+      const res = await fetch(`${http.url}/api/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "demo@parley.local", password: records.demo!.owner.password }),
+      });
+      expect(res.status).toBe(200);
+    } finally {
+      await http.close();
+      await again.close();
+    }
+  }, 120_000);
+});

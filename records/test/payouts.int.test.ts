@@ -1,0 +1,266 @@
+// Stripe Connect payouts against StripeTestDouble (a TEST DOUBLE of Stripe's
+// API, see src/testing/StripeTestDouble.ts) with the real `stripe` SDK:
+// onboarding, transfer and payout with deterministic idempotency keys, webhooks
+// verified on the raw body and applied once, and no double payment after a
+// crash between Stripe's answer and our database write.
+import { randomUUID } from "node:crypto";
+import Stripe from "stripe";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type PostgresCluster, StripeTestDouble, serveRoutes } from "../src/testing/index.ts";
+import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
+
+let pg: PostgresCluster;
+let stripe: StripeTestDouble;
+beforeAll(async () => {
+  pg = await startCluster();
+});
+afterAll(() => pg?.destroy());
+afterEach(() => stripe?.close());
+
+let seed = 1000;
+async function setup(options: { crashAfterTransfer?: () => boolean } = {}) {
+  stripe = await StripeTestDouble.start({ platformBalance: 100_000 });
+  const records = await openRecords(await pg.createDatabase(), {
+    stripe: {
+      ...stripe.clientOptions,
+      webhookSecret: stripe.webhookSecret,
+      returnUrl: "http://localhost:8080/?claimed={session}",
+    },
+    payoutFaults: {
+      afterTransfer: () => {
+        if (options.crashAfterTransfer?.()) throw new Error("simulated crash after transfers.create");
+      },
+    },
+  });
+  const http = await serveRoutes(records.routes);
+  // A conversation that earned 20 kr.
+  const c = new Conversation();
+  const begun = await records.beginSession({
+    sessionId: c.sessionId,
+    storeCode: "demo",
+    consent: { given: true, version: "v1" },
+    deviceId: randomUUID(),
+  });
+  records.write(c.started());
+  for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
+  records.write(c.ended(80));
+  await records.flush();
+  const [reward] = await records.sql<{ id: string }[]>`select id from rewards where session_id = ${c.sessionId}`;
+  const claim = () =>
+    fetch(`${http.url}/api/customer/sessions/${c.sessionId}/reward/claim`, {
+      method: "POST",
+      headers: { "x-parley-data-code": begun.dataCode },
+    });
+  const deliver = (payload: string, signature: string) =>
+    fetch(`${http.url}/api/stripe/webhook`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "stripe-signature": signature },
+      body: payload,
+    });
+  const state = async () =>
+    (
+      await records.sql`select status, stripe_account_id, transfer_id, payout_id, last_error from rewards where id = ${reward!.id}`
+    )[0]!;
+  return {
+    records,
+    http,
+    c,
+    rewardId: reward!.id,
+    claim,
+    deliver,
+    state,
+    close: async () => {
+      await http.close();
+      await records.close();
+    },
+  };
+}
+
+async function onboard(t: Awaited<ReturnType<typeof setup>>) {
+  const res = await t.claim();
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { status: string; onboardingUrl: string };
+  expect(body.status).toBe("onboarding");
+  expect(body.onboardingUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/setup\//);
+  const { stripe_account_id: account } = await t.state();
+  const updated = stripe.webhook("account.updated", stripe.completeOnboarding(account as string), {
+    account: account as string,
+  });
+  expect((await t.deliver(updated.payload, updated.signature)).status).toBe(200);
+  return account as string;
+}
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("Stripe Connect payouts", () => {
+  it("claim → onboarding → transfer → payout → payout.paid, with deterministic idempotency keys", async () => {
+    const t = await setup();
+    try {
+      const account = await onboard(t);
+      const s = await until(t.state, (x) => x.status === "payout_pending");
+      expect(s.status).toBe("payout_pending");
+      expect(stripe.transfers).toHaveLength(1);
+      expect(stripe.transfers[0]).toMatchObject({ amount: 2000, currency: "sek", destination: account });
+      expect(stripe.payouts).toHaveLength(1);
+      const keys = stripe.requests.filter((r) => r.method === "POST").map((r) => `${r.path} ${r.idempotencyKey}`);
+      expect(keys).toContain(`/v1/accounts reward:${t.rewardId}:account`);
+      expect(keys).toContain(`/v1/transfers reward:${t.rewardId}:transfer:0`);
+      expect(keys).toContain(`/v1/payouts reward:${t.rewardId}:payout:0`);
+      const paid = stripe.webhook("payout.paid", { ...stripe.payouts[0], status: "paid" }, { account });
+      expect((await t.deliver(paid.payload, paid.signature)).status).toBe(200);
+      expect((await t.state()).status).toBe("paid");
+      // A claim after payment says so, and moves no money.
+      expect(await (await t.claim()).json()).toMatchObject({ status: "paid" });
+      expect(stripe.transfers).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("pay once when the process crashes between Stripe's transfer and our database write", async () => {
+    let crash = true;
+    const t = await setup({ crashAfterTransfer: () => crash });
+    try {
+      await onboard(t);
+      await until(t.state, (x) => x.status === "transfer_pending");
+      await new Promise((r) => setTimeout(r, 200)); // the webhook's payment attempt crashed after Stripe answered
+      expect(stripe.transfers).toHaveLength(1);
+      expect((await t.state()).status).toBe("transfer_pending");
+      crash = false;
+      await t.records.payouts!.sweep(); // the restarted node retries with the same key
+      expect((await t.state()).status).toBe("payout_pending");
+      expect(stripe.transfers).toHaveLength(1); // Stripe replayed the stored transfer
+      expect(stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.replayed)).toEqual([false, true]);
+      const [row] = await t.records.sql`select transfer_id from rewards where id = ${t.rewardId}`;
+      expect(row!.transfer_id).toBe(stripe.transfers[0]!.id);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("apply a webhook once however often Stripe delivers it, and refuse a forged one", async () => {
+    const t = await setup();
+    try {
+      const account = await onboard(t);
+      await until(t.state, (x) => x.status === "payout_pending");
+      const failed = stripe.webhook(
+        "payout.failed",
+        { ...stripe.payouts[0], status: "failed", failure_code: "account_closed" },
+        { account },
+      );
+      const replies = await Promise.all(
+        [1, 2, 3].map(() => t.deliver(failed.payload, failed.signature).then((r) => r.json())),
+      );
+      expect(replies.map((r) => (r as { outcome: string }).outcome).sort()).toEqual([
+        "applied",
+        "duplicate",
+        "duplicate",
+      ]);
+      expect(await t.state()).toMatchObject({ status: "payout_failed", last_error: "account_closed" });
+      const [{ n }] = (await t.records
+        .sql`select count(*)::int as n from stripe_events where id = ${failed.id}`) as unknown as [{ n: number }];
+      expect(n).toBe(1);
+
+      const forged = stripe.webhook(
+        "payout.paid",
+        { ...stripe.payouts[0], status: "paid" },
+        { account, secret: "whsec_not_ours" },
+      );
+      const res = await t.deliver(forged.payload, forged.signature);
+      expect(res.status).toBe(400);
+      // A body changed after signing fails too: the signature covers the raw bytes.
+      const genuine = stripe.webhook("payout.paid", { ...stripe.payouts[0], status: "paid" }, { account });
+      expect((await t.deliver(genuine.payload.replace('"paid"', '"paid" '), genuine.signature)).status).toBe(400);
+      expect((await t.state()).status).toBe("payout_failed");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("mark a reversed transfer, and never move a reward back to an earlier state", async () => {
+    const t = await setup();
+    try {
+      const account = await onboard(t);
+      await until(t.state, (x) => x.status === "payout_pending");
+      const reversed = stripe.webhook("transfer.reversed", {
+        ...stripe.transfers[0],
+        reversed: true,
+        amount_reversed: 2000,
+      });
+      await t.deliver(reversed.payload, reversed.signature);
+      expect((await t.state()).status).toBe("reversed");
+      const late = stripe.webhook("payout.paid", { ...stripe.payouts[0], status: "paid" }, { account });
+      expect(await (await t.deliver(late.payload, late.signature)).json()).toMatchObject({ outcome: "applied" });
+      expect((await t.state()).status).toBe("reversed");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("keep the reward pending when the platform balance is short, and pay once it is topped up", async () => {
+    const t = await setup();
+    try {
+      stripe.platformBalance = 100; // 1 kr
+      await onboard(t);
+      const s = await until(t.state, (x) => x.last_error !== null);
+      expect(s).toMatchObject({ status: "transfer_pending" });
+      expect(String(s.last_error)).toMatch(/balance_insufficient/);
+      stripe.platformBalance = 100_000;
+      await t.records.payouts!.sweep();
+      expect((await t.state()).status).toBe("payout_pending");
+      expect(stripe.transfers).toHaveLength(1);
+      // Stripe replays a key's stored error: the retry after a definite refusal needs the next key.
+      const keys = stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.idempotencyKey);
+      expect(keys).toEqual([`reward:${t.rewardId}:transfer:0`, `reward:${t.rewardId}:transfer:1`]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("StripeTestDouble (a test double of Stripe's API)", () => {
+  it("replays the stored response for a repeated key and refuses the key with other parameters, as Stripe does", async () => {
+    stripe = await StripeTestDouble.start();
+    const client = new Stripe(stripe.apiKey, {
+      host: "127.0.0.1",
+      port: stripe.port,
+      protocol: "http",
+      maxNetworkRetries: 0,
+    });
+    const account = await client.accounts.create({ type: "express", country: "SE" }, { idempotencyKey: "k1" });
+    stripe.completeOnboarding(account.id);
+    const a = await client.transfers.create(
+      { amount: 500, currency: "sek", destination: account.id },
+      { idempotencyKey: "t1" },
+    );
+    const b = await client.transfers.create(
+      { amount: 500, currency: "sek", destination: account.id },
+      { idempotencyKey: "t1" },
+    );
+    expect(b.id).toBe(a.id);
+    expect(stripe.transfers).toHaveLength(1);
+    const other = client.transfers.create(
+      { amount: 900, currency: "sek", destination: account.id },
+      { idempotencyKey: "t1" },
+    );
+    await expect(other).rejects.toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
+    const bad = new Stripe("sk_test_wrong", {
+      host: "127.0.0.1",
+      port: stripe.port,
+      protocol: "http",
+      maxNetworkRetries: 0,
+    });
+    await expect(bad.balance.retrieve()).rejects.toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
+    await expect(client.accounts.retrieve("acct_missing")).rejects.toMatchObject({
+      code: "resource_missing",
+      statusCode: 404,
+    });
+  });
+});

@@ -1,0 +1,179 @@
+// Privacy: the retention job deletes exactly what is due (voice data after
+// VOICE_DATA_RETENTION_HOURS, transcripts and scores after DATA_RETENTION_DAYS)
+// by an injected clock, and logs counts; a customer reads and deletes their
+// own session with its data code; transcripts never reach the logs.
+import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Records } from "../src/index.ts";
+import { type PostgresCluster, serveRoutes } from "../src/testing/index.ts";
+import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
+
+let pg: PostgresCluster;
+beforeAll(async () => {
+  pg = await startCluster();
+});
+afterAll(() => pg?.destroy());
+
+const HOUR = 3_600_000;
+let seed = 9000;
+
+async function visit(records: Records) {
+  const c = new Conversation();
+  const begun = await records.beginSession({
+    sessionId: c.sessionId,
+    storeCode: "demo",
+    consent: { given: true, version: "v1" },
+    deviceId: randomUUID(),
+    ip: "203.0.113.9",
+  });
+  records.write(c.started());
+  const tap = records.audioTap(c.sessionId);
+  const pcm = new Int16Array(16000 * 3);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = Math.round(3000 * Math.sin(i / (3 + (i % 7000) / 2000)));
+  for (let i = 0; i < pcm.length; i += 320) tap.push(pcm.subarray(i, i + 320));
+  const lines = uniqueFeedback(++seed);
+  for (const [i, line] of lines.entries()) records.write(c.segment(i + 1, line));
+  records.write(c.score(50));
+  records.write(c.question(1, "What would you change?"));
+  records.write(c.ended(70));
+  await records.flush();
+  return { sessionId: c.sessionId, dataCode: begun.dataCode, lines };
+}
+
+function capturingLogger() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: pino({ level: "trace" }, stream), lines };
+}
+
+const count = async (records: Records, table: string, sessionId: string) =>
+  (await records.sql`select count(*)::int as n from ${records.sql(table)} where session_id = ${sessionId}`)[0]!
+    .n as number;
+
+describe("retention job", () => {
+  it("deletes voice data after 24 h and transcripts after 730 days, nothing earlier, and logs what it deleted", async () => {
+    let now = Date.now();
+    const { logger, lines } = capturingLogger();
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      logger,
+      retention: { intervalMs: 0, dataRetentionDays: 730, voiceRetentionHours: 24 },
+    });
+    try {
+      const old = await visit(records);
+      // The database's created_at is the real time of the insert: place this session 800 days back.
+      await records.sql`update sessions set created_at = created_at - interval '800 days' where id = ${old.sessionId}`;
+      now += 2 * HOUR;
+      const recent = await visit(records);
+      expect(await count(records, "audio_fingerprints", recent.sessionId)).toBe(1);
+
+      now += 23 * HOUR; // old's fingerprint is 25 h old, recent's 23 h
+      let counts = await records.retention.runOnce();
+      expect(counts.audio_fingerprints).toBe(1);
+      expect(await count(records, "audio_fingerprints", old.sessionId)).toBe(0);
+      expect(await count(records, "audio_fingerprints", recent.sessionId)).toBe(1);
+      expect(counts.transcript_segments).toBe(3); // old's transcript: 800 days
+      expect(counts.sessions_redacted).toBe(1);
+      for (const table of [
+        "transcript_segments",
+        "score_updates",
+        "final_scores",
+        "ai_questions",
+        "transcript_signatures",
+      ]) {
+        expect(await count(records, table, old.sessionId)).toBe(0);
+        expect(await count(records, table, recent.sessionId)).toBeGreaterThan(0);
+      }
+      const [redacted] =
+        await records.sql`select device_hash, ip_hash, data_code_hash, redacted_at, status from sessions where id = ${old.sessionId}`;
+      expect(redacted).toMatchObject({ device_hash: null, ip_hash: null, data_code_hash: null, status: "ended" });
+      expect(await count(records, "rewards", old.sessionId)).toBe(1); // bookkeeping stays
+
+      now += 2 * HOUR;
+      counts = await records.retention.runOnce();
+      expect(counts).toMatchObject({ audio_fingerprints: 1, transcript_segments: 0, sessions_redacted: 0 });
+
+      const runs = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "retention run");
+      expect(runs[0].deleted).toMatchObject({ audio_fingerprints: 1, transcript_segments: 3, sessions_redacted: 1 });
+      const [audit] = await records.sql`select actor, action from audit_log where action = 'retention.deleted' limit 1`;
+      expect(audit).toEqual({ actor: "system", action: "retention.deleted" });
+      // Transcripts never appear in the logs.
+      const all = lines.join("\n");
+      for (const line of [...old.lines, ...recent.lines]) expect(all).not.toContain(line);
+    } finally {
+      await records.close();
+    }
+  });
+});
+
+describe("customer data access and deletion", () => {
+  it("opens and deletes one session with its data code, and nothing with a wrong one", async () => {
+    const records = await openRecords(await pg.createDatabase());
+    const http = await serveRoutes(records.routes);
+    try {
+      const mine = await visit(records);
+      const other = await visit(records);
+      const get = (sessionId: string, code?: string) =>
+        fetch(`${http.url}/api/customer/sessions/${sessionId}`, {
+          headers: code ? { "x-parley-data-code": code } : {},
+        });
+      expect((await get(mine.sessionId)).status).toBe(401);
+      expect((await get(mine.sessionId, other.dataCode)).status).toBe(401);
+      const res = await get(mine.sessionId, mine.dataCode.toLowerCase().replace(/-/g, " "));
+      expect(res.status).toBe(200);
+      const data = (await res.json()) as {
+        transcript: { text: string }[];
+        reward: { amountMinor: number };
+        consentVersion: string;
+        retention: unknown;
+      };
+      expect(data.transcript.map((t) => t.text)).toEqual(mine.lines);
+      expect(data.consentVersion).toBe("v1");
+      expect(data.reward.amountMinor).toBe(1000);
+      expect(data.retention).toEqual({ transcriptAndScoresDays: 730, voiceDataHours: 24, rawAudioKept: false });
+
+      const del = await fetch(`${http.url}/api/customer/sessions/${mine.sessionId}`, {
+        method: "DELETE",
+        headers: { "x-parley-data-code": mine.dataCode },
+      });
+      expect(del.status).toBe(200);
+      expect(await count(records, "transcript_segments", mine.sessionId)).toBe(0);
+      expect(await count(records, "audio_fingerprints", mine.sessionId)).toBe(0);
+      expect(await count(records, "transcript_segments", other.sessionId)).toBe(3);
+      expect((await get(mine.sessionId, mine.dataCode)).status).toBe(401); // the code went with the data
+      const [s] = await records.sql`select deleted_by_customer_at from sessions where id = ${mine.sessionId}`;
+      expect(s!.deleted_by_customer_at).toBeInstanceOf(Date);
+    } finally {
+      await http.close();
+      await records.close();
+    }
+  });
+
+  it("limits guessing of data codes", async () => {
+    const records = await openRecords(await pg.createDatabase(), { loginRateLimit: { max: 5, windowMs: 60_000 } });
+    const http = await serveRoutes(records.routes);
+    try {
+      const mine = await visit(records);
+      const statuses = [];
+      for (let i = 0; i < 7; i++)
+        statuses.push(
+          (
+            await fetch(`${http.url}/api/customer/sessions/${mine.sessionId}`, {
+              headers: { "x-parley-data-code": `WRONG-CODE-${i}` },
+            })
+          ).status,
+        );
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    } finally {
+      await http.close();
+      await records.close();
+    }
+  });
+});

@@ -1,0 +1,281 @@
+// The tenancy matrix: every route × every role × own/other business, called
+// directly and over HTTP (node:http adapter). Admins see everything; owners
+// and staff only their business (another business's resources are 404, as if
+// absent); staff only read; no token is 401. Also the live topics, login and
+// its rate limit.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashPassword } from "../src/auth/password.ts";
+import type { Records, RecordsResponse, Route } from "../src/index.ts";
+import { type PostgresCluster, serveRoutes } from "../src/testing/index.ts";
+import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
+
+let pg: PostgresCluster;
+let records: Records;
+let http: { url: string; close(): Promise<void> };
+const ids = { a: "", b: "", sessionA: "", sessionB: "", codeA: "" };
+const tokens: Record<string, string> = {};
+let storeSeq = 0;
+
+beforeAll(async () => {
+  pg = await startCluster();
+  records = await openRecords(await pg.createDatabase(), { loginRateLimit: { max: 5, windowMs: 60_000 } });
+  http = await serveRoutes(records.routes);
+  ids.a = records.demo!.businessId;
+  const [b] = await records.sql<
+    { id: string }[]
+  >`insert into businesses (id, name) values (gen_random_uuid(), 'Other business') returning id`;
+  ids.b = b!.id;
+  await records.sql`insert into stores (id, business_id, code, name, reward_policy)
+                    select gen_random_uuid(), ${ids.b}, 'other', 'Other store', reward_policy from stores where code = 'demo'`;
+  const pw = await hashPassword("correct horse battery");
+  await records.sql`insert into users (id, email, password_hash, role, business_id) values
+    (gen_random_uuid(), 'staff@a.test', ${pw}, 'staff', ${ids.a}),
+    (gen_random_uuid(), 'owner@b.test', ${pw}, 'owner', ${ids.b}),
+    (gen_random_uuid(), 'staff@b.test', ${pw}, 'staff', ${ids.b})`;
+  for (const [store, key] of [
+    ["demo", "sessionA"],
+    ["other", "sessionB"],
+  ] as const) {
+    const c = new Conversation(store);
+    const begun = await records.beginSession({
+      sessionId: c.sessionId,
+      storeCode: store,
+      consent: { given: true, version: "v1" },
+      deviceId: randomUUID(),
+    });
+    if (key === "sessionA") ids.codeA = begun.dataCode;
+    records.write(c.started());
+    for (const [i, line] of uniqueFeedback(key.length * 77).entries()) records.write(c.segment(i + 1, line));
+    records.write(c.ended(66));
+    ids[key] = c.sessionId;
+  }
+  await records.flush();
+  const login = async (email: string, password: string) => {
+    const res = await fetch(`${http.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { token: string }).token;
+  };
+  tokens.ownerA = await login("demo@parley.local", records.demo!.owner.password);
+  tokens.admin = await login("admin@parley.local", records.demo!.admin.password);
+  tokens.staffA = await login("staff@a.test", "correct horse battery");
+  tokens.ownerB = await login("owner@b.test", "correct horse battery");
+  tokens.staffB = await login("staff@b.test", "correct horse battery");
+});
+afterAll(async () => {
+  await http?.close();
+  await records?.close();
+  await pg?.destroy();
+});
+
+type Role = "ownerA" | "staffA" | "admin" | "ownerB" | "staffB" | "anonymous";
+type Target = "A" | "B";
+interface Case {
+  method: Route["method"];
+  path: (t: Target) => string;
+  body?: () => unknown;
+  /** Owners only (staff read). */
+  write: boolean;
+}
+
+const biz = (t: Target) => (t === "A" ? ids.a : ids.b);
+const store = (t: Target) => (t === "A" ? "demo" : "other");
+const MATRIX: Record<string, Case> = {
+  "GET /api/businesses/:businessId/stores": {
+    method: "GET",
+    path: (t) => `/api/businesses/${biz(t)}/stores`,
+    write: false,
+  },
+  "POST /api/businesses/:businessId/stores": {
+    method: "POST",
+    path: (t) => `/api/businesses/${biz(t)}/stores`,
+    body: () => ({ code: `store-${++storeSeq}`, name: "New store" }),
+    write: true,
+  },
+  "PUT /api/businesses/:businessId/budget": {
+    method: "PUT",
+    path: (t) => `/api/businesses/${biz(t)}/budget`,
+    body: () => ({ dailyBudgetMinor: 50_000 }),
+    write: true,
+  },
+  "GET /api/businesses/:businessId/rewards": {
+    method: "GET",
+    path: (t) => `/api/businesses/${biz(t)}/rewards`,
+    write: false,
+  },
+  "GET /api/businesses/:businessId/feedback.csv": {
+    method: "GET",
+    path: (t) => `/api/businesses/${biz(t)}/feedback.csv`,
+    write: false,
+  },
+  "GET /api/businesses/:businessId/audit": {
+    method: "GET",
+    path: (t) => `/api/businesses/${biz(t)}/audit`,
+    write: true,
+  },
+  "PUT /api/stores/:storeCode/reward-policy": {
+    method: "PUT",
+    path: (t) => `/api/stores/${store(t)}/reward-policy`,
+    body: () => ({ minQuality: 40, tiers: [{ minScore: 40, amountMinor: 500 }], capMinor: 500 }),
+    write: true,
+  },
+  "GET /api/stores/:storeCode/sessions": {
+    method: "GET",
+    path: (t) => `/api/stores/${store(t)}/sessions`,
+    write: false,
+  },
+  "GET /api/feedback/:sessionId": {
+    method: "GET",
+    path: (t) => `/api/feedback/${t === "A" ? ids.sessionA : ids.sessionB}`,
+    write: false,
+  },
+};
+/** Routes with their own rules, tested below; every other route must be in MATRIX. */
+const SPECIAL = [
+  "POST /api/auth/login",
+  "GET /api/businesses",
+  "GET /api/customer/sessions/:sessionId",
+  "DELETE /api/customer/sessions/:sessionId",
+  "POST /api/customer/sessions/:sessionId/reward/claim",
+  "POST /api/stripe/webhook",
+];
+
+function expected(role: Role, target: Target, write: boolean): number {
+  if (role === "anonymous") return 401;
+  if (role === "admin") return 200;
+  if (write && role.startsWith("staff")) return 403;
+  const own = role.endsWith(target);
+  return own ? 200 : 404;
+}
+
+const ROLES: Role[] = ["ownerA", "staffA", "admin", "ownerB", "staffB", "anonymous"];
+
+function headersFor(role: Role, body: unknown): Record<string, string> {
+  return {
+    ...(role === "anonymous" ? {} : { authorization: `Bearer ${tokens[role]}` }),
+    ...(body === undefined ? {} : { "content-type": "application/json" }),
+  };
+}
+
+async function callDirect(c: Case, role: Role, target: Target): Promise<RecordsResponse> {
+  const url = new URL(c.path(target), "http://x");
+  const route = records.routes.find(
+    (r) =>
+      r.method === c.method &&
+      r.path.split("/").length === url.pathname.split("/").length &&
+      new RegExp(`^${r.path.replace(/:[^/]+/g, "[^/]+")}$`).test(url.pathname),
+  )!;
+  const { matchPath } = await import("../src/http/types.ts");
+  const body = c.body?.();
+  return route.handle({
+    params: matchPath(route.path, url.pathname)!,
+    query: url.searchParams,
+    headers: headersFor(role, body),
+    rawBody: Buffer.from(body === undefined ? "" : JSON.stringify(body)),
+    ip: "127.0.0.1",
+  });
+}
+
+describe("tenancy matrix", () => {
+  it("covers every route", () => {
+    const all = records.routes.map((r) => `${r.method} ${r.path}`).sort();
+    expect([...Object.keys(MATRIX), ...SPECIAL].sort()).toEqual(all);
+  });
+
+  for (const [name, c] of Object.entries(MATRIX))
+    for (const role of ROLES)
+      for (const target of ["A", "B"] as const)
+        it(`${name} as ${role} on business ${target}`, async () => {
+          const want = expected(role, target, c.write);
+          const direct = await callDirect(c, role, target);
+          const ok = (s: number) => (want === 200 ? s >= 200 && s < 300 : s === want);
+          expect(ok(direct.status), `direct: ${direct.status} ${String(direct.body).slice(0, 200)}`).toBe(true);
+          const body = c.body?.();
+          const res = await fetch(http.url + c.path(target), {
+            method: c.method,
+            headers: headersFor(role, body),
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+          expect(ok(res.status), `http: ${res.status}`).toBe(true);
+          const text = await res.text();
+          // Nothing of the other business leaks into a successful answer.
+          if (ok(res.status) && role !== "admin") expect(text).not.toContain(target === "A" ? ids.b : ids.a);
+        });
+
+  it("lists only the caller's business, and every business for admins", async () => {
+    const list = async (role: Role) =>
+      (
+        (await (await fetch(`${http.url}/api/businesses`, { headers: headersFor(role, undefined) })).json()) as {
+          businesses: { id: string }[];
+        }
+      ).businesses
+        .map((b) => b.id)
+        .sort();
+    expect(await list("ownerA")).toEqual([ids.a]);
+    expect(await list("staffB")).toEqual([ids.b]);
+    expect(await list("admin")).toEqual([ids.a, ids.b].sort());
+    expect((await fetch(`${http.url}/api/businesses`)).status).toBe(401);
+  });
+
+  it("keeps a customer's code to its one session, and off business routes", async () => {
+    const h = { "x-parley-data-code": ids.codeA };
+    expect((await fetch(`${http.url}/api/customer/sessions/${ids.sessionA}`, { headers: h })).status).toBe(200);
+    expect((await fetch(`${http.url}/api/customer/sessions/${ids.sessionB}`, { headers: h })).status).toBe(401);
+    expect(
+      (await fetch(`${http.url}/api/customer/sessions/${ids.sessionB}`, { method: "DELETE", headers: h })).status,
+    ).toBe(401);
+    expect(
+      (await fetch(`${http.url}/api/feedback/${ids.sessionA}`, { headers: { authorization: `Bearer ${ids.codeA}` } }))
+        .status,
+    ).toBe(401);
+  });
+
+  it("lets business users subscribe to their own store and business topics only", async () => {
+    const can = (role: Role, topic: string) => records.authorizeTopic(tokens[role] ?? "", topic);
+    expect(await can("ownerA", "store/demo")).toBe(true);
+    expect(await can("staffA", `business/${ids.a}`)).toBe(true);
+    expect(await can("staffA", "store/other")).toBe(false);
+    expect(await can("ownerA", `business/${ids.b}`)).toBe(false);
+    expect(await can("ownerA", "admin")).toBe(false);
+    expect(await can("admin", "admin")).toBe(true);
+    expect(await can("admin", "store/other")).toBe(true);
+    expect(await can("ownerA", `session/${ids.sessionA}`)).toBe(false);
+    expect(await can("anonymous", "store/demo")).toBe(false);
+    expect(await can("staffA", "store/nonexistent")).toBe(false);
+  });
+});
+
+describe("login", () => {
+  it("refuses wrong passwords alike for unknown and known e-mails, and rate-limits failures", async () => {
+    const attempt = (email: string, password: string) =>
+      fetch(`${http.url}/api/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": "ignored" },
+        body: JSON.stringify({ email, password }),
+      });
+    const unknown = await attempt("nobody@x.test", "whatever");
+    const wrong = await attempt("staff@b.test", "wrong password");
+    expect([unknown.status, wrong.status]).toEqual([401, 401]);
+    expect(await unknown.json()).toEqual(await wrong.json());
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await attempt("staff@b.test", `wrong ${i}`)).status);
+    expect(statuses.slice(0, 3)).toEqual([401, 401, 401]); // 2 failures above + 3 = the limit of 5
+    expect(statuses.slice(3)).toEqual([429, 429]);
+    const blocked = await attempt("staff@b.test", "correct horse battery");
+    expect(blocked.status).toBe(429); // even the right password waits out the window
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("refuses a tampered token", async () => {
+    const [h, p, s] = tokens.staffA!.split(".");
+    const claims = JSON.parse(Buffer.from(p!, "base64url").toString());
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...claims, role: "admin", bid: null })).toString("base64url")}.${s}`;
+    expect((await fetch(`${http.url}/api/businesses`, { headers: { authorization: `Bearer ${forged}` } })).status).toBe(
+      401,
+    );
+  });
+});
