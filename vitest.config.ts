@@ -7,6 +7,8 @@ import { defineConfig } from "vitest/config";
 //   *.browser.test.ts  Debian's Chromium against a real node
 // `pnpm test:unit` runs the first kind only; `pnpm test` runs all three.
 const timeouts = { testTimeout: 30_000, hookTimeout: 60_000 };
+// One real PostgreSQL cluster per run for the nodes these tests start.
+const postgres = "./signaling/test/postgres.global.ts";
 
 export default defineConfig({
   test: {
@@ -25,8 +27,14 @@ export default defineConfig({
           exclude: ["**/*.int.test.ts", "**/*.browser.test.ts", "**/node_modules/**"],
         },
       },
-      { extends: true, test: { ...timeouts, name: "integration", include: ["*/test/**/*.int.test.ts"] } },
-      { extends: true, test: { ...timeouts, name: "browser", include: ["*/test/**/*.browser.test.ts"] } },
+      {
+        extends: true,
+        test: { ...timeouts, name: "integration", include: ["*/test/**/*.int.test.ts"], globalSetup: [postgres] },
+      },
+      {
+        extends: true,
+        test: { ...timeouts, name: "browser", include: ["*/test/**/*.browser.test.ts"], globalSetup: [postgres] },
+      },
     ],
   },
 });

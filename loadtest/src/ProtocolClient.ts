@@ -14,14 +14,30 @@ export interface Endpoint {
 /** The node's WebSocket URL for an endpoint. */
 export const wsUrl = (endpoint: Endpoint) => `${endpoint.url.replace(/^http/, "ws")}/ws`;
 
-export async function createSession(server: Endpoint, storeCode = "demo") {
+/** What a customer's app sends with a new session (see client/src/App.tsx). */
+export interface SessionOptions {
+  /** The consent text version the customer accepted; null: no consent (the node refuses). */
+  consentVersion?: string | null;
+  /** A stable id of the customer's device (the app keeps one in localStorage). */
+  deviceId?: string;
+  /** The purchase the feedback is about. */
+  receipt?: string;
+}
+
+export async function createSession(server: Endpoint, storeCode = "demo", options: SessionOptions = {}) {
+  const consentVersion = options.consentVersion === undefined ? "loadtest-1" : options.consentVersion;
   const res = await fetch(`${server.url}/api/sessions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ storeCode }),
+    body: JSON.stringify({
+      storeCode,
+      ...(consentVersion === null ? {} : { consent: { given: true, version: consentVersion } }),
+      ...(options.deviceId ? { deviceId: options.deviceId } : {}),
+      ...(options.receipt ? { receipt: options.receipt } : {}),
+    }),
   });
   if (res.status !== 201) throw new SessionRefused(res.status, await res.text());
-  return (await res.json()) as { sessionId: string; token: string };
+  return (await res.json()) as { sessionId: string; token: string; expiresAt: string; dataCode: string };
 }
 
 /** POST /api/sessions answered with something else than 201. */

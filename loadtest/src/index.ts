@@ -1,4 +1,11 @@
-export { createSession, type Endpoint, ProtocolClient, SessionRefused, wsUrl } from "./ProtocolClient.ts";
+export {
+  createSession,
+  type Endpoint,
+  ProtocolClient,
+  type SessionOptions,
+  SessionRefused,
+  wsUrl,
+} from "./ProtocolClient.ts";
 export { LIBRIVOX_DIR, librivoxRecordings, type Recording } from "./recordings.ts";
 export { FRAME_MS, opusPacketsFromFile, WeriftCustomer } from "./WeriftCustomer.ts";
 export { corpusWer, normalizeWords, wordErrors } from "./wer.ts";

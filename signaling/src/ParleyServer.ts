@@ -14,21 +14,22 @@ import {
   type SpeechSynthesizer,
 } from "@parley/inference-bridge";
 import { MediaWorkerPool, opusBackend } from "@parley/media";
-import { EndReason, LiveEventSchema, StreamState } from "@parley/proto/live";
+import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema, StreamState } from "@parley/proto/live";
+import { type PublishTarget, Records } from "@parley/records";
 import pino, { type Logger } from "pino";
 import { type Config, describeConfig } from "./config.ts";
 import { mountHealthRoutes } from "./http/healthRoutes.ts";
+import { mountRecordsRoutes } from "./http/recordsRoutes.ts";
 import { mountSessionRoutes } from "./http/sessionRoutes.ts";
 import { mountStaticRoutes } from "./http/staticRoutes.ts";
-import type { LiveBus } from "./live/LiveBus.ts";
+import { type LiveBus, liveTopic } from "./live/LiveBus.ts";
 import { LocalLiveBus } from "./live/LocalLiveBus.ts";
 import { RedisLiveBus } from "./live/RedisLiveBus.ts";
 import { observeSessionMetrics } from "./live/sessionMetrics.ts";
-import { collectProcessMetrics } from "./metrics.ts";
+import { collectProcessMetrics, feedbackSessionsTotal } from "./metrics.ts";
 import type { Session } from "./session/Session.ts";
 import { SessionRegistry } from "./session/SessionRegistry.ts";
 import { type ConversationParts, startConversation } from "./session/startConversation.ts";
-import { ConfiguredStoreDirectory, type StoreDirectory } from "./stores/StoreDirectory.ts";
 import { loadUws, type TemplatedApp, type Uws, type us_listen_socket } from "./uws.ts";
 import { mountCustomerWs } from "./ws/customerWs.ts";
 
@@ -47,11 +48,11 @@ export class ParleyServer {
   readonly scoring: Scoring;
   readonly tts: SpeechSynthesizer;
   readonly bus: LiveBus;
-  readonly stores: StoreDirectory;
+  readonly records: Records;
   readonly sessions: SessionRegistry;
   readonly #uws: Uws;
   readonly #app: TemplatedApp;
-  readonly #stopMetrics: () => void;
+  readonly #unsubscribe: (() => void)[] = [];
   #listenSocket: us_listen_socket | false = false;
   #port = 0;
   #closing = false;
@@ -80,7 +81,12 @@ export class ParleyServer {
       addresses = [embeddedAsr.address];
     }
     const asrPool = new AsrWorkerPool({ addresses, logger: logger.child({ component: "asr-pool" }) });
-    const server = new ParleyServer(options, logger, mediaPool, asrPool, embeddedAsr);
+    // The reward is decided after the conversation's end is stored; it goes
+    // out through the session (late-bound: the server does not exist yet).
+    let publishLate: (target: PublishTarget, event: LiveEvent) => void = () => {};
+    const records = await ParleyServer.#openRecords(config, logger, (target, event) => publishLate(target, event));
+    const server = new ParleyServer(options, logger, mediaPool, asrPool, embeddedAsr, records);
+    publishLate = (target, event) => server.#publishLate(target, event);
     await server.#listen();
     return server;
   }
@@ -91,8 +97,10 @@ export class ParleyServer {
     mediaPool: MediaWorkerPool,
     asrPool: AsrWorkerPool,
     embeddedAsr: AsrWorkerProcess | undefined,
+    records: Records,
   ) {
     const config = options.config;
+    this.records = records;
     this.config = config;
     this.logger = logger;
     this.mediaPool = mediaPool;
@@ -119,13 +127,13 @@ export class ParleyServer {
           logger: busLogger,
         })
       : new LocalLiveBus(busLogger);
-    this.#stopMetrics = observeSessionMetrics(this.bus, config.nodeId);
-    this.stores = new ConfiguredStoreDirectory({
-      codes: config.stores.codes,
-      businessId: config.stores.businessId,
-      language: config.asr.language,
-      currency: config.stores.currency,
-    });
+    this.#unsubscribe.push(
+      observeSessionMetrics(this.bus, config.nodeId),
+      // Records keeps this node's conversations (each node writes its own).
+      this.bus.subscribe(liveTopic.admin, ({ envelope }) => {
+        if (envelope.nodeId === config.nodeId) records.write(envelope);
+      }),
+    );
     this.sessions = new SessionRegistry({
       logger,
       bus: this.bus,
@@ -153,7 +161,8 @@ export class ParleyServer {
     if (this.#listenSocket) this.#uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = false;
     await this.sessions.closeAll(EndReason.SHUTDOWN);
-    this.#stopMetrics();
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    await this.records.close();
     this.bus.close();
     this.mediaPool.close();
     this.asrPool.close();
@@ -171,6 +180,7 @@ export class ParleyServer {
       tts: this.tts,
       ...(asrRetry ? { asrRetry } : {}),
       onMediaLost: (session) => this.#onMediaLost(session),
+      audioTap: (sessionId) => this.records.audioTap(sessionId),
     };
     mountHealthRoutes(this.#app, {
       mediaPool: this.mediaPool,
@@ -180,10 +190,11 @@ export class ParleyServer {
     });
     mountSessionRoutes(this.#app, {
       sessions: this.sessions,
-      stores: this.stores,
+      records: this.records,
       jwtSecret: config.jwtSecret,
       tokenTtlMs: config.tokenTtlMs,
     });
+    mountRecordsRoutes(this.#app, this.records.routes);
     mountCustomerWs(this.#app, {
       sessions: this.sessions,
       bus: this.bus,
@@ -194,6 +205,62 @@ export class ParleyServer {
     });
     // Last: uWS matches "/*" only when no other route does.
     mountStaticRoutes(this.#app, config.clientDistDir, logger);
+  }
+
+  static #openRecords(
+    config: Config,
+    logger: Logger,
+    publish: (target: PublishTarget, event: LiveEvent) => void,
+  ): Promise<Records> {
+    const r = config.records;
+    const stripeApi = r.stripe?.apiUrl;
+    return Records.create({
+      databaseUrl: r.databaseUrl,
+      dataDir: r.dataDir,
+      nodeId: config.nodeId,
+      logger,
+      authSecret: config.jwtSecret,
+      seedDemo: r.seedDemo,
+      fraud: { enabled: r.fraudEnabled },
+      retention: { dataRetentionDays: r.dataRetentionDays, voiceRetentionHours: r.voiceRetentionHours },
+      loginRateLimit: r.loginRateLimit,
+      stripe: r.stripe && {
+        secretKey: r.stripe.secretKey,
+        webhookSecret: r.stripe.webhookSecret,
+        returnUrl: r.stripe.returnUrl,
+        ...(stripeApi
+          ? {
+              host: stripeApi.hostname,
+              port: Number(stripeApi.port || (stripeApi.protocol === "https:" ? 443 : 80)),
+              protocol: stripeApi.protocol === "https:" ? "https" : "http",
+            }
+          : {}),
+      },
+      publish,
+      countSession: (labels) => feedbackSessionsTotal.inc(labels),
+    });
+  }
+
+  /**
+   * An event about a session that may have ended (its reward): through the
+   * session when this node still knows it, so it continues its sequence;
+   * else as a fresh envelope (seq 0: other nodes that saw the session drop it).
+   */
+  #publishLate(target: PublishTarget, event: LiveEvent): void {
+    const session = this.sessions.recent(target.sessionId);
+    if (session) {
+      session.publishEvent(event);
+      return;
+    }
+    this.bus.publish(
+      create(LiveEnvelopeSchema, {
+        ...target,
+        seq: 0n,
+        nodeId: this.config.nodeId,
+        publishedAtMs: BigInt(Date.now()),
+        event,
+      }),
+    );
   }
 
   /** The media worker died under the session: say so, then end it (the transcript so far is kept). */

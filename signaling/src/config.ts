@@ -15,6 +15,10 @@ export interface Config {
   nodeId: string;
   host: string;
   port: number;
+  /** Where customers open the app (the deployment guide's FRONTEND_URL). */
+  publicUrl: string;
+  /** Where customers reach this node's WebSocket and media (NODE_PUBLIC_URL; default: publicUrl). */
+  nodePublicUrl: string;
   /** HTTPS/WSS straight from uWS (browsers allow the microphone only on https or localhost). */
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: string;
@@ -28,12 +32,30 @@ export interface Config {
   clientDistDir: string;
   /** Redis for what crosses nodes (the live-event bus); absent: this node works alone. */
   redis: { url: string; password: string | undefined } | undefined;
-  /** The embedded store list, used until stores come from the records database. */
-  stores: {
-    codes: string[];
-    businessId: string;
-    /** ISO 4217 currency of rewards. */
-    currency: string;
+  /** Durable records: businesses, stores, conversations, rewards, fraud and privacy (@parley/records). */
+  records: {
+    /** DATABASE_URL; absent: the embedded PGlite in dataDir. */
+    databaseUrl: string | undefined;
+    /** The embedded database's folder (PARLEY_DATA_DIR); survives restarts. */
+    dataDir: string;
+    /** Create the demo business, its `demo` store and logins on an empty database (default: embedded only). */
+    seedDemo: boolean;
+    fraudEnabled: boolean;
+    dataRetentionDays: number;
+    voiceRetentionHours: number;
+    /** Failed logins per IP and e-mail. */
+    loginRateLimit: { windowMs: number; max: number; skipSuccessful: boolean };
+    /** STRIPE_*; absent: rewards are decided and held, claims answer 503. */
+    stripe:
+      | {
+          secretKey: string;
+          webhookSecret: string;
+          /** Where the customer returns after Stripe's onboarding; {session} is replaced. */
+          returnUrl: string;
+          /** Stripe's API elsewhere than api.stripe.com (the Stripe test double). */
+          apiUrl: URL | undefined;
+        }
+      | undefined;
   };
   media: {
     workers: number;
@@ -113,11 +135,15 @@ export function loadConfig(env: Env = process.env): Config {
   const secret = env.JWT_SECRET;
   if (!secret && nodeEnv === "production") throw new Error("JWT_SECRET must be set in production");
   if (secret && secret.length < 32) throw new Error("JWT_SECRET must be at least 32 characters");
+  const port = int(env, "PORT", 8080);
+  const publicUrl = (env.FRONTEND_URL?.trim() || `http://localhost:${port}`).replace(/\/+$/, "");
   return {
     nodeEnv,
+    publicUrl,
+    nodePublicUrl: (env.NODE_PUBLIC_URL?.trim() || publicUrl).replace(/\/+$/, ""),
     nodeId: env.NODE_ID?.trim() || os.hostname(),
     host: env.HOST ?? "0.0.0.0",
-    port: int(env, "PORT", 8080),
+    port,
     tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined,
     logLevel: env.LOG_LEVEL ?? "info",
     jwtSecret: secret ?? randomBytes(32).toString("hex"),
@@ -128,11 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxWsMessageBytes: int(env, "MAX_WS_MESSAGE_BYTES", 64 * 1024),
     clientDistDir: env.CLIENT_DIST_DIR ?? path.join(REPO_ROOT, "client/dist"),
     redis: env.REDIS_URL?.trim() ? { url: env.REDIS_URL.trim(), password: env.REDIS_PASSWORD || undefined } : undefined,
-    stores: {
-      codes: list(env.STORE_CODES ?? "demo"),
-      businessId: env.STORE_BUSINESS_ID?.trim() || "demo",
-      currency: env.REWARD_CURRENCY?.trim() || "SEK",
-    },
+    records: records(env, publicUrl),
     media: {
       workers: int(env, "MEDIASOUP_WORKERS", os.availableParallelism()),
       listenIp: env.MEDIASOUP_LISTEN_IP ?? "127.0.0.1",
@@ -167,16 +189,58 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
+const bool = (env: Env, name: string, fallback: boolean) => {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  if (["0", "false", "no", "off"].includes(raw)) return false;
+  throw new Error(`${name} must be true or false, got "${env[name]}"`);
+};
+
+function records(env: Env, publicUrl: string): Config["records"] {
+  const databaseUrl = env.DATABASE_URL?.trim() || undefined;
+  const secretKey = env.STRIPE_SECRET_KEY?.trim();
+  const webhookSecret = env.STRIPE_WEBHOOK_SECRET?.trim();
+  if (secretKey && !webhookSecret) throw new Error("STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY");
+  return {
+    databaseUrl,
+    dataDir: env.PARLEY_DATA_DIR?.trim() || path.join(REPO_ROOT, ".data/pglite"),
+    seedDemo: bool(env, "PARLEY_SEED_DEMO", !databaseUrl),
+    fraudEnabled: bool(env, "ENABLE_FRAUD_DETECTION", true),
+    dataRetentionDays: int(env, "DATA_RETENTION_DAYS", 730),
+    voiceRetentionHours: int(env, "VOICE_DATA_RETENTION_HOURS", 24),
+    loginRateLimit: {
+      windowMs: int(env, "RATE_LIMIT_WINDOW_MS", 900_000),
+      max: int(env, "LOGIN_RATE_LIMIT_MAX", 10),
+      skipSuccessful: bool(env, "RATE_LIMIT_SKIP_SUCCESSFUL_REQUESTS", true),
+    },
+    stripe:
+      secretKey && webhookSecret
+        ? {
+            secretKey,
+            webhookSecret,
+            returnUrl: env.REWARD_RETURN_URL?.trim() || `${publicUrl}/?claimed={session}`,
+            apiUrl: env.STRIPE_API_URL?.trim() ? new URL(env.STRIPE_API_URL.trim()) : undefined,
+          }
+        : undefined,
+  };
+}
+
 /** The configuration as it may be logged. */
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
     jwtSecret: config.jwtSecretGenerated ? "(generated for this process)" : "***",
     redis: config.redis && { url: maskUrl(config.redis.url), password: config.redis.password ? "***" : undefined },
+    records: {
+      ...config.records,
+      databaseUrl: config.records.databaseUrl && maskUrl(config.records.databaseUrl),
+      stripe: config.records.stripe && { ...config.records.stripe, secretKey: "***", webhookSecret: "***" },
+    },
   };
 }
 
-/** redis://user:secret@host → redis://user:***@host */
+/** scheme://user:secret@host → scheme://user:***@host */
 function maskUrl(url: string): string {
   try {
     const parsed = new URL(url);

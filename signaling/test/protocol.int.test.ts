@@ -40,22 +40,33 @@ async function joined(storeCode = "demo") {
 }
 
 describe("POST /api/sessions", () => {
+  const consent = { given: true, version: "test-1" };
   const post = (body: string, contentType = "application/json") =>
     fetch(`${server.url}/api/sessions`, { method: "POST", headers: { "content-type": contentType }, body });
 
   it("issues a session id and a token", async () => {
-    const res = await post(JSON.stringify({ storeCode: "demo" }));
+    const res = await post(JSON.stringify({ storeCode: "demo", consent }));
     expect(res.status).toBe(201);
-    const body = (await res.json()) as { sessionId: string; token: string; expiresAt: string };
+    const body = (await res.json()) as { sessionId: string; token: string; expiresAt: string; dataCode: string };
     expect(body.sessionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(body.token.split(".")).toHaveLength(3);
     expect(Date.parse(body.expiresAt)).toBeGreaterThan(Date.now());
+    expect(body.dataCode).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
   });
 
   it("refuses a store code that names no known store", async () => {
-    const res = await post(JSON.stringify({ storeCode: "made-up-store" }));
+    const res = await post(JSON.stringify({ storeCode: "made-up-store", consent }));
     expect(res.status).toBe(404);
-    expect(((await res.json()) as { error: string }).error).toMatch(/unknown store/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/no store/);
+  });
+
+  it("refuses a session without the customer's consent to the recording", async () => {
+    const res = await post(JSON.stringify({ storeCode: "demo" }));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/consent/);
+    expect((await post(JSON.stringify({ storeCode: "demo", consent: { given: false, version: "x" } }))).status).toBe(
+      400,
+    );
   });
 
   it("rejects bad bodies with a reason", async () => {

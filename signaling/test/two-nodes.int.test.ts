@@ -25,7 +25,7 @@ afterAll(async () => {
 describe("two nodes and one Redis", () => {
   it("node B's subscribers see node A's conversation, in order, once", async () => {
     const seenOnB: LiveMessage[] = [];
-    nodeB.bus.subscribe("business/demo", (m) => seenOnB.push(m));
+    nodeB.bus.subscribe("admin", (m) => seenOnB.push(m));
     await new Promise((r) => setTimeout(r, 300)); // node B's stream reader is attached
 
     const { token, sessionId } = await createSession(nodeA);

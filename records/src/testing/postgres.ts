@@ -14,6 +14,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import postgres from "postgres";
 
 const run = promisify(execFile);
 
@@ -197,4 +198,24 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+let created = 0;
+
+/**
+ * Creates an empty database on the server that `adminUrl` names (any
+ * database of it) and returns the new database's URL: for test processes
+ * that share one cluster started elsewhere (a Vitest global setup).
+ */
+export async function createDatabaseAt(adminUrl: string): Promise<string> {
+  const name = `t${process.pid}_${++created}_${Date.now().toString(36)}`;
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`create database ${name}`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }

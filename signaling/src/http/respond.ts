@@ -1,6 +1,7 @@
 // Small helpers for uWS HTTP handlers: uWS forbids touching `req` after the
 // first await and `res` after an abort, so every handler goes through these.
 
+import { STATUS_CODES } from "node:http";
 import { httpRequestDuration, httpRequestsTotal } from "../metrics.ts";
 import type { HttpRequest, HttpResponse } from "../uws.ts";
 
@@ -17,16 +18,11 @@ export const json = (status: number, value: unknown): Reply => ({
   contentType: "application/json",
 });
 
-const STATUS_TEXT: Record<number, string> = {
-  200: "200 OK",
-  201: "201 Created",
-  400: "400 Bad Request",
-  404: "404 Not Found",
-  413: "413 Payload Too Large",
-  415: "415 Unsupported Media Type",
-  500: "500 Internal Server Error",
-  503: "503 Service Unavailable",
-};
+/** "404 Not Found": uWS takes the whole status line. */
+export const statusLine = (status: number) => `${status} ${STATUS_CODES[status] ?? ""}`.trimEnd();
+
+/** The peer's address, copied (uWS reuses the buffer). */
+export const remoteAddress = (res: HttpResponse) => Buffer.from(res.getRemoteAddressAsText()).toString();
 
 /** Wraps an async handler: aborts are respected, the reply is corked, metrics are kept. */
 export function handle(
@@ -45,7 +41,7 @@ export function handle(
       httpRequestDuration.observe({ method, route }, (performance.now() - started) / 1000);
       if (aborted) return;
       res.cork(() => {
-        res.writeStatus(STATUS_TEXT[reply.status] ?? String(reply.status));
+        res.writeStatus(statusLine(reply.status));
         res.writeHeader("content-type", reply.contentType);
         for (const [k, v] of Object.entries(reply.headers ?? {})) res.writeHeader(k, v);
         res.end(reply.body);

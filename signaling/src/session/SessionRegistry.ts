@@ -1,11 +1,10 @@
 // Sessions of this node, by id. A session that nobody joined before its token
-// expired is swept away.
-import { randomUUID } from "node:crypto";
+// expired is swept away. Ended sessions stay reachable for a short while, for
+// the events that follow their end (the reward decision).
 import { EndReason } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { LiveBus } from "../live/LiveBus.ts";
-import type { Store } from "../stores/StoreDirectory.ts";
-import { Session } from "./Session.ts";
+import { Session, type Store } from "./Session.ts";
 
 export interface SessionRegistryOptions {
   logger: Logger;
@@ -13,10 +12,13 @@ export interface SessionRegistryOptions {
   nodeId: string;
   /** A session nobody started media for within this time is removed. */
   unjoinedTtlMs: number;
+  /** How long an ended session can still publish (its reward arrives after the end). */
+  endedTtlMs?: number;
 }
 
 export class SessionRegistry {
   readonly #sessions = new Map<string, Session>();
+  readonly #ended = new Map<string, { session: Session; at: number }>();
   readonly #o: SessionRegistryOptions;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -29,8 +31,7 @@ export class SessionRegistry {
     return this.#sessions.size;
   }
 
-  create(store: Store): Session {
-    const id = randomUUID();
+  create(id: string, store: Store): Session {
     const session = new Session(id, store, {
       logger: this.#o.logger.child({ sessionId: id }),
       bus: this.#o.bus,
@@ -48,8 +49,14 @@ export class SessionRegistry {
     return this.#sessions.values();
   }
 
+  /** A live session, or one that ended within endedTtlMs. */
+  recent(id: string): Session | undefined {
+    return this.#sessions.get(id) ?? this.#ended.get(id)?.session;
+  }
+
   async end(session: Session, reason: EndReason, graceful: boolean): Promise<void> {
     if (!this.#sessions.delete(session.id)) return;
+    this.#ended.set(session.id, { session, at: Date.now() });
     await session.close(reason, graceful);
   }
 
@@ -59,9 +66,12 @@ export class SessionRegistry {
   }
 
   #sweep(): void {
-    const cutoff = Date.now() - this.#o.unjoinedTtlMs;
+    const now = Date.now();
+    const cutoff = now - this.#o.unjoinedTtlMs;
     for (const session of this.#sessions.values()) {
       if (!session.started && session.createdAt < cutoff) void this.end(session, EndReason.NEVER_JOINED, false);
     }
+    const endedCutoff = now - (this.#o.endedTtlMs ?? 120_000);
+    for (const [id, { at }] of this.#ended) if (at < endedCutoff) this.#ended.delete(id);
   }
 }

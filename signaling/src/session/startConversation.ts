@@ -25,6 +25,8 @@ export interface ConversationParts {
   asrRetry?: RetryPolicy;
   /** The media worker under a session died. */
   onMediaLost: (session: Session, reason: string) => void;
+  /** A per-session consumer of the customer's 16 kHz PCM besides the speech stream (the audio fingerprint). */
+  audioTap?: (sessionId: string) => { push(pcm: Int16Array): void };
 }
 
 /** Starts the session's conversation; throws UNAVAILABLE when no media worker is left. */
@@ -66,10 +68,21 @@ export function startConversation(parts: ConversationParts, session: Session): v
     ...(config.media.announcedAddress ? { announcedAddress: config.media.announcedAddress } : {}),
     logger: session.logger,
     reorderWindowMs: config.media.reorderWindowMs,
-    onPcm: conversation.pushPcm,
+    onPcm: tapped(conversation.pushPcm, parts.audioTap?.(session.id)),
   });
   media.once("close", (reason) => {
     if (reason === CustomerMedia.WORKER_LOST) parts.onMediaLost(session, reason);
   });
   session.attachParts(media, conversation, lease.release);
+}
+
+type PcmSink = VoiceConversation["pushPcm"];
+
+/** The speech stream's sink, also feeding `tap` when there is one (no closure per frame otherwise). */
+function tapped(sink: PcmSink, tap: { push(pcm: Int16Array): void } | undefined): PcmSink {
+  if (!tap) return sink;
+  return (pcm, offsetSamples, arrivedAtMs) => {
+    sink(pcm, offsetSamples, arrivedAtMs);
+    tap.push(pcm);
+  };
 }

@@ -117,15 +117,16 @@ export class CustomerSocket implements SessionOwner {
 
   /** SessionOwner: the session was taken over by a newer connection, or it ended. */
   detach(reason: EndReason | "taken_over"): void {
-    this.#stopListening();
-    if (this.#closed) return;
     if (reason === "taken_over") {
+      this.#stopListening();
       this.#logger.info("session taken over by a newer connection");
-      this.#port.close(CloseCode.TAKEN_OVER, "session taken over by another connection");
+      if (!this.#closed) this.#port.close(CloseCode.TAKEN_OVER, "session taken over by another connection");
     } else if (reason === EndReason.MEDIA_LOST) {
-      this.#port.close(CloseCode.MEDIA_LOST, "media worker lost");
+      this.#stopListening();
+      if (!this.#closed) this.#port.close(CloseCode.MEDIA_LOST, "media worker lost");
     }
-    // Other ends: the customer already received ConversationEnded and hangs up itself.
+    // Other ends: the customer received ConversationEnded; it keeps listening
+    // for the reward decision that follows, and hangs up itself.
   }
 
   #stopListening(): void {

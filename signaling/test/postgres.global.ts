@@ -1,0 +1,18 @@
+// Vitest global setup of the integration and browser tests: one real
+// PostgreSQL 15 cluster for the whole run; each node a test starts gets a
+// fresh database on it (harness.ts).
+import { PostgresCluster } from "@parley/records/testing";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** postgres://… of the run's shared cluster (its "postgres" database). */
+    parleyPostgresUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const cluster = await PostgresCluster.start();
+  project.provide("parleyPostgresUrl", cluster.url());
+  return () => cluster.destroy();
+}

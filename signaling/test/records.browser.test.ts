@@ -1,0 +1,120 @@
+// Consent, a conversation, the reward on the end screen, and the records in
+// the database afterwards, in a real browser against a real node and a real
+// PostgreSQL.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Browser } from "playwright-core";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { launchChromium } from "./browser.ts";
+import { startServer } from "./harness.ts";
+
+const FEEDBACK =
+  "The coffee was cold and the staff at the counter did not notice me for ten minutes. " +
+  "The cinnamon bun was fresh and the price was fair, but please clean the tables near the window.";
+
+let server: ParleyServer;
+let browser: Browser | undefined;
+const work = mkdtempSync(path.join(tmpdir(), "parley-records-"));
+
+beforeAll(async () => {
+  server = await startServer();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function ownerToken(): Promise<string> {
+  const demo = server.records.demo;
+  if (!demo) throw new Error("the test database was not seeded");
+  const res = await fetch(`${server.url}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(demo.owner),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { token: string }).token;
+}
+
+describe("records in a real browser", () => {
+  it("asks for consent, pays a reward on the end screen, and keeps the conversation in the database", async () => {
+    // Every finished conversation earns 5 kr here, whatever the recording's score.
+    const token = await ownerToken();
+    const policy = await fetch(`${server.url}/api/stores/demo/reward-policy`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ minQuality: 0, tiers: [{ minScore: 0, amountMinor: 500 }], capMinor: 500 }),
+    });
+    expect(policy.status).toBe(200);
+
+    // Feedback about the visit (the fraud and quality rules withhold rewards for off-topic talk).
+    const spoken = path.join(work, "spoken.wav");
+    execFileSync("flite", ["-voice", "slt", "-t", FEEDBACK, "-o", spoken]);
+    const wav = path.join(work, "speech.wav");
+    execFileSync("sox", [spoken, "-r", "48000", wav, "pad", "1.5", "2"]);
+    const seconds = Number(execFileSync("soxi", ["-D", spoken], { encoding: "utf8" }));
+    browser = await launchChromium({ microphoneWav: wav });
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/?store=demo&receipt=R-1&audio=raw`);
+
+    // Consent comes before the microphone: what is recorded, for how long, why.
+    const consent = page.getByTestId("consent");
+    await consent.waitFor({ timeout: 10_000 });
+    expect(await consent.textContent()).toMatch(/record/i);
+    await page.getByTestId("start").click();
+    await page.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 15_000 });
+    await page.locator('[data-final="1"]').first().waitFor({ timeout: 30_000 });
+    await page.waitForTimeout((seconds + 2) * 1000);
+    await page.getByTestId("finish").click();
+
+    const reward = page.getByTestId("reward");
+    await reward.waitFor({ timeout: 30_000 });
+    expect(await reward.getAttribute("data-amount-minor")).toBe("500");
+    const dataCode = (await page.getByTestId("data-code").locator("code").textContent())?.trim() ?? "";
+    expect(dataCode).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    const finalsShown = await page.$$eval('[data-final="1"]', (els) => els.map((e) => e.textContent?.trim() ?? ""));
+    const scoreShown = Number((await page.getByTestId("final-score").textContent())?.match(/\d+/)?.[0]);
+
+    // The database holds what the customer saw.
+    expect(await server.records.flush()).toBe(true);
+    const sql = postgres(server.config.records.databaseUrl!, { max: 1, onnotice: () => {} });
+    try {
+      const [session] = await sql`
+        select id, status, consent_version, consent_given_at, device_hash, receipt_ref
+        from sessions order by created_at desc limit 1`;
+      expect(session).toMatchObject({ status: "ended", receipt_ref: "R-1" });
+      expect(session!.consent_version).toMatch(/\S/);
+      expect(session!.consent_given_at).toBeInstanceOf(Date);
+      expect(session!.device_hash).toMatch(/\S/);
+      const segments = await sql`select text from transcript_segments where session_id = ${session!.id}`;
+      expect(segments.length).toBe(finalsShown.filter(Boolean).length);
+      const [final] = await sql`select score from final_scores where session_id = ${session!.id}`;
+      expect(final?.score).toBe(scoreShown);
+      const [rewardRow] = await sql`select amount_minor, currency from rewards where session_id = ${session!.id}`;
+      // amount_minor is a bigint column: postgres.js hands it over as a string.
+      expect({ amount: Number(rewardRow?.amount_minor), currency: rewardRow?.currency }).toEqual({
+        amount: 500,
+        currency: "SEK",
+      });
+
+      // The customer can read, then delete, what they said, with their data code.
+      const mine = `${server.url}/api/customer/sessions/${session!.id}`;
+      const read = await fetch(mine, { headers: { "x-parley-data-code": dataCode } });
+      expect(read.status).toBe(200);
+      expect(JSON.stringify(await read.json())).toContain(finalsShown.find(Boolean)!.split(" ")[0]!);
+      expect((await fetch(mine, { headers: { "x-parley-data-code": "0000-0000-0000" } })).status).toBe(401);
+      expect((await fetch(mine, { method: "DELETE", headers: { "x-parley-data-code": dataCode } })).status).toBe(200);
+      const [{ count }] = (await sql`
+        select count(*)::int as count from transcript_segments where session_id = ${session!.id}`) as unknown as [
+        { count: number },
+      ];
+      expect(count).toBe(0);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  }, 120_000);
+});
