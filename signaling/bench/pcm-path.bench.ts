@@ -9,7 +9,7 @@ import { librivoxRecordings, opusPacketsFromFile } from "@parley/loadtest";
 import { RtpAudioDecoder } from "@parley/media";
 import { rtpPacket } from "@parley/media/testing";
 import pino from "pino";
-import { LatencyProbeRecognizer } from "./latency-probe-recognizer.ts";
+import { LatencyProbeRecognizer } from "@parley/loadtest/probe";
 
 const STREAMS = Number(process.env.STREAMS ?? 10);
 const SECONDS = Number(process.env.SECONDS ?? 10);

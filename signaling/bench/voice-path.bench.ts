@@ -14,7 +14,7 @@ import path from "node:path";
 import { freePort } from "@parley/inference-bridge";
 import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
 import { REPO_ROOT } from "../src/config.ts";
-import { LatencyProbeRecognizer } from "./latency-probe-recognizer.ts";
+import { LatencyProbeRecognizer } from "@parley/loadtest/probe";
 
 const STREAMS = (process.env.STREAMS ?? "1,10,25").split(",").map(Number);
 const SECONDS = Number(process.env.SECONDS ?? 15);
@@ -60,6 +60,7 @@ async function startNode(asrAddress: string): Promise<{ child: ChildProcess; url
         ASR_WORKERS: asrAddress,
         MEDIASOUP_WORKERS: "1",
         LOG_LEVEL: "warn",
+        STORE_CODES: "bench",
       },
       stdio: ["ignore", "inherit", "inherit"],
       cwd: path.join(REPO_ROOT, "signaling"), // where tsx resolves
