@@ -101,6 +101,9 @@ export class WeriftCustomer {
     this.socket = socket;
     this.sessionId = sessionId;
     this.pc = new RTCPeerConnection({
+      // werift's default STUN server is on the internet: gathering waits 5 s
+      // for it to time out. The SFU is ICE-lite with host candidates only.
+      iceServers: [],
       iceAdditionalHostAddresses: ["127.0.0.1"],
       iceInterfaceAddresses: { udp4: "127.0.0.1" },
       iceUseIpv6: false,

@@ -13,8 +13,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { freePort } from "@parley/inference-bridge";
 import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
-import { REPO_ROOT } from "../src/config.ts";
 import { LatencyProbeRecognizer } from "@parley/loadtest/probe";
+import { REPO_ROOT } from "../src/config.ts";
 
 const STREAMS = (process.env.STREAMS ?? "1,10,25").split(",").map(Number);
 const SECONDS = Number(process.env.SECONDS ?? 15);

@@ -39,8 +39,8 @@ export function readOggOpus(file: Buffer): OggOpus {
     at = body;
   }
   const [head, tags, ...audio] = packets;
-  if (!head || head.toString("latin1", 0, 8) !== "OpusHead") throw new OggOpusError("not an Ogg/Opus file (no OpusHead)");
-  if (!tags || tags.toString("latin1", 0, 8) !== "OpusTags") throw new OggOpusError("Ogg/Opus file without OpusTags");
+  if (head?.toString("latin1", 0, 8) !== "OpusHead") throw new OggOpusError("not an Ogg/Opus file (no OpusHead)");
+  if (tags?.toString("latin1", 0, 8) !== "OpusTags") throw new OggOpusError("Ogg/Opus file without OpusTags");
   return { channels: head[9]!, preSkip: head.readUInt16LE(10), packets: audio };
 }
 
@@ -50,8 +50,10 @@ export function opusPacketSamples(packet: Uint8Array): number {
   const toc = packet[0]!;
   const config = toc >> 3;
   let frameSamples: number;
-  if (config < 12) frameSamples = [480, 960, 1920, 2880][config & 3]!; // SILK 10/20/40/60 ms
-  else if (config < 16) frameSamples = [480, 960][config & 1]!; // hybrid 10/20 ms
+  if (config < 12)
+    frameSamples = [480, 960, 1920, 2880][config & 3]!; // SILK 10/20/40/60 ms
+  else if (config < 16)
+    frameSamples = [480, 960][config & 1]!; // hybrid 10/20 ms
   else frameSamples = [120, 240, 480, 960][config & 3]!; // CELT 2.5/5/10/20 ms
   const code = toc & 3;
   const frames = code === 0 ? 1 : code === 3 ? (packet[1] ?? 0) & 0x3f : 2;

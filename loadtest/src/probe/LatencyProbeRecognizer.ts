@@ -103,7 +103,9 @@ export class LatencyProbeRecognizer {
       );
       n++;
       if (isFinal) {
-        call.write(create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }));
+        call.write(
+          create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }),
+        );
         segmentId++;
         segmentStart = received;
       }
@@ -146,7 +148,9 @@ export class LatencyProbeRecognizer {
             }),
           );
         }
-        call.write(create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }));
+        call.write(
+          create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }),
+        );
         call.end();
       }
     });

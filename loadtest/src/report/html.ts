@@ -47,7 +47,9 @@ function chart(title: string, series: Series[], opts: { yLabel: string; xMaxS: n
   const xStep = niceMax(xMax / 8);
   for (let s = 0; s <= xMax + 1e-9; s += xStep) {
     parts.push(`<line x1="${x(s * 1000)}" x2="${x(s * 1000)}" y1="${T}" y2="${H - B}" class="grid"/>`);
-    parts.push(`<text x="${x(s * 1000)}" y="${H - B + 16}" class="tick" text-anchor="middle">${+s.toPrecision(3)}</text>`);
+    parts.push(
+      `<text x="${x(s * 1000)}" y="${H - B + 16}" class="tick" text-anchor="middle">${+s.toPrecision(3)}</text>`,
+    );
   }
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 6}" class="tick" text-anchor="middle">seconds since start</text>`);
   parts.push(
@@ -116,7 +118,10 @@ export function htmlReport(report: LoadTestReport): string {
     : "";
   const errors = report.errors.length
     ? `<h2>Errors</h2><table><tr><th>stage</th><th>kind</th><th>count</th><th>example</th></tr>${report.errors
-        .map((e) => `<tr><td>${esc(e.stage)}</td><td>${esc(e.kind)}</td><td>${e.count}</td><td>${esc(e.example)}</td></tr>`)
+        .map(
+          (e) =>
+            `<tr><td>${esc(e.stage)}</td><td>${esc(e.kind)}</td><td>${e.count}</td><td>${esc(e.example)}</td></tr>`,
+        )
         .join("")}</table>`
     : "";
   const sessions = report.sessions

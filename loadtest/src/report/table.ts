@@ -43,7 +43,9 @@ export function summaryTable(report: LoadTestReport): string {
     `events ${t.partials} partials, ${t.finals} finals, ${t.scores} scores; packets ${t.packetsSent} sent, ${t.packetsLost} lost (${pct(t.packetLoss)})`,
   );
   if (report.wer.corpus !== null)
-    lines.push(`WER ${pct(report.wer.corpus)} over ${report.wer.sessions} sessions (${report.wer.words} reference words)`);
+    lines.push(
+      `WER ${pct(report.wer.corpus)} over ${report.wer.sessions} sessions (${report.wer.words} reference words)`,
+    );
   for (const e of report.errors) lines.push(`error ${e.stage}/${e.kind} ×${e.count}: ${e.example}`);
   const s = report.server;
   if (s.metricsAvailable || s.perSession.nodeCpuPercent !== null) {

@@ -6,8 +6,8 @@ import { EndReason, StreamState } from "@parley/proto/live";
 import type { ServerMessage } from "@parley/proto/ws";
 import type { LoadRecording } from "../audio/Recording.ts";
 import { type Endpoint, SessionRefused } from "../ProtocolClient.ts";
+import { IceTimeout, JoinFailed, type JoinStage, type ReceiverReport, WeriftCustomer } from "../WeriftCustomer.ts";
 import { normalizeWords, wordErrors } from "../wer.ts";
-import { IceTimeout, type JoinStage, JoinFailed, type ReceiverReport, WeriftCustomer } from "../WeriftCustomer.ts";
 import type { PacedStream, Pacer } from "./Pacer.ts";
 
 /** Where in a session's life an error happened. */
@@ -52,7 +52,13 @@ export interface SessionResult {
   reconnects: number;
   audioSentMs: number;
   wer: { errors: number; words: number; hypothesis: string } | null;
-  packets: { sent: number; lost: number | null; fractionLost: number | null; jitterMs: number | null; rttMs: number | null };
+  packets: {
+    sent: number;
+    lost: number | null;
+    fractionLost: number | null;
+    jitterMs: number | null;
+    rttMs: number | null;
+  };
   jitter: Sample[];
   rtt: Sample[];
   errors: SessionError[];
@@ -361,7 +367,8 @@ export class LoadSession implements PacedStream {
         this.#o.endTimeoutMs,
         "end_timeout",
       );
-      if (ended.case !== "sessionEnded") throw new JoinFailed("endSession", ended.case === "error" ? ended.value : undefined);
+      if (ended.case !== "sessionEnded")
+        throw new JoinFailed("endSession", ended.case === "error" ? ended.value : undefined);
     } catch (error) {
       this.#error("end", error);
     }
@@ -373,7 +380,8 @@ export class LoadSession implements PacedStream {
     const rec = this.#o.recording;
     const heardSpeech = r.audioSentMs >= rec.speechEndMs && rec.speechEndMs > rec.speechOnsetMs;
     if (heardSpeech && r.partials === 0) this.#error("speech", new TypedError("no_partial", "no partial transcript"));
-    if (heardSpeech && this.#finals.size === 0) this.#error("speech", new TypedError("no_final", "no final transcript"));
+    if (heardSpeech && this.#finals.size === 0)
+      this.#error("speech", new TypedError("no_final", "no final transcript"));
     if (rec.reference !== undefined && this.#finals.size > 0) {
       const hypothesis = [...this.#finals.entries()]
         .sort(([a], [b]) => a - b)
