@@ -72,7 +72,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  main(process.argv.slice(2)).then(
+  main(process.argv.slice(2).filter((a, i) => i > 0 || a !== "--")).then(
+    // pnpm passes its "--" through
     (code) => process.exit(code),
     (error) => {
       console.error(error);

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { LatencyProbeRecognizer } from "./LatencyProbeRecognizer.ts";
 
 const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"), // pnpm passes its "--" through
   options: { port: { type: "string", default: "50099" }, host: { type: "string", default: "127.0.0.1" } },
 });
 const probe = new LatencyProbeRecognizer({ record: false });
