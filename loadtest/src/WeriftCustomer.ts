@@ -101,8 +101,9 @@ export class WeriftCustomer {
     this.socket = socket;
     this.sessionId = sessionId;
     this.pc = new RTCPeerConnection({
-      // werift's default STUN server is on the internet: gathering waits 5 s
-      // for it to time out. The SFU is ICE-lite with host candidates only.
+      // No STUN: the SFU is ICE-lite with host candidates. (werift still falls
+      // back to a public STUN server it cannot reach here and waits 5 s for
+      // it while gathering: the load tester's "signalled" stage shows it.)
       iceServers: [],
       iceAdditionalHostAddresses: ["127.0.0.1"],
       iceInterfaceAddresses: { udp4: "127.0.0.1" },
