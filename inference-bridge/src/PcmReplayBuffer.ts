@@ -11,6 +11,8 @@ export interface PcmChunk {
 
 export class PcmReplayBuffer {
   readonly #ring: Uint8Array;
+  /** The same bytes as samples: chunks start on even bytes, so pushing copies without a view per frame. */
+  readonly #ring16: Int16Array;
   readonly #chunks: PcmChunk[] = [];
   #head = 0; // index of the oldest live chunk in #chunks
   #writeAt = 0;
@@ -19,6 +21,7 @@ export class PcmReplayBuffer {
 
   constructor(capacitySamples: number) {
     this.#ring = new Uint8Array(capacitySamples * 2);
+    this.#ring16 = new Int16Array(this.#ring.buffer);
   }
 
   get size(): number {
@@ -31,7 +34,7 @@ export class PcmReplayBuffer {
     if (bytes > this.#ring.byteLength) throw new RangeError("chunk larger than the replay buffer");
     if (this.#writeAt + bytes > this.#ring.byteLength) this.#writeAt = 0;
     this.#evictOverlapping(this.#writeAt, this.#writeAt + bytes);
-    this.#ring.set(new Uint8Array(pcm.buffer, pcm.byteOffset, bytes), this.#writeAt);
+    this.#ring16.set(pcm, this.#writeAt >> 1);
     const chunk: PcmChunk = { offsetSamples, samples: pcm.length, start: this.#writeAt, capturedAtMs };
     this.#writeAt += bytes;
     this.#chunks.push(chunk);

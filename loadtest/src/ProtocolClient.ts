@@ -88,11 +88,14 @@ export class ProtocolClient {
     this.ws.send(data);
   }
 
-  /** Sends a request and returns its Response's result. */
-  async request(kind: Kind) {
+  /** Sends a request and returns its Response's result (rejects after `timeoutMs`). */
+  async request(kind: Kind, timeoutMs = 10_000) {
     const requestId = this.#nextId++;
     this.ws.send(toBinary(ClientMessageSchema, create(ClientMessageSchema, { requestId, kind })));
-    const message = await this.waitFor((m) => m.kind.case === "response" && m.kind.value.requestId === requestId);
+    const message = await this.waitFor(
+      (m) => m.kind.case === "response" && m.kind.value.requestId === requestId,
+      timeoutMs,
+    );
     if (message.kind.case !== "response") throw new Error("unreachable");
     return message.kind.value.result;
   }

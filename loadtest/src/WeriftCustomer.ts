@@ -3,8 +3,17 @@
 // it to send prerecorded Opus packets at real-time pace.
 import { execFileSync } from "node:child_process";
 import { Encoder } from "@evan/opus";
-import { TransportDirection } from "@parley/proto/ws";
-import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket } from "werift";
+import { ErrorCode, TransportDirection } from "@parley/proto/ws";
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  type RTCRtpSender,
+  type RtcpPacket,
+  RtcpRrPacket,
+  RtcpSrPacket,
+  RtpHeader,
+  RtpPacket,
+} from "werift";
 import { createSession, type Endpoint, ProtocolClient } from "./ProtocolClient.ts";
 
 export const FRAME_MS = 20;
@@ -26,35 +35,112 @@ export function opusPacketsFromFile(file: string, leadSilenceS = 0): Buffer[] {
   return packets;
 }
 
+/** The stages of joining, in order; `connect` reports each as it completes. */
+export type JoinStage = "created" | "joined" | "signalled" | "connected";
+
+/** What the SFU said about our stream in an RTCP receiver report (its own view, RFC 3550 §6.4). */
+export interface ReceiverReport {
+  /** Highest sequence number received, extended with its wrap count. */
+  highestSequence: number;
+  /** Packets the SFU counts as lost since the start. */
+  packetsLost: number;
+  /** Lost share of the last report interval, 0..1. */
+  fractionLost: number;
+  /** Interarrival jitter in milliseconds (48 kHz RTP clock). */
+  jitterMs: number;
+}
+
 export class WeriftCustomer {
   readonly socket: ProtocolClient;
   readonly sessionId: string;
   readonly pc: RTCPeerConnection;
   readonly track = new MediaStreamTrack({ kind: "audio" });
-  #seq = 0;
-  #timestamp = 0;
+  /** RTP packets handed to the peer connection. */
+  packetsSent = 0;
+  #sender: RTCRtpSender | undefined;
+  // Random starts, as browsers do (RFC 3550 §5.1). A stream starting at
+  // sequence 0 makes mediasoup count a false wrap: 65536 "lost" packets in
+  // its receiver reports.
+  #seq = 1 + Math.floor(Math.random() * 0x7fff);
+  #timestamp = Math.floor(Math.random() * 0x7fffffff);
 
-  static async connect(server: Endpoint, storeCode = "demo"): Promise<WeriftCustomer> {
+  /**
+   * Creates a session, joins it and brings WebRTC up; `onStage` hears each
+   * stage as it completes (the load tester times them). `sessionId` is
+   * reported as soon as the node has made one, so that a failure later can
+   * still name it.
+   */
+  static async connect(
+    server: Endpoint,
+    storeCode = "demo",
+    onStage?: (stage: JoinStage, sessionId: string) => void,
+  ): Promise<WeriftCustomer> {
     const { token, sessionId } = await createSession(server, storeCode);
+    onStage?.("created", sessionId);
     const socket = await ProtocolClient.open(server);
-    const joined = await socket.request({ case: "join", value: { token } });
-    if (joined.case !== "joined") throw new Error(`join failed: ${JSON.stringify(joined.value)}`);
-    const customer = new WeriftCustomer(socket, sessionId);
-    await customer.#negotiate();
-    return customer;
+    try {
+      const joined = await socket.request({ case: "join", value: { token } });
+      if (joined.case !== "joined") throw new JoinFailed("join", joined.case === "error" ? joined.value : undefined);
+      onStage?.("joined", sessionId);
+      const customer = new WeriftCustomer(socket, sessionId);
+      try {
+        await customer.#negotiate(() => onStage?.("signalled", sessionId));
+      } catch (error) {
+        await customer.pc.close();
+        throw error;
+      }
+      onStage?.("connected", sessionId);
+      return customer;
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
   }
 
   private constructor(socket: ProtocolClient, sessionId: string) {
     this.socket = socket;
     this.sessionId = sessionId;
     this.pc = new RTCPeerConnection({
+      // No STUN: the SFU is ICE-lite with host candidates. (werift still falls
+      // back to a public STUN server it cannot reach here and waits 5 s for
+      // it while gathering: the load tester's "signalled" stage shows it.)
+      iceServers: [],
       iceAdditionalHostAddresses: ["127.0.0.1"],
       iceInterfaceAddresses: { udp4: "127.0.0.1" },
       iceUseIpv6: false,
     } as ConstructorParameters<typeof RTCPeerConnection>[0]);
   }
 
-  /** Sends one Opus payload as the next 20 ms RTP packet. */
+  /** Listens to the SFU's RTCP receiver reports about our stream. Returns an unsubscribe. */
+  onReceiverReport(listener: (report: ReceiverReport) => void): () => void {
+    const sender = this.#sender;
+    if (!sender) return () => {};
+    const { unSubscribe } = sender.onRtcp.subscribe((packet: RtcpPacket) => {
+      if (!(packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket)) return;
+      for (const r of packet.reports) {
+        if (r.ssrc !== sender.ssrc) continue;
+        listener({
+          highestSequence: r.highestSequence,
+          packetsLost: r.packetsLost,
+          fractionLost: r.fractionLost / 256,
+          jitterMs: r.jitter / 48,
+        });
+      }
+    });
+    return unSubscribe;
+  }
+
+  /** Round-trip time in ms that the peer measured from SR/RR pairs, once it has one. */
+  async roundTripMs(): Promise<number | undefined> {
+    const stats = (await this.#sender?.getStats()) ?? [];
+    for (const s of stats) {
+      const rtt = s.type === "remote-inbound-rtp" ? (s as { roundTripTime?: unknown }).roundTripTime : undefined;
+      if (typeof rtt === "number") return rtt * 1000;
+    }
+    return undefined;
+  }
+
+  /** Sends one Opus payload as the next RTP packet; `advanceFrames` 20 ms frames of RTP time. */
   sendOpus(payload: Buffer, advanceFrames = 1): void {
     const header = new RtpHeader({
       sequenceNumber: this.#seq,
@@ -63,8 +149,9 @@ export class WeriftCustomer {
       marker: false,
     });
     this.track.writeRtp(new RtpPacket(header, payload));
+    this.packetsSent++;
     this.#seq = (this.#seq + 1) & 0xffff;
-    this.#timestamp = (this.#timestamp + 960 * advanceFrames) >>> 0;
+    this.#timestamp = (this.#timestamp + Math.round(960 * advanceFrames)) >>> 0;
   }
 
   /** Plays packets at real-time pace; `onSent(index, sentAt)` for latency bookkeeping. */
@@ -84,8 +171,9 @@ export class WeriftCustomer {
     await this.pc.close();
   }
 
-  async #negotiate(): Promise<void> {
+  async #negotiate(onSignalled: () => void): Promise<void> {
     const transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
+    this.#sender = transceiver.sender;
     await this.pc.setLocalDescription(await this.pc.createOffer());
     const sdp = this.pc.localDescription!.sdp;
     const fingerprint = /a=fingerprint:(\S+) (\S+)/.exec(sdp)!;
@@ -96,7 +184,8 @@ export class WeriftCustomer {
       case: "createTransport",
       value: { direction: TransportDirection.SEND },
     });
-    if (created.case !== "transportCreated") throw new Error(`createTransport: ${JSON.stringify(created.value)}`);
+    if (created.case !== "transportCreated")
+      throw new JoinFailed("createTransport", created.case === "error" ? created.value : undefined);
     const t = created.value;
     const connected = await this.socket.request({
       case: "connectTransport",
@@ -105,7 +194,8 @@ export class WeriftCustomer {
         dtlsParameters: { role: "client", fingerprints: [{ algorithm: fingerprint[1]!, value: fingerprint[2]! }] },
       },
     });
-    if (connected.case !== "transportConnected") throw new Error(`connect: ${JSON.stringify(connected.value)}`);
+    if (connected.case !== "transportConnected")
+      throw new JoinFailed("connectTransport", connected.case === "error" ? connected.value : undefined);
 
     const serverFingerprint = t.dtlsParameters!.fingerprints.find((f) => f.algorithm === "sha-256")!;
     const answer = [
@@ -146,9 +236,11 @@ export class WeriftCustomer {
         },
       },
     });
-    if (produced.case !== "produced") throw new Error(`produce: ${JSON.stringify(produced.value)}`);
+    if (produced.case !== "produced")
+      throw new JoinFailed("produce", produced.case === "error" ? produced.value : undefined);
+    onSignalled();
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("WebRTC connection not established within 10 s")), 10_000);
+      const timer = setTimeout(() => reject(new IceTimeout()), 10_000);
       const check = (state: string) => {
         if (state === "connected") {
           clearTimeout(timer);
@@ -158,5 +250,25 @@ export class WeriftCustomer {
       check(this.pc.connectionState);
       this.pc.connectionStateChange.subscribe(check);
     });
+  }
+}
+
+/** A signalling request answered with an error (or with something unexpected). */
+export class JoinFailed extends Error {
+  readonly request: string;
+  /** The node's ErrorCode name, e.g. "UNAVAILABLE"; "UNEXPECTED" for a wrong answer. */
+  readonly code: string;
+  constructor(request: string, error: { code: ErrorCode; message: string } | undefined) {
+    const code = error ? (ErrorCode[error.code] ?? String(error.code)) : "UNEXPECTED";
+    super(`${request} failed: ${code}${error ? ` ${error.message}` : ""}`);
+    this.request = request;
+    this.code = code;
+  }
+}
+
+/** ICE and DTLS did not connect in time. */
+export class IceTimeout extends Error {
+  constructor() {
+    super("WebRTC connection not established within 10 s");
   }
 }

@@ -22,6 +22,8 @@ export function opusBackend(): "native" | "wasm" {
  */
 export class OpusPcmDecoder {
   readonly #decoder = new Decoder({ channels: 1, sample_rate: OUTPUT_SAMPLE_RATE });
+  /** The last view handed out: every 20 ms frame decodes to the same place and size, so it is reused. */
+  #view: Int16Array = new Int16Array(0);
 
   /**
    * Decodes one packet. The returned samples are a view of a buffer shared by
@@ -30,7 +32,11 @@ export class OpusPcmDecoder {
   decode(payload: Uint8Array): Int16Array {
     const bytes = this.#decoder.decode(payload);
     if (bytes.byteOffset % 2 !== 0) return new Int16Array(bytes.slice().buffer);
-    return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1);
+    const view = this.#view;
+    if (view.buffer === bytes.buffer && view.byteOffset === bytes.byteOffset && view.byteLength === bytes.byteLength)
+      return view;
+    this.#view = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1);
+    return this.#view;
   }
 
   /** Forget the decoder's history (after a long gap). */

@@ -3,10 +3,23 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
+import { encodeRecognizeRequestFast } from "./asrAudioWire.ts";
+import type { RecognizeRequest } from "./gen/parley/asr/v1/asr_pb.ts";
+
+/**
+ * Hand encoders for the messages sent per audio frame, by type name. Each
+ * returns undefined for a message it does not cover (protobuf-es encodes it).
+ */
+const FAST_ENCODERS: Record<string, (value: never) => Buffer | undefined> = {
+  "parley.asr.v1.RecognizeRequest": (value: RecognizeRequest) => encodeRecognizeRequestFast(value),
+};
 
 function serializerFor<D extends DescMessage>(schema: D) {
+  const fast = FAST_ENCODERS[schema.typeName] as ((value: MessageShape<D>) => Buffer | undefined) | undefined;
   return {
     serialize: (value: MessageShape<D>): Buffer => {
+      const encoded = fast?.(value);
+      if (encoded) return encoded;
       const bytes = toBinary(schema, value);
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },

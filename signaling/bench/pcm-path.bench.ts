@@ -6,10 +6,10 @@
 //   npx tsx bench/pcm-path.bench.ts            (STREAMS=10 SECONDS=10 ASR_CHUNK_MS=20)
 import { AsrWorkerPool, VoiceConversation } from "@parley/inference-bridge";
 import { librivoxRecordings, opusPacketsFromFile } from "@parley/loadtest";
+import { LatencyProbeRecognizer } from "@parley/loadtest/probe";
 import { RtpAudioDecoder } from "@parley/media";
 import { rtpPacket } from "@parley/media/testing";
 import pino from "pino";
-import { LatencyProbeRecognizer } from "./latency-probe-recognizer.ts";
 
 const STREAMS = Number(process.env.STREAMS ?? 10);
 const SECONDS = Number(process.env.SECONDS ?? 10);

@@ -23,7 +23,7 @@ try {
     const recording = recordings[round % recordings.length]!;
     const speech = opusPacketsFromFile(recording.wav, 0.5);
     const silence = Array.from({ length: 200 }, () => speech[0]!); // 4 s: the AI answers in here
-    const customer = await WeriftCustomer.connect(server, "bench");
+    const customer = await WeriftCustomer.connect(server, "demo");
     const director = server.sessions.get(customer.sessionId)?.conversation?.director;
     if (!director) throw new Error("no conversation director");
     const got = new Promise<TurnTiming>((resolve) => director.turnObservers.add(resolve));

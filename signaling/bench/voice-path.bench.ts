@@ -8,13 +8,18 @@
 //
 //   pnpm bench                 # N = 1, 10, 25
 //   STREAMS=1,50 SECONDS=20 pnpm bench
+//   BASELINE=/path/to/other/checkout ROUNDS=2 pnpm bench
+//       before/after in one run: a node from that checkout (installed) and
+//       this one take turns, A B A B, under the same customers; the
+//       customers' own CPU (the load generator) is printed apart.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { freePort } from "@parley/inference-bridge";
 import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
+import { LatencyProbeRecognizer } from "@parley/loadtest/probe";
 import { REPO_ROOT } from "../src/config.ts";
-import { LatencyProbeRecognizer } from "./latency-probe-recognizer.ts";
 
 const STREAMS = (process.env.STREAMS ?? "1,10,25").split(",").map(Number);
 const SECONDS = Number(process.env.SECONDS ?? 15);
@@ -45,30 +50,35 @@ const childPids = (pid: number): number[] => {
   }
 };
 
-async function startNode(asrAddress: string): Promise<{ child: ChildProcess; url: string; port: number }> {
+interface Node {
+  label: string;
+  child: ChildProcess;
+  url: string;
+  port: number;
+}
+
+async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): Promise<Node> {
   const port = await freePort();
   // PROFILE=dir writes a V8 CPU profile of the node to dir.
   const profile = process.env.PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE}`] : [];
-  const child = spawn(
-    process.execPath,
-    [...profile, "--import", "tsx", path.join(REPO_ROOT, "signaling/src/main.ts")],
-    {
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: "127.0.0.1",
-        ASR_WORKERS: asrAddress,
-        MEDIASOUP_WORKERS: "1",
-        LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "inherit", "inherit"],
-      cwd: path.join(REPO_ROOT, "signaling"), // where tsx resolves
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", path.join(root, "signaling/src/main.ts")], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ASR_WORKERS: asrAddress,
+      MEDIASOUP_WORKERS: "1",
+      LOG_LEVEL: "warn",
+      // Each node its own embedded records database (two nodes in A/B runs).
+      PARLEY_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "parley-bench-db-")),
     },
-  );
+    stdio: ["ignore", "inherit", "inherit"],
+    cwd: path.join(root, "signaling"), // where tsx resolves
+  });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(`${url}/health`)).ok) return { child, url, port };
+      if ((await fetch(`${url}/health`)).ok) return { label, child, url, port };
     } catch {
       /* not yet */
     }
@@ -77,13 +87,8 @@ async function startNode(asrAddress: string): Promise<{ child: ChildProcess; url
   throw new Error("node did not start");
 }
 
-async function run(
-  streams: number,
-  packets: Buffer[],
-  node: { child: ChildProcess; url: string; port: number },
-  probe: LatencyProbeRecognizer,
-) {
-  const customers = await Promise.all(Array.from({ length: streams }, () => WeriftCustomer.connect(node, "bench")));
+async function run(streams: number, packets: Buffer[], node: Node, probe: LatencyProbeRecognizer) {
+  const customers = await Promise.all(Array.from({ length: streams }, () => WeriftCustomer.connect(node, "demo")));
   const sentAt = new Map<string, number[]>();
   const frames = Math.floor((SECONDS * 1000) / 20);
   const nodePid = node.child.pid!;
@@ -91,6 +96,7 @@ async function run(
   const before = {
     node: cpuSeconds(nodePid),
     workers: workerPids.reduce((s, p) => s + cpuSeconds(p), 0),
+    generator: process.cpuUsage(),
     wall: performance.now(),
   };
   await Promise.all(
@@ -104,6 +110,7 @@ async function run(
   const after = {
     node: cpuSeconds(nodePid),
     workers: workerPids.reduce((s, p) => s + cpuSeconds(p), 0),
+    generator: process.cpuUsage(before.generator),
     wall: performance.now(),
   };
   await new Promise((r) => setTimeout(r, 300));
@@ -124,6 +131,7 @@ async function run(
   await Promise.all(customers.map((c) => c.close()));
   const wall = (after.wall - before.wall) / 1000;
   return {
+    node: node.label,
     streams,
     seconds: wall,
     rtpToPcmMs: { p50: percentile(rtpToPcm, 50), p99: percentile(rtpToPcm, 99), samples: rtpToPcm.length },
@@ -131,7 +139,11 @@ async function run(
     cpuPerStreamPercent: {
       node: ((after.node - before.node) / wall / streams) * 100,
       mediasoupWorkers: ((after.workers - before.workers) / wall / streams) * 100,
+      total: ((after.node - before.node + after.workers - before.workers) / wall / streams) * 100,
+      // This process: the werift customers and the probe speech worker, not part of the node.
+      generator: ((after.generator.user + after.generator.system) / 1e6 / wall / streams) * 100,
     },
+    loadAverage: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
   };
 }
 
@@ -139,20 +151,26 @@ const recording = librivoxRecordings().sort((a, b) => b.seconds - a.seconds)[0]!
 const packets = opusPacketsFromFile(recording.wav);
 const probe = new LatencyProbeRecognizer();
 const asrAddress = await probe.start();
-const node = await startNode(asrAddress);
+const ROUNDS = Number(process.env.ROUNDS ?? 1);
+const nodes = [await startNode(asrAddress)];
+if (process.env.BASELINE) nodes.push(await startNode(asrAddress, path.resolve(process.env.BASELINE), "baseline"));
 const results = [];
 try {
-  for (const n of STREAMS) {
-    const r = await run(n, packets, node, probe);
-    results.push(r);
-    console.log(
-      `N=${String(n).padStart(3)}  RTP→PCM p50 ${r.rtpToPcmMs.p50.toFixed(2)} ms p99 ${r.rtpToPcmMs.p99.toFixed(2)} ms (${r.rtpToPcmMs.samples})` +
-        `  event→WS p50 ${r.eventToWsMs.p50.toFixed(2)} ms p99 ${r.eventToWsMs.p99.toFixed(2)} ms (${r.eventToWsMs.samples})` +
-        `  CPU/stream node ${r.cpuPerStreamPercent.node.toFixed(3)} % + mediasoup ${r.cpuPerStreamPercent.mediasoupWorkers.toFixed(3)} % of a core`,
-    );
-  }
+  for (const n of STREAMS)
+    for (let round = 0; round < ROUNDS; round++)
+      for (const node of round % 2 === 0 ? nodes : [...nodes].reverse()) {
+        const r = await run(n, packets, node, probe);
+        results.push(r);
+        const c = r.cpuPerStreamPercent;
+        console.log(
+          `${node.label.padEnd(8)} N=${String(n).padStart(3)}  RTP→PCM p50 ${r.rtpToPcmMs.p50.toFixed(2)} ms p99 ${r.rtpToPcmMs.p99.toFixed(2)} ms (${r.rtpToPcmMs.samples})` +
+            `  event→WS p50 ${r.eventToWsMs.p50.toFixed(2)} ms p99 ${r.eventToWsMs.p99.toFixed(2)} ms (${r.eventToWsMs.samples})` +
+            `  CPU/stream node ${c.node.toFixed(3)} % + mediasoup ${c.mediasoupWorkers.toFixed(3)} % = ${c.total.toFixed(3)} % of a core` +
+            `  (generator ${c.generator.toFixed(3)} %; load ${r.loadAverage})`,
+        );
+      }
 } finally {
-  node.child.kill("SIGTERM");
+  for (const node of nodes) node.child.kill("SIGTERM");
   probe.stop();
 }
 const out = path.join(REPO_ROOT, "bench-results");

@@ -1,0 +1,162 @@
+// A benchmark-only speech worker: it speaks the real gRPC protocol but, instead
+// of recognising speech, timestamps every PCM chunk on arrival and, every
+// `segmentEveryMs`, emits a numbered partial whose end is the audio received
+// so far, remembering when it sent it; every `finalEveryMs` of audio that
+// partial is made final and the audio committed (as a real worker does, so a
+// long run never fills the bridge's replay ring). That isolates the latency
+// and cost of Parley's own path (media plane, bridge, edge) from the speech
+// engine's compute. Not a recogniser: never use it outside benchmarks and
+// load tests of the pipeline.
+
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import {
+  type RecognizeRequest,
+  type RecognizeResponse,
+  RecognizeResponseSchema,
+  SpeechRecognizer,
+  WorkerInfoSchema,
+} from "@parley/proto/asr";
+import { grpcServiceDefinition } from "@parley/proto/grpc";
+
+const SAMPLES_PER_MS = 16;
+
+export interface ProbeStream {
+  sessionId: string;
+  /** performance.now() at which the chunk starting at a 20 ms frame index arrived. */
+  chunkArrivals: Map<number, number>;
+}
+
+export interface LatencyProbeOptions {
+  /** How often a segment is emitted (default 250 ms). */
+  segmentEveryMs?: number;
+  /** Audio after which the open segment is made final and committed (default 2000 ms). */
+  finalEveryMs?: number;
+  /** Keep per-chunk arrival times and per-segment send times (the voice-path benchmark reads them). */
+  record?: boolean;
+}
+
+export class LatencyProbeRecognizer {
+  readonly streams = new Map<string, ProbeStream>();
+  /** performance.now() at which "probe <n> <session>" was written. */
+  readonly segmentSentAt = new Map<string, number>();
+  readonly #server = new grpc.Server();
+  readonly #segmentEveryMs: number;
+  readonly #finalEverySamples: number;
+  readonly #record: boolean;
+  port = 0;
+
+  constructor(options: LatencyProbeOptions | number = {}) {
+    const o = typeof options === "number" ? { segmentEveryMs: options } : options;
+    this.#segmentEveryMs = o.segmentEveryMs ?? 250;
+    this.#finalEverySamples = (o.finalEveryMs ?? 2_000) * SAMPLES_PER_MS;
+    this.#record = o.record ?? true;
+  }
+
+  async start(host = "127.0.0.1", port = 0): Promise<string> {
+    this.#server.addService(grpcServiceDefinition(SpeechRecognizer), {
+      recognize: (call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>) => this.#recognize(call),
+      getWorkerInfo: (_: unknown, cb: grpc.sendUnaryData<unknown>) =>
+        cb(null, create(WorkerInfoSchema, { workerId: "latency-probe", engine: "latency-probe", maxStreams: 10_000 })),
+    });
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.#server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    return `${host}:${this.port}`;
+  }
+
+  stop(): void {
+    this.#server.forceShutdown();
+  }
+
+  #recognize(call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>): void {
+    let stream: ProbeStream | undefined;
+    let n = 0;
+    let segmentId = 0;
+    let segmentStart = 0; // samples
+    let received = 0; // end of the audio received, samples
+    const timer = setInterval(() => {
+      if (!stream || received === segmentStart) return;
+      const text = `probe ${n} ${stream.sessionId}`;
+      const isFinal = received - segmentStart >= this.#finalEverySamples;
+      if (this.#record) this.segmentSentAt.set(text, performance.now());
+      const startMs = Math.floor(segmentStart / SAMPLES_PER_MS);
+      const endMs = Math.floor(received / SAMPLES_PER_MS);
+      call.write(
+        create(RecognizeResponseSchema, {
+          kind: {
+            case: "segment",
+            value: {
+              segmentId,
+              isFinal,
+              speechFinal: isFinal,
+              text,
+              startMs,
+              endMs,
+              audioOffsetSamples: received,
+              words: isFinal ? [{ text: `probe${n}`, startMs, endMs }] : [],
+            },
+          },
+        }),
+      );
+      n++;
+      if (isFinal) {
+        call.write(
+          create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }),
+        );
+        segmentId++;
+        segmentStart = received;
+      }
+    }, this.#segmentEveryMs);
+    call.on("data", (request: RecognizeRequest) => {
+      const now = performance.now();
+      if (request.kind.case === "config") {
+        const config = request.kind.value;
+        stream = { sessionId: config.sessionId, chunkArrivals: new Map() };
+        segmentId = config.firstSegmentId;
+        segmentStart = received = config.startOffsetSamples;
+        if (this.#record) this.streams.set(stream.sessionId, stream);
+        call.write(create(RecognizeResponseSchema, { kind: { case: "ready", value: { engine: "latency-probe" } } }));
+      } else if (request.kind.case === "audio" && stream) {
+        const { offsetSamples, pcm } = request.kind.value;
+        received = offsetSamples + pcm.byteLength / 2;
+        if (!this.#record) return;
+        // Every 20 ms frame in the chunk arrived now (batched frames wait for the batch).
+        const first = Math.ceil(offsetSamples / 320);
+        const end = Math.floor(received / 320);
+        for (let frame = first; frame < end; frame++) stream.chunkArrivals.set(frame, now);
+      } else if (request.kind.case === "end") {
+        if (received > segmentStart) {
+          const startMs = Math.floor(segmentStart / SAMPLES_PER_MS);
+          const endMs = Math.floor(received / SAMPLES_PER_MS);
+          call.write(
+            create(RecognizeResponseSchema, {
+              kind: {
+                case: "segment",
+                value: {
+                  segmentId,
+                  isFinal: true,
+                  speechFinal: true,
+                  text: `probe ${n++} ${stream?.sessionId ?? ""}`,
+                  startMs,
+                  endMs,
+                  words: [{ text: "probe", startMs, endMs }],
+                },
+              },
+            }),
+          );
+        }
+        call.write(
+          create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }),
+        );
+        call.end();
+      }
+    });
+    const stop = () => clearInterval(timer);
+    call.on("end", stop);
+    call.on("error", stop);
+    call.on("cancelled", stop);
+  }
+}

@@ -1,0 +1,23 @@
+// Runs the latency probe as a standalone speech worker, so that a node can be
+// load-tested on its pipeline alone (no speech engine's compute):
+//
+//   pnpm --filter @parley/loadtest probe -- --port 50099
+//   ASR_WORKERS=127.0.0.1:50099 pnpm start
+//
+// Benchmark-only: it recognises nothing (see LatencyProbeRecognizer).
+import { parseArgs } from "node:util";
+import { LatencyProbeRecognizer } from "./LatencyProbeRecognizer.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"), // pnpm passes its "--" through
+  options: { port: { type: "string", default: "50099" }, host: { type: "string", default: "127.0.0.1" } },
+});
+const probe = new LatencyProbeRecognizer({ record: false });
+const address = await probe.start(values.host, Number(values.port));
+console.log(`latency probe (benchmark-only speech worker) on ${address}`);
+const stop = () => {
+  probe.stop();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

@@ -1,0 +1,496 @@
+// One simulated customer: creates a session, joins, brings WebRTC up, replays
+// a recording at real-time pace, listens to the live events like the app,
+// then ends the session and closes everything it opened. It times every stage
+// and every event against the audio that caused it.
+import { EndReason, StreamState } from "@parley/proto/live";
+import type { ServerMessage } from "@parley/proto/ws";
+import type { LoadRecording } from "../audio/Recording.ts";
+import { type Endpoint, SessionRefused } from "../ProtocolClient.ts";
+import { IceTimeout, JoinFailed, type JoinStage, type ReceiverReport, WeriftCustomer } from "../WeriftCustomer.ts";
+import { normalizeWords, wordErrors } from "../wer.ts";
+import type { PacedStream, Pacer } from "./Pacer.ts";
+
+/** Where in a session's life an error happened. */
+export type ErrorStage = "create" | "join" | "signal" | "ice_dtls" | "audio" | "speech" | "events" | "end";
+
+export interface SessionError {
+  stage: ErrorStage;
+  kind: string;
+  message: string;
+  /** ms since the run started. */
+  atMs: number;
+}
+
+/** A latency sample: when (ms since the run started) and how long (ms). */
+export type Sample = [atMs: number, valueMs: number];
+
+export interface SessionResult {
+  slot: number;
+  sessionId: string | undefined;
+  recording: string;
+  startedAtMs: number;
+  endedAtMs: number;
+  /** Why it ended: "completed" (played once), "stopped" (duration or Ctrl-C), "server:<REASON>", "failed". */
+  outcome: string;
+  connected: boolean;
+  /** Stage durations, ms: session created, socket joined (from created), signalled, ICE+DTLS, first audio acknowledged. */
+  stages: {
+    created: number | null;
+    socket: number | null;
+    signalled: number | null;
+    iceDtls: number | null;
+    firstAudioAck: number | null;
+    join: number | null;
+  };
+  firstPartial: Sample | null;
+  partialLag: Sample[];
+  finalLag: Sample[];
+  scoreLag: Sample[];
+  partials: number;
+  finals: number;
+  scores: number;
+  reconnects: number;
+  audioSentMs: number;
+  wer: { errors: number; words: number; hypothesis: string } | null;
+  packets: {
+    sent: number;
+    lost: number | null;
+    fractionLost: number | null;
+    jitterMs: number | null;
+    rttMs: number | null;
+  };
+  jitter: Sample[];
+  rtt: Sample[];
+  errors: SessionError[];
+}
+
+export interface LoadSessionOptions {
+  slot: number;
+  endpoint: Endpoint;
+  storeCode: string;
+  recording: LoadRecording;
+  loop: boolean;
+  pacer: Pacer;
+  /** performance.now() of the run's start: every sample's time is relative to it. */
+  runStartMs: number;
+  /** One 20 ms Opus packet of silence: played after the recording so that the endpointer closes the utterance. */
+  silence: Buffer;
+  tailSilenceMs: number;
+  /** How long the node may take to finalise when the session ends. */
+  endTimeoutMs: number;
+  /** Something happened that the progress display counts. */
+  onActivity?: (what: "connected" | "partial" | "final" | "score" | "error" | "ended") => void;
+}
+
+export class LoadSession implements PacedStream {
+  readonly #o: LoadSessionOptions;
+  readonly #result: SessionResult;
+  #customer: WeriftCustomer | undefined;
+  /** performance.now() at which each packet went out (index = packet number in this session). */
+  #sentAt: number[] = [];
+  #packet = 0;
+  #loops = 0;
+  #tailLeft = 0;
+  #startedAt = 0;
+  #nextDue = Number.POSITIVE_INFINITY;
+  #firstSentAt = 0;
+  #playing: { resolve: () => void } | undefined;
+  #stopRequested: "graceful" | "abort" | undefined;
+  #stopSignal: () => void = () => {};
+  #serverEnded: EndReason | undefined;
+  readonly #finals = new Map<number, string>();
+  /** Finals waiting for a score that covers them: segment id → when their speech was sent. */
+  readonly #unscored: { segmentId: number; speechSentAt: number }[] = [];
+  #unsubscribeRr: (() => void) | undefined;
+  #seenMessages = 0;
+  #engine = "";
+
+  constructor(options: LoadSessionOptions) {
+    this.#o = options;
+    this.#result = {
+      slot: options.slot,
+      sessionId: undefined,
+      recording: options.recording.id,
+      startedAtMs: 0,
+      endedAtMs: 0,
+      outcome: "failed",
+      connected: false,
+      stages: { created: null, socket: null, signalled: null, iceDtls: null, firstAudioAck: null, join: null },
+      firstPartial: null,
+      partialLag: [],
+      finalLag: [],
+      scoreLag: [],
+      partials: 0,
+      finals: 0,
+      scores: 0,
+      reconnects: 0,
+      audioSentMs: 0,
+      wer: null,
+      packets: { sent: 0, lost: null, fractionLost: null, jitterMs: null, rttMs: null },
+      jitter: [],
+      rtt: [],
+      errors: [],
+    };
+  }
+
+  get nextDueMs(): number {
+    return this.#nextDue;
+  }
+
+  get sessionId(): string | undefined {
+    return this.#result.sessionId;
+  }
+
+  /** The run is over (duration reached, or Ctrl-C): end the session; "abort" skips waiting for the node. */
+  stop(mode: "graceful" | "abort"): void {
+    if (this.#stopRequested === "abort") return;
+    this.#stopRequested = mode;
+    this.#stopSignal();
+  }
+
+  async run(): Promise<SessionResult> {
+    const r = this.#result;
+    const t0 = performance.now();
+    r.startedAtMs = t0 - this.#o.runStartMs;
+    let last = t0;
+    const stageTimes: Partial<Record<JoinStage, number>> = {};
+    try {
+      this.#customer = await this.#interruptible(
+        WeriftCustomer.connect(this.#o.endpoint, this.#o.storeCode, (stage, sessionId) => {
+          const now = performance.now();
+          stageTimes[stage] = now;
+          r.sessionId = sessionId;
+          const took = now - last;
+          last = now;
+          if (stage === "created") r.stages.created = took;
+          else if (stage === "joined") r.stages.socket = took;
+          else if (stage === "signalled") r.stages.signalled = took;
+          else r.stages.iceDtls = took;
+        }),
+        (customer) => void customer.close(),
+      );
+    } catch (error) {
+      if (!(error instanceof Stopped)) this.#error(joinStage(error, stageTimes), error);
+      return this.#finish(this.#stopRequested ? "stopped" : "failed");
+    }
+    const customer = this.#customer;
+    r.connected = true;
+    r.stages.join = performance.now() - t0;
+    this.#o.onActivity?.("connected");
+    customer.socket.ws.on("message", () => this.#drainMessages());
+    this.#drainMessages();
+    this.#unsubscribeRr = customer.onReceiverReport((report) => this.#onReceiverReport(report));
+
+    // Play until done (once), stopped, or the node ended the conversation.
+    if (!this.#stopRequested && this.#serverEnded === undefined) {
+      await new Promise<void>((resolve) => {
+        this.#playing = { resolve };
+        this.#stopSignal = () => this.#endPlayback();
+        this.#startedAt = performance.now();
+        this.#nextDue = this.#startedAt;
+        this.#o.pacer.add(this);
+      });
+    }
+    this.#o.pacer.remove(this);
+
+    let outcome = this.#stopRequested ? "stopped" : "completed";
+    if (this.#serverEnded !== undefined) {
+      outcome = `server:${EndReason[this.#serverEnded] ?? this.#serverEnded}`;
+    } else if (this.#stopRequested !== "abort" && !customer.socket.closed) {
+      await this.#endSession(customer);
+    }
+    this.#drainMessages();
+    this.#checkSpeech();
+    return this.#finish(outcome);
+  }
+
+  // -- playback -----------------------------------------------------------
+
+  sendDue(now: number): void {
+    const customer = this.#customer;
+    if (!customer || customer.socket.closed) {
+      this.#endPlayback();
+      return;
+    }
+    const rec = this.#o.recording;
+    if (this.#packet >= rec.packets.length) {
+      if (this.#o.loop) {
+        this.#packet = 0;
+        this.#loops++;
+      } else if (this.#tailLeft === 0) {
+        this.#tailLeft = Math.ceil(this.#o.tailSilenceMs / 20);
+      }
+    }
+    let payload: Buffer;
+    let frames: number;
+    if (this.#packet < rec.packets.length) {
+      payload = rec.packets[this.#packet]!;
+      frames = (rec.startsMs[this.#packet + 1]! - rec.startsMs[this.#packet]!) / 20;
+      this.#packet++;
+    } else {
+      payload = this.#o.silence;
+      frames = 1;
+      if (--this.#tailLeft === 0) this.#packet = Number.POSITIVE_INFINITY;
+    }
+    if (this.#sentAt.length === 0) this.#firstSentAt = now;
+    this.#sentAt.push(now);
+    try {
+      customer.sendOpus(payload, frames);
+    } catch (error) {
+      this.#error("audio", error);
+      this.#endPlayback();
+      return;
+    }
+    this.#result.packets.sent = customer.packetsSent;
+    this.#result.audioSentMs += frames * 20;
+    this.#nextDue += frames * 20;
+    if (this.#packet === Number.POSITIVE_INFINITY) this.#endPlayback();
+  }
+
+  #endPlayback(): void {
+    this.#nextDue = Number.POSITIVE_INFINITY;
+    this.#o.pacer.remove(this);
+    const playing = this.#playing;
+    this.#playing = undefined;
+    playing?.resolve();
+  }
+
+  /** When the packet holding conversation time `ms` went out (the audio's "spoken" moment); undefined before any. */
+  #sentAtAudio(ms: number): number | undefined {
+    const rec = this.#o.recording;
+    const sent = this.#sentAt;
+    if (sent.length === 0) return undefined;
+    const loop = Math.floor(ms / rec.durationMs);
+    const within = ms - loop * rec.durationMs;
+    let index: number;
+    if (!this.#o.loop && loop >= 1) {
+      index = rec.packets.length + Math.floor((ms - rec.durationMs) / 20); // tail silence
+    } else {
+      // First packet whose end reaches `within`.
+      let lo = 0;
+      let hi = rec.packets.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (rec.startsMs[mid + 1]! < within) lo = mid + 1;
+        else hi = mid;
+      }
+      index = loop * rec.packets.length + lo;
+    }
+    return sent[Math.min(Math.max(0, index), sent.length - 1)];
+  }
+
+  // -- live events ----------------------------------------------------------
+
+  #drainMessages(): void {
+    const socket = this.#customer?.socket;
+    if (!socket) return;
+    for (; this.#seenMessages < socket.messages.length; this.#seenMessages++)
+      this.#onMessage(socket.messages[this.#seenMessages]!, socket.arrivals[this.#seenMessages]!);
+  }
+
+  #onMessage(message: ServerMessage, arrivedAt: number): void {
+    if (message.kind.case !== "event") return;
+    const event = message.kind.value.kind;
+    const r = this.#result;
+    const at = arrivedAt - this.#o.runStartMs;
+    switch (event.case) {
+      case "transcript": {
+        const t = event.value;
+        if (!t.isFinal) {
+          if (!t.text) return;
+          r.partials++;
+          this.#o.onActivity?.("partial");
+          const sent = t.endMs > 0 ? this.#sentAtAudio(t.endMs) : undefined;
+          if (sent !== undefined) r.partialLag.push([at, arrivedAt - sent]);
+          if (!r.firstPartial && this.#firstSentAt) {
+            const onsetSent = this.#sentAtAudio(this.#o.recording.speechOnsetMs);
+            if (onsetSent !== undefined && arrivedAt >= onsetSent) r.firstPartial = [at, arrivedAt - onsetSent];
+          }
+          return;
+        }
+        r.finals++;
+        this.#o.onActivity?.("final");
+        this.#finals.set(t.segmentId, t.text);
+        const speechEnd = t.words.length > 0 ? t.words[t.words.length - 1]!.endMs : t.endMs;
+        const sent = speechEnd > 0 ? this.#sentAtAudio(speechEnd) : undefined;
+        if (sent !== undefined) {
+          r.finalLag.push([at, arrivedAt - sent]);
+          if (t.text) this.#unscored.push({ segmentId: t.segmentId, speechSentAt: sent });
+        }
+        return;
+      }
+      case "score": {
+        r.scores++;
+        this.#o.onActivity?.("score");
+        const through = event.value.throughSegmentId;
+        while (this.#unscored.length > 0 && this.#unscored[0]!.segmentId <= through) {
+          const f = this.#unscored.shift()!;
+          r.scoreLag.push([at, arrivedAt - f.speechSentAt]);
+        }
+        return;
+      }
+      case "status": {
+        const { state, detail } = event.value;
+        if (state === StreamState.LIVE) this.#engine = detail; // the speech worker names its engine
+        if (state === StreamState.RECONNECTING) r.reconnects++;
+        if (state === StreamState.FAILED) this.#error("speech", new TypedError("stream_failed", detail));
+        return;
+      }
+      case "conversationEnded":
+        this.#serverEnded ??= event.value.reason;
+        if (!this.#stopRequested) this.#endPlayback();
+        return;
+      default:
+        return;
+    }
+  }
+
+  #onReceiverReport(report: ReceiverReport): void {
+    const r = this.#result;
+    const now = performance.now();
+    if (r.stages.firstAudioAck === null && this.#firstSentAt) r.stages.firstAudioAck = now - this.#firstSentAt;
+    r.packets.lost = report.packetsLost;
+    r.packets.fractionLost = report.fractionLost;
+    r.packets.jitterMs = report.jitterMs;
+    r.jitter.push([now - this.#o.runStartMs, report.jitterMs]);
+    void this.#customer?.roundTripMs().then((rtt) => {
+      if (rtt === undefined) return;
+      r.packets.rttMs = rtt;
+      r.rtt.push([performance.now() - this.#o.runStartMs, rtt]);
+    });
+  }
+
+  // -- the end ----------------------------------------------------------------
+
+  async #endSession(customer: WeriftCustomer): Promise<void> {
+    try {
+      const ended = await withTimeout(
+        customer.socket.request({ case: "endSession", value: {} }, this.#o.endTimeoutMs + 1_000),
+        this.#o.endTimeoutMs,
+        "end_timeout",
+      );
+      if (ended.case !== "sessionEnded")
+        throw new JoinFailed("endSession", ended.case === "error" ? ended.value : undefined);
+    } catch (error) {
+      this.#error("end", error);
+    }
+  }
+
+  #checkSpeech(): void {
+    const r = this.#result;
+    if (!r.connected || this.#stopRequested === "abort") return;
+    const rec = this.#o.recording;
+    const heardSpeech = r.audioSentMs >= rec.speechEndMs && rec.speechEndMs > rec.speechOnsetMs;
+    if (heardSpeech && r.partials === 0) this.#error("speech", new TypedError("no_partial", "no partial transcript"));
+    if (heardSpeech && this.#finals.size === 0)
+      this.#error("speech", new TypedError("no_final", "no final transcript"));
+    // The benchmark's latency probe transcribes nothing: a WER of its text would be noise.
+    if (rec.reference !== undefined && this.#finals.size > 0 && this.#engine !== "latency-probe") {
+      const hypothesis = [...this.#finals.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([, text]) => text)
+        .join(" ");
+      const plays = this.#o.loop ? this.#loops + (this.#packet >= rec.packets.length ? 1 : 0) : 1;
+      // Looped: judge only the plays that were heard whole.
+      if (plays >= 1) {
+        const reference = Array.from({ length: plays }, () => normalizeWords(rec.reference!)).flat();
+        const hyp = normalizeWords(hypothesis);
+        r.wer = { errors: wordErrors(reference, hyp), words: reference.length, hypothesis };
+      }
+    }
+  }
+
+  async #finish(outcome: string): Promise<SessionResult> {
+    const r = this.#result;
+    this.#o.pacer.remove(this);
+    this.#unsubscribeRr?.();
+    const customer = this.#customer;
+    if (customer) {
+      if (customer.socket.closed && outcome !== "stopped" && this.#serverEnded === undefined && !r.errors.length)
+        this.#error("events", new TypedError(`ws_close_${customer.socket.closed.code}`, customer.socket.closed.reason));
+      r.packets.sent = customer.packetsSent;
+      await customer.close().catch(() => {});
+    }
+    r.outcome = r.connected ? outcome : "failed";
+    r.endedAtMs = performance.now() - this.#o.runStartMs;
+    this.#o.onActivity?.("ended");
+    return r;
+  }
+
+  #error(stage: ErrorStage, error: unknown): void {
+    this.#result.errors.push({
+      stage,
+      kind: errorKind(error),
+      message: error instanceof Error ? error.message : String(error),
+      atMs: performance.now() - this.#o.runStartMs,
+    });
+    this.#o.onActivity?.("error");
+  }
+
+  /** Races `work` against a stop request; whatever it yields after a stop is disposed of. */
+  #interruptible<T>(work: Promise<T>, dispose: (value: T) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      this.#stopSignal = () => {
+        if (this.#stopRequested !== "abort" || done) return;
+        done = true;
+        reject(new Stopped());
+      };
+      work.then(
+        (value) => {
+          if (done) dispose(value);
+          else resolve(value);
+          done = true;
+        },
+        (error) => {
+          if (!done) reject(error);
+          done = true;
+        },
+      );
+    });
+  }
+}
+
+/** An error with a kind of our own (no partial, stream failed, ...). */
+export class TypedError extends Error {
+  readonly kind: string;
+  constructor(kind: string, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+class Stopped extends Error {}
+
+function withTimeout<T>(work: Promise<T>, ms: number, kind: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new TypedError(kind, `no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function joinStage(error: unknown, reached: Partial<Record<JoinStage, number>>): ErrorStage {
+  if (error instanceof IceTimeout) return "ice_dtls";
+  if (error instanceof JoinFailed) return error.request === "join" ? "join" : "signal";
+  if (!reached.created) return "create";
+  if (!reached.joined) return "join";
+  if (!reached.signalled) return "signal";
+  return "ice_dtls";
+}
+
+/** A short, countable name for an error: an HTTP status, a protocol error code, a socket error. */
+export function errorKind(error: unknown): string {
+  if (error instanceof TypedError) return error.kind;
+  if (error instanceof SessionRefused) return `http_${error.status}`;
+  if (error instanceof JoinFailed) return error.code;
+  if (error instanceof IceTimeout) return "timeout";
+  const e = error as { code?: unknown; cause?: { code?: unknown }; message?: unknown };
+  if (typeof e?.cause?.code === "string") return e.cause.code;
+  if (typeof e?.code === "string") return e.code;
+  if (typeof e?.message === "string" && /socket closed/.test(e.message)) return "socket_closed";
+  if (typeof e?.message === "string" && /timed out/.test(e.message)) return "timeout";
+  return "other";
+}

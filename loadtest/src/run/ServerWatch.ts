@@ -1,0 +1,137 @@
+// Watches the node while the load runs: its CPU, memory, event-loop lag and
+// live sessions from its Prometheus endpoint (the public /metrics, or the
+// internal metrics port: --metrics-url), and, for a node on this machine
+// (--server-pid), the CPU of each of its processes from /proc: the node,
+// its mediasoup workers and a speech worker it spawned, apart.
+import { readdirSync, readFileSync } from "node:fs";
+import { CLK_TCK, cpuTicks, rssBytes } from "./proc.ts";
+
+export interface ServerSample {
+  /** ms since the run started. */
+  t: number;
+  /** From the metrics endpoint. */
+  cpuPercent: number | null;
+  rssBytes: number | null;
+  eventLoopLagMs: number | null;
+  activeSessions: number | null;
+  /** From /proc (--server-pid): CPU of each kind of process, % of one core. */
+  processes: { node: number; mediasoup: number; speech: number; other: number } | null;
+  /** The node process's resident memory from /proc (--server-pid). */
+  processRssBytes: number | null;
+}
+
+/** The samples of Prometheus text exposition that we read, by metric name (first series wins). */
+export function parsePrometheus(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const name = m[1]!;
+    if (!out.has(name)) out.set(name, Number(m[3]));
+  }
+  return out;
+}
+
+type Kind = "node" | "mediasoup" | "speech" | "other";
+
+export class ServerWatch {
+  readonly samples: ServerSample[] = [];
+  /** The first sample, taken before any session started (no CPU figures: nothing to compare with). */
+  baseline: ServerSample | undefined;
+  /** Why the metrics endpoint gave nothing (once), if it did not. */
+  metricsProblem: string | undefined;
+  metricsSeen = false;
+  readonly #metricsUrl: string | undefined;
+  readonly #pid: number | undefined;
+  readonly #runStartMs: number;
+  #last: { at: number; cpuSeconds: number | null; ticks: Map<number, { kind: Kind; ticks: number }> } | undefined;
+
+  constructor(options: { metricsUrl: string | undefined; pid: number | undefined; runStartMs: number }) {
+    this.#metricsUrl = options.metricsUrl;
+    this.#pid = options.pid;
+    this.#runStartMs = options.runStartMs;
+  }
+
+  async sample(): Promise<ServerSample> {
+    const at = performance.now();
+    let metrics: Map<string, number> | undefined;
+    if (this.#metricsUrl) {
+      try {
+        const res = await fetch(this.#metricsUrl, { signal: AbortSignal.timeout(2_000) });
+        if (res.ok) {
+          metrics = parsePrometheus(await res.text());
+          this.metricsSeen = true;
+        } else this.metricsProblem ??= `${this.#metricsUrl} answered ${res.status}`;
+      } catch (error) {
+        this.metricsProblem ??= `${this.#metricsUrl}: ${(error as Error).message}`;
+      }
+    }
+    const ticks = this.#pid ? processTree(this.#pid) : new Map<number, { kind: Kind; ticks: number }>();
+    const cpuSeconds = metrics?.get("process_cpu_seconds_total") ?? null;
+    const last = this.#last;
+    const seconds = last ? (at - last.at) / 1000 : 0;
+    let cpuPercent: number | null = null;
+    if (last && cpuSeconds !== null && last.cpuSeconds !== null && seconds > 0)
+      cpuPercent = ((cpuSeconds - last.cpuSeconds) / seconds) * 100;
+    let processes: ServerSample["processes"] = null;
+    if (this.#pid && last && seconds > 0) {
+      processes = { node: 0, mediasoup: 0, speech: 0, other: 0 };
+      for (const [pid, now] of ticks) {
+        const before = last.ticks.get(pid)?.ticks ?? 0;
+        processes[now.kind] += ((now.ticks - before) / CLK_TCK / seconds) * 100;
+      }
+    }
+    const lag = metrics?.get("nodejs_eventloop_lag_p99_seconds") ?? metrics?.get("nodejs_eventloop_lag_seconds");
+    const sample: ServerSample = {
+      t: at - this.#runStartMs,
+      cpuPercent,
+      rssBytes: metrics?.get("process_resident_memory_bytes") ?? null,
+      eventLoopLagMs: lag === undefined ? null : lag * 1000,
+      activeSessions: metrics?.get("voice_sessions_active") ?? null,
+      processes,
+      processRssBytes: this.#pid ? rssBytes(this.#pid) : null,
+    };
+    this.#last = { at, cpuSeconds, ticks };
+    if (last) this.samples.push(sample);
+    else this.baseline = sample;
+    return sample;
+  }
+}
+
+/** The node and every process below it, with their CPU ticks and what they are. */
+function processTree(root: number): Map<number, { kind: Kind; ticks: number }> {
+  const parents = new Map<number, number[]>();
+  const comms = new Map<number, string>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      comms.set(Number(entry), stat.slice(stat.indexOf("(") + 1, close));
+      const list = parents.get(ppid) ?? [];
+      list.push(Number(entry));
+      parents.set(ppid, list);
+    } catch {
+      /* gone */
+    }
+  }
+  const out = new Map<number, { kind: Kind; ticks: number }>();
+  const visit = (pid: number, depth: number) => {
+    const comm = comms.get(pid);
+    if (comm === undefined) return;
+    const kind: Kind =
+      depth === 0
+        ? "node"
+        : comm.startsWith("mediasoup")
+          ? "mediasoup"
+          : /python|parley_asr/.test(comm)
+            ? "speech"
+            : "other";
+    out.set(pid, { kind, ticks: cpuTicks(pid) });
+    for (const child of parents.get(pid) ?? []) visit(child, depth + 1);
+  };
+  visit(root, 0);
+  return out;
+}

@@ -1,0 +1,119 @@
+// Command-line options of `pnpm loadtest`.
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { defaultRecording, type LoadRecording, loadRecording, recordingFiles } from "../audio/Recording.ts";
+import type { LoadRunOptions } from "./LoadRun.ts";
+import { type Objective, parseSlo } from "./slo.ts";
+
+export const USAGE = `parley loadtest: replays recorded speech as many WebRTC customers against a Parley node
+
+  pnpm loadtest [options]
+
+  --url URL            the node (default http://127.0.0.1:8080)
+  --metrics-url URL    its Prometheus endpoint (default URL/metrics; "none": do not watch)
+  --server-pid PID     a node on this machine: CPU of its node, mediasoup and speech processes from /proc
+  -n, --sessions N     concurrent sessions (default 10)
+  --ramp R             sessions started per second (default 2)
+  -d, --duration T     how long the run lasts, e.g. 90s, 2m (default 60s)
+  -r, --recording P    a WAV or Ogg/Opus file, or a folder of them; a <name>.txt beside
+                       a file is its reference transcript (repeatable; default: the
+                       longest librivox recording of pocketsphinx-testdata)
+  --loop               replay the recording until the end of the run (default: once)
+  --store CODE         store code of the sessions (default demo)
+  --slo LIST           objectives that decide the exit code, e.g. 'partial_lag_p95<2s,errors<1%'
+  -o, --out DIR        where report.json and report.html go (default loadtest-results/<time>)
+  --end-timeout T      how long the node may take to finalise a session (default 15s)
+  --quiet              no progress line
+
+Exit code: 0 run done and every objective met, 1 an objective missed, 2 bad usage or no run.`;
+
+/** Bad command-line input. */
+export class UsageError extends Error {}
+
+export interface CliOptions extends LoadRunOptions {
+  slo: string | null;
+  objectives: Objective[];
+  outDir: string;
+  quiet: boolean;
+}
+
+/** "90s", "2m", "1500ms", "30" (seconds) → ms. */
+export function parseDuration(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) throw new UsageError(`${what}: cannot read "${text}" as a duration (e.g. 90s, 2m)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  return Number(m[1]) * unit;
+}
+
+function positive(text: string, what: string, integer: boolean): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v)))
+    throw new UsageError(`${what} must be a positive ${integer ? "whole " : ""}number, not "${text}"`);
+  return v;
+}
+
+export function parseCli(argv: string[], now = new Date()): CliOptions | "help" {
+  let values: ReturnType<typeof parse>["values"];
+  try {
+    values = parse(argv).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return "help";
+  const url = (values.url ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be http(s)://host[:port], not "${url}"`);
+  const metricsUrl = values["metrics-url"] === "none" ? undefined : (values["metrics-url"] ?? `${url}/metrics`);
+  const sessions = positive(values.sessions ?? "10", "--sessions", true);
+  const recordings: LoadRecording[] = values.recording?.length
+    ? values.recording.flatMap((r) => recordingFiles(r)).map((f) => loadRecording(f))
+    : [defaultRecording()];
+  let objectives: Objective[] = [];
+  if (values.slo) {
+    try {
+      objectives = parseSlo(values.slo);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
+  const stamp = now.toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  return {
+    endpoint: { url },
+    metricsUrl,
+    serverPid: values["server-pid"] ? positive(values["server-pid"], "--server-pid", true) : undefined,
+    sessions,
+    rampPerSecond: positive(values.ramp ?? "2", "--ramp", false),
+    durationMs: parseDuration(values.duration ?? "60s", "--duration"),
+    loop: values.loop ?? false,
+    storeCode: values.store ?? "demo",
+    recordings,
+    tailSilenceMs: 1_500,
+    endTimeoutMs: parseDuration(values["end-timeout"] ?? "15s", "--end-timeout"),
+    slo: values.slo ?? null,
+    objectives,
+    outDir: path.resolve(values.out ?? path.join("loadtest-results", stamp)),
+    quiet: values.quiet ?? false,
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      url: { type: "string" },
+      "metrics-url": { type: "string" },
+      "server-pid": { type: "string" },
+      sessions: { type: "string", short: "n" },
+      ramp: { type: "string" },
+      duration: { type: "string", short: "d" },
+      recording: { type: "string", short: "r", multiple: true },
+      loop: { type: "boolean" },
+      store: { type: "string" },
+      slo: { type: "string" },
+      out: { type: "string", short: "o" },
+      "end-timeout": { type: "string" },
+      quiet: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}

@@ -1,0 +1,106 @@
+// Service-level objectives that decide the exit code, written as
+//   --slo 'partial_lag_p95<2s,errors<1%,first_partial_p50<=1500ms'
+// A latency metric is <name>_<stat> (stat: p50 p90 p95 p99 max mean), with
+// ms (default) or s; ratios (errors, packet_loss, wer) take % or a bare
+// fraction. An objective on a metric that has no samples fails: a run that
+// measured nothing cannot show that it held.
+import { STATS, type Stat, type Summary } from "../report/stats.ts";
+
+/** The latency metrics an objective may name, each a Summary in ms. */
+export const LATENCY_METRICS = [
+  "join",
+  "join_created",
+  "join_socket",
+  "join_signalled",
+  "join_ice_dtls",
+  "first_audio_ack",
+  "first_partial",
+  "partial_lag",
+  "final_lag",
+  "score_lag",
+  "jitter",
+  "rtt",
+] as const;
+export type LatencyMetric = (typeof LATENCY_METRICS)[number];
+
+/** Ratios, 0..1. */
+export const RATIO_METRICS = ["errors", "packet_loss", "wer"] as const;
+export type RatioMetric = (typeof RATIO_METRICS)[number];
+
+export type Operator = "<" | "<=" | ">" | ">=";
+
+export interface Objective {
+  expression: string;
+  metric: string;
+  operator: Operator;
+  /** In ms for latencies, a fraction for ratios. */
+  threshold: number;
+}
+
+export interface ObjectiveResult extends Objective {
+  actual: number | null;
+  pass: boolean;
+}
+
+/** A malformed --slo. */
+export class SloSyntaxError extends Error {}
+
+const LATENCY = new RegExp(`^(${LATENCY_METRICS.join("|")})_(${STATS.join("|")})$`);
+const PART = /^\s*([a-z0-9_]+)\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*(ms|s|%)?\s*$/;
+
+export function parseSlo(text: string): Objective[] {
+  return text
+    .split(",")
+    .filter((p) => p.trim())
+    .map((part) => {
+      const m = PART.exec(part);
+      if (!m) throw new SloSyntaxError(`cannot read objective "${part.trim()}" (example: partial_lag_p95<2s)`);
+      const [, metric, operator, number, unit] = m as unknown as [string, string, Operator, string, string?];
+      const value = Number(number);
+      let threshold: number;
+      if (LATENCY.test(metric)) {
+        if (unit === "%") throw new SloSyntaxError(`${metric} is a latency: use ms or s, not %`);
+        threshold = unit === "s" ? value * 1000 : value;
+      } else if ((RATIO_METRICS as readonly string[]).includes(metric)) {
+        if (unit === "ms" || unit === "s") throw new SloSyntaxError(`${metric} is a ratio: use % or a fraction`);
+        threshold = unit === "%" ? value / 100 : value;
+      } else {
+        throw new SloSyntaxError(
+          `unknown metric "${metric}": one of ${LATENCY_METRICS.map((l) => `${l}_<stat>`).join(", ")}, ${RATIO_METRICS.join(", ")}`,
+        );
+      }
+      return { expression: part.trim(), metric, operator, threshold };
+    });
+}
+
+export interface MeasuredRun {
+  latency: Record<LatencyMetric, Summary>;
+  ratios: Record<RatioMetric, number | null>;
+}
+
+export function evaluateSlo(objectives: Objective[], run: MeasuredRun): ObjectiveResult[] {
+  return objectives.map((o) => {
+    const actual = measured(o.metric, run);
+    const pass = actual !== null && compare(actual, o.operator, o.threshold);
+    return { ...o, actual, pass };
+  });
+}
+
+function measured(metric: string, run: MeasuredRun): number | null {
+  const latency = LATENCY.exec(metric);
+  if (latency) return run.latency[latency[1] as LatencyMetric][latency[2] as Stat];
+  return run.ratios[metric as RatioMetric] ?? null;
+}
+
+function compare(a: number, op: Operator, b: number): boolean {
+  switch (op) {
+    case "<":
+      return a < b;
+    case "<=":
+      return a <= b;
+    case ">":
+      return a > b;
+    case ">=":
+      return a >= b;
+  }
+}

@@ -1,0 +1,191 @@
+// The load tester against a real local Parley node (its own process: real
+// mediasoup worker, the real pocketsphinx speech worker, the uWS edge), with
+// 3 sessions replaying real recordings (a WAV and an Ogg/Opus file made by
+// Debian's opusenc, each with its reference transcript beside it).
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createDatabaseAt } from "@parley/records/testing";
+import { Ajv } from "ajv";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { librivoxRecordings } from "../src/recordings.ts";
+import type { LoadTestReport } from "../src/report/report.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const schema = JSON.parse(readFileSync(path.join(ROOT, "loadtest/schema/report.schema.json"), "utf8"));
+const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
+
+let dir: string;
+let node: ChildProcess;
+let url: string;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "loadtest/src/cli.ts"), ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string; child: ChildProcess }>((resolve) =>
+    child.on("exit", (code) => resolve({ code, stdout, stderr, child })),
+  );
+  return Object.assign(done, { child }) as never;
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "parley-loadtest-"));
+  const [a, b] = librivoxRecordings().sort((x, y) => y.seconds - x.seconds);
+  copyFileSync(a!.wav, path.join(dir, "a.wav"));
+  writeFileSync(path.join(dir, "a.txt"), a!.reference);
+  execFileSync("opusenc", ["--quiet", "--bitrate", "32", b!.wav, path.join(dir, "b.opus")]);
+  writeFileSync(path.join(dir, "b.txt"), b!.reference);
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  node = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "signaling/src/main.ts")], {
+    cwd: path.join(ROOT, "signaling"),
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      MEDIASOUP_WORKERS: "1",
+      LOG_LEVEL: "warn",
+      // A fresh database of the run's PostgreSQL cluster, with the demo store.
+      DATABASE_URL: await createDatabaseAt(inject("parleyPostgresUrl")),
+      PARLEY_SEED_DEMO: "1",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/ready`)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("node not ready");
+}, 90_000);
+
+afterAll(async () => {
+  if (node && node.exitCode === null) {
+    node.kill("SIGTERM");
+    await new Promise((r) => node.once("exit", r));
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("pnpm loadtest against a real node", () => {
+  it("connects 3 sessions that get partials, finals and a WER; writes a valid JSON and an HTML report; closes every session", async () => {
+    const out = path.join(dir, "out-ok");
+    const { code, stdout, stderr } = await runCli([
+      "--url",
+      url,
+      "--sessions",
+      "3",
+      "--ramp",
+      "3",
+      "--duration",
+      "60s",
+      "--recording",
+      dir,
+      "--server-pid",
+      String(node.pid),
+      "--slo",
+      "partial_lag_p95<30s,errors<1%",
+      "--out",
+      out,
+      "--quiet",
+    ]);
+    console.log(stdout);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(readFileSync(path.join(out, "report.json"), "utf8")) as LoadTestReport;
+    expect(validate(report), JSON.stringify(validate.errors, null, 1)).toBe(true);
+    expect(report.totals.sessionsStarted).toBe(3);
+    expect(report.totals.sessionsConnected).toBe(3);
+    expect(report.errors).toEqual([]);
+    expect(new Set(report.sessions.map((s) => s.recording))).toEqual(new Set(["a", "b"]));
+    expect(report.options.recordings.map((r) => r.format).sort()).toEqual(["ogg-opus", "wav"]);
+    for (const s of report.sessions) {
+      expect(s.outcome).toBe("completed");
+      expect(s.partials).toBeGreaterThan(0);
+      expect(s.finals).toBeGreaterThan(0);
+      expect(s.wer).not.toBeNull();
+      expect(s.wer!).toBeLessThan(1);
+      expect(s.stagesMs.iceDtls).not.toBeNull();
+      expect(s.firstPartialMs).not.toBeNull();
+      expect(s.packets.sent).toBeGreaterThan(100);
+      expect(s.packets.lost).toBe(0);
+    }
+    expect(report.latencyMs.partial_lag.count).toBeGreaterThan(0);
+    expect(report.latencyMs.final_lag.count).toBeGreaterThanOrEqual(3);
+    expect(report.wer.sessions).toBe(3);
+    expect(report.server.metricsAvailable).toBe(true);
+    expect(report.server.perSession.nodeCpuPercent).not.toBeNull();
+    expect(report.slo?.pass).toBe(true);
+    const html = readFileSync(path.join(out, "report.html"), "utf8");
+    expect(html).toContain("<svg");
+    expect(html).not.toMatch(/<script|src="http/); // self-contained
+    // Every session the tester opened is closed on the node.
+    await expect.poll(() => metric("voice_sessions_active"), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => metric("ws_connections"), { timeout: 10_000 }).toBe(0);
+  }, 120_000);
+
+  it("exits 1 when an objective is missed, and Ctrl-C ends a looped run with every session closed", async () => {
+    const out = path.join(dir, "out-slo");
+    const running = runCli([
+      "--url",
+      url,
+      "--sessions",
+      "2",
+      "--ramp",
+      "4",
+      "--duration",
+      "5m",
+      "--loop",
+      "--recording",
+      path.join(dir, "a.wav"),
+      "--slo",
+      "first_partial_p50<1ms",
+      "--out",
+      out,
+      "--quiet",
+    ]);
+    const child = (running as unknown as { child: ChildProcess }).child;
+    await expect.poll(() => metric("voice_sessions_active"), { timeout: 30_000, interval: 250 }).toBe(2);
+    await new Promise((r) => setTimeout(r, 8_000)); // speech flows, partials come
+    child.kill("SIGINT");
+    const { code, stderr } = await running;
+    expect(code, stderr).toBe(1);
+    const report = JSON.parse(readFileSync(path.join(out, "report.json"), "utf8")) as LoadTestReport;
+    expect(validate(report), JSON.stringify(validate.errors, null, 1)).toBe(true);
+    expect(report.interrupted).toBe(true);
+    expect(report.wallMs).toBeLessThan(5 * 60_000);
+    expect(report.slo?.pass).toBe(false);
+    expect(report.slo?.objectives[0]?.actual).toBeGreaterThan(1);
+    expect(report.sessions.every((s) => s.outcome === "stopped")).toBe(true);
+    expect(existsSync(path.join(out, "report.html"))).toBe(true);
+    await expect.poll(() => metric("voice_sessions_active"), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => metric("ws_connections"), { timeout: 10_000 }).toBe(0);
+  }, 120_000);
+});

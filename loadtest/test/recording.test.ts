@@ -1,0 +1,83 @@
+// Recordings: Ogg/Opus read packet by packet (made by Debian's opusenc, an
+// encoder independent of ours), WAV encoded to 20 ms packets, speech found.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { OggOpusError, opusPacketSamples, readOggOpus } from "../src/audio/oggOpus.ts";
+import { loadRecording, RecordingError, recordingFiles } from "../src/audio/Recording.ts";
+import { main } from "../src/cli.ts";
+import { librivoxRecordings } from "../src/recordings.ts";
+import { parseCli, parseDuration, UsageError } from "../src/run/options.ts";
+import { parsePrometheus } from "../src/run/ServerWatch.ts";
+
+const dir = mkdtempSync(path.join(tmpdir(), "parley-recordings-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const [rec] = librivoxRecordings().sort((a, b) => b.seconds - a.seconds);
+
+describe("recordings", () => {
+  it("reads Ogg/Opus packets as opusenc wrote them, with their durations", () => {
+    const file = path.join(dir, "speech.opus");
+    execFileSync("opusenc", ["--quiet", "--framesize", "40", rec!.wav, file]);
+    writeFileSync(path.join(dir, "speech.txt"), `${rec!.reference}\n`);
+    const ogg = readOggOpus(readFileSync(file));
+    expect(ogg.channels).toBe(1);
+    expect(ogg.packets.every((p) => opusPacketSamples(p) === 1920)).toBe(true); // 40 ms frames
+    const loaded = loadRecording(file);
+    expect(loaded.format).toBe("ogg-opus");
+    expect(loaded.reference).toBe(rec!.reference);
+    expect(loaded.durationMs).toBeGreaterThanOrEqual(rec!.seconds * 1000);
+    expect(loaded.durationMs).toBeLessThan(rec!.seconds * 1000 + 100);
+    expect(loaded.speechOnsetMs).toBeLessThan(loaded.speechEndMs);
+    expect(loaded.speechEndMs).toBeLessThanOrEqual(loaded.durationMs);
+  });
+
+  it("encodes WAV to 20 ms packets and finds the same speech span", () => {
+    const wav = loadRecording(rec!.wav, rec!.reference);
+    expect(wav.format).toBe("wav");
+    expect(wav.packets.length).toBe(Math.floor((rec!.seconds * 1000) / 20));
+    const ogg = loadRecording(path.join(dir, "speech.opus"));
+    expect(Math.abs(wav.speechOnsetMs - ogg.speechOnsetMs)).toBeLessThanOrEqual(100);
+    expect(Math.abs(wav.speechEndMs - ogg.speechEndMs)).toBeLessThanOrEqual(100);
+  });
+
+  it("refuses what is not audio with a typed error", () => {
+    const bad = path.join(dir, "bad.ogg");
+    writeFileSync(bad, "OggS but not really");
+    expect(() => readOggOpus(readFileSync(bad))).toThrow(OggOpusError);
+    expect(() => recordingFiles(path.join(dir, "missing.wav"))).toThrow(RecordingError);
+    const empty = mkdtempSync(path.join(tmpdir(), "parley-empty-"));
+    expect(() => recordingFiles(empty)).toThrow(/no audio files/);
+    rmSync(empty, { recursive: true });
+    expect(recordingFiles(dir)).toEqual([bad, path.join(dir, "speech.opus")]);
+  });
+});
+
+describe("command line", () => {
+  it("reads durations and options", () => {
+    expect(parseDuration("90s", "x")).toBe(90_000);
+    expect(parseDuration("2m", "x")).toBe(120_000);
+    expect(parseDuration("1500ms", "x")).toBe(1500);
+    const o = parseCli(["--url", "http://h:1/", "-n", "4", "--ramp", "0.5", "-r", rec!.wav, "--slo", "errors<1%"]);
+    expect(o).toMatchObject({ endpoint: { url: "http://h:1" }, metricsUrl: "http://h:1/metrics", sessions: 4 });
+    expect(parseCli(["--metrics-url", "none", "-r", rec!.wav])).toMatchObject({ metricsUrl: undefined });
+  });
+
+  it("exits 2 with the reason on bad usage, before touching any node", async () => {
+    expect(() => parseCli(["-n", "0"])).toThrow(UsageError);
+    expect(() => parseCli(["--bogus"])).toThrow(UsageError);
+    expect(() => parseCli(["--slo", "nonsense<1"])).toThrow(/unknown metric/);
+    expect(await main(["--duration", "soon"])).toBe(2);
+    expect(await main(["--url", "http://127.0.0.1:9", "-r", rec!.wav, "-d", "1s"])).toBe(2); // nobody there
+  });
+
+  it("reads Prometheus text", () => {
+    const m = parsePrometheus(
+      '# HELP x\nprocess_cpu_seconds_total 12.5\nnodejs_eventloop_lag_p99_seconds 0.012\nhttp_requests_total{route="/"} 3\n',
+    );
+    expect(m.get("process_cpu_seconds_total")).toBe(12.5);
+    expect(m.get("nodejs_eventloop_lag_p99_seconds")).toBe(0.012);
+    expect(m.get("http_requests_total")).toBe(3);
+  });
+});
