@@ -94,6 +94,7 @@ export class VoiceConversation {
 
   /** The conversation is over: the worker finalises the transcript, then the final score is computed. */
   async end(reason: EndReason = EndReason.CUSTOMER): Promise<void> {
+    this.director?.windDown();
     await this.#stream.end(this.#finishTimeoutMs);
     await this.director?.end(reason);
   }

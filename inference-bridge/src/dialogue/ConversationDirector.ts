@@ -97,6 +97,8 @@ export class ConversationDirector {
   #playback: Playback | undefined;
   #asking: AbortController | undefined;
   #ended: Promise<void> | undefined;
+  /** The conversation is ending: finals still count for the score, but no new turn starts. */
+  #windingDown = false;
 
   constructor(options: ConversationDirectorOptions) {
     this.#o = options;
@@ -141,12 +143,25 @@ export class ConversationDirector {
       this.#scorer.onFinal(segment.segmentId, this.#o.transcript.finalText());
       // The turn ends once the recogniser closed the utterance AND the line has
       // been quiet for turnSilenceMs; the quiet time before the final counts.
-      if (segment.speechFinal) this.#armTurnTimer(this.#config.turnSilenceMs - (performance.now() - this.#lastVoiceAt));
+      if (segment.speechFinal && !this.#windingDown)
+        this.#armTurnTimer(this.#config.turnSilenceMs - (performance.now() - this.#lastVoiceAt));
     } else if (segment.text) {
       this.#cancelTurnTimer();
       this.#lastActivityAt = performance.now();
       this.#scorer.onPartial(this.#openText(), segment.stability);
     }
+  }
+
+  /**
+   * The conversation is about to end (the speech stream is being finalised):
+   * the AI stops talking and asks nothing more, while the last finals still
+   * reach the score. end() follows.
+   */
+  windDown(): void {
+    this.#windingDown = true;
+    this.#cancelTurnTimer();
+    this.#asking?.abort();
+    this.#playback?.stop();
   }
 
   /** Ends the conversation: final score, summary, ConversationEnded. Safe to call twice. */
@@ -198,7 +213,7 @@ export class ConversationDirector {
 
   async #onTurnEnd(): Promise<void> {
     this.#turnTimer = undefined;
-    if (this.#ended || this.#asking || this.#playback) return;
+    if (this.#ended || this.#windingDown || this.#asking || this.#playback) return;
     const turnEndedAt = performance.now();
     const lastVoiceAt = this.#lastVoiceAt;
     aiTurnMetrics.endOfUtteranceDelay.observe((turnEndedAt - lastVoiceAt) / 1000);

@@ -235,6 +235,19 @@ describe("ConversationDirector", () => {
     expect(t.director.ended).toBe(false);
   });
 
+  it("asks nothing once winding down, but still scores the last finals", async () => {
+    const t = setup();
+    t.customer.pcm(tone(1_500));
+    t.director.windDown(); // the session is ending: the worker finalises the last utterance
+    t.customer.say(COMPLAINT);
+    await advance(TURN_SILENCE * 3);
+    expect(t.of("aiTurn")).toEqual([]);
+    expect(t.tts.calls).toEqual([]);
+    await t.director.end(EndReason.CUSTOMER);
+    const [ended] = t.of("conversationEnded");
+    expect(ended!.finalScore!.score).toBeGreaterThan(0);
+  });
+
   it("does not talk over a customer who started speaking while the question was being prepared", async () => {
     const t = setup();
     t.tts.hold = true;
