@@ -9,7 +9,9 @@
 //   utterance, or its words have not changed for `settleMs` since the voice
 //   stopped (pocketsphinx sends a partial only when its words change);
 // - how the words end (turnTail): a complete thought ends the turn after a
-//   short silence, a dangling word or a filler after a long one.
+//   short silence, a dangling word or a filler after a long one. One word
+//   said alone after a pause that followed a dangling word ("my daughter and
+//   … uh …", where the recogniser hears "uh" as "add") does not resolve it.
 //
 // Plain logic on timestamps the caller passes in (performance.now() in the
 // node, scripted times in tests); it owns no timer.
@@ -32,6 +34,8 @@ export interface TurnDetectorConfig {
   missedVoiceMs: number;
   /** A partial less stable than this (it rewrote most of its words) does not show the recogniser caught up. */
   minStability: number;
+  /** Voice after at least this much silence starts a new burst of speech. */
+  burstGapMs: number;
 }
 
 export const DEFAULT_TURN_DETECTION: TurnDetectorConfig = {
@@ -43,6 +47,7 @@ export const DEFAULT_TURN_DETECTION: TurnDetectorConfig = {
   prepareAfterMs: 250,
   missedVoiceMs: 500,
   minStability: 0.5,
+  burstGapMs: 400,
 };
 
 /** The part of a transcript segment the decision needs (live TranscriptSegment fits). */
@@ -70,6 +75,13 @@ export interface TurnOutlook {
 }
 
 const NEVER = Number.NEGATIVE_INFINITY;
+const TAIL_WAIT: Record<TurnTail, number> = { complete: 0, open: 1, hesitation: 2 };
+
+function countWords(text: string): number {
+  let n = 0;
+  for (const word of text.split(" ")) if (word) n++;
+  return n;
+}
 
 export class TurnDetector {
   readonly #config: TurnDetectorConfig;
@@ -87,6 +99,9 @@ export class TurnDetector {
   #coveredAudioMs = NEVER;
   #coveredAt = NEVER;
   #closedAt = NEVER;
+  /** How the words ended, and how many there were, when the customer went on after a pause. */
+  #tailBeforeBurst: TurnTail = "complete";
+  #wordsBeforeBurst = 0;
 
   constructor(config: Partial<TurnDetectorConfig> = {}) {
     this.#config = { ...DEFAULT_TURN_DETECTION, ...config };
@@ -103,9 +118,16 @@ export class TurnDetector {
 
   /** A voiced frame of the customer: at `at`, ending at `audioMs` on the conversation clock. */
   voice(at: number, audioMs: number): void {
+    this.#voice(at, audioMs, true);
+  }
+
+  #voice(at: number, audioMs: number, heard: boolean): void {
     if (!this.#voiced) {
       this.#voiced = true;
       this.#firstVoiceAudioMs = audioMs;
+    } else if (heard && at - this.#voiceAt >= this.#config.burstGapMs) {
+      this.#tailBeforeBurst = turnTail(this.#text);
+      this.#wordsBeforeBurst = countWords(this.#text);
     }
     this.#voiceAt = at;
     this.#voiceAudioMs = Math.max(this.#voiceAudioMs, audioMs);
@@ -124,7 +146,7 @@ export class TurnDetector {
       // The recogniser found new words well after the last frame the voice
       // detector called voiced (quiet speech, or no voice detector input at
       // all): the customer spoke until now.
-      this.voice(at, segment.endMs);
+      this.#voice(at, segment.endMs, false);
     }
     if (segment.text) this.#hasWords = true;
     if (changed) {
@@ -142,7 +164,9 @@ export class TurnDetector {
   /** When the turn ends and when to prepare the answer; undefined while there is nothing to answer. */
   outlook(): TurnOutlook | undefined {
     if (!this.#voiced || !this.#hasWords) return undefined;
-    const tail = turnTail(this.#text);
+    let tail = turnTail(this.#text);
+    if (this.#tailBeforeBurst !== "complete" && countWords(this.#text) - this.#wordsBeforeBurst <= 1)
+      tail = TAIL_WAIT[this.#tailBeforeBurst] > TAIL_WAIT[tail] ? this.#tailBeforeBurst : tail;
     const heardAt = this.#heardAt();
     const endsAt = Math.max(this.#voiceAt + this.#silenceMs(tail), heardAt);
     return {
@@ -166,6 +190,8 @@ export class TurnDetector {
     this.#coveredAudioMs = NEVER;
     this.#coveredAt = NEVER;
     this.#closedAt = NEVER;
+    this.#tailBeforeBurst = "complete";
+    this.#wordsBeforeBurst = 0;
   }
 
   /** When the recogniser had heard everything up to the last voiced frame. */

@@ -15,6 +15,7 @@ const CONFIG: TurnDetectorConfig = {
   prepareAfterMs: 250,
   missedVoiceMs: 500,
   minStability: 0.5,
+  burstGapMs: 400,
 };
 /** PCM reaches the node this long after its place on the conversation clock. */
 const ARRIVAL_MS = 20;
@@ -241,5 +242,33 @@ describe("TurnDetector", () => {
     s.talk(2_600, 3_400); // the recogniser had not closed the utterance: it goes on in segment 0
     s.partial(3_700, 0, "the coffee was cold and bitter", 3_440);
     expect(s.outlook()).toMatchObject({ voiceAt: 3_420, endsAt: 3_920 });
+  });
+
+  it("one word alone after a pause that followed a conjunction does not resolve it (a filler heard as a word)", () => {
+    const s = script();
+    s.talk(1_000, 2_000);
+    s.final(2_600, 0, "my daughter and", 2_200);
+    s.talk(3_000, 3_300); // "uh", which pocketsphinx hears as "add"
+    s.final(3_900, 1, "add", 3_500);
+    expect(s.outlook()).toMatchObject({ tail: "hesitation", endsAt: 3_320 + 2_000 });
+    // More than one word after the pause: the new words decide.
+    s.talk(5_000, 6_000);
+    s.final(6_500, 2, "she started crying", 6_200);
+    expect(s.outlook()).toMatchObject({ tail: "complete", endsAt: 6_520 });
+  });
+
+  it("one word alone after a pause that followed a complete thought is judged by itself", () => {
+    const s = script();
+    s.talk(1_000, 2_000);
+    s.final(2_600, 0, "the coffee was cold", 2_200);
+    s.talk(3_000, 3_300);
+    s.final(3_900, 1, "definitely", 3_500);
+    expect(s.outlook()).toMatchObject({ tail: "complete", endsAt: 3_900 });
+    s.talk(5_000, 5_300);
+    s.final(5_900, 2, "and", 5_500);
+    expect(s.outlook()!.tail).toBe("hesitation");
+    s.talk(7_000, 7_300);
+    s.final(7_900, 3, "yes", 7_500);
+    expect(s.outlook()!.tail).toBe("hesitation"); // "and … yes": still mid-thought
   });
 });
