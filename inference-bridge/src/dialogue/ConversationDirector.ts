@@ -318,6 +318,11 @@ export class ConversationDirector {
     const turnEndedAt = performance.now();
     const lastVoiceAt = outlook.voiceAt;
     aiTurnMetrics.endOfUtteranceDelay.observe((turnEndedAt - lastVoiceAt) / 1000);
+    // No words in the log: they are the customer's, kept only where retention rules apply.
+    this.#o.logger.debug(
+      { tail: outlook.tail, silenceMs: Math.round(turnEndedAt - lastVoiceAt), prepared: this.#prepared !== undefined },
+      "customer's turn ended",
+    );
     this.#detector.nextTurn(); // what the customer says from now on is their next turn
     if (this.#turn >= this.#config.maxTurns) {
       this.#discardPrepared();

@@ -6,6 +6,7 @@
 
 import type { SpeechSynthesizer } from "../tts/FliteTts.ts";
 import { speechChunks } from "../tts/speechChunks.ts";
+import { trimLeadingSilence } from "../tts/trimLeadingSilence.ts";
 
 const ignore = () => {};
 
@@ -22,11 +23,13 @@ export class SpokenReply {
     this.text = text;
     const signal = this.#controller.signal;
     let previous: Promise<unknown> = Promise.resolve();
-    this.#pieces = speechChunks(text).map((chunk) => {
+    this.#pieces = speechChunks(text).map((chunk, i) => {
       // One flite at a time: a second one would only slow the first down.
-      const piece = previous.then(() => tts.synthesize(chunk, signal));
+      const synthesized = previous.then(() => tts.synthesize(chunk, signal));
+      // The reply starts with its first sound, not with the synthesiser's silence.
+      const piece = i === 0 ? synthesized.then(trimLeadingSilence) : synthesized;
       piece.catch(ignore); // whoever awaits it sees the error; nobody has to
-      previous = piece;
+      previous = synthesized;
       return piece;
     });
     this.#pieces[0]?.then(() => {
