@@ -87,7 +87,7 @@ export class VoiceConversation {
   /** The media plane's PCM sink. */
   readonly pushPcm = (pcm: Int16Array, offsetSamples: number, arrivedAtMs: number): void => {
     this.#stream.push(pcm, offsetSamples, arrivedAtMs);
-    this.director?.onPcm(pcm);
+    this.director?.onPcm(pcm, offsetSamples);
     // A sample of one frame in ten is plenty for a latency histogram.
     if (++this.#frames % 10 === 0) asrAudioToWorkerLatency.observe((performance.now() - arrivedAtMs) / 1000);
   };

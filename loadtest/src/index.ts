@@ -7,5 +7,11 @@ export {
   wsUrl,
 } from "./ProtocolClient.ts";
 export { LIBRIVOX_DIR, librivoxRecordings, type Recording } from "./recordings.ts";
+export {
+  INNER_PAUSE_S,
+  lastVoiceSeconds,
+  makeTurnRecordings,
+  type TurnRecording,
+} from "./turnRecordings.ts";
 export { FRAME_MS, opusPacketsFromFile, WeriftCustomer } from "./WeriftCustomer.ts";
 export { corpusWer, normalizeWords, wordErrors } from "./wer.ts";

@@ -3,6 +3,11 @@
 // pace, into the session's router through a DirectTransport. The customer's
 // browser consumes it on its receive transport like any other track.
 //
+// PCM may arrive in pieces (stream(): the synthesiser's first clause, then the
+// rest), so speaking starts with the first piece. A piece that comes late
+// leaves a gap, sent as a new talkspurt (marker bit, RTP clock moved on by the
+// pause) rather than as late packets.
+//
 // Barge-in: stop() cancels the remaining frames at once; the browser's jitter
 // buffer (tens of ms) is all that still plays.
 import { randomInt } from "node:crypto";
@@ -22,6 +27,14 @@ export interface Playback {
   readonly ended: Promise<PlaybackEnd>;
   /** Stops sending (barge-in). Safe to call twice. */
   stop(): void;
+}
+
+/** A playback fed piece by piece. */
+export interface VoiceStream extends Playback {
+  /** Appends PCM to what is being said; ignored once the playback ended. */
+  write(pcm: Int16Array): void;
+  /** Nothing more will be written: the playback ends "done" after the last frame. Safe to call twice. */
+  end(): void;
 }
 
 export class AiVoice {
@@ -73,52 +86,125 @@ export class AiVoice {
    * `onFirstPacket` fires when the first RTP packet leaves (TTS time to first byte).
    */
   play(pcm: Int16Array, onFirstPacket?: () => void): Playback {
+    const stream = this.stream(onFirstPacket);
+    stream.write(pcm);
+    stream.end();
+    return stream;
+  }
+
+  /**
+   * Starts a playback fed with write() and closed with end(); its first frames
+   * leave as soon as the first PCM is written. A playback already running is
+   * stopped first. `onFirstPacket` fires when the first RTP packet leaves.
+   */
+  stream(onFirstPacket?: () => void): VoiceStream {
     this.#current?.stop();
-    const frames = Math.ceil(pcm.length / FRAME_SAMPLES);
-    const frame = new Int16Array(FRAME_SAMPLES);
-    let next = 0;
+    const pieces: Int16Array[] = [];
+    let pieceOffset = 0; // samples of pieces[0] already sent
+    let queued = 0; // samples written and not yet sent
+    let ending = false;
+    let sent = 0; // frames sent by this playback
+    // Frame `i` is due at anchorAt + (i - anchorFrame - PREBUFFER_FRAMES) × 20 ms; the
+    // anchor moves when sending (re)starts after the PCM ran out.
+    let anchorAt = 0;
+    let anchorFrame = 0;
+    let running = false;
+    let marker = true;
     let timer: NodeJS.Timeout | undefined;
+    let settled = false;
     let finish: (end: PlaybackEnd) => void = () => {};
     const ended = new Promise<PlaybackEnd>((resolve) => (finish = resolve));
-    const startedAt = performance.now();
+    const frame = new Int16Array(FRAME_SAMPLES);
 
-    // The RTP clock keeps running between replies: jump it by the wall-clock pause
-    // so the browser's jitter buffer sees a silence, not late packets.
-    if (this.#lastSentAt !== undefined) {
-      const pausedTicks = Math.max(0, Math.round((startedAt - this.#lastSentAt) * 48) - TICKS_PER_FRAME);
-      this.#timestamp = (this.#timestamp + pausedTicks) >>> 0;
-    }
-    const sendFrame = (index: number): boolean => {
-      frame.fill(0);
-      frame.set(pcm.subarray(index * FRAME_SAMPLES, (index + 1) * FRAME_SAMPLES));
+    /** Moves the next 20 ms of written PCM into `frame` (zero-padded at the very end). */
+    const takeFrame = (): void => {
+      let filled = 0;
+      while (filled < FRAME_SAMPLES && pieces.length > 0) {
+        const piece = pieces[0]!;
+        const n = Math.min(FRAME_SAMPLES - filled, piece.length - pieceOffset);
+        frame.set(piece.subarray(pieceOffset, pieceOffset + n), filled);
+        filled += n;
+        pieceOffset += n;
+        if (pieceOffset === piece.length) {
+          pieces.shift();
+          pieceOffset = 0;
+        }
+      }
+      if (filled < FRAME_SAMPLES) frame.fill(0, filled);
+      queued -= filled;
+    };
+    const sendFrame = (): boolean => {
+      takeFrame();
       const payload = this.#encoder.encode(frame);
       try {
-        this.producer.send(this.#packet(payload, index === 0));
+        this.producer.send(this.#packet(payload, marker));
       } catch {
         return false; // the worker or transport went away: stop, do not throw from a timer
       }
+      marker = false;
       this.#lastSentAt = performance.now();
-      if (index === 0) onFirstPacket?.();
+      if (sent++ === 0) onFirstPacket?.();
       return true;
     };
     const stop = (end: PlaybackEnd) => {
       if (timer) clearTimeout(timer);
       timer = undefined;
+      running = false;
       if (this.#current === handle) this.#current = undefined;
+      if (settled) return;
+      settled = true;
+      pieces.length = 0;
       finish(end);
     };
-    // Frames go out on a fixed schedule (start + i × 20 ms), so timer jitter never accumulates.
+    const frameReady = () => queued >= FRAME_SAMPLES || (ending && queued > 0);
+    // Frames go out on a fixed schedule, so timer jitter never accumulates.
     const tick = () => {
+      timer = undefined;
       if (this.#closed || this.producer.closed) return stop("interrupted");
-      const due = Math.min(frames, Math.floor((performance.now() - startedAt) / 20) + PREBUFFER_FRAMES);
-      while (next < due) if (!sendFrame(next++)) return stop("interrupted");
-      if (next >= frames) return stop("done");
-      timer = setTimeout(tick, Math.max(1, startedAt + (next - PREBUFFER_FRAMES + 1) * 20 - performance.now()));
+      const due = anchorFrame + Math.floor((performance.now() - anchorAt) / 20) + PREBUFFER_FRAMES;
+      while (sent < due && frameReady()) if (!sendFrame()) return stop("interrupted");
+      if (ending && queued === 0) return stop("done");
+      if (!frameReady()) {
+        running = false; // the PCM ran out: write() starts a new talkspurt
+        return;
+      }
+      timer = setTimeout(
+        tick,
+        Math.max(1, anchorAt + (sent - anchorFrame - PREBUFFER_FRAMES + 1) * 20 - performance.now()),
+      );
+    };
+    const start = () => {
+      running = true;
+      marker = true;
+      anchorAt = performance.now();
+      anchorFrame = sent;
+      // The RTP clock keeps running through pauses (between replies, or while a
+      // late piece is made): jump it by the wall-clock pause so the browser's
+      // jitter buffer sees a silence, not late packets.
+      if (this.#lastSentAt !== undefined) {
+        const pausedTicks = Math.max(0, Math.round((anchorAt - this.#lastSentAt) * 48) - TICKS_PER_FRAME);
+        this.#timestamp = (this.#timestamp + pausedTicks) >>> 0;
+      }
+      tick();
     };
     const handle = { stop: () => stop("interrupted") };
     this.#current = handle;
-    tick();
-    return { ended, stop: handle.stop };
+    return {
+      ended,
+      stop: handle.stop,
+      write: (pcm: Int16Array) => {
+        if (settled || ending || pcm.length === 0) return;
+        pieces.push(pcm);
+        queued += pcm.length;
+        if (!running && frameReady()) start();
+      },
+      end: () => {
+        if (settled || ending) return;
+        ending = true;
+        if (queued === 0) stop("done");
+        else if (!running) start();
+      },
+    };
   }
 
   /** Stops whatever is playing (barge-in). */

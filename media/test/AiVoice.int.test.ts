@@ -245,6 +245,81 @@ describe("AiVoice (real mediasoup worker)", () => {
     expectContiguous(packets.slice(firstCount));
   });
 
+  it("stream(): pieces written while playing continue the same talkspurt, and end() finishes it", async () => {
+    const { voice, packets, sent } = await setup();
+    let firstPacket = 0;
+    const stream = voice.stream(() => firstPacket++);
+    expect(sent()).toBe(0); // nothing to say yet
+    expect(voice.speaking).toBe(true);
+    // Pieces that are not whole frames: 1330 + 490 + 190 ms = 2010 ms, 101 frames. The
+    // later ones are written while the first still plays (it lasts over a second).
+    stream.write(tone(1_330));
+    expect(sent()).toBe(3);
+    expect(firstPacket).toBe(1);
+    await waitFor(() => sent() >= 5, "5 packets");
+    stream.write(tone(490, 440));
+    stream.write(tone(190));
+    stream.end();
+    stream.end(); // safe twice
+    stream.write(tone(500)); // after end(): ignored
+    expect(await stream.ended).toBe("done");
+    expect(voice.speaking).toBe(false);
+    expect(sent()).toBe(101);
+    await settle(packets, sent);
+    expect(packets).toHaveLength(101);
+    expect(firstPacket).toBe(1);
+    expectContiguous(packets);
+    expect(packets.filter((p) => p.marker)).toHaveLength(1);
+  });
+
+  it("stream(): a piece that comes after the PCM ran out starts a new talkspurt after the pause", async () => {
+    const { voice, packets, sent } = await setup();
+    const stream = voice.stream();
+    stream.write(tone(100)); // 5 frames
+    await waitFor(() => sent() === 5, "the first piece");
+    await sleep(300); // the next piece is late: the line is quiet meanwhile
+    expect(sent()).toBe(5);
+    expect(voice.speaking).toBe(true);
+    stream.write(tone(200)); // 10 frames
+    stream.end();
+    expect(await stream.ended).toBe("done");
+    await settle(packets, sent);
+    expect(packets).toHaveLength(15);
+    expect(packets.flatMap((p, i) => (p.marker ? [i] : []))).toEqual([0, 5]);
+    expectContiguous(packets.slice(0, 5));
+    expectContiguous(packets.slice(5));
+    for (let i = 1; i < packets.length; i++)
+      expect(packets[i]!.sequenceNumber).toBe((packets[i - 1]!.sequenceNumber + 1) & 0xffff);
+    // The RTP clock moved on by about the pause (≥ 300 ms at 48 kHz), so no packet looks late.
+    const jump = (packets[5]!.timestamp - packets[4]!.timestamp) >>> 0;
+    expect(jump).toBeGreaterThanOrEqual(300 * 48);
+    expect(jump).toBeLessThan(5_000 * 48);
+  });
+
+  it("stream(): stop() while waiting for a piece ends it with interrupted; later writes send nothing", async () => {
+    const { voice, sent } = await setup();
+    const stream = voice.stream();
+    stream.write(tone(60));
+    stream.stop();
+    expect(await stream.ended).toBe("interrupted");
+    const count = sent();
+    stream.write(tone(500));
+    stream.end();
+    await sleep(150);
+    expect(sent()).toBe(count);
+    expect(voice.speaking).toBe(false);
+  });
+
+  it("stream(): end() with nothing written ends at once with done", async () => {
+    const { voice, sent } = await setup();
+    let firstPacket = 0;
+    const stream = voice.stream(() => firstPacket++);
+    stream.end();
+    expect(await stream.ended).toBe("done");
+    expect(sent()).toBe(0);
+    expect(firstPacket).toBe(0);
+  });
+
   it("close() interrupts the playback and closes the producer", async () => {
     const { voice, sent } = await setup();
     const playback = voice.play(tone(1_000));

@@ -174,7 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
       partialIntervalMs: int(env, "SCORING_PARTIAL_INTERVAL_MS", 2_000),
     },
     dialogue: {
-      turnSilenceMs: int(env, "TURN_SILENCE_MS", 900),
+      turnSilenceMs: int(env, "TURN_SILENCE_MS", 500),
       maxTurns: int(env, "MAX_TURNS", 3),
       endSilenceMs: int(env, "END_SILENCE_MS", 30_000),
       ttsVoice: env.TTS_VOICE ?? "slt",

@@ -1,8 +1,11 @@
 // The AI's side of one conversation: scores the customer's words as they
-// come, notices when the customer's turn is over (a final segment plus a
-// silence), asks one follow-up aimed at the weakest score part, speaks it, and
-// stops speaking the moment the customer talks again (barge-in). Ends on the
-// customer's request, after maxTurns questions, or after a long silence.
+// come, notices when the customer's turn is over (TurnDetector: the voice
+// detector's silence, how far the recogniser got, and how the words end),
+// prepares the follow-up while that silence accrues (planned and its first
+// clause synthesised, thrown away if the customer goes on), speaks it from
+// the first synthesised piece on, and stops speaking the moment the customer
+// talks again (barge-in). Ends on the customer's request, after maxTurns
+// questions, or after a long silence.
 import { create } from "@bufbuild/protobuf";
 import {
   AiSpeechState,
@@ -14,31 +17,45 @@ import {
 } from "@parley/proto/live";
 import type { Logger } from "pino";
 import { toFeedbackScore } from "../scoring/events.ts";
-import type { FollowUpPlanner } from "../scoring/FollowUpPlanner.ts";
+import type { FollowUp, FollowUpPlanner } from "../scoring/FollowUpPlanner.ts";
 import { IncrementalScorer } from "../scoring/IncrementalScorer.ts";
 import { observeFinalScore } from "../scoring/metrics.ts";
-import type { FeedbackScoreResult, ScoringEngine } from "../scoring/types.ts";
+import { abortedError, type FeedbackScoreResult, type ScoringEngine } from "../scoring/types.ts";
 import type { TranscriptAssembler } from "../TranscriptAssembler.ts";
 import type { SpeechSynthesizer } from "../tts/FliteTts.ts";
 import { aiTurnMetrics } from "./metrics.ts";
 import { SpeechActivity } from "./SpeechActivity.ts";
+import { SpokenReply } from "./SpokenReply.ts";
 import { summarize } from "./summary.ts";
+import { TurnDetector, type TurnOutlook } from "./TurnDetector.ts";
 
 export interface Playback {
   readonly ended: Promise<"done" | "interrupted">;
   stop(): void;
 }
 
+/** A playback fed piece by piece (media's AiVoice.stream()). */
+export interface VoiceStream extends Playback {
+  write(pcm: Int16Array): void;
+  /** Nothing more to say: the playback ends "done" after what was written. */
+  end(): void;
+}
+
 /** Where the AI's voice goes (media's AiVoice). */
 export interface VoiceOutput {
   readonly speaking: boolean;
-  play(pcm: Int16Array, onFirstPacket?: () => void): Playback;
+  /** `onFirstPacket` fires when the first RTP packet leaves. */
+  stream(onFirstPacket?: () => void): VoiceStream;
   interrupt(): void;
 }
 
 export interface DialogueConfig {
-  /** Silence after a final segment that ends the customer's turn. */
+  /** Silence that ends the customer's turn after a complete thought. */
   turnSilenceMs: number;
+  /** Silence that ends the turn after a word that usually goes on ("the", "to", "was"). */
+  openTurnSilenceMs: number;
+  /** Silence that ends the turn after a conjunction or a filler ("and", "because", "um"). */
+  hesitationTurnSilenceMs: number;
   /** Follow-up questions before the conversation ends by itself. */
   maxTurns: number;
   /** Silence (no customer speech, AI not speaking) that ends the conversation. */
@@ -48,7 +65,9 @@ export interface DialogueConfig {
 }
 
 export const DEFAULT_DIALOGUE: DialogueConfig = {
-  turnSilenceMs: 900,
+  turnSilenceMs: 500,
+  openTurnSilenceMs: 1_200,
+  hesitationTurnSilenceMs: 2_000,
   maxTurns: 3,
   endSilenceMs: 30_000,
   partialScoreIntervalMs: 2_000,
@@ -73,11 +92,30 @@ export interface TurnTiming {
   turn: number;
   /** Customer's last voiced frame → turn end decided. */
   endOfUtteranceMs: number;
-  /** Text-to-speech start → first RTP packet of the answer. */
+  /** Text-to-speech start → the reply's first piece synthesised. */
   ttsFirstByteMs: number;
   /** Turn end decided → first RTP packet of the answer. */
   responseMs: number;
+  /** Customer's last voiced frame → first RTP packet of the answer. */
+  voiceToVoiceMs: number;
+  /** When the first RTP packet left (performance.now()). */
+  firstByteAt: number;
+  /** The answer's first piece was synthesised before the turn ended (speculatively). */
+  prepared: boolean;
 }
+
+/** A follow-up in the making for one transcript: planned, then synthesised. */
+interface Prepared {
+  /** The transcript it answers. */
+  text: string;
+  controller: AbortController;
+  answer: Promise<FollowUp | undefined>;
+  /** Set once the question is known. */
+  reply?: SpokenReply;
+}
+
+const ignore = () => {};
+const SAMPLES_PER_MS = 16;
 
 export class ConversationDirector {
   /** Observers see each turn's timings; they never change the conversation. */
@@ -86,6 +124,7 @@ export class ConversationDirector {
   readonly #config: DialogueConfig;
   readonly #scorer: IncrementalScorer;
   readonly #activity = new SpeechActivity();
+  readonly #detector: TurnDetector;
   readonly #asked: string[] = [];
   #latestScore: FeedbackScoreResult | undefined;
   #turn = 0;
@@ -95,7 +134,12 @@ export class ConversationDirector {
   /** Last partial text or AI speech end: activity that is not customer audio energy. */
   #lastActivityAt = performance.now();
   #playback: Playback | undefined;
-  #asking: AbortController | undefined;
+  /** Prepared ahead of the turn's end, for the transcript as it stands. */
+  #prepared: Prepared | undefined;
+  /** A reply of a superseded preparation, kept in case the new one asks the same question. */
+  #spare: SpokenReply | undefined;
+  /** The follow-up being asked (from the turn's end until its playback ends). */
+  #answering: Prepared | undefined;
   #ended: Promise<void> | undefined;
   /** The conversation is ending: finals still count for the score, but no new turn starts. */
   #windingDown = false;
@@ -103,6 +147,11 @@ export class ConversationDirector {
   constructor(options: ConversationDirectorOptions) {
     this.#o = options;
     this.#config = { ...DEFAULT_DIALOGUE, ...options.config };
+    this.#detector = new TurnDetector({
+      completeSilenceMs: this.#config.turnSilenceMs,
+      openSilenceMs: this.#config.openTurnSilenceMs,
+      hesitationSilenceMs: this.#config.hesitationTurnSilenceMs,
+    });
     this.#scorer = new IncrementalScorer({
       engine: options.scoring,
       partialIntervalMs: this.#config.partialScoreIntervalMs,
@@ -123,33 +172,38 @@ export class ConversationDirector {
     return this.#ended !== undefined;
   }
 
-  /** Every 16 kHz PCM chunk of the customer (the media plane's sink). */
-  onPcm(pcm: Int16Array): void {
+  /**
+   * Every 16 kHz PCM chunk of the customer (the media plane's sink);
+   * `offsetSamples` places it on the conversation clock (default: right after the previous chunk).
+   */
+  onPcm(pcm: Int16Array, offsetSamples?: number): void {
     if (this.#ended) return;
+    const before = this.#activity.samples;
+    const voicedBefore = this.#activity.lastVoicedSample;
     if (this.#activity.push(pcm)) this.#onSpeechStart();
-    if (this.#activity.loud) {
-      // Per frame only a timestamp: the silence timer re-checks it when it fires.
-      // Only voice itself (not the detector's hangover) keeps the turn open.
-      this.#lastVoiceAt = performance.now();
-      if (this.#turnTimer) this.#cancelTurnTimer();
-    }
+    const voiced = this.#activity.lastVoicedSample;
+    if (voiced === voicedBefore) return;
+    // Per voiced frame only timestamps; the turn timer re-checks them when it fires.
+    const now = performance.now();
+    this.#lastVoiceAt = now;
+    this.#detector.voice(now, ((offsetSamples ?? before) + voiced - before) / SAMPLES_PER_MS);
+    if (this.#prepared) this.#discardPrepared(); // the customer goes on
+    if (!this.#turnTimer) this.#scheduleTurn();
   }
 
   /** Every transcript change the assembler published. */
   onTranscript(segment: TranscriptSegment): void {
     if (this.#ended) return;
+    const now = performance.now();
     if (segment.isFinal) {
-      aiTurnMetrics.transcriptionDelay.observe(Math.max(0, performance.now() - this.#lastVoiceAt) / 1000);
+      aiTurnMetrics.transcriptionDelay.observe(Math.max(0, now - this.#lastVoiceAt) / 1000);
       this.#scorer.onFinal(segment.segmentId, this.#o.transcript.finalText());
-      // The turn ends once the recogniser closed the utterance AND the line has
-      // been quiet for turnSilenceMs; the quiet time before the final counts.
-      if (segment.speechFinal && !this.#windingDown)
-        this.#armTurnTimer(this.#config.turnSilenceMs - (performance.now() - this.#lastVoiceAt));
     } else if (segment.text) {
-      this.#cancelTurnTimer();
-      this.#lastActivityAt = performance.now();
+      this.#lastActivityAt = now;
       this.#scorer.onPartial(this.#openText(), segment.stability);
     }
+    this.#detector.heard(segment, this.#o.transcript.text(), now);
+    this.#scheduleTurn();
   }
 
   /**
@@ -159,8 +213,9 @@ export class ConversationDirector {
    */
   windDown(): void {
     this.#windingDown = true;
-    this.#cancelTurnTimer();
-    this.#asking?.abort();
+    clearTimeout(this.#turnTimer);
+    this.#turnTimer = undefined;
+    this.#stopAnswering();
     this.#playback?.stop();
   }
 
@@ -174,7 +229,7 @@ export class ConversationDirector {
   close(): void {
     this.#ended ??= Promise.resolve();
     this.#clearTimers();
-    this.#asking?.abort();
+    this.#stopAnswering();
     this.#playback?.stop();
     this.#scorer.close();
   }
@@ -186,63 +241,130 @@ export class ConversationDirector {
     aiTurnMetrics.bargeIns.inc();
   }
 
-  #armTurnTimer(delayMs: number): void {
-    this.#cancelTurnTimer();
-    this.#turnTimer = setTimeout(() => void this.#onTurnEnd(), Math.max(0, delayMs));
-  }
-
-  #cancelTurnTimer(): void {
+  /** Acts on the turn's outlook now, and sets the timer for its next step. */
+  #scheduleTurn(): void {
     clearTimeout(this.#turnTimer);
     this.#turnTimer = undefined;
+    if (this.#ended || this.#windingDown || this.#answering) return; // an answer in progress re-schedules when done
+    const outlook = this.#detector.outlook();
+    if (!outlook) return;
+    const now = performance.now();
+    if (now >= outlook.endsAt) {
+      void this.#takeTurn(outlook);
+      return;
+    }
+    const worthPreparing = this.#turn < this.#config.maxTurns;
+    if (worthPreparing && now >= outlook.prepareAt && this.#prepared?.text !== outlook.text)
+      this.#prepare(outlook.text);
+    const due = !worthPreparing || this.#prepared?.text === outlook.text ? outlook.endsAt : outlook.prepareAt;
+    this.#turnTimer = setTimeout(() => this.#scheduleTurn(), Math.max(0, due - now));
+  }
+
+  /** Starts planning and synthesising a follow-up to `text`, superseding an earlier preparation. */
+  #prepare(text: string): Prepared {
+    const previous = this.#prepared;
+    if (previous) {
+      previous.controller.abort();
+      if (previous.reply) {
+        this.#spare?.abort();
+        this.#spare = previous.reply;
+      }
+    }
+    const controller = new AbortController();
+    const prepared: Prepared = { text, controller, answer: Promise.resolve(undefined) };
+    prepared.answer = this.#plan(prepared);
+    prepared.answer.catch(ignore); // the turn's end awaits it; a discarded one is nobody's business
+    this.#prepared = prepared;
+    return prepared;
+  }
+
+  async #plan(prepared: Prepared): Promise<FollowUp | undefined> {
+    const { signal } = prepared.controller;
+    const score = this.#latestScore ?? (await this.#o.scoring.score(prepared.text, signal));
+    const followUp = await this.#o.planner.plan({ score, transcript: prepared.text, asked: this.#asked }, signal);
+    if (signal.aborted) throw abortedError(signal);
+    if (!followUp) return undefined;
+    if (this.#spare?.text === followUp.text && !this.#spare.aborted) {
+      prepared.reply = this.#spare; // the same question: its audio is already being made
+      this.#spare = undefined;
+    } else {
+      prepared.reply = new SpokenReply(this.#o.tts, followUp.text);
+    }
+    return followUp;
+  }
+
+  /** The customer went on: what was prepared is thrown away. */
+  #discardPrepared(): void {
+    const prepared = this.#prepared;
+    this.#prepared = undefined;
+    if (prepared) {
+      prepared.controller.abort();
+      prepared.reply?.abort();
+      aiTurnMetrics.speculations.inc({ outcome: "discarded" });
+    }
+    this.#spare?.abort();
+    this.#spare = undefined;
+  }
+
+  #stopAnswering(): void {
+    this.#discardPrepared();
+    const answering = this.#answering;
+    answering?.controller.abort();
+    answering?.reply?.abort();
   }
 
   #armSilenceTimer(delayMs = this.#config.endSilenceMs): void {
     clearTimeout(this.#silenceTimer);
     this.#silenceTimer = setTimeout(() => {
       const quietForMs = performance.now() - Math.max(this.#lastVoiceAt, this.#lastActivityAt);
-      if (this.#playback || this.#asking) return this.#armSilenceTimer();
+      if (this.#playback || this.#answering) return this.#armSilenceTimer();
       if (quietForMs < this.#config.endSilenceMs) return this.#armSilenceTimer(this.#config.endSilenceMs - quietForMs);
       void this.end(EndReason.SILENCE);
     }, delayMs);
   }
 
   #clearTimers(): void {
-    this.#cancelTurnTimer();
+    clearTimeout(this.#turnTimer);
+    this.#turnTimer = undefined;
     clearTimeout(this.#silenceTimer);
   }
 
-  async #onTurnEnd(): Promise<void> {
-    this.#turnTimer = undefined;
-    if (this.#ended || this.#windingDown || this.#asking || this.#playback) return;
+  async #takeTurn(outlook: TurnOutlook): Promise<void> {
     const turnEndedAt = performance.now();
-    const lastVoiceAt = this.#lastVoiceAt;
+    const lastVoiceAt = outlook.voiceAt;
     aiTurnMetrics.endOfUtteranceDelay.observe((turnEndedAt - lastVoiceAt) / 1000);
+    // No words in the log: they are the customer's, kept only where retention rules apply.
+    this.#o.logger.debug(
+      { tail: outlook.tail, silenceMs: Math.round(turnEndedAt - lastVoiceAt), prepared: this.#prepared !== undefined },
+      "customer's turn ended",
+    );
+    this.#detector.nextTurn(); // what the customer says from now on is their next turn
     if (this.#turn >= this.#config.maxTurns) {
+      this.#discardPrepared();
       await this.end(EndReason.MAX_TURNS);
       return;
     }
-    const controller = new AbortController();
-    this.#asking = controller;
+    const wasPrepared = this.#prepared?.text === outlook.text;
+    const answering = wasPrepared && this.#prepared ? this.#prepared : this.#prepare(outlook.text);
+    if (wasPrepared) aiTurnMetrics.speculations.inc({ outcome: "used" });
+    this.#prepared = undefined;
+    this.#answering = answering;
+    const { signal } = answering.controller;
     try {
-      const score =
-        this.#latestScore ?? (await this.#o.scoring.score(this.#o.transcript.finalText(), controller.signal));
-      const followUp = await this.#o.planner.plan(
-        { score, transcript: this.#o.transcript.finalText(), asked: this.#asked },
-        controller.signal,
-      );
-      if (!followUp || controller.signal.aborted) {
-        if (!followUp) await this.end(EndReason.NOTHING_LEFT_TO_ASK);
+      const followUp = await answering.answer;
+      this.#spare?.abort(); // a question not asked after all
+      this.#spare = undefined;
+      const reply = answering.reply;
+      if (!followUp || !reply) {
+        await this.end(EndReason.NOTHING_LEFT_TO_ASK);
         return;
       }
       const turn = ++this.#turn;
       this.#asked.push(followUp.text);
       this.#publish("aiTurn", { sessionId: this.#o.sessionId, turn, text: followUp.text, aimedAt: followUp.aimedAt });
-      const ttsStartedAt = performance.now();
-      const [pcm, voice] = await Promise.all([
-        this.#o.tts.synthesize(followUp.text, controller.signal),
-        this.#o.voice(),
-      ]);
-      if (controller.signal.aborted) return;
+      const readyAtTurnEnd = reply.firstReadyAt !== undefined && reply.firstReadyAt <= turnEndedAt;
+      const [first, voice] = await Promise.all([reply.first, this.#o.voice()]);
+      if (signal.aborted) return;
       // Voice within the last 200 ms (a timestamp, since with DTX no frames arrive in silences).
       if (performance.now() - this.#lastVoiceAt < 200) {
         // The customer started talking again while the question was being
@@ -250,26 +372,22 @@ export class ConversationDirector {
         this.#publish("aiSpeech", { sessionId: this.#o.sessionId, turn, state: AiSpeechState.INTERRUPTED });
         return;
       }
-      const playback = voice.play(pcm, () => {
+      const playback = voice.stream(() => {
         const now = performance.now();
-        const timing: TurnTiming = {
+        this.#observeTurn({
           turn,
           endOfUtteranceMs: turnEndedAt - lastVoiceAt,
-          ttsFirstByteMs: now - ttsStartedAt,
+          ttsFirstByteMs: (reply.firstReadyAt ?? now) - reply.startedAt,
           responseMs: now - turnEndedAt,
-        };
-        aiTurnMetrics.ttsTimeToFirstByte.observe(timing.ttsFirstByteMs / 1000);
-        aiTurnMetrics.responseLatency.observe(timing.responseMs / 1000);
-        for (const observer of this.turnObservers) {
-          try {
-            observer(timing);
-          } catch (err) {
-            this.#o.logger.error({ err }, "turn observer threw");
-          }
-        }
+          voiceToVoiceMs: now - lastVoiceAt,
+          firstByteAt: now,
+          prepared: readyAtTurnEnd,
+        });
       });
       this.#playback = playback;
       this.#publish("aiSpeech", { sessionId: this.#o.sessionId, turn, state: AiSpeechState.SPEAKING });
+      playback.write(first);
+      void this.#speakRest(reply, playback);
       const end = await playback.ended;
       if (this.#playback === playback) this.#playback = undefined;
       if (this.#ended) return; // closed or ended meanwhile: nothing more to say
@@ -280,15 +398,41 @@ export class ConversationDirector {
       });
       this.#lastActivityAt = performance.now();
     } catch (err) {
-      if (!controller.signal.aborted) this.#o.logger.error({ err }, "follow-up failed");
+      if (!signal.aborted) this.#o.logger.error({ err }, "follow-up failed");
     } finally {
-      if (this.#asking === controller) this.#asking = undefined;
+      answering.reply?.abort(); // whatever was not spoken is not needed
+      if (this.#answering === answering) this.#answering = undefined;
+      this.#scheduleTurn(); // the customer may have spoken meanwhile
+    }
+  }
+
+  /** Writes the reply's later pieces as they are synthesised, then ends the playback. */
+  async #speakRest(reply: SpokenReply, playback: VoiceStream): Promise<void> {
+    try {
+      for await (const pcm of reply.rest()) playback.write(pcm);
+    } catch (err) {
+      if (!reply.aborted) this.#o.logger.warn({ err }, "synthesis of the rest of a follow-up failed");
+    } finally {
+      playback.end();
+    }
+  }
+
+  #observeTurn(timing: TurnTiming): void {
+    aiTurnMetrics.ttsTimeToFirstByte.observe(timing.ttsFirstByteMs / 1000);
+    aiTurnMetrics.responseLatency.observe(timing.responseMs / 1000);
+    aiTurnMetrics.voiceToVoice.observe(timing.voiceToVoiceMs / 1000);
+    for (const observer of this.turnObservers) {
+      try {
+        observer(timing);
+      } catch (err) {
+        this.#o.logger.error({ err }, "turn observer threw");
+      }
     }
   }
 
   async #finish(reason: EndReason): Promise<void> {
     this.#clearTimers();
-    this.#asking?.abort();
+    this.#stopAnswering();
     this.#playback?.stop();
     let final: FeedbackScoreResult;
     try {

@@ -1,6 +1,9 @@
 // Energy-based voice activity on the customer's 20 ms PCM frames: fast enough
-// for barge-in (the recogniser's partials come hundreds of ms later). The
-// threshold adapts to the line's noise floor.
+// for barge-in (the recogniser's partials come hundreds of ms later) and for
+// counting the silence that ends a turn. The threshold adapts to the line's
+// noise floor, which learns only from frames that sound like the line, not
+// from the quiet parts of speech (else it climbs into the voice and the end
+// of a sentence goes unheard).
 const FRAME = 320;
 
 export interface SpeechActivityOptions {
@@ -21,6 +24,8 @@ export class SpeechActivity {
   #speaking = false;
   #frameEnergy = 0;
   #frameFill = 0;
+  #samples = 0;
+  #lastVoicedSample = -1;
   readonly #onset: number;
   readonly #hangover: number;
   readonly #minRms: number;
@@ -42,6 +47,19 @@ export class SpeechActivity {
     return this.#loudFrames >= this.#onset;
   }
 
+  /** Samples fed so far. */
+  get samples(): number {
+    return this.#samples;
+  }
+
+  /**
+   * End (in samples fed) of the last voiced frame: a frame above the threshold
+   * while speech is on (clicks before an onset do not count); -1 before any.
+   */
+  get lastVoicedSample(): number {
+    return this.#lastVoicedSample;
+  }
+
   /** Feeds PCM; returns true on the frame where speech starts. */
   push(pcm: Int16Array): boolean {
     let started = false;
@@ -49,29 +67,36 @@ export class SpeechActivity {
       const s = pcm[i]!;
       this.#frameEnergy += s * s;
       if (++this.#frameFill === FRAME) {
-        started = this.#onFrame(Math.sqrt(this.#frameEnergy / FRAME)) || started;
+        started = this.#onFrame(Math.sqrt(this.#frameEnergy / FRAME), this.#samples + i + 1) || started;
         this.#frameEnergy = 0;
         this.#frameFill = 0;
       }
     }
+    this.#samples += pcm.length;
     return started;
   }
 
-  #onFrame(rms: number): boolean {
+  /** One 20 ms frame ending at sample `end`. */
+  #onFrame(rms: number, end: number): boolean {
     const threshold = Math.max(this.#minRms, this.#noiseFloor * this.#ratio);
     if (rms > threshold) {
       this.#loudFrames++;
       this.#quietFrames = 0;
+      let started = false;
       if (!this.#speaking && this.#loudFrames >= this.#onset) {
         this.#speaking = true;
-        return true;
+        started = true;
       }
-    } else {
-      // Slow-moving noise floor from quiet frames only.
-      this.#noiseFloor = this.#noiseFloor * 0.95 + rms * 0.05;
-      this.#loudFrames = 0;
-      if (++this.#quietFrames >= this.#hangover) this.#speaking = false;
+      if (this.#speaking) this.#lastVoicedSample = end;
+      return started;
     }
+    this.#loudFrames = 0;
+    if (++this.#quietFrames >= this.#hangover) this.#speaking = false;
+    // The noise floor follows the line down at once and up slowly (≈ 2 s), and
+    // never learns from frames inside speech that are merely quieter than the
+    // threshold: those are soft syllables, not noise.
+    if (rms < this.#noiseFloor) this.#noiseFloor = this.#noiseFloor * 0.9 + rms * 0.1;
+    else if (!this.#speaking || rms < this.#noiseFloor * 2) this.#noiseFloor = this.#noiseFloor * 0.99 + rms * 0.01;
     return false;
   }
 }

@@ -6,16 +6,24 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   ConversationDirector,
   type DialogueConfig,
-  type Playback,
+  type TurnTiming,
   type VoiceOutput,
+  type VoiceStream,
 } from "../../src/dialogue/ConversationDirector.ts";
 import { BuiltinScorer } from "../../src/scoring/BuiltinScorer.ts";
-import { BuiltinFollowUpPlanner } from "../../src/scoring/FollowUpPlanner.ts";
+import {
+  BuiltinFollowUpPlanner,
+  type FollowUp,
+  type FollowUpInput,
+  type FollowUpPlanner,
+} from "../../src/scoring/FollowUpPlanner.ts";
 import { TranscriptAssembler } from "../../src/TranscriptAssembler.ts";
 import type { SpeechSynthesizer } from "../../src/tts/FliteTts.ts";
 
 const SESSION = "session-1";
-const TURN_SILENCE = 900;
+const COMPLETE_SILENCE = 500;
+const OPEN_SILENCE = 1_200;
+const HESITATION_SILENCE = 2_000;
 const END_SILENCE = 30_000;
 const RATE = 16_000;
 
@@ -26,9 +34,12 @@ function tone(ms: number, amplitude = 10_000): Int16Array {
 }
 const silence = (ms: number) => new Int16Array((ms * RATE) / 1_000);
 
-class FakePlayback implements Playback {
+/** What the AI's voice was given: pieces written, then end(); finish() = the last frame went out. */
+class FakeStream implements VoiceStream {
   readonly ended: Promise<"done" | "interrupted">;
+  readonly pieces: Int16Array[] = [];
   stops = 0;
+  endedByWriter = false;
   #resolve!: (end: "done" | "interrupted") => void;
   #settled = false;
   readonly #onEnd: () => void;
@@ -40,6 +51,14 @@ class FakePlayback implements Playback {
 
   get settled(): boolean {
     return this.#settled;
+  }
+
+  write(pcm: Int16Array): void {
+    if (!this.#settled && !this.endedByWriter) this.pieces.push(pcm);
+  }
+
+  end(): void {
+    this.endedByWriter = true;
   }
 
   stop(): void {
@@ -61,57 +80,101 @@ class FakePlayback implements Playback {
 }
 
 class FakeVoice implements VoiceOutput {
-  readonly plays: { pcm: Int16Array; playback: FakePlayback }[] = [];
-  #current: FakePlayback | undefined;
+  readonly plays: FakeStream[] = [];
+  #current: FakeStream | undefined;
 
   get speaking(): boolean {
     return this.#current !== undefined;
   }
 
-  play(pcm: Int16Array, onFirstPacket?: () => void): Playback {
+  stream(onFirstPacket?: () => void): VoiceStream {
     this.#current?.stop();
-    const playback: FakePlayback = new FakePlayback(() => {
-      if (this.#current === playback) this.#current = undefined;
+    const stream: FakeStream = new FakeStream(() => {
+      if (this.#current === stream) this.#current = undefined;
     });
-    this.#current = playback;
-    this.plays.push({ pcm, playback });
-    onFirstPacket?.();
-    return playback;
+    this.#current = stream;
+    this.plays.push(stream);
+    // The first packet leaves as soon as there is something to send.
+    const write = stream.write.bind(stream);
+    let first = true;
+    stream.write = (pcm) => {
+      write(pcm);
+      if (first && pcm.length > 0) {
+        first = false;
+        onFirstPacket?.();
+      }
+    };
+    return stream;
   }
 
   interrupt(): void {
     this.#current?.stop();
   }
 
-  get last(): FakePlayback {
+  get last(): FakeStream {
     const play = this.plays.at(-1);
     if (!play) throw new Error("nothing played");
-    return play.playback;
+    return play;
   }
 }
 
-/** Returns the same PCM for every text; `hold` makes calls wait for release(). */
+/** Asks what `ask` returns for the transcript. */
+class ScriptedPlanner implements FollowUpPlanner {
+  readonly name = "scripted";
+  readonly #ask: (transcript: string) => string;
+
+  constructor(ask: (transcript: string) => string) {
+    this.#ask = ask;
+  }
+
+  async plan(input: FollowUpInput): Promise<FollowUp | undefined> {
+    return { text: this.#ask(input.transcript), aimedAt: "specificity" };
+  }
+}
+
+const TWO_CLAUSES = "Who served you, and what did they do that stood out?";
+
+/** Returns PCM whose length says which text it is; `hold` makes calls wait for release(). */
 class FakeTts implements SpeechSynthesizer {
   readonly name = "fake";
-  readonly pcm = Int16Array.from({ length: 8_000 }, (_, i) => (i % 100) * 50);
   readonly calls: { text: string; signal: AbortSignal | undefined }[] = [];
+  /** Every PCM returned, in call order. */
+  readonly results: Int16Array[] = [];
   hold = false;
   fail = false;
-  #waiting: (() => void)[] = [];
+  #waiting: { resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  static pcmFor(text: string): Int16Array {
+    return Int16Array.from({ length: 100 * text.length }, (_, i) => (i % 100) * 50);
+  }
 
   synthesize(text: string, signal?: AbortSignal): Promise<Int16Array> {
     this.calls.push({ text, signal });
     if (this.fail) return Promise.reject(new Error("tts broke"));
-    if (!this.hold) return Promise.resolve(this.pcm);
-    return new Promise((resolve) => this.#waiting.push(() => resolve(this.pcm)));
+    const result = () => {
+      const pcm = FakeTts.pcmFor(text);
+      this.results.push(pcm);
+      return pcm;
+    };
+    if (!this.hold) return Promise.resolve(result());
+    return new Promise((resolve, reject) => {
+      signal?.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })));
+      this.#waiting.push({ resolve: () => resolve(result()), reject });
+    });
   }
 
-  release(): void {
-    for (const w of this.#waiting.splice(0)) w();
+  /** Lets the waiting calls answer; with `first`, only the oldest. */
+  release(first = false): void {
+    for (const w of this.#waiting.splice(0, first ? 1 : this.#waiting.length)) w.resolve();
+  }
+
+  /** The waiting calls fail. */
+  breakWaiting(): void {
+    for (const w of this.#waiting.splice(0)) w.reject(new Error("tts broke"));
   }
 }
 
-function setup(config: Partial<DialogueConfig> = {}) {
+function setup(config: Partial<DialogueConfig> = {}, planner: FollowUpPlanner = new BuiltinFollowUpPlanner()) {
   const transcript = new TranscriptAssembler(SESSION);
   const events: LiveEvent[] = [];
   const voice = new FakeVoice();
@@ -122,42 +185,89 @@ function setup(config: Partial<DialogueConfig> = {}) {
     logger: pino({ level: "silent" }),
     transcript,
     scoring: new BuiltinScorer(),
-    planner: new BuiltinFollowUpPlanner(),
+    planner,
     tts,
     voice: async () => {
       voiceCalls++;
       return voice;
     },
     publish: (event) => events.push(event),
-    config: { turnSilenceMs: TURN_SILENCE, endSilenceMs: END_SILENCE, maxTurns: 3, ...config },
+    config: {
+      turnSilenceMs: COMPLETE_SILENCE,
+      openTurnSilenceMs: OPEN_SILENCE,
+      hesitationTurnSilenceMs: HESITATION_SILENCE,
+      endSilenceMs: END_SILENCE,
+      maxTurns: 3,
+      ...config,
+    },
     currency: "SEK",
   });
+  const timings: TurnTiming[] = [];
+  director.turnObservers.add((timing) => timings.push(timing));
 
   let nextId = 0;
+  /** Audio sent so far, on the conversation clock (ms). */
+  let audioMs = 0;
   /** Applies a worker segment the way VoiceConversation does. */
   const apply = (init: Parameters<typeof create<typeof SegmentSchema>>[1]) => {
     const changed = transcript.apply(create(SegmentSchema, init));
     if (changed) director.onTranscript(changed);
   };
   const customer = {
-    /** A growing partial of a new (or the current) segment. */
-    partial(text: string, id = nextId) {
-      apply({ segmentId: id, isFinal: false, text, stability: 0.9 });
+    /** A growing partial of a new (or the current) segment, covering audio up to `endMs`. */
+    partial(text: string, endMs = audioMs, id = nextId) {
+      apply({ segmentId: id, isFinal: false, text, stability: 0.9, endMs });
     },
-    /** The segment becomes final; speechFinal: the customer paused. */
+    /** The segment becomes final; speechFinal: the recogniser's endpointer heard a pause. */
     final(text: string, speechFinal = true, id = nextId) {
-      apply({ segmentId: id, isFinal: true, speechFinal, text, stability: 1 });
+      apply({ segmentId: id, isFinal: true, speechFinal, text, stability: 1, endMs: audioMs });
       nextId = id + 1;
     },
-    /** Partials word by word, then the final. */
+    /** Transcript only (no audio): partials word by word, then the final. */
     say(text: string, speechFinal = true) {
       const words = text.split(" ");
       for (let i = 1; i <= words.length; i++) this.partial(words.slice(0, i).join(" "));
       this.final(text, speechFinal);
     },
-    /** PCM in 20 ms chunks, as the media plane delivers it. */
+    /** PCM in 20 ms chunks at once (no time passes), as the media plane delivers it. */
     pcm(pcm: Int16Array, chunk = 320) {
-      for (let at = 0; at < pcm.length; at += chunk) director.onPcm(pcm.subarray(at, at + chunk));
+      for (let at = 0; at < pcm.length; at += chunk) {
+        const part = pcm.subarray(at, at + chunk);
+        director.onPcm(part);
+        audioMs += part.length / 16;
+      }
+    },
+    /**
+     * Real time: the customer speaks `text` for `ms`, 20 ms frames as they come; the
+     * recogniser's partials follow 300 ms behind, and the last one covers the voice
+     * 300 ms after it stopped (as pocketsphinx does).
+     */
+    async speak(text: string, ms: number) {
+      const words = text.split(" ");
+      const frames = ms / 20;
+      let shown = 0;
+      for (let f = 1; f <= frames; f++) {
+        this.pcm(tone(20));
+        await advance(20);
+        const heard = Math.floor((Math.max(0, f * 20 - 300) / ms) * words.length);
+        if (heard > shown) {
+          shown = heard;
+          this.partial(words.slice(0, heard).join(" "), audioMs - 300);
+        }
+      }
+      await this.quiet(300);
+      this.partial(text, audioMs - 300 + 40);
+    },
+    /** Real time with quiet PCM (the line is open, nobody talks). */
+    async quiet(ms: number) {
+      for (let t = 0; t < ms; t += 20) {
+        this.pcm(silence(20));
+        await advance(20);
+      }
+    },
+    /** Words said before `final`'s utterance: the next segment. */
+    get nextSegment() {
+      return nextId;
     },
   };
 
@@ -173,9 +283,12 @@ function setup(config: Partial<DialogueConfig> = {}) {
     voice,
     tts,
     customer,
+    timings,
     of,
     kinds: () => events.map((e) => e.kind.case),
     voiceCalls: () => voiceCalls,
+    /** The audio of everything played, joined. */
+    spoken: (stream: FakeStream) => stream.pieces.reduce((n, p) => n + p.length, 0),
   };
 }
 
@@ -187,7 +300,7 @@ const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 /** Customer says something, pauses; the AI asks and starts speaking. */
 async function toAiSpeaking(t: Harness, text: string): Promise<void> {
   t.customer.say(text);
-  await advance(TURN_SILENCE);
+  await advance(COMPLETE_SILENCE);
   expect(t.voice.speaking).toBe(true);
 }
 
@@ -195,21 +308,21 @@ const COMPLAINT = "the coffee was cold and the barista was rude and I waited twe
 
 describe("ConversationDirector", () => {
   beforeEach(() => {
-    vi.useFakeTimers();
+    vi.useFakeTimers({
+      toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate", "Date", "performance"],
+    });
   });
   afterEach(() => {
     vi.useRealTimers();
   });
 
-  it("asks a follow-up after a final segment with speechFinal plus the turn silence, and speaks it", async () => {
+  it("asks a follow-up once the customer finished a complete thought and the short silence passed", async () => {
     const t = setup();
-    t.customer.pcm(tone(1_500)); // the customer talks…
-    t.customer.say(COMPLAINT); // …and the recogniser closes the utterance
-    await advance(TURN_SILENCE - 1);
+    await t.customer.speak(COMPLAINT, 2_000); // 320 ms since the last voiced frame; the partial caught up
     expect(t.of("aiTurn")).toEqual([]);
-    expect(t.voice.plays).toEqual([]);
-
-    await advance(1);
+    await t.customer.quiet(COMPLETE_SILENCE - 320 - 20);
+    expect(t.of("aiTurn")).toEqual([]);
+    await t.customer.quiet(20);
     const [turn] = t.of("aiTurn");
     expect(turn).toBeDefined();
     expect(turn!.sessionId).toBe(SESSION);
@@ -218,10 +331,11 @@ describe("ConversationDirector", () => {
     expect(["specificity", "actionability", "relevance", "sentiment"]).toContain(turn!.aimedAt);
     expect(t.director.turn).toBe(1);
 
-    // The question was synthesised and the synthesised PCM played.
-    expect(t.tts.calls.map((c) => c.text)).toEqual([turn!.text]);
+    // The question was synthesised (whole, or its first clause and then the rest) and played.
+    expect(t.tts.calls.map((c) => c.text).join(" ")).toBe(turn!.text);
     expect(t.voice.plays).toHaveLength(1);
-    expect(t.voice.plays[0]!.pcm).toBe(t.tts.pcm);
+    expect(t.spoken(t.voice.last)).toBe(FakeTts.pcmFor(turn!.text).length - (t.tts.calls.length - 1) * 100);
+    expect(t.voice.last.endedByWriter).toBe(true);
 
     const kinds = t.kinds();
     expect(kinds.indexOf("aiSpeech")).toBeGreaterThan(kinds.indexOf("aiTurn"));
@@ -237,22 +351,155 @@ describe("ConversationDirector", () => {
 
   it("asks nothing once winding down, but still scores the last finals", async () => {
     const t = setup();
-    t.customer.pcm(tone(1_500));
     t.director.windDown(); // the session is ending: the worker finalises the last utterance
-    t.customer.say(COMPLAINT);
-    await advance(TURN_SILENCE * 3);
+    await t.customer.speak(COMPLAINT, 2_000);
+    t.customer.final(COMPLAINT);
+    await t.customer.quiet(COMPLETE_SILENCE * 4);
     expect(t.of("aiTurn")).toEqual([]);
     expect(t.tts.calls).toEqual([]);
     await t.director.end(EndReason.CUSTOMER);
-    const [ended] = t.of("conversationEnded");
-    expect(ended!.finalScore!.score).toBeGreaterThan(0);
+    expect(t.of("conversationEnded")[0]!.finalScore!.score).toBeGreaterThan(0);
+  });
+
+  it("prepares the follow-up while the silence accrues: its audio is ready when the turn ends", async () => {
+    const t = setup();
+    await t.customer.speak(COMPLAINT, 2_000);
+    // 300 ms of silence: the question is already synthesised, not yet asked.
+    expect(t.tts.calls.length).toBeGreaterThan(0);
+    expect(t.of("aiTurn")).toEqual([]);
+    expect(t.voice.plays).toEqual([]);
+    await t.customer.quiet(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+    expect(t.tts.calls.map((c) => c.text).join(" ")).toBe(t.of("aiTurn")[0]!.text); // synthesised once
+    expect(t.timings).toHaveLength(1);
+    const timing = t.timings[0]!;
+    expect(timing.prepared).toBe(true);
+    expect(timing.responseMs).toBe(0); // fake time: nothing left to wait for
+    // The silence counts from the last voiced frame: the turn ended 500 ms after it.
+    expect(timing.endOfUtteranceMs).toBeGreaterThanOrEqual(COMPLETE_SILENCE);
+    expect(timing.endOfUtteranceMs).toBeLessThanOrEqual(COMPLETE_SILENCE + 20);
+    expect(timing.voiceToVoiceMs).toBe(timing.endOfUtteranceMs);
+  });
+
+  it("does not interrupt a pause after 'was': the question comes only after the rest of the sentence", async () => {
+    const t = setup();
+    await t.customer.speak("the coffee was", 700);
+    t.customer.final("the coffee was");
+    await t.customer.quiet(700); // with speak()'s own 300 ms: a second's pause mid-thought
+    expect(t.of("aiTurn")).toEqual([]);
+    await t.customer.speak("cold and nobody noticed it", 1_500);
+    t.customer.final("cold and nobody noticed it");
+    await t.customer.quiet(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+  });
+
+  it("waits through a pause after a conjunction or filler, and ends the turn after the long silence", async () => {
+    const t = setup();
+    await t.customer.speak("the coffee was cold and um", 1_500);
+    t.customer.final("the coffee was cold and um");
+    // The last voiced frame came 320 ms before speak() returned.
+    await t.customer.quiet(HESITATION_SILENCE - 320 - 20);
+    expect(t.of("aiTurn")).toEqual([]);
+    await t.customer.quiet(40);
+    expect(t.of("aiTurn")).toHaveLength(1);
+  });
+
+  it("throws away the prepared follow-up when the customer goes on during its synthesis", async () => {
+    const t = setup();
+    t.tts.hold = true;
+    await t.customer.speak(COMPLAINT, 2_000);
+    expect(t.tts.calls).toHaveLength(1); // synthesis of the prepared question is under way
+    const speculative = t.tts.calls[0]!;
+    expect(speculative.signal?.aborted).toBe(false);
+    await t.customer.speak("and the music was far too loud", 1_200); // the customer goes on
+    expect(speculative.signal?.aborted).toBe(true);
+    t.tts.release();
+    await advance(0);
+    expect(t.of("aiTurn")).toEqual([]);
+    expect(t.voice.plays).toEqual([]);
+
+    // The turn then ends after the new words; the question is prepared anew.
+    t.tts.hold = false;
+    await t.customer.quiet(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+    expect(t.voice.plays).toHaveLength(1);
+  });
+
+  it("keeps the prepared audio when the final changes the words but not the question", async () => {
+    const t = setup();
+    await t.customer.speak(COMPLAINT, 2_000);
+    const calls = t.tts.calls.length;
+    expect(calls).toBeGreaterThan(0);
+    t.customer.final(`${COMPLAINT} today`); // the recogniser's final reads one more word
+    await t.customer.quiet(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+    expect(t.tts.calls).toHaveLength(calls); // nothing synthesised again
+    expect(t.voice.last.pieces[0]).toBe(t.tts.results[0]); // the prepared audio is what was spoken
+  });
+
+  it("prepares again when the final changes the question, and throws the old audio away", async () => {
+    const planner = new ScriptedPlanner((transcript) =>
+      transcript.endsWith("today") ? "What happened today?" : "What happened?",
+    );
+    const t = setup({}, planner);
+    t.tts.hold = true;
+    await t.customer.speak(COMPLAINT, 2_000);
+    expect(t.tts.calls.map((c) => c.text)).toEqual(["What happened?"]);
+    t.customer.final(`${COMPLAINT} today`);
+    await advance(0);
+    expect(t.tts.calls.map((c) => c.text)).toEqual(["What happened?", "What happened today?"]);
+    t.tts.release();
+    await t.customer.quiet(COMPLETE_SILENCE);
+    expect(t.of("aiTurn").map((a) => a.text)).toEqual(["What happened today?"]);
+    expect(t.tts.calls[0]!.signal?.aborted).toBe(true);
+    expect(t.voice.last.pieces[0]).toEqual(FakeTts.pcmFor("What happened today?"));
+  });
+
+  it("speaks from the first synthesised piece: the rest is written when it is ready", async () => {
+    const t = setup({}, new ScriptedPlanner(() => TWO_CLAUSES));
+    t.tts.hold = true;
+    t.customer.say(COMPLAINT);
+    await advance(COMPLETE_SILENCE);
+    expect(t.of("aiTurn").map((a) => a.text)).toEqual([TWO_CLAUSES]);
+    expect(t.tts.calls.map((c) => c.text)).toEqual(["Who served you,"]); // one flite at a time
+    t.tts.release(true);
+    await advance(0);
+    expect(t.voice.plays).toHaveLength(1);
+    expect(t.voice.last.pieces).toEqual([FakeTts.pcmFor("Who served you,")]); // speaking already…
+    expect(t.tts.calls.map((c) => c.text)).toEqual(["Who served you,", "and what did they do that stood out?"]);
+    expect(t.voice.last.endedByWriter).toBe(false); // …while the rest is synthesised
+    t.tts.release();
+    await advance(0);
+    expect(t.voice.last.pieces).toEqual([
+      FakeTts.pcmFor("Who served you,"),
+      FakeTts.pcmFor("and what did they do that stood out?"),
+    ]);
+    expect(t.voice.last.endedByWriter).toBe(true);
+  });
+
+  it("ends the playback after the first piece when the rest fails to synthesise", async () => {
+    const t = setup({}, new ScriptedPlanner(() => TWO_CLAUSES));
+    t.tts.hold = true;
+    t.customer.say(COMPLAINT);
+    await advance(COMPLETE_SILENCE);
+    t.tts.release(true);
+    await advance(0);
+    expect(t.voice.last.pieces).toHaveLength(1);
+    t.tts.breakWaiting(); // the rest fails
+    await advance(0);
+    expect(t.voice.last.pieces).toHaveLength(1);
+    expect(t.voice.last.endedByWriter).toBe(true); // the voice ends after what it has
+    t.voice.last.finish();
+    await advance(0);
+    expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.SPEAKING, AiSpeechState.DONE]);
+    expect(t.director.ended).toBe(false);
   });
 
   it("does not talk over a customer who started speaking while the question was being prepared", async () => {
     const t = setup();
     t.tts.hold = true;
     t.customer.say(COMPLAINT);
-    await advance(TURN_SILENCE);
+    await advance(COMPLETE_SILENCE);
     expect(t.of("aiTurn")).toHaveLength(1); // the question is on screen…
     t.customer.pcm(tone(200)); // …the customer talks again before it could be spoken
     t.tts.release();
@@ -261,70 +508,47 @@ describe("ConversationDirector", () => {
     expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.INTERRUPTED]);
   });
 
-  it("does not end the turn on a final without speechFinal", async () => {
+  it("does not end the turn while the customer keeps talking, even on a final the recogniser cut for length", async () => {
     const t = setup();
-    t.customer.say(COMPLAINT, false);
-    await advance(5 * TURN_SILENCE);
+    for (let i = 0; i < 20; i++) {
+      t.customer.pcm(tone(100));
+      if (i === 5) t.customer.say(COMPLAINT, false);
+      await advance(100);
+    }
     expect(t.of("aiTurn")).toEqual([]);
-    expect(t.tts.calls).toEqual([]);
-  });
-
-  it("cancels the turn end when a new partial with text arrives before the silence elapses", async () => {
-    const t = setup();
-    t.customer.say(COMPLAINT);
-    await advance(TURN_SILENCE / 2);
-    t.customer.partial("and also");
-    await advance(5 * TURN_SILENCE);
-    expect(t.of("aiTurn")).toEqual([]);
-
-    // The continuation's own final ends the turn.
-    t.customer.final("and also the music was far too loud");
-    await advance(TURN_SILENCE);
-    expect(t.of("aiTurn")).toHaveLength(1);
+    expect(t.voice.plays).toEqual([]);
   });
 
   it("ignores an empty partial: the turn still ends", async () => {
     const t = setup();
     t.customer.say(COMPLAINT);
-    await advance(TURN_SILENCE / 2);
-    t.customer.partial("");
-    await advance(TURN_SILENCE / 2);
+    await advance(COMPLETE_SILENCE / 2);
+    t.customer.partial("", 0, t.customer.nextSegment);
+    await advance(COMPLETE_SILENCE / 2);
     expect(t.of("aiTurn")).toHaveLength(1);
-  });
-
-  it("cancels the turn end when the customer's PCM says they are talking again", async () => {
-    const t = setup();
-    t.customer.say(COMPLAINT);
-    await advance(TURN_SILENCE / 2);
-    t.customer.pcm(tone(100));
-    await advance(5 * TURN_SILENCE);
-    expect(t.of("aiTurn")).toEqual([]);
   });
 
   it("does not cancel the turn end on quiet or short PCM", async () => {
     const t = setup();
     t.customer.say(COMPLAINT);
-    await advance(TURN_SILENCE / 3);
+    await advance(200);
     t.customer.pcm(silence(100));
     t.customer.pcm(tone(40)); // 2 frames: under the 3-frame onset
-    await advance(TURN_SILENCE / 3);
+    await advance(200);
     t.customer.pcm(silence(100));
-    await advance(TURN_SILENCE / 3);
+    await advance(COMPLETE_SILENCE - 400);
     expect(t.of("aiTurn")).toHaveLength(1);
   });
 
   // Regression: the detector's 300 ms hangover after the customer stops must
-  // not cancel a turn end whose final arrives inside it.
+  // not hold off a turn end whose final arrives inside it.
   it("ends the turn when the final arrives while the VAD is still in its hangover", async () => {
     const t = setup();
     t.customer.pcm(tone(1_000)); // the customer talks…
     t.customer.pcm(silence(100)); // …and stops
     t.customer.say(COMPLAINT); // the recogniser's final arrives 100 ms later
     // The media plane keeps delivering (quiet) 20 ms chunks.
-    for (let ms = 0; ms < 2 * TURN_SILENCE; ms += 20) {
-      t.customer.pcm(silence(20));
-      await advance(20);
-    }
+    await t.customer.quiet(2 * COMPLETE_SILENCE);
     expect(t.of("aiTurn")).toHaveLength(1);
   });
 
@@ -344,9 +568,9 @@ describe("ConversationDirector", () => {
     expect(t.voice.speaking).toBe(false);
 
     // The customer's reply then ends a turn as usual: the AI asks again.
-    t.customer.pcm(silence(400));
+    t.customer.pcm(tone(400));
     t.customer.say("sorry I meant the latte was lukewarm and it cost fifty kronor");
-    await advance(TURN_SILENCE);
+    await t.customer.quiet(COMPLETE_SILENCE + 20);
     expect(t.of("aiTurn").map((a) => a.turn)).toEqual([1, 2]);
   });
 
@@ -359,6 +583,17 @@ describe("ConversationDirector", () => {
     expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.SPEAKING]);
   });
 
+  it("does not take the previous answer's late final for a new turn", async () => {
+    const t = setup();
+    await t.customer.speak(COMPLAINT, 2_000);
+    await t.customer.quiet(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+    t.customer.final(COMPLAINT); // pocketsphinx closes the utterance after the AI took the turn
+    t.voice.last.finish();
+    await t.customer.quiet(3 * HESITATION_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+  });
+
   it("ends with max_turns, a final score and a summary after maxTurns questions", async () => {
     const t = setup({ maxTurns: 2 });
     const answers = [
@@ -368,7 +603,7 @@ describe("ConversationDirector", () => {
     ];
     for (const [i, answer] of answers.entries()) {
       t.customer.say(answer);
-      await advance(TURN_SILENCE);
+      await advance(COMPLETE_SILENCE);
       if (i < 2) {
         expect(t.of("aiTurn")).toHaveLength(i + 1);
         t.voice.last.finish();
@@ -376,7 +611,7 @@ describe("ConversationDirector", () => {
       }
     }
     expect(t.of("aiTurn")).toHaveLength(2);
-    expect(t.tts.calls).toHaveLength(2);
+    expect(t.voice.plays).toHaveLength(2);
     expect(t.director.ended).toBe(true);
 
     const ended = t.of("conversationEnded");
@@ -403,7 +638,7 @@ describe("ConversationDirector", () => {
     const t = setup({ maxTurns: 4 });
     for (let i = 0; i < 4; i++) {
       t.customer.say("it was okay I guess");
-      await advance(TURN_SILENCE);
+      await advance(COMPLETE_SILENCE);
       t.voice.last.finish();
       await advance(0);
     }
@@ -434,8 +669,11 @@ describe("ConversationDirector", () => {
     expect(t.of("conversationEnded")).toEqual([]);
     t.customer.partial("hello");
     await advance(END_SILENCE - 1_000);
+    // "hello" made a turn: the AI asked, and is still talking; let it finish.
+    t.voice.last.finish();
+    await advance(END_SILENCE - 1);
     expect(t.of("conversationEnded")).toEqual([]);
-    await advance(1_000);
+    await advance(1);
     expect(t.of("conversationEnded").map((e) => e.reason)).toEqual([EndReason.SILENCE]);
   });
 
@@ -472,6 +710,18 @@ describe("ConversationDirector", () => {
     expect(t.voice.last.stops).toBe(1);
     expect(t.of("conversationEnded")).toHaveLength(1);
     expect(t.kinds().at(-1)).toBe("conversationEnded");
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("end() while a follow-up is being prepared throws it away", async () => {
+    const t = setup();
+    t.tts.hold = true;
+    await t.customer.speak(COMPLAINT, 2_000);
+    expect(t.tts.calls).toHaveLength(1);
+    await t.director.end(EndReason.CUSTOMER);
+    expect(t.tts.calls[0]!.signal?.aborted).toBe(true);
+    await advance(2 * COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toEqual([]);
     expect(vi.getTimerCount()).toBe(0);
   });
 
@@ -522,6 +772,7 @@ describe("ConversationDirector", () => {
 
   it("publishes a partial-based score from stable partial words, at most every partialScoreIntervalMs", async () => {
     const t = setup({ partialScoreIntervalMs: 2_000 });
+    t.customer.pcm(tone(100)); // the customer keeps talking: no turn end meanwhile
     t.customer.partial("the coffee");
     t.customer.partial("the coffee was cold");
     await advance(0);
@@ -539,7 +790,7 @@ describe("ConversationDirector", () => {
     const t = setup();
     t.tts.hold = true;
     t.customer.say(COMPLAINT);
-    await advance(TURN_SILENCE);
+    await advance(COMPLETE_SILENCE);
     expect(t.tts.calls).toHaveLength(1);
     const count = t.events.length;
 
@@ -571,14 +822,14 @@ describe("ConversationDirector", () => {
     const t = setup();
     t.tts.fail = true;
     t.customer.say(COMPLAINT);
-    await advance(TURN_SILENCE);
+    await advance(COMPLETE_SILENCE);
     expect(t.of("aiTurn")).toHaveLength(1);
     expect(t.of("aiSpeech")).toEqual([]);
     expect(t.director.ended).toBe(false);
 
     t.tts.fail = false;
     t.customer.say("the music was also far too loud near the window");
-    await advance(TURN_SILENCE);
+    await advance(COMPLETE_SILENCE);
     expect(t.of("aiTurn")).toHaveLength(2);
     expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.SPEAKING]);
     expect(t.voiceCalls()).toBe(2);

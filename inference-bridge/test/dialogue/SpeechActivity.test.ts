@@ -1,3 +1,6 @@
+import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SpeechActivity } from "../../src/dialogue/SpeechActivity.ts";
 
@@ -191,4 +194,54 @@ describe("SpeechActivity", () => {
     expect(vad.speaking).toBe(false);
     expect(vad.push(new Int16Array([3_000]))).toBe(true);
   });
+
+  it("marks the end of the last voiced frame; clicks before an onset are not voice", () => {
+    const vad = new SpeechActivity();
+    feed(vad, concat(silence(100), tone(40, 5_000), silence(200)));
+    expect(vad.lastVoicedSample).toBe(-1);
+    feed(vad, concat(tone(300, 3_000), silence(500)));
+    // The tone covered frames 18..32 of everything fed (340 ms in).
+    expect(vad.lastVoicedSample).toBe((340 + 300) * 16);
+    expect(vad.samples).toBe((340 + 300 + 500) * 16);
+  });
+
+  it("counts a single loud frame inside speech as voice (the onset is only for starting)", () => {
+    const vad = new SpeechActivity();
+    feed(vad, concat(tone(200, 3_000), silence(100), tone(20, 3_000), silence(100)));
+    expect(vad.lastVoicedSample).toBe((200 + 100 + 20) * 16);
+  });
+
+  // Regression: the noise floor learnt from every frame under the threshold,
+  // soft syllables included, so it climbed into the voice during a long
+  // sentence and the end of the sentence went unheard.
+  it("does not let soft syllables raise the noise floor: the end of a long sentence is still voice", () => {
+    const vad = new SpeechActivity();
+    const syllables: Int16Array[] = [silence(300)];
+    for (let i = 0; i < 25; i++) syllables.push(tone(160, 3_000, 1_000, i), tone(100, 420, 700, i));
+    const sentenceEndsAt = (300 + 25 * 260 + 200) * 16;
+    feed(vad, concat(...syllables, tone(200, 900), silence(600)));
+    expect(vad.lastVoicedSample).toBe(sentenceEndsAt);
+  });
+
+  it.each(readdirSync("/usr/share/pocketsphinx/test/data/librivox").filter((f) => f.endsWith(".wav")))(
+    "hears real speech to its end: %s",
+    (file) => {
+      const raw = execFileSync("sox", [
+        path.join("/usr/share/pocketsphinx/test/data/librivox", file),
+        ...["-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed", "-"],
+      ]);
+      const pcm = new Int16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1);
+      // The recording's last 20 ms frame at −40 dBFS or louder.
+      let lastSpeech = 0;
+      for (let at = 0; at + FRAME <= pcm.length; at += FRAME) {
+        let energy = 0;
+        for (let i = at; i < at + FRAME; i++) energy += pcm[i]! * pcm[i]!;
+        if (Math.sqrt(energy / FRAME) >= 328) lastSpeech = at + FRAME;
+      }
+      const vad = new SpeechActivity();
+      feed(vad, pcm);
+      expect(vad.lastVoicedSample).toBeGreaterThan(lastSpeech - 250 * 16);
+      expect(vad.lastVoicedSample).toBeLessThanOrEqual(lastSpeech);
+    },
+  );
 });

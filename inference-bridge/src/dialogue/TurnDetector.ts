@@ -1,0 +1,209 @@
+// Decides when the customer's turn is over from what the node knows before
+// the recogniser closes its utterance (pocketsphinx's endpointer does that
+// 0.6–1.7 s after the voice stops):
+//
+// - the voice detector's last voiced frame: silence is counted from it;
+// - whether the recogniser has caught up with that frame: a settled
+//   transcript covers the frame's audio (a final, or a partial that kept most
+//   of its previous words: its stability), or the recogniser closed the
+//   utterance, or its words have not changed for `settleMs` since the voice
+//   stopped (pocketsphinx sends a partial only when its words change);
+// - how the words end (turnTail): a complete thought ends the turn after a
+//   short silence, a dangling word or a filler after a long one. One word
+//   said alone after a pause that followed a dangling word ("my daughter and
+//   … uh …", where the recogniser hears "uh" as "add") does not resolve it.
+//
+// Plain logic on timestamps the caller passes in (performance.now() in the
+// node, scripted times in tests); it owns no timer.
+import { type TurnTail, turnTail } from "./turnTail.ts";
+
+export interface TurnDetectorConfig {
+  /** Silence that ends a turn after a complete thought. */
+  completeSilenceMs: number;
+  /** Silence that ends a turn after a word that usually goes on ("the", "to", "was"). */
+  openSilenceMs: number;
+  /** Silence that ends a turn after a conjunction or a filler ("and", "because", "um"). */
+  hesitationSilenceMs: number;
+  /** Words unchanged this long after the voice stopped: the recogniser has nothing to add. */
+  settleMs: number;
+  /** The answer may be prepared (speculatively) from this long before the turn's end… */
+  prepareAheadMs: number;
+  /** …but not before this much silence: pauses between words are shorter. */
+  prepareAfterMs: number;
+  /** New words covering audio this far past the last voiced frame: the voice detector missed speech. */
+  missedVoiceMs: number;
+  /** A partial less stable than this (it rewrote most of its words) does not show the recogniser caught up. */
+  minStability: number;
+  /** Voice after at least this much silence starts a new burst of speech. */
+  burstGapMs: number;
+}
+
+export const DEFAULT_TURN_DETECTION: TurnDetectorConfig = {
+  completeSilenceMs: 500,
+  openSilenceMs: 1_200,
+  hesitationSilenceMs: 2_000,
+  settleMs: 600,
+  prepareAheadMs: 700,
+  prepareAfterMs: 250,
+  missedVoiceMs: 500,
+  minStability: 0.5,
+  burstGapMs: 400,
+};
+
+/** The part of a transcript segment the decision needs (live TranscriptSegment fits). */
+export interface HeardSegment {
+  segmentId: number;
+  isFinal: boolean;
+  speechFinal: boolean;
+  text: string;
+  /** Audio covered by the segment, on the conversation clock (ms). */
+  endMs: number;
+  /** 0..1: how much of a partial's previous hypothesis it kept. */
+  stability: number;
+}
+
+export interface TurnOutlook {
+  /** When the turn ends unless the customer goes on (caller's clock). */
+  endsAt: number;
+  /** From when an answer may be prepared (the words may still change: then it is prepared again). */
+  prepareAt: number;
+  tail: TurnTail;
+  /** The transcript the outlook judged (as on screen): an answer prepared for it is valid while it stands. */
+  text: string;
+  /** The customer's last voiced frame (caller's clock). */
+  voiceAt: number;
+}
+
+const NEVER = Number.NEGATIVE_INFINITY;
+const TAIL_WAIT: Record<TurnTail, number> = { complete: 0, open: 1, hesitation: 2 };
+
+function countWords(text: string): number {
+  let n = 0;
+  for (const word of text.split(" ")) if (word) n++;
+  return n;
+}
+
+export class TurnDetector {
+  readonly #config: TurnDetectorConfig;
+  /** Segments up to this id belong to an earlier turn unless new voice continues them. */
+  #boundarySegmentId = -1;
+  #lastSegmentId = -1;
+  // The current turn.
+  #voiced = false;
+  #voiceAt = NEVER;
+  #voiceAudioMs = NEVER;
+  #firstVoiceAudioMs = NEVER;
+  #hasWords = false;
+  #text = "";
+  #changedAt = NEVER;
+  #coveredAudioMs = NEVER;
+  #coveredAt = NEVER;
+  #closedAt = NEVER;
+  /** How the words ended, and how many there were, when the customer went on after a pause. */
+  #tailBeforeBurst: TurnTail = "complete";
+  #wordsBeforeBurst = 0;
+
+  constructor(config: Partial<TurnDetectorConfig> = {}) {
+    this.#config = { ...DEFAULT_TURN_DETECTION, ...config };
+  }
+
+  get config(): Readonly<TurnDetectorConfig> {
+    return this.#config;
+  }
+
+  /** The customer's last voiced frame in this turn (NEGATIVE_INFINITY before any). */
+  get voiceAt(): number {
+    return this.#voiceAt;
+  }
+
+  /** A voiced frame of the customer: at `at`, ending at `audioMs` on the conversation clock. */
+  voice(at: number, audioMs: number): void {
+    this.#voice(at, audioMs, true);
+  }
+
+  #voice(at: number, audioMs: number, heard: boolean): void {
+    if (!this.#voiced) {
+      this.#voiced = true;
+      this.#firstVoiceAudioMs = audioMs;
+    } else if (heard && at - this.#voiceAt >= this.#config.burstGapMs) {
+      this.#tailBeforeBurst = turnTail(this.#text);
+      this.#wordsBeforeBurst = countWords(this.#text);
+    }
+    this.#voiceAt = at;
+    this.#voiceAudioMs = Math.max(this.#voiceAudioMs, audioMs);
+  }
+
+  /** A transcript change; `text` is the whole transcript as on screen after it. */
+  heard(segment: HeardSegment, text: string, at: number): void {
+    this.#lastSegmentId = Math.max(this.#lastSegmentId, segment.segmentId);
+    // An earlier turn's utterance, finalised late, is not this turn's words
+    // unless the customer's new voice continues it.
+    const belongs =
+      segment.segmentId > this.#boundarySegmentId || (this.#voiced && segment.endMs > this.#firstVoiceAudioMs);
+    if (!belongs || (!segment.text && !segment.isFinal)) return;
+    const changed = text !== this.#text;
+    if (segment.text && changed && segment.endMs >= this.#voiceAudioMs + this.#config.missedVoiceMs) {
+      // The recogniser found new words well after the last frame the voice
+      // detector called voiced (quiet speech, or no voice detector input at
+      // all): the customer spoke until now.
+      this.#voice(at, segment.endMs, false);
+    }
+    if (segment.text) this.#hasWords = true;
+    if (changed) {
+      this.#text = text;
+      this.#changedAt = at;
+    }
+    const settled = segment.isFinal || segment.stability >= this.#config.minStability;
+    if (settled && segment.endMs > this.#coveredAudioMs) {
+      this.#coveredAudioMs = segment.endMs;
+      this.#coveredAt = at;
+    }
+    if (segment.isFinal && segment.speechFinal) this.#closedAt = at;
+  }
+
+  /** When the turn ends and when to prepare the answer; undefined while there is nothing to answer. */
+  outlook(): TurnOutlook | undefined {
+    if (!this.#voiced || !this.#hasWords) return undefined;
+    let tail = turnTail(this.#text);
+    if (this.#tailBeforeBurst !== "complete" && countWords(this.#text) - this.#wordsBeforeBurst <= 1)
+      tail = TAIL_WAIT[this.#tailBeforeBurst] > TAIL_WAIT[tail] ? this.#tailBeforeBurst : tail;
+    const heardAt = this.#heardAt();
+    const endsAt = Math.max(this.#voiceAt + this.#silenceMs(tail), heardAt);
+    return {
+      endsAt,
+      prepareAt: Math.max(this.#voiceAt + this.#config.prepareAfterMs, endsAt - this.#config.prepareAheadMs),
+      tail,
+      text: this.#text,
+      voiceAt: this.#voiceAt,
+    };
+  }
+
+  /** The AI took the turn: voice and words from now on are the customer's next turn. */
+  nextTurn(): void {
+    this.#boundarySegmentId = this.#lastSegmentId;
+    this.#voiced = false;
+    this.#voiceAt = NEVER;
+    this.#voiceAudioMs = NEVER;
+    this.#firstVoiceAudioMs = NEVER;
+    this.#hasWords = false;
+    this.#changedAt = NEVER;
+    this.#coveredAudioMs = NEVER;
+    this.#coveredAt = NEVER;
+    this.#closedAt = NEVER;
+    this.#tailBeforeBurst = "complete";
+    this.#wordsBeforeBurst = 0;
+  }
+
+  /** When the recogniser had heard everything up to the last voiced frame. */
+  #heardAt(): number {
+    if (this.#closedAt >= this.#voiceAt) return this.#closedAt;
+    if (this.#coveredAudioMs >= this.#voiceAudioMs && this.#coveredAt >= this.#voiceAt) return this.#coveredAt;
+    return Math.max(this.#voiceAt, this.#changedAt) + this.#config.settleMs;
+  }
+
+  #silenceMs(tail: TurnTail): number {
+    if (tail === "hesitation") return this.#config.hesitationSilenceMs;
+    if (tail === "open") return this.#config.openSilenceMs;
+    return this.#config.completeSilenceMs;
+  }
+}
