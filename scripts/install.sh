@@ -11,7 +11,7 @@ log() { printf '[install] %s\n' "$*" >&2; }
 # audio tools, protoc, and the toolchain for the mediasoup worker.
 PACKAGES=(chromium pocketsphinx-testdata flite sox protobuf-compiler libprotobuf-dev iproute2 util-linux
   build-essential pkg-config libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
-  libflatbuffers-dev flatbuffers-compiler python3-venv)
+  libflatbuffers-dev flatbuffers-compiler python3-venv openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then
