@@ -2,15 +2,20 @@
 // speech worker, the real uWS edge on a free port. The client side (protocol
 // client, WebRTC customer, recordings) lives in @parley/loadtest.
 import type { RetryPolicy } from "@parley/inference-bridge";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { loadConfig } from "../src/config.ts";
 import { ParleyServer } from "../src/ParleyServer.ts";
 
-export async function startServer(env: Record<string, string> = {}, asrRetry?: RetryPolicy): Promise<ParleyServer> {
+export async function startServer(
+  env: Record<string, string> = {},
+  asrRetry?: RetryPolicy,
+  logger?: Logger,
+): Promise<ParleyServer> {
   const config = loadConfig({
     ...process.env,
     HOST: "127.0.0.1",
     PORT: "0",
+    INTERNAL_PORT: "0",
     MEDIASOUP_WORKERS: "1",
     JWT_SECRET: "test-secret-test-secret-test-secret-42",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
@@ -18,7 +23,7 @@ export async function startServer(env: Record<string, string> = {}, asrRetry?: R
   });
   return ParleyServer.create({
     config,
-    logger: pino({ level: config.logLevel }),
+    logger: logger ?? pino({ level: config.logLevel }),
     ...(asrRetry ? { asrRetry } : {}),
   });
 }

@@ -1,7 +1,5 @@
-// Small helpers for uWS HTTP handlers: uWS forbids touching `req` after the
-// first await and `res` after an abort, so every handler goes through these.
-
-import { httpRequestDuration, httpRequestsTotal } from "../metrics.ts";
+// What uWS HTTP handlers reply, and how a request is described before the
+// handler's first await (uWS forbids touching `req` after it).
 import type { HttpRequest, HttpResponse } from "../uws.ts";
 
 export interface Reply {
@@ -11,59 +9,65 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-export const json = (status: number, value: unknown): Reply => ({
+export const json = (status: number, value: unknown, headers?: Record<string, string>): Reply => ({
   status,
   body: JSON.stringify(value),
   contentType: "application/json",
+  ...(headers ? { headers } : {}),
+});
+
+/** An empty reply (204, and answers to OPTIONS). */
+export const empty = (status: number, headers?: Record<string, string>): Reply => ({
+  status,
+  body: "",
+  contentType: "text/plain",
+  ...(headers ? { headers } : {}),
 });
 
 const STATUS_TEXT: Record<number, string> = {
   200: "200 OK",
   201: "201 Created",
+  204: "204 No Content",
   400: "400 Bad Request",
+  401: "401 Unauthorized",
+  403: "403 Forbidden",
   404: "404 Not Found",
+  405: "405 Method Not Allowed",
   413: "413 Payload Too Large",
   415: "415 Unsupported Media Type",
+  426: "426 Upgrade Required",
+  429: "429 Too Many Requests",
   500: "500 Internal Server Error",
   503: "503 Service Unavailable",
 };
 
-/** Wraps an async handler: aborts are respected, the reply is corked, metrics are kept. */
-export function handle(
-  route: string,
-  fn: (res: HttpResponse, req: HttpRequest, aborted: () => boolean) => Promise<Reply> | Reply,
-) {
-  return (res: HttpResponse, req: HttpRequest): void => {
-    const started = performance.now();
-    const method = req.getMethod().toUpperCase();
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    const send = (reply: Reply) => {
-      httpRequestsTotal.inc({ method, route, status_code: String(reply.status) });
-      httpRequestDuration.observe({ method, route }, (performance.now() - started) / 1000);
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus(STATUS_TEXT[reply.status] ?? String(reply.status));
-        res.writeHeader("content-type", reply.contentType);
-        for (const [k, v] of Object.entries(reply.headers ?? {})) res.writeHeader(k, v);
-        res.end(reply.body);
-      });
-    };
-    try {
-      const result = fn(res, req, () => aborted);
-      if (result instanceof Promise) result.then(send, () => send(json(500, { error: "internal error" })));
-      else send(result);
-    } catch {
-      send(json(500, { error: "internal error" }));
-    }
-  };
+export const statusLine = (status: number) => STATUS_TEXT[status] ?? String(status);
+
+/** A request as handlers see it: copied out of `req` at once. */
+export interface RequestInfo {
+  /** Upper case: GET, POST, ... */
+  method: string;
+  url: string;
+  /** The client's address (X-Forwarded-For only from a trusted proxy). */
+  clientIp: string;
+  /** The Origin header, "" when absent. */
+  origin: string;
+  host: string;
+  authorization: string;
 }
+
+export interface RequestContext {
+  res: HttpResponse;
+  req: HttpRequest;
+  info: RequestInfo;
+  aborted: () => boolean;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<Reply> | Reply;
 
 /** Reads a request body up to `limit` bytes; rejects with 413 beyond it. */
 export function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+  const body = new Promise<Buffer>((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
     res.onData((chunk, isLast) => {
@@ -76,4 +80,8 @@ export function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
       if (isLast) resolve(Buffer.concat(parts));
     });
   });
+  // A handler may answer before it reads the body (a wrong content type):
+  // a body that then turns out too large must not become an unhandled rejection.
+  body.catch(() => {});
+  return body;
 }

@@ -1,10 +1,20 @@
 // POST /api/sessions: a customer scanned a store's QR code. Returns the
 // session id and a short-lived token that the WebSocket join presents.
+//
+// Limits, in this order: the client's request rate (every attempt counts,
+// bad ones too), the store's request rate (both 429 with Retry-After), speech
+// capacity (503 with Retry-After: every worker is busy), and the sessions the
+// client holds open (429: one ends first).
 import { issueToken } from "../auth/token.ts";
+import { clientKey } from "../edge/ClientIpResolver.ts";
+import type { PerClientLimit } from "../edge/PerClientLimit.ts";
+import { type RateLimiter, retryAfterSeconds } from "../edge/RateLimiter.ts";
 import type { SessionRegistry } from "../session/SessionRegistry.ts";
+import { SPEECH_RETRY_AFTER_MS } from "../session/startConversation.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { TemplatedApp } from "../uws.ts";
-import { handle, json, readBody } from "./respond.ts";
+import type { HttpEdge } from "./HttpEdge.ts";
+import { json, readBody } from "./respond.ts";
 
 const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
 
@@ -13,14 +23,24 @@ export interface SessionRouteDeps {
   stores: StoreDirectory;
   jwtSecret: string;
   tokenTtlMs: number;
+  /** Session creation per client and per store. */
+  rates: { perClient: RateLimiter; perStore: RateLimiter };
+  /** Sessions one client holds open. */
+  openSessions: PerClientLimit;
+  /** Whether a new conversation would get a speech worker now. */
+  speechAvailable: () => boolean;
 }
 
-export function mountSessionRoutes(app: TemplatedApp, deps: SessionRouteDeps): void {
-  app.post(
-    "/api/sessions",
-    handle("/api/sessions", async (res, req) => {
+const tooMany = (error: string, retryAfterMs: number) =>
+  json(429, { error, retryAfterMs }, { "retry-after": retryAfterSeconds(retryAfterMs) });
+
+export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: SessionRouteDeps): void {
+  edge.route(app, "/api/sessions", {
+    POST: async ({ res, req, info }) => {
       const contentType = req.getHeader("content-type");
       const body = readBody(res, 4096);
+      const byClient = await deps.rates.perClient.consume(clientKey(info.clientIp));
+      if (!byClient.allowed) return tooMany("too many new sessions from this address", byClient.retryAfterMs);
       if (!contentType.startsWith("application/json")) return json(415, { error: "send application/json" });
       let storeCode: unknown;
       try {
@@ -33,15 +53,28 @@ export function mountSessionRoutes(app: TemplatedApp, deps: SessionRouteDeps): v
         return json(400, { error: "storeCode must be 2–64 letters, digits, '-' or '_'" });
       const store = await deps.stores.find(storeCode);
       if (!store) return json(404, { error: `unknown store "${storeCode}"` });
-      const session = deps.sessions.create(store);
+      const byStore = await deps.rates.perStore.consume(store.code);
+      if (!byStore.allowed) return tooMany("too many new sessions for this store", byStore.retryAfterMs);
+      if (!deps.speechAvailable())
+        return json(
+          503,
+          { error: "every speech worker is busy; try again in a moment", retryAfterMs: SPEECH_RETRY_AFTER_MS },
+          { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
+        );
+      const release = deps.openSessions.acquire(info.clientIp);
+      if (!release) return json(429, { error: `at most ${deps.openSessions.max} open sessions per client` });
+      const session = deps.sessions.create(store, { clientIp: info.clientIp, release });
       const expiresAt = Date.now() + deps.tokenTtlMs;
       const token = issueToken(deps.jwtSecret, {
         sid: session.id,
         store: store.code,
         exp: Math.floor(expiresAt / 1000),
       });
-      session.logger.info({ storeCode: store.code, businessId: store.businessId }, "session created");
+      session.logger.info(
+        { storeCode: store.code, businessId: store.businessId, clientIp: info.clientIp },
+        "session created",
+      );
       return json(201, { sessionId: session.id, token, expiresAt: new Date(expiresAt).toISOString() });
-    }),
-  );
+    },
+  });
 }
