@@ -1,4 +1,5 @@
 import { AiSpeechState, type ConversationEnded, type FeedbackScore, StreamState } from "@parley/proto/live";
+import { ErrorCode } from "@parley/proto/ws";
 import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { Connection, ServerError } from "./connection.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
@@ -7,9 +8,15 @@ import { connectVoice, MicrophoneDeniedError, NoMicrophoneError, openMicrophone,
 
 type Phase = "idle" | "starting" | "live" | "ending" | "ended" | "error";
 
+/** The node refused a new session for now (no speech capacity, or too many attempts). */
+class BusyError extends Error {}
+
 const params = new URLSearchParams(location.search);
 const storeCode = params.get("store") ?? "demo";
 const rawAudio = params.get("audio") === "raw";
+
+/** What the customer reads when the service has no room for them right now. */
+const BUSY = "We're busy right now. Please try again in a moment.";
 
 const formatReward = (minor: number, currency: string) =>
   new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "SEK" }).format(minor / 100);
@@ -53,6 +60,7 @@ export function App() {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ storeCode }),
       });
+      if (res.status === 503 || res.status === 429) throw new BusyError();
       if (!res.ok) throw new Error(`could not start a session (${res.status})`);
       const { token } = (await res.json()) as { token: string };
       const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -115,6 +123,8 @@ export function App() {
         );
       else if (error instanceof NoMicrophoneError)
         fail("No microphone was found. Connect one (or use your phone) and try again.");
+      else if (error instanceof BusyError || (error instanceof ServerError && error.code === ErrorCode.UNAVAILABLE))
+        fail(BUSY);
       else if (error instanceof ServerError) fail(`The server refused: ${error.message}`);
       else fail((error as Error).message || "Something went wrong.");
     }
