@@ -9,6 +9,7 @@ import { EndReason } from "@parley/proto/live";
 import { ErrorCode, type ServerMessage } from "@parley/proto/ws";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.ts";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { CloseCode } from "../src/ws/CustomerSocket.ts";
 import { createSession, startServer, TestSocket } from "./harness.ts";
@@ -66,6 +67,23 @@ function handshake(s: ParleyServer, origin?: string): Promise<number> {
   });
 }
 
+const post = (s: ParleyServer) =>
+  fetch(`${s.url}/api/sessions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ storeCode: "demo" }),
+  });
+
+/** Opens a socket and leaves it open (closed with the node); the handshake's status. */
+async function handshakeKeepingOpen(s: ParleyServer): Promise<number> {
+  try {
+    await open(s);
+    return 101;
+  } catch (error) {
+    return Number(/(\d{3})/.exec((error as Error).message)?.[1] ?? 0);
+  }
+}
+
 const errorOf = (m: ServerMessage) => {
   if (m.kind.case !== "response" || m.kind.value.result.case !== "error") throw new Error("not an error response");
   return m.kind.value.result.value;
@@ -89,6 +107,22 @@ describe("WebSocket handshake", () => {
     held[0]!.close();
     await held[0]!.waitClosed();
     await expect.poll(() => handshake(s), { timeout: 5_000 }).toBe(101);
+  });
+});
+
+describe("what one client can hold", () => {
+  it("with the defaults: the configured number of idle sockets and open sessions, no more", async () => {
+    const s = await node();
+    const { limits } = loadConfig({});
+    let sessions = 0;
+    while ((await post(s)).status === 201) sessions++;
+    let sockets = 0;
+    while ((await handshakeKeepingOpen(s)) === 101) sockets++;
+    console.log(
+      `one client holds at most ${sockets} idle sockets (each for ${limits.joinTimeoutMs} ms) and ${sessions} open sessions`,
+    );
+    expect(sessions).toBe(limits.sessionsPerIp);
+    expect(sockets).toBe(limits.socketsPerIp);
   });
 });
 
@@ -216,5 +250,7 @@ describe("tokens and session lifetime", () => {
     expect(ended.kind.value.kind.value.reason).toBe(EndReason.MAX_DURATION);
     expect(ended.kind.value.kind.value.finalScore?.isFinal).toBe(true);
     expect(s.sessions.get(sessionId)).toBeUndefined();
+    // A client that does not hang up is hung up on, normally.
+    expect(await socket.waitClosed(20_000)).toMatchObject({ code: 1000, reason: "session ended" });
   });
 });

@@ -71,6 +71,9 @@ export const CloseCode = {
   RATE_LIMITED: 4029,
 } as const;
 
+/** How long a socket stays open after its session ended. */
+const SESSION_END_LINGER_MS = 5_000;
+
 export class CustomerSocket implements SessionOwner {
   readonly #ctx: SocketContext;
   readonly #port: SocketPort;
@@ -84,6 +87,7 @@ export class CustomerSocket implements SessionOwner {
   /** Messages refused in a row for the rate; reset by one that is accepted. */
   #refusedInARow = 0;
   #joinTimer: NodeJS.Timeout | undefined;
+  #lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(ctx: SocketContext, port: SocketPort) {
     this.#ctx = ctx;
@@ -169,6 +173,7 @@ export class CustomerSocket implements SessionOwner {
   onClose(code: number): void {
     this.#closed = true;
     clearTimeout(this.#joinTimer);
+    clearTimeout(this.#lingerTimer);
     this.#stopListening();
     const session = this.#session;
     if (!session?.release(this)) return;
@@ -185,8 +190,12 @@ export class CustomerSocket implements SessionOwner {
       this.#port.close(CloseCode.TAKEN_OVER, "session taken over by another connection");
     } else if (reason === EndReason.MEDIA_LOST) {
       this.#port.close(CloseCode.MEDIA_LOST, "media worker lost");
+    } else {
+      // The customer received ConversationEnded and hangs up itself; one
+      // that does not (the socket would live on, kept up by pings) is closed
+      // after a moment, which leaves time for the reply to its endSession.
+      this.#lingerTimer = setTimeout(() => this.#close(1000, "session ended"), SESSION_END_LINGER_MS);
     }
-    // Other ends: the customer already received ConversationEnded and hangs up itself.
   }
 
   #stopListening(): void {
