@@ -57,7 +57,10 @@ function received(requests: { kind: { case: string | undefined; value?: unknown 
 const flush = () => new Promise((r) => setTimeout(r, 100));
 
 /** The worker the stream opened on (it opens with the first audio), and the other one. */
-async function used(a: RecordingRecognizer, b: RecordingRecognizer) {
+async function used(
+  a: RecordingRecognizer,
+  b: RecordingRecognizer,
+): Promise<[RecordingRecognizer, RecordingRecognizer]> {
   await expect.poll(() => a.streams.length + b.streams.length, { timeout: 5_000 }).toBe(1);
   return a.streams.length ? [a, b] : [b, a];
 }
