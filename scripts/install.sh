@@ -16,7 +16,7 @@ log() { printf '[install] %s\n' "$*" >&2; }
 PACKAGES=(chromium pocketsphinx-testdata flite sox protobuf-compiler libprotobuf-dev redis-server iproute2 util-linux
   build-essential pkg-config libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
   libflatbuffers-dev flatbuffers-compiler python3-venv
-  postgresql-15 prometheus prometheus-alertmanager docker-compose shellcheck caddy opus-tools)
+  postgresql-15 prometheus prometheus-alertmanager docker-compose shellcheck caddy opus-tools openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then

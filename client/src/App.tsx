@@ -6,6 +6,7 @@ import {
   type RewardUpdate,
   StreamState,
 } from "@parley/proto/live";
+import { ErrorCode } from "@parley/proto/ws";
 import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { Connection, ServerError } from "./connection.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
@@ -13,6 +14,9 @@ import { applySegment, type ShownSegment } from "./transcript.ts";
 import { connectVoice, MicrophoneDeniedError, NoMicrophoneError, openMicrophone, type VoiceLink } from "./voice.ts";
 
 type Phase = "idle" | "starting" | "live" | "ending" | "ended" | "error";
+
+/** The node refused a new session for now (no speech capacity, or too many attempts). */
+class BusyError extends Error {}
 
 const params = new URLSearchParams(location.search);
 const storeCode = params.get("store") ?? "demo";
@@ -38,6 +42,9 @@ function deviceId(): string | undefined {
     return undefined; // storage disabled: no device id
   }
 }
+
+/** What the customer reads when the service has no room for them right now. */
+const BUSY = "We're busy right now. Please try again in a moment.";
 
 const formatReward = (minor: number, currency: string) =>
   new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "SEK" }).format(minor / 100);
@@ -93,6 +100,7 @@ export function App() {
           ...(receipt ? { receipt } : {}),
         }),
       });
+      if (res.status === 503 || res.status === 429) throw new BusyError();
       if (!res.ok) throw new Error(`could not start a session (${res.status})`);
       const { token, sessionId, dataCode } = (await res.json()) as {
         token: string;
@@ -164,6 +172,8 @@ export function App() {
         );
       else if (error instanceof NoMicrophoneError)
         fail("No microphone was found. Connect one (or use your phone) and try again.");
+      else if (error instanceof BusyError || (error instanceof ServerError && error.code === ErrorCode.UNAVAILABLE))
+        fail(BUSY);
       else if (error instanceof ServerError) fail(`The server refused: ${error.message}`);
       else fail((error as Error).message || "Something went wrong.");
     }

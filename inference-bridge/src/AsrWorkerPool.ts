@@ -1,6 +1,12 @@
 // The speech-recognition workers this node may use. Streams go to the
 // healthy worker with the fewest active streams; a worker whose stream broke
 // with a transport error sits out for a while before it is tried again.
+//
+// Capacity: each worker says how many streams it takes (GetWorkerInfo,
+// asked at most once per second and shared by /ready and admission). A new
+// conversation is admitted only while some worker has a free slot counting
+// this node's streams, its reservations (admitted conversations whose audio
+// has not started yet) and the streams other nodes had open at the last probe.
 
 import type { MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -13,8 +19,25 @@ import {
 } from "@parley/proto/asr";
 import { grpcServiceDefinition } from "@parley/proto/grpc";
 import type { Logger } from "pino";
+import { asrAdmissions, asrWorkerProbes } from "./metrics.ts";
+import { SpeechReservation } from "./SpeechReservation.ts";
 
 type WorkerInfo = MessageShape<typeof WorkerInfoSchema>;
+
+/** How the node reaches its speech workers. */
+export interface AsrChannelOptions {
+  /** TLS (PEM bytes); absent: plaintext, for loopback or a private network. */
+  tls?: { rootCerts?: Buffer; privateKey?: Buffer; certChain?: Buffer; serverName?: string };
+  /** Sent as `authorization: Bearer <token>` on every call (ASR_AUTH_TOKEN). */
+  authToken?: string;
+}
+
+export interface ProbeResult {
+  address: string;
+  ok: boolean;
+  info?: WorkerInfo;
+  error?: string;
+}
 
 const SpeechRecognizerClient = grpc.makeGenericClientConstructor(
   grpcServiceDefinition(SpeechRecognizer),
@@ -26,12 +49,25 @@ export type RecognizeCall = grpc.ClientDuplexStream<RecognizeRequest, RecognizeR
 export class AsrWorker {
   readonly address: string;
   activeStreams = 0;
+  /** Admitted conversations holding a slot here until their audio flows. */
+  reserved = 0;
   #downUntil = 0;
   readonly #client: grpc.Client;
+  readonly #metadata: grpc.Metadata;
+  #probe: { at: number; result: Promise<ProbeResult> } | undefined;
+  /** From the last answer: the worker's limit, and the streams other nodes had open. */
+  #capacity: { maxStreams: number; othersActive: number } | undefined;
 
-  constructor(address: string) {
+  constructor(address: string, channel: AsrChannelOptions = {}) {
     this.address = address;
-    this.#client = new SpeechRecognizerClient(address, grpc.credentials.createInsecure(), {
+    this.#metadata = new grpc.Metadata();
+    if (channel.authToken) this.#metadata.set("authorization", `Bearer ${channel.authToken}`);
+    const tls = channel.tls;
+    const credentials = tls
+      ? grpc.credentials.createSsl(tls.rootCerts ?? null, tls.privateKey ?? null, tls.certChain ?? null)
+      : grpc.credentials.createInsecure();
+    this.#client = new SpeechRecognizerClient(address, credentials, {
+      ...(tls?.serverName ? { "grpc.ssl_target_name_override": tls.serverName } : {}),
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.keepalive_permit_without_calls": 1,
@@ -40,6 +76,10 @@ export class AsrWorker {
       // RecognitionStream does its own resume from committed audio; grpc-js's
       // transparent retries would only buffer a copy of every audio message.
       "grpc.enable_retries": 0,
+      // grpc-js still acknowledges writes into this buffer before HTTP/2 flow
+      // control lets them out (1 MB, half a minute of audio, by default): keep
+      // it small so a worker that stops reading shows as backpressure soon.
+      "grpc.per_rpc_retry_buffer_size": 64 * 1024,
     });
   }
 
@@ -56,8 +96,9 @@ export class AsrWorker {
   }
 
   recognize(deadlineMs: number): RecognizeCall {
-    const method = (this.#client as unknown as { recognize: (o: grpc.CallOptions) => RecognizeCall }).recognize;
-    return method.call(this.#client, { deadline: Date.now() + deadlineMs });
+    const method = (this.#client as unknown as { recognize: (m: grpc.Metadata, o: grpc.CallOptions) => RecognizeCall })
+      .recognize;
+    return method.call(this.#client, this.#metadata, { deadline: Date.now() + deadlineMs });
   }
 
   info(timeoutMs: number): Promise<WorkerInfo> {
@@ -65,19 +106,48 @@ export class AsrWorker {
       this.#client as unknown as {
         getWorkerInfo: (
           r: GetWorkerInfoRequest,
+          m: grpc.Metadata,
           o: grpc.CallOptions,
           cb: (e: grpc.ServiceError | null, v?: WorkerInfo) => void,
         ) => void;
       }
     ).getWorkerInfo;
+    asrWorkerProbes.inc({ worker: this.address });
     return new Promise((resolve, reject) => {
       method.call(
         this.#client,
         { $typeName: "parley.asr.v1.GetWorkerInfoRequest" },
+        this.#metadata,
         { deadline: Date.now() + timeoutMs },
         (err, value) => (err || !value ? reject(err ?? new Error("empty reply")) : resolve(value)),
       );
     });
+  }
+
+  /** GetWorkerInfo, at most once per `maxAgeMs`; concurrent callers share one call. */
+  probe(timeoutMs = 1_000, maxAgeMs = 1_000): Promise<ProbeResult> {
+    const now = performance.now();
+    if (this.#probe && now - this.#probe.at < maxAgeMs) return this.#probe.result;
+    const result = this.info(timeoutMs).then(
+      (info): ProbeResult => {
+        this.markUp();
+        this.#capacity = {
+          maxStreams: info.maxStreams,
+          othersActive: Math.max(0, info.activeStreams - this.activeStreams),
+        };
+        return { address: this.address, ok: true, info };
+      },
+      (error: Error): ProbeResult => ({ address: this.address, ok: false, error: error.message }),
+    );
+    this.#probe = { at: now, result };
+    return result;
+  }
+
+  /** Slots left for new streams; undefined until the worker has described itself once. */
+  freeSlots(): number | undefined {
+    if (!this.healthy) return 0;
+    if (!this.#capacity || this.#capacity.maxStreams === 0) return undefined;
+    return this.#capacity.maxStreams - this.#capacity.othersActive - this.activeStreams - this.reserved;
   }
 
   close(): void {
@@ -90,6 +160,7 @@ export interface AsrWorkerPoolOptions {
   logger: Logger;
   /** How long a worker that failed sits out. */
   downForMs?: number;
+  channel?: AsrChannelOptions;
 }
 
 export class AsrWorkerPool {
@@ -98,13 +169,54 @@ export class AsrWorkerPool {
   readonly #downForMs: number;
 
   constructor(options: AsrWorkerPoolOptions) {
-    this.workers = options.addresses.map((a) => new AsrWorker(a));
+    this.workers = options.addresses.map((a) => new AsrWorker(a, options.channel));
     this.#logger = options.logger;
     this.#downForMs = options.downForMs ?? 2_000;
   }
 
-  /** The healthy worker with the fewest streams, else the one that has been down longest. */
-  pick(exclude?: AsrWorker): AsrWorker | undefined {
+  /**
+   * Whether a new conversation would get a speech stream now. A worker that
+   * never described itself counts as free (it may well be). Refreshes stale
+   * capacity in the background.
+   */
+  hasCapacity(): boolean {
+    return this.#mostFree() !== undefined;
+  }
+
+  /**
+   * Holds a slot for a conversation whose audio is about to flow; undefined
+   * when every worker is at capacity. The slot is given up after `holdMs`
+   * if no stream claimed it.
+   */
+  reserve(holdMs: number): SpeechReservation | undefined {
+    const worker = this.#mostFree();
+    if (!worker) {
+      asrAdmissions.inc({ outcome: "refused" });
+      return undefined;
+    }
+    return new SpeechReservation(worker, holdMs);
+  }
+
+  #mostFree(): AsrWorker | undefined {
+    let best: AsrWorker | undefined;
+    let bestFree = 0;
+    for (const w of this.workers) {
+      void w.probe(); // at most once per second; capacity is judged on what is known now
+      const free = w.freeSlots() ?? Number.POSITIVE_INFINITY;
+      if (free > bestFree) {
+        best = w;
+        bestFree = free;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * The healthy worker with the fewest streams (`prefer` when it is healthy),
+   * else the one that has been down longest.
+   */
+  pick(exclude?: AsrWorker, prefer?: AsrWorker): AsrWorker | undefined {
+    if (prefer?.healthy && prefer !== exclude) return prefer;
     let best: AsrWorker | undefined;
     for (const w of this.workers) {
       if (!w.healthy || w === exclude) continue;
@@ -118,19 +230,9 @@ export class AsrWorkerPool {
     this.#logger.warn({ worker: worker.address, err: error }, "speech worker marked down");
   }
 
-  /** Readiness: which workers answer GetWorkerInfo now. */
-  async probe(timeoutMs = 1_000): Promise<{ address: string; ok: boolean; info?: WorkerInfo; error?: string }[]> {
-    return Promise.all(
-      this.workers.map(async (w) => {
-        try {
-          const info = await w.info(timeoutMs);
-          w.markUp();
-          return { address: w.address, ok: true, info };
-        } catch (error) {
-          return { address: w.address, ok: false, error: (error as Error).message };
-        }
-      }),
-    );
+  /** Readiness: which workers answer GetWorkerInfo (asked at most once per `maxAgeMs` each). */
+  probe(timeoutMs = 1_000, maxAgeMs = 1_000): Promise<ProbeResult[]> {
+    return Promise.all(this.workers.map((w) => w.probe(timeoutMs, maxAgeMs)));
   }
 
   close(): void {

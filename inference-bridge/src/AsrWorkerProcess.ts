@@ -1,6 +1,8 @@
 // Runs the Python CPU speech worker (asr-worker/) as a child process: the
 // embedded default on one machine, and the real worker the tests talk to.
-// It listens on a fixed port so that a restarted worker keeps its address.
+// It listens on a fixed port so that a restarted worker keeps its address,
+// on loopback only, and inherits none of the node's secrets: its environment
+// is an allowlist, plus the token it must ask of callers (ASR_AUTH_TOKEN).
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import net from "node:net";
@@ -20,6 +22,18 @@ export interface AsrWorkerProcessOptions {
   extraArgs?: string[];
   /** How long start-up may take (loading a model, measuring it); default 30 s. */
   startTimeoutMs?: number;
+  /** Callers must send `authorization: Bearer <token>`; absent: the worker asks for nothing. */
+  authToken?: string;
+}
+
+/** What the worker may see of the node's environment: the system's basics and its own knobs. */
+const INHERITED_ENV =
+  /^(PATH|HOME|USER|LANG|LC_[A-Z_]+|TZ|TMPDIR|PYTHON[A-Z_]*|GRPC_[A-Z_]+|OMP_NUM_THREADS|WHISPER_[A-Z_]+|HF_[A-Z_]+|TRANSFORMERS_[A-Z_]+)$/;
+
+export function workerEnvironment(env: NodeJS.ProcessEnv, authToken?: string): NodeJS.ProcessEnv {
+  const picked: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) if (INHERITED_ENV.test(name)) picked[name] = value;
+  return { ...picked, PYTHONUNBUFFERED: "1", ...(authToken ? { ASR_AUTH_TOKEN: authToken } : {}) };
 }
 
 export async function freePort(): Promise<number> {
@@ -94,7 +108,7 @@ export class AsrWorkerProcess {
     const child = spawn(path.join(ASR_WORKER_DIR, ".venv/bin/python"), args, {
       cwd: ASR_WORKER_DIR,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, PYTHONUNBUFFERED: "1" },
+      env: workerEnvironment(process.env, this.#options.authToken),
     });
     this.#child = child;
     child.stderr?.on("data", (data: Buffer) => {

@@ -68,6 +68,11 @@ export class PcmReplayBuffer {
     this.#compact();
   }
 
+  /** Absolute offset of the oldest live chunk; undefined when none is held. */
+  firstOffset(): number | undefined {
+    return this.#chunks[this.#head]?.offsetSamples;
+  }
+
   /** Live chunks, oldest first. */
   *chunks(): Generator<PcmChunk> {
     for (let i = this.#head; i < this.#chunks.length; i++) yield this.#chunks[i]!;

@@ -4,16 +4,38 @@
 // possibly on another worker, starting at the committed offset: the new
 // worker receives exactly the audio that has no final transcript yet, so no
 // audio is skipped and none is transcribed twice.
+//
+// No stream is opened before the first audio: a conversation that joins and
+// stays silent costs no recogniser. Writes respect gRPC's backpressure: while
+// the call's buffer is full, audio waits in the (bounded) replay ring and is
+// written from there on 'drain'; if the worker falls so far behind that the
+// ring overwrites audio it never received, that audio is counted as dropped
+// and the stream restarts after the gap.
 import { create } from "@bufbuild/protobuf";
 import { type RecognizeRequest, RecognizeRequestSchema, type RecognizeResponse, type Segment } from "@parley/proto/asr";
 import { StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { AsrWorker, AsrWorkerPool, RecognizeCall } from "./AsrWorkerPool.ts";
-import { asrReconnects, asrSegments, asrStreams, voiceProcessingErrors, voiceProcessingQueueSize } from "./metrics.ts";
+import {
+  asrAudioDropped,
+  asrReconnects,
+  asrSegments,
+  asrStreams,
+  voiceProcessingErrors,
+  voiceProcessingQueueSize,
+} from "./metrics.ts";
 import { type PcmChunk, PcmReplayBuffer } from "./PcmReplayBuffer.ts";
 import { backoffMs, DEFAULT_ASR_RETRY, type RetryPolicy } from "./retry.ts";
+import type { SpeechReservation } from "./SpeechReservation.ts";
 
 export const SAMPLE_RATE_HZ = 16_000;
+
+/**
+ * Messages grpc-js may hold for one call before we stop writing (2 s of
+ * 20 ms frames): beyond it, the worker is not reading and audio waits in the
+ * replay ring, which is bounded, instead of in an unbounded write buffer.
+ */
+const MAX_PENDING_WRITES = 100;
 
 export interface RecognitionStreamOptions {
   sessionId: string;
@@ -53,6 +75,15 @@ export class RecognitionStream {
   #reconnecting = false;
   #reportedOverflow = 0;
   #committed = 0;
+  /** End (absolute samples) of the audio pushed so far. */
+  #pushedTo = 0;
+  /** End of the audio written to the current call. */
+  #sentTo = 0;
+  /** The current call's buffer is full: audio waits in the ring until 'drain'. */
+  #backpressured = false;
+  /** A first audio chunk arrived: the stream exists from then on. */
+  #started = false;
+  #reservation: SpeechReservation | undefined;
   #nextSegmentId = 0;
   #state: StreamState = StreamState.UNSPECIFIED;
   #ending: (() => void) | undefined;
@@ -64,7 +95,6 @@ export class RecognitionStream {
     this.#replay = new PcmReplayBuffer((options.replaySeconds ?? 60) * SAMPLE_RATE_HZ);
     this.#sendChunkSamples = ((options.sendChunkMs ?? 20) * SAMPLE_RATE_HZ) / 1000;
     this.#log = options.logger;
-    this.#open();
   }
 
   get state(): StreamState {
@@ -75,16 +105,50 @@ export class RecognitionStream {
     return this.#worker?.address;
   }
 
+  /** Messages grpc-js holds for the current call, not yet flushed (bounded: MAX_PENDING_WRITES and a few). */
+  get bufferedWrites(): number {
+    return this.#call?.writableLength ?? 0;
+  }
+
+  /** Whether a recogniser stream was ever opened (audio arrived). */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /**
+   * The slot this conversation was admitted with: the first stream opens on
+   * its worker and releases it. Replaces (and releases) an earlier one.
+   */
+  hold(reservation: SpeechReservation): void {
+    this.#reservation?.release();
+    if (this.#closed || this.#started) reservation.release();
+    else this.#reservation = reservation;
+  }
+
   /** Accepts the next contiguous PCM chunk (valid only during the call). */
   push(pcm: Int16Array, offsetSamples: number, capturedAtMs: number): void {
     if (this.#closed || this.#ending) return;
+    if (!this.#started) {
+      // The first audio: open the stream, starting with this chunk.
+      this.#started = true;
+      this.#pushedTo = offsetSamples;
+      this.#open();
+      if (this.#closed) return;
+    }
     const chunk = this.#replay.push(pcm, offsetSamples, capturedAtMs);
+    this.#pushedTo = offsetSamples + chunk.samples;
     voiceProcessingQueueSize.inc();
     if (this.#replay.overflowSamples !== this.#reportedOverflow) this.#reportOverflow();
-    if (!this.#call) return; // replayed from the ring once a stream is open
+    const call = this.#call;
+    if (!call) return; // replayed from the ring once a stream is open
+    if (this.#backpressured) return; // written from the ring on 'drain'
+    if (this.#lostUnsent()) {
+      this.#restartAfterDrop(call);
+      return;
+    }
     this.#unsent.push(chunk);
     this.#unsentSamples += chunk.samples;
-    if (this.#unsentSamples >= this.#sendChunkSamples) this.#flushUnsent(this.#call);
+    if (this.#unsentSamples >= this.#sendChunkSamples) this.#flushUnsent(call);
   }
 
   /** No worker committed audio for replaySeconds: the oldest audio was dropped. Say so. */
@@ -92,10 +156,44 @@ export class RecognitionStream {
     const dropped = this.#replay.overflowSamples - this.#reportedOverflow;
     this.#reportedOverflow = this.#replay.overflowSamples;
     voiceProcessingErrors.inc({ stage: "asr", reason: "replay_overflow" });
+    asrAudioDropped.inc(dropped);
     this.#log.error(
       { droppedSamples: dropped, committed: this.#committed },
       "uncommitted audio dropped: replay buffer full",
     );
+  }
+
+  /** The call's buffer drained: write what waited in the ring. */
+  #onDrain(call: RecognizeCall): void {
+    if (call !== this.#call || this.#closed) return;
+    this.#backpressured = false;
+    this.#unsent.length = 0;
+    this.#unsentSamples = 0;
+    if (this.#lostUnsent()) {
+      this.#restartAfterDrop(call);
+      return;
+    }
+    this.#writeRuns(call, [...this.#replay.chunks()], this.#sentTo);
+  }
+
+  /** Whether the ring overwrote audio the current call has not received. */
+  #lostUnsent(): boolean {
+    const first = this.#replay.firstOffset();
+    return first !== undefined && first > this.#sentTo;
+  }
+
+  /**
+   * The ring overwrote audio this call never received: the worker cannot get
+   * it any more. Start a new stream right after the gap (counted above as
+   * dropped); the worker itself is fine, only slow, so it is not marked down.
+   */
+  #restartAfterDrop(call: RecognizeCall): void {
+    this.#log.warn(
+      { sentTo: this.#sentTo, resumeAt: this.#replay.firstOffset() },
+      "speech worker too slow: restarting after dropped audio",
+    );
+    if (call === this.#call) this.#dropCall()?.cancel();
+    this.#open();
   }
 
   /** Writes the unsent chunks, one message per run that is contiguous in the ring. */
@@ -112,7 +210,11 @@ export class RecognitionStream {
     this.#unsentSamples = 0;
   }
 
-  #writeRuns(call: RecognizeCall, chunks: PcmChunk[], fromSample: number): void {
+  /**
+   * Writes the chunks from `fromSample` on, one message per run; stops when
+   * the call's buffer fills, unless `all` (the end: nothing more will come).
+   */
+  #writeRuns(call: RecognizeCall, chunks: PcmChunk[], fromSample: number, all = false): void {
     let first: PcmChunk | undefined;
     let last: PcmChunk | undefined;
     const write = () => {
@@ -127,6 +229,7 @@ export class RecognitionStream {
         continue;
       }
       write();
+      if (this.#backpressured && !all) return; // the rest follows on 'drain'
       first = last = chunk;
     }
     write();
@@ -145,7 +248,12 @@ export class RecognitionStream {
         resolve();
       };
       if (this.#call) {
-        this.#flushUnsent(this.#call);
+        if (this.#backpressured) {
+          // The end must follow all the audio: what waits in the ring goes first.
+          this.#unsent.length = 0;
+          this.#unsentSamples = 0;
+          this.#writeRuns(this.#call, [...this.#replay.chunks()], this.#sentTo, true);
+        } else this.#flushUnsent(this.#call);
         this.#call.write(create(RecognizeRequestSchema, { kind: { case: "end", value: {} } }));
         this.#call.end();
       } else if (!this.#reconnecting) {
@@ -157,6 +265,7 @@ export class RecognitionStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#reservation?.release();
     clearTimeout(this.#readyTimer);
     clearTimeout(this.#retryTimer);
     this.#dropCall()?.cancel();
@@ -166,13 +275,21 @@ export class RecognitionStream {
   }
 
   #open(): void {
-    const worker = this.#o.pool.pick(this.#attempt > 0 ? this.#worker : undefined);
+    const worker = this.#o.pool.pick(this.#attempt > 0 ? this.#worker : undefined, this.#reservation?.worker);
+    // The stream takes the reserved slot's place from here on.
+    this.#reservation?.release();
+    this.#reservation = undefined;
     if (!worker) {
       this.#fail("no speech worker configured");
       return;
     }
     this.#worker = worker;
     this.#ready = false;
+    this.#backpressured = false;
+    // Where this stream starts: the committed offset, or later when audio
+    // after it was dropped (nothing before the ring's oldest chunk exists any more).
+    const start = Math.max(this.#committed, this.#replay.firstOffset() ?? this.#pushedTo);
+    this.#sentTo = start;
     this.#setState(this.#attempt === 0 ? StreamState.CONNECTING : StreamState.RECONNECTING, worker.address);
     const call = worker.recognize(this.#o.maxSessionMs ?? 15 * 60_000);
     this.#call = call;
@@ -181,6 +298,7 @@ export class RecognitionStream {
     call.on("data", (response: RecognizeResponse) => this.#onResponse(call, response));
     call.on("error", (error: Error & { code?: number }) => this.#onBroken(call, error));
     call.on("end", () => this.#onEnd(call));
+    call.on("drain", () => this.#onDrain(call));
     call.write(
       create(RecognizeRequestSchema, {
         kind: {
@@ -189,7 +307,7 @@ export class RecognitionStream {
             sessionId: this.#o.sessionId,
             sampleRateHz: SAMPLE_RATE_HZ,
             language: this.#o.language ?? "",
-            startOffsetSamples: this.#committed,
+            startOffsetSamples: start,
             firstSegmentId: this.#nextSegmentId,
           },
         },
@@ -198,7 +316,7 @@ export class RecognitionStream {
     // Replay what the previous worker did not commit, then go on live.
     this.#unsent.length = 0;
     this.#unsentSamples = 0;
-    this.#writeRuns(call, [...this.#replay.chunks()], this.#committed);
+    this.#writeRuns(call, [...this.#replay.chunks()], start, this.#ending !== undefined);
     if (this.#ending) {
       call.write(create(RecognizeRequestSchema, { kind: { case: "end", value: {} } }));
       call.end();
@@ -220,7 +338,10 @@ export class RecognitionStream {
         value: { $typeName: "parley.asr.v1.AudioChunk", offsetSamples, pcm, capturedAtMs },
       },
     };
+    this.#sentTo = offsetSamples + pcm.byteLength / 2;
     call.write(request);
+    // 'drain' follows once grpc-js has flushed its buffer (write() returned false long before this).
+    if (call.writableLength >= MAX_PENDING_WRITES) this.#backpressured = true;
   }
 
   #onResponse(call: RecognizeCall, response: RecognizeResponse): void {
@@ -300,6 +421,7 @@ export class RecognitionStream {
     call.removeAllListeners("data");
     call.removeAllListeners("end");
     call.removeAllListeners("error");
+    call.removeAllListeners("drain");
     call.on("error", () => {}); // a cancelled call still emits CANCELLED
     if (this.#worker) {
       this.#worker.activeStreams--;
@@ -309,6 +431,7 @@ export class RecognitionStream {
   }
 
   #fail(detail: string): void {
+    this.#reservation?.release();
     this.#log.error({ detail }, "speech recognition failed");
     this.#setState(StreamState.FAILED, detail);
     this.#closed = true;

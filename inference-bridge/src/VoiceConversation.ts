@@ -9,6 +9,7 @@ import { ConversationDirector, type DialogueConfig, type VoiceOutput } from "./d
 import { asrAudioToWorkerLatency, voiceProcessingDuration } from "./metrics.ts";
 import { RecognitionStream } from "./RecognitionStream.ts";
 import type { RetryPolicy } from "./retry.ts";
+import type { SpeechReservation } from "./SpeechReservation.ts";
 import type { FollowUpPlanner } from "./scoring/FollowUpPlanner.ts";
 import type { ScoringEngine } from "./scoring/types.ts";
 import { TranscriptAssembler } from "./TranscriptAssembler.ts";
@@ -82,6 +83,16 @@ export class VoiceConversation {
 
   get workerAddress(): string | undefined {
     return this.#stream.workerAddress;
+  }
+
+  /** Whether audio ever flowed, i.e. a recogniser stream was opened. */
+  get speechStarted(): boolean {
+    return this.#stream.started;
+  }
+
+  /** The speech slot this conversation was admitted with; its first audio claims it. */
+  holdSpeechCapacity(reservation: SpeechReservation): void {
+    this.#stream.hold(reservation);
   }
 
   /** The media plane's PCM sink. */

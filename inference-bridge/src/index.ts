@@ -1,5 +1,5 @@
-export { AsrWorker, AsrWorkerPool } from "./AsrWorkerPool.ts";
-export { ASR_WORKER_DIR, AsrWorkerProcess, freePort } from "./AsrWorkerProcess.ts";
+export { type AsrChannelOptions, AsrWorker, AsrWorkerPool, type ProbeResult } from "./AsrWorkerPool.ts";
+export { ASR_WORKER_DIR, AsrWorkerProcess, freePort, workerEnvironment } from "./AsrWorkerProcess.ts";
 export {
   ConversationDirector,
   DEFAULT_DIALOGUE,
@@ -9,6 +9,7 @@ export {
 } from "./dialogue/ConversationDirector.ts";
 export { RecognitionStream, SAMPLE_RATE_HZ } from "./RecognitionStream.ts";
 export { DEFAULT_ASR_RETRY, type RetryPolicy } from "./retry.ts";
+export { SpeechReservation } from "./SpeechReservation.ts";
 export { createScoring, type Scoring } from "./scoring/index.ts";
 export { TranscriptAssembler } from "./TranscriptAssembler.ts";
 export { FliteTts, type SpeechSynthesizer } from "./tts/FliteTts.ts";

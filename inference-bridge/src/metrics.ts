@@ -40,3 +40,20 @@ export const asrAudioToWorkerLatency = new Histogram({
   help: "RTP arrival at the media plane to the PCM chunk handed to gRPC",
   buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
 });
+
+export const asrWorkerProbes = new Counter({
+  name: "asr_worker_probes_total",
+  help: "GetWorkerInfo calls to speech workers (readiness and admission; at most one per worker per second)",
+  labelNames: ["worker"] as const,
+});
+
+export const asrAdmissions = new Counter({
+  name: "asr_admissions_total",
+  help: "Conversations asking for speech capacity, by outcome (admitted, refused, expired: admitted but no audio came)",
+  labelNames: ["outcome"] as const,
+});
+
+export const asrAudioDropped = new Counter({
+  name: "asr_audio_dropped_samples_total",
+  help: "16 kHz samples dropped before a speech worker got them (worker too slow: replay buffer full)",
+});

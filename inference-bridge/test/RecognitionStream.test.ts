@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AsrWorkerPool } from "../src/AsrWorkerPool.ts";
 import { RecognitionStream } from "../src/RecognitionStream.ts";
 import { RecordingRecognizer } from "./recording-recognizer.ts";
+import { StalledRecognizer } from "./stalled-recognizer.ts";
 
 const logger = pino({ level: "silent" });
 const FRAME = 320; // 20 ms at 16 kHz
@@ -55,6 +56,15 @@ function received(requests: { kind: { case: string | undefined; value?: unknown 
 
 const flush = () => new Promise((r) => setTimeout(r, 100));
 
+/** The worker the stream opened on (it opens with the first audio), and the other one. */
+async function used(
+  a: RecordingRecognizer,
+  b: RecordingRecognizer,
+): Promise<[RecordingRecognizer, RecordingRecognizer]> {
+  await expect.poll(() => a.streams.length + b.streams.length, { timeout: 5_000 }).toBe(1);
+  return a.streams.length ? [a, b] : [b, a];
+}
+
 describe("RecognitionStream", () => {
   it("streams contiguous audio after a config, and publishes segments and states", async () => {
     const r = await recognizer();
@@ -69,7 +79,11 @@ describe("RecognitionStream", () => {
       onSegment: (s) => segments.push(s),
       onState: (s) => states.push(s),
     });
-    feed(stream, 0, 150); // 3 s
+    expect(r.streams).toHaveLength(0); // no audio yet: no recogniser stream
+    for (let part = 0; part < 3; part++) {
+      feed(stream, part * 50, 50); // 3 s in all
+      await flush();
+    }
     await stream.end();
     const requests = r.streams[0]!.requests;
     expect(requests[0]!.kind.case).toBe("config");
@@ -95,10 +109,9 @@ describe("RecognitionStream", () => {
       onSegment: (s) => segments.push(s),
       onState: (s) => states.push(s),
     });
-    await flush();
-    const [first, second] = a.streams.length ? [a, b] : [b, a];
     feed(stream, 0, 80); // 1.6 s: one commit at 1 s, 0.6 s uncommitted
-    await flush();
+    const [first, second] = await used(a, b);
+    await expect.poll(() => first.streams[0]!.requests.length).toBe(1 + 80);
     first.kill();
     feed(stream, 80, 20); // audio keeps coming while the stream is down
     await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.LIVE);
@@ -138,10 +151,9 @@ describe("RecognitionStream", () => {
       onSegment: () => {},
       onState: () => {},
     });
-    await flush();
-    const [first, second] = a.streams.length ? [a, b] : [b, a];
     feed(stream, 0, 62); // 1.24 s: 12 messages of 100 ms, 40 ms left unsent
-    await flush();
+    const [first, second] = await used(a, b);
+    await expect.poll(() => first.streams[0]!.requests.length).toBe(1 + 12);
     const sent = received(first.streams[0]!.requests);
     expect(sent.every(([, n]) => n === 1_600)).toBe(true);
     expect(contiguousEnd(sent, 0)).toBe(12 * 1_600);
@@ -167,10 +179,9 @@ describe("RecognitionStream", () => {
       onSegment: () => {},
       onState: () => {},
     });
-    await flush();
-    const [first, second] = a.streams.length ? [a, b] : [b, a];
     feed(stream, 0, 70); // 1.4 s: committed up to 1 s
-    await flush();
+    const [first, second] = await used(a, b);
+    await expect.poll(() => first.streams[0]!.requests.length).toBe(1 + 70);
     first.kill();
     await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.RECONNECTING);
     await stream.end(); // during the backoff
@@ -201,6 +212,44 @@ describe("RecognitionStream", () => {
     cleanups.push(() => stream.close());
     feed(stream, 0, 60); // 1.2 s into a 1 s ring
     expect(await dropped()).toBeGreaterThan(before);
+  });
+
+  it("stops writing to a worker that does not read: bounded buffers, counted drops, a restart after the gap", async () => {
+    const worker = new StalledRecognizer();
+    await worker.start();
+    cleanups.push(() => worker.stop());
+    const pool = new AsrWorkerPool({ addresses: [worker.address], logger });
+    cleanups.push(() => pool.close());
+    const dropped = async () =>
+      (await register.getSingleMetric("asr_audio_dropped_samples_total")!.get()).values[0]?.value ?? 0;
+    const before = await dropped();
+    const stream = new RecognitionStream({
+      sessionId: "s7",
+      pool,
+      logger,
+      replaySeconds: 2,
+      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 60_000 },
+      onSegment: () => {},
+      onState: () => {},
+    });
+    cleanups.push(() => stream.close());
+    let most = 0;
+    for (let second = 0; second < 30; second++) {
+      feed(stream, second * 50, 50); // 30 s of audio, a second at a time, to a worker that reads none
+      most = Math.max(most, stream.bufferedWrites);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // What grpc-js holds stays bounded; the 2 s ring dropped the rest, counted.
+    expect(most).toBeGreaterThan(50); // the worker really stopped reading
+    expect(most).toBeLessThanOrEqual(101);
+    expect((await dropped()) - before).toBeGreaterThan(20 * 16_000);
+    expect(worker.streams).toHaveLength(1);
+    // Once the worker reads again, the stream restarts after the gap.
+    worker.streams[0]!.resume();
+    await expect.poll(() => worker.streams.length, { timeout: 5_000 }).toBe(2);
+    const config = (await worker.firstRequest(worker.streams[1]!)).kind;
+    if (config.case !== "config") throw new Error("first request must be the config");
+    expect(config.value.startOffsetSamples).toBeGreaterThan(20 * 16_000);
   });
 
   it("fails cleanly when no worker can be reached", async () => {

@@ -17,12 +17,16 @@ import { grpcServiceDefinition } from "@parley/proto/grpc";
 export interface RecordedStream {
   requests: RecognizeRequest[];
   call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>;
+  ended: boolean;
 }
 
 export class RecordingRecognizer {
   readonly streams: RecordedStream[] = [];
   /** Commit audio every this many samples (a final segment each time). */
   commitEverySamples = 16_000;
+  /** What GetWorkerInfo reports: its stream limit, and streams other nodes have open. */
+  maxStreams = 100;
+  othersActive = 0;
   readonly #server = new grpc.Server();
   port = 0;
 
@@ -32,7 +36,12 @@ export class RecordingRecognizer {
       getWorkerInfo: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
         callback(
           null,
-          create(WorkerInfoSchema, { workerId: "recording", engine: "recording-test-double", maxStreams: 100 }),
+          create(WorkerInfoSchema, {
+            workerId: "recording",
+            engine: "recording-test-double",
+            maxStreams: this.maxStreams,
+            activeStreams: this.othersActive + this.streams.filter((s) => !s.call.cancelled && !s.ended).length,
+          }),
         ),
     });
     this.port = await new Promise<number>((resolve, reject) =>
@@ -56,7 +65,9 @@ export class RecordingRecognizer {
   }
 
   #recognize(call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>): void {
-    const stream: RecordedStream = { requests: [], call };
+    const stream: RecordedStream = { requests: [], call, ended: false };
+    call.on("finish", () => (stream.ended = true));
+    call.on("cancelled", () => (stream.ended = true));
     this.streams.push(stream);
     let segmentId = 0;
     let start = 0;

@@ -16,6 +16,13 @@ import { type PcmSink, RtpAudioDecoder, type RtpAudioStats } from "./RtpAudioDec
 
 export type Direction = "send" | "recv";
 
+/**
+ * A customer's audio may run this far ahead of real time (jitter, a late
+ * first packet); beyond it packets are dropped, so RTP timestamps cannot make
+ * the node produce audio faster than the customer can speak.
+ */
+const MAX_AUDIO_AHEAD_MS = 5_000;
+
 export interface CustomerMediaOptions {
   router: ms.Router;
   listenIp: string;
@@ -196,6 +203,7 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     });
     const decoder = new RtpAudioDecoder(this.#options.onPcm, {
       ...(this.#options.reorderWindowMs !== undefined ? { reorderWindowMs: this.#options.reorderWindowMs } : {}),
+      maxAheadMs: MAX_AUDIO_AHEAD_MS,
     });
     this.#decoder = decoder;
     consumer.on("rtp", (packet) => decoder.push(packet));

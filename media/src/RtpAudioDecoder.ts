@@ -6,6 +6,11 @@
 // silence. Packets that arrive out of order are held for at most
 // `reorderWindowMs`; in-order packets go straight through, so the common case
 // adds no latency.
+//
+// With `maxAheadMs`, the timeline cannot run ahead of the wall clock (time
+// since the first packet) by more than that: a sender that jumps its
+// timestamps or floods packets gets at most real-time audio out of the node,
+// so what it sends cannot grow the memory behind this stage.
 import { OpusPcmDecoder, OUTPUT_SAMPLE_RATE } from "./opus.ts";
 import { newRtpView, readRtpHeader } from "./rtp.ts";
 
@@ -28,12 +33,16 @@ export interface RtpAudioStats {
   reordered: number;
   invalid: number;
   concealedSamples: number;
+  /** Packets dropped because their audio would have run ahead of real time (maxAheadMs). */
+  excess: number;
 }
 
 export interface RtpAudioDecoderOptions {
   reorderWindowMs?: number;
   /** Gaps longer than this (a sender that paused) are not filled sample by sample. */
   maxGapMs?: number;
+  /** How far the timeline may run ahead of the time since the first packet; absent: no bound. */
+  maxAheadMs?: number;
   now?: () => number;
 }
 
@@ -45,13 +54,23 @@ interface PendingPacket {
 }
 
 export class RtpAudioDecoder {
-  readonly stats: RtpAudioStats = { packets: 0, lost: 0, late: 0, reordered: 0, invalid: 0, concealedSamples: 0 };
+  readonly stats: RtpAudioStats = {
+    packets: 0,
+    lost: 0,
+    late: 0,
+    reordered: 0,
+    invalid: 0,
+    concealedSamples: 0,
+    excess: 0,
+  };
   readonly #sink: PcmSink;
   readonly #decoder = new OpusPcmDecoder();
   readonly #view = newRtpView();
   readonly #reorderWindowMs: number;
   readonly #maxGapSamples: number;
+  readonly #maxAheadSamples: number;
   readonly #now: () => number;
+  #firstArrivalMs = 0;
   readonly #pending = new Map<number, PendingPacket>();
   #started = false;
   #expectedSeq = 0; // next sequence number, 16-bit
@@ -66,6 +85,8 @@ export class RtpAudioDecoder {
     this.#sink = sink;
     this.#reorderWindowMs = options.reorderWindowMs ?? 40;
     this.#maxGapSamples = ((options.maxGapMs ?? 60_000) * OUTPUT_SAMPLE_RATE) / 1000;
+    this.#maxAheadSamples =
+      options.maxAheadMs === undefined ? Number.POSITIVE_INFINITY : (options.maxAheadMs * OUTPUT_SAMPLE_RATE) / 1000;
     this.#now = options.now ?? (() => performance.now());
   }
 
@@ -88,6 +109,7 @@ export class RtpAudioDecoder {
       this.#started = true;
       this.#expectedSeq = view.sequenceNumber;
       this.#lastTimestamp = view.timestamp;
+      this.#firstArrivalMs = arrivedAtMs;
     }
     const ahead = (((view.sequenceNumber - this.#expectedSeq) << 16) >> 16) as number; // signed 16-bit
     if (ahead < 0) {
@@ -170,12 +192,21 @@ export class RtpAudioDecoder {
     this.#lastTimestamp = timestamp;
     let position = Math.round(this.#extendedTicks / TICKS_PER_SAMPLE);
     let gap = position - this.#writtenSamples;
-    if (gap > this.#maxGapSamples) {
-      // The sender paused for a long time: resume right here rather than
-      // feeding a minute of zeros to the recogniser. Logged by the owner via stats.
-      this.#extendedTicks -= (gap - this.#maxGapSamples) * TICKS_PER_SAMPLE;
-      position = this.#writtenSamples + this.#maxGapSamples;
-      gap = this.#maxGapSamples;
+    // How much the timeline may still grow now (unbounded without maxAheadMs).
+    const room =
+      ((arrivedAtMs - this.#firstArrivalMs) * OUTPUT_SAMPLE_RATE) / 1000 + this.#maxAheadSamples - this.#writtenSamples;
+    if (room <= 0) {
+      this.stats.excess++; // faster than real time: dropped before decoding, its time becomes silence if ever
+      return;
+    }
+    const maxGap = Math.min(this.#maxGapSamples, Math.floor(room));
+    if (gap > maxGap) {
+      // The sender paused for a long time (or jumped its timestamps): resume
+      // right here rather than feeding a minute of zeros to the recogniser.
+      // Logged by the owner via stats.
+      this.#extendedTicks -= (gap - maxGap) * TICKS_PER_SAMPLE;
+      position = this.#writtenSamples + maxGap;
+      gap = maxGap;
       this.#decoder.reset();
     }
     if (gap > 0) this.#emitSilence(gap, arrivedAtMs);

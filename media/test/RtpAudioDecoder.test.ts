@@ -159,6 +159,29 @@ describe("RtpAudioDecoder", () => {
     expect(decoder.stats.concealedSamples).toBe(35 * FRAME_16K);
   });
 
+  it("inserts a bounded amount of silence for a timestamp jump, and no audio faster than real time", () => {
+    let now = 0;
+    let samples = 0;
+    const decoder = new RtpAudioDecoder((pcm) => (samples += pcm.length), { maxAheadMs: 1_000, now: () => now });
+    decoder.push(rtpPacket(0, 0, payloads[0]!));
+    // Half a day ahead, one packet later: at most the second of slack becomes silence.
+    decoder.push(rtpPacket(1, 0x7fff_0000, payloads[1]!));
+    expect(samples).toBeLessThanOrEqual(16_000 + FRAME_16K);
+    // A flood: 10 s of packets within 100 ms of wall-clock time.
+    for (let i = 2; i < 500; i++) {
+      now += 0.2;
+      decoder.push(rtpPacket(i, 0x7fff_0000 + (i - 1) * FRAME_SAMPLES_48K, payloads[i % payloads.length]!));
+    }
+    expect(samples).toBeLessThanOrEqual(16_000 + 16 * 100 + FRAME_16K); // real time plus the slack
+    expect(decoder.stats.excess).toBeGreaterThan(400);
+    // Real time goes on: the stream is served again, at real-time pace.
+    now += 10_000;
+    const before = samples;
+    decoder.push(rtpPacket(500, 0x7fff_0000 + 499 * FRAME_SAMPLES_48K, payloads[0]!));
+    expect(samples).toBeGreaterThan(before);
+    expect(samples).toBeLessThanOrEqual(16 * (now + 1_000));
+  });
+
   it("counts garbage instead of throwing", () => {
     const { sink } = collector();
     const decoder = new RtpAudioDecoder(sink);

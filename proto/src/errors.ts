@@ -8,12 +8,19 @@ export { ErrorCode };
 export class ParleyError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
+  /** A hint of when trying again may succeed (0: none). */
+  readonly retryAfterMs: number;
 
-  constructor(code: ErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { retryable?: boolean; retryAfterMs?: number; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ParleyError";
     this.code = code;
     this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs ?? 0;
   }
 
   /** Short label for metrics and logs, e.g. "OUT_OF_ORDER". */

@@ -259,6 +259,29 @@ export class Records {
   }
 
   /**
+   * The store with this code, or undefined when there is none. Throws
+   * UNAVAILABLE when the database cannot be asked (a known store is served
+   * from a short cache meanwhile).
+   */
+  async findStore(
+    code: string,
+  ): Promise<{ code: string; name: string; businessId: string; language: string; currency: string } | undefined> {
+    try {
+      const store = await this.#store(code);
+      return {
+        code: store.code,
+        name: store.name,
+        businessId: store.businessId,
+        language: store.language,
+        currency: store.currency,
+      };
+    } catch (error) {
+      if (error instanceof ParleyError && error.code === ErrorCode.NOT_FOUND) return undefined;
+      throw error;
+    }
+  }
+
+  /**
    * May the holder of this business/admin token subscribe to `topic`?
    * store/<code> and business/<id>: admins, and the owner and staff of that
    * business; admin: admins only. session/<id> topics belong to the customer's

@@ -65,7 +65,11 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
     env: {
       ...process.env,
       PORT: String(port),
+      INTERNAL_PORT: "0",
       HOST: "127.0.0.1",
+      // Every simulated customer comes from this one address.
+      WS_MAX_SOCKETS_PER_IP: "100000",
+      SESSIONS_MAX_PER_IP: "100000",
       ASR_WORKERS: asrAddress,
       MEDIASOUP_WORKERS: "1",
       LOG_LEVEL: "warn",

@@ -57,6 +57,43 @@ export interface Config {
         }
       | undefined;
   };
+  /** Who may call the edge from a browser, and whose addresses are believed. */
+  http: {
+    /**
+     * Origins besides the node's own that may call the API (CORS) and open
+     * the WebSocket. Empty: same origin only.
+     */
+    allowedOrigins: string[];
+    /** Peers (addresses or CIDR blocks) whose X-Forwarded-For names the client. */
+    trustedProxies: string[];
+  };
+  /** /ready and /metrics: a listener of their own, loopback by default. */
+  internal: {
+    host: string;
+    /** 0 picks a free port. */
+    port: number;
+    /** When set, the public listener also serves /ready and /metrics to `Authorization: Bearer <token>`. */
+    metricsToken: string | undefined;
+  };
+  /** Session creation per client address and per store (the deployment guide's RATE_LIMIT_*). */
+  rateLimit: {
+    windowMs: number;
+    maxPerIp: number;
+    maxPerStore: number;
+  };
+  /** What one client address and one socket may hold. */
+  limits: {
+    socketsPerIp: number;
+    /** Sessions created from one address and not yet ended. */
+    sessionsPerIp: number;
+    /** A socket that has not joined by then is closed (4008). */
+    joinTimeoutMs: number;
+    /** A conversation ends with its final score after this long (END_REASON_MAX_DURATION). */
+    sessionMaxDurationMs: number;
+    /** Per socket: sustained messages per second, and the burst above it. */
+    messagesPerSecond: number;
+    messageBurst: number;
+  };
   media: {
     workers: number;
     listenIp: string;
@@ -90,7 +127,23 @@ export interface Config {
     chunkMs: number;
     finishTimeoutMs: number;
     embeddedMaxStreams: number;
+    /** TLS to remote speech workers; absent: plaintext (trusted network or loopback). */
+    tls: AsrTlsConfig | undefined;
+    /** Shared secret sent to speech workers as `authorization: Bearer <token>`. */
+    authToken: string | undefined;
+    /** A session admitted to speech holds a slot this long for its audio to start flowing. */
+    admissionHoldMs: number;
   };
+}
+
+export interface AsrTlsConfig {
+  /** PEM trust roots for the workers' certificates; absent: the system's roots. */
+  caFile: string | undefined;
+  /** A client certificate and key, for workers that require one (mutual TLS). */
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  /** The name the workers' certificate must carry, when it is not the host of ASR_WORKERS. */
+  serverName: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -110,6 +163,8 @@ const list = (raw: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+const flag = (raw: string | undefined) => raw === "1" || raw === "true";
+
 /** "15m", "24h", "30s", "500ms" or plain milliseconds. */
 export function parseDurationMs(raw: string): number {
   const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw.trim());
@@ -128,6 +183,27 @@ function builtWorkerBin(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The origin part of a URL ("https://app.example.com"), for origin lists. */
+function origin(raw: string): string {
+  try {
+    return new URL(raw).origin;
+  } catch {
+    throw new Error(`not a URL: "${raw}" (ALLOWED_ORIGINS and FRONTEND_URL take https://host[:port])`);
+  }
+}
+
+function asrTls(env: Env): AsrTlsConfig | undefined {
+  const tls: AsrTlsConfig = {
+    caFile: env.ASR_TLS_CA_FILE || undefined,
+    certFile: env.ASR_TLS_CERT_FILE || undefined,
+    keyFile: env.ASR_TLS_KEY_FILE || undefined,
+    serverName: env.ASR_TLS_SERVER_NAME || undefined,
+  };
+  if (!flag(env.ASR_TLS) && !tls.caFile && !tls.certFile) return undefined;
+  if (!tls.certFile !== !tls.keyFile) throw new Error("ASR_TLS_CERT_FILE and ASR_TLS_KEY_FILE go together");
+  return tls;
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -155,6 +231,28 @@ export function loadConfig(env: Env = process.env): Config {
     clientDistDir: env.CLIENT_DIST_DIR ?? path.join(REPO_ROOT, "client/dist"),
     redis: env.REDIS_URL?.trim() ? { url: env.REDIS_URL.trim(), password: env.REDIS_PASSWORD || undefined } : undefined,
     records: records(env, publicUrl),
+    http: {
+      allowedOrigins: [...list(env.ALLOWED_ORIGINS ?? ""), ...list(env.FRONTEND_URL ?? "")].map(origin),
+      trustedProxies: list(env.TRUSTED_PROXIES ?? ""),
+    },
+    internal: {
+      host: env.INTERNAL_HOST ?? "127.0.0.1",
+      port: int(env, "INTERNAL_PORT", 9464),
+      metricsToken: env.METRICS_AUTH_TOKEN || undefined,
+    },
+    rateLimit: {
+      windowMs: int(env, "RATE_LIMIT_WINDOW_MS", 900_000),
+      maxPerIp: int(env, "RATE_LIMIT_MAX_REQUESTS", 1_000),
+      maxPerStore: int(env, "RATE_LIMIT_MAX_REQUESTS_PER_STORE", int(env, "RATE_LIMIT_MAX_REQUESTS", 1_000)),
+    },
+    limits: {
+      socketsPerIp: int(env, "WS_MAX_SOCKETS_PER_IP", 16),
+      sessionsPerIp: int(env, "SESSIONS_MAX_PER_IP", 8),
+      joinTimeoutMs: int(env, "WS_JOIN_TIMEOUT_MS", 10_000),
+      sessionMaxDurationMs: int(env, "SESSION_MAX_DURATION_MS", 5 * 60_000),
+      messagesPerSecond: int(env, "WS_MAX_MESSAGES_PER_SECOND", 20),
+      messageBurst: int(env, "WS_MESSAGE_BURST", 40),
+    },
     media: {
       workers: int(env, "MEDIASOUP_WORKERS", os.availableParallelism()),
       listenIp: env.MEDIASOUP_LISTEN_IP ?? "127.0.0.1",
@@ -185,6 +283,9 @@ export function loadConfig(env: Env = process.env): Config {
       chunkMs: int(env, "ASR_CHUNK_MS", 20),
       finishTimeoutMs: int(env, "VOICE_PROCESSING_TIMEOUT", 30_000),
       embeddedMaxStreams: int(env, "ASR_EMBEDDED_MAX_STREAMS", 8),
+      tls: asrTls(env),
+      authToken: env.ASR_AUTH_TOKEN || undefined,
+      admissionHoldMs: int(env, "ASR_ADMISSION_HOLD_MS", 10_000),
     },
   };
 }
@@ -226,6 +327,8 @@ function records(env: Env, publicUrl: string): Config["records"] {
   };
 }
 
+const mask = (secret: string | undefined) => (secret ? "***" : undefined);
+
 /** The configuration as it may be logged. */
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
@@ -237,6 +340,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
       databaseUrl: config.records.databaseUrl && maskUrl(config.records.databaseUrl),
       stripe: config.records.stripe && { ...config.records.stripe, secretKey: "***", webhookSecret: "***" },
     },
+    internal: { ...config.internal, metricsToken: mask(config.internal.metricsToken) },
+    asr: { ...config.asr, authToken: mask(config.asr.authToken) },
   };
 }
 

@@ -1,6 +1,6 @@
 // What the customer sees when things go wrong, in a real browser.
 
-import { LIBRIVOX_DIR } from "@parley/loadtest";
+import { LIBRIVOX_DIR, WeriftCustomer } from "@parley/loadtest";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
@@ -57,4 +57,37 @@ describe("customer app errors", () => {
     expect(await problem.textContent()).toMatch(/interrupted|stopped/);
     await expect.poll(() => server.sessions.size, { timeout: 5_000 }).toBe(0);
   });
+});
+
+describe("customer app when the service is full", () => {
+  it("says it is busy and to try again in a moment, and runs under the strict CSP", async () => {
+    // One speech slot, held by a customer whose microphone is on.
+    const full = await startServer({ ASR_EMBEDDED_MAX_STREAMS: "1", ASR_ADMISSION_HOLD_MS: "120000" });
+    const occupant = await WeriftCustomer.connect(full);
+    try {
+      const browser = await launchChromium({ fakeMicrophone: true });
+      browsers.push(browser);
+      const p = await browser.newPage();
+      const violations: string[] = [];
+      await p.exposeFunction("reportViolation", (v: string) => violations.push(v));
+      await p.addInitScript(() =>
+        document.addEventListener("securitypolicyviolation", (e) =>
+          (window as unknown as { reportViolation: (v: string) => void }).reportViolation(
+            `${e.violatedDirective} ${e.blockedURI}`,
+          ),
+        ),
+      );
+      const page = await p.goto(`${full.url}/?store=demo`);
+      expect(page?.headers()["content-security-policy"]).toMatch(/default-src 'self'/);
+      await p.getByTestId("start").click();
+      const problem = p.getByTestId("problem");
+      await problem.waitFor({ timeout: 10_000 });
+      expect(await problem.textContent()).toMatch(/busy.*try again in a moment/i);
+      expect(await p.getByTestId("start").textContent()).toMatch(/Try again/);
+      expect(violations).toEqual([]);
+    } finally {
+      await occupant.close();
+      await full.close();
+    }
+  }, 60_000);
 });

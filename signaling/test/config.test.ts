@@ -30,6 +30,33 @@ describe("configuration", () => {
     expect(describeConfig(loadConfig({ JWT_SECRET: "s".repeat(40) })).jwtSecret).toBe("***");
   });
 
+  it("reads the edge's limits, origins and the speech channel, with safe defaults", () => {
+    const defaults = loadConfig({});
+    expect(defaults.internal).toMatchObject({ host: "127.0.0.1", port: 9464, metricsToken: undefined });
+    expect(defaults.rateLimit).toEqual({ windowMs: 900_000, maxPerIp: 1_000, maxPerStore: 1_000 });
+    expect(defaults.http).toEqual({ allowedOrigins: [], trustedProxies: [] });
+    expect(defaults.asr).toMatchObject({ tls: undefined, authToken: undefined });
+    const config = loadConfig({
+      ALLOWED_ORIGINS: "https://app.example.com/, https://kiosk.example.com:8443",
+      FRONTEND_URL: "https://aifeedback.se/welcome",
+      RATE_LIMIT_MAX_REQUESTS: "50",
+      ASR_TLS_CA_FILE: "/etc/parley/ca.pem",
+      ASR_AUTH_TOKEN: "t".repeat(32),
+      METRICS_AUTH_TOKEN: "m".repeat(32),
+    });
+    expect(config.http.allowedOrigins).toEqual([
+      "https://app.example.com",
+      "https://kiosk.example.com:8443",
+      "https://aifeedback.se",
+    ]);
+    expect(config.rateLimit).toMatchObject({ maxPerIp: 50, maxPerStore: 50 });
+    expect(config.asr.tls).toMatchObject({ caFile: "/etc/parley/ca.pem", certFile: undefined });
+    const logged = JSON.stringify(describeConfig(config));
+    expect(logged).not.toMatch(/tttt|mmmm/);
+    expect(() => loadConfig({ ALLOWED_ORIGINS: "app.example.com" })).toThrow(/ALLOWED_ORIGINS/);
+    expect(() => loadConfig({ ASR_TLS: "1", ASR_TLS_CERT_FILE: "/c.pem" })).toThrow(/go together/);
+  });
+
   it("parses durations", () => {
     expect(parseDurationMs("24h")).toBe(86_400_000);
     expect(parseDurationMs("500ms")).toBe(500);

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import type { RetryPolicy } from "@parley/inference-bridge";
 import { createDatabaseAt } from "@parley/records/testing";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { inject } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { ParleyServer } from "../src/ParleyServer.ts";
@@ -17,11 +17,16 @@ import { ParleyServer } from "../src/ParleyServer.ts";
  * PostgreSQL cluster under Vitest (pass DATABASE_URL to share one), else
  * (benchmarks) an embedded one in a temporary folder.
  */
-export async function startServer(env: Record<string, string> = {}, asrRetry?: RetryPolicy): Promise<ParleyServer> {
+export async function startServer(
+  env: Record<string, string> = {},
+  asrRetry?: RetryPolicy,
+  logger?: Logger,
+): Promise<ParleyServer> {
   const config = loadConfig({
     ...process.env,
     HOST: "127.0.0.1",
     PORT: "0",
+    INTERNAL_PORT: "0",
     MEDIASOUP_WORKERS: "1",
     JWT_SECRET: "test-secret-test-secret-test-secret-42",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
@@ -31,9 +36,32 @@ export async function startServer(env: Record<string, string> = {}, asrRetry?: R
   });
   return ParleyServer.create({
     config,
-    logger: pino({ level: config.logLevel }),
+    logger: logger ?? pino({ level: config.logLevel }),
     ...(asrRetry ? { asrRetry } : {}),
   });
+}
+
+/** A token of the demo business's owner (the node's database was seeded on this start). */
+export async function ownerToken(server: ParleyServer): Promise<string> {
+  const demo = server.records.demo;
+  if (!demo) throw new Error("the node's database was not seeded on this start");
+  const res = await fetch(`${server.url}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(demo.owner),
+  });
+  if (res.status !== 200) throw new Error(`owner login: ${res.status}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** Adds a store to the demo business through the records API. */
+export async function addStore(server: ParleyServer, code: string, language = "en-US"): Promise<void> {
+  const res = await fetch(`${server.url}/api/businesses/${server.records.demo!.businessId}/stores`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${await ownerToken(server)}` },
+    body: JSON.stringify({ code, name: code, language }),
+  });
+  if (res.status !== 201) throw new Error(`store ${code}: ${res.status} ${await res.text()}`);
 }
 
 async function database(env: Record<string, string>): Promise<Record<string, string>> {

@@ -57,7 +57,7 @@ describe("POST /api/sessions", () => {
   it("refuses a store code that names no known store", async () => {
     const res = await post(JSON.stringify({ storeCode: "made-up-store", consent }));
     expect(res.status).toBe(404);
-    expect(((await res.json()) as { error: string }).error).toMatch(/no store/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/unknown store/);
   });
 
   it("refuses a session without the customer's consent to the recording", async () => {
@@ -228,7 +228,7 @@ describe("WebSocket protocol errors", () => {
   });
 
   it("reports readiness: media workers, speech workers and the scoring engine", async () => {
-    const res = await fetch(`${server.url}/ready`);
+    const res = await fetch(`${server.internalUrl}/ready`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       ready: boolean;
@@ -243,7 +243,7 @@ describe("WebSocket protocol errors", () => {
   });
 
   it("counts errors in /metrics", async () => {
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await fetch(`${server.internalUrl}/metrics`)).text();
     expect(metrics).toMatch(/ws_errors_total\{code="BAD_FRAME"\} [1-9]/);
     expect(metrics).toMatch(/ws_errors_total\{code="UNAUTHENTICATED"\} [1-9]/);
     expect(metrics).toMatch(/http_requests_total\{method="POST",route="\/api\/sessions",status_code="400"\}/);

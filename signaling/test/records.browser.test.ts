@@ -10,7 +10,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
-import { startServer } from "./harness.ts";
+import { ownerToken, startServer } from "./harness.ts";
 
 const FEEDBACK =
   "The coffee was cold and the staff at the counter did not notice me for ten minutes. " +
@@ -28,22 +28,10 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function ownerToken(): Promise<string> {
-  const demo = server.records.demo;
-  if (!demo) throw new Error("the test database was not seeded");
-  const res = await fetch(`${server.url}/api/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(demo.owner),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { token: string }).token;
-}
-
 describe("records in a real browser", () => {
   it("asks for consent, pays a reward on the end screen, and keeps the conversation in the database", async () => {
     // Every finished conversation earns 5 kr here, whatever the recording's score.
-    const token = await ownerToken();
+    const token = await ownerToken(server);
     const policy = await fetch(`${server.url}/api/stores/demo/reward-policy`, {
       method: "PUT",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },

@@ -9,8 +9,16 @@ import { REPO_ROOT } from "../src/config.ts";
 describe("pnpm start", () => {
   it("serves the customer app, health and readiness, then shuts down gracefully", async () => {
     const port = await freePort();
+    const internalPort = await freePort();
     const child = spawn("bash", [path.join(REPO_ROOT, "scripts/start.sh")], {
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", MEDIASOUP_WORKERS: "1" },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        INTERNAL_PORT: String(internalPort),
+        HOST: "127.0.0.1",
+        LOG_LEVEL: "warn",
+        MEDIASOUP_WORKERS: "1",
+      },
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
@@ -19,7 +27,7 @@ describe("pnpm start", () => {
     const url = `http://127.0.0.1:${port}`;
     try {
       await expect
-        .poll(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status, {
+        .poll(async () => (await fetch(`http://127.0.0.1:${internalPort}/ready`).catch(() => undefined))?.status, {
           timeout: 90_000,
           interval: 500,
         })
@@ -28,6 +36,8 @@ describe("pnpm start", () => {
       expect(page.headers.get("content-type")).toMatch(/text\/html/);
       expect(await page.text()).toMatch(/<div id="root">/);
       expect((await fetch(`${url}/health`)).status).toBe(200);
+      // Readiness and metrics are not on the public listener.
+      expect((await fetch(`${url}/metrics`)).status).toBe(404);
     } finally {
       child.kill("SIGTERM");
     }

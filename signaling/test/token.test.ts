@@ -36,6 +36,30 @@ describe("session tokens", () => {
     expect(rejection(() => verifyToken(secret, token)).message).toMatch(/expired/);
   });
 
+  it("accepts a signature only in its canonical base64url form", () => {
+    const token = issueToken(secret, claims);
+    const [h, p, sig] = token.split(".") as [string, string, string];
+    const bytes = Buffer.from(sig, "base64url");
+    // 32 bytes take 43 characters; the last one carries 2 unused bits, so 3 other characters decode alike.
+    const last = sig.at(-1)!;
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const twins = [...alphabet].filter(
+      (c) => c !== last && Buffer.from(sig.slice(0, -1) + c, "base64url").equals(bytes),
+    );
+    expect(twins).toHaveLength(3);
+    const variants = [
+      ...twins.map((c) => sig.slice(0, -1) + c),
+      `${sig}=`, // padded
+      bytes.toString("base64"), // standard alphabet, padded
+      `${sig.slice(0, 10)}*${sig.slice(10)}`, // a stray character the decoder skips
+    ];
+    for (const variant of variants) {
+      expect(Buffer.from(variant, "base64url").equals(bytes)).toBe(true); // the same signature to a decoder
+      expect(rejection(() => verifyToken(secret, `${h}.${p}.${variant}`)).message).toMatch(/signature/);
+    }
+    expect(verifyToken(secret, token)).toEqual(claims);
+  });
+
   it("rejects garbage", () => {
     for (const t of ["", "abc", "a.b.c", "a.b"])
       expect(rejection(() => verifyToken(secret, t))).toBeInstanceOf(ParleyError);

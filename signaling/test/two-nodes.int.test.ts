@@ -35,13 +35,14 @@ describe("two nodes and one Redis", () => {
     socket.close();
 
     const kinds = () => seenOnB.filter((m) => m.sessionId === sessionId).map((m) => m.event?.kind.case);
-    await expect.poll(() => kinds().at(-1), { timeout: 15_000 }).toBe("conversationEnded");
+    // The conversation's end, then (from the records database) its reward decision.
+    await expect.poll(() => kinds().slice(-2), { timeout: 15_000 }).toEqual(["conversationEnded", "reward"]);
     const mine = seenOnB.filter((m) => m.sessionId === sessionId);
     expect(mine[0]?.event?.kind.case).toBe("sessionStarted");
     expect(mine.every((m) => m.envelope.nodeId === "node-a")).toBe(true);
     const seqs = mine.map((m) => Number(m.envelope.seq));
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-    const ended = mine.at(-1)!.event!.kind;
+    const ended = mine.at(-2)!.event!.kind;
     expect(ended.case === "conversationEnded" && ended.value.reason).toBe(EndReason.CUSTOMER);
   });
 });

@@ -95,7 +95,7 @@ describe("voice path over WebRTC", () => {
       (m) => m.kind.case === "event" && m.kind.value.kind.case === "conversationEnded",
     );
     expect(ended).toBeDefined();
-    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    const metrics = await (await fetch(`${s.internalUrl}/metrics`)).text();
     expect(metrics).toMatch(
       /feedback_sessions_total\{business_id="demo",status="completed",quality_tier="(low|medium|high)"\} 1/,
     );
@@ -114,7 +114,7 @@ describe("voice path over WebRTC", () => {
     await expect.poll(() => s.mediaPool.size, { timeout: 10_000 }).toBe(1);
     expect(s.mediaPool.describe()[0]!.pid).not.toBe(pid);
     expect(s.sessions.get(c.sessionId)).toBeUndefined();
-    const ready = await fetch(`${s.url}/ready`);
+    const ready = await fetch(`${s.internalUrl}/ready`);
     expect(ready.status).toBe(200);
   }, 30_000);
 

@@ -2,9 +2,11 @@
 
     python -m parley_asr --host 127.0.0.1 --port 0 [--max-streams N] [--worker-id ID] [--engine NAME]
                          [--model-path DIR] [--device cuda|cpu] [--dtype bfloat16|float16|float32]
+                         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 
 Prints `LISTENING <port>` on stdout once it accepts calls; logs JSON lines on
-stderr; SIGTERM/SIGINT stop it gracefully.
+stderr; SIGTERM/SIGINT stop it gracefully. With ASR_AUTH_TOKEN in its
+environment, every call must carry `authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from concurrent import futures
 import grpc
 
 from . import log as logmod
+from .auth import TokenAuth, server_credentials
 from .engine import ENGINES
 from .gen import asr_pb2_grpc
 from .log import log
@@ -52,6 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--worker-id", default=f"{socket.gethostname()}-{os.getpid()}")
     parser.add_argument("--engine", default="pocketsphinx", choices=sorted(ENGINES))
+    parser.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (with --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--tls-client-ca", help="PEM CA: callers must present a certificate it signed")
     whisper = parser.add_argument_group("whisper")
     whisper.add_argument(
         "--model-path",
@@ -68,6 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.max_streams is not None and args.max_streams < 1:
         parser.error("--max-streams must be at least 1")
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.tls_client_ca and not args.tls_cert):
+        parser.error("--tls-cert and --tls-key go together; --tls-client-ca needs them")
     return args
 
 
@@ -96,19 +104,33 @@ def main(argv: list[str] | None = None) -> int:
     # One thread per stream plus a few for GetWorkerInfo and for refusing
     # streams beyond the limit; grpc refuses calls beyond that itself.
     threads = pool.size + 4
+    token = os.environ.get("ASR_AUTH_TOKEN", "")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
+        interceptors=[TokenAuth(token)] if token else [],
         maximum_concurrent_rpcs=threads,
         options=SERVER_OPTIONS,
     )
     asr_pb2_grpc.add_SpeechRecognizerServicer_to_server(SpeechRecognizer(pool, args.worker_id), server)
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    address = f"{args.host}:{args.port}"
+    if args.tls_cert:
+        port = server.add_secure_port(address, server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca))
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         log("bind_failed", level="error", host=args.host, port=args.port)
         pool.close()
         return 1
     server.start()
-    log("listening", host=args.host, port=port, engine=args.engine, max_streams=pool.size)
+    log(
+        "listening",
+        host=args.host,
+        port=port,
+        engine=args.engine,
+        max_streams=pool.size,
+        tls=bool(args.tls_cert),
+        auth=bool(token),
+    )
     print(f"LISTENING {port}", flush=True)
 
     stop.wait()

@@ -22,8 +22,11 @@ export function issueToken(secret: string, claims: SessionClaims): string {
 export function verifyToken(secret: string, token: string, nowMs = Date.now()): SessionClaims {
   const parts = token.split(".");
   if (parts.length !== 3 || parts[0] !== HEADER) throw new ParleyError(ErrorCode.UNAUTHENTICATED, "malformed token");
-  const expected = sign(secret, `${parts[0]}.${parts[1]}`);
-  const given = Buffer.from(parts[2]!, "base64url");
+  // Compared as text against the one canonical base64url spelling: a decoder
+  // would also take padding, '+' and '/', stray characters and other final
+  // characters that decode to the same bytes, so one token would have many forms.
+  const expected = Buffer.from(sign(secret, `${parts[0]}.${parts[1]}`).toString("base64url"));
+  const given = Buffer.from(parts[2]!);
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     throw new ParleyError(ErrorCode.UNAUTHENTICATED, "bad token signature");
   let claims: SessionClaims;

@@ -1,8 +1,6 @@
-// Small helpers for uWS HTTP handlers: uWS forbids touching `req` after the
-// first await and `res` after an abort, so every handler goes through these.
-
+// What uWS HTTP handlers reply, and how a request is described before the
+// handler's first await (uWS forbids touching `req` after it).
 import { STATUS_CODES } from "node:http";
-import { httpRequestDuration, httpRequestsTotal } from "../metrics.ts";
 import type { HttpRequest, HttpResponse } from "../uws.ts";
 
 export interface Reply {
@@ -12,54 +10,49 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-export const json = (status: number, value: unknown): Reply => ({
+export const json = (status: number, value: unknown, headers?: Record<string, string>): Reply => ({
   status,
   body: JSON.stringify(value),
   contentType: "application/json",
+  ...(headers ? { headers } : {}),
+});
+
+/** An empty reply (204, and answers to OPTIONS). */
+export const empty = (status: number, headers?: Record<string, string>): Reply => ({
+  status,
+  body: "",
+  contentType: "text/plain",
+  ...(headers ? { headers } : {}),
 });
 
 /** "404 Not Found": uWS takes the whole status line. */
 export const statusLine = (status: number) => `${status} ${STATUS_CODES[status] ?? ""}`.trimEnd();
 
-/** The peer's address, copied (uWS reuses the buffer). */
-export const remoteAddress = (res: HttpResponse) => Buffer.from(res.getRemoteAddressAsText()).toString();
-
-/** Wraps an async handler: aborts are respected, the reply is corked, metrics are kept. */
-export function handle(
-  route: string,
-  fn: (res: HttpResponse, req: HttpRequest, aborted: () => boolean) => Promise<Reply> | Reply,
-) {
-  return (res: HttpResponse, req: HttpRequest): void => {
-    const started = performance.now();
-    const method = req.getMethod().toUpperCase();
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    const send = (reply: Reply) => {
-      httpRequestsTotal.inc({ method, route, status_code: String(reply.status) });
-      httpRequestDuration.observe({ method, route }, (performance.now() - started) / 1000);
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus(statusLine(reply.status));
-        res.writeHeader("content-type", reply.contentType);
-        for (const [k, v] of Object.entries(reply.headers ?? {})) res.writeHeader(k, v);
-        res.end(reply.body);
-      });
-    };
-    try {
-      const result = fn(res, req, () => aborted);
-      if (result instanceof Promise) result.then(send, () => send(json(500, { error: "internal error" })));
-      else send(result);
-    } catch {
-      send(json(500, { error: "internal error" }));
-    }
-  };
+/** A request as handlers see it: copied out of `req` at once. */
+export interface RequestInfo {
+  /** Upper case: GET, POST, ... */
+  method: string;
+  url: string;
+  /** The client's address (X-Forwarded-For only from a trusted proxy). */
+  clientIp: string;
+  /** The Origin header, "" when absent. */
+  origin: string;
+  host: string;
+  authorization: string;
 }
+
+export interface RequestContext {
+  res: HttpResponse;
+  req: HttpRequest;
+  info: RequestInfo;
+  aborted: () => boolean;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<Reply> | Reply;
 
 /** Reads a request body up to `limit` bytes; rejects with 413 beyond it. */
 export function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+  const body = new Promise<Buffer>((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
     res.onData((chunk, isLast) => {
@@ -72,4 +65,8 @@ export function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
       if (isLast) resolve(Buffer.concat(parts));
     });
   });
+  // A handler may answer before it reads the body (a wrong content type):
+  // a body that then turns out too large must not become an unhandled rejection.
+  body.catch(() => {});
+  return body;
 }

@@ -1,16 +1,26 @@
 // POST /api/sessions: a customer scanned a store's QR code and consented to
-// the recording. The records database checks the store and keeps the
+// the recording. The records database knows the store and keeps the
 // session's first row (consent, device and IP fingerprints, receipt); the
 // reply carries the session id, a short-lived token for the WebSocket join,
 // and the data code with which the customer can later see or delete what
 // they said.
+//
+// Limits, in this order: the client's request rate (every attempt counts,
+// bad ones too), the store's request rate (both 429 with Retry-After), speech
+// capacity (503 with Retry-After: every worker is busy), and the sessions the
+// client holds open (429: one ends first).
 import { randomUUID } from "node:crypto";
 import { ErrorCode, toParleyError } from "@parley/proto/errors";
 import type { Records } from "@parley/records";
 import { issueToken } from "../auth/token.ts";
+import { clientKey } from "../edge/ClientIpResolver.ts";
+import type { PerClientLimit } from "../edge/PerClientLimit.ts";
+import { type RateLimiter, retryAfterSeconds } from "../edge/RateLimiter.ts";
 import type { SessionRegistry } from "../session/SessionRegistry.ts";
+import { SPEECH_RETRY_AFTER_MS } from "../session/startConversation.ts";
 import type { TemplatedApp } from "../uws.ts";
-import { handle, json, readBody, remoteAddress } from "./respond.ts";
+import type { HttpEdge } from "./HttpEdge.ts";
+import { json, readBody } from "./respond.ts";
 
 const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
 
@@ -19,6 +29,12 @@ export interface SessionRouteDeps {
   records: Records;
   jwtSecret: string;
   tokenTtlMs: number;
+  /** Session creation per client and per store. */
+  rates: { perClient: RateLimiter; perStore: RateLimiter };
+  /** Sessions one client holds open. */
+  openSessions: PerClientLimit;
+  /** Whether a new conversation would get a speech worker now. */
+  speechAvailable: () => boolean;
 }
 
 interface SessionRequest {
@@ -37,13 +53,16 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.UNAVAILABLE]: 503,
 };
 
-export function mountSessionRoutes(app: TemplatedApp, deps: SessionRouteDeps): void {
-  app.post(
-    "/api/sessions",
-    handle("/api/sessions", async (res, req) => {
+const tooMany = (error: string, retryAfterMs: number) =>
+  json(429, { error, retryAfterMs }, { "retry-after": retryAfterSeconds(retryAfterMs) });
+
+export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: SessionRouteDeps): void {
+  edge.route(app, "/api/sessions", {
+    POST: async ({ res, req, info }) => {
       const contentType = req.getHeader("content-type");
-      const ip = remoteAddress(res);
       const body = readBody(res, 4096);
+      const byClient = await deps.rates.perClient.consume(clientKey(info.clientIp));
+      if (!byClient.allowed) return tooMany("too many new sessions from this address", byClient.retryAfterMs);
       if (!contentType.startsWith("application/json")) return json(415, { error: "send application/json" });
       let request: SessionRequest;
       try {
@@ -55,44 +74,54 @@ export function mountSessionRoutes(app: TemplatedApp, deps: SessionRouteDeps): v
       const { storeCode } = request;
       if (typeof storeCode !== "string" || !STORE_CODE.test(storeCode))
         return json(400, { error: "storeCode must be 2–64 letters, digits, '-' or '_'" });
-      const sessionId = randomUUID();
-      let begun: Awaited<ReturnType<Records["beginSession"]>>;
+      let store: Awaited<ReturnType<Records["findStore"]>>;
       try {
-        begun = await deps.records.beginSession({
+        store = await deps.records.findStore(storeCode);
+      } catch (error) {
+        return json(503, { error: toParleyError(error).message });
+      }
+      if (!store) return json(404, { error: `unknown store "${storeCode}"` });
+      const byStore = await deps.rates.perStore.consume(store.code);
+      if (!byStore.allowed) return tooMany("too many new sessions for this store", byStore.retryAfterMs);
+      if (!deps.speechAvailable())
+        return json(
+          503,
+          { error: "every speech worker is busy; try again in a moment", retryAfterMs: SPEECH_RETRY_AFTER_MS },
+          { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
+        );
+      const release = deps.openSessions.acquire(info.clientIp);
+      if (!release) return json(429, { error: `at most ${deps.openSessions.max} open sessions per client` });
+      const sessionId = randomUUID();
+      let dataCode: string;
+      try {
+        ({ dataCode } = await deps.records.beginSession({
           sessionId,
-          storeCode,
+          storeCode: store.code,
           consent: {
             given: request.consent?.given === true,
             version: optionalString(request.consent?.version, 64) ?? "",
           },
           deviceId: optionalString(request.deviceId, 128),
-          ip,
+          ip: info.clientIp,
           receipt: optionalString(request.receipt, 128),
-        });
+        }));
       } catch (error) {
+        release();
         const e = toParleyError(error);
         return json(STATUS_OF[e.code] ?? 500, { error: e.message });
       }
-      const session = deps.sessions.create(sessionId, {
-        code: begun.storeCode,
-        businessId: begun.businessId,
-        name: begun.storeName,
-        language: begun.language,
-        currency: begun.currency,
-      });
+      const session = deps.sessions.create(sessionId, store, { clientIp: info.clientIp, release });
       const expiresAt = Date.now() + deps.tokenTtlMs;
       const token = issueToken(deps.jwtSecret, {
-        sid: sessionId,
-        store: begun.storeCode,
+        sid: session.id,
+        store: store.code,
         exp: Math.floor(expiresAt / 1000),
       });
-      session.logger.info({ storeCode: begun.storeCode, businessId: begun.businessId }, "session created");
-      return json(201, {
-        sessionId,
-        token,
-        expiresAt: new Date(expiresAt).toISOString(),
-        dataCode: begun.dataCode,
-      });
-    }),
-  );
+      session.logger.info(
+        { storeCode: store.code, businessId: store.businessId, clientIp: info.clientIp },
+        "session created",
+      );
+      return json(201, { sessionId, token, expiresAt: new Date(expiresAt).toISOString(), dataCode });
+    },
+  });
 }

@@ -7,7 +7,13 @@ import { activeSessions, feedbackSessionsTotal, liveEventsPublished } from "../m
 import { type LiveBus, liveTopic, type Unsubscribe } from "./LiveBus.ts";
 
 /** Conversations that ran their course, as opposed to ones cut short. */
-const COMPLETED = new Set([EndReason.CUSTOMER, EndReason.MAX_TURNS, EndReason.SILENCE, EndReason.NOTHING_LEFT_TO_ASK]);
+const COMPLETED = new Set([
+  EndReason.CUSTOMER,
+  EndReason.MAX_TURNS,
+  EndReason.SILENCE,
+  EndReason.NOTHING_LEFT_TO_ASK,
+  EndReason.MAX_DURATION, // cut at the limit, but with its final score
+]);
 const FAILED = new Set([EndReason.MEDIA_LOST]);
 
 export const qualityTier = (score: number) => (score >= 70 ? "high" : score >= 40 ? "medium" : "low");

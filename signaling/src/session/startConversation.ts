@@ -29,6 +29,29 @@ export interface ConversationParts {
   audioTap?: (sessionId: string) => { push(pcm: Int16Array): void };
 }
 
+/** The hint given with a refusal for want of speech capacity. */
+export const SPEECH_RETRY_AFTER_MS = 5_000;
+
+/**
+ * The customer's microphone is about to send: hold a slot on a speech
+ * worker for the session, or refuse now, before the customer starts
+ * talking, when every worker is at capacity. The slot turns into a stream
+ * when audio flows (or is given up after ASR_ADMISSION_HOLD_MS without audio).
+ */
+export function admitSpeech(parts: Pick<ConversationParts, "asrPool" | "config">, session: Session): void {
+  const conversation = session.conversation;
+  if (!conversation || conversation.speechStarted) return;
+  const reservation = parts.asrPool.reserve(parts.config.asr.admissionHoldMs);
+  if (!reservation) {
+    session.logger.warn("refused: every speech worker is at capacity");
+    throw new ParleyError(ErrorCode.UNAVAILABLE, "every speech worker is busy; try again in a moment", {
+      retryable: true,
+      retryAfterMs: SPEECH_RETRY_AFTER_MS,
+    });
+  }
+  conversation.holdSpeechCapacity(reservation);
+}
+
 /** Starts the session's conversation; throws UNAVAILABLE when no media worker is left. */
 export function startConversation(parts: ConversationParts, session: Session): void {
   const { config, mediaPool, asrPool, scoring, tts } = parts;

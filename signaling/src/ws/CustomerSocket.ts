@@ -1,6 +1,11 @@
 // The binary protobuf protocol of one customer WebSocket: join with a token,
 // mediasoup signalling, then live events on the session's topic. Every
 // request gets a Response with its request_id; every failure a typed Error.
+//
+// Abuse limits of one socket: it must join within a deadline (else 4008);
+// its messages are rate-limited (a flood gets one RATE_LIMITED error, then
+// the socket is closed with 4029); log lines echoing what it sent are
+// clipped and rate-limited per node.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ErrorCode, ParleyError, toParleyError } from "@parley/proto/errors";
 import { EndReason } from "@parley/proto/live";
@@ -23,6 +28,8 @@ import {
 } from "@parley/proto/ws";
 import type { Logger } from "pino";
 import { verifyToken } from "../auth/token.ts";
+import { clip, type LogThrottle } from "../edge/LogThrottle.ts";
+import { TokenBucket } from "../edge/TokenBucket.ts";
 import type { LiveBus, Unsubscribe } from "../live/LiveBus.ts";
 import { liveTopic } from "../live/LiveBus.ts";
 import { wsErrorsTotal, wsMessagesTotal } from "../metrics.ts";
@@ -38,6 +45,11 @@ export interface SocketContext {
   maxMessageBytes: number;
   /** Builds the session's conversation on its first join. */
   startConversation: (session: Session) => void;
+  /** The microphone is about to send: hold speech capacity, or throw UNAVAILABLE. */
+  admitSpeech: (session: Session) => void;
+  limits: { joinTimeoutMs: number; messagesPerSecond: number; messageBurst: number };
+  /** Shared by every socket of the node: lines that echo client input. */
+  logThrottle: LogThrottle;
   logger: Logger;
 }
 
@@ -53,7 +65,18 @@ export const CloseCode = {
   MEDIA_LOST: 4001,
   /** A newer connection joined the same session. */
   TAKEN_OVER: 4002,
+  /** No join within the deadline (like HTTP 408). */
+  JOIN_TIMEOUT: 4008,
+  /** Messages kept coming faster than the limit after a RATE_LIMITED error (like HTTP 429). */
+  RATE_LIMITED: 4029,
 } as const;
+
+/**
+ * How long a socket stays open after its session ended: the reward is
+ * decided from the stored conversation just after the end (the app waits up
+ * to 10 s for it).
+ */
+const SESSION_END_LINGER_MS = 12_000;
 
 export class CustomerSocket implements SessionOwner {
   readonly #ctx: SocketContext;
@@ -64,15 +87,30 @@ export class CustomerSocket implements SessionOwner {
   #closed = false;
   /** Requests are handled one at a time, in order: signalling is stateful. */
   #queue: Promise<void> = Promise.resolve();
+  readonly #rate: TokenBucket;
+  /** Messages refused in a row for the rate; reset by one that is accepted. */
+  #refusedInARow = 0;
+  #joinTimer: NodeJS.Timeout | undefined;
+  #lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(ctx: SocketContext, port: SocketPort) {
     this.#ctx = ctx;
     this.#port = port;
     this.#logger = ctx.logger;
+    this.#rate = new TokenBucket(ctx.limits.messagesPerSecond, ctx.limits.messageBurst);
+    this.#joinTimer = setTimeout(
+      () => this.#close(CloseCode.JOIN_TIMEOUT, "no join in time"),
+      ctx.limits.joinTimeoutMs,
+    );
   }
 
   onMessage(data: ArrayBuffer, isBinary: boolean): void {
     if (this.#closed) return;
+    if (!this.#rate.take()) {
+      this.#onTooFast();
+      return;
+    }
+    this.#refusedInARow = 0;
     // uWS reuses `data` after this call returns: decode (which copies) now.
     let message: ClientMessage;
     try {
@@ -105,9 +143,41 @@ export class CustomerSocket implements SessionOwner {
     });
   }
 
+  /**
+   * A message beyond the rate: the first of a run is answered with
+   * RATE_LIMITED and a retry hint, the rest are dropped unread; a run as long
+   * as the burst closes the socket.
+   */
+  #onTooFast(): void {
+    this.#refusedInARow++;
+    wsMessagesTotal.inc({ type: "rate_limited" });
+    if (this.#refusedInARow === 1) {
+      this.#reply(
+        0,
+        this.#errorResult(
+          new ParleyError(ErrorCode.RATE_LIMITED, "too many messages: slow down", {
+            retryable: true,
+            retryAfterMs: this.#rate.msUntilNext(),
+          }),
+        ),
+      );
+    } else if (this.#refusedInARow >= this.#ctx.limits.messageBurst) {
+      this.#warn({ refused: this.#refusedInARow }, "closing a socket that kept flooding");
+      this.#close(CloseCode.RATE_LIMITED, "message rate exceeded");
+    }
+  }
+
+  /** Closes the socket from our side (the socket layer then calls onClose). */
+  #close(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#port.close(code, reason);
+  }
+
   /** The browser went away: tear the session's media down (its transcript is flushed). */
   onClose(code: number): void {
     this.#closed = true;
+    clearTimeout(this.#joinTimer);
+    clearTimeout(this.#lingerTimer);
     this.#stopListening();
     const session = this.#session;
     if (!session?.release(this)) return;
@@ -124,9 +194,12 @@ export class CustomerSocket implements SessionOwner {
     } else if (reason === EndReason.MEDIA_LOST) {
       this.#stopListening();
       if (!this.#closed) this.#port.close(CloseCode.MEDIA_LOST, "media worker lost");
+    } else {
+      // The customer received ConversationEnded; it keeps listening for the
+      // reward decision that follows, and hangs up itself. One that does not
+      // (the socket would live on, kept up by pings) is closed after a while.
+      this.#lingerTimer = setTimeout(() => this.#close(1000, "session ended"), SESSION_END_LINGER_MS);
     }
-    // Other ends: the customer received ConversationEnded; it keeps listening
-    // for the reward decision that follows, and hangs up itself.
   }
 
   #stopListening(): void {
@@ -166,6 +239,8 @@ export class CustomerSocket implements SessionOwner {
         await media.connectTransport(kind.value.transportId, dtlsFromProto(kind.value.dtlsParameters));
         return { case: "transportConnected", value: { $typeName: "parley.ws.v1.TransportConnected" } };
       case "produce": {
+        // Refused here, before the customer talks, when no speech worker has room.
+        if (!media.producerId) this.#ctx.admitSpeech(session);
         const producer = await media.produce(
           kind.value.transportId,
           kind.value.kind,
@@ -205,8 +280,10 @@ export class CustomerSocket implements SessionOwner {
     if (this.#session) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "already joined");
     const claims = verifyToken(this.#ctx.jwtSecret, token);
     const session = this.#ctx.sessions.get(claims.sid);
+    // An ended session is gone from the registry: its token is dead.
     if (!session || session.ended) throw new ParleyError(ErrorCode.NOT_FOUND, "unknown session");
     if (!session.started) this.#ctx.startConversation(session);
+    clearTimeout(this.#joinTimer);
     this.#session = session;
     this.#logger = session.logger;
     // Listen before taking over, so that no event falls between the two sockets.
@@ -221,12 +298,27 @@ export class CustomerSocket implements SessionOwner {
   #errorResult(error: unknown): Result {
     const e = toParleyError(error);
     wsErrorsTotal.inc({ code: e.label });
+    // Messages may quote what the client sent (an id, a kind): never echo more than a line.
+    const message = clip(e.message);
     if (e.code === ErrorCode.INTERNAL) this.#logger.error({ err: error }, "request failed");
-    else this.#logger.warn({ code: e.label, reason: e.message }, "request rejected");
+    else this.#warn({ code: e.label, reason: message }, "request rejected");
     return {
       case: "error",
-      value: { $typeName: "parley.ws.v1.Error", code: e.code, message: e.message, retryable: e.retryable },
+      value: {
+        $typeName: "parley.ws.v1.Error",
+        code: e.code,
+        message,
+        retryable: e.retryable,
+        retryAfterMs: e.retryAfterMs,
+      },
     };
+  }
+
+  /** A warning about what the client sent, within the node's budget for such lines. */
+  #warn(fields: Record<string, unknown>, message: string): void {
+    const admitted = this.#ctx.logThrottle.admit();
+    if (!admitted.ok) return;
+    this.#logger.warn(admitted.suppressed ? { ...fields, suppressedBefore: admitted.suppressed } : fields, message);
   }
 
   #reply(requestId: number, result: Result): void {

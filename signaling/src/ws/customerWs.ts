@@ -1,16 +1,39 @@
 // The customer WebSocket endpoint (/ws) on uWS: one CustomerSocket per
 // connection, binary protobuf frames in, Responses and live events out.
-import { wsConnections } from "../metrics.ts";
-import type { TemplatedApp, WebSocket } from "../uws.ts";
+// The handshake is refused with 403 when a web page of another origin
+// opens it, and with 429 when the client already holds its share of sockets.
+import type { Logger } from "pino";
+import { clip, type LogThrottle } from "../edge/LogThrottle.ts";
+import type { PerClientLimit, Release } from "../edge/PerClientLimit.ts";
+import type { HttpEdge } from "../http/HttpEdge.ts";
+import { json, type RequestInfo } from "../http/respond.ts";
+import { httpRequestsTotal, wsConnections } from "../metrics.ts";
+import type { HttpResponse, TemplatedApp, WebSocket } from "../uws.ts";
 import { CustomerSocket, type SocketContext } from "./CustomerSocket.ts";
 
 interface SocketData {
   customer?: CustomerSocket;
   /** False once uWS closed the socket: it must not be touched after that. */
   open: boolean;
+  clientIp: string;
+  /** The client's socket slot. */
+  release: Release;
 }
 
-export function mountCustomerWs(app: TemplatedApp, ctx: SocketContext): void {
+export interface CustomerWsDeps {
+  edge: HttpEdge;
+  /** Open sockets per client. */
+  sockets: PerClientLimit;
+  logThrottle: LogThrottle;
+  logger: Logger;
+}
+
+export function mountCustomerWs(app: TemplatedApp, ctx: SocketContext, deps: CustomerWsDeps): void {
+  const { edge, sockets, logger } = deps;
+  const refuse = (res: HttpResponse, info: RequestInfo, status: number, error: string) => {
+    httpRequestsTotal.inc({ method: "GET", route: "/ws", status_code: String(status) });
+    edge.write(res, json(status, { error }), info);
+  };
   app.ws<SocketData>("/ws", {
     compression: 0,
     // Frames above our own limit get a TOO_LARGE error; far larger ones are cut off by uWS.
@@ -19,6 +42,29 @@ export function mountCustomerWs(app: TemplatedApp, ctx: SocketContext): void {
     closeOnBackpressureLimit: 1,
     idleTimeout: 60,
     sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const info = edge.info(res, req);
+      const key = req.getHeader("sec-websocket-key");
+      const protocol = req.getHeader("sec-websocket-protocol");
+      const extensions = req.getHeader("sec-websocket-extensions");
+      if (!edge.origins.allows(info.origin, info.host)) {
+        const admitted = deps.logThrottle.admit();
+        if (admitted.ok)
+          logger.warn(
+            { origin: clip(info.origin), clientIp: info.clientIp },
+            "WebSocket from a foreign origin refused",
+          );
+        refuse(res, info, 403, "this origin may not open the WebSocket");
+        return;
+      }
+      const release = sockets.acquire(info.clientIp);
+      if (!release) {
+        refuse(res, info, 429, `at most ${sockets.max} open connections per client`);
+        return;
+      }
+      const data: SocketData = { open: false, clientIp: info.clientIp, release };
+      res.upgrade(data, key, protocol, extensions, context);
+    },
     open: (ws) => {
       wsConnections.inc();
       const data = ws.getUserData();
@@ -37,7 +83,12 @@ export function mountCustomerWs(app: TemplatedApp, ctx: SocketContext): void {
       wsConnections.dec();
       const data = ws.getUserData();
       data.open = false;
+      data.release();
       data.customer?.onClose(code);
     },
+  });
+  // A plain request (no Upgrade header) falls through the WebSocket route to these.
+  edge.route(app, "/ws", {
+    GET: () => json(426, { error: "this is a WebSocket endpoint" }, { upgrade: "websocket" }),
   });
 }

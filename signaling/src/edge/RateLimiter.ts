@@ -1,0 +1,39 @@
+// Request rate limits by key (a client address, a store, later a login).
+// The in-memory limiter serves one node; a Redis-backed one (REDIS_URL, a
+// later issue) shares counters across nodes behind the same interface, which
+// is why every call is asynchronous.
+import { MemoryRateLimiter } from "./MemoryRateLimiter.ts";
+
+export interface RateDecision {
+  allowed: boolean;
+  /** Requests left in the current window. */
+  remaining: number;
+  /** When the window resets (only meaningful when not allowed), ms from now. */
+  retryAfterMs: number;
+}
+
+export interface RateLimiter {
+  /** Counts one request of `key` and says whether it is within the limit. */
+  consume(key: string): Promise<RateDecision>;
+  /**
+   * Takes back one counted request of `key`: what a login does after a
+   * success when RATE_LIMIT_SKIP_SUCCESSFUL_REQUESTS is on.
+   */
+  refund(key: string): Promise<void>;
+  close(): void;
+}
+
+export interface RateLimitOptions {
+  /** Names the limit in logs and, later, in Redis keys ("sessions-ip", "login"). */
+  name: string;
+  windowMs: number;
+  max: number;
+}
+
+/** The node's limiter factory: in memory for now; the Redis issue swaps the implementation here. */
+export function createRateLimiter(options: RateLimitOptions): RateLimiter {
+  return new MemoryRateLimiter(options);
+}
+
+/** The `Retry-After` header value (whole seconds, at least 1) for a refusal. */
+export const retryAfterSeconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));

@@ -1,0 +1,100 @@
+// Speech capacity is admitted, not assumed: with the embedded worker limited
+// to 2 streams, sockets that join and stay silent hold no recogniser, two
+// talking customers are served, and a third is refused before it talks, with
+// the typed UNAVAILABLE error and a retry hint (or, asking later, with 503
+// at session creation). Real WebRTC customers (werift), real pocketsphinx.
+import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
+import { ErrorCode, type ServerMessage, TransportDirection } from "@parley/proto/ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { createSession, startServer, TestSocket } from "./harness.ts";
+
+let server: ParleyServer;
+const closers: (() => unknown)[] = [];
+beforeAll(async () => {
+  server = await startServer({ ASR_EMBEDDED_MAX_STREAMS: "2" });
+}, 60_000);
+afterAll(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await server?.close();
+});
+
+const someDtls = { role: "client", fingerprints: [{ algorithm: "sha-256", value: Array(32).fill("AB").join(":") }] };
+const finals = (messages: ServerMessage[]) =>
+  messages.flatMap((m) =>
+    m.kind.case === "event" && m.kind.value.kind.case === "transcript" && m.kind.value.kind.value.isFinal
+      ? [m.kind.value.kind.value.text]
+      : [],
+  );
+
+async function joined() {
+  const { token } = await createSession(server);
+  const socket = await TestSocket.open(server);
+  closers.push(() => socket.ws.terminate());
+  expect((await socket.request({ case: "join", value: { token } })).case).toBe("joined");
+  return socket;
+}
+
+describe("speech admission", () => {
+  it("holds no recogniser for sockets that join and send nothing", async () => {
+    const silent = [await joined(), await joined(), await joined()];
+    for (const s of silent)
+      expect((await s.request({ case: "getRouterRtpCapabilities", value: {} })).case).toBe("routerRtpCapabilities");
+    const worker = server.asrPool.workers[0]!;
+    expect((await worker.info(5_000)).activeStreams).toBe(0); // asked of the worker itself, now
+    expect(worker.activeStreams + worker.reserved).toBe(0);
+    for (const s of silent) s.close();
+    await expect.poll(() => server.sessions.size, { timeout: 5_000 }).toBe(0);
+  });
+
+  it("serves two talking customers and refuses the third before it talks, with UNAVAILABLE and a retry hint", async () => {
+    // The third customer's session exists before the room runs out; it asks for its microphone last.
+    const third = await joined();
+    const created = await third.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
+    if (created.case !== "transportCreated") throw new Error(`got ${created.case}`);
+    await third.request({
+      case: "connectTransport",
+      value: { transportId: created.value.id, dtlsParameters: someDtls },
+    });
+
+    const talkers = [await WeriftCustomer.connect(server), await WeriftCustomer.connect(server)];
+    for (const t of talkers) closers.push(() => t.close());
+    const produced = await third.request({
+      case: "produce",
+      value: {
+        transportId: created.value.id,
+        kind: "audio",
+        rtpParameters: {
+          mid: "0",
+          codecs: [{ mimeType: "audio/opus", payloadType: 111, clockRate: 48_000, channels: 2 }],
+          encodings: [{ ssrc: 1234 }],
+          rtcp: { cname: "third" },
+        },
+      },
+    });
+    expect(produced.case).toBe("error");
+    expect(produced.value).toMatchObject({ code: ErrorCode.UNAVAILABLE, retryable: true, retryAfterMs: 5_000 });
+    expect((produced.value as { message: string }).message).toMatch(/busy/);
+    // Asking for a session now is refused at once.
+    const late = await fetch(`${server.url}/api/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ storeCode: "demo", consent: { given: true, version: "test-1" } }),
+    });
+    expect(late.status).toBe(503);
+    expect(late.headers.get("retry-after")).toBe("5");
+
+    // The two admitted customers talk and get their transcripts (however slowly a busy machine decodes).
+    const [recording] = librivoxRecordings().sort((a, b) => a.seconds - b.seconds);
+    const speech = opusPacketsFromFile(recording!.wav, 0.3).slice(0, 200);
+    await Promise.all(talkers.map((t) => t.play([...speech, ...Array.from({ length: 30 }, () => speech[0]!)])));
+    expect(server.asrPool.workers[0]!.activeStreams).toBe(2);
+    for (const t of talkers) {
+      await t.socket.waitFor(
+        (m) => m.kind.case === "event" && m.kind.value.kind.case === "transcript" && m.kind.value.kind.value.isFinal,
+        60_000,
+      );
+      expect(finals(t.socket.messages).join(" ").trim().length).toBeGreaterThan(0);
+    }
+  }, 150_000);
+});
