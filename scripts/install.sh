@@ -11,8 +11,8 @@ log() { printf '[install] %s\n' "$*" >&2; }
 # Redis for the cross-node tests, PostgreSQL 15 (initdb/pg_ctl start the
 # throwaway clusters of the tests), audio tools (sox, opusenc), protoc, the
 # toolchain for the mediasoup worker, and the tools that validate deploy/
-# without a Docker engine (promtool, amtool, docker-compose config,
-# shellcheck, caddy validate). scripts/debian-uses.txt lists what is used.
+# without a Docker engine (promtool, amtool, docker-compose config, the
+# shell linter, caddy validate). scripts/debian-uses.txt lists what is used.
 PACKAGES=(chromium pocketsphinx-testdata flite sox protobuf-compiler libprotobuf-dev redis-server iproute2 util-linux
   build-essential pkg-config libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
   libflatbuffers-dev flatbuffers-compiler python3-venv
