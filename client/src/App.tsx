@@ -102,63 +102,16 @@ export function App() {
       });
       if (res.status === 503 || res.status === 429) throw new BusyError();
       if (!res.ok) throw new Error(`could not start a session (${res.status})`);
-      const { token, sessionId, dataCode } = (await res.json()) as {
+      const { token, sessionId, dataCode, wsUrl } = (await res.json()) as {
         token: string;
         sessionId: string;
         dataCode?: string;
+        /** Present when the conversation was placed on another node. */
+        wsUrl?: string;
       };
       setAccess(dataCode ? { sessionId, dataCode } : undefined);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      connection = await Connection.open(`${scheme}://${location.host}/ws`);
-      connection.onEvent = (event) => {
-        const kind = event.kind;
-        switch (kind.case) {
-          case "transcript":
-            setSegments((s) => applySegment(s, kind.value));
-            break;
-          case "score":
-            if (!kind.value.isFinal) setScore(kind.value);
-            break;
-          case "aiTurn":
-            setQuestion({ turn: kind.value.turn, text: kind.value.text });
-            break;
-          case "aiSpeech":
-            setAiSpeech(
-              kind.value.state === AiSpeechState.SPEAKING
-                ? "speaking"
-                : kind.value.state === AiSpeechState.INTERRUPTED
-                  ? "interrupted"
-                  : "done",
-            );
-            break;
-          case "conversationEnded":
-            setEnding(kind.value);
-            if (kind.value.finalScore) setScore(kind.value.finalScore);
-            void finish();
-            break;
-          case "reward":
-            setReward(kind.value);
-            rewardArrived?.();
-            break;
-          case "status": {
-            const { state, detail } = kind.value;
-            if (state === StreamState.RECONNECTING)
-              setNotice("Reconnecting the speech service… keep talking, nothing is lost.");
-            else if (state === StreamState.LIVE) setNotice("");
-            else if (state === StreamState.FAILED) fail(`The voice service stopped: ${detail}. Please try again.`);
-            break;
-          }
-        }
-      };
-      connection.onClose = (code) => {
-        if (phase() === "live" || phase() === "starting")
-          fail(
-            code === 4001
-              ? "The call was interrupted on our side. Please try again."
-              : "Connection lost. Check your network and try again.",
-          );
-      };
-      await connection.request({ case: "join", value: { token } }, "joined");
+      connection = await Connection.join(wsUrl ?? `${scheme}://${location.host}/ws`, token, listen);
       voice = await connectVoice(connection, microphone);
       if (aiAudio) {
         aiAudio.srcObject = new MediaStream([voice.aiVoice]);
@@ -177,6 +130,58 @@ export function App() {
       else if (error instanceof ServerError) fail(`The server refused: ${error.message}`);
       else fail((error as Error).message || "Something went wrong.");
     }
+  }
+
+  /** The live events and the end of one connection to the session's node. */
+  function listen(connection: Connection) {
+    connection.onEvent = (event) => {
+      const kind = event.kind;
+      switch (kind.case) {
+        case "transcript":
+          setSegments((s) => applySegment(s, kind.value));
+          break;
+        case "score":
+          if (!kind.value.isFinal) setScore(kind.value);
+          break;
+        case "aiTurn":
+          setQuestion({ turn: kind.value.turn, text: kind.value.text });
+          break;
+        case "aiSpeech":
+          setAiSpeech(
+            kind.value.state === AiSpeechState.SPEAKING
+              ? "speaking"
+              : kind.value.state === AiSpeechState.INTERRUPTED
+                ? "interrupted"
+                : "done",
+          );
+          break;
+        case "conversationEnded":
+          setEnding(kind.value);
+          if (kind.value.finalScore) setScore(kind.value.finalScore);
+          void finish();
+          break;
+        case "reward":
+          setReward(kind.value);
+          rewardArrived?.();
+          break;
+        case "status": {
+          const { state, detail } = kind.value;
+          if (state === StreamState.RECONNECTING)
+            setNotice("Reconnecting the speech service… keep talking, nothing is lost.");
+          else if (state === StreamState.LIVE) setNotice("");
+          else if (state === StreamState.FAILED) fail(`The voice service stopped: ${detail}. Please try again.`);
+          break;
+        }
+      }
+    };
+    connection.onClose = (code) => {
+      if (phase() === "live" || phase() === "starting")
+        fail(
+          code === 4001
+            ? "The call was interrupted on our side. Please try again."
+            : "Connection lost. Check your network and try again.",
+        );
+    };
   }
 
   /** The customer is done (or the AI ended the conversation): the final score arrives before the reply. */

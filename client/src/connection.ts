@@ -2,7 +2,7 @@
 // Responses; live events delivered to a callback.
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { LiveEvent } from "@parley/proto/live";
-import { ClientMessageSchema, type ErrorCode, type Response, ServerMessageSchema } from "@parley/proto/ws";
+import { ClientMessageSchema, ErrorCode, type Response, ServerMessageSchema } from "@parley/proto/ws";
 
 type Request = MessageInitShape<typeof ClientMessageSchema>["kind"];
 type Result = Response["result"];
@@ -11,6 +11,8 @@ export class ServerError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** With WRONG_NODE: where the session lives. */
+    readonly redirectUrl = "",
   ) {
     super(message);
   }
@@ -52,7 +54,8 @@ export class Connection {
     return new Promise((resolve, reject) => {
       this.#pending.set(requestId, {
         resolve: (result) => {
-          if (result.case === "error") reject(new ServerError(result.value.code, result.value.message));
+          if (result.case === "error")
+            reject(new ServerError(result.value.code, result.value.message, result.value.redirectUrl));
           else if (result.case !== expect) reject(new Error(`expected ${expect}, got ${result.case}`));
           else resolve(result.value as never);
         },
@@ -63,6 +66,26 @@ export class Connection {
 
   close(): void {
     this.#ws.close(1000, "done");
+  }
+
+  /**
+   * Opens `url` and joins the session with `token`, following one WRONG_NODE
+   * redirect to the node that owns the session's media. `prepare` sets the
+   * connection's callbacks before the join is sent.
+   */
+  static async join(url: string, token: string, prepare: (c: Connection) => void, redirects = 1): Promise<Connection> {
+    const connection = await Connection.open(url);
+    prepare(connection);
+    try {
+      await connection.request({ case: "join", value: { token } }, "joined");
+      return connection;
+    } catch (error) {
+      if (!(error instanceof ServerError && error.code === ErrorCode.WRONG_NODE && error.redirectUrl && redirects > 0))
+        throw error;
+      connection.onClose = () => {};
+      connection.close();
+      return Connection.join(error.redirectUrl, token, prepare, redirects - 1);
+    }
   }
 
   #onMessage(data: ArrayBuffer): void {

@@ -37,7 +37,14 @@ export async function createSession(server: Endpoint, storeCode = "demo", option
     }),
   });
   if (res.status !== 201) throw new SessionRefused(res.status, await res.text());
-  return (await res.json()) as { sessionId: string; token: string; expiresAt: string; dataCode: string };
+  return (await res.json()) as {
+    sessionId: string;
+    token: string;
+    expiresAt: string;
+    dataCode: string;
+    /** Present when the node placed the conversation on another node: connect there. */
+    wsUrl?: string;
+  };
 }
 
 /** POST /api/sessions answered with something else than 201. */
@@ -61,8 +68,9 @@ export class ProtocolClient {
   #nextId = 1;
   #waiters: (() => void)[] = [];
 
-  static async open(server: Endpoint): Promise<ProtocolClient> {
-    const ws = new WebSocket(wsUrl(server));
+  /** Opens the node's WebSocket, or `url` when given (a session placed on another node names it). */
+  static async open(server: Endpoint, url = wsUrl(server)): Promise<ProtocolClient> {
+    const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     await new Promise((resolve, reject) => {
       ws.once("open", resolve);

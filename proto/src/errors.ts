@@ -10,17 +10,20 @@ export class ParleyError extends Error {
   readonly retryable: boolean;
   /** A hint of when trying again may succeed (0: none). */
   readonly retryAfterMs: number;
+  /** With WRONG_NODE: where the session lives. */
+  readonly redirectUrl: string;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { retryable?: boolean; retryAfterMs?: number; cause?: unknown } = {},
+    options: { retryable?: boolean; retryAfterMs?: number; redirectUrl?: string; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ParleyError";
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs ?? 0;
+    this.redirectUrl = options.redirectUrl ?? "";
   }
 
   /** Short label for metrics and logs, e.g. "OUT_OF_ORDER". */

@@ -23,7 +23,10 @@ import {
 import { MediaWorkerPool, opusBackend } from "@parley/media";
 import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema, StreamState } from "@parley/proto/live";
 import { type PublishTarget, Records } from "@parley/records";
+import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
+import { type NodeDirectory, type NodeInfo, RedisNodeDirectory, SingleNodeDirectory } from "./cluster/NodeDirectory.ts";
+import { LocalPlacement, RedisPlacement, type SessionPlacement } from "./cluster/SessionPlacement.ts";
 import { type Config, describeConfig } from "./config.ts";
 import { ClientIpResolver } from "./edge/ClientIpResolver.ts";
 import { LogThrottle } from "./edge/LogThrottle.ts";
@@ -82,6 +85,12 @@ export class ParleyServer {
   readonly bus: LiveBus;
   readonly records: Records;
   readonly sessions: SessionRegistry;
+  /** The nodes of the cluster (this one alone without Redis) and where new sessions go. */
+  readonly nodes: NodeDirectory;
+  readonly placement: SessionPlacement;
+  /** Shared state with the other nodes (REDIS_URL): nodes, hand-overs, rate limits. */
+  readonly #redis: Redis | undefined;
+  #draining = false;
   /** Request rates of the edge; login (records) makes its own with createRateLimiter. */
   readonly rateLimits: { sessionsPerClient: RateLimiter; sessionsPerStore: RateLimiter };
   /** What one client may hold at once. */
@@ -131,10 +140,12 @@ export class ParleyServer {
     // out through the session (late-bound: the server does not exist yet).
     let publishLate: (target: PublishTarget, event: LiveEvent) => void = () => {};
     const records = await ParleyServer.#openRecords(config, logger, (target, event) => publishLate(target, event));
-    const server = new ParleyServer(options, logger, mediaPool, asrPool, embeddedAsr, records);
+    const redis = config.redis ? await ParleyServer.#connectRedis(config, logger) : undefined;
+    const server = new ParleyServer(options, logger, mediaPool, asrPool, embeddedAsr, records, redis);
     publishLate = (target, event) => server.#publishLate(target, event);
     try {
       await server.#listen();
+      await server.nodes.start();
     } catch (error) {
       await server.close();
       throw error;
@@ -149,6 +160,7 @@ export class ParleyServer {
     asrPool: AsrWorkerPool,
     embeddedAsr: AsrWorkerProcess | undefined,
     records: Records,
+    redis: Redis | undefined,
   ) {
     const config = options.config;
     this.config = config;
@@ -185,6 +197,7 @@ export class ParleyServer {
         if (envelope.nodeId === config.nodeId) records.write(envelope);
       }),
     );
+    this.#redis = redis;
     this.sessions = new SessionRegistry({
       logger,
       bus: this.bus,
@@ -192,18 +205,31 @@ export class ParleyServer {
       unjoinedTtlMs: config.tokenTtlMs,
       maxDurationMs: config.limits.sessionMaxDurationMs,
     });
+    const self = (): Omit<NodeInfo, "updatedAtMs"> => ({
+      nodeId: config.nodeId,
+      publicUrl: config.nodePublicUrl ?? this.url,
+      liveSessions: this.sessions.size,
+      maxSessions: config.node.maxSessions,
+      draining: this.#draining,
+    });
+    if (this.#redis) {
+      this.nodes = new RedisNodeDirectory({ redis: this.#redis, self, logger: logger.child({ component: "nodes" }) });
+      this.placement = new RedisPlacement({ directory: this.nodes, redis: this.#redis, selfId: config.nodeId });
+    } else {
+      this.nodes = new SingleNodeDirectory(() => ({ ...self(), updatedAtMs: Date.now() }));
+      this.placement = new LocalPlacement(this.nodes, config.nodeId);
+    }
     const { rateLimit, limits } = config;
+    const shared = this.#redis ? { redis: this.#redis, logger: logger.child({ component: "rate-limit" }) } : undefined;
     this.rateLimits = {
-      sessionsPerClient: createRateLimiter({
-        name: "sessions-client",
-        windowMs: rateLimit.windowMs,
-        max: rateLimit.maxPerIp,
-      }),
-      sessionsPerStore: createRateLimiter({
-        name: "sessions-store",
-        windowMs: rateLimit.windowMs,
-        max: rateLimit.maxPerStore,
-      }),
+      sessionsPerClient: createRateLimiter(
+        { name: "sessions-client", windowMs: rateLimit.windowMs, max: rateLimit.maxPerIp },
+        shared,
+      ),
+      sessionsPerStore: createRateLimiter(
+        { name: "sessions-store", windowMs: rateLimit.windowMs, max: rateLimit.maxPerStore },
+        shared,
+      ),
     };
     this.clientLimits = {
       sockets: new PerClientLimit(limits.socketsPerIp),
@@ -236,20 +262,45 @@ export class ParleyServer {
     return `http://${host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host}:${this.#internalPort}`;
   }
 
+  /** Shutting down: reports not ready and takes no new sessions. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * SIGTERM: report not ready, take no new sessions (creation places them on
+   * other nodes), let the live ones finish for at most `timeoutMs`, then close
+   * (whatever is still live ends with its final score).
+   */
+  async drain(timeoutMs = this.config.node.drainTimeoutMs): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      this.logger.info({ liveSessions: this.sessions.size, timeoutMs }, "draining");
+      await this.nodes.beat();
+      const deadline = performance.now() + timeoutMs;
+      while (this.sessions.size > 0 && performance.now() < deadline && !this.#closing)
+        await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    await this.close();
+  }
+
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#draining = true;
     for (const socket of this.#listenSockets) this.#uws.us_listen_socket_close(socket);
     this.#listenSockets = [];
     await this.sessions.closeAll(EndReason.SHUTDOWN);
     this.rateLimits.sessionsPerClient.close();
     this.rateLimits.sessionsPerStore.close();
+    this.nodes.close();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     await this.records.close();
     this.bus.close();
     this.mediaPool.close();
     this.asrPool.close();
     await this.embeddedAsr?.stop();
+    this.#redis?.disconnect();
     this.logger.info("stopped");
   }
 
@@ -267,7 +318,12 @@ export class ParleyServer {
     };
     const edge = this.#edge;
     const health = {
-      readiness: new ReadinessCheck({ mediaPool: this.mediaPool, asrPool: this.asrPool, scoring: this.scoring }),
+      readiness: new ReadinessCheck({
+        mediaPool: this.mediaPool,
+        asrPool: this.asrPool,
+        scoring: this.scoring,
+        draining: () => this.#draining,
+      }),
       metricsEnabled: config.metricsEnabled,
     };
     mountInternalRoutes(this.#internalApp, edge, health);
@@ -280,12 +336,16 @@ export class ParleyServer {
       rates: { perClient: this.rateLimits.sessionsPerClient, perStore: this.rateLimits.sessionsPerStore },
       openSessions: this.clientLimits.sessions,
       speechAvailable: () => this.asrPool.hasCapacity(),
+      placement: this.placement,
+      nodeId: config.nodeId,
     });
     mountCustomerWs(
       this.#app,
       {
         sessions: this.sessions,
         bus: this.bus,
+        placement: this.placement,
+        nodeId: config.nodeId,
         jwtSecret: config.jwtSecret,
         maxMessageBytes: config.maxWsMessageBytes,
         startConversation: (session) => this.sessions.begin(session, (s) => startConversation(parts, s)),
@@ -299,6 +359,28 @@ export class ParleyServer {
     mountRecordsRoutes(this.#app, edge, this.records.routes);
     // Last: uWS matches "/*" only when no other route does.
     mountStaticRoutes(this.#app, edge, config.clientDistDir, logger);
+  }
+
+  /**
+   * Shared state with the other nodes. Commands fail fast while Redis is
+   * away (no offline queue): rate limits then count locally, placement keeps
+   * sessions here. A Redis that is down at start delays nothing beyond a few
+   * seconds: the client reconnects by itself.
+   */
+  static async #connectRedis(config: Config, logger: Logger): Promise<Redis> {
+    const redis = config.redis!;
+    const client = new Redis(redis.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectionName: `parley:${config.nodeId}:state`,
+      ...(redis.password ? { password: redis.password } : {}),
+    });
+    client.on("error", (err: Error) => logger.warn({ err: err.message }, "redis (shared state) error"));
+    await Promise.race([
+      new Promise((resolve) => client.once("ready", resolve)),
+      new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+    ]);
+    return client;
   }
 
   static #openRecords(

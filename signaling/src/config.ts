@@ -17,8 +17,8 @@ export interface Config {
   port: number;
   /** Where customers open the app (the deployment guide's FRONTEND_URL). */
   publicUrl: string;
-  /** Where customers reach this node's WebSocket and media (NODE_PUBLIC_URL; default: publicUrl). */
-  nodePublicUrl: string;
+  /** Where customers reach this node when other nodes send them here (NODE_PUBLIC_URL; default: where it listens). */
+  nodePublicUrl: string | undefined;
   /** HTTPS/WSS straight from uWS (browsers allow the microphone only on https or localhost). */
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: string;
@@ -30,8 +30,14 @@ export interface Config {
   allowUwsFallback: boolean;
   maxWsMessageBytes: number;
   clientDistDir: string;
-  /** Redis for what crosses nodes (the live-event bus); absent: this node works alone. */
+  /** Redis for what crosses nodes (the live-event bus, nodes and placement, rate limits); absent: this node works alone. */
   redis: { url: string; password: string | undefined } | undefined;
+  /** This node in a cluster: how many sessions it takes, and how long it drains on SIGTERM. */
+  node: {
+    maxSessions: number;
+    /** SIGTERM: take no new sessions, let live ones finish for at most this long, then exit. */
+    drainTimeoutMs: number;
+  };
   /** Durable records: businesses, stores, conversations, rewards, fraud and privacy (@parley/records). */
   records: {
     /** DATABASE_URL; absent: the embedded PGlite in dataDir. */
@@ -216,7 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     nodeEnv,
     publicUrl,
-    nodePublicUrl: (env.NODE_PUBLIC_URL?.trim() || publicUrl).replace(/\/+$/, ""),
+    nodePublicUrl: env.NODE_PUBLIC_URL?.trim().replace(/\/+$/, "") || undefined,
     nodeId: env.NODE_ID?.trim() || os.hostname(),
     host: env.HOST ?? "0.0.0.0",
     port,
@@ -230,6 +236,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxWsMessageBytes: int(env, "MAX_WS_MESSAGE_BYTES", 64 * 1024),
     clientDistDir: env.CLIENT_DIST_DIR ?? path.join(REPO_ROOT, "client/dist"),
     redis: env.REDIS_URL?.trim() ? { url: env.REDIS_URL.trim(), password: env.REDIS_PASSWORD || undefined } : undefined,
+    node: {
+      maxSessions: int(env, "NODE_MAX_SESSIONS", 200),
+      drainTimeoutMs: int(env, "DRAIN_TIMEOUT_MS", 5 * 60_000 + 30_000),
+    },
     records: records(env, publicUrl),
     http: {
       allowedOrigins: [...list(env.ALLOWED_ORIGINS ?? ""), ...list(env.FRONTEND_URL ?? "")].map(origin),

@@ -1,4 +1,6 @@
-// Starts one Parley node with embedded defaults; graceful on SIGINT/SIGTERM.
+// Starts one Parley node. SIGTERM drains it (not ready, no new sessions, live
+// ones finish up to DRAIN_TIMEOUT_MS) before it exits; SIGINT, or a second
+// signal, stops it at once (live conversations end with their final score).
 import { loadConfig } from "./config.ts";
 import { ParleyServer } from "./ParleyServer.ts";
 
@@ -6,10 +8,10 @@ const server = await ParleyServer.create({ config: loadConfig() });
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
-    if (stopping) return;
+    const drain = signal === "SIGTERM" && !stopping;
     stopping = true;
-    server.logger.info({ signal }, "shutting down");
-    server.close().then(
+    server.logger.info({ signal, drain }, "shutting down");
+    (drain ? server.drain() : server.close()).then(
       () => process.exit(0),
       (err: unknown) => {
         server.logger.error({ err }, "shutdown failed");

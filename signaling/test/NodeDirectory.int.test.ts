@@ -48,6 +48,7 @@ describe("RedisNodeDirectory", () => {
       prefix: "t1:",
       self: () => node("b", 1),
     });
+    await Promise.all([a.start(), b.start()]);
     await expect.poll(async () => (await a.list()).map((n) => n.nodeId).sort()).toEqual(["a", "b"]);
     liveOnA = 7;
     await a.beat();
@@ -74,6 +75,7 @@ describe("RedisNodeDirectory", () => {
       prefix: "t2:",
       self: () => node("o", 0),
     });
+    await Promise.all([a.start(), observer.start()]);
     await expect.poll(async () => (await observer.list()).length).toBe(2);
     crashed.disconnect(); // no more beats, no clean removal
     await expect.poll(async () => (await observer.list()).map((n) => n.nodeId), { timeout: 5_000 }).toEqual(["o"]);

@@ -4,13 +4,6 @@
 import { PostgresCluster } from "@parley/records/testing";
 import type { TestProject } from "vitest/node";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    /** postgres://… of the run's shared cluster (its "postgres" database). */
-    parleyPostgresUrl: string;
-  }
-}
-
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cluster = await PostgresCluster.start();
   project.provide("parleyPostgresUrl", cluster.url());

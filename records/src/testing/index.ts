@@ -2,3 +2,4 @@
 export { serveRoutes } from "../http/node-adapter.ts";
 export { createDatabaseAt, freePort, PostgresCluster, type PostgresClusterOptions } from "./postgres.ts";
 export { StripeTestDouble } from "./StripeTestDouble.ts";
+export type {} from "./vitestContext.ts";

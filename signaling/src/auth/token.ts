@@ -6,6 +6,8 @@ export interface SessionClaims {
   sid: string; // session id
   store: string; // store code
   exp: number; // unix seconds
+  /** The node that owns the session's media, when the session was placed on another node than the one creating it. */
+  node?: string;
 }
 
 const HEADER = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");

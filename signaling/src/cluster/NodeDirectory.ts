@@ -16,6 +16,10 @@ export interface NodeInfo {
 }
 
 export interface NodeDirectory {
+  /** Starts announcing this node (once it listens). */
+  start(): Promise<void>;
+  /** Announces this node's state now (e.g. it started draining). */
+  beat(): Promise<void>;
   /** Nodes alive now (this one included). */
   list(): Promise<NodeInfo[]>;
   close(): void;
@@ -45,6 +49,10 @@ export class SingleNodeDirectory implements NodeDirectory {
     this.#self = self;
   }
 
+  async start(): Promise<void> {}
+
+  async beat(): Promise<void> {}
+
   async list(): Promise<NodeInfo[]> {
     return [this.#self()];
   }
@@ -68,13 +76,17 @@ export interface RedisNodeDirectoryOptions {
  */
 export class RedisNodeDirectory implements NodeDirectory {
   readonly #o: Required<RedisNodeDirectoryOptions>;
-  readonly #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: RedisNodeDirectoryOptions) {
     this.#o = { heartbeatMs: 2_000, prefix: "parley:", ...options };
+  }
+
+  async start(): Promise<void> {
+    if (this.#timer || this.#closed) return;
     this.#timer = setInterval(() => void this.beat(), this.#o.heartbeatMs).unref();
-    void this.beat();
+    await this.beat();
   }
 
   /** Publishes this node's state now (also called on every change that matters, e.g. draining). */

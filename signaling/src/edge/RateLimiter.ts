@@ -1,8 +1,11 @@
 // Request rate limits by key (a client address, a store, later a login).
-// The in-memory limiter serves one node; a Redis-backed one (REDIS_URL, a
-// later issue) shares counters across nodes behind the same interface, which
-// is why every call is asynchronous.
+// The in-memory limiter serves one node; with REDIS_URL the Redis-backed one
+// shares counters across nodes behind the same interface, which is why every
+// call is asynchronous.
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
 import { MemoryRateLimiter } from "./MemoryRateLimiter.ts";
+import { RedisRateLimiter } from "./RedisRateLimiter.ts";
 
 export interface RateDecision {
   allowed: boolean;
@@ -30,9 +33,9 @@ export interface RateLimitOptions {
   max: number;
 }
 
-/** The node's limiter factory: in memory for now; the Redis issue swaps the implementation here. */
-export function createRateLimiter(options: RateLimitOptions): RateLimiter {
-  return new MemoryRateLimiter(options);
+/** The node's limiter factory: shared through Redis when there is one, else in memory. */
+export function createRateLimiter(options: RateLimitOptions, shared?: { redis: Redis; logger: Logger }): RateLimiter {
+  return shared ? new RedisRateLimiter({ ...options, ...shared }) : new MemoryRateLimiter(options);
 }
 
 /** The `Retry-After` header value (whole seconds, at least 1) for a refusal. */

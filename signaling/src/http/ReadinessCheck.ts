@@ -10,6 +10,8 @@ export interface ReadinessDeps {
   mediaPool: MediaWorkerPool;
   asrPool: AsrWorkerPool;
   scoring: Scoring;
+  /** The node is shutting down: not ready, whatever else holds. */
+  draining?: () => boolean;
 }
 
 export class ReadinessCheck {
@@ -24,6 +26,8 @@ export class ReadinessCheck {
 
   check(): Promise<Reply> {
     const now = performance.now();
+    // Draining answers at once: the load balancer must stop sending new customers now.
+    if (this.#deps.draining?.()) return Promise.resolve(json(503, { ready: false, draining: true }));
     if (this.#last && now - this.#last.at < this.#maxAgeMs) return this.#last.reply;
     const reply = this.#run();
     this.#last = { at: now, reply };
@@ -38,9 +42,11 @@ export class ReadinessCheck {
     ]);
     const media = mediaPool.describe();
     // Ollama is not required: the built-in scorer takes over, so it is reported, not gated on.
-    const ready = media.length > 0 && workers.some((w) => w.ok);
+    const draining = this.#deps.draining?.() ?? false;
+    const ready = !draining && media.length > 0 && workers.some((w) => w.ok);
     return json(ready ? 200 : 503, {
       ready,
+      draining,
       media,
       scoring: { engine: scoring.engine.name, ...(llm ? { ollama: llm } : {}) },
       asr: workers.map((w) => ({

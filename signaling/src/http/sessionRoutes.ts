@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { ErrorCode, toParleyError } from "@parley/proto/errors";
 import type { Records } from "@parley/records";
 import { issueToken } from "../auth/token.ts";
+import { type SessionPlacement, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import { clientKey } from "../edge/ClientIpResolver.ts";
 import type { PerClientLimit } from "../edge/PerClientLimit.ts";
 import { type RateLimiter, retryAfterSeconds } from "../edge/RateLimiter.ts";
@@ -35,6 +36,9 @@ export interface SessionRouteDeps {
   openSessions: PerClientLimit;
   /** Whether a new conversation would get a speech worker now. */
   speechAvailable: () => boolean;
+  /** Which node takes the conversation (the one with the most room). */
+  placement: SessionPlacement;
+  nodeId: string;
 }
 
 interface SessionRequest {
@@ -89,6 +93,19 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
           { error: "every speech worker is busy; try again in a moment", retryAfterMs: SPEECH_RETRY_AFTER_MS },
           { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
         );
+      let target: Awaited<ReturnType<SessionPlacement["choose"]>>;
+      try {
+        target = await deps.placement.choose();
+      } catch {
+        target = undefined;
+      }
+      if (!target)
+        return json(
+          503,
+          { error: "no node can take a conversation now; try again in a moment", retryAfterMs: SPEECH_RETRY_AFTER_MS },
+          { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
+        );
+      const here = target.nodeId === deps.nodeId;
       const release = deps.openSessions.acquire(info.clientIp);
       if (!release) return json(429, { error: `at most ${deps.openSessions.max} open sessions per client` });
       const sessionId = randomUUID();
@@ -110,18 +127,36 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
         const e = toParleyError(error);
         return json(STATUS_OF[e.code] ?? 500, { error: e.message });
       }
-      const session = deps.sessions.create(sessionId, store, { clientIp: info.clientIp, release });
       const expiresAt = Date.now() + deps.tokenTtlMs;
+      if (!here) {
+        // Another node has more room: it picks the session up at the customer's join.
+        release(); // the per-client cap counts what this node holds
+        try {
+          await deps.placement.handOver(target.nodeId, { sessionId, store }, deps.tokenTtlMs);
+        } catch {
+          return json(503, { error: "the conversation could not be placed; try again in a moment" });
+        }
+      } else {
+        const session = deps.sessions.create(sessionId, store, { clientIp: info.clientIp, release });
+        session.logger.info(
+          { storeCode: store.code, businessId: store.businessId, clientIp: info.clientIp },
+          "session created",
+        );
+      }
       const token = issueToken(deps.jwtSecret, {
-        sid: session.id,
+        sid: sessionId,
         store: store.code,
         exp: Math.floor(expiresAt / 1000),
+        ...(here ? {} : { node: target.nodeId }),
       });
-      session.logger.info(
-        { storeCode: store.code, businessId: store.businessId, clientIp: info.clientIp },
-        "session created",
-      );
-      return json(201, { sessionId, token, expiresAt: new Date(expiresAt).toISOString(), dataCode });
+      return json(201, {
+        sessionId,
+        token,
+        expiresAt: new Date(expiresAt).toISOString(),
+        dataCode,
+        // Only for another node: the app reaches this one where it loaded the page.
+        ...(here ? {} : { wsUrl: wsUrlOf(target.publicUrl), nodeId: target.nodeId }),
+      });
     },
   });
 }

@@ -27,7 +27,8 @@ import {
   TransportDirection,
 } from "@parley/proto/ws";
 import type { Logger } from "pino";
-import { verifyToken } from "../auth/token.ts";
+import { type SessionClaims, verifyToken } from "../auth/token.ts";
+import { type SessionPlacement, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import { clip, type LogThrottle } from "../edge/LogThrottle.ts";
 import { TokenBucket } from "../edge/TokenBucket.ts";
 import type { LiveBus, Unsubscribe } from "../live/LiveBus.ts";
@@ -41,6 +42,9 @@ type Result = Response["result"];
 export interface SocketContext {
   sessions: SessionRegistry;
   bus: LiveBus;
+  /** Sessions created on another node for this one, and where other nodes are. */
+  placement: SessionPlacement;
+  nodeId: string;
   jwtSecret: string;
   maxMessageBytes: number;
   /** Builds the session's conversation on its first join. */
@@ -279,9 +283,10 @@ export class CustomerSocket implements SessionOwner {
   async #join(token: string): Promise<Result> {
     if (this.#session) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "already joined");
     const claims = verifyToken(this.#ctx.jwtSecret, token);
-    const session = this.#ctx.sessions.get(claims.sid);
+    const session = this.#ctx.sessions.get(claims.sid) ?? (await this.#handedOver(claims));
     // An ended session is gone from the registry: its token is dead.
     if (!session || session.ended) throw new ParleyError(ErrorCode.NOT_FOUND, "unknown session");
+    if (this.#closed) throw new ParleyError(ErrorCode.NOT_FOUND, "the socket closed");
     if (!session.started) this.#ctx.startConversation(session);
     clearTimeout(this.#joinTimer);
     this.#session = session;
@@ -293,6 +298,26 @@ export class CustomerSocket implements SessionOwner {
     session.attach(this);
     session.logger.info("customer joined");
     return { case: "joined", value: { $typeName: "parley.ws.v1.Joined", sessionId: session.id } };
+  }
+
+  /**
+   * A session created on another node for this one is picked up here, once.
+   * A token naming another node is answered with where that node is.
+   */
+  async #handedOver(claims: SessionClaims): Promise<Session | undefined> {
+    if (!claims.node) return undefined;
+    if (claims.node !== this.#ctx.nodeId) {
+      const url = await this.#ctx.placement.urlOf(claims.node).catch(() => undefined);
+      if (!url) throw new ParleyError(ErrorCode.NOT_FOUND, "the node of this session is gone");
+      throw new ParleyError(ErrorCode.WRONG_NODE, "this session lives on another node", {
+        redirectUrl: wsUrlOf(url),
+      });
+    }
+    const handed = await this.#ctx.placement.claim(claims.sid).catch(() => undefined);
+    if (!handed) return this.#ctx.sessions.get(claims.sid); // taken meanwhile by another socket
+    const session = this.#ctx.sessions.create(handed.sessionId, handed.store);
+    session.logger.info({ storeCode: handed.store.code }, "session handed over from another node");
+    return session;
   }
 
   #errorResult(error: unknown): Result {
@@ -310,6 +335,7 @@ export class CustomerSocket implements SessionOwner {
         message,
         retryable: e.retryable,
         retryAfterMs: e.retryAfterMs,
+        redirectUrl: e.redirectUrl,
       },
     };
   }

@@ -1,0 +1,94 @@
+// Where a new conversation lives. Its media (ICE, DTLS, the SFU's router)
+// stays on one node for its whole life, so placement happens once, when the
+// session is created: on the node with the most room. When that is another
+// node, the session is handed over through Redis (a single-use record the
+// owner picks up at the customer's join) and the customer is given that
+// node's URL to connect to. A socket that reaches the wrong node anyway is
+// answered with WRONG_NODE and the right URL: a redirect, not a proxy, so
+// that no node relays another node's signalling or media.
+import type { Redis } from "ioredis";
+import type { Store } from "../session/Session.ts";
+import { type NodeDirectory, type NodeInfo, pickNode } from "./NodeDirectory.ts";
+
+/** A session created on one node for another: what the owner needs at the join. */
+export interface HandedOverSession {
+  sessionId: string;
+  store: Store;
+}
+
+export interface SessionPlacement {
+  /** The node with the most room (this one preferred on a tie); undefined when every node is full or draining. */
+  choose(): Promise<NodeInfo | undefined>;
+  /** Hands a session to `nodeId`; it is picked up there at the join, once, within `ttlMs`. */
+  handOver(nodeId: string, session: HandedOverSession, ttlMs: number): Promise<void>;
+  /** A session handed to this node, taken once: undefined when there is none (or it was taken). */
+  claim(sessionId: string): Promise<HandedOverSession | undefined>;
+  /** Where customers reach `nodeId`, if it is alive. */
+  urlOf(nodeId: string): Promise<string | undefined>;
+}
+
+/** One node on its own: everything is placed here. */
+export class LocalPlacement implements SessionPlacement {
+  readonly #directory: NodeDirectory;
+  readonly #selfId: string;
+
+  constructor(directory: NodeDirectory, selfId: string) {
+    this.#directory = directory;
+    this.#selfId = selfId;
+  }
+
+  async choose(): Promise<NodeInfo | undefined> {
+    return pickNode(await this.#directory.list(), this.#selfId);
+  }
+
+  async handOver(nodeId: string): Promise<void> {
+    throw new Error(`one node alone cannot hand a session to ${nodeId}`);
+  }
+
+  async claim(): Promise<HandedOverSession | undefined> {
+    return undefined;
+  }
+
+  async urlOf(nodeId: string): Promise<string | undefined> {
+    return (await this.#directory.list()).find((n) => n.nodeId === nodeId)?.publicUrl;
+  }
+}
+
+/** Many nodes sharing Redis: the directory's heartbeats, and hand-overs as expiring keys. */
+export class RedisPlacement implements SessionPlacement {
+  readonly #directory: NodeDirectory;
+  readonly #redis: Redis;
+  readonly #selfId: string;
+  readonly #prefix: string;
+
+  constructor(options: { directory: NodeDirectory; redis: Redis; selfId: string; prefix?: string }) {
+    this.#directory = options.directory;
+    this.#redis = options.redis;
+    this.#selfId = options.selfId;
+    this.#prefix = options.prefix ?? "parley:";
+  }
+
+  async choose(): Promise<NodeInfo | undefined> {
+    return pickNode(await this.#directory.list(), this.#selfId);
+  }
+
+  async handOver(nodeId: string, session: HandedOverSession, ttlMs: number): Promise<void> {
+    await this.#redis.set(this.#key(nodeId, session.sessionId), JSON.stringify(session), "PX", ttlMs);
+  }
+
+  async claim(sessionId: string): Promise<HandedOverSession | undefined> {
+    const value = await this.#redis.getdel(this.#key(this.#selfId, sessionId));
+    return value ? (JSON.parse(value) as HandedOverSession) : undefined;
+  }
+
+  async urlOf(nodeId: string): Promise<string | undefined> {
+    return (await this.#directory.list()).find((n) => n.nodeId === nodeId)?.publicUrl;
+  }
+
+  #key(nodeId: string, sessionId: string): string {
+    return `${this.#prefix}handover:${nodeId}:${sessionId}`;
+  }
+}
+
+/** http(s)://host → ws(s)://host/ws */
+export const wsUrlOf = (publicUrl: string) => `${publicUrl.replace(/^http/, "ws")}/ws`;

@@ -1,0 +1,132 @@
+// Several nodes sharing one real Redis and one database: a session goes to
+// the node with room and the customer's socket reaches the node that owns
+// its media; a draining node takes no new sessions and lets live ones
+// finish; rate limits count across nodes.
+import { ErrorCode } from "@parley/proto/ws";
+import { createDatabaseAt } from "@parley/records/testing";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { createSession, startServer, TestSocket } from "./harness.ts";
+import { RedisServer } from "./redis-server.ts";
+
+let redis: RedisServer;
+let databaseUrl: string;
+const nodes: ParleyServer[] = [];
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  databaseUrl = await createDatabaseAt(inject("parleyPostgresUrl"));
+});
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.close()));
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** A node of the cluster; the first one seeds the shared database, all share one speech worker. */
+async function node(name: string, env: Record<string, string> = {}): Promise<ParleyServer> {
+  const asr = nodes[0]?.embeddedAsr?.address;
+  const n = await startServer({
+    REDIS_URL: redis.url,
+    NODE_ID: `${name}-${Date.now()}`,
+    DATABASE_URL: databaseUrl,
+    ...(asr ? { ASR_WORKERS: asr } : {}),
+    ...env,
+  });
+  nodes.push(n);
+  return n;
+}
+
+const joinAt = async (url: string, token: string) => {
+  const socket = await TestSocket.open({ url: "" }, url);
+  const result = await socket.request({ case: "join", value: { token } });
+  return { socket, result };
+};
+
+describe("a cluster of nodes", () => {
+  it("places a session on the node with room; the customer's socket reaches it by redirect or directly", async () => {
+    const full = await node("full", { NODE_MAX_SESSIONS: "0" });
+    const roomy = await node("roomy");
+    await expect.poll(async () => (await full.nodes.list()).length).toBe(2);
+
+    const created = await createSession(full);
+    expect(created.wsUrl).toBe(`${roomy.url.replace("http", "ws")}/ws`);
+    expect(full.sessions.get(created.sessionId)).toBeUndefined();
+
+    // A socket that reaches the wrong node is told where the session lives.
+    const wrong = await joinAt(`${full.url.replace("http", "ws")}/ws`, created.token);
+    expect(wrong.result).toMatchObject({
+      case: "error",
+      value: { code: ErrorCode.WRONG_NODE, redirectUrl: created.wsUrl },
+    });
+    wrong.socket.close();
+
+    // The node that owns the session picks it up at the join, once.
+    const right = await joinAt(created.wsUrl!, created.token);
+    expect(right.result.case).toBe("joined");
+    expect(roomy.sessions.get(created.sessionId)).toBeDefined();
+    expect((await right.socket.request({ case: "getRouterRtpCapabilities", value: {} })).case).toBe(
+      "routerRtpCapabilities",
+    );
+    expect((await right.socket.request({ case: "endSession", value: {} })).case).toBe("sessionEnded");
+    right.socket.close();
+  });
+
+  it("a draining node is not ready, hands new sessions to others, and exits once its sessions ended", async () => {
+    const leaving = await node("leaving");
+    const staying = await node("staying");
+    await expect.poll(async () => (await leaving.nodes.list()).length).toBe(2);
+    const live = await createSession(leaving);
+    expect(live.wsUrl).toBeUndefined(); // a tie: the node that was asked keeps it
+    const customer = await joinAt(`${leaving.url.replace("http", "ws")}/ws`, live.token);
+    expect(customer.result.case).toBe("joined");
+
+    const drained = leaving.drain(60_000);
+    expect((await fetch(`${leaving.internalUrl}/ready`)).status).toBe(503);
+    const next = await createSession(leaving);
+    expect(next.wsUrl).toBe(`${staying.url.replace("http", "ws")}/ws`);
+    // The live conversation goes on until the customer ends it; then the node exits.
+    expect((await customer.socket.request({ case: "getRouterRtpCapabilities", value: {} })).case).toBe(
+      "routerRtpCapabilities",
+    );
+    expect(leaving.sessions.size).toBe(1);
+    expect((await customer.socket.request({ case: "endSession", value: {} })).case).toBe("sessionEnded");
+    await drained;
+    await expect.poll(async () => (await staying.nodes.list()).map((n) => n.nodeId)).toEqual([staying.config.nodeId]);
+    customer.socket.close();
+  });
+
+  it("refuses a session when every node is draining or full", async () => {
+    const only = await node("only", { NODE_MAX_SESSIONS: "0" });
+    const res = await fetch(`${only.url}/api/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ storeCode: "demo", consent: { given: true, version: "test-1" } }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).not.toBeNull();
+  });
+
+  it("counts session creation per client across nodes", async () => {
+    // One client (a fresh address behind a trusted proxy) asks two nodes in turn.
+    const env = {
+      RATE_LIMIT_MAX_REQUESTS: "2",
+      RATE_LIMIT_MAX_REQUESTS_PER_STORE: "1000",
+      TRUSTED_PROXIES: "127.0.0.1",
+    };
+    const a = await node("rate-a", env);
+    const b = await node("rate-b", env);
+    const post = (n: ParleyServer) =>
+      fetch(`${n.url}/api/sessions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": "198.51.100.7" },
+        body: JSON.stringify({ storeCode: "demo", consent: { given: true, version: "test-1" } }),
+      });
+    expect((await post(a)).status).toBe(201);
+    expect((await post(b)).status).toBe(201);
+    const third = await post(a);
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+});
