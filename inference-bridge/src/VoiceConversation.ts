@@ -45,6 +45,7 @@ export class VoiceConversation {
   readonly #finishTimeoutMs: number | undefined;
   readonly director: ConversationDirector | undefined;
   #frames = 0;
+  #recognitionLagMs = 0;
 
   constructor(options: VoiceConversationOptions) {
     this.#sessionId = options.sessionId;
@@ -84,6 +85,11 @@ export class VoiceConversation {
     return this.#stream.workerAddress;
   }
 
+  /** Capture of the newest audio in the latest transcript result → its arrival here, in ms (the admin monitor). */
+  get recognitionLagMs(): number {
+    return this.#recognitionLagMs;
+  }
+
   /** The media plane's PCM sink. */
   readonly pushPcm = (pcm: Int16Array, offsetSamples: number, arrivedAtMs: number): void => {
     this.#stream.push(pcm, offsetSamples, arrivedAtMs);
@@ -104,6 +110,7 @@ export class VoiceConversation {
   }
 
   #onSegment(segment: Segment): void {
+    if (segment.capturedAtMs > 0) this.#recognitionLagMs = Math.max(0, performance.now() - segment.capturedAtMs);
     if (segment.isFinal && segment.capturedAtMs > 0) {
       voiceProcessingDuration.observe(Math.max(0, performance.now() - segment.capturedAtMs) / 1000);
     }

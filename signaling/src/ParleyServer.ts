@@ -16,7 +16,9 @@ import {
 import { MediaWorkerPool, opusBackend } from "@parley/media";
 import { EndReason, LiveEventSchema, StreamState } from "@parley/proto/live";
 import pino, { type Logger } from "pino";
+import { type DashboardTokenVerifier, SignedUserTokens } from "./auth/userToken.ts";
 import { type Config, describeConfig } from "./config.ts";
+import { DASHBOARD_PATH, mountDashboardRoutes } from "./http/dashboardRoutes.ts";
 import { mountHealthRoutes } from "./http/healthRoutes.ts";
 import { mountSessionRoutes } from "./http/sessionRoutes.ts";
 import { mountStaticRoutes } from "./http/staticRoutes.ts";
@@ -30,12 +32,33 @@ import { SessionRegistry } from "./session/SessionRegistry.ts";
 import { type ConversationParts, startConversation } from "./session/startConversation.ts";
 import { ConfiguredStoreDirectory, type StoreDirectory } from "./stores/StoreDirectory.ts";
 import { loadUws, type TemplatedApp, type Uws, type us_listen_socket } from "./uws.ts";
+import { type AlertRecipients, ConfiguredAlertRecipients } from "./wall/alerts/AlertMailer.ts";
+import { SendGridMailer } from "./wall/alerts/SendGridMailer.ts";
+import { MemoryWallHistory } from "./wall/history/MemoryWallHistory.ts";
+import type { WallHistory } from "./wall/history/WallHistory.ts";
+import { MemoryModerationStore, type ModerationStore } from "./wall/moderation/ModerationStore.ts";
+import { Wall } from "./wall/Wall.ts";
+import { mountWallWs } from "./wall/wallWs.ts";
 import { mountCustomerWs } from "./ws/customerWs.ts";
+
+/**
+ * What the dashboards need from durable records. Absent parts get the
+ * embedded ones: tokens signed with JWT_SECRET, history and moderation in
+ * memory for the node's lifetime, ALERT_EMAIL_TO as every business's
+ * recipients. The records package provides all four once bound.
+ */
+export interface WallBindings {
+  verifier?: DashboardTokenVerifier;
+  history?: WallHistory;
+  moderationStore?: ModerationStore;
+  alertRecipients?: AlertRecipients;
+}
 
 export interface ParleyServerOptions {
   config: Config;
   logger?: Logger;
   asrRetry?: RetryPolicy;
+  wall?: WallBindings;
 }
 
 export class ParleyServer {
@@ -49,6 +72,8 @@ export class ParleyServer {
   readonly bus: LiveBus;
   readonly stores: StoreDirectory;
   readonly sessions: SessionRegistry;
+  readonly wall: Wall;
+  readonly dashboardTokens: SignedUserTokens;
   readonly #uws: Uws;
   readonly #app: TemplatedApp;
   readonly #stopMetrics: () => void;
@@ -123,6 +148,7 @@ export class ParleyServer {
     this.stores = new ConfiguredStoreDirectory({
       codes: config.stores.codes,
       businessId: config.stores.businessId,
+      businessOf: config.stores.businessOf,
       language: config.asr.language,
       currency: config.stores.currency,
     });
@@ -136,6 +162,8 @@ export class ParleyServer {
     const tls = config.tls;
     this.#app = tls ? this.#uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : this.#uws.App();
     if (config.metricsEnabled) collectProcessMetrics();
+    this.dashboardTokens = new SignedUserTokens(config.jwtSecret);
+    this.wall = this.#createWall(options.wall ?? {});
     this.#mount(options.asrRetry);
   }
 
@@ -153,6 +181,7 @@ export class ParleyServer {
     if (this.#listenSocket) this.#uws.us_listen_socket_close(this.#listenSocket);
     this.#listenSocket = false;
     await this.sessions.closeAll(EndReason.SHUTDOWN);
+    this.wall.close();
     this.#stopMetrics();
     this.bus.close();
     this.mediaPool.close();
@@ -192,8 +221,69 @@ export class ParleyServer {
       startConversation: (session) => startConversation(parts, session),
       logger,
     });
+    mountWallWs(this.#app, this.wall, {
+      maxMessageBytes: config.maxWsMessageBytes,
+      // uWS's own limit only catches what the hub's policy somehow did not.
+      hardLimitBytes: 8 * config.wall.slowClient.closeBytes,
+    });
+    mountDashboardRoutes(this.#app, config.wall.distDir, logger);
     // Last: uWS matches "/*" only when no other route does.
     mountStaticRoutes(this.#app, config.clientDistDir, logger);
+  }
+
+  #createWall(bindings: WallBindings): Wall {
+    const { config, logger } = this;
+    const email = config.wall.alerts.email;
+    return new Wall({
+      nodeId: config.nodeId,
+      bus: this.bus,
+      publish: (topic, frame) => this.#app.publish(topic, frame, true),
+      logger: logger.child({ component: "wall" }),
+      verifier: bindings.verifier ?? this.dashboardTokens,
+      stores: this.stores,
+      history: bindings.history ?? new MemoryWallHistory({ bus: this.bus }),
+      moderationStore: bindings.moderationStore ?? new MemoryModerationStore(),
+      limits: config.wall.slowClient,
+      alerts: {
+        lowScore: config.wall.alerts.lowScore,
+        negativeSentiment: config.wall.alerts.negativeSentiment,
+        ...(email
+          ? {
+              email: {
+                mailer: new SendGridMailer({ apiKey: email.apiKey, apiUrl: email.apiUrl, from: email.from }),
+                recipients: bindings.alertRecipients ?? new ConfiguredAlertRecipients(email.to),
+              },
+            }
+          : {}),
+      },
+      maxMessageBytes: config.maxWsMessageBytes,
+      node: {
+        sessions: this.sessions,
+        mediaPool: this.mediaPool,
+        asrPool: this.asrPool,
+        scoring: this.scoring,
+        llmLimits: { maxConcurrent: config.scoring.maxConcurrent, maxWaiting: config.scoring.maxQueue },
+      },
+    });
+  }
+
+  /**
+   * Development only (WALL_DEV_LOGIN, off in production): sign-in links for
+   * the wall of each configured business and for the admin monitor, until
+   * the records package's login is wired. Tokens last a day.
+   */
+  #logDevLogins(): void {
+    const { config, logger } = this;
+    if (!config.wall.devLogin) return;
+    const base = `${this.url.replace("127.0.0.1", "localhost")}${DASHBOARD_PATH}`;
+    const businesses = new Set([config.stores.businessId, ...Object.values(config.stores.businessOf)]);
+    const day = 24 * 3_600_000;
+    for (const businessId of businesses) {
+      const token = this.dashboardTokens.issue({ userId: `dev-owner-${businessId}`, role: "owner", businessId }, day);
+      logger.info({ businessId, url: `${base}/#token=${token}` }, "dev sign-in: business wall");
+    }
+    const admin = this.dashboardTokens.issue({ userId: "dev-admin", role: "admin" }, day);
+    logger.info({ url: `${base}/monitor#token=${admin}` }, "dev sign-in: admin monitor");
   }
 
   /** The media worker died under the session: say so, then end it (the transcript so far is kept). */
@@ -218,6 +308,7 @@ export class ParleyServer {
         this.#listenSocket = socket;
         this.#port = this.#uws.us_socket_local_port(socket);
         logger.info({ port: this.#port }, "listening");
+        this.#logDevLogins();
         resolve();
       });
     });

@@ -67,6 +67,7 @@ export function startConversation(parts: ConversationParts, session: Session): v
     logger: session.logger,
     reorderWindowMs: config.media.reorderWindowMs,
     onPcm: conversation.pushPcm,
+    workerPid: lease.pid,
   });
   media.once("close", (reason) => {
     if (reason === CustomerMedia.WORKER_LOST) parts.onMediaLost(session, reason);
