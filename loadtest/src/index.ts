@@ -1,5 +1,5 @@
 export { DashboardClient, dashboardWsUrl } from "./DashboardClient.ts";
 export { createSession, type Endpoint, ProtocolClient, SessionRefused, wsUrl } from "./ProtocolClient.ts";
-export { LIBRIVOX_DIR, librivoxRecordings, type Recording } from "./recordings.ts";
+export { conversationWav, LIBRIVOX_DIR, librivoxRecordings, type Recording } from "./recordings.ts";
 export { FRAME_MS, opusPacketsFromFile, WeriftCustomer } from "./WeriftCustomer.ts";
 export { corpusWer, normalizeWords, wordErrors } from "./wer.ts";
