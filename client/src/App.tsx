@@ -1,6 +1,7 @@
-import { AiSpeechState, type ConversationEnded, type FeedbackScore, StreamState } from "@parley/proto/live";
+import { AiSpeechState, type ConversationEnded, EndReason, type FeedbackScore, StreamState } from "@parley/proto/live";
 import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { Connection, ServerError } from "./connection.ts";
+import { formatReward, switchLanguage, t } from "./locale.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
 import { applySegment, type ShownSegment } from "./transcript.ts";
 import { connectVoice, MicrophoneDeniedError, NoMicrophoneError, openMicrophone, type VoiceLink } from "./voice.ts";
@@ -10,9 +11,6 @@ type Phase = "idle" | "starting" | "live" | "ending" | "ended" | "error";
 const params = new URLSearchParams(location.search);
 const storeCode = params.get("store") ?? "demo";
 const rawAudio = params.get("audio") === "raw";
-
-const formatReward = (minor: number, currency: string) =>
-  new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "SEK" }).format(minor / 100);
 
 export function App() {
   const [phase, setPhase] = createSignal<Phase>("idle");
@@ -53,7 +51,7 @@ export function App() {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ storeCode }),
       });
-      if (!res.ok) throw new Error(`could not start a session (${res.status})`);
+      if (!res.ok) throw new Error(t("startFailed", { status: res.status }));
       const { token } = (await res.json()) as { token: string };
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       connection = await Connection.open(`${scheme}://${location.host}/ws`);
@@ -85,21 +83,15 @@ export function App() {
             break;
           case "status": {
             const { state, detail } = kind.value;
-            if (state === StreamState.RECONNECTING)
-              setNotice("Reconnecting the speech service… keep talking, nothing is lost.");
+            if (state === StreamState.RECONNECTING) setNotice(t("reconnecting"));
             else if (state === StreamState.LIVE) setNotice("");
-            else if (state === StreamState.FAILED) fail(`The voice service stopped: ${detail}. Please try again.`);
+            else if (state === StreamState.FAILED) fail(t("serviceStopped", { detail }));
             break;
           }
         }
       };
       connection.onClose = (code) => {
-        if (phase() === "live" || phase() === "starting")
-          fail(
-            code === 4001
-              ? "The call was interrupted on our side. Please try again."
-              : "Connection lost. Check your network and try again.",
-          );
+        if (phase() === "live" || phase() === "starting") fail(code === 4001 ? t("interrupted") : t("connectionLost"));
       };
       await connection.request({ case: "join", value: { token } }, "joined");
       voice = await connectVoice(connection, microphone);
@@ -109,14 +101,10 @@ export function App() {
       }
       setPhase("live");
     } catch (error) {
-      if (error instanceof MicrophoneDeniedError)
-        fail(
-          "Microphone access was denied. Allow the microphone for this page in your browser settings, then try again.",
-        );
-      else if (error instanceof NoMicrophoneError)
-        fail("No microphone was found. Connect one (or use your phone) and try again.");
-      else if (error instanceof ServerError) fail(`The server refused: ${error.message}`);
-      else fail((error as Error).message || "Something went wrong.");
+      if (error instanceof MicrophoneDeniedError) fail(t("micDenied"));
+      else if (error instanceof NoMicrophoneError) fail(t("noMic"));
+      else if (error instanceof ServerError) fail(t("refused", { message: error.message }));
+      else fail((error as Error).message || t("wrong"));
     }
   }
 
@@ -138,8 +126,11 @@ export function App() {
   return (
     <main class="app">
       <header>
-        <h1>How was your visit?</h1>
-        <p class="store">Store {storeCode}</p>
+        <h1>{t("title")}</h1>
+        <p class="store">{t("store", { store: storeCode })}</p>
+        <button type="button" class="language" data-testid="language" onClick={switchLanguage}>
+          {t("language")}
+        </button>
       </header>
       {/* biome-ignore lint/a11y/useMediaCaption: the AI's words are shown on screen as the question text */}
       <audio ref={aiAudio} autoplay data-testid="ai-voice" />
@@ -151,19 +142,19 @@ export function App() {
             </p>
           </Show>
           <button class="primary" type="button" data-testid="start" onClick={start}>
-            {phase() === "error" ? "Try again" : "Start talking"}
+            {phase() === "error" ? t("retry") : t("start")}
           </button>
-          <p class="hint">Tell us what happened, in your own words. It takes one to three minutes.</p>
+          <p class="hint">{t("intro")}</p>
         </Match>
         <Match when={phase() === "starting"}>
           <p class="status" data-testid="status">
-            Connecting…
+            {t("connecting")}
           </p>
         </Match>
         <Match when={phase() === "live" || phase() === "ending" || phase() === "ended"}>
           <Show when={phase() === "live"}>
             <p class="status live" data-testid="status" data-ai-speech={aiSpeech()}>
-              <span class="dot" /> {aiSpeaking() ? "Parley is asking…" : "Listening"}
+              <span class="dot" /> {aiSpeaking() ? t("asking") : t("listening")}
             </p>
           </Show>
           <Show when={notice()}>
@@ -173,20 +164,22 @@ export function App() {
           </Show>
           <Show when={phase() === "ended"}>
             <section class="ended" data-testid="ended">
-              <h2>Thank you for your feedback!</h2>
+              <h2>{t("thanks")}</h2>
               <Show when={ending()}>
                 {(e) => (
                   <>
+                    <Show when={e().reason === EndReason.ENDED_BY_ADMIN}>
+                      <p class="notice" role="status" data-testid="ended-by-admin">
+                        {t("endedByAdmin")}
+                      </p>
+                    </Show>
                     <p data-testid="final-score">
-                      Final score: <strong>{e().finalScore?.score ?? 0}</strong> / 100
+                      {t("finalScore")} <strong>{e().finalScore?.score ?? 0}</strong> / 100
                     </p>
                     <p class="summary">{e().summary}</p>
-                    <Show
-                      when={e().rewardMinor > 0}
-                      fallback={<p class="reward">Your reward is calculated from this score.</p>}
-                    >
+                    <Show when={e().rewardMinor > 0} fallback={<p class="reward">{t("rewardLater")}</p>}>
                       <p class="reward" data-testid="reward">
-                        You earned {formatReward(e().rewardMinor, e().currency)}
+                        {t("earned", { amount: formatReward(e().rewardMinor, e().currency) })}
                       </p>
                     </Show>
                   </>
@@ -211,7 +204,7 @@ export function App() {
           </section>
           <Show when={phase() === "live"}>
             <button class="secondary" type="button" data-testid="finish" onClick={finish}>
-              I'm done
+              {t("done")}
             </button>
           </Show>
         </Match>
