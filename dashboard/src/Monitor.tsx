@@ -24,11 +24,9 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
   const conn = new WallConnection({
     url: wallSocketUrl(),
     token: props.token,
-    subscribe: () => ({ case: "subscribe", value: { recentLimit: 1 } }),
     onWelcome: (w) => {
       if (w.role !== Role.ADMIN) setProblem("admins only");
     },
-    onSnapshot: () => {},
     onReady: () =>
       void conn
         .request({ case: "watchMonitor", value: { on: true } }, "done")

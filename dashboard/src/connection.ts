@@ -32,9 +32,10 @@ export type ConnectionState = "connecting" | "live" | "reconnecting" | "refused"
 export interface WallConnectionOptions {
   url: string;
   token: string;
-  subscribe: () => MessageInitShape<typeof ClientMessageSchema>["kind"] & { case: "subscribe" };
+  /** What to watch; absent: no live events (the monitor only watches its reports). */
+  subscribe?: () => MessageInitShape<typeof ClientMessageSchema>["kind"] & { case: "subscribe" };
   onWelcome: (welcome: Welcome) => void;
-  onSnapshot: (snapshot: Snapshot) => void;
+  onSnapshot?: (snapshot: Snapshot) => void;
   onMessage: (message: ServerMessage) => void;
   onState: (state: ConnectionState, detail?: string) => void;
   /** After each (re)subscription (e.g. to turn the monitor on again). */
@@ -77,8 +78,9 @@ export class WallConnection {
 
   /** Subscribes again (new filters): a fresh snapshot follows. */
   async resubscribe(): Promise<void> {
+    if (!this.#o.subscribe) return;
     const snapshot = await this.request(this.#o.subscribe(), "snapshot");
-    this.#o.onSnapshot(snapshot);
+    this.#o.onSnapshot?.(snapshot);
   }
 
   close(): void {
@@ -108,9 +110,11 @@ export class WallConnection {
     try {
       const welcome = await this.request({ case: "hello", value: { token: this.#o.token } }, "welcome");
       this.#o.onWelcome(welcome);
-      const snapshot = await this.request(this.#o.subscribe(), "snapshot");
+      if (this.#o.subscribe) {
+        const snapshot = await this.request(this.#o.subscribe(), "snapshot");
+        this.#o.onSnapshot?.(snapshot);
+      }
       this.#retryMs = 500;
-      this.#o.onSnapshot(snapshot);
       this.#o.onState("live");
       this.#o.onReady?.();
     } catch (error) {
