@@ -244,6 +244,7 @@ export class ParleyServer {
       history: bindings.history ?? new MemoryWallHistory({ bus: this.bus }),
       moderationStore: bindings.moderationStore ?? new MemoryModerationStore(),
       limits: config.wall.slowClient,
+      flushIntervalMs: config.wall.flushIntervalMs,
       alerts: {
         lowScore: config.wall.alerts.lowScore,
         negativeSentiment: config.wall.alerts.negativeSentiment,

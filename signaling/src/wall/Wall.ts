@@ -33,6 +33,8 @@ export interface WallOptions {
   history: WallHistory;
   moderationStore: ModerationStore;
   limits: Omit<WallClientLimits, "lowWaterBytes">;
+  /** The hub's flush window (WallHub). */
+  flushIntervalMs?: number;
   alerts: {
     lowScore: number;
     negativeSentiment: number;
@@ -60,7 +62,13 @@ export class Wall {
 
   constructor(options: WallOptions) {
     const logger = options.logger;
-    this.hub = new WallHub({ bus: options.bus, publish: options.publish, logger, limits: options.limits });
+    this.hub = new WallHub({
+      bus: options.bus,
+      publish: options.publish,
+      logger,
+      limits: options.limits,
+      ...(options.flushIntervalMs !== undefined ? { flushIntervalMs: options.flushIntervalMs } : {}),
+    });
     const broadcast = (topics: readonly string[], frame: Uint8Array) => this.hub.broadcast(topics, frame);
     this.history = options.history;
     this.moderation = new WallModeration({
@@ -86,6 +94,7 @@ export class Wall {
       stores: options.stores,
       history: options.history,
       live: this.hub.live,
+      flush: () => this.hub.flush(),
       moderation: this.moderation,
       alerts: this.alerts,
       admin: node ? new AdminActions({ sessions: node.sessions, live: this.hub.live, logger }) : undefined,

@@ -6,6 +6,13 @@
 // many events that turn carried. Dashboards that fall behind leave that
 // shared path for their own queue (WallClient, ClientOutbox).
 //
+// Frames are published at most once per flush window (16 ms by default, a
+// screen's frame): the first event after a quiet window goes out at once,
+// later ones wait for the window's end and go out together, so each socket
+// is written once per window however many events it carried. A wall is
+// watched by people; 16 ms is invisible to them, and under load it turns
+// one write per socket per event into one per window.
+//
 // The hub keeps what is live (LiveConversations) so that a dashboard that
 // connects mid-conversation gets a snapshot first, then the updates.
 import type { Logger } from "pino";
@@ -25,6 +32,8 @@ export interface WallHubOptions {
   limits: Omit<WallClientLimits, "lowWaterBytes"> & { lowWaterBytes?: number };
   /** How often the fast lane's buffers are looked at (also after every soft limit's worth of frames). */
   sweepIntervalMs?: number;
+  /** Frames wait at most this long to go out together (0: each at once). */
+  flushIntervalMs?: number;
   now?: () => number;
 }
 
@@ -41,6 +50,11 @@ export class WallHub {
   /** Bytes published since the last look at the buffers: bounds what a stalled socket can gather unseen. */
   #publishedSinceSweep = 0;
   #sweepScheduled = false;
+  readonly #flushIntervalMs: number;
+  /** Frames waiting for the end of the flush window. */
+  #pending: { topics: readonly string[]; frame: Uint8Array; key: string | undefined; replaceable: boolean }[] = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+  #lastFlushAt = Number.NEGATIVE_INFINITY;
   #closed = false;
 
   constructor(options: WallHubOptions) {
@@ -48,8 +62,9 @@ export class WallHub {
     this.#now = options.now ?? Date.now;
     this.#limits = {
       ...options.limits,
-      lowWaterBytes: options.limits.lowWaterBytes ?? Math.max(16 * 1024, options.limits.softLimitBytes / 4),
+      lowWaterBytes: options.limits.lowWaterBytes ?? options.limits.softLimitBytes / 4,
     };
+    this.#flushIntervalMs = options.flushIntervalMs ?? 16;
     this.live = new LiveConversations({ now: this.#now });
     this.#unsubscribe = options.bus.subscribe(liveTopic.admin, (message) => this.#onLive(message));
     this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 50).unref();
@@ -93,6 +108,36 @@ export class WallHub {
    */
   broadcast(topics: readonly string[], frame: Uint8Array, key?: string, replaceable = false): void {
     if (this.#closed) return;
+    if (this.#pending.length > 0 || this.#flushTimer) {
+      this.#pending.push({ topics, frame, key, replaceable });
+      return;
+    }
+    const now = performance.now();
+    if (now - this.#lastFlushAt < this.#flushIntervalMs) {
+      this.#pending.push({ topics, frame, key, replaceable });
+      this.#flushTimer = setTimeout(() => this.flush(), this.#lastFlushAt + this.#flushIntervalMs - now);
+      return;
+    }
+    this.#lastFlushAt = now;
+    this.#send(topics, frame, key, replaceable);
+  }
+
+  /**
+   * Sends the frames waiting for the window's end, now. Called before a
+   * snapshot is taken, so that the snapshot and the frames that follow it
+   * meet exactly.
+   */
+  flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#pending.length === 0) return;
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#lastFlushAt = performance.now();
+    for (const p of pending) this.#send(p.topics, p.frame, p.key, p.replaceable);
+  }
+
+  #send(topics: readonly string[], frame: Uint8Array, key: string | undefined, replaceable: boolean): void {
     for (const topic of topics) this.#o.publish(topic, frame);
     if (this.#slow.size > 0)
       for (const client of this.#slow) if (client.wants(topics)) client.send(frame, key, replaceable);
@@ -116,6 +161,8 @@ export class WallHub {
     this.#closed = true;
     this.#unsubscribe();
     clearInterval(this.#sweeper);
+    clearTimeout(this.#flushTimer);
+    this.#pending = [];
     for (const client of this.#clients) client.close(1001, "node shutting down");
     this.#clients.clear();
     this.#slow.clear();

@@ -46,6 +46,8 @@ export interface WallServices {
   stores: StoreDirectory;
   history: WallHistory;
   live: LiveConversations;
+  /** Sends frames waiting for the hub's flush window (before a snapshot). */
+  flush: () => void;
   moderation: WallModeration;
   alerts: AlertEngine;
   admin: AdminActions | undefined;
@@ -248,6 +250,8 @@ export class WallRequests {
       scope.publicScreen ? moderation.publicFeedback(scope.businessId!, scope.storeCodes) : Promise.resolve([]),
     ]);
     if (client.closed) return;
+    // Frames still waiting for the window carry events the snapshot already holds: out with them first.
+    this.#s.flush();
     const snapshot = create(SnapshotSchema, {
       live: live.snapshot(scope),
       recent,
