@@ -47,11 +47,12 @@ const FEEDBACK: { store: string; text: string; finish: boolean }[] = [
   },
 ];
 
-function speech(text: string, i: number): Buffer[] {
+/** The text spoken by flite; `times` over, with pauses, for a customer who keeps talking. */
+function speech(text: string, i: number, times = 1): Buffer[] {
   const raw = path.join(work, `f${i}.wav`);
   const wav = path.join(work, `f${i}-16k.wav`);
   execFileSync("flite", ["-voice", "slt", "-t", text, "-o", raw]);
-  execFileSync("sox", [raw, "-r", "16000", "-c", "1", wav, "pad", "1", "2"]);
+  execFileSync("sox", [raw, "-r", "16000", "-c", "1", wav, "pad", "1", "2", "repeat", String(times - 1)]);
   return opusPacketsFromFile(wav);
 }
 
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
       await customer.close();
     }
     const customers = await Promise.all(live.map((f) => WeriftCustomer.connect(server, f.store)));
-    const playing = customers.map((c, i) => c.play(speech(live[i]!.text, 10 + i)));
+    const playing = customers.map((c, i) => c.play(speech(live[i]!.text, 10 + i, 5)));
 
     const shoot = async (url: string, file: string, size: { width: number; height: number }, ready: string) => {
       const page = await browser.newPage({ viewport: size });

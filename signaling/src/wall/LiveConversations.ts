@@ -27,10 +27,10 @@ export class LiveConversation {
   firstTranscriptAtMs = 0;
   firstScoreAtMs = 0;
   score: FeedbackScore | undefined;
-  /** A transcript change → the score that judged it. */
+  /** A final transcript segment → the first score that judged it (the latest such pair). */
   scoringLatencyMs = 0;
-  /** When each segment's latest version was published (scoring latency). */
-  readonly #segmentAt = new Map<number, number>();
+  /** The newest final not yet judged by a score. */
+  #unjudgedFinal: { segmentId: number; atMs: number } | undefined;
 
   constructor(envelope: LiveEnvelope) {
     this.sessionId = envelope.sessionId;
@@ -55,13 +55,17 @@ export class LiveConversation {
         break;
       case "transcript":
         if (!this.firstTranscriptAtMs) this.firstTranscriptAtMs = at;
-        this.#segmentAt.set(kind.value.segmentId, at);
+        if (kind.value.isFinal) this.#unjudgedFinal = { segmentId: kind.value.segmentId, atMs: at };
         this.#latest.set(`seg/${kind.value.segmentId}`, message);
         break;
       case "score": {
         if (!this.firstScoreAtMs) this.firstScoreAtMs = at;
-        const judged = this.#segmentAt.get(kind.value.throughSegmentId);
-        if (judged !== undefined) this.scoringLatencyMs = Math.max(0, at - judged);
+        // Re-scores of the same text on partials later are not latency: only the first score after a final counts.
+        const final = this.#unjudgedFinal;
+        if (final && kind.value.throughSegmentId >= final.segmentId) {
+          this.scoringLatencyMs = Math.max(0, at - final.atMs);
+          this.#unjudgedFinal = undefined;
+        }
         this.score = kind.value;
         this.#latest.set("score", message);
         break;

@@ -1292,7 +1292,7 @@ export type SessionHealth = Message<"parley.wall.v1.SessionHealth"> & {
   asrLagMs: number;
 
   /**
-   * a transcript change → the score that judged it
+   * a final transcript segment → the first score that judged it
    *
    * @generated from field: double scoring_latency_ms = 18;
    */
