@@ -3,6 +3,7 @@
 // that reads, one that stops reading for a while, and one that never reads
 // again. Asserted: what was delivered, not how fast.
 import { DashboardClient } from "@parley/loadtest";
+import { ErrorCode } from "@parley/proto/errors";
 import type { LiveEnvelope } from "@parley/proto/live";
 import { register } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,4 +110,17 @@ describe("a dashboard that cannot keep up", () => {
       );
     for (const client of [healthy, slow, stalled]) client.close();
   }, 120_000);
+
+  it("answers a bad token with UNAUTHENTICATED, then closes the connection", async () => {
+    const client = await DashboardClient.open(server);
+    const token = server.dashboardTokens.issue({ userId: "x", role: "admin" }, 60_000);
+    const forged = `${token.slice(0, -2)}${token.endsWith("AA") ? "BB" : "AA"}`; // another signature
+    const refused = await client.request({ case: "hello", value: { token: forged } });
+    expect(refused.case === "error" && refused.value.code).toBe(ErrorCode.UNAUTHENTICATED);
+    expect((await client.waitClosed()).code).toBe(4001);
+    const early = await DashboardClient.open(server);
+    const denied = await early.request({ case: "subscribe", value: {} });
+    expect(denied.case === "error" && denied.value.code).toBe(ErrorCode.UNAUTHENTICATED);
+    expect((await early.waitClosed()).code).toBe(4001);
+  });
 });

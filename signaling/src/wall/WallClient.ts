@@ -27,7 +27,12 @@ export const WallCloseCode = {
   TOO_SLOW: 4008,
   /** Read nothing for too long while data waited. */
   STALLED: 4009,
+  /** No valid token: a bad or expired one, or none within HELLO_TIMEOUT_MS. */
+  UNAUTHENTICATED: 4001,
 } as const;
+
+/** A connection must say who it is within this time. */
+export const HELLO_TIMEOUT_MS = 10_000;
 
 export interface WallClientLimits extends OutboxLimits {
   /** Buffered bytes above which the client leaves the fast lane. */
@@ -42,6 +47,7 @@ export type Lane = "fast" | "slow";
 export class WallClient {
   readonly id: number;
   readonly socket: DashboardSocket;
+  readonly connectedAtMs: number;
   caller: DashboardCaller | undefined;
   scope: WallScope | undefined;
   /** Topics of its scope (plus the monitor's while watching), subscribed while on the fast lane. */
@@ -72,6 +78,7 @@ export class WallClient {
     this.#onLane = options.onLane;
     this.#outbox = new ClientOutbox(options.limits);
     this.#lastProgressAtMs = options.now();
+    this.connectedAtMs = options.now();
     // Its own topic keeps uWS's subscriber alive while it has no other: uWS
     // frees a socket's subscriber (and its undelivered pub/sub frames) when
     // it leaves its last topic, which moving to the slow lane would do.
@@ -138,6 +145,12 @@ export class WallClient {
     for (const t of this.#topics) this.socket.unsubscribe(t);
     this.#setLane("slow");
     this.#lastProgressAtMs = this.#now();
+  }
+
+  /** Closed when it has not said who it is in time. */
+  checkHello(): void {
+    if (this.#closed || this.caller || this.#now() - this.connectedAtMs <= HELLO_TIMEOUT_MS) return;
+    this.close(WallCloseCode.UNAUTHENTICATED, "say hello with a valid token first");
   }
 
   /** Slow lane: closed when it has read nothing for too long while data waits. */

@@ -55,6 +55,7 @@ export class WallHub {
   #pending: { topics: readonly string[]; frame: Uint8Array; key: string | undefined; replaceable: boolean }[] = [];
   #flushTimer: NodeJS.Timeout | undefined;
   #lastFlushAt = Number.NEGATIVE_INFINITY;
+  #liveSweptAt = 0;
   #closed = false;
 
   constructor(options: WallHubOptions) {
@@ -151,9 +152,14 @@ export class WallHub {
     for (const client of this.#clients) {
       if (client.lane === "fast") client.checkBackpressure();
       else client.checkStalled();
+      client.checkHello();
       if (client.closed) this.disconnect(client);
     }
-    this.live.sweep();
+    // Ended conversations leave the snapshots after minutes: looking every few seconds is plenty.
+    if (this.#now() - this.#liveSweptAt > 5_000) {
+      this.#liveSweptAt = this.#now();
+      this.live.sweep();
+    }
   }
 
   close(): void {

@@ -36,7 +36,7 @@ import type { LiveConversations } from "./LiveConversations.ts";
 import type { WallModeration } from "./moderation/WallModeration.ts";
 import type { AdminActions } from "./monitor/AdminActions.ts";
 import { inScope, resolveScope, topicsOfScope, type WallScope, wallTopic } from "./scope.ts";
-import type { WallClient } from "./WallClient.ts";
+import { type WallClient, WallCloseCode } from "./WallClient.ts";
 
 type Result = Response["result"];
 
@@ -104,6 +104,9 @@ export class WallRequests {
         result = this.#error(client, error);
       }
       if (result !== "replied") this.#reply(client, message.requestId, result);
+      // A connection that failed to say who it is gets its answer, then is closed.
+      if (!client.caller && result !== "replied" && result.case === "error")
+        client.close(WallCloseCode.UNAUTHENTICATED, "not signed in");
     });
   }
 
