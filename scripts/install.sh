@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything Parley needs on a fresh Debian 12 machine, idempotent:
 # Debian packages, pnpm dependencies, the speech worker's Python environment,
-# the mediasoup worker binary and the customer app's build.
+# the mediasoup worker binary and the builds of the customer app and the dashboards.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -45,4 +45,6 @@ bash scripts/build-mediasoup-worker.sh >/dev/null
 
 log "customer app"
 pnpm --filter @parley/client build >/dev/null
+log "dashboards (business wall, admin monitor)"
+pnpm --filter @parley/dashboard build >/dev/null
 log "done"

@@ -1,6 +1,7 @@
 import {
   AiSpeechState,
   type ConversationEnded,
+  EndReason,
   type FeedbackScore,
   RewardStatus,
   type RewardUpdate,
@@ -9,6 +10,7 @@ import {
 import { ErrorCode } from "@parley/proto/ws";
 import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { Connection, ServerError } from "./connection.ts";
+import { formatReward, switchLanguage, t } from "./locale.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
 import { applySegment, type ShownSegment } from "./transcript.ts";
 import { connectVoice, MicrophoneDeniedError, NoMicrophoneError, openMicrophone, type VoiceLink } from "./voice.ts";
@@ -42,12 +44,6 @@ function deviceId(): string | undefined {
     return undefined; // storage disabled: no device id
   }
 }
-
-/** What the customer reads when the service has no room for them right now. */
-const BUSY = "We're busy right now. Please try again in a moment.";
-
-const formatReward = (minor: number, currency: string) =>
-  new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "SEK" }).format(minor / 100);
 
 export function App() {
   const [phase, setPhase] = createSignal<Phase>("idle");
@@ -101,7 +97,7 @@ export function App() {
         }),
       });
       if (res.status === 503 || res.status === 429) throw new BusyError();
-      if (!res.ok) throw new Error(`could not start a session (${res.status})`);
+      if (!res.ok) throw new Error(t("startFailed", { status: res.status }));
       const { token, sessionId, dataCode, wsUrl } = (await res.json()) as {
         token: string;
         sessionId: string;
@@ -119,16 +115,12 @@ export function App() {
       }
       setPhase("live");
     } catch (error) {
-      if (error instanceof MicrophoneDeniedError)
-        fail(
-          "Microphone access was denied. Allow the microphone for this page in your browser settings, then try again.",
-        );
-      else if (error instanceof NoMicrophoneError)
-        fail("No microphone was found. Connect one (or use your phone) and try again.");
+      if (error instanceof MicrophoneDeniedError) fail(t("micDenied"));
+      else if (error instanceof NoMicrophoneError) fail(t("noMic"));
       else if (error instanceof BusyError || (error instanceof ServerError && error.code === ErrorCode.UNAVAILABLE))
-        fail(BUSY);
-      else if (error instanceof ServerError) fail(`The server refused: ${error.message}`);
-      else fail((error as Error).message || "Something went wrong.");
+        fail(t("busy"));
+      else if (error instanceof ServerError) fail(t("refused", { message: error.message }));
+      else fail((error as Error).message || t("wrong"));
     }
   }
 
@@ -230,8 +222,11 @@ export function App() {
   return (
     <main class="app">
       <header>
-        <h1>How was your visit?</h1>
-        <p class="store">Store {storeCode}</p>
+        <h1>{t("title")}</h1>
+        <p class="store">{t("store", { store: storeCode })}</p>
+        <button type="button" class="language" data-testid="language" onClick={switchLanguage}>
+          {t("language")}
+        </button>
       </header>
       {/* biome-ignore lint/a11y/useMediaCaption: the AI's words are shown on screen as the question text */}
       <audio ref={aiAudio} autoplay data-testid="ai-voice" />
@@ -243,38 +238,35 @@ export function App() {
             </p>
           </Show>
           <section class="consent" data-testid="consent">
-            <h2>Before you start</h2>
+            <h2>{t("consent.title")}</h2>
             <ul>
               <li>
-                <strong>What is recorded:</strong> what you say is turned into text while you speak. The recording
-                itself is not kept.
+                <strong>{t("consent.whatLabel")}</strong> {t("consent.what")}
               </li>
               <li>
-                <strong>Why:</strong> the store reads your feedback to improve, and its quality decides your reward. A
-                fingerprint of the sound is used to stop fraud.
+                <strong>{t("consent.whyLabel")}</strong> {t("consent.why")}
               </li>
               <li>
-                <strong>For how long:</strong> the text and its score for up to 2 years; the sound fingerprint for 24
-                hours.
+                <strong>{t("consent.howLongLabel")}</strong> {t("consent.howLong")}
               </li>
-              <li>At the end you get a code to see or delete your data at any time.</li>
+              <li>{t("consent.code")}</li>
             </ul>
-            <p class="consent-act">Tapping the button below gives your consent and opens the microphone.</p>
+            <p class="consent-act">{t("consent.act")}</p>
           </section>
           <button class="primary" type="button" data-testid="start" onClick={start}>
-            {phase() === "error" ? "Try again" : "I agree, start talking"}
+            {phase() === "error" ? t("retry") : t("start")}
           </button>
-          <p class="hint">Tell us what happened, in your own words. It takes one to three minutes.</p>
+          <p class="hint">{t("intro")}</p>
         </Match>
         <Match when={phase() === "starting"}>
           <p class="status" data-testid="status">
-            Connecting…
+            {t("connecting")}
           </p>
         </Match>
         <Match when={phase() === "live" || phase() === "ending" || phase() === "ended"}>
           <Show when={phase() === "live"}>
             <p class="status live" data-testid="status" data-ai-speech={aiSpeech()}>
-              <span class="dot" /> {aiSpeaking() ? "Parley is asking…" : "Listening"}
+              <span class="dot" /> {aiSpeaking() ? t("asking") : t("listening")}
             </p>
           </Show>
           <Show when={notice()}>
@@ -284,12 +276,17 @@ export function App() {
           </Show>
           <Show when={phase() === "ended"}>
             <section class="ended" data-testid="ended">
-              <h2>Thank you for your feedback!</h2>
+              <h2>{t("thanks")}</h2>
               <Show when={ending()}>
                 {(e) => (
                   <>
+                    <Show when={e().reason === EndReason.ENDED_BY_ADMIN}>
+                      <p class="notice" role="status" data-testid="ended-by-admin">
+                        {t("endedByAdmin")}
+                      </p>
+                    </Show>
                     <p data-testid="final-score">
-                      Final score: <strong>{e().finalScore?.score ?? 0}</strong> / 100
+                      {t("finalScore")} <strong>{e().finalScore?.score ?? 0}</strong> / 100
                     </p>
                     <p class="summary">{e().summary}</p>
                   </>
@@ -299,7 +296,7 @@ export function App() {
                 when={reward()}
                 fallback={
                   <p class="reward" data-testid="reward-pending">
-                    Your reward is calculated from this score…
+                    {t("rewardLater")}
                   </p>
                 }
               >
@@ -307,7 +304,7 @@ export function App() {
                   <Switch>
                     <Match when={r().status === RewardStatus.GRANTED}>
                       <p class="reward" data-testid="reward" data-amount-minor={r().amountMinor}>
-                        You earned {formatReward(r().amountMinor, r().currency)}
+                        {t("earned", { amount: formatReward(r().amountMinor, r().currency) })}
                       </p>
                       <Show when={access()}>
                         <button
@@ -317,25 +314,23 @@ export function App() {
                           disabled={claim() === "busy"}
                           onClick={claimReward}
                         >
-                          Get paid
+                          {t("reward.claim")}
                         </button>
                         <Show when={claim() === "failed"}>
                           <p class="problem" role="alert">
-                            The payment could not be started. Your reward is kept: try again later.
+                            {t("reward.claimFailed")}
                           </p>
                         </Show>
                       </Show>
                     </Match>
                     <Match when={r().status === RewardStatus.WITHHELD}>
                       <p class="reward" data-testid="reward" data-amount-minor="0">
-                        This conversation did not qualify for a reward.
+                        {t("reward.withheld")}
                       </p>
                     </Match>
                     <Match when={true}>
                       <p class="reward" data-testid="reward" data-amount-minor="0">
-                        {r().reason === "budget_exhausted"
-                          ? "Today's rewards for this store are used up. Thank you all the same!"
-                          : "No reward this time: a more detailed story earns one."}
+                        {r().reason === "budget_exhausted" ? t("reward.budgetUsed") : t("reward.none")}
                       </p>
                     </Match>
                   </Switch>
@@ -344,7 +339,7 @@ export function App() {
               <Show when={access()}>
                 {(a) => (
                   <p class="data-code" data-testid="data-code">
-                    Your data code: <code>{a().dataCode}</code> (with it you can see or delete what you said)
+                    {t("dataCode.before")} <code>{a().dataCode}</code> {t("dataCode.after")}
                   </p>
                 )}
               </Show>
@@ -367,7 +362,7 @@ export function App() {
           </section>
           <Show when={phase() === "live"}>
             <button class="secondary" type="button" data-testid="finish" onClick={finish}>
-              I'm done
+              {t("done")}
             </button>
           </Show>
         </Match>

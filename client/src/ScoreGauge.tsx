@@ -1,18 +1,15 @@
 import type { FeedbackScore } from "@parley/proto/live";
 import { For, Show } from "solid-js";
+import { t } from "./locale.ts";
 
-const PARTS: { key: "specificity" | "actionability" | "relevance"; label: string }[] = [
-  { key: "specificity", label: "Details" },
-  { key: "actionability", label: "Actionable" },
-  { key: "relevance", label: "About your visit" },
-];
+const PARTS = ["specificity", "actionability", "relevance"] as const;
 
 /** The live quality score: a ring with the number, its parts as bars, and the hint. */
 export function ScoreGauge(props: { score: FeedbackScore }) {
   const circumference = 2 * Math.PI * 42;
   return (
     <section class="score" data-testid="score" data-score={props.score.score}>
-      <svg viewBox="0 0 100 100" class="ring" role="img" aria-label={`Feedback quality ${props.score.score} of 100`}>
+      <svg viewBox="0 0 100 100" class="ring" role="img" aria-label={t("quality", { score: props.score.score })}>
         <circle cx="50" cy="50" r="42" class="track" />
         <circle
           cx="50"
@@ -29,19 +26,19 @@ export function ScoreGauge(props: { score: FeedbackScore }) {
         <For each={PARTS}>
           {(part) => (
             <div class="part">
-              <span>{part.label}</span>
-              <meter min="0" max="1" value={props.score[part.key]} />
+              <span>{t(`part.${part}`)}</span>
+              <meter min="0" max="1" value={props.score[part]} />
             </div>
           )}
         </For>
         <div class="part">
-          <span>Mood</span>
+          <span>{t("part.mood")}</span>
           <meter min="-1" max="1" low={-0.2} high={0.2} optimum={1} value={props.score.sentiment} />
         </div>
       </div>
       <Show when={props.score.hint && !props.score.isFinal}>
         <p class="score-hint" data-testid="hint">
-          Tip: {props.score.hint}
+          {t("tip", { hint: props.score.hint })}
         </p>
       </Show>
     </section>

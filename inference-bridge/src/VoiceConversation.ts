@@ -46,6 +46,7 @@ export class VoiceConversation {
   readonly #finishTimeoutMs: number | undefined;
   readonly director: ConversationDirector | undefined;
   #frames = 0;
+  #recognitionLagMs = 0;
 
   constructor(options: VoiceConversationOptions) {
     this.#sessionId = options.sessionId;
@@ -85,6 +86,11 @@ export class VoiceConversation {
     return this.#stream.workerAddress;
   }
 
+  /** Capture of the newest audio in the latest transcript result → its arrival here, in ms (the admin monitor). */
+  get recognitionLagMs(): number {
+    return this.#recognitionLagMs;
+  }
+
   /** Whether audio ever flowed, i.e. a recogniser stream was opened. */
   get speechStarted(): boolean {
     return this.#stream.started;
@@ -116,6 +122,7 @@ export class VoiceConversation {
   }
 
   #onSegment(segment: Segment): void {
+    if (segment.capturedAtMs > 0) this.#recognitionLagMs = Math.max(0, performance.now() - segment.capturedAtMs);
     if (segment.isFinal && segment.capturedAtMs > 0) {
       voiceProcessingDuration.observe(Math.max(0, performance.now() - segment.capturedAtMs) / 1000);
     }

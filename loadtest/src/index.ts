@@ -1,3 +1,4 @@
+export { DashboardClient, dashboardWsUrl } from "./DashboardClient.ts";
 export {
   createSession,
   type Endpoint,
@@ -6,7 +7,7 @@ export {
   SessionRefused,
   wsUrl,
 } from "./ProtocolClient.ts";
-export { LIBRIVOX_DIR, librivoxRecordings, type Recording } from "./recordings.ts";
+export { conversationWav, LIBRIVOX_DIR, librivoxRecordings, type Recording } from "./recordings.ts";
 export {
   INNER_PAUSE_S,
   lastVoiceSeconds,

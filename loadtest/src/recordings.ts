@@ -27,3 +27,30 @@ export function librivoxRecordings(): Recording[] {
       return { id, wav, reference: references.get(id) ?? "", seconds };
     });
 }
+
+/**
+ * One customer talking in several utterances: the librivox recordings in
+ * one 16 kHz mono WAV, with `pauseS` of silence between them, `leadS`
+ * before and `tailS` after. Built once per parameters under `dir`.
+ */
+export function conversationWav(
+  dir: string,
+  options: { leadS?: number; pauseS?: number; tailS?: number; count?: number } = {},
+): { wav: string; seconds: number; reference: string } {
+  const { leadS = 1.5, pauseS = 1.2, tailS = 2, count = 5 } = options;
+  const recordings = librivoxRecordings().slice(0, count);
+  const wav = path.join(dir, `conversation-${count}-${leadS}-${pauseS}-${tailS}.wav`);
+  const silence = (seconds: number) => {
+    const file = path.join(dir, `silence-${seconds}.wav`);
+    execFileSync("sox", ["-n", "-r", "16000", "-c", "1", "-b", "16", file, "trim", "0", String(seconds)]);
+    return file;
+  };
+  const parts = [silence(leadS)];
+  recordings.forEach((r, i) => {
+    parts.push(r.wav);
+    parts.push(i === recordings.length - 1 ? silence(tailS) : silence(pauseS));
+  });
+  execFileSync("sox", [...parts, wav]);
+  const seconds = Number(execFileSync("soxi", ["-D", wav], { encoding: "utf8" }).trim());
+  return { wav, seconds, reference: recordings.map((r) => r.reference).join(" ") };
+}

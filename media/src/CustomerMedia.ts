@@ -12,6 +12,7 @@ import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { types as ms } from "mediasoup";
 import type { Logger } from "pino";
 import { AiVoice } from "./AiVoice.ts";
+import { MediaListener } from "./MediaListener.ts";
 import { type PcmSink, RtpAudioDecoder, type RtpAudioStats } from "./RtpAudioDecoder.ts";
 
 export type Direction = "send" | "recv";
@@ -30,10 +31,22 @@ export interface CustomerMediaOptions {
   logger: Logger;
   onPcm: PcmSink;
   reorderWindowMs?: number;
+  /** The pid of the router's mediasoup worker (the admin monitor). */
+  workerPid?: number;
 }
 
 interface CustomerMediaEvents {
   close: [reason: string];
+}
+
+/** The microphone's health from mediasoup's stats (the admin monitor). */
+export interface CustomerMediaStats {
+  /** The producer's inbound RTP stream. */
+  inbound: ms.RtpStreamRecvStats | undefined;
+  /** The send transport's, for its receive bitrate and round-trip time. */
+  transport: ms.WebRtcTransportStat | undefined;
+  /** RTP → PCM: packets, loss and concealment as the decoder saw them. */
+  audio: RtpAudioStats | undefined;
 }
 
 export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
@@ -46,6 +59,7 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   #decoder: RtpAudioDecoder | undefined;
   #aiVoice: Promise<AiVoice> | undefined;
   readonly #consumers = new Map<string, ms.Consumer>();
+  readonly #listeners = new Set<MediaListener>();
   #closed = false;
 
   constructor(options: CustomerMediaOptions) {
@@ -66,8 +80,55 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     return this.#decoder?.stats;
   }
 
+  get workerPid(): number | undefined {
+    return this.#options.workerPid;
+  }
+
   get producerId(): string | undefined {
     return this.#producer?.id;
+  }
+
+  /** The send transport's ICE and DTLS states (the monitor's stage), once it exists. */
+  get sendTransportState(): { iceState: string; dtlsState: string } | undefined {
+    for (const t of this.#transports.values())
+      if (t.direction === "send") return { iceState: t.transport.iceState, dtlsState: t.transport.dtlsState };
+    return undefined;
+  }
+
+  /** Admins listening in now. */
+  get adminListeners(): number {
+    return this.#listeners.size;
+  }
+
+  /** mediasoup's stats of the microphone and its transport. */
+  async stats(): Promise<CustomerMediaStats> {
+    const send = [...this.#transports.values()].find((t) => t.direction === "send")?.transport;
+    const [inbound, transport] = await Promise.all([
+      this.#producer && !this.#producer.closed ? this.#producer.getStats() : Promise.resolve([]),
+      send && !send.closed ? send.getStats() : Promise.resolve([]),
+    ]);
+    return { inbound: inbound[0], transport: transport[0], audio: this.#decoder?.stats };
+  }
+
+  /** An admin listens in: the microphone consumed on a new receive transport of this router. */
+  async listen(rtpCapabilities: ms.RtpCapabilities): Promise<MediaListener> {
+    this.#assertOpen();
+    if (!this.#producer) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "the customer's microphone is not on yet");
+    const { router, listenIp, announcedAddress } = this.#options;
+    const listener = await MediaListener.create({
+      router,
+      producer: this.#producer,
+      listenIp,
+      ...(announcedAddress ? { announcedAddress } : {}),
+      rtpCapabilities,
+    });
+    if (this.#closed) {
+      listener.close();
+      throw new ParleyError(ErrorCode.NOT_FOUND, "session media is closed");
+    }
+    this.#listeners.add(listener);
+    listener.once("close", () => this.#listeners.delete(listener));
+    return listener;
   }
 
   async createTransport(direction: Direction): Promise<ms.WebRtcTransport> {
@@ -183,6 +244,7 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     this.#decoder?.flush();
     this.#decoder?.close();
     this.#tapTransport?.close();
+    for (const listener of this.#listeners) listener.close();
     for (const { transport } of this.#transports.values()) transport.close();
     this.#transports.clear();
     this.#options.logger.info({ reason, audio: this.#decoder?.stats }, "customer media closed");

@@ -90,8 +90,28 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
     );
   }
 
+  /**
+   * Each worker's CPU time (user + system, ms, from getrusage in the worker)
+   * and live transports: the admin monitor turns CPU time into a share of a
+   * core between two samples.
+   */
+  async usage(): Promise<{ pid: number; sessions: number; routers: number; transports: number; cpuMs: number }[]> {
+    return Promise.all(
+      [...this.#entries].map(async (e) => {
+        const [usage, dump] = await Promise.all([e.worker.getResourceUsage(), e.router.dump()]);
+        return {
+          pid: e.worker.pid,
+          sessions: e.sessions,
+          routers: 1,
+          transports: dump.transportIds.length,
+          cpuMs: usage.ru_utime + usage.ru_stime,
+        };
+      }),
+    );
+  }
+
   /** The least loaded router; the caller must call the returned release() when done. */
-  acquireRouter(): { router: Router; release: () => void } | undefined {
+  acquireRouter(): { router: Router; pid: number; release: () => void } | undefined {
     let best: PoolEntry | undefined;
     for (const entry of this.#entries) if (!best || entry.sessions < best.sessions) best = entry;
     if (!best) return undefined;
@@ -100,6 +120,7 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
     let released = false;
     return {
       router: entry.router,
+      pid: entry.worker.pid,
       release: () => {
         if (released) return;
         released = true;

@@ -281,6 +281,27 @@ export class Records {
     }
   }
 
+  /** The stores of one business, or of every business (dashboards' filters). */
+  async listStores(
+    businessId?: string,
+  ): Promise<{ code: string; name: string; businessId: string; language: string; currency: string }[]> {
+    if (businessId !== undefined && !UUID.test(businessId)) return [];
+    const rows = await this.sql<
+      { code: string; name: string; business_id: string; language: string; currency: string }[]
+    >`
+      select s.code, s.name, s.business_id, s.language, b.currency
+      from stores s join businesses b on b.id = s.business_id
+      where ${businessId === undefined ? this.sql`true` : this.sql`s.business_id = ${businessId}`}
+      order by s.code`;
+    return rows.map((r) => ({
+      code: r.code,
+      name: r.name,
+      businessId: r.business_id,
+      language: r.language,
+      currency: r.currency,
+    }));
+  }
+
   /**
    * May the holder of this business/admin token subscribe to `topic`?
    * store/<code> and business/<id>: admins, and the owner and staff of that

@@ -25,6 +25,7 @@ import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema, StreamS
 import { type PublishTarget, Records } from "@parley/records";
 import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
+import { type DashboardTokenVerifier, SignedUserTokens } from "./auth/userToken.ts";
 import { type NodeDirectory, type NodeInfo, RedisNodeDirectory, SingleNodeDirectory } from "./cluster/NodeDirectory.ts";
 import { LocalPlacement, RedisPlacement, type SessionPlacement } from "./cluster/SessionPlacement.ts";
 import { type Config, describeConfig } from "./config.ts";
@@ -33,6 +34,7 @@ import { LogThrottle } from "./edge/LogThrottle.ts";
 import { OriginPolicy } from "./edge/OriginPolicy.ts";
 import { PerClientLimit } from "./edge/PerClientLimit.ts";
 import { createRateLimiter, type RateLimiter } from "./edge/RateLimiter.ts";
+import { mountDashboardRoutes } from "./http/dashboardRoutes.ts";
 import { HttpEdge } from "./http/HttpEdge.ts";
 import { mountInternalRoutes, mountPublicHealthRoutes } from "./http/healthRoutes.ts";
 import { ReadinessCheck } from "./http/ReadinessCheck.ts";
@@ -47,13 +49,35 @@ import { collectProcessMetrics, feedbackSessionsTotal } from "./metrics.ts";
 import type { Session } from "./session/Session.ts";
 import { SessionRegistry } from "./session/SessionRegistry.ts";
 import { admitSpeech, type ConversationParts, startConversation } from "./session/startConversation.ts";
+import { RecordsStoreDirectory, type StoreDirectory } from "./stores/StoreDirectory.ts";
 import { loadUws, type TemplatedApp, type Uws, type us_listen_socket } from "./uws.ts";
+import { type AlertRecipients, ConfiguredAlertRecipients } from "./wall/alerts/AlertMailer.ts";
+import { SendGridMailer } from "./wall/alerts/SendGridMailer.ts";
+import { MemoryWallHistory } from "./wall/history/MemoryWallHistory.ts";
+import type { WallHistory } from "./wall/history/WallHistory.ts";
+import { MemoryModerationStore, type ModerationStore } from "./wall/moderation/ModerationStore.ts";
+import { Wall } from "./wall/Wall.ts";
+import { mountWallWs } from "./wall/wallWs.ts";
 import { mountCustomerWs } from "./ws/customerWs.ts";
+
+/**
+ * What the dashboards need from durable records. Absent parts get the
+ * embedded ones: tokens signed with JWT_SECRET, history and moderation in
+ * memory for the node's lifetime, ALERT_EMAIL_TO as every business's
+ * recipients. The records package provides all four once bound.
+ */
+export interface WallBindings {
+  verifier?: DashboardTokenVerifier;
+  history?: WallHistory;
+  moderationStore?: ModerationStore;
+  alertRecipients?: AlertRecipients;
+}
 
 export interface ParleyServerOptions {
   config: Config;
   logger?: Logger;
   asrRetry?: RetryPolicy;
+  wall?: WallBindings;
 }
 
 /** The speech workers' channel: TLS files read once, and the shared secret. */
@@ -95,6 +119,9 @@ export class ParleyServer {
   readonly rateLimits: { sessionsPerClient: RateLimiter; sessionsPerStore: RateLimiter };
   /** What one client may hold at once. */
   readonly clientLimits: { sockets: PerClientLimit; sessions: PerClientLimit };
+  readonly wall: Wall;
+  readonly dashboardTokens: SignedUserTokens;
+  readonly stores: StoreDirectory;
   readonly #uws: Uws;
   readonly #app: TemplatedApp;
   readonly #internalApp: TemplatedApp;
@@ -198,6 +225,7 @@ export class ParleyServer {
       }),
     );
     this.#redis = redis;
+    this.stores = new RecordsStoreDirectory(records);
     this.sessions = new SessionRegistry({
       logger,
       bus: this.bus,
@@ -245,6 +273,8 @@ export class ParleyServer {
       clientIps: new ClientIpResolver(config.http.trustedProxies),
     });
     if (config.metricsEnabled) collectProcessMetrics();
+    this.dashboardTokens = new SignedUserTokens(config.jwtSecret);
+    this.wall = this.#createWall(options.wall ?? {});
     this.#mount(options.asrRetry);
   }
 
@@ -296,6 +326,7 @@ export class ParleyServer {
     this.nodes.close();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     await this.records.close();
+    this.wall.close();
     this.bus.close();
     this.mediaPool.close();
     this.asrPool.close();
@@ -357,6 +388,12 @@ export class ParleyServer {
       { edge, sockets: this.clientLimits.sockets, logThrottle: this.#logThrottle, logger },
     );
     mountRecordsRoutes(this.#app, edge, this.records.routes);
+    mountWallWs(this.#app, this.wall, {
+      maxMessageBytes: config.maxWsMessageBytes,
+      // uWS's own limit only catches what the hub's policy somehow did not.
+      hardLimitBytes: 8 * config.wall.slowClient.closeBytes,
+    });
+    mountDashboardRoutes(this.#app, edge, config.wall.distDir, logger);
     // Last: uWS matches "/*" only when no other route does.
     mountStaticRoutes(this.#app, edge, config.clientDistDir, logger);
   }
@@ -437,6 +474,43 @@ export class ParleyServer {
         event,
       }),
     );
+  }
+
+  #createWall(bindings: WallBindings): Wall {
+    const { config, logger } = this;
+    const email = config.wall.alerts.email;
+    return new Wall({
+      nodeId: config.nodeId,
+      bus: this.bus,
+      publish: (topic, frame) => this.#app.publish(topic, frame, true),
+      logger: logger.child({ component: "wall" }),
+      verifier: bindings.verifier ?? this.dashboardTokens,
+      stores: this.stores,
+      history: bindings.history ?? new MemoryWallHistory({ bus: this.bus }),
+      moderationStore: bindings.moderationStore ?? new MemoryModerationStore(),
+      limits: config.wall.slowClient,
+      flushIntervalMs: config.wall.flushIntervalMs,
+      alerts: {
+        lowScore: config.wall.alerts.lowScore,
+        negativeSentiment: config.wall.alerts.negativeSentiment,
+        ...(email
+          ? {
+              email: {
+                mailer: new SendGridMailer({ apiKey: email.apiKey, apiUrl: email.apiUrl, from: email.from }),
+                recipients: bindings.alertRecipients ?? new ConfiguredAlertRecipients(email.to),
+              },
+            }
+          : {}),
+      },
+      maxMessageBytes: config.maxWsMessageBytes,
+      node: {
+        sessions: this.sessions,
+        mediaPool: this.mediaPool,
+        asrPool: this.asrPool,
+        scoring: this.scoring,
+        llmLimits: { maxConcurrent: config.scoring.maxConcurrent, maxWaiting: config.scoring.maxQueue },
+      },
+    });
   }
 
   /** The media worker died under the session: say so, then end it (the transcript so far is kept). */

@@ -125,6 +125,33 @@ export interface Config {
     endSilenceMs: number;
     ttsVoice: string;
   };
+  /** The business wall and admin monitor (/dashboard, /wall/ws). */
+  wall: {
+    distDir: string;
+    /** Log sign-in links for the configured business and an admin at start (dev only; records' login replaces it). */
+    devLogin: boolean;
+    /** Live frames to dashboards go out together at most this often (0: each at once). */
+    flushIntervalMs: number;
+    /** The per-dashboard backpressure policy (see wall/ClientOutbox.ts). */
+    slowClient: {
+      /** Buffered bytes at which a dashboard leaves the shared fast path for its own queue. */
+      softLimitBytes: number;
+      /** Queued bytes at which its partial transcripts are dropped. */
+      dropPartialsBytes: number;
+      /** Queued bytes of finals, scores and ends at which it is closed (it reconnects to a snapshot). */
+      closeBytes: number;
+      /** A dashboard that reads nothing for this long while data waits is closed. */
+      stallTimeoutMs: number;
+    };
+    alerts: {
+      /** A live score at or below this raises an alert (after enough words). */
+      lowScore: number;
+      /** A live sentiment at or below this raises an alert. */
+      negativeSentiment: number;
+      /** Alerts by e-mail through SendGrid; absent without SENDGRID_API_KEY. */
+      email: { apiKey: string; apiUrl: string; from: string; to: string[] } | undefined;
+    };
+  };
   asr: {
     /** host:port of remote speech workers; empty means start the embedded CPU worker. */
     workers: string[];
@@ -159,6 +186,14 @@ function int(env: Env, name: string, fallback: number): number {
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got "${raw}"`);
+  return value;
+}
+
+function num(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got "${raw}"`);
   return value;
 }
 
@@ -287,6 +322,29 @@ export function loadConfig(env: Env = process.env): Config {
       endSilenceMs: int(env, "END_SILENCE_MS", 30_000),
       ttsVoice: env.TTS_VOICE ?? "slt",
     },
+    wall: {
+      distDir: env.DASHBOARD_DIST_DIR ?? path.join(REPO_ROOT, "dashboard/dist"),
+      devLogin: (env.WALL_DEV_LOGIN ?? (nodeEnv === "production" ? "0" : "1")) === "1",
+      flushIntervalMs: int(env, "WALL_FLUSH_INTERVAL_MS", 16),
+      slowClient: {
+        softLimitBytes: int(env, "WALL_CLIENT_SOFT_LIMIT_BYTES", 256 * 1024),
+        dropPartialsBytes: int(env, "WALL_CLIENT_DROP_PARTIALS_BYTES", 1024 * 1024),
+        closeBytes: int(env, "WALL_CLIENT_CLOSE_BYTES", 4 * 1024 * 1024),
+        stallTimeoutMs: int(env, "WALL_CLIENT_STALL_MS", 30_000),
+      },
+      alerts: {
+        lowScore: int(env, "ALERT_LOW_SCORE", 30),
+        negativeSentiment: num(env, "ALERT_NEGATIVE_SENTIMENT", -0.5),
+        email: env.SENDGRID_API_KEY?.trim()
+          ? {
+              apiKey: env.SENDGRID_API_KEY.trim(),
+              apiUrl: env.SENDGRID_API_URL?.trim() || "https://api.sendgrid.com",
+              from: env.ALERT_EMAIL_FROM?.trim() || "alerts@parley.invalid",
+              to: list(env.ALERT_EMAIL_TO ?? ""),
+            }
+          : undefined,
+      },
+    },
     asr: {
       workers: list(env.ASR_WORKERS ?? ""),
       language: env.ASR_LANGUAGE ?? "en-US",
@@ -352,6 +410,13 @@ export function describeConfig(config: Config): Record<string, unknown> {
     },
     internal: { ...config.internal, metricsToken: mask(config.internal.metricsToken) },
     asr: { ...config.asr, authToken: mask(config.asr.authToken) },
+    wall: {
+      ...config.wall,
+      alerts: {
+        ...config.wall.alerts,
+        email: config.wall.alerts.email && { ...config.wall.alerts.email, apiKey: "***" },
+      },
+    },
   };
 }
 

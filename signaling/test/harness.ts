@@ -64,6 +64,24 @@ export async function addStore(server: ParleyServer, code: string, language = "e
   if (res.status !== 201) throw new Error(`store ${code}: ${res.status} ${await res.text()}`);
 }
 
+/**
+ * Another business with one store, written straight into the node's
+ * database (admins onboard businesses there); its id.
+ */
+export async function addBusiness(server: ParleyServer, name: string, storeCode: string): Promise<string> {
+  const sql = server.records.sql;
+  const [business] = await sql<{ id: string }[]>`
+    insert into businesses (id, name) values (gen_random_uuid(), ${name}) returning id`;
+  await sql`
+    insert into stores (id, business_id, code, name, language, reward_policy)
+    select gen_random_uuid(), ${business!.id}, ${storeCode}, ${storeCode}, 'en-US', reward_policy
+    from stores where code = 'demo'`;
+  return business!.id;
+}
+
+/** The demo business's id in the node's database. */
+export const demoBusiness = (server: ParleyServer) => server.records.demo!.businessId;
+
 async function database(env: Record<string, string>): Promise<Record<string, string>> {
   if (env.DATABASE_URL || env.PARLEY_DATA_DIR) return {};
   if (process.env.VITEST) return { DATABASE_URL: await createDatabaseAt(inject("parleyPostgresUrl")) };

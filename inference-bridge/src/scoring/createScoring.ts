@@ -38,6 +38,8 @@ export interface Scoring {
   planner: FollowUpPlanner;
   /** Present when Ollama is configured: for readiness probes (`probe()`). */
   ollama?: OllamaScorer;
+  /** The node's one LLM client when Ollama is configured: its bounded queue, for the admin monitor. */
+  llm?: OllamaClient;
 }
 
 export function createScoring(config: ScoringConfig): Scoring {
@@ -76,7 +78,7 @@ export function createScoring(config: ScoringConfig): Scoring {
           isAvailable: () => engine.primaryAvailable,
           logger,
         });
-  return { engine, planner, ollama };
+  return { engine, planner, ollama, llm: client };
 }
 
 export const createScoringEngine = (config: ScoringConfig): ScoringEngine => createScoring(config).engine;

@@ -7,17 +7,9 @@ import type { CustomerMedia } from "@parley/media";
 import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { LiveBus } from "../live/LiveBus.ts";
+import type { Store } from "../stores/StoreDirectory.ts";
 
-/** The store a session belongs to, as the records database knows it. */
-export interface Store {
-  code: string;
-  businessId: string;
-  name: string;
-  /** BCP 47, passed to the speech engine. */
-  language: string;
-  /** ISO 4217, of the store's rewards. */
-  currency: string;
-}
+export type { Store };
 
 /** Whoever holds the session now (the customer's socket). */
 export interface SessionOwner {

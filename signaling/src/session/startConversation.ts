@@ -92,6 +92,7 @@ export function startConversation(parts: ConversationParts, session: Session): v
     logger: session.logger,
     reorderWindowMs: config.media.reorderWindowMs,
     onPcm: tapped(conversation.pushPcm, parts.audioTap?.(session.id)),
+    workerPid: lease.pid,
   });
   media.once("close", (reason) => {
     if (reason === CustomerMedia.WORKER_LOST) parts.onMediaLost(session, reason);

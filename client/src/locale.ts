@@ -1,0 +1,20 @@
+// The app's language (switchable, kept in the URL) and t().
+import { createSignal } from "solid-js";
+import { type Language, LOCALES, type MessageKey, pickLanguage, translate } from "./i18n.ts";
+
+const [language, setLanguage] = createSignal<Language>(pickLanguage(location.search, navigator.language));
+document.documentElement.lang = language();
+
+export const t = (key: MessageKey, params?: Record<string, string | number>) => translate(language(), key, params);
+
+export const formatReward = (minor: number, currency: string) =>
+  new Intl.NumberFormat(LOCALES[language()], { style: "currency", currency: currency || "SEK" }).format(minor / 100);
+
+export function switchLanguage(): void {
+  const next = language() === "sv" ? "en" : "sv";
+  setLanguage(next);
+  document.documentElement.lang = next;
+  const url = new URL(location.href);
+  url.searchParams.set("lang", next);
+  history.replaceState(null, "", url);
+}

@@ -1,0 +1,108 @@
+import { EndReason } from "@parley/proto/live";
+import type { Conversation } from "@parley/proto/wall";
+import { createMemo, For, Show } from "solid-js";
+import { Chips, ScoreBadge } from "./ScoreBadge.tsx";
+import type { Card } from "./state.ts";
+import { UPlotChart } from "./UPlotChart.tsx";
+import { formatMoney, formatTime, language, t } from "./ui.ts";
+
+/**
+ * One conversation in full: transcript, the AI's questions, the score over
+ * time as a chart, the reward. A live one is drawn from the wall's own
+ * state (it keeps moving); a finished one from the history.
+ */
+export function DrillDown(props: {
+  card: Card | undefined;
+  conversation: Conversation | undefined;
+  close: () => void;
+}) {
+  const live = () => props.card && !props.card.endedAtMs;
+  const segments = () =>
+    live()
+      ? props.card!.segments
+      : (props.conversation?.segments.map((s) => ({
+          id: s.segmentId,
+          text: s.text,
+          isFinal: true,
+          startMs: s.startMs,
+        })) ??
+        props.card?.segments ??
+        []);
+  const questions = () =>
+    live()
+      ? props.card!.aiTurns
+      : (props.conversation?.aiTurns.map((a) => ({ turn: a.turn, text: a.text })) ?? props.card?.aiTurns ?? []);
+  const timeline = createMemo(() => {
+    const points = live()
+      ? props.card!.scores
+      : (props.conversation?.scoreTimeline.map((p) => ({ atMs: Number(p.atMs), score: p.score?.score ?? 0 })) ??
+        props.card?.scores ??
+        []);
+    const start = props.card?.startedAtMs ?? Number(props.conversation?.feedback?.startedAtMs ?? 0);
+    return [points.map((p) => (p.atMs - start) / 1000), points.map((p) => p.score)] as [number[], number[]];
+  });
+  const feedback = () => props.conversation?.feedback;
+  const score = () => props.card?.score ?? feedback()?.finalScore;
+  const reward = () => props.card?.rewardMinor || feedback()?.rewardMinor || 0;
+  const currency = () => props.card?.currency || feedback()?.currency || "SEK";
+  const reason = () => props.card?.endReason || feedback()?.reason || EndReason.UNSPECIFIED;
+  const chartOptions = () => {
+    language();
+    return {
+      scales: { x: { time: false }, y: { range: [0, 100] as [number, number] } },
+      axes: [
+        { label: t("drill.seconds"), stroke: "#94a3b8", grid: { stroke: "#1e293b" } },
+        { label: t("trends.score"), stroke: "#94a3b8", grid: { stroke: "#1e293b" } },
+      ],
+      series: [{}, { label: t("trends.score"), stroke: "#60a5fa", width: 2, points: { show: true } }],
+      legend: { show: false },
+    };
+  };
+  return (
+    <aside class="drill" data-testid="drill" role="dialog" aria-label={t("drill.title")}>
+      <header>
+        <h2>
+          {t("drill.title")} · {props.card?.storeCode ?? feedback()?.storeCode}{" "}
+          <small>{formatTime(props.card?.startedAtMs ?? Number(feedback()?.startedAtMs ?? 0))}</small>
+        </h2>
+        <button type="button" class="small" onClick={() => props.close()}>
+          {t("drill.close")}
+        </button>
+      </header>
+      <Show when={props.card || props.conversation} fallback={<p>{t("drill.loading")}</p>}>
+        <div class="drill-body">
+          <section>
+            <Show when={score()}>{(s) => <ScoreBadge score={s()} />}</Show>
+            <Chips score={score()} />
+            <Show when={score()?.hint}>
+              <p class="hint">{score()!.hint}</p>
+            </Show>
+            <h3>{t("drill.timeline")}</h3>
+            <UPlotChart options={chartOptions} data={timeline()} height={160} testId="drill-chart" />
+            <h3>{t("drill.reward")}</h3>
+            <p data-testid="drill-reward">{reward() > 0 ? formatMoney(reward(), currency()) : t("drill.noReward")}</p>
+            <Show when={!live() && reason() !== EndReason.UNSPECIFIED}>
+              <p>{t("drill.reason", { reason: t(`reason.${EndReason[reason()]}` as "reason.CUSTOMER") })}</p>
+            </Show>
+            <Show when={props.card?.summary || feedback()?.summary}>
+              <h3>{t("drill.summary")}</h3>
+              <p>{props.card?.summary || feedback()?.summary}</p>
+            </Show>
+          </section>
+          <section>
+            <h3>{t("drill.transcript")}</h3>
+            <p class="transcript" data-testid="drill-transcript">
+              <For each={segments()}>{(s) => <span class={s.isFinal ? "final" : "partial"}>{s.text} </span>}</For>
+            </p>
+            <Show when={questions().length > 0}>
+              <h3>{t("drill.questions")}</h3>
+              <ol class="questions">
+                <For each={questions()}>{(q) => <li>{q.text}</li>}</For>
+              </ol>
+            </Show>
+          </section>
+        </div>
+      </Show>
+    </aside>
+  );
+}

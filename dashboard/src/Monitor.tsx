@@ -1,0 +1,251 @@
+// The admin's stream monitor: every live session with its stage and media
+// health (mediasoup's stats of the customer's producer), speech-recognition
+// lag and scoring latency; the node's machinery (mediasoup workers and their
+// CPU, speech workers, the LLM queue, the event loop); and the actions: end
+// a session, or listen in through the SFU.
+import { type MonitorReport, Role, type SessionHealth, Stage } from "@parley/proto/wall";
+import { createSignal, For, onCleanup, Show } from "solid-js";
+import { wallSocketUrl } from "./auth.ts";
+import { type ConnectionState, WallConnection } from "./connection.ts";
+import { Header } from "./Header.tsx";
+import { type Listening, listenIn } from "./listen.ts";
+import { formatDuration, formatNumber, t } from "./ui.ts";
+
+/** Milliseconds once the figure exists (`known`); a figure under 1 ms is not "missing". */
+const ms = (v: number, known = v > 0) => (known ? (v < 1 ? "< 1 ms" : `${formatNumber(v)} ms`) : "—");
+
+export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why: string) => void }) {
+  const [report, setReport] = createSignal<MonitorReport>();
+  const [connection, setConnection] = createSignal<ConnectionState>("connecting");
+  const [problem, setProblem] = createSignal("");
+  const [listening, setListening] = createSignal<{ sessionId: string; link: Listening; packets: number }>();
+  let audio!: HTMLAudioElement;
+
+  const conn = new WallConnection({
+    url: wallSocketUrl(),
+    token: props.token,
+    onWelcome: (w) => {
+      if (w.role !== Role.ADMIN) setProblem("admins only");
+    },
+    onReady: () =>
+      void conn
+        .request({ case: "watchMonitor", value: { on: true } }, "done")
+        .catch((e: Error) => setProblem(e.message)),
+    onState: (s, detail) => {
+      setConnection(s);
+      if (s === "refused") props.onRefused(detail ?? "");
+    },
+    onMessage: (m) => {
+      if (m.kind.case === "monitor") setReport(m.kind.value);
+    },
+  });
+  const poll = setInterval(async () => {
+    const l = listening();
+    if (l) setListening({ ...l, packets: await l.link.packetsReceived() });
+  }, 1000);
+  onCleanup(() => {
+    clearInterval(poll);
+    listening()?.link.stop();
+    conn.close();
+  });
+
+  const end = async (s: SessionHealth) => {
+    if (!confirm(t("mon.confirmEnd"))) return;
+    await conn
+      .request({ case: "endSession", value: { sessionId: s.sessionId } }, "done")
+      .catch((e: Error) => setProblem(e.message));
+  };
+  const toggleListen = async (s: SessionHealth) => {
+    const current = listening();
+    current?.link.stop();
+    setListening(undefined);
+    if (current?.sessionId === s.sessionId) return;
+    try {
+      const link = await listenIn(conn, s.sessionId);
+      audio.srcObject = new MediaStream([link.track]);
+      void audio.play().catch(() => {});
+      setListening({ sessionId: s.sessionId, link, packets: 0 });
+    } catch (e) {
+      setProblem((e as Error).message);
+    }
+  };
+
+  return (
+    <div class={`monitor ${props.kiosk ? "kiosk" : ""}`} data-testid="monitor">
+      <Header title={t("app.monitor")} connection={connection()} kiosk={props.kiosk} />
+      {/* biome-ignore lint/a11y/useMediaCaption: a live customer's voice, listened to by an admin */}
+      <audio ref={audio} autoplay />
+      <Show when={problem()}>
+        <p class="problem" role="alert">
+          {problem()}
+        </p>
+      </Show>
+      <Show when={report()}>
+        {(r) => (
+          <>
+            <section class="machinery">
+              <div class="panel" data-testid="node">
+                <h2>{t("mon.node.title", { node: r().nodeId })}</h2>
+                <p>
+                  {t("mon.loop", {
+                    mean: formatNumber(r().eventLoopLagMs, 1),
+                    max: formatNumber(r().eventLoopLagMaxMs, 1),
+                  })}
+                </p>
+                <p>{t("mon.dashboards", { n: r().dashboardClients, slow: r().slowDashboardClients })}</p>
+                <p>{t("mon.allNodes", { n: r().liveSessionsAllNodes })}</p>
+              </div>
+              <div class="panel" data-testid="media-workers">
+                <h2>{t("mon.media")}</h2>
+                <table>
+                  <thead>
+                    <tr>
+                      <th>pid</th>
+                      <th>{t("mon.cpu")}</th>
+                      <th>{t("mon.routers")}</th>
+                      <th>{t("mon.transports")}</th>
+                      <th>{t("mon.sessions")}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={r().mediaWorkers}>
+                      {(w) => (
+                        <tr>
+                          <td>{w.pid}</td>
+                          <td>{formatNumber(w.cpuPercent, 1)} %</td>
+                          <td>{w.routers}</td>
+                          <td>{w.transports}</td>
+                          <td>{w.sessions}</td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
+              <div class="panel" data-testid="speech-workers">
+                <h2>{t("mon.speech")}</h2>
+                <table>
+                  <thead>
+                    <tr>
+                      <th />
+                      <th>{t("mon.engine")}</th>
+                      <th>{t("mon.streams")}</th>
+                      <th>{t("mon.capacity")}</th>
+                      <th>{t("mon.lag")}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={r().speechWorkers}>
+                      {(w) => (
+                        <tr class={w.ok ? "" : "down"} title={w.error}>
+                          <td>
+                            {w.address} {w.ok ? t("mon.ok") : t("mon.down")}
+                          </td>
+                          <td>{w.engine}</td>
+                          <td>{w.activeStreams}</td>
+                          <td>{w.maxStreams}</td>
+                          <td>{ms(w.lagMs)}</td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
+              <div class="panel" data-testid="llm">
+                <h2>{t("mon.llm")}</h2>
+                <Show when={r().llm?.configured} fallback={<p>{t("mon.builtin")}</p>}>
+                  <p>
+                    {r().llm?.engine}: {t("mon.running")} {r().llm?.running}/{r().llm?.maxConcurrent} ·{" "}
+                    {t("mon.waiting")} {r().llm?.waiting}/{r().llm?.maxWaiting}
+                  </p>
+                </Show>
+              </div>
+            </section>
+            <section class="sessions">
+              <h2>{t("mon.sessions")}</h2>
+              <Show when={r().sessions.length > 0} fallback={<p class="empty">{t("mon.noSessions")}</p>}>
+                <table data-testid="sessions">
+                  <thead>
+                    <tr>
+                      <th>{t("mon.business")}</th>
+                      <th>{t("mon.stage")}</th>
+                      <th>{t("mon.duration")}</th>
+                      <th>{t("mon.bitrate")}</th>
+                      <th>{t("mon.loss")}</th>
+                      <th>{t("mon.jitter")}</th>
+                      <th>{t("mon.rtt")}</th>
+                      <th>{t("mon.producerScore")}</th>
+                      <th>{t("mon.feedback")}</th>
+                      <th>{t("mon.asrLag")}</th>
+                      <th>{t("mon.scoringLatency")}</th>
+                      <th>{t("mon.node")}</th>
+                      <th>{t("mon.actions")}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={r().sessions}>
+                      {(s) => (
+                        <tr data-testid="session-row" data-session={s.sessionId} data-stage={Stage[s.stage]}>
+                          <td>
+                            {s.businessId} / {s.storeCode}
+                          </td>
+                          <td>
+                            <span class={`stage s${s.stage}`}>{t(`stage.${Stage[s.stage]}` as "stage.ICE")}</span>
+                          </td>
+                          <td>{formatDuration(s.durationMs)}</td>
+                          <td data-testid="bitrate">
+                            {s.inboundBitrateBps ? formatNumber(s.inboundBitrateBps / 1000, 1) : "—"}
+                          </td>
+                          <td>{formatNumber(100 * s.packetLoss, 1)} %</td>
+                          <td>{ms(s.jitterMs)}</td>
+                          <td>{ms(s.rttMs)}</td>
+                          <td>{s.producerScore ? `${s.producerScore}/10` : "—"}</td>
+                          <td>
+                            <Show when={s.stage >= Stage.SCORING} fallback="—">
+                              {s.score} <small>· {t("mon.words", { n: s.words })}</small>
+                            </Show>
+                          </td>
+                          <td>{ms(s.asrLagMs, s.stage >= Stage.TRANSCRIBING && s.asrLagMs > 0)}</td>
+                          <td>{ms(s.scoringLatencyMs, s.stage >= Stage.SCORING)}</td>
+                          <td class="workers">
+                            {s.nodeId}
+                            <Show when={s.mediaWorkerPid}> · pid {s.mediaWorkerPid}</Show>
+                            <Show when={s.speechWorker}> · {s.speechWorker}</Show>
+                          </td>
+                          <td class="actions">
+                            <Show when={s.nodeId === r().nodeId && s.stage !== Stage.ENDING}>
+                              <button type="button" class="small danger" data-testid="end" onClick={() => void end(s)}>
+                                {t("mon.end")}
+                              </button>
+                              <button
+                                type="button"
+                                class="small"
+                                data-testid="listen"
+                                onClick={() => void toggleListen(s)}
+                              >
+                                {listening()?.sessionId === s.sessionId ? t("mon.stopListening") : t("mon.listen")}
+                              </button>
+                              <Show when={listening()?.sessionId === s.sessionId}>
+                                <span
+                                  class="listening"
+                                  data-testid="listen-packets"
+                                  data-packets={listening()?.packets ?? 0}
+                                >
+                                  {t("mon.listening")} {listening()?.packets}
+                                </span>
+                              </Show>
+                            </Show>
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </Show>
+            </section>
+          </>
+        )}
+      </Show>
+    </div>
+  );
+}

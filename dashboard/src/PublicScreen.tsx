@@ -1,0 +1,60 @@
+// A public screen (?public=1, usually with &kiosk=1): only feedback the
+// business approved, redacted by the server, newest first. No live
+// transcripts, no scores in progress, nothing unmoderated reaches it.
+import type { PublicFeedback } from "@parley/proto/wall";
+import { createSignal, For, onCleanup, Show } from "solid-js";
+import { wallSocketUrl } from "./auth.ts";
+import { type ConnectionState, WallConnection } from "./connection.ts";
+import { Header } from "./Header.tsx";
+import { formatTime, t, topic } from "./ui.ts";
+
+export function PublicScreen(props: {
+  token: string;
+  kiosk: boolean;
+  storeCodes: string[];
+  onRefused: (why: string) => void;
+}) {
+  const [items, setItems] = createSignal<PublicFeedback[]>([]);
+  const [connection, setConnection] = createSignal<ConnectionState>("connecting");
+  const conn = new WallConnection({
+    url: wallSocketUrl(),
+    token: props.token,
+    subscribe: () => ({ case: "subscribe", value: { publicScreen: true, storeCodes: props.storeCodes } }),
+    onWelcome: () => {},
+    onSnapshot: (s) => setItems(s.publicFeedback),
+    onState: (s, detail) => {
+      setConnection(s);
+      if (s === "refused") props.onRefused(detail ?? "");
+    },
+    onMessage: (m) => {
+      if (m.kind.case === "publicFeedback") {
+        const item = m.kind.value;
+        setItems((list) => [item, ...list.filter((x) => x.sessionId !== item.sessionId)].slice(0, 30));
+      } else if (m.kind.case === "publicWithdrawn") {
+        const id = m.kind.value.sessionId;
+        setItems((list) => list.filter((x) => x.sessionId !== id));
+      }
+    },
+  });
+  onCleanup(() => conn.close());
+  return (
+    <div class={`public ${props.kiosk ? "kiosk" : ""}`} data-testid="public">
+      <Header title={t("app.public")} connection={connection()} kiosk={props.kiosk} />
+      <Show when={items().length > 0} fallback={<p class="empty">{t("public.empty")}</p>}>
+        <section class="quotes">
+          <For each={items()}>
+            {(item) => (
+              <blockquote data-testid="public-feedback" data-session={item.sessionId}>
+                <p>“{item.text}”</p>
+                <footer>
+                  {item.storeCode} · {formatTime(Number(item.endedAtMs))}
+                  <For each={item.topics}>{(name) => <span class="chip">{topic(name)}</span>}</For>
+                </footer>
+              </blockquote>
+            )}
+          </For>
+        </section>
+      </Show>
+    </div>
+  );
+}

@@ -1,0 +1,102 @@
+import { ModerationStatus } from "@parley/proto/wall";
+import { For, Show } from "solid-js";
+import { Chips, ScoreBadge } from "./ScoreBadge.tsx";
+import { type Card, cardStatus } from "./state.ts";
+import { formatDuration, formatMoney, formatTime, now, t } from "./ui.ts";
+
+export interface CardActions {
+  open(sessionId: string): void;
+  /** Absent when the viewer may not moderate (staff, kiosk). */
+  moderate?: (sessionId: string, status: ModerationStatus) => void;
+}
+
+/** One conversation: its transcript growing as the customer speaks, the score moving, status and chips. */
+export function FeedbackCard(props: { card: Card; actions: CardActions; kiosk: boolean }) {
+  const card = () => props.card;
+  const status = () => cardStatus(card());
+  const lastQuestion = () => card().aiTurns.at(-1);
+  return (
+    <article
+      class={`card ${status()}`}
+      data-testid="card"
+      data-session={card().sessionId}
+      data-status={status()}
+      data-store={card().storeCode}
+    >
+      <header>
+        <span class={`pill ${status()}`}>{t(`status.${status()}`)}</span>
+        <span class="store">{card().storeCode}</span>
+        <span class="time">
+          {formatTime(card().startedAtMs)} · {formatDuration((card().endedAtMs || now()) - card().startedAtMs)}
+        </span>
+        <Show when={card().score}>{(s) => <ScoreBadge score={s()} compact={props.kiosk} />}</Show>
+      </header>
+      <p class="transcript" data-testid="card-transcript">
+        <For each={card().segments}>
+          {(s) => (
+            <span class={s.isFinal ? "final" : "partial"} data-final={s.isFinal ? "1" : "0"}>
+              {s.text}{" "}
+            </span>
+          )}
+        </For>
+        <Show when={status() === "live" && card().segments.length === 0}>
+          <span class="partial">…</span>
+        </Show>
+      </p>
+      <Show when={lastQuestion() && status() === "live"}>
+        <p class="question">
+          <span class="label">{t("ticker.ai")}:</span> {lastQuestion()!.text}
+        </p>
+      </Show>
+      <footer>
+        <Chips score={card().score} />
+        <Show when={card().rewardMinor > 0}>
+          <span class="reward">{t("ticker.reward", { amount: formatMoney(card().rewardMinor, card().currency) })}</span>
+        </Show>
+        <Show when={!props.kiosk}>
+          <span class="actions">
+            <Show when={card().endedAtMs && props.actions.moderate}>
+              <span class={`mod ${ModerationStatus[card().moderation].toLowerCase()}`} data-testid="moderation">
+                {card().moderation === ModerationStatus.APPROVED
+                  ? t("mod.approved")
+                  : card().moderation === ModerationStatus.HIDDEN
+                    ? t("mod.hidden")
+                    : t("mod.pending")}
+                <Show when={card().moderationAutomatic}> ({t("mod.auto")})</Show>
+              </span>
+              <button
+                type="button"
+                class="small"
+                onClick={() => props.actions.moderate?.(card().sessionId, ModerationStatus.APPROVED)}
+              >
+                {t("mod.approve")}
+              </button>
+              <button
+                type="button"
+                class="small"
+                onClick={() => props.actions.moderate?.(card().sessionId, ModerationStatus.HIDDEN)}
+              >
+                {t("mod.hide")}
+              </button>
+            </Show>
+            <button type="button" class="small" data-testid="open" onClick={() => props.actions.open(card().sessionId)}>
+              {t("card.open")}
+            </button>
+          </span>
+        </Show>
+      </footer>
+    </article>
+  );
+}
+
+export function Ticker(props: { cards: Card[]; actions: CardActions; kiosk: boolean }) {
+  return (
+    <section class="ticker" data-testid="ticker">
+      <Show when={props.cards.length > 0} fallback={<p class="empty">{t("ticker.empty")}</p>}>
+        <For each={props.cards}>
+          {(card) => <FeedbackCard card={card} actions={props.actions} kiosk={props.kiosk} />}
+        </For>
+      </Show>
+    </section>
+  );
+}

@@ -1,0 +1,54 @@
+import type { Tiles as TilesData } from "@parley/proto/wall";
+import { Show } from "solid-js";
+import { formatMoney, formatNumber, t } from "./ui.ts";
+
+/** The wall's headline figures: live now is the wall's own count; the rest comes from the history. */
+export function Tiles(props: { liveNow: number; tiles: TilesData | undefined }) {
+  const tiles = () => props.tiles;
+  const delta = () => {
+    const x = tiles();
+    return x && x.baselineCount > 0 && x.todayCount > 0 ? x.todayAverageScore - x.baselineAverageScore : undefined;
+  };
+  return (
+    <section class="tiles">
+      <div class="tile live" data-testid="tile-live">
+        <span class="label">{t("tile.live")}</span>
+        <span class="value">{props.liveNow}</span>
+      </div>
+      <div class="tile" data-testid="tile-today">
+        <span class="label">{t("tile.today")}</span>
+        <span class="value">{tiles()?.todayCount ?? "—"}</span>
+      </div>
+      <div class="tile" data-testid="tile-average">
+        <span class="label">{t("tile.avg")}</span>
+        <span class="value">{tiles()?.todayCount ? formatNumber(tiles()!.todayAverageScore) : "—"}</span>
+        <span class="sub">
+          {t("tile.baseline", {
+            value: tiles()?.baselineCount ? formatNumber(tiles()!.baselineAverageScore) : "—",
+          })}
+          <Show when={delta() !== undefined}>
+            <span class={delta()! >= 0 ? "up" : "down"}>
+              {" "}
+              {delta()! >= 0 ? "▲" : "▼"} {formatNumber(Math.abs(delta()!))}
+            </span>
+          </Show>
+        </span>
+      </div>
+      <div class="tile" data-testid="tile-above">
+        <span class="label">{t("tile.above")}</span>
+        <span class="value">
+          {tiles()?.todayCount ? `${formatNumber(100 * tiles()!.shareAboveRewardThreshold)} %` : "—"}
+        </span>
+        <span class="sub">{t("tile.aboveHint", { value: tiles()?.rewardThreshold ?? 40 })}</span>
+      </div>
+      <div class="tile" data-testid="tile-paid">
+        <span class="label">{t("tile.paid")}</span>
+        <span class="value">{tiles() ? formatMoney(tiles()!.paidTodayMinor, tiles()!.currency) : "—"}</span>
+      </div>
+      <div class={`tile ${tiles()?.fraudFlagsToday ? "warn" : ""}`} data-testid="tile-fraud">
+        <span class="label">{t("tile.fraud")}</span>
+        <span class="value">{tiles()?.fraudFlagsToday ?? "—"}</span>
+      </div>
+    </section>
+  );
+}

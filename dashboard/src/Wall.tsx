@@ -1,0 +1,218 @@
+// The business's live feedback wall: tiles, alerts, filters, the live ticker
+// (one card per conversation, newest first), drill-down, trends and
+// moderation. In kiosk mode (?kiosk=1, a TV on the wall) only the tiles,
+// alerts and ticker show, in large type, without controls.
+import type { LiveEnvelope } from "@parley/proto/live";
+import {
+  type Alert,
+  type Conversation,
+  type ModerationStatus,
+  Role,
+  type ModerationSettings as Settings,
+  type Snapshot,
+  type StoreInfo,
+  type Tiles as TilesData,
+  TrendRange,
+  type Trends as TrendsData,
+  type Welcome,
+} from "@parley/proto/wall";
+import { batch, createMemo, createSignal, onCleanup, Show } from "solid-js";
+import { createStore, produce } from "solid-js/store";
+import { Alerts } from "./Alerts.tsx";
+import { wallSocketUrl } from "./auth.ts";
+import { type ConnectionState, WallConnection } from "./connection.ts";
+import { DrillDown } from "./DrillDown.tsx";
+import { Filters } from "./Filters.tsx";
+import { Header } from "./Header.tsx";
+import { ModerationSettings } from "./ModerationSettings.tsx";
+import {
+  applyEnvelope,
+  applyFeedback,
+  applyModeration,
+  type Cards,
+  type Filter,
+  facets,
+  matches,
+  NO_FILTER,
+  sortedCards,
+  trimCards,
+} from "./state.ts";
+import { Ticker } from "./Ticker.tsx";
+import { Tiles } from "./Tiles.tsx";
+import { Trends } from "./Trends.tsx";
+import { now, t } from "./ui.ts";
+
+const utcOffsetMinutes = () => -new Date().getTimezoneOffset();
+const MAX_CARDS = 300;
+
+export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[]; onRefused: (why: string) => void }) {
+  const [state, setState] = createStore<{ cards: Cards }>({ cards: {} });
+  const [filter, setFilter] = createStore<Filter>({ ...NO_FILTER });
+  const [connection, setConnection] = createSignal<ConnectionState>("connecting");
+  const [welcome, setWelcome] = createSignal<Welcome>();
+  const [stores, setStores] = createSignal<StoreInfo[]>([]);
+  const [alerts, setAlerts] = createSignal<Alert[]>([]);
+  const [tiles, setTiles] = createSignal<TilesData>();
+  const [trends, setTrends] = createSignal<TrendsData>();
+  const [range, setRange] = createSignal(TrendRange.TODAY);
+  const [settings, setSettings] = createSignal<Settings>();
+  const [historySource, setHistorySource] = createSignal("");
+  const [selected, setSelected] = createSignal<string>();
+  const [conversation, setConversation] = createSignal<Conversation>();
+
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  const refreshFigures = (delayMs = 1000) => {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => {
+      void conn
+        .request({ case: "getTiles", value: { utcOffsetMinutes: utcOffsetMinutes() } }, "tiles")
+        .then(setTiles, () => {});
+      if (!props.kiosk)
+        void conn
+          .request({ case: "getTrends", value: { range: range(), utcOffsetMinutes: utcOffsetMinutes() } }, "trends")
+          .then(setTrends, () => {});
+    }, delayMs);
+  };
+
+  const onSnapshot = (snapshot: Snapshot) => {
+    batch(() => {
+      setState(
+        produce((s) => {
+          s.cards = {};
+          for (const f of [...snapshot.recent].reverse()) applyFeedback(s.cards, f);
+          for (const e of snapshot.live) applyEnvelope(s.cards, e);
+          applyModeration(s.cards, snapshot.moderation);
+        }),
+      );
+      setStores(snapshot.stores);
+      setAlerts(snapshot.alerts);
+      setSettings(snapshot.moderationSettings);
+      setHistorySource(snapshot.historySource);
+    });
+    refreshFigures(0);
+  };
+
+  const onLive = (e: LiveEnvelope) => {
+    setState(
+      produce((s) => {
+        applyEnvelope(s.cards, e);
+        if (e.event?.kind.case === "conversationEnded") trimCards(s.cards, MAX_CARDS);
+      }),
+    );
+    const kind = e.event?.kind.case;
+    if (kind === "conversationEnded" || kind === "sessionStarted") refreshFigures();
+  };
+
+  const conn = new WallConnection({
+    url: wallSocketUrl(),
+    token: props.token,
+    subscribe: () => ({ case: "subscribe", value: { storeCodes: props.storeCodes, recentLimit: 100 } }),
+    onWelcome: setWelcome,
+    onSnapshot,
+    onState: (s, detail) => {
+      setConnection(s);
+      if (s === "refused") props.onRefused(detail ?? "");
+    },
+    onMessage: (m) => {
+      switch (m.kind.case) {
+        case "live":
+          onLive(m.kind.value);
+          break;
+        case "alert":
+          setAlerts((a) => [m.kind.value as Alert, ...a].slice(0, 50));
+          break;
+        case "moderation": {
+          const update = m.kind.value;
+          setState(produce((s) => applyModeration(s.cards, update.states)));
+          if (update.settings) setSettings(update.settings);
+          break;
+        }
+        default:
+          break;
+      }
+    },
+  });
+  const figures = setInterval(() => refreshFigures(0), 60_000);
+  onCleanup(() => {
+    clearInterval(figures);
+    clearTimeout(refreshTimer);
+    conn.close();
+  });
+
+  const all = createMemo(() => sortedCards(state.cards));
+  const shown = createMemo(() => {
+    const at = now();
+    return all().filter((c) => matches(c, filter, at));
+  });
+  const liveNow = createMemo(() => all().filter((c) => !c.endedAtMs).length);
+  const options = createMemo(() => facets(state.cards));
+  const mayModerate = () => welcome()?.role === Role.OWNER || welcome()?.role === Role.ADMIN;
+
+  const open = (sessionId: string) => {
+    setSelected(sessionId);
+    setConversation(undefined);
+    void conn
+      .request({ case: "getConversation", value: { sessionId } }, "conversation")
+      .then(setConversation, () => {});
+  };
+  const changeRange = (r: TrendRange) => {
+    setRange(r);
+    refreshFigures(0);
+  };
+
+  return (
+    <div class={`wall ${props.kiosk ? "kiosk" : ""}`} data-testid="wall" data-connection={connection()}>
+      <Header title={t("app.wall")} connection={connection()} historySource={historySource()} kiosk={props.kiosk} />
+      <Tiles liveNow={liveNow()} tiles={tiles()} />
+      <Alerts
+        alerts={alerts()}
+        {...(props.kiosk ? {} : { dismiss: (id: string) => setAlerts((a) => a.filter((x) => x.id !== id)), open })}
+      />
+      <main class="wall-main">
+        <div class="wall-left">
+          <Show when={!props.kiosk}>
+            <Filters
+              filter={filter}
+              set={(key, value) => setFilter(key, value)}
+              stores={stores()}
+              topics={options().topics}
+              languages={options().languages}
+            />
+          </Show>
+          <Ticker
+            cards={props.kiosk ? shown().slice(0, 12) : shown()}
+            kiosk={props.kiosk}
+            actions={{
+              open,
+              ...(mayModerate()
+                ? {
+                    moderate: (sessionId: string, status: ModerationStatus) =>
+                      void conn.request({ case: "moderate", value: { sessionId, status } }, "done").catch(() => {}),
+                  }
+                : {}),
+            }}
+          />
+        </div>
+        <Show when={!props.kiosk}>
+          <div class="wall-right">
+            <Trends trends={trends()} range={range()} setRange={changeRange} />
+            <Show when={mayModerate()}>
+              <ModerationSettings
+                settings={settings()}
+                save={async (autoApproveAbove, redactedPhrases) => {
+                  await conn.request(
+                    { case: "setModerationSettings", value: { settings: { autoApproveAbove, redactedPhrases } } },
+                    "done",
+                  );
+                }}
+              />
+            </Show>
+          </div>
+        </Show>
+      </main>
+      <Show when={selected()}>
+        <DrillDown card={state.cards[selected()!]} conversation={conversation()} close={() => setSelected(undefined)} />
+      </Show>
+    </div>
+  );
+}

@@ -1,0 +1,226 @@
+// The wall's model: one card per conversation, built from the snapshot and
+// the live envelopes that follow (the same code applies both), and from the
+// history's finished feedback. Pure functions on plain objects, so the wall
+// can keep them in a Solid store and tests can run them as they are.
+import { EndReason, type FeedbackScore, type LiveEnvelope } from "@parley/proto/live";
+import { type Feedback, type ModerationState, ModerationStatus } from "@parley/proto/wall";
+
+export interface ShownSegment {
+  id: number;
+  text: string;
+  isFinal: boolean;
+  startMs: number;
+}
+
+export interface Card {
+  sessionId: string;
+  businessId: string;
+  storeCode: string;
+  language: string;
+  startedAtMs: number;
+  /** 0 while live. */
+  endedAtMs: number;
+  segments: ShownSegment[];
+  score: FeedbackScore | undefined;
+  /** Scores over the conversation, for the drill-down and sparkline. */
+  scores: { atMs: number; score: number }[];
+  aiTurns: { turn: number; text: string }[];
+  endReason: EndReason;
+  rewardMinor: number;
+  currency: string;
+  summary: string;
+  fraudFlags: string[];
+  moderation: ModerationStatus;
+  moderationAutomatic: boolean;
+  /** The highest sequence number applied: a repeated or older envelope changes nothing. */
+  lastSeq: number;
+}
+
+export type Cards = Record<string, Card>;
+
+function newCard(sessionId: string, businessId: string, storeCode: string, startedAtMs: number): Card {
+  return {
+    sessionId,
+    businessId,
+    storeCode,
+    language: "",
+    startedAtMs,
+    endedAtMs: 0,
+    segments: [],
+    score: undefined,
+    scores: [],
+    aiTurns: [],
+    endReason: EndReason.UNSPECIFIED,
+    rewardMinor: 0,
+    currency: "SEK",
+    summary: "",
+    fraudFlags: [],
+    moderation: ModerationStatus.PENDING,
+    moderationAutomatic: false,
+    lastSeq: 0,
+  };
+}
+
+/** Applies one live envelope (from the snapshot or the stream). Returns whether it changed anything. */
+export function applyEnvelope(cards: Cards, envelope: LiveEnvelope): boolean {
+  const at = Number(envelope.publishedAtMs);
+  let card = cards[envelope.sessionId];
+  if (!card)
+    card = cards[envelope.sessionId] = newCard(envelope.sessionId, envelope.businessId, envelope.storeCode, at);
+  const seq = Number(envelope.seq);
+  if (seq <= card.lastSeq) return false;
+  card.lastSeq = seq;
+  const kind = envelope.event?.kind;
+  switch (kind?.case) {
+    case "sessionStarted":
+      card.startedAtMs = Number(kind.value.startedAtMs) || at;
+      card.language = kind.value.language;
+      break;
+    case "transcript": {
+      const s = kind.value;
+      const shown = { id: s.segmentId, text: s.text, isFinal: s.isFinal, startMs: s.startMs };
+      const i = card.segments.findIndex((x) => x.id === s.segmentId);
+      if (i >= 0 && card.segments[i]!.isFinal && !s.isFinal) break; // a late partial never undoes a final
+      if (i >= 0) card.segments[i] = shown;
+      else {
+        card.segments.push(shown);
+        card.segments.sort((a, b) => a.startMs - b.startMs || a.id - b.id);
+      }
+      break;
+    }
+    case "score":
+      card.score = kind.value;
+      card.scores.push({ atMs: at, score: kind.value.score });
+      break;
+    case "aiTurn":
+      if (!card.aiTurns.some((t) => t.turn === kind.value.turn))
+        card.aiTurns.push({ turn: kind.value.turn, text: kind.value.text });
+      break;
+    case "conversationEnded": {
+      const e = kind.value;
+      card.endedAtMs = at;
+      card.endReason = e.reason;
+      card.summary = e.summary;
+      card.rewardMinor = e.rewardMinor;
+      card.currency = e.currency || card.currency;
+      if (e.finalScore) {
+        card.score = e.finalScore;
+        card.scores.push({ atMs: at, score: e.finalScore.score });
+      }
+      // Partials the recogniser never finalised are not part of the feedback.
+      card.segments = card.segments.filter((x) => x.isFinal);
+      break;
+    }
+    default:
+      break;
+  }
+  return true;
+}
+
+/** A finished conversation from the history; live data the wall already has wins. */
+export function applyFeedback(cards: Cards, f: Feedback): void {
+  if (cards[f.sessionId]) {
+    const card = cards[f.sessionId]!;
+    if (f.fraudFlags.length) card.fraudFlags = [...f.fraudFlags];
+    if (f.rewardMinor) card.rewardMinor = f.rewardMinor;
+    return;
+  }
+  const card = newCard(f.sessionId, f.businessId, f.storeCode, Number(f.startedAtMs));
+  card.language = f.language;
+  card.endedAtMs = Number(f.endedAtMs);
+  card.segments = f.transcript ? [{ id: 0, text: f.transcript, isFinal: true, startMs: 0 }] : [];
+  card.score = f.finalScore;
+  card.endReason = f.reason;
+  card.summary = f.summary;
+  card.rewardMinor = f.rewardMinor;
+  card.currency = f.currency || "SEK";
+  card.fraudFlags = [...f.fraudFlags];
+  cards[f.sessionId] = card;
+}
+
+export function applyModeration(cards: Cards, states: readonly ModerationState[]): void {
+  for (const s of states) {
+    const card = cards[s.sessionId];
+    if (!card) continue;
+    card.moderation = s.status;
+    card.moderationAutomatic = s.automatic;
+  }
+}
+
+export type CardStatus = "live" | "ended" | "flagged";
+
+export function cardStatus(card: Card): CardStatus {
+  if (card.fraudFlags.length > 0) return "flagged";
+  return card.endedAtMs ? "ended" : "live";
+}
+
+export type Sentiment = "negative" | "neutral" | "positive";
+
+export const sentimentOf = (value: number): Sentiment =>
+  value < -0.2 ? "negative" : value > 0.2 ? "positive" : "neutral";
+
+export interface Filter {
+  store: string; // "" = all
+  time: "hour" | "today" | "week" | "all";
+  score: "all" | "low" | "mid" | "high";
+  topic: string;
+  sentiment: "all" | Sentiment;
+  status: "all" | CardStatus;
+  language: string;
+}
+
+export const NO_FILTER: Filter = {
+  store: "",
+  time: "all",
+  score: "all",
+  topic: "",
+  sentiment: "all",
+  status: "all",
+  language: "",
+};
+
+export function matches(card: Card, filter: Filter, nowMs: number): boolean {
+  if (filter.store && card.storeCode !== filter.store) return false;
+  if (filter.language && !card.language.startsWith(filter.language)) return false;
+  if (filter.status !== "all" && cardStatus(card) !== filter.status) return false;
+  const since =
+    filter.time === "hour"
+      ? nowMs - 3_600_000
+      : filter.time === "today"
+        ? new Date(nowMs).setHours(0, 0, 0, 0)
+        : filter.time === "week"
+          ? nowMs - 7 * 86_400_000
+          : 0;
+  if (card.startedAtMs < since) return false;
+  const score = card.score;
+  if (filter.score !== "all") {
+    if (!score) return false;
+    const band = score.score < 40 ? "low" : score.score < 70 ? "mid" : "high";
+    if (band !== filter.score) return false;
+  }
+  if (filter.topic && !score?.topics.includes(filter.topic)) return false;
+  if (filter.sentiment !== "all" && (!score || sentimentOf(score.sentiment) !== filter.sentiment)) return false;
+  return true;
+}
+
+/** Newest first; live conversations before ended ones that started at the same time. */
+export function sortedCards(cards: Cards): Card[] {
+  return Object.values(cards).sort((a, b) => b.startedAtMs - a.startedAtMs);
+}
+
+/** Topics and languages seen, for the filters. */
+export function facets(cards: Cards): { topics: string[]; languages: string[] } {
+  const topics = new Set<string>();
+  const languages = new Set<string>();
+  for (const c of Object.values(cards)) {
+    for (const t of c.score?.topics ?? []) topics.add(t);
+    if (c.language) languages.add(c.language.slice(0, 2));
+  }
+  return { topics: [...topics].sort(), languages: [...languages].sort() };
+}
+
+/** Keeps the wall bounded: the newest `max` cards (live ones always stay). */
+export function trimCards(cards: Cards, max: number): void {
+  const all = sortedCards(cards);
+  for (const card of all.slice(max)) if (card.endedAtMs) delete cards[card.sessionId];
+}

@@ -1,0 +1,125 @@
+import { create } from "@bufbuild/protobuf";
+import { EndReason, type LiveEnvelope, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "@parley/proto/live";
+import { FeedbackSchema, ModerationStatus } from "@parley/proto/wall";
+import { describe, expect, it } from "vitest";
+import { pickLanguage, topicLabel, translate } from "../src/i18n.ts";
+import {
+  applyEnvelope,
+  applyFeedback,
+  applyModeration,
+  type Cards,
+  cardStatus,
+  matches,
+  NO_FILTER,
+  sortedCards,
+} from "../src/state.ts";
+
+let seq = 0n;
+const envelope = (sessionId: string, event: LiveEvent, at = 1_000): LiveEnvelope =>
+  create(LiveEnvelopeSchema, {
+    sessionId,
+    storeCode: "a1",
+    businessId: "alpha",
+    seq: ++seq,
+    publishedAtMs: BigInt(at),
+    event,
+  });
+const transcript = (sessionId: string, segmentId: number, text: string, isFinal: boolean) =>
+  envelope(
+    sessionId,
+    create(LiveEventSchema, {
+      kind: { case: "transcript", value: { sessionId, segmentId, text, isFinal, startMs: segmentId * 1000 } },
+    }),
+  );
+
+describe("the wall's cards", () => {
+  it("grow a transcript from partials to finals, and a repeated envelope changes nothing", () => {
+    const cards: Cards = {};
+    const first = transcript("s1", 1, "the coff", false);
+    expect(applyEnvelope(cards, first)).toBe(true);
+    applyEnvelope(cards, transcript("s1", 1, "the coffee was cold", true));
+    applyEnvelope(cards, transcript("s1", 2, "and", false));
+    expect(cards.s1!.segments.map((s) => [s.text, s.isFinal])).toEqual([
+      ["the coffee was cold", true],
+      ["and", false],
+    ]);
+    expect(applyEnvelope(cards, first)).toBe(false); // replayed after a reconnect: already applied
+    expect(cardStatus(cards.s1!)).toBe("live");
+  });
+
+  it("ends a conversation with its final score, dropping partials never finalised", () => {
+    const cards: Cards = {};
+    applyEnvelope(cards, transcript("s2", 1, "great service", true));
+    applyEnvelope(cards, transcript("s2", 2, "and the", false));
+    applyEnvelope(
+      cards,
+      envelope(
+        "s2",
+        create(LiveEventSchema, {
+          kind: {
+            case: "conversationEnded",
+            value: {
+              sessionId: "s2",
+              reason: EndReason.ENDED_BY_ADMIN,
+              finalScore: { score: 81, topics: ["service"], sentiment: 0.6 },
+            },
+          },
+        }),
+        5_000,
+      ),
+    );
+    const card = cards.s2!;
+    expect(card.segments.map((s) => s.text)).toEqual(["great service"]);
+    expect(card.score?.score).toBe(81);
+    expect(card.endReason).toBe(EndReason.ENDED_BY_ADMIN);
+    expect(cardStatus(card)).toBe("ended");
+    expect(matches(card, { ...NO_FILTER, score: "high", topic: "service", sentiment: "positive" }, 10_000)).toBe(true);
+    expect(matches(card, { ...NO_FILTER, score: "low" }, 10_000)).toBe(false);
+    expect(matches(card, { ...NO_FILTER, status: "live" }, 10_000)).toBe(false);
+    applyModeration(cards, [
+      {
+        $typeName: "parley.wall.v1.ModerationState",
+        sessionId: "s2",
+        status: ModerationStatus.APPROVED,
+        automatic: true,
+      },
+    ]);
+    expect(card.moderation).toBe(ModerationStatus.APPROVED);
+  });
+
+  it("adds finished feedback from the history without overriding what is live", () => {
+    const cards: Cards = {};
+    applyEnvelope(cards, transcript("s3", 1, "live words", false));
+    applyFeedback(
+      cards,
+      create(FeedbackSchema, { sessionId: "s3", transcript: "history words", fraudFlags: ["duplicate_device"] }),
+    );
+    applyFeedback(
+      cards,
+      create(FeedbackSchema, {
+        sessionId: "s4",
+        storeCode: "a2",
+        startedAtMs: 500n,
+        endedAtMs: 900n,
+        transcript: "older",
+      }),
+    );
+    expect(cards.s3!.segments[0]!.text).toBe("live words");
+    expect(cardStatus(cards.s3!)).toBe("flagged");
+    expect(sortedCards(cards).map((c) => c.sessionId)).toEqual(["s3", "s4"]);
+    expect(matches(cards.s4!, { ...NO_FILTER, store: "a1" }, 1_000)).toBe(false);
+  });
+});
+
+describe("the dashboards' languages", () => {
+  it("picks Swedish for Swedish browsers unless asked otherwise, and translates with parameters", () => {
+    expect(pickLanguage("", "sv-SE")).toBe("sv");
+    expect(pickLanguage("?lang=en", "sv-SE")).toBe("en");
+    expect(pickLanguage("", "en-US")).toBe("en");
+    expect(translate("sv", "alert.LOW_SCORE", { score: 12, store: "centrum" })).toBe(
+      "Lågt betyg (12) från en kund som är kvar i centrum",
+    );
+    expect(topicLabel("sv", "waiting_time")).toBe("väntetid");
+    expect(topicLabel("en", "brand_new_topic")).toBe("brand new topic");
+  });
+});

@@ -1,0 +1,171 @@
+// What is live right now, kept from the bus for dashboards that connect
+// mid-conversation: per conversation, the latest version of each of its
+// events (SessionStarted, each transcript segment, each AI turn, the latest
+// score, status and AI speech, the end), compacted so that a snapshot
+// replays into the same state as the events themselves. Ended conversations
+// stay a few minutes, so a dashboard connecting just after an end still sees
+// it (the history may not have it yet).
+//
+// It also keeps what the monitor derives from events alone: when the first
+// transcript and score came, and how long scoring took.
+import type { FeedbackScore, LiveEnvelope } from "@parley/proto/live";
+import type { LiveMessage } from "../live/LiveMessage.ts";
+import { inScope, type WallScope } from "./scope.ts";
+
+export class LiveConversation {
+  readonly sessionId: string;
+  readonly businessId: string;
+  readonly storeCode: string;
+  startedAtMs: number;
+  nodeId: string;
+  language = "";
+  ended = false;
+  endedAtMs = 0;
+  lastEventAtMs: number;
+  /** Latest message per item ("start", "seg/<id>", "ai/<turn>", "score", "status", "speech", "end"). */
+  readonly #latest = new Map<string, LiveMessage>();
+  firstTranscriptAtMs = 0;
+  firstScoreAtMs = 0;
+  score: FeedbackScore | undefined;
+  /** A final transcript segment → the first score that judged it (the latest such pair). */
+  scoringLatencyMs = 0;
+  /** The newest final not yet judged by a score. */
+  #unjudgedFinal: { segmentId: number; atMs: number } | undefined;
+
+  constructor(envelope: LiveEnvelope) {
+    this.sessionId = envelope.sessionId;
+    this.businessId = envelope.businessId;
+    this.storeCode = envelope.storeCode;
+    this.nodeId = envelope.nodeId;
+    this.startedAtMs = Number(envelope.publishedAtMs);
+    this.lastEventAtMs = this.startedAtMs;
+  }
+
+  apply(message: LiveMessage): void {
+    const { envelope } = message;
+    const at = Number(envelope.publishedAtMs);
+    this.lastEventAtMs = at;
+    const kind = envelope.event?.kind;
+    switch (kind?.case) {
+      case "sessionStarted":
+        this.startedAtMs = Number(kind.value.startedAtMs) || at;
+        this.nodeId = kind.value.nodeId || envelope.nodeId;
+        this.language = kind.value.language;
+        this.#latest.set("start", message);
+        break;
+      case "transcript":
+        if (!this.firstTranscriptAtMs) this.firstTranscriptAtMs = at;
+        if (kind.value.isFinal) this.#unjudgedFinal = { segmentId: kind.value.segmentId, atMs: at };
+        this.#latest.set(`seg/${kind.value.segmentId}`, message);
+        break;
+      case "score": {
+        if (!this.firstScoreAtMs) this.firstScoreAtMs = at;
+        // Re-scores of the same text on partials later are not latency: only the first score after a final counts.
+        const final = this.#unjudgedFinal;
+        if (final && kind.value.throughSegmentId >= final.segmentId) {
+          this.scoringLatencyMs = Math.max(0, at - final.atMs);
+          this.#unjudgedFinal = undefined;
+        }
+        this.score = kind.value;
+        this.#latest.set("score", message);
+        break;
+      }
+      case "aiTurn":
+        this.#latest.set(`ai/${kind.value.turn}`, message);
+        break;
+      case "aiSpeech":
+        this.#latest.set("speech", message);
+        break;
+      case "status":
+        this.#latest.set("status", message);
+        break;
+      case "conversationEnded":
+        this.ended = true;
+        this.endedAtMs = at;
+        if (kind.value.finalScore) this.score = kind.value.finalScore;
+        this.#latest.set("end", message);
+        break;
+      default:
+        break; // an event kind this node does not know yet: not part of snapshots
+    }
+  }
+
+  /** The compacted events, in publication order. */
+  envelopes(): LiveEnvelope[] {
+    return [...this.#latest.values()].sort((a, b) => Number(a.envelope.seq - b.envelope.seq)).map((m) => m.envelope);
+  }
+
+  /** Final transcript words so far (the monitor's progress column). */
+  words(): number {
+    let words = 0;
+    for (const [key, m] of this.#latest) {
+      const kind = m.event?.kind;
+      if (key.startsWith("seg/") && kind?.case === "transcript" && kind.value.isFinal)
+        words += kind.value.text.split(/\s+/).filter(Boolean).length;
+    }
+    return words;
+  }
+}
+
+export interface LiveConversationsOptions {
+  /** How long an ended conversation stays in snapshots. */
+  endedRetentionMs?: number;
+  /** A conversation with no event for this long is forgotten (its node died without an end). */
+  silentTtlMs?: number;
+  now?: () => number;
+}
+
+export class LiveConversations {
+  readonly #all = new Map<string, LiveConversation>();
+  readonly #endedRetentionMs: number;
+  readonly #silentTtlMs: number;
+  readonly #now: () => number;
+
+  constructor(options: LiveConversationsOptions = {}) {
+    this.#endedRetentionMs = options.endedRetentionMs ?? 5 * 60_000;
+    this.#silentTtlMs = options.silentTtlMs ?? 60 * 60_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Records one event; returns its conversation. */
+  apply(message: LiveMessage): LiveConversation {
+    const { envelope } = message;
+    let conversation = this.#all.get(envelope.sessionId);
+    if (!conversation) this.#all.set(envelope.sessionId, (conversation = new LiveConversation(envelope)));
+    conversation.apply(message);
+    return conversation;
+  }
+
+  get(sessionId: string): LiveConversation | undefined {
+    return this.#all.get(sessionId);
+  }
+
+  /** Conversations not ended yet (every node's that this node hears of). */
+  liveCount(scope?: WallScope): number {
+    let n = 0;
+    for (const c of this.#all.values()) if (!c.ended && (!scope || inScope(scope, c.businessId, c.storeCode))) n++;
+    return n;
+  }
+
+  all(): IterableIterator<LiveConversation> {
+    return this.#all.values();
+  }
+
+  /** The compacted events of every conversation in scope, oldest conversation first. */
+  snapshot(scope: WallScope): LiveEnvelope[] {
+    if (scope.publicScreen) return [];
+    const conversations = [...this.#all.values()]
+      .filter((c) => inScope(scope, c.businessId, c.storeCode))
+      .sort((a, b) => a.startedAtMs - b.startedAtMs);
+    return conversations.flatMap((c) => c.envelopes());
+  }
+
+  /** Forgets conversations ended long enough ago, and silent ones. */
+  sweep(): void {
+    const now = this.#now();
+    for (const [id, c] of this.#all) {
+      if ((c.ended && now - c.endedAtMs > this.#endedRetentionMs) || now - c.lastEventAtMs > this.#silentTtlMs)
+        this.#all.delete(id);
+    }
+  }
+}

@@ -1,0 +1,131 @@
+// The business wall and admin monitor of one node, assembled: the hub (a
+// subscriber of the live-event bus), the history, moderation, alerts, the
+// monitor and the admins' actions, behind the dashboard protocol. The parts
+// that the records package will provide are interfaces here (token
+// verifier, history, moderation store, alert recipients); the composition
+// root passes the embedded ones until then.
+import type { AsrWorkerPool, Scoring } from "@parley/inference-bridge";
+import type { MediaWorkerPool } from "@parley/media";
+import type { Logger } from "pino";
+import type { DashboardTokenVerifier } from "../auth/userToken.ts";
+import type { LiveBus } from "../live/LiveBus.ts";
+import type { SessionRegistry } from "../session/SessionRegistry.ts";
+import type { StoreDirectory } from "../stores/StoreDirectory.ts";
+import { AlertEngine } from "./alerts/AlertEngine.ts";
+import type { AlertMailer, AlertRecipients } from "./alerts/AlertMailer.ts";
+import type { WallHistory } from "./history/WallHistory.ts";
+import type { ModerationStore } from "./moderation/ModerationStore.ts";
+import { WallModeration } from "./moderation/WallModeration.ts";
+import { AdminActions } from "./monitor/AdminActions.ts";
+import { MonitorSampler } from "./monitor/MonitorSampler.ts";
+import type { DashboardSocket, WallClient, WallClientLimits } from "./WallClient.ts";
+import { WallHub } from "./WallHub.ts";
+import { WallRequests } from "./WallRequests.ts";
+
+export interface WallOptions {
+  nodeId: string;
+  bus: LiveBus;
+  /** uWS app.publish. */
+  publish: (topic: string, frame: Uint8Array) => void;
+  logger: Logger;
+  verifier: DashboardTokenVerifier;
+  stores: StoreDirectory;
+  history: WallHistory;
+  moderationStore: ModerationStore;
+  limits: Omit<WallClientLimits, "lowWaterBytes">;
+  /** The hub's flush window (WallHub). */
+  flushIntervalMs?: number;
+  alerts: {
+    lowScore: number;
+    negativeSentiment: number;
+    email?: { mailer: AlertMailer; recipients: AlertRecipients };
+  };
+  maxMessageBytes: number;
+  /** This node's machinery, for the admin monitor and actions. */
+  node?: {
+    sessions: SessionRegistry;
+    mediaPool: MediaWorkerPool;
+    asrPool: AsrWorkerPool;
+    scoring: Scoring;
+    llmLimits: { maxConcurrent: number; maxWaiting: number };
+  };
+}
+
+export class Wall {
+  readonly hub: WallHub;
+  readonly history: WallHistory;
+  readonly moderation: WallModeration;
+  readonly alerts: AlertEngine;
+  readonly monitor: MonitorSampler | undefined;
+  readonly #requests: WallRequests;
+  #closed = false;
+
+  constructor(options: WallOptions) {
+    const logger = options.logger;
+    this.hub = new WallHub({
+      bus: options.bus,
+      publish: options.publish,
+      logger,
+      limits: options.limits,
+      ...(options.flushIntervalMs !== undefined ? { flushIntervalMs: options.flushIntervalMs } : {}),
+    });
+    const broadcast = (topics: readonly string[], frame: Uint8Array) => this.hub.broadcast(topics, frame);
+    this.history = options.history;
+    this.moderation = new WallModeration({
+      bus: options.bus,
+      store: options.moderationStore,
+      history: options.history,
+      broadcast,
+      logger,
+    });
+    this.alerts = new AlertEngine({
+      bus: options.bus,
+      broadcast,
+      logger,
+      lowScore: options.alerts.lowScore,
+      negativeSentiment: options.alerts.negativeSentiment,
+      ...(options.alerts.email ? { email: options.alerts.email } : {}),
+    });
+    const node = options.node;
+    this.monitor = node ? new MonitorSampler({ nodeId: options.nodeId, hub: this.hub, logger, ...node }) : undefined;
+    this.#requests = new WallRequests({
+      nodeId: options.nodeId,
+      verifier: options.verifier,
+      stores: options.stores,
+      history: options.history,
+      live: this.hub.live,
+      flush: () => this.hub.flush(),
+      moderation: this.moderation,
+      alerts: this.alerts,
+      admin: node ? new AdminActions({ sessions: node.sessions, live: this.hub.live, logger }) : undefined,
+      maxMessageBytes: options.maxMessageBytes,
+      logger,
+    });
+  }
+
+  connect(socket: DashboardSocket): WallClient {
+    return this.hub.connect(socket);
+  }
+
+  onMessage(client: WallClient, data: ArrayBuffer, isBinary: boolean): void {
+    this.#requests.onMessage(client, data, isBinary);
+  }
+
+  onDrain(client: WallClient): void {
+    client.onDrain();
+  }
+
+  disconnect(client: WallClient): void {
+    this.hub.disconnect(client);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.monitor?.close();
+    this.alerts.close();
+    this.moderation.close();
+    this.history.close();
+    this.hub.close();
+  }
+}

@@ -1,0 +1,343 @@
+// The requests of the dashboard protocol, one connection at a time and in
+// order: Hello (who), Subscribe (what, answered with a snapshot), the
+// drill-down, tiles and trends (from the history), moderation, and the
+// admins' monitor and actions. Every request that names a business, store or
+// session is checked against the caller's token: what is not theirs answers
+// NOT_FOUND, as if it did not exist; admin actions PERMISSION_DENIED.
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { ErrorCode, ParleyError, toParleyError } from "@parley/proto/errors";
+import {
+  dtlsFromProto,
+  dtlsToProto,
+  iceCandidateToProto,
+  iceParametersToProto,
+  rtpCapabilitiesFromProto,
+  rtpCapabilitiesToProto,
+  rtpParametersToProto,
+} from "@parley/proto/mediasoup";
+import {
+  type ClientMessage,
+  ClientMessageSchema,
+  type Conversation,
+  ConversationSchema,
+  type Response,
+  Role,
+  ServerMessageSchema,
+  SnapshotSchema,
+  type Subscribe,
+} from "@parley/proto/wall";
+import { ErrorSchema } from "@parley/proto/ws";
+import type { Logger } from "pino";
+import type { DashboardCaller, DashboardTokenVerifier } from "../auth/userToken.ts";
+import type { StoreDirectory } from "../stores/StoreDirectory.ts";
+import type { AlertEngine } from "./alerts/AlertEngine.ts";
+import type { HistoryScope, WallHistory } from "./history/WallHistory.ts";
+import type { LiveConversations } from "./LiveConversations.ts";
+import type { WallModeration } from "./moderation/WallModeration.ts";
+import type { AdminActions } from "./monitor/AdminActions.ts";
+import { inScope, resolveScope, topicsOfScope, type WallScope, wallTopic } from "./scope.ts";
+import { type WallClient, WallCloseCode } from "./WallClient.ts";
+
+type Result = Response["result"];
+
+export interface WallServices {
+  nodeId: string;
+  verifier: DashboardTokenVerifier;
+  stores: StoreDirectory;
+  history: WallHistory;
+  live: LiveConversations;
+  /** Sends frames waiting for the hub's flush window (before a snapshot). */
+  flush: () => void;
+  moderation: WallModeration;
+  alerts: AlertEngine;
+  admin: AdminActions | undefined;
+  maxMessageBytes: number;
+  logger: Logger;
+}
+
+const ROLE = { owner: Role.OWNER, staff: Role.STAFF, admin: Role.ADMIN } as const;
+
+/** Everything a caller may see, whatever it subscribed to (drill-down, moderation). */
+const callerScope = (caller: DashboardCaller): WallScope => ({
+  businessId: caller.businessId,
+  storeCodes: caller.storeCodes ? new Set(caller.storeCodes) : undefined,
+  publicScreen: false,
+});
+
+const historyScope = (scope: WallScope): HistoryScope => ({
+  businessId: scope.businessId,
+  storeCodes: scope.storeCodes,
+});
+
+export class WallRequests {
+  readonly #s: WallServices;
+
+  constructor(services: WallServices) {
+    this.#s = services;
+  }
+
+  onMessage(client: WallClient, data: ArrayBuffer, isBinary: boolean): void {
+    if (client.closed) return;
+    let message: ClientMessage;
+    try {
+      if (!isBinary) throw new ParleyError(ErrorCode.BAD_FRAME, "text frames are not accepted; send binary protobuf");
+      if (data.byteLength > this.#s.maxMessageBytes)
+        throw new ParleyError(
+          ErrorCode.TOO_LARGE,
+          `frame of ${data.byteLength} bytes exceeds ${this.#s.maxMessageBytes}`,
+        );
+      try {
+        message = fromBinary(ClientMessageSchema, new Uint8Array(data)); // copies: uWS reuses `data`
+      } catch {
+        throw new ParleyError(ErrorCode.BAD_FRAME, "frame is not a valid parley.wall.v1.ClientMessage");
+      }
+    } catch (error) {
+      this.#reply(client, 0, this.#error(client, error));
+      return;
+    }
+    client.queue = client.queue.then(async () => {
+      if (client.closed) return;
+      let result: Result | "replied";
+      try {
+        result = await this.#handle(client, message);
+      } catch (error) {
+        result = this.#error(client, error);
+      }
+      if (result !== "replied") this.#reply(client, message.requestId, result);
+      // A connection that failed to say who it is gets its answer, then is closed.
+      if (!client.caller && result !== "replied" && result.case === "error")
+        client.close(WallCloseCode.UNAUTHENTICATED, "not signed in");
+    });
+  }
+
+  async #handle(client: WallClient, message: ClientMessage): Promise<Result | "replied"> {
+    const kind = message.kind;
+    if (kind.case === undefined) throw new ParleyError(ErrorCode.UNKNOWN_MESSAGE, "unknown or empty message");
+    if (kind.case === "hello") return this.#hello(client, kind.value.token);
+    const caller = client.caller;
+    if (!caller) throw new ParleyError(ErrorCode.UNAUTHENTICATED, `hello before ${kind.case}`);
+    switch (kind.case) {
+      case "subscribe":
+        await this.#subscribe(client, caller, message.requestId, kind.value);
+        return "replied";
+      case "getConversation":
+        return { case: "conversation", value: await this.#conversation(caller, kind.value.sessionId) };
+      case "getTiles": {
+        const scope = await this.#narrowed(client, caller, kind.value.storeCodes);
+        const tiles = await this.#s.history.tiles(historyScope(scope), {
+          nowMs: Date.now(),
+          utcOffsetMinutes: kind.value.utcOffsetMinutes,
+        });
+        tiles.liveNow = this.#s.live.liveCount(scope);
+        return { case: "tiles", value: tiles };
+      }
+      case "getTrends": {
+        const scope = await this.#narrowed(client, caller, kind.value.storeCodes);
+        const trends = await this.#s.history.trends(historyScope(scope), kind.value.range, {
+          nowMs: Date.now(),
+          utcOffsetMinutes: kind.value.utcOffsetMinutes,
+        });
+        return { case: "trends", value: trends };
+      }
+      case "moderate": {
+        this.#mayChange(caller);
+        const conversation = await this.#conversation(caller, kind.value.sessionId);
+        await this.#s.moderation.decide(conversation.feedback!, kind.value.status);
+        return done;
+      }
+      case "setModerationSettings": {
+        this.#mayChange(caller);
+        const businessId = caller.businessId ?? client.scope?.businessId;
+        if (!businessId)
+          throw new ParleyError(
+            ErrorCode.INVALID_ARGUMENT,
+            "admins: subscribe to one business before changing its settings",
+          );
+        await this.#s.moderation.setSettings(businessId, kind.value.settings);
+        return done;
+      }
+      case "watchMonitor": {
+        this.#adminOnly(caller);
+        const others = client.topics.filter((t) => t !== wallTopic.monitor);
+        client.setTopics(kind.value.on ? [...others, wallTopic.monitor] : others);
+        return done;
+      }
+      case "endSession":
+        await this.#admin(caller).endSession(client, kind.value.sessionId);
+        return done;
+      case "getListenCapabilities":
+        return {
+          case: "routerRtpCapabilities",
+          value: rtpCapabilitiesToProto(this.#admin(caller).routerCapabilities(kind.value.sessionId)),
+        };
+      case "listenIn": {
+        const listener = await this.#admin(caller).listen(
+          client,
+          kind.value.sessionId,
+          rtpCapabilitiesFromProto(kind.value.rtpCapabilities),
+        );
+        const { transport, consumer } = listener;
+        return {
+          case: "listenerCreated",
+          value: {
+            $typeName: "parley.wall.v1.ListenerCreated",
+            transport: {
+              $typeName: "parley.ws.v1.TransportCreated",
+              id: transport.id,
+              iceParameters: iceParametersToProto(transport.iceParameters),
+              iceCandidates: transport.iceCandidates.map(iceCandidateToProto),
+              dtlsParameters: dtlsToProto(transport.dtlsParameters),
+            },
+            consumer: {
+              $typeName: "parley.ws.v1.Consumed",
+              consumerId: consumer.id,
+              producerId: consumer.producerId,
+              kind: consumer.kind,
+              rtpParameters: rtpParametersToProto(consumer.rtpParameters),
+            },
+          },
+        };
+      }
+      case "connectListener":
+        await this.#admin(caller).connect(client, kind.value.transportId, dtlsFromProto(kind.value.dtlsParameters));
+        return done;
+      case "resumeListener":
+        await this.#admin(caller).resume(client, kind.value.consumerId);
+        return done;
+      case "stopListening":
+        this.#admin(caller).stop(client);
+        return done;
+      default:
+        throw new ParleyError(ErrorCode.UNKNOWN_MESSAGE, "unknown message");
+    }
+  }
+
+  async #hello(client: WallClient, token: string): Promise<Result> {
+    if (client.caller) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "already said hello");
+    const caller = token ? await this.#s.verifier.verify(token) : undefined;
+    if (!caller) throw new ParleyError(ErrorCode.UNAUTHENTICATED, "invalid or expired token: sign in again");
+    client.caller = caller;
+    this.#s.logger.info({ client: client.id, role: caller.role, businessId: caller.businessId }, "dashboard connected");
+    return {
+      case: "welcome",
+      value: {
+        $typeName: "parley.wall.v1.Welcome",
+        role: ROLE[caller.role],
+        businessId: caller.businessId ?? "",
+        storeCodes: [...(caller.storeCodes ?? [])],
+        nodeId: this.#s.nodeId,
+      },
+    };
+  }
+
+  /**
+   * Resolves the scope and gathers the history first (asynchronously); then,
+   * synchronously, takes the live snapshot, sends it and joins the scope's
+   * topics: no live event can fall between the snapshot and the updates.
+   */
+  async #subscribe(client: WallClient, caller: DashboardCaller, requestId: number, request: Subscribe): Promise<void> {
+    const { stores, history, moderation, alerts, live } = this.#s;
+    const scope = await resolveScope(
+      caller,
+      { businessId: request.businessId, storeCodes: request.storeCodes, publicScreen: request.publicScreen },
+      stores,
+    );
+    const limit = Math.min(500, request.recentLimit || 50);
+    const [recent, storeList] = await Promise.all([
+      scope.publicScreen ? Promise.resolve([]) : history.recent(historyScope(scope), limit),
+      stores.list(scope.businessId),
+    ]);
+    const [decisions, settings, publicFeedback] = await Promise.all([
+      moderation.decisions(recent.map((f) => f.sessionId)),
+      scope.businessId ? moderation.settings(scope.businessId) : Promise.resolve(undefined),
+      scope.publicScreen ? moderation.publicFeedback(scope.businessId!, scope.storeCodes) : Promise.resolve([]),
+    ]);
+    if (client.closed) return;
+    // Frames still waiting for the window carry events the snapshot already holds: out with them first.
+    this.#s.flush();
+    const snapshot = create(SnapshotSchema, {
+      live: live.snapshot(scope),
+      recent,
+      moderation: decisions.map((d) => ({ sessionId: d.sessionId, status: d.status, automatic: d.automatic })),
+      ...(settings ? { moderationSettings: settings } : {}),
+      stores: storeList
+        .filter((s) => !scope.storeCodes || scope.storeCodes.has(s.code))
+        .map((s) => ({ code: s.code, name: s.name, businessId: s.businessId })),
+      serverTimeMs: BigInt(Date.now()),
+      publicFeedback,
+      alerts: scope.publicScreen ? [] : alerts.recent(scope),
+      historySource: history.source,
+    });
+    this.#reply(client, requestId, { case: "snapshot", value: snapshot });
+    client.scope = scope;
+    const watching = client.topics.includes(wallTopic.monitor) ? [wallTopic.monitor] : [];
+    client.setTopics([...topicsOfScope(scope), ...watching]);
+  }
+
+  async #conversation(caller: DashboardCaller, sessionId: string): Promise<Conversation> {
+    const conversation = (await this.#s.history.conversation(sessionId)) ?? this.#fromLive(sessionId);
+    const f = conversation?.feedback;
+    if (!conversation || !f || !inScope(callerScope(caller), f.businessId, f.storeCode))
+      throw new ParleyError(ErrorCode.NOT_FOUND, "no such conversation");
+    return conversation;
+  }
+
+  /** A live conversation the history does not know (one that began before a records-backed history saw it). */
+  #fromLive(sessionId: string): Conversation | undefined {
+    const c = this.#s.live.get(sessionId);
+    if (!c) return undefined;
+    const envelopes = c.envelopes();
+    return create(ConversationSchema, {
+      feedback: { sessionId, businessId: c.businessId, storeCode: c.storeCode, startedAtMs: BigInt(c.startedAtMs) },
+      live: !c.ended,
+      segments: envelopes.flatMap((e) =>
+        e.event?.kind.case === "transcript" && e.event.kind.value.isFinal ? [e.event.kind.value] : [],
+      ),
+      aiTurns: envelopes.flatMap((e) => (e.event?.kind.case === "aiTurn" ? [e.event.kind.value] : [])),
+      scoreTimeline: c.score ? [{ atMs: BigInt(c.lastEventAtMs), score: c.score }] : [],
+    });
+  }
+
+  /** The client's scope (or all the caller may see), narrowed to some stores. */
+  async #narrowed(client: WallClient, caller: DashboardCaller, storeCodes: readonly string[]): Promise<WallScope> {
+    const base = client.scope && !client.scope.publicScreen ? client.scope : callerScope(caller);
+    if (storeCodes.length === 0) return base;
+    return resolveScope(caller, { businessId: base.businessId ?? "", storeCodes, publicScreen: false }, this.#s.stores);
+  }
+
+  #mayChange(caller: DashboardCaller): void {
+    if (caller.role === "staff") throw new ParleyError(ErrorCode.PERMISSION_DENIED, "staff may only read");
+  }
+
+  #adminOnly(caller: DashboardCaller): void {
+    if (caller.role !== "admin") throw new ParleyError(ErrorCode.PERMISSION_DENIED, "admins only");
+  }
+
+  #admin(caller: DashboardCaller): AdminActions {
+    this.#adminOnly(caller);
+    if (!this.#s.admin) throw new ParleyError(ErrorCode.UNAVAILABLE, "admin actions are not available on this node");
+    return this.#s.admin;
+  }
+
+  #error(client: WallClient, error: unknown): Result {
+    const e = toParleyError(error);
+    if (e.code === ErrorCode.INTERNAL)
+      this.#s.logger.error({ err: error, client: client.id }, "dashboard request failed");
+    else this.#s.logger.info({ client: client.id, code: e.label, reason: e.message }, "dashboard request refused");
+    return {
+      case: "error",
+      value: create(ErrorSchema, { code: e.code, message: e.message, retryable: e.retryable }),
+    };
+  }
+
+  #reply(client: WallClient, requestId: number, result: Result): void {
+    client.send(
+      toBinary(
+        ServerMessageSchema,
+        create(ServerMessageSchema, { kind: { case: "response", value: { requestId, result } } }),
+      ),
+    );
+  }
+}
+
+const done: Result = { case: "done", value: { $typeName: "parley.wall.v1.Done" } };

@@ -1,0 +1,199 @@
+// Alerts on the business wall, raised from the live-event bus:
+//   - a live conversation scores low, or is strongly negative, while the
+//     customer is still in the store (once per conversation and kind, after
+//     enough words that the score means something);
+//   - one topic keeps coming up in negative feedback (a spike within a
+//     window, then a cool-off);
+//   - a conversation was flagged by the fraud rules (the records package
+//     reports it through fraudFlagged()).
+// Each alert goes to the wall (the conversation's store and business topics,
+// and admins) and, when a mailer is configured, by e-mail.
+import { create } from "@bufbuild/protobuf";
+import { type Alert, AlertKind, AlertSchema } from "@parley/proto/wall";
+import type { Logger } from "pino";
+import { type LiveBus, liveTopic, type Unsubscribe } from "../../live/LiveBus.ts";
+import { serverFrame } from "../frames.ts";
+import { wallAlertEmails, wallAlerts } from "../metrics.ts";
+import { inScope, topicsOfItem, type WallScope } from "../scope.ts";
+import type { AlertMailer, AlertRecipients } from "./AlertMailer.ts";
+
+export interface AlertEngineOptions {
+  bus: LiveBus;
+  broadcast: (topics: readonly string[], frame: Uint8Array) => void;
+  logger: Logger;
+  /** A live score at or below this alerts. */
+  lowScore: number;
+  /** A live sentiment at or below this alerts. */
+  negativeSentiment: number;
+  /** Final words a conversation needs before its score can alert. */
+  minWords?: number;
+  topicSpike?: { windowMs: number; count: number; coolOffMs: number };
+  email?: { mailer: AlertMailer; recipients: AlertRecipients; maxPerBusinessPerHour?: number };
+  now?: () => number;
+}
+
+interface LiveState {
+  businessId: string;
+  storeCode: string;
+  words: Map<number, number>;
+  alerted: Set<AlertKind>;
+}
+
+const NEGATIVE_TOPIC_SENTIMENT = -0.2;
+
+export class AlertEngine {
+  readonly #o: AlertEngineOptions;
+  readonly #now: () => number;
+  readonly #unsubscribe: Unsubscribe;
+  readonly #live = new Map<string, LiveState>();
+  /** Per business and topic: when negative conversations about it ended. */
+  readonly #topicHits = new Map<string, number[]>();
+  readonly #topicAlertedAt = new Map<string, number>();
+  readonly #recent: Alert[] = [];
+  readonly #emailsSent = new Map<string, number[]>();
+  readonly #pendingEmails = new Set<Promise<void>>();
+  #nextId = 1;
+
+  constructor(options: AlertEngineOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#unsubscribe = options.bus.subscribe(liveTopic.admin, ({ envelope }) => {
+      const kind = envelope.event?.kind;
+      const id = envelope.sessionId;
+      switch (kind?.case) {
+        case "sessionStarted":
+          this.#state(id, envelope.businessId, envelope.storeCode);
+          break;
+        case "transcript":
+          if (kind.value.isFinal)
+            this.#state(id, envelope.businessId, envelope.storeCode).words.set(
+              kind.value.segmentId,
+              kind.value.text.split(/\s+/).filter(Boolean).length,
+            );
+          break;
+        case "score": {
+          if (kind.value.isFinal) break;
+          const state = this.#state(id, envelope.businessId, envelope.storeCode);
+          let words = 0;
+          for (const n of state.words.values()) words += n;
+          if (words < (this.#o.minWords ?? 8)) break;
+          const { score, sentiment } = kind.value;
+          if (score <= this.#o.lowScore) this.#once(state, id, AlertKind.LOW_SCORE, { score, sentiment });
+          if (sentiment <= this.#o.negativeSentiment)
+            this.#once(state, id, AlertKind.NEGATIVE_SENTIMENT, { score, sentiment });
+          break;
+        }
+        case "conversationEnded": {
+          this.#live.delete(id);
+          const final = kind.value.finalScore;
+          if (final && final.sentiment < NEGATIVE_TOPIC_SENTIMENT)
+            for (const topic of final.topics) this.#topicHit(envelope.businessId, topic);
+          break;
+        }
+        default:
+          break;
+      }
+    });
+  }
+
+  /** Recent alerts in scope, newest first. */
+  recent(scope: WallScope, limit = 50): Alert[] {
+    const out: Alert[] = [];
+    for (let i = this.#recent.length - 1; i >= 0 && out.length < limit; i--) {
+      const a = this.#recent[i]!;
+      // Business-wide alerts (topic spikes) reach the business's topic only, not store-limited scopes.
+      const visible = a.storeCode
+        ? inScope(scope, a.businessId, a.storeCode)
+        : !scope.storeCodes && inScope(scope, a.businessId, undefined);
+      if (visible) out.push(a);
+    }
+    return out;
+  }
+
+  /** The fraud rules flagged a conversation (called by the records package once bound). */
+  fraudFlagged(flag: { sessionId: string; businessId: string; storeCode: string; rule: string }): void {
+    this.#raise({
+      kind: AlertKind.FRAUD_FLAGGED,
+      businessId: flag.businessId,
+      storeCode: flag.storeCode,
+      sessionId: flag.sessionId,
+      detail: flag.rule,
+    });
+  }
+
+  /** Waits for e-mails being sent (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.#pendingEmails.size > 0) await Promise.allSettled([...this.#pendingEmails]);
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  #state(sessionId: string, businessId: string, storeCode: string): LiveState {
+    let state = this.#live.get(sessionId);
+    if (!state) this.#live.set(sessionId, (state = { businessId, storeCode, words: new Map(), alerted: new Set() }));
+    return state;
+  }
+
+  #once(state: LiveState, sessionId: string, kind: AlertKind, values: { score: number; sentiment: number }): void {
+    if (state.alerted.has(kind)) return;
+    state.alerted.add(kind);
+    this.#raise({ kind, businessId: state.businessId, storeCode: state.storeCode, sessionId, live: true, ...values });
+  }
+
+  #topicHit(businessId: string, topic: string): void {
+    const spike = this.#o.topicSpike ?? { windowMs: 30 * 60_000, count: 3, coolOffMs: 30 * 60_000 };
+    const now = this.#now();
+    const key = `${businessId}\u0000${topic}`;
+    const hits = (this.#topicHits.get(key) ?? []).filter((t) => now - t <= spike.windowMs);
+    hits.push(now);
+    this.#topicHits.set(key, hits);
+    if (hits.length < spike.count) return;
+    if (now - (this.#topicAlertedAt.get(key) ?? Number.NEGATIVE_INFINITY) < spike.coolOffMs) return;
+    this.#topicAlertedAt.set(key, now);
+    this.#raise({ kind: AlertKind.TOPIC_SPIKE, businessId, topic, count: hits.length });
+  }
+
+  #raise(fields: Omit<Partial<Alert>, "$typeName" | "id" | "atMs"> & { kind: AlertKind; businessId: string }): void {
+    const alert = create(AlertSchema, { ...fields, id: `a${this.#nextId++}`, atMs: BigInt(this.#now()) });
+    this.#recent.push(alert);
+    if (this.#recent.length > 500) this.#recent.splice(0, this.#recent.length - 500);
+    wallAlerts.inc({ kind: AlertKind[alert.kind] ?? "UNSPECIFIED" });
+    this.#o.logger.info(
+      { sessionId: alert.sessionId || undefined, kind: AlertKind[alert.kind], storeCode: alert.storeCode },
+      "alert raised",
+    );
+    this.#o.broadcast(
+      topicsOfItem(alert.businessId, alert.storeCode || undefined),
+      serverFrame({ kind: { case: "alert", value: alert } }),
+    );
+    this.#email(alert);
+  }
+
+  #email(alert: Alert): void {
+    const email = this.#o.email;
+    if (!email) return;
+    // A flood of alerts must not become a flood of e-mails.
+    const now = this.#now();
+    const sent = (this.#emailsSent.get(alert.businessId) ?? []).filter((t) => now - t < 3_600_000);
+    if (sent.length >= (email.maxPerBusinessPerHour ?? 20)) {
+      wallAlertEmails.inc({ result: "rate_limited" });
+      return;
+    }
+    sent.push(now);
+    this.#emailsSent.set(alert.businessId, sent);
+    const sending = email.recipients
+      .forBusiness(alert.businessId)
+      .then((to) => email.mailer.send(alert, to))
+      .then(
+        () => wallAlertEmails.inc({ result: "sent" }),
+        (err: unknown) => {
+          wallAlertEmails.inc({ result: "failed" });
+          this.#o.logger.error({ err, sessionId: alert.sessionId || undefined }, "alert e-mail failed");
+        },
+      );
+    this.#pendingEmails.add(sending);
+    void sending.finally(() => this.#pendingEmails.delete(sending));
+  }
+}

@@ -1,0 +1,36 @@
+// Prometheus metrics of the dashboards (same registry as the edge's).
+import { Counter, Gauge } from "prom-client";
+
+export const wallClients = new Gauge({
+  name: "wall_clients",
+  help: "Open dashboard connections, by lane (fast: shared pub/sub; slow: own queue)",
+  labelNames: ["lane"] as const,
+});
+
+export const wallEventsPublished = new Counter({
+  name: "wall_events_published_total",
+  help: "Live events fanned out to dashboards (once per event, whatever the number of dashboards)",
+});
+
+export const wallPartialsDropped = new Counter({
+  name: "wall_partials_dropped_total",
+  help: "Partial transcripts coalesced away or dropped for dashboards that could not keep up",
+});
+
+export const wallClientsClosed = new Counter({
+  name: "wall_clients_closed_total",
+  help: "Dashboards closed by the node, by reason (too_slow, stalled)",
+  labelNames: ["reason"] as const,
+});
+
+export const wallAlerts = new Counter({
+  name: "wall_alerts_total",
+  help: "Alerts raised on business walls, by kind",
+  labelNames: ["kind"] as const,
+});
+
+export const wallAlertEmails = new Counter({
+  name: "wall_alert_emails_total",
+  help: "Alert e-mails, by result (sent, failed)",
+  labelNames: ["result"] as const,
+});

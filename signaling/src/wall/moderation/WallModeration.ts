@@ -1,0 +1,166 @@
+// Moderation for public screens: a business approves or hides each finished
+// feedback, redacts phrases, and may approve automatically above a score.
+// Approved feedback reaches public screens (topics p/...) redacted; the
+// wall's own dashboards see every decision as it is made.
+import { create } from "@bufbuild/protobuf";
+import { ErrorCode, ParleyError } from "@parley/proto/errors";
+import {
+  type Feedback,
+  ModerationStatus,
+  type PublicFeedback,
+  PublicFeedbackSchema,
+  type ModerationSettings as WireSettings,
+} from "@parley/proto/wall";
+import type { Logger } from "pino";
+import { type LiveBus, liveTopic, type Unsubscribe } from "../../live/LiveBus.ts";
+import { serverFrame } from "../frames.ts";
+import type { WallHistory } from "../history/WallHistory.ts";
+import { publicTopicsOfItem, topicsOfItem } from "../scope.ts";
+import type { BusinessModerationSettings, ModerationDecision, ModerationStore } from "./ModerationStore.ts";
+
+const MAX_PHRASES = 100;
+const MAX_PHRASE_CHARS = 100;
+const REDACTED = "███";
+
+/** Replaces each phrase (case-insensitive) with a block. */
+export function redact(text: string, phrases: readonly string[]): string {
+  let out = text;
+  for (const phrase of phrases) {
+    if (!phrase.trim()) continue;
+    out = out.replace(new RegExp(phrase.trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi"), REDACTED);
+  }
+  return out;
+}
+
+export interface WallModerationOptions {
+  bus: LiveBus;
+  store: ModerationStore;
+  history: WallHistory;
+  /** The hub's fan-out. */
+  broadcast: (topics: readonly string[], frame: Uint8Array) => void;
+  logger: Logger;
+}
+
+export class WallModeration {
+  readonly #o: WallModerationOptions;
+  readonly #unsubscribe: Unsubscribe;
+
+  constructor(options: WallModerationOptions) {
+    this.#o = options;
+    this.#unsubscribe = options.bus.subscribe(liveTopic.admin, ({ envelope }) => {
+      if (envelope.event?.kind.case !== "conversationEnded") return;
+      // After the history's own subscriber has recorded the end (same delivery).
+      setImmediate(() => {
+        this.#autoApprove(envelope.sessionId).catch((err: unknown) =>
+          this.#o.logger.error({ err, sessionId: envelope.sessionId }, "auto-approval failed"),
+        );
+      });
+    });
+  }
+
+  settings(businessId: string): Promise<BusinessModerationSettings> {
+    return this.#o.store.settings(businessId);
+  }
+
+  decisions(sessionIds: readonly string[]): Promise<ModerationDecision[]> {
+    return this.#o.store.decisions(sessionIds);
+  }
+
+  /** A person's decision. The caller has checked that the feedback is theirs. */
+  async decide(feedback: Feedback, status: ModerationStatus): Promise<void> {
+    if (
+      status !== ModerationStatus.APPROVED &&
+      status !== ModerationStatus.HIDDEN &&
+      status !== ModerationStatus.PENDING
+    )
+      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "status must be PENDING, APPROVED or HIDDEN");
+    if (!feedback.endedAtMs) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "moderate a conversation once it ended");
+    await this.#apply(feedback, status, false);
+  }
+
+  async setSettings(businessId: string, wire: WireSettings | undefined): Promise<BusinessModerationSettings> {
+    const phrases = (wire?.redactedPhrases ?? []).map((p) => p.trim()).filter(Boolean);
+    if (phrases.length > MAX_PHRASES || phrases.some((p) => p.length > MAX_PHRASE_CHARS))
+      throw new ParleyError(
+        ErrorCode.INVALID_ARGUMENT,
+        `at most ${MAX_PHRASES} phrases of ${MAX_PHRASE_CHARS} characters`,
+      );
+    const autoApproveAbove = wire?.autoApproveAbove ?? 0;
+    if (autoApproveAbove > 100) throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "autoApproveAbove is 0..100");
+    const settings = { autoApproveAbove, redactedPhrases: phrases };
+    await this.#o.store.setSettings(businessId, settings);
+    this.#o.broadcast(
+      topicsOfItem(businessId, undefined),
+      serverFrame({ kind: { case: "moderation", value: { businessId, settings } } }),
+    );
+    // Public screens show the new redactions.
+    for (const d of await this.#o.store.approved(businessId, 100)) {
+      const conversation = await this.#o.history.conversation(d.sessionId);
+      if (conversation?.feedback) this.#publishPublic(conversation.feedback, settings);
+    }
+    return settings;
+  }
+
+  /** Approved feedback for a public screen's snapshot, redacted, newest first. */
+  async publicFeedback(businessId: string, storeCodes: ReadonlySet<string> | undefined): Promise<PublicFeedback[]> {
+    const settings = await this.#o.store.settings(businessId);
+    const out: PublicFeedback[] = [];
+    for (const d of await this.#o.store.approved(businessId, 100)) {
+      if (storeCodes && !storeCodes.has(d.storeCode)) continue;
+      const conversation = await this.#o.history.conversation(d.sessionId);
+      if (conversation?.feedback) out.push(this.#toPublic(conversation.feedback, settings));
+    }
+    return out;
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  async #autoApprove(sessionId: string): Promise<void> {
+    const feedback = (await this.#o.history.conversation(sessionId))?.feedback;
+    if (!feedback?.finalScore) return;
+    const settings = await this.#o.store.settings(feedback.businessId);
+    if (settings.autoApproveAbove <= 0 || feedback.finalScore.score < settings.autoApproveAbove) return;
+    if (await this.#o.store.decision(sessionId)) return; // a person decided already
+    await this.#apply(feedback, ModerationStatus.APPROVED, true);
+  }
+
+  async #apply(feedback: Feedback, status: ModerationStatus, automatic: boolean): Promise<void> {
+    const { sessionId, businessId, storeCode } = feedback;
+    const previous = await this.#o.store.decision(sessionId);
+    await this.#o.store.decide({ sessionId, businessId, storeCode, status, automatic });
+    this.#o.broadcast(
+      topicsOfItem(businessId, storeCode),
+      serverFrame({
+        kind: { case: "moderation", value: { businessId, states: [{ sessionId, status, automatic }] } },
+      }),
+    );
+    if (status === ModerationStatus.APPROVED) this.#publishPublic(feedback, await this.#o.store.settings(businessId));
+    else if (previous?.status === ModerationStatus.APPROVED)
+      this.#o.broadcast(
+        publicTopicsOfItem(businessId, storeCode),
+        serverFrame({ kind: { case: "publicWithdrawn", value: { sessionId } } }),
+      );
+    this.#o.logger.info({ sessionId, status: ModerationStatus[status], automatic }, "feedback moderated");
+  }
+
+  #publishPublic(feedback: Feedback, settings: BusinessModerationSettings): void {
+    this.#o.broadcast(
+      publicTopicsOfItem(feedback.businessId, feedback.storeCode),
+      serverFrame({ kind: { case: "publicFeedback", value: this.#toPublic(feedback, settings) } }),
+    );
+  }
+
+  #toPublic(feedback: Feedback, settings: BusinessModerationSettings): PublicFeedback {
+    return create(PublicFeedbackSchema, {
+      sessionId: feedback.sessionId,
+      storeCode: feedback.storeCode,
+      endedAtMs: feedback.endedAtMs,
+      score: feedback.finalScore?.score ?? 0,
+      text: redact(feedback.transcript, settings.redactedPhrases),
+      topics: feedback.finalScore?.topics ?? [],
+      sentiment: feedback.finalScore?.sentiment ?? 0,
+    });
+  }
+}

@@ -1,0 +1,207 @@
+// The admin monitor's report, sampled about once a second while an admin
+// watches: every live session (this node's with mediasoup's stats of the
+// customer's producer and transport, the bridge's speech-recognition lag
+// and scoring latency; other nodes' from their events alone), and the
+// node's machinery: mediasoup workers with their CPU, routers and
+// transports; speech workers with streams, capacity and lag; the LLM queue;
+// the event loop's delay. Costs nothing while nobody watches.
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { create } from "@bufbuild/protobuf";
+import type { AsrWorkerPool, Scoring } from "@parley/inference-bridge";
+import type { MediaWorkerPool } from "@parley/media";
+import {
+  type MonitorReport,
+  MonitorReportSchema,
+  type SessionHealth,
+  SessionHealthSchema,
+  Stage,
+} from "@parley/proto/wall";
+import type { Logger } from "pino";
+import type { Session } from "../../session/Session.ts";
+import type { SessionRegistry } from "../../session/SessionRegistry.ts";
+import { serverFrame } from "../frames.ts";
+import type { LiveConversation } from "../LiveConversations.ts";
+import { wallTopic } from "../scope.ts";
+import type { WallHub } from "../WallHub.ts";
+
+export interface MonitorSamplerOptions {
+  nodeId: string;
+  hub: WallHub;
+  sessions: SessionRegistry;
+  mediaPool: MediaWorkerPool;
+  asrPool: AsrWorkerPool;
+  scoring: Scoring;
+  llmLimits: { maxConcurrent: number; maxWaiting: number };
+  logger: Logger;
+  intervalMs?: number;
+}
+
+/** RTP clock of Opus: mediasoup reports jitter in its units. */
+const OPUS_CLOCK_HZ = 48_000;
+
+/** The stage of a conversation from its events alone (another node's, or before media stats). */
+function stageFromEvents(c: LiveConversation | undefined): Stage {
+  if (!c) return Stage.SIGNALLING;
+  if (c.ended) return Stage.ENDING;
+  if (c.firstScoreAtMs) return Stage.SCORING;
+  if (c.firstTranscriptAtMs) return Stage.TRANSCRIBING;
+  return Stage.SIGNALLING;
+}
+
+export class MonitorSampler {
+  readonly #o: MonitorSamplerOptions;
+  readonly #timer: NodeJS.Timeout;
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  /** Previous CPU time per worker pid, for CPU share between samples. */
+  readonly #cpu = new Map<number, { cpuMs: number; atMs: number }>();
+  #sampling = false;
+  #closed = false;
+
+  constructor(options: MonitorSamplerOptions) {
+    this.#o = options;
+    this.#loopDelay.enable();
+    this.#timer = setInterval(() => void this.#tick(), options.intervalMs ?? 1_000).unref();
+  }
+
+  /** One report, now. */
+  async sample(): Promise<MonitorReport> {
+    const { hub, sessions, mediaPool, asrPool, scoring, nodeId } = this.#o;
+    const now = Date.now();
+    const local = [...sessions.all()].filter((s) => s.started);
+    const [health, workers, speech] = await Promise.all([
+      Promise.all(local.map((s) => this.#health(s, now))),
+      mediaPool.usage().catch(() => []),
+      asrPool.probe(500),
+    ]);
+    const localIds = new Set(local.map((s) => s.id));
+    for (const c of hub.live.all()) {
+      if (c.ended || localIds.has(c.sessionId)) continue;
+      health.push(
+        create(SessionHealthSchema, {
+          sessionId: c.sessionId,
+          businessId: c.businessId,
+          storeCode: c.storeCode,
+          nodeId: c.nodeId,
+          stage: stageFromEvents(c),
+          startedAtMs: BigInt(c.startedAtMs),
+          durationMs: Math.max(0, now - c.startedAtMs),
+          scoringLatencyMs: c.scoringLatencyMs,
+          words: c.words(),
+          score: c.score?.score ?? 0,
+        }),
+      );
+    }
+    const lagByWorker = new Map<string, number[]>();
+    for (const s of local) {
+      const address = s.conversation?.workerAddress;
+      if (address) lagByWorker.set(address, [...(lagByWorker.get(address) ?? []), s.conversation!.recognitionLagMs]);
+    }
+    const llm = scoring.llm;
+    const report = create(MonitorReportSchema, {
+      nodeId,
+      atMs: BigInt(now),
+      sessions: health.sort((a, b) => Number(a.startedAtMs - b.startedAtMs)),
+      mediaWorkers: workers.map((w) => {
+        const previous = this.#cpu.get(w.pid);
+        this.#cpu.set(w.pid, { cpuMs: w.cpuMs, atMs: now });
+        const cpuPercent =
+          previous && now > previous.atMs ? (100 * (w.cpuMs - previous.cpuMs)) / (now - previous.atMs) : 0;
+        return { pid: w.pid, cpuPercent, routers: w.routers, transports: w.transports, sessions: w.sessions };
+      }),
+      speechWorkers: speech.map((w) => {
+        const lags = lagByWorker.get(w.address) ?? [];
+        return {
+          address: w.address,
+          ok: w.ok,
+          engine: w.info?.engine ?? "",
+          activeStreams: w.info?.activeStreams ?? 0,
+          maxStreams: w.info?.maxStreams ?? 0,
+          lagMs: lags.length ? lags.reduce((a, b) => a + b, 0) / lags.length : 0,
+          error: w.error ?? "",
+        };
+      }),
+      llm: {
+        engine: scoring.engine.name,
+        configured: llm !== undefined,
+        running: llm?.queue.running ?? 0,
+        waiting: llm?.queue.waiting ?? 0,
+        maxConcurrent: llm ? this.#o.llmLimits.maxConcurrent : 0,
+        maxWaiting: llm ? this.#o.llmLimits.maxWaiting : 0,
+      },
+      eventLoopLagMs: Number.isFinite(this.#loopDelay.mean) ? this.#loopDelay.mean / 1e6 : 0,
+      eventLoopLagMaxMs: this.#loopDelay.max / 1e6,
+      dashboardClients: hub.clients,
+      slowDashboardClients: hub.slowClients,
+      liveSessionsAllNodes: hub.live.liveCount(),
+    });
+    this.#loopDelay.reset();
+    return report;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#loopDelay.disable();
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#sampling || this.#closed) return;
+    const { hub } = this.#o;
+    if (hub.clientsOn([wallTopic.monitor]).next().done) return;
+    this.#sampling = true;
+    try {
+      const report = await this.sample();
+      if (!this.#closed)
+        hub.broadcast([wallTopic.monitor], serverFrame({ kind: { case: "monitor", value: report } }), "monitor", true);
+    } catch (err) {
+      this.#o.logger.warn({ err }, "monitor sample failed");
+    } finally {
+      this.#sampling = false;
+    }
+  }
+
+  async #health(session: Session, now: number): Promise<SessionHealth> {
+    const c = this.#o.hub.live.get(session.id);
+    const media = session.media;
+    const conversation = session.conversation;
+    const stats = media && !media.closed ? await media.stats().catch(() => undefined) : undefined;
+    const inbound = stats?.inbound;
+    const transport = media?.sendTransportState;
+    let stage = stageFromEvents(c);
+    if (session.ended) stage = Stage.ENDING;
+    else if (stage === Stage.SIGNALLING && transport) {
+      if (transport.iceState === "new" || transport.iceState === "checking" || transport.iceState === "disconnected")
+        stage = Stage.ICE;
+      else if (transport.dtlsState !== "connected") stage = Stage.DTLS;
+      else if (!stats?.audio?.packets) stage = Stage.FIRST_AUDIO;
+      else stage = Stage.TRANSCRIBING;
+    }
+    const startedAt = c?.startedAtMs ?? session.createdAt;
+    return create(SessionHealthSchema, {
+      sessionId: session.id,
+      businessId: session.store.businessId,
+      storeCode: session.store.code,
+      stage,
+      startedAtMs: BigInt(startedAt),
+      durationMs: Math.max(0, now - startedAt),
+      nodeId: this.#o.nodeId,
+      inboundBitrateBps: inbound?.bitrate ?? 0,
+      packetLoss: inbound ? inbound.fractionLost / 256 : 0,
+      packetsLost: inbound?.packetsLost ?? 0,
+      packetsReceived: BigInt(inbound?.packetCount ?? 0),
+      jitterMs: inbound ? (inbound.jitter * 1000) / OPUS_CLOCK_HZ : 0,
+      rttMs: inbound?.roundTripTime ?? 0,
+      producerScore: inbound?.score ?? 0,
+      iceState: transport?.iceState ?? "",
+      dtlsState: transport?.dtlsState ?? "",
+      asrLagMs: conversation?.recognitionLagMs ?? 0,
+      scoringLatencyMs: c?.scoringLatencyMs ?? 0,
+      mediaWorkerPid: media?.workerPid ?? 0,
+      speechWorker: conversation?.workerAddress ?? "",
+      listened: (media?.adminListeners ?? 0) > 0,
+      words: c?.words() ?? 0,
+      score: c?.score?.score ?? 0,
+    });
+  }
+}

@@ -1,0 +1,76 @@
+// The hub's flush window and its slow lane, with a recording socket.
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { LocalLiveBus } from "../../src/live/LocalLiveBus.ts";
+import type { DashboardSocket } from "../../src/wall/WallClient.ts";
+import { WallHub } from "../../src/wall/WallHub.ts";
+import { FakeConversation } from "./events.ts";
+
+const limits = { softLimitBytes: 1_000, dropPartialsBytes: 100_000, closeBytes: 1_000_000, stallTimeoutMs: 60_000 };
+
+function recordingSocket(buffered = () => 0): DashboardSocket & { sent: Uint8Array[]; topics: Set<string> } {
+  const topics = new Set<string>();
+  const sent: Uint8Array[] = [];
+  return {
+    sent,
+    topics,
+    send: (f) => sent.push(f),
+    bufferedAmount: buffered,
+    subscribe: (t) => topics.add(t),
+    unsubscribe: (t) => topics.delete(t),
+    close: () => {},
+  };
+}
+
+describe("the wall hub", () => {
+  it("sends the first event at once and gathers the rest of the window", async () => {
+    const bus = new LocalLiveBus(pino({ level: "silent" }));
+    const published: string[] = [];
+    const hub = new WallHub({
+      bus,
+      publish: (topic) => published.push(topic),
+      logger: pino({ level: "silent" }),
+      limits,
+      flushIntervalMs: 30,
+    });
+    const c = new FakeConversation(bus, "a1", "alpha").start();
+    expect(published).toEqual(["s/a1", "b/alpha", "all"]);
+    c.segment(1, "one", false);
+    c.segment(1, "one two", false);
+    expect(published).toHaveLength(3); // waiting for the window
+    await new Promise((r) => setTimeout(r, 60));
+    expect(published).toHaveLength(9);
+    c.segment(1, "one two three", true);
+    c.segment(2, "and", false);
+    hub.flush(); // a subscriber is about to take a snapshot
+    expect(published).toHaveLength(15);
+    hub.close();
+  });
+
+  it("moves a dashboard that buffers too much to its own queue and back once it caught up", () => {
+    const bus = new LocalLiveBus(pino({ level: "silent" }));
+    const hub = new WallHub({ bus, publish: () => {}, logger: pino({ level: "silent" }), limits, flushIntervalMs: 0 });
+    let buffered = 0;
+    const socket = recordingSocket(() => buffered);
+    const client = hub.connect(socket);
+    client.setTopics(["b/alpha"]);
+    expect(socket.topics.has("b/alpha")).toBe(true);
+    buffered = 5_000;
+    hub.sweep();
+    expect(client.lane).toBe("slow");
+    expect(socket.topics.has("b/alpha")).toBe(false);
+    expect(socket.topics.size).toBe(1); // its own topic keeps uWS's subscriber alive
+    const c = new FakeConversation(bus, "a1", "alpha").start();
+    c.segment(1, "partial", false);
+    c.segment(1, "final", true);
+    expect(socket.sent).toHaveLength(0); // queued while its socket is full
+    expect(client.queuedBytes).toBeGreaterThan(0);
+    buffered = 0;
+    client.onDrain();
+    // The final replaced its partial in the queue; then back on the shared path.
+    expect(socket.sent).toHaveLength(2);
+    expect(client.lane).toBe("fast");
+    expect(socket.topics.has("b/alpha")).toBe(true);
+    hub.close();
+  });
+});

@@ -1,0 +1,138 @@
+// Alerts from live events, on the wall and by e-mail through SendGrid's API
+// (spoken by SendGridTestDouble, a local test double of SendGrid).
+import { create } from "@bufbuild/protobuf";
+import { AlertKind, AlertSchema } from "@parley/proto/wall";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalLiveBus } from "../../src/live/LocalLiveBus.ts";
+import { AlertEngine } from "../../src/wall/alerts/AlertEngine.ts";
+import { ConfiguredAlertRecipients, MailError } from "../../src/wall/alerts/AlertMailer.ts";
+import { SendGridMailer } from "../../src/wall/alerts/SendGridMailer.ts";
+import { SendGridTestDouble } from "../sendgrid-test-double.ts";
+import { FakeConversation } from "./events.ts";
+
+const KEY = "SG.test-key";
+let sendgrid: SendGridTestDouble;
+beforeAll(async () => {
+  sendgrid = await SendGridTestDouble.start(KEY);
+});
+afterAll(async () => {
+  await sendgrid?.stop();
+});
+
+const quick = { maxRetry: 2, retryIntervalMs: 5, timeoutMs: 2_000 };
+const alert = create(AlertSchema, {
+  kind: AlertKind.LOW_SCORE,
+  businessId: "b",
+  storeCode: "centrum",
+  score: 12,
+  atMs: 1n,
+});
+
+describe("the SendGrid mailer", () => {
+  it("sends an alert as SendGrid expects it", async () => {
+    const before = sendgrid.sent.length;
+    const mailer = new SendGridMailer({ apiKey: KEY, apiUrl: sendgrid.url, from: "alerts@parley.se", retry: quick });
+    await mailer.send(alert, ["owner@kafe.se", "manager@kafe.se"]);
+    const mail = sendgrid.sent.at(-1)!;
+    expect(sendgrid.sent.length).toBe(before + 1);
+    expect(mail).toMatchObject({
+      to: ["owner@kafe.se", "manager@kafe.se"],
+      from: "alerts@parley.se",
+      categories: ["parley-alert"],
+    });
+    expect(mail.subject).toContain("Low score");
+    expect(mail.text).toContain("centrum");
+    expect(mail.text).toContain("12/100");
+  });
+
+  it("does not retry a refused key, and retries SendGrid's own trouble", async () => {
+    const wrong = new SendGridMailer({ apiKey: "SG.wrong", apiUrl: sendgrid.url, from: "a@b.se", retry: quick });
+    const requests = sendgrid.requests;
+    const refused = await wrong.send(alert, ["x@y.se"]).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(MailError);
+    expect((refused as MailError).status).toBe(401);
+    expect(sendgrid.requests - requests).toBe(1);
+
+    const mailer = new SendGridMailer({ apiKey: KEY, apiUrl: sendgrid.url, from: "a@b.se", retry: quick });
+    const sent = sendgrid.sent.length;
+    sendgrid.failNext(500, 429);
+    await mailer.send(alert, ["x@y.se"]);
+    expect(sendgrid.sent.length).toBe(sent + 1);
+    sendgrid.failNext(500, 500, 500);
+    const gaveUp = await mailer.send(alert, ["x@y.se"]).catch((e: unknown) => e);
+    expect((gaveUp as MailError).retryable).toBe(true);
+  });
+});
+
+describe("alerts from live conversations", () => {
+  const bus = new LocalLiveBus(pino({ level: "silent" }));
+  const broadcasts: { topics: readonly string[]; kind: string }[] = [];
+  let engine: AlertEngine;
+  beforeAll(() => {
+    engine = makeEngine();
+  });
+  const makeEngine = () =>
+    new AlertEngine({
+      bus,
+      broadcast: (topics) => broadcasts.push({ topics, kind: "alert" }),
+      logger: pino({ level: "silent" }),
+      lowScore: 30,
+      negativeSentiment: -0.5,
+      minWords: 5,
+      topicSpike: { windowMs: 60_000, count: 3, coolOffMs: 60_000 },
+      email: {
+        mailer: new SendGridMailer({
+          apiKey: KEY,
+          apiUrl: sendgrid?.url ?? "http://127.0.0.1:1",
+          from: "a@b.se",
+          retry: quick,
+        }),
+        recipients: new ConfiguredAlertRecipients(["owner@kafe.se"]),
+      },
+    });
+
+  it("alerts once on a low score while the customer still talks, after enough words", async () => {
+    const c = new FakeConversation(bus, "centrum", "kafe").start();
+    c.segment(1, "bad", true);
+    c.score(10, { through: 1 }); // too few words yet
+    expect(engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false })).toHaveLength(0);
+    c.segment(2, "the coffee was cold and old", true);
+    c.score(15, { through: 2, sentiment: -0.8 });
+    c.score(12, { through: 2, sentiment: -0.9 }); // the same conversation alerts once per kind
+    const alerts = engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false });
+    expect(alerts.map((a) => AlertKind[a.kind]).sort()).toEqual(["LOW_SCORE", "NEGATIVE_SENTIMENT"]);
+    expect(alerts.every((a) => a.live && a.sessionId === c.sessionId)).toBe(true);
+    expect(broadcasts.at(-1)?.topics).toEqual(["s/centrum", "b/kafe", "all"]);
+    // Another business, or another store of a staff member, sees none of it.
+    expect(engine.recent({ businessId: "other", storeCodes: undefined, publicScreen: false })).toHaveLength(0);
+    expect(engine.recent({ businessId: "kafe", storeCodes: new Set(["north"]), publicScreen: false })).toHaveLength(0);
+  });
+
+  it("alerts when one topic keeps coming up negatively, then cools off", () => {
+    const ends = () => {
+      const c = new FakeConversation(bus, "centrum", "spiky").start();
+      c.end({ score: 20, sentiment: -0.7, topics: ["waiting_time"] });
+    };
+    ends();
+    ends();
+    const scope = { businessId: "spiky", storeCodes: undefined, publicScreen: false };
+    expect(engine.recent(scope)).toHaveLength(0);
+    ends();
+    ends();
+    const spikes = engine.recent(scope);
+    expect(spikes).toHaveLength(1);
+    expect(spikes[0]).toMatchObject({ kind: AlertKind.TOPIC_SPIKE, topic: "waiting_time", count: 3 });
+  });
+
+  it("raises the fraud rules' flags, and e-mails each alert", async () => {
+    engine.fraudFlagged({ sessionId: "s9", businessId: "kafe", storeCode: "centrum", rule: "duplicate_device" });
+    expect(engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false })[0]?.kind).toBe(
+      AlertKind.FRAUD_FLAGGED,
+    );
+    await engine.settled();
+    const mails = sendgrid.sent.filter((m) => m.to.includes("owner@kafe.se"));
+    expect(mails.length).toBeGreaterThanOrEqual(4); // low score, negative, spike, fraud
+    expect(mails.some((m) => m.text.includes("duplicate_device"))).toBe(true);
+  });
+});
