@@ -61,11 +61,14 @@ export function App() {
   let rewardArrived: (() => void) | undefined;
   let connection: Connection | undefined;
   let voice: VoiceLink | undefined;
+  let microphone: MediaStreamTrack | undefined;
   let aiAudio: HTMLAudioElement | undefined;
 
   const hangUp = () => {
     voice?.stop();
     voice = undefined;
+    microphone?.stop();
+    microphone = undefined;
     connection?.close();
   };
   const fail = (message: string) => {
@@ -85,7 +88,7 @@ export function App() {
     setClaim("idle");
     try {
       // Consent is given on the screen before this: the microphone opens only now.
-      const microphone = await openMicrophone(rawAudio);
+      microphone = await openMicrophone(rawAudio);
       const res = await fetch("/api/sessions", {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -108,11 +111,7 @@ export function App() {
       setAccess(dataCode ? { sessionId, dataCode } : undefined);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       connection = await Connection.join(wsUrl ?? `${scheme}://${location.host}/ws`, token, listen);
-      voice = await connectVoice(connection, microphone);
-      if (aiAudio) {
-        aiAudio.srcObject = new MediaStream([voice.aiVoice]);
-        void aiAudio.play().catch(() => {}); // started by the tap on "Start talking"
-      }
+      await openVoice(connection, microphone);
       setPhase("live");
     } catch (error) {
       if (error instanceof MicrophoneDeniedError) fail(t("micDenied"));
@@ -121,6 +120,31 @@ export function App() {
         fail(t("busy"));
       else if (error instanceof ServerError) fail(t("refused", { message: error.message }));
       else fail((error as Error).message || t("wrong"));
+    }
+  }
+
+  /** Microphone up, the AI's voice down, on the session's media of the moment. */
+  async function openVoice(c: Connection, mic: MediaStreamTrack) {
+    voice = await connectVoice(c, mic);
+    if (aiAudio) {
+      aiAudio.srcObject = new MediaStream([voice.aiVoice]);
+      void aiAudio.play().catch(() => {}); // started by the tap on "Start talking"
+    }
+  }
+
+  /** The node moved the session's media to another worker: set the transports up again; the conversation goes on. */
+  async function reconnectVoice() {
+    const c = connection;
+    const mic = microphone;
+    if (!c || !mic || phase() !== "live") return;
+    setNotice(t("reconnectingAudio"));
+    voice?.stop();
+    voice = undefined;
+    try {
+      await openVoice(c, mic);
+      setNotice("");
+    } catch (error) {
+      fail(t("refused", { message: (error as Error).message }));
     }
   }
 
@@ -151,6 +175,9 @@ export function App() {
           setEnding(kind.value);
           if (kind.value.finalScore) setScore(kind.value.finalScore);
           void finish();
+          break;
+        case "mediaReset":
+          void reconnectVoice();
           break;
         case "reward":
           setReward(kind.value);
@@ -187,6 +214,8 @@ export function App() {
     }
     voice?.stop();
     voice = undefined;
+    microphone?.stop();
+    microphone = undefined;
     setPhase("ended");
     // The reward is decided from the stored conversation just after it ends: keep listening for it a moment.
     if (!reward())

@@ -125,7 +125,9 @@ async function startSending(connection: Connection, device: Device, track: Media
   const producer = await transport.produce({
     track,
     codecOptions: { opusStereo: false, opusDtx: true, opusFec: true },
-    stopTracks: true,
+    // The microphone outlives a transport (the media may move to another
+    // worker mid-conversation); the app stops it when the customer hangs up.
+    stopTracks: false,
   });
   return () => {
     producer.close();

@@ -53,8 +53,9 @@ export interface ReceiverReport {
 export class WeriftCustomer {
   readonly socket: ProtocolClient;
   readonly sessionId: string;
-  readonly pc: RTCPeerConnection;
-  readonly track = new MediaStreamTrack({ kind: "audio" });
+  /** The current peer connection and track (both are replaced by reconnectMedia()). */
+  pc: RTCPeerConnection;
+  track = new MediaStreamTrack({ kind: "audio" });
   /** RTP packets handed to the peer connection. */
   packetsSent = 0;
   #sender: RTCRtpSender | undefined;
@@ -100,7 +101,11 @@ export class WeriftCustomer {
   private constructor(socket: ProtocolClient, sessionId: string) {
     this.socket = socket;
     this.sessionId = sessionId;
-    this.pc = new RTCPeerConnection({
+    this.pc = WeriftCustomer.#peerConnection();
+  }
+
+  static #peerConnection(): RTCPeerConnection {
+    return new RTCPeerConnection({
       // No STUN: the SFU is ICE-lite with host candidates. (werift still falls
       // back to a public STUN server it cannot reach here and waits 5 s for
       // it while gathering: the load tester's "signalled" stage shows it.)
@@ -109,6 +114,19 @@ export class WeriftCustomer {
       iceInterfaceAddresses: { udp4: "127.0.0.1" },
       iceUseIpv6: false,
     } as ConstructorParameters<typeof RTCPeerConnection>[0]);
+  }
+
+  /**
+   * The node moved the session's media to another worker (a MediaReset
+   * event): set the send transport up again on the same socket, as the
+   * customer app does. RTP continues on the new transport's stream.
+   */
+  async reconnectMedia(): Promise<void> {
+    const old = this.pc;
+    this.pc = WeriftCustomer.#peerConnection();
+    this.track = new MediaStreamTrack({ kind: "audio" });
+    await old.close().catch(() => {});
+    await this.#negotiate(() => {});
   }
 
   /** Listens to the SFU's RTCP receiver reports about our stream. Returns an unsubscribe. */

@@ -72,6 +72,11 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     return this.#options.router.rtpCapabilities;
   }
 
+  /** WebRTC transports the customer has set up (send and receive). */
+  get transportCount(): number {
+    return this.#transports.size;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }

@@ -113,7 +113,11 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
   /** The least loaded router; the caller must call the returned release() when done. */
   acquireRouter(): { router: Router; pid: number; release: () => void } | undefined {
     let best: PoolEntry | undefined;
-    for (const entry of this.#entries) if (!best || entry.sessions < best.sessions) best = entry;
+    for (const entry of this.#entries) {
+      // A worker that just died may still be listed while its routers close.
+      if (entry.worker.died || entry.worker.closed || entry.router.closed) continue;
+      if (!best || entry.sessions < best.sessions) best = entry;
+    }
     if (!best) return undefined;
     const entry = best;
     entry.sessions++;

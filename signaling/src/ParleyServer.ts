@@ -48,7 +48,7 @@ import { observeSessionMetrics } from "./live/sessionMetrics.ts";
 import { collectProcessMetrics, feedbackSessionsTotal } from "./metrics.ts";
 import type { Session } from "./session/Session.ts";
 import { SessionRegistry } from "./session/SessionRegistry.ts";
-import { admitSpeech, type ConversationParts, startConversation } from "./session/startConversation.ts";
+import { admitSpeech, type ConversationParts, moveMedia, startConversation } from "./session/startConversation.ts";
 import { RecordsStoreDirectory, type StoreDirectory } from "./stores/StoreDirectory.ts";
 import { loadUws, type TemplatedApp, type Uws, type us_listen_socket } from "./uws.ts";
 import { type AlertRecipients, ConfiguredAlertRecipients } from "./wall/alerts/AlertMailer.ts";
@@ -344,7 +344,7 @@ export class ParleyServer {
       scoring: this.scoring,
       tts: this.tts,
       ...(asrRetry ? { asrRetry } : {}),
-      onMediaLost: (session) => this.#onMediaLost(session),
+      onMediaLost: (session) => this.#onMediaLost(parts, session),
       audioTap: (sessionId) => this.records.audioTap(sessionId),
     };
     const edge = this.#edge;
@@ -514,17 +514,36 @@ export class ParleyServer {
   }
 
   /** The media worker died under the session: say so, then end it (the transcript so far is kept). */
-  #onMediaLost(session: Session): void {
-    session.logger.error("session lost its media");
-    session.publishEvent(
-      create(LiveEventSchema, {
-        kind: {
-          case: "status",
-          value: { sessionId: session.id, state: StreamState.FAILED, detail: "media worker lost" },
-        },
-      }),
+  /**
+   * The media worker died under the session: its media moves to another
+   * worker and the customer's app reconnects its transports (MediaReset);
+   * the conversation goes on. Only when no worker can take it does the
+   * session end (the transcript so far is kept).
+   */
+  #onMediaLost(parts: ConversationParts, session: Session): void {
+    if (session.ended) return;
+    session.logger.warn("session lost its media worker; moving its media");
+    moveMedia(parts, session).then(
+      () =>
+        session.publishEvent(
+          create(LiveEventSchema, {
+            kind: { case: "mediaReset", value: { sessionId: session.id, reason: "media worker lost" } },
+          }),
+        ),
+      (err: unknown) => {
+        if (session.ended) return;
+        session.logger.error({ err }, "session lost its media and no worker can take it");
+        session.publishEvent(
+          create(LiveEventSchema, {
+            kind: {
+              case: "status",
+              value: { sessionId: session.id, state: StreamState.FAILED, detail: "media worker lost" },
+            },
+          }),
+        );
+        void this.sessions.end(session, EndReason.MEDIA_LOST, true);
+      },
     );
-    void this.sessions.end(session, EndReason.MEDIA_LOST, true);
   }
 
   async #listen(): Promise<void> {

@@ -45,17 +45,25 @@ describe("customer app errors", () => {
     expect(await problem.textContent()).toMatch(/No microphone was found/);
   });
 
-  it("says the connection dropped when the server ends it, and tears the session down", async () => {
+  it("keeps the conversation going when the node's media worker dies: the app reconnects its audio", async () => {
     const p = await page({ microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav` });
     await p.getByTestId("start").click();
     await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
     expect(server.sessions.size).toBe(1);
+    const [session] = server.sessions.all();
+    const workerBefore = server.mediaPool.describe()[0]!.pid;
+    const mediaBefore = session!.media;
     // The node loses its media worker under the call.
-    server.mediaPool.killWorker(server.mediaPool.describe()[0]!.pid);
-    const problem = p.getByTestId("problem");
-    await problem.waitFor({ timeout: 10_000 });
-    expect(await problem.textContent()).toMatch(/interrupted|stopped/);
-    await expect.poll(() => server.sessions.size, { timeout: 5_000 }).toBe(0);
+    server.mediaPool.killWorker(workerBefore);
+    // The session's media moves to the replacement worker and the app sets its transports up again.
+    await expect.poll(() => session!.media !== mediaBefore, { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => session!.media?.transportCount ?? 0, { timeout: 15_000 }).toBe(2);
+    expect(server.mediaPool.describe()[0]!.pid).not.toBe(workerBefore);
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    expect(await p.getByTestId("problem").count()).toBe(0);
+    expect(server.sessions.get(session!.id)).toBe(session);
+    // Audio flows again on the new media.
+    await expect.poll(() => session!.media?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
   });
 });
 

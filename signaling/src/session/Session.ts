@@ -8,6 +8,7 @@ import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "
 import type { Logger } from "pino";
 import type { LiveBus } from "../live/LiveBus.ts";
 import type { Store } from "../stores/StoreDirectory.ts";
+import type { AudioClock } from "./AudioClock.ts";
 
 export type { Store };
 
@@ -24,6 +25,8 @@ export class Session {
   readonly logger: Logger;
   media: CustomerMedia | undefined;
   conversation: VoiceConversation | undefined;
+  /** The conversation's audio timeline, continued by a media that replaces another. */
+  audioClock: AudioClock | undefined;
   ended = false;
   readonly #bus: LiveBus;
   readonly #nodeId: string;
@@ -86,10 +89,25 @@ export class Session {
   }
 
   /** The parts the conversation was built from, torn down by close(). */
-  attachParts(media: CustomerMedia, conversation: VoiceConversation, releaseRouter: () => void): void {
+  attachParts(
+    media: CustomerMedia,
+    conversation: VoiceConversation,
+    releaseRouter: () => void,
+    audioClock: AudioClock,
+  ): void {
     this.media = media;
     this.conversation = conversation;
+    this.audioClock = audioClock;
     this.#releaseRouter = releaseRouter;
+  }
+
+  /** The media moved to another worker (the previous one died); the conversation stays. */
+  replaceMedia(media: CustomerMedia, releaseRouter: () => void): void {
+    this.media?.close("replaced");
+    this.#releaseRouter?.();
+    this.media = media;
+    this.#releaseRouter = releaseRouter;
+    this.logger.info("session media moved to another worker");
   }
 
   /** `owner` holds the session from now on; the previous owner is detached. */

@@ -13,6 +13,7 @@ import {
 import { CustomerMedia, type MediaWorkerPool } from "@parley/media";
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Config } from "../config.ts";
+import { AudioClock } from "./AudioClock.ts";
 import type { Session } from "./Session.ts";
 
 /** What every conversation of the node is built from. */
@@ -58,7 +59,6 @@ export function startConversation(parts: ConversationParts, session: Session): v
   const lease = mediaPool.acquireRouter();
   if (!lease) throw new ParleyError(ErrorCode.UNAVAILABLE, "no media worker available", { retryable: true });
   session.begin(); // SessionStarted precedes every other event of the conversation
-  let media: CustomerMedia | undefined;
   const conversation = new VoiceConversation({
     sessionId: session.id,
     pool: asrPool,
@@ -72,8 +72,10 @@ export function startConversation(parts: ConversationParts, session: Session): v
       scoring: scoring.engine,
       planner: scoring.planner,
       tts,
+      // The session's media of the moment: it may move to another worker.
       voice: () => {
-        if (!media) throw new ParleyError(ErrorCode.NOT_FOUND, "session media is closed");
+        const media = session.media;
+        if (!media || media.closed) throw new ParleyError(ErrorCode.NOT_FOUND, "session media is closed");
         return media.aiVoice();
       },
       config: {
@@ -85,19 +87,50 @@ export function startConversation(parts: ConversationParts, session: Session): v
       currency: session.store.currency,
     },
   });
-  media = new CustomerMedia({
+  const clock = new AudioClock(tapped(conversation.pushPcm, parts.audioTap?.(session.id)));
+  session.attachParts(openMedia(parts, session, lease, clock.next()), conversation, lease.release, clock);
+}
+
+type RouterLease = NonNullable<ReturnType<MediaWorkerPool["acquireRouter"]>>;
+
+function openMedia(parts: ConversationParts, session: Session, lease: RouterLease, onPcm: PcmSink): CustomerMedia {
+  const { config } = parts;
+  const media = new CustomerMedia({
     router: lease.router,
     listenIp: config.media.listenIp,
     ...(config.media.announcedAddress ? { announcedAddress: config.media.announcedAddress } : {}),
     logger: session.logger,
     reorderWindowMs: config.media.reorderWindowMs,
-    onPcm: tapped(conversation.pushPcm, parts.audioTap?.(session.id)),
+    onPcm,
     workerPid: lease.pid,
   });
   media.once("close", (reason) => {
     if (reason === CustomerMedia.WORKER_LOST) parts.onMediaLost(session, reason);
   });
-  session.attachParts(media, conversation, lease.release);
+  return media;
+}
+
+/**
+ * The session's media worker died: its media moves to another worker (the
+ * pool replaces a dead one within moments, so wait up to `waitMs` for a
+ * router). The conversation goes on; its audio continues on the same
+ * timeline. The customer's app then sets its transports up again.
+ */
+export async function moveMedia(parts: ConversationParts, session: Session, waitMs = 10_000): Promise<void> {
+  const clock = session.audioClock;
+  if (!clock || session.ended) throw new ParleyError(ErrorCode.NOT_FOUND, "session has no media to move");
+  const deadline = performance.now() + waitMs;
+  let lease = parts.mediaPool.acquireRouter();
+  while (!lease && performance.now() < deadline && !session.ended) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    lease = parts.mediaPool.acquireRouter();
+  }
+  if (!lease) throw new ParleyError(ErrorCode.UNAVAILABLE, "no media worker to move to", { retryable: true });
+  if (session.ended) {
+    lease.release();
+    throw new ParleyError(ErrorCode.NOT_FOUND, "session ended");
+  }
+  session.replaceMedia(openMedia(parts, session, lease, clock.next()), lease.release);
 }
 
 type PcmSink = VoiceConversation["pushPcm"];
