@@ -314,7 +314,7 @@ export class Records {
     >`
       select st.code as store_code, s.status, s.started_at, s.node_id
       from sessions s join stores st on st.id = s.store_id where s.id = ${sessionId}`;
-    if (!session || session.status !== "open" || !session.started_at) return undefined;
+    if (session?.status !== "open" || !session.started_at) return undefined;
     if (session.started_at.getTime() < this.#now() - maxAgeMs) return undefined;
     const segments = await this.sql<
       {
