@@ -28,6 +28,8 @@ const receipt = params.get("receipt") ?? undefined;
 
 /** Stored with the session: which consent text the customer accepted. */
 const CONSENT_VERSION = "2026-11-v1";
+/** A dropped socket tries to join again this many times (about 45 s with the back-off). */
+const REJOIN_ATTEMPTS = 14;
 /** After the conversation ends, how long the socket stays open for the reward decision. */
 const REWARD_WAIT_MS = 10_000;
 
@@ -62,6 +64,8 @@ export function App() {
   let connection: Connection | undefined;
   let voice: VoiceLink | undefined;
   let microphone: MediaStreamTrack | undefined;
+  /** Where this conversation's socket joins, and with which token (a dropped socket joins again). */
+  let session: { url: string; token: string } | undefined;
   let aiAudio: HTMLAudioElement | undefined;
 
   const hangUp = () => {
@@ -110,7 +114,8 @@ export function App() {
       };
       setAccess(dataCode ? { sessionId, dataCode } : undefined);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      connection = await Connection.join(wsUrl ?? `${scheme}://${location.host}/ws`, token, listen);
+      session = { url: wsUrl ?? `${scheme}://${location.host}/ws`, token };
+      connection = await Connection.join(session.url, session.token, listen);
       await openVoice(connection, microphone);
       setPhase("live");
     } catch (error) {
@@ -185,22 +190,49 @@ export function App() {
           break;
         case "status": {
           const { state, detail } = kind.value;
-          if (state === StreamState.RECONNECTING)
-            setNotice("Reconnecting the speech service… keep talking, nothing is lost.");
+          if (state === StreamState.RECONNECTING) setNotice(t("reconnecting"));
           else if (state === StreamState.LIVE) setNotice("");
-          else if (state === StreamState.FAILED) fail(`The voice service stopped: ${detail}. Please try again.`);
+          else if (state === StreamState.FAILED) fail(t("serviceStopped", { detail }));
           break;
         }
       }
     };
     connection.onClose = (code) => {
-      if (phase() === "live" || phase() === "starting")
-        fail(
-          code === 4001
-            ? "The call was interrupted on our side. Please try again."
-            : "Connection lost. Check your network and try again.",
-        );
+      if (phase() === "starting") fail(code === 4001 ? t("interrupted") : t("connectionLost"));
+      else if (phase() === "live") {
+        // Closed on purpose by the node (media lost for good, taken over, idle or flooding): say so.
+        if (code >= 4000 || code === 1000) fail(code === 4001 ? t("interrupted") : t("connectionLost"));
+        // The connection dropped (the network, or the node restarted): join again with the same token.
+        else void rejoin();
+      }
     };
+  }
+
+  /**
+   * The socket dropped mid-conversation: join again (the node resumes the
+   * conversation, from its records if it restarted) and set the audio up
+   * again; the transcript so far comes back by segment id, so nothing shows twice.
+   */
+  async function rejoin() {
+    const mic = microphone;
+    const joinAt = session;
+    if (!mic || !joinAt) return fail(t("connectionLost"));
+    voice?.stop();
+    voice = undefined;
+    setNotice(t("rejoining"));
+    for (let attempt = 0; attempt < REJOIN_ATTEMPTS && phase() === "live"; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** attempt, 4_000)));
+      try {
+        connection = await Connection.join(joinAt.url, joinAt.token, listen);
+        await openVoice(connection, mic);
+        setNotice("");
+        return;
+      } catch (error) {
+        // The conversation is gone (ended, or its token expired): no point trying again.
+        if (error instanceof ServerError && error.code !== ErrorCode.UNAVAILABLE) break;
+      }
+    }
+    if (phase() === "live") fail(t("connectionLost"));
   }
 
   /** The customer is done (or the AI ended the conversation): the final score arrives before the reply. */
@@ -299,7 +331,7 @@ export function App() {
             </p>
           </Show>
           <Show when={notice()}>
-            <p class="notice" role="status">
+            <p class="notice" role="status" data-testid="notice">
               {notice()}
             </p>
           </Show>

@@ -54,6 +54,8 @@ export interface RecognitionStreamOptions {
    */
   sendChunkMs?: number;
   onSegment: (segment: Segment) => void;
+  /** The first segment id the worker may use (a conversation resumed after its node restarted continues its ids). */
+  firstSegmentId?: number;
   onState: (state: StreamState, detail: string) => void;
 }
 
@@ -95,6 +97,7 @@ export class RecognitionStream {
     this.#replay = new PcmReplayBuffer((options.replaySeconds ?? 60) * SAMPLE_RATE_HZ);
     this.#sendChunkSamples = ((options.sendChunkMs ?? 20) * SAMPLE_RATE_HZ) / 1000;
     this.#log = options.logger;
+    this.#nextSegmentId = options.firstSegmentId ?? 0;
   }
 
   get state(): StreamState {

@@ -4,6 +4,16 @@ import { create } from "@bufbuild/protobuf";
 import type { Segment } from "@parley/proto/asr";
 import { type TranscriptSegment, TranscriptSegmentSchema } from "@parley/proto/live";
 
+/** A final segment as stored (records), put back when a conversation resumes. */
+export interface RestoredSegment {
+  segmentId: number;
+  text: string;
+  words: { text: string; startMs: number; endMs: number }[];
+  startMs: number;
+  endMs: number;
+  speechFinal: boolean;
+}
+
 export class TranscriptAssembler {
   readonly #sessionId: string;
   readonly #segments = new Map<number, TranscriptSegment>();
@@ -34,6 +44,22 @@ export class TranscriptAssembler {
     });
     this.#segments.set(segment.segmentId, next);
     return next;
+  }
+
+  /** Puts stored final segments back (a conversation resumed after its node restarted). */
+  restore(segments: readonly RestoredSegment[]): void {
+    for (const segment of segments)
+      this.#segments.set(
+        segment.segmentId,
+        create(TranscriptSegmentSchema, { ...segment, sessionId: this.#sessionId, isFinal: true, stability: 1 }),
+      );
+  }
+
+  /** The highest segment id so far, or -1. */
+  get lastSegmentId(): number {
+    let last = -1;
+    for (const id of this.#segments.keys()) if (id > last) last = id;
+    return last;
   }
 
   /** All segments in order of id. */

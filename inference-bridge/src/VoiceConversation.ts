@@ -12,7 +12,7 @@ import type { RetryPolicy } from "./retry.ts";
 import type { SpeechReservation } from "./SpeechReservation.ts";
 import type { FollowUpPlanner } from "./scoring/FollowUpPlanner.ts";
 import type { ScoringEngine } from "./scoring/types.ts";
-import { TranscriptAssembler } from "./TranscriptAssembler.ts";
+import { type RestoredSegment, TranscriptAssembler } from "./TranscriptAssembler.ts";
 import type { SpeechSynthesizer } from "./tts/FliteTts.ts";
 
 export interface VoiceConversationOptions {
@@ -25,6 +25,11 @@ export interface VoiceConversationOptions {
   finishTimeoutMs?: number;
   /** Audio per gRPC message (RecognitionStream.sendChunkMs). */
   sendChunkMs?: number;
+  /** What is stored of this conversation, when it resumes after its node restarted. */
+  restore?: {
+    segments: readonly RestoredSegment[];
+    askedQuestions: readonly string[];
+  };
   /** Receives every live event of this session (transcript and status). */
   publish: (event: LiveEvent) => void;
   /** The AI's side: scoring, follow-up questions and its voice. Absent: transcript only. */
@@ -53,7 +58,9 @@ export class VoiceConversation {
     this.#finishTimeoutMs = options.finishTimeoutMs;
     this.#publish = options.publish;
     this.transcript = new TranscriptAssembler(options.sessionId);
+    if (options.restore) this.transcript.restore(options.restore.segments);
     this.#stream = new RecognitionStream({
+      firstSegmentId: this.transcript.lastSegmentId + 1,
       sessionId: options.sessionId,
       pool: options.pool,
       logger: options.logger,
@@ -76,6 +83,7 @@ export class VoiceConversation {
         publish: options.publish,
         ...options.dialogue,
       });
+    if (options.restore) this.director?.restore(options.restore.askedQuestions, this.transcript.lastSegmentId);
   }
 
   get state(): StreamState {

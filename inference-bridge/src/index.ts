@@ -11,6 +11,6 @@ export { RecognitionStream, SAMPLE_RATE_HZ } from "./RecognitionStream.ts";
 export { DEFAULT_ASR_RETRY, type RetryPolicy } from "./retry.ts";
 export { SpeechReservation } from "./SpeechReservation.ts";
 export { createScoring, type Scoring } from "./scoring/index.ts";
-export { TranscriptAssembler } from "./TranscriptAssembler.ts";
+export { type RestoredSegment, TranscriptAssembler } from "./TranscriptAssembler.ts";
 export { FliteTts, type SpeechSynthesizer } from "./tts/FliteTts.ts";
 export { VoiceConversation } from "./VoiceConversation.ts";

@@ -51,7 +51,8 @@ export interface ReceiverReport {
 }
 
 export class WeriftCustomer {
-  readonly socket: ProtocolClient;
+  /** The socket of the moment (a new one after rejoin()). */
+  socket: ProtocolClient;
   readonly sessionId: string;
   /** The current peer connection and track (both are replaced by reconnectMedia()). */
   pc: RTCPeerConnection;
@@ -59,6 +60,7 @@ export class WeriftCustomer {
   /** RTP packets handed to the peer connection. */
   packetsSent = 0;
   #sender: RTCRtpSender | undefined;
+  #rejoinWith: { server: Endpoint; token: string } | undefined;
   // Random starts, as browsers do (RFC 3550 §5.1). A stream starting at
   // sequence 0 makes mediasoup count a false wrap: 65536 "lost" packets in
   // its receiver reports.
@@ -84,6 +86,7 @@ export class WeriftCustomer {
       if (joined.case !== "joined") throw new JoinFailed("join", joined.case === "error" ? joined.value : undefined);
       onStage?.("joined", sessionId);
       const customer = new WeriftCustomer(socket, sessionId);
+      customer.#rejoinWith = { server, token };
       try {
         await customer.#negotiate(() => onStage?.("signalled", sessionId));
       } catch (error) {
@@ -182,6 +185,23 @@ export class WeriftCustomer {
       onSent?.(i, performance.now());
       this.sendOpus(packets[i]!);
     }
+  }
+
+  /**
+   * The socket dropped (the node restarted): join the session again with its
+   * token on a new socket, and set the media up again, as the customer app does.
+   */
+  async rejoin(url?: string): Promise<void> {
+    const { server, token } = this.#rejoinWith!;
+    this.socket.close();
+    const socket = await ProtocolClient.open(server, url);
+    const joined = await socket.request({ case: "join", value: { token } });
+    if (joined.case !== "joined") {
+      socket.close();
+      throw new JoinFailed("join", joined.case === "error" ? joined.value : undefined);
+    }
+    this.socket = socket;
+    await this.reconnectMedia();
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,8 @@ const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
 let dir: string;
 let node: ChildProcess;
 let url: string;
+let metricsUrl: string;
+let readyUrl: string;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -48,7 +50,7 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${metricsUrl}`)).text();
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
   return m ? Number(m[1]) : Number.NaN;
 }
@@ -61,12 +63,17 @@ beforeAll(async () => {
   execFileSync("opusenc", ["--quiet", "--bitrate", "32", b!.wav, path.join(dir, "b.opus")]);
   writeFileSync(path.join(dir, "b.txt"), b!.reference);
   const port = await freePort();
+  const internalPort = await freePort();
   url = `http://127.0.0.1:${port}`;
+  // /ready and /metrics are on the node's internal listener.
+  metricsUrl = `http://127.0.0.1:${internalPort}/metrics`;
+  readyUrl = `http://127.0.0.1:${internalPort}/ready`;
   node = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "signaling/src/main.ts")], {
     cwd: path.join(ROOT, "signaling"),
     env: {
       ...process.env,
       PORT: String(port),
+      INTERNAL_PORT: String(internalPort),
       HOST: "127.0.0.1",
       MEDIASOUP_WORKERS: "1",
       LOG_LEVEL: "warn",
@@ -78,7 +85,7 @@ beforeAll(async () => {
   });
   for (let i = 0; i < 300; i++) {
     try {
-      if ((await fetch(`${url}/ready`)).ok) return;
+      if ((await fetch(readyUrl)).ok) return;
     } catch {
       /* not up yet */
     }
@@ -101,6 +108,8 @@ describe("pnpm loadtest against a real node", () => {
     const { code, stdout, stderr } = await runCli([
       "--url",
       url,
+      "--metrics-url",
+      metricsUrl,
       "--sessions",
       "3",
       "--ramp",
@@ -156,6 +165,8 @@ describe("pnpm loadtest against a real node", () => {
     const running = runCli([
       "--url",
       url,
+      "--metrics-url",
+      metricsUrl,
       "--sessions",
       "2",
       "--ramp",

@@ -70,6 +70,26 @@ export interface SessionBeginning {
   receipt?: string | undefined;
 }
 
+/** What is stored of a conversation whose node went away mid-conversation. */
+export interface ResumableSession {
+  sessionId: string;
+  storeCode: string;
+  /** The node the conversation was live on. */
+  nodeId: string;
+  /** Final segments in order of id. */
+  segments: {
+    segmentId: number;
+    text: string;
+    words: { text: string; startMs: number; endMs: number }[];
+    startMs: number;
+    endMs: number;
+    speechFinal: boolean;
+  }[];
+  askedQuestions: string[];
+  /** The highest envelope sequence number stored for the session. */
+  maxSeq: bigint;
+}
+
 export interface BegunSession {
   sessionId: string;
   storeId: string;
@@ -279,6 +299,56 @@ export class Records {
       if (error instanceof ParleyError && error.code === ErrorCode.NOT_FOUND) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * A conversation that was live on a node that went away (it restarted),
+   * as far as it is stored: its store, its final segments, the AI's
+   * questions and the highest event sequence number written. undefined when
+   * the session is unknown, ended, or began more than `maxAgeMs` ago.
+   */
+  async resumable(sessionId: string, maxAgeMs: number): Promise<ResumableSession | undefined> {
+    if (!UUID.test(sessionId)) return undefined;
+    const [session] = await this.sql<
+      { store_code: string; status: string; started_at: Date | null; node_id: string | null }[]
+    >`
+      select st.code as store_code, s.status, s.started_at, s.node_id
+      from sessions s join stores st on st.id = s.store_id where s.id = ${sessionId}`;
+    if (session?.status !== "open" || !session.started_at) return undefined;
+    if (session.started_at.getTime() < this.#now() - maxAgeMs) return undefined;
+    const segments = await this.sql<
+      {
+        segment_id: number;
+        seq: string;
+        text: string;
+        words: { text: string; startMs: number; endMs: number }[];
+        start_ms: number;
+        end_ms: number;
+        speech_final: boolean;
+      }[]
+    >`
+      select segment_id, seq, text, words, start_ms, end_ms, speech_final
+      from transcript_segments where session_id = ${sessionId} order by segment_id`;
+    const [scores] = await this.sql<{ max: string | null }[]>`
+      select max(seq)::text as max from score_updates where session_id = ${sessionId}`;
+    const questions = await this.sql<{ text: string }[]>`
+      select text from ai_questions where session_id = ${sessionId} order by turn`;
+    const seqs = [...segments.map((s) => BigInt(s.seq)), BigInt(scores?.max ?? "0")];
+    return {
+      sessionId,
+      storeCode: session.store_code,
+      nodeId: session.node_id ?? "",
+      segments: segments.map((s) => ({
+        segmentId: s.segment_id,
+        text: s.text,
+        words: (s.words ?? []).map((w) => ({ text: w.text, startMs: w.startMs, endMs: w.endMs })),
+        startMs: s.start_ms,
+        endMs: s.end_ms,
+        speechFinal: s.speech_final,
+      })),
+      askedQuestions: questions.map((q) => q.text),
+      maxSeq: seqs.reduce((a, b) => (b > a ? b : a), 0n),
+    };
   }
 
   /** The stores of one business, or of every business (dashboards' filters). */

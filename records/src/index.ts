@@ -5,6 +5,12 @@ export type { Auth, Method, RecordsRequest, RecordsResponse, Route } from "./htt
 export { matchPath } from "./http/types.ts";
 export type { StripeOptions } from "./payments/StripePayouts.ts";
 export type { RetentionOptions } from "./privacy/RetentionJob.ts";
-export { type BegunSession, Records, type RecordsOptions, type SessionBeginning } from "./Records.ts";
+export {
+  type BegunSession,
+  Records,
+  type RecordsOptions,
+  type ResumableSession,
+  type SessionBeginning,
+} from "./Records.ts";
 export { DEFAULT_POLICY, type RewardPolicy } from "./rewards/policy.ts";
 export type { CountSession, Publish, PublishTarget } from "./rewards/SessionFinalizer.ts";

@@ -46,6 +46,7 @@ import { LocalLiveBus } from "./live/LocalLiveBus.ts";
 import { RedisLiveBus } from "./live/RedisLiveBus.ts";
 import { observeSessionMetrics } from "./live/sessionMetrics.ts";
 import { collectProcessMetrics, feedbackSessionsTotal } from "./metrics.ts";
+import { resumeSession } from "./session/resumeSession.ts";
 import type { Session } from "./session/Session.ts";
 import { SessionRegistry } from "./session/SessionRegistry.ts";
 import { admitSpeech, type ConversationParts, moveMedia, startConversation } from "./session/startConversation.ts";
@@ -377,6 +378,19 @@ export class ParleyServer {
         bus: this.bus,
         placement: this.placement,
         nodeId: config.nodeId,
+        rejoinGraceMs: config.limits.rejoinGraceMs,
+        resume: (sessionId) =>
+          resumeSession(
+            {
+              records: this.records,
+              stores: this.stores,
+              sessions: this.sessions,
+              placement: this.placement,
+              nodeId: config.nodeId,
+              maxAgeMs: config.limits.sessionMaxDurationMs,
+            },
+            sessionId,
+          ),
         jwtSecret: config.jwtSecret,
         maxMessageBytes: config.maxWsMessageBytes,
         startConversation: (session) => this.sessions.begin(session, (s) => startConversation(parts, s)),

@@ -94,6 +94,8 @@ export interface Config {
     sessionsPerIp: number;
     /** A socket that has not joined by then is closed (4008). */
     joinTimeoutMs: number;
+    /** A conversation whose socket dropped waits this long for the customer to join again. */
+    rejoinGraceMs: number;
     /** A conversation ends with its final score after this long (END_REASON_MAX_DURATION). */
     sessionMaxDurationMs: number;
     /** Per socket: sustained messages per second, and the burst above it. */
@@ -294,6 +296,7 @@ export function loadConfig(env: Env = process.env): Config {
       socketsPerIp: int(env, "WS_MAX_SOCKETS_PER_IP", 16),
       sessionsPerIp: int(env, "SESSIONS_MAX_PER_IP", 8),
       joinTimeoutMs: int(env, "WS_JOIN_TIMEOUT_MS", 10_000),
+      rejoinGraceMs: int(env, "WS_REJOIN_GRACE_MS", 20_000),
       sessionMaxDurationMs: int(env, "SESSION_MAX_DURATION_MS", 5 * 60_000),
       messagesPerSecond: int(env, "WS_MAX_MESSAGES_PER_SECOND", 20),
       messageBurst: int(env, "WS_MESSAGE_BURST", 40),

@@ -9,7 +9,8 @@ import { createSession, startServer, TestSocket } from "./harness.ts";
 
 let server: ParleyServer;
 beforeAll(async () => {
-  server = await startServer();
+  // A dropped socket's conversation waits 1 s for the customer to come back.
+  server = await startServer({ WS_REJOIN_GRACE_MS: "1000" });
 });
 afterAll(async () => {
   await server?.close();
@@ -201,7 +202,23 @@ describe("WebSocket protocol errors", () => {
     socket.close();
   });
 
-  it("tears everything down when the client vanishes mid-stream", async () => {
+  it("keeps the conversation for a customer whose socket dropped and who joins again in time", async () => {
+    const { token, sessionId } = await createSession(server);
+    const first = await TestSocket.open(server);
+    expect((await first.request({ case: "join", value: { token } })).case).toBe("joined");
+    const session = server.sessions.get(sessionId);
+    first.ws.terminate(); // no close frame: the network dropped
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await TestSocket.open(server);
+    expect((await again.request({ case: "join", value: { token } })).case).toBe("joined");
+    await new Promise((r) => setTimeout(r, 1_500)); // past the grace period
+    expect(server.sessions.get(sessionId)).toBe(session);
+    expect(session!.ended).toBe(false);
+    again.close();
+    await expect.poll(() => server.sessions.get(sessionId), { timeout: 5_000 }).toBeUndefined();
+  });
+
+  it("tears everything down when the client vanishes mid-stream and does not come back", async () => {
     const { socket, sessionId } = await joined();
     const created = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
     if (created.case !== "transportCreated") throw new Error(`got ${created.case}`);

@@ -207,6 +207,17 @@ export class ConversationDirector {
   }
 
   /**
+   * A conversation resumed after its node restarted: the questions already
+   * asked (never asked again, and counted against maxTurns) and the score
+   * of the transcript restored so far.
+   */
+  restore(askedQuestions: readonly string[], lastSegmentId: number): void {
+    this.#asked.push(...askedQuestions);
+    this.#turn = askedQuestions.length;
+    if (lastSegmentId >= 0) this.#scorer.onFinal(lastSegmentId, this.#o.transcript.finalText());
+  }
+
+  /**
    * The conversation is about to end (the speech stream is being finalised):
    * the AI stops talking and asks nothing more, while the last finals still
    * reach the score. end() follows.

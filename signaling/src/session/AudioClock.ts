@@ -17,8 +17,10 @@ export class AudioClock {
   #end = 0;
   #segments = 0;
 
-  constructor(sink: PcmSink) {
+  /** `startSamples`: where the first media's audio begins (after audio a previous process already had). */
+  constructor(sink: PcmSink, startSamples = 0) {
     this.#sink = sink;
+    this.#end = startSamples;
   }
 
   /**

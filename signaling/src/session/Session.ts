@@ -5,6 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import type { VoiceConversation } from "@parley/inference-bridge";
 import type { CustomerMedia } from "@parley/media";
 import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "@parley/proto/live";
+import type { ResumableSession } from "@parley/records";
 import type { Logger } from "pino";
 import type { LiveBus } from "../live/LiveBus.ts";
 import type { Store } from "../stores/StoreDirectory.ts";
@@ -33,15 +34,28 @@ export class Session {
   #seq = 0n;
   #owner: SessionOwner | undefined;
   #started = false;
+  #restoredPublished = false;
   #endPublished = false;
   #releaseRouter: (() => void) | undefined;
 
-  constructor(id: string, store: Store, options: { logger: Logger; bus: LiveBus; nodeId: string }) {
+  /** What is stored of this conversation when it resumes after its node restarted. */
+  readonly resumed: ResumableSession | undefined;
+
+  constructor(
+    id: string,
+    store: Store,
+    options: { logger: Logger; bus: LiveBus; nodeId: string; resumed?: ResumableSession | undefined },
+  ) {
     this.id = id;
     this.store = store;
     this.logger = options.logger;
     this.#bus = options.bus;
     this.#nodeId = options.nodeId;
+    this.resumed = options.resumed;
+    // Sequence numbers go on past what the previous process published (with
+    // a margin for events it published but did not store), so that
+    // subscribers on other nodes do not take the new events for duplicates.
+    if (options.resumed) this.#seq = options.resumed.maxSeq + 10_000n;
   }
 
   get started(): boolean {
@@ -115,6 +129,23 @@ export class Session {
     const previous = this.#owner;
     this.#owner = owner;
     if (previous && previous !== owner) previous.detach("taken_over");
+  }
+
+  /**
+   * A resumed conversation's transcript so far, published once its customer
+   * listens again: the app (and every wall) gets it back under the same
+   * segment ids, so nothing shows twice.
+   */
+  publishRestoredTranscript(): void {
+    if (!this.resumed || this.#restoredPublished || !this.conversation) return;
+    this.#restoredPublished = true;
+    for (const segment of this.conversation.transcript.segments())
+      this.publishEvent(create(LiveEventSchema, { kind: { case: "transcript", value: segment } }));
+  }
+
+  /** Whether a socket holds the session now. */
+  get hasOwner(): boolean {
+    return this.#owner !== undefined;
   }
 
   isOwner(owner: SessionOwner): boolean {

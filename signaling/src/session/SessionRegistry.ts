@@ -4,6 +4,7 @@
 // reachable for a short while, for the events that follow their end (the
 // reward decision).
 import { EndReason } from "@parley/proto/live";
+import type { ResumableSession } from "@parley/records";
 import type { Logger } from "pino";
 import type { LiveBus } from "../live/LiveBus.ts";
 import { Session, type Store } from "./Session.ts";
@@ -43,11 +44,12 @@ export class SessionRegistry {
     return this.#sessions.size;
   }
 
-  create(id: string, store: Store, origin?: SessionOrigin): Session {
+  create(id: string, store: Store, origin?: SessionOrigin, resumed?: ResumableSession): Session {
     const session = new Session(id, store, {
       logger: this.#o.logger.child({ sessionId: id }),
       bus: this.#o.bus,
       nodeId: this.#o.nodeId,
+      resumed,
     });
     this.#sessions.set(id, session);
     this.#ends.set(id, origin ? { release: origin.release } : {});

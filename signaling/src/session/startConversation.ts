@@ -3,6 +3,7 @@
 // bridge's side (speech stream, scoring, the AI's turns). Media feeds PCM to
 // the bridge; the bridge publishes through the session. Nothing here knows
 // about sockets.
+
 import {
   type AsrWorkerPool,
   type RetryPolicy,
@@ -68,6 +69,9 @@ export function startConversation(parts: ConversationParts, session: Session): v
     finishTimeoutMs: config.asr.finishTimeoutMs,
     ...(parts.asrRetry ? { retry: parts.asrRetry } : {}),
     publish: session.publishEvent,
+    ...(session.resumed
+      ? { restore: { segments: session.resumed.segments, askedQuestions: session.resumed.askedQuestions } }
+      : {}),
     dialogue: {
       scoring: scoring.engine,
       planner: scoring.planner,
@@ -87,7 +91,12 @@ export function startConversation(parts: ConversationParts, session: Session): v
       currency: session.store.currency,
     },
   });
-  const clock = new AudioClock(tapped(conversation.pushPcm, parts.audioTap?.(session.id)));
+  // A resumed conversation's audio continues after what the previous process transcribed, past a short break.
+  const resumedEnd = session.resumed?.segments.at(-1)?.endMs;
+  const clock = new AudioClock(
+    tapped(conversation.pushPcm, parts.audioTap?.(session.id)),
+    resumedEnd === undefined ? 0 : (resumedEnd + 1_000) * 16,
+  );
   session.attachParts(openMedia(parts, session, lease, clock.next()), conversation, lease.release, clock);
 }
 

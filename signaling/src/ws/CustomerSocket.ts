@@ -45,6 +45,10 @@ export interface SocketContext {
   /** Sessions created on another node for this one, and where other nodes are. */
   placement: SessionPlacement;
   nodeId: string;
+  /** How long a conversation whose socket dropped waits for the customer to join again. */
+  rejoinGraceMs: number;
+  /** A session unknown here that its records say is still open: taken up again (see resumeSession). */
+  resume: (sessionId: string) => Promise<Session | undefined>;
   jwtSecret: string;
   maxMessageBytes: number;
   /** Builds the session's conversation on its first join. */
@@ -185,8 +189,16 @@ export class CustomerSocket implements SessionOwner {
     this.#stopListening();
     const session = this.#session;
     if (!session?.release(this)) return;
-    this.#logger.info({ code }, "customer socket closed");
-    void this.#ctx.sessions.end(session, EndReason.DISCONNECTED, true);
+    // A socket closed on purpose (a close frame: 1000, or 1005 without a
+    // code) ends the conversation now. One that dropped (the network, a page
+    // reload) may come back with its token: the conversation waits a while.
+    const graceMs = code === 1000 || code === 1005 ? 0 : this.#ctx.rejoinGraceMs;
+    this.#logger.info({ code, graceMs }, "customer socket closed");
+    const end = () => {
+      if (!session.ended && !session.hasOwner) void this.#ctx.sessions.end(session, EndReason.DISCONNECTED, true);
+    };
+    if (graceMs === 0) end();
+    else setTimeout(end, graceMs).unref();
   }
 
   /** SessionOwner: the session was taken over by a newer connection, or it ended. */
@@ -283,7 +295,13 @@ export class CustomerSocket implements SessionOwner {
   async #join(token: string): Promise<Result> {
     if (this.#session) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "already joined");
     const claims = verifyToken(this.#ctx.jwtSecret, token);
-    const session = this.#ctx.sessions.get(claims.sid) ?? (await this.#handedOver(claims));
+    // A session that ended here lately is known as ended (its token is dead), even before records stored the end.
+    const recent = this.#ctx.sessions.recent(claims.sid);
+    const session =
+      recent ??
+      (await this.#handedOver(claims)) ??
+      // Not live here: a conversation whose node restarted is taken up again from its records.
+      (await this.#ctx.resume(claims.sid));
     // An ended session is gone from the registry: its token is dead.
     if (!session || session.ended) throw new ParleyError(ErrorCode.NOT_FOUND, "unknown session");
     if (this.#closed) throw new ParleyError(ErrorCode.NOT_FOUND, "the socket closed");
@@ -296,6 +314,7 @@ export class CustomerSocket implements SessionOwner {
       if (!this.#closed) this.#port.send(message.serverFrame());
     });
     session.attach(this);
+    session.publishRestoredTranscript();
     session.logger.info("customer joined");
     return { case: "joined", value: { $typeName: "parley.ws.v1.Joined", sessionId: session.id } };
   }

@@ -1,0 +1,105 @@
+// The customer's app across a restart of its node: the socket drops, the app
+// joins again by itself, the transcript so far is back (once), and the
+// customer goes on talking.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { AsrWorkerProcess, freePort } from "@parley/inference-bridge";
+import { librivoxRecordings } from "@parley/loadtest";
+import { createDatabaseAt } from "@parley/records/testing";
+import pino from "pino";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { REPO_ROOT } from "../src/config.ts";
+import { launchChromium } from "./browser.ts";
+
+let asr: AsrWorkerProcess;
+let databaseUrl: string;
+let port: number;
+let node: ChildProcess | undefined;
+let browser: Browser | undefined;
+
+async function startNode(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "signaling/src/main.ts")], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      INTERNAL_PORT: "0",
+      NODE_ID: "restarting-node",
+      MEDIASOUP_WORKERS: "1",
+      JWT_SECRET: "test-secret-test-secret-test-secret-42",
+      DATABASE_URL: databaseUrl,
+      PARLEY_SEED_DEMO: "1",
+      ASR_WORKERS: asr.address,
+      LOG_LEVEL: "warn",
+    },
+    cwd: path.join(REPO_ROOT, "signaling"),
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let i = 0; i < 150; i++) {
+    const up = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (up) return child;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill("SIGKILL");
+  throw new Error("node did not start");
+}
+
+beforeAll(async () => {
+  asr = await AsrWorkerProcess.start({ logger: pino({ level: "silent" }), workerId: "restart-browser" });
+  databaseUrl = await createDatabaseAt(inject("parleyPostgresUrl"));
+  port = await freePort();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  node?.kill("SIGKILL");
+  await asr?.stop();
+});
+
+describe("the customer app across a restart of its node", () => {
+  it("joins again by itself, gets the transcript so far back once, and goes on", async () => {
+    // Two recordings with a pause between: the first is transcribed before the crash.
+    const [a, b] = librivoxRecordings().sort((x, y) => y.seconds - x.seconds);
+    const work = mkdtempSync(path.join(tmpdir(), "parley-restart-"));
+    const wav = path.join(work, "talk.wav");
+    execFileSync("sox", [a!.wav, path.join(work, "a.wav"), "pad", "1", "3"]);
+    execFileSync("sox", [b!.wav, path.join(work, "b.wav"), "pad", "6", "3"]);
+    execFileSync("sox", [path.join(work, "a.wav"), path.join(work, "b.wav"), wav]);
+    node = await startNode();
+    browser = await launchChromium({ microphoneWav: wav });
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/?store=demo&audio=raw&lang=en`);
+    await page.getByTestId("start").click();
+    await page.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 15_000 });
+    const firstFinal = page.locator('[data-final="1"]').first();
+    await firstFinal.waitFor({ timeout: 30_000 });
+    const finalsBefore = await page.$$eval('[data-final="1"]', (els) => els.map((e) => e.textContent?.trim() ?? ""));
+    await page.waitForTimeout(1_000); // the records queue writes it
+
+    node.kill("SIGKILL");
+    await new Promise((r) => node!.once("exit", r));
+    await page
+      .getByTestId("notice")
+      .filter({ hasText: /dropped/ })
+      .waitFor({ timeout: 10_000 });
+    node = await startNode();
+
+    // The app joined again: no error, listening, the transcript so far shown once.
+    await page.getByTestId("notice").waitFor({ state: "detached", timeout: 40_000 });
+    expect(await page.getByTestId("problem").count()).toBe(0);
+    await page.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    const finalsAfterRejoin = await page.$$eval('[data-final="1"]', (els) =>
+      els.map((e) => e.textContent?.trim() ?? ""),
+    );
+    expect(finalsAfterRejoin.slice(0, finalsBefore.length)).toEqual(finalsBefore);
+    // The customer goes on: a new final arrives after the restart.
+    await expect
+      .poll(async () => (await page.$$('[data-final="1"]')).length, { timeout: 40_000 })
+      .toBeGreaterThan(finalsBefore.length);
+  }, 150_000);
+});
