@@ -1,7 +1,9 @@
-// Where moderation decisions live. The records package can keep them in
-// Postgres; until then MemoryModerationStore keeps them for the node's
-// lifetime (a restart forgets them: approved feedback goes back to pending).
+// Where moderation decisions live: the records database (RecordsModerationStore),
+// so that an approval survives a restart and every node reads the same, and
+// every decision is in the audit log with who made it.
 import { ModerationStatus } from "@parley/proto/wall";
+import type { ModerationQueries, ModerationState } from "@parley/records";
+import type { UserRole } from "../../auth/userToken.ts";
 
 export interface ModerationDecision {
   sessionId: string;
@@ -19,62 +21,96 @@ export interface BusinessModerationSettings {
   redactedPhrases: string[];
 }
 
-export interface ModerationStore {
-  settings(businessId: string): Promise<BusinessModerationSettings>;
-  setSettings(businessId: string, settings: BusinessModerationSettings): Promise<void>;
-  decision(sessionId: string): Promise<ModerationDecision | undefined>;
-  decisions(sessionIds: readonly string[]): Promise<ModerationDecision[]>;
-  /** Approved feedback of a business, newest decision first. */
-  approved(businessId: string, limit: number): Promise<ModerationDecision[]>;
-  decide(decision: ModerationDecision): Promise<void>;
+/** Who moderates: a signed-in user, or the business's threshold ("system"). */
+export type ModerationActor = { userId: string; role: UserRole } | "system";
+
+export interface ModerationOutcome {
+  previous: ModerationDecision | undefined;
+  /** The decision that stands now. */
+  current: ModerationDecision;
+  /** False when nothing was written (the threshold's approval of something a person already decided). */
+  changed: boolean;
 }
 
-export class MemoryModerationStore implements ModerationStore {
-  readonly #settings = new Map<string, BusinessModerationSettings>();
-  /** By session, in the order of the latest decision. */
-  readonly #decisions = new Map<string, ModerationDecision>();
-  readonly #maxDecisions: number;
+export interface ModerationStore {
+  settings(businessId: string): Promise<BusinessModerationSettings>;
+  setSettings(businessId: string, settings: BusinessModerationSettings, actor: ModerationActor): Promise<void>;
+  decisions(sessionIds: readonly string[]): Promise<ModerationDecision[]>;
+  /** Approved feedback of a business (perhaps only some stores), newest decision first. */
+  approved(
+    businessId: string,
+    storeCodes: ReadonlySet<string> | undefined,
+    limit: number,
+  ): Promise<ModerationDecision[]>;
+  /**
+   * A person's decision replaces any; the system's approval is made only
+   * when nobody decided yet. Throws NOT_FOUND when the session is not the
+   * business's.
+   */
+  decide(
+    decision: { sessionId: string; businessId: string; status: ModerationStatus },
+    actor: ModerationActor,
+  ): Promise<ModerationOutcome>;
+}
 
-  constructor(options: { maxDecisions?: number } = {}) {
-    this.#maxDecisions = options.maxDecisions ?? 50_000;
+const TO_STATE: Partial<Record<ModerationStatus, ModerationState>> = {
+  [ModerationStatus.PENDING]: "pending",
+  [ModerationStatus.APPROVED]: "approved",
+  [ModerationStatus.HIDDEN]: "hidden",
+};
+const FROM_STATE: Record<ModerationState, ModerationStatus> = {
+  pending: ModerationStatus.PENDING,
+  approved: ModerationStatus.APPROVED,
+  hidden: ModerationStatus.HIDDEN,
+};
+
+const fromRecord = (d: {
+  sessionId: string;
+  businessId: string;
+  storeCode: string;
+  status: ModerationState;
+  automatic: boolean;
+}): ModerationDecision => ({ ...d, status: FROM_STATE[d.status] });
+
+/** Moderation in the records database. */
+export class RecordsModerationStore implements ModerationStore {
+  readonly #q: ModerationQueries;
+
+  constructor(queries: ModerationQueries) {
+    this.#q = queries;
   }
 
-  async settings(businessId: string): Promise<BusinessModerationSettings> {
-    const s = this.#settings.get(businessId);
-    return s ? { ...s, redactedPhrases: [...s.redactedPhrases] } : { autoApproveAbove: 0, redactedPhrases: [] };
+  settings(businessId: string): Promise<BusinessModerationSettings> {
+    return this.#q.settings(businessId);
   }
 
-  async setSettings(businessId: string, settings: BusinessModerationSettings): Promise<void> {
-    this.#settings.set(businessId, { ...settings, redactedPhrases: [...settings.redactedPhrases] });
-  }
-
-  async decision(sessionId: string): Promise<ModerationDecision | undefined> {
-    return this.#decisions.get(sessionId);
+  setSettings(businessId: string, settings: BusinessModerationSettings, actor: ModerationActor): Promise<void> {
+    return this.#q.setSettings(businessId, settings, actor);
   }
 
   async decisions(sessionIds: readonly string[]): Promise<ModerationDecision[]> {
-    return sessionIds.flatMap((id) => {
-      const d = this.#decisions.get(id);
-      return d ? [d] : [];
-    });
+    return (await this.#q.decisions(sessionIds)).map(fromRecord);
   }
 
-  async approved(businessId: string, limit: number): Promise<ModerationDecision[]> {
-    const out: ModerationDecision[] = [];
-    const all = [...this.#decisions.values()];
-    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-      const d = all[i]!;
-      if (d.businessId === businessId && d.status === ModerationStatus.APPROVED) out.push(d);
-    }
-    return out;
+  async approved(
+    businessId: string,
+    storeCodes: ReadonlySet<string> | undefined,
+    limit: number,
+  ): Promise<ModerationDecision[]> {
+    return (await this.#q.approved(businessId, storeCodes ? [...storeCodes] : undefined, limit)).map(fromRecord);
   }
 
-  async decide(decision: ModerationDecision): Promise<void> {
-    this.#decisions.delete(decision.sessionId); // re-inserted last: newest decision last
-    this.#decisions.set(decision.sessionId, { ...decision });
-    if (this.#decisions.size > this.#maxDecisions) {
-      const oldest = this.#decisions.keys().next().value;
-      if (oldest !== undefined) this.#decisions.delete(oldest);
-    }
+  async decide(
+    decision: { sessionId: string; businessId: string; status: ModerationStatus },
+    actor: ModerationActor,
+  ): Promise<ModerationOutcome> {
+    const status = TO_STATE[decision.status];
+    if (!status) throw new Error(`not a moderation status: ${decision.status}`);
+    const outcome = await this.#q.decide({ ...decision, status }, actor);
+    return {
+      previous: outcome.previous && fromRecord(outcome.previous),
+      current: fromRecord(outcome.current),
+      changed: outcome.changed,
+    };
   }
 }
