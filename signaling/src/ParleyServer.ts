@@ -117,8 +117,8 @@ export class ParleyServer {
   #draining = false;
   /** Request rates of the edge; login (records) makes its own with createRateLimiter. */
   readonly rateLimits: { sessionsPerClient: RateLimiter; sessionsPerStore: RateLimiter };
-  /** What one client may hold at once. */
-  readonly clientLimits: { sockets: PerClientLimit; sessions: PerClientLimit };
+  /** What one client may hold at once (dashboards' sockets counted apart from customers'). */
+  readonly clientLimits: { sockets: PerClientLimit; sessions: PerClientLimit; dashboardSockets: PerClientLimit };
   readonly wall: Wall;
   readonly dashboardTokens: SignedUserTokens;
   readonly stores: StoreDirectory;
@@ -262,6 +262,7 @@ export class ParleyServer {
     this.clientLimits = {
       sockets: new PerClientLimit(limits.socketsPerIp),
       sessions: new PerClientLimit(limits.sessionsPerIp),
+      dashboardSockets: new PerClientLimit(limits.socketsPerIp),
     };
     this.#uws = loadUws(config.allowUwsFallback);
     const tls = config.tls;
@@ -388,11 +389,16 @@ export class ParleyServer {
       { edge, sockets: this.clientLimits.sockets, logThrottle: this.#logThrottle, logger },
     );
     mountRecordsRoutes(this.#app, edge, this.records.routes);
-    mountWallWs(this.#app, this.wall, {
-      maxMessageBytes: config.maxWsMessageBytes,
-      // uWS's own limit only catches what the hub's policy somehow did not.
-      hardLimitBytes: 8 * config.wall.slowClient.closeBytes,
-    });
+    mountWallWs(
+      this.#app,
+      this.wall,
+      {
+        maxMessageBytes: config.maxWsMessageBytes,
+        // uWS's own limit only catches what the hub's policy somehow did not.
+        hardLimitBytes: 8 * config.wall.slowClient.closeBytes,
+      },
+      { edge, sockets: this.clientLimits.dashboardSockets, logThrottle: this.#logThrottle, logger },
+    );
     mountDashboardRoutes(this.#app, edge, config.wall.distDir, logger);
     // Last: uWS matches "/*" only when no other route does.
     mountStaticRoutes(this.#app, edge, config.clientDistDir, logger);
