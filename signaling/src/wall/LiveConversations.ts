@@ -93,9 +93,10 @@ export class LiveConversation {
     }
   }
 
-  /** The compacted events, in publication order. */
+  /** The compacted events, in publication order (a reward published without a seq, by a node that no longer knew the session, last). */
   envelopes(): LiveEnvelope[] {
-    return [...this.#latest.values()].sort((a, b) => Number(a.envelope.seq - b.envelope.seq)).map((m) => m.envelope);
+    const order = (m: LiveMessage) => (m.envelope.seq === 0n ? Number.MAX_SAFE_INTEGER : Number(m.envelope.seq));
+    return [...this.#latest.values()].sort((a, b) => order(a) - order(b)).map((m) => m.envelope);
   }
 
   /** Final transcript words so far (the monitor's progress column). */
