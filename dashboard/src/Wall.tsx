@@ -102,7 +102,8 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
       }),
     );
     const kind = e.event?.kind.case;
-    if (kind === "conversationEnded" || kind === "sessionStarted") refreshFigures();
+    // A reward decided (after the end) moves the money tiles; a withheld one perhaps the fraud tile.
+    if (kind === "conversationEnded" || kind === "sessionStarted" || kind === "reward") refreshFigures();
   };
 
   const conn = new WallConnection({
