@@ -56,7 +56,8 @@ import { BusinessOwnerRecipients } from "./wall/alerts/BusinessOwnerRecipients.t
 import { SendGridMailer } from "./wall/alerts/SendGridMailer.ts";
 import { RecordsWallHistory } from "./wall/history/RecordsWallHistory.ts";
 import type { WallHistory } from "./wall/history/WallHistory.ts";
-import { type ModerationStore, RecordsModerationStore } from "./wall/moderation/ModerationStore.ts";
+import type { ModerationStore } from "./wall/moderation/ModerationStore.ts";
+import { RecordsModerationStore } from "./wall/moderation/RecordsModerationStore.ts";
 import { Wall } from "./wall/Wall.ts";
 import { mountWallWs } from "./wall/wallWs.ts";
 import { mountCustomerWs } from "./ws/customerWs.ts";

@@ -6,7 +6,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { ModerationStatus, type ServerMessage, ServerMessageSchema } from "@parley/proto/wall";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RecordsWallHistory } from "../../src/wall/history/RecordsWallHistory.ts";
-import { RecordsModerationStore } from "../../src/wall/moderation/ModerationStore.ts";
+import { RecordsModerationStore } from "../../src/wall/moderation/RecordsModerationStore.ts";
 import { redact, WallModeration } from "../../src/wall/moderation/WallModeration.ts";
 import { logger, type RecordsRig, recordsRig } from "./records-rig.ts";
 
