@@ -10,6 +10,7 @@ export default defineConfig({
   server: {
     proxy: {
       "/wall/ws": { target: "ws://127.0.0.1:8080", ws: true },
+      "/api": { target: "http://127.0.0.1:8080" },
     },
   },
 });

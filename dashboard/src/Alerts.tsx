@@ -1,6 +1,6 @@
 import { type Alert, AlertKind } from "@parley/proto/wall";
 import { For, Show } from "solid-js";
-import { formatTime, t, topic } from "./ui.ts";
+import { formatTime, rule, t, topic } from "./ui.ts";
 
 export function alertText(a: Alert): string {
   const store = a.storeCode || "—";
@@ -12,7 +12,13 @@ export function alertText(a: Alert): string {
     case AlertKind.TOPIC_SPIKE:
       return t("alert.TOPIC_SPIKE", { topic: topic(a.topic), n: a.count });
     case AlertKind.FRAUD_FLAGGED:
-      return t("alert.FRAUD_FLAGGED", { store, detail: a.detail });
+      return t("alert.FRAUD_FLAGGED", {
+        store,
+        detail: a.detail
+          .split(",")
+          .map((r) => rule(r.trim()))
+          .join(", "),
+      });
     default:
       return "";
   }

@@ -2,9 +2,10 @@ import { EndReason } from "@parley/proto/live";
 import type { Conversation } from "@parley/proto/wall";
 import { createMemo, For, Show } from "solid-js";
 import { Chips, ScoreBadge } from "./ScoreBadge.tsx";
-import type { Card } from "./state.ts";
+import { type Card, rewardPhase } from "./state.ts";
+import { rewardText } from "./Ticker.tsx";
 import { UPlotChart } from "./UPlotChart.tsx";
-import { formatMoney, formatTime, language, t } from "./ui.ts";
+import { formatTime, language, rewardReason, rule, t } from "./ui.ts";
 
 /**
  * One conversation in full: transcript, the AI's questions, the score over
@@ -43,8 +44,16 @@ export function DrillDown(props: {
   });
   const feedback = () => props.conversation?.feedback;
   const score = () => props.card?.score ?? feedback()?.finalScore;
-  const reward = () => props.card?.rewardMinor || feedback()?.rewardMinor || 0;
-  const currency = () => props.card?.currency || feedback()?.currency || "SEK";
+  /** The history's word on the reward once it is there (it knows how far the payment got), else the wall's. */
+  const reward = (): Pick<Card, "reward" | "rewardReason" | "rewardMinor" | "currency"> | undefined => {
+    const f = feedback();
+    if (f?.rewardStatus)
+      return { reward: f.rewardStatus, rewardReason: f.rewardReason, rewardMinor: f.rewardMinor, currency: f.currency };
+    return props.card?.reward ? props.card : undefined;
+  };
+  const fraudFlags = () => (feedback()?.fraudFlags.length ? feedback()!.fraudFlags : (props.card?.fraudFlags ?? []));
+  const qualityFlags = () =>
+    feedback()?.qualityFlags.length ? feedback()!.qualityFlags : (props.card?.qualityFlags ?? []);
   const reason = () => props.card?.endReason || feedback()?.reason || EndReason.UNSPECIFIED;
   const chartOptions = () => {
     language();
@@ -80,7 +89,30 @@ export function DrillDown(props: {
             <h3>{t("drill.timeline")}</h3>
             <UPlotChart options={chartOptions} data={timeline()} height={160} testId="drill-chart" />
             <h3>{t("drill.reward")}</h3>
-            <p data-testid="drill-reward">{reward() > 0 ? formatMoney(reward(), currency()) : t("drill.noReward")}</p>
+            <Show when={reward()} fallback={<p data-testid="drill-reward">{t("drill.noReward")}</p>}>
+              {(r) => (
+                <>
+                  <p data-testid="drill-reward" data-reward={r().reward} class={`reward ${rewardPhase(r().reward)}`}>
+                    {rewardText(r())}
+                  </p>
+                  <Show when={r().rewardReason}>
+                    <p class="why">{t("drill.why", { reason: rewardReason(r().rewardReason) })}</p>
+                  </Show>
+                </>
+              )}
+            </Show>
+            <Show when={fraudFlags().length > 0}>
+              <h3>{t("drill.flags")}</h3>
+              <ul class="flags fraud" data-testid="drill-flags">
+                <For each={fraudFlags()}>{(f) => <li>{rule(f)}</li>}</For>
+              </ul>
+            </Show>
+            <Show when={qualityFlags().length > 0}>
+              <h3>{t("drill.quality")}</h3>
+              <ul class="flags">
+                <For each={qualityFlags()}>{(f) => <li>{rule(f)}</li>}</For>
+              </ul>
+            </Show>
             <Show when={!live() && reason() !== EndReason.UNSPECIFIED}>
               <p>{t("drill.reason", { reason: t(`reason.${EndReason[reason()]}` as "reason.CUSTOMER") })}</p>
             </Show>

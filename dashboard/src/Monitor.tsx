@@ -72,7 +72,12 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
 
   return (
     <div class={`monitor ${props.kiosk ? "kiosk" : ""}`} data-testid="monitor">
-      <Header title={t("app.monitor")} connection={connection()} kiosk={props.kiosk} />
+      <Header
+        title={t("app.monitor")}
+        connection={connection()}
+        kiosk={props.kiosk}
+        nav={{ href: `${import.meta.env.BASE_URL}${location.search}`, label: t("app.wall") }}
+      />
       {/* biome-ignore lint/a11y/useMediaCaption: a live customer's voice, listened to by an admin */}
       <audio ref={audio} autoplay />
       <Show when={problem()}>
@@ -186,8 +191,8 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
                     <For each={r().sessions}>
                       {(s) => (
                         <tr data-testid="session-row" data-session={s.sessionId} data-stage={Stage[s.stage]}>
-                          <td>
-                            {s.businessId} / {s.storeCode}
+                          <td title={s.businessId}>
+                            {s.businessName || s.businessId} / {s.storeCode}
                           </td>
                           <td>
                             <span class={`stage s${s.stage}`}>{t(`stage.${Stage[s.stage]}` as "stage.ICE")}</span>

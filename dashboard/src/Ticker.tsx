@@ -1,8 +1,29 @@
 import { ModerationStatus } from "@parley/proto/wall";
 import { For, Show } from "solid-js";
 import { Chips, ScoreBadge } from "./ScoreBadge.tsx";
-import { type Card, cardStatus } from "./state.ts";
+import { type Card, cardStatus, rewardPhase } from "./state.ts";
 import { formatDuration, formatMoney, formatTime, now, t } from "./ui.ts";
+
+/** The reward as the wall says it: its amount and how far its payment got (nothing until decided). */
+export function rewardText(card: Pick<Card, "reward" | "rewardMinor" | "currency">): string {
+  const amount = formatMoney(card.rewardMinor, card.currency);
+  switch (rewardPhase(card.reward)) {
+    case "held":
+      return t("reward.held", { amount });
+    case "paying":
+      return t("reward.paying", { amount });
+    case "paid":
+      return t("reward.paid", { amount });
+    case "failed":
+      return t("reward.failed", { amount });
+    case "withheld":
+      return t("reward.withheld");
+    case "none":
+      return t("reward.none");
+    default:
+      return "";
+  }
+}
 
 export interface CardActions {
   open(sessionId: string): void;
@@ -50,8 +71,10 @@ export function FeedbackCard(props: { card: Card; actions: CardActions; kiosk: b
       </Show>
       <footer>
         <Chips score={card().score} />
-        <Show when={card().rewardMinor > 0}>
-          <span class="reward">{t("ticker.reward", { amount: formatMoney(card().rewardMinor, card().currency) })}</span>
+        <Show when={card().reward}>
+          <span class={`reward ${rewardPhase(card().reward)}`} data-testid="reward" data-reward={card().reward}>
+            {rewardText(card())}
+          </span>
         </Show>
         <Show when={!props.kiosk}>
           <span class="actions">

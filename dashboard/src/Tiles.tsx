@@ -44,6 +44,13 @@ export function Tiles(props: { liveNow: number; tiles: TilesData | undefined }) 
       <div class="tile" data-testid="tile-paid">
         <span class="label">{t("tile.paid")}</span>
         <span class="value">{tiles() ? formatMoney(tiles()!.paidTodayMinor, tiles()!.currency) : "—"}</span>
+        <Show when={tiles()}>
+          {(x) => (
+            <span class="sub" data-testid="tile-granted">
+              {t("tile.granted", { amount: formatMoney(x().grantedTodayMinor, x().currency) })}
+            </span>
+          )}
+        </Show>
       </div>
       <div class={`tile ${tiles()?.fraudFlagsToday ? "warn" : ""}`} data-testid="tile-fraud">
         <span class="label">{t("tile.fraud")}</span>

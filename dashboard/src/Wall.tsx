@@ -26,6 +26,7 @@ import { Filters } from "./Filters.tsx";
 import { Header } from "./Header.tsx";
 import { ModerationSettings } from "./ModerationSettings.tsx";
 import {
+  applyAlert,
   applyEnvelope,
   applyFeedback,
   applyModeration,
@@ -82,6 +83,7 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
           for (const f of [...snapshot.recent].reverse()) applyFeedback(s.cards, f);
           for (const e of snapshot.live) applyEnvelope(s.cards, e);
           applyModeration(s.cards, snapshot.moderation);
+          for (const a of snapshot.alerts) applyAlert(s.cards, a);
         }),
       );
       setStores(snapshot.stores);
@@ -100,7 +102,8 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
       }),
     );
     const kind = e.event?.kind.case;
-    if (kind === "conversationEnded" || kind === "sessionStarted") refreshFigures();
+    // A reward decided (after the end) moves the money tiles; a withheld one perhaps the fraud tile.
+    if (kind === "conversationEnded" || kind === "sessionStarted" || kind === "reward") refreshFigures();
   };
 
   const conn = new WallConnection({
@@ -118,9 +121,12 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
         case "live":
           onLive(m.kind.value);
           break;
-        case "alert":
-          setAlerts((a) => [m.kind.value as Alert, ...a].slice(0, 50));
+        case "alert": {
+          const alert = m.kind.value;
+          setAlerts((a) => [alert, ...a].slice(0, 50));
+          setState(produce((s) => applyAlert(s.cards, alert)));
           break;
+        }
         case "moderation": {
           const update = m.kind.value;
           setState(produce((s) => applyModeration(s.cards, update.states)));
@@ -162,7 +168,17 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
 
   return (
     <div class={`wall ${props.kiosk ? "kiosk" : ""}`} data-testid="wall" data-connection={connection()}>
-      <Header title={t("app.wall")} connection={connection()} historySource={historySource()} kiosk={props.kiosk} />
+      <Header
+        title={t("app.wall")}
+        connection={connection()}
+        historySource={historySource()}
+        kiosk={props.kiosk}
+        nav={
+          welcome()?.role === Role.ADMIN
+            ? { href: `${import.meta.env.BASE_URL}monitor${location.search}`, label: t("app.monitor") }
+            : undefined
+        }
+      />
       <Tiles liveNow={liveNow()} tiles={tiles()} />
       <Alerts
         alerts={alerts()}

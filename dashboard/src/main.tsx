@@ -1,6 +1,6 @@
 import { createSignal, Match, Switch } from "solid-js";
 import { render } from "solid-js/web";
-import { forgetToken, takeToken } from "./auth.ts";
+import { forgetToken, takeToken, type UserRole } from "./auth.ts";
 import { Monitor } from "./Monitor.tsx";
 import { PublicScreen } from "./PublicScreen.tsx";
 import { SignIn } from "./SignIn.tsx";
@@ -19,6 +19,14 @@ const view = location.pathname.replace(/\/+$/, "").endsWith("/monitor")
 document.documentElement.lang = language();
 if (kiosk) document.documentElement.classList.add("kiosk");
 
+/** Where a signed-in user belongs: admins on the monitor, a business's people on its wall (a public screen stays). */
+function landing(role: UserRole): string | undefined {
+  const base = import.meta.env.BASE_URL;
+  if (role === "admin" && view === "wall") return `${base}monitor${location.search}`;
+  if (role !== "admin" && view === "monitor") return `${base}${location.search}`;
+  return undefined;
+}
+
 function Root() {
   const [token, setToken] = createSignal(takeToken());
   const [problem, setProblem] = createSignal("");
@@ -27,10 +35,15 @@ function Root() {
     setProblem(why);
     setToken(undefined);
   };
+  const signedIn = (t: string, role: UserRole) => {
+    const there = landing(role);
+    if (there) location.assign(there);
+    else setToken(t);
+  };
   return (
     <Switch>
       <Match when={!token()}>
-        <SignIn problem={problem()} done={setToken} />
+        <SignIn problem={problem()} done={signedIn} />
       </Match>
       <Match when={view === "monitor"}>
         <Monitor token={token()!} kiosk={kiosk} onRefused={refused} />

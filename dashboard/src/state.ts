@@ -2,8 +2,23 @@
 // the live envelopes that follow (the same code applies both), and from the
 // history's finished feedback. Pure functions on plain objects, so the wall
 // can keep them in a Solid store and tests can run them as they are.
-import { EndReason, type FeedbackScore, type LiveEnvelope } from "@parley/proto/live";
-import { type Feedback, type ModerationState, ModerationStatus } from "@parley/proto/wall";
+import { EndReason, type FeedbackScore, type LiveEnvelope, RewardStatus } from "@parley/proto/live";
+import { type Alert, AlertKind, type Feedback, type ModerationState, ModerationStatus } from "@parley/proto/wall";
+
+/**
+ * Records' state of a reward ("" until decided): none, withheld, claimable
+ * (held until the customer claims it), onboarding, transfer_pending,
+ * transferred, payout_pending, paid, payout_failed, reversed.
+ */
+export type RewardState = string;
+
+/** The live RewardUpdate's status in records' terms (the history then says how far its payment got). */
+const REWARD_STATE: Record<RewardStatus, RewardState> = {
+  [RewardStatus.UNSPECIFIED]: "",
+  [RewardStatus.GRANTED]: "claimable",
+  [RewardStatus.NONE]: "none",
+  [RewardStatus.WITHHELD]: "withheld",
+};
 
 export interface ShownSegment {
   id: number;
@@ -28,8 +43,14 @@ export interface Card {
   endReason: EndReason;
   rewardMinor: number;
   currency: string;
+  reward: RewardState;
+  /** Why ("tier", "below_minimum_quality", "budget_exhausted", "flagged", ...). */
+  rewardReason: string;
   summary: string;
+  /** Fraud rules that flagged it: its status is "flagged". */
   fraudFlags: string[];
+  /** Quality rules that withheld its reward (not fraud). */
+  qualityFlags: string[];
   moderation: ModerationStatus;
   moderationAutomatic: boolean;
   /** The highest sequence number applied: a repeated or older envelope changes nothing. */
@@ -53,8 +74,11 @@ function newCard(sessionId: string, businessId: string, storeCode: string, start
     endReason: EndReason.UNSPECIFIED,
     rewardMinor: 0,
     currency: "SEK",
+    reward: "",
+    rewardReason: "",
     summary: "",
     fraudFlags: [],
+    qualityFlags: [],
     moderation: ModerationStatus.PENDING,
     moderationAutomatic: false,
     lastSeq: 0,
@@ -64,6 +88,18 @@ function newCard(sessionId: string, businessId: string, storeCode: string, start
 /** Applies one live envelope (from the snapshot or the stream). Returns whether it changed anything. */
 export function applyEnvelope(cards: Cards, envelope: LiveEnvelope): boolean {
   const at = Number(envelope.publishedAtMs);
+  const event = envelope.event?.kind;
+  // A reward may come from a node that no longer knows the conversation (seq 0): it is applied
+  // whatever its seq (a decision never changes), and only to a conversation already shown.
+  if (event?.case === "reward") {
+    const card = cards[envelope.sessionId];
+    if (!card) return false;
+    card.reward = REWARD_STATE[event.value.status] ?? "";
+    card.rewardReason = event.value.reason;
+    card.rewardMinor = event.value.amountMinor;
+    card.currency = event.value.currency || card.currency;
+    return true;
+  }
   let card = cards[envelope.sessionId];
   if (!card)
     card = cards[envelope.sessionId] = newCard(envelope.sessionId, envelope.businessId, envelope.storeCode, at);
@@ -101,7 +137,8 @@ export function applyEnvelope(cards: Cards, envelope: LiveEnvelope): boolean {
       card.endedAtMs = at;
       card.endReason = e.reason;
       card.summary = e.summary;
-      card.rewardMinor = e.rewardMinor;
+      // Records decides the reward after the end (RewardUpdate); an end that carries one still counts.
+      if (e.rewardMinor) card.rewardMinor = e.rewardMinor;
       card.currency = e.currency || card.currency;
       if (e.finalScore) {
         card.score = e.finalScore;
@@ -119,10 +156,11 @@ export function applyEnvelope(cards: Cards, envelope: LiveEnvelope): boolean {
 
 /** A finished conversation from the history; live data the wall already has wins. */
 export function applyFeedback(cards: Cards, f: Feedback): void {
-  if (cards[f.sessionId]) {
-    const card = cards[f.sessionId]!;
-    if (f.fraudFlags.length) card.fraudFlags = [...f.fraudFlags];
-    if (f.rewardMinor) card.rewardMinor = f.rewardMinor;
+  const known = cards[f.sessionId];
+  if (known) {
+    if (f.fraudFlags.length) known.fraudFlags = [...f.fraudFlags];
+    if (f.qualityFlags.length) known.qualityFlags = [...f.qualityFlags];
+    if (f.rewardStatus) applyReward(known, f);
     return;
   }
   const card = newCard(f.sessionId, f.businessId, f.storeCode, Number(f.startedAtMs));
@@ -132,10 +170,58 @@ export function applyFeedback(cards: Cards, f: Feedback): void {
   card.score = f.finalScore;
   card.endReason = f.reason;
   card.summary = f.summary;
-  card.rewardMinor = f.rewardMinor;
-  card.currency = f.currency || "SEK";
+  applyReward(card, f);
   card.fraudFlags = [...f.fraudFlags];
+  card.qualityFlags = [...f.qualityFlags];
   cards[f.sessionId] = card;
+}
+
+function applyReward(card: Card, f: Feedback): void {
+  card.reward = f.rewardStatus;
+  card.rewardReason = f.rewardReason;
+  card.rewardMinor = f.rewardMinor;
+  card.currency = f.currency || card.currency;
+}
+
+/** A fraud alert names its conversation: the card shows it flagged at once. */
+export function applyAlert(cards: Cards, alert: Alert): void {
+  if (alert.kind !== AlertKind.FRAUD_FLAGGED || !alert.sessionId) return;
+  const card = cards[alert.sessionId];
+  if (!card) return;
+  card.fraudFlags = alert.detail
+    .split(",")
+    .map((r) => r.trim())
+    .filter(Boolean);
+  if (card.fraudFlags.length === 0) card.fraudFlags = ["fraud"];
+}
+
+/**
+ * How far a reward got, for labels: held for the customer to claim, being
+ * transferred, paid (in the customer's Stripe account, or on to their bank),
+ * withheld (flagged), none earned, or failed (payout failed, reversed).
+ */
+export type RewardPhase = "held" | "paying" | "paid" | "withheld" | "none" | "failed" | "";
+export function rewardPhase(state: RewardState): RewardPhase {
+  switch (state) {
+    case "claimable":
+    case "onboarding":
+      return "held";
+    case "transfer_pending":
+      return "paying";
+    case "transferred":
+    case "payout_pending":
+    case "paid":
+      return "paid";
+    case "withheld":
+      return "withheld";
+    case "none":
+      return "none";
+    case "payout_failed":
+    case "reversed":
+      return "failed";
+    default:
+      return "";
+  }
 }
 
 export function applyModeration(cards: Cards, states: readonly ModerationState[]): void {

@@ -1,7 +1,16 @@
 // What every view shares: the language (a signal, switchable), t(), and
 // number, money and duration formats in the viewer's locale.
 import { createSignal } from "solid-js";
-import { type Language, LOCALES, type MessageKey, pickLanguage, topicLabel, translate } from "./i18n.ts";
+import {
+  type Language,
+  LOCALES,
+  type MessageKey,
+  pickLanguage,
+  rewardReasonLabel,
+  ruleLabel,
+  topicLabel,
+  translate,
+} from "./i18n.ts";
 
 const [language, setLanguage] = createSignal<Language>(pickLanguage(location.search, navigator.language));
 
@@ -9,6 +18,8 @@ export { language, setLanguage };
 
 export const t = (key: MessageKey, params?: Record<string, string | number>) => translate(language(), key, params);
 export const topic = (key: string) => topicLabel(language(), key);
+export const rule = (key: string) => ruleLabel(language(), key);
+export const rewardReason = (key: string) => rewardReasonLabel(language(), key);
 
 export function switchLanguage(): void {
   const next = language() === "sv" ? "en" : "sv";

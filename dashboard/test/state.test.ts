@@ -1,9 +1,17 @@
 import { create } from "@bufbuild/protobuf";
-import { EndReason, type LiveEnvelope, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "@parley/proto/live";
-import { FeedbackSchema, ModerationStatus } from "@parley/proto/wall";
-import { describe, expect, it } from "vitest";
-import { pickLanguage, topicLabel, translate } from "../src/i18n.ts";
 import {
+  EndReason,
+  type LiveEnvelope,
+  LiveEnvelopeSchema,
+  type LiveEvent,
+  LiveEventSchema,
+  RewardStatus,
+} from "@parley/proto/live";
+import { AlertKind, AlertSchema, FeedbackSchema, ModerationStatus } from "@parley/proto/wall";
+import { describe, expect, it } from "vitest";
+import { pickLanguage, rewardReasonLabel, ruleLabel, topicLabel, translate } from "../src/i18n.ts";
+import {
+  applyAlert,
   applyEnvelope,
   applyFeedback,
   applyModeration,
@@ -11,6 +19,7 @@ import {
   cardStatus,
   matches,
   NO_FILTER,
+  rewardPhase,
   sortedCards,
 } from "../src/state.ts";
 
@@ -111,6 +120,77 @@ describe("the wall's cards", () => {
   });
 });
 
+describe("rewards and flags on the wall", () => {
+  const reward = (sessionId: string, status: RewardStatus, amountMinor: number, seq?: bigint) => {
+    const e = envelope(
+      sessionId,
+      create(LiveEventSchema, {
+        kind: { case: "reward", value: { sessionId, status, amountMinor, currency: "SEK", reason: "tier" } },
+      }),
+    );
+    if (seq !== undefined) e.seq = seq;
+    return e;
+  };
+
+  it("shows the reward records decided after the end, even from a node that no longer knew the conversation", () => {
+    const cards: Cards = {};
+    applyEnvelope(cards, transcript("r1", 1, "lovely buns", true));
+    applyEnvelope(
+      cards,
+      envelope("r1", create(LiveEventSchema, { kind: { case: "conversationEnded", value: { sessionId: "r1" } } })),
+    );
+    expect(cards.r1!.reward).toBe("");
+    expect(applyEnvelope(cards, reward("r1", RewardStatus.GRANTED, 2_000, 0n))).toBe(true);
+    expect(cards.r1).toMatchObject({ reward: "claimable", rewardMinor: 2_000, rewardReason: "tier", currency: "SEK" });
+    expect(rewardPhase(cards.r1!.reward)).toBe("held");
+    // A reward alone is no conversation: nothing appears for one the wall does not show.
+    expect(applyEnvelope(cards, reward("unknown", RewardStatus.GRANTED, 500))).toBe(false);
+    expect(cards.unknown).toBeUndefined();
+  });
+
+  it("marks a card flagged when a fraud alert names it, and not for other alerts", () => {
+    const cards: Cards = {};
+    applyEnvelope(cards, transcript("f1", 1, "same receipt again", true));
+    applyEnvelope(cards, reward("f1", RewardStatus.WITHHELD, 0));
+    expect(cardStatus(cards.f1!)).toBe("live"); // withheld may be only poor quality: not flagged by itself
+    applyAlert(cards, create(AlertSchema, { kind: AlertKind.LOW_SCORE, sessionId: "f1" }));
+    expect(cardStatus(cards.f1!)).toBe("live");
+    applyAlert(
+      cards,
+      create(AlertSchema, { kind: AlertKind.FRAUD_FLAGGED, sessionId: "f1", detail: "duplicate_receipt, ip_velocity" }),
+    );
+    expect(cards.f1!.fraudFlags).toEqual(["duplicate_receipt", "ip_velocity"]);
+    expect(cardStatus(cards.f1!)).toBe("flagged");
+    expect(rewardPhase(cards.f1!.reward)).toBe("withheld");
+  });
+
+  it("takes the reward's progress and the flags from the history", () => {
+    const cards: Cards = {};
+    applyFeedback(
+      cards,
+      create(FeedbackSchema, {
+        sessionId: "h1",
+        endedAtMs: 10n,
+        rewardMinor: 1_000,
+        currency: "SEK",
+        rewardStatus: "paid",
+        rewardReason: "tier",
+      }),
+    );
+    applyFeedback(
+      cards,
+      create(FeedbackSchema, { sessionId: "h2", endedAtMs: 10n, rewardStatus: "withheld", qualityFlags: ["empty"] }),
+    );
+    expect(rewardPhase(cards.h1!.reward)).toBe("paid");
+    expect(cards.h1!.rewardMinor).toBe(1_000);
+    expect(cards.h2!.qualityFlags).toEqual(["empty"]);
+    expect(cardStatus(cards.h2!)).toBe("ended"); // poor quality is not fraud
+    expect(rewardPhase("transfer_pending")).toBe("paying");
+    expect(rewardPhase("reversed")).toBe("failed");
+    expect(rewardPhase("")).toBe("");
+  });
+});
+
 describe("the dashboards' languages", () => {
   it("picks Swedish for Swedish browsers unless asked otherwise, and translates with parameters", () => {
     expect(pickLanguage("", "sv-SE")).toBe("sv");
@@ -121,5 +201,8 @@ describe("the dashboards' languages", () => {
     );
     expect(topicLabel("sv", "waiting_time")).toBe("väntetid");
     expect(topicLabel("en", "brand_new_topic")).toBe("brand new topic");
+    expect(ruleLabel("sv", "duplicate_receipt")).toBe("samma kvitto som ett tidigare samtal");
+    expect(ruleLabel("en", "new_rule")).toBe("new rule");
+    expect(rewardReasonLabel("en", "budget_exhausted")).toBe("the day's budget was used up");
   });
 });

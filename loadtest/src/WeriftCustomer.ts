@@ -14,7 +14,7 @@ import {
   RtpHeader,
   RtpPacket,
 } from "werift";
-import { createSession, type Endpoint, ProtocolClient } from "./ProtocolClient.ts";
+import { createSession, type Endpoint, ProtocolClient, type SessionOptions } from "./ProtocolClient.ts";
 
 export const FRAME_MS = 20;
 
@@ -71,14 +71,15 @@ export class WeriftCustomer {
    * Creates a session, joins it and brings WebRTC up; `onStage` hears each
    * stage as it completes (the load tester times them). `sessionId` is
    * reported as soon as the node has made one, so that a failure later can
-   * still name it.
+   * still name it. `session`: what the app sends with the session (its receipt, say).
    */
   static async connect(
     server: Endpoint,
     storeCode = "demo",
     onStage?: (stage: JoinStage, sessionId: string) => void,
+    session: SessionOptions = {},
   ): Promise<WeriftCustomer> {
-    const { token, sessionId } = await createSession(server, storeCode);
+    const { token, sessionId } = await createSession(server, storeCode, session);
     onStage?.("created", sessionId);
     const socket = await ProtocolClient.open(server);
     try {

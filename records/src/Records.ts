@@ -19,6 +19,8 @@ import { createRoutes } from "./http/routes.ts";
 import type { Route } from "./http/types.ts";
 import { type PayoutFaults, type StripeOptions, StripePayouts } from "./payments/StripePayouts.ts";
 import { RetentionJob, type RetentionOptions } from "./privacy/RetentionJob.ts";
+import { type ModerationQueries, moderationQueries } from "./queries/moderation.ts";
+import { type WallQueries, wallQueries } from "./queries/wall.ts";
 import { RecordWriter, type RecordWriterOptions } from "./RecordWriter.ts";
 import { type CountSession, type Publish, SessionFinalizer } from "./rewards/SessionFinalizer.ts";
 
@@ -126,6 +128,10 @@ export class Records {
   readonly retention: RetentionJob;
   readonly payouts: StripePayouts | undefined;
   readonly routes: Route[];
+  /** What the business wall and the admin monitor read (history, tiles, trends, alert recipients, names). */
+  readonly wall: WallQueries;
+  /** Moderation of feedback for public screens, audited. */
+  readonly moderation: ModerationQueries;
   /** The logins created on this start (first start of an empty database), else undefined. */
   readonly demo: DemoLogins | undefined;
   readonly #options: RecordsOptions;
@@ -176,6 +182,8 @@ export class Records {
     this.#secret = secret;
     this.demo = demo;
     this.#now = options.now ?? Date.now;
+    this.wall = wallQueries(this.sql);
+    this.moderation = moderationQueries(this.sql);
     this.fraud = new FraudDetector(this.sql, { ...DEFAULT_FRAUD_OPTIONS, ...options.fraud });
     this.payouts = options.stripe
       ? new StripePayouts(this.sql, logger, options.stripe, options.payoutFaults)

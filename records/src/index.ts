@@ -5,6 +5,27 @@ export type { Auth, Method, RecordsRequest, RecordsResponse, Route } from "./htt
 export { matchPath } from "./http/types.ts";
 export type { StripeOptions } from "./payments/StripePayouts.ts";
 export type { RetentionOptions } from "./privacy/RetentionJob.ts";
+export type {
+  ModerationActor,
+  ModerationQueries,
+  ModerationRecord,
+  ModerationSettingsRecord,
+  ModerationState,
+} from "./queries/moderation.ts";
+export {
+  type ConversationRecord,
+  type FeedbackRecord,
+  type RewardRecord,
+  type ScoreRecord,
+  type SegmentRecord,
+  type TilesRecord,
+  type TrendSpan,
+  type TrendsRecord,
+  type ViewerDay,
+  viewerDayStart,
+  type WallQueries,
+  type WallQueryScope,
+} from "./queries/wall.ts";
 export {
   type BegunSession,
   Records,

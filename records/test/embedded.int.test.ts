@@ -69,6 +69,20 @@ describe("embedded PGlite", () => {
         body: JSON.stringify({ email: "demo@parley.local", password: records.demo!.owner.password }),
       });
       expect(res.status).toBe(200);
+      // The wall's history and moderation read the same on PGlite.
+      const businessId = records.demo!.businessId;
+      const scope = { businessId, storeCodes: ["demo"] };
+      const day = { nowMs: Date.now(), utcOffsetMinutes: 60 };
+      expect((await again.wall.recent(scope, 10)).map((f) => f.sessionId)).toEqual([sessionId]);
+      expect((await again.wall.conversation(sessionId))?.segments).toHaveLength(3);
+      expect(await again.wall.tiles(scope, day)).toMatchObject({ todayCount: 1, grantedTodayMinor: 2000 });
+      const trends = await again.wall.trends(scope, "days7", day);
+      expect(trends.buckets.at(-1)?.count).toBe(1);
+      expect(trends.topics.map((t) => t.topic)).toEqual(["service", "waiting_time"]);
+      const decided = await again.moderation.decide({ sessionId, businessId, status: "approved" }, "system");
+      expect(decided.current).toMatchObject({ status: "approved", automatic: true, storeCode: "demo" });
+      await again.moderation.setSettings(businessId, { autoApproveAbove: 80, redactedPhrases: ["x"] }, "system");
+      expect(await again.moderation.settings(businessId)).toEqual({ autoApproveAbove: 80, redactedPhrases: ["x"] });
     } finally {
       await http.close();
       await again.close();

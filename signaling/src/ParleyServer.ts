@@ -52,20 +52,21 @@ import { SessionRegistry } from "./session/SessionRegistry.ts";
 import { admitSpeech, type ConversationParts, moveMedia, startConversation } from "./session/startConversation.ts";
 import { RecordsStoreDirectory, type StoreDirectory } from "./stores/StoreDirectory.ts";
 import { loadUws, type TemplatedApp, type Uws, type us_listen_socket } from "./uws.ts";
-import { type AlertRecipients, ConfiguredAlertRecipients } from "./wall/alerts/AlertMailer.ts";
+import type { AlertRecipients } from "./wall/alerts/AlertMailer.ts";
+import { BusinessOwnerRecipients } from "./wall/alerts/BusinessOwnerRecipients.ts";
 import { SendGridMailer } from "./wall/alerts/SendGridMailer.ts";
-import { MemoryWallHistory } from "./wall/history/MemoryWallHistory.ts";
+import { RecordsWallHistory } from "./wall/history/RecordsWallHistory.ts";
 import type { WallHistory } from "./wall/history/WallHistory.ts";
-import { MemoryModerationStore, type ModerationStore } from "./wall/moderation/ModerationStore.ts";
+import type { ModerationStore } from "./wall/moderation/ModerationStore.ts";
+import { RecordsModerationStore } from "./wall/moderation/RecordsModerationStore.ts";
 import { Wall } from "./wall/Wall.ts";
 import { mountWallWs } from "./wall/wallWs.ts";
 import { mountCustomerWs } from "./ws/customerWs.ts";
 
 /**
- * What the dashboards need from durable records. Absent parts get the
- * embedded ones: tokens signed with JWT_SECRET, history and moderation in
- * memory for the node's lifetime, ALERT_EMAIL_TO as every business's
- * recipients. The records package provides all four once bound.
+ * What the dashboards read and keep. Absent parts are bound to the records
+ * package: its logins' tokens (JWT_SECRET), its history and moderation in
+ * Postgres, each business's owners (plus ALERT_EMAIL_TO) as alert recipients.
  */
 export interface WallBindings {
   verifier?: DashboardTokenVerifier;
@@ -118,8 +119,8 @@ export class ParleyServer {
   #draining = false;
   /** Request rates of the edge; login (records) makes its own with createRateLimiter. */
   readonly rateLimits: { sessionsPerClient: RateLimiter; sessionsPerStore: RateLimiter };
-  /** What one client may hold at once. */
-  readonly clientLimits: { sockets: PerClientLimit; sessions: PerClientLimit };
+  /** What one client may hold at once (dashboards' sockets counted apart from customers'). */
+  readonly clientLimits: { sockets: PerClientLimit; sessions: PerClientLimit; dashboardSockets: PerClientLimit };
   readonly wall: Wall;
   readonly dashboardTokens: SignedUserTokens;
   readonly stores: StoreDirectory;
@@ -263,6 +264,7 @@ export class ParleyServer {
     this.clientLimits = {
       sockets: new PerClientLimit(limits.socketsPerIp),
       sessions: new PerClientLimit(limits.sessionsPerIp),
+      dashboardSockets: new PerClientLimit(limits.socketsPerIp),
     };
     this.#uws = loadUws(config.allowUwsFallback);
     const tls = config.tls;
@@ -402,11 +404,16 @@ export class ParleyServer {
       { edge, sockets: this.clientLimits.sockets, logThrottle: this.#logThrottle, logger },
     );
     mountRecordsRoutes(this.#app, edge, this.records.routes);
-    mountWallWs(this.#app, this.wall, {
-      maxMessageBytes: config.maxWsMessageBytes,
-      // uWS's own limit only catches what the hub's policy somehow did not.
-      hardLimitBytes: 8 * config.wall.slowClient.closeBytes,
-    });
+    mountWallWs(
+      this.#app,
+      this.wall,
+      {
+        maxMessageBytes: config.maxWsMessageBytes,
+        // uWS's own limit only catches what the hub's policy somehow did not.
+        hardLimitBytes: 8 * config.wall.slowClient.closeBytes,
+      },
+      { edge, sockets: this.clientLimits.dashboardSockets, logThrottle: this.#logThrottle, logger },
+    );
     mountDashboardRoutes(this.#app, edge, config.wall.distDir, logger);
     // Last: uWS matches "/*" only when no other route does.
     mountStaticRoutes(this.#app, edge, config.clientDistDir, logger);
@@ -500,8 +507,9 @@ export class ParleyServer {
       logger: logger.child({ component: "wall" }),
       verifier: bindings.verifier ?? this.dashboardTokens,
       stores: this.stores,
-      history: bindings.history ?? new MemoryWallHistory({ bus: this.bus }),
-      moderationStore: bindings.moderationStore ?? new MemoryModerationStore(),
+      history: bindings.history ?? new RecordsWallHistory(this.records.wall),
+      moderationStore: bindings.moderationStore ?? new RecordsModerationStore(this.records.moderation),
+      businessNames: (ids) => this.records.wall.businessNames(ids),
       limits: config.wall.slowClient,
       flushIntervalMs: config.wall.flushIntervalMs,
       alerts: {
@@ -511,10 +519,14 @@ export class ParleyServer {
           ? {
               email: {
                 mailer: new SendGridMailer({ apiKey: email.apiKey, apiUrl: email.apiUrl, from: email.from }),
-                recipients: bindings.alertRecipients ?? new ConfiguredAlertRecipients(email.to),
+                recipients:
+                  bindings.alertRecipients ??
+                  new BusinessOwnerRecipients((id) => this.records.wall.ownerEmails(id), email.to),
               },
             }
           : {}),
+        fraudRules: async (sessionId) =>
+          (await this.records.wall.fraudFlags(sessionId)).filter((f) => f.severity === "fraud").map((f) => f.rule),
       },
       maxMessageBytes: config.maxWsMessageBytes,
       node: {

@@ -130,8 +130,6 @@ export interface Config {
   /** The business wall and admin monitor (/dashboard, /wall/ws). */
   wall: {
     distDir: string;
-    /** Log sign-in links for the configured business and an admin at start (dev only; records' login replaces it). */
-    devLogin: boolean;
     /** Live frames to dashboards go out together at most this often (0: each at once). */
     flushIntervalMs: number;
     /** The per-dashboard backpressure policy (see wall/ClientOutbox.ts). */
@@ -327,7 +325,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     wall: {
       distDir: env.DASHBOARD_DIST_DIR ?? path.join(REPO_ROOT, "dashboard/dist"),
-      devLogin: (env.WALL_DEV_LOGIN ?? (nodeEnv === "production" ? "0" : "1")) === "1",
       flushIntervalMs: int(env, "WALL_FLUSH_INTERVAL_MS", 16),
       slowClient: {
         softLimitBytes: int(env, "WALL_CLIENT_SOFT_LIMIT_BYTES", 256 * 1024),

@@ -28,4 +28,11 @@ export function loadUws(allowFallback: boolean): Uws {
   }
 }
 
-export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from "uWebSockets.js";
+export type {
+  HttpRequest,
+  HttpResponse,
+  TemplatedApp,
+  us_listen_socket,
+  us_socket_context_t,
+  WebSocket,
+} from "uWebSockets.js";

@@ -68,11 +68,10 @@ describe("configuration", () => {
       SENDGRID_API_KEY: "SG.secret",
       ALERT_EMAIL_TO: "a@b.se",
     });
-    expect(config.wall).toMatchObject({ devLogin: true, flushIntervalMs: 16 });
+    expect(config.wall).toMatchObject({ flushIntervalMs: 16 });
     expect(config.wall.slowClient.softLimitBytes).toBeLessThan(config.wall.slowClient.dropPartialsBytes);
     expect(config.wall.alerts.email).toMatchObject({ apiUrl: "https://api.sendgrid.com", to: ["a@b.se"] });
     expect(JSON.stringify(describeConfig(config))).not.toContain("SG.secret");
-    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: "s".repeat(40) }).wall.devLogin).toBe(false);
     expect(() => loadConfig({ ALERT_NEGATIVE_SENTIMENT: "very" })).toThrow(/ALERT_NEGATIVE_SENTIMENT/);
   });
 });

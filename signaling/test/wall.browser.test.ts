@@ -108,7 +108,8 @@ describe("the wall and the monitor in a real browser", () => {
     for (const text of soFar) expect(lateFinals).toContain(text);
 
     // The admin's monitor: the session, with audio flowing; listening in receives it through the SFU.
-    const row = monitor.locator('[data-testid="session-row"]').filter({ hasText: `${ids.demo} / demo` });
+    // Businesses by name (records knows them), not by id.
+    const row = monitor.locator('[data-testid="session-row"]').filter({ hasText: "Demo business / demo" });
     await row.and(monitor.locator('[data-stage="TRANSCRIBING"], [data-stage="SCORING"]')).waitFor({ timeout: 30_000 });
     // Inside a loopback-only network namespace Chromium gathers ICE candidates
     // (loopback ones) only for a page that holds a media permission; on a real

@@ -157,15 +157,45 @@ describe("the wall and the monitor over a real conversation", () => {
     // The other business: nothing at any time.
     for (const other of [acme, acmeStaff]) expect(of(other.client.live(), sessionId)).toHaveLength(0);
 
-    // The drill-down: the whole conversation for its business.
+    // Records decides the reward once the end is stored; the walls hear it live.
+    const reward = await demo.client.waitFor(
+      (m) => m.kind.case === "live" && m.kind.value.sessionId === sessionId && kindOf(m.kind.value) === "reward",
+      20_000,
+    );
+    await server.records.flush();
+
+    // The drill-down: the whole conversation for its business, read back from Postgres.
+    expect(late.snapshot.historySource).toBe("records");
     const drill = await demo.client.request({ case: "getConversation", value: { sessionId } });
     expect(drill.case).toBe("conversation");
     if (drill.case !== "conversation") return;
     expect(drill.value.live).toBe(false);
     expect(drill.value.feedback?.reason).toBe(EndReason.ENDED_BY_ADMIN);
-    expect(drill.value.segments.length).toBeGreaterThan(0);
-    expect(drill.value.scoreTimeline.length).toBeGreaterThan(0);
+    // Every final the wall saw live, with its words, as stored.
+    const liveFinals = new Map(finals(of(demo.client.live(), sessionId)).map((s) => [s.segmentId, s]));
+    expect(drill.value.segments.map((s) => s.segmentId).sort()).toEqual([...liveFinals.keys()].sort());
+    for (const s of drill.value.segments) {
+      expect(s.text).toBe(liveFinals.get(s.segmentId)!.text);
+      expect(s.words.map((w) => w.text)).toEqual(liveFinals.get(s.segmentId)!.words.map((w) => w.text));
+    }
+    const [stored] = await server.records.sql<{ n: number }[]>`
+      select count(*)::int as n from transcript_segments where session_id = ${sessionId}`;
+    expect(drill.value.segments).toHaveLength(stored!.n);
+    const liveScores = of(demo.client.live(), sessionId).filter((e) => kindOf(e) === "score").length;
+    expect(drill.value.scoreTimeline.length).toBe(liveScores + (drill.value.feedback?.finalScore ? 1 : 0));
+    const decided =
+      reward.kind.case === "live" && reward.kind.value.event?.kind.case === "reward"
+        ? reward.kind.value.event.kind.value
+        : undefined;
+    expect(drill.value.feedback).toMatchObject({ rewardMinor: decided?.amountMinor, currency: decided?.currency });
+    expect(drill.value.feedback?.rewardStatus).toBeTruthy();
     const tiles = await demo.client.request({ case: "getTiles", value: {} });
     expect(tiles.case === "tiles" && tiles.value.todayCount).toBe(1);
+    const recent = await DashboardClient.subscribed(server, token("owner", ids.demo));
+    cleanups.push(() => recent.client.close());
+    expect(recent.snapshot.recent.map((f) => f.sessionId)).toEqual([sessionId]);
+    const acmeRecent = await DashboardClient.subscribed(server, token("owner", ids.acme));
+    cleanups.push(() => acmeRecent.client.close());
+    expect(acmeRecent.snapshot.recent).toEqual([]);
   }, 180_000);
 });

@@ -5,9 +5,8 @@
 // records issues is accepted here as it is; `stores` optionally narrows a
 // staff member to some stores of the business.
 //
-// Until records is merged nobody logs in: `SignedUserTokens` verifies
-// tokens signed with the node's JWT_SECRET, and in development the node logs
-// sign-in links it signed itself (config.wall.devLogin).
+// The records package's login (POST /api/auth/login) issues them with the
+// node's JWT_SECRET; `SignedUserTokens` verifies them.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 export type UserRole = "owner" | "staff" | "admin";
@@ -74,7 +73,7 @@ export function verifyUserToken(secret: string, token: string, nowMs = Date.now(
   return claims;
 }
 
-/** The embedded verifier: tokens signed with this node's JWT_SECRET (records' logins use the same secret). */
+/** Verifies tokens signed with this node's JWT_SECRET: records' logins use the same secret and claims. */
 export class SignedUserTokens implements DashboardTokenVerifier {
   readonly #secret: string;
 
@@ -93,7 +92,7 @@ export class SignedUserTokens implements DashboardTokenVerifier {
     };
   }
 
-  /** A token for a dev sign-in link or a test. */
+  /** A token signed by this node (tests, the screenshot script); people get theirs from the login. */
   issue(caller: { userId: string; role: UserRole; businessId?: string; storeCodes?: string[] }, ttlMs: number): string {
     return issueUserToken(this.#secret, {
       sub: caller.userId,

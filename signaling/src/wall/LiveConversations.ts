@@ -1,7 +1,7 @@
 // What is live right now, kept from the bus for dashboards that connect
 // mid-conversation: per conversation, the latest version of each of its
 // events (SessionStarted, each transcript segment, each AI turn, the latest
-// score, status and AI speech, the end), compacted so that a snapshot
+// score, status and AI speech, the end, the reward), compacted so that a snapshot
 // replays into the same state as the events themselves. Ended conversations
 // stay a few minutes, so a dashboard connecting just after an end still sees
 // it (the history may not have it yet).
@@ -22,7 +22,7 @@ export class LiveConversation {
   ended = false;
   endedAtMs = 0;
   lastEventAtMs: number;
-  /** Latest message per item ("start", "seg/<id>", "ai/<turn>", "score", "status", "speech", "end"). */
+  /** Latest message per item ("start", "seg/<id>", "ai/<turn>", "score", "status", "speech", "end", "reward"). */
   readonly #latest = new Map<string, LiveMessage>();
   firstTranscriptAtMs = 0;
   firstScoreAtMs = 0;
@@ -85,14 +85,18 @@ export class LiveConversation {
         if (kind.value.finalScore) this.score = kind.value.finalScore;
         this.#latest.set("end", message);
         break;
+      case "reward":
+        this.#latest.set("reward", message);
+        break;
       default:
         break; // an event kind this node does not know yet: not part of snapshots
     }
   }
 
-  /** The compacted events, in publication order. */
+  /** The compacted events, in publication order (a reward published without a seq, by a node that no longer knew the session, last). */
   envelopes(): LiveEnvelope[] {
-    return [...this.#latest.values()].sort((a, b) => Number(a.envelope.seq - b.envelope.seq)).map((m) => m.envelope);
+    const order = (m: LiveMessage) => (m.envelope.seq === 0n ? Number.MAX_SAFE_INTEGER : Number(m.envelope.seq));
+    return [...this.#latest.values()].sort((a, b) => order(a) - order(b)).map((m) => m.envelope);
   }
 
   /** Final transcript words so far (the monitor's progress column). */
@@ -127,10 +131,15 @@ export class LiveConversations {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Records one event; returns its conversation. */
-  apply(message: LiveMessage): LiveConversation {
+  /**
+   * Records one event; returns its conversation. A reward of a conversation
+   * no longer kept (decided after it left, or on a node that just started)
+   * is not a conversation of its own: undefined.
+   */
+  apply(message: LiveMessage): LiveConversation | undefined {
     const { envelope } = message;
     let conversation = this.#all.get(envelope.sessionId);
+    if (!conversation && envelope.event?.kind.case === "reward") return undefined;
     if (!conversation) this.#all.set(envelope.sessionId, (conversation = new LiveConversation(envelope)));
     conversation.apply(message);
     return conversation;

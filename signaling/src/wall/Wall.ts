@@ -1,9 +1,9 @@
 // The business wall and admin monitor of one node, assembled: the hub (a
 // subscriber of the live-event bus), the history, moderation, alerts, the
-// monitor and the admins' actions, behind the dashboard protocol. The parts
-// that the records package will provide are interfaces here (token
-// verifier, history, moderation store, alert recipients); the composition
-// root passes the embedded ones until then.
+// monitor and the admins' actions, behind the dashboard protocol. What is
+// durable comes through interfaces (token verifier, history, moderation
+// store, alert recipients, fraud rules, business names) that the
+// composition root binds to the records package.
 import type { AsrWorkerPool, Scoring } from "@parley/inference-bridge";
 import type { MediaWorkerPool } from "@parley/media";
 import type { Logger } from "pino";
@@ -39,7 +39,11 @@ export interface WallOptions {
     lowScore: number;
     negativeSentiment: number;
     email?: { mailer: AlertMailer; recipients: AlertRecipients };
+    /** The fraud-severity rules that flagged a conversation whose reward was withheld. */
+    fraudRules?: (sessionId: string) => Promise<string[]>;
   };
+  /** Business names for the monitor. */
+  businessNames?: (businessIds: readonly string[]) => Promise<Map<string, string>>;
   maxMessageBytes: number;
   /** This node's machinery, for the admin monitor and actions. */
   node?: {
@@ -85,9 +89,18 @@ export class Wall {
       lowScore: options.alerts.lowScore,
       negativeSentiment: options.alerts.negativeSentiment,
       ...(options.alerts.email ? { email: options.alerts.email } : {}),
+      ...(options.alerts.fraudRules ? { fraudRules: options.alerts.fraudRules } : {}),
     });
     const node = options.node;
-    this.monitor = node ? new MonitorSampler({ nodeId: options.nodeId, hub: this.hub, logger, ...node }) : undefined;
+    this.monitor = node
+      ? new MonitorSampler({
+          nodeId: options.nodeId,
+          hub: this.hub,
+          logger,
+          ...node,
+          ...(options.businessNames ? { businessNames: options.businessNames } : {}),
+        })
+      : undefined;
     this.#requests = new WallRequests({
       nodeId: options.nodeId,
       verifier: options.verifier,

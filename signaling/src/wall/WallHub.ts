@@ -175,14 +175,15 @@ export class WallHub {
   }
 
   #onLive(message: LiveMessage): void {
-    const conversation = this.live.apply(message);
+    this.live.apply(message);
+    const { envelope } = message;
     const event = message.event?.kind;
     // Partials may be coalesced or dropped for a slow dashboard; a final replaces its partial.
     const transcript = event?.case === "transcript" ? event.value : undefined;
-    const key = transcript ? `${conversation.sessionId}/${transcript.segmentId}` : undefined;
+    const key = transcript ? `${envelope.sessionId}/${transcript.segmentId}` : undefined;
     wallEventsPublished.inc();
     this.broadcast(
-      topicsOfItem(conversation.businessId, conversation.storeCode),
+      topicsOfItem(envelope.businessId, envelope.storeCode),
       liveFrame(message.envelopeBytes()),
       key,
       transcript !== undefined && !transcript.isFinal,

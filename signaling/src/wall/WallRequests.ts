@@ -64,6 +64,8 @@ const callerScope = (caller: DashboardCaller): WallScope => ({
   publicScreen: false,
 });
 
+const actorOf = (caller: DashboardCaller) => ({ userId: caller.userId, role: caller.role });
+
 const historyScope = (scope: WallScope): HistoryScope => ({
   businessId: scope.businessId,
   storeCodes: scope.storeCodes,
@@ -142,7 +144,7 @@ export class WallRequests {
       case "moderate": {
         this.#mayChange(caller);
         const conversation = await this.#conversation(caller, kind.value.sessionId);
-        await this.#s.moderation.decide(conversation.feedback!, kind.value.status);
+        await this.#s.moderation.decide(conversation.feedback!, kind.value.status, actorOf(caller));
         return done;
       }
       case "setModerationSettings": {
@@ -153,7 +155,7 @@ export class WallRequests {
             ErrorCode.INVALID_ARGUMENT,
             "admins: subscribe to one business before changing its settings",
           );
-        await this.#s.moderation.setSettings(businessId, kind.value.settings);
+        await this.#s.moderation.setSettings(businessId, kind.value.settings, actorOf(caller));
         return done;
       }
       case "watchMonitor": {

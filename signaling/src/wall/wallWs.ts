@@ -1,11 +1,15 @@
-// The dashboards' WebSocket endpoint (/wall/ws) on uWS. uWS's own limit is
-// set far above the hub's policy, and never closes on its own: the hub
-// decides per dashboard (WallClient) long before uWS would drop a frame.
+// The dashboards' WebSocket endpoint (/wall/ws) on uWS. The edge holds as on
+// the customer's /ws: a page of another origin is refused (403), a client
+// holding its share of dashboard sockets too (429). uWS's own limit is set
+// far above the hub's policy, and never closes on its own: the hub decides
+// per dashboard (WallClient) long before uWS would drop a frame.
+import { json } from "../http/respond.ts";
 import type { TemplatedApp, WebSocket } from "../uws.ts";
+import { type Admitted, admitUpgrade, type UpgradeGate } from "../ws/admitUpgrade.ts";
 import type { Wall } from "./Wall.ts";
 import type { WallClient } from "./WallClient.ts";
 
-interface SocketData {
+interface SocketData extends Admitted {
   client?: WallClient;
   /** False once uWS closed the socket: it must not be touched after that. */
   open: boolean;
@@ -17,6 +21,7 @@ export function mountWallWs(
   app: TemplatedApp,
   wall: Wall,
   options: { maxMessageBytes: number; hardLimitBytes: number },
+  gate: UpgradeGate,
 ) {
   app.ws<SocketData>(WALL_WS_PATH, {
     compression: 0,
@@ -25,6 +30,7 @@ export function mountWallWs(
     closeOnBackpressureLimit: 0,
     idleTimeout: 120,
     sendPingsAutomatically: true,
+    upgrade: admitUpgrade(gate, WALL_WS_PATH, (admitted): SocketData => ({ open: false, ...admitted })),
     open: (ws) => {
       const data = ws.getUserData();
       data.open = true;
@@ -55,7 +61,12 @@ export function mountWallWs(
     close: (ws: WebSocket<SocketData>) => {
       const data = ws.getUserData();
       data.open = false;
+      data.release();
       if (data.client) wall.disconnect(data.client);
     },
+  });
+  // A plain request (no Upgrade header) falls through the WebSocket route to this.
+  gate.edge.route(app, WALL_WS_PATH, {
+    GET: () => json(426, { error: "this is a WebSocket endpoint" }, { upgrade: "websocket" }),
   });
 }

@@ -3,12 +3,13 @@
 // The handshake is refused with 403 when a web page of another origin
 // opens it, and with 429 when the client already holds its share of sockets.
 import type { Logger } from "pino";
-import { clip, type LogThrottle } from "../edge/LogThrottle.ts";
+import type { LogThrottle } from "../edge/LogThrottle.ts";
 import type { PerClientLimit, Release } from "../edge/PerClientLimit.ts";
 import type { HttpEdge } from "../http/HttpEdge.ts";
-import { json, type RequestInfo } from "../http/respond.ts";
-import { httpRequestsTotal, wsConnections } from "../metrics.ts";
-import type { HttpResponse, TemplatedApp, WebSocket } from "../uws.ts";
+import { json } from "../http/respond.ts";
+import { wsConnections } from "../metrics.ts";
+import type { TemplatedApp, WebSocket } from "../uws.ts";
+import { admitUpgrade } from "./admitUpgrade.ts";
 import { CustomerSocket, type SocketContext } from "./CustomerSocket.ts";
 
 interface SocketData {
@@ -29,11 +30,6 @@ export interface CustomerWsDeps {
 }
 
 export function mountCustomerWs(app: TemplatedApp, ctx: SocketContext, deps: CustomerWsDeps): void {
-  const { edge, sockets, logger } = deps;
-  const refuse = (res: HttpResponse, info: RequestInfo, status: number, error: string) => {
-    httpRequestsTotal.inc({ method: "GET", route: "/ws", status_code: String(status) });
-    edge.write(res, json(status, { error }), info);
-  };
   app.ws<SocketData>("/ws", {
     compression: 0,
     // Frames above our own limit get a TOO_LARGE error; far larger ones are cut off by uWS.
@@ -42,29 +38,7 @@ export function mountCustomerWs(app: TemplatedApp, ctx: SocketContext, deps: Cus
     closeOnBackpressureLimit: 1,
     idleTimeout: 60,
     sendPingsAutomatically: true,
-    upgrade: (res, req, context) => {
-      const info = edge.info(res, req);
-      const key = req.getHeader("sec-websocket-key");
-      const protocol = req.getHeader("sec-websocket-protocol");
-      const extensions = req.getHeader("sec-websocket-extensions");
-      if (!edge.origins.allows(info.origin, info.host)) {
-        const admitted = deps.logThrottle.admit();
-        if (admitted.ok)
-          logger.warn(
-            { origin: clip(info.origin), clientIp: info.clientIp },
-            "WebSocket from a foreign origin refused",
-          );
-        refuse(res, info, 403, "this origin may not open the WebSocket");
-        return;
-      }
-      const release = sockets.acquire(info.clientIp);
-      if (!release) {
-        refuse(res, info, 429, `at most ${sockets.max} open connections per client`);
-        return;
-      }
-      const data: SocketData = { open: false, clientIp: info.clientIp, release };
-      res.upgrade(data, key, protocol, extensions, context);
-    },
+    upgrade: admitUpgrade(deps, "/ws", (admitted): SocketData => ({ open: false, ...admitted })),
     open: (ws) => {
       wsConnections.inc();
       const data = ws.getUserData();
@@ -88,7 +62,7 @@ export function mountCustomerWs(app: TemplatedApp, ctx: SocketContext, deps: Cus
     },
   });
   // A plain request (no Upgrade header) falls through the WebSocket route to these.
-  edge.route(app, "/ws", {
+  deps.edge.route(app, "/ws", {
     GET: () => json(426, { error: "this is a WebSocket endpoint" }, { upgrade: "websocket" }),
   });
 }

@@ -1,3 +1,4 @@
+import { RewardStatus } from "@parley/proto/live";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { LocalLiveBus } from "../../src/live/LocalLiveBus.ts";
@@ -44,5 +45,24 @@ describe("what is live, for snapshots", () => {
     now += 2_000;
     live.sweep();
     expect(live.get(a.sessionId)).toBeUndefined();
+  });
+
+  it("keeps a conversation's reward in its snapshot, and a reward alone is no conversation", () => {
+    const { bus, live } = setup();
+    const scope = { businessId: "alpha", storeCodes: undefined, publicScreen: false };
+    const a = new FakeConversation(bus, "a1", "alpha").start(1_000);
+    a.end({ score: 80 }, 2_000);
+    const reward = { sessionId: a.sessionId, status: RewardStatus.GRANTED, amountMinor: 2_000, currency: "SEK" };
+    a.publish({ kind: { case: "reward", value: reward } }, 2_500);
+    expect(live.snapshot(scope).map((e) => e.event?.kind.case)).toEqual([
+      "sessionStarted",
+      "conversationEnded",
+      "reward",
+    ]);
+    // Decided after the conversation left (or on a node that just started): not counted as live.
+    const late = new FakeConversation(bus, "a1", "alpha");
+    late.publish({ kind: { case: "reward", value: { ...reward, sessionId: late.sessionId } } });
+    expect(live.get(late.sessionId)).toBeUndefined();
+    expect(live.liveCount(scope)).toBe(0);
   });
 });

@@ -88,7 +88,11 @@ export class FakeConversation {
     );
   }
 
-  end(finalScore?: { score: number; sentiment?: number; topics?: string[] }, atMs = Date.now(), rewardMinor = 0): void {
+  end(
+    finalScore?: { score: number; sentiment?: number; topics?: string[]; relevance?: number },
+    atMs = Date.now(),
+    rewardMinor = 0,
+  ): void {
     this.publish(
       {
         kind: {
@@ -105,6 +109,7 @@ export class FakeConversation {
                     sessionId: this.sessionId,
                     score: finalScore.score,
                     sentiment: finalScore.sentiment ?? 0,
+                    relevance: finalScore.relevance ?? 0,
                     topics: finalScore.topics ?? [],
                     isFinal: true,
                   },

@@ -4,11 +4,15 @@
 //     enough words that the score means something);
 //   - one topic keeps coming up in negative feedback (a spike within a
 //     window, then a cool-off);
-//   - a conversation was flagged by the fraud rules (the records package
-//     reports it through fraudFlagged()).
+//   - a conversation was flagged by the fraud rules: records withholds its
+//     reward (RewardUpdate WITHHELD, on every node through the bus) and
+//     keeps the rules that flagged it; only rules of severity "fraud" alert
+//     (an empty conversation is not a fraud). fraudFlagged() raises one
+//     directly.
 // Each alert goes to the wall (the conversation's store and business topics,
 // and admins) and, when a mailer is configured, by e-mail.
 import { create } from "@bufbuild/protobuf";
+import { RewardStatus } from "@parley/proto/live";
 import { type Alert, AlertKind, AlertSchema } from "@parley/proto/wall";
 import type { Logger } from "pino";
 import { type LiveBus, liveTopic, type Unsubscribe } from "../../live/LiveBus.ts";
@@ -29,6 +33,8 @@ export interface AlertEngineOptions {
   minWords?: number;
   topicSpike?: { windowMs: number; count: number; coolOffMs: number };
   email?: { mailer: AlertMailer; recipients: AlertRecipients; maxPerBusinessPerHour?: number };
+  /** The fraud-severity rules that flagged a conversation (records); absent: withheld rewards raise nothing. */
+  fraudRules?: (sessionId: string) => Promise<string[]>;
   now?: () => number;
 }
 
@@ -52,6 +58,9 @@ export class AlertEngine {
   readonly #recent: Alert[] = [];
   readonly #emailsSent = new Map<string, number[]>();
   readonly #pendingEmails = new Set<Promise<void>>();
+  /** Conversations already alerted as flagged (a decision can be published again): insertion-ordered, bounded. */
+  readonly #flagged = new Set<string>();
+  readonly #pendingLookups = new Set<Promise<void>>();
   #nextId = 1;
 
   constructor(options: AlertEngineOptions) {
@@ -83,6 +92,10 @@ export class AlertEngine {
             this.#once(state, id, AlertKind.NEGATIVE_SENTIMENT, { score, sentiment });
           break;
         }
+        case "reward":
+          if (kind.value.status === RewardStatus.WITHHELD)
+            this.#lookUpFraud(id, envelope.businessId, envelope.storeCode);
+          break;
         case "conversationEnded": {
           this.#live.delete(id);
           const final = kind.value.finalScore;
@@ -110,8 +123,11 @@ export class AlertEngine {
     return out;
   }
 
-  /** The fraud rules flagged a conversation (called by the records package once bound). */
+  /** The fraud rules flagged a conversation (once per conversation; `rule`: one rule or several, comma-separated). */
   fraudFlagged(flag: { sessionId: string; businessId: string; storeCode: string; rule: string }): void {
+    if (this.#flagged.has(flag.sessionId)) return;
+    this.#flagged.add(flag.sessionId);
+    if (this.#flagged.size > 10_000) this.#flagged.delete(this.#flagged.values().next().value!);
     this.#raise({
       kind: AlertKind.FRAUD_FLAGGED,
       businessId: flag.businessId,
@@ -121,13 +137,27 @@ export class AlertEngine {
     });
   }
 
-  /** Waits for e-mails being sent (tests, shutdown). */
+  /** Waits for look-ups and e-mails in progress (tests, shutdown). */
   async settled(): Promise<void> {
-    while (this.#pendingEmails.size > 0) await Promise.allSettled([...this.#pendingEmails]);
+    while (this.#pendingLookups.size > 0 || this.#pendingEmails.size > 0)
+      await Promise.allSettled([...this.#pendingLookups, ...this.#pendingEmails]);
   }
 
   close(): void {
     this.#unsubscribe();
+  }
+
+  /** A withheld reward: was it fraud (not only poor quality)? Records knows the rules that flagged it. */
+  #lookUpFraud(sessionId: string, businessId: string, storeCode: string): void {
+    const lookup = this.#o.fraudRules;
+    if (!lookup || this.#flagged.has(sessionId)) return;
+    const work = lookup(sessionId)
+      .then((rules) => {
+        if (rules.length > 0) this.fraudFlagged({ sessionId, businessId, storeCode, rule: rules.join(", ") });
+      })
+      .catch((err: unknown) => this.#o.logger.error({ err, sessionId }, "fraud flags look-up failed"))
+      .finally(() => this.#pendingLookups.delete(work));
+    this.#pendingLookups.add(work);
   }
 
   #state(sessionId: string, businessId: string, storeCode: string): LiveState {

@@ -12,11 +12,7 @@ export interface AlertRecipients {
   forBusiness(businessId: string): Promise<string[]>;
 }
 
-/**
- * The embedded recipients: the addresses in ALERT_EMAIL_TO receive the
- * alerts of every business on this node. The records package knows each
- * business's owners and replaces it.
- */
+/** A fixed list for every business (tests; a deployment's own list is ALERT_EMAIL_TO, see BusinessOwnerRecipients). */
 export class ConfiguredAlertRecipients implements AlertRecipients {
   readonly #to: readonly string[];
 

@@ -1,7 +1,8 @@
-// Where moderation decisions live. The records package can keep them in
-// Postgres; until then MemoryModerationStore keeps them for the node's
-// lifetime (a restart forgets them: approved feedback goes back to pending).
-import { ModerationStatus } from "@parley/proto/wall";
+// Where moderation decisions live: the records database (RecordsModerationStore),
+// so that an approval survives a restart and every node reads the same, and
+// every decision is in the audit log with who made it.
+import type { ModerationStatus } from "@parley/proto/wall";
+import type { UserRole } from "../../auth/userToken.ts";
 
 export interface ModerationDecision {
   sessionId: string;
@@ -19,62 +20,34 @@ export interface BusinessModerationSettings {
   redactedPhrases: string[];
 }
 
-export interface ModerationStore {
-  settings(businessId: string): Promise<BusinessModerationSettings>;
-  setSettings(businessId: string, settings: BusinessModerationSettings): Promise<void>;
-  decision(sessionId: string): Promise<ModerationDecision | undefined>;
-  decisions(sessionIds: readonly string[]): Promise<ModerationDecision[]>;
-  /** Approved feedback of a business, newest decision first. */
-  approved(businessId: string, limit: number): Promise<ModerationDecision[]>;
-  decide(decision: ModerationDecision): Promise<void>;
+/** Who moderates: a signed-in user, or the business's threshold ("system"). */
+export type ModerationActor = { userId: string; role: UserRole } | "system";
+
+export interface ModerationOutcome {
+  previous: ModerationDecision | undefined;
+  /** The decision that stands now. */
+  current: ModerationDecision;
+  /** False when nothing was written (the threshold's approval of something a person already decided). */
+  changed: boolean;
 }
 
-export class MemoryModerationStore implements ModerationStore {
-  readonly #settings = new Map<string, BusinessModerationSettings>();
-  /** By session, in the order of the latest decision. */
-  readonly #decisions = new Map<string, ModerationDecision>();
-  readonly #maxDecisions: number;
-
-  constructor(options: { maxDecisions?: number } = {}) {
-    this.#maxDecisions = options.maxDecisions ?? 50_000;
-  }
-
-  async settings(businessId: string): Promise<BusinessModerationSettings> {
-    const s = this.#settings.get(businessId);
-    return s ? { ...s, redactedPhrases: [...s.redactedPhrases] } : { autoApproveAbove: 0, redactedPhrases: [] };
-  }
-
-  async setSettings(businessId: string, settings: BusinessModerationSettings): Promise<void> {
-    this.#settings.set(businessId, { ...settings, redactedPhrases: [...settings.redactedPhrases] });
-  }
-
-  async decision(sessionId: string): Promise<ModerationDecision | undefined> {
-    return this.#decisions.get(sessionId);
-  }
-
-  async decisions(sessionIds: readonly string[]): Promise<ModerationDecision[]> {
-    return sessionIds.flatMap((id) => {
-      const d = this.#decisions.get(id);
-      return d ? [d] : [];
-    });
-  }
-
-  async approved(businessId: string, limit: number): Promise<ModerationDecision[]> {
-    const out: ModerationDecision[] = [];
-    const all = [...this.#decisions.values()];
-    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-      const d = all[i]!;
-      if (d.businessId === businessId && d.status === ModerationStatus.APPROVED) out.push(d);
-    }
-    return out;
-  }
-
-  async decide(decision: ModerationDecision): Promise<void> {
-    this.#decisions.delete(decision.sessionId); // re-inserted last: newest decision last
-    this.#decisions.set(decision.sessionId, { ...decision });
-    if (this.#decisions.size > this.#maxDecisions) {
-      const oldest = this.#decisions.keys().next().value;
-      if (oldest !== undefined) this.#decisions.delete(oldest);
-    }
-  }
+export interface ModerationStore {
+  settings(businessId: string): Promise<BusinessModerationSettings>;
+  setSettings(businessId: string, settings: BusinessModerationSettings, actor: ModerationActor): Promise<void>;
+  decisions(sessionIds: readonly string[]): Promise<ModerationDecision[]>;
+  /** Approved feedback of a business (perhaps only some stores), newest decision first. */
+  approved(
+    businessId: string,
+    storeCodes: ReadonlySet<string> | undefined,
+    limit: number,
+  ): Promise<ModerationDecision[]>;
+  /**
+   * A person's decision replaces any; the system's approval is made only
+   * when nobody decided yet. Throws NOT_FOUND when the session is not the
+   * business's.
+   */
+  decide(
+    decision: { sessionId: string; businessId: string; status: ModerationStatus },
+    actor: ModerationActor,
+  ): Promise<ModerationOutcome>;
 }

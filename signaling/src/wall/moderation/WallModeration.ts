@@ -1,7 +1,13 @@
 // Moderation for public screens: a business approves or hides each finished
 // feedback, redacts phrases, and may approve automatically above a score.
 // Approved feedback reaches public screens (topics p/...) redacted; the
-// wall's own dashboards see every decision as it is made.
+// wall's own dashboards see every decision as it is made. Decisions and
+// settings are kept (and audited) by the ModerationStore.
+//
+// Automatic approval waits for the conversation's reward decision
+// (RewardUpdate): records publishes it once the end is stored, so the
+// history has the final score by then. Every node hears it; the store lets
+// only the first approval through, and each node tells its own dashboards.
 import { create } from "@bufbuild/protobuf";
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import {
@@ -16,7 +22,12 @@ import { type LiveBus, liveTopic, type Unsubscribe } from "../../live/LiveBus.ts
 import { serverFrame } from "../frames.ts";
 import type { WallHistory } from "../history/WallHistory.ts";
 import { publicTopicsOfItem, topicsOfItem } from "../scope.ts";
-import type { BusinessModerationSettings, ModerationDecision, ModerationStore } from "./ModerationStore.ts";
+import type {
+  BusinessModerationSettings,
+  ModerationActor,
+  ModerationDecision,
+  ModerationStore,
+} from "./ModerationStore.ts";
 
 const MAX_PHRASES = 100;
 const MAX_PHRASE_CHARS = 100;
@@ -48,13 +59,10 @@ export class WallModeration {
   constructor(options: WallModerationOptions) {
     this.#o = options;
     this.#unsubscribe = options.bus.subscribe(liveTopic.admin, ({ envelope }) => {
-      if (envelope.event?.kind.case !== "conversationEnded") return;
-      // After the history's own subscriber has recorded the end (same delivery).
-      setImmediate(() => {
-        this.#autoApprove(envelope.sessionId).catch((err: unknown) =>
-          this.#o.logger.error({ err, sessionId: envelope.sessionId }, "auto-approval failed"),
-        );
-      });
+      if (envelope.event?.kind.case !== "reward") return;
+      this.#autoApprove(envelope.sessionId).catch((err: unknown) =>
+        this.#o.logger.error({ err, sessionId: envelope.sessionId }, "auto-approval failed"),
+      );
     });
   }
 
@@ -67,7 +75,7 @@ export class WallModeration {
   }
 
   /** A person's decision. The caller has checked that the feedback is theirs. */
-  async decide(feedback: Feedback, status: ModerationStatus): Promise<void> {
+  async decide(feedback: Feedback, status: ModerationStatus, actor: ModerationActor): Promise<void> {
     if (
       status !== ModerationStatus.APPROVED &&
       status !== ModerationStatus.HIDDEN &&
@@ -75,10 +83,14 @@ export class WallModeration {
     )
       throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "status must be PENDING, APPROVED or HIDDEN");
     if (!feedback.endedAtMs) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "moderate a conversation once it ended");
-    await this.#apply(feedback, status, false);
+    await this.#apply(feedback, status, actor);
   }
 
-  async setSettings(businessId: string, wire: WireSettings | undefined): Promise<BusinessModerationSettings> {
+  async setSettings(
+    businessId: string,
+    wire: WireSettings | undefined,
+    actor: ModerationActor,
+  ): Promise<BusinessModerationSettings> {
     const phrases = (wire?.redactedPhrases ?? []).map((p) => p.trim()).filter(Boolean);
     if (phrases.length > MAX_PHRASES || phrases.some((p) => p.length > MAX_PHRASE_CHARS))
       throw new ParleyError(
@@ -88,48 +100,50 @@ export class WallModeration {
     const autoApproveAbove = wire?.autoApproveAbove ?? 0;
     if (autoApproveAbove > 100) throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "autoApproveAbove is 0..100");
     const settings = { autoApproveAbove, redactedPhrases: phrases };
-    await this.#o.store.setSettings(businessId, settings);
+    await this.#o.store.setSettings(businessId, settings, actor);
     this.#o.broadcast(
       topicsOfItem(businessId, undefined),
       serverFrame({ kind: { case: "moderation", value: { businessId, settings } } }),
     );
     // Public screens show the new redactions.
-    for (const d of await this.#o.store.approved(businessId, 100)) {
-      const conversation = await this.#o.history.conversation(d.sessionId);
-      if (conversation?.feedback) this.#publishPublic(conversation.feedback, settings);
-    }
+    for (const feedback of await this.#approvedFeedback(businessId, undefined)) this.#publishPublic(feedback, settings);
     return settings;
   }
 
   /** Approved feedback for a public screen's snapshot, redacted, newest first. */
   async publicFeedback(businessId: string, storeCodes: ReadonlySet<string> | undefined): Promise<PublicFeedback[]> {
     const settings = await this.#o.store.settings(businessId);
-    const out: PublicFeedback[] = [];
-    for (const d of await this.#o.store.approved(businessId, 100)) {
-      if (storeCodes && !storeCodes.has(d.storeCode)) continue;
-      const conversation = await this.#o.history.conversation(d.sessionId);
-      if (conversation?.feedback) out.push(this.#toPublic(conversation.feedback, settings));
-    }
-    return out;
+    return (await this.#approvedFeedback(businessId, storeCodes)).map((f) => this.#toPublic(f, settings));
   }
 
   close(): void {
     this.#unsubscribe();
   }
 
-  async #autoApprove(sessionId: string): Promise<void> {
-    const feedback = (await this.#o.history.conversation(sessionId))?.feedback;
-    if (!feedback?.finalScore) return;
-    const settings = await this.#o.store.settings(feedback.businessId);
-    if (settings.autoApproveAbove <= 0 || feedback.finalScore.score < settings.autoApproveAbove) return;
-    if (await this.#o.store.decision(sessionId)) return; // a person decided already
-    await this.#apply(feedback, ModerationStatus.APPROVED, true);
+  /** The approved feedback of a business (within some stores) that still has something to show, newest first. */
+  async #approvedFeedback(businessId: string, storeCodes: ReadonlySet<string> | undefined): Promise<Feedback[]> {
+    const approved = await this.#o.store.approved(businessId, storeCodes, 100);
+    const feedback = await this.#o.history.feedback(approved.map((d) => d.sessionId));
+    // The history checks nothing: only this business's, and only what was not deleted since.
+    return feedback.filter((f) => f.businessId === businessId && f.transcript);
   }
 
-  async #apply(feedback: Feedback, status: ModerationStatus, automatic: boolean): Promise<void> {
+  async #autoApprove(sessionId: string): Promise<void> {
+    const [feedback] = await this.#o.history.feedback([sessionId]);
+    if (!feedback?.finalScore || !feedback.endedAtMs) return;
+    const settings = await this.#o.store.settings(feedback.businessId);
+    if (settings.autoApproveAbove <= 0 || feedback.finalScore.score < settings.autoApproveAbove) return;
+    await this.#apply(feedback, ModerationStatus.APPROVED, "system");
+  }
+
+  async #apply(feedback: Feedback, status: ModerationStatus, actor: ModerationActor): Promise<void> {
     const { sessionId, businessId, storeCode } = feedback;
-    const previous = await this.#o.store.decision(sessionId);
-    await this.#o.store.decide({ sessionId, businessId, storeCode, status, automatic });
+    const outcome = await this.#o.store.decide({ sessionId, businessId, status }, actor);
+    const { previous, current } = outcome;
+    // The threshold's approval of something a person decided: nothing to tell. The same approval
+    // already made by another node (it heard the same reward): this node's dashboards hear it too.
+    if (actor === "system" && !(current.automatic && current.status === ModerationStatus.APPROVED)) return;
+    const automatic = current.automatic;
     this.#o.broadcast(
       topicsOfItem(businessId, storeCode),
       serverFrame({
@@ -137,12 +151,13 @@ export class WallModeration {
       }),
     );
     if (status === ModerationStatus.APPROVED) this.#publishPublic(feedback, await this.#o.store.settings(businessId));
-    else if (previous?.status === ModerationStatus.APPROVED)
+    else if (previous?.status === ModerationStatus.APPROVED && outcome.changed)
       this.#o.broadcast(
         publicTopicsOfItem(businessId, storeCode),
         serverFrame({ kind: { case: "publicWithdrawn", value: { sessionId } } }),
       );
-    this.#o.logger.info({ sessionId, status: ModerationStatus[status], automatic }, "feedback moderated");
+    if (outcome.changed)
+      this.#o.logger.info({ sessionId, status: ModerationStatus[status], automatic }, "feedback moderated");
   }
 
   #publishPublic(feedback: Feedback, settings: BusinessModerationSettings): void {

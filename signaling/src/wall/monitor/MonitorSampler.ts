@@ -4,7 +4,8 @@
 // and scoring latency; other nodes' from their events alone), and the
 // node's machinery: mediasoup workers with their CPU, routers and
 // transports; speech workers with streams, capacity and lag; the LLM queue;
-// the event loop's delay. Costs nothing while nobody watches.
+// the event loop's delay. Costs nothing while nobody watches. Businesses
+// are shown by name (records), looked up once and remembered a while.
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { create } from "@bufbuild/protobuf";
 import type { AsrWorkerPool, Scoring } from "@parley/inference-bridge";
@@ -34,7 +35,12 @@ export interface MonitorSamplerOptions {
   llmLimits: { maxConcurrent: number; maxWaiting: number };
   logger: Logger;
   intervalMs?: number;
+  /** Business names by id (records); absent: sessions show their business id only. */
+  businessNames?: (businessIds: readonly string[]) => Promise<Map<string, string>>;
 }
+
+/** How long a business's name is remembered (a rename shows within this time). */
+const NAME_TTL_MS = 5 * 60_000;
 
 /** RTP clock of Opus: mediasoup reports jitter in its units. */
 const OPUS_CLOCK_HZ = 48_000;
@@ -54,6 +60,7 @@ export class MonitorSampler {
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** Previous CPU time per worker pid, for CPU share between samples. */
   readonly #cpu = new Map<number, { cpuMs: number; atMs: number }>();
+  readonly #names = new Map<string, { name: string; atMs: number }>();
   #sampling = false;
   #closed = false;
 
@@ -91,6 +98,11 @@ export class MonitorSampler {
         }),
       );
     }
+    const names = await this.#businessNames(
+      health.map((h) => h.businessId),
+      now,
+    );
+    for (const h of health) h.businessName = names.get(h.businessId) ?? "";
     const lagByWorker = new Map<string, number[]>();
     for (const s of local) {
       const address = s.conversation?.workerAddress;
@@ -143,6 +155,33 @@ export class MonitorSampler {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#loopDelay.disable();
+  }
+
+  /** Names of these businesses: remembered ones, the rest asked for in one look-up. */
+  async #businessNames(ids: readonly string[], now: number): Promise<Map<string, string>> {
+    const lookup = this.#o.businessNames;
+    const out = new Map<string, string>();
+    if (!lookup) return out;
+    const missing = new Set<string>();
+    for (const id of ids) {
+      const known = this.#names.get(id);
+      if (known && now - known.atMs < NAME_TTL_MS) out.set(id, known.name);
+      else missing.add(id);
+    }
+    if (missing.size === 0) return out;
+    try {
+      const found = await lookup([...missing]);
+      for (const id of missing) {
+        const name = found.get(id) ?? "";
+        // Unknown ids are remembered as unnamed too: they are not asked for every second.
+        this.#names.set(id, { name, atMs: now });
+        if (name) out.set(id, name);
+      }
+      if (this.#names.size > 10_000) this.#names.clear();
+    } catch (err) {
+      this.#o.logger.warn({ err }, "business names look-up failed");
+    }
+    return out;
   }
 
   async #tick(): Promise<void> {

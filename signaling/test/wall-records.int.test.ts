@@ -1,0 +1,265 @@
+// The wall bound to records, on real nodes: dashboards sign in with records'
+// logins, moderation outlives a node restart, a conversation records flags
+// as fraud raises its alert and its withheld reward on the wall, the monitor
+// names businesses, history stays within a business, and /wall/ws holds at
+// the edge like the customer's /ws.
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import { AsrWorkerProcess } from "@parley/inference-bridge";
+import { DashboardClient } from "@parley/loadtest";
+import { ErrorCode } from "@parley/proto/errors";
+import { RewardStatus } from "@parley/proto/live";
+import { AlertKind, ModerationStatus, type MonitorReport, Role } from "@parley/proto/wall";
+import { createDatabaseAt } from "@parley/records/testing";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { addBusiness, demoBusiness, startServer } from "./harness.ts";
+import { FakeConversation } from "./wall/events.ts";
+
+let asr: AsrWorkerProcess;
+let databaseUrl: string;
+let server: ParleyServer;
+const clients: DashboardClient[] = [];
+let demoId = "";
+const logins = { owner: { email: "", password: "" }, admin: { email: "", password: "" } };
+
+beforeAll(async () => {
+  asr = await AsrWorkerProcess.start({ logger: pino({ level: "silent" }), maxStreams: 2 });
+  databaseUrl = await createDatabaseAt(inject("parleyPostgresUrl"));
+  server = await startServer({ ASR_WORKERS: asr.address, DATABASE_URL: databaseUrl, WS_MAX_SOCKETS_PER_IP: "6" });
+  demoId = demoBusiness(server); // seeded on this first start only
+  logins.owner = server.records.demo!.owner;
+  logins.admin = server.records.demo!.admin;
+}, 60_000);
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await server?.close();
+  await asr?.stop();
+});
+
+async function login(s: ParleyServer, credentials: { email: string; password: string }): Promise<string> {
+  const res = await fetch(`${s.url}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(credentials),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { token: string }).token;
+}
+
+async function wall(
+  s: ParleyServer,
+  token: string,
+  subscribe: Parameters<typeof DashboardClient.subscribed>[2] = undefined,
+) {
+  const opened = await DashboardClient.subscribed(s, token, subscribe);
+  clients.push(opened.client);
+  return opened;
+}
+
+let receipts = 0;
+/** A conversation of this node published on its bus, as its sessions publish (records keeps it). */
+async function conversation(
+  s: ParleyServer,
+  store: string,
+  businessId: string,
+  text: string,
+  score: number,
+  receipt = `R-${++receipts}`,
+): Promise<FakeConversation> {
+  const c = new FakeConversation(s.bus, store, businessId, s.config.nodeId);
+  await s.records.beginSession({
+    sessionId: c.sessionId,
+    storeCode: store,
+    consent: { given: true, version: "test" },
+    deviceId: `d-${receipt}`,
+    ip: `10.2.0.${receipts}`,
+    receipt,
+  });
+  c.start();
+  c.segment(1, text, true);
+  c.end({ score, relevance: 0.9, topics: ["service"] });
+  return c;
+}
+
+/** The handshake's outcome at /wall/ws: 101, or the status of the refusal. */
+function handshake(s: ParleyServer, origin?: string): Promise<{ status: number; close: () => void }> {
+  const url = new URL(s.url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: url.hostname,
+      port: url.port,
+      path: "/wall/ws",
+      headers: {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": randomBytes(16).toString("base64"),
+        ...(origin ? { origin } : {}),
+      },
+    });
+    req.on("upgrade", (res, socket) => resolve({ status: res.statusCode ?? 0, close: () => socket.destroy() }));
+    req.on("response", (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, close: () => {} });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("the wall bound to records", () => {
+  it("signs dashboards in with records' logins: an owner gets their business, an admin everything", async () => {
+    const owner = await DashboardClient.open(server);
+    clients.push(owner);
+    const welcome = await owner.request({ case: "hello", value: { token: await login(server, logins.owner) } });
+    expect(welcome.case === "welcome" && welcome.value).toMatchObject({
+      role: Role.OWNER,
+      businessId: demoId,
+    });
+    const admin = await DashboardClient.open(server);
+    clients.push(admin);
+    const adminWelcome = await admin.request({ case: "hello", value: { token: await login(server, logins.admin) } });
+    expect(adminWelcome.case === "welcome" && adminWelcome.value.role).toBe(Role.ADMIN);
+  });
+
+  it("keeps moderation across a node restart", async () => {
+    const good = await conversation(server, "demo", demoId, "the cold brew was lovely today", 92);
+    await server.records.flush();
+    const owner = await wall(server, await login(server, logins.owner));
+    expect(owner.snapshot.historySource).toBe("records");
+    expect(owner.snapshot.recent.map((f) => f.sessionId)).toContain(good.sessionId);
+    const approve = { sessionId: good.sessionId, status: ModerationStatus.APPROVED };
+    expect((await owner.client.request({ case: "moderate", value: approve })).case).toBe("done");
+    const settings = { autoApproveAbove: 90, redactedPhrases: ["cold brew"] };
+    expect((await owner.client.request({ case: "setModerationSettings", value: { settings } })).case).toBe("done");
+    owner.client.close();
+
+    await server.close();
+    server = await startServer({ ASR_WORKERS: asr.address, DATABASE_URL: databaseUrl, WS_MAX_SOCKETS_PER_IP: "6" });
+    expect(server.records.demo).toBeUndefined(); // the same database: not seeded again
+
+    const again = await wall(server, await login(server, logins.owner));
+    expect(again.snapshot.moderation).toContainEqual(
+      expect.objectContaining({ sessionId: good.sessionId, status: ModerationStatus.APPROVED, automatic: false }),
+    );
+    expect(again.snapshot.moderationSettings).toMatchObject(settings);
+    const screen = await wall(server, await login(server, logins.owner), {
+      case: "subscribe",
+      value: { publicScreen: true },
+    });
+    expect(screen.snapshot.publicFeedback.map((p) => [p.sessionId, p.text])).toEqual([
+      [good.sessionId, "the ███ was lovely today"],
+    ]);
+    expect(screen.snapshot.recent).toEqual([]);
+    for (const c of [again.client, screen.client]) c.close();
+  }, 120_000);
+
+  it("shows a fraud-flagged conversation's alert and withheld reward on its business's wall only", async () => {
+    const acme = await addBusiness(server, "Acme", "north");
+    const demoWall = await wall(server, await login(server, logins.owner));
+    const acmeWall = await wall(
+      server,
+      server.dashboardTokens.issue({ userId: "acme-owner", role: "owner", businessId: acme }, 60_000),
+    );
+    await conversation(server, "demo", demoId, "fresh bread and a friendly baker", 80, "SAME-1");
+    const again = await conversation(server, "demo", demoId, "the parking lot was full at noon", 80, " same-1");
+    const alert = await demoWall.client.waitFor(
+      (m) => m.kind.case === "alert" && m.kind.value.kind === AlertKind.FRAUD_FLAGGED,
+      20_000,
+    );
+    expect(alert.kind.value).toMatchObject({ sessionId: again.sessionId, detail: "duplicate_receipt" });
+    const reward = await demoWall.client.waitFor(
+      (m) =>
+        m.kind.case === "live" &&
+        m.kind.value.sessionId === again.sessionId &&
+        m.kind.value.event?.kind.case === "reward",
+    );
+    const update =
+      reward.kind.case === "live" && reward.kind.value.event?.kind.case === "reward"
+        ? reward.kind.value.event.kind.value
+        : undefined;
+    expect(update).toMatchObject({ status: RewardStatus.WITHHELD, amountMinor: 0 });
+
+    // History, tiles and the drill-down say so; Acme's wall knows nothing of any of it.
+    const tiles = await demoWall.client.request({ case: "getTiles", value: { utcOffsetMinutes: 60 } });
+    expect(tiles.case === "tiles" && tiles.value).toMatchObject({ fraudFlagsToday: 1 });
+    const drill = await demoWall.client.request({ case: "getConversation", value: { sessionId: again.sessionId } });
+    expect(drill.case === "conversation" && drill.value.feedback).toMatchObject({
+      fraudFlags: ["duplicate_receipt"],
+      rewardStatus: "withheld",
+    });
+    const denied = await acmeWall.client.request({ case: "getConversation", value: { sessionId: again.sessionId } });
+    expect(denied.case === "error" && denied.value.code).toBe(ErrorCode.NOT_FOUND);
+    const acmeTiles = await acmeWall.client.request({ case: "getTiles", value: {} });
+    expect(acmeTiles.case === "tiles" && acmeTiles.value).toMatchObject({ todayCount: 0, fraudFlagsToday: 0 });
+    const acmeTrends = await acmeWall.client.request({ case: "getTrends", value: {} });
+    expect(acmeTrends.case === "trends" && acmeTrends.value.buckets.every((b) => b.count === 0)).toBe(true);
+    expect(acmeWall.client.messages.some((m) => m.kind.case === "alert" || m.kind.case === "live")).toBe(false);
+    for (const c of [demoWall.client, acmeWall.client]) c.close();
+  }, 60_000);
+
+  it("names businesses in the monitor", async () => {
+    const admin = await wall(server, await login(server, logins.admin));
+    expect((await admin.client.request({ case: "watchMonitor", value: { on: true } })).case).toBe("done");
+    // A conversation on another node: the monitor knows it from its events.
+    const elsewhere = new FakeConversation(server.bus, "demo", demoId, "node-b").start();
+    const report = await admin.client.waitFor(
+      (m) => m.kind.case === "monitor" && m.kind.value.sessions.some((s) => s.sessionId === elsewhere.sessionId),
+      20_000,
+    );
+    const row = (report.kind.value as MonitorReport).sessions.find((s) => s.sessionId === elsewhere.sessionId)!;
+    expect(row).toMatchObject({ businessId: demoId, businessName: "Demo business", nodeId: "node-b" });
+    elsewhere.end({ score: 50 });
+    admin.client.close();
+  }, 60_000);
+
+  it("refuses /wall/ws to a page of another origin and to a client past its share of sockets", async () => {
+    for (const c of clients) c.close();
+    await expect.poll(() => server.clientLimits.dashboardSockets.held("127.0.0.1")).toBe(0);
+    expect((await handshake(server, "https://evil.example")).status).toBe(403);
+    const own = await handshake(server, server.url.replace("127.0.0.1", "localhost"));
+    expect(own.status).toBe(403); // another host name is another origin
+    const open: (() => void)[] = [];
+    for (let i = 0; i < 6; i++) {
+      const h = await handshake(server, new URL(server.url).origin);
+      expect(h.status).toBe(101);
+      open.push(h.close);
+    }
+    expect((await handshake(server)).status).toBe(429);
+    // Dashboards have their own share: a customer's socket is still admitted.
+    const customer = await new Promise<number>((resolve) => {
+      const url = new URL(server.url);
+      const req = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: "/ws",
+        headers: {
+          connection: "Upgrade",
+          upgrade: "websocket",
+          "sec-websocket-version": "13",
+          "sec-websocket-key": randomBytes(16).toString("base64"),
+        },
+      });
+      req.on("upgrade", (res, socket) => {
+        socket.destroy();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("response", (res) => resolve(res.statusCode ?? 0));
+      req.end();
+    });
+    expect(customer).toBe(101);
+    for (const close of open) close();
+    // Slots come back when sockets close.
+    await expect
+      .poll(async () => {
+        const h = await handshake(server);
+        h.close();
+        return h.status;
+      })
+      .toBe(101);
+    const plain = await fetch(`${server.url}/wall/ws`);
+    expect(plain.status).toBe(426);
+  }, 60_000);
+});

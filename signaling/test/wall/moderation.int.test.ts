@@ -1,0 +1,120 @@
+// Moderation for public screens, kept in Postgres: decisions reach the
+// business's wall; only approved feedback, redacted, reaches public screens;
+// automatic approval follows the reward decision records publishes once the
+// end is stored; a person's decision stands over the threshold's.
+import { fromBinary } from "@bufbuild/protobuf";
+import { ModerationStatus, type ServerMessage, ServerMessageSchema } from "@parley/proto/wall";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RecordsWallHistory } from "../../src/wall/history/RecordsWallHistory.ts";
+import { RecordsModerationStore } from "../../src/wall/moderation/RecordsModerationStore.ts";
+import { redact, WallModeration } from "../../src/wall/moderation/WallModeration.ts";
+import { logger, type RecordsRig, recordsRig } from "./records-rig.ts";
+
+let rig: RecordsRig;
+let moderation: WallModeration;
+let history: RecordsWallHistory;
+let sent: { topics: readonly string[]; message: ServerMessage }[] = [];
+let kafe = "";
+const owner = { userId: crypto.randomUUID(), role: "owner" as const };
+const settings = (autoApproveAbove: number, redactedPhrases: string[]) => ({
+  $typeName: "parley.wall.v1.ModerationSettings" as const,
+  autoApproveAbove,
+  redactedPhrases,
+});
+
+beforeAll(async () => {
+  rig = await recordsRig();
+  kafe = await rig.addBusiness("Kafé Sol", "centrum");
+  history = new RecordsWallHistory(rig.records.wall);
+  moderation = new WallModeration({
+    bus: rig.bus,
+    store: new RecordsModerationStore(rig.records.moderation),
+    history,
+    broadcast: (topics, frame) => sent.push({ topics, message: fromBinary(ServerMessageSchema, frame) }),
+    logger,
+  });
+}, 60_000);
+afterAll(async () => {
+  moderation?.close();
+  await rig?.close();
+});
+
+/** A finished conversation, stored and its reward decided (which is when automatic approval looks at it). */
+async function finished(store: string, score: number, text: string) {
+  const c = await rig.begin(store, kafe);
+  c.start();
+  c.segment(1, text, true);
+  c.end({ score });
+  await rig.records.flush();
+  return c;
+}
+
+describe("moderation", () => {
+  it("redacts phrases whole-case-insensitively, leaving the rest", () => {
+    expect(redact("Ask for Anna at the till, anna knows", ["anna", "  "])).toBe("Ask for ███ at the till, ███ knows");
+    expect(redact("price (a+b) was high", ["(a+b)"])).toBe("price ███ was high");
+  });
+
+  it("approves automatically above the threshold once the end is stored, redacted for public screens only", async () => {
+    sent = [];
+    await moderation.setSettings(kafe, settings(70, ["Anna"]), owner);
+    await finished("centrum", 50, "it was fine");
+    const good = await finished("centrum", 85, "anna at the till was lovely");
+    await expect.poll(() => sent.filter((s) => s.message.kind.case === "publicFeedback").length).toBe(1);
+    const item = sent.find((s) => s.message.kind.case === "publicFeedback")!;
+    expect(item.topics).toEqual(["p/s/centrum", `p/b/${kafe}`]);
+    expect(item.message.kind.value).toMatchObject({ sessionId: good.sessionId, text: "███ at the till was lovely" });
+    const decision = sent.find((s) => s.message.kind.case === "moderation" && s.message.kind.value.states.length > 0)!;
+    expect(decision.topics).toEqual(["s/centrum", `b/${kafe}`, "all"]);
+    expect(decision.message.kind.value).toMatchObject({
+      states: [{ sessionId: good.sessionId, status: ModerationStatus.APPROVED, automatic: true }],
+    });
+    expect(await moderation.publicFeedback(kafe, undefined)).toHaveLength(1);
+    expect(await moderation.publicFeedback(kafe, new Set(["north"]))).toHaveLength(0);
+    expect(await moderation.publicFeedback(rig.demoBusiness, undefined)).toHaveLength(0);
+    // It is in Postgres, with the system as the one who decided.
+    const [audit] = await rig.records.sql<{ actor: string }[]>`
+      select actor from audit_log where action = 'moderation.decide' and target = ${`session:${good.sessionId}`}`;
+    expect(audit?.actor).toBe("system");
+  });
+
+  it("takes hidden feedback off public screens, re-redacts when the phrases change, and a person's decision stands", async () => {
+    await moderation.setSettings(kafe, settings(0, []), owner);
+    const c = await finished("centrum", 95, "bert was rude");
+    const [feedback] = await history.feedback([c.sessionId]);
+    sent = [];
+    await moderation.decide(feedback!, ModerationStatus.APPROVED, owner);
+    expect(sent.at(-1)?.message.kind.case).toBe("publicFeedback");
+    await moderation.setSettings(kafe, settings(90, ["bert"]), owner);
+    const republished = sent.flatMap((s) =>
+      s.message.kind.case === "publicFeedback" && s.message.kind.value.sessionId === c.sessionId
+        ? [s.message.kind.value.text]
+        : [],
+    );
+    expect(republished).toEqual(["bert was rude", "███ was rude"]);
+    await moderation.decide(feedback!, ModerationStatus.HIDDEN, owner);
+    expect(sent.at(-1)?.message.kind.case).toBe("publicWithdrawn");
+    expect((await moderation.publicFeedback(kafe, undefined)).map((p) => p.sessionId)).not.toContain(c.sessionId);
+    // The reward decided again (a retried end) asks the threshold again: hidden stays hidden, nothing is sent.
+    const before = sent.length;
+    await rig.records.finalizer.finalize(c.sessionId);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sent.length).toBe(before);
+    expect((await moderation.decisions([c.sessionId]))[0]).toMatchObject({ status: ModerationStatus.HIDDEN });
+  });
+
+  it("refuses to moderate a conversation still going on, another business's, and bad settings", async () => {
+    const live = await rig.begin("centrum", kafe);
+    live.start();
+    live.segment(1, "hello", true);
+    await rig.records.flush();
+    const [feedback] = await history.feedback([live.sessionId]);
+    await expect(moderation.decide(feedback!, ModerationStatus.APPROVED, owner)).rejects.toThrow(/ended/);
+    const done = await finished("centrum", 60, "fine");
+    const [theirs] = await history.feedback([done.sessionId]);
+    await expect(
+      moderation.decide({ ...theirs!, businessId: rig.demoBusiness }, ModerationStatus.APPROVED, owner),
+    ).rejects.toThrow(/no such conversation/);
+    await expect(moderation.setSettings(kafe, settings(101, []), owner)).rejects.toThrow(/0..100/);
+  });
+});
