@@ -89,7 +89,7 @@ export class FraudDetector {
       const [earlier] = await sql<{ n: number }[]>`
         select count(*)::int as n from sessions o, sessions me
         where me.id = ${facts.sessionId} and o.business_id = me.business_id and o.receipt_ref = ${facts.receiptRef}
-          and o.id <> me.id and (o.created_at, o.id) < (me.created_at, me.id)`;
+          and o.id <> me.id and o.begun_order < me.begun_order`;
       if (earlier!.n > 0) flag("duplicate_receipt", "fraud", { earlierSessions: earlier!.n });
     }
     const window = `${o.velocityWindowMs} milliseconds`;
