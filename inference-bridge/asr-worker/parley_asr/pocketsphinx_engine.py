@@ -95,9 +95,9 @@ class _Utterance:
 
 
 class PocketsphinxStream(EngineStream):
-    def __init__(self, engine: PocketsphinxEngine, decoder: Decoder, settings: StreamSettings) -> None:
-        self._engine, self._dec, self._opts = engine, decoder, engine.options
-        opts = self._opts
+    def __init__(self, decoder: Decoder, options: Options, settings: StreamSettings) -> None:
+        self._dec, self._opts = decoder, options
+        opts = options
         self._ep = Endpointer(
             window=opts.ep_window, ratio=opts.ep_ratio, vad_mode=opts.vad_mode, sample_rate=SAMPLE_RATE
         )
@@ -112,7 +112,6 @@ class PocketsphinxStream(EngineStream):
         self._utt: _Utterance | None = None
         self._resume_at: int | None = None  # start of the next utterance after a length cut
         self._primed = False
-        self._closed = False
 
     # -- EngineStream -----------------------------------------------------
 
@@ -150,13 +149,8 @@ class PocketsphinxStream(EngineStream):
         return events
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._utt is not None:
-            self._dec.end_utt()  # reset the search before the decoder is reused
-            self._utt = None
-        self._engine.release(self._dec)
+        # The decoder is not reused (see PocketsphinxEngine): nothing to reset.
+        self._utt = None
 
     # -- internals ----------------------------------------------------------
 
@@ -267,32 +261,43 @@ class PocketsphinxEngine(Engine):
 
     def __init__(self, options: Options | None = None) -> None:
         self.options = options or Options()
-        # Loading a decoder takes ~0.4 s: keep released ones for the next stream.
-        self._idle: list[Decoder] = []
+        # Every stream gets a decoder that has decoded nothing. A used decoder
+        # carries its past into the next stream: the last speaker's cepstral
+        # mean and noise estimate, and CMN left in live mode, so that `prime_ms`
+        # no longer measures the new speaker's own mean. A stream's transcript
+        # then depended on which streams its process had served before, i.e.
+        # on scheduling (librivox WER 0.296 on fresh decoders, 0.338 on one
+        # reused decoder; a stream resumed after a worker died differed from
+        # the uninterrupted one). Loading takes ~0.4 s, done ahead of time.
+        self._unused: list[Decoder] = []
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
-        self.release(new_decoder())
+        self.prepare_next()
+
+    def prepare_next(self) -> None:
+        with self._lock:
+            if self._unused:
+                return
+        decoder = new_decoder()
+        with self._lock:
+            self._unused.append(decoder)
 
     def new_stream(self, settings: StreamSettings) -> PocketsphinxStream:
         if settings.sample_rate_hz != SAMPLE_RATE:
             raise ValueError(f"sample_rate_hz must be {SAMPLE_RATE}")
-        with self._lock:
-            decoder = self._idle.pop() if self._idle else None
-        return PocketsphinxStream(self, decoder or new_decoder(), settings)
-
-    def release(self, decoder: Decoder) -> None:
-        with self._lock:
-            self._idle.append(decoder)
+        return PocketsphinxStream(self._take_unused(), self.options, settings)
 
     def decode_whole(self, pcm: bytes) -> str:
         """Offline reference: the whole recording as one utterance, one pass."""
+        decoder = self._take_unused()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        return " ".join(w.text for w in words_from_seg(decoder, 0))
+
+    def _take_unused(self) -> Decoder:
         with self._lock:
-            decoder = self._idle.pop() if self._idle else new_decoder()
-        try:
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
-            return " ".join(w.text for w in words_from_seg(decoder, 0))
-        finally:
-            self.release(decoder)
+            if self._unused:
+                return self._unused.pop()
+        return new_decoder()
