@@ -266,9 +266,9 @@ class PocketsphinxEngine(Engine):
         # mean and noise estimate, and CMN left in live mode, so that `prime_ms`
         # no longer measures the new speaker's own mean. A stream's transcript
         # then depended on which streams its process had served before, i.e.
-        # on scheduling (librivox WER 0.296 on fresh decoders, 0.338 on one
-        # reused decoder; a stream resumed after a worker died differed from
-        # the uninterrupted one). Loading takes ~0.4 s, done ahead of time.
+        # on scheduling: the same recording came out differently, and a stream
+        # resumed after a worker died differed from the uninterrupted one
+        # (resume_check.py). Loading takes ~0.25 s CPU, done ahead of time.
         self._unused: list[Decoder] = []
         self._lock = threading.Lock()
 
