@@ -3,7 +3,10 @@
 // commits it with an AudioAck. If the stream breaks, a new one is opened,
 // possibly on another worker, starting at the committed offset: the new
 // worker receives exactly the audio that has no final transcript yet, so no
-// audio is skipped and none is transcribed twice.
+// audio is skipped and none is transcribed twice. A final counts only once
+// its ack has come: a worker that dies between the two leaves that audio
+// uncommitted, and the next worker re-finalises it under the same segment id
+// (which replaces the text) instead of adding it again under a new one.
 //
 // No stream is opened before the first audio: a conversation that joins and
 // stays silent costs no recogniser. Writes respect gRPC's backpressure: while
@@ -86,6 +89,9 @@ export class RecognitionStream {
   /** A first audio chunk arrived: the stream exists from then on. */
   #started = false;
   #reservation: SpeechReservation | undefined;
+  /** Id of the last final received, acknowledged or not. */
+  #lastFinalId = -1;
+  /** The first segment id of a resumed stream: after the last acknowledged final. */
   #nextSegmentId = 0;
   #state: StreamState = StreamState.UNSPECIFIED;
   #ending: (() => void) | undefined;
@@ -360,7 +366,7 @@ export class RecognitionStream {
       case "segment": {
         const segment = response.kind.value;
         asrSegments.inc({ final: String(segment.isFinal) });
-        if (segment.isFinal) this.#nextSegmentId = Math.max(this.#nextSegmentId, segment.segmentId + 1);
+        if (segment.isFinal) this.#lastFinalId = Math.max(this.#lastFinalId, segment.segmentId);
         try {
           this.#o.onSegment(segment);
         } catch (err) {
@@ -370,6 +376,8 @@ export class RecognitionStream {
       }
       case "ack": {
         const before = this.#replay.size;
+        // A worker acknowledges a final right after sending it: every final so far is committed.
+        this.#nextSegmentId = Math.max(this.#nextSegmentId, this.#lastFinalId + 1);
         this.#committed = Math.max(this.#committed, response.kind.value.committedOffsetSamples);
         this.#replay.commit(this.#committed);
         voiceProcessingQueueSize.dec(before - this.#replay.size);

@@ -5,6 +5,7 @@ import { register } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsrWorkerPool } from "../src/AsrWorkerPool.ts";
 import { RecognitionStream } from "../src/RecognitionStream.ts";
+import { TranscriptAssembler } from "../src/TranscriptAssembler.ts";
 import { RecordingRecognizer } from "./recording-recognizer.ts";
 import { StalledRecognizer } from "./stalled-recognizer.ts";
 
@@ -135,6 +136,48 @@ describe("RecognitionStream", () => {
     const ids = segments.filter((s) => s.isFinal).map((s) => s.segmentId);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
+  });
+
+  it("has the next worker re-finalise, under the same id, a final whose ack never came", async () => {
+    const a = await recognizer();
+    const b = await recognizer();
+    a.withholdAcks = b.withholdAcks = true; // the first worker dies between a final and its ack
+    const pool = new AsrWorkerPool({ addresses: [a.address, b.address], logger });
+    cleanups.push(() => pool.close());
+    const transcript = new TranscriptAssembler("s3");
+    const stream = new RecognitionStream({
+      sessionId: "s3",
+      pool,
+      logger,
+      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 2_000 },
+      onSegment: (s) => transcript.apply(s),
+      onState: () => {},
+    });
+    await flush();
+    const [first, second] = a.streams.length ? [a, b] : [b, a];
+    second.withholdAcks = false;
+    feed(stream, 0, 80); // 1.6 s: a final for the first second, never acknowledged
+    await flush();
+    expect(transcript.finalText()).toBe("audio 0-1000 ms");
+    first.kill();
+    await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.LIVE);
+    feed(stream, 80, 70);
+    await stream.end();
+
+    const config = second.streams[0]!.requests[0]!.kind;
+    if (config.case !== "config") throw new Error("first request must be the config");
+    expect(config.value.startOffsetSamples).toBe(0); // nothing was committed
+    expect(config.value.firstSegmentId).toBe(0); // the unacknowledged final is redone, not added to
+    expect(contiguousEnd(received(second.streams[0]!.requests), 0)).toBe(150 * FRAME);
+    // The transcript covers the 3 s once, in order: the new worker's final for the first
+    // second replaced the unacknowledged one instead of repeating its audio under a new id.
+    const heard = transcript
+      .finalText()
+      .match(/\d+-\d+/g)!
+      .map((range) => range.split("-").map(Number));
+    expect(heard[0]![0]).toBe(0);
+    expect(heard.at(-1)![1]).toBe(3_000);
+    for (let i = 1; i < heard.length; i++) expect(heard[i]![0]).toBe(heard[i - 1]![1]);
   });
 
   it("batches frames into larger messages when asked, still contiguous and complete after a resume", async () => {

@@ -18,15 +18,16 @@ import { createSession, type Endpoint, ProtocolClient, type SessionOptions } fro
 
 export const FRAME_MS = 20;
 
-/** Encodes a speech file (any format sox reads) into 20 ms Opus packets at 48 kHz. */
+/**
+ * Encodes a speech file (any format sox reads) into 20 ms Opus packets at 48 kHz.
+ * The same file always gives the same packets: `-D` turns off the dither sox
+ * otherwise adds when it resamples, which is random on every run. That noise
+ * alone moved the voice-path tests' WER on the longest librivox recording
+ * between 0.32 and 0.59 (nine runs; bar 0.586).
+ */
 export function opusPacketsFromFile(file: string, leadSilenceS = 0): Buffer[] {
-  const raw = execFileSync(
-    "sox",
-    [file, "-t", "raw", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-", "pad", String(leadSilenceS), "0"],
-    {
-      maxBuffer: 1 << 28,
-    },
-  );
+  const output = ["-t", "raw", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-"];
+  const raw = execFileSync("sox", ["-D", file, ...output, "pad", String(leadSilenceS), "0"], { maxBuffer: 1 << 28 });
   const samples = new Int16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1);
   const encoder = new Encoder({ channels: 1, sample_rate: 48_000, application: "voip" });
   const packets: Buffer[] = [];

@@ -72,6 +72,11 @@ async function finish(c: WeriftCustomer): Promise<void> {
 const silence = (frames: number, packets: Buffer[]) => Array.from({ length: frames }, () => packets[0]!);
 
 describe("voice path over WebRTC", () => {
+  it("sends the same packets for the same recording every time (the WER bars assume it)", () => {
+    const once = Buffer.concat(opusPacketsFromFile(longest!.wav, 0.5));
+    expect(Buffer.concat(opusPacketsFromFile(longest!.wav, 0.5)).equals(once)).toBe(true);
+  });
+
   it("streams live partials, then finals, after a real DTLS handshake", async () => {
     const s = await server();
     const c = await customer(s);

@@ -92,6 +92,10 @@ class Engine:
     def warm_up(self) -> None:
         """Load models now rather than on the first stream."""
 
+    def prepare_next(self) -> None:
+        """Idle time after a stream: get ready for the next one (called by the
+        engine process once the stream's last reply has gone out)."""
+
     def new_stream(self, settings: StreamSettings) -> EngineStream:
         raise NotImplementedError
 

@@ -33,13 +33,6 @@ class Options:
     ep_ratio: float = 0.9
     # Decode in ~100 ms batches: smaller ones only add hyp() calls.
     decode_ms: int = 100
-    # A fresh stream's first utterance is held until this much speech is in,
-    # then decoded as a "full utterance" block so that pocketsphinx measures
-    # its cepstral mean from the speaker's own audio (instead of the model's
-    # generic cmninit) and live CMN continues from there. Costs that much
-    # latency on the first partial of a stream only. Keep <= 1000: larger
-    # full-utterance blocks overflow pocketsphinx's feature ring buffer.
-    prime_ms: int = 500
     # Audio kept in front of the endpointer's speech start: it trims soft
     # word onsets ("he ...") and the decoder wants a little silence first.
     preroll_ms: int = 200
@@ -50,11 +43,28 @@ class Options:
     idle_commit_s: float = 5.0
 
 
+# Where live cepstral mean normalisation starts, with the weight of 5 s of
+# speech (pocketsphinx's CMN window); it then follows the speaker from one
+# utterance to the next. The model's generic cmninit (40,3,-1) costs accuracy
+# until CMN has adapted; measuring the mean on a stream's first 0.5 s of speech
+# (a full-utterance block, the earlier design) helped on clean recordings but
+# failed on Opus audio after a pause. This is the mean pocketsphinx reaches on
+# ordinary read speech: flite's slt voice reading "The North Wind and the Sun"
+# (measure_cmn.py). WER, one fresh decoder per stream, librivox raw / after
+# Opus (5 files x 8) / through Chromium / cards: this 0.338 / 0.359 / 0.310 /
+# 0.048; the 0.5 s measurement 0.324 / 0.558 / 0.366 / 0.190; the model's
+# cmninit 0.394 / 0.343 / 0.338 / 0.429.
+INITIAL_CMN = "55.30,4.83,16.11,16.26,1.94,0.09,-0.12,-2.59,-0.18,4.67,-0.58,7.74,7.35"
+
+
 def new_decoder() -> Decoder:
-    """The one decoder configuration, shared by streaming and offline."""
-    # The bundled en-us model with its feat.params; nothing overridden but
-    # logging (pocketsphinx's log lines are not JSON).
-    return Decoder(loglevel="FATAL")
+    """The one decoder configuration, shared by streaming and offline. A
+    stream's decoder switches to live CMN, starting from INITIAL_CMN; the
+    offline pass (one full-utterance block) normalises with the recording's
+    own mean (the model's batch CMN)."""
+    # The bundled en-us model with its feat.params; logging off (pocketsphinx's
+    # log lines are not JSON).
+    return Decoder(loglevel="FATAL", cmninit=INITIAL_CMN)
 
 
 def words_from_seg(decoder: Decoder, origin: int) -> list[Word]:
@@ -95,9 +105,9 @@ class _Utterance:
 
 
 class PocketsphinxStream(EngineStream):
-    def __init__(self, engine: PocketsphinxEngine, decoder: Decoder, settings: StreamSettings) -> None:
-        self._engine, self._dec, self._opts = engine, decoder, engine.options
-        opts = self._opts
+    def __init__(self, decoder: Decoder, options: Options, settings: StreamSettings) -> None:
+        self._dec, self._opts = decoder, options
+        opts = options
         self._ep = Endpointer(
             window=opts.ep_window, ratio=opts.ep_ratio, vad_mode=opts.vad_mode, sample_rate=SAMPLE_RATE
         )
@@ -111,8 +121,6 @@ class PocketsphinxStream(EngineStream):
         self._committed = self._origin
         self._utt: _Utterance | None = None
         self._resume_at: int | None = None  # start of the next utterance after a length cut
-        self._primed = False
-        self._closed = False
 
     # -- EngineStream -----------------------------------------------------
 
@@ -150,13 +158,8 @@ class PocketsphinxStream(EngineStream):
         return events
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._utt is not None:
-            self._dec.end_utt()  # reset the search before the decoder is reused
-            self._utt = None
-        self._engine.release(self._dec)
+        # The decoder is not reused (see PocketsphinxEngine): nothing to reset.
+        self._utt = None
 
     # -- internals ----------------------------------------------------------
 
@@ -169,7 +172,7 @@ class PocketsphinxStream(EngineStream):
         utt.pending += speech
         if not self._ep.in_speech:
             self._close_utterance(utt, events, speech_final=True)
-        elif len(utt.pending) >= self._batch_bytes():
+        elif len(utt.pending) >= self._batch_bytes:
             self._decode(utt, events)
             if utt.fed >= self._opts.max_utterance_s * SAMPLE_RATE:
                 self._close_utterance(utt, events, speech_final=False)
@@ -196,17 +199,14 @@ class PocketsphinxStream(EngineStream):
         self._utt = utt
         return utt
 
+    @property
     def _batch_bytes(self) -> int:
-        ms = self._opts.decode_ms if self._primed else self._opts.prime_ms
-        return ms * SAMPLE_RATE // 1000 * 2
+        return self._opts.decode_ms * SAMPLE_RATE // 1000 * 2
 
     def _feed(self, utt: _Utterance) -> None:
         if not utt.pending:
             return
-        # The stream's first block goes in as a full utterance: pocketsphinx
-        # then normalises it with its own cepstral mean, which seeds live CMN.
-        self._dec.process_raw(bytes(utt.pending), full_utt=not self._primed)
-        self._primed = True
+        self._dec.process_raw(bytes(utt.pending))
         utt.fed += len(utt.pending) // 2
         utt.pending.clear()
 
@@ -267,32 +267,42 @@ class PocketsphinxEngine(Engine):
 
     def __init__(self, options: Options | None = None) -> None:
         self.options = options or Options()
-        # Loading a decoder takes ~0.4 s: keep released ones for the next stream.
-        self._idle: list[Decoder] = []
+        # Every stream gets a decoder that has decoded nothing. A used decoder
+        # carries its past into the next stream: the last speaker's cepstral
+        # mean and noise estimate. A stream's transcript then depended on
+        # which streams its process had served before, i.e. on scheduling:
+        # the same recording came out differently, and a stream resumed after
+        # a worker died differed from the uninterrupted one (resume_check.py).
+        # Loading takes ~0.25 s CPU, done ahead of time (prepare_next).
+        self._unused: list[Decoder] = []
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
-        self.release(new_decoder())
+        self.prepare_next()
+
+    def prepare_next(self) -> None:
+        with self._lock:
+            if self._unused:
+                return
+        decoder = new_decoder()
+        with self._lock:
+            self._unused.append(decoder)
 
     def new_stream(self, settings: StreamSettings) -> PocketsphinxStream:
         if settings.sample_rate_hz != SAMPLE_RATE:
             raise ValueError(f"sample_rate_hz must be {SAMPLE_RATE}")
-        with self._lock:
-            decoder = self._idle.pop() if self._idle else None
-        return PocketsphinxStream(self, decoder or new_decoder(), settings)
-
-    def release(self, decoder: Decoder) -> None:
-        with self._lock:
-            self._idle.append(decoder)
+        return PocketsphinxStream(self._take_unused(), self.options, settings)
 
     def decode_whole(self, pcm: bytes) -> str:
         """Offline reference: the whole recording as one utterance, one pass."""
+        decoder = self._take_unused()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        return " ".join(w.text for w in words_from_seg(decoder, 0))
+
+    def _take_unused(self) -> Decoder:
         with self._lock:
-            decoder = self._idle.pop() if self._idle else new_decoder()
-        try:
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
-            return " ".join(w.text for w in words_from_seg(decoder, 0))
-        finally:
-            self.release(decoder)
+            if self._unused:
+                return self._unused.pop()
+        return new_decoder()

@@ -5,7 +5,8 @@ to one decoding thread got the GIL back only every ~15-400 ms), so decoding
 in gRPC's threads would serialise all streams on one core and starve the
 server's own threads. Each stream therefore runs in its own process; the gRPC
 thread only forwards chunks over a pipe and waits (without the GIL). A
-process keeps its loaded decoder between streams (loading takes ~0.4 s).
+process keeps its engine (models loaded once) between streams, and prepares
+for the next stream in the idle time after one ends (Engine.prepare_next).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from multiprocessing.context import SpawnContext
 from typing import Literal
 
 from . import log as logmod
-from .engine import EngineStream, Event, StreamSettings, engine_class
+from .engine import Engine, EngineStream, Event, StreamSettings, engine_class
 from .log import log
 
 CALL_TIMEOUT_S = 30.0  # a chunk or a flush never takes this long; the process hung
@@ -62,7 +63,9 @@ def _serve(conn: Connection, engine_name: str, log_context: dict[str, object]) -
             if stream is not None:
                 stream.close()
                 stream = None
+                _prepare_next(engine)
             continue
+        had_stream = stream is not None
         reply: Reply
         try:
             match request:
@@ -86,6 +89,15 @@ def _serve(conn: Connection, engine_name: str, log_context: dict[str, object]) -
                 finally:
                     stream = None
         conn.send(reply)
+        if had_stream and stream is None:  # the stream ended: use the idle time
+            _prepare_next(engine)
+
+
+def _prepare_next(engine: Engine) -> None:
+    try:
+        engine.prepare_next()
+    except Exception as exc:  # the next stream will try again, and report
+        log("engine_error", level="error", op="prepare_next", error=repr(exc))
 
 
 def _opened(stream: EngineStream | None) -> EngineStream:
@@ -220,10 +232,13 @@ class ProcessPool:
     def open(self, settings: StreamSettings) -> ProcessStream | None:
         """A stream on a free process, or None when all `size` are busy."""
         with self._lock:
-            while self._idle and not self._idle[-1].proc.is_alive():
-                self._all.discard(self._idle.pop())  # died while idle
+            for dead in [p for p in self._idle if not p.proc.is_alive()]:  # died while idle
+                self._idle.remove(dead)
+                self._all.discard(dead)
             if self._idle:
-                process = self._idle.pop()
+                # The one idle longest: a process that has just ended a stream
+                # may still be preparing for the next (Engine.prepare_next).
+                process = self._idle.pop(0)
             elif len(self._all) < self.size:
                 process = self._spawn()
             else:
