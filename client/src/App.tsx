@@ -219,6 +219,8 @@ export function App() {
     if (!mic || !joinAt) return fail(t("connectionLost"));
     voice?.stop();
     voice = undefined;
+    // Whatever the AI was saying died with the old connection; a new reply announces itself.
+    setAiSpeech("none");
     setNotice(t("rejoining"));
     for (let attempt = 0; attempt < REJOIN_ATTEMPTS && phase() === "live"; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** attempt, 4_000)));

@@ -94,7 +94,10 @@ describe("the wall and the monitor over a real conversation", () => {
           m.kind.case === "monitor" &&
           m.kind.value.sessions.some(
             (s) => s.sessionId === sessionId && s.packetsReceived > 0n && s.stage >= Stage.TRANSCRIBING,
-          ),
+          ) &&
+          // The worker is probed at most once a second: a report from just
+          // before the stream opened may still show it idle.
+          m.kind.value.speechWorkers.some((w) => w.activeStreams > 0),
         20_000,
       )
     ).kind.value as MonitorReport;
