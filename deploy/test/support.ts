@@ -117,17 +117,11 @@ export function adapterQueries(): Query[] {
 }
 
 export const LOADED_RULES = at("prometheus/rules/parley.rules.yml");
-export const PENDING_RULES = at("prometheus/pending/parley-pending.rules.yml");
 export const loadedDashboards = (): string[] => filesUnder(at("grafana/dashboards"), ".json");
-export const pendingDashboards = (): string[] => filesUnder(at("grafana/pending-dashboards"), ".json");
 
 /** What is deployed today: loaded rules, provisioned dashboards, the autoscaler's adapter. */
 export function loadedQueries(): Query[] {
   return [...ruleQueries(LOADED_RULES), ...loadedDashboards().flatMap(dashboardQueries), ...adapterQueries()];
-}
-
-export function pendingQueries(): Query[] {
-  return [...ruleQueries(PENDING_RULES), ...pendingDashboards().flatMap(dashboardQueries)];
 }
 
 /** Syntax errors lezer-promql finds, as the text they cover. */
