@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { at, isRecord, REPO, tool } from "./support.ts";
+import { at, isRecord, REPO, readYaml, tool } from "./support.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "parley-compose-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -25,6 +25,8 @@ interface Service {
   read_only?: boolean;
   cap_drop?: string[];
   stop_grace_period?: string;
+  expose?: string[];
+  healthcheck?: { test: string[] };
 }
 
 describe("docker compose", () => {
@@ -125,6 +127,28 @@ describe("docker compose", () => {
     expect(Object.keys(env).filter((n) => !reads(n) && !upcoming.has(n))).toEqual([]);
   });
 
+  it("serves /ready and /metrics on the internal port: healthcheck and Prometheus use it, nothing publishes it", () => {
+    const node = resolved().services.node as Service;
+    const env = node.environment ?? {};
+    const internal = Number(env.INTERNAL_PORT);
+    expect(internal).toBeGreaterThan(0);
+    expect(internal).not.toBe(Number(env.PORT));
+    // Listening beyond the container's loopback, so that Prometheus on the compose network reaches it.
+    expect(env.INTERNAL_HOST).toBe("0.0.0.0");
+    expect(node.healthcheck?.test.join(" ")).toContain(`http://127.0.0.1:${internal}/ready`);
+    expect((node.ports ?? []).map((p) => p.target)).not.toContain(internal);
+    const prometheus = readYaml(at("prometheus/prometheus.yml")) as {
+      scrape_configs: {
+        job_name: string;
+        metrics_path?: string;
+        dns_sd_configs?: { names: string[]; port: number }[];
+      }[];
+    };
+    const job = prometheus.scrape_configs.find((j) => j.job_name === "parley-node");
+    expect(job?.metrics_path).toBe("/metrics");
+    expect(job?.dns_sd_configs).toEqual([expect.objectContaining({ names: ["node"], port: internal })]);
+  });
+
   it("mounts configuration files that exist, and runs hardened", () => {
     const { services } = resolved();
     const missing = Object.entries(services).flatMap(([name, s]) =>
@@ -145,7 +169,7 @@ describe("docker compose", () => {
 });
 
 describe("the proxy (Caddy)", () => {
-  it("caddy validates the Caddyfile; /ws and the rest reach the node, /metrics does not", () => {
+  it("caddy validates the Caddyfile; /ws and the rest reach the node, /metrics and /ready do not", () => {
     const home = path.join(tmp, "caddy");
     const env = { ...process.env, HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, PARLEY_DOMAIN: "localhost" };
     const r = tool("caddy", ["adapt", "--config", at("compose/Caddyfile"), "--adapter", "caddyfile", "--validate"], {
@@ -167,8 +191,12 @@ describe("the proxy (Caddy)", () => {
     walk(JSON.parse(r.stdout));
     const route = (p: string) => routes.find((x) => x.paths.includes(p))?.handle ?? "";
     expect(route("/ws")).toContain('"dial":"node:8080"');
-    expect(route("/metrics")).toContain('"handler":"static_response","status_code":404');
-    expect(route("/metrics")).not.toContain("node:8080");
+    for (const internal of ["/metrics", "/ready"]) {
+      expect(route(internal)).toContain('"handler":"static_response","status_code":404');
+      expect(route(internal)).not.toContain("node:");
+    }
+    // No route reaches the node's internal listener.
+    expect(routes.filter((r) => r.handle.includes("node:9464"))).toEqual([]);
     expect(route("/grafana*")).toContain('"dial":"grafana:3000"');
   });
 });
