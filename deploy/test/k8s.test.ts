@@ -6,7 +6,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { at, DEPLOY, filesUnder, isRecord, REPO, readYaml, readYamlDocuments, tool } from "./support.ts";
+import {
+  at,
+  DEPLOY,
+  filesUnder,
+  isRecord,
+  REPO,
+  readYaml,
+  readYamlDocuments,
+  speechWorkerArgs,
+  tool,
+} from "./support.ts";
 
 interface K8sObject {
   apiVersion: string;
@@ -338,6 +348,32 @@ describe("the node", () => {
     expect(spec.metrics.map((m) => m.type)).toEqual(["Pods", "Resource"]);
     expect(spec.metrics[1]?.resource?.name).toBe("cpu");
     expect(spec.behavior.scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(300);
+  });
+});
+
+describe("GPU speech workers (optional)", () => {
+  const sts = find("StatefulSet", "asr-gpu", "parley") as K8sObject;
+  const pod = (sts.spec as { template: { spec: PodSpec } }).template.spec;
+  const asr = pod.containers[0] as Container & {
+    volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+    resources: { limits: Record<string, string> };
+  };
+
+  it("run the Whisper engine on a GPU, the model read-only from WHISPER_MODEL_PATH", () => {
+    const dockerfile = fs.readFileSync(at("docker/asr-gpu.Dockerfile"), "utf8");
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+    const modelPath = asr.env?.find((e) => e.name === "WHISPER_MODEL_PATH")?.value ?? "";
+    // The image's entrypoint with these args, through the worker's own parser.
+    const args = (asr.args ?? []).map((a) => a.replace("$(POD_NAME)", "asr-gpu-0"));
+    const parsed = speechWorkerArgs([...entrypoint.slice(5), ...args], { WHISPER_MODEL_PATH: modelPath });
+    expect(parsed).toMatchObject({ engine: "whisper", device: "cuda", model_path: "/models/whisper", port: 50051 });
+    const mount = asr.volumeMounts.find((m) => m.mountPath === modelPath);
+    expect(mount?.readOnly).toBe(true);
+    const volume = pod.volumes?.find((v) => v.name === mount?.name) as {
+      persistentVolumeClaim?: { readOnly?: boolean };
+    };
+    expect(volume.persistentVolumeClaim?.readOnly).toBe(true);
+    expect(asr.resources.limits["nvidia.com/gpu"]).toBe("1");
   });
 });
 

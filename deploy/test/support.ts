@@ -29,6 +29,23 @@ export function tool(bin: string, args: string[], options: { cwd?: string; env?:
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * The speech worker's own argument parser (parley_asr.server.parse_args, in
+ * the worker's venv from scripts/install.sh) applied to a command line:
+ * the options it resolves, or its error.
+ */
+export function speechWorkerArgs(args: string[], env: Record<string, string> = {}): Record<string, unknown> {
+  const python = path.join(REPO, "inference-bridge/asr-worker/.venv/bin/python");
+  const code =
+    "import json, sys; from parley_asr.server import parse_args; print(json.dumps(vars(parse_args(sys.argv[1:]))))";
+  const r = tool(python, ["-c", code, ...args], {
+    cwd: path.join(REPO, "inference-bridge/asr-worker"),
+    env: { ...process.env, ...env },
+  });
+  if (r.status !== 0) throw new Error(`parley_asr rejects ${args.join(" ")}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
 export function readYaml(file: string): unknown {
   return parseYaml(fs.readFileSync(file, "utf8"));
 }
