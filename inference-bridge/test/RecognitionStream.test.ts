@@ -4,6 +4,7 @@ import pino from "pino";
 import { register } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsrWorkerPool } from "../src/AsrWorkerPool.ts";
+import { asrPartialLag } from "../src/metrics.ts";
 import { RecognitionStream } from "../src/RecognitionStream.ts";
 import { RecordingRecognizer } from "./recording-recognizer.ts";
 import { StalledRecognizer } from "./stalled-recognizer.ts";
@@ -281,7 +282,7 @@ describe("RecognitionStream", () => {
     const stream = new RecognitionStream({ sessionId: "lag", pool, logger, onSegment: () => {}, onState: () => {} });
     cleanups.push(() => stream.close());
     const lag = async () => {
-      const values = (await register.getSingleMetric("asr_partial_lag_seconds")!.get()).values;
+      const values = (await asrPartialLag.get()).values;
       const of = (name: string) => values.find((v) => v.metricName === name)?.value ?? 0;
       return { count: of("asr_partial_lag_seconds_count"), sum: of("asr_partial_lag_seconds_sum") };
     };
