@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Soak: the load tester against a local node for a long, bounded run, with the
+# node's memory watched from its internal /metrics. Not part of `pnpm test`.
+#
+#   bash scripts/soak.sh                       # 20 sessions for 10 minutes
+#   SOAK_SESSIONS=5 SOAK_DURATION=2m bash scripts/soak.sh
+#   unshare -n bash -c 'ip link set lo up && bash scripts/soak.sh'   # as root: WebRTC on loopback only
+#
+# The speech worker is the benchmark-only latency probe (loadtest/src/probe):
+# it recognises nothing, so the run loads the node (WebRTC, SFU, decoding,
+# gRPC, scoring, the AI's turns, records) without a speech engine's compute;
+# the embedded pocketsphinx worker cannot carry 20 real streams on a small
+# machine. The node uses its embedded database (PGlite) in a temporary folder
+# and one mediasoup worker; its per-IP limits are raised, since every
+# simulated customer comes from 127.0.0.1.
+#
+# Prints, and writes to SOAK_OUT (default loadtest-results/soak-<time>):
+# errors by stage and kind, session counts, and the node's resident memory
+# (process_resident_memory_bytes) and V8 heap before the load, every 30 s
+# during it, and after it (memory.csv); the load tester's report.json and
+# report.html are there too. Exit code: the load tester's (0: run done, no
+# objective missed; the objective is errors < 1 %).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+SESSIONS=${SOAK_SESSIONS:-20}
+DURATION=${SOAK_DURATION:-10m}
+RAMP=${SOAK_RAMP:-2}
+PORT=${SOAK_PORT:-18090}
+INTERNAL_PORT=${SOAK_INTERNAL_PORT:-19464}
+PROBE_PORT=${SOAK_PROBE_PORT:-50199}
+OUT=${SOAK_OUT:-loadtest-results/soak-$(date -u +%Y%m%dT%H%M%SZ)}
+SAMPLE_S=${SOAK_SAMPLE_S:-30}
+
+log() { printf '[soak] %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+mkdir -p "$OUT"
+data=$(mktemp -d "${TMPDIR:-/tmp}/parley-soak-XXXXXX")
+probe_pid=""
+node_pid=""
+sampler_pid=""
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+	for pid in "$sampler_pid" "$node_pid" "$probe_pid"; do
+		if [[ -n $pid ]]; then
+			kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		fi
+	done
+	rm -rf "$data"
+}
+trap cleanup EXIT
+
+metrics_url="http://127.0.0.1:$INTERNAL_PORT/metrics"
+# One gauge's value from the node's internal /metrics ("" when it cannot be read).
+metric() {
+	local text
+	text=$(curl -fsS --max-time 5 "$metrics_url" 2>/dev/null) || return 0
+	awk -v name="$1" '$1 == name { print $2; exit }' <<<"$text"
+}
+mib() { [[ -n $1 ]] && awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+sample() {
+	printf '%s,%s,%s,%s,%s\n' "$(date -u +%s)" "$1" "$(metric process_resident_memory_bytes)" \
+		"$(metric nodejs_heap_size_used_bytes)" "$(metric voice_sessions_active)" >>"$OUT/memory.csv"
+}
+
+log "latency probe (benchmark-only speech worker) on 127.0.0.1:$PROBE_PORT"
+node --import tsx loadtest/src/probe/main.ts --port "$PROBE_PORT" >"$OUT/probe.log" 2>&1 &
+probe_pid=$!
+
+log "node on :$PORT (internal :$INTERNAL_PORT), data in $data"
+(
+	cd signaling
+	exec env NODE_ENV=development LOG_LEVEL="${LOG_LEVEL:-warn}" HOST=127.0.0.1 PORT="$PORT" \
+		INTERNAL_HOST=127.0.0.1 INTERNAL_PORT="$INTERNAL_PORT" MEDIASOUP_WORKERS=1 \
+		ASR_WORKERS="127.0.0.1:$PROBE_PORT" PARLEY_DATA_DIR="$data" NODE_ID=soak \
+		SESSIONS_MAX_PER_IP=100000 WS_MAX_SOCKETS_PER_IP=100000 \
+		RATE_LIMIT_MAX_REQUESTS=1000000 RATE_LIMIT_MAX_REQUESTS_PER_STORE=1000000 \
+		node --import tsx src/main.ts
+) >"$OUT/node.log" 2>&1 &
+node_pid=$!
+
+for _ in $(seq 1 120); do
+	curl -fsS --max-time 2 "http://127.0.0.1:$INTERNAL_PORT/ready" >/dev/null 2>&1 && break
+	kill -0 "$node_pid" 2>/dev/null || {
+		log "the node exited: $OUT/node.log"
+		exit 2
+	}
+	sleep 1
+done
+curl -fsS --max-time 2 "http://127.0.0.1:$INTERNAL_PORT/ready" >/dev/null || {
+	log "the node did not become ready"
+	exit 2
+}
+
+echo "unix_s,phase,rss_bytes,heap_used_bytes,live_sessions" >"$OUT/memory.csv"
+sleep 5
+sample start
+start_rss=$(metric process_resident_memory_bytes)
+log "node ready: RSS $(mib "$start_rss") MiB before the load"
+
+(while sleep "$SAMPLE_S"; do sample load; done) &
+sampler_pid=$!
+
+log "load: $SESSIONS sessions for $DURATION (ramp $RAMP/s, looping the recording)"
+status=0
+pnpm --silent loadtest --url "http://127.0.0.1:$PORT" --metrics-url "$metrics_url" --server-pid "$node_pid" \
+	-n "$SESSIONS" --ramp "$RAMP" -d "$DURATION" --loop --quiet --out "$OUT" \
+	--slo 'errors<1%' >"$OUT/loadtest.txt" 2>&1 || status=$?
+kill "$sampler_pid" 2>/dev/null || true
+wait "$sampler_pid" 2>/dev/null || true
+sampler_pid=""
+
+# Every session has ended; let the node settle (records written, sockets closed).
+sleep 30
+sample end
+end_rss=$(metric process_resident_memory_bytes)
+
+cat "$OUT/loadtest.txt"
+# shellcheck disable=SC2016 # JavaScript template strings, not shell
+node -e '
+  const fs = require("fs");
+  const [out, startRss, endRss] = process.argv.slice(1);
+  const r = JSON.parse(fs.readFileSync(`${out}/report.json`, "utf8"));
+  const rows = fs.readFileSync(`${out}/memory.csv`, "utf8").trim().split("\n").slice(1).map((l) => l.split(","));
+  const mib = (b) => (Number(b) / 1048576).toFixed(1);
+  const load = rows.filter((x) => x[1] === "load" && x[2]);
+  const t = r.totals;
+  console.log("\n== soak summary");
+  console.log(`sessions: ${t.sessionsStarted} started, ${t.sessionsConnected} connected, ${t.sessionsWithErrors} with errors (error rate ${(100 * t.errorRate).toFixed(2)} %), peak ${t.peakConcurrentSessions} concurrent`);
+  console.log(`errors: ${r.errors.length ? r.errors.map((e) => `${e.stage}/${e.kind} x${e.count}`).join(", ") : "none"}`);
+  console.log(`packets: ${t.packetsSent} sent, ${t.packetsLost} lost; partials ${t.partials}, finals ${t.finals}, scores ${t.scores}`);
+  console.log(`node RSS: ${mib(startRss)} MiB before the load, ${mib(endRss)} MiB 30 s after it`);
+  if (load.length >= 2) {
+    const first = load[0], last = load.at(-1);
+    const max = Math.max(...load.map((x) => Number(x[2])));
+    console.log(`node RSS under load: ${mib(first[2])} MiB at the first sample, ${mib(last[2])} MiB at the last, max ${mib(max)} MiB (${load.length} samples); heap ${mib(first[3])} -> ${mib(last[3])} MiB`);
+  }
+' "$OUT" "$start_rss" "$end_rss" | tee "$OUT/summary.txt"
+log "files in $OUT"
+exit "$status"
