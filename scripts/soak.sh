@@ -10,9 +10,10 @@
 # it recognises nothing, so the run loads the node (WebRTC, SFU, decoding,
 # gRPC, scoring, the AI's turns, records) without a speech engine's compute;
 # the embedded pocketsphinx worker cannot carry 20 real streams on a small
-# machine. The node uses its embedded database (PGlite) in a temporary folder
-# and one mediasoup worker; its per-IP limits are raised, since every
-# simulated customer comes from 127.0.0.1.
+# machine. The node has one mediasoup worker and its per-IP limits raised
+# (every simulated customer comes from 127.0.0.1). Its database: a throwaway
+# PostgreSQL 15 cluster (Debian's postgresql-15, as deployed; SOAK_DB=postgres,
+# the default) or the embedded PGlite of a plain `pnpm start` (SOAK_DB=embedded).
 #
 # Prints, and writes to SOAK_OUT (default loadtest-results/soak-<time>):
 # errors by stage and kind, session counts, and the node's resident memory
@@ -32,11 +33,15 @@ INTERNAL_PORT=${SOAK_INTERNAL_PORT:-19464}
 PROBE_PORT=${SOAK_PROBE_PORT:-50199}
 OUT=${SOAK_OUT:-loadtest-results/soak-$(date -u +%Y%m%dT%H%M%SZ)}
 SAMPLE_S=${SOAK_SAMPLE_S:-30}
+DB=${SOAK_DB:-postgres}
+PG_PORT=${SOAK_PG_PORT:-15499}
+PG_BIN=${PARLEY_PG_BIN:-/usr/lib/postgresql/15/bin}
 
 log() { printf '[soak] %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 mkdir -p "$OUT"
 data=$(mktemp -d "${TMPDIR:-/tmp}/parley-soak-XXXXXX")
+pgdir=""
 probe_pid=""
 node_pid=""
 sampler_pid=""
@@ -48,8 +53,14 @@ cleanup() {
 			wait "$pid" 2>/dev/null || true
 		fi
 	done
+	if [[ -n $pgdir ]]; then
+		(cd "$pgdir" && as_pg "$PG_BIN/pg_ctl" stop -w -m fast -D "$pgdir/data") >/dev/null 2>&1 || true
+		rm -rf "$pgdir"
+	fi
 	rm -rf "$data"
 }
+# initdb refuses root: as root, the cluster belongs to Debian's postgres user.
+as_pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 trap cleanup EXIT
 
 metrics_url="http://127.0.0.1:$INTERNAL_PORT/metrics"
@@ -61,20 +72,37 @@ metric() {
 }
 mib() { [[ -n $1 ]] && awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 sample() {
-	printf '%s,%s,%s,%s,%s\n' "$(date -u +%s)" "$1" "$(metric process_resident_memory_bytes)" \
-		"$(metric nodejs_heap_size_used_bytes)" "$(metric voice_sessions_active)" >>"$OUT/memory.csv"
+	printf '%s,%s,%s,%s,%s,%s,%s\n' "$(date -u +%s)" "$1" "$(metric process_resident_memory_bytes)" \
+		"$(metric nodejs_heap_size_used_bytes)" "$(metric nodejs_external_memory_bytes)" \
+		"$(metric nodejs_active_handles_total)" "$(metric voice_sessions_active)" >>"$OUT/memory.csv"
 }
 
 log "latency probe (benchmark-only speech worker) on 127.0.0.1:$PROBE_PORT"
 node --import tsx loadtest/src/probe/main.ts --port "$PROBE_PORT" >"$OUT/probe.log" 2>&1 &
 probe_pid=$!
 
-log "node on :$PORT (internal :$INTERNAL_PORT), data in $data"
+database=(PARLEY_DATA_DIR="$data")
+if [[ $DB == postgres ]]; then
+	pgdir=$(mktemp -d "${TMPDIR:-/tmp}/parley-soak-pg-XXXXXX")
+	[[ $(id -u) -eq 0 ]] && chown postgres: "$pgdir"
+	# (in its folder: the postgres user may not be allowed into the caller's)
+	(
+		cd "$pgdir"
+		as_pg "$PG_BIN/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --no-sync
+		as_pg "$PG_BIN/pg_ctl" start -w -D "$pgdir/data" -l "$pgdir/log" \
+			-o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$pgdir"
+	) >"$OUT/postgres.log" 2>&1
+	psql -qh 127.0.0.1 -p "$PG_PORT" -U postgres -c "create database parley" >>"$OUT/postgres.log"
+	database=(DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/parley" PARLEY_SEED_DEMO=1)
+	log "PostgreSQL 15 on 127.0.0.1:$PG_PORT"
+fi
+
+log "node on :$PORT (internal :$INTERNAL_PORT), database: $DB"
 (
 	cd signaling
-	exec env NODE_ENV=development LOG_LEVEL="${LOG_LEVEL:-warn}" HOST=127.0.0.1 PORT="$PORT" \
+	exec env "${database[@]}" NODE_ENV=development LOG_LEVEL="${LOG_LEVEL:-warn}" HOST=127.0.0.1 PORT="$PORT" \
 		INTERNAL_HOST=127.0.0.1 INTERNAL_PORT="$INTERNAL_PORT" MEDIASOUP_WORKERS=1 \
-		ASR_WORKERS="127.0.0.1:$PROBE_PORT" PARLEY_DATA_DIR="$data" NODE_ID=soak \
+		ASR_WORKERS="127.0.0.1:$PROBE_PORT" NODE_ID=soak \
 		SESSIONS_MAX_PER_IP=100000 WS_MAX_SOCKETS_PER_IP=100000 \
 		RATE_LIMIT_MAX_REQUESTS=1000000 RATE_LIMIT_MAX_REQUESTS_PER_STORE=1000000 \
 		node --import tsx src/main.ts
@@ -94,7 +122,7 @@ curl -fsS --max-time 2 "http://127.0.0.1:$INTERNAL_PORT/ready" >/dev/null || {
 	exit 2
 }
 
-echo "unix_s,phase,rss_bytes,heap_used_bytes,live_sessions" >"$OUT/memory.csv"
+echo "unix_s,phase,rss_bytes,heap_used_bytes,external_bytes,handles,live_sessions" >"$OUT/memory.csv"
 sleep 5
 sample start
 start_rss=$(metric process_resident_memory_bytes)
@@ -135,7 +163,7 @@ node -e '
   if (load.length >= 2) {
     const first = load[0], last = load.at(-1);
     const max = Math.max(...load.map((x) => Number(x[2])));
-    console.log(`node RSS under load: ${mib(first[2])} MiB at the first sample, ${mib(last[2])} MiB at the last, max ${mib(max)} MiB (${load.length} samples); heap ${mib(first[3])} -> ${mib(last[3])} MiB`);
+    console.log(`node RSS under load: ${mib(first[2])} MiB at the first sample, ${mib(last[2])} MiB at the last, max ${mib(max)} MiB (${load.length} samples); V8 heap ${mib(first[3])} -> ${mib(last[3])} MiB, external ${mib(first[4])} -> ${mib(last[4])} MiB, handles ${first[5]} -> ${last[5]}`);
   }
 ' "$OUT" "$start_rss" "$end_rss" | tee "$OUT/summary.txt"
 log "files in $OUT"
