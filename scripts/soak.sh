@@ -17,8 +17,9 @@
 #
 # Prints, and writes to SOAK_OUT (default loadtest-results/soak-<time>):
 # errors by stage and kind, session counts, and the node's resident memory
-# (process_resident_memory_bytes) and V8 heap before the load, every 30 s
-# during it, and after it (memory.csv); the load tester's report.json and
+# (process_resident_memory_bytes), V8 heap, external memory and handles
+# before the load, every 30 s during it, 30 s after it and SOAK_SETTLE_S
+# (180) after it, once ended sessions are let go (memory.csv); the load tester's report.json and
 # report.html are there too. Exit code: the load tester's (0: run done, no
 # objective missed; the objective is errors < 1 %).
 set -euo pipefail
@@ -33,6 +34,9 @@ INTERNAL_PORT=${SOAK_INTERNAL_PORT:-19464}
 PROBE_PORT=${SOAK_PROBE_PORT:-50199}
 OUT=${SOAK_OUT:-loadtest-results/soak-$(date -u +%Y%m%dT%H%M%SZ)}
 SAMPLE_S=${SOAK_SAMPLE_S:-30}
+# After the load: ended sessions stay reachable for 120 s (their reward event follows the end),
+# swept every 30 s.
+SETTLE_S=${SOAK_SETTLE_S:-180}
 DB=${SOAK_DB:-postgres}
 PG_PORT=${SOAK_PG_PORT:-15499}
 PG_BIN=${PARLEY_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -140,16 +144,20 @@ kill "$sampler_pid" 2>/dev/null || true
 wait "$sampler_pid" 2>/dev/null || true
 sampler_pid=""
 
-# Every session has ended; let the node settle (records written, sockets closed).
+# Every session has ended: 30 s later (records written, sockets closed), then
+# once the node has let go of ended sessions.
 sleep 30
 sample end
 end_rss=$(metric process_resident_memory_bytes)
+sleep $((SETTLE_S > 30 ? SETTLE_S - 30 : 0))
+sample settled
+settled_rss=$(metric process_resident_memory_bytes)
 
 cat "$OUT/loadtest.txt"
 # shellcheck disable=SC2016 # JavaScript template strings, not shell
 node -e '
   const fs = require("fs");
-  const [out, startRss, endRss] = process.argv.slice(1);
+  const [out, startRss, endRss, settledRss, settleS] = process.argv.slice(1);
   const r = JSON.parse(fs.readFileSync(`${out}/report.json`, "utf8"));
   const rows = fs.readFileSync(`${out}/memory.csv`, "utf8").trim().split("\n").slice(1).map((l) => l.split(","));
   const mib = (b) => (Number(b) / 1048576).toFixed(1);
@@ -159,12 +167,14 @@ node -e '
   console.log(`sessions: ${t.sessionsStarted} started, ${t.sessionsConnected} connected, ${t.sessionsWithErrors} with errors (error rate ${(100 * t.errorRate).toFixed(2)} %), peak ${t.peakConcurrentSessions} concurrent`);
   console.log(`errors: ${r.errors.length ? r.errors.map((e) => `${e.stage}/${e.kind} x${e.count}`).join(", ") : "none"}`);
   console.log(`packets: ${t.packetsSent} sent, ${t.packetsLost} lost; partials ${t.partials}, finals ${t.finals}, scores ${t.scores}`);
-  console.log(`node RSS: ${mib(startRss)} MiB before the load, ${mib(endRss)} MiB 30 s after it`);
+  const ext = (phase) => rows.find((x) => x[1] === phase)?.[4];
+  console.log(`node RSS: ${mib(startRss)} MiB before the load, ${mib(endRss)} MiB 30 s after it, ${mib(settledRss)} MiB ${settleS} s after it`);
+  console.log(`node external memory: ${mib(ext("start"))} MiB before, ${mib(ext("end"))} MiB 30 s after, ${mib(ext("settled"))} MiB ${settleS} s after`);
   if (load.length >= 2) {
     const first = load[0], last = load.at(-1);
     const max = Math.max(...load.map((x) => Number(x[2])));
     console.log(`node RSS under load: ${mib(first[2])} MiB at the first sample, ${mib(last[2])} MiB at the last, max ${mib(max)} MiB (${load.length} samples); V8 heap ${mib(first[3])} -> ${mib(last[3])} MiB, external ${mib(first[4])} -> ${mib(last[4])} MiB, handles ${first[5]} -> ${last[5]}`);
   }
-' "$OUT" "$start_rss" "$end_rss" | tee "$OUT/summary.txt"
+' "$OUT" "$start_rss" "$end_rss" "$settled_rss" "$SETTLE_S" | tee "$OUT/summary.txt"
 log "files in $OUT"
 exit "$status"
