@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { at, isRecord, REPO, tool } from "./support.ts";
+import { at, isRecord, REPO, readYaml, speechWorkerArgs, tool } from "./support.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "parley-compose-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -20,12 +20,44 @@ interface Service {
   profiles?: string[];
   ports?: { published?: number | string; target: number; protocol?: string }[];
   environment?: Record<string, string>;
-  volumes?: { type: string; source: string; target: string }[];
+  /** docker-compose 1.29 prints mounts in the short form: "source:target[:mode]". */
+  volumes?: string[];
   user?: string;
   read_only?: boolean;
   cap_drop?: string[];
   stop_grace_period?: string;
+  expose?: string[];
+  healthcheck?: { test: string[] };
 }
+
+interface Mount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** A service's mounts: bind mounts have an absolute source, named volumes a name. */
+const mounts = (service: Service | undefined): Mount[] =>
+  (service?.volumes ?? []).map((v) => {
+    const [source = "", target = "", mode = "rw"] = v.split(":");
+    return { source, target, readOnly: mode.split(",").includes("ro") };
+  });
+
+/** The whole system, as docker-compose resolves it with every profile. */
+const resolved = () => {
+  const r = compose(
+    at("compose/docker-compose.yml"),
+    "--profile",
+    "ollama",
+    "--profile",
+    "gpu",
+    "--profile",
+    "tools",
+    "config",
+  );
+  expect(r.status, r.stderr).toBe(0);
+  return parseYaml(r.stdout) as { services: Record<string, Service> };
+};
 
 describe("docker compose", () => {
   const file = at("compose/docker-compose.yml");
@@ -50,13 +82,6 @@ describe("docker compose", () => {
       fs.rmSync(broken);
     }
   });
-
-  // The whole system, as docker-compose resolves it with every profile.
-  const resolved = () => {
-    const r = compose(file, "--profile", "ollama", "--profile", "gpu", "--profile", "tools", "config");
-    expect(r.status, r.stderr).toBe(0);
-    return parseYaml(r.stdout) as { services: Record<string, Service> };
-  };
 
   it("runs every part of the system", () => {
     const { services } = resolved();
@@ -125,17 +150,46 @@ describe("docker compose", () => {
     expect(Object.keys(env).filter((n) => !reads(n) && !upcoming.has(n))).toEqual([]);
   });
 
+  it("serves /ready and /metrics on the internal port: healthcheck and Prometheus use it, nothing publishes it", () => {
+    const node = resolved().services.node as Service;
+    const env = node.environment ?? {};
+    const internal = Number(env.INTERNAL_PORT);
+    expect(internal).toBeGreaterThan(0);
+    expect(internal).not.toBe(Number(env.PORT));
+    // Listening beyond the container's loopback, so that Prometheus on the compose network reaches it.
+    expect(env.INTERNAL_HOST).toBe("0.0.0.0");
+    expect(node.healthcheck?.test.join(" ")).toContain(`http://127.0.0.1:${internal}/ready`);
+    expect((node.ports ?? []).map((p) => p.target)).not.toContain(internal);
+    const prometheus = readYaml(at("prometheus/prometheus.yml")) as {
+      scrape_configs: {
+        job_name: string;
+        metrics_path?: string;
+        dns_sd_configs?: { names: string[]; port: number }[];
+      }[];
+    };
+    const job = prometheus.scrape_configs.find((j) => j.job_name === "parley-node");
+    expect(job?.metrics_path).toBe("/metrics");
+    expect(job?.dns_sd_configs).toEqual([expect.objectContaining({ names: ["node"], port: internal })]);
+  });
+
   it("mounts configuration files that exist, and runs hardened", () => {
     const { services } = resolved();
-    const missing = Object.entries(services).flatMap(([name, s]) =>
-      (s.volumes ?? [])
-        .filter(
-          (v) => v.type === "bind" && v.source.startsWith(path.dirname(at(""))) && !v.source.includes("/secrets/"),
-        )
-        .filter((v) => !v.source.endsWith("/backups") && !v.source.endsWith("/models/whisper"))
-        .filter((v) => !fs.existsSync(v.source))
-        .map((v) => `${name}: ${v.source}`),
+    const binds = Object.entries(services).flatMap(([name, s]) =>
+      mounts(s)
+        .filter((m) => m.source.startsWith("/"))
+        .map((m) => ({ name, ...m })),
     );
+    // The check sees the configuration files (it would miss none of them).
+    expect(binds.map((b) => b.target)).toEqual(
+      expect.arrayContaining(["/etc/caddy/Caddyfile", "/etc/prometheus/prometheus.yml", "/opt/parley"]),
+    );
+    const missing = binds
+      .filter((b) => b.source.startsWith(path.dirname(at(""))) && !b.source.includes("/secrets/"))
+      .filter((b) => !b.source.endsWith("/backups") && !b.source.endsWith("/models/whisper"))
+      .filter((b) => !fs.existsSync(b.source))
+      .map((b) => `${b.name}: ${b.source}`);
+    // Configuration is mounted read-only.
+    expect(binds.filter((b) => /\.(yml|yaml|conf)$|Caddyfile$/.test(b.source) && !b.readOnly)).toEqual([]);
     expect(missing).toEqual([]);
     for (const name of ["node", "asr-cpu-1", "asr-gpu"]) {
       expect(services[name]?.read_only, name).toBe(true);
@@ -145,7 +199,7 @@ describe("docker compose", () => {
 });
 
 describe("the proxy (Caddy)", () => {
-  it("caddy validates the Caddyfile; /ws and the rest reach the node, /metrics does not", () => {
+  it("caddy validates the Caddyfile; /ws and the rest reach the node, /metrics and /ready do not", () => {
     const home = path.join(tmp, "caddy");
     const env = { ...process.env, HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, PARLEY_DOMAIN: "localhost" };
     const r = tool("caddy", ["adapt", "--config", at("compose/Caddyfile"), "--adapter", "caddyfile", "--validate"], {
@@ -167,8 +221,12 @@ describe("the proxy (Caddy)", () => {
     walk(JSON.parse(r.stdout));
     const route = (p: string) => routes.find((x) => x.paths.includes(p))?.handle ?? "";
     expect(route("/ws")).toContain('"dial":"node:8080"');
-    expect(route("/metrics")).toContain('"handler":"static_response","status_code":404');
-    expect(route("/metrics")).not.toContain("node:8080");
+    for (const internal of ["/metrics", "/ready"]) {
+      expect(route(internal)).toContain('"handler":"static_response","status_code":404');
+      expect(route(internal)).not.toContain("node:");
+    }
+    // No route reaches the node's internal listener.
+    expect(routes.filter((r) => r.handle.includes("node:9464"))).toEqual([]);
     expect(route("/grafana*")).toContain('"dial":"grafana:3000"');
   });
 });
@@ -203,6 +261,27 @@ describe("Dockerfiles", () => {
       expect(fs.existsSync(`${file}.dockerignore`)).toBe(true);
     },
   );
+
+  it("the GPU image runs the Whisper engine on CUDA, with its pinned packages and the model from WHISPER_MODEL_PATH", () => {
+    const text = fs.readFileSync(at("docker/asr-gpu.Dockerfile"), "utf8");
+    const json = (instruction: string) =>
+      JSON.parse(new RegExp(`^${instruction} (\\[.*\\])$`, "m").exec(text)?.[1] ?? "[]") as string[];
+    const entrypoint = json("ENTRYPOINT");
+    expect(entrypoint.slice(0, 5)).toEqual(["/usr/bin/tini", "--", "python", "-m", "parley_asr"]);
+    const modelPath = /WHISPER_MODEL_PATH=(\S+)/.exec(text)?.[1];
+    expect(modelPath).toBe("/models/whisper");
+    // The worker's own parser, on the image's command line.
+    const args = speechWorkerArgs([...entrypoint.slice(5), ...json("CMD")], { WHISPER_MODEL_PATH: modelPath ?? "" });
+    expect(args).toMatchObject({ engine: "whisper", device: "cuda", model_path: modelPath, host: "0.0.0.0" });
+    // The Whisper pins installed with --no-deps, torch replaced by the CUDA build.
+    expect(text).toContain("requirements-whisper.txt");
+    expect(text).toMatch(/grep -v '\^torch==' \/tmp\/requirements-whisper\.txt/);
+    expect(text).toMatch(/--index-url "\$\{TORCH_INDEX_URL\}" "torch==\$\{TORCH_VERSION\}"/);
+    // Compose mounts the model, read-only, where the image looks for it.
+    const gpu = resolved().services["asr-gpu"];
+    expect(mounts(gpu).find((m) => m.target === modelPath)?.readOnly).toBe(true);
+    expect(gpu?.environment?.WHISPER_MODEL_PATH ?? modelPath).toBe(modelPath);
+  });
 
   it("the node image keeps every workspace package's manifest in its build context", () => {
     const ignore = fs.readFileSync(at("docker/node.Dockerfile.dockerignore"), "utf8").split("\n");

@@ -6,7 +6,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { at, DEPLOY, filesUnder, isRecord, REPO, readYaml, readYamlDocuments, tool } from "./support.ts";
+import {
+  at,
+  DEPLOY,
+  filesUnder,
+  isRecord,
+  REPO,
+  readYaml,
+  readYamlDocuments,
+  speechWorkerArgs,
+  tool,
+} from "./support.ts";
 
 interface K8sObject {
   apiVersion: string;
@@ -232,11 +242,50 @@ describe("the node", () => {
   const pod = (deployment.spec as { template: { spec: PodSpec } }).template.spec;
   const node = pod.containers.find((c) => c.name === "node") as Container;
 
-  it("is probed on /health and /ready and outlives a conversation when stopped", () => {
-    expect(node.livenessProbe?.httpGet).toEqual({ path: "/health", port: 8080 });
-    expect(node.readinessProbe?.httpGet).toEqual({ path: "/ready", port: 8080 });
+  const config = () => find("ConfigMap", "parley-node", "parley-edge")?.data ?? {};
+
+  it("is probed on /health (public port) and /ready (internal port) and outlives a conversation when stopped", () => {
+    expect(node.livenessProbe?.httpGet).toEqual({ path: "/health", port: Number(config().PORT) });
+    expect(node.readinessProbe?.httpGet).toEqual({ path: "/ready", port: Number(config().INTERNAL_PORT) });
     // Conversations last 1-3 minutes; a silent one ends after END_SILENCE_MS (30 s).
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(180 + 30);
+  });
+
+  it("serves /ready and /metrics on the internal port: probed and scraped there, carried by no Service or Ingress", () => {
+    const internal = Number(config().INTERNAL_PORT);
+    expect(internal).toBeGreaterThan(0);
+    expect(internal).not.toBe(Number(config().PORT));
+    // The kubelet and Prometheus reach the pod at the Kubernetes node's address, not its loopback.
+    expect(config().INTERNAL_HOST).toBe("0.0.0.0");
+    expect(node.ports?.map((p) => p.containerPort)).toContain(internal);
+    const annotations = (deployment.spec as { template: { metadata: { annotations: Record<string, string> } } })
+      .template.metadata.annotations;
+    expect(annotations["prometheus.io/scrape"]).toBe("true");
+    expect(annotations["prometheus.io/path"]).toBe("/metrics");
+    expect(Number(annotations["prometheus.io/port"])).toBe(internal);
+    // Prometheus takes the scrape port from that annotation.
+    const prometheus = readYaml(at("prometheus/prometheus-k8s.yml")) as {
+      scrape_configs: { job_name: string; relabel_configs?: { source_labels?: string[]; target_label?: string }[] }[];
+    };
+    const relabel = prometheus.scrape_configs.find((j) => j.job_name === "kubernetes-pods")?.relabel_configs ?? [];
+    expect(relabel.find((r) => r.target_label === "__address__")?.source_labels).toContain(
+      "__meta_kubernetes_pod_annotation_prometheus_io_port",
+    );
+    // Neither the Service nor the Ingress leads to it.
+    const service = find("Service", "parley-node", "parley-edge")?.spec as {
+      ports: { port: number; targetPort?: number | string }[];
+    };
+    expect(service.ports.flatMap((p) => [p.port, p.targetPort])).not.toContain(internal);
+    expect(service.ports.map((p) => p.targetPort)).not.toContain("internal");
+    const ingressPorts = JSON.stringify(find("Ingress", "parley", "parley-edge")?.spec).match(/"number":\d+/g) ?? [];
+    expect(ingressPorts).not.toContain(`"number":${internal}`);
+    // Prometheus may reach it (the node is on the media nodes' network), and not the public port.
+    const policy = find("NetworkPolicy", "prometheus", "parley-monitoring")?.spec as {
+      egress: { to?: { ipBlock?: { cidr: string } }[]; ports?: { port: number }[] }[];
+    };
+    const toNodes = policy.egress.filter((e) => e.to?.some((t) => t.ipBlock)).flatMap((e) => e.ports ?? []);
+    expect(toNodes.map((p) => p.port)).toContain(internal);
+    expect(toNodes.map((p) => p.port)).not.toContain(Number(config().PORT));
   });
 
   it("owns the host's network and announces the node's address, one pod per Kubernetes node", () => {
@@ -299,6 +348,32 @@ describe("the node", () => {
     expect(spec.metrics.map((m) => m.type)).toEqual(["Pods", "Resource"]);
     expect(spec.metrics[1]?.resource?.name).toBe("cpu");
     expect(spec.behavior.scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(300);
+  });
+});
+
+describe("GPU speech workers (optional)", () => {
+  const sts = find("StatefulSet", "asr-gpu", "parley") as K8sObject;
+  const pod = (sts.spec as { template: { spec: PodSpec } }).template.spec;
+  const asr = pod.containers[0] as Container & {
+    volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+    resources: { limits: Record<string, string> };
+  };
+
+  it("run the Whisper engine on a GPU, the model read-only from WHISPER_MODEL_PATH", () => {
+    const dockerfile = fs.readFileSync(at("docker/asr-gpu.Dockerfile"), "utf8");
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+    const modelPath = asr.env?.find((e) => e.name === "WHISPER_MODEL_PATH")?.value ?? "";
+    // The image's entrypoint with these args, through the worker's own parser.
+    const args = (asr.args ?? []).map((a) => a.replace("$(POD_NAME)", "asr-gpu-0"));
+    const parsed = speechWorkerArgs([...entrypoint.slice(5), ...args], { WHISPER_MODEL_PATH: modelPath });
+    expect(parsed).toMatchObject({ engine: "whisper", device: "cuda", model_path: "/models/whisper", port: 50051 });
+    const mount = asr.volumeMounts.find((m) => m.mountPath === modelPath);
+    expect(mount?.readOnly).toBe(true);
+    const volume = pod.volumes?.find((v) => v.name === mount?.name) as {
+      persistentVolumeClaim?: { readOnly?: boolean };
+    };
+    expect(volume.persistentVolumeClaim?.readOnly).toBe(true);
+    expect(asr.resources.limits["nvidia.com/gpu"]).toBe("1");
   });
 });
 

@@ -14,7 +14,6 @@ import {
   loadedDashboards,
   loadedQueries,
   metricNames,
-  pendingQueries,
   REPO,
   readYamlDocuments,
 } from "./support.ts";
@@ -30,11 +29,6 @@ const EXTERNAL: Record<string, string> = {
   container_memory_working_set_bytes: "cAdvisor through the kubelet",
   container_spec_memory_limit_bytes: "cAdvisor through the kubelet",
 };
-
-const pending = JSON.parse(fs.readFileSync(at("prometheus/pending/metrics.json"), "utf8")) as Record<
-  string,
-  { type: string }
->;
 
 /** Names a scrape shows for a metric family: a histogram's _bucket, _sum and _count. */
 function seriesNames(name: string, type: string): string[] {
@@ -92,25 +86,6 @@ describe("metric names", () => {
         .map((name) => `${q.where}: ${name}`),
     );
     expect(missing).toEqual([]);
-  });
-
-  it("the pending rules and dashboards read only exported metrics and the declared pending ones", () => {
-    const declared = new Set(Object.entries(pending).flatMap(([name, m]) => seriesNames(name, m.type)));
-    const used = new Set<string>();
-    const unknown = pendingQueries().flatMap((q) =>
-      metricNames(q.expr)
-        .filter((name) => {
-          used.add(name);
-          return !exported.has(name) && !(name in EXTERNAL) && !declared.has(name);
-        })
-        .map((name) => `${q.where}: ${name}`),
-    );
-    expect(unknown).toEqual([]);
-    // Each declared pending metric is read by some pending rule or panel.
-    const unused = Object.entries(pending)
-      .filter(([name, m]) => !seriesNames(name, m.type).some((s) => used.has(s)))
-      .map(([name]) => name);
-    expect(unused).toEqual([]);
   });
 
   it("every metric the node defines appears on a provisioned dashboard", () => {

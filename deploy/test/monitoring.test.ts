@@ -6,19 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import {
-  at,
-  DEPLOY,
-  isRecord,
-  LOADED_RULES,
-  loadedQueries,
-  PENDING_RULES,
-  pendingQueries,
-  promqlErrors,
-  readYaml,
-  rulesOf,
-  tool,
-} from "./support.ts";
+import { at, DEPLOY, isRecord, LOADED_RULES, loadedQueries, promqlErrors, readYaml, rulesOf, tool } from "./support.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "parley-deploy-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -44,13 +32,12 @@ describe("the tools come from their Debian packages", () => {
 });
 
 describe("Prometheus", () => {
-  it("promtool accepts the loaded and the pending rules", () => {
-    ok(tool("promtool", ["check", "rules", LOADED_RULES, PENDING_RULES]));
+  it("promtool accepts the rules", () => {
+    ok(tool("promtool", ["check", "rules", LOADED_RULES]));
   });
 
   it("the rule unit tests pass (promtool test rules)", () => {
     ok(tool("promtool", ["test", "rules", at("prometheus/tests/parley.rules.test.yml")]));
-    ok(tool("promtool", ["test", "rules", at("prometheus/pending/parley-pending.rules.test.yml")]));
   });
 
   it("promtool test rules fails when an alert's expectation is wrong (the tests have teeth)", () => {
@@ -63,17 +50,12 @@ describe("Prometheus", () => {
     expect(tool("promtool", ["test", "rules", file]).status).not.toBe(0);
   });
 
-  it("every alert has at least one unit test, loaded and pending alike", () => {
-    for (const [rules, tests] of [
-      [LOADED_RULES, at("prometheus/tests/parley.rules.test.yml")],
-      [PENDING_RULES, at("prometheus/pending/parley-pending.rules.test.yml")],
-    ] as const) {
-      const testText = fs.readFileSync(tests, "utf8");
-      const untested = rulesOf(rules)
-        .map((r) => r.alert)
-        .filter((name): name is string => !!name && !new RegExp(`alertname: ${name}\\b`).test(testText));
-      expect(untested, tests).toEqual([]);
-    }
+  it("every alert has at least one unit test", () => {
+    const testText = fs.readFileSync(at("prometheus/tests/parley.rules.test.yml"), "utf8");
+    const untested = rulesOf(LOADED_RULES)
+      .map((r) => r.alert)
+      .filter((name): name is string => !!name && !new RegExp(`alertname: ${name}\\b`).test(testText));
+    expect(untested).toEqual([]);
   });
 
   it("every alert has a severity Alertmanager routes, a component, and a runbook section that exists", () => {
@@ -87,20 +69,18 @@ describe("Prometheus", () => {
           .replaceAll(" ", "-"),
       ),
     );
-    for (const file of [LOADED_RULES, PENDING_RULES]) {
-      for (const rule of rulesOf(file) as {
-        alert?: string;
-        labels?: Record<string, string>;
-        annotations?: Record<string, string>;
-      }[]) {
-        expect(["critical", "warning"], rule.alert).toContain(rule.labels?.severity);
-        expect(rule.labels?.component, rule.alert).toBeTruthy();
-        expect(rule.annotations?.summary, rule.alert).toBeTruthy();
-        expect(rule.annotations?.description, rule.alert).toBeTruthy();
-        const runbook = rule.annotations?.runbook ?? "";
-        expect(runbook, rule.alert).toMatch(/^deploy\/README\.md#/);
-        expect([...anchors], `${rule.alert}: ${runbook}`).toContain(runbook.split("#")[1]);
-      }
+    for (const rule of rulesOf(LOADED_RULES) as {
+      alert?: string;
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+    }[]) {
+      expect(["critical", "warning"], rule.alert).toContain(rule.labels?.severity);
+      expect(rule.labels?.component, rule.alert).toBeTruthy();
+      expect(rule.annotations?.summary, rule.alert).toBeTruthy();
+      expect(rule.annotations?.description, rule.alert).toBeTruthy();
+      const runbook = rule.annotations?.runbook ?? "";
+      expect(runbook, rule.alert).toMatch(/^deploy\/README\.md#/);
+      expect([...anchors], `${rule.alert}: ${runbook}`).toContain(runbook.split("#")[1]);
     }
   });
 
@@ -147,7 +127,7 @@ describe("Prometheus", () => {
     expect(r.stdout).toContain("1 rule files found");
   });
 
-  it("the pending rules are not loaded by either configuration", () => {
+  it("both configurations load the rules folder, which holds the one rule file", () => {
     for (const file of ["prometheus/prometheus.yml", "prometheus/prometheus-k8s.yml"]) {
       const { rule_files } = readYaml(at(file)) as { rule_files: string[] };
       expect(rule_files).toEqual(["rules/*.rules.yml"]);
@@ -163,7 +143,7 @@ describe("PromQL", () => {
   });
 
   it("every query of the rules, dashboards and adapter parses", () => {
-    const queries = [...loadedQueries(), ...pendingQueries()];
+    const queries = loadedQueries();
     expect(queries.length).toBeGreaterThan(60);
     const bad = queries.flatMap((q) => promqlErrors(q.expr).map((e) => `${q.where}: ${e}`));
     expect(bad).toEqual([]);

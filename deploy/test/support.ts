@@ -29,6 +29,23 @@ export function tool(bin: string, args: string[], options: { cwd?: string; env?:
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * The speech worker's own argument parser (parley_asr.server.parse_args, in
+ * the worker's venv from scripts/install.sh) applied to a command line:
+ * the options it resolves, or its error.
+ */
+export function speechWorkerArgs(args: string[], env: Record<string, string> = {}): Record<string, unknown> {
+  const python = path.join(REPO, "inference-bridge/asr-worker/.venv/bin/python");
+  const code =
+    "import json, sys; from parley_asr.server import parse_args; print(json.dumps(vars(parse_args(sys.argv[1:]))))";
+  const r = tool(python, ["-c", code, ...args], {
+    cwd: path.join(REPO, "inference-bridge/asr-worker"),
+    env: { ...process.env, ...env },
+  });
+  if (r.status !== 0) throw new Error(`parley_asr rejects ${args.join(" ")}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
 export function readYaml(file: string): unknown {
   return parseYaml(fs.readFileSync(file, "utf8"));
 }
@@ -117,17 +134,11 @@ export function adapterQueries(): Query[] {
 }
 
 export const LOADED_RULES = at("prometheus/rules/parley.rules.yml");
-export const PENDING_RULES = at("prometheus/pending/parley-pending.rules.yml");
 export const loadedDashboards = (): string[] => filesUnder(at("grafana/dashboards"), ".json");
-export const pendingDashboards = (): string[] => filesUnder(at("grafana/pending-dashboards"), ".json");
 
 /** What is deployed today: loaded rules, provisioned dashboards, the autoscaler's adapter. */
 export function loadedQueries(): Query[] {
   return [...ruleQueries(LOADED_RULES), ...loadedDashboards().flatMap(dashboardQueries), ...adapterQueries()];
-}
-
-export function pendingQueries(): Query[] {
-  return [...ruleQueries(PENDING_RULES), ...pendingDashboards().flatMap(dashboardQueries)];
 }
 
 /** Syntax errors lezer-promql finds, as the text they cover. */

@@ -19,7 +19,7 @@ import {
 } from "@parley/proto/asr";
 import { grpcServiceDefinition } from "@parley/proto/grpc";
 import type { Logger } from "pino";
-import { asrAdmissions, asrWorkerProbes } from "./metrics.ts";
+import { asrAdmissions, asrWorkerCapacity, asrWorkerProbes } from "./metrics.ts";
 import { SpeechReservation } from "./SpeechReservation.ts";
 
 type WorkerInfo = MessageShape<typeof WorkerInfoSchema>;
@@ -131,13 +131,20 @@ export class AsrWorker {
     const result = this.info(timeoutMs).then(
       (info): ProbeResult => {
         this.markUp();
+        // 0 means the worker sets no limit: no capacity series rather than a zero one.
+        if (info.maxStreams > 0) asrWorkerCapacity.set({ worker: this.address }, info.maxStreams);
+        else asrWorkerCapacity.remove({ worker: this.address });
         this.#capacity = {
           maxStreams: info.maxStreams,
           othersActive: Math.max(0, info.activeStreams - this.activeStreams),
         };
         return { address: this.address, ok: true, info };
       },
-      (error: Error): ProbeResult => ({ address: this.address, ok: false, error: error.message }),
+      (error: Error): ProbeResult => {
+        // A worker that does not answer admits nothing.
+        asrWorkerCapacity.set({ worker: this.address }, 0);
+        return { address: this.address, ok: false, error: error.message };
+      },
     );
     this.#probe = { at: now, result };
     return result;
@@ -151,6 +158,7 @@ export class AsrWorker {
   }
 
   close(): void {
+    asrWorkerCapacity.remove({ worker: this.address });
     this.#client.close();
   }
 }

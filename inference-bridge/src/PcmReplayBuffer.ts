@@ -68,6 +68,24 @@ export class PcmReplayBuffer {
     this.#compact();
   }
 
+  /**
+   * When the audio just before absolute sample `endSample` was captured: the
+   * capturedAtMs of the held chunk containing sample endSample-1; undefined
+   * when that audio is no longer (or not yet) held. Binary search, no allocation.
+   */
+  capturedAtEnd(endSample: number): number | undefined {
+    let lo = this.#head;
+    let hi = this.#chunks.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = this.#chunks[mid]!;
+      if (endSample <= c.offsetSamples) hi = mid - 1;
+      else if (endSample > c.offsetSamples + c.samples) lo = mid + 1;
+      else return c.capturedAtMs;
+    }
+    return undefined;
+  }
+
   /** Absolute offset of the oldest live chunk; undefined when none is held. */
   firstOffset(): number | undefined {
     return this.#chunks[this.#head]?.offsetSamples;

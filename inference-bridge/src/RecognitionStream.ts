@@ -21,6 +21,7 @@ import type { Logger } from "pino";
 import type { AsrWorker, AsrWorkerPool, RecognizeCall } from "./AsrWorkerPool.ts";
 import {
   asrAudioDropped,
+  asrPartialLag,
   asrReconnects,
   asrSegments,
   asrStreams,
@@ -366,6 +367,7 @@ export class RecognitionStream {
       case "segment": {
         const segment = response.kind.value;
         asrSegments.inc({ final: String(segment.isFinal) });
+        if (!segment.isFinal) this.#observePartialLag(segment);
         if (segment.isFinal) this.#lastFinalId = Math.max(this.#lastFinalId, segment.segmentId);
         try {
           this.#o.onSegment(segment);
@@ -386,6 +388,17 @@ export class RecognitionStream {
       default:
         break;
     }
+  }
+
+  /**
+   * Partial lag: how long after the audio at the partial's end (end_ms on the
+   * conversation clock) was captured the partial reached the bridge. The
+   * capture time comes from our own replay ring (a partial covers audio not
+   * yet committed), else from the worker's echo of captured_at_ms.
+   */
+  #observePartialLag(segment: Segment): void {
+    const capturedAt = this.#replay.capturedAtEnd((segment.endMs * SAMPLE_RATE_HZ) / 1000) ?? segment.capturedAtMs;
+    if (capturedAt > 0) asrPartialLag.observe(Math.max(0, performance.now() - capturedAt) / 1000);
   }
 
   #onEnd(call: RecognizeCall): void {

@@ -57,3 +57,15 @@ export const asrAudioDropped = new Counter({
   name: "asr_audio_dropped_samples_total",
   help: "16 kHz samples dropped before a speech worker got them (worker too slow: replay buffer full)",
 });
+
+export const asrWorkerCapacity = new Gauge({
+  name: "asr_worker_capacity_streams",
+  help: "Streams each speech worker admits (WorkerInfo.max_streams at the last probe; 0 while it does not answer)",
+  labelNames: ["worker"] as const,
+});
+
+export const asrPartialLag = new Histogram({
+  name: "asr_partial_lag_seconds",
+  help: "How late a partial transcript shows its audio: arrival of the partial minus the capture of the audio at its end_ms",
+  buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10],
+});

@@ -36,4 +36,20 @@ describe("PcmReplayBuffer", () => {
     expect(live.at(-1)!.offsetSamples).toBe(16);
     for (const c of live) expect(new Int16Array(buffer.view(c).slice().buffer)[0]).toBe(c.offsetSamples / 4);
   });
+
+  it("finds the capture time of the audio just before a sample, while it is held", () => {
+    const buffer = new PcmReplayBuffer(100);
+    buffer.push(chunk(0), 0, 10);
+    buffer.push(chunk(0), 4, 20);
+    buffer.push(chunk(0), 8, 30);
+    expect(buffer.capturedAtEnd(0)).toBeUndefined();
+    expect(buffer.capturedAtEnd(1)).toBe(10);
+    expect(buffer.capturedAtEnd(4)).toBe(10);
+    expect(buffer.capturedAtEnd(5)).toBe(20);
+    expect(buffer.capturedAtEnd(12)).toBe(30);
+    expect(buffer.capturedAtEnd(13)).toBeUndefined();
+    buffer.commit(4);
+    expect(buffer.capturedAtEnd(4)).toBeUndefined();
+    expect(buffer.capturedAtEnd(8)).toBe(20);
+  });
 });

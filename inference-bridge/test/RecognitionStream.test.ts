@@ -4,6 +4,7 @@ import pino from "pino";
 import { register } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsrWorkerPool } from "../src/AsrWorkerPool.ts";
+import { asrPartialLag } from "../src/metrics.ts";
 import { RecognitionStream } from "../src/RecognitionStream.ts";
 import { TranscriptAssembler } from "../src/TranscriptAssembler.ts";
 import { RecordingRecognizer } from "./recording-recognizer.ts";
@@ -312,5 +313,32 @@ describe("RecognitionStream", () => {
     expect(states.at(-1)![1]).toMatch(/unavailable/);
     expect(pool.workers[0]!.activeStreams).toBe(0);
     stream.close();
+  });
+
+  it("measures partial lag from the capture of the audio at the partial's end, not the newest audio", async () => {
+    const r = await recognizer();
+    // Every partial covers audio only up to 500 ms, however much came since.
+    r.partialEndMs = (received) => (received >= 2 * 16_000 ? 500 : undefined);
+    r.commitEverySamples = 1e9;
+    const pool = new AsrWorkerPool({ addresses: [r.address], logger });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({ sessionId: "lag", pool, logger, onSegment: () => {}, onState: () => {} });
+    cleanups.push(() => stream.close());
+    const lag = async () => {
+      const values = (await asrPartialLag.get()).values;
+      const of = (name: string) => values.find((v) => v.metricName === name)?.value ?? 0;
+      return { count: of("asr_partial_lag_seconds_count"), sum: of("asr_partial_lag_seconds_sum") };
+    };
+    const before = await lag();
+    // The first second is captured, then 1.5 s later the next one.
+    const pcm = new Int16Array(FRAME);
+    const capturedFirst = performance.now();
+    for (let f = 0; f < 50; f++) stream.push(pcm, f * FRAME, capturedFirst);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    for (let f = 50; f < 100; f++) stream.push(pcm, f * FRAME, performance.now());
+    await expect.poll(async () => (await lag()).count - before.count, { timeout: 5_000 }).toBe(1);
+    const after = await lag();
+    // Audio at 500 ms was captured 1.5 s before the partial came (the newest audio would say ~0).
+    expect(after.sum - before.sum).toBeGreaterThanOrEqual(1.5);
   });
 });

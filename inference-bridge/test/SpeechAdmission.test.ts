@@ -100,4 +100,23 @@ describe("speech admission", () => {
     const seconds = (performance.now() - started) / 1000;
     expect(calls).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
   });
+
+  it("exports each worker's stream capacity, 0 while it does not answer, and forgets it when closed", async () => {
+    const a = await recognizer(6);
+    const b = await recognizer(3);
+    const p = await pool(a, b);
+    const capacity = (worker: string) =>
+      register
+        .getSingleMetric("asr_worker_capacity_streams")!
+        .get()
+        .then((m) => m.values.find((v) => v.labels.worker === worker)?.value);
+    expect(await capacity(a.address)).toBe(6);
+    expect(await capacity(b.address)).toBe(3);
+    b.kill();
+    await p.probe(500, 0);
+    expect(await capacity(b.address)).toBe(0);
+    expect(await capacity(a.address)).toBe(6);
+    p.close();
+    expect(await capacity(a.address)).toBeUndefined();
+  });
 });

@@ -29,6 +29,11 @@ export class RecordingRecognizer {
   othersActive = 0;
   /** Send finals without their acks (as a worker that dies between the two). */
   withholdAcks = false;
+  /**
+   * Partials: after each audio chunk, the end_ms of a partial to send (given
+   * the samples received so far), or undefined for none.
+   */
+  partialEndMs: ((receivedSamples: number) => number | undefined) | undefined;
   readonly #server = new grpc.Server();
   port = 0;
 
@@ -87,6 +92,22 @@ export class RecordingRecognizer {
         );
       } else if (kind.case === "audio") {
         received = kind.value.offsetSamples + kind.value.pcm.byteLength / 2;
+        const partialEnd = this.partialEndMs?.(received);
+        if (partialEnd !== undefined)
+          call.write(
+            create(RecognizeResponseSchema, {
+              kind: {
+                case: "segment",
+                value: {
+                  segmentId,
+                  isFinal: false,
+                  text: `partial ${segmentId}`,
+                  startMs: start / 16,
+                  endMs: partialEnd,
+                },
+              },
+            }),
+          );
         if (received - start >= this.commitEverySamples) {
           call.write(
             create(RecognizeResponseSchema, {

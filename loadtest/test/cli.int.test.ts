@@ -10,6 +10,8 @@ import path from "node:path";
 import { createDatabaseAt } from "@parley/records/testing";
 import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+// Declares the run's Postgres URL that inject() reads (a type-only import).
+import type {} from "../../signaling/test/postgres.global.ts";
 import { librivoxRecordings } from "../src/recordings.ts";
 import type { LoadTestReport } from "../src/report/report.ts";
 

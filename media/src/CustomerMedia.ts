@@ -61,11 +61,17 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   readonly #consumers = new Map<string, ms.Consumer>();
   readonly #listeners = new Set<MediaListener>();
   #closed = false;
+  /**
+   * On the router, which outlives this session (every session of a worker
+   * shares it): removed again in close(), or the router would keep every
+   * ended session's media and, through onPcm, its whole conversation.
+   */
+  readonly #onRouterClose = (): void => this.close(CustomerMedia.WORKER_LOST);
 
   constructor(options: CustomerMediaOptions) {
     super();
     this.#options = options;
-    options.router.observer.once("close", () => this.close(CustomerMedia.WORKER_LOST));
+    options.router.observer.once("close", this.#onRouterClose);
   }
 
   get rtpCapabilities(): ms.RtpCapabilities {
@@ -242,6 +248,7 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   close(reason = "closed"): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#options.router.observer.off("close", this.#onRouterClose);
     void this.#aiVoice?.then(
       (voice) => voice.close(),
       () => {},

@@ -21,6 +21,11 @@ export const payoutTransitionsTotal = new Counter({
   labelNames: ["state"] as const,
 });
 
+export const payoutPendingOldestAgeSeconds = new Gauge({
+  name: "reward_payout_pending_oldest_age_seconds",
+  help: "Age of the oldest payout waiting for Stripe's payout.paid or payout.failed webhook (0: none), as of the last sweep",
+});
+
 export const payoutAmountSekTotal = new Counter({
   name: "reward_payout_amount_sek_total",
   help: "SEK paid out to customers' bank accounts (payout.paid)",

@@ -4,6 +4,7 @@
 // verified on the raw body and applied once, and no double payment after a
 // crash between Stripe's answer and our database write.
 import { randomUUID } from "node:crypto";
+import { register } from "prom-client";
 import Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type PostgresCluster, StripeTestDouble, serveRoutes } from "../src/testing/index.ts";
@@ -219,6 +220,26 @@ describe("Stripe Connect payouts", () => {
       // Stripe replays a key's stored error: the retry after a definite refusal needs the next key.
       const keys = stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.idempotencyKey);
       expect(keys).toEqual([`reward:${t.rewardId}:transfer:0`, `reward:${t.rewardId}:transfer:1`]);
+    } finally {
+      await t.close();
+    }
+  });
+  it("the sweep exports how long the oldest payout has waited for Stripe's webhook", async () => {
+    const t = await setup();
+    try {
+      const account = await onboard(t);
+      await until(t.state, (x) => x.status === "payout_pending");
+      // As if the payout had been created 26 hours ago and its webhook never came.
+      await t.records.sql`update rewards set updated_at = now() - interval '26 hours' where id = ${t.rewardId}`;
+      await t.records.payouts!.sweep();
+      const age = async () =>
+        (await register.getSingleMetric("reward_payout_pending_oldest_age_seconds")!.get()).values[0]?.value;
+      expect(await age()).toBeGreaterThanOrEqual(26 * 3600);
+      expect(await age()).toBeLessThan(27 * 3600);
+      const paid = stripe.webhook("payout.paid", { ...stripe.payouts[0], status: "paid" }, { account });
+      expect((await t.deliver(paid.payload, paid.signature)).status).toBe(200);
+      await t.records.payouts!.sweep();
+      expect(await age()).toBe(0);
     } finally {
       await t.close();
     }

@@ -8,8 +8,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 
 export type ChatBehaviour =
-  /** A normal streamed reply of `content`, cut into chunks. */
-  | { kind: "reply"; content: string; chunkChars?: number; promptTokens?: number; completionTokens?: number }
+  /** A normal streamed reply of `content`, cut into chunks; after `delayMs` (a slow model) when given. */
+  | {
+      kind: "reply";
+      content: string;
+      chunkChars?: number;
+      promptTokens?: number;
+      completionTokens?: number;
+      delayMs?: number;
+    }
   /** An error status with Ollama's JSON error body ({"error": "..."}). */
   | { kind: "status"; status: number; error: string }
   /** Headers and the first chunk, then silence until the client gives up. */
@@ -89,6 +96,16 @@ export class OllamaProtocolServer {
       this.#json(res, behaviour.status, { error: behaviour.error });
       return;
     }
+    if (behaviour.kind === "reply" && behaviour.delayMs) {
+      // A slow model: nothing at all until it is done thinking (the client may give up first).
+      const timer = setTimeout(() => this.#stream(model, behaviour, res), behaviour.delayMs);
+      res.once("close", () => clearTimeout(timer));
+      return;
+    }
+    this.#stream(model, behaviour, res);
+  }
+
+  #stream(model: string, behaviour: Exclude<ChatBehaviour, { kind: "status" }>, res: ServerResponse): void {
     res.writeHead(200, { "Content-Type": "application/x-ndjson" });
     const line = (obj: object) => res.write(`${JSON.stringify(obj)}\n`);
     const chunk = (content: string) =>

@@ -20,7 +20,13 @@
 import type { Logger } from "pino";
 import type { Sql, TransactionSql } from "postgres";
 import Stripe from "stripe";
-import { payoutAmountSekTotal, payoutTransitionsTotal, stripeRequestsTotal, stripeWebhooksTotal } from "../metrics.ts";
+import {
+  payoutAmountSekTotal,
+  payoutPendingOldestAgeSeconds,
+  payoutTransitionsTotal,
+  stripeRequestsTotal,
+  stripeWebhooksTotal,
+} from "../metrics.ts";
 
 export interface StripeOptions {
   /** STRIPE_SECRET_KEY */
@@ -228,12 +234,31 @@ export class StripePayouts {
     return reward.status;
   }
 
-  /** Retries every reward stuck between states (after a crash, an outage, a low balance). */
+  /**
+   * Retries every reward stuck between states (after a crash, an outage, a
+   * low balance), then measures how long the oldest payout has waited for
+   * Stripe's webhook (reward_payout_pending_oldest_age_seconds, PayoutStuck).
+   */
   async sweep(): Promise<number> {
     const pending = await this.#sql<{ id: string }[]>`
       select id from rewards where status in ('transfer_pending', 'transferred') order by updated_at limit 100`;
     for (const { id } of pending) await this.pay(id);
+    payoutPendingOldestAgeSeconds.set(await this.pendingPayoutOldestAgeSeconds());
     return pending.length;
+  }
+
+  /**
+   * Seconds since the oldest reward in payout_pending entered it (0: none).
+   * Only the payout webhooks (and a reversal) move a reward out of that state,
+   * and nothing else touches its updated_at meanwhile, so updated_at is when
+   * the payout was created. Transfers our sweep still retries are not counted:
+   * their errors show in stripe_requests_total and last_error.
+   */
+  async pendingPayoutOldestAgeSeconds(): Promise<number> {
+    const [row] = await this.#sql<{ age: number | null }[]>`
+      select extract(epoch from now() - min(updated_at))::float8 as age
+      from rewards where status = 'payout_pending'`;
+    return Math.max(0, row?.age ?? 0);
   }
 
   /**

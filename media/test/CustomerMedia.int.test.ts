@@ -1,0 +1,63 @@
+// CustomerMedia against a real mediasoup worker: what it leaves on the router
+// it shares with every other session of that worker.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CustomerMedia } from "../src/CustomerMedia.ts";
+import { MediaWorkerPool } from "../src/MediaWorkerPool.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const logger = pino({ level: "silent" });
+
+function builtWorkerBin(): string | undefined {
+  try {
+    const bin = fs.readFileSync(path.join(ROOT, ".cache/mediasoup-worker/current"), "utf8").trim();
+    return fs.existsSync(bin) ? bin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+describe("CustomerMedia (real mediasoup worker)", () => {
+  let pool: MediaWorkerPool;
+  beforeAll(async () => {
+    pool = await MediaWorkerPool.create({
+      workers: 1,
+      rtcMinPort: 40_000,
+      rtcMaxPort: 49_999,
+      workerBin: builtWorkerBin(),
+      logger,
+    });
+  });
+  afterAll(() => pool?.close());
+
+  it("leaves nothing on the shared router once closed (the router would keep every ended conversation)", async () => {
+    const lease = pool.acquireRouter();
+    if (!lease) throw new Error("no router");
+    const { router } = lease;
+    const baseline = router.observer.listenerCount("close");
+    for (let i = 0; i < 20; i++) {
+      const media = new CustomerMedia({ router, listenIp: "127.0.0.1", logger, onPcm: () => {} });
+      await media.createTransport("send");
+      media.close();
+      media.close(); // safe twice
+    }
+    expect(router.observer.listenerCount("close")).toBe(baseline);
+    lease.release();
+  });
+
+  it("is still closed with 'media worker lost' when its router closes under it", async () => {
+    // The pool's router, closed by hand as a dying worker would close it (the last test of this file).
+    const own = pool.acquireRouter();
+    if (!own) throw new Error("no router");
+    const media = new CustomerMedia({ router: own.router, listenIp: "127.0.0.1", logger, onPcm: () => {} });
+    const reasons: string[] = [];
+    media.on("close", (reason) => reasons.push(reason));
+    own.router.close();
+    expect(media.closed).toBe(true);
+    expect(reasons).toEqual([CustomerMedia.WORKER_LOST]);
+    own.release();
+  });
+});
