@@ -249,6 +249,7 @@ export class ParleyServer {
     this.bus.close();
     this.mediaPool.close();
     this.asrPool.close();
+    this.tts.close?.();
     await this.embeddedAsr?.stop();
     this.logger.info("stopped");
   }
