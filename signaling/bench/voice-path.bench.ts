@@ -104,10 +104,14 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Latenc
     wall: performance.now(),
   };
   await Promise.all(
-    customers.map((c) => {
+    customers.map((c, k) => {
       const times: number[] = [];
       sentAt.set(c.sessionId, times);
-      const loop = Array.from({ length: frames }, (_, i) => packets[i % packets.length]!);
+      // Each customer starts at another point of the recording, as real
+      // customers do not end their sentences in the same 20 ms (LOCKSTEP=1:
+      // all from the start, every AI reply of the node at the same moment).
+      const from = process.env.LOCKSTEP ? 0 : Math.floor((k * packets.length) / customers.length);
+      const loop = Array.from({ length: frames }, (_, i) => packets[(from + i) % packets.length]!);
       return c.play(loop, (i, at) => (times[i] = at));
     }),
   );
