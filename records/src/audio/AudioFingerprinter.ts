@@ -179,24 +179,105 @@ export class AudioFingerprinter {
   }
 }
 
-/** Radix-2 iterative FFT of HALF points on input already in bit-reversed order. */
+/**
+ * FFT of HALF (512) points on input already in bit-reversed order: the
+ * radix-2 stages, two at a time where it saves a pass over the data. Sizes 2
+ * and 4 need no multiplication (twiddles 1 and -i); then pairs of stages
+ * (4 → 16 → 64 → 256), each the same arithmetic as two radix-2 stages, and a
+ * last radix-2 stage to 512.
+ */
 function halfFftInPlace(re: Float64Array, im: Float64Array): void {
-  for (let size = 2; size <= HALF; size <<= 1) {
-    const half = size >> 1;
-    const step = WINDOW / size; // twiddle e^(-2πik/size) is entry k·step of the WINDOW-point table
-    for (let start = 0; start < HALF; start += size) {
-      for (let k = 0; k < half; k++) {
-        const wr = cosTable[k * step]!;
-        const wi = sinTable[k * step]!;
-        const a = start + k;
-        const b = a + half;
-        const tr = re[b]! * wr - im[b]! * wi;
-        const ti = re[b]! * wi + im[b]! * wr;
-        re[b] = re[a]! - tr;
-        im[b] = im[a]! - ti;
-        re[a] = re[a]! + tr;
-        im[a] = im[a]! + ti;
+  for (let s = 0; s < HALF; s += 4) {
+    const r0 = re[s]!;
+    const i0 = im[s]!;
+    const r1 = re[s + 1]!;
+    const i1 = im[s + 1]!;
+    const r2 = re[s + 2]!;
+    const i2 = im[s + 2]!;
+    const r3 = re[s + 3]!;
+    const i3 = im[s + 3]!;
+    const a0r = r0 + r1;
+    const a0i = i0 + i1;
+    const a1r = r0 - r1;
+    const a1i = i0 - i1;
+    const a2r = r2 + r3;
+    const a2i = i2 + i3;
+    const a3r = r2 - r3;
+    const a3i = i2 - i3;
+    re[s] = a0r + a2r;
+    im[s] = a0i + a2i;
+    re[s + 2] = a0r - a2r;
+    im[s + 2] = a0i - a2i;
+    // × -i: (x + iy)(-i) = y - ix
+    re[s + 1] = a1r + a3i;
+    im[s + 1] = a1i - a3r;
+    re[s + 3] = a1r - a3i;
+    im[s + 3] = a1i + a3r;
+  }
+  for (let quarter = 4; quarter * 4 <= HALF; quarter *= 4) {
+    const step2 = WINDOW / (2 * quarter); // twiddles of the first stage (size 2·quarter)
+    const step4 = WINDOW / (4 * quarter); // and of the second (size 4·quarter)
+    for (let s = 0; s < HALF; s += 4 * quarter) {
+      for (let k = 0; k < quarter; k++) {
+        const w1r = cosTable[k * step2]!;
+        const w1i = sinTable[k * step2]!;
+        const w2r = cosTable[k * step4]!;
+        const w2i = sinTable[k * step4]!;
+        const w3r = cosTable[(k + quarter) * step4]!;
+        const w3i = sinTable[(k + quarter) * step4]!;
+        const p0 = s + k;
+        const p1 = p0 + quarter;
+        const p2 = p1 + quarter;
+        const p3 = p2 + quarter;
+        const x0r = re[p0]!;
+        const x0i = im[p0]!;
+        const x1r = re[p1]!;
+        const x1i = im[p1]!;
+        const x2r = re[p2]!;
+        const x2i = im[p2]!;
+        const x3r = re[p3]!;
+        const x3i = im[p3]!;
+        // Stage size 2·quarter: (p0, p1) and (p2, p3), twiddle w1.
+        const t1r = x1r * w1r - x1i * w1i;
+        const t1i = x1r * w1i + x1i * w1r;
+        const t3r = x3r * w1r - x3i * w1i;
+        const t3i = x3r * w1i + x3i * w1r;
+        const y0r = x0r + t1r;
+        const y0i = x0i + t1i;
+        const y1r = x0r - t1r;
+        const y1i = x0i - t1i;
+        const y2r = x2r + t3r;
+        const y2i = x2i + t3i;
+        const y3r = x2r - t3r;
+        const y3i = x2i - t3i;
+        // Stage size 4·quarter: (p0, p2) with twiddle w2, (p1, p3) with w3.
+        const ur = y2r * w2r - y2i * w2i;
+        const ui = y2r * w2i + y2i * w2r;
+        const vr = y3r * w3r - y3i * w3i;
+        const vi = y3r * w3i + y3i * w3r;
+        re[p0] = y0r + ur;
+        im[p0] = y0i + ui;
+        re[p2] = y0r - ur;
+        im[p2] = y0i - ui;
+        re[p1] = y1r + vr;
+        im[p1] = y1i + vi;
+        re[p3] = y1r - vr;
+        im[p3] = y1i - vi;
       }
     }
+  }
+  // The last stage, size HALF (HALF is 2 · 4^4).
+  const half = HALF >> 1;
+  const step = WINDOW / HALF;
+  for (let k = 0; k < half; k++) {
+    const wr = cosTable[k * step]!;
+    const wi = sinTable[k * step]!;
+    const b = k + half;
+    const tr = re[b]! * wr - im[b]! * wi;
+    const ti = re[b]! * wi + im[b]! * wr;
+    re[b] = re[k]! - tr;
+    im[b] = im[k]! - ti;
+    re[k] = re[k]! + tr;
+    im[k] = im[k]! + ti;
   }
 }
