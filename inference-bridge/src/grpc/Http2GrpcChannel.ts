@@ -91,6 +91,9 @@ export class Http2GrpcChannel {
     const session = http2.connect(authority, {
       createConnection: () => this.#socket(),
       settings: { enablePush: false },
+      // As grpc-js: no session-wide memory cap (past it Node refuses new
+      // streams). What a call may hold is bounded by RecognitionStream instead.
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
     });
     const forget = () => {
       if (this.#session === session) this.#session = undefined;
