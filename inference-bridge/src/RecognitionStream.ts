@@ -15,7 +15,7 @@
 // ring overwrites audio it never received, that audio is counted as dropped
 // and the stream restarts after the gap.
 import { create } from "@bufbuild/protobuf";
-import { type RecognizeRequest, RecognizeRequestSchema, type RecognizeResponse, type Segment } from "@parley/proto/asr";
+import { RecognizeRequestSchema, type RecognizeResponse, type Segment } from "@parley/proto/asr";
 import { StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { AsrWorker, AsrWorkerPool, RecognizeCall } from "./AsrWorkerPool.ts";
@@ -35,9 +35,10 @@ import type { SpeechReservation } from "./SpeechReservation.ts";
 export const SAMPLE_RATE_HZ = 16_000;
 
 /**
- * Messages grpc-js may hold for one call before we stop writing (2 s of
- * 20 ms frames): beyond it, the worker is not reading and audio waits in the
- * replay ring, which is bounded, instead of in an unbounded write buffer.
+ * Messages the call may hold before we stop writing (2 s of 20 ms frames):
+ * beyond it, the worker is not reading (HTTP/2 flow control holds them) and
+ * audio waits in the replay ring, which is bounded, instead of in an
+ * unbounded write buffer.
  */
 const MAX_PENDING_WRITES = 100;
 
@@ -115,7 +116,7 @@ export class RecognitionStream {
     return this.#worker?.address;
   }
 
-  /** Messages grpc-js holds for the current call, not yet flushed (bounded: MAX_PENDING_WRITES and a few). */
+  /** Messages the current call holds, not yet sent (bounded: MAX_PENDING_WRITES and a few). */
   get bufferedWrites(): number {
     return this.#call?.writableLength ?? 0;
   }
@@ -338,19 +339,11 @@ export class RecognitionStream {
   }
 
   #writeAudio(call: RecognizeCall, pcm: Uint8Array, offsetSamples: number, capturedAtMs: number): void {
-    // A fresh envelope per chunk: grpc-js may hold the object (not its bytes)
-    // while the call is starting. `pcm` is a view into the replay ring, which
-    // is not overwritten for replaySeconds, so it needs no copy.
-    const request: RecognizeRequest = {
-      $typeName: "parley.asr.v1.RecognizeRequest",
-      kind: {
-        case: "audio",
-        value: { $typeName: "parley.asr.v1.AudioChunk", offsetSamples, pcm, capturedAtMs },
-      },
-    };
+    // Encoded straight into the call's frame (one buffer): `pcm`, a view into
+    // the replay ring, is copied once, and no message object is built.
     this.#sentTo = offsetSamples + pcm.byteLength / 2;
-    call.write(request);
-    // 'drain' follows once grpc-js has flushed its buffer (write() returned false long before this).
+    call.writeAudio(offsetSamples, pcm, capturedAtMs);
+    // 'drain' follows once the call's writes have gone out (write() returned false long before this).
     if (call.writableLength >= MAX_PENDING_WRITES) this.#backpressured = true;
   }
 

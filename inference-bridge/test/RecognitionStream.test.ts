@@ -283,7 +283,7 @@ describe("RecognitionStream", () => {
       most = Math.max(most, stream.bufferedWrites);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    // What grpc-js holds stays bounded; the 2 s ring dropped the rest, counted.
+    // What the call holds stays bounded; the 2 s ring dropped the rest, counted.
     expect(most).toBeGreaterThan(50); // the worker really stopped reading
     expect(most).toBeLessThanOrEqual(101);
     expect((await dropped()) - before).toBeGreaterThan(20 * 16_000);

@@ -1,7 +1,9 @@
 // The channel between the node and its speech workers: the real Python
 // worker asking for a shared secret (ASR_AUTH_TOKEN), serving TLS (also
 // mutual TLS), and the embedded worker's environment, which carries none of
-// the node's secrets. Certificates are made for the test by Debian's openssl.
+// the node's secrets. Both of the node's clients are checked: grpc-js for the
+// capacity probe and the bridge's own HTTP/2 client for the audio stream.
+// Certificates are made for the test by Debian's openssl.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -24,6 +26,26 @@ async function worker(options: { authToken?: string; extraArgs?: string[] } = {}
   const w = await AsrWorkerProcess.start({ logger, maxStreams: 1, ...options });
   cleanups.push(() => w.stop());
   return w;
+}
+
+/** Opens an audio stream through the node's own client: whether the worker answered "ready", or how it failed. */
+async function audioStream(address: string, channel: AsrChannelOptions = {}) {
+  const pool = new AsrWorkerPool({ addresses: [address], logger, channel });
+  try {
+    const call = pool.workers[0]!.recognize(10_000);
+    const result = new Promise<{ ready: boolean; error?: grpc.ServiceError }>((resolve) => {
+      call.on("data", (r) => resolve({ ready: r.kind.case === "ready" }));
+      call.on("error", (error) => resolve({ ready: false, error: error as unknown as grpc.ServiceError }));
+    });
+    call.write(
+      create(RecognizeRequestSchema, { kind: { case: "config", value: { sessionId: "x", sampleRateHz: 16_000 } } }),
+    );
+    const outcome = await result;
+    call.cancel();
+    return outcome;
+  } finally {
+    pool.close();
+  }
 }
 
 async function probe(address: string, channel: AsrChannelOptions = {}) {
@@ -87,8 +109,12 @@ describe("speech worker channel", () => {
     call.write(
       create(RecognizeRequestSchema, { kind: { case: "config", value: { sessionId: "x", sampleRateHz: 16_000 } } }),
     );
-    const error = await new Promise<grpc.ServiceError>((resolve) => call.on("error", resolve));
+    const error = await new Promise<{ code: number }>((resolve) => call.on("error", resolve));
     expect(error.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await audioStream(w.address, { authToken: "another-token" })).error?.code).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
+    expect(await audioStream(w.address, { authToken: "s3cret-token-of-the-node" })).toEqual({ ready: true });
   }, 60_000);
 
   it("serves TLS, and with a client CA only to callers holding a certificate it signed", async () => {
@@ -99,11 +125,20 @@ describe("speech worker channel", () => {
     expect((await probe(tls.address, { tls: trusted })).ok).toBe(true);
     expect((await probe(tls.address)).ok).toBe(false); // plaintext to a TLS port
     expect((await probe(tls.address, { tls: { serverName: "localhost" } })).ok).toBe(false); // unknown CA
+    // The audio stream, on its own HTTP/2 connection, the same.
+    expect(await audioStream(tls.address, { tls: trusted })).toEqual({ ready: true });
+    expect((await audioStream(tls.address)).error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect((await audioStream(tls.address, { tls: { serverName: "localhost" } })).error?.code).toBe(
+      grpc.status.UNAVAILABLE,
+    );
+    expect((await audioStream(tls.address, { tls: { ...trusted, serverName: "not-the-server" } })).ready).toBe(false);
 
     const mutual = await worker({ extraArgs: [...tlsArgs, "--tls-client-ca", certs.file("ca.pem")] });
     expect((await probe(mutual.address, { tls: trusted })).ok).toBe(false);
     const withCert = { ...trusted, certChain: certs.read("client.pem"), privateKey: certs.read("client.key") };
     expect((await probe(mutual.address, { tls: withCert })).ok).toBe(true);
+    expect((await audioStream(mutual.address, { tls: trusted })).ready).toBe(false);
+    expect(await audioStream(mutual.address, { tls: withCert })).toEqual({ ready: true });
   }, 90_000);
 
   it("starts the embedded worker on loopback without the node's secrets", async () => {

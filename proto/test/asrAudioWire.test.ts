@@ -2,7 +2,7 @@
 // protobuf-es writes, and the grpc-js serializer uses it only for audio.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { encodeAudioRequest } from "../src/asrAudioWire.ts";
+import { encodeAudioFrame, encodeAudioRequest, grpcFrame } from "../src/asrAudioWire.ts";
 import { RecognizeRequestSchema, SpeechRecognizer } from "../src/gen/parley/asr/v1/asr_pb.ts";
 import { grpcServiceDefinition } from "../src/grpc.ts";
 
@@ -38,6 +38,16 @@ describe("hand-encoded RecognizeRequest{audio}", () => {
         expect(back.kind.value.capturedAtMs).toBe(capturedAt);
         expect(Buffer.compare(Buffer.from(back.kind.value.pcm), Buffer.from(pcm))).toBe(0);
       }
+    });
+
+  for (const [name, offset, pcm, capturedAt] of cases)
+    it(`frames it as one gRPC message (flag 0, uint32 length, the message): ${name}`, () => {
+      const message = Buffer.from(reference(offset, pcm, capturedAt));
+      const frame = encodeAudioFrame(offset, pcm, capturedAt);
+      expect(frame[0]).toBe(0);
+      expect(frame.readUInt32BE(1)).toBe(message.length);
+      expect(Buffer.compare(frame.subarray(5), message)).toBe(0);
+      expect(Buffer.compare(grpcFrame(message), frame)).toBe(0);
     });
 
   it("is what the gRPC serializer sends for audio, and protobuf-es still encodes the other kinds", () => {

@@ -1,23 +1,61 @@
 // CPU cost per 20 ms packet of Parley's own per-frame work, without the SFU:
-// RTP parse + Opus decode (RtpAudioDecoder) → VoiceConversation (VAD, replay
-// ring) → gRPC to a speech worker (the latency probe). Packets are injected at
-// real-time pace for N streams; process CPU is read with process.cpuUsage().
+// RTP parse + Opus decode (RtpAudioDecoder) → VoiceConversation (replay ring)
+// → gRPC to a speech worker, and the records' audio fingerprint tap as in the
+// node (TAP=0 leaves it out). The speech worker (the benchmark-only latency
+// probe, sending no segments) runs in a process of its own, so the figure is
+// the node's side of the audio path only.
 //
-//   npx tsx bench/pcm-path.bench.ts            (STREAMS=10 SECONDS=10 ASR_CHUNK_MS=20)
+//   npx tsx bench/pcm-path.bench.ts     (STREAMS=10 SECONDS=10 ASR_CHUNK_MS=20)
+//
+// PACE=realtime (default): every 20 ms one packet per stream, all in one
+// event-loop turn; CPU from process.cpuUsage().
+// PACE=turns FRAMES=n: n packets per stream as fast as the loop turns, each
+// packet in a turn of its own (the worst case for coalescing: no two writes
+// share a turn). Under callgrind with CALLGRIND=1 it counts instructions
+// only while packets flow (callgrind_control switches collection on and
+// off), a figure that the load of a shared machine does not move:
+//   PACE=turns CALLGRIND=1 valgrind --tool=callgrind --instr-atstart=no \
+//     --callgrind-out-file=/tmp/pcm.cg --smc-check=all-non-file node --import tsx bench/pcm-path.bench.ts
+import { execFileSync, spawn } from "node:child_process";
+import path from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { AsrWorkerPool, VoiceConversation } from "@parley/inference-bridge";
 import { librivoxRecordings, opusPacketsFromFile } from "@parley/loadtest";
-import { LatencyProbeRecognizer } from "@parley/loadtest/probe";
 import { RtpAudioDecoder } from "@parley/media";
 import { rtpPacket } from "@parley/media/testing";
+import { AudioFingerprinter } from "@parley/records";
 import pino from "pino";
+import { REPO_ROOT } from "../src/config.ts";
 
 const STREAMS = Number(process.env.STREAMS ?? 10);
 const SECONDS = Number(process.env.SECONDS ?? 10);
+const PACE = process.env.PACE ?? "realtime";
 const logger = pino({ level: "silent" });
 
 const payloads = opusPacketsFromFile(librivoxRecordings()[0]!.wav);
-const probe = new LatencyProbeRecognizer(1_000_000); // no segments: measure the audio path only
-const pool = new AsrWorkerPool({ addresses: [await probe.start()], logger });
+const probe = spawn(
+  process.execPath,
+  [
+    "--import",
+    "tsx",
+    path.join(REPO_ROOT, "loadtest/src/probe/main.ts"),
+    "--port",
+    "0",
+    "--segment-every-ms",
+    "1000000",
+  ],
+  { stdio: ["ignore", "pipe", "inherit"], cwd: path.join(REPO_ROOT, "loadtest") },
+);
+const address = await new Promise<string>((resolve, reject) => {
+  let out = "";
+  probe.stdout.on("data", (chunk: Buffer) => {
+    out += chunk;
+    const match = / on (\S+:\d+)/.exec(out);
+    if (match) resolve(match[1]!);
+  });
+  probe.once("exit", (code) => reject(new Error(`latency probe exited (${code})`)));
+});
+const pool = new AsrWorkerPool({ addresses: [address], logger });
 const streams = Array.from({ length: STREAMS }, (_, i) => {
   const conversation = new VoiceConversation({
     sessionId: `bench-${i}`,
@@ -26,26 +64,60 @@ const streams = Array.from({ length: STREAMS }, (_, i) => {
     publish: () => {},
     sendChunkMs: Number(process.env.ASR_CHUNK_MS ?? 20),
   });
-  return { conversation, decoder: new RtpAudioDecoder(conversation.pushPcm) };
+  if (process.env.TAP === "0") return { conversation, decoder: new RtpAudioDecoder(conversation.pushPcm) };
+  const tap = new AudioFingerprinter();
+  const decoder = new RtpAudioDecoder((pcm, offsetSamples, arrivedAtMs) => {
+    conversation.pushPcm(pcm, offsetSamples, arrivedAtMs);
+    tap.push(pcm);
+  });
+  return { conversation, decoder };
 });
+// Packets built up front: building them is the sender's work, not the node's.
+const frames = PACE === "turns" ? Number(process.env.FRAMES ?? 500) : (SECONDS * 1000) / 20;
+const packets = Array.from({ length: payloads.length }, (_, f) => rtpPacket(f & 0xffff, f * 960, payloads[f]!));
+const packetAt = (f: number) =>
+  f < packets.length ? packets[f]! : rtpPacket(f & 0xffff, f * 960, payloads[f % payloads.length]!);
+const pushTurns = async (from: number, to: number) => {
+  for (let f = from; f < to; f++) {
+    for (const s of streams) {
+      s.decoder.push(packetAt(f));
+      await nextTurn();
+    }
+  }
+};
+// Every stream opens its speech stream before measuring; in PACE=turns the
+// hot code is also compiled first (WARMUP frames), so the count is the
+// steady state.
+const warmup = PACE === "turns" ? Number(process.env.WARMUP ?? 200) : 1;
+await pushTurns(0, warmup);
 await new Promise((r) => setTimeout(r, 500));
 
-const frames = (SECONDS * 1000) / 20;
+/** Switches callgrind's instruction counting of this process (CALLGRIND=1 under valgrind). */
+const collect = (on: boolean) => {
+  if (process.env.CALLGRIND) execFileSync("callgrind_control", ["-i", on ? "on" : "off", String(process.pid)]);
+};
+collect(true);
 const start = performance.now();
 const cpuBefore = process.cpuUsage();
-for (let f = 0; f < frames; f++) {
-  const due = start + f * 20;
-  const wait = due - performance.now();
-  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  const payload = payloads[f % payloads.length]!;
-  for (const s of streams) s.decoder.push(rtpPacket(f & 0xffff, f * 960, payload));
+if (PACE === "turns") {
+  await pushTurns(warmup, warmup + frames);
+} else {
+  for (let f = warmup; f < warmup + frames; f++) {
+    const due = start + (f - warmup) * 20;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const packet = packetAt(f);
+    for (const s of streams) s.decoder.push(packet);
+  }
 }
 const cpu = process.cpuUsage(cpuBefore);
 const wall = (performance.now() - start) / 1000;
+collect(false);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 console.log(
-  `N=${STREAMS}: ${((cpuSeconds / wall / STREAMS) * 100).toFixed(3)} % of a core per stream, ` +
-    `${((cpuSeconds / (frames * STREAMS)) * 1e6).toFixed(1)} µs per packet (RTP parse, Opus decode, VAD, replay ring, gRPC)`,
+  `N=${STREAMS} ${PACE}: ${((cpuSeconds / wall / STREAMS) * 100).toFixed(3)} % of a core per stream, ` +
+    `${((cpuSeconds / Math.max(1, frames * STREAMS)) * 1e6).toFixed(1)} µs per packet (RTP parse, Opus decode, replay ring, gRPC${process.env.TAP === "0" ? "" : ", fingerprint"}), ` +
+    `${frames * STREAMS} packets`,
 );
 if (process.env.THREADS) {
   const { readdirSync, readFileSync } = await import("node:fs");
@@ -59,5 +131,5 @@ if (process.env.THREADS) {
 }
 for (const s of streams) s.conversation.close();
 pool.close();
-probe.stop();
+probe.kill();
 process.exit(0);

@@ -12,6 +12,9 @@
 //       before/after in one run: a node from that checkout (installed) and
 //       this one take turns, A B A B, under the same customers; the
 //       customers' own CPU (the load generator) is printed apart.
+//   WARMUP=5    seconds each node first serves 10 customers, unmeasured
+//   LOCKSTEP=1  every customer from the start of the recording (default:
+//               staggered, so the AI's replies do not all fall together)
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -91,10 +94,10 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
   throw new Error("node did not start");
 }
 
-async function run(streams: number, packets: Buffer[], node: Node, probe: LatencyProbeRecognizer) {
+async function run(streams: number, packets: Buffer[], node: Node, probe: LatencyProbeRecognizer, seconds = SECONDS) {
   const customers = await Promise.all(Array.from({ length: streams }, () => WeriftCustomer.connect(node, "demo")));
   const sentAt = new Map<string, number[]>();
-  const frames = Math.floor((SECONDS * 1000) / 20);
+  const frames = Math.floor((seconds * 1000) / 20);
   const nodePid = node.child.pid!;
   const workerPids = childPids(nodePid);
   const before = {
@@ -104,10 +107,14 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Latenc
     wall: performance.now(),
   };
   await Promise.all(
-    customers.map((c) => {
+    customers.map((c, k) => {
       const times: number[] = [];
       sentAt.set(c.sessionId, times);
-      const loop = Array.from({ length: frames }, (_, i) => packets[i % packets.length]!);
+      // Each customer starts at another point of the recording, as real
+      // customers do not end their sentences in the same 20 ms (LOCKSTEP=1:
+      // all from the start, every AI reply of the node at the same moment).
+      const from = process.env.LOCKSTEP ? 0 : Math.floor((k * packets.length) / customers.length);
+      const loop = Array.from({ length: frames }, (_, i) => packets[(from + i) % packets.length]!);
       return c.play(loop, (i, at) => (times[i] = at));
     }),
   );
@@ -158,6 +165,12 @@ const asrAddress = await probe.start();
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const nodes = [await startNode(asrAddress)];
 if (process.env.BASELINE) nodes.push(await startNode(asrAddress, path.resolve(process.env.BASELINE), "baseline"));
+// A fresh node's first conversations run cold code (V8 compiles the hot
+// paths on their first thousand calls): each node first serves a few
+// customers unmeasured, so the figures are its steady state (WARMUP=0: none).
+const WARMUP_SECONDS = Number(process.env.WARMUP ?? 5);
+if (WARMUP_SECONDS > 0)
+  for (const node of nodes) await run(Math.min(10, Math.max(...STREAMS)), packets, node, probe, WARMUP_SECONDS);
 const results = [];
 try {
   for (const n of STREAMS)

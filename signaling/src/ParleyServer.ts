@@ -333,6 +333,7 @@ export class ParleyServer {
     this.bus.close();
     this.mediaPool.close();
     this.asrPool.close();
+    this.tts.close?.();
     await this.embeddedAsr?.stop();
     this.#redis?.disconnect();
     this.logger.info("stopped");

@@ -1,14 +1,17 @@
 // Local text-to-speech with Debian's flite (voice "slt", 16 kHz mono): the
-// embedded default. A synthesiser returns 16 kHz mono s16le PCM.
-import { spawn } from "node:child_process";
+// embedded default. A synthesiser returns 16 kHz mono s16le PCM. flite is
+// started through a ProcessLauncher, so the node never forks itself per reply.
 import { randomUUID } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { ProcessLauncher } from "./ProcessLauncher.ts";
 
 export interface SpeechSynthesizer {
   readonly name: string;
   synthesize(text: string, signal?: AbortSignal): Promise<Int16Array>;
+  /** Releases what it holds (a helper process); safe to call twice. */
+  close?(): void;
 }
 
 /** The samples of a 16-bit PCM WAV file (the "data" chunk), checked to be 16 kHz mono. */
@@ -41,6 +44,7 @@ export function wavSamples(wav: Buffer): Int16Array {
 export class FliteTts implements SpeechSynthesizer {
   readonly name: string;
   readonly #voice: string;
+  readonly #launcher = new ProcessLauncher();
 
   constructor(voice = "slt") {
     this.#voice = voice;
@@ -51,21 +55,19 @@ export class FliteTts implements SpeechSynthesizer {
     // flite seeks back to fill in the WAV header, so it writes to a file, not a pipe.
     const file = path.join(tmpdir(), `parley-tts-${randomUUID()}.wav`);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const child = spawn("flite", ["-voice", this.#voice, "-t", text, "-o", file], {
-          stdio: ["ignore", "ignore", "pipe"],
-          ...(signal ? { signal } : {}),
-        });
-        let stderr = "";
-        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-        child.once("error", reject);
-        child.once("close", (code) =>
-          code === 0 ? resolve() : reject(new Error(`flite exited with ${code}: ${stderr.trim()}`)),
-        );
-      });
+      const {
+        code,
+        signal: killedBy,
+        stderr,
+      } = await this.#launcher.run("flite", ["-voice", this.#voice, "-t", text, "-o", file], signal);
+      if (code !== 0) throw new Error(`flite exited with ${code ?? killedBy}: ${stderr.trim()}`);
       return wavSamples(await readFile(file));
     } finally {
       await rm(file, { force: true });
     }
+  }
+
+  close(): void {
+    this.#launcher.close();
   }
 }

@@ -10,9 +10,14 @@ import { LatencyProbeRecognizer } from "./LatencyProbeRecognizer.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"), // pnpm passes its "--" through
-  options: { port: { type: "string", default: "50099" }, host: { type: "string", default: "127.0.0.1" } },
+  options: {
+    port: { type: "string", default: "50099" },
+    host: { type: "string", default: "127.0.0.1" },
+    // A huge value: no segments at all (benchmarks of the audio path alone).
+    "segment-every-ms": { type: "string", default: "250" },
+  },
 });
-const probe = new LatencyProbeRecognizer({ record: false });
+const probe = new LatencyProbeRecognizer({ record: false, segmentEveryMs: Number(values["segment-every-ms"]) });
 const address = await probe.start(values.host, Number(values.port));
 console.log(`latency probe (benchmark-only speech worker) on ${address}`);
 const stop = () => {
