@@ -60,7 +60,7 @@ export interface RecognizeCallOptions {
 
 export class Http2RecognizeCall extends EventEmitter<RecognizeCallEvents> {
   #stream: http2.ClientHttp2Stream | undefined;
-  #session: http2.ClientHttp2Session | undefined;
+  #session: http2.Http2Session | undefined;
   readonly #reader = new GrpcMessageReader(MAX_RESPONSE_BYTES);
   readonly #deadline: NodeJS.Timeout;
   /** Messages written and not yet taken by HTTP/2 (flow control lets them out). */
@@ -200,7 +200,7 @@ export class Http2RecognizeCall extends EventEmitter<RecognizeCallEvents> {
       this.#fail(statusFromHttp(httpStatus));
       return;
     }
-    const contentType = headers[http2.constants.HTTP2_HEADER_CONTENT_TYPE] ?? "";
+    const contentType = String(headers[http2.constants.HTTP2_HEADER_CONTENT_TYPE] ?? "");
     if (!contentType.startsWith("application/grpc"))
       this.#fail({ code: Status.UNKNOWN, details: `Received invalid content-type "${contentType}"` });
   }
