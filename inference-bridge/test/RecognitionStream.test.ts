@@ -14,7 +14,8 @@ const logger = pino({ level: "silent" });
 const FRAME = 320; // 20 ms at 16 kHz
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
+  // Last set up, first torn down: a stream closes before its worker stops.
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 async function recognizer(): Promise<RecordingRecognizer> {

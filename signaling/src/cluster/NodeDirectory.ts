@@ -22,6 +22,8 @@ export interface NodeDirectory {
   beat(): Promise<void>;
   /** Nodes alive now (this one included). */
   list(): Promise<NodeInfo[]>;
+  /** This node's state now, as it would announce it. */
+  self(): NodeInfo;
   close(): void;
 }
 
@@ -55,6 +57,10 @@ export class SingleNodeDirectory implements NodeDirectory {
 
   async list(): Promise<NodeInfo[]> {
     return [this.#self()];
+  }
+
+  self(): NodeInfo {
+    return this.#self();
   }
 
   close(): void {}
@@ -92,7 +98,7 @@ export class RedisNodeDirectory implements NodeDirectory {
   /** Publishes this node's state now (also called on every change that matters, e.g. draining). */
   async beat(): Promise<void> {
     if (this.#closed) return;
-    const info: NodeInfo = { ...this.#o.self(), updatedAtMs: Date.now() };
+    const info = this.self();
     try {
       await this.#o.redis
         .multi()
@@ -116,6 +122,10 @@ export class RedisNodeDirectory implements NodeDirectory {
     });
     if (gone.length) void this.#o.redis.srem(`${this.#o.prefix}nodes`, ...gone).catch(() => {});
     return nodes;
+  }
+
+  self(): NodeInfo {
+    return { ...this.#o.self(), updatedAtMs: Date.now() };
   }
 
   /** Stops beating and removes this node at once (a clean shutdown). */

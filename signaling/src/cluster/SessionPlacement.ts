@@ -38,7 +38,7 @@ export class LocalPlacement implements SessionPlacement {
   }
 
   async choose(): Promise<NodeInfo | undefined> {
-    return pickNode(await this.#directory.list(), this.#selfId);
+    return pickNode([this.#directory.self()], this.#selfId);
   }
 
   async handOver(nodeId: string): Promise<void> {
@@ -68,8 +68,20 @@ export class RedisPlacement implements SessionPlacement {
     this.#prefix = options.prefix ?? "parley:";
   }
 
+  /**
+   * This node's own state is always its fresh local one (Redis may lag a
+   * heartbeat, or have come back empty). With Redis unreachable, this node
+   * decides alone: it serves customers itself rather than refuse them all.
+   */
   async choose(): Promise<NodeInfo | undefined> {
-    return pickNode(await this.#directory.list(), this.#selfId);
+    const self = this.#directory.self();
+    let others: NodeInfo[];
+    try {
+      others = (await this.#directory.list()).filter((n) => n.nodeId !== self.nodeId);
+    } catch {
+      others = [];
+    }
+    return pickNode([self, ...others], this.#selfId);
   }
 
   async handOver(nodeId: string, session: HandedOverSession, ttlMs: number): Promise<void> {
