@@ -68,6 +68,7 @@ export class Wall {
     const logger = options.logger;
     this.hub = new WallHub({
       bus: options.bus,
+      nodeId: options.nodeId,
       publish: options.publish,
       logger,
       limits: options.limits,
@@ -80,6 +81,7 @@ export class Wall {
       store: options.moderationStore,
       history: options.history,
       broadcast,
+      broadcastToAllNodes: (businessId, topics, frame) => this.hub.broadcastToAllNodes(businessId, topics, frame),
       logger,
     });
     this.alerts = new AlertEngine({
