@@ -110,15 +110,15 @@ export class WallModeration {
     if (autoApproveAbove > 100) throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "autoApproveAbove is 0..100");
     const settings = { autoApproveAbove, redactedPhrases: phrases };
     await this.#o.store.setSettings(businessId, settings, actor);
-    const everywhere = this.#sender(actor);
-    everywhere(
+    const send = this.#sender(actor);
+    send(
       businessId,
       topicsOfItem(businessId, undefined),
       serverFrame({ kind: { case: "moderation", value: { businessId, settings } } }),
     );
     // Public screens show the new redactions.
     for (const feedback of await this.#approvedFeedback(businessId, undefined))
-      this.#publishPublic(feedback, settings, everywhere);
+      this.#publishPublic(feedback, settings, send);
     return settings;
   }
 
