@@ -52,8 +52,10 @@ import { SessionRegistry } from "./session/SessionRegistry.ts";
 import { admitSpeech, type ConversationParts, moveMedia, startConversation } from "./session/startConversation.ts";
 import { RecordsStoreDirectory, type StoreDirectory } from "./stores/StoreDirectory.ts";
 import { loadUws, type TemplatedApp, type Uws, type us_listen_socket } from "./uws.ts";
+import { alertEmailRateLimit } from "./wall/alerts/AlertEngine.ts";
 import type { AlertRecipients } from "./wall/alerts/AlertMailer.ts";
 import { BusinessOwnerRecipients } from "./wall/alerts/BusinessOwnerRecipients.ts";
+import { RedisAlertEmailClaims } from "./wall/alerts/RedisAlertEmailClaims.ts";
 import { SendGridMailer } from "./wall/alerts/SendGridMailer.ts";
 import { RecordsWallHistory } from "./wall/history/RecordsWallHistory.ts";
 import type { WallHistory } from "./wall/history/WallHistory.ts";
@@ -501,6 +503,9 @@ export class ParleyServer {
   #createWall(bindings: WallBindings): Wall {
     const { config, logger } = this;
     const email = config.wall.alerts.email;
+    // Across nodes each alert is e-mailed by one node, and the limit per business counts in Redis.
+    const alertLogger = logger.child({ component: "alert-email" });
+    const redis = this.#redis;
     return new Wall({
       nodeId: config.nodeId,
       bus: this.bus,
@@ -523,6 +528,8 @@ export class ParleyServer {
                 recipients:
                   bindings.alertRecipients ??
                   new BusinessOwnerRecipients((id) => this.records.wall.ownerEmails(id), email.to),
+                ...(redis ? { claims: new RedisAlertEmailClaims({ redis, logger: alertLogger }) } : {}),
+                limit: createRateLimiter(alertEmailRateLimit, redis ? { redis, logger: alertLogger } : undefined),
               },
             }
           : {}),

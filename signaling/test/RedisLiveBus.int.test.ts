@@ -78,6 +78,27 @@ describe("RedisLiveBus", () => {
     await expect.poll(() => seqs(onB), { timeout: 10_000 }).toEqual(["s1#1", "s1#2"]);
   });
 
+  it("delivers every envelope of no session (the wall's frames for every node), though none has a sequence", async () => {
+    const [a, b] = nodes(2) as [RedisLiveBus, RedisLiveBus];
+    const onB: LiveMessage[] = [];
+    b.subscribe("admin", (m) => onB.push(m));
+    await settle();
+    const frame = (n: number) =>
+      create(LiveEnvelopeSchema, {
+        businessId: "b1",
+        nodeId: "node-0",
+        event: create(LiveEventSchema, {
+          kind: { case: "wallBroadcast", value: { topics: ["b/b1"], frame: new Uint8Array([n]) } },
+        }),
+      });
+    for (let n = 1; n <= 3; n++) a.publish(frame(n));
+    await expect
+      .poll(() => onB.map((m) => (m.event?.kind.case === "wallBroadcast" ? m.event.kind.value.frame[0] : -1)), {
+        timeout: 10_000,
+      })
+      .toEqual([1, 2, 3]);
+  });
+
   it("keeps events published while Redis is down and delivers them, in order, after it restarts", async () => {
     const [a, b] = nodes(2) as [RedisLiveBus, RedisLiveBus];
     const onA: LiveMessage[] = [];

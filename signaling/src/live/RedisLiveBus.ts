@@ -7,7 +7,9 @@
 // short Redis or network outage delays remote delivery instead of losing it.
 // While Redis is unreachable, envelopes wait in a bounded outbox, in order.
 // Readers drop duplicates (a retried append) by the per-session sequence
-// number, and their own node's entries (already delivered locally).
+// number, and their own node's entries (already delivered locally);
+// envelopes of no session (the wall's frames for every node) have no
+// sequence and are delivered as they come.
 import { fromBinary } from "@bufbuild/protobuf";
 import { type LiveEnvelope, LiveEnvelopeSchema } from "@parley/proto/live";
 import { Redis } from "ioredis";
@@ -226,6 +228,13 @@ export class RedisLiveBus implements LiveBus {
       return;
     }
     if (envelope.nodeId === this.#o.nodeId) return; // delivered locally when published
+    if (!envelope.sessionId) {
+      // Of no conversation (a wall frame for every node): no sequence to keep. A retried
+      // append may deliver it twice, which a dashboard shows just the same.
+      liveBusRemoteEvents.inc();
+      this.#local.deliver(new LiveMessage(envelope, bytes));
+      return;
+    }
     const known = this.#remote.get(envelope.sessionId);
     if (known && envelope.seq <= known.seq) return; // a duplicate (a retried append)
     this.#remote.set(envelope.sessionId, {

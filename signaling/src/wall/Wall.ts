@@ -11,8 +11,7 @@ import type { DashboardTokenVerifier } from "../auth/userToken.ts";
 import type { LiveBus } from "../live/LiveBus.ts";
 import type { SessionRegistry } from "../session/SessionRegistry.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
-import { AlertEngine } from "./alerts/AlertEngine.ts";
-import type { AlertMailer, AlertRecipients } from "./alerts/AlertMailer.ts";
+import { AlertEngine, type AlertEngineOptions } from "./alerts/AlertEngine.ts";
 import type { WallHistory } from "./history/WallHistory.ts";
 import type { ModerationStore } from "./moderation/ModerationStore.ts";
 import { WallModeration } from "./moderation/WallModeration.ts";
@@ -38,7 +37,8 @@ export interface WallOptions {
   alerts: {
     lowScore: number;
     negativeSentiment: number;
-    email?: { mailer: AlertMailer; recipients: AlertRecipients };
+    /** Mailer and recipients; across nodes also the shared claims and limit (AlertEngine). */
+    email?: AlertEngineOptions["email"];
     /** The fraud-severity rules that flagged a conversation whose reward was withheld. */
     fraudRules?: (sessionId: string) => Promise<string[]>;
   };
@@ -68,6 +68,7 @@ export class Wall {
     const logger = options.logger;
     this.hub = new WallHub({
       bus: options.bus,
+      nodeId: options.nodeId,
       publish: options.publish,
       logger,
       limits: options.limits,
@@ -80,6 +81,7 @@ export class Wall {
       store: options.moderationStore,
       history: options.history,
       broadcast,
+      broadcastToAllNodes: (businessId, topics, frame) => this.hub.broadcastToAllNodes(businessId, topics, frame),
       logger,
     });
     this.alerts = new AlertEngine({

@@ -15,6 +15,14 @@
 //
 // The hub keeps what is live (LiveConversations) so that a dashboard that
 // connects mid-conversation gets a snapshot first, then the updates.
+//
+// What one node decides for every node's dashboards (a person's moderation
+// decision) goes out with broadcastToAllNodes(): a WallBroadcast on the same
+// bus, which each node's hub (this one's included) hands to broadcast(). One
+// path for one node and for many, ordered with the node's other events, and
+// kept in the bus's outbox while Redis is away.
+import { create } from "@bufbuild/protobuf";
+import { LiveEnvelopeSchema, LiveEventSchema } from "@parley/proto/live";
 import type { Logger } from "pino";
 import { type LiveBus, liveTopic, type Unsubscribe } from "../live/LiveBus.ts";
 import type { LiveMessage } from "../live/LiveMessage.ts";
@@ -26,6 +34,8 @@ import { type DashboardSocket, type Lane, WallClient, type WallClientLimits } fr
 
 export interface WallHubOptions {
   bus: LiveBus;
+  /** This node, as the bus's envelopes name it. */
+  nodeId: string;
   /** Publishes a frame on a uWS topic (app.publish). */
   publish: (topic: string, frame: Uint8Array) => void;
   logger: Logger;
@@ -124,6 +134,27 @@ export class WallHub {
   }
 
   /**
+   * Fans one frame out to the dashboards of every node (this one's at once,
+   * through the bus as its own events are). Other nodes trust the topics as
+   * this node made them: nodes of one deployment share one tenancy.
+   */
+  broadcastToAllNodes(businessId: string, topics: readonly string[], frame: Uint8Array): void {
+    if (this.#closed) return;
+    this.#o.bus.publish(
+      create(LiveEnvelopeSchema, {
+        // No session: seq 0 and no session topic (no customer's socket hears it).
+        sessionId: "",
+        storeCode: "",
+        businessId,
+        seq: 0n,
+        nodeId: this.#o.nodeId,
+        publishedAtMs: BigInt(Date.now()),
+        event: create(LiveEventSchema, { kind: { case: "wallBroadcast", value: { topics: [...topics], frame } } }),
+      }),
+    );
+  }
+
+  /**
    * Sends the frames waiting for the window's end, now. Called before a
    * snapshot is taken, so that the snapshot and the frames that follow it
    * meet exactly.
@@ -175,9 +206,14 @@ export class WallHub {
   }
 
   #onLive(message: LiveMessage): void {
+    const event = message.event?.kind;
+    if (event?.case === "wallBroadcast") {
+      // Made by a node for every node's dashboards: not a conversation's event, nothing to keep.
+      this.broadcast(event.value.topics, event.value.frame);
+      return;
+    }
     this.live.apply(message);
     const { envelope } = message;
-    const event = message.event?.kind;
     // Partials may be coalesced or dropped for a slow dashboard; a final replaces its partial.
     const transcript = event?.case === "transcript" ? event.value : undefined;
     const key = transcript ? `${envelope.sessionId}/${transcript.segmentId}` : undefined;

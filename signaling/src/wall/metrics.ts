@@ -31,6 +31,12 @@ export const wallAlerts = new Counter({
 
 export const wallAlertEmails = new Counter({
   name: "wall_alert_emails_total",
-  help: "Alert e-mails, by result (sent, failed)",
+  help: "Alert e-mails, by result (sent, failed, rate_limited); only the node that claimed an alert counts it",
+  labelNames: ["result"] as const,
+});
+
+export const wallAlertEmailClaims = new Counter({
+  name: "wall_alert_email_claims_total",
+  help: "Alert e-mail claims across nodes, by result (claimed: this node sends; taken: another does; unclaimed: Redis unreachable, sent without a claim)",
   labelNames: ["result"] as const,
 });

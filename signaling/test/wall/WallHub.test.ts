@@ -1,4 +1,4 @@
-// The hub's flush window and its slow lane, with a recording socket.
+// The hub's flush window, its slow lane (with a recording socket), and frames for every node's hub.
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { LocalLiveBus } from "../../src/live/LocalLiveBus.ts";
@@ -28,6 +28,7 @@ describe("the wall hub", () => {
     const published: string[] = [];
     const hub = new WallHub({
       bus,
+      nodeId: "test-node",
       publish: (topic) => published.push(topic),
       logger: pino({ level: "silent" }),
       limits,
@@ -49,7 +50,14 @@ describe("the wall hub", () => {
 
   it("moves a dashboard that buffers too much to its own queue and back once it caught up", () => {
     const bus = new LocalLiveBus(pino({ level: "silent" }));
-    const hub = new WallHub({ bus, publish: () => {}, logger: pino({ level: "silent" }), limits, flushIntervalMs: 0 });
+    const hub = new WallHub({
+      bus,
+      nodeId: "test-node",
+      publish: () => {},
+      logger: pino({ level: "silent" }),
+      limits,
+      flushIntervalMs: 0,
+    });
     let buffered = 0;
     const socket = recordingSocket(() => buffered);
     const client = hub.connect(socket);
@@ -72,5 +80,31 @@ describe("the wall hub", () => {
     expect(client.lane).toBe("fast");
     expect(socket.topics.has("b/alpha")).toBe(true);
     hub.close();
+  });
+
+  it("hands a frame for every node to each hub on the bus, its own included, and keeps nothing of it", () => {
+    const bus = new LocalLiveBus(pino({ level: "silent" }));
+    const hubs = ["node-a", "node-b"].map((nodeId) => {
+      const published: [string, Uint8Array][] = [];
+      const hub = new WallHub({
+        bus,
+        nodeId,
+        publish: (topic, frame) => published.push([topic, frame]),
+        logger: pino({ level: "silent" }),
+        limits,
+        flushIntervalMs: 0,
+      });
+      return { hub, published };
+    });
+    const frame = new Uint8Array([7, 7, 7]);
+    hubs[0]!.hub.broadcastToAllNodes("alpha", ["p/s/a1", "p/b/alpha"], frame);
+    for (const { hub, published } of hubs) {
+      expect(published).toEqual([
+        ["p/s/a1", frame],
+        ["p/b/alpha", frame],
+      ]);
+      expect([...hub.live.all()]).toEqual([]);
+      hub.close();
+    }
   });
 });

@@ -31,6 +31,9 @@ beforeAll(async () => {
     store: new RecordsModerationStore(rig.records.moderation),
     history,
     broadcast: (topics, frame) => sent.push({ topics, message: fromBinary(ServerMessageSchema, frame) }),
+    // One node here: every node's dashboards are this one's.
+    broadcastToAllNodes: (_businessId, topics, frame) =>
+      sent.push({ topics, message: fromBinary(ServerMessageSchema, frame) }),
     logger,
   });
 }, 60_000);

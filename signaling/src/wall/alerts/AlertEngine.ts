@@ -11,15 +11,31 @@
 //     directly.
 // Each alert goes to the wall (the conversation's store and business topics,
 // and admins) and, when a mailer is configured, by e-mail.
+//
+// Across nodes every node hears every conversation and raises the same
+// alert, each for its own dashboards; the e-mail goes out once: the node
+// that claims it (AlertEmailClaims, keyed by what the alert is about, not by
+// this node's alert id) sends it, and the per-business hourly limit counts
+// only claimed e-mails, in Redis when the node has it (RateLimiter).
 import { create } from "@bufbuild/protobuf";
 import { RewardStatus } from "@parley/proto/live";
 import { type Alert, AlertKind, AlertSchema } from "@parley/proto/wall";
 import type { Logger } from "pino";
+import { MemoryRateLimiter } from "../../edge/MemoryRateLimiter.ts";
+import type { RateLimiter, RateLimitOptions } from "../../edge/RateLimiter.ts";
 import { type LiveBus, liveTopic, type Unsubscribe } from "../../live/LiveBus.ts";
 import { serverFrame } from "../frames.ts";
-import { wallAlertEmails, wallAlerts } from "../metrics.ts";
+import { wallAlertEmailClaims, wallAlertEmails, wallAlerts } from "../metrics.ts";
 import { inScope, topicsOfItem, type WallScope } from "../scope.ts";
+import type { AlertEmailClaims } from "./AlertEmailClaims.ts";
 import type { AlertMailer, AlertRecipients } from "./AlertMailer.ts";
+import { LocalAlertEmailClaims } from "./LocalAlertEmailClaims.ts";
+
+/** At most this many alert e-mails per business and clock hour (a flood of alerts must not become one of e-mails). */
+export const alertEmailRateLimit: RateLimitOptions = { name: "alert-emails", windowMs: 3_600_000, max: 20 };
+
+/** How long a conversation's alert stays claimed: far beyond the conversation and its reward decision. */
+const SESSION_ALERT_CLAIM_MS = 24 * 3_600_000;
 
 export interface AlertEngineOptions {
   bus: LiveBus;
@@ -32,7 +48,14 @@ export interface AlertEngineOptions {
   /** Final words a conversation needs before its score can alert. */
   minWords?: number;
   topicSpike?: { windowMs: number; count: number; coolOffMs: number };
-  email?: { mailer: AlertMailer; recipients: AlertRecipients; maxPerBusinessPerHour?: number };
+  email?: {
+    mailer: AlertMailer;
+    recipients: AlertRecipients;
+    /** Which node sends each e-mail (default: this one, in process). */
+    claims?: AlertEmailClaims;
+    /** E-mails per business (default: alertEmailRateLimit, in process). */
+    limit?: RateLimiter;
+  };
   /** The fraud-severity rules that flagged a conversation (records); absent: withheld rewards raise nothing. */
   fraudRules?: (sessionId: string) => Promise<string[]>;
   now?: () => number;
@@ -56,7 +79,8 @@ export class AlertEngine {
   readonly #topicHits = new Map<string, number[]>();
   readonly #topicAlertedAt = new Map<string, number>();
   readonly #recent: Alert[] = [];
-  readonly #emailsSent = new Map<string, number[]>();
+  readonly #claims: AlertEmailClaims;
+  readonly #emailLimit: RateLimiter;
   readonly #pendingEmails = new Set<Promise<void>>();
   /** Conversations already alerted as flagged (a decision can be published again): insertion-ordered, bounded. */
   readonly #flagged = new Set<string>();
@@ -66,6 +90,8 @@ export class AlertEngine {
   constructor(options: AlertEngineOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#claims = options.email?.claims ?? new LocalAlertEmailClaims(this.#now);
+    this.#emailLimit = options.email?.limit ?? new MemoryRateLimiter({ ...alertEmailRateLimit, now: this.#now });
     this.#unsubscribe = options.bus.subscribe(liveTopic.admin, ({ envelope }) => {
       const kind = envelope.event?.kind;
       const id = envelope.sessionId;
@@ -145,6 +171,7 @@ export class AlertEngine {
 
   close(): void {
     this.#unsubscribe();
+    this.#emailLimit.close();
   }
 
   /** A withheld reward: was it fraud (not only poor quality)? Records knows the rules that flagged it. */
@@ -182,10 +209,18 @@ export class AlertEngine {
     if (hits.length < spike.count) return;
     if (now - (this.#topicAlertedAt.get(key) ?? Number.NEGATIVE_INFINITY) < spike.coolOffMs) return;
     this.#topicAlertedAt.set(key, now);
-    this.#raise({ kind: AlertKind.TOPIC_SPIKE, businessId, topic, count: hits.length });
+    // Claimed for the cool-off: the nodes' windows differ by milliseconds, the claim does not.
+    this.#raise(
+      { kind: AlertKind.TOPIC_SPIKE, businessId, topic, count: hits.length },
+      { key: `TOPIC_SPIKE:${businessId}:${topic}`, ttlMs: spike.coolOffMs },
+    );
   }
 
-  #raise(fields: Omit<Partial<Alert>, "$typeName" | "id" | "atMs"> & { kind: AlertKind; businessId: string }): void {
+  /** `claim`: what names this alert on every node; by default its kind and conversation. */
+  #raise(
+    fields: Omit<Partial<Alert>, "$typeName" | "id" | "atMs"> & { kind: AlertKind; businessId: string },
+    claim = { key: `${AlertKind[fields.kind]}:${fields.sessionId}`, ttlMs: SESSION_ALERT_CLAIM_MS },
+  ): void {
     const alert = create(AlertSchema, { ...fields, id: `a${this.#nextId++}`, atMs: BigInt(this.#now()) });
     this.#recent.push(alert);
     if (this.#recent.length > 500) this.#recent.splice(0, this.#recent.length - 500);
@@ -198,31 +233,31 @@ export class AlertEngine {
       topicsOfItem(alert.businessId, alert.storeCode || undefined),
       serverFrame({ kind: { case: "alert", value: alert } }),
     );
-    this.#email(alert);
+    this.#email(alert, claim);
   }
 
-  #email(alert: Alert): void {
+  #email(alert: Alert, claim: { key: string; ttlMs: number }): void {
     const email = this.#o.email;
     if (!email) return;
-    // A flood of alerts must not become a flood of e-mails.
-    const now = this.#now();
-    const sent = (this.#emailsSent.get(alert.businessId) ?? []).filter((t) => now - t < 3_600_000);
-    if (sent.length >= (email.maxPerBusinessPerHour ?? 20)) {
-      wallAlertEmails.inc({ result: "rate_limited" });
-      return;
-    }
-    sent.push(now);
-    this.#emailsSent.set(alert.businessId, sent);
-    const sending = email.recipients
-      .forBusiness(alert.businessId)
-      .then((to) => email.mailer.send(alert, to))
-      .then(
-        () => wallAlertEmails.inc({ result: "sent" }),
-        (err: unknown) => {
-          wallAlertEmails.inc({ result: "failed" });
-          this.#o.logger.error({ err, sessionId: alert.sessionId || undefined }, "alert e-mail failed");
-        },
-      );
+    const sessionId = alert.sessionId || undefined;
+    const sending = this.#claims
+      .claim(claim.key, claim.ttlMs)
+      .then(async (claimed) => {
+        wallAlertEmailClaims.inc({ result: claimed });
+        if (claimed === "taken") return; // another node sends it
+        // Counted only by the node that sends, so the limit is one business's e-mails, not alerts times nodes.
+        if (!(await this.#emailLimit.consume(alert.businessId)).allowed) {
+          wallAlertEmails.inc({ result: "rate_limited" });
+          return;
+        }
+        await email.mailer.send(alert, await email.recipients.forBusiness(alert.businessId));
+        wallAlertEmails.inc({ result: "sent" });
+      })
+      .catch((err: unknown) => {
+        // The claim stays taken: the mailer already retried what SendGrid said was worth retrying.
+        wallAlertEmails.inc({ result: "failed" });
+        this.#o.logger.error({ err, sessionId }, "alert e-mail failed");
+      });
     this.#pendingEmails.add(sending);
     void sending.finally(() => this.#pendingEmails.delete(sending));
   }

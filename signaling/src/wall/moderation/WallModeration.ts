@@ -4,10 +4,15 @@
 // wall's own dashboards see every decision as it is made. Decisions and
 // settings are kept (and audited) by the ModerationStore.
 //
+// A person decides on the node their dashboard is connected to: that node
+// tells every node's dashboards (broadcastToAllNodes, through the bus), so a
+// public screen on another node changes at once, not on its next reconnect.
+//
 // Automatic approval waits for the conversation's reward decision
 // (RewardUpdate): records publishes it once the end is stored, so the
 // history has the final score by then. Every node hears it; the store lets
-// only the first approval through, and each node tells its own dashboards.
+// only the first approval through, and each node tells its own dashboards
+// (broadcast): telling all from each would repeat it once per node.
 import { create } from "@bufbuild/protobuf";
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import {
@@ -43,12 +48,16 @@ export function redact(text: string, phrases: readonly string[]): string {
   return out;
 }
 
+type Send = (businessId: string, topics: readonly string[], frame: Uint8Array) => void;
+
 export interface WallModerationOptions {
   bus: LiveBus;
   store: ModerationStore;
   history: WallHistory;
-  /** The hub's fan-out. */
+  /** The hub's fan-out to this node's dashboards. */
   broadcast: (topics: readonly string[], frame: Uint8Array) => void;
+  /** The hub's fan-out to every node's dashboards (WallHub.broadcastToAllNodes). */
+  broadcastToAllNodes: (businessId: string, topics: readonly string[], frame: Uint8Array) => void;
   logger: Logger;
 }
 
@@ -101,12 +110,15 @@ export class WallModeration {
     if (autoApproveAbove > 100) throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "autoApproveAbove is 0..100");
     const settings = { autoApproveAbove, redactedPhrases: phrases };
     await this.#o.store.setSettings(businessId, settings, actor);
-    this.#o.broadcast(
+    const send = this.#sender(actor);
+    send(
+      businessId,
       topicsOfItem(businessId, undefined),
       serverFrame({ kind: { case: "moderation", value: { businessId, settings } } }),
     );
     // Public screens show the new redactions.
-    for (const feedback of await this.#approvedFeedback(businessId, undefined)) this.#publishPublic(feedback, settings);
+    for (const feedback of await this.#approvedFeedback(businessId, undefined))
+      this.#publishPublic(feedback, settings, send);
     return settings;
   }
 
@@ -144,15 +156,19 @@ export class WallModeration {
     // already made by another node (it heard the same reward): this node's dashboards hear it too.
     if (actor === "system" && !(current.automatic && current.status === ModerationStatus.APPROVED)) return;
     const automatic = current.automatic;
-    this.#o.broadcast(
+    const send = this.#sender(actor);
+    send(
+      businessId,
       topicsOfItem(businessId, storeCode),
       serverFrame({
         kind: { case: "moderation", value: { businessId, states: [{ sessionId, status, automatic }] } },
       }),
     );
-    if (status === ModerationStatus.APPROVED) this.#publishPublic(feedback, await this.#o.store.settings(businessId));
+    if (status === ModerationStatus.APPROVED)
+      this.#publishPublic(feedback, await this.#o.store.settings(businessId), send);
     else if (previous?.status === ModerationStatus.APPROVED && outcome.changed)
-      this.#o.broadcast(
+      send(
+        businessId,
         publicTopicsOfItem(businessId, storeCode),
         serverFrame({ kind: { case: "publicWithdrawn", value: { sessionId } } }),
       );
@@ -160,8 +176,16 @@ export class WallModeration {
       this.#o.logger.info({ sessionId, status: ModerationStatus[status], automatic }, "feedback moderated");
   }
 
-  #publishPublic(feedback: Feedback, settings: BusinessModerationSettings): void {
-    this.#o.broadcast(
+  /** A person's decision: to every node's dashboards; the threshold's (made on every node): to this node's. */
+  #sender(actor: ModerationActor): Send {
+    return actor === "system"
+      ? (_businessId, topics, frame) => this.#o.broadcast(topics, frame)
+      : this.#o.broadcastToAllNodes;
+  }
+
+  #publishPublic(feedback: Feedback, settings: BusinessModerationSettings, send: Send): void {
+    send(
+      feedback.businessId,
       publicTopicsOfItem(feedback.businessId, feedback.storeCode),
       serverFrame({ kind: { case: "publicFeedback", value: this.#toPublic(feedback, settings) } }),
     );
