@@ -6,7 +6,7 @@
 // the first synthesised piece on, and stops speaking the moment the customer
 // talks again (barge-in). Ends on the customer's request, after maxTurns
 // questions, or after a long silence.
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   AiSpeechState,
   ConversationEndedSchema,
@@ -28,6 +28,9 @@ import { SpeechActivity } from "./SpeechActivity.ts";
 import { SpokenReply } from "./SpokenReply.ts";
 import { summarize } from "./summary.ts";
 import { TurnDetector, type TurnOutlook } from "./TurnDetector.ts";
+
+/** One case of a live event, as the director publishes it. */
+type LiveEventKind = NonNullable<MessageInitShape<typeof LiveEventSchema>["kind"]>;
 
 export interface Playback {
   readonly ended: Promise<"done" | "interrupted">;
@@ -157,7 +160,7 @@ export class ConversationDirector {
       partialIntervalMs: this.#config.partialScoreIntervalMs,
       onScore: (result, through, update) => {
         this.#latestScore = result;
-        this.#publish("score", this.#scoreMessage(result, through ?? 0, update.isFinal));
+        this.#publish({ case: "score", value: this.#scoreMessage(result, through ?? 0, update.isFinal) });
       },
       onError: (err) => options.logger.warn({ err }, "scoring failed"),
     });
@@ -372,7 +375,10 @@ export class ConversationDirector {
       }
       const turn = ++this.#turn;
       this.#asked.push(followUp.text);
-      this.#publish("aiTurn", { sessionId: this.#o.sessionId, turn, text: followUp.text, aimedAt: followUp.aimedAt });
+      this.#publish({
+        case: "aiTurn",
+        value: { sessionId: this.#o.sessionId, turn, text: followUp.text, aimedAt: followUp.aimedAt },
+      });
       const readyAtTurnEnd = reply.firstReadyAt !== undefined && reply.firstReadyAt <= turnEndedAt;
       const [first, voice] = await Promise.all([reply.first, this.#o.voice()]);
       if (signal.aborted) return;
@@ -380,7 +386,10 @@ export class ConversationDirector {
       if (performance.now() - this.#lastVoiceAt < 200) {
         // The customer started talking again while the question was being
         // prepared: do not talk over them (the question stays on screen).
-        this.#publish("aiSpeech", { sessionId: this.#o.sessionId, turn, state: AiSpeechState.INTERRUPTED });
+        this.#publish({
+          case: "aiSpeech",
+          value: { sessionId: this.#o.sessionId, turn, state: AiSpeechState.INTERRUPTED },
+        });
         return;
       }
       const playback = voice.stream(() => {
@@ -396,16 +405,19 @@ export class ConversationDirector {
         });
       });
       this.#playback = playback;
-      this.#publish("aiSpeech", { sessionId: this.#o.sessionId, turn, state: AiSpeechState.SPEAKING });
+      this.#publish({ case: "aiSpeech", value: { sessionId: this.#o.sessionId, turn, state: AiSpeechState.SPEAKING } });
       playback.write(first);
       void this.#speakRest(reply, playback);
       const end = await playback.ended;
       if (this.#playback === playback) this.#playback = undefined;
       if (this.#ended) return; // closed or ended meanwhile: nothing more to say
-      this.#publish("aiSpeech", {
-        sessionId: this.#o.sessionId,
-        turn,
-        state: end === "done" ? AiSpeechState.DONE : AiSpeechState.INTERRUPTED,
+      this.#publish({
+        case: "aiSpeech",
+        value: {
+          sessionId: this.#o.sessionId,
+          turn,
+          state: end === "done" ? AiSpeechState.DONE : AiSpeechState.INTERRUPTED,
+        },
       });
       this.#lastActivityAt = performance.now();
     } catch (err) {
@@ -456,16 +468,16 @@ export class ConversationDirector {
     observeFinalScore(final);
     const summary = summarize(this.#o.transcript.finalText(), final);
     this.#o.logger.info({ reason: EndReason[reason], score: final.score, turns: this.#turn }, "conversation ended");
-    this.#publish(
-      "conversationEnded",
-      create(ConversationEndedSchema, {
+    this.#publish({
+      case: "conversationEnded",
+      value: create(ConversationEndedSchema, {
         sessionId: this.#o.sessionId,
         finalScore: this.#scoreMessage(final, 0, true),
         summary,
         reason,
         currency: this.#o.currency,
       }),
-    );
+    });
   }
 
   /** Finals plus the open partials, as on screen. */
@@ -481,7 +493,7 @@ export class ConversationDirector {
     return toFeedbackScore(this.#o.sessionId, result, { throughSegmentId, isFinal });
   }
 
-  #publish<C extends NonNullable<LiveEvent["kind"]["case"]>>(kind: C, value: unknown): void {
-    this.#o.publish(create(LiveEventSchema, { kind: { case: kind, value } as never }));
+  #publish(kind: LiveEventKind): void {
+    this.#o.publish(create(LiveEventSchema, { kind }));
   }
 }
