@@ -63,6 +63,9 @@ export class RedisLiveBus implements LiveBus {
   #lastId = "$";
   #closed = false;
   #reading: Promise<void> | undefined;
+  /** Settles when the bus closes: a read stuck in ioredis (below) must not hold stop() forever. */
+  readonly #closing: Promise<undefined>;
+  #markClosed: () => void = () => {};
 
   constructor(options: RedisLiveBusOptions) {
     this.#o = {
@@ -75,6 +78,9 @@ export class RedisLiveBus implements LiveBus {
       silentSessionTtlMs: options.silentSessionTtlMs ?? 60 * 60_000,
     };
     this.#local = new LocalLiveBus(options.logger);
+    this.#closing = new Promise((resolve) => {
+      this.#markClosed = () => resolve(undefined);
+    });
     const common = {
       maxRetriesPerRequest: null,
       connectionName: `parley:${options.nodeId}`,
@@ -127,6 +133,7 @@ export class RedisLiveBus implements LiveBus {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#markClosed();
     clearInterval(this.#sweeper);
     this.#local.close();
     // Give appends in flight a moment, then drop both connections.
@@ -178,15 +185,9 @@ export class RedisLiveBus implements LiveBus {
     while (!this.#closed) {
       try {
         if (failing) await this.#resyncAfterOutage();
-        const reply = (await this.#reader.xreadBuffer(
-          "COUNT",
-          1000,
-          "BLOCK",
-          2000,
-          "STREAMS",
-          this.#o.stream,
-          this.#lastId,
-        )) as [Buffer, [Buffer, Buffer[]][]][] | null;
+        const reply = (await this.#untilClosed(
+          this.#reader.xreadBuffer("COUNT", 1000, "BLOCK", 2000, "STREAMS", this.#o.stream, this.#lastId),
+        )) as [Buffer, [Buffer, Buffer[]][]][] | null | undefined;
         failing = false;
         if (!reply) continue;
         for (const [, entries] of reply) for (const [id, fields] of entries) this.#onEntry(id.toString(), fields);
@@ -200,13 +201,24 @@ export class RedisLiveBus implements LiveBus {
   }
 
   /**
+   * The command's result, or undefined once the bus closes. ioredis can leave
+   * a command pending forever when the connection is dropped mid-reconnect
+   * (redis/ioredis#2193, #2197): the read loop must not wait on it after close.
+   */
+  #untilClosed<T>(command: Promise<T>): Promise<T | undefined> {
+    command.catch(() => {}); // it may reject after close, when nobody waits for it any more
+    return Promise.race([command, this.#closing]);
+  }
+
+  /**
    * After an outage the stream may be new (a Redis restarted without
    * persistence numbers its entries from scratch): then read it from the
    * start, or nothing would ever come after the last id seen before.
    */
   async #resyncAfterOutage(): Promise<void> {
     if (this.#lastId === "$") return;
-    const info = (await this.#reader.call("XINFO", "STREAM", this.#o.stream).catch(() => null)) as unknown[] | null;
+    const xinfo = this.#untilClosed(this.#reader.call("XINFO", "STREAM", this.#o.stream));
+    const info = (await xinfo.catch(() => null)) as unknown[] | null | undefined;
     const at = info ? info.indexOf("last-generated-id") : -1;
     const lastGenerated = at >= 0 ? String(info![at + 1]) : "0-0";
     if (idBefore(lastGenerated, this.#lastId)) {
