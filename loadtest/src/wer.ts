@@ -31,3 +31,30 @@ export function corpusWer(pairs: { reference: string; hypothesis: string }[]): n
   }
   return errors / words;
 }
+
+/** A final transcript segment as heard, with its words' start on the session's audio clock. */
+export interface HeardFinal {
+  segmentId: number;
+  text: string;
+  startMs: number;
+  words: readonly { text: string; startMs: number }[];
+}
+
+/**
+ * The hypothesis to judge: the finals in segment order, keeping only words
+ * that start before `cutMs` (the end of the last play heard whole, when a
+ * looped recording was stopped mid-play). Looped speech has no pause between
+ * plays, so one final often spans several: the cut is per word, not per
+ * segment. A segment without word timings is kept whole if it starts before the cut.
+ */
+export function heardHypothesis(finals: Iterable<HeardFinal>, cutMs = Number.POSITIVE_INFINITY): string {
+  const kept: string[] = [];
+  for (const f of [...finals].sort((a, b) => a.segmentId - b.segmentId)) {
+    if (f.words.length === 0) {
+      if (f.startMs < cutMs && f.text) kept.push(f.text);
+      continue;
+    }
+    for (const w of f.words) if (w.startMs < cutMs) kept.push(w.text);
+  }
+  return kept.join(" ");
+}

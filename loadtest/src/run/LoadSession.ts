@@ -7,7 +7,7 @@ import type { ServerMessage } from "@parley/proto/ws";
 import type { LoadRecording } from "../audio/Recording.ts";
 import { type Endpoint, SessionRefused } from "../ProtocolClient.ts";
 import { IceTimeout, JoinFailed, type JoinStage, type ReceiverReport, WeriftCustomer } from "../WeriftCustomer.ts";
-import { normalizeWords, wordErrors } from "../wer.ts";
+import { type HeardFinal, heardHypothesis, normalizeWords, wordErrors } from "../wer.ts";
 import type { PacedStream, Pacer } from "./Pacer.ts";
 
 /** Where in a session's life an error happened. */
@@ -98,7 +98,7 @@ export class LoadSession implements PacedStream {
   #stopRequested: "graceful" | "abort" | undefined;
   #stopSignal: () => void = () => {};
   #serverEnded: EndReason | undefined;
-  readonly #finals = new Map<number, string>();
+  readonly #finals = new Map<number, HeardFinal>();
   /** Finals waiting for a score that covers them: segment id → when their speech was sent. */
   readonly #unscored: { segmentId: number; speechSentAt: number }[] = [];
   #unsubscribeRr: (() => void) | undefined;
@@ -310,7 +310,12 @@ export class LoadSession implements PacedStream {
         }
         r.finals++;
         this.#o.onActivity?.("final");
-        this.#finals.set(t.segmentId, t.text);
+        this.#finals.set(t.segmentId, {
+          segmentId: t.segmentId,
+          text: t.text,
+          startMs: t.startMs,
+          words: t.words.map((w) => ({ text: w.text, startMs: w.startMs })),
+        });
         const speechEnd = t.words.length > 0 ? t.words[t.words.length - 1]!.endMs : t.endMs;
         const sent = speechEnd > 0 ? this.#sentAtAudio(speechEnd) : undefined;
         if (sent !== undefined) {
@@ -386,12 +391,9 @@ export class LoadSession implements PacedStream {
       this.#error("speech", new TypedError("no_final", "no final transcript"));
     // The benchmark's latency probe transcribes nothing: a WER of its text would be noise.
     if (rec.reference !== undefined && this.#finals.size > 0 && this.#engine !== "latency-probe") {
-      const hypothesis = [...this.#finals.entries()]
-        .sort(([a], [b]) => a - b)
-        .map(([, text]) => text)
-        .join(" ");
       const plays = this.#o.loop ? this.#loops + (this.#packet >= rec.packets.length ? 1 : 0) : 1;
-      // Looped: judge only the plays that were heard whole.
+      // Looped: judge only the plays that were heard whole, words of a play cut short left out.
+      const hypothesis = heardHypothesis(this.#finals.values(), this.#o.loop ? plays * rec.durationMs : undefined);
       if (plays >= 1) {
         const reference = Array.from({ length: plays }, () => normalizeWords(rec.reference!)).flat();
         const hyp = normalizeWords(hypothesis);
