@@ -1,7 +1,7 @@
 // The customer's app across a restart of its node: the socket drops, the app
 // joins again by itself, the transcript so far is back (once), and the
 // customer goes on talking.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,8 +11,8 @@ import { createDatabaseAt } from "@parley/records/testing";
 import pino from "pino";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { REPO_ROOT } from "../src/config.ts";
 import { launchChromium } from "./browser.ts";
+import { startNodeProcess } from "./node-process.ts";
 
 let asr: AsrWorkerProcess;
 let databaseUrl: string;
@@ -20,35 +20,7 @@ let port: number;
 let node: ChildProcess | undefined;
 let browser: Browser | undefined;
 
-async function startNode(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "signaling/src/main.ts")], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      INTERNAL_PORT: "0",
-      NODE_ID: "restarting-node",
-      MEDIASOUP_WORKERS: "1",
-      JWT_SECRET: "test-secret-test-secret-test-secret-42",
-      DATABASE_URL: databaseUrl,
-      PARLEY_SEED_DEMO: "1",
-      ASR_WORKERS: asr.address,
-      LOG_LEVEL: "warn",
-    },
-    cwd: path.join(REPO_ROOT, "signaling"),
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  for (let i = 0; i < 150; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) return child;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill("SIGKILL");
-  throw new Error("node did not start");
-}
+const startNode = () => startNodeProcess({ port, databaseUrl, asrAddress: asr.address });
 
 beforeAll(async () => {
   asr = await AsrWorkerProcess.start({ logger: pino({ level: "silent" }), workerId: "restart-browser" });

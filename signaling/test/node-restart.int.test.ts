@@ -2,8 +2,7 @@
 // joins again with its token, the new process takes the conversation up
 // from its records (the transcript so far, the same segment ids), and the
 // conversation goes on to its end, with no final segment lost or doubled.
-import { type ChildProcess, spawn } from "node:child_process";
-import path from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { AsrWorkerProcess, freePort } from "@parley/inference-bridge";
 import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
 import type { TranscriptSegment } from "@parley/proto/live";
@@ -12,43 +11,14 @@ import { createDatabaseAt } from "@parley/records/testing";
 import pino from "pino";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { REPO_ROOT } from "../src/config.ts";
+import { startNodeProcess } from "./node-process.ts";
 
 let asr: AsrWorkerProcess;
 let databaseUrl: string;
 let port: number;
 let node: ChildProcess | undefined;
 
-/** One node as its own process, on a fixed port: what a restart brings back. */
-async function startNode(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "signaling/src/main.ts")], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      INTERNAL_PORT: "0",
-      NODE_ID: "restarting-node",
-      MEDIASOUP_WORKERS: "1",
-      JWT_SECRET: "test-secret-test-secret-test-secret-42",
-      DATABASE_URL: databaseUrl,
-      PARLEY_SEED_DEMO: "1",
-      ASR_WORKERS: asr.address,
-      LOG_LEVEL: "warn",
-    },
-    cwd: path.join(REPO_ROOT, "signaling"),
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  for (let i = 0; i < 150; i++) {
-    const up = await fetch(`http://127.0.0.1:${port}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) return child;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  child.kill("SIGKILL");
-  throw new Error("node did not start");
-}
+const startNode = () => startNodeProcess({ port, databaseUrl, asrAddress: asr.address });
 
 beforeAll(async () => {
   asr = await AsrWorkerProcess.start({ logger: pino({ level: "silent" }), workerId: "restart" });
