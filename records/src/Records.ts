@@ -146,7 +146,7 @@ export class Records {
   static async create(options: RecordsOptions): Promise<Records> {
     const logger = options.logger.child({ component: "records" });
     const started = performance.now();
-    const database = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+    const database = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, logger });
     try {
       const applied = await migrate(database.sql);
       const secret = await instanceSecret(database.sql);

@@ -1,5 +1,6 @@
 // One way to reach Postgres: DATABASE_URL when it is set, else the embedded
 // PGlite in a data folder. Either way the caller gets a postgres.js client.
+import type { Logger } from "pino";
 import postgres, { type Sql } from "postgres";
 
 export { clientOptions };
@@ -13,6 +14,8 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Connections to a real Postgres (the embedded one always gets 1). */
   maxConnections?: number;
+  /** Where the embedded database's process reports a crash and its restart. */
+  logger?: Logger;
 }
 
 export interface Database {
@@ -44,7 +47,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     });
     return { sql, embedded: undefined, close: () => sql.end({ timeout: 5 }) };
   }
-  const embedded = await EmbeddedPostgres.start(options.dataDir);
+  const logger = options.logger;
+  const embedded = await EmbeddedPostgres.start(options.dataDir, {
+    onExit: (how) => logger?.error({ how }, "the embedded database process ended; restarting it"),
+    onRestarted: (pid) => logger?.warn({ pid }, "the embedded database process is back"),
+    onRestartFailed: (err) => logger?.error({ err }, "the embedded database process did not restart; retrying"),
+  });
   const sql = postgres({
     host: embedded.host,
     port: embedded.port,
