@@ -3,7 +3,9 @@
 //  - RTP sent by the customer → PCM chunk at the speech worker (p50/p99)
 //  - speech-worker event → WebSocket delivery at the customer (p50/p99)
 //  - CPU per stream of the node (edge + media plane + bridge) and of its
-//    mediasoup worker processes.
+//    mediasoup worker processes; apart from that total, its other helper
+//    processes (the embedded database, the speech synthesiser's launcher)
+//    and the load generator itself.
 // The speech worker is LatencyProbeRecognizer (timestamps, no recognition).
 //
 //   pnpm bench                 # N = 1, 10, 25
@@ -53,6 +55,46 @@ const childPids = (pid: number): number[] => {
   }
 };
 
+/**
+ * The node's helper processes by what they are: its mediasoup workers (part
+ * of the cost per stream), and apart from it the embedded database (a real
+ * deployment has its own Postgres) and the speech synthesiser's launcher.
+ */
+type Helper = "mediasoup" | "database" | "other";
+function helpersOf(pid: number): Map<number, Helper> {
+  const helpers = new Map<number, Helper>();
+  for (const child of childPids(pid)) {
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${child}/cmdline`, "utf8");
+    } catch {
+      continue; // already gone
+    }
+    helpers.set(
+      child,
+      cmdline.includes("mediasoup-worker")
+        ? "mediasoup"
+        : cmdline.includes("embeddedPostgresProcess")
+          ? "database"
+          : "other",
+    );
+  }
+  return helpers;
+}
+
+const cpuOf = (helpers: Map<number, Helper>, kind: Helper) => {
+  let seconds = 0;
+  for (const [pid, k] of helpers) {
+    if (k !== kind) continue;
+    try {
+      seconds += cpuSeconds(pid);
+    } catch {
+      /* ended during the run: its CPU is not counted */
+    }
+  }
+  return seconds;
+};
+
 interface Node {
   label: string;
   child: ChildProcess;
@@ -91,6 +133,7 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  child.kill("SIGTERM");
   throw new Error("node did not start");
 }
 
@@ -99,10 +142,12 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Latenc
   const sentAt = new Map<string, number[]>();
   const frames = Math.floor((seconds * 1000) / 20);
   const nodePid = node.child.pid!;
-  const workerPids = childPids(nodePid);
+  const helpers = helpersOf(nodePid);
   const before = {
     node: cpuSeconds(nodePid),
-    workers: workerPids.reduce((s, p) => s + cpuSeconds(p), 0),
+    workers: cpuOf(helpers, "mediasoup"),
+    database: cpuOf(helpers, "database"),
+    other: cpuOf(helpers, "other"),
     generator: process.cpuUsage(),
     wall: performance.now(),
   };
@@ -120,7 +165,9 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Latenc
   );
   const after = {
     node: cpuSeconds(nodePid),
-    workers: workerPids.reduce((s, p) => s + cpuSeconds(p), 0),
+    workers: cpuOf(helpers, "mediasoup"),
+    database: cpuOf(helpers, "database"),
+    other: cpuOf(helpers, "other"),
     generator: process.cpuUsage(before.generator),
     wall: performance.now(),
   };
@@ -151,6 +198,9 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Latenc
       node: ((after.node - before.node) / wall / streams) * 100,
       mediasoupWorkers: ((after.workers - before.workers) / wall / streams) * 100,
       total: ((after.node - before.node + after.workers - before.workers) / wall / streams) * 100,
+      // Apart: the embedded database (PGlite; a deployment's Postgres is its own machine) and the TTS launcher.
+      database: ((after.database - before.database) / wall / streams) * 100,
+      otherHelpers: ((after.other - before.other) / wall / streams) * 100,
       // This process: the werift customers and the probe speech worker, not part of the node.
       generator: ((after.generator.user + after.generator.system) / 1e6 / wall / streams) * 100,
     },
@@ -163,8 +213,15 @@ const packets = opusPacketsFromFile(recording.wav);
 const probe = new LatencyProbeRecognizer();
 const asrAddress = await probe.start();
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
-const nodes = [await startNode(asrAddress)];
-if (process.env.BASELINE) nodes.push(await startNode(asrAddress, path.resolve(process.env.BASELINE), "baseline"));
+const nodes: Node[] = [];
+try {
+  nodes.push(await startNode(asrAddress));
+  if (process.env.BASELINE) nodes.push(await startNode(asrAddress, path.resolve(process.env.BASELINE), "baseline"));
+} catch (error) {
+  for (const node of nodes) node.child.kill("SIGTERM"); // no node left running behind a failed start
+  probe.stop();
+  throw error;
+}
 // A fresh node's first conversations run cold code (V8 compiles the hot
 // paths on their first thousand calls): each node first serves a few
 // customers unmeasured, so the figures are its steady state (WARMUP=0: none).
@@ -183,7 +240,7 @@ try {
           `${node.label.padEnd(8)} N=${String(n).padStart(3)}  RTP→PCM p50 ${r.rtpToPcmMs.p50.toFixed(2)} ms p99 ${r.rtpToPcmMs.p99.toFixed(2)} ms (${r.rtpToPcmMs.samples})` +
             `  event→WS p50 ${r.eventToWsMs.p50.toFixed(2)} ms p99 ${r.eventToWsMs.p99.toFixed(2)} ms (${r.eventToWsMs.samples})` +
             `  CPU/stream node ${c.node.toFixed(3)} % + mediasoup ${c.mediasoupWorkers.toFixed(3)} % = ${c.total.toFixed(3)} % of a core` +
-            `  (generator ${c.generator.toFixed(3)} %; load ${r.loadAverage})`,
+            `  (apart: database ${c.database.toFixed(3)} %, other helpers ${c.otherHelpers.toFixed(3)} %, generator ${c.generator.toFixed(3)} %; load ${r.loadAverage})`,
         );
       }
 } finally {
