@@ -19,7 +19,12 @@ import { createSession, type Endpoint, ProtocolClient, type SessionOptions } fro
 export const FRAME_MS = 20;
 
 /**
- * Encodes a speech file (any format sox reads) into 20 ms Opus packets at 48 kHz.
+ * Encodes a speech file (any format sox reads) into 20 ms Opus packets at 48 kHz,
+ * the way the customer app's browser encodes its microphone: 32 kbps (WebRTC's
+ * default for mono), in-band FEC on, no wider than the wideband the app asks
+ * for (maxplaybackrate 16000), so SILK-only packets, as the node decodes them
+ * in production. (libopus's own default, 51 kbps hybrid full-band, costs the
+ * node half as much again per packet to decode.)
  * The same file always gives the same packets: `-D` turns off the dither sox
  * otherwise adds when it resamples, which is random on every run. That noise
  * alone moved the voice-path tests' WER on the longest librivox recording
@@ -30,6 +35,9 @@ export function opusPacketsFromFile(file: string, leadSilenceS = 0): Buffer[] {
   const raw = execFileSync("sox", ["-D", file, ...output, "pad", String(leadSilenceS), "0"], { maxBuffer: 1 << 28 });
   const samples = new Int16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1);
   const encoder = new Encoder({ channels: 1, sample_rate: 48_000, application: "voip" });
+  encoder.bitrate = 32_000;
+  encoder.inband_fec = true;
+  encoder.max_bandwidth = "wideband";
   const packets: Buffer[] = [];
   for (let at = 0; at + 960 <= samples.length; at += 960)
     packets.push(Buffer.from(encoder.encode(samples.subarray(at, at + 960))));
