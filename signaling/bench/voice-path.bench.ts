@@ -6,7 +6,9 @@
 //    mediasoup worker processes; apart from that total, its other helper
 //    processes (the embedded database, the speech synthesiser's launcher)
 //    and the load generator itself.
-// The speech worker is LatencyProbeRecognizer (timestamps, no recognition).
+// The speech worker is LatencyProbeRecognizer (timestamps, no recognition),
+// in a process of its own: its arrival times are not held up by the werift
+// customers' JavaScript, and it times on the clock all processes share.
 //
 //   pnpm bench                 # N = 1, 10, 25
 //   STREAMS=1,50 SECONDS=20 pnpm bench
@@ -23,7 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { freePort } from "@parley/inference-bridge";
 import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
-import { LatencyProbeRecognizer } from "@parley/loadtest/probe";
+import type { ProbeRecords } from "@parley/loadtest/probe";
 import { REPO_ROOT } from "../src/config.ts";
 
 const STREAMS = (process.env.STREAMS ?? "1,10,25").split(",").map(Number);
@@ -137,7 +139,40 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
   throw new Error("node did not start");
 }
 
-async function run(streams: number, packets: Buffer[], node: Node, probe: LatencyProbeRecognizer, seconds = SECONDS) {
+/** The latency probe's process: its gRPC address, and what it recorded since the last ask. */
+interface Probe {
+  child: ChildProcess;
+  address: string;
+  collect(): Promise<ProbeRecords>;
+}
+
+async function startProbe(): Promise<Probe> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(REPO_ROOT, "loadtest/src/probe/main.ts"), "--port", "0", "--record"],
+    { stdio: ["ignore", "pipe", "inherit", "ipc"], cwd: path.join(REPO_ROOT, "loadtest") },
+  );
+  const address = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk;
+      const match = / on (\S+:\d+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`latency probe exited (${code})`)));
+  });
+  const collect = () =>
+    new Promise<ProbeRecords>((resolve) => {
+      child.once("message", (records) => resolve(records as ProbeRecords));
+      child.send("collect");
+    });
+  return { child, address, collect };
+}
+
+/** The machine-wide clock (what the probe times with) from this process's performance.now(). */
+const onMachineClock = (ms: number) => performance.timeOrigin + ms;
+
+async function run(streams: number, packets: Buffer[], node: Node, probe: Probe, seconds = SECONDS) {
   const customers = await Promise.all(Array.from({ length: streams }, () => WeriftCustomer.connect(node, "demo")));
   const sentAt = new Map<string, number[]>();
   const frames = Math.floor((seconds * 1000) / 20);
@@ -149,6 +184,7 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Latenc
     database: cpuOf(helpers, "database"),
     other: cpuOf(helpers, "other"),
     generator: process.cpuUsage(),
+    probe: cpuSeconds(probe.child.pid!),
     wall: performance.now(),
   };
   await Promise.all(
@@ -169,21 +205,24 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Latenc
     database: cpuOf(helpers, "database"),
     other: cpuOf(helpers, "other"),
     generator: process.cpuUsage(before.generator),
+    probe: cpuSeconds(probe.child.pid!),
     wall: performance.now(),
   };
   await new Promise((r) => setTimeout(r, 300));
 
+  const records = await probe.collect();
+  const arrivals = new Map(records.chunkArrivals);
+  const segmentSentAt = new Map(records.segmentSentAt);
   const rtpToPcm: number[] = [];
   const eventToWs: number[] = [];
   for (const c of customers) {
     const times = sentAt.get(c.sessionId)!;
-    const stream = probe.streams.get(c.sessionId);
-    for (const [frame, arrived] of stream?.chunkArrivals ?? [])
-      if (times[frame] !== undefined) rtpToPcm.push(arrived - times[frame]!);
+    for (const [frame, arrived] of arrivals.get(c.sessionId) ?? [])
+      if (times[frame] !== undefined) rtpToPcm.push(arrived - onMachineClock(times[frame]!));
     c.socket.messages.forEach((m, i) => {
       if (m.kind.case !== "event" || m.kind.value.kind.case !== "transcript") return;
-      const sent = probe.segmentSentAt.get(m.kind.value.kind.value.text);
-      if (sent !== undefined) eventToWs.push(c.socket.arrivals[i]! - sent);
+      const sent = segmentSentAt.get(m.kind.value.kind.value.text);
+      if (sent !== undefined) eventToWs.push(onMachineClock(c.socket.arrivals[i]!) - sent);
     });
   }
   await Promise.all(customers.map((c) => c.close()));
@@ -201,8 +240,10 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Latenc
       // Apart: the embedded database (PGlite; a deployment's Postgres is its own machine) and the TTS launcher.
       database: ((after.database - before.database) / wall / streams) * 100,
       otherHelpers: ((after.other - before.other) / wall / streams) * 100,
-      // This process: the werift customers and the probe speech worker, not part of the node.
+      // This process: the werift customers, not part of the node.
       generator: ((after.generator.user + after.generator.system) / 1e6 / wall / streams) * 100,
+      // The speech worker's process (the probe stands in for the speech engine).
+      speechWorker: ((after.probe - before.probe) / wall / streams) * 100,
     },
     loadAverage: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
   };
@@ -210,8 +251,8 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Latenc
 
 const recording = librivoxRecordings().sort((a, b) => b.seconds - a.seconds)[0]!;
 const packets = opusPacketsFromFile(recording.wav);
-const probe = new LatencyProbeRecognizer();
-const asrAddress = await probe.start();
+const probe = await startProbe();
+const asrAddress = probe.address;
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const nodes: Node[] = [];
 try {
@@ -219,7 +260,7 @@ try {
   if (process.env.BASELINE) nodes.push(await startNode(asrAddress, path.resolve(process.env.BASELINE), "baseline"));
 } catch (error) {
   for (const node of nodes) node.child.kill("SIGTERM"); // no node left running behind a failed start
-  probe.stop();
+  probe.child.kill();
   throw error;
 }
 // A fresh node's first conversations run cold code (V8 compiles the hot
@@ -240,12 +281,23 @@ try {
           `${node.label.padEnd(8)} N=${String(n).padStart(3)}  RTP→PCM p50 ${r.rtpToPcmMs.p50.toFixed(2)} ms p99 ${r.rtpToPcmMs.p99.toFixed(2)} ms (${r.rtpToPcmMs.samples})` +
             `  event→WS p50 ${r.eventToWsMs.p50.toFixed(2)} ms p99 ${r.eventToWsMs.p99.toFixed(2)} ms (${r.eventToWsMs.samples})` +
             `  CPU/stream node ${c.node.toFixed(3)} % + mediasoup ${c.mediasoupWorkers.toFixed(3)} % = ${c.total.toFixed(3)} % of a core` +
-            `  (apart: database ${c.database.toFixed(3)} %, other helpers ${c.otherHelpers.toFixed(3)} %, generator ${c.generator.toFixed(3)} %; load ${r.loadAverage})`,
+            `  (apart: database ${c.database.toFixed(3)} %, other helpers ${c.otherHelpers.toFixed(3)} %, generator ${c.generator.toFixed(3)} %, probe ${c.speechWorker.toFixed(3)} %; load ${r.loadAverage})`,
         );
       }
 } finally {
-  for (const node of nodes) node.child.kill("SIGTERM");
-  probe.stop();
+  // The nodes first, and only then their speech worker (a node that loses it
+  // while shutting down logs every stream's broken recogniser).
+  await Promise.all(
+    nodes.map(
+      (node) =>
+        new Promise((resolve) => {
+          node.child.once("exit", resolve);
+          node.child.kill("SIGTERM");
+          setTimeout(resolve, 10_000).unref();
+        }),
+    ),
+  );
+  probe.child.kill();
 }
 const out = path.join(REPO_ROOT, "bench-results");
 mkdirSync(out, { recursive: true });

@@ -23,9 +23,24 @@ const SAMPLES_PER_MS = 16;
 
 export interface ProbeStream {
   sessionId: string;
-  /** performance.now() at which the chunk starting at a 20 ms frame index arrived. */
+  /** The clock's time at which the chunk starting at a 20 ms frame index arrived. */
   chunkArrivals: Map<number, number>;
 }
+
+/** What a probe recorded, in a form that crosses a process boundary (takeRecords()). */
+export interface ProbeRecords {
+  /** Per session: [frame index, arrival time] pairs. */
+  chunkArrivals: [sessionId: string, arrivals: [frame: number, at: number][]][];
+  /** [segment text, sent time] pairs. */
+  segmentSentAt: [text: string, at: number][];
+}
+
+/**
+ * Milliseconds on a clock every process of this machine shares (the time
+ * origin is the system clock at process start, to the microsecond): a probe
+ * in its own process can be compared with the load generator's times.
+ */
+export const machineClock = (): number => performance.timeOrigin + performance.now();
 
 export interface LatencyProbeOptions {
   /** How often a segment is emitted (default 250 ms). */
@@ -34,16 +49,19 @@ export interface LatencyProbeOptions {
   finalEveryMs?: number;
   /** Keep per-chunk arrival times and per-segment send times (the voice-path benchmark reads them). */
   record?: boolean;
+  /** The clock of those times (default performance.now(); machineClock across processes). */
+  clock?: () => number;
 }
 
 export class LatencyProbeRecognizer {
   readonly streams = new Map<string, ProbeStream>();
-  /** performance.now() at which "probe <n> <session>" was written. */
+  /** The clock's time at which "probe <n> <session>" was written. */
   readonly segmentSentAt = new Map<string, number>();
   readonly #server = new grpc.Server();
   readonly #segmentEveryMs: number;
   readonly #finalEverySamples: number;
   readonly #record: boolean;
+  readonly #clock: () => number;
   port = 0;
 
   constructor(options: LatencyProbeOptions | number = {}) {
@@ -51,6 +69,18 @@ export class LatencyProbeRecognizer {
     this.#segmentEveryMs = o.segmentEveryMs ?? 250;
     this.#finalEverySamples = (o.finalEveryMs ?? 2_000) * SAMPLES_PER_MS;
     this.#record = o.record ?? true;
+    this.#clock = o.clock ?? (() => performance.now());
+  }
+
+  /** Everything recorded so far, as plain arrays; forgets it. */
+  takeRecords(): ProbeRecords {
+    const records: ProbeRecords = {
+      chunkArrivals: [...this.streams].map(([id, stream]) => [id, [...stream.chunkArrivals]]),
+      segmentSentAt: [...this.segmentSentAt],
+    };
+    this.streams.clear();
+    this.segmentSentAt.clear();
+    return records;
   }
 
   async start(host = "127.0.0.1", port = 0): Promise<string> {
@@ -81,7 +111,7 @@ export class LatencyProbeRecognizer {
       if (!stream || received === segmentStart) return;
       const text = `probe ${n} ${stream.sessionId}`;
       const isFinal = received - segmentStart >= this.#finalEverySamples;
-      if (this.#record) this.segmentSentAt.set(text, performance.now());
+      if (this.#record) this.segmentSentAt.set(text, this.#clock());
       const startMs = Math.floor(segmentStart / SAMPLES_PER_MS);
       const endMs = Math.floor(received / SAMPLES_PER_MS);
       call.write(
@@ -111,7 +141,7 @@ export class LatencyProbeRecognizer {
       }
     }, this.#segmentEveryMs);
     call.on("data", (request: RecognizeRequest) => {
-      const now = performance.now();
+      const now = this.#clock();
       if (request.kind.case === "config") {
         const config = request.kind.value;
         stream = { sessionId: config.sessionId, chunkArrivals: new Map() };

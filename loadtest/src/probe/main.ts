@@ -5,8 +5,12 @@
 //   ASR_WORKERS=127.0.0.1:50099 pnpm start
 //
 // Benchmark-only: it recognises nothing (see LatencyProbeRecognizer).
+//
+// With --record and an IPC channel (the voice-path benchmark), it keeps
+// every chunk's arrival and every segment's send time on the machine's
+// clock and sends them to its parent when asked ("collect").
 import { parseArgs } from "node:util";
-import { LatencyProbeRecognizer } from "./LatencyProbeRecognizer.ts";
+import { LatencyProbeRecognizer, machineClock } from "./LatencyProbeRecognizer.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"), // pnpm passes its "--" through
@@ -15,9 +19,16 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     // A huge value: no segments at all (benchmarks of the audio path alone).
     "segment-every-ms": { type: "string", default: "250" },
+    record: { type: "boolean", default: false },
   },
 });
-const probe = new LatencyProbeRecognizer({ record: false, segmentEveryMs: Number(values["segment-every-ms"]) });
+const record = values.record && process.send !== undefined;
+const probe = new LatencyProbeRecognizer({
+  record,
+  clock: machineClock,
+  segmentEveryMs: Number(values["segment-every-ms"]),
+});
+if (record) process.on("message", (message) => message === "collect" && process.send?.(probe.takeRecords()));
 const address = await probe.start(values.host, Number(values.port));
 console.log(`latency probe (benchmark-only speech worker) on ${address}`);
 const stop = () => {
