@@ -330,6 +330,10 @@ export class ParleyServer {
     this.rateLimits.sessionsPerStore.close();
     this.nodes.close();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    // The ended sessions' records first (rewards decided and published), then
+    // what the wall does with them (auto-approval), and only then the database.
+    await this.records.flush(10_000);
+    await this.wall.settled();
     await this.records.close();
     this.wall.close();
     this.bus.close();

@@ -134,6 +134,11 @@ export class Wall {
     this.hub.disconnect(client);
   }
 
+  /** Resolves once the work the wall started on its own (auto-approvals) has finished. */
+  settled(): Promise<void> {
+    return this.moderation.settled();
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

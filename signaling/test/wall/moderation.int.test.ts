@@ -81,6 +81,14 @@ describe("moderation", () => {
     expect(audit?.actor).toBe("system");
   });
 
+  it("says when its automatic approvals are done: a node shutting down waits for them before closing the database", async () => {
+    await moderation.setSettings(kafe, settings(70, []), owner);
+    const c = await finished("centrum", 92, "the staff were quick and kind");
+    await moderation.settled(); // no polling: once settled, the decision is stored
+    const [decision] = await moderation.decisions([c.sessionId]);
+    expect(decision).toMatchObject({ sessionId: c.sessionId, status: ModerationStatus.APPROVED });
+  });
+
   it("takes hidden feedback off public screens, re-redacts when the phrases change, and a person's decision stands", async () => {
     await moderation.setSettings(kafe, settings(0, []), owner);
     const c = await finished("centrum", 95, "bert was rude");

@@ -64,15 +64,23 @@ export interface WallModerationOptions {
 export class WallModeration {
   readonly #o: WallModerationOptions;
   readonly #unsubscribe: Unsubscribe;
+  /** Auto-approvals under way: a node shutting down waits for them before closing the database. */
+  readonly #autoApprovals = new Set<Promise<void>>();
 
   constructor(options: WallModerationOptions) {
     this.#o = options;
     this.#unsubscribe = options.bus.subscribe(liveTopic.admin, ({ envelope }) => {
       if (envelope.event?.kind.case !== "reward") return;
-      this.#autoApprove(envelope.sessionId).catch((err: unknown) =>
-        this.#o.logger.error({ err, sessionId: envelope.sessionId }, "auto-approval failed"),
-      );
+      const approval = this.#autoApprove(envelope.sessionId)
+        .catch((err: unknown) => this.#o.logger.error({ err, sessionId: envelope.sessionId }, "auto-approval failed"))
+        .finally(() => this.#autoApprovals.delete(approval));
+      this.#autoApprovals.add(approval);
     });
+  }
+
+  /** Resolves once every auto-approval started so far has finished. */
+  async settled(): Promise<void> {
+    while (this.#autoApprovals.size > 0) await Promise.allSettled([...this.#autoApprovals]);
   }
 
   settings(businessId: string): Promise<BusinessModerationSettings> {
