@@ -13,14 +13,8 @@ import { EmbeddedPostgres } from "../src/db/EmbeddedPostgres.ts";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parley-embedded-process-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** A process that ended and was reaped has no /proc entry any more. */
+const alive = (pid: number) => fs.existsSync(`/proc/${pid}`);
 
 async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
