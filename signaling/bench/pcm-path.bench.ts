@@ -16,16 +16,15 @@
 // off), a figure that the load of a shared machine does not move:
 //   PACE=turns CALLGRIND=1 valgrind --tool=callgrind --instr-atstart=no \
 //     --callgrind-out-file=/tmp/pcm.cg --smc-check=all-non-file node --import tsx bench/pcm-path.bench.ts
-import { execFileSync, spawn } from "node:child_process";
-import path from "node:path";
+import { execFileSync } from "node:child_process";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { AsrWorkerPool, VoiceConversation } from "@parley/inference-bridge";
 import { librivoxRecordings, opusPacketsFromFile } from "@parley/loadtest";
+import { startProbeProcess } from "@parley/loadtest/probe/process";
 import { RtpAudioDecoder } from "@parley/media";
 import { rtpPacket } from "@parley/media/testing";
 import { AudioFingerprinter } from "@parley/records";
 import pino from "pino";
-import { REPO_ROOT } from "../src/config.ts";
 
 const STREAMS = Number(process.env.STREAMS ?? 10);
 const SECONDS = Number(process.env.SECONDS ?? 10);
@@ -33,28 +32,8 @@ const PACE = process.env.PACE ?? "realtime";
 const logger = pino({ level: "silent" });
 
 const payloads = opusPacketsFromFile(librivoxRecordings()[0]!.wav);
-const probe = spawn(
-  process.execPath,
-  [
-    "--import",
-    "tsx",
-    path.join(REPO_ROOT, "loadtest/src/probe/main.ts"),
-    "--port",
-    "0",
-    "--segment-every-ms",
-    "1000000",
-  ],
-  { stdio: ["ignore", "pipe", "inherit"], cwd: path.join(REPO_ROOT, "loadtest") },
-);
-const address = await new Promise<string>((resolve, reject) => {
-  let out = "";
-  probe.stdout.on("data", (chunk: Buffer) => {
-    out += chunk;
-    const match = / on (\S+:\d+)/.exec(out);
-    if (match) resolve(match[1]!);
-  });
-  probe.once("exit", (code) => reject(new Error(`latency probe exited (${code})`)));
-});
+const probe = await startProbeProcess(["--segment-every-ms", "1000000"]);
+const address = probe.address;
 const pool = new AsrWorkerPool({ addresses: [address], logger });
 const streams = Array.from({ length: STREAMS }, (_, i) => {
   const conversation = new VoiceConversation({
@@ -131,5 +110,5 @@ if (process.env.THREADS) {
 }
 for (const s of streams) s.conversation.close();
 pool.close();
-probe.kill();
+probe.child.kill();
 process.exit(0);

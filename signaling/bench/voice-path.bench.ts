@@ -25,7 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { freePort } from "@parley/inference-bridge";
 import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
-import type { ProbeRecords } from "@parley/loadtest/probe";
+import { type ProbeProcess, startProbeProcess } from "@parley/loadtest/probe/process";
 import { REPO_ROOT } from "../src/config.ts";
 
 const STREAMS = (process.env.STREAMS ?? "1,10,25").split(",").map(Number);
@@ -139,40 +139,10 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
   throw new Error("node did not start");
 }
 
-/** The latency probe's process: its gRPC address, and what it recorded since the last ask. */
-interface Probe {
-  child: ChildProcess;
-  address: string;
-  collect(): Promise<ProbeRecords>;
-}
-
-async function startProbe(): Promise<Probe> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", path.join(REPO_ROOT, "loadtest/src/probe/main.ts"), "--port", "0", "--record"],
-    { stdio: ["ignore", "pipe", "inherit", "ipc"], cwd: path.join(REPO_ROOT, "loadtest") },
-  );
-  const address = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk;
-      const match = / on (\S+:\d+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`latency probe exited (${code})`)));
-  });
-  const collect = () =>
-    new Promise<ProbeRecords>((resolve) => {
-      child.once("message", (records) => resolve(records as ProbeRecords));
-      child.send("collect");
-    });
-  return { child, address, collect };
-}
-
 /** The machine-wide clock (what the probe times with) from this process's performance.now(). */
 const onMachineClock = (ms: number) => performance.timeOrigin + ms;
 
-async function run(streams: number, packets: Buffer[], node: Node, probe: Probe, seconds = SECONDS) {
+async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeProcess, seconds = SECONDS) {
   const customers = await Promise.all(Array.from({ length: streams }, () => WeriftCustomer.connect(node, "demo")));
   const sentAt = new Map<string, number[]>();
   const frames = Math.floor((seconds * 1000) / 20);
@@ -251,7 +221,7 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: Probe,
 
 const recording = librivoxRecordings().sort((a, b) => b.seconds - a.seconds)[0]!;
 const packets = opusPacketsFromFile(recording.wav);
-const probe = await startProbe();
+const probe = await startProbeProcess(["--record"]);
 const asrAddress = probe.address;
 const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const nodes: Node[] = [];

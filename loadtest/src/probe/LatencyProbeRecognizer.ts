@@ -23,7 +23,7 @@ const SAMPLES_PER_MS = 16;
 
 export interface ProbeStream {
   sessionId: string;
-  /** The clock's time at which the chunk starting at a 20 ms frame index arrived. */
+  /** machineClock() at which the chunk starting at a 20 ms frame index arrived. */
   chunkArrivals: Map<number, number>;
 }
 
@@ -47,21 +47,18 @@ export interface LatencyProbeOptions {
   segmentEveryMs?: number;
   /** Audio after which the open segment is made final and committed (default 2000 ms). */
   finalEveryMs?: number;
-  /** Keep per-chunk arrival times and per-segment send times (the voice-path benchmark reads them). */
+  /** Keep per-chunk arrival times and per-segment send times on machineClock (the voice-path benchmark reads them). */
   record?: boolean;
-  /** The clock of those times (default performance.now(); machineClock across processes). */
-  clock?: () => number;
 }
 
 export class LatencyProbeRecognizer {
   readonly streams = new Map<string, ProbeStream>();
-  /** The clock's time at which "probe <n> <session>" was written. */
+  /** machineClock() at which "probe <n> <session>" was written. */
   readonly segmentSentAt = new Map<string, number>();
   readonly #server = new grpc.Server();
   readonly #segmentEveryMs: number;
   readonly #finalEverySamples: number;
   readonly #record: boolean;
-  readonly #clock: () => number;
   port = 0;
 
   constructor(options: LatencyProbeOptions | number = {}) {
@@ -69,7 +66,6 @@ export class LatencyProbeRecognizer {
     this.#segmentEveryMs = o.segmentEveryMs ?? 250;
     this.#finalEverySamples = (o.finalEveryMs ?? 2_000) * SAMPLES_PER_MS;
     this.#record = o.record ?? true;
-    this.#clock = o.clock ?? (() => performance.now());
   }
 
   /** Everything recorded so far, as plain arrays; forgets it. */
@@ -111,7 +107,7 @@ export class LatencyProbeRecognizer {
       if (!stream || received === segmentStart) return;
       const text = `probe ${n} ${stream.sessionId}`;
       const isFinal = received - segmentStart >= this.#finalEverySamples;
-      if (this.#record) this.segmentSentAt.set(text, this.#clock());
+      if (this.#record) this.segmentSentAt.set(text, machineClock());
       const startMs = Math.floor(segmentStart / SAMPLES_PER_MS);
       const endMs = Math.floor(received / SAMPLES_PER_MS);
       call.write(
@@ -141,7 +137,7 @@ export class LatencyProbeRecognizer {
       }
     }, this.#segmentEveryMs);
     call.on("data", (request: RecognizeRequest) => {
-      const now = this.#clock();
+      const now = machineClock();
       if (request.kind.case === "config") {
         const config = request.kind.value;
         stream = { sessionId: config.sessionId, chunkArrivals: new Map() };

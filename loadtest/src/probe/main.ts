@@ -10,7 +10,7 @@
 // every chunk's arrival and every segment's send time on the machine's
 // clock and sends them to its parent when asked ("collect").
 import { parseArgs } from "node:util";
-import { LatencyProbeRecognizer, machineClock } from "./LatencyProbeRecognizer.ts";
+import { LatencyProbeRecognizer } from "./LatencyProbeRecognizer.ts";
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== "--"), // pnpm passes its "--" through
@@ -23,11 +23,7 @@ const { values } = parseArgs({
   },
 });
 const record = values.record && process.send !== undefined;
-const probe = new LatencyProbeRecognizer({
-  record,
-  clock: machineClock,
-  segmentEveryMs: Number(values["segment-every-ms"]),
-});
+const probe = new LatencyProbeRecognizer({ record, segmentEveryMs: Number(values["segment-every-ms"]) });
 if (record) process.on("message", (message) => message === "collect" && process.send?.(probe.takeRecords()));
 const address = await probe.start(values.host, Number(values.port));
 console.log(`latency probe (benchmark-only speech worker) on ${address}`);
