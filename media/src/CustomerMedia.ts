@@ -23,6 +23,11 @@ export type Direction = "send" | "recv";
  * the node produce audio faster than the customer can speak.
  */
 const MAX_AUDIO_AHEAD_MS = 5_000;
+/**
+ * While the browser sends nothing in a pause (Opus DTX), silence is added
+ * this far behind real time: the jitter a packet may have after a pause.
+ */
+const IDLE_FILL_LAG_MS = 100;
 
 export interface CustomerMediaOptions {
   router: ms.Router;
@@ -278,6 +283,7 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     const decoder = new RtpAudioDecoder(this.#options.onPcm, {
       ...(this.#options.reorderWindowMs !== undefined ? { reorderWindowMs: this.#options.reorderWindowMs } : {}),
       maxAheadMs: MAX_AUDIO_AHEAD_MS,
+      idleFillLagMs: IDLE_FILL_LAG_MS,
     });
     this.#decoder = decoder;
     consumer.on("rtp", (packet) => decoder.push(packet));

@@ -11,6 +11,16 @@
 // since the first packet) by more than that: a sender that jumps its
 // timestamps or floods packets gets at most real-time audio out of the node,
 // so what it sends cannot grow the memory behind this stage.
+//
+// With `idleFillLagMs`, the timeline keeps running while the sender is quiet
+// (Opus DTX: one packet per 400 ms of silence): silence is added in real
+// time, that far behind the wall clock, so a pause reaches the recogniser and
+// turn-taking as it happens. Only after quiet audio: DTX begins when the
+// encoder hears no speech, while packets missing in the middle of a word are
+// a network stall, and the timeline waits for them as it always did. The lag
+// is the jitter allowance: a packet that comes later than that after a pause
+// loses the part already filled.
+import { tickWhileIdle } from "./IdleTicker.ts";
 import { OpusPcmDecoder, OUTPUT_SAMPLE_RATE } from "./opus.ts";
 import { newRtpView, readRtpHeader } from "./rtp.ts";
 
@@ -18,6 +28,8 @@ const RTP_CLOCK_RATE = 48_000;
 const TICKS_PER_SAMPLE = RTP_CLOCK_RATE / OUTPUT_SAMPLE_RATE;
 const SILENCE_CHUNK_SAMPLES = OUTPUT_SAMPLE_RATE; // silence is emitted in ≤ 1 s chunks
 const MAX_PENDING = 64;
+/** Decoded audio quieter than this (RMS of 32768, about -36 dBFS) is no speech: a pause may follow it. */
+const QUIET_RMS = 500;
 
 /**
  * `pcm` (valid only during the call) starts at absolute sample
@@ -35,6 +47,8 @@ export interface RtpAudioStats {
   concealedSamples: number;
   /** Packets dropped because their audio would have run ahead of real time (maxAheadMs). */
   excess: number;
+  /** Silence added in real time while the sender was quiet (idleFillLagMs). */
+  idleSamples: number;
 }
 
 export interface RtpAudioDecoderOptions {
@@ -43,6 +57,11 @@ export interface RtpAudioDecoderOptions {
   maxGapMs?: number;
   /** How far the timeline may run ahead of the time since the first packet; absent: no bound. */
   maxAheadMs?: number;
+  /**
+   * Keep the timeline running in real time, this far behind, while the sender
+   * is quiet (see above); absent: a pause is filled when the next packet comes.
+   */
+  idleFillLagMs?: number;
   now?: () => number;
 }
 
@@ -62,6 +81,7 @@ export class RtpAudioDecoder {
     invalid: 0,
     concealedSamples: 0,
     excess: 0,
+    idleSamples: 0,
   };
   readonly #sink: PcmSink;
   readonly #decoder = new OpusPcmDecoder();
@@ -70,7 +90,13 @@ export class RtpAudioDecoder {
   readonly #maxGapSamples: number;
   readonly #maxAheadSamples: number;
   readonly #now: () => number;
+  readonly #idleFillLagMs: number;
+  #unregisterIdle: (() => void) | undefined;
   #firstArrivalMs = 0;
+  /** When the last decoded packet arrived, and where its audio ended. */
+  #lastArrivalMs = 0;
+  #endOfLastPacket = 0;
+  #lastPacketQuiet = false;
   readonly #pending = new Map<number, PendingPacket>();
   #started = false;
   #expectedSeq = 0; // next sequence number, 16-bit
@@ -88,6 +114,8 @@ export class RtpAudioDecoder {
     this.#maxAheadSamples =
       options.maxAheadMs === undefined ? Number.POSITIVE_INFINITY : (options.maxAheadMs * OUTPUT_SAMPLE_RATE) / 1000;
     this.#now = options.now ?? (() => performance.now());
+    this.#idleFillLagMs = options.idleFillLagMs ?? Number.POSITIVE_INFINITY;
+    if (options.idleFillLagMs !== undefined) this.#unregisterIdle = tickWhileIdle(this);
   }
 
   /** Samples emitted so far: the end of the PCM timeline. */
@@ -141,8 +169,28 @@ export class RtpAudioDecoder {
     while (this.#pending.size > 0) this.#skipHole();
   }
 
+  /**
+   * If the last packet was quiet and none came for longer than
+   * `idleFillLagMs`, fills the timeline with silence up to that far behind
+   * real time (at most `maxGapMs` past the last packet: a sender that stopped
+   * for good is not followed forever). Called by the shared idle ticker.
+   */
+  fillIdle(): void {
+    if (!this.#lastPacketQuiet || this.#closed || this.#pending.size > 0) return;
+    const now = this.#now();
+    const behindMs = now - this.#lastArrivalMs - this.#idleFillLagMs;
+    if (!(behindMs > 0)) return;
+    const pause = Math.min(Math.floor((behindMs * OUTPUT_SAMPLE_RATE) / 1000), this.#maxGapSamples);
+    const samples = this.#endOfLastPacket + pause - this.#writtenSamples;
+    if (samples <= 0) return;
+    this.stats.idleSamples += samples;
+    this.#emitSilence(samples, now);
+  }
+
   close(): void {
     this.#closed = true;
+    this.#unregisterIdle?.();
+    this.#unregisterIdle = undefined;
     this.#pending.clear();
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -209,7 +257,10 @@ export class RtpAudioDecoder {
       gap = maxGap;
       this.#decoder.reset();
     }
-    if (gap > 0) this.#emitSilence(gap, arrivedAtMs);
+    if (gap > 0) {
+      this.stats.concealedSamples += gap;
+      this.#emitSilence(gap, arrivedAtMs);
+    }
     let pcm: Int16Array;
     try {
       pcm = this.#decoder.decode(payload);
@@ -226,11 +277,13 @@ export class RtpAudioDecoder {
     }
     const offset = this.#writtenSamples;
     this.#writtenSamples += pcm.length;
+    this.#lastArrivalMs = arrivedAtMs;
+    this.#endOfLastPacket = this.#writtenSamples;
+    if (this.#unregisterIdle) this.#lastPacketQuiet = isQuiet(pcm);
     this.#sink(pcm, offset, arrivedAtMs);
   }
 
   #emitSilence(samples: number, arrivedAtMs: number): void {
-    this.stats.concealedSamples += samples;
     while (samples > 0) {
       const n = Math.min(samples, SILENCE_CHUNK_SAMPLES);
       const offset = this.#writtenSamples;
@@ -239,4 +292,10 @@ export class RtpAudioDecoder {
       samples -= n;
     }
   }
+}
+
+function isQuiet(pcm: Int16Array): boolean {
+  let sumSquares = 0;
+  for (let i = 0; i < pcm.length; i++) sumSquares += pcm[i]! * pcm[i]!;
+  return sumSquares < QUIET_RMS * QUIET_RMS * pcm.length;
 }

@@ -159,6 +159,82 @@ describe("RtpAudioDecoder", () => {
     expect(decoder.stats.concealedSamples).toBe(35 * FRAME_16K);
   });
 
+  it("keeps the timeline running in real time through a DTX pause (idleFillLagMs)", () => {
+    let now = 0;
+    const { sink, timeline } = collector();
+    let written = 0;
+    const decoder = new RtpAudioDecoder(
+      (pcm, offset) => {
+        sink(pcm, offset);
+        written = offset + pcm.length;
+      },
+      { idleFillLagMs: 100, now: () => now },
+    );
+    // Frames 30–49 are silence the sender does not send (DTX); the packets
+    // after the pause take 60 ms longer to come. The idle ticker runs every 20 ms.
+    const sentAt = (i: number) => (i >= 50 ? i * 20 + 60 : i * 20);
+    const sent = [...payloads.keys()].filter((i) => i < 30 || i >= 50);
+    let seq = 0;
+    for (now = 0; now <= 100 * 20 + 60; now += 20) {
+      for (const i of sent) if (sentAt(i) === now) decoder.push(rtpPacket(seq++, i * FRAME_SAMPLES_48K, payloads[i]!));
+      decoder.fillIdle();
+      // In the middle of the pause the timeline is within the lag (and a tick) of real time.
+      if (now === 45 * 20) expect(written).toBeGreaterThanOrEqual((45 * 20 - 100 - 20) * 16);
+    }
+    const pcm = timeline();
+    expect(pcm.length).toBe(100 * FRAME_16K);
+    expectToneAt(pcm);
+    expect(decoder.stats.lost).toBe(0);
+    expect(decoder.stats.idleSamples).toBeGreaterThan(10 * FRAME_16K);
+    expect(decoder.stats.idleSamples + decoder.stats.concealedSamples).toBe(20 * FRAME_16K);
+    decoder.close();
+  });
+
+  it("waits for packets held up in the middle of loud audio (a stall, not a pause)", () => {
+    let now = 0;
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink, { idleFillLagMs: 100, now: () => now });
+    for (let i = 0; i < 100; i++) {
+      now = i * 20;
+      // Frames 12–19 (tone) are held up for 300 ms and arrive together.
+      if (i < 12 || i >= 27) decoder.push(rtpPacket(i, i * FRAME_SAMPLES_48K, payloads[i]!));
+      if (i === 27) for (let j = 12; j < 27; j++) decoder.push(rtpPacket(j, j * FRAME_SAMPLES_48K, payloads[j]!));
+      decoder.fillIdle();
+    }
+    const pcm = timeline();
+    expect(pcm.length).toBe(100 * FRAME_16K);
+    expectToneAt(pcm);
+    expect(decoder.stats.idleSamples).toBe(0);
+    decoder.close();
+  });
+
+  it("follows a sender that went quiet for good for at most maxGapMs", () => {
+    let now = 0;
+    let samples = 0;
+    const decoder = new RtpAudioDecoder((pcm) => (samples += pcm.length), {
+      idleFillLagMs: 100,
+      maxGapMs: 2_000,
+      now: () => now,
+    });
+    decoder.push(rtpPacket(0, 0, payloads[0]!)); // silence
+    for (now = 0; now < 10_000; now += 40) decoder.fillIdle();
+    expect(samples).toBe(FRAME_16K + 2_000 * 16);
+    decoder.close();
+  });
+
+  it("fills a pause from the shared ticker, and stops when closed", async () => {
+    let samples = 0;
+    const decoder = new RtpAudioDecoder((pcm) => (samples += pcm.length), { idleFillLagMs: 20 });
+    decoder.push(rtpPacket(0, 0, payloads[0]!));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(decoder.stats.idleSamples).toBeGreaterThan(0);
+    expect(samples).toBe(FRAME_16K + decoder.stats.idleSamples);
+    decoder.close();
+    const atClose = samples;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(samples).toBe(atClose);
+  });
+
   it("inserts a bounded amount of silence for a timestamp jump, and no audio faster than real time", () => {
     let now = 0;
     let samples = 0;
