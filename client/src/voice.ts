@@ -127,10 +127,10 @@ async function startSending(connection: Connection, device: Device, track: Media
     // Wideband (16 kHz) is all the speech recogniser hears: asking the browser
     // for no more (maxplaybackrate) makes it send SILK-only Opus, about a third
     // cheaper for the node to decode than the hybrid full-band default, in fewer bits.
-    // No DTX: in SILK mode the browser would then send one packet per 400 ms
-    // of silence, and the node's audio timeline (the clock of pauses and
-    // turn-taking) would stand still in between; it must run on in real time.
-    codecOptions: { opusStereo: false, opusDtx: false, opusFec: true, opusMaxPlaybackRate: 16_000 },
+    // DTX: in a pause the browser sends one packet per 400 ms instead of 50;
+    // the node keeps the audio timeline (the clock of pauses and turn-taking)
+    // running in real time meanwhile, and decodes almost nothing.
+    codecOptions: { opusStereo: false, opusDtx: true, opusFec: true, opusMaxPlaybackRate: 16_000 },
     // The microphone outlives a transport (the media may move to another
     // worker mid-conversation); the app stops it when the customer hangs up.
     stopTracks: false,

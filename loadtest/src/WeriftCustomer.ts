@@ -29,18 +29,31 @@ export const FRAME_MS = 20;
  * otherwise adds when it resamples, which is random on every run. That noise
  * alone moved the voice-path tests' WER on the longest librivox recording
  * between 0.32 and 0.59 (nine runs; bar 0.586).
+ *
+ * With `dtx`, silence is encoded as the app's browser does it (Opus DTX):
+ * the frames the encoder marks as "nothing to send" (1–2 bytes, which WebRTC
+ * never sends) come back as empty buffers, and sendOpus() sends nothing for
+ * them; in a pause one packet per 400 ms remains.
  */
-export function opusPacketsFromFile(file: string, leadSilenceS = 0): Buffer[] {
+export function opusPacketsFromFile(
+  file: string,
+  leadSilenceS = 0,
+  options: { dtx?: boolean; trailSilenceS?: number } = {},
+): Buffer[] {
   const output = ["-t", "raw", "-r", "48000", "-c", "1", "-b", "16", "-e", "signed", "-"];
-  const raw = execFileSync("sox", ["-D", file, ...output, "pad", String(leadSilenceS), "0"], { maxBuffer: 1 << 28 });
+  const pad = ["pad", String(leadSilenceS), String(options.trailSilenceS ?? 0)];
+  const raw = execFileSync("sox", ["-D", file, ...output, ...pad], { maxBuffer: 1 << 28 });
   const samples = new Int16Array(raw.buffer, raw.byteOffset, raw.byteLength >> 1);
   const encoder = new Encoder({ channels: 1, sample_rate: 48_000, application: "voip" });
   encoder.bitrate = 32_000;
   encoder.inband_fec = true;
   encoder.max_bandwidth = "wideband";
+  encoder.dtx = options.dtx ?? false;
   const packets: Buffer[] = [];
-  for (let at = 0; at + 960 <= samples.length; at += 960)
-    packets.push(Buffer.from(encoder.encode(samples.subarray(at, at + 960))));
+  for (let at = 0; at + 960 <= samples.length; at += 960) {
+    const packet = encoder.encode(samples.subarray(at, at + 960));
+    packets.push(packet.length <= 2 && options.dtx ? Buffer.alloc(0) : Buffer.from(packet));
+  }
   return packets;
 }
 
@@ -171,8 +184,16 @@ export class WeriftCustomer {
     return undefined;
   }
 
-  /** Sends one Opus payload as the next RTP packet; `advanceFrames` 20 ms frames of RTP time. */
+  /**
+   * Sends one Opus payload as the next RTP packet; `advanceFrames` 20 ms
+   * frames of RTP time. An empty payload (a DTX frame) sends nothing: only
+   * RTP time moves on.
+   */
   sendOpus(payload: Buffer, advanceFrames = 1): void {
+    if (payload.length === 0) {
+      this.#timestamp = (this.#timestamp + Math.round(960 * advanceFrames)) >>> 0;
+      return;
+    }
     const header = new RtpHeader({
       sequenceNumber: this.#seq,
       timestamp: this.#timestamp,

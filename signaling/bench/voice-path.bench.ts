@@ -19,6 +19,9 @@
 //   WARMUP=5    seconds each node first serves 10 customers, unmeasured
 //   LOCKSTEP=1  every customer from the start of the recording (default:
 //               staggered, so the AI's replies do not all fall together)
+//   PAUSE=4     after each play of the recording, 4 s of silence (the
+//               customer listening to the AI), sent with Opus DTX like the
+//               app's browser (DTX=0: as 50 packets a second)
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -164,9 +167,14 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
       // Each customer starts at another point of the recording, as real
       // customers do not end their sentences in the same 20 ms (LOCKSTEP=1:
       // all from the start, every AI reply of the node at the same moment).
-      const from = process.env.LOCKSTEP ? 0 : Math.floor((k * packets.length) / customers.length);
+      let from = process.env.LOCKSTEP ? 0 : Math.floor((k * packets.length) / customers.length);
+      // The node numbers audio from the first packet it receives: start on one that is sent (not a DTX frame).
+      while (packets[from % packets.length]!.length === 0) from++;
       const loop = Array.from({ length: frames }, (_, i) => packets[(from + i) % packets.length]!);
-      return c.play(loop, (i, at) => (times[i] = at));
+      // Latency is measured on the packets sent (not the DTX frames).
+      return c.play(loop, (i, at) => {
+        if (loop[i]!.length > 0) times[i] = at;
+      });
     }),
   );
   const after = {
@@ -220,7 +228,8 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
 }
 
 const recording = librivoxRecordings().sort((a, b) => b.seconds - a.seconds)[0]!;
-const packets = opusPacketsFromFile(recording.wav);
+const PAUSE_SECONDS = Number(process.env.PAUSE ?? 0);
+const packets = opusPacketsFromFile(recording.wav, 0, { trailSilenceS: PAUSE_SECONDS, dtx: process.env.DTX !== "0" });
 const probe = await startProbeProcess(["--record"]);
 const asrAddress = probe.address;
 const ROUNDS = Number(process.env.ROUNDS ?? 1);

@@ -113,6 +113,35 @@ describe("voice path over WebRTC", () => {
     );
   }, 60_000);
 
+  it("hears a customer's pause while it happens, though the browser sends nothing in it (Opus DTX)", async () => {
+    // The app's browser encodes pauses with DTX: the generator does the same.
+    const dtxPause = opusPacketsFromFile(longest!.wav, 0, { dtx: true, trailSilenceS: 3 }).slice(-150);
+    expect(dtxPause.filter((p) => p.length > 0).length).toBeLessThan(15); // one packet per 400 ms, not 50 a second
+    const s = await server();
+    const c = await customer(s);
+    const speech = opusPacketsFromFile(longest!.wav, 0.5);
+    // Then 3 s in which nothing at all is sent (DTX without even its refreshes).
+    const nothing = Array.from({ length: 150 }, () => Buffer.alloc(0));
+    let firstSentAt = 0;
+    await c.play([...speech, ...nothing], (i, at) => {
+      if (i === 0) firstSentAt = at;
+    });
+    const pauseEnd = performance.now();
+    const audio = s.sessions.get(c.sessionId)!.media!.audioStats!;
+    expect(audio.packets).toBe(speech.length);
+    expect(audio.lost).toBe(0);
+    // The node's audio timeline kept running through the pause (~100 ms behind real time)...
+    const timelineMs = (audio.packets * 320 + audio.concealedSamples + audio.idleSamples) / 16;
+    expect(timelineMs).toBeGreaterThan(pauseEnd - firstSentAt - 1_000);
+    expect(audio.idleSamples).toBeGreaterThan(2 * 16_000);
+    // ...so the recogniser heard the silence and closed the utterance before the pause ended.
+    const finalsInPause = transcripts(c.socket.messages).filter((t) => t.isFinal && t.text.length > 0);
+    expect(finalsInPause.length).toBeGreaterThan(0);
+    await finish(c);
+    const wer = corpusWer([{ reference: longest!.reference, hypothesis: finalText(c.socket.messages) }]);
+    expect(wer).toBeLessThanOrEqual(werBar);
+  }, 60_000);
+
   it("moves the session's media to another worker when its worker dies; the conversation goes on", async () => {
     const s = await server();
     const c = await customer(s);
