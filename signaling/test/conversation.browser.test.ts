@@ -110,6 +110,10 @@ describe("conversation with the AI in a real browser", () => {
     const lateMax = Math.max(...late.map((l) => l.rms));
     console.log(`after the interruption: max RMS ${lateMax.toFixed(4)}`);
     expect(lateMax).toBeLessThan(Math.min(0.02, loudest / 10));
+    // The app asks for Opus DTX: in the pauses the browser sent (almost)
+    // nothing, and the node kept the audio timeline running itself.
+    const [session] = server.sessions.all();
+    expect(session?.media?.audioStats?.idleSamples ?? 0).toBeGreaterThan(16_000);
 
     await page.getByTestId("finish").click();
     await page.getByTestId("final-score").waitFor({ timeout: 15_000 });
