@@ -287,7 +287,11 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     });
     this.#decoder = decoder;
     consumer.on("rtp", (packet) => decoder.push(packet));
-    producer.observer.once("close", () => decoder.flush());
+    // No packet can follow: what is held goes out, and a quiet timeline stops running.
+    producer.observer.once("close", () => {
+      decoder.flush();
+      decoder.close();
+    });
     if (this.#closed) tap.close();
   }
 
