@@ -137,6 +137,6 @@ export class VoiceConversation {
     const changed = this.transcript.apply(segment);
     if (!changed) return;
     this.#publish(create(LiveEventSchema, { kind: { case: "transcript", value: changed } }));
-    this.director?.onTranscript(changed);
+    this.director?.onTranscript(changed, this.#recognitionLagMs);
   }
 }

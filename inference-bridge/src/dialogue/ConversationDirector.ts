@@ -194,8 +194,11 @@ export class ConversationDirector {
     if (!this.#turnTimer) this.#scheduleTurn();
   }
 
-  /** Every transcript change the assembler published. */
-  onTranscript(segment: TranscriptSegment): void {
+  /**
+   * Every transcript change the assembler published; `recogniserLagMs`, how
+   * long after its audio arrived the recogniser's result came.
+   */
+  onTranscript(segment: TranscriptSegment, recogniserLagMs = 0): void {
     if (this.#ended) return;
     const now = performance.now();
     if (segment.isFinal) {
@@ -205,7 +208,7 @@ export class ConversationDirector {
       this.#lastActivityAt = now;
       this.#scorer.onPartial(this.#openText(), segment.stability);
     }
-    this.#detector.heard(segment, this.#o.transcript.text(), now);
+    this.#detector.heard(segment, this.#o.transcript.text(), now, recogniserLagMs);
     this.#scheduleTurn();
   }
 

@@ -6,8 +6,11 @@
 // - whether the recogniser has caught up with that frame: a settled
 //   transcript covers the frame's audio (a final, or a partial that kept most
 //   of its previous words: its stability), or the recogniser closed the
-//   utterance, or its words have not changed for `settleMs` since the voice
-//   stopped (pocketsphinx sends a partial only when its words change);
+//   utterance, or its words have not changed for `settleMs` since it reached
+//   the end of the voice (pocketsphinx sends a partial only when its words
+//   change). It reaches it its current lag after the voice stopped: on a
+//   busy machine pocketsphinx falls seconds behind, and words that have not
+//   changed yet are words not heard yet, not the end of a turn;
 // - how the words end (turnTail): a complete thought ends the turn after a
 //   short silence, a dangling word or a filler after a long one. One word
 //   said alone after a pause that followed a dangling word ("my daughter and
@@ -102,6 +105,8 @@ export class TurnDetector {
   /** How the words ended, and how many there were, when the customer went on after a pause. */
   #tailBeforeBurst: TurnTail = "complete";
   #wordsBeforeBurst = 0;
+  /** How far behind the audio the recogniser's results come, as of its latest result (ms). */
+  #recogniserLagMs = 0;
 
   constructor(config: Partial<TurnDetectorConfig> = {}) {
     this.#config = { ...DEFAULT_TURN_DETECTION, ...config };
@@ -133,8 +138,12 @@ export class TurnDetector {
     this.#voiceAudioMs = Math.max(this.#voiceAudioMs, audioMs);
   }
 
-  /** A transcript change; `text` is the whole transcript as on screen after it. */
-  heard(segment: HeardSegment, text: string, at: number): void {
+  /**
+   * A transcript change; `text` is the whole transcript as on screen after
+   * it; `recogniserLagMs`, how long after its audio arrived the result came.
+   */
+  heard(segment: HeardSegment, text: string, at: number, recogniserLagMs = 0): void {
+    this.#recogniserLagMs = recogniserLagMs;
     this.#lastSegmentId = Math.max(this.#lastSegmentId, segment.segmentId);
     // An earlier turn's utterance, finalised late, is not this turn's words
     // unless the customer's new voice continues it.
@@ -198,7 +207,7 @@ export class TurnDetector {
   #heardAt(): number {
     if (this.#closedAt >= this.#voiceAt) return this.#closedAt;
     if (this.#coveredAudioMs >= this.#voiceAudioMs && this.#coveredAt >= this.#voiceAt) return this.#coveredAt;
-    return Math.max(this.#voiceAt, this.#changedAt) + this.#config.settleMs;
+    return Math.max(this.#voiceAt + this.#recogniserLagMs, this.#changedAt) + this.#config.settleMs;
   }
 
   #silenceMs(tail: TurnTail): number {

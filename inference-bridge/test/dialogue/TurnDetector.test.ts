@@ -36,9 +36,11 @@ function script(config: Partial<TurnDetectorConfig> = {}) {
     endMs: number,
     isFinal: boolean,
     speechFinal: boolean,
+    lagMs = 0,
   ) => {
     segments.set(segmentId, text);
-    detector.heard({ segmentId, text, endMs, isFinal, speechFinal, stability: isFinal ? 1 : 0.9 }, screen(), at);
+    const segment = { segmentId, text, endMs, isFinal, speechFinal, stability: isFinal ? 1 : 0.9 };
+    detector.heard(segment, screen(), at, lagMs);
   };
   return {
     detector,
@@ -46,7 +48,8 @@ function script(config: Partial<TurnDetectorConfig> = {}) {
     talk(fromMs: number, toMs: number) {
       for (let audio = fromMs; audio <= toMs; audio += 20) detector.voice(audio + ARRIVAL_MS, audio);
     },
-    partial: (at: number, id: number, text: string, endMs: number) => heard(at, id, text, endMs, false, false),
+    partial: (at: number, id: number, text: string, endMs: number, lagMs = 0) =>
+      heard(at, id, text, endMs, false, false, lagMs),
     final: (at: number, id: number, text: string, endMs: number, speechFinal = true) =>
       heard(at, id, text, endMs, true, speechFinal),
     heardRaw: (at: number, segment: { segmentId: number; text: string; endMs: number; stability: number }) => {
@@ -96,6 +99,18 @@ describe("TurnDetector", () => {
     // A later change of words restarts that wait.
     s.partial(3_300, 0, "nobody noticed this", 2_820);
     expect(s.outlook()!.endsAt).toBe(3_300 + 600);
+  });
+
+  it("a recogniser running behind (a busy machine): unchanged words count as settled only after it reached the voice's end", () => {
+    const s = script();
+    s.talk(1_000, 3_000);
+    // Results come 2 s after their audio: at 4000 it has heard up to ~2000.
+    s.partial(4_000, 0, "the coffee was cold", 1_900, 2_000);
+    // Not 3020 + 600: the words about the last second of voice have not come yet.
+    expect(s.outlook()!.endsAt).toBe(3_020 + 2_000 + 600);
+    // It catches up: a partial covering the voice ends the wait.
+    s.partial(5_100, 0, "the coffee was cold and nobody noticed it", 3_060, 2_040);
+    expect(s.outlook()!.endsAt).toBe(5_100);
   });
 
   it("a partial that rewrote most of its words does not show the recogniser caught up", () => {
