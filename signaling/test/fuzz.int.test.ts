@@ -21,6 +21,7 @@ import {
   librivoxRecordings,
   opusPacketsFromFile,
   ProtocolClient,
+  SessionRefused,
   WeriftCustomer,
 } from "@parley/loadtest";
 import { ClientMessageSchema, type ServerMessage } from "@parley/proto/ws";
@@ -175,11 +176,24 @@ function finalText(messages: ServerMessage[]): string {
     .join(" ");
 }
 
-/** One fuzz socket's run: its own session, reconnecting whenever the node closes it. */
-async function fuzzSocket(node: Node, rng: Rng, frames: number, sent: Record<FrameKind, number>) {
+/**
+ * One fuzz socket's run: its own session, reconnecting whenever the node
+ * closes it. Fuzz frames that offer a microphone hold a speech slot for
+ * ASR_ADMISSION_HOLD_MS each, so the node may answer a new session with 503
+ * (every worker busy): the fuzzer then waits a moment, as a client should.
+ */
+async function fuzzSocket(node: Node, rng: Rng, frames: number, sent: Record<FrameKind, number>, refusals: number[]) {
   let opened = 0;
   for (let done = 0; done < frames; ) {
-    const { token } = await createSession(node);
+    let token: string;
+    try {
+      ({ token } = await createSession(node));
+    } catch (error) {
+      if (!(error instanceof SessionRefused) || error.status !== 503) throw error;
+      refusals.push(error.status);
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
     const socket = await ProtocolClient.open(node);
     opened++;
     const known = { token, transportIds: [] as string[] };
@@ -234,10 +248,12 @@ describe("fuzzing the customer WebSocket", () => {
       const before = rssMb(node.child.pid!);
       const logsBefore = node.logLines();
       const sent = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<FrameKind, number>;
+      const refusals: number[] = [];
+      console.log(`fuzz seed ${SEED} (FUZZ_SEED=${SEED} replays this run)`);
       const [, ...opened] = await Promise.all([
         customer.play(speech),
         ...Array.from({ length: SOCKETS }, (_, i) =>
-          fuzzSocket(node, generator(SEED + i + 1), FRAMES_PER_SOCKET, sent),
+          fuzzSocket(node, generator(SEED + i + 1), FRAMES_PER_SOCKET, sent, refusals),
         ),
       ]);
       // The customer ends the conversation; every final arrives before the reply.
@@ -253,7 +269,7 @@ describe("fuzzing the customer WebSocket", () => {
       const hypothesis = finalText(customer.socket.messages);
       const wer = corpusWer([{ reference: recordings.map((r) => r.reference).join(" "), hypothesis }]);
       console.log(
-        `fuzz seed ${SEED}: ${total} frames (${KINDS.map((k) => `${k} ${sent[k]}`).join(", ")}) on ${opened.reduce((a, b) => a + b, 0)} sockets; ` +
+        `fuzz seed ${SEED}: ${total} frames (${KINDS.map((k) => `${k} ${sent[k]}`).join(", ")}) on ${opened.reduce((a, b) => a + b, 0)} sockets, ${refusals.length} sessions refused (503: speech capacity); ` +
           `node RSS ${before.toFixed(0)} MB before, ${after.toFixed(0)} MB after; ${node.logLines() - logsBefore} log lines; ` +
           `customer WER ${wer.toFixed(3)} (bar ${werBar.toFixed(3)}, offline ${offlineWer.toFixed(3)}): "${hypothesis}"`,
       );
