@@ -18,8 +18,10 @@
 // turn-taking as it happens. Only after quiet audio: DTX begins when the
 // encoder hears no speech, while packets missing in the middle of a word are
 // a network stall, and the timeline waits for them as it always did. The lag
-// is the jitter allowance: a packet that comes later than that after a pause
-// loses the part already filled.
+// is the jitter allowance; a packet that comes later than that after a pause
+// (the network, or this process, stalled longer) finds its place already
+// filled with made-up silence: the pause is stretched by that much and its
+// audio kept whole.
 import { tickWhileIdle } from "./IdleTicker.ts";
 import { OpusPcmDecoder, OUTPUT_SAMPLE_RATE } from "./opus.ts";
 import { newRtpView, readRtpHeader } from "./rtp.ts";
@@ -49,6 +51,8 @@ export interface RtpAudioStats {
   excess: number;
   /** Silence added in real time while the sender was quiet (idleFillLagMs). */
   idleSamples: number;
+  /** How much later than their timestamps packets were placed, because they came after their place was filled. */
+  stretchedSamples: number;
 }
 
 export interface RtpAudioDecoderOptions {
@@ -82,6 +86,7 @@ export class RtpAudioDecoder {
     concealedSamples: 0,
     excess: 0,
     idleSamples: 0,
+    stretchedSamples: 0,
   };
   readonly #sink: PcmSink;
   readonly #decoder = new OpusPcmDecoder();
@@ -97,6 +102,8 @@ export class RtpAudioDecoder {
   #lastArrivalMs = 0;
   #endOfLastPacket = 0;
   #lastPacketQuiet = false;
+  /** Where the silence made up in the current pause begins; +∞ outside one. */
+  #idleFrom = Number.POSITIVE_INFINITY;
   readonly #pending = new Map<number, PendingPacket>();
   #started = false;
   #expectedSeq = 0; // next sequence number, 16-bit
@@ -184,6 +191,7 @@ export class RtpAudioDecoder {
     const samples = this.#endOfLastPacket + pause - this.#writtenSamples;
     if (samples <= 0) return;
     this.stats.idleSamples += samples;
+    if (this.#idleFrom === Number.POSITIVE_INFINITY) this.#idleFrom = this.#writtenSamples;
     this.#emitSilence(samples, now);
   }
 
@@ -239,6 +247,14 @@ export class RtpAudioDecoder {
     this.#extendedTicks += (timestamp - this.#lastTimestamp) | 0; // signed 32-bit step
     this.#lastTimestamp = timestamp;
     let position = Math.round(this.#extendedTicks / TICKS_PER_SAMPLE);
+    if (position < this.#writtenSamples && position >= this.#idleFrom) {
+      // Late into silence made up for a pause: this and every later packet
+      // are placed that much later, so none of the customer's audio is cut.
+      const late = this.#writtenSamples - position;
+      this.#extendedTicks += late * TICKS_PER_SAMPLE;
+      position += late;
+      this.stats.stretchedSamples += late;
+    }
     let gap = position - this.#writtenSamples;
     // How much the timeline may still grow now (unbounded without maxAheadMs).
     const room =
@@ -279,6 +295,7 @@ export class RtpAudioDecoder {
     this.#writtenSamples += pcm.length;
     this.#lastArrivalMs = arrivedAtMs;
     this.#endOfLastPacket = this.#writtenSamples;
+    this.#idleFrom = Number.POSITIVE_INFINITY;
     if (this.#unregisterIdle) this.#lastPacketQuiet = isQuiet(pcm);
     this.#sink(pcm, offset, arrivedAtMs);
   }

@@ -208,6 +208,31 @@ describe("RtpAudioDecoder", () => {
     decoder.close();
   });
 
+  it("keeps whole the audio that comes late into a filled pause (a stall after a quiet packet): the pause is stretched", () => {
+    const decodeWithStall = (stallMs: number) => {
+      let now = 0;
+      const { sink, timeline } = collector();
+      const decoder = new RtpAudioDecoder(sink, { idleFillLagMs: 100, now: () => now });
+      // Frames 55–69 (the tone is 60–69) are held up after quiet frame 54, then come in one burst
+      // (before the last frame, 99, at 1980 ms: the run ends there).
+      const arrival = (i: number) => (i >= 55 && i < 70 ? 70 * 20 + stallMs : i * 20);
+      for (now = 0; now <= 99 * 20; now += 20) {
+        for (let i = 0; i < 100; i++)
+          if (arrival(i) === now) decoder.push(rtpPacket(i, i * FRAME_SAMPLES_48K, payloads[i]!));
+        decoder.fillIdle();
+      }
+      decoder.close();
+      return { pcm: timeline(), stats: decoder.stats };
+    };
+    const reference = toneFrames(decodeWithStall(0).pcm).filter(Boolean).length;
+    const { pcm, stats } = decodeWithStall(400);
+    expect(stats.idleSamples).toBeGreaterThan(0);
+    expect(stats.stretchedSamples).toBeGreaterThan(0);
+    // Every tone frame is there, later by the stretch; the timeline is longer by it.
+    expect(toneFrames(pcm).filter(Boolean).length).toBe(reference);
+    expect(pcm.length).toBe(100 * FRAME_16K + stats.stretchedSamples);
+  });
+
   it("follows a sender that went quiet for good for at most maxGapMs", () => {
     let now = 0;
     let samples = 0;
