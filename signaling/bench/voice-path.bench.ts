@@ -151,7 +151,8 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
   const frames = Math.floor((seconds * 1000) / 20);
   const nodePid = node.child.pid!;
   const helpers = helpersOf(nodePid);
-  const before = {
+  /** CPU seconds so far of everything measured, and the wall clock. */
+  const usage = () => ({
     node: cpuSeconds(nodePid),
     workers: cpuOf(helpers, "mediasoup"),
     database: cpuOf(helpers, "database"),
@@ -159,7 +160,9 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
     generator: process.cpuUsage(),
     probe: cpuSeconds(probe.child.pid!),
     wall: performance.now(),
-  };
+  });
+  const generatorMicros = (u: ReturnType<typeof usage>) => u.generator.user + u.generator.system;
+  const before = usage();
   await Promise.all(
     customers.map((c, k) => {
       const times: number[] = [];
@@ -177,15 +180,7 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
       });
     }),
   );
-  const after = {
-    node: cpuSeconds(nodePid),
-    workers: cpuOf(helpers, "mediasoup"),
-    database: cpuOf(helpers, "database"),
-    other: cpuOf(helpers, "other"),
-    generator: process.cpuUsage(before.generator),
-    probe: cpuSeconds(probe.child.pid!),
-    wall: performance.now(),
-  };
+  const after = usage();
   await new Promise((r) => setTimeout(r, 300));
 
   const records = await probe.collect();
@@ -219,7 +214,7 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
       database: ((after.database - before.database) / wall / streams) * 100,
       otherHelpers: ((after.other - before.other) / wall / streams) * 100,
       // This process: the werift customers, not part of the node.
-      generator: ((after.generator.user + after.generator.system) / 1e6 / wall / streams) * 100,
+      generator: ((generatorMicros(after) - generatorMicros(before)) / 1e6 / wall / streams) * 100,
       // The speech worker's process (the probe stands in for the speech engine).
       speechWorker: ((after.probe - before.probe) / wall / streams) * 100,
     },
