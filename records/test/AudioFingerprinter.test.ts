@@ -144,4 +144,22 @@ describe("AudioFingerprinter", () => {
     expect(got.voiced.slice(0, 20).every((v) => v === 0)).toBe(true); // the silent second
     expect(got.voiced.at(-1)).toBe(1);
   });
+
+  it("skips the spectrum of digital silence (a DTX pause filled with zeros) with the same result", () => {
+    const speech = samplesOf(recordings[0]!).subarray(0, SAMPLE_RATE * 2);
+    const pcm = new Int16Array(SAMPLE_RATE * 6);
+    pcm.set(speech, 0);
+    pcm.set(speech, SAMPLE_RATE * 4); // 2 s of zeros between
+    const tap = new AudioFingerprinter();
+    for (let at = 0; at < pcm.length; at += HOP) tap.push(pcm.subarray(at, at + HOP));
+    const expected = referenceFingerprint(pcm);
+    expect(differingBits([...tap.fingerprint().values], expected.values)).toBe(0);
+    expect([...tap.fingerprint().voiced]).toEqual(expected.voiced);
+    // Every hop whose 64 ms window holds only zeros (about 2 s worth), and no other.
+    let zeroWindows = 0;
+    for (let end = Math.ceil(WINDOW / HOP) * HOP; end <= pcm.length; end += HOP)
+      if (pcm.subarray(end - WINDOW, end).every((s) => s === 0)) zeroWindows++;
+    expect(zeroWindows).toBeGreaterThanOrEqual(97);
+    expect(tap.silentHops).toBe(zeroWindows);
+  });
 });
