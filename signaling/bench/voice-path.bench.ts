@@ -111,24 +111,30 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
   const port = await freePort();
   // PROFILE=dir writes a V8 CPU profile of the node to dir.
   const profile = process.env.PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, "--import", "tsx", path.join(root, "signaling/src/main.ts")], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      INTERNAL_PORT: "0",
-      HOST: "127.0.0.1",
-      // Every simulated customer comes from this one address.
-      WS_MAX_SOCKETS_PER_IP: "100000",
-      SESSIONS_MAX_PER_IP: "100000",
-      ASR_WORKERS: asrAddress,
-      MEDIASOUP_WORKERS: "1",
-      LOG_LEVEL: "warn",
-      // Each node its own embedded records database (two nodes in A/B runs).
-      PARLEY_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "parley-bench-db-")),
+  // NODE_FLAGS="--trace-deopt ..." passes V8/Node flags to the nodes under test only.
+  const flags = process.env.NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(
+    process.execPath,
+    [...profile, ...flags, "--import", "tsx", path.join(root, "signaling/src/main.ts")],
+    {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        INTERNAL_PORT: "0",
+        HOST: "127.0.0.1",
+        // Every simulated customer comes from this one address.
+        WS_MAX_SOCKETS_PER_IP: "100000",
+        SESSIONS_MAX_PER_IP: "100000",
+        ASR_WORKERS: asrAddress,
+        MEDIASOUP_WORKERS: "1",
+        LOG_LEVEL: "warn",
+        // Each node its own embedded records database (two nodes in A/B runs).
+        PARLEY_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "parley-bench-db-")),
+      },
+      stdio: ["ignore", "inherit", "inherit"],
+      cwd: path.join(root, "signaling"), // where tsx resolves
     },
-    stdio: ["ignore", "inherit", "inherit"],
-    cwd: path.join(root, "signaling"), // where tsx resolves
-  });
+  );
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
