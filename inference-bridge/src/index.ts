@@ -13,4 +13,5 @@ export { SpeechReservation } from "./SpeechReservation.ts";
 export { createScoring, type Scoring } from "./scoring/index.ts";
 export { type RestoredSegment, TranscriptAssembler } from "./TranscriptAssembler.ts";
 export { FliteTts, type SpeechSynthesizer } from "./tts/FliteTts.ts";
+export { SynthesisCache } from "./tts/SynthesisCache.ts";
 export { VoiceConversation } from "./VoiceConversation.ts";

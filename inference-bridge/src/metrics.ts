@@ -69,3 +69,9 @@ export const asrPartialLag = new Histogram({
   help: "How late a partial transcript shows its audio: arrival of the partial minus the capture of the audio at its end_ms",
   buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10],
 });
+
+export const ttsSyntheses = new Counter({
+  name: "tts_syntheses_total",
+  help: "Speech the AI needed, by where it came from: the synthesiser (flite) or the node's cache of earlier syntheses",
+  labelNames: ["source"] as const,
+});

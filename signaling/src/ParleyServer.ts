@@ -19,6 +19,7 @@ import {
   type RetryPolicy,
   type Scoring,
   type SpeechSynthesizer,
+  SynthesisCache,
 } from "@parley/inference-bridge";
 import { MediaWorkerPool, opusBackend } from "@parley/media";
 import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema, StreamState } from "@parley/proto/live";
@@ -211,7 +212,8 @@ export class ParleyServer {
       partialIntervalMs: scoring.partialIntervalMs,
       logger,
     });
-    this.tts = new FliteTts(dialogue.ttsVoice);
+    const flite = new FliteTts(dialogue.ttsVoice);
+    this.tts = dialogue.ttsCacheSeconds > 0 ? new SynthesisCache(flite, dialogue.ttsCacheSeconds) : flite;
     const busLogger = logger.child({ component: "live-bus" });
     this.bus = config.redis
       ? new RedisLiveBus({

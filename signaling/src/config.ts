@@ -126,6 +126,8 @@ export interface Config {
     maxTurns: number;
     endSilenceMs: number;
     ttsVoice: string;
+    /** Synthesised speech kept for reuse, in seconds of audio (0: none). */
+    ttsCacheSeconds: number;
   };
   /** The business wall and admin monitor (/dashboard, /wall/ws). */
   wall: {
@@ -322,6 +324,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxTurns: int(env, "MAX_TURNS", 3),
       endSilenceMs: int(env, "END_SILENCE_MS", 30_000),
       ttsVoice: env.TTS_VOICE ?? "slt",
+      ttsCacheSeconds: int(env, "TTS_CACHE_SECONDS", 300),
     },
     wall: {
       distDir: env.DASHBOARD_DIST_DIR ?? path.join(REPO_ROOT, "dashboard/dist"),

@@ -58,7 +58,8 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-function abortError(signal: AbortSignal): Error {
+/** The rejection of work aborted through `signal` (as Node's own APIs make it). */
+export function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error("The operation was aborted", { cause: signal.reason }), {
     name: "AbortError",
     code: "ABORT_ERR",
