@@ -4,26 +4,13 @@
 // in front of those bytes, so no event is encoded again for dashboards.
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { ServerMessageSchema } from "@parley/proto/wall";
+import { lengthDelimited, lengthDelimitedTag } from "../live/lengthDelimited.ts";
 
-/** Field 2 (`live`) of ServerMessage, wire type 2 (length-delimited). */
-const LIVE_TAG = (2 << 3) | 2;
+/** Field 2 (`live`) of ServerMessage. */
+const LIVE_TAG = lengthDelimitedTag(2);
 
 /** `ServerMessage{live: envelope}` from the envelope's encoded bytes. */
-export function liveFrame(envelopeBytes: Uint8Array): Uint8Array {
-  let length = envelopeBytes.byteLength;
-  let varintBytes = 1;
-  for (let v = length; v >= 0x80; v >>>= 7) varintBytes++;
-  const frame = new Uint8Array(1 + varintBytes + length);
-  frame[0] = LIVE_TAG;
-  let at = 1;
-  while (length >= 0x80) {
-    frame[at++] = (length & 0x7f) | 0x80;
-    length >>>= 7;
-  }
-  frame[at++] = length;
-  frame.set(envelopeBytes, at);
-  return frame;
-}
+export const liveFrame = (envelopeBytes: Uint8Array): Uint8Array => lengthDelimited(LIVE_TAG, envelopeBytes);
 
 export type ServerMessageInit = MessageInitShape<typeof ServerMessageSchema>;
 
