@@ -14,7 +14,9 @@
 // - how the words end (turnTail): a complete thought ends the turn after a
 //   short silence, a dangling word or a filler after a long one. One word
 //   said alone after a pause that followed a dangling word ("my daughter and
-//   … uh …", where the recogniser hears "uh" as "add") does not resolve it.
+//   … uh …", where the recogniser hears "uh" as "add") does not resolve it;
+//   the words before the pause are those the recogniser heard in the audio
+//   before it, even when they arrive after the customer went on.
 //
 // Plain logic on timestamps the caller passes in (performance.now() in the
 // node, scripted times in tests); it owns no timer.
@@ -105,6 +107,12 @@ export class TurnDetector {
   /** How the words ended, and how many there were, when the customer went on after a pause. */
   #tailBeforeBurst: TurnTail = "complete";
   #wordsBeforeBurst = 0;
+  /**
+   * Where (conversation clock) the latest burst of voice began. A recogniser
+   * running behind delivers the words said before it only after it began:
+   * results covering audio before this point still set the words before it.
+   */
+  #burstAudioMs = NEVER;
   /** How far behind the audio the recogniser's results come, as of its latest result (ms). */
   #recogniserLagMs = 0;
 
@@ -133,6 +141,7 @@ export class TurnDetector {
     } else if (heard && at - this.#voiceAt >= this.#config.burstGapMs) {
       this.#tailBeforeBurst = turnTail(this.#text);
       this.#wordsBeforeBurst = countWords(this.#text);
+      this.#burstAudioMs = audioMs;
     }
     this.#voiceAt = at;
     this.#voiceAudioMs = Math.max(this.#voiceAudioMs, audioMs);
@@ -161,6 +170,11 @@ export class TurnDetector {
     if (changed) {
       this.#text = text;
       this.#changedAt = at;
+      if (segment.endMs < this.#burstAudioMs) {
+        // Late words from before the burst (a busy recogniser): what the customer had said before it.
+        this.#tailBeforeBurst = turnTail(text);
+        this.#wordsBeforeBurst = countWords(text);
+      }
     }
     const settled = segment.isFinal || segment.stability >= this.#config.minStability;
     if (settled && segment.endMs > this.#coveredAudioMs) {
@@ -201,6 +215,7 @@ export class TurnDetector {
     this.#closedAt = NEVER;
     this.#tailBeforeBurst = "complete";
     this.#wordsBeforeBurst = 0;
+    this.#burstAudioMs = NEVER;
   }
 
   /** When the recogniser had heard everything up to the last voiced frame. */

@@ -272,6 +272,21 @@ describe("TurnDetector", () => {
     expect(s.outlook()).toMatchObject({ tail: "complete", endsAt: 6_520 });
   });
 
+  it("a recogniser running behind: the words before the pause are those of the audio before it, however late they come", () => {
+    // Seen under CPU load in the browser test: "The coffee was … um …" with
+    // pocketsphinx more than a second behind. When "um" began, the screen
+    // still showed "the coffee"; "um" was then heard as a word that ends a
+    // thought, and the AI asked in the middle of the sentence.
+    const s = script();
+    s.talk(0, 800); // "the coffee was"
+    s.partial(1_300, 0, "the coffee", 600, 700);
+    s.talk(1_800, 2_100); // "um", after a second's pause
+    s.partial(2_300, 0, "the coffee was", 900, 1_400);
+    s.partial(2_500, 0, "the coffee was them", 2_100, 400);
+    // "them" alone after "was" (which wants more): the long silence, not the short one.
+    expect(s.outlook()).toMatchObject({ tail: "open", endsAt: 2_120 + 1_200 });
+  });
+
   it("one word alone after a pause that followed a complete thought is judged by itself", () => {
     const s = script();
     s.talk(1_000, 2_000);
