@@ -42,6 +42,25 @@ describe("recordings", () => {
     expect(Math.abs(wav.speechEndMs - ogg.speechEndMs)).toBeLessThanOrEqual(100);
   });
 
+  it("encodes a pause in WAV as the app's browser does with DTX: a packet per 400 ms, the same timeline", () => {
+    const own = mkdtempSync(path.join(tmpdir(), "parley-paused-"));
+    const paused = path.join(own, "paused.wav");
+    // The recording, 3 s of digital silence, the recording again.
+    execFileSync("sox", [rec!.wav, rec!.wav, paused, "pad", `3@${rec!.seconds}`]);
+    const dtx = loadRecording(paused);
+    const every = loadRecording(paused, undefined, { dtx: false });
+    expect(every.packets.every((p) => p.length > 0)).toBe(true);
+    expect(dtx.packets.length).toBe(every.packets.length);
+    expect(dtx.durationMs).toBe(every.durationMs);
+    // In the pause (packets 50 to 100 after the recording's end): at most one in 20 sent.
+    const start = Math.ceil((rec!.seconds * 1000) / 20) + 50;
+    const inPause = dtx.packets.slice(start, start + 100);
+    const sent = inPause.filter((p) => p.length > 0).length;
+    expect(sent).toBeGreaterThanOrEqual(4);
+    expect(sent).toBeLessThanOrEqual(6);
+    rmSync(own, { recursive: true });
+  });
+
   it("refuses what is not audio with a typed error", () => {
     const bad = path.join(dir, "bad.ogg");
     writeFileSync(bad, "OggS but not really");
@@ -61,7 +80,8 @@ describe("command line", () => {
     expect(parseDuration("1500ms", "x")).toBe(1500);
     const o = parseCli(["--url", "http://h:1/", "-n", "4", "--ramp", "0.5", "-r", rec!.wav, "--slo", "errors<1%"]);
     expect(o).toMatchObject({ endpoint: { url: "http://h:1" }, metricsUrl: "http://h:1/metrics", sessions: 4 });
-    expect(parseCli(["--metrics-url", "none", "-r", rec!.wav])).toMatchObject({ metricsUrl: undefined });
+    expect(parseCli(["--metrics-url", "none", "-r", rec!.wav])).toMatchObject({ metricsUrl: undefined, dtx: true });
+    expect(parseCli(["--no-dtx", "-r", rec!.wav])).toMatchObject({ dtx: false });
   });
 
   it("exits 2 with the reason on bad usage, before touching any node", async () => {

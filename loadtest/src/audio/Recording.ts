@@ -46,7 +46,12 @@ export function recordingFiles(target: string): string[] {
   return files;
 }
 
-export function loadRecording(file: string, reference?: string): LoadRecording {
+/**
+ * `dtx`: WAV is encoded as the app's browser encodes with Opus DTX (a frame
+ * of silence the encoder marks as nothing to send becomes an empty packet,
+ * which is not sent but keeps its 20 ms); Ogg/Opus is sent as it is.
+ */
+export function loadRecording(file: string, reference?: string, options: { dtx?: boolean } = {}): LoadRecording {
   const isOgg = OGG.test(file) && isOggOpus(file);
   let packets: Buffer[];
   let pcm: Int16Array;
@@ -61,7 +66,7 @@ export function loadRecording(file: string, reference?: string): LoadRecording {
     pcm = concat(parts);
   } else {
     try {
-      packets = opusPacketsFromFile(file);
+      packets = opusPacketsFromFile(file, 0, { dtx: options.dtx ?? true });
       const raw = execFileSync(
         "sox",
         [file, "-t", "raw", "-r", String(ANALYSIS_RATE), "-c", "1", "-b", "16", "-e", "signed", "-"],
@@ -74,7 +79,8 @@ export function loadRecording(file: string, reference?: string): LoadRecording {
   }
   if (packets.length === 0) throw new RecordingError(`${file} holds no audio`);
   const startsMs = new Float64Array(packets.length + 1);
-  for (let i = 0; i < packets.length; i++) startsMs[i + 1] = startsMs[i]! + opusPacketSamples(packets[i]!) / 48;
+  for (let i = 0; i < packets.length; i++)
+    startsMs[i + 1] = startsMs[i]! + (packets[i]!.length === 0 ? 20 : opusPacketSamples(packets[i]!) / 48);
   const { onsetMs, endMs } = speechSpan(pcm);
   const txt = file.replace(/\.[^./]+$/, ".txt");
   return {
@@ -91,10 +97,10 @@ export function loadRecording(file: string, reference?: string): LoadRecording {
 }
 
 /** The default recording: Debian's longest librivox test file, with its reference transcript. */
-export function defaultRecording(): LoadRecording {
+export function defaultRecording(options: { dtx?: boolean } = {}): LoadRecording {
   const longest = librivoxRecordings().sort((a, b) => b.seconds - a.seconds)[0];
   if (!longest) throw new RecordingError("pocketsphinx-testdata is not installed: pass --recording");
-  return loadRecording(longest.wav, longest.reference);
+  return loadRecording(longest.wav, longest.reference, options);
 }
 
 function isOggOpus(file: string): boolean {

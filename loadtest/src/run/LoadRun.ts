@@ -23,6 +23,8 @@ export interface LoadRunOptions {
   storeCode: string;
   recordings: LoadRecording[];
   tailSilenceMs: number;
+  /** Silence as the app's browser sends it (Opus DTX), or every 20 ms as a packet. */
+  dtx: boolean;
   endTimeoutMs: number;
 }
 
@@ -150,6 +152,7 @@ export class LoadRun {
         runStartMs: this.#runStartMs,
         silence,
         tailSilenceMs: o.tailSilenceMs,
+        dtx: o.dtx,
         endTimeoutMs: this.#stopping === "abort" ? 1_000 : o.endTimeoutMs,
         onActivity: (what) => this.#count(what),
       });

@@ -10,6 +10,10 @@ import { IceTimeout, JoinFailed, type JoinStage, type ReceiverReport, WeriftCust
 import { type HeardFinal, heardHypothesis, normalizeWords, wordErrors } from "../wer.ts";
 import type { PacedStream, Pacer } from "./Pacer.ts";
 
+/** In a pause, a browser with Opus DTX sends one packet every 400 ms (20 frames); sendOpus sends nothing for an empty one. */
+const DTX_FRAMES = 20;
+const DTX_FRAME = Buffer.alloc(0);
+
 /** Where in a session's life an error happened. */
 export type ErrorStage = "create" | "join" | "signal" | "ice_dtls" | "audio" | "speech" | "events" | "end";
 
@@ -76,6 +80,8 @@ export interface LoadSessionOptions {
   /** One 20 ms Opus packet of silence: played after the recording so that the endpointer closes the utterance. */
   silence: Buffer;
   tailSilenceMs: number;
+  /** Send that silence as the app's browser does with Opus DTX: one packet per 400 ms, nothing between. */
+  dtx: boolean;
   /** How long the node may take to finalise when the session ends. */
   endTimeoutMs: number;
   /** Something happened that the progress display counts. */
@@ -228,7 +234,8 @@ export class LoadSession implements PacedStream {
       frames = (rec.startsMs[this.#packet + 1]! - rec.startsMs[this.#packet]!) / 20;
       this.#packet++;
     } else {
-      payload = this.#o.silence;
+      const tailFrame = Math.ceil(this.#o.tailSilenceMs / 20) - this.#tailLeft;
+      payload = !this.#o.dtx || tailFrame % DTX_FRAMES === 0 ? this.#o.silence : DTX_FRAME;
       frames = 1;
       if (--this.#tailLeft === 0) this.#packet = Number.POSITIVE_INFINITY;
     }

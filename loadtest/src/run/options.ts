@@ -19,6 +19,8 @@ export const USAGE = `parley loadtest: replays recorded speech as many WebRTC cu
                        a file is its reference transcript (repeatable; default: the
                        longest librivox recording of pocketsphinx-testdata)
   --loop               replay the recording until the end of the run (default: once)
+  --no-dtx             send silence as 50 packets a second (default: Opus DTX, as the app's
+                       browser does: in a pause one packet per 400 ms)
   --store CODE         store code of the sessions (default demo)
   --slo LIST           objectives that decide the exit code, e.g. 'partial_lag_p95<2s,errors<1%'
   -o, --out DIR        where report.json and report.html go (default loadtest-results/<time>)
@@ -64,9 +66,10 @@ export function parseCli(argv: string[], now = new Date()): CliOptions | "help" 
   if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be http(s)://host[:port], not "${url}"`);
   const metricsUrl = values["metrics-url"] === "none" ? undefined : (values["metrics-url"] ?? `${url}/metrics`);
   const sessions = positive(values.sessions ?? "10", "--sessions", true);
+  const dtx = !values["no-dtx"];
   const recordings: LoadRecording[] = values.recording?.length
-    ? values.recording.flatMap((r) => recordingFiles(r)).map((f) => loadRecording(f))
-    : [defaultRecording()];
+    ? values.recording.flatMap((r) => recordingFiles(r)).map((f) => loadRecording(f, undefined, { dtx }))
+    : [defaultRecording({ dtx })];
   let objectives: Objective[] = [];
   if (values.slo) {
     try {
@@ -87,6 +90,7 @@ export function parseCli(argv: string[], now = new Date()): CliOptions | "help" 
     storeCode: values.store ?? "demo",
     recordings,
     tailSilenceMs: 1_500,
+    dtx,
     endTimeoutMs: parseDuration(values["end-timeout"] ?? "15s", "--end-timeout"),
     slo: values.slo ?? null,
     objectives,
@@ -108,6 +112,7 @@ function parse(argv: string[]) {
       duration: { type: "string", short: "d" },
       recording: { type: "string", short: "r", multiple: true },
       loop: { type: "boolean" },
+      "no-dtx": { type: "boolean" },
       store: { type: "string" },
       slo: { type: "string" },
       out: { type: "string", short: "o" },
