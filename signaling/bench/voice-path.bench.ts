@@ -127,6 +127,10 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
         SESSIONS_MAX_PER_IP: "100000",
         ASR_WORKERS: asrAddress,
         MEDIASOUP_WORKERS: "1",
+        // No conversation ends by itself (the default is after 3 AI
+        // questions): with PAUSE the AI takes turns, and a node whose
+        // conversations ended sooner would be measured on fewer live streams.
+        MAX_TURNS: "100000",
         LOG_LEVEL: "warn",
         // Each node its own embedded records database (two nodes in A/B runs).
         PARLEY_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "parley-bench-db-")),
