@@ -139,8 +139,7 @@ export class TurnDetector {
       this.#voiced = true;
       this.#firstVoiceAudioMs = audioMs;
     } else if (heard && at - this.#voiceAt >= this.#config.burstGapMs) {
-      this.#tailBeforeBurst = turnTail(this.#text);
-      this.#wordsBeforeBurst = countWords(this.#text);
+      this.#rememberBeforeBurst(this.#text);
       this.#burstAudioMs = audioMs;
     }
     this.#voiceAt = at;
@@ -170,11 +169,8 @@ export class TurnDetector {
     if (changed) {
       this.#text = text;
       this.#changedAt = at;
-      if (segment.endMs < this.#burstAudioMs) {
-        // Late words from before the burst (a busy recogniser): what the customer had said before it.
-        this.#tailBeforeBurst = turnTail(text);
-        this.#wordsBeforeBurst = countWords(text);
-      }
+      // Late words from before the burst (a busy recogniser): what the customer had said before it.
+      if (segment.endMs < this.#burstAudioMs) this.#rememberBeforeBurst(text);
     }
     const settled = segment.isFinal || segment.stability >= this.#config.minStability;
     if (settled && segment.endMs > this.#coveredAudioMs) {
@@ -216,6 +212,12 @@ export class TurnDetector {
     this.#tailBeforeBurst = "complete";
     this.#wordsBeforeBurst = 0;
     this.#burstAudioMs = NEVER;
+  }
+
+  /** The words as they stood before the customer went on after a pause. */
+  #rememberBeforeBurst(text: string): void {
+    this.#tailBeforeBurst = turnTail(text);
+    this.#wordsBeforeBurst = countWords(text);
   }
 
   /** When the recogniser had heard everything up to the last voiced frame. */

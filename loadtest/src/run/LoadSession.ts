@@ -96,6 +96,8 @@ export class LoadSession implements PacedStream {
   #sentAt: number[] = [];
   #packet = 0;
   #loops = 0;
+  /** 20 ms frames of silence after the recording, and how many of them are still to go. */
+  readonly #tailFrames: number;
   #tailLeft = 0;
   #startedAt = 0;
   #nextDue = Number.POSITIVE_INFINITY;
@@ -113,6 +115,7 @@ export class LoadSession implements PacedStream {
 
   constructor(options: LoadSessionOptions) {
     this.#o = options;
+    this.#tailFrames = Math.ceil(options.tailSilenceMs / 20);
     this.#result = {
       slot: options.slot,
       sessionId: undefined,
@@ -224,7 +227,7 @@ export class LoadSession implements PacedStream {
         this.#packet = 0;
         this.#loops++;
       } else if (this.#tailLeft === 0) {
-        this.#tailLeft = Math.ceil(this.#o.tailSilenceMs / 20);
+        this.#tailLeft = this.#tailFrames;
       }
     }
     let payload: Buffer;
@@ -234,7 +237,7 @@ export class LoadSession implements PacedStream {
       frames = (rec.startsMs[this.#packet + 1]! - rec.startsMs[this.#packet]!) / 20;
       this.#packet++;
     } else {
-      const tailFrame = Math.ceil(this.#o.tailSilenceMs / 20) - this.#tailLeft;
+      const tailFrame = this.#tailFrames - this.#tailLeft;
       payload = !this.#o.dtx || tailFrame % DTX_FRAMES === 0 ? this.#o.silence : DTX_FRAME;
       frames = 1;
       if (--this.#tailLeft === 0) this.#packet = Number.POSITIVE_INFINITY;
