@@ -41,12 +41,14 @@ interface PageLog {
   aiVoice: number[];
   /** Page time (ms) and text of every question shown. */
   questions: { at: number; text: string }[];
+  /** Page time (ms) and text of every change of the transcript on screen. */
+  transcript: { at: number; text: string }[];
 }
 
 /** Keeps the microphone stream the app opens, meters it and the AI's voice, and notes every question shown. */
 async function instrument(page: Page): Promise<void> {
   await page.addInitScript((speechLevel) => {
-    const log: PageLog = { micSpeech: [], aiVoice: [], questions: [] };
+    const log: PageLog = { micSpeech: [], aiVoice: [], questions: [], transcript: [] };
     (window as unknown as { __turns: PageLog }).__turns = log;
     const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
     let mic: MediaStream | undefined;
@@ -87,6 +89,8 @@ async function instrument(page: Page): Promise<void> {
     new MutationObserver(() => {
       const text = document.querySelector('[data-testid="question"]')?.textContent?.trim();
       if (text && log.questions.at(-1)?.text !== text) log.questions.push({ at: performance.now(), text });
+      const words = document.querySelector('[data-testid="transcript"]')?.textContent?.trim();
+      if (words && log.transcript.at(-1)?.text !== words) log.transcript.push({ at: performance.now(), text: words });
     }).observe(document, { subtree: true, childList: true, characterData: true });
   }, SPEECH_LEVEL);
 }
@@ -116,9 +120,36 @@ function report(recording: TurnRecording, log: PageLog): { lastSpeechAt: number 
   const firstAiVoice = log.aiVoice.find((at) => at > lastSpeechAt);
   console.log(
     `${recording.id}: questions ${JSON.stringify(log.questions.map((q) => ({ afterLastSpeechMs: Math.round(q.at - lastSpeechAt), text: q.text })))}; ` +
-      `customer's last speech → AI's voice at the page: ${firstAiVoice === undefined ? "none" : `${Math.round(firstAiVoice - lastSpeechAt)} ms`}`,
+      `customer's last speech → AI's voice at the page: ${firstAiVoice === undefined ? "none" : `${Math.round(firstAiVoice - lastSpeechAt)} ms`}\n${timeline(log)}`,
   );
   return { lastSpeechAt };
+}
+
+/**
+ * What the page saw, in ms from the customer's first speech: the bursts of
+ * microphone speech, every transcript change and every question. Printed
+ * when an assertion fails, so that a failure on a machine nobody watches
+ * says which pause the AI cut into and what the recogniser had heard.
+ */
+function timeline(log: PageLog): string {
+  const t0 = log.micSpeech[0] ?? 0;
+  const ms = (at: number) => Math.round(at - t0);
+  const bursts: string[] = [];
+  let start = log.micSpeech[0];
+  for (let i = 1; i <= log.micSpeech.length; i++) {
+    const at = log.micSpeech[i];
+    const previous = log.micSpeech[i - 1]!;
+    if (at === undefined || at - previous > 300) {
+      bursts.push(`${ms(start!)}–${ms(previous)}`);
+      start = at;
+    }
+  }
+  const lines = [
+    `microphone speech: ${bursts.join(", ")}`,
+    ...log.transcript.map((c) => `${ms(c.at)} transcript: ${c.text}`),
+    ...log.questions.map((q) => `${ms(q.at)} question: ${q.text}`),
+  ];
+  return lines.join("\n");
 }
 
 describe("turn-taking in a real browser", () => {
@@ -129,9 +160,15 @@ describe("turn-taking in a real browser", () => {
     const { lastSpeechAt } = report(recording, log);
     // The microphone really paused: silences of about a second between the pieces.
     const gaps = log.micSpeech.slice(1).map((at, i) => at - log.micSpeech[i]!);
-    expect(gaps.filter((gap) => gap > 800)).toHaveLength(3);
+    expect(
+      gaps.filter((gap) => gap > 800),
+      timeline(log),
+    ).toHaveLength(3);
     // No question before the last word; one after it.
-    expect(log.questions.filter((q) => q.at < lastSpeechAt)).toEqual([]);
+    expect(
+      log.questions.filter((q) => q.at < lastSpeechAt),
+      timeline(log),
+    ).toEqual([]);
     expect(log.questions.length).toBeGreaterThanOrEqual(1);
     expect(log.aiVoice.some((at) => at > lastSpeechAt)).toBe(true);
   }, 90_000);
@@ -140,7 +177,10 @@ describe("turn-taking in a real browser", () => {
     const recording = recordings.find((r) => r.id === "flite-clean-1")!;
     const log = await converse(recording);
     const { lastSpeechAt } = report(recording, log);
-    expect(log.questions.filter((q) => q.at < lastSpeechAt)).toEqual([]);
+    expect(
+      log.questions.filter((q) => q.at < lastSpeechAt),
+      timeline(log),
+    ).toEqual([]);
     expect(log.questions).toHaveLength(1);
     expect(log.questions[0]!.text).toMatch(/\?$/);
     expect(log.aiVoice.some((at) => at > lastSpeechAt)).toBe(true);
