@@ -27,7 +27,7 @@ import { aiTurnMetrics } from "./metrics.ts";
 import { SpeechActivity } from "./SpeechActivity.ts";
 import { SpokenReply } from "./SpokenReply.ts";
 import { summarize } from "./summary.ts";
-import { TurnDetector, type TurnOutlook } from "./TurnDetector.ts";
+import { DEFAULT_TURN_DETECTION, TurnDetector, type TurnOutlook } from "./TurnDetector.ts";
 
 /** One case of a live event, as the director publishes it. */
 type LiveEventKind = NonNullable<MessageInitShape<typeof LiveEventSchema>["kind"]>;
@@ -68,9 +68,9 @@ export interface DialogueConfig {
 }
 
 export const DEFAULT_DIALOGUE: DialogueConfig = {
-  turnSilenceMs: 500,
-  openTurnSilenceMs: 1_200,
-  hesitationTurnSilenceMs: 2_000,
+  turnSilenceMs: DEFAULT_TURN_DETECTION.completeSilenceMs,
+  openTurnSilenceMs: DEFAULT_TURN_DETECTION.openSilenceMs,
+  hesitationTurnSilenceMs: DEFAULT_TURN_DETECTION.hesitationSilenceMs,
   maxTurns: 3,
   endSilenceMs: 30_000,
   partialScoreIntervalMs: 2_000,

@@ -45,7 +45,11 @@ export interface TurnDetectorConfig {
 
 export const DEFAULT_TURN_DETECTION: TurnDetectorConfig = {
   completeSilenceMs: 500,
-  openSilenceMs: 1_200,
+  // Speakers searching for a word pause a second or more ("the coffee was …
+  // um …"); measured from voiced frame to voiced frame, a one-second pause
+  // reads 1.1–1.25 s (the quiet edges of the words around it), and a busy
+  // machine delays the next word's frames further. 1.2 s cut customers off.
+  openSilenceMs: 1_800,
   hesitationSilenceMs: 2_000,
   settleMs: 600,
   prepareAheadMs: 700,

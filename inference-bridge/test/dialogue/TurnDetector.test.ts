@@ -4,7 +4,7 @@
 // from pocketsphinx through the node (partials ~330 ms behind the voice, the
 // utterance closed 0.6–1.7 s after it).
 import { describe, expect, it } from "vitest";
-import { TurnDetector, type TurnDetectorConfig } from "../../src/dialogue/TurnDetector.ts";
+import { DEFAULT_TURN_DETECTION, TurnDetector, type TurnDetectorConfig } from "../../src/dialogue/TurnDetector.ts";
 
 const CONFIG: TurnDetectorConfig = {
   completeSilenceMs: 500,
@@ -285,6 +285,24 @@ describe("TurnDetector", () => {
     s.partial(2_500, 0, "the coffee was them", 2_100, 400);
     // "them" alone after "was" (which wants more): the long silence, not the short one.
     expect(s.outlook()).toMatchObject({ tail: "open", endsAt: 2_120 + 1_200 });
+  });
+
+  it("the defaults wait out one-second pauses mid-sentence, as long as the voice detector measures them", () => {
+    // turnRecordings' "The coffee was … um … cold": through SpeechActivity the
+    // one-second pauses read 1,140 and 1,240 ms from voiced frame to voiced
+    // frame, and pocketsphinx hears "um" as "the" (both tails open). At 1.2 s
+    // the AI asked before "cold" (the browser test, on a busy CI machine).
+    const s = script(DEFAULT_TURN_DETECTION);
+    s.talk(0, 780); // "the coffee was"
+    s.partial(1_100, 0, "the coffee was", 780);
+    const pauseOne = s.outlook()!;
+    s.talk(1_920, 2_200); // "um", 1,140 ms after the last voiced frame
+    expect(pauseOne.endsAt).toBeGreaterThan(1_920 + ARRIVAL_MS);
+    s.partial(2_550, 0, "the coffee was the", 2_200);
+    const pauseTwo = s.outlook()!;
+    expect(pauseTwo.tail).toBe("open");
+    s.talk(3_440, 4_200); // "cold, and", 1,240 ms after "um"
+    expect(pauseTwo.endsAt).toBeGreaterThan(3_440 + ARRIVAL_MS);
   });
 
   it("one word alone after a pause that followed a complete thought is judged by itself", () => {
