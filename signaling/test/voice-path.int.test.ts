@@ -66,9 +66,13 @@ const offlineWer = (() => {
 // One short file is a noisy sample: a looser bar than the five-file browser test.
 const werBar = 1.2 * offlineWer + 0.15;
 
-/** Ends the session: the worker finalises, every final arrives before the reply. */
+/**
+ * Ends the session: the worker finalises, every final arrives before the
+ * reply. The node waits up to VOICE_PROCESSING_TIMEOUT (30 s) for the worker;
+ * on a busy machine that can take longer than a request's usual 10 s.
+ */
 async function finish(c: WeriftCustomer): Promise<void> {
-  const result = await c.socket.request({ case: "endSession", value: {} });
+  const result = await c.socket.request({ case: "endSession", value: {} }, 35_000);
   expect(result.case).toBe("sessionEnded");
 }
 const silence = (frames: number, packets: Buffer[]) => Array.from({ length: frames }, () => packets[0]!);
