@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Decoder, Encoder } from "@evan/opus";
-import { VOICE_COMPLEXITY } from "../src/AiVoice.ts";
+import { VOICE_COMPLEXITY } from "../src/EncodedSpeech.ts";
 
 const FRAME = 320; // 20 ms at 16 kHz
 const wav = path.join(mkdtempSync(path.join(tmpdir(), "parley-voice-")), "voice.wav");

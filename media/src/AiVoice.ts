@@ -4,23 +4,21 @@
 // browser consumes it on its receive transport like any other track.
 //
 // PCM may arrive in pieces (stream(): the synthesiser's first clause, then the
-// rest), so speaking starts with the first piece. A piece that comes late
-// leaves a gap, sent as a new talkspurt (marker bit, RTP clock moved on by the
-// pause) rather than as late packets.
+// rest), so speaking starts with the first piece. Each piece is whole frames,
+// encoded once node-wide (EncodedSpeech: the AI repeats itself). A piece that
+// comes late leaves a gap, sent as a new talkspurt (marker bit, RTP clock
+// moved on by the pause) rather than as late packets.
 //
 // Barge-in: stop() cancels the remaining frames at once; the browser's jitter
 // buffer (tens of ms) is all that still plays.
 import { randomInt } from "node:crypto";
-import { Encoder } from "@evan/opus";
 import type { types as ms } from "mediasoup";
+import { type EncodedSpeech, encodedSpeech } from "./EncodedSpeech.ts";
 
-const FRAME_SAMPLES = 320; // 20 ms at 16 kHz
 const TICKS_PER_FRAME = 960; // 20 ms at the 48 kHz RTP clock
 const PAYLOAD_TYPE = 100;
 /** Frames sent at once when speech starts, to fill the browser's jitter buffer. */
 const PREBUFFER_FRAMES = 3;
-/** The Opus encoder's complexity for the AI's voice (see the constructor). */
-export const VOICE_COMPLEXITY = 5;
 
 export type PlaybackEnd = "done" | "interrupted";
 
@@ -42,7 +40,6 @@ export interface VoiceStream extends Playback {
 export class AiVoice {
   readonly producer: ms.Producer;
   readonly #transport: ms.DirectTransport;
-  readonly #encoder = new Encoder({ channels: 1, sample_rate: 16_000, application: "voip" });
   readonly #ssrc: number;
   #seq = randomInt(0, 0xffff);
   #timestamp = randomInt(0, 0xffffffff);
@@ -76,12 +73,6 @@ export class AiVoice {
     this.#transport = transport;
     this.producer = producer;
     this.#ssrc = ssrc;
-    this.#encoder.bitrate = 24_000;
-    // libopus defaults to complexity 10: ~150 µs per 20 ms frame of a flite
-    // voice on the development VM (0.75 % of a core per voice speaking). 5,
-    // what WebRTC uses on phones, takes ~105 µs with the decoded waveform as
-    // close to the original (bench/voice-encoder.bench.ts).
-    this.#encoder.complexity = VOICE_COMPLEXITY;
   }
 
   get speaking(): boolean {
@@ -106,9 +97,9 @@ export class AiVoice {
    */
   stream(onFirstPacket?: () => void): VoiceStream {
     this.#current?.stop();
-    const pieces: Int16Array[] = [];
-    let pieceOffset = 0; // samples of pieces[0] already sent
-    let queued = 0; // samples written and not yet sent
+    const pieces: EncodedSpeech[] = [];
+    let pieceFrame = 0; // frames of pieces[0] already sent
+    let queued = 0; // frames written and not yet sent
     let ending = false;
     let sent = 0; // frames sent by this playback
     // Frame `i` is due at anchorAt + (i - anchorFrame - PREBUFFER_FRAMES) × 20 ms; the
@@ -121,28 +112,20 @@ export class AiVoice {
     let settled = false;
     let finish: (end: PlaybackEnd) => void = () => {};
     const ended = new Promise<PlaybackEnd>((resolve) => (finish = resolve));
-    const frame = new Int16Array(FRAME_SAMPLES);
 
-    /** Moves the next 20 ms of written PCM into `frame` (zero-padded at the very end). */
-    const takeFrame = (): void => {
-      let filled = 0;
-      while (filled < FRAME_SAMPLES && pieces.length > 0) {
-        const piece = pieces[0]!;
-        const n = Math.min(FRAME_SAMPLES - filled, piece.length - pieceOffset);
-        frame.set(piece.subarray(pieceOffset, pieceOffset + n), filled);
-        filled += n;
-        pieceOffset += n;
-        if (pieceOffset === piece.length) {
-          pieces.shift();
-          pieceOffset = 0;
-        }
+    /** The next frame's Opus payload (encoded now, or earlier by any playback of the same piece). */
+    const takeFrame = (): Uint8Array => {
+      const piece = pieces[0]!;
+      const payload = piece.frame(pieceFrame++);
+      if (pieceFrame === piece.frameCount) {
+        pieces.shift();
+        pieceFrame = 0;
       }
-      if (filled < FRAME_SAMPLES) frame.fill(0, filled);
-      queued -= filled;
+      queued--;
+      return payload;
     };
     const sendFrame = (): boolean => {
-      takeFrame();
-      const payload = this.#encoder.encode(frame);
+      const payload = takeFrame();
       try {
         this.producer.send(this.#packet(payload, marker));
       } catch {
@@ -163,7 +146,7 @@ export class AiVoice {
       pieces.length = 0;
       finish(end);
     };
-    const frameReady = () => queued >= FRAME_SAMPLES || (ending && queued > 0);
+    const frameReady = () => queued > 0;
     // Frames go out on a fixed schedule, so timer jitter never accumulates.
     const tick = () => {
       timer = undefined;
@@ -201,8 +184,9 @@ export class AiVoice {
       stop: handle.stop,
       write: (pcm: Int16Array) => {
         if (settled || ending || pcm.length === 0) return;
-        pieces.push(pcm);
-        queued += pcm.length;
+        const piece = encodedSpeech(pcm);
+        pieces.push(piece);
+        queued += piece.frameCount;
         if (!running && frameReady()) start();
       },
       end: () => {

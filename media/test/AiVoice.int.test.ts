@@ -251,8 +251,9 @@ describe("AiVoice (real mediasoup worker)", () => {
     const stream = voice.stream(() => firstPacket++);
     expect(sent()).toBe(0); // nothing to say yet
     expect(voice.speaking).toBe(true);
-    // Pieces that are not whole frames: 1330 + 490 + 190 ms = 2010 ms, 101 frames. The
-    // later ones are written while the first still plays (it lasts over a second).
+    // Pieces that are not whole frames: 1330 + 490 + 190 ms, each padded to whole
+    // frames (67 + 25 + 10 = 102) so its encoding can be reused. The later ones
+    // are written while the first still plays (it lasts over a second).
     stream.write(tone(1_330));
     expect(sent()).toBe(3);
     expect(firstPacket).toBe(1);
@@ -264,12 +265,28 @@ describe("AiVoice (real mediasoup worker)", () => {
     stream.write(tone(500)); // after end(): ignored
     expect(await stream.ended).toBe("done");
     expect(voice.speaking).toBe(false);
-    expect(sent()).toBe(101);
+    expect(sent()).toBe(102);
     await settle(packets, sent);
-    expect(packets).toHaveLength(101);
+    expect(packets).toHaveLength(102);
     expect(firstPacket).toBe(1);
     expectContiguous(packets);
     expect(packets.filter((p) => p.marker)).toHaveLength(1);
+  });
+
+  it("two voices saying the same samples send the same Opus payloads (encoded once, for the node)", async () => {
+    const a = await setup();
+    const b = await setup();
+    const question = tone(430, 440);
+    expect(await a.voice.play(question).ended).toBe("done");
+    // b said something else first: a voice's one encoder would be in another state now.
+    expect(await b.voice.play(tone(200, 880)).ended).toBe("done");
+    expect(await b.voice.play(question).ended).toBe("done");
+    await settle(a.packets, a.sent);
+    await settle(b.packets, b.sent);
+    expect(a.packets).toHaveLength(22);
+    expect(b.packets.slice(10).map((p) => p.payload)).toEqual(a.packets.map((p) => p.payload));
+    // Each voice keeps its own RTP stream.
+    expect(b.packets[0]!.ssrc).not.toBe(a.packets[0]!.ssrc);
   });
 
   it("stream(): a piece that comes after the PCM ran out starts a new talkspurt after the pause", async () => {

@@ -8,8 +8,24 @@ const WINDOW = 160; // 10 ms at 16 kHz
 const SOUND_RMS = 100;
 const KEEP = 320; // 20 ms before the first sound
 
+/**
+ * The view made for each PCM array: the synthesis cache hands out the same
+ * samples for the same words, and the same view of them lets the AI's voice
+ * reuse their encoded frames (media's EncodedSpeech goes by identity).
+ */
+const trimmed = new WeakMap<Int16Array, Int16Array>();
+
 /** `pcm` from 20 ms before its first sound (a view, not a copy); all of it if it never gets loud. */
 export function trimLeadingSilence(pcm: Int16Array): Int16Array {
+  let view = trimmed.get(pcm);
+  if (!view) {
+    view = fromFirstSound(pcm);
+    trimmed.set(pcm, view);
+  }
+  return view;
+}
+
+function fromFirstSound(pcm: Int16Array): Int16Array {
   const threshold = SOUND_RMS * SOUND_RMS * WINDOW;
   for (let start = 0; start + WINDOW <= pcm.length; start += WINDOW) {
     let energy = 0;

@@ -24,6 +24,16 @@ describe("trimLeadingSilence", () => {
     expect(Array.from(trimmed.subarray(20 * 16, 21 * 16))).toEqual(Array.from(tone(1)));
   });
 
+  it("gives the same view of the same samples every time (the voice's encoded frames go by identity)", () => {
+    const pcm = concat(new Int16Array(200 * 16), tone(300));
+    const first = trimLeadingSilence(pcm);
+    expect(trimLeadingSilence(pcm)).toBe(first);
+    // Equal samples in another array are another piece of audio.
+    const copy = pcm.slice();
+    expect(trimLeadingSilence(copy)).not.toBe(first);
+    expect(Array.from(trimLeadingSilence(copy))).toEqual(Array.from(first));
+  });
+
   it("counts faint noise as silence, not as the first sound", () => {
     const hiss = Int16Array.from({ length: 150 * 16 }, (_, i) => (i % 2 ? 30 : -30));
     const trimmed = trimLeadingSilence(concat(hiss, tone(100)));
