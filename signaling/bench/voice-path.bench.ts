@@ -22,6 +22,11 @@
 //   PAUSE=4     after each play of the recording, 4 s of silence (the
 //               customer listening to the AI), sent with Opus DTX like the
 //               app's browser (DTX=0: as 50 packets a second)
+//   SAME_TICK=1 every customer sends in the same millisecond of each 20 ms
+//               (default: their ticks spread over the 20 ms, as real
+//               customers' microphones are; before 2026-11-26 every run
+//               was SAME_TICK, which queued N packets behind each other in
+//               this process and in the node, and put that in the p99)
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -185,9 +190,13 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
       while (packets[from % packets.length]!.length === 0) from++;
       const loop = Array.from({ length: frames }, (_, i) => packets[(from + i) % packets.length]!);
       // Latency is measured on the packets sent (not the DTX frames).
-      return c.play(loop, (i, at) => {
-        if (loop[i]!.length > 0) times[i] = at;
-      });
+      const play = () =>
+        c.play(loop, (i, at) => {
+          if (loop[i]!.length > 0) times[i] = at;
+        });
+      if (process.env.SAME_TICK) return play();
+      // Customer k's 20 ms tick starts k/N of a frame later.
+      return new Promise((r) => setTimeout(r, (k * 20) / customers.length)).then(play);
     }),
   );
   const after = usage();
