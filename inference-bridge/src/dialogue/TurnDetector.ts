@@ -16,7 +16,12 @@
 //   said alone after a pause that followed a dangling word ("my daughter and
 //   … uh …", where the recogniser hears "uh" as "add") does not resolve it;
 //   the words before the pause are those the recogniser heard in the audio
-//   before it, even when they arrive after the customer went on.
+//   before it, even when they arrive after the customer went on. Once a
+//   result that heard all of the voice ended dangling, the silence keeps
+//   that longer wait if the recogniser rewrites the words rather than adds
+//   to them (pocketsphinx heard "cold, and …" as "held and", then 700 ms
+//   into the pause as "held hands", and the AI asked): words revised over
+//   the same audio are the recogniser's doubt, not the customer finishing.
 //
 // Plain logic on timestamps the caller passes in (performance.now() in the
 // node, scripted times in tests); it owns no timer.
@@ -86,6 +91,10 @@ export interface TurnOutlook {
 const NEVER = Number.NEGATIVE_INFINITY;
 const TAIL_WAIT: Record<TurnTail, number> = { complete: 0, open: 1, hesitation: 2 };
 
+function longerWait(a: TurnTail, b: TurnTail): TurnTail {
+  return TAIL_WAIT[a] >= TAIL_WAIT[b] ? a : b;
+}
+
 function countWords(text: string): number {
   let n = 0;
   for (const word of text.split(" ")) if (word) n++;
@@ -119,6 +128,13 @@ export class TurnDetector {
   #burstAudioMs = NEVER;
   /** How far behind the audio the recogniser's results come, as of its latest result (ms). */
   #recogniserLagMs = 0;
+  /**
+   * Since the last voiced frame: the words of the latest result that covered
+   * all of the voice, and the longest wait such results called for since
+   * the recogniser last added words rather than rewrote them.
+   */
+  #heardText: string | undefined;
+  #heardTail: TurnTail = "complete";
 
   constructor(config: Partial<TurnDetectorConfig> = {}) {
     this.#config = { ...DEFAULT_TURN_DETECTION, ...config };
@@ -148,6 +164,7 @@ export class TurnDetector {
     }
     this.#voiceAt = at;
     this.#voiceAudioMs = Math.max(this.#voiceAudioMs, audioMs);
+    this.#heardText = undefined; // a new silence starts from here
   }
 
   /**
@@ -176,6 +193,12 @@ export class TurnDetector {
       // Late words from before the burst (a busy recogniser): what the customer had said before it.
       if (segment.endMs < this.#burstAudioMs) this.#rememberBeforeBurst(text);
     }
+    if (segment.text && this.#voiced && segment.endMs >= this.#voiceAudioMs) {
+      const judged = this.#judgedTail();
+      const added = this.#heardText === undefined || text.startsWith(`${this.#heardText} `);
+      this.#heardTail = added ? judged : longerWait(this.#heardTail, judged);
+      this.#heardText = text;
+    }
     const settled = segment.isFinal || segment.stability >= this.#config.minStability;
     if (settled && segment.endMs > this.#coveredAudioMs) {
       this.#coveredAudioMs = segment.endMs;
@@ -187,9 +210,8 @@ export class TurnDetector {
   /** When the turn ends and when to prepare the answer; undefined while there is nothing to answer. */
   outlook(): TurnOutlook | undefined {
     if (!this.#voiced || !this.#hasWords) return undefined;
-    let tail = turnTail(this.#text);
-    if (this.#tailBeforeBurst !== "complete" && countWords(this.#text) - this.#wordsBeforeBurst <= 1)
-      tail = TAIL_WAIT[this.#tailBeforeBurst] > TAIL_WAIT[tail] ? this.#tailBeforeBurst : tail;
+    const judged = this.#judgedTail();
+    const tail = this.#heardText === undefined ? judged : longerWait(judged, this.#heardTail);
     const heardAt = this.#heardAt();
     const endsAt = Math.max(this.#voiceAt + this.#silenceMs(tail), heardAt);
     return {
@@ -216,6 +238,15 @@ export class TurnDetector {
     this.#tailBeforeBurst = "complete";
     this.#wordsBeforeBurst = 0;
     this.#burstAudioMs = NEVER;
+    this.#heardText = undefined;
+  }
+
+  /** How the words on screen end, a lone word after a dangling pause judged with the words before it. */
+  #judgedTail(): TurnTail {
+    const tail = turnTail(this.#text);
+    if (this.#tailBeforeBurst !== "complete" && countWords(this.#text) - this.#wordsBeforeBurst <= 1)
+      return longerWait(this.#tailBeforeBurst, tail);
+    return tail;
   }
 
   /** The words as they stood before the customer went on after a pause. */

@@ -305,6 +305,32 @@ describe("TurnDetector", () => {
     expect(pauseTwo.endsAt).toBeGreaterThan(3_440 + ARRIVAL_MS);
   });
 
+  it("a dangling end the recogniser heard all of the voice with holds while it rewrites the words, not when it adds to them", () => {
+    // The CI run where the AI cut in: "… cold, and" heard as "held and" once
+    // the recogniser had all of it, then 700 ms into the pause as "held hands".
+    const s = script(DEFAULT_TURN_DETECTION);
+    s.talk(0, 780);
+    s.partial(1_100, 0, "the coffee was", 780);
+    s.talk(1_920, 2_200);
+    s.partial(2_550, 0, "the coffee was and", 2_200);
+    s.talk(3_440, 4_180); // "cold, and"
+    s.partial(3_950, 0, "the coffee was and held", 3_700);
+    s.partial(4_520, 0, "the coffee was and held and", 4_200);
+    s.partial(4_880, 0, "the coffee was and held hands", 4_200);
+    expect(s.outlook()).toMatchObject({ tail: "hesitation", endsAt: 4_200 + 2_000 });
+    // The customer goes on: a new silence is judged afresh.
+    s.talk(5_240, 7_060); // "nobody at the counter noticed it"
+    s.partial(7_400, 0, "the coffee was and held hands nobody at the counter noticed it", 7_080);
+    expect(s.outlook()).toMatchObject({ tail: "complete", endsAt: 7_080 + 500 });
+
+    // A recogniser that adds the last word after covering the voice: the new words decide.
+    const t = script(DEFAULT_TURN_DETECTION);
+    t.talk(0, 1_000);
+    t.partial(1_300, 0, "the coffee was", 1_020);
+    t.partial(1_400, 0, "the coffee was cold", 1_020);
+    expect(t.outlook()).toMatchObject({ tail: "complete", endsAt: 1_020 + 500 });
+  });
+
   it("one word alone after a pause that followed a complete thought is judged by itself", () => {
     const s = script();
     s.talk(1_000, 2_000);
