@@ -164,7 +164,7 @@ export class TurnDetector {
     }
     this.#voiceAt = at;
     this.#voiceAudioMs = Math.max(this.#voiceAudioMs, audioMs);
-    this.#heardText = undefined; // a new silence starts from here
+    this.#newSilence();
   }
 
   /**
@@ -210,8 +210,7 @@ export class TurnDetector {
   /** When the turn ends and when to prepare the answer; undefined while there is nothing to answer. */
   outlook(): TurnOutlook | undefined {
     if (!this.#voiced || !this.#hasWords) return undefined;
-    const judged = this.#judgedTail();
-    const tail = this.#heardText === undefined ? judged : longerWait(judged, this.#heardTail);
+    const tail = longerWait(this.#judgedTail(), this.#heardTail);
     const heardAt = this.#heardAt();
     const endsAt = Math.max(this.#voiceAt + this.#silenceMs(tail), heardAt);
     return {
@@ -238,7 +237,13 @@ export class TurnDetector {
     this.#tailBeforeBurst = "complete";
     this.#wordsBeforeBurst = 0;
     this.#burstAudioMs = NEVER;
+    this.#newSilence();
+  }
+
+  /** Voice just ended (or the turn changed hands): no result has covered it yet. */
+  #newSilence(): void {
     this.#heardText = undefined;
+    this.#heardTail = "complete";
   }
 
   /** How the words on screen end, a lone word after a dangling pause judged with the words before it. */
