@@ -145,6 +145,26 @@ describe("AudioFingerprinter", () => {
     expect(got.voiced.at(-1)).toBe(1);
   });
 
+  it("is complete whenever it is read, though it computes hops in batches", () => {
+    const pcm = samplesOf(recordings[0]!).subarray(0, SAMPLE_RATE * 3);
+    const expected = referenceFingerprint(pcm);
+    const tap = new AudioFingerprinter();
+    let checked = 0;
+    for (let hops = 1; hops * HOP <= pcm.length; hops++) {
+      tap.push(pcm.subarray((hops - 1) * HOP, hops * HOP));
+      // Read between batches (every 7 hops against batches of 5): each read sees every hop so far.
+      if (hops % 7 !== 0) continue;
+      const soFar = referenceFingerprint(pcm.subarray(0, hops * HOP)).values.length;
+      expect(tap.frames).toBe(soFar);
+      expect([...tap.fingerprint().values]).toEqual(expected.values.slice(0, soFar));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(15);
+    // Reading in between changed nothing: the whole matches the method.
+    expect(differingBits([...tap.fingerprint().values], expected.values)).toBe(0);
+    expect([...tap.fingerprint().voiced]).toEqual(expected.voiced);
+  });
+
   it("skips the spectrum of digital silence (a DTX pause filled with zeros) with the same result", () => {
     const speech = samplesOf(recordings[0]!).subarray(0, SAMPLE_RATE * 2);
     const pcm = new Int16Array(SAMPLE_RATE * 6);

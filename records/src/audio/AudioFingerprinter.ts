@@ -16,6 +16,13 @@
 // (even samples as real parts, odd as imaginary) split into the real
 // signal's bins, only those the bands use: the same spectrum as a 1024-point
 // complex FFT up to rounding, at less than half its cost.
+//
+// Hops are computed BATCH at a time (every 100 ms), not one per 20 ms frame:
+// on a node, one stream's hop runs between other streams' decoding and
+// network work, which evicts the FFT's tables and work space from the cache,
+// so a lone hop cost about twice what it costs in a row. Nothing waits for the
+// fingerprint during the session; reading it (fingerprint(), frames,
+// silentHops) computes the hops still pending first.
 
 export const SAMPLE_RATE = 16_000;
 export const HOP = 320; // 20 ms
@@ -33,6 +40,11 @@ const LAG = 4;
 
 /** The complex FFT's size: the real window's samples in pairs. */
 const HALF = WINDOW / 2;
+/** Hops computed together (see above). */
+const BATCH = 5;
+/** The sample ring holds the window of the oldest pending hop and every sample since: a power of two for cheap wrapping. */
+const RING = 4096;
+if (RING < WINDOW + (BATCH - 1) * HOP) throw new Error("the ring must hold every pending hop's window");
 
 // Shared, read-only tables.
 const hann = new Float64Array(WINDOW);
@@ -75,8 +87,12 @@ const scratchRe = new Float64Array(HALF);
 const scratchIm = new Float64Array(HALF);
 
 export class AudioFingerprinter {
-  /** The last WINDOW samples as they came (16-bit: a quarter of the memory of doubles). */
-  readonly #ring = new Int16Array(WINDOW);
+  /** The last RING samples as they came (16-bit: a quarter of the memory of doubles). */
+  readonly #ring = new Int16Array(RING);
+  /** Hops reached but not yet computed: where each one's window ends in the ring, and whether it was all zeros. */
+  readonly #pendingEnd = new Uint16Array(BATCH);
+  readonly #pendingSilent = new Uint8Array(BATCH);
+  #pending = 0;
   readonly #raw = new Float64Array(SMOOTH * BANDS);
   readonly #history = new Float64Array((LAG + 1) * BANDS);
   #hops = 0;
@@ -99,11 +115,13 @@ export class AudioFingerprinter {
   }
 
   get frames(): number {
+    this.#computePending();
     return this.#frames;
   }
 
   /** Hops whose window was digital silence (a DTX pause filled with zeros): no spectrum computed. */
   get silentHops(): number {
+    this.#computePending();
     return this.#silentHops;
   }
 
@@ -115,14 +133,20 @@ export class AudioFingerprinter {
     for (let i = 0; i < pcm.length; i++) {
       const sample = pcm[i]!;
       ring[pos] = sample;
-      pos = (pos + 1) & (WINDOW - 1);
+      pos = (pos + 1) & (RING - 1);
       this.#samples++;
       if (sample !== 0) this.#lastSound = this.#samples;
       if (++this.#sinceHop === HOP) {
         this.#sinceHop = 0;
-        this.#ringPos = pos;
-        if (this.#samples >= WINDOW) this.#hop();
-        if (this.#frames >= this.#values.length) return;
+        if (this.#samples >= WINDOW) {
+          this.#pendingEnd[this.#pending] = pos;
+          // All WINDOW samples up to here are 0 (checked now: later samples move #lastSound).
+          this.#pendingSilent[this.#pending] = this.#samples - this.#lastSound >= WINDOW ? 1 : 0;
+          if (++this.#pending === BATCH) {
+            this.#computePending();
+            if (this.#frames >= this.#values.length) return;
+          }
+        }
       }
     }
     this.#ringPos = pos;
@@ -130,13 +154,23 @@ export class AudioFingerprinter {
 
   /** The fingerprint so far (views on this tap's buffers: copy before reusing the tap). */
   fingerprint(): Fingerprint {
+    this.#computePending();
     return { values: this.#values.subarray(0, this.#frames), voiced: this.#voiced.subarray(0, this.#frames) };
   }
 
-  #hop(): void {
+  #computePending(): void {
+    for (let i = 0; i < this.#pending; i++) {
+      if (this.#frames >= this.#values.length) break;
+      this.#hop(this.#pendingEnd[i]!, this.#pendingSilent[i] === 1);
+    }
+    this.#pending = 0;
+  }
+
+  /** The hop whose window ends at ring position `end`. */
+  #hop(end: number, silent: boolean): void {
     const raw = this.#raw;
     const rawBase = (this.#hops % SMOOTH) * BANDS;
-    if (this.#samples - this.#lastSound >= WINDOW) {
+    if (silent) {
       // All WINDOW samples are 0, so is every band's energy: the same result without the FFT.
       // This is most of a customer's pause (the node fills DTX gaps with zeros).
       raw.fill(0, rawBase, rawBase + BANDS);
@@ -149,10 +183,10 @@ export class AudioFingerprinter {
     const im = scratchIm;
     // Window the last WINDOW samples (oldest first), pairs into bit-reversed order.
     let sumSquares = 0;
-    const start = this.#ringPos;
+    const start = end - WINDOW;
     for (let n = 0; n < HALF; n++) {
-      const even = ring[(start + 2 * n) & (WINDOW - 1)]!;
-      const odd = ring[(start + 2 * n + 1) & (WINDOW - 1)]!;
+      const even = ring[(start + 2 * n) & (RING - 1)]!;
+      const odd = ring[(start + 2 * n + 1) & (RING - 1)]!;
       sumSquares += even * even + odd * odd;
       const j = bitReverse[n]!;
       re[j] = even * hann[2 * n]!;
