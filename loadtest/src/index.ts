@@ -8,6 +8,7 @@ export {
   wsUrl,
 } from "./ProtocolClient.ts";
 export { conversationWav, LIBRIVOX_DIR, librivoxRecordings, type Recording } from "./recordings.ts";
+export { loopDelayMs, newLoopDelayMonitor } from "./run/loopDelay.ts";
 export {
   INNER_PAUSE_S,
   lastVoiceSeconds,

@@ -9,6 +9,7 @@ import { OggOpusError, opusPacketSamples, readOggOpus } from "../src/audio/oggOp
 import { loadRecording, RecordingError, recordingFiles } from "../src/audio/Recording.ts";
 import { main } from "../src/cli.ts";
 import { librivoxRecordings } from "../src/recordings.ts";
+import { LOOP_MONITOR_RESOLUTION_MS, loopDelayMs, newLoopDelayMonitor } from "../src/run/loopDelay.ts";
 import { parseCli, parseDuration, UsageError } from "../src/run/options.ts";
 import { parsePrometheus } from "../src/run/ServerWatch.ts";
 
@@ -90,6 +91,20 @@ describe("command line", () => {
     expect(() => parseCli(["--slo", "nonsense<1"])).toThrow(/unknown metric/);
     expect(await main(["--duration", "soon"])).toBe(2);
     expect(await main(["--url", "http://127.0.0.1:9", "-r", rec!.wav, "-d", "1s"])).toBe(2); // nobody there
+  });
+
+  it("reads an event-loop delay histogram as the loop's delay, not its timer's interval", async () => {
+    // An idle loop: the histogram holds the 10 ms interval, the delay is about nothing.
+    const idle = newLoopDelayMonitor();
+    idle.enable();
+    await new Promise((r) => setTimeout(r, 300));
+    idle.disable();
+    expect(idle.min / 1e6).toBeGreaterThanOrEqual(LOOP_MONITOR_RESOLUTION_MS);
+    expect(loopDelayMs(idle.min)).toBeLessThan(idle.min / 1e6);
+    expect(loopDelayMs(idle.min)).toBe(idle.min / 1e6 - LOOP_MONITOR_RESOLUTION_MS);
+    // prom-client's gauges are in seconds; a reading under the interval is no delay.
+    expect(loopDelayMs(0.0125, "s")).toBeCloseTo(2.5, 9);
+    expect(loopDelayMs(0.004, "s")).toBe(0);
   });
 
   it("reads Prometheus text", () => {

@@ -2,8 +2,9 @@
 // packets leave, and the machine's load. A run whose generator was saturated
 // measured the generator, not the node: the report says so.
 import { availableParallelism } from "node:os";
-import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
+import type { IntervalHistogram } from "node:perf_hooks";
 import { percentile } from "../report/stats.ts";
+import { loopDelayMs, newLoopDelayMonitor } from "./loopDelay.ts";
 import type { Pacer } from "./Pacer.ts";
 import { machineTicks } from "./proc.ts";
 
@@ -27,7 +28,7 @@ export class GeneratorWatch {
   readonly cores = availableParallelism();
   readonly #pacer: Pacer;
   readonly #runStartMs: number;
-  readonly #loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  readonly #loop: IntervalHistogram = newLoopDelayMonitor();
   #last = { at: performance.now(), cpu: process.cpuUsage(), machine: machineTicks() };
 
   constructor(pacer: Pacer, runStartMs: number) {
@@ -48,7 +49,7 @@ export class GeneratorWatch {
     const sample: GeneratorSample = {
       t: at - this.#runStartMs,
       cpuPercent: seconds > 0 ? (used / seconds) * 100 : 0,
-      eventLoopDelayP99Ms: this.#loop.percentile(99) / 1e6,
+      eventLoopDelayP99Ms: loopDelayMs(this.#loop.percentile(99)),
       sendLatenessP99Ms: late.length ? percentile(late, 99) : null,
       machineBusyPercent: total > 0 ? ((machine.busy - this.#last.machine.busy) / total) * 100 : 0,
     };

@@ -4,6 +4,7 @@
 // (--server-pid), the CPU of each of its processes from /proc: the node,
 // its mediasoup workers and a speech worker it spawned, apart.
 import { readdirSync, readFileSync } from "node:fs";
+import { loopDelayMs } from "./loopDelay.ts";
 import { CLK_TCK, cpuTicks, rssBytes } from "./proc.ts";
 
 export interface ServerSample {
@@ -82,12 +83,15 @@ export class ServerWatch {
         processes[now.kind] += ((now.ticks - before) / CLK_TCK / seconds) * 100;
       }
     }
-    const lag = metrics?.get("nodejs_eventloop_lag_p99_seconds") ?? metrics?.get("nodejs_eventloop_lag_seconds");
+    // The p99 is the delay histogram's (its timer's interval taken off); the other, a lone lateness.
+    const p99 = metrics?.get("nodejs_eventloop_lag_p99_seconds");
+    const lone = metrics?.get("nodejs_eventloop_lag_seconds");
+    const lagMs = p99 !== undefined ? loopDelayMs(p99, "s") : lone !== undefined ? lone * 1000 : undefined;
     const sample: ServerSample = {
       t: at - this.#runStartMs,
       cpuPercent,
       rssBytes: metrics?.get("process_resident_memory_bytes") ?? null,
-      eventLoopLagMs: lag === undefined ? null : lag * 1000,
+      eventLoopLagMs: lagMs ?? null,
       activeSessions: metrics?.get("voice_sessions_active") ?? null,
       processes,
       processRssBytes: this.#pid ? rssBytes(this.#pid) : null,

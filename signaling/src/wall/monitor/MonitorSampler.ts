@@ -25,6 +25,13 @@ import type { LiveConversation } from "../LiveConversations.ts";
 import { wallTopic } from "../scope.ts";
 import type { WallHub } from "../WallHub.ts";
 
+/**
+ * The loop-delay histogram records the whole interval of a timer repeating
+ * this often (an idle loop reads 10 ms); the loop's delay is the rest.
+ */
+const LOOP_RESOLUTION_MS = 10;
+const loopDelayMs = (nanos: number) => Math.max(0, nanos / 1e6 - LOOP_RESOLUTION_MS);
+
 export interface MonitorSamplerOptions {
   nodeId: string;
   hub: WallHub;
@@ -57,7 +64,7 @@ function stageFromEvents(c: LiveConversation | undefined): Stage {
 export class MonitorSampler {
   readonly #o: MonitorSamplerOptions;
   readonly #timer: NodeJS.Timeout;
-  readonly #loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   /** Previous CPU time per worker pid, for CPU share between samples. */
   readonly #cpu = new Map<number, { cpuMs: number; atMs: number }>();
   readonly #names = new Map<string, { name: string; atMs: number }>();
@@ -140,8 +147,8 @@ export class MonitorSampler {
         maxConcurrent: llm ? this.#o.llmLimits.maxConcurrent : 0,
         maxWaiting: llm ? this.#o.llmLimits.maxWaiting : 0,
       },
-      eventLoopLagMs: Number.isFinite(this.#loopDelay.mean) ? this.#loopDelay.mean / 1e6 : 0,
-      eventLoopLagMaxMs: this.#loopDelay.max / 1e6,
+      eventLoopLagMs: Number.isFinite(this.#loopDelay.mean) ? loopDelayMs(this.#loopDelay.mean) : 0,
+      eventLoopLagMaxMs: loopDelayMs(this.#loopDelay.max),
       dashboardClients: hub.clients,
       slowDashboardClients: hub.slowClients,
       liveSessionsAllNodes: hub.live.liveCount(),
