@@ -16,6 +16,8 @@
 //       before/after in one run: a node from that checkout (installed) and
 //       this one take turns, A B A B, under the same customers; the
 //       customers' own CPU (the load generator) is printed apart.
+//   NODE_FLAGS="--max-semi-space-size=16" BASELINE_NODE_FLAGS="" BASELINE=. pnpm bench
+//       the same code with and without V8/Node flags, in turns
 //   WARMUP=5    seconds each node first serves 10 customers, unmeasured
 //   LOCKSTEP=1  every customer from the start of the recording (default:
 //               staggered, so the AI's replies do not all fall together)
@@ -32,7 +34,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "@parley/inference-bridge";
-import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
+import {
+  librivoxRecordings,
+  loopDelayMs,
+  newLoopDelayMonitor,
+  opusPacketsFromFile,
+  WeriftCustomer,
+} from "@parley/loadtest";
 import { type ProbeProcess, startProbeProcess } from "@parley/loadtest/probe/process";
 import { REPO_ROOT } from "../src/config.ts";
 
@@ -110,14 +118,51 @@ interface Node {
   child: ChildProcess;
   url: string;
   port: number;
+  /** The node's internal listener's /metrics. */
+  metricsUrl: string;
+}
+
+/**
+ * What the node says of its own share of RTP→PCM: its histogram
+ * asr_audio_send_latency_seconds (packet handed to the node's JavaScript →
+ * PCM handed to gRPC, every 10th frame; cumulative counts by upper bound in
+ * seconds), and its event loop's delay, which comes before that.
+ */
+async function nodeMetrics(node: Node) {
+  const text = await (await fetch(node.metricsUrl)).text();
+  // prom-client resets its event-loop delay histogram at each scrape: this is the window's.
+  const gauge = (name: string) => loopDelayMs(Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1]), "s");
+  const loopDelay = {
+    p99Ms: gauge("nodejs_eventloop_lag_p99_seconds"),
+    maxMs: gauge("nodejs_eventloop_lag_max_seconds"),
+  };
+  const buckets = new Map<number, number>();
+  for (const m of text.matchAll(/^asr_audio_send_latency_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
+    const le = m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]);
+    buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+  }
+  return { audioSendLatency: buckets, loopDelay };
+}
+
+/** From two scrapes: the smallest bucket bound holding 99 % of the window's observations, and the share within 5 ms. */
+function inNodeLatency(before: Map<number, number>, after: Map<number, number>) {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const count = (le: number) => (after.get(le) ?? 0) - (before.get(le) ?? 0);
+  const total = count(Number.POSITIVE_INFINITY);
+  const p99Bound = bounds.find((le) => count(le) >= 0.99 * total) ?? Number.NaN;
+  return { p99AtMostMs: p99Bound * 1000, within5Ms: total > 0 ? count(0.005) / total : Number.NaN, samples: total };
 }
 
 async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): Promise<Node> {
   const port = await freePort();
+  const internalPort = await freePort();
   // PROFILE=dir writes a V8 CPU profile of the node to dir.
   const profile = process.env.PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE}`] : [];
-  // NODE_FLAGS="--trace-deopt ..." passes V8/Node flags to the nodes under test only.
-  const flags = process.env.NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
+  // NODE_FLAGS="--trace-deopt ..." passes V8/Node flags to the nodes under test only;
+  // BASELINE_NODE_FLAGS, when set, replaces them for the baseline (A/B of flags: BASELINE=. too).
+  const flagsOf =
+    label === "baseline" ? (process.env.BASELINE_NODE_FLAGS ?? process.env.NODE_FLAGS) : process.env.NODE_FLAGS;
+  const flags = flagsOf?.split(" ").filter(Boolean) ?? [];
   const child = spawn(
     process.execPath,
     [...profile, ...flags, "--import", "tsx", path.join(root, "signaling/src/main.ts")],
@@ -125,7 +170,7 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
       env: {
         ...process.env,
         PORT: String(port),
-        INTERNAL_PORT: "0",
+        INTERNAL_PORT: String(internalPort),
         HOST: "127.0.0.1",
         // Every simulated customer comes from this one address.
         WS_MAX_SOCKETS_PER_IP: "100000",
@@ -147,7 +192,8 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(`${url}/health`)).ok) return { label, child, url, port };
+      if ((await fetch(`${url}/health`)).ok)
+        return { label, child, url, port, metricsUrl: `http://127.0.0.1:${internalPort}/metrics` };
     } catch {
       /* not yet */
     }
@@ -177,7 +223,11 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
     wall: performance.now(),
   });
   const generatorMicros = (u: ReturnType<typeof usage>) => u.generator.user + u.generator.system;
+  await probe.collect(); // from here on: what the probe records (and its loop delay) is this window's
   const before = usage();
+  const generatorLoop = newLoopDelayMonitor();
+  generatorLoop.enable();
+  const metricsBefore = await nodeMetrics(node);
   await Promise.all(
     customers.map((c, k) => {
       const times: number[] = [];
@@ -200,8 +250,11 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
     }),
   );
   const after = usage();
+  const metricsAfter = await nodeMetrics(node);
+  const inNode = inNodeLatency(metricsBefore.audioSendLatency, metricsAfter.audioSendLatency);
   await new Promise((r) => setTimeout(r, 300));
 
+  generatorLoop.disable();
   const records = await probe.collect();
   const arrivals = new Map(records.chunkArrivals);
   const segmentSentAt = new Map(records.segmentSentAt);
@@ -224,6 +277,15 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
     streams,
     seconds: wall,
     rtpToPcmMs: { p50: percentile(rtpToPcm, 50), p99: percentile(rtpToPcm, 99), samples: rtpToPcm.length },
+    // Of that, the node's own part (its histogram's buckets: an upper bound, not a percentile).
+    rtpToPcmInNode: inNode,
+    // How late the node's event loop ran a 10 ms timer (p99): what a packet can wait before the node reads it.
+    // The same for the other processes on the path: the customers' (this one) and the speech worker's.
+    loopDelay: {
+      node: metricsAfter.loopDelay,
+      generator: { p99Ms: loopDelayMs(generatorLoop.percentile(99)), maxMs: loopDelayMs(generatorLoop.max) },
+      probe: records.loopDelay,
+    },
     eventToWsMs: { p50: percentile(eventToWs, 50), p99: percentile(eventToWs, 99), samples: eventToWs.length },
     cpuPerStreamPercent: {
       node: ((after.node - before.node) / wall / streams) * 100,
@@ -271,7 +333,9 @@ try {
         results.push(r);
         const c = r.cpuPerStreamPercent;
         console.log(
-          `${node.label.padEnd(8)} N=${String(n).padStart(3)}  RTP→PCM p50 ${r.rtpToPcmMs.p50.toFixed(2)} ms p99 ${r.rtpToPcmMs.p99.toFixed(2)} ms (${r.rtpToPcmMs.samples})` +
+          `${node.label.padEnd(8)} N=${String(n).padStart(3)}  RTP→PCM p50 ${r.rtpToPcmMs.p50.toFixed(2)} ms p99 ${r.rtpToPcmMs.p99.toFixed(2)} ms (${r.rtpToPcmMs.samples};` +
+            ` in the node p99 ≤ ${r.rtpToPcmInNode.p99AtMostMs} ms, ${(r.rtpToPcmInNode.within5Ms * 100).toFixed(2)} % ≤ 5 ms;` +
+            ` loop delay p99/max: ${(["node", "generator", "probe"] as const).map((p) => `${p} ${r.loopDelay[p].p99Ms.toFixed(1)}/${r.loopDelay[p].maxMs.toFixed(0)}`).join(", ")} ms)` +
             `  event→WS p50 ${r.eventToWsMs.p50.toFixed(2)} ms p99 ${r.eventToWsMs.p99.toFixed(2)} ms (${r.eventToWsMs.samples})` +
             `  CPU/stream node ${c.node.toFixed(3)} % + mediasoup ${c.mediasoupWorkers.toFixed(3)} % = ${c.total.toFixed(3)} % of a core` +
             `  (apart: database ${c.database.toFixed(3)} %, other helpers ${c.otherHelpers.toFixed(3)} %, generator ${c.generator.toFixed(3)} %, probe ${c.speechWorker.toFixed(3)} %; load ${r.loadAverage})`,

@@ -18,6 +18,7 @@ import {
   WorkerInfoSchema,
 } from "@parley/proto/asr";
 import { grpcServiceDefinition } from "@parley/proto/grpc";
+import { loopDelayMs, newLoopDelayMonitor } from "../run/loopDelay.ts";
 
 const SAMPLES_PER_MS = 16;
 
@@ -33,6 +34,8 @@ export interface ProbeRecords {
   chunkArrivals: [sessionId: string, arrivals: [frame: number, at: number][]][];
   /** [segment text, sent time] pairs. */
   segmentSentAt: [text: string, at: number][];
+  /** How late this process's event loop ran a 10 ms timer since the last take (p99, max): what an arriving chunk can wait. */
+  loopDelay: { p99Ms: number; maxMs: number };
 }
 
 /**
@@ -59,6 +62,7 @@ export class LatencyProbeRecognizer {
   readonly #segmentEveryMs: number;
   readonly #finalEverySamples: number;
   readonly #record: boolean;
+  readonly #loopDelay = newLoopDelayMonitor();
   port = 0;
 
   constructor(options: LatencyProbeOptions | number = {}) {
@@ -66,6 +70,7 @@ export class LatencyProbeRecognizer {
     this.#segmentEveryMs = o.segmentEveryMs ?? 250;
     this.#finalEverySamples = (o.finalEveryMs ?? 2_000) * SAMPLES_PER_MS;
     this.#record = o.record ?? true;
+    if (this.#record) this.#loopDelay.enable();
   }
 
   /** Everything recorded so far, as plain arrays; forgets it. */
@@ -73,9 +78,11 @@ export class LatencyProbeRecognizer {
     const records: ProbeRecords = {
       chunkArrivals: [...this.streams].map(([id, stream]) => [id, [...stream.chunkArrivals]]),
       segmentSentAt: [...this.segmentSentAt],
+      loopDelay: { p99Ms: loopDelayMs(this.#loopDelay.percentile(99)), maxMs: loopDelayMs(this.#loopDelay.max) },
     };
     this.streams.clear();
     this.segmentSentAt.clear();
+    this.#loopDelay.reset();
     return records;
   }
 
