@@ -18,6 +18,10 @@
 //       customers' own CPU (the load generator) is printed apart.
 //   NODE_FLAGS="--max-semi-space-size=16" BASELINE_NODE_FLAGS="" BASELINE=. pnpm bench
 //       the same code with and without V8/Node flags, in turns
+//   NODE_CPUS=0 taskset -c 1 pnpm bench
+//               the node and its helpers on core 0, the customers and the
+//               probe on core 1: the node's latency without the load
+//               generator's on the same core
 //   WARMUP=5    seconds each node first serves 10 customers, unmeasured
 //   LOCKSTEP=1  every customer from the start of the recording (default:
 //               staggered, so the AI's replies do not all fall together)
@@ -163,9 +167,12 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
   const flagsOf =
     label === "baseline" ? (process.env.BASELINE_NODE_FLAGS ?? process.env.NODE_FLAGS) : process.env.NODE_FLAGS;
   const flags = flagsOf?.split(" ").filter(Boolean) ?? [];
+  const nodeArgs = [...profile, ...flags, "--import", "tsx", path.join(root, "signaling/src/main.ts")];
+  // NODE_CPUS=0: the node (and the mediasoup workers and database it starts) on those cores only.
+  const pinned = process.env.NODE_CPUS;
   const child = spawn(
-    process.execPath,
-    [...profile, ...flags, "--import", "tsx", path.join(root, "signaling/src/main.ts")],
+    pinned ? "taskset" : process.execPath,
+    pinned ? ["-c", pinned, process.execPath, ...nodeArgs] : nodeArgs,
     {
       env: {
         ...process.env,
