@@ -140,7 +140,7 @@ export class AudioFingerprinter {
         this.#sinceHop = 0;
         if (this.#samples >= WINDOW) {
           this.#pendingEnd[this.#pending] = pos;
-          // All WINDOW samples up to here are 0 (checked now: later samples move #lastSound).
+          // Whether the WINDOW samples up to here are all 0 (known now only: later samples move #lastSound).
           this.#pendingSilent[this.#pending] = this.#samples - this.#lastSound >= WINDOW ? 1 : 0;
           if (++this.#pending === BATCH) {
             this.#computePending();
