@@ -9,6 +9,7 @@ export {
 } from "./ProtocolClient.ts";
 export { conversationWav, LIBRIVOX_DIR, librivoxRecordings, type Recording } from "./recordings.ts";
 export { loopDelayMs, newLoopDelayMonitor } from "./run/loopDelay.ts";
+export { parsePrometheus } from "./run/ServerWatch.ts";
 export {
   INNER_PAUSE_S,
   lastVoiceSeconds,

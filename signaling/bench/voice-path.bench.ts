@@ -16,7 +16,7 @@
 //       before/after in one run: a node from that checkout (installed) and
 //       this one take turns, A B A B, under the same customers; the
 //       customers' own CPU (the load generator) is printed apart.
-//   NODE_FLAGS="--max-semi-space-size=16" BASELINE_NODE_FLAGS="" BASELINE=. pnpm bench
+//   NODE_FLAGS="--max-semi-space-size=16" BASELINE_NODE_FLAGS="" BASELINE=$PWD pnpm bench
 //       the same code with and without V8/Node flags, in turns
 //   NODE_CPUS=0 taskset -c 1 pnpm bench
 //               the node and its helpers on core 0, the customers and the
@@ -43,6 +43,7 @@ import {
   loopDelayMs,
   newLoopDelayMonitor,
   opusPacketsFromFile,
+  parsePrometheus,
   WeriftCustomer,
 } from "@parley/loadtest";
 import { type ProbeProcess, startProbeProcess } from "@parley/loadtest/probe/process";
@@ -135,11 +136,12 @@ interface Node {
 async function nodeMetrics(node: Node) {
   const text = await (await fetch(node.metricsUrl)).text();
   // prom-client resets its event-loop delay histogram at each scrape: this is the window's.
-  const gauge = (name: string) => loopDelayMs(Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1]), "s");
+  const gauges = parsePrometheus(text);
   const loopDelay = {
-    p99Ms: gauge("nodejs_eventloop_lag_p99_seconds"),
-    maxMs: gauge("nodejs_eventloop_lag_max_seconds"),
+    p99Ms: loopDelayMs(gauges.get("nodejs_eventloop_lag_p99_seconds") ?? Number.NaN, "s"),
+    maxMs: loopDelayMs(gauges.get("nodejs_eventloop_lag_max_seconds") ?? Number.NaN, "s"),
   };
+  // Bucket lines differ only in their labels, which parsePrometheus does not keep.
   const buckets = new Map<number, number>();
   for (const m of text.matchAll(/^asr_audio_send_latency_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
     const le = m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]);
@@ -163,7 +165,7 @@ async function startNode(asrAddress: string, root = REPO_ROOT, label = "this"): 
   // PROFILE=dir writes a V8 CPU profile of the node to dir.
   const profile = process.env.PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE}`] : [];
   // NODE_FLAGS="--trace-deopt ..." passes V8/Node flags to the nodes under test only;
-  // BASELINE_NODE_FLAGS, when set, replaces them for the baseline (A/B of flags: BASELINE=. too).
+  // BASELINE_NODE_FLAGS, when set, replaces them for the baseline (A/B of flags: BASELINE=$PWD too).
   const flagsOf =
     label === "baseline" ? (process.env.BASELINE_NODE_FLAGS ?? process.env.NODE_FLAGS) : process.env.NODE_FLAGS;
   const flags = flagsOf?.split(" ").filter(Boolean) ?? [];
@@ -286,8 +288,8 @@ async function run(streams: number, packets: Buffer[], node: Node, probe: ProbeP
     rtpToPcmMs: { p50: percentile(rtpToPcm, 50), p99: percentile(rtpToPcm, 99), samples: rtpToPcm.length },
     // Of that, the node's own part (its histogram's buckets: an upper bound, not a percentile).
     rtpToPcmInNode: inNode,
-    // How late the node's event loop ran a 10 ms timer (p99): what a packet can wait before the node reads it.
-    // The same for the other processes on the path: the customers' (this one) and the speech worker's.
+    // How late each event loop on the path ran a 10 ms timer (p99, max): what a packet can wait
+    // before the node, the customers' process (this one) or the speech worker reads it.
     loopDelay: {
       node: metricsAfter.loopDelay,
       generator: { p99Ms: loopDelayMs(generatorLoop.percentile(99)), maxMs: loopDelayMs(generatorLoop.max) },

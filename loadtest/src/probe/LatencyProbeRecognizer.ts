@@ -101,6 +101,7 @@ export class LatencyProbeRecognizer {
   }
 
   stop(): void {
+    this.#loopDelay.disable();
     this.#server.forceShutdown();
   }
 
