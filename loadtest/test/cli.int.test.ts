@@ -15,6 +15,7 @@ import type {} from "../../signaling/test/postgres.global.ts";
 import { loadRecording } from "../src/audio/Recording.ts";
 import { librivoxRecordings } from "../src/recordings.ts";
 import type { LoadTestReport } from "../src/report/report.ts";
+import { ServerWatch } from "../src/run/ServerWatch.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const schema = JSON.parse(readFileSync(path.join(ROOT, "loadtest/schema/report.schema.json"), "utf8"));
@@ -25,6 +26,8 @@ let node: ChildProcess;
 let url: string;
 let metricsUrl: string;
 let readyUrl: string;
+/** The node also serves /metrics publicly, to this bearer token only. */
+const METRICS_TOKEN = "loadtest-public-metrics-token";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -83,6 +86,7 @@ beforeAll(async () => {
       // A fresh database of the run's PostgreSQL cluster, with the demo store.
       DATABASE_URL: await createDatabaseAt(inject("parleyPostgresUrl")),
       PARLEY_SEED_DEMO: "1",
+      METRICS_AUTH_TOKEN: METRICS_TOKEN,
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -106,6 +110,22 @@ afterAll(async () => {
 });
 
 describe("pnpm loadtest against a real node", () => {
+  it("watches a node's public /metrics with its token, and says how to get them without it", async () => {
+    const watch = (metricsToken?: string) =>
+      new ServerWatch({ metricsUrl: `${url}/metrics`, metricsToken, pid: undefined, runStartMs: performance.now() });
+    const withToken = watch(METRICS_TOKEN);
+    await withToken.sample();
+    expect(withToken.metricsProblem).toBeUndefined();
+    expect(withToken.metricsSeen).toBe(true);
+    expect(withToken.baseline?.rssBytes).toBeGreaterThan(0);
+    expect(typeof withToken.baseline?.activeSessions).toBe("number");
+
+    const without = watch();
+    await without.sample();
+    expect(without.metricsSeen).toBe(false);
+    expect(without.metricsProblem).toMatch(/answered 401 .*--metrics-url or --metrics-token/);
+  });
+
   it("connects 3 sessions that get partials, finals and a WER; writes a valid JSON and an HTML report; closes every session", async () => {
     const out = path.join(dir, "out-ok");
     const { code, stdout, stderr } = await runCli([

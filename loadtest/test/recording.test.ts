@@ -10,7 +10,7 @@ import { loadRecording, RecordingError, recordingFiles } from "../src/audio/Reco
 import { main } from "../src/cli.ts";
 import { librivoxRecordings } from "../src/recordings.ts";
 import { LOOP_MONITOR_RESOLUTION_MS, loopDelayMs } from "../src/run/loopDelay.ts";
-import { parseCli, parseDuration, UsageError } from "../src/run/options.ts";
+import { LOCAL_NODE_METRICS_URL, parseCli, parseDuration, UsageError } from "../src/run/options.ts";
 import { parsePrometheus } from "../src/run/ServerWatch.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "parley-recordings-"));
@@ -83,6 +83,20 @@ describe("command line", () => {
     expect(o).toMatchObject({ endpoint: { url: "http://h:1" }, metricsUrl: "http://h:1/metrics", sessions: 4 });
     expect(parseCli(["--metrics-url", "none", "-r", rec!.wav])).toMatchObject({ metricsUrl: undefined, dtx: true });
     expect(parseCli(["--no-dtx", "-r", rec!.wav])).toMatchObject({ dtx: false });
+  });
+
+  it("watches a node on this machine on its internal listener, another on its public /metrics with a token", () => {
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      parseCli([...args, "-r", rec!.wav], new Date(), env);
+    for (const local of [[], ["--url", "http://localhost:8080"], ["--url", "http://[::1]:8080"]])
+      expect(cli(local)).toMatchObject({ metricsUrl: LOCAL_NODE_METRICS_URL, metricsToken: undefined });
+    expect(LOCAL_NODE_METRICS_URL).toBe("http://127.0.0.1:9464/metrics");
+    expect(cli(["--url", "https://parley.example"])).toMatchObject({ metricsUrl: "https://parley.example/metrics" });
+    expect(cli(["--metrics-url", "http://10.0.0.5:9464/metrics"])).toMatchObject({
+      metricsUrl: "http://10.0.0.5:9464/metrics",
+    });
+    expect(cli(["--metrics-token", "t1"], { METRICS_AUTH_TOKEN: "t2" })).toMatchObject({ metricsToken: "t1" });
+    expect(cli([], { METRICS_AUTH_TOKEN: "t2" })).toMatchObject({ metricsToken: "t2" });
   });
 
   it("exits 2 with the reason on bad usage, before touching any node", async () => {

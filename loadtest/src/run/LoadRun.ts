@@ -14,6 +14,8 @@ import { ServerWatch } from "./ServerWatch.ts";
 export interface LoadRunOptions {
   endpoint: Endpoint;
   metricsUrl: string | undefined;
+  /** Sent as a bearer token with each metrics request (a node's public /metrics needs it). */
+  metricsToken?: string | undefined;
   serverPid: number | undefined;
   sessions: number;
   /** Sessions started per second. */
@@ -96,7 +98,12 @@ export class LoadRun {
     const startedAt = new Date();
     const loadStart = loadAverage();
     this.#runStartMs = performance.now();
-    const server = new ServerWatch({ metricsUrl: o.metricsUrl, pid: o.serverPid, runStartMs: this.#runStartMs });
+    const server = new ServerWatch({
+      metricsUrl: o.metricsUrl,
+      metricsToken: o.metricsToken,
+      pid: o.serverPid,
+      runStartMs: this.#runStartMs,
+    });
     const generator = new GeneratorWatch(this.#pacer, this.#runStartMs);
     this.server = server;
     this.generator = generator;

@@ -1,8 +1,9 @@
 // Watches the node while the load runs: its CPU, memory, event-loop lag and
-// live sessions from its Prometheus endpoint (the public /metrics, or the
-// internal metrics port: --metrics-url), and, for a node on this machine
-// (--server-pid), the CPU of each of its processes from /proc: the node,
-// its mediasoup workers and a speech worker it spawned, apart.
+// live sessions from its Prometheus endpoint (its internal listener, or the
+// public /metrics with the node's bearer token: --metrics-url,
+// --metrics-token), and, for a node on this machine (--server-pid), the CPU
+// of each of its processes from /proc: the node, its mediasoup workers and a
+// speech worker it spawned, apart.
 import { readdirSync, readFileSync } from "node:fs";
 import { loopDelayMs } from "./loopDelay.ts";
 import { CLK_TCK, cpuTicks, rssBytes } from "./proc.ts";
@@ -36,6 +37,13 @@ export function parsePrometheus(text: string): Map<string, number> {
 
 type Kind = "node" | "mediasoup" | "speech" | "other";
 
+/** A node's public listener hides /metrics (404) or asks for its token (401). */
+const refusalHint = (status: number) =>
+  status === 401 || status === 404
+    ? " (a node serves /metrics on its internal listener, 127.0.0.1:9464 by default, and publicly only to" +
+      " METRICS_AUTH_TOKEN: give --metrics-url or --metrics-token)"
+    : "";
+
 export class ServerWatch {
   readonly samples: ServerSample[] = [];
   /** The first sample, taken before any session started (no CPU figures: nothing to compare with). */
@@ -44,12 +52,19 @@ export class ServerWatch {
   metricsProblem: string | undefined;
   metricsSeen = false;
   readonly #metricsUrl: string | undefined;
+  readonly #metricsHeaders: Record<string, string>;
   readonly #pid: number | undefined;
   readonly #runStartMs: number;
   #last: { at: number; cpuSeconds: number | null; ticks: Map<number, { kind: Kind; ticks: number }> } | undefined;
 
-  constructor(options: { metricsUrl: string | undefined; pid: number | undefined; runStartMs: number }) {
+  constructor(options: {
+    metricsUrl: string | undefined;
+    metricsToken?: string | undefined;
+    pid: number | undefined;
+    runStartMs: number;
+  }) {
     this.#metricsUrl = options.metricsUrl;
+    this.#metricsHeaders = options.metricsToken ? { authorization: `Bearer ${options.metricsToken}` } : {};
     this.#pid = options.pid;
     this.#runStartMs = options.runStartMs;
   }
@@ -59,11 +74,14 @@ export class ServerWatch {
     let metrics: Map<string, number> | undefined;
     if (this.#metricsUrl) {
       try {
-        const res = await fetch(this.#metricsUrl, { signal: AbortSignal.timeout(2_000) });
+        const res = await fetch(this.#metricsUrl, {
+          headers: this.#metricsHeaders,
+          signal: AbortSignal.timeout(2_000),
+        });
         if (res.ok) {
           metrics = parsePrometheus(await res.text());
           this.metricsSeen = true;
-        } else this.metricsProblem ??= `${this.#metricsUrl} answered ${res.status}`;
+        } else this.metricsProblem ??= `${this.#metricsUrl} answered ${res.status}${refusalHint(res.status)}`;
       } catch (error) {
         this.metricsProblem ??= `${this.#metricsUrl}: ${(error as Error).message}`;
       }

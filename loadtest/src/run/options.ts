@@ -10,7 +10,11 @@ export const USAGE = `parley loadtest: replays recorded speech as many WebRTC cu
   pnpm loadtest [options]
 
   --url URL            the node (default http://127.0.0.1:8080)
-  --metrics-url URL    its Prometheus endpoint (default URL/metrics; "none": do not watch)
+  --metrics-url URL    its Prometheus endpoint; "none": do not watch. Default: for a node on
+                       this machine its internal listener, http://127.0.0.1:9464/metrics;
+                       for another, URL/metrics, which a node serves only with the token
+  --metrics-token T    bearer token for the public URL/metrics (the node's METRICS_AUTH_TOKEN;
+                       default: METRICS_AUTH_TOKEN in this environment)
   --server-pid PID     a node on this machine: CPU of its node, mediasoup and speech processes from /proc
   -n, --sessions N     concurrent sessions (default 10)
   --ramp R             sessions started per second (default 2)
@@ -54,7 +58,17 @@ function positive(text: string, what: string, integer: boolean): number {
   return v;
 }
 
-export function parseCli(argv: string[], now = new Date()): CliOptions | "help" {
+/**
+ * Where a node's own metrics are when nothing says otherwise: its internal
+ * listener (INTERNAL_HOST 127.0.0.1, INTERNAL_PORT 9464), which only a process
+ * on the same machine reaches. The public listener answers /metrics only to
+ * METRICS_AUTH_TOKEN.
+ */
+export const LOCAL_NODE_METRICS_URL = "http://127.0.0.1:9464/metrics";
+
+const isLoopback = (url: string) => /^(localhost|127(\.\d+){3}|\[::1\])$/.test(new URL(url).hostname);
+
+export function parseCli(argv: string[], now = new Date(), env = process.env): CliOptions | "help" {
   let values: ReturnType<typeof parse>["values"];
   try {
     values = parse(argv).values;
@@ -64,7 +78,11 @@ export function parseCli(argv: string[], now = new Date()): CliOptions | "help" 
   if (values.help) return "help";
   const url = (values.url ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
   if (!/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be http(s)://host[:port], not "${url}"`);
-  const metricsUrl = values["metrics-url"] === "none" ? undefined : (values["metrics-url"] ?? `${url}/metrics`);
+  const metricsUrl =
+    values["metrics-url"] === "none"
+      ? undefined
+      : (values["metrics-url"] ?? (isLoopback(url) ? LOCAL_NODE_METRICS_URL : `${url}/metrics`));
+  const metricsToken = values["metrics-token"] ?? (env.METRICS_AUTH_TOKEN || undefined);
   const sessions = positive(values.sessions ?? "10", "--sessions", true);
   const dtx = !values["no-dtx"];
   const recordings: LoadRecording[] = values.recording?.length
@@ -82,6 +100,7 @@ export function parseCli(argv: string[], now = new Date()): CliOptions | "help" 
   return {
     endpoint: { url },
     metricsUrl,
+    metricsToken,
     serverPid: values["server-pid"] ? positive(values["server-pid"], "--server-pid", true) : undefined,
     sessions,
     rampPerSecond: positive(values.ramp ?? "2", "--ramp", false),
@@ -106,6 +125,7 @@ function parse(argv: string[]) {
     options: {
       url: { type: "string" },
       "metrics-url": { type: "string" },
+      "metrics-token": { type: "string" },
       "server-pid": { type: "string" },
       sessions: { type: "string", short: "n" },
       ramp: { type: "string" },
