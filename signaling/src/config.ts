@@ -157,8 +157,7 @@ export interface Config {
   asr: {
     /** host:port of remote speech workers; empty means start the embedded CPU worker. */
     workers: string[];
-    language: string;
-    /** Audio per gRPC message: 20 sends every frame at once; 100 matches pocketsphinx's block and costs less CPU. */
+    /** Audio per gRPC message: 20 sends every frame at once; 40 or 100 batch frames (more delay, no CPU saved in the node). */
     chunkMs: number;
     finishTimeoutMs: number;
     embeddedMaxStreams: number;
@@ -350,7 +349,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     asr: {
       workers: list(env.ASR_WORKERS ?? ""),
-      language: env.ASR_LANGUAGE ?? "en-US",
       chunkMs: int(env, "ASR_CHUNK_MS", 20),
       finishTimeoutMs: int(env, "VOICE_PROCESSING_TIMEOUT", 30_000),
       embeddedMaxStreams: int(env, "ASR_EMBEDDED_MAX_STREAMS", 8),
