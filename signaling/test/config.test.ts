@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { describeConfig, loadConfig, parseDurationMs } from "../src/config.ts";
+import { describeConfig, loadConfig, parseDurationMs, REPO_ROOT } from "../src/config.ts";
 
 describe("configuration", () => {
   it("has embedded defaults: built-in scoring, embedded speech worker", () => {
@@ -24,6 +25,16 @@ describe("configuration", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
     expect(() => loadConfig({ JWT_SECRET: "short" })).toThrow(/32/);
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_SECRET/);
+  });
+
+  it("documents every variable it reads in the README's configuration table", () => {
+    const source = readFileSync(new URL("../src/config.ts", import.meta.url), "utf8");
+    const read = new Set([...source.matchAll(/\benv(?:\.|, ")([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!));
+    const readme = readFileSync(`${REPO_ROOT}/README.md`, "utf8");
+    const tableRows = readme.split("\n").filter((line) => line.startsWith("| `"));
+    const documented = (name: string) => tableRows.some((row) => row.split("|")[1]!.includes(`\`${name}\``));
+    expect(read.size).toBeGreaterThan(50);
+    expect([...read].filter((name) => !documented(name))).toEqual([]);
   });
 
   it("masks the secret when logged", () => {
