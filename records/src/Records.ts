@@ -417,7 +417,7 @@ export class Records {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweepTimer);
-    this.retention.stop();
+    await this.retention.stop();
     await this.writer.close();
     await Promise.allSettled([...this.#finalizing]);
     await this.database.close();

@@ -58,6 +58,25 @@ const count = async (records: Records, table: string, sessionId: string) =>
     .n as number;
 
 describe("retention job", () => {
+  it("makes its first pass when it starts, so a node restarted more often than hourly still deletes", async () => {
+    const url = await pg.createDatabase();
+    const before = await openRecords(url);
+    const old = await visit(before);
+    await before.sql`update sessions set created_at = created_at - interval '800 days' where id = ${old.sessionId}`;
+    await before.close();
+
+    const restarted = await openRecords(url, { retention: { intervalMs: HOUR } });
+    try {
+      const redacted = async () =>
+        (await restarted.sql`select redacted_at from sessions where id = ${old.sessionId}`)[0]!.redacted_at;
+      for (let i = 0; i < 100 && (await redacted()) === null; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await redacted()).not.toBeNull();
+      expect(await count(restarted, "transcript_segments", old.sessionId)).toBe(0);
+    } finally {
+      await restarted.close();
+    }
+  });
+
   it("deletes voice data after 24 h and transcripts after 730 days, nothing earlier, and logs what it deleted", async () => {
     let now = Date.now();
     const { logger, lines } = capturingLogger();

@@ -42,17 +42,25 @@ export class RetentionJob {
     this.#now = now;
   }
 
+  /**
+   * A pass now, then one every intervalMs. The first pass does not wait for
+   * the interval: a node restarted more often than that would never delete.
+   */
   start(): void {
     if (this.#options.intervalMs <= 0 || this.#timer) return;
-    this.#timer = setInterval(() => {
+    const pass = () => {
       this.runOnce().catch((error: unknown) => this.#logger.error({ err: error }, "retention run failed"));
-    }, this.#options.intervalMs);
+    };
+    this.#timer = setInterval(pass, this.#options.intervalMs);
     this.#timer.unref();
+    pass();
   }
 
-  stop(): void {
+  /** No more passes; resolves when a pass under way has ended (before the database closes). */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    await this.#running?.catch(() => undefined);
   }
 
   /** One pass at the injected clock's now; concurrent calls share the pass. */
