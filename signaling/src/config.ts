@@ -190,6 +190,13 @@ function int(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/** An integer of at least 1: where 0 or less would be read as "now" (a retention period). */
+function atLeastOne(env: Env, name: string, fallback: number): number {
+  const value = int(env, name, fallback);
+  if (value < 1) throw new Error(`${name} must be at least 1, got ${value}`);
+  return value;
+}
+
 function num(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -377,8 +384,9 @@ function records(env: Env, publicUrl: string): Config["records"] {
     dataDir: env.PARLEY_DATA_DIR?.trim() || path.join(REPO_ROOT, ".data/pglite"),
     seedDemo: bool(env, "PARLEY_SEED_DEMO", !databaseUrl),
     fraudEnabled: bool(env, "ENABLE_FRAUD_DETECTION", true),
-    dataRetentionDays: int(env, "DATA_RETENTION_DAYS", 730),
-    voiceRetentionHours: int(env, "VOICE_DATA_RETENTION_HOURS", 24),
+    // 0 would delete conversations still under way, and their data codes with them.
+    dataRetentionDays: atLeastOne(env, "DATA_RETENTION_DAYS", 730),
+    voiceRetentionHours: atLeastOne(env, "VOICE_DATA_RETENTION_HOURS", 24),
     loginRateLimit: {
       windowMs: int(env, "RATE_LIMIT_WINDOW_MS", 900_000),
       max: int(env, "LOGIN_RATE_LIMIT_MAX", 10),

@@ -25,6 +25,10 @@ describe("configuration", () => {
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
     expect(() => loadConfig({ JWT_SECRET: "short" })).toThrow(/32/);
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_SECRET/);
+    // A retention of 0 would delete conversations under way: refused at start-up.
+    expect(() => loadConfig({ DATA_RETENTION_DAYS: "0" })).toThrow(/DATA_RETENTION_DAYS must be at least 1/);
+    expect(() => loadConfig({ VOICE_DATA_RETENTION_HOURS: "-1" })).toThrow(/VOICE_DATA_RETENTION_HOURS/);
+    expect(loadConfig({ VOICE_DATA_RETENTION_HOURS: "1" }).records.voiceRetentionHours).toBe(1);
   });
 
   it("documents every variable it reads in the README's configuration table", () => {
