@@ -241,7 +241,8 @@ export class ParleyServer {
     });
     const self = (): Omit<NodeInfo, "updatedAtMs"> => ({
       nodeId: config.nodeId,
-      publicUrl: config.nodePublicUrl ?? this.url,
+      // Without NODE_PUBLIC_URL only a node on loopback knows where its customers reach it.
+      publicUrl: config.nodePublicUrl ?? (isLoopbackHost(config.host) ? this.url : null),
       liveSessions: this.sessions.size,
       maxSessions: config.node.maxSessions,
       draining: this.#draining,
@@ -604,3 +605,6 @@ export class ParleyServer {
     });
   }
 }
+
+/** A listener only this machine reaches: its own URL is then where its customers are. */
+const isLoopbackHost = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");

@@ -97,6 +97,37 @@ describe("a cluster of nodes", () => {
     customer.socket.close();
   });
 
+  it("never sends customers to a node without an address of its own, nor runs its session twice", async () => {
+    // Listening beyond loopback without NODE_PUBLIC_URL (a pod behind a load balancer): only the
+    // load balancer knows how customers reach it.
+    const hidden = await node("hidden", { HOST: "0.0.0.0" });
+    const full = await node("full", { NODE_MAX_SESSIONS: "0" });
+    await expect.poll(async () => (await full.nodes.list()).length).toBe(2);
+    const seen = (await full.nodes.list()).find((n) => n.nodeId === hidden.config.nodeId);
+    expect(seen?.publicUrl).toBeNull();
+    const refused = await fetch(`${full.url}/api/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ storeCode: "demo", consent: { given: true, version: "test-1" } }),
+    });
+    expect(refused.status).toBe(503); // rather than a redirect to an address nobody outside can reach
+
+    // Its own customers it serves; one who reaches another node is told to try again (the load
+    // balancer's affinity brings them back), and the other node does not take the session over.
+    const own = await createSession(hidden);
+    expect(own.wsUrl).toBeUndefined();
+    const customer = await joinAt(`${hidden.url.replace("http", "ws")}/ws`, own.token);
+    expect(customer.result.case).toBe("joined");
+    await expect
+      .poll(async () => (await hidden.records.resumable(own.sessionId, 60_000))?.nodeId)
+      .toBe(hidden.config.nodeId);
+    const elsewhere = await joinAt(`${full.url.replace("http", "ws")}/ws`, own.token);
+    expect(elsewhere.result).toMatchObject({ case: "error", value: { code: ErrorCode.UNAVAILABLE } });
+    expect(full.sessions.get(own.sessionId)).toBeUndefined();
+    elsewhere.socket.close();
+    customer.socket.close();
+  });
+
   it("refuses a session when every node is draining or full", async () => {
     const only = await node("only", { NODE_MAX_SESSIONS: "0" });
     const res = await fetch(`${only.url}/api/sessions`, {

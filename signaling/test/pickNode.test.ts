@@ -18,6 +18,14 @@ describe("pickNode", () => {
     expect(pickNode([node("a", 2), node("b", 2)], "a")?.nodeId).toBe("a");
   });
 
+  it("sends customers to another node only if it has an address of its own", () => {
+    const hidden = { ...node("b", 0), publicUrl: null };
+    expect(pickNode([node("a", 5), hidden], "a")?.nodeId).toBe("a");
+    expect(pickNode([node("a", 10), hidden], "a")).toBeUndefined();
+    // A node always takes its own customers: they reach it where they loaded the page.
+    expect(pickNode([node("a", 5), hidden], "b")?.nodeId).toBe("b");
+  });
+
   it("skips draining and full nodes, and finds none when all are", () => {
     expect(pickNode([node("a", 0, 10, true), node("b", 9)], "a")?.nodeId).toBe("b");
     expect(pickNode([node("a", 10), node("b", 3, 10, true)], "a")).toBeUndefined();

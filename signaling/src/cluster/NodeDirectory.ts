@@ -6,8 +6,12 @@ import type { Logger } from "pino";
 
 export interface NodeInfo {
   nodeId: string;
-  /** Where customers reach this node: http(s)://host:port */
-  publicUrl: string;
+  /**
+   * Where customers reach this node: http(s)://host:port. null when it has no
+   * address of its own (no NODE_PUBLIC_URL behind a load balancer): customers
+   * reach it only where they loaded the page, so no other node sends them here.
+   */
+  publicUrl: string | null;
   liveSessions: number;
   maxSessions: number;
   /** Shutting down: takes no new sessions. */
@@ -27,12 +31,17 @@ export interface NodeDirectory {
   close(): void;
 }
 
-/** The node with the most room that takes sessions, preferring `selfId` on a tie; undefined when all are full. */
+/**
+ * The node with the most room that takes sessions, preferring `selfId` on a
+ * tie; undefined when all are full. Another node is a candidate only if
+ * customers can be sent to it (it has a public URL).
+ */
 export function pickNode(nodes: NodeInfo[], selfId: string): NodeInfo | undefined {
   let best: NodeInfo | undefined;
   let bestRoom = 0;
   for (const node of nodes) {
     if (node.draining) continue;
+    if (node.nodeId !== selfId && node.publicUrl === null) continue;
     const room = node.maxSessions - node.liveSessions;
     if (room <= 0) continue;
     if (!best || room > bestRoom || (room === bestRoom && node.nodeId === selfId)) {

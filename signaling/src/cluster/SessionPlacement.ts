@@ -6,6 +6,7 @@
 // node's URL to connect to. A socket that reaches the wrong node anyway is
 // answered with WRONG_NODE and the right URL: a redirect, not a proxy, so
 // that no node relays another node's signalling or media.
+import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Redis } from "ioredis";
 import type { Store } from "../session/Session.ts";
 import { type NodeDirectory, type NodeInfo, pickNode } from "./NodeDirectory.ts";
@@ -23,8 +24,8 @@ export interface SessionPlacement {
   handOver(nodeId: string, session: HandedOverSession, ttlMs: number): Promise<void>;
   /** A session handed to this node, taken once: undefined when there is none (or it was taken). */
   claim(sessionId: string): Promise<HandedOverSession | undefined>;
-  /** Where customers reach `nodeId`, if it is alive. */
-  urlOf(nodeId: string): Promise<string | undefined>;
+  /** Where customers reach `nodeId`: undefined when it is not alive, null when it has no address of its own. */
+  urlOf(nodeId: string): Promise<string | null | undefined>;
 }
 
 /** One node on its own: everything is placed here. */
@@ -49,7 +50,7 @@ export class LocalPlacement implements SessionPlacement {
     return undefined;
   }
 
-  async urlOf(nodeId: string): Promise<string | undefined> {
+  async urlOf(nodeId: string): Promise<string | null | undefined> {
     return (await this.#directory.list()).find((n) => n.nodeId === nodeId)?.publicUrl;
   }
 }
@@ -93,7 +94,7 @@ export class RedisPlacement implements SessionPlacement {
     return value ? (JSON.parse(value) as HandedOverSession) : undefined;
   }
 
-  async urlOf(nodeId: string): Promise<string | undefined> {
+  async urlOf(nodeId: string): Promise<string | null | undefined> {
     return (await this.#directory.list()).find((n) => n.nodeId === nodeId)?.publicUrl;
   }
 
@@ -101,6 +102,18 @@ export class RedisPlacement implements SessionPlacement {
     return `${this.#prefix}handover:${nodeId}:${sessionId}`;
   }
 }
+
+/**
+ * The session's node is alive but has no address of its own to send the
+ * customer to: it is not taken from that node (never two nodes running one
+ * conversation); the app tries again, and the load balancer's affinity
+ * brings it back there.
+ */
+export const unreachableOwner = () =>
+  new ParleyError(ErrorCode.UNAVAILABLE, "this session lives on a node not reachable from here; try again", {
+    retryable: true,
+    retryAfterMs: 1_000,
+  });
 
 /** http(s)://host → ws(s)://host/ws */
 export const wsUrlOf = (publicUrl: string) => `${publicUrl.replace(/^http/, "ws")}/ws`;

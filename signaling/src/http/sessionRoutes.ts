@@ -106,6 +106,9 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
           { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
         );
       const here = target.nodeId === deps.nodeId;
+      // pickNode only chooses another node that customers can be sent to.
+      const redirectTo = here ? undefined : target.publicUrl;
+      if (redirectTo === null) return json(500, { error: "placed on a node without a public address" });
       const release = deps.openSessions.acquire(info.clientIp);
       if (!release) return json(429, { error: `at most ${deps.openSessions.max} open sessions per client` });
       const sessionId = randomUUID();
@@ -155,7 +158,7 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
         expiresAt: new Date(expiresAt).toISOString(),
         dataCode,
         // Only for another node: the app reaches this one where it loaded the page.
-        ...(here ? {} : { wsUrl: wsUrlOf(target.publicUrl), nodeId: target.nodeId }),
+        ...(redirectTo ? { wsUrl: wsUrlOf(redirectTo), nodeId: target.nodeId } : {}),
       });
     },
   });

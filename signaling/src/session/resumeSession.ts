@@ -4,7 +4,7 @@
 // far, the questions already asked, and its event sequence continued.
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Records } from "@parley/records";
-import { type SessionPlacement, wsUrlOf } from "../cluster/SessionPlacement.ts";
+import { type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { Session } from "./Session.ts";
 import type { SessionRegistry } from "./SessionRegistry.ts";
@@ -23,7 +23,8 @@ export interface ResumeDeps {
 /**
  * The session taken up again, or undefined when there is nothing to resume
  * (unknown, ended, too old). A session still live on another node is not
- * taken from it: the socket is sent there (WRONG_NODE); one whose node is
+ * taken from it: the socket is sent there (WRONG_NODE), or told to try again
+ * (UNAVAILABLE) when that node has no address of its own; one whose node is
  * gone (it crashed, or came back under another name) is adopted here.
  */
 export async function resumeSession(deps: ResumeDeps, sessionId: string): Promise<Session | undefined> {
@@ -33,6 +34,7 @@ export async function resumeSession(deps: ResumeDeps, sessionId: string): Promis
     const url = await deps.placement.urlOf(stored.nodeId).catch(() => undefined);
     if (url)
       throw new ParleyError(ErrorCode.WRONG_NODE, "this session lives on another node", { redirectUrl: wsUrlOf(url) });
+    if (url === null) throw unreachableOwner();
   }
   const store = await deps.stores.find(stored.storeCode);
   if (!store) return undefined;

@@ -28,7 +28,7 @@ import {
 } from "@parley/proto/ws";
 import type { Logger } from "pino";
 import { type SessionClaims, verifyToken } from "../auth/token.ts";
-import { type SessionPlacement, wsUrlOf } from "../cluster/SessionPlacement.ts";
+import { type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import { clip, type LogThrottle } from "../edge/LogThrottle.ts";
 import { TokenBucket } from "../edge/TokenBucket.ts";
 import type { LiveBus, Unsubscribe } from "../live/LiveBus.ts";
@@ -327,7 +327,8 @@ export class CustomerSocket implements SessionOwner {
     if (!claims.node) return undefined;
     if (claims.node !== this.#ctx.nodeId) {
       const url = await this.#ctx.placement.urlOf(claims.node).catch(() => undefined);
-      if (!url) throw new ParleyError(ErrorCode.NOT_FOUND, "the node of this session is gone");
+      if (url === undefined) throw new ParleyError(ErrorCode.NOT_FOUND, "the node of this session is gone");
+      if (url === null) throw unreachableOwner();
       throw new ParleyError(ErrorCode.WRONG_NODE, "this session lives on another node", {
         redirectUrl: wsUrlOf(url),
       });
