@@ -1,11 +1,12 @@
 # syntax=docker/dockerfile:1.7
 # The Parley node: the uWS edge (signaling), the mediasoup media plane and the
-# inference bridge in one process, plus the customer app it serves.
+# inference bridge in one process, plus the apps it serves: the customer app
+# and the dashboards (the business wall, the admin monitor).
 #
 #   docker build -f deploy/docker/node.Dockerfile -t parley/node .   # from the repository root
 #
 # Stages: pnpm's store from the lockfile alone (cached until it changes); a
-# full install that builds the customer app; the production dependencies of
+# full install that builds the two apps; the production dependencies of
 # the node; the mediasoup worker built from source against Debian 12 by the
 # repository's own script; a slim Debian 12 runtime running as uid 10001.
 ARG NODE_IMAGE=node:20-bookworm
@@ -24,7 +25,8 @@ RUN pnpm fetch
 FROM fetch AS build
 COPY . .
 RUN pnpm install --offline --frozen-lockfile \
- && pnpm --filter @parley/client build
+ && pnpm --filter @parley/client build \
+ && pnpm --filter @parley/dashboard build
 
 # Only what the node runs: signaling and the workspace packages it depends on.
 # tsx is a runtime dependency: the node runs its TypeScript as the repository does.
@@ -62,6 +64,7 @@ WORKDIR /app
 # Code and dependencies belong to root and are read-only for the node's user.
 COPY --from=prod /src /app
 COPY --from=build /src/client/dist /app/client/dist
+COPY --from=build /src/dashboard/dist /app/dashboard/dist
 COPY --from=mediasoup-worker /out/mediasoup-worker /usr/local/bin/mediasoup-worker
 # --max-old-space-size: the NodeHeapNearLimit alert (deploy/prometheus/rules)
 # fires at 85 % of this heap; change both together.
@@ -70,6 +73,7 @@ ENV NODE_ENV=production \
     PORT=8080 \
     MEDIASOUP_WORKER_BIN=/usr/local/bin/mediasoup-worker \
     CLIENT_DIST_DIR=/app/client/dist \
+    DASHBOARD_DIST_DIR=/app/dashboard/dist \
     NODE_OPTIONS=--max-old-space-size=1536
 USER 10001:10001
 WORKDIR /app/signaling

@@ -72,7 +72,7 @@ describe("docker compose", () => {
     const broken = path.join(at("compose"), `.broken-${process.pid}.yml`);
     fs.writeFileSync(
       broken,
-      fs.readFileSync(file, "utf8").replace("    stop_grace_period: 5m", "    stop_grace_perod: 5m"),
+      fs.readFileSync(file, "utf8").replace("    stop_grace_period: 6m", "    stop_grace_perod: 6m"),
     );
     try {
       const r = compose(broken, "config", "-q");
@@ -127,7 +127,12 @@ describe("docker compose", () => {
     expect(env.MEDIASOUP_ANNOUNCED_ADDRESS).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     // No TCP port of the node is published: HTTP goes through the proxy.
     expect((node.ports ?? []).filter((p) => p.protocol !== "udp")).toEqual([]);
-    expect(node.stop_grace_period).toBe("5m");
+    // Two ports per conversation (a WebRTC transport each way): the range holds NODE_MAX_SESSIONS.
+    expect((max - min + 1) / 2).toBeGreaterThanOrEqual(Number(env.NODE_MAX_SESSIONS));
+    // A stop waits out the drain and the last records' writes.
+    expect(node.stop_grace_period).toBe("6m");
+    expect(6 * 60).toBeGreaterThanOrEqual(Number(env.DRAIN_TIMEOUT_MS) / 1000 + 10);
+    expect(env.FRONTEND_URL).toBe("https://localhost");
   });
 
   it("names each speech worker in ASR_WORKERS, and only variables the node reads", () => {
@@ -136,18 +141,9 @@ describe("docker compose", () => {
     expect(env.ASR_WORKERS?.split(",").map((a) => a.split(":")[0])).toEqual(["asr-cpu-1", "asr-cpu-2"]);
     const configTs = fs.readFileSync(path.join(REPO, "signaling/src/config.ts"), "utf8");
     const reads = (n: string) => configTs.includes(`env.${n}`) || configTs.includes(`"${n}"`);
-    const upcoming = new Set([
-      "DATABASE_URL",
-      "REDIS_URL",
-      "STRIPE_SECRET_KEY",
-      "STRIPE_WEBHOOK_SECRET",
-      "STRIPE_CONNECT_CLIENT_ID",
-      "DATA_RETENTION_DAYS",
-      "VOICE_DATA_RETENTION_HOURS",
-      "ENABLE_FRAUD_DETECTION",
-      "NODE_OPTIONS",
-    ]);
-    expect(Object.keys(env).filter((n) => !reads(n) && !upcoming.has(n))).toEqual([]);
+    // The deployment guide's Stripe Connect client id (account links need none), and Node's own.
+    const notParleys = new Set(["STRIPE_CONNECT_CLIENT_ID", "NODE_OPTIONS"]);
+    expect(Object.keys(env).filter((n) => !reads(n) && !notParleys.has(n))).toEqual([]);
   });
 
   it("serves /ready and /metrics on the internal port: healthcheck and Prometheus use it, nothing publishes it", () => {
@@ -281,6 +277,20 @@ describe("Dockerfiles", () => {
     const gpu = resolved().services["asr-gpu"];
     expect(mounts(gpu).find((m) => m.target === modelPath)?.readOnly).toBe(true);
     expect(gpu?.environment?.WHISPER_MODEL_PATH ?? modelPath).toBe(modelPath);
+  });
+
+  it("the node image builds, copies and points the node at every app it serves", () => {
+    const text = fs.readFileSync(at("docker/node.Dockerfile"), "utf8");
+    const configTs = fs.readFileSync(path.join(REPO, "signaling/src/config.ts"), "utf8");
+    for (const [app, variable] of [
+      ["client", "CLIENT_DIST_DIR"],
+      ["dashboard", "DASHBOARD_DIST_DIR"],
+    ] as const) {
+      expect(configTs, variable).toContain(`env.${variable}`);
+      expect(text, app).toContain(`pnpm --filter @parley/${app} build`);
+      expect(text, app).toMatch(new RegExp(`^COPY --from=build /src/${app}/dist /app/${app}/dist$`, "m"));
+      expect(text, app).toMatch(new RegExp(`^\\s+${variable}=/app/${app}/dist`, "m"));
+    }
   });
 
   it("the node image keeps every workspace package's manifest in its build context", () => {
