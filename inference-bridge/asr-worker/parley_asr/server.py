@@ -1,8 +1,9 @@
 """Command line and server lifecycle.
 
-    python -m parley_asr --host 127.0.0.1 --port 0 [--max-streams N] [--worker-id ID] [--engine NAME]
-                         [--model-path DIR] [--device cuda|cpu] [--dtype bfloat16|float16|float32]
-                         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+    python -m parley_asr --host 127.0.0.1 --port 0 [--max-streams N] [--worker-id ID]
+                         [--engine pocketsphinx|whisper] [--model-path DIR] [--device cuda|cuda:N|cpu]
+                         [--dtype bfloat16|float16|float32] [--max-batch N] [--no-cuda-graphs]
+                         [--stats-interval S] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 
 Prints `LISTENING <port>` on stdout once it accepts calls; logs JSON lines on
 stderr; SIGTERM/SIGINT stop it gracefully. With ASR_AUTH_TOKEN in its
