@@ -56,6 +56,9 @@ describe("moderation", () => {
   it("redacts phrases whole-case-insensitively, leaving the rest", () => {
     expect(redact("Ask for Anna at the till, anna knows", ["anna", "  "])).toBe("Ask for ███ at the till, ███ knows");
     expect(redact("price (a+b) was high", ["(a+b)"])).toBe("price ███ was high");
+    // A phrase inside a longer one listed first takes no part of the longer one with it.
+    expect(redact("Anna Svensson at the till was rude", ["Anna", "Anna Svensson"])).toBe("███ at the till was rude");
+    expect(redact("no phrases", [" "])).toBe("no phrases");
   });
 
   it("approves automatically above the threshold once the end is stored, redacted for public screens only", async () => {

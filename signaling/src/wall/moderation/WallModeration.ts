@@ -38,14 +38,18 @@ const MAX_PHRASES = 100;
 const MAX_PHRASE_CHARS = 100;
 const REDACTED = "███";
 
-/** Replaces each phrase (case-insensitive) with a block. */
+/**
+ * Replaces each phrase (case-insensitive) with a block, in one pass with the
+ * longest phrase tried first: one at a time, "Anna" would turn "Anna
+ * Svensson" into "███ Svensson" before "Anna Svensson" could match it.
+ */
 export function redact(text: string, phrases: readonly string[]): string {
-  let out = text;
-  for (const phrase of phrases) {
-    if (!phrase.trim()) continue;
-    out = out.replace(new RegExp(phrase.trim().replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi"), REDACTED);
-  }
-  return out;
+  const listed = phrases
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .sort((a, b) => b.length - a.length)
+    .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return listed.length ? text.replace(new RegExp(listed.join("|"), "gi"), REDACTED) : text;
 }
 
 type Send = (businessId: string, topics: readonly string[], frame: Uint8Array) => void;
