@@ -24,6 +24,9 @@ import { type WallQueries, wallQueries } from "./queries/wall.ts";
 import { RecordWriter, type RecordWriterOptions } from "./RecordWriter.ts";
 import { type CountSession, type Publish, SessionFinalizer } from "./rewards/SessionFinalizer.ts";
 
+/** The node's defaults: a 15 min token, a 5 min conversation, 20 s to rejoin. */
+const DEFAULT_SESSION_LIVE_LIMIT_MS = (15 * 60 + 5 * 60 + 20) * 1000;
+
 export interface RecordsOptions {
   /** DATABASE_URL; unset: the embedded PGlite in dataDir. */
   databaseUrl?: string | undefined;
@@ -53,6 +56,13 @@ export interface RecordsOptions {
   /** The clock of rewards, fraud windows, retention and tokens (tests inject one). */
   now?: () => number;
   writer?: Partial<Omit<RecordWriterOptions, "sql" | "logger" | "onSessionsEnded">>;
+  /**
+   * How long after its creation a session that has not ended may still be
+   * going: the customer's token lifetime (a late join) plus the longest
+   * conversation and its rejoin grace. Its data cannot be deleted before it
+   * ended or this has passed.
+   */
+  sessionLiveLimitMs?: number;
   /** How often stuck payments and undecided rewards are retried (default 60 s; 0: never). */
   sweepIntervalMs?: number;
   /** Test hooks that simulate a crash between a Stripe call and our write. */
@@ -227,6 +237,7 @@ export class Records {
       verifyDataCode: (sessionId, code) => this.#verifyDataCode(sessionId, code),
       dataRetentionDays: retention.dataRetentionDays,
       voiceRetentionHours: retention.voiceRetentionHours,
+      sessionLiveLimitMs: options.sessionLiveLimitMs ?? DEFAULT_SESSION_LIVE_LIMIT_MS,
     });
   }
 

@@ -175,6 +175,41 @@ describe("customer data access and deletion", () => {
     }
   });
 
+  it("deletes nothing while the conversation may still be going; a session cut off by a crash, once it cannot be", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), { now: () => now, sessionLiveLimitMs: HOUR });
+    const http = await serveRoutes(records.routes);
+    try {
+      // A conversation under way: started, one sentence so far, not ended.
+      const c = new Conversation();
+      const { dataCode } = await records.beginSession({
+        sessionId: c.sessionId,
+        storeCode: "demo",
+        consent: { given: true, version: "v1" },
+      });
+      records.write(c.started());
+      records.write(c.segment(1, uniqueFeedback(++seed)[0]!));
+      await records.flush();
+      const del = () =>
+        fetch(`${http.url}/api/customer/sessions/${c.sessionId}`, {
+          method: "DELETE",
+          headers: { "x-parley-data-code": dataCode },
+        });
+      const refused = await del();
+      expect(refused.status).toBe(409);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await count(records, "transcript_segments", c.sessionId)).toBe(1); // nothing deleted, the code still works
+
+      // It never ended (its node died) and can no longer be going: deletable.
+      now += HOUR + 60_000;
+      expect((await del()).status).toBe(200);
+      expect(await count(records, "transcript_segments", c.sessionId)).toBe(0);
+    } finally {
+      await http.close();
+      await records.close();
+    }
+  });
+
   it("limits guessing of data codes", async () => {
     const records = await openRecords(await pg.createDatabase(), { loginRateLimit: { max: 5, windowMs: 60_000 } });
     const http = await serveRoutes(records.routes);

@@ -467,6 +467,7 @@ export class ParleyServer {
       seedDemo: r.seedDemo,
       fraud: { enabled: r.fraudEnabled },
       retention: { dataRetentionDays: r.dataRetentionDays, voiceRetentionHours: r.voiceRetentionHours },
+      sessionLiveLimitMs: config.tokenTtlMs + config.limits.sessionMaxDurationMs + config.limits.rejoinGraceMs,
       loginRateLimit: r.loginRateLimit,
       stripe: r.stripe && {
         secretKey: r.stripe.secretKey,

@@ -11,7 +11,7 @@ import { DUMMY_HASH, verifyPassword } from "../auth/password.ts";
 import type { RateLimiter } from "../auth/RateLimiter.ts";
 import { issueUserToken, verifyUserToken } from "../auth/token.ts";
 import type { PayoutError, StripePayouts } from "../payments/StripePayouts.ts";
-import { redactSessions } from "../privacy/RetentionJob.ts";
+import { type RetentionCounts, redactSessions } from "../privacy/RetentionJob.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../rewards/policy.ts";
 import { type Auth, json, type Method, type RecordsRequest, type RecordsResponse, type Route } from "./types.ts";
 
@@ -28,6 +28,8 @@ export interface RouteContext {
   verifyDataCode(sessionId: string, code: string): Promise<boolean>;
   dataRetentionDays: number;
   voiceRetentionHours: number;
+  /** How long after its creation a session that has not ended may still be going (joined late, then at most its length). */
+  sessionLiveLimitMs: number;
 }
 
 type Access = "public" | "user" | "owner" | "customer" | "stripe";
@@ -537,16 +539,28 @@ async function customerData(req: RecordsRequest, ctx: RouteContext): Promise<Rec
 async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const sessionId = (req.auth as Extract<Auth, { kind: "customer" }>).sessionId;
   const now = new Date(ctx.now());
-  const result = await ctx.sql.begin(async (tx) => {
+  type Outcome = { kind: "live"; retryMs: number } | { kind: "deleted"; businessId: string; counts: RetentionCounts };
+  const result = await ctx.sql.begin(async (tx): Promise<Outcome | undefined> => {
     const [s] = await tx<
-      { business_id: string }[]
-    >`select business_id from sessions where id = ${sessionId} for update`;
+      { business_id: string; status: string; created_at: Date }[]
+    >`select business_id, status, created_at from sessions where id = ${sessionId} for update`;
     if (!s) return undefined;
+    // Deleted mid-conversation, what is said afterwards would still be written and shown to the
+    // business, with the data code gone: the customer ends the conversation first. A session that
+    // never ended (its node died) is deletable once it can no longer be going.
+    const liveUntil = s.created_at.getTime() + ctx.sessionLiveLimitMs;
+    if (s.status === "open" && liveUntil > now.getTime()) return { kind: "live", retryMs: liveUntil - now.getTime() };
     const counts = await redactSessions(tx, [sessionId], now);
     await tx`update sessions set deleted_by_customer_at = ${now} where id = ${sessionId}`;
-    return { businessId: s.business_id, counts };
+    return { kind: "deleted", businessId: s.business_id, counts };
   });
   if (!result) return notFound();
+  if (result.kind === "live")
+    return json(
+      409,
+      { error: "the conversation is still going: end it first, then delete its data" },
+      { "retry-after": String(Math.ceil(result.retryMs / 1000)) },
+    );
   ctx.logger.info({ sessionId, deleted: result.counts }, "customer deleted their data");
   await audit(ctx, req, "customer.delete", `session:${sessionId}`, result.businessId, result.counts);
   // The data code went with the rest: this session can no longer be opened with it.
