@@ -74,6 +74,7 @@ describe("POST /api/sessions", () => {
     expect((await post("{nope")).status).toBe(400);
     expect((await post(JSON.stringify({ storeCode: "../../etc" }))).status).toBe(400);
     expect((await post(JSON.stringify({}))).status).toBe(400);
+    for (const notAnObject of ["null", "3", "[]", '"demo"']) expect((await post(notAnObject)).status).toBe(400);
     expect((await post("storeCode=x", "application/x-www-form-urlencoded")).status).toBe(415);
     expect((await post(JSON.stringify({ storeCode: "a".repeat(10_000) }))).status).toBe(413);
   });

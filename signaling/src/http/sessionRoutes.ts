@@ -75,6 +75,9 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
         if ((error as { status?: number }).status === 413) return json(413, { error: "body too large" });
         return json(400, { error: "body is not valid JSON" });
       }
+      // JSON.parse also takes "null", "3" or "[]": only an object is a request.
+      if (typeof request !== "object" || request === null || Array.isArray(request))
+        return json(400, { error: "body must be a JSON object" });
       const { storeCode } = request;
       if (typeof storeCode !== "string" || !STORE_CODE.test(storeCode))
         return json(400, { error: "storeCode must be 2–64 letters, digits, '-' or '_'" });
