@@ -62,6 +62,8 @@ export class AsrWorker {
   #probe: { at: number; result: Promise<ProbeResult> } | undefined;
   /** From the last answer: the worker's limit, and the streams other nodes had open. */
   #capacity: { maxStreams: number; othersActive: number } | undefined;
+  /** The last GetWorkerInfo went unanswered: no new conversation is sent here until one is answered. */
+  #unanswered = false;
 
   constructor(address: string, channel: AsrChannelOptions = {}) {
     this.address = address;
@@ -95,8 +97,9 @@ export class AsrWorker {
     });
   }
 
+  /** Neither marked down after a failed stream nor silent to the last probe. */
   get healthy(): boolean {
-    return Date.now() >= this.#downUntil;
+    return !this.#unanswered && Date.now() >= this.#downUntil;
   }
 
   markDown(ms: number): void {
@@ -144,6 +147,7 @@ export class AsrWorker {
     if (this.#probe && now - this.#probe.at < maxAgeMs) return this.#probe.result;
     const result = this.info(timeoutMs).then(
       (info): ProbeResult => {
+        this.#unanswered = false;
         this.markUp();
         // 0 means the worker sets no limit: no capacity series rather than a zero one.
         if (info.maxStreams > 0) asrWorkerCapacity.set({ worker: this.address }, info.maxStreams);
@@ -155,7 +159,8 @@ export class AsrWorker {
         return { address: this.address, ok: true, info };
       },
       (error: Error): ProbeResult => {
-        // A worker that does not answer admits nothing.
+        // A worker that does not answer admits nothing (its last known free slots are no longer true).
+        this.#unanswered = true;
         asrWorkerCapacity.set({ worker: this.address }, 0);
         return { address: this.address, ok: false, error: error.message };
       },

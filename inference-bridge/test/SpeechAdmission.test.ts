@@ -88,6 +88,21 @@ describe("speech admission", () => {
     expect(p.workers[0]!.activeStreams).toBe(0);
   });
 
+  it("admits nothing to a worker that stopped answering, and refuses when no worker answers", async () => {
+    const alive = await recognizer(2);
+    const dead = await recognizer(8); // the most room, until it dies
+    const p = await pool(alive, dead);
+    dead.kill();
+    await p.probe(500, 0);
+    // Its last answer said 8 free slots: no longer true.
+    expect(p.reserve(60_000)?.worker.address).toBe(alive.address);
+    expect(p.pick()?.address).toBe(alive.address);
+    alive.kill();
+    await p.probe(500, 0);
+    expect(p.hasCapacity()).toBe(false);
+    expect(p.reserve(60_000)).toBeUndefined();
+  });
+
   it("asks each worker for its capacity at most once a second, however often it is asked", async () => {
     const r = await recognizer(4);
     const p = await pool(r);
