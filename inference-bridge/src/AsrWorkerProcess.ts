@@ -47,11 +47,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const FIRST_RESTART_DELAY_MS = 500;
+const MAX_RESTART_DELAY_MS = 30_000;
+
 export class AsrWorkerProcess {
   readonly port: number;
   readonly #options: AsrWorkerProcessOptions;
   #child: ChildProcess | undefined;
   #stopped = false;
+  /** Started once: from then on an exit is a crash to restart from (restart on), never before. */
+  #started = false;
+  /** The wait before the next restart: doubles while restarts fail, back to the first once one starts. */
+  #restartDelayMs = FIRST_RESTART_DELAY_MS;
 
   static async start(options: AsrWorkerProcessOptions): Promise<AsrWorkerProcess> {
     const python = path.join(ASR_WORKER_DIR, ".venv/bin/python");
@@ -118,13 +125,16 @@ export class AsrWorkerProcess {
     return new Promise<void>((resolve, reject) => {
       let ready = false;
       const startTimeoutMs = this.#options.startTimeoutMs ?? 30_000;
-      const timer = setTimeout(
-        () => reject(new Error(`speech worker did not start within ${startTimeoutMs} ms`)),
-        startTimeoutMs,
-      );
+      // A worker that does not start in time is killed: nobody would hold a handle to stop it.
+      const timer = setTimeout(() => {
+        reject(new Error(`speech worker did not start within ${startTimeoutMs} ms`));
+        child.kill("SIGKILL");
+      }, startTimeoutMs);
       child.stdout?.on("data", (data: Buffer) => {
         if (!ready && data.toString("utf8").includes("LISTENING")) {
           ready = true;
+          this.#started = true;
+          this.#restartDelayMs = FIRST_RESTART_DELAY_MS;
           clearTimeout(timer);
           logger.info({ pid: child.pid, port: this.port }, "speech worker started");
           resolve();
@@ -133,14 +143,21 @@ export class AsrWorkerProcess {
       child.once("exit", (code, signal) => {
         clearTimeout(timer);
         if (!ready) reject(new Error(`speech worker exited during start (code ${code}, signal ${signal})`));
-        if (this.#stopped || this.#child !== child) return;
+        // The first start's failure is the caller's to handle (start() rejects): no restarts behind its back.
+        if (this.#stopped || this.#child !== child || !this.#started) return;
         logger.error({ code, signal, port: this.port }, "speech worker exited");
-        if (this.#options.restart)
-          setTimeout(() => {
-            if (!this.#stopped)
-              this.#spawn().catch((err: unknown) => logger.error({ err }, "speech worker restart failed"));
-          }, 500).unref();
+        if (this.#options.restart) this.#restartLater();
       });
     });
+  }
+
+  #restartLater(): void {
+    const delay = this.#restartDelayMs;
+    this.#restartDelayMs = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
+    setTimeout(() => {
+      if (this.#stopped) return;
+      // A failed restart's exit schedules the next one (with a longer wait).
+      this.#spawn().catch((err: unknown) => this.#options.logger.error({ err }, "speech worker restart failed"));
+    }, delay).unref();
   }
 }

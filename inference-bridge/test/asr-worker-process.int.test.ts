@@ -1,0 +1,83 @@
+// Starting the Python speech worker as a child process: a start that fails or
+// stalls leaves no process behind and no restarts nobody asked for (start()
+// rejected, so nobody holds a handle to stop them); a worker that crashes
+// after it started is restarted.
+import { readdirSync, readFileSync } from "node:fs";
+import { Writable } from "node:stream";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { AsrWorkerProcess } from "../src/AsrWorkerProcess.ts";
+
+/** Processes whose command line names this worker id (from /proc: no tool needed). */
+function processesOf(workerId: string): number {
+  let n = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(workerId)) n++;
+    } catch {
+      /* it ended meanwhile */
+    }
+  }
+  return n;
+}
+
+function capturingLogger() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: pino({ level: "debug" }, stream), lines };
+}
+
+const workerId = (what: string) => `${what}-${process.pid}-${Date.now()}`;
+const lifecycle = (lines: string[]) =>
+  lines
+    .map((l) => JSON.parse(l).msg as string)
+    .filter((m) => /^speech worker (started|exited|restart failed)$/.test(m));
+
+describe("the speech worker process", () => {
+  it("kills a worker that does not start in time, and does not start it again", async () => {
+    const id = workerId("slow");
+    const { logger, lines } = capturingLogger();
+    await expect(AsrWorkerProcess.start({ logger, workerId: id, restart: true, startTimeoutMs: 50 })).rejects.toThrow(
+      /did not start within 50 ms/,
+    );
+    await expect.poll(() => processesOf(id), { timeout: 10_000 }).toBe(0);
+    await new Promise((r) => setTimeout(r, 1_500)); // longer than the first restart's wait
+    expect(processesOf(id)).toBe(0);
+    expect(lifecycle(lines)).toEqual([]);
+  });
+
+  it("does not restart a worker whose first start failed", async () => {
+    const id = workerId("broken");
+    const { logger, lines } = capturingLogger();
+    await expect(
+      AsrWorkerProcess.start({ logger, workerId: id, restart: true, extraArgs: ["--no-such-flag"] }),
+    ).rejects.toThrow(/exited during start/);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(lifecycle(lines)).toEqual([]);
+    expect(processesOf(id)).toBe(0);
+  });
+
+  it("restarts a worker that crashed after it started, on the same port", async () => {
+    const id = workerId("crashing");
+    const { logger, lines } = capturingLogger();
+    const worker = await AsrWorkerProcess.start({ logger, workerId: id, restart: true });
+    try {
+      const first = worker.pid;
+      worker.kill();
+      await expect
+        .poll(() => lifecycle(lines), { timeout: 30_000 })
+        .toEqual(["speech worker started", "speech worker exited", "speech worker started"]);
+      expect(worker.pid).not.toBe(first);
+      expect(processesOf(id)).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+    expect(processesOf(id)).toBe(0);
+  });
+});
