@@ -4,8 +4,11 @@
 // after it started is restarted.
 import { readdirSync, readFileSync } from "node:fs";
 import { Writable } from "node:stream";
+import { create } from "@bufbuild/protobuf";
+import { RecognizeRequestSchema } from "@parley/proto/asr";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
+import { AsrWorker } from "../src/AsrWorkerPool.ts";
 import { AsrWorkerProcess } from "../src/AsrWorkerProcess.ts";
 
 /** Processes whose command line names this worker id (from /proc: no tool needed). */
@@ -79,5 +82,30 @@ describe("the speech worker process", () => {
       await worker.stop();
     }
     expect(processesOf(id)).toBe(0);
+  });
+
+  it("logs a stream it rejects with the session's id", async () => {
+    const { logger, lines } = capturingLogger();
+    const worker = await AsrWorkerProcess.start({ logger, workerId: workerId("rejecting") });
+    const client = new AsrWorker(worker.address);
+    try {
+      const call = client.recognize(10_000);
+      const failed = new Promise<{ code?: number }>((resolve) => call.on("error", resolve));
+      call.write(
+        create(RecognizeRequestSchema, {
+          kind: { case: "config", value: { sessionId: "rejected-session", sampleRateHz: 8_000 } },
+        }),
+      );
+      expect((await failed).code).toBe(3); // INVALID_ARGUMENT
+      const rejected = async () =>
+        lines
+          .map((l) => JSON.parse(l).msg as string)
+          .filter((m) => m.includes('"stream_rejected"'))
+          .map((m) => JSON.parse(m).session_id as string | undefined);
+      await expect.poll(rejected, { timeout: 10_000 }).toEqual(["rejected-session"]);
+    } finally {
+      client.close();
+      await worker.stop();
+    }
   });
 });

@@ -66,6 +66,7 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         kind = first.WhichOneof("kind")
         if kind != "config":
             raise ProtocolError(f"the first RecognizeRequest must be a config, got {kind or 'an empty request'}")
+        run.session_id = first.config.session_id
         session = Session(first.config, self._engine_name, self._languages, self._worker_id)
         run.session = session
         stream = self._pool.open(session.settings)
@@ -129,6 +130,8 @@ class _Run:
 
     def __init__(self) -> None:
         self.session: Session | None = None
+        # Known from the config even when the session is refused (a language it lacks, a bad rate).
+        self.session_id = ""
         self.busy_s = 0.0  # time spent in the engine
         self._stream: EngineStream | None = None
         self._ended = False
@@ -140,8 +143,8 @@ class _Run:
             self._stream = stream
 
     def log(self, event: str, level: str = "info", **fields: object) -> None:
-        if self.session is not None:
-            fields = {"session_id": self.session.settings.session_id, **fields}
+        if self.session_id:
+            fields = {"session_id": self.session_id, **fields}
         log(event, level=level, **fields)
 
     def end(self, event: str, level: str = "info", **fields: object) -> None:
