@@ -146,9 +146,11 @@ export class RecognitionStream {
       this.#open();
       if (this.#closed) return;
     }
+    const queued = this.#replay.size;
     const chunk = this.#replay.push(pcm, offsetSamples, capturedAtMs);
     this.#pushedTo = offsetSamples + chunk.samples;
-    voiceProcessingQueueSize.inc();
+    // One more chunk, less any the full ring evicted (they leave the queue too).
+    voiceProcessingQueueSize.inc(this.#replay.size - queued);
     if (this.#replay.overflowSamples !== this.#reportedOverflow) this.#reportOverflow();
     const call = this.#call;
     if (!call) return; // replayed from the ring once a stream is open
@@ -258,7 +260,11 @@ export class RecognitionStream {
         clearTimeout(timer);
         resolve();
       };
-      if (this.#call) {
+      if (this.#call && this.#backpressured && this.#lostUnsent()) {
+        // The ring overwrote audio this call never got, and a worker refuses a gap: the end goes
+        // on a new stream that starts after it (#open sends the end after its replay).
+        this.#restartAfterDrop(this.#call);
+      } else if (this.#call) {
         if (this.#backpressured) {
           // The end must follow all the audio: what waits in the ring goes first.
           this.#unsent.length = 0;

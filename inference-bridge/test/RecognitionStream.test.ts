@@ -255,8 +255,15 @@ describe("RecognitionStream", () => {
       onState: () => {},
     });
     cleanups.push(() => stream.close());
+    const queue = async () =>
+      (await register.getSingleMetric("voice_processing_queue_size")!.get()).values[0]?.value ?? 0;
+    const queuedBefore = await queue();
     feed(stream, 0, 60); // 1.2 s into a 1 s ring
     expect(await dropped()).toBeGreaterThan(before);
+    // The chunks the full ring dropped left the queue gauge too: it counts what is held.
+    expect((await queue()) - queuedBefore).toBe(50);
+    stream.close();
+    expect(await queue()).toBe(queuedBefore);
   });
 
   it("stops writing to a worker that does not read: bounded buffers, counted drops, a restart after the gap", async () => {
@@ -295,6 +302,38 @@ describe("RecognitionStream", () => {
     const config = (await worker.firstRequest(worker.streams[1]!)).kind;
     if (config.case !== "config") throw new Error("first request must be the config");
     expect(config.value.startOffsetSamples).toBeGreaterThan(20 * 16_000);
+  });
+
+  it("ends on a new stream after the gap when the ring dropped audio the slow worker never got", async () => {
+    const worker = new StalledRecognizer();
+    await worker.start();
+    cleanups.push(() => worker.stop());
+    const pool = new AsrWorkerPool({ addresses: [worker.address], logger });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({
+      sessionId: "s8",
+      pool,
+      logger,
+      replaySeconds: 2,
+      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 60_000 },
+      onSegment: () => {},
+      onState: () => {},
+    });
+    cleanups.push(() => stream.close());
+    for (let second = 0; second < 10; second++) {
+      feed(stream, second * 50, 50); // 10 s to a worker that reads none: the 2 s ring drops the rest
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(worker.streams).toHaveLength(1);
+    const ended = stream.end(2_000);
+    // The first call cannot get the audio before the gap (a worker refuses a gap): the end goes on
+    // a new stream that starts after it, and the slow but healthy worker is not marked down.
+    await expect.poll(() => worker.streams.length, { timeout: 5_000 }).toBe(2);
+    const config = (await worker.firstRequest(worker.streams[1]!)).kind;
+    if (config.case !== "config") throw new Error("first request must be the config");
+    expect(config.value.startOffsetSamples).toBeGreaterThan(5 * 16_000);
+    expect(pool.workers[0]!.healthy).toBe(true);
+    await ended;
   });
 
   it("fails cleanly when no worker can be reached", async () => {
