@@ -15,7 +15,7 @@ import { isRetryableDbError } from "./db/errors.ts";
 import { migrate } from "./db/migrate.ts";
 import { type DemoLogins, seedDemo } from "./db/seed.ts";
 import { DEFAULT_FRAUD_OPTIONS, FraudDetector, type FraudOptions } from "./fraud/FraudDetector.ts";
-import { createRoutes } from "./http/routes.ts";
+import { type CustomerDeletion, createRoutes } from "./http/routes.ts";
 import type { Route } from "./http/types.ts";
 import { type PayoutFaults, type StripeOptions, StripePayouts } from "./payments/StripePayouts.ts";
 import { RetentionJob, type RetentionOptions } from "./privacy/RetentionJob.ts";
@@ -63,6 +63,8 @@ export interface RecordsOptions {
    * ended or this has passed.
    */
   sessionLiveLimitMs?: number;
+  /** Told after a customer deleted their data (the node takes it off public screens). */
+  onCustomerDeleted?: (deleted: CustomerDeletion) => void;
   /** How often stuck payments and undecided rewards are retried (default 60 s; 0: never). */
   sweepIntervalMs?: number;
   /** Test hooks that simulate a crash between a Stripe call and our write. */
@@ -238,6 +240,7 @@ export class Records {
       dataRetentionDays: retention.dataRetentionDays,
       voiceRetentionHours: retention.voiceRetentionHours,
       sessionLiveLimitMs: options.sessionLiveLimitMs ?? DEFAULT_SESSION_LIVE_LIMIT_MS,
+      ...(options.onCustomerDeleted ? { onCustomerDeleted: options.onCustomerDeleted } : {}),
     });
   }
 

@@ -134,7 +134,8 @@ describe("retention job", () => {
 
 describe("customer data access and deletion", () => {
   it("opens and deletes one session with its data code, and nothing with a wrong one", async () => {
-    const records = await openRecords(await pg.createDatabase());
+    const told: unknown[] = [];
+    const records = await openRecords(await pg.createDatabase(), { onCustomerDeleted: (d) => told.push(d) });
     const http = await serveRoutes(records.routes);
     try {
       const mine = await visit(records);
@@ -163,6 +164,9 @@ describe("customer data access and deletion", () => {
         headers: { "x-parley-data-code": mine.dataCode },
       });
       expect(del.status).toBe(200);
+      // The node is told, to take it off public screens.
+      const [business] = await records.sql`select business_id from sessions where id = ${mine.sessionId}`;
+      expect(told).toEqual([{ sessionId: mine.sessionId, businessId: business!.business_id, storeCode: "demo" }]);
       expect(await count(records, "transcript_segments", mine.sessionId)).toBe(0);
       expect(await count(records, "audio_fingerprints", mine.sessionId)).toBe(0);
       expect(await count(records, "transcript_segments", other.sessionId)).toBe(3);

@@ -23,7 +23,7 @@ import {
 } from "@parley/inference-bridge";
 import { MediaWorkerPool, opusBackend } from "@parley/media";
 import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema, StreamState } from "@parley/proto/live";
-import { type PublishTarget, Records } from "@parley/records";
+import { type CustomerDeletion, type PublishTarget, Records } from "@parley/records";
 import { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import { type DashboardTokenVerifier, SignedUserTokens } from "./auth/userToken.ts";
@@ -171,10 +171,17 @@ export class ParleyServer {
     // The reward is decided after the conversation's end is stored; it goes
     // out through the session (late-bound: the server does not exist yet).
     let publishLate: (target: PublishTarget, event: LiveEvent) => void = () => {};
-    const records = await ParleyServer.#openRecords(config, logger, (target, event) => publishLate(target, event));
+    let withdrawLate: (deleted: CustomerDeletion) => void = () => {};
+    const records = await ParleyServer.#openRecords(
+      config,
+      logger,
+      (target, event) => publishLate(target, event),
+      (deleted) => withdrawLate(deleted),
+    );
     const redis = config.redis ? await ParleyServer.#connectRedis(config, logger) : undefined;
     const server = new ParleyServer(options, logger, mediaPool, asrPool, embeddedAsr, records, redis);
     publishLate = (target, event) => server.#publishLate(target, event);
+    withdrawLate = (deleted) => server.wall.moderation.withdraw(deleted);
     try {
       await server.#listen();
       await server.nodes.start();
@@ -455,6 +462,7 @@ export class ParleyServer {
     config: Config,
     logger: Logger,
     publish: (target: PublishTarget, event: LiveEvent) => void,
+    onCustomerDeleted: (deleted: CustomerDeletion) => void,
   ): Promise<Records> {
     const r = config.records;
     const stripeApi = r.stripe?.apiUrl;
@@ -482,6 +490,7 @@ export class ParleyServer {
           : {}),
       },
       publish,
+      onCustomerDeleted,
       countSession: (labels) => feedbackSessionsTotal.inc(labels),
     });
   }

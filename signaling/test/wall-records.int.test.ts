@@ -67,9 +67,9 @@ async function conversation(
   text: string,
   score: number,
   receipt = `R-${++receipts}`,
-): Promise<FakeConversation> {
+): Promise<FakeConversation & { dataCode: string }> {
   const c = new FakeConversation(s.bus, store, businessId, s.config.nodeId);
-  await s.records.beginSession({
+  const { dataCode } = await s.records.beginSession({
     sessionId: c.sessionId,
     storeCode: store,
     consent: { given: true, version: "test" },
@@ -80,7 +80,7 @@ async function conversation(
   c.start();
   c.segment(1, text, true);
   c.end({ score, relevance: 0.9, topics: ["service"] });
-  return c;
+  return Object.assign(c, { dataCode });
 }
 
 /** The handshake's outcome at /wall/ws: 101, or the status of the refusal. */
@@ -155,6 +155,27 @@ describe("the wall bound to records", () => {
     expect(screen.snapshot.recent).toEqual([]);
     for (const c of [again.client, screen.client]) c.close();
   }, 120_000);
+
+  it("takes approved feedback off a public screen at once when its customer deletes it", async () => {
+    const shown = await conversation(server, "demo", demoId, "the oat latte was perfect", 95);
+    await server.records.flush();
+    const owner = await wall(server, await login(server, logins.owner));
+    const approve = { sessionId: shown.sessionId, status: ModerationStatus.APPROVED };
+    expect((await owner.client.request({ case: "moderate", value: approve })).case).toBe("done");
+    const screen = await wall(server, await login(server, logins.owner), {
+      case: "subscribe",
+      value: { publicScreen: true },
+    });
+    expect(screen.snapshot.publicFeedback.map((p) => p.sessionId)).toContain(shown.sessionId);
+
+    const deleted = await fetch(`${server.url}/api/customer/sessions/${shown.sessionId}`, {
+      method: "DELETE",
+      headers: { "x-parley-data-code": shown.dataCode },
+    });
+    expect(deleted.status).toBe(200);
+    await screen.client.waitFor((m) => m.kind.case === "publicWithdrawn" && m.kind.value.sessionId === shown.sessionId);
+    for (const c of [owner.client, screen.client]) c.close();
+  });
 
   it("shows a fraud-flagged conversation's alert and withheld reward on its business's wall only", async () => {
     const acme = await addBusiness(server, "Acme", "north");

@@ -30,6 +30,15 @@ export interface RouteContext {
   voiceRetentionHours: number;
   /** How long after its creation a session that has not ended may still be going (joined late, then at most its length). */
   sessionLiveLimitMs: number;
+  /** Told after a customer deleted their data (the node takes it off public screens). */
+  onCustomerDeleted?: (deleted: CustomerDeletion) => void;
+}
+
+/** A session whose data its customer deleted. */
+export interface CustomerDeletion {
+  sessionId: string;
+  businessId: string;
+  storeCode: string;
 }
 
 type Access = "public" | "user" | "owner" | "customer" | "stripe";
@@ -539,11 +548,14 @@ async function customerData(req: RecordsRequest, ctx: RouteContext): Promise<Rec
 async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const sessionId = (req.auth as Extract<Auth, { kind: "customer" }>).sessionId;
   const now = new Date(ctx.now());
-  type Outcome = { kind: "live"; retryMs: number } | { kind: "deleted"; businessId: string; counts: RetentionCounts };
+  type Outcome =
+    | { kind: "live"; retryMs: number }
+    | { kind: "deleted"; businessId: string; storeCode: string; counts: RetentionCounts };
   const result = await ctx.sql.begin(async (tx): Promise<Outcome | undefined> => {
     const [s] = await tx<
-      { business_id: string; status: string; created_at: Date }[]
-    >`select business_id, status, created_at from sessions where id = ${sessionId} for update`;
+      { business_id: string; store_code: string; status: string; created_at: Date }[]
+    >`select s.business_id, st.code as store_code, s.status, s.created_at
+      from sessions s join stores st on st.id = s.store_id where s.id = ${sessionId} for update of s`;
     if (!s) return undefined;
     // Deleted mid-conversation, what is said afterwards would still be written and shown to the
     // business, with the data code gone: the customer ends the conversation first. A session that
@@ -552,7 +564,7 @@ async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<R
     if (s.status === "open" && liveUntil > now.getTime()) return { kind: "live", retryMs: liveUntil - now.getTime() };
     const counts = await redactSessions(tx, [sessionId], now);
     await tx`update sessions set deleted_by_customer_at = ${now} where id = ${sessionId}`;
-    return { kind: "deleted", businessId: s.business_id, counts };
+    return { kind: "deleted", businessId: s.business_id, storeCode: s.store_code, counts };
   });
   if (!result) return notFound();
   if (result.kind === "live")
@@ -563,6 +575,7 @@ async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<R
     );
   ctx.logger.info({ sessionId, deleted: result.counts }, "customer deleted their data");
   await audit(ctx, req, "customer.delete", `session:${sessionId}`, result.businessId, result.counts);
+  ctx.onCustomerDeleted?.({ sessionId, businessId: result.businessId, storeCode: result.storeCode });
   // The data code went with the rest: this session can no longer be opened with it.
   return json(200, { deleted: result.counts });
 }

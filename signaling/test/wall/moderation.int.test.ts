@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RecordsWallHistory } from "../../src/wall/history/RecordsWallHistory.ts";
 import { RecordsModerationStore } from "../../src/wall/moderation/RecordsModerationStore.ts";
 import { redact, WallModeration } from "../../src/wall/moderation/WallModeration.ts";
+import { publicTopicsOfItem } from "../../src/wall/scope.ts";
 import { logger, type RecordsRig, recordsRig } from "./records-rig.ts";
 
 let rig: RecordsRig;
@@ -115,6 +116,18 @@ describe("moderation", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(sent.length).toBe(before);
     expect((await moderation.decisions([c.sessionId]))[0]).toMatchObject({ status: ModerationStatus.HIDDEN });
+  });
+
+  it("takes feedback whose customer deleted it off every public screen of its store and business", async () => {
+    sent = [];
+    moderation.withdraw({ sessionId: "deleted-session", businessId: kafe, storeCode: "centrum" });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.message.kind).toEqual({
+      case: "publicWithdrawn",
+      value: expect.objectContaining({ sessionId: "deleted-session" }),
+    });
+    // The same topics a hidden item leaves.
+    expect([...sent[0]!.topics].sort()).toEqual([...publicTopicsOfItem(kafe, "centrum")].sort());
   });
 
   it("refuses to moderate a conversation still going on, another business's, and bad settings", async () => {

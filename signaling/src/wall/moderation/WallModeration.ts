@@ -188,6 +188,21 @@ export class WallModeration {
       this.#o.logger.info({ sessionId, status: ModerationStatus[status], automatic }, "feedback moderated");
   }
 
+  /**
+   * The customer deleted their data: public screens showing it drop it now
+   * (every node's; a screen that connects later never gets it, as records
+   * leaves deleted feedback out).
+   */
+  withdraw(deleted: { sessionId: string; businessId: string; storeCode: string }): void {
+    const { sessionId, businessId, storeCode } = deleted;
+    this.#o.broadcastToAllNodes(
+      businessId,
+      publicTopicsOfItem(businessId, storeCode),
+      serverFrame({ kind: { case: "publicWithdrawn", value: { sessionId } } }),
+    );
+    this.#o.logger.info({ sessionId }, "deleted feedback withdrawn from public screens");
+  }
+
   /** A person's decision: to every node's dashboards; the threshold's (made on every node): to this node's. */
   #sender(actor: ModerationActor): Send {
     return actor === "system"
