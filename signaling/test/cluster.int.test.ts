@@ -31,6 +31,8 @@ async function node(name: string, env: Record<string, string> = {}): Promise<Par
     REDIS_URL: redis.url,
     NODE_ID: `${name}-${Date.now()}`,
     DATABASE_URL: databaseUrl,
+    // Nodes sharing a speech worker share its secret (each node's own embedded worker would otherwise ask for a random one).
+    ASR_AUTH_TOKEN: "cluster-test-speech-secret",
     ...(asr ? { ASR_WORKERS: asr } : {}),
     ...env,
   });
@@ -110,7 +112,9 @@ describe("a cluster of nodes", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ storeCode: "demo", consent: { given: true, version: "test-1" } }),
     });
-    expect(refused.status).toBe(503); // rather than a redirect to an address nobody outside can reach
+    // Refused for want of a node customers can be sent to, rather than a redirect nobody outside can follow.
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/no node can take a conversation/);
 
     // Its own customers it serves; one who reaches another node is told to try again (the load
     // balancer's affinity brings them back), and the other node does not take the session over.
