@@ -303,6 +303,9 @@ export class RecognitionStream {
     this.#worker = worker;
     this.#ready = false;
     this.#backpressured = false;
+    // An ack commits the finals of the call that sent it, not those of a call that broke before
+    // acknowledging them: those are redone under the same ids by this one.
+    this.#lastFinalId = -1;
     // Where this stream starts: the committed offset, or later when audio
     // after it was dropped (nothing before the ring's oldest chunk exists any more).
     const start = Math.max(this.#committed, this.#replay.firstOffset() ?? this.#pushedTo);

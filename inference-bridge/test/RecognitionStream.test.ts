@@ -182,6 +182,55 @@ describe("RecognitionStream", () => {
     for (let i = 1; i < heard.length; i++) expect(heard[i]![0]).toBe(heard[i - 1]![1]);
   });
 
+  it("redoes an unacknowledged final under its id even after a second worker acknowledged other audio", async () => {
+    const workers = [await recognizer(), await recognizer(), await recognizer()];
+    for (const w of workers) w.withholdAcks = true; // the first dies between a final and its ack
+    const pool = new AsrWorkerPool({ addresses: workers.map((w) => w.address), logger });
+    cleanups.push(() => pool.close());
+    const transcript = new TranscriptAssembler("s9");
+    const stream = new RecognitionStream({
+      sessionId: "s9",
+      pool,
+      logger,
+      retry: { maxRetry: 5, retryIntervalMs: 10, timeoutMs: 2_000 },
+      onSegment: (s) => transcript.apply(s),
+      onState: () => {},
+    });
+    const serving = () => workers.find((w) => w.streams.some((s) => !s.call.cancelled && !s.ended));
+    feed(stream, 0, 80); // 1.6 s: a final for the first second, never acknowledged
+    await flush();
+    const first = serving()!;
+    expect(transcript.finalText()).toBe("audio 0-1000 ms");
+    // The next worker only commits the noise before the words (acks, no final), then breaks too.
+    for (const w of workers)
+      if (w !== first) Object.assign(w, { withholdAcks: false, acksWithoutFinals: true, commitEverySamples: Infinity });
+    first.kill();
+    await expect.poll(() => workers.filter((w) => w !== first && w.streams.length > 0)).toHaveLength(1);
+    const second = workers.find((w) => w !== first && w.streams.length > 0)!;
+    await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.LIVE);
+    feed(stream, 80, 10);
+    await expect.poll(() => second.streams.at(-1)!.requests.length).toBeGreaterThan(1);
+    await flush();
+    const third = workers.find((w) => w !== first && w !== second)!;
+    Object.assign(third, { acksWithoutFinals: false, commitEverySamples: 16_000 });
+    second.kill();
+    await expect.poll(() => third.streams.length, { timeout: 5_000 }).toBe(1);
+    feed(stream, 90, 60);
+    await stream.end();
+
+    const config = third.streams[0]!.requests[0]!.kind;
+    if (config.case !== "config") throw new Error("first request must be the config");
+    expect(config.value.firstSegmentId).toBe(0); // the first second's final is redone, not added to
+    // The audio is heard once, in order: the third worker's final replaced the unacknowledged one.
+    const heard = transcript
+      .finalText()
+      .match(/\d+-\d+/g)!
+      .map((range) => range.split("-").map(Number));
+    expect(heard[0]![0]).toBe(0);
+    expect(heard.at(-1)![1]).toBeGreaterThan(2_000); // (the double finalises whole seconds only)
+    for (let i = 1; i < heard.length; i++) expect(heard[i]![0]).toBe(heard[i - 1]![1]);
+  });
+
   it("batches frames into larger messages when asked, still contiguous and complete after a resume", async () => {
     const a = await recognizer();
     const b = await recognizer();

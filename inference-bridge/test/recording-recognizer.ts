@@ -30,6 +30,11 @@ export class RecordingRecognizer {
   /** Send finals without their acks (as a worker that dies between the two). */
   withholdAcks = false;
   /**
+   * Acknowledge every audio message up to where this stream began, with no
+   * final (as a worker that commits the noise before the words).
+   */
+  acksWithoutFinals = false;
+  /**
    * Partials: after each audio chunk, the end_ms of a partial to send (given
    * the samples received so far), or undefined for none.
    */
@@ -92,6 +97,10 @@ export class RecordingRecognizer {
         );
       } else if (kind.case === "audio") {
         received = kind.value.offsetSamples + kind.value.pcm.byteLength / 2;
+        if (this.acksWithoutFinals)
+          call.write(
+            create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: start } } }),
+          );
         const partialEnd = this.partialEndMs?.(received);
         if (partialEnd !== undefined)
           call.write(
