@@ -68,6 +68,26 @@ async function used(
   return a.streams.length ? [a, b] : [b, a];
 }
 
+/** A stream with a 2 s ring to a worker that accepts it and then reads nothing. */
+async function toStalledWorker(sessionId: string) {
+  const worker = new StalledRecognizer();
+  await worker.start();
+  cleanups.push(() => worker.stop());
+  const pool = new AsrWorkerPool({ addresses: [worker.address], logger });
+  cleanups.push(() => pool.close());
+  const stream = new RecognitionStream({
+    sessionId,
+    pool,
+    logger,
+    replaySeconds: 2,
+    retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 60_000 },
+    onSegment: () => {},
+    onState: () => {},
+  });
+  cleanups.push(() => stream.close());
+  return { worker, pool, stream };
+}
+
 describe("RecognitionStream", () => {
   it("streams contiguous audio after a config, and publishes segments and states", async () => {
     const r = await recognizer();
@@ -316,24 +336,10 @@ describe("RecognitionStream", () => {
   });
 
   it("stops writing to a worker that does not read: bounded buffers, counted drops, a restart after the gap", async () => {
-    const worker = new StalledRecognizer();
-    await worker.start();
-    cleanups.push(() => worker.stop());
-    const pool = new AsrWorkerPool({ addresses: [worker.address], logger });
-    cleanups.push(() => pool.close());
     const dropped = async () =>
       (await register.getSingleMetric("asr_audio_dropped_samples_total")!.get()).values[0]?.value ?? 0;
     const before = await dropped();
-    const stream = new RecognitionStream({
-      sessionId: "s7",
-      pool,
-      logger,
-      replaySeconds: 2,
-      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 60_000 },
-      onSegment: () => {},
-      onState: () => {},
-    });
-    cleanups.push(() => stream.close());
+    const { worker, stream } = await toStalledWorker("s7");
     let most = 0;
     for (let second = 0; second < 30; second++) {
       feed(stream, second * 50, 50); // 30 s of audio, a second at a time, to a worker that reads none
@@ -354,21 +360,7 @@ describe("RecognitionStream", () => {
   });
 
   it("ends on a new stream after the gap when the ring dropped audio the slow worker never got", async () => {
-    const worker = new StalledRecognizer();
-    await worker.start();
-    cleanups.push(() => worker.stop());
-    const pool = new AsrWorkerPool({ addresses: [worker.address], logger });
-    cleanups.push(() => pool.close());
-    const stream = new RecognitionStream({
-      sessionId: "s8",
-      pool,
-      logger,
-      replaySeconds: 2,
-      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 60_000 },
-      onSegment: () => {},
-      onState: () => {},
-    });
-    cleanups.push(() => stream.close());
+    const { worker, pool, stream } = await toStalledWorker("s8");
     for (let second = 0; second < 10; second++) {
       feed(stream, second * 50, 50); // 10 s to a worker that reads none: the 2 s ring drops the rest
       await new Promise((resolve) => setTimeout(resolve, 10));
