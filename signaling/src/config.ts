@@ -358,7 +358,9 @@ export function loadConfig(env: Env = process.env): Config {
       workers: list(env.ASR_WORKERS ?? ""),
       chunkMs: int(env, "ASR_CHUNK_MS", 20),
       finishTimeoutMs: int(env, "VOICE_PROCESSING_TIMEOUT", 30_000),
-      embeddedMaxStreams: int(env, "ASR_EMBEDDED_MAX_STREAMS", 8),
+      // Two per core, as the worker's own default: on two cores the CPU engine holds 3-4 streams
+      // at p95 partial lag <= 2 s (README, load testing); at 8 it lagged 29 s. Refuse, not lag.
+      embeddedMaxStreams: int(env, "ASR_EMBEDDED_MAX_STREAMS", 2 * os.availableParallelism()),
       tls: asrTls(env),
       authToken: env.ASR_AUTH_TOKEN || undefined,
       admissionHoldMs: int(env, "ASR_ADMISSION_HOLD_MS", 10_000),

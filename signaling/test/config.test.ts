@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import os from "node:os";
 import { describe, expect, it } from "vitest";
 import { describeConfig, loadConfig, parseDurationMs, REPO_ROOT } from "../src/config.ts";
 
@@ -8,6 +9,7 @@ describe("configuration", () => {
     expect(config.scoring.ollamaHost).toBeUndefined();
     expect(config.scoring.model).toBe("qwen2:0.5b");
     expect(config.asr.workers).toEqual([]);
+    expect(config.asr.embeddedMaxStreams).toBe(2 * os.availableParallelism());
     expect(config.tokenTtlMs).toBe(15 * 60_000);
     expect(config.jwtSecretGenerated).toBe(true);
   });
