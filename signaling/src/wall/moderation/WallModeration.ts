@@ -178,12 +178,7 @@ export class WallModeration {
     );
     if (status === ModerationStatus.APPROVED)
       this.#publishPublic(feedback, await this.#o.store.settings(businessId), send);
-    else if (previous?.status === ModerationStatus.APPROVED && outcome.changed)
-      send(
-        businessId,
-        publicTopicsOfItem(businessId, storeCode),
-        serverFrame({ kind: { case: "publicWithdrawn", value: { sessionId } } }),
-      );
+    else if (previous?.status === ModerationStatus.APPROVED && outcome.changed) this.#withdrawPublic(feedback, send);
     if (outcome.changed)
       this.#o.logger.info({ sessionId, status: ModerationStatus[status], automatic }, "feedback moderated");
   }
@@ -194,13 +189,18 @@ export class WallModeration {
    * leaves deleted feedback out).
    */
   withdraw(deleted: { sessionId: string; businessId: string; storeCode: string }): void {
-    const { sessionId, businessId, storeCode } = deleted;
-    this.#o.broadcastToAllNodes(
+    this.#withdrawPublic(deleted, this.#o.broadcastToAllNodes);
+    this.#o.logger.info({ sessionId: deleted.sessionId }, "deleted feedback withdrawn from public screens");
+  }
+
+  /** Public screens showing this item drop it. */
+  #withdrawPublic(item: { sessionId: string; businessId: string; storeCode: string }, send: Send): void {
+    const { sessionId, businessId, storeCode } = item;
+    send(
       businessId,
       publicTopicsOfItem(businessId, storeCode),
       serverFrame({ kind: { case: "publicWithdrawn", value: { sessionId } } }),
     );
-    this.#o.logger.info({ sessionId }, "deleted feedback withdrawn from public screens");
   }
 
   /** A person's decision: to every node's dashboards; the threshold's (made on every node): to this node's. */
