@@ -127,6 +127,14 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
           setState(produce((s) => applyAlert(s.cards, alert)));
           break;
         }
+        case "conversationDeleted": {
+          // The customer deleted their data: nothing of it stays on screen.
+          const { sessionId } = m.kind.value;
+          if (selected() === sessionId) setSelected(undefined);
+          setState(produce((s) => delete s.cards[sessionId]));
+          refreshFigures();
+          break;
+        }
         case "moderation": {
           const update = m.kind.value;
           setState(produce((s) => applyModeration(s.cards, update.states)));

@@ -171,17 +171,17 @@ export class ParleyServer {
     // The reward is decided after the conversation's end is stored; it goes
     // out through the session (late-bound: the server does not exist yet).
     let publishLate: (target: PublishTarget, event: LiveEvent) => void = () => {};
-    let withdrawLate: (deleted: CustomerDeletion) => void = () => {};
+    let forgetDeletedLate: (deleted: CustomerDeletion) => void = () => {};
     const records = await ParleyServer.#openRecords(
       config,
       logger,
       (target, event) => publishLate(target, event),
-      (deleted) => withdrawLate(deleted),
+      (deleted) => forgetDeletedLate(deleted),
     );
     const redis = config.redis ? await ParleyServer.#connectRedis(config, logger) : undefined;
     const server = new ParleyServer(options, logger, mediaPool, asrPool, embeddedAsr, records, redis);
     publishLate = (target, event) => server.#publishLate(target, event);
-    withdrawLate = (deleted) => server.wall.moderation.withdraw(deleted);
+    forgetDeletedLate = (deleted) => server.wall.customerDeleted(deleted);
     try {
       await server.#listen();
       await server.nodes.start();

@@ -156,10 +156,14 @@ describe("the wall bound to records", () => {
     for (const c of [again.client, screen.client]) c.close();
   }, 120_000);
 
-  it("takes approved feedback off a public screen at once when its customer deletes it", async () => {
+  it("takes deleted feedback off public screens and the business's dashboards at once, and out of every drill-down", async () => {
     const shown = await conversation(server, "demo", demoId, "the oat latte was perfect", 95);
     await server.records.flush();
     const owner = await wall(server, await login(server, logins.owner));
+    // Ended minutes ago at most: the wall still keeps its live copy, which a drill-down falls back to.
+    expect(owner.snapshot.live.map((e) => e.sessionId)).toContain(shown.sessionId);
+    const open = { case: "getConversation" as const, value: { sessionId: shown.sessionId } };
+    expect((await owner.client.request(open)).case).toBe("conversation");
     const approve = { sessionId: shown.sessionId, status: ModerationStatus.APPROVED };
     expect((await owner.client.request({ case: "moderate", value: approve })).case).toBe("done");
     const screen = await wall(server, await login(server, logins.owner), {
@@ -174,7 +178,15 @@ describe("the wall bound to records", () => {
     });
     expect(deleted.status).toBe(200);
     await screen.client.waitFor((m) => m.kind.case === "publicWithdrawn" && m.kind.value.sessionId === shown.sessionId);
-    for (const c of [owner.client, screen.client]) c.close();
+    await owner.client.waitFor(
+      (m) => m.kind.case === "conversationDeleted" && m.kind.value.sessionId === shown.sessionId,
+    );
+    const reopened = await owner.client.request(open);
+    expect(reopened.case === "error" && reopened.value.code).toBe(ErrorCode.NOT_FOUND);
+    const later = await wall(server, await login(server, logins.owner));
+    expect(later.snapshot.live.map((e) => e.sessionId)).not.toContain(shown.sessionId);
+    expect(later.snapshot.recent.map((f) => f.sessionId)).not.toContain(shown.sessionId);
+    for (const c of [owner.client, screen.client, later.client]) c.close();
   });
 
   it("shows a fraud-flagged conversation's alert and withheld reward on its business's wall only", async () => {

@@ -3,8 +3,10 @@
 // and a wall connecting to B mid-conversation gets it in its snapshot. Both
 // nodes raise an alert for their own walls but only one e-mails it (through
 // SendGridTestDouble, a local test double of SendGrid's API); a person's
-// moderation decision on node A reaches node B's walls and public screens.
+// moderation decision on node A reaches node B's walls and public screens,
+// and a customer's deletion through node A makes node B forget the conversation.
 import { DashboardClient } from "@parley/loadtest";
+import { ErrorCode } from "@parley/proto/errors";
 import { AlertKind, ModerationStatus, type ServerMessage } from "@parley/proto/wall";
 import { createDatabaseAt } from "@parley/records/testing";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -51,9 +53,9 @@ async function wall(node: ParleyServer, publicScreen = false) {
 
 let receipts = 0;
 /** A conversation of node A, published on its bus as its sessions publish (records keeps it). */
-async function conversationOnA(): Promise<FakeConversation> {
+async function conversationOnA(): Promise<FakeConversation & { dataCode: string }> {
   const c = new FakeConversation(nodeA.bus, "demo", demoBusiness(nodeA), "node-a");
-  await nodeA.records.beginSession({
+  const { dataCode } = await nodeA.records.beginSession({
     sessionId: c.sessionId,
     storeCode: "demo",
     consent: { given: true, version: "test" },
@@ -61,7 +63,7 @@ async function conversationOnA(): Promise<FakeConversation> {
     ip: `10.3.0.${receipts}`,
     receipt: `TWO-NODES-${receipts}`,
   });
-  return c.start();
+  return Object.assign(c.start(), { dataCode });
 }
 
 describe("the wall across nodes", () => {
@@ -155,5 +157,26 @@ describe("the wall's alerts and moderation across nodes", () => {
     // The deciding node's own walls heard each decision once (not again from Redis), public screens nothing live.
     expect(wallA.messages.filter(decided(ModerationStatus.APPROVED))).toHaveLength(1);
     expect(screenB.live()).toEqual([]);
+  });
+
+  it("forgets a conversation on node B when its customer deletes it through node A", async () => {
+    const c = await conversationOnA();
+    c.segment(1, "the queue at the till was far too long", true);
+    c.end({ score: 40, relevance: 0.9, topics: ["wait_time"] });
+    await nodeA.records.flush();
+    const wallB = await wall(nodeB);
+    const open = { case: "getConversation" as const, value: { sessionId: c.sessionId } };
+    await expect.poll(() => nodeB.wall.hub.live.get(c.sessionId)?.ended, { timeout: 15_000 }).toBe(true);
+    expect((await wallB.request(open)).case).toBe("conversation");
+
+    const deleted = await fetch(`${nodeA.url}/api/customer/sessions/${c.sessionId}`, {
+      method: "DELETE",
+      headers: { "x-parley-data-code": c.dataCode },
+    });
+    expect(deleted.status).toBe(200);
+    await wallB.waitFor((m) => m.kind.case === "conversationDeleted" && m.kind.value.sessionId === c.sessionId, 15_000);
+    expect(nodeB.wall.hub.live.get(c.sessionId)).toBeUndefined();
+    const reopened = await wallB.request(open);
+    expect(reopened.case === "error" && reopened.value.code).toBe(ErrorCode.NOT_FOUND);
   });
 });

@@ -4,7 +4,8 @@
 // pocketsphinx worker, scoring); the business's wall, another business's
 // wall and an admin's monitor are open in another Chromium; a dashboard
 // that stopped reading sits on the node all along. Asserted: what each page
-// shows (or does not), never how fast.
+// shows (or does not), never how fast. A customer's deletion takes their
+// conversation off the wall, drill-down included.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -143,4 +144,39 @@ describe("the wall and the monitor in a real browser", () => {
     expect(await wall.locator('[data-testid="card"][data-store="z1"]').count()).toBe(0);
     stalled.close();
   }, 240_000);
+
+  it("drops a conversation and its open drill-down from the wall when its customer deletes their data", async () => {
+    const c = new FakeConversation(server.bus, "demo", ids.demo, server.config.nodeId);
+    const { dataCode } = await server.records.beginSession({
+      sessionId: c.sessionId,
+      storeCode: "demo",
+      consent: { given: true, version: "test" },
+      deviceId: "wall-browser-deleted",
+      ip: "10.4.0.1",
+      receipt: "WALL-DELETED-1",
+    });
+    c.start();
+    c.segment(1, "the changing rooms were a mess", true);
+    c.end({ score: 35, relevance: 0.9, topics: ["cleanliness"] });
+    await server.records.flush();
+    const dashboards = await launchChromium({ fakeMicrophone: true });
+    browsers.push(dashboards);
+    const wall = await dashboard(dashboards, "", token("owner", ids.demo));
+    const card = wall.locator(`[data-testid="card"][data-session="${c.sessionId}"]`);
+    await card.getByTestId("open").click();
+    await wall.getByTestId("drill").getByText("the changing rooms were a mess").first().waitFor({ timeout: 15_000 });
+
+    const deleted = await fetch(`${server.url}/api/customer/sessions/${c.sessionId}`, {
+      method: "DELETE",
+      headers: { "x-parley-data-code": dataCode },
+    });
+    expect(deleted.status).toBe(200);
+    await card.waitFor({ state: "detached", timeout: 15_000 });
+    await wall.getByTestId("drill").waitFor({ state: "detached", timeout: 15_000 });
+    // A reload asks the node again: neither the history nor the node's live copy has it.
+    await wall.reload();
+    await wall.locator('[data-testid="connection"]').filter({ hasText: "Live" }).waitFor({ timeout: 15_000 });
+    await wall.getByTestId("ticker").waitFor();
+    expect(await card.count()).toBe(0);
+  }, 120_000);
 });

@@ -169,6 +169,11 @@ export class LiveConversations {
     return conversations.flatMap((c) => c.envelopes());
   }
 
+  /** Forgets one conversation now (its customer deleted their data). */
+  forget(sessionId: string): void {
+    this.#all.delete(sessionId);
+  }
+
   /** Forgets conversations ended long enough ago, and silent ones. */
   sweep(): void {
     const now = this.#now();

@@ -12,11 +12,13 @@ import type { LiveBus } from "../live/LiveBus.ts";
 import type { SessionRegistry } from "../session/SessionRegistry.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import { AlertEngine, type AlertEngineOptions } from "./alerts/AlertEngine.ts";
+import { serverFrame } from "./frames.ts";
 import type { WallHistory } from "./history/WallHistory.ts";
 import type { ModerationStore } from "./moderation/ModerationStore.ts";
 import { WallModeration } from "./moderation/WallModeration.ts";
 import { AdminActions } from "./monitor/AdminActions.ts";
 import { MonitorSampler } from "./monitor/MonitorSampler.ts";
+import { topicsOfItem } from "./scope.ts";
 import type { DashboardSocket, WallClient, WallClientLimits } from "./WallClient.ts";
 import { WallHub } from "./WallHub.ts";
 import { WallRequests } from "./WallRequests.ts";
@@ -132,6 +134,23 @@ export class Wall {
 
   disconnect(client: WallClient): void {
     this.hub.disconnect(client);
+  }
+
+  /**
+   * A customer deleted their data (records tells the node that served the
+   * request): every node's wall forgets its live copy, so no drill-down can
+   * open it from there; the business's dashboards drop its card, and public
+   * screens showing it take it down.
+   */
+  customerDeleted(deleted: { sessionId: string; businessId: string; storeCode: string }): void {
+    const { sessionId, businessId, storeCode } = deleted;
+    this.hub.broadcastToAllNodes(
+      businessId,
+      topicsOfItem(businessId, storeCode),
+      serverFrame({ kind: { case: "conversationDeleted", value: { sessionId } } }),
+      sessionId,
+    );
+    this.moderation.withdraw(deleted);
   }
 
   /** Resolves once the work the wall started on its own (auto-approvals) has finished. */

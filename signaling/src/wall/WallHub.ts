@@ -136,9 +136,11 @@ export class WallHub {
   /**
    * Fans one frame out to the dashboards of every node (this one's at once,
    * through the bus as its own events are). Other nodes trust the topics as
-   * this node made them: nodes of one deployment share one tenancy.
+   * this node made them: nodes of one deployment share one tenancy. With
+   * `forgetSessionId`, each node first forgets what it keeps live of that
+   * conversation (its customer deleted their data).
    */
-  broadcastToAllNodes(businessId: string, topics: readonly string[], frame: Uint8Array): void {
+  broadcastToAllNodes(businessId: string, topics: readonly string[], frame: Uint8Array, forgetSessionId = ""): void {
     if (this.#closed) return;
     this.#o.bus.publish(
       create(LiveEnvelopeSchema, {
@@ -149,7 +151,9 @@ export class WallHub {
         seq: 0n,
         nodeId: this.#o.nodeId,
         publishedAtMs: BigInt(Date.now()),
-        event: create(LiveEventSchema, { kind: { case: "wallBroadcast", value: { topics: [...topics], frame } } }),
+        event: create(LiveEventSchema, {
+          kind: { case: "wallBroadcast", value: { topics: [...topics], frame, forgetSessionId } },
+        }),
       }),
     );
   }
@@ -209,6 +213,7 @@ export class WallHub {
     const event = message.event?.kind;
     if (event?.case === "wallBroadcast") {
       // Made by a node for every node's dashboards: not a conversation's event, nothing to keep.
+      if (event.value.forgetSessionId) this.live.forget(event.value.forgetSessionId);
       this.broadcast(event.value.topics, event.value.frame);
       return;
     }

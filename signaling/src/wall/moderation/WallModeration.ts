@@ -186,7 +186,7 @@ export class WallModeration {
   /**
    * The customer deleted their data: public screens showing it drop it now
    * (every node's; a screen that connects later never gets it, as records
-   * leaves deleted feedback out).
+   * leaves deleted feedback out). Part of Wall.customerDeleted.
    */
   withdraw(deleted: { sessionId: string; businessId: string; storeCode: string }): void {
     this.#withdrawPublic(deleted, this.#o.broadcastToAllNodes);
