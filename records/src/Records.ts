@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
 import { RateLimiter, type RateLimitOptions } from "./auth/RateLimiter.ts";
-import { verifyUserToken } from "./auth/token.ts";
+import { limitedStores, verifyUserToken } from "./auth/token.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
 import { isRetryableDbError } from "./db/errors.ts";
 import { migrate } from "./db/migrate.ts";
@@ -397,8 +397,10 @@ export class Records {
   /**
    * May the holder of this business/admin token subscribe to `topic`?
    * store/<code> and business/<id>: admins, and the owner and staff of that
-   * business; admin: admins only. session/<id> topics belong to the customer's
-   * session token, which the node checks itself: false here.
+   * business (staff whose token names some stores: only those stores' topics,
+   * the business's carries every store); admin: admins only. session/<id>
+   * topics belong to the customer's session token, which the node checks
+   * itself: false here.
    */
   async authorizeTopic(bearerToken: string, topic: string): Promise<boolean> {
     const claims = verifyUserToken(this.#options.authSecret, bearerToken, this.#now());
@@ -407,9 +409,12 @@ export class Records {
     if (rest.length > 0) return false;
     if (kind === "admin") return id === undefined && claims.role === "admin";
     if (!id) return false;
-    if (kind === "business") return UUID.test(id) && (claims.role === "admin" || claims.bid === id);
+    const stores = limitedStores(claims);
+    if (kind === "business")
+      return UUID.test(id) && (claims.role === "admin" || (claims.bid === id && stores === undefined));
     if (kind === "store") {
       if (claims.role === "admin") return true;
+      if (stores !== undefined && !stores.includes(id)) return false;
       try {
         return (await this.#store(id)).businessId === claims.bid;
       } catch {

@@ -1,5 +1,5 @@
 export { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
-export type { Role } from "./auth/token.ts";
+export { issueUserToken, limitedStores, type Role, type UserClaims, verifyUserToken } from "./auth/token.ts";
 export type { FraudOptions, FraudRule } from "./fraud/FraudDetector.ts";
 export type { CustomerDeletion } from "./http/routes.ts";
 export type { Auth, Method, RecordsRequest, RecordsResponse, Route } from "./http/types.ts";

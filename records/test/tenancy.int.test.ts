@@ -1,19 +1,20 @@
 // The tenancy matrix: every route × every role × own/other business, called
 // directly and over HTTP (node:http adapter). Admins see everything; owners
 // and staff only their business (another business's resources are 404, as if
-// absent); staff only read; no token is 401. Also the live topics, login and
-// its rate limit.
+// absent); staff only read; no token is 401. Staff whose token names some
+// stores see only those (another store of their business is 404 too). Also
+// the live topics, login and its rate limit.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../src/auth/password.ts";
-import type { Records, RecordsResponse, Route } from "../src/index.ts";
+import { issueUserToken, type Records, type RecordsResponse, type Route } from "../src/index.ts";
 import { type PostgresCluster, serveRoutes } from "../src/testing/index.ts";
-import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
+import { Conversation, openRecords, SECRET, startCluster, uniqueFeedback } from "./helpers.ts";
 
 let pg: PostgresCluster;
 let records: Records;
 let http: { url: string; close(): Promise<void> };
-const ids = { a: "", b: "", sessionA: "", sessionB: "", codeA: "" };
+const ids = { a: "", b: "", sessionA: "", sessionA2: "", sessionB: "", codeA: "" };
 const tokens: Record<string, string> = {};
 let storeSeq = 0;
 
@@ -28,6 +29,9 @@ beforeAll(async () => {
   ids.b = b!.id;
   await records.sql`insert into stores (id, business_id, code, name, reward_policy)
                     select gen_random_uuid(), ${ids.b}, 'other', 'Other store', reward_policy from stores where code = 'demo'`;
+  // A second store of business A, for staff limited to one store.
+  await records.sql`insert into stores (id, business_id, code, name, reward_policy)
+                    select gen_random_uuid(), ${ids.a}, 'second', 'Second store', reward_policy from stores where code = 'demo'`;
   const pw = await hashPassword("correct horse battery");
   await records.sql`insert into users (id, email, password_hash, role, business_id) values
     (gen_random_uuid(), 'staff@a.test', ${pw}, 'staff', ${ids.a}),
@@ -35,6 +39,7 @@ beforeAll(async () => {
     (gen_random_uuid(), 'staff@b.test', ${pw}, 'staff', ${ids.b})`;
   for (const [store, key] of [
     ["demo", "sessionA"],
+    ["second", "sessionA2"],
     ["other", "sessionB"],
   ] as const) {
     const c = new Conversation(store);
@@ -246,6 +251,102 @@ describe("tenancy matrix", () => {
     expect(await can("ownerA", `session/${ids.sessionA}`)).toBe(false);
     expect(await can("anonymous", "store/demo")).toBe(false);
     expect(await can("staffA", "store/nonexistent")).toBe(false);
+  });
+});
+
+describe("staff limited to some stores", () => {
+  const day = 86_400;
+  /** A staff token of business A; logins issue none with `stores`, the dashboards' tokens may. */
+  const staffOf = (stores: string[] | undefined, role: "staff" | "owner" = "staff") =>
+    issueUserToken(SECRET, {
+      sub: randomUUID(),
+      role,
+      bid: ids.a,
+      exp: Math.floor(Date.now() / 1000) + day,
+      ...(stores ? { stores } : {}),
+    });
+  const get = (token: string, path: string) =>
+    fetch(http.url + path, { headers: { authorization: `Bearer ${token}` } });
+  const json = async <T>(token: string, path: string): Promise<T> => {
+    const res = await get(token, path);
+    expect(res.status, path).toBe(200);
+    return (await res.json()) as T;
+  };
+  const storeCodes = async (token: string) =>
+    (await json<{ stores: { code: string }[] }>(token, `/api/businesses/${ids.a}/stores`)).stores
+      .map((s) => s.code)
+      .filter((c) => c === "demo" || c === "second");
+  const rewardStores = async (token: string) =>
+    new Set(
+      (await json<{ rewards: { storeCode: string }[] }>(token, `/api/businesses/${ids.a}/rewards`)).rewards.map(
+        (r) => r.storeCode,
+      ),
+    );
+  const csv = async (token: string) => {
+    const res = await get(token, `/api/businesses/${ids.a}/feedback.csv`);
+    expect(res.status).toBe(200);
+    return res.text();
+  };
+  /** Status and body, to compare with what another business's resource answers. */
+  const answer = async (token: string, path: string) => {
+    const res = await get(token, path);
+    return { status: res.status, body: await res.text() };
+  };
+
+  it("lists only the stores of the claim", async () => {
+    expect(await storeCodes(staffOf(["demo"]))).toEqual(["demo"]);
+    expect(await storeCodes(staffOf(["second"]))).toEqual(["second"]);
+    expect(await storeCodes(staffOf([]))).toEqual([]);
+    // No claim: every store, as for the owner; an owner is never limited.
+    expect(await storeCodes(tokens.staffA!)).toEqual(["demo", "second"]);
+    expect(await storeCodes(staffOf(["demo"], "owner"))).toEqual(["demo", "second"]);
+  });
+
+  it("lists only the rewards of the claim's stores", async () => {
+    expect(await rewardStores(tokens.staffA!)).toEqual(new Set(["demo", "second"]));
+    expect(await rewardStores(staffOf(["demo"]))).toEqual(new Set(["demo"]));
+    expect(await rewardStores(staffOf(["demo"], "owner"))).toEqual(new Set(["demo", "second"]));
+  });
+
+  it("exports only the feedback of the claim's stores", async () => {
+    const all = await csv(tokens.staffA!);
+    expect(all).toContain(ids.sessionA);
+    expect(all).toContain(ids.sessionA2);
+    const mine = await csv(staffOf(["demo"]));
+    expect(mine).toContain(ids.sessionA);
+    expect(mine).not.toContain(ids.sessionA2);
+    expect(mine).not.toContain(",second,");
+  });
+
+  it("answers another store's sessions as another business's store: 404", async () => {
+    const staff = staffOf(["demo"]);
+    const sessions = await json<{ sessions: { id: string }[] }>(staff, "/api/stores/demo/sessions");
+    expect(sessions.sessions.map((x) => x.id)).toContain(ids.sessionA);
+    const otherBusiness = await answer(staff, "/api/stores/other/sessions");
+    expect(otherBusiness.status).toBe(404);
+    expect(await answer(staff, "/api/stores/second/sessions")).toEqual(otherBusiness);
+    // Without the claim, and for an owner with one, the second store is there.
+    for (const token of [tokens.staffA!, staffOf(["demo"], "owner")])
+      expect((await get(token, "/api/stores/second/sessions")).status).toBe(200);
+  });
+
+  it("answers another store's feedback as another business's session: 404", async () => {
+    const staff = staffOf(["demo"]);
+    expect((await get(staff, `/api/feedback/${ids.sessionA}`)).status).toBe(200);
+    const otherBusiness = await answer(staff, `/api/feedback/${ids.sessionB}`);
+    expect(otherBusiness.status).toBe(404);
+    expect(await answer(staff, `/api/feedback/${ids.sessionA2}`)).toEqual(otherBusiness);
+    for (const token of [tokens.staffA!, staffOf(["demo"], "owner")])
+      expect((await get(token, `/api/feedback/${ids.sessionA2}`)).status).toBe(200);
+  });
+
+  it("lets them subscribe to their stores' live topics only", async () => {
+    const staff = staffOf(["demo"]);
+    expect(await records.authorizeTopic(staff, "store/demo")).toBe(true);
+    expect(await records.authorizeTopic(staff, "store/second")).toBe(false);
+    // The business's topic carries every store.
+    expect(await records.authorizeTopic(staff, `business/${ids.a}`)).toBe(false);
+    expect(await records.authorizeTopic(tokens.staffA!, "store/second")).toBe(true);
   });
 });
 

@@ -1,15 +1,17 @@
 // The records package's REST routes. Every route states who may call it; the
 // tenancy rule is the same everywhere: admins see every business, owners and
 // staff only their own (another business's resources answer 404, as if they
-// did not exist), staff only read. Customers reach their one session with the
-// data code they were given. Business reads and exports of personal data and
-// every change are written to the audit log.
+// did not exist), staff only read, and staff whose token names some stores
+// only those (another store's resources answer 404 alike, lists leave them
+// out). Customers reach their one session with the data code they were given.
+// Business reads and exports of personal data and every change are written to
+// the audit log.
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import { DUMMY_HASH, verifyPassword } from "../auth/password.ts";
 import type { RateLimiter } from "../auth/RateLimiter.ts";
-import { issueUserToken, verifyUserToken } from "../auth/token.ts";
+import { issueUserToken, limitedStores, verifyUserToken } from "../auth/token.ts";
 import type { PayoutError, StripePayouts } from "../payments/StripePayouts.ts";
 import { type RetentionCounts, redactSessions } from "../privacy/RetentionJob.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../rewards/policy.ts";
@@ -109,7 +111,13 @@ async function authenticate(
   const claims = token ? verifyUserToken(ctx.authSecret, token, ctx.now()) : undefined;
   if (!claims) return json(401, { error: "log in first (Authorization: Bearer <token>)" });
   if (access === "owner" && claims.role === "staff") return json(403, { error: "staff may only read" });
-  return { kind: "user", userId: claims.sub, role: claims.role, businessId: claims.bid };
+  return {
+    kind: "user",
+    userId: claims.sub,
+    role: claims.role,
+    businessId: claims.bid,
+    storeCodes: limitedStores(claims),
+  };
 }
 
 type UserAuth = Extract<Auth, { kind: "user" }>;
@@ -122,6 +130,18 @@ function ownBusiness(req: RecordsRequest, businessId: string | undefined): strin
   return auth.role === "admin" || auth.businessId === businessId ? businessId : undefined;
 }
 
+/** Whether the caller may see this store of a business they may see (staff may be limited to some). */
+function allowedStore(req: RecordsRequest, code: string): boolean {
+  const codes = user(req).storeCodes;
+  return codes === undefined || codes.includes(code);
+}
+
+/** The SQL condition that keeps a caller to their stores, on `stores st`. */
+function inAllowedStores(sql: Sql, req: RecordsRequest) {
+  const codes = user(req).storeCodes;
+  return codes === undefined ? sql`true` : sql`st.code = any(${codes}::text[])`;
+}
+
 async function ownStore(
   ctx: RouteContext,
   req: RecordsRequest,
@@ -131,7 +151,7 @@ async function ownStore(
   const [store] = await ctx.sql<{ id: string; business_id: string; code: string }[]>`
     select id, business_id, code from stores where code = ${code}`;
   if (!store) return undefined;
-  return ownBusiness(req, store.business_id) ? store : undefined;
+  return ownBusiness(req, store.business_id) && allowedStore(req, store.code) ? store : undefined;
 }
 
 async function audit(
@@ -213,7 +233,10 @@ async function login(req: RecordsRequest, ctx: RouteContext): Promise<RecordsRes
   const token = issueUserToken(ctx.authSecret, { sub: row.id, role: row.role, bid: row.business_id, exp });
   await audit(
     ctx,
-    { ...req, auth: { kind: "user", userId: row.id, role: row.role, businessId: row.business_id } },
+    {
+      ...req,
+      auth: { kind: "user", userId: row.id, role: row.role, businessId: row.business_id, storeCodes: undefined },
+    },
     "login",
     `user:${row.id}`,
     row.business_id,
@@ -246,7 +269,8 @@ async function listStores(req: RecordsRequest, ctx: RouteContext): Promise<Recor
   const businessId = ownBusiness(req, req.params.businessId);
   if (!businessId) return notFound();
   const rows = await ctx.sql`
-    select id, code, name, language, time_zone, reward_policy from stores where business_id = ${businessId} order by code`;
+    select st.id, st.code, st.name, st.language, st.time_zone, st.reward_policy from stores st
+    where st.business_id = ${businessId} and ${inAllowedStores(ctx.sql, req)} order by st.code`;
   return json(200, {
     stores: rows.map((r) => ({
       id: r.id,
@@ -330,12 +354,12 @@ async function listSessions(req: RecordsRequest, ctx: RouteContext): Promise<Rec
   });
 }
 
-/** One session in full, for the business that owns it (or an admin). */
+/** One session in full, for the business that owns it (staff: if of one of their stores), or an admin. */
 async function getFeedback(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const sessionId = req.params.sessionId ?? "";
   if (!UUID.test(sessionId)) return notFound();
   const data = await sessionData(ctx.sql, sessionId);
-  if (!data || !ownBusiness(req, data.businessId)) return notFound();
+  if (!data || !ownBusiness(req, data.businessId) || !allowedStore(req, data.store.code)) return notFound();
   await audit(ctx, req, "feedback.read", `session:${sessionId}`, data.businessId);
   return json(200, data);
 }
@@ -346,7 +370,8 @@ async function listRewards(req: RecordsRequest, ctx: RouteContext): Promise<Reco
   const rows = await ctx.sql`
     select r.id, r.session_id, st.code as store_code, r.amount_minor, r.currency, r.status, r.reason, r.created_at, r.updated_at
     from rewards r join stores st on st.id = r.store_id
-    where r.business_id = ${businessId} order by r.created_at desc limit 500`;
+    where r.business_id = ${businessId} and ${inAllowedStores(ctx.sql, req)}
+    order by r.created_at desc limit 500`;
   return json(200, {
     rewards: rows.map((r) => ({
       id: r.id,
@@ -386,7 +411,8 @@ async function exportCsv(req: RecordsRequest, ctx: RouteContext): Promise<Record
     from sessions s join stores st on st.id = s.store_id
     left join final_scores f on f.session_id = s.id
     left join rewards r on r.session_id = s.id
-    where s.business_id = ${businessId} and s.created_at >= ${from} and s.created_at < ${to}
+    where s.business_id = ${businessId} and ${inAllowedStores(ctx.sql, req)}
+      and s.created_at >= ${from} and s.created_at < ${to}
     order by s.created_at`;
   const header = [
     "session_id",

@@ -9,7 +9,14 @@ export type Method = "GET" | "POST" | "PUT" | "DELETE";
 /** Who is calling, resolved from the request's headers before the handler runs. */
 export type Auth =
   | { kind: "anonymous" }
-  | { kind: "user"; userId: string; role: Role; businessId: string | null }
+  | {
+      kind: "user";
+      userId: string;
+      role: Role;
+      businessId: string | null;
+      /** Staff limited to these stores of the business; undefined: every store. */
+      storeCodes: readonly string[] | undefined;
+    }
   /** A customer holding the data code of one session. */
   | { kind: "customer"; sessionId: string };
 

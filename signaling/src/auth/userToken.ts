@@ -1,25 +1,24 @@
 // Tokens of business users and admins, for the dashboards: compact HS256
 // JWTs with an audience of their own, so that a customer's session token can
-// never pass for a business login. The claims are those of the records
-// package's logins (aud "parley-business", sub, role, bid, exp), so a token
-// records issues is accepted here as it is; `stores` optionally narrows a
-// staff member to some stores of the business.
+// never pass for a business login. They are the records package's logins
+// (aud "parley-business", sub, role, bid, exp, and `stores`, which optionally
+// narrows a staff member to some stores of the business): records' token.ts
+// is the one implementation that issues and checks them, here re-exported
+// under the dashboards' names, so that the REST API and the dashboards can
+// never read one token differently.
 //
 // The records package's login (POST /api/auth/login) issues them with the
 // node's JWT_SECRET; `SignedUserTokens` verifies them.
-import { createHmac, timingSafeEqual } from "node:crypto";
+import {
+  issueUserToken,
+  limitedStores,
+  type Role,
+  type UserClaims,
+  verifyUserToken as verifyRecordsToken,
+} from "@parley/records";
 
-export type UserRole = "owner" | "staff" | "admin";
-
-export interface UserClaims {
-  aud: "parley-business";
-  sub: string; // user id
-  role: UserRole;
-  bid: string | null; // business id; null for admins
-  exp: number; // unix seconds
-  /** Staff limited to these stores of the business (absent: every store). */
-  stores?: string[];
-}
+export { issueUserToken, type UserClaims };
+export type UserRole = Role;
 
 /** Who a dashboard connection belongs to. */
 export interface DashboardCaller {
@@ -36,41 +35,9 @@ export interface DashboardTokenVerifier {
   verify(token: string): Promise<DashboardCaller | undefined>;
 }
 
-const HEADER = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
-const sign = (secret: string, data: string) => createHmac("sha256", secret).update(data).digest();
-const ROLES: readonly string[] = ["owner", "staff", "admin"];
-
-export function issueUserToken(secret: string, claims: Omit<UserClaims, "aud">): string {
-  const payload = Buffer.from(JSON.stringify({ aud: "parley-business", ...claims })).toString("base64url");
-  const data = `${HEADER}.${payload}`;
-  return `${data}.${sign(secret, data).toString("base64url")}`;
-}
-
+/** Records' check, with the clock read now when the caller passes no time. */
 export function verifyUserToken(secret: string, token: string, nowMs = Date.now()): UserClaims | undefined {
-  const parts = token.split(".");
-  if (parts.length !== 3 || parts[0] !== HEADER) return undefined;
-  const expected = sign(secret, `${parts[0]}.${parts[1]}`);
-  const given = Buffer.from(parts[2]!, "base64url");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-  let claims: UserClaims;
-  try {
-    claims = JSON.parse(Buffer.from(parts[1]!, "base64url").toString("utf8")) as UserClaims;
-  } catch {
-    return undefined;
-  }
-  if (claims.aud !== "parley-business" || typeof claims.sub !== "string" || typeof claims.exp !== "number")
-    return undefined;
-  if (!ROLES.includes(claims.role)) return undefined;
-  // An admin belongs to no business; everyone else to exactly one.
-  if ((claims.role === "admin") !== (claims.bid === null)) return undefined;
-  if (claims.role !== "admin" && (typeof claims.bid !== "string" || !claims.bid)) return undefined;
-  if (
-    claims.stores !== undefined &&
-    (!Array.isArray(claims.stores) || claims.stores.some((s) => typeof s !== "string"))
-  )
-    return undefined;
-  if (claims.exp * 1000 <= nowMs) return undefined;
-  return claims;
+  return verifyRecordsToken(secret, token, nowMs);
 }
 
 /** Verifies tokens signed with this node's JWT_SECRET: records' logins use the same secret and claims. */
@@ -88,7 +55,7 @@ export class SignedUserTokens implements DashboardTokenVerifier {
       userId: claims.sub,
       role: claims.role,
       businessId: claims.bid ?? undefined,
-      storeCodes: claims.role === "staff" ? claims.stores : undefined,
+      storeCodes: limitedStores(claims),
     };
   }
 
