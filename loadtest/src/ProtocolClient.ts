@@ -5,6 +5,9 @@ import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/p
 import { ClientMessageSchema, type ServerMessage, ServerMessageSchema } from "@parley/proto/ws";
 import WebSocket from "ws";
 
+/** How long creating a session or opening its socket may take. */
+const REQUEST_TIMEOUT_MS = 15_000;
+
 /** Where a node listens: a ParleyServer in-process, or a node in another process. */
 export interface Endpoint {
   /** http(s)://host:port */
@@ -28,6 +31,8 @@ export async function createSession(server: Endpoint, storeCode = "demo", option
   const consentVersion = options.consentVersion === undefined ? "loadtest-1" : options.consentVersion;
   const res = await fetch(`${server.url}/api/sessions`, {
     method: "POST",
+    // A node that accepts the connection and never answers must not hold a customer (or a run) forever.
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
       storeCode,
@@ -70,7 +75,7 @@ export class ProtocolClient {
 
   /** Opens the node's WebSocket, or `url` when given (a session placed on another node names it). */
   static async open(server: Endpoint, url = wsUrl(server)): Promise<ProtocolClient> {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { handshakeTimeout: REQUEST_TIMEOUT_MS });
     ws.binaryType = "arraybuffer";
     await new Promise((resolve, reject) => {
       ws.once("open", resolve);

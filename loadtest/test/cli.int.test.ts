@@ -227,4 +227,41 @@ describe("pnpm loadtest against a real node", () => {
     await expect.poll(() => metric("voice_sessions_active"), { timeout: 10_000 }).toBe(0);
     await expect.poll(() => metric("ws_connections"), { timeout: 10_000 }).toBe(0);
   }, 120_000);
+
+  // Last: it stops the node.
+  it("counts sessions the node loses (it shut down under them) as errors, not as finished conversations", async () => {
+    const out = path.join(dir, "out-lost");
+    const running = runCli([
+      "--url",
+      url,
+      "--metrics-url",
+      metricsUrl,
+      "--sessions",
+      "2",
+      "--ramp",
+      "4",
+      "--duration",
+      "60s",
+      "--recording",
+      path.join(dir, "a.wav"),
+      "--slo",
+      "errors<1%",
+      "--out",
+      out,
+      "--quiet",
+    ]);
+    // Both customers joined and talking (their speech is being recognised), mid-recording.
+    await expect.poll(() => metric("voice_sessions_active"), { timeout: 30_000, interval: 250 }).toBe(2);
+    await expect.poll(() => metric("asr_streams_active"), { timeout: 30_000, interval: 100 }).toBe(2);
+    node.kill("SIGINT"); // stops at once: live conversations end with reason SHUTDOWN
+    const { code, stderr } = await running;
+    expect(code, stderr).toBe(1);
+    const report = JSON.parse(readFileSync(path.join(out, "report.json"), "utf8")) as LoadTestReport;
+    expect(validate(report), JSON.stringify(validate.errors, null, 1)).toBe(true);
+    expect(report.sessions.map((s) => s.outcome)).toEqual(["server:SHUTDOWN", "server:SHUTDOWN"]);
+    expect(report.errors).toEqual([expect.objectContaining({ stage: "events", kind: "server_SHUTDOWN", count: 2 })]);
+    expect(report.totals.errorRate).toBe(1);
+    // Cut short, a recording played once is not judged for WER (its unsent words would count as deletions).
+    expect(report.sessions.every((s) => s.wer === null)).toBe(true);
+  }, 120_000);
 });

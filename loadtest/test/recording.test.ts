@@ -72,6 +72,14 @@ describe("recordings", () => {
     rmSync(empty, { recursive: true });
     expect(recordingFiles(dir)).toEqual([bad, path.join(dir, "speech.opus")]);
   });
+
+  it("refuses a damaged Ogg/Opus file as a recording error, which the CLI reports as bad usage", async () => {
+    const whole = readFileSync(path.join(dir, "speech.opus"));
+    const cut = path.join(mkdtempSync(path.join(tmpdir(), "parley-cut-")), "cut.opus");
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    expect(() => loadRecording(cut)).toThrow(RecordingError);
+    expect(await main(["-r", cut, "-d", "1s"])).toBe(2);
+  });
 });
 
 describe("command line", () => {
@@ -79,6 +87,9 @@ describe("command line", () => {
     expect(parseDuration("90s", "x")).toBe(90_000);
     expect(parseDuration("2m", "x")).toBe(120_000);
     expect(parseDuration("1500ms", "x")).toBe(1500);
+    // Zero, and past what a Node timer holds (it would fire at once), are refused.
+    for (const bad of ["0", "0s", "600h", "25000h"]) expect(() => parseDuration(bad, "x")).toThrow(UsageError);
+    expect(parseDuration("24h", "x")).toBe(86_400_000);
     const o = parseCli(["--url", "http://h:1/", "-n", "4", "--ramp", "0.5", "-r", rec!.wav, "--slo", "errors<1%"]);
     expect(o).toMatchObject({ endpoint: { url: "http://h:1" }, metricsUrl: "http://h:1/metrics", sessions: 4 });
     expect(parseCli(["--metrics-url", "none", "-r", rec!.wav])).toMatchObject({ metricsUrl: undefined, dtx: true });

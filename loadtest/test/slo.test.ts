@@ -27,6 +27,14 @@ describe("objectives", () => {
     expect(() => parseSlo("partial_lag_p95 2s")).toThrow(/cannot read/);
   });
 
+  it("refuses objectives that could never fail: a ratio above the whole without %, an empty list", () => {
+    expect(() => parseSlo("errors<5")).toThrow(/write 5%/);
+    expect(parseSlo("errors<5%")[0]?.threshold).toBe(0.05);
+    expect(parseSlo("errors<1")[0]?.threshold).toBe(1);
+    expect(() => parseSlo(",")).toThrow(/no objective/);
+    expect(() => parseSlo(" ")).toThrow(/no objective/);
+  });
+
   it("passes and fails on the measured values; a metric with no samples fails", () => {
     const objectives = parseSlo("partial_lag_p95<2s,errors<1%,final_lag_p50<1s");
     const lags = Array.from({ length: 100 }, (_, i) => i * 20); // p95 = 1880 ms

@@ -56,14 +56,19 @@ export function loadRecording(file: string, reference?: string, options: { dtx?:
   let packets: Buffer[];
   let pcm: Int16Array;
   if (isOgg) {
-    const ogg = readOggOpus(readFileSync(file));
-    packets = ogg.packets.filter((p) => p.length > 0);
-    const decoder = new Decoder({ channels: 1, sample_rate: ANALYSIS_RATE });
-    const parts = packets.map((p) => {
-      const bytes = decoder.decode(p);
-      return new Int16Array(bytes.slice().buffer);
-    });
-    pcm = concat(parts);
+    try {
+      const ogg = readOggOpus(readFileSync(file));
+      packets = ogg.packets.filter((p) => p.length > 0);
+      const decoder = new Decoder({ channels: 1, sample_rate: ANALYSIS_RATE });
+      const parts = packets.map((p) => {
+        const bytes = decoder.decode(p);
+        return new Int16Array(bytes.slice().buffer);
+      });
+      pcm = concat(parts);
+    } catch (error) {
+      // A damaged file is the user's input, not a bug: a usage error, not a stack trace.
+      throw new RecordingError(`cannot read ${file}: ${(error as Error).message}`);
+    }
   } else {
     try {
       packets = opusPacketsFromFile(file, 0, { dtx: options.dtx ?? true });

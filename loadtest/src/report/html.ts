@@ -153,7 +153,7 @@ svg .grid{stroke:#e6e8ee}svg .tick{font-size:11px;fill:#5b6475}svg .title{font-s
 <div class="card">partial lag p95<b>${fmt(lat.partial_lag.p95)} ms</b></div>
 <div class="card">first partial p50<b>${fmt(lat.first_partial.p50)} ms</b></div>
 <div class="card">WER<b>${pct(report.wer.corpus)}</b>${report.wer.sessions} sessions</div>
-<div class="card">node CPU / session<b>${ps.cpuPercent === null ? "–" : `${ps.cpuPercent.toFixed(2)} %`}</b>of a core</div>
+<div class="card">node CPU / session<b>${ps.nodeCpuPercent === null ? "–" : `${ps.nodeCpuPercent.toFixed(2)} %`}</b>of a core</div>
 </div>
 ${warn}
 ${slo}

@@ -115,7 +115,8 @@ export class LoadRun {
     const silence = silentPacket();
     const deadline = this.#runStartMs + o.durationMs;
     const slots: Promise<void>[] = [];
-    const deadlineTimer = setTimeout(() => this.#stopAll("graceful"), o.durationMs);
+    // From the run's start, not from here: the baseline sample above may have taken a while.
+    const deadlineTimer = setTimeout(() => this.#stopAll("graceful"), Math.max(0, deadline - performance.now()));
     try {
       for (let slot = 0; slot < o.sessions && !this.#stopping; slot++) {
         const due = this.#runStartMs + (slot / o.rampPerSecond) * 1000;

@@ -14,6 +14,16 @@ import type { PacedStream, Pacer } from "./Pacer.ts";
 const DTX_FRAMES = 20;
 const DTX_FRAME = Buffer.alloc(0);
 
+/** Ends the conversation decides for itself (the customer, the AI, the limits, an admin); any other is the node losing it. */
+const CONVERSATION_ENDS: ReadonlySet<EndReason> = new Set([
+  EndReason.CUSTOMER,
+  EndReason.MAX_TURNS,
+  EndReason.SILENCE,
+  EndReason.NOTHING_LEFT_TO_ASK,
+  EndReason.MAX_DURATION,
+  EndReason.ENDED_BY_ADMIN,
+]);
+
 /** Where in a session's life an error happened. */
 export type ErrorStage = "create" | "join" | "signal" | "ice_dtls" | "audio" | "speech" | "events" | "end";
 
@@ -106,6 +116,9 @@ export class LoadSession implements PacedStream {
   #stopRequested: "graceful" | "abort" | undefined;
   #stopSignal: () => void = () => {};
   #serverEnded: EndReason | undefined;
+  /** The socket closed under a session still playing (not by us, not after the node's end). */
+  #socketLost = false;
+  #closeCounted = false;
   readonly #finals = new Map<number, HeardFinal>();
   /** Finals waiting for a score that covers them: segment id → when their speech was sent. */
   readonly #unscored: { segmentId: number; speechSentAt: number }[] = [];
@@ -204,11 +217,25 @@ export class LoadSession implements PacedStream {
 
     let outcome = this.#stopRequested ? "stopped" : "completed";
     if (this.#serverEnded !== undefined) {
-      outcome = `server:${EndReason[this.#serverEnded] ?? this.#serverEnded}`;
+      const reason = EndReason[this.#serverEnded] ?? String(this.#serverEnded);
+      outcome = `server:${reason}`;
+      // The conversation's own ends are not failures; the node losing the session is.
+      if (!CONVERSATION_ENDS.has(this.#serverEnded))
+        this.#error("events", new TypedError(`server_${reason}`, `the node ended the session: ${reason}`));
     } else if (this.#stopRequested !== "abort" && !customer.socket.closed) {
-      await this.#endSession(customer);
+      // A second Ctrl-C does not wait for the node's answer.
+      const aborted = new Promise<void>((resolve) => {
+        this.#stopSignal = () => {
+          if (this.#stopRequested === "abort") resolve();
+        };
+      });
+      await Promise.race([this.#endSession(customer), aborted]);
     }
     this.#drainMessages();
+    if (this.#socketLost && this.#serverEnded === undefined) {
+      this.#closedError(customer);
+      outcome = "failed";
+    }
     this.#checkSpeech();
     return this.#finish(outcome);
   }
@@ -218,6 +245,7 @@ export class LoadSession implements PacedStream {
   sendDue(now: number): void {
     const customer = this.#customer;
     if (!customer || customer.socket.closed) {
+      this.#socketLost = true;
       this.#endPlayback();
       return;
     }
@@ -387,7 +415,8 @@ export class LoadSession implements PacedStream {
       if (ended.case !== "sessionEnded")
         throw new JoinFailed("endSession", ended.case === "error" ? ended.value : undefined);
     } catch (error) {
-      this.#error("end", error);
+      // After a second Ctrl-C nobody waits for this answer: its failure is the abort's, not the node's.
+      if (this.#stopRequested !== "abort") this.#error("end", error);
     }
   }
 
@@ -401,7 +430,12 @@ export class LoadSession implements PacedStream {
       this.#error("speech", new TypedError("no_final", "no final transcript"));
     // The benchmark's latency probe transcribes nothing: a WER of its text would be noise.
     if (rec.reference !== undefined && this.#finals.size > 0 && this.#engine !== "latency-probe") {
-      const plays = this.#o.loop ? this.#loops + (this.#packet >= rec.packets.length ? 1 : 0) : 1;
+      // Played once: judged only when the whole recording went out (a play cut short would count its unsent words as deletions).
+      const plays = this.#o.loop
+        ? this.#loops + (this.#packet >= rec.packets.length ? 1 : 0)
+        : this.#packet >= rec.packets.length
+          ? 1
+          : 0;
       // Looped: judge only the plays that were heard whole, words of a play cut short left out.
       const hypothesis = heardHypothesis(this.#finals.values(), this.#o.loop ? plays * rec.durationMs : undefined);
       if (plays >= 1) {
@@ -418,8 +452,8 @@ export class LoadSession implements PacedStream {
     this.#unsubscribeRr?.();
     const customer = this.#customer;
     if (customer) {
-      if (customer.socket.closed && outcome !== "stopped" && this.#serverEnded === undefined && !r.errors.length)
-        this.#error("events", new TypedError(`ws_close_${customer.socket.closed.code}`, customer.socket.closed.reason));
+      if (customer.socket.closed && outcome !== "stopped" && this.#serverEnded === undefined && !this.#closeCounted)
+        this.#closedError(customer);
       r.packets.sent = customer.packetsSent;
       await customer.close().catch(() => {});
     }
@@ -427,6 +461,14 @@ export class LoadSession implements PacedStream {
     r.endedAtMs = performance.now() - this.#o.runStartMs;
     this.#o.onActivity?.("ended");
     return r;
+  }
+
+  /** The socket closed without the node ending the conversation: counted once, as what closed it. */
+  #closedError(customer: WeriftCustomer): void {
+    const closed = customer.socket.closed;
+    if (!closed || this.#closeCounted) return;
+    this.#closeCounted = true;
+    this.#error("events", new TypedError(`ws_close_${closed.code}`, closed.reason));
   }
 
   #error(stage: ErrorStage, error: unknown): void {
@@ -499,6 +541,7 @@ export function errorKind(error: unknown): string {
   if (error instanceof SessionRefused) return `http_${error.status}`;
   if (error instanceof JoinFailed) return error.code;
   if (error instanceof IceTimeout) return "timeout";
+  if ((error as Error | undefined)?.name === "TimeoutError") return "timeout"; // AbortSignal.timeout
   const e = error as { code?: unknown; cause?: { code?: unknown }; message?: unknown };
   if (typeof e?.cause?.code === "string") return e.cause.code;
   if (typeof e?.code === "string") return e.code;

@@ -55,6 +55,7 @@ export class ServerWatch {
   readonly #metricsHeaders: Record<string, string>;
   readonly #pid: number | undefined;
   readonly #runStartMs: number;
+  #inFlight: Promise<ServerSample> | undefined;
   #last: { at: number; cpuSeconds: number | null; ticks: Map<number, { kind: Kind; ticks: number }> } | undefined;
 
   constructor(options: {
@@ -69,8 +70,18 @@ export class ServerWatch {
     this.#runStartMs = options.runStartMs;
   }
 
-  async sample(): Promise<ServerSample> {
-    const at = performance.now();
+  /**
+   * Takes a sample; while one is under way (a slow /metrics), that one's
+   * answer: samples never overlap, so each interval is counted once.
+   */
+  sample(): Promise<ServerSample> {
+    this.#inFlight ??= this.#take().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  async #take(): Promise<ServerSample> {
     let metrics: Map<string, number> | undefined;
     if (this.#metricsUrl) {
       try {
@@ -86,6 +97,8 @@ export class ServerWatch {
         this.metricsProblem ??= `${this.#metricsUrl}: ${(error as Error).message}`;
       }
     }
+    // When the counters were read: after the node answered (its CPU counter is as of then), with the /proc ticks.
+    const at = performance.now();
     const ticks = this.#pid ? processTree(this.#pid) : new Map<number, { kind: Kind; ticks: number }>();
     const cpuSeconds = metrics?.get("process_cpu_seconds_total") ?? null;
     const last = this.#last;

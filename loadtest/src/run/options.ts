@@ -48,8 +48,14 @@ export function parseDuration(text: string, what: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
   if (!m) throw new UsageError(`${what}: cannot read "${text}" as a duration (e.g. 90s, 2m)`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
-  return Number(m[1]) * unit;
+  const ms = Number(m[1]) * unit;
+  // Node's timers fire at once past 2^31 - 1 ms (about 24.8 days): a run that long would stop immediately.
+  if (!(ms >= 1) || ms > MAX_TIMER_MS)
+    throw new UsageError(`${what}: "${text}" must be at least 1 ms and at most 24 days`);
+  return ms;
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function positive(text: string, what: string, integer: boolean): number {
   const v = Number(text);

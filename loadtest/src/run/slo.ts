@@ -49,28 +49,31 @@ const LATENCY = new RegExp(`^(${LATENCY_METRICS.join("|")})_(${STATS.join("|")})
 const PART = /^\s*([a-z0-9_]+)\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*(ms|s|%)?\s*$/;
 
 export function parseSlo(text: string): Objective[] {
-  return text
-    .split(",")
-    .filter((p) => p.trim())
-    .map((part) => {
-      const m = PART.exec(part);
-      if (!m) throw new SloSyntaxError(`cannot read objective "${part.trim()}" (example: partial_lag_p95<2s)`);
-      const [, metric, operator, number, unit] = m as unknown as [string, string, Operator, string, string?];
-      const value = Number(number);
-      let threshold: number;
-      if (LATENCY.test(metric)) {
-        if (unit === "%") throw new SloSyntaxError(`${metric} is a latency: use ms or s, not %`);
-        threshold = unit === "s" ? value * 1000 : value;
-      } else if ((RATIO_METRICS as readonly string[]).includes(metric)) {
-        if (unit === "ms" || unit === "s") throw new SloSyntaxError(`${metric} is a ratio: use % or a fraction`);
-        threshold = unit === "%" ? value / 100 : value;
-      } else {
-        throw new SloSyntaxError(
-          `unknown metric "${metric}": one of ${LATENCY_METRICS.map((l) => `${l}_<stat>`).join(", ")}, ${RATIO_METRICS.join(", ")}`,
-        );
-      }
-      return { expression: part.trim(), metric, operator, threshold };
-    });
+  const parts = text.split(",").filter((p) => p.trim());
+  // An empty list would make every run pass: the caller meant something.
+  if (parts.length === 0) throw new SloSyntaxError(`no objective in "${text}" (example: partial_lag_p95<2s)`);
+  return parts.map((part) => {
+    const m = PART.exec(part);
+    if (!m) throw new SloSyntaxError(`cannot read objective "${part.trim()}" (example: partial_lag_p95<2s)`);
+    const [, metric, operator, number, unit] = m as unknown as [string, string, Operator, string, string?];
+    const value = Number(number);
+    let threshold: number;
+    if (LATENCY.test(metric)) {
+      if (unit === "%") throw new SloSyntaxError(`${metric} is a latency: use ms or s, not %`);
+      threshold = unit === "s" ? value * 1000 : value;
+    } else if ((RATIO_METRICS as readonly string[]).includes(metric)) {
+      if (unit === "ms" || unit === "s") throw new SloSyntaxError(`${metric} is a ratio: use % or a fraction`);
+      // "errors<5" is 500 % as a fraction, an objective that always holds: ask for the % instead.
+      if (unit === undefined && value > 1)
+        throw new SloSyntaxError(`${metric}: ${value} is more than the whole; write ${value}% or a fraction like 0.05`);
+      threshold = unit === "%" ? value / 100 : value;
+    } else {
+      throw new SloSyntaxError(
+        `unknown metric "${metric}": one of ${LATENCY_METRICS.map((l) => `${l}_<stat>`).join(", ")}, ${RATIO_METRICS.join(", ")}`,
+      );
+    }
+    return { expression: part.trim(), metric, operator, threshold };
+  });
 }
 
 export interface MeasuredRun {
