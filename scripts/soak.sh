@@ -20,8 +20,12 @@
 # (process_resident_memory_bytes), V8 heap, external memory and handles
 # before the load, every 30 s during it, 30 s after it and SOAK_SETTLE_S
 # (180) after it, once ended sessions are let go (memory.csv); the load tester's report.json and
-# report.html are there too. Exit code: the load tester's (0: run done, no
-# objective missed; the objective is errors < 1 %).
+# report.html are there too. Each sample follows a full garbage collection
+# (the node runs with --expose-gc and scripts/gc-on-signal.mjs; SIGUSR2), so
+# heap and external memory count live objects, and the summary gives the
+# memory per live session (SOAK_FORCE_GC=0: sample without collecting).
+# Exit code: the load tester's (0: run done, no objective missed; the
+# objective is errors < 1 %).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -37,6 +41,7 @@ SAMPLE_S=${SOAK_SAMPLE_S:-30}
 # After the load: ended sessions stay reachable for 120 s (their reward event follows the end),
 # swept every 30 s.
 SETTLE_S=${SOAK_SETTLE_S:-180}
+FORCE_GC=${SOAK_FORCE_GC:-1}
 DB=${SOAK_DB:-postgres}
 PG_PORT=${SOAK_PG_PORT:-15499}
 PG_BIN=${PARLEY_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -76,6 +81,10 @@ metric() {
 }
 mib() { [[ -n $1 ]] && awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 sample() {
+	if [[ $FORCE_GC == 1 && -n $node_pid ]]; then
+		kill -USR2 "$node_pid" 2>/dev/null || true
+		sleep 1
+	fi
 	printf '%s,%s,%s,%s,%s,%s,%s\n' "$(date -u +%s)" "$1" "$(metric process_resident_memory_bytes)" \
 		"$(metric nodejs_heap_size_used_bytes)" "$(metric nodejs_external_memory_bytes)" \
 		"$(metric nodejs_active_handles_total)" "$(metric voice_sessions_active)" >>"$OUT/memory.csv"
@@ -102,6 +111,8 @@ if [[ $DB == postgres ]]; then
 fi
 
 log "node on :$PORT (internal :$INTERNAL_PORT), database: $DB"
+gc_flags=()
+[[ $FORCE_GC == 1 ]] && gc_flags=(--expose-gc --import "$ROOT/scripts/gc-on-signal.mjs")
 (
 	cd signaling
 	exec env "${database[@]}" NODE_ENV=development LOG_LEVEL="${LOG_LEVEL:-warn}" HOST=127.0.0.1 PORT="$PORT" \
@@ -109,7 +120,7 @@ log "node on :$PORT (internal :$INTERNAL_PORT), database: $DB"
 		ASR_WORKERS="127.0.0.1:$PROBE_PORT" NODE_ID=soak \
 		SESSIONS_MAX_PER_IP=100000 WS_MAX_SOCKETS_PER_IP=100000 \
 		RATE_LIMIT_MAX_REQUESTS=1000000 RATE_LIMIT_MAX_REQUESTS_PER_STORE=1000000 \
-		node --import tsx src/main.ts
+		node "${gc_flags[@]}" --import tsx src/main.ts
 ) >"$OUT/node.log" 2>&1 &
 node_pid=$!
 
@@ -170,6 +181,15 @@ node -e '
   const ext = (phase) => rows.find((x) => x[1] === phase)?.[4];
   console.log(`node RSS: ${mib(startRss)} MiB before the load, ${mib(endRss)} MiB 30 s after it, ${mib(settledRss)} MiB ${settleS} s after it`);
   console.log(`node external memory: ${mib(ext("start"))} MiB before, ${mib(ext("end"))} MiB 30 s after, ${mib(ext("settled"))} MiB ${settleS} s after`);
+  // Live memory per session: heap + external at the peak against before the load (meaningful after a forced GC).
+  const peak = load.filter((x) => Number(x[6]) > 0 && Number(x[6]) === Math.max(...load.map((y) => Number(y[6]))));
+  const start = rows.find((x) => x[1] === "start");
+  if (peak.length && start) {
+    const live = (x) => Number(x[3]) + Number(x[4]);
+    const mean = peak.reduce((a, x) => a + live(x), 0) / peak.length;
+    const n = Number(peak[0][6]);
+    console.log(`node heap + external per live session: ${((mean - live(start)) / n / 1048576).toFixed(2)} MiB (${peak.length} samples at ${n} live sessions)`);
+  }
   if (load.length >= 2) {
     const first = load[0], last = load.at(-1);
     const max = Math.max(...load.map((x) => Number(x[2])));

@@ -166,6 +166,14 @@ describe("the wall and the monitor over a real conversation", () => {
       20_000,
     );
     await server.records.flush();
+    // The reward went out through the ended session, kept for that without its parts (no audio buffers).
+    const endedSession = server.sessions.recent(sessionId);
+    expect(endedSession?.ended).toBe(true);
+    expect([endedSession?.media, endedSession?.conversation, endedSession?.audioClock]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
 
     // The drill-down: the whole conversation for its business, read back from Postgres.
     expect(late.snapshot.historySource).toBe("records");

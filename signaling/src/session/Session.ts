@@ -190,5 +190,12 @@ export class Session {
     const owner = this.#owner;
     this.#owner = undefined;
     owner?.detach(reason);
+    // An ended session stays reachable for a while (SessionRegistry.recent: its reward is published
+    // after the end) and needs nothing of its parts for that: without them it holds no audio buffers
+    // (the speech stream's 60 s replay ring alone is ~1.9 MiB).
+    this.media = undefined;
+    this.conversation = undefined;
+    this.audioClock = undefined;
+    this.#releaseRouter = undefined;
   }
 }
