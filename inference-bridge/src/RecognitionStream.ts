@@ -98,6 +98,8 @@ export class RecognitionStream {
   #state: StreamState = StreamState.UNSPECIFIED;
   #ending: (() => void) | undefined;
   #closed = false;
+  /** The end under way: end() twice must not send the worker a second end. */
+  #endPromise: Promise<void> | undefined;
 
   constructor(options: RecognitionStreamOptions) {
     this.#o = options;
@@ -248,9 +250,14 @@ export class RecognitionStream {
     write();
   }
 
-  /** Finishes the stream: the worker finalises the last utterance. Resolves when it has. */
+  /** Finishes the stream: the worker finalises the last utterance. Resolves when it has; a second call waits for the first. */
   end(timeoutMs = 5_000): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    this.#endPromise ??= this.#end(timeoutMs);
+    return this.#endPromise;
+  }
+
+  #end(timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#log.warn("speech worker did not finish in time");

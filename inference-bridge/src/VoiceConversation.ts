@@ -52,6 +52,7 @@ export class VoiceConversation {
   readonly director: ConversationDirector | undefined;
   #frames = 0;
   #recognitionLagMs = 0;
+  #ending: Promise<void> | undefined;
 
   constructor(options: VoiceConversationOptions) {
     this.#sessionId = options.sessionId;
@@ -81,6 +82,7 @@ export class VoiceConversation {
         logger: options.logger,
         transcript: this.transcript,
         publish: options.publish,
+        requestEnd: (reason) => this.end(reason),
         ...options.dialogue,
       });
     if (options.restore) this.director?.restore(options.restore.askedQuestions, this.transcript.lastSegmentId);
@@ -117,8 +119,17 @@ export class VoiceConversation {
     if (++this.#frames % 10 === 0) asrAudioToWorkerLatency.observe((performance.now() - arrivedAtMs) / 1000);
   };
 
-  /** The conversation is over: the worker finalises the transcript, then the final score is computed. */
-  async end(reason: EndReason = EndReason.CUSTOMER): Promise<void> {
+  /**
+   * The conversation is over (the customer, the session or the director
+   * decided): the worker finalises the transcript, then the final score is
+   * computed. The first reason stands; a second call waits for the first.
+   */
+  end(reason: EndReason = EndReason.CUSTOMER): Promise<void> {
+    this.#ending ??= this.#end(reason);
+    return this.#ending;
+  }
+
+  async #end(reason: EndReason): Promise<void> {
     this.director?.windDown();
     await this.#stream.end(this.#finishTimeoutMs);
     await this.director?.end(reason);

@@ -107,10 +107,12 @@ describe("RecognitionStream", () => {
       feed(stream, part * 50, 50); // 3 s in all
       await flush();
     }
-    await stream.end();
+    // Ended twice at once (the director and the session both end it): one end reaches the worker.
+    await Promise.all([stream.end(), stream.end()]);
     const requests = r.streams[0]!.requests;
     expect(requests[0]!.kind.case).toBe("config");
     expect(requests.at(-1)!.kind.case).toBe("end");
+    expect(requests.filter((q) => q.kind.case === "end")).toHaveLength(1);
     const runs = received(requests);
     expect(contiguousEnd(runs, 0)).toBe(150 * FRAME);
     expect(segments.map((s) => s.segmentId)).toEqual([0, 1, 2]);

@@ -88,6 +88,12 @@ export interface ConversationDirectorOptions {
   config?: Partial<DialogueConfig>;
   /** ISO 4217 code of the store's rewards, carried on ConversationEnded. */
   currency: string;
+  /**
+   * How the director ends the conversation by itself (max turns, nothing left
+   * to ask, silence): VoiceConversation.end, which lets the recogniser
+   * finalise the customer's last words before end() scores them. Absent: end().
+   */
+  requestEnd?: (reason: EndReason) => Promise<void>;
 }
 
 /** One AI turn's timings, for observers (benchmarks, traces); milliseconds. */
@@ -146,6 +152,8 @@ export class ConversationDirector {
   #ended: Promise<void> | undefined;
   /** The conversation is ending: finals still count for the score, but no new turn starts. */
   #windingDown = false;
+  /** The segment the newest final score judged through (ConversationEnded carries it too). */
+  #finalThrough = 0;
 
   constructor(options: ConversationDirectorOptions) {
     this.#o = options;
@@ -160,6 +168,7 @@ export class ConversationDirector {
       partialIntervalMs: this.#config.partialScoreIntervalMs,
       onScore: (result, through, update) => {
         this.#latestScore = result;
+        if (update.isFinal) this.#finalThrough = through ?? 0;
         this.#publish({ case: "score", value: this.#scoreMessage(result, through ?? 0, update.isFinal) });
       },
       onError: (err) => options.logger.warn({ err }, "scoring failed"),
@@ -230,8 +239,7 @@ export class ConversationDirector {
    */
   windDown(): void {
     this.#windingDown = true;
-    clearTimeout(this.#turnTimer);
-    this.#turnTimer = undefined;
+    this.#clearTimers(); // the silence clock too: the end under way has its own reason
     this.#stopAnswering();
     this.#playback?.stop();
   }
@@ -240,6 +248,15 @@ export class ConversationDirector {
   end(reason: EndReason): Promise<void> {
     this.#ended ??= this.#finish(reason);
     return this.#ended;
+  }
+
+  /**
+   * The director's own decision to end: through requestEnd, so that the
+   * customer's last answer (often still a partial when the turn ends) is
+   * final before the final score judges it.
+   */
+  #endItself(reason: EndReason): Promise<void> {
+    return this.#o.requestEnd ? this.#o.requestEnd(reason) : this.end(reason);
   }
 
   /** Drops everything without a final score (the session vanished). */
@@ -336,7 +353,7 @@ export class ConversationDirector {
       const quietForMs = performance.now() - Math.max(this.#lastVoiceAt, this.#lastActivityAt);
       if (this.#playback || this.#answering) return this.#armSilenceTimer();
       if (quietForMs < this.#config.endSilenceMs) return this.#armSilenceTimer(this.#config.endSilenceMs - quietForMs);
-      void this.end(EndReason.SILENCE);
+      void this.#endItself(EndReason.SILENCE);
     }, delayMs);
   }
 
@@ -358,7 +375,7 @@ export class ConversationDirector {
     this.#detector.nextTurn(); // what the customer says from now on is their next turn
     if (this.#turn >= this.#config.maxTurns) {
       this.#discardPrepared();
-      await this.end(EndReason.MAX_TURNS);
+      await this.#endItself(EndReason.MAX_TURNS);
       return;
     }
     const wasPrepared = this.#prepared?.text === outlook.text;
@@ -373,7 +390,7 @@ export class ConversationDirector {
       this.#spare = undefined;
       const reply = answering.reply;
       if (!followUp || !reply) {
-        await this.end(EndReason.NOTHING_LEFT_TO_ASK);
+        await this.#endItself(EndReason.NOTHING_LEFT_TO_ASK);
         return;
       }
       const turn = ++this.#turn;
@@ -475,7 +492,7 @@ export class ConversationDirector {
       case: "conversationEnded",
       value: create(ConversationEndedSchema, {
         sessionId: this.#o.sessionId,
-        finalScore: this.#scoreMessage(final, 0, true),
+        finalScore: this.#scoreMessage(final, this.#finalThrough, true),
         summary,
         reason,
         currency: this.#o.currency,

@@ -180,7 +180,9 @@ function setup(config: Partial<DialogueConfig> = {}, planner: FollowUpPlanner = 
   const voice = new FakeVoice();
   const tts = new FakeTts();
   let voiceCalls = 0;
-  const director = new ConversationDirector({
+  /** What ends the conversation when the director decides to (VoiceConversation.end in production). */
+  let requestEnd: ((reason: EndReason) => Promise<void>) | undefined;
+  const director: ConversationDirector = new ConversationDirector({
     sessionId: SESSION,
     logger: pino({ level: "silent" }),
     transcript,
@@ -201,6 +203,7 @@ function setup(config: Partial<DialogueConfig> = {}, planner: FollowUpPlanner = 
       ...config,
     },
     currency: "SEK",
+    requestEnd: (reason) => (requestEnd ? requestEnd(reason) : director.end(reason)),
   });
   const timings: TurnTiming[] = [];
   director.turnObservers.add((timing) => timings.push(timing));
@@ -287,6 +290,9 @@ function setup(config: Partial<DialogueConfig> = {}, planner: FollowUpPlanner = 
     of,
     kinds: () => events.map((e) => e.kind.case),
     voiceCalls: () => voiceCalls,
+    setRequestEnd: (fn: (reason: EndReason) => Promise<void>) => {
+      requestEnd = fn;
+    },
     /** The audio of everything played, joined. */
     spoken: (stream: FakeStream) => stream.pieces.reduce((n, p) => n + p.length, 0),
   };
@@ -632,6 +638,37 @@ describe("ConversationDirector", () => {
     t.customer.pcm(tone(500));
     await advance(2 * END_SILENCE);
     expect(t.events).toHaveLength(count);
+  });
+
+  it("ending by itself, lets the recogniser finalise the customer's last answer before the final score", async () => {
+    const t = setup({ maxTurns: 1 });
+    const LAST = "they should hire one more barista for the morning rush";
+    const ends: EndReason[] = [];
+    // As VoiceConversation.end does: wind down, the speech stream's end brings the last final, then end().
+    t.setRequestEnd(async (reason) => {
+      ends.push(reason);
+      t.director.windDown();
+      t.customer.final(LAST);
+      await t.director.end(reason);
+    });
+    t.customer.say(COMPLAINT);
+    await advance(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+    t.voice.last.finish();
+    await advance(0);
+    // The answer: when the turn ends the recogniser has shown it only as partials.
+    const lastSegment = t.customer.nextSegment;
+    const words = LAST.split(" ");
+    for (let i = 1; i <= words.length; i++) t.customer.partial(words.slice(0, i).join(" "));
+    await advance(4 * HESITATION_SILENCE);
+    expect(ends).toEqual([EndReason.MAX_TURNS]);
+    const ended = t.of("conversationEnded");
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.reason).toBe(EndReason.MAX_TURNS);
+    // The final score judged the answer's final segment, and says so on the end too.
+    const finalScore = t.of("score").find((s) => s.isFinal);
+    expect(finalScore?.throughSegmentId).toBe(lastSegment);
+    expect(ended[0]!.finalScore?.throughSegmentId).toBe(lastSegment);
   });
 
   it("never repeats a question across turns", async () => {
