@@ -62,6 +62,11 @@ export class FallbackScorer implements ScoringEngine {
     } catch (err) {
       if (signal.aborted) throw abortedError(signal);
       const reason = err instanceof ScoringError ? err.reason : "error";
+      // This node's own queue being full says nothing about Ollama: this request falls back, nothing cools off.
+      if (reason === "queue_full") {
+        scoringFallbacks.inc({ reason });
+        return this.#fallback.score(text, signal);
+      }
       this.#failures++;
       // After a cool-off one more failure is enough: the count is kept until a success.
       if (DOWN_AT_ONCE.has(reason) || this.#failures >= this.#threshold) {

@@ -118,6 +118,22 @@ describe("FallbackScorer", () => {
     }
   });
 
+  it("falls back when this node's own LLM queue is full, without taking Ollama for down", async () => {
+    let full = true;
+    const primary: ScoringEngine = {
+      name: "ollama:test",
+      score: async (text) => {
+        if (full) throw new ScoringError("queue_full", "LLM queue full (16 waiting)", { retryable: true });
+        return { ...new BuiltinScorer().scoreSync(text), engine: "ollama:test" };
+      },
+    };
+    const scorer = new FallbackScorer({ primary, fallback: new BuiltinScorer(), failureThreshold: 2 });
+    for (let i = 0; i < 5; i++) expect((await scorer.score(TEXT, signal())).engine).toBe("builtin");
+    expect(scorer.primaryAvailable).toBe(true);
+    full = false;
+    expect((await scorer.score(TEXT, signal())).engine).toBe("ollama:test");
+  });
+
   it("does not fall back when the caller cancels", async () => {
     server.behave({ kind: "stall" });
     const controller = new AbortController();
