@@ -232,10 +232,12 @@ describe("WebSocket protocol errors", () => {
       value: { transportId: created.value.id, kind: "audio", rtpParameters: opusRtpParameters(4444) },
     });
     const session = server.sessions.get(sessionId)!;
+    const media = session.media; // an ended session lets go of its parts
     expect((await server.mediaPool.transportCounts())[0]?.transports).toBeGreaterThan(0);
     socket.ws.terminate(); // no close frame: the client just disappears
     await expect.poll(() => server.sessions.get(sessionId), { timeout: 5_000 }).toBeUndefined();
-    expect(session.media?.closed).toBe(true);
+    expect(media?.closed).toBe(true);
+    expect(session.media).toBeUndefined();
     await expect
       .poll(() => server.asrPool.workers.reduce((n, w) => n + w.activeStreams, 0), { timeout: 5_000 })
       .toBe(0);

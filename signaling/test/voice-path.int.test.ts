@@ -93,6 +93,7 @@ describe("voice path over WebRTC", () => {
     let lastSentAt = 0;
     await c.play([...speech, ...silence(25, speech)], (_, at) => (lastSentAt = at));
     const session = s.sessions.get(c.sessionId)!;
+    const media = session.media; // an ended session lets go of its parts
     await finish(c);
     const events = transcripts(c.socket.messages);
     expect(events.some((e) => !e.isFinal && e.text.length > 0)).toBe(true);
@@ -102,8 +103,8 @@ describe("voice path over WebRTC", () => {
     expect(wer).toBeLessThanOrEqual(werBar);
     expect(lastSentAt).toBeGreaterThan(0);
     // The media plane saw every packet, none lost.
-    expect(session.media?.audioStats?.packets).toBeGreaterThanOrEqual(speech.length);
-    expect(session.media?.audioStats?.lost).toBe(0);
+    expect(media?.audioStats?.packets).toBeGreaterThanOrEqual(speech.length);
+    expect(media?.audioStats?.lost).toBe(0);
     // The conversation ended with a final score, counted by outcome and quality tier.
     const ended = c.socket.messages.find(
       (m) => m.kind.case === "event" && m.kind.value.kind.case === "conversationEnded",
