@@ -9,7 +9,7 @@ import {
 } from "@parley/proto/live";
 import { ErrorCode } from "@parley/proto/ws";
 import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
-import { Connection, ServerError } from "./connection.ts";
+import { Connection, ConnectionLost, ServerError } from "./connection.ts";
 import { formatReward, switchLanguage, t } from "./locale.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
 import { applySegment, type ShownSegment } from "./transcript.ts";
@@ -66,6 +66,7 @@ export function App() {
   let microphone: MediaStreamTrack | undefined;
   /** Where this conversation's socket joins, and with which token (a dropped socket joins again). */
   let session: { url: string; token: string } | undefined;
+  let rejoining = false;
   let aiAudio: HTMLAudioElement | undefined;
 
   const hangUp = () => {
@@ -124,8 +125,15 @@ export function App() {
       else if (error instanceof BusyError || (error instanceof ServerError && error.code === ErrorCode.UNAVAILABLE))
         fail(t("busy"));
       else if (error instanceof ServerError) fail(t("refused", { message: error.message }));
+      else if (error instanceof ConnectionLost)
+        fail(t(error.reason === "unreachable" ? "unreachable" : "connectionLost"));
       else fail((error as Error).message || t("wrong"));
     }
+  }
+
+  function stopVoice() {
+    voice?.stop();
+    voice = undefined;
   }
 
   /** Microphone up, the AI's voice down, on the session's media of the moment. */
@@ -154,8 +162,8 @@ export function App() {
   }
 
   /** The live events and the end of one connection to the session's node. */
-  function listen(connection: Connection) {
-    connection.onEvent = (event) => {
+  function listen(c: Connection) {
+    c.onEvent = (event) => {
       const kind = event.kind;
       switch (kind.case) {
         case "transcript":
@@ -197,7 +205,9 @@ export function App() {
         }
       }
     };
-    connection.onClose = (code) => {
+    c.onClose = (code) => {
+      // Only the current connection speaks for the session: one still joining fails its join instead.
+      if (c !== connection) return;
       if (phase() === "starting") fail(code === 4001 ? t("interrupted") : t("connectionLost"));
       else if (phase() === "live") {
         // Closed on purpose by the node (media lost for good, taken over, idle or flooding): say so.
@@ -217,24 +227,35 @@ export function App() {
     const mic = microphone;
     const joinAt = session;
     if (!mic || !joinAt) return fail(t("connectionLost"));
+    if (rejoining) return; // one loop at a time: two would take the session from each other
+    rejoining = true;
     voice?.stop();
     voice = undefined;
     // Whatever the AI was saying died with the old connection; a new reply announces itself.
     setAiSpeech("none");
     setNotice(t("rejoining"));
-    for (let attempt = 0; attempt < REJOIN_ATTEMPTS && phase() === "live"; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** attempt, 4_000)));
-      try {
-        connection = await Connection.join(joinAt.url, joinAt.token, listen);
-        await openVoice(connection, mic);
-        setNotice("");
-        return;
-      } catch (error) {
-        // The conversation is gone (ended, or its token expired): no point trying again.
-        if (error instanceof ServerError && error.code !== ErrorCode.UNAVAILABLE) break;
+    try {
+      for (let attempt = 0; attempt < REJOIN_ATTEMPTS && phase() === "live"; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** attempt, 4_000)));
+        let joined: Connection | undefined;
+        try {
+          joined = await Connection.join(joinAt.url, joinAt.token, listen);
+          connection = joined;
+          await openVoice(joined, mic);
+          setNotice("");
+          return;
+        } catch (error) {
+          // Joined but no audio: that socket is given up on, quietly (its close must not end the session).
+          joined?.abandon();
+          stopVoice(); // what openVoice got up before it failed
+          // The conversation is gone (ended, or its token expired): no point trying again.
+          if (error instanceof ServerError && error.code !== ErrorCode.UNAVAILABLE) break;
+        }
       }
+      if (phase() === "live") fail(t("connectionLost"));
+    } finally {
+      rejoining = false;
     }
-    if (phase() === "live") fail(t("connectionLost"));
   }
 
   /** The customer is done (or the AI ended the conversation): the final score arrives before the reply. */

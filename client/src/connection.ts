@@ -18,6 +18,17 @@ export class ServerError extends Error {
   }
 }
 
+/** The server could not be reached, or the connection went (closed, or no answer in time). */
+export class ConnectionLost extends Error {
+  constructor(readonly reason: "unreachable" | "lost") {
+    super(reason === "unreachable" ? "cannot reach the server" : "connection lost");
+  }
+}
+
+/** How long opening the socket, and each request, may take. */
+const OPEN_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 15_000;
+
 export class Connection {
   readonly #ws: WebSocket;
   readonly #pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void }>();
@@ -29,8 +40,20 @@ export class Connection {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url);
       ws.binaryType = "arraybuffer";
-      ws.onopen = () => resolve(new Connection(ws));
-      ws.onerror = () => reject(new Error("cannot reach the server"));
+      // A socket that never opens must not leave "Connecting…" on screen for good.
+      const timer = setTimeout(() => {
+        ws.onopen = ws.onerror = null;
+        ws.close();
+        reject(new ConnectionLost("unreachable"));
+      }, OPEN_TIMEOUT_MS);
+      ws.onopen = () => {
+        clearTimeout(timer);
+        resolve(new Connection(ws));
+      };
+      ws.onerror = () => {
+        clearTimeout(timer);
+        reject(new ConnectionLost("unreachable"));
+      };
     });
   }
 
@@ -38,10 +61,14 @@ export class Connection {
     this.#ws = ws;
     ws.onmessage = (e) => this.#onMessage(e.data as ArrayBuffer);
     ws.onclose = (e) => {
-      for (const p of this.#pending.values()) p.reject(new Error("connection closed"));
+      for (const p of this.#pending.values()) p.reject(new ConnectionLost("lost"));
       this.#pending.clear();
       this.onClose(e.code, e.reason);
     };
+  }
+
+  get open(): boolean {
+    return this.#ws.readyState === WebSocket.OPEN;
   }
 
   /** Sends a request and resolves with its result case, or rejects with the server's error. */
@@ -49,23 +76,40 @@ export class Connection {
     kind: Request,
     expect: C,
   ): Promise<Extract<Result, { case: C }>["value"]> {
+    // send() on a closing or closed socket drops the data silently: the answer would never come.
+    if (!this.open) return Promise.reject(new ConnectionLost("lost"));
     const requestId = this.#nextId++;
     this.#ws.send(toBinary(ClientMessageSchema, create(ClientMessageSchema, { requestId, kind })));
     return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(new ConnectionLost("lost"));
+      }, REQUEST_TIMEOUT_MS);
       this.#pending.set(requestId, {
         resolve: (result) => {
+          clearTimeout(timer);
           if (result.case === "error")
             reject(new ServerError(result.value.code, result.value.message, result.value.redirectUrl));
           else if (result.case !== expect) reject(new Error(`expected ${expect}, got ${result.case}`));
           else resolve(result.value as never);
         },
-        reject,
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
     });
   }
 
   close(): void {
     this.#ws.close(1000, "done");
+  }
+
+  /** Closes without telling anyone: a connection given up on must not end the session through its onClose. */
+  abandon(): void {
+    this.onEvent = () => {};
+    this.onClose = () => {};
+    this.#ws.close(1000, "abandoned");
   }
 
   /**
@@ -80,10 +124,10 @@ export class Connection {
       await connection.request({ case: "join", value: { token } }, "joined");
       return connection;
     } catch (error) {
+      // Left open, a failed join's socket would later close (join timeout) through the app's onClose.
+      connection.abandon();
       if (!(error instanceof ServerError && error.code === ErrorCode.WRONG_NODE && error.redirectUrl && redirects > 0))
         throw error;
-      connection.onClose = () => {};
-      connection.close();
       return Connection.join(error.redirectUrl, token, prepare, redirects - 1);
     }
   }
@@ -93,8 +137,11 @@ export class Connection {
     if (message.kind.case === "event") this.onEvent(message.kind.value);
     else if (message.kind.case === "response") {
       const { requestId, result } = message.kind.value;
-      const pending = this.#pending.get(requestId);
-      this.#pending.delete(requestId);
+      // An error the node could not tie to a request (requestId 0: rate limited before it was read)
+      // answers the oldest one waiting, which it refused.
+      const id = requestId === 0 && result.case === "error" ? this.#pending.keys().next().value : requestId;
+      const pending = id === undefined ? undefined : this.#pending.get(id);
+      if (id !== undefined) this.#pending.delete(id);
       if (pending) pending.resolve(result);
       else if (result.case === "error") console.warn("server error", result.value.message);
     }

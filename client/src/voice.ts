@@ -49,7 +49,14 @@ export async function connectVoice(connection: Connection, microphone: MediaStre
   await device.load({ routerRtpCapabilities: rtpCapabilitiesFromProto(caps) });
   if (!device.canProduce("audio")) throw new Error("this browser cannot send audio to the server");
   const stopSending = await startSending(connection, device, microphone);
-  const { track, stop: stopReceiving } = await receiveAiVoice(connection, device);
+  let received: Awaited<ReturnType<typeof receiveAiVoice>>;
+  try {
+    received = await receiveAiVoice(connection, device);
+  } catch (error) {
+    stopSending(); // its peer connection would outlive the failed attempt
+    throw error;
+  }
+  const { track, stop: stopReceiving } = received;
   return {
     aiVoice: track,
     stop: () => {

@@ -364,7 +364,7 @@ export class ParleyServer {
       scoring: this.scoring,
       tts: this.tts,
       ...(asrRetry ? { asrRetry } : {}),
-      onMediaLost: (session) => this.#onMediaLost(parts, session),
+      onMediaLost: (session, reason) => this.#onMediaLost(parts, session, reason),
       audioTap: (sessionId) => this.records.audioTap(sessionId),
     };
     const edge = this.#edge;
@@ -413,6 +413,7 @@ export class ParleyServer {
         jwtSecret: config.jwtSecret,
         maxMessageBytes: config.maxWsMessageBytes,
         startConversation: (session) => this.sessions.begin(session, (s) => startConversation(parts, s)),
+        renewMedia: (session) => moveMedia(parts, session),
         admitSpeech: (session) => admitSpeech(parts, session),
         limits: config.limits,
         logThrottle: this.#logThrottle,
@@ -564,21 +565,21 @@ export class ParleyServer {
     });
   }
 
-  /** The media worker died under the session: say so, then end it (the transcript so far is kept). */
   /**
-   * The media worker died under the session: its media moves to another
-   * worker and the customer's app reconnects its transports (MediaReset);
-   * the conversation goes on. Only when no worker can take it does the
-   * session end (the transcript so far is kept).
+   * The session's media is lost (its worker died, or the customer's send
+   * transport failed): fresh media on a live worker, and the customer's app
+   * reconnects its transports (MediaReset); the conversation goes on. Only
+   * when no worker can take it does the session end (the transcript so far
+   * is kept).
    */
-  #onMediaLost(parts: ConversationParts, session: Session): void {
+  #onMediaLost(parts: ConversationParts, session: Session, reason: string): void {
     if (session.ended) return;
-    session.logger.warn("session lost its media worker; moving its media");
+    session.logger.warn({ reason }, "session lost its media; moving its media");
     moveMedia(parts, session).then(
       () =>
         session.publishEvent(
           create(LiveEventSchema, {
-            kind: { case: "mediaReset", value: { sessionId: session.id, reason: "media worker lost" } },
+            kind: { case: "mediaReset", value: { sessionId: session.id, reason } },
           }),
         ),
       (err: unknown) => {
@@ -588,7 +589,7 @@ export class ParleyServer {
           create(LiveEventSchema, {
             kind: {
               case: "status",
-              value: { sessionId: session.id, state: StreamState.FAILED, detail: "media worker lost" },
+              value: { sessionId: session.id, state: StreamState.FAILED, detail: reason },
             },
           }),
         );

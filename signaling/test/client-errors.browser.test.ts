@@ -65,6 +65,43 @@ describe("customer app errors", () => {
     // Audio flows again on the new media.
     await expect.poll(() => session!.media?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
   });
+
+  it("keeps the conversation going when the customer's connection drops: the app joins again and its audio flows", async () => {
+    const browser = await launchChromium({
+      microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
+    });
+    browsers.push(browser);
+    const p = await browser.newPage();
+    // Keeps the sockets the app opens, so that the test can drop one.
+    await p.addInitScript(() => {
+      const Native = window.WebSocket;
+      const opened: WebSocket[] = [];
+      (window as unknown as { sockets: WebSocket[] }).sockets = opened;
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          opened.push(this);
+        }
+      };
+    });
+    await p.goto(`${server.url}/?store=demo`);
+    await p.getByTestId("start").click();
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    const mediaBefore = session.media;
+    await expect.poll(() => mediaBefore?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
+    // The connection drops. (A page cannot cut its socket without a close frame; a code of the
+    // 3000s is neither the customer leaving (1000) nor the node's own (4000s), as a drop is to both sides.)
+    await p.evaluate(() => (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)!.close(3000, "dropped"));
+    // The app joins again; the node gives the session fresh media, which the app sets up.
+    await expect.poll(() => session.media !== mediaBefore, { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => session.media?.transportCount ?? 0, { timeout: 15_000 }).toBe(2);
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    expect(await p.getByTestId("problem").count()).toBe(0);
+    expect(server.sessions.get(session.id)).toBe(session);
+    expect(session.ended).toBe(false);
+    await expect.poll(() => session.media?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
+  });
 });
 
 describe("customer app when the service is full", () => {

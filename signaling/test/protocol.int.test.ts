@@ -37,7 +37,7 @@ async function joined(storeCode = "demo") {
   const socket = await TestSocket.open(server);
   const result = await socket.request({ case: "join", value: { token } });
   expect(result.case).toBe("joined");
-  return { socket, sessionId };
+  return { socket, sessionId, token };
 }
 
 describe("POST /api/sessions", () => {
@@ -217,6 +217,37 @@ describe("WebSocket protocol errors", () => {
     expect(session!.ended).toBe(false);
     again.close();
     await expect.poll(() => server.sessions.get(sessionId), { timeout: 5_000 }).toBeUndefined();
+  });
+
+  it("gives a customer who joins again fresh media to set up: the old connection's transports went with it", async () => {
+    const { socket: first, sessionId, token } = await joined();
+    const sendOn = async (socket: TestSocket) => {
+      const created = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
+      if (created.case !== "transportCreated") throw new Error(`got ${created.case}`);
+      await socket.request({
+        case: "connectTransport",
+        value: { transportId: created.value.id, dtlsParameters: someDtls },
+      });
+      const produced = await socket.request({
+        case: "produce",
+        value: { transportId: created.value.id, kind: "audio", rtpParameters: opusRtpParameters(5555) },
+      });
+      return produced.case;
+    };
+    expect(await sendOn(first)).toBe("produced");
+    const session = server.sessions.get(sessionId)!;
+    const before = session.media!;
+    first.ws.terminate(); // the network dropped
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await TestSocket.open(server);
+    expect((await again.request({ case: "join", value: { token } })).case).toBe("joined");
+    // The same conversation, on fresh media: the microphone can be set up again (ALREADY_EXISTS before).
+    expect(server.sessions.get(sessionId)).toBe(session);
+    expect(before.closed).toBe(true);
+    expect(session.media).not.toBe(before);
+    expect(await sendOn(again)).toBe("produced");
+    expect(session.media?.transportCount).toBe(1);
+    again.close();
   });
 
   it("tears everything down when the client vanishes mid-stream and does not come back", async () => {

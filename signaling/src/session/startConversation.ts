@@ -120,10 +120,11 @@ function openMedia(parts: ConversationParts, session: Session, lease: RouterLeas
 }
 
 /**
- * The session's media worker died: its media moves to another worker (the
- * pool replaces a dead one within moments, so wait up to `waitMs` for a
- * router). The conversation goes on; its audio continues on the same
- * timeline. The customer's app then sets its transports up again.
+ * Fresh media for a live session, when its worker died or its customer
+ * joined again (their transports went with the old connection): on a live
+ * worker (the pool replaces a dead one within moments, so wait up to
+ * `waitMs` for a router). The conversation goes on; its audio continues on
+ * the same timeline. The customer's app then sets its transports up again.
  */
 export async function moveMedia(parts: ConversationParts, session: Session, waitMs = 10_000): Promise<void> {
   const clock = session.audioClock;

@@ -53,6 +53,12 @@ export interface SocketContext {
   maxMessageBytes: number;
   /** Builds the session's conversation on its first join. */
   startConversation: (session: Session) => void;
+  /**
+   * Gives a started session fresh media, on the same audio timeline: a
+   * customer who joins again lost their WebRTC transports with the old
+   * connection, and sets them up again.
+   */
+  renewMedia: (session: Session) => Promise<void>;
   /** The microphone is about to send: hold speech capacity, or throw UNAVAILABLE. */
   admitSpeech: (session: Session) => void;
   limits: { joinTimeoutMs: number; messagesPerSecond: number; messageBurst: number };
@@ -306,6 +312,12 @@ export class CustomerSocket implements SessionOwner {
     if (!session || session.ended) throw new ParleyError(ErrorCode.NOT_FOUND, "unknown session");
     if (this.#closed) throw new ParleyError(ErrorCode.NOT_FOUND, "the socket closed");
     if (!session.started) this.#ctx.startConversation(session);
+    else if (session.media && (session.media.closed || session.media.transportCount > 0)) {
+      // Joining again (the connection dropped, or a new one takes over): the transports of the old
+      // connection are dead, and a session holds one of each direction. Fresh media, same conversation.
+      await this.#ctx.renewMedia(session);
+      if (this.#closed || session.ended) throw new ParleyError(ErrorCode.NOT_FOUND, "the socket or session closed");
+    }
     clearTimeout(this.#joinTimer);
     this.#session = session;
     this.#logger = session.logger;
