@@ -16,6 +16,7 @@ import {
   type TranscriptSegment,
 } from "@parley/proto/live";
 import type { Logger } from "pino";
+import { BuiltinScorer } from "../scoring/BuiltinScorer.ts";
 import { toFeedbackScore } from "../scoring/events.ts";
 import type { FollowUp, FollowUpPlanner } from "../scoring/FollowUpPlanner.ts";
 import { IncrementalScorer } from "../scoring/IncrementalScorer.ts";
@@ -133,6 +134,7 @@ export class ConversationDirector {
   readonly #config: DialogueConfig;
   readonly #scorer: IncrementalScorer;
   readonly #activity = new SpeechActivity();
+  readonly #rubric = new BuiltinScorer();
   readonly #detector: TurnDetector;
   readonly #asked: string[] = [];
   #latestScore: FeedbackScoreResult | undefined;
@@ -314,7 +316,9 @@ export class ConversationDirector {
 
   async #plan(prepared: Prepared): Promise<FollowUp | undefined> {
     const { signal } = prepared.controller;
-    const score = this.#latestScore ?? (await this.#o.scoring.score(prepared.text, signal));
+    // Before any score came, the rubric's (instant) aims the question: a model call here, before the
+    // planner's own, would double the silence the customer hears when Ollama is slow.
+    const score = this.#latestScore ?? this.#rubric.scoreSync(prepared.text);
     const followUp = await this.#o.planner.plan({ score, transcript: prepared.text, asked: this.#asked }, signal);
     if (signal.aborted) throw abortedError(signal);
     if (!followUp) return undefined;

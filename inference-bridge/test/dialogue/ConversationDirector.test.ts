@@ -17,6 +17,7 @@ import {
   type FollowUpInput,
   type FollowUpPlanner,
 } from "../../src/scoring/FollowUpPlanner.ts";
+import type { ScoringEngine } from "../../src/scoring/types.ts";
 import { TranscriptAssembler } from "../../src/TranscriptAssembler.ts";
 import type { SpeechSynthesizer } from "../../src/tts/FliteTts.ts";
 
@@ -174,7 +175,11 @@ class FakeTts implements SpeechSynthesizer {
   }
 }
 
-function setup(config: Partial<DialogueConfig> = {}, planner: FollowUpPlanner = new BuiltinFollowUpPlanner()) {
+function setup(
+  config: Partial<DialogueConfig> = {},
+  planner: FollowUpPlanner = new BuiltinFollowUpPlanner(),
+  scoring: ScoringEngine = new BuiltinScorer(),
+) {
   const transcript = new TranscriptAssembler(SESSION);
   const events: LiveEvent[] = [];
   const voice = new FakeVoice();
@@ -186,7 +191,7 @@ function setup(config: Partial<DialogueConfig> = {}, planner: FollowUpPlanner = 
     sessionId: SESSION,
     logger: pino({ level: "silent" }),
     transcript,
-    scoring: new BuiltinScorer(),
+    scoring,
     planner,
     tts,
     voice: async () => {
@@ -669,6 +674,16 @@ describe("ConversationDirector", () => {
     const finalScore = t.of("score").find((s) => s.isFinal);
     expect(finalScore?.throughSegmentId).toBe(lastSegment);
     expect(ended[0]!.finalScore?.throughSegmentId).toBe(lastSegment);
+  });
+
+  it("asks its first question without waiting for a scoring engine that does not answer", async () => {
+    // Ollama hung: no score ever comes back (its own timeouts are what end such calls).
+    const hung: ScoringEngine = { name: "ollama:hung", score: () => new Promise(() => {}) };
+    const t = setup({}, new BuiltinFollowUpPlanner(), hung);
+    t.customer.say(COMPLAINT);
+    await advance(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+    expect(t.of("score")).toHaveLength(0);
   });
 
   it("never repeats a question across turns", async () => {
