@@ -275,11 +275,26 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   async #startTap(producer: ms.Producer): Promise<void> {
     const router = this.#options.router;
     const tap = await router.createDirectTransport();
+    // Closed meanwhile (close() saw no tap yet): the tap would stay on the shared router for good.
+    const gone = () => this.#closed || producer.closed;
+    if (gone()) {
+      tap.close();
+      return;
+    }
     this.#tapTransport = tap;
-    const consumer = await tap.consume({
-      producerId: producer.id,
-      rtpCapabilities: router.rtpCapabilities,
-    });
+    let consumer: ms.Consumer;
+    try {
+      consumer = await tap.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+    } catch (error) {
+      tap.close();
+      if (gone()) return;
+      throw error;
+    }
+    // Closed during consume: no decoder, which would otherwise tick for good without a producer to close it.
+    if (gone()) {
+      tap.close();
+      return;
+    }
     const decoder = new RtpAudioDecoder(this.#options.onPcm, {
       ...(this.#options.reorderWindowMs !== undefined ? { reorderWindowMs: this.#options.reorderWindowMs } : {}),
       maxAheadMs: MAX_AUDIO_AHEAD_MS,
@@ -292,7 +307,6 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
       decoder.flush();
       decoder.close();
     });
-    if (this.#closed) tap.close();
   }
 
   #transport(transportId: string) {

@@ -48,6 +48,43 @@ describe("CustomerMedia (real mediasoup worker)", () => {
     lease.release();
   });
 
+  it("leaves no tap behind when it is closed while the microphone is being set up", async () => {
+    const lease = pool.acquireRouter();
+    if (!lease) throw new Error("no router");
+    const { router } = lease;
+    const dtlsParameters = {
+      role: "client" as const,
+      fingerprints: [{ algorithm: "sha-256" as const, value: Array(32).fill("AB").join(":") }],
+    };
+    const rtpParameters = {
+      codecs: [
+        {
+          mimeType: "audio/opus",
+          payloadType: 111,
+          clockRate: 48_000,
+          channels: 2,
+          parameters: { useinbandfec: 1 },
+          rtcpFeedback: [],
+        },
+      ],
+      encodings: [{ ssrc: 4242 }],
+      rtcp: { cname: "tap-race" },
+    };
+    // Closed after 0, 1, 2, ... event-loop turns of produce(): one of them falls inside the tap's setup.
+    for (let turns = 0; turns < 40; turns++) {
+      const media = new CustomerMedia({ router, listenIp: "127.0.0.1", logger, onPcm: () => {} });
+      const send = await media.createTransport("send");
+      await media.connectTransport(send.id, dtlsParameters);
+      const producing = media.produce(send.id, "audio", rtpParameters).catch(() => undefined);
+      for (let t = 0; t < turns; t++) await new Promise((r) => setImmediate(r));
+      media.close();
+      await producing;
+    }
+    await new Promise((r) => setTimeout(r, 200)); // closes reach the worker
+    expect((await router.dump()).transportIds).toEqual([]);
+    lease.release();
+  });
+
   it("is still closed with 'media worker lost' when its router closes under it", async () => {
     // The pool's router, closed by hand as a dying worker would close it (the last test of this file).
     const own = pool.acquireRouter();
