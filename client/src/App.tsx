@@ -343,7 +343,7 @@ export function App() {
           <p class="hint">{t("intro")}</p>
         </Match>
         <Match when={phase() === "starting"}>
-          <p class="status" data-testid="status">
+          <p class="status" role="status" data-testid="status">
             {t("connecting")}
           </p>
         </Match>
@@ -360,7 +360,10 @@ export function App() {
           </Show>
           <Show when={phase() === "ended"}>
             <section class="ended" data-testid="ended">
-              <h2>{t("thanks")}</h2>
+              {/* The "I'm done" button is gone: focus moves here, so a screen reader reads the end. */}
+              <h2 tabIndex={-1} ref={(h) => queueMicrotask(() => h.focus())} data-testid="thanks">
+                {t("thanks")}
+              </h2>
               <Show when={ending()}>
                 {(e) => (
                   <>
@@ -435,7 +438,9 @@ export function App() {
               {question()?.text}
             </p>
           </Show>
-          <section class="transcript" aria-live="polite" data-testid="transcript">
+          {/* Not a live region: a screen reader reading the customer's words aloud while the
+              microphone is open would be heard, and transcribed, again. */}
+          <section class="transcript" data-testid="transcript">
             <For each={segments()}>
               {(s) => (
                 <span class={s.isFinal ? "final" : "partial"} data-final={s.isFinal ? "1" : "0"} data-segment={s.id}>

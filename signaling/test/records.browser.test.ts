@@ -56,11 +56,15 @@ describe("records in a real browser", () => {
     await page.getByTestId("start").click();
     await page.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 15_000 });
     await page.locator('[data-final="1"]').first().waitFor({ timeout: 30_000 });
+    // A screen reader does not read the customer's words back into the open microphone.
+    expect(await page.getByTestId("transcript").getAttribute("aria-live")).toBeNull();
     await page.waitForTimeout((seconds + 2) * 1000);
     await page.getByTestId("finish").click();
 
     const reward = page.getByTestId("reward");
     await reward.waitFor({ timeout: 30_000 });
+    // The button pressed is gone: focus is on the end screen's heading, which a screen reader reads.
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("thanks");
     expect(await reward.getAttribute("data-amount-minor")).toBe("500");
     const dataCode = (await page.getByTestId("data-code").locator("code").textContent())?.trim() ?? "";
     expect(dataCode).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
