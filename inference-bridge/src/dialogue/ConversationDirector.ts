@@ -166,7 +166,7 @@ export class ConversationDirector {
       hesitationSilenceMs: this.#config.hesitationTurnSilenceMs,
     });
     this.#scorer = new IncrementalScorer({
-      engine: options.scoring,
+      engine: options.scoring.forConversation?.() ?? options.scoring,
       partialIntervalMs: this.#config.partialScoreIntervalMs,
       onScore: (result, through, update) => {
         this.#latestScore = result;

@@ -40,6 +40,25 @@ export class FallbackScorer implements ScoringEngine {
     this.name = `${this.#primary.name}|${this.#fallback.name}`;
   }
 
+  /**
+   * The engine of one conversation: once one of its scores came from the
+   * fallback, the rest of it does too. Engines rate differently (a 70 from
+   * Ollama may be a 35 from the rubric): a conversation's scores switch at
+   * most once, and its final score comes from the engine of its latest ones.
+   */
+  forConversation(): ScoringEngine {
+    let onFallback = false;
+    return {
+      name: this.name,
+      score: async (text, signal) => {
+        if (onFallback) return this.#fallback.score(text, signal);
+        const result = await this.score(text, signal);
+        if (result.engine === this.#fallback.name) onFallback = true;
+        return result;
+      },
+    };
+  }
+
   /** False while the primary is cooling off after failures. */
   get primaryAvailable(): boolean {
     return this.#now() >= this.#downUntil;

@@ -39,6 +39,8 @@ export interface ScoringEngine {
   readonly name: string;
   /** Rejects with a ScoringError; with reason "aborted" when `signal` fired. */
   score(text: string, signal: AbortSignal): Promise<FeedbackScoreResult>;
+  /** The engine one conversation scores with (absent: this one); see FallbackScorer. */
+  forConversation?(): ScoringEngine;
 }
 
 export type ScoringFailureReason =

@@ -134,6 +134,30 @@ describe("FallbackScorer", () => {
     expect((await scorer.score(TEXT, signal())).engine).toBe("ollama:test");
   });
 
+  it("keeps a conversation on the built-in engine once one of its scores fell back; other conversations go on with Ollama", async () => {
+    let failNext = false;
+    const primary: ScoringEngine = {
+      name: "ollama:test",
+      score: async (text) => {
+        if (failNext) {
+          failNext = false;
+          throw new ScoringError("timeout", "LLM reply too slow");
+        }
+        return { ...new BuiltinScorer().scoreSync(text), score: 90, engine: "ollama:test" };
+      },
+    };
+    const node = new FallbackScorer({ primary, fallback: new BuiltinScorer(), failureThreshold: 3 });
+    const one = node.forConversation();
+    const other = node.forConversation();
+    expect((await one.score(TEXT, signal())).engine).toBe("ollama:test");
+    failNext = true; // one slow reply: this score falls back
+    expect((await one.score(TEXT, signal())).engine).toBe("builtin");
+    // Ollama answers again, but this conversation stays with the engine of its latest score.
+    for (let i = 0; i < 3; i++) expect((await one.score(TEXT, signal())).engine).toBe("builtin");
+    expect((await other.score(TEXT, signal())).engine).toBe("ollama:test");
+    expect(node.primaryAvailable).toBe(true);
+  });
+
   it("does not fall back when the caller cancels", async () => {
     server.behave({ kind: "stall" });
     const controller = new AbortController();
