@@ -51,7 +51,11 @@ export class FallbackScorer implements ScoringEngine {
     return {
       name: this.name,
       score: async (text, signal) => {
-        if (onFallback) return this.#fallback.score(text, signal);
+        if (onFallback) {
+          // Still a fallback, for the alert on their rate: "cooling_off" when the node would have skipped Ollama too.
+          scoringFallbacks.inc({ reason: this.primaryAvailable ? "conversation_fell_back" : "cooling_off" });
+          return this.#fallback.score(text, signal);
+        }
         const result = await this.score(text, signal);
         if (result.engine === this.#fallback.name) onFallback = true;
         return result;

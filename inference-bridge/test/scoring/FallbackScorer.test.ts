@@ -147,6 +147,7 @@ describe("FallbackScorer", () => {
       },
     };
     const node = new FallbackScorer({ primary, fallback: new BuiltinScorer(), failureThreshold: 3 });
+    const kept = await metricValue("scoring_fallbacks_total", { reason: "conversation_fell_back" });
     const one = node.forConversation();
     const other = node.forConversation();
     expect((await one.score(TEXT, signal())).engine).toBe("ollama:test");
@@ -156,6 +157,8 @@ describe("FallbackScorer", () => {
     for (let i = 0; i < 3; i++) expect((await one.score(TEXT, signal())).engine).toBe("builtin");
     expect((await other.score(TEXT, signal())).engine).toBe("ollama:test");
     expect(node.primaryAvailable).toBe(true);
+    // Each is still a fallback for the metric (and the alert on its rate).
+    expect(await metricValue("scoring_fallbacks_total", { reason: "conversation_fell_back" })).toBe(kept + 3);
   });
 
   it("does not fall back when the caller cancels", async () => {
