@@ -55,6 +55,10 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   return Object.assign(done, { child }) as never;
 }
 
+/** The CLI against this file's node, its report in `out`, quiet. */
+const runAgainstNode = (out: string, args: string[]) =>
+  runCli(["--url", url, "--metrics-url", metricsUrl, "--out", out, "--quiet", ...args]);
+
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${metricsUrl}`)).text();
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
@@ -128,11 +132,7 @@ describe("pnpm loadtest against a real node", () => {
 
   it("connects 3 sessions that get partials, finals and a WER; writes a valid JSON and an HTML report; closes every session", async () => {
     const out = path.join(dir, "out-ok");
-    const { code, stdout, stderr } = await runCli([
-      "--url",
-      url,
-      "--metrics-url",
-      metricsUrl,
+    const { code, stdout, stderr } = await runAgainstNode(out, [
       "--sessions",
       "3",
       "--ramp",
@@ -145,9 +145,6 @@ describe("pnpm loadtest against a real node", () => {
       String(node.pid),
       "--slo",
       "partial_lag_p95<30s,errors<1%",
-      "--out",
-      out,
-      "--quiet",
     ]);
     console.log(stdout);
     expect(code, stderr).toBe(0);
@@ -190,11 +187,7 @@ describe("pnpm loadtest against a real node", () => {
 
   it("exits 1 when an objective is missed, and Ctrl-C ends a looped run with every session closed", async () => {
     const out = path.join(dir, "out-slo");
-    const running = runCli([
-      "--url",
-      url,
-      "--metrics-url",
-      metricsUrl,
+    const running = runAgainstNode(out, [
       "--sessions",
       "2",
       "--ramp",
@@ -206,9 +199,6 @@ describe("pnpm loadtest against a real node", () => {
       path.join(dir, "a.wav"),
       "--slo",
       "first_partial_p50<1ms",
-      "--out",
-      out,
-      "--quiet",
     ]);
     const child = (running as unknown as { child: ChildProcess }).child;
     await expect.poll(() => metric("voice_sessions_active"), { timeout: 30_000, interval: 250 }).toBe(2);
@@ -231,11 +221,7 @@ describe("pnpm loadtest against a real node", () => {
   // Last: it stops the node.
   it("counts sessions the node loses (it shut down under them) as errors, not as finished conversations", async () => {
     const out = path.join(dir, "out-lost");
-    const running = runCli([
-      "--url",
-      url,
-      "--metrics-url",
-      metricsUrl,
+    const running = runAgainstNode(out, [
       "--sessions",
       "2",
       "--ramp",
@@ -246,9 +232,6 @@ describe("pnpm loadtest against a real node", () => {
       path.join(dir, "a.wav"),
       "--slo",
       "errors<1%",
-      "--out",
-      out,
-      "--quiet",
     ]);
     // Both customers joined and talking (their speech is being recognised), mid-recording.
     await expect.poll(() => metric("voice_sessions_active"), { timeout: 30_000, interval: 250 }).toBe(2);

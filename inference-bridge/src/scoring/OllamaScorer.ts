@@ -11,6 +11,7 @@
 // word lists do, not a different conversation).
 import { BuiltinScorer } from "./BuiltinScorer.ts";
 import type { OllamaClient } from "./OllamaClient.ts";
+import { fenceSafe } from "./text.ts";
 import {
   abortedError,
   clamp,
@@ -172,8 +173,7 @@ export class OllamaScorer implements ScoringEngine {
     // Nothing said has a known score; do not spend a model call on it.
     if (!text.trim()) return Promise.resolve({ ...EMPTY_SCORE, topics: [], engine: this.name });
     const recent = text.length > MAX_TRANSCRIPT_CHARS ? text.slice(-MAX_TRANSCRIPT_CHARS) : text;
-    // Recognised speech has no angle brackets; a typed-in fence would end the data early.
-    const transcript = recent.replace(/[<>]/g, " ");
+    const transcript = fenceSafe(recent);
     return this.#client.chatJson(
       {
         model: this.model,

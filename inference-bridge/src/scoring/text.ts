@@ -4,6 +4,12 @@ export const words = (text: string): string[] => text.trim().split(/\s+/).filter
 
 export const joinText = (...parts: string[]): string => parts.filter(Boolean).join(" ");
 
+/**
+ * The customer's words, safe inside a prompt's <transcript> fence: recognised
+ * speech has no angle brackets, and typed-in ones could close the fence early.
+ */
+export const fenceSafe = (text: string): string => text.replace(/[<>]/g, " ");
+
 /** Words two consecutive hypotheses agree on (LocalAgreement-2's stable prefix). */
 export function commonPrefix(a: readonly string[], b: readonly string[]): string[] {
   const out: string[] = [];
