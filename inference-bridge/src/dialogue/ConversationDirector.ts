@@ -166,7 +166,7 @@ export class ConversationDirector {
       hesitationSilenceMs: this.#config.hesitationTurnSilenceMs,
     });
     this.#scorer = new IncrementalScorer({
-      engine: options.scoring.forConversation?.() ?? options.scoring,
+      engine: options.scoring.forConversation?.(options.logger) ?? options.scoring,
       partialIntervalMs: this.#config.partialScoreIntervalMs,
       onScore: (result, through, update) => {
         this.#latestScore = result;
@@ -319,7 +319,11 @@ export class ConversationDirector {
     // Before any score came, the rubric's (instant) aims the question: a model call here, before the
     // planner's own, would double the silence the customer hears when Ollama is slow.
     const score = this.#latestScore ?? this.#rubric.scoreSync(prepared.text);
-    const followUp = await this.#o.planner.plan({ score, transcript: prepared.text, asked: this.#asked }, signal);
+    const followUp = await this.#o.planner.plan(
+      { score, transcript: prepared.text, asked: this.#asked },
+      signal,
+      this.#o.logger,
+    );
     if (signal.aborted) throw abortedError(signal);
     if (!followUp) return undefined;
     if (this.#spare?.text === followUp.text && !this.#spare.aborted) {

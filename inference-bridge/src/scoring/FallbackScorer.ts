@@ -46,7 +46,7 @@ export class FallbackScorer implements ScoringEngine {
    * Ollama may be a 35 from the rubric): a conversation's scores switch at
    * most once, and its final score comes from the engine of its latest ones.
    */
-  forConversation(): ScoringEngine {
+  forConversation(log?: Logger): ScoringEngine {
     let onFallback = false;
     return {
       name: this.name,
@@ -56,7 +56,7 @@ export class FallbackScorer implements ScoringEngine {
           scoringFallbacks.inc({ reason: this.primaryAvailable ? "conversation_fell_back" : "cooling_off" });
           return this.#fallback.score(text, signal);
         }
-        const result = await this.score(text, signal);
+        const result = await this.score(text, signal, log);
         if (result.engine === this.#fallback.name) onFallback = true;
         return result;
       },
@@ -68,16 +68,16 @@ export class FallbackScorer implements ScoringEngine {
     return this.#now() >= this.#downUntil;
   }
 
-  async score(text: string, signal: AbortSignal): Promise<FeedbackScoreResult> {
+  async score(text: string, signal: AbortSignal, log: Logger | undefined = this.#logger): Promise<FeedbackScoreResult> {
     if (signal.aborted) throw abortedError(signal);
     if (!this.primaryAvailable) {
       scoringFallbacks.inc({ reason: "cooling_off" });
       return this.#fallback.score(text, signal);
     }
     try {
-      const result = await this.#primary.score(text, signal);
+      const result = await this.#primary.score(text, signal, log);
       if (this.#failures >= this.#threshold || this.#downUntil > 0) {
-        this.#logger?.info({ engine: this.#primary.name }, "scoring engine back");
+        log?.info({ engine: this.#primary.name }, "scoring engine back");
       }
       this.#failures = 0;
       this.#downUntil = 0;
@@ -94,12 +94,12 @@ export class FallbackScorer implements ScoringEngine {
       // After a cool-off one more failure is enough: the count is kept until a success.
       if (DOWN_AT_ONCE.has(reason) || this.#failures >= this.#threshold) {
         this.#downUntil = this.#now() + this.#coolOffMs;
-        this.#logger?.warn(
+        log?.warn(
           { engine: this.#primary.name, reason, failures: this.#failures, coolOffMs: this.#coolOffMs, err },
           "scoring engine down, using the built-in engine",
         );
       } else {
-        this.#logger?.debug({ engine: this.#primary.name, reason, err }, "scoring fell back");
+        log?.debug({ engine: this.#primary.name, reason, err }, "scoring fell back");
       }
       scoringFallbacks.inc({ reason });
       return this.#fallback.score(text, signal);

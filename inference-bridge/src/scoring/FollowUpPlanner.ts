@@ -3,6 +3,7 @@
 // questions: for the weakest part first, questions about a topic the
 // customer raised before generic ones, and never one already asked (or a
 // near-duplicate of one) in this conversation.
+import type { Logger } from "pino";
 import { analyzeFeedback, type FeedbackFeatures } from "./BuiltinScorer.ts";
 import { questionSimilarity } from "./text.ts";
 import { abortedError, type FeedbackScoreResult, type ScorePart, type Topic, weakestParts } from "./types.ts";
@@ -23,8 +24,8 @@ export interface FollowUp {
 
 export interface FollowUpPlanner {
   readonly name: string;
-  /** One question, or undefined when every fitting question was already asked. */
-  plan(input: FollowUpInput, signal: AbortSignal): Promise<FollowUp | undefined>;
+  /** One question, or undefined when every fitting question was already asked; `log` as for ScoringEngine.score. */
+  plan(input: FollowUpInput, signal: AbortSignal, log?: Logger): Promise<FollowUp | undefined>;
 }
 
 /** Questions this close to one already asked count as repeats. */

@@ -112,8 +112,14 @@ export class OllamaClient {
    * Streams one structured chat and hands the whole reply to `parse` (which
    * throws a "malformed" ScoringError to reject it). Retries retryable
    * failures with backoff while the budget lasts; rejects with a ScoringError.
+   * `log`: the caller's logger (with its session id), else the client's.
    */
-  async chatJson<T>(request: ChatJsonRequest, parse: (content: string) => T, signal: AbortSignal): Promise<T> {
+  async chatJson<T>(
+    request: ChatJsonRequest,
+    parse: (content: string) => T,
+    signal: AbortSignal,
+    log: Logger | undefined = this.#logger,
+  ): Promise<T> {
     if (signal.aborted) throw abortedError(signal);
     const budget = new AbortController();
     const budgetTimer = setTimeout(
@@ -146,7 +152,7 @@ export class OllamaClient {
         ) {
           throw error;
         }
-        this.#logger?.debug({ reason: error.reason, attempt, waitMs: wait }, "LLM attempt failed, retrying");
+        log?.debug({ reason: error.reason, attempt, waitMs: wait }, "LLM attempt failed, retrying");
         await sleep(wait, bounded).catch(() => {
           throw signal.aborted
             ? abortedError(signal)

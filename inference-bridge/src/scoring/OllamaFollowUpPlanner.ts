@@ -82,7 +82,11 @@ export class OllamaFollowUpPlanner implements FollowUpPlanner {
     this.name = `ollama:${this.#model}`;
   }
 
-  async plan(input: FollowUpInput, signal: AbortSignal): Promise<FollowUp | undefined> {
+  async plan(
+    input: FollowUpInput,
+    signal: AbortSignal,
+    log: Logger | undefined = this.#logger,
+  ): Promise<FollowUp | undefined> {
     if (signal.aborted) throw abortedError(signal);
     if (!this.#isAvailable()) return this.#fallback.planSync(input);
     const aim = weakestParts(input.score)[0]!;
@@ -113,10 +117,11 @@ export class OllamaFollowUpPlanner implements FollowUpPlanner {
         },
         (content) => parseFollowUpReply(content, input.asked, aim),
         signal,
+        log,
       );
     } catch (err) {
       if (signal.aborted) throw abortedError(signal);
-      this.#logger?.debug({ err }, "LLM follow-up failed, using the built-in planner");
+      log?.debug({ err }, "LLM follow-up failed, using the built-in planner");
       return this.#fallback.planSync(input);
     }
   }

@@ -9,6 +9,7 @@
 // model's score is held to at most SCORE_HEADROOM points above what the
 // built-in rubric finds in the same words (the model may see more than the
 // word lists do, not a different conversation).
+import type { Logger } from "pino";
 import { BuiltinScorer } from "./BuiltinScorer.ts";
 import type { OllamaClient } from "./OllamaClient.ts";
 import { fenceSafe } from "./text.ts";
@@ -168,7 +169,7 @@ export class OllamaScorer implements ScoringEngine {
     this.name = `ollama:${this.model}`;
   }
 
-  score(text: string, signal: AbortSignal): Promise<FeedbackScoreResult> {
+  score(text: string, signal: AbortSignal, log?: Logger): Promise<FeedbackScoreResult> {
     if (signal.aborted) return Promise.reject(abortedError(signal));
     // Nothing said has a known score; do not spend a model call on it.
     if (!text.trim()) return Promise.resolve({ ...EMPTY_SCORE, topics: [], engine: this.name });
@@ -186,6 +187,7 @@ export class OllamaScorer implements ScoringEngine {
       },
       (content) => this.#grounded(parseScoreReply(content, this.name), text),
       signal,
+      log,
     );
   }
 

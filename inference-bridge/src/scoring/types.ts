@@ -1,5 +1,6 @@
 // Shared shapes of the scoring engines. A score mirrors parley.live.v1.FeedbackScore
 // minus the conversation fields (session, segment, finality), which the caller adds.
+import type { Logger } from "pino";
 
 /** Topics any engine may report (snake_case, as on the wire). */
 export const TOPICS = [
@@ -37,10 +38,14 @@ export interface FeedbackScoreResult {
 
 export interface ScoringEngine {
   readonly name: string;
-  /** Rejects with a ScoringError; with reason "aborted" when `signal` fired. */
-  score(text: string, signal: AbortSignal): Promise<FeedbackScoreResult>;
+  /**
+   * Rejects with a ScoringError; with reason "aborted" when `signal` fired.
+   * `log`: the caller's logger (a conversation's, with its session id) for
+   * what this request logs; absent, the engine's own.
+   */
+  score(text: string, signal: AbortSignal, log?: Logger): Promise<FeedbackScoreResult>;
   /** The engine one conversation scores with (absent: this one); see FallbackScorer. */
-  forConversation?(): ScoringEngine;
+  forConversation?(log?: Logger): ScoringEngine;
 }
 
 export type ScoringFailureReason =

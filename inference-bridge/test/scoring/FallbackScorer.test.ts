@@ -161,6 +161,33 @@ describe("FallbackScorer", () => {
     expect(await metricValue("scoring_fallbacks_total", { reason: "conversation_fell_back" })).toBe(kept + 3);
   });
 
+  it("logs a conversation's fallbacks and retries with its session id", async () => {
+    const lines = (sink: string[]) => sink.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const nodeLines: string[] = [];
+    const sessionLines: string[] = [];
+    const nodeLog = pino({ level: "debug" }, { write: (line: string) => nodeLines.push(line) });
+    const sessionLog = pino({ level: "debug" }, { write: (line: string) => sessionLines.push(line) }).child({
+      sessionId: "s-42",
+    });
+    const client = new OllamaClient({
+      host: server.host,
+      retry: { maxRetry: 1, retryIntervalMs: 5, timeoutMs: 2_000, budgetMs: 5_000 },
+      logger: nodeLog,
+    });
+    const node = new FallbackScorer({
+      primary: new OllamaScorer({ client }),
+      fallback: new BuiltinScorer(),
+      logger: nodeLog,
+      failureThreshold: 1,
+    });
+    server.behave({ kind: "status", status: 503, error: "server busy" });
+    expect((await node.forConversation(sessionLog).score(TEXT, signal())).engine).toBe("builtin");
+    const messages = lines(sessionLines).map((line) => line.msg);
+    expect(messages).toEqual(["LLM attempt failed, retrying", "scoring engine down, using the built-in engine"]);
+    expect(lines(sessionLines).every((line) => line.sessionId === "s-42")).toBe(true);
+    expect(nodeLines).toEqual([]); // nothing about this conversation went out without its id
+  });
+
   it("does not fall back when the caller cancels", async () => {
     server.behave({ kind: "stall" });
     const controller = new AbortController();

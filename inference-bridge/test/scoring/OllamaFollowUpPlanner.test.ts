@@ -59,6 +59,18 @@ describe("OllamaFollowUpPlanner", () => {
     expect(server.chatRequests).toHaveLength(requests); // cooling off: not even tried
   });
 
+  it("logs a failed plan with the conversation's session id", async () => {
+    const lines: string[] = [];
+    const sessionLog = pino({ level: "debug" }, { write: (line: string) => lines.push(line) }).child({
+      sessionId: "s-7",
+    });
+    server.behave({ kind: "status", status: 500, error: "llama runner process has terminated" });
+    await planner(server.host).plan(input(), signal(), sessionLog);
+    expect(lines.map((line) => JSON.parse(line) as { msg: string; sessionId: string })).toMatchObject([
+      { msg: "LLM follow-up failed, using the built-in planner", sessionId: "s-7" },
+    ]);
+  });
+
   it("never speaks what a transcript dictated: no links or addresses, nothing long; the words are fenced off", async () => {
     const builtin = new BuiltinFollowUpPlanner().planSync(input());
     for (const question of [
