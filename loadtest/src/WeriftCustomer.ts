@@ -94,12 +94,15 @@ export class WeriftCustomer {
    * stage as it completes (the load tester times them). `sessionId` is
    * reported as soon as the node has made one, so that a failure later can
    * still name it. `session`: what the app sends with the session (its receipt, say).
+   * `claimedFingerprint`: the certificate fingerprint sent to the server in
+   * place of the real one (tests: the server's DTLS then fails after the handshake).
    */
   static async connect(
     server: Endpoint,
     storeCode = "demo",
     onStage?: (stage: JoinStage, sessionId: string) => void,
     session: SessionOptions = {},
+    claimedFingerprint?: string,
   ): Promise<WeriftCustomer> {
     const { token, sessionId } = await createSession(server, storeCode, session);
     onStage?.("created", sessionId);
@@ -111,7 +114,7 @@ export class WeriftCustomer {
       const customer = new WeriftCustomer(socket, sessionId);
       customer.#rejoinWith = { server, token };
       try {
-        await customer.#negotiate(() => onStage?.("signalled", sessionId));
+        await customer.#negotiate(() => onStage?.("signalled", sessionId), claimedFingerprint);
       } catch (error) {
         await customer.pc.close();
         throw error;
@@ -240,7 +243,7 @@ export class WeriftCustomer {
     await this.pc.close();
   }
 
-  async #negotiate(onSignalled: () => void): Promise<void> {
+  async #negotiate(onSignalled: () => void, claimedFingerprint?: string): Promise<void> {
     const transceiver = this.pc.addTransceiver(this.track, { direction: "sendonly" });
     this.#sender = transceiver.sender;
     await this.pc.setLocalDescription(await this.pc.createOffer());
@@ -260,7 +263,10 @@ export class WeriftCustomer {
       case: "connectTransport",
       value: {
         transportId: t.id,
-        dtlsParameters: { role: "client", fingerprints: [{ algorithm: fingerprint[1]!, value: fingerprint[2]! }] },
+        dtlsParameters: {
+          role: "client",
+          fingerprints: [{ algorithm: fingerprint[1]!, value: claimedFingerprint ?? fingerprint[2]! }],
+        },
       },
     });
     if (connected.case !== "transportConnected")

@@ -57,6 +57,8 @@ export interface CustomerMediaStats {
 export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   /** The close reason when the router's worker died under the session. */
   static readonly WORKER_LOST = "media worker lost";
+  /** The close reason when the customer's send transport's DTLS failed or was closed by their side. */
+  static readonly SEND_TRANSPORT_LOST = "send transport lost";
   readonly #options: CustomerMediaOptions;
   readonly #transports = new Map<string, { transport: ms.WebRtcTransport; direction: Direction; connected: boolean }>();
   #producer: ms.Producer | undefined;
@@ -169,8 +171,8 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     transport.observer.once("close", () => this.#transports.delete(transport.id));
     transport.on("dtlsstatechange", (state) => {
       if (state === "failed" || state === "closed") {
-        this.#options.logger.warn({ transportId: transport.id, state }, "DTLS ended");
-        if (direction === "send") this.close(`DTLS ${state}`);
+        this.#options.logger.warn({ transportId: transport.id, direction, state }, "DTLS ended");
+        if (direction === "send") this.close(CustomerMedia.SEND_TRANSPORT_LOST);
       }
     });
     return transport;

@@ -132,6 +132,8 @@ export class ParleyServer {
   readonly #internalApp: TemplatedApp;
   readonly #edge: HttpEdge;
   readonly #logThrottle = new LogThrottle();
+  /** How often each live session's media was moved (a worker died, or the customer's send transport failed). */
+  readonly #mediaMoves = new WeakMap<Session, number>();
   readonly #unsubscribe: (() => void)[] = [];
   #listenSockets: us_listen_socket[] = [];
   #port = 0;
@@ -574,7 +576,14 @@ export class ParleyServer {
    */
   #onMediaLost(parts: ConversationParts, session: Session, reason: string): void {
     if (session.ended) return;
-    session.logger.warn({ reason }, "session lost its media; moving its media");
+    const moves = (this.#mediaMoves.get(session) ?? 0) + 1;
+    this.#mediaMoves.set(session, moves);
+    // A customer whose DTLS fails every time would otherwise be moved for as long as the socket lives.
+    if (moves > MAX_MEDIA_MOVES) {
+      this.#endForLostMedia(session, reason, "session lost its media too often");
+      return;
+    }
+    session.logger.warn({ reason, moves }, "session lost its media; moving its media");
     moveMedia(parts, session).then(
       () =>
         session.publishEvent(
@@ -584,18 +593,24 @@ export class ParleyServer {
         ),
       (err: unknown) => {
         if (session.ended) return;
-        session.logger.error({ err }, "session lost its media and no worker can take it");
-        session.publishEvent(
-          create(LiveEventSchema, {
-            kind: {
-              case: "status",
-              value: { sessionId: session.id, state: StreamState.FAILED, detail: reason },
-            },
-          }),
-        );
-        void this.sessions.end(session, EndReason.MEDIA_LOST, true);
+        session.logger.error({ err }, "no media worker can take the session");
+        this.#endForLostMedia(session, reason);
       },
     );
+  }
+
+  /** The conversation cannot get its audio back: the customer is told, the transcript so far is kept. */
+  #endForLostMedia(session: Session, reason: string, why?: string): void {
+    if (why) session.logger.error({ reason }, why);
+    session.publishEvent(
+      create(LiveEventSchema, {
+        kind: {
+          case: "status",
+          value: { sessionId: session.id, state: StreamState.FAILED, detail: reason },
+        },
+      }),
+    );
+    void this.sessions.end(session, EndReason.MEDIA_LOST, true);
   }
 
   async #listen(): Promise<void> {
@@ -616,6 +631,9 @@ export class ParleyServer {
     });
   }
 }
+
+/** Media moves one conversation gets before it ends for lost media. */
+const MAX_MEDIA_MOVES = 5;
 
 /** A listener only this machine reaches: its own URL is then where its customers are. */
 const isLoopbackHost = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");

@@ -176,6 +176,27 @@ describe("voice path over WebRTC", () => {
     expect(ready.status).toBe(200);
   }, 60_000);
 
+  it("gives the customer fresh media when their send transport's DTLS fails while the socket lives", async () => {
+    const s = await server();
+    // The node is told a fingerprint that is not the customer's certificate's: the handshake completes,
+    // then the server's DTLS fails on the check, and the customer's audio has nowhere to go.
+    const wrong = Array.from({ length: 32 }, () => "AB").join(":");
+    const c = await WeriftCustomer.connect(s, "demo", undefined, {}, wrong);
+    cleanups.push(() => c.close());
+    const failed = s.sessions.get(c.sessionId)!.media;
+    await c.socket.waitFor((m) => m.kind.case === "event" && m.kind.value.kind.case === "mediaReset", 15_000);
+    expect(failed?.closed).toBe(true);
+    expect(s.sessions.get(c.sessionId)!.media).not.toBe(failed);
+    await c.reconnectMedia(); // as the app does on MediaReset
+    const speech = opusPacketsFromFile(longest!.wav, 0.5);
+    await c.play([...speech, ...silence(25, speech)]);
+    expect(c.socket.closed).toBeUndefined();
+    await finish(c);
+    // The audio sent on the fresh media became words.
+    expect(finalText(c.socket.messages).split(" ").length).toBeGreaterThan(5);
+    expect(statuses(c.socket.messages).some((st) => st.state === StreamState.FAILED)).toBe(false);
+  }, 60_000);
+
   it("survives the death of its speech worker mid-utterance: the stream resumes on another worker", async () => {
     const logger = pino({ level: "silent" });
     const workers = [

@@ -115,6 +115,9 @@ function openMedia(parts: ConversationParts, session: Session, lease: RouterLeas
   });
   media.once("close", (reason) => {
     if (reason === CustomerMedia.WORKER_LOST) parts.onMediaLost(session, reason);
+    // With the socket alive the app is waiting on audio that no longer arrives: give it fresh
+    // media. Without a socket the customer is rejoining, and the join renews the media.
+    else if (reason === CustomerMedia.SEND_TRANSPORT_LOST && session.hasOwner) parts.onMediaLost(session, reason);
   });
   return media;
 }
