@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { ClientIpResolver } from "../../signaling/src/edge/ClientIpResolver.ts";
 import { at, isRecord, REPO, readYaml, speechWorkerArgs, tool } from "./support.ts";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "parley-compose-"));
@@ -56,7 +57,10 @@ const resolved = () => {
     "config",
   );
   expect(r.status, r.stderr).toBe(0);
-  return parseYaml(r.stdout) as { services: Record<string, Service> };
+  return parseYaml(r.stdout) as {
+    services: Record<string, Service>;
+    networks?: Record<string, { ipam?: { config?: { subnet?: string }[] } }>;
+  };
 };
 
 describe("docker compose", () => {
@@ -146,6 +150,31 @@ describe("docker compose", () => {
     expect(Object.keys(env).filter((n) => !reads(n) && !notParleys.has(n))).toEqual([]);
   });
 
+  it("trusts X-Forwarded-For from the proxy's network only (TRUSTED_PROXIES)", () => {
+    const { services, networks } = resolved();
+    // Every service is on the default network, whose subnet is fixed.
+    const subnet = networks?.default?.ipam?.config?.[0]?.subnet ?? "";
+    expect(subnet).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    expect(services.node?.environment?.TRUSTED_PROXIES).toBe(subnet);
+    // As the node parses it: the proxy's address (any on the subnet) is trusted, a customer's is not.
+    const resolver = new ClientIpResolver(subnet.split(","));
+    const proxy = subnet.replace(/\.\d+\/\d+$/, ".2");
+    expect(resolver.isTrusted(proxy)).toBe(true);
+    expect(resolver.resolve(proxy, "198.51.100.7")).toBe("198.51.100.7");
+    expect(resolver.isTrusted("198.51.100.7")).toBe(false);
+  });
+
+  it("the node and every speech worker share ASR_AUTH_TOKEN, required in .env", () => {
+    const { services } = resolved();
+    const token = services.node?.environment?.ASR_AUTH_TOKEN;
+    expect(token).toBeTruthy();
+    for (const name of ["asr-cpu-1", "asr-cpu-2", "asr-gpu"])
+      expect(services[name]?.environment?.ASR_AUTH_TOKEN, name).toBe(token);
+    // Like the other secrets, compose refuses to start without it.
+    const text = fs.readFileSync(at("compose/docker-compose.yml"), "utf8");
+    expect(text.match(/ASR_AUTH_TOKEN: \$\{ASR_AUTH_TOKEN:\?/g)?.length).toBe(3);
+  });
+
   it("serves /ready and /metrics on the internal port: healthcheck and Prometheus use it, nothing publishes it", () => {
     const node = resolved().services.node as Service;
     const env = node.environment ?? {};
@@ -216,7 +245,11 @@ describe("the proxy (Caddy)", () => {
     };
     walk(JSON.parse(r.stdout));
     const route = (p: string) => routes.find((x) => x.paths.includes(p))?.handle ?? "";
-    expect(route("/ws")).toContain('"dial":"node:8080"');
+    // Both WebSocket endpoints, outside the catch-all's compression.
+    for (const ws of ["/ws", "/wall/ws"]) {
+      expect(route(ws), ws).toContain('"dial":"node:8080"');
+      expect(route(ws), ws).not.toContain('"encode"');
+    }
     for (const internal of ["/metrics", "/ready"]) {
       expect(route(internal)).toContain('"handler":"static_response","status_code":404');
       expect(route(internal)).not.toContain("node:");

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClientIpResolver } from "../../signaling/src/edge/ClientIpResolver.ts";
 import {
   at,
   DEPLOY,
@@ -329,6 +330,45 @@ describe("the node", () => {
     expect(Number(config?.data?.MEDIASOUP_RTC_MIN_PORT)).toBeLessThan(Number(config?.data?.MEDIASOUP_RTC_MAX_PORT));
   });
 
+  it("trusts X-Forwarded-For from the ingress controller's pods (TRUSTED_PROXIES)", () => {
+    const trusted = (config().TRUSTED_PROXIES ?? "").split(",").filter(Boolean);
+    expect(trusted.length).toBeGreaterThan(0);
+    // Each entry a CIDR block (a pod network), as the node parses it.
+    for (const entry of trusted) expect(entry).toMatch(/\/\d+$/);
+    const resolver = new ClientIpResolver(trusted);
+    expect(resolver.isTrusted("198.51.100.7")).toBe(false);
+    const controller = (trusted[0] ?? "").replace(/\.\d+\/\d+$/, ".5");
+    expect(resolver.resolve(controller, "198.51.100.7")).toBe("198.51.100.7");
+  });
+
+  it("the node and every speech worker share ASR_AUTH_TOKEN", () => {
+    expect(find("Secret", "parley-secrets", "parley-edge")?.stringData?.ASR_AUTH_TOKEN).toBeTruthy();
+    for (const name of ["asr-cpu", "asr-gpu"]) {
+      const sts = find("StatefulSet", name, "parley") as K8sObject;
+      const container = (sts.spec as { template: { spec: PodSpec } }).template.spec.containers[0];
+      const env = container?.env?.find((e) => e.name === "ASR_AUTH_TOKEN");
+      // The key exists in the Secret: "every ConfigMap, Secret key ... is defined" below.
+      expect(env?.valueFrom?.secretKeyRef, name).toEqual({ name: "asr-auth", key: "ASR_AUTH_TOKEN" });
+    }
+  });
+
+  it("pulls our images from our registry at a version, never latest", () => {
+    const kustomization = readYaml(at("kustomization.yaml")) as {
+      images: { name: string; newName?: string; newTag?: string }[];
+    };
+    const images = new Map(kustomization.images.map((i) => [i.name, i]));
+    for (const name of ["parley/node", "parley/asr-cpu"]) {
+      const image = images.get(name);
+      expect(image?.newName, name).toMatch(/^[a-z0-9.-]+\.[a-z]+(:\d+)?\//);
+      expect(image?.newTag, name).toMatch(/^\d+\.\d+\.\d+/);
+    }
+    const parleyImages = pods().flatMap((p) =>
+      [...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => ({ where: p.where, image: c.image })),
+    );
+    expect(parleyImages.filter((i) => i.image.endsWith(":latest"))).toEqual([]);
+    expect(parleyImages.filter((i) => /bitnami\//.test(i.image))).toEqual([]);
+  });
+
   it("lists exactly the speech-worker StatefulSet's pods in ASR_WORKERS", () => {
     const sts = find("StatefulSet", "asr-cpu", "parley") as K8sObject;
     const { replicas, serviceName } = sts.spec as { replicas: number; serviceName: string };
@@ -340,17 +380,24 @@ describe("the node", () => {
     expect(find("Service", serviceName, "parley")?.spec?.clusterIP).toBe("None");
   });
 
-  it("scales on live sessions per pod and CPU, slowly down", () => {
+  it("scales on live sessions per pod, CPU and memory (the guide's 80 %), from 3 pods, slowly down", () => {
     const hpa = find("HorizontalPodAutoscaler", "parley-node", "parley-edge") as K8sObject;
     expect(hpa.apiVersion).toBe("autoscaling/v2");
     const spec = hpa.spec as {
       scaleTargetRef: { kind: string; name: string };
-      metrics: { type: string; resource?: { name: string } }[];
+      minReplicas: number;
+      metrics: { type: string; resource?: { name: string; target: { averageUtilization?: number } } }[];
       behavior: { scaleDown: { stabilizationWindowSeconds: number } };
     };
     expect(spec.scaleTargetRef).toMatchObject({ kind: "Deployment", name: "parley-node" });
-    expect(spec.metrics.map((m) => m.type)).toEqual(["Pods", "Resource"]);
+    expect(spec.minReplicas).toBe(3);
+    expect((deployment.spec as { replicas: number }).replicas).toBe(spec.minReplicas);
+    expect(spec.metrics.map((m) => m.type)).toEqual(["Pods", "Resource", "Resource"]);
     expect(spec.metrics[1]?.resource?.name).toBe("cpu");
+    expect(spec.metrics[2]?.resource).toEqual({
+      name: "memory",
+      target: { type: "Utilization", averageUtilization: 80 },
+    });
     expect(spec.behavior.scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(300);
   });
 });
