@@ -164,4 +164,30 @@ describe("a cluster of nodes", () => {
     expect(third.status).toBe(429);
     expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0);
   });
+
+  it("does not take a conversation over while Redis cannot say whether its node is alive", async () => {
+    const a = await node("owner");
+    const b = await node("other");
+    const { token, sessionId } = await createSession(a);
+    const customer = await joinAt(`${a.url.replace("http", "ws")}/ws`, token);
+    expect(customer.result.case).toBe("joined");
+    await expect
+      .poll(async () => (await b.records.resumable(sessionId, 60_000))?.nodeId, { timeout: 15_000 })
+      .toBe(a.config.nodeId);
+    await redis.kill();
+    try {
+      // The customer reaches the other node (their connection dropped, the load balancer chose B).
+      const elsewhere = await joinAt(`${b.url.replace("http", "ws")}/ws`, token);
+      expect(elsewhere.result).toMatchObject({
+        case: "error",
+        value: { code: ErrorCode.UNAVAILABLE, retryable: true },
+      });
+      elsewhere.socket.close();
+      expect(b.sessions.get(sessionId)).toBeUndefined();
+      expect(a.sessions.get(sessionId)?.ended).toBe(false);
+    } finally {
+      await redis.start();
+      customer.socket.close();
+    }
+  });
 });

@@ -115,5 +115,17 @@ export const unreachableOwner = () =>
     retryAfterMs: 1_000,
   });
 
+/**
+ * Redis (the node directory, the hand-overs) did not answer: where the
+ * session lives is unknown for now. Not "gone": that would have this node
+ * adopt a conversation another node still runs, or call a live one unknown.
+ */
+export const placementUnknown = (cause: unknown) =>
+  new ParleyError(ErrorCode.UNAVAILABLE, "cannot tell where this session lives now; try again", {
+    retryable: true,
+    retryAfterMs: 1_000,
+    cause,
+  });
+
 /** http(s)://host → ws(s)://host/ws */
 export const wsUrlOf = (publicUrl: string) => `${publicUrl.replace(/^http/, "ws")}/ws`;

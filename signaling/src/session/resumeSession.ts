@@ -4,7 +4,7 @@
 // far, the questions already asked, and its event sequence continued.
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Records } from "@parley/records";
-import { type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
+import { placementUnknown, type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { Session } from "./Session.ts";
 import type { SessionRegistry } from "./SessionRegistry.ts";
@@ -31,7 +31,9 @@ export async function resumeSession(deps: ResumeDeps, sessionId: string): Promis
   const stored = await deps.records.resumable(sessionId, deps.maxAgeMs);
   if (!stored) return undefined;
   if (stored.nodeId && stored.nodeId !== deps.nodeId) {
-    const url = await deps.placement.urlOf(stored.nodeId).catch(() => undefined);
+    const url = await deps.placement.urlOf(stored.nodeId).catch((err: unknown) => {
+      throw placementUnknown(err);
+    });
     if (url)
       throw new ParleyError(ErrorCode.WRONG_NODE, "this session lives on another node", { redirectUrl: wsUrlOf(url) });
     if (url === null) throw unreachableOwner();

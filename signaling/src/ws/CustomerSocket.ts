@@ -28,7 +28,7 @@ import {
 } from "@parley/proto/ws";
 import type { Logger } from "pino";
 import { type SessionClaims, verifyToken } from "../auth/token.ts";
-import { type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
+import { placementUnknown, type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import { clip, type LogThrottle } from "../edge/LogThrottle.ts";
 import { TokenBucket } from "../edge/TokenBucket.ts";
 import type { LiveBus, Unsubscribe } from "../live/LiveBus.ts";
@@ -338,14 +338,21 @@ export class CustomerSocket implements SessionOwner {
   async #handedOver(claims: SessionClaims): Promise<Session | undefined> {
     if (!claims.node) return undefined;
     if (claims.node !== this.#ctx.nodeId) {
-      const url = await this.#ctx.placement.urlOf(claims.node).catch(() => undefined);
+      const url = await this.#ctx.placement.urlOf(claims.node).catch((err: unknown) => {
+        throw placementUnknown(err);
+      });
       if (url === undefined) throw new ParleyError(ErrorCode.NOT_FOUND, "the node of this session is gone");
       if (url === null) throw unreachableOwner();
       throw new ParleyError(ErrorCode.WRONG_NODE, "this session lives on another node", {
         redirectUrl: wsUrlOf(url),
       });
     }
-    const handed = await this.#ctx.placement.claim(claims.sid).catch(() => undefined);
+    // Picked up before (this is a rejoin): no need of Redis, which may be down.
+    const live = this.#ctx.sessions.get(claims.sid);
+    if (live) return live;
+    const handed = await this.#ctx.placement.claim(claims.sid).catch((err: unknown) => {
+      throw placementUnknown(err);
+    });
     if (!handed) return this.#ctx.sessions.get(claims.sid); // taken meanwhile by another socket
     const session = this.#ctx.sessions.create(handed.sessionId, handed.store);
     session.logger.info({ storeCode: handed.store.code }, "session handed over from another node");
