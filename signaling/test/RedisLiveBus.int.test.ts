@@ -3,6 +3,7 @@
 // Redis restart delays remote delivery but loses nothing.
 import { create } from "@bufbuild/protobuf";
 import { type LiveEnvelope, LiveEnvelopeSchema, LiveEventSchema, StreamState } from "@parley/proto/live";
+import { Redis } from "ioredis";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { LiveMessage } from "../src/live/LiveMessage.ts";
@@ -119,5 +120,34 @@ describe("RedisLiveBus", () => {
     const expected = Array.from({ length: 20 }, (_, i) => `s1#${i + 1}`);
     await expect.poll(() => seqs(onB), { timeout: 20_000, interval: 100 }).toEqual(expected);
     expect(a.pending).toBe(0);
+  });
+
+  it("backs off while Redis answers but refuses appends (out of memory), and delivers once it accepts them", async () => {
+    const [a, b] = nodes(2) as [RedisLiveBus, RedisLiveBus];
+    const onB: LiveMessage[] = [];
+    b.subscribe("admin", (m) => onB.push(m));
+    await settle();
+    const admin = new Redis(redis.url);
+    // Attempts: calls run plus calls refused before running (Redis 7 counts those apart).
+    const xadds = async () => {
+      const stats = /cmdstat_xadd:calls=(\d+),.*rejected_calls=(\d+)/.exec(await admin.info("commandstats"));
+      return Number(stats?.[1] ?? 0) + Number(stats?.[2] ?? 0);
+    };
+    try {
+      await admin.config("SET", "maxmemory-policy", "noeviction");
+      await admin.config("SET", "maxmemory", "1"); // every write is refused with OOM; the connection stays up
+      a.publish(envelope("node-0", "s1", 1));
+      const before = await xadds();
+      await new Promise((r) => setTimeout(r, 2_000));
+      // Retried with growing waits (0.1, 0.2, 0.4, 0.8 s…), not on every turn of the event loop.
+      expect((await xadds()) - before).toBeLessThanOrEqual(10);
+      expect(a.pending).toBe(1);
+      await admin.config("SET", "maxmemory", "0");
+      await expect.poll(() => seqs(onB), { timeout: 15_000, interval: 100 }).toEqual(["s1#1"]);
+      expect(a.pending).toBe(0);
+    } finally {
+      await admin.config("SET", "maxmemory", "0").catch(() => {});
+      admin.disconnect();
+    }
   });
 });

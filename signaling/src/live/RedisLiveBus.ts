@@ -49,6 +49,9 @@ const idBefore = (a: string, b: string) => {
   return am < bm || (am === bm && as < bs);
 };
 
+/** The longest wait between appends that Redis refused. */
+const MAX_RETRY_DELAY_MS = 5_000;
+
 export class RedisLiveBus implements LiveBus {
   readonly #local: LocalLiveBus;
   readonly #o: Required<Omit<RedisLiveBusOptions, "url" | "password">>;
@@ -57,6 +60,9 @@ export class RedisLiveBus implements LiveBus {
   readonly #outbox: Uint8Array[] = [];
   #flushing = false;
   #flushScheduled = false;
+  /** After a failed append, the wait before the next (Redis answering but refusing: OOM, MISCONF, READONLY). */
+  #retryDelayMs = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
   /** Per remote session: the last sequence number delivered, when, and whether it ended. */
   readonly #remote = new Map<string, { seq: bigint; seenAt: number; ended: boolean }>();
   readonly #sweeper: NodeJS.Timeout;
@@ -87,7 +93,12 @@ export class RedisLiveBus implements LiveBus {
       ...(options.password ? { password: options.password } : {}),
     };
     // No offline queue on the writer: while Redis is away the outbox holds envelopes, bounded.
-    this.#writer = new Redis(options.url, { ...common, enableOfflineQueue: false });
+    this.#writer = new Redis(options.url, {
+      ...common,
+      enableOfflineQueue: false,
+      // A primary demoted to replica answers READONLY for good: reconnect (the name may now point at the new primary).
+      reconnectOnError: (err) => err.message.startsWith("READONLY"),
+    });
     this.#reader = new Redis(options.url, common);
     for (const [name, client] of [
       ["writer", this.#writer],
@@ -95,7 +106,10 @@ export class RedisLiveBus implements LiveBus {
     ] as const) {
       client.on("error", (err: Error) => this.#o.logger.warn({ err: err.message, client: name }, "redis error"));
     }
-    this.#writer.on("ready", () => this.#scheduleFlush());
+    this.#writer.on("ready", () => {
+      this.#retryDelayMs = 0;
+      this.#scheduleFlush();
+    });
     this.#sweeper = setInterval(() => this.#sweep(), 30_000).unref();
     this.#reading = this.#readLoop();
   }
@@ -135,6 +149,7 @@ export class RedisLiveBus implements LiveBus {
     this.#closed = true;
     this.#markClosed();
     clearInterval(this.#sweeper);
+    clearTimeout(this.#retryTimer);
     this.#local.close();
     // Give appends in flight a moment, then drop both connections.
     void this.#writer.quit().catch(() => this.#writer.disconnect());
@@ -150,11 +165,15 @@ export class RedisLiveBus implements LiveBus {
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#flushing || this.#closed) return;
     this.#flushScheduled = true;
-    // Coalesce what is published in one turn of the event loop into one round trip.
-    setImmediate(() => {
+    const flush = () => {
+      this.#retryTimer = undefined;
       this.#flushScheduled = false;
       void this.#flush();
-    });
+    };
+    // Coalesce what is published in one turn of the event loop into one round trip;
+    // after a refusal, back off rather than spin on the loop the audio path shares.
+    if (this.#retryDelayMs > 0) this.#retryTimer = setTimeout(flush, this.#retryDelayMs);
+    else setImmediate(flush);
   }
 
   async #flush(): Promise<void> {
@@ -171,8 +190,15 @@ export class RedisLiveBus implements LiveBus {
       const done = failed === -1 ? batch.length : failed;
       this.#outbox.splice(0, done);
       if (failed !== -1) throw results[failed]![0];
+      this.#retryDelayMs = 0;
     } catch (err) {
-      this.#o.logger.warn({ err: (err as Error).message, pending: this.#outbox.length }, "live events wait for redis");
+      // Logged when the waits start and each time they reach the cap, not on every retry.
+      if (this.#retryDelayMs === 0 || this.#retryDelayMs === MAX_RETRY_DELAY_MS)
+        this.#o.logger.warn(
+          { err: (err as Error).message, pending: this.#outbox.length },
+          "live events wait for redis",
+        );
+      this.#retryDelayMs = Math.min(Math.max(2 * this.#retryDelayMs, 100), MAX_RETRY_DELAY_MS);
     } finally {
       this.#flushing = false;
       liveBusOutbox.set(this.#outbox.length);
