@@ -317,7 +317,9 @@ export class RecognitionStream {
     // after it was dropped (nothing before the ring's oldest chunk exists any more).
     const start = Math.max(this.#committed, this.#replay.firstOffset() ?? this.#pushedTo);
     this.#sentTo = start;
-    this.#setState(this.#attempt === 0 ? StreamState.CONNECTING : StreamState.RECONNECTING, worker.address);
+    // The worker's address stays in the logs: the status goes to the customer and the business's wall.
+    this.#log.debug({ worker: worker.address, attempt: this.#attempt }, "opening speech stream");
+    this.#setState(this.#attempt === 0 ? StreamState.CONNECTING : StreamState.RECONNECTING, "");
     const call = worker.recognize(this.#o.maxSessionMs ?? 15 * 60_000);
     this.#call = call;
     worker.activeStreams++;
@@ -427,7 +429,7 @@ export class RecognitionStream {
     voiceProcessingErrors.inc({ stage: "asr", reason: error.code === undefined ? "timeout" : String(error.code) });
     if (worker) this.#o.pool.reportFailure(worker, error);
     if (this.#attempt >= this.#retry.maxRetry) {
-      this.#fail(`speech recognition unavailable: ${error.message}`);
+      this.#fail("speech recognition unavailable", error);
       return;
     }
     const delay = backoffMs(this.#retry, this.#attempt);
@@ -437,7 +439,7 @@ export class RecognitionStream {
       { err: error, attempt: this.#attempt, delayMs: delay, committed: this.#committed },
       "speech stream broke; resuming",
     );
-    this.#setState(StreamState.RECONNECTING, error.message);
+    this.#setState(StreamState.RECONNECTING, ""); // the cause is in the warning above, not for customers
     this.#reconnecting = true;
     this.#retryTimer = setTimeout(() => {
       this.#reconnecting = false;
@@ -463,9 +465,10 @@ export class RecognitionStream {
     return call;
   }
 
-  #fail(detail: string): void {
+  /** `detail` is shown to the customer and the wall; `err`, with internals (addresses, transport errors), only logged. */
+  #fail(detail: string, err?: Error): void {
     this.#reservation?.release();
-    this.#log.error({ detail }, "speech recognition failed");
+    this.#log.error({ detail, ...(err ? { err } : {}) }, "speech recognition failed");
     this.#setState(StreamState.FAILED, detail);
     this.#closed = true;
     this.#dropCall()?.cancel();
