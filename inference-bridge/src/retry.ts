@@ -6,7 +6,13 @@ export interface RetryPolicy {
   timeoutMs: number;
 }
 
-export const DEFAULT_ASR_RETRY: RetryPolicy = { maxRetry: 5, retryIntervalMs: 250, timeoutMs: 5_000 };
+/**
+ * 16 attempts: about 30 s of waits (0.25, 0.5, 1, then 2 s each) before a
+ * stream gives up. A restarting worker (a Whisper model takes tens of seconds
+ * to load) is waited for, and nothing said meanwhile is lost: the stream's
+ * replay ring holds 60 s. Five attempts (6 s) ended every stream for good.
+ */
+export const DEFAULT_ASR_RETRY: RetryPolicy = { maxRetry: 16, retryIntervalMs: 250, timeoutMs: 5_000 };
 
 /** Exponential backoff capped at 8 intervals. */
 export const backoffMs = (policy: RetryPolicy, attempt: number): number =>

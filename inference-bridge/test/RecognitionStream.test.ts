@@ -379,6 +379,36 @@ describe("RecognitionStream", () => {
     await ended;
   });
 
+  it("waits out a speech worker that is gone for several seconds (the default policy), and loses no audio", async () => {
+    const first = await recognizer();
+    const port = first.port;
+    const pool = new AsrWorkerPool({ addresses: [first.address], logger, downForMs: 10 });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({
+      sessionId: "restart",
+      pool,
+      logger,
+      onSegment: () => {},
+      onState: () => {},
+    });
+    feed(stream, 0, 10);
+    await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.LIVE);
+    first.kill();
+    feed(stream, 10, 20);
+    await new Promise((resolve) => setTimeout(resolve, 8_000)); // a restart longer than 5 retries used to last
+    expect(stream.state).toBe(StreamState.RECONNECTING);
+    const again = new RecordingRecognizer();
+    await again.start(port);
+    cleanups.push(() => again.stop());
+    await expect.poll(() => stream.state, { timeout: 10_000 }).toBe(StreamState.LIVE);
+    feed(stream, 30, 10);
+    await stream.end();
+    // The restarted worker got every frame not yet committed, through the last one.
+    expect(contiguousEnd(received(again.streams[0]!.requests), received(again.streams[0]!.requests)[0]![0])).toBe(
+      40 * FRAME,
+    );
+  }, 30_000);
+
   it("fails cleanly when no worker can be reached", async () => {
     const pool = new AsrWorkerPool({ addresses: ["127.0.0.1:1"], logger, downForMs: 10 });
     cleanups.push(() => pool.close());
