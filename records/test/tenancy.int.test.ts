@@ -7,9 +7,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../src/auth/password.ts";
+import { RateLimiter } from "../src/auth/RateLimiter.ts";
+import { createRoutes } from "../src/http/routes.ts";
 import { issueUserToken, type Records, type RecordsResponse, type Route } from "../src/index.ts";
 import { type PostgresCluster, serveRoutes } from "../src/testing/index.ts";
-import { Conversation, openRecords, SECRET, startCluster, uniqueFeedback } from "./helpers.ts";
+import { Conversation, openRecords, SECRET, silentLogger, startCluster, uniqueFeedback } from "./helpers.ts";
 
 let pg: PostgresCluster;
 let records: Records;
@@ -369,6 +371,42 @@ describe("login", () => {
     const blocked = await attempt("staff@b.test", "correct horse battery");
     expect(blocked.status).toBe(429); // even the right password waits out the window
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("answers a blocked IP before tracking its e-mails, and refuses e-mails no user can have", async () => {
+    const limiter = new RateLimiter({ windowMs: 60_000, max: 5, skipSuccessful: true });
+    const routes = createRoutes({
+      sql: records.sql,
+      logger: silentLogger,
+      authSecret: SECRET,
+      userTokenTtlMs: 60_000,
+      loginLimiter: limiter,
+      payouts: undefined,
+      now: Date.now,
+      verifyDataCode: async () => false,
+      dataRetentionDays: 730,
+      voiceRetentionHours: 24,
+      sessionLiveLimitMs: 60_000,
+    });
+    const route = routes.find((r) => r.path === "/api/auth/login")!;
+    const attempt = async (email: string, ip = "198.51.100.7") =>
+      (
+        await route.handle({
+          params: {},
+          query: new URLSearchParams(),
+          headers: { "content-type": "application/json" },
+          rawBody: Buffer.from(JSON.stringify({ email, password: "wrong" })),
+          ip,
+        })
+      ).status;
+    for (let i = 0; i < 5; i++) expect(await attempt(`guess${i}@x.test`)).toBe(401);
+    const tracked = limiter.size; // the IP and five e-mails
+    for (let i = 0; i < 500; i++) expect(await attempt(`flood${i}@x.test`)).toBe(429);
+    expect(limiter.size).toBe(tracked);
+    // A 16 KB "e-mail" is refused before it reaches the limiter or the database.
+    expect(await attempt(`${"a".repeat(16_000)}@x.test`, "198.51.100.8")).toBe(400);
+    expect(await attempt(`${"a".repeat(245)}@x.test`, "198.51.100.8")).toBe(401); // 254 characters: still allowed
+    expect(limiter.size).toBe(tracked + 2);
   });
 
   it("refuses a tampered token", async () => {
