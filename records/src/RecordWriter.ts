@@ -9,7 +9,9 @@
 // While Postgres is unreachable the batch stays at the head of the queue and is
 // retried with backoff; nothing is removed before its transaction committed.
 // Records Postgres refuses for good (a constraint, bad data) are isolated one by
-// one and kept in dead_letters rather than blocking the queue or vanishing.
+// one and kept in dead_letters rather than blocking the queue or vanishing; while
+// dead_letters cannot be written either, such a record waits at the head of the
+// queue like any other.
 import { toBinary } from "@bufbuild/protobuf";
 import {
   type AiTurn,
@@ -82,6 +84,8 @@ export class RecordWriter {
   #closed = false;
   #refused = 0;
   #written = 0;
+  /** Set while dead_letters refuses inserts: logged once per outage, not per retry. */
+  #deadLettersFailing = false;
 
   constructor(options: RecordWriterOptions) {
     this.#sql = options.sql;
@@ -179,7 +183,11 @@ export class RecordWriter {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#flushing || this.#closed) return;
-    this.#flushing = this.#flushLoop().finally(() => {
+    // Nothing in the loop should throw, but a rejection here would be unhandled and end the process.
+    const loop = this.#flushLoop().catch((error: unknown) => {
+      this.#logger.error({ err: error, queued: this.#queue.length }, "records: flush failed, will retry");
+    });
+    this.#flushing = loop.finally(() => {
       this.#flushing = undefined;
       if (this.#queue.length > 0 && !this.#closed)
         this.#timer = setTimeout(() => this.#startFlush(), this.#flushIntervalMs);
@@ -200,7 +208,7 @@ export class RecordWriter {
           recordsWriteRetriesTotal.inc();
           this.#logger.warn(
             { err: describe(error), queued: this.#queue.length, retryInMs: delay },
-            "records: Postgres unreachable, will retry",
+            "records: Postgres unreachable or read-only, will retry",
           );
           await this.#sleepUnlessWoken(delay);
           delay = Math.min(delay * 2, this.#retry.maxMs);
@@ -225,7 +233,9 @@ export class RecordWriter {
         this.#commit(1, ended);
       } catch (error) {
         if (isRetryableDbError(error)) return true;
-        await this.#deadLetter(item, describe(error));
+        // Only dropped from the queue once it is stored elsewhere: if dead_letters fails
+        // too, the record stays at the head and the loop backs off as for an outage.
+        if (!(await this.#deadLetter(item, describe(error)))) return true;
         this.#queue.shift();
       }
     }
@@ -244,18 +254,31 @@ export class RecordWriter {
     }
   }
 
-  async #deadLetter(item: QueueItem, error: string): Promise<void> {
+  /** Stores a refused record in dead_letters; false when that insert failed too. */
+  async #deadLetter(item: QueueItem, error: string): Promise<boolean> {
     const sessionId = sessionOf(item);
     const kind = item.kind === "open" ? "open" : (item.envelope.event?.kind.case ?? "unknown");
     const payload =
       item.kind === "open"
         ? Buffer.from(JSON.stringify(item.row))
         : Buffer.from(toBinary(LiveEnvelopeSchema, item.envelope));
+    try {
+      await this.#sql`
+        insert into dead_letters (session_id, kind, error, payload)
+        values (${sessionId}, ${kind}, ${error}, ${payload})`;
+    } catch (failure) {
+      if (!this.#deadLettersFailing)
+        this.#logger.error(
+          { sessionId, kind, error, err: describe(failure) },
+          "records: refused by Postgres and dead_letters cannot be written, kept in the queue",
+        );
+      this.#deadLettersFailing = true;
+      return false;
+    }
+    this.#deadLettersFailing = false;
     recordsDeadLettersTotal.inc({ reason: item.kind === "invalid" ? "invalid" : "refused" });
     this.#logger.error({ sessionId, kind, error }, "records: refused by Postgres, kept in dead_letters");
-    await this.#sql`
-      insert into dead_letters (session_id, kind, error, payload)
-      values (${sessionId}, ${kind}, ${error}, ${payload})`;
+    return true;
   }
 
   #sleepUnlessWoken(ms: number): Promise<void> {

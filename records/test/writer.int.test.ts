@@ -1,8 +1,12 @@
 // The write queue: the hot path only enqueues, records land once, and a real
 // PostgreSQL restart in the middle of a conversation loses nothing.
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Writable } from "node:stream";
+import pino from "pino";
+import postgres from "postgres";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Records } from "../src/index.ts";
+import { RecordWriter } from "../src/RecordWriter.ts";
 import type { PostgresCluster } from "../src/testing/index.ts";
 import { Conversation, GOOD_FEEDBACK, openRecords, startCluster } from "./helpers.ts";
 
@@ -30,6 +34,37 @@ const counts = async (records: Records, sessionId: string) => {
            (select count(*)::int from final_scores where session_id = ${sessionId}) as finals`;
   return row!;
 };
+
+function capturingLogger() {
+  const lines: { level: number; msg: string; err?: string }[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return { logger: pino({ level: "info" }, stream), lines };
+}
+
+/** Polls `check` until it holds; fails with `what` after `timeoutMs`. */
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// A rejection nobody handles ends a node process: the writer must never leave one.
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+beforeEach(() => {
+  unhandled.length = 0;
+  process.on("unhandledRejection", onUnhandled);
+});
+afterEach(() => {
+  process.off("unhandledRejection", onUnhandled);
+});
 
 describe("RecordWriter", () => {
   it("keeps finals, scores, questions and the end; drops partials; writes each once despite redelivery", async () => {
@@ -101,6 +136,73 @@ describe("RecordWriter", () => {
       expect(letters.map((l) => l.session_id)).toEqual([orphan.sessionId, "not-a-uuid"]);
       expect(letters[0]!.error).toMatch(/foreign key/);
       expect(records.writer.depth).toBe(0);
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("keeps records while Postgres is read-only (a failover) and writes them once it accepts writes", async () => {
+    const url = await pg.createDatabase();
+    const records = await openRecords(url);
+    // One connection, so the session setting below is the writer's: a real 25006 from the server.
+    const standby = postgres(url, { max: 1, onnotice: () => {} });
+    const { logger, lines } = capturingLogger();
+    const writer = new RecordWriter({ sql: standby, logger, flushIntervalMs: 5, retry: { initialMs: 20, maxMs: 100 } });
+    try {
+      const c = new Conversation();
+      await begin(records, c);
+      records.write(c.started());
+      await records.flush();
+      await standby`set default_transaction_read_only = on`;
+      for (let i = 1; i <= 5; i++) writer.write(c.segment(i, `segment number ${i} about the visit`));
+      const refusals = () => lines.filter((l) => l.err?.startsWith("25006")).length;
+      await until("the writer was refused twice by the read-only server", () => refusals() >= 2);
+      expect(writer.depth).toBe(5);
+      await standby`set default_transaction_read_only = off`; // promoted
+      expect(await writer.drain(30_000)).toBe(true);
+      expect((await counts(records, c.sessionId)).segments).toBe(5);
+      expect(await records.sql`select session_id from dead_letters`).toHaveLength(0);
+      expect(unhandled).toEqual([]);
+    } finally {
+      await writer.close();
+      await standby.end();
+      await records.close();
+    }
+  });
+
+  it("keeps a refused record at the head of the queue while dead_letters cannot be written either", async () => {
+    const url = await pg.createDatabase();
+    const { logger, lines } = capturingLogger();
+    const records = await openRecords(url, { logger });
+    try {
+      const good = new Conversation();
+      await begin(records, good);
+      records.write(good.started());
+      await records.flush();
+      // dead_letters refuses every insert (a real server error), counting the attempts outside
+      // the rolled-back transactions.
+      await records.sql.unsafe(`
+        create sequence dead_letter_attempts;
+        create function refuse_dead_letter() returns trigger language plpgsql as $$
+          begin perform nextval('dead_letter_attempts'); raise exception 'dead_letters is full'; end $$;
+        create trigger refuse before insert on dead_letters for each row execute function refuse_dead_letter();`);
+      const orphan = new Conversation(); // never begun: refused for good (foreign key)
+      records.write(orphan.segment(1, "words of a session that was never created"));
+      records.write(good.segment(1, GOOD_FEEDBACK[0]!));
+      records.write(good.segment(2, GOOD_FEEDBACK[1]!));
+      const attempts = async () =>
+        Number((await records.sql`select last_value from dead_letter_attempts`)[0]!.last_value);
+      await until("dead-lettering was tried three times", async () => (await attempts()) >= 3);
+      expect(records.writer.depth).toBe(3); // nothing lost, nothing overtook the refused record
+      await records.sql`drop trigger refuse on dead_letters`;
+      expect(await records.flush()).toBe(true);
+      const letters = await records.sql`select session_id, error from dead_letters`;
+      expect(letters.map((l) => l.session_id)).toEqual([orphan.sessionId]);
+      expect(letters[0]!.error).toMatch(/foreign key/);
+      expect((await counts(records, good.sessionId)).segments).toBe(2);
+      const failures = lines.filter((l) => l.msg.includes("dead_letters cannot be written"));
+      expect(failures).toHaveLength(1); // once per outage, not per retry
+      expect(unhandled).toEqual([]);
     } finally {
       await records.close();
     }

@@ -20,10 +20,16 @@ const CONNECTION_CODES = new Set([
 // deadlock), 53 insufficient resources, 57 operator intervention (shutdown, starting up), 58 system error.
 const RETRYABLE_SQLSTATE_CLASSES = new Set(["08", "40", "53", "57", "58"]);
 
+// Single codes of other classes that pass with time: 25006 read_only_sql_transaction (a
+// hot standby, or a primary being failed over, refuses writes until promotion) and
+// 25P03 idle_in_transaction_session_timeout (the server closed the session).
+const RETRYABLE_SQLSTATES = new Set(["25006", "25P03"]);
+
 export function isRetryableDbError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code !== "string") return false;
   if (CONNECTION_CODES.has(code)) return true;
+  if (RETRYABLE_SQLSTATES.has(code)) return true;
   return code.length === 5 && RETRYABLE_SQLSTATE_CLASSES.has(code.slice(0, 2));
 }
