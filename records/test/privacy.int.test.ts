@@ -132,7 +132,64 @@ describe("retention job", () => {
   });
 });
 
+/** A record the writer could not store, as it keeps it: the whole envelope, text included. */
+const deadLetter = (records: Records, sessionId: string, at: Date) =>
+  records.sql`insert into dead_letters (at, session_id, kind, error, payload)
+              values (${at}, ${sessionId}, 'transcript', '23503: refused', ${Buffer.from("what the customer said")})`;
+
+const letters = async (records: Records) =>
+  (await records.sql`select session_id from dead_letters order by id`).map((r) => r.session_id as string);
+
+describe("retention of dead letters", () => {
+  it("deletes dead letters older than the data retention, and those of sessions it redacts", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      retention: { intervalMs: 0, dataRetentionDays: 730, voiceRetentionHours: 24 },
+    });
+    try {
+      const old = await visit(records);
+      await records.sql`update sessions set created_at = created_at - interval '800 days' where id = ${old.sessionId}`;
+      const recent = await visit(records);
+      const orphan = randomUUID(); // a session that was never created
+      now += HOUR;
+      await deadLetter(records, old.sessionId, new Date(now - HOUR)); // recent, but of a redacted session
+      await deadLetter(records, "not-a-uuid", new Date(now - 800 * 24 * HOUR)); // past the retention
+      await deadLetter(records, recent.sessionId, new Date(now - HOUR));
+      await deadLetter(records, orphan, new Date(now - 700 * 24 * HOUR)); // not yet due
+      const counts = await records.retention.runOnce();
+      expect(await letters(records)).toEqual([recent.sessionId, orphan]);
+      expect(counts.dead_letters).toBe(2);
+    } finally {
+      await records.close();
+    }
+  });
+});
+
 describe("customer data access and deletion", () => {
+  it("deletes the session's dead letters with the rest of its data", async () => {
+    const records = await openRecords(await pg.createDatabase());
+    const http = await serveRoutes(records.routes);
+    try {
+      const mine = await visit(records);
+      const other = await visit(records);
+      await deadLetter(records, mine.sessionId, new Date());
+      // The writer keeps the id as the envelope spelled it; a UUID may come in upper case.
+      await deadLetter(records, mine.sessionId.toUpperCase(), new Date());
+      await deadLetter(records, other.sessionId, new Date());
+      const del = await fetch(`${http.url}/api/customer/sessions/${mine.sessionId}`, {
+        method: "DELETE",
+        headers: { "x-parley-data-code": mine.dataCode },
+      });
+      expect(del.status).toBe(200);
+      expect(await letters(records)).toEqual([other.sessionId]);
+      expect(((await del.json()) as { deleted: { dead_letters: number } }).deleted.dead_letters).toBe(2);
+    } finally {
+      await http.close();
+      await records.close();
+    }
+  });
+
   it("opens and deletes one session with its data code, and nothing with a wrong one", async () => {
     const told: unknown[] = [];
     const records = await openRecords(await pg.createDatabase(), { onCustomerDeleted: (d) => told.push(d) });

@@ -2,6 +2,8 @@
 // voice-derived data (audio fingerprints; raw audio is never kept) after
 // VOICE_DATA_RETENTION_HOURS, transcripts, scores, AI questions and the
 // session's device/IP hashes, receipt and data code after DATA_RETENTION_DAYS.
+// dead_letters hold whole envelopes (transcript text included) and have no
+// foreign key to sessions: they go by their own age and with their session.
 // What stays is what bookkeeping needs and holds nothing the customer said:
 // the session's store and times, and its reward and payouts. Each run logs and
 // audits how many rows of each kind it deleted (never their content).
@@ -23,6 +25,7 @@ export type RetentionCounts = Record<
   | "final_scores"
   | "ai_questions"
   | "transcript_signatures"
+  | "dead_letters"
   | "sessions_redacted",
   number
 >;
@@ -77,11 +80,17 @@ export class RetentionJob {
     const dataCutoff = new Date(now - this.#options.dataRetentionDays * 86_400_000);
     const counts = await this.#sql.begin(async (tx) => {
       const voice = await tx`delete from audio_fingerprints where created_at < ${voiceCutoff}`;
+      // Also those of sessions long gone or never created (an invalid session id).
+      const letters = await tx`delete from dead_letters where at < ${dataCutoff}`;
       const due = await tx<{ id: string }[]>`
         select id from sessions where created_at < ${dataCutoff} and redacted_at is null for update`;
       const ids = due.map((r) => r.id);
       const content = await redactSessions(tx, ids, new Date(now));
-      return { ...content, audio_fingerprints: voice.count + content.audio_fingerprints };
+      return {
+        ...content,
+        audio_fingerprints: voice.count + content.audio_fingerprints,
+        dead_letters: letters.count + content.dead_letters,
+      };
     });
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     for (const [kind, n] of Object.entries(counts)) if (n > 0) retentionDeletedTotal.inc({ kind }, n);
@@ -107,15 +116,20 @@ export async function redactSessions(tx: TransactionSql, ids: string[], now: Dat
       final_scores: 0,
       ai_questions: 0,
       transcript_signatures: 0,
+      dead_letters: 0,
       sessions_redacted: 0,
     };
-  const [a, t, s, f, q, sig, r] = await Promise.all([
+  // dead_letters.session_id is text as the envelope carried it (it may not be a UUID at all),
+  // so compare it in the canonical lower-case form rather than casting it.
+  const lowerIds = ids.map((id) => id.toLowerCase());
+  const [a, t, s, f, q, sig, d, r] = await Promise.all([
     tx`delete from audio_fingerprints where session_id = any(${ids}::uuid[])`,
     tx`delete from transcript_segments where session_id = any(${ids}::uuid[])`,
     tx`delete from score_updates where session_id = any(${ids}::uuid[])`,
     tx`delete from final_scores where session_id = any(${ids}::uuid[])`,
     tx`delete from ai_questions where session_id = any(${ids}::uuid[])`,
     tx`delete from transcript_signatures where session_id = any(${ids}::uuid[])`,
+    tx`delete from dead_letters where lower(session_id) = any(${lowerIds}::text[])`,
     tx`update sessions set device_hash = null, ip_hash = null, receipt_ref = null, data_code_hash = null,
            redacted_at = ${now} where id = any(${ids}::uuid[])`,
   ]);
@@ -126,6 +140,7 @@ export async function redactSessions(tx: TransactionSql, ids: string[], now: Dat
     final_scores: f.count,
     ai_questions: q.count,
     transcript_signatures: sig.count,
+    dead_letters: d.count,
     sessions_redacted: r.count,
   };
 }
