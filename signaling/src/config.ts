@@ -274,7 +274,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret: secret ?? randomBytes(32).toString("hex"),
     jwtSecretGenerated: !secret,
     tokenTtlMs: parseDurationMs(env.JWT_EXPIRES_IN ?? "15m"),
-    metricsEnabled: (env.PROMETHEUS_METRICS_ENABLED ?? "true") !== "false",
+    metricsEnabled: bool(env, "PROMETHEUS_METRICS_ENABLED", true),
     allowUwsFallback: env.PARLEY_ALLOW_UWS_FALLBACK === "1",
     maxWsMessageBytes: int(env, "MAX_WS_MESSAGE_BYTES", 64 * 1024),
     clientDistDir: env.CLIENT_DIST_DIR ?? path.join(REPO_ROOT, "client/dist"),
@@ -317,7 +317,8 @@ export function loadConfig(env: Env = process.env): Config {
       reorderWindowMs: int(env, "AUDIO_REORDER_WINDOW_MS", 40),
     },
     scoring: {
-      ollamaHost: (env.OLLAMA_HOST ?? env.OLLAMA_ENDPOINT)?.trim() || undefined,
+      // An empty OLLAMA_HOST (as manifests leave it) must not hide the guide's OLLAMA_ENDPOINT.
+      ollamaHost: env.OLLAMA_HOST?.trim() || env.OLLAMA_ENDPOINT?.trim() || undefined,
       model: env.OLLAMA_MODEL?.trim() || "qwen2:0.5b",
       timeoutMs: int(env, "OLLAMA_TIMEOUT_MS", 4_000),
       budgetMs: int(env, "OLLAMA_BUDGET_MS", 6_000),

@@ -16,10 +16,21 @@ describe("configuration", () => {
 
   it("reads Ollama's address from OLLAMA_HOST or the deployment guide's OLLAMA_ENDPOINT", () => {
     expect(loadConfig({ OLLAMA_ENDPOINT: "http://ollama:11434" }).scoring.ollamaHost).toBe("http://ollama:11434");
+    // Manifests that leave OLLAMA_HOST empty still reach the guide's variable.
+    expect(loadConfig({ OLLAMA_HOST: "", OLLAMA_ENDPOINT: "http://ollama:11434" }).scoring.ollamaHost).toBe(
+      "http://ollama:11434",
+    );
     expect(loadConfig({ OLLAMA_HOST: "gpu-1:11434", OLLAMA_MODEL: "qwen2:1.5b" }).scoring).toMatchObject({
       ollamaHost: "gpu-1:11434",
       model: "qwen2:1.5b",
     });
+  });
+
+  it("reads PROMETHEUS_METRICS_ENABLED as a boolean, refusing what is neither", () => {
+    expect(loadConfig({}).metricsEnabled).toBe(true);
+    for (const off of ["false", "0", "off", "no"])
+      expect(loadConfig({ PROMETHEUS_METRICS_ENABLED: off }).metricsEnabled).toBe(false);
+    expect(() => loadConfig({ PROMETHEUS_METRICS_ENABLED: "maybe" })).toThrow(/PROMETHEUS_METRICS_ENABLED/);
   });
 
   it("lists speech workers and rejects malformed numbers and weak secrets", () => {

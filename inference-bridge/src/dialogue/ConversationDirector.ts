@@ -16,6 +16,7 @@ import {
   type TranscriptSegment,
 } from "@parley/proto/live";
 import type { Logger } from "pino";
+import { voiceProcessingErrors } from "../metrics.ts";
 import { BuiltinScorer } from "../scoring/BuiltinScorer.ts";
 import { toFeedbackScore } from "../scoring/events.ts";
 import type { FollowUp, FollowUpPlanner } from "../scoring/FollowUpPlanner.ts";
@@ -173,7 +174,10 @@ export class ConversationDirector {
         if (update.isFinal) this.#finalThrough = through ?? 0;
         this.#publish({ case: "score", value: this.#scoreMessage(result, through ?? 0, update.isFinal) });
       },
-      onError: (err) => options.logger.warn({ err }, "scoring failed"),
+      onError: (err) => {
+        voiceProcessingErrors.inc({ stage: "scoring", reason: "partial_score" });
+        options.logger.warn({ err }, "scoring failed");
+      },
     });
     this.#armSilenceTimer();
   }
@@ -449,7 +453,10 @@ export class ConversationDirector {
       });
       this.#lastActivityAt = performance.now();
     } catch (err) {
-      if (!signal.aborted) this.#o.logger.error({ err }, "follow-up failed");
+      if (!signal.aborted) {
+        voiceProcessingErrors.inc({ stage: "follow_up", reason: "error" });
+        this.#o.logger.error({ err }, "follow-up failed");
+      }
     } finally {
       answering.reply?.abort(); // whatever was not spoken is not needed
       if (this.#answering === answering) this.#answering = undefined;
@@ -462,7 +469,10 @@ export class ConversationDirector {
     try {
       for await (const pcm of reply.rest()) playback.write(pcm);
     } catch (err) {
-      if (!reply.aborted) this.#o.logger.warn({ err }, "synthesis of the rest of a follow-up failed");
+      if (!reply.aborted) {
+        voiceProcessingErrors.inc({ stage: "tts", reason: "synthesis_failed" });
+        this.#o.logger.warn({ err }, "synthesis of the rest of a follow-up failed");
+      }
     } finally {
       playback.end();
     }
@@ -489,6 +499,7 @@ export class ConversationDirector {
     try {
       final = await this.#scorer.finish();
     } catch (err) {
+      voiceProcessingErrors.inc({ stage: "scoring", reason: "final_score" });
       this.#o.logger.error({ err }, "final score failed");
       this.#scorer.close();
       return;

@@ -20,6 +20,7 @@ import {
 import type { ScoringEngine } from "../../src/scoring/types.ts";
 import { TranscriptAssembler } from "../../src/TranscriptAssembler.ts";
 import type { SpeechSynthesizer } from "../../src/tts/FliteTts.ts";
+import { metricValue } from "../scoring/fakes.ts";
 
 const SESSION = "session-1";
 const COMPLETE_SILENCE = 500;
@@ -488,7 +489,8 @@ describe("ConversationDirector", () => {
     expect(t.voice.last.endedByWriter).toBe(true);
   });
 
-  it("ends the playback after the first piece when the rest fails to synthesise", async () => {
+  it("ends the playback after the first piece when the rest fails to synthesise, and counts the error", async () => {
+    const ttsErrors = await metricValue("voice_processing_errors_total", { stage: "tts" });
     const t = setup({}, new ScriptedPlanner(() => TWO_CLAUSES));
     t.tts.hold = true;
     t.customer.say(COMPLAINT);
@@ -500,6 +502,7 @@ describe("ConversationDirector", () => {
     await advance(0);
     expect(t.voice.last.pieces).toHaveLength(1);
     expect(t.voice.last.endedByWriter).toBe(true); // the voice ends after what it has
+    expect(await metricValue("voice_processing_errors_total", { stage: "tts" })).toBe(ttsErrors + 1);
     t.voice.last.finish();
     await advance(0);
     expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.SPEAKING, AiSpeechState.DONE]);
