@@ -136,3 +136,43 @@ describe("alerts from live conversations", () => {
     expect(mails.some((m) => m.text.includes("duplicate_device"))).toBe(true);
   });
 });
+
+describe("what the alert engine keeps", () => {
+  it("forgets conversations whose node died without an end, and topics out of their window", () => {
+    const bus = new LocalLiveBus(pino({ level: "silent" }));
+    let now = 1_000_000;
+    const engine = new AlertEngine({
+      bus,
+      broadcast: () => {},
+      logger: pino({ level: "silent" }),
+      lowScore: 30,
+      negativeSentiment: -0.5,
+      topicSpike: { windowMs: 60_000, count: 3, coolOffMs: 60_000 },
+      now: () => now,
+    });
+    const minutes = (n: number) => n * 60_000;
+    // One conversation whose node died mid-way (no end ever comes), one that keeps talking.
+    const orphan = new FakeConversation(bus, "centrum", "kafe").start();
+    orphan.segment(1, "the coffee was cold", true);
+    const talking = new FakeConversation(bus, "centrum", "kafe").start();
+    // Negative conversations about free-text topics: one spikes, one does not.
+    for (const topic of ["parking", "queue", "queue", "queue"])
+      new FakeConversation(bus, "centrum", "kafe").start().end({ score: 20, sentiment: -0.7, topics: [topic] });
+    expect(engine.tracked).toEqual({ conversations: 2, topics: 2 });
+
+    now += minutes(30);
+    talking.segment(1, "still here and talking about the coffee", true);
+    expect(engine.tracked.conversations).toBe(2);
+
+    now += minutes(31); // the orphan silent for 61 minutes, the other for 31
+    talking.segment(2, "and still talking", true);
+    expect(engine.tracked).toEqual({ conversations: 1, topics: 0 });
+    // The one that stayed still alerts as before.
+    talking.score(10, { through: 2, sentiment: -0.9 });
+    expect(engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false })[0]).toMatchObject({
+      sessionId: talking.sessionId,
+      live: true,
+    });
+    engine.close();
+  });
+});

@@ -37,6 +37,15 @@ export const alertEmailRateLimit: RateLimitOptions = { name: "alert-emails", win
 /** How long a conversation's alert stays claimed: far beyond the conversation and its reward decision. */
 const SESSION_ALERT_CLAIM_MS = 24 * 3_600_000;
 
+/**
+ * A conversation with no event for this long is forgotten: its node died
+ * and it was never resumed, so no end will come (as LiveConversations'
+ * silent TTL). Conversations last minutes; an hour is generous.
+ */
+const LIVE_SILENT_TTL_MS = 60 * 60_000;
+/** Forgotten state is looked for at most this often, on the next event (an idle engine gathers nothing). */
+const SWEEP_EVERY_MS = 60_000;
+
 export interface AlertEngineOptions {
   bus: LiveBus;
   broadcast: (topics: readonly string[], frame: Uint8Array) => void;
@@ -66,6 +75,8 @@ interface LiveState {
   storeCode: string;
   words: Map<number, number>;
   alerted: Set<AlertKind>;
+  /** This engine's clock at the conversation's latest event. */
+  lastSeenAtMs: number;
 }
 
 const NEGATIVE_TOPIC_SENTIMENT = -0.2;
@@ -86,15 +97,21 @@ export class AlertEngine {
   readonly #flagged = new Set<string>();
   readonly #pendingLookups = new Set<Promise<void>>();
   #nextId = 1;
+  #sweptAtMs: number;
 
   constructor(options: AlertEngineOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#sweptAtMs = this.#now();
     this.#claims = options.email?.claims ?? new LocalAlertEmailClaims(this.#now);
     this.#emailLimit = options.email?.limit ?? new MemoryRateLimiter({ ...alertEmailRateLimit, now: this.#now });
     this.#unsubscribe = options.bus.subscribe(liveTopic.admin, ({ envelope }) => {
       const kind = envelope.event?.kind;
       const id = envelope.sessionId;
+      const now = this.#now();
+      if (now - this.#sweptAtMs >= SWEEP_EVERY_MS) this.#sweep(now);
+      const seen = this.#live.get(id);
+      if (seen) seen.lastSeenAtMs = now;
       switch (kind?.case) {
         case "sessionStarted":
           this.#state(id, envelope.businessId, envelope.storeCode);
@@ -133,6 +150,14 @@ export class AlertEngine {
           break;
       }
     });
+  }
+
+  /** Conversations and business topics it keeps state for (tests, leaks). */
+  get tracked(): { conversations: number; topics: number } {
+    return {
+      conversations: this.#live.size,
+      topics: new Set([...this.#topicHits.keys(), ...this.#topicAlertedAt.keys()]).size,
+    };
   }
 
   /** Recent alerts in scope, newest first. */
@@ -189,8 +214,32 @@ export class AlertEngine {
 
   #state(sessionId: string, businessId: string, storeCode: string): LiveState {
     let state = this.#live.get(sessionId);
-    if (!state) this.#live.set(sessionId, (state = { businessId, storeCode, words: new Map(), alerted: new Set() }));
+    if (!state) {
+      state = { businessId, storeCode, words: new Map(), alerted: new Set(), lastSeenAtMs: this.#now() };
+      this.#live.set(sessionId, state);
+    }
     return state;
+  }
+
+  /**
+   * Forgets conversations silent too long, and topics (free text from the
+   * LLM, so without bound) whose hits left the window and whose cool-off
+   * is over: neither can change what alerts next.
+   */
+  #sweep(now: number): void {
+    this.#sweptAtMs = now;
+    for (const [id, state] of this.#live) if (now - state.lastSeenAtMs > LIVE_SILENT_TTL_MS) this.#live.delete(id);
+    const spike = this.#spike();
+    for (const [key, hits] of this.#topicHits) {
+      const inWindow = hits.filter((t) => now - t <= spike.windowMs);
+      if (inWindow.length === 0) this.#topicHits.delete(key);
+      else if (inWindow.length < hits.length) this.#topicHits.set(key, inWindow);
+    }
+    for (const [key, at] of this.#topicAlertedAt) if (now - at >= spike.coolOffMs) this.#topicAlertedAt.delete(key);
+  }
+
+  #spike(): { windowMs: number; count: number; coolOffMs: number } {
+    return this.#o.topicSpike ?? { windowMs: 30 * 60_000, count: 3, coolOffMs: 30 * 60_000 };
   }
 
   #once(state: LiveState, sessionId: string, kind: AlertKind, values: { score: number; sentiment: number }): void {
@@ -200,7 +249,7 @@ export class AlertEngine {
   }
 
   #topicHit(businessId: string, topic: string): void {
-    const spike = this.#o.topicSpike ?? { windowMs: 30 * 60_000, count: 3, coolOffMs: 30 * 60_000 };
+    const spike = this.#spike();
     const now = this.#now();
     const key = `${businessId}\u0000${topic}`;
     const hits = (this.#topicHits.get(key) ?? []).filter((t) => now - t <= spike.windowMs);
