@@ -57,6 +57,12 @@ export interface WallOptions {
   };
 }
 
+/**
+ * How often the tokens of open dashboards are checked again: a token that
+ * expired is closed within this time. Each check is one HMAC per dashboard.
+ */
+const TOKEN_RECHECK_MS = 5_000;
+
 export class Wall {
   readonly hub: WallHub;
   readonly history: WallHistory;
@@ -64,6 +70,8 @@ export class Wall {
   readonly alerts: AlertEngine;
   readonly monitor: MonitorSampler | undefined;
   readonly #requests: WallRequests;
+  readonly #tokenRecheck: NodeJS.Timeout;
+  #rechecking = false;
   #closed = false;
 
   constructor(options: WallOptions) {
@@ -118,6 +126,7 @@ export class Wall {
       maxMessageBytes: options.maxMessageBytes,
       logger,
     });
+    this.#tokenRecheck = setInterval(() => this.#recheckTokens(), TOKEN_RECHECK_MS).unref();
   }
 
   connect(socket: DashboardSocket): WallClient {
@@ -153,6 +162,15 @@ export class Wall {
     this.moderation.withdraw(deleted);
   }
 
+  /** One re-check at a time: a slow verifier must not stack them up. */
+  #recheckTokens(): void {
+    if (this.#rechecking) return;
+    this.#rechecking = true;
+    void this.#requests.recheckTokens([...this.hub.allClients()]).finally(() => {
+      this.#rechecking = false;
+    });
+  }
+
   /** Resolves once the work the wall started on its own (auto-approvals) has finished. */
   settled(): Promise<void> {
     return this.moderation.settled();
@@ -161,6 +179,7 @@ export class Wall {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#tokenRecheck);
     this.monitor?.close();
     this.alerts.close();
     this.moderation.close();

@@ -7,6 +7,7 @@
 // it drains, and returns to the fast lane once it has caught up. Neither lane
 // ever waits for a slow dashboard: the others and the audio path never notice.
 import type { DashboardCaller } from "../auth/userToken.ts";
+import { TokenBucket } from "../edge/TokenBucket.ts";
 import { ClientOutbox, type OutboxLimits } from "./ClientOutbox.ts";
 import { serverFrame } from "./frames.ts";
 import { wallClients, wallClientsClosed, wallPartialsDropped } from "./metrics.ts";
@@ -27,12 +28,22 @@ export const WallCloseCode = {
   TOO_SLOW: 4008,
   /** Read nothing for too long while data waited. */
   STALLED: 4009,
-  /** No valid token: a bad or expired one, or none within HELLO_TIMEOUT_MS. */
+  /** No valid token: a bad or expired one (also one that expires while connected), or none within HELLO_TIMEOUT_MS. */
   UNAUTHENTICATED: 4001,
 } as const;
 
 /** A connection must say who it is within this time. */
 export const HELLO_TIMEOUT_MS = 10_000;
+
+/**
+ * Requests per dashboard: a wall sends a handful on connect and on each
+ * filter change, so a burst of 20 and 5 a second leave people untouched
+ * while one token cannot pile up history queries (tiles, 30-day trends).
+ */
+export const REQUEST_BURST = 20;
+export const REQUESTS_PER_SECOND = 5;
+/** Accepted requests not answered yet: bounds the queue when each takes longer than the rate allows. */
+export const MAX_REQUESTS_IN_FLIGHT = 8;
 
 export interface WallClientLimits extends OutboxLimits {
   /** Buffered bytes above which the client leaves the fast lane. */
@@ -49,6 +60,8 @@ export class WallClient {
   readonly socket: DashboardSocket;
   readonly connectedAtMs: number;
   caller: DashboardCaller | undefined;
+  /** The token it said hello with, checked again while it stays (an expired one closes it). */
+  token: string | undefined;
   scope: WallScope | undefined;
   /** Topics of its scope (plus the monitor's while watching), subscribed while on the fast lane. */
   #topics: string[] = [];
@@ -61,6 +74,9 @@ export class WallClient {
   #closed = false;
   /** Requests are handled one at a time, in order. */
   queue: Promise<void> = Promise.resolve();
+  /** Requests accepted onto the queue and not answered yet. */
+  inFlight = 0;
+  readonly requestRate = new TokenBucket(REQUESTS_PER_SECOND, REQUEST_BURST);
   /** Cleanup of what the client holds (an admin's listener), run on close. */
   readonly disposers = new Set<() => void>();
 

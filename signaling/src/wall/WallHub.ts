@@ -107,6 +107,11 @@ export class WallHub {
     this.#slow.delete(client);
   }
 
+  /** Every open client (the token re-check). */
+  allClients(): IterableIterator<WallClient> {
+    return this.#clients.values();
+  }
+
   /** Clients on any of these topics (admin actions, tests). */
   *clientsOn(topics: readonly string[]): IterableIterator<WallClient> {
     for (const c of this.#clients) if (c.wants(topics)) yield c;

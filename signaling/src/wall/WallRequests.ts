@@ -4,6 +4,9 @@
 // admins' monitor and actions. Every request that names a business, store or
 // session is checked against the caller's token: what is not theirs answers
 // NOT_FOUND, as if it did not exist; admin actions PERMISSION_DENIED.
+// Each connection has a request rate and a cap on unanswered requests
+// (WallClient): beyond either, a request is answered RATE_LIMITED at once.
+// The token is checked again while the connection stays (recheckTokens).
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ErrorCode, ParleyError, toParleyError } from "@parley/proto/errors";
 import {
@@ -33,10 +36,11 @@ import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { AlertEngine } from "./alerts/AlertEngine.ts";
 import type { HistoryScope, WallHistory } from "./history/WallHistory.ts";
 import type { LiveConversations } from "./LiveConversations.ts";
+import { wallClientsClosed, wallRequestsRefused } from "./metrics.ts";
 import type { WallModeration } from "./moderation/WallModeration.ts";
 import type { AdminActions } from "./monitor/AdminActions.ts";
 import { inScope, resolveScope, topicsOfScope, type WallScope, wallTopic } from "./scope.ts";
-import { type WallClient, WallCloseCode } from "./WallClient.ts";
+import { MAX_REQUESTS_IN_FLIGHT, REQUESTS_PER_SECOND, type WallClient, WallCloseCode } from "./WallClient.ts";
 
 type Result = Response["result"];
 
@@ -97,19 +101,81 @@ export class WallRequests {
       this.#reply(client, 0, this.#error(client, error));
       return;
     }
+    // Over the rate or the in-flight cap: refused at once, each by its own
+    // request id (a dashboard waits for every answer), and the socket stays.
+    const refusal = this.#admit(client);
+    if (refusal) {
+      // Not logged one by one: a flood would become one of log lines (the metric counts them).
+      this.#reply(client, message.requestId, errorResult(refusal));
+      return;
+    }
+    client.inFlight++;
     client.queue = client.queue.then(async () => {
-      if (client.closed) return;
-      let result: Result | "replied";
       try {
-        result = await this.#handle(client, message);
-      } catch (error) {
-        result = this.#error(client, error);
+        if (client.closed) return;
+        let result: Result | "replied";
+        try {
+          result = await this.#handle(client, message);
+        } catch (error) {
+          result = this.#error(client, error);
+        }
+        if (result !== "replied") this.#reply(client, message.requestId, result);
+        // A connection that failed to say who it is gets its answer, then is closed.
+        if (!client.caller && result !== "replied" && result.case === "error")
+          client.close(WallCloseCode.UNAUTHENTICATED, "not signed in");
+      } finally {
+        client.inFlight--;
       }
-      if (result !== "replied") this.#reply(client, message.requestId, result);
-      // A connection that failed to say who it is gets its answer, then is closed.
-      if (!client.caller && result !== "replied" && result.case === "error")
-        client.close(WallCloseCode.UNAUTHENTICATED, "not signed in");
     });
+  }
+
+  /**
+   * Checks again the token of every signed-in client: one that no longer
+   * passes (it expired while the socket stayed open) is closed, so a token
+   * cannot keep streaming live transcripts past its expiry.
+   */
+  async recheckTokens(clients: Iterable<WallClient>): Promise<void> {
+    const checks: Promise<void>[] = [];
+    for (const client of clients) {
+      const token = client.token;
+      if (client.closed || !client.caller || !token) continue;
+      checks.push(
+        Promise.resolve()
+          .then(() => this.#s.verifier.verify(token))
+          .then(
+            (caller) => {
+              if (caller || client.closed) return;
+              this.#s.logger.info({ client: client.id }, "dashboard token expired: closing");
+              client.close(WallCloseCode.UNAUTHENTICATED, "token expired: sign in again");
+              wallClientsClosed.inc({ reason: "token_expired" });
+            },
+            // A verifier that fails (not one that refuses) keeps the client: a hiccup must not sign everyone out.
+            (err: unknown) => this.#s.logger.error({ err, client: client.id }, "dashboard token re-check failed"),
+          ),
+      );
+    }
+    await Promise.all(checks);
+  }
+
+  /** Why this request cannot be taken now (too many, too fast); undefined: take it. */
+  #admit(client: WallClient): ParleyError | undefined {
+    if (!client.requestRate.take()) {
+      wallRequestsRefused.inc({ reason: "rate" });
+      return new ParleyError(ErrorCode.RATE_LIMITED, "too many requests: slow down", {
+        retryable: true,
+        retryAfterMs: client.requestRate.msUntilNext(),
+      });
+    }
+    if (client.inFlight >= MAX_REQUESTS_IN_FLIGHT) {
+      wallRequestsRefused.inc({ reason: "in_flight" });
+      return new ParleyError(
+        ErrorCode.RATE_LIMITED,
+        `too many requests in flight (${MAX_REQUESTS_IN_FLIGHT}): wait for answers`,
+        // No clock says when one finishes: a hint of one request's time at the sustained rate.
+        { retryable: true, retryAfterMs: Math.ceil(1000 / REQUESTS_PER_SECOND) },
+      );
+    }
+    return undefined;
   }
 
   async #handle(client: WallClient, message: ClientMessage): Promise<Result | "replied"> {
@@ -219,6 +285,7 @@ export class WallRequests {
     const caller = token ? await this.#s.verifier.verify(token) : undefined;
     if (!caller) throw new ParleyError(ErrorCode.UNAUTHENTICATED, "invalid or expired token: sign in again");
     client.caller = caller;
+    client.token = token;
     this.#s.logger.info({ client: client.id, role: caller.role, businessId: caller.businessId }, "dashboard connected");
     return {
       case: "welcome",
@@ -326,10 +393,7 @@ export class WallRequests {
     if (e.code === ErrorCode.INTERNAL)
       this.#s.logger.error({ err: error, client: client.id }, "dashboard request failed");
     else this.#s.logger.info({ client: client.id, code: e.label, reason: e.message }, "dashboard request refused");
-    return {
-      case: "error",
-      value: create(ErrorSchema, { code: e.code, message: e.message, retryable: e.retryable }),
-    };
+    return errorResult(e);
   }
 
   #reply(client: WallClient, requestId: number, result: Result): void {
@@ -341,5 +405,15 @@ export class WallRequests {
     );
   }
 }
+
+const errorResult = (e: ParleyError): Result => ({
+  case: "error",
+  value: create(ErrorSchema, {
+    code: e.code,
+    message: e.message,
+    retryable: e.retryable,
+    retryAfterMs: e.retryAfterMs,
+  }),
+});
 
 const done: Result = { case: "done", value: { $typeName: "parley.wall.v1.Done" } };

@@ -19,7 +19,13 @@ export const wallPartialsDropped = new Counter({
 
 export const wallClientsClosed = new Counter({
   name: "wall_clients_closed_total",
-  help: "Dashboards closed by the node, by reason (too_slow, stalled)",
+  help: "Dashboards closed by the node, by reason (too_slow, stalled, token_expired)",
+  labelNames: ["reason"] as const,
+});
+
+export const wallRequestsRefused = new Counter({
+  name: "wall_requests_refused_total",
+  help: "Dashboard requests refused with RATE_LIMITED, by reason (rate: over the per-client rate; in_flight: too many unanswered)",
   labelNames: ["reason"] as const,
 });
 

@@ -1,0 +1,118 @@
+// The dashboard protocol's per-connection limits, with a history whose
+// queries wait until the test lets them finish: requests beyond the cap on
+// unanswered ones are refused at once, by their own request ids.
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { ErrorCode } from "@parley/proto/errors";
+import { ClientMessageSchema, type Response, ServerMessageSchema, TilesSchema } from "@parley/proto/wall";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import type { DashboardCaller } from "../../src/auth/userToken.ts";
+import type { AlertEngine } from "../../src/wall/alerts/AlertEngine.ts";
+import type { WallHistory } from "../../src/wall/history/WallHistory.ts";
+import { LiveConversations } from "../../src/wall/LiveConversations.ts";
+import type { WallModeration } from "../../src/wall/moderation/WallModeration.ts";
+import { type DashboardSocket, MAX_REQUESTS_IN_FLIGHT, WallClient } from "../../src/wall/WallClient.ts";
+import { WallRequests } from "../../src/wall/WallRequests.ts";
+
+const limits = {
+  softLimitBytes: 1_000_000,
+  lowWaterBytes: 250_000,
+  dropPartialsBytes: 2_000_000,
+  closeBytes: 4_000_000,
+  stallTimeoutMs: 60_000,
+};
+const owner: DashboardCaller = { userId: "u", role: "owner", businessId: "b", storeCodes: undefined };
+const unused = () => Promise.reject(new Error("not used by this test"));
+
+function rig() {
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const history: WallHistory = {
+    source: "test",
+    recent: unused,
+    feedback: unused,
+    conversation: unused,
+    tiles: async () => {
+      await gate;
+      return create(TilesSchema, {});
+    },
+    trends: unused,
+    close: () => {},
+  };
+  const requests = new WallRequests({
+    nodeId: "test-node",
+    verifier: { verify: async (token) => (token === "good" ? owner : undefined) },
+    stores: { find: unused, list: unused },
+    history,
+    live: new LiveConversations(),
+    flush: () => {},
+    // Neither is reached by hello and getTiles.
+    moderation: {} as unknown as WallModeration,
+    alerts: {} as unknown as AlertEngine,
+    admin: undefined,
+    maxMessageBytes: 64 * 1024,
+    logger: pino({ level: "silent" }),
+  });
+  const responses: Response[] = [];
+  let closed: number | undefined;
+  const socket: DashboardSocket = {
+    send: (frame) => {
+      const m = fromBinary(ServerMessageSchema, frame);
+      if (m.kind.case === "response") responses.push(m.kind.value);
+    },
+    bufferedAmount: () => 0,
+    subscribe: () => {},
+    unsubscribe: () => {},
+    close: (code) => {
+      closed = code;
+    },
+  };
+  const client = new WallClient({ id: 1, socket, limits, now: Date.now, onLane: () => {} });
+  const send = (requestId: number, kind: MessageInitShape<typeof ClientMessageSchema>["kind"]) => {
+    const bytes = toBinary(ClientMessageSchema, create(ClientMessageSchema, { requestId, kind }));
+    requests.onMessage(client, bytes.slice().buffer, true);
+  };
+  const answer = (requestId: number) => responses.filter((r) => r.requestId === requestId);
+  return { send, answer, release, responses, closed: () => closed, client };
+}
+
+const settle = async (done: () => boolean) => {
+  for (let i = 0; i < 1_000 && !done(); i++) await new Promise((r) => setImmediate(r));
+};
+
+describe("a dashboard's requests in flight", () => {
+  it("refuses those beyond the cap at once, answers the rest, and keeps the socket", async () => {
+    const { send, answer, release, responses, closed } = rig();
+    send(1, { case: "hello", value: { token: "good" } });
+    await settle(() => answer(1).length > 0);
+    expect(answer(1)[0]?.result.case).toBe("welcome");
+
+    const extra = 4;
+    const ids = Array.from({ length: MAX_REQUESTS_IN_FLIGHT + extra }, (_, i) => 2 + i);
+    for (const id of ids) send(id, { case: "getTiles", value: {} });
+    // The queries wait: the ones beyond the cap were answered without waiting for them.
+    const accepted = ids.slice(0, MAX_REQUESTS_IN_FLIGHT);
+    const beyond = ids.slice(MAX_REQUESTS_IN_FLIGHT);
+    for (const id of accepted) expect(answer(id)).toEqual([]);
+    for (const id of beyond) {
+      const [refused] = answer(id);
+      expect(refused?.result.case).toBe("error");
+      if (refused?.result.case !== "error") continue;
+      expect(refused.result.value.code).toBe(ErrorCode.RATE_LIMITED);
+      expect(refused.result.value.retryable).toBe(true);
+      expect(refused.result.value.retryAfterMs).toBeGreaterThan(0);
+    }
+
+    release();
+    await settle(() => accepted.every((id) => answer(id).length > 0));
+    for (const id of accepted) expect(answer(id).map((r) => r.result.case)).toEqual(["tiles"]);
+    // Every request answered exactly once, and room again once the others are done.
+    expect(responses).toHaveLength(1 + ids.length);
+    send(100, { case: "getTiles", value: {} });
+    await settle(() => answer(100).length > 0);
+    expect(answer(100)[0]?.result.case).toBe("tiles");
+    expect(closed()).toBeUndefined();
+  });
+});
