@@ -12,6 +12,7 @@ import { RateLimiter, type RateLimitOptions } from "./auth/RateLimiter.ts";
 import { limitedStores, verifyUserToken } from "./auth/token.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
 import { isRetryableDbError } from "./db/errors.ts";
+import { loadHashKey } from "./db/hashKey.ts";
 import { migrate } from "./db/migrate.ts";
 import { type DemoLogins, seedDemo } from "./db/seed.ts";
 import { DEFAULT_FRAUD_OPTIONS, FraudDetector, type FraudOptions } from "./fraud/FraudDetector.ts";
@@ -37,6 +38,8 @@ export interface RecordsOptions {
   logger: Logger;
   /** JWT_SECRET: signs business and admin logins. */
   authSecret: string;
+  /** ENCRYPTION_KEY (32 bytes): seals the hash key stored in the database (db/hashKey.ts). */
+  encryptionKey?: Buffer | undefined;
   /** How long a business login lasts (default 12 h). */
   userTokenTtlMs?: number;
   /** Create the demo business, store and logins on an empty database (the embedded default does). */
@@ -161,7 +164,7 @@ export class Records {
     const database = await openDatabase({ databaseUrl: options.databaseUrl, dataDir: options.dataDir, logger });
     try {
       const applied = await migrate(database.sql);
-      const secret = await instanceSecret(database.sql);
+      const secret = await loadHashKey(database.sql, options.encryptionKey);
       const demo = (options.seedDemo ?? !options.databaseUrl) ? await seedDemo(database.sql, logger) : undefined;
       logger.info(
         {
@@ -518,12 +521,4 @@ export class Records {
     const stored = Buffer.from(row?.data_code_hash ?? "");
     return stored.length === expected.length && timingSafeEqual(stored, expected);
   }
-}
-
-async function instanceSecret(sql: Sql): Promise<Buffer> {
-  await sql`
-    insert into instance_secrets (name, value) values ('records_hash_key', ${randomBytes(32)})
-    on conflict (name) do nothing`;
-  const [row] = await sql<{ value: Buffer }[]>`select value from instance_secrets where name = 'records_hash_key'`;
-  return Buffer.from(row!.value);
 }

@@ -475,6 +475,7 @@ export class ParleyServer {
       nodeId: config.nodeId,
       logger,
       authSecret: config.jwtSecret,
+      encryptionKey: r.encryptionKey,
       seedDemo: r.seedDemo,
       fraud: { enabled: r.fraudEnabled },
       retention: { dataRetentionDays: r.dataRetentionDays, voiceRetentionHours: r.voiceRetentionHours },

@@ -46,6 +46,8 @@ export interface Config {
     dataDir: string;
     /** Create the demo business, its `demo` store and logins on an empty database (default: embedded only). */
     seedDemo: boolean;
+    /** ENCRYPTION_KEY: seals the hashes' key stored in the database. */
+    encryptionKey: Buffer | undefined;
     fraudEnabled: boolean;
     dataRetentionDays: number;
     voiceRetentionHours: number;
@@ -386,6 +388,7 @@ function records(env: Env, publicUrl: string): Config["records"] {
     databaseUrl,
     dataDir: env.PARLEY_DATA_DIR?.trim() || path.join(REPO_ROOT, ".data/pglite"),
     seedDemo: bool(env, "PARLEY_SEED_DEMO", !databaseUrl),
+    encryptionKey: hexKey(env, "ENCRYPTION_KEY"),
     fraudEnabled: bool(env, "ENABLE_FRAUD_DETECTION", true),
     // 0 would delete conversations still under way, and their data codes with them.
     dataRetentionDays: atLeastOne(env, "DATA_RETENTION_DAYS", 730),
@@ -407,6 +410,15 @@ function records(env: Env, publicUrl: string): Config["records"] {
   };
 }
 
+/** A 32-byte key given as 64 hex digits (`openssl rand -hex 32`); unset: undefined. */
+function hexKey(env: Env, name: string): Buffer | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(raw))
+    throw new Error(`${name} must be 32 bytes as 64 hex digits (openssl rand -hex 32)`);
+  return Buffer.from(raw, "hex");
+}
+
 const mask = (secret: string | undefined) => (secret ? "***" : undefined);
 
 /** The configuration as it may be logged. */
@@ -418,6 +430,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     records: {
       ...config.records,
       databaseUrl: config.records.databaseUrl && maskUrl(config.records.databaseUrl),
+      encryptionKey: config.records.encryptionKey && "***",
       stripe: config.records.stripe && { ...config.records.stripe, secretKey: "***", webhookSecret: "***" },
     },
     internal: { ...config.internal, metricsToken: mask(config.internal.metricsToken) },

@@ -33,6 +33,15 @@ describe("configuration", () => {
     expect(() => loadConfig({ PROMETHEUS_METRICS_ENABLED: "maybe" })).toThrow(/PROMETHEUS_METRICS_ENABLED/);
   });
 
+  it("reads ENCRYPTION_KEY as 32 bytes of hex, never logs it, and refuses anything else", () => {
+    const hex = "ab".repeat(32);
+    const config = loadConfig({ ENCRYPTION_KEY: hex });
+    expect(config.records.encryptionKey).toEqual(Buffer.from(hex, "hex"));
+    expect(JSON.stringify(describeConfig(config))).not.toContain(hex);
+    expect(loadConfig({}).records.encryptionKey).toBeUndefined();
+    expect(() => loadConfig({ ENCRYPTION_KEY: "your_32_byte_hex_encryption_key" })).toThrow(/ENCRYPTION_KEY/);
+  });
+
   it("lists speech workers and rejects malformed numbers and weak secrets", () => {
     expect(loadConfig({ ASR_WORKERS: "a:1, b:2," }).asr.workers).toEqual(["a:1", "b:2"]);
     expect(() => loadConfig({ PORT: "eighty" })).toThrow(/PORT/);
