@@ -106,10 +106,9 @@ export class RedisLiveBus implements LiveBus {
     ] as const) {
       client.on("error", (err: Error) => this.#o.logger.warn({ err: err.message, client: name }, "redis error"));
     }
-    this.#writer.on("ready", () => {
-      this.#retryDelayMs = 0;
-      this.#scheduleFlush();
-    });
+    // The wait after a refusal is kept across reconnects (a READONLY reconnect would otherwise
+    // reset it every cycle): only an append that succeeds clears it.
+    this.#writer.on("ready", () => this.#scheduleFlush());
     this.#sweeper = setInterval(() => this.#sweep(), 30_000).unref();
     this.#reading = this.#readLoop();
   }
