@@ -57,8 +57,12 @@ export interface CustomerMediaStats {
 export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   /** The close reason when the router's worker died under the session. */
   static readonly WORKER_LOST = "media worker lost";
-  /** The close reason when the customer's send transport's DTLS failed or was closed by their side. */
-  static readonly SEND_TRANSPORT_LOST = "send transport lost";
+  /**
+   * The close reason when the customer's send transport's DTLS failed (a
+   * handshake or an alert gone wrong). One their side closed (close_notify:
+   * the app hanging up, or setting its transports up again) is "DTLS closed".
+   */
+  static readonly SEND_TRANSPORT_FAILED = "send transport failed";
   readonly #options: CustomerMediaOptions;
   readonly #transports = new Map<string, { transport: ms.WebRtcTransport; direction: Direction; connected: boolean }>();
   #producer: ms.Producer | undefined;
@@ -172,7 +176,7 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     transport.on("dtlsstatechange", (state) => {
       if (state === "failed" || state === "closed") {
         this.#options.logger.warn({ transportId: transport.id, direction, state }, "DTLS ended");
-        if (direction === "send") this.close(CustomerMedia.SEND_TRANSPORT_LOST);
+        if (direction === "send") this.close(state === "failed" ? CustomerMedia.SEND_TRANSPORT_FAILED : "DTLS closed");
       }
     });
     return transport;

@@ -116,8 +116,9 @@ function openMedia(parts: ConversationParts, session: Session, lease: RouterLeas
   media.once("close", (reason) => {
     if (reason === CustomerMedia.WORKER_LOST) parts.onMediaLost(session, reason);
     // With the socket alive the app is waiting on audio that no longer arrives: give it fresh
-    // media. Without a socket the customer is rejoining, and the join renews the media.
-    else if (reason === CustomerMedia.SEND_TRANSPORT_LOST && session.hasOwner) parts.onMediaLost(session, reason);
+    // media. Without a socket the customer is rejoining, and the join renews the media. A
+    // transport the app closed itself (hanging up) is not moved: the socket's close follows.
+    else if (reason === CustomerMedia.SEND_TRANSPORT_FAILED && session.hasOwner) parts.onMediaLost(session, reason);
   });
   return media;
 }
