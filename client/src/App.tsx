@@ -18,7 +18,17 @@ import { connectVoice, MicrophoneDeniedError, NoMicrophoneError, openMicrophone,
 type Phase = "idle" | "starting" | "live" | "ending" | "ended" | "error";
 
 /** The node refused a new session for now (no speech capacity, or too many attempts). */
-class BusyError extends Error {}
+class BusyError extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super("busy");
+  }
+}
+
+/** The longest wait a busy node's hint may impose on the retry button. */
+const MAX_RETRY_WAIT_MS = 60_000;
+
+/** A 429/503's Retry-After (seconds), in milliseconds; 0 without one. */
+const retryAfterOf = (res: Response) => Math.min(Number(res.headers.get("retry-after")) * 1000 || 0, MAX_RETRY_WAIT_MS);
 
 const params = new URLSearchParams(location.search);
 const storeCode = params.get("store") ?? "demo";
@@ -60,6 +70,9 @@ export function App() {
   const [reward, setReward] = createSignal<RewardUpdate>();
   const [access, setAccess] = createSignal<{ sessionId: string; dataCode: string }>();
   const [claim, setClaim] = createSignal<"idle" | "busy" | "failed">("idle");
+  /** Seconds until a busy node asked to be tried again; 0: the retry button is live. */
+  const [retryWait, setRetryWait] = createSignal(0);
+  let retryTicker: ReturnType<typeof setInterval> | undefined;
   let rewardArrived: (() => void) | undefined;
   let connection: Connection | undefined;
   let voice: VoiceLink | undefined;
@@ -81,6 +94,19 @@ export function App() {
     setPhase("error");
     hangUp();
   };
+  /** Busy: say so, and hold the retry button for as long as the node asked. */
+  const failBusy = (retryAfterMs: number) => {
+    fail(t("busy"));
+    clearInterval(retryTicker);
+    const until = Date.now() + Math.min(retryAfterMs, MAX_RETRY_WAIT_MS);
+    const tick = () => {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      setRetryWait(Math.max(left, 0));
+      if (left <= 0) clearInterval(retryTicker);
+    };
+    tick();
+    if (retryWait() > 0) retryTicker = setInterval(tick, 250);
+  };
 
   async function start() {
     setPhase("starting");
@@ -93,7 +119,7 @@ export function App() {
     setClaim("idle");
     try {
       // Consent is given on the screen before this: the microphone opens only now.
-      microphone = await openMicrophone(rawAudio);
+      microphone = watched(await openMicrophone(rawAudio));
       const res = await fetch("/api/sessions", {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -104,7 +130,7 @@ export function App() {
           ...(receipt ? { receipt } : {}),
         }),
       });
-      if (res.status === 503 || res.status === 429) throw new BusyError();
+      if (res.status === 503 || res.status === 429) throw new BusyError(retryAfterOf(res));
       if (!res.ok) throw new Error(t("startFailed", { status: res.status }));
       const { token, sessionId, dataCode, wsUrl } = (await res.json()) as {
         token: string;
@@ -122,12 +148,39 @@ export function App() {
     } catch (error) {
       if (error instanceof MicrophoneDeniedError) fail(t("micDenied"));
       else if (error instanceof NoMicrophoneError) fail(t("noMic"));
-      else if (error instanceof BusyError || (error instanceof ServerError && error.code === ErrorCode.UNAVAILABLE))
-        fail(t("busy"));
+      else if (error instanceof BusyError) failBusy(error.retryAfterMs);
+      else if (error instanceof ServerError && error.code === ErrorCode.UNAVAILABLE) failBusy(error.retryAfterMs);
       else if (error instanceof ServerError) fail(t("refused", { message: error.message }));
       else if (error instanceof ConnectionLost)
         fail(t(error.reason === "unreachable" ? "unreachable" : "connectionLost"));
       else fail((error as Error).message || t("wrong"));
+    }
+  }
+
+  /** Notices the microphone ending (unplugged, permission revoked, the OS took it). */
+  function watched(track: MediaStreamTrack): MediaStreamTrack {
+    track.addEventListener("ended", () => {
+      if (track === microphone) void microphoneEnded();
+    });
+    return track;
+  }
+
+  /** Opens the microphone again and sends it on the same producer; else ends the conversation with what was said. */
+  async function microphoneEnded() {
+    if (phase() !== "live") return;
+    setNotice(t("micReopening"));
+    try {
+      const track = watched(await openMicrophone(rawAudio));
+      if (phase() !== "live") {
+        track.stop();
+        return;
+      }
+      microphone = track;
+      await voice?.replaceMicrophone(track);
+      setNotice("");
+    } catch {
+      setNotice(t("micLost"));
+      void finish();
     }
   }
 
@@ -301,7 +354,10 @@ export function App() {
     }
   }
 
-  onCleanup(hangUp);
+  onCleanup(() => {
+    clearInterval(retryTicker);
+    hangUp();
+  });
 
   return (
     <main class="app">
@@ -337,8 +393,8 @@ export function App() {
             </ul>
             <p class="consent-act">{t("consent.act")}</p>
           </section>
-          <button class="primary" type="button" data-testid="start" onClick={start}>
-            {phase() === "error" ? t("retry") : t("start")}
+          <button class="primary" type="button" data-testid="start" onClick={start} disabled={retryWait() > 0}>
+            {phase() !== "error" ? t("start") : retryWait() > 0 ? t("retryIn", { seconds: retryWait() }) : t("retry")}
           </button>
           <p class="hint">{t("intro")}</p>
         </Match>

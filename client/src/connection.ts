@@ -13,6 +13,8 @@ export class ServerError extends Error {
     message: string,
     /** With WRONG_NODE: where the session lives. */
     readonly redirectUrl = "",
+    /** With a retryable refusal: how long to wait before trying again (0: no hint). */
+    readonly retryAfterMs = 0,
   ) {
     super(message);
   }
@@ -24,6 +26,14 @@ export class ConnectionLost extends Error {
     super(reason === "unreachable" ? "cannot reach the server" : "connection lost");
   }
 }
+
+/**
+ * The close code of a connection given up on. Not 1000: the node ends a
+ * conversation at once when its owner closes with 1000, and an abandoned
+ * connection may be the owner (it joined, then its audio failed to come up)
+ * while the app goes on to join again; any other code gets the rejoin grace.
+ */
+const ABANDONED = 4100;
 
 /** How long opening the socket, and each request, may take. */
 const OPEN_TIMEOUT_MS = 10_000;
@@ -89,7 +99,14 @@ export class Connection {
         resolve: (result) => {
           clearTimeout(timer);
           if (result.case === "error")
-            reject(new ServerError(result.value.code, result.value.message, result.value.redirectUrl));
+            reject(
+              new ServerError(
+                result.value.code,
+                result.value.message,
+                result.value.redirectUrl,
+                result.value.retryAfterMs,
+              ),
+            );
           else if (result.case !== expect) reject(new Error(`expected ${expect}, got ${result.case}`));
           else resolve(result.value as never);
         },
@@ -109,7 +126,7 @@ export class Connection {
   abandon(): void {
     this.onEvent = () => {};
     this.onClose = () => {};
-    this.#ws.close(1000, "abandoned");
+    this.#ws.close(ABANDONED, "abandoned");
   }
 
   /**

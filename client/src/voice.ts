@@ -39,6 +39,8 @@ export async function openMicrophone(raw: boolean): Promise<MediaStreamTrack> {
 export interface VoiceLink {
   /** The AI's voice, to play in an <audio> element. */
   aiVoice: MediaStreamTrack;
+  /** Sends another microphone track on the same producer (the old one ended). */
+  replaceMicrophone(track: MediaStreamTrack): Promise<void>;
   stop(): void;
 }
 
@@ -48,7 +50,7 @@ export async function connectVoice(connection: Connection, microphone: MediaStre
   const device = new Device();
   await device.load({ routerRtpCapabilities: rtpCapabilitiesFromProto(caps) });
   if (!device.canProduce("audio")) throw new Error("this browser cannot send audio to the server");
-  const stopSending = await startSending(connection, device, microphone);
+  const { replaceTrack, stop: stopSending } = await startSending(connection, device, microphone);
   let received: Awaited<ReturnType<typeof receiveAiVoice>>;
   try {
     received = await receiveAiVoice(connection, device);
@@ -59,6 +61,7 @@ export async function connectVoice(connection: Connection, microphone: MediaStre
   const { track, stop: stopReceiving } = received;
   return {
     aiVoice: track,
+    replaceMicrophone: replaceTrack,
     stop: () => {
       stopSending();
       stopReceiving();
@@ -116,7 +119,7 @@ async function receiveAiVoice(connection: Connection, device: Device) {
   };
 }
 
-async function startSending(connection: Connection, device: Device, track: MediaStreamTrack): Promise<() => void> {
+async function startSending(connection: Connection, device: Device, track: MediaStreamTrack) {
   const transport = await openTransport(connection, device, TransportDirection.SEND);
   transport.on("produce", ({ kind, rtpParameters }, callback, errback) => {
     connection
@@ -142,8 +145,11 @@ async function startSending(connection: Connection, device: Device, track: Media
     // worker mid-conversation); the app stops it when the customer hangs up.
     stopTracks: false,
   });
-  return () => {
-    producer.close();
-    transport.close();
+  return {
+    replaceTrack: (next: MediaStreamTrack) => producer.replaceTrack({ track: next }),
+    stop: () => {
+      producer.close();
+      transport.close();
+    },
   };
 }

@@ -104,6 +104,59 @@ describe("customer app errors", () => {
   });
 });
 
+describe("customer app when the microphone stops", () => {
+  /** A page whose microphone tracks the test can end; `reopen` false: opening it again fails. */
+  async function withMicrophone(reopen: boolean) {
+    const browser = await launchChromium({
+      microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
+    });
+    browsers.push(browser);
+    const p = await browser.newPage();
+    await p.addInitScript((reopenAllowed: boolean) => {
+      const media = navigator.mediaDevices;
+      const native = media.getUserMedia.bind(media);
+      const tracks: MediaStreamTrack[] = [];
+      (window as unknown as { tracks: MediaStreamTrack[] }).tracks = tracks;
+      media.getUserMedia = async (constraints) => {
+        if (tracks.length > 0 && !reopenAllowed) throw new DOMException("device gone", "NotReadableError");
+        const stream = await native(constraints);
+        tracks.push(...stream.getAudioTracks());
+        return stream;
+      };
+    }, reopen);
+    await p.goto(`${server.url}/?store=demo`);
+    await p.getByTestId("start").click();
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    await expect.poll(() => session.media?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
+    // The device goes away: the browser ends the track (stop() alone fires no "ended").
+    await p.evaluate(() => {
+      const track = (window as unknown as { tracks: MediaStreamTrack[] }).tracks[0]!;
+      track.stop();
+      track.dispatchEvent(new Event("ended"));
+    });
+    return { p, session };
+  }
+
+  it("opens the microphone again and keeps sending on the same producer", async () => {
+    const { p, session } = await withMicrophone(true);
+    await expect.poll(() => p.evaluate(() => (window as unknown as { tracks: unknown[] }).tracks.length)).toBe(2);
+    await expect.poll(() => p.getByTestId("notice").count(), { timeout: 10_000 }).toBe(0);
+    const packets = session.media?.audioStats?.packets ?? 0;
+    // Audio flows again from the new track.
+    await expect.poll(() => session.media?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(packets + 10);
+    expect(session.ended).toBe(false);
+    expect(await p.getByTestId("problem").count()).toBe(0);
+  });
+
+  it("ends the conversation with what was said when the microphone cannot be opened again", async () => {
+    const { p, session } = await withMicrophone(false);
+    await p.getByTestId("thanks").waitFor({ timeout: 30_000 });
+    expect(await p.getByTestId("notice").first().textContent()).toMatch(/microphone stopped/i);
+    await expect.poll(() => session.ended, { timeout: 10_000 }).toBe(true);
+  });
+});
+
 describe("customer app when the service is full", () => {
   it("says it is busy and to try again in a moment, and runs under the strict CSP", async () => {
     // One speech slot, held by a customer whose microphone is on.
@@ -128,7 +181,12 @@ describe("customer app when the service is full", () => {
       const problem = p.getByTestId("problem");
       await problem.waitFor({ timeout: 10_000 });
       expect(await problem.textContent()).toMatch(/busy.*try again in a moment/i);
-      expect(await p.getByTestId("start").textContent()).toMatch(/Try again/);
+      // The node's Retry-After holds the button, with the seconds left, then frees it.
+      const retry = p.getByTestId("start");
+      expect(await retry.textContent()).toMatch(/Try again in \d+ s/);
+      expect(await retry.isDisabled()).toBe(true);
+      await expect.poll(() => retry.textContent(), { timeout: 15_000 }).toBe("Try again");
+      expect(await retry.isDisabled()).toBe(false);
       expect(violations).toEqual([]);
     } finally {
       await occupant.close();
