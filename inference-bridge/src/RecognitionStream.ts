@@ -79,6 +79,9 @@ export class RecognitionStream {
   #readyTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
+  readonly #replayWindowMs: number;
+  /** When the stream last broke after being live (the outage's start), for the retry window. */
+  #brokeAt = 0;
   #reconnecting = false;
   #reportedOverflow = 0;
   #committed = 0;
@@ -104,6 +107,7 @@ export class RecognitionStream {
   constructor(options: RecognitionStreamOptions) {
     this.#o = options;
     this.#retry = options.retry ?? DEFAULT_ASR_RETRY;
+    this.#replayWindowMs = (options.replaySeconds ?? 60) * 1000;
     this.#replay = new PcmReplayBuffer((options.replaySeconds ?? 60) * SAMPLE_RATE_HZ);
     this.#sendChunkSamples = ((options.sendChunkMs ?? 20) * SAMPLE_RATE_HZ) / 1000;
     this.#log = options.logger;
@@ -426,13 +430,21 @@ export class RecognitionStream {
     if (call !== this.#call || this.#closed) return;
     const worker = this.#worker;
     this.#dropCall()?.cancel();
-    voiceProcessingErrors.inc({ stage: "asr", reason: error.code === undefined ? "timeout" : String(error.code) });
     if (worker) this.#o.pool.reportFailure(worker, error);
-    if (this.#attempt >= this.#retry.maxRetry) {
+    // One error per outage, not one per attempt: a worker's 30 s restart must not read as 16 failures.
+    if (this.#attempt === 0) {
+      this.#brokeAt = performance.now();
+      voiceProcessingErrors.inc({ stage: "asr", reason: error.code === undefined ? "timeout" : String(error.code) });
+    }
+    const delay = backoffMs(this.#retry, this.#attempt);
+    // Attempts against a worker that hangs take their whole timeout each: no attempt starts once
+    // the replay ring may have dropped what was said since the break (a resume would lose it).
+    const withinRing = performance.now() - this.#brokeAt + delay < this.#replayWindowMs;
+    if (this.#attempt >= this.#retry.maxRetry || !withinRing) {
+      voiceProcessingErrors.inc({ stage: "asr", reason: "gave_up" });
       this.#fail("speech recognition unavailable", error);
       return;
     }
-    const delay = backoffMs(this.#retry, this.#attempt);
     this.#attempt++;
     asrReconnects.inc();
     this.#log.warn(

@@ -409,6 +409,33 @@ describe("RecognitionStream", () => {
     );
   }, 30_000);
 
+  it("gives up once its replay ring may have dropped audio since the break, and counts the outage once", async () => {
+    const pool = new AsrWorkerPool({ addresses: ["127.0.0.1:1"], logger, downForMs: 10 });
+    cleanups.push(() => pool.close());
+    const errors = async () =>
+      (await register.getSingleMetric("voice_processing_errors_total")!.get()).values
+        .filter((v) => v.labels.stage === "asr")
+        .reduce((sum, v) => sum + v.value, 0);
+    const before = await errors();
+    const states: StreamState[] = [];
+    const stream = new RecognitionStream({
+      sessionId: "window",
+      pool,
+      logger,
+      replaySeconds: 1,
+      // Far more attempts than fit in the ring's second.
+      retry: { maxRetry: 1_000, retryIntervalMs: 50, timeoutMs: 500 },
+      onSegment: () => {},
+      onState: (s) => states.push(s),
+    });
+    cleanups.push(() => stream.close());
+    feed(stream, 0, 10);
+    await expect.poll(() => stream.state, { timeout: 20_000 }).toBe(StreamState.FAILED);
+    expect(states.filter((s) => s === StreamState.RECONNECTING).length).toBeLessThan(50);
+    // The outage and the giving up: not one error per attempt.
+    expect((await errors()) - before).toBe(2);
+  });
+
   it("fails cleanly when no worker can be reached", async () => {
     const pool = new AsrWorkerPool({ addresses: ["127.0.0.1:1"], logger, downForMs: 10 });
     cleanups.push(() => pool.close());
