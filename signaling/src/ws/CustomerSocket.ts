@@ -350,9 +350,16 @@ export class CustomerSocket implements SessionOwner {
     // Picked up before (this is a rejoin): no need of Redis, which may be down.
     const live = this.#ctx.sessions.get(claims.sid);
     if (live) return live;
-    const handed = await this.#ctx.placement.claim(claims.sid).catch((err: unknown) => {
+    let handed: Awaited<ReturnType<SessionPlacement["claim"]>>;
+    try {
+      handed = await this.#ctx.placement.claim(claims.sid);
+    } catch (err) {
+      // Redis is away. A conversation that started here before this node restarted is in the
+      // records: take it up; otherwise where it stands is unknown until Redis answers.
+      const resumed = await this.#ctx.resume(claims.sid).catch(() => undefined);
+      if (resumed) return resumed;
       throw placementUnknown(err);
-    });
+    }
     if (!handed) return this.#ctx.sessions.get(claims.sid); // taken meanwhile by another socket
     const session = this.#ctx.sessions.create(handed.sessionId, handed.store);
     session.logger.info({ storeCode: handed.store.code }, "session handed over from another node");
