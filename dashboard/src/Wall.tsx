@@ -62,16 +62,34 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
   const [conversation, setConversation] = createSignal<Conversation>();
 
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A refresh under way, and whether another was asked for meanwhile. */
+  let refreshing = false;
+  let refreshAgain = false;
   const refreshFigures = (delayMs = 1000) => {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
-      void conn
+      // One at a time: on a slow database, refreshes piling up would fill the node's
+      // in-flight cap and get a drill-down or a moderation click refused.
+      if (refreshing) {
+        refreshAgain = true;
+        return;
+      }
+      refreshing = true;
+      const tiles = conn
         .request({ case: "getTiles", value: { utcOffsetMinutes: utcOffsetMinutes() } }, "tiles")
         .then(setTiles, () => {});
-      if (!props.kiosk)
-        void conn
-          .request({ case: "getTrends", value: { range: range(), utcOffsetMinutes: utcOffsetMinutes() } }, "trends")
-          .then(setTrends, () => {});
+      const trends = props.kiosk
+        ? undefined
+        : conn
+            .request({ case: "getTrends", value: { range: range(), utcOffsetMinutes: utcOffsetMinutes() } }, "trends")
+            .then(setTrends, () => {});
+      void Promise.all([tiles, trends]).then(() => {
+        refreshing = false;
+        if (refreshAgain) {
+          refreshAgain = false;
+          refreshFigures(0);
+        }
+      });
     }, delayMs);
   };
 
