@@ -58,9 +58,41 @@ export class RateLimiter {
     // A new window goes to the end, so the map stays ordered by window start.
     this.#windows.delete(key);
     this.#windows.set(key, { start: now, count: 1 });
-    while (this.#windows.size > this.#maxKeys) {
-      const oldest = this.#windows.keys().next().value as string;
-      this.#windows.delete(oldest);
-    }
+    while (this.#windows.size > this.#maxKeys) this.#windows.delete(this.#evictable(now));
   }
+
+  /**
+   * The key to forget: among the oldest few, the first that blocks nothing
+   * (a flood of fresh keys must not lift a lockout); else the oldest.
+   */
+  #evictable(now: number): string {
+    let scanned = 0;
+    let oldest: string | undefined;
+    for (const [key, w] of this.#windows) {
+      oldest ??= key;
+      if (w.count < this.#options.max || now - w.start >= this.#options.windowMs) return key;
+      if (++scanned >= EVICTION_SCAN) break;
+    }
+    return oldest!;
+  }
+}
+
+/** How many of the oldest windows eviction looks through for one that blocks nothing. */
+const EVICTION_SCAN = 64;
+
+/**
+ * The limiter's key for a client address: an IPv6 address by its /64 (one
+ * subscriber's network hands out 2^64 of them, each otherwise a fresh
+ * allowance); IPv4, and IPv4 mapped into IPv6, as they are.
+ */
+export function addressKey(ip: string): string {
+  if (!ip.includes(":") || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip;
+  const [head = "", tail] = ip.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (g.replace(/^0+/, "") || "0").toLowerCase())
+    .join(":")}::/64`;
 }

@@ -10,7 +10,7 @@ import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import { DUMMY_HASH, verifyPassword } from "../auth/password.ts";
-import type { RateLimiter } from "../auth/RateLimiter.ts";
+import { addressKey, type RateLimiter } from "../auth/RateLimiter.ts";
 import { issueUserToken, limitedStores, verifyUserToken } from "../auth/token.ts";
 import type { PayoutError, StripePayouts } from "../payments/StripePayouts.ts";
 import { type RetentionCounts, redactSessions } from "../privacy/RetentionJob.ts";
@@ -99,7 +99,7 @@ async function authenticate(
     const code = req.headers["x-parley-data-code"];
     if (!code || !UUID.test(sessionId))
       return json(401, { error: "send the session's data code in X-Parley-Data-Code" });
-    const limiterKey = `code:${req.ip}`;
+    const limiterKey = `code:${addressKey(req.ip)}`;
     const wait = ctx.loginLimiter.retryAfterMs(limiterKey);
     if (wait > 0) return tooMany(wait);
     const ok = await ctx.verifyDataCode(sessionId, code);
@@ -219,7 +219,7 @@ async function login(req: RecordsRequest, ctx: RouteContext): Promise<RecordsRes
   // RFC 5321's limit; a longer one cannot be a user, only a way to make limiter keys of the 16 KB body.
   if (email.length > MAX_EMAIL_LENGTH) return json(400, { error: "email is too long" });
   // A blocked IP is answered before its e-mail key is looked at: a flood of new e-mails costs nothing.
-  const ipKey = `ip:${req.ip}`;
+  const ipKey = `ip:${addressKey(req.ip)}`;
   const ipWait = ctx.loginLimiter.retryAfterMs(ipKey);
   if (ipWait > 0) return tooMany(ipWait);
   const emailKey = `email:${email}`;
