@@ -288,6 +288,7 @@ export class ParleyServer {
       tls: tls !== undefined,
       origins: new OriginPolicy(config.http.allowedOrigins),
       clientIps: new ClientIpResolver(config.http.trustedProxies),
+      logger: logger.child({ component: "http" }),
     });
     if (config.metricsEnabled) collectProcessMetrics();
     this.dashboardTokens = new SignedUserTokens(config.jwtSecret);
@@ -391,6 +392,7 @@ export class ParleyServer {
       speechAvailable: () => this.asrPool.hasCapacity(),
       placement: this.placement,
       nodeId: config.nodeId,
+      logger: logger.child({ component: "sessions" }),
     });
     mountCustomerWs(
       this.#app,

@@ -6,6 +6,7 @@
 // of the conversation, its end and its reward decision are in the database.
 import { createSession, librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
 import { PostgresCluster } from "@parley/records/testing";
+import pino from "pino";
 import postgres from "postgres";
 import { register } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,10 +18,13 @@ let pg: PostgresCluster;
 let node: ParleyServer;
 let databaseUrl: string;
 const closers: (() => unknown)[] = [];
+/** The node's warnings and errors, as JSON lines. */
+const logged: { msg: string }[] = [];
 beforeAll(async () => {
   pg = await PostgresCluster.start({ settings: { fsync: "off", synchronous_commit: "off" } });
   databaseUrl = await pg.createDatabase("parley_fault");
-  node = await startServer({ DATABASE_URL: databaseUrl });
+  const logger = pino({ level: "warn" }, { write: (line: string) => logged.push(JSON.parse(line) as { msg: string }) });
+  node = await startServer({ DATABASE_URL: databaseUrl }, undefined, logger);
 });
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
@@ -70,6 +74,14 @@ describe("Postgres restarted mid-conversation", () => {
     await expect.poll(() => finals.size, { timeout: 10_000 }).toBeGreaterThan(finalsBefore);
     // A new customer is still served: the store is known, the session row waits in the queue.
     const during = await createSession(node);
+    // A store the node has not seen yet cannot be looked up: refused as unavailable, and the node says why.
+    const unknown = await fetch(`${node.url}/api/sessions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ storeCode: "never-seen", consent: { given: true, version: "test-1" } }),
+    });
+    expect(unknown.status).toBe(503);
+    expect(logged.map((l) => l.msg)).toContain("session refused: store lookup failed");
     // The conversation ends normally for the customer.
     expect((await customer.socket.request({ case: "endSession", value: {} })).case).toBe("sessionEnded");
     await expect.poll(() => counter("records_write_retries_total"), { timeout: 10_000 }).toBeGreaterThan(retriesBefore);

@@ -3,6 +3,7 @@
 // known route answers wrong methods with 405 and Allow, HEAD like GET, and
 // OPTIONS per the CORS policy (the node's own origin, plus ALLOWED_ORIGINS).
 
+import type { Logger } from "pino";
 import type { ClientIpResolver } from "../edge/ClientIpResolver.ts";
 import { OriginPolicy } from "../edge/OriginPolicy.ts";
 import { httpRequestDuration, httpRequestsTotal } from "../metrics.ts";
@@ -22,6 +23,8 @@ export interface HttpEdgeOptions {
   tls: boolean;
   origins: OriginPolicy;
   clientIps: ClientIpResolver;
+  /** Where a handler's failure is logged (the client gets a bare 500). */
+  logger: Logger;
 }
 
 export class HttpEdge {
@@ -29,7 +32,10 @@ export class HttpEdge {
   readonly clientIps: ClientIpResolver;
   readonly #headers: readonly (readonly [string, string])[];
 
+  readonly #logger: Logger;
+
   constructor(options: HttpEdgeOptions) {
+    this.#logger = options.logger;
     this.origins = options.origins;
     this.clientIps = options.clientIps;
     this.#headers = securityHeaders({ tls: options.tls });
@@ -94,12 +100,17 @@ export class HttpEdge {
         send(json(403, { error: "this origin may not call this API" }));
         return;
       }
+      const failed = (err: unknown) => {
+        // The client learns nothing of the cause; the log has it (a database down, a bug).
+        this.#logger.error({ err, method: info.method, route }, "request failed");
+        send(json(500, { error: "internal error" }));
+      };
       try {
         const result = handler({ res, req, info, aborted: () => aborted });
-        if (result instanceof Promise) result.then(send, () => send(json(500, { error: "internal error" })));
+        if (result instanceof Promise) result.then(send, failed);
         else send(result);
-      } catch {
-        send(json(500, { error: "internal error" }));
+      } catch (err) {
+        failed(err);
       }
     };
   }

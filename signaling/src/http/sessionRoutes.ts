@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, toParleyError } from "@parley/proto/errors";
 import type { Records } from "@parley/records";
+import type { Logger } from "pino";
 import { issueToken } from "../auth/token.ts";
 import { type SessionPlacement, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import { clientKey } from "../edge/ClientIpResolver.ts";
@@ -39,6 +40,8 @@ export interface SessionRouteDeps {
   /** Which node takes the conversation (the one with the most room). */
   placement: SessionPlacement;
   nodeId: string;
+  /** Failures of the node's own (the records database away), not the client's. */
+  logger: Logger;
 }
 
 interface SessionRequest {
@@ -85,6 +88,7 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
       try {
         store = await deps.records.findStore(storeCode);
       } catch (error) {
+        deps.logger.warn({ err: error, storeCode }, "session refused: store lookup failed");
         return json(503, { error: toParleyError(error).message });
       }
       if (!store) return json(404, { error: `unknown store "${storeCode}"` });
@@ -131,7 +135,9 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
       } catch (error) {
         release();
         const e = toParleyError(error);
-        return json(STATUS_OF[e.code] ?? 500, { error: e.message });
+        const status = STATUS_OF[e.code] ?? 500;
+        if (status >= 500) deps.logger.error({ err: error, sessionId }, "session could not be stored");
+        return json(status, { error: e.message });
       }
       const expiresAt = Date.now() + deps.tokenTtlMs;
       if (!here) {
