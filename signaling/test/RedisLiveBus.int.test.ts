@@ -150,4 +150,30 @@ describe("RedisLiveBus", () => {
       admin.disconnect();
     }
   });
+
+  it("trims stream entries older than their maximum age (they carry transcripts)", async () => {
+    const stream = `test:live:age:${++streamNo}`;
+    const bus = new RedisLiveBus({
+      url: redis.url,
+      nodeId: "node-age",
+      logger: pino({ level: "silent" }),
+      stream,
+      streamMaxAgeMs: 1_000,
+      sweepIntervalMs: 200,
+    });
+    buses.push(bus);
+    const admin = new Redis(redis.url);
+    try {
+      bus.publish(envelope("node-age", "old", 1));
+      await expect.poll(() => admin.xlen(stream)).toBe(1);
+      await new Promise((r) => setTimeout(r, 1_500));
+      bus.publish(envelope("node-age", "new", 1));
+      // The old entry goes with a sweep; the new one stays until it is as old.
+      await expect.poll(async () => (await admin.xrange(stream, "-", "+")).length, { timeout: 5_000 }).toBe(1);
+      const [entry] = (await admin.xrangeBuffer(stream, "-", "+")) as [Buffer, Buffer[]][];
+      expect(entry![1][1]!.includes(Buffer.from("new"))).toBe(true);
+    } finally {
+      admin.disconnect();
+    }
+  });
 });

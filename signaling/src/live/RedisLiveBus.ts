@@ -34,6 +34,15 @@ export interface RedisLiveBusOptions {
   endedSessionTtlMs?: number;
   /** Sessions without any event for this long are forgotten (their node died). */
   silentSessionTtlMs?: number;
+  /**
+   * Stream entries older than this are trimmed (default 1 h): they carry
+   * transcripts, and nodes need them only for live delivery and to catch up
+   * after a Redis outage; maxLength alone would keep them for as long as
+   * 100k newer events take to come, on a quiet deployment for months.
+   */
+  streamMaxAgeMs?: number;
+  /** How often the bus forgets sessions and trims the stream (default 30 s). */
+  sweepIntervalMs?: number;
 }
 
 const FIELD = "e";
@@ -82,6 +91,8 @@ export class RedisLiveBus implements LiveBus {
       outboxLimit: options.outboxLimit ?? 20_000,
       endedSessionTtlMs: options.endedSessionTtlMs ?? 5 * 60_000,
       silentSessionTtlMs: options.silentSessionTtlMs ?? 60 * 60_000,
+      streamMaxAgeMs: options.streamMaxAgeMs ?? 60 * 60_000,
+      sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
     };
     this.#local = new LocalLiveBus(options.logger);
     this.#closing = new Promise((resolve) => {
@@ -109,7 +120,7 @@ export class RedisLiveBus implements LiveBus {
     // The wait after a refusal is kept across reconnects (a READONLY reconnect would otherwise
     // reset it every cycle): only an append that succeeds clears it.
     this.#writer.on("ready", () => this.#scheduleFlush());
-    this.#sweeper = setInterval(() => this.#sweep(), 30_000).unref();
+    this.#sweeper = setInterval(() => this.#sweep(), this.#o.sweepIntervalMs).unref();
     this.#reading = this.#readLoop();
   }
 
@@ -289,5 +300,10 @@ export class RedisLiveBus implements LiveBus {
       const ttl = ended ? this.#o.endedSessionTtlMs : this.#o.silentSessionTtlMs;
       if (now - seenAt > ttl) this.#remote.delete(sessionId);
     }
+    // Entry ids are Redis's milliseconds; every node trims, which is idempotent.
+    if (this.#writer.status === "ready")
+      this.#writer
+        .xtrim(this.#o.stream, "MINID", `${now - this.#o.streamMaxAgeMs}-0`)
+        .catch((err: Error) => this.#o.logger.debug({ err: err.message }, "live-event stream trim failed"));
   }
 }
