@@ -2,6 +2,7 @@
 // decision is made once and reaches the customer as a RewardUpdate.
 import { randomUUID } from "node:crypto";
 import { type LiveEvent, RewardStatus } from "@parley/proto/live";
+import { register } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICY, type PublishTarget, type Records } from "../src/index.ts";
 import { applyBudget, parsePolicy, rewardForScore } from "../src/rewards/policy.ts";
@@ -115,6 +116,26 @@ describe("reward decisions", () => {
         amountMinor: 0,
         reason: "below_minimum_quality",
       });
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("observe reward_amount_sek only for rewards in SEK (a euro reward is not a 0 SEK one)", async () => {
+    const { records, published } = await setup();
+    const observed = async () =>
+      (await register.getSingleMetric("reward_amount_sek")!.get()).values.find(
+        (v) => (v as { metricName?: string }).metricName === "reward_amount_sek_count",
+      )?.value ?? 0;
+    try {
+      const before = await observed();
+      await converse(records, 77);
+      expect(await observed()).toBe(before + 1);
+      await records.sql`update businesses set currency = 'EUR' where id = ${records.demo!.businessId}`;
+      const euro = await converse(records, 77);
+      const reward = published.find((p) => p.target.sessionId === euro.sessionId && p.event.kind.case === "reward");
+      expect(reward?.event.kind.value).toMatchObject({ status: RewardStatus.GRANTED, currency: "EUR" });
+      expect(await observed()).toBe(before + 1);
     } finally {
       await records.close();
     }

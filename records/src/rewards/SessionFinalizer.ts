@@ -165,7 +165,8 @@ export class SessionFinalizer {
       reason: decision.reason,
       flags,
     };
-    rewardAmountSek.observe(session.currency === "SEK" ? result.amountMinor / 100 : 0);
+    // The guide's histogram is in SEK: a reward in another currency is not a 0 SEK one, so it is left out.
+    if (session.currency === "SEK") rewardAmountSek.observe(result.amountMinor / 100);
     rewardDecisionsTotal.inc({ status: result.status, reason: result.reason });
     payoutTransitionsTotal.inc({ state: result.status });
     if (flags.some((f) => f.severity === "fraud"))
