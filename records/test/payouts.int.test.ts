@@ -224,6 +224,26 @@ describe("Stripe Connect payouts", () => {
       await t.close();
     }
   });
+  it("keep the transfer's key while Stripe says a request with it is still running (409), so it is sent once", async () => {
+    const t = await setup();
+    try {
+      // Another node's request with key :0 is under way: every try of ours, the SDK's retries included, gets 409.
+      stripe.conflictNext("/v1/transfers", 3);
+      await onboard(t);
+      const s = await until(t.state, (x) => x.last_error !== null);
+      expect(s).toMatchObject({ status: "transfer_pending" });
+      expect(String(s.last_error)).toMatch(/in-progress request/);
+      await t.records.payouts!.sweep();
+      expect((await t.state()).status).toBe("payout_pending");
+      expect(stripe.transfers).toHaveLength(1);
+      // Not a definite refusal: the retry used the same key, so a transfer under way is not doubled by a new one.
+      const keys = new Set(stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.idempotencyKey));
+      expect([...keys]).toEqual([`reward:${t.rewardId}:transfer:0`]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("the sweep exports how long the oldest payout has waited for Stripe's webhook", async () => {
     const t = await setup();
     try {

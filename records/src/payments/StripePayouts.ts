@@ -218,14 +218,20 @@ export class StripePayouts {
       if (error instanceof Stripe.errors.StripeError) {
         // Kept for the sweep to retry (insufficient balance, Stripe down) and for an admin to read.
         const message = `${error.type}${error.code ? `/${error.code}` : ""}: ${error.message}`;
-        // A definite answer (4xx): the next try needs a new key. No answer or 5xx: the same key.
-        const definite = error.statusCode !== undefined && error.statusCode < 500 && error.statusCode !== 429;
+        // A definite answer (4xx): the next try needs a new key. No answer, 5xx, 429, or 409
+        // (another request with this key still running, perhaps on another node): the same key,
+        // else a second transfer could go out under the next key while the first completes.
+        const status = error.statusCode;
+        const definite = status !== undefined && status < 500 && status !== 429 && status !== 409;
         const step = reward.status === "transfer_pending" ? "transfer" : "payout";
+        // Only from the attempt this node used: a stale node replaying an old key's stored error
+        // must not move the key on under a request that a newer key has under way.
         await this.#sql`
           update rewards set last_error = ${message}, updated_at = now(),
             transfer_attempt = transfer_attempt + ${definite && step === "transfer" ? 1 : 0},
             payout_attempt = payout_attempt + ${definite && step === "payout" ? 1 : 0}
-          where id = ${reward.id} and status = ${reward.status}`;
+          where id = ${reward.id} and status = ${reward.status}
+            and transfer_attempt = ${reward.transfer_attempt} and payout_attempt = ${reward.payout_attempt}`;
         logger.warn({ err: message, definite }, "reward payment deferred");
         return reward.status;
       }

@@ -47,6 +47,7 @@ export class StripeTestDouble {
   readonly #server: http.Server;
   readonly #stripe = new Stripe("sk_test_double_for_signing");
   #failNext: { path: string; status: number; error: Json } | undefined;
+  readonly #conflicts = new Map<string, number>();
   #ids = 0;
   #closed = false;
 
@@ -89,6 +90,15 @@ export class StripeTestDouble {
   /** The next request to `path` fails once with this status and Stripe error body. */
   failNext(path: string, status: number, error: Json): void {
     this.#failNext = { path, status, error };
+  }
+
+  /**
+   * The next `times` requests to `path` answer as Stripe does while another
+   * request with the same idempotency key is still running: 409, and nothing
+   * saved under the key (a later request with it runs for real).
+   */
+  conflictNext(path: string, times: number): void {
+    this.#conflicts.set(path, times);
   }
 
   /** What Stripe's hosted onboarding does when the customer finishes: the account can receive money. */
@@ -181,6 +191,18 @@ export class StripeTestDouble {
     params: Json,
     connected: string | undefined,
   ): { status: number; body: string; validationFailed?: boolean } {
+    const conflicts = this.#conflicts.get(path) ?? 0;
+    if (conflicts > 0) {
+      this.#conflicts.set(path, conflicts - 1);
+      return {
+        ...error(409, {
+          type: "idempotency_error",
+          message:
+            "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): please try again later.",
+        }),
+        validationFailed: true,
+      };
+    }
     if (this.#failNext && this.#failNext.path === path) {
       const { status, error: e } = this.#failNext;
       this.#failNext = undefined;
