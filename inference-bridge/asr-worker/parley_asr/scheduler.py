@@ -335,6 +335,8 @@ class ScheduledStream(EngineStream):
                 self._close_utterance(self._received)
             self._update_due(time.monotonic())
             while not self._done:
+                if self._closed_stream:  # cancelled while we waited: nothing more to deliver, no failure
+                    return []
                 self._check()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -349,6 +351,7 @@ class ScheduledStream(EngineStream):
             self._closed_stream = True
             self.due = None
             self._scheduler._release(self.key)
+            self._cond.notify_all()  # wake a finish() waiting on this stream (a cancel from another thread)
 
     # -- scheduler thread -------------------------------------------------------
 

@@ -164,7 +164,14 @@ class _Run:
 
     def terminated(self) -> None:
         self.end("stream_cancelled", level="warning")  # no-op after a normal end
-        self.close()
+        # grpc runs this callback on its one polling thread: closing here could
+        # wait for an engine call in flight (up to CALL_TIMEOUT_S on a hung
+        # process) and for a dead process's joins, stalling every stream. Take
+        # the stream (so it is freed exactly once) and close it on a thread.
+        with self._lock:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            threading.Thread(target=stream.close, name="stream-close", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:

@@ -87,6 +87,9 @@ class Session:
                 self.finals += 1
             elif isinstance(event, Commit):
                 out.append(pb.RecognizeResponse(ack=pb.AudioAck(committed_offset_samples=event.offset)))
+                # Silence yields only commits: forget the chunks behind the ack
+                # here too, or a listening stream keeps one entry per chunk.
+                self._forget_captures(event.offset)
         return out
 
     def _segment(
@@ -114,8 +117,13 @@ class Session:
 
     def _captured_at(self, end: int) -> float:
         """Capture time of the chunk holding the result's last sample."""
-        while self._captures and self._captures[0][0] < end:
-            self._last_capture = self._captures.popleft()[1]
+        self._forget_captures(end)
         if self._captures:
             return self._captures[0][1]
         return self._last_capture
+
+    def _forget_captures(self, end: int) -> None:
+        """Drop the chunks that end before `end` (no later result reaches back
+        there), keeping the last one's capture time as the fallback."""
+        while self._captures and self._captures[0][0] < end:
+            self._last_capture = self._captures.popleft()[1]

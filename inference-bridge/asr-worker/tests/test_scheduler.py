@@ -225,3 +225,30 @@ def test_a_failing_model_fails_its_streams_not_the_worker(scheduler: BatchSchedu
     other = open_stream(scheduler)
     feed(other, speech(1.5), 0)
     assert any(isinstance(e, Final) for e in other.finish())
+
+
+def test_close_wakes_a_waiting_finish(scheduler: BatchScheduler, source: ScriptedSource) -> None:
+    stream = open_stream(scheduler)
+    source.gate.clear()  # the final pass stays in flight: finish() waits for it
+    feed(stream, speech(1.2), 0)
+    assert source.entered.wait(5)
+    returned = threading.Event()
+    outcome: list[object] = []
+
+    def finishing() -> None:
+        try:
+            outcome.append(stream.finish())
+        except EngineFailure as exc:
+            outcome.append(exc)
+        returned.set()
+
+    thread = threading.Thread(target=finishing, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: stream._finishing)
+        stream.close()  # the client cancelled (from another thread)
+        assert returned.wait(5), "close() did not wake finish()"
+        assert outcome == [[]], "a cancelled stream's finish() is no failure"
+    finally:
+        source.gate.set()
+        thread.join(5)

@@ -1,0 +1,66 @@
+"""Freeing a stream when the client cancels: the servicer's _Run over a ProcessStream."""
+
+from __future__ import annotations
+
+import threading
+
+from parley_asr.engine import Event, StreamSettings
+from parley_asr.service import _Run
+from parley_asr.workers import ProcessPool, ProcessStream, Request, _Process
+
+
+class HeldProcess(_Process):
+    """An engine process double (no child): an `accept` waits for `gate`, like a slow or hung engine."""
+
+    def __init__(self) -> None:
+        self.ready = True
+        self.broken = False
+        self.gate = threading.Event()
+        self.in_call = threading.Event()
+        self.posted: list[Request] = []
+
+    def call(self, request: Request) -> list[Event]:
+        if request[0] == "accept":
+            self.in_call.set()
+            self.gate.wait(10)
+        return []
+
+    def post(self, request: Request) -> None:
+        self.posted.append(request)
+
+
+class CountingPool(ProcessPool):
+    """Records releases; no processes."""
+
+    def __init__(self) -> None:
+        self.released: list[_Process] = []
+        self.freed = threading.Event()
+
+    def release(self, process: _Process) -> None:
+        self.released.append(process)
+        self.freed.set()
+
+
+def test_a_cancel_does_not_wait_for_the_engine_call_in_flight() -> None:
+    process, pool = HeldProcess(), CountingPool()
+    stream = ProcessStream(pool, process, StreamSettings("s", 16000, "en", 0))
+    run = _Run()
+    run.attach(stream)
+    # The stream's own (gRPC handler) thread is inside an engine call.
+    handler = threading.Thread(target=stream.accept, args=(b"\0\0", 0), daemon=True)
+    handler.start()
+    assert process.in_call.wait(5)
+    # grpc runs the cancel callback on its polling thread.
+    callback = threading.Thread(target=run.terminated, daemon=True)
+    callback.start()
+    try:
+        callback.join(5)
+        assert not callback.is_alive(), "the cancel callback waited for the engine call in flight"
+        assert pool.released == [], "the process is still busy: not free for another stream yet"
+    finally:
+        process.gate.set()
+    handler.join(5)
+    assert pool.freed.wait(5), "the process is released once its call returned"
+    run.close()  # the handler's own cleanup afterwards: nothing left to free
+    assert pool.released == [process]
+    assert process.posted == [("abort",)]
