@@ -114,6 +114,18 @@ describe("fraud and quality rules", () => {
     expect(replay.reward.status).toBe("withheld");
   });
 
+  it("withhold on a flag an earlier run stored, though this run has no fingerprint to find it again", async () => {
+    // The first finalize stored replayed_audio, then failed before deciding; the recovery sweep decides.
+    const v = await visit(records);
+    await records.sql`delete from rewards where session_id = ${v.sessionId}`;
+    await records.sql`
+      insert into fraud_flags (session_id, rule, severity, detail)
+      values (${v.sessionId}, 'replayed_audio', 'fraud', ${records.sql.json({ matchedSession: "earlier" })})`;
+    const decision = await records.finalizer.finalize(v.sessionId);
+    expect(decision).toMatchObject({ status: "withheld", amountMinor: 0, reason: "flagged" });
+    expect(decision?.flags.map((f) => f.rule)).toEqual(["replayed_audio"]);
+  });
+
   it("withhold a transcript copied from another session", async () => {
     const lines = uniqueFeedback(424242);
     expect((await visit(records, { lines })).rules).toEqual([]);

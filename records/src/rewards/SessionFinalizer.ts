@@ -102,7 +102,7 @@ export class SessionFinalizer {
     const now = new Date(this.#now());
     const segments = await sql<{ text: string }[]>`
       select text from transcript_segments where session_id = ${sessionId} order by start_ms, segment_id`;
-    const flags = await this.#fraud.check(
+    const found = await this.#fraud.check(
       {
         sessionId,
         businessId: session.business_id,
@@ -122,6 +122,11 @@ export class SessionFinalizer {
       // The lock is its own statement: in READ COMMITTED the sum below then sees every reward
       // committed before the lock was granted (a subquery in the locking statement would not).
       await tx`select 1 from businesses where id = ${session.business_id} for update`;
+      // Flags an earlier run stored count too: a recovery sweep that races a first finalize (or
+      // follows one that failed after its fraud check) has no fingerprint, and would miss them.
+      const stored = await tx<FraudFlag[]>`
+        select rule, severity, detail from fraud_flags where session_id = ${sessionId}`;
+      const flags = [...found, ...stored.filter((s) => !found.some((f) => f.rule === s.rule))];
       const [business] = await tx<{ daily_budget_minor: number; spent: number }[]>`
         select b.daily_budget_minor,
                (select coalesce(sum(r.amount_minor), 0) from rewards r
@@ -147,7 +152,7 @@ export class SessionFinalizer {
                 ${session.currency}, ${session.score ?? 0}, ${status}, ${policyDecision.reason}, ${now}, ${now})
         on conflict (session_id) do nothing
         returning id`;
-      return row ? { rewardId: row.id, status, ...policyDecision } : undefined;
+      return row ? { rewardId: row.id, status, flags, ...policyDecision } : undefined;
     });
     if (!decision) {
       // Another node decided first: theirs stands.
@@ -156,6 +161,7 @@ export class SessionFinalizer {
       return theirs;
     }
 
+    const { flags } = decision;
     const result: RewardDecision = {
       rewardId: decision.rewardId,
       sessionId,
