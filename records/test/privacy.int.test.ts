@@ -166,6 +166,32 @@ describe("retention of dead letters", () => {
   });
 });
 
+describe("content stored after a session was redacted", () => {
+  it("is deleted by the next run (a fraud check that finished after the customer's deletion)", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      retention: { intervalMs: 0, dataRetentionDays: 730, voiceRetentionHours: 24 },
+    });
+    try {
+      const gone = await visit(records);
+      await records.sql`update sessions set created_at = created_at - interval '800 days' where id = ${gone.sessionId}`;
+      now += HOUR;
+      expect((await records.retention.runOnce()).sessions_redacted).toBe(1);
+      expect(await count(records, "transcript_signatures", gone.sessionId)).toBe(0);
+      // The late write: a signature for the redacted session.
+      await records.sql`
+        insert into transcript_signatures (session_id, business_id, minhash, created_at)
+        select id, business_id, ${Buffer.alloc(16)}, now() from sessions where id = ${gone.sessionId}`;
+      const counts = await records.retention.runOnce();
+      expect(counts.transcript_signatures).toBe(1);
+      expect(await count(records, "transcript_signatures", gone.sessionId)).toBe(0);
+    } finally {
+      await records.close();
+    }
+  });
+});
+
 describe("customer data access and deletion", () => {
   it("deletes the session's dead letters with the rest of its data", async () => {
     const records = await openRecords(await pg.createDatabase());

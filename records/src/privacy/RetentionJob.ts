@@ -84,7 +84,16 @@ export class RetentionJob {
       const letters = await tx`delete from dead_letters where at < ${dataCutoff}`;
       const due = await tx<{ id: string }[]>`
         select id from sessions where created_at < ${dataCutoff} and redacted_at is null for update`;
-      const ids = due.map((r) => r.id);
+      // Sessions redacted already that got content afterwards: a reward's fraud check that was
+      // under way when the customer deleted their data stores a transcript signature (and an
+      // audio fingerprint) for a session nobody would redact again.
+      const late = await tx<{ id: string }[]>`
+        select s.id from sessions s where s.redacted_at is not null
+          and (exists (select 1 from transcript_signatures t where t.session_id = s.id)
+               or exists (select 1 from audio_fingerprints a where a.session_id = s.id)
+               or exists (select 1 from transcript_segments g where g.session_id = s.id))
+        for update of s`;
+      const ids = [...due, ...late].map((r) => r.id);
       const content = await redactSessions(tx, ids, new Date(now));
       return {
         ...content,
