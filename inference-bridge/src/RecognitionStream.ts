@@ -64,6 +64,9 @@ export interface RecognitionStreamOptions {
   onState: (state: StreamState, detail: string) => void;
 }
 
+/** gRPC statuses that say the caller was at fault (3 INVALID_ARGUMENT, 7 PERMISSION_DENIED, 16 UNAUTHENTICATED). */
+const CALLER_FAULTS = new Set([3, 7, 16]);
+
 export class RecognitionStream {
   readonly #o: RecognitionStreamOptions;
   readonly #retry: RetryPolicy;
@@ -430,7 +433,9 @@ export class RecognitionStream {
     if (call !== this.#call || this.#closed) return;
     const worker = this.#worker;
     this.#dropCall()?.cancel();
-    if (worker) this.#o.pool.reportFailure(worker, error);
+    // A worker that refused what this stream sent, or its token, is not down: marking it so
+    // would let one bad stream keep every worker out of everyone's admission.
+    if (worker && !CALLER_FAULTS.has(error.code ?? -1)) this.#o.pool.reportFailure(worker, error);
     // One error per outage, not one per attempt: a worker's 30 s restart must not read as 16 failures.
     if (this.#attempt === 0) {
       this.#brokeAt = performance.now();

@@ -1,3 +1,4 @@
+import * as grpc from "@grpc/grpc-js";
 import type { Segment } from "@parley/proto/asr";
 import { StreamState } from "@parley/proto/live";
 import pino from "pino";
@@ -434,6 +435,26 @@ describe("RecognitionStream", () => {
     expect(states.filter((s) => s === StreamState.RECONNECTING).length).toBeLessThan(50);
     // The outage and the giving up: not one error per attempt.
     expect((await errors()) - before).toBe(2);
+  });
+
+  it("does not mark a worker down for refusing what the stream sent (INVALID_ARGUMENT)", async () => {
+    const worker = await recognizer();
+    worker.refuseWith = grpc.status.INVALID_ARGUMENT;
+    const pool = new AsrWorkerPool({ addresses: [worker.address], logger });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({
+      sessionId: "refused",
+      pool,
+      logger,
+      retry: { maxRetry: 2, retryIntervalMs: 10, timeoutMs: 2_000 },
+      onSegment: () => {},
+      onState: () => {},
+    });
+    cleanups.push(() => stream.close());
+    feed(stream, 0, 5);
+    await expect.poll(() => stream.state, { timeout: 10_000 }).toBe(StreamState.FAILED);
+    expect(worker.streams.length).toBeGreaterThan(1); // it was tried again
+    expect(pool.workers[0]!.healthy).toBe(true); // but is not taken for down: other streams still get it
   });
 
   it("fails cleanly when no worker can be reached", async () => {

@@ -34,6 +34,8 @@ export class RecordingRecognizer {
    * final (as a worker that commits the noise before the words).
    */
   acksWithoutFinals = false;
+  /** Answer every config with this status (as a worker refusing the client's request or token). */
+  refuseWith: grpc.status | undefined;
   /**
    * Partials: after each audio chunk, the end_ms of a partial to send (given
    * the samples received so far), or undefined for none.
@@ -89,6 +91,10 @@ export class RecordingRecognizer {
       if (request.kind.case === "audio") request.kind.value.pcm = Uint8Array.from(request.kind.value.pcm);
       stream.requests.push(request);
       const kind = request.kind;
+      if (kind.case === "config" && this.refuseWith !== undefined) {
+        call.emit("error", { code: this.refuseWith, details: "refused by the test double" });
+        return;
+      }
       if (kind.case === "config") {
         segmentId = kind.value.firstSegmentId;
         start = received = kind.value.startOffsetSamples;
