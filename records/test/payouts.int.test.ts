@@ -19,12 +19,14 @@ afterAll(() => pg?.destroy());
 afterEach(() => stripe?.close());
 
 let seed = 1000;
-async function setup(options: { crashAfterTransfer?: () => boolean } = {}) {
+async function setup(options: { crashAfterTransfer?: () => boolean; otherEndpointSecret?: string } = {}) {
   stripe = await StripeTestDouble.start({ platformBalance: 100_000 });
   const records = await openRecords(await pg.createDatabase(), {
     stripe: {
       ...stripe.clientOptions,
-      webhookSecret: stripe.webhookSecret,
+      webhookSecret: options.otherEndpointSecret
+        ? `${stripe.webhookSecret}, ${options.otherEndpointSecret}`
+        : stripe.webhookSecret,
       returnUrl: "http://localhost:8080/?claimed={session}",
     },
     payoutFaults: {
@@ -180,6 +182,32 @@ describe("Stripe Connect payouts", () => {
       const genuine = stripe.webhook("payout.paid", { ...stripe.payouts[0], status: "paid" }, { account });
       expect((await t.deliver(genuine.payload.replace('"paid"', '"paid" '), genuine.signature)).status).toBe(400);
       expect((await t.state()).status).toBe("payout_failed");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("accept events signed by either of two endpoints' secrets (platform and connected accounts)", async () => {
+    const t = await setup({ otherEndpointSecret: "whsec_connected_accounts_endpoint" });
+    try {
+      const res = await t.claim();
+      expect(res.status).toBe(200);
+      const { stripe_account_id: account } = await t.state();
+      const updated = stripe.webhook("account.updated", stripe.completeOnboarding(account as string), {
+        account: account as string,
+        secret: "whsec_connected_accounts_endpoint",
+      });
+      expect((await t.deliver(updated.payload, updated.signature)).status).toBe(200);
+      expect((await until(t.state, (x) => x.status === "payout_pending")).status).toBe("payout_pending");
+      const forged = stripe.webhook(
+        "payout.paid",
+        { ...stripe.payouts[0], status: "paid" },
+        {
+          account: account as string,
+          secret: "whsec_not_ours",
+        },
+      );
+      expect((await t.deliver(forged.payload, forged.signature)).status).toBe(400);
     } finally {
       await t.close();
     }

@@ -31,7 +31,12 @@ import {
 export interface StripeOptions {
   /** STRIPE_SECRET_KEY */
   secretKey: string;
-  /** STRIPE_WEBHOOK_SECRET */
+  /**
+   * STRIPE_WEBHOOK_SECRET: one signing secret, or several separated by commas.
+   * Stripe signs each endpoint with its own: account.updated and payout.* of
+   * connected accounts come to an endpoint for connected accounts,
+   * transfer.reversed to the platform's, and both may point here.
+   */
   webhookSecret: string;
   /** Where the customer returns after onboarding (the app's claim page); {session} is replaced. */
   returnUrl: string;
@@ -272,11 +277,28 @@ export class StripePayouts {
    * is written in the same transaction as the state change it causes, so a
    * redelivery is answered 200 and changes nothing.
    */
+  /** The event, if one of the endpoints' secrets signed it; else the last secret's error. */
+  #verified(rawBody: Buffer, signature: string): Stripe.Event {
+    const secrets = this.#options.webhookSecret
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    let failure: unknown = new Error("no webhook secret configured");
+    for (const secret of secrets) {
+      try {
+        return this.stripe.webhooks.constructEvent(rawBody, signature, secret);
+      } catch (error) {
+        failure = error;
+      }
+    }
+    throw failure;
+  }
+
   async handleWebhook(rawBody: Buffer, signature: string | undefined): Promise<{ status: number; body: unknown }> {
     let event: Stripe.Event;
     try {
       if (!signature) throw new Error("missing Stripe-Signature header");
-      event = this.stripe.webhooks.constructEvent(rawBody, signature, this.#options.webhookSecret);
+      event = this.#verified(rawBody, signature);
     } catch (error) {
       stripeWebhooksTotal.inc({ type: "unknown", outcome: "rejected" });
       return { status: 400, body: { error: `webhook rejected: ${(error as Error).message}` } };
