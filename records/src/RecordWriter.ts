@@ -46,6 +46,8 @@ export interface SessionOpening {
   deviceHash: string | null;
   ipHash: string | null;
   receiptRef: string | null;
+  /** Keyed hash of receiptRef: outlives a customer's deletion, for the duplicate-receipt rule. */
+  receiptHash: string | null;
   dataCodeHash: string;
   nodeId: string;
 }
@@ -386,6 +388,7 @@ function insertOpens(tx: TransactionSql, rows: SessionOpening[]) {
     device_hash: r.deviceHash,
     ip_hash: r.ipHash,
     receipt_ref: r.receiptRef,
+    receipt_hash: r.receiptHash,
     data_code_hash: r.dataCodeHash,
     node_id: r.nodeId,
   }));
@@ -395,7 +398,7 @@ function insertOpens(tx: TransactionSql, rows: SessionOpening[]) {
     on conflict (id) do update set
       consent_given_at = excluded.consent_given_at, consent_version = excluded.consent_version,
       device_hash = excluded.device_hash, ip_hash = excluded.ip_hash, receipt_ref = excluded.receipt_ref,
-      data_code_hash = excluded.data_code_hash`;
+      receipt_hash = excluded.receipt_hash, data_code_hash = excluded.data_code_hash`;
 }
 
 function upsertStarted(tx: TransactionSql, envelope: LiveEnvelope, value: SessionStarted) {

@@ -223,6 +223,8 @@ export class Records {
       dataRetentionDays: options.retention?.dataRetentionDays ?? 730,
       voiceRetentionHours: options.retention?.voiceRetentionHours ?? 24,
       intervalMs: options.retention?.intervalMs ?? 3_600_000,
+      fraudWindowMs:
+        options.retention?.fraudWindowMs ?? { ...DEFAULT_FRAUD_OPTIONS, ...options.fraud }.velocityWindowMs,
     };
     this.retention = new RetentionJob(this.sql, logger, retention, this.#now);
     const limiter = new RateLimiter({
@@ -288,6 +290,7 @@ export class Records {
       deviceHash: input.deviceId ? this.#hash(`device:${input.deviceId}`) : null,
       ipHash: input.ip ? this.#hash(`ip:${input.ip}`) : null,
       receiptRef: receipt,
+      receiptHash: receipt ? this.#hash(`receipt:${receipt}`) : null,
       dataCodeHash: this.#hash(`code:${dataCode}`),
       nodeId: this.#options.nodeId,
     });

@@ -262,6 +262,58 @@ describe("customer data access and deletion", () => {
     }
   });
 
+  it("keeps only keyed hashes after a deletion: the same receipt cannot earn again; device and address hashes go after the velocity window", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      retention: { intervalMs: 0, dataRetentionDays: 730, voiceRetentionHours: 24 },
+    });
+    const http = await serveRoutes(records.routes);
+    const purchase = async () => {
+      const c = new Conversation();
+      const begun = await records.beginSession({
+        sessionId: c.sessionId,
+        storeCode: "demo",
+        consent: { given: true, version: "v1" },
+        deviceId: randomUUID(),
+        ip: `198.51.100.${++seed % 250}`,
+        receipt: "R-7001",
+      });
+      records.write(c.started());
+      for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
+      records.write(c.ended(80));
+      await records.flush();
+      const [reward] = await records.sql`select status from rewards where session_id = ${c.sessionId}`;
+      return { sessionId: c.sessionId, dataCode: begun.dataCode, status: reward?.status as string };
+    };
+    try {
+      const first = await purchase();
+      expect(first.status).toBe("claimable");
+      const del = await fetch(`${http.url}/api/customer/sessions/${first.sessionId}`, {
+        method: "DELETE",
+        headers: { "x-parley-data-code": first.dataCode },
+      });
+      expect(del.status).toBe(200);
+      const [kept] = await records.sql`
+        select receipt_ref, receipt_hash, device_hash, ip_hash from sessions where id = ${first.sessionId}`;
+      expect(kept!.receipt_ref).toBeNull(); // the receipt's text is gone…
+      expect(kept!.receipt_hash).not.toBeNull(); // …its keyed hash stays for the rule
+      expect(kept!.receipt_hash).not.toContain("R-7001");
+      // The same purchase again, after deleting the first conversation: withheld.
+      expect((await purchase()).status).toBe("withheld");
+      // Past the velocity window the device and address hashes go; the receipt's stays.
+      now += 25 * HOUR;
+      await records.retention.runOnce();
+      const [later] = await records.sql`
+        select receipt_hash, device_hash, ip_hash from sessions where id = ${first.sessionId}`;
+      expect(later).toMatchObject({ device_hash: null, ip_hash: null });
+      expect(later!.receipt_hash).not.toBeNull();
+    } finally {
+      await http.close();
+      await records.close();
+    }
+  });
+
   it("deletes nothing while the conversation may still be going; a session cut off by a crash, once it cannot be", async () => {
     let now = Date.now();
     const records = await openRecords(await pg.createDatabase(), { now: () => now, sessionLiveLimitMs: HOUR });

@@ -88,7 +88,8 @@ export class FraudDetector {
       // Times are compared in SQL against the session's own row: JS dates lose Postgres's microseconds.
       const [earlier] = await sql<{ n: number }[]>`
         select count(*)::int as n from sessions o, sessions me
-        where me.id = ${facts.sessionId} and o.business_id = me.business_id and o.receipt_ref = ${facts.receiptRef}
+        where me.id = ${facts.sessionId} and o.business_id = me.business_id
+          and (o.receipt_ref = ${facts.receiptRef} or o.receipt_hash = me.receipt_hash)
           and o.id <> me.id and o.begun_order < me.begun_order`;
       if (earlier!.n > 0) flag("duplicate_receipt", "fraud", { earlierSessions: earlier!.n });
     }

@@ -595,7 +595,7 @@ async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<R
     // never ended (its node died) is deletable once it can no longer be going.
     const liveUntil = s.created_at.getTime() + ctx.sessionLiveLimitMs;
     if (s.status === "open" && liveUntil > now.getTime()) return { kind: "live", retryMs: liveUntil - now.getTime() };
-    const counts = await redactSessions(tx, [sessionId], now);
+    const counts = await redactSessions(tx, [sessionId], now, { keepFraudEvidence: true });
     await tx`update sessions set deleted_by_customer_at = ${now} where id = ${sessionId}`;
     return { kind: "deleted", businessId: s.business_id, storeCode: s.store_code, counts };
   });

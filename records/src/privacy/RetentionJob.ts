@@ -16,6 +16,8 @@ export interface RetentionOptions {
   voiceRetentionHours: number;
   /** How often the job runs; 0: only when runOnce() is called. */
   intervalMs: number;
+  /** The fraud rules' velocity window: how long a deleted session's device and address hashes stay. */
+  fraudWindowMs: number;
 }
 
 export type RetentionCounts = Record<
@@ -94,6 +96,11 @@ export class RetentionJob {
                or exists (select 1 from transcript_segments g where g.session_id = s.id))
         for update of s`;
       const ids = [...due, ...late].map((r) => r.id);
+      // A customer's deletion kept the device and address hashes for the velocity rules: until now.
+      await tx`
+        update sessions set device_hash = null, ip_hash = null
+        where deleted_by_customer_at < ${new Date(now - this.#options.fraudWindowMs)}
+          and (device_hash is not null or ip_hash is not null)`;
       const content = await redactSessions(tx, ids, new Date(now));
       return {
         ...content,
@@ -115,8 +122,21 @@ export class RetentionJob {
   }
 }
 
-/** Deletes what the customer said and the session's identifying fields; keeps the money rows. */
-export async function redactSessions(tx: TransactionSql, ids: string[], now: Date): Promise<RetentionCounts> {
+/**
+ * Deletes what the customer said and the session's identifying fields; keeps
+ * the money rows. `keepFraudEvidence` (a customer's own deletion) keeps the
+ * keyed hashes the fraud rules compare (device, address, receipt: no text of
+ * theirs), so that deleting a conversation cannot clear the way for the same
+ * purchase or device to earn again; the job below drops the device and
+ * address hashes once the velocity window has passed, the receipt's with the
+ * data retention.
+ */
+export async function redactSessions(
+  tx: TransactionSql,
+  ids: string[],
+  now: Date,
+  options: { keepFraudEvidence?: boolean } = {},
+): Promise<RetentionCounts> {
   if (ids.length === 0)
     return {
       audio_fingerprints: 0,
@@ -139,8 +159,11 @@ export async function redactSessions(tx: TransactionSql, ids: string[], now: Dat
     tx`delete from ai_questions where session_id = any(${ids}::uuid[])`,
     tx`delete from transcript_signatures where session_id = any(${ids}::uuid[])`,
     tx`delete from dead_letters where lower(session_id) = any(${lowerIds}::text[])`,
-    tx`update sessions set device_hash = null, ip_hash = null, receipt_ref = null, data_code_hash = null,
-           redacted_at = ${now} where id = any(${ids}::uuid[])`,
+    options.keepFraudEvidence
+      ? tx`update sessions set receipt_ref = null, data_code_hash = null, redacted_at = ${now}
+           where id = any(${ids}::uuid[])`
+      : tx`update sessions set device_hash = null, ip_hash = null, receipt_ref = null, receipt_hash = null,
+           data_code_hash = null, redacted_at = ${now} where id = any(${ids}::uuid[])`,
   ]);
   return {
     audio_fingerprints: a.count,
