@@ -95,13 +95,24 @@ export class RetentionJob {
                or exists (select 1 from audio_fingerprints a where a.session_id = s.id)
                or exists (select 1 from transcript_segments g where g.session_id = s.id))
         for update of s`;
-      const ids = [...due, ...late].map((r) => r.id);
       // A customer's deletion kept the device and address hashes for the velocity rules: until now.
       await tx`
         update sessions set device_hash = null, ip_hash = null
         where deleted_by_customer_at < ${new Date(now - this.#options.fraudWindowMs)}
           and (device_hash is not null or ip_hash is not null)`;
-      const content = await redactSessions(tx, ids, new Date(now));
+      const expired = await redactSessions(
+        tx,
+        due.map((r) => r.id),
+        new Date(now),
+      );
+      // Their content again; what a customer's deletion kept for the fraud rules stays as long as it would.
+      const again = await redactSessions(
+        tx,
+        late.map((r) => r.id),
+        new Date(now),
+        { keepFraudEvidence: true },
+      );
+      const content = sumCounts(expired, again);
       return {
         ...content,
         audio_fingerprints: voice.count + content.audio_fingerprints,
@@ -176,3 +187,8 @@ export async function redactSessions(
     sessions_redacted: r.count,
   };
 }
+
+const sumCounts = (a: RetentionCounts, b: RetentionCounts): RetentionCounts =>
+  Object.fromEntries(
+    Object.entries(a).map(([kind, n]) => [kind, n + b[kind as keyof RetentionCounts]]),
+  ) as RetentionCounts;
