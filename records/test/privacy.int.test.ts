@@ -364,6 +364,12 @@ describe("customer data access and deletion", () => {
           ).status,
         );
       expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+      // Another customer behind the same address is not locked out by those guesses.
+      const theirs = await visit(records);
+      const read = await fetch(`${http.url}/api/customer/sessions/${theirs.sessionId}`, {
+        headers: { "x-parley-data-code": theirs.dataCode },
+      });
+      expect(read.status).toBe(200);
     } finally {
       await http.close();
       await records.close();

@@ -99,7 +99,10 @@ async function authenticate(
     const code = req.headers["x-parley-data-code"];
     if (!code || !UUID.test(sessionId))
       return json(401, { error: "send the session's data code in X-Parley-Data-Code" });
-    const limiterKey = `code:${addressKey(req.ip)}`;
+    // Per session, not per address: a 60-bit code cannot be guessed in 10 tries per window wherever
+    // they come from, and customers behind one address (a store's Wi-Fi, a carrier's NAT) do not lock
+    // each other out of reading, deleting or claiming.
+    const limiterKey = `code:${sessionId.toLowerCase()}`;
     const wait = ctx.loginLimiter.retryAfterMs(limiterKey);
     if (wait > 0) return tooMany(wait);
     const ok = await ctx.verifyDataCode(sessionId, code);
