@@ -83,8 +83,8 @@ export class RecognitionStream {
   #retryTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
   readonly #replayWindowMs: number;
-  /** When the stream last broke after being live (the outage's start), for the retry window. */
-  #brokeAt = 0;
+  /** When the committed offset last moved: a resume replays from there, so the ring must still hold it. */
+  #committedAt = performance.now();
   #reconnecting = false;
   #reportedOverflow = 0;
   #committed = 0;
@@ -398,6 +398,7 @@ export class RecognitionStream {
         const before = this.#replay.size;
         // A worker acknowledges a final right after sending it: every final so far is committed.
         this.#nextSegmentId = Math.max(this.#nextSegmentId, this.#lastFinalId + 1);
+        if (response.kind.value.committedOffsetSamples > this.#committed) this.#committedAt = performance.now();
         this.#committed = Math.max(this.#committed, response.kind.value.committedOffsetSamples);
         this.#replay.commit(this.#committed);
         voiceProcessingQueueSize.dec(before - this.#replay.size);
@@ -438,13 +439,13 @@ export class RecognitionStream {
     if (worker && !CALLER_FAULTS.has(error.code ?? -1)) this.#o.pool.reportFailure(worker, error);
     // One error per outage, not one per attempt: a worker's 30 s restart must not read as 16 failures.
     if (this.#attempt === 0) {
-      this.#brokeAt = performance.now();
       voiceProcessingErrors.inc({ stage: "asr", reason: error.code === undefined ? "timeout" : String(error.code) });
     }
     const delay = backoffMs(this.#retry, this.#attempt);
     // Attempts against a worker that hangs take their whole timeout each: no attempt starts once
-    // the replay ring may have dropped what was said since the break (a resume would lose it).
-    const withinRing = performance.now() - this.#brokeAt + delay < this.#replayWindowMs;
+    // the replay ring (audio arrives in real time) may have dropped what was said since the last
+    // commit, where a resume starts (it would lose that audio).
+    const withinRing = performance.now() - this.#committedAt + delay < this.#replayWindowMs;
     if (this.#attempt >= this.#retry.maxRetry || !withinRing) {
       voiceProcessingErrors.inc({ stage: "asr", reason: "gave_up" });
       this.#fail("speech recognition unavailable", error);
