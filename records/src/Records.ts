@@ -227,18 +227,23 @@ export class Records {
         options.retention?.fraudWindowMs ?? { ...DEFAULT_FRAUD_OPTIONS, ...options.fraud }.velocityWindowMs,
     };
     this.retention = new RetentionJob(this.sql, logger, retention, this.#now);
-    const limiter = new RateLimiter({
+    const limits = {
       windowMs: options.loginRateLimit?.windowMs ?? 900_000,
       max: options.loginRateLimit?.max ?? 10,
       skipSuccessful: options.loginRateLimit?.skipSuccessful ?? true,
       now: this.#now,
-    });
+    };
+    const limiter = new RateLimiter(limits);
+    // Data-code guesses per address: ten times a session's allowance, so that customers behind one
+    // address (a store's Wi-Fi) do not lock each other out, while one client cannot guess without end.
+    const codeAddressLimiter = new RateLimiter({ ...limits, max: limits.max * 10 });
     this.routes = createRoutes({
       sql: this.sql,
       logger,
       authSecret: options.authSecret,
       userTokenTtlMs: options.userTokenTtlMs ?? 12 * 3_600_000,
       loginLimiter: limiter,
+      codeAddressLimiter,
       payouts: this.payouts,
       now: this.#now,
       verifyDataCode: (sessionId, code) => this.#verifyDataCode(sessionId, code),

@@ -308,6 +308,11 @@ describe("customer data access and deletion", () => {
         select receipt_hash, device_hash, ip_hash from sessions where id = ${first.sessionId}`;
       expect(later).toMatchObject({ device_hash: null, ip_hash: null });
       expect(later!.receipt_hash).not.toBeNull();
+      // The receipt's hash goes with the data retention.
+      now += 731 * 24 * HOUR;
+      await records.retention.runOnce();
+      const [gone] = await records.sql`select receipt_hash from sessions where id = ${first.sessionId}`;
+      expect(gone!.receipt_hash).toBeNull();
     } finally {
       await http.close();
       await records.close();
@@ -370,6 +375,18 @@ describe("customer data access and deletion", () => {
         headers: { "x-parley-data-code": theirs.dataCode },
       });
       expect(read.status).toBe(200);
+      // One address cannot guess without end across sessions: ten times a session's allowance.
+      const spread = [];
+      for (let i = 0; i < 50; i++)
+        spread.push(
+          (
+            await fetch(`${http.url}/api/customer/sessions/${randomUUID()}`, {
+              headers: { "x-parley-data-code": "WRONG-CODE-0" },
+            })
+          ).status,
+        );
+      expect(spread.filter((s) => s === 429).length).toBeGreaterThan(0);
+      expect(spread.slice(0, 40).every((s) => s === 401)).toBe(true);
     } finally {
       await http.close();
       await records.close();

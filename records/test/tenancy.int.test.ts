@@ -381,6 +381,7 @@ describe("login", () => {
       authSecret: SECRET,
       userTokenTtlMs: 60_000,
       loginLimiter: limiter,
+      codeAddressLimiter: new RateLimiter({ windowMs: 60_000, max: 50, skipSuccessful: true }),
       payouts: undefined,
       now: Date.now,
       verifyDataCode: async () => false,

@@ -23,6 +23,8 @@ export interface RouteContext {
   authSecret: string;
   userTokenTtlMs: number;
   loginLimiter: RateLimiter;
+  /** Data-code guesses per client address (a looser cap than per session). */
+  codeAddressLimiter: RateLimiter;
   /** Undefined when Stripe is not configured: claims answer 503. */
   payouts: StripePayouts | undefined;
   now: () => number;
@@ -99,14 +101,18 @@ async function authenticate(
     const code = req.headers["x-parley-data-code"];
     if (!code || !UUID.test(sessionId))
       return json(401, { error: "send the session's data code in X-Parley-Data-Code" });
-    // Per session, not per address: a 60-bit code cannot be guessed in 10 tries per window wherever
-    // they come from, and customers behind one address (a store's Wi-Fi, a carrier's NAT) do not lock
-    // each other out of reading, deleting or claiming.
-    const limiterKey = `code:${sessionId.toLowerCase()}`;
-    const wait = ctx.loginLimiter.retryAfterMs(limiterKey);
+    // Per session and address, with a looser cap per address: customers behind one address (a
+    // store's Wi-Fi, a carrier's NAT) do not lock each other out of reading, deleting or claiming,
+    // someone who learnt a session id cannot lock its customer out from elsewhere, and one client
+    // cannot guess without end. (A 60-bit code is out of reach at these rates anyway.)
+    const address = addressKey(req.ip);
+    const sessionKey = `code:${sessionId.toLowerCase()}:${address}`;
+    const addressWait = ctx.codeAddressLimiter.retryAfterMs(address);
+    const wait = Math.max(ctx.loginLimiter.retryAfterMs(sessionKey), addressWait);
     if (wait > 0) return tooMany(wait);
     const ok = await ctx.verifyDataCode(sessionId, code);
-    ctx.loginLimiter.record(limiterKey, ok);
+    ctx.loginLimiter.record(sessionKey, ok);
+    ctx.codeAddressLimiter.record(address, ok);
     // A wrong code and an unknown session look the same.
     return ok ? { kind: "customer", sessionId } : json(401, { error: "wrong session or data code" });
   }

@@ -95,7 +95,10 @@ export class RetentionJob {
                or exists (select 1 from audio_fingerprints a where a.session_id = s.id)
                or exists (select 1 from transcript_segments g where g.session_id = s.id))
         for update of s`;
-      // A customer's deletion kept the device and address hashes for the velocity rules: until now.
+      // What a customer's deletion kept for the fraud rules: the receipt's hash until the data
+      // retention (those sessions are redacted already, so the redaction below does not see them)…
+      await tx`update sessions set receipt_hash = null where created_at < ${dataCutoff} and receipt_hash is not null`;
+      // …the device and address hashes for the velocity window.
       await tx`
         update sessions set device_hash = null, ip_hash = null
         where deleted_by_customer_at < ${new Date(now - this.#options.fraudWindowMs)}
