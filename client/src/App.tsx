@@ -145,6 +145,8 @@ export function App() {
       connection = await Connection.join(session.url, session.token, listen);
       await openVoice(connection, microphone);
       setPhase("live");
+      // A microphone that ended while the call was being set up was not reopened then (not live yet).
+      if (microphone?.readyState === "ended") void microphoneEnded();
     } catch (error) {
       if (error instanceof MicrophoneDeniedError) fail(t("micDenied"));
       else if (error instanceof NoMicrophoneError) fail(t("noMic"));
