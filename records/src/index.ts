@@ -1,4 +1,5 @@
 export { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
+export { addressKey } from "./auth/RateLimiter.ts";
 export { issueUserToken, limitedStores, type Role, type UserClaims, verifyUserToken } from "./auth/token.ts";
 export type { FraudOptions, FraudRule } from "./fraud/FraudDetector.ts";
 export type { CustomerDeletion } from "./http/routes.ts";

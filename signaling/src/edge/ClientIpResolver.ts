@@ -25,19 +25,10 @@ export function canonicalIp(raw: string): string | undefined {
 
 /**
  * The key that limits count a client under: its IPv4 address, or the /64
- * of an IPv6 address (one subscriber usually holds a whole /64).
+ * of an IPv6 address (one subscriber usually holds a whole /64). One
+ * implementation with records' login and data-code limits.
  */
-export function clientKey(ip: string): string {
-  if (!ip.includes(":")) return ip;
-  const [head = "", tail] = ip.split("::");
-  const groups = head ? head.split(":") : [];
-  if (tail !== undefined) {
-    const rest = tail ? tail.split(":") : [];
-    while (groups.length + rest.length < 8) groups.push("0");
-    groups.push(...rest);
-  }
-  return `${groups.slice(0, 4).join(":")}::/64`;
-}
+export { addressKey as clientKey } from "@parley/records";
 
 export class ClientIpResolver {
   readonly #trusted = new net.BlockList();
