@@ -1,7 +1,7 @@
 // The live-event bus across nodes, against a real Redis: another node's
 // events arrive in order and once; a node's own events are not doubled; a
 // Redis restart delays remote delivery but loses nothing.
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { type LiveEnvelope, LiveEnvelopeSchema, LiveEventSchema, StreamState } from "@parley/proto/live";
 import { Redis } from "ioredis";
 import pino from "pino";
@@ -47,8 +47,16 @@ const envelope = (nodeId: string, sessionId: string, seq: number): LiveEnvelope 
 
 const seqs = (got: LiveMessage[]) => got.map((m) => `${m.sessionId}#${m.envelope.seq}`);
 
-/** Waits until the reader of `bus` is attached to the stream (its first XREAD is blocking). */
-const settle = () => new Promise((r) => setTimeout(r, 300));
+/** Waits until every bus's reader is attached to the stream (blocked in XREAD from a known id). */
+async function settle(): Promise<void> {
+  const admin = new Redis(redis.url);
+  try {
+    const reading = async () => (await admin.client("LIST")).split("\n").filter((c) => c.includes(" cmd=xread")).length;
+    await expect.poll(reading, { timeout: 10_000 }).toBeGreaterThanOrEqual(buses.length);
+  } finally {
+    admin.disconnect();
+  }
+}
 
 describe("RedisLiveBus", () => {
   it("delivers another node's events in order, once, and a node's own events once", async () => {
@@ -66,6 +74,30 @@ describe("RedisLiveBus", () => {
     // Own events were delivered locally at once, and never again from the stream.
     expect(seqs(onA).filter((s) => s.startsWith("s1"))).toEqual(expectedA);
     expect(seqs(onB).filter((s) => s.startsWith("s2"))).toEqual(["s2#1", "s2#2", "s2#3", "s2#4", "s2#5"]);
+  });
+
+  it("misses nothing appended while its reader re-issues a read that came back empty", async () => {
+    const [b] = nodes(1) as [RedisLiveBus];
+    const onB: LiveMessage[] = [];
+    b.subscribe("admin", (m) => onB.push(m));
+    await settle();
+    const admin = new Redis(redis.url);
+    try {
+      const reader = (await admin.client("LIST")).split("\n").find((c) => c.includes(" cmd=xread"));
+      const readerId = /\bid=(\d+)/.exec(reader ?? "")?.[1];
+      expect(readerId).toBeDefined();
+      // The reader's XREAD returns empty (as after its 2 s block) and the append lands before it
+      // reads again: one pipeline, so Redis runs both before the reader's next command arrives.
+      const stream = `test:live:${streamNo}`;
+      await admin
+        .multi()
+        .client("UNBLOCK", readerId!)
+        .xadd(stream, "*", "e", Buffer.from(toBinary(LiveEnvelopeSchema, envelope("node-9", "s1", 1))))
+        .exec();
+      await expect.poll(() => seqs(onB), { timeout: 10_000 }).toEqual(["s1#1"]);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it("drops duplicates of an entry appended twice", async () => {
@@ -167,13 +199,15 @@ describe("RedisLiveBus", () => {
     const admin = new Redis(redis.url);
     try {
       bus.publish(envelope("node-age", "old", 1));
-      await expect.poll(() => admin.xlen(stream)).toBe(1);
+      await expect.poll(() => admin.xlen(stream), { timeout: 5_000 }).toBe(1);
       await new Promise((r) => setTimeout(r, 1_500));
       bus.publish(envelope("node-age", "new", 1));
       // The old entry goes with a sweep; the new one stays until it is as old.
-      await expect.poll(async () => (await admin.xrange(stream, "-", "+")).length, { timeout: 5_000 }).toBe(1);
-      const [entry] = (await admin.xrangeBuffer(stream, "-", "+")) as [Buffer, Buffer[]][];
-      expect(entry![1][1]!.includes(Buffer.from("new"))).toBe(true);
+      const sessions = async () =>
+        ((await admin.xrangeBuffer(stream, "-", "+")) as [Buffer, Buffer[]][]).map(([, fields]) =>
+          fields[1]!.includes(Buffer.from("new")) ? "new" : "old",
+        );
+      await expect.poll(sessions, { timeout: 5_000 }).toEqual(["new"]);
     } finally {
       admin.disconnect();
     }

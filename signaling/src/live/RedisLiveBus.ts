@@ -220,7 +220,9 @@ export class RedisLiveBus implements LiveBus {
     let failing = false;
     while (!this.#closed) {
       try {
-        if (failing) await this.#resyncAfterOutage();
+        // "$" re-read after an empty reply would skip what was appended in between: read from an id.
+        if (this.#lastId === "$") this.#lastId = (await this.#streamEnd()) ?? "$";
+        else if (failing) await this.#resyncAfterOutage();
         const reply = (await this.#untilClosed(
           this.#reader.xreadBuffer("COUNT", 1000, "BLOCK", 2000, "STREAMS", this.#o.stream, this.#lastId),
         )) as [Buffer, [Buffer, Buffer[]][]][] | null | undefined;
@@ -252,14 +254,25 @@ export class RedisLiveBus implements LiveBus {
    * start, or nothing would ever come after the last id seen before.
    */
   async #resyncAfterOutage(): Promise<void> {
-    if (this.#lastId === "$") return;
-    const xinfo = this.#untilClosed(this.#reader.call("XINFO", "STREAM", this.#o.stream));
-    const info = (await xinfo.catch(() => null)) as unknown[] | null | undefined;
-    const at = info ? info.indexOf("last-generated-id") : -1;
-    const lastGenerated = at >= 0 ? String(info![at + 1]) : "0-0";
+    const lastGenerated = (await this.#streamEnd().catch(() => "0-0")) ?? "0-0";
     if (idBefore(lastGenerated, this.#lastId)) {
       this.#o.logger.warn({ lastSeen: this.#lastId, lastGenerated }, "live-event stream was reset; reading it anew");
       this.#lastId = "0-0";
+    }
+  }
+
+  /** The id of the stream's last entry ever appended ("0-0" for no stream yet); undefined once closed. */
+  async #streamEnd(): Promise<string | undefined> {
+    try {
+      const info = (await this.#untilClosed(this.#reader.call("XINFO", "STREAM", this.#o.stream))) as
+        | unknown[]
+        | undefined;
+      if (!info) return undefined;
+      const at = info.indexOf("last-generated-id");
+      return at >= 0 ? String(info[at + 1]) : "0-0";
+    } catch (err) {
+      if ((err as Error).message.includes("no such key")) return "0-0";
+      throw err;
     }
   }
 
