@@ -17,6 +17,9 @@ export default defineConfig({
     pool: "forks",
     fileParallelism: false,
     maxWorkers: 1,
+    // A poll waits for what real processes do, which a busy machine may delay by seconds
+    // (vitest's default gives up after 1 s).
+    expect: { poll: { timeout: 10_000 } },
     projects: [
       {
         extends: true,
