@@ -192,7 +192,7 @@ describe("AiVoice (real mediasoup worker)", () => {
 
   it("stop() mid-way ends the playback with interrupted, and no packet follows", async () => {
     const { voice, packets, sent } = await setup();
-    const playback = voice.play(tone(1_000));
+    const playback = voice.play(tone(3_000)); // 150 packets: a slow receiver still sees 10 long before the end
     await waitFor(() => packets.length >= 10, "10 packets");
     playback.stop();
     playback.stop(); // safe twice
@@ -201,7 +201,7 @@ describe("AiVoice (real mediasoup worker)", () => {
 
     const sentAtStop = sent();
     expect(sentAtStop).toBeGreaterThanOrEqual(10);
-    expect(sentAtStop).toBeLessThan(50);
+    expect(sentAtStop).toBeLessThan(150);
     await settle(packets, sent);
     const received = packets.length;
     await sleep(300);
@@ -224,13 +224,13 @@ describe("AiVoice (real mediasoup worker)", () => {
 
   it("a second play() stops the first; the stream stays contiguous with a new marker", async () => {
     const { voice, packets, sent } = await setup();
-    const first = voice.play(tone(1_000));
+    const first = voice.play(tone(3_000));
     await waitFor(() => packets.length >= 5, "5 packets");
     const second = voice.play(tone(500, 440));
     expect(await first.ended).toBe("interrupted");
     expect(voice.speaking).toBe(true);
     const firstCount = sent() - 3; // the second's prebuffer went out in play()
-    expect(firstCount).toBeLessThan(50);
+    expect(firstCount).toBeLessThan(150);
 
     expect(await second.ended).toBe("done");
     expect(voice.speaking).toBe(false);

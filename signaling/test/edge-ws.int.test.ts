@@ -128,13 +128,14 @@ describe("what one client can hold", () => {
 
 describe("one socket's limits", () => {
   it("closes a socket that does not join within the deadline (4008), not one that did", async () => {
-    const s = await node({ WS_JOIN_TIMEOUT_MS: "300" });
+    // Long enough for the joined socket to open and join on a busy machine.
+    const s = await node({ WS_JOIN_TIMEOUT_MS: "2000" });
     const { token } = await createSession(s);
     const joined = await open(s);
     expect((await joined.request({ case: "join", value: { token } })).case).toBe("joined");
     const idle = await open(s);
     expect(await idle.waitClosed(10_000)).toMatchObject({ code: CloseCode.JOIN_TIMEOUT });
-    await new Promise((resolve) => setTimeout(resolve, 300)); // past the deadline of both
+    await new Promise((resolve) => setTimeout(resolve, 300)); // past the deadline of both (joined opened first)
     expect(joined.closed).toBeUndefined();
     expect((await joined.request({ case: "getRouterRtpCapabilities", value: {} })).case).toBe("routerRtpCapabilities");
   });

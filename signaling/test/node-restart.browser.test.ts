@@ -10,6 +10,7 @@ import { librivoxRecordings } from "@parley/loadtest";
 import { createDatabaseAt } from "@parley/records/testing";
 import pino from "pino";
 import type { Browser } from "playwright-core";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium } from "./browser.ts";
 import { startNodeProcess } from "./node-process.ts";
@@ -51,7 +52,15 @@ describe("the customer app across a restart of its node", () => {
     const firstFinal = page.locator('[data-final="1"]').first();
     await firstFinal.waitFor({ timeout: 30_000 });
     const finalsBefore = await page.$$eval('[data-final="1"]', (els) => els.map((e) => e.textContent?.trim() ?? ""));
-    await page.waitForTimeout(1_000); // the records queue writes it
+    // What a crash may take is what the records queue had not written yet: kill once it has
+    // (this database holds this one conversation).
+    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      const stored = async () => (await sql`select segment_id from transcript_segments`).length;
+      await expect.poll(stored, { timeout: 15_000 }).toBeGreaterThanOrEqual(finalsBefore.length);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
 
     node.kill("SIGKILL");
     await new Promise((r) => node!.once("exit", r));

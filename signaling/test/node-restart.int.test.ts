@@ -52,7 +52,12 @@ describe("a node that restarts mid-conversation", () => {
       20_000,
     );
     const before = transcripts(customer.socket.messages).filter((t) => t.isFinal);
-    await new Promise((r) => setTimeout(r, 1_000)); // the records queue writes it
+    // What a crash may take is what the records queue had not written yet: kill once it has.
+    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    const stored = async () =>
+      (await sql<{ segment_id: number }[]>`select segment_id from transcript_segments where session_id = ${sessionId}`)
+        .length;
+    await expect.poll(stored, { timeout: 15_000 }).toBeGreaterThanOrEqual(before.length);
     node.kill("SIGKILL"); // a crash: no goodbye, no end of the conversation
     await new Promise((r) => node!.once("exit", r));
     await customer.socket.waitClosed(10_000).catch(() => undefined);
@@ -74,7 +79,6 @@ describe("a node that restarts mid-conversation", () => {
     expect(ended.case).toBe("sessionEnded");
 
     // One conversation in the database: every final once, ids continuing after the restart, one end.
-    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
     try {
       await expect
         .poll(async () => (await sql`select status from sessions where id = ${sessionId}`)[0]?.status, {

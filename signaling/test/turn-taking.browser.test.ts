@@ -108,6 +108,19 @@ async function converse(recording: TurnRecording): Promise<PageLog> {
     await page.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
     // The whole recording and its tail, plus a margin for a slow start of the fake microphone.
     await page.waitForTimeout((LEAD_S + recording.seconds + TAIL_S + 1) * 1000);
+    // A busy machine may answer later than the tail: wait for the AI's voice after the last speech
+    // (or give up, and let the assertions say what the page saw).
+    await page
+      .waitForFunction(
+        () => {
+          const turns = (window as unknown as { __turns: PageLog }).__turns;
+          const last = turns.micSpeech.at(-1);
+          return last !== undefined && turns.aiVoice.some((at) => at > last);
+        },
+        undefined,
+        { timeout: 30_000 },
+      )
+      .catch(() => {});
     return await page.evaluate(() => (window as unknown as { __turns: PageLog }).__turns);
   } finally {
     await browser.close();

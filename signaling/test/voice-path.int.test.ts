@@ -139,9 +139,16 @@ describe("voice path over WebRTC", () => {
     const timelineMs = (audio.packets * 320 + audio.concealedSamples + audio.idleSamples) / 16;
     expect(timelineMs).toBeGreaterThan(pauseEnd - firstSentAt - 1_000);
     expect(audio.idleSamples).toBeGreaterThan(2 * 16_000);
-    // ...so the recogniser heard the silence and closed the utterance before the pause ended.
-    const finalsInPause = transcripts(c.socket.messages).filter((t) => t.isFinal && t.text.length > 0);
-    expect(finalsInPause.length).toBeGreaterThan(0);
+    // ...so the recogniser hears the silence and closes the utterance with nothing more sent
+    // (however slowly a busy machine decodes: no audio or end comes after the pause).
+    await c.socket.waitFor(
+      (m) =>
+        m.kind.case === "event" &&
+        m.kind.value.kind.case === "transcript" &&
+        m.kind.value.kind.value.isFinal &&
+        m.kind.value.kind.value.text.length > 0,
+      30_000,
+    );
     await finish(c);
     const wer = corpusWer([{ reference: longest!.reference, hypothesis: finalText(c.socket.messages) }]);
     expect(wer).toBeLessThanOrEqual(werBar);
@@ -225,11 +232,15 @@ describe("voice path over WebRTC", () => {
     await c.play(speech.slice(0, 150), (_, at) => (firstSentAt ||= at)); // 3 s in: mid-utterance
     const used = workers.find((w) => w.address === session.conversation?.workerAddress)!;
     expect(used).toBeDefined();
-    // Every segment the bridge receives counts here: after the kill, only the new worker sends them.
-    const segmentsBefore = await segmentsReceived();
+    // Every segment the bridge receives counts here. One the old worker sent just before the kill
+    // may still be read after it: counting starts once the node has noticed the break.
+    let segmentsAtBreak: number | undefined;
     let firstSegmentAt = 0;
     const watch = setInterval(async () => {
-      if (!firstSegmentAt && (await segmentsReceived()) > segmentsBefore) firstSegmentAt = performance.now();
+      const segments = await segmentsReceived();
+      if (segmentsAtBreak === undefined) {
+        if (published.some((p) => p.at >= killedAt && p.state === StreamState.RECONNECTING)) segmentsAtBreak = segments;
+      } else if (!firstSegmentAt && segments > segmentsAtBreak) firstSegmentAt = performance.now();
     }, 2);
     cleanups.push(() => clearInterval(watch));
     const killedAt = performance.now();
