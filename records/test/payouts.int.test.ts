@@ -129,11 +129,20 @@ describe("Stripe Connect payouts", () => {
 
   it("pay once when the process crashes between Stripe's transfer and our database write", async () => {
     let crash = true;
-    const t = await setup({ crashAfterTransfer: () => crash });
+    let crashed!: () => void;
+    const crashedOnce = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
+    const t = await setup({
+      crashAfterTransfer: () => {
+        if (crash) crashed();
+        return crash;
+      },
+    });
     try {
       await onboard(t);
       await until(t.state, (x) => x.status === "transfer_pending");
-      await new Promise((r) => setTimeout(r, 200)); // the webhook's payment attempt crashed after Stripe answered
+      await crashedOnce; // the webhook's payment attempt crashed after Stripe answered
       expect(stripe.transfers).toHaveLength(1);
       expect((await t.state()).status).toBe("transfer_pending");
       crash = false;

@@ -51,7 +51,10 @@ const seqs = (got: LiveMessage[]) => got.map((m) => `${m.sessionId}#${m.envelope
 async function settle(): Promise<void> {
   const admin = new Redis(redis.url);
   try {
-    const reading = async () => (await admin.client("LIST")).split("\n").filter((c) => c.includes(" cmd=xread")).length;
+    const reading = async () =>
+      String(await admin.client("LIST"))
+        .split("\n")
+        .filter((c) => c.includes(" cmd=xread")).length;
     await expect.poll(reading, { timeout: 10_000 }).toBeGreaterThanOrEqual(buses.length);
   } finally {
     admin.disconnect();
@@ -83,7 +86,9 @@ describe("RedisLiveBus", () => {
     await settle();
     const admin = new Redis(redis.url);
     try {
-      const reader = (await admin.client("LIST")).split("\n").find((c) => c.includes(" cmd=xread"));
+      const reader = String(await admin.client("LIST"))
+        .split("\n")
+        .find((c) => c.includes(" cmd=xread"));
       const readerId = /\bid=(\d+)/.exec(reader ?? "")?.[1];
       expect(readerId).toBeDefined();
       // The reader's XREAD returns empty (as after its 2 s block) and the append lands before it

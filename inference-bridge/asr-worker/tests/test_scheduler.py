@@ -78,12 +78,18 @@ def open_stream(sched: BatchScheduler, start: int = 0, language: str = "en") -> 
     return stream
 
 
-def feed(stream: ScheduledStream, audio: npt.NDArray[np.int16], offset: int, pace_s: float = 0.0) -> list[Event]:
+def feed(stream: ScheduledStream, audio: npt.NDArray[np.int16], offset: int, settled: bool = False) -> list[Event]:
+    """Hands `audio` to the stream a chunk at a time. `settled`: after each chunk, waits for
+    the pass it made due to be applied, so which passes run does not depend on how soon the
+    scheduler thread gets the CPU (a live stream's audio arrives in real time, far slower)."""
     events: list[Event] = []
     for i in range(0, audio.size, CHUNK):
         events += stream.accept(audio[i : i + CHUNK].tobytes(), offset + i)
-        if pace_s:
-            time.sleep(pace_s)
+        if settled:
+            with stream._cond:
+                assert stream._cond.wait_for(lambda: stream.due is None and not stream.in_flight, timeout=10), (
+                    "the scheduler did not apply the pass in time"
+                )
     return events
 
 
@@ -101,7 +107,7 @@ def test_partials_then_a_final_with_words_and_acks_on_the_conversation_clock(
     origin = 60 * S
     stream = open_stream(scheduler, start=origin)
     audio = np.concatenate([silence(0.5), speech(3.0), silence(1.0)])
-    events = feed(stream, audio, origin, pace_s=0.001)
+    events = feed(stream, audio, origin, settled=True)
     events += stream.finish()
     partials = [e for e in events if isinstance(e, Partial)]
     finals = [e for e in events if isinstance(e, Final)]
@@ -121,7 +127,7 @@ def test_partials_then_a_final_with_words_and_acks_on_the_conversation_clock(
 
 def test_trims_the_buffer_behind_confirmed_words(scheduler: BatchScheduler, source: ScriptedSource) -> None:
     stream = open_stream(scheduler)
-    events = feed(stream, speech(12.0), 0, pace_s=0.0005)
+    events = feed(stream, speech(12.0), 0, settled=True)
     events += stream.finish()
     cuts = [e for e in events if isinstance(e, Final) and not e.speech_final]
     assert cuts, "confirmed words spanning trim_after_s end in a final with speech_final=false"
