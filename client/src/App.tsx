@@ -79,7 +79,10 @@ export function App() {
   let microphone: MediaStreamTrack | undefined;
   /** Where this conversation's socket joins, and with which token (a dropped socket joins again). */
   let session: { url: string; token: string } | undefined;
-  let rejoining = false;
+  /** A dropped socket is joining again: "I'm done" waits (it would go out on the dead socket). */
+  const [rejoining, setRejoining] = createSignal(false);
+  /** Media being set up again after a MediaReset; a second reset meanwhile sets it up once more after. */
+  let mediaReset: { again: boolean } | undefined;
   let aiAudio: HTMLAudioElement | undefined;
 
   const hangUp = () => {
@@ -111,6 +114,9 @@ export function App() {
   async function start() {
     setPhase("starting");
     setProblem("");
+    setNotice("");
+    setAiSpeech("none");
+    setAccess(undefined);
     setSegments([]);
     setScore(undefined);
     setQuestion(undefined);
@@ -202,17 +208,29 @@ export function App() {
 
   /** The node moved the session's media to another worker: set the transports up again; the conversation goes on. */
   async function reconnectVoice() {
+    if (mediaReset) {
+      mediaReset.again = true; // the node's media changed again under the setup in progress
+      return;
+    }
     const c = connection;
-    const mic = microphone;
-    if (!c || !mic || phase() !== "live") return;
+    if (!c || !microphone || phase() !== "live" || rejoining()) return; // a rejoin sets media up itself
+    mediaReset = { again: false };
     setNotice(t("reconnectingAudio"));
-    voice?.stop();
-    voice = undefined;
     try {
-      await openVoice(c, mic);
+      do {
+        mediaReset.again = false;
+        stopVoice();
+        const mic = microphone;
+        if (!mic) return; // hung up meanwhile
+        await openVoice(c, mic);
+      } while (mediaReset.again && c === connection && phase() === "live");
       setNotice("");
     } catch (error) {
+      // The socket dropped meanwhile: its close handler joins again and sets the media up.
+      if (error instanceof ConnectionLost || c !== connection || rejoining() || phase() !== "live") return;
       fail(t("refused", { message: (error as Error).message }));
+    } finally {
+      mediaReset = undefined;
     }
   }
 
@@ -252,10 +270,15 @@ export function App() {
           rewardArrived?.();
           break;
         case "status": {
-          const { state, detail } = kind.value;
+          const { state } = kind.value;
           if (state === StreamState.RECONNECTING) setNotice(t("reconnecting"));
           else if (state === StreamState.LIVE) setNotice("");
-          else if (state === StreamState.FAILED) fail(t("serviceStopped", { detail }));
+          // For good (no speech worker, or no media worker, will take it): the conversation ends
+          // with what was said, its score and its data code.
+          else if (state === StreamState.FAILED && phase() === "live") {
+            setNotice(t("serviceStopped"));
+            void finish();
+          } else if (state === StreamState.FAILED && phase() === "starting") fail(t("serviceUnavailable"));
           break;
         }
       }
@@ -282,8 +305,8 @@ export function App() {
     const mic = microphone;
     const joinAt = session;
     if (!mic || !joinAt) return fail(t("connectionLost"));
-    if (rejoining) return; // one loop at a time: two would take the session from each other
-    rejoining = true;
+    if (rejoining()) return; // one loop at a time: two would take the session from each other
+    setRejoining(true);
     voice?.stop();
     voice = undefined;
     // Whatever the AI was saying died with the old connection; a new reply announces itself.
@@ -309,7 +332,7 @@ export function App() {
       }
       if (phase() === "live") fail(t("connectionLost"));
     } finally {
-      rejoining = false;
+      setRejoining(false);
     }
   }
 
@@ -379,6 +402,7 @@ export function App() {
               {problem()}
             </p>
           </Show>
+          <Show when={phase() === "error" && access()}>{(a) => <DataCode code={a().dataCode} />}</Show>
           <section class="consent" data-testid="consent">
             <h2>{t("consent.title")}</h2>
             <ul>
@@ -481,13 +505,7 @@ export function App() {
                   </Switch>
                 )}
               </Show>
-              <Show when={access()}>
-                {(a) => (
-                  <p class="data-code" data-testid="data-code">
-                    {t("dataCode.before")} <code>{a().dataCode}</code> {t("dataCode.after")}
-                  </p>
-                )}
-              </Show>
+              <Show when={access()}>{(a) => <DataCode code={a().dataCode} />}</Show>
             </section>
           </Show>
           <Show when={score()}>{(s) => <ScoreGauge score={s()} />}</Show>
@@ -507,7 +525,7 @@ export function App() {
               )}
             </For>
           </section>
-          <Show when={phase() === "live"}>
+          <Show when={phase() === "live" && !rejoining()}>
             <button class="secondary" type="button" data-testid="finish" onClick={finish}>
               {t("done")}
             </button>
@@ -515,5 +533,14 @@ export function App() {
         </Match>
       </Switch>
     </main>
+  );
+}
+
+/** The code with which the customer sees or deletes what they said (records keep the conversation). */
+function DataCode(props: { code: string }) {
+  return (
+    <p class="data-code" data-testid="data-code">
+      {t("dataCode.before")} <code>{props.code}</code> {t("dataCode.after")}
+    </p>
   );
 }

@@ -12,6 +12,7 @@ import {
 } from "@parley/proto/mediasoup";
 import { TransportDirection } from "@parley/proto/ws";
 import { Device } from "mediasoup-client";
+import type { Transport } from "mediasoup-client/types";
 import type { Connection } from "./connection.ts";
 
 export class MicrophoneDeniedError extends Error {}
@@ -94,62 +95,76 @@ async function openTransport(connection: Connection, device: Device, direction: 
   return transport;
 }
 
+/** Runs `setUp` on a fresh transport, closing the transport (its peer connection) if it fails. */
+async function onTransport<T>(transport: Transport, setUp: () => Promise<T>): Promise<T> {
+  try {
+    return await setUp();
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+}
+
 async function receiveAiVoice(connection: Connection, device: Device) {
   const transport = await openTransport(connection, device, TransportDirection.RECV);
-  const consumed = await connection.request(
-    {
-      case: "consumeAiVoice",
-      value: { transportId: transport.id, rtpCapabilities: rtpCapabilitiesToProto(device.rtpCapabilities) },
-    },
-    "consumed",
-  );
-  const consumer = await transport.consume({
-    id: consumed.consumerId,
-    producerId: consumed.producerId,
-    kind: "audio",
-    rtpParameters: rtpParametersFromProto(consumed.rtpParameters),
+  return onTransport(transport, async () => {
+    const consumed = await connection.request(
+      {
+        case: "consumeAiVoice",
+        value: { transportId: transport.id, rtpCapabilities: rtpCapabilitiesToProto(device.rtpCapabilities) },
+      },
+      "consumed",
+    );
+    const consumer = await transport.consume({
+      id: consumed.consumerId,
+      producerId: consumed.producerId,
+      kind: "audio",
+      rtpParameters: rtpParametersFromProto(consumed.rtpParameters),
+    });
+    await connection.request({ case: "resumeConsumer", value: { consumerId: consumer.id } }, "consumerResumed");
+    return {
+      track: consumer.track,
+      stop: () => {
+        consumer.close();
+        transport.close();
+      },
+    };
   });
-  await connection.request({ case: "resumeConsumer", value: { consumerId: consumer.id } }, "consumerResumed");
-  return {
-    track: consumer.track,
-    stop: () => {
-      consumer.close();
-      transport.close();
-    },
-  };
 }
 
 async function startSending(connection: Connection, device: Device, track: MediaStreamTrack) {
   const transport = await openTransport(connection, device, TransportDirection.SEND);
-  transport.on("produce", ({ kind, rtpParameters }, callback, errback) => {
-    connection
-      .request(
-        {
-          case: "produce",
-          value: { transportId: transport.id, kind, rtpParameters: rtpParametersToProto(rtpParameters) },
-        },
-        "produced",
-      )
-      .then((p) => callback({ id: p.producerId }), errback);
+  return onTransport(transport, async () => {
+    transport.on("produce", ({ kind, rtpParameters }, callback, errback) => {
+      connection
+        .request(
+          {
+            case: "produce",
+            value: { transportId: transport.id, kind, rtpParameters: rtpParametersToProto(rtpParameters) },
+          },
+          "produced",
+        )
+        .then((p) => callback({ id: p.producerId }), errback);
+    });
+    const producer = await transport.produce({
+      track,
+      // Wideband (16 kHz) is all the speech recogniser hears: asking the browser
+      // for no more (maxplaybackrate) makes it send SILK-only Opus, about a third
+      // cheaper for the node to decode than the hybrid full-band default, in fewer bits.
+      // DTX: in a pause the browser sends one packet per 400 ms instead of 50;
+      // the node keeps the audio timeline (the clock of pauses and turn-taking)
+      // running in real time meanwhile, and decodes almost nothing.
+      codecOptions: { opusStereo: false, opusDtx: true, opusFec: true, opusMaxPlaybackRate: 16_000 },
+      // The microphone outlives a transport (the media may move to another
+      // worker mid-conversation); the app stops it when the customer hangs up.
+      stopTracks: false,
+    });
+    return {
+      replaceTrack: (next: MediaStreamTrack) => producer.replaceTrack({ track: next }),
+      stop: () => {
+        producer.close();
+        transport.close();
+      },
+    };
   });
-  const producer = await transport.produce({
-    track,
-    // Wideband (16 kHz) is all the speech recogniser hears: asking the browser
-    // for no more (maxplaybackrate) makes it send SILK-only Opus, about a third
-    // cheaper for the node to decode than the hybrid full-band default, in fewer bits.
-    // DTX: in a pause the browser sends one packet per 400 ms instead of 50;
-    // the node keeps the audio timeline (the clock of pauses and turn-taking)
-    // running in real time meanwhile, and decodes almost nothing.
-    codecOptions: { opusStereo: false, opusDtx: true, opusFec: true, opusMaxPlaybackRate: 16_000 },
-    // The microphone outlives a transport (the media may move to another
-    // worker mid-conversation); the app stops it when the customer hangs up.
-    stopTracks: false,
-  });
-  return {
-    replaceTrack: (next: MediaStreamTrack) => producer.replaceTrack({ track: next }),
-    stop: () => {
-      producer.close();
-      transport.close();
-    },
-  };
 }

@@ -1,6 +1,8 @@
 // What the customer sees when things go wrong, in a real browser.
 
+import { create } from "@bufbuild/protobuf";
 import { LIBRIVOX_DIR, WeriftCustomer } from "@parley/loadtest";
+import { EndReason, LiveEventSchema, StreamState } from "@parley/proto/live";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
@@ -90,6 +92,17 @@ describe("customer app errors", () => {
     const session = [...server.sessions.all()].at(-1)!;
     const mediaBefore = session.media;
     await expect.poll(() => mediaBefore?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
+    // While it joins again, "I'm done" is not offered (it would go out on the dead socket).
+    await p.evaluate(() => {
+      const seen: { rejoining: boolean; finish: boolean }[] = [];
+      (window as unknown as { seen: typeof seen }).seen = seen;
+      new MutationObserver(() =>
+        seen.push({
+          rejoining: /dropped/i.test(document.querySelector('[data-testid="notice"]')?.textContent ?? ""),
+          finish: document.querySelector('[data-testid="finish"]') !== null,
+        }),
+      ).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
     // The connection drops. (A page cannot cut its socket without a close frame; a code of the
     // 3000s is neither the customer leaving (1000) nor the node's own (4000s), as a drop is to both sides.)
     await p.evaluate(() => (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)!.close(3000, "dropped"));
@@ -101,7 +114,73 @@ describe("customer app errors", () => {
     expect(server.sessions.get(session.id)).toBe(session);
     expect(session.ended).toBe(false);
     await expect.poll(() => session.media?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
-  });
+    const seen = await p.evaluate(
+      () => (window as unknown as { seen: { rejoining: boolean; finish: boolean }[] }).seen,
+    );
+    expect(seen.some((s) => s.rejoining)).toBe(true);
+    expect(seen.filter((s) => s.rejoining && s.finish)).toEqual([]);
+    expect(await p.getByTestId("finish").count()).toBe(1);
+  }, 60_000);
+
+  it("ends the conversation with its score and data code when the voice service stops for good", async () => {
+    const p = await page({ microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav` });
+    await p.getByTestId("start").click();
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    await p.locator("[data-segment]").first().waitFor({ timeout: 30_000 });
+    // What the node publishes once no speech worker will take the stream (its retries spent).
+    session.publishEvent(
+      create(LiveEventSchema, {
+        kind: {
+          case: "status",
+          value: { sessionId: session.id, state: StreamState.FAILED, detail: "no speech worker answers" },
+        },
+      }),
+    );
+    await p.getByTestId("thanks").waitFor({ timeout: 15_000 });
+    expect(await p.getByTestId("notice").first().textContent()).toMatch(/voice service stopped/i);
+    expect(await p.getByTestId("final-score").textContent()).toMatch(/\d+/);
+    expect(await p.getByTestId("data-code").textContent()).toMatch(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
+    expect(await p.getByTestId("problem").count()).toBe(0);
+    await expect.poll(() => session.ended).toBe(true);
+  }, 60_000);
+
+  it("keeps the data code on screen when the conversation ended while the customer was away", async () => {
+    const browser = await launchChromium({
+      microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
+    });
+    browsers.push(browser);
+    const p = await browser.newPage();
+    await p.addInitScript(() => {
+      const Native = window.WebSocket;
+      const opened: WebSocket[] = [];
+      (window as unknown as { sockets: WebSocket[] }).sockets = opened;
+      // While `away` is set, sockets go nowhere (the customer's network is gone).
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super((window as unknown as { away?: boolean }).away ? "ws://127.0.0.1:9/" : url, protocols);
+          opened.push(this);
+        }
+      };
+    });
+    await p.goto(`${server.url}/?store=demo`);
+    await p.getByTestId("start").click();
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    // The connection drops and the node ends the conversation, as when its rejoin grace runs out.
+    await p.evaluate(() => {
+      (window as unknown as { away: boolean }).away = true;
+      (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)!.close(3000, "dropped");
+    });
+    await expect.poll(() => session.hasOwner).toBe(false);
+    await server.sessions.end(session, EndReason.DISCONNECTED, true);
+    await p.evaluate(() => {
+      (window as unknown as { away: boolean }).away = false;
+    });
+    // Joining again is refused: the app says so, and the customer still has the code to their data.
+    await p.getByTestId("problem").waitFor({ timeout: 30_000 });
+    expect(await p.getByTestId("data-code").textContent()).toMatch(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
+  }, 60_000);
 });
 
 describe("customer app when the microphone stops", () => {
