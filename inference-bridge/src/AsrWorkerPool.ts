@@ -253,9 +253,10 @@ export class AsrWorkerPool {
     return best ?? this.workers.find((w) => w !== exclude) ?? this.workers[0];
   }
 
-  reportFailure(worker: AsrWorker, error: unknown): void {
+  /** `sessionId`: the conversation whose stream failed, so the line leads to it. */
+  reportFailure(worker: AsrWorker, error: unknown, sessionId: string): void {
     worker.markDown(this.#downForMs);
-    this.#logger.warn({ worker: worker.address, err: error }, "speech worker marked down");
+    this.#logger.warn({ worker: worker.address, sessionId, err: error }, "speech worker marked down");
   }
 
   /** Readiness: which workers answer GetWorkerInfo (asked at most once per `maxAgeMs` each). */

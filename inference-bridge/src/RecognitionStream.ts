@@ -14,6 +14,13 @@
 // written from there on 'drain'; if the worker falls so far behind that the
 // ring overwrites audio it never received, that audio is counted as dropped
 // and the stream restarts after the gap.
+//
+// A worker whose decoder hangs while its connection stays up (keepalive
+// pings answered) never breaks the call: a watchdog treats a call that has
+// committed nothing for `stallSeconds` of audio as broken, and the stream
+// resumes elsewhere while the replay ring still holds the uncommitted audio.
+// An end that the worker does not finalise in time takes its open partials
+// as final, so the customer's last answer still reaches the score and record.
 import { create } from "@bufbuild/protobuf";
 import { RecognizeRequestSchema, type RecognizeResponse, type Segment } from "@parley/proto/asr";
 import { StreamState } from "@parley/proto/live";
@@ -42,6 +49,9 @@ export const SAMPLE_RATE_HZ = 16_000;
  */
 const MAX_PENDING_WRITES = 100;
 
+/** A full ring drops a chunk per push (50 a second): its error line is written at most this often, drops summed. */
+const OVERFLOW_LOG_INTERVAL_MS = 5_000;
+
 export interface RecognitionStreamOptions {
   sessionId: string;
   pool: AsrWorkerPool;
@@ -52,6 +62,13 @@ export interface RecognitionStreamOptions {
   maxSessionMs?: number;
   /** Uncommitted audio kept for replay. */
   replaySeconds?: number;
+  /**
+   * Audio a call may take in without committing any before it counts as
+   * hung (default 30 s). The pocketsphinx worker commits every 5 s of
+   * silence and at each utterance's end, cut at 20 s: about 25 s apart at
+   * worst. Keep it well under replaySeconds: the resume starts at the commit.
+   */
+  stallSeconds?: number;
   /**
    * Audio per gRPC message. 20 ms sends each decoded frame at once (lowest
    * latency); larger values batch frames, which costs far less CPU per stream
@@ -87,6 +104,18 @@ export class RecognitionStream {
   #committedAt = performance.now();
   #reconnecting = false;
   #reportedOverflow = 0;
+  /** A full ring is dropping audio: counted as one error until a commit ends it. */
+  #overflowing = false;
+  /** Dropped samples not yet in a log line, and when the last line was written. */
+  #unloggedDropSamples = 0;
+  #overflowLoggedAt = Number.NEGATIVE_INFINITY;
+  readonly #stallSamples: number;
+  /** #pushedTo when the current call opened or last moved the committed offset: the watchdog counts from here. */
+  #pushedAtProgress = 0;
+  /** The current call's partials not yet replaced by a final, by segment id: taken as final if the end comes without them. */
+  readonly #openPartials = new Map<number, Segment>();
+  /** The call the open partials came from: a new call redoes all uncommitted audio, so its first segment replaces them. */
+  #partialsFrom: RecognizeCall | undefined;
   #committed = 0;
   /** End (absolute samples) of the audio pushed so far. */
   #pushedTo = 0;
@@ -113,6 +142,7 @@ export class RecognitionStream {
     this.#replayWindowMs = (options.replaySeconds ?? 60) * 1000;
     this.#replay = new PcmReplayBuffer((options.replaySeconds ?? 60) * SAMPLE_RATE_HZ);
     this.#sendChunkSamples = ((options.sendChunkMs ?? 20) * SAMPLE_RATE_HZ) / 1000;
+    this.#stallSamples = (options.stallSeconds ?? 30) * SAMPLE_RATE_HZ;
     this.#log = options.logger;
     this.#nextSegmentId = options.firstSegmentId ?? 0;
   }
@@ -163,6 +193,12 @@ export class RecognitionStream {
     if (this.#replay.overflowSamples !== this.#reportedOverflow) this.#reportOverflow();
     const call = this.#call;
     if (!call) return; // replayed from the ring once a stream is open
+    // Audio time, not wall time: the media plane's timeline is gap-free and real time. One
+    // comparison per frame; also covers a worker that stopped reading ('drain' never comes).
+    if (this.#pushedTo - this.#pushedAtProgress >= this.#stallSamples) {
+      this.#onBroken(call, new Error(`no commit for ${this.#stallSamples / SAMPLE_RATE_HZ} s of audio`));
+      return;
+    }
     if (this.#backpressured) return; // written from the ring on 'drain'
     if (this.#lostUnsent()) {
       this.#restartAfterDrop(call);
@@ -173,16 +209,30 @@ export class RecognitionStream {
     if (this.#unsentSamples >= this.#sendChunkSamples) this.#flushUnsent(call);
   }
 
-  /** No worker committed audio for replaySeconds: the oldest audio was dropped. Say so. */
+  /**
+   * No worker committed audio for replaySeconds: the oldest audio was dropped. Say so, once
+   * per outage in the error count and at most every few seconds in the log.
+   */
   #reportOverflow(): void {
     const dropped = this.#replay.overflowSamples - this.#reportedOverflow;
     this.#reportedOverflow = this.#replay.overflowSamples;
-    voiceProcessingErrors.inc({ stage: "asr", reason: "replay_overflow" });
     asrAudioDropped.inc(dropped);
+    if (!this.#overflowing) {
+      this.#overflowing = true;
+      voiceProcessingErrors.inc({ stage: "asr", reason: "replay_overflow" });
+    }
+    this.#unloggedDropSamples += dropped;
+    const now = performance.now();
+    if (now - this.#overflowLoggedAt >= OVERFLOW_LOG_INTERVAL_MS) this.#logOverflow(now);
+  }
+
+  #logOverflow(now: number): void {
     this.#log.error(
-      { droppedSamples: dropped, committed: this.#committed },
+      { droppedSamples: this.#unloggedDropSamples, committed: this.#committed },
       "uncommitted audio dropped: replay buffer full",
     );
+    this.#unloggedDropSamples = 0;
+    this.#overflowLoggedAt = now;
   }
 
   /** The call's buffer drained: write what waited in the ring. */
@@ -267,7 +317,8 @@ export class RecognitionStream {
   #end(timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        this.#log.warn("speech worker did not finish in time");
+        this.#log.warn({ promotedPartials: this.#openPartials.size }, "speech worker did not finish in time");
+        this.#promoteOpenPartials();
         this.close();
       }, timeoutMs);
       this.#ending = () => {
@@ -301,8 +352,33 @@ export class RecognitionStream {
     clearTimeout(this.#retryTimer);
     this.#dropCall()?.cancel();
     voiceProcessingQueueSize.dec(this.#replay.size);
+    this.#flushOverflowLog();
     this.#setState(StreamState.ENDED, "closed");
     this.#ending?.();
+  }
+
+  /** Drops not yet logged (the interval cut them off) get their line before the stream goes. */
+  #flushOverflowLog(): void {
+    if (this.#unloggedDropSamples > 0) this.#logOverflow(performance.now());
+  }
+
+  /**
+   * The stream is over without the worker's finals (it did not finish the end in time, or
+   * failed): what it heard last stands as final under the same ids, published before
+   * end() resolves, so the conversation's end scores and stores it.
+   */
+  #promoteOpenPartials(): void {
+    for (const partial of this.#openPartials.values())
+      this.#emitSegment({ ...partial, isFinal: true, speechFinal: true });
+    this.#openPartials.clear();
+  }
+
+  #emitSegment(segment: Segment): void {
+    try {
+      this.#o.onSegment(segment);
+    } catch (err) {
+      this.#log.error({ err }, "segment listener threw");
+    }
   }
 
   #open(): void {
@@ -324,6 +400,7 @@ export class RecognitionStream {
     // after it was dropped (nothing before the ring's oldest chunk exists any more).
     const start = Math.max(this.#committed, this.#replay.firstOffset() ?? this.#pushedTo);
     this.#sentTo = start;
+    this.#pushedAtProgress = this.#pushedTo; // a new call gets the whole stall allowance
     // The worker's address stays in the logs: the status goes to the customer and the business's wall.
     this.#log.debug({ worker: worker.address, attempt: this.#attempt }, "opening speech stream");
     this.#setState(this.#attempt === 0 ? StreamState.CONNECTING : StreamState.RECONNECTING, "");
@@ -385,20 +462,17 @@ export class RecognitionStream {
       case "segment": {
         const segment = response.kind.value;
         asrSegments.inc({ final: String(segment.isFinal) });
+        this.#trackOpenPartials(call, segment);
         if (!segment.isFinal) this.#observePartialLag(segment);
         if (segment.isFinal) this.#lastFinalId = Math.max(this.#lastFinalId, segment.segmentId);
-        try {
-          this.#o.onSegment(segment);
-        } catch (err) {
-          this.#log.error({ err }, "segment listener threw");
-        }
+        this.#emitSegment(segment);
         break;
       }
       case "ack": {
         const before = this.#replay.size;
         // A worker acknowledges a final right after sending it: every final so far is committed.
         this.#nextSegmentId = Math.max(this.#nextSegmentId, this.#lastFinalId + 1);
-        if (response.kind.value.committedOffsetSamples > this.#committed) this.#committedAt = performance.now();
+        if (response.kind.value.committedOffsetSamples > this.#committed) this.#onCommitProgress();
         this.#committed = Math.max(this.#committed, response.kind.value.committedOffsetSamples);
         this.#replay.commit(this.#committed);
         voiceProcessingQueueSize.dec(before - this.#replay.size);
@@ -407,6 +481,26 @@ export class RecognitionStream {
       default:
         break;
     }
+  }
+
+  /** The committed offset moved: the call is alive, and any overflow outage is over. */
+  #onCommitProgress(): void {
+    this.#committedAt = performance.now();
+    this.#pushedAtProgress = this.#pushedTo;
+    this.#overflowing = false;
+  }
+
+  /** A worker finalises in order: a final closes its own partial and any earlier one left open. */
+  #trackOpenPartials(call: RecognizeCall, segment: Segment): void {
+    if (this.#partialsFrom !== call) {
+      this.#openPartials.clear();
+      this.#partialsFrom = call;
+    }
+    if (!segment.isFinal) {
+      this.#openPartials.set(segment.segmentId, segment);
+      return;
+    }
+    for (const id of this.#openPartials.keys()) if (id <= segment.segmentId) this.#openPartials.delete(id);
   }
 
   /**
@@ -436,7 +530,7 @@ export class RecognitionStream {
     this.#dropCall()?.cancel();
     // A worker that refused what this stream sent, or its token, is not down: marking it so
     // would let one bad stream keep every worker out of everyone's admission.
-    if (worker && !CALLER_FAULTS.has(error.code ?? -1)) this.#o.pool.reportFailure(worker, error);
+    if (worker && !CALLER_FAULTS.has(error.code ?? -1)) this.#o.pool.reportFailure(worker, error, this.#o.sessionId);
     // One error per outage, not one per attempt: a worker's 30 s restart must not read as 16 failures.
     if (this.#attempt === 0) {
       voiceProcessingErrors.inc({ stage: "asr", reason: error.code === undefined ? "timeout" : String(error.code) });
@@ -487,10 +581,12 @@ export class RecognitionStream {
   #fail(detail: string, err?: Error): void {
     this.#reservation?.release();
     this.#log.error({ detail, ...(err ? { err } : {}) }, "speech recognition failed");
+    this.#promoteOpenPartials(); // nothing will finalise them now
     this.#setState(StreamState.FAILED, detail);
     this.#closed = true;
     this.#dropCall()?.cancel();
     voiceProcessingQueueSize.dec(this.#replay.size);
+    this.#flushOverflowLog();
     this.#ending?.();
   }
 

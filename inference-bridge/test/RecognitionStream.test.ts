@@ -69,6 +69,11 @@ async function used(
   return a.streams.length ? [a, b] : [b, a];
 }
 
+/** A logger whose lines (JSON) land in `lines`. */
+function capturingLogger(lines: Record<string, unknown>[]) {
+  return pino({ level: "debug" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+}
+
 /** A stream with a 2 s ring to a worker that accepts it and then reads nothing. */
 async function toStalledWorker(sessionId: string) {
   const worker = new StalledRecognizer();
@@ -178,12 +183,10 @@ describe("RecognitionStream", () => {
       onSegment: (s) => transcript.apply(s),
       onState: () => {},
     });
-    await flush();
-    const [first, second] = a.streams.length ? [a, b] : [b, a];
-    second.withholdAcks = false;
     feed(stream, 0, 80); // 1.6 s: a final for the first second, never acknowledged
-    await flush();
-    expect(transcript.finalText()).toBe("audio 0-1000 ms");
+    const [first, second] = await used(a, b);
+    await expect.poll(() => transcript.finalText(), { timeout: 10_000 }).toBe("audio 0-1000 ms");
+    second.withholdAcks = false; // (it has no stream yet: it only gets one once the first dies)
     first.kill();
     await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.LIVE);
     feed(stream, 80, 70);
@@ -221,9 +224,8 @@ describe("RecognitionStream", () => {
     });
     const serving = () => workers.find((w) => w.streams.some((s) => !s.call.cancelled && !s.ended));
     feed(stream, 0, 80); // 1.6 s: a final for the first second, never acknowledged
-    await flush();
+    await expect.poll(() => transcript.finalText(), { timeout: 10_000 }).toBe("audio 0-1000 ms");
     const first = serving()!;
-    expect(transcript.finalText()).toBe("audio 0-1000 ms");
     // The next worker only commits the noise before the words (acks, no final), then breaks too.
     for (const w of workers)
       if (w !== first) Object.assign(w, { withholdAcks: false, acksWithoutFinals: true, commitEverySamples: Infinity });
@@ -344,22 +346,24 @@ describe("RecognitionStream", () => {
     const before = await dropped();
     const { worker, stream } = await toStalledWorker("s7");
     let most = 0;
-    for (let second = 0; second < 30; second++) {
-      feed(stream, second * 50, 50); // 30 s of audio, a second at a time, to a worker that reads none
+    // 20 s of audio, a second at a time, to a worker that reads none: slow, not yet taken for
+    // hung (that takes 30 s of audio without a commit, see "abandons a worker ..." below).
+    for (let second = 0; second < 20; second++) {
+      feed(stream, second * 50, 50);
       most = Math.max(most, stream.bufferedWrites);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     // What the call holds stays bounded; the 2 s ring dropped the rest, counted.
     expect(most).toBeGreaterThan(50); // the worker really stopped reading
     expect(most).toBeLessThanOrEqual(101);
-    expect((await dropped()) - before).toBeGreaterThan(20 * 16_000);
+    expect((await dropped()) - before).toBeGreaterThan(10 * 16_000);
     expect(worker.streams).toHaveLength(1);
     // Once the worker reads again, the stream restarts after the gap.
     worker.streams[0]!.resume();
     await expect.poll(() => worker.streams.length, { timeout: 5_000 }).toBe(2);
     const config = (await worker.firstRequest(worker.streams[1]!)).kind;
     if (config.case !== "config") throw new Error("first request must be the config");
-    expect(config.value.startOffsetSamples).toBeGreaterThan(20 * 16_000);
+    expect(config.value.startOffsetSamples).toBeGreaterThan(10 * 16_000);
   });
 
   it("ends on a new stream after the gap when the ring dropped audio the slow worker never got", async () => {
@@ -503,5 +507,144 @@ describe("RecognitionStream", () => {
     const after = await lag();
     // Audio at 500 ms was captured 1.5 s before the partial came (the newest audio would say ~0).
     expect(after.sum - before.sum).toBeGreaterThanOrEqual(1.5);
+  });
+  it("abandons a worker that stops reading once stallSeconds of audio pass without a commit", async () => {
+    const stalled = new StalledRecognizer(); // its connection stays up: only the call hangs
+    await stalled.start();
+    cleanups.push(() => stalled.stop());
+    const good = await recognizer();
+    const poolLines: Record<string, unknown>[] = [];
+    const pool = new AsrWorkerPool({
+      addresses: [stalled.address, good.address],
+      logger: capturingLogger(poolLines),
+      downForMs: 600_000,
+    });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({
+      sessionId: "hung-reader",
+      pool,
+      logger,
+      stallSeconds: 5,
+      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 60_000 },
+      onSegment: () => {},
+      onState: () => {},
+    });
+    cleanups.push(() => stream.close());
+    let most = 0;
+    for (let second = 0; second < 4; second++) {
+      feed(stream, second * 50, 50); // 4 s: under the allowance
+      most = Math.max(most, stream.bufferedWrites);
+      await flush();
+    }
+    expect(most).toBeGreaterThan(50); // backpressured: 'drain' never comes
+    expect(stalled.streams).toHaveLength(1);
+    expect(good.streams).toHaveLength(0);
+    feed(stream, 200, 100); // past 5 s without a commit: the call counts as broken
+    await expect.poll(() => stream.state, { timeout: 10_000 }).toBe(StreamState.LIVE);
+    feed(stream, 300, 50);
+    await stream.end();
+    const requests = good.streams[0]!.requests;
+    const config = requests[0]!.kind;
+    if (config.case !== "config") throw new Error("first request must be the config");
+    expect(config.value.startOffsetSamples).toBe(0); // nothing was committed: all of it is redone
+    expect(contiguousEnd(received(requests), 0)).toBe(350 * FRAME);
+    expect(pool.workers[0]!.healthy).toBe(false);
+    // The pool's line names the conversation that found the worker down.
+    expect(poolLines.find((l) => l.msg === "speech worker marked down")).toMatchObject({
+      sessionId: "hung-reader",
+      worker: stalled.address,
+    });
+  });
+
+  it("abandons a worker that reads but never commits, resuming from the committed offset", async () => {
+    const a = await recognizer();
+    const b = await recognizer();
+    a.commitEverySamples = b.commitEverySamples = Number.POSITIVE_INFINITY; // a decoder that hangs
+    const pool = new AsrWorkerPool({ addresses: [a.address, b.address], logger });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({
+      sessionId: "hung-decoder",
+      pool,
+      logger,
+      stallSeconds: 1,
+      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 2_000 },
+      onSegment: () => {},
+      onState: () => {},
+    });
+    cleanups.push(() => stream.close());
+    feed(stream, 0, 40); // 0.8 s: under the allowance
+    const [first, second] = await used(a, b);
+    second.commitEverySamples = 16_000; // (it has no stream yet: it only gets one once the first is abandoned)
+    await expect.poll(() => first.streams[0]!.requests.length, { timeout: 5_000 }).toBe(1 + 40);
+    await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.LIVE);
+    expect(second.streams).toHaveLength(0);
+    feed(stream, 40, 20); // reaches 1 s of audio since the call opened, without a commit
+    await expect.poll(() => second.streams.length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => stream.state, { timeout: 5_000 }).toBe(StreamState.LIVE);
+    feed(stream, 60, 40); // (fed at once, faster than real time: kept under the new call's allowance)
+    await stream.end();
+    const requests = second.streams[0]!.requests;
+    const config = requests[0]!.kind;
+    if (config.case !== "config") throw new Error("first request must be the config");
+    expect(config.value.startOffsetSamples).toBe(0);
+    expect(contiguousEnd(received(requests), 0)).toBe(100 * FRAME);
+    expect(first.streams).toHaveLength(1);
+  });
+
+  it("counts a full ring's drops as one error and logs them summed, not once per frame", async () => {
+    const r = await recognizer();
+    r.commitEverySamples = Number.POSITIVE_INFINITY; // a worker that never commits
+    const pool = new AsrWorkerPool({ addresses: [r.address], logger });
+    cleanups.push(() => pool.close());
+    const overflowErrors = async () =>
+      (await register.getSingleMetric("voice_processing_errors_total")!.get()).values.find(
+        (v) => v.labels.reason === "replay_overflow",
+      )?.value ?? 0;
+    const errorsBefore = await overflowErrors();
+    const lines: Record<string, unknown>[] = [];
+    const stream = new RecognitionStream({
+      sessionId: "overflow",
+      pool,
+      logger: capturingLogger(lines),
+      replaySeconds: 1,
+      stallSeconds: 600, // only the ring is at work here
+      onSegment: () => {},
+      onState: () => {},
+    });
+    cleanups.push(() => stream.close());
+    feed(stream, 0, 250); // 5 s into a 1 s ring: 200 frames dropped, one per push
+    const dropLines = () => lines.filter((l) => l.msg === "uncommitted audio dropped: replay buffer full");
+    expect(dropLines().length).toBeLessThanOrEqual(2); // the first at once, then at most one per interval
+    expect((await overflowErrors()) - errorsBefore).toBe(1);
+    stream.close(); // what the interval held back gets its line
+    expect(dropLines().reduce((sum, l) => sum + (l.droppedSamples as number), 0)).toBe(4 * 16_000);
+  });
+
+  it("takes the open partial as final, under its id, when the worker does not finish the end in time", async () => {
+    const r = await recognizer();
+    r.ignoreEnd = true; // its decoder hangs at the end: no last final, the call stays open
+    r.partialEndMs = (receivedSamples) => receivedSamples / 16;
+    const pool = new AsrWorkerPool({ addresses: [r.address], logger });
+    cleanups.push(() => pool.close());
+    const transcript = new TranscriptAssembler("unfinished");
+    const finals: Segment[] = [];
+    const stream = new RecognitionStream({
+      sessionId: "unfinished",
+      pool,
+      logger,
+      onSegment: (s) => {
+        if (s.isFinal) finals.push(s);
+        transcript.apply(s);
+      },
+      onState: () => {},
+    });
+    feed(stream, 0, 60); // 1.2 s: a final for the first second, then a partial of the next segment
+    await expect.poll(() => transcript.text(), { timeout: 5_000 }).toBe("audio 0-1000 ms partial 1");
+    expect(transcript.finalText()).toBe("audio 0-1000 ms");
+    await stream.end(300);
+    // The last answer reaches the score and the record: the partial is final now, once.
+    expect(transcript.finalText()).toBe("audio 0-1000 ms partial 1");
+    expect(finals.map((s) => s.segmentId)).toEqual([0, 1]);
+    expect(stream.state).toBe(StreamState.ENDED);
   });
 });

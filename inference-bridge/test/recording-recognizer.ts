@@ -34,6 +34,8 @@ export class RecordingRecognizer {
    * final (as a worker that commits the noise before the words).
    */
   acksWithoutFinals = false;
+  /** Ignore the client's end (as a worker whose decoder hangs at the end): no finals, the call stays open. */
+  ignoreEnd = false;
   /** Answer every config with this status (as a worker refusing the client's request or token). */
   refuseWith: grpc.status | undefined;
   /**
@@ -146,7 +148,7 @@ export class RecordingRecognizer {
           segmentId++;
           start = received;
         }
-      } else if (kind.case === "end") {
+      } else if (kind.case === "end" && !this.ignoreEnd) {
         call.end();
       }
     });

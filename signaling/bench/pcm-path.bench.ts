@@ -32,7 +32,8 @@ const PACE = process.env.PACE ?? "realtime";
 const logger = pino({ level: "silent" });
 
 const payloads = opusPacketsFromFile(librivoxRecordings()[0]!.wav);
-const probe = await startProbeProcess(["--segment-every-ms", "1000000"]);
+// No segments (the audio path alone), but commits, as a worker commits silence.
+const probe = await startProbeProcess(["--segment-every-ms", "1000000", "--commit-every-ms", "5000"]);
 const address = probe.address;
 const pool = new AsrWorkerPool({ addresses: [address], logger });
 const streams = Array.from({ length: STREAMS }, (_, i) => {

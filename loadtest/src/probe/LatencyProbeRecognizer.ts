@@ -50,6 +50,11 @@ export interface LatencyProbeOptions {
   segmentEveryMs?: number;
   /** Audio after which the open segment is made final and committed (default 2000 ms). */
   finalEveryMs?: number;
+  /**
+   * Without segments (a huge segmentEveryMs), commit the audio received this often, as a
+   * real worker commits silence: the bridge treats a call that never commits as hung.
+   */
+  commitEveryMs?: number;
   /** Keep per-chunk arrival times and per-segment send times on machineClock (the voice-path benchmark reads them). */
   record?: boolean;
 }
@@ -61,6 +66,7 @@ export class LatencyProbeRecognizer {
   readonly #server = new grpc.Server();
   readonly #segmentEveryMs: number;
   readonly #finalEverySamples: number;
+  readonly #commitEveryMs: number | undefined;
   readonly #record: boolean;
   readonly #loopDelay = newLoopDelayMonitor();
   port = 0;
@@ -69,6 +75,7 @@ export class LatencyProbeRecognizer {
     const o = typeof options === "number" ? { segmentEveryMs: options } : options;
     this.#segmentEveryMs = o.segmentEveryMs ?? 250;
     this.#finalEverySamples = (o.finalEveryMs ?? 2_000) * SAMPLES_PER_MS;
+    this.#commitEveryMs = o.commitEveryMs;
     this.#record = o.record ?? true;
     if (this.#record) this.#loopDelay.enable();
   }
@@ -188,7 +195,21 @@ export class LatencyProbeRecognizer {
         call.end();
       }
     });
-    const stop = () => clearInterval(timer);
+    let committedTo = 0; // samples
+    const committer =
+      this.#commitEveryMs === undefined
+        ? undefined
+        : setInterval(() => {
+            if (received <= committedTo) return;
+            committedTo = received;
+            call.write(
+              create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }),
+            );
+          }, this.#commitEveryMs);
+    const stop = () => {
+      clearInterval(timer);
+      clearInterval(committer);
+    };
     call.on("end", stop);
     call.on("error", stop);
     call.on("cancelled", stop);

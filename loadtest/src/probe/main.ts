@@ -19,11 +19,17 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     // A huge value: no segments at all (benchmarks of the audio path alone).
     "segment-every-ms": { type: "string", default: "250" },
+    // With no segments: commit the audio received this often (the bridge drops a call that never commits).
+    "commit-every-ms": { type: "string" },
     record: { type: "boolean", default: false },
   },
 });
 const record = values.record && process.send !== undefined;
-const probe = new LatencyProbeRecognizer({ record, segmentEveryMs: Number(values["segment-every-ms"]) });
+const probe = new LatencyProbeRecognizer({
+  record,
+  segmentEveryMs: Number(values["segment-every-ms"]),
+  ...(values["commit-every-ms"] ? { commitEveryMs: Number(values["commit-every-ms"]) } : {}),
+});
 if (record) process.on("message", (message) => message === "collect" && process.send?.(probe.takeRecords()));
 const address = await probe.start(values.host, Number(values.port));
 console.log(`latency probe (benchmark-only speech worker) on ${address}`);
