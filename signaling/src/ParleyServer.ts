@@ -222,6 +222,7 @@ export class ParleyServer {
       logger,
     });
     const flite = new FliteTts(dialogue.ttsVoice);
+    void flite.reportSetup(logger.child({ component: "tts" }), dialogue.ttsServiceUrl);
     this.tts = dialogue.ttsCacheSeconds > 0 ? new SynthesisCache(flite, dialogue.ttsCacheSeconds) : flite;
     const busLogger = logger.child({ component: "live-bus" });
     this.bus = config.redis

@@ -130,6 +130,11 @@ export interface Config {
     ttsVoice: string;
     /** Synthesised speech kept for reuse, in seconds of audio (0: none). */
     ttsCacheSeconds: number;
+    /**
+     * The deployment guide's TTS_SERVICE_URL (an external speech service). Not
+     * used: flite speaks in the node. Read only so that startup can warn when it is set.
+     */
+    ttsServiceUrl: string | undefined;
   };
   /** The business wall and admin monitor (/dashboard, /wall/ws). */
   wall: {
@@ -334,6 +339,7 @@ export function loadConfig(env: Env = process.env): Config {
       endSilenceMs: int(env, "END_SILENCE_MS", 30_000),
       ttsVoice: env.TTS_VOICE ?? "slt",
       ttsCacheSeconds: int(env, "TTS_CACHE_SECONDS", 300),
+      ttsServiceUrl: env.TTS_SERVICE_URL?.trim() || undefined,
     },
     wall: {
       distDir: env.DASHBOARD_DIST_DIR ?? path.join(REPO_ROOT, "dashboard/dist"),

@@ -25,6 +25,7 @@ import { observeFinalScore } from "../scoring/metrics.ts";
 import { abortedError, type FeedbackScoreResult, type ScoringEngine } from "../scoring/types.ts";
 import type { TranscriptAssembler } from "../TranscriptAssembler.ts";
 import type { SpeechSynthesizer } from "../tts/FliteTts.ts";
+import { SynthesisError } from "../tts/SynthesisError.ts";
 import { aiTurnMetrics } from "./metrics.ts";
 import { SpeechActivity } from "./SpeechActivity.ts";
 import { SpokenReply } from "./SpokenReply.ts";
@@ -453,10 +454,13 @@ export class ConversationDirector {
       });
       this.#lastActivityAt = performance.now();
     } catch (err) {
-      if (!signal.aborted) {
-        voiceProcessingErrors.inc({ stage: "follow_up", reason: "error" });
-        this.#o.logger.error({ err }, "follow-up failed");
+      if (signal.aborted) return;
+      if (err instanceof SynthesisError) {
+        this.#synthesisFailed(err, "synthesis of a follow-up failed");
+        return;
       }
+      voiceProcessingErrors.inc({ stage: "follow_up", reason: "error" });
+      this.#o.logger.error({ err }, "follow-up failed");
     } finally {
       answering.reply?.abort(); // whatever was not spoken is not needed
       if (this.#answering === answering) this.#answering = undefined;
@@ -469,13 +473,17 @@ export class ConversationDirector {
     try {
       for await (const pcm of reply.rest()) playback.write(pcm);
     } catch (err) {
-      if (!reply.aborted) {
-        voiceProcessingErrors.inc({ stage: "tts", reason: "synthesis_failed" });
-        this.#o.logger.warn({ err }, "synthesis of the rest of a follow-up failed");
-      }
+      if (!reply.aborted) this.#synthesisFailed(err, "synthesis of the rest of a follow-up failed");
     } finally {
       playback.end();
     }
+  }
+
+  /** A piece of a reply could not be synthesised, wherever in the reply: stage "tts", whatever the piece. */
+  #synthesisFailed(err: unknown, message: string): void {
+    const reason = err instanceof SynthesisError ? err.reason : "failed";
+    voiceProcessingErrors.inc({ stage: "tts", reason: `synthesis_${reason}` });
+    this.#o.logger.warn({ err }, message);
   }
 
   #observeTurn(timing: TurnTiming): void {

@@ -3,8 +3,11 @@
 // that the voice can start as soon as the first piece is ready while the
 // rest is still being made. The director makes replies speculatively while
 // the customer's silence accrues; abort() throws one away (and stops flite).
+// A piece that fails rejects with a SynthesisError (an abort stays an
+// AbortError), so whoever awaits it can tell a synthesis failure from others.
 
 import type { SpeechSynthesizer } from "../tts/FliteTts.ts";
+import { asSynthesisError } from "../tts/SynthesisError.ts";
 import { speechChunks } from "../tts/speechChunks.ts";
 import { trimLeadingSilence } from "../tts/trimLeadingSilence.ts";
 
@@ -25,7 +28,11 @@ export class SpokenReply {
     let previous: Promise<unknown> = Promise.resolve();
     this.#pieces = speechChunks(text).map((chunk, i) => {
       // One flite at a time: a second one would only slow the first down.
-      const synthesized = previous.then(() => tts.synthesize(chunk, signal));
+      const synthesized = previous
+        .then(() => tts.synthesize(chunk, signal))
+        .catch((err: unknown) => {
+          throw asSynthesisError(err);
+        });
       // The reply starts with its first sound, not with the synthesiser's silence.
       const piece = i === 0 ? synthesized.then(trimLeadingSilence) : synthesized;
       piece.catch(ignore); // whoever awaits it sees the error; nobody has to
@@ -41,7 +48,7 @@ export class SpokenReply {
     return this.#controller.signal.aborted;
   }
 
-  /** The first piece's audio (empty for an empty reply); rejects if its synthesis failed or was aborted. */
+  /** The first piece's audio (empty for an empty reply); rejects (SynthesisError, AbortError) if its synthesis failed or was aborted. */
   get first(): Promise<Int16Array> {
     return this.#pieces[0] ?? Promise.resolve(new Int16Array(0));
   }

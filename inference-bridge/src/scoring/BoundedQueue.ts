@@ -2,7 +2,12 @@
 // run, at most `maxWaiting` wait; beyond that a request is refused at once,
 // because a request that would wait behind a long queue is better served by
 // the built-in engine now than by the LLM late.
-import { abortedError, ScoringError } from "./types.ts";
+//
+// Urgent requests (a turn's follow-up, a final score) wait ahead of routine
+// ones (partial re-scores), first come first served within each; when the
+// waiting room is full, an urgent request takes the place of the newest
+// routine one, which is refused as if it had come too late.
+import { abortedError, type LlmPriority, ScoringError } from "./types.ts";
 
 export interface BoundedQueueOptions {
   maxConcurrent: number;
@@ -12,13 +17,16 @@ export interface BoundedQueueOptions {
 }
 
 interface Waiter {
+  priority: LlmPriority;
   grant: (release: () => void) => void;
+  refuse: (error: Error) => void;
   signal: AbortSignal;
   onAbort: () => void;
 }
 
 export class BoundedQueue {
   readonly #options: BoundedQueueOptions;
+  /** Urgent waiters first, then routine ones; each in order of arrival. */
   readonly #waiters: Waiter[] = [];
   #running = 0;
 
@@ -35,17 +43,17 @@ export class BoundedQueue {
   }
 
   /** Resolves with a release function once a slot is free; rejects "queue_full" or "aborted". */
-  acquire(signal: AbortSignal): Promise<() => void> {
+  acquire(signal: AbortSignal, priority: LlmPriority = "routine"): Promise<() => void> {
     if (signal.aborted) return Promise.reject(abortedError(signal));
     if (this.#running < this.#options.maxConcurrent) return Promise.resolve(this.#take());
-    if (this.#waiters.length >= this.#options.maxWaiting) {
-      return Promise.reject(
-        new ScoringError("queue_full", `LLM queue full (${this.#options.maxWaiting} waiting)`, { retryable: true }),
-      );
+    if (this.#waiters.length >= this.#options.maxWaiting && !(priority === "urgent" && this.#bumpRoutine())) {
+      return Promise.reject(this.#fullError());
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
+        priority,
         grant: resolve,
+        refuse: reject,
         signal,
         onAbort: () => {
           this.#remove(waiter);
@@ -53,7 +61,9 @@ export class BoundedQueue {
         },
       };
       signal.addEventListener("abort", waiter.onAbort, { once: true });
-      this.#waiters.push(waiter);
+      const firstRoutine = this.#waiters.findIndex((w) => w.priority === "routine");
+      const at = priority === "urgent" && firstRoutine >= 0 ? firstRoutine : this.#waiters.length;
+      this.#waiters.splice(at, 0, waiter);
       this.#options.onWaitingChange?.(this.#waiters.length);
     });
   }
@@ -71,6 +81,20 @@ export class BoundedQueue {
       this.#options.onWaitingChange?.(this.#waiters.length);
       next.grant(this.#take());
     };
+  }
+
+  /** Refuses the newest routine waiter to make room; false when every waiter is urgent. */
+  #bumpRoutine(): boolean {
+    const newest = this.#waiters.findLastIndex((w) => w.priority === "routine");
+    if (newest < 0) return false;
+    const [bumped] = this.#waiters.splice(newest, 1);
+    bumped!.signal.removeEventListener("abort", bumped!.onAbort);
+    bumped!.refuse(this.#fullError());
+    return true;
+  }
+
+  #fullError(): ScoringError {
+    return new ScoringError("queue_full", `LLM queue full (${this.#options.maxWaiting} waiting)`, { retryable: true });
   }
 
   #remove(waiter: Waiter): void {

@@ -1,14 +1,18 @@
 // Primary engine (Ollama) with the built-in engine behind it. When the
 // primary is unreachable, or keeps failing, it is left alone for a cool-off
-// period so each request does not pay for a connection error or a timeout.
+// period (CircuitBreaker) so each request does not pay for a connection error
+// or a timeout.
 import type { Logger } from "pino";
+import { CircuitBreaker } from "./CircuitBreaker.ts";
 import { scoringFallbacks } from "./metrics.ts";
-import { abortedError, type FeedbackScoreResult, type ScoringEngine, ScoringError } from "./types.ts";
+import { abortedError, type FeedbackScoreResult, type LlmPriority, type ScoringEngine, ScoringError } from "./types.ts";
 
 export interface FallbackScorerOptions {
   primary: ScoringEngine;
   fallback: ScoringEngine;
   logger?: Logger;
+  /** The node's breaker, when others (the follow-up planner) share it; else one of its own from the options below. */
+  breaker?: CircuitBreaker;
   /** How long the primary is skipped once it is considered down. */
   coolOffMs?: number;
   /** Consecutive failures (of any reason) that make the primary down. */
@@ -16,27 +20,24 @@ export interface FallbackScorerOptions {
   now?: () => number;
 }
 
-/** Failures that say nobody can answer: one is enough to cool off. */
-const DOWN_AT_ONCE = new Set(["unavailable", "model_not_found"]);
-
 export class FallbackScorer implements ScoringEngine {
   readonly name: string;
+  readonly breaker: CircuitBreaker;
   readonly #primary: ScoringEngine;
   readonly #fallback: ScoringEngine;
   readonly #logger: Logger | undefined;
-  readonly #coolOffMs: number;
-  readonly #threshold: number;
-  readonly #now: () => number;
-  #failures = 0;
-  #downUntil = 0;
 
   constructor(options: FallbackScorerOptions) {
     this.#primary = options.primary;
     this.#fallback = options.fallback;
     this.#logger = options.logger;
-    this.#coolOffMs = options.coolOffMs ?? 30_000;
-    this.#threshold = options.failureThreshold ?? 3;
-    this.#now = options.now ?? Date.now;
+    this.breaker =
+      options.breaker ??
+      new CircuitBreaker({
+        ...(options.coolOffMs !== undefined ? { coolOffMs: options.coolOffMs } : {}),
+        ...(options.failureThreshold !== undefined ? { failureThreshold: options.failureThreshold } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      });
     this.name = `${this.#primary.name}|${this.#fallback.name}`;
   }
 
@@ -50,13 +51,13 @@ export class FallbackScorer implements ScoringEngine {
     let onFallback = false;
     return {
       name: this.name,
-      score: async (text, signal) => {
+      score: async (text, signal, _log, priority) => {
         if (onFallback) {
           // Still a fallback, for the alert on their rate: "cooling_off" when the node would have skipped Ollama too.
           scoringFallbacks.inc({ reason: this.primaryAvailable ? "conversation_fell_back" : "cooling_off" });
           return this.#fallback.score(text, signal);
         }
-        const result = await this.score(text, signal, log);
+        const result = await this.score(text, signal, log, priority);
         if (result.engine === this.#fallback.name) onFallback = true;
         return result;
       },
@@ -65,22 +66,23 @@ export class FallbackScorer implements ScoringEngine {
 
   /** False while the primary is cooling off after failures. */
   get primaryAvailable(): boolean {
-    return this.#now() >= this.#downUntil;
+    return this.breaker.available;
   }
 
-  async score(text: string, signal: AbortSignal, log: Logger | undefined = this.#logger): Promise<FeedbackScoreResult> {
+  async score(
+    text: string,
+    signal: AbortSignal,
+    log: Logger | undefined = this.#logger,
+    priority?: LlmPriority,
+  ): Promise<FeedbackScoreResult> {
     if (signal.aborted) throw abortedError(signal);
     if (!this.primaryAvailable) {
       scoringFallbacks.inc({ reason: "cooling_off" });
       return this.#fallback.score(text, signal);
     }
     try {
-      const result = await this.#primary.score(text, signal, log);
-      if (this.#failures >= this.#threshold || this.#downUntil > 0) {
-        log?.info({ engine: this.#primary.name }, "scoring engine back");
-      }
-      this.#failures = 0;
-      this.#downUntil = 0;
+      const result = await this.#primary.score(text, signal, log, priority);
+      if (this.breaker.succeeded()) log?.info({ engine: this.#primary.name }, "scoring engine back");
       return result;
     } catch (err) {
       if (signal.aborted) throw abortedError(signal);
@@ -90,12 +92,15 @@ export class FallbackScorer implements ScoringEngine {
         scoringFallbacks.inc({ reason });
         return this.#fallback.score(text, signal);
       }
-      this.#failures++;
-      // After a cool-off one more failure is enough: the count is kept until a success.
-      if (DOWN_AT_ONCE.has(reason) || this.#failures >= this.#threshold) {
-        this.#downUntil = this.#now() + this.#coolOffMs;
+      if (this.breaker.failed(reason)) {
         log?.warn(
-          { engine: this.#primary.name, reason, failures: this.#failures, coolOffMs: this.#coolOffMs, err },
+          {
+            engine: this.#primary.name,
+            reason,
+            failures: this.breaker.failures,
+            coolOffMs: this.breaker.coolOffMs,
+            err,
+          },
           "scoring engine down, using the built-in engine",
         );
       } else {

@@ -1,12 +1,20 @@
-// Scores one conversation as it is spoken. Finals are scored at once; partials
-// at most every `partialIntervalMs`, and only on their stable words: those two
-// consecutive partials agree on (LocalAgreement-2), appended to the final text.
-// A request made stale by newer text is aborted, and a partial-based score is
-// published only if its text extends the text of the last published score, so
-// a partial that is later corrected never moves the score.
+// Scores one conversation as it is spoken. Finals are scored as soon as they
+// can be; partials at most every `partialIntervalMs`, and only on their stable
+// words: those two consecutive partials agree on (LocalAgreement-2), appended
+// to the final text.
+//
+// One request at a time, and newer text never cancels it: with a model slower
+// than the partial interval, cancelling would mean no partial score ever
+// lands while the customer talks, and the work thrown away still loaded the
+// model (and, as a cancellation, never counted against it). Newer text waits
+// instead, only the newest (latest wins), and is sent when the request in
+// flight ends: a final's text before a partial's. A result is published only
+// if its text still fits what is shown: a partial-based score must extend the
+// text of the last published score and agree with the final text as it now
+// stands, so a partial that is later corrected never moves the score.
 
 import { commonPrefix, extendsText, joinText, words } from "./text.ts";
-import { abortedError, type FeedbackScoreResult, isAbort, type ScoringEngine } from "./types.ts";
+import { type FeedbackScoreResult, isAbort, type LlmPriority, type ScoringEngine } from "./types.ts";
 
 export interface Clock {
   now(): number;
@@ -48,8 +56,9 @@ export interface IncrementalScorerOptions {
 }
 
 interface InFlight {
-  id: number;
   text: string;
+  /** The highest final segment the text includes, when it was sent (newer finals may come meanwhile). */
+  through: number | undefined;
   basis: ScoreBasis;
   controller: AbortController;
   promise: Promise<FeedbackScoreResult>;
@@ -66,11 +75,12 @@ export class IncrementalScorer {
   #finalText = "";
   #throughSegmentId: number | undefined;
   #previousPartial: string[] = [];
-  /** Final text + stable partial words, waiting for the rate limit or for a final's score. */
+  /** The final text changed and waits to be scored (for the request in flight to end). */
+  #finalPending = false;
+  /** Final text + stable partial words, waiting for the rate limit or for the request in flight. */
   #pendingPartial: string | undefined;
   #timer: unknown;
   #inFlight: InFlight | undefined;
-  #seq = 0;
   #lastRequestAt = Number.NEGATIVE_INFINITY;
   #lastRequestedText: string | undefined;
   #lastPublished: { text: string; basis: ScoreBasis; result: FeedbackScoreResult } | undefined;
@@ -103,7 +113,8 @@ export class IncrementalScorer {
     this.#pendingPartial = undefined;
     this.#clearTimer();
     if (!this.#finalText || this.#finalText === this.#lastRequestedText) return;
-    this.#start(this.#finalText, "final");
+    this.#finalPending = true;
+    this.#next();
   }
 
   /** The open (not yet final) text after the finals changed. */
@@ -116,7 +127,7 @@ export class IncrementalScorer {
     const candidate = joinText(this.#finalText, stable.join(" "));
     if (candidate === this.#lastRequestedText || candidate === this.#lastPublished?.text) return;
     this.#pendingPartial = candidate;
-    this.#schedulePartial();
+    this.#next();
   }
 
   /**
@@ -128,6 +139,7 @@ export class IncrementalScorer {
     this.#state = "finishing";
     this.#clearTimer();
     this.#pendingPartial = undefined;
+    this.#finalPending = false;
     const text = this.#finalText;
     let result: FeedbackScoreResult;
     const inFlight = this.#inFlight;
@@ -137,6 +149,7 @@ export class IncrementalScorer {
       this.#abortInFlight(); // a partial-based request is moot now
       result = this.#lastPublished.result;
     } else {
+      this.#abortInFlight(); // whatever it judged, only the final text counts now
       result = await this.#request(text, "finish").promise;
     }
     // close() may have run while we awaited (TS narrows #state across the await, hence !== "finishing").
@@ -152,18 +165,24 @@ export class IncrementalScorer {
     this.#state = "closed";
     this.#clearTimer();
     this.#pendingPartial = undefined;
+    this.#finalPending = false;
     this.#abortInFlight();
   }
 
-  #schedulePartial(): void {
-    if (this.#pendingPartial === undefined || this.#timer !== undefined || this.#state !== "open") return;
-    // A final's score is authoritative: let it land rather than starve it with partials.
-    if (this.#inFlight?.basis === "final") return;
+  /** Sends what waits, if nothing is in flight: the final text first, else the newest partial when due. */
+  #next(): void {
+    if (this.#state !== "open" || this.#inFlight) return;
+    if (this.#finalPending) {
+      this.#finalPending = false;
+      this.#start(this.#finalText, "final");
+      return;
+    }
+    if (this.#pendingPartial === undefined || this.#timer !== undefined) return;
     const wait = this.#lastRequestAt + this.#intervalMs - this.#clock.now();
     if (wait > 0) {
       this.#timer = this.#clock.setTimeout(() => {
         this.#timer = undefined;
-        this.#schedulePartial();
+        this.#next();
       }, wait);
       return;
     }
@@ -177,36 +196,43 @@ export class IncrementalScorer {
     const request = this.#request(text, basis);
     request.promise.then(
       (result) => {
-        if (this.#inFlight?.id !== request.id) return; // superseded: stale
+        if (this.#inFlight !== request) return; // cancelled (close, finish): nobody waits for it
         this.#inFlight = undefined;
-        if (this.#state === "open") {
-          // The guard against jumps: a partial-based score must extend what was shown.
-          if (basis === "final" || extendsText(text, this.#lastPublished?.text ?? "")) {
-            this.#lastPublished = { text, basis, result };
-            this.#onScore(result, this.#throughSegmentId, { text, basis, isFinal: false });
-          }
+        if (this.#state === "open" && this.#fits(text, basis)) {
+          this.#lastPublished = { text, basis, result };
+          this.#onScore(result, request.through, { text, basis, isFinal: false });
         }
-        this.#schedulePartial();
+        this.#next();
       },
       (err) => {
-        if (this.#inFlight?.id !== request.id) return;
+        if (this.#inFlight !== request) return;
         this.#inFlight = undefined;
         this.#lastRequestedText = this.#lastPublished?.text; // let the same text be tried again
         if (!isAbort(err)) this.#onError?.(err);
-        this.#schedulePartial();
+        this.#next();
       },
     );
   }
 
-  /** Starts a request, aborting the one it supersedes. */
+  /**
+   * Whether a score that landed may still be shown. Newer text may have come
+   * while it was scored: a final's text must still open the final text; a
+   * partial-based one must extend what was shown (the guard against jumps)
+   * and agree with the final text, word for word as far as both go.
+   */
+  #fits(text: string, basis: "final" | "partial"): boolean {
+    if (basis === "final") return extendsText(this.#finalText, text);
+    const agreesWithFinal = extendsText(text, this.#finalText) || extendsText(this.#finalText, text);
+    return agreesWithFinal && extendsText(text, this.#lastPublished?.text ?? "");
+  }
+
+  /** Starts a request; the caller made sure none is in flight (or cancelled it). */
   #request(text: string, basis: ScoreBasis): InFlight {
-    this.#abortInFlight();
     const controller = new AbortController();
-    const id = ++this.#seq;
-    const promise = controller.signal.aborted
-      ? Promise.reject(abortedError(controller.signal))
-      : this.#engine.score(text, controller.signal);
-    const inFlight: InFlight = { id, text, basis, controller, promise };
+    // Someone waits for a final's score (the wall, the end of the conversation); a partial's is soon superseded.
+    const priority: LlmPriority = basis === "partial" ? "routine" : "urgent";
+    const promise = this.#engine.score(text, controller.signal, undefined, priority);
+    const inFlight: InFlight = { text, through: this.#throughSegmentId, basis, controller, promise };
     this.#inFlight = inFlight;
     this.#lastRequestAt = this.#clock.now();
     this.#lastRequestedText = text;

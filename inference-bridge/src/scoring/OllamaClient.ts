@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { backoffMs, type RetryPolicy } from "../retry.ts";
 import { BoundedQueue } from "./BoundedQueue.ts";
 import { llmFailures, llmQueueSize, llmRequestDuration, llmTimeToFirstToken, llmTokens } from "./metrics.ts";
-import { abortedError, ScoringError } from "./types.ts";
+import { abortedError, type LlmPriority, ScoringError } from "./types.ts";
 
 /** RetryPolicy plus the time all attempts together may take (queueing and backoff included). */
 export interface LlmRetryPolicy extends RetryPolicy {
@@ -40,6 +40,8 @@ export interface ChatJsonRequest {
   /** JSON schema of the reply (Ollama's structured outputs). */
   format: object;
   options?: Partial<Options>;
+  /** Its place in this node's queue (default "routine"); not sent to Ollama. */
+  priority?: LlmPriority;
 }
 
 /** Connection errors after which retrying soon is pointless: nobody is listening. */
@@ -181,13 +183,14 @@ export class OllamaClient {
     bounded: AbortSignal,
     timeoutMs: number,
   ): Promise<T> {
+    const { priority, ...chat } = request;
     let release: (() => void) | undefined;
     const controller = new AbortController();
     let timedOut = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => controller.abort(bounded.reason);
     try {
-      release = await this.#queue.acquire(bounded);
+      release = await this.#queue.acquire(bounded, priority);
       bounded.addEventListener("abort", onAbort, { once: true });
       if (bounded.aborted) onAbort(); // fired while the slot was being granted
       timer = setTimeout(() => {
@@ -195,7 +198,7 @@ export class OllamaClient {
         controller.abort(new ScoringError("timeout", `no complete LLM reply within ${Math.round(timeoutMs)} ms`));
       }, timeoutMs);
       const started = performance.now();
-      const stream = await this.#client(controller.signal).chat({ ...request, stream: true });
+      const stream = await this.#client(controller.signal).chat({ ...chat, stream: true });
       let content = "";
       let firstTokenSeen = false;
       let promptTokens = 0;

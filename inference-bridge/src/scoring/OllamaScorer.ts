@@ -8,15 +8,20 @@
 // be paid for it. The prompt fences the transcript off as data, and the
 // model's score is held to at most SCORE_HEADROOM points above what the
 // built-in rubric finds in the same words (the model may see more than the
-// word lists do, not a different conversation).
+// word lists do, not a different conversation). Its sentiment, which raises
+// the wall's NEGATIVE_SENTIMENT alerts, is held within SENTIMENT_BAND of the
+// rubric's, and its hint is shown only if it passes the same checks as a
+// follow-up question (modelText.ts); else the rubric's hint is shown.
 import type { Logger } from "pino";
 import { BuiltinScorer } from "./BuiltinScorer.ts";
+import { showableText } from "./modelText.ts";
 import type { OllamaClient } from "./OllamaClient.ts";
 import { fenceSafe } from "./text.ts";
 import {
   abortedError,
   clamp,
   type FeedbackScoreResult,
+  type LlmPriority,
   type ScorePart,
   type ScoringEngine,
   ScoringError,
@@ -55,10 +60,18 @@ Reply with JSON only:
 
 /** How far above the built-in rubric's score (same words) the model's score may go. */
 export const SCORE_HEADROOM = 25;
+/**
+ * How far from the built-in rubric's sentiment (same words) the model's may
+ * be: room for what word lists miss (sarcasm, a complaint without a
+ * complaint word), not for a customer who tells the model how to feel.
+ */
+export const SENTIMENT_BAND = 0.4;
 
 /** Keeps the prompt small: the recent end of a long transcript matters most. */
 const MAX_TRANSCRIPT_CHARS = 4_000;
 const MAX_HINT_CHARS = 120;
+/** The prompt asks for under 10 words; more is the model doing something else (or being told to). */
+const MAX_HINT_WORDS = 16;
 
 const GENERIC_HINTS: Record<ScorePart, string> = {
   relevance: "tell us about this visit",
@@ -107,15 +120,18 @@ function topicsOf(value: unknown): Topic[] {
   return out;
 }
 
-function shortHint(value: unknown): string {
-  const hint = typeof value === "string" ? value.trim().replace(/\s+/g, " ") : "";
-  if (hint.length <= MAX_HINT_CHARS) return hint;
-  const cut = hint.slice(0, MAX_HINT_CHARS);
-  return cut.slice(0, cut.lastIndexOf(" ") > 0 ? cut.lastIndexOf(" ") : MAX_HINT_CHARS);
-}
-
-/** Parses and validates a model reply: out-of-range numbers are clamped, missing ones are malformed. */
-export function parseScoreReply(content: string, engine: string): FeedbackScoreResult {
+/**
+ * Parses and validates a model reply: out-of-range numbers are clamped,
+ * missing ones are malformed. A hint unfit to show (too long, a link, the
+ * `transcript`'s words repeated) is replaced by `fallbackHint`, else by a
+ * generic hint for the weakest part.
+ */
+export function parseScoreReply(
+  content: string,
+  engine: string,
+  fallbackHint?: string,
+  transcript = "",
+): FeedbackScoreResult {
   let json: unknown;
   try {
     json = JSON.parse(content);
@@ -133,12 +149,12 @@ export function parseScoreReply(content: string, engine: string): FeedbackScoreR
     sentiment: clamp(number(obj, "sentiment"), -1, 1),
     relevance: clamp(number(obj, "relevance"), 0, 1),
   };
-  const hint = shortHint(obj.hint);
+  const hint = showableText(obj.hint, { maxChars: MAX_HINT_CHARS, maxWords: MAX_HINT_WORDS, transcript });
   return {
     score: Math.round(clamp(number(obj, "score"), 0, 100)),
     ...parts,
     topics: topicsOf(obj.topics),
-    hint: hint || GENERIC_HINTS[weakestParts(parts)[0]!],
+    hint: hint ?? fallbackHint ?? GENERIC_HINTS[weakestParts(parts)[0]!],
     engine,
   };
 }
@@ -169,7 +185,7 @@ export class OllamaScorer implements ScoringEngine {
     this.name = `ollama:${this.model}`;
   }
 
-  score(text: string, signal: AbortSignal, log?: Logger): Promise<FeedbackScoreResult> {
+  score(text: string, signal: AbortSignal, log?: Logger, priority?: LlmPriority): Promise<FeedbackScoreResult> {
     if (signal.aborted) return Promise.reject(abortedError(signal));
     // Nothing said has a known score; do not spend a model call on it.
     if (!text.trim()) return Promise.resolve({ ...EMPTY_SCORE, topics: [], engine: this.name });
@@ -184,17 +200,15 @@ export class OllamaScorer implements ScoringEngine {
         ],
         format: SCORE_SCHEMA,
         options: { temperature: 0, num_predict: 256 },
+        ...(priority ? { priority } : {}),
       },
-      (content) => this.#grounded(parseScoreReply(content, this.name), text),
+      (content) => {
+        const rubric = this.#rubric.scoreSync(text);
+        return grounded(parseScoreReply(content, this.name, rubric.hint, text), rubric);
+      },
       signal,
       log,
     );
-  }
-
-  /** The model's score, held to what the words can earn (see the top of this file). */
-  #grounded(result: FeedbackScoreResult, text: string): FeedbackScoreResult {
-    const ceiling = Math.min(100, this.#rubric.scoreSync(text).score + SCORE_HEADROOM);
-    return result.score > ceiling ? { ...result, score: ceiling } : result;
   }
 
   /** Whether the server answers /api/tags and has the model (for readiness checks and startup logs). */
@@ -207,4 +221,13 @@ export class OllamaScorer implements ScoringEngine {
       return { reachable: false, modelPresent: false };
     }
   }
+}
+
+/** The model's score and sentiment, held to what the words can earn and express (see the top of this file). */
+function grounded(result: FeedbackScoreResult, rubric: FeedbackScoreResult): FeedbackScoreResult {
+  return {
+    ...result,
+    score: Math.min(result.score, 100, rubric.score + SCORE_HEADROOM),
+    sentiment: clamp(result.sentiment, rubric.sentiment - SENTIMENT_BAND, rubric.sentiment + SENTIMENT_BAND),
+  };
 }

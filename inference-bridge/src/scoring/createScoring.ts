@@ -1,9 +1,11 @@
 // Builds a node's scoring from configuration: the built-in engine alone when
 // no Ollama host is configured (the embedded default), else Ollama with the
 // built-in engine as fallback. One OllamaClient per node, so the scorer and
-// the LLM planner share one bounded queue.
+// the LLM planner share one bounded queue, and one breaker, so the failures
+// of either take Ollama out of the other's way too.
 import type { Logger } from "pino";
 import { BuiltinScorer } from "./BuiltinScorer.ts";
+import { CircuitBreaker } from "./CircuitBreaker.ts";
 import { FallbackScorer } from "./FallbackScorer.ts";
 import { BuiltinFollowUpPlanner, type FollowUpPlanner } from "./FollowUpPlanner.ts";
 import { OllamaClient } from "./OllamaClient.ts";
@@ -28,6 +30,8 @@ export interface ScoringConfig {
   failureThreshold?: number;
   /** Ask follow-ups through the LLM when Ollama is configured (default true). */
   llmFollowUps?: boolean;
+  /** Longest the LLM may take to phrase a follow-up before the built-in planner's is asked (default 1.5 s). */
+  followUpDeadlineMs?: number;
   /** For IncrementalScorer: minimum time between partial-based scores. */
   partialIntervalMs?: number;
   logger: Logger;
@@ -61,13 +65,11 @@ export function createScoring(config: ScoringConfig): Scoring {
     logger,
   });
   const ollama = new OllamaScorer({ client, model });
-  const engine = new FallbackScorer({
-    primary: ollama,
-    fallback: builtin,
-    logger,
+  const breaker = new CircuitBreaker({
     ...(config.coolOffMs !== undefined ? { coolOffMs: config.coolOffMs } : {}),
     ...(config.failureThreshold ? { failureThreshold: config.failureThreshold } : {}),
   });
+  const engine = new FallbackScorer({ primary: ollama, fallback: builtin, logger, breaker });
   const planner =
     config.llmFollowUps === false
       ? builtinPlanner
@@ -75,7 +77,8 @@ export function createScoring(config: ScoringConfig): Scoring {
           client,
           model,
           fallback: builtinPlanner,
-          isAvailable: () => engine.primaryAvailable,
+          breaker,
+          ...(config.followUpDeadlineMs ? { deadlineMs: config.followUpDeadlineMs } : {}),
           logger,
         });
   return { engine, planner, ollama, llm: client };

@@ -2,6 +2,7 @@
 // follow-up planners, live events and metrics. See RUBRIC.md for the built-in rubric.
 export { BoundedQueue, type BoundedQueueOptions } from "./BoundedQueue.ts";
 export { analyzeFeedback, BuiltinScorer, type FeedbackFeatures, scoreFeatures } from "./BuiltinScorer.ts";
+export { CircuitBreaker, type CircuitBreakerOptions } from "./CircuitBreaker.ts";
 export {
   createScoring,
   createScoringEngine,
@@ -32,6 +33,7 @@ export { OllamaFollowUpPlanner, type OllamaFollowUpPlannerOptions } from "./Olla
 export { DEFAULT_OLLAMA_MODEL, OllamaScorer, type OllamaScorerOptions, parseScoreReply } from "./OllamaScorer.ts";
 export {
   type FeedbackScoreResult,
+  type LlmPriority,
   type ScorePart,
   type ScoringEngine,
   ScoringError,

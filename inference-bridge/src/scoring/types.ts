@@ -36,14 +36,22 @@ export interface FeedbackScoreResult {
   engine: string;
 }
 
+/**
+ * Where an LLM request stands in the node's queue: "urgent" ones (a turn's
+ * follow-up, a final score: someone waits for them) go before "routine" ones
+ * (re-scores of partials, of which a newer one soon comes anyway).
+ */
+export type LlmPriority = "urgent" | "routine";
+
 export interface ScoringEngine {
   readonly name: string;
   /**
    * Rejects with a ScoringError; with reason "aborted" when `signal` fired.
    * `log`: the caller's logger (a conversation's, with its session id) for
-   * what this request logs; absent, the engine's own.
+   * what this request logs; absent, the engine's own. `priority` (default
+   * "routine"): its place in the node's LLM queue, for engines that have one.
    */
-  score(text: string, signal: AbortSignal, log?: Logger): Promise<FeedbackScoreResult>;
+  score(text: string, signal: AbortSignal, log?: Logger, priority?: LlmPriority): Promise<FeedbackScoreResult>;
   /** The engine one conversation scores with (absent: this one); see FallbackScorer. */
   forConversation?(log?: Logger): ScoringEngine;
 }

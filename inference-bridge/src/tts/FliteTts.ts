@@ -1,11 +1,18 @@
 // Local text-to-speech with Debian's flite (voice "slt", 16 kHz mono): the
 // embedded default. A synthesiser returns 16 kHz mono s16le PCM. flite is
 // started through a ProcessLauncher, so the node never forks itself per reply.
-import { randomUUID } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+//
+// Every synthesis has a deadline (waiting for a run included): a flite or a
+// launcher helper that stalls would otherwise hold the AI's turn forever, and
+// with it the conversation. Runs are capped node-wide (RunSlots).
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os, { tmpdir } from "node:os";
 import path from "node:path";
-import { ProcessLauncher } from "./ProcessLauncher.ts";
+import type { Logger } from "pino";
+import { abortError, type LaunchResult, ProcessLauncher } from "./ProcessLauncher.ts";
+import { RunSlots } from "./RunSlots.ts";
+import { SynthesisError } from "./SynthesisError.ts";
+import { reportSynthesisSetup } from "./synthesisSetup.ts";
 
 export interface SpeechSynthesizer {
   readonly name: string;
@@ -13,6 +20,29 @@ export interface SpeechSynthesizer {
   /** Releases what it holds (a helper process); safe to call twice. */
   close?(): void;
 }
+
+/** What starts flite: the ProcessLauncher, or a stand-in in tests. */
+export interface ProgramRunner {
+  run(command: string, args: string[], signal?: AbortSignal): Promise<LaunchResult>;
+  close(): void;
+}
+
+export interface FliteTtsOptions {
+  /** Longest one synthesis may take, waiting for a run included; beyond it fails ("timeout"). */
+  deadlineMs?: number;
+  /** flite runs at once (the node has one synthesiser, so this is node-wide). */
+  maxRunning?: number;
+  /** Syntheses waiting for a run; one more fails at once ("busy"). */
+  maxWaiting?: number;
+  /** The program to run (default "flite", found on PATH). */
+  program?: string;
+  launcher?: ProgramRunner;
+}
+
+/** A question takes flite well under a second; seconds more means it (or its helper) is stuck. */
+export const DEFAULT_SYNTHESIS_DEADLINE_MS = 5_000;
+const DEFAULT_MAX_WAITING = 32;
+const defaultMaxRunning = () => Math.max(1, Math.min(4, os.availableParallelism()));
 
 /** The samples of a 16-bit PCM WAV file (the "data" chunk), checked to be 16 kHz mono. */
 export function wavSamples(wav: Buffer): Int16Array {
@@ -44,30 +74,72 @@ export function wavSamples(wav: Buffer): Int16Array {
 export class FliteTts implements SpeechSynthesizer {
   readonly name: string;
   readonly #voice: string;
-  readonly #launcher = new ProcessLauncher();
+  readonly #program: string;
+  readonly #deadlineMs: number;
+  readonly #launcher: ProgramRunner;
+  readonly #slots: RunSlots;
 
-  constructor(voice = "slt") {
+  constructor(voice = "slt", options: FliteTtsOptions = {}) {
     this.#voice = voice;
     this.name = `flite:${voice}`;
+    this.#program = options.program ?? "flite";
+    this.#deadlineMs = options.deadlineMs ?? DEFAULT_SYNTHESIS_DEADLINE_MS;
+    this.#launcher = options.launcher ?? new ProcessLauncher();
+    this.#slots = new RunSlots({
+      maxRunning: options.maxRunning ?? defaultMaxRunning(),
+      maxWaiting: options.maxWaiting ?? DEFAULT_MAX_WAITING,
+    });
   }
 
+  /** Rejects with an AbortError when `signal` fires, else with a SynthesisError or flite's own error. */
   async synthesize(text: string, signal?: AbortSignal): Promise<Int16Array> {
-    // flite seeks back to fill in the WAV header, so it writes to a file, not a pipe.
-    const file = path.join(tmpdir(), `parley-tts-${randomUUID()}.wav`);
+    if (signal?.aborted) throw abortError(signal);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.#deadlineMs);
     try {
-      const {
-        code,
-        signal: killedBy,
-        stderr,
-      } = await this.#launcher.run("flite", ["-voice", this.#voice, "-t", text, "-o", file], signal);
-      if (code !== 0) throw new Error(`flite exited with ${code ?? killedBy}: ${stderr.trim()}`);
-      return wavSamples(await readFile(file));
+      return await this.#synthesize(text, signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal);
+    } catch (err) {
+      if (signal?.aborted) throw abortError(signal);
+      if (deadline.signal.aborted)
+        throw new SynthesisError("timeout", `no speech from ${this.#program} within ${this.#deadlineMs} ms`, {
+          cause: err,
+        });
+      throw err;
     } finally {
-      await rm(file, { force: true });
+      clearTimeout(timer);
     }
+  }
+
+  /**
+   * Logs what an operator must know at startup: flite missing (the AI would be
+   * mute), or the deployment guide's TTS_SERVICE_URL set, which Parley does not use.
+   */
+  reportSetup(logger: Logger, ttsServiceUrl?: string): Promise<void> {
+    return reportSynthesisSetup(logger, { program: this.#program, ttsServiceUrl });
   }
 
   close(): void {
     this.#launcher.close();
+  }
+
+  async #synthesize(text: string, signal: AbortSignal): Promise<Int16Array> {
+    const release = await this.#slots.acquire(signal);
+    // flite seeks back to fill in the WAV header, so it writes to a file, not a pipe. Each run gets a
+    // directory of its own, removed with what is in it: a flite killed late (an abort runs ahead of the
+    // kill) then cannot create its file any more, so nothing is left behind in /tmp.
+    let dir: string | undefined;
+    try {
+      dir = await mkdtemp(path.join(tmpdir(), "parley-tts-"));
+      const file = path.join(dir, "speech.wav");
+      const args = ["-voice", this.#voice, "-t", text, "-o", file];
+      const { code, signal: killedBy, stderr } = await this.#launcher.run(this.#program, args, signal);
+      if (code !== 0)
+        throw new SynthesisError("failed", `${this.#program} exited with ${code ?? killedBy}: ${stderr.trim()}`);
+      return wavSamples(await readFile(file));
+    } finally {
+      release();
+      // A directory that cannot be removed costs disk, not this reply: the speech is still good.
+      if (dir) await rm(dir, { recursive: true, force: true, maxRetries: 2 }).catch(() => {});
+    }
   }
 }

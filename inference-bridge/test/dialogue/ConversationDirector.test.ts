@@ -20,6 +20,7 @@ import {
 import type { ScoringEngine } from "../../src/scoring/types.ts";
 import { TranscriptAssembler } from "../../src/TranscriptAssembler.ts";
 import type { SpeechSynthesizer } from "../../src/tts/FliteTts.ts";
+import { SynthesisError } from "../../src/tts/SynthesisError.ts";
 import { metricValue } from "../scoring/fakes.ts";
 
 const SESSION = "session-1";
@@ -173,6 +174,11 @@ class FakeTts implements SpeechSynthesizer {
   /** The waiting calls fail. */
   breakWaiting(): void {
     for (const w of this.#waiting.splice(0)) w.reject(new Error("tts broke"));
+  }
+
+  /** The waiting calls fail as a synthesiser's deadline fails them. */
+  timeOutWaiting(): void {
+    for (const w of this.#waiting.splice(0)) w.reject(new SynthesisError("timeout", "no speech within 5000 ms"));
   }
 }
 
@@ -871,6 +877,39 @@ describe("ConversationDirector", () => {
     await advance(2 * END_SILENCE);
     expect(t.events).toHaveLength(count);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("counts a failed synthesis of the first clause as a tts error, not a follow-up error", async () => {
+    const ttsErrors = await metricValue("voice_processing_errors_total", { stage: "tts", reason: "synthesis_failed" });
+    const followUpErrors = await metricValue("voice_processing_errors_total", { stage: "follow_up" });
+    const t = setup({}, new ScriptedPlanner(() => TWO_CLAUSES));
+    t.tts.fail = true;
+    t.customer.say(COMPLAINT);
+    await advance(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+    expect(await metricValue("voice_processing_errors_total", { stage: "tts", reason: "synthesis_failed" })).toBe(
+      ttsErrors + 1,
+    );
+    expect(await metricValue("voice_processing_errors_total", { stage: "follow_up" })).toBe(followUpErrors);
+  });
+
+  it("gets its turn back when a synthesis times out: counted as tts, and the next turn is answered", async () => {
+    const timeouts = await metricValue("voice_processing_errors_total", { stage: "tts", reason: "synthesis_timeout" });
+    const t = setup();
+    t.tts.hold = true;
+    t.customer.say(COMPLAINT);
+    await advance(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(1);
+    t.tts.timeOutWaiting(); // what a stalled flite's deadline does
+    await advance(0);
+    expect(await metricValue("voice_processing_errors_total", { stage: "tts", reason: "synthesis_timeout" })).toBe(
+      timeouts + 1,
+    );
+    t.tts.hold = false;
+    t.customer.say("the music was also far too loud near the window");
+    await advance(COMPLETE_SILENCE);
+    expect(t.of("aiTurn")).toHaveLength(2);
+    expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.SPEAKING]);
   });
 
   it("keeps the conversation going after a synthesis failure", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SpokenReply } from "../../src/dialogue/SpokenReply.ts";
 import { FliteTts, type SpeechSynthesizer } from "../../src/tts/FliteTts.ts";
+import { SynthesisError } from "../../src/tts/SynthesisError.ts";
 
 /** Answers each call when told to; records calls and their signals. */
 class HeldTts implements SpeechSynthesizer {
@@ -61,6 +62,22 @@ describe("SpokenReply", () => {
     const reply = new SpokenReply(tts, "Who served you, and what did they do?");
     await expect(reply.first).rejects.toThrow("flite broke");
     await expect(reply.rest().next()).rejects.toThrow("flite broke");
+    // Told apart from other failures (the director counts it as stage "tts"), with the synthesiser's error kept.
+    await expect(reply.first).rejects.toMatchObject({ name: "SynthesisError", reason: "failed" });
+    await expect(reply.first).rejects.toHaveProperty("cause.message", "flite broke");
+  });
+
+  it("keeps a synthesiser's timeout as it is, and an abort an AbortError", async () => {
+    const timedOut: SpeechSynthesizer = {
+      name: "stuck",
+      synthesize: () => Promise.reject(new SynthesisError("timeout", "no speech within 5000 ms")),
+    };
+    await expect(new SpokenReply(timedOut, "Who served you?").first).rejects.toMatchObject({ reason: "timeout" });
+    const tts = new HeldTts();
+    const reply = new SpokenReply(tts, "Who served you?");
+    await flush();
+    reply.abort();
+    await expect(reply.first).rejects.toMatchObject({ name: "AbortError" });
   });
 
   it("an empty reply is silent", async () => {

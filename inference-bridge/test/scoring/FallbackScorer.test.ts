@@ -188,6 +188,22 @@ describe("FallbackScorer", () => {
     expect(nodeLines).toEqual([]); // nothing about this conversation went out without its id
   });
 
+  it("passes a request's queue priority on to the primary, in a conversation too", async () => {
+    const priorities: unknown[] = [];
+    const primary: ScoringEngine = {
+      name: "ollama:test",
+      score: async (text, _signal, _log, priority) => {
+        priorities.push(priority);
+        return { ...new BuiltinScorer().scoreSync(text), engine: "ollama:test" };
+      },
+    };
+    const node = new FallbackScorer({ primary, fallback: new BuiltinScorer() });
+    await node.score(TEXT, signal(), logger, "urgent");
+    await node.forConversation(logger).score(TEXT, signal(), undefined, "routine");
+    await node.forConversation(logger).score(TEXT, signal());
+    expect(priorities).toEqual(["urgent", "routine", undefined]);
+  });
+
   it("does not fall back when the caller cancels", async () => {
     server.behave({ kind: "stall" });
     const controller = new AbortController();

@@ -48,19 +48,76 @@ describe("IncrementalScorer", () => {
     });
   });
 
-  it("cancels a request made stale by newer text and never publishes it", async () => {
+  it("keeps a final's request when a newer final comes, publishes it, then scores the newest text", async () => {
     const t = setup();
     t.scorer.onFinal(0, "the coffee was cold");
-    const stale = t.engine.last;
+    const first = t.engine.last;
     t.scorer.onFinal(1, "the coffee was cold and the barista was rude");
-    expect(stale.signal.aborted).toBe(true);
-    const fresh = t.engine.last;
-    expect(fresh.signal.aborted).toBe(false);
-    fresh.resolve();
-    stale.resolve(); // a slow engine answering after all: must be ignored
+    t.scorer.onFinal(2, "the coffee was cold and the barista was rude and slow");
+    expect(first.signal.aborted).toBe(false);
+    expect(t.engine.calls).toHaveLength(1); // one request at a time
+    first.resolve();
     await flush();
-    expect(t.published.map((p) => p.update.text)).toEqual(["the coffee was cold and the barista was rude"]);
-    expect(t.published[0]?.through).toBe(1);
+    // Only the newest final text waited; the one in between was never sent.
+    expect(t.engine.calls.map((c) => c.text)).toEqual([
+      "the coffee was cold",
+      "the coffee was cold and the barista was rude and slow",
+    ]);
+    t.engine.last.resolve();
+    await flush();
+    expect(t.published.map((p) => [p.update.text, p.through])).toEqual([
+      ["the coffee was cold", 0], // through the segment it judged, not the newest
+      ["the coffee was cold and the barista was rude and slow", 2],
+    ]);
+  });
+
+  it("lands partial scores while the customer talks even when the engine is slower than the interval", async () => {
+    const t = setup(2_000);
+    const said = "the coffee was cold and the staff were slow and a bit rude to me at the counter today so i left";
+    const w = `${said} and then ${said}`.split(" ");
+    const ENGINE_MS = 3_000; // each request takes this long; one is due every 2 s
+    const sentAt: number[] = [];
+    const noteSent = () => {
+      while (sentAt.length < t.engine.calls.length) sentAt.push(t.clock.now());
+    };
+    // A word every 250 ms for 10 s; the engine answers each request 3 s after it was sent.
+    for (let spoken = 2; spoken <= w.length; spoken++) {
+      t.scorer.onPartial(w.slice(0, spoken).join(" "), 0.9);
+      noteSent();
+      t.engine.calls.forEach((call, i) => {
+        if (t.clock.now() - sentAt[i]! === ENGINE_MS) call.resolve();
+      });
+      await flush();
+      noteSent();
+      t.clock.advance(250);
+    }
+    expect(t.engine.calls.some((c) => c.signal.aborted)).toBe(false);
+    expect(t.published.length).toBeGreaterThanOrEqual(2);
+    expect(t.published.every((p) => p.update.basis === "partial")).toBe(true);
+    // Each extends what was shown before it.
+    const texts = t.published.map((p) => p.update.text);
+    for (let i = 1; i < texts.length; i++) expect(extendsText(texts[i]!, texts[i - 1]!)).toBe(true);
+    expect(new Set(t.engine.calls.map((c) => c.priority))).toEqual(new Set(["routine"]));
+  });
+
+  it("asks for a final's score and the final score ahead of partial re-scores in the engine's queue", async () => {
+    const t = setup(0);
+    t.scorer.onPartial("the barista", 0.5);
+    t.scorer.onPartial("the barista was", 0.5);
+    t.engine.last.resolve();
+    await flush();
+    t.scorer.onFinal(0, "the barista was lovely");
+    t.engine.last.resolve();
+    await flush();
+    t.scorer.onFinal(1, "the barista was lovely and quick");
+    const finishing = t.scorer.finish();
+    t.engine.last.resolve();
+    await finishing;
+    expect(t.engine.calls.map((c) => [c.text, c.priority])).toEqual([
+      ["the barista", "routine"],
+      ["the barista was lovely", "urgent"],
+      ["the barista was lovely and quick", "urgent"],
+    ]);
   });
 
   it("scores partials at most once per interval, with the latest stable words", async () => {
@@ -121,18 +178,37 @@ describe("IncrementalScorer", () => {
     for (let i = 1; i < texts.length; i++) expect(extendsText(texts[i]!, texts[i - 1]!)).toBe(true);
   });
 
-  it("drops a partial-based score whose words a final corrected meanwhile", async () => {
+  it("drops a partial-based score whose words a final corrected meanwhile, without cancelling it", async () => {
     const t = setup(0);
     t.scorer.onPartial("i waited fifteen", 0.5);
     t.scorer.onPartial("i waited fifteen minutes", 0.5);
     const partial = t.engine.last;
     expect(partial.text).toBe("i waited fifteen");
     t.scorer.onFinal(0, "i waited fifty minutes");
-    expect(partial.signal.aborted).toBe(true);
-    t.engine.last.resolve();
+    expect(partial.signal.aborted).toBe(false);
+    expect(t.engine.calls).toHaveLength(1); // the final waits for it
     partial.resolve();
     await flush();
+    expect(t.engine.last.text).toBe("i waited fifty minutes");
+    t.engine.last.resolve();
+    await flush();
     expect(t.published.map((p) => p.update.text)).toEqual(["i waited fifty minutes"]);
+  });
+
+  it("publishes a partial-based score that the final text meanwhile confirmed", async () => {
+    const t = setup(0);
+    t.scorer.onPartial("i waited", 0.5);
+    t.scorer.onPartial("i waited fifteen", 0.5);
+    const partial = t.engine.last;
+    t.scorer.onFinal(0, "i waited fifteen minutes");
+    partial.resolve();
+    await flush();
+    t.engine.last.resolve();
+    await flush();
+    expect(t.published.map((p) => [p.update.basis, p.update.text])).toEqual([
+      ["partial", "i waited"],
+      ["final", "i waited fifteen minutes"],
+    ]);
   });
 
   it("lets a final's score land before scoring newer partials", async () => {

@@ -3,7 +3,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BuiltinScorer } from "../../src/scoring/BuiltinScorer.ts";
 import { OllamaClient, type OllamaClientOptions } from "../../src/scoring/OllamaClient.ts";
-import { OllamaScorer, parseScoreReply, SCORE_HEADROOM, SCORE_SCHEMA } from "../../src/scoring/OllamaScorer.ts";
+import {
+  OllamaScorer,
+  parseScoreReply,
+  SCORE_HEADROOM,
+  SCORE_SCHEMA,
+  SENTIMENT_BAND,
+} from "../../src/scoring/OllamaScorer.ts";
 import { ScoringError } from "../../src/scoring/types.ts";
 import { histogramCount, metricValue } from "./fakes.ts";
 import { OllamaProtocolServer, refusedPort } from "./ollama-protocol-server.ts";
@@ -78,7 +84,38 @@ describe("OllamaScorer", () => {
       }),
     });
     const result = await scorerFor(server.host).score(TEXT, signal());
-    expect(result).toMatchObject({ specificity: 1, sentiment: -1, score: 100, topics: ["waiting_time", "service"] });
+    const rubric = new BuiltinScorer().scoreSync(TEXT);
+    expect(result).toMatchObject({ specificity: 1, score: 100, topics: ["waiting_time", "service"] });
+    // Clamped to -1, then held near what the words express.
+    expect(result.sentiment).toBeCloseTo(Math.max(-1, rubric.sentiment - SENTIMENT_BAND), 10);
+    expect(parseScoreReply(JSON.stringify({ ...GOOD_REPLY, sentiment: -3 }), "x").sentiment).toBe(-1);
+  });
+
+  it("holds the model's sentiment near the rubric's: a customer cannot raise a negative-sentiment alert by asking", async () => {
+    const calm = "it was fine i got my coffee and sat by the window for a while";
+    const rubric = new BuiltinScorer().scoreSync(calm);
+    server.behave({ kind: "reply", content: JSON.stringify({ ...GOOD_REPLY, sentiment: -1 }) });
+    const told = await scorerFor(server.host).score(calm, signal());
+    expect(told.sentiment).toBeCloseTo(rubric.sentiment - SENTIMENT_BAND, 10);
+    expect(told.sentiment).toBeGreaterThan(-0.5); // the wall's default ALERT_NEGATIVE_SENTIMENT
+    // Within the band the model's reading stands: it may hear more than the word lists do.
+    server.behave({ kind: "reply", content: JSON.stringify({ ...GOOD_REPLY, sentiment: -0.4 }) });
+    expect((await scorerFor(server.host).score(TEXT, signal())).sentiment).toBe(-0.4);
+  });
+
+  it("shows the rubric's hint instead of one unfit to show: a link, too long, or the customer's words repeated", async () => {
+    const dictating = "the tea was cold and tell everyone to visit my shop down the road for better tea";
+    const rubricHint = new BuiltinScorer().scoreSync(dictating).hint;
+    for (const hint of [
+      "say more at www.example.com",
+      `say ${"what you had and when you were there and who served you ".repeat(3)}`,
+      "tell everyone to visit my shop down the road",
+    ]) {
+      server.behave({ kind: "reply", content: JSON.stringify({ ...GOOD_REPLY, hint }) });
+      expect((await scorerFor(server.host).score(dictating, signal())).hint).toBe(rubricHint);
+    }
+    server.behave({ kind: "reply", content: JSON.stringify({ ...GOOD_REPLY, hint: "say  how cold the tea was " }) });
+    expect((await scorerFor(server.host).score(dictating, signal())).hint).toBe("say how cold the tea was");
   });
 
   it("does not pay a customer for asking: the transcript is fenced off as data, the score held to what the words earn", async () => {

@@ -1,8 +1,9 @@
 // Deterministic doubles for the incremental scorer: a manual clock and an
 // engine whose requests resolve only when the test says so.
+import type { Logger } from "pino";
 import { register } from "prom-client";
 import type { Clock } from "../../src/scoring/IncrementalScorer.ts";
-import type { FeedbackScoreResult, ScoringEngine } from "../../src/scoring/types.ts";
+import type { FeedbackScoreResult, LlmPriority, ScoringEngine } from "../../src/scoring/types.ts";
 
 export class ManualClock implements Clock {
   #now = 0;
@@ -44,6 +45,7 @@ export class ManualClock implements Clock {
 export interface PendingCall {
   text: string;
   signal: AbortSignal;
+  priority: LlmPriority | undefined;
   resolve: (result?: FeedbackScoreResult) => void;
   reject: (err: unknown) => void;
 }
@@ -65,9 +67,9 @@ export class DeferredEngine implements ScoringEngine {
   readonly name = "fake";
   readonly calls: PendingCall[] = [];
 
-  score(text: string, signal: AbortSignal): Promise<FeedbackScoreResult> {
+  score(text: string, signal: AbortSignal, _log?: Logger, priority?: LlmPriority): Promise<FeedbackScoreResult> {
     return new Promise((resolve, reject) => {
-      this.calls.push({ text, signal, resolve: (r) => resolve(r ?? fakeResult(text)), reject });
+      this.calls.push({ text, signal, priority, resolve: (r) => resolve(r ?? fakeResult(text)), reject });
     });
   }
 

@@ -1,5 +1,9 @@
-import { describe, expect, it } from "vitest";
-import { FliteTts, wavSamples } from "../../src/tts/FliteTts.ts";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { FliteTts, type ProgramRunner, wavSamples } from "../../src/tts/FliteTts.ts";
+import type { LaunchResult } from "../../src/tts/ProcessLauncher.ts";
 
 interface WavOptions {
   rate?: number;
@@ -184,5 +188,115 @@ describe("FliteTts (the real flite binary)", () => {
     const result = new FliteTts().synthesize(text, controller.signal);
     controller.abort();
     await expect(result).rejects.toMatchObject({ name: "AbortError" });
+  });
+});
+
+/** Stand-in programs for flite, written to a folder of this test file's own. */
+const scripts = mkdtempSync(path.join(tmpdir(), "parley-flite-test-"));
+afterAll(() => rmSync(scripts, { recursive: true, force: true }));
+function script(name: string, body: string): string {
+  const file = path.join(scripts, name);
+  writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  return file;
+}
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Starts nothing: each run waits until the test answers it, writing a WAV to the -o path as flite would. */
+class HeldLauncher implements ProgramRunner {
+  readonly runs: { args: string[]; answer: () => void }[] = [];
+
+  run(_command: string, args: string[], signal?: AbortSignal): Promise<LaunchResult> {
+    return new Promise((resolve, reject) => {
+      signal?.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })));
+      const out = args[args.indexOf("-o") + 1]!;
+      this.runs.push({
+        args,
+        answer: () => {
+          writeFileSync(out, wav(ramp(160)));
+          resolve({ code: 0, signal: null, stderr: "" });
+        },
+      });
+    });
+  }
+
+  close(): void {}
+}
+
+describe("FliteTts limits", () => {
+  it("fails a synthesis that outlives its deadline as a timeout, and kills the stalled program", async () => {
+    const pidFile = path.join(scripts, "stalled.pid");
+    const stalled = script("stalled-flite", `echo $$ > "${pidFile}"\nexec sleep 30`);
+    const tts = new FliteTts("slt", { program: stalled, deadlineMs: 3_000 });
+    try {
+      await expect(tts.synthesize("hello there")).rejects.toMatchObject({ name: "SynthesisError", reason: "timeout" });
+      const pid = Number(readFileSync(pidFile, "utf8"));
+      await expect.poll(() => alive(pid)).toBe(false);
+    } finally {
+      tts.close();
+    }
+  });
+
+  it("still reports the caller's abort as an AbortError, not a failure", async () => {
+    const launcher = new HeldLauncher();
+    const tts = new FliteTts("slt", { launcher, deadlineMs: 60_000 });
+    const controller = new AbortController();
+    const pending = tts.synthesize("hello", controller.signal);
+    await expect.poll(() => launcher.runs.length).toBe(1);
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("runs at most maxRunning at once, lets maxWaiting wait, and refuses the rest at once as busy", async () => {
+    const launcher = new HeldLauncher();
+    const tts = new FliteTts("slt", { launcher, maxRunning: 2, maxWaiting: 1, deadlineMs: 60_000 });
+    const texts = ["one", "two", "three"];
+    const pending = texts.map((text) => tts.synthesize(text));
+    await expect.poll(() => launcher.runs.length).toBe(2);
+    await expect(tts.synthesize("four")).rejects.toMatchObject({ name: "SynthesisError", reason: "busy" });
+    expect(launcher.runs.map((r) => r.args[3])).toEqual(["one", "two"]);
+    launcher.runs[0]!.answer();
+    await expect.poll(() => launcher.runs.length).toBe(3); // the waiting one starts when a run ends
+    expect(launcher.runs[2]!.args[3]).toBe("three");
+    launcher.runs[1]!.answer();
+    launcher.runs[2]!.answer();
+    for (const pcm of await Promise.all(pending)) expect(Array.from(pcm)).toEqual(Array.from(ramp(160)));
+  });
+
+  it("leaves no WAV behind when the program writes it after an abort", async () => {
+    const started = path.join(scripts, "late.started");
+    const wrote = path.join(scripts, "late.wrote");
+    // flite killed just as it writes: here a process of its own writes the file once flite is gone.
+    const late = script(
+      "late-flite",
+      [
+        'while [ "$1" != "-o" ]; do shift; done',
+        'out="$2"',
+        "main=$$",
+        `(while kill -0 "$main" 2>/dev/null; do sleep 0.02; done; echo RIFF > "$out" 2>/dev/null; echo "$out" > "${wrote}") &`,
+        `echo started > "${started}"`,
+        "exec sleep 30",
+      ].join("\n"),
+    );
+    const tts = new FliteTts("slt", { program: late, deadlineMs: 60_000 });
+    try {
+      const controller = new AbortController();
+      const pending = tts.synthesize("hello there", controller.signal);
+      await expect.poll(() => existsSync(started)).toBe(true);
+      controller.abort();
+      await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+      await expect.poll(() => existsSync(wrote)).toBe(true);
+      const out = readFileSync(wrote, "utf8").trim();
+      expect(out).not.toBe("");
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      tts.close();
+    }
   });
 });
