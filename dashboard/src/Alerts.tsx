@@ -24,29 +24,32 @@ export function alertText(a: Alert): string {
   }
 }
 
+/** The live region is always there (a screen reader announces only changes to a region it already knows). */
 export function Alerts(props: { alerts: Alert[]; dismiss?: (id: string) => void; open?: (sessionId: string) => void }) {
   return (
-    <Show when={props.alerts.length > 0}>
-      <section class="alerts" data-testid="alerts" aria-live="assertive">
-        <For each={props.alerts.slice(0, 5)}>
-          {(a) => (
-            <div class={`alert ${AlertKind[a.kind].toLowerCase()}`} data-testid="alert" data-kind={AlertKind[a.kind]}>
-              <span class="when">{formatTime(Number(a.atMs))}</span>
-              <span class="text">{alertText(a)}</span>
-              <Show when={a.sessionId && props.open}>
-                <button type="button" class="small" onClick={() => props.open?.(a.sessionId)}>
-                  {t("card.open")}
-                </button>
-              </Show>
-              <Show when={props.dismiss}>
-                <button type="button" class="small ghost" onClick={() => props.dismiss?.(a.id)}>
-                  {t("alerts.dismiss")}
-                </button>
-              </Show>
-            </div>
-          )}
-        </For>
-      </section>
-    </Show>
+    <div aria-live="assertive" data-testid="alerts-live">
+      <Show when={props.alerts.length > 0}>
+        <section class="alerts" data-testid="alerts">
+          <For each={props.alerts.slice(0, 5)}>
+            {(a) => (
+              <div class={`alert ${AlertKind[a.kind].toLowerCase()}`} data-testid="alert" data-kind={AlertKind[a.kind]}>
+                <span class="when">{formatTime(Number(a.atMs))}</span>
+                <span class="text">{alertText(a)}</span>
+                <Show when={a.sessionId && props.open}>
+                  <button type="button" class="small" onClick={() => props.open?.(a.sessionId)}>
+                    {t("card.open")}
+                  </button>
+                </Show>
+                <Show when={props.dismiss}>
+                  <button type="button" class="small ghost" onClick={() => props.dismiss?.(a.id)}>
+                    {t("alerts.dismiss")}
+                  </button>
+                </Show>
+              </div>
+            )}
+          </For>
+        </section>
+      </Show>
+    </div>
   );
 }

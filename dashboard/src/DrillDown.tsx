@@ -1,6 +1,6 @@
 import { EndReason } from "@parley/proto/live";
 import type { Conversation } from "@parley/proto/wall";
-import { createMemo, For, Show } from "solid-js";
+import { createMemo, For, onCleanup, onMount, Show } from "solid-js";
 import { Chips, ScoreBadge } from "./ScoreBadge.tsx";
 import { type Card, rewardPhase } from "./state.ts";
 import { rewardText } from "./Ticker.tsx";
@@ -10,13 +10,30 @@ import { formatTime, language, rewardReason, rule, t } from "./ui.ts";
 /**
  * One conversation in full: transcript, the AI's questions, the score over
  * time as a chart, the reward. A live one is drawn from the wall's own
- * state (it keeps moving); a finished one from the history.
+ * state (it keeps moving); a finished one from the history. A side panel,
+ * not modal (the wall stays usable beside it): it takes the focus when it
+ * opens, gives it back when it closes, and Escape closes it.
  */
 export function DrillDown(props: {
   card: Card | undefined;
   conversation: Conversation | undefined;
+  /** The history's answer failed: nothing more is coming. */
+  failed: boolean;
   close: () => void;
 }) {
+  let panel!: HTMLElement;
+  const opener = document.activeElement;
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "Escape") props.close();
+  };
+  onMount(() => {
+    panel.focus();
+    document.addEventListener("keydown", onKey);
+  });
+  onCleanup(() => {
+    document.removeEventListener("keydown", onKey);
+    if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+  });
   const live = () => props.card && !props.card.endedAtMs;
   const segments = () =>
     live()
@@ -68,7 +85,7 @@ export function DrillDown(props: {
     };
   };
   return (
-    <aside class="drill" data-testid="drill" role="dialog" aria-label={t("drill.title")}>
+    <aside class="drill" data-testid="drill" role="dialog" aria-label={t("drill.title")} tabIndex={-1} ref={panel}>
       <header>
         <h2>
           {t("drill.title")} · {props.card?.storeCode ?? feedback()?.storeCode}{" "}
@@ -78,7 +95,19 @@ export function DrillDown(props: {
           {t("drill.close")}
         </button>
       </header>
-      <Show when={props.card || props.conversation} fallback={<p>{t("drill.loading")}</p>}>
+      <Show when={props.failed && !live()}>
+        <p class="problem" role="alert" data-testid="drill-problem">
+          {t("drill.failed")}
+        </p>
+      </Show>
+      <Show
+        when={props.card || props.conversation}
+        fallback={
+          <Show when={!props.failed}>
+            <p>{t("drill.loading")}</p>
+          </Show>
+        }
+      >
         <div class="drill-body">
           <section>
             <Show when={score()}>{(s) => <ScoreBadge score={s()} />}</Show>

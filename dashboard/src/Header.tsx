@@ -28,7 +28,9 @@ export function Header(props: {
           ? t("conn.live")
           : props.connection === "connecting"
             ? t("conn.connecting")
-            : t("conn.reconnecting")}
+            : props.connection === "failed"
+              ? t("conn.failed")
+              : t("conn.reconnecting")}
       </span>
       <Show when={props.historySource && !props.kiosk}>
         <span class="source" title={props.historySource}>

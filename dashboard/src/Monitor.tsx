@@ -2,7 +2,8 @@
 // health (mediasoup's stats of the customer's producer), speech-recognition
 // lag and scoring latency; the node's machinery (mediasoup workers and their
 // CPU, speech workers, the LLM queue, the event loop); and the actions: end
-// a session, or listen in through the SFU.
+// a session, or listen in through the SFU (until the session leaves the
+// report or the socket drops: the node lets go of the listener then).
 import { type MonitorReport, Role, type SessionHealth, Stage } from "@parley/proto/wall";
 import { createSignal, For, onCleanup, Show } from "solid-js";
 import { wallSocketUrl } from "./auth.ts";
@@ -12,61 +13,98 @@ import { type Listening, listenIn } from "./listen.ts";
 import { formatDuration, formatNumber, t } from "./ui.ts";
 
 /** Milliseconds once the figure exists (`known`); a figure under 1 ms is not "missing". */
-const ms = (v: number, known = v > 0) => (known ? (v < 1 ? "< 1 ms" : `${formatNumber(v)} ms`) : "—");
+const ms = (v: number, known = v > 0) =>
+  known ? (v < 1 ? t("mon.underOneMs") : t("mon.ms", { n: formatNumber(v) })) : "—";
 
 export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why: string) => void }) {
   const [report, setReport] = createSignal<MonitorReport>();
   const [connection, setConnection] = createSignal<ConnectionState>("connecting");
-  const [problem, setProblem] = createSignal("");
+  /** What went wrong, in the viewer's language (kept as a function: it follows a language switch). */
+  const [problem, setProblem] = createSignal<() => string>();
+  const failed = (e: Error) => setProblem(() => () => t("mon.failed", { reason: e.message }));
   const [listening, setListening] = createSignal<{ sessionId: string; link: Listening; packets: number }>();
+  /** A listen-in on its way: one at a time (a second would replace the first on the node, mid-way). */
+  const [starting, setStarting] = createSignal(false);
+  /** Counts the socket's drops: a listen-in begun on an earlier socket has lost its listener on the node. */
+  let socketEpoch = 0;
+  let admin = false;
+  let disposed = false;
   let audio!: HTMLAudioElement;
+
+  const stopListening = () => {
+    const current = listening();
+    if (!current) return;
+    current.link.stop();
+    audio.srcObject = null;
+    setListening(undefined);
+  };
 
   const conn = new WallConnection({
     url: wallSocketUrl(),
     token: props.token,
     onWelcome: (w) => {
-      if (w.role !== Role.ADMIN) setProblem("admins only");
+      admin = w.role === Role.ADMIN;
+      if (!admin) setProblem(() => () => t("mon.adminsOnly"));
     },
-    onReady: () =>
-      void conn
-        .request({ case: "watchMonitor", value: { on: true } }, "done")
-        .catch((e: Error) => setProblem(e.message)),
+    onReady: () => {
+      if (admin) void conn.request({ case: "watchMonitor", value: { on: true } }, "done").catch(failed);
+    },
     onState: (s, detail) => {
       setConnection(s);
+      if (s !== "live") {
+        socketEpoch++;
+        stopListening();
+      }
       if (s === "refused") props.onRefused(detail ?? "");
     },
     onMessage: (m) => {
-      if (m.kind.case === "monitor") setReport(m.kind.value);
+      if (m.kind.case !== "monitor") return;
+      const report = m.kind.value;
+      setReport(report);
+      const l = listening();
+      if (l && !report.sessions.some((s) => s.sessionId === l.sessionId && s.stage !== Stage.ENDING)) stopListening();
     },
   });
   const poll = setInterval(async () => {
     const l = listening();
-    if (l) setListening({ ...l, packets: await l.link.packetsReceived() });
+    if (!l) return;
+    const packets = await l.link.packetsReceived().catch(() => l.packets);
+    // Stopped (or another started) while the stats were read: nothing to show of it.
+    if (listening()?.link === l.link) setListening({ ...l, packets });
   }, 1000);
   onCleanup(() => {
+    disposed = true;
     clearInterval(poll);
-    listening()?.link.stop();
+    stopListening();
     conn.close();
   });
 
   const end = async (s: SessionHealth) => {
     if (!confirm(t("mon.confirmEnd"))) return;
-    await conn
-      .request({ case: "endSession", value: { sessionId: s.sessionId } }, "done")
-      .catch((e: Error) => setProblem(e.message));
+    await conn.request({ case: "endSession", value: { sessionId: s.sessionId } }, "done").catch(failed);
   };
   const toggleListen = async (s: SessionHealth) => {
-    const current = listening();
-    current?.link.stop();
-    setListening(undefined);
-    if (current?.sessionId === s.sessionId) return;
+    if (starting()) return;
+    const wasThis = listening()?.sessionId === s.sessionId;
+    stopListening();
+    if (wasThis) return;
+    setStarting(true);
+    const epoch = socketEpoch;
     try {
       const link = await listenIn(conn, s.sessionId);
+      const ended = !report()?.sessions.some((x) => x.sessionId === s.sessionId && x.stage !== Stage.ENDING);
+      if (disposed || epoch !== socketEpoch || ended) {
+        link.stop();
+        return;
+      }
       audio.srcObject = new MediaStream([link.track]);
       void audio.play().catch(() => {});
       setListening({ sessionId: s.sessionId, link, packets: 0 });
     } catch (e) {
-      setProblem((e as Error).message);
+      // A drop of the socket meanwhile says it all already (the header shows it).
+      if (epoch === socketEpoch) failed(e as Error);
+    } finally {
+      setStarting(false);
     }
   };
 
@@ -81,9 +119,11 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
       {/* biome-ignore lint/a11y/useMediaCaption: a live customer's voice, listened to by an admin */}
       <audio ref={audio} autoplay />
       <Show when={problem()}>
-        <p class="problem" role="alert">
-          {problem()}
-        </p>
+        {(text) => (
+          <p class="problem" role="alert" data-testid="monitor-problem">
+            {text()()}
+          </p>
+        )}
       </Show>
       <Show when={report()}>
         {(r) => (
@@ -105,7 +145,7 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
                 <table>
                   <thead>
                     <tr>
-                      <th>pid</th>
+                      <th>{t("mon.pid")}</th>
                       <th>{t("mon.cpu")}</th>
                       <th>{t("mon.routers")}</th>
                       <th>{t("mon.transports")}</th>
@@ -214,7 +254,10 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
                           <td>{ms(s.scoringLatencyMs, s.stage >= Stage.SCORING)}</td>
                           <td class="workers">
                             {s.nodeId}
-                            <Show when={s.mediaWorkerPid}> · pid {s.mediaWorkerPid}</Show>
+                            <Show when={s.mediaWorkerPid}>
+                              {" "}
+                              · {t("mon.pid")} {s.mediaWorkerPid}
+                            </Show>
                             <Show when={s.speechWorker}> · {s.speechWorker}</Show>
                           </td>
                           <td class="actions">
@@ -226,6 +269,7 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
                                 type="button"
                                 class="small"
                                 data-testid="listen"
+                                disabled={starting()}
                                 onClick={() => void toggleListen(s)}
                               >
                                 {listening()?.sessionId === s.sessionId ? t("mon.stopListening") : t("mon.listen")}

@@ -1,30 +1,40 @@
 // A public screen (?public=1, usually with &kiosk=1): only feedback the
 // business approved, redacted by the server, newest first. No live
-// transcripts, no scores in progress, nothing unmoderated reaches it.
-import type { PublicFeedback } from "@parley/proto/wall";
+// transcripts, no scores in progress, nothing unmoderated reaches it. It
+// shows one business: an admin's must name it (?business=).
+import { type PublicFeedback, Role } from "@parley/proto/wall";
 import { createSignal, For, onCleanup, Show } from "solid-js";
 import { wallSocketUrl } from "./auth.ts";
 import { type ConnectionState, WallConnection } from "./connection.ts";
 import { Header } from "./Header.tsx";
+import { scopeProblem } from "./scope.ts";
 import { formatTime, t, topic } from "./ui.ts";
 
 export function PublicScreen(props: {
   token: string;
   kiosk: boolean;
+  businessId: string;
   storeCodes: string[];
   onRefused: (why: string) => void;
 }) {
   const [items, setItems] = createSignal<PublicFeedback[]>([]);
   const [connection, setConnection] = createSignal<ConnectionState>("connecting");
+  const [admin, setAdmin] = createSignal(false);
+  /** The node's reason for refusing this screen's scope for good. */
+  const [failure, setFailure] = createSignal("");
   const conn = new WallConnection({
     url: wallSocketUrl(),
     token: props.token,
-    subscribe: () => ({ case: "subscribe", value: { publicScreen: true, storeCodes: props.storeCodes } }),
-    onWelcome: () => {},
+    subscribe: () => ({
+      case: "subscribe",
+      value: { publicScreen: true, businessId: props.businessId, storeCodes: props.storeCodes },
+    }),
+    onWelcome: (w) => setAdmin(w.role === Role.ADMIN),
     onSnapshot: (s) => setItems(s.publicFeedback),
     onState: (s, detail) => {
       setConnection(s);
       if (s === "refused") props.onRefused(detail ?? "");
+      if (s === "failed") setFailure(detail ?? "");
     },
     onMessage: (m) => {
       if (m.kind.case === "publicFeedback") {
@@ -40,7 +50,24 @@ export function PublicScreen(props: {
   return (
     <div class={`public ${props.kiosk ? "kiosk" : ""}`} data-testid="public">
       <Header title={t("app.public")} connection={connection()} kiosk={props.kiosk} />
-      <Show when={items().length > 0} fallback={<p class="empty">{t("public.empty")}</p>}>
+      <Show when={failure()}>
+        {(reason) => (
+          <p class="problem" role="alert" data-testid="scope-problem">
+            {scopeProblem(
+              { businessId: props.businessId, storeCodes: props.storeCodes, publicScreen: true, admin: admin() },
+              reason(),
+            )}
+          </p>
+        )}
+      </Show>
+      <Show
+        when={items().length > 0}
+        fallback={
+          <Show when={!failure()}>
+            <p class="empty">{t("public.empty")}</p>
+          </Show>
+        }
+      >
         <section class="quotes">
           <For each={items()}>
             {(item) => (

@@ -16,7 +16,7 @@ import {
   type Trends as TrendsData,
   type Welcome,
 } from "@parley/proto/wall";
-import { batch, createMemo, createSignal, onCleanup, Show } from "solid-js";
+import { batch, createEffect, createMemo, createSignal, on, onCleanup, Show } from "solid-js";
 import { createStore, produce } from "solid-js/store";
 import { Alerts } from "./Alerts.tsx";
 import { wallSocketUrl } from "./auth.ts";
@@ -25,6 +25,7 @@ import { DrillDown } from "./DrillDown.tsx";
 import { Filters } from "./Filters.tsx";
 import { Header } from "./Header.tsx";
 import { ModerationSettings } from "./ModerationSettings.tsx";
+import { scopeProblem } from "./scope.ts";
 import {
   applyAlert,
   applyEnvelope,
@@ -46,10 +47,19 @@ import { now, t } from "./ui.ts";
 const utcOffsetMinutes = () => -new Date().getTimezoneOffset();
 const MAX_CARDS = 300;
 
-export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[]; onRefused: (why: string) => void }) {
+export function Wall(props: {
+  token: string;
+  kiosk: boolean;
+  /** ?business=: an admin's wall of one business (moderation settings need one); "" for all. */
+  businessId: string;
+  storeCodes: string[];
+  onRefused: (why: string) => void;
+}) {
   const [state, setState] = createStore<{ cards: Cards }>({ cards: {} });
   const [filter, setFilter] = createStore<Filter>({ ...NO_FILTER });
   const [connection, setConnection] = createSignal<ConnectionState>("connecting");
+  /** The node's reason for refusing this wall's scope for good. */
+  const [failure, setFailure] = createSignal("");
   const [welcome, setWelcome] = createSignal<Welcome>();
   const [stores, setStores] = createSignal<StoreInfo[]>([]);
   const [alerts, setAlerts] = createSignal<Alert[]>([]);
@@ -60,6 +70,7 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
   const [historySource, setHistorySource] = createSignal("");
   const [selected, setSelected] = createSignal<string>();
   const [conversation, setConversation] = createSignal<Conversation>();
+  const [conversationFailed, setConversationFailed] = createSignal(false);
 
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   /** A refresh under way, and whether another was asked for meanwhile. */
@@ -75,14 +86,31 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
         return;
       }
       refreshing = true;
+      // The figures follow the store filter; an answer for a store no longer picked is dropped.
+      const store = filter.store;
+      const storeCodes = store ? [store] : [];
+      const current = () => filter.store === store;
       const tiles = conn
-        .request({ case: "getTiles", value: { utcOffsetMinutes: utcOffsetMinutes() } }, "tiles")
-        .then(setTiles, () => {});
+        .request({ case: "getTiles", value: { storeCodes, utcOffsetMinutes: utcOffsetMinutes() } }, "tiles")
+        .then(
+          (x) => {
+            if (current()) setTiles(x);
+          },
+          () => {},
+        );
       const trends = props.kiosk
         ? undefined
         : conn
-            .request({ case: "getTrends", value: { range: range(), utcOffsetMinutes: utcOffsetMinutes() } }, "trends")
-            .then(setTrends, () => {});
+            .request(
+              { case: "getTrends", value: { range: range(), storeCodes, utcOffsetMinutes: utcOffsetMinutes() } },
+              "trends",
+            )
+            .then(
+              (x) => {
+                if (current()) setTrends(x);
+              },
+              () => {},
+            );
       void Promise.all([tiles, trends]).then(() => {
         refreshing = false;
         if (refreshAgain) {
@@ -127,12 +155,16 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
   const conn = new WallConnection({
     url: wallSocketUrl(),
     token: props.token,
-    subscribe: () => ({ case: "subscribe", value: { storeCodes: props.storeCodes, recentLimit: 100 } }),
+    subscribe: () => ({
+      case: "subscribe",
+      value: { businessId: props.businessId, storeCodes: props.storeCodes, recentLimit: 100 },
+    }),
     onWelcome: setWelcome,
     onSnapshot,
     onState: (s, detail) => {
       setConnection(s);
       if (s === "refused") props.onRefused(detail ?? "");
+      if (s === "failed") setFailure(detail ?? "");
     },
     onMessage: (m) => {
       switch (m.kind.case) {
@@ -176,16 +208,45 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
     const at = now();
     return all().filter((c) => matches(c, filter, at));
   });
-  const liveNow = createMemo(() => all().filter((c) => !c.endedAtMs).length);
+  // Like the other tiles, "live now" follows the store filter (the ticker's other filters are for browsing).
+  const liveNow = createMemo(
+    () => all().filter((c) => !c.endedAtMs && (!filter.store || c.storeCode === filter.store)).length,
+  );
+  createEffect(
+    on(
+      () => filter.store,
+      () => {
+        // No figures of the store shown before while this one's are on their way.
+        batch(() => {
+          setTiles(undefined);
+          setTrends(undefined);
+        });
+        refreshFigures(0);
+      },
+      { defer: true },
+    ),
+  );
   const options = createMemo(() => facets(state.cards));
   const mayModerate = () => welcome()?.role === Role.OWNER || welcome()?.role === Role.ADMIN;
+  /** The settings are one business's: an admin's wall must name it (?business=), as the node requires. */
+  const maySetModeration = () =>
+    welcome()?.role === Role.OWNER || (welcome()?.role === Role.ADMIN && props.businessId !== "");
 
   const open = (sessionId: string) => {
-    setSelected(sessionId);
-    setConversation(undefined);
-    void conn
-      .request({ case: "getConversation", value: { sessionId } }, "conversation")
-      .then(setConversation, () => {});
+    batch(() => {
+      setSelected(sessionId);
+      setConversation(undefined);
+      setConversationFailed(false);
+    });
+    // Only the answer for the conversation still open is shown (another may have been opened meanwhile).
+    void conn.request({ case: "getConversation", value: { sessionId } }, "conversation").then(
+      (c) => {
+        if (selected() === sessionId) setConversation(c);
+      },
+      () => {
+        if (selected() === sessionId) setConversationFailed(true);
+      },
+    );
   };
   const changeRange = (r: TrendRange) => {
     setRange(r);
@@ -205,6 +266,21 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
             : undefined
         }
       />
+      <Show when={failure()}>
+        {(reason) => (
+          <p class="problem" role="alert" data-testid="scope-problem">
+            {scopeProblem(
+              {
+                businessId: props.businessId,
+                storeCodes: props.storeCodes,
+                publicScreen: false,
+                admin: welcome()?.role === Role.ADMIN,
+              },
+              reason(),
+            )}
+          </p>
+        )}
+      </Show>
       <Tiles liveNow={liveNow()} tiles={tiles()} />
       <Alerts
         alerts={alerts()}
@@ -238,9 +314,10 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
         <Show when={!props.kiosk}>
           <div class="wall-right">
             <Trends trends={trends()} range={range()} setRange={changeRange} />
-            <Show when={mayModerate()}>
+            <Show when={maySetModeration()}>
               <ModerationSettings
                 settings={settings()}
+                businessId={props.businessId}
                 save={async (autoApproveAbove, redactedPhrases) => {
                   await conn.request(
                     { case: "setModerationSettings", value: { settings: { autoApproveAbove, redactedPhrases } } },
@@ -253,7 +330,12 @@ export function Wall(props: { token: string; kiosk: boolean; storeCodes: string[
         </Show>
       </main>
       <Show when={selected()}>
-        <DrillDown card={state.cards[selected()!]} conversation={conversation()} close={() => setSelected(undefined)} />
+        <DrillDown
+          card={state.cards[selected()!]}
+          conversation={conversation()}
+          failed={conversationFailed()}
+          close={() => setSelected(undefined)}
+        />
       </Show>
     </div>
   );

@@ -2,7 +2,8 @@
 // Responses, everything else to a callback. It reconnects by itself (a node
 // restart, a network blip, or the node closing a dashboard that fell too far
 // behind) and subscribes again: every (re)subscription starts from a fresh
-// snapshot.
+// snapshot. A subscription the node refuses for good (an unknown store, a
+// public screen without its business) is reported as "failed" instead.
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import {
   ClientMessageSchema,
@@ -13,6 +14,7 @@ import {
   type Subscribe,
   type Welcome,
 } from "@parley/proto/wall";
+import { ErrorCode } from "@parley/proto/ws";
 
 type Request = MessageInitShape<typeof ClientMessageSchema>["kind"];
 type Result = Response["result"];
@@ -27,7 +29,8 @@ export class RequestError extends Error {
   }
 }
 
-export type ConnectionState = "connecting" | "live" | "reconnecting" | "refused";
+/** "failed": the node refused what this page asks to watch; trying again cannot help. */
+export type ConnectionState = "connecting" | "live" | "reconnecting" | "refused" | "failed";
 
 export interface WallConnectionOptions {
   url: string;
@@ -42,7 +45,14 @@ export interface WallConnectionOptions {
   onReady?: () => void;
 }
 
-const UNAUTHENTICATED = 4;
+/** Refusals of what a page asks for (not of its moment): the same request would get the same answer. */
+const FOR_GOOD: ReadonlySet<number> = new Set([
+  ErrorCode.NOT_FOUND,
+  ErrorCode.INVALID_ARGUMENT,
+  ErrorCode.PERMISSION_DENIED,
+]);
+/** Closed by this page to start again (a refusal worth retrying): the usual backoff follows. */
+const RETRY_CLOSE_CODE = 4000;
 
 export class WallConnection {
   readonly #o: WallConnectionOptions;
@@ -107,6 +117,7 @@ export class WallConnection {
   }
 
   async #start(): Promise<void> {
+    const ws = this.#ws;
     try {
       const welcome = await this.request({ case: "hello", value: { token: this.#o.token } }, "welcome");
       this.#o.onWelcome(welcome);
@@ -118,11 +129,17 @@ export class WallConnection {
       this.#o.onState("live");
       this.#o.onReady?.();
     } catch (error) {
-      if (error instanceof RequestError && error.code === UNAUTHENTICATED) {
+      // Not the node's answer (the socket closed meanwhile): onclose reconnects already.
+      if (!(error instanceof RequestError) || ws !== this.#ws) return;
+      if (error.code === ErrorCode.UNAUTHENTICATED || FOR_GOOD.has(error.code)) {
         this.#stopped = true;
-        this.#o.onState("refused", error.message);
-        this.#ws?.close(1000, "refused");
+        this.#o.onState(error.code === ErrorCode.UNAUTHENTICATED ? "refused" : "failed", error.message);
+        ws?.close(1000, "refused");
+        return;
       }
+      // The node keeps the socket open after a failed subscribe (a database error, too many
+      // requests): without closing it the page would wait on it forever, with no live updates.
+      ws?.close(RETRY_CLOSE_CODE, "retrying");
     }
   }
 

@@ -11,6 +11,8 @@ import "./style.css";
 const params = new URLSearchParams(location.search);
 const kiosk = params.get("kiosk") === "1";
 const storeCodes = (params.get("store") ?? "").split(",").filter(Boolean);
+/** An admin's wall or public screen of one business (everyone else's token names theirs). */
+const businessId = params.get("business") ?? "";
 const view = location.pathname.replace(/\/+$/, "").endsWith("/monitor")
   ? "monitor"
   : params.get("public") === "1"
@@ -49,10 +51,16 @@ function Root() {
         <Monitor token={token()!} kiosk={kiosk} onRefused={refused} />
       </Match>
       <Match when={view === "public"}>
-        <PublicScreen token={token()!} kiosk={kiosk} storeCodes={storeCodes} onRefused={refused} />
+        <PublicScreen
+          token={token()!}
+          kiosk={kiosk}
+          businessId={businessId}
+          storeCodes={storeCodes}
+          onRefused={refused}
+        />
       </Match>
       <Match when={view === "wall"}>
-        <Wall token={token()!} kiosk={kiosk} storeCodes={storeCodes} onRefused={refused} />
+        <Wall token={token()!} kiosk={kiosk} businessId={businessId} storeCodes={storeCodes} onRefused={refused} />
       </Match>
     </Switch>
   );

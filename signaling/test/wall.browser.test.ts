@@ -5,7 +5,8 @@
 // wall and an admin's monitor are open in another Chromium; a dashboard
 // that stopped reading sits on the node all along. Asserted: what each page
 // shows (or does not), never how fast. A customer's deletion takes their
-// conversation off the wall, drill-down included.
+// conversation off the wall, drill-down included. The store filter narrows
+// the figures too; moderation settings say when saving fails.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,7 +16,7 @@ import { register } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
-import { addBusiness, demoBusiness, startServer } from "./harness.ts";
+import { addBusiness, addStore, demoBusiness, startServer } from "./harness.ts";
 import { FakeConversation } from "./wall/events.ts";
 
 let server: ParleyServer;
@@ -47,10 +48,33 @@ const token = (role: "owner" | "admin", businessId?: string) =>
     600_000,
   );
 
-async function dashboard(browser: Browser, view: "" | "monitor", t: string): Promise<Page> {
+/** A page's socket the test can drop (both ends, as a network blip would). */
+interface DroppableSocket {
+  drop(): Promise<void>;
+}
+
+async function dashboard(
+  browser: Browser,
+  view: "" | "monitor",
+  t: string,
+  options: { query?: string; sockets?: DroppableSocket[] } = {},
+): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("dialog", (d) => void d.accept()); // "End this customer's conversation now?"
-  await page.goto(`${server.url}/dashboard/${view}?lang=en#token=${t}`);
+  // The page's wall sockets through the test, as they are (the test may close one).
+  const sockets = options.sockets;
+  if (sockets)
+    await page.routeWebSocket(/\/wall\/ws$/, (ws) => {
+      const node = ws.connectToServer();
+      sockets.push({
+        drop: async () => {
+          // Either close may find its end closed already (one end's close may close the other).
+          await ws.close({ code: 4000, reason: "test: a network blip" }).catch(() => {});
+          await node.close().catch(() => {});
+        },
+      });
+    });
+  await page.goto(`${server.url}/dashboard/${view}?lang=en${options.query ?? ""}#token=${t}`);
   await page.locator('[data-testid="connection"]').filter({ hasText: "Live" }).waitFor({ timeout: 15_000 });
   return page;
 }
@@ -80,7 +104,8 @@ describe("the wall and the monitor in a real browser", () => {
 
     const wall = await dashboard(dashboards, "", token("owner", ids.demo));
     const otherWall = await dashboard(dashboards, "", token("owner", ids.acme));
-    const monitor = await dashboard(dashboards, "monitor", token("admin"));
+    const monitorSockets: DroppableSocket[] = [];
+    const monitor = await dashboard(dashboards, "monitor", token("admin"), { sockets: monitorSockets });
 
     const customer = await customerBrowser.newPage();
     await customer.goto(`${server.url}/?store=demo&audio=raw&lang=en`);
@@ -118,12 +143,24 @@ describe("the wall and the monitor in a real browser", () => {
     await monitor.evaluate(async () => {
       for (const track of (await navigator.mediaDevices.getUserMedia({ audio: true })).getTracks()) track.stop();
     });
+    const packets = () =>
+      expect
+        .poll(async () => Number(await row.getByTestId("listen-packets").getAttribute("data-packets")), {
+          timeout: 20_000,
+        })
+        .toBeGreaterThan(0);
+    const audioStopped = () => monitor.evaluate(() => document.querySelector("audio")?.srcObject === null);
+    // A double click starts one listener, not two racing for the node's one per admin.
+    await row.getByTestId("listen").dblclick();
+    await packets();
+    expect(await monitor.locator(".problem").count()).toBe(0);
+    // The socket drops: the node let go of the listener, so the page stops listening; it may start again.
+    await monitorSockets.at(-1)!.drop();
+    await row.getByTestId("listen-packets").waitFor({ state: "detached", timeout: 15_000 });
+    expect(await audioStopped()).toBe(true);
+    await monitor.getByTestId("connection").filter({ hasText: "Live" }).waitFor({ timeout: 15_000 });
     await row.getByTestId("listen").click();
-    await expect
-      .poll(async () => Number(await row.getByTestId("listen-packets").getAttribute("data-packets")), {
-        timeout: 20_000,
-      })
-      .toBeGreaterThan(0);
+    await packets();
 
     // The stalled dashboard was closed by the node; the others kept receiving.
     await expect.poll(closedByPolicy, { timeout: 30_000 }).toBeGreaterThan(closedBefore);
@@ -132,6 +169,8 @@ describe("the wall and the monitor in a real browser", () => {
     // The admin ends the conversation: the customer's page says so, the walls show it ended.
     await row.getByTestId("end").click();
     await customer.getByTestId("ended-by-admin").waitFor({ timeout: 40_000 });
+    // The session left the monitor's report: the admin no longer listens to it.
+    await expect.poll(audioStopped, { timeout: 20_000 }).toBe(true);
     await wall.locator('[data-testid="card"][data-status="ended"][data-store="demo"]').waitFor({ timeout: 20_000 });
     await late.locator('[data-testid="card"][data-status="ended"][data-store="demo"]').waitFor({ timeout: 20_000 });
     const ended = wall.locator('[data-testid="card"][data-status="ended"][data-store="demo"] [data-final="1"]');
@@ -179,4 +218,75 @@ describe("the wall and the monitor in a real browser", () => {
     await wall.getByTestId("ticker").waitFor();
     expect(await card.count()).toBe(0);
   }, 120_000);
+
+  it("narrows the tiles and 'live now' to the store picked in the filter", async () => {
+    await addStore(server, "annex");
+    const finished = async (storeCode: string, n: number) => {
+      const c = new FakeConversation(server.bus, storeCode, ids.demo, server.config.nodeId);
+      await server.records.beginSession({
+        sessionId: c.sessionId,
+        storeCode,
+        consent: { given: true, version: "test" },
+        deviceId: `wall-browser-store-${n}`,
+        ip: `10.4.1.${n}`,
+        receipt: `WALL-STORE-${n}`,
+      });
+      c.start();
+      c.segment(1, `a visit to ${storeCode}`, true);
+      c.end({ score: 70, relevance: 0.9, topics: ["service"] });
+    };
+    await finished("annex", 1);
+    await finished("demo", 2);
+    await server.records.flush();
+    const talking = ["annex", "demo"].map((code) =>
+      new FakeConversation(server.bus, code, ids.demo, server.config.nodeId).start(),
+    );
+    const dashboards = await launchChromium();
+    browsers.push(dashboards);
+    const wall = await dashboard(dashboards, "", token("owner", ids.demo));
+    const tile = (name: string) => wall.getByTestId(name).locator(".value");
+    await expect.poll(async () => Number(await tile("tile-today").textContent())).toBeGreaterThanOrEqual(2);
+    await expect.poll(async () => Number(await tile("tile-live").textContent())).toBeGreaterThanOrEqual(2);
+
+    await wall.getByTestId("filters").locator("select").first().selectOption("annex");
+    await expect.poll(() => tile("tile-today").textContent()).toBe("1");
+    await expect.poll(() => tile("tile-live").textContent()).toBe("1");
+    for (const c of talking) c.end({ score: 50 });
+  }, 60_000);
+
+  it("says when moderation settings are not saved, keeps what one types, and wants an admin's wall to name its business", async () => {
+    const dashboards = await launchChromium();
+    browsers.push(dashboards);
+    const settings = (page: Page) => page.getByTestId("moderation-settings");
+    const phrases = (page: Page) => settings(page).locator('input[type="text"]');
+    const save = (page: Page) => settings(page).getByRole("button", { name: "Save" }).click();
+    const saved = (page: Page) => settings(page).getByRole("button", { name: "Saved" }).waitFor({ timeout: 15_000 });
+    const typing = await dashboard(dashboards, "", token("owner", ids.demo));
+    const saving = await dashboard(dashboards, "", token("owner", ids.demo));
+    const watching = await dashboard(dashboards, "", token("owner", ids.demo));
+
+    // The node refuses a phrase over 100 characters: the page says so.
+    await phrases(saving).fill("x".repeat(101));
+    await save(saving);
+    await settings(saving).getByRole("alert").filter({ hasText: "Not saved" }).waitFor({ timeout: 15_000 });
+
+    // Another owner's save reaches every wall, but not the input someone is typing in.
+    await phrases(typing).fill("still typing");
+    await phrases(saving).fill("the manager's name");
+    await save(saving);
+    await saved(saving);
+    await expect.poll(() => phrases(watching).inputValue()).toBe("the manager's name");
+    await typing.waitForTimeout(500);
+    expect(await phrases(typing).inputValue()).toBe("still typing");
+
+    // An admin's wall of every business has no settings to change; one of a business has.
+    const everyBusiness = await dashboard(dashboards, "", token("admin"));
+    await everyBusiness.getByTestId("ticker").waitFor();
+    expect(await settings(everyBusiness).count()).toBe(0);
+    const oneBusiness = await dashboard(dashboards, "", token("admin"), { query: `&business=${ids.demo}` });
+    await phrases(oneBusiness).fill("");
+    await save(oneBusiness);
+    await saved(oneBusiness);
+    await expect.poll(() => phrases(watching).inputValue()).toBe("");
+  }, 60_000);
 });
