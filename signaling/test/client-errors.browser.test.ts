@@ -27,6 +27,33 @@ async function page(options: Parameters<typeof launchChromium>[0]) {
   return p;
 }
 
+/**
+ * A live conversation in a page whose sockets the test holds (`window.sockets`), so that it
+ * can drop one; while `window.away` is set, new sockets go nowhere (the customer's network is gone).
+ */
+async function liveWithSockets() {
+  const browser = await launchChromium({
+    microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
+  });
+  browsers.push(browser);
+  const p = await browser.newPage();
+  await p.addInitScript(() => {
+    const Native = window.WebSocket;
+    const opened: WebSocket[] = [];
+    (window as unknown as { sockets: WebSocket[] }).sockets = opened;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super((window as unknown as { away?: boolean }).away ? "ws://127.0.0.1:9/" : url, protocols);
+        opened.push(this);
+      }
+    };
+  });
+  await p.goto(`${server.url}/?store=demo`);
+  await p.getByTestId("start").click();
+  await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+  return { p, session: [...server.sessions.all()].at(-1)! };
+}
+
 describe("customer app errors", () => {
   it("explains a denied microphone and offers to try again", async () => {
     // A microphone exists, but the customer has blocked it for this site.
@@ -69,27 +96,7 @@ describe("customer app errors", () => {
   });
 
   it("keeps the conversation going when the customer's connection drops: the app joins again and its audio flows", async () => {
-    const browser = await launchChromium({
-      microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
-    });
-    browsers.push(browser);
-    const p = await browser.newPage();
-    // Keeps the sockets the app opens, so that the test can drop one.
-    await p.addInitScript(() => {
-      const Native = window.WebSocket;
-      const opened: WebSocket[] = [];
-      (window as unknown as { sockets: WebSocket[] }).sockets = opened;
-      window.WebSocket = class extends Native {
-        constructor(url: string | URL, protocols?: string | string[]) {
-          super(url, protocols);
-          opened.push(this);
-        }
-      };
-    });
-    await p.goto(`${server.url}/?store=demo`);
-    await p.getByTestId("start").click();
-    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
-    const session = [...server.sessions.all()].at(-1)!;
+    const { p, session } = await liveWithSockets();
     const mediaBefore = session.media;
     await expect.poll(() => mediaBefore?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
     // While it joins again, "I'm done" is not offered (it would go out on the dead socket).
@@ -146,27 +153,7 @@ describe("customer app errors", () => {
   }, 60_000);
 
   it("keeps the data code on screen when the conversation ended while the customer was away", async () => {
-    const browser = await launchChromium({
-      microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
-    });
-    browsers.push(browser);
-    const p = await browser.newPage();
-    await p.addInitScript(() => {
-      const Native = window.WebSocket;
-      const opened: WebSocket[] = [];
-      (window as unknown as { sockets: WebSocket[] }).sockets = opened;
-      // While `away` is set, sockets go nowhere (the customer's network is gone).
-      window.WebSocket = class extends Native {
-        constructor(url: string | URL, protocols?: string | string[]) {
-          super((window as unknown as { away?: boolean }).away ? "ws://127.0.0.1:9/" : url, protocols);
-          opened.push(this);
-        }
-      };
-    });
-    await p.goto(`${server.url}/?store=demo`);
-    await p.getByTestId("start").click();
-    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
-    const session = [...server.sessions.all()].at(-1)!;
+    const { p, session } = await liveWithSockets();
     // The connection drops and the node ends the conversation, as when its rejoin grace runs out.
     await p.evaluate(() => {
       (window as unknown as { away: boolean }).away = true;
