@@ -1,6 +1,7 @@
 // The customer app in Swedish and English: ?lang=sv|en, else the browser's
 // language. Every string the customer sees is here.
 const en = {
+  pageTitle: "Parley — tell us about your visit",
   title: "How was your visit?",
   store: "Store {store}",
   start: "I agree, start talking",
@@ -62,6 +63,7 @@ const en = {
 export type MessageKey = keyof typeof en;
 
 const sv: Record<MessageKey, string> = {
+  pageTitle: "Parley — berätta om ditt besök",
   title: "Hur var ditt besök?",
   store: "Butik {store}",
   start: "Jag godkänner, börja prata",

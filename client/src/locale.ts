@@ -3,7 +3,13 @@ import { createSignal } from "solid-js";
 import { type Language, LOCALES, type MessageKey, pickLanguage, translate } from "./i18n.ts";
 
 const [language, setLanguage] = createSignal<Language>(pickLanguage(location.search, navigator.language));
-document.documentElement.lang = language();
+
+/** The page's language and title (read by screen readers and shown on the browser's tab). */
+function showLanguage(lang: Language): void {
+  document.documentElement.lang = lang;
+  document.title = translate(lang, "pageTitle");
+}
+showLanguage(language());
 
 export const t = (key: MessageKey, params?: Record<string, string | number>) => translate(language(), key, params);
 
@@ -13,7 +19,7 @@ export const formatReward = (minor: number, currency: string) =>
 export function switchLanguage(): void {
   const next = language() === "sv" ? "en" : "sv";
   setLanguage(next);
-  document.documentElement.lang = next;
+  showLanguage(next);
   const url = new URL(location.href);
   url.searchParams.set("lang", next);
   history.replaceState(null, "", url);

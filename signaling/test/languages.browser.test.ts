@@ -23,10 +23,12 @@ describe("languages", () => {
     const page = await (await browser.newContext({ locale: "sv-SE" })).newPage();
     await page.goto(`${server.url}/?store=demo`);
     expect(await page.locator("h1").textContent()).toBe("Hur var ditt besök?");
+    expect(await page.title()).toBe("Parley — berätta om ditt besök");
     expect(await page.getByTestId("start").textContent()).toBe("Jag godkänner, börja prata");
     await page.getByTestId("language").click();
     expect(await page.getByTestId("start").textContent()).toBe("I agree, start talking");
     expect(new URL(page.url()).searchParams.get("lang")).toBe("en");
+    expect(await page.title()).toBe("Parley — tell us about your visit");
     await page.context().close();
   });
 
