@@ -124,23 +124,20 @@ export class OllamaFollowUpPlanner implements FollowUpPlanner {
   ): Promise<FollowUp | undefined> {
     if (signal.aborted) throw abortedError(signal);
     if (this.#breaker && !this.#breaker.available) return this.#fallback.planSync(input);
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.#deadlineMs);
+    const deadline = AbortSignal.timeout(this.#deadlineMs);
     try {
-      const followUp = await this.#ask(input, AbortSignal.any([signal, deadline.signal]), log);
+      const followUp = await this.#ask(input, AbortSignal.any([signal, deadline]), log);
       if (this.#breaker?.succeeded()) log?.info({ engine: this.name }, "LLM back (a follow-up was planned)");
       return followUp;
     } catch (err) {
       if (signal.aborted) throw abortedError(signal);
-      const reason = deadline.signal.aborted ? "timeout" : err instanceof ScoringError ? err.reason : "error";
-      if (deadline.signal.aborted) llmFailures.inc({ reason }); // the client counts no cancellation, and this is none
+      const reason = deadline.aborted ? "timeout" : err instanceof ScoringError ? err.reason : "error";
+      if (deadline.aborted) llmFailures.inc({ reason }); // the client counts no cancellation, and this is none
       if (BREAKER_REASONS.has(reason) && this.#breaker?.failed(reason)) {
         log?.warn({ reason, failures: this.#breaker.failures }, "LLM down, using the built-in engine and planner");
       }
       log?.debug({ err, reason }, "LLM follow-up failed, using the built-in planner");
       return this.#fallback.planSync(input);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

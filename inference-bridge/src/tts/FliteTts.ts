@@ -94,19 +94,16 @@ export class FliteTts implements SpeechSynthesizer {
   /** Rejects with an AbortError when `signal` fires, else with a SynthesisError or flite's own error. */
   async synthesize(text: string, signal?: AbortSignal): Promise<Int16Array> {
     if (signal?.aborted) throw abortError(signal);
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), this.#deadlineMs);
+    const deadline = AbortSignal.timeout(this.#deadlineMs);
     try {
-      return await this.#synthesize(text, signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal);
+      return await this.#synthesize(text, signal ? AbortSignal.any([signal, deadline]) : deadline);
     } catch (err) {
       if (signal?.aborted) throw abortError(signal);
-      if (deadline.signal.aborted)
+      if (deadline.aborted)
         throw new SynthesisError("timeout", `no speech from ${this.#program} within ${this.#deadlineMs} ms`, {
           cause: err,
         });
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
