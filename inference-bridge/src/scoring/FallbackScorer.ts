@@ -34,9 +34,9 @@ export class FallbackScorer implements ScoringEngine {
     this.breaker =
       options.breaker ??
       new CircuitBreaker({
-        ...(options.coolOffMs !== undefined ? { coolOffMs: options.coolOffMs } : {}),
-        ...(options.failureThreshold !== undefined ? { failureThreshold: options.failureThreshold } : {}),
-        ...(options.now ? { now: options.now } : {}),
+        coolOffMs: options.coolOffMs,
+        failureThreshold: options.failureThreshold,
+        now: options.now,
       });
     this.name = `${this.#primary.name}|${this.#fallback.name}`;
   }
