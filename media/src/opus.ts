@@ -6,13 +6,39 @@ import { Decoder } from "@evan/opus";
 
 export const OUTPUT_SAMPLE_RATE = 16_000;
 
-export function opusBackend(): "native" | "wasm" {
+/** The native addon: its decode writes into one static buffer and returns the byte count. */
+interface NativeOpus {
+  buffers: { decoder(): Uint8Array };
+}
+type AddonDecode = (this: Decoder, packet: Uint8Array) => number;
+
+function loadNative(): { decode: AddonDecode; output: Uint8Array } | undefined {
   try {
-    createRequire(import.meta.url)(`@evan/opus/node/${process.arch}-${process.platform}.node`);
-    return "native";
+    const addon = createRequire(import.meta.url)(
+      `@evan/opus/node/${process.arch}-${process.platform}.node`,
+    ) as NativeOpus;
+    // The package's classes sit on the addon's; the first class in the chain owns the C++ decode.
+    // With WebAssembly chosen (OPUS_FORCE_WASM, or the addon failed in the package) there is none.
+    let decode: unknown;
+    for (let p = Decoder.prototype; p !== Object.prototype; p = Object.getPrototypeOf(p))
+      if (Object.hasOwn(p, "decode")) decode = (p as { decode: unknown }).decode;
+    if (typeof decode !== "function" || !String(decode).includes("[native code]")) return undefined;
+    return { decode: decode as AddonDecode, output: addon.buffers.decoder() };
   } catch {
-    return "wasm";
+    return undefined;
   }
+}
+
+/**
+ * The package's wrapper copies each decoded frame out of the addon's static
+ * buffer (`slice`): 50 allocations a second per stream that no caller needs,
+ * since the samples are read during the sink's call only. Calling the addon's
+ * own decode on the package's decoder and viewing that buffer skips the copy.
+ */
+const native = loadNative();
+
+export function opusBackend(): "native" | "wasm" {
+  return native ? "native" : "wasm";
 }
 
 /**
@@ -30,17 +56,22 @@ export class OpusPcmDecoder {
    * all decoders: valid until the next decode call, copy them to keep them.
    */
   decode(payload: Uint8Array): Int16Array {
+    if (native) return this.#viewOf(native.output, native.decode.call(this.#decoder, payload));
     const bytes = this.#decoder.decode(payload);
-    if (bytes.byteOffset % 2 !== 0) return new Int16Array(bytes.slice().buffer);
-    const view = this.#view;
-    if (view.buffer === bytes.buffer && view.byteOffset === bytes.byteOffset && view.byteLength === bytes.byteLength)
-      return view;
-    this.#view = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1);
-    return this.#view;
+    return this.#viewOf(bytes, bytes.byteLength);
   }
 
   /** Forget the decoder's history (after a long gap). */
   reset(): void {
     this.#decoder.reset();
+  }
+
+  #viewOf(bytes: Uint8Array, byteLength: number): Int16Array {
+    if (bytes.byteOffset % 2 !== 0) return new Int16Array(bytes.slice(0, byteLength).buffer);
+    const view = this.#view;
+    if (view.buffer === bytes.buffer && view.byteOffset === bytes.byteOffset && view.byteLength === byteLength)
+      return view;
+    this.#view = new Int16Array(bytes.buffer, bytes.byteOffset, byteLength >> 1);
+    return this.#view;
   }
 }

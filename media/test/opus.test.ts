@@ -1,0 +1,51 @@
+import { Decoder, Encoder } from "@evan/opus";
+import { describe, expect, it } from "vitest";
+import { OpusPcmDecoder, OUTPUT_SAMPLE_RATE, opusBackend } from "../src/opus.ts";
+
+/** 20 ms Opus packets of a rising chirp at 16 kHz. */
+function chirpPackets(count: number): Uint8Array[] {
+  const encoder = new Encoder({ channels: 1, sample_rate: OUTPUT_SAMPLE_RATE, application: "voip" });
+  const packets: Uint8Array[] = [];
+  for (let p = 0; p < count; p++) {
+    const frame = new Int16Array(320);
+    for (let i = 0; i < frame.length; i++) {
+      const t = (p * 320 + i) / OUTPUT_SAMPLE_RATE;
+      frame[i] = Math.round(8000 * Math.sin(2 * Math.PI * (200 + 400 * t) * t));
+    }
+    packets.push(encoder.encode(new Uint8Array(frame.buffer)).slice());
+  }
+  return packets;
+}
+
+describe("OpusPcmDecoder", () => {
+  it("decodes to the same samples as the package's decoder", () => {
+    const packets = chirpPackets(50);
+    const ours = new OpusPcmDecoder();
+    const reference = new Decoder({ channels: 1, sample_rate: OUTPUT_SAMPLE_RATE });
+    for (const packet of packets) {
+      const expected = new Int16Array(reference.decode(packet).slice().buffer);
+      const got = ours.decode(packet);
+      expect(got.length).toBe(320);
+      expect(Array.from(got)).toEqual(Array.from(expected));
+    }
+  });
+
+  it("hands out one view of the shared buffer, not a copy per packet", () => {
+    expect(opusBackend()).toBe("native"); // the package ships the x64-linux build these machines run
+    const packets = chirpPackets(3);
+    const decoder = new OpusPcmDecoder();
+    const first = decoder.decode(packets[0]!);
+    const firstSamples = Array.from(first);
+    const second = decoder.decode(packets[1]!);
+    expect(second).toBe(first);
+    expect(Array.from(second)).not.toEqual(firstSamples); // the view now shows the newer frame
+  });
+
+  it("resets its state without failing", () => {
+    const decoder = new OpusPcmDecoder();
+    const [packet] = chirpPackets(1);
+    decoder.decode(packet!);
+    expect(() => decoder.reset()).not.toThrow();
+    expect(decoder.decode(packet!).length).toBe(320);
+  });
+});
