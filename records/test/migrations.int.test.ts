@@ -50,6 +50,7 @@ describe("migrations", () => {
         "stripe_events",
         "fraud_flags",
         "audit_log",
+        "user_stores",
         "schema_migrations",
       ])
         expect(tables).toContain(t);

@@ -16,9 +16,12 @@ import { Conversation, openRecords, SECRET, silentLogger, startCluster, uniqueFe
 let pg: PostgresCluster;
 let records: Records;
 let http: { url: string; close(): Promise<void> };
-const ids = { a: "", b: "", sessionA: "", sessionA2: "", sessionB: "", codeA: "" };
+const ids = { a: "", b: "", sessionA: "", sessionA2: "", sessionB: "", codeA: "", matrixStaffA: "", matrixStaffB: "" };
 const tokens: Record<string, string> = {};
 let storeSeq = 0;
+let staffSeq = 0;
+/** Staff members for the matrix to remove, one per call that may succeed (every role, direct and over HTTP). */
+const removable: Record<"A" | "B", string[]> = { A: [], B: [] };
 
 beforeAll(async () => {
   pg = await startCluster();
@@ -39,6 +42,17 @@ beforeAll(async () => {
     (gen_random_uuid(), 'staff@a.test', ${pw}, 'staff', ${ids.a}),
     (gen_random_uuid(), 'owner@b.test', ${pw}, 'owner', ${ids.b}),
     (gen_random_uuid(), 'staff@b.test', ${pw}, 'staff', ${ids.b})`;
+  for (const t of ["A", "B"] as const) {
+    const businessId = t === "A" ? ids.a : ids.b;
+    const domain = `${t.toLowerCase()}.test`;
+    const [staff] = await records.sql<{ id: string }[]>`insert into users (id, email, password_hash, role, business_id)
+      values (gen_random_uuid(), ${`matrix@${domain}`}, ${pw}, 'staff', ${businessId}) returning id`;
+    ids[`matrixStaff${t}`] = staff!.id;
+    const doomed = await records.sql<{ id: string }[]>`insert into users (id, email, password_hash, role, business_id)
+      select gen_random_uuid(), 'removable-' || n || ${`@${domain}`}, ${pw}, 'staff', ${businessId}
+      from generate_series(1, 12) n returning id`;
+    removable[t] = doomed.map((u) => u.id);
+  }
   for (const [store, key] of [
     ["demo", "sessionA"],
     ["second", "sessionA2"],
@@ -128,6 +142,28 @@ const MATRIX: Record<string, Case> = {
     method: "PUT",
     path: (t) => `/api/stores/${store(t)}/reward-policy`,
     body: () => ({ minQuality: 40, tiers: [{ minScore: 40, amountMinor: 500 }], capMinor: 500 }),
+    write: true,
+  },
+  "GET /api/businesses/:businessId/users": {
+    method: "GET",
+    path: (t) => `/api/businesses/${biz(t)}/users`,
+    write: true,
+  },
+  "POST /api/businesses/:businessId/users": {
+    method: "POST",
+    path: (t) => `/api/businesses/${biz(t)}/users`,
+    body: () => ({ email: `new-staff-${++staffSeq}@x.test`, password: "correct horse battery" }),
+    write: true,
+  },
+  "PUT /api/businesses/:businessId/users/:userId/stores": {
+    method: "PUT",
+    path: (t) => `/api/businesses/${biz(t)}/users/${t === "A" ? ids.matrixStaffA : ids.matrixStaffB}/stores`,
+    body: () => ({ stores: null }),
+    write: true,
+  },
+  "DELETE /api/businesses/:businessId/users/:userId": {
+    method: "DELETE",
+    path: (t) => `/api/businesses/${biz(t)}/users/${removable[t].pop()}`,
     write: true,
   },
   "GET /api/stores/:storeCode/sessions": {
@@ -258,7 +294,7 @@ describe("tenancy matrix", () => {
 
 describe("staff limited to some stores", () => {
   const day = 86_400;
-  /** A staff token of business A; logins issue none with `stores`, the dashboards' tokens may. */
+  /** A token of business A as a login or a dashboard would issue it (staff.int.test.ts: the login's). */
   const staffOf = (stores: string[] | undefined, role: "staff" | "owner" = "staff") =>
     issueUserToken(SECRET, {
       sub: randomUUID(),
