@@ -8,12 +8,15 @@ import {
   StreamState,
 } from "@parley/proto/live";
 import { ErrorCode } from "@parley/proto/ws";
-import { createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
+import { createEffect, createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
 import { Connection, ConnectionLost, ServerError } from "./connection.ts";
+import type { MessageKey } from "./i18n.ts";
 import { formatReward, switchLanguage, t } from "./locale.ts";
+import { refusalMessage } from "./refusals.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
 import { applySegment, type ShownSegment } from "./transcript.ts";
 import { connectVoice, MicrophoneDeniedError, NoMicrophoneError, openMicrophone, type VoiceLink } from "./voice.ts";
+import { ScreenWakeLock } from "./wakeLock.ts";
 
 type Phase = "idle" | "starting" | "live" | "ending" | "ended" | "error";
 
@@ -21,6 +24,13 @@ type Phase = "idle" | "starting" | "live" | "ending" | "ended" | "error";
 class BusyError extends Error {
   constructor(readonly retryAfterMs: number) {
     super("busy");
+  }
+}
+
+/** The node answered the new session with an error status other than busy. */
+class StartRefusedError extends Error {
+  constructor(readonly status: number) {
+    super(`POST /api/sessions: ${status}`);
   }
 }
 
@@ -61,6 +71,10 @@ export function App() {
   const [phase, setPhase] = createSignal<Phase>("idle");
   const [problem, setProblem] = createSignal("");
   const [notice, setNotice] = createSignal("");
+  /** The OS has paused the microphone (a phone call, a locked screen): the node hears silence meanwhile. */
+  const [micMuted, setMicMuted] = createSignal(false);
+  /** A notice of the moment, else the paused microphone's, for as long as the pause lasts. */
+  const shownNotice = () => notice() || (phase() === "live" && micMuted() ? t("micPaused") : "");
   const [segments, setSegments] = createSignal<ShownSegment[]>([]);
   const [score, setScore] = createSignal<FeedbackScore>();
   const [question, setQuestion] = createSignal<{ turn: number; text: string }>();
@@ -84,6 +98,10 @@ export function App() {
   /** Media being set up again after a MediaReset; a second reset meanwhile sets it up once more after. */
   let mediaReset: { again: boolean } | undefined;
   let aiAudio: HTMLAudioElement | undefined;
+  const wakeLock = new ScreenWakeLock();
+  // A phone whose screen locks takes the microphone away: the screen stays on while the customer
+  // talks (the phase stays live while the app joins again or reconnects its audio).
+  createEffect(() => (phase() === "live" ? wakeLock.hold() : wakeLock.release()));
 
   const hangUp = () => {
     voice?.stop();
@@ -98,8 +116,8 @@ export function App() {
     hangUp();
   };
   /** Busy: say so, and hold the retry button for as long as the node asked. */
-  const failBusy = (retryAfterMs: number) => {
-    fail(t("busy"));
+  const failBusy = (retryAfterMs: number, message: MessageKey = "busy") => {
+    fail(t(message));
     clearInterval(retryTicker);
     const until = Date.now() + Math.min(retryAfterMs, MAX_RETRY_WAIT_MS);
     const tick = () => {
@@ -109,6 +127,25 @@ export function App() {
     };
     tick();
     if (retryWait() > 0) retryTicker = setInterval(tick, 250);
+  };
+  /** Says what stopped the conversation in the customer's language; the technical detail goes to the console, for support. */
+  const failWith = (error: unknown) => {
+    if (error instanceof MicrophoneDeniedError) fail(t("micDenied"));
+    else if (error instanceof NoMicrophoneError) fail(t("noMic"));
+    else if (error instanceof BusyError) failBusy(error.retryAfterMs);
+    else if (error instanceof StartRefusedError) fail(t("startFailed", { status: error.status }));
+    else if (error instanceof ConnectionLost)
+      fail(t(error.reason === "unreachable" ? "unreachable" : "connectionLost"));
+    else if (error instanceof ServerError) {
+      console.warn("the node refused:", ErrorCode[error.code], error.message);
+      // Both come with how long to wait before trying again.
+      if (error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.RATE_LIMITED)
+        failBusy(error.retryAfterMs, refusalMessage(error.code));
+      else fail(t(refusalMessage(error.code)));
+    } else {
+      console.warn("the conversation failed:", error);
+      fail(t("wrong"));
+    }
   };
 
   async function start() {
@@ -126,6 +163,7 @@ export function App() {
     try {
       // Consent is given on the screen before this: the microphone opens only now.
       microphone = watched(await openMicrophone(rawAudio));
+      setMicMuted(microphone.muted);
       const res = await fetch("/api/sessions", {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -135,9 +173,11 @@ export function App() {
           deviceId: deviceId(),
           ...(receipt ? { receipt } : {}),
         }),
+      }).catch(() => {
+        throw new ConnectionLost("unreachable"); // the browser's own words ("Failed to fetch") are English
       });
       if (res.status === 503 || res.status === 429) throw new BusyError(retryAfterOf(res));
-      if (!res.ok) throw new Error(t("startFailed", { status: res.status }));
+      if (!res.ok) throw new StartRefusedError(res.status);
       const { token, sessionId, dataCode, wsUrl } = (await res.json()) as {
         token: string;
         sessionId: string;
@@ -154,21 +194,23 @@ export function App() {
       // A microphone that ended while the call was being set up was not reopened then (not live yet).
       if (microphone?.readyState === "ended") void microphoneEnded();
     } catch (error) {
-      if (error instanceof MicrophoneDeniedError) fail(t("micDenied"));
-      else if (error instanceof NoMicrophoneError) fail(t("noMic"));
-      else if (error instanceof BusyError) failBusy(error.retryAfterMs);
-      else if (error instanceof ServerError && error.code === ErrorCode.UNAVAILABLE) failBusy(error.retryAfterMs);
-      else if (error instanceof ServerError) fail(t("refused", { message: error.message }));
-      else if (error instanceof ConnectionLost)
-        fail(t(error.reason === "unreachable" ? "unreachable" : "connectionLost"));
-      else fail((error as Error).message || t("wrong"));
+      failWith(error);
     }
   }
 
-  /** Notices the microphone ending (unplugged, permission revoked, the OS took it). */
+  /**
+   * Notices the microphone ending (unplugged, permission revoked, the OS took it),
+   * and the OS pausing it for a while (a phone call, a locked screen on iOS).
+   */
   function watched(track: MediaStreamTrack): MediaStreamTrack {
     track.addEventListener("ended", () => {
       if (track === microphone) void microphoneEnded();
+    });
+    track.addEventListener("mute", () => {
+      if (track === microphone) setMicMuted(true);
+    });
+    track.addEventListener("unmute", () => {
+      if (track === microphone) setMicMuted(false);
     });
     return track;
   }
@@ -184,6 +226,7 @@ export function App() {
         return;
       }
       microphone = track;
+      setMicMuted(track.muted);
       await voice?.replaceMicrophone(track);
       setNotice("");
     } catch {
@@ -228,7 +271,7 @@ export function App() {
     } catch (error) {
       // The socket dropped meanwhile: its close handler joins again and sets the media up.
       if (error instanceof ConnectionLost || c !== connection || rejoining() || phase() !== "live") return;
-      fail(t("refused", { message: (error as Error).message }));
+      failWith(error);
     } finally {
       mediaReset = undefined;
     }
@@ -312,6 +355,8 @@ export function App() {
     // Whatever the AI was saying died with the old connection; a new reply announces itself.
     setAiSpeech("none");
     setNotice(t("rejoining"));
+    /** The node's answer that ended the attempts, if it gave one. */
+    let refusal: ServerError | undefined;
     try {
       for (let attempt = 0; attempt < REJOIN_ATTEMPTS && phase() === "live"; attempt++) {
         await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** attempt, 4_000)));
@@ -327,10 +372,13 @@ export function App() {
           joined?.abandon();
           stopVoice(); // what openVoice got up before it failed
           // The conversation is gone (ended, or its token expired): no point trying again.
-          if (error instanceof ServerError && error.code !== ErrorCode.UNAVAILABLE) break;
+          if (error instanceof ServerError && error.code !== ErrorCode.UNAVAILABLE) {
+            refusal = error;
+            break;
+          }
         }
       }
-      if (phase() === "live") fail(t("connectionLost"));
+      if (phase() === "live") failWith(refusal ?? new ConnectionLost("lost"));
     } finally {
       setRejoining(false);
     }
@@ -381,6 +429,7 @@ export function App() {
 
   onCleanup(() => {
     clearInterval(retryTicker);
+    wakeLock.release();
     hangUp();
   });
 
@@ -435,9 +484,9 @@ export function App() {
               <span class="dot" /> {aiSpeaking() ? t("asking") : t("listening")}
             </p>
           </Show>
-          <Show when={notice()}>
+          <Show when={shownNotice()}>
             <p class="notice" role="status" data-testid="notice">
-              {notice()}
+              {shownNotice()}
             </p>
           </Show>
           <Show when={phase() === "ended"}>
