@@ -27,9 +27,14 @@ export interface MediaWorkerPoolOptions {
   workerBin?: string;
   logLevel?: ms.WorkerLogLevel;
   logger: Logger;
-  /** Delay before a dead worker is replaced, so a crash loop cannot spin. */
+  /** Delay before a dead worker is replaced, so a crash loop cannot spin; doubled after each failed try. */
   respawnDelayMs?: number;
+  /** Tests only: wraps mediasoup's createWorker, to make a replacement fail. */
+  createWorker?: (create: typeof Mediasoup.createWorker) => typeof Mediasoup.createWorker;
 }
+
+/** The longest wait between tries to replace a dead worker. */
+const MAX_RESPAWN_DELAY_MS = 30_000;
 
 interface PoolEntry {
   worker: Worker;
@@ -54,7 +59,7 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
     const mediasoup = await import("mediasoup");
     if (options.workerBin && mediasoup.workerBin !== options.workerBin)
       throw new Error(`mediasoup was loaded before MEDIASOUP_WORKER_BIN was set; it uses ${mediasoup.workerBin}`);
-    const pool = new MediaWorkerPool(options, mediasoup.createWorker);
+    const pool = new MediaWorkerPool(options, options.createWorker?.(mediasoup.createWorker) ?? mediasoup.createWorker);
     await Promise.all(Array.from({ length: options.workers }, () => pool.#spawn()));
     return pool;
   }
@@ -158,7 +163,13 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
       rtcMinPort: this.#options.rtcMinPort,
       rtcMaxPort: this.#options.rtcMaxPort,
     });
-    const router = await worker.createRouter({ mediaCodecs: AUDIO_CODECS });
+    let router: Router;
+    try {
+      router = await worker.createRouter({ mediaCodecs: AUDIO_CODECS });
+    } catch (error) {
+      worker.close(); // no entry holds it: it would live on unused
+      throw error;
+    }
     const entry: PoolEntry = { worker, router, sessions: 0 };
     if (this.#closed) {
       worker.close();
@@ -170,15 +181,28 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
       this.#entries.delete(entry);
       logger.error({ pid: worker.pid, err: error }, "mediasoup worker died");
       this.#emitSafely("workerdied", worker.pid, error);
-      if (this.#closed) return;
-      setTimeout(() => {
-        if (this.#closed) return;
-        this.#spawn().then(
-          () => this.#emitSafely("workerreplaced", worker.pid),
-          (err: unknown) => logger.error({ err }, "could not replace mediasoup worker"),
-        );
-      }, this.#options.respawnDelayMs ?? 500).unref();
+      this.#replace(worker.pid, this.#options.respawnDelayMs ?? 500);
     });
+  }
+
+  /**
+   * Starts a worker in place of a dead one, trying again (with a growing wait)
+   * until one starts: a pool left a worker short for good would refuse
+   * conversations, and with none left keep /ready failing until a restart.
+   */
+  #replace(deadPid: number, delayMs: number): void {
+    if (this.#closed) return;
+    setTimeout(() => {
+      if (this.#closed) return;
+      this.#spawn().then(
+        () => this.#emitSafely("workerreplaced", deadPid),
+        (err: unknown) => {
+          const retryMs = Math.min(Math.max(delayMs, 250) * 2, MAX_RESPAWN_DELAY_MS);
+          this.#options.logger.error({ err, deadPid, retryMs }, "could not replace mediasoup worker: trying again");
+          this.#replace(deadPid, retryMs);
+        },
+      );
+    }, delayMs).unref();
   }
 
   #emitSafely<K extends keyof MediaWorkerPoolEvents>(event: K, ...args: MediaWorkerPoolEvents[K]): void {
