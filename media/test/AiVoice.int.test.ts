@@ -1,8 +1,5 @@
 // AiVoice against a real mediasoup worker: its producer is consumed on a
 // DirectTransport and every RTP packet the router forwards is checked.
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { types as ms } from "mediasoup";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -10,18 +7,9 @@ import { AiVoice } from "../src/AiVoice.ts";
 import { MediaWorkerPool } from "../src/MediaWorkerPool.ts";
 import { OpusPcmDecoder } from "../src/opus.ts";
 import { newRtpView, readRtpHeader } from "../src/rtp.ts";
+import { builtWorkerBin } from "./workerBin.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const RATE = 16_000;
-
-function builtWorkerBin(): string | undefined {
-  try {
-    const bin = fs.readFileSync(path.join(ROOT, ".cache/mediasoup-worker/current"), "utf8").trim();
-    return fs.existsSync(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function tone(ms: number, hz = 1_000, amplitude = 12_000): Int16Array {
   const n = Math.round((ms * RATE) / 1_000);

@@ -1,24 +1,12 @@
 // CustomerMedia against a real mediasoup worker: what it leaves on the router
 // it shares with every other session of that worker.
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CustomerMedia } from "../src/CustomerMedia.ts";
 import { MediaWorkerPool } from "../src/MediaWorkerPool.ts";
+import { builtWorkerBin } from "./workerBin.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const logger = pino({ level: "silent" });
-
-function builtWorkerBin(): string | undefined {
-  try {
-    const bin = fs.readFileSync(path.join(ROOT, ".cache/mediasoup-worker/current"), "utf8").trim();
-    return fs.existsSync(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 describe("CustomerMedia (real mediasoup worker)", () => {
   let pool: MediaWorkerPool;

@@ -1,51 +1,41 @@
 // The worker pool against real mediasoup workers: a dead worker is replaced,
 // even when the first tries to start its replacement fail.
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { MediaWorkerPool } from "../src/MediaWorkerPool.ts";
+import { builtWorkerBin } from "./workerBin.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-function builtWorkerBin(): string | undefined {
-  try {
-    const bin = fs.readFileSync(path.join(ROOT, ".cache/mediasoup-worker/current"), "utf8").trim();
-    return fs.existsSync(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
+/** A one-worker pool whose worker starts go through `refuse`: true makes that start fail. */
+async function poolRefusingWhen(refuse: () => boolean, respawnDelayMs: number) {
+  let starts = 0;
+  const pool = await MediaWorkerPool.create({
+    workers: 1,
+    rtcMinPort: 40_000,
+    rtcMaxPort: 49_999,
+    workerBin: builtWorkerBin(),
+    logger: pino({ level: "silent" }),
+    respawnDelayMs,
+    createWorker: (create) => async (settings) => {
+      starts++;
+      if (refuse()) throw new Error("spawn refused (test)");
+      return create(settings);
+    },
+  });
+  return { pool, starts: () => starts };
 }
 
 describe("MediaWorkerPool (real mediasoup workers)", () => {
   it("keeps trying to replace a dead worker until one starts", async () => {
+    // The machine refuses the next two workers (out of memory, say), then lets one start.
     let failuresLeft = 0;
-    let starts = 0;
-    const pool = await MediaWorkerPool.create({
-      workers: 1,
-      rtcMinPort: 40_000,
-      rtcMaxPort: 49_999,
-      workerBin: builtWorkerBin(),
-      logger: pino({ level: "silent" }),
-      respawnDelayMs: 50,
-      // The machine refuses the next two workers (out of memory, say), then lets one start.
-      createWorker: (create) => async (settings) => {
-        starts++;
-        if (failuresLeft > 0) {
-          failuresLeft--;
-          throw new Error("spawn refused (test)");
-        }
-        return create(settings);
-      },
-    });
+    const { pool, starts } = await poolRefusingWhen(() => failuresLeft-- > 0, 50);
     try {
       const replaced = new Promise<number>((resolve) => pool.once("workerreplaced", resolve));
       const dead = pool.describe()[0]!.pid;
       failuresLeft = 2;
       expect(pool.killWorker(dead)).toBe(true);
       expect(await replaced).toBe(dead);
-      expect(starts).toBe(4); // the first, two refused, the replacement
+      expect(starts()).toBe(4); // the first, two refused, the replacement
       expect(pool.size).toBe(1);
       const lease = pool.acquireRouter();
       expect(lease).toBeDefined();
@@ -57,30 +47,17 @@ describe("MediaWorkerPool (real mediasoup workers)", () => {
   });
 
   it("stops trying once closed", async () => {
-    let starts = 0;
     let refuse = false;
-    const pool = await MediaWorkerPool.create({
-      workers: 1,
-      rtcMinPort: 40_000,
-      rtcMaxPort: 49_999,
-      workerBin: builtWorkerBin(),
-      logger: pino({ level: "silent" }),
-      respawnDelayMs: 20,
-      createWorker: (create) => async (settings) => {
-        starts++;
-        if (refuse) throw new Error("spawn refused (test)");
-        return create(settings);
-      },
-    });
+    const { pool, starts } = await poolRefusingWhen(() => refuse, 20);
     const died = new Promise((resolve) => pool.once("workerdied", resolve));
     refuse = true;
     pool.killWorker(pool.describe()[0]!.pid);
     await died;
-    await expect.poll(() => starts).toBeGreaterThan(2); // it is retrying
+    await expect.poll(starts).toBeGreaterThan(2); // it is retrying
     pool.close();
-    const after = starts;
+    const after = starts();
     await new Promise((r) => setTimeout(r, 500));
-    expect(starts).toBeLessThanOrEqual(after + 1); // at most a try already under way
+    expect(starts()).toBeLessThanOrEqual(after + 1); // at most a try already under way
     expect(pool.size).toBe(0);
   });
 });
