@@ -2,7 +2,7 @@ export { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
 export { addressKey } from "./auth/RateLimiter.ts";
 export { issueUserToken, limitedStores, type Role, type UserClaims, verifyUserToken } from "./auth/token.ts";
 export type { FraudOptions, FraudRule } from "./fraud/FraudDetector.ts";
-export type { CustomerDeletion } from "./http/routes.ts";
+export type { CustomerDeletion } from "./http/context.ts";
 export type { Auth, Method, RecordsRequest, RecordsResponse, Route } from "./http/types.ts";
 export { matchPath } from "./http/types.ts";
 export type { StripeOptions } from "./payments/StripePayouts.ts";

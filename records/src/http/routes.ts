@@ -5,62 +5,45 @@
 // only those (another store's resources answer 404 alike, lists leave them
 // out). Customers reach their one session with the data code they were given.
 // Business reads and exports of personal data and every change are written to
-// the audit log. Owners manage their staff here too, and which stores each is
-// limited to; tokens are stateless, so such a change reaches a staff member's
-// token at their next login.
+// the audit log. Owners manage their staff (staffRoutes.ts).
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Logger } from "pino";
-import type { Sql, TransactionSql } from "postgres";
-import { DUMMY_HASH, hashPassword, verifyPassword } from "../auth/password.ts";
-import { addressKey, type RateLimiter } from "../auth/RateLimiter.ts";
-import { issueUserToken, limitedStores, type Role, verifyUserToken } from "../auth/token.ts";
-import type { PayoutError, StripePayouts } from "../payments/StripePayouts.ts";
+import type { Sql } from "postgres";
+import { DUMMY_HASH, verifyPassword } from "../auth/password.ts";
+import { addressKey } from "../auth/RateLimiter.ts";
+import { issueUserToken, limitedStores, verifyUserToken } from "../auth/token.ts";
+import type { PayoutError } from "../payments/StripePayouts.ts";
 import { type RetentionCounts, redactSessions } from "../privacy/RetentionJob.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../rewards/policy.ts";
+import {
+  allowedStore,
+  audit,
+  body,
+  inAllowedStores,
+  MAX_EMAIL_LENGTH,
+  notFound,
+  ownBusiness,
+  ownStore,
+  STORE_CODE,
+  UUID,
+  user,
+} from "./access.ts";
+import type { RouteContext } from "./context.ts";
+import {
+  createStaff,
+  listUsers,
+  removeStaff,
+  setStaffStores,
+  storesOfUser,
+  tokenStores,
+  type UserRow,
+} from "./staffRoutes.ts";
 import { type Auth, json, type Method, type RecordsRequest, type RecordsResponse, type Route } from "./types.ts";
 
-export interface RouteContext {
-  sql: Sql;
-  logger: Logger;
-  authSecret: string;
-  userTokenTtlMs: number;
-  loginLimiter: RateLimiter;
-  /** Data-code guesses per client address (a looser cap than per session). */
-  codeAddressLimiter: RateLimiter;
-  /** Undefined when Stripe is not configured: claims answer 503. */
-  payouts: StripePayouts | undefined;
-  now: () => number;
-  /** Checks a customer's data code against the session's stored hash. */
-  verifyDataCode(sessionId: string, code: string): Promise<boolean>;
-  dataRetentionDays: number;
-  voiceRetentionHours: number;
-  /** How long after its creation a session that has not ended may still be going (joined late, then at most its length). */
-  sessionLiveLimitMs: number;
-  /** Told after a customer deleted their data (the node takes it off public screens). */
-  onCustomerDeleted?: (deleted: CustomerDeletion) => void;
-}
-
-/** A session whose data its customer deleted. */
-export interface CustomerDeletion {
-  sessionId: string;
-  businessId: string;
-  storeCode: string;
-}
+export type { RouteContext };
 
 type Access = "public" | "user" | "owner" | "customer" | "stripe";
 type Handler = (req: RecordsRequest, ctx: RouteContext) => Promise<RecordsResponse>;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
-const notFound = () => json(404, { error: "not found" });
-const MAX_EMAIL_LENGTH = 254;
-/** Something@somewhere.tld: enough to catch typos; whether it reaches anyone is the owner's to know. */
-const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-/** As long as the seeded demo logins' passwords; the upper bound only keeps scrypt's input sane. */
-const MIN_PASSWORD_LENGTH = 12;
-const MAX_PASSWORD_LENGTH = 1024;
-/** More stores than any business has; a bound on the lookup a request can ask for. */
-const MAX_STAFF_STORES = 1000;
 
 export function createRoutes(ctx: RouteContext): Route[] {
   const route = (method: Method, path: string, access: Access, handler: Handler, maxBodyBytes = 16 * 1024): Route => ({
@@ -141,69 +124,6 @@ async function authenticate(
     businessId: claims.bid,
     storeCodes: limitedStores(claims),
   };
-}
-
-type UserAuth = Extract<Auth, { kind: "user" }>;
-const user = (req: RecordsRequest) => req.auth as UserAuth;
-
-/** The business the caller may see, or undefined (→ 404). */
-function ownBusiness(req: RecordsRequest, businessId: string | undefined): string | undefined {
-  const auth = user(req);
-  if (!businessId || !UUID.test(businessId)) return undefined;
-  return auth.role === "admin" || auth.businessId === businessId ? businessId : undefined;
-}
-
-/** Whether the caller may see this store of a business they may see (staff may be limited to some). */
-function allowedStore(req: RecordsRequest, code: string): boolean {
-  const codes = user(req).storeCodes;
-  return codes === undefined || codes.includes(code);
-}
-
-/** The SQL condition that keeps a caller to their stores, on `stores st`. */
-function inAllowedStores(sql: Sql, req: RecordsRequest) {
-  const codes = user(req).storeCodes;
-  return codes === undefined ? sql`true` : sql`st.code = any(${codes}::text[])`;
-}
-
-async function ownStore(
-  ctx: RouteContext,
-  req: RecordsRequest,
-  code: string | undefined,
-): Promise<{ id: string; business_id: string; code: string } | undefined> {
-  if (!code || !STORE_CODE.test(code)) return undefined;
-  const [store] = await ctx.sql<{ id: string; business_id: string; code: string }[]>`
-    select id, business_id, code from stores where code = ${code}`;
-  if (!store) return undefined;
-  return ownBusiness(req, store.business_id) && allowedStore(req, store.code) ? store : undefined;
-}
-
-async function audit(
-  ctx: RouteContext,
-  req: RecordsRequest,
-  action: string,
-  target: string,
-  businessId: string | null,
-  detail: Record<string, unknown> = {},
-): Promise<void> {
-  const auth = req.auth;
-  const actor = auth.kind === "user" ? auth.role : auth.kind;
-  const userId = auth.kind === "user" ? auth.userId : null;
-  await ctx.sql`
-    insert into audit_log (at, actor_user_id, actor, business_id, action, target, detail)
-    values (${new Date(ctx.now())}, ${userId}, ${actor}, ${businessId}, ${action}, ${target}, ${ctx.sql.json(detail as never)})`;
-}
-
-function body(req: RecordsRequest): Record<string, unknown> {
-  if (req.rawBody.length === 0) return {};
-  if (!(req.headers["content-type"] ?? "").startsWith("application/json"))
-    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "send application/json");
-  try {
-    const value: unknown = JSON.parse(req.rawBody.toString("utf8"));
-    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
-    return value as Record<string, unknown>;
-  } catch {
-    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "body is not a JSON object");
-  }
 }
 
 const tooMany = (waitMs: number) =>
@@ -520,163 +440,6 @@ export function csvCell(value: unknown): string {
   let s = String(value);
   if (/^[=+\-@\t\r]/.test(s) && typeof value === "string") s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-// ── staff ────────────────────────────────────────────────────────────────────
-
-/** A user row with the codes of the stores they are limited to. */
-interface UserRow {
-  id: string;
-  role: Role;
-  business_id: string | null;
-  /** Staff only: limited to `store_codes`, which may be empty (their stores were deleted: none). */
-  store_limited: boolean;
-  store_codes: string[];
-}
-
-/** The codes of `users u`'s stores, of their own business only, sorted. */
-const storesOfUser = (sql: Sql) => sql`
-  coalesce((select array_agg(st.code order by st.code) from user_stores us
-            join stores st on st.id = us.store_id and st.business_id = u.business_id
-            where us.user_id = u.id), '{}')`;
-
-/**
- * The `stores` claim a login issues: the codes of a limited staff member's stores (an empty list
- * when they have none left, which limits them to no store); undefined for everyone else.
- */
-function tokenStores(row: UserRow): string[] | undefined {
-  return row.role === "staff" && row.store_limited ? row.store_codes : undefined;
-}
-
-async function listUsers(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
-  if (!businessId) return notFound();
-  const rows = await ctx.sql<(UserRow & { email: string; created_at: Date })[]>`
-    select u.id, u.email, u.role, u.business_id, u.store_limited, u.created_at, ${storesOfUser(ctx.sql)} as store_codes
-    from users u where u.business_id = ${businessId} order by u.role, u.email`;
-  return json(200, {
-    users: rows.map((r) => ({
-      id: r.id,
-      email: r.email,
-      role: r.role,
-      stores: tokenStores(r) ?? null,
-      createdAt: r.created_at,
-    })),
-  });
-}
-
-/** A new staff member, perhaps limited to some stores of the business (`stores`; absent or null: every store). */
-async function createStaff(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
-  if (!businessId) return notFound();
-  const b = body(req);
-  const email = newEmail(b.email);
-  const password = newPassword(b.password);
-  const stores = storeCodesOf(b.stores);
-  const passwordHash = await hashPassword(password);
-  const id = await ctx.sql.begin(async (tx) => {
-    const [row] = await tx<{ id: string }[]>`
-      insert into users (id, email, password_hash, role, business_id)
-      values (gen_random_uuid(), ${email}, ${passwordHash}, 'staff', ${businessId})
-      on conflict (email) do nothing returning id`;
-    if (row) await limitToStores(tx, businessId, row.id, stores);
-    return row?.id;
-  });
-  if (!id) return json(409, { error: "a user with this e-mail already exists" });
-  await audit(ctx, req, "staff.create", `user:${id}`, businessId, { email, stores: stores ?? null });
-  return json(201, { id, email, role: "staff", stores: stores ?? null });
-}
-
-/**
- * Limits a staff member to some stores (`stores`: codes; [] for none; null for every store). Their
- * tokens are stateless: the change reaches them at their next login, not in a token they hold.
- */
-async function setStaffStores(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
-  const userId = req.params.userId ?? "";
-  if (!businessId || !UUID.test(userId)) return notFound();
-  const b = body(req);
-  if (!("stores" in b)) return json(400, { error: "stores is required: store codes, or null for every store" });
-  const stores = storeCodesOf(b.stores);
-  const found = await ctx.sql.begin(async (tx) => {
-    // Locked, so that two changes at once leave one of the lists, not a mix.
-    const [staff] = await tx`
-      select id from users where id = ${userId} and business_id = ${businessId} and role = 'staff' for update`;
-    if (staff) await limitToStores(tx, businessId, userId, stores);
-    return !!staff;
-  });
-  if (!found) return notFound();
-  await audit(ctx, req, "staff_stores.set", `user:${userId}`, businessId, { stores: stores ?? null });
-  return json(200, { id: userId, stores: stores ?? null });
-}
-
-/** Removes a staff member (never an owner). A token they already hold stays valid until it expires. */
-async function removeStaff(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
-  const userId = req.params.userId ?? "";
-  if (!businessId || !UUID.test(userId)) return notFound();
-  const [row] = await ctx.sql<{ email: string }[]>`
-    delete from users where id = ${userId} and business_id = ${businessId} and role = 'staff' returning email`;
-  if (!row) return notFound();
-  await audit(ctx, req, "staff.delete", `user:${userId}`, businessId, { email: row.email });
-  return json(200, { id: userId, deleted: true });
-}
-
-/** Replaces a staff member's stores: codes of this business (undefined: every store). */
-async function limitToStores(
-  tx: TransactionSql,
-  businessId: string,
-  userId: string,
-  codes: readonly string[] | undefined,
-): Promise<void> {
-  const storeIds = codes === undefined ? [] : await businessStoreIds(tx, businessId, codes);
-  await tx`update users set store_limited = ${codes !== undefined} where id = ${userId}`;
-  await tx`delete from user_stores where user_id = ${userId}`;
-  if (storeIds.length > 0)
-    await tx`insert into user_stores (user_id, store_id) select ${userId}, unnest(${storeIds}::uuid[])`;
-}
-
-/** The ids of these stores of the business; a code it has not is refused alike whether or not another business has it. */
-async function businessStoreIds(tx: TransactionSql, businessId: string, codes: readonly string[]): Promise<string[]> {
-  const rows = await tx<{ id: string; code: string }[]>`
-    select id, code from stores where business_id = ${businessId} and code = any(${codes}::text[])`;
-  const found = new Set(rows.map((r) => r.code));
-  const unknown = codes.filter((c) => !found.has(c));
-  if (unknown.length > 0)
-    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `no store ${unknown.join(", ")} in this business`);
-  return rows.map((r) => r.id);
-}
-
-/** A body's `stores`: distinct, sorted store codes; undefined (every store) when absent or null. */
-function storeCodesOf(value: unknown): string[] | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || value.length > MAX_STAFF_STORES || !value.every((c) => typeof c === "string"))
-    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "stores must be a list of store codes, or null for every store");
-  const bad = value.find((c) => !STORE_CODE.test(c));
-  if (bad !== undefined)
-    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "store codes are 2–64 letters, digits, '-' or '_'");
-  return [...new Set(value as string[])].sort();
-}
-
-/** A new user's e-mail, as login will look it up (trimmed, lower case). */
-function newEmail(value: unknown): string {
-  const email = typeof value === "string" ? value.trim().toLowerCase() : "";
-  if (email.length > MAX_EMAIL_LENGTH || !EMAIL_SHAPE.test(email))
-    throw new ParleyError(
-      ErrorCode.INVALID_ARGUMENT,
-      `email must be an e-mail address (at most ${MAX_EMAIL_LENGTH} characters)`,
-    );
-  return email;
-}
-
-function newPassword(value: unknown): string {
-  const password = typeof value === "string" ? value : "";
-  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH)
-    throw new ParleyError(
-      ErrorCode.INVALID_ARGUMENT,
-      `password must be ${MIN_PASSWORD_LENGTH}–${MAX_PASSWORD_LENGTH} characters`,
-    );
-  return password;
 }
 
 // ── customers ────────────────────────────────────────────────────────────────

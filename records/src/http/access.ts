@@ -1,0 +1,76 @@
+// What the records routes' handlers share: which businesses and stores the
+// caller may reach (another's answer 404, as if they did not exist), the
+// request's JSON body, and the audit log entry of what the caller did.
+import { ErrorCode, ParleyError } from "@parley/proto/errors";
+import type { Sql } from "postgres";
+import type { RouteContext } from "./context.ts";
+import { type Auth, json, type RecordsRequest } from "./types.ts";
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
+export const notFound = () => json(404, { error: "not found" });
+/** RFC 5321's limit on an e-mail address. */
+export const MAX_EMAIL_LENGTH = 254;
+
+type UserAuth = Extract<Auth, { kind: "user" }>;
+export const user = (req: RecordsRequest) => req.auth as UserAuth;
+
+/** The business the caller may see, or undefined (→ 404). */
+export function ownBusiness(req: RecordsRequest, businessId: string | undefined): string | undefined {
+  const auth = user(req);
+  if (!businessId || !UUID.test(businessId)) return undefined;
+  return auth.role === "admin" || auth.businessId === businessId ? businessId : undefined;
+}
+
+/** Whether the caller may see this store of a business they may see (staff may be limited to some). */
+export function allowedStore(req: RecordsRequest, code: string): boolean {
+  const codes = user(req).storeCodes;
+  return codes === undefined || codes.includes(code);
+}
+
+/** The SQL condition that keeps a caller to their stores, on `stores st`. */
+export function inAllowedStores(sql: Sql, req: RecordsRequest) {
+  const codes = user(req).storeCodes;
+  return codes === undefined ? sql`true` : sql`st.code = any(${codes}::text[])`;
+}
+
+export async function ownStore(
+  ctx: RouteContext,
+  req: RecordsRequest,
+  code: string | undefined,
+): Promise<{ id: string; business_id: string; code: string } | undefined> {
+  if (!code || !STORE_CODE.test(code)) return undefined;
+  const [store] = await ctx.sql<{ id: string; business_id: string; code: string }[]>`
+    select id, business_id, code from stores where code = ${code}`;
+  if (!store) return undefined;
+  return ownBusiness(req, store.business_id) && allowedStore(req, store.code) ? store : undefined;
+}
+
+export async function audit(
+  ctx: RouteContext,
+  req: RecordsRequest,
+  action: string,
+  target: string,
+  businessId: string | null,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
+  const auth = req.auth;
+  const actor = auth.kind === "user" ? auth.role : auth.kind;
+  const userId = auth.kind === "user" ? auth.userId : null;
+  await ctx.sql`
+    insert into audit_log (at, actor_user_id, actor, business_id, action, target, detail)
+    values (${new Date(ctx.now())}, ${userId}, ${actor}, ${businessId}, ${action}, ${target}, ${ctx.sql.json(detail as never)})`;
+}
+
+export function body(req: RecordsRequest): Record<string, unknown> {
+  if (req.rawBody.length === 0) return {};
+  if (!(req.headers["content-type"] ?? "").startsWith("application/json"))
+    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "send application/json");
+  try {
+    const value: unknown = JSON.parse(req.rawBody.toString("utf8"));
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
+    return value as Record<string, unknown>;
+  } catch {
+    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "body is not a JSON object");
+  }
+}

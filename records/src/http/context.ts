@@ -1,0 +1,34 @@
+// What every records route is handed: the database, the clock, the limiters
+// and the settings its handler needs.
+import type { Logger } from "pino";
+import type { Sql } from "postgres";
+import type { RateLimiter } from "../auth/RateLimiter.ts";
+import type { StripePayouts } from "../payments/StripePayouts.ts";
+
+export interface RouteContext {
+  sql: Sql;
+  logger: Logger;
+  authSecret: string;
+  userTokenTtlMs: number;
+  loginLimiter: RateLimiter;
+  /** Data-code guesses per client address (a looser cap than per session). */
+  codeAddressLimiter: RateLimiter;
+  /** Undefined when Stripe is not configured: claims answer 503. */
+  payouts: StripePayouts | undefined;
+  now: () => number;
+  /** Checks a customer's data code against the session's stored hash. */
+  verifyDataCode(sessionId: string, code: string): Promise<boolean>;
+  dataRetentionDays: number;
+  voiceRetentionHours: number;
+  /** How long after its creation a session that has not ended may still be going (joined late, then at most its length). */
+  sessionLiveLimitMs: number;
+  /** Told after a customer deleted their data (the node takes it off public screens). */
+  onCustomerDeleted?: (deleted: CustomerDeletion) => void;
+}
+
+/** A session whose data its customer deleted. */
+export interface CustomerDeletion {
+  sessionId: string;
+  businessId: string;
+  storeCode: string;
+}
