@@ -52,6 +52,11 @@ export const liveEventsPublished = new Counter({
 
 export const activeSessions = new Gauge({ name: "voice_sessions_active", help: "Sessions with open media" });
 
+export const audioStretchedSeconds = new Counter({
+  name: "voice_audio_stretched_seconds_total",
+  help: "Customer audio placed later than its RTP time because it came after the node had filled its place with silence (a stalled node or network); counted when the session's media closes",
+});
+
 export const liveBusOutbox = new Gauge({
   name: "live_bus_outbox_size",
   help: "Live events waiting for Redis to reach the other nodes",

@@ -3,11 +3,12 @@
 // bus stamped with its route and a per-session sequence number.
 import { create } from "@bufbuild/protobuf";
 import type { VoiceConversation } from "@parley/inference-bridge";
-import type { CustomerMedia } from "@parley/media";
+import { type CustomerMedia, OUTPUT_SAMPLE_RATE } from "@parley/media";
 import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "@parley/proto/live";
 import type { ResumableSession } from "@parley/records";
 import type { Logger } from "pino";
 import type { LiveBus } from "../live/LiveBus.ts";
+import { audioStretchedSeconds } from "../metrics.ts";
 import type { Store } from "../stores/StoreDirectory.ts";
 import type { AudioClock } from "./AudioClock.ts";
 
@@ -117,11 +118,21 @@ export class Session {
 
   /** The media moved to another worker (the previous one died); the conversation stays. */
   replaceMedia(media: CustomerMedia, releaseRouter: () => void): void {
-    this.media?.close("replaced");
+    this.#closeMedia("replaced");
     this.#releaseRouter?.();
     this.media = media;
     this.#releaseRouter = releaseRouter;
     this.logger.info("session media moved to another worker");
+  }
+
+  /** Closes the customer's media; how late its audio was placed goes to the metrics (load tests read it). */
+  #closeMedia(reason: string): void {
+    const media = this.media;
+    if (!media) return;
+    media.close(reason); // a no-op when it closed itself (its worker died); its stats stand
+
+    const stretched = media.audioStats?.stretchedSamples ?? 0;
+    if (stretched > 0) audioStretchedSeconds.inc(stretched / OUTPUT_SAMPLE_RATE);
   }
 
   /** `owner` holds the session from now on; the previous owner is detached. */
@@ -167,7 +178,7 @@ export class Session {
   async close(reason: EndReason, graceful: boolean): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    this.media?.close(EndReason[reason]);
+    this.#closeMedia(EndReason[reason]);
     this.#releaseRouter?.();
     const conversation = this.conversation;
     if (conversation) {
