@@ -19,7 +19,14 @@ afterAll(() => pg?.destroy());
 afterEach(() => stripe?.close());
 
 let seed = 1000;
-async function setup(options: { crashAfterTransfer?: () => boolean; otherEndpointSecret?: string } = {}) {
+async function setup(
+  options: {
+    crashAfterTransfer?: () => boolean;
+    otherEndpointSecret?: string;
+    /** The demo business trades elsewhere (default: Sweden, in SEK). */
+    market?: { country: string; currency: string };
+  } = {},
+) {
   stripe = await StripeTestDouble.start({ platformBalance: 100_000 });
   const records = await openRecords(await pg.createDatabase(), {
     stripe: {
@@ -36,6 +43,9 @@ async function setup(options: { crashAfterTransfer?: () => boolean; otherEndpoin
     },
   });
   const http = await serveRoutes(records.routes);
+  if (options.market)
+    await records.sql`update businesses set country = ${options.market.country}, currency = ${options.market.currency}
+                      where id = ${records.demo!.businessId}`;
   // A conversation that earned 20 kr.
   const c = new Conversation();
   const begun = await records.beginSession({
@@ -122,6 +132,17 @@ describe("Stripe Connect payouts", () => {
       // A claim after payment says so, and moves no money.
       expect(await (await t.claim()).json()).toMatchObject({ status: "paid" });
       expect(stripe.transfers).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("opens the customer's account in the business's country (Stripe fixes it at creation)", async () => {
+    const t = await setup({ market: { country: "NO", currency: "NOK" } });
+    try {
+      const account = await onboard(t);
+      expect(stripe.accounts.get(account)?.object.country).toBe("NO");
+      expect((await t.records.sql`select currency from rewards where id = ${t.rewardId}`)[0]!.currency).toBe("NOK");
     } finally {
       await t.close();
     }

@@ -208,8 +208,8 @@ async function listBusinesses(req: RecordsRequest, ctx: RouteContext): Promise<R
   const auth = user(req);
   const rows =
     auth.role === "admin"
-      ? await ctx.sql`select id, name, time_zone, currency, daily_budget_minor from businesses order by name`
-      : await ctx.sql`select id, name, time_zone, currency, daily_budget_minor from businesses where id = ${auth.businessId}`;
+      ? await ctx.sql`select id, name, time_zone, currency, country, daily_budget_minor from businesses order by name`
+      : await ctx.sql`select id, name, time_zone, currency, country, daily_budget_minor from businesses where id = ${auth.businessId}`;
   return json(200, { businesses: rows.map(businessJson) });
 }
 
@@ -218,6 +218,7 @@ const businessJson = (r: Record<string, unknown>) => ({
   name: r.name,
   timeZone: r.time_zone,
   currency: r.currency,
+  country: r.country,
   dailyBudgetMinor: r.daily_budget_minor,
 });
 

@@ -44,8 +44,6 @@ export interface StripeOptions {
   host?: string;
   port?: number;
   protocol?: "http" | "https";
-  /** Connected accounts are created in this country. */
-  country?: string;
 }
 
 /** Test hooks: run between Stripe's answer and our database write, to simulate a crash there. */
@@ -59,6 +57,8 @@ interface RewardRow {
   session_id: string;
   amount_minor: number;
   currency: string;
+  /** The business's country: its customers' connected accounts are opened there. */
+  country: string;
   status: string;
   stripe_account_id: string | null;
   transfer_id: string | null;
@@ -121,7 +121,8 @@ export class StripePayouts {
         this.stripe.accounts.create(
           {
             type: "express",
-            country: this.#options.country ?? "SE",
+            // Fixed at creation, and it decides the currencies the account is paid out in.
+            country: reward.country,
             business_type: "individual",
             capabilities: { transfers: { requested: true } },
             // Manual payouts: one payout per reward, so payout.paid / payout.failed name their reward.
@@ -364,8 +365,9 @@ export class StripePayouts {
 
   async #reward(id: string): Promise<RewardRow | undefined> {
     const [row] = await this.#sql<RewardRow[]>`
-      select id, session_id, amount_minor, currency, status, stripe_account_id, transfer_id, transfer_attempt, payout_attempt
-      from rewards where id = ${id}`;
+      select r.id, r.session_id, r.amount_minor, r.currency, b.country, r.status, r.stripe_account_id, r.transfer_id,
+             r.transfer_attempt, r.payout_attempt
+      from rewards r join businesses b on b.id = r.business_id where r.id = ${id}`;
     return row;
   }
 
