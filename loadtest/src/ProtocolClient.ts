@@ -1,6 +1,6 @@
 // A raw client of Parley's customer protocol: creates a session over HTTP,
 // then speaks binary protobuf over the WebSocket and collects every server
-// message. Tests, benchmarks and the load tester share it.
+// message until someone takes them. Tests, benchmarks and the load tester share it.
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { ClientMessageSchema, type ServerMessage, ServerMessageSchema } from "@parley/proto/ws";
 import WebSocket from "ws";
@@ -63,8 +63,20 @@ export class SessionRefused extends Error {
 
 type Kind = MessageInitShape<typeof ClientMessageSchema>["kind"];
 
-/** A raw protocol client: sends frames, collects every ServerMessage. */
+/** A server message and performance.now() at which it arrived. */
+export interface Arrival {
+  message: ServerMessage;
+  arrivedAt: number;
+}
+
+/**
+ * A raw protocol client: sends frames, collects every ServerMessage. Tests
+ * read `messages` whenever they like; a reader that lives long (the load
+ * tester's session, for hours) take()s them as they come, so they are not
+ * kept twice.
+ */
 export class ProtocolClient {
+  /** Every message received and not yet taken. */
   readonly messages: ServerMessage[] = [];
   /** performance.now() at which each of `messages` arrived. */
   readonly arrivals: number[] = [];
@@ -72,6 +84,8 @@ export class ProtocolClient {
   closed: { code: number; reason: string } | undefined;
   #nextId = 1;
   #waiters: (() => void)[] = [];
+  /** The waitFor()s under way, each shown every message as it arrives (a take() may remove it before they look). */
+  readonly #watchers = new Set<(m: ServerMessage) => void>();
 
   /** Opens the node's WebSocket, or `url` when given (a session placed on another node names it). */
   static async open(server: Endpoint, url = wsUrl(server)): Promise<ProtocolClient> {
@@ -87,8 +101,10 @@ export class ProtocolClient {
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on("message", (data: ArrayBuffer) => {
+      const message = fromBinary(ServerMessageSchema, new Uint8Array(data));
       this.arrivals.push(performance.now());
-      this.messages.push(fromBinary(ServerMessageSchema, new Uint8Array(data)));
+      this.messages.push(message);
+      for (const watch of this.#watchers) watch(message);
       this.#wake();
     });
     ws.on("close", (code, reason) => {
@@ -113,22 +129,38 @@ export class ProtocolClient {
     return message.kind.value.result;
   }
 
-  /** Resolves with the first message (already received or future) that matches. */
+  /** The messages received since the last take(), with their arrival times; forgets them. */
+  take(): Arrival[] {
+    const messages = this.messages.splice(0);
+    const arrivals = this.arrivals.splice(0);
+    return messages.map((message, i) => ({ message, arrivedAt: arrivals[i]! }));
+  }
+
+  /** Resolves with the first message (received and not taken, or future) that matches. */
   async waitFor(match: (m: ServerMessage) => boolean, timeoutMs = 10_000): Promise<ServerMessage> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.messages.find(match);
-      if (found) return found;
-      if (this.closed) throw new Error(`socket closed (${this.closed.code} ${this.closed.reason})`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error("timed out waiting for a server message");
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
+    let seen: ServerMessage | undefined;
+    const watch = (m: ServerMessage) => {
+      if (!seen && match(m)) seen = m;
+    };
+    this.#watchers.add(watch);
+    try {
+      for (;;) {
+        const found = this.messages.find(match) ?? seen;
+        if (found) return found;
+        if (this.closed) throw new Error(`socket closed (${this.closed.code} ${this.closed.reason})`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error("timed out waiting for a server message");
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          this.#waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-      });
+      }
+    } finally {
+      this.#watchers.delete(watch);
     }
   }
 

@@ -12,6 +12,7 @@ import { summaryTable } from "./report/table.ts";
 import { LoadRun } from "./run/LoadRun.ts";
 import { parseCli, USAGE, UsageError } from "./run/options.ts";
 import { ProgressBar } from "./run/ProgressBar.ts";
+import { sloWarnings } from "./run/slo.ts";
 
 export const EXIT = { ok: 0, sloMissed: 1, usage: 2 } as const;
 
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     options = parsed;
+    for (const warning of sloWarnings(options.objectives)) console.error(`loadtest: warning: ${warning}`);
   } catch (error) {
     if (error instanceof UsageError || error instanceof RecordingError) {
       console.error(`loadtest: ${error.message}\n\n${USAGE}`);

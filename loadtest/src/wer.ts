@@ -1,10 +1,22 @@
 // Word error rate: word-level Levenshtein distance over reference length.
+
+/**
+ * The words of a transcript, compared as spoken: lower case, punctuation
+ * gone, letters of any script (å, ä, ö, é, ...) and digits kept. NFC first,
+ * so that an "é" written as e + combining accent is the same word as one
+ * written as a single character; combining marks that NFC cannot fold (as in
+ * Devanagari) stay part of their word. An apostrophe inside a word stays
+ * ("don't"); at its edges it is a quotation mark and goes ('yes' → yes).
+ */
 export const normalizeWords = (text: string): string[] =>
   text
+    .normalize("NFC")
     .toLowerCase()
-    .replace(/<\/?s>|\(\d+\)|\[[a-z]+\]/g, " ")
-    .replace(/[^a-z' ]+/g, " ")
+    .replace(/[\u2018\u2019]/g, "'") // typographic apostrophes and single quotes
+    .replace(/<\/?s>|\(\d+\)|\[\p{L}+\]/gu, " ") // recogniser markup: <s>, alternates "(2)", [noise]
+    .replace(/[^\p{L}\p{M}\p{N}' ]+/gu, " ")
     .split(/\s+/)
+    .map((word) => word.replace(/^'+|'+$/g, ""))
     .filter(Boolean);
 
 export function wordErrors(reference: string[], hypothesis: string[]): number {

@@ -3,7 +3,7 @@
 // 3 sessions replaying real recordings (a WAV and an Ogg/Opus file made by
 // Debian's opusenc, each with its reference transcript beside it).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 // Declares the run's Postgres URL that inject() reads (a type-only import).
 import type {} from "../../signaling/test/postgres.global.ts";
 import { loadRecording } from "../src/audio/Recording.ts";
-import { librivoxRecordings } from "../src/recordings.ts";
+import { conversationWav, librivoxRecordings } from "../src/recordings.ts";
 import type { LoadTestReport } from "../src/report/report.ts";
 import { ServerWatch } from "../src/run/ServerWatch.ts";
 
@@ -58,6 +58,31 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
 /** The CLI against this file's node, its report in `out`, quiet. */
 const runAgainstNode = (out: string, args: string[]) =>
   runCli(["--url", url, "--metrics-url", metricsUrl, "--out", out, "--quiet", ...args]);
+
+/** The node's mediasoup worker processes (its children). */
+function mediasoupWorkers(nodePid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        return ppid === nodePid && comm.startsWith("mediasoup") ? [Number(entry)] : [];
+      } catch {
+        return []; // gone
+      }
+    });
+}
+
+/** The counts of the CLI's progress lines (on stderr, every 5 s without a terminal), newest last. */
+function progressCounts(stderr: string): { partials: number; finals: number; mediaResets: number }[] {
+  return [...stderr.matchAll(/ partials (\d+) finals (\d+) .*?errors \d+(?: {2}media resets (\d+))?/g)].map((m) => ({
+    partials: Number(m[1]),
+    finals: Number(m[2]),
+    mediaResets: Number(m[3] ?? 0),
+  }));
+}
 
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${metricsUrl}`)).text();
@@ -227,6 +252,60 @@ describe("pnpm loadtest against a real node", () => {
     expect(existsSync(path.join(out, "report.html"))).toBe(true);
     await expect.poll(() => metric("voice_sessions_active"), { timeout: 10_000 }).toBe(0);
     await expect.poll(() => metric("ws_connections"), { timeout: 10_000 }).toBe(0);
+  }, 180_000);
+
+  it("sets each session's media up again when the node's media worker dies; the conversations go on", async () => {
+    const out = path.join(dir, "out-media-reset");
+    // Five utterances with pauses (about 33 s): finals before the worker dies and after.
+    const conversation = conversationWav(dir);
+    // Not --quiet: its progress lines count partials, finals and media resets as they come.
+    const running = runCli([
+      "--url",
+      url,
+      "--metrics-url",
+      metricsUrl,
+      "--out",
+      out,
+      "--sessions",
+      "2",
+      "--ramp",
+      "4",
+      "--duration",
+      "90s",
+      "--recording",
+      conversation.wav,
+    ]);
+    const child = (running as unknown as { child: ChildProcess }).child;
+    let progress = "";
+    child.stderr!.on("data", (d) => (progress += d));
+    const latest = () => progressCounts(progress).at(-1) ?? { partials: 0, finals: 0, mediaResets: 0 };
+    await expect.poll(() => metric("voice_sessions_active"), { timeout: 30_000, interval: 250 }).toBe(2);
+    // Both talking and heard: a first utterance finalised.
+    await expect.poll(() => latest().finals, { timeout: 60_000, interval: 250 }).toBeGreaterThanOrEqual(2);
+    const [worker, ...others] = mediasoupWorkers(node.pid!);
+    expect(worker).toBeDefined();
+    expect(others).toEqual([]);
+    process.kill(worker!, "SIGKILL");
+    // The node moves both sessions' media and tells them; each sets its media up again.
+    await expect.poll(() => latest().mediaResets, { timeout: 30_000, interval: 250 }).toBeGreaterThanOrEqual(2);
+    const atReset = latest();
+    const { code, stderr } = await running;
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(readFileSync(path.join(out, "report.json"), "utf8")) as LoadTestReport;
+    expect(validate(report), JSON.stringify(validate.errors, null, 1)).toBe(true);
+    expect(report.totals.mediaResets).toBeGreaterThanOrEqual(2);
+    for (const s of report.sessions) {
+      expect(s.mediaResets).toBeGreaterThanOrEqual(1);
+      // Played to the end, or ended by the conversation itself (the AI's turns can run out first); no error.
+      expect(s.outcome).toMatch(/^(completed|server:(MAX_TURNS|NOTHING_LEFT_TO_ASK))$/);
+      expect(s.errors).toEqual([]);
+    }
+    // Partials and finals kept coming after the media moved: the audio sent after it was heard.
+    expect(report.totals.partials).toBeGreaterThan(atReset.partials);
+    expect(report.totals.finals).toBeGreaterThan(atReset.finals);
+    expect(mediasoupWorkers(node.pid!)).not.toContain(worker);
+    expect(readFileSync(path.join(out, "report.html"), "utf8")).toContain("media resets");
+    await expect.poll(() => metric("voice_sessions_active"), { timeout: 10_000 }).toBe(0);
   }, 180_000);
 
   // Last: it stops the node.

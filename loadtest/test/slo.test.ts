@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { summarize } from "../src/report/stats.ts";
-import { evaluateSlo, LATENCY_METRICS, type MeasuredRun, parseSlo, SloSyntaxError } from "../src/run/slo.ts";
+import {
+  evaluateSlo,
+  LATENCY_METRICS,
+  type MeasuredRun,
+  parseSlo,
+  SloSyntaxError,
+  sloWarnings,
+} from "../src/run/slo.ts";
 
 const run = (partialLags: number[], errors: number | null): MeasuredRun => ({
   latency: Object.fromEntries(
@@ -33,6 +40,28 @@ describe("objectives", () => {
     expect(parseSlo("errors<1")[0]?.threshold).toBe(1);
     expect(() => parseSlo(",")).toThrow(/no objective/);
     expect(() => parseSlo(" ")).toThrow(/no objective/);
+  });
+
+  it("refuses a share above the whole written as % too, for errors and packet loss", () => {
+    expect(() => parseSlo("errors<500%")).toThrow(/errors: 500% is more than the whole/);
+    expect(() => parseSlo("packet_loss<=150%")).toThrow(/packet_loss: 150% is more than the whole/);
+    expect(() => parseSlo("packet_loss<1.5")).toThrow(/write 1.5%/);
+    expect(parseSlo("errors<100%")[0]?.threshold).toBe(1);
+    expect(parseSlo("packet_loss<0.5%")[0]?.threshold).toBe(0.005);
+  });
+
+  it("takes a WER above 1: insertions can make more errors than the reference has words", () => {
+    expect(parseSlo("wer<1.2")[0]?.threshold).toBe(1.2);
+    expect(parseSlo("wer<=150%")[0]?.threshold).toBe(1.5);
+    const measured: MeasuredRun = { ...run([], 0), ratios: { errors: 0, packet_loss: 0, wer: 1.1 } };
+    expect(evaluateSlo(parseSlo("wer<1.2"), measured)[0]!.pass).toBe(true);
+  });
+
+  it("warns about an objective on first_audio_ack, which mediasoup's RTCP timer bounds, and about nothing else", () => {
+    expect(sloWarnings(parseSlo("first_audio_ack_p95<1s,first_audio_ack_max<2s"))).toEqual([
+      expect.stringMatching(/first_audio_ack .*RTCP report interval.*not by the node/),
+    ]);
+    expect(sloWarnings(parseSlo("partial_lag_p95<2s,errors<1%,wer<0.5"))).toEqual([]);
   });
 
   it("passes and fails on the measured values; a metric with no samples fails", () => {

@@ -18,6 +18,13 @@ const esc = (s: string) =>
 const fmt = (v: number | null, digits = 0) => (v === null ? "–" : v.toFixed(digits));
 const pct = (v: number | null) => (v === null ? "–" : `${(v * 100).toFixed(2)} %`);
 
+/** The largest value of the series, at least 1 (a loop: spreading 150 000 values as arguments overflows the stack). */
+function maxValue(series: Series[]): number {
+  let max = 1;
+  for (const s of series) for (const p of s.points) if (p[1] > max) max = p[1];
+  return max;
+}
+
 /** A "nice" upper bound for an axis. */
 function niceMax(v: number): number {
   if (!(v > 0)) return 1;
@@ -34,7 +41,7 @@ function chart(title: string, series: Series[], opts: { yLabel: string; xMaxS: n
   const T = 30;
   const B = 40;
   const xMax = Math.max(1, opts.xMaxS);
-  const yMax = niceMax(opts.yMax ?? Math.max(1, ...series.flatMap((s) => s.points.map((p) => p[1]))));
+  const yMax = niceMax(opts.yMax ?? maxValue(series));
   const x = (ms: number) => L + (ms / 1000 / xMax) * (W - L - R);
   const y = (v: number) => T + (1 - Math.min(v, yMax) / yMax) * (H - T - B);
   const parts: string[] = [];
@@ -81,7 +88,7 @@ function summaryRows(report: LoadTestReport): string {
     ["join_socket", "socket joined"],
     ["join_signalled", "transport signalled"],
     ["join_ice_dtls", "ICE + DTLS connected"],
-    ["first_audio_ack", "first audio acknowledged (RTCP RR)"],
+    ["first_audio_ack", "first audio acknowledged (RTCP RR)*"],
     ["first_partial", "speech onset → first partial"],
     ["partial_lag", "partial lag: audio → event"],
     ["final_lag", "end of speech → final"],
@@ -96,6 +103,9 @@ function summaryRows(report: LoadTestReport): string {
     })
     .join("");
 }
+
+const FIRST_AUDIO_ACK_NOTE =
+  "* bounded by mediasoup's RTCP report interval (1–1.5 s, at random), not by the node: the SFU acknowledges audio only in its next receiver report.";
 
 export function htmlReport(report: LoadTestReport): string {
   const xMaxS = Math.max(1, report.wallMs / 1000);
@@ -127,7 +137,7 @@ export function htmlReport(report: LoadTestReport): string {
   const sessions = report.sessions
     .map(
       (s) =>
-        `<tr><td>${s.slot}</td><td><code>${esc((s.sessionId ?? "–").slice(0, 8))}</code></td><td>${esc(s.recording)}</td><td>${esc(s.outcome)}</td><td>${fmt(s.stagesMs.join)}</td><td>${fmt(s.firstPartialMs)}</td><td>${fmt(s.partialLagP95Ms)}</td><td>${s.partials}/${s.finals}/${s.scores}</td><td>${s.wer === null ? "–" : pct(s.wer)}</td><td>${s.packets.sent}/${s.packets.lost ?? "–"}</td><td>${s.errors.map((e) => esc(`${e.stage}/${e.kind}`)).join(", ")}</td></tr>`,
+        `<tr><td>${s.slot}</td><td><code>${esc((s.sessionId ?? "–").slice(0, 8))}</code></td><td>${esc(s.recording)}</td><td>${esc(s.outcome)}</td><td>${fmt(s.stagesMs.join)}</td><td>${fmt(s.firstPartialMs)}</td><td>${fmt(s.partialLagP95Ms)}</td><td>${s.partials}/${s.finals}/${s.scores}</td><td>${s.mediaResets}</td><td>${s.wer === null ? "–" : pct(s.wer)}</td><td>${s.packets.sent}/${s.packets.lost ?? "–"}</td><td>${s.errors.map((e) => esc(`${e.stage}/${e.kind}`)).join(", ")}</td></tr>`,
     )
     .join("");
   const warn = g.limited
@@ -181,19 +191,20 @@ ${chart(
 )}
 <h2>Summary (ms)</h2>
 <table><tr><th>metric</th><th>count</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr>${summaryRows(report)}</table>
-<p>${t.partials} partials, ${t.finals} finals, ${t.scores} scores · packets ${t.packetsSent} sent, ${t.packetsLost} lost (${pct(t.packetLoss)}) · peak ${t.peakConcurrentSessions} live sessions</p>
+<p class="meta">${esc(FIRST_AUDIO_ACK_NOTE)}</p>
+<p>${t.partials} partials, ${t.finals} finals, ${t.scores} scores · packets ${t.packetsSent} sent, ${t.packetsLost} lost (${pct(t.packetLoss)}) · peak ${t.peakConcurrentSessions} live sessions · ${t.mediaResets} media resets (the node moved a session's media; its latencies stop there)</p>
 <h2>The node and the generator</h2>
 <table>
 <tr><td>node CPU (metrics)</td><td>${fmt(report.server.cpuPercent.mean, 1)} % mean, ${fmt(report.server.cpuPercent.max, 1)} % max</td></tr>
 <tr><td>per live session (steady state, ${ps.samples} s)</td><td>node ${ps.nodeCpuPercent === null ? "–" : ps.nodeCpuPercent.toFixed(3)} % · mediasoup ${ps.mediasoupCpuPercent === null ? "–" : ps.mediasoupCpuPercent.toFixed(3)} % · speech engine ${ps.speechCpuPercent === null ? "–" : ps.speechCpuPercent.toFixed(3)} % of a core · memory ${ps.rssBytes === null ? "–" : `${(ps.rssBytes / 1048576).toFixed(1)} MiB`}</td></tr>
 <tr><td>node event-loop lag p99</td><td>${fmt(report.server.eventLoopLagMs.max, 1)} ms at worst</td></tr>
-<tr><td>generator CPU</td><td>${fmt(g.cpuPercent.mean, 1)} % mean, ${fmt(g.cpuPercent.max, 1)} % max of a core; packets late p99 ${fmt(g.sendLatenessMs.p99, 1)} ms</td></tr>
+<tr><td>generator CPU</td><td>${fmt(g.steadyCpuPercent.mean, 1)} % in steady state (${g.steadyCpuPercent.count} samples at peak), ${fmt(g.cpuPercent.mean, 1)} % whole-run mean, ${fmt(g.cpuPercent.max, 1)} % max of a core; packets late p99 ${fmt(g.sendLatenessMs.p99, 1)} ms</td></tr>
 <tr><td>machine</td><td>${report.machine.cores} cores, ${fmt(report.machine.busyPercentMean, 0)} % busy, load ${esc(report.machine.loadAverageStart.join(" "))} → ${esc(report.machine.loadAverageEnd.join(" "))}</td></tr>
 ${report.server.metricsProblem ? `<tr><td>metrics</td><td>${esc(report.server.metricsProblem)}</td></tr>` : ""}
 </table>
 ${errors}
 <h2>Sessions</h2>
-<table><tr><th>slot</th><th>session</th><th>recording</th><th>outcome</th><th>join ms</th><th>first partial ms</th><th>partial lag p95</th><th>partials/finals/scores</th><th>WER</th><th>packets sent/lost</th><th>errors</th></tr>${sessions}</table>
+<table><tr><th>slot</th><th>session</th><th>recording</th><th>outcome</th><th>join ms</th><th>first partial ms</th><th>partial lag p95</th><th>partials/finals/scores</th><th>media resets</th><th>WER</th><th>packets sent/lost</th><th>errors</th></tr>${sessions}</table>
 </body></html>
 `;
 }

@@ -61,6 +61,7 @@ export interface LoadTestReport {
     packetsLost: number;
     packetLoss: number | null;
     peakConcurrentSessions: number;
+    mediaResets: number;
   };
   latencyMs: Record<LatencyMetric, Summary>;
   wer: { corpus: number | null; sessions: number; words: number; errors: number };
@@ -71,6 +72,8 @@ export interface LoadTestReport {
     cpuPercent: Summary;
     rssBytes: Summary;
     eventLoopLagMs: Summary;
+    /** Audio the node placed late after stalls during the run (its counter's rise); null without metrics. */
+    audioStretchedSeconds: number | null;
     /** Steady state (every session up): CPU % of one core per session, by process. */
     perSession: {
       samples: number;
@@ -82,7 +85,10 @@ export interface LoadTestReport {
     };
   };
   generator: {
+    /** The whole run, ramp and tail included. */
     cpuPercent: Summary;
+    /** While at least 90 % of the peak sessions were live: what `limited` judges (the whole run when empty). */
+    steadyCpuPercent: Summary;
     eventLoopDelayMs: Summary;
     sendLatenessMs: Summary;
     limited: boolean;
@@ -119,6 +125,7 @@ export interface SessionSummary {
   finals: number;
   scores: number;
   reconnects: number;
+  mediaResets: number;
   audioSentMs: number;
   wer: number | null;
   hypothesis: string | null;
@@ -182,12 +189,13 @@ export function buildReport(
       errorGroups.set(key, g);
     }
 
-  const activeAt = (t: number) =>
-    sessions.filter((s) => s.connected && s.startedAtMs + (s.stages.join ?? 0) <= t && s.endedAtMs >= t).length;
+  const activeAt = liveSessionsAt(sessions);
   const server = outcome.server;
   const gen = outcome.generator;
   const peak = server.samples.reduce((m, s) => Math.max(m, activeAt(s.t)), 0);
-  const steady = server.samples.filter((s) => peak > 0 && activeAt(s.t) >= Math.max(1, Math.floor(0.9 * peak)));
+  // Steady state: (nearly) every session up, the ramp and the tail left out.
+  const isSteady = (t: number) => peak > 0 && activeAt(t) >= Math.max(1, Math.floor(0.9 * peak));
+  const steady = server.samples.filter((s) => isSteady(s.t));
   const perSession = (pick: (s: (typeof steady)[number]) => number | null) => {
     const v = steady.flatMap((s) => {
       const x = pick(s);
@@ -200,12 +208,25 @@ export function buildReport(
   const nodeRss = (s: { rssBytes: number | null; processRssBytes: number | null }) => s.rssBytes ?? s.processRssBytes;
   const baselineRss = server.baseline ? nodeRss(server.baseline) : null;
 
+  // Counted by the node as each session's media closes: the last sample (taken after every session closed) less the first.
+  const stretchedAtEnd = server.samples.at(-1)?.audioStretchedSeconds ?? null;
+  const stretchedAtStart = server.baseline?.audioStretchedSeconds ?? null;
+  const audioStretchedSeconds =
+    stretchedAtEnd === null || stretchedAtStart === null ? null : round(stretchedAtEnd - stretchedAtStart);
+
   const genCpu = summarize(gen.samples.map((s) => s.cpuPercent));
+  const genSteadyCpu = summarize(gen.samples.filter((s) => isSteady(s.t)).map((s) => s.cpuPercent));
+  // Judged where the load is, not diluted by the ramp and the tail; the whole run only when no steady state was reached.
+  const judgedCpu = genSteadyCpu.count > 0 ? genSteadyCpu.mean! : genCpu.mean;
+  const judgedOn =
+    genSteadyCpu.count > 0 ? `in steady state (${genSteadyCpu.count} samples at peak)` : "over the whole run";
   const genLoop = summarize(gen.samples.map((s) => s.eventLoopDelayP99Ms));
   const lateness = summarize(gen.lateness);
   const reasons: string[] = [];
-  if ((genCpu.mean ?? 0) > GENERATOR_LIMITS.cpuPercent)
-    reasons.push(`generator CPU averaged ${genCpu.mean!.toFixed(0)} % of a core (> ${GENERATOR_LIMITS.cpuPercent} %)`);
+  if ((judgedCpu ?? 0) > GENERATOR_LIMITS.cpuPercent)
+    reasons.push(
+      `generator CPU averaged ${judgedCpu!.toFixed(0)} % of a core ${judgedOn} (> ${GENERATOR_LIMITS.cpuPercent} %)`,
+    );
   if ((genLoop.p50 ?? 0) > GENERATOR_LIMITS.eventLoopDelayP99Ms)
     reasons.push(`generator event loop delayed ${genLoop.p50!.toFixed(0)} ms (p99, typical second)`);
   const machineBusy = gen.samples.map((s) => s.machineBusyPercent);
@@ -213,7 +234,7 @@ export function buildReport(
   if ((lateness.p99 ?? 0) > GENERATOR_LIMITS.sendLatenessP99Ms)
     reasons.push(
       `packets left up to ${lateness.p99!.toFixed(0)} ms late (p99)` +
-        (busyMean > 90 && (genCpu.mean ?? 0) <= GENERATOR_LIMITS.cpuPercent
+        (busyMean > 90 && (judgedCpu ?? 0) <= GENERATOR_LIMITS.cpuPercent
           ? `: the machine was saturated (${busyMean.toFixed(0)} % busy, load ${outcome.loadAverage.end.join(" ")}), not the generator's own CPU`
           : ""),
     );
@@ -262,6 +283,7 @@ export function buildReport(
       packetsLost,
       packetLoss: ratios.packet_loss,
       peakConcurrentSessions: peak,
+      mediaResets: sessions.reduce((n, s) => n + s.mediaResets, 0),
     },
     latencyMs,
     wer: {
@@ -277,6 +299,7 @@ export function buildReport(
       cpuPercent: summarize(server.samples.flatMap((s) => (s.cpuPercent === null ? [] : [s.cpuPercent]))),
       rssBytes: summarize(server.samples.flatMap((s) => (s.rssBytes === null ? [] : [s.rssBytes]))),
       eventLoopLagMs: summarize(server.samples.flatMap((s) => (s.eventLoopLagMs === null ? [] : [s.eventLoopLagMs]))),
+      audioStretchedSeconds,
       perSession: {
         samples: steady.length,
         cpuPercent: perSession((s) =>
@@ -298,6 +321,7 @@ export function buildReport(
     },
     generator: {
       cpuPercent: genCpu,
+      steadyCpuPercent: genSteadyCpu,
       eventLoopDelayMs: genLoop,
       sendLatenessMs: lateness,
       limited: reasons.length > 0,
@@ -311,16 +335,19 @@ export function buildReport(
       finalLag: thin(finalLag),
       scoreLag: thin(scoreLag),
       join: thin(join),
-      serverCpuPercent: server.samples.flatMap((s) => (s.cpuPercent === null ? [] : [[r1(s.t), r1(s.cpuPercent)]])),
-      serverRssBytes: server.samples.flatMap((s) => {
-        const rss = nodeRss(s);
-        return rss === null ? [] : [[r1(s.t), rss] as Point];
-      }),
-      serverEventLoopLagMs: server.samples.flatMap((s) =>
-        s.eventLoopLagMs === null ? [] : [[r1(s.t), r1(s.eventLoopLagMs)] as Point],
+      // One sample a second: a day's soak would be 86 400 points each.
+      serverCpuPercent: thin(server.samples.flatMap((s) => (s.cpuPercent === null ? [] : [[s.t, s.cpuPercent]]))),
+      serverRssBytes: thin(
+        server.samples.flatMap((s) => {
+          const rss = nodeRss(s);
+          return rss === null ? [] : [[s.t, rss] as Point];
+        }),
       ),
-      generatorCpuPercent: gen.samples.map((s) => [r1(s.t), r1(s.cpuPercent)] as Point),
-      activeSessions: server.samples.map((s) => [r1(s.t), activeAt(s.t)] as Point),
+      serverEventLoopLagMs: thin(
+        server.samples.flatMap((s) => (s.eventLoopLagMs === null ? [] : [[s.t, s.eventLoopLagMs] as Point])),
+      ),
+      generatorCpuPercent: thin(gen.samples.map((s) => [s.t, s.cpuPercent] as Point)),
+      activeSessions: thin(server.samples.map((s) => [s.t, activeAt(s.t)] as Point)),
     },
   };
 }
@@ -349,6 +376,7 @@ function sessionSummary(s: SessionResult): SessionSummary {
     finals: s.finals,
     scores: s.scores,
     reconnects: s.reconnects,
+    mediaResets: s.mediaResets,
     audioSentMs: s.audioSentMs,
     wer: s.wer ? round(s.wer.words ? s.wer.errors / s.wer.words : 0) : null,
     hypothesis: s.wer?.hypothesis ?? null,
@@ -361,6 +389,42 @@ function sessionSummary(s: SessionResult): SessionSummary {
     },
     errors: s.errors.map((e) => ({ ...e, atMs: r1(e.atMs) })),
   };
+}
+
+/**
+ * How many sessions were live (connected, not yet ended) at a time; by
+ * binary search, as a long soak has many sessions and many samples.
+ */
+function liveSessionsAt(sessions: readonly SessionResult[]): (t: number) => number {
+  const connected = sessions.filter((s) => s.connected);
+  const ups = Float64Array.from(connected, (s) => s.startedAtMs + (s.stages.join ?? 0)).sort();
+  const ends = Float64Array.from(connected, (s) => s.endedAtMs).sort();
+  // A session ends after it is up: those up by t, less those that ended before t.
+  return (t) => countAtMost(ups, t) - countBelow(ends, t);
+}
+
+/** How many of ascending `sorted` are ≤ t. */
+function countAtMost(sorted: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** How many of ascending `sorted` are < t. */
+function countBelow(sorted: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** At most MAX_SERIES_POINTS points, evenly picked, in time order. */

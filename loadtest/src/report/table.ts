@@ -8,7 +8,7 @@ const ROWS: [keyof LoadTestReport["latencyMs"], string][] = [
   ["join_socket", "  socket joined"],
   ["join_signalled", "  transport signalled"],
   ["join_ice_dtls", "  ICE + DTLS connected"],
-  ["first_audio_ack", "first audio acknowledged (RTCP)"],
+  ["first_audio_ack", "first audio ack (RTCP timer) *"],
   ["first_partial", "speech onset → first partial"],
   ["partial_lag", "partial lag (audio → event)"],
   ["final_lag", "end of speech → final"],
@@ -34,10 +34,11 @@ export function summaryTable(report: LoadTestReport): string {
       ].join(""),
     );
   }
+  lines.push("* bounded by mediasoup's RTCP report interval (1–1.5 s, at random), not by the node");
   const t = report.totals;
   lines.push("");
   lines.push(
-    `sessions ${t.sessionsStarted} started, ${t.sessionsConnected} connected, ${t.sessionsWithErrors} with errors (${pct(t.errorRate)}); peak ${t.peakConcurrentSessions} at once`,
+    `sessions ${t.sessionsStarted} started, ${t.sessionsConnected} connected, ${t.sessionsWithErrors} with errors (${pct(t.errorRate)}); peak ${t.peakConcurrentSessions} at once; ${t.mediaResets} media resets`,
   );
   lines.push(
     `events ${t.partials} partials, ${t.finals} finals, ${t.scores} scores; packets ${t.packetsSent} sent, ${t.packetsLost} lost (${pct(t.packetLoss)})`,
@@ -61,9 +62,13 @@ export function summaryTable(report: LoadTestReport): string {
         `; event-loop lag p99 ≤ ${fmt(s.eventLoopLagMs.max)} ms`,
     );
   } else if (s.metricsProblem) lines.push(`server metrics unavailable: ${s.metricsProblem}`);
+  if ((s.audioStretchedSeconds ?? 0) > 0)
+    lines.push(
+      `WARNING: the node placed ${s.audioStretchedSeconds!.toFixed(2)} s of audio late after stalls (voice_audio_stretched_seconds_total): the lags above read low by up to that`,
+    );
   const g = report.generator;
   lines.push(
-    `generator CPU ${fmt(g.cpuPercent.mean)} % mean (${fmt(g.cpuPercent.max)} % max) of a core; packets late p99 ${fmt(g.sendLatenessMs.p99)} ms; machine ${fmt(report.machine.busyPercentMean)} % busy of ${report.machine.cores} cores, load ${report.machine.loadAverageStart.join(" ")} → ${report.machine.loadAverageEnd.join(" ")}`,
+    `generator CPU ${fmt(g.steadyCpuPercent.mean)} % in steady state (${g.steadyCpuPercent.count} samples at peak), ${fmt(g.cpuPercent.mean)} % whole-run mean (${fmt(g.cpuPercent.max)} % max) of a core; packets late p99 ${fmt(g.sendLatenessMs.p99)} ms; machine ${fmt(report.machine.busyPercentMean)} % busy of ${report.machine.cores} cores, load ${report.machine.loadAverageStart.join(" ")} → ${report.machine.loadAverageEnd.join(" ")}`,
   );
   if (g.limited) lines.push(`WARNING: the load generator was the bottleneck: ${g.reasons.join("; ")}`);
   if (report.slo) {

@@ -1,12 +1,14 @@
 // A load test: N sessions started at a ramp, each replaying a recording
 // through a real Parley node, for a bounded duration; the node and the
-// generator watched throughout. `stop()` (Ctrl-C) ends every session early;
-// whatever happens, every session opened is closed before `run()` resolves.
+// generator watched throughout. `stop()` (Ctrl-C) ends every session early,
+// letting the node finalise each; a second `stop()` does not wait for it.
+// Whatever happens, every session opened is closed before `run()` resolves.
 import { Encoder } from "@evan/opus";
 import type { LoadRecording } from "../audio/Recording.ts";
 import type { Endpoint } from "../ProtocolClient.ts";
+import { WeriftCustomer } from "../WeriftCustomer.ts";
 import { GeneratorWatch } from "./GeneratorWatch.ts";
-import { LoadSession, type SessionResult } from "./LoadSession.ts";
+import { type Activity, type ConnectCustomer, LoadSession, type SessionResult } from "./LoadSession.ts";
 import { Pacer } from "./Pacer.ts";
 import { loadAverage } from "./proc.ts";
 import { ServerWatch } from "./ServerWatch.ts";
@@ -28,6 +30,8 @@ export interface LoadRunOptions {
   /** Silence as the app's browser sends it (Opus DTX), or every 20 ms as a packet. */
   dtx: boolean;
   endTimeoutMs: number;
+  /** How each customer comes up: WeriftCustomer.connect to `endpoint` unless given (tests give a stand-in). */
+  connect?: ConnectCustomer;
 }
 
 export interface LiveCounts {
@@ -38,6 +42,7 @@ export interface LiveCounts {
   partials: number;
   finals: number;
   scores: number;
+  mediaResets: number;
   errors: number;
 }
 
@@ -61,6 +66,7 @@ export class LoadRun {
     partials: 0,
     finals: 0,
     scores: 0,
+    mediaResets: 0,
     errors: 0,
   };
   readonly #o: LoadRunOptions;
@@ -68,8 +74,10 @@ export class LoadRun {
   readonly #live = new Set<LoadSession>();
   readonly #results: SessionResult[] = [];
   #runStartMs = 0;
+  /** How the sessions are being stopped: by the deadline or the user's first stop(), gracefully; the second aborts. */
   #stopping: "graceful" | "abort" | undefined;
-  #interrupted = false;
+  /** The user's stop()s (Ctrl-C), apart from the deadline's stop: only the user's second one aborts. */
+  #interrupts = 0;
   #wake: () => void = () => {};
   server: ServerWatch | undefined;
   generator: GeneratorWatch | undefined;
@@ -85,12 +93,14 @@ export class LoadRun {
     return this.#runStartMs ? performance.now() - this.#runStartMs : 0;
   }
 
-  /** Ends every session now (Ctrl-C): first call lets the node finalise, a second one does not wait. */
+  /**
+   * Ends every session now (Ctrl-C): the first call lets the node finalise,
+   * a second one does not wait. Also after the deadline, while the sessions
+   * are already ending: the first Ctrl-C then changes nothing.
+   */
   stop(): void {
-    this.#interrupted = true;
-    this.#stopping = this.#stopping ? "abort" : "graceful";
-    for (const s of this.#live) s.stop(this.#stopping);
-    this.#wake();
+    this.#interrupts++;
+    this.#stopAll(this.#interrupts === 1 ? "graceful" : "abort");
   }
 
   async run(): Promise<RunOutcome> {
@@ -137,7 +147,7 @@ export class LoadRun {
       startedAt,
       finishedAt: new Date(),
       wallMs: performance.now() - this.#runStartMs,
-      interrupted: this.#interrupted,
+      interrupted: this.#interrupts > 0,
       sessions: this.#results.sort((a, b) => a.startedAtMs - b.startedAtMs),
       server,
       generator,
@@ -152,8 +162,7 @@ export class LoadRun {
     for (;;) {
       const session = new LoadSession({
         slot,
-        endpoint: o.endpoint,
-        storeCode: o.storeCode,
+        connect: o.connect ?? ((onStage) => WeriftCustomer.connect(o.endpoint, o.storeCode, onStage)),
         recording,
         loop: o.loop,
         pacer: this.#pacer,
@@ -177,18 +186,21 @@ export class LoadRun {
     }
   }
 
+  /** Stops every session; an abort is never turned back into a graceful stop. */
   #stopAll(mode: "graceful" | "abort"): void {
-    this.#stopping ??= mode;
+    if (this.#stopping === "abort") return;
+    this.#stopping = mode;
     for (const s of this.#live) s.stop(mode);
     this.#wake();
   }
 
-  #count(what: "connected" | "partial" | "final" | "score" | "error" | "ended"): void {
+  #count(what: Activity): void {
     const c = this.counts;
     if (what === "connected") c.connected++;
     else if (what === "partial") c.partials++;
     else if (what === "final") c.finals++;
     else if (what === "score") c.scores++;
+    else if (what === "mediaReset") c.mediaResets++;
     else if (what === "error") c.errors++;
     else c.ended++;
   }

@@ -1,12 +1,13 @@
 // One simulated customer: creates a session, joins, brings WebRTC up, replays
-// a recording at real-time pace, listens to the live events like the app,
-// then ends the session and closes everything it opened. It times every stage
-// and every event against the audio that caused it.
+// a recording at real-time pace, listens to the live events like the app
+// (and sets its media up again when the node moves it), then ends the session
+// and closes everything it opened. It times every stage and every event
+// against the audio that caused it.
 import { EndReason, StreamState } from "@parley/proto/live";
 import type { ServerMessage } from "@parley/proto/ws";
 import type { LoadRecording } from "../audio/Recording.ts";
-import { type Endpoint, SessionRefused } from "../ProtocolClient.ts";
-import { IceTimeout, JoinFailed, type JoinStage, type ReceiverReport, WeriftCustomer } from "../WeriftCustomer.ts";
+import { SessionRefused } from "../ProtocolClient.ts";
+import { IceTimeout, JoinFailed, type JoinStage, type ReceiverReport, type WeriftCustomer } from "../WeriftCustomer.ts";
 import { type HeardFinal, heardHypothesis, normalizeWords, wordErrors } from "../wer.ts";
 import type { PacedStream, Pacer } from "./Pacer.ts";
 
@@ -23,6 +24,18 @@ const CONVERSATION_ENDS: ReadonlySet<EndReason> = new Set([
   EndReason.MAX_DURATION,
   EndReason.ENDED_BY_ADMIN,
 ]);
+
+/** What a session needs of its customer: a WeriftCustomer, or a stand-in in tests. */
+export type LoadCustomer = Pick<
+  WeriftCustomer,
+  "socket" | "packetsSent" | "sendOpus" | "onReceiverReport" | "roundTripMs" | "reconnectMedia" | "close"
+>;
+
+/** Brings a customer up: creates its session, joins, connects its media; reports each stage as it completes. */
+export type ConnectCustomer = (onStage: (stage: JoinStage, sessionId: string) => void) => Promise<LoadCustomer>;
+
+/** What a session tells the progress display about. */
+export type Activity = "connected" | "partial" | "final" | "score" | "mediaReset" | "error" | "ended";
 
 /** Where in a session's life an error happened. */
 export type ErrorStage = "create" | "join" | "signal" | "ice_dtls" | "audio" | "speech" | "events" | "end";
@@ -47,7 +60,10 @@ export interface SessionResult {
   /** Why it ended: "completed" (played once), "stopped" (duration or Ctrl-C), "server:<REASON>", "failed". */
   outcome: string;
   connected: boolean;
-  /** Stage durations, ms: session created, socket joined (from created), signalled, ICE+DTLS, first audio acknowledged. */
+  /**
+   * Stage durations, ms: session created, socket joined (from created), signalled, ICE+DTLS, first audio
+   * acknowledged (by mediasoup's next RTCP receiver report: its timer, not the node, bounds it).
+   */
   stages: {
     created: number | null;
     socket: number | null;
@@ -63,7 +79,15 @@ export interface SessionResult {
   partials: number;
   finals: number;
   scores: number;
+  /** Speech stream reconnects the node reported (its speech worker's, not our media's). */
   reconnects: number;
+  /**
+   * Times the node moved the session's media (MediaReset: its media worker
+   * died, or our transport failed) and we set ours up again. From the first,
+   * no latency sample is taken: the audio lost in the move and the silence
+   * the node puts in its place shift its audio clock against ours.
+   */
+  mediaResets: number;
   audioSentMs: number;
   wer: { errors: number; words: number; hypothesis: string } | null;
   packets: {
@@ -80,8 +104,7 @@ export interface SessionResult {
 
 export interface LoadSessionOptions {
   slot: number;
-  endpoint: Endpoint;
-  storeCode: string;
+  connect: ConnectCustomer;
   recording: LoadRecording;
   loop: boolean;
   pacer: Pacer;
@@ -95,13 +118,13 @@ export interface LoadSessionOptions {
   /** How long the node may take to finalise when the session ends. */
   endTimeoutMs: number;
   /** Something happened that the progress display counts. */
-  onActivity?: (what: "connected" | "partial" | "final" | "score" | "error" | "ended") => void;
+  onActivity?: (what: Activity) => void;
 }
 
 export class LoadSession implements PacedStream {
   readonly #o: LoadSessionOptions;
   readonly #result: SessionResult;
-  #customer: WeriftCustomer | undefined;
+  #customer: LoadCustomer | undefined;
   /** performance.now() at which each packet went out (index = packet number in this session). */
   #sentAt: number[] = [];
   #packet = 0;
@@ -109,7 +132,6 @@ export class LoadSession implements PacedStream {
   /** 20 ms frames of silence after the recording, and how many of them are still to go. */
   readonly #tailFrames: number;
   #tailLeft = 0;
-  #startedAt = 0;
   #nextDue = Number.POSITIVE_INFINITY;
   #firstSentAt = 0;
   #playing: { resolve: () => void } | undefined;
@@ -123,7 +145,16 @@ export class LoadSession implements PacedStream {
   /** Finals waiting for a score that covers them: segment id → when their speech was sent. */
   readonly #unscored: { segmentId: number; speechSentAt: number }[] = [];
   #unsubscribeRr: (() => void) | undefined;
-  #seenMessages = 0;
+  /** Packets the receiver reports of earlier media counted lost, and those of the current media. */
+  #lostBefore = 0;
+  #lostNow = 0;
+  /** A media reconnect under way; `again`: the node moved the media once more meanwhile. */
+  #mediaReset: { again: boolean } | undefined;
+  /** The node moved our media at least once: its audio clock no longer matches what we sent. */
+  #mediaMoved = false;
+  /** Setting the media up again failed: nothing more can be sent. */
+  #mediaFailed = false;
+  #finished = false;
   #engine = "";
 
   constructor(options: LoadSessionOptions) {
@@ -146,6 +177,7 @@ export class LoadSession implements PacedStream {
       finals: 0,
       scores: 0,
       reconnects: 0,
+      mediaResets: 0,
       audioSentMs: 0,
       wer: null,
       packets: { sent: 0, lost: null, fractionLost: null, jitterMs: null, rttMs: null },
@@ -178,7 +210,7 @@ export class LoadSession implements PacedStream {
     const stageTimes: Partial<Record<JoinStage, number>> = {};
     try {
       this.#customer = await this.#interruptible(
-        WeriftCustomer.connect(this.#o.endpoint, this.#o.storeCode, (stage, sessionId) => {
+        this.#o.connect((stage, sessionId) => {
           const now = performance.now();
           stageTimes[stage] = now;
           r.sessionId = sessionId;
@@ -199,23 +231,22 @@ export class LoadSession implements PacedStream {
     r.connected = true;
     r.stages.join = performance.now() - t0;
     this.#o.onActivity?.("connected");
+    // Before the first messages are read: one of them may move the media, which re-subscribes.
+    this.#listenToReports(customer);
     customer.socket.ws.on("message", () => this.#drainMessages());
     this.#drainMessages();
-    this.#unsubscribeRr = customer.onReceiverReport((report) => this.#onReceiverReport(report));
 
     // Play until done (once), stopped, or the node ended the conversation.
     if (!this.#stopRequested && this.#serverEnded === undefined) {
       await new Promise<void>((resolve) => {
         this.#playing = { resolve };
         this.#stopSignal = () => this.#endPlayback();
-        this.#startedAt = performance.now();
-        this.#nextDue = this.#startedAt;
-        this.#o.pacer.add(this);
+        this.#resumePlayback();
       });
     }
     this.#o.pacer.remove(this);
 
-    let outcome = this.#stopRequested ? "stopped" : "completed";
+    let outcome = this.#mediaFailed ? "failed" : this.#stopRequested ? "stopped" : "completed";
     if (this.#serverEnded !== undefined) {
       const reason = EndReason[this.#serverEnded] ?? String(this.#serverEnded);
       outcome = `server:${reason}`;
@@ -242,7 +273,7 @@ export class LoadSession implements PacedStream {
 
   // -- playback -----------------------------------------------------------
 
-  sendDue(now: number): void {
+  sendDue(sentAt: number): void {
     const customer = this.#customer;
     if (!customer || customer.socket.closed) {
       this.#socketLost = true;
@@ -270,8 +301,8 @@ export class LoadSession implements PacedStream {
       frames = 1;
       if (--this.#tailLeft === 0) this.#packet = Number.POSITIVE_INFINITY;
     }
-    if (this.#sentAt.length === 0) this.#firstSentAt = now;
-    this.#sentAt.push(now);
+    if (this.#sentAt.length === 0) this.#firstSentAt = sentAt;
+    this.#sentAt.push(sentAt);
     try {
       customer.sendOpus(payload, frames);
     } catch (error) {
@@ -286,18 +317,34 @@ export class LoadSession implements PacedStream {
   }
 
   #endPlayback(): void {
-    this.#nextDue = Number.POSITIVE_INFINITY;
-    this.#o.pacer.remove(this);
+    this.#pausePlayback();
     const playing = this.#playing;
     this.#playing = undefined;
     playing?.resolve();
   }
 
-  /** When the packet holding conversation time `ms` went out (the audio's "spoken" moment); undefined before any. */
+  /** No packet goes out until #resumePlayback (the media is being set up again). */
+  #pausePlayback(): void {
+    this.#nextDue = Number.POSITIVE_INFINITY;
+    this.#o.pacer.remove(this);
+  }
+
+  /** Sends from the next packet on, starting now: still playing, and not while media is being set up. */
+  #resumePlayback(): void {
+    if (!this.#playing || this.#mediaReset) return;
+    this.#nextDue = performance.now();
+    this.#o.pacer.add(this);
+  }
+
+  /**
+   * When the packet holding conversation time `ms` went out (the audio's
+   * "spoken" moment); undefined before any, and once the node has moved our
+   * media (its clock then runs apart from ours by audio lost in the move).
+   */
   #sentAtAudio(ms: number): number | undefined {
     const rec = this.#o.recording;
     const sent = this.#sentAt;
-    if (sent.length === 0) return undefined;
+    if (sent.length === 0 || this.#mediaMoved) return undefined;
     const loop = Math.floor(ms / rec.durationMs);
     const within = ms - loop * rec.durationMs;
     let index: number;
@@ -319,11 +366,11 @@ export class LoadSession implements PacedStream {
 
   // -- live events ----------------------------------------------------------
 
+  /** Reads the socket's new messages, which it then forgets: a looped session lives for hours. */
   #drainMessages(): void {
     const socket = this.#customer?.socket;
     if (!socket) return;
-    for (; this.#seenMessages < socket.messages.length; this.#seenMessages++)
-      this.#onMessage(socket.messages[this.#seenMessages]!, socket.arrivals[this.#seenMessages]!);
+    for (const { message, arrivedAt } of socket.take()) this.#onMessage(message, arrivedAt);
   }
 
   #onMessage(message: ServerMessage, arrivedAt: number): void {
@@ -383,16 +430,80 @@ export class LoadSession implements PacedStream {
         this.#serverEnded ??= event.value.reason;
         if (!this.#stopRequested) this.#endPlayback();
         return;
+      case "mediaReset":
+        void this.#onMediaReset();
+        return;
       default:
         return;
     }
+  }
+
+  // -- media moved ------------------------------------------------------------
+
+  /**
+   * The node moved the session's media to another worker: set the send
+   * transport up again on the same socket, as the app does. Nothing is sent
+   * meanwhile (there is no transport to take it); a reset during the setup
+   * means once more after it.
+   */
+  async #onMediaReset(): Promise<void> {
+    const customer = this.#customer;
+    if (!customer || this.#finished) return;
+    this.#result.mediaResets++;
+    this.#mediaMoved = true;
+    this.#o.onActivity?.("mediaReset");
+    if (this.#mediaReset) {
+      this.#mediaReset.again = true;
+      return;
+    }
+    if (!this.#wantsMedia(customer)) return;
+    const reset = { again: false };
+    this.#mediaReset = reset;
+    this.#pausePlayback();
+    try {
+      do {
+        reset.again = false;
+        this.#stopListeningToReports();
+        await customer.reconnectMedia();
+        this.#listenToReports(customer);
+      } while (reset.again && this.#wantsMedia(customer));
+    } catch (error) {
+      // A closed socket is counted once, as the socket's close.
+      if (customer.socket.closed) this.#socketLost = true;
+      else if (this.#wantsMedia(customer)) {
+        this.#error(error instanceof IceTimeout ? "ice_dtls" : "signal", error, "setting media up again");
+        this.#mediaFailed = true;
+      }
+      this.#endPlayback();
+    } finally {
+      this.#mediaReset = undefined;
+    }
+    this.#resumePlayback();
+  }
+
+  /** The session still plays: not stopped, not ended by the node, its socket open. */
+  #wantsMedia(customer: LoadCustomer): boolean {
+    return !this.#stopRequested && this.#serverEnded === undefined && !customer.socket.closed && !this.#finished;
+  }
+
+  #listenToReports(customer: LoadCustomer): void {
+    this.#unsubscribeRr = customer.onReceiverReport((report) => this.#onReceiverReport(report));
+  }
+
+  /** The current media is gone: what its reports counted lost stays counted; the next media's count from 0. */
+  #stopListeningToReports(): void {
+    this.#unsubscribeRr?.();
+    this.#unsubscribeRr = undefined;
+    this.#lostBefore += this.#lostNow;
+    this.#lostNow = 0;
   }
 
   #onReceiverReport(report: ReceiverReport): void {
     const r = this.#result;
     const now = performance.now();
     if (r.stages.firstAudioAck === null && this.#firstSentAt) r.stages.firstAudioAck = now - this.#firstSentAt;
-    r.packets.lost = report.packetsLost;
+    this.#lostNow = report.packetsLost;
+    r.packets.lost = this.#lostBefore + report.packetsLost;
     r.packets.fractionLost = report.fractionLost;
     r.packets.jitterMs = report.jitterMs;
     r.jitter.push([now - this.#o.runStartMs, report.jitterMs]);
@@ -405,7 +516,7 @@ export class LoadSession implements PacedStream {
 
   // -- the end ----------------------------------------------------------------
 
-  async #endSession(customer: WeriftCustomer): Promise<void> {
+  async #endSession(customer: LoadCustomer): Promise<void> {
     try {
       const ended = await withTimeout(
         customer.socket.request({ case: "endSession", value: {} }, this.#o.endTimeoutMs + 1_000),
@@ -448,6 +559,7 @@ export class LoadSession implements PacedStream {
 
   async #finish(outcome: string): Promise<SessionResult> {
     const r = this.#result;
+    this.#finished = true;
     this.#o.pacer.remove(this);
     this.#unsubscribeRr?.();
     const customer = this.#customer;
@@ -464,18 +576,20 @@ export class LoadSession implements PacedStream {
   }
 
   /** The socket closed without the node ending the conversation: counted once, as what closed it. */
-  #closedError(customer: WeriftCustomer): void {
+  #closedError(customer: LoadCustomer): void {
     const closed = customer.socket.closed;
     if (!closed || this.#closeCounted) return;
     this.#closeCounted = true;
     this.#error("events", new TypedError(`ws_close_${closed.code}`, closed.reason));
   }
 
-  #error(stage: ErrorStage, error: unknown): void {
+  /** `doing`: what the session was at, when the stage alone does not say (setting media up again after a reset). */
+  #error(stage: ErrorStage, error: unknown, doing?: string): void {
+    const message = error instanceof Error ? error.message : String(error);
     this.#result.errors.push({
       stage,
       kind: errorKind(error),
-      message: error instanceof Error ? error.message : String(error),
+      message: doing ? `${doing}: ${message}` : message,
       atMs: performance.now() - this.#o.runStartMs,
     });
     this.#o.onActivity?.("error");

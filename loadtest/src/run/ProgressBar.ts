@@ -44,6 +44,7 @@ export class ProgressBar {
       `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(elapsed / 1000).toFixed(0)}/${(this.#durationMs / 1000).toFixed(0)} s` +
       `  sessions ${c.active} live/${c.connected} up/${c.started} started` +
       `  partials ${c.partials} finals ${c.finals} scores ${c.scores}  errors ${c.errors}` +
+      (c.mediaResets ? `  media resets ${c.mediaResets}` : "") +
       `  node CPU ${cpu(server?.processes ? server.processes.node : server?.cpuPercent)}` +
       `  generator CPU ${cpu(gen?.cpuPercent)}`
     );

@@ -16,6 +16,11 @@ export interface ServerSample {
   rssBytes: number | null;
   eventLoopLagMs: number | null;
   activeSessions: number | null;
+  /**
+   * The node's voice_audio_stretched_seconds_total: audio it placed late
+   * because it came after the node had filled its place with silence (a stall).
+   */
+  audioStretchedSeconds: number | null;
   /** From /proc (--server-pid): CPU of each kind of process, % of one core. */
   processes: { node: number; mediasoup: number; speech: number; other: number } | null;
   /** The node process's resident memory from /proc (--server-pid). */
@@ -124,6 +129,7 @@ export class ServerWatch {
       rssBytes: metrics?.get("process_resident_memory_bytes") ?? null,
       eventLoopLagMs: lagMs ?? null,
       activeSessions: metrics?.get("voice_sessions_active") ?? null,
+      audioStretchedSeconds: metrics?.get("voice_audio_stretched_seconds_total") ?? null,
       processes,
       processRssBytes: this.#pid ? rssBytes(this.#pid) : null,
     };

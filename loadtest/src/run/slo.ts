@@ -23,9 +23,23 @@ export const LATENCY_METRICS = [
 ] as const;
 export type LatencyMetric = (typeof LATENCY_METRICS)[number];
 
-/** Ratios, 0..1. */
+/** Ratios: errors and packet_loss are shares (0..1); wer can pass 1 (a hypothesis with more words than the reference). */
 export const RATIO_METRICS = ["errors", "packet_loss", "wer"] as const;
 export type RatioMetric = (typeof RATIO_METRICS)[number];
+
+/** The ratios that are a share of a whole: a threshold above it could never be missed. */
+const SHARES: ReadonlySet<string> = new Set<RatioMetric>(["errors", "packet_loss"]);
+
+/**
+ * Latencies that an objective should not judge the node by: what bounds them
+ * is not the node. `first_audio_ack` waits for mediasoup's next RTCP
+ * receiver report, which goes on its own timer (0.5 s after the transport
+ * connects, then every 1–1.5 s at random).
+ */
+const NOT_THE_NODE: Partial<Record<LatencyMetric, string>> = {
+  first_audio_ack:
+    "first_audio_ack is bounded by mediasoup's RTCP report interval (1–1.5 s, at random), not by the node: an objective on it judges that timer",
+};
 
 export type Operator = "<" | "<=" | ">" | ">=";
 
@@ -63,10 +77,14 @@ export function parseSlo(text: string): Objective[] {
       threshold = unit === "s" ? value * 1000 : value;
     } else if ((RATIO_METRICS as readonly string[]).includes(metric)) {
       if (unit === "ms" || unit === "s") throw new SloSyntaxError(`${metric} is a ratio: use % or a fraction`);
-      // "errors<5" is 500 % as a fraction, an objective that always holds: ask for the % instead.
-      if (unit === undefined && value > 1)
-        throw new SloSyntaxError(`${metric}: ${value} is more than the whole; write ${value}% or a fraction like 0.05`);
       threshold = unit === "%" ? value / 100 : value;
+      // "errors<5" is 500 % as a fraction, "errors<500%" the same: objectives that always hold.
+      if (SHARES.has(metric) && threshold > 1)
+        throw new SloSyntaxError(
+          unit === "%"
+            ? `${metric}: ${value}% is more than the whole (at most 100%)`
+            : `${metric}: ${value} is more than the whole; write ${value}% or a fraction like 0.05`,
+        );
     } else {
       throw new SloSyntaxError(
         `unknown metric "${metric}": one of ${LATENCY_METRICS.map((l) => `${l}_<stat>`).join(", ")}, ${RATIO_METRICS.join(", ")}`,
@@ -74,6 +92,12 @@ export function parseSlo(text: string): Objective[] {
     }
     return { expression: part.trim(), metric, operator, threshold };
   });
+}
+
+/** What to tell the user about objectives that parse but judge something else than the node. */
+export function sloWarnings(objectives: readonly Objective[]): string[] {
+  const named = new Set(objectives.map((o) => LATENCY.exec(o.metric)?.[1]).filter((m) => m !== undefined));
+  return [...named].flatMap((m) => NOT_THE_NODE[m as LatencyMetric] ?? []);
 }
 
 export interface MeasuredRun {
