@@ -38,6 +38,8 @@ export class Session {
   #restoredPublished = false;
   #endPublished = false;
   #releaseRouter: (() => void) | undefined;
+  /** While no socket holds the session: ends it unless a socket joins first. */
+  #rejoinTimer: NodeJS.Timeout | undefined;
 
   /** What is stored of this conversation when it resumes after its node restarted. */
   readonly resumed: ResumableSession | undefined;
@@ -137,6 +139,7 @@ export class Session {
 
   /** `owner` holds the session from now on; the previous owner is detached. */
   attach(owner: SessionOwner): void {
+    this.#stopWaitingForRejoin();
     const previous = this.#owner;
     this.#owner = owner;
     if (previous && previous !== owner) previous.detach("taken_over");
@@ -171,6 +174,24 @@ export class Session {
   }
 
   /**
+   * The owner dropped: `expire` runs after `graceMs` unless a socket joins
+   * first. The wait belongs to this detachment only: a join cancels it, so a
+   * later drop gets its own full grace rather than what is left of this one.
+   */
+  waitForRejoin(graceMs: number, expire: () => void): void {
+    this.#stopWaitingForRejoin();
+    this.#rejoinTimer = setTimeout(() => {
+      this.#rejoinTimer = undefined;
+      expire();
+    }, graceMs).unref();
+  }
+
+  #stopWaitingForRejoin(): void {
+    clearTimeout(this.#rejoinTimer);
+    this.#rejoinTimer = undefined;
+  }
+
+  /**
    * Tears down media and the speech stream. When `graceful`, the worker
    * finalises the transcript and the director the final score first. Every
    * started conversation publishes exactly one ConversationEnded.
@@ -178,6 +199,7 @@ export class Session {
   async close(reason: EndReason, graceful: boolean): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.#stopWaitingForRejoin();
     this.#closeMedia(EndReason[reason]);
     this.#releaseRouter?.();
     const conversation = this.conversation;

@@ -92,6 +92,9 @@ export const CloseCode = {
  */
 const SESSION_END_LINGER_MS = 12_000;
 
+/** The largest value of a uint32 field (retry_after_ms). */
+const UINT32_MAX = 2 ** 32 - 1;
+
 export class CustomerSocket implements SessionOwner {
   readonly #ctx: SocketContext;
   readonly #port: SocketPort;
@@ -204,7 +207,7 @@ export class CustomerSocket implements SessionOwner {
       if (!session.ended && !session.hasOwner) void this.#ctx.sessions.end(session, EndReason.DISCONNECTED, true);
     };
     if (graceMs === 0) end();
-    else setTimeout(end, graceMs).unref();
+    else session.waitForRejoin(graceMs, end);
   }
 
   /** SessionOwner: the session was taken over by a newer connection, or it ended. */
@@ -301,6 +304,16 @@ export class CustomerSocket implements SessionOwner {
   async #join(token: string): Promise<Result> {
     if (this.#session) throw new ParleyError(ErrorCode.OUT_OF_ORDER, "already joined");
     const claims = verifyToken(this.#ctx.jwtSecret, token);
+    // Before the join succeeds the socket's logger names no session: a failed join must say which it was.
+    const logger = this.#ctx.logger.child({ sessionId: claims.sid });
+    try {
+      return await this.#joinSession(claims);
+    } catch (error) {
+      return this.#errorResult(error, logger);
+    }
+  }
+
+  async #joinSession(claims: SessionClaims): Promise<Result> {
     // A session that ended here lately is known as ended (its token is dead), even before records stored the end.
     const recent = this.#ctx.sessions.recent(claims.sid);
     const session =
@@ -366,39 +379,71 @@ export class CustomerSocket implements SessionOwner {
     return session;
   }
 
-  #errorResult(error: unknown): Result {
+  #errorResult(error: unknown, logger = this.#logger): Result {
     const e = toParleyError(error);
     wsErrorsTotal.inc({ code: e.label });
     // Messages may quote what the client sent (an id, a kind): never echo more than a line.
     const message = clip(e.message);
-    if (e.code === ErrorCode.INTERNAL) this.#logger.error({ err: error }, "request failed");
-    else this.#warn({ code: e.label, reason: message }, "request rejected");
-    return {
-      case: "error",
-      value: {
-        $typeName: "parley.ws.v1.Error",
-        code: e.code,
-        message,
-        retryable: e.retryable,
-        retryAfterMs: e.retryAfterMs,
-        redirectUrl: e.redirectUrl,
-      },
-    };
+    if (e.code === ErrorCode.INTERNAL) logger.error({ err: error }, "request failed");
+    else this.#warn({ code: e.label, reason: message }, "request rejected", logger);
+    return errorReply(e, message);
   }
 
   /** A warning about what the client sent, within the node's budget for such lines. */
-  #warn(fields: Record<string, unknown>, message: string): void {
+  #warn(fields: Record<string, unknown>, message: string, logger = this.#logger): void {
     const admitted = this.#ctx.logThrottle.admit();
     if (!admitted.ok) return;
-    this.#logger.warn(admitted.suppressed ? { ...fields, suppressedBefore: admitted.suppressed } : fields, message);
+    logger.warn(admitted.suppressed ? { ...fields, suppressedBefore: admitted.suppressed } : fields, message);
   }
 
   #reply(requestId: number, result: Result): void {
     if (this.#closed) return;
-    const bytes = toBinary(
-      ServerMessageSchema,
-      create(ServerMessageSchema, { kind: { case: "response", value: { requestId, result } } }),
-    );
-    this.#port.send(bytes);
+    this.#port.send(this.#encodeReply(requestId, result));
   }
+
+  /**
+   * The reply's bytes. One that cannot be encoded (a value out of its field's
+   * range) is answered INTERNAL instead: a throw here would escape uWS's
+   * message callback and end the process.
+   */
+  #encodeReply(requestId: number, result: Result): Uint8Array {
+    try {
+      return encodeResponse(requestId, result);
+    } catch (err) {
+      wsErrorsTotal.inc({ code: "INTERNAL" });
+      this.#logger.error({ err, requestId, result: result.case }, "reply could not be encoded");
+      return encodeResponse(requestId, errorReply(new ParleyError(ErrorCode.INTERNAL, "internal error")));
+    }
+  }
+}
+
+function encodeResponse(requestId: number, result: Result): Uint8Array {
+  return toBinary(
+    ServerMessageSchema,
+    create(ServerMessageSchema, { kind: { case: "response", value: { requestId, result } } }),
+  );
+}
+
+/** An error as the client receives it. */
+function errorReply(e: ParleyError, message = e.message): Result {
+  return {
+    case: "error",
+    value: {
+      $typeName: "parley.ws.v1.Error",
+      code: e.code,
+      message,
+      retryable: e.retryable,
+      retryAfterMs: asUint32(e.retryAfterMs),
+      redirectUrl: e.redirectUrl,
+    },
+  };
+}
+
+/**
+ * A retry hint as the uint32 milliseconds of the wire, rounded up: a wait
+ * that never ends (a bucket that does not refill) is the longest there is.
+ */
+function asUint32(ms: number): number {
+  if (Number.isNaN(ms) || ms <= 0) return 0;
+  return Math.min(UINT32_MAX, Math.ceil(ms));
 }
