@@ -197,12 +197,33 @@ function int(env: Env, name: string, fallback: number): number {
   return value;
 }
 
-/** An integer of at least 1: where 0 or less would be read as "now" (a retention period). */
-function atLeastOne(env: Env, name: string, fallback: number): number {
+/** The longest delay a Node timer keeps (about 24.8 days): beyond it setTimeout fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** An integer from `min` to `max`; out of range, the node refuses to start, naming the variable and its range. */
+function intInRange(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = int(env, name, fallback);
-  if (value < 1) throw new Error(`${name} must be at least 1, got ${value}`);
+  if (value < min || value > max) throw new Error(`${name} must be ${rangeText(min, max)}, got ${value}`);
   return value;
 }
+
+const rangeText = (min: number, max: number) =>
+  max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+
+/** A limit, rate or size where 0 would refuse everything (or divide by zero). */
+const positiveInt = (env: Env, name: string, fallback: number) => intInRange(env, name, fallback, 1);
+
+/** A count where 0 means none. */
+const nonNegativeInt = (env: Env, name: string, fallback: number) => intInRange(env, name, fallback, 0);
+
+/** Milliseconds that a timer waits, where 0 would mean "now". */
+const positiveMs = (env: Env, name: string, fallback: number) => intInRange(env, name, fallback, 1, MAX_TIMER_MS);
+
+/** Milliseconds that a timer waits, where 0 means at once. */
+const nonNegativeMs = (env: Env, name: string, fallback: number) => intInRange(env, name, fallback, 0, MAX_TIMER_MS);
+
+/** A TCP or UDP port; `min` 0 lets the system pick one. */
+const port = (env: Env, name: string, fallback: number, min = 0) => intInRange(env, name, fallback, min, 65_535);
 
 function num(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -229,6 +250,19 @@ export function parseDurationMs(raw: string): number {
   return Number(match[1]) * unit;
 }
 
+/** A duration such as "15m" (see parseDurationMs) of at least 1 ms, within what a timer keeps. */
+function durationMs(env: Env, name: string, fallback: string): number {
+  const raw = env[name]?.trim() || fallback;
+  let ms: number;
+  try {
+    ms = parseDurationMs(raw);
+  } catch {
+    throw new Error(`${name} must be a duration such as 30s, 15m or 24h, got "${raw}"`);
+  }
+  if (ms < 1 || ms > MAX_TIMER_MS) throw new Error(`${name} must be from 1 ms to ${MAX_TIMER_MS} ms, got "${raw}"`);
+  return ms;
+}
+
 /** The mediasoup worker built by scripts/build-mediasoup-worker.sh, if any. */
 function builtWorkerBin(): string | undefined {
   try {
@@ -250,6 +284,15 @@ function origin(raw: string): string {
   }
 }
 
+/** mediasoup's UDP ports for WebRTC: a range of at least one port. */
+function rtcPorts(env: Env): { rtcMinPort: number; rtcMaxPort: number } {
+  const rtcMinPort = port(env, "MEDIASOUP_RTC_MIN_PORT", 40_000, 1);
+  const rtcMaxPort = port(env, "MEDIASOUP_RTC_MAX_PORT", 49_999, 1);
+  if (rtcMinPort > rtcMaxPort)
+    throw new Error(`MEDIASOUP_RTC_MIN_PORT (${rtcMinPort}) must not exceed MEDIASOUP_RTC_MAX_PORT (${rtcMaxPort})`);
+  return { rtcMinPort, rtcMaxPort };
+}
+
 function asrTls(env: Env): AsrTlsConfig | undefined {
   const tls: AsrTlsConfig = {
     caFile: env.ASR_TLS_CA_FILE || undefined,
@@ -267,28 +310,29 @@ export function loadConfig(env: Env = process.env): Config {
   const secret = env.JWT_SECRET;
   if (!secret && nodeEnv === "production") throw new Error("JWT_SECRET must be set in production");
   if (secret && secret.length < 32) throw new Error("JWT_SECRET must be at least 32 characters");
-  const port = int(env, "PORT", 8080);
-  const publicUrl = (env.FRONTEND_URL?.trim() || `http://localhost:${port}`).replace(/\/+$/, "");
+  const listenPort = port(env, "PORT", 8080);
+  const publicUrl = (env.FRONTEND_URL?.trim() || `http://localhost:${listenPort}`).replace(/\/+$/, "");
   return {
     nodeEnv,
     publicUrl,
     nodePublicUrl: env.NODE_PUBLIC_URL?.trim().replace(/\/+$/, "") || undefined,
     nodeId: env.NODE_ID?.trim() || os.hostname(),
     host: env.HOST ?? "0.0.0.0",
-    port,
+    port: listenPort,
     tls: env.TLS_CERT_FILE && env.TLS_KEY_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE } : undefined,
     logLevel: env.LOG_LEVEL ?? "info",
     jwtSecret: secret ?? randomBytes(32).toString("hex"),
     jwtSecretGenerated: !secret,
-    tokenTtlMs: parseDurationMs(env.JWT_EXPIRES_IN ?? "15m"),
+    tokenTtlMs: durationMs(env, "JWT_EXPIRES_IN", "15m"),
     metricsEnabled: bool(env, "PROMETHEUS_METRICS_ENABLED", true),
     allowUwsFallback: env.PARLEY_ALLOW_UWS_FALLBACK === "1",
-    maxWsMessageBytes: int(env, "MAX_WS_MESSAGE_BYTES", 64 * 1024),
+    maxWsMessageBytes: positiveInt(env, "MAX_WS_MESSAGE_BYTES", 64 * 1024),
     clientDistDir: env.CLIENT_DIST_DIR ?? path.join(REPO_ROOT, "client/dist"),
     redis: env.REDIS_URL?.trim() ? { url: env.REDIS_URL.trim(), password: env.REDIS_PASSWORD || undefined } : undefined,
     node: {
-      maxSessions: int(env, "NODE_MAX_SESSIONS", 200),
-      drainTimeoutMs: int(env, "DRAIN_TIMEOUT_MS", 5 * 60_000 + 30_000),
+      // 0: placement never chooses this node.
+      maxSessions: nonNegativeInt(env, "NODE_MAX_SESSIONS", 200),
+      drainTimeoutMs: nonNegativeMs(env, "DRAIN_TIMEOUT_MS", 5 * 60_000 + 30_000),
     },
     records: records(env, publicUrl),
     http: {
@@ -297,58 +341,62 @@ export function loadConfig(env: Env = process.env): Config {
     },
     internal: {
       host: env.INTERNAL_HOST ?? "127.0.0.1",
-      port: int(env, "INTERNAL_PORT", 9464),
+      port: port(env, "INTERNAL_PORT", 9464),
       metricsToken: env.METRICS_AUTH_TOKEN || undefined,
     },
     rateLimit: {
-      windowMs: int(env, "RATE_LIMIT_WINDOW_MS", 900_000),
-      maxPerIp: int(env, "RATE_LIMIT_MAX_REQUESTS", 1_000),
-      maxPerStore: int(env, "RATE_LIMIT_MAX_REQUESTS_PER_STORE", int(env, "RATE_LIMIT_MAX_REQUESTS", 1_000)),
+      windowMs: positiveMs(env, "RATE_LIMIT_WINDOW_MS", 900_000),
+      maxPerIp: positiveInt(env, "RATE_LIMIT_MAX_REQUESTS", 1_000),
+      maxPerStore: positiveInt(
+        env,
+        "RATE_LIMIT_MAX_REQUESTS_PER_STORE",
+        positiveInt(env, "RATE_LIMIT_MAX_REQUESTS", 1_000),
+      ),
     },
     limits: {
-      socketsPerIp: int(env, "WS_MAX_SOCKETS_PER_IP", 16),
-      sessionsPerIp: int(env, "SESSIONS_MAX_PER_IP", 8),
-      joinTimeoutMs: int(env, "WS_JOIN_TIMEOUT_MS", 10_000),
-      rejoinGraceMs: int(env, "WS_REJOIN_GRACE_MS", 20_000),
-      sessionMaxDurationMs: int(env, "SESSION_MAX_DURATION_MS", 5 * 60_000),
-      messagesPerSecond: int(env, "WS_MAX_MESSAGES_PER_SECOND", 20),
-      messageBurst: int(env, "WS_MESSAGE_BURST", 40),
+      socketsPerIp: positiveInt(env, "WS_MAX_SOCKETS_PER_IP", 16),
+      sessionsPerIp: positiveInt(env, "SESSIONS_MAX_PER_IP", 8),
+      joinTimeoutMs: positiveMs(env, "WS_JOIN_TIMEOUT_MS", 10_000),
+      // 0: a dropped socket's conversation ends at once.
+      rejoinGraceMs: nonNegativeMs(env, "WS_REJOIN_GRACE_MS", 20_000),
+      sessionMaxDurationMs: positiveMs(env, "SESSION_MAX_DURATION_MS", 5 * 60_000),
+      messagesPerSecond: positiveInt(env, "WS_MAX_MESSAGES_PER_SECOND", 20),
+      messageBurst: positiveInt(env, "WS_MESSAGE_BURST", 40),
     },
     media: {
-      workers: int(env, "MEDIASOUP_WORKERS", os.availableParallelism()),
+      workers: positiveInt(env, "MEDIASOUP_WORKERS", os.availableParallelism()),
       listenIp: env.MEDIASOUP_LISTEN_IP ?? "127.0.0.1",
       announcedAddress: env.MEDIASOUP_ANNOUNCED_ADDRESS || undefined,
-      rtcMinPort: int(env, "MEDIASOUP_RTC_MIN_PORT", 40_000),
-      rtcMaxPort: int(env, "MEDIASOUP_RTC_MAX_PORT", 49_999),
+      ...rtcPorts(env),
       workerBin: env.MEDIASOUP_WORKER_BIN || builtWorkerBin(),
-      reorderWindowMs: int(env, "AUDIO_REORDER_WINDOW_MS", 40),
+      reorderWindowMs: nonNegativeMs(env, "AUDIO_REORDER_WINDOW_MS", 40),
     },
     scoring: {
       // An empty OLLAMA_HOST (as manifests leave it) must not hide the guide's OLLAMA_ENDPOINT.
       ollamaHost: env.OLLAMA_HOST?.trim() || env.OLLAMA_ENDPOINT?.trim() || undefined,
       model: env.OLLAMA_MODEL?.trim() || "qwen2:0.5b",
-      timeoutMs: int(env, "OLLAMA_TIMEOUT_MS", 4_000),
-      budgetMs: int(env, "OLLAMA_BUDGET_MS", 6_000),
-      maxConcurrent: int(env, "OLLAMA_MAX_CONCURRENT", 4),
-      maxQueue: int(env, "OLLAMA_MAX_QUEUE", 32),
-      partialIntervalMs: int(env, "SCORING_PARTIAL_INTERVAL_MS", 2_000),
+      timeoutMs: positiveMs(env, "OLLAMA_TIMEOUT_MS", 4_000),
+      budgetMs: positiveMs(env, "OLLAMA_BUDGET_MS", 6_000),
+      maxConcurrent: positiveInt(env, "OLLAMA_MAX_CONCURRENT", 4),
+      maxQueue: nonNegativeInt(env, "OLLAMA_MAX_QUEUE", 32),
+      partialIntervalMs: nonNegativeMs(env, "SCORING_PARTIAL_INTERVAL_MS", 2_000),
     },
     dialogue: {
-      turnSilenceMs: int(env, "TURN_SILENCE_MS", 500),
-      maxTurns: int(env, "MAX_TURNS", 3),
-      endSilenceMs: int(env, "END_SILENCE_MS", 30_000),
+      turnSilenceMs: positiveMs(env, "TURN_SILENCE_MS", 500),
+      maxTurns: nonNegativeInt(env, "MAX_TURNS", 3),
+      endSilenceMs: positiveMs(env, "END_SILENCE_MS", 30_000),
       ttsVoice: env.TTS_VOICE ?? "slt",
-      ttsCacheSeconds: int(env, "TTS_CACHE_SECONDS", 300),
+      ttsCacheSeconds: nonNegativeInt(env, "TTS_CACHE_SECONDS", 300),
       ttsServiceUrl: env.TTS_SERVICE_URL?.trim() || undefined,
     },
     wall: {
       distDir: env.DASHBOARD_DIST_DIR ?? path.join(REPO_ROOT, "dashboard/dist"),
-      flushIntervalMs: int(env, "WALL_FLUSH_INTERVAL_MS", 16),
+      flushIntervalMs: nonNegativeMs(env, "WALL_FLUSH_INTERVAL_MS", 16),
       slowClient: {
-        softLimitBytes: int(env, "WALL_CLIENT_SOFT_LIMIT_BYTES", 256 * 1024),
-        dropPartialsBytes: int(env, "WALL_CLIENT_DROP_PARTIALS_BYTES", 1024 * 1024),
-        closeBytes: int(env, "WALL_CLIENT_CLOSE_BYTES", 4 * 1024 * 1024),
-        stallTimeoutMs: int(env, "WALL_CLIENT_STALL_MS", 30_000),
+        softLimitBytes: positiveInt(env, "WALL_CLIENT_SOFT_LIMIT_BYTES", 256 * 1024),
+        dropPartialsBytes: positiveInt(env, "WALL_CLIENT_DROP_PARTIALS_BYTES", 1024 * 1024),
+        closeBytes: positiveInt(env, "WALL_CLIENT_CLOSE_BYTES", 4 * 1024 * 1024),
+        stallTimeoutMs: positiveMs(env, "WALL_CLIENT_STALL_MS", 30_000),
       },
       alerts: {
         lowScore: int(env, "ALERT_LOW_SCORE", 30),
@@ -365,14 +413,14 @@ export function loadConfig(env: Env = process.env): Config {
     },
     asr: {
       workers: list(env.ASR_WORKERS ?? ""),
-      chunkMs: int(env, "ASR_CHUNK_MS", 20),
-      finishTimeoutMs: int(env, "VOICE_PROCESSING_TIMEOUT", 30_000),
+      chunkMs: positiveMs(env, "ASR_CHUNK_MS", 20),
+      finishTimeoutMs: positiveMs(env, "VOICE_PROCESSING_TIMEOUT", 30_000),
       // Two per core, as the worker's own default: on two cores the CPU engine holds 3-4 streams
       // at p95 partial lag <= 2 s (README, load testing); at 8 it lagged 29 s. Refuse, not lag.
-      embeddedMaxStreams: int(env, "ASR_EMBEDDED_MAX_STREAMS", 2 * os.availableParallelism()),
+      embeddedMaxStreams: positiveInt(env, "ASR_EMBEDDED_MAX_STREAMS", 2 * os.availableParallelism()),
       tls: asrTls(env),
       authToken: env.ASR_AUTH_TOKEN || undefined,
-      admissionHoldMs: int(env, "ASR_ADMISSION_HOLD_MS", 10_000),
+      admissionHoldMs: positiveMs(env, "ASR_ADMISSION_HOLD_MS", 10_000),
     },
   };
 }
@@ -397,11 +445,11 @@ function records(env: Env, publicUrl: string): Config["records"] {
     encryptionKey: hexKey(env, "ENCRYPTION_KEY"),
     fraudEnabled: bool(env, "ENABLE_FRAUD_DETECTION", true),
     // 0 would delete conversations still under way, and their data codes with them.
-    dataRetentionDays: atLeastOne(env, "DATA_RETENTION_DAYS", 730),
-    voiceRetentionHours: atLeastOne(env, "VOICE_DATA_RETENTION_HOURS", 24),
+    dataRetentionDays: positiveInt(env, "DATA_RETENTION_DAYS", 730),
+    voiceRetentionHours: positiveInt(env, "VOICE_DATA_RETENTION_HOURS", 24),
     loginRateLimit: {
-      windowMs: int(env, "RATE_LIMIT_WINDOW_MS", 900_000),
-      max: int(env, "LOGIN_RATE_LIMIT_MAX", 10),
+      windowMs: positiveMs(env, "RATE_LIMIT_WINDOW_MS", 900_000),
+      max: positiveInt(env, "LOGIN_RATE_LIMIT_MAX", 10),
       skipSuccessful: bool(env, "RATE_LIMIT_SKIP_SUCCESSFUL_REQUESTS", true),
     },
     stripe:

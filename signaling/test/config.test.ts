@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { describe, expect, it } from "vitest";
-import { describeConfig, loadConfig, parseDurationMs, REPO_ROOT } from "../src/config.ts";
+import { describeConfig, loadConfig, MAX_TIMER_MS, parseDurationMs, REPO_ROOT } from "../src/config.ts";
 
 describe("configuration", () => {
   it("has embedded defaults: built-in scoring, embedded speech worker", () => {
@@ -51,6 +51,49 @@ describe("configuration", () => {
     expect(() => loadConfig({ DATA_RETENTION_DAYS: "0" })).toThrow(/DATA_RETENTION_DAYS must be at least 1/);
     expect(() => loadConfig({ VOICE_DATA_RETENTION_HOURS: "-1" })).toThrow(/VOICE_DATA_RETENTION_HOURS/);
     expect(loadConfig({ VOICE_DATA_RETENTION_HOURS: "1" }).records.voiceRetentionHours).toBe(1);
+  });
+
+  it("refuses limits, rates and timeouts out of range, naming the variable and the range", () => {
+    const refused: [string, string, RegExp][] = [
+      // A rate of 0 would make the retry hint of RATE_LIMITED infinite.
+      ["WS_MAX_MESSAGES_PER_SECOND", "0", /WS_MAX_MESSAGES_PER_SECOND must be at least 1, got 0/],
+      ["WS_MAX_MESSAGES_PER_SECOND", "-5", /WS_MAX_MESSAGES_PER_SECOND must be at least 1/],
+      ["WS_MESSAGE_BURST", "0", /WS_MESSAGE_BURST must be at least 1/],
+      ["WS_JOIN_TIMEOUT_MS", "0", /WS_JOIN_TIMEOUT_MS must be from 1 to 2147483647, got 0/],
+      ["WS_JOIN_TIMEOUT_MS", "-1", /WS_JOIN_TIMEOUT_MS must be from 1 to 2147483647/],
+      ["WS_REJOIN_GRACE_MS", "-1", /WS_REJOIN_GRACE_MS must be from 0 to 2147483647, got -1/],
+      ["SESSION_MAX_DURATION_MS", "0", /SESSION_MAX_DURATION_MS must be from 1 to 2147483647/],
+      // Beyond 2^31-1 ms Node fires a timer after 1 ms.
+      ["SESSION_MAX_DURATION_MS", String(MAX_TIMER_MS + 1), /SESSION_MAX_DURATION_MS must be from 1 to 2147483647/],
+      ["WS_REJOIN_GRACE_MS", "3000000000", /WS_REJOIN_GRACE_MS must be from 0 to 2147483647/],
+      ["WALL_CLIENT_STALL_MS", "0", /WALL_CLIENT_STALL_MS/],
+      ["OLLAMA_TIMEOUT_MS", "0", /OLLAMA_TIMEOUT_MS/],
+      ["RATE_LIMIT_WINDOW_MS", "0", /RATE_LIMIT_WINDOW_MS/],
+      ["RATE_LIMIT_MAX_REQUESTS", "0", /RATE_LIMIT_MAX_REQUESTS must be at least 1/],
+      ["SESSIONS_MAX_PER_IP", "0", /SESSIONS_MAX_PER_IP/],
+      ["NODE_MAX_SESSIONS", "-1", /NODE_MAX_SESSIONS must be at least 0/],
+      ["PORT", "70000", /PORT must be from 0 to 65535/],
+      ["JWT_EXPIRES_IN", "0", /JWT_EXPIRES_IN must be from 1 ms to 2147483647 ms, got "0"/],
+      ["JWT_EXPIRES_IN", "30d", /JWT_EXPIRES_IN must be from 1 ms/],
+      ["JWT_EXPIRES_IN", "soon", /JWT_EXPIRES_IN must be a duration/],
+      ["MEDIASOUP_RTC_MIN_PORT", "50000", /MEDIASOUP_RTC_MIN_PORT \(50000\) must not exceed MEDIASOUP_RTC_MAX_PORT/],
+    ];
+    for (const [name, value, message] of refused) expect(() => loadConfig({ [name]: value }), name).toThrow(message);
+  });
+
+  it("takes 0 where it has a meaning, and the longest timer Node keeps", () => {
+    const config = loadConfig({
+      WS_REJOIN_GRACE_MS: "0", // a dropped socket's conversation ends at once
+      NODE_MAX_SESSIONS: "0", // never chosen by placement
+      WALL_FLUSH_INTERVAL_MS: "0",
+      SESSION_MAX_DURATION_MS: String(MAX_TIMER_MS),
+      JWT_EXPIRES_IN: "24h",
+      PORT: "0",
+    });
+    expect(config.limits).toMatchObject({ rejoinGraceMs: 0, sessionMaxDurationMs: MAX_TIMER_MS });
+    expect(config.node.maxSessions).toBe(0);
+    expect(config.wall.flushIntervalMs).toBe(0);
+    expect(config.tokenTtlMs).toBe(86_400_000);
   });
 
   it("documents every variable it reads in the README's configuration table", () => {
