@@ -190,6 +190,28 @@ describe("RedisLiveBus", () => {
     }
   });
 
+  it("logs a full outbox at most once an interval, with the events dropped since the line before", async () => {
+    const errors: { msg: string; dropped: number }[] = [];
+    const bus = new RedisLiveBus({
+      url: "redis://127.0.0.1:1", // nothing listens: Redis stays away
+      nodeId: "node-away",
+      logger: pino({ level: "error" }, { write: (line: string) => errors.push(JSON.parse(line)) }),
+      stream: `test:live:away:${++streamNo}`,
+      outboxLimit: 10,
+      dropLogIntervalMs: 300,
+    });
+    buses.push(bus);
+    for (let i = 1; i <= 110; i++) bus.publish(envelope("node-away", "s1", i));
+    expect(bus.pending).toBe(10);
+    // 100 dropped at once: one line, for the first.
+    expect(errors).toEqual([expect.objectContaining({ dropped: 1 })]);
+    await new Promise((r) => setTimeout(r, 600)); // past the interval
+    bus.publish(envelope("node-away", "s1", 111));
+    // The next line counts the 99 dropped silently, and this one.
+    expect(errors.map((e) => e.dropped)).toEqual([1, 100]);
+    expect(errors[1]!.msg).toMatch(/dropped for other nodes/);
+  });
+
   it("trims stream entries older than their maximum age (they carry transcripts)", async () => {
     const stream = `test:live:age:${++streamNo}`;
     const bus = new RedisLiveBus({

@@ -14,6 +14,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { type LiveEnvelope, LiveEnvelopeSchema } from "@parley/proto/live";
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { LogThrottle } from "../edge/LogThrottle.ts";
 import { liveBusDropped, liveBusOutbox, liveBusRemoteEvents } from "../metrics.ts";
 import type { LiveBus, LiveHandler, Unsubscribe } from "./LiveBus.ts";
 import { LiveMessage } from "./LiveMessage.ts";
@@ -43,6 +44,8 @@ export interface RedisLiveBusOptions {
   streamMaxAgeMs?: number;
   /** How often the bus forgets sessions and trims the stream (default 30 s). */
   sweepIntervalMs?: number;
+  /** Events dropped from a full outbox are logged at most this often, counted (default 5 s). */
+  dropLogIntervalMs?: number;
 }
 
 const FIELD = "e";
@@ -67,6 +70,8 @@ export class RedisLiveBus implements LiveBus {
   readonly #writer: Redis;
   readonly #reader: Redis;
   readonly #outbox: Uint8Array[] = [];
+  /** Lines about a full outbox: one per interval, however many events a long outage drops. */
+  readonly #dropLog: LogThrottle;
   #flushing = false;
   #flushScheduled = false;
   /** After a failed append, the wait before the next (Redis answering but refusing: OOM, MISCONF, READONLY). */
@@ -93,7 +98,9 @@ export class RedisLiveBus implements LiveBus {
       silentSessionTtlMs: options.silentSessionTtlMs ?? 60 * 60_000,
       streamMaxAgeMs: options.streamMaxAgeMs ?? 60 * 60_000,
       sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
+      dropLogIntervalMs: options.dropLogIntervalMs ?? 5_000,
     };
+    this.#dropLog = new LogThrottle(1_000 / this.#o.dropLogIntervalMs, 1);
     this.#local = new LocalLiveBus(options.logger);
     this.#closing = new Promise((resolve) => {
       this.#markClosed = () => resolve(undefined);
@@ -129,16 +136,21 @@ export class RedisLiveBus implements LiveBus {
     const message = new LiveMessage(envelope);
     this.#local.deliver(message);
     this.#outbox.push(message.envelopeBytes());
-    if (this.#outbox.length > this.#o.outboxLimit) {
-      this.#outbox.shift();
-      liveBusDropped.inc();
-      this.#o.logger.error(
-        { outbox: this.#o.outboxLimit },
-        "redis unreachable: oldest live event dropped for other nodes",
-      );
-    }
+    if (this.#outbox.length > this.#o.outboxLimit) this.#dropOldest();
     liveBusOutbox.set(this.#outbox.length);
     this.#scheduleFlush();
+  }
+
+  /** The outbox is full: the oldest envelope never reaches other nodes (counted; logged at most once an interval). */
+  #dropOldest(): void {
+    this.#outbox.shift();
+    liveBusDropped.inc();
+    const admitted = this.#dropLog.admit();
+    if (!admitted.ok) return;
+    this.#o.logger.error(
+      { outbox: this.#o.outboxLimit, dropped: admitted.suppressed + 1 },
+      "redis unreachable: oldest live events dropped for other nodes",
+    );
   }
 
   subscribe(topic: string, handler: LiveHandler): Unsubscribe {
