@@ -420,6 +420,7 @@ export class ParleyServer {
         startConversation: (session) => this.sessions.begin(session, (s) => startConversation(parts, s)),
         renewMedia: (session) => moveMedia(parts, session),
         admitSpeech: (session) => admitSpeech(parts, session),
+        openSessions: this.clientLimits.sessions,
         limits: config.limits,
         logThrottle: this.#logThrottle,
         logger,

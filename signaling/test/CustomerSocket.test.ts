@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { issueToken } from "../src/auth/token.ts";
 import type { SessionPlacement } from "../src/cluster/SessionPlacement.ts";
 import { LogThrottle } from "../src/edge/LogThrottle.ts";
+import { PerClientLimit } from "../src/edge/PerClientLimit.ts";
 import { LocalLiveBus } from "../src/live/LocalLiveBus.ts";
 import type { Session } from "../src/session/Session.ts";
 import { SessionRegistry } from "../src/session/SessionRegistry.ts";
@@ -46,6 +47,7 @@ function socketWith(overrides: Partial<SocketContext> = {}) {
     startConversation: () => {},
     renewMedia: async () => {},
     admitSpeech: () => {},
+    openSessions: new PerClientLimit(8),
     limits: { joinTimeoutMs: 60_000, messagesPerSecond: 20, messageBurst: 40 },
     logThrottle: new LogThrottle(),
     logger,

@@ -165,6 +165,38 @@ describe("a cluster of nodes", () => {
     expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0);
   });
 
+  it("counts a client's open sessions on the node that holds them, wherever they were created", async () => {
+    // Every session is created on a full node and placed on the other, which allows one per client.
+    const env = { SESSIONS_MAX_PER_IP: "1", TRUSTED_PROXIES: "127.0.0.1" };
+    const full = await node("cap-full", { ...env, NODE_MAX_SESSIONS: "0" });
+    const owner = await node("cap-owner", env);
+    await expect.poll(async () => (await full.nodes.list()).length).toBe(2);
+    const create = async () => {
+      const res = await fetch(`${full.url}/api/sessions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": "198.51.100.9" },
+        body: JSON.stringify({ storeCode: "demo", consent: { given: true, version: "test-1" } }),
+      });
+      expect(res.status).toBe(201);
+      return (await res.json()) as { token: string; wsUrl: string };
+    };
+    const first = await create();
+    const second = await create(); // the creating node holds neither, so it cannot tell
+    expect(second.wsUrl).toBe(`${owner.url.replace("http", "ws")}/ws`);
+    const one = await joinAt(first.wsUrl, first.token);
+    expect(one.result.case).toBe("joined");
+    const two = await joinAt(second.wsUrl, second.token);
+    expect(two.result).toMatchObject({ case: "error", value: { code: ErrorCode.RATE_LIMITED } });
+    two.socket.close();
+    expect((await one.socket.request({ case: "endSession", value: {} })).case).toBe("sessionEnded");
+    one.socket.close();
+    // Its slot is given back when it ends: the client may start another.
+    const third = await create();
+    const three = await joinAt(third.wsUrl, third.token);
+    expect(three.result.case).toBe("joined");
+    three.socket.close();
+  });
+
   it("does not take a conversation over while Redis cannot say whether its node is alive", async () => {
     const a = await node("owner");
     const b = await node("other");

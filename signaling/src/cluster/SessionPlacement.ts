@@ -15,6 +15,11 @@ import { type NodeDirectory, type NodeInfo, pickNode } from "./NodeDirectory.ts"
 export interface HandedOverSession {
   sessionId: string;
   store: Store;
+  /**
+   * The address that created it: the owner counts the session against that
+   * client's cap (absent in a record from a node of an older release).
+   */
+  clientIp?: string;
 }
 
 export interface SessionPlacement {

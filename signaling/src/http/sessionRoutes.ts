@@ -142,9 +142,9 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
       const expiresAt = Date.now() + deps.tokenTtlMs;
       if (!here) {
         // Another node has more room: it picks the session up at the customer's join.
-        release(); // the per-client cap counts what this node holds
+        release(); // the per-client cap counts what each node holds: the owner counts it at the join
         try {
-          await deps.placement.handOver(target.nodeId, { sessionId, store }, deps.tokenTtlMs);
+          await deps.placement.handOver(target.nodeId, { sessionId, store, clientIp: info.clientIp }, deps.tokenTtlMs);
         } catch {
           return json(503, { error: "the conversation could not be placed; try again in a moment" });
         }

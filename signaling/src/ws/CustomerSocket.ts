@@ -30,12 +30,13 @@ import type { Logger } from "pino";
 import { type SessionClaims, verifyToken } from "../auth/token.ts";
 import { placementUnknown, type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import { clip, type LogThrottle } from "../edge/LogThrottle.ts";
+import type { PerClientLimit } from "../edge/PerClientLimit.ts";
 import { TokenBucket } from "../edge/TokenBucket.ts";
 import type { LiveBus, Unsubscribe } from "../live/LiveBus.ts";
 import { liveTopic } from "../live/LiveBus.ts";
 import { wsErrorsTotal, wsMessagesTotal } from "../metrics.ts";
 import type { Session, SessionOwner } from "../session/Session.ts";
-import type { SessionRegistry } from "../session/SessionRegistry.ts";
+import type { SessionOrigin, SessionRegistry } from "../session/SessionRegistry.ts";
 
 type Result = Response["result"];
 
@@ -61,6 +62,8 @@ export interface SocketContext {
   renewMedia: (session: Session) => Promise<void>;
   /** The microphone is about to send: hold speech capacity, or throw UNAVAILABLE. */
   admitSpeech: (session: Session) => void;
+  /** Sessions not yet ended per client address (SESSIONS_MAX_PER_IP), of the sessions this node holds. */
+  openSessions: PerClientLimit;
   limits: { joinTimeoutMs: number; messagesPerSecond: number; messageBurst: number };
   /** Shared by every socket of the node: lines that echo client input. */
   logThrottle: LogThrottle;
@@ -374,9 +377,22 @@ export class CustomerSocket implements SessionOwner {
       throw placementUnknown(err);
     }
     if (!handed) return this.#ctx.sessions.get(claims.sid); // taken meanwhile by another socket
-    const session = this.#ctx.sessions.create(handed.sessionId, handed.store);
+    const session = this.#ctx.sessions.create(handed.sessionId, handed.store, this.#holdClientSlot(handed.clientIp));
     session.logger.info({ storeCode: handed.store.code }, "session handed over from another node");
     return session;
+  }
+
+  /**
+   * A session created on another node counts against its creator's cap here,
+   * where it lives: the creating node let its slot go at the handover, so
+   * otherwise one address could hold any number of conversations across nodes.
+   */
+  #holdClientSlot(clientIp: string | undefined): SessionOrigin | undefined {
+    if (clientIp === undefined) return undefined;
+    const release = this.#ctx.openSessions.acquire(clientIp);
+    if (!release)
+      throw new ParleyError(ErrorCode.RATE_LIMITED, `at most ${this.#ctx.openSessions.max} open sessions per client`);
+    return { clientIp, release };
   }
 
   #errorResult(error: unknown, logger = this.#logger): Result {
