@@ -22,6 +22,7 @@ let seed = 1000;
 async function setup(
   options: {
     crashAfterTransfer?: () => boolean;
+    crashAfterPayout?: () => boolean;
     otherEndpointSecret?: string;
     /** The demo business trades elsewhere (default: Sweden, in SEK). */
     market?: { country: string; currency: string };
@@ -39,6 +40,9 @@ async function setup(
     payoutFaults: {
       afterTransfer: () => {
         if (options.crashAfterTransfer?.()) throw new Error("simulated crash after transfers.create");
+      },
+      afterPayout: () => {
+        if (options.crashAfterPayout?.()) throw new Error("simulated crash after payouts.create");
       },
     },
   });
@@ -173,6 +177,62 @@ describe("Stripe Connect payouts", () => {
       expect(stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.replayed)).toEqual([false, true]);
       const [row] = await t.records.sql`select transfer_id from rewards where id = ${t.rewardId}`;
       expect(row!.transfer_id).toBe(stripe.transfers[0]!.id);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("have Stripe redeliver a payout's webhook that came before the payout was recorded, and then apply it", async () => {
+    let crash = true;
+    let crashed!: () => void;
+    const crashedOnce = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
+    const t = await setup({
+      crashAfterPayout: () => {
+        if (crash) crashed();
+        return crash;
+      },
+    });
+    try {
+      const account = await onboard(t);
+      await crashedOnce; // Stripe created the payout; the node died before writing it
+      expect((await t.state()).status).toBe("transferred");
+      expect(stripe.payouts).toHaveLength(1);
+      // Stripe is quick: payout.paid arrives before the sweep has written the payout.
+      const paid = stripe.webhook("payout.paid", { ...stripe.payouts[0], status: "paid" }, { account });
+      const early = await t.deliver(paid.payload, paid.signature);
+      expect(early.status).toBeGreaterThanOrEqual(500); // Stripe delivers it again later
+      const [{ n }] = (await t.records
+        .sql`select count(*)::int as n from stripe_events where id = ${paid.id}`) as unknown as [{ n: number }];
+      expect(n).toBe(0);
+      crash = false;
+      await t.records.payouts!.sweep(); // the same key: Stripe's payout, now written
+      expect((await t.state()).status).toBe("payout_pending");
+      expect(stripe.payouts).toHaveLength(1);
+      const again = await t.deliver(paid.payload, paid.signature);
+      expect(again.status).toBe(200);
+      expect(await again.json()).toMatchObject({ outcome: "applied" });
+      expect((await t.state()).status).toBe("paid");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("ignore a payout webhook that is not one of ours", async () => {
+    const t = await setup();
+    try {
+      const account = await onboard(t);
+      await until(t.state, (x) => x.status === "payout_pending");
+      const stranger = stripe.webhook(
+        "payout.paid",
+        { ...stripe.payouts[0], id: "po_not_ours", status: "paid", metadata: {} },
+        { account },
+      );
+      const res = await t.deliver(stranger.payload, stranger.signature);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ outcome: "ignored" });
+      expect((await t.state()).status).toBe("payout_pending");
     } finally {
       await t.close();
     }

@@ -305,13 +305,22 @@ export class StripePayouts {
       return { status: 400, body: { error: `webhook rejected: ${(error as Error).message}` } };
     }
     const toPay: string[] = [];
-    const outcome = await this.#sql.begin(async (tx) => {
-      const [fresh] = await tx`
-        insert into stripe_events (id, type) values (${event.id}, ${event.type})
-        on conflict (id) do nothing returning id`;
-      if (!fresh) return "duplicate";
-      return this.#apply(tx, event, toPay);
-    });
+    let outcome: string;
+    try {
+      outcome = await this.#sql.begin(async (tx) => {
+        const [fresh] = await tx`
+          insert into stripe_events (id, type) values (${event.id}, ${event.type})
+          on conflict (id) do nothing returning id`;
+        if (!fresh) return "duplicate";
+        return this.#apply(tx, event, toPay);
+      });
+    } catch (error) {
+      if (!(error instanceof NotRecordedYet)) throw error;
+      // Rolled back with the event's id: Stripe delivers it again, by then the sweep wrote the payout.
+      stripeWebhooksTotal.inc({ type: event.type, outcome: "retry_later" });
+      this.#logger.warn({ eventId: event.id, type: event.type, payoutId: error.payoutId }, "stripe webhook too early");
+      return { status: 503, body: { error: "this payout is not recorded yet; deliver it again later" } };
+    }
     stripeWebhooksTotal.inc({ type: event.type, outcome });
     this.#logger.info({ eventId: event.id, type: event.type, outcome }, "stripe webhook");
     // Money moves after the commit, outside the webhook's transaction.
@@ -335,7 +344,10 @@ export class StripePayouts {
         const updated = await tx<{ reward_id: string; amount_minor: number }[]>`
           update payouts set status = ${payout.status}, failure_code = ${payout.failure_code ?? null}, updated_at = now()
           where id = ${payout.id} returning reward_id, amount_minor`;
-        if (!updated.length) return "ignored"; // not one of ours
+        if (!updated.length) {
+          if (await this.#payoutBeingRecorded(tx, payout, event.account)) throw new NotRecordedYet(payout.id);
+          return "ignored"; // not one of ours
+        }
         // payout.failed can follow payout.paid (the bank returned it); paid never follows failed.
         const moved = paid
           ? await tx`update rewards set status = 'paid', updated_at = now()
@@ -363,6 +375,19 @@ export class StripePayouts {
     }
   }
 
+  /**
+   * A payout of ours whose row is not written yet: Stripe created it, then this node crashed or the
+   * database failed before our insert. Its reward is still `transferred` on that account, so the
+   * sweep asks Stripe again with the same key and writes the row.
+   */
+  async #payoutBeingRecorded(tx: TransactionSql, payout: Stripe.Payout, account: string | undefined): Promise<boolean> {
+    const rewardId = payout.metadata?.reward_id;
+    if (!rewardId || !UUID.test(rewardId) || !account) return false;
+    const [reward] = await tx`
+      select 1 from rewards where id = ${rewardId} and status = 'transferred' and stripe_account_id = ${account}`;
+    return reward !== undefined;
+  }
+
   async #reward(id: string): Promise<RewardRow | undefined> {
     const [row] = await this.#sql<RewardRow[]>`
       select r.id, r.session_id, r.amount_minor, r.currency, b.country, r.status, r.stripe_account_id, r.transfer_id,
@@ -381,6 +406,16 @@ export class StripePayouts {
       stripeRequestsTotal.inc({ operation, outcome: code });
       throw error;
     }
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Thrown in a webhook's transaction to roll it back, event id included, and have Stripe redeliver. */
+class NotRecordedYet extends Error {
+  override readonly name = "NotRecordedYet";
+  constructor(readonly payoutId: string) {
+    super(`payout ${payoutId} is not recorded yet`);
   }
 }
 
