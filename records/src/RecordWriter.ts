@@ -401,6 +401,11 @@ function insertOpens(tx: TransactionSql, rows: SessionOpening[]) {
       receipt_hash = excluded.receipt_hash, data_code_hash = excluded.data_code_hash`;
 }
 
+/**
+ * The session's start, and the node it is live on. A session resumed on another node starts there
+ * again (a new SessionStarted, a new time): the first start stays, for the wall's times and the
+ * maximum age of a resume; the node moves.
+ */
 function upsertStarted(tx: TransactionSql, envelope: LiveEnvelope, value: SessionStarted) {
   const startedAt = value.startedAtMs > 0n ? msDate(value.startedAtMs) : msDate(envelope.publishedAtMs);
   const node = value.nodeId || envelope.nodeId;
@@ -410,7 +415,8 @@ function upsertStarted(tx: TransactionSql, envelope: LiveEnvelope, value: Sessio
     select ${envelope.sessionId}, s.id, s.business_id, ${startedAt}, ${node}, ${value.language}
     from stores s where s.code = ${code}
     on conflict (id) do update set
-      started_at = excluded.started_at, node_id = excluded.node_id, language = excluded.language`;
+      started_at = coalesce(sessions.started_at, excluded.started_at),
+      node_id = excluded.node_id, language = excluded.language`;
 }
 
 function upsertSegments(tx: TransactionSql, items: { envelope: LiveEnvelope; value: TranscriptSegment }[]) {

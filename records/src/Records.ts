@@ -8,7 +8,7 @@ import type { LiveEnvelope } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
-import { RateLimiter, type RateLimitOptions } from "./auth/RateLimiter.ts";
+import { addressKey, RateLimiter, type RateLimitOptions } from "./auth/RateLimiter.ts";
 import { limitedStores, verifyUserToken } from "./auth/token.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
 import { isRetryableDbError } from "./db/errors.ts";
@@ -131,6 +131,8 @@ interface StoreInfo {
 }
 
 const STORE_CACHE_MS = 30_000;
+/** When a client may try again after the database could not answer (a restart, a failover). */
+const DATABASE_RETRY_AFTER_MS = 1_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32: no I, L, O, U
 
@@ -156,6 +158,8 @@ export class Records {
   readonly #taps = new Map<string, { tap: AudioFingerprinter; createdAt: number }>();
   readonly #stores = new Map<string, StoreInfo>();
   readonly #finalizing = new Set<Promise<unknown>>();
+  /** The last reward decision queued on this node: the next one starts after it. */
+  #lastDecision: Promise<unknown> = Promise.resolve();
   #sweepTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -200,7 +204,7 @@ export class Records {
     this.#now = options.now ?? Date.now;
     this.wall = wallQueries(this.sql);
     this.moderation = moderationQueries(this.sql);
-    this.fraud = new FraudDetector(this.sql, { ...DEFAULT_FRAUD_OPTIONS, ...options.fraud });
+    this.fraud = new FraudDetector({ ...DEFAULT_FRAUD_OPTIONS, ...options.fraud });
     this.payouts = options.stripe
       ? new StripePayouts(this.sql, logger, options.stripe, options.payoutFaults)
       : undefined;
@@ -294,7 +298,8 @@ export class Records {
       consentGivenAt: new Date(this.#now()),
       consentVersion: input.consent.version.slice(0, 64),
       deviceHash: input.deviceId ? this.#hash(`device:${input.deviceId}`) : null,
-      ipHash: input.ip ? this.#hash(`ip:${input.ip}`) : null,
+      // By the limiter's key: an IPv6 client rotates addresses within its /64.
+      ipHash: input.ip ? this.#hash(`ip:${addressKey(input.ip)}`) : null,
       receiptRef: receipt,
       receiptHash: receipt ? this.#hash(`receipt:${receipt}`) : null,
       dataCodeHash: this.#hash(`code:${dataCode}`),
@@ -339,10 +344,21 @@ export class Records {
    * A conversation that was live on a node that went away (it restarted),
    * as far as it is stored: its store, its final segments, the AI's
    * questions and the highest event sequence number written. undefined when
-   * the session is unknown, ended, or began more than `maxAgeMs` ago.
+   * the session is unknown, ended, or began more than `maxAgeMs` ago. Throws
+   * a retryable UNAVAILABLE while the database cannot be reached (the
+   * customer's app rejoins again).
    */
   async resumable(sessionId: string, maxAgeMs: number): Promise<ResumableSession | undefined> {
     if (!UUID.test(sessionId)) return undefined;
+    try {
+      return await this.#readResumable(sessionId, maxAgeMs);
+    } catch (error) {
+      if (isRetryableDbError(error)) throw databaseUnavailable("the session could not be read to resume it", error);
+      throw error;
+    }
+  }
+
+  async #readResumable(sessionId: string, maxAgeMs: number): Promise<ResumableSession | undefined> {
     const [session] = await this.sql<
       { store_code: string; status: string; started_at: Date | null; node_id: string | null }[]
     >`
@@ -481,13 +497,18 @@ export class Records {
     const entry = this.#taps.get(sessionId);
     this.#taps.delete(sessionId);
     const fingerprint = entry ? entry.tap.fingerprint() : undefined;
-    const work = this.finalizer
-      .finalize(sessionId, fingerprint)
+    // One decision at a time on this node, in the order the ends were written: of two sessions
+    // with the same receipt, recording or words that end together (one writer batch), the one that
+    // ended first is decided first and the other compared with it. Across nodes the business's
+    // lock orders them.
+    const work = this.#lastDecision
+      .then(() => this.finalizer.finalize(sessionId, fingerprint))
       .catch((error: unknown) =>
         // The sweep decides it later (without the fingerprint, which lived in memory).
         this.logger.error({ sessionId, err: error }, "reward decision failed; the sweep retries it"),
       )
       .finally(() => this.#finalizing.delete(work));
+    this.#lastDecision = work;
     this.#finalizing.add(work);
   }
 
@@ -501,7 +522,7 @@ export class Records {
         from stores s join businesses b on b.id = s.business_id where s.code = ${code}`;
     } catch (error) {
       if (cached) return cached; // Postgres away: a known store still works
-      throw new ParleyError(ErrorCode.UNAVAILABLE, "store lookup failed", { retryable: true, cause: error });
+      throw databaseUnavailable("store lookup failed", error);
     }
     const row = rows[0];
     if (!row) throw new ParleyError(ErrorCode.NOT_FOUND, `no store with code ${code}`);
@@ -530,4 +551,13 @@ export class Records {
     const stored = Buffer.from(row?.data_code_hash ?? "");
     return stored.length === expected.length && timingSafeEqual(stored, expected);
   }
+}
+
+/** A retryable UNAVAILABLE for a request the database could not serve now. */
+function databaseUnavailable(message: string, cause: unknown): ParleyError {
+  return new ParleyError(ErrorCode.UNAVAILABLE, message, {
+    retryable: true,
+    retryAfterMs: DATABASE_RETRY_AFTER_MS,
+    cause,
+  });
 }

@@ -60,11 +60,28 @@ async function visit(records: Records, v: Visit = {}) {
   for (const [i, line] of (v.lines ?? uniqueFeedback(++n)).entries()) records.write(c.segment(i + 1, line));
   records.write(c.ended(v.score ?? 80, v.relevance ?? 0.9));
   await records.flush();
+  return outcome(records, c.sessionId);
+}
+
+/** A session begun (POST /api/sessions) that never ran: the node turned the customer away. */
+async function turnedAway(records: Records, v: { deviceId?: string; receipt?: string }) {
+  await records.beginSession({
+    sessionId: randomUUID(),
+    storeCode: "demo",
+    consent: { given: true, version: "v1" },
+    deviceId: v.deviceId ?? randomUUID(),
+    ip: `10.8.${n % 250}.${++n % 250}`,
+    receipt: v.receipt,
+  });
+  await records.flush();
+}
+
+async function outcome(records: Records, sessionId: string) {
   const flags = await records.sql<{ rule: string; severity: string }[]>`
-    select rule, severity from fraud_flags where session_id = ${c.sessionId} order by rule`;
+    select rule, severity from fraud_flags where session_id = ${sessionId} order by rule`;
   const [reward] = await records.sql<{ amount_minor: number; status: string }[]>`
-    select amount_minor, status from rewards where session_id = ${c.sessionId}`;
-  return { sessionId: c.sessionId, rules: flags.map((f) => f.rule), flags, reward: reward! };
+    select amount_minor, status from rewards where session_id = ${sessionId}`;
+  return { sessionId, rules: flags.map((f) => f.rule), flags, reward: reward! };
 }
 
 describe("fraud and quality rules", () => {
@@ -91,6 +108,27 @@ describe("fraud and quality rules", () => {
     const v = await visit(records, { receipt: " r-1001 " }); // normalised like the first
     expect(v.rules).toEqual(["duplicate_receipt"]);
     expect(v.reward).toEqual({ amount_minor: 0, status: "withheld" });
+  });
+
+  it("pay a retry of a receipt whose first session never ran (the customer was turned away)", async () => {
+    await turnedAway(records, { receipt: "R-3003" });
+    const retry = await visit(records, { receipt: "R-3003" });
+    expect(retry.rules).toEqual([]);
+    expect(retry.reward.status).toBe("claimable");
+  });
+
+  it("withhold a receipt whose first session was decided, though it earned nothing", async () => {
+    const first = await visit(records, { receipt: "R-3004", score: 20 });
+    expect(first.reward).toEqual({ amount_minor: 0, status: "none" });
+    const again = await visit(records, { receipt: "R-3004" });
+    expect(again.rules).toEqual(["duplicate_receipt"]);
+    expect(again.reward.status).toBe("withheld");
+  });
+
+  it("count toward a device's velocity only the sessions that ran", async () => {
+    const deviceId = randomUUID();
+    for (let i = 0; i < 3; i++) await turnedAway(records, { deviceId });
+    expect((await visit(records, { deviceId })).rules).toEqual([]);
   });
 
   it("withhold when one device or one IP has too many sessions in the window", async () => {
@@ -164,4 +202,139 @@ describe("with ENABLE_FRAUD_DETECTION off", () => {
       await records.close();
     }
   });
+});
+
+describe("IP velocity over IPv6", () => {
+  it("counts the addresses of one /64 as one client", async () => {
+    const records = await openRecords(await pg.createDatabase(), { fraud: { maxSessionsPerIp: 1 } });
+    try {
+      expect((await visit(records, { ip: "2001:db8:7:1::a" })).rules).toEqual([]);
+      // The same subscriber's network, another address in it.
+      expect((await visit(records, { ip: "2001:db8:7:1:ffff:1:2:3" })).rules).toEqual(["ip_velocity"]);
+      expect((await visit(records, { ip: "2001:db8:7:2::a" })).rules).toEqual([]); // another /64
+    } finally {
+      await records.close();
+    }
+  });
+});
+
+/** Holds a SHARE lock on `table` (reads go on, inserts wait) until `release()`. */
+async function holdInserts(sql: Records["sql"], table: string) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => {
+    locked = resolve;
+  });
+  const transaction = sql.begin(async (tx) => {
+    await tx`lock table ${tx(table)} in share mode`;
+    locked();
+    await released;
+  });
+  await Promise.race([isLocked, transaction]);
+  return {
+    release: async () => {
+      release();
+      await transaction;
+    },
+  };
+}
+
+/** Waits until an insert into `table` waits for its lock while another transaction waits too. */
+async function untilTwoWait(sql: Records["sql"], table: string) {
+  for (let tries = 0; ; tries++) {
+    const [row] = await sql<{ on_table: number; waiting: number }[]>`
+      select count(*) filter (where l.relation = ${table}::regclass)::int as on_table,
+             count(distinct l.pid)::int as waiting
+      from pg_locks l join pg_stat_activity a on a.pid = l.pid
+      where not l.granted and a.datname = current_database()`;
+    if (row!.on_table >= 1 && row!.waiting >= 2) return;
+    if (tries > 1500) throw new Error(`two transactions never waited, one of them on ${table}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** One phone's session: begun, its audio through the tap, then (later) its conversation written. */
+async function beginPhone(records: Records, c: Conversation, audio: Int16Array, receipt: string) {
+  await records.beginSession({
+    sessionId: c.sessionId,
+    storeCode: "demo",
+    consent: { given: true, version: "v1" },
+    deviceId: randomUUID(),
+    ip: `10.7.0.${++n % 250}`,
+    receipt,
+  });
+  const tap = records.audioTap(c.sessionId);
+  for (let i = 0; i < audio.length; i += 320) tap.push(audio.subarray(i, i + 320));
+}
+
+function writeConversation(records: Records, c: Conversation, lines: string[]) {
+  records.write(c.started());
+  for (const [i, line] of lines.entries()) records.write(c.segment(i + 1, line));
+  records.write(c.ended(80));
+}
+
+describe("sessions that end together", () => {
+  it("on two nodes are compared with each other: the same recording, words and receipt are paid once", async () => {
+    const url = await pg.createDatabase();
+    const nodes = [await openRecords(url, { nodeId: "node-a" }), await openRecords(url, { nodeId: "node-b" })];
+    try {
+      const original = recording("sense_and_sensibility_01_austen_64kb-0870.wav");
+      const lines = uniqueFeedback(777_001);
+      const phones = [
+        { records: nodes[0]!, c: new Conversation(), audio: original },
+        { records: nodes[1]!, c: new Conversation(), audio: replayed(original, 3000, 0.5, 500) },
+      ];
+      for (const p of phones) await beginPhone(p.records, p.c, p.audio, "R-4004");
+      for (const p of phones) await p.records.flush();
+      // Each decision's rules run before either stores its fingerprint and signature: the inserts
+      // wait here until the other decision waits too (on the same insert, or on the lock that
+      // orders it after the first).
+      const sql = nodes[0]!.sql;
+      const fingerprints = await holdInserts(sql, "audio_fingerprints");
+      const signatures = await holdInserts(sql, "transcript_signatures");
+      for (const p of phones) writeConversation(p.records, p.c, lines);
+      await untilTwoWait(sql, "audio_fingerprints");
+      await fingerprints.release();
+      await untilTwoWait(sql, "transcript_signatures");
+      await signatures.release();
+      for (const p of phones) await p.records.flush();
+
+      const outcomes = await Promise.all(phones.map((p) => outcome(nodes[0]!, p.c.sessionId)));
+      outcomes.sort((x, y) => x.rules.length - y.rules.length);
+      expect(outcomes.map((o) => o.rules)).toEqual([
+        [],
+        ["duplicate_receipt", "near_duplicate_transcript", "replayed_audio"],
+      ]);
+      expect(outcomes.map((o) => o.reward.status)).toEqual(["claimable", "withheld"]);
+    } finally {
+      for (const records of nodes) await records.close();
+    }
+  }, 60_000);
+
+  it("in one writer batch are decided in the order they ended: the first is paid, the second withheld", async () => {
+    const records = await openRecords(await pg.createDatabase());
+    try {
+      const original = recording("sense_and_sensibility_01_austen_64kb-0870.wav");
+      const lines = uniqueFeedback(777_002);
+      const first = new Conversation();
+      const second = new Conversation();
+      await beginPhone(records, first, original, "R-4005");
+      await beginPhone(records, second, replayed(original, 3000, 0.5, 500), "R-4005");
+      await records.flush();
+      writeConversation(records, first, lines);
+      writeConversation(records, second, lines);
+      await records.flush();
+      const paid = await outcome(records, first.sessionId);
+      expect(paid.rules).toEqual([]);
+      expect(paid.reward.status).toBe("claimable");
+      const withheld = await outcome(records, second.sessionId);
+      expect(withheld.rules).toEqual(["duplicate_receipt", "near_duplicate_transcript", "replayed_audio"]);
+      expect(withheld.reward).toEqual({ amount_minor: 0, status: "withheld" });
+    } finally {
+      await records.close();
+    }
+  }, 60_000);
 });

@@ -54,15 +54,16 @@ export class Conversation {
     });
   }
 
-  started(): LiveEnvelope {
+  /** Published where the conversation starts, and again on the node that resumes it. */
+  started(startedAtMs = Date.now(), nodeId = "test-node"): LiveEnvelope {
     return this.envelope({
       case: "sessionStarted",
       value: {
         sessionId: this.sessionId,
         storeCode: this.storeCode,
         language: "en-US",
-        startedAtMs: BigInt(Date.now()),
-        nodeId: "test-node",
+        startedAtMs: BigInt(startedAtMs),
+        nodeId,
       },
     } as EventKind);
   }

@@ -192,6 +192,45 @@ describe("content stored after a session was redacted", () => {
   });
 });
 
+/** Content of each kind the writer may store for a session after it was redacted. */
+const lateContent: Record<string, (records: Records, sessionId: string) => Promise<unknown>> = {
+  score_updates: (records, id) => records.sql`
+    insert into score_updates (session_id, seq, score, specificity, actionability, sentiment, relevance, topics,
+                               hint, engine, through_segment_id, scored_at)
+    values (${id}, 99, 60, 0.5, 0.5, 0.2, 0.9, ${["service"]}, 'say more', 'builtin', 3, now())`,
+  final_scores: (records, id) => records.sql`
+    insert into final_scores (session_id, score, specificity, actionability, sentiment, relevance, topics, summary, engine)
+    values (${id}, 60, 0.5, 0.5, 0.2, 0.9, ${["service"]}, 'what the customer said, summarised', 'builtin')`,
+  ai_questions: (records, id) => records.sql`
+    insert into ai_questions (session_id, turn, text, aimed_at, asked_at)
+    values (${id}, 7, 'You said the queue was slow: when?', 'specificity', now())`,
+  dead_letters: (records, id) => deadLetter(records, id, new Date()),
+};
+
+describe("content of every kind stored after a session was redacted", () => {
+  it("is deleted by the next run (the writer's last records of a conversation the customer deleted)", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      retention: { intervalMs: 0, dataRetentionDays: 730, voiceRetentionHours: 24 },
+    });
+    try {
+      const gone = await visit(records);
+      await records.sql`update sessions set created_at = created_at - interval '800 days' where id = ${gone.sessionId}`;
+      now += HOUR;
+      expect((await records.retention.runOnce()).sessions_redacted).toBe(1);
+      for (const [table, write] of Object.entries(lateContent)) {
+        await write(records, gone.sessionId);
+        const counts = await records.retention.runOnce();
+        expect({ table, deleted: counts[table as keyof typeof counts] }).toEqual({ table, deleted: 1 });
+        expect(await count(records, table, gone.sessionId)).toBe(0);
+      }
+    } finally {
+      await records.close();
+    }
+  });
+});
+
 describe("customer data access and deletion", () => {
   it("deletes the session's dead letters with the rest of its data", async () => {
     const records = await openRecords(await pg.createDatabase());
@@ -348,6 +387,51 @@ describe("customer data access and deletion", () => {
       now += HOUR + 60_000;
       expect((await del()).status).toBe(200);
       expect(await count(records, "transcript_segments", c.sessionId)).toBe(0);
+    } finally {
+      await http.close();
+      await records.close();
+    }
+  });
+
+  it("decides no reward for a conversation its customer deleted before its end was recorded", async () => {
+    let now = Date.now();
+    const rewards: unknown[] = [];
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      sessionLiveLimitMs: HOUR,
+      publish: (_t, e) => {
+        if (e.kind.case === "reward") rewards.push(e.kind.value);
+      },
+    });
+    const http = await serveRoutes(records.routes);
+    try {
+      const c = new Conversation();
+      const { dataCode } = await records.beginSession({
+        sessionId: c.sessionId,
+        storeCode: "demo",
+        consent: { given: true, version: "v1" },
+      });
+      records.write(c.started());
+      for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
+      await records.flush();
+      // Its node went quiet; once it can no longer be going the customer deletes it…
+      now += HOUR + 60_000;
+      const del = await fetch(`${http.url}/api/customer/sessions/${c.sessionId}`, {
+        method: "DELETE",
+        headers: { "x-parley-data-code": dataCode },
+      });
+      expect(del.status).toBe(200);
+      // …and then its end arrives (the node published it late).
+      records.write(c.ended(80));
+      await records.flush();
+      expect(await count(records, "rewards", c.sessionId)).toBe(0);
+      expect(rewards).toEqual([]);
+      const [spent] = await records.sql`select coalesce(sum(amount_minor), 0)::int as n from rewards`;
+      expect(spent!.n).toBe(0);
+      for (const table of ["transcript_signatures", "audio_fingerprints", "fraud_flags"])
+        expect(await count(records, table, c.sessionId)).toBe(0);
+      // The recovery sweep does not decide it either.
+      expect(await records.finalizer.recover()).toBe(0);
     } finally {
       await http.close();
       await records.close();

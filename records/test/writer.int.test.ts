@@ -2,6 +2,7 @@
 // PostgreSQL restart in the middle of a conversation loses nothing.
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
+import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import pino from "pino";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -243,4 +244,50 @@ describe("RecordWriter", () => {
       await records.close();
     }
   }, 120_000);
+});
+
+describe("resuming a session", () => {
+  it("keeps its first start when another node resumes it, so its maximum age counts from there", async () => {
+    const startedAt = Date.now();
+    let now = startedAt;
+    const records = await openRecords(await pg.createDatabase(), { now: () => now });
+    try {
+      const c = new Conversation();
+      await begin(records, c);
+      records.write(c.started(startedAt, "node-a"));
+      await records.flush();
+      // Node a went away; node b resumes the conversation a minute later and starts it again there.
+      records.write(c.started(startedAt + 60_000, "node-b"));
+      await records.flush();
+      const [s] = await records.sql`select started_at, node_id from sessions where id = ${c.sessionId}`;
+      expect(s).toEqual({ started_at: new Date(startedAt), node_id: "node-b" });
+      const maxAgeMs = 5 * 60_000;
+      now = startedAt + maxAgeMs - 30_000;
+      expect(await records.resumable(c.sessionId, maxAgeMs)).toMatchObject({ nodeId: "node-b" });
+      now = startedAt + maxAgeMs + 30_000; // 4.5 min after the resume, 5.5 after the start
+      expect(await records.resumable(c.sessionId, maxAgeMs)).toBeUndefined();
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("answers a resume while PostgreSQL is down with a retryable UNAVAILABLE, not a raw driver error", async () => {
+    const records = await openRecords(await pg.createDatabase());
+    try {
+      const c = new Conversation();
+      await begin(records, c);
+      records.write(c.started());
+      await records.flush();
+      await pg.stop();
+      const error = await records.resumable(c.sessionId, 60_000).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ParleyError);
+      expect(error).toMatchObject({ code: ErrorCode.UNAVAILABLE, retryable: true });
+      expect((error as ParleyError).retryAfterMs).toBeGreaterThan(0);
+      await pg.start();
+      expect(await records.resumable(c.sessionId, 60_000)).toMatchObject({ sessionId: c.sessionId });
+    } finally {
+      if (!pg.running) await pg.start();
+      await records.close();
+    }
+  }, 60_000);
 });

@@ -4,7 +4,7 @@
 // another session, scripted talk) withhold the reward and count as
 // feedback_sessions_total{status="fraud_detected"}; 'quality' flags (empty or
 // off-topic feedback) withhold the reward without calling it fraud.
-import type { Sql } from "postgres";
+import type { TransactionSql } from "postgres";
 import type { Fingerprint } from "../audio/AudioFingerprinter.ts";
 import { decodeFingerprint, encodeFingerprint, FingerprintIndex } from "../audio/fingerprint.ts";
 import { fraudFlagsTotal } from "../metrics.ts";
@@ -68,117 +68,173 @@ export interface SessionFacts {
 
 export class FraudDetector {
   readonly options: FraudOptions;
-  readonly #sql: Sql;
 
-  constructor(sql: Sql, options: FraudOptions) {
-    this.#sql = sql;
+  constructor(options: FraudOptions) {
     this.options = options;
   }
 
-  /** Runs every rule, stores the flags (once per rule) and the session's fingerprints for later comparisons. */
-  async check(facts: SessionFacts, now: Date): Promise<FraudFlag[]> {
+  /**
+   * Runs every rule and stores the flags (once per rule), the session's audio
+   * fingerprint and its transcript signature for later comparisons. Run it in
+   * the transaction that decides the reward, after that transaction locked the
+   * business's row: the rules that compare with the business's other sessions
+   * (receipt, audio, transcript) then see every session decided before this
+   * one, so two sessions that end together cannot both miss each other.
+   */
+  async check(tx: TransactionSql, facts: SessionFacts, now: Date): Promise<FraudFlag[]> {
     if (!this.options.enabled) return [];
-    const o = this.options;
-    const sql = this.#sql;
-    const flags: FraudFlag[] = [];
-    const flag = (rule: FraudRule, severity: FraudFlag["severity"], detail: FraudFlag["detail"]) =>
-      flags.push({ rule, severity, detail });
+    const flags = [
+      ...(await this.#receiptFlags(tx, facts)),
+      ...(await this.#velocityFlags(tx, facts)),
+      ...(await this.#audioFlags(tx, facts, now)),
+      ...(await this.#transcriptFlags(tx, facts, now)),
+    ];
+    for (const f of flags)
+      await tx`
+        insert into fraud_flags (session_id, rule, severity, detail, created_at)
+        values (${facts.sessionId}, ${f.rule}, ${f.severity}, ${tx.json(f.detail)}, ${now})
+        on conflict (session_id, rule) do nothing`;
+    return flags;
+  }
 
-    if (facts.receiptRef) {
-      // Times are compared in SQL against the session's own row: JS dates lose Postgres's microseconds.
-      const [earlier] = await sql<{ n: number }[]>`
-        select count(*)::int as n from sessions o, sessions me
-        where me.id = ${facts.sessionId} and o.business_id = me.business_id
-          and (o.receipt_ref = ${facts.receiptRef} or o.receipt_hash = me.receipt_hash)
-          and o.id <> me.id and o.begun_order < me.begun_order`;
-      if (earlier!.n > 0) flag("duplicate_receipt", "fraud", { earlierSessions: earlier!.n });
-    }
-    const window = `${o.velocityWindowMs} milliseconds`;
+  /**
+   * Another session of the business with this receipt had its reward decided, whatever the
+   * decision (one that earned nothing cannot be retried for a reward). A session begun but never
+   * run (the node turned the customer away and the app offered a retry) has no decision and does
+   * not count. Under the business's lock, of two sessions ending together the one decided second
+   * is flagged.
+   */
+  async #receiptFlags(tx: TransactionSql, facts: SessionFacts): Promise<FraudFlag[]> {
+    if (!facts.receiptRef) return [];
+    const [decided] = await tx<{ n: number }[]>`
+      select count(*)::int as n from sessions o, sessions me
+      where me.id = ${facts.sessionId} and o.business_id = me.business_id
+        and (o.receipt_ref = ${facts.receiptRef} or o.receipt_hash = me.receipt_hash)
+        and o.id <> me.id and exists (select 1 from rewards r where r.session_id = o.id)`;
+    return decided!.n > 0 ? [fraud("duplicate_receipt", { earlierSessions: decided!.n })] : [];
+  }
+
+  async #velocityFlags(tx: TransactionSql, facts: SessionFacts): Promise<FraudFlag[]> {
+    const o = this.options;
+    const flags: FraudFlag[] = [];
     if (facts.deviceHash) {
-      const [row] = await sql<{ n: number }[]>`
-        select count(*)::int as n from sessions o, sessions me
-        where me.id = ${facts.sessionId} and o.device_hash = ${facts.deviceHash}
-          and o.created_at > me.created_at - ${window}::interval and o.created_at <= me.created_at`;
-      if (row!.n > o.maxSessionsPerDevice)
-        flag("device_velocity", "fraud", {
-          sessions: row!.n,
-          max: o.maxSessionsPerDevice,
-          windowMs: o.velocityWindowMs,
-        });
+      const n = await countRunSessions(tx, facts.sessionId, "device_hash", facts.deviceHash, o.velocityWindowMs);
+      if (n > o.maxSessionsPerDevice)
+        flags.push(
+          fraud("device_velocity", { sessions: n, max: o.maxSessionsPerDevice, windowMs: o.velocityWindowMs }),
+        );
     }
     if (facts.ipHash) {
-      const [row] = await sql<{ n: number }[]>`
-        select count(*)::int as n from sessions o, sessions me
-        where me.id = ${facts.sessionId} and o.ip_hash = ${facts.ipHash}
-          and o.created_at > me.created_at - ${window}::interval and o.created_at <= me.created_at`;
-      if (row!.n > o.maxSessionsPerIp)
-        flag("ip_velocity", "fraud", { sessions: row!.n, max: o.maxSessionsPerIp, windowMs: o.velocityWindowMs });
-    }
-
-    if (facts.fingerprint && facts.fingerprint.values.length > 0) {
-      const index = new FingerprintIndex(facts.fingerprint);
-      // Fingerprints are voice data: the retention job removes them, which bounds this scan.
-      const others = await sql<{ session_id: string; data: Uint8Array }[]>`
-        select session_id, data from audio_fingerprints
-        where business_id = ${facts.businessId} and session_id <> ${facts.sessionId}
-        order by created_at desc limit 500`;
-      for (const other of others) {
-        const match = index.match(decodeFingerprint(other.data));
-        if (match) {
-          flag("replayed_audio", "fraud", {
-            sameAsSession: other.session_id,
-            bitErrorRate: Number(match.bitErrorRate.toFixed(3)),
-            frames: match.comparedFrames,
-          });
-          break;
-        }
-      }
-      await sql`
-        insert into audio_fingerprints (session_id, business_id, frames, data, created_at)
-        values (${facts.sessionId}, ${facts.businessId}, ${facts.fingerprint.values.length},
-                ${encodeFingerprint(facts.fingerprint)}, ${now})
-        on conflict (session_id) do nothing`;
-    }
-
-    const wordCount = words(facts.transcript).length;
-    if (wordCount < o.minWords) flag("empty", "quality", { words: wordCount, min: o.minWords });
-    else {
-      if (facts.relevance !== undefined && facts.relevance < o.minRelevance)
-        flag("off_topic", "quality", { relevance: Number(facts.relevance.toFixed(2)), min: o.minRelevance });
-      const verdict = scripted(facts.transcript);
-      if (verdict.scripted)
-        flag("scripted", "fraud", {
-          distinctRatio: Number(verdict.distinctRatio.toFixed(2)),
-          maxPhraseRepeats: verdict.maxPhraseRepeats,
-        });
-      const signature = minhash(facts.transcript);
-      if (signature.length > 0) {
-        const lookback = new Date(now.getTime() - o.transcriptLookbackMs);
-        const others = await sql<{ session_id: string; minhash: Uint8Array }[]>`
-          select session_id, minhash from transcript_signatures
-          where business_id = ${facts.businessId} and session_id <> ${facts.sessionId} and created_at > ${lookback}
-          order by created_at desc limit 5000`;
-        for (const other of others) {
-          const s = similarity(signature, decodeMinhash(other.minhash));
-          if (s >= o.nearDuplicateSimilarity) {
-            flag("near_duplicate_transcript", "fraud", { sameAsSession: other.session_id, similarity: s });
-            break;
-          }
-        }
-        await sql`
-          insert into transcript_signatures (session_id, business_id, minhash, created_at)
-          values (${facts.sessionId}, ${facts.businessId}, ${encodeMinhash(signature)}, ${now})
-          on conflict (session_id) do nothing`;
-      }
-    }
-
-    for (const f of flags) {
-      await sql`
-        insert into fraud_flags (session_id, rule, severity, detail, created_at)
-        values (${facts.sessionId}, ${f.rule}, ${f.severity}, ${sql.json(f.detail)}, ${now})
-        on conflict (session_id, rule) do nothing`;
-      fraudFlagsTotal.inc({ rule: f.rule, severity: f.severity });
+      const n = await countRunSessions(tx, facts.sessionId, "ip_hash", facts.ipHash, o.velocityWindowMs);
+      if (n > o.maxSessionsPerIp)
+        flags.push(fraud("ip_velocity", { sessions: n, max: o.maxSessionsPerIp, windowMs: o.velocityWindowMs }));
     }
     return flags;
   }
+
+  /** The same recording as a session of the business whose fingerprint is kept; stores this one's. */
+  async #audioFlags(tx: TransactionSql, facts: SessionFacts, now: Date): Promise<FraudFlag[]> {
+    if (!facts.fingerprint || facts.fingerprint.values.length === 0) return [];
+    const index = new FingerprintIndex(facts.fingerprint);
+    // Fingerprints are voice data: the retention job removes them, which bounds this scan.
+    const others = await tx<{ session_id: string; data: Uint8Array }[]>`
+      select session_id, data from audio_fingerprints
+      where business_id = ${facts.businessId} and session_id <> ${facts.sessionId}
+      order by created_at desc limit 500`;
+    const flags: FraudFlag[] = [];
+    for (const other of others) {
+      const match = index.match(decodeFingerprint(other.data));
+      if (match) {
+        flags.push(
+          fraud("replayed_audio", {
+            sameAsSession: other.session_id,
+            bitErrorRate: Number(match.bitErrorRate.toFixed(3)),
+            frames: match.comparedFrames,
+          }),
+        );
+        break;
+      }
+    }
+    await tx`
+      insert into audio_fingerprints (session_id, business_id, frames, data, created_at)
+      values (${facts.sessionId}, ${facts.businessId}, ${facts.fingerprint.values.length},
+              ${encodeFingerprint(facts.fingerprint)}, ${now})
+      on conflict (session_id) do nothing`;
+    return flags;
+  }
+
+  /** What was said: empty, off-topic, scripted, or copied from another session of the business. */
+  async #transcriptFlags(tx: TransactionSql, facts: SessionFacts, now: Date): Promise<FraudFlag[]> {
+    const o = this.options;
+    const wordCount = words(facts.transcript).length;
+    if (wordCount < o.minWords) return [quality("empty", { words: wordCount, min: o.minWords })];
+    const flags: FraudFlag[] = [];
+    if (facts.relevance !== undefined && facts.relevance < o.minRelevance)
+      flags.push(quality("off_topic", { relevance: Number(facts.relevance.toFixed(2)), min: o.minRelevance }));
+    const verdict = scripted(facts.transcript);
+    if (verdict.scripted)
+      flags.push(
+        fraud("scripted", {
+          distinctRatio: Number(verdict.distinctRatio.toFixed(2)),
+          maxPhraseRepeats: verdict.maxPhraseRepeats,
+        }),
+      );
+    const copied = await this.#copiedTranscript(tx, facts, now);
+    if (copied) flags.push(copied);
+    return flags;
+  }
+
+  /** A transcript like one of the business's last 30 days; stores this one's signature. */
+  async #copiedTranscript(tx: TransactionSql, facts: SessionFacts, now: Date): Promise<FraudFlag | undefined> {
+    const signature = minhash(facts.transcript);
+    if (signature.length === 0) return undefined;
+    const lookback = new Date(now.getTime() - this.options.transcriptLookbackMs);
+    const others = await tx<{ session_id: string; minhash: Uint8Array }[]>`
+      select session_id, minhash from transcript_signatures
+      where business_id = ${facts.businessId} and session_id <> ${facts.sessionId} and created_at > ${lookback}
+      order by created_at desc limit 5000`;
+    let flag: FraudFlag | undefined;
+    for (const other of others) {
+      const s = similarity(signature, decodeMinhash(other.minhash));
+      if (s >= this.options.nearDuplicateSimilarity) {
+        flag = fraud("near_duplicate_transcript", { sameAsSession: other.session_id, similarity: s });
+        break;
+      }
+    }
+    await tx`
+      insert into transcript_signatures (session_id, business_id, minhash, created_at)
+      values (${facts.sessionId}, ${facts.businessId}, ${encodeMinhash(signature)}, ${now})
+      on conflict (session_id) do nothing`;
+    return flag;
+  }
 }
+
+/** Counts the flags of a committed decision in fraud_flags_total. */
+export function countFlags(flags: FraudFlag[]): void {
+  for (const f of flags) fraudFlagsTotal.inc({ rule: f.rule, severity: f.severity });
+}
+
+/**
+ * Sessions with this device (or address) hash in the window up to this one's creation that ran to
+ * their end, this one included. Like a receipt, a session the customer was turned away from before
+ * it ran does not count. "Ended" rather than "decided": this rule counts across businesses, whose
+ * decisions no one lock orders, and sessions that end together are all ended before any is decided.
+ */
+async function countRunSessions(
+  tx: TransactionSql,
+  sessionId: string,
+  column: "device_hash" | "ip_hash",
+  hash: string,
+  windowMs: number,
+): Promise<number> {
+  const window = `${windowMs} milliseconds`;
+  // Times are compared in SQL against the session's own row: JS dates lose Postgres's microseconds.
+  const [row] = await tx<{ n: number }[]>`
+    select count(*)::int as n from sessions o, sessions me
+    where me.id = ${sessionId} and o.${tx(column)} = ${hash} and (o.id = me.id or o.status = 'ended')
+      and o.created_at > me.created_at - ${window}::interval and o.created_at <= me.created_at`;
+  return row!.n;
+}
+
+const fraud = (rule: FraudRule, detail: FraudFlag["detail"]): FraudFlag => ({ rule, severity: "fraud", detail });
+const quality = (rule: FraudRule, detail: FraudFlag["detail"]): FraudFlag => ({ rule, severity: "quality", detail });

@@ -86,15 +86,10 @@ export class RetentionJob {
       const letters = await tx`delete from dead_letters where at < ${dataCutoff}`;
       const due = await tx<{ id: string }[]>`
         select id from sessions where created_at < ${dataCutoff} and redacted_at is null for update`;
-      // Sessions redacted already that got content afterwards: a reward's fraud check that was
-      // under way when the customer deleted their data stores a transcript signature (and an
-      // audio fingerprint) for a session nobody would redact again.
-      const late = await tx<{ id: string }[]>`
-        select s.id from sessions s where s.redacted_at is not null
-          and (exists (select 1 from transcript_signatures t where t.session_id = s.id)
-               or exists (select 1 from audio_fingerprints a where a.session_id = s.id)
-               or exists (select 1 from transcript_segments g where g.session_id = s.id))
-        for update of s`;
+      // Sessions redacted already that got content afterwards: the writer's records of the
+      // conversation's end (final score and summary, the last score updates and questions, dead
+      // letters) under way when the customer deleted their data.
+      const late = await redactedWithContent(tx);
       // What a customer's deletion kept for the fraud rules: the receipt's hash until the data
       // retention (those sessions are redacted already, so the redaction below does not see them)…
       await tx`update sessions set receipt_hash = null where created_at < ${dataCutoff} and receipt_hash is not null`;
@@ -134,6 +129,32 @@ export class RetentionJob {
     );
     return counts;
   }
+}
+
+/**
+ * Tables keyed by a session's id (uuid) that hold what the customer said, or what was made of it:
+ * with dead_letters, what redactSessions deletes.
+ */
+const SESSION_CONTENT_TABLES = [
+  "audio_fingerprints",
+  "transcript_segments",
+  "score_updates",
+  "final_scores",
+  "ai_questions",
+  "transcript_signatures",
+] as const satisfies readonly (keyof RetentionCounts)[];
+
+/** Redacted sessions that hold content again: every table redactSessions deletes from. */
+async function redactedWithContent(tx: TransactionSql): Promise<{ id: string }[]> {
+  const inContentTable = SESSION_CONTENT_TABLES.map(
+    (table) => tx`exists (select 1 from ${tx(table)} c where c.session_id = s.id)`,
+  ).reduce((either, next) => tx`${either} or ${next}`);
+  // dead_letters.session_id is text as the envelope carried it: compared lower-case, uncorrelated
+  // (one hashed lookup, not a scan of dead_letters per session).
+  return tx<{ id: string }[]>`
+    select s.id from sessions s where s.redacted_at is not null
+      and (${inContentTable} or s.id::text in (select lower(d.session_id) from dead_letters d))
+    for update of s`;
 }
 
 /**

@@ -1,14 +1,16 @@
 // What happens once a conversation's end is durably recorded: the fraud and
 // quality rules, then the reward from the final score, the store's policy and
 // the business's daily budget, decided once (unique per session) and published
-// back to the customer as a RewardUpdate. Idempotent: running it again for the
-// same session re-publishes the decision already made.
+// back to the customer as a RewardUpdate. The rules run in the decision's
+// transaction, under the business's lock. Idempotent: running it again for the
+// same session re-publishes the decision already made. A conversation its
+// customer deleted before the decision gets none.
 import { create } from "@bufbuild/protobuf";
 import { type LiveEvent, LiveEventSchema, RewardStatus } from "@parley/proto/live";
 import type { Logger } from "pino";
-import type { Sql } from "postgres";
+import type { Sql, TransactionSql } from "postgres";
 import type { Fingerprint } from "../audio/AudioFingerprinter.ts";
-import type { FraudDetector, FraudFlag } from "../fraud/FraudDetector.ts";
+import { countFlags, type FraudDetector, type FraudFlag, type SessionFacts } from "../fraud/FraudDetector.ts";
 import { payoutTransitionsTotal, rewardAmountSek, rewardDecisionsTotal } from "../metrics.ts";
 import { applyBudget, type PolicyDecision, parsePolicy, rewardForScore } from "./policy.ts";
 
@@ -50,6 +52,50 @@ interface SessionRow {
   relevance: number | null;
 }
 
+/** What the reward's transaction did. */
+type Outcome =
+  | { kind: "deleted" }
+  | { kind: "taken" }
+  | ({
+      kind: "decided";
+      rewardId: string;
+      status: RewardDecision["status"];
+      /** Every flag of the session; `found`: those this run's rules raised. */
+      flags: FraudFlag[];
+      found: FraudFlag[];
+    } & PolicyDecision);
+
+/** The business's daily budget and what it decided today (the day in its time zone). */
+async function budgetToday(
+  tx: TransactionSql,
+  businessId: string,
+  now: Date,
+): Promise<{ daily_budget_minor: number; spent: number }> {
+  const [business] = await tx<{ daily_budget_minor: number; spent: number }[]>`
+    select b.daily_budget_minor,
+           (select coalesce(sum(r.amount_minor), 0) from rewards r
+            where r.business_id = b.id
+              and r.created_at >= (date_trunc('day', ${now}::timestamptz at time zone b.time_zone) at time zone b.time_zone)
+           )::bigint as spent
+    from businesses b where b.id = ${businessId}`;
+  return business!;
+}
+
+function decidePolicy(
+  session: SessionRow,
+  flags: FraudFlag[],
+  budget: { daily_budget_minor: number; spent: number },
+): PolicyDecision {
+  if (!session.consent_given_at) return { amountMinor: 0, reason: "no_consent" };
+  if (session.score === null) return { amountMinor: 0, reason: "no_score" };
+  if (flags.length > 0) return { amountMinor: 0, reason: "flagged" };
+  return applyBudget(
+    rewardForScore(parsePolicy(session.reward_policy), session.score),
+    budget.daily_budget_minor,
+    budget.spent,
+  );
+}
+
 export const qualityTier = (score: number) => (score >= 70 ? "high" : score >= 40 ? "medium" : "low");
 
 export class SessionFinalizer {
@@ -77,17 +123,8 @@ export class SessionFinalizer {
   }
 
   async finalize(sessionId: string, fingerprint?: Fingerprint): Promise<RewardDecision | undefined> {
-    const sql = this.#sql;
     const logger = this.#logger.child({ sessionId });
-    const [session] = await sql<SessionRow[]>`
-      select s.id, s.business_id, s.store_id, st.code as store_code, s.created_at, s.consent_given_at,
-             s.device_hash, s.ip_hash, s.receipt_ref, st.reward_policy, b.currency,
-             f.score, f.relevance
-      from sessions s
-      join stores st on st.id = s.store_id
-      join businesses b on b.id = s.business_id
-      left join final_scores f on f.session_id = s.id
-      where s.id = ${sessionId} and s.status = 'ended'`;
+    const session = await this.#endedSession(sessionId);
     if (!session) {
       logger.warn("records: finalize for a session that is not recorded as ended");
       return undefined;
@@ -100,75 +137,29 @@ export class SessionFinalizer {
     }
 
     const now = new Date(this.#now());
-    const segments = await sql<{ text: string }[]>`
-      select text from transcript_segments where session_id = ${sessionId} order by start_ms, segment_id`;
-    const found = await this.#fraud.check(
-      {
-        sessionId,
-        businessId: session.business_id,
-        createdAt: session.created_at,
-        deviceHash: session.device_hash,
-        ipHash: session.ip_hash,
-        receiptRef: session.receipt_ref,
-        transcript: segments.map((s) => s.text).join(" "),
-        relevance: session.relevance ?? undefined,
-        fingerprint,
-      },
-      now,
-    );
-
-    const decision = await sql.begin(async (tx) => {
-      // One reward decision at a time per business: the daily budget cannot be overspent by two nodes.
-      // The lock is its own statement: in READ COMMITTED the sum below then sees every reward
-      // committed before the lock was granted (a subquery in the locking statement would not).
-      await tx`select 1 from businesses where id = ${session.business_id} for update`;
-      // Flags an earlier run stored count too: a recovery sweep that races a first finalize (or
-      // follows one that failed after its fraud check) has no fingerprint, and would miss them.
-      const stored = await tx<FraudFlag[]>`
-        select rule, severity, detail from fraud_flags where session_id = ${sessionId}`;
-      const flags = [...found, ...stored.filter((s) => !found.some((f) => f.rule === s.rule))];
-      const [business] = await tx<{ daily_budget_minor: number; spent: number }[]>`
-        select b.daily_budget_minor,
-               (select coalesce(sum(r.amount_minor), 0) from rewards r
-                where r.business_id = b.id
-                  and r.created_at >= (date_trunc('day', ${now}::timestamptz at time zone b.time_zone) at time zone b.time_zone)
-               )::bigint as spent
-        from businesses b where b.id = ${session.business_id}`;
-      let policyDecision: PolicyDecision;
-      if (!session.consent_given_at) policyDecision = { amountMinor: 0, reason: "no_consent" };
-      else if (session.score === null) policyDecision = { amountMinor: 0, reason: "no_score" };
-      else if (flags.length > 0) policyDecision = { amountMinor: 0, reason: "flagged" };
-      else
-        policyDecision = applyBudget(
-          rewardForScore(parsePolicy(session.reward_policy), session.score),
-          business!.daily_budget_minor,
-          business!.spent,
-        );
-      const status: RewardDecision["status"] =
-        flags.length > 0 ? "withheld" : policyDecision.amountMinor > 0 ? "claimable" : "none";
-      const [row] = await tx<{ id: string }[]>`
-        insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, score, status, reason, created_at, updated_at)
-        values (gen_random_uuid(), ${sessionId}, ${session.business_id}, ${session.store_id}, ${policyDecision.amountMinor},
-                ${session.currency}, ${session.score ?? 0}, ${status}, ${policyDecision.reason}, ${now}, ${now})
-        on conflict (session_id) do nothing
-        returning id`;
-      return row ? { rewardId: row.id, status, flags, ...policyDecision } : undefined;
-    });
-    if (!decision) {
+    const facts = await this.#facts(session, fingerprint);
+    const outcome = await this.#sql.begin((tx) => this.#decide(tx, session, facts, now));
+    if (outcome.kind === "deleted") {
+      // Nothing is decided for it, as the recovery sweep decides nothing for it: no budget is spent.
+      logger.info("records: the customer deleted this conversation before its reward was decided");
+      return undefined;
+    }
+    if (outcome.kind === "taken") {
       // Another node decided first: theirs stands.
       const theirs = await this.#existing(sessionId);
       if (theirs) this.#publishDecision(target, theirs);
       return theirs;
     }
 
-    const { flags } = decision;
+    const { flags } = outcome;
+    countFlags(outcome.found);
     const result: RewardDecision = {
-      rewardId: decision.rewardId,
+      rewardId: outcome.rewardId,
       sessionId,
-      status: decision.status,
-      amountMinor: decision.amountMinor,
+      status: outcome.status,
+      amountMinor: outcome.amountMinor,
       currency: session.currency,
-      reason: decision.reason,
+      reason: outcome.reason,
       flags,
     };
     // The guide's histogram is in SEK: a reward in another currency is not a 0 SEK one, so it is left out.
@@ -193,6 +184,70 @@ export class SessionFinalizer {
     );
     this.#publishDecision(target, result);
     return result;
+  }
+
+  async #endedSession(sessionId: string): Promise<SessionRow | undefined> {
+    const [session] = await this.#sql<SessionRow[]>`
+      select s.id, s.business_id, s.store_id, st.code as store_code, s.created_at, s.consent_given_at,
+             s.device_hash, s.ip_hash, s.receipt_ref, st.reward_policy, b.currency,
+             f.score, f.relevance
+      from sessions s
+      join stores st on st.id = s.store_id
+      join businesses b on b.id = s.business_id
+      left join final_scores f on f.session_id = s.id
+      where s.id = ${sessionId} and s.status = 'ended'`;
+    return session;
+  }
+
+  async #facts(session: SessionRow, fingerprint: Fingerprint | undefined): Promise<SessionFacts> {
+    const segments = await this.#sql<{ text: string }[]>`
+      select text from transcript_segments where session_id = ${session.id} order by start_ms, segment_id`;
+    return {
+      sessionId: session.id,
+      businessId: session.business_id,
+      createdAt: session.created_at,
+      deviceHash: session.device_hash,
+      ipHash: session.ip_hash,
+      receiptRef: session.receipt_ref,
+      transcript: segments.map((s) => s.text).join(" "),
+      relevance: session.relevance ?? undefined,
+      fingerprint,
+    };
+  }
+
+  /** The fraud rules and the reward, in one transaction: the flags stored are those of the decision. */
+  async #decide(tx: TransactionSql, session: SessionRow, facts: SessionFacts, now: Date): Promise<Outcome> {
+    // One decision at a time per business: the daily budget cannot be overspent by two nodes, and
+    // sessions that end together are compared with each other (receipt, audio, transcript). The lock
+    // is its own statement: in READ COMMITTED what follows then sees every decision committed before
+    // it was granted (a subquery in the locking statement would not). NO KEY UPDATE: the writer's
+    // inserts of the business's new sessions (a key share on this row) need not wait for it.
+    await tx`select 1 from businesses where id = ${session.business_id} for no key update`;
+    // A share lock on the session: a customer's deletion (which locks it for update) either
+    // committed before, or waits until this decision and the data it stores are committed.
+    const [state] = await tx<{ deleted: boolean; decided: boolean }[]>`
+      select s.deleted_by_customer_at is not null as deleted,
+             exists (select 1 from rewards r where r.session_id = s.id) as decided
+      from sessions s where s.id = ${session.id} for share`;
+    if (state?.deleted) return { kind: "deleted" };
+    if (state?.decided) return { kind: "taken" };
+    const found = await this.#fraud.check(tx, facts, now);
+    // Flags stored without a decision count too: before the rules ran in this transaction, a run
+    // could store them and fail before deciding, and the recovery sweep has no fingerprint.
+    const stored = await tx<FraudFlag[]>`
+      select rule, severity, detail from fraud_flags where session_id = ${session.id}`;
+    const flags = [...found, ...stored.filter((s) => !found.some((f) => f.rule === s.rule))];
+    const policyDecision = decidePolicy(session, flags, await budgetToday(tx, session.business_id, now));
+    const status: RewardDecision["status"] =
+      flags.length > 0 ? "withheld" : policyDecision.amountMinor > 0 ? "claimable" : "none";
+    const [row] = await tx<{ id: string }[]>`
+      insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, score, status, reason, created_at, updated_at)
+      values (gen_random_uuid(), ${session.id}, ${session.business_id}, ${session.store_id}, ${policyDecision.amountMinor},
+              ${session.currency}, ${session.score ?? 0}, ${status}, ${policyDecision.reason}, ${now}, ${now})
+      on conflict (session_id) do nothing
+      returning id`;
+    if (!row) return { kind: "taken" };
+    return { kind: "decided", rewardId: row.id, status, flags, found, ...policyDecision };
   }
 
   /** Sessions recorded as ended without a reward decision (a crash between the two): finalize them now. */
