@@ -117,6 +117,39 @@ describe("fraud and quality rules", () => {
     expect(retry.reward.status).toBe("claimable");
   });
 
+  it("pay a retry of a receipt whose first session was joined but heard nothing (turned away after joining)", async () => {
+    const first = await visit(records, { receipt: "R-3005", lines: [] });
+    expect(first.rules).toEqual(["empty"]);
+    const retry = await visit(records, { receipt: "R-3005" });
+    expect(retry.rules).toEqual([]);
+    expect(retry.reward.status).toBe("claimable");
+  });
+
+  it("count sessions held open at once toward a device's velocity, whatever order they end in", async () => {
+    const deviceId = randomUUID();
+    const held = Array.from({ length: 4 }, () => new Conversation());
+    for (const c of held) {
+      await records.beginSession({
+        sessionId: c.sessionId,
+        storeCode: "demo",
+        consent: { given: true, version: "v1" },
+        deviceId,
+        ip: `10.7.${n % 250}.${++n % 250}`,
+      });
+      records.write(c.started());
+      await records.flush(); // each its own creation time (one batch shares its transaction's)
+    }
+    // Ended newest first, each decided before the next ends: each decision sees the older ones still talking.
+    for (const c of [...held].reverse()) {
+      for (const [i, line] of uniqueFeedback(++n).entries()) records.write(c.segment(i + 1, line));
+      records.write(c.ended(80, 0.9));
+      await records.flush();
+      await expect.poll(async () => (await outcome(records, c.sessionId)).reward).toBeDefined();
+    }
+    const rules = await Promise.all(held.map(async (c) => (await outcome(records, c.sessionId)).rules));
+    expect(rules.flat()).toContain("device_velocity");
+  });
+
   it("withhold a receipt whose first session was decided, though it earned nothing", async () => {
     const first = await visit(records, { receipt: "R-3004", score: 20 });
     expect(first.reward).toEqual({ amount_minor: 0, status: "none" });

@@ -99,10 +99,11 @@ export class FraudDetector {
 
   /**
    * Another session of the business with this receipt had its reward decided, whatever the
-   * decision (one that earned nothing cannot be retried for a reward). A session begun but never
-   * run (the node turned the customer away and the app offered a retry) has no decision and does
-   * not count. Under the business's lock, of two sessions ending together the one decided second
-   * is flagged.
+   * decision (one that earned nothing cannot be retried for a reward). A session the customer
+   * was turned away from does not count: one begun but never joined has no decision, and one
+   * turned away after joining (no speech capacity, a failed media setup) was decided without a
+   * score or flagged empty. Under the business's lock, of two sessions ending together the one
+   * decided second is flagged.
    */
   async #receiptFlags(tx: TransactionSql, facts: SessionFacts): Promise<FraudFlag[]> {
     if (!facts.receiptRef) return [];
@@ -110,7 +111,9 @@ export class FraudDetector {
       select count(*)::int as n from sessions o, sessions me
       where me.id = ${facts.sessionId} and o.business_id = me.business_id
         and (o.receipt_ref = ${facts.receiptRef} or o.receipt_hash = me.receipt_hash)
-        and o.id <> me.id and exists (select 1 from rewards r where r.session_id = o.id)`;
+        and o.id <> me.id
+        and exists (select 1 from rewards r where r.session_id = o.id and r.reason <> 'no_score')
+        and not exists (select 1 from fraud_flags f where f.session_id = o.id and f.rule = 'empty')`;
     return decided!.n > 0 ? [fraud("duplicate_receipt", { earlierSessions: decided!.n })] : [];
   }
 
@@ -215,10 +218,11 @@ export function countFlags(flags: FraudFlag[]): void {
 }
 
 /**
- * Sessions with this device (or address) hash in the window up to this one's creation that ran to
- * their end, this one included. Like a receipt, a session the customer was turned away from before
- * it ran does not count. "Ended" rather than "decided": this rule counts across businesses, whose
- * decisions no one lock orders, and sessions that end together are all ended before any is decided.
+ * Sessions with this device (or address) hash in the window up to this one's creation that
+ * started (a customer joined them), this one included. A session begun but never joined (the
+ * node turned the customer away) does not count. "Started" rather than "ended" or "decided":
+ * sessions held open at once must count for each other whatever order they end in, and this
+ * rule counts across businesses, whose decisions no one lock orders.
  */
 async function countRunSessions(
   tx: TransactionSql,
@@ -231,7 +235,7 @@ async function countRunSessions(
   // Times are compared in SQL against the session's own row: JS dates lose Postgres's microseconds.
   const [row] = await tx<{ n: number }[]>`
     select count(*)::int as n from sessions o, sessions me
-    where me.id = ${sessionId} and o.${tx(column)} = ${hash} and (o.id = me.id or o.status = 'ended')
+    where me.id = ${sessionId} and o.${tx(column)} = ${hash} and (o.id = me.id or o.started_at is not null)
       and o.created_at > me.created_at - ${window}::interval and o.created_at <= me.created_at`;
   return row!.n;
 }
