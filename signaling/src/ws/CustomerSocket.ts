@@ -377,7 +377,16 @@ export class CustomerSocket implements SessionOwner {
       throw placementUnknown(err);
     }
     if (!handed) return this.#ctx.sessions.get(claims.sid); // taken meanwhile by another socket
-    const session = this.#ctx.sessions.create(handed.sessionId, handed.store, this.#holdClientSlot(handed.clientIp));
+    const origin = this.#holdClientSlot(handed.clientIp);
+    if (origin === "refused") {
+      // Put back for the token's remaining life: the same join succeeds once another session of this client ends.
+      const leftMs = claims.exp * 1000 - Date.now();
+      await this.#ctx.placement.handOver(this.#ctx.nodeId, handed, Math.max(leftMs, 1_000)).catch(() => undefined);
+      throw new ParleyError(ErrorCode.RATE_LIMITED, `at most ${this.#ctx.openSessions.max} open sessions per client`, {
+        retryable: true,
+      });
+    }
+    const session = this.#ctx.sessions.create(handed.sessionId, handed.store, origin);
     session.logger.info({ storeCode: handed.store.code }, "session handed over from another node");
     return session;
   }
@@ -387,12 +396,10 @@ export class CustomerSocket implements SessionOwner {
    * where it lives: the creating node let its slot go at the handover, so
    * otherwise one address could hold any number of conversations across nodes.
    */
-  #holdClientSlot(clientIp: string | undefined): SessionOrigin | undefined {
+  #holdClientSlot(clientIp: string | undefined): SessionOrigin | undefined | "refused" {
     if (clientIp === undefined) return undefined;
     const release = this.#ctx.openSessions.acquire(clientIp);
-    if (!release)
-      throw new ParleyError(ErrorCode.RATE_LIMITED, `at most ${this.#ctx.openSessions.max} open sessions per client`);
-    return { clientIp, release };
+    return release ? { clientIp, release } : "refused";
   }
 
   #errorResult(error: unknown, logger = this.#logger): Result {
