@@ -2,12 +2,13 @@
 
 import { create } from "@bufbuild/protobuf";
 import { LIBRIVOX_DIR, WeriftCustomer } from "@parley/loadtest";
-import { EndReason, LiveEventSchema, StreamState } from "@parley/proto/live";
+import { LiveEventSchema, StreamState } from "@parley/proto/live";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
+import { endWhileAway, holdSockets } from "./pageSockets.ts";
 
 let server: ParleyServer;
 const browsers: Browser[] = [];
@@ -37,17 +38,7 @@ async function liveWithSockets() {
   });
   browsers.push(browser);
   const p = await browser.newPage();
-  await p.addInitScript(() => {
-    const Native = window.WebSocket;
-    const opened: WebSocket[] = [];
-    (window as unknown as { sockets: WebSocket[] }).sockets = opened;
-    window.WebSocket = class extends Native {
-      constructor(url: string | URL, protocols?: string | string[]) {
-        super((window as unknown as { away?: boolean }).away ? "ws://127.0.0.1:9/" : url, protocols);
-        opened.push(this);
-      }
-    };
-  });
+  await holdSockets(p);
   await p.goto(`${server.url}/?store=demo`);
   await p.getByTestId("start").click();
   await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
@@ -155,15 +146,7 @@ describe("customer app errors", () => {
   it("keeps the data code on screen when the conversation ended while the customer was away", async () => {
     const { p, session } = await liveWithSockets();
     // The connection drops and the node ends the conversation, as when its rejoin grace runs out.
-    await p.evaluate(() => {
-      (window as unknown as { away: boolean }).away = true;
-      (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)!.close(3000, "dropped");
-    });
-    await expect.poll(() => session.hasOwner).toBe(false);
-    await server.sessions.end(session, EndReason.DISCONNECTED, true);
-    await p.evaluate(() => {
-      (window as unknown as { away: boolean }).away = false;
-    });
+    await endWhileAway(p, server, session);
     // Joining again is refused: the app says so, and the customer still has the code to their data.
     await p.getByTestId("problem").waitFor({ timeout: 30_000 });
     expect(await p.getByTestId("data-code").textContent()).toMatch(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);

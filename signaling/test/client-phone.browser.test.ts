@@ -4,13 +4,14 @@
 
 import { create } from "@bufbuild/protobuf";
 import { LIBRIVOX_DIR } from "@parley/loadtest";
-import { EndReason, LiveEventSchema, StreamState } from "@parley/proto/live";
+import { LiveEventSchema, StreamState } from "@parley/proto/live";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { issueToken, type SessionClaims } from "../src/auth/token.ts";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
+import { endWhileAway, holdSockets } from "./pageSockets.ts";
 
 let server: ParleyServer;
 const browsers: Browser[] = [];
@@ -208,29 +209,9 @@ describe("customer app: refusals in the customer's language", () => {
 
   it("says in Swedish that the conversation is gone when joining again is refused", async () => {
     const p = await newPage("sv-SE");
-    // The page's sockets, which the test can drop; while `away`, new ones go nowhere.
-    await p.addInitScript(() => {
-      const Native = window.WebSocket;
-      const opened: WebSocket[] = [];
-      (window as unknown as { sockets: WebSocket[] }).sockets = opened;
-      window.WebSocket = class extends Native {
-        constructor(url: string | URL, protocols?: string | string[]) {
-          super((window as unknown as { away?: boolean }).away ? "ws://127.0.0.1:9/" : url, protocols);
-          opened.push(this);
-        }
-      };
-    });
+    await holdSockets(p);
     const session = await startTalking(p, "Lyssnar");
-    await p.evaluate(() => {
-      (window as unknown as { away: boolean }).away = true;
-      (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)!.close(3000, "dropped");
-    });
-    await expect.poll(() => session.hasOwner).toBe(false);
-    // The conversation ends while the customer is away (its rejoin grace ran out).
-    await server.sessions.end(session, EndReason.DISCONNECTED, true);
-    await p.evaluate(() => {
-      (window as unknown as { away: boolean }).away = false;
-    });
+    await endWhileAway(p, server, session);
     const problem = p.getByTestId("problem");
     await problem.waitFor({ timeout: 30_000 });
     expect(await problem.textContent()).toBe("Samtalet har avslutats och kan inte fortsättas. Starta ett nytt samtal.");
