@@ -40,7 +40,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; child: ChildProcess }> {
+interface CliExit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI in a process of its own: its exit, its process, and what it wrote to stderr so far (its progress lines). */
+function runCli(args: string[]): Promise<CliExit> & { child: ChildProcess; stderrSoFar: () => string } {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "loadtest/src/cli.ts"), ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
@@ -49,15 +56,13 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   let stderr = "";
   child.stdout!.on("data", (d) => (stdout += d));
   child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string; child: ChildProcess }>((resolve) =>
-    child.on("exit", (code) => resolve({ code, stdout, stderr, child })),
-  );
-  return Object.assign(done, { child }) as never;
+  const done = new Promise<CliExit>((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
+  return Object.assign(done, { child, stderrSoFar: () => stderr });
 }
 
-/** The CLI against this file's node, its report in `out`, quiet. */
-const runAgainstNode = (out: string, args: string[]) =>
-  runCli(["--url", url, "--metrics-url", metricsUrl, "--out", out, "--quiet", ...args]);
+/** The CLI against this file's node, its report in `out`; quiet unless its progress lines are wanted. */
+const runAgainstNode = (out: string, args: string[], { progress = false } = {}) =>
+  runCli(["--url", url, "--metrics-url", metricsUrl, "--out", out, ...(progress ? [] : ["--quiet"]), ...args]);
 
 /** The node's mediasoup worker processes (its children). */
 function mediasoupWorkers(nodePid: number): number[] {
@@ -213,33 +218,29 @@ describe("pnpm loadtest against a real node", () => {
   it("exits 1 when an objective is missed, and Ctrl-C ends a looped run with every session closed", async () => {
     const out = path.join(dir, "out-slo");
     // Not --quiet: its progress lines (on stderr, every 5 s) count the partials it has received.
-    const running = runCli([
-      "--url",
-      url,
-      "--metrics-url",
-      metricsUrl,
-      "--out",
+    const running = runAgainstNode(
       out,
-      "--sessions",
-      "2",
-      "--ramp",
-      "4",
-      "--duration",
-      "5m",
-      "--loop",
-      "--recording",
-      path.join(dir, "a.wav"),
-      "--slo",
-      "first_partial_p50<1ms",
-    ]);
-    const child = (running as unknown as { child: ChildProcess }).child;
-    let progress = "";
-    child.stderr!.on("data", (d) => (progress += d));
-    const partials = () => Math.max(0, ...[...progress.matchAll(/ partials (\d+) /g)].map((m) => Number(m[1])));
+      [
+        "--sessions",
+        "2",
+        "--ramp",
+        "4",
+        "--duration",
+        "5m",
+        "--loop",
+        "--recording",
+        path.join(dir, "a.wav"),
+        "--slo",
+        "first_partial_p50<1ms",
+      ],
+      { progress: true },
+    );
+    const partials = () =>
+      Math.max(0, ...[...running.stderrSoFar().matchAll(/ partials (\d+) /g)].map((m) => Number(m[1])));
     await expect.poll(() => metric("voice_sessions_active"), { timeout: 30_000, interval: 250 }).toBe(2);
     // Speech flows until the tester has had partials: it has measured a first partial.
     await expect.poll(partials, { timeout: 60_000, interval: 250 }).toBeGreaterThan(0);
-    child.kill("SIGINT");
+    running.child.kill("SIGINT");
     const { code, stderr } = await running;
     expect(code, stderr).toBe(1);
     const report = JSON.parse(readFileSync(path.join(out, "report.json"), "utf8")) as LoadTestReport;
@@ -259,26 +260,12 @@ describe("pnpm loadtest against a real node", () => {
     // Five utterances with pauses (about 33 s): finals before the worker dies and after.
     const conversation = conversationWav(dir);
     // Not --quiet: its progress lines count partials, finals and media resets as they come.
-    const running = runCli([
-      "--url",
-      url,
-      "--metrics-url",
-      metricsUrl,
-      "--out",
+    const running = runAgainstNode(
       out,
-      "--sessions",
-      "2",
-      "--ramp",
-      "4",
-      "--duration",
-      "90s",
-      "--recording",
-      conversation.wav,
-    ]);
-    const child = (running as unknown as { child: ChildProcess }).child;
-    let progress = "";
-    child.stderr!.on("data", (d) => (progress += d));
-    const latest = () => progressCounts(progress).at(-1) ?? { partials: 0, finals: 0, mediaResets: 0 };
+      ["--sessions", "2", "--ramp", "4", "--duration", "90s", "--recording", conversation.wav],
+      { progress: true },
+    );
+    const latest = () => progressCounts(running.stderrSoFar()).at(-1) ?? { partials: 0, finals: 0, mediaResets: 0 };
     await expect.poll(() => metric("voice_sessions_active"), { timeout: 30_000, interval: 250 }).toBe(2);
     // Both talking and heard: a first utterance finalised.
     await expect.poll(() => latest().finals, { timeout: 60_000, interval: 250 }).toBeGreaterThanOrEqual(2);
