@@ -115,7 +115,8 @@ describe("customer app errors", () => {
     // The rejoin is over once the AI's voice is set up too (after the microphone's audio already
     // flows): the notice goes and "I'm done" is offered again.
     await p.getByTestId("finish").waitFor({ timeout: 10_000 });
-    await expect.poll(() => p.getByTestId("notice").filter({ hasText: /dropped/i }).count()).toBe(0);
+    const dropNotice = p.getByTestId("notice").filter({ hasText: /dropped/i });
+    await expect.poll(() => dropNotice.count()).toBe(0);
     const seen = await p.evaluate(
       () => (window as unknown as { seen: { rejoining: boolean; finish: boolean }[] }).seen,
     );
