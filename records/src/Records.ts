@@ -9,9 +9,10 @@ import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
 import { addressKey, RateLimiter, type RateLimitOptions } from "./auth/RateLimiter.ts";
+import { TokenRevocations } from "./auth/TokenRevocations.ts";
 import { limitedStores, verifyUserToken } from "./auth/token.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
-import { isRetryableDbError } from "./db/errors.ts";
+import { databaseUnavailable, isRetryableDbError } from "./db/errors.ts";
 import { loadHashKey } from "./db/hashKey.ts";
 import { migrate } from "./db/migrate.ts";
 import { type DemoLogins, seedDemo } from "./db/seed.ts";
@@ -131,8 +132,6 @@ interface StoreInfo {
 }
 
 const STORE_CACHE_MS = 30_000;
-/** When a client may try again after the database could not answer (a restart, a failover). */
-const DATABASE_RETRY_AFTER_MS = 1_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32: no I, L, O, U
 
@@ -146,6 +145,8 @@ export class Records {
   readonly retention: RetentionJob;
   readonly payouts: StripePayouts | undefined;
   readonly routes: Route[];
+  /** Business logins withdrawn before they expire: the node's dashboards check them too. */
+  readonly revocations: TokenRevocations;
   /** What the business wall and the admin monitor read (history, tiles, trends, alert recipients, names). */
   readonly wall: WallQueries;
   /** Moderation of feedback for public screens, audited. */
@@ -242,11 +243,14 @@ export class Records {
     // Data-code guesses per address: ten times a session's allowance, so that customers behind one
     // address (a store's Wi-Fi) do not lock each other out, while one client cannot guess without end.
     const codeAddressLimiter = new RateLimiter({ ...limits, max: limits.max * 10 });
+    const userTokenTtlMs = options.userTokenTtlMs ?? 12 * 3_600_000;
+    this.revocations = new TokenRevocations(this.sql, this.#now, userTokenTtlMs);
     this.routes = createRoutes({
       sql: this.sql,
       logger,
       authSecret: options.authSecret,
-      userTokenTtlMs: options.userTokenTtlMs ?? 12 * 3_600_000,
+      userTokenTtlMs,
+      revocations: this.revocations,
       loginLimiter: limiter,
       codeAddressLimiter,
       payouts: this.payouts,
@@ -432,7 +436,8 @@ export class Records {
    */
   async authorizeTopic(bearerToken: string, topic: string): Promise<boolean> {
     const claims = verifyUserToken(this.#options.authSecret, bearerToken, this.#now());
-    if (!claims) return false;
+    // Withdrawn, or the database cannot say: no.
+    if (!claims || (await this.revocations.revoked(claims).catch(() => true))) return false;
     const [kind, id, ...rest] = topic.split("/");
     if (rest.length > 0) return false;
     if (kind === "admin") return id === undefined && claims.role === "admin";
@@ -551,13 +556,4 @@ export class Records {
     const stored = Buffer.from(row?.data_code_hash ?? "");
     return stored.length === expected.length && timingSafeEqual(stored, expected);
   }
-}
-
-/** A retryable UNAVAILABLE for a request the database could not serve now. */
-function databaseUnavailable(message: string, cause: unknown): ParleyError {
-  return new ParleyError(ErrorCode.UNAVAILABLE, message, {
-    retryable: true,
-    retryAfterMs: DATABASE_RETRY_AFTER_MS,
-    cause,
-  });
 }

@@ -12,6 +12,7 @@ import { Conversation, openRecords, SECRET, startCluster, uniqueFeedback } from 
 const PASSWORD = "correct horse battery";
 
 let pg: PostgresCluster;
+let databaseUrl: string;
 let records: Records;
 let http: { url: string; close(): Promise<void> };
 const ids = { a: "", b: "", sessionDemo: "", sessionSecond: "", sessionOther: "", ownerA: "" };
@@ -20,7 +21,8 @@ let emailSeq = 0;
 
 beforeAll(async () => {
   pg = await startCluster();
-  records = await openRecords(await pg.createDatabase(), { loginRateLimit: { max: 1000, windowMs: 60_000 } });
+  databaseUrl = await pg.createDatabase();
+  records = await openRecords(databaseUrl, { loginRateLimit: { max: 1000, windowMs: 60_000 } });
   http = await serveRoutes(records.routes);
   ids.a = records.demo!.businessId;
   const [b] = await records.sql<
@@ -140,6 +142,7 @@ const EVERYTHING = {
   csvHasSecond: true,
 };
 const DEMO_ONLY = { ...EVERYTHING, stores: ["demo"], secondSessions: 404, secondFeedback: 404, csvHasSecond: false };
+const SECOND_ONLY = { ...EVERYTHING, stores: ["second"], demoSessions: 404, demoFeedback: 404, csvHasDemo: false };
 const NOTHING = {
   stores: [],
   demoSessions: 404,
@@ -211,8 +214,9 @@ describe("owners managing staff", () => {
     const set = await call(tokens.ownerA, "PUT", storesPath(staff.id), { stores: ["second"] });
     expect(set.status, set.text).toBe(200);
     expect(JSON.parse(set.text)).toEqual({ id: staff.id, stores: ["second"] });
-    // Tokens are stateless: the one held keeps its stores until the next login.
+    // The token held carries the old list: it is withdrawn, and the next login carries the new one.
     expect(storesClaim(before)).toEqual(["demo"]);
+    expect((await call(before, "GET", `/api/businesses/${ids.a}/stores`)).status).toBe(401);
     expect(storesClaim(await login(staff.email))).toEqual(["second"]);
 
     expect((await call(tokens.ownerA, "PUT", storesPath(staff.id), { stores: [] })).status).toBe(200);
@@ -335,4 +339,66 @@ describe("who may manage staff", () => {
     expect((await call(tokens.ownerA, "DELETE", `${usersPath()}/${staff.id}`)).status).toBe(200);
     expect(storesClaim(await login(records.demo!.owner.email, records.demo!.owner.password))).toBeUndefined();
   });
+});
+
+describe("logins withdrawn by a change", () => {
+  const storesOfA = (token: string) => call(token, "GET", `/api/businesses/${ids.a}/stores`);
+
+  it("refuses a removed or re-limited staff member's tokens everywhere at once, and no one else's", async () => {
+    const limited = await createStaff(["demo"]);
+    const unlimited = await createStaff();
+    const limitedTokens = [await login(limited.email), await login(limited.email)];
+    const unlimitedToken = await login(unlimited.email);
+    // Another node of the same deployment, which read these logins before the change.
+    const otherNode = await openRecords(databaseUrl);
+    try {
+      for (const t of [...limitedTokens, unlimitedToken]) expect((await storesOfA(t)).status).toBe(200);
+      expect(await otherNode.authorizeTopic(limitedTokens[0]!, "store/demo")).toBe(true);
+      expect(await otherNode.authorizeTopic(unlimitedToken, `business/${ids.a}`)).toBe(true);
+
+      expect((await call(tokens.ownerA, "PUT", storesPath(limited.id), { stores: ["second"] })).status).toBe(200);
+      for (const t of limitedTokens) {
+        const refused = await storesOfA(t);
+        expect(refused.status).toBe(401);
+        expect(refused.text).toMatch(/access changed: log in again/);
+      }
+      // The other node may answer from its last second's reading, then refuses too.
+      await expect.poll(() => otherNode.authorizeTopic(limitedTokens[0]!, "store/demo")).toBe(false);
+      expect(await otherNode.authorizeTopic(limitedTokens[0]!, "store/second")).toBe(false);
+      // A login after the change passes, with the new stores.
+      const relogged = await login(limited.email);
+      expect(storesClaim(relogged)).toEqual(["second"]);
+      expect(await seenBy(relogged)).toEqual(SECOND_ONLY);
+      expect(await otherNode.authorizeTopic(relogged, "store/second")).toBe(true);
+      // Nobody else was signed out.
+      expect((await storesOfA(unlimitedToken)).status).toBe(200);
+      expect((await storesOfA(tokens.ownerA)).status).toBe(200);
+
+      expect((await call(tokens.ownerA, "DELETE", `${usersPath()}/${unlimited.id}`)).status).toBe(200);
+      expect((await storesOfA(unlimitedToken)).status).toBe(401);
+      await expect.poll(() => otherNode.authorizeTopic(unlimitedToken, `business/${ids.a}`)).toBe(false);
+      expect((await storesOfA(relogged)).status).toBe(200);
+    } finally {
+      await otherNode.close();
+    }
+  });
+
+  it("answers 503 with a retry hint, not 401 nor 500, while the database that holds withdrawals is down", async () => {
+    const staff = await createStaff();
+    const token = await login(staff.email);
+    await pg.stop();
+    try {
+      // Past the second a node trusts what it last read.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const res = await fetch(`${http.url}/api/businesses/${ids.a}/stores`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.status, await res.text()).toBe(503);
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await records.authorizeTopic(token, `business/${ids.a}`)).toBe(false);
+    } finally {
+      await pg.start();
+    }
+    await expect.poll(async () => (await storesOfA(token)).status, { timeout: 20_000 }).toBe(200);
+  }, 60_000);
 });

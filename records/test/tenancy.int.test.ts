@@ -416,6 +416,7 @@ describe("login", () => {
       logger: silentLogger,
       authSecret: SECRET,
       userTokenTtlMs: 60_000,
+      revocations: records.revocations,
       loginLimiter: limiter,
       codeAddressLimiter: new RateLimiter({ windowMs: 60_000, max: 50, skipSuccessful: true }),
       payouts: undefined,

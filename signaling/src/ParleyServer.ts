@@ -292,7 +292,7 @@ export class ParleyServer {
       logger: logger.child({ component: "http" }),
     });
     if (config.metricsEnabled) collectProcessMetrics();
-    this.dashboardTokens = new SignedUserTokens(config.jwtSecret);
+    this.dashboardTokens = new SignedUserTokens(config.jwtSecret, (claims) => records.revocations.revoked(claims));
     this.wall = this.#createWall(options.wall ?? {});
     this.#mount(options.asrRetry);
   }

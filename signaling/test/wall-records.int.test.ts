@@ -14,6 +14,7 @@ import { createDatabaseAt } from "@parley/records/testing";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
+import { WallCloseCode } from "../src/wall/WallClient.ts";
 import { addBusiness, demoBusiness, startServer } from "./harness.ts";
 import { FakeConversation } from "./wall/events.ts";
 
@@ -247,6 +248,52 @@ describe("the wall bound to records", () => {
     elsewhere.end({ score: 50 });
     admin.client.close();
   }, 60_000);
+
+  it("signs a staff member's dashboard out when the owner removes them or changes their stores, and no one else's", async () => {
+    for (const c of clients) c.close(); // the node's share of sockets per client address
+    const ownerToken = await login(server, logins.owner);
+    const addStaff = async (stores: string[] | null) => {
+      const credentials = {
+        email: `staff-${randomBytes(4).toString("hex")}@demo.test`,
+        password: "a long enough password",
+      };
+      const res = await fetch(`${server.url}/api/businesses/${demoId}/users`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ownerToken}` },
+        body: JSON.stringify({ ...credentials, stores }),
+      });
+      expect(res.status).toBe(201);
+      return { ...credentials, id: ((await res.json()) as { id: string }).id };
+    };
+    const change = (method: string, path: string, body?: unknown) =>
+      fetch(`${server.url}/api/businesses/${demoId}/users/${path}`, {
+        method,
+        headers: { "content-type": "application/json", authorization: `Bearer ${ownerToken}` },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const limited = await addStaff(["demo"]);
+    const unlimited = await addStaff(null);
+    const limitedWall = (await wall(server, await login(server, limited))).client;
+    const unlimitedWall = (await wall(server, await login(server, unlimited))).client;
+    const ownerWall = (await wall(server, ownerToken)).client;
+
+    // The owner takes the limited member's store away: their open wall is signed out.
+    expect((await change("PUT", `${limited.id}/stores`, { stores: [] })).status).toBe(200);
+    const signedOut = await limitedWall.waitClosed(30_000);
+    expect(signedOut.code).toBe(WallCloseCode.UNAUTHENTICATED);
+    expect(signedOut.reason).toMatch(/access changed/);
+    // The owner removes the other: the same.
+    expect((await change("DELETE", unlimited.id)).status).toBe(200);
+    expect((await unlimitedWall.waitClosed(30_000)).code).toBe(WallCloseCode.UNAUTHENTICATED);
+    // The owner's own wall went through the same re-checks, and stays.
+    expect((await ownerWall.request({ case: "getTiles", value: {} })).case).toBe("tiles");
+    expect(ownerWall.closed).toBeUndefined();
+    // Signing in again gives the new limit: no store, so no store's topic.
+    const again = await DashboardClient.open(server);
+    clients.push(again);
+    const welcome = await again.request({ case: "hello", value: { token: await login(server, limited) } });
+    expect(welcome.case === "welcome" && welcome.value).toMatchObject({ role: Role.STAFF, storeCodes: [] });
+  }, 90_000);
 
   it("refuses /wall/ws to a page of another origin and to a client past its share of sockets", async () => {
     for (const c of clients) c.close();

@@ -12,6 +12,8 @@ export interface UserClaims {
   role: Role;
   bid: string | null; // business id; null for admins
   exp: number; // unix seconds
+  /** When it was issued, unix seconds with a fraction (ms): withdrawals refuse tokens issued before them. */
+  iat?: number;
   /** Staff limited to these stores of the business (absent: every store). */
   stores?: string[];
 }
@@ -42,6 +44,7 @@ export function verifyUserToken(secret: string, token: string, nowMs: number): U
   if (typeof claims !== "object" || claims === null) return undefined;
   if (claims.aud !== "parley-business" || typeof claims.sub !== "string" || typeof claims.exp !== "number")
     return undefined;
+  if (claims.iat !== undefined && typeof claims.iat !== "number") return undefined;
   if (!ROLES.includes(claims.role)) return undefined;
   // An admin belongs to no business; everyone else to exactly one.
   if ((claims.role === "admin") !== (claims.bid === null)) return undefined;

@@ -2,6 +2,8 @@
 // server is starting, stopping or short of resources. A constraint violation
 // or bad data fails the same way every time.
 
+import { ErrorCode, ParleyError } from "@parley/proto/errors";
+
 const CONNECTION_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -32,4 +34,16 @@ export function isRetryableDbError(error: unknown): boolean {
   if (CONNECTION_CODES.has(code)) return true;
   if (RETRYABLE_SQLSTATES.has(code)) return true;
   return code.length === 5 && RETRYABLE_SQLSTATE_CLASSES.has(code.slice(0, 2));
+}
+
+/** When a client may try again after the database could not answer (a restart, a failover). */
+const DATABASE_RETRY_AFTER_MS = 1_000;
+
+/** A retryable UNAVAILABLE for a request the database could not serve now. */
+export function databaseUnavailable(message: string, cause: unknown): ParleyError {
+  return new ParleyError(ErrorCode.UNAVAILABLE, message, {
+    retryable: true,
+    retryAfterMs: DATABASE_RETRY_AFTER_MS,
+    cause,
+  });
 }

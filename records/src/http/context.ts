@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import type { RateLimiter } from "../auth/RateLimiter.ts";
+import type { TokenRevocations } from "../auth/TokenRevocations.ts";
 import type { StripePayouts } from "../payments/StripePayouts.ts";
 
 export interface RouteContext {
@@ -10,6 +11,8 @@ export interface RouteContext {
   logger: Logger;
   authSecret: string;
   userTokenTtlMs: number;
+  /** Logins withdrawn before they expire (a staff member removed, or their stores changed). */
+  revocations: TokenRevocations;
   loginLimiter: RateLimiter;
   /** Data-code guesses per client address (a looser cap than per session). */
   codeAddressLimiter: RateLimiter;

@@ -12,6 +12,7 @@ import type { Sql } from "postgres";
 import { DUMMY_HASH, verifyPassword } from "../auth/password.ts";
 import { addressKey } from "../auth/RateLimiter.ts";
 import { issueUserToken, limitedStores, verifyUserToken } from "../auth/token.ts";
+import { isRetryableDbError } from "../db/errors.ts";
 import type { PayoutError } from "../payments/StripePayouts.ts";
 import { type RetentionCounts, redactSessions } from "../privacy/RetentionJob.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../rewards/policy.ts";
@@ -116,6 +117,8 @@ async function authenticate(
   const token = header.startsWith("Bearer ") ? header.slice(7) : "";
   const claims = token ? verifyUserToken(ctx.authSecret, token, ctx.now()) : undefined;
   if (!claims) return json(401, { error: "log in first (Authorization: Bearer <token>)" });
+  if (await ctx.revocations.revoked(claims))
+    return json(401, { error: "your access changed: log in again (Authorization: Bearer <token>)" });
   if (access === "owner" && claims.role === "staff") return json(403, { error: "staff may only read" });
   return {
     kind: "user",
@@ -141,8 +144,12 @@ function errorReply(logger: Logger, method: string, path: string, error: unknown
             : error.code === ErrorCode.UNAVAILABLE
               ? 503
               : 500;
-    return json(status, { error: error.message, code: error.label });
+    const retry: Record<string, string> =
+      error.retryAfterMs > 0 ? { "retry-after": String(Math.ceil(error.retryAfterMs / 1000)) } : {};
+    return json(status, { error: error.message, code: error.label }, retry);
   }
+  if (isRetryableDbError(error))
+    return json(503, { error: "the database is not reachable now: try again shortly" }, { "retry-after": "1" });
   if ((error as PayoutError).name === "PayoutError") {
     const e = error as PayoutError;
     return json(e.status, { error: e.message });
@@ -177,14 +184,16 @@ async function login(req: RecordsRequest, ctx: RouteContext): Promise<RecordsRes
     ctx.logger.info({ ip: req.ip }, "login failed");
     return json(401, { error: "wrong e-mail or password" });
   }
-  const exp = Math.floor((ctx.now() + ctx.userTokenTtlMs) / 1000);
-  // Read once, here: tokens are stateless, so a list the owner changes later applies from the next login.
+  const now = ctx.now();
+  const exp = Math.floor((now + ctx.userTokenTtlMs) / 1000);
+  // Read once, here: when the owner changes the list later, the change withdraws this token.
   const stores = tokenStores(row);
   const token = issueUserToken(ctx.authSecret, {
     sub: row.id,
     role: row.role,
     bid: row.business_id,
     exp,
+    iat: now / 1000,
     ...(stores ? { stores } : {}),
   });
   await audit(

@@ -1,6 +1,6 @@
 // Owners' (and admins') management of a business's staff: who they are and
-// which stores each is limited to. Tokens are stateless, so a change reaches a
-// staff member's token at their next login (login reads the same rows).
+// which stores each is limited to. A change withdraws the tokens the staff
+// member holds, in its transaction: they log in again to the new list.
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Sql, TransactionSql } from "postgres";
 import { hashPassword } from "../auth/password.ts";
@@ -80,8 +80,8 @@ export async function createStaff(req: RecordsRequest, ctx: RouteContext): Promi
 }
 
 /**
- * Limits a staff member to some stores (`stores`: codes; [] for none; null for every store). Their
- * tokens are stateless: the change reaches them at their next login, not in a token they hold.
+ * Limits a staff member to some stores (`stores`: codes; [] for none; null for every store). The
+ * tokens they hold carry the old list, so they are withdrawn: the next login carries the new one.
  */
 export async function setStaffStores(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const businessId = ownBusiness(req, req.params.businessId);
@@ -94,21 +94,27 @@ export async function setStaffStores(req: RecordsRequest, ctx: RouteContext): Pr
     // Locked, so that two changes at once leave one of the lists, not a mix.
     const [staff] = await tx`
       select id from users where id = ${userId} and business_id = ${businessId} and role = 'staff' for update`;
-    if (staff) await limitToStores(tx, businessId, userId, stores);
-    return !!staff;
+    if (!staff) return false;
+    await limitToStores(tx, businessId, userId, stores);
+    await ctx.revocations.revoke(tx, userId);
+    return true;
   });
   if (!found) return notFound();
   await audit(ctx, req, "staff_stores.set", `user:${userId}`, businessId, { stores: stores ?? null });
   return json(200, { id: userId, stores: stores ?? null });
 }
 
-/** Removes a staff member (never an owner). A token they already hold stays valid until it expires. */
+/** Removes a staff member (never an owner), and withdraws the tokens they hold. */
 export async function removeStaff(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const businessId = ownBusiness(req, req.params.businessId);
   const userId = req.params.userId ?? "";
   if (!businessId || !UUID.test(userId)) return notFound();
-  const [row] = await ctx.sql<{ email: string }[]>`
-    delete from users where id = ${userId} and business_id = ${businessId} and role = 'staff' returning email`;
+  const row = await ctx.sql.begin(async (tx) => {
+    const [removed] = await tx<{ email: string }[]>`
+      delete from users where id = ${userId} and business_id = ${businessId} and role = 'staff' returning email`;
+    if (removed) await ctx.revocations.revoke(tx, userId);
+    return removed;
+  });
   if (!row) return notFound();
   await audit(ctx, req, "staff.delete", `user:${userId}`, businessId, { email: row.email });
   return json(200, { id: userId, deleted: true });

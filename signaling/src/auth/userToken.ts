@@ -40,17 +40,25 @@ export function verifyUserToken(secret: string, token: string, nowMs = Date.now(
   return verifyRecordsToken(secret, token, nowMs);
 }
 
-/** Verifies tokens signed with this node's JWT_SECRET: records' logins use the same secret and claims. */
+/** Whether a validly signed login was withdrawn since (records' TokenRevocations); throws when it cannot tell. */
+export type RevocationCheck = (claims: UserClaims) => Promise<boolean>;
+
+/**
+ * Verifies tokens signed with this node's JWT_SECRET (records' logins use the same secret and
+ * claims), and refuses those withdrawn since they were issued.
+ */
 export class SignedUserTokens implements DashboardTokenVerifier {
   readonly #secret: string;
+  readonly #revoked: RevocationCheck;
 
-  constructor(secret: string) {
+  constructor(secret: string, revoked: RevocationCheck) {
     this.#secret = secret;
+    this.#revoked = revoked;
   }
 
   async verify(token: string): Promise<DashboardCaller | undefined> {
     const claims = verifyUserToken(this.#secret, token);
-    if (!claims) return undefined;
+    if (!claims || (await this.#revoked(claims))) return undefined;
     return {
       userId: claims.sub,
       role: claims.role,
@@ -61,11 +69,13 @@ export class SignedUserTokens implements DashboardTokenVerifier {
 
   /** A token signed by this node (tests, the screenshot script); people get theirs from the login. */
   issue(caller: { userId: string; role: UserRole; businessId?: string; storeCodes?: string[] }, ttlMs: number): string {
+    const now = Date.now();
     return issueUserToken(this.#secret, {
       sub: caller.userId,
       role: caller.role,
       bid: caller.role === "admin" ? null : (caller.businessId ?? null),
-      exp: Math.floor((Date.now() + ttlMs) / 1000),
+      exp: Math.floor((now + ttlMs) / 1000),
+      iat: now / 1000,
       ...(caller.storeCodes ? { stores: caller.storeCodes } : {}),
     });
   }

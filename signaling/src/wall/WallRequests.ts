@@ -131,8 +131,9 @@ export class WallRequests {
 
   /**
    * Checks again the token of every signed-in client: one that no longer
-   * passes (it expired while the socket stayed open) is closed, so a token
-   * cannot keep streaming live transcripts past its expiry.
+   * passes (it expired while the socket stayed open, or the owner withdrew it
+   * by removing the staff member or changing their stores) is closed, so a
+   * token cannot keep streaming live transcripts past its expiry or withdrawal.
    */
   async recheckTokens(clients: Iterable<WallClient>): Promise<void> {
     const checks: Promise<void>[] = [];
@@ -145,9 +146,12 @@ export class WallRequests {
           .then(
             (caller) => {
               if (caller || client.closed) return;
-              this.#s.logger.info({ client: client.id }, "dashboard token expired: closing");
-              client.close(WallCloseCode.UNAUTHENTICATED, "token expired: sign in again");
-              wallClientsClosed.inc({ reason: "token_expired" });
+              this.#s.logger.info({ client: client.id }, "dashboard token expired or withdrawn: closing");
+              client.close(
+                WallCloseCode.UNAUTHENTICATED,
+                "signed out (token expired or access changed): sign in again",
+              );
+              wallClientsClosed.inc({ reason: "signed_out" });
             },
             // A verifier that fails (not one that refuses) keeps the client: a hiccup must not sign everyone out.
             (err: unknown) => this.#s.logger.error({ err, client: client.id }, "dashboard token re-check failed"),

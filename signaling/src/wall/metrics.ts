@@ -19,7 +19,7 @@ export const wallPartialsDropped = new Counter({
 
 export const wallClientsClosed = new Counter({
   name: "wall_clients_closed_total",
-  help: "Dashboards closed by the node, by reason (too_slow, stalled, token_expired)",
+  help: "Dashboards closed by the node, by reason (too_slow, stalled, signed_out: token expired or withdrawn)",
   labelNames: ["reason"] as const,
 });
 

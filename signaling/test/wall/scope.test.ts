@@ -67,7 +67,8 @@ describe("dashboard tenancy", () => {
 
   it("accepts only well-signed, unexpired business tokens of a known role", async () => {
     const secret = "s".repeat(40);
-    const tokens = new SignedUserTokens(secret);
+    const notWithdrawn = async () => false;
+    const tokens = new SignedUserTokens(secret, notWithdrawn);
     const token = tokens.issue({ userId: "u1", role: "staff", businessId: "alpha", storeCodes: ["a2"] }, 60_000);
     expect(await tokens.verify(token)).toEqual({
       userId: "u1",
@@ -75,7 +76,15 @@ describe("dashboard tenancy", () => {
       businessId: "alpha",
       storeCodes: ["a2"],
     });
-    expect(await new SignedUserTokens("t".repeat(40)).verify(token)).toBeUndefined();
+    expect(await new SignedUserTokens("t".repeat(40), notWithdrawn).verify(token)).toBeUndefined();
+    // One withdrawn since it was issued (records' check says so) no longer passes.
+    const asked: unknown[] = [];
+    const withdrawn = new SignedUserTokens(secret, async (claims) => {
+      asked.push(claims.sub);
+      return true;
+    });
+    expect(await withdrawn.verify(token)).toBeUndefined();
+    expect(asked).toEqual(["u1"]);
     expect(await tokens.verify(`${token}x`)).toBeUndefined();
     const expired = issueUserToken(secret, { sub: "u", role: "owner", bid: "alpha", exp: 1 });
     expect(verifyUserToken(secret, expired)).toBeUndefined();
