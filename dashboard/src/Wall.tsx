@@ -44,7 +44,11 @@ import { Tiles } from "./Tiles.tsx";
 import { Trends } from "./Trends.tsx";
 import { now, t } from "./ui.ts";
 
-const utcOffsetMinutes = () => -new Date().getTimezoneOffset();
+/** The viewer's day: their zone (days follow its clock changes), and their offset now for an older node. */
+const viewerDay = () => ({
+  utcOffsetMinutes: -new Date().getTimezoneOffset(),
+  timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+});
 const MAX_CARDS = 300;
 
 export function Wall(props: {
@@ -90,27 +94,20 @@ export function Wall(props: {
       const store = filter.store;
       const storeCodes = store ? [store] : [];
       const current = () => filter.store === store;
-      const tiles = conn
-        .request({ case: "getTiles", value: { storeCodes, utcOffsetMinutes: utcOffsetMinutes() } }, "tiles")
-        .then(
-          (x) => {
-            if (current()) setTiles(x);
-          },
-          () => {},
-        );
+      const tiles = conn.request({ case: "getTiles", value: { storeCodes, ...viewerDay() } }, "tiles").then(
+        (x) => {
+          if (current()) setTiles(x);
+        },
+        () => {},
+      );
       const trends = props.kiosk
         ? undefined
-        : conn
-            .request(
-              { case: "getTrends", value: { range: range(), storeCodes, utcOffsetMinutes: utcOffsetMinutes() } },
-              "trends",
-            )
-            .then(
-              (x) => {
-                if (current()) setTrends(x);
-              },
-              () => {},
-            );
+        : conn.request({ case: "getTrends", value: { range: range(), storeCodes, ...viewerDay() } }, "trends").then(
+            (x) => {
+              if (current()) setTrends(x);
+            },
+            () => {},
+          );
       void Promise.all([tiles, trends]).then(() => {
         refreshing = false;
         if (refreshAgain) {

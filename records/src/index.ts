@@ -14,19 +14,18 @@ export type {
   ModerationSettingsRecord,
   ModerationState,
 } from "./queries/moderation.ts";
-export {
-  type ConversationRecord,
-  type FeedbackRecord,
-  type RewardRecord,
-  type ScoreRecord,
-  type SegmentRecord,
-  type TilesRecord,
-  type TrendSpan,
-  type TrendsRecord,
-  type ViewerDay,
-  viewerDayStart,
-  type WallQueries,
-  type WallQueryScope,
+export { isTimeZone, type ViewerDay, viewerDayStart } from "./queries/viewerDay.ts";
+export type {
+  ConversationRecord,
+  FeedbackRecord,
+  RewardRecord,
+  ScoreRecord,
+  SegmentRecord,
+  TilesRecord,
+  TrendSpan,
+  TrendsRecord,
+  WallQueries,
+  WallQueryScope,
 } from "./queries/wall.ts";
 export {
   type BegunSession,

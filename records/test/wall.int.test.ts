@@ -104,12 +104,12 @@ describe("the wall's history from Postgres", () => {
     seen.live = await visit({ end: false });
   }, 60_000);
 
-  async function visitEndedAt(endedAtMs: number, score: number): Promise<string> {
-    const c = new Conversation("demo", ids.demo);
+  async function visitEndedAt(endedAtMs: number, score: number, store = "demo", businessId = ids.demo) {
+    const c = new Conversation(store, businessId);
     visits++;
     await records.beginSession({
       sessionId: c.sessionId,
-      storeCode: "demo",
+      storeCode: store,
       consent: { given: true, version: "v1" },
       deviceId: randomUUID(),
       ip: `10.8.${visits % 250}.1`,
@@ -245,6 +245,37 @@ describe("the wall's history from Postgres", () => {
     ]);
     const acme = await records.wall.trends({ businessId: ids.acme, storeCodes: undefined }, "days30", day);
     expect(acme.buckets.reduce((n, b) => n + b.count, 0)).toBe(2);
+  });
+
+  it("draws a viewer's days and hours through a clock change in their zone", async () => {
+    const [nordic] = await records.sql<{ id: string }[]>`
+      insert into businesses (id, name) values (gen_random_uuid(), 'Nordic') returning id`;
+    await records.sql`
+      insert into stores (id, business_id, code, name, language, time_zone, reward_policy)
+      select gen_random_uuid(), ${nordic!.id}, 'nordic', 'Nordic', 'sv-SE', 'Europe/Stockholm', reward_policy
+      from stores where code = 'demo'`;
+    const at = Date.parse;
+    // Stockholm's clocks went forward on Sunday 2026-03-29 at 02:00 (01:00 UTC).
+    await visitEndedAt(at("2026-03-28T22:30:00Z"), 60, "nordic", nordic!.id); // Saturday 23:30, UTC+1
+    await visitEndedAt(at("2026-03-29T01:30:00Z"), 40, "nordic", nordic!.id); // Sunday 03:30, UTC+2
+    await visitEndedAt(at("2026-03-29T21:30:00Z"), 80, "nordic", nordic!.id); // Sunday 23:30
+    const scope = { businessId: nordic!.id, storeCodes: undefined };
+    const sundayNight = { nowMs: at("2026-03-29T21:45:00Z"), utcOffsetMinutes: 120, timeZone: "Europe/Stockholm" };
+
+    const hours = await records.wall.trends(scope, "today", sundayNight);
+    expect(hours.buckets).toHaveLength(23);
+    expect(hours.buckets[0]!.startMs).toBe(at("2026-03-28T23:00:00Z"));
+    expect(hours.buckets.flatMap((b, i) => (b.count ? [[i, b.count]] : []))).toEqual([
+      [2, 1], // the third hour of the day is 03:00
+      [22, 1],
+    ]);
+    const week = await records.wall.trends(scope, "days7", sundayNight);
+    expect(week.buckets.at(-1)).toMatchObject({ startMs: at("2026-03-28T23:00:00Z"), count: 2, averageScore: 60 });
+    expect(week.buckets.at(-2)).toMatchObject({ startMs: at("2026-03-27T23:00:00Z"), count: 1, averageScore: 60 });
+    expect((await records.wall.tiles(scope, sundayNight)).todayCount).toBe(2);
+    // The viewer's offset alone (what older dashboards send) moves Saturday's last hour into Sunday.
+    const offsetOnly = { nowMs: sundayNight.nowMs, utcOffsetMinutes: 120 };
+    expect((await records.wall.tiles(scope, offsetOnly)).todayCount).toBe(3);
   });
 
   it("names the owners who receive a business's alerts, and businesses by id", async () => {

@@ -9,9 +9,9 @@
 // business, or every business for admins; perhaps only some stores) and reads
 // nothing outside it. A scope that names no valid business reads nothing.
 import type { Sql } from "postgres";
+import { type ViewerDay, viewerDayEdges, viewerDayStart, viewerHourEdges } from "./viewerDay.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DAY_MS = 86_400_000;
 /** Below this final sentiment a conversation counts as negative about its topics. */
 const NEGATIVE_SENTIMENT = -0.2;
 /** Reward states in which money went to the customer's Stripe account. */
@@ -24,19 +24,6 @@ export interface WallQueryScope {
   businessId: string | undefined;
   /** undefined: every store of the business (or of every business). */
   storeCodes: readonly string[] | undefined;
-}
-
-/** "Today" as the viewer's clock has it. */
-export interface ViewerDay {
-  nowMs: number;
-  /** The viewer's offset from UTC in minutes (Stockholm: 60, or 120 in summer). */
-  utcOffsetMinutes: number;
-}
-
-/** Midnight of the viewer's day containing `day.nowMs` (minus `daysBack` days), as unix ms. */
-export function viewerDayStart(day: ViewerDay, daysBack = 0): number {
-  const offset = day.utcOffsetMinutes * 60_000;
-  return Math.floor((day.nowMs + offset) / DAY_MS) * DAY_MS - offset - daysBack * DAY_MS;
 }
 
 export interface ScoreRecord {
@@ -433,22 +420,16 @@ export async function wallTrends(
   span: TrendSpan,
   day: ViewerDay,
 ): Promise<TrendsRecord> {
-  const hourly = span === "today";
-  const days = span === "days30" ? 30 : 7;
-  const fromMs = hourly ? viewerDayStart(day) : viewerDayStart(day, days - 1);
-  const widthMs = hourly ? 3_600_000 : DAY_MS;
-  const count = hourly ? 24 : days;
-  const buckets = Array.from({ length: count }, (_, i) => ({
-    startMs: fromMs + i * widthMs,
-    count: 0,
-    averageScore: 0,
-  }));
+  // Bucket edges, not a width: in the viewer's zone a day (and so today's hours) may be 23 or 25 hours.
+  const edges = span === "today" ? viewerHourEdges(day) : viewerDayEdges(day, span === "days30" ? 30 : 7);
+  const starts = edges.slice(0, -1);
+  const buckets = starts.map((startMs) => ({ startMs, count: 0, averageScore: 0 }));
   if (!validScope(scope)) return { span, buckets, topics: [] };
-  const from = new Date(fromMs);
-  const to = new Date(fromMs + count * widthMs);
+  const from = new Date(edges[0]!);
+  const to = new Date(edges.at(-1)!);
   const [volume, topics] = await Promise.all([
     sql<{ bucket: number; n: number; average: number | null }[]>`
-      select floor(extract(epoch from (s.ended_at - ${from}::timestamptz)) * 1000 / ${widthMs})::int as bucket,
+      select width_bucket(extract(epoch from s.ended_at) * 1000, ${starts}::float8[]) - 1 as bucket,
              count(*) as n, (avg(f.score))::float8 as average
       from sessions s
       join stores st on st.id = s.store_id

@@ -30,11 +30,12 @@ import {
   type Subscribe,
 } from "@parley/proto/wall";
 import { ErrorSchema } from "@parley/proto/ws";
+import { isTimeZone } from "@parley/records";
 import type { Logger } from "pino";
 import type { DashboardCaller, DashboardTokenVerifier } from "../auth/userToken.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { AlertEngine } from "./alerts/AlertEngine.ts";
-import type { HistoryScope, WallHistory } from "./history/WallHistory.ts";
+import type { DayWindow, HistoryScope, WallHistory } from "./history/WallHistory.ts";
 import type { LiveConversations } from "./LiveConversations.ts";
 import { wallClientsClosed, wallRequestsRefused } from "./metrics.ts";
 import type { WallModeration } from "./moderation/WallModeration.ts";
@@ -74,6 +75,20 @@ const historyScope = (scope: WallScope): HistoryScope => ({
   businessId: scope.businessId,
   storeCodes: scope.storeCodes,
 });
+
+/** Offsets beyond any zone's (UTC−12 to UTC+14), with a margin. */
+const MAX_UTC_OFFSET_MINUTES = 18 * 60;
+
+/** "Today" for a request's viewer: their IANA zone when the dashboard sends one, else their UTC offset. */
+function viewerDay(asked: { utcOffsetMinutes: number; timeZone: string }): DayWindow {
+  if (Math.abs(asked.utcOffsetMinutes) > MAX_UTC_OFFSET_MINUTES)
+    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `utc_offset_minutes out of range: ${asked.utcOffsetMinutes}`);
+  if (asked.timeZone && !isTimeZone(asked.timeZone))
+    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `unknown time zone: ${asked.timeZone.slice(0, 64)}`);
+  const day: DayWindow = { nowMs: Date.now(), utcOffsetMinutes: asked.utcOffsetMinutes };
+  if (asked.timeZone) day.timeZone = asked.timeZone;
+  return day;
+}
 
 export class WallRequests {
   readonly #s: WallServices;
@@ -196,19 +211,13 @@ export class WallRequests {
         return { case: "conversation", value: await this.#conversation(caller, kind.value.sessionId) };
       case "getTiles": {
         const scope = await this.#narrowed(client, caller, kind.value.storeCodes);
-        const tiles = await this.#s.history.tiles(historyScope(scope), {
-          nowMs: Date.now(),
-          utcOffsetMinutes: kind.value.utcOffsetMinutes,
-        });
+        const tiles = await this.#s.history.tiles(historyScope(scope), viewerDay(kind.value));
         tiles.liveNow = this.#s.live.liveCount(scope);
         return { case: "tiles", value: tiles };
       }
       case "getTrends": {
         const scope = await this.#narrowed(client, caller, kind.value.storeCodes);
-        const trends = await this.#s.history.trends(historyScope(scope), kind.value.range, {
-          nowMs: Date.now(),
-          utcOffsetMinutes: kind.value.utcOffsetMinutes,
-        });
+        const trends = await this.#s.history.trends(historyScope(scope), kind.value.range, viewerDay(kind.value));
         return { case: "trends", value: trends };
       }
       case "moderate": {

@@ -8,7 +8,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { DashboardCaller } from "../../src/auth/userToken.ts";
 import type { AlertEngine } from "../../src/wall/alerts/AlertEngine.ts";
-import type { WallHistory } from "../../src/wall/history/WallHistory.ts";
+import type { DayWindow, WallHistory } from "../../src/wall/history/WallHistory.ts";
 import { LiveConversations } from "../../src/wall/LiveConversations.ts";
 import type { WallModeration } from "../../src/wall/moderation/WallModeration.ts";
 import { type DashboardSocket, MAX_REQUESTS_IN_FLIGHT, WallClient } from "../../src/wall/WallClient.ts";
@@ -25,6 +25,7 @@ const owner: DashboardCaller = { userId: "u", role: "owner", businessId: "b", st
 const unused = () => Promise.reject(new Error("not used by this test"));
 
 function rig() {
+  const windows: DayWindow[] = [];
   let release = () => {};
   const gate = new Promise<void>((resolve) => {
     release = resolve;
@@ -34,7 +35,8 @@ function rig() {
     recent: unused,
     feedback: unused,
     conversation: unused,
-    tiles: async () => {
+    tiles: async (_scope, window) => {
+      windows.push(window);
       await gate;
       return create(TilesSchema, {});
     },
@@ -75,7 +77,7 @@ function rig() {
     requests.onMessage(client, bytes.slice().buffer, true);
   };
   const answer = (requestId: number) => responses.filter((r) => r.requestId === requestId);
-  return { send, answer, release, responses, closed: () => closed, client };
+  return { send, answer, release, responses, closed: () => closed, client, windows };
 }
 
 const settle = async (done: () => boolean) => {
@@ -114,5 +116,34 @@ describe("a dashboard's requests in flight", () => {
     await settle(() => answer(100).length > 0);
     expect(answer(100)[0]?.result.case).toBe("tiles");
     expect(closed()).toBeUndefined();
+  });
+});
+
+describe("the viewer's day a dashboard asks for", () => {
+  it("passes its time zone on, and refuses an unknown zone or an offset no zone has", async () => {
+    const { send, answer, release, windows } = rig();
+    release();
+    send(1, { case: "hello", value: { token: "good" } });
+    await settle(() => answer(1).length > 0);
+    send(2, { case: "getTiles", value: { utcOffsetMinutes: 60, timeZone: "Europe/Stockholm" } });
+    send(3, { case: "getTiles", value: { utcOffsetMinutes: -300 } });
+    send(4, { case: "getTiles", value: { utcOffsetMinutes: 60, timeZone: "Mars/Olympus_Mons" } });
+    send(5, { case: "getTiles", value: { utcOffsetMinutes: 100_000 } });
+    await settle(() => [2, 3, 4, 5].every((id) => answer(id).length > 0));
+    expect([2, 3].map((id) => answer(id)[0]?.result.case)).toEqual(["tiles", "tiles"]);
+    expect(windows.map(({ utcOffsetMinutes, timeZone }) => ({ utcOffsetMinutes, timeZone }))).toEqual([
+      { utcOffsetMinutes: 60, timeZone: "Europe/Stockholm" },
+      { utcOffsetMinutes: -300, timeZone: undefined },
+    ]);
+    for (const [id, says] of [
+      [4, /unknown time zone: Mars\/Olympus_Mons/],
+      [5, /utc_offset_minutes out of range/],
+    ] as const) {
+      const result = answer(id)[0]?.result;
+      expect(result?.case).toBe("error");
+      if (result?.case !== "error") continue;
+      expect(result.value.code).toBe(ErrorCode.INVALID_ARGUMENT);
+      expect(result.value.message).toMatch(says);
+    }
   });
 });

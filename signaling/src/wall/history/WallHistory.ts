@@ -15,8 +15,10 @@ export interface HistoryScope {
 /** "Today" as the viewer's clock has it. */
 export interface DayWindow {
   nowMs: number;
-  /** The viewer's offset from UTC (Stockholm: 60, or 120 in summer). */
+  /** The viewer's offset from UTC (Stockholm: 60, or 120 in summer); used without `timeZone`. */
   utcOffsetMinutes: number;
+  /** The viewer's IANA time zone, checked (records' isTimeZone): days follow its clock changes. */
+  timeZone?: string;
 }
 
 export interface WallHistory {
