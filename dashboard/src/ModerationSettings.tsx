@@ -32,8 +32,11 @@ export function ModerationSettings(props: {
       return;
     }
     setEditing(false);
-    setSaved(true);
-    setTimeout(() => setSaved(false), 2000);
+    setSaved(true); // until the next edit: what the inputs show is what is saved
+  };
+  const edited = () => {
+    setEditing(true);
+    setSaved(false);
   };
   const publicScreen = () =>
     `${import.meta.env.BASE_URL}?public=1&kiosk=1${props.businessId ? `&business=${encodeURIComponent(props.businessId)}` : ""}`;
@@ -48,7 +51,7 @@ export function ModerationSettings(props: {
           min="0"
           max="100"
           value={shown()?.autoApproveAbove ?? 0}
-          onInput={() => setEditing(true)}
+          onInput={edited}
         />
       </label>
       <label>
@@ -57,7 +60,7 @@ export function ModerationSettings(props: {
           ref={phrases}
           type="text"
           value={shown()?.redactedPhrases.join(", ") ?? ""}
-          onInput={() => setEditing(true)}
+          onInput={edited}
           data-testid="redacted-phrases"
         />
       </label>

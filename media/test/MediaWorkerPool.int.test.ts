@@ -56,7 +56,8 @@ describe("MediaWorkerPool (real mediasoup workers)", () => {
     await expect.poll(starts).toBeGreaterThan(2); // it is retrying
     pool.close();
     const after = starts();
-    await new Promise((r) => setTimeout(r, 500));
+    // Longer than the next retry's wait would be (it doubles: 1 s after the third try, 2 s after the fourth).
+    await new Promise((r) => setTimeout(r, 2_500));
     expect(starts()).toBeLessThanOrEqual(after + 1); // at most a try already under way
     expect(pool.size).toBe(0);
   });

@@ -166,6 +166,8 @@ describe("customer app on a phone: the phone pauses the microphone", () => {
     const notice = p.getByTestId("notice");
     await osDoes(p, "mute");
     await notice.filter({ hasText: "paused by the phone" }).waitFor({ timeout: 10_000 });
+    // The speech stream is live (its first transcript shows): its own "live" cannot clear the notice below.
+    await p.locator("[data-segment]").first().waitFor({ timeout: 30_000 });
     const speechStatus = (state: StreamState) =>
       session.publishEvent(
         create(LiveEventSchema, { kind: { case: "status", value: { sessionId: session.id, state, detail: "" } } }),

@@ -92,7 +92,16 @@ describe("conversation with the AI in a real browser", () => {
         console.log("transcript:", await page.getByTestId("transcript").textContent());
         throw error;
       });
-    await page.waitForTimeout(600);
+    // Enough samples of the silence after the interruption (a busy renderer samples slower than every 20 ms).
+    await page.waitForFunction(
+      () => {
+        const all = (window as unknown as { __levels: { at: number; state: string }[] }).__levels;
+        const after = all.filter((l) => l.state === "interrupted");
+        return after.filter((l) => l.at > after[0]!.at + 300).length > 5;
+      },
+      undefined,
+      { timeout: 10_000 },
+    );
     const levels = await page.evaluate(
       () => (window as unknown as { __levels: { at: number; rms: number; state: string }[] }).__levels,
     );

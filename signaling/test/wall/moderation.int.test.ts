@@ -113,7 +113,7 @@ describe("moderation", () => {
     // The reward decided again (a retried end) asks the threshold again: hidden stays hidden, nothing is sent.
     const before = sent.length;
     await rig.records.finalizer.finalize(c.sessionId);
-    await new Promise((r) => setTimeout(r, 200));
+    await moderation.settled(); // the automatic approval the decision set off, if any
     expect(sent.length).toBe(before);
     expect((await moderation.decisions([c.sessionId]))[0]).toMatchObject({ status: ModerationStatus.HIDDEN });
   });
