@@ -147,8 +147,9 @@ export class AsrWorker {
     if (this.#probe && now - this.#probe.at < maxAgeMs) return this.#probe.result;
     const result = this.info(timeoutMs).then(
       (info): ProbeResult => {
+        // Answering GetWorkerInfo is not recognising speech (a hung decoder still answers it):
+        // a worker marked down after a broken stream sits its time out, or comes back with a stream's "ready".
         this.#unanswered = false;
-        this.markUp();
         // 0 means the worker sets no limit: no capacity series rather than a zero one.
         if (info.maxStreams > 0) asrWorkerCapacity.set({ worker: this.address }, info.maxStreams);
         else asrWorkerCapacity.remove({ worker: this.address });

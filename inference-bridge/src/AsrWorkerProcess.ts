@@ -24,6 +24,8 @@ export interface AsrWorkerProcessOptions {
   startTimeoutMs?: number;
   /** Callers must send `authorization: Bearer <token>`; absent: the worker asks for nothing. */
   authToken?: string;
+  /** Starts the child; node's spawn unless a test makes a start fail. */
+  spawnChild?: typeof spawn;
 }
 
 /** What the worker may see of the node's environment: the system's basics and its own knobs. */
@@ -95,7 +97,8 @@ export class AsrWorkerProcess {
   async stop(): Promise<void> {
     this.#stopped = true;
     const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    // No pid: that child never started (a failed spawn), so no exit will come.
+    if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => child.kill("SIGKILL"), 3_000);
       child.once("exit", () => {
@@ -112,7 +115,7 @@ export class AsrWorkerProcess {
     if (this.#options.maxStreams) args.push("--max-streams", String(this.#options.maxStreams));
     if (this.#options.workerId) args.push("--worker-id", this.#options.workerId);
     args.push(...(this.#options.extraArgs ?? []));
-    const child = spawn(path.join(ASR_WORKER_DIR, ".venv/bin/python"), args, {
+    const child = (this.#options.spawnChild ?? spawn)(path.join(ASR_WORKER_DIR, ".venv/bin/python"), args, {
       cwd: ASR_WORKER_DIR,
       stdio: ["ignore", "pipe", "pipe"],
       env: workerEnvironment(process.env, this.#options.authToken),
@@ -140,14 +143,24 @@ export class AsrWorkerProcess {
           resolve();
         }
       });
-      child.once("exit", (code, signal) => {
+      /** The child is gone (it exited, or could not be spawned at all): once, whichever says so first. */
+      let gone = false;
+      const onGone = (why: Error, details: Record<string, unknown>) => {
+        if (gone) return;
+        gone = true;
         clearTimeout(timer);
-        if (!ready) reject(new Error(`speech worker exited during start (code ${code}, signal ${signal})`));
+        if (!ready) reject(why);
         // The first start's failure is the caller's to handle (start() rejects): no restarts behind its back.
         if (this.#stopped || this.#child !== child || !this.#started) return;
-        logger.error({ code, signal, port: this.port }, "speech worker exited");
+        logger.error({ ...details, port: this.port }, "speech worker exited");
         if (this.#options.restart) this.#restartLater();
-      });
+      };
+      child.once("exit", (code, signal) =>
+        onGone(new Error(`speech worker exited during start (code ${code}, signal ${signal})`), { code, signal }),
+      );
+      // Without a listener a failed spawn (EAGAIN, ENOMEM, a removed venv) would crash the node;
+      // "exit" may not follow it, so it ends the child's life here too.
+      child.once("error", (err) => onGone(err, { err }));
     });
   }
 

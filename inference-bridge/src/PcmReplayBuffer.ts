@@ -32,7 +32,12 @@ export class PcmReplayBuffer {
   push(pcm: Int16Array, offsetSamples: number, capturedAtMs: number): PcmChunk {
     const bytes = pcm.byteLength;
     if (bytes > this.#ring.byteLength) throw new RangeError("chunk larger than the replay buffer");
-    if (this.#writeAt + bytes > this.#ring.byteLength) this.#writeAt = 0;
+    if (this.#writeAt + bytes > this.#ring.byteLength) {
+      // Wrapping: what lies after the write point is older than anything at the ring's start, and
+      // chunks leave oldest first, so the tail goes before the start can be overwritten.
+      this.#evictOverlapping(this.#writeAt, this.#ring.byteLength);
+      this.#writeAt = 0;
+    }
     this.#evictOverlapping(this.#writeAt, this.#writeAt + bytes);
     this.#ring16.set(pcm, this.#writeAt >> 1);
     const chunk: PcmChunk = { offsetSamples, samples: pcm.length, start: this.#writeAt, capturedAtMs };

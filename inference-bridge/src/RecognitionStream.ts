@@ -100,7 +100,7 @@ export class RecognitionStream {
   #retryTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
   readonly #replayWindowMs: number;
-  /** When the committed offset last moved: a resume replays from there, so the ring must still hold it. */
+  /** When the committed offset last moved (or the first audio came): a resume replays from there, so the ring must still hold it. */
   #committedAt = performance.now();
   #reconnecting = false;
   #reportedOverflow = 0;
@@ -179,8 +179,10 @@ export class RecognitionStream {
   push(pcm: Int16Array, offsetSamples: number, capturedAtMs: number): void {
     if (this.#closed || this.#ending) return;
     if (!this.#started) {
-      // The first audio: open the stream, starting with this chunk.
+      // The first audio: open the stream, starting with this chunk. The ring holds audio from now
+      // on, so its window for resumes counts from here, not from when the conversation began.
       this.#started = true;
+      this.#committedAt = performance.now();
       this.#pushedTo = offsetSamples;
       this.#open();
       if (this.#closed) return;
@@ -472,8 +474,13 @@ export class RecognitionStream {
         const before = this.#replay.size;
         // A worker acknowledges a final right after sending it: every final so far is committed.
         this.#nextSegmentId = Math.max(this.#nextSegmentId, this.#lastFinalId + 1);
-        if (response.kind.value.committedOffsetSamples > this.#committed) this.#onCommitProgress();
-        this.#committed = Math.max(this.#committed, response.kind.value.committedOffsetSamples);
+        // A worker cannot have committed audio it was never sent: trusting it would drop that audio from the ring.
+        const acked = response.kind.value.committedOffsetSamples;
+        if (acked > this.#sentTo)
+          this.#log.warn({ acked, sentTo: this.#sentTo }, "speech worker acknowledged audio it was not sent");
+        const committed = Math.min(acked, this.#sentTo);
+        if (committed > this.#committed) this.#onCommitProgress();
+        this.#committed = Math.max(this.#committed, committed);
         this.#replay.commit(this.#committed);
         voiceProcessingQueueSize.dec(before - this.#replay.size);
         break;

@@ -37,6 +37,37 @@ describe("PcmReplayBuffer", () => {
     for (const c of live) expect(new Int16Array(buffer.view(c).slice().buffer)[0]).toBe(c.offsetSamples / 4);
   });
 
+  it("never overwrites a held chunk, whatever the chunk sizes (wraps that leave a tail)", () => {
+    // Chunks of uneven size (the decoder's silence fill, trimmed packets), commits now and then:
+    // every chunk still held must read back its own samples.
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    for (let run = 0; run < 50; run++) {
+      const buffer = new PcmReplayBuffer(64);
+      let offset = 0;
+      for (let i = 1; i <= 200; i++) {
+        const samples = 1 + random(20);
+        buffer.push(chunk(i % 30_000, samples), offset, 0);
+        offset += samples;
+        if (random(12) === 0) buffer.commit(offset - random(100));
+        let previousEnd: number | undefined;
+        for (const c of buffer.chunks()) {
+          const id = new Int16Array(buffer.view(c).slice().buffer);
+          expect(id.every((v) => v === id[0])).toBe(true);
+          // Held chunks are consecutive audio: none was lost from the middle.
+          if (previousEnd !== undefined) expect(c.offsetSamples).toBe(previousEnd);
+          previousEnd = c.offsetSamples + c.samples;
+        }
+        const ids = [...buffer.chunks()].map((c) => new Int16Array(buffer.view(c).slice().buffer)[0]);
+        expect(ids).toEqual([...ids].sort((a, b) => a! - b!));
+        expect(new Set(ids).size).toBe(ids.length);
+      }
+    }
+  });
+
   it("finds the capture time of the audio just before a sample, while it is held", () => {
     const buffer = new PcmReplayBuffer(100);
     buffer.push(chunk(0), 0, 10);

@@ -168,6 +168,63 @@ describe("RecognitionStream", () => {
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
   });
 
+  it("does not trust a worker that acknowledges audio it was never sent: the next worker gets it", async () => {
+    const a = await recognizer();
+    const b = await recognizer();
+    a.overAckSamples = b.overAckSamples = 8_000; // half a second more than it heard
+    const pool = new AsrWorkerPool({ addresses: [a.address, b.address], logger });
+    cleanups.push(() => pool.close());
+    const lines: Record<string, unknown>[] = [];
+    const stream = new RecognitionStream({
+      sessionId: "over-ack",
+      pool,
+      logger: capturingLogger(lines),
+      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 2_000 },
+      onSegment: () => {},
+      onState: () => {},
+    });
+    cleanups.push(() => stream.close());
+    feed(stream, 0, 60); // 1.2 s: a commit at 1 s, acknowledged as 1.5 s
+    const [first, second] = await used(a, b);
+    await expect.poll(() => first.streams[0]!.requests.length).toBe(1 + 60);
+    first.kill();
+    feed(stream, 60, 40);
+    await expect.poll(() => second.streams[0]?.requests.length ?? 0, { timeout: 5_000 }).toBeGreaterThan(0);
+    const config = second.streams[0]!.requests[0]!.kind;
+    if (config.case !== "config") throw new Error("first request must be the config");
+    // The resume starts where the first worker could have committed (all it was sent), not past it.
+    expect(config.value.startOffsetSamples).toBe(60 * FRAME);
+    // Everything from there on reached it, contiguously (what waited in the ring goes in runs).
+    await expect
+      .poll(() => received(second.streams[0]!.requests).reduce((end, [offset, n]) => Math.max(end, offset + n), 0))
+      .toBe(100 * FRAME);
+    expect(contiguousEnd(received(second.streams[0]!.requests), 60 * FRAME)).toBe(100 * FRAME);
+    expect(lines.some((l) => l.msg === "speech worker acknowledged audio it was not sent")).toBe(true);
+  });
+
+  it("counts the replay ring's window for a resume from the first audio, not from the stream's creation", async () => {
+    // Nothing answers: each attempt fails at once.
+    const pool = new AsrWorkerPool({ addresses: ["127.0.0.1:1"], logger, downForMs: 10 });
+    cleanups.push(() => pool.close());
+    const states: StreamState[] = [];
+    const stream = new RecognitionStream({
+      sessionId: "late-start",
+      pool,
+      logger,
+      replaySeconds: 1,
+      retry: { maxRetry: 5, retryIntervalMs: 20, timeoutMs: 500 },
+      onSegment: () => {},
+      onState: (s) => states.push(s),
+    });
+    cleanups.push(() => stream.close());
+    // The customer takes longer than the ring's second to start talking.
+    await new Promise((r) => setTimeout(r, 1_200));
+    feed(stream, 0, 10);
+    await expect.poll(() => stream.state, { timeout: 20_000 }).toBe(StreamState.FAILED);
+    // It tried again before giving up, as a stream that started at once would.
+    expect(states).toContain(StreamState.RECONNECTING);
+  });
+
   it("has the next worker re-finalise, under the same id, a final whose ack never came", async () => {
     const a = await recognizer();
     const b = await recognizer();
@@ -646,5 +703,24 @@ describe("RecognitionStream", () => {
     expect(transcript.finalText()).toBe("audio 0-1000 ms partial 1");
     expect(finals.map((s) => s.segmentId)).toEqual([0, 1]);
     expect(stream.state).toBe(StreamState.ENDED);
+  });
+});
+
+describe("AsrWorkerPool", () => {
+  it("keeps a worker whose stream broke out of picks while it still answers probes, then takes it back", async () => {
+    const a = await recognizer();
+    const b = await recognizer();
+    const pool = new AsrWorkerPool({ addresses: [a.address, b.address], logger, downForMs: 1_500 });
+    cleanups.push(() => pool.close());
+    const [first, second] = pool.workers;
+    expect(pool.pick()).toBe(first);
+    // A stream on the first broke (its decoder hung, say): it still answers GetWorkerInfo.
+    pool.reportFailure(first!, new Error("stream broke (test)"), "s1");
+    const probes = await pool.probe(1_000, 0);
+    expect(probes.map((p) => p.ok)).toEqual([true, true]);
+    expect(first!.healthy).toBe(false);
+    expect(pool.pick()).toBe(second);
+    // Its time out, it is picked again.
+    await expect.poll(() => pool.pick(), { timeout: 5_000 }).toBe(first);
   });
 });

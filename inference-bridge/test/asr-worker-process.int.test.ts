@@ -2,6 +2,7 @@
 // stalls leaves no process behind and no restarts nobody asked for (start()
 // rejected, so nobody holds a handle to stop them); a worker that crashes
 // after it started is restarted.
+import { type SpawnOptions, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
@@ -83,6 +84,25 @@ describe("the speech worker process", () => {
     }
     expect(processesOf(id)).toBe(0);
   });
+
+  it("keeps restarting a worker whose restarts cannot even be spawned, without taking the node down", async () => {
+    const id = workerId("unspawnable");
+    const { logger, lines } = capturingLogger();
+    // The machine refuses the next two processes (as EAGAIN or a removed environment would), then lets one start.
+    let spawns = 0;
+    const spawnChild = ((command: string, args: readonly string[], options: SpawnOptions) =>
+      spawn(++spawns === 2 || spawns === 3 ? "/nonexistent/python" : command, args, options)) as typeof spawn;
+    const worker = await AsrWorkerProcess.start({ logger, workerId: id, restart: true, spawnChild });
+    try {
+      worker.kill();
+      await expect.poll(() => spawns, { timeout: 30_000 }).toBe(4);
+      await expect.poll(() => lifecycle(lines).at(-1), { timeout: 30_000 }).toBe("speech worker started");
+      expect(lifecycle(lines).filter((m) => m === "speech worker restart failed")).toHaveLength(2);
+      expect(processesOf(id)).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+  }, 60_000);
 
   it("logs a stream it rejects with the session's id", async () => {
     const { logger, lines } = capturingLogger();

@@ -34,6 +34,8 @@ export class RecordingRecognizer {
    * final (as a worker that commits the noise before the words).
    */
   acksWithoutFinals = false;
+  /** Acknowledge this many samples beyond what was received (a buggy worker). */
+  overAckSamples = 0;
   /** Ignore the client's end (as a worker whose decoder hangs at the end): no finals, the call stays open. */
   ignoreEnd = false;
   /** Answer every config with this status (as a worker refusing the client's request or token). */
@@ -143,7 +145,9 @@ export class RecordingRecognizer {
           );
           if (!this.withholdAcks)
             call.write(
-              create(RecognizeResponseSchema, { kind: { case: "ack", value: { committedOffsetSamples: received } } }),
+              create(RecognizeResponseSchema, {
+                kind: { case: "ack", value: { committedOffsetSamples: received + this.overAckSamples } },
+              }),
             );
           segmentId++;
           start = received;

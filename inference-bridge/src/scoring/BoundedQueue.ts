@@ -16,7 +16,8 @@ export class BoundedQueue extends BoundedSlots {
     super({
       maxRunning: options.maxConcurrent,
       maxWaiting: options.maxWaiting,
-      full: () => new ScoringError("queue_full", `LLM queue full (${options.maxWaiting} waiting)`, { retryable: true }),
+      // Not retryable: waiting for room here would only delay the built-in answer the caller falls back to.
+      full: () => new ScoringError("queue_full", `LLM queue full (${options.maxWaiting} waiting)`),
       aborted: abortedError,
       onWaitingChange: options.onWaitingChange,
     });

@@ -123,7 +123,7 @@ describe("FallbackScorer", () => {
     const primary: ScoringEngine = {
       name: "ollama:test",
       score: async (text) => {
-        if (full) throw new ScoringError("queue_full", "LLM queue full (16 waiting)", { retryable: true });
+        if (full) throw new ScoringError("queue_full", "LLM queue full (16 waiting)");
         return { ...new BuiltinScorer().scoreSync(text), engine: "ollama:test" };
       },
     };

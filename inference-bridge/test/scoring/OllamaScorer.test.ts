@@ -238,8 +238,11 @@ describe("OllamaScorer", () => {
     const waiting = failure(scorer.score(TEXT, controller.signal));
     await waitFor(() => server.chatRequests.length === 1);
     expect(await metricValue("llm_queue_size")).toBe(1);
+    const fullBefore = await metricValue("llm_failures_total", { reason: "queue_full" });
     const refused = await failure(scorer.score(TEXT, signal()));
-    expect(refused).toMatchObject({ reason: "queue_full", retryable: true });
+    expect(refused).toMatchObject({ reason: "queue_full", retryable: false });
+    // Once: no retries waiting for room while the caller could have its built-in answer.
+    expect(await metricValue("llm_failures_total", { reason: "queue_full" })).toBe(fullBefore + 1);
     controller.abort();
     expect(await running).toMatchObject({ reason: "aborted" });
     expect(await waiting).toMatchObject({ reason: "aborted" });
