@@ -9,7 +9,9 @@ import {
 } from "@parley/proto/live";
 import { ErrorCode } from "@parley/proto/ws";
 import { createEffect, createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
+import { ClaimReward } from "./ClaimReward.tsx";
 import { Connection, ConnectionLost, ServerError } from "./connection.ts";
+import { DataCode } from "./DataCode.tsx";
 import type { MessageKey } from "./i18n.ts";
 import { formatReward, switchLanguage, t } from "./locale.ts";
 import { refusalMessage } from "./refusals.ts";
@@ -83,7 +85,6 @@ export function App() {
   const [ending, setEnding] = createSignal<ConversationEnded>();
   const [reward, setReward] = createSignal<RewardUpdate>();
   const [access, setAccess] = createSignal<{ sessionId: string; dataCode: string }>();
-  const [claim, setClaim] = createSignal<"idle" | "busy" | "failed">("idle");
   /** Seconds until a busy node asked to be tried again; 0: the retry button is live. */
   const [retryWait, setRetryWait] = createSignal(0);
   let retryTicker: ReturnType<typeof setInterval> | undefined;
@@ -159,7 +160,6 @@ export function App() {
     setQuestion(undefined);
     setEnding(undefined);
     setReward(undefined);
-    setClaim("idle");
     try {
       // Consent is given on the screen before this: the microphone opens only now.
       microphone = watched(await openMicrophone(rawAudio));
@@ -194,6 +194,9 @@ export function App() {
       // A microphone that ended while the call was being set up was not reopened then (not live yet).
       if (microphone?.readyState === "ended") void microphoneEnded();
     } catch (error) {
+      // Already failed, with its own reason (the speech service is unavailable, the node closed
+      // the socket): the setup's own rejection that follows says less.
+      if (phase() !== "starting") return;
       failWith(error);
     }
   }
@@ -218,7 +221,10 @@ export function App() {
   /** Opens the microphone again and sends it on the same producer; else ends the conversation with what was said. */
   async function microphoneEnded() {
     if (phase() !== "live") return;
-    setNotice(t("micReopening"));
+    // Media being set up again (a rejoin, a moved worker) keeps its notice, which says more, and
+    // picks the new track up itself (openVoice).
+    const settingUpMedia = () => rejoining() || mediaReset !== undefined;
+    if (!settingUpMedia()) setNotice(t("micReopening"));
     try {
       const track = watched(await openMicrophone(rawAudio));
       if (phase() !== "live") {
@@ -228,7 +234,7 @@ export function App() {
       microphone = track;
       setMicMuted(track.muted);
       await voice?.replaceMicrophone(track);
-      setNotice("");
+      if (!settingUpMedia()) setNotice("");
     } catch {
       setNotice(t("micLost"));
       void finish();
@@ -240,9 +246,13 @@ export function App() {
     voice = undefined;
   }
 
-  /** Microphone up, the AI's voice down, on the session's media of the moment. */
+  /**
+   * Microphone up, the AI's voice down, on the session's media of the moment. A microphone
+   * opened again meanwhile (the old track ended during the setup) replaces the one it started with.
+   */
   async function openVoice(c: Connection, mic: MediaStreamTrack) {
     voice = await connectVoice(c, mic);
+    if (microphone && microphone !== mic) await voice.replaceMicrophone(microphone);
     if (aiAudio) {
       aiAudio.srcObject = new MediaStream([voice.aiVoice]);
       void aiAudio.play().catch(() => {}); // started by the tap on "Start talking"
@@ -269,8 +279,16 @@ export function App() {
       } while (mediaReset.again && c === connection && phase() === "live");
       setNotice("");
     } catch (error) {
-      // The socket dropped meanwhile: its close handler joins again and sets the media up.
-      if (error instanceof ConnectionLost || c !== connection || rejoining() || phase() !== "live") return;
+      if (c !== connection || rejoining() || phase() !== "live") return;
+      if (error instanceof ConnectionLost) {
+        // The socket dropped meanwhile: its close handler joins again and sets the media up.
+        if (!c.open) return;
+        // Or it is open but the node stopped answering (a request timed out): no close will come,
+        // so give it up and join again as after a drop.
+        c.abandon();
+        void rejoin();
+        return;
+      }
       failWith(error);
     } finally {
       mediaReset = undefined;
@@ -345,9 +363,8 @@ export function App() {
    * again; the transcript so far comes back by segment id, so nothing shows twice.
    */
   async function rejoin() {
-    const mic = microphone;
     const joinAt = session;
-    if (!mic || !joinAt) return fail(t("connectionLost"));
+    if (!microphone || !joinAt) return fail(t("connectionLost"));
     if (rejoining()) return; // one loop at a time: two would take the session from each other
     setRejoining(true);
     voice?.stop();
@@ -361,6 +378,9 @@ export function App() {
       for (let attempt = 0; attempt < REJOIN_ATTEMPTS && phase() === "live"; attempt++) {
         await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** attempt, 4_000)));
         let joined: Connection | undefined;
+        // The microphone of this attempt: it may have been opened again since the last.
+        const mic = microphone;
+        if (!mic) break; // hung up meanwhile
         try {
           joined = await Connection.join(joinAt.url, joinAt.token, listen);
           connection = joined;
@@ -406,25 +426,6 @@ export function App() {
       });
     rewardArrived = undefined;
     hangUp();
-  }
-
-  /** Sends the customer to Stripe's onboarding (or confirms payment) for a granted reward. */
-  async function claimReward() {
-    const a = access();
-    if (!a) return;
-    setClaim("busy");
-    try {
-      const res = await fetch(`/api/customer/sessions/${a.sessionId}/reward/claim`, {
-        method: "POST",
-        headers: { "x-parley-data-code": a.dataCode },
-      });
-      if (!res.ok) throw new Error(String(res.status));
-      const result = (await res.json()) as { status: string; onboardingUrl?: string };
-      if (result.onboardingUrl) location.href = result.onboardingUrl;
-      else setClaim("idle");
-    } catch {
-      setClaim("failed");
-    }
   }
 
   onCleanup(() => {
@@ -524,22 +525,7 @@ export function App() {
                       <p class="reward" data-testid="reward" data-amount-minor={r().amountMinor}>
                         {t("earned", { amount: formatReward(r().amountMinor, r().currency) })}
                       </p>
-                      <Show when={access()}>
-                        <button
-                          class="primary"
-                          type="button"
-                          data-testid="claim"
-                          disabled={claim() === "busy"}
-                          onClick={claimReward}
-                        >
-                          {t("reward.claim")}
-                        </button>
-                        <Show when={claim() === "failed"}>
-                          <p class="problem" role="alert">
-                            {t("reward.claimFailed")}
-                          </p>
-                        </Show>
-                      </Show>
+                      <Show when={access()}>{(a) => <ClaimReward access={a()} />}</Show>
                     </Match>
                     <Match when={r().status === RewardStatus.WITHHELD}>
                       <p class="reward" data-testid="reward" data-amount-minor="0">
@@ -582,14 +568,5 @@ export function App() {
         </Match>
       </Switch>
     </main>
-  );
-}
-
-/** The code with which the customer sees or deletes what they said (records keep the conversation). */
-function DataCode(props: { code: string }) {
-  return (
-    <p class="data-code" data-testid="data-code">
-      {t("dataCode.before")} <code>{props.code}</code> {t("dataCode.after")}
-    </p>
   );
 }

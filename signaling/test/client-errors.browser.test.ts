@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
-import { endWhileAway, holdSockets } from "./pageSockets.ts";
+import { endWhileAway, holdMicrophones, holdSockets } from "./pageSockets.ts";
 
 let server: ParleyServer;
 const browsers: Browser[] = [];
@@ -124,6 +124,71 @@ describe("customer app errors", () => {
     expect(seen.filter((s) => s.rejoining && s.finish)).toEqual([]);
   }, 60_000);
 
+  it("joins again with the microphone it opened again while the connection was down", async () => {
+    const browser = await launchChromium({
+      microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
+    });
+    browsers.push(browser);
+    const p = await browser.newPage();
+    await holdSockets(p);
+    await holdMicrophones(p);
+    await p.goto(`${server.url}/?store=demo`);
+    await p.getByTestId("start").click();
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    const mediaBefore = session.media;
+    await expect.poll(() => mediaBefore?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
+    // The network goes, and while the app tries to join again the phone ends the microphone.
+    await p.evaluate(() => {
+      (window as unknown as { away: boolean }).away = true;
+      (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)!.close(3000, "dropped");
+    });
+    const notice = p.getByTestId("notice");
+    await notice.filter({ hasText: /dropped/i }).waitFor({ timeout: 10_000 });
+    await p.evaluate(() => {
+      const track = (window as unknown as { tracks: MediaStreamTrack[] }).tracks[0]!;
+      track.stop();
+      track.dispatchEvent(new Event("ended"));
+    });
+    await expect.poll(() => p.evaluate(() => (window as unknown as { tracks: unknown[] }).tracks.length)).toBe(2);
+    // The new microphone does not hide that the connection is still down.
+    expect(await notice.textContent()).toMatch(/dropped/i);
+    // The network comes back: the app joins with the new microphone, and its audio flows.
+    await p.evaluate(() => {
+      (window as unknown as { away: boolean }).away = false;
+    });
+    await expect.poll(() => session.media !== mediaBefore, { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => session.media?.audioStats?.packets ?? 0, { timeout: 15_000 }).toBeGreaterThan(10);
+    await p.getByTestId("finish").waitFor({ timeout: 10_000 });
+    expect(await p.getByTestId("problem").count()).toBe(0);
+    expect(session.ended).toBe(false);
+  }, 90_000);
+
+  it("joins again when the node stops answering while the app sets its audio up again", async () => {
+    const { p, session } = await liveWithSockets();
+    // The node will hear nothing more on this socket (it stays open: no close will come).
+    await p.evaluate(() => {
+      const deaf = (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)!;
+      const send = deaf.send.bind(deaf);
+      deaf.send = (data) => {
+        if (!(window as unknown as { deaf?: boolean }).deaf) send(data);
+      };
+      (window as unknown as { deaf: boolean }).deaf = true;
+    });
+    const mediaBefore = session.media;
+    // The node moves the session's media: the app's requests to set it up again go unanswered.
+    server.mediaPool.killWorker(server.mediaPool.describe()[0]!.pid);
+    const notice = p.getByTestId("notice");
+    await notice.filter({ hasText: /audio/i }).waitFor({ timeout: 15_000 });
+    // After the request timeout the app gives that socket up and joins again: fresh media, audio flows.
+    await expect
+      .poll(() => session.media !== mediaBefore && (session.media?.audioStats?.packets ?? 0) > 10, { timeout: 45_000 })
+      .toBe(true);
+    await expect.poll(() => notice.count(), { timeout: 10_000 }).toBe(0);
+    expect(await p.getByTestId("problem").count()).toBe(0);
+    expect(session.ended).toBe(false);
+  }, 90_000);
+
   it("ends the conversation with its score and data code when the voice service stops for good", async () => {
     const p = await page({ microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav` });
     await p.getByTestId("start").click();
@@ -165,18 +230,7 @@ describe("customer app when the microphone stops", () => {
     });
     browsers.push(browser);
     const p = await browser.newPage();
-    await p.addInitScript((reopenAllowed: boolean) => {
-      const media = navigator.mediaDevices;
-      const native = media.getUserMedia.bind(media);
-      const tracks: MediaStreamTrack[] = [];
-      (window as unknown as { tracks: MediaStreamTrack[] }).tracks = tracks;
-      media.getUserMedia = async (constraints) => {
-        if (tracks.length > 0 && !reopenAllowed) throw new DOMException("device gone", "NotReadableError");
-        const stream = await native(constraints);
-        tracks.push(...stream.getAudioTracks());
-        return stream;
-      };
-    }, reopen);
+    await holdMicrophones(p, reopen);
     await p.goto(`${server.url}/?store=demo`);
     await p.getByTestId("start").click();
     await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });

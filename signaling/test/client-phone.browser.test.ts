@@ -11,7 +11,7 @@ import { issueToken, type SessionClaims } from "../src/auth/token.ts";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
-import { endWhileAway, holdSockets } from "./pageSockets.ts";
+import { endWhileAway, holdMicrophones, holdSockets } from "./pageSockets.ts";
 
 let server: ParleyServer;
 const browsers: Browser[] = [];
@@ -124,17 +124,7 @@ describe("customer app on a phone: the phone pauses the microphone", () => {
   /** A live conversation whose microphone tracks the test holds (`window.tracks`). */
   async function liveWithMicrophone() {
     const p = await newPage();
-    await p.addInitScript(() => {
-      const media = navigator.mediaDevices;
-      const native = media.getUserMedia.bind(media);
-      const tracks: MediaStreamTrack[] = [];
-      (window as unknown as { tracks: MediaStreamTrack[] }).tracks = tracks;
-      media.getUserMedia = async (constraints) => {
-        const stream = await native(constraints);
-        tracks.push(...stream.getAudioTracks());
-        return stream;
-      };
-    });
+    await holdMicrophones(p);
     const session = await startTalking(p);
     return { p, session };
   }

@@ -1,5 +1,6 @@
-// The customer app's WebSockets in the hands of a browser test: it can drop
-// them, and keep the page's network away while the node ends the conversation.
+// The customer app's WebSockets and microphone tracks in the hands of a
+// browser test: it can drop the sockets, keep the page's network away while
+// the node ends the conversation, and end or pause the microphone.
 import { EndReason } from "@parley/proto/live";
 import type { Page } from "playwright-core";
 import { expect } from "vitest";
@@ -32,4 +33,23 @@ export async function endWhileAway(p: Page, server: ParleyServer, session: Sessi
   await p.evaluate(() => {
     (window as unknown as { away: boolean }).away = false;
   });
+}
+
+/**
+ * Before the page loads: the microphone tracks it opens are kept in `window.tracks`.
+ * `reopen` false: opening the microphone a second time fails (the device is gone).
+ */
+export function holdMicrophones(p: Page, reopen = true): Promise<void> {
+  return p.addInitScript((reopenAllowed: boolean) => {
+    const media = navigator.mediaDevices;
+    const native = media.getUserMedia.bind(media);
+    const tracks: MediaStreamTrack[] = [];
+    (window as unknown as { tracks: MediaStreamTrack[] }).tracks = tracks;
+    media.getUserMedia = async (constraints) => {
+      if (tracks.length > 0 && !reopenAllowed) throw new DOMException("device gone", "NotReadableError");
+      const stream = await native(constraints);
+      tracks.push(...stream.getAudioTracks());
+      return stream;
+    };
+  }, reopen);
 }

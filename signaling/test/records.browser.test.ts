@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { StripeTestDouble } from "@parley/records/testing";
 import type { Browser } from "playwright-core";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,14 +19,22 @@ const FEEDBACK =
 
 let server: ParleyServer;
 let browser: Browser | undefined;
+/** Stripe's API as the node's payouts use it (a test double speaking Stripe's wire protocol). */
+let stripe: StripeTestDouble;
 const work = mkdtempSync(path.join(tmpdir(), "parley-records-"));
 
 beforeAll(async () => {
-  server = await startServer();
+  stripe = await StripeTestDouble.start();
+  server = await startServer({
+    STRIPE_SECRET_KEY: stripe.apiKey,
+    STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
+    STRIPE_API_URL: `http://127.0.0.1:${stripe.port}`,
+  });
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  await stripe?.close();
 });
 
 describe("records in a real browser", () => {
@@ -92,6 +101,31 @@ describe("records in a real browser", () => {
         amount: 500,
         currency: "SEK",
       });
+
+      // "Get paid": the customer goes to Stripe's onboarding, which sends them back to the app
+      // (here the first time before finishing it, the second time finished).
+      let onboardingVisits = 0;
+      await page.route(`http://127.0.0.1:${stripe.port}/setup/**`, async (route) => {
+        if (++onboardingVisits === 2) stripe.completeOnboarding([...stripe.accounts.keys()][0]!);
+        await route.fulfill({ status: 302, headers: { location: `${server.url}/?claimed=${session!.id}` } });
+      });
+      await page.getByTestId("claim").click();
+      const result = page.getByTestId("claim-result");
+      await result.and(page.locator('[data-state="unfinished"]')).waitFor({ timeout: 20_000 });
+      // Back on the app, it still knows the conversation (the code is not in the address) and shows it.
+      expect(await page.getByTestId("data-code").locator("code").textContent()).toBe(dataCode);
+      expect(page.url()).not.toContain(dataCode);
+      await page.getByTestId("claim").click();
+      await result.and(page.locator('[data-state="paying"]')).waitFor({ timeout: 20_000 });
+      expect(onboardingVisits).toBe(2);
+      await expect.poll(() => stripe.transfers.map((t) => t.amount), { timeout: 20_000 }).toEqual([500]);
+      // Opened again later, the page says where the reward stands.
+      await page.reload();
+      await result.and(page.locator('[data-state="paying"]')).waitFor({ timeout: 20_000 });
+      // Another tab (or device) does not hold the code: it says so in general terms.
+      const elsewhere = await browser!.newPage();
+      await elsewhere.goto(`${server.url}/?claimed=${session!.id}`);
+      await elsewhere.getByTestId("claim-result").and(elsewhere.locator('[data-state="unknown"]')).waitFor();
 
       // The customer can read, then delete, what they said, with their data code.
       const mine = `${server.url}/api/customer/sessions/${session!.id}`;

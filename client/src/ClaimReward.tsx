@@ -1,0 +1,70 @@
+// "Get paid" for a granted reward, on the end screen and on the return from
+// Stripe: an account not ready yet goes to Stripe's onboarding; one that is
+// ready is paid now; what happened is said, in the customer's language.
+import { createSignal, Match, onCleanup, onMount, Show, Switch } from "solid-js";
+import { type CustomerAccess, claimReward, rememberClaim } from "./claim.ts";
+import { t } from "./locale.ts";
+
+type ClaimState = "idle" | "busy" | "failed" | "unfinished" | "paying" | "paid";
+
+/**
+ * `checkNow`: claim at once without leaving the page (the customer is back from onboarding:
+ * paid if it was finished, else told so, with the button to go on).
+ */
+export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean }) {
+  const [state, setState] = createSignal<ClaimState>(props.checkNow ? "busy" : "idle");
+  const claim = async (goToOnboarding: boolean) => {
+    setState("busy");
+    const outcome = await claimReward(props.access);
+    if (outcome.kind !== "onboarding") return setState(outcome.kind);
+    if (!goToOnboarding) return setState("unfinished");
+    rememberClaim(props.access); // for the return: the code is not in the address Stripe sends back to
+    location.href = outcome.url;
+  };
+  onMount(() => {
+    if (props.checkNow) void claim(false);
+  });
+  // Back from Stripe with the browser's back button, the page may come from its cache, still busy.
+  const onPageShow = (e: PageTransitionEvent) => {
+    if (e.persisted && state() === "busy") setState("idle");
+  };
+  window.addEventListener("pageshow", onPageShow);
+  onCleanup(() => window.removeEventListener("pageshow", onPageShow));
+  return (
+    <Switch>
+      <Match when={state() === "paying" || state() === "paid"}>
+        <MoneyMoved paid={state() === "paid"} />
+      </Match>
+      <Match when={true}>
+        <Show when={state() === "unfinished"}>
+          <p class="notice" role="status" data-testid="claim-result" data-state="unfinished">
+            {t("reward.unfinished")}
+          </p>
+        </Show>
+        <button
+          class="primary"
+          type="button"
+          data-testid="claim"
+          disabled={state() === "busy"}
+          onClick={() => claim(true)}
+        >
+          {t("reward.claim")}
+        </button>
+        <Show when={state() === "failed"}>
+          <p class="problem" role="alert">
+            {t("reward.claimFailed")}
+          </p>
+        </Show>
+      </Match>
+    </Switch>
+  );
+}
+
+/** The reward's money is on its way to the customer's account, or paid there. */
+export function MoneyMoved(props: { paid: boolean }) {
+  return (
+    <p class="reward" role="status" data-testid="claim-result" data-state={props.paid ? "paid" : "paying"}>
+      {props.paid ? t("reward.paid") : t("reward.onItsWay")}
+    </p>
+  );
+}

@@ -1,0 +1,72 @@
+// Claiming a reward: the records API's claim and the customer's own view of the
+// reward, and the data code kept for the browser tab while the customer is away
+// at Stripe's onboarding (it returns to /?claimed=<session>; the code is not in
+// the address, which Stripe and the browser's history would keep).
+
+/** What proves a customer's right to their session's data and reward. */
+export interface CustomerAccess {
+  sessionId: string;
+  dataCode: string;
+}
+
+/** Where a claim got: away to onboarding, money moving or paid, or it could not be made now. */
+export type ClaimOutcome =
+  | { kind: "onboarding"; url: string }
+  | { kind: "paying" }
+  | { kind: "paid" }
+  | { kind: "failed" };
+
+const KEY = "parley.claim";
+
+/** Keeps the access for this tab, for the return from Stripe. */
+export function rememberClaim(access: CustomerAccess): void {
+  try {
+    sessionStorage.setItem(KEY, JSON.stringify(access));
+  } catch {
+    /* storage disabled: the return page says so in general terms */
+  }
+}
+
+/** The access kept for this session, if this tab claimed it. */
+export function rememberedClaim(sessionId: string): CustomerAccess | undefined {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(KEY) ?? "null") as Partial<CustomerAccess> | null;
+    return kept?.sessionId === sessionId && typeof kept.dataCode === "string"
+      ? { sessionId, dataCode: kept.dataCode }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Asks for the reward: an onboarding link while the customer's payout account is not ready. */
+export async function claimReward(access: CustomerAccess): Promise<ClaimOutcome> {
+  try {
+    const res = await fetch(`/api/customer/sessions/${encodeURIComponent(access.sessionId)}/reward/claim`, {
+      method: "POST",
+      headers: { "x-parley-data-code": access.dataCode },
+    });
+    if (!res.ok) return { kind: "failed" };
+    const result = (await res.json()) as { status: string; onboardingUrl?: string };
+    if (result.onboardingUrl) return { kind: "onboarding", url: result.onboardingUrl };
+    if (result.status === "paid") return { kind: "paid" };
+    // "paying" (the account is ready: the transfer starts now) and "in_progress" (it started already).
+    return { kind: "paying" };
+  } catch {
+    return { kind: "failed" };
+  }
+}
+
+/** The reward's state as records keep it (claimable, onboarding, transfer_pending, paid, ...), if it can be read. */
+export async function rewardState(access: CustomerAccess): Promise<string | undefined> {
+  try {
+    const res = await fetch(`/api/customer/sessions/${encodeURIComponent(access.sessionId)}`, {
+      headers: { "x-parley-data-code": access.dataCode },
+    });
+    if (!res.ok) return undefined;
+    const data = (await res.json()) as { reward: { status: string } | null };
+    return data.reward?.status ?? "none";
+  } catch {
+    return undefined;
+  }
+}
