@@ -2,15 +2,17 @@ import { EndReason } from "@parley/proto/live";
 import type { Conversation } from "@parley/proto/wall";
 import { createMemo, For, onCleanup, onMount, Show } from "solid-js";
 import { Chips, ScoreBadge } from "./ScoreBadge.tsx";
-import { type Card, rewardPhase } from "./state.ts";
+import { type Card, isLive, rewardPhase } from "./state.ts";
 import { rewardText } from "./Ticker.tsx";
 import { UPlotChart } from "./UPlotChart.tsx";
-import { formatTime, language, rewardReason, rule, t } from "./ui.ts";
+import { formatTime, language, rewardReason, rule, serverNow, t } from "./ui.ts";
 
 /**
  * One conversation in full: transcript, the AI's questions, the score over
  * time as a chart, the reward. A live one is drawn from the wall's own
- * state (it keeps moving); a finished one from the history. A side panel,
+ * state (it keeps moving), and so is one that ended since the history's copy
+ * was taken (that copy stops where the conversation was then); a finished
+ * one from the history. A side panel,
  * not modal (the wall stays usable beside it): it takes the focus when it
  * opens, gives it back when it closes, and Escape closes it.
  */
@@ -34,28 +36,25 @@ export function DrillDown(props: {
     document.removeEventListener("keydown", onKey);
     if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
   });
-  const live = () => props.card && !props.card.endedAtMs;
+  // A memo: the clock ticks every second, the chart is redrawn only when this changes.
+  const live = createMemo(() => !!props.card && isLive(props.card, serverNow()));
+  /** The wall's own card, unless the history's finished copy is there (a live copy stops where it was taken). */
+  const fromCard = () => !!props.card && (live() || !props.conversation || props.conversation.live);
   const segments = () =>
-    live()
+    fromCard()
       ? props.card!.segments
       : (props.conversation?.segments.map((s) => ({
           id: s.segmentId,
           text: s.text,
           isFinal: true,
           startMs: s.startMs,
-        })) ??
-        props.card?.segments ??
-        []);
+        })) ?? []);
   const questions = () =>
-    live()
-      ? props.card!.aiTurns
-      : (props.conversation?.aiTurns.map((a) => ({ turn: a.turn, text: a.text })) ?? props.card?.aiTurns ?? []);
+    fromCard() ? props.card!.aiTurns : (props.conversation?.aiTurns.map((a) => ({ turn: a.turn, text: a.text })) ?? []);
   const timeline = createMemo(() => {
-    const points = live()
+    const points = fromCard()
       ? props.card!.scores
-      : (props.conversation?.scoreTimeline.map((p) => ({ atMs: Number(p.atMs), score: p.score?.score ?? 0 })) ??
-        props.card?.scores ??
-        []);
+      : (props.conversation?.scoreTimeline.map((p) => ({ atMs: Number(p.atMs), score: p.score?.score ?? 0 })) ?? []);
     const start = props.card?.startedAtMs ?? Number(props.conversation?.feedback?.startedAtMs ?? 0);
     return [points.map((p) => (p.atMs - start) / 1000), points.map((p) => p.score)] as [number[], number[]];
   });

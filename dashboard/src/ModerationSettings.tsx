@@ -1,5 +1,6 @@
 import type { ModerationSettings as Settings } from "@parley/proto/wall";
 import { createMemo, createSignal, Show } from "solid-js";
+import { logProblem, problemText } from "./problems.ts";
 import { t } from "./ui.ts";
 
 export function ModerationSettings(props: {
@@ -9,7 +10,8 @@ export function ModerationSettings(props: {
   save: (autoApproveAbove: number, phrases: string[]) => Promise<void>;
 }) {
   const [saved, setSaved] = createSignal(false);
-  const [problem, setProblem] = createSignal("");
+  /** Why the last save failed (said in words where shown: it follows a language switch). */
+  const [problem, setProblem] = createSignal<{ error: unknown }>();
   const [editing, setEditing] = createSignal(false);
   // While someone edits, a change saved elsewhere must not overwrite what they type: the inputs
   // keep the settings they started from until their own save goes through.
@@ -18,7 +20,7 @@ export function ModerationSettings(props: {
   let phrases!: HTMLInputElement;
   const submit = async (e: Event) => {
     e.preventDefault();
-    setProblem("");
+    setProblem(undefined);
     try {
       await props.save(
         Math.max(0, Math.min(100, Number(threshold.value) || 0)),
@@ -28,7 +30,8 @@ export function ModerationSettings(props: {
           .filter(Boolean),
       );
     } catch (error) {
-      setProblem((error as Error).message);
+      logProblem("moderation settings not saved", error);
+      setProblem({ error });
       return;
     }
     setEditing(false);
@@ -65,9 +68,11 @@ export function ModerationSettings(props: {
         />
       </label>
       <Show when={problem()}>
-        <p class="problem" role="alert" data-testid="moderation-problem">
-          {t("mod.failed", { reason: problem() })}
-        </p>
+        {(p) => (
+          <p class="problem" role="alert" data-testid="moderation-problem">
+            {t("mod.failed", { reason: problemText(p().error) })}
+          </p>
+        )}
       </Show>
       <button type="submit" class="small">
         {saved() ? t("mod.saved") : t("mod.save")}

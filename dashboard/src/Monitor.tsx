@@ -10,18 +10,22 @@ import { wallSocketUrl } from "./auth.ts";
 import { type ConnectionState, WallConnection } from "./connection.ts";
 import { Header } from "./Header.tsx";
 import { type Listening, listenIn } from "./listen.ts";
+import { logProblem, problemText } from "./problems.ts";
 import { formatDuration, formatNumber, t } from "./ui.ts";
 
 /** Milliseconds once the figure exists (`known`); a figure under 1 ms is not "missing". */
 const ms = (v: number, known = v > 0) =>
   known ? (v < 1 ? t("mon.underOneMs") : t("mon.ms", { n: formatNumber(v) })) : "—";
 
-export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why: string) => void }) {
+export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why: Error | undefined) => void }) {
   const [report, setReport] = createSignal<MonitorReport>();
   const [connection, setConnection] = createSignal<ConnectionState>("connecting");
   /** What went wrong, in the viewer's language (kept as a function: it follows a language switch). */
   const [problem, setProblem] = createSignal<() => string>();
-  const failed = (e: Error) => setProblem(() => () => t("mon.failed", { reason: e.message }));
+  const failed = (e: unknown) => {
+    logProblem("monitor", e);
+    setProblem(() => () => t("mon.failed", { reason: problemText(e) }));
+  };
   const [listening, setListening] = createSignal<{ sessionId: string; link: Listening; packets: number }>();
   /** A listen-in on its way: one at a time (a second would replace the first on the node, mid-way). */
   const [starting, setStarting] = createSignal(false);
@@ -49,13 +53,13 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
     onReady: () => {
       if (admin) void conn.request({ case: "watchMonitor", value: { on: true } }, "done").catch(failed);
     },
-    onState: (s, detail) => {
+    onState: (s, refusal) => {
       setConnection(s);
       if (s !== "live") {
         socketEpoch++;
         stopListening();
       }
-      if (s === "refused") props.onRefused(detail ?? "");
+      if (s === "refused") props.onRefused(refusal);
     },
     onMessage: (m) => {
       if (m.kind.case !== "monitor") return;
@@ -102,7 +106,7 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
       setListening({ sessionId: s.sessionId, link, packets: 0 });
     } catch (e) {
       // A drop of the socket meanwhile says it all already (the header shows it).
-      if (epoch === socketEpoch) failed(e as Error);
+      if (epoch === socketEpoch) failed(e);
     } finally {
       setStarting(false);
     }

@@ -7,6 +7,7 @@ import { createSignal, For, onCleanup, Show } from "solid-js";
 import { wallSocketUrl } from "./auth.ts";
 import { type ConnectionState, WallConnection } from "./connection.ts";
 import { Header } from "./Header.tsx";
+import { problemText } from "./problems.ts";
 import { scopeProblem } from "./scope.ts";
 import { formatTime, t, topic } from "./ui.ts";
 
@@ -15,13 +16,13 @@ export function PublicScreen(props: {
   kiosk: boolean;
   businessId: string;
   storeCodes: string[];
-  onRefused: (why: string) => void;
+  onRefused: (why: Error | undefined) => void;
 }) {
   const [items, setItems] = createSignal<PublicFeedback[]>([]);
   const [connection, setConnection] = createSignal<ConnectionState>("connecting");
   const [admin, setAdmin] = createSignal(false);
   /** The node's reason for refusing this screen's scope for good. */
-  const [failure, setFailure] = createSignal("");
+  const [failure, setFailure] = createSignal<{ error: Error | undefined }>();
   const conn = new WallConnection({
     url: wallSocketUrl(),
     token: props.token,
@@ -31,10 +32,10 @@ export function PublicScreen(props: {
     }),
     onWelcome: (w) => setAdmin(w.role === Role.ADMIN),
     onSnapshot: (s) => setItems(s.publicFeedback),
-    onState: (s, detail) => {
+    onState: (s, refusal) => {
       setConnection(s);
-      if (s === "refused") props.onRefused(detail ?? "");
-      if (s === "failed") setFailure(detail ?? "");
+      if (s === "refused") props.onRefused(refusal);
+      if (s === "failed") setFailure({ error: refusal });
     },
     onMessage: (m) => {
       if (m.kind.case === "publicFeedback") {
@@ -51,11 +52,11 @@ export function PublicScreen(props: {
     <div class={`public ${props.kiosk ? "kiosk" : ""}`} data-testid="public">
       <Header title={t("app.public")} connection={connection()} kiosk={props.kiosk} />
       <Show when={failure()}>
-        {(reason) => (
+        {(f) => (
           <p class="problem" role="alert" data-testid="scope-problem">
             {scopeProblem(
               { businessId: props.businessId, storeCodes: props.storeCodes, publicScreen: true, admin: admin() },
-              reason(),
+              problemText(f().error),
             )}
           </p>
         )}

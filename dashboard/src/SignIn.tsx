@@ -1,5 +1,6 @@
 import { createSignal, Show } from "solid-js";
-import { logIn, type UserRole } from "./auth.ts";
+import { type LoginResult, logIn, type UserRole } from "./auth.ts";
+import { logProblem, problemText } from "./problems.ts";
 import { switchLanguage, t } from "./ui.ts";
 
 /**
@@ -7,30 +8,38 @@ import { switchLanguage, t } from "./ui.ts";
  * an earlier token was refused (expired, say). Wrong credentials, too many
  * attempts and a node that cannot be reached are told apart.
  */
-export function SignIn(props: { problem: string; done: (token: string, role: UserRole) => void }) {
+export function SignIn(props: { problem: Error | undefined; done: (token: string, role: UserRole) => void }) {
   const [busy, setBusy] = createSignal(false);
-  const [error, setError] = createSignal("");
+  /** What went wrong, in the viewer's language (a function: it follows a language switch). */
+  const [error, setError] = createSignal<() => string>();
   let email!: HTMLInputElement;
   let password!: HTMLInputElement;
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     if (busy() || !email.value.trim() || !password.value) return;
     setBusy(true);
-    setError("");
-    const result = await logIn(email.value, password.value);
-    setBusy(false);
-    if (result.ok) {
+    setError(undefined);
+    let result: LoginResult | undefined;
+    try {
+      result = await logIn(email.value, password.value);
+    } catch (e) {
+      logProblem("sign-in", e); // logIn answers every failure itself: a bug, but the form must stay usable
+    } finally {
+      setBusy(false);
+    }
+    if (result?.ok) {
       props.done(result.token, result.role);
       return;
     }
     password.value = "";
     password.focus();
-    setError(
-      result.problem === "wrong"
-        ? t("signin.wrong")
-        : result.problem === "tooMany"
-          ? t("signin.tooMany", { minutes: Math.max(1, Math.ceil(result.retryAfterS / 60)) })
-          : t("signin.failed", { reason: result.detail }),
+    const failed = result;
+    setError(() =>
+      failed?.problem === "wrong"
+        ? () => t("signin.wrong")
+        : failed?.problem === "tooMany"
+          ? () => t("signin.tooMany", { minutes: Math.max(1, Math.ceil(failed.retryAfterS / 60)) })
+          : () => t("signin.failed", { reason: problemText(failed?.error) }),
     );
   };
   return (
@@ -38,15 +47,19 @@ export function SignIn(props: { problem: string; done: (token: string, role: Use
       <h1>
         <span class="brand">Parley</span> {t("conn.signin")}
       </h1>
-      <Show when={props.problem && !error()}>
-        <p class="problem" role="alert">
-          {t("conn.refused", { reason: props.problem })}
-        </p>
+      <Show when={!error() && props.problem}>
+        {(why) => (
+          <p class="problem" role="alert" data-testid="signin-refused">
+            {t("conn.refused", { reason: problemText(why()) })}
+          </p>
+        )}
       </Show>
       <Show when={error()}>
-        <p class="problem" role="alert" data-testid="signin-error">
-          {error()}
-        </p>
+        {(text) => (
+          <p class="problem" role="alert" data-testid="signin-error">
+            {text()()}
+          </p>
+        )}
       </Show>
       <p>{t("signin.hint")}</p>
       <label>

@@ -1,8 +1,9 @@
 import { ModerationStatus } from "@parley/proto/wall";
-import { For, Show } from "solid-js";
+import { createSignal, For, Show } from "solid-js";
+import { logProblem, problemText } from "./problems.ts";
 import { Chips, ScoreBadge } from "./ScoreBadge.tsx";
-import { type Card, cardStatus, rewardPhase } from "./state.ts";
-import { formatDuration, formatMoney, formatTime, now, t } from "./ui.ts";
+import { type Card, cardStatus, endOf, rewardPhase } from "./state.ts";
+import { formatDuration, formatMoney, formatTime, serverNow, t } from "./ui.ts";
 
 /** The reward as the wall says it: its amount and how far its payment got (nothing until decided). */
 export function rewardText(card: Pick<Card, "reward" | "rewardMinor" | "currency">): string {
@@ -27,15 +28,26 @@ export function rewardText(card: Pick<Card, "reward" | "rewardMinor" | "currency
 
 export interface CardActions {
   open(sessionId: string): void;
-  /** Absent when the viewer may not moderate (staff, kiosk). */
-  moderate?: (sessionId: string, status: ModerationStatus) => void;
+  /** Absent when the viewer may not moderate (staff, kiosk). Rejects when the node refuses it. */
+  moderate?: (sessionId: string, status: ModerationStatus) => Promise<void>;
 }
 
 /** One conversation: its transcript growing as the customer speaks, the score moving, status and chips. */
 export function FeedbackCard(props: { card: Card; actions: CardActions; kiosk: boolean }) {
   const card = () => props.card;
-  const status = () => cardStatus(card());
+  const status = () => cardStatus(card(), serverNow());
   const lastQuestion = () => card().aiTurns.at(-1);
+  /** Until its end, or until it fell silent for good. */
+  const duration = () => (endOf(card(), serverNow()) || serverNow()) - card().startedAtMs;
+  /** Why the last Approve or Hide was refused: the item stays as it was, and the moderator must know. */
+  const [refusal, setRefusal] = createSignal<{ error: unknown }>();
+  const moderate = (to: ModerationStatus) => {
+    setRefusal(undefined);
+    props.actions.moderate?.(card().sessionId, to).catch((error: unknown) => {
+      logProblem("moderation refused", error);
+      setRefusal({ error });
+    });
+  };
   return (
     <article
       class={`card ${status()}`}
@@ -48,7 +60,7 @@ export function FeedbackCard(props: { card: Card; actions: CardActions; kiosk: b
         <span class={`pill ${status()}`}>{t(`status.${status()}`)}</span>
         <span class="store">{card().storeCode}</span>
         <span class="time">
-          {formatTime(card().startedAtMs)} · {formatDuration((card().endedAtMs || now()) - card().startedAtMs)}
+          {formatTime(card().startedAtMs)} · {formatDuration(duration())}
         </span>
         <Show when={card().score}>{(s) => <ScoreBadge score={s()} compact={props.kiosk} />}</Show>
       </header>
@@ -87,18 +99,10 @@ export function FeedbackCard(props: { card: Card; actions: CardActions; kiosk: b
                     : t("mod.pending")}
                 <Show when={card().moderationAutomatic}> ({t("mod.auto")})</Show>
               </span>
-              <button
-                type="button"
-                class="small"
-                onClick={() => props.actions.moderate?.(card().sessionId, ModerationStatus.APPROVED)}
-              >
+              <button type="button" class="small" onClick={() => moderate(ModerationStatus.APPROVED)}>
                 {t("mod.approve")}
               </button>
-              <button
-                type="button"
-                class="small"
-                onClick={() => props.actions.moderate?.(card().sessionId, ModerationStatus.HIDDEN)}
-              >
+              <button type="button" class="small" onClick={() => moderate(ModerationStatus.HIDDEN)}>
                 {t("mod.hide")}
               </button>
             </Show>
@@ -108,6 +112,13 @@ export function FeedbackCard(props: { card: Card; actions: CardActions; kiosk: b
           </span>
         </Show>
       </footer>
+      <Show when={refusal()}>
+        {(r) => (
+          <p class="problem" role="alert" data-testid="moderation-refused">
+            {t("mod.refused", { reason: problemText(r().error) })}
+          </p>
+        )}
+      </Show>
     </article>
   );
 }

@@ -25,6 +25,7 @@ import { DrillDown } from "./DrillDown.tsx";
 import { Filters } from "./Filters.tsx";
 import { Header } from "./Header.tsx";
 import { ModerationSettings } from "./ModerationSettings.tsx";
+import { logProblem, problemText } from "./problems.ts";
 import { scopeProblem } from "./scope.ts";
 import {
   applyAlert,
@@ -34,6 +35,7 @@ import {
   type Cards,
   type Filter,
   facets,
+  isLive,
   matches,
   NO_FILTER,
   sortedCards,
@@ -42,7 +44,7 @@ import {
 import { Ticker } from "./Ticker.tsx";
 import { Tiles } from "./Tiles.tsx";
 import { Trends } from "./Trends.tsx";
-import { now, t } from "./ui.ts";
+import { serverNow, setServerTime, t } from "./ui.ts";
 
 /** The viewer's day: their zone (days follow its clock changes), and their offset now for an older node. */
 const viewerDay = () => ({
@@ -57,13 +59,13 @@ export function Wall(props: {
   /** ?business=: an admin's wall of one business (moderation settings need one); "" for all. */
   businessId: string;
   storeCodes: string[];
-  onRefused: (why: string) => void;
+  onRefused: (why: Error | undefined) => void;
 }) {
   const [state, setState] = createStore<{ cards: Cards }>({ cards: {} });
   const [filter, setFilter] = createStore<Filter>({ ...NO_FILTER });
   const [connection, setConnection] = createSignal<ConnectionState>("connecting");
-  /** The node's reason for refusing this wall's scope for good. */
-  const [failure, setFailure] = createSignal("");
+  /** The node's refusal of this wall's scope for good. */
+  const [failure, setFailure] = createSignal<{ error: Error | undefined }>();
   const [welcome, setWelcome] = createSignal<Welcome>();
   const [stores, setStores] = createSignal<StoreInfo[]>([]);
   const [alerts, setAlerts] = createSignal<Alert[]>([]);
@@ -118,7 +120,16 @@ export function Wall(props: {
     }, delayMs);
   };
 
+  /** Whether the conversation open in the drill-down is still live on the wall. */
+  const selectedLive = () => {
+    const id = selected();
+    const card = id ? state.cards[id] : undefined;
+    return !!card && !card.endedAtMs;
+  };
+
   const onSnapshot = (snapshot: Snapshot) => {
+    const wasLive = selectedLive();
+    setServerTime(Number(snapshot.serverTimeMs));
     batch(() => {
       setState(
         produce((s) => {
@@ -134,16 +145,21 @@ export function Wall(props: {
       setSettings(snapshot.moderationSettings);
       setHistorySource(snapshot.historySource);
     });
+    // It ended while this wall was away: what the drill-down fetched while it was live is out of date.
+    if (wasLive && !selectedLive()) fetchConversation(selected()!);
     refreshFigures(0);
   };
 
   const onLive = (e: LiveEnvelope) => {
+    const wasLive = selected() === e.sessionId && selectedLive();
     setState(
       produce((s) => {
         applyEnvelope(s.cards, e);
-        if (e.event?.kind.case === "conversationEnded") trimCards(s.cards, MAX_CARDS);
+        if (e.event?.kind.case === "conversationEnded") trimCards(s.cards, MAX_CARDS, serverNow());
       }),
     );
+    // The drill-down's conversation was fetched mid-way (a partial copy, live): now it is whole.
+    if (wasLive && !selectedLive()) fetchConversation(e.sessionId);
     const kind = e.event?.kind.case;
     // A reward decided (after the end) moves the money tiles; a withheld one perhaps the fraud tile.
     if (kind === "conversationEnded" || kind === "sessionStarted" || kind === "reward") refreshFigures();
@@ -158,10 +174,10 @@ export function Wall(props: {
     }),
     onWelcome: setWelcome,
     onSnapshot,
-    onState: (s, detail) => {
+    onState: (s, refusal) => {
       setConnection(s);
-      if (s === "refused") props.onRefused(detail ?? "");
-      if (s === "failed") setFailure(detail ?? "");
+      if (s === "refused") props.onRefused(refusal);
+      if (s === "failed") setFailure({ error: refusal });
     },
     onMessage: (m) => {
       switch (m.kind.case) {
@@ -202,13 +218,15 @@ export function Wall(props: {
 
   const all = createMemo(() => sortedCards(state.cards));
   const shown = createMemo(() => {
-    const at = now();
+    const at = serverNow();
     return all().filter((c) => matches(c, filter, at));
   });
   // Like the other tiles, "live now" follows the store filter (the ticker's other filters are for browsing).
-  const liveNow = createMemo(
-    () => all().filter((c) => !c.endedAtMs && (!filter.store || c.storeCode === filter.store)).length,
-  );
+  // It counts what the ticker shows live: a conversation silent past the node's limit is not.
+  const liveNow = createMemo(() => {
+    const at = serverNow();
+    return all().filter((c) => isLive(c, at) && (!filter.store || c.storeCode === filter.store)).length;
+  });
   createEffect(
     on(
       () => filter.store,
@@ -229,21 +247,33 @@ export function Wall(props: {
   const maySetModeration = () =>
     welcome()?.role === Role.OWNER || (welcome()?.role === Role.ADMIN && props.businessId !== "");
 
+  /** The latest getConversation asked: an older answer (for another conversation, or out of date) is dropped. */
+  let conversationAsked = 0;
+  const fetchConversation = (sessionId: string) => {
+    const asked = ++conversationAsked;
+    const current = () => asked === conversationAsked && selected() === sessionId;
+    void conn.request({ case: "getConversation", value: { sessionId } }, "conversation").then(
+      (c) => {
+        if (!current()) return;
+        batch(() => {
+          setConversation(c);
+          setConversationFailed(false);
+        });
+      },
+      (error: unknown) => {
+        logProblem("conversation not loaded", error);
+        // A copy fetched before stays (the drill-down shows the wall's own while it is out of date).
+        if (current() && !conversation()) setConversationFailed(true);
+      },
+    );
+  };
   const open = (sessionId: string) => {
     batch(() => {
       setSelected(sessionId);
       setConversation(undefined);
       setConversationFailed(false);
     });
-    // Only the answer for the conversation still open is shown (another may have been opened meanwhile).
-    void conn.request({ case: "getConversation", value: { sessionId } }, "conversation").then(
-      (c) => {
-        if (selected() === sessionId) setConversation(c);
-      },
-      () => {
-        if (selected() === sessionId) setConversationFailed(true);
-      },
-    );
+    fetchConversation(sessionId);
   };
   const changeRange = (r: TrendRange) => {
     setRange(r);
@@ -264,7 +294,7 @@ export function Wall(props: {
         }
       />
       <Show when={failure()}>
-        {(reason) => (
+        {(f) => (
           <p class="problem" role="alert" data-testid="scope-problem">
             {scopeProblem(
               {
@@ -273,7 +303,7 @@ export function Wall(props: {
                 publicScreen: false,
                 admin: welcome()?.role === Role.ADMIN,
               },
-              reason(),
+              problemText(f().error),
             )}
           </p>
         )}
@@ -301,8 +331,9 @@ export function Wall(props: {
               open,
               ...(mayModerate()
                 ? {
-                    moderate: (sessionId: string, status: ModerationStatus) =>
-                      void conn.request({ case: "moderate", value: { sessionId, status } }, "done").catch(() => {}),
+                    moderate: async (sessionId: string, status: ModerationStatus) => {
+                      await conn.request({ case: "moderate", value: { sessionId, status } }, "done");
+                    },
                   }
                 : {}),
             }}

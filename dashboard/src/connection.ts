@@ -29,6 +29,9 @@ export class RequestError extends Error {
   }
 }
 
+/** No socket to send on, or it closed before the answer came. */
+export class NotConnectedError extends Error {}
+
 /** "failed": the node refused what this page asks to watch; trying again cannot help. */
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "refused" | "failed";
 
@@ -40,7 +43,8 @@ export interface WallConnectionOptions {
   onWelcome: (welcome: Welcome) => void;
   onSnapshot?: (snapshot: Snapshot) => void;
   onMessage: (message: ServerMessage) => void;
-  onState: (state: ConnectionState, detail?: string) => void;
+  /** `refusal`: the node's answer that made it "refused" or "failed" (its message is English: for the console). */
+  onState: (state: ConnectionState, refusal?: RequestError) => void;
   /** After each (re)subscription (e.g. to turn the monitor on again). */
   onReady?: () => void;
 }
@@ -70,7 +74,7 @@ export class WallConnection {
   /** Sends a request; resolves with its result, or rejects with the server's error. */
   request<C extends keyof ResultValue>(kind: Request, expect: C): Promise<ResultValue[C]> {
     const ws = this.#ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error("not connected"));
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new NotConnectedError("not connected"));
     const requestId = this.#nextId++;
     ws.send(toBinary(ClientMessageSchema, create(ClientMessageSchema, { requestId, kind })));
     return new Promise<ResultValue[C]>((resolve, reject) => {
@@ -105,10 +109,10 @@ export class WallConnection {
     ws.onopen = () => void this.#start();
     ws.onmessage = (e) => this.#onMessage(e.data as ArrayBuffer);
     ws.onclose = (e) => {
-      for (const p of this.#pending.values()) p.reject(new Error("connection closed"));
+      for (const p of this.#pending.values()) p.reject(new NotConnectedError("connection closed"));
       this.#pending.clear();
       if (this.#stopped) return;
-      this.#o.onState("reconnecting", e.reason);
+      this.#o.onState("reconnecting");
       // Closed for falling behind: come back at once for a fresh snapshot.
       const delay = e.code === 4008 || e.code === 4009 ? 0 : this.#retryMs;
       this.#retryMs = Math.min(10_000, this.#retryMs * 2);
@@ -133,7 +137,8 @@ export class WallConnection {
       if (!(error instanceof RequestError) || ws !== this.#ws) return;
       if (error.code === ErrorCode.UNAUTHENTICATED || FOR_GOOD.has(error.code)) {
         this.#stopped = true;
-        this.#o.onState(error.code === ErrorCode.UNAUTHENTICATED ? "refused" : "failed", error.message);
+        console.warn("the node refused this page:", ErrorCode[error.code] ?? error.code, error.message);
+        this.#o.onState(error.code === ErrorCode.UNAUTHENTICATED ? "refused" : "failed", error);
         ws?.close(1000, "refused");
         return;
       }

@@ -138,6 +138,7 @@ const en = {
   "mod.save": "Save",
   "mod.saved": "Saved",
   "mod.failed": "Not saved: {reason}",
+  "mod.refused": "Not changed: {reason}",
   "public.empty": "Approved feedback appears here.",
   "mon.sessions": "Live sessions",
   "mon.noSessions": "No live sessions.",
@@ -211,6 +212,18 @@ const en = {
   "topic.availability": "availability",
   "topic.atmosphere": "atmosphere",
   "lang.switch": "Svenska",
+  "problem.expired": "the sign-in has expired or is no longer valid",
+  "problem.gone": "it is not there (deleted, or not stored yet)",
+  "problem.tooMany": "too many requests at once, wait a moment and try again",
+  "problem.notAllowed": "your account may not do that",
+  "problem.invalid": "the server did not accept what was entered",
+  "problem.busy": "the server is busy, try again in a moment",
+  "problem.notConnected": "not connected to the server, try again once connected",
+  "problem.server": "something went wrong on the server, try again",
+  "problem.unreachable": "the server could not be reached, check the network",
+  "problem.unreadable": "the server's answer could not be read, try again",
+  "problem.http": "the server answered with an error ({status})",
+  "problem.unknown": "something went wrong, try again",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -352,6 +365,7 @@ const sv: Record<MessageKey, string> = {
   "mod.save": "Spara",
   "mod.saved": "Sparat",
   "mod.failed": "Inte sparat: {reason}",
+  "mod.refused": "Inte ändrat: {reason}",
   "public.empty": "Godkänd feedback visas här.",
   "mon.sessions": "Pågående samtal",
   "mon.noSessions": "Inga pågående samtal.",
@@ -425,6 +439,18 @@ const sv: Record<MessageKey, string> = {
   "topic.availability": "sortiment",
   "topic.atmosphere": "atmosfär",
   "lang.switch": "English",
+  "problem.expired": "inloggningen har gått ut eller gäller inte längre",
+  "problem.gone": "det finns inte (raderat, eller inte sparat än)",
+  "problem.tooMany": "för många förfrågningar på en gång, vänta en stund och försök igen",
+  "problem.notAllowed": "ditt konto får inte göra det",
+  "problem.invalid": "servern godtog inte det som angavs",
+  "problem.busy": "servern är upptagen, försök igen om en stund",
+  "problem.notConnected": "inte ansluten till servern, försök igen när anslutningen är tillbaka",
+  "problem.server": "något gick fel på servern, försök igen",
+  "problem.unreachable": "servern gick inte att nå, kontrollera nätverket",
+  "problem.unreadable": "serverns svar gick inte att läsa, försök igen",
+  "problem.http": "servern svarade med ett fel ({status})",
+  "problem.unknown": "något gick fel, försök igen",
 };
 
 export type Language = "en" | "sv";

@@ -31,10 +31,11 @@ function landing(role: UserRole): string | undefined {
 
 function Root() {
   const [token, setToken] = createSignal(takeToken());
-  const [problem, setProblem] = createSignal("");
-  const refused = (why: string) => {
+  /** Why the node refused the token (it says so on the sign-in form). */
+  const [problem, setProblem] = createSignal<Error>();
+  const refused = (why: Error | undefined) => {
     forgetToken();
-    setProblem(why);
+    setProblem(() => why);
     setToken(undefined);
   };
   const signedIn = (t: string, role: UserRole) => {

@@ -20,6 +20,14 @@ const REWARD_STATE: Record<RewardStatus, RewardState> = {
   [RewardStatus.WITHHELD]: "withheld",
 };
 
+/**
+ * A conversation silent this long is no longer live: its node died without
+ * publishing its end, and no end will come. Mirrors the node's own limit
+ * (signaling's LiveConversations, silentTtlMs: 60 min), after which it
+ * forgets such a conversation too.
+ */
+export const SILENT_LIMIT_MS = 60 * 60_000;
+
 export interface ShownSegment {
   id: number;
   text: string;
@@ -35,6 +43,8 @@ export interface Card {
   startedAtMs: number;
   /** 0 while live. */
   endedAtMs: number;
+  /** When its latest event was published (the node's clock): a long silence means it is not live any more. */
+  lastEventAtMs: number;
   segments: ShownSegment[];
   score: FeedbackScore | undefined;
   /** Scores over the conversation, for the drill-down and sparkline. */
@@ -67,6 +77,7 @@ function newCard(sessionId: string, businessId: string, storeCode: string, start
     language: "",
     startedAtMs,
     endedAtMs: 0,
+    lastEventAtMs: startedAtMs,
     segments: [],
     score: undefined,
     scores: [],
@@ -98,6 +109,7 @@ export function applyEnvelope(cards: Cards, envelope: LiveEnvelope): boolean {
     card.rewardReason = event.value.reason;
     card.rewardMinor = event.value.amountMinor;
     card.currency = event.value.currency || card.currency;
+    card.lastEventAtMs = Math.max(card.lastEventAtMs, at);
     return true;
   }
   let card = cards[envelope.sessionId];
@@ -106,6 +118,7 @@ export function applyEnvelope(cards: Cards, envelope: LiveEnvelope): boolean {
   const seq = Number(envelope.seq);
   if (seq <= card.lastSeq) return false;
   card.lastSeq = seq;
+  card.lastEventAtMs = Math.max(card.lastEventAtMs, at);
   const kind = envelope.event?.kind;
   switch (kind?.case) {
     case "sessionStarted":
@@ -166,6 +179,7 @@ export function applyFeedback(cards: Cards, f: Feedback): void {
   const card = newCard(f.sessionId, f.businessId, f.storeCode, Number(f.startedAtMs));
   card.language = f.language;
   card.endedAtMs = Number(f.endedAtMs);
+  card.lastEventAtMs = card.endedAtMs;
   card.segments = f.transcript ? [{ id: 0, text: f.transcript, isFinal: true, startMs: 0 }] : [];
   card.score = f.finalScore;
   card.endReason = f.reason;
@@ -235,10 +249,19 @@ export function applyModeration(cards: Cards, states: readonly ModerationState[]
 
 export type CardStatus = "live" | "ended" | "flagged";
 
-export function cardStatus(card: Card): CardStatus {
+/** Not ended, and heard of within the node's limit; `nowMs` on the node's clock (see serverNow). */
+export const isLive = (card: Card, nowMs: number): boolean =>
+  !card.endedAtMs && nowMs - card.lastEventAtMs <= SILENT_LIMIT_MS;
+
+/** One that fell silent for good shows as ended: nothing more will come of it. */
+export function cardStatus(card: Card, nowMs: number): CardStatus {
   if (card.fraudFlags.length > 0) return "flagged";
-  return card.endedAtMs ? "ended" : "live";
+  return isLive(card, nowMs) ? "live" : "ended";
 }
+
+/** When it ended, or went silent for good; 0 while live. */
+export const endOf = (card: Card, nowMs: number): number =>
+  card.endedAtMs || (isLive(card, nowMs) ? 0 : card.lastEventAtMs);
 
 export type Sentiment = "negative" | "neutral" | "positive";
 
@@ -268,7 +291,7 @@ export const NO_FILTER: Filter = {
 export function matches(card: Card, filter: Filter, nowMs: number): boolean {
   if (filter.store && card.storeCode !== filter.store) return false;
   if (filter.language && !card.language.startsWith(filter.language)) return false;
-  if (filter.status !== "all" && cardStatus(card) !== filter.status) return false;
+  if (filter.status !== "all" && cardStatus(card, nowMs) !== filter.status) return false;
   const since =
     filter.time === "hour"
       ? nowMs - 3_600_000
@@ -306,7 +329,7 @@ export function facets(cards: Cards): { topics: string[]; languages: string[] } 
 }
 
 /** Keeps the wall bounded: the newest `max` cards (live ones always stay). */
-export function trimCards(cards: Cards, max: number): void {
+export function trimCards(cards: Cards, max: number, nowMs: number): void {
   const all = sortedCards(cards);
-  for (const card of all.slice(max)) if (card.endedAtMs) delete cards[card.sessionId];
+  for (const card of all.slice(max)) if (!isLive(card, nowMs)) delete cards[card.sessionId];
 }

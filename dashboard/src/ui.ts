@@ -53,3 +53,14 @@ const [now, setNow] = createSignal(Date.now());
 setInterval(() => setNow(Date.now()), 1000);
 
 export { now };
+
+/** The node's clock ahead of this browser's (a kiosk's clock may be off): events carry the node's times. */
+const [serverOffsetMs, setServerOffsetMs] = createSignal(0);
+
+/** The node's time now, by the same tick as now(). */
+export const serverNow = () => now() + serverOffsetMs();
+
+/** Takes the node's time from a snapshot (serverTimeMs; 0 from a node that does not send it). */
+export function setServerTime(serverTimeMs: number): void {
+  if (serverTimeMs > 0) setServerOffsetMs(serverTimeMs - Date.now());
+}

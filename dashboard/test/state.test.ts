@@ -17,11 +17,18 @@ import {
   applyModeration,
   type Cards,
   cardStatus,
+  endOf,
+  isLive,
   matches,
   NO_FILTER,
   rewardPhase,
+  SILENT_LIMIT_MS,
   sortedCards,
+  trimCards,
 } from "../src/state.ts";
+
+/** The wall's clock in these tests: a little after every event. */
+const NOW = 10_000;
 
 let seq = 0n;
 const envelope = (sessionId: string, event: LiveEvent, at = 1_000): LiveEnvelope =>
@@ -33,12 +40,13 @@ const envelope = (sessionId: string, event: LiveEvent, at = 1_000): LiveEnvelope
     publishedAtMs: BigInt(at),
     event,
   });
-const transcript = (sessionId: string, segmentId: number, text: string, isFinal: boolean) =>
+const transcript = (sessionId: string, segmentId: number, text: string, isFinal: boolean, at = 1_000) =>
   envelope(
     sessionId,
     create(LiveEventSchema, {
       kind: { case: "transcript", value: { sessionId, segmentId, text, isFinal, startMs: segmentId * 1000 } },
     }),
+    at,
   );
 
 describe("the wall's cards", () => {
@@ -53,7 +61,7 @@ describe("the wall's cards", () => {
       ["and", false],
     ]);
     expect(applyEnvelope(cards, first)).toBe(false); // replayed after a reconnect: already applied
-    expect(cardStatus(cards.s1!)).toBe("live");
+    expect(cardStatus(cards.s1!, NOW)).toBe("live");
   });
 
   it("ends a conversation with its final score, dropping partials never finalised", () => {
@@ -81,7 +89,7 @@ describe("the wall's cards", () => {
     expect(card.segments.map((s) => s.text)).toEqual(["great service"]);
     expect(card.score?.score).toBe(81);
     expect(card.endReason).toBe(EndReason.ENDED_BY_ADMIN);
-    expect(cardStatus(card)).toBe("ended");
+    expect(cardStatus(card, NOW)).toBe("ended");
     expect(matches(card, { ...NO_FILTER, score: "high", topic: "service", sentiment: "positive" }, 10_000)).toBe(true);
     expect(matches(card, { ...NO_FILTER, score: "low" }, 10_000)).toBe(false);
     expect(matches(card, { ...NO_FILTER, status: "live" }, 10_000)).toBe(false);
@@ -94,6 +102,23 @@ describe("the wall's cards", () => {
       },
     ]);
     expect(card.moderation).toBe(ModerationStatus.APPROVED);
+  });
+
+  it("stops counting a conversation live once it is silent for longer than the node keeps it (its node died)", () => {
+    const cards: Cards = {};
+    applyEnvelope(cards, transcript("g1", 1, "and then the", false, 1_000));
+    expect(isLive(cards.g1!, 1_000 + SILENT_LIMIT_MS)).toBe(true);
+    const later = 1_000 + SILENT_LIMIT_MS + 1;
+    expect(cardStatus(cards.g1!, later)).toBe("ended");
+    expect(endOf(cards.g1!, later)).toBe(1_000);
+    expect(matches(cards.g1!, { ...NO_FILTER, status: "live" }, later)).toBe(false);
+    // Another event is news of it: live again.
+    applyEnvelope(cards, transcript("g1", 1, "and then the queue", false, later));
+    expect(cardStatus(cards.g1!, later)).toBe("live");
+    // A silent one is trimmed like an ended one; a live one stays.
+    applyEnvelope(cards, transcript("g2", 1, "newer", false, later + 1));
+    trimCards(cards, 1, later + SILENT_LIMIT_MS + 1);
+    expect(Object.keys(cards)).toEqual(["g2"]);
   });
 
   it("adds finished feedback from the history without overriding what is live", () => {
@@ -114,7 +139,7 @@ describe("the wall's cards", () => {
       }),
     );
     expect(cards.s3!.segments[0]!.text).toBe("live words");
-    expect(cardStatus(cards.s3!)).toBe("flagged");
+    expect(cardStatus(cards.s3!, NOW)).toBe("flagged");
     expect(sortedCards(cards).map((c) => c.sessionId)).toEqual(["s3", "s4"]);
     expect(matches(cards.s4!, { ...NO_FILTER, store: "a1" }, 1_000)).toBe(false);
   });
@@ -152,15 +177,15 @@ describe("rewards and flags on the wall", () => {
     const cards: Cards = {};
     applyEnvelope(cards, transcript("f1", 1, "same receipt again", true));
     applyEnvelope(cards, reward("f1", RewardStatus.WITHHELD, 0));
-    expect(cardStatus(cards.f1!)).toBe("live"); // withheld may be only poor quality: not flagged by itself
+    expect(cardStatus(cards.f1!, NOW)).toBe("live"); // withheld may be only poor quality: not flagged by itself
     applyAlert(cards, create(AlertSchema, { kind: AlertKind.LOW_SCORE, sessionId: "f1" }));
-    expect(cardStatus(cards.f1!)).toBe("live");
+    expect(cardStatus(cards.f1!, NOW)).toBe("live");
     applyAlert(
       cards,
       create(AlertSchema, { kind: AlertKind.FRAUD_FLAGGED, sessionId: "f1", detail: "duplicate_receipt, ip_velocity" }),
     );
     expect(cards.f1!.fraudFlags).toEqual(["duplicate_receipt", "ip_velocity"]);
-    expect(cardStatus(cards.f1!)).toBe("flagged");
+    expect(cardStatus(cards.f1!, NOW)).toBe("flagged");
     expect(rewardPhase(cards.f1!.reward)).toBe("withheld");
   });
 
@@ -184,7 +209,7 @@ describe("rewards and flags on the wall", () => {
     expect(rewardPhase(cards.h1!.reward)).toBe("paid");
     expect(cards.h1!.rewardMinor).toBe(1_000);
     expect(cards.h2!.qualityFlags).toEqual(["empty"]);
-    expect(cardStatus(cards.h2!)).toBe("ended"); // poor quality is not fraud
+    expect(cardStatus(cards.h2!, NOW)).toBe("ended"); // poor quality is not fraud
     expect(rewardPhase("transfer_pending")).toBe("paying");
     expect(rewardPhase("reversed")).toBe("failed");
     expect(rewardPhase("")).toBe("");

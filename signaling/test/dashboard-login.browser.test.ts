@@ -1,8 +1,10 @@
 // Signing in to the dashboards in real Chromium with records' logins: a wrong
 // password is refused with a message (in English and Swedish), the demo
 // owner lands on the business's wall, the admin on the monitor; the token is
-// kept for the tab only. On the wall, records' reward decisions and fraud
-// flags show on the cards, in the drill-down and the tiles.
+// kept for the tab only. What goes wrong (a refused token, a node out of
+// reach, an answer that is not the login's) is said in the viewer's
+// language, and the form stays usable. On the wall, records' reward
+// decisions and fraud flags show on the cards, in the drill-down and the tiles.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
@@ -93,6 +95,49 @@ describe("signing in to the dashboards", () => {
     await page.getByTestId("wall").waitFor({ timeout: 15_000 });
     expect(new URL(page.url()).pathname).toBe("/dashboard/");
     expect(await page.getByTestId("tile-live").textContent()).toContain("Pågår nu");
+    await context.close();
+  });
+
+  it("says in Swedish why signing in failed, never the node's or the browser's English, and never stays busy", async () => {
+    const context = await browser.newContext({ locale: "sv-SE" });
+    const page = await context.newPage();
+    // A token the node refuses (expired, say): the form says so.
+    await page.goto(`${server.url}/dashboard/#token=not-a-token`);
+    const refused = page.getByTestId("signin").getByRole("alert");
+    await refused.waitFor({ timeout: 15_000 });
+    expect(await refused.textContent()).toBe("Inloggningen nekades: inloggningen har gått ut eller gäller inte längre");
+
+    // The login's answers as a network or a proxy might give them.
+    let answer: "unreachable" | "notJson" | "serverError" = "unreachable";
+    await page.route("**/api/auth/login", (route) =>
+      answer === "unreachable"
+        ? route.abort("connectionrefused")
+        : answer === "notJson"
+          ? route.fulfill({ status: 200, contentType: "text/html", body: "<html><body>Gateway</body></html>" })
+          : route.fulfill({ status: 500, contentType: "application/json", body: '{"error":"database is down"}' }),
+    );
+    const error = page.getByTestId("signin-error");
+    await signIn(page, demo.owner.email, demo.owner.password);
+    await expect
+      .poll(() => error.textContent())
+      .toBe("Inloggningen misslyckades: servern gick inte att nå, kontrollera nätverket");
+    // A 200 that is not the login's JSON (a proxy's page): said, and the button works again.
+    answer = "notJson";
+    await signIn(page, demo.owner.email, demo.owner.password);
+    await expect
+      .poll(() => error.textContent())
+      .toBe("Inloggningen misslyckades: serverns svar gick inte att läsa, försök igen");
+    expect(await page.getByTestId("signin-submit").isEnabled()).toBe(true);
+    answer = "serverError";
+    await signIn(page, demo.owner.email, demo.owner.password);
+    await expect
+      .poll(() => error.textContent())
+      .toBe("Inloggningen misslyckades: något gick fel på servern, försök igen");
+
+    // The node itself still lets the owner in.
+    await page.unroute("**/api/auth/login");
+    await signIn(page, demo.owner.email, demo.owner.password);
+    await page.getByTestId("wall").waitFor({ timeout: 15_000 });
     await context.close();
   });
 

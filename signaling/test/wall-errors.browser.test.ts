@@ -4,8 +4,6 @@
 // drill-down shows the conversation that is open, or that it failed. The
 // page's socket goes through the test (Playwright's routeWebSocket), which
 // holds or replaces the node's answers.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { type ClientMessage, ClientMessageSchema, type ServerMessage, ServerMessageSchema } from "@parley/proto/wall";
 import { ErrorCode } from "@parley/proto/ws";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +11,7 @@ import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { demoBusiness, startServer } from "./harness.ts";
 import { FakeConversation } from "./wall/events.ts";
+import { errorAnswer, relayWall } from "./wallRelay.ts";
 
 let server: ParleyServer;
 let browser: Browser;
@@ -31,35 +30,6 @@ const token = (role: "owner" | "admin") =>
     { userId: `${role}-errors`, role, ...(role === "owner" ? { businessId: demoBusiness(server) } : {}) },
     600_000,
   );
-
-interface Relay {
-  /** Each request of the page, before it goes on to the node. */
-  request?: (m: ClientMessage) => void;
-  /** Each message of the node: what the page gets instead (undefined: the message as it is), perhaps later. */
-  reply?: (m: ServerMessage) => ServerMessage | undefined | Promise<ServerMessage | undefined>;
-}
-
-/** Sends every wall socket of the page (reconnections too) through the relay. */
-async function relayed(page: Page, relay: Relay): Promise<void> {
-  await page.routeWebSocket(/\/wall\/ws$/, (ws) => {
-    const node = ws.connectToServer();
-    ws.onMessage((data) => {
-      relay.request?.(fromBinary(ClientMessageSchema, new Uint8Array(data as Buffer)));
-      node.send(data);
-    });
-    node.onMessage((data) => {
-      const message = fromBinary(ServerMessageSchema, new Uint8Array(data as Buffer));
-      void Promise.resolve(relay.reply?.(message)).then((instead) =>
-        ws.send(instead ? Buffer.from(toBinary(ServerMessageSchema, instead)) : data),
-      );
-    });
-  });
-}
-
-const errorAnswer = (requestId: number, code: ErrorCode, message: string) =>
-  create(ServerMessageSchema, {
-    kind: { case: "response", value: { requestId, result: { case: "error", value: { code, message } } } },
-  });
 
 async function open(page: Page, query: string, t: string): Promise<void> {
   await page.goto(`${server.url}/dashboard/${query}${query.includes("?") ? "&" : "?"}lang=en#token=${t}`);
@@ -107,7 +77,7 @@ describe("the wall when the node refuses, fails or answers late", () => {
     const page = await browser.newPage();
     let subscribes = 0;
     let failedRequest = -1;
-    await relayed(page, {
+    await relayWall(page, {
       request: (m) => {
         if (m.kind.case !== "subscribe") return;
         subscribes++;
@@ -144,7 +114,7 @@ describe("the wall when the node refuses, fails or answers late", () => {
     const secondAnswered = new Promise<void>((resolve) => {
       secondDelivered = resolve;
     });
-    await relayed(page, {
+    await relayWall(page, {
       request: (m) => {
         if (m.kind.case === "getConversation") conversationOf.set(m.requestId, m.kind.value.sessionId);
       },
