@@ -69,14 +69,25 @@ function deviceId(): string | undefined {
   }
 }
 
+/** Something to tell the customer, translated when shown (in the language of that moment). */
+type Message = { key: MessageKey; params?: Record<string, string | number> } | undefined;
+const say = (key: MessageKey, params?: Record<string, string | number>): Message => ({
+  key,
+  ...(params ? { params } : {}),
+});
+
 export function App() {
   const [phase, setPhase] = createSignal<Phase>("idle");
-  const [problem, setProblem] = createSignal("");
-  const [notice, setNotice] = createSignal("");
+  // Kept as keys, translated where shown: a switch of language translates what is on screen too.
+  const [problem, setProblem] = createSignal<Message>();
+  const [notice, setNotice] = createSignal<Message>();
   /** The OS has paused the microphone (a phone call, a locked screen): the node hears silence meanwhile. */
   const [micMuted, setMicMuted] = createSignal(false);
   /** A notice of the moment, else the paused microphone's, for as long as the pause lasts. */
-  const shownNotice = () => notice() || (phase() === "live" && micMuted() ? t("micPaused") : "");
+  const shownNotice = () => {
+    const n = notice();
+    return n ? t(n.key, n.params) : phase() === "live" && micMuted() ? t("micPaused") : "";
+  };
   const [segments, setSegments] = createSignal<ShownSegment[]>([]);
   const [score, setScore] = createSignal<FeedbackScore>();
   const [question, setQuestion] = createSignal<{ turn: number; text: string }>();
@@ -111,14 +122,14 @@ export function App() {
     microphone = undefined;
     connection?.close();
   };
-  const fail = (message: string) => {
+  const fail = (message: Message) => {
     setProblem(message);
     setPhase("error");
     hangUp();
   };
   /** Busy: say so, and hold the retry button for as long as the node asked. */
   const failBusy = (retryAfterMs: number, message: MessageKey = "busy") => {
-    fail(t(message));
+    fail(say(message));
     clearInterval(retryTicker);
     const until = Date.now() + Math.min(retryAfterMs, MAX_RETRY_WAIT_MS);
     const tick = () => {
@@ -131,28 +142,28 @@ export function App() {
   };
   /** Says what stopped the conversation in the customer's language; the technical detail goes to the console, for support. */
   const failWith = (error: unknown) => {
-    if (error instanceof MicrophoneDeniedError) fail(t("micDenied"));
-    else if (error instanceof NoMicrophoneError) fail(t("noMic"));
+    if (error instanceof MicrophoneDeniedError) fail(say("micDenied"));
+    else if (error instanceof NoMicrophoneError) fail(say("noMic"));
     else if (error instanceof BusyError) failBusy(error.retryAfterMs);
-    else if (error instanceof StartRefusedError) fail(t("startFailed", { status: error.status }));
+    else if (error instanceof StartRefusedError) fail(say("startFailed", { status: error.status }));
     else if (error instanceof ConnectionLost)
-      fail(t(error.reason === "unreachable" ? "unreachable" : "connectionLost"));
+      fail(say(error.reason === "unreachable" ? "unreachable" : "connectionLost"));
     else if (error instanceof ServerError) {
       console.warn("the node refused:", ErrorCode[error.code], error.message);
       // Both come with how long to wait before trying again.
       if (error.code === ErrorCode.UNAVAILABLE || error.code === ErrorCode.RATE_LIMITED)
         failBusy(error.retryAfterMs, refusalMessage(error.code));
-      else fail(t(refusalMessage(error.code)));
+      else fail(say(refusalMessage(error.code)));
     } else {
       console.warn("the conversation failed:", error);
-      fail(t("wrong"));
+      fail(say("wrong"));
     }
   };
 
   async function start() {
     setPhase("starting");
-    setProblem("");
-    setNotice("");
+    setProblem(undefined);
+    setNotice(undefined);
     setAiSpeech("none");
     setAccess(undefined);
     setSegments([]);
@@ -224,7 +235,7 @@ export function App() {
     // Media being set up again (a rejoin, a moved worker) keeps its notice, which says more, and
     // picks the new track up itself (openVoice).
     const settingUpMedia = () => rejoining() || mediaReset !== undefined;
-    if (!settingUpMedia()) setNotice(t("micReopening"));
+    if (!settingUpMedia()) setNotice(say("micReopening"));
     try {
       const track = watched(await openMicrophone(rawAudio));
       if (phase() !== "live") {
@@ -234,9 +245,9 @@ export function App() {
       microphone = track;
       setMicMuted(track.muted);
       await voice?.replaceMicrophone(track);
-      if (!settingUpMedia()) setNotice("");
+      if (!settingUpMedia()) setNotice(undefined);
     } catch {
-      setNotice(t("micLost"));
+      setNotice(say("micLost"));
       void finish();
     }
   }
@@ -268,7 +279,7 @@ export function App() {
     const c = connection;
     if (!c || !microphone || phase() !== "live" || rejoining()) return; // a rejoin sets media up itself
     mediaReset = { again: false };
-    setNotice(t("reconnectingAudio"));
+    setNotice(say("reconnectingAudio"));
     try {
       do {
         mediaReset.again = false;
@@ -277,7 +288,7 @@ export function App() {
         if (!mic) return; // hung up meanwhile
         await openVoice(c, mic);
       } while (mediaReset.again && c === connection && phase() === "live");
-      setNotice("");
+      setNotice(undefined);
     } catch (error) {
       if (c !== connection || rejoining() || phase() !== "live") return;
       if (error instanceof ConnectionLost) {
@@ -332,14 +343,14 @@ export function App() {
           break;
         case "status": {
           const { state } = kind.value;
-          if (state === StreamState.RECONNECTING) setNotice(t("reconnecting"));
-          else if (state === StreamState.LIVE) setNotice("");
+          if (state === StreamState.RECONNECTING) setNotice(say("reconnecting"));
+          else if (state === StreamState.LIVE) setNotice(undefined);
           // For good (no speech worker, or no media worker, will take it): the conversation ends
           // with what was said, its score and its data code.
           else if (state === StreamState.FAILED && phase() === "live") {
-            setNotice(t("serviceStopped"));
+            setNotice(say("serviceStopped"));
             void finish();
-          } else if (state === StreamState.FAILED && phase() === "starting") fail(t("serviceUnavailable"));
+          } else if (state === StreamState.FAILED && phase() === "starting") fail(say("serviceUnavailable"));
           break;
         }
       }
@@ -347,10 +358,10 @@ export function App() {
     c.onClose = (code) => {
       // Only the current connection speaks for the session: one still joining fails its join instead.
       if (c !== connection) return;
-      if (phase() === "starting") fail(code === 4001 ? t("interrupted") : t("connectionLost"));
+      if (phase() === "starting") fail(say(code === 4001 ? "interrupted" : "connectionLost"));
       else if (phase() === "live") {
         // Closed on purpose by the node (media lost for good, taken over, idle or flooding): say so.
-        if (code >= 4000 || code === 1000) fail(code === 4001 ? t("interrupted") : t("connectionLost"));
+        if (code >= 4000 || code === 1000) fail(say(code === 4001 ? "interrupted" : "connectionLost"));
         // The connection dropped (the network, or the node restarted): join again with the same token.
         else void rejoin();
       }
@@ -364,14 +375,14 @@ export function App() {
    */
   async function rejoin() {
     const joinAt = session;
-    if (!microphone || !joinAt) return fail(t("connectionLost"));
+    if (!microphone || !joinAt) return fail(say("connectionLost"));
     if (rejoining()) return; // one loop at a time: two would take the session from each other
     setRejoining(true);
     voice?.stop();
     voice = undefined;
     // Whatever the AI was saying died with the old connection; a new reply announces itself.
     setAiSpeech("none");
-    setNotice(t("rejoining"));
+    setNotice(say("rejoining"));
     /** The node's answer that ended the attempts, if it gave one. */
     let refusal: ServerError | undefined;
     try {
@@ -385,7 +396,7 @@ export function App() {
           joined = await Connection.join(joinAt.url, joinAt.token, listen);
           connection = joined;
           await openVoice(joined, mic);
-          setNotice("");
+          setNotice(undefined);
           return;
         } catch (error) {
           // Joined but no audio: that socket is given up on, quietly (its close must not end the session).
@@ -448,9 +459,11 @@ export function App() {
       <Switch>
         <Match when={phase() === "idle" || phase() === "error"}>
           <Show when={problem()}>
-            <p class="problem" role="alert" data-testid="problem">
-              {problem()}
-            </p>
+            {(m) => (
+              <p class="problem" role="alert" data-testid="problem">
+                {t(m().key, m().params)}
+              </p>
+            )}
           </Show>
           <Show when={phase() === "error" && access()}>{(a) => <DataCode code={a().dataCode} />}</Show>
           <section class="consent" data-testid="consent">

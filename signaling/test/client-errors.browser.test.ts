@@ -55,6 +55,10 @@ describe("customer app errors", () => {
     await problem.waitFor({ timeout: 10_000 });
     expect(await problem.textContent()).toMatch(/Microphone access was denied/);
     expect(await p.getByTestId("start").textContent()).toMatch(/Try again/);
+    // The customer switches to Swedish: what is on screen is said in Swedish too.
+    await p.getByTestId("language").click();
+    await problem.filter({ hasText: "Mikrofonen nekades" }).waitFor({ timeout: 5_000 });
+    expect(await p.getByTestId("start").textContent()).toMatch(/Försök igen/);
   });
 
   it("says when there is no microphone at all", async () => {
