@@ -54,6 +54,14 @@ export async function ownerToken(server: ParleyServer): Promise<string> {
   return ((await res.json()) as { token: string }).token;
 }
 
+/** A dashboard token signed by the node: the demo business's owner, or an admin (`who` names the user). */
+export function dashboardToken(server: ParleyServer, role: "owner" | "admin", who: string): string {
+  return server.dashboardTokens.issue(
+    { userId: `${role}-${who}`, role, ...(role === "owner" ? { businessId: demoBusiness(server) } : {}) },
+    600_000,
+  );
+}
+
 /** Adds a store to the demo business through the records API. */
 export async function addStore(server: ParleyServer, code: string, language = "en-US"): Promise<void> {
   const res = await fetch(`${server.url}/api/businesses/${server.records.demo!.businessId}/stores`, {

@@ -9,7 +9,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
-import { demoBusiness, startServer } from "./harness.ts";
+import { dashboardToken, demoBusiness, startServer } from "./harness.ts";
 import { FakeConversation } from "./wall/events.ts";
 import { errorAnswer, relayWall } from "./wallRelay.ts";
 
@@ -25,11 +25,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const token = (role: "owner" | "admin") =>
-  server.dashboardTokens.issue(
-    { userId: `${role}-errors`, role, ...(role === "owner" ? { businessId: demoBusiness(server) } : {}) },
-    600_000,
-  );
+const token = (role: "owner" | "admin") => dashboardToken(server, role, "errors");
 
 async function open(page: Page, query: string, t: string): Promise<void> {
   await page.goto(`${server.url}/dashboard/${query}${query.includes("?") ? "&" : "?"}lang=en#token=${t}`);

@@ -12,7 +12,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
-import { addStore, demoBusiness, startServer } from "./harness.ts";
+import { addStore, dashboardToken, demoBusiness, startServer } from "./harness.ts";
 import { FakeConversation } from "./wall/events.ts";
 import { errorAnswer, relayWall } from "./wallRelay.ts";
 
@@ -29,11 +29,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const token = (role: "owner" | "admin") =>
-  server.dashboardTokens.issue(
-    { userId: `${role}-ui`, role, ...(role === "owner" ? { businessId: demoBusiness(server) } : {}) },
-    600_000,
-  );
+const token = (role: "owner" | "admin") => dashboardToken(server, role, "ui");
 
 async function open(page: Page, view: "" | "monitor", query: string, t: string, lang = "en"): Promise<void> {
   await page.goto(`${server.url}/dashboard/${view}?lang=${lang}${query}#token=${t}`);
