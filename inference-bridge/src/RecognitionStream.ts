@@ -20,7 +20,9 @@
 // committed nothing for `stallSeconds` of audio as broken, and the stream
 // resumes elsewhere while the replay ring still holds the uncommitted audio.
 // An end that the worker does not finalise in time takes its open partials
-// as final, so the customer's last answer still reaches the score and record.
+// as final, so the customer's last answer still reaches the score and record;
+// after a failover, where the new worker is still redoing the audio, what the
+// broken call heard stands instead when it reaches further.
 import { create } from "@bufbuild/protobuf";
 import { RecognizeRequestSchema, type RecognizeResponse, type Segment } from "@parley/proto/asr";
 import { StreamState } from "@parley/proto/live";
@@ -114,8 +116,18 @@ export class RecognitionStream {
   #pushedAtProgress = 0;
   /** The current call's partials not yet replaced by a final, by segment id: taken as final if the end comes without them. */
   readonly #openPartials = new Map<number, Segment>();
+  /** The current call's finals not yet acknowledged: a break before the ack leaves their audio uncommitted. */
+  readonly #unackedFinals = new Map<number, Segment>();
   /** The call the open partials came from: a new call redoes all uncommitted audio, so its first segment replaces them. */
   #partialsFrom: RecognizeCall | undefined;
+  /**
+   * What earlier calls heard of the audio not yet committed (their open partials and unacked
+   * finals), by segment id. The current call redoes that audio, but an end that times out while
+   * it is still catching up must not take its shorter text over what was heard before.
+   */
+  readonly #heardByEarlierCalls = new Map<number, Segment>();
+  /** Where the current call's last final ends (ms on the conversation clock). */
+  #finalisedToMs = Number.NEGATIVE_INFINITY;
   #committed = 0;
   /** End (absolute samples) of the audio pushed so far. */
   #pushedTo = 0;
@@ -370,9 +382,21 @@ export class RecognitionStream {
    * end() resolves, so the conversation's end scores and stores it.
    */
   #promoteOpenPartials(): void {
-    for (const partial of this.#openPartials.values())
-      this.#emitSegment({ ...partial, isFinal: true, speechFinal: true });
+    for (const segment of this.#lastHeard()) this.#emitSegment({ ...segment, isFinal: true, speechFinal: true });
     this.#openPartials.clear();
+    this.#heardByEarlierCalls.clear();
+  }
+
+  /**
+   * The uncommitted audio's best transcript: the current call's open partials, or what earlier
+   * calls heard of it where that reaches further into the audio (the current call was still
+   * redoing it). Earlier segments over audio the current call has finalised are left out.
+   */
+  #lastHeard(): Segment[] {
+    const earlier = [...this.#heardByEarlierCalls.values()].filter((s) => s.startMs >= this.#finalisedToMs);
+    const current = [...this.#openPartials.values()];
+    const reach = (segments: Segment[]) => Math.max(Number.NEGATIVE_INFINITY, ...segments.map((s) => s.endMs));
+    return (reach(earlier) > reach(current) ? earlier : current).sort((a, b) => a.segmentId - b.segmentId);
   }
 
   #emitSegment(segment: Segment): void {
@@ -474,6 +498,9 @@ export class RecognitionStream {
         const before = this.#replay.size;
         // A worker acknowledges a final right after sending it: every final so far is committed.
         this.#nextSegmentId = Math.max(this.#nextSegmentId, this.#lastFinalId + 1);
+        if (call === this.#partialsFrom) this.#unackedFinals.clear();
+        for (const id of this.#heardByEarlierCalls.keys())
+          if (id < this.#nextSegmentId) this.#heardByEarlierCalls.delete(id);
         // A worker cannot have committed audio it was never sent: trusting it would drop that audio from the ring.
         const acked = response.kind.value.committedOffsetSamples;
         if (acked > this.#sentTo)
@@ -500,13 +527,22 @@ export class RecognitionStream {
   /** A worker finalises in order: a final closes its own partial and any earlier one left open. */
   #trackOpenPartials(call: RecognizeCall, segment: Segment): void {
     if (this.#partialsFrom !== call) {
+      // The previous call broke: keep what it heard (the fuller of it, over several breaks) for an end that times out.
+      for (const heard of [...this.#openPartials.values(), ...this.#unackedFinals.values()]) {
+        const before = this.#heardByEarlierCalls.get(heard.segmentId);
+        if (!before || heard.endMs >= before.endMs) this.#heardByEarlierCalls.set(heard.segmentId, heard);
+      }
       this.#openPartials.clear();
+      this.#unackedFinals.clear();
+      this.#finalisedToMs = Number.NEGATIVE_INFINITY;
       this.#partialsFrom = call;
     }
     if (!segment.isFinal) {
       this.#openPartials.set(segment.segmentId, segment);
       return;
     }
+    this.#unackedFinals.set(segment.segmentId, segment);
+    this.#finalisedToMs = Math.max(this.#finalisedToMs, segment.endMs);
     for (const id of this.#openPartials.keys()) if (id <= segment.segmentId) this.#openPartials.delete(id);
   }
 

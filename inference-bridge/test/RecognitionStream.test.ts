@@ -704,6 +704,63 @@ describe("RecognitionStream", () => {
     expect(finals.map((s) => s.segmentId)).toEqual([0, 1]);
     expect(stream.state).toBe(StreamState.ENDED);
   });
+
+  /**
+   * The first worker heard 1.2 s, then died during the end; the second, redoing that audio, has
+   * decoded 100 ms of it when the end times out. Returns the final text and the finals' ids.
+   */
+  async function endTimingOutDuringFailover(firstWorker: (r: RecordingRecognizer) => void) {
+    const a = await recognizer();
+    const b = await recognizer();
+    for (const r of [a, b]) {
+      r.commitEverySamples = 16_000;
+      r.ignoreEnd = true;
+      r.partialText = (id, startMs, endMs) => `heard ${id}: ${startMs}-${endMs} ms`;
+    }
+    a.partialEndMs = (receivedSamples) => receivedSamples / 16;
+    b.partialEndMs = () => 100; // still decoding the replay
+    b.commitEverySamples = 1_000_000;
+    firstWorker(a);
+    const pool = new AsrWorkerPool({ addresses: [a.address, b.address], logger });
+    cleanups.push(() => pool.close());
+    const transcript = new TranscriptAssembler("failover-end");
+    const finals: Segment[] = [];
+    const fromSecond: Segment[] = [];
+    const stream = new RecognitionStream({
+      sessionId: "failover-end",
+      pool,
+      logger,
+      retry: { maxRetry: 3, retryIntervalMs: 10, timeoutMs: 5_000 },
+      onSegment: (s) => {
+        if (s.isFinal) finals.push(s);
+        if (!s.isFinal && s.endMs === 100) fromSecond.push(s);
+        transcript.apply(s);
+      },
+      onState: () => {},
+    });
+    feed(stream, 0, 60);
+    await expect.poll(() => transcript.text(), { timeout: 5_000 }).toContain("1200 ms");
+    const ended = stream.end(4_000);
+    a.kill();
+    await expect.poll(() => fromSecond.length, { timeout: 3_500 }).toBeGreaterThan(0); // the second worker is redoing it
+    await ended;
+    return { finalText: transcript.finalText(), finalIds: finals.map((s) => s.segmentId) };
+  }
+
+  it("keeps the fuller partial of a worker that died during the end over the next worker's shorter one", async () => {
+    const { finalText } = await endTimingOutDuringFailover((a) => {
+      a.commitEverySamples = 1_000_000; // no final: one partial of the whole answer
+    });
+    expect(finalText).toBe("heard 0: 0-1200 ms");
+  });
+
+  it("keeps an unacknowledged final and the partial after it over a shorter redo when the end times out", async () => {
+    const { finalText, finalIds } = await endTimingOutDuringFailover((a) => {
+      a.withholdAcks = true; // it finalised the first second, then died before acknowledging it
+    });
+    expect(finalText).toBe("audio 0-1000 ms heard 1: 1000-1200 ms");
+    expect(finalIds).toEqual([0, 0, 1]); // the final, then once more with the partial after it
+  });
 });
 
 describe("AsrWorkerPool", () => {

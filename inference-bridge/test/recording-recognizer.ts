@@ -45,6 +45,8 @@ export class RecordingRecognizer {
    * the samples received so far), or undefined for none.
    */
   partialEndMs: ((receivedSamples: number) => number | undefined) | undefined;
+  /** The text of a partial (default `partial <id>`). */
+  partialText: (segmentId: number, startMs: number, endMs: number) => string = (id) => `partial ${id}`;
   readonly #server = new grpc.Server();
   port = 0;
 
@@ -120,7 +122,7 @@ export class RecordingRecognizer {
                 value: {
                   segmentId,
                   isFinal: false,
-                  text: `partial ${segmentId}`,
+                  text: this.partialText(segmentId, start / 16, partialEnd),
                   startMs: start / 16,
                   endMs: partialEnd,
                 },
