@@ -90,6 +90,15 @@ export class WeriftCustomer {
   #timestamp = Math.floor(Math.random() * 0x7fffffff);
 
   /**
+   * The RTP sequence number (16 bits) the next packet gets. It runs on across
+   * reconnectMedia(): against a receiver report's highest sequence number it
+   * tells how many packets sent since were not covered by the report.
+   */
+  get nextSequence(): number {
+    return this.#seq;
+  }
+
+  /**
    * Creates a session, joins it and brings WebRTC up; `onStage` hears each
    * stage as it completes (the load tester times them). `sessionId` is
    * reported as soon as the node has made one, so that a failure later can

@@ -66,6 +66,8 @@ export class FakeNode {
 export class FakeCustomer implements LoadCustomer {
   socket: ProtocolClient;
   packetsSent = 0;
+  /** Sequence numbers extended with their wraps, as receiver reports give them; starting just short of a wrap. */
+  #extendedSeq = 0xfff0;
   /** Each sendOpus call: whether a media reconnect was under way. */
   readonly sends: { duringReconnect: boolean }[] = [];
   /** What each reconnectMedia() call does; default: done at once. */
@@ -91,6 +93,15 @@ export class FakeCustomer implements LoadCustomer {
     };
   }
 
+  get nextSequence(): number {
+    return this.#extendedSeq & 0xffff;
+  }
+
+  /** The extended sequence number of the last packet sent. */
+  get lastSequence(): number {
+    return this.#extendedSeq - 1;
+  }
+
   /** Receiver reports go to the listeners subscribed now. */
   get reportListeners(): number {
     return this.#reportListeners.size;
@@ -98,7 +109,10 @@ export class FakeCustomer implements LoadCustomer {
 
   sendOpus(payload: Buffer): void {
     this.sends.push({ duringReconnect: this.#reconnecting });
-    if (payload.length > 0) this.packetsSent++;
+    if (payload.length > 0) {
+      this.packetsSent++;
+      this.#extendedSeq++;
+    }
   }
 
   onReceiverReport(listener: (report: ReceiverReport) => void): () => void {
@@ -106,8 +120,9 @@ export class FakeCustomer implements LoadCustomer {
     return () => this.#reportListeners.delete(listener);
   }
 
+  /** A receiver report to the listeners; by default it covers every packet sent so far. */
   report(report: Partial<ReceiverReport>): void {
-    const full = { highestSequence: 0, packetsLost: 0, fractionLost: 0, jitterMs: 1, ...report };
+    const full = { highestSequence: this.lastSequence, packetsLost: 0, fractionLost: 0, jitterMs: 1, ...report };
     for (const listener of this.#reportListeners) listener(full);
   }
 

@@ -1,6 +1,6 @@
 // The report of made-up runs: what it judges the generator on, how it counts
-// media resets and audio the node placed late, and that a long run's HTML
-// stays whole and small.
+// media resets, packets of lost media and audio the node placed late, and
+// that a long run's HTML stays whole and small.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Ajv } from "ajv";
@@ -68,6 +68,41 @@ describe("the load test's report", () => {
     expect(table).toMatch(/^\* bounded by mediasoup's RTCP report interval/m);
     expect(htmlReport(report)).toContain("3 media resets");
     expect(validate(report), JSON.stringify(validate.errors, null, 1)).toBe(true);
+  });
+
+  it("counts packets sent into lost media as unconfirmed, shows them, leaves them out of the loss share, and fits the published schema", () => {
+    const sessions = rampedSessions();
+    sessions[0]!.mediaResets = 1;
+    sessions[0]!.packets = { ...sessions[0]!.packets, sent: 100, lost: 5, unconfirmed: 40 };
+    sessions[1]!.packets = { ...sessions[1]!.packets, sent: 100, lost: 1 };
+    // No report ever came: its packets count in neither figure of the share.
+    sessions[2]!.packets = { ...sessions[2]!.packets, sent: 100, lost: null, unconfirmed: 100 };
+    const report = buildReport(
+      syntheticOptions(10),
+      [],
+      syntheticOutcome(sessions, 80, () => 10),
+    );
+    expect(report.totals).toMatchObject({ packetsSent: 1_000, packetsLost: 6, packetsUnconfirmed: 140 });
+    // 6 lost of the 860 packets a report covered (900 of sessions with reports, less 40 unconfirmed).
+    expect(report.totals.packetLoss).toBeCloseTo(6 / 860, 10);
+    expect(report.sessions.map((s) => s.packets.unconfirmed)).toEqual([40, 0, 100, 0, 0, 0, 0, 0, 0, 0]);
+    const table = summaryTable(report);
+    expect(table).toMatch(/packets 1000 sent, 6 lost \(0\.70 %\), 140 unconfirmed$/m);
+    expect(table).toMatch(/^ {2}unconfirmed: sent into media the node then lost/m);
+    const html = htmlReport(report);
+    expect(html).toContain("140 unconfirmed");
+    expect(html).toContain("<td>100/5/40</td>");
+    expect(validate(report), JSON.stringify(validate.errors, null, 1)).toBe(true);
+    // None: counted, not explained.
+    expect(
+      summaryTable(
+        buildReport(
+          syntheticOptions(10),
+          [],
+          syntheticOutcome(rampedSessions(), 80, () => 10),
+        ),
+      ),
+    ).not.toMatch(/^ {2}unconfirmed:/m);
   });
 
   it("says how much audio the node placed late during the run, which makes its lags read low", () => {

@@ -4,10 +4,12 @@ import type { ServerMessage } from "@parley/proto/ws";
 import { ErrorCode } from "@parley/proto/ws";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ProtocolClient } from "../src/ProtocolClient.ts";
+import { buildReport } from "../src/report/report.ts";
 import { type Activity, LoadSession } from "../src/run/LoadSession.ts";
 import { Pacer } from "../src/run/Pacer.ts";
 import { IceTimeout, JoinFailed } from "../src/WeriftCustomer.ts";
 import { FakeCustomer, FakeNode, syntheticRecording } from "./fakeNode.ts";
+import { syntheticOptions, syntheticOutcome } from "./syntheticRun.ts";
 
 let node: FakeNode;
 let pacer: Pacer;
@@ -98,6 +100,56 @@ describe("a load session whose media the node moves", () => {
     expect(c.socket.messages).toEqual([]);
     expect(node.requests.map((r) => r.case)).toContain("endSession");
   });
+
+  it.each([
+    { before: "after a receiver report", reportFirst: true },
+    { before: "before any receiver report", reportFirst: false },
+  ])(
+    "counts the packets sent into the lost media $before as unconfirmed, not as received, and the loss share without them",
+    async ({ reportFirst }) => {
+      let customer: FakeCustomer | undefined;
+      const running = session((c) => {
+        customer = c;
+      }).run();
+      await expect.poll(() => customer?.packetsSent ?? 0).toBeGreaterThanOrEqual(10);
+      const c = customer!;
+      // The report covers the packets sent so far (their sequence numbers wrap soon after).
+      let covered = 0;
+      if (reportFirst) {
+        c.report({ packetsLost: 3 });
+        covered = c.packetsSent;
+      }
+      // The media's worker dies after its last report: what was sent since went into it unconfirmed.
+      await expect.poll(() => c.packetsSent).toBeGreaterThanOrEqual(covered + 20);
+      const setup = deferred();
+      c.reconnect = () => setup.promise;
+      node.event(mediaReset);
+      await expect.poll(() => c.reconnectCalls).toBe(1);
+      const sentIntoLost = c.packetsSent;
+      expect(c.nextSequence).toBeLessThan(0xfff0); // the sequence numbers wrapped meanwhile
+      setup.resolve();
+      await expect.poll(() => c.packetsSent).toBeGreaterThan(sentIntoLost);
+      c.report({ packetsLost: 2 });
+      const result = await running;
+
+      expect(result.packets.sent).toBe(RECORDING_PACKETS + TAIL_PACKETS);
+      expect(result.packets.lost).toBe(reportFirst ? 5 : 2);
+      expect(result.packets.unconfirmed).toBe(sentIntoLost - covered);
+      expect(result.packets.unconfirmed).toBeGreaterThanOrEqual(20);
+
+      const report = buildReport(
+        syntheticOptions(1),
+        [],
+        syntheticOutcome([result], 5, () => 10),
+      );
+      expect(report.totals).toMatchObject({
+        packetsSent: RECORDING_PACKETS + TAIL_PACKETS,
+        packetsLost: result.packets.lost,
+        packetsUnconfirmed: result.packets.unconfirmed,
+        packetLoss: result.packets.lost! / (RECORDING_PACKETS + TAIL_PACKETS - result.packets.unconfirmed),
+      });
+    },
+  );
 
   it.each([
     {

@@ -29,7 +29,7 @@ export function sessionResult(slot: number, startedAtMs: number, endedAtMs: numb
     mediaResets: 0,
     audioSentMs: endedAtMs - startedAtMs,
     wer: null,
-    packets: { sent: 100, lost: 0, fractionLost: 0, jitterMs: 1, rttMs: 1 },
+    packets: { sent: 100, lost: 0, unconfirmed: 0, fractionLost: 0, jitterMs: 1, rttMs: 1 },
     jitter: [],
     rtt: [],
     errors: [],

@@ -137,7 +137,7 @@ export function htmlReport(report: LoadTestReport): string {
   const sessions = report.sessions
     .map(
       (s) =>
-        `<tr><td>${s.slot}</td><td><code>${esc((s.sessionId ?? "–").slice(0, 8))}</code></td><td>${esc(s.recording)}</td><td>${esc(s.outcome)}</td><td>${fmt(s.stagesMs.join)}</td><td>${fmt(s.firstPartialMs)}</td><td>${fmt(s.partialLagP95Ms)}</td><td>${s.partials}/${s.finals}/${s.scores}</td><td>${s.mediaResets}</td><td>${s.wer === null ? "–" : pct(s.wer)}</td><td>${s.packets.sent}/${s.packets.lost ?? "–"}</td><td>${s.errors.map((e) => esc(`${e.stage}/${e.kind}`)).join(", ")}</td></tr>`,
+        `<tr><td>${s.slot}</td><td><code>${esc((s.sessionId ?? "–").slice(0, 8))}</code></td><td>${esc(s.recording)}</td><td>${esc(s.outcome)}</td><td>${fmt(s.stagesMs.join)}</td><td>${fmt(s.firstPartialMs)}</td><td>${fmt(s.partialLagP95Ms)}</td><td>${s.partials}/${s.finals}/${s.scores}</td><td>${s.mediaResets}</td><td>${s.wer === null ? "–" : pct(s.wer)}</td><td>${s.packets.sent}/${s.packets.lost ?? "–"}/${s.packets.unconfirmed}</td><td>${s.errors.map((e) => esc(`${e.stage}/${e.kind}`)).join(", ")}</td></tr>`,
     )
     .join("");
   const warn = g.limited
@@ -192,7 +192,7 @@ ${chart(
 <h2>Summary (ms)</h2>
 <table><tr><th>metric</th><th>count</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>max</th></tr>${summaryRows(report)}</table>
 <p class="meta">${esc(FIRST_AUDIO_ACK_NOTE)}</p>
-<p>${t.partials} partials, ${t.finals} finals, ${t.scores} scores · packets ${t.packetsSent} sent, ${t.packetsLost} lost (${pct(t.packetLoss)}) · peak ${t.peakConcurrentSessions} live sessions · ${t.mediaResets} media resets (the node moved a session's media; its latencies stop there)</p>
+<p>${t.partials} partials, ${t.finals} finals, ${t.scores} scores · packets ${t.packetsSent} sent, ${t.packetsLost} lost (${pct(t.packetLoss)}), ${t.packetsUnconfirmed} unconfirmed (sent into media the node then lost, after its last receiver report: left out of the loss share) · peak ${t.peakConcurrentSessions} live sessions · ${t.mediaResets} media resets (the node moved a session's media; its latencies stop there)</p>
 <h2>The node and the generator</h2>
 <table>
 <tr><td>node CPU (metrics)</td><td>${fmt(report.server.cpuPercent.mean, 1)} % mean, ${fmt(report.server.cpuPercent.max, 1)} % max</td></tr>
@@ -204,7 +204,7 @@ ${report.server.metricsProblem ? `<tr><td>metrics</td><td>${esc(report.server.me
 </table>
 ${errors}
 <h2>Sessions</h2>
-<table><tr><th>slot</th><th>session</th><th>recording</th><th>outcome</th><th>join ms</th><th>first partial ms</th><th>partial lag p95</th><th>partials/finals/scores</th><th>media resets</th><th>WER</th><th>packets sent/lost</th><th>errors</th></tr>${sessions}</table>
+<table><tr><th>slot</th><th>session</th><th>recording</th><th>outcome</th><th>join ms</th><th>first partial ms</th><th>partial lag p95</th><th>partials/finals/scores</th><th>media resets</th><th>WER</th><th>packets sent/lost/unconfirmed</th><th>errors</th></tr>${sessions}</table>
 </body></html>
 `;
 }

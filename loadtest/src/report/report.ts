@@ -59,6 +59,9 @@ export interface LoadTestReport {
     scores: number;
     packetsSent: number;
     packetsLost: number;
+    /** Sent into media the node then lost, after its last receiver report: neither lost nor received. */
+    packetsUnconfirmed: number;
+    /** Lost of the packets a receiver report covered (those of sessions with one, less the unconfirmed). */
     packetLoss: number | null;
     peakConcurrentSessions: number;
     mediaResets: number;
@@ -171,7 +174,9 @@ export function buildReport(
   const packetsSent = sessions.reduce((n, s) => n + s.packets.sent, 0);
   const reported = sessions.filter((s) => s.packets.lost !== null);
   const packetsLost = reported.reduce((n, s) => n + Math.max(0, s.packets.lost!), 0);
-  const reportedSent = reported.reduce((n, s) => n + s.packets.sent, 0);
+  const packetsUnconfirmed = sessions.reduce((n, s) => n + s.packets.unconfirmed, 0);
+  // Unconfirmed packets are left out of the share: counting them as received would make the loss read low.
+  const reportedSent = reported.reduce((n, s) => n + s.packets.sent - s.packets.unconfirmed, 0);
   const ratios: Record<RatioMetric, number | null> = {
     errors: sessions.length ? withErrors / sessions.length : null,
     packet_loss: reportedSent ? packetsLost / reportedSent : null,
@@ -281,6 +286,7 @@ export function buildReport(
       scores: sessions.reduce((n, s) => n + s.scores, 0),
       packetsSent,
       packetsLost,
+      packetsUnconfirmed,
       packetLoss: ratios.packet_loss,
       peakConcurrentSessions: peak,
       mediaResets: sessions.reduce((n, s) => n + s.mediaResets, 0),
@@ -383,6 +389,7 @@ function sessionSummary(s: SessionResult): SessionSummary {
     packets: {
       sent: s.packets.sent,
       lost: s.packets.lost,
+      unconfirmed: s.packets.unconfirmed,
       fractionLost: s.packets.fractionLost === null ? null : round(s.packets.fractionLost),
       jitterMs: rn(s.packets.jitterMs),
       rttMs: rn(s.packets.rttMs),

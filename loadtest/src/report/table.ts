@@ -41,8 +41,12 @@ export function summaryTable(report: LoadTestReport): string {
     `sessions ${t.sessionsStarted} started, ${t.sessionsConnected} connected, ${t.sessionsWithErrors} with errors (${pct(t.errorRate)}); peak ${t.peakConcurrentSessions} at once; ${t.mediaResets} media resets`,
   );
   lines.push(
-    `events ${t.partials} partials, ${t.finals} finals, ${t.scores} scores; packets ${t.packetsSent} sent, ${t.packetsLost} lost (${pct(t.packetLoss)})`,
+    `events ${t.partials} partials, ${t.finals} finals, ${t.scores} scores; packets ${t.packetsSent} sent, ${t.packetsLost} lost (${pct(t.packetLoss)}), ${t.packetsUnconfirmed} unconfirmed`,
   );
+  if (t.packetsUnconfirmed > 0)
+    lines.push(
+      "  unconfirmed: sent into media the node then lost, after its last receiver report; some arrived, some not: left out of the loss share",
+    );
   if (report.wer.corpus !== null)
     lines.push(
       `WER ${pct(report.wer.corpus)} over ${report.wer.sessions} sessions (${report.wer.words} reference words)`,

@@ -28,7 +28,14 @@ const CONVERSATION_ENDS: ReadonlySet<EndReason> = new Set([
 /** What a session needs of its customer: a WeriftCustomer, or a stand-in in tests. */
 export type LoadCustomer = Pick<
   WeriftCustomer,
-  "socket" | "packetsSent" | "sendOpus" | "onReceiverReport" | "roundTripMs" | "reconnectMedia" | "close"
+  | "socket"
+  | "packetsSent"
+  | "nextSequence"
+  | "sendOpus"
+  | "onReceiverReport"
+  | "roundTripMs"
+  | "reconnectMedia"
+  | "close"
 >;
 
 /** Brings a customer up: creates its session, joins, connects its media; reports each stage as it completes. */
@@ -92,7 +99,15 @@ export interface SessionResult {
   wer: { errors: number; words: number; hypothesis: string } | null;
   packets: {
     sent: number;
+    /** Packets the SFU's receiver reports counted lost, over every media the session had. */
     lost: number | null;
+    /**
+     * Packets sent into media the node then lost (MediaReset) after the last
+     * receiver report of that media: no report will say whether they arrived.
+     * Some did (before its worker died or its transport failed), some did not:
+     * counted neither lost nor received.
+     */
+    unconfirmed: number;
     fractionLost: number | null;
     jitterMs: number | null;
     rttMs: number | null;
@@ -148,6 +163,9 @@ export class LoadSession implements PacedStream {
   /** Packets the receiver reports of earlier media counted lost, and those of the current media. */
   #lostBefore = 0;
   #lostNow = 0;
+  /** The current media: the customer's packetsSent when it came up, and the highest sequence number its reports covered. */
+  #mediaSentFrom = 0;
+  #mediaReportedTo: number | undefined;
   /** A media reconnect under way; `again`: the node moved the media once more meanwhile. */
   #mediaReset: { again: boolean } | undefined;
   /** The node moved our media at least once: its audio clock no longer matches what we sent. */
@@ -180,7 +198,7 @@ export class LoadSession implements PacedStream {
       mediaResets: 0,
       audioSentMs: 0,
       wer: null,
-      packets: { sent: 0, lost: null, fractionLost: null, jitterMs: null, rttMs: null },
+      packets: { sent: 0, lost: null, unconfirmed: 0, fractionLost: null, jitterMs: null, rttMs: null },
       jitter: [],
       rtt: [],
       errors: [],
@@ -456,6 +474,8 @@ export class LoadSession implements PacedStream {
       this.#mediaReset.again = true;
       return;
     }
+    // The media is gone whether or not it is set up again (a session ending still counts what it sent into it).
+    this.#stopListeningToReports(customer);
     if (!this.#wantsMedia(customer)) return;
     const reset = { again: false };
     this.#mediaReset = reset;
@@ -463,7 +483,7 @@ export class LoadSession implements PacedStream {
     try {
       do {
         reset.again = false;
-        this.#stopListeningToReports();
+        this.#stopListeningToReports(customer);
         await customer.reconnectMedia();
         this.#listenToReports(customer);
       } while (reset.again && this.#wantsMedia(customer));
@@ -490,12 +510,25 @@ export class LoadSession implements PacedStream {
     this.#unsubscribeRr = customer.onReceiverReport((report) => this.#onReceiverReport(report));
   }
 
-  /** The current media is gone: what its reports counted lost stays counted; the next media's count from 0. */
-  #stopListeningToReports(): void {
+  /**
+   * The current media is gone: what its reports counted lost stays counted,
+   * and the packets sent into it after its last report (all, without one) are
+   * unconfirmed; the next media's count from 0. Called again with nothing
+   * sent since, it counts nothing more.
+   */
+  #stopListeningToReports(customer: LoadCustomer): void {
     this.#unsubscribeRr?.();
     this.#unsubscribeRr = undefined;
     this.#lostBefore += this.#lostNow;
     this.#lostNow = 0;
+    const sent = customer.packetsSent - this.#mediaSentFrom;
+    const reportedTo = this.#mediaReportedTo;
+    // Sequence numbers are 16 bits; a report comes every few seconds, far fewer packets than a wrap.
+    const lastSent = (customer.nextSequence - 1) & 0xffff;
+    const after = reportedTo === undefined ? sent : (lastSent - reportedTo) & 0xffff;
+    this.#result.packets.unconfirmed += Math.min(sent, after);
+    this.#mediaSentFrom = customer.packetsSent;
+    this.#mediaReportedTo = undefined;
   }
 
   #onReceiverReport(report: ReceiverReport): void {
@@ -503,6 +536,7 @@ export class LoadSession implements PacedStream {
     const now = performance.now();
     if (r.stages.firstAudioAck === null && this.#firstSentAt) r.stages.firstAudioAck = now - this.#firstSentAt;
     this.#lostNow = report.packetsLost;
+    this.#mediaReportedTo = report.highestSequence & 0xffff;
     r.packets.lost = this.#lostBefore + report.packetsLost;
     r.packets.fractionLost = report.fractionLost;
     r.packets.jitterMs = report.jitterMs;
