@@ -246,7 +246,9 @@ export class ParleyServer {
       logger,
       bus: this.bus,
       nodeId: config.nodeId,
-      unjoinedTtlMs: config.tokenTtlMs,
+      // The app joins right after it creates a session: one nobody joined within a minute is
+      // abandoned, and must not hold the node's capacity for the token's whole life.
+      unjoinedTtlMs: Math.min(config.tokenTtlMs, UNJOINED_SESSION_TTL_MS),
       maxDurationMs: config.limits.sessionMaxDurationMs,
     });
     const self = (): Omit<NodeInfo, "updatedAtMs"> => ({
@@ -327,7 +329,8 @@ export class ParleyServer {
       this.logger.info({ liveSessions: this.sessions.size, timeoutMs }, "draining");
       await this.nodes.beat();
       const deadline = performance.now() + timeoutMs;
-      while (this.sessions.size > 0 && performance.now() < deadline && !this.#closing)
+      // Ends under way too: their final scores and end records go out before the records close.
+      while ((this.sessions.size > 0 || this.sessions.ending > 0) && performance.now() < deadline && !this.#closing)
         await new Promise((resolve) => setTimeout(resolve, 250));
     }
     await this.close();
@@ -455,6 +458,9 @@ export class ParleyServer {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectionName: `parley:${config.nodeId}:state`,
+      // After a failover the old primary answers READONLY while the connection stays up: every
+      // heartbeat, hand-over and rate-limit count would fail until a restart. Reconnect instead.
+      reconnectOnError: (err) => err.message.startsWith("READONLY"),
       ...(redis.password ? { password: redis.password } : {}),
     });
     client.on("error", (err: Error) => logger.warn({ err: err.message }, "redis (shared state) error"));
@@ -639,6 +645,9 @@ export class ParleyServer {
 
 /** Media moves one conversation gets before it ends for lost media. */
 const MAX_MEDIA_MOVES = 5;
+
+/** A created session nobody joined in this time is removed (the token may live longer). */
+const UNJOINED_SESSION_TTL_MS = 60_000;
 
 /** A listener only this machine reaches: its own URL is then where its customers are. */
 const isLoopbackHost = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.");

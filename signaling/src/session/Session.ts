@@ -204,7 +204,9 @@ export class Session {
     this.#releaseRouter?.();
     const conversation = this.conversation;
     if (conversation) {
-      if (graceful) await conversation.end(reason);
+      // A failed last turn must not leave the session without its end: it is logged, the rest goes on.
+      if (graceful)
+        await conversation.end(reason).catch((err: unknown) => this.logger.error({ err }, "conversation end failed"));
       conversation.close();
     }
     if (this.#started && !this.#endPublished)

@@ -1,8 +1,9 @@
-// Sessions of this node, by id. A session that nobody joined before its token
-// expired is swept away; one that runs longer than its maximum duration ends
-// with its final score (END_REASON_MAX_DURATION). Ended sessions stay
-// reachable for a short while, for the events that follow their end (the
-// reward decision).
+// Sessions of this node, by id. A session that nobody joined within a minute
+// is swept away (it counts against the node's capacity); one that runs longer
+// than its maximum duration ends with its final score (END_REASON_MAX_DURATION).
+// Ended sessions stay reachable for a short while, for the events that follow
+// their end (the reward decision). Ends under way (the last words and the final
+// score) are tracked: a shutdown waits for them before closing the records.
 import { EndReason } from "@parley/proto/live";
 import type { ResumableSession } from "@parley/records";
 import type { Logger } from "pino";
@@ -13,12 +14,14 @@ export interface SessionRegistryOptions {
   logger: Logger;
   bus: LiveBus;
   nodeId: string;
-  /** A session nobody started media for within this time is removed. */
+  /** A session nobody holds and nobody started media for within this time is removed. */
   unjoinedTtlMs: number;
   /** A started conversation ends after this long. */
   maxDurationMs: number;
   /** How long an ended session can still publish (its reward arrives after the end). */
   endedTtlMs?: number;
+  /** How often unjoined and long-ended sessions are looked for (default 15 s). */
+  sweepIntervalMs?: number;
 }
 
 /** Who created a session: counted against per-client limits until it ends. */
@@ -32,16 +35,23 @@ export class SessionRegistry {
   readonly #sessions = new Map<string, Session>();
   readonly #ends = new Map<string, { release?: () => void; timer?: NodeJS.Timeout }>();
   readonly #ended = new Map<string, { session: Session; at: number }>();
+  /** Ends under way: a session leaves #sessions at once, its close (last words, final score) takes seconds. */
+  readonly #closing = new Set<Promise<void>>();
   readonly #o: SessionRegistryOptions;
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: SessionRegistryOptions) {
     this.#o = options;
-    this.#sweeper = setInterval(() => this.#sweep(), 30_000).unref();
+    this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 15_000).unref();
   }
 
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** Sessions whose end is under way. */
+  get ending(): number {
+    return this.#closing.size;
   }
 
   create(id: string, store: Store, origin?: SessionOrigin, resumed?: ResumableSession): Session {
@@ -80,29 +90,50 @@ export class SessionRegistry {
     return this.#sessions.values();
   }
 
+  /** Ends the session; never rejects (callers fire and forget): a failed close is logged. */
   async end(session: Session, reason: EndReason, graceful: boolean): Promise<void> {
     if (!this.#sessions.delete(session.id)) return;
     this.#ended.set(session.id, { session, at: Date.now() });
     const end = this.#ends.get(session.id);
     this.#ends.delete(session.id);
     clearTimeout(end?.timer);
-    try {
-      await session.close(reason, graceful);
-    } finally {
-      end?.release?.();
-    }
+    const closing = session
+      .close(reason, graceful)
+      .catch((err: unknown) => session.logger.error({ err }, "session close failed"))
+      .finally(() => {
+        end?.release?.();
+        this.#closing.delete(closing);
+      });
+    this.#closing.add(closing);
+    await closing;
   }
 
-  async closeAll(reason: EndReason): Promise<void> {
+  /**
+   * Ends every live session at once (no last words) and waits, at most
+   * `settleMs`, for the ends already under way: their final scores and end
+   * records are published before the caller closes the bus and the records.
+   */
+  async closeAll(reason: EndReason, settleMs = 15_000): Promise<void> {
     clearInterval(this.#sweeper);
-    await Promise.all([...this.#sessions.values()].map((s) => this.end(s, reason, false)));
+    for (const session of [...this.#sessions.values()]) void this.end(session, reason, false);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.#closing]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, settleMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (this.#closing.size > 0)
+      this.#o.logger.warn({ ending: this.#closing.size, settleMs }, "closing with session ends still under way");
   }
 
   #sweep(): void {
     const now = Date.now();
     const cutoff = now - this.#o.unjoinedTtlMs;
     for (const session of this.#sessions.values()) {
-      if (!session.started && session.createdAt < cutoff) void this.end(session, EndReason.NEVER_JOINED, false);
+      if (!session.started && !session.hasOwner && session.createdAt < cutoff)
+        void this.end(session, EndReason.NEVER_JOINED, false);
     }
     const endedCutoff = now - (this.#o.endedTtlMs ?? 120_000);
     for (const [id, { at }] of this.#ended) if (at < endedCutoff) this.#ended.delete(id);

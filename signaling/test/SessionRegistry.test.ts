@@ -1,0 +1,100 @@
+import type { VoiceConversation } from "@parley/inference-bridge";
+import type { CustomerMedia } from "@parley/media";
+import { EndReason, type LiveEnvelope } from "@parley/proto/live";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { liveTopic } from "../src/live/LiveBus.ts";
+import { LocalLiveBus } from "../src/live/LocalLiveBus.ts";
+import type { AudioClock } from "../src/session/AudioClock.ts";
+import type { Session } from "../src/session/Session.ts";
+import { SessionRegistry } from "../src/session/SessionRegistry.ts";
+
+const logger = pino({ level: "silent" });
+const store = { code: "demo", businessId: "b1", name: "Demo", language: "en", currency: "SEK" };
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+function registry(options: { unjoinedTtlMs?: number; sweepIntervalMs?: number } = {}) {
+  const bus = new LocalLiveBus(logger);
+  const events: LiveEnvelope[] = [];
+  const unsubscribe = bus.subscribe(liveTopic.admin, (message) => events.push(message.envelope));
+  const sessions = new SessionRegistry({
+    logger,
+    bus,
+    nodeId: "n1",
+    unjoinedTtlMs: options.unjoinedTtlMs ?? 60_000,
+    maxDurationMs: 60_000,
+    ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
+  });
+  cleanups.push(() => {
+    void sessions.closeAll(EndReason.SHUTDOWN, 0);
+    unsubscribe();
+    bus.close();
+  });
+  const ended = () => events.filter((e) => e.event?.kind.case === "conversationEnded").map((e) => e.sessionId);
+  return { sessions, ended };
+}
+
+/** Starts a conversation whose graceful end (last words, final score) takes `endMs`, or fails. */
+function startConversation(sessions: SessionRegistry, id: string, end: () => Promise<void>): Session {
+  const session = sessions.create(id, store);
+  sessions.begin(session, (s) => {
+    s.begin();
+    const conversation = { end, close() {}, transcript: { finalText: () => "" } };
+    s.attachParts(
+      { close() {}, audioStats: undefined } as unknown as CustomerMedia,
+      conversation as unknown as VoiceConversation,
+      () => {},
+      {} as AudioClock,
+    );
+  });
+  return session;
+}
+
+const after = (ms: number) => () => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describe("SessionRegistry", () => {
+  it("waits, at shutdown, for the ends already under way: their end reaches the bus before it closes", async () => {
+    const { sessions, ended } = registry();
+    const hungUp = startConversation(sessions, "hung-up", after(1_000));
+    startConversation(sessions, "live", after(60_000));
+    const ending = sessions.end(hungUp, EndReason.CUSTOMER, true); // the customer hung up; last words pending
+    expect(sessions.size).toBe(1);
+    expect(sessions.ending).toBe(1);
+    await sessions.closeAll(EndReason.SHUTDOWN);
+    // The live one ended at once (no last words), the hung-up one with its own end, before closeAll returned.
+    expect(ended().sort()).toEqual(["hung-up", "live"]);
+    expect(sessions.ending).toBe(0);
+    await ending;
+  });
+
+  it("stops waiting for ends under way after the settle time", async () => {
+    const { sessions, ended } = registry();
+    const slow = startConversation(sessions, "slow", after(30_000));
+    void sessions.end(slow, EndReason.CUSTOMER, true);
+    await sessions.closeAll(EndReason.SHUTDOWN, 200);
+    expect(ended()).toEqual([]);
+    expect(sessions.ending).toBe(1);
+  });
+
+  it("ends a session whose last turn fails: no rejection, the end still published", async () => {
+    const { sessions, ended } = registry();
+    const broken = startConversation(sessions, "broken", () => Promise.reject(new Error("scorer exploded")));
+    await expect(sessions.end(broken, EndReason.CUSTOMER, true)).resolves.toBeUndefined();
+    expect(sessions.ending).toBe(0);
+    expect(sessions.get("broken")).toBeUndefined();
+    expect(ended()).toEqual(["broken"]);
+  });
+
+  it("sweeps a session nobody joined, and keeps one a socket holds though its media has not started", async () => {
+    const { sessions } = registry({ unjoinedTtlMs: 200, sweepIntervalMs: 100 });
+    const abandoned = sessions.create("abandoned", store);
+    const joined = sessions.create("joined", store);
+    joined.attach({ detach() {} });
+    await expect.poll(() => sessions.get(abandoned.id), { timeout: 5_000 }).toBeUndefined();
+    expect(sessions.get(joined.id)).toBe(joined);
+    expect(sessions.size).toBe(1);
+  });
+});
