@@ -5,9 +5,10 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { type LiveEnvelope, LiveEnvelopeSchema, LiveEventSchema, StreamState } from "@parley/proto/live";
 import { Redis } from "ioredis";
 import pino from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { LiveMessage } from "../src/live/LiveMessage.ts";
 import { RedisLiveBus } from "../src/live/RedisLiveBus.ts";
+import { liveBusDropped } from "../src/metrics.ts";
 import { RedisServer } from "./redis-server.ts";
 
 let redis: RedisServer;
@@ -188,6 +189,73 @@ describe("RedisLiveBus", () => {
       await admin.config("SET", "maxmemory", "0").catch(() => {});
       admin.disconnect();
     }
+  });
+
+  describe("with a full outbox", () => {
+    const dropped = async () => (await liveBusDropped.get()).values[0]?.value ?? 0;
+    let admin: Redis;
+    let a: RedisLiveBus;
+    let onB: LiveMessage[];
+    let droppedBefore: number;
+    beforeEach(async () => {
+      const stream = `test:live:${++streamNo}`;
+      const bus = (nodeId: string, outboxLimit?: number) =>
+        new RedisLiveBus({
+          url: redis.url,
+          nodeId,
+          logger: pino({ level: "silent" }),
+          stream,
+          ...(outboxLimit ? { outboxLimit } : {}),
+        });
+      a = bus("node-0", 5);
+      const b = bus("node-1");
+      buses.push(a, b);
+      onB = [];
+      b.subscribe("admin", (m) => onB.push(m));
+      await settle();
+      droppedBefore = await dropped();
+      admin = new Redis(redis.url);
+      // Appends wait in Redis, the connection up, until unpaused: a batch stays in flight.
+      await admin.client("PAUSE", "60000", "WRITE");
+      for (let i = 1; i <= 3; i++) a.publish(envelope("node-0", "s1", i));
+      const writerWaits = async () =>
+        String(await admin.client("LIST"))
+          .split("\n")
+          .some((c) => c.includes(" name=parley:node-0 ") && c.includes(" cmd=xadd"));
+      await expect.poll(writerWaits).toBe(true);
+    });
+    afterEach(async () => {
+      await admin.client("UNPAUSE").catch(() => {});
+      await admin.config("SET", "maxmemory", "0").catch(() => {});
+      admin.disconnect();
+    });
+
+    it("drops the oldest events not sent yet, not those in flight, and counts each once", async () => {
+      // 1-3 are in flight; 4-10 overflow the outbox (limit 5): 4 and 5 go, 1-3 are Redis's already.
+      for (let i = 4; i <= 10; i++) a.publish(envelope("node-0", "s1", i));
+      expect(a.pending).toBe(8);
+      expect((await dropped()) - droppedBefore).toBe(2);
+      await admin.client("UNPAUSE");
+      const expected = ["s1#1", "s1#2", "s1#3", "s1#6", "s1#7", "s1#8", "s1#9", "s1#10"];
+      await expect.poll(() => seqs(onB)).toEqual(expected);
+      await expect.poll(() => a.pending).toBe(0);
+      expect((await dropped()) - droppedBefore).toBe(2);
+    });
+
+    it("drops first the events of a batch that Redis refused, the oldest waiting", async () => {
+      for (let i = 4; i <= 8; i++) a.publish(envelope("node-0", "s1", i));
+      expect((await dropped()) - droppedBefore).toBe(0);
+      await admin.config("SET", "maxmemory-policy", "noeviction");
+      await admin.config("SET", "maxmemory", "1"); // the batch in flight is refused (OOM) once unpaused
+      await admin.client("UNPAUSE");
+      // 1-3 wait again besides 4-8: over the limit, they go.
+      await expect.poll(dropped).toBe(droppedBefore + 3);
+      expect(a.pending).toBe(5);
+      await admin.config("SET", "maxmemory", "0");
+      await expect.poll(() => seqs(onB), { timeout: 15_000 }).toEqual(["s1#4", "s1#5", "s1#6", "s1#7", "s1#8"]);
+      await expect.poll(() => a.pending).toBe(0);
+      expect((await dropped()) - droppedBefore).toBe(3);
+    });
   });
 
   it("logs a full outbox at most once an interval, with the events dropped since the line before", async () => {

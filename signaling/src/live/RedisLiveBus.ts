@@ -29,7 +29,7 @@ export interface RedisLiveBusOptions {
   stream?: string;
   /** Entries the stream keeps (approximately): a few minutes of a busy cluster. */
   maxLength?: number;
-  /** Envelopes kept while Redis is unreachable; beyond it the oldest are dropped (counted). */
+  /** Envelopes kept while Redis is unreachable (besides a batch in flight); beyond it the oldest are dropped (counted). */
   outboxLimit?: number;
   /** Sessions remembered for de-duplication after their conversation ended. */
   endedSessionTtlMs?: number;
@@ -63,6 +63,8 @@ const idBefore = (a: string, b: string) => {
 
 /** The longest wait between appends that Redis refused. */
 const MAX_RETRY_DELAY_MS = 5_000;
+/** Envelopes appended in one round trip. */
+const BATCH = 500;
 
 export class RedisLiveBus implements LiveBus {
   readonly #local: LocalLiveBus;
@@ -70,6 +72,14 @@ export class RedisLiveBus implements LiveBus {
   readonly #writer: Redis;
   readonly #reader: Redis;
   readonly #outbox: Uint8Array[] = [];
+  /**
+   * The outbox's first entries, handed to Redis in the pipeline now awaited:
+   * they stay in place until Redis answers (removed if appended, retried if
+   * not). They may be in the stream already, so they are neither dropped nor
+   * counted against outboxLimit: a full outbox must not lose events while
+   * Redis is reachable and catching up.
+   */
+  #inFlight = 0;
   /** Lines about a full outbox: one per interval, however many events a long outage drops. */
   readonly #dropLog: LogThrottle;
   #flushing = false;
@@ -136,21 +146,27 @@ export class RedisLiveBus implements LiveBus {
     const message = new LiveMessage(envelope);
     this.#local.deliver(message);
     this.#outbox.push(message.envelopeBytes());
-    if (this.#outbox.length > this.#o.outboxLimit) this.#dropOldest();
+    this.#dropOverLimit();
     liveBusOutbox.set(this.#outbox.length);
     this.#scheduleFlush();
   }
 
-  /** The outbox is full: the oldest envelope never reaches other nodes (counted; logged at most once an interval). */
-  #dropOldest(): void {
-    this.#outbox.shift();
-    liveBusDropped.inc();
-    const admitted = this.#dropLog.admit();
-    if (!admitted.ok) return;
-    this.#o.logger.error(
-      { outbox: this.#o.outboxLimit, dropped: admitted.suppressed + 1 },
-      "redis unreachable: oldest live events dropped for other nodes",
-    );
+  /**
+   * Beyond outboxLimit envelopes waiting, the oldest not in flight never reach
+   * other nodes (counted; logged at most once an interval).
+   */
+  #dropOverLimit(): void {
+    while (this.#outbox.length - this.#inFlight > this.#o.outboxLimit) {
+      if (this.#inFlight === 0) this.#outbox.shift();
+      else this.#outbox.splice(this.#inFlight, 1);
+      liveBusDropped.inc();
+      const admitted = this.#dropLog.admit();
+      if (admitted.ok)
+        this.#o.logger.error(
+          { outbox: this.#o.outboxLimit, dropped: admitted.suppressed + 1 },
+          "redis unreachable: oldest live events dropped for other nodes",
+        );
+    }
   }
 
   subscribe(topic: string, handler: LiveHandler): Unsubscribe {
@@ -201,15 +217,17 @@ export class RedisLiveBus implements LiveBus {
   async #flush(): Promise<void> {
     if (this.#flushing || this.#outbox.length === 0 || this.#writer.status !== "ready") return;
     this.#flushing = true;
-    const batch = this.#outbox.slice(0, 500);
+    // The batch is the outbox's head, kept there (see #inFlight) while publish() goes on.
+    const count = Math.min(this.#outbox.length, BATCH);
+    this.#inFlight = count;
     try {
       const pipeline = this.#writer.pipeline();
-      for (const bytes of batch)
-        pipeline.xadd(this.#o.stream, "MAXLEN", "~", this.#o.maxLength, "*", FIELD, Buffer.from(bytes));
+      for (let i = 0; i < count; i++)
+        pipeline.xadd(this.#o.stream, "MAXLEN", "~", this.#o.maxLength, "*", FIELD, Buffer.from(this.#outbox[i]!));
       const results = (await pipeline.exec()) ?? [];
       const failed = results.findIndex(([err]) => err);
       // Entries before the first failure are in the stream; the rest are retried.
-      const done = failed === -1 ? batch.length : failed;
+      const done = failed === -1 ? count : failed;
       this.#outbox.splice(0, done);
       if (failed !== -1) throw results[failed]![0];
       this.#retryDelayMs = 0;
@@ -222,6 +240,9 @@ export class RedisLiveBus implements LiveBus {
         );
       this.#retryDelayMs = Math.min(Math.max(2 * this.#retryDelayMs, 100), MAX_RETRY_DELAY_MS);
     } finally {
+      // A batch that failed waits again, the oldest of all: first to go if over the limit.
+      this.#inFlight = 0;
+      this.#dropOverLimit();
       this.#flushing = false;
       liveBusOutbox.set(this.#outbox.length);
     }
