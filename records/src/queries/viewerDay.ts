@@ -57,11 +57,37 @@ function wallClockMs(timeZone: string, ms: number): number {
   return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!);
 }
 
-/** The instant the clock in `timeZone` reads `wallMs` (taken as UTC); at a gap (clocks skip it), just after it. */
-function instantOf(timeZone: string, wallMs: number): number {
-  // The zone's offset near the answer; asked twice, since the first guess may sit across a change.
-  const first = wallMs - (wallClockMs(timeZone, wallMs) - wallMs);
-  return wallMs - (wallClockMs(timeZone, first) - first);
+/** Whether `ms` is where the day starting at wall-clock midnight `wallDayMs` (taken as UTC) begins in `timeZone`. */
+function startsDay(timeZone: string, wallDayMs: number, ms: number): boolean {
+  const wall = wallClockMs(timeZone, ms);
+  const before = wallClockMs(timeZone, ms - 1);
+  return wall >= wallDayMs && wall < wallDayMs + DAY_MS && before >= wallDayMs - DAY_MS && before < wallDayMs;
+}
+
+/**
+ * The first instant whose wall-clock date in `timeZone` is the day starting at `wallDayMs` (midnight
+ * taken as UTC). Where the clocks skip midnight (Santiago, Havana: 00:00 becomes 01:00) that is the end
+ * of the gap; where midnight comes twice (Gaza 2018: 01:00 goes back to 00:00) it is the first one.
+ */
+function dayStartOf(timeZone: string, wallDayMs: number): number {
+  // Midnight at the zone's offset at one instant, then at the offset found there. Around a change the
+  // two differ: at a gap starting at midnight the offset from before it gives the gap's end and the one
+  // from after it the previous day's last hour; at a repeated midnight both are midnights. So take the
+  // earlier one that Intl confirms starts the day, not simply the second as before.
+  const first = wallDayMs - (wallClockMs(timeZone, wallDayMs) - wallDayMs);
+  const second = wallDayMs - (wallClockMs(timeZone, first) - first);
+  for (const ms of first < second ? [first, second] : [second, first])
+    if (startsDay(timeZone, wallDayMs, ms)) return ms;
+  // Otherwise (a gap across midnight but not starting at it, a skipped day) search for the first instant
+  // on or after the day. Offsets lie within UTC-12 to UTC+14, so the start lies within these bounds.
+  let lo = wallDayMs - 15 * HOUR_MS; // still before the day
+  let hi = wallDayMs + 13 * HOUR_MS; // already in it, or after a skipped day
+  while (hi - lo > 1) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (wallClockMs(timeZone, mid) >= wallDayMs) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 /** Midnight starting the viewer's day containing `day.nowMs`, minus `daysBack` days, as unix ms. */
@@ -72,7 +98,7 @@ export function viewerDayStart(day: ViewerDay, daysBack = 0): number {
     return Math.floor((day.nowMs + offset) / DAY_MS) * DAY_MS - offset - daysBack * DAY_MS;
   }
   const wallToday = Math.floor(wallClockMs(zone, day.nowMs) / DAY_MS) * DAY_MS;
-  return instantOf(zone, wallToday - daysBack * DAY_MS);
+  return dayStartOf(zone, wallToday - daysBack * DAY_MS);
 }
 
 /**
