@@ -59,12 +59,41 @@ describe("rate limits", () => {
     expect(limiter.size).toBe(1);
   });
 
-  it("keeps memory bounded: beyond maxKeys, new keys share one counter", () => {
+  it("keeps memory bounded without making new keys share a budget once the table is full", () => {
+    // One request from each of maxKeys strangers (cheap with IPv6 /64s) must
+    // not lock out the customers who come next: they were all 429 when keys
+    // beyond maxKeys shared one counter.
     const limiter = new MemoryRateLimiter({ name: "t", windowMs: 60_000, max: 3, maxKeys: 100, now: () => 0 });
-    for (let i = 0; i < 100; i++) limiter.consumeNow(`k${i}`);
-    const spray = Array.from({ length: 10 }, (_, i) => limiter.consumeNow(`new${i}`).allowed);
-    expect(spray.filter(Boolean)).toHaveLength(3);
-    expect(limiter.size).toBe(101);
+    for (let i = 0; i < 100; i++) limiter.consumeNow(`flood${i}`);
+    const customers = Array.from({ length: 50 }, (_, i) => limiter.consumeNow(`customer${i}`));
+    expect(customers.every((d) => d.allowed && d.remaining === 2)).toBe(true);
+    for (let i = 0; i < 1_000; i++) limiter.consumeNow(`flood-more${i}`);
+    expect(limiter.size).toBeLessThanOrEqual(100);
+    expect(limiter.consumeNow("late customer")).toMatchObject({ allowed: true, remaining: 2 });
+  });
+
+  it("keeps a limited client limited while strangers churn the table; only a flood of limited keys frees it", () => {
+    const limiter = new MemoryRateLimiter({ name: "t", windowMs: 60_000, max: 2, maxKeys: 100, now: () => 0 });
+    for (let i = 0; i < 3; i++) limiter.consumeNow("abuser");
+    // It is the oldest key, but eviction skips keys at their limit, so new
+    // keys (cheap to make) cannot push it out and reset its budget.
+    for (let i = 0; i < 1_000; i++) limiter.consumeNow(`stranger${i}`);
+    expect(limiter.consumeNow("abuser").allowed).toBe(false);
+    expect(limiter.size).toBeLessThanOrEqual(100);
+    // A table of nothing but limited keys is the true flood: then the oldest
+    // go too, so memory stays bounded, at ~maxKeys * max requests to the flooder.
+    let flood = 0;
+    while (flood < 10_000 && !limiter.consumeNow("abuser").allowed) {
+      for (let i = 0; i < 3; i++) limiter.consumeNow(`flood${flood}`);
+      flood++;
+    }
+    expect(flood).toBeGreaterThan(100);
+    expect(flood).toBeLessThan(10_000);
+    expect(limiter.size).toBeLessThanOrEqual(100);
+  });
+
+  it("refuses a bad table size", () => {
+    expect(() => new MemoryRateLimiter({ name: "t", windowMs: 60_000, max: 2, maxKeys: 0 })).toThrow(RangeError);
   });
 });
 
