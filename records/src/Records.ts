@@ -162,6 +162,8 @@ export class Records {
   /** The last reward decision queued on this node: the next one starts after it. */
   #lastDecision: Promise<unknown> = Promise.resolve();
   #sweepTimer: NodeJS.Timeout | undefined;
+  /** The sweep under way: a tick that finds one still running skips (see #sweep). */
+  #sweeping: Promise<void> | undefined;
   #closed = false;
 
   static async create(options: RecordsOptions): Promise<Records> {
@@ -486,16 +488,34 @@ export class Records {
     }
   }
 
-  async #sweep(): Promise<void> {
+  /**
+   * One sweep at a time: a call while one runs gets that one. With Stripe hanging (20 s × 3 tries
+   * for each of up to 100 rewards) a sweep outlasts many ticks; new ones would pile up behind it,
+   * each paying the same rewards again.
+   */
+  #sweep(): Promise<void> {
+    this.#sweeping ??= this.#runSweep().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #runSweep(): Promise<void> {
+    // Each part on its own: a recovery that fails does not keep stuck payments from their retry.
     try {
       await this.finalizer.recover();
-      await this.payouts?.sweep();
-      // A tap whose session never ended (a crash elsewhere) is not kept forever.
-      const old = this.#now() - 3_600_000;
-      for (const [id, entry] of this.#taps) if (entry.createdAt < old) this.#taps.delete(id);
     } catch (error) {
-      if (!isRetryableDbError(error)) this.logger.error({ err: error }, "records sweep failed");
+      // The database away: the next sweep retries (the writer reports the outage).
+      if (!isRetryableDbError(error)) this.logger.error({ err: error }, "records sweep: reward recovery failed");
     }
+    try {
+      await this.payouts?.sweep();
+    } catch (error) {
+      if (!isRetryableDbError(error)) this.logger.error({ err: error }, "records sweep: payout sweep failed");
+    }
+    // A tap whose session never ended (a crash elsewhere) is not kept forever.
+    const old = this.#now() - 3_600_000;
+    for (const [id, entry] of this.#taps) if (entry.createdAt < old) this.#taps.delete(id);
   }
 
   #finalize(sessionId: string): void {

@@ -252,6 +252,7 @@ export class StripePayouts {
    * Stripe's webhook (reward_payout_pending_oldest_age_seconds, PayoutStuck).
    */
   async sweep(): Promise<number> {
+    // Served by the partial index rewards_in_flight (migration 0009): keep its states in step with these.
     const pending = await this.#sql<{ id: string }[]>`
       select id from rewards where status in ('transfer_pending', 'transferred') order by updated_at limit 100`;
     for (const { id } of pending) await this.pay(id);

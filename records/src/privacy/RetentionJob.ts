@@ -84,12 +84,14 @@ export class RetentionJob {
       const voice = await tx`delete from audio_fingerprints where created_at < ${voiceCutoff}`;
       // Also those of sessions long gone or never created (an invalid session id).
       const letters = await tx`delete from dead_letters where at < ${dataCutoff}`;
+      // The queries on sessions below each read a partial index (migration 0009) holding little
+      // more than the rows they change, not every session ever recorded.
       const due = await tx<{ id: string }[]>`
         select id from sessions where created_at < ${dataCutoff} and redacted_at is null for update`;
       // Sessions redacted already that got content afterwards: the writer's records of the
       // conversation's end (final score and summary, the last score updates and questions, dead
       // letters) under way when the customer deleted their data.
-      const late = await redactedWithContent(tx);
+      const late = await redactedWithContent(tx, new Date(now - LATE_CONTENT_WINDOW_MS));
       // What a customer's deletion kept for the fraud rules: the receipt's hash until the data
       // retention (those sessions are redacted already, so the redaction below does not see them)…
       await tx`update sessions set receipt_hash = null where created_at < ${dataCutoff} and receipt_hash is not null`;
@@ -144,15 +146,25 @@ const SESSION_CONTENT_TABLES = [
   "transcript_signatures",
 ] as const satisfies readonly (keyof RetentionCounts)[];
 
-/** Redacted sessions that hold content again: every table redactSessions deletes from. */
-async function redactedWithContent(tx: TransactionSql): Promise<{ id: string }[]> {
+/**
+ * How long after its redaction a session is checked for content written afterwards. Such content
+ * comes from a node's write queue: records of a conversation's end queued when its customer deleted
+ * it, written a moment later, or once Postgres is back after an outage (the queue waits in memory,
+ * bounded by maxQueued). Three days is far beyond either, and keeps the hourly check to a few days'
+ * redactions (index sessions_redacted, migration 0009) rather than every session ever redacted, a
+ * set that only grows.
+ */
+const LATE_CONTENT_WINDOW_MS = 3 * 86_400_000;
+
+/** Sessions redacted since `since` that hold content again: every table redactSessions deletes from. */
+async function redactedWithContent(tx: TransactionSql, since: Date): Promise<{ id: string }[]> {
   const inContentTable = SESSION_CONTENT_TABLES.map(
     (table) => tx`exists (select 1 from ${tx(table)} c where c.session_id = s.id)`,
   ).reduce((either, next) => tx`${either} or ${next}`);
   // dead_letters.session_id is text as the envelope carried it: compared lower-case, uncorrelated
   // (one hashed lookup, not a scan of dead_letters per session).
   return tx<{ id: string }[]>`
-    select s.id from sessions s where s.redacted_at is not null
+    select s.id from sessions s where s.redacted_at >= ${since}
       and (${inContentTable} or s.id::text in (select lower(d.session_id) from dead_letters d))
     for update of s`;
 }

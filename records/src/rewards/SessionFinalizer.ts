@@ -10,6 +10,7 @@ import { type LiveEvent, LiveEventSchema, RewardStatus } from "@parley/proto/liv
 import type { Logger } from "pino";
 import type { Sql, TransactionSql } from "postgres";
 import type { Fingerprint } from "../audio/AudioFingerprinter.ts";
+import { isRetryableDbError } from "../db/errors.ts";
 import { countFlags, type FraudDetector, type FraudFlag, type SessionFacts } from "../fraud/FraudDetector.ts";
 import { payoutTransitionsTotal, rewardAmountSek, rewardDecisionsTotal } from "../metrics.ts";
 import { applyBudget, type PolicyDecision, parsePolicy, rewardForScore } from "./policy.ts";
@@ -95,6 +96,26 @@ function decidePolicy(
     budget.spent,
   );
 }
+
+/**
+ * How long after its end a session is left to the node that ended it. That node decides it as soon
+ * as the end is committed, with the audio fingerprint only it holds (in memory); a sweep on another
+ * node that got there first would decide without it: no `replayed_audio` check, and the fingerprint
+ * never stored for later sessions to be compared with. A node's own decision takes well under a
+ * second, queued behind others at most seconds; a crashed node's sessions still get theirs within
+ * minutes. (ended_at is the end event's time: an end written later than this, after a database
+ * outage, can still be decided by a sweep first.)
+ */
+export const RECOVERY_GRACE_MS = 2 * 60_000;
+
+/**
+ * How far back the sweep looks for ended sessions without a decision. It runs every minute on every
+ * node (on the embedded database, with the record writer waiting behind it): without a bound it read
+ * every session ever recorded against every reward. A decision that keeps failing is retried, and
+ * logged, every minute for this long: time to fix its cause over a weekend. Older ones are left to an
+ * operator (`finalize(sessionId)`). The range is served by the index sessions_ended.
+ */
+export const RECOVERY_WINDOW_MS = 3 * 86_400_000;
 
 export const qualityTier = (score: number) => (score >= 70 ? "high" : score >= 40 ? "medium" : "low");
 
@@ -250,13 +271,35 @@ export class SessionFinalizer {
     return { kind: "decided", rewardId: row.id, status, flags, found, ...policyDecision };
   }
 
-  /** Sessions recorded as ended without a reward decision (a crash between the two): finalize them now. */
+  /**
+   * Sessions recorded as ended without a reward decision (a crash between the two, a decision that
+   * failed): finalize those that ended between RECOVERY_WINDOW_MS and RECOVERY_GRACE_MS ago. One
+   * that fails is logged and passed over. A retryable database error ends the run: the database is
+   * away or overloaded, and each session left would fail alike (each after a connect timeout); the
+   * next sweep goes on. Returns how many were found.
+   */
   async recover(): Promise<number> {
+    const now = this.#now();
     const pending = await this.#sql<{ id: string }[]>`
-      select s.id from sessions s left join rewards r on r.session_id = s.id
-      where s.status = 'ended' and r.id is null and s.deleted_by_customer_at is null
+      select s.id from sessions s
+      where s.status = 'ended' and s.deleted_by_customer_at is null
+        and s.ended_at >= ${new Date(now - RECOVERY_WINDOW_MS)} and s.ended_at < ${new Date(now - RECOVERY_GRACE_MS)}
+        and not exists (select 1 from rewards r where r.session_id = s.id)
       order by s.ended_at limit 1000`;
-    for (const { id } of pending) await this.finalize(id);
+    for (const { id } of pending) {
+      try {
+        await this.finalize(id);
+      } catch (error) {
+        if (isRetryableDbError(error)) {
+          this.#logger.warn(
+            { sessionId: id, err: error },
+            "records: recovering a reward decision failed; the next sweep goes on from it",
+          );
+          break;
+        }
+        this.#logger.error({ sessionId: id, err: error }, "records: recovering a reward decision failed");
+      }
+    }
     return pending.length;
   }
 

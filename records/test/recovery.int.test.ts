@@ -1,0 +1,223 @@
+// The records sweep on a real PostgreSQL 15: reward decisions a crash or a
+// failure left undone are made by the sweep, but only once the node that ended
+// the session (and holds its audio fingerprint) has had its turn, and only for
+// sessions ended within a bounded window; one failing decision does not stop
+// the others or the payout sweep; and a sweep still running is not joined by
+// another.
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import { Writable } from "node:stream";
+import pino from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Records } from "../src/index.ts";
+import type { PostgresCluster } from "../src/testing/index.ts";
+import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
+
+let pg: PostgresCluster;
+beforeAll(async () => {
+  pg = await startCluster();
+});
+afterAll(() => pg?.destroy());
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const MINUTE = 60_000;
+/** Payouts configured, Stripe never reached: the tests below stub or find nothing to pay. */
+const STRIPE = {
+  secretKey: "sk_test_unreached",
+  webhookSecret: "whsec_unreached",
+  returnUrl: "http://localhost:8080/?claimed={session}",
+  host: "127.0.0.1",
+  port: 9,
+  protocol: "http" as const,
+};
+
+const LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox/";
+function recording(name: string): Int16Array {
+  const b = fs.readFileSync(LIBRIVOX + name);
+  return Int16Array.from(new Int16Array(b.buffer, b.byteOffset + 44, (b.length - 44) >> 1));
+}
+/** The same recording played again: later start, other gain, background noise. */
+function replayed(pcm: Int16Array, shift: number, gain: number, noise: number): Int16Array {
+  let s = 7;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 0xffffffff - 0.5) * 2;
+  const out = new Int16Array(pcm.length + shift);
+  for (let i = 0; i < out.length; i++) {
+    const v = i >= shift ? pcm[i - shift]! * gain : 0;
+    out[i] = Math.max(-32768, Math.min(32767, Math.round(v + rnd() * noise)));
+  }
+  return out;
+}
+
+function capturingLogger() {
+  const lines: { level: number; msg: string; sessionId?: string; err?: { message: string } }[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return { logger: pino({ level: "info" }, stream), lines };
+}
+
+let seed = 31_000;
+/** A conversation to its end, as far as the writer's commit (not waiting for its reward decision). */
+async function converse(records: Records, audio?: Int16Array): Promise<string> {
+  const c = new Conversation();
+  await records.beginSession({
+    sessionId: c.sessionId,
+    storeCode: "demo",
+    consent: { given: true, version: "v1" },
+    deviceId: randomUUID(),
+    ip: `10.31.${seed % 250}.${++seed % 250}`,
+  });
+  records.write(c.started());
+  if (audio) {
+    const tap = records.audioTap(c.sessionId);
+    for (let i = 0; i < audio.length; i += 320) tap.push(audio.subarray(i, i + 320));
+  }
+  for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
+  records.write(c.ended(80));
+  expect(await records.writer.drain(10_000)).toBe(true);
+  return c.sessionId;
+}
+
+/** Ends sessions whose own decision fails (as if their node crashed before it): none is decided. */
+async function undecided(records: Records, n: number): Promise<string[]> {
+  const finalize = vi.spyOn(records.finalizer, "finalize").mockRejectedValue(new Error("the node went away"));
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await converse(records));
+  await records.flush();
+  finalize.mockRestore();
+  expect(await decided(records, ids)).toEqual([]);
+  return ids;
+}
+
+const decided = async (records: Records, ids: string[]) =>
+  (await records.sql<{ session_id: string }[]>`select session_id from rewards where session_id = any(${ids}::uuid[])`)
+    .map((r) => r.session_id)
+    .sort();
+
+describe("reward recovery", () => {
+  it("leaves a session that ended moments ago to its node, which decides it with the audio fingerprint", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), { now: () => now });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      const original = recording("sense_and_sensibility_01_austen_64kb-0870.wav");
+      await converse(records, original);
+      await records.flush();
+      // The replay's end is committed; its node's decision, with the fingerprint, is still queued…
+      const finalize = records.finalizer.finalize.bind(records.finalizer);
+      vi.spyOn(records.finalizer, "finalize").mockImplementation(async (id, fingerprint) => {
+        if (fingerprint) await gate;
+        return finalize(id, fingerprint);
+      });
+      const replay = await converse(records, replayed(original, 3000, 0.5, 500));
+      // …when a sweep comes by (any node's: it runs every minute on each).
+      now = Date.now() + 30_000;
+      expect(await records.finalizer.recover()).toBe(0);
+      expect(await decided(records, [replay])).toEqual([]);
+      release();
+      await records.flush();
+      const flags = await records.sql`select rule from fraud_flags where session_id = ${replay}`;
+      expect(flags.map((f) => f.rule)).toEqual(["replayed_audio"]);
+      const [kept] = await records.sql`select count(*)::int as n from audio_fingerprints where session_id = ${replay}`;
+      expect(kept!.n).toBe(1);
+    } finally {
+      release();
+      await records.close();
+    }
+  });
+
+  it("decides a session whose decision failed once that grace has passed, within a bounded window", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), { now: () => now });
+    try {
+      const [recent, old] = (await undecided(records, 2)) as [string, string];
+      // An end recorded four days ago and never decided since: beyond the window the sweep reads.
+      await records.sql`update sessions set ended_at = ended_at - interval '4 days' where id = ${old}`;
+      expect(await records.finalizer.recover()).toBe(0); // `recent` ended moments ago
+      now = Date.now() + 2 * MINUTE + 1_000;
+      expect(await records.finalizer.recover()).toBe(1);
+      expect(await decided(records, [recent, old])).toEqual([recent]);
+      // Within the window a session waiting days (a decision failing until its cause was fixed) is decided.
+      await records.sql`update sessions set ended_at = now() - interval '2 days' where id = ${old}`;
+      expect(await records.finalizer.recover()).toBe(1);
+      expect(await decided(records, [recent, old])).toEqual([recent, old].sort());
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("goes on past a session whose decision throws, logs each failure with its session id, and stops at a database error", async () => {
+    let now = Date.now();
+    const { logger, lines } = capturingLogger();
+    const records = await openRecords(await pg.createDatabase(), { now: () => now, logger });
+    try {
+      // Oldest first: broken fails for good, fine is decided, flaky meets a lost connection, last waits.
+      const [broken, fine, flaky, last] = (await undecided(records, 4)) as [string, string, string, string];
+      now = Date.now() + 3 * MINUTE;
+      const finalize = records.finalizer.finalize.bind(records.finalizer);
+      const spy = vi.spyOn(records.finalizer, "finalize").mockImplementation(async (id, fingerprint) => {
+        if (id === broken) throw new Error("the store's reward policy cannot be read");
+        if (id === flaky) throw Object.assign(new Error("connection lost"), { code: "08006" });
+        return finalize(id, fingerprint);
+      });
+      expect(await records.finalizer.recover()).toBe(4);
+      expect(await decided(records, [broken, fine, flaky, last])).toEqual([fine]);
+      expect(spy.mock.calls.map(([id]) => id)).toEqual([broken, fine, flaky]); // none tried after the lost connection
+      const failures = lines.filter((l) => l.msg.startsWith("records: recovering a reward decision failed"));
+      expect(failures.map((l) => [l.sessionId, l.err?.message])).toEqual([
+        [broken, "the store's reward policy cannot be read"],
+        [flaky, "connection lost"],
+      ]);
+      // The next sweep goes on.
+      spy.mockRestore();
+      expect(await records.finalizer.recover()).toBe(3);
+      expect(await decided(records, [broken, fine, flaky, last])).toEqual([broken, fine, flaky, last].sort());
+    } finally {
+      await records.close();
+    }
+  });
+});
+
+describe("the records sweep", () => {
+  it("retries payments though the recovery before it failed", async () => {
+    const { logger, lines } = capturingLogger();
+    const records = await openRecords(await pg.createDatabase(), { stripe: STRIPE, sweepIntervalMs: 20, logger });
+    try {
+      vi.spyOn(records.finalizer, "recover").mockRejectedValue(new Error("recovery failed"));
+      const sweep = vi.spyOn(records.payouts!, "sweep").mockResolvedValue(0);
+      await vi.waitFor(() => expect(sweep).toHaveBeenCalled(), { timeout: 5_000 });
+      expect(lines.some((l) => l.err?.message === "recovery failed")).toBe(true);
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("skips its ticks while the last sweep still runs (Stripe hanging)", async () => {
+    const records = await openRecords(await pg.createDatabase(), { stripe: STRIPE, sweepIntervalMs: 10 });
+    try {
+      let release!: (paid: number) => void;
+      const hanging = new Promise<number>((resolve) => {
+        release = resolve;
+      });
+      const recover = vi.spyOn(records.finalizer, "recover");
+      const sweep = vi.spyOn(records.payouts!, "sweep").mockReturnValue(hanging);
+      await vi.waitFor(() => expect(sweep).toHaveBeenCalledTimes(1), { timeout: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 200)); // some 20 ticks
+      expect(recover).toHaveBeenCalledTimes(1);
+      expect(sweep).toHaveBeenCalledTimes(1);
+      // Once it is done, the next tick sweeps again.
+      release(0);
+      await vi.waitFor(() => expect(sweep.mock.calls.length).toBeGreaterThan(1), { timeout: 5_000 });
+    } finally {
+      await records.close();
+    }
+  });
+});
