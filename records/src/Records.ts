@@ -95,6 +95,8 @@ export interface ResumableSession {
   storeCode: string;
   /** The node the conversation was live on. */
   nodeId: string;
+  /** When the conversation started (epoch ms): its maximum duration counts from here, not from the resume. */
+  startedAtMs: number;
   /** Final segments in order of id. */
   segments: {
     segmentId: number;
@@ -394,6 +396,7 @@ export class Records {
       sessionId,
       storeCode: session.store_code,
       nodeId: session.node_id ?? "",
+      startedAtMs: session.started_at.getTime(),
       segments: segments.map((s) => ({
         segmentId: s.segment_id,
         text: s.text,

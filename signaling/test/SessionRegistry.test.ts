@@ -1,6 +1,7 @@
 import type { VoiceConversation } from "@parley/inference-bridge";
 import type { CustomerMedia } from "@parley/media";
 import { EndReason, type LiveEnvelope } from "@parley/proto/live";
+import type { ResumableSession } from "@parley/records";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { liveTopic } from "../src/live/LiveBus.ts";
@@ -16,7 +17,7 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function registry(options: { unjoinedTtlMs?: number; sweepIntervalMs?: number } = {}) {
+function registry(options: { unjoinedTtlMs?: number; sweepIntervalMs?: number; maxDurationMs?: number } = {}) {
   const bus = new LocalLiveBus(logger);
   const events: LiveEnvelope[] = [];
   const unsubscribe = bus.subscribe(liveTopic.admin, (message) => events.push(message.envelope));
@@ -25,7 +26,7 @@ function registry(options: { unjoinedTtlMs?: number; sweepIntervalMs?: number } 
     bus,
     nodeId: "n1",
     unjoinedTtlMs: options.unjoinedTtlMs ?? 60_000,
-    maxDurationMs: 60_000,
+    maxDurationMs: options.maxDurationMs ?? 60_000,
     ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
   });
   cleanups.push(() => {
@@ -34,12 +35,19 @@ function registry(options: { unjoinedTtlMs?: number; sweepIntervalMs?: number } 
     bus.close();
   });
   const ended = () => events.filter((e) => e.event?.kind.case === "conversationEnded").map((e) => e.sessionId);
-  return { sessions, ended };
+  const endReasons = () =>
+    events.flatMap((e) => (e.event?.kind.case === "conversationEnded" ? [e.event.kind.value.reason] : []));
+  return { sessions, ended, endReasons };
 }
 
 /** Starts a conversation whose graceful end (last words, final score) takes `endMs`, or fails. */
-function startConversation(sessions: SessionRegistry, id: string, end: () => Promise<void>): Session {
-  const session = sessions.create(id, store);
+function startConversation(
+  sessions: SessionRegistry,
+  id: string,
+  end: () => Promise<void>,
+  resumed?: ResumableSession,
+): Session {
+  const session = sessions.create(id, store, undefined, resumed);
   sessions.begin(session, (s) => {
     s.begin();
     const conversation = { end, close() {}, transcript: { finalText: () => "" } };
@@ -86,6 +94,22 @@ describe("SessionRegistry", () => {
     expect(sessions.ending).toBe(0);
     expect(sessions.get("broken")).toBeUndefined();
     expect(ended()).toEqual(["broken"]);
+  });
+
+  it("gives a conversation resumed after its node restarted only what is left of its maximum duration", async () => {
+    const { sessions, endReasons } = registry({ maxDurationMs: 60_000 });
+    const resumed = {
+      sessionId: "resumed",
+      storeCode: store.code,
+      nodeId: "n0",
+      startedAtMs: Date.now() - 59_700, // 300 ms of its minute left
+      segments: [],
+      askedQuestions: [],
+      maxSeq: 0n,
+    };
+    const session = startConversation(sessions, "resumed", async () => {}, resumed);
+    await expect.poll(() => sessions.get(session.id), { timeout: 10_000 }).toBeUndefined();
+    expect(endReasons()).toEqual([EndReason.MAX_DURATION]);
   });
 
   it("sweeps a session nobody joined, and keeps one a socket holds though its media has not started", async () => {

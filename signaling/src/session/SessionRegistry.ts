@@ -66,15 +66,20 @@ export class SessionRegistry {
     return session;
   }
 
-  /** Starts the session's conversation (`start`) and its maximum-duration clock. */
+  /**
+   * Starts the session's conversation (`start`) and its maximum-duration clock; a conversation
+   * resumed after its node restarted has only what is left of its time since it first started.
+   */
   begin(session: Session, start: (session: Session) => void): void {
     start(session);
     const end = this.#ends.get(session.id);
     if (!end || end.timer) return;
+    const startedAt = session.resumed?.startedAtMs ?? Date.now();
+    const leftMs = Math.max(0, startedAt + this.#o.maxDurationMs - Date.now());
     end.timer = setTimeout(() => {
       session.logger.info({ maxDurationMs: this.#o.maxDurationMs }, "session reached its maximum duration");
       void this.end(session, EndReason.MAX_DURATION, true);
-    }, this.#o.maxDurationMs).unref();
+    }, leftMs).unref();
   }
 
   get(id: string): Session | undefined {
