@@ -182,6 +182,29 @@ describe("Stripe Connect payouts", () => {
     }
   });
 
+  it("go on sweeping past a reward whose payment keeps failing for a reason of its own", async () => {
+    let crashes = 0;
+    const t = await setup({
+      crashAfterTransfer: () => {
+        crashes++;
+        return true; // every attempt fails after Stripe answered (not a Stripe error, not the database)
+      },
+    });
+    try {
+      await onboard(t);
+      await until(
+        async () => crashes,
+        (n) => n > 0,
+      );
+      // Oldest first and never moved on: before, it threw out of every sweep, and no reward after it was paid.
+      await expect(t.records.payouts!.sweep()).resolves.toBe(1);
+      expect(crashes).toBeGreaterThanOrEqual(2); // the sweep tried it again
+      expect((await t.state()).status).toBe("transfer_pending");
+    } finally {
+      await t.close();
+    }
+  });
+
   it("have Stripe redeliver a payout's webhook that came before the payout was recorded, and then apply it", async () => {
     let crash = true;
     let crashed!: () => void;
@@ -357,6 +380,50 @@ describe("Stripe Connect payouts", () => {
       // Not a definite refusal: the retry used the same key, so a transfer under way is not doubled by a new one.
       const keys = new Set(stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.idempotencyKey));
       expect([...keys]).toEqual([`reward:${t.rewardId}:transfer:0`]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("answer a claim 503 with Retry-After while Stripe cannot answer (busy, unreachable), and keep the reward", async () => {
+    const t = await setup();
+    try {
+      // A request with the account's key still running at Stripe: 409 to every try, the SDK's retries included.
+      stripe.conflictNext("/v1/accounts", 3);
+      const busy = await t.claim();
+      expect(busy.status).toBe(503);
+      expect(busy.headers.get("retry-after")).toBe("30");
+      expect(await busy.json()).toEqual({
+        error: "the payment service cannot be reached now: your reward is kept, try again in a minute",
+      });
+      expect((await t.state()).status).toBe("claimable");
+      // Tried again, the claim goes through.
+      expect(await (await t.claim()).json()).toMatchObject({ status: "onboarding" });
+      await stripe.close(); // Stripe unreachable
+      const down = await t.claim();
+      expect(down.status).toBe(503);
+      expect(down.headers.get("retry-after")).toBe("30");
+      expect((await t.state()).status).toBe("onboarding");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("answer a claim that Stripe refuses 502, without Retry-After, and keep the reward", async () => {
+    const t = await setup();
+    try {
+      stripe.failNext("/v1/accounts", 400, {
+        type: "invalid_request_error",
+        code: "country_unsupported",
+        message: "Connected accounts cannot be created in this country.",
+      });
+      const res = await t.claim();
+      expect(res.status).toBe(502);
+      expect(res.headers.get("retry-after")).toBeNull();
+      expect(await res.json()).toEqual({
+        error: "the payment service refused this claim: your reward is kept; ask the store if this goes on",
+      });
+      expect((await t.state()).status).toBe("claimable");
     } finally {
       await t.close();
     }

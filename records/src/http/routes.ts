@@ -9,11 +9,12 @@
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
+import Stripe from "stripe";
 import { DUMMY_HASH, verifyPassword } from "../auth/password.ts";
 import { addressKey } from "../auth/RateLimiter.ts";
 import { issueUserToken, limitedStores, verifyUserToken } from "../auth/token.ts";
 import { isRetryableDbError } from "../db/errors.ts";
-import type { PayoutError } from "../payments/StripePayouts.ts";
+import type { ClaimResult, PayoutError } from "../payments/StripePayouts.ts";
 import { type RetentionCounts, redactSessions } from "../privacy/RetentionJob.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../rewards/policy.ts";
 import {
@@ -30,6 +31,7 @@ import {
   user,
 } from "./access.ts";
 import type { RouteContext } from "./context.ts";
+import { feedbackCsvPages, parseExportBound } from "./feedbackCsv.ts";
 import {
   createStaff,
   listUsers,
@@ -41,6 +43,7 @@ import {
 } from "./staffRoutes.ts";
 import { type Auth, json, type Method, type RecordsRequest, type RecordsResponse, type Route } from "./types.ts";
 
+export { csvCell } from "./feedbackCsv.ts";
 export type { RouteContext };
 
 type Access = "public" | "user" | "owner" | "customer" | "stripe";
@@ -262,10 +265,17 @@ async function createStore(req: RecordsRequest, ctx: RouteContext): Promise<Reco
   if (!Intl.supportedValuesOf("timeZone").includes(timeZone) && timeZone !== "UTC")
     return json(400, { error: `unknown time zone ${timeZone}` });
   const policy = b.rewardPolicy === undefined ? DEFAULT_POLICY : parsePolicy(b.rewardPolicy);
-  const [row] = await ctx.sql<{ id: string }[]>`
-    insert into stores (id, business_id, code, name, language, time_zone, reward_policy)
-    values (gen_random_uuid(), ${businessId}, ${code}, ${name}, ${language}, ${timeZone}, ${ctx.sql.json(policy as never)})
-    on conflict (code) do nothing returning id`;
+  let row: { id: string } | undefined;
+  try {
+    [row] = await ctx.sql<{ id: string }[]>`
+      insert into stores (id, business_id, code, name, language, time_zone, reward_policy)
+      values (gen_random_uuid(), ${businessId}, ${code}, ${name}, ${language}, ${timeZone}, ${ctx.sql.json(policy as never)})
+      on conflict (code) do nothing returning id`;
+  } catch (error) {
+    // foreign_key_violation: no such business (only an admin names one that is not theirs).
+    if ((error as { code?: unknown }).code === "23503") return notFound();
+    throw error;
+  }
   if (!row) return json(409, { error: `store code ${code} is taken` });
   await audit(ctx, req, "store.create", `store:${code}`, businessId, { name });
   return json(201, { id: row.id, code, name, language, timeZone, rewardPolicy: policy });
@@ -277,7 +287,10 @@ async function setBudget(req: RecordsRequest, ctx: RouteContext): Promise<Record
   const amount = body(req).dailyBudgetMinor;
   if (!Number.isInteger(amount) || (amount as number) < 0 || (amount as number) > 1e10)
     return json(400, { error: "dailyBudgetMinor must be a non-negative integer (öre)" });
-  await ctx.sql`update businesses set daily_budget_minor = ${amount as number} where id = ${businessId}`;
+  const updated =
+    await ctx.sql`update businesses set daily_budget_minor = ${amount as number} where id = ${businessId}`;
+  // No such business (only an admin names one that is not theirs): nothing was set.
+  if (updated.count === 0) return notFound();
   await audit(ctx, req, "budget.set", `business:${businessId}`, businessId, { dailyBudgetMinor: amount });
   return json(200, { dailyBudgetMinor: amount });
 }
@@ -362,69 +375,33 @@ async function listAudit(req: RecordsRequest, ctx: RouteContext): Promise<Record
   return json(200, { entries: rows });
 }
 
-/** The business's feedback as CSV (one row per conversation), optionally from/to (ISO dates). */
+/**
+ * Past this the export is refused (ask for a shorter period) rather than assembled: the reply is one
+ * body (RecordsResponse), so it is held whole in memory, once more while joined, on the node that
+ * carries live audio. About 15,000–40,000 conversations.
+ */
+export const MAX_EXPORT_BYTES = 32 * 1024 * 1024;
+
+/** The business's feedback as CSV (one row per conversation), optionally from/to (ISO dates, see feedbackCsv.ts). */
 async function exportCsv(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const businessId = ownBusiness(req, req.params.businessId);
   if (!businessId) return notFound();
-  const from = parseDate(req.query.get("from")) ?? new Date(0);
-  const to = parseDate(req.query.get("to")) ?? new Date(ctx.now() + 86_400_000);
-  const rows = await ctx.sql`
-    select s.id, st.code as store_code, s.started_at, s.ended_at, s.end_reason,
-           f.score, f.specificity, f.actionability, f.sentiment, f.relevance, f.topics, f.summary,
-           (select string_agg(text, ' ' order by start_ms, segment_id) from transcript_segments t where t.session_id = s.id) as transcript,
-           r.amount_minor, r.currency, r.status as reward_status,
-           (select string_agg(rule, ';' order by rule) from fraud_flags ff where ff.session_id = s.id) as flags
-    from sessions s join stores st on st.id = s.store_id
-    left join final_scores f on f.session_id = s.id
-    left join rewards r on r.session_id = s.id
-    where s.business_id = ${businessId} and ${inAllowedStores(ctx.sql, req)}
-      and s.created_at >= ${from} and s.created_at < ${to}
-    order by s.created_at`;
-  const header = [
-    "session_id",
-    "store_code",
-    "started_at",
-    "ended_at",
-    "end_reason",
-    "score",
-    "specificity",
-    "actionability",
-    "sentiment",
-    "relevance",
-    "topics",
-    "summary",
-    "transcript",
-    "reward_minor",
-    "currency",
-    "reward_status",
-    "flags",
-  ];
-  const lines = [header.join(",")];
-  for (const r of rows)
-    lines.push(
-      [
-        r.id,
-        r.store_code,
-        iso(r.started_at),
-        iso(r.ended_at),
-        r.end_reason,
-        r.score,
-        r.specificity,
-        r.actionability,
-        r.sentiment,
-        r.relevance,
-        (r.topics as string[] | null)?.join(";"),
-        r.summary,
-        r.transcript,
-        r.amount_minor,
-        r.currency,
-        r.reward_status,
-        r.flags,
-      ]
-        .map(csvCell)
-        .join(","),
-    );
-  await audit(ctx, req, "feedback.export", `business:${businessId}`, businessId, { rows: rows.length });
+  const from = parseExportBound("from", req.query.get("from"));
+  const to = parseExportBound("to", req.query.get("to")) ?? { date: new Date(ctx.now() + 86_400_000) };
+  const pages: Buffer[] = [];
+  let bytes = 0;
+  let rows = 0;
+  // Leaving the loop early ends the generator: no further page is read.
+  for await (const page of feedbackCsvPages(ctx.sql, { businessId, stores: inAllowedStores(ctx.sql, req), from, to })) {
+    bytes += page.csv.length;
+    if (bytes > MAX_EXPORT_BYTES)
+      return json(400, {
+        error: `the export is larger than ${MAX_EXPORT_BYTES / 1024 / 1024} MB: export a shorter period (from, to)`,
+      });
+    pages.push(page.csv);
+    rows += page.rows;
+  }
+  await audit(ctx, req, "feedback.export", `business:${businessId}`, businessId, { rows });
   return {
     status: 200,
     headers: {
@@ -432,24 +409,8 @@ async function exportCsv(req: RecordsRequest, ctx: RouteContext): Promise<Record
       "content-disposition": `attachment; filename="feedback-${businessId}.csv"`,
       "cache-control": "no-store",
     },
-    body: `${lines.join("\r\n")}\r\n`,
+    body: Buffer.concat(pages, bytes),
   };
-}
-
-const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : "");
-function parseDate(v: string | null): Date | undefined {
-  if (!v) return undefined;
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `not a date: ${v}`);
-  return d;
-}
-
-/** RFC 4180 quoting; cells that a spreadsheet would run as a formula get a leading apostrophe. */
-export function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  let s = String(value);
-  if (/^[=+\-@\t\r]/.test(s) && typeof value === "string") s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 // ── customers ────────────────────────────────────────────────────────────────
@@ -578,13 +539,45 @@ async function claimReward(req: RecordsRequest, ctx: RouteContext): Promise<Reco
   const [reward] = await ctx.sql<{ id: string; business_id: string }[]>`
     select id, business_id from rewards where session_id = ${sessionId}`;
   if (!reward) return json(404, { error: "no reward for this session (yet)" });
-  const result = await ctx.payouts.claim(reward.id);
+  let result: ClaimResult;
+  try {
+    result = await ctx.payouts.claim(reward.id);
+  } catch (error) {
+    if (error instanceof Stripe.errors.StripeError) return stripeClaimFailure(ctx, sessionId, error);
+    throw error;
+  }
   if (result.status === "paying")
     void ctx.payouts
       .pay(reward.id)
       .catch((error: unknown) => ctx.logger.error({ sessionId, err: error }, "reward payment failed"));
   await audit(ctx, req, "reward.claim", `reward:${reward.id}`, reward.business_id, { status: result.status });
   return json(200, result);
+}
+
+/** How long a customer is asked to wait when Stripe could not answer (the SDK has retried twice by then). */
+const STRIPE_RETRY_AFTER_S = 30;
+
+/**
+ * A claim Stripe did not carry out; the reward is kept either way. Stripe unreachable, its
+ * 5xx, 429, or 409 (a request with the claim's idempotency key still running): 503 with
+ * Retry-After, the same claim will go through later. Any other answer is a refusal of our request
+ * (our API key, the account's parameters): 502, nothing the customer can change; logged for us.
+ */
+function stripeClaimFailure(ctx: RouteContext, sessionId: string, error: Stripe.errors.StripeError): RecordsResponse {
+  const status = error.statusCode;
+  const detail = `${error.type}${error.code ? `/${error.code}` : ""}${status ? ` ${status}` : ""}: ${error.message}`;
+  if (status === undefined || status >= 500 || status === 429 || status === 409) {
+    ctx.logger.warn({ sessionId, err: detail }, "reward claim: Stripe cannot answer now");
+    return json(
+      503,
+      { error: "the payment service cannot be reached now: your reward is kept, try again in a minute" },
+      { "retry-after": String(STRIPE_RETRY_AFTER_S) },
+    );
+  }
+  ctx.logger.error({ sessionId, err: detail }, "reward claim: Stripe refused the request");
+  return json(502, {
+    error: "the payment service refused this claim: your reward is kept; ask the store if this goes on",
+  });
 }
 
 async function stripeWebhook(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {

@@ -20,6 +20,7 @@
 import type { Logger } from "pino";
 import type { Sql, TransactionSql } from "postgres";
 import Stripe from "stripe";
+import { isRetryableDbError } from "../db/errors.ts";
 import {
   payoutAmountSekTotal,
   payoutPendingOldestAgeSeconds,
@@ -255,7 +256,16 @@ export class StripePayouts {
     // Served by the partial index rewards_in_flight (migration 0009): keep its states in step with these.
     const pending = await this.#sql<{ id: string }[]>`
       select id from rewards where status in ('transfer_pending', 'transferred') order by updated_at limit 100`;
-    for (const { id } of pending) await this.pay(id);
+    for (const { id } of pending) {
+      try {
+        await this.pay(id);
+      } catch (error) {
+        // The database away: every reward left would fail alike; the next sweep goes on.
+        if (isRetryableDbError(error)) throw error;
+        // Anything else is this reward's own: oldest first, it must not keep every later one waiting.
+        this.#logger.error({ rewardId: id, err: error }, "reward payment failed; the sweep goes on");
+      }
+    }
     payoutPendingOldestAgeSeconds.set(await this.pendingPayoutOldestAgeSeconds());
     return pending.length;
   }
