@@ -50,22 +50,28 @@ export class AiVoice {
   static async create(router: ms.Router): Promise<AiVoice> {
     const transport = await router.createDirectTransport();
     const ssrc = randomInt(1, 0xffffffff);
-    const producer = await transport.produce({
-      kind: "audio",
-      rtpParameters: {
-        codecs: [
-          {
-            mimeType: "audio/opus",
-            payloadType: PAYLOAD_TYPE,
-            clockRate: 48_000,
-            channels: 2,
-            parameters: { useinbandfec: 1 },
-          },
-        ],
-        encodings: [{ ssrc }],
-      },
-      appData: { source: "ai-voice" },
-    });
+    let producer: ms.Producer;
+    try {
+      producer = await transport.produce({
+        kind: "audio",
+        rtpParameters: {
+          codecs: [
+            {
+              mimeType: "audio/opus",
+              payloadType: PAYLOAD_TYPE,
+              clockRate: 48_000,
+              channels: 2,
+              parameters: { useinbandfec: 1 },
+            },
+          ],
+          encodings: [{ ssrc }],
+        },
+        appData: { source: "ai-voice" },
+      });
+    } catch (error) {
+      transport.close(); // the router is shared and outlives the session: nothing else would close it
+      throw error;
+    }
     return new AiVoice(transport, producer, ssrc);
   }
 

@@ -63,6 +63,12 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
    * the app hanging up, or setting its transports up again) is "DTLS closed".
    */
   static readonly SEND_TRANSPORT_FAILED = "send transport failed";
+  /**
+   * The close reason when the receive transport's DTLS failed: the AI's
+   * voice would go to a dead consumer for the rest of the session, so the
+   * media is given up as for the send direction (the session gets fresh media).
+   */
+  static readonly RECV_TRANSPORT_FAILED = "receive transport failed";
   readonly #options: CustomerMediaOptions;
   readonly #transports = new Map<string, { transport: ms.WebRtcTransport; direction: Direction; connected: boolean }>();
   #producer: ms.Producer | undefined;
@@ -174,10 +180,11 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     this.#transports.set(transport.id, { transport, direction, connected: false });
     transport.observer.once("close", () => this.#transports.delete(transport.id));
     transport.on("dtlsstatechange", (state) => {
-      if (state === "failed" || state === "closed") {
-        this.#options.logger.warn({ transportId: transport.id, direction, state }, "DTLS ended");
-        if (direction === "send") this.close(state === "failed" ? CustomerMedia.SEND_TRANSPORT_FAILED : "DTLS closed");
-      }
+      if (state !== "failed" && state !== "closed") return;
+      this.#options.logger.warn({ transportId: transport.id, direction, state }, "DTLS ended");
+      if (state === "failed")
+        this.close(direction === "send" ? CustomerMedia.SEND_TRANSPORT_FAILED : CustomerMedia.RECV_TRANSPORT_FAILED);
+      else if (direction === "send") this.close("DTLS closed");
     });
     return transport;
   }
@@ -225,10 +232,18 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
   /** The AI's voice on this session's router, created on first use. */
   aiVoice(): Promise<AiVoice> {
     this.#assertOpen();
-    this.#aiVoice ??= AiVoice.create(this.#options.router).then((voice) => {
-      if (this.#closed) voice.close();
-      return voice;
-    });
+    if (!this.#aiVoice) {
+      const creating = AiVoice.create(this.#options.router).then((voice) => {
+        if (this.#closed) voice.close();
+        return voice;
+      });
+      this.#aiVoice = creating;
+      // A failure (a channel request timing out, say) is not kept: the next call tries again,
+      // rather than the AI staying silent for the rest of the session.
+      creating.catch(() => {
+        if (this.#aiVoice === creating) this.#aiVoice = undefined;
+      });
+    }
     return this.#aiVoice;
   }
 

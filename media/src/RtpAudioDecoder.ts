@@ -22,6 +22,14 @@
 // (the network, or this process, stalled longer) finds its place already
 // filled with made-up silence: the pause is stretched by that much and its
 // audio kept whole.
+//
+// A sender whose numbering or clock jumps is followed, as a jitter buffer
+// would: a run of packets that are consistent with each other but "late"
+// (a sequence restart lower, or a stray packet far ahead that moved the
+// expected number past the real stream) makes the decoder take up their
+// numbering; a timestamp that steps backwards (a restart, or a jump of 2^31
+// or more, which reads the same) re-anchors the clock. Either way the new
+// audio continues where the timeline is, which stays gap-free and monotonic.
 import { tickWhileIdle } from "./IdleTicker.ts";
 import { OpusPcmDecoder, OUTPUT_SAMPLE_RATE } from "./opus.ts";
 import { newRtpView, readRtpHeader } from "./rtp.ts";
@@ -32,6 +40,10 @@ const SILENCE_CHUNK_SAMPLES = OUTPUT_SAMPLE_RATE; // silence is emitted in ≤ 1
 const MAX_PENDING = 64;
 /** Decoded audio quieter than this (RMS of 32768, about -36 dBFS) is no speech: a pause may follow it. */
 const QUIET_RMS = 500;
+/** Late packets in a row, with consecutive sequence numbers, after which the decoder follows their numbering. */
+const RESYNC_RUN = 3;
+/** A packet further behind than this (packets) is no reordering: nothing holds one back that long. */
+const RESYNC_BEHIND = MAX_PENDING;
 
 /**
  * `pcm` (valid only during the call) starts at absolute sample
@@ -53,6 +65,10 @@ export interface RtpAudioStats {
   idleSamples: number;
   /** How much later than their timestamps packets were placed, because they came after their place was filled. */
   stretchedSamples: number;
+  /** Packets dropped whole because their timestamp did not move past audio already emitted. */
+  overlapped: number;
+  /** Times the sender's sequence numbers or timestamps jumped and the decoder followed (see above). */
+  resyncs: number;
 }
 
 export interface RtpAudioDecoderOptions {
@@ -87,6 +103,8 @@ export class RtpAudioDecoder {
     excess: 0,
     idleSamples: 0,
     stretchedSamples: 0,
+    overlapped: 0,
+    resyncs: 0,
   };
   readonly #sink: PcmSink;
   readonly #decoder = new OpusPcmDecoder();
@@ -110,6 +128,8 @@ export class RtpAudioDecoder {
   #lastTimestamp = 0; // 32-bit RTP timestamp of the last decoded packet
   #extendedTicks = 0; // RTP ticks since the first packet, unwrapped
   #writtenSamples = 0; // end of the timeline emitted so far
+  #lateRun = 0; // late packets in a row that may be a new numbering (see #followLateRun)
+  #lateRunNext = 0; // the sequence number that continues that run
   #timer: NodeJS.Timeout | undefined;
   #silence = new Int16Array(SILENCE_CHUNK_SAMPLES);
   #closed = false;
@@ -147,12 +167,14 @@ export class RtpAudioDecoder {
       this.#firstArrivalMs = arrivedAtMs;
     }
     const ahead = (((view.sequenceNumber - this.#expectedSeq) << 16) >> 16) as number; // signed 16-bit
-    if (ahead < 0) {
+    if (ahead < 0 && !this.#followLateRun(view.sequenceNumber, view.timestamp, ahead)) {
       this.stats.late++; // already concealed, or a duplicate
       return;
     }
+    this.#lateRun = 0;
     const payload = packet.subarray(view.payloadStart, view.payloadEnd);
-    if (ahead === 0) {
+    if (ahead <= 0) {
+      // In order (or, after #followLateRun, the first of the new numbering).
       this.#decodeAndEmit(view.timestamp, payload, arrivedAtMs);
       this.#expectedSeq = (this.#expectedSeq + 1) & 0xffff;
       this.#drainInOrder();
@@ -204,6 +226,34 @@ export class RtpAudioDecoder {
     this.#timer = undefined;
   }
 
+  /**
+   * A late packet: true when it completes a run that is no late copy of what
+   * was decoded (consecutive numbers, and far behind or with newer audio than
+   * the last decoded) and the decoder now follows that numbering, this packet
+   * being the expected one. Whatever the old numbering held goes out first.
+   */
+  #followLateRun(sequenceNumber: number, timestamp: number, ahead: number): boolean {
+    if (ahead >= -RESYNC_BEHIND && ((timestamp - this.#lastTimestamp) | 0) <= 0) {
+      this.#lateRun = 0; // reordered or duplicated: the stream itself
+      return false;
+    }
+    this.#lateRun = this.#lateRun > 0 && sequenceNumber === this.#lateRunNext ? this.#lateRun + 1 : 1;
+    this.#lateRunNext = (sequenceNumber + 1) & 0xffff;
+    if (this.#lateRun < RESYNC_RUN) return false;
+    this.flush();
+    this.#expectedSeq = sequenceNumber;
+    this.#reanchor(timestamp);
+    return true;
+  }
+
+  /** The sender's clock is discontinuous: `timestamp` is placed where the timeline ends. */
+  #reanchor(timestamp: number): void {
+    this.#lastTimestamp = timestamp;
+    this.#extendedTicks = this.#writtenSamples * TICKS_PER_SAMPLE;
+    this.#decoder.reset();
+    this.stats.resyncs++;
+  }
+
   #onReorderTimeout(): void {
     this.#timer = undefined;
     if (this.#closed) return;
@@ -244,8 +294,14 @@ export class RtpAudioDecoder {
   }
 
   #decodeAndEmit(timestamp: number, payload: Uint8Array, arrivedAtMs: number): void {
-    this.#extendedTicks += (timestamp - this.#lastTimestamp) | 0; // signed 32-bit step
-    this.#lastTimestamp = timestamp;
+    const step = (timestamp - this.#lastTimestamp) | 0; // signed 32-bit
+    // In sequence order the clock only moves forward: a step back is a restart or a jump of
+    // 2^31 or more, after which every packet would overlap audio already emitted and be dropped.
+    if (step < 0) this.#reanchor(timestamp);
+    else {
+      this.#extendedTicks += step;
+      this.#lastTimestamp = timestamp;
+    }
     let position = Math.round(this.#extendedTicks / TICKS_PER_SAMPLE);
     if (position < this.#writtenSamples && position >= this.#idleFrom) {
       // Late into silence made up for a pause: this and every later packet
@@ -284,11 +340,14 @@ export class RtpAudioDecoder {
       this.stats.invalid++;
       return; // the next packet's position fills the hole with silence
     }
-    // A packet that overlaps audio already emitted (timestamp went backwards)
-    // keeps only its new part.
+    // A packet that overlaps audio already emitted (its timestamp moved on by
+    // less than the previous packet's audio) keeps only its new part.
     const overlap = this.#writtenSamples - position;
     if (overlap > 0) {
-      if (overlap >= pcm.length) return;
+      if (overlap >= pcm.length) {
+        this.stats.overlapped++;
+        return;
+      }
       pcm = pcm.subarray(overlap);
     }
     const offset = this.#writtenSamples;

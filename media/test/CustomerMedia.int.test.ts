@@ -1,7 +1,7 @@
 // CustomerMedia against a real mediasoup worker: what it leaves on the router
 // it shares with every other session of that worker.
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CustomerMedia } from "../src/CustomerMedia.ts";
 import { MediaWorkerPool } from "../src/MediaWorkerPool.ts";
 import { builtWorkerBin } from "./workerBin.ts";
@@ -69,6 +69,51 @@ describe("CustomerMedia (real mediasoup worker)", () => {
       await producing;
     }
     await new Promise((r) => setTimeout(r, 200)); // closes reach the worker
+    expect((await router.dump()).transportIds).toEqual([]);
+    lease.release();
+  });
+
+  it("gives its media up when the receive transport's DTLS fails, as when the send transport's does", async () => {
+    const lease = pool.acquireRouter();
+    if (!lease) throw new Error("no router");
+    const media = new CustomerMedia({ router: lease.router, listenIp: "127.0.0.1", logger, onPcm: () => {} });
+    const reasons: string[] = [];
+    media.on("close", (reason) => reasons.push(reason));
+    const recv = await media.createTransport("recv");
+    // As mediasoup reports a failed handshake or fingerprint check. (signaling's voice-path test fails
+    // the send side's DTLS for real; its WebRTC client sets up no receive transport.)
+    recv.emit("dtlsstatechange", "failed");
+    expect(media.closed).toBe(true);
+    expect(reasons).toEqual([CustomerMedia.RECV_TRANSPORT_FAILED]);
+    await new Promise((r) => setTimeout(r, 200)); // closes reach the worker
+    expect((await lease.router.dump()).transportIds).toEqual([]);
+    lease.release();
+  });
+
+  it("keeps no failed AI voice: its transport leaves the shared router, and the next call creates one", async () => {
+    const lease = pool.acquireRouter();
+    if (!lease) throw new Error("no router");
+    const { router } = lease;
+    const createDirectTransport = router.createDirectTransport.bind(router);
+    // The first voice's producer cannot be made (a channel request timing out, say).
+    const spy = vi.spyOn(router, "createDirectTransport").mockImplementationOnce(async (options) => {
+      const transport = await createDirectTransport(options);
+      vi.spyOn(transport, "produce").mockRejectedValueOnce(new Error("injected produce failure"));
+      return transport;
+    });
+    try {
+      const media = new CustomerMedia({ router, listenIp: "127.0.0.1", logger, onPcm: () => {} });
+      await expect(media.aiVoice()).rejects.toThrow("injected produce failure");
+      await new Promise((r) => setTimeout(r, 200)); // the close reaches the worker
+      expect((await router.dump()).transportIds).toEqual([]);
+      const voice = await media.aiVoice();
+      expect(voice.producer.closed).toBe(false);
+      expect(await media.aiVoice()).toBe(voice); // a voice that was made is kept
+      media.close();
+    } finally {
+      spy.mockRestore();
+    }
+    await new Promise((r) => setTimeout(r, 200));
     expect((await router.dump()).transportIds).toEqual([]);
     lease.release();
   });

@@ -283,6 +283,77 @@ describe("RtpAudioDecoder", () => {
     expect(samples).toBeLessThanOrEqual(16 * (now + 1_000));
   });
 
+  it("follows the stream after one stray packet far ahead in sequence (which mediasoup lets through)", () => {
+    vi.useFakeTimers();
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 40 });
+    const seq = (i: number) => (30_000 + i) & 0xffff;
+    for (let i = 0; i < 30; i++) decoder.push(rtpPacket(seq(i), i * FRAME_SAMPLES_48K, payloads[i]!));
+    // 2,000 ahead: within mediasoup's MaxDropout (3,000). The reorder window gives up on the "hole" and plays it.
+    decoder.push(rtpPacket(seq(30 + 2_000), 30 * FRAME_SAMPLES_48K, payloads[30]!));
+    vi.advanceTimersByTime(60);
+    for (let i = 30; i < 100; i++) decoder.push(rtpPacket(seq(i), i * FRAME_SAMPLES_48K, payloads[i]!));
+    // Two genuine packets are taken for late ones before the run of them is followed; the third continues
+    // the timeline right after the stray (no gap, no overlap: the collector checks).
+    const pcm = timeline();
+    expect(pcm.length).toBe((30 + 1 + 68) * FRAME_16K);
+    expect(toneFrames(pcm.subarray(50 * FRAME_16K)).filter(Boolean).length).toBeGreaterThanOrEqual(9); // frames 60–69
+    expect(decoder.stats).toMatchObject({ late: 2, resyncs: 1 });
+  });
+
+  it("follows a sender whose sequence numbers restart lower (and its timestamps with them)", () => {
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink);
+    for (let i = 0; i < 50; i++) decoder.push(rtpPacket(5_000 + i, 1_000_000 + i * FRAME_SAMPLES_48K, payloads[i]!));
+    // A new encoder: sequence 100 (4,900 "behind"), a clock of its own.
+    for (let i = 50; i < 100; i++)
+      decoder.push(rtpPacket(100 + i - 50, 7_777 + (i - 50) * FRAME_SAMPLES_48K, payloads[i]!));
+    const pcm = timeline();
+    expect(pcm.length).toBe(98 * FRAME_16K);
+    expect(toneFrames(pcm.subarray(50 * FRAME_16K)).filter(Boolean).length).toBeGreaterThanOrEqual(9);
+    expect(decoder.stats).toMatchObject({ late: 2, resyncs: 1, lost: 0 });
+  });
+
+  it("follows a timestamp jump of 2^31 (which reads as a step back) without shifting the timeline", () => {
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink, { maxAheadMs: 5_000 });
+    for (let i = 0; i < 100; i++) {
+      const ts = i * FRAME_SAMPLES_48K + (i >= 50 ? 0x8000_0000 : 0);
+      decoder.push(rtpPacket(i, ts >>> 0, payloads[i]!));
+    }
+    const pcm = timeline();
+    expect(pcm.length).toBe(100 * FRAME_16K);
+    expectToneAt(pcm);
+    expect(decoder.stats).toMatchObject({ late: 0, overlapped: 0, resyncs: 1 });
+  });
+
+  it("counts a packet dropped because its timestamp did not move on", () => {
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink);
+    decoder.push(rtpPacket(0, 0, payloads[0]!));
+    decoder.push(rtpPacket(1, 0, payloads[1]!)); // a new sequence number, the same audio time
+    decoder.push(rtpPacket(2, FRAME_SAMPLES_48K, payloads[2]!));
+    expect(timeline().length).toBe(2 * FRAME_16K);
+    expect(decoder.stats).toMatchObject({ overlapped: 1, resyncs: 0 });
+  });
+
+  it("takes a burst of late packets (their hole given up on) for late ones, not for a new numbering", () => {
+    vi.useFakeTimers();
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 30 });
+    // Frames 20–29 are held up in the network and arrive together after frame 35.
+    for (let i = 0; i < 100; i++) {
+      if (i < 20 || i >= 30) decoder.push(packets[i]!);
+      if (i === 35) for (let j = 20; j < 30; j++) decoder.push(packets[j]!);
+      vi.advanceTimersByTime(20);
+    }
+    const pcm = timeline();
+    expect(pcm.length).toBe(100 * FRAME_16K);
+    expectToneAt(pcm, new Set(Array.from({ length: 10 }, (_, j) => 20 + j)));
+    expect(decoder.stats).toMatchObject({ lost: 10, late: 10 });
+    expect(decoder.stats.resyncs).toBe(0);
+  });
+
   it("counts garbage instead of throwing", () => {
     const { sink } = collector();
     const decoder = new RtpAudioDecoder(sink);

@@ -118,7 +118,11 @@ function openMedia(parts: ConversationParts, session: Session, lease: RouterLeas
     // With the socket alive the app is waiting on audio that no longer arrives: give it fresh
     // media. Without a socket the customer is rejoining, and the join renews the media. A
     // transport the app closed itself (hanging up) is not moved: the socket's close follows.
-    else if (reason === CustomerMedia.SEND_TRANSPORT_FAILED && session.hasOwner) parts.onMediaLost(session, reason);
+    else if (
+      (reason === CustomerMedia.SEND_TRANSPORT_FAILED || reason === CustomerMedia.RECV_TRANSPORT_FAILED) &&
+      session.hasOwner
+    )
+      parts.onMediaLost(session, reason);
   });
   return media;
 }
@@ -144,6 +148,10 @@ export async function moveMedia(parts: ConversationParts, session: Session, wait
     lease.release();
     throw new ParleyError(ErrorCode.NOT_FOUND, "session ended");
   }
+  // The old media closes first: its decoder flushes the packets it held onto the timeline,
+  // which must come before the break's silence (clock.next()) or the speech stream sees
+  // an overlap, then a gap. replaceMedia's own close is then a no-op.
+  session.media?.close("replaced");
   session.replaceMedia(openMedia(parts, session, lease, clock.next()), lease.release);
 }
 
