@@ -46,7 +46,7 @@ import { type LiveBus, liveTopic } from "./live/LiveBus.ts";
 import { LocalLiveBus } from "./live/LocalLiveBus.ts";
 import { RedisLiveBus } from "./live/RedisLiveBus.ts";
 import { observeSessionMetrics } from "./live/sessionMetrics.ts";
-import { collectProcessMetrics, feedbackSessionsTotal } from "./metrics.ts";
+import { collectProcessMetrics, feedbackSessionsTotal, mediaMoves, mediaWorkerDeaths } from "./metrics.ts";
 import { resumeSession } from "./session/resumeSession.ts";
 import type { Session } from "./session/Session.ts";
 import { SessionRegistry } from "./session/SessionRegistry.ts";
@@ -132,7 +132,7 @@ export class ParleyServer {
   readonly #internalApp: TemplatedApp;
   readonly #edge: HttpEdge;
   readonly #logThrottle = new LogThrottle();
-  /** How often each live session's media was moved (a worker died, or the customer's send transport failed). */
+  /** How often each live session's media was moved (a worker died, or one of the customer's transports failed). */
   readonly #mediaMoves = new WeakMap<Session, number>();
   readonly #unsubscribe: (() => void)[] = [];
   #listenSockets: us_listen_socket[] = [];
@@ -208,6 +208,7 @@ export class ParleyServer {
     this.records = records;
     this.logger = logger;
     this.mediaPool = mediaPool;
+    mediaPool.on("workerdied", () => mediaWorkerDeaths.inc());
     this.asrPool = asrPool;
     this.embeddedAsr = embeddedAsr;
     const { scoring, dialogue } = config;
@@ -579,8 +580,8 @@ export class ParleyServer {
   }
 
   /**
-   * The session's media is lost (its worker died, or the customer's send
-   * transport failed): fresh media on a live worker, and the customer's app
+   * The session's media is lost (its worker died, or one of the customer's
+   * transports failed): fresh media on a live worker, and the customer's app
    * reconnects its transports (MediaReset); the conversation goes on. Only
    * when no worker can take it does the session end (the transcript so far
    * is kept).
@@ -595,6 +596,7 @@ export class ParleyServer {
       return;
     }
     session.logger.warn({ reason, moves }, "session lost its media; moving its media");
+    mediaMoves.inc({ reason });
     moveMedia(parts, session).then(
       () =>
         session.publishEvent(

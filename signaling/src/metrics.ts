@@ -57,6 +57,23 @@ export const audioStretchedSeconds = new Counter({
   help: "Customer audio placed later than its RTP time because it came after the node had filled its place with silence (a stalled node or network); counted when the session's media closes",
 });
 
+export const mediaWorkerDeaths = new Counter({
+  name: "media_worker_deaths_total",
+  help: "mediasoup workers that died; each is replaced and its sessions' media is moved to a live worker",
+});
+
+export const mediaMoves = new Counter({
+  name: "media_moves_total",
+  help: "Sessions whose media was set up again on a live worker (MediaReset to the app), by reason: its worker died, or one of the customer's transports failed",
+  labelNames: ["reason"] as const,
+});
+
+export const rtpPackets = new Counter({
+  name: "media_rtp_packets_total",
+  help: "Customer RTP audio packets by outcome: received (parsed), and of those late (after their place was concealed), excess (ahead of real time) or overlapped (no new audio); invalid (unparsable), lost (never arrived). Counted when the session's media closes",
+  labelNames: ["outcome"] as const,
+});
+
 export const liveBusOutbox = new Gauge({
   name: "live_bus_outbox_size",
   help: "Live events waiting for Redis to reach the other nodes",

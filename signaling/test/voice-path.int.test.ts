@@ -79,6 +79,11 @@ const silence = (frames: number, packets: Buffer[]) => Array.from({ length: fram
 /** Transcript segments the bridge has received from speech workers (asr_segments_total). */
 const segmentsReceived = async () =>
   (await register.getSingleMetric("asr_segments_total")!.get()).values.reduce((sum, v) => sum + v.value, 0);
+/** A counter's value for one label (0 before its first count). */
+const counted = async (name: string, labels: Record<string, string> = {}) =>
+  (await register.getSingleMetric(name)!.get()).values
+    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .reduce((sum, v) => sum + v.value, 0);
 
 describe("voice path over WebRTC", () => {
   it("sends the same packets for the same recording every time (the WER bars assume it)", () => {
@@ -90,6 +95,10 @@ describe("voice path over WebRTC", () => {
     const s = await server();
     const c = await customer(s);
     const speech = opusPacketsFromFile(longest!.wav, 0.5);
+    const [receivedBefore, lostBefore] = [
+      await counted("media_rtp_packets_total", { outcome: "received" }),
+      await counted("media_rtp_packets_total", { outcome: "lost" }),
+    ];
     let lastSentAt = 0;
     await c.play([...speech, ...silence(25, speech)], (_, at) => (lastSentAt = at));
     const session = s.sessions.get(c.sessionId)!;
@@ -105,6 +114,11 @@ describe("voice path over WebRTC", () => {
     // The media plane saw every packet, none lost.
     expect(media?.audioStats?.packets).toBeGreaterThanOrEqual(speech.length);
     expect(media?.audioStats?.lost).toBe(0);
+    // And said so to Prometheus when the media closed.
+    expect((await counted("media_rtp_packets_total", { outcome: "received" })) - receivedBefore).toBe(
+      media?.audioStats?.packets,
+    );
+    expect((await counted("media_rtp_packets_total", { outcome: "lost" })) - lostBefore).toBe(0);
     // The conversation ended with a final score, counted by outcome and quality tier.
     const ended = c.socket.messages.find(
       (m) => m.kind.case === "event" && m.kind.value.kind.case === "conversationEnded",
@@ -159,12 +173,16 @@ describe("voice path over WebRTC", () => {
     const c = await customer(s);
     const speech = opusPacketsFromFile(longest!.wav, 0.5);
     const half = Math.floor(speech.length / 2);
+    const deathsBefore = await counted("media_worker_deaths_total");
+    const movesBefore = await counted("media_moves_total", { reason: "media worker lost" });
     await c.play(speech.slice(0, half));
     const [pid] = s.mediaPool.describe().map((w) => w.pid);
     s.mediaPool.killWorker(pid!);
     // The node says the media moved; the customer sets its transport up again on the same socket.
     await c.socket.waitFor((m) => m.kind.case === "event" && m.kind.value.kind.case === "mediaReset", 15_000);
     expect(s.mediaPool.describe()[0]!.pid).not.toBe(pid);
+    expect((await counted("media_worker_deaths_total")) - deathsBefore).toBe(1);
+    expect((await counted("media_moves_total", { reason: "media worker lost" })) - movesBefore).toBe(1);
     await c.reconnectMedia();
     await c.play([...speech.slice(half), ...silence(25, speech)]);
     expect(c.socket.closed).toBeUndefined();

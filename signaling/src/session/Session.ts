@@ -8,7 +8,7 @@ import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "
 import type { ResumableSession } from "@parley/records";
 import type { Logger } from "pino";
 import type { LiveBus } from "../live/LiveBus.ts";
-import { audioStretchedSeconds } from "../metrics.ts";
+import { audioStretchedSeconds, rtpPackets } from "../metrics.ts";
 import type { Store } from "../stores/StoreDirectory.ts";
 import type { AudioClock } from "./AudioClock.ts";
 
@@ -133,8 +133,15 @@ export class Session {
     if (!media) return;
     media.close(reason); // a no-op when it closed itself (its worker died); its stats stand
 
-    const stretched = media.audioStats?.stretchedSamples ?? 0;
-    if (stretched > 0) audioStretchedSeconds.inc(stretched / OUTPUT_SAMPLE_RATE);
+    const stats = media.audioStats;
+    if (!stats) return;
+    if (stats.stretchedSamples > 0) audioStretchedSeconds.inc(stats.stretchedSamples / OUTPUT_SAMPLE_RATE);
+    rtpPackets.inc({ outcome: "received" }, stats.packets);
+    rtpPackets.inc({ outcome: "lost" }, stats.lost);
+    rtpPackets.inc({ outcome: "late" }, stats.late);
+    rtpPackets.inc({ outcome: "excess" }, stats.excess);
+    rtpPackets.inc({ outcome: "invalid" }, stats.invalid);
+    rtpPackets.inc({ outcome: "overlapped" }, stats.overlapped);
   }
 
   /** `owner` holds the session from now on; the previous owner is detached. */
