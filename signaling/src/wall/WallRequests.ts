@@ -409,14 +409,28 @@ export class WallRequests {
     return errorResult(e);
   }
 
+  /**
+   * A reply that cannot be encoded (a value out of its field's range) is answered INTERNAL
+   * instead: a throw here would reject the client's queue, so that no later request of the
+   * connection were answered, and surface as an unhandled rejection that ends the process.
+   */
   #reply(client: WallClient, requestId: number, result: Result): void {
-    client.send(
-      toBinary(
-        ServerMessageSchema,
-        create(ServerMessageSchema, { kind: { case: "response", value: { requestId, result } } }),
-      ),
-    );
+    let frame: Uint8Array;
+    try {
+      frame = encodeResponse(requestId, result);
+    } catch (err) {
+      this.#s.logger.error({ err, client: client.id, requestId, result: result.case }, "reply could not be encoded");
+      frame = encodeResponse(requestId, errorResult(new ParleyError(ErrorCode.INTERNAL, "internal error")));
+    }
+    client.send(frame);
   }
+}
+
+function encodeResponse(requestId: number, result: Result): Uint8Array {
+  return toBinary(
+    ServerMessageSchema,
+    create(ServerMessageSchema, { kind: { case: "response", value: { requestId, result } } }),
+  );
 }
 
 const errorResult = (e: ParleyError): Result => ({

@@ -24,7 +24,7 @@ const limits = {
 const owner: DashboardCaller = { userId: "u", role: "owner", businessId: "b", storeCodes: undefined };
 const unused = () => Promise.reject(new Error("not used by this test"));
 
-function rig() {
+function rig(tiles: MessageInitShape<typeof TilesSchema> = {}) {
   const windows: DayWindow[] = [];
   let release = () => {};
   const gate = new Promise<void>((resolve) => {
@@ -38,7 +38,7 @@ function rig() {
     tiles: async (_scope, window) => {
       windows.push(window);
       await gate;
-      return create(TilesSchema, {});
+      return create(TilesSchema, tiles);
     },
     trends: unused,
     close: () => {},
@@ -115,6 +115,25 @@ describe("a dashboard's requests in flight", () => {
     send(100, { case: "getTiles", value: {} });
     await settle(() => answer(100).length > 0);
     expect(answer(100)[0]?.result.case).toBe("tiles");
+    expect(closed()).toBeUndefined();
+  });
+});
+
+describe("a reply that cannot be encoded", () => {
+  it("is answered INTERNAL, and the connection's next requests are still answered", async () => {
+    // A count that is no integer cannot go into its uint32 field: encoding throws.
+    const { send, answer, release, closed } = rig({ todayCount: 1.5 });
+    release();
+    send(1, { case: "hello", value: { token: "good" } });
+    await settle(() => answer(1).length > 0);
+    send(2, { case: "getTiles", value: {} });
+    send(3, { case: "getTiles", value: {} });
+    await settle(() => answer(2).length > 0 && answer(3).length > 0);
+    for (const id of [2, 3]) {
+      const [reply] = answer(id);
+      expect(reply?.result.case).toBe("error");
+      if (reply?.result.case === "error") expect(reply.result.value.code).toBe(ErrorCode.INTERNAL);
+    }
     expect(closed()).toBeUndefined();
   });
 });
