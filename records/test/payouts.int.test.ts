@@ -4,6 +4,8 @@
 // verified on the raw body and applied once, and no double payment after a
 // crash between Stripe's answer and our database write.
 import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import pino, { type Logger } from "pino";
 import { register } from "prom-client";
 import Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -26,10 +28,13 @@ async function setup(
     otherEndpointSecret?: string;
     /** The demo business trades elsewhere (default: Sweden, in SEK). */
     market?: { country: string; currency: string };
+    /** Default: silent. */
+    logger?: Logger;
   } = {},
 ) {
   stripe = await StripeTestDouble.start({ platformBalance: 100_000 });
   const records = await openRecords(await pg.createDatabase(), {
+    ...(options.logger ? { logger: options.logger } : {}),
     stripe: {
       ...stripe.clientOptions,
       webhookSecret: options.otherEndpointSecret
@@ -50,42 +55,44 @@ async function setup(
   if (options.market)
     await records.sql`update businesses set country = ${options.market.country}, currency = ${options.market.currency}
                       where id = ${records.demo!.businessId}`;
-  // A conversation that earned 20 kr.
-  const c = new Conversation();
-  const begun = await records.beginSession({
-    sessionId: c.sessionId,
-    storeCode: "demo",
-    consent: { given: true, version: "v1" },
-    deviceId: randomUUID(),
-  });
-  records.write(c.started());
-  for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
-  records.write(c.ended(80));
-  await records.flush();
-  const [reward] = await records.sql<{ id: string }[]>`select id from rewards where session_id = ${c.sessionId}`;
-  const claim = () =>
-    fetch(`${http.url}/api/customer/sessions/${c.sessionId}/reward/claim`, {
-      method: "POST",
-      headers: { "x-parley-data-code": begun.dataCode },
+  /** A conversation that earned 20 kr: its reward, the customer's claim, and the reward's state. */
+  const converse = async () => {
+    const c = new Conversation();
+    const begun = await records.beginSession({
+      sessionId: c.sessionId,
+      storeCode: "demo",
+      consent: { given: true, version: "v1" },
+      deviceId: randomUUID(),
     });
+    records.write(c.started());
+    for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
+    records.write(c.ended(80));
+    await records.flush();
+    const [reward] = await records.sql<{ id: string }[]>`select id from rewards where session_id = ${c.sessionId}`;
+    const claim = () =>
+      fetch(`${http.url}/api/customer/sessions/${c.sessionId}/reward/claim`, {
+        method: "POST",
+        headers: { "x-parley-data-code": begun.dataCode },
+      });
+    const state = async () =>
+      (
+        await records.sql`select status, stripe_account_id, transfer_id, payout_id, last_error from rewards where id = ${reward!.id}`
+      )[0]!;
+    return { c, rewardId: reward!.id, claim, state };
+  };
   const deliver = (payload: string, signature: string) =>
     fetch(`${http.url}/api/stripe/webhook`, {
       method: "POST",
       headers: { "content-type": "application/json", "stripe-signature": signature },
       body: payload,
     });
-  const state = async () =>
-    (
-      await records.sql`select status, stripe_account_id, transfer_id, payout_id, last_error from rewards where id = ${reward!.id}`
-    )[0]!;
   return {
     records,
     http,
-    c,
-    rewardId: reward!.id,
-    claim,
+    ...(await converse()),
+    /** Another customer's conversation in the same business. */
+    converse,
     deliver,
-    state,
     close: async () => {
       await http.close();
       await records.close();
@@ -445,6 +452,127 @@ describe("Stripe Connect payouts", () => {
       expect((await t.deliver(paid.payload, paid.signature)).status).toBe(200);
       await t.records.payouts!.sweep();
       expect(await age()).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("the sweep asks Stripe about accounts whose account.updated did not come", () => {
+  type Customer = Pick<Awaited<ReturnType<typeof setup>>, "claim" | "state">;
+
+  /** The customer claims and is sent to Stripe's onboarding: the reward's connected account. */
+  async function claimToOnboarding(customer: Customer): Promise<string> {
+    expect(await (await customer.claim()).json()).toMatchObject({ status: "onboarding" });
+    return (await customer.state()).stripe_account_id as string;
+  }
+  /** GET /v1/accounts/<id> requests (accounts.retrieve) the double has answered. */
+  const accountChecks = (account: string) =>
+    stripe.requests.filter((r) => r.method === "GET" && r.path === `/v1/accounts/${account}`).length;
+  /** As if the reward had entered onboarding, or been checked last, that long ago. */
+  const movedAgo = (t: Awaited<ReturnType<typeof setup>>, rewardId: string, ago: string) =>
+    t.records.sql`update rewards set updated_at = now() - ${ago}::interval where id = ${rewardId}`;
+  const retrievesCounted = async () =>
+    (await register.getSingleMetric("stripe_requests_total")!.get()).values.find(
+      (v) => v.labels.operation === "accounts.retrieve" && v.labels.outcome === "ok",
+    )?.value ?? 0;
+
+  it("pay a customer who finished onboarding when no webhook came nor the customer back, once the grace passed", async () => {
+    const t = await setup();
+    try {
+      const account = await claimToOnboarding(t);
+      stripe.completeOnboarding(account); // at Stripe; account.updated is never delivered
+      await movedAgo(t, t.rewardId, "61 minutes");
+      const counted = await retrievesCounted();
+      await expect(t.records.payouts!.sweep()).resolves.toBe(1);
+      expect((await t.state()).status).toBe("payout_pending");
+      expect(stripe.transfers).toHaveLength(1);
+      expect(stripe.transfers[0]).toMatchObject({ amount: 2000, currency: "sek", destination: account });
+      expect(stripe.payouts).toHaveLength(1);
+      expect(await retrievesCounted()).toBe(counted + 1); // through #call: stripe_requests_total counts it
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("ask about an unfinished account once, and again only after another grace, not every sweep", async () => {
+    const t = await setup();
+    try {
+      const account = await claimToOnboarding(t);
+      const claimed = accountChecks(account); // the claim itself asked once
+      await movedAgo(t, t.rewardId, "2 hours");
+      await t.records.payouts!.sweep();
+      expect(accountChecks(account)).toBe(claimed + 1);
+      expect((await t.state()).status).toBe("onboarding");
+      await t.records.payouts!.sweep(); // a minute later: not asked again
+      await t.records.payouts!.sweep();
+      expect(accountChecks(account)).toBe(claimed + 1);
+      await movedAgo(t, t.rewardId, "61 minutes"); // the grace passed since the check
+      await t.records.payouts!.sweep();
+      expect(accountChecks(account)).toBe(claimed + 2);
+      expect((await t.state()).status).toBe("onboarding");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("leave an account alone within the grace (the webhook normally comes within seconds) and after 30 days", async () => {
+    const t = await setup();
+    try {
+      const account = await claimToOnboarding(t);
+      stripe.completeOnboarding(account);
+      const claimed = accountChecks(account);
+      await movedAgo(t, t.rewardId, "59 minutes");
+      await t.records.payouts!.sweep();
+      expect(accountChecks(account)).toBe(claimed);
+      expect((await t.state()).status).toBe("onboarding");
+      // Granted 31 days ago and checked every hour since: abandoned, no longer asked about.
+      await t.records.sql`update rewards set created_at = now() - interval '31 days' where id = ${t.rewardId}`;
+      await movedAgo(t, t.rewardId, "2 hours");
+      await t.records.payouts!.sweep();
+      expect(accountChecks(account)).toBe(claimed);
+      expect((await t.state()).status).toBe("onboarding");
+      // Granted yesterday, the same account is asked about and paid: only the times kept it waiting.
+      await t.records.sql`update rewards set created_at = now() - interval '1 day' where id = ${t.rewardId}`;
+      await t.records.payouts!.sweep();
+      expect(accountChecks(account)).toBe(claimed + 1);
+      expect((await t.state()).status).toBe("payout_pending");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("log a Stripe error for one account with its reward, and go on to the next account", async () => {
+    const lines: { level: number; msg: string; rewardId?: string }[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const t = await setup({ logger: pino({ level: "info" }, stream) });
+    try {
+      const gone = await claimToOnboarding(t);
+      const other = await t.converse();
+      const ready = await claimToOnboarding(other);
+      stripe.completeOnboarding(ready);
+      await movedAgo(t, t.rewardId, "3 hours"); // the older: asked first
+      await movedAgo(t, other.rewardId, "2 hours");
+      stripe.failNext(`/v1/accounts/${gone}`, 404, {
+        type: "invalid_request_error",
+        code: "resource_missing",
+        message: `No such account: '${gone}'`,
+      });
+      await expect(t.records.payouts!.sweep()).resolves.toBe(1);
+      expect((await t.state()).status).toBe("onboarding");
+      expect((await other.state()).status).toBe("payout_pending");
+      expect(lines).toContainEqual(
+        expect.objectContaining({ msg: "onboarding check failed; the sweep goes on", rewardId: t.rewardId }),
+      );
+      // Asked again only after the grace, like an account not finished.
+      const checked = accountChecks(gone);
+      await t.records.payouts!.sweep();
+      expect(accountChecks(gone)).toBe(checked);
     } finally {
       await t.close();
     }

@@ -2,7 +2,7 @@
 // flow). A reward moves through these states; each move is one guarded UPDATE
 // (`where status in (...)`), so replays and late webhooks never move it back:
 //
-//   claimable ─claim─▶ onboarding ─account.updated (ready)─▶ transfer_pending
+//   claimable ─claim─▶ onboarding ─account ready (account.updated, a claim, the sweep)─▶ transfer_pending
 //     ─transfers.create─▶ transferred ─payouts.create─▶ payout_pending
 //     ─payout.paid─▶ paid            ─payout.failed─▶ payout_failed
 //   transferred | payout_pending | paid | payout_failed ─transfer.reversed─▶ reversed
@@ -249,25 +249,73 @@ export class StripePayouts {
 
   /**
    * Retries every reward stuck between states (after a crash, an outage, a
-   * low balance), then measures how long the oldest payout has waited for
-   * Stripe's webhook (reward_payout_pending_oldest_age_seconds, PayoutStuck).
+   * low balance), asks Stripe about accounts whose account.updated webhook is
+   * overdue (see #pollOnboarding), then measures how long the oldest payout
+   * has waited for Stripe's webhook (reward_payout_pending_oldest_age_seconds,
+   * PayoutStuck). Returns how many rewards it tried to pay.
    */
   async sweep(): Promise<number> {
     // Served by the partial index rewards_in_flight (migration 0009): keep its states in step with these.
     const pending = await this.#sql<{ id: string }[]>`
       select id from rewards where status in ('transfer_pending', 'transferred') order by updated_at limit 100`;
-    for (const { id } of pending) {
+    for (const { id } of pending) await this.#payInSweep(id);
+    const ready = await this.#pollOnboarding();
+    for (const id of ready) await this.#payInSweep(id);
+    payoutPendingOldestAgeSeconds.set(await this.pendingPayoutOldestAgeSeconds());
+    return pending.length + ready.length;
+  }
+
+  async #payInSweep(id: string): Promise<void> {
+    try {
+      await this.pay(id);
+    } catch (error) {
+      // The database away: every reward left would fail alike; the next sweep goes on.
+      if (isRetryableDbError(error)) throw error;
+      // Anything else is this reward's own: oldest first, it must not keep every later one waiting.
+      this.#logger.error({ rewardId: id, err: error }, "reward payment failed; the sweep goes on");
+    }
+  }
+
+  /**
+   * Rewards still in onboarding whose account.updated may never come (the
+   * endpoint misconfigured, Stripe gave up after its 3 days of retries) and
+   * whose customer never returned to claim again: their accounts are asked
+   * about, a few each sweep, oldest check first. Each is marked checked
+   * (updated_at) in the same statement that picks it, before Stripe is asked,
+   * so an account is asked again only after another grace whatever the answer
+   * (not yet onboarded, an error, a crash), a failing one cannot hold a place
+   * in every batch, and nodes sweeping together take different rewards. The
+   * ids of rewards whose account turned out ready, now transfer_pending.
+   */
+  async #pollOnboarding(): Promise<string[]> {
+    // The index range (status, updated_at) of rewards_in_flight bounds the scan; created_at bounds
+    // the polling: a check moves updated_at on, so it cannot tell how long an account was polled.
+    const due = await this.#sql<{ id: string; stripe_account_id: string }[]>`
+      update rewards set updated_at = now()
+      where id in (
+        select id from rewards
+        where status = 'onboarding' and stripe_account_id is not null
+          and updated_at < now() - ${ONBOARDING_POLL_GRACE}::interval
+          and updated_at > now() - ${ONBOARDING_POLL_MAX_AGE}::interval
+          and created_at > now() - ${ONBOARDING_POLL_MAX_AGE}::interval
+        order by updated_at limit ${ONBOARDING_POLL_BATCH}
+        for update skip locked)
+      returning id, stripe_account_id`;
+    const ready: string[] = [];
+    for (const { id, stripe_account_id: accountId } of due) {
       try {
-        await this.pay(id);
+        const account = await this.#call("accounts.retrieve", () => this.stripe.accounts.retrieve(accountId));
+        if (!accountReady(account)) continue;
+        const moved = await this.accountReady(accountId);
+        if (moved.length) this.#logger.info({ rewardId: id, accountId }, "onboarding finished without its webhook");
+        ready.push(...moved);
       } catch (error) {
-        // The database away: every reward left would fail alike; the next sweep goes on.
         if (isRetryableDbError(error)) throw error;
-        // Anything else is this reward's own: oldest first, it must not keep every later one waiting.
-        this.#logger.error({ rewardId: id, err: error }, "reward payment failed; the sweep goes on");
+        // Stripe down, the account gone: this reward's own; asked again after the grace.
+        this.#logger.warn({ rewardId: id, accountId, err: error }, "onboarding check failed; the sweep goes on");
       }
     }
-    payoutPendingOldestAgeSeconds.set(await this.pendingPayoutOldestAgeSeconds());
-    return pending.length;
+    return ready;
   }
 
   /**
@@ -419,6 +467,14 @@ export class StripePayouts {
     }
   }
 }
+
+// Polling accounts whose account.updated webhook did not come (StripePayouts.#pollOnboarding).
+/** The webhook normally comes within seconds: no account is asked about before this, nor asked again sooner. */
+const ONBOARDING_POLL_GRACE = "1 hour";
+/** Rewards granted longer ago are no longer polled: an onboarding left that long is abandoned. */
+const ONBOARDING_POLL_MAX_AGE = "30 days";
+/** Accounts asked about per sweep (one a minute): a backlog drains without a burst of Stripe requests. */
+const ONBOARDING_POLL_BATCH = 20;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
