@@ -1,10 +1,11 @@
 // The business routes over HTTP (node:http adapter) at their edges: the CSV
 // export read in pages (byte for byte as before for a small business, every
-// session once and in order across pages, refused past its size limit instead
-// of held whole in memory), its from/to dates (checked against what Postgres
-// can store, a date alone read as midnight in the business's time zone), and
-// an admin naming a business that does not exist.
+// session once and in order across pages, streamed whole however large, and
+// audited), its from/to dates (checked against what Postgres can store, a date
+// alone read as midnight in the business's time zone), and an admin naming a
+// business that does not exist.
 import { randomUUID } from "node:crypto";
+import nodeHttp from "node:http";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { issueUserToken, type Records } from "../src/index.ts";
 import { type PostgresCluster, serveRoutes } from "../src/testing/index.ts";
@@ -111,7 +112,7 @@ describe("feedback.csv", () => {
     expect(await exportedIds(b)).toEqual(expected.map((r) => r.id));
   });
 
-  it("refuses an export larger than its limit instead of holding it in memory, and serves a shorter period", async () => {
+  it("streams an export of any size whole (past the 32 MB it once refused), audits it, and serves a shorter period", async () => {
     const b = await newBusiness();
     // 9,000 conversations of ~4 KB of transcript each, one a minute from 2024-03-01 12:01Z: ~37 MB of CSV.
     await records.sql`insert into sessions (id, store_id, business_id, status, created_at)
@@ -119,14 +120,64 @@ describe("feedback.csv", () => {
       from generate_series(1, 9000) g`;
     await records.sql`insert into transcript_segments (session_id, segment_id, seq, text, words, start_ms, end_ms, speech_final)
       select id, 1, 1, repeat('the queue was long ', 210), '[]', 0, 4000, true from sessions where business_id = ${b.id}`;
+    const expected = await records.sql<{ id: string }[]>`
+      select id from sessions where business_id = ${b.id} order by created_at, id`;
     const res = await exportCsv(b);
     const body = await res.text();
-    expect(res.status, body.slice(0, 200)).toBe(400);
-    expect(JSON.parse(body)).toEqual({
-      error: "the export is larger than 32 MB: export a shorter period (from, to)",
-    });
+    expect(res.status, body.slice(0, 200)).toBe(200);
+    expect(res.headers.get("transfer-encoding")).toBe("chunked");
+    expect(body.length).toBeGreaterThan(32 * 1024 * 1024);
+    const lines = body.split("\r\n");
+    expect(lines[0]).toBe(HEADER.slice(0, -2));
+    expect(lines.at(-1)).toBe("");
+    expect(lines.slice(1, -1).map((line) => line.split(",")[0])).toEqual(expected.map((r) => r.id));
+    // Audited once it ended, with what it held.
+    expect(
+      await records.sql`select detail from audit_log where business_id = ${b.id} and action = 'feedback.export'`,
+    ).toEqual([{ detail: { rows: 9000 } }]);
     // One day of it (Stockholm, UTC+1 in early March): 1,440 conversations.
     expect(await exportedIds(b, "?from=2024-03-02&to=2024-03-03")).toHaveLength(1440);
+  }, 60_000);
+
+  it("reads no further page for a client that stops reading, none once it aborts, and audits it as cut short", async () => {
+    const b = await newBusiness();
+    // 9,000 conversations of ~4 KB: eighteen pages of ~2 MB.
+    await records.sql`insert into sessions (id, store_id, business_id, status, created_at)
+      select gen_random_uuid(), ${b.storeId}, ${b.id}, 'ended', '2024-03-01T12:00:00Z'::timestamptz + g * interval '1 minute'
+      from generate_series(1, 9000) g`;
+    await records.sql`insert into transcript_segments (session_id, segment_id, seq, text, words, start_ms, end_ms, speech_final)
+      select id, 1, 1, repeat('the queue was long ', 210), '[]', 0, 4000, true from sessions where business_id = ${b.id}`;
+    let pages = 0; // the export's page queries, as feedbackCsv.int.test.ts counts them
+    const options = records.sql.options;
+    options.debug = (_connection, query) => {
+      if (query.includes("as page_key")) pages++;
+    };
+    onTestFinished(() => {
+      options.debug = false;
+    });
+    const settled = async () => {
+      for (let seen = -1; seen !== pages; ) {
+        seen = pages;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      return pages;
+    };
+
+    const request = nodeHttp.get(`${http.url}/api/businesses/${b.id}/feedback.csv`, {
+      headers: { authorization: `Bearer ${b.owner}` },
+    });
+    const res = await new Promise<nodeHttp.IncomingMessage>((resolve) => request.on("response", resolve));
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["transfer-encoding"]).toBe("chunked");
+    await new Promise((resolve) => res.once("data", resolve));
+    res.pause(); // and no more: the adapter waits for 'drain'
+    const held = await settled();
+    expect(held).toBeLessThan(18 / 2);
+    request.destroy();
+    await expect
+      .poll(() => records.sql`select detail from audit_log where business_id = ${b.id} and action = 'feedback.export'`)
+      .toEqual([{ detail: { rows: expect.any(Number), complete: false } }]);
+    expect(await settled()).toBe(held);
   }, 60_000);
 
   it("refuses from/to that are no date Postgres can store with 400, naming the parameter", async () => {

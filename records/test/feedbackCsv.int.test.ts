@@ -1,7 +1,6 @@
 // The CSV export's pages (src/http/feedbackCsv.ts) against Postgres, counting
-// the queries: one per page, none after the reader stops, so an export that is
-// refused (or, once replies can stream, a download that is aborted) stops
-// reading the database.
+// the queries: one per page, none after the reader stops, so a streamed
+// download that is aborted stops reading the database.
 import { randomUUID } from "node:crypto";
 import postgres from "postgres";
 import { afterAll, beforeAll, expect, it } from "vitest";

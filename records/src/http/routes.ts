@@ -31,7 +31,7 @@ import {
   user,
 } from "./access.ts";
 import type { RouteContext } from "./context.ts";
-import { feedbackCsvPages, parseExportBound } from "./feedbackCsv.ts";
+import { type CsvPage, feedbackCsvPages, parseExportBound } from "./feedbackCsv.ts";
 import {
   createStaff,
   listUsers,
@@ -376,32 +376,51 @@ async function listAudit(req: RecordsRequest, ctx: RouteContext): Promise<Record
 }
 
 /**
- * Past this the export is refused (ask for a shorter period) rather than assembled: the reply is one
- * body (RecordsResponse), so it is held whole in memory, once more while joined, on the node that
- * carries live audio. About 15,000–40,000 conversations.
+ * The business's feedback as CSV (one row per conversation), optionally from/to (ISO dates, see feedbackCsv.ts).
+ * Streamed page by page (BodyStream): however many years it spans, the node holds about a page of it at a
+ * time, and a download the client aborts stops reading the database (the adapter returns the stream).
  */
-export const MAX_EXPORT_BYTES = 32 * 1024 * 1024;
-
-/** The business's feedback as CSV (one row per conversation), optionally from/to (ISO dates, see feedbackCsv.ts). */
 async function exportCsv(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const businessId = ownBusiness(req, req.params.businessId);
   if (!businessId) return notFound();
   const from = parseExportBound("from", req.query.get("from"));
   const to = parseExportBound("to", req.query.get("to")) ?? { date: new Date(ctx.now() + 86_400_000) };
-  const pages: Buffer[] = [];
-  let bytes = 0;
-  let rows = 0;
-  // Leaving the loop early ends the generator: no further page is read.
-  for await (const page of feedbackCsvPages(ctx.sql, { businessId, stores: inAllowedStores(ctx.sql, req), from, to })) {
-    bytes += page.csv.length;
-    if (bytes > MAX_EXPORT_BYTES)
-      return json(400, {
-        error: `the export is larger than ${MAX_EXPORT_BYTES / 1024 / 1024} MB: export a shorter period (from, to)`,
-      });
-    pages.push(page.csv);
-    rows += page.rows;
+  const pages = feedbackCsvPages(ctx.sql, { businessId, stores: inAllowedStores(ctx.sql, req), from, to });
+  // The header and the first page are read before answering: a failure to start (the database down)
+  // still gets its status (errorReply), where one after the 200 can only cut the connection.
+  const first: CsvPage[] = [];
+  for (let i = 0; i < 2; i++) {
+    const next = await pages.next();
+    if (next.done) break;
+    first.push(next.value);
   }
-  await audit(ctx, req, "feedback.export", `business:${businessId}`, businessId, { rows });
+  const target = `business:${businessId}`;
+  const body = async function* (): AsyncGenerator<Uint8Array, void, undefined> {
+    let rows = 0;
+    let complete = false;
+    try {
+      for (const page of first) {
+        rows += page.rows;
+        yield page.csv;
+      }
+      for await (const page of pages) {
+        rows += page.rows;
+        yield page.csv;
+      }
+      complete = true;
+      // Before the reply's end is written: an export that cannot be audited reaches the client cut short
+      // (as it got a 500 when it was sent whole).
+      await audit(ctx, req, "feedback.export", target, businessId, { rows });
+    } finally {
+      if (!complete) {
+        await pages.return(); // left during `first`: a no-op otherwise
+        // Cut short (the client left, or a page failed): audited too, as part of it went out.
+        await audit(ctx, req, "feedback.export", target, businessId, { rows, complete: false }).catch((err) =>
+          ctx.logger.error({ err, businessId }, "audit of an export cut short failed"),
+        );
+      }
+    }
+  };
   return {
     status: 200,
     headers: {
@@ -409,7 +428,7 @@ async function exportCsv(req: RecordsRequest, ctx: RouteContext): Promise<Record
       "content-disposition": `attachment; filename="feedback-${businessId}.csv"`,
       "cache-control": "no-store",
     },
-    body: Buffer.concat(pages, bytes),
+    body: body(),
   };
 }
 

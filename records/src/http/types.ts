@@ -1,7 +1,8 @@
 // Framework-free HTTP: a route is a method, a path pattern (":name" segments,
 // the syntax uWS and most routers share) and a handler from a small request
 // object to a reply. The node's uWS edge mounts them with a thin adapter; tests
-// call them directly or through node:http (node-adapter.ts).
+// call them directly or through node:http (node-adapter.ts). A reply too large
+// to hold (an export) streams its body instead.
 import type { Role } from "../auth/token.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
@@ -30,11 +31,24 @@ export interface RecordsRequest {
   auth: Auth;
 }
 
+/**
+ * A body written as it is produced, in chunked transfer encoding. The adapter pulls the next chunk
+ * only once the last one is written (so a slow client slows the producer instead of piling up
+ * chunks), and calls the iterator's return() when the client goes away (so an async generator stops
+ * and runs its `finally`). Status and headers go out before the first chunk: a failure midway can
+ * only cut the connection.
+ */
+export type BodyStream = AsyncIterable<Uint8Array>;
+
 export interface RecordsResponse {
   status: number;
   headers: Record<string, string>;
-  body: string | Buffer;
+  /** Whole, or a stream (see BodyStream). */
+  body: string | Buffer | BodyStream;
 }
+
+export const isBodyStream = (body: RecordsResponse["body"]): body is BodyStream =>
+  typeof body !== "string" && !(body instanceof Uint8Array);
 
 export interface Route {
   method: Method;

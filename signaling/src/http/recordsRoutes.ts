@@ -1,14 +1,15 @@
 // Mounts the records package's framework-free REST routes on the edge:
 // business logins and their tenancy-checked reads, customer data access and
 // deletion, the Stripe webhook (raw body) and reward claims. Through the
-// edge they get the security headers, 405 with Allow, HEAD and CORS.
+// edge they get the security headers, 405 with Allow, HEAD and CORS; a
+// streamed body (the CSV export) is written by the edge as the client takes it.
 import type { Route } from "@parley/records";
 import type { TemplatedApp } from "../uws.ts";
-import type { HttpEdge, Method } from "./HttpEdge.ts";
-import { type Handler, json, readBody } from "./respond.ts";
+import { type HttpEdge, isStreamBody, type Method, type StreamingHandler } from "./HttpEdge.ts";
+import { json, readBody } from "./respond.ts";
 
 export function mountRecordsRoutes(app: TemplatedApp, edge: HttpEdge, routes: readonly Route[]): void {
-  const byPath = new Map<string, Partial<Record<Method, Handler>>>();
+  const byPath = new Map<string, Partial<Record<Method, StreamingHandler>>>();
   for (const route of routes) {
     const handlers = byPath.get(route.path) ?? {};
     handlers[route.method] = handler(route);
@@ -17,7 +18,7 @@ export function mountRecordsRoutes(app: TemplatedApp, edge: HttpEdge, routes: re
   for (const [path, handlers] of byPath) edge.route(app, path, handlers);
 }
 
-function handler(route: Route): Handler {
+function handler(route: Route): StreamingHandler {
   const paramNames = route.path
     .split("/")
     .filter((segment) => segment.startsWith(":"))
@@ -48,11 +49,7 @@ function handler(route: Route): Handler {
     }
     const reply = await route.handle({ params, query, headers, rawBody, ip: info.clientIp });
     const { "content-type": contentType, ...rest } = reply.headers;
-    return {
-      status: reply.status,
-      body: reply.body,
-      contentType: contentType ?? "application/octet-stream",
-      headers: rest,
-    };
+    const head = { status: reply.status, contentType: contentType ?? "application/octet-stream", headers: rest };
+    return isStreamBody(reply.body) ? { ...head, body: reply.body } : { ...head, body: reply.body };
   };
 }
