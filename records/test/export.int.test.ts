@@ -51,6 +51,15 @@ async function addSession(b: Business, createdAt: string, id: string = randomUUI
   return id;
 }
 
+/** 9,000 conversations of ~4 KB of transcript each, one a minute from 2024-03-01 12:01Z: ~37 MB of CSV. */
+async function addLongHistory(b: Business): Promise<void> {
+  await records.sql`insert into sessions (id, store_id, business_id, status, created_at)
+    select gen_random_uuid(), ${b.storeId}, ${b.id}, 'ended', '2024-03-01T12:00:00Z'::timestamptz + g * interval '1 minute'
+    from generate_series(1, 9000) g`;
+  await records.sql`insert into transcript_segments (session_id, segment_id, seq, text, words, start_ms, end_ms, speech_final)
+    select id, 1, 1, repeat('the queue was long ', 210), '[]', 0, 4000, true from sessions where business_id = ${b.id}`;
+}
+
 const exportCsv = (b: Business, query = "") =>
   fetch(`${http.url}/api/businesses/${b.id}/feedback.csv${query}`, { headers: { authorization: `Bearer ${b.owner}` } });
 
@@ -114,12 +123,7 @@ describe("feedback.csv", () => {
 
   it("streams an export of any size whole (past the 32 MB it once refused), audits it, and serves a shorter period", async () => {
     const b = await newBusiness();
-    // 9,000 conversations of ~4 KB of transcript each, one a minute from 2024-03-01 12:01Z: ~37 MB of CSV.
-    await records.sql`insert into sessions (id, store_id, business_id, status, created_at)
-      select gen_random_uuid(), ${b.storeId}, ${b.id}, 'ended', '2024-03-01T12:00:00Z'::timestamptz + g * interval '1 minute'
-      from generate_series(1, 9000) g`;
-    await records.sql`insert into transcript_segments (session_id, segment_id, seq, text, words, start_ms, end_ms, speech_final)
-      select id, 1, 1, repeat('the queue was long ', 210), '[]', 0, 4000, true from sessions where business_id = ${b.id}`;
+    await addLongHistory(b);
     const expected = await records.sql<{ id: string }[]>`
       select id from sessions where business_id = ${b.id} order by created_at, id`;
     const res = await exportCsv(b);
@@ -141,12 +145,8 @@ describe("feedback.csv", () => {
 
   it("reads no further page for a client that stops reading, none once it aborts, and audits it as cut short", async () => {
     const b = await newBusiness();
-    // 9,000 conversations of ~4 KB: eighteen pages of ~2 MB.
-    await records.sql`insert into sessions (id, store_id, business_id, status, created_at)
-      select gen_random_uuid(), ${b.storeId}, ${b.id}, 'ended', '2024-03-01T12:00:00Z'::timestamptz + g * interval '1 minute'
-      from generate_series(1, 9000) g`;
-    await records.sql`insert into transcript_segments (session_id, segment_id, seq, text, words, start_ms, end_ms, speech_final)
-      select id, 1, 1, repeat('the queue was long ', 210), '[]', 0, 4000, true from sessions where business_id = ${b.id}`;
+    // Eighteen pages of ~2 MB.
+    await addLongHistory(b);
     let pages = 0; // the export's page queries, as feedbackCsv.int.test.ts counts them
     const options = records.sql.options;
     options.debug = (_connection, query) => {

@@ -2,35 +2,17 @@
 // the flag is stored with its reason, and only fraud (not poor quality) counts
 // as feedback_sessions_total{status="fraud_detected"}.
 import { randomUUID } from "node:crypto";
-import fs from "node:fs";
 import { RewardStatus } from "@parley/proto/live";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Records } from "../src/index.ts";
 import type { PostgresCluster } from "../src/testing/index.ts";
-import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
+import { Conversation, openRecords, recording, replayed, startCluster, uniqueFeedback } from "./helpers.ts";
 
 let pg: PostgresCluster;
 beforeAll(async () => {
   pg = await startCluster();
 });
 afterAll(() => pg?.destroy());
-
-const LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox/";
-function recording(name: string): Int16Array {
-  const b = fs.readFileSync(LIBRIVOX + name);
-  return Int16Array.from(new Int16Array(b.buffer, b.byteOffset + 44, (b.length - 44) >> 1));
-}
-/** The same recording played again: later start, other gain, background noise. */
-function replayed(pcm: Int16Array, shift: number, gain: number, noise: number): Int16Array {
-  let s = 7;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 0xffffffff - 0.5) * 2;
-  const out = new Int16Array(pcm.length + shift);
-  for (let i = 0; i < out.length; i++) {
-    const v = i >= shift ? pcm[i - shift]! * gain : 0;
-    out[i] = Math.max(-32768, Math.min(32767, Math.round(v + rnd() * noise)));
-  }
-  return out;
-}
 
 let n = 5000;
 interface Visit {

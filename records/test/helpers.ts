@@ -1,6 +1,8 @@
 // Shared by the records tests: a real Postgres 15 cluster per test file, a
 // fresh database per test, and live envelopes as the node's bus makes them.
 import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import { Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { EndReason, type LiveEnvelope, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "@parley/proto/live";
 import pino from "pino";
@@ -159,4 +161,36 @@ export function uniqueFeedback(seed: number, sentences = 3): string[] {
   let s = (seed * 2654435761) >>> 0 || 1;
   const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) % VOCABULARY.length;
   return Array.from({ length: sentences }, () => Array.from({ length: 12 }, () => VOCABULARY[next()]).join(" "));
+}
+
+/** A pino logger whose lines (JSON, level info and up) land in `lines`, typed as the test reads them. */
+export function capturingLogger<Line extends { level: number; msg: string }>() {
+  const lines: Line[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)) as Line);
+      done();
+    },
+  });
+  return { logger: pino({ level: "info" }, stream), lines };
+}
+
+const LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox/";
+
+/** A LibriVox recording from pocketsphinx's test data, as 16 kHz PCM (its WAV header skipped). */
+export function recording(name: string): Int16Array {
+  const b = fs.readFileSync(LIBRIVOX + name);
+  return Int16Array.from(new Int16Array(b.buffer, b.byteOffset + 44, (b.length - 44) >> 1));
+}
+
+/** The same recording played again: later start, other gain, background noise. */
+export function replayed(pcm: Int16Array, shift: number, gain: number, noise: number): Int16Array {
+  let s = 7;
+  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 0xffffffff - 0.5) * 2;
+  const out = new Int16Array(pcm.length + shift);
+  for (let i = 0; i < out.length; i++) {
+    const v = i >= shift ? pcm[i - shift]! * gain : 0;
+    out[i] = Math.max(-32768, Math.min(32767, Math.round(v + rnd() * noise)));
+  }
+  return out;
 }

@@ -5,13 +5,18 @@
 // the others or the payout sweep; and a sweep still running is not joined by
 // another.
 import { randomUUID } from "node:crypto";
-import fs from "node:fs";
-import { Writable } from "node:stream";
-import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Records } from "../src/index.ts";
 import type { PostgresCluster } from "../src/testing/index.ts";
-import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
+import {
+  Conversation,
+  capturingLogger,
+  openRecords,
+  recording,
+  replayed,
+  startCluster,
+  uniqueFeedback,
+} from "./helpers.ts";
 
 let pg: PostgresCluster;
 beforeAll(async () => {
@@ -33,33 +38,7 @@ const STRIPE = {
   protocol: "http" as const,
 };
 
-const LIBRIVOX = "/usr/share/pocketsphinx/test/data/librivox/";
-function recording(name: string): Int16Array {
-  const b = fs.readFileSync(LIBRIVOX + name);
-  return Int16Array.from(new Int16Array(b.buffer, b.byteOffset + 44, (b.length - 44) >> 1));
-}
-/** The same recording played again: later start, other gain, background noise. */
-function replayed(pcm: Int16Array, shift: number, gain: number, noise: number): Int16Array {
-  let s = 7;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 0xffffffff - 0.5) * 2;
-  const out = new Int16Array(pcm.length + shift);
-  for (let i = 0; i < out.length; i++) {
-    const v = i >= shift ? pcm[i - shift]! * gain : 0;
-    out[i] = Math.max(-32768, Math.min(32767, Math.round(v + rnd() * noise)));
-  }
-  return out;
-}
-
-function capturingLogger() {
-  const lines: { level: number; msg: string; sessionId?: string; err?: { message: string } }[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, stream), lines };
-}
+type LogLine = { level: number; msg: string; sessionId?: string; err?: { message: string } };
 
 let seed = 31_000;
 /** A conversation to its end, as far as the writer's commit (not waiting for its reward decision). */
@@ -156,7 +135,7 @@ describe("reward recovery", () => {
 
   it("goes on past a session whose decision throws, logs each failure with its session id, and stops at a database error", async () => {
     let now = Date.now();
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger<LogLine>();
     const records = await openRecords(await pg.createDatabase(), { now: () => now, logger });
     try {
       // Oldest first: broken fails for good, fine is decided, flaky meets a lost connection, last waits.
@@ -188,7 +167,7 @@ describe("reward recovery", () => {
 
 describe("the records sweep", () => {
   it("retries payments though the recovery before it failed", async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger<LogLine>();
     const records = await openRecords(await pg.createDatabase(), { stripe: STRIPE, sweepIntervalMs: 20, logger });
     try {
       vi.spyOn(records.finalizer, "recover").mockRejectedValue(new Error("recovery failed"));

@@ -1,15 +1,13 @@
 // The write queue: the hot path only enqueues, records land once, and a real
 // PostgreSQL restart in the middle of a conversation loses nothing.
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
-import pino from "pino";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Records } from "../src/index.ts";
 import { RecordWriter } from "../src/RecordWriter.ts";
 import type { PostgresCluster } from "../src/testing/index.ts";
-import { Conversation, GOOD_FEEDBACK, openRecords, startCluster } from "./helpers.ts";
+import { Conversation, capturingLogger, GOOD_FEEDBACK, openRecords, startCluster } from "./helpers.ts";
 
 let pg: PostgresCluster;
 beforeAll(async () => {
@@ -36,16 +34,7 @@ const counts = async (records: Records, sessionId: string) => {
   return row!;
 };
 
-function capturingLogger() {
-  const lines: { level: number; msg: string; err?: string }[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(String(chunk)));
-      done();
-    },
-  });
-  return { logger: pino({ level: "info" }, stream), lines };
-}
+type LogLine = { level: number; msg: string; err?: string };
 
 /** Polls `check` until it holds; fails with `what` after `timeoutMs`. */
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
@@ -147,7 +136,7 @@ describe("RecordWriter", () => {
     const records = await openRecords(url);
     // One connection, so the session setting below is the writer's: a real 25006 from the server.
     const standby = postgres(url, { max: 1, onnotice: () => {} });
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger<LogLine>();
     const writer = new RecordWriter({ sql: standby, logger, flushIntervalMs: 5, retry: { initialMs: 20, maxMs: 100 } });
     try {
       const c = new Conversation();
@@ -173,7 +162,7 @@ describe("RecordWriter", () => {
 
   it("keeps a refused record at the head of the queue while dead_letters cannot be written either", async () => {
     const url = await pg.createDatabase();
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger<LogLine>();
     const records = await openRecords(url, { logger });
     try {
       const good = new Conversation();
