@@ -50,6 +50,7 @@ function handler(route: Route): StreamingHandler {
     const reply = await route.handle({ params, query, headers, rawBody, ip: info.clientIp });
     const { "content-type": contentType, ...rest } = reply.headers;
     const head = { status: reply.status, contentType: contentType ?? "application/octet-stream", headers: rest };
+    // The same object either way: the check only tells the type which of the edge's two reply kinds it is.
     return isStreamBody(reply.body) ? { ...head, body: reply.body } : { ...head, body: reply.body };
   };
 }
