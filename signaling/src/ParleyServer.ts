@@ -24,11 +24,12 @@ import {
 import { MediaWorkerPool, opusBackend } from "@parley/media";
 import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema, StreamState } from "@parley/proto/live";
 import { type CustomerDeletion, type PublishTarget, Records } from "@parley/records";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import { type DashboardTokenVerifier, SignedUserTokens } from "./auth/userToken.ts";
 import { type NodeDirectory, type NodeInfo, RedisNodeDirectory, SingleNodeDirectory } from "./cluster/NodeDirectory.ts";
 import { LocalPlacement, RedisPlacement, type SessionPlacement } from "./cluster/SessionPlacement.ts";
+import { sharedStateRedis } from "./cluster/sharedStateRedis.ts";
 import { type Config, describeConfig } from "./config.ts";
 import { ClientIpResolver } from "./edge/ClientIpResolver.ts";
 import { LogThrottle } from "./edge/LogThrottle.ts";
@@ -448,23 +449,13 @@ export class ParleyServer {
   }
 
   /**
-   * Shared state with the other nodes. Commands fail fast while Redis is
-   * away (no offline queue): rate limits then count locally, placement keeps
-   * sessions here. A Redis that is down at start delays nothing beyond a few
-   * seconds: the client reconnects by itself.
+   * Shared state with the other nodes (see sharedStateRedis). A Redis that is
+   * down at start delays nothing beyond a few seconds: the client reconnects
+   * by itself.
    */
   static async #connectRedis(config: Config, logger: Logger): Promise<Redis> {
-    const redis = config.redis!;
-    const client = new Redis(redis.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectionName: `parley:${config.nodeId}:state`,
-      // After a failover the old primary answers READONLY while the connection stays up: every
-      // heartbeat, hand-over and rate-limit count would fail until a restart. Reconnect instead.
-      reconnectOnError: (err) => err.message.startsWith("READONLY"),
-      ...(redis.password ? { password: redis.password } : {}),
-    });
-    client.on("error", (err: Error) => logger.warn({ err: err.message }, "redis (shared state) error"));
+    const { url, password } = config.redis!;
+    const client = sharedStateRedis({ url, password, nodeId: config.nodeId, logger });
     await Promise.race([
       new Promise((resolve) => client.once("ready", resolve)),
       new Promise((resolve) => setTimeout(resolve, 5_000).unref()),

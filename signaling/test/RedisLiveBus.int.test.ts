@@ -1,6 +1,7 @@
 // The live-event bus across nodes, against a real Redis: another node's
 // events arrive in order and once; a node's own events are not doubled; a
-// Redis restart delays remote delivery but loses nothing.
+// Redis restart or a silent network partition delays remote delivery but
+// loses nothing.
 import { create, toBinary } from "@bufbuild/protobuf";
 import { type LiveEnvelope, LiveEnvelopeSchema, LiveEventSchema, StreamState } from "@parley/proto/live";
 import { Redis } from "ioredis";
@@ -9,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { LiveMessage } from "../src/live/LiveMessage.ts";
 import { RedisLiveBus } from "../src/live/RedisLiveBus.ts";
 import { liveBusDropped } from "../src/metrics.ts";
+import { PartitionProxy } from "./partitionProxy.ts";
 import { RedisServer } from "./redis-server.ts";
 
 let redis: RedisServer;
@@ -255,6 +257,71 @@ describe("RedisLiveBus", () => {
       await expect.poll(() => seqs(onB), { timeout: 15_000 }).toEqual(["s1#4", "s1#5", "s1#6", "s1#7", "s1#8"]);
       await expect.poll(() => a.pending).toBe(0);
       expect((await dropped()) - droppedBefore).toBe(3);
+    });
+  });
+
+  describe("through a silent network partition (packets dropped, sockets left open)", () => {
+    let proxy: PartitionProxy;
+    let stream: string;
+    type Line = { level: number; client?: string; err?: string };
+    const bus = (nodeId: string, url: string, lines: Line[] = []) => {
+      const created = new RedisLiveBus({
+        url,
+        nodeId,
+        logger: pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line)) }),
+        stream,
+        replyTimeoutMs: 1_000,
+      });
+      buses.push(created);
+      return created;
+    };
+    /** The warnings that the client's connection answered nothing in time. */
+    const timeouts = (lines: Line[], client: string) =>
+      lines.filter((l) => l.client === client && l.level === 40 && /timeout/i.test(l.err ?? ""));
+    const upTo = (n: number) => Array.from({ length: n }, (_, i) => `s1#${i + 1}`);
+    beforeEach(async () => {
+      proxy = await PartitionProxy.start(redis.port);
+      stream = `test:live:${++streamNo}`;
+    });
+    afterEach(async () => {
+      await Promise.all(buses.splice(0).map((b) => b.stop()));
+      await proxy.close();
+    });
+
+    it("appends on a new connection when the writer's goes silent, losing and doubling nothing", async () => {
+      const linesA: Line[] = [];
+      const a = bus("node-0", proxy.url, linesA);
+      const b = bus("node-1", redis.url);
+      const onB: LiveMessage[] = [];
+      b.subscribe("admin", (m) => onB.push(m));
+      await settle();
+      a.publish(envelope("node-0", "s1", 1));
+      await expect.poll(() => seqs(onB)).toEqual(["s1#1"]);
+
+      proxy.blackHole();
+      for (let i = 2; i <= 10; i++) a.publish(envelope("node-0", "s1", i));
+      await new Promise((r) => setImmediate(r)); // 2-10 go out, into the void
+      for (let i = 11; i <= 20; i++) a.publish(envelope("node-0", "s1", i)); // these wait behind them
+      await expect.poll(() => seqs(onB)).toEqual(upTo(20));
+      await expect.poll(() => a.pending).toBe(0);
+      expect(seqs(onB)).toEqual(upTo(20));
+      expect(timeouts(linesA, "writer")).toHaveLength(1);
+    });
+
+    it("reads on a new connection when the reader's goes silent, from where it stopped", async () => {
+      const linesB: Line[] = [];
+      const a = bus("node-0", redis.url);
+      const b = bus("node-1", proxy.url, linesB);
+      const onB: LiveMessage[] = [];
+      b.subscribe("admin", (m) => onB.push(m));
+      await settle();
+      a.publish(envelope("node-0", "s1", 1));
+      await expect.poll(() => seqs(onB)).toEqual(["s1#1"]);
+
+      proxy.blackHole();
+      for (let i = 2; i <= 20; i++) a.publish(envelope("node-0", "s1", i)); // in the stream; B's read is stuck
+      await expect.poll(() => seqs(onB)).toEqual(upTo(20));
+      expect(timeouts(linesB, "reader")).toHaveLength(1);
     });
   });
 

@@ -46,6 +46,11 @@ export interface RedisLiveBusOptions {
   sweepIntervalMs?: number;
   /** Events dropped from a full outbox are logged at most this often, counted (default 5 s). */
   dropLogIntervalMs?: number;
+  /**
+   * How long Redis may leave a command unanswered (a read: beyond its block)
+   * before the connection is taken for dead and replaced (default 5 s).
+   */
+  replyTimeoutMs?: number;
 }
 
 const FIELD = "e";
@@ -65,6 +70,8 @@ const idBefore = (a: string, b: string) => {
 const MAX_RETRY_DELAY_MS = 5_000;
 /** Envelopes appended in one round trip. */
 const BATCH = 500;
+/** How long a read waits in Redis for new entries. */
+const BLOCK_MS = 2_000;
 
 export class RedisLiveBus implements LiveBus {
   readonly #local: LocalLiveBus;
@@ -74,10 +81,11 @@ export class RedisLiveBus implements LiveBus {
   readonly #outbox: Uint8Array[] = [];
   /**
    * The outbox's first entries, handed to Redis in the pipeline now awaited:
-   * they stay in place until Redis answers (removed if appended, retried if
-   * not). They may be in the stream already, so they are neither dropped nor
-   * counted against outboxLimit: a full outbox must not lose events while
-   * Redis is reachable and catching up.
+   * they stay in place until Redis answers, on this connection or, resent by
+   * ioredis, on the next (removed if appended, retried if not). They may be
+   * in the stream already, so they are neither dropped nor counted against
+   * outboxLimit: a full outbox must not lose events while Redis is reachable
+   * and catching up.
    */
   #inFlight = 0;
   /** Lines about a full outbox: one per interval, however many events a long outage drops. */
@@ -109,6 +117,7 @@ export class RedisLiveBus implements LiveBus {
       streamMaxAgeMs: options.streamMaxAgeMs ?? 60 * 60_000,
       sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
       dropLogIntervalMs: options.dropLogIntervalMs ?? 5_000,
+      replyTimeoutMs: options.replyTimeoutMs ?? 5_000,
     };
     this.#dropLog = new LogThrottle(1_000 / this.#o.dropLogIntervalMs, 1);
     this.#local = new LocalLiveBus(options.logger);
@@ -120,14 +129,22 @@ export class RedisLiveBus implements LiveBus {
       connectionName: `parley:${options.nodeId}`,
       ...(options.password ? { password: options.password } : {}),
     };
+    // A silent partition (packets dropped, no reset) leaves a socket open for many minutes and
+    // its commands unanswered. socketTimeout destroys a socket that answers nothing for that long
+    // while a command waits; ioredis then reconnects and resends the unanswered commands: an append
+    // batch stays the outbox's head until answered on the new connection (see #inFlight), a read
+    // resumes from the id it was sent with. Not commandTimeout: it fails the command but keeps the
+    // dead socket, so every command after it times out too; not blockingTimeout: it fakes an empty
+    // read, on the same dead socket.
     // No offline queue on the writer: while Redis is away the outbox holds envelopes, bounded.
     this.#writer = new Redis(options.url, {
       ...common,
+      socketTimeout: this.#o.replyTimeoutMs,
       enableOfflineQueue: false,
       // A primary demoted to replica answers READONLY for good: reconnect (the name may now point at the new primary).
       reconnectOnError: (err) => err.message.startsWith("READONLY"),
     });
-    this.#reader = new Redis(options.url, common);
+    this.#reader = new Redis(options.url, { ...common, socketTimeout: BLOCK_MS + this.#o.replyTimeoutMs });
     for (const [name, client] of [
       ["writer", this.#writer],
       ["reader", this.#reader],
@@ -257,7 +274,7 @@ export class RedisLiveBus implements LiveBus {
         if (this.#lastId === "$") this.#lastId = (await this.#streamEnd()) ?? "$";
         else if (failing) await this.#resyncAfterOutage();
         const reply = (await this.#untilClosed(
-          this.#reader.xreadBuffer("COUNT", 1000, "BLOCK", 2000, "STREAMS", this.#o.stream, this.#lastId),
+          this.#reader.xreadBuffer("COUNT", 1000, "BLOCK", BLOCK_MS, "STREAMS", this.#o.stream, this.#lastId),
         )) as [Buffer, [Buffer, Buffer[]][]][] | null | undefined;
         failing = false;
         if (!reply) continue;
