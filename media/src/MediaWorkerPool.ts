@@ -1,6 +1,7 @@
 // A pool of mediasoup workers, one router each. A worker that dies is
 // replaced; its routers close, which closes every transport on them, so each
-// session learns through its own transports' "routerclose".
+// session learns through its own transports' "routerclose". A worker that
+// hangs is killed, so that it dies and takes the same path.
 import { EventEmitter } from "node:events";
 import type * as Mediasoup from "mediasoup";
 import type { types as ms } from "mediasoup";
@@ -9,6 +10,7 @@ type Router = ms.Router;
 type Worker = ms.Worker;
 
 import type { Logger } from "pino";
+import { DEFAULT_WATCHDOG_TIMING, WorkerWatchdog } from "./WorkerWatchdog.ts";
 
 export const AUDIO_CODECS: ms.RouterRtpCodecCapability[] = [
   {
@@ -29,6 +31,10 @@ export interface MediaWorkerPoolOptions {
   logger: Logger;
   /** Delay before a dead worker is replaced, so a crash loop cannot spin; doubled after each failed try. */
   respawnDelayMs?: number;
+  /** Pause between health checks of each worker (default: see DEFAULT_WATCHDOG_TIMING). */
+  workerCheckIntervalMs?: number;
+  /** A worker that leaves a health check unanswered this long is killed as hung (default: see DEFAULT_WATCHDOG_TIMING). */
+  workerHungAfterMs?: number;
   /** Tests only: wraps mediasoup's createWorker, to make a replacement fail. */
   createWorker?: (create: typeof Mediasoup.createWorker) => typeof Mediasoup.createWorker;
 }
@@ -40,10 +46,16 @@ interface PoolEntry {
   worker: Worker;
   router: Router;
   sessions: number;
+  watchdog: WorkerWatchdog;
+  /** Set when the pool killed the worker for hanging, so its death is told as such. */
+  killedAsHung: boolean;
 }
 
+/** Why a worker died: "hung" when the pool killed it for not answering; "crashed" for any other death. */
+export type WorkerDeathCause = "crashed" | "hung";
+
 interface MediaWorkerPoolEvents {
-  workerdied: [pid: number, error: Error];
+  workerdied: [pid: number, error: Error, cause: WorkerDeathCause];
   workerreplaced: [pid: number];
 }
 
@@ -152,7 +164,10 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const entry of this.#entries) entry.worker.close();
+    for (const entry of this.#entries) {
+      entry.watchdog.stop();
+      entry.worker.close();
+    }
     this.#entries.clear();
   }
 
@@ -170,18 +185,42 @@ export class MediaWorkerPool extends EventEmitter<MediaWorkerPoolEvents> {
       worker.close(); // no entry holds it: it would live on unused
       throw error;
     }
-    const entry: PoolEntry = { worker, router, sessions: 0 };
     if (this.#closed) {
       worker.close();
       return;
     }
+    const unwatched = { worker, router, sessions: 0, killedAsHung: false };
+    const entry: PoolEntry = Object.assign(unwatched, { watchdog: this.#watch(unwatched) });
     this.#entries.add(entry);
     logger.info({ pid: worker.pid }, "mediasoup worker started");
     worker.on("died", (error) => {
+      entry.watchdog.stop();
       this.#entries.delete(entry);
-      logger.error({ pid: worker.pid, err: error }, "mediasoup worker died");
-      this.#emitSafely("workerdied", worker.pid, error);
+      const cause: WorkerDeathCause = entry.killedAsHung ? "hung" : "crashed";
+      logger.error({ pid: worker.pid, err: error, cause }, "mediasoup worker died");
+      this.#emitSafely("workerdied", worker.pid, error, cause);
       this.#replace(worker.pid, this.#options.respawnDelayMs ?? 500);
+    });
+  }
+
+  /**
+   * Kills a worker that stopped answering: only its death (mediasoup's "died")
+   * closes its routers and moves its sessions, so a hang is turned into one.
+   */
+  #watch(entry: Omit<PoolEntry, "watchdog">): WorkerWatchdog {
+    const { worker } = entry;
+    const timing = {
+      checkIntervalMs: this.#options.workerCheckIntervalMs ?? DEFAULT_WATCHDOG_TIMING.checkIntervalMs,
+      hungAfterMs: this.#options.workerHungAfterMs ?? DEFAULT_WATCHDOG_TIMING.hungAfterMs,
+    };
+    return new WorkerWatchdog(worker, timing, (waitedMs) => {
+      entry.killedAsHung = true;
+      this.#options.logger.error({ pid: worker.pid, waitedMs }, "mediasoup worker hung: killing it");
+      try {
+        process.kill(worker.pid, "SIGKILL");
+      } catch (err) {
+        this.#options.logger.error({ pid: worker.pid, err }, "could not kill hung mediasoup worker");
+      }
     });
   }
 

@@ -1,7 +1,8 @@
 // The worker pool against real mediasoup workers: a dead worker is replaced,
-// even when the first tries to start its replacement fail.
+// even when the first tries to start its replacement fail; a hung one is
+// killed, and so dies and is replaced like any other.
 import pino from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { MediaWorkerPool } from "../src/MediaWorkerPool.ts";
 import { builtWorkerBin } from "./workerBin.ts";
 
@@ -60,5 +61,73 @@ describe("MediaWorkerPool (real mediasoup workers)", () => {
     await new Promise((r) => setTimeout(r, 2_500));
     expect(starts()).toBeLessThanOrEqual(after + 1); // at most a try already under way
     expect(pool.size).toBe(0);
+  });
+});
+
+describe("MediaWorkerPool with a hung worker (real mediasoup workers)", () => {
+  it("kills a worker that stops answering, so that it dies and is replaced", async () => {
+    // Per worker, health checks asked and the most ever unanswered at once.
+    const checks = new Map<number, { asked: number; outstanding: number; mostOutstanding: number }>();
+    const pool = await MediaWorkerPool.create({
+      workers: 2,
+      rtcMinPort: 40_000,
+      rtcMaxPort: 49_999,
+      workerBin: builtWorkerBin(),
+      logger: pino({ level: "silent" }),
+      respawnDelayMs: 20,
+      // Checks come fast, to show they do not pile up on a hung worker; the
+      // bound stays generous, so a busy test machine cannot make a healthy worker look hung.
+      workerCheckIntervalMs: 20,
+      workerHungAfterMs: 1_000,
+      createWorker: (create) => async (settings) => {
+        const worker = await create(settings);
+        const count = { asked: 0, outstanding: 0, mostOutstanding: 0 };
+        checks.set(worker.pid, count);
+        const getResourceUsage = worker.getResourceUsage.bind(worker);
+        worker.getResourceUsage = () => {
+          count.asked++;
+          count.mostOutstanding = Math.max(count.mostOutstanding, ++count.outstanding);
+          return getResourceUsage().finally(() => count.outstanding--);
+        };
+        return worker;
+      },
+    });
+    const [hung, healthy] = pool.describe().map((w) => w.pid) as [number, number];
+    const died = new Map<number, string>();
+    pool.on("workerdied", (pid, _error, cause) => died.set(pid, cause));
+    // Runs even when the test times out (a pool that never notices): leave no
+    // stopped process behind. Once "workerdied" came, the process is reaped
+    // and its pid may belong to another.
+    onTestFinished(() => {
+      if (!died.has(hung)) {
+        for (const signal of ["SIGCONT", "SIGKILL"] as const) {
+          try {
+            process.kill(hung, signal);
+          } catch {}
+        }
+      }
+      pool.close();
+    });
+    const replaced = new Promise<number>((resolve) => pool.once("workerreplaced", resolve));
+    process.kill(hung, "SIGSTOP");
+
+    expect(await replaced).toBe(hung);
+    expect([...died]).toEqual([[hung, "hung"]]);
+    expect(checks.get(hung)!.mostOutstanding).toBe(1);
+
+    // The healthy worker, checked all along, was left alone; the new one serves.
+    expect(checks.get(healthy)!.asked).toBeGreaterThan(1);
+    const pids = pool.describe().map((w) => w.pid);
+    expect(pids).toHaveLength(2);
+    expect(pids).toContain(healthy);
+    const replacement = pids.find((pid) => pid !== healthy)!;
+    expect(replacement).not.toBe(hung);
+    await expect.poll(() => checks.get(replacement)!.asked).toBeGreaterThan(1);
+    const leases = [pool.acquireRouter()!, pool.acquireRouter()!];
+    expect(leases.map((l) => l.pid).sort()).toEqual([healthy, replacement].sort());
+    const onReplacement = leases.find((l) => l.pid === replacement)!;
+    expect((await onReplacement.router.dump()).id).toBe(onReplacement.router.id);
+    for (const lease of leases) lease.release();
+    expect(died.has(healthy)).toBe(false);
   });
 });

@@ -209,7 +209,7 @@ export class ParleyServer {
     this.records = records;
     this.logger = logger;
     this.mediaPool = mediaPool;
-    mediaPool.on("workerdied", () => mediaWorkerDeaths.inc());
+    mediaPool.on("workerdied", (_pid, _error, cause) => mediaWorkerDeaths.inc({ cause }));
     this.asrPool = asrPool;
     this.embeddedAsr = embeddedAsr;
     const { scoring, dialogue } = config;

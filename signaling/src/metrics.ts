@@ -59,7 +59,8 @@ export const audioStretchedSeconds = new Counter({
 
 export const mediaWorkerDeaths = new Counter({
   name: "media_worker_deaths_total",
-  help: "mediasoup workers that died; each is replaced and its sessions' media is moved to a live worker",
+  help: "mediasoup workers that died (cause: crashed, or hung and killed by the node); each is replaced and its sessions' media is moved to a live worker",
+  labelNames: ["cause"],
 });
 
 export const mediaMoves = new Counter({

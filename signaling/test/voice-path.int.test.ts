@@ -173,7 +173,7 @@ describe("voice path over WebRTC", () => {
     const c = await customer(s);
     const speech = opusPacketsFromFile(longest!.wav, 0.5);
     const half = Math.floor(speech.length / 2);
-    const deathsBefore = await counted("media_worker_deaths_total");
+    const deathsBefore = await counted("media_worker_deaths_total", { cause: "crashed" });
     const movesBefore = await counted("media_moves_total", { reason: "media worker lost" });
     await c.play(speech.slice(0, half));
     const [pid] = s.mediaPool.describe().map((w) => w.pid);
@@ -181,7 +181,7 @@ describe("voice path over WebRTC", () => {
     // The node says the media moved; the customer sets its transport up again on the same socket.
     await c.socket.waitFor((m) => m.kind.case === "event" && m.kind.value.kind.case === "mediaReset", 15_000);
     expect(s.mediaPool.describe()[0]!.pid).not.toBe(pid);
-    expect((await counted("media_worker_deaths_total")) - deathsBefore).toBe(1);
+    expect((await counted("media_worker_deaths_total", { cause: "crashed" })) - deathsBefore).toBe(1);
     expect((await counted("media_moves_total", { reason: "media worker lost" })) - movesBefore).toBe(1);
     await c.reconnectMedia();
     await c.play([...speech.slice(half), ...silence(25, speech)]);
