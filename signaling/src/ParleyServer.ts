@@ -252,6 +252,7 @@ export class ParleyServer {
       // abandoned, and must not hold the node's capacity for the token's whole life.
       unjoinedTtlMs: Math.min(config.tokenTtlMs, UNJOINED_SESSION_TTL_MS),
       maxDurationMs: config.limits.sessionMaxDurationMs,
+      maxSessions: config.node.maxSessions,
     });
     const self = (): Omit<NodeInfo, "updatedAtMs"> => ({
       nodeId: config.nodeId,
@@ -408,7 +409,7 @@ export class ParleyServer {
         placement: this.placement,
         nodeId: config.nodeId,
         rejoinGraceMs: config.limits.rejoinGraceMs,
-        resume: (sessionId) =>
+        resume: (sessionId, holdSlot) =>
           resumeSession(
             {
               records: this.records,
@@ -419,6 +420,7 @@ export class ParleyServer {
               maxAgeMs: config.limits.sessionMaxDurationMs,
             },
             sessionId,
+            holdSlot,
           ),
         jwtSecret: config.jwtSecret,
         maxMessageBytes: config.maxWsMessageBytes,

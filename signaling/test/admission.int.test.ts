@@ -2,7 +2,8 @@
 // to 2 streams, sockets that join and stay silent hold no recogniser, two
 // talking customers are served, and a third is refused before it talks, with
 // the typed UNAVAILABLE error and a retry hint (or, asking later, with 503
-// at session creation). Real WebRTC customers (werift), real pocketsphinx.
+// at session creation). A node never holds more than NODE_MAX_SESSIONS, however
+// many creations race for its last room. Real WebRTC customers (werift), real pocketsphinx.
 import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
 import { ErrorCode, type ServerMessage, TransportDirection } from "@parley/proto/ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -97,4 +98,28 @@ describe("speech admission", () => {
       expect(finals(t.socket.messages).join(" ").trim().length).toBeGreaterThan(0);
     }
   }, 150_000);
+});
+
+describe("node capacity", () => {
+  it("never holds more than NODE_MAX_SESSIONS, however many creations race for the last room", async () => {
+    // One client asks for all of them: its own cap must not be what refuses them.
+    const small = await startServer({ NODE_MAX_SESSIONS: "2", SESSIONS_MAX_PER_IP: "100" });
+    closers.push(() => small.close());
+    // All of them are placed on the room that the first two take: each waits for the database after.
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`${small.url}/api/sessions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ storeCode: "demo", consent: { given: true, version: "test-1" } }),
+        }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(18);
+    for (const refused of answers.filter((a) => a.status === 503))
+      expect(await refused.json()).toMatchObject({ error: expect.stringMatching(/no node can take/) });
+    expect(small.sessions.size).toBe(2);
+  });
 });

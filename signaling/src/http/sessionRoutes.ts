@@ -60,6 +60,13 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.UNAVAILABLE]: 503,
 };
 
+const nodeFull = () =>
+  json(
+    503,
+    { error: "no node can take a conversation now; try again in a moment", retryAfterMs: SPEECH_RETRY_AFTER_MS },
+    { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
+  );
+
 const tooMany = (error: string, retryAfterMs: number) =>
   json(429, { error, retryAfterMs }, { "retry-after": retryAfterSeconds(retryAfterMs) });
 
@@ -106,12 +113,7 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
       } catch {
         target = undefined;
       }
-      if (!target)
-        return json(
-          503,
-          { error: "no node can take a conversation now; try again in a moment", retryAfterMs: SPEECH_RETRY_AFTER_MS },
-          { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
-        );
+      if (!target) return nodeFull();
       const here = target.nodeId === deps.nodeId;
       // pickNode only chooses another node that customers can be sent to.
       const redirectTo = here ? undefined : target.publicUrl;
@@ -148,6 +150,11 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
         } catch {
           return json(503, { error: "the conversation could not be placed; try again in a moment" });
         }
+      } else if (deps.sessions.full) {
+        // Creations racing through the awaits above all saw the room one of them takes. (The
+        // stored row stays that of a session nobody joined.)
+        release();
+        return nodeFull();
       } else {
         const session = deps.sessions.create(sessionId, store, { clientIp: info.clientIp, release });
         session.logger.info(

@@ -22,6 +22,8 @@ export interface SessionRegistryOptions {
   endedTtlMs?: number;
   /** How often unjoined and long-ended sessions are looked for (default 15 s). */
   sweepIntervalMs?: number;
+  /** The sessions this node holds at most (NODE_MAX_SESSIONS; default: no limit). */
+  maxSessions?: number;
 }
 
 /** Who created a session: counted against per-client limits until it ends. */
@@ -47,6 +49,15 @@ export class SessionRegistry {
 
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /**
+   * At NODE_MAX_SESSIONS. Placement chooses a node by heartbeats that may be
+   * seconds old, and a session handed to a node counts there only once its
+   * customer joins: the node itself checks again before it takes one on.
+   */
+  get full(): boolean {
+    return this.#sessions.size >= (this.#o.maxSessions ?? Number.POSITIVE_INFINITY);
   }
 
   /** Sessions whose end is under way. */

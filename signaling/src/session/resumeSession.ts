@@ -7,7 +7,7 @@ import type { Records } from "@parley/records";
 import { placementUnknown, type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { Session } from "./Session.ts";
-import type { SessionRegistry } from "./SessionRegistry.ts";
+import type { SessionOrigin, SessionRegistry } from "./SessionRegistry.ts";
 
 export interface ResumeDeps {
   records: Records;
@@ -26,8 +26,14 @@ export interface ResumeDeps {
  * taken from it: the socket is sent there (WRONG_NODE), or told to try again
  * (UNAVAILABLE) when that node has no address of its own; one whose node is
  * gone (it crashed, or came back under another name) is adopted here.
+ * `holdSlot` gives the per-client slot the session holds; it throws when the
+ * client has none left.
  */
-export async function resumeSession(deps: ResumeDeps, sessionId: string): Promise<Session | undefined> {
+export async function resumeSession(
+  deps: ResumeDeps,
+  sessionId: string,
+  holdSlot: () => SessionOrigin | undefined = () => undefined,
+): Promise<Session | undefined> {
   const stored = await deps.records.resumable(sessionId, deps.maxAgeMs);
   if (!stored) return undefined;
   if (stored.nodeId && stored.nodeId !== deps.nodeId) {
@@ -43,7 +49,7 @@ export async function resumeSession(deps: ResumeDeps, sessionId: string): Promis
   // Another socket may have resumed it while we read.
   const existing = deps.sessions.get(sessionId);
   if (existing) return existing;
-  const session = deps.sessions.create(sessionId, store, undefined, stored);
+  const session = deps.sessions.create(sessionId, store, holdSlot(), stored);
   session.logger.info(
     { restoredSegments: stored.segments.length, askedQuestions: stored.askedQuestions.length },
     "session resumed after a restart of its node",

@@ -48,8 +48,13 @@ export interface SocketContext {
   nodeId: string;
   /** How long a conversation whose socket dropped waits for the customer to join again. */
   rejoinGraceMs: number;
-  /** A session unknown here that its records say is still open: taken up again (see resumeSession). */
-  resume: (sessionId: string) => Promise<Session | undefined>;
+  /**
+   * A session unknown here that its records say is still open: taken up again
+   * (see resumeSession). `holdSlot` is called just before the session is
+   * made: what it returns is counted against per-client limits, and it
+   * throws when the client holds its share already.
+   */
+  resume: (sessionId: string, holdSlot: () => SessionOrigin | undefined) => Promise<Session | undefined>;
   jwtSecret: string;
   maxMessageBytes: number;
   /** Builds the session's conversation on its first join. */
@@ -95,12 +100,17 @@ export const CloseCode = {
  */
 const SESSION_END_LINGER_MS = 12_000;
 
+/** How long a customer refused by a full node waits before starting again (a new session, placed anew). */
+const FULL_RETRY_AFTER_MS = 2_000;
+
 /** The largest value of a uint32 field (retry_after_ms). */
 const UINT32_MAX = 2 ** 32 - 1;
 
 export class CustomerSocket implements SessionOwner {
   readonly #ctx: SocketContext;
   readonly #port: SocketPort;
+  /** Where the socket comes from (as the edge resolved it): the client whose caps count what it takes on. */
+  readonly #clientIp: string | undefined;
   #session: Session | undefined;
   #unsubscribe: Unsubscribe | undefined;
   #logger: Logger;
@@ -113,9 +123,10 @@ export class CustomerSocket implements SessionOwner {
   #joinTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
 
-  constructor(ctx: SocketContext, port: SocketPort) {
+  constructor(ctx: SocketContext, port: SocketPort, clientIp?: string) {
     this.#ctx = ctx;
     this.#port = port;
+    this.#clientIp = clientIp;
     this.#logger = ctx.logger;
     this.#rate = new TokenBucket(ctx.limits.messagesPerSecond, ctx.limits.messageBurst);
     this.#joinTimer = setTimeout(
@@ -323,7 +334,7 @@ export class CustomerSocket implements SessionOwner {
       recent ??
       (await this.#handedOver(claims)) ??
       // Not live here: a conversation whose node restarted is taken up again from its records.
-      (await this.#ctx.resume(claims.sid));
+      (await this.#resume(claims.sid));
     // An ended session is gone from the registry: its token is dead.
     if (!session || session.ended) throw new ParleyError(ErrorCode.NOT_FOUND, "unknown session");
     if (this.#closed) throw new ParleyError(ErrorCode.NOT_FOUND, "the socket closed");
@@ -366,13 +377,20 @@ export class CustomerSocket implements SessionOwner {
     // Picked up before (this is a rejoin): no need of Redis, which may be down.
     const live = this.#ctx.sessions.get(claims.sid);
     if (live) return live;
+    // The node that placed it here judged the room by a heartbeat seconds old. Not taken, the
+    // hand-over waits out the token: the customer's "try again" creates a session placed anew.
+    if (this.#ctx.sessions.full)
+      throw new ParleyError(ErrorCode.UNAVAILABLE, "this node is full; start again in a moment", {
+        retryable: true,
+        retryAfterMs: FULL_RETRY_AFTER_MS,
+      });
     let handed: Awaited<ReturnType<SessionPlacement["claim"]>>;
     try {
       handed = await this.#ctx.placement.claim(claims.sid);
     } catch (err) {
       // Redis is away. A conversation that started here before this node restarted is in the
       // records: take it up; otherwise where it stands is unknown until Redis answers.
-      const resumed = await this.#ctx.resume(claims.sid).catch(() => undefined);
+      const resumed = await this.#resume(claims.sid).catch(() => undefined);
       if (resumed) return resumed;
       throw placementUnknown(err);
     }
@@ -382,9 +400,7 @@ export class CustomerSocket implements SessionOwner {
       // Put back for the token's remaining life: the same join succeeds once another session of this client ends.
       const leftMs = claims.exp * 1000 - Date.now();
       await this.#ctx.placement.handOver(this.#ctx.nodeId, handed, Math.max(leftMs, 1_000)).catch(() => undefined);
-      throw new ParleyError(ErrorCode.RATE_LIMITED, `at most ${this.#ctx.openSessions.max} open sessions per client`, {
-        retryable: true,
-      });
+      throw this.#tooManyOpenSessions();
     }
     const session = this.#ctx.sessions.create(handed.sessionId, handed.store, origin);
     session.logger.info({ storeCode: handed.store.code }, "session handed over from another node");
@@ -400,6 +416,25 @@ export class CustomerSocket implements SessionOwner {
     if (clientIp === undefined) return undefined;
     const release = this.#ctx.openSessions.acquire(clientIp);
     return release ? { clientIp, release } : "refused";
+  }
+
+  /**
+   * A conversation taken up after its node restarted counts against the cap
+   * of the client that takes it up, as one created here would: the records
+   * keep no address to count it against, and the restart released every slot.
+   */
+  #resume(sessionId: string): Promise<Session | undefined> {
+    return this.#ctx.resume(sessionId, () => {
+      const origin = this.#holdClientSlot(this.#clientIp);
+      if (origin === "refused") throw this.#tooManyOpenSessions();
+      return origin;
+    });
+  }
+
+  #tooManyOpenSessions(): ParleyError {
+    return new ParleyError(ErrorCode.RATE_LIMITED, `at most ${this.#ctx.openSessions.max} open sessions per client`, {
+      retryable: true,
+    });
   }
 
   #errorResult(error: unknown, logger = this.#logger): Result {

@@ -43,14 +43,18 @@ export function mountCustomerWs(app: TemplatedApp, ctx: SocketContext, deps: Cus
       wsConnections.inc();
       const data = ws.getUserData();
       data.open = true;
-      data.customer = new CustomerSocket(ctx, {
-        send: (bytes) => {
-          if (data.open) ws.send(bytes, true);
+      data.customer = new CustomerSocket(
+        ctx,
+        {
+          send: (bytes) => {
+            if (data.open) ws.send(bytes, true);
+          },
+          close: (code, reason) => {
+            if (data.open) ws.end(code, reason);
+          },
         },
-        close: (code, reason) => {
-          if (data.open) ws.end(code, reason);
-        },
-      });
+        data.clientIp,
+      );
     },
     message: (ws, message, isBinary) => ws.getUserData().customer?.onMessage(message, isBinary),
     close: (ws: WebSocket<SocketData>, code) => {
