@@ -1,11 +1,15 @@
 // "Get paid" for a granted reward, on the end screen and on the return from
 // Stripe: an account not ready yet goes to Stripe's onboarding; one that is
-// ready is paid now; what happened is said, in the customer's language.
+// ready is paid now; what happened is said, in the customer's language. A
+// reward with nothing (left) to claim shows where it stands instead.
 import { createSignal, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import { type CustomerAccess, claimReward, rememberClaim } from "./claim.ts";
 import { t } from "./locale.ts";
 
-type ClaimState = "idle" | "busy" | "failed" | "unfinished" | "paying" | "paid";
+type ClaimState = "idle" | "busy" | "failed" | "refused" | "unfinished" | "paying" | "paid" | "settled";
+
+/** The states in which a reward's money is on its way to the customer's account (before "paid"). */
+const ON_ITS_WAY = ["transfer_pending", "transferred", "payout_pending"];
 
 /**
  * `checkNow`: claim at once without leaving the page (the customer is back from onboarding:
@@ -13,9 +17,11 @@ type ClaimState = "idle" | "busy" | "failed" | "unfinished" | "paying" | "paid";
  */
 export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean }) {
   const [state, setState] = createSignal<ClaimState>(props.checkNow ? "busy" : "idle");
+  const [settledState, setSettledState] = createSignal<string | undefined>();
   const claim = async (goToOnboarding: boolean) => {
     setState("busy");
     const outcome = await claimReward(props.access);
+    if (outcome.kind === "settled") setSettledState(outcome.state);
     if (outcome.kind !== "onboarding") return setState(outcome.kind);
     if (!goToOnboarding) return setState("unfinished");
     rememberClaim(props.access); // for the return: the code is not in the address Stripe sends back to
@@ -34,6 +40,9 @@ export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean 
     <Switch>
       <Match when={state() === "paying" || state() === "paid"}>
         <MoneyMoved paid={state() === "paid"} />
+      </Match>
+      <Match when={state() === "settled"}>
+        <RewardState state={settledState()} />
       </Match>
       <Match when={true}>
         <Show when={state() === "unfinished"}>
@@ -55,6 +64,11 @@ export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean 
             {t("reward.claimFailed")}
           </p>
         </Show>
+        <Show when={state() === "refused"}>
+          <p class="problem" role="alert">
+            {t("reward.claimRefused")}
+          </p>
+        </Show>
       </Match>
     </Switch>
   );
@@ -66,5 +80,32 @@ export function MoneyMoved(props: { paid: boolean }) {
     <p class="reward" role="status" data-testid="claim-result" data-state={props.paid ? "paid" : "paying"}>
       {props.paid ? t("reward.paid") : t("reward.onItsWay")}
     </p>
+  );
+}
+
+/** Where a reward that is not (or no longer) to be claimed stands; undefined: it could not be read. */
+export function RewardState(props: { state: string | undefined }) {
+  return (
+    <Switch
+      fallback={
+        <p class="reward" data-testid="claim-result" data-state="none">
+          {t("claim.nothing")}
+        </p>
+      }
+    >
+      <Match when={props.state === undefined}>
+        <p class="problem" role="alert" data-testid="claim-result" data-state="unreadable">
+          {t("claim.unreadable")}
+        </p>
+      </Match>
+      <Match when={ON_ITS_WAY.includes(props.state ?? "") || props.state === "paid"}>
+        <MoneyMoved paid={props.state === "paid"} />
+      </Match>
+      <Match when={props.state === "payout_failed"}>
+        <p class="problem" role="alert" data-testid="claim-result" data-state="payout_failed">
+          {t("claim.payoutFailed")}
+        </p>
+      </Match>
+    </Switch>
   );
 }

@@ -9,11 +9,17 @@ export interface CustomerAccess {
   dataCode: string;
 }
 
-/** Where a claim got: away to onboarding, money moving or paid, or it could not be made now. */
+/**
+ * Where a claim got: away to onboarding, money moving or paid; nothing (left) to claim, with the
+ * reward's state (undefined: it could not be read); refused, which trying again will not change;
+ * or failed for now.
+ */
 export type ClaimOutcome =
   | { kind: "onboarding"; url: string }
   | { kind: "paying" }
   | { kind: "paid" }
+  | { kind: "settled"; state: string | undefined }
+  | { kind: "refused" }
   | { kind: "failed" };
 
 const KEY = "parley.claim";
@@ -46,6 +52,12 @@ export async function claimReward(access: CustomerAccess): Promise<ClaimOutcome>
       method: "POST",
       headers: { "x-parley-data-code": access.dataCode },
     });
+    // 409: nothing to claim (no reward, withheld, reversed). A refusal that trying again does not
+    // change: Stripe's (the records API's 502, with its JSON reason: a proxy's 502 for a node that
+    // is down has none) or of the request (400, 401, 403). Anything else passes (404: no reward
+    // decided yet; 429; 503 with Retry-After: Stripe or the database away).
+    if (res.status === 409) return { kind: "settled", state: await rewardState(access) };
+    if (refusedForGood(res)) return { kind: "refused" };
     if (!res.ok) return { kind: "failed" };
     const result = (await res.json()) as { status: string; onboardingUrl?: string };
     if (result.onboardingUrl) return { kind: "onboarding", url: result.onboardingUrl };
@@ -55,6 +67,11 @@ export async function claimReward(access: CustomerAccess): Promise<ClaimOutcome>
   } catch {
     return { kind: "failed" };
   }
+}
+
+function refusedForGood(res: Response): boolean {
+  if (res.status === 502) return (res.headers.get("content-type") ?? "").startsWith("application/json");
+  return res.status === 400 || res.status === 401 || res.status === 403;
 }
 
 /** The reward's state as records keep it (claimable, onboarding, transfer_pending, paid, ...), if it can be read. */

@@ -17,6 +17,8 @@ const en = {
   earned: "You earned {amount}",
   "reward.claim": "Get paid",
   "reward.claimFailed": "The payment could not be started. Your reward is kept: try again later.",
+  "reward.claimRefused":
+    "The payment could not be started. Your reward is kept: if this goes on, contact the store with your data code.",
   "reward.onItsWay": "Your reward is on its way to your account.",
   "reward.paid": "Your reward has been paid to your account.",
   "reward.unfinished": "Your payout account is not set up yet. Finish it to get your reward.",
@@ -93,6 +95,8 @@ const sv: Record<MessageKey, string> = {
   earned: "Du fick {amount}",
   "reward.claim": "Få betalt",
   "reward.claimFailed": "Utbetalningen kunde inte starta. Din belöning finns kvar: försök igen senare.",
+  "reward.claimRefused":
+    "Utbetalningen kunde inte starta. Din belöning finns kvar: om det fortsätter, kontakta butiken med din datakod.",
   "reward.onItsWay": "Din belöning är på väg till ditt konto.",
   "reward.paid": "Din belöning har betalats ut till ditt konto.",
   "reward.unfinished": "Ditt utbetalningskonto är inte klart än. Slutför det för att få din belöning.",

@@ -115,6 +115,15 @@ describe("records in a real browser", () => {
       // Back on the app, it still knows the conversation (the code is not in the address) and shows it.
       expect(await page.getByTestId("data-code").locator("code").textContent()).toBe(dataCode);
       expect(page.url()).not.toContain(dataCode);
+      // Nothing to claim (as if the reward had been withheld meanwhile: the API answers 409): the page
+      // says where the reward stands, not "try again later".
+      await sql`update rewards set status = 'withheld' where session_id = ${session!.id}`;
+      await page.getByTestId("claim").click();
+      await result.and(page.locator('[data-state="none"]')).waitFor({ timeout: 20_000 });
+      expect(await page.getByRole("alert").count()).toBe(0);
+      await sql`update rewards set status = 'onboarding' where session_id = ${session!.id}`;
+      await page.reload(); // claimed again at once: the account is still not set up
+      await result.and(page.locator('[data-state="unfinished"]')).waitFor({ timeout: 20_000 });
       await page.getByTestId("claim").click();
       await result.and(page.locator('[data-state="paying"]')).waitFor({ timeout: 20_000 });
       expect(onboardingVisits).toBe(2);
