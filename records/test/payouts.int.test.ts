@@ -436,6 +436,32 @@ describe("Stripe Connect payouts", () => {
     }
   });
 
+  it("claim under the account's next key after Stripe refused it (Stripe replays a refusal for its key), not after a 409", async () => {
+    const t = await setup();
+    try {
+      // Another request with the account's key still running: no answer yet, so the key stays.
+      stripe.conflictNext("/v1/accounts", 3);
+      expect((await t.claim()).status).toBe(503);
+      stripe.failNext("/v1/accounts", 400, {
+        type: "invalid_request_error",
+        message: "Please review the responsibilities of managing losses for connected accounts.",
+      });
+      expect((await t.claim()).status).toBe(502);
+      // The platform fixed its settings: the next claim goes through instead of getting the stored refusal.
+      expect(await (await t.claim()).json()).toMatchObject({ status: "onboarding" });
+      const sent = stripe.requests
+        .filter((r) => r.path === "/v1/accounts")
+        .map((r) => `${r.idempotencyKey}${r.replayed ? " (replayed)" : ""}`);
+      const key = `reward:${t.rewardId}:account`;
+      expect(sent).toEqual([key, key, key, key, `${key}:1`]);
+      expect(stripe.accounts.size).toBe(1);
+      const [row] = await t.records.sql`select account_attempt from rewards where id = ${t.rewardId}`;
+      expect(row!.account_attempt).toBe(1); // in the database: a restarted node uses the same next key
+    } finally {
+      await t.close();
+    }
+  });
+
   it("the sweep exports how long the oldest payout has waited for Stripe's webhook", async () => {
     const t = await setup();
     try {

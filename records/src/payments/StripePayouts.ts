@@ -9,14 +9,15 @@
 //
 // Every call that moves money carries a deterministic idempotency key
 // (reward:<id>:transfer:<n>, reward:<id>:payout:<n>; the account:
-// reward:<id>:account): a retry after a crash between Stripe's answer and our
-// UPDATE gets the same transfer back instead of a second one. <n> counts
-// attempts that Stripe answered with a definite error (insufficient balance,
-// a refused destination): Stripe replays a key's stored result, errors
-// included, so after such an answer only a new key can succeed; it is raised
-// in the same UPDATE that records the error. After a network error or a crash
-// the outcome is unknown and the key stays. (Stripe keeps keys for at least
-// 24 h; the sweep retries pending rewards long before that.)
+// reward:<id>:account, then reward:<id>:account:<n>): a retry after a crash
+// between Stripe's answer and our UPDATE gets the same transfer back instead of
+// a second one. <n> counts attempts that Stripe answered with a definite error
+// (insufficient balance, a refused destination, an account Stripe would not
+// open): Stripe replays a key's stored result, errors included, so after such
+// an answer only a new key can succeed; it is raised in the same UPDATE that
+// records the error. After a network error or a crash the outcome is unknown
+// and the key stays. (Stripe keeps keys for at least 24 h; the sweep retries
+// pending rewards long before that.)
 import type { Logger } from "pino";
 import type { Sql, TransactionSql } from "postgres";
 import Stripe from "stripe";
@@ -63,6 +64,7 @@ interface RewardRow {
   status: string;
   stripe_account_id: string | null;
   transfer_id: string | null;
+  account_attempt: number;
   transfer_attempt: number;
   payout_attempt: number;
 }
@@ -118,22 +120,7 @@ export class StripePayouts {
     }
     let accountId = reward.stripe_account_id;
     if (!accountId) {
-      const account = await this.#call("accounts.create", () =>
-        this.stripe.accounts.create(
-          {
-            type: "express",
-            // Fixed at creation, and it decides the currencies the account is paid out in.
-            country: reward.country,
-            business_type: "individual",
-            capabilities: { transfers: { requested: true } },
-            // Manual payouts: one payout per reward, so payout.paid / payout.failed name their reward.
-            settings: { payouts: { schedule: { interval: "manual" } } },
-            metadata: { reward_id: reward.id },
-          },
-          { idempotencyKey: `reward:${reward.id}:account` },
-        ),
-      );
-      accountId = account.id;
+      accountId = (await this.#createAccount(reward)).id;
       await this.#sql`
         update rewards set stripe_account_id = ${accountId}, status = 'onboarding', updated_at = now()
         where id = ${reward.id} and status in ('claimable', 'onboarding') and stripe_account_id is null`;
@@ -154,6 +141,37 @@ export class StripePayouts {
       }),
     );
     return { status: "onboarding", onboardingUrl: link.url };
+  }
+
+  /** The customer's connected account, under the key of the reward's current account attempt. */
+  async #createAccount(reward: RewardRow): Promise<Stripe.Account> {
+    // Attempt 0 keeps the key used before attempts were counted: an account created under it is found again.
+    const attempt = reward.account_attempt ? `:${reward.account_attempt}` : "";
+    try {
+      return await this.#call("accounts.create", () =>
+        this.stripe.accounts.create(
+          {
+            type: "express",
+            // Fixed at creation, and it decides the currencies the account is paid out in.
+            country: reward.country,
+            business_type: "individual",
+            capabilities: { transfers: { requested: true } },
+            // Manual payouts: one payout per reward, so payout.paid / payout.failed name their reward.
+            settings: { payouts: { schedule: { interval: "manual" } } },
+            metadata: { reward_id: reward.id },
+          },
+          { idempotencyKey: `reward:${reward.id}:account${attempt}` },
+        ),
+      );
+    } catch (error) {
+      // Stripe would replay this refusal to every claim for 24 h, even once its cause is fixed. Only
+      // from the attempt this claim used (as in pay()): a replayed older refusal does not move it on.
+      if (error instanceof Stripe.errors.StripeError && definiteAnswer(error))
+        await this.#sql`
+          update rewards set account_attempt = account_attempt + 1
+          where id = ${reward.id} and stripe_account_id is null and account_attempt = ${reward.account_attempt}`;
+      throw error;
+    }
   }
 
   /** The connected account can receive money: its rewards waiting on onboarding move on. */
@@ -225,11 +243,7 @@ export class StripePayouts {
       if (error instanceof Stripe.errors.StripeError) {
         // Kept for the sweep to retry (insufficient balance, Stripe down) and for an admin to read.
         const message = `${error.type}${error.code ? `/${error.code}` : ""}: ${error.message}`;
-        // A definite answer (4xx): the next try needs a new key. No answer, 5xx, 429, or 409
-        // (another request with this key still running, perhaps on another node): the same key,
-        // else a second transfer could go out under the next key while the first completes.
-        const status = error.statusCode;
-        const definite = status !== undefined && status < 500 && status !== 429 && status !== 409;
+        const definite = definiteAnswer(error);
         const step = reward.status === "transfer_pending" ? "transfer" : "payout";
         // Only from the attempt this node used: a stale node replaying an old key's stored error
         // must not move the key on under a request that a newer key has under way.
@@ -450,7 +464,7 @@ export class StripePayouts {
   async #reward(id: string): Promise<RewardRow | undefined> {
     const [row] = await this.#sql<RewardRow[]>`
       select r.id, r.session_id, r.amount_minor, r.currency, b.country, r.status, r.stripe_account_id, r.transfer_id,
-             r.transfer_attempt, r.payout_attempt
+             r.account_attempt, r.transfer_attempt, r.payout_attempt
       from rewards r join businesses b on b.id = r.business_id where r.id = ${id}`;
     return row;
   }
@@ -484,6 +498,17 @@ class NotRecordedYet extends Error {
   constructor(readonly payoutId: string) {
     super(`payout ${payoutId} is not recorded yet`);
   }
+}
+
+/**
+ * A definite answer (4xx): Stripe stored it under the request's idempotency key, so the next try
+ * needs a new key. No answer, 5xx, 429, or 409 (another request with this key still running,
+ * perhaps on another node): the same key, else a second transfer (or account) could be made under
+ * the next key while the first completes.
+ */
+function definiteAnswer(error: Stripe.errors.StripeError): boolean {
+  const status = error.statusCode;
+  return status !== undefined && status < 500 && status !== 429 && status !== 409;
 }
 
 function accountReady(account: Stripe.Account): boolean {
