@@ -25,7 +25,7 @@ import { RetentionJob, type RetentionOptions } from "./privacy/RetentionJob.ts";
 import { type ModerationQueries, moderationQueries } from "./queries/moderation.ts";
 import { type WallQueries, wallQueries } from "./queries/wall.ts";
 import { RecordWriter, type RecordWriterOptions } from "./RecordWriter.ts";
-import { type CountSession, type Publish, SessionFinalizer } from "./rewards/SessionFinalizer.ts";
+import { AWAITING_OPENING, type CountSession, type Publish, SessionFinalizer } from "./rewards/SessionFinalizer.ts";
 
 /** The node's defaults: a 15 min token, a 5 min conversation, 20 s to rejoin. */
 const DEFAULT_SESSION_LIVE_LIMIT_MS = (15 * 60 + 5 * 60 + 20) * 1000;
@@ -134,6 +134,18 @@ interface StoreInfo {
 }
 
 const STORE_CACHE_MS = 30_000;
+
+/** A session's audio fingerprint in the making, on the node it lives on. */
+interface TapEntry {
+  tap: AudioFingerprinter;
+  createdAt: number;
+}
+
+/**
+ * When the ending node tries again a decision whose session's opening row has not arrived (after a
+ * database outage, another node's queue may still hold it): within RECOVERY_GRACE_MS in all.
+ */
+const OPENING_RETRY_DELAYS_MS = [1_000, 4_000, 15_000, 30_000, 60_000];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32: no I, L, O, U
 
@@ -158,12 +170,14 @@ export class Records {
   readonly #options: RecordsOptions;
   readonly #secret: Buffer;
   readonly #now: () => number;
-  readonly #taps = new Map<string, { tap: AudioFingerprinter; createdAt: number }>();
+  readonly #taps = new Map<string, TapEntry>();
   readonly #stores = new Map<string, StoreInfo>();
   readonly #finalizing = new Set<Promise<unknown>>();
   /** The last reward decision queued on this node: the next one starts after it. */
   #lastDecision: Promise<unknown> = Promise.resolve();
   #sweepTimer: NodeJS.Timeout | undefined;
+  /** Decisions waiting for their session's opening row, to be tried again (see #finalize). */
+  readonly #retries = new Set<NodeJS.Timeout>();
   /** The sweep under way: a tick that finds one still running skips (see #sweep). */
   #sweeping: Promise<void> | undefined;
   #closed = false;
@@ -474,6 +488,8 @@ export class Records {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#sweepTimer);
+    for (const retry of this.#retries) clearTimeout(retry);
+    this.#retries.clear();
     await this.retention.stop();
     await this.writer.close();
     await Promise.allSettled([...this.#finalizing]);
@@ -521,7 +537,7 @@ export class Records {
     for (const [id, entry] of this.#taps) if (entry.createdAt < old) this.#taps.delete(id);
   }
 
-  #finalize(sessionId: string): void {
+  #finalize(sessionId: string, attempt = 0): void {
     const entry = this.#taps.get(sessionId);
     this.#taps.delete(sessionId);
     const fingerprint = entry ? entry.tap.fingerprint() : undefined;
@@ -530,7 +546,10 @@ export class Records {
     // ended first is decided first and the other compared with it. Across nodes the business's
     // lock orders them.
     const work = this.#lastDecision
-      .then(() => this.finalizer.finalize(sessionId, fingerprint))
+      .then(async () => {
+        const result = await this.finalizer.tryFinalize(sessionId, fingerprint);
+        if (result === AWAITING_OPENING) this.#finalizeLater(sessionId, entry, attempt);
+      })
       .catch((error: unknown) =>
         // The sweep decides it later (without the fingerprint, which lived in memory).
         this.logger.error({ sessionId, err: error }, "reward decision failed; the sweep retries it"),
@@ -538,6 +557,22 @@ export class Records {
       .finally(() => this.#finalizing.delete(work));
     this.#lastDecision = work;
     this.#finalizing.add(work);
+  }
+
+  /**
+   * Tries again, with the fingerprint, a decision whose session's opening row is not stored yet,
+   * while this node has the turn before the sweep (RECOVERY_GRACE_MS); after that the sweep decides
+   * it, once the row is there, without the fingerprint.
+   */
+  #finalizeLater(sessionId: string, entry: TapEntry | undefined, attempt: number): void {
+    const delayMs = OPENING_RETRY_DELAYS_MS[attempt];
+    if (delayMs === undefined || this.#closed) return;
+    if (entry) this.#taps.set(sessionId, entry);
+    const retry = setTimeout(() => {
+      this.#retries.delete(retry);
+      this.#finalize(sessionId, attempt + 1);
+    }, delayMs).unref();
+    this.#retries.add(retry);
   }
 
   async #store(code: string): Promise<StoreInfo> {

@@ -64,7 +64,7 @@ async function converse(records: Records, audio?: Int16Array): Promise<string> {
 
 /** Ends sessions whose own decision fails (as if their node crashed before it): none is decided. */
 async function undecided(records: Records, n: number): Promise<string[]> {
-  const finalize = vi.spyOn(records.finalizer, "finalize").mockRejectedValue(new Error("the node went away"));
+  const finalize = vi.spyOn(records.finalizer, "tryFinalize").mockRejectedValue(new Error("the node went away"));
   const ids: string[] = [];
   for (let i = 0; i < n; i++) ids.push(await converse(records));
   await records.flush();
@@ -91,10 +91,10 @@ describe("reward recovery", () => {
       await converse(records, original);
       await records.flush();
       // The replay's end is committed; its node's decision, with the fingerprint, is still queued…
-      const finalize = records.finalizer.finalize.bind(records.finalizer);
-      vi.spyOn(records.finalizer, "finalize").mockImplementation(async (id, fingerprint) => {
+      const tryFinalize = records.finalizer.tryFinalize.bind(records.finalizer);
+      vi.spyOn(records.finalizer, "tryFinalize").mockImplementation(async (id, fingerprint) => {
         if (fingerprint) await gate;
-        return finalize(id, fingerprint);
+        return tryFinalize(id, fingerprint);
       });
       const replay = await converse(records, replayed(original, 3000, 0.5, 500));
       // …when a sweep comes by (any node's: it runs every minute on each).
@@ -159,6 +159,45 @@ describe("reward recovery", () => {
       spy.mockRestore();
       expect(await records.finalizer.recover()).toBe(3);
       expect(await decided(records, [broken, fine, flaky, last])).toEqual([broken, fine, flaky, last].sort());
+    } finally {
+      await records.close();
+    }
+  });
+});
+
+describe("a session whose opening row comes after its end", () => {
+  it("is decided, with its consent and by its node with the fingerprint, once the row arrives", async () => {
+    // After a database outage, the queue of the node that created the session (its consent, data
+    // code and fingerprints) may drain after the queue of the node it lived on (its end).
+    const records = await openRecords(await pg.createDatabase());
+    try {
+      const c = new Conversation();
+      records.write(c.started());
+      const tap = records.audioTap(c.sessionId);
+      const audio = recording("sense_and_sensibility_01_austen_64kb-0870.wav");
+      for (let i = 0; i < audio.length; i += 320) tap.push(audio.subarray(i, i + 320));
+      for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
+      records.write(c.ended(80));
+      await records.flush();
+      expect(await decided(records, [c.sessionId])).toEqual([]);
+      // Nor does a sweep decide it without consent.
+      expect(await records.finalizer.recover()).toBe(0);
+
+      await records.beginSession({
+        sessionId: c.sessionId,
+        storeCode: "demo",
+        consent: { given: true, version: "v1" },
+        deviceId: randomUUID(),
+        ip: "10.32.0.1",
+      });
+      expect(await records.writer.drain(10_000)).toBe(true);
+      await expect.poll(() => decided(records, [c.sessionId])).toEqual([c.sessionId]);
+      await records.flush();
+      const [reward] = await records.sql`select status, reason from rewards where session_id = ${c.sessionId}`;
+      expect(reward).toMatchObject({ status: "claimable", reason: "tier" });
+      const [kept] =
+        await records.sql`select count(*)::int as n from audio_fingerprints where session_id = ${c.sessionId}`;
+      expect(kept!.n).toBe(1);
     } finally {
       await records.close();
     }

@@ -4,7 +4,9 @@
 // back to the customer as a RewardUpdate. The rules run in the decision's
 // transaction, under the business's lock. Idempotent: running it again for the
 // same session re-publishes the decision already made. A conversation its
-// customer deleted before the decision gets none.
+// customer deleted before the decision gets none; one whose opening row (the
+// consent, written by the node that created the session) is not stored yet
+// waits for it.
 import { create } from "@bufbuild/protobuf";
 import { type LiveEvent, LiveEventSchema, RewardStatus } from "@parley/proto/live";
 import type { Logger } from "pino";
@@ -87,7 +89,6 @@ function decidePolicy(
   flags: FraudFlag[],
   budget: { daily_budget_minor: number; spent: number },
 ): PolicyDecision {
-  if (!session.consent_given_at) return { amountMinor: 0, reason: "no_consent" };
   if (session.score === null) return { amountMinor: 0, reason: "no_score" };
   if (flags.length > 0) return { amountMinor: 0, reason: "flagged" };
   return applyBudget(
@@ -117,6 +118,14 @@ export const RECOVERY_GRACE_MS = 2 * 60_000;
  */
 export const RECOVERY_WINDOW_MS = 3 * 86_400_000;
 
+/**
+ * A session's consent, fingerprints and data code come in its opening row, queued by the node that
+ * created it; its events are written by the node it lives on. After a database outage the two
+ * queues drain in any order, so an end can be stored before the opening: the decision waits for it
+ * (a session is only ever created with consent, so a missing one means "not arrived yet").
+ */
+export const AWAITING_OPENING = Symbol("awaiting the session's opening row");
+
 export const qualityTier = (score: number) => (score >= 70 ? "high" : score >= 40 ? "medium" : "low");
 
 export class SessionFinalizer {
@@ -143,7 +152,20 @@ export class SessionFinalizer {
     this.#now = options.now;
   }
 
+  /** The session's reward decision, made now or before; undefined when none is made (see tryFinalize). */
   async finalize(sessionId: string, fingerprint?: Fingerprint): Promise<RewardDecision | undefined> {
+    const result = await this.tryFinalize(sessionId, fingerprint);
+    return result === AWAITING_OPENING ? undefined : result;
+  }
+
+  /**
+   * The decision; undefined for a session not recorded as ended or deleted by its customer;
+   * AWAITING_OPENING while its opening row is not stored (decided once it is).
+   */
+  async tryFinalize(
+    sessionId: string,
+    fingerprint?: Fingerprint,
+  ): Promise<RewardDecision | typeof AWAITING_OPENING | undefined> {
     const logger = this.#logger.child({ sessionId });
     const session = await this.#endedSession(sessionId);
     if (!session) {
@@ -157,6 +179,10 @@ export class SessionFinalizer {
       return existing;
     }
 
+    if (!session.consent_given_at) {
+      logger.info("records: the reward waits for the session's opening row (its consent), still on its way");
+      return AWAITING_OPENING;
+    }
     const now = new Date(this.#now());
     const facts = await this.#facts(session, fingerprint);
     const outcome = await this.#sql.begin((tx) => this.#decide(tx, session, facts, now));
@@ -273,7 +299,8 @@ export class SessionFinalizer {
 
   /**
    * Sessions recorded as ended without a reward decision (a crash between the two, a decision that
-   * failed): finalize those that ended between RECOVERY_WINDOW_MS and RECOVERY_GRACE_MS ago. One
+   * failed): finalize those that ended between RECOVERY_WINDOW_MS and RECOVERY_GRACE_MS ago and whose
+   * opening row (the consent) is stored. One
    * that fails is logged and passed over. A retryable database error ends the run: the database is
    * away or overloaded, and each session left would fail alike (each after a connect timeout); the
    * next sweep goes on. Returns how many were found.
@@ -282,7 +309,7 @@ export class SessionFinalizer {
     const now = this.#now();
     const pending = await this.#sql<{ id: string }[]>`
       select s.id from sessions s
-      where s.status = 'ended' and s.deleted_by_customer_at is null
+      where s.status = 'ended' and s.deleted_by_customer_at is null and s.consent_given_at is not null
         and s.ended_at >= ${new Date(now - RECOVERY_WINDOW_MS)} and s.ended_at < ${new Date(now - RECOVERY_GRACE_MS)}
         and not exists (select 1 from rewards r where r.session_id = s.id)
       order by s.ended_at limit 1000`;
