@@ -167,17 +167,24 @@ describe("CustomerSocket logs of failed joins", () => {
   });
 });
 
+/** A registry of this node's sessions (at most `maxSessions`), on a bus of its own. */
+function registry(maxSessions?: number) {
+  const logger = pino({ level: "silent" });
+  const bus = new LocalLiveBus(logger);
+  const sessions = new SessionRegistry({
+    logger,
+    bus,
+    nodeId: "node-1",
+    unjoinedTtlMs: 60_000,
+    maxDurationMs: 60_000,
+    ...(maxSessions === undefined ? {} : { maxSessions }),
+  });
+  return { sessions, bus };
+}
+
 describe("CustomerSocket limits on what a join takes on", () => {
   it("counts a conversation resumed after a restart against the joining client's open sessions", async () => {
-    const logger = pino({ level: "silent" });
-    const bus = new LocalLiveBus(logger);
-    const sessions = new SessionRegistry({
-      logger,
-      bus,
-      nodeId: "node-1",
-      unjoinedTtlMs: 60_000,
-      maxDurationMs: 60_000,
-    });
+    const { sessions, bus } = registry();
     const openSessions = new PerClientLimit(1);
     const { replies, send } = socketWith({ sessions, bus, openSessions, resume: resumingFrom(sessions, "s-resumed") });
     send({ case: "join", value: { token: tokenFor("s-resumed") } });
@@ -189,15 +196,7 @@ describe("CustomerSocket limits on what a join takes on", () => {
   });
 
   it("refuses to resume a conversation for a client that holds its share of open sessions", async () => {
-    const logger = pino({ level: "silent" });
-    const bus = new LocalLiveBus(logger);
-    const sessions = new SessionRegistry({
-      logger,
-      bus,
-      nodeId: "node-1",
-      unjoinedTtlMs: 60_000,
-      maxDurationMs: 60_000,
-    });
+    const { sessions, bus } = registry();
     const openSessions = new PerClientLimit(1);
     const held = openSessions.acquire(CLIENT_IP);
     const { replies, send } = socketWith({ sessions, bus, openSessions, resume: resumingFrom(sessions, "s-over") });
@@ -213,16 +212,7 @@ describe("CustomerSocket limits on what a join takes on", () => {
   });
 
   it("takes no handed-over session while the node is full, and leaves the hand-over in place", async () => {
-    const logger = pino({ level: "silent" });
-    const bus = new LocalLiveBus(logger);
-    const sessions = new SessionRegistry({
-      logger,
-      bus,
-      nodeId: "node-1",
-      unjoinedTtlMs: 60_000,
-      maxDurationMs: 60_000,
-      maxSessions: 1,
-    });
+    const { sessions, bus } = registry(1);
     sessions.create("s-already-here", STORE);
     const claimed: string[] = [];
     const placement = {
