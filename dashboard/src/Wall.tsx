@@ -30,9 +30,9 @@ import { scopeProblem } from "./scope.ts";
 import {
   applyAlert,
   applyEnvelope,
-  applyFeedback,
   applyModeration,
   type Cards,
+  cardsOfSnapshot,
   type Filter,
   facets,
   isLive,
@@ -133,11 +133,7 @@ export function Wall(props: {
     batch(() => {
       setState(
         produce((s) => {
-          s.cards = {};
-          for (const f of [...snapshot.recent].reverse()) applyFeedback(s.cards, f);
-          for (const e of snapshot.live) applyEnvelope(s.cards, e);
-          applyModeration(s.cards, snapshot.moderation);
-          for (const a of snapshot.alerts) applyAlert(s.cards, a);
+          s.cards = cardsOfSnapshot(snapshot);
         }),
       );
       setStores(snapshot.stores);

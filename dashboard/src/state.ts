@@ -3,7 +3,14 @@
 // history's finished feedback. Pure functions on plain objects, so the wall
 // can keep them in a Solid store and tests can run them as they are.
 import { EndReason, type FeedbackScore, type LiveEnvelope, RewardStatus } from "@parley/proto/live";
-import { type Alert, AlertKind, type Feedback, type ModerationState, ModerationStatus } from "@parley/proto/wall";
+import {
+  type Alert,
+  AlertKind,
+  type Feedback,
+  type ModerationState,
+  ModerationStatus,
+  type Snapshot,
+} from "@parley/proto/wall";
 
 /**
  * Records' state of a reward ("" until decided): none, withheld, claimable
@@ -165,6 +172,21 @@ export function applyEnvelope(cards: Cards, envelope: LiveEnvelope): boolean {
       break;
   }
   return true;
+}
+
+/**
+ * The cards of a snapshot (a wall's first state, and after each reconnect). A
+ * conversation that ended minutes ago is in both parts, its live events and
+ * its history: the live ones first, so that the history only adds what they
+ * lack (flags, the reward) instead of a second copy of the transcript.
+ */
+export function cardsOfSnapshot(snapshot: Pick<Snapshot, "recent" | "live" | "moderation" | "alerts">): Cards {
+  const cards: Cards = {};
+  for (const e of snapshot.live) applyEnvelope(cards, e);
+  for (const f of [...snapshot.recent].reverse()) applyFeedback(cards, f);
+  applyModeration(cards, snapshot.moderation);
+  for (const a of snapshot.alerts) applyAlert(cards, a);
+  return cards;
 }
 
 /** A finished conversation from the history; live data the wall already has wins. */

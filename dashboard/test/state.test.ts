@@ -17,6 +17,7 @@ import {
   applyModeration,
   type Cards,
   cardStatus,
+  cardsOfSnapshot,
   endOf,
   isLive,
   matches,
@@ -142,6 +143,29 @@ describe("the wall's cards", () => {
     expect(cardStatus(cards.s3!, NOW)).toBe("flagged");
     expect(sortedCards(cards).map((c) => c.sessionId)).toEqual(["s3", "s4"]);
     expect(matches(cards.s4!, { ...NO_FILTER, store: "a1" }, 1_000)).toBe(false);
+  });
+
+  it("shows a conversation that ended minutes before a (re)connect once, from a snapshot that has it twice", () => {
+    // The node still holds its live events; records already list it as finished.
+    const ended = envelope(
+      "s5",
+      create(LiveEventSchema, { kind: { case: "conversationEnded", value: { reason: EndReason.CUSTOMER } } }),
+    );
+    const cards = cardsOfSnapshot({
+      live: [transcript("s5", 1, "the coffee was cold", true), ended],
+      recent: [
+        create(FeedbackSchema, {
+          sessionId: "s5",
+          transcript: "the coffee was cold",
+          endedAtMs: 1_000n,
+          fraudFlags: ["duplicate_device"],
+        }),
+      ],
+      moderation: [],
+      alerts: [],
+    });
+    expect(cards.s5!.segments.map((x) => x.text)).toEqual(["the coffee was cold"]);
+    expect(cards.s5!.fraudFlags).toEqual(["duplicate_device"]); // what only the history knows
   });
 });
 
