@@ -118,6 +118,60 @@ describe("moderation", () => {
     expect((await moderation.decisions([c.sessionId]))[0]).toMatchObject({ status: ModerationStatus.HIDDEN });
   });
 
+  it("sends approved feedback to public screens again oldest first, so that the newest stays on top", async () => {
+    await moderation.setSettings(kafe, settings(0, []), owner);
+    for (const text of ["first visit", "second visit", "third visit"]) {
+      const c = await finished("centrum", 80, text);
+      const [feedback] = await history.feedback([c.sessionId]);
+      await moderation.decide(feedback!, ModerationStatus.APPROVED, owner);
+    }
+    sent = [];
+    await moderation.setSettings(kafe, settings(0, ["visit"]), owner);
+    const republished = sent.flatMap((s) => (s.message.kind.case === "publicFeedback" ? [s.message.kind.value] : []));
+    const ended = republished.map((p) => Number(p.endedAtMs));
+    expect(ended).toEqual([...ended].sort((a, b) => a - b));
+    expect(republished.at(-1)?.text).toBe("third ███");
+  });
+
+  it("answers a stored change of settings as done, and sends the redactions once the feedback can be read", async () => {
+    const c = await finished("centrum", 90, "carl was helpful");
+    const [feedback] = await history.feedback([c.sessionId]);
+    await moderation.decide(feedback!, ModerationStatus.APPROVED, owner);
+    let failures = 1;
+    const flaky = new WallModeration({
+      bus: rig.bus,
+      store: new RecordsModerationStore(rig.records.moderation),
+      history: {
+        ...history,
+        feedback: async (ids: readonly string[]) => {
+          if (failures-- > 0) throw new Error("connection lost");
+          return history.feedback(ids);
+        },
+      } as RecordsWallHistory,
+      broadcast: () => {},
+      broadcastToAllNodes: (_businessId, topics, frame) =>
+        sent.push({ topics, message: fromBinary(ServerMessageSchema, frame) }),
+      logger,
+    });
+    try {
+      sent = [];
+      await expect(flaky.setSettings(kafe, settings(0, ["carl"]), owner)).resolves.toMatchObject({
+        redactedPhrases: ["carl"],
+      });
+      await expect
+        .poll(
+          () =>
+            sent.some(
+              (s) => s.message.kind.case === "publicFeedback" && s.message.kind.value.text === "███ was helpful",
+            ),
+          { timeout: 20_000 },
+        )
+        .toBe(true);
+    } finally {
+      flaky.close();
+    }
+  });
+
   it("takes feedback whose customer deleted it off every public screen of its store and business", async () => {
     sent = [];
     moderation.withdraw({ sessionId: "deleted-session", businessId: kafe, storeCode: "centrum" });

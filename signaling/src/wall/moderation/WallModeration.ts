@@ -37,6 +37,9 @@ import type {
 const MAX_PHRASES = 100;
 const MAX_PHRASE_CHARS = 100;
 const REDACTED = "███";
+/** How often, and how far apart, redactions that could not be sent to public screens are tried again. */
+const REPUBLISH_RETRIES = 3;
+const REPUBLISH_RETRY_MS = 5_000;
 
 /**
  * Replaces each phrase (case-insensitive) with a block, in one pass with the
@@ -70,6 +73,9 @@ export class WallModeration {
   readonly #unsubscribe: Unsubscribe;
   /** Auto-approvals under way: a node shutting down waits for them before closing the database. */
   readonly #autoApprovals = new Set<Promise<void>>();
+  /** Redactions waiting to be sent to public screens again (see #republishRedacted). */
+  readonly #retries = new Set<NodeJS.Timeout>();
+  #closed = false;
 
   constructor(options: WallModerationOptions) {
     this.#o = options;
@@ -128,10 +134,39 @@ export class WallModeration {
       topicsOfItem(businessId, undefined),
       serverFrame({ kind: { case: "moderation", value: { businessId, settings } } }),
     );
-    // Public screens show the new redactions.
-    for (const feedback of await this.#approvedFeedback(businessId, undefined))
-      this.#publishPublic(feedback, settings, send);
+    // The settings are stored: what fails after this is not the request's to answer.
+    await this.#republishRedacted(businessId, send, settings);
     return settings;
+  }
+
+  /**
+   * Public screens show the new redactions (the phrases are mostly names):
+   * approved feedback again, oldest first, since a screen puts each item on
+   * top and keeps its newest. Tried again a few times, with the settings
+   * stored by then, when the feedback cannot be read.
+   */
+  async #republishRedacted(
+    businessId: string,
+    send: Send,
+    settings?: BusinessModerationSettings,
+    attempt = 0,
+  ): Promise<void> {
+    try {
+      const current = settings ?? (await this.#o.store.settings(businessId));
+      const approved = await this.#approvedFeedback(businessId, undefined);
+      for (const feedback of approved.reverse()) this.#publishPublic(feedback, current, send);
+    } catch (err) {
+      if (attempt >= REPUBLISH_RETRIES || this.#closed) {
+        this.#o.logger.error({ err, businessId }, "public screens keep the old redactions until they reconnect");
+        return;
+      }
+      this.#o.logger.warn({ err, businessId }, "public screens' redactions not sent yet; trying again");
+      const retry = setTimeout(() => {
+        this.#retries.delete(retry);
+        void this.#republishRedacted(businessId, send, undefined, attempt + 1);
+      }, REPUBLISH_RETRY_MS).unref();
+      this.#retries.add(retry);
+    }
   }
 
   /** Approved feedback for a public screen's snapshot, redacted, newest first. */
@@ -141,7 +176,10 @@ export class WallModeration {
   }
 
   close(): void {
+    this.#closed = true;
     this.#unsubscribe();
+    for (const retry of this.#retries) clearTimeout(retry);
+    this.#retries.clear();
   }
 
   /** The approved feedback of a business (within some stores) that still has something to show, newest first. */
