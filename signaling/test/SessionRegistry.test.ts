@@ -37,7 +37,11 @@ function registry(options: { unjoinedTtlMs?: number; sweepIntervalMs?: number; m
   const ended = () => events.filter((e) => e.event?.kind.case === "conversationEnded").map((e) => e.sessionId);
   const endReasons = () =>
     events.flatMap((e) => (e.event?.kind.case === "conversationEnded" ? [e.event.kind.value.reason] : []));
-  return { sessions, ended, endReasons };
+  const startedAt = (id: string) =>
+    events.flatMap((e) =>
+      e.sessionId === id && e.event?.kind.case === "sessionStarted" ? [Number(e.event.kind.value.startedAtMs)] : [],
+    );
+  return { sessions, ended, endReasons, startedAt };
 }
 
 /** Starts a conversation whose graceful end (last words, final score) takes `endMs`, or fails. */
@@ -97,7 +101,7 @@ describe("SessionRegistry", () => {
   });
 
   it("gives a conversation resumed after its node restarted only what is left of its maximum duration", async () => {
-    const { sessions, endReasons } = registry({ maxDurationMs: 60_000 });
+    const { sessions, endReasons, startedAt } = registry({ maxDurationMs: 60_000 });
     const resumed = {
       sessionId: "resumed",
       storeCode: store.code,
@@ -108,6 +112,8 @@ describe("SessionRegistry", () => {
       maxSeq: 0n,
     };
     const session = startConversation(sessions, "resumed", async () => {}, resumed);
+    // Walls show it started when it first did, as records keep it, not at the resume.
+    expect(startedAt("resumed")).toEqual([resumed.startedAtMs]);
     await expect.poll(() => sessions.get(session.id), { timeout: 10_000 }).toBeUndefined();
     expect(endReasons()).toEqual([EndReason.MAX_DURATION]);
   });

@@ -97,7 +97,8 @@ export class Session {
             storeCode: this.store.code,
             businessId: this.store.businessId,
             language: this.store.language,
-            startedAtMs: BigInt(Date.now()),
+            // Resumed after its node restarted: it started when it first did (as records keep it).
+            startedAtMs: BigInt(this.resumed?.startedAtMs ?? Date.now()),
             nodeId: this.#nodeId,
           },
         },
