@@ -1,14 +1,14 @@
 import type { Tiles as TilesData } from "@parley/proto/wall";
 import { Show } from "solid-js";
+import { tileFigures } from "./tileFigures.ts";
 import { formatMoney, formatNumber, t } from "./ui.ts";
 
 /** The wall's headline figures: live now is the wall's own count; the rest comes from the history. */
 export function Tiles(props: { liveNow: number; tiles: TilesData | undefined }) {
   const tiles = () => props.tiles;
-  const delta = () => {
-    const x = tiles();
-    return x && x.baselineCount > 0 && x.todayCount > 0 ? x.todayAverageScore - x.baselineAverageScore : undefined;
-  };
+  const figures = () => tileFigures(props.tiles);
+  const delta = () => figures().delta;
+  const shown = (value: number | undefined) => (value === undefined ? "—" : formatNumber(value));
   return (
     <section class="tiles">
       <div class="tile live" data-testid="tile-live">
@@ -21,11 +21,9 @@ export function Tiles(props: { liveNow: number; tiles: TilesData | undefined }) 
       </div>
       <div class="tile" data-testid="tile-average">
         <span class="label">{t("tile.avg")}</span>
-        <span class="value">{tiles()?.todayCount ? formatNumber(tiles()!.todayAverageScore) : "—"}</span>
+        <span class="value">{shown(figures().todayAverage)}</span>
         <span class="sub">
-          {t("tile.baseline", {
-            value: tiles()?.baselineCount ? formatNumber(tiles()!.baselineAverageScore) : "—",
-          })}
+          {t("tile.baseline", { value: shown(figures().baselineAverage) })}
           <Show when={delta() !== undefined}>
             <span class={delta()! >= 0 ? "up" : "down"}>
               {" "}
@@ -37,7 +35,7 @@ export function Tiles(props: { liveNow: number; tiles: TilesData | undefined }) 
       <div class="tile" data-testid="tile-above">
         <span class="label">{t("tile.above")}</span>
         <span class="value">
-          {tiles()?.todayCount ? `${formatNumber(100 * tiles()!.shareAboveRewardThreshold)} %` : "—"}
+          {figures().shareAbove === undefined ? "—" : `${formatNumber(100 * figures().shareAbove!)} %`}
         </span>
         <span class="sub">{t("tile.aboveHint", { value: tiles()?.rewardThreshold ?? 40 })}</span>
       </div>

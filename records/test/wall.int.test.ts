@@ -187,6 +187,7 @@ describe("the wall's history from Postgres", () => {
     const demo = await records.wall.tiles({ businessId: ids.demo, storeCodes: undefined }, day);
     expect(demo).toMatchObject({
       todayCount: 3,
+      todayScored: 3,
       baselineCount: 2, // yesterday and 3 days ago; not 9 days ago
       fraudFlagsToday: 0,
       currency: "SEK",

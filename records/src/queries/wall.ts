@@ -90,6 +90,8 @@ export interface ConversationRecord {
 
 export interface TilesRecord {
   todayCount: number;
+  /** Of todayCount, those with a final score: todayAverageScore and the share above are of these. */
+  todayScored: number;
   todayAverageScore: number;
   baselineAverageScore: number;
   /** Scored conversations of the 7 days before today. */
@@ -333,6 +335,7 @@ function payingThreshold(sql: Sql) {
 export async function wallTiles(sql: Sql, scope: WallQueryScope, day: ViewerDay): Promise<TilesRecord> {
   const empty: TilesRecord = {
     todayCount: 0,
+    todayScored: 0,
     todayAverageScore: 0,
     baselineAverageScore: 0,
     baselineCount: 0,
@@ -397,6 +400,7 @@ export async function wallTiles(sql: Sql, scope: WallQueryScope, day: ViewerDay)
   const m = money[0];
   return {
     todayCount: c.today_count,
+    todayScored: c.today_scored,
     todayAverageScore: c.today_average ?? 0,
     baselineAverageScore: c.baseline_average ?? 0,
     baselineCount: c.baseline_count,

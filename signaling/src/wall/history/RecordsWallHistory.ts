@@ -104,6 +104,7 @@ export class RecordsWallHistory implements WallHistory {
     const t = await this.#queries.tiles(queryScope(scope), window);
     return create(TilesSchema, {
       todayCount: t.todayCount,
+      todayScored: t.todayScored,
       todayAverageScore: t.todayAverageScore,
       baselineAverageScore: t.baselineAverageScore,
       baselineCount: t.baselineCount,
