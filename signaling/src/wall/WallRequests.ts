@@ -38,6 +38,7 @@ import type { AlertEngine } from "./alerts/AlertEngine.ts";
 import type { DayWindow, HistoryScope, WallHistory } from "./history/WallHistory.ts";
 import type { LiveConversations } from "./LiveConversations.ts";
 import { wallClientsClosed, wallRequestsRefused } from "./metrics.ts";
+import { type ModerationView, moderationChanges } from "./moderation/moderationChanges.ts";
 import type { WallModeration } from "./moderation/WallModeration.ts";
 import type { AdminActions } from "./monitor/AdminActions.ts";
 import { inScope, resolveScope, topicsOfScope, type WallScope, wallTopic } from "./scope.ts";
@@ -315,7 +316,9 @@ export class WallRequests {
   /**
    * Resolves the scope and gathers the history first (asynchronously); then,
    * synchronously, takes the live snapshot, sends it and joins the scope's
-   * topics: no live event can fall between the snapshot and the updates.
+   * topics: no live event can fall between the snapshot and the updates. The
+   * moderation state, read before the join, is read again after it (see
+   * moderationChanges).
    */
   async #subscribe(client: WallClient, caller: DashboardCaller, requestId: number, request: Subscribe): Promise<void> {
     const { stores, history, moderation, alerts, live } = this.#s;
@@ -329,11 +332,16 @@ export class WallRequests {
       scope.publicScreen ? Promise.resolve([]) : history.recent(historyScope(scope), limit),
       stores.list(scope.businessId),
     ]);
-    const [decisions, settings, publicFeedback] = await Promise.all([
-      moderation.decisions(recent.map((f) => f.sessionId)),
-      scope.businessId ? moderation.settings(scope.businessId) : Promise.resolve(undefined),
-      scope.publicScreen ? moderation.publicFeedback(scope.businessId!, scope.storeCodes) : Promise.resolve([]),
-    ]);
+    const readModeration = async (): Promise<ModerationView> => {
+      const [decisions, settings, publicFeedback] = await Promise.all([
+        moderation.decisions(recent.map((f) => f.sessionId)),
+        scope.businessId ? moderation.settings(scope.businessId) : Promise.resolve(undefined),
+        scope.publicScreen ? moderation.publicFeedback(scope.businessId!, scope.storeCodes) : Promise.resolve([]),
+      ]);
+      return { decisions, settings, publicFeedback };
+    };
+    const snapshotModeration = await readModeration();
+    const { decisions, settings, publicFeedback } = snapshotModeration;
     if (client.closed) return;
     // Frames still waiting for the window carry events the snapshot already holds: out with them first.
     this.#s.flush();
@@ -354,6 +362,15 @@ export class WallRequests {
     client.scope = scope;
     const watching = client.topics.includes(wallTopic.monitor) ? [wallTopic.monitor] : [];
     client.setTopics([...topicsOfScope(scope), ...watching]);
+    // What changed while the snapshot's moderation state was read came before the join: read again.
+    if (!scope.businessId) return; // an admin's whole-deployment wall: no moderation of its own
+    try {
+      const now = await readModeration();
+      if (client.closed) return;
+      for (const frame of moderationChanges(scope.businessId, snapshotModeration, now)) client.send(frame);
+    } catch (err) {
+      this.#s.logger.warn({ err, client: client.id }, "moderation read again after a snapshot failed");
+    }
   }
 
   async #conversation(caller: DashboardCaller, sessionId: string): Promise<Conversation> {

@@ -3,7 +3,15 @@
 // unanswered ones are refused at once, by their own request ids.
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { ErrorCode } from "@parley/proto/errors";
-import { ClientMessageSchema, type Response, ServerMessageSchema, TilesSchema } from "@parley/proto/wall";
+import {
+  ClientMessageSchema,
+  FeedbackSchema,
+  ModerationStatus,
+  type Response,
+  type ServerMessage,
+  ServerMessageSchema,
+  TilesSchema,
+} from "@parley/proto/wall";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { DashboardCaller } from "../../src/auth/userToken.ts";
@@ -12,7 +20,7 @@ import type { DayWindow, WallHistory } from "../../src/wall/history/WallHistory.
 import { LiveConversations } from "../../src/wall/LiveConversations.ts";
 import type { WallModeration } from "../../src/wall/moderation/WallModeration.ts";
 import { type DashboardSocket, MAX_REQUESTS_IN_FLIGHT, WallClient } from "../../src/wall/WallClient.ts";
-import { WallRequests } from "../../src/wall/WallRequests.ts";
+import { WallRequests, type WallServices } from "../../src/wall/WallRequests.ts";
 
 const limits = {
   softLimitBytes: 1_000_000,
@@ -24,7 +32,7 @@ const limits = {
 const owner: DashboardCaller = { userId: "u", role: "owner", businessId: "b", storeCodes: undefined };
 const unused = () => Promise.reject(new Error("not used by this test"));
 
-function rig(tiles: MessageInitShape<typeof TilesSchema> = {}) {
+function rig(tiles: MessageInitShape<typeof TilesSchema> = {}, parts: Partial<WallServices> = {}) {
   const windows: DayWindow[] = [];
   let release = () => {};
   const gate = new Promise<void>((resolve) => {
@@ -56,13 +64,16 @@ function rig(tiles: MessageInitShape<typeof TilesSchema> = {}) {
     admin: undefined,
     maxMessageBytes: 64 * 1024,
     logger: pino({ level: "silent" }),
+    ...parts,
   });
   const responses: Response[] = [];
+  const frames: ServerMessage[] = [];
   let closed: number | undefined;
   const socket: DashboardSocket = {
     send: (frame) => {
       const m = fromBinary(ServerMessageSchema, frame);
       if (m.kind.case === "response") responses.push(m.kind.value);
+      else frames.push(m);
     },
     bufferedAmount: () => 0,
     subscribe: () => {},
@@ -77,7 +88,7 @@ function rig(tiles: MessageInitShape<typeof TilesSchema> = {}) {
     requests.onMessage(client, bytes.slice().buffer, true);
   };
   const answer = (requestId: number) => responses.filter((r) => r.requestId === requestId);
-  return { send, answer, release, responses, closed: () => closed, client, windows };
+  return { send, answer, release, responses, frames, closed: () => closed, client, windows };
 }
 
 const settle = async (done: () => boolean) => {
@@ -164,5 +175,49 @@ describe("the viewer's day a dashboard asks for", () => {
       expect(result.value.code).toBe(ErrorCode.INVALID_ARGUMENT);
       expect(result.value.message).toMatch(says);
     }
+  });
+});
+
+describe("a wall's snapshot and moderation", () => {
+  it("sends a decision made while the snapshot was read, which came before the client joined its topics", async () => {
+    let reads = 0;
+    const approved = {
+      sessionId: "s1",
+      businessId: "b",
+      storeCode: "a1",
+      status: ModerationStatus.APPROVED,
+      automatic: false,
+    };
+    const moderation = {
+      // The first read (the snapshot's) is from before a person approved s1 on another node.
+      decisions: async () => (++reads === 1 ? [] : [approved]),
+      settings: async () => ({ autoApproveAbove: 0, redactedPhrases: [] }),
+      publicFeedback: async () => [],
+    } as unknown as WallModeration;
+    const history = {
+      source: "test",
+      recent: async () => [
+        create(FeedbackSchema, { sessionId: "s1", businessId: "b", storeCode: "a1", endedAtMs: 5n }),
+      ],
+    } as unknown as WallHistory;
+    const { send, answer, release, frames } = rig(
+      {},
+      {
+        moderation,
+        history,
+        stores: { find: unused, list: async () => [] },
+        alerts: { recent: () => [] } as unknown as AlertEngine,
+      },
+    );
+    release();
+    send(1, { case: "hello", value: { token: "good" } });
+    await settle(() => answer(1).length > 0);
+    send(2, { case: "subscribe", value: {} });
+    await settle(() => frames.length > 0);
+    const snapshot = answer(2)[0]?.result;
+    expect(snapshot?.case === "snapshot" && snapshot.value.moderation).toEqual([]);
+    expect(frames.map((f) => f.kind.case === "moderation" && f.kind.value.states)).toEqual([
+      [expect.objectContaining({ sessionId: "s1", status: ModerationStatus.APPROVED })],
+    ]);
   });
 });
