@@ -92,6 +92,11 @@ export interface ConversationDirectorOptions {
   /** ISO 4217 code of the store's rewards, carried on ConversationEnded. */
   currency: string;
   /**
+   * The store's language (BCP 47, e.g. "sv-SE"): how the customer's words end
+   * is judged by its rules (turnTail). Default "en".
+   */
+  language?: string;
+  /**
    * How the director ends the conversation by itself (max turns, nothing left
    * to ask, silence): VoiceConversation.end, which lets the recogniser
    * finalise the customer's last words before end() scores them. Absent: end().
@@ -166,6 +171,7 @@ export class ConversationDirector {
       completeSilenceMs: this.#config.turnSilenceMs,
       openSilenceMs: this.#config.openTurnSilenceMs,
       hesitationSilenceMs: this.#config.hesitationTurnSilenceMs,
+      language: options.language ?? DEFAULT_TURN_DETECTION.language,
     });
     this.#scorer = new IncrementalScorer({
       engine: options.scoring.forConversation?.(options.logger) ?? options.scoring,
@@ -199,7 +205,11 @@ export class ConversationDirector {
     if (this.#ended) return;
     const before = this.#activity.samples;
     const voicedBefore = this.#activity.lastVoicedSample;
-    if (this.#activity.push(pcm)) this.#onSpeechStart();
+    const started = this.#activity.push(pcm);
+    // Voice, not only its onset: a customer who resumes after a pause shorter
+    // than the detector's hangover (or any pause, under DTX) never went
+    // silent to it, so talking over the AI brings no new onset.
+    if (started || this.#activity.loud) this.#bargeIn();
     const voiced = this.#activity.lastVoicedSample;
     if (voiced === voicedBefore) return;
     // Per voiced frame only timestamps; the turn timer re-checks them when it fires.
@@ -275,10 +285,12 @@ export class ConversationDirector {
     this.#scorer.close();
   }
 
-  #onSpeechStart(): void {
-    if (!this.#playback) return;
-    // Barge-in: the customer talks over the AI, so the AI stops.
-    this.#playback.stop();
+  #bargeIn(): void {
+    const playback = this.#playback;
+    if (!playback) return;
+    // Barge-in: the customer talks over the AI, so the AI stops (once: the voice goes on).
+    this.#playback = undefined;
+    playback.stop();
     aiTurnMetrics.bargeIns.inc();
   }
 
@@ -415,8 +427,10 @@ export class ConversationDirector {
       const readyAtTurnEnd = reply.firstReadyAt !== undefined && reply.firstReadyAt <= turnEndedAt;
       const [first, voice] = await Promise.all([reply.first, this.#o.voice()]);
       if (signal.aborted) return;
-      // Voice within the last 200 ms (a timestamp, since with DTX no frames arrive in silences).
-      if (performance.now() - this.#lastVoiceAt < 200) {
+      // The detector still calls the customer speaking: voice within its
+      // hangover (a timestamp, since with DTX no frames arrive in silences
+      // and its state goes stale). A pause between words is no turn to take.
+      if (performance.now() - this.#lastVoiceAt < this.#activity.hangoverMs) {
         // The customer started talking again while the question was being
         // prepared: do not talk over them (the question stays on screen).
         this.#publish({

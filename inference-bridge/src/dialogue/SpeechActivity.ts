@@ -5,6 +5,7 @@
 // from the quiet parts of speech (else it climbs into the voice and the end
 // of a sentence goes unheard).
 const FRAME = 320;
+const FRAME_MS = 20;
 
 export interface SpeechActivityOptions {
   /** Frames above threshold before speech is declared (3 × 20 ms). */
@@ -40,6 +41,11 @@ export class SpeechActivity {
 
   get speaking(): boolean {
     return this.#speaking;
+  }
+
+  /** How long speech stays on after the last voiced frame (pauses between words). */
+  get hangoverMs(): number {
+    return this.#hangover * FRAME_MS;
   }
 
   /** Voice right now: at least the onset's worth of loud frames in a row (not the hangover, not a click). */

@@ -11,10 +11,11 @@
 //   change). It reaches it its current lag after the voice stopped: on a
 //   busy machine pocketsphinx falls seconds behind, and words that have not
 //   changed yet are words not heard yet, not the end of a turn;
-// - how the words end (turnTail): a complete thought ends the turn after a
-//   short silence, a dangling word or a filler after a long one. One word
-//   said alone after a pause that followed a dangling word ("my daughter and
-//   … uh …", where the recogniser hears "uh" as "add") does not resolve it;
+// - how the words end (turnTail, by the rules of the store's language): a
+//   complete thought ends the turn after a short silence, a dangling word or
+//   a filler after a long one. One word said alone after a pause that
+//   followed a dangling word ("my daughter and … uh …", where the recogniser
+//   hears "uh" as "add") does not resolve it;
 //   the words before the pause are those the recogniser heard in the audio
 //   before it, even when they arrive after the customer went on. Once a
 //   result that heard all of the voice ended dangling, the silence keeps
@@ -46,6 +47,8 @@ export interface TurnDetectorConfig {
   minStability: number;
   /** Voice after at least this much silence starts a new burst of speech. */
   burstGapMs: number;
+  /** The customer's language (the store's, BCP 47: "sv-SE"): whose rules judge how the words end. */
+  language: string;
 }
 
 export const DEFAULT_TURN_DETECTION: TurnDetectorConfig = {
@@ -62,6 +65,7 @@ export const DEFAULT_TURN_DETECTION: TurnDetectorConfig = {
   missedVoiceMs: 500,
   minStability: 0.5,
   burstGapMs: 400,
+  language: "en",
 };
 
 /** The part of a transcript segment the decision needs (live TranscriptSegment fits). */
@@ -248,7 +252,7 @@ export class TurnDetector {
 
   /** How the words on screen end, a lone word after a dangling pause judged with the words before it. */
   #judgedTail(): TurnTail {
-    const tail = turnTail(this.#text);
+    const tail = turnTail(this.#text, this.#config.language);
     if (this.#tailBeforeBurst !== "complete" && countWords(this.#text) - this.#wordsBeforeBurst <= 1)
       return longerWait(this.#tailBeforeBurst, tail);
     return tail;
@@ -256,7 +260,7 @@ export class TurnDetector {
 
   /** The words as they stood before the customer went on after a pause. */
   #rememberBeforeBurst(text: string): void {
-    this.#tailBeforeBurst = turnTail(text);
+    this.#tailBeforeBurst = turnTail(text, this.#config.language);
     this.#wordsBeforeBurst = countWords(text);
   }
 

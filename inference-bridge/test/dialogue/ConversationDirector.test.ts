@@ -186,6 +186,7 @@ function setup(
   config: Partial<DialogueConfig> = {},
   planner: FollowUpPlanner = new BuiltinFollowUpPlanner(),
   scoring: ScoringEngine = new BuiltinScorer(),
+  language?: string,
 ) {
   const transcript = new TranscriptAssembler(SESSION);
   const events: LiveEvent[] = [];
@@ -215,6 +216,7 @@ function setup(
       ...config,
     },
     currency: "SEK",
+    language,
     requestEnd: (reason) => (requestEnd ? requestEnd(reason) : director.end(reason)),
   });
   const timings: TurnTiming[] = [];
@@ -272,6 +274,13 @@ function setup(
       }
       await this.quiet(300);
       this.partial(text, audioMs - 300 + 40);
+    },
+    /** Real time with voice (20 ms loud frames), no words from the recogniser. */
+    async talk(ms: number) {
+      for (let t = 0; t < ms; t += 20) {
+        this.pcm(tone(20));
+        await advance(20);
+      }
     },
     /** Real time with quiet PCM (the line is open, nobody talks). */
     async quiet(ms: number) {
@@ -526,6 +535,60 @@ describe("ConversationDirector", () => {
     await advance(0);
     expect(t.voice.plays).toEqual([]);
     expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.INTERRUPTED]);
+  });
+
+  // Regression: the pause was inside the voice detector's 300 ms hangover, so
+  // the customer's next words brought no new onset, and the AI talked over them.
+  it("does not start speaking in a pause between the customer's words shorter than the voice detector's hangover", async () => {
+    const t = setup();
+    t.tts.hold = true;
+    t.customer.pcm(tone(1_000));
+    t.customer.say(COMPLAINT);
+    await t.customer.quiet(700); // the turn ended; the question is being synthesised
+    expect(t.of("aiTurn")).toHaveLength(1);
+    await t.customer.talk(200); // a new sentence…
+    await t.customer.quiet(240); // …a pause between words, as the audio is ready
+    t.tts.release();
+    await advance(0);
+    await t.customer.talk(1_500);
+    expect(t.voice.speaking).toBe(false); // not talking over the customer…
+    expect(t.voice.plays).toEqual([]); // …nor starting to
+    expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.INTERRUPTED]);
+  });
+
+  it("stops the AI's voice when the customer talks over it while the voice detector still calls them speaking (DTX)", async () => {
+    const bargeIns = await metricValue("turn_barge_ins_total");
+    const t = setup();
+    t.tts.hold = true;
+    t.customer.pcm(tone(1_000));
+    t.customer.say(COMPLAINT);
+    await t.customer.quiet(700);
+    await t.customer.talk(200);
+    // A pause: a few quiet frames, then DTX sends none, so the detector never hears it end.
+    await t.customer.quiet(100);
+    await advance(300);
+    t.tts.release();
+    await advance(0);
+    expect(t.voice.speaking).toBe(true); // 400 ms of silence: the AI may speak
+    t.customer.pcm(tone(40)); // a click (2 loud frames) is still no barge-in
+    await t.customer.quiet(20);
+    expect(t.voice.last.stops).toBe(0);
+    await t.customer.talk(1_500); // the customer goes on: no new onset, but voice
+    expect(t.voice.last.stops).toBe(1);
+    expect(t.voice.speaking).toBe(false);
+    await advance(0);
+    expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.SPEAKING, AiSpeechState.INTERRUPTED]);
+    expect(await metricValue("turn_barge_ins_total")).toBe(bargeIns + 1);
+  });
+
+  it("judges how the words end by the store's language: waits through a pause after a Swedish 'och'", async () => {
+    const t = setup({}, new BuiltinFollowUpPlanner(), new BuiltinScorer(), "sv-SE");
+    await t.customer.speak("kaffet var kallt och", 1_500);
+    t.customer.final("kaffet var kallt och");
+    await t.customer.quiet(HESITATION_SILENCE - 320 - 20);
+    expect(t.of("aiTurn")).toEqual([]);
+    await t.customer.quiet(40);
+    expect(t.of("aiTurn")).toHaveLength(1);
   });
 
   it("does not end the turn while the customer keeps talking, even on a final the recogniser cut for length", async () => {

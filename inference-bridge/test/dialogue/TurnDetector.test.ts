@@ -16,6 +16,7 @@ const CONFIG: TurnDetectorConfig = {
   missedVoiceMs: 500,
   minStability: 0.5,
   burstGapMs: 400,
+  language: "en",
 };
 /** PCM reaches the node this long after its place on the conversation clock. */
 const ARRIVAL_MS = 20;
@@ -81,6 +82,19 @@ describe("TurnDetector", () => {
     // The answer may be prepared once the silence is longer than a gap between words.
     expect(outlook.prepareAt).toBe(3_020 + 250);
     expect(outlook.text).toBe("the coffee was cold and nobody at the counter noticed it");
+  });
+
+  it("judges how the words end by the customer's language", () => {
+    const words = "kaffet var kallt och";
+    const tailIn = (language: string) => {
+      const s = script({ language });
+      s.talk(1_000, 3_000);
+      s.partial(3_350, 0, words, 3_060);
+      return s.outlook()!;
+    };
+    expect(tailIn("sv-SE")).toMatchObject({ tail: "hesitation", endsAt: 3_020 + 2_000 });
+    expect(tailIn("en")).toMatchObject({ tail: "complete", endsAt: 3_020 + 500 }); // no English word dangles
+    expect(tailIn("fi-FI")).toMatchObject({ tail: "open", endsAt: 3_020 + 1_200 }); // no rules: no short wait
   });
 
   it("never ends before the recogniser caught up: a partial covering the voice late sets the end", () => {
