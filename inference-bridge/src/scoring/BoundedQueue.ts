@@ -1,6 +1,8 @@
 // Admission control for LLM requests on this node (BoundedSlots): a request
 // refused for want of room fails as "queue_full", which the fallback scorer
-// answers with the built-in engine at once.
+// answers with the built-in engine at once. So does one whose time budget went
+// to waiting for a slot (nodeBusyError): both say this node is short of LLM
+// slots, nothing about Ollama, so neither counts as Ollama failing.
 import { BoundedSlots } from "../BoundedSlots.ts";
 import { abortedError, ScoringError } from "./types.ts";
 
@@ -22,4 +24,15 @@ export class BoundedQueue extends BoundedSlots {
       onWaitingChange: options.onWaitingChange,
     });
   }
+}
+
+/**
+ * A request whose budget went to waiting for a slot here rather than to
+ * Ollama: it expired in the line, or was left too little time to be answered.
+ */
+export function nodeBusyError(waitedMs: number, ollamaMs = 0): ScoringError {
+  return new ScoringError(
+    "queue_full",
+    `LLM budget spent waiting for a slot on this node (${Math.round(waitedMs)} ms waiting, ${Math.round(ollamaMs)} ms with Ollama)`,
+  );
 }

@@ -1,7 +1,9 @@
 // Primary engine (Ollama) with the built-in engine behind it. When the
 // primary is unreachable, or keeps failing, it is left alone for a cool-off
 // period (CircuitBreaker) so each request does not pay for a connection error
-// or a timeout.
+// or a timeout. When this node is short of LLM slots ("queue_full": no room in
+// its queue, or a request's budget spent waiting there), Ollama has not failed:
+// that request alone falls back, nothing cools off, no conversation switches.
 import type { Logger } from "pino";
 import { CircuitBreaker } from "./CircuitBreaker.ts";
 import { scoringFallbacks } from "./metrics.ts";
@@ -15,7 +17,7 @@ export interface FallbackScorerOptions {
   breaker?: CircuitBreaker;
   /** How long the primary is skipped once it is considered down. */
   coolOffMs?: number;
-  /** Consecutive failures (of any reason) that make the primary down. */
+  /** Consecutive failures (of any reason but this node's own queue) that make the primary down. */
   failureThreshold?: number;
   now?: () => number;
 }
@@ -43,9 +45,14 @@ export class FallbackScorer implements ScoringEngine {
 
   /**
    * The engine of one conversation: once one of its scores came from the
-   * fallback, the rest of it does too. Engines rate differently (a 70 from
-   * Ollama may be a 35 from the rubric): a conversation's scores switch at
-   * most once, and its final score comes from the engine of its latest ones.
+   * fallback because the primary failed, the rest of it does too. Engines rate
+   * differently (a 70 from Ollama may be a 35 from the rubric): a
+   * conversation's scores switch at most once, and its final score comes from
+   * the engine of its latest ones. A score that fell back only because this
+   * node was busy does not switch it: that one update comes from the rubric
+   * (answering now beats answering late), the next from Ollama again, which
+   * has not failed. Switching would move every conversation of a busy node
+   * off a healthy Ollama for good.
    */
   forConversation(log?: Logger): ScoringEngine {
     let onFallback = false;
@@ -57,8 +64,8 @@ export class FallbackScorer implements ScoringEngine {
           scoringFallbacks.inc({ reason: this.primaryAvailable ? "conversation_fell_back" : "cooling_off" });
           return this.#fallback.score(text, signal);
         }
-        const result = await this.score(text, signal, log, priority);
-        if (result.engine === this.#fallback.name) onFallback = true;
+        const { result, nodeBusy } = await this.#score(text, signal, log, priority);
+        if (result.engine === this.#fallback.name && !nodeBusy) onFallback = true;
         return result;
       },
     };
@@ -75,22 +82,33 @@ export class FallbackScorer implements ScoringEngine {
     log: Logger | undefined = this.#logger,
     priority?: LlmPriority,
   ): Promise<FeedbackScoreResult> {
+    return (await this.#score(text, signal, log, priority)).result;
+  }
+
+  /** The score, and whether it fell back only because this node had no LLM slot for it in time. */
+  async #score(
+    text: string,
+    signal: AbortSignal,
+    log: Logger | undefined,
+    priority: LlmPriority | undefined,
+  ): Promise<{ result: FeedbackScoreResult; nodeBusy: boolean }> {
     if (signal.aborted) throw abortedError(signal);
     if (!this.primaryAvailable) {
       scoringFallbacks.inc({ reason: "cooling_off" });
-      return this.#fallback.score(text, signal);
+      return { result: await this.#fallback.score(text, signal), nodeBusy: false };
     }
     try {
       const result = await this.#primary.score(text, signal, log, priority);
       if (this.breaker.succeeded()) log?.info({ engine: this.#primary.name }, "scoring engine back");
-      return result;
+      return { result, nodeBusy: false };
     } catch (err) {
       if (signal.aborted) throw abortedError(signal);
       const reason = err instanceof ScoringError ? err.reason : "error";
-      // This node's own queue being full says nothing about Ollama: this request falls back, nothing cools off.
+      // This node's own queue says nothing about Ollama: this request falls back, nothing cools off.
       if (reason === "queue_full") {
         scoringFallbacks.inc({ reason });
-        return this.#fallback.score(text, signal);
+        log?.debug({ engine: this.#primary.name, reason, err }, "scoring fell back, this node is busy");
+        return { result: await this.#fallback.score(text, signal), nodeBusy: true };
       }
       if (this.breaker.failed(reason)) {
         log?.warn(
@@ -107,7 +125,7 @@ export class FallbackScorer implements ScoringEngine {
         log?.debug({ engine: this.#primary.name, reason, err }, "scoring fell back");
       }
       scoringFallbacks.inc({ reason });
-      return this.#fallback.score(text, signal);
+      return { result: await this.#fallback.score(text, signal), nodeBusy: false };
     }
   }
 }

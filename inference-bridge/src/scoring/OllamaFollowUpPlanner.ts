@@ -5,9 +5,12 @@
 //
 // The customer hears nothing while the question is planned, so the planner
 // has a deadline of its own, much shorter than the client's budget for a
-// score; past it the built-in planner's question is asked. Its requests go
-// ahead of partial re-scores in the node's LLM queue, and Ollama's failures
-// here (timeouts included) count on the node's breaker, as the scorer's do.
+// score; past it the built-in planner's question is asked. The deadline is
+// the client's budget for this request, so the client tells a slow Ollama
+// ("timeout") from a deadline spent in this node's queue ("queue_full"). Its
+// requests go ahead of partial re-scores in the node's LLM queue, and Ollama's
+// failures here (timeouts included) count on the node's breaker, as the
+// scorer's do; this node's queue does not.
 import type { Logger } from "pino";
 import type { CircuitBreaker } from "./CircuitBreaker.ts";
 import {
@@ -17,7 +20,6 @@ import {
   type FollowUpPlanner,
   isRepeat,
 } from "./FollowUpPlanner.ts";
-import { llmFailures } from "./metrics.ts";
 import { showableText } from "./modelText.ts";
 import type { OllamaClient } from "./OllamaClient.ts";
 import { DEFAULT_OLLAMA_MODEL } from "./OllamaScorer.ts";
@@ -124,15 +126,13 @@ export class OllamaFollowUpPlanner implements FollowUpPlanner {
   ): Promise<FollowUp | undefined> {
     if (signal.aborted) throw abortedError(signal);
     if (this.#breaker && !this.#breaker.available) return this.#fallback.planSync(input);
-    const deadline = AbortSignal.timeout(this.#deadlineMs);
     try {
-      const followUp = await this.#ask(input, AbortSignal.any([signal, deadline]), log);
+      const followUp = await this.#ask(input, signal, log);
       if (this.#breaker?.succeeded()) log?.info({ engine: this.name }, "LLM back (a follow-up was planned)");
       return followUp;
     } catch (err) {
       if (signal.aborted) throw abortedError(signal);
-      const reason = deadline.aborted ? "timeout" : err instanceof ScoringError ? err.reason : "error";
-      if (deadline.aborted) llmFailures.inc({ reason }); // the client counts no cancellation, and this is none
+      const reason = err instanceof ScoringError ? err.reason : "error";
       if (BREAKER_REASONS.has(reason) && this.#breaker?.failed(reason)) {
         log?.warn({ reason, failures: this.#breaker.failures }, "LLM down, using the built-in engine and planner");
       }
@@ -167,6 +167,7 @@ export class OllamaFollowUpPlanner implements FollowUpPlanner {
         format: FOLLOW_UP_SCHEMA,
         options: { temperature: 0, num_predict: 96 },
         priority: "urgent", // the customer is waiting for it
+        budgetMs: this.#deadlineMs,
       },
       (content) => parseFollowUpReply(content, input.asked, aim, input.transcript),
       signal,

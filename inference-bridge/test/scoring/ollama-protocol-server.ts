@@ -3,7 +3,8 @@
 // /api/chat (NDJSON: content chunks with done:false, then a done:true line with
 // durations and token counts), and can misbehave on request: error statuses,
 // a stalled stream, a socket destroyed mid-stream, an error line, a stream
-// that ends without done. Requests are recorded for assertions.
+// that ends without done, a flood of bytes without a newline, a raw body.
+// Requests (and how far each flood got) are recorded for assertions.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -26,7 +27,19 @@ export type ChatBehaviour =
   /** A chunk, then an {"error": "..."} line as Ollama sends when a runner fails mid-stream. */
   | { kind: "error_line"; error: string }
   /** All chunks but no done line: the stream just ends. */
-  | { kind: "no_done"; content: string };
+  | { kind: "no_done"; content: string }
+  /** `bytes` of "x" without a newline (with an error `status`: as its text body), as fast as the client reads. */
+  | { kind: "flood"; bytes: number; status?: number }
+  /** `body` as the stream, byte for byte, then the end. */
+  | { kind: "raw"; body: string };
+
+/** How far a flood got: `closedEarly` when the client hung up before it was all written. */
+export interface FloodRecord {
+  bytes: number;
+  written: number;
+  finished: boolean;
+  closedEarly: boolean;
+}
 
 export interface RecordedRequest {
   method: string;
@@ -36,6 +49,7 @@ export interface RecordedRequest {
 
 export class OllamaProtocolServer {
   readonly requests: RecordedRequest[] = [];
+  readonly floods: FloodRecord[] = [];
   readonly #server: Server;
   readonly #models: string[];
   #behaviours: ChatBehaviour[] = [];
@@ -96,6 +110,10 @@ export class OllamaProtocolServer {
       this.#json(res, behaviour.status, { error: behaviour.error });
       return;
     }
+    if (behaviour.kind === "flood") {
+      this.#flood(behaviour, res);
+      return;
+    }
     if (behaviour.kind === "reply" && behaviour.delayMs) {
       // A slow model: nothing at all until it is done thinking (the client may give up first).
       const timer = setTimeout(() => this.#stream(model, behaviour, res), behaviour.delayMs);
@@ -105,7 +123,34 @@ export class OllamaProtocolServer {
     this.#stream(model, behaviour, res);
   }
 
-  #stream(model: string, behaviour: Exclude<ChatBehaviour, { kind: "status" }>, res: ServerResponse): void {
+  /** Writes only as fast as the client reads (backpressure), so `written` shows how much it took. */
+  #flood(behaviour: Extract<ChatBehaviour, { kind: "flood" }>, res: ServerResponse): void {
+    const record: FloodRecord = { bytes: behaviour.bytes, written: 0, finished: false, closedEarly: false };
+    this.floods.push(record);
+    res.once("close", () => {
+      record.closedEarly = !record.finished;
+    });
+    res.writeHead(behaviour.status ?? 200, {
+      "Content-Type": behaviour.status ? "text/plain; charset=utf-8" : "application/x-ndjson",
+    });
+    const piece = Buffer.alloc(64 * 1024, "x");
+    const pump = () => {
+      while (record.written < record.bytes) {
+        if (res.destroyed) return;
+        const size = Math.min(piece.length, record.bytes - record.written);
+        record.written += size;
+        if (!res.write(piece.subarray(0, size))) {
+          res.once("drain", pump);
+          return;
+        }
+      }
+      record.finished = true;
+      res.end();
+    };
+    pump();
+  }
+
+  #stream(model: string, behaviour: Exclude<ChatBehaviour, { kind: "status" | "flood" }>, res: ServerResponse): void {
     res.writeHead(200, { "Content-Type": "application/x-ndjson" });
     const line = (obj: object) => res.write(`${JSON.stringify(obj)}\n`);
     const chunk = (content: string) =>
@@ -151,6 +196,9 @@ export class OllamaProtocolServer {
         chunk('{"score":');
         line({ error: behaviour.error });
         res.end();
+        return;
+      case "raw":
+        res.end(behaviour.body);
         return;
     }
   }
