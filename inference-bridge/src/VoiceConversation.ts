@@ -19,6 +19,7 @@ export interface VoiceConversationOptions {
   sessionId: string;
   pool: AsrWorkerPool;
   logger: Logger;
+  /** BCP 47 tag of the store's language ("sv-SE"): for the recogniser, and the language scoring reads (absent: English). */
   language?: string;
   retry?: RetryPolicy;
   /** How long the worker may take to finalise the transcript at the end. */
@@ -76,7 +77,8 @@ export class VoiceConversation {
           }),
         ),
     });
-    if (options.dialogue)
+    if (options.dialogue) {
+      const { scoring } = options.dialogue;
       this.director = new ConversationDirector({
         sessionId: options.sessionId,
         logger: options.logger,
@@ -84,7 +86,11 @@ export class VoiceConversation {
         publish: options.publish,
         requestEnd: (reason) => this.end(reason),
         ...options.dialogue,
+        ...(options.language ? { language: options.language } : {}),
+        // Scored in the store's language: the rubric's word lists, and the grounding of a model's score, follow it.
+        scoring: scoring.forLanguage?.(options.language) ?? scoring,
       });
+    }
     if (options.restore) this.director?.restore(options.restore.askedQuestions, this.transcript.lastSegmentId);
   }
 

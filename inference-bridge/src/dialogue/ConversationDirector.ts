@@ -141,7 +141,8 @@ export class ConversationDirector {
   readonly #config: DialogueConfig;
   readonly #scorer: IncrementalScorer;
   readonly #activity = new SpeechActivity();
-  readonly #rubric = new BuiltinScorer();
+  /** The rubric of the conversation's language, for what is said before the first score arrives. */
+  readonly #rubric: BuiltinScorer;
   readonly #detector: TurnDetector;
   readonly #asked: string[] = [];
   #latestScore: FeedbackScoreResult | undefined;
@@ -167,6 +168,7 @@ export class ConversationDirector {
   constructor(options: ConversationDirectorOptions) {
     this.#o = options;
     this.#config = { ...DEFAULT_DIALOGUE, ...options.config };
+    this.#rubric = new BuiltinScorer({ language: options.language });
     this.#detector = new TurnDetector({
       completeSilenceMs: this.#config.turnSilenceMs,
       openSilenceMs: this.#config.openTurnSilenceMs,
@@ -527,7 +529,7 @@ export class ConversationDirector {
       return;
     }
     observeFinalScore(final);
-    const summary = summarize(this.#o.transcript.finalText(), final);
+    const summary = summarize(this.#o.transcript.finalText(), final, this.#o.language);
     this.#o.logger.info({ reason: EndReason[reason], score: final.score, turns: this.#turn }, "conversation ended");
     this.#publish({
       case: "conversationEnded",

@@ -5,7 +5,8 @@ import type { FeedbackScoreResult } from "../scoring/types.ts";
 
 const MAX_WORDS = 30;
 
-export function summarize(transcript: string, score: FeedbackScoreResult): string {
+/** `language`: BCP 47 tag of the transcript, whose word lists find its most specific clause (default English). */
+export function summarize(transcript: string, score: FeedbackScoreResult, language?: string): string {
   const text = transcript.trim();
   if (!text) return "No feedback was given.";
   // ASR output has no punctuation: treat every ~12 words as a clause and keep the most specific one.
@@ -14,7 +15,7 @@ export function summarize(transcript: string, score: FeedbackScoreResult): strin
   let bestDetail = -1;
   for (let at = 0; at < words.length; at += 12) {
     const clause = words.slice(at, at + 12).join(" ");
-    const f = analyzeFeedback(clause);
+    const f = analyzeFeedback(clause, language);
     const detail = f.referents.size + f.quantities + f.timeReferences.size + f.problems.size + f.suggestions.size;
     if (detail > bestDetail) {
       bestDetail = detail;

@@ -19,32 +19,14 @@
 //                   topic coverage = min(1, topics/2), clarity = min(1, 2|sentiment|).
 //   topics        = keyword families, in order of first mention.
 //   hint          = aimed at the weakest part and at the detail its topic lacks.
-import {
-  CAUSAL,
-  EXPECTATIONS,
-  FILLER_PAIRS,
-  FILLERS,
-  GOOD_ACTIONS,
-  INTENSIFIERS,
-  LIKE_SUBJECTS,
-  NEGATORS,
-  NUMBER_WORDS,
-  OFF_TOPIC,
-  PROBLEM_PAIRS,
-  PROBLEMS,
-  REFERENTS,
-  SENTIMENT,
-  STOPWORDS,
-  SUGGESTION_PAIRS,
-  SUGGESTIONS,
-  TIME_REFERENCES,
-  TOPIC_PAIRS,
-  TOPIC_WORDS,
-  UNITS,
-  VAGUE_QUANTITIES,
-  VAGUE_REFERENTS,
-  VISIT_WORDS,
-} from "./lexicon.ts";
+//   language      = the word lists are chosen by the transcript's primary
+//                   language subtag (en, sv; none given: en). For a language
+//                   without lists only digits and distinct words count, sentiment
+//                   is 0 and relevance a neutral 0.5: the rubric does not
+//                   pretend to read it.
+
+import { SWEDISH } from "./lexicon.sv.ts";
+import { ENGLISH, type Lexicon } from "./lexicon.ts";
 import {
   abortedError,
   type FeedbackScoreResult,
@@ -56,6 +38,8 @@ import {
 
 /** What the rubric counts in one transcript; exported for the follow-up planner. */
 export interface FeedbackFeatures {
+  /** The language whose word lists read the text ("en", "sv"); undefined when the rubric has none for it. */
+  language: string | undefined;
   tokens: number;
   contentWords: number;
   referents: Set<string>;
@@ -79,41 +63,74 @@ export interface FeedbackFeatures {
   detailCount: number;
 }
 
-const WORD_TOPICS = new Map<string, Topic[]>();
-for (const topic of TOPICS) {
-  for (const w of TOPIC_WORDS[topic]) WORD_TOPICS.set(w, [...(WORD_TOPICS.get(w) ?? []), topic]);
+/** A lexicon with what is derived from it once. */
+interface Rubric {
+  lex: Lexicon;
+  wordTopics: Map<string, Topic[]>;
+  products: Set<string>;
 }
-const TIME_UNITS = new Set(["second", "seconds", "minute", "minutes", "mins", "hour", "hours"]);
-const MONEY_UNITS = new Set(["dollars", "dollar", "euros", "euro", "pounds", "kronor", "crowns", "bucks", "cents"]);
-const NOT_A_NUMBER_BEFORE_ONE = new Set(["no", "the", "this", "that", "every", "any", "some", "each", "which"]);
-const CAUSAL_SO_NEXT = new Set(["i", "we", "it", "the", "they", "that", "my", "our", "he", "she", "you", "there"]);
-const STAFF = new Set([
-  "barista",
-  "baristas",
-  "waiter",
-  "waitress",
-  "cashier",
-  "manager",
-  "clerk",
-  "bartender",
-  "chef",
-  "cook",
-  "assistant",
-  "name",
-]);
-const PRODUCTS = new Set(TOPIC_WORDS.product_quality.filter((w) => REFERENTS.has(w)));
-const PLACES = new Set([
-  "toilet",
-  "toilets",
-  "bathroom",
-  "restroom",
-  "table",
-  "tables",
-  "floor",
-  "door",
-  "window",
-  "counter",
-]);
+
+const prepare = (lex: Lexicon): Rubric => {
+  const wordTopics = new Map<string, Topic[]>();
+  for (const topic of TOPICS) {
+    for (const w of lex.topicWords[topic]) wordTopics.set(w, [...(wordTopics.get(w) ?? []), topic]);
+  }
+  return { lex, wordTopics, products: new Set(lex.topicWords.product_quality.filter((w) => lex.referents.has(w))) };
+};
+
+const none: ReadonlySet<string> = new Set();
+/** For a language without word lists: nothing but digits and distinct words is recognised. */
+const UNREAD = prepare({
+  language: "",
+  topicWords: Object.fromEntries(TOPICS.map((t): [Topic, string[]] => [t, []])) as Record<Topic, string[]>,
+  topicPairs: new Map(),
+  referents: none,
+  vagueReferents: none,
+  numberWords: none,
+  notNumberAfter: new Map(),
+  articles: none,
+  vagueQuantities: none,
+  units: none,
+  timeUnits: none,
+  moneyUnits: none,
+  timeReferences: none,
+  causal: none,
+  causalOnlyBefore: new Map(),
+  problems: none,
+  problemPairs: none,
+  suggestions: none,
+  suggestionPairs: none,
+  goodActions: none,
+  expectations: none,
+  visitWords: none,
+  offTopic: none,
+  fillers: none,
+  fillerPairs: none,
+  negators: none,
+  negationBarriers: none,
+  postNegated: none,
+  postNegationSkip: none,
+  intensifiers: none,
+  likeVerbs: none,
+  likeFiller: undefined,
+  likeSubjects: none,
+  stopwords: none,
+  sentiment: new Map(),
+  longWords: none,
+  longAfter: none,
+  staff: none,
+  places: none,
+});
+const RUBRICS = new Map([ENGLISH, SWEDISH].map((lex) => [lex.language, prepare(lex)]));
+
+/** The primary subtag of a BCP 47 language tag, lower case: "sv-SE" → "sv"; "" when none is given. */
+const primaryLanguage = (tag: string | undefined): string => (tag ?? "").trim().split(/[-_]/)[0]!.toLowerCase();
+
+const rubricFor = (language: string | undefined): Rubric => {
+  const primary = primaryLanguage(language);
+  return primary === "" ? RUBRICS.get("en")! : (RUBRICS.get(primary) ?? UNREAD);
+};
+
 const TOKEN = /[\p{L}\p{N}]+(?:'\p{L}+)?/gu;
 const NUMBER = /^\d+(?:[.,]\d+)?$/;
 
@@ -121,10 +138,18 @@ const add = (topics: Topic[], t: Topic) => {
   if (!topics.includes(t)) topics.push(t);
 };
 
-/** One pass over the words; every lookup is a Set/Map hit, hence thousands of scores per second. */
-export function analyzeFeedback(text: string): FeedbackFeatures {
+/**
+ * One pass over the words; every lookup is a Set/Map hit, hence thousands of
+ * scores per second. `language`: BCP 47 tag of the transcript (default English).
+ */
+export function analyzeFeedback(text: string, language?: string): FeedbackFeatures {
+  return analyze(text, rubricFor(language));
+}
+
+function analyze(text: string, { lex, wordTopics }: Rubric): FeedbackFeatures {
   const tokens = text.toLowerCase().replace(/’/g, "'").match(TOKEN) ?? [];
   const f: FeedbackFeatures = {
+    language: lex.language || undefined,
     tokens: tokens.length,
     contentWords: 0,
     referents: new Set(),
@@ -153,77 +178,85 @@ export function analyzeFeedback(text: string): FeedbackFeatures {
     const next = tokens[i + 1] ?? "";
     const pair = `${w} ${next}`;
 
-    if (FILLER_PAIRS.has(pair)) {
+    if (lex.fillerPairs.has(pair)) {
       f.fillers += 2;
       i++;
       continue;
     }
-    const likeVerb = (w === "like" || w === "likes") && LIKE_SUBJECTS.has(prev);
-    if (FILLERS.has(w) || (w === "like" && !likeVerb)) {
+    const likeVerb = lex.likeVerbs.has(w) && lex.likeSubjects.has(prev);
+    if (lex.fillers.has(w) || (w === lex.likeFiller && !likeVerb)) {
       f.fillers++;
       continue;
     }
-    // Negated within three words, not across a "but".
+    // Negated within three words, not across a "but"; or, for a verb whose
+    // negation follows it (Swedish "fungerade inte"), by the next word.
     let negated = false;
     for (let j = i - 1; j >= Math.max(0, i - 3); j--) {
       const t = tokens[j]!;
-      if (t === "but" || t === "and") break;
-      if (NEGATORS.has(t)) {
+      if (lex.negationBarriers.has(t)) break;
+      if (lex.negators.has(t)) {
         negated = true;
         break;
       }
     }
+    if (!negated && lex.postNegated.has(w)) {
+      const after = lex.postNegationSkip.has(next) ? (tokens[i + 2] ?? "") : next;
+      negated = lex.negators.has(next) || lex.negators.has(after);
+    }
 
-    let weight = likeVerb ? 1 : SENTIMENT[w];
+    let weight = likeVerb ? 1 : lex.sentiment.get(w);
     const longWait =
-      w === "long" && (INTENSIFIERS.has(prev) || WORD_TOPICS.get(next)?.[0] === "waiting_time" || prev === "took");
+      lex.longWords.has(w) &&
+      (lex.intensifiers.has(prev) || wordTopics.get(next)?.[0] === "waiting_time" || lex.longAfter.has(prev));
     if (longWait) {
       weight = -0.6;
       add(f.topics, "waiting_time");
     }
     if (weight !== undefined) {
       f.opinions++;
-      const intensity = INTENSIFIERS.has(prev) ? 1.5 : 1;
+      const intensity = lex.intensifiers.has(prev) ? 1.5 : 1;
       if (negated && weight > 0) f.problems.add(`not ${w}`); // "wasn't clean"
       f.sentimentSum += (negated ? -0.6 * weight : weight) * intensity;
     }
-    if (!negated && (PROBLEMS.has(w) || longWait)) f.problems.add(w);
-    if (negated && EXPECTATIONS.has(w)) {
+    if (!negated && (lex.problems.has(w) || longWait)) f.problems.add(w);
+    if (negated && lex.expectations.has(w)) {
       f.problems.add(`not ${w}`); // "didn't work", "never came"
       f.sentimentSum -= 0.8;
     }
-    if (PROBLEM_PAIRS.has(pair)) f.problems.add(pair);
-    if (SUGGESTIONS.has(w)) f.suggestions.add(w);
-    if (SUGGESTION_PAIRS.has(pair)) f.suggestions.add(pair);
-    if (!negated && GOOD_ACTIONS.has(w)) f.goodActions.add(w);
+    if (lex.problemPairs.has(pair)) f.problems.add(pair);
+    if (lex.suggestions.has(w)) f.suggestions.add(w);
+    if (lex.suggestionPairs.has(pair)) f.suggestions.add(pair);
+    if (!negated && lex.goodActions.has(w)) f.goodActions.add(w);
 
-    const pairTopic = TOPIC_PAIRS[pair];
+    const pairTopic = lex.topicPairs.get(pair);
     if (pairTopic) add(f.topics, pairTopic);
-    const topics = WORD_TOPICS.get(w);
+    const topics = wordTopics.get(w);
     if (topics) for (const t of topics) add(f.topics, t);
-    if (REFERENTS.has(w)) f.referents.add(w);
-    else if (VAGUE_REFERENTS.has(w)) f.vagueReferents.add(w);
-    if (topics || REFERENTS.has(w) || VISIT_WORDS.has(w)) f.visitWords.add(w);
-    if (OFF_TOPIC.has(w)) f.offTopic++;
+    if (lex.referents.has(w)) f.referents.add(w);
+    else if (lex.vagueReferents.has(w)) f.vagueReferents.add(w);
+    if (topics || lex.referents.has(w) || lex.visitWords.has(w)) f.visitWords.add(w);
+    if (lex.offTopic.has(w)) f.offTopic++;
 
-    const isNumber = NUMBER.test(w) || (NUMBER_WORDS.has(w) && !(w === "one" && NOT_A_NUMBER_BEFORE_ONE.has(prev)));
+    const isNumber = NUMBER.test(w) || (lex.numberWords.has(w) && !lex.notNumberAfter.get(w)?.has(prev));
     const quantityBeforeUnit =
-      isNumber || VAGUE_QUANTITIES.has(w) || ((w === "an" || w === "a") && TIME_UNITS.has(next));
+      isNumber || lex.vagueQuantities.has(w) || (lex.articles.has(w) && lex.timeUnits.has(next));
     if (isNumber) f.quantities++;
-    if (quantityBeforeUnit && UNITS.has(next)) {
+    if (quantityBeforeUnit && lex.units.has(next)) {
       f.quantitiesWithUnit++;
-      if (TIME_UNITS.has(next)) f.hasDuration = true;
-      if (MONEY_UNITS.has(next)) f.hasMoney = true;
+      if (lex.timeUnits.has(next)) f.hasDuration = true;
+      if (lex.moneyUnits.has(next)) f.hasMoney = true;
     }
-    if (TIME_REFERENCES.has(w)) f.timeReferences.add(w);
-    if (CAUSAL.has(w) && (w !== "so" || CAUSAL_SO_NEXT.has(next))) f.causal++;
-    if (!STOPWORDS.has(w)) content.add(w);
+    if (lex.timeReferences.has(w)) f.timeReferences.add(w);
+    if (lex.causal.has(w) && (lex.causalOnlyBefore.get(w)?.has(next) ?? true)) f.causal++;
+    if (!lex.stopwords.has(w)) content.add(w);
   }
   f.contentWords = content.size;
   f.detailCount = f.referents.size + f.quantities + f.timeReferences.size + f.problems.size + f.goodActions.size;
   return f;
 }
 
+/** Relevance of a transcript in a language the rubric has no word lists for: neither on nor off topic. */
+const UNREAD_RELEVANCE = 0.5;
 const saturate = (points: number, scale: number) => 1 - Math.exp(-points / scale);
 const capped = (n: number, max: number) => Math.min(n, max);
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -265,7 +298,10 @@ export function scoreFeatures(f: FeedbackFeatures): Omit<FeedbackScoreResult, "e
   const visit = f.visitWords.size;
   const base = visit === 0 ? (f.opinions > 0 ? 0.35 : 0.1) : 0.35 + 0.65 * saturate(visit, 2.5);
   const offShare = f.offTopic === 0 ? 0 : f.offTopic / (f.offTopic + visit);
-  const relevance = base * (1 - 0.7 * offShare) * (1 - (0.6 * f.fillers) / f.tokens);
+  const relevance =
+    f.language === undefined
+      ? UNREAD_RELEVANCE // no word lists: whether it is about the visit is not judged
+      : base * (1 - 0.7 * offShare) * (1 - (0.6 * f.fillers) / f.tokens);
   const lengthFactor = 0.5 + 0.5 * Math.min(1, f.contentWords / 10);
   const weighted =
     0.35 * specificity +
@@ -306,16 +342,17 @@ export function builtinHint(
     const missing = (Object.keys(TOPIC_INVITES) as Topic[]).find((t) => !has(t));
     return missing ? TOPIC_INVITES[missing]! : "add anything else they should know";
   }
-  const any = (set: Set<string>, of: Set<string>) => [...set].some((w) => of.has(w));
+  const { lex, products } = RUBRICS.get(f.language ?? "") ?? UNREAD;
+  const any = (set: Set<string>, of: ReadonlySet<string>) => [...set].some((w) => of.has(w));
   switch (weakestParts(parts)[0]) {
     case "relevance":
       return "tell us about this visit";
     case "specificity":
       if (has("waiting_time") && !f.hasDuration) return "say how long you waited";
-      if (has("service") && !any(f.referents, STAFF)) return "say who served you";
-      if (has("product_quality") && !any(f.referents, PRODUCTS)) return "say what you ordered";
+      if (has("service") && !any(f.referents, lex.staff)) return "say who served you";
+      if (has("product_quality") && !any(f.referents, products)) return "say what you ordered";
       if (has("price") && !f.hasMoney) return "say what it cost";
-      if (has("cleanliness") && !any(f.referents, PLACES)) return "say which area you mean";
+      if (has("cleanliness") && !any(f.referents, lex.places)) return "say which area you mean";
       if (has("payment")) return "say what happened when you paid";
       return f.timeReferences.size === 0
         ? "say when it was and what you had"
@@ -330,16 +367,36 @@ export function builtinHint(
   }
 }
 
+export interface BuiltinScorerOptions {
+  /** BCP 47 tag of the conversation's language ("sv-SE"); absent or empty: English. */
+  language?: string | undefined;
+}
+
 export class BuiltinScorer implements ScoringEngine {
   readonly name = "builtin";
+  readonly language: string | undefined;
+  /** Whether the rubric has word lists for this language; if not, it judges only what needs no words. */
+  readonly reads: boolean;
+  readonly #rubric: Rubric;
+
+  constructor(options: BuiltinScorerOptions = {}) {
+    this.language = options.language || undefined;
+    this.#rubric = rubricFor(this.language);
+    this.reads = this.#rubric !== UNREAD;
+  }
 
   /** Synchronous core, for callers that need no promise (benchmarks, the planner). */
   scoreSync(text: string): FeedbackScoreResult {
-    return { ...scoreFeatures(analyzeFeedback(text)), engine: this.name };
+    return { ...scoreFeatures(analyze(text, this.#rubric)), engine: this.name };
   }
 
   score(text: string, signal: AbortSignal): Promise<FeedbackScoreResult> {
     if (signal.aborted) return Promise.reject(abortedError(signal));
     return Promise.resolve(this.scoreSync(text));
+  }
+
+  /** This rubric for a conversation in `language` (same name: a FallbackScorer recognises its fallback by it). */
+  forLanguage(language: string | undefined): BuiltinScorer {
+    return new BuiltinScorer({ language });
   }
 }

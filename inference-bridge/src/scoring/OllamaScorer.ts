@@ -11,7 +11,9 @@
 // word lists do, not a different conversation). Its sentiment, which raises
 // the wall's NEGATIVE_SENTIMENT alerts, is held within SENTIMENT_BAND of the
 // rubric's, and its hint is shown only if it passes the same checks as a
-// follow-up question (modelText.ts); else the rubric's hint is shown.
+// follow-up question (modelText.ts); else the rubric's hint is shown. The
+// rubric reads the conversation's language (forLanguage); for a language it
+// has no word lists for it grounds nothing (see grounded()).
 import type { Logger } from "pino";
 import { BuiltinScorer } from "./BuiltinScorer.ts";
 import { showableText } from "./modelText.ts";
@@ -66,6 +68,13 @@ export const SCORE_HEADROOM = 25;
  * complaint word), not for a customer who tells the model how to feel.
  */
 export const SENTIMENT_BAND = 0.4;
+/**
+ * For a language the rubric has no word lists for, how far above its
+ * language-neutral score (distinct words, digits: at most 33) the model's may
+ * go: enough for a detailed account to reach the reward tiers, not for a
+ * customer who dictates a top score (scores are paid out).
+ */
+export const UNREAD_LANGUAGE_HEADROOM = 40;
 
 /** Keeps the prompt small: the recent end of a long transcript matters most. */
 const MAX_TRANSCRIPT_CHARS = 4_000;
@@ -171,18 +180,26 @@ const EMPTY_SCORE: Omit<FeedbackScoreResult, "engine" | "topics"> = {
 export interface OllamaScorerOptions {
   client: OllamaClient;
   model?: string;
+  /** BCP 47 tag of the conversation's language; absent: English. Picks the rubric that grounds the model. */
+  language?: string | undefined;
 }
 
 export class OllamaScorer implements ScoringEngine {
   readonly name: string;
   readonly model: string;
   readonly #client: OllamaClient;
-  readonly #rubric = new BuiltinScorer();
+  readonly #rubric: BuiltinScorer;
 
   constructor(options: OllamaScorerOptions) {
     this.#client = options.client;
     this.model = options.model ?? DEFAULT_OLLAMA_MODEL;
     this.name = `ollama:${this.model}`;
+    this.#rubric = new BuiltinScorer({ language: options.language });
+  }
+
+  /** This scorer for a conversation in `language`: same client (queue), same model, that language's rubric. */
+  forLanguage(language: string | undefined): OllamaScorer {
+    return new OllamaScorer({ client: this.#client, model: this.model, language });
   }
 
   score(text: string, signal: AbortSignal, log?: Logger, priority?: LlmPriority): Promise<FeedbackScoreResult> {
@@ -204,7 +221,7 @@ export class OllamaScorer implements ScoringEngine {
       },
       (content) => {
         const rubric = this.#rubric.scoreSync(text);
-        return grounded(parseScoreReply(content, this.name, rubric.hint, text), rubric);
+        return grounded(parseScoreReply(content, this.name, rubric.hint, text), rubric, this.#rubric.reads);
       },
       signal,
       log,
@@ -223,8 +240,17 @@ export class OllamaScorer implements ScoringEngine {
   }
 }
 
-/** The model's score and sentiment, held to what the words can earn and express (see the top of this file). */
-function grounded(result: FeedbackScoreResult, rubric: FeedbackScoreResult): FeedbackScoreResult {
+/**
+ * The model's score and sentiment, held to what the words can earn and express
+ * (see the top of this file), when the rubric `reads` the language. When it
+ * does not, its sentiment says nothing about the words and its score little:
+ * holding the model to them would pin every score near the floor and every
+ * sentiment near 0 (no reward tiers, no alerts). The model's sentiment then
+ * stands (it raises alerts, pays nothing), and its score is held only to the
+ * wider UNREAD_LANGUAGE_HEADROOM, until that language gets word lists.
+ */
+function grounded(result: FeedbackScoreResult, rubric: FeedbackScoreResult, reads: boolean): FeedbackScoreResult {
+  if (!reads) return { ...result, score: Math.min(result.score, 100, rubric.score + UNREAD_LANGUAGE_HEADROOM) };
   return {
     ...result,
     score: Math.min(result.score, 100, rubric.score + SCORE_HEADROOM),

@@ -2,11 +2,13 @@
 // no Ollama host is configured (the embedded default), else Ollama with the
 // built-in engine as fallback. One OllamaClient per node, so the scorer and
 // the LLM planner share one bounded queue, and one breaker, so the failures
-// of either take Ollama out of the other's way too.
+// of either take Ollama out of the other's way too. Each conversation scores
+// in its own language (forLanguage): the same client and breaker, that
+// language's rubric.
 import type { Logger } from "pino";
 import { BuiltinScorer } from "./BuiltinScorer.ts";
 import { CircuitBreaker } from "./CircuitBreaker.ts";
-import { FallbackScorer } from "./FallbackScorer.ts";
+import { FallbackScorer, type FallbackScorerOptions } from "./FallbackScorer.ts";
 import { BuiltinFollowUpPlanner, type FollowUpPlanner } from "./FollowUpPlanner.ts";
 import { OllamaClient } from "./OllamaClient.ts";
 import { OllamaFollowUpPlanner } from "./OllamaFollowUpPlanner.ts";
@@ -46,6 +48,26 @@ export interface Scoring {
   llm?: OllamaClient;
 }
 
+/** The node's Ollama-then-rubric engine; per conversation language, one sharing its breaker and LLM queue. */
+class NodeScorer extends FallbackScorer {
+  readonly #options: FallbackScorerOptions & { primary: OllamaScorer; fallback: BuiltinScorer };
+
+  constructor(options: FallbackScorerOptions & { primary: OllamaScorer; fallback: BuiltinScorer }) {
+    super(options);
+    this.#options = options;
+  }
+
+  forLanguage(language: string | undefined): ScoringEngine {
+    const { primary, fallback } = this.#options;
+    return new FallbackScorer({
+      ...this.#options,
+      primary: primary.forLanguage(language),
+      fallback: fallback.forLanguage(language),
+      breaker: this.breaker,
+    });
+  }
+}
+
 export function createScoring(config: ScoringConfig): Scoring {
   const builtin = new BuiltinScorer();
   const builtinPlanner = new BuiltinFollowUpPlanner();
@@ -69,7 +91,7 @@ export function createScoring(config: ScoringConfig): Scoring {
     ...(config.coolOffMs !== undefined ? { coolOffMs: config.coolOffMs } : {}),
     ...(config.failureThreshold ? { failureThreshold: config.failureThreshold } : {}),
   });
-  const engine = new FallbackScorer({ primary: ollama, fallback: builtin, logger, breaker });
+  const engine = new NodeScorer({ primary: ollama, fallback: builtin, logger, breaker });
   const planner =
     config.llmFollowUps === false
       ? builtinPlanner

@@ -1,9 +1,11 @@
 // Word families of the built-in rubric (see RUBRIC.md). Transcripts come from
 // speech recognition: lower case, no punctuation, numbers often spelled out,
 // so every entry is a lower-case word and phrases are matched as word pairs.
+// These are the English lists; other languages have their own file
+// (lexicon.sv.ts) with a Lexicon of the same shape (end of this file).
 import type { Topic } from "./types.ts";
 
-const list = (s: string): string[] => s.trim().split(/\s+/);
+export const list = (s: string): string[] => s.trim().split(/\s+/);
 
 export const TOPIC_WORDS: Record<Topic, string[]> = {
   service: list(`service served serve serving staff barista baristas waiter waitress waiters server servers cashier
@@ -232,4 +234,106 @@ export const SENTIMENT: Record<string, number> = {
   confusing: -0.8,
   declined: -0.6,
   crashed: -0.8,
+};
+
+/** Staff roles, places: which detail a hint asks for (BuiltinScorer's hint). */
+export const STAFF = new Set(
+  list("barista baristas waiter waitress cashier manager clerk bartender chef cook assistant name"),
+);
+export const PLACES = new Set(list("toilet toilets bathroom restroom table tables floor door window counter"));
+
+/** Everything the rubric needs to read one language: word families plus the few rules that differ by language. */
+export interface Lexicon {
+  /** Primary language subtag ("en", "sv"). */
+  readonly language: string;
+  readonly topicWords: Record<Topic, string[]>;
+  readonly topicPairs: ReadonlyMap<string, Topic>;
+  readonly referents: ReadonlySet<string>;
+  readonly vagueReferents: ReadonlySet<string>;
+  readonly numberWords: ReadonlySet<string>;
+  /** Number words that are no number after these words ("no one", "the one"). */
+  readonly notNumberAfter: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Articles that count as "one" before a time unit ("an hour", "en timme"). */
+  readonly articles: ReadonlySet<string>;
+  readonly vagueQuantities: ReadonlySet<string>;
+  readonly units: ReadonlySet<string>;
+  readonly timeUnits: ReadonlySet<string>;
+  readonly moneyUnits: ReadonlySet<string>;
+  readonly timeReferences: ReadonlySet<string>;
+  readonly causal: ReadonlySet<string>;
+  /** Causal words that count only before one of these words ("so i ...", "för att"). */
+  readonly causalOnlyBefore: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly problems: ReadonlySet<string>;
+  readonly problemPairs: ReadonlySet<string>;
+  readonly suggestions: ReadonlySet<string>;
+  readonly suggestionPairs: ReadonlySet<string>;
+  readonly goodActions: ReadonlySet<string>;
+  readonly expectations: ReadonlySet<string>;
+  readonly visitWords: ReadonlySet<string>;
+  readonly offTopic: ReadonlySet<string>;
+  readonly fillers: ReadonlySet<string>;
+  readonly fillerPairs: ReadonlySet<string>;
+  readonly negators: ReadonlySet<string>;
+  /** Negation does not reach back across these ("but", "and"). */
+  readonly negationBarriers: ReadonlySet<string>;
+  /**
+   * Verbs whose negation follows them ("fungerade inte", "kom aldrig"),
+   * possibly after one of `postNegationSkip` ("gillade den inte").
+   */
+  readonly postNegated: ReadonlySet<string>;
+  readonly postNegationSkip: ReadonlySet<string>;
+  readonly intensifiers: ReadonlySet<string>;
+  /** "like"/"likes" after a subject is a verb (+1), a bare "like" a filler; none outside English. */
+  readonly likeVerbs: ReadonlySet<string>;
+  readonly likeFiller: string | undefined;
+  readonly likeSubjects: ReadonlySet<string>;
+  readonly stopwords: ReadonlySet<string>;
+  readonly sentiment: ReadonlyMap<string, number>;
+  /** "long" as a complaint about the wait: after an intensifier or one of `longAfter`, or before a waiting word. */
+  readonly longWords: ReadonlySet<string>;
+  readonly longAfter: ReadonlySet<string>;
+  readonly staff: ReadonlySet<string>;
+  readonly places: ReadonlySet<string>;
+}
+
+export const ENGLISH: Lexicon = {
+  language: "en",
+  topicWords: TOPIC_WORDS,
+  topicPairs: new Map(Object.entries(TOPIC_PAIRS)),
+  referents: REFERENTS,
+  vagueReferents: VAGUE_REFERENTS,
+  numberWords: NUMBER_WORDS,
+  notNumberAfter: new Map([["one", new Set(list("no the this that every any some each which"))]]),
+  articles: new Set(["a", "an"]),
+  vagueQuantities: VAGUE_QUANTITIES,
+  units: UNITS,
+  timeUnits: new Set(list("second seconds minute minutes mins hour hours")),
+  moneyUnits: new Set(list("dollars dollar euros euro pounds kronor crowns bucks cents")),
+  timeReferences: TIME_REFERENCES,
+  causal: CAUSAL,
+  causalOnlyBefore: new Map([["so", new Set(list("i we it the they that my our he she you there"))]]),
+  problems: PROBLEMS,
+  problemPairs: PROBLEM_PAIRS,
+  suggestions: SUGGESTIONS,
+  suggestionPairs: SUGGESTION_PAIRS,
+  goodActions: GOOD_ACTIONS,
+  expectations: EXPECTATIONS,
+  visitWords: VISIT_WORDS,
+  offTopic: OFF_TOPIC,
+  fillers: FILLERS,
+  fillerPairs: FILLER_PAIRS,
+  negators: NEGATORS,
+  negationBarriers: new Set(["but", "and"]),
+  postNegated: new Set(),
+  postNegationSkip: new Set(),
+  intensifiers: INTENSIFIERS,
+  likeVerbs: new Set(["like", "likes"]),
+  likeFiller: "like",
+  likeSubjects: LIKE_SUBJECTS,
+  stopwords: STOPWORDS,
+  sentiment: new Map(Object.entries(SENTIMENT)),
+  longWords: new Set(["long"]),
+  longAfter: new Set(["took"]),
+  staff: STAFF,
+  places: PLACES,
 };

@@ -54,6 +54,12 @@ export interface ScoringEngine {
   score(text: string, signal: AbortSignal, log?: Logger, priority?: LlmPriority): Promise<FeedbackScoreResult>;
   /** The engine one conversation scores with (absent: this one); see FallbackScorer. */
   forConversation?(log?: Logger): ScoringEngine;
+  /**
+   * This engine for a conversation in `language` (BCP 47, "sv-SE"; absent or
+   * empty: English): the built-in rubric's word lists, and how a model's score
+   * is grounded, depend on it. Absent: the engine serves every language as is.
+   */
+  forLanguage?(language: string | undefined): ScoringEngine;
 }
 
 export type ScoringFailureReason =
