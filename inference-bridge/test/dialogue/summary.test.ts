@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { summarize } from "../../src/dialogue/summary.ts";
 import type { FeedbackScoreResult } from "../../src/scoring/types.ts";
 
-const score = (sentiment: number, topics: string[]): FeedbackScoreResult => ({
+const score = (sentiment: number, topics: FeedbackScoreResult["topics"]): FeedbackScoreResult => ({
   engine: "builtin",
   score: 60,
   specificity: 0.5,
