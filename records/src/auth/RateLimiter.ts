@@ -46,6 +46,22 @@ export class RateLimiter {
     return w.count >= this.#options.max ? left : 0;
   }
 
+  /**
+   * Counts an attempt when it starts, before its outcome is known: attempts
+   * made at once (each waiting on the database and on scrypt) see each other,
+   * so a burst cannot pass the check all together. `settle` gives a
+   * successful attempt back (with skipSuccessful).
+   */
+  begin(key: string): (succeeded: boolean) => void {
+    this.record(key, false);
+    const window = this.#windows.get(key);
+    return (succeeded) => {
+      if (!succeeded || !this.#options.skipSuccessful) return;
+      // Only from the window it was counted in: a new window never counted it.
+      if (window && this.#windows.get(key) === window && window.count > 0) window.count--;
+    };
+  }
+
   /** Counts one attempt's outcome. */
   record(key: string, succeeded: boolean): void {
     if (succeeded && this.#options.skipSuccessful) return;

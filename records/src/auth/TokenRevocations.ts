@@ -4,6 +4,12 @@
 // check reads Postgres (a few hundred dashboards re-checked every few seconds
 // on each node), so answers are kept a second: a withdrawal reaches every node
 // within that second plus the wall's re-check interval.
+//
+// A login that read the user while a change was being made must not outlive
+// it: the login reads the user's row under a share lock and takes its `iat`
+// from the database's clock just after; a change locks the row and takes
+// `not_before` from the same clock. Whichever locks first, a token carrying
+// what the change replaced is refused (loginRead below).
 import type { Sql, TransactionSql } from "postgres";
 import { databaseUnavailable, isRetryableDbError } from "../db/errors.ts";
 import type { UserClaims } from "./token.ts";
@@ -40,8 +46,10 @@ export class TokenRevocations {
    */
   async revoke(tx: TransactionSql, userId: string): Promise<void> {
     const now = new Date(this.#now());
+    // After the row's lock (a login reading it waits, or has read and taken its iat already).
+    await tx`select 1 from users where id = ${userId} for no key update`;
     await tx`
-      insert into user_token_revocations (user_id, not_before) values (${userId}, ${now})
+      insert into user_token_revocations (user_id, not_before) values (${userId}, clock_timestamp())
       on conflict (user_id) do update set not_before = excluded.not_before`;
     await tx`delete from user_token_revocations where not_before < ${new Date(now.getTime() - this.#tokenTtlMs)}`;
     this.#cache.delete(userId); // this node answers from the database at once
@@ -54,8 +62,9 @@ export class TokenRevocations {
    */
   async revoked(claims: UserClaims): Promise<boolean> {
     const notBeforeMs = await this.#notBefore(claims.sub);
-    // Rounded: `iat` is milliseconds written as fractional seconds.
-    return notBeforeMs > 0 && Math.round((claims.iat ?? 0) * 1000) < notBeforeMs;
+    // Rounded: `iat` is milliseconds written as fractional seconds. Within the same millisecond as the
+    // withdrawal (both read from the database's clock, which has microseconds) it is refused.
+    return notBeforeMs > 0 && Math.round((claims.iat ?? 0) * 1000) <= notBeforeMs;
   }
 
   async #notBefore(userId: string): Promise<number> {
@@ -89,4 +98,20 @@ export class TokenRevocations {
   #sweep(now: number): void {
     for (const [userId, entry] of this.#cache) if (now - entry.readAt >= CACHE_MS) this.#cache.delete(userId);
   }
+}
+
+/**
+ * A login's read of its user: `read` runs in a transaction holding a share
+ * lock on the rows it selects `for share`, and the result comes with the
+ * database's time just after, the login's `iat` (see the top of this file).
+ */
+export async function loginRead<T>(
+  sql: Sql,
+  read: (tx: TransactionSql) => Promise<T>,
+): Promise<{ row: T; readAt: number }> {
+  return sql.begin(async (tx) => {
+    const row = await read(tx);
+    const [clock] = await tx<{ now: Date }[]>`select clock_timestamp() as now`;
+    return { row, readAt: clock!.now.getTime() };
+  });
 }

@@ -36,6 +36,19 @@ export function isRetryableDbError(error: unknown): boolean {
   return code.length === 5 && RETRYABLE_SQLSTATE_CLASSES.has(code.slice(0, 2));
 }
 
+/** SQLSTATE of an insert naming a row that does not exist (a business, a store). */
+export const FOREIGN_KEY_VIOLATION = "23503";
+
+/**
+ * PostgreSQL refused a value the request carried (class 22, data exception:
+ * a NUL in text, a number out of range or of the wrong kind). The request's
+ * fault, not the server's.
+ */
+export function isInvalidValueDbError(error: unknown): boolean {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return typeof code === "string" && code.length === 5 && code.startsWith("22");
+}
+
 /** When a client may try again after the database could not answer (a restart, a failover). */
 const DATABASE_RETRY_AFTER_MS = 1_000;
 

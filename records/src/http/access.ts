@@ -29,6 +29,14 @@ export function allowedStore(req: RecordsRequest, code: string): boolean {
 }
 
 /** The SQL condition that keeps a caller to their stores, on `stores st`. */
+/**
+ * A session `s` whose content (transcript, scores, questions) may be shown:
+ * not deleted by its customer, not past retention. Content a node's queue
+ * wrote after that (it held the conversation through a database outage) is
+ * left out until the retention job's next run removes it.
+ */
+export const contentKept = (sql: Sql) => sql`s.deleted_by_customer_at is null and s.redacted_at is null`;
+
 export function inAllowedStores(sql: Sql, req: RecordsRequest) {
   const codes = user(req).storeCodes;
   return codes === undefined ? sql`true` : sql`st.code = any(${codes}::text[])`;
@@ -62,12 +70,19 @@ export async function audit(
     values (${new Date(ctx.now())}, ${userId}, ${actor}, ${businessId}, ${action}, ${target}, ${ctx.sql.json(detail as never)})`;
 }
 
+/** A NUL character, JSON-escaped (a raw one is looked for with includes). */
+const ESCAPED_NUL = /\\u0000/i;
+
 export function body(req: RecordsRequest): Record<string, unknown> {
   if (req.rawBody.length === 0) return {};
   if (!(req.headers["content-type"] ?? "").startsWith("application/json"))
     throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "send application/json");
+  const text = req.rawBody.toString("utf8");
+  // PostgreSQL's text cannot hold NUL: such a value would fail inside a query, as a 500.
+  if (text.includes("\0") || ESCAPED_NUL.test(text))
+    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "text must not contain NUL characters");
   try {
-    const value: unknown = JSON.parse(req.rawBody.toString("utf8"));
+    const value: unknown = JSON.parse(text);
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
     return value as Record<string, unknown>;
   } catch {

@@ -9,6 +9,7 @@
 // a session written meanwhile may appear in a later page, never twice.
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Fragment, Sql } from "postgres";
+import { contentKept } from "./access.ts";
 
 /** Sessions per page: about 0.5 MB of CSV with two-minute transcripts. */
 export const PAGE_ROWS = 500;
@@ -120,11 +121,12 @@ export async function* feedbackCsvPages(
     const rows = await sql`
       select s.id, s.created_at::text as page_key, st.code as store_code, s.started_at, s.ended_at, s.end_reason,
              f.score, f.specificity, f.actionability, f.sentiment, f.relevance, f.topics, f.summary,
-             (select string_agg(text, ' ' order by start_ms, segment_id) from transcript_segments t where t.session_id = s.id) as transcript,
+             (select string_agg(text, ' ' order by start_ms, segment_id) from transcript_segments t
+              where t.session_id = s.id and ${contentKept(sql)}) as transcript,
              r.amount_minor, r.currency, r.status as reward_status,
              (select string_agg(rule, ';' order by rule) from fraud_flags ff where ff.session_id = s.id) as flags
       from sessions s join stores st on st.id = s.store_id
-      left join final_scores f on f.session_id = s.id
+      left join final_scores f on f.session_id = s.id and ${contentKept(sql)}
       left join rewards r on r.session_id = s.id
       where s.business_id = ${query.businessId} and ${query.stores}
         and ${from} and s.created_at < ${bound(query.to)}

@@ -12,8 +12,9 @@ import type { Sql } from "postgres";
 import Stripe from "stripe";
 import { DUMMY_HASH, verifyPassword } from "../auth/password.ts";
 import { addressKey } from "../auth/RateLimiter.ts";
+import { loginRead } from "../auth/TokenRevocations.ts";
 import { issueUserToken, limitedStores, verifyUserToken } from "../auth/token.ts";
-import { isRetryableDbError } from "../db/errors.ts";
+import { FOREIGN_KEY_VIOLATION, isInvalidValueDbError, isRetryableDbError } from "../db/errors.ts";
 import type { ClaimResult, PayoutError } from "../payments/StripePayouts.ts";
 import { type RetentionCounts, redactSessions } from "../privacy/RetentionJob.ts";
 import { DEFAULT_POLICY, parsePolicy } from "../rewards/policy.ts";
@@ -21,6 +22,7 @@ import {
   allowedStore,
   audit,
   body,
+  contentKept,
   inAllowedStores,
   MAX_EMAIL_LENGTH,
   notFound,
@@ -110,9 +112,10 @@ async function authenticate(
     const addressWait = ctx.codeAddressLimiter.retryAfterMs(address);
     const wait = Math.max(ctx.loginLimiter.retryAfterMs(sessionKey), addressWait);
     if (wait > 0) return tooMany(wait);
+    // Counted before the check's await: guesses sent at once each see the others.
+    const settle = [ctx.loginLimiter.begin(sessionKey), ctx.codeAddressLimiter.begin(address)];
     const ok = await ctx.verifyDataCode(sessionId, code);
-    ctx.loginLimiter.record(sessionKey, ok);
-    ctx.codeAddressLimiter.record(address, ok);
+    for (const s of settle) s(ok);
     // A wrong code and an unknown session look the same.
     return ok ? { kind: "customer", sessionId } : json(401, { error: "wrong session or data code" });
   }
@@ -153,6 +156,10 @@ function errorReply(logger: Logger, method: string, path: string, error: unknown
   }
   if (isRetryableDbError(error))
     return json(503, { error: "the database is not reachable now: try again shortly" }, { "retry-after": "1" });
+  if (isInvalidValueDbError(error)) {
+    logger.warn({ err: error, method, route: path }, "records route: a value the database refused");
+    return json(400, { error: "a value in this request cannot be stored or looked up" });
+  }
   if ((error as PayoutError).name === "PayoutError") {
     const e = error as PayoutError;
     return json(e.status, { error: e.message });
@@ -177,12 +184,21 @@ async function login(req: RecordsRequest, ctx: RouteContext): Promise<RecordsRes
   const emailKey = `email:${email}`;
   const emailWait = ctx.loginLimiter.retryAfterMs(emailKey);
   if (emailWait > 0) return tooMany(emailWait);
-  const [row] = await ctx.sql<(UserRow & { password_hash: string })[]>`
-    select u.id, u.password_hash, u.role, u.business_id, u.store_limited, ${storesOfUser(ctx.sql)} as store_codes
-    from users u where u.email = ${email}`;
+  // Counted before the awaits (the database, scrypt: tens of ms): logins sent at once each see the
+  // others, or a burst would all pass the check above before the first failure was counted.
+  const settle = [ctx.loginLimiter.begin(ipKey), ctx.loginLimiter.begin(emailKey)];
+  // Under a share lock, with the database's time of the read as the token's iat: a change to this
+  // user made meanwhile (removed, stores changed) withdraws the token (see TokenRevocations).
+  const { row: rows, readAt } = await loginRead(
+    ctx.sql,
+    (tx) => tx<(UserRow & { password_hash: string })[]>`
+      select u.id, u.password_hash, u.role, u.business_id, u.store_limited, ${storesOfUser(tx)} as store_codes
+      from users u where u.email = ${email} for share of u`,
+  );
+  const row = rows[0];
   // Hash even for an unknown e-mail, so timing does not tell which addresses exist.
   const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
-  for (const k of [ipKey, emailKey]) ctx.loginLimiter.record(k, ok && !!row);
+  for (const s of settle) s(ok && !!row);
   if (!ok || !row) {
     ctx.logger.info({ ip: req.ip }, "login failed");
     return json(401, { error: "wrong e-mail or password" });
@@ -196,7 +212,7 @@ async function login(req: RecordsRequest, ctx: RouteContext): Promise<RecordsRes
     role: row.role,
     bid: row.business_id,
     exp,
-    iat: now / 1000,
+    iat: readAt / 1000,
     ...(stores ? { stores } : {}),
   });
   await audit(
@@ -273,7 +289,7 @@ async function createStore(req: RecordsRequest, ctx: RouteContext): Promise<Reco
       on conflict (code) do nothing returning id`;
   } catch (error) {
     // foreign_key_violation: no such business (only an admin names one that is not theirs).
-    if ((error as { code?: unknown }).code === "23503") return notFound();
+    if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) return notFound();
     throw error;
   }
   if (!row) return json(409, { error: `store code ${code} is taken` });
@@ -307,13 +323,13 @@ async function setPolicy(req: RecordsRequest, ctx: RouteContext): Promise<Record
 async function listSessions(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const store = await ownStore(ctx, req, req.params.storeCode);
   if (!store) return notFound();
-  const limit = Math.min(500, Math.max(1, Number(req.query.get("limit") ?? 100) || 100));
+  const limit = Math.min(500, Math.max(1, Math.trunc(Number(req.query.get("limit") ?? 100)) || 100));
   const rows = await ctx.sql`
     select s.id, s.status, s.started_at, s.ended_at, s.end_reason, f.score, f.topics, f.sentiment,
            r.amount_minor, r.currency, r.status as reward_status,
            coalesce((select array_agg(rule order by rule) from fraud_flags ff where ff.session_id = s.id), '{}') as flags
     from sessions s
-    left join final_scores f on f.session_id = s.id
+    left join final_scores f on f.session_id = s.id and ${contentKept(ctx.sql)}
     left join rewards r on r.session_id = s.id
     where s.store_id = ${store.id}
     order by s.created_at desc limit ${limit}`;
@@ -458,11 +474,19 @@ export async function sessionData(sql: Sql, sessionId: string): Promise<SessionD
     select s.*, st.code as store_code, st.name as store_name from sessions s join stores st on st.id = s.store_id
     where s.id = ${sessionId}`;
   if (!s) return undefined;
+  // Deleted by its customer or past retention: what a node's queue wrote after that (it held the
+  // conversation through a database outage) is not shown; the retention job's next run removes it.
+  const content = s.deleted_by_customer_at === null && s.redacted_at === null;
+  const none = Promise.resolve([]);
   const [segments, scores, finals, questions, rewards, flags] = await Promise.all([
-    sql`select segment_id, text, start_ms, end_ms, words from transcript_segments where session_id = ${sessionId} order by start_ms, segment_id`,
-    sql`select seq, score, scored_at from score_updates where session_id = ${sessionId} order by seq`,
-    sql`select score, specificity, actionability, sentiment, relevance, topics, summary, engine from final_scores where session_id = ${sessionId}`,
-    sql`select turn, text from ai_questions where session_id = ${sessionId} order by turn`,
+    content
+      ? sql`select segment_id, text, start_ms, end_ms, words from transcript_segments where session_id = ${sessionId} order by start_ms, segment_id`
+      : none,
+    content ? sql`select seq, score, scored_at from score_updates where session_id = ${sessionId} order by seq` : none,
+    content
+      ? sql`select score, specificity, actionability, sentiment, relevance, topics, summary, engine from final_scores where session_id = ${sessionId}`
+      : none,
+    content ? sql`select turn, text from ai_questions where session_id = ${sessionId} order by turn` : none,
     sql`select id, amount_minor, currency, status, reason from rewards where session_id = ${sessionId}`,
     sql`select rule, severity from fraud_flags where session_id = ${sessionId} order by rule`,
   ]);

@@ -5,6 +5,7 @@ import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Sql, TransactionSql } from "postgres";
 import { hashPassword } from "../auth/password.ts";
 import type { Role } from "../auth/token.ts";
+import { FOREIGN_KEY_VIOLATION } from "../db/errors.ts";
 import { audit, body, MAX_EMAIL_LENGTH, notFound, ownBusiness, STORE_CODE, UUID } from "./access.ts";
 import type { RouteContext } from "./context.ts";
 import { json, type RecordsRequest, type RecordsResponse } from "./types.ts";
@@ -27,7 +28,7 @@ export interface UserRow {
 }
 
 /** The codes of `users u`'s stores, of their own business only, sorted. */
-export const storesOfUser = (sql: Sql) => sql`
+export const storesOfUser = (sql: Sql | TransactionSql) => sql`
   coalesce((select array_agg(st.code order by st.code) from user_stores us
             join stores st on st.id = us.store_id and st.business_id = u.business_id
             where us.user_id = u.id), '{}')`;
@@ -66,14 +67,21 @@ export async function createStaff(req: RecordsRequest, ctx: RouteContext): Promi
   const password = newPassword(b.password);
   const stores = storeCodesOf(b.stores);
   const passwordHash = await hashPassword(password);
-  const id = await ctx.sql.begin(async (tx) => {
-    const [row] = await tx<{ id: string }[]>`
-      insert into users (id, email, password_hash, role, business_id)
-      values (gen_random_uuid(), ${email}, ${passwordHash}, 'staff', ${businessId})
-      on conflict (email) do nothing returning id`;
-    if (row) await limitToStores(tx, businessId, row.id, stores);
-    return row?.id;
-  });
+  let id: string | undefined;
+  try {
+    id = await ctx.sql.begin(async (tx) => {
+      const [row] = await tx<{ id: string }[]>`
+        insert into users (id, email, password_hash, role, business_id)
+        values (gen_random_uuid(), ${email}, ${passwordHash}, 'staff', ${businessId})
+        on conflict (email) do nothing returning id`;
+      if (row) await limitToStores(tx, businessId, row.id, stores);
+      return row?.id;
+    });
+  } catch (error) {
+    // An admin's request for a business that does not exist (foreign key): as createStore answers it.
+    if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) return notFound();
+    throw error;
+  }
   if (!id) return json(409, { error: "a user with this e-mail already exists" });
   await audit(ctx, req, "staff.create", `user:${id}`, businessId, { email, stores: stores ?? null });
   return json(201, { id, email, role: "staff", stores: stores ?? null });
