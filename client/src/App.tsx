@@ -4,17 +4,26 @@ import {
   EndReason,
   type FeedbackScore,
   RewardStatus,
-  type RewardUpdate,
   StreamState,
 } from "@parley/proto/live";
 import { ErrorCode } from "@parley/proto/ws";
-import { createEffect, createSignal, For, Match, onCleanup, Show, Switch } from "solid-js";
-import { ClaimReward } from "./ClaimReward.tsx";
+import { createEffect, createSignal, For, Match, onCleanup, onMount, Show, Switch } from "solid-js";
+import { ClaimReward, RewardState } from "./ClaimReward.tsx";
+import type { CustomerAccess } from "./claim.ts";
 import { Connection, ConnectionLost, ServerError } from "./connection.ts";
 import { DataCode } from "./DataCode.tsx";
 import type { MessageKey } from "./i18n.ts";
+import {
+  forgetConversation,
+  type KeptConversation,
+  keepConversation,
+  keepShown,
+  keptConversation,
+  shownSoFar,
+} from "./keptConversation.ts";
 import { formatReward, switchLanguage, t } from "./locale.ts";
 import { refusalMessage } from "./refusals.ts";
+import { fromUpdate, pollRecordedReward, type ShownReward } from "./reward.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
 import { applySegment, type ShownSegment } from "./transcript.ts";
 import { connectVoice, MicrophoneDeniedError, NoMicrophoneError, openMicrophone, type VoiceLink } from "./voice.ts";
@@ -52,8 +61,15 @@ const receipt = params.get("receipt") ?? undefined;
 const CONSENT_VERSION = "2026-11-v1";
 /** A dropped socket tries to join again this many times (about 45 s with the back-off). */
 const REJOIN_ATTEMPTS = 14;
-/** After the conversation ends, how long the socket stays open for the reward decision. */
+/** After the conversation ends, how long the socket stays open for the reward decision (then records are asked). */
 const REWARD_WAIT_MS = 10_000;
+/**
+ * How long "I'm done" waits for the node's answer: it comes once the conversation is closed (the
+ * speech worker's last words, up to 30 s, then the final score), well past an ordinary request's timeout.
+ */
+const END_TIMEOUT_MS = 60_000;
+/** Notices that stay true once the conversation has ended (they say why it ended); the others go with the conversation. */
+const LASTING_NOTICES: readonly MessageKey[] = ["micLost", "serviceStopped"];
 
 /** A random id kept on this device (no personal data): the server stores only a keyed hash of it, against abuse. */
 function deviceId(): string | undefined {
@@ -94,12 +110,17 @@ export function App() {
   const [aiSpeech, setAiSpeech] = createSignal<"none" | "speaking" | "done" | "interrupted">("none");
   const aiSpeaking = () => aiSpeech() === "speaking";
   const [ending, setEnding] = createSignal<ConversationEnded>();
-  const [reward, setReward] = createSignal<RewardUpdate>();
-  const [access, setAccess] = createSignal<{ sessionId: string; dataCode: string }>();
+  const [reward, setReward] = createSignal<ShownReward>();
+  /** The records were asked for the reward long enough without an answer: the customer may ask again. */
+  const [rewardUnknown, setRewardUnknown] = createSignal(false);
+  const [access, setAccess] = createSignal<CustomerAccess>();
   /** Seconds until a busy node asked to be tried again; 0: the retry button is live. */
   const [retryWait, setRetryWait] = createSignal(0);
   let retryTicker: ReturnType<typeof setInterval> | undefined;
-  let rewardArrived: (() => void) | undefined;
+  /** Ends the wait for the reward on the socket: it arrived, or the socket closed. */
+  let rewardWaitOver: (() => void) | undefined;
+  /** Counts the asks of the records for a reward: one whose number is not the latest stops. */
+  let rewardCheck = 0;
   let connection: Connection | undefined;
   let voice: VoiceLink | undefined;
   let microphone: MediaStreamTrack | undefined;
@@ -114,6 +135,24 @@ export function App() {
   // A phone whose screen locks takes the microphone away: the screen stays on while the customer
   // talks (the phase stays live while the app joins again or reconnects its audio).
   createEffect(() => (phase() === "live" ? wakeLock.hold() : wakeLock.release()));
+  // A pull-to-refresh would reload the page mid-conversation: the page does not overscroll then (style.css).
+  createEffect(() =>
+    document.documentElement.classList.toggle("in-conversation", phase() === "live" || phase() === "ending"),
+  );
+  // What the customer saw so far, kept with the conversation for a reload (finals only: a partial changes).
+  let keptShown = "";
+  createEffect(() => {
+    if (phase() !== "live") return;
+    const finals = segments()
+      .filter((s) => s.isFinal)
+      .map(({ id, text }) => ({ id, text }));
+    const q = question();
+    const s = score();
+    const shown = JSON.stringify([finals, q, s]);
+    if (shown === keptShown) return;
+    keptShown = shown;
+    keepShown({ finals, ...(q ? { question: q } : {}), ...(s ? { score: s } : {}) });
+  });
 
   const hangUp = () => {
     voice?.stop();
@@ -123,9 +162,14 @@ export function App() {
     connection?.close();
   };
   const fail = (message: Message) => {
+    forgetConversation();
     setProblem(message);
     setPhase("error");
     hangUp();
+  };
+  /** Clears the notice if it is still `key` (another may have replaced it meanwhile). */
+  const clearNotice = (key: MessageKey) => {
+    if (notice()?.key === key) setNotice(undefined);
   };
   /** Busy: say so, and hold the retry button for as long as the node asked. */
   const failBusy = (retryAfterMs: number, message: MessageKey = "busy") => {
@@ -171,6 +215,8 @@ export function App() {
     setQuestion(undefined);
     setEnding(undefined);
     setReward(undefined);
+    setRewardUnknown(false);
+    rewardCheck++; // an earlier conversation's reward is no longer asked for
     try {
       // Consent is given on the screen before this: the microphone opens only now.
       microphone = watched(await openMicrophone(rawAudio));
@@ -189,17 +235,28 @@ export function App() {
       });
       if (res.status === 503 || res.status === 429) throw new BusyError(retryAfterOf(res));
       if (!res.ok) throw new StartRefusedError(res.status);
-      const { token, sessionId, dataCode, wsUrl } = (await res.json()) as {
+      const { token, sessionId, dataCode, wsUrl, expiresAt } = (await res.json()) as {
         token: string;
         sessionId: string;
         dataCode?: string;
         /** Present when the conversation was placed on another node. */
         wsUrl?: string;
+        /** When the token expires (ISO 8601). */
+        expiresAt?: string;
       };
       setAccess(dataCode ? { sessionId, dataCode } : undefined);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       session = { url: wsUrl ?? `${scheme}://${location.host}/ws`, token };
       connection = await Connection.join(session.url, session.token, listen);
+      // Joined: a reload from here on takes this conversation up again (the token's life, 15 minutes without a hint).
+      keepConversation({
+        store: storeCode,
+        url: session.url,
+        token,
+        sessionId,
+        ...(dataCode ? { dataCode } : {}),
+        expiresAtMs: Date.parse(expiresAt ?? "") || Date.now() + 15 * 60_000,
+      });
       await openVoice(connection, microphone);
       setPhase("live");
       // A microphone that ended while the call was being set up was not reopened then (not live yet).
@@ -210,6 +267,34 @@ export function App() {
       if (phase() !== "starting") return;
       failWith(error);
     }
+  }
+
+  /**
+   * The page was reloaded mid-conversation (a pull-to-refresh, the phone discarded the tab in the
+   * background): the microphone is opened again (a refusal fails as at the start) and the
+   * conversation is taken up again as after a dropped connection, within the node's rejoin grace.
+   * One that ended meanwhile is refused: the data code stays on screen, and the reward if any.
+   */
+  async function resume(kept: KeptConversation) {
+    setPhase("starting");
+    setAccess(kept.dataCode ? { sessionId: kept.sessionId, dataCode: kept.dataCode } : undefined);
+    const shown = shownSoFar();
+    setSegments(shown.finals.map((f) => ({ ...f, isFinal: true })));
+    setQuestion(shown.question);
+    setScore(shown.score);
+    session = { url: kept.url, token: kept.token };
+    try {
+      microphone = watched(await openMicrophone(rawAudio));
+      setMicMuted(microphone.muted);
+    } catch (error) {
+      if (phase() === "starting") failWith(error);
+      return;
+    }
+    if (phase() !== "starting") return;
+    setPhase("live");
+    // A microphone that ended meanwhile is opened again; the rejoin takes the new one up.
+    if (microphone.readyState === "ended") void microphoneEnded();
+    await rejoin("resuming");
   }
 
   /**
@@ -245,7 +330,7 @@ export function App() {
       microphone = track;
       setMicMuted(track.muted);
       await voice?.replaceMicrophone(track);
-      if (!settingUpMedia()) setNotice(undefined);
+      if (!settingUpMedia()) clearNotice("micReopening");
     } catch {
       setNotice(say("micLost"));
       void finish();
@@ -266,8 +351,20 @@ export function App() {
     if (microphone && microphone !== mic) await voice.replaceMicrophone(microphone);
     if (aiAudio) {
       aiAudio.srcObject = new MediaStream([voice.aiVoice]);
-      void aiAudio.play().catch(() => {}); // started by the tap on "Start talking"
+      // Started by the tap on "Start talking". After a reload no tap came: the browser may hold the
+      // voice back until the customer touches the page.
+      void aiAudio.play().catch(playOnNextTouch);
     }
+  }
+
+  function playOnNextTouch() {
+    const play = () => {
+      document.removeEventListener("pointerdown", play);
+      document.removeEventListener("keydown", play);
+      void aiAudio?.play().catch(() => {});
+    };
+    document.addEventListener("pointerdown", play);
+    document.addEventListener("keydown", play);
   }
 
   /** The node moved the session's media to another worker: set the transports up again; the conversation goes on. */
@@ -288,7 +385,7 @@ export function App() {
         if (!mic) return; // hung up meanwhile
         await openVoice(c, mic);
       } while (mediaReset.again && c === connection && phase() === "live");
-      setNotice(undefined);
+      clearNotice("reconnectingAudio");
     } catch (error) {
       if (c !== connection || rejoining() || phase() !== "live") return;
       if (error instanceof ConnectionLost) {
@@ -338,13 +435,15 @@ export function App() {
           void reconnectVoice();
           break;
         case "reward":
-          setReward(kind.value);
-          rewardArrived?.();
+          setReward(fromUpdate(kind.value));
+          rewardWaitOver?.();
           break;
         case "status": {
           const { state } = kind.value;
-          if (state === StreamState.RECONNECTING) setNotice(say("reconnecting"));
-          else if (state === StreamState.LIVE) setNotice(undefined);
+          // The speech service's state matters while the customer talks: not on the end screen.
+          if (state === StreamState.RECONNECTING && (phase() === "live" || phase() === "starting"))
+            setNotice(say("reconnecting"));
+          else if (state === StreamState.LIVE) clearNotice("reconnecting");
           // For good (no speech worker, or no media worker, will take it): the conversation ends
           // with what was said, its score and its data code.
           else if (state === StreamState.FAILED && phase() === "live") {
@@ -358,7 +457,9 @@ export function App() {
     c.onClose = (code) => {
       // Only the current connection speaks for the session: one still joining fails its join instead.
       if (c !== connection) return;
-      if (phase() === "starting") fail(say(code === 4001 ? "interrupted" : "connectionLost"));
+      // Ended: no reward will come on this socket any more (the records are asked instead).
+      if (phase() === "ending" || phase() === "ended") rewardWaitOver?.();
+      else if (phase() === "starting") fail(say(code === 4001 ? "interrupted" : "connectionLost"));
       else if (phase() === "live") {
         // Closed on purpose by the node (media lost for good, taken over, idle or flooding): say so.
         if (code >= 4000 || code === 1000) fail(say(code === 4001 ? "interrupted" : "connectionLost"));
@@ -373,7 +474,7 @@ export function App() {
    * conversation, from its records if it restarted) and set the audio up
    * again; the transcript so far comes back by segment id, so nothing shows twice.
    */
-  async function rejoin() {
+  async function rejoin(why: MessageKey = "rejoining") {
     const joinAt = session;
     if (!microphone || !joinAt) return fail(say("connectionLost"));
     if (rejoining()) return; // one loop at a time: two would take the session from each other
@@ -382,7 +483,7 @@ export function App() {
     voice = undefined;
     // Whatever the AI was saying died with the old connection; a new reply announces itself.
     setAiSpeech("none");
-    setNotice(say("rejoining"));
+    setNotice(say(why));
     /** The node's answer that ended the attempts, if it gave one. */
     let refusal: ServerError | undefined;
     try {
@@ -409,7 +510,12 @@ export function App() {
           }
         }
       }
-      if (phase() === "live") failWith(refusal ?? new ConnectionLost("lost"));
+      if (phase() === "live") {
+        failWith(refusal ?? new ConnectionLost("lost"));
+        // The conversation ended meanwhile (while away, or the page was reloaded too late): its reward, if
+        // any, is decided all the same.
+        if (refusal?.code === ErrorCode.NOT_FOUND) void rewardFromRecords();
+      }
     } finally {
       setRejoining(false);
     }
@@ -419,10 +525,14 @@ export function App() {
   async function finish() {
     if (phase() !== "live") return;
     setPhase("ending");
+    forgetConversation(); // a reload now would find the conversation ended
+    // What was true while the customer talked (reconnecting, ...) is not of the end: only why it ended stays.
+    const n = notice();
+    if (n && !LASTING_NOTICES.includes(n.key)) setNotice(undefined);
     try {
-      await connection?.request({ case: "endSession", value: {} }, "sessionEnded");
+      await connection?.request({ case: "endSession", value: {} }, "sessionEnded", END_TIMEOUT_MS);
     } catch {
-      /* what we have is shown */
+      /* what we have is shown (ended already, or the connection went: the reward is asked of the records) */
     }
     voice?.stop();
     voice = undefined;
@@ -430,16 +540,36 @@ export function App() {
     microphone = undefined;
     setPhase("ended");
     // The reward is decided from the stored conversation just after it ends: keep listening for it a moment.
-    if (!reward())
+    if (!reward() && connection?.open)
       await new Promise<void>((resolve) => {
-        rewardArrived = resolve;
+        rewardWaitOver = resolve;
         setTimeout(resolve, REWARD_WAIT_MS);
       });
-    rewardArrived = undefined;
+    rewardWaitOver = undefined;
     hangUp();
+    // It did not come on the socket (a slow decision, a lost connection): the records have it.
+    if (!reward()) void rewardFromRecords();
   }
 
+  /** Asks the records for the reward until it is decided (bounded); says so if it is not in time. */
+  async function rewardFromRecords() {
+    const a = access();
+    if (!a) return;
+    const check = ++rewardCheck;
+    setRewardUnknown(false);
+    const found = await pollRecordedReward(a, { wanted: () => check === rewardCheck && !reward() });
+    if (check !== rewardCheck || reward()) return;
+    if (found) setReward(found);
+    else setRewardUnknown(true);
+  }
+
+  onMount(() => {
+    const kept = keptConversation(storeCode);
+    if (kept) void resume(kept);
+  });
+
   onCleanup(() => {
+    rewardCheck++;
     clearInterval(retryTicker);
     wakeLock.release();
     hangUp();
@@ -466,6 +596,7 @@ export function App() {
             )}
           </Show>
           <Show when={phase() === "error" && access()}>{(a) => <DataCode code={a().dataCode} />}</Show>
+          <Show when={phase() === "error" && reward()}>{(r) => <RewardShown reward={r()} access={access()} />}</Show>
           <section class="consent" data-testid="consent">
             <h2>{t("consent.title")}</h2>
             <ul>
@@ -498,6 +629,11 @@ export function App() {
               <span class="dot" /> {aiSpeaking() ? t("asking") : t("listening")}
             </p>
           </Show>
+          <Show when={phase() === "ending"}>
+            <p class="status" role="status" data-testid="ending">
+              {t("ending")}
+            </p>
+          </Show>
           <Show when={shownNotice()}>
             <p class="notice" role="status" data-testid="notice">
               {shownNotice()}
@@ -527,31 +663,29 @@ export function App() {
               <Show
                 when={reward()}
                 fallback={
-                  <p class="reward" data-testid="reward-pending">
-                    {t("rewardLater")}
-                  </p>
+                  <Show
+                    when={rewardUnknown()}
+                    fallback={
+                      <p class="reward" data-testid="reward-pending">
+                        {t("rewardLater")}
+                      </p>
+                    }
+                  >
+                    <p class="reward" data-testid="reward-unknown">
+                      {t("reward.notYet")}
+                    </p>
+                    <button
+                      class="secondary"
+                      type="button"
+                      data-testid="reward-check"
+                      onClick={() => void rewardFromRecords()}
+                    >
+                      {t("reward.checkAgain")}
+                    </button>
+                  </Show>
                 }
               >
-                {(r) => (
-                  <Switch>
-                    <Match when={r().status === RewardStatus.GRANTED}>
-                      <p class="reward" data-testid="reward" data-amount-minor={r().amountMinor}>
-                        {t("earned", { amount: formatReward(r().amountMinor, r().currency) })}
-                      </p>
-                      <Show when={access()}>{(a) => <ClaimReward access={a()} />}</Show>
-                    </Match>
-                    <Match when={r().status === RewardStatus.WITHHELD}>
-                      <p class="reward" data-testid="reward" data-amount-minor="0">
-                        {t("reward.withheld")}
-                      </p>
-                    </Match>
-                    <Match when={true}>
-                      <p class="reward" data-testid="reward" data-amount-minor="0">
-                        {r().reason === "budget_exhausted" ? t("reward.budgetUsed") : t("reward.none")}
-                      </p>
-                    </Match>
-                  </Switch>
-                )}
+                {(r) => <RewardShown reward={r()} access={access()} />}
               </Show>
               <Show when={access()}>{(a) => <DataCode code={a().dataCode} />}</Show>
             </section>
@@ -581,5 +715,38 @@ export function App() {
         </Match>
       </Switch>
     </main>
+  );
+}
+
+/** The decided reward: what it is, and "Get paid" while there is something to claim (or where the claim stands). */
+function RewardShown(props: { reward: ShownReward; access: CustomerAccess | undefined }) {
+  const r = () => props.reward;
+  return (
+    <Switch>
+      <Match when={r().status === RewardStatus.GRANTED}>
+        <Show when={r().settled !== "reversed"}>
+          <p class="reward" data-testid="reward" data-amount-minor={r().amountMinor}>
+            {t("earned", { amount: formatReward(r().amountMinor, r().currency) })}
+          </p>
+        </Show>
+        <Show when={props.access}>
+          {(a) => (
+            <Show when={r().settled} fallback={<ClaimReward access={a()} />}>
+              {(settled) => <RewardState state={settled()} />}
+            </Show>
+          )}
+        </Show>
+      </Match>
+      <Match when={r().status === RewardStatus.WITHHELD}>
+        <p class="reward" data-testid="reward" data-amount-minor="0">
+          {t("reward.withheld")}
+        </p>
+      </Match>
+      <Match when={true}>
+        <p class="reward" data-testid="reward" data-amount-minor="0">
+          {r().reason === "budget_exhausted" ? t("reward.budgetUsed") : t("reward.none")}
+        </p>
+      </Match>
+    </Switch>
   );
 }

@@ -81,10 +81,14 @@ export class Connection {
     return this.#ws.readyState === WebSocket.OPEN;
   }
 
-  /** Sends a request and resolves with its result case, or rejects with the server's error. */
+  /**
+   * Sends a request and resolves with its result case, or rejects with the server's error
+   * (or ConnectionLost when no answer came within `timeoutMs`).
+   */
   request<C extends NonNullable<Result["case"]>>(
     kind: Request,
     expect: C,
+    timeoutMs = REQUEST_TIMEOUT_MS,
   ): Promise<Extract<Result, { case: C }>["value"]> {
     // send() on a closing or closed socket drops the data silently: the answer would never come.
     if (!this.open) return Promise.reject(new ConnectionLost("lost"));
@@ -94,7 +98,7 @@ export class Connection {
       const timer = setTimeout(() => {
         this.#pending.delete(requestId);
         reject(new ConnectionLost("lost"));
-      }, REQUEST_TIMEOUT_MS);
+      }, timeoutMs);
       this.#pending.set(requestId, {
         resolve: (result) => {
           clearTimeout(timer);

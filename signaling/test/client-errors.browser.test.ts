@@ -216,6 +216,31 @@ describe("customer app errors", () => {
     await expect.poll(() => session.ended).toBe(true);
   }, 60_000);
 
+  it("leaves what was only true while the customer talked off the end screen", async () => {
+    const p = await page({ microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav` });
+    await p.getByTestId("start").click();
+    await p.getByTestId("finish").waitFor({ timeout: 10_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    // What the node publishes while its speech worker is being replaced under the conversation.
+    session.publishEvent(
+      create(LiveEventSchema, {
+        kind: {
+          case: "status",
+          value: { sessionId: session.id, state: StreamState.RECONNECTING, detail: "speech worker lost" },
+        },
+      }),
+    );
+    await p
+      .getByTestId("notice")
+      .filter({ hasText: /Reconnecting the speech service/ })
+      .waitFor({ timeout: 10_000 });
+    // The customer is done meanwhile: the thank-you screen does not say it is still reconnecting.
+    await p.getByTestId("finish").click();
+    await p.getByTestId("thanks").waitFor({ timeout: 30_000 });
+    expect(await p.getByTestId("notice").count()).toBe(0);
+    await expect.poll(() => session.ended).toBe(true);
+  }, 60_000);
+
   it("keeps the data code on screen when the conversation ended while the customer was away", async () => {
     const { p, session } = await liveWithSockets();
     // The connection drops and the node ends the conversation, as when its rejoin grace runs out.

@@ -1,7 +1,6 @@
 // Consent, a conversation, the reward on the end screen, and the records in
 // the database afterwards, in a real browser against a real node and a real
 // PostgreSQL.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,11 +10,8 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
-import { ownerToken, startServer } from "./harness.ts";
-
-const FEEDBACK =
-  "The coffee was cold and the staff at the counter did not notice me for ten minutes. " +
-  "The cinnamon bun was fresh and the price was fair, but please clean the tables near the window.";
+import { startServer } from "./harness.ts";
+import { payEveryConversation, spokenFeedback } from "./rewardedFeedback.ts";
 
 let server: ParleyServer;
 let browser: Browser | undefined;
@@ -39,21 +35,8 @@ afterAll(async () => {
 
 describe("records in a real browser", () => {
   it("asks for consent, pays a reward on the end screen, and keeps the conversation in the database", async () => {
-    // Every finished conversation earns 5 kr here, whatever the recording's score.
-    const token = await ownerToken(server);
-    const policy = await fetch(`${server.url}/api/stores/demo/reward-policy`, {
-      method: "PUT",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ minQuality: 0, tiers: [{ minScore: 0, amountMinor: 500 }], capMinor: 500 }),
-    });
-    expect(policy.status).toBe(200);
-
-    // Feedback about the visit (the fraud and quality rules withhold rewards for off-topic talk).
-    const spoken = path.join(work, "spoken.wav");
-    execFileSync("flite", ["-voice", "slt", "-t", FEEDBACK, "-o", spoken]);
-    const wav = path.join(work, "speech.wav");
-    execFileSync("sox", [spoken, "-r", "48000", wav, "pad", "1.5", "2"]);
-    const seconds = Number(execFileSync("soxi", ["-D", spoken], { encoding: "utf8" }));
+    await payEveryConversation(server);
+    const { wav, seconds } = spokenFeedback(work);
     browser = await launchChromium({ microphoneWav: wav });
     const page = await browser.newPage();
     await page.goto(`${server.url}/?store=demo&receipt=R-1&audio=raw`);

@@ -1,0 +1,123 @@
+// The reward on the end screen when it does not come over the socket: read
+// from the records API (see customerData/sessionData in records/src/http/routes.ts
+// for the answer's shape), asked again with back-off; fetch stubbed.
+import { RewardStatus } from "@parley/proto/live";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { fromRecords, pollRecordedReward, REWARD_POLL_DELAYS_MS, recordedReward } from "../src/reward.ts";
+
+const access = { sessionId: "6f1c2a4e-8b1d-4c55-9a0e-2d7f3b9c1e42", dataCode: "ABCD-EFGH-JKLM" };
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe("fromRecords", () => {
+  it("shows a claimable reward (amount as records' bigint string) with 'Get paid'", () => {
+    expect(fromRecords({ status: "claimable", amountMinor: "500", currency: "SEK", reason: "tier 0" })).toEqual({
+      status: RewardStatus.GRANTED,
+      amountMinor: 500,
+      currency: "SEK",
+      reason: "tier 0",
+    });
+    // Onboarding started elsewhere: still to claim (the button goes on with it).
+    expect(fromRecords({ status: "onboarding", amountMinor: 500, currency: "SEK", reason: null }).settled).toBe(
+      undefined,
+    );
+  });
+
+  it("says where a granted reward stands once its claim is under way or over", () => {
+    for (const state of ["transfer_pending", "transferred", "payout_pending", "paid", "payout_failed", "reversed"])
+      expect(fromRecords({ status: state, amountMinor: 500, currency: "SEK", reason: "" })).toMatchObject({
+        status: RewardStatus.GRANTED,
+        amountMinor: 500,
+        settled: state,
+      });
+  });
+
+  it("shows none and withheld as the socket's update does, with their reason", () => {
+    expect(fromRecords({ status: "none", amountMinor: "0", currency: "SEK", reason: "budget_exhausted" })).toEqual({
+      status: RewardStatus.NONE,
+      amountMinor: 0,
+      currency: "SEK",
+      reason: "budget_exhausted",
+    });
+    expect(fromRecords({ status: "withheld", amountMinor: "500", currency: "SEK", reason: "off_topic" })).toEqual({
+      status: RewardStatus.WITHHELD,
+      amountMinor: 0,
+      currency: "SEK",
+      reason: "off_topic",
+    });
+  });
+});
+
+describe("recordedReward", () => {
+  it("reads the session's reward with the data code; null while none is decided", async () => {
+    const fetch = vi.fn(async () =>
+      Response.json({ reward: { id: "r", status: "claimable", amountMinor: "500", currency: "SEK", reason: "" } }),
+    );
+    vi.stubGlobal("fetch", fetch);
+    expect(await recordedReward(access)).toMatchObject({ status: RewardStatus.GRANTED, amountMinor: 500 });
+    expect(fetch).toHaveBeenCalledWith(`/api/customer/sessions/${access.sessionId}`, {
+      headers: { "x-parley-data-code": access.dataCode },
+    });
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => Response.json({ reward: null })),
+    );
+    expect(await recordedReward(access)).toBeNull();
+  });
+
+  it("is undefined when the records cannot answer", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => Response.json({ error: "too many" }, { status: 429 })),
+    );
+    expect(await recordedReward(access)).toBeUndefined();
+    vi.stubGlobal("fetch", vi.fn().mockRejectedValue(new TypeError("Failed to fetch")));
+    expect(await recordedReward(access)).toBeUndefined();
+  });
+});
+
+describe("pollRecordedReward", () => {
+  const granted = { status: RewardStatus.GRANTED, amountMinor: 500, currency: "SEK", reason: "" };
+
+  it("asks at once, then backs off until the reward is decided", async () => {
+    const answers = [undefined, null, null, granted];
+    const ask = vi.fn(async () => answers.shift());
+    const slept: number[] = [];
+    const sleep = async (ms: number) => {
+      slept.push(ms);
+    };
+    expect(await pollRecordedReward(access, { wanted: () => true, ask, sleep })).toEqual(granted);
+    expect(ask).toHaveBeenCalledTimes(4);
+    expect(slept).toEqual(REWARD_POLL_DELAYS_MS.slice(1, 4));
+    expect(slept).toEqual([...slept].sort((a, b) => a - b));
+  });
+
+  it("gives up after about two minutes", async () => {
+    const ask = vi.fn(async () => null);
+    const slept: number[] = [];
+    const found = await pollRecordedReward(access, {
+      wanted: () => true,
+      ask,
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    });
+    expect(found).toBeUndefined();
+    expect(ask).toHaveBeenCalledTimes(REWARD_POLL_DELAYS_MS.length);
+    const total = slept.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThanOrEqual(90_000);
+    expect(total).toBeLessThanOrEqual(150_000);
+  });
+
+  it("stops when the reward is no longer wanted (it came another way, or a new conversation started)", async () => {
+    let wanted = true;
+    const ask = vi.fn(async () => {
+      wanted = false;
+      return null;
+    });
+    expect(await pollRecordedReward(access, { wanted: () => wanted, ask, sleep: async () => {} })).toBeUndefined();
+    expect(ask).toHaveBeenCalledTimes(1);
+  });
+});

@@ -1,0 +1,120 @@
+// The customer's page reloaded mid-conversation (a pull-to-refresh, a phone
+// discarding the tab in the background): the app takes the same conversation
+// up again within the node's rejoin grace, instead of showing the consent
+// screen (a second session, the data code lost). The transcript so far comes
+// back once, and the customer goes on talking.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { LIBRIVOX_DIR, librivoxRecordings } from "@parley/loadtest";
+import { EndReason } from "@parley/proto/live";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { launchChromium } from "./browser.ts";
+import { startServer } from "./harness.ts";
+
+let server: ParleyServer;
+const browsers: Browser[] = [];
+
+beforeAll(async () => {
+  server = await startServer();
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(browsers.map((b) => b.close()));
+  await server?.close();
+});
+
+/** The finals on screen, in order: segment id and text. */
+const finals = (page: Page) =>
+  page.$$eval('[data-final="1"]', (els) =>
+    els.map((e) => ({ id: Number((e as HTMLElement).dataset.segment), text: e.textContent?.trim() ?? "" })),
+  );
+
+describe("the customer app reloaded mid-conversation", () => {
+  it("takes the same conversation up again: the transcript so far once, then new words, and its data code", async () => {
+    // Two recordings with a pause between: the first is transcribed before the reload.
+    const [a, b] = librivoxRecordings().sort((x, y) => y.seconds - x.seconds);
+    const work = mkdtempSync(path.join(tmpdir(), "parley-reload-"));
+    const wav = path.join(work, "talk.wav");
+    execFileSync("sox", [a!.wav, path.join(work, "a.wav"), "pad", "1", "3"]);
+    execFileSync("sox", [b!.wav, path.join(work, "b.wav"), "pad", "4", "3"]);
+    execFileSync("sox", [path.join(work, "a.wav"), path.join(work, "b.wav"), wav]);
+    const browser = await launchChromium({ microphoneWav: wav });
+    browsers.push(browser);
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/?store=demo&audio=raw&lang=en`);
+    await page.getByTestId("start").click();
+    await page.getByTestId("finish").waitFor({ timeout: 15_000 });
+    await page.locator('[data-final="1"]').first().waitFor({ timeout: 30_000 });
+    const before = await finals(page);
+    expect(server.sessions.size).toBe(1);
+    const [session] = server.sessions.all();
+
+    await page.reload();
+
+    // Taken up again, not started over: no consent screen, no second session, no error.
+    await page.getByTestId("finish").waitFor({ timeout: 20_000 });
+    await expect.poll(() => page.getByTestId("notice").count(), { timeout: 10_000 }).toBe(0);
+    expect(await page.getByTestId("consent").count()).toBe(0);
+    expect(await page.getByTestId("problem").count()).toBe(0);
+    expect(server.sessions.size).toBe(1);
+    expect(server.sessions.get(session!.id)).toBe(session);
+    expect(session!.ended).toBe(false);
+    // The transcript so far is back, each final once.
+    await expect.poll(async () => (await finals(page)).slice(0, before.length), { timeout: 10_000 }).toEqual(before);
+    const ids = (await finals(page)).map((f) => f.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The customer goes on: a new final arrives after the reload, in the same conversation.
+    const lastBefore = Math.max(...before.map((f) => f.id));
+    await expect
+      .poll(async () => (await finals(page)).filter((f) => f.id > lastBefore).length, { timeout: 40_000 })
+      .toBeGreaterThan(0);
+
+    // The end screen shows this conversation's data code (the records take it for this session).
+    await page.getByTestId("finish").click();
+    await page.getByTestId("thanks").waitFor({ timeout: 30_000 });
+    const dataCode = (await page.getByTestId("data-code").locator("code").textContent())?.trim() ?? "";
+    expect(dataCode).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+    const mine = await fetch(`${server.url}/api/customer/sessions/${session!.id}`, {
+      headers: { "x-parley-data-code": dataCode },
+    });
+    expect(mine.status).toBe(200);
+    expect(server.sessions.size).toBe(0);
+    // Ended: a reload now starts afresh (the conversation is not taken up again).
+    await page.reload();
+    await page.getByTestId("consent").waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId("problem").count()).toBe(0);
+  }, 150_000);
+
+  it("shows the data code and the reward of a conversation that ended before the page came back", async () => {
+    const browser = await launchChromium({
+      microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
+    });
+    browsers.push(browser);
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/?store=demo&lang=en`);
+    await page.getByTestId("start").click();
+    await page.getByTestId("finish").waitFor({ timeout: 15_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    await page.locator("[data-segment]").first().waitFor({ timeout: 30_000 });
+    // The tab goes away (a phone discards it in the background) for longer than the rejoin grace:
+    // the node ends the conversation meanwhile.
+    await page.goto("about:blank");
+    await expect.poll(() => session.hasOwner).toBe(false);
+    await server.sessions.end(session, EndReason.DISCONNECTED, true);
+    await page.goto(`${server.url}/?store=demo&lang=en`);
+    // Joining again is refused: the app says so, with the code to the customer's data and the reward decided.
+    await page
+      .getByTestId("problem")
+      .filter({ hasText: /ended and cannot be continued/ })
+      .waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId("data-code").textContent()).toMatch(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
+    await page.getByTestId("reward").waitFor({ timeout: 30_000 });
+    // Once: a reload now shows the consent screen alone.
+    await page.reload();
+    await page.getByTestId("consent").waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId("problem").count()).toBe(0);
+  }, 90_000);
+});

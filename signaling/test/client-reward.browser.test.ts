@@ -1,0 +1,61 @@
+// The reward on the end screen when the node's RewardUpdate does not reach the
+// app (a slow decision, the socket gone by then, the session ended during a
+// rejoin): the app asks the records API with the data code, and shows the
+// reward and "Get paid" once records decided it.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { LiveEvent } from "@parley/proto/live";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ParleyServer } from "../src/ParleyServer.ts";
+import { launchChromium } from "./browser.ts";
+import { startServer } from "./harness.ts";
+import { payEveryConversation, spokenFeedback } from "./rewardedFeedback.ts";
+
+let server: ParleyServer;
+let browser: Browser | undefined;
+const work = mkdtempSync(path.join(tmpdir(), "parley-client-reward-"));
+
+beforeAll(async () => {
+  server = await startServer();
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe("the reward on the end screen without the node's RewardUpdate", () => {
+  it("is read from the records, with the claim button, once they decided it", async () => {
+    await payEveryConversation(server);
+    const { wav, seconds } = spokenFeedback(work);
+
+    browser = await launchChromium({ microphoneWav: wav });
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/?store=demo&audio=raw&lang=en`);
+    await page.getByTestId("start").click();
+    await page.getByTestId("finish").waitFor({ timeout: 15_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    // The node decides the reward but its RewardUpdate never reaches the app.
+    const dropped: LiveEvent[] = [];
+    const publish = session.publishEvent;
+    (session as unknown as { publishEvent: (event: LiveEvent) => void }).publishEvent = (event) => {
+      if (event.kind.case === "reward") dropped.push(event);
+      else publish(event);
+    };
+    await page.locator('[data-final="1"]').first().waitFor({ timeout: 30_000 });
+    await page.waitForTimeout((seconds + 2) * 1000);
+    await page.getByTestId("finish").click();
+    await page.getByTestId("thanks").waitFor({ timeout: 30_000 });
+    await expect.poll(() => dropped.length, { timeout: 20_000 }).toBe(1);
+
+    // The records have it: the end screen shows it, with "Get paid", instead of "being calculated" for good.
+    const reward = page.getByTestId("reward");
+    await reward.waitFor({ timeout: 40_000 });
+    expect(await reward.getAttribute("data-amount-minor")).toBe("500");
+    expect(await reward.textContent()).toMatch(/You earned/);
+    await page.getByTestId("claim").waitFor({ timeout: 5_000 });
+    expect(await page.getByTestId("reward-pending").count()).toBe(0);
+    expect(await page.getByTestId("data-code").textContent()).toMatch(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
+  }, 120_000);
+});
