@@ -61,6 +61,14 @@ const receipt = params.get("receipt") ?? undefined;
 const CONSENT_VERSION = "2026-11-v1";
 /** A dropped socket tries to join again this many times (about 45 s with the back-off). */
 const REJOIN_ATTEMPTS = 14;
+/**
+ * How many times in a row the app sets its audio up again when the node's media went away under the
+ * setup (a media request answered NOT_FOUND: the node moved the media again, its MediaReset on the way).
+ */
+const MEDIA_SETUP_ATTEMPTS = 5;
+
+/** A media request answered "unknown": the media it named was replaced, the session lives on. */
+const mediaGone = (error: unknown) => error instanceof ServerError && error.code === ErrorCode.NOT_FOUND;
 /** After the conversation ends, how long the socket stays open for the reward decision (then records are asked). */
 const REWARD_WAIT_MS = 10_000;
 /**
@@ -378,12 +386,21 @@ export function App() {
     mediaReset = { again: false };
     setNotice(say("reconnectingAudio"));
     try {
+      let setups = 0;
       do {
         mediaReset.again = false;
         stopVoice();
         const mic = microphone;
         if (!mic) return; // hung up meanwhile
-        await openVoice(c, mic);
+        try {
+          await openVoice(c, mic);
+        } catch (error) {
+          // Moved again under this setup: its new media may not be ready yet (its MediaReset comes
+          // then), so wait a little, longer each time. An ended session closes the socket.
+          if (!mediaGone(error) || !c.open || ++setups >= MEDIA_SETUP_ATTEMPTS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** setups, 4_000)));
+          mediaReset.again = true;
+        }
       } while (mediaReset.again && c === connection && phase() === "live");
       clearNotice("reconnectingAudio");
     } catch (error) {
@@ -503,8 +520,9 @@ export function App() {
           // Joined but no audio: that socket is given up on, quietly (its close must not end the session).
           joined?.abandon();
           stopVoice(); // what openVoice got up before it failed
-          // The conversation is gone (ended, or its token expired): no point trying again.
-          if (error instanceof ServerError && error.code !== ErrorCode.UNAVAILABLE) {
+          // The conversation is gone (ended, or its token expired): no point trying again. (A media
+          // request's NOT_FOUND after the join succeeded is media moved under the setup: try again.)
+          if (error instanceof ServerError && error.code !== ErrorCode.UNAVAILABLE && !(joined && mediaGone(error))) {
             refusal = error;
             break;
           }

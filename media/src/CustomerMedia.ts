@@ -200,7 +200,7 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
       await entry.transport.connect({ dtlsParameters });
     } catch (error) {
       entry.connected = false;
-      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `cannot connect transport: ${(error as Error).message}`);
+      throw this.#refusal(entry.transport, `cannot connect transport: ${(error as Error).message}`);
     }
   }
 
@@ -218,7 +218,7 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     try {
       producer = await entry.transport.produce({ kind: "audio", rtpParameters });
     } catch (error) {
-      throw new ParleyError(ErrorCode.INVALID_ARGUMENT, `cannot produce: ${(error as Error).message}`);
+      throw this.#refusal(entry.transport, `cannot produce: ${(error as Error).message}`);
     }
     if (this.#closed || this.#producer) {
       producer.close();
@@ -334,6 +334,16 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     const entry = this.#transports.get(transportId);
     if (!entry) throw new ParleyError(ErrorCode.NOT_FOUND, `unknown transport ${transportId}`);
     return entry;
+  }
+
+  /**
+   * Why mediasoup refused a request: its media went away under it (the worker died, the media is
+   * being moved: NOT_FOUND, which the app answers by setting its media up again), else the
+   * client's parameters.
+   */
+  #refusal(transport: ms.WebRtcTransport, message: string): ParleyError {
+    if (this.#closed || transport.closed) return new ParleyError(ErrorCode.NOT_FOUND, "session media is closed");
+    return new ParleyError(ErrorCode.INVALID_ARGUMENT, message);
   }
 
   #assertOpen(): void {

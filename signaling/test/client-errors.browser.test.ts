@@ -88,7 +88,34 @@ describe("customer app errors", () => {
     expect(server.sessions.get(session!.id)).toBe(session);
     // Audio flows again on the new media.
     await expect.poll(() => session!.media?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
-  });
+    // Done: its recogniser is not left running under the tests that follow.
+    await p.getByTestId("finish").click();
+    await expect.poll(() => session!.ended, { timeout: 30_000 }).toBe(true);
+  }, 60_000);
+
+  it("keeps the conversation going when its media moves again while the app sets it up once more", async () => {
+    const p = await page({ microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav` });
+    await p.getByTestId("start").click();
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    const mediaBefore = session.media;
+    server.mediaPool.killWorker(server.mediaPool.describe()[0]!.pid);
+    // The app has set up its first transport on the new media (the node runs in this process: a turn
+    // of its loop at a time) when the replacement worker dies too: its next request names media gone.
+    while (session.media === mediaBefore || (session.media?.transportCount ?? 0) < 1)
+      await new Promise((resolve) => setImmediate(resolve));
+    const mediaBetween = session.media;
+    server.mediaPool.killWorker(server.mediaPool.describe()[0]!.pid);
+    await expect.poll(() => session.media !== mediaBetween, { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => session.media?.transportCount ?? 0, { timeout: 15_000 }).toBe(2);
+    await expect.poll(() => session.media?.audioStats?.packets ?? 0, { timeout: 15_000 }).toBeGreaterThan(10);
+    await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
+    expect(await p.getByTestId("problem").count()).toBe(0);
+    expect(session.ended).toBe(false);
+    // Done: its recogniser is not left running under the tests that follow.
+    await p.getByTestId("finish").click();
+    await expect.poll(() => session.ended, { timeout: 30_000 }).toBe(true);
+  }, 90_000);
 
   it("keeps the conversation going when the customer's connection drops: the app joins again and its audio flows", async () => {
     const { p, session } = await liveWithSockets();
