@@ -11,19 +11,9 @@ import { observeFinalScore } from "../../src/scoring/metrics.ts";
 import { OllamaClient } from "../../src/scoring/OllamaClient.ts";
 import { OllamaScorer } from "../../src/scoring/OllamaScorer.ts";
 import { type FeedbackScoreResult, type ScoringEngine, ScoringError } from "../../src/scoring/types.ts";
-import { histogramCount, metricValue } from "./fakes.ts";
+import { histogramCount, metricValue, REPLY, TEXT } from "./fakes.ts";
 import { OllamaProtocolServer, refusedPort } from "./ollama-protocol-server.ts";
 
-const TEXT = "the barista remembered my order but the card reader failed twice so i waited ten minutes";
-const REPLY = JSON.stringify({
-  specificity: 0.8,
-  actionability: 0.7,
-  sentiment: -0.4,
-  relevance: 0.95,
-  score: 78,
-  topics: ["service"],
-  hint: "say what made the wait long",
-});
 const logger = pino({ level: "silent" });
 const signal = () => new AbortController().signal;
 

@@ -12,19 +12,9 @@ import { type LlmRetryPolicy, OllamaClient } from "../../src/scoring/OllamaClien
 import { OllamaFollowUpPlanner } from "../../src/scoring/OllamaFollowUpPlanner.ts";
 import { OllamaScorer } from "../../src/scoring/OllamaScorer.ts";
 import type { ScoringError } from "../../src/scoring/types.ts";
-import { metricValue } from "./fakes.ts";
+import { metricValue, REPLY, TEXT } from "./fakes.ts";
 import { OllamaProtocolServer } from "./ollama-protocol-server.ts";
 
-const TEXT = "the barista remembered my order but the card reader failed twice so i waited ten minutes";
-const REPLY = JSON.stringify({
-  specificity: 0.8,
-  actionability: 0.7,
-  sentiment: -0.4,
-  relevance: 0.95,
-  score: 78,
-  topics: ["service"],
-  hint: "say what made the wait long",
-});
 const OLLAMA = "ollama:qwen2:0.5b";
 const logger = pino({ level: "silent" });
 const signal = () => new AbortController().signal;

@@ -81,6 +81,20 @@ export class DeferredEngine implements ScoringEngine {
 }
 
 /** Lets promise callbacks run. */
+/** Feedback with a detail, a problem and a wait, as the scoring tests send it. */
+export const TEXT = "the barista remembered my order but the card reader failed twice so i waited ten minutes";
+
+/** A model's well-formed answer to TEXT, as the Ollama test server sends it. */
+export const REPLY = JSON.stringify({
+  specificity: 0.8,
+  actionability: 0.7,
+  sentiment: -0.4,
+  relevance: 0.95,
+  score: 78,
+  topics: ["service"],
+  hint: "say what made the wait long",
+});
+
 export const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type Sample = { value: number; labels: Record<string, unknown>; metricName?: string };
