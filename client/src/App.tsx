@@ -355,7 +355,7 @@ export function App() {
    * opened again meanwhile (the old track ended during the setup) replaces the one it started with.
    */
   async function openVoice(c: Connection, mic: MediaStreamTrack) {
-    voice = await connectVoice(c, mic);
+    voice = await connectVoice(c, mic, (error) => mediaLost(c, error));
     if (microphone && microphone !== mic) await voice.replaceMicrophone(microphone);
     if (aiAudio) {
       aiAudio.srcObject = new MediaStream([voice.aiVoice]);
@@ -373,6 +373,19 @@ export function App() {
     };
     document.addEventListener("pointerdown", play);
     document.addEventListener("keydown", play);
+  }
+
+  /** ICE restarts did not bring a transport back: set the media up again on the same socket. */
+  function mediaLost(c: Connection, error: unknown) {
+    if (c !== connection || phase() !== "live" || rejoining()) return;
+    console.warn("audio connection lost:", error);
+    if (error instanceof ConnectionLost) {
+      // The node left the restart unanswered: as when it leaves a media setup unanswered, give
+      // that socket up and join again (a closed one joins again through its close handler).
+      if (!c.open) return;
+      c.abandon();
+      void rejoin();
+    } else void reconnectVoice();
   }
 
   /** The node moved the session's media to another worker: set the transports up again; the conversation goes on. */
@@ -470,6 +483,14 @@ export function App() {
           break;
         }
       }
+    };
+    // Open but carrying nothing (the network switched under it): no close will come for minutes.
+    c.onSilent = () => {
+      if (c !== connection) return;
+      c.abandon();
+      if (phase() === "ending" || phase() === "ended") rewardWaitOver?.();
+      else if (phase() === "starting") fail(say("connectionLost"));
+      else if (phase() === "live") void rejoin();
     };
     c.onClose = (code) => {
       // Only the current connection speaks for the session: one still joining fails its join instead.

@@ -39,12 +39,24 @@ const ABANDONED = 4100;
 const OPEN_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 
+/**
+ * A socket that brought nothing for QUIET_MS is pinged; one whose Pong does not come within
+ * PONG_TIMEOUT_MS is dead: after a network switch that dropped packets without a reset, it
+ * would stay open and silent for minutes (the node's own idle timeout is 60 s).
+ */
+const QUIET_MS = 8_000;
+const PONG_TIMEOUT_MS = 5_000;
+
 export class Connection {
   readonly #ws: WebSocket;
   readonly #pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void }>();
   #nextId = 1;
+  #lastHeardAt = Date.now();
+  #liveness: ReturnType<typeof setInterval> | undefined;
   onEvent: (event: LiveEvent) => void = () => {};
   onClose: (code: number, reason: string) => void = () => {};
+  /** The socket is open but carries nothing (no Pong in time): give it up and connect again. */
+  onSilent: () => void = () => {};
 
   static open(url: string): Promise<Connection> {
     return new Promise((resolve, reject) => {
@@ -69,8 +81,13 @@ export class Connection {
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
-    ws.onmessage = (e) => this.#onMessage(e.data as ArrayBuffer);
+    ws.onmessage = (e) => {
+      this.#lastHeardAt = Date.now();
+      this.#onMessage(e.data as ArrayBuffer);
+    };
+    this.#liveness = setInterval(() => this.#checkLiveness(), QUIET_MS / 2);
     ws.onclose = (e) => {
+      clearInterval(this.#liveness);
       for (const p of this.#pending.values()) p.reject(new ConnectionLost("lost"));
       this.#pending.clear();
       this.onClose(e.code, e.reason);
@@ -122,14 +139,28 @@ export class Connection {
     });
   }
 
+  /**
+   * Pings a socket quiet for QUIET_MS. Not while a request waits: its own timeout tells the same,
+   * and a Pong queued behind a slow request would be late for no fault of the network.
+   */
+  #checkLiveness(): void {
+    if (!this.open || this.#pending.size > 0 || Date.now() - this.#lastHeardAt < QUIET_MS) return;
+    this.request({ case: "ping", value: {} }, "pong", PONG_TIMEOUT_MS).catch((error: unknown) => {
+      if (error instanceof ConnectionLost && this.open) this.onSilent();
+    });
+  }
+
   close(): void {
+    clearInterval(this.#liveness);
     this.#ws.close(1000, "done");
   }
 
   /** Closes without telling anyone: a connection given up on must not end the session through its onClose. */
   abandon(): void {
+    clearInterval(this.#liveness);
     this.onEvent = () => {};
     this.onClose = () => {};
+    this.onSilent = () => {};
     this.#ws.close(ABANDONED, "abandoned");
   }
 

@@ -14,6 +14,7 @@ import { TransportDirection } from "@parley/proto/ws";
 import { Device } from "mediasoup-client";
 import type { Transport } from "mediasoup-client/types";
 import type { Connection } from "./connection.ts";
+import { restartIceWhenLost } from "./iceRestart.ts";
 
 export class MicrophoneDeniedError extends Error {}
 export class NoMicrophoneError extends Error {}
@@ -45,16 +46,24 @@ export interface VoiceLink {
   stop(): void;
 }
 
-/** Microphone up, the AI's voice down: one Device, a send and a receive transport. */
-export async function connectVoice(connection: Connection, microphone: MediaStreamTrack): Promise<VoiceLink> {
+/**
+ * Microphone up, the AI's voice down: one Device, a send and a receive transport. A transport
+ * that loses its network is restarted (ICE); `onMediaLost` is told when that does not bring it back.
+ */
+export async function connectVoice(
+  connection: Connection,
+  microphone: MediaStreamTrack,
+  onMediaLost: (error: unknown) => void,
+): Promise<VoiceLink> {
   const caps = await connection.request({ case: "getRouterRtpCapabilities", value: {} }, "routerRtpCapabilities");
   const device = new Device();
   await device.load({ routerRtpCapabilities: rtpCapabilitiesFromProto(caps) });
   if (!device.canProduce("audio")) throw new Error("this browser cannot send audio to the server");
-  const { replaceTrack, stop: stopSending } = await startSending(connection, device, microphone);
+  const link = { connection, device, onMediaLost };
+  const { replaceTrack, stop: stopSending } = await startSending(link, microphone);
   let received: Awaited<ReturnType<typeof receiveAiVoice>>;
   try {
-    received = await receiveAiVoice(connection, device);
+    received = await receiveAiVoice(link);
   } catch (error) {
     stopSending(); // its peer connection would outlive the failed attempt
     throw error;
@@ -70,8 +79,18 @@ export async function connectVoice(connection: Connection, microphone: MediaStre
   };
 }
 
-/** A server transport in one direction, mirrored in the Device; DTLS connects on first use. */
-async function openTransport(connection: Connection, device: Device, direction: TransportDirection) {
+/** What each transport of one voice link is set up with. */
+interface Link {
+  connection: Connection;
+  device: Device;
+  onMediaLost: (error: unknown) => void;
+}
+
+/**
+ * A server transport in one direction, mirrored in the Device; DTLS connects on first use, and
+ * ICE restarts when the browser's network changes.
+ */
+async function openTransport({ connection, device, onMediaLost }: Link, direction: TransportDirection) {
   const created = await connection.request({ case: "createTransport", value: { direction } }, "transportCreated");
   const options = {
     id: created.id,
@@ -92,6 +111,13 @@ async function openTransport(connection: Connection, device: Device, direction: 
       )
       .then(() => callback(), errback);
   });
+  restartIceWhenLost(transport, {
+    newIceParameters: async (transportId) => {
+      const restarted = await connection.request({ case: "restartIce", value: { transportId } }, "iceRestarted");
+      return iceParametersFromProto(restarted.iceParameters);
+    },
+    onGiveUp: onMediaLost,
+  });
   return transport;
 }
 
@@ -105,8 +131,9 @@ async function onTransport<T>(transport: Transport, setUp: () => Promise<T>): Pr
   }
 }
 
-async function receiveAiVoice(connection: Connection, device: Device) {
-  const transport = await openTransport(connection, device, TransportDirection.RECV);
+async function receiveAiVoice(link: Link) {
+  const { connection, device } = link;
+  const transport = await openTransport(link, TransportDirection.RECV);
   return onTransport(transport, async () => {
     const consumed = await connection.request(
       {
@@ -132,8 +159,9 @@ async function receiveAiVoice(connection: Connection, device: Device) {
   });
 }
 
-async function startSending(connection: Connection, device: Device, track: MediaStreamTrack) {
-  const transport = await openTransport(connection, device, TransportDirection.SEND);
+async function startSending(link: Link, track: MediaStreamTrack) {
+  const { connection } = link;
+  const transport = await openTransport(link, TransportDirection.SEND);
   return onTransport(transport, async () => {
     transport.on("produce", ({ kind, rtpParameters }, callback, errback) => {
       connection

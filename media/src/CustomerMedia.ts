@@ -204,6 +204,20 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
     }
   }
 
+  /**
+   * New ICE credentials for a transport whose browser changed networks: it gathers candidates
+   * on the new one and connects with them; the transport, its producer or consumer stay.
+   */
+  async restartIce(transportId: string): Promise<ms.IceParameters> {
+    this.#assertOpen();
+    const entry = this.#transport(transportId);
+    try {
+      return await entry.transport.restartIce();
+    } catch (error) {
+      throw this.#refusal(entry.transport, `cannot restart ICE: ${(error as Error).message}`);
+    }
+  }
+
   /** Accepts the customer's microphone and starts turning it into PCM. */
   async produce(transportId: string, kind: string, rtpParameters: ms.RtpParameters): Promise<ms.Producer> {
     this.#assertOpen();

@@ -8,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
-import { endWhileAway, holdMicrophones, holdSockets } from "./pageSockets.ts";
+import {
+  endWhileAway,
+  holdMicrophones,
+  holdPeerConnections,
+  holdSockets,
+  reportConnectionState,
+  sentMessages,
+  silenceSocket,
+} from "./pageSockets.ts";
 
 let server: ParleyServer;
 const browsers: Browser[] = [];
@@ -39,6 +47,7 @@ async function liveWithSockets() {
   browsers.push(browser);
   const p = await browser.newPage();
   await holdSockets(p);
+  await holdPeerConnections(p);
   await p.goto(`${server.url}/?store=demo`);
   await p.getByTestId("start").click();
   await p.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
@@ -267,6 +276,53 @@ describe("customer app errors", () => {
     expect(await p.getByTestId("notice").count()).toBe(0);
     await expect.poll(() => session.ended).toBe(true);
   }, 60_000);
+
+  it("notices a connection left open and silent by a network switch, and joins again", async () => {
+    const { p, session } = await liveWithSockets();
+    const mediaBefore = session.media;
+    await expect.poll(() => mediaBefore?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
+    const socketsBefore = await p.evaluate(() => (window as unknown as { sockets: WebSocket[] }).sockets.length);
+    // Wi-Fi given up for mobile data: the socket stays open, and nothing passes either way.
+    await silenceSocket(p);
+    // Its ping goes unanswered: the app gives it up and joins again; fresh media, audio flows.
+    await expect
+      .poll(() => session.media !== mediaBefore && (session.media?.audioStats?.packets ?? 0) > 10, { timeout: 45_000 })
+      .toBe(true);
+    const messages = await sentMessages(p);
+    expect(messages.some((m) => m.kind.case === "ping")).toBe(true);
+    expect(await p.evaluate(() => (window as unknown as { sockets: WebSocket[] }).sockets.length)).toBeGreaterThan(
+      socketsBefore,
+    );
+    await p.getByTestId("finish").waitFor({ timeout: 10_000 });
+    expect(await p.getByTestId("problem").count()).toBe(0);
+    expect(session.ended).toBe(false);
+  }, 90_000);
+
+  it("restarts ICE when its audio's network fails, keeping its media, socket and conversation", async () => {
+    const { p, session } = await liveWithSockets();
+    const media = session.media!;
+    await expect.poll(() => media.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
+    const produce = (await sentMessages(p)).find((m) => m.kind.case === "produce");
+    const sendTransportId = produce?.kind.case === "produce" ? produce.kind.value.transportId : "";
+    // The send transport's peer connection says it failed, as after a switch of networks.
+    await reportConnectionState(p, "send", "failed");
+    // The app asks the node for new ICE credentials and restarts ICE with them (a real restart).
+    const restarts = async () =>
+      (await sentMessages(p)).filter(
+        (m) => m.kind.case === "restartIce" && m.kind.value.transportId === sendTransportId,
+      ).length;
+    await expect.poll(restarts, { timeout: 15_000 }).toBe(1);
+    await reportConnectionState(p, "send", undefined);
+    const packets = media.audioStats?.packets ?? 0;
+    await expect.poll(() => media.audioStats?.packets ?? 0, { timeout: 15_000 }).toBeGreaterThan(packets + 10);
+    // The same media and socket: no setup from scratch, no rejoin, and no second restart.
+    expect(session.media).toBe(media);
+    expect(await p.evaluate(() => (window as unknown as { sockets: WebSocket[] }).sockets.length)).toBe(1);
+    expect(await restarts()).toBe(1);
+    expect(await p.getByTestId("problem").count()).toBe(0);
+    expect(await p.getByTestId("notice").count()).toBe(0);
+    expect(session.ended).toBe(false);
+  }, 90_000);
 
   it("keeps the data code on screen when the conversation ended while the customer was away", async () => {
     const { p, session } = await liveWithSockets();

@@ -203,6 +203,39 @@ describe("WebSocket protocol errors", () => {
     socket.close();
   });
 
+  it("answers a ping with a pong, joined or not, in order with the requests before it", async () => {
+    const socket = await TestSocket.open(server);
+    expect((await socket.request({ case: "ping", value: {} })).case).toBe("pong");
+    const { socket: customer } = await joined();
+    expect((await customer.request({ case: "ping", value: {} })).case).toBe("pong");
+    socket.close();
+    customer.close();
+  });
+
+  it("restarts ICE on a transport of the session's own with fresh credentials, and refuses any other", async () => {
+    const { socket } = await joined();
+    const created = await socket.request({ case: "createTransport", value: { direction: TransportDirection.SEND } });
+    if (created.case !== "transportCreated") throw new Error(`got ${created.case}`);
+    const restarted = await socket.request({ case: "restartIce", value: { transportId: created.value.id } });
+    if (restarted.case !== "iceRestarted") throw new Error(`got ${restarted.case}`);
+    const before = created.value.iceParameters!;
+    const after = restarted.value.iceParameters!;
+    expect(after.usernameFragment).not.toBe(before.usernameFragment);
+    expect(after.password).not.toBe(before.password);
+    expect(after.iceLite).toBe(true);
+    // Another session's transport is as unknown to this one as a made-up id.
+    const { socket: other } = await joined();
+    const theirs = await other.request({ case: "restartIce", value: { transportId: created.value.id } });
+    expect(errorOf(theirs).code).toBe(ErrorCode.NOT_FOUND);
+    expect(errorOf(await socket.request({ case: "restartIce", value: { transportId: "nope" } })).code).toBe(
+      ErrorCode.NOT_FOUND,
+    );
+    const stranger = await TestSocket.open(server);
+    const early = await stranger.request({ case: "restartIce", value: { transportId: "x" } });
+    expect(errorOf(early).code).toBe(ErrorCode.OUT_OF_ORDER);
+    for (const s of [socket, other, stranger]) s.close();
+  });
+
   it("keeps the conversation for a customer whose socket dropped and who joins again in time", async () => {
     const { token, sessionId } = await createSession(server);
     const first = await TestSocket.open(server);

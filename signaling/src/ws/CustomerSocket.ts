@@ -250,6 +250,7 @@ export class CustomerSocket implements SessionOwner {
     const kind = message.kind;
     if (kind.case === undefined) throw new ParleyError(ErrorCode.UNKNOWN_MESSAGE, "unknown or empty message");
     if (kind.case === "join") return this.#join(kind.value.token);
+    if (kind.case === "ping") return { case: "pong", value: { $typeName: "parley.ws.v1.Pong" } };
     const session = this.#session;
     if (!session) throw new ParleyError(ErrorCode.OUT_OF_ORDER, `join before ${kind.case}`);
     if (session.ended || !session.isOwner(this))
@@ -302,6 +303,14 @@ export class CustomerSocket implements SessionOwner {
             kind: consumer.kind,
             rtpParameters: rtpParametersToProto(consumer.rtpParameters),
           },
+        };
+      }
+      case "restartIce": {
+        const iceParameters = await media.restartIce(kind.value.transportId);
+        session.logger.info({ transportId: kind.value.transportId }, "ICE restarted");
+        return {
+          case: "iceRestarted",
+          value: { $typeName: "parley.ws.v1.IceRestarted", iceParameters: iceParametersToProto(iceParameters) },
         };
       }
       case "resumeConsumer":

@@ -17,7 +17,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file parley/ws/v1/ws.proto.
  */
 export const file_parley_ws_v1_ws: GenFile = /*@__PURE__*/
-  fileDesc("ChVwYXJsZXkvd3MvdjEvd3MucHJvdG8SDHBhcmxleS53cy52MSLkAwoNQ2xpZW50TWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgNEiIKBGpvaW4YAiABKAsyEi5wYXJsZXkud3MudjEuSm9pbkgAEk0KG2dldF9yb3V0ZXJfcnRwX2NhcGFiaWxpdGllcxgDIAEoCzImLnBhcmxleS53cy52MS5HZXRSb3V0ZXJSdHBDYXBhYmlsaXRpZXNIABI5ChBjcmVhdGVfdHJhbnNwb3J0GAQgASgLMh0ucGFybGV5LndzLnYxLkNyZWF0ZVRyYW5zcG9ydEgAEjsKEWNvbm5lY3RfdHJhbnNwb3J0GAUgASgLMh4ucGFybGV5LndzLnYxLkNvbm5lY3RUcmFuc3BvcnRIABIoCgdwcm9kdWNlGAYgASgLMhUucGFybGV5LndzLnYxLlByb2R1Y2VIABIvCgtlbmRfc2Vzc2lvbhgHIAEoCzIYLnBhcmxleS53cy52MS5FbmRTZXNzaW9uSAASOAoQY29uc3VtZV9haV92b2ljZRgIIAEoCzIcLnBhcmxleS53cy52MS5Db25zdW1lQWlWb2ljZUgAEjcKD3Jlc3VtZV9jb25zdW1lchgJIAEoCzIcLnBhcmxleS53cy52MS5SZXN1bWVDb25zdW1lckgAQgYKBGtpbmQibwoNU2VydmVyTWVzc2FnZRIqCghyZXNwb25zZRgBIAEoCzIWLnBhcmxleS53cy52MS5SZXNwb25zZUgAEioKBWV2ZW50GAIgASgLMhkucGFybGV5LmxpdmUudjEuTGl2ZUV2ZW50SABCBgoEa2luZCKAAQoFRXJyb3ISJQoEY29kZRgBIAEoDjIXLnBhcmxleS53cy52MS5FcnJvckNvZGUSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgSFgoOcmV0cnlfYWZ0ZXJfbXMYBCABKA0SFAoMcmVkaXJlY3RfdXJsGAUgASgJIv4DCghSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgNEiQKBWVycm9yGAIgASgLMhMucGFybGV5LndzLnYxLkVycm9ySAASJgoGam9pbmVkGAMgASgLMhQucGFybGV5LndzLnYxLkpvaW5lZEgAEkAKF3JvdXRlcl9ydHBfY2FwYWJpbGl0aWVzGAQgASgLMh0ucGFybGV5LndzLnYxLlJ0cENhcGFiaWxpdGllc0gAEjsKEXRyYW5zcG9ydF9jcmVhdGVkGAUgASgLMh4ucGFybGV5LndzLnYxLlRyYW5zcG9ydENyZWF0ZWRIABI/ChN0cmFuc3BvcnRfY29ubmVjdGVkGAYgASgLMiAucGFybGV5LndzLnYxLlRyYW5zcG9ydENvbm5lY3RlZEgAEioKCHByb2R1Y2VkGAcgASgLMhYucGFybGV5LndzLnYxLlByb2R1Y2VkSAASMwoNc2Vzc2lvbl9lbmRlZBgIIAEoCzIaLnBhcmxleS53cy52MS5TZXNzaW9uRW5kZWRIABIqCghjb25zdW1lZBgJIAEoCzIWLnBhcmxleS53cy52MS5Db25zdW1lZEgAEjkKEGNvbnN1bWVyX3Jlc3VtZWQYCiABKAsyHS5wYXJsZXkud3MudjEuQ29uc3VtZXJSZXN1bWVkSABCCAoGcmVzdWx0IhUKBEpvaW4SDQoFdG9rZW4YASABKAkiHAoGSm9pbmVkEhIKCnNlc3Npb25faWQYASABKAkiGgoYR2V0Um91dGVyUnRwQ2FwYWJpbGl0aWVzIkYKD0NyZWF0ZVRyYW5zcG9ydBIzCglkaXJlY3Rpb24YASABKA4yIC5wYXJsZXkud3MudjEuVHJhbnNwb3J0RGlyZWN0aW9uIr4BChBUcmFuc3BvcnRDcmVhdGVkEgoKAmlkGAEgASgJEjMKDmljZV9wYXJhbWV0ZXJzGAIgASgLMhsucGFybGV5LndzLnYxLkljZVBhcmFtZXRlcnMSMgoOaWNlX2NhbmRpZGF0ZXMYAyADKAsyGi5wYXJsZXkud3MudjEuSWNlQ2FuZGlkYXRlEjUKD2R0bHNfcGFyYW1ldGVycxgEIAEoCzIcLnBhcmxleS53cy52MS5EdGxzUGFyYW1ldGVycyJfChBDb25uZWN0VHJhbnNwb3J0EhQKDHRyYW5zcG9ydF9pZBgBIAEoCRI1Cg9kdGxzX3BhcmFtZXRlcnMYAiABKAsyHC5wYXJsZXkud3MudjEuRHRsc1BhcmFtZXRlcnMiFAoSVHJhbnNwb3J0Q29ubmVjdGVkImIKB1Byb2R1Y2USFAoMdHJhbnNwb3J0X2lkGAEgASgJEgwKBGtpbmQYAiABKAkSMwoOcnRwX3BhcmFtZXRlcnMYAyABKAsyGy5wYXJsZXkud3MudjEuUnRwUGFyYW1ldGVycyIfCghQcm9kdWNlZBITCgtwcm9kdWNlcl9pZBgBIAEoCSJfCg5Db25zdW1lQWlWb2ljZRIUCgx0cmFuc3BvcnRfaWQYASABKAkSNwoQcnRwX2NhcGFiaWxpdGllcxgCIAEoCzIdLnBhcmxleS53cy52MS5SdHBDYXBhYmlsaXRpZXMidwoIQ29uc3VtZWQSEwoLY29uc3VtZXJfaWQYASABKAkSEwoLcHJvZHVjZXJfaWQYAiABKAkSDAoEa2luZBgDIAEoCRIzCg5ydHBfcGFyYW1ldGVycxgEIAEoCzIbLnBhcmxleS53cy52MS5SdHBQYXJhbWV0ZXJzIiUKDlJlc3VtZUNvbnN1bWVyEhMKC2NvbnN1bWVyX2lkGAEgASgJIhEKD0NvbnN1bWVyUmVzdW1lZCIMCgpFbmRTZXNzaW9uIg4KDFNlc3Npb25FbmRlZCJOCg1JY2VQYXJhbWV0ZXJzEhkKEXVzZXJuYW1lX2ZyYWdtZW50GAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEhAKCGljZV9saXRlGAMgASgIIoUBCgxJY2VDYW5kaWRhdGUSEgoKZm91bmRhdGlvbhgBIAEoCRIQCghwcmlvcml0eRgCIAEoDRIPCgdhZGRyZXNzGAMgASgJEhAKCHByb3RvY29sGAQgASgJEgwKBHBvcnQYBSABKA0SDAoEdHlwZRgGIAEoCRIQCgh0Y3BfdHlwZRgHIAEoCSIzCg9EdGxzRmluZ2VycHJpbnQSEQoJYWxnb3JpdGhtGAEgASgJEg0KBXZhbHVlGAIgASgJIlMKDkR0bHNQYXJhbWV0ZXJzEgwKBHJvbGUYASABKAkSMwoMZmluZ2VycHJpbnRzGAIgAygLMh0ucGFybGV5LndzLnYxLkR0bHNGaW5nZXJwcmludCIvCgxSdGNwRmVlZGJhY2sSDAoEdHlwZRgBIAEoCRIRCglwYXJhbWV0ZXIYAiABKAki2wEKElJ0cENvZGVjQ2FwYWJpbGl0eRIMCgRraW5kGAEgASgJEhEKCW1pbWVfdHlwZRgCIAEoCRIeChZwcmVmZXJyZWRfcGF5bG9hZF90eXBlGAMgASgNEhIKCmNsb2NrX3JhdGUYBCABKA0SEAoIY2hhbm5lbHMYBSABKA0SKwoKcGFyYW1ldGVycxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSMQoNcnRjcF9mZWVkYmFjaxgHIAMoCzIaLnBhcmxleS53cy52MS5SdGNwRmVlZGJhY2sicwoSUnRwSGVhZGVyRXh0ZW5zaW9uEgwKBGtpbmQYASABKAkSCwoDdXJpGAIgASgJEhQKDHByZWZlcnJlZF9pZBgDIAEoDRIZChFwcmVmZXJyZWRfZW5jcnlwdBgEIAEoCBIRCglkaXJlY3Rpb24YBSABKAkigAEKD1J0cENhcGFiaWxpdGllcxIwCgZjb2RlY3MYASADKAsyIC5wYXJsZXkud3MudjEuUnRwQ29kZWNDYXBhYmlsaXR5EjsKEWhlYWRlcl9leHRlbnNpb25zGAIgAygLMiAucGFybGV5LndzLnYxLlJ0cEhlYWRlckV4dGVuc2lvbiLDAQoSUnRwQ29kZWNQYXJhbWV0ZXJzEhEKCW1pbWVfdHlwZRgBIAEoCRIUCgxwYXlsb2FkX3R5cGUYAiABKA0SEgoKY2xvY2tfcmF0ZRgDIAEoDRIQCghjaGFubmVscxgEIAEoDRIrCgpwYXJhbWV0ZXJzGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIxCg1ydGNwX2ZlZWRiYWNrGAYgAygLMhoucGFybGV5LndzLnYxLlJ0Y3BGZWVkYmFjayJ1ChxSdHBIZWFkZXJFeHRlbnNpb25QYXJhbWV0ZXJzEgsKA3VyaRgBIAEoCRIKCgJpZBgCIAEoDRIPCgdlbmNyeXB0GAMgASgIEisKCnBhcmFtZXRlcnMYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IvoBChVSdHBFbmNvZGluZ1BhcmFtZXRlcnMSEQoEc3NyYxgBIAEoDUgAiAEBEgsKA3JpZBgCIAEoCRIfChJjb2RlY19wYXlsb2FkX3R5cGUYAyABKA1IAYgBARIVCghydHhfc3NyYxgEIAEoDUgCiAEBEhAKA2R0eBgFIAEoCEgDiAEBEhgKEHNjYWxhYmlsaXR5X21vZGUYBiABKAkSGAoLbWF4X2JpdHJhdGUYByABKA1IBIgBAUIHCgVfc3NyY0IVChNfY29kZWNfcGF5bG9hZF90eXBlQgsKCV9ydHhfc3NyY0IGCgRfZHR4Qg4KDF9tYXhfYml0cmF0ZSJLCg5SdGNwUGFyYW1ldGVycxINCgVjbmFtZRgBIAEoCRIZCgxyZWR1Y2VkX3NpemUYAiABKAhIAIgBAUIPCg1fcmVkdWNlZF9zaXplIvkBCg1SdHBQYXJhbWV0ZXJzEgsKA21pZBgBIAEoCRIwCgZjb2RlY3MYAiADKAsyIC5wYXJsZXkud3MudjEuUnRwQ29kZWNQYXJhbWV0ZXJzEkUKEWhlYWRlcl9leHRlbnNpb25zGAMgAygLMioucGFybGV5LndzLnYxLlJ0cEhlYWRlckV4dGVuc2lvblBhcmFtZXRlcnMSNgoJZW5jb2RpbmdzGAQgAygLMiMucGFybGV5LndzLnYxLlJ0cEVuY29kaW5nUGFyYW1ldGVycxIqCgRydGNwGAUgASgLMhwucGFybGV5LndzLnYxLlJ0Y3BQYXJhbWV0ZXJzKqEDCglFcnJvckNvZGUSGgoWRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEhgKFEVSUk9SX0NPREVfQkFEX0ZSQU1FEAESHgoaRVJST1JfQ09ERV9VTktOT1dOX01FU1NBR0UQAhIbChdFUlJPUl9DT0RFX09VVF9PRl9PUkRFUhADEh4KGkVSUk9SX0NPREVfVU5BVVRIRU5USUNBVEVEEAQSGAoURVJST1JfQ09ERV9OT1RfRk9VTkQQBRIdChlFUlJPUl9DT0RFX0FMUkVBRFlfRVhJU1RTEAYSHwobRVJST1JfQ09ERV9JTlZBTElEX0FSR1VNRU5UEAcSGgoWRVJST1JfQ09ERV9VTkFWQUlMQUJMRRAIEhcKE0VSUk9SX0NPREVfSU5URVJOQUwQCRIYChRFUlJPUl9DT0RFX1RPT19MQVJHRRAKEhsKF0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEAsSIAocRVJST1JfQ09ERV9QRVJNSVNTSU9OX0RFTklFRBAMEhkKFUVSUk9SX0NPREVfV1JPTkdfTk9ERRANKnUKElRyYW5zcG9ydERpcmVjdGlvbhIjCh9UUkFOU1BPUlRfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASHAoYVFJBTlNQT1JUX0RJUkVDVElPTl9TRU5EEAESHAoYVFJBTlNQT1JUX0RJUkVDVElPTl9SRUNWEAJiBnByb3RvMw", [file_google_protobuf_struct, file_parley_live_v1_live]);
+  fileDesc("ChVwYXJsZXkvd3MvdjEvd3MucHJvdG8SDHBhcmxleS53cy52MSK5BAoNQ2xpZW50TWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgNEiIKBGpvaW4YAiABKAsyEi5wYXJsZXkud3MudjEuSm9pbkgAEk0KG2dldF9yb3V0ZXJfcnRwX2NhcGFiaWxpdGllcxgDIAEoCzImLnBhcmxleS53cy52MS5HZXRSb3V0ZXJSdHBDYXBhYmlsaXRpZXNIABI5ChBjcmVhdGVfdHJhbnNwb3J0GAQgASgLMh0ucGFybGV5LndzLnYxLkNyZWF0ZVRyYW5zcG9ydEgAEjsKEWNvbm5lY3RfdHJhbnNwb3J0GAUgASgLMh4ucGFybGV5LndzLnYxLkNvbm5lY3RUcmFuc3BvcnRIABIoCgdwcm9kdWNlGAYgASgLMhUucGFybGV5LndzLnYxLlByb2R1Y2VIABIvCgtlbmRfc2Vzc2lvbhgHIAEoCzIYLnBhcmxleS53cy52MS5FbmRTZXNzaW9uSAASOAoQY29uc3VtZV9haV92b2ljZRgIIAEoCzIcLnBhcmxleS53cy52MS5Db25zdW1lQWlWb2ljZUgAEjcKD3Jlc3VtZV9jb25zdW1lchgJIAEoCzIcLnBhcmxleS53cy52MS5SZXN1bWVDb25zdW1lckgAEiIKBHBpbmcYCiABKAsyEi5wYXJsZXkud3MudjEuUGluZ0gAEi8KC3Jlc3RhcnRfaWNlGAsgASgLMhgucGFybGV5LndzLnYxLlJlc3RhcnRJY2VIAEIGCgRraW5kIm8KDVNlcnZlck1lc3NhZ2USKgoIcmVzcG9uc2UYASABKAsyFi5wYXJsZXkud3MudjEuUmVzcG9uc2VIABIqCgVldmVudBgCIAEoCzIZLnBhcmxleS5saXZlLnYxLkxpdmVFdmVudEgAQgYKBGtpbmQigAEKBUVycm9yEiUKBGNvZGUYASABKA4yFy5wYXJsZXkud3MudjEuRXJyb3JDb2RlEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIEhYKDnJldHJ5X2FmdGVyX21zGAQgASgNEhQKDHJlZGlyZWN0X3VybBgFIAEoCSLXBAoIUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoDRIkCgVlcnJvchgCIAEoCzITLnBhcmxleS53cy52MS5FcnJvckgAEiYKBmpvaW5lZBgDIAEoCzIULnBhcmxleS53cy52MS5Kb2luZWRIABJAChdyb3V0ZXJfcnRwX2NhcGFiaWxpdGllcxgEIAEoCzIdLnBhcmxleS53cy52MS5SdHBDYXBhYmlsaXRpZXNIABI7ChF0cmFuc3BvcnRfY3JlYXRlZBgFIAEoCzIeLnBhcmxleS53cy52MS5UcmFuc3BvcnRDcmVhdGVkSAASPwoTdHJhbnNwb3J0X2Nvbm5lY3RlZBgGIAEoCzIgLnBhcmxleS53cy52MS5UcmFuc3BvcnRDb25uZWN0ZWRIABIqCghwcm9kdWNlZBgHIAEoCzIWLnBhcmxleS53cy52MS5Qcm9kdWNlZEgAEjMKDXNlc3Npb25fZW5kZWQYCCABKAsyGi5wYXJsZXkud3MudjEuU2Vzc2lvbkVuZGVkSAASKgoIY29uc3VtZWQYCSABKAsyFi5wYXJsZXkud3MudjEuQ29uc3VtZWRIABI5ChBjb25zdW1lcl9yZXN1bWVkGAogASgLMh0ucGFybGV5LndzLnYxLkNvbnN1bWVyUmVzdW1lZEgAEiIKBHBvbmcYCyABKAsyEi5wYXJsZXkud3MudjEuUG9uZ0gAEjMKDWljZV9yZXN0YXJ0ZWQYDCABKAsyGi5wYXJsZXkud3MudjEuSWNlUmVzdGFydGVkSABCCAoGcmVzdWx0IhUKBEpvaW4SDQoFdG9rZW4YASABKAkiHAoGSm9pbmVkEhIKCnNlc3Npb25faWQYASABKAkiGgoYR2V0Um91dGVyUnRwQ2FwYWJpbGl0aWVzIkYKD0NyZWF0ZVRyYW5zcG9ydBIzCglkaXJlY3Rpb24YASABKA4yIC5wYXJsZXkud3MudjEuVHJhbnNwb3J0RGlyZWN0aW9uIr4BChBUcmFuc3BvcnRDcmVhdGVkEgoKAmlkGAEgASgJEjMKDmljZV9wYXJhbWV0ZXJzGAIgASgLMhsucGFybGV5LndzLnYxLkljZVBhcmFtZXRlcnMSMgoOaWNlX2NhbmRpZGF0ZXMYAyADKAsyGi5wYXJsZXkud3MudjEuSWNlQ2FuZGlkYXRlEjUKD2R0bHNfcGFyYW1ldGVycxgEIAEoCzIcLnBhcmxleS53cy52MS5EdGxzUGFyYW1ldGVycyJfChBDb25uZWN0VHJhbnNwb3J0EhQKDHRyYW5zcG9ydF9pZBgBIAEoCRI1Cg9kdGxzX3BhcmFtZXRlcnMYAiABKAsyHC5wYXJsZXkud3MudjEuRHRsc1BhcmFtZXRlcnMiFAoSVHJhbnNwb3J0Q29ubmVjdGVkImIKB1Byb2R1Y2USFAoMdHJhbnNwb3J0X2lkGAEgASgJEgwKBGtpbmQYAiABKAkSMwoOcnRwX3BhcmFtZXRlcnMYAyABKAsyGy5wYXJsZXkud3MudjEuUnRwUGFyYW1ldGVycyIfCghQcm9kdWNlZBITCgtwcm9kdWNlcl9pZBgBIAEoCSJfCg5Db25zdW1lQWlWb2ljZRIUCgx0cmFuc3BvcnRfaWQYASABKAkSNwoQcnRwX2NhcGFiaWxpdGllcxgCIAEoCzIdLnBhcmxleS53cy52MS5SdHBDYXBhYmlsaXRpZXMidwoIQ29uc3VtZWQSEwoLY29uc3VtZXJfaWQYASABKAkSEwoLcHJvZHVjZXJfaWQYAiABKAkSDAoEa2luZBgDIAEoCRIzCg5ydHBfcGFyYW1ldGVycxgEIAEoCzIbLnBhcmxleS53cy52MS5SdHBQYXJhbWV0ZXJzIiUKDlJlc3VtZUNvbnN1bWVyEhMKC2NvbnN1bWVyX2lkGAEgASgJIhEKD0NvbnN1bWVyUmVzdW1lZCIMCgpFbmRTZXNzaW9uIgYKBFBpbmciBgoEUG9uZyIiCgpSZXN0YXJ0SWNlEhQKDHRyYW5zcG9ydF9pZBgBIAEoCSJDCgxJY2VSZXN0YXJ0ZWQSMwoOaWNlX3BhcmFtZXRlcnMYASABKAsyGy5wYXJsZXkud3MudjEuSWNlUGFyYW1ldGVycyIOCgxTZXNzaW9uRW5kZWQiTgoNSWNlUGFyYW1ldGVycxIZChF1c2VybmFtZV9mcmFnbWVudBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCRIQCghpY2VfbGl0ZRgDIAEoCCKFAQoMSWNlQ2FuZGlkYXRlEhIKCmZvdW5kYXRpb24YASABKAkSEAoIcHJpb3JpdHkYAiABKA0SDwoHYWRkcmVzcxgDIAEoCRIQCghwcm90b2NvbBgEIAEoCRIMCgRwb3J0GAUgASgNEgwKBHR5cGUYBiABKAkSEAoIdGNwX3R5cGUYByABKAkiMwoPRHRsc0ZpbmdlcnByaW50EhEKCWFsZ29yaXRobRgBIAEoCRINCgV2YWx1ZRgCIAEoCSJTCg5EdGxzUGFyYW1ldGVycxIMCgRyb2xlGAEgASgJEjMKDGZpbmdlcnByaW50cxgCIAMoCzIdLnBhcmxleS53cy52MS5EdGxzRmluZ2VycHJpbnQiLwoMUnRjcEZlZWRiYWNrEgwKBHR5cGUYASABKAkSEQoJcGFyYW1ldGVyGAIgASgJItsBChJSdHBDb2RlY0NhcGFiaWxpdHkSDAoEa2luZBgBIAEoCRIRCgltaW1lX3R5cGUYAiABKAkSHgoWcHJlZmVycmVkX3BheWxvYWRfdHlwZRgDIAEoDRISCgpjbG9ja19yYXRlGAQgASgNEhAKCGNoYW5uZWxzGAUgASgNEisKCnBhcmFtZXRlcnMYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjEKDXJ0Y3BfZmVlZGJhY2sYByADKAsyGi5wYXJsZXkud3MudjEuUnRjcEZlZWRiYWNrInMKElJ0cEhlYWRlckV4dGVuc2lvbhIMCgRraW5kGAEgASgJEgsKA3VyaRgCIAEoCRIUCgxwcmVmZXJyZWRfaWQYAyABKA0SGQoRcHJlZmVycmVkX2VuY3J5cHQYBCABKAgSEQoJZGlyZWN0aW9uGAUgASgJIoABCg9SdHBDYXBhYmlsaXRpZXMSMAoGY29kZWNzGAEgAygLMiAucGFybGV5LndzLnYxLlJ0cENvZGVjQ2FwYWJpbGl0eRI7ChFoZWFkZXJfZXh0ZW5zaW9ucxgCIAMoCzIgLnBhcmxleS53cy52MS5SdHBIZWFkZXJFeHRlbnNpb24iwwEKElJ0cENvZGVjUGFyYW1ldGVycxIRCgltaW1lX3R5cGUYASABKAkSFAoMcGF5bG9hZF90eXBlGAIgASgNEhIKCmNsb2NrX3JhdGUYAyABKA0SEAoIY2hhbm5lbHMYBCABKA0SKwoKcGFyYW1ldGVycxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSMQoNcnRjcF9mZWVkYmFjaxgGIAMoCzIaLnBhcmxleS53cy52MS5SdGNwRmVlZGJhY2sidQocUnRwSGVhZGVyRXh0ZW5zaW9uUGFyYW1ldGVycxILCgN1cmkYASABKAkSCgoCaWQYAiABKA0SDwoHZW5jcnlwdBgDIAEoCBIrCgpwYXJhbWV0ZXJzGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCL6AQoVUnRwRW5jb2RpbmdQYXJhbWV0ZXJzEhEKBHNzcmMYASABKA1IAIgBARILCgNyaWQYAiABKAkSHwoSY29kZWNfcGF5bG9hZF90eXBlGAMgASgNSAGIAQESFQoIcnR4X3NzcmMYBCABKA1IAogBARIQCgNkdHgYBSABKAhIA4gBARIYChBzY2FsYWJpbGl0eV9tb2RlGAYgASgJEhgKC21heF9iaXRyYXRlGAcgASgNSASIAQFCBwoFX3NzcmNCFQoTX2NvZGVjX3BheWxvYWRfdHlwZUILCglfcnR4X3NzcmNCBgoEX2R0eEIOCgxfbWF4X2JpdHJhdGUiSwoOUnRjcFBhcmFtZXRlcnMSDQoFY25hbWUYASABKAkSGQoMcmVkdWNlZF9zaXplGAIgASgISACIAQFCDwoNX3JlZHVjZWRfc2l6ZSL5AQoNUnRwUGFyYW1ldGVycxILCgNtaWQYASABKAkSMAoGY29kZWNzGAIgAygLMiAucGFybGV5LndzLnYxLlJ0cENvZGVjUGFyYW1ldGVycxJFChFoZWFkZXJfZXh0ZW5zaW9ucxgDIAMoCzIqLnBhcmxleS53cy52MS5SdHBIZWFkZXJFeHRlbnNpb25QYXJhbWV0ZXJzEjYKCWVuY29kaW5ncxgEIAMoCzIjLnBhcmxleS53cy52MS5SdHBFbmNvZGluZ1BhcmFtZXRlcnMSKgoEcnRjcBgFIAEoCzIcLnBhcmxleS53cy52MS5SdGNwUGFyYW1ldGVycyqhAwoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIYChRFUlJPUl9DT0RFX0JBRF9GUkFNRRABEh4KGkVSUk9SX0NPREVfVU5LTk9XTl9NRVNTQUdFEAISGwoXRVJST1JfQ09ERV9PVVRfT0ZfT1JERVIQAxIeChpFUlJPUl9DT0RFX1VOQVVUSEVOVElDQVRFRBAEEhgKFEVSUk9SX0NPREVfTk9UX0ZPVU5EEAUSHQoZRVJST1JfQ09ERV9BTFJFQURZX0VYSVNUUxAGEh8KG0VSUk9SX0NPREVfSU5WQUxJRF9BUkdVTUVOVBAHEhoKFkVSUk9SX0NPREVfVU5BVkFJTEFCTEUQCBIXChNFUlJPUl9DT0RFX0lOVEVSTkFMEAkSGAoURVJST1JfQ09ERV9UT09fTEFSR0UQChIbChdFUlJPUl9DT0RFX1JBVEVfTElNSVRFRBALEiAKHEVSUk9SX0NPREVfUEVSTUlTU0lPTl9ERU5JRUQQDBIZChVFUlJPUl9DT0RFX1dST05HX05PREUQDSp1ChJUcmFuc3BvcnREaXJlY3Rpb24SIwofVFJBTlNQT1JUX0RJUkVDVElPTl9VTlNQRUNJRklFRBAAEhwKGFRSQU5TUE9SVF9ESVJFQ1RJT05fU0VORBABEhwKGFRSQU5TUE9SVF9ESVJFQ1RJT05fUkVDVhACYgZwcm90bzM", [file_google_protobuf_struct, file_parley_live_v1_live]);
 
 /**
  * @generated from message parley.ws.v1.ClientMessage
@@ -83,6 +83,20 @@ export type ClientMessage = Message<"parley.ws.v1.ClientMessage"> & {
      */
     value: ResumeConsumer;
     case: "resumeConsumer";
+  } | {
+    /**
+     * answered at once, joined or not
+     *
+     * @generated from field: parley.ws.v1.Ping ping = 10;
+     */
+    value: Ping;
+    case: "ping";
+  } | {
+    /**
+     * @generated from field: parley.ws.v1.RestartIce restart_ice = 11;
+     */
+    value: RestartIce;
+    case: "restartIce";
   } | { case: undefined; value?: undefined };
 };
 
@@ -230,6 +244,18 @@ export type Response = Message<"parley.ws.v1.Response"> & {
      */
     value: ConsumerResumed;
     case: "consumerResumed";
+  } | {
+    /**
+     * @generated from field: parley.ws.v1.Pong pong = 11;
+     */
+    value: Pong;
+    case: "pong";
+  } | {
+    /**
+     * @generated from field: parley.ws.v1.IceRestarted ice_restarted = 12;
+     */
+    value: IceRestarted;
+    case: "iceRestarted";
   } | { case: undefined; value?: undefined };
 };
 
@@ -522,6 +548,76 @@ export const EndSessionSchema: GenMessage<EndSession> = /*@__PURE__*/
   messageDesc(file_parley_ws_v1_ws, 17);
 
 /**
+ * The app's check that its socket still carries bytes both ways. A browser
+ * cannot see WebSocket pings, and a network that drops packets without a reset
+ * (Wi-Fi given up for mobile data) leaves the socket open and silent: the app
+ * pings when nothing came for a while and joins again when no Pong comes.
+ *
+ * @generated from message parley.ws.v1.Ping
+ */
+export type Ping = Message<"parley.ws.v1.Ping"> & {
+};
+
+/**
+ * Describes the message parley.ws.v1.Ping.
+ * Use `create(PingSchema)` to create a new message.
+ */
+export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
+  messageDesc(file_parley_ws_v1_ws, 18);
+
+/**
+ * @generated from message parley.ws.v1.Pong
+ */
+export type Pong = Message<"parley.ws.v1.Pong"> & {
+};
+
+/**
+ * Describes the message parley.ws.v1.Pong.
+ * Use `create(PongSchema)` to create a new message.
+ */
+export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
+  messageDesc(file_parley_ws_v1_ws, 19);
+
+/**
+ * The browser's network changed under a transport (its ICE state went
+ * disconnected or failed): new ICE credentials for it, so that the browser
+ * gathers candidates on its new network and connects again (an ICE restart),
+ * keeping the transport, its producer or consumer, and the conversation.
+ *
+ * @generated from message parley.ws.v1.RestartIce
+ */
+export type RestartIce = Message<"parley.ws.v1.RestartIce"> & {
+  /**
+   * @generated from field: string transport_id = 1;
+   */
+  transportId: string;
+};
+
+/**
+ * Describes the message parley.ws.v1.RestartIce.
+ * Use `create(RestartIceSchema)` to create a new message.
+ */
+export const RestartIceSchema: GenMessage<RestartIce> = /*@__PURE__*/
+  messageDesc(file_parley_ws_v1_ws, 20);
+
+/**
+ * @generated from message parley.ws.v1.IceRestarted
+ */
+export type IceRestarted = Message<"parley.ws.v1.IceRestarted"> & {
+  /**
+   * @generated from field: parley.ws.v1.IceParameters ice_parameters = 1;
+   */
+  iceParameters?: IceParameters;
+};
+
+/**
+ * Describes the message parley.ws.v1.IceRestarted.
+ * Use `create(IceRestartedSchema)` to create a new message.
+ */
+export const IceRestartedSchema: GenMessage<IceRestarted> = /*@__PURE__*/
+  messageDesc(file_parley_ws_v1_ws, 21);
+
+/**
  * @generated from message parley.ws.v1.SessionEnded
  */
 export type SessionEnded = Message<"parley.ws.v1.SessionEnded"> & {
@@ -532,7 +628,7 @@ export type SessionEnded = Message<"parley.ws.v1.SessionEnded"> & {
  * Use `create(SessionEndedSchema)` to create a new message.
  */
 export const SessionEndedSchema: GenMessage<SessionEnded> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 18);
+  messageDesc(file_parley_ws_v1_ws, 22);
 
 /**
  * @generated from message parley.ws.v1.IceParameters
@@ -559,7 +655,7 @@ export type IceParameters = Message<"parley.ws.v1.IceParameters"> & {
  * Use `create(IceParametersSchema)` to create a new message.
  */
 export const IceParametersSchema: GenMessage<IceParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 19);
+  messageDesc(file_parley_ws_v1_ws, 23);
 
 /**
  * @generated from message parley.ws.v1.IceCandidate
@@ -610,7 +706,7 @@ export type IceCandidate = Message<"parley.ws.v1.IceCandidate"> & {
  * Use `create(IceCandidateSchema)` to create a new message.
  */
 export const IceCandidateSchema: GenMessage<IceCandidate> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 20);
+  messageDesc(file_parley_ws_v1_ws, 24);
 
 /**
  * @generated from message parley.ws.v1.DtlsFingerprint
@@ -632,7 +728,7 @@ export type DtlsFingerprint = Message<"parley.ws.v1.DtlsFingerprint"> & {
  * Use `create(DtlsFingerprintSchema)` to create a new message.
  */
 export const DtlsFingerprintSchema: GenMessage<DtlsFingerprint> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 21);
+  messageDesc(file_parley_ws_v1_ws, 25);
 
 /**
  * @generated from message parley.ws.v1.DtlsParameters
@@ -656,7 +752,7 @@ export type DtlsParameters = Message<"parley.ws.v1.DtlsParameters"> & {
  * Use `create(DtlsParametersSchema)` to create a new message.
  */
 export const DtlsParametersSchema: GenMessage<DtlsParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 22);
+  messageDesc(file_parley_ws_v1_ws, 26);
 
 /**
  * @generated from message parley.ws.v1.RtcpFeedback
@@ -678,7 +774,7 @@ export type RtcpFeedback = Message<"parley.ws.v1.RtcpFeedback"> & {
  * Use `create(RtcpFeedbackSchema)` to create a new message.
  */
 export const RtcpFeedbackSchema: GenMessage<RtcpFeedback> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 23);
+  messageDesc(file_parley_ws_v1_ws, 27);
 
 /**
  * @generated from message parley.ws.v1.RtpCodecCapability
@@ -729,7 +825,7 @@ export type RtpCodecCapability = Message<"parley.ws.v1.RtpCodecCapability"> & {
  * Use `create(RtpCodecCapabilitySchema)` to create a new message.
  */
 export const RtpCodecCapabilitySchema: GenMessage<RtpCodecCapability> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 24);
+  messageDesc(file_parley_ws_v1_ws, 28);
 
 /**
  * @generated from message parley.ws.v1.RtpHeaderExtension
@@ -766,7 +862,7 @@ export type RtpHeaderExtension = Message<"parley.ws.v1.RtpHeaderExtension"> & {
  * Use `create(RtpHeaderExtensionSchema)` to create a new message.
  */
 export const RtpHeaderExtensionSchema: GenMessage<RtpHeaderExtension> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 25);
+  messageDesc(file_parley_ws_v1_ws, 29);
 
 /**
  * @generated from message parley.ws.v1.RtpCapabilities
@@ -788,7 +884,7 @@ export type RtpCapabilities = Message<"parley.ws.v1.RtpCapabilities"> & {
  * Use `create(RtpCapabilitiesSchema)` to create a new message.
  */
 export const RtpCapabilitiesSchema: GenMessage<RtpCapabilities> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 26);
+  messageDesc(file_parley_ws_v1_ws, 30);
 
 /**
  * @generated from message parley.ws.v1.RtpCodecParameters
@@ -830,7 +926,7 @@ export type RtpCodecParameters = Message<"parley.ws.v1.RtpCodecParameters"> & {
  * Use `create(RtpCodecParametersSchema)` to create a new message.
  */
 export const RtpCodecParametersSchema: GenMessage<RtpCodecParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 27);
+  messageDesc(file_parley_ws_v1_ws, 31);
 
 /**
  * @generated from message parley.ws.v1.RtpHeaderExtensionParameters
@@ -862,7 +958,7 @@ export type RtpHeaderExtensionParameters = Message<"parley.ws.v1.RtpHeaderExtens
  * Use `create(RtpHeaderExtensionParametersSchema)` to create a new message.
  */
 export const RtpHeaderExtensionParametersSchema: GenMessage<RtpHeaderExtensionParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 28);
+  messageDesc(file_parley_ws_v1_ws, 32);
 
 /**
  * @generated from message parley.ws.v1.RtpEncodingParameters
@@ -909,7 +1005,7 @@ export type RtpEncodingParameters = Message<"parley.ws.v1.RtpEncodingParameters"
  * Use `create(RtpEncodingParametersSchema)` to create a new message.
  */
 export const RtpEncodingParametersSchema: GenMessage<RtpEncodingParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 29);
+  messageDesc(file_parley_ws_v1_ws, 33);
 
 /**
  * @generated from message parley.ws.v1.RtcpParameters
@@ -931,7 +1027,7 @@ export type RtcpParameters = Message<"parley.ws.v1.RtcpParameters"> & {
  * Use `create(RtcpParametersSchema)` to create a new message.
  */
 export const RtcpParametersSchema: GenMessage<RtcpParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 30);
+  messageDesc(file_parley_ws_v1_ws, 34);
 
 /**
  * @generated from message parley.ws.v1.RtpParameters
@@ -968,7 +1064,7 @@ export type RtpParameters = Message<"parley.ws.v1.RtpParameters"> & {
  * Use `create(RtpParametersSchema)` to create a new message.
  */
 export const RtpParametersSchema: GenMessage<RtpParameters> = /*@__PURE__*/
-  messageDesc(file_parley_ws_v1_ws, 31);
+  messageDesc(file_parley_ws_v1_ws, 35);
 
 /**
  * @generated from enum parley.ws.v1.ErrorCode
