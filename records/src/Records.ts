@@ -249,6 +249,7 @@ export class Records {
       intervalMs: options.retention?.intervalMs ?? 3_600_000,
       fraudWindowMs:
         options.retention?.fraudWindowMs ?? { ...DEFAULT_FRAUD_OPTIONS, ...options.fraud }.velocityWindowMs,
+      batchSize: options.retention?.batchSize,
     };
     this.retention = new RetentionJob(this.sql, logger, retention, this.#now);
     const limits = {

@@ -130,7 +130,149 @@ describe("retention job", () => {
       await records.close();
     }
   });
+
+  it("works through what is due in batches of batchSize rows, with the same totals, one audit row and one log line", async () => {
+    let now = Date.now();
+    const { logger, lines } = capturingLogger();
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      logger,
+      retention: { intervalMs: 0, dataRetentionDays: 730, voiceRetentionHours: 24, batchSize: 2 },
+    });
+    try {
+      const expired = await visits(records, 5);
+      const recent = await visits(records, 2);
+      await backdate(records, expired);
+      now += 25 * HOUR; // every fingerprint is past the voice retention
+      for (let i = 0; i < 3; i++) await deadLetter(records, randomUUID(), new Date(now - 800 * 24 * HOUR));
+      await deadLetter(records, expired[0]!, new Date(now - HOUR));
+      const expected = { audio_fingerprints: 7, dead_letters: 4, sessions_redacted: 5 } as Record<string, number>;
+      for (const table of CONTENT_TABLES.slice(1)) expected[table] = await countOf(records, table, expired);
+
+      const counts = await records.retention.runOnce();
+      expect(counts).toEqual(expected);
+      expect(await redacted(records, [...expired, ...recent])).toEqual([true, true, true, true, true, false, false]);
+      for (const table of CONTENT_TABLES.slice(1)) {
+        expect(await countOf(records, table, expired)).toBe(0);
+        expect(await countOf(records, table, recent)).toBeGreaterThan(0);
+      }
+      expect(await letters(records)).toEqual([]);
+      const audits = await records.sql`select detail from audit_log where action = 'retention.deleted'`;
+      expect(audits.map((a) => a.detail)).toEqual([expected]);
+      const runs = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "retention run");
+      expect(runs.map((r) => r.deleted)).toEqual([expected]);
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("keeps what the batches before a failure did, and the next run does the rest", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      retention: { intervalMs: 0, dataRetentionDays: 730, voiceRetentionHours: 24, batchSize: 2 },
+    });
+    try {
+      const expired = await visits(records, 5);
+      await backdate(records, expired); // redacted oldest first: [0, 1], [2, 3], [4]
+      now += HOUR;
+      // The second batch fails (a statement timeout, a restart) at its second session.
+      await records.sql.unsafe(`
+        create function refuse() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$;
+        create trigger refuse before update on sessions for each row
+          when (old.id = '${expired[3]}') execute function refuse()`);
+      await expect(records.retention.runOnce()).rejects.toThrow("refused");
+      expect(await redacted(records, expired)).toEqual([true, true, false, false, false]);
+      expect(await countOf(records, "transcript_segments", expired.slice(0, 2))).toBe(0);
+      expect(await countOf(records, "transcript_segments", expired.slice(2))).toBe(9);
+      // What was deleted is audited although the run did not get to the end.
+      const [audit] = await records.sql`select detail from audit_log where action = 'retention.deleted'`;
+      expect(audit!.detail).toMatchObject({ sessions_redacted: 2, transcript_segments: 6 });
+
+      await records.sql`drop trigger refuse on sessions`;
+      expect(await records.retention.runOnce()).toMatchObject({ sessions_redacted: 3, transcript_segments: 9 });
+      expect(await redacted(records, expired)).toEqual([true, true, true, true, true]);
+      expect(await countOf(records, "transcript_segments", expired)).toBe(0);
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("ends a run between batches when stopped, and the next run does the rest", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      retention: { intervalMs: 0, dataRetentionDays: 730, voiceRetentionHours: 24, batchSize: 1 },
+    });
+    const held = await records.sql.reserve();
+    try {
+      const expired = await visits(records, 5);
+      await backdate(records, expired);
+      now += HOUR;
+      // The first redaction waits, in its transaction, for a lock this test holds: stop() is called
+      // while that batch is under way, deterministically.
+      await records.sql.unsafe(`
+        create function wait_for_test() returns trigger language plpgsql as $$
+          begin perform pg_advisory_xact_lock(4242); return new; end $$;
+        create trigger wait_for_test before update on sessions for each row execute function wait_for_test()`);
+      await held`select pg_advisory_lock(4242)`;
+      const run = records.retention.runOnce();
+      const waiting = async () =>
+        (
+          await held`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = 4242 and not granted`
+        )[0]!.n as number;
+      for (let i = 0; i < 500 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await waiting()).toBe(1);
+      const stopped = records.retention.stop();
+      await held`select pg_advisory_unlock(4242)`;
+      await stopped;
+      // The batch under way was committed; none after it began.
+      expect((await run).sessions_redacted).toBe(1);
+      expect(await redacted(records, expired)).toEqual([true, false, false, false, false]);
+
+      await records.sql`drop trigger wait_for_test on sessions`;
+      expect((await records.retention.runOnce()).sessions_redacted).toBe(4);
+      expect(await redacted(records, expired)).toEqual([true, true, true, true, true]);
+    } finally {
+      held.release();
+      await records.close();
+    }
+  });
 });
+
+/** `n` sessions, each with its whole content (see visit), in the order they were made. */
+async function visits(records: Records, n: number): Promise<string[]> {
+  const ids = [];
+  for (let i = 0; i < n; i++) ids.push((await visit(records)).sessionId);
+  return ids;
+}
+
+/** Places the sessions beyond a 730 days' retention, the first the oldest (the order the job redacts them in). */
+async function backdate(records: Records, ids: string[]) {
+  for (const [i, id] of ids.entries())
+    await records.sql`
+      update sessions set created_at = created_at - make_interval(days => ${800 + ids.length - i}::int) where id = ${id}`;
+}
+
+/** Whether each session has been redacted. */
+async function redacted(records: Records, ids: string[]): Promise<boolean[]> {
+  const rows = await records.sql`select id from sessions where id = any(${ids}::uuid[]) and redacted_at is not null`;
+  const done = new Set(rows.map((r) => r.id as string));
+  return ids.map((id) => done.has(id));
+}
+
+const CONTENT_TABLES = [
+  "audio_fingerprints",
+  "transcript_segments",
+  "score_updates",
+  "final_scores",
+  "ai_questions",
+  "transcript_signatures",
+];
+
+const countOf = async (records: Records, table: string, ids: string[]) =>
+  (await records.sql`select count(*)::int as n from ${records.sql(table)} where session_id = any(${ids}::uuid[])`)[0]!
+    .n as number;
 
 /** A record the writer could not store, as it keeps it: the whole envelope, text included. */
 const deadLetter = (records: Records, sessionId: string, at: Date) =>
