@@ -1,7 +1,8 @@
 // The reward as the end screen shows it: from the node's RewardUpdate while
-// the socket is open, else from the records API (the customer's own view of
-// the session, read with the data code), asked again with back-off until the
-// reward is decided or the app has waited long enough.
+// the socket is open, else from the records API (the session's reward alone,
+// read with the data code: not the customer's data view, which is audited as
+// their opening it), asked again with back-off until the reward is decided or
+// the app has waited long enough.
 import { RewardStatus, type RewardUpdate } from "@parley/proto/live";
 import type { CustomerAccess } from "./claim.ts";
 
@@ -17,7 +18,7 @@ export interface ShownReward {
   settled?: string;
 }
 
-/** A reward as the records API keeps it (GET /api/customer/sessions/:id). */
+/** A reward as the records API keeps it (GET /api/customer/sessions/:id/reward, as in GET …/:id). */
 export interface RecordedReward {
   /** none, withheld, claimable, onboarding, transfer_pending, transferred, payout_pending, paid, payout_failed, reversed */
   status: string;
@@ -58,7 +59,7 @@ export function fromRecords(recorded: RecordedReward): ShownReward {
  */
 export async function recordedReward(access: CustomerAccess): Promise<ShownReward | null | undefined> {
   try {
-    const res = await fetch(`/api/customer/sessions/${encodeURIComponent(access.sessionId)}`, {
+    const res = await fetch(`/api/customer/sessions/${encodeURIComponent(access.sessionId)}/reward`, {
       headers: { "x-parley-data-code": access.dataCode },
     });
     if (!res.ok) return undefined;

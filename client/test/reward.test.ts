@@ -1,11 +1,13 @@
 // The reward on the end screen when it does not come over the socket: read
-// from the records API (see customerData/sessionData in records/src/http/routes.ts
-// for the answer's shape), asked again with back-off; fetch stubbed.
+// from the records API's reward-only endpoint (see customerReward in
+// records/src/http/routes.ts for the answer's shape; not the audited data
+// view), asked again with back-off; fetch stubbed.
 import { RewardStatus } from "@parley/proto/live";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { fromRecords, pollRecordedReward, REWARD_POLL_DELAYS_MS, recordedReward } from "../src/reward.ts";
 
 const access = { sessionId: "6f1c2a4e-8b1d-4c55-9a0e-2d7f3b9c1e42", dataCode: "ABCD-EFGH-JKLM" };
+const rewardUrl = `/api/customer/sessions/${access.sessionId}/reward`;
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -51,13 +53,14 @@ describe("fromRecords", () => {
 });
 
 describe("recordedReward", () => {
-  it("reads the session's reward with the data code; null while none is decided", async () => {
+  it("reads the session's reward alone with the data code, not the customer's data view; null while none is decided", async () => {
     const fetch = vi.fn(async () =>
       Response.json({ reward: { id: "r", status: "claimable", amountMinor: "500", currency: "SEK", reason: "" } }),
     );
     vi.stubGlobal("fetch", fetch);
     expect(await recordedReward(access)).toMatchObject({ status: RewardStatus.GRANTED, amountMinor: 500 });
-    expect(fetch).toHaveBeenCalledWith(`/api/customer/sessions/${access.sessionId}`, {
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(fetch).toHaveBeenCalledWith(rewardUrl, {
       headers: { "x-parley-data-code": access.dataCode },
     });
     vi.stubGlobal(
@@ -92,6 +95,23 @@ describe("pollRecordedReward", () => {
     expect(ask).toHaveBeenCalledTimes(4);
     expect(slept).toEqual(REWARD_POLL_DELAYS_MS.slice(1, 4));
     expect(slept).toEqual([...slept].sort((a, b) => a - b));
+  });
+
+  it("asks the reward-only endpoint each time by default, never the audited data view", async () => {
+    const answers = [
+      Response.json({ reward: null }),
+      Response.json({ error: "unavailable" }, { status: 503 }),
+      Response.json({
+        reward: { id: "r", status: "none", amountMinor: "0", currency: "SEK", reason: "budget_exhausted" },
+      }),
+    ];
+    const fetch = vi.fn(async (_url: string, _init?: RequestInit) => answers.shift()!);
+    vi.stubGlobal("fetch", fetch);
+    const found = await pollRecordedReward(access, { wanted: () => true, sleep: async () => {} });
+    expect(found).toEqual({ status: RewardStatus.NONE, amountMinor: 0, currency: "SEK", reason: "budget_exhausted" });
+    expect(fetch.mock.calls.map(([url]) => url)).toEqual([rewardUrl, rewardUrl, rewardUrl]);
+    for (const [, init] of fetch.mock.calls)
+      expect(init).toEqual({ headers: { "x-parley-data-code": access.dataCode } });
   });
 
   it("gives up after about two minutes", async () => {

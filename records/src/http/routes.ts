@@ -85,6 +85,7 @@ export function createRoutes(ctx: RouteContext): Route[] {
     route("GET", "/api/feedback/:sessionId", "user", getFeedback),
     route("GET", "/api/customer/sessions/:sessionId", "customer", customerData),
     route("DELETE", "/api/customer/sessions/:sessionId", "customer", customerDelete),
+    route("GET", "/api/customer/sessions/:sessionId/reward", "customer", customerReward),
     route("POST", "/api/customer/sessions/:sessionId/reward/claim", "customer", claimReward),
     route("POST", "/api/stripe/webhook", "stripe", stripeWebhook, 1024 * 1024),
   ];
@@ -450,6 +451,25 @@ async function exportCsv(req: RecordsRequest, ctx: RouteContext): Promise<Record
 
 // ── customers ────────────────────────────────────────────────────────────────
 
+export interface CustomerReward {
+  id: string;
+  amountMinor: number;
+  currency: string;
+  status: string;
+  reason: string;
+}
+
+/** A `rewards` row as customerReward and sessionData read it (id, amount_minor, currency, status, reason). */
+type RewardRow = Record<"id" | "amount_minor" | "currency" | "status" | "reason", unknown>;
+
+const rewardJson = (r: RewardRow): CustomerReward => ({
+  id: r.id as string,
+  amountMinor: r.amount_minor as number,
+  currency: r.currency as string,
+  status: r.status as string,
+  reason: r.reason as string,
+});
+
 export interface SessionData {
   sessionId: string;
   businessId: string;
@@ -464,7 +484,7 @@ export interface SessionData {
   scores: { seq: number; score: number; at: Date }[];
   finalScore: Record<string, unknown> | null;
   questions: { turn: number; text: string }[];
-  reward: { id: string; amountMinor: number; currency: string; status: string; reason: string } | null;
+  reward: CustomerReward | null;
   flags: { rule: string; severity: string }[];
   redactedAt: Date | null;
 }
@@ -487,7 +507,7 @@ export async function sessionData(sql: Sql, sessionId: string): Promise<SessionD
       ? sql`select score, specificity, actionability, sentiment, relevance, topics, summary, engine from final_scores where session_id = ${sessionId}`
       : none,
     content ? sql`select turn, text from ai_questions where session_id = ${sessionId} order by turn` : none,
-    sql`select id, amount_minor, currency, status, reason from rewards where session_id = ${sessionId}`,
+    sql<RewardRow[]>`select id, amount_minor, currency, status, reason from rewards where session_id = ${sessionId}`,
     sql`select rule, severity from fraud_flags where session_id = ${sessionId} order by rule`,
   ]);
   const reward = rewards[0];
@@ -511,15 +531,7 @@ export async function sessionData(sql: Sql, sessionId: string): Promise<SessionD
     scores: scores.map((x) => ({ seq: x.seq, score: x.score, at: x.scored_at })),
     finalScore: finals[0] ?? null,
     questions: questions.map((q) => ({ turn: q.turn, text: q.text })),
-    reward: reward
-      ? {
-          id: reward.id,
-          amountMinor: reward.amount_minor,
-          currency: reward.currency,
-          status: reward.status,
-          reason: reward.reason,
-        }
-      : null,
+    reward: reward ? rewardJson(reward) : null,
     flags: flags.map((f) => ({ rule: f.rule, severity: f.severity })),
     redactedAt: s.redacted_at,
   };
@@ -539,6 +551,21 @@ async function customerData(req: RecordsRequest, ctx: RouteContext): Promise<Rec
       rawAudioKept: false,
     },
   });
+}
+
+/**
+ * The session's reward alone, for the app's end screen to ask again until it is decided: one read of
+ * `rewards` ({ reward: null } while none is), and no audit row, as this is not the customer opening
+ * their data (customerData is). The data code was checked as for the other customer routes (a wrong
+ * one, another session's, an unknown or malformed id: 401, rate-limited alike), so the session
+ * exists. A reward is bookkeeping kept after a deletion or redaction, but the data code goes with
+ * those, so such a session answers 401 here as it does there.
+ */
+async function customerReward(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
+  const sessionId = (req.auth as Extract<Auth, { kind: "customer" }>).sessionId;
+  const [reward] = await ctx.sql<RewardRow[]>`
+    select id, amount_minor, currency, status, reason from rewards where session_id = ${sessionId}`;
+  return json(200, { reward: reward ? rewardJson(reward) : null });
 }
 
 async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
