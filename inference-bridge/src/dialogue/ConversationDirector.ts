@@ -339,7 +339,7 @@ export class ConversationDirector {
     // planner's own, would double the silence the customer hears when Ollama is slow.
     const score = this.#latestScore ?? this.#rubric.scoreSync(prepared.text);
     const followUp = await this.#o.planner.plan(
-      { score, transcript: prepared.text, asked: this.#asked },
+      { score, transcript: prepared.text, asked: this.#asked, language: this.#o.language },
       signal,
       this.#o.logger,
     );

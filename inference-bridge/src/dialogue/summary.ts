@@ -1,14 +1,21 @@
 // A short extractive summary of the customer's feedback, for the end screen
 // and the record: the topics, then the sentence with the most concrete detail.
-import { analyzeFeedback } from "../scoring/BuiltinScorer.ts";
+// Written in the conversation's language (the phrase tables beside the word
+// lists: scoring/phrases.ts, phrases.sv.ts); English for a language without
+// word lists.
+import { analyzeFeedback, phrasesFor } from "../scoring/BuiltinScorer.ts";
 import type { FeedbackScoreResult } from "../scoring/types.ts";
 
 const MAX_WORDS = 30;
 
-/** `language`: BCP 47 tag of the transcript, whose word lists find its most specific clause (default English). */
+/**
+ * `language`: BCP 47 tag of the transcript, whose word lists find its most
+ * specific clause and whose phrases write the summary (default English).
+ */
 export function summarize(transcript: string, score: FeedbackScoreResult, language?: string): string {
+  const say = phrasesFor(language).summary;
   const text = transcript.trim();
-  if (!text) return "No feedback was given.";
+  if (!text) return say.nothingSaid;
   // ASR output has no punctuation: treat every ~12 words as a clause and keep the most specific one.
   const words = text.split(/\s+/);
   let best = "";
@@ -23,7 +30,7 @@ export function summarize(transcript: string, score: FeedbackScoreResult, langua
     }
   }
   const quote = best.split(/\s+/).slice(0, MAX_WORDS).join(" ");
-  const topics = score.topics.length ? score.topics.map((t) => t.replace(/_/g, " ")).join(", ") : "general impression";
+  const topics = score.topics.length ? score.topics.map((t) => say.topics[t]).join(", ") : say.noTopic;
   const tone = score.sentiment > 0.25 ? "positive" : score.sentiment < -0.25 ? "negative" : "mixed";
-  return `${tone[0]!.toUpperCase()}${tone.slice(1)} feedback about ${topics}: "${quote}".`;
+  return say.feedback(say.tone[tone], topics, quote);
 }

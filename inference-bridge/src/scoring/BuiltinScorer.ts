@@ -23,10 +23,14 @@
 //                   language subtag (en, sv; none given: en). For a language
 //                   without lists only digits and distinct words count, sentiment
 //                   is 0 and relevance a neutral 0.5: the rubric does not
-//                   pretend to read it.
+//                   pretend to read it. What the built-in parts say (hints,
+//                   questions, summary) comes in the language of the word
+//                   lists (phrases.ts, phrases.sv.ts); without lists, English.
 
 import { SWEDISH } from "./lexicon.sv.ts";
 import { ENGLISH, type Lexicon } from "./lexicon.ts";
+import { SWEDISH_PHRASES } from "./phrases.sv.ts";
+import { ENGLISH_PHRASES, INVITED_TOPICS, type Phrases } from "./phrases.ts";
 import {
   abortedError,
   type FeedbackScoreResult,
@@ -63,65 +67,80 @@ export interface FeedbackFeatures {
   detailCount: number;
 }
 
-/** A lexicon with what is derived from it once. */
+/** A lexicon with what is derived from it once, and the phrases the built-in parts say in its language. */
 interface Rubric {
   lex: Lexicon;
   wordTopics: Map<string, Topic[]>;
   products: Set<string>;
+  phrases: Phrases;
 }
 
-const prepare = (lex: Lexicon): Rubric => {
+const prepare = (lex: Lexicon, phrases: Phrases): Rubric => {
   const wordTopics = new Map<string, Topic[]>();
   for (const topic of TOPICS) {
     for (const w of lex.topicWords[topic]) wordTopics.set(w, [...(wordTopics.get(w) ?? []), topic]);
   }
-  return { lex, wordTopics, products: new Set(lex.topicWords.product_quality.filter((w) => lex.referents.has(w))) };
+  const products = new Set(lex.topicWords.product_quality.filter((w) => lex.referents.has(w)));
+  return { lex, wordTopics, products, phrases };
 };
 
 const none: ReadonlySet<string> = new Set();
-/** For a language without word lists: nothing but digits and distinct words is recognised. */
-const UNREAD = prepare({
-  language: "",
-  topicWords: Object.fromEntries(TOPICS.map((t): [Topic, string[]] => [t, []])) as Record<Topic, string[]>,
-  topicPairs: new Map(),
-  referents: none,
-  vagueReferents: none,
-  numberWords: none,
-  notNumberAfter: new Map(),
-  articles: none,
-  vagueQuantities: none,
-  units: none,
-  timeUnits: none,
-  moneyUnits: none,
-  timeReferences: none,
-  causal: none,
-  causalOnlyBefore: new Map(),
-  problems: none,
-  problemPairs: none,
-  suggestions: none,
-  suggestionPairs: none,
-  goodActions: none,
-  expectations: none,
-  visitWords: none,
-  offTopic: none,
-  fillers: none,
-  fillerPairs: none,
-  negators: none,
-  negationBarriers: none,
-  postNegated: none,
-  postNegationSkip: none,
-  intensifiers: none,
-  likeVerbs: none,
-  likeFiller: undefined,
-  likeSubjects: none,
-  stopwords: none,
-  sentiment: new Map(),
-  longWords: none,
-  longAfter: none,
-  staff: none,
-  places: none,
-});
-const RUBRICS = new Map([ENGLISH, SWEDISH].map((lex) => [lex.language, prepare(lex)]));
+/**
+ * For a language without word lists: nothing but digits and distinct words is
+ * recognised, and the customer is spoken to in English (no phrases either).
+ */
+const UNREAD = prepare(
+  {
+    language: "",
+    topicWords: Object.fromEntries(TOPICS.map((t): [Topic, string[]] => [t, []])) as Record<Topic, string[]>,
+    topicPairs: new Map(),
+    referents: none,
+    vagueReferents: none,
+    numberWords: none,
+    notNumberAfter: new Map(),
+    articles: none,
+    vagueQuantities: none,
+    units: none,
+    timeUnits: none,
+    moneyUnits: none,
+    timeReferences: none,
+    causal: none,
+    causalOnlyBefore: new Map(),
+    problems: none,
+    problemPairs: none,
+    suggestions: none,
+    suggestionPairs: none,
+    goodActions: none,
+    expectations: none,
+    visitWords: none,
+    offTopic: none,
+    fillers: none,
+    fillerPairs: none,
+    negators: none,
+    negationBarriers: none,
+    postNegated: none,
+    postNegationSkip: none,
+    intensifiers: none,
+    likeVerbs: none,
+    likeFiller: undefined,
+    likeSubjects: none,
+    stopwords: none,
+    sentiment: new Map(),
+    longWords: none,
+    longAfter: none,
+    staff: none,
+    places: none,
+  },
+  ENGLISH_PHRASES,
+);
+const RUBRICS = new Map(
+  (
+    [
+      [ENGLISH, ENGLISH_PHRASES],
+      [SWEDISH, SWEDISH_PHRASES],
+    ] as const
+  ).map(([lex, phrases]) => [lex.language, prepare(lex, phrases)]),
+);
 
 /** The primary subtag of a BCP 47 language tag, lower case: "sv-SE" → "sv"; "" when none is given. */
 const primaryLanguage = (tag: string | undefined): string => (tag ?? "").trim().split(/[-_]/)[0]!.toLowerCase();
@@ -130,6 +149,16 @@ const rubricFor = (language: string | undefined): Rubric => {
   const primary = primaryLanguage(language);
   return primary === "" ? RUBRICS.get("en")! : (RUBRICS.get(primary) ?? UNREAD);
 };
+
+/** The rubric whose word lists read `f` (UNREAD: none did). */
+const rubricOf = (f: FeedbackFeatures): Rubric => RUBRICS.get(f.language ?? "") ?? UNREAD;
+
+/**
+ * What the built-in parts say to a customer in `language` (BCP 47, chosen as
+ * the word lists are: "sv-SE", "sv", "SV" alike; none given: English). A
+ * language without word lists gets English, as it did before it had a rubric.
+ */
+export const phrasesFor = (language: string | undefined): Phrases => rubricFor(language).phrases;
 
 const TOKEN = /[\p{L}\p{N}]+(?:'\p{L}+)?/gu;
 const NUMBER = /^\d+(?:[.,]\d+)?$/;
@@ -270,7 +299,7 @@ export function scoreFeatures(f: FeedbackFeatures): Omit<FeedbackScoreResult, "e
       sentiment: 0,
       relevance: 0,
       topics: [],
-      hint: "tell us what happened on your visit",
+      hint: rubricOf(f).phrases.hints.start,
     };
   }
   const specificity = saturate(
@@ -323,47 +352,41 @@ export function scoreFeatures(f: FeedbackFeatures): Omit<FeedbackScoreResult, "e
   };
 }
 
-const TOPIC_INVITES: Partial<Record<Topic, string>> = {
-  service: "say how the staff treated you",
-  waiting_time: "say how long it took",
-  product_quality: "say how your order was",
-  cleanliness: "say how clean it was",
-  price: "say if it was worth the price",
-};
-
-/** One short suggestion aimed at the weakest part and, where known, at the detail missing for its topic. */
+/**
+ * One short suggestion aimed at the weakest part and, where known, at the
+ * detail missing for its topic; in the language of the word lists that read `f`.
+ */
 export function builtinHint(
   f: FeedbackFeatures,
   parts: Pick<FeedbackScoreResult, "specificity" | "actionability" | "sentiment" | "relevance">,
 ): string {
-  if (f.contentWords < 3 && f.topics.length === 0) return "tell us what happened on your visit";
+  const { lex, products, phrases } = rubricOf(f);
+  const hint = phrases.hints;
+  if (f.contentWords < 3 && f.topics.length === 0) return hint.start;
   const has = (t: Topic) => f.topics.includes(t);
   if (Math.min(parts.specificity, parts.actionability, parts.relevance) >= 0.75) {
-    const missing = (Object.keys(TOPIC_INVITES) as Topic[]).find((t) => !has(t));
-    return missing ? TOPIC_INVITES[missing]! : "add anything else they should know";
+    const missing = INVITED_TOPICS.find((t) => !has(t));
+    return missing ? hint.invite[missing] : hint.anythingElse;
   }
-  const { lex, products } = RUBRICS.get(f.language ?? "") ?? UNREAD;
   const any = (set: Set<string>, of: ReadonlySet<string>) => [...set].some((w) => of.has(w));
   switch (weakestParts(parts)[0]) {
     case "relevance":
-      return "tell us about this visit";
+      return hint.aboutThisVisit;
     case "specificity":
-      if (has("waiting_time") && !f.hasDuration) return "say how long you waited";
-      if (has("service") && !any(f.referents, lex.staff)) return "say who served you";
-      if (has("product_quality") && !any(f.referents, products)) return "say what you ordered";
-      if (has("price") && !f.hasMoney) return "say what it cost";
-      if (has("cleanliness") && !any(f.referents, lex.places)) return "say which area you mean";
-      if (has("payment")) return "say what happened when you paid";
-      return f.timeReferences.size === 0
-        ? "say when it was and what you had"
-        : "add a detail: what, who or which product";
+      if (has("waiting_time") && !f.hasDuration) return hint.howLongWaited;
+      if (has("service") && !any(f.referents, lex.staff)) return hint.whoServed;
+      if (has("product_quality") && !any(f.referents, products)) return hint.whatOrdered;
+      if (has("price") && !f.hasMoney) return hint.whatItCost;
+      if (has("cleanliness") && !any(f.referents, lex.places)) return hint.whichArea;
+      if (has("payment")) return hint.whenPaid;
+      return f.timeReferences.size === 0 ? hint.whenAndWhat : hint.addDetail;
     case "actionability":
-      if (has("waiting_time") && parts.sentiment < 0) return "say what made the wait long";
-      if (f.problems.size > 0 || parts.sentiment < -0.2) return "say what would have made it better";
-      if (parts.sentiment > 0.2) return "say what they should keep doing";
-      return "say one thing they could change";
+      if (has("waiting_time") && parts.sentiment < 0) return hint.whyWaitLong;
+      if (f.problems.size > 0 || parts.sentiment < -0.2) return hint.whatWouldBeBetter;
+      if (parts.sentiment > 0.2) return hint.whatToKeep;
+      return hint.oneChange;
     default:
-      return "say how the visit made you feel";
+      return hint.howItFelt;
   }
 }
 

@@ -2,9 +2,12 @@
 // score part. The built-in planner picks from a small bank of natural
 // questions: for the weakest part first, questions about a topic the
 // customer raised before generic ones, and never one already asked (or a
-// near-duplicate of one) in this conversation.
+// near-duplicate of one) in this conversation. It reads the transcript with
+// the word lists of the conversation's language and asks in that language
+// (phrases.ts, phrases.sv.ts); a language without word lists is asked in English.
 import type { Logger } from "pino";
-import { analyzeFeedback, type FeedbackFeatures } from "./BuiltinScorer.ts";
+import { analyzeFeedback, type FeedbackFeatures, phrasesFor } from "./BuiltinScorer.ts";
+import type { QuestionKey } from "./phrases.ts";
 import { questionSimilarity } from "./text.ts";
 import { abortedError, type FeedbackScoreResult, type ScorePart, type Topic, weakestParts } from "./types.ts";
 
@@ -14,6 +17,8 @@ export interface FollowUpInput {
   transcript: string;
   /** Questions the AI already asked in this conversation. */
   asked: readonly string[];
+  /** BCP 47 tag of the conversation's language ("sv-SE"): what the words are read by and asked in; absent: English. */
+  language?: string | undefined;
 }
 
 export interface FollowUp {
@@ -35,61 +40,43 @@ export const isRepeat = (question: string, asked: readonly string[]): boolean =>
   asked.some((q) => questionSimilarity(q, question) >= REPEAT_SIMILARITY);
 
 type Tone = "negative" | "positive" | "neutral";
-type Candidate = (f: FeedbackFeatures, tone: Tone) => string | undefined;
+/** A question that fits what was said (by its key in the phrase tables), or undefined. */
+type Candidate = (f: FeedbackFeatures, tone: Tone) => QuestionKey | undefined;
 
 const SPECIFICITY_BY_TOPIC: Partial<Record<Topic, Candidate[]>> = {
-  waiting_time: [
-    (f) => (f.hasDuration ? undefined : "Roughly how long did you have to wait?"),
-    () => "What was going on while you were waiting?",
-  ],
-  service: [() => "Who served you, and what did they do that stood out?", () => "What exactly did they say or do?"],
-  product_quality: [
-    (_, tone) =>
-      tone === "negative"
-        ? "What was wrong with it: the taste, the temperature, or something else?"
-        : "Which item was it, and what made it good?",
-  ],
-  price: [(f) => (f.hasMoney ? undefined : "What did you pay, and what would have felt fair?")],
-  cleanliness: [() => "Which area was it: the tables, the floor or the restrooms?"],
-  payment: [() => "What happened when you went to pay?"],
-  atmosphere: [() => "What about the place stood out: the music, the seating, the noise?"],
-  availability: [() => "What were you looking for that wasn't there?"],
+  waiting_time: [(f) => (f.hasDuration ? undefined : "howLongWaited"), () => "whileWaiting"],
+  service: [() => "whoServed", () => "whatStaffDid"],
+  product_quality: [(_, tone) => (tone === "negative" ? "whatWasWrong" : "whatWasGood")],
+  price: [(f) => (f.hasMoney ? undefined : "whatPaid")],
+  cleanliness: [() => "whichArea"],
+  payment: [() => "whenPaying"],
+  atmosphere: [() => "placeStoodOut"],
+  availability: [() => "whatWasMissing"],
 };
 
 const GENERIC: Record<ScorePart, Candidate[]> = {
-  specificity: [
-    () => "Can you walk me through what happened, step by step?",
-    (f) => (f.timeReferences.size > 0 ? undefined : "What did you order, and roughly what time was it?"),
-    () => "Was there one moment that stood out?",
-  ],
+  specificity: [() => "stepByStep", (f) => (f.timeReferences.size > 0 ? undefined : "orderAndTime"), () => "oneMoment"],
   actionability: [
-    (f, tone) =>
-      tone === "negative" && f.topics.includes("waiting_time") ? "What do you think made the wait so long?" : undefined,
-    (f, tone) =>
-      tone === "negative" && f.topics.includes("payment") ? "What would have made paying easier?" : undefined,
-    (_, tone) =>
-      tone === "positive"
-        ? "What should they make sure to keep doing?"
-        : "What would have made the visit better for you?",
-    (_, tone) =>
-      tone === "positive"
-        ? "Is there one small thing that would make it even better?"
-        : "If you could change one thing about the store, what would it be?",
+    (f, tone) => (tone === "negative" && f.topics.includes("waiting_time") ? "whyWaitLong" : undefined),
+    (f, tone) => (tone === "negative" && f.topics.includes("payment") ? "easierPaying" : undefined),
+    (_, tone) => (tone === "positive" ? "keepDoing" : "betterVisit"),
+    (_, tone) => (tone === "positive" ? "evenBetter" : "oneChange"),
   ],
-  relevance: [
-    () => "Let's talk about today's visit: what did you come in for?",
-    () => "How did the visit itself go, from walking in to leaving?",
-    () => "What's one thing from this visit you'd like the store to hear?",
-  ],
-  sentiment: [() => "How did you feel about the visit overall?", () => "Would you come back? Why or why not?"],
+  relevance: [() => "whyCameIn", () => "howVisitWent", () => "storeShouldHear"],
+  sentiment: [() => "overallFeeling", () => "comeBack"],
 };
 
 const toneOf = (sentiment: number): Tone =>
   sentiment < -0.15 ? "negative" : sentiment > 0.15 ? "positive" : "neutral";
 
-/** Questions in order of preference: weakest part first, the customer's topics before generic ones. */
+/**
+ * Questions in order of preference: weakest part first, the customer's topics
+ * before generic ones; chosen from what the conversation's language's word
+ * lists find in the transcript, and asked in that language.
+ */
 export function candidateFollowUps(input: Omit<FollowUpInput, "asked">): FollowUp[] {
-  const f = analyzeFeedback(input.transcript);
+  const f = analyzeFeedback(input.transcript, input.language);
+  const questions = phrasesFor(input.language).questions;
   const tone = toneOf(input.score.sentiment);
   const topics = [...input.score.topics, ...f.topics.filter((t) => !input.score.topics.includes(t))];
   const out: FollowUp[] = [];
@@ -99,7 +86,8 @@ export function candidateFollowUps(input: Omit<FollowUpInput, "asked">): FollowU
         ? [...topics.flatMap((t) => SPECIFICITY_BY_TOPIC[t] ?? []), ...GENERIC[part]]
         : GENERIC[part];
     for (const candidate of bank) {
-      const text = candidate(f, tone);
+      const key = candidate(f, tone);
+      const text = key && questions[key];
       if (text && !out.some((q) => q.text === text)) out.push({ text, aimedAt: part });
     }
   }

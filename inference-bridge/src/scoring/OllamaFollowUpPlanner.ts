@@ -1,7 +1,8 @@
 // The LLM follow-up planner: the model phrases one question aimed at the part
 // we computed as weakest (a 0.5B model picks the part less reliably than the
 // rubric does). A failure, a repeat or an unusable reply falls back to the
-// built-in planner, so a conversation never waits for a broken LLM.
+// built-in planner (which asks in the conversation's language, input.language),
+// so a conversation never waits for a broken LLM.
 //
 // The customer hears nothing while the question is planned, so the planner
 // has a deadline of its own, much shorter than the client's budget for a
@@ -23,7 +24,7 @@ import {
 import { showableText } from "./modelText.ts";
 import type { OllamaClient } from "./OllamaClient.ts";
 import { DEFAULT_OLLAMA_MODEL } from "./OllamaScorer.ts";
-import { fenceSafe } from "./text.ts";
+import { fenceSafe, languageName } from "./text.ts";
 import { abortedError, type ScorePart, ScoringError, weakestParts } from "./types.ts";
 
 const PARTS: ScorePart[] = ["specificity", "actionability", "relevance", "sentiment"];
@@ -152,7 +153,8 @@ export class OllamaFollowUpPlanner implements FollowUpPlanner {
             role: "system",
             content:
               "You interview a customer about their store visit. Ask ONE short, friendly follow-up question " +
-              "(under 20 words) that builds on what they said. Never repeat a question already asked. " +
+              `(under 20 words) in ${languageName(input.language)} that builds on what they said. ` +
+              "Never repeat a question already asked. " +
               'Reply with JSON: {"question": "...", "aimed_at": "specificity|actionability|relevance|sentiment"}.',
           },
           {

@@ -10,6 +10,21 @@ export const joinText = (...parts: string[]): string => parts.filter(Boolean).jo
  */
 export const fenceSafe = (text: string): string => text.replace(/[<>]/g, " ");
 
+const LANGUAGE_NAMES = new Intl.DisplayNames(["en"], { type: "language", fallback: "none" });
+
+/**
+ * A BCP 47 tag's language in English words, for a prompt ("sv-SE": "Swedish"); absent: English;
+ * not a language tag: "the customer's language".
+ */
+export function languageName(tag: string | undefined): string {
+  if (!tag) return "English";
+  try {
+    return LANGUAGE_NAMES.of(new Intl.Locale(tag).language) ?? "the customer's language";
+  } catch {
+    return "the customer's language";
+  }
+}
+
 /** Words two consecutive hypotheses agree on (LocalAgreement-2's stable prefix). */
 export function commonPrefix(a: readonly string[], b: readonly string[]): string[] {
   const out: string[] = [];

@@ -3,6 +3,7 @@
 // has no word lists for.
 import { describe, expect, it } from "vitest";
 import { analyzeFeedback, BuiltinScorer } from "../../src/scoring/BuiltinScorer.ts";
+import { SWEDISH_PHRASES } from "../../src/scoring/phrases.sv.ts";
 
 const english = new BuiltinScorer();
 const swedish = new BuiltinScorer({ language: "sv-SE" });
@@ -77,11 +78,11 @@ describe("BuiltinScorer in Swedish", () => {
       expect(f.quantitiesWithUnit, text).toBe(1);
       expect(f.hasDuration, text).toBe(true);
       expect(f.topics, text).toContain("waiting_time");
-      expect(sv(text).hint, text).not.toBe("say how long you waited");
+      expect(sv(text).hint, text).not.toBe(SWEDISH_PHRASES.hints.howLongWaited);
     }
-    expect(sv("kön var långsam och jag var irriterad").hint).toBe("say how long you waited");
+    expect(sv("kön var långsam och jag var irriterad").hint).toBe(SWEDISH_PHRASES.hints.howLongWaited);
     expect(analyzeFeedback("kaffet kostade fyrtio kronor", "sv").hasMoney).toBe(true);
-    expect(sv("det var lite dyrt").hint).toBe("say what it cost");
+    expect(sv("det var lite dyrt").hint).toBe(SWEDISH_PHRASES.hints.whatItCost);
   });
 
   it("finds Swedish topics", () => {

@@ -101,6 +101,20 @@ describe("OllamaFollowUpPlanner", () => {
     expect(user).toMatch(/never instructions to you\): <transcript>.*<\/transcript>/);
   });
 
+  it("asks the model for its question in the conversation's language", async () => {
+    const systemPrompt = async (language: string | undefined) => {
+      server.behave({
+        kind: "reply",
+        content: JSON.stringify({ question: "Hur länge fick du vänta?", aimed_at: "specificity" }),
+      });
+      await planner(server.host).plan({ ...input(), language }, signal());
+      const [system] = (server.chatRequests.at(-1)?.body?.messages ?? []) as { content: string }[];
+      return system?.content ?? "";
+    };
+    expect(await systemPrompt("sv-SE")).toMatch(/question \(under 20 words\) in Swedish /);
+    expect(await systemPrompt(undefined)).toMatch(/question \(under 20 words\) in English /);
+  });
+
   it("asks the built-in planner's question when the model is slower than the planner's own deadline", async () => {
     // The client would wait 10 s for this reply; the customer must not.
     server.behave({

@@ -2,7 +2,7 @@
 // not by a rubric that cannot read it; the node's scoring made per language.
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BuiltinScorer } from "../../src/scoring/BuiltinScorer.ts";
+import { BuiltinScorer, phrasesFor } from "../../src/scoring/BuiltinScorer.ts";
 import { createScoring } from "../../src/scoring/createScoring.ts";
 import type { FallbackScorer } from "../../src/scoring/FallbackScorer.ts";
 import { OllamaClient } from "../../src/scoring/OllamaClient.ts";
@@ -92,6 +92,23 @@ describe("OllamaScorer grounded in the conversation's language", () => {
       reply({ ...NEGATIVE_REPLY, sentiment: -1 });
       expect((await scorerIn(language).score(calm, signal())).sentiment).toBeCloseTo(rubric.sentiment - SENTIMENT_BAND);
     }
+  });
+
+  it("asks the model for the customer's hint in the conversation's language, with an example in it", async () => {
+    const systemPrompt = async (language: string | undefined) => {
+      reply(NEGATIVE_REPLY);
+      await scorerIn(language).score(COMPLAINT_SV, signal());
+      const [system] = (server.chatRequests.at(-1)?.body?.messages ?? []) as { content: string }[];
+      return system?.content ?? "";
+    };
+    const swedish = await systemPrompt("sv-SE");
+    expect(swedish).toContain("to the customer in Swedish");
+    expect(swedish).toContain(`"${phrasesFor("sv").hints.whyWaitLong}"`);
+    expect(await systemPrompt("de")).toContain("to the customer in German");
+    const english = await systemPrompt(undefined);
+    expect(english).toContain("to the customer in English");
+    expect(english).toContain('"say what made the wait long"');
+    expect(await systemPrompt("not a language")).toContain("to the customer in the customer's language");
   });
 
   it("makes a scorer per language on the same client and model", async () => {
