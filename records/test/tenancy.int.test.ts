@@ -183,6 +183,7 @@ const SPECIAL = [
   "GET /api/businesses",
   "GET /api/customer/sessions/:sessionId",
   "DELETE /api/customer/sessions/:sessionId",
+  "GET /api/customer/sessions/:sessionId/reward",
   "POST /api/customer/sessions/:sessionId/reward/claim",
   "POST /api/stripe/webhook",
 ];
@@ -268,6 +269,8 @@ describe("tenancy matrix", () => {
     const h = { "x-parley-data-code": ids.codeA };
     expect((await fetch(`${http.url}/api/customer/sessions/${ids.sessionA}`, { headers: h })).status).toBe(200);
     expect((await fetch(`${http.url}/api/customer/sessions/${ids.sessionB}`, { headers: h })).status).toBe(401);
+    expect((await fetch(`${http.url}/api/customer/sessions/${ids.sessionA}/reward`, { headers: h })).status).toBe(200);
+    expect((await fetch(`${http.url}/api/customer/sessions/${ids.sessionB}/reward`, { headers: h })).status).toBe(401);
     expect(
       (await fetch(`${http.url}/api/customer/sessions/${ids.sessionB}`, { method: "DELETE", headers: h })).status,
     ).toBe(401);
