@@ -1,6 +1,8 @@
+import { create } from "@bufbuild/protobuf";
 import {
   AiSpeechState,
   type ConversationEnded,
+  ConversationEndedSchema,
   EndReason,
   type FeedbackScore,
   RewardStatus,
@@ -14,9 +16,13 @@ import { Connection, ConnectionLost, ServerError } from "./connection.ts";
 import { DataCode } from "./DataCode.tsx";
 import type { MessageKey } from "./i18n.ts";
 import {
+  type EndedConversation,
+  endedConversation,
   forgetConversation,
+  forgetEnded,
   type KeptConversation,
   keepConversation,
+  keepEnded,
   keepShown,
   keptConversation,
   shownSoFar,
@@ -578,6 +584,7 @@ export function App() {
     microphone?.stop();
     microphone = undefined;
     setPhase("ended");
+    keepEndScreen();
     // The reward is decided from the stored conversation just after it ends: keep listening for it a moment.
     if (!reward() && connection?.open)
       await new Promise<void>((resolve) => {
@@ -588,6 +595,50 @@ export function App() {
     hangUp();
     // It did not come on the socket (a slow decision, a lost connection): the records have it.
     if (!reward()) void rewardFromRecords();
+  }
+
+  /** A reload from here on shows this end screen again (the reward is asked of the records then). */
+  function keepEndScreen() {
+    const e = ending();
+    const a = access();
+    const finalScore = e?.finalScore ?? score();
+    keepEnded({
+      store: storeCode,
+      sessionId: a?.sessionId ?? "",
+      ...(a ? { dataCode: a.dataCode } : {}),
+      reason: e?.reason ?? EndReason.CUSTOMER,
+      summary: e?.summary ?? "",
+      ...(finalScore ? { finalScore } : {}),
+      finals: segments()
+        .filter((s) => s.isFinal)
+        .map(({ id, text }) => ({ id, text })),
+      endedAtMs: Date.now(),
+    });
+  }
+
+  /** The page was reloaded on the end screen: the same end again, its reward from the records. */
+  function showEnded(ended: EndedConversation) {
+    setAccess(ended.dataCode ? { sessionId: ended.sessionId, dataCode: ended.dataCode } : undefined);
+    setSegments(ended.finals.map((f) => ({ ...f, isFinal: true })));
+    setScore(ended.finalScore);
+    setEnding(
+      create(ConversationEndedSchema, {
+        reason: ended.reason,
+        summary: ended.summary,
+        ...(ended.finalScore ? { finalScore: ended.finalScore } : {}),
+      }),
+    );
+    setPhase("ended");
+    void rewardFromRecords();
+  }
+
+  /** The customer starts another conversation from the end screen: the consent screen, as on a first visit. */
+  function startOver() {
+    forgetEnded();
+    rewardCheck++; // the ended conversation's reward is no longer asked for
+    setNotice(undefined);
+    setProblem(undefined);
+    setPhase("idle");
   }
 
   /** Asks the records for the reward until it is decided (bounded); says so if it is not in time. */
@@ -604,7 +655,9 @@ export function App() {
 
   onMount(() => {
     const kept = keptConversation(storeCode);
+    const ended = kept ? undefined : endedConversation(storeCode);
     if (kept) void resume(kept);
+    else if (ended) showEnded(ended);
   });
 
   onCleanup(() => {
@@ -727,6 +780,9 @@ export function App() {
                 {(r) => <RewardShown reward={r()} access={access()} />}
               </Show>
               <Show when={access()}>{(a) => <DataCode code={a().dataCode} />}</Show>
+              <button class="secondary" type="button" data-testid="start-over" onClick={startOver}>
+                {t("startOver")}
+              </button>
             </section>
           </Show>
           <Show when={score()}>{(s) => <ScoreGauge score={s()} />}</Show>

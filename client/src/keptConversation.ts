@@ -1,8 +1,10 @@
 // A live conversation kept for this browser tab: an accidental reload (a
 // pull-to-refresh, a phone discarding a tab in the background) takes it up
 // again, as a dropped connection does, instead of starting over (a second
-// session) and losing the data code. Forgotten when the conversation ends or fails.
-import type { FeedbackScore } from "@parley/proto/live";
+// session) and losing the data code. Forgotten when the conversation ends or
+// fails; an ended one is kept apart for a while, so that a reload of the end
+// screen shows it again (its score, summary, data code and reward).
+import type { EndReason, FeedbackScore } from "@parley/proto/live";
 export interface KeptConversation {
   /** The store whose page this is: another store's page in the same tab starts its own. */
   store: string;
@@ -101,5 +103,79 @@ export function shownSoFar(): ShownSoFar {
       ? { question: { turn: question.turn, text: question.text } }
       : {}),
     ...(typeof score?.score === "number" ? { score } : {}),
+  };
+}
+
+/** A conversation that ended in this tab: what its end screen showed. */
+export interface EndedConversation {
+  store: string;
+  sessionId: string;
+  /** The customer's code to their data (absent where the node keeps no records). */
+  dataCode?: string;
+  reason: EndReason;
+  summary: string;
+  finalScore?: FeedbackScore;
+  finals: { id: number; text: string }[];
+  endedAtMs: number;
+}
+
+const ENDED_KEY = "parley.ended";
+
+/**
+ * How long a reload shows the end screen again. The reward is decided seconds after the end and
+ * "Get paid" may take the customer to Stripe and back; after this, a reload starts afresh.
+ */
+export const ENDED_SHOWN_MS = 30 * 60_000;
+
+/** Keeps the end screen of the conversation that just ended, for this tab. */
+export function keepEnded(ended: EndedConversation): void {
+  try {
+    sessionStorage.setItem(ENDED_KEY, JSON.stringify(ended));
+  } catch {
+    /* storage disabled or full: a reload shows the consent screen, as before */
+  }
+}
+
+/** Forgets the ended conversation (the customer starts another). */
+export function forgetEnded(): void {
+  try {
+    sessionStorage.removeItem(ENDED_KEY);
+  } catch {
+    /* storage disabled: nothing was kept */
+  }
+}
+
+/** The conversation that ended in this tab for `store`, while its end screen is still shown; an older one is forgotten. */
+export function endedConversation(store: string, now = Date.now()): EndedConversation | undefined {
+  let kept: Partial<EndedConversation> | null;
+  try {
+    kept = JSON.parse(sessionStorage.getItem(ENDED_KEY) ?? "null") as Partial<EndedConversation> | null;
+  } catch {
+    return undefined;
+  }
+  if (!kept || kept.store !== store) return undefined;
+  const { sessionId, dataCode, reason, summary, finalScore, finals, endedAtMs } = kept;
+  const whole =
+    typeof sessionId === "string" &&
+    (dataCode === undefined || typeof dataCode === "string") &&
+    typeof reason === "number" &&
+    typeof summary === "string" &&
+    Array.isArray(finals) &&
+    typeof endedAtMs === "number";
+  if (!whole || now - endedAtMs > ENDED_SHOWN_MS || endedAtMs > now) {
+    forgetEnded();
+    return undefined;
+  }
+  return {
+    store,
+    sessionId,
+    ...(dataCode ? { dataCode } : {}),
+    reason,
+    summary,
+    ...(typeof finalScore?.score === "number" ? { finalScore } : {}),
+    finals: finals
+      .filter((f) => typeof f?.id === "number" && typeof f.text === "string")
+      .map(({ id, text }) => ({ id, text })),
+    endedAtMs,
   };
 }

@@ -1,9 +1,15 @@
 // The live conversation kept for the browser tab, so that a reload takes it up
 // again; sessionStorage stubbed.
+
+import { EndReason } from "@parley/proto/live";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  ENDED_SHOWN_MS,
+  endedConversation,
   forgetConversation,
+  forgetEnded,
   keepConversation,
+  keepEnded,
   keepShown,
   keptConversation,
   shownSoFar,
@@ -93,5 +99,42 @@ describe("keptConversation", () => {
     expect(() => forgetConversation()).not.toThrow();
     expect(() => keepShown({ finals: [] })).not.toThrow();
     expect(shownSoFar()).toEqual({ finals: [] });
+  });
+});
+
+describe("endedConversation", () => {
+  const ended = {
+    store: "demo",
+    sessionId: conversation.sessionId,
+    dataCode: conversation.dataCode,
+    reason: EndReason.CUSTOMER,
+    summary: "Negative feedback about waiting time",
+    finals: [{ id: 1, text: "the coffee was cold" }],
+    endedAtMs: now,
+  };
+
+  it("gives back the end screen kept, for the same store, until the customer starts another", () => {
+    keepEnded(ended);
+    expect(endedConversation("demo", now + 60_000)).toEqual(ended);
+    expect(endedConversation("other", now)).toBeUndefined();
+    forgetEnded();
+    expect(endedConversation("demo", now)).toBeUndefined();
+  });
+
+  it("is not forgotten with the live conversation (the end forgets that one)", () => {
+    keepConversation(conversation);
+    keepEnded(ended);
+    forgetConversation();
+    expect(endedConversation("demo", now)).toEqual(ended);
+  });
+
+  it("forgets an end screen older than it is shown for, or one that is not whole", () => {
+    keepEnded(ended);
+    expect(endedConversation("demo", now + ENDED_SHOWN_MS + 1)).toBeUndefined();
+    expect(store.size).toBe(0);
+    store.set("parley.ended", JSON.stringify({ store: "demo", sessionId: "x" }));
+    expect(endedConversation("demo", now)).toBeUndefined();
+    store.set("parley.ended", "{not json");
+    expect(endedConversation("demo", now)).toBeUndefined();
   });
 });

@@ -82,11 +82,55 @@ describe("the customer app reloaded mid-conversation", () => {
     });
     expect(mine.status).toBe(200);
     expect(server.sessions.size).toBe(0);
-    // Ended: a reload now starts afresh (the conversation is not taken up again).
+    // Ended: a reload shows its end again, and does not take the conversation up again.
+    await page.reload();
+    await page.getByTestId("ended").waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId("finish").count()).toBe(0);
+    expect(await page.getByTestId("problem").count()).toBe(0);
+    expect(server.sessions.size).toBe(0);
+  }, 150_000);
+
+  it("shows the end screen again after a reload on it, until the customer starts another conversation", async () => {
+    const browser = await launchChromium({
+      microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
+    });
+    browsers.push(browser);
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/?store=demo&lang=en`);
+    await page.getByTestId("start").click();
+    await page.getByTestId("finish").waitFor({ timeout: 15_000 });
+    await page.locator('[data-final="1"]').first().waitFor({ timeout: 30_000 });
+    const sessions = server.sessions.size;
+    await page.getByTestId("finish").click();
+    await page.getByTestId("ended").waitFor({ timeout: 20_000 });
+    await page.getByTestId("reward").waitFor({ timeout: 30_000 });
+    const shown = {
+      score: await page.getByTestId("final-score").textContent(),
+      code: await page.getByTestId("data-code").textContent(),
+      reward: await page.getByTestId("reward").getAttribute("data-amount-minor"),
+      finals: await finals(page),
+    };
+    expect(shown.code).toMatch(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
+
+    await page.reload();
+
+    // The same end, its reward read from the records: no consent screen, no new conversation.
+    await page.getByTestId("ended").waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId("consent").count()).toBe(0);
+    expect(await page.getByTestId("final-score").textContent()).toBe(shown.score);
+    expect(await page.getByTestId("data-code").textContent()).toBe(shown.code);
+    expect(await finals(page)).toEqual(shown.finals);
+    await page.getByTestId("reward").waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId("reward").getAttribute("data-amount-minor")).toBe(shown.reward);
+    expect(server.sessions.size).toBeLessThanOrEqual(sessions);
+
+    // Another visit's feedback starts from the consent screen, and a reload then stays there.
+    await page.getByTestId("start-over").click();
+    await page.getByTestId("consent").waitFor({ timeout: 10_000 });
     await page.reload();
     await page.getByTestId("consent").waitFor({ timeout: 10_000 });
-    expect(await page.getByTestId("problem").count()).toBe(0);
-  }, 150_000);
+    expect(await page.getByTestId("ended").count()).toBe(0);
+  }, 120_000);
 
   it("shows the data code and the reward of a conversation that ended before the page came back", async () => {
     const browser = await launchChromium({
