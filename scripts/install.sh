@@ -7,13 +7,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 log() { printf '[install] %s\n' "$*" >&2; }
 
-# Debian packages: the browser for end-to-end tests, test recordings, TTS,
+# Debian packages: the browser for end-to-end tests, test recordings, TTS
+# (flite for English, espeak-ng for the stores' other languages),
 # Redis for the cross-node tests, PostgreSQL 15 (initdb/pg_ctl start the
 # throwaway clusters of the tests), audio tools (sox, opusenc), protoc, the
 # toolchain for the mediasoup worker, and the tools that validate deploy/
 # without a Docker engine (promtool, amtool, docker-compose config, the
 # shell linter, caddy validate). scripts/debian-uses.txt lists what is used.
-PACKAGES=(chromium pocketsphinx-testdata flite sox protobuf-compiler libprotobuf-dev redis-server iproute2 util-linux
+PACKAGES=(chromium pocketsphinx-testdata flite espeak-ng sox protobuf-compiler libprotobuf-dev redis-server iproute2 util-linux
   build-essential pkg-config libssl-dev libuv1-dev libsrtp2-dev libusrsctp-dev libabsl-dev
   libflatbuffers-dev flatbuffers-compiler python3-venv
   postgresql-15 prometheus prometheus-alertmanager docker-compose shellcheck caddy opus-tools openssl)

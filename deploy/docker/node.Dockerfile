@@ -51,12 +51,13 @@ RUN PARLEY_SKIP_PREBUILT=${PARLEY_SKIP_PREBUILT} PARLEY_CACHE_DIR=/tmp/parley-ca
  && install -D -m 0755 "$(cat .cache/mediasoup-worker/current)" /out/mediasoup-worker
 
 FROM ${NODE_RUNTIME_IMAGE} AS runtime
-# tini reaps the mediasoup worker and flite children and forwards SIGTERM;
-# flite speaks the AI's questions; the rest are the mediasoup worker's
-# shared libraries (Debian 12 names).
+# tini reaps the mediasoup worker and flite/espeak-ng children and forwards
+# SIGTERM; flite speaks the AI's questions in English, espeak-ng in the
+# stores' other languages; the rest are the mediasoup worker's shared
+# libraries (Debian 12 names).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      tini flite ca-certificates libssl3 libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 \
+      tini flite espeak-ng ca-certificates libssl3 libuv1 libsrtp2-1 libusrsctp2 libabsl20220623 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 parley \
  && useradd --system --uid 10001 --gid parley --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin parley

@@ -13,13 +13,13 @@ import type { SpeechReservation } from "./SpeechReservation.ts";
 import type { FollowUpPlanner } from "./scoring/FollowUpPlanner.ts";
 import type { ScoringEngine } from "./scoring/types.ts";
 import { type RestoredSegment, TranscriptAssembler } from "./TranscriptAssembler.ts";
-import type { SpeechSynthesizer } from "./tts/FliteTts.ts";
+import type { SpeechSynthesizer } from "./tts/SpeechSynthesizer.ts";
 
 export interface VoiceConversationOptions {
   sessionId: string;
   pool: AsrWorkerPool;
   logger: Logger;
-  /** BCP 47 tag of the store's language ("sv-SE"): for the recogniser, and the language scoring reads (absent: English). */
+  /** BCP 47 tag of the store's language ("sv-SE"): for the recogniser, the language scoring reads and the AI's voice (absent: English). */
   language?: string;
   retry?: RetryPolicy;
   /** How long the worker may take to finalise the transcript at the end. */

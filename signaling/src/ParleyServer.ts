@@ -15,11 +15,10 @@ import {
   AsrWorkerPool,
   AsrWorkerProcess,
   createScoring,
-  FliteTts,
+  createSpeechSynthesizer,
   type RetryPolicy,
   type Scoring,
   type SpeechSynthesizer,
-  SynthesisCache,
 } from "@parley/inference-bridge";
 import { MediaWorkerPool, opusBackend } from "@parley/media";
 import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema, StreamState } from "@parley/proto/live";
@@ -223,9 +222,13 @@ export class ParleyServer {
       partialIntervalMs: scoring.partialIntervalMs,
       logger,
     });
-    const flite = new FliteTts(dialogue.ttsVoice);
-    void flite.reportSetup(logger.child({ component: "tts" }), dialogue.ttsServiceUrl);
-    this.tts = dialogue.ttsCacheSeconds > 0 ? new SynthesisCache(flite, dialogue.ttsCacheSeconds) : flite;
+    // flite speaks English, espeak-ng the other languages of the stores.
+    this.tts = createSpeechSynthesizer({
+      voice: dialogue.ttsVoice,
+      cacheSeconds: dialogue.ttsCacheSeconds,
+      ttsServiceUrl: dialogue.ttsServiceUrl,
+      logger: logger.child({ component: "tts" }),
+    });
     const busLogger = logger.child({ component: "live-bus" });
     this.bus = config.redis
       ? new RedisLiveBus({

@@ -24,7 +24,7 @@ import { IncrementalScorer } from "../scoring/IncrementalScorer.ts";
 import { observeFinalScore } from "../scoring/metrics.ts";
 import { abortedError, type FeedbackScoreResult, type ScoringEngine } from "../scoring/types.ts";
 import type { TranscriptAssembler } from "../TranscriptAssembler.ts";
-import type { SpeechSynthesizer } from "../tts/FliteTts.ts";
+import type { SpeechSynthesizer } from "../tts/SpeechSynthesizer.ts";
 import { SynthesisError } from "../tts/SynthesisError.ts";
 import { aiTurnMetrics } from "./metrics.ts";
 import { SpeechActivity } from "./SpeechActivity.ts";
@@ -93,7 +93,8 @@ export interface ConversationDirectorOptions {
   currency: string;
   /**
    * The store's language (BCP 47, e.g. "sv-SE"): how the customer's words end
-   * is judged by its rules (turnTail). Default "en".
+   * is judged by its rules (turnTail), and the questions are spoken in its
+   * voice (the synthesiser is given it). Default "en".
    */
   language?: string;
   /**
@@ -349,7 +350,7 @@ export class ConversationDirector {
       prepared.reply = this.#spare; // the same question: its audio is already being made
       this.#spare = undefined;
     } else {
-      prepared.reply = new SpokenReply(this.#o.tts, followUp.text);
+      prepared.reply = new SpokenReply(this.#o.tts, followUp.text, this.#o.language);
     }
     return followUp;
   }

@@ -6,7 +6,7 @@
 // A piece that fails rejects with a SynthesisError (an abort stays an
 // AbortError), so whoever awaits it can tell a synthesis failure from others.
 
-import type { SpeechSynthesizer } from "../tts/FliteTts.ts";
+import type { SpeechSynthesizer } from "../tts/SpeechSynthesizer.ts";
 import { asSynthesisError } from "../tts/SynthesisError.ts";
 import { speechChunks } from "../tts/speechChunks.ts";
 import { trimLeadingSilence } from "../tts/trimLeadingSilence.ts";
@@ -22,14 +22,15 @@ export class SpokenReply {
   readonly #controller = new AbortController();
   readonly #pieces: Promise<Int16Array>[];
 
-  constructor(tts: SpeechSynthesizer, text: string) {
+  /** `language`: the conversation's (BCP 47), which picks the voice; absent: English. */
+  constructor(tts: SpeechSynthesizer, text: string, language?: string) {
     this.text = text;
     const signal = this.#controller.signal;
     let previous: Promise<unknown> = Promise.resolve();
     this.#pieces = speechChunks(text).map((chunk, i) => {
       // One flite at a time: a second one would only slow the first down.
       const synthesized = previous
-        .then(() => tts.synthesize(chunk, signal))
+        .then(() => tts.synthesize(chunk, signal, language))
         .catch((err: unknown) => {
           throw asSynthesisError(err);
         });

@@ -1,5 +1,5 @@
-// Starts short-lived programs (flite, once per AI reply) from a small helper
-// process instead of from the node itself. On Linux, child_process.spawn
+// Starts short-lived programs (flite or espeak-ng, per AI reply) from a small
+// helper process instead of from the node itself. On Linux, child_process.spawn
 // forks the calling process and blocks its event loop meanwhile, for a time
 // that grows with its memory: 45-100 ms for a node of 0.5-1.5 GB (the
 // embedded database alone makes it ~1 GB), measured here, and every

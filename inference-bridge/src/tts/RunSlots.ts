@@ -1,5 +1,6 @@
-// Node-wide admission for synthesiser runs (BoundedSlots): flite is CPU-bound,
-// and more runs than cores only slow each other and the node's audio down.
+// Node-wide admission for synthesiser runs (BoundedSlots): flite and
+// espeak-ng are CPU-bound, and more runs than cores only slow each other and
+// the node's audio down.
 // A synthesis refused for want of room fails at once as "busy".
 import { BoundedSlots } from "../BoundedSlots.ts";
 import { abortError } from "./ProcessLauncher.ts";

@@ -1,4 +1,5 @@
-// Synthesised speech kept by its text, node-wide. The AI says the same
+// Synthesised speech kept by its language and text, node-wide (the same
+// words in two languages are two voices, two sounds). The AI says the same
 // things again: the built-in planner's questions in every conversation, and
 // a question the director made speculatively, threw away when the customer
 // went on, and makes again later (in another turn or another conversation).
@@ -8,8 +9,8 @@
 // Bounded by audio held (least recently used first out). Callers share the
 // samples: they are read-only (SpokenReply and AiVoice only read them).
 import { ttsSyntheses } from "../metrics.ts";
-import type { SpeechSynthesizer } from "./FliteTts.ts";
 import { abortError } from "./ProcessLauncher.ts";
+import type { SpeechSynthesizer } from "./SpeechSynthesizer.ts";
 
 /** Audio kept by default: five minutes at 16 kHz, about 10 MB. */
 const DEFAULT_MAX_SECONDS = 300;
@@ -19,7 +20,7 @@ export class SynthesisCache implements SpeechSynthesizer {
   readonly name: string;
   readonly #inner: SpeechSynthesizer;
   readonly #maxSamples: number;
-  /** In order of last use, oldest first (a Map keeps insertion order). */
+  /** By cacheKey, in order of last use, oldest first (a Map keeps insertion order). */
   readonly #entries = new Map<string, Int16Array>();
   #samples = 0;
 
@@ -38,18 +39,19 @@ export class SynthesisCache implements SpeechSynthesizer {
     return this.#entries.size;
   }
 
-  async synthesize(text: string, signal?: AbortSignal): Promise<Int16Array> {
+  async synthesize(text: string, signal?: AbortSignal, language?: string): Promise<Int16Array> {
     if (signal?.aborted) throw abortError(signal);
-    const cached = this.#entries.get(text);
+    const key = cacheKey(text, language);
+    const cached = this.#entries.get(key);
     if (cached) {
-      this.#entries.delete(text);
-      this.#entries.set(text, cached);
+      this.#entries.delete(key);
+      this.#entries.set(key, cached);
       ttsSyntheses.inc({ source: "cache" });
       return cached;
     }
-    const pcm = await this.#inner.synthesize(text, signal);
+    const pcm = await this.#inner.synthesize(text, signal, language);
     ttsSyntheses.inc({ source: "synthesizer" });
-    this.#keep(text, pcm);
+    this.#keep(key, pcm);
     return pcm;
   }
 
@@ -59,12 +61,12 @@ export class SynthesisCache implements SpeechSynthesizer {
     this.#inner.close?.();
   }
 
-  #keep(text: string, pcm: Int16Array): void {
+  #keep(key: string, pcm: Int16Array): void {
     if (pcm.length > this.#maxSamples) return;
-    const earlier = this.#entries.get(text); // two conversations made it at once
+    const earlier = this.#entries.get(key); // two conversations made it at once
     if (earlier) this.#samples -= earlier.length;
-    this.#entries.delete(text);
-    this.#entries.set(text, pcm);
+    this.#entries.delete(key);
+    this.#entries.set(key, pcm);
     this.#samples += pcm.length;
     for (const [oldest, samples] of this.#entries) {
       if (this.#samples <= this.#maxSamples) break;
@@ -73,3 +75,6 @@ export class SynthesisCache implements SpeechSynthesizer {
     }
   }
 }
+
+/** A text in a language (absent: none given, which is English); a NUL, which neither holds, keeps them apart. */
+const cacheKey = (text: string, language: string | undefined): string => `${language ?? ""}\0${text}`;

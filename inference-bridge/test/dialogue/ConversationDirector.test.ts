@@ -140,7 +140,7 @@ const TWO_CLAUSES = "Who served you, and what did they do that stood out?";
 /** Returns PCM whose length says which text it is; `hold` makes calls wait for release(). */
 class FakeTts implements SpeechSynthesizer {
   readonly name = "fake";
-  readonly calls: { text: string; signal: AbortSignal | undefined }[] = [];
+  readonly calls: { text: string; signal: AbortSignal | undefined; language: string | undefined }[] = [];
   /** Every PCM returned, in call order. */
   readonly results: Int16Array[] = [];
   hold = false;
@@ -151,8 +151,8 @@ class FakeTts implements SpeechSynthesizer {
     return Int16Array.from({ length: 100 * text.length }, (_, i) => (i % 100) * 50);
   }
 
-  synthesize(text: string, signal?: AbortSignal): Promise<Int16Array> {
-    this.calls.push({ text, signal });
+  synthesize(text: string, signal?: AbortSignal, language?: string): Promise<Int16Array> {
+    this.calls.push({ text, signal, language });
     if (this.fail) return Promise.reject(new Error("tts broke"));
     const result = () => {
       const pcm = FakeTts.pcmFor(text);
@@ -589,6 +589,23 @@ describe("ConversationDirector", () => {
     expect(t.of("aiTurn")).toEqual([]);
     await t.customer.quiet(40);
     expect(t.of("aiTurn")).toHaveLength(1);
+  });
+
+  it("has its questions spoken in the store's language: the synthesiser is given it with every clause", async () => {
+    const t = setup({}, new BuiltinFollowUpPlanner(), new BuiltinScorer(), "sv-SE");
+    await t.customer.speak("kaffet var kallt och personalen var otrevlig", 1_500);
+    t.customer.final("kaffet var kallt och personalen var otrevlig");
+    await t.customer.quiet(COMPLETE_SILENCE + 20);
+    const [turn] = t.of("aiTurn");
+    expect(turn).toBeDefined();
+    expect(t.tts.calls.map((c) => c.text).join(" ")).toBe(turn!.text);
+    expect(t.tts.calls.map((c) => c.language)).toEqual(t.tts.calls.map(() => "sv-SE"));
+    // A store that names no language: the synthesiser is given none (English).
+    const english = setup();
+    await english.customer.speak(COMPLAINT, 2_000);
+    await english.customer.quiet(COMPLETE_SILENCE);
+    expect(english.tts.calls.length).toBeGreaterThan(0);
+    expect(english.tts.calls.every((c) => c.language === undefined)).toBe(true);
   });
 
   it("does not end the turn while the customer keeps talking, even on a final the recogniser cut for length", async () => {

@@ -6,12 +6,17 @@ import { SynthesisError } from "../../src/tts/SynthesisError.ts";
 /** Answers each call when told to; records calls and their signals. */
 class HeldTts implements SpeechSynthesizer {
   readonly name = "held";
-  readonly calls: { text: string; signal: AbortSignal | undefined; answer: () => void }[] = [];
+  readonly calls: {
+    text: string;
+    signal: AbortSignal | undefined;
+    language: string | undefined;
+    answer: () => void;
+  }[] = [];
 
-  synthesize(text: string, signal?: AbortSignal): Promise<Int16Array> {
+  synthesize(text: string, signal?: AbortSignal, language?: string): Promise<Int16Array> {
     return new Promise((resolve, reject) => {
       signal?.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })));
-      this.calls.push({ text, signal, answer: () => resolve(new Int16Array(text.length)) });
+      this.calls.push({ text, signal, language, answer: () => resolve(new Int16Array(text.length)) });
     });
   }
 }
@@ -35,6 +40,25 @@ describe("SpokenReply", () => {
     tts.calls[1]!.answer();
     expect((await next).value?.length).toBe("and what did they do?".length);
     expect((await rest.next()).done).toBe(true);
+  });
+
+  it("synthesises every piece in the conversation's language, and in none when it has none", async () => {
+    const tts = new HeldTts();
+    const reply = new SpokenReply(tts, "Vem betjänade dig, och vad gjorde de?", "sv-SE");
+    await flush();
+    tts.calls[0]!.answer();
+    await reply.first;
+    await flush();
+    tts.calls[1]!.answer();
+    for await (const _ of reply.rest());
+    expect(tts.calls.map((c) => [c.text, c.language])).toEqual([
+      ["Vem betjänade dig,", "sv-SE"],
+      ["och vad gjorde de?", "sv-SE"],
+    ]);
+    const english = new HeldTts();
+    new SpokenReply(english, "Who served you?");
+    await flush();
+    expect(english.calls.map((c) => c.language)).toEqual([undefined]);
   });
 
   it("abort() cancels the synthesis under way and the rest is never started", async () => {

@@ -1,69 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { FliteTts, type ProgramRunner, wavSamples } from "../../src/tts/FliteTts.ts";
-import type { LaunchResult } from "../../src/tts/ProcessLauncher.ts";
-
-interface WavOptions {
-  rate?: number;
-  channels?: number;
-  bits?: number;
-  /** Extra chunks before "fmt " / between "fmt " and "data". */
-  before?: Buffer[];
-  between?: Buffer[];
-  /** Overrides the data chunk's declared size (e.g. 0xffffffff for a streamed WAV). */
-  dataSize?: number;
-  noData?: boolean;
-}
-
-function chunk(id: string, body: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.write(id, 0, "ascii");
-  head.writeUInt32LE(body.length, 4);
-  return Buffer.concat([head, body, body.length & 1 ? Buffer.alloc(1) : Buffer.alloc(0)]);
-}
-
-function wav(samples: Int16Array, o: WavOptions = {}): Buffer {
-  const channels = o.channels ?? 1;
-  const rate = o.rate ?? 16_000;
-  const bits = o.bits ?? 16;
-  const fmt = Buffer.alloc(16);
-  fmt.writeUInt16LE(1, 0); // PCM
-  fmt.writeUInt16LE(channels, 2);
-  fmt.writeUInt32LE(rate, 4);
-  fmt.writeUInt32LE((rate * channels * bits) / 8, 8);
-  fmt.writeUInt16LE((channels * bits) / 8, 12);
-  fmt.writeUInt16LE(bits, 14);
-  const data = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-  const dataChunk = chunk("data", data);
-  if (o.dataSize !== undefined) dataChunk.writeUInt32LE(o.dataSize, 4);
-  const body = Buffer.concat([
-    Buffer.from("WAVE", "ascii"),
-    ...(o.before ?? []),
-    chunk("fmt ", fmt),
-    ...(o.between ?? []),
-    ...(o.noData ? [] : [dataChunk]),
-  ]);
-  const riff = Buffer.alloc(8);
-  riff.write("RIFF", 0, "ascii");
-  riff.writeUInt32LE(body.length, 4);
-  return Buffer.concat([riff, body]);
-}
-
-const ramp = (n: number) => Int16Array.from({ length: n }, (_, i) => (i * 37 - 5_000) | 0);
-
-function rms(pcm: Int16Array): number {
-  let e = 0;
-  for (const s of pcm) e += s * s;
-  return Math.sqrt(e / Math.max(1, pcm.length));
-}
-
-function peak(pcm: Int16Array): number {
-  let p = 0;
-  for (const s of pcm) p = Math.max(p, Math.abs(s));
-  return p;
-}
+import { describe, expect, it } from "vitest";
+import { FliteTts, wavSamples } from "../../src/tts/FliteTts.ts";
+import { alive, chunk, HeldLauncher, peak, programFolder, ramp, rms, type WavOptions, wav } from "./support.ts";
 
 describe("wavSamples", () => {
   it("returns the samples of a 16 kHz mono 16-bit WAV", () => {
@@ -192,42 +131,7 @@ describe("FliteTts (the real flite binary)", () => {
 });
 
 /** Stand-in programs for flite, written to a folder of this test file's own. */
-const scripts = mkdtempSync(path.join(tmpdir(), "parley-flite-test-"));
-afterAll(() => rmSync(scripts, { recursive: true, force: true }));
-function script(name: string, body: string): string {
-  const file = path.join(scripts, name);
-  writeFileSync(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
-  return file;
-}
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** Starts nothing: each run waits until the test answers it, writing a WAV to the -o path as flite would. */
-class HeldLauncher implements ProgramRunner {
-  readonly runs: { args: string[]; answer: () => void }[] = [];
-
-  run(_command: string, args: string[], signal?: AbortSignal): Promise<LaunchResult> {
-    return new Promise((resolve, reject) => {
-      signal?.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })));
-      const out = args[args.indexOf("-o") + 1]!;
-      this.runs.push({
-        args,
-        answer: () => {
-          writeFileSync(out, wav(ramp(160)));
-          resolve({ code: 0, signal: null, stderr: "" });
-        },
-      });
-    });
-  }
-
-  close(): void {}
-}
+const { dir: scripts, script } = programFolder("parley-flite-test-");
 
 describe("FliteTts limits", () => {
   it("fails a synthesis that outlives its deadline as a timeout, and kills the stalled program", async () => {

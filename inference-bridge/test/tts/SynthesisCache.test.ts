@@ -4,15 +4,18 @@ import { describe, expect, it } from "vitest";
 import { FliteTts, type SpeechSynthesizer } from "../../src/tts/FliteTts.ts";
 import { SynthesisCache } from "../../src/tts/SynthesisCache.ts";
 
-/** flite, counting the texts it was asked to say. */
-function countingFlite(voice = "slt"): SpeechSynthesizer & { runs: string[] } {
+/** flite, counting the texts it was asked to say (and the languages they were in). */
+function countingFlite(voice = "slt"): SpeechSynthesizer & { runs: string[]; languages: (string | undefined)[] } {
   const flite = new FliteTts(voice);
   const runs: string[] = [];
+  const languages: (string | undefined)[] = [];
   return {
     name: flite.name,
     runs,
-    synthesize(text, signal) {
+    languages,
+    synthesize(text, signal, language) {
       runs.push(text);
+      languages.push(language);
       return flite.synthesize(text, signal);
     },
     close: () => flite.close(),
@@ -85,6 +88,22 @@ describe("SynthesisCache", () => {
     await expect(cache.synthesize("hello there", controller.signal)).rejects.toMatchObject({ name: "AbortError" });
     await expect(cache.synthesize("not yet said", controller.signal)).rejects.toMatchObject({ name: "AbortError" });
     expect(flite.runs).toEqual(["hello there"]);
+    cache.close();
+  });
+
+  it("keeps a text by its language too: the same words in another language are synthesised anew", async () => {
+    const flite = countingFlite();
+    const cache = new SynthesisCache(flite);
+    const none = await cache.synthesize("Okay?");
+    const swedish = await cache.synthesize("Okay?", undefined, "sv-SE");
+    const english = await cache.synthesize("Okay?", undefined, "en");
+    expect(swedish).not.toBe(none);
+    expect(english).not.toBe(swedish);
+    expect(flite.languages).toEqual([undefined, "sv-SE", "en"]);
+    expect(await cache.synthesize("Okay?", undefined, "sv-SE")).toBe(swedish);
+    expect(await cache.synthesize("Okay?")).toBe(none);
+    expect(flite.runs).toHaveLength(3);
+    expect(cache.size).toBe(3);
     cache.close();
   });
 });

@@ -1,6 +1,7 @@
 // What the node says at startup about speech synthesis: flite missing (the
-// AI would be mute) is an error; the deployment guide's TTS_SERVICE_URL,
-// which Parley has no use for, a warning.
+// AI would be mute) is an error, and so is espeak-ng missing (questions in
+// other languages than English would be read by the English voice); the
+// deployment guide's TTS_SERVICE_URL, which Parley has no use for, a warning.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -53,5 +54,45 @@ describe("speech synthesis setup", () => {
     const { logger, entries } = capture();
     await new FliteTts().reportSetup(logger, "");
     expect(entries().filter((e) => e.level >= WARN)).toEqual([]);
+  });
+
+  it("logs an error naming espeak-ng when it cannot be found: other languages would be read by flite", async () => {
+    const flite = path.join(dir, "flite");
+    writeFileSync(flite, "#!/bin/sh\n", { mode: 0o755 });
+    const { logger, entries } = capture();
+    await reportSynthesisSetup(logger, { program: "flite", otherLanguages: "espeak-ng", searchPath: dir });
+    expect(entries().filter((e) => e.level >= WARN)).toMatchObject([{ level: ERROR, program: "espeak-ng" }]);
+    expect(entries().find((e) => e.level === ERROR)?.msg).toMatch(
+      /^espeak-ng not found on PATH: questions in languages other than English will be read by flite's English voice \(install the espeak-ng package\)/,
+    );
+    // Neither found: an error for each.
+    const none = capture();
+    await reportSynthesisSetup(none.logger, { program: "flite", otherLanguages: "espeak-ng", searchPath: "" });
+    expect(none.entries().map((e) => [e.level, e.program])).toEqual([
+      [ERROR, "flite"],
+      [ERROR, "espeak-ng"],
+    ]);
+  });
+
+  it("says nothing above debug when both flite and espeak-ng are there, and names both when TTS_SERVICE_URL is set", async () => {
+    const { logger, entries } = capture();
+    await reportSynthesisSetup(logger, { program: "flite", otherLanguages: "espeak-ng" });
+    expect(entries().filter((e) => e.level >= WARN)).toEqual([]);
+    expect(entries().map((e) => e.program)).toEqual([
+      expect.stringMatching(/flite$/),
+      expect.stringMatching(/espeak-ng$/),
+    ]);
+    const withUrl = capture();
+    await reportSynthesisSetup(withUrl.logger, {
+      program: "flite",
+      otherLanguages: "espeak-ng",
+      ttsServiceUrl: "http://voice-processor:8000",
+    });
+    expect(withUrl.entries().filter((e) => e.level >= WARN)).toMatchObject([
+      {
+        level: WARN,
+        msg: expect.stringMatching(/not used: Parley synthesises speech with flite and espeak-ng in the node/),
+      },
+    ]);
   });
 });
