@@ -2,18 +2,19 @@
 // real program, its 22050 Hz output resampled to 16 kHz, under the same
 // deadline and run limits as flite (stand-in programs and a held launcher).
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EspeakTts, primaryLanguage } from "../../src/tts/EspeakTts.ts";
 import { resample } from "../../src/tts/resample.ts";
 import { wavAudio } from "../../src/tts/wav.ts";
-import { alive, HeldLauncher, peak, programFolder, ramp, rms, wav } from "./support.ts";
+import { alive, expectNoWavAfterAbort, HeldLauncher, peak, programFolder, ramp, rms, wav } from "./support.ts";
 
 const SWEDISH = "Ungefär hur länge fick du vänta?";
 
 /** Stand-in programs for espeak-ng, written to a folder of this test file's own. */
-const { dir: scripts, script } = programFolder("parley-espeak-test-");
+const folder = programFolder("parley-espeak-test-");
+const { dir: scripts, script } = folder;
 
 describe("wavAudio", () => {
   it("reads a mono 16-bit WAV at any rate, and says the rate", () => {
@@ -216,34 +217,9 @@ describe("EspeakTts limits", () => {
     }
   });
 
-  it("leaves no WAV behind when the program writes it after an abort", async () => {
-    const started = path.join(scripts, "late.started");
-    const wrote = path.join(scripts, "late.wrote");
-    // espeak-ng killed just as it writes: here a process of its own writes the file once espeak-ng is gone.
-    const late = script(
-      "late-espeak",
-      [
-        'while [ "$1" != "-w" ]; do shift; done',
-        'out="$2"',
-        "main=$$",
-        `(while kill -0 "$main" 2>/dev/null; do sleep 0.02; done; echo RIFF > "$out" 2>/dev/null; echo "$out" > "${wrote}") &`,
-        `echo started > "${started}"`,
-        "exec sleep 30",
-      ].join("\n"),
-    );
-    const tts = new EspeakTts({ program: late, deadlineMs: 60_000 });
-    try {
-      const controller = new AbortController();
-      const pending = tts.synthesize("hej där", controller.signal, "sv");
-      await expect.poll(() => existsSync(started)).toBe(true);
-      controller.abort();
-      await expect(pending).rejects.toMatchObject({ name: "AbortError" });
-      await expect.poll(() => existsSync(wrote)).toBe(true);
-      const out = readFileSync(wrote, "utf8").trim();
-      expect(out).not.toBe("");
-      expect(existsSync(out)).toBe(false);
-    } finally {
-      tts.close();
-    }
-  });
+  it("leaves no WAV behind when the program writes it after an abort", () =>
+    expectNoWavAfterAbort(folder, "-w", (program, signal) => {
+      const tts = new EspeakTts({ program, deadlineMs: 60_000 });
+      return { tts, pending: tts.synthesize("hej där", signal, "sv") };
+    }));
 });

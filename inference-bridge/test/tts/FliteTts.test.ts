@@ -1,8 +1,19 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { FliteTts, wavSamples } from "../../src/tts/FliteTts.ts";
-import { alive, chunk, HeldLauncher, peak, programFolder, ramp, rms, type WavOptions, wav } from "./support.ts";
+import {
+  alive,
+  chunk,
+  expectNoWavAfterAbort,
+  HeldLauncher,
+  peak,
+  programFolder,
+  ramp,
+  rms,
+  type WavOptions,
+  wav,
+} from "./support.ts";
 
 describe("wavSamples", () => {
   it("returns the samples of a 16 kHz mono 16-bit WAV", () => {
@@ -131,7 +142,8 @@ describe("FliteTts (the real flite binary)", () => {
 });
 
 /** Stand-in programs for flite, written to a folder of this test file's own. */
-const { dir: scripts, script } = programFolder("parley-flite-test-");
+const folder = programFolder("parley-flite-test-");
+const { dir: scripts, script } = folder;
 
 describe("FliteTts limits", () => {
   it("fails a synthesis that outlives its deadline as a timeout, and kills the stalled program", async () => {
@@ -173,34 +185,9 @@ describe("FliteTts limits", () => {
     for (const pcm of await Promise.all(pending)) expect(Array.from(pcm)).toEqual(Array.from(ramp(160)));
   });
 
-  it("leaves no WAV behind when the program writes it after an abort", async () => {
-    const started = path.join(scripts, "late.started");
-    const wrote = path.join(scripts, "late.wrote");
-    // flite killed just as it writes: here a process of its own writes the file once flite is gone.
-    const late = script(
-      "late-flite",
-      [
-        'while [ "$1" != "-o" ]; do shift; done',
-        'out="$2"',
-        "main=$$",
-        `(while kill -0 "$main" 2>/dev/null; do sleep 0.02; done; echo RIFF > "$out" 2>/dev/null; echo "$out" > "${wrote}") &`,
-        `echo started > "${started}"`,
-        "exec sleep 30",
-      ].join("\n"),
-    );
-    const tts = new FliteTts("slt", { program: late, deadlineMs: 60_000 });
-    try {
-      const controller = new AbortController();
-      const pending = tts.synthesize("hello there", controller.signal);
-      await expect.poll(() => existsSync(started)).toBe(true);
-      controller.abort();
-      await expect(pending).rejects.toMatchObject({ name: "AbortError" });
-      await expect.poll(() => existsSync(wrote)).toBe(true);
-      const out = readFileSync(wrote, "utf8").trim();
-      expect(out).not.toBe("");
-      expect(existsSync(out)).toBe(false);
-    } finally {
-      tts.close();
-    }
-  });
+  it("leaves no WAV behind when the program writes it after an abort", () =>
+    expectNoWavAfterAbort(folder, "-o", (program, signal) => {
+      const tts = new FliteTts("slt", { program, deadlineMs: 60_000 });
+      return { tts, pending: tts.synthesize("hello there", signal) };
+    }));
 });

@@ -1,11 +1,12 @@
 // What the synthesisers' tests share: WAV files made here, measures of PCM,
 // stand-in programs, and a launcher that runs nothing until told to.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll } from "vitest";
+import { afterAll, expect } from "vitest";
 import type { LaunchResult } from "../../src/tts/ProcessLauncher.ts";
 import type { ProgramRunner } from "../../src/tts/ProgramSynthesis.ts";
+import type { SpeechSynthesizer } from "../../src/tts/SpeechSynthesizer.ts";
 
 export interface WavOptions {
   rate?: number;
@@ -119,4 +120,42 @@ export class HeldLauncher implements ProgramRunner {
   }
 
   close(): void {}
+}
+
+/**
+ * A synthesiser aborted while its program runs leaves no WAV behind, even when the program
+ * writes it after it was killed: a stand-in program (its output file after `outputFlag`) has a
+ * process of its own write the file once it is gone.
+ */
+export async function expectNoWavAfterAbort(
+  folder: ReturnType<typeof programFolder>,
+  outputFlag: string,
+  synthesize: (program: string, signal: AbortSignal) => { tts: SpeechSynthesizer; pending: Promise<Int16Array> },
+): Promise<void> {
+  const started = path.join(folder.dir, "late.started");
+  const wrote = path.join(folder.dir, "late.wrote");
+  const late = folder.script(
+    "late-writer",
+    [
+      `while [ "$1" != "${outputFlag}" ]; do shift; done`,
+      'out="$2"',
+      "main=$$",
+      `(while kill -0 "$main" 2>/dev/null; do sleep 0.02; done; echo RIFF > "$out" 2>/dev/null; echo "$out" > "${wrote}") &`,
+      `echo started > "${started}"`,
+      "exec sleep 30",
+    ].join("\n"),
+  );
+  const controller = new AbortController();
+  const { tts, pending } = synthesize(late, controller.signal);
+  try {
+    await expect.poll(() => existsSync(started)).toBe(true);
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ name: "AbortError" });
+    await expect.poll(() => existsSync(wrote)).toBe(true);
+    const out = readFileSync(wrote, "utf8").trim();
+    expect(out).not.toBe("");
+    expect(existsSync(out)).toBe(false);
+  } finally {
+    tts.close?.();
+  }
 }
