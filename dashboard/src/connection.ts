@@ -58,6 +58,15 @@ const FOR_GOOD: ReadonlySet<number> = new Set([
 /** Closed by this page to start again (a refusal worth retrying): the usual backoff follows. */
 const RETRY_CLOSE_CODE = 4000;
 
+/**
+ * A socket that brought nothing for QUIET_MS is pinged; one whose Pong does not come within
+ * PONG_TIMEOUT_MS is given up on and replaced. A network that drops packets without a reset (a
+ * wall screen's Wi-Fi reconnecting) leaves the socket open and silent: the wall would show the
+ * same screen, not live, for many minutes. Walls of a quiet store get no events for hours.
+ */
+const QUIET_MS = 15_000;
+const PONG_TIMEOUT_MS = 5_000;
+
 export class WallConnection {
   readonly #o: WallConnectionOptions;
   #ws: WebSocket | undefined;
@@ -65,27 +74,44 @@ export class WallConnection {
   readonly #pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void }>();
   #retryMs = 500;
   #stopped = false;
+  #lastHeardAt = 0;
+  #pinging = false;
+  #liveness: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: WallConnectionOptions) {
     this.#o = options;
     this.#open();
   }
 
-  /** Sends a request; resolves with its result, or rejects with the server's error. */
-  request<C extends keyof ResultValue>(kind: Request, expect: C): Promise<ResultValue[C]> {
+  /**
+   * Sends a request; resolves with its result, or rejects with the server's error (with
+   * NotConnectedError when no answer came within `timeoutMs`, if given).
+   */
+  request<C extends keyof ResultValue>(kind: Request, expect: C, timeoutMs?: number): Promise<ResultValue[C]> {
     const ws = this.#ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new NotConnectedError("not connected"));
     const requestId = this.#nextId++;
     ws.send(toBinary(ClientMessageSchema, create(ClientMessageSchema, { requestId, kind })));
     return new Promise<ResultValue[C]>((resolve, reject) => {
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.#pending.delete(requestId);
+              reject(new NotConnectedError("no answer in time"));
+            }, timeoutMs);
       this.#pending.set(requestId, {
         resolve: (result) => {
+          clearTimeout(timer);
           if (result.case === "error") reject(new RequestError(result.value.code, result.value.message));
           else if (result.case !== expect) reject(new Error(`expected ${expect}, got ${result.case}`));
           // Checked just above: result.case is C, so its value is ResultValue[C] (TS cannot narrow a generic union).
           else resolve(result.value as unknown as ResultValue[C]);
         },
-        reject,
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
     });
   }
@@ -99,6 +125,7 @@ export class WallConnection {
 
   close(): void {
     this.#stopped = true;
+    clearInterval(this.#liveness);
     this.#ws?.close(1000, "done");
   }
 
@@ -106,18 +133,52 @@ export class WallConnection {
     const ws = new WebSocket(this.#o.url);
     ws.binaryType = "arraybuffer";
     this.#ws = ws;
+    this.#lastHeardAt = Date.now();
+    clearInterval(this.#liveness);
+    this.#liveness = setInterval(() => this.#checkLiveness(ws), QUIET_MS / 3);
     ws.onopen = () => void this.#start();
-    ws.onmessage = (e) => this.#onMessage(e.data as ArrayBuffer);
-    ws.onclose = (e) => {
-      for (const p of this.#pending.values()) p.reject(new NotConnectedError("connection closed"));
-      this.#pending.clear();
-      if (this.#stopped) return;
-      this.#o.onState("reconnecting");
-      // Closed for falling behind: come back at once for a fresh snapshot.
-      const delay = e.code === 4008 || e.code === 4009 ? 0 : this.#retryMs;
-      this.#retryMs = Math.min(10_000, this.#retryMs * 2);
-      setTimeout(() => this.#open(), delay);
+    ws.onmessage = (e) => {
+      this.#lastHeardAt = Date.now();
+      this.#onMessage(e.data as ArrayBuffer);
     };
+    ws.onclose = (e) => this.#closed(e.code);
+  }
+
+  /** The socket went: what waits on it fails, and (unless stopped) a new one opens after the backoff. */
+  #closed(code: number): void {
+    clearInterval(this.#liveness);
+    for (const p of this.#pending.values()) p.reject(new NotConnectedError("connection closed"));
+    this.#pending.clear();
+    if (this.#stopped) return;
+    this.#o.onState("reconnecting");
+    // Closed for falling behind: come back at once for a fresh snapshot.
+    const delay = code === 4008 || code === 4009 ? 0 : this.#retryMs;
+    this.#retryMs = Math.min(10_000, this.#retryMs * 2);
+    setTimeout(() => this.#open(), delay);
+  }
+
+  /**
+   * Pings a socket quiet for QUIET_MS; one that leaves the Pong unanswered is dropped at once (its
+   * close would wait on the dead network) and replaced.
+   */
+  #checkLiveness(ws: WebSocket): void {
+    if (ws !== this.#ws || ws.readyState !== WebSocket.OPEN || this.#pinging) return;
+    if (Date.now() - this.#lastHeardAt < QUIET_MS) return;
+    this.#pinging = true;
+    this.request({ case: "ping", value: {} }, "pong", PONG_TIMEOUT_MS)
+      .then(
+        () => {},
+        (error: unknown) => {
+          if (!(error instanceof NotConnectedError) || ws !== this.#ws || ws.readyState !== WebSocket.OPEN) return;
+          console.warn("the node stopped answering: connecting again");
+          ws.onclose = ws.onmessage = null;
+          ws.close(RETRY_CLOSE_CODE, "no answer");
+          this.#closed(RETRY_CLOSE_CODE);
+        },
+      )
+      .finally(() => {
+        this.#pinging = false;
+      });
   }
 
   async #start(): Promise<void> {

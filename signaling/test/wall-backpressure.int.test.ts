@@ -114,6 +114,15 @@ describe("a dashboard that cannot keep up", () => {
     for (const client of [healthy, slow, stalled]) client.close();
   }, 120_000);
 
+  it("answers a ping with a pong, before hello too, and keeps the connection", async () => {
+    const client = await DashboardClient.open(server);
+    expect((await client.request({ case: "ping", value: {} })).case).toBe("pong");
+    const token = server.dashboardTokens.issue({ userId: "x", role: "admin" }, 60_000);
+    expect((await client.request({ case: "hello", value: { token } })).case).toBe("welcome");
+    expect((await client.request({ case: "ping", value: {} })).case).toBe("pong");
+    client.close();
+  });
+
   it("answers a bad token with UNAUTHENTICATED, then closes the connection", async () => {
     const client = await DashboardClient.open(server);
     const token = server.dashboardTokens.issue({ userId: "x", role: "admin" }, 60_000);

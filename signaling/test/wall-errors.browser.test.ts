@@ -4,6 +4,8 @@
 // drill-down shows the conversation that is open, or that it failed. The
 // page's socket goes through the test (Playwright's routeWebSocket), which
 // holds or replaces the node's answers.
+import { fromBinary } from "@bufbuild/protobuf";
+import { ClientMessageSchema } from "@parley/proto/wall";
 import { ErrorCode } from "@parley/proto/ws";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -89,6 +91,38 @@ describe("the wall when the node refuses, fails or answers late", () => {
     expect(subscribes).toBe(2);
     await page.close();
   });
+
+  it("notices a socket left open and silent by a network switch, and connects again to what happened meanwhile", async () => {
+    const page = await browser.newPage();
+    let sockets = 0;
+    let silenced = 0; // the socket whose bytes go nowhere, either way (0: none)
+    const pings: number[] = [];
+    await page.routeWebSocket(/\/wall\/ws$/, (ws) => {
+      const socket = ++sockets;
+      const node = ws.connectToServer();
+      ws.onMessage((data) => {
+        const m = fromBinary(ClientMessageSchema, new Uint8Array(data as Buffer));
+        if (m.kind.case === "ping") pings.push(socket);
+        if (socket !== silenced) node.send(data);
+      });
+      node.onMessage((data) => {
+        if (socket !== silenced) ws.send(data);
+      });
+    });
+    await open(page, "", token("owner"));
+    await live(page);
+    silenced = sockets;
+    // A conversation goes on while the wall hears nothing.
+    const c = new FakeConversation(server.bus, "demo", demoBusiness(server), server.config.nodeId).start();
+    c.segment(1, "the fitting rooms had no mirrors", true);
+    // The page pings the quiet socket, gets no pong, and connects again: the conversation is there.
+    const card = page.locator(`[data-testid="card"][data-session="${c.sessionId}"]`);
+    await card.getByText("the fitting rooms had no mirrors").waitFor({ timeout: 60_000 });
+    expect(sockets).toBe(2);
+    expect(pings).toContain(1);
+    await live(page);
+    await page.close();
+  }, 90_000);
 
   it("shows the drill-down of the conversation open, not one answered late, and says when one fails", async () => {
     const first = await finished("alpha the queue was long", 1);

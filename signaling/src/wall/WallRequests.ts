@@ -202,6 +202,7 @@ export class WallRequests {
     const kind = message.kind;
     if (kind.case === undefined) throw new ParleyError(ErrorCode.UNKNOWN_MESSAGE, "unknown or empty message");
     if (kind.case === "hello") return this.#hello(client, kind.value.token);
+    if (kind.case === "ping") return { case: "pong", value: { $typeName: "parley.ws.v1.Pong" } };
     const caller = client.caller;
     if (!caller) throw new ParleyError(ErrorCode.UNAUTHENTICATED, `hello before ${kind.case}`);
     switch (kind.case) {
