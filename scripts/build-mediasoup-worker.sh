@@ -11,8 +11,9 @@
 #   1. does nothing if MEDIASOUP_WORKER_BIN already names an existing file;
 #   2. uses mediasoup's own binary (node_modules/mediasoup/worker/out/Release)
 #      if it is there (its postinstall ran somewhere with GitHub access);
-#   3. uses a cached build: .cache/mediasoup-worker/<version>-<hash>/, where
-#      <hash> covers the patch and the libsrtp compatibility header;
+#   3. uses a cached build: ~/.cache/parley/mediasoup-worker/<version>-<hash>/
+#      (outside the clone; PARLEY_CACHE_DIR moves it), where <hash> covers the
+#      patch and the libsrtp compatibility header;
 #   4. unless PARLEY_SKIP_PREBUILT=1, tries mediasoup's prebuilt download once
 #      (60 s limit);
 #   5. otherwise builds the worker from the package's C++ source against
@@ -20,8 +21,8 @@
 #      media/worker-build/mediasoup-<version>-debian.patch. About 6.5 minutes
 #      on 2 cores.
 #
-# Environment: MEDIASOUP_WORKER_BIN, PARLEY_SKIP_PREBUILT=1,
-# PARLEY_WORKER_BUILD_JOBS (default: nproc).
+# Environment: MEDIASOUP_WORKER_BIN, PARLEY_SKIP_PREBUILT=1, PARLEY_CACHE_DIR
+# (default ~/.cache/parley), PARLEY_WORKER_BUILD_JOBS (default: nproc).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

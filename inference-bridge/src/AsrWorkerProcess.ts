@@ -3,12 +3,14 @@
 // It listens on a fixed port so that a restarted worker keeps its address,
 // on loopback only, and inherits none of the node's secrets: its environment
 // is an allowlist, plus the token it must ask of callers (ASR_AUTH_TOKEN).
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import { forwardWorkerLog } from "./asrWorkerLog.ts";
 
 export const ASR_WORKER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../asr-worker");
 
@@ -121,10 +123,7 @@ export class AsrWorkerProcess {
       env: workerEnvironment(process.env, this.#options.authToken),
     });
     this.#child = child;
-    child.stderr?.on("data", (data: Buffer) => {
-      for (const line of data.toString("utf8").split("\n"))
-        if (line.trim()) logger.debug({ asrWorker: this.port }, line);
-    });
+    child.stderr?.on("data", forwardWorkerLog(logger.child({ asrWorker: this.port })));
     return new Promise<void>((resolve, reject) => {
       let ready = false;
       const startTimeoutMs = this.#options.startTimeoutMs ?? 30_000;

@@ -10,7 +10,6 @@ import type { Sql } from "postgres";
 import { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
 import { addressKey, RateLimiter, type RateLimitOptions } from "./auth/RateLimiter.ts";
 import { TokenRevocations } from "./auth/TokenRevocations.ts";
-import { limitedStores, verifyUserToken } from "./auth/token.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
 import { databaseUnavailable, isRetryableDbError } from "./db/errors.ts";
 import { loadHashKey } from "./db/hashKey.ts";
@@ -444,37 +443,6 @@ export class Records {
       language: r.language,
       currency: r.currency,
     }));
-  }
-
-  /**
-   * May the holder of this business/admin token subscribe to `topic`?
-   * store/<code> and business/<id>: admins, and the owner and staff of that
-   * business (staff whose token names some stores: only those stores' topics,
-   * the business's carries every store); admin: admins only. session/<id>
-   * topics belong to the customer's session token, which the node checks
-   * itself: false here.
-   */
-  async authorizeTopic(bearerToken: string, topic: string): Promise<boolean> {
-    const claims = verifyUserToken(this.#options.authSecret, bearerToken, this.#now());
-    // Withdrawn, or the database cannot say: no.
-    if (!claims || (await this.revocations.revoked(claims).catch(() => true))) return false;
-    const [kind, id, ...rest] = topic.split("/");
-    if (rest.length > 0) return false;
-    if (kind === "admin") return id === undefined && claims.role === "admin";
-    if (!id) return false;
-    const stores = limitedStores(claims);
-    if (kind === "business")
-      return UUID.test(id) && (claims.role === "admin" || (claims.bid === id && stores === undefined));
-    if (kind === "store") {
-      if (claims.role === "admin") return true;
-      if (stores !== undefined && !stores.includes(id)) return false;
-      try {
-        return (await this.#store(id)).businessId === claims.bid;
-      } catch {
-        return false;
-      }
-    }
-    return false;
   }
 
   /** Writes everything queued, and waits for reward decisions in progress (tests, shutdown). */

@@ -3,7 +3,7 @@
 // conversation, and grpc-js's per-message machinery (a filter stack with a
 // promise per message, object-mode streams, a retry buffer) cost about twice
 // the HTTP/2 write itself. On the wire nothing changes, and the worker cannot
-// tell the clients apart (inference-bridge/test/http2-recognize-call.test.ts
+// tell the clients apart (inference-bridge/test/Http2RecognizeCall.test.ts
 // compares the bytes): a POST to /parley.asr.v1.SpeechRecognizer/Recognize
 // with content-type application/grpc, te: trailers, grpc-timeout and the
 // authorization header, length-prefixed protobuf messages both ways, and the

@@ -10,9 +10,6 @@ export interface PacedStream {
   sendDue(sentAt: number): void;
 }
 
-/** Packets sent more than this after their time count as late in the summary. */
-export const LATE_MS = 10;
-
 export class Pacer {
   readonly #streams = new Set<PacedStream>();
   /** How late each packet left, ms (a sample of at most one per stream per 100 ms). */

@@ -54,6 +54,12 @@ export interface PayoutFaults {
   afterPayout?: (rewardId: string) => void;
 }
 
+/** A reward and its conversation: every log line about a reward names the session. */
+interface RewardRef {
+  rewardId: string;
+  sessionId: string;
+}
+
 interface RewardRow {
   id: string;
   session_id: string;
@@ -175,13 +181,13 @@ export class StripePayouts {
   }
 
   /** The connected account can receive money: its rewards waiting on onboarding move on. */
-  async accountReady(accountId: string, tx: Sql | TransactionSql = this.#sql): Promise<string[]> {
-    const moved = await tx<{ id: string }[]>`
+  async accountReady(accountId: string, tx: Sql | TransactionSql = this.#sql): Promise<RewardRef[]> {
+    const moved = await tx<{ id: string; session_id: string }[]>`
       update rewards set status = 'transfer_pending', updated_at = now()
       where stripe_account_id = ${accountId} and status = 'onboarding'
-      returning id`;
+      returning id, session_id`;
     if (moved.length) payoutTransitionsTotal.inc({ state: "transfer_pending" }, moved.length);
-    return moved.map((r) => r.id);
+    return moved.map((r) => ({ rewardId: r.id, sessionId: r.session_id }));
   }
 
   /** Moves one reward's money as far as it can go now: transfer, then payout. */
@@ -270,23 +276,24 @@ export class StripePayouts {
    */
   async sweep(): Promise<number> {
     // Served by the partial index rewards_in_flight (migration 0009): keep its states in step with these.
-    const pending = await this.#sql<{ id: string }[]>`
-      select id from rewards where status in ('transfer_pending', 'transferred') order by updated_at limit 100`;
-    for (const { id } of pending) await this.#payInSweep(id);
+    const pending = await this.#sql<{ id: string; session_id: string }[]>`
+      select id, session_id from rewards where status in ('transfer_pending', 'transferred')
+      order by updated_at limit 100`;
+    for (const r of pending) await this.#payInSweep({ rewardId: r.id, sessionId: r.session_id });
     const ready = await this.#pollOnboarding();
-    for (const id of ready) await this.#payInSweep(id);
+    for (const reward of ready) await this.#payInSweep(reward);
     payoutPendingOldestAgeSeconds.set(await this.pendingPayoutOldestAgeSeconds());
     return pending.length + ready.length;
   }
 
-  async #payInSweep(id: string): Promise<void> {
+  async #payInSweep(reward: RewardRef): Promise<void> {
     try {
-      await this.pay(id);
+      await this.pay(reward.rewardId);
     } catch (error) {
       // The database away: every reward left would fail alike; the next sweep goes on.
       if (isRetryableDbError(error)) throw error;
       // Anything else is this reward's own: oldest first, it must not keep every later one waiting.
-      this.#logger.error({ rewardId: id, err: error }, "reward payment failed; the sweep goes on");
+      this.#logger.error({ ...reward, err: error }, "reward payment failed; the sweep goes on");
     }
   }
 
@@ -301,10 +308,10 @@ export class StripePayouts {
    * in every batch, and nodes sweeping together take different rewards. The
    * ids of rewards whose account turned out ready, now transfer_pending.
    */
-  async #pollOnboarding(): Promise<string[]> {
+  async #pollOnboarding(): Promise<RewardRef[]> {
     // The index range (status, updated_at) of rewards_in_flight bounds the scan; created_at bounds
     // the polling: a check moves updated_at on, so it cannot tell how long an account was polled.
-    const due = await this.#sql<{ id: string; stripe_account_id: string }[]>`
+    const due = await this.#sql<{ id: string; session_id: string; stripe_account_id: string }[]>`
       update rewards set updated_at = now()
       where id in (
         select id from rewards
@@ -314,19 +321,23 @@ export class StripePayouts {
           and created_at > now() - ${ONBOARDING_POLL_MAX_AGE}::interval
         order by updated_at limit ${ONBOARDING_POLL_BATCH}
         for update skip locked)
-      returning id, stripe_account_id`;
-    const ready: string[] = [];
-    for (const { id, stripe_account_id: accountId } of due) {
+      returning id, session_id, stripe_account_id`;
+    const ready: RewardRef[] = [];
+    for (const { id, session_id: sessionId, stripe_account_id: accountId } of due) {
       try {
         const account = await this.#call("accounts.retrieve", () => this.stripe.accounts.retrieve(accountId));
         if (!accountReady(account)) continue;
         const moved = await this.accountReady(accountId);
-        if (moved.length) this.#logger.info({ rewardId: id, accountId }, "onboarding finished without its webhook");
+        if (moved.length)
+          this.#logger.info({ sessionId, rewardId: id, accountId }, "onboarding finished without its webhook");
         ready.push(...moved);
       } catch (error) {
         if (isRetryableDbError(error)) throw error;
         // Stripe down, the account gone: this reward's own; asked again after the grace.
-        this.#logger.warn({ rewardId: id, accountId, err: error }, "onboarding check failed; the sweep goes on");
+        this.#logger.warn(
+          { sessionId, rewardId: id, accountId, err: error },
+          "onboarding check failed; the sweep goes on",
+        );
       }
     }
     return ready;
@@ -377,7 +388,7 @@ export class StripePayouts {
       stripeWebhooksTotal.inc({ type: "unknown", outcome: "rejected" });
       return { status: 400, body: { error: `webhook rejected: ${(error as Error).message}` } };
     }
-    const toPay: string[] = [];
+    const toPay: RewardRef[] = [];
     let outcome: string;
     try {
       outcome = await this.#sql.begin(async (tx) => {
@@ -397,12 +408,14 @@ export class StripePayouts {
     stripeWebhooksTotal.inc({ type: event.type, outcome });
     this.#logger.info({ eventId: event.id, type: event.type, outcome }, "stripe webhook");
     // Money moves after the commit, outside the webhook's transaction.
-    for (const id of toPay)
-      this.pay(id).catch((error: unknown) => this.#logger.error({ rewardId: id, err: error }, "reward payment failed"));
+    for (const reward of toPay)
+      this.pay(reward.rewardId).catch((error: unknown) =>
+        this.#logger.error({ ...reward, err: error }, "reward payment failed"),
+      );
     return { status: 200, body: { received: true, outcome } };
   }
 
-  async #apply(tx: TransactionSql, event: Stripe.Event, toPay: string[]): Promise<string> {
+  async #apply(tx: TransactionSql, event: Stripe.Event, toPay: RewardRef[]): Promise<string> {
     switch (event.type) {
       case "account.updated": {
         const account = event.data.object;

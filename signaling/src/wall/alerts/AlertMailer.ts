@@ -12,19 +12,6 @@ export interface AlertRecipients {
   forBusiness(businessId: string): Promise<string[]>;
 }
 
-/** A fixed list for every business (tests; a deployment's own list is ALERT_EMAIL_TO, see BusinessOwnerRecipients). */
-export class ConfiguredAlertRecipients implements AlertRecipients {
-  readonly #to: readonly string[];
-
-  constructor(to: readonly string[]) {
-    this.#to = to;
-  }
-
-  async forBusiness(): Promise<string[]> {
-    return [...this.#to];
-  }
-}
-
 export class MailError extends Error {
   readonly status: number;
   readonly retryable: boolean;
