@@ -24,6 +24,8 @@ export interface Config {
   logLevel: string;
   jwtSecret: string;
   jwtSecretGenerated: boolean;
+  /** Where a generated secret is kept across restarts (keepGeneratedSecret); absent: this process only. */
+  jwtSecretKept?: string;
   tokenTtlMs: number;
   metricsEnabled: boolean;
   /** Accept uWS's slow pure-JS fallback when its native build does not load. */
@@ -473,13 +475,41 @@ function hexKey(env: Env, name: string): Buffer | undefined {
   return Buffer.from(raw, "hex");
 }
 
+/**
+ * With no JWT_SECRET on the embedded database (the one-machine default), the
+ * generated secret is kept beside the database (`jwt-secret`, mode 0600, in
+ * the data folder's parent): a restarted node still accepts the tokens it
+ * signed, so a conversation whose node restarted is taken up again and no
+ * dashboard is signed out. With DATABASE_URL (a deployment) nothing is
+ * written: set JWT_SECRET, shared by every node.
+ */
+export function keepGeneratedSecret(config: Config): Config {
+  if (!config.jwtSecretGenerated || config.records.databaseUrl) return config;
+  const file = path.join(path.dirname(path.resolve(config.records.dataDir)), "jwt-secret");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    // "wx": two nodes starting together on one folder keep the first one's.
+    fs.writeFileSync(file, `${config.jwtSecret}\n`, { flag: "wx", mode: 0o600 });
+    return { ...config, jwtSecretKept: file };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  const kept = fs.readFileSync(file, "utf8").trim();
+  if (kept.length < 32) throw new Error(`${file} holds no secret of at least 32 characters: delete it to start afresh`);
+  return { ...config, jwtSecret: kept, jwtSecretKept: file };
+}
+
 const mask = (secret: string | undefined) => (secret ? "***" : undefined);
 
 /** The configuration as it may be logged. */
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
-    jwtSecret: config.jwtSecretGenerated ? "(generated for this process)" : "***",
+    jwtSecret: config.jwtSecretKept
+      ? `(generated, kept in ${config.jwtSecretKept})`
+      : config.jwtSecretGenerated
+        ? "(generated for this process)"
+        : "***",
     redis: config.redis && { url: maskUrl(config.redis.url), password: config.redis.password ? "***" : undefined },
     records: {
       ...config.records,

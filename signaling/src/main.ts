@@ -1,10 +1,10 @@
 // Starts one Parley node. SIGTERM drains it (not ready, no new sessions, live
 // ones finish up to DRAIN_TIMEOUT_MS) before it exits; SIGINT, or a second
 // signal, stops it at once (live conversations end with their final score).
-import { loadConfig } from "./config.ts";
+import { keepGeneratedSecret, loadConfig } from "./config.ts";
 import { ParleyServer } from "./ParleyServer.ts";
 
-const server = await ParleyServer.create({ config: loadConfig() });
+const server = await ParleyServer.create({ config: keepGeneratedSecret(loadConfig()) });
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {

@@ -1,7 +1,15 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { describeConfig, loadConfig, MAX_TIMER_MS, parseDurationMs, REPO_ROOT } from "../src/config.ts";
+import {
+  describeConfig,
+  keepGeneratedSecret,
+  loadConfig,
+  MAX_TIMER_MS,
+  parseDurationMs,
+  REPO_ROOT,
+} from "../src/config.ts";
 
 describe("configuration", () => {
   it("has embedded defaults: built-in scoring, embedded speech worker", () => {
@@ -153,5 +161,32 @@ describe("configuration", () => {
     expect(config.wall.alerts.email).toMatchObject({ apiUrl: "https://api.sendgrid.com", to: ["a@b.se"] });
     expect(JSON.stringify(describeConfig(config))).not.toContain("SG.secret");
     expect(() => loadConfig({ ALERT_NEGATIVE_SENTIMENT: "very" })).toThrow(/ALERT_NEGATIVE_SENTIMENT/);
+  });
+
+  it("keeps a generated token secret beside the embedded database, so a restarted node accepts its tokens", () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), "parley-secret-"));
+    try {
+      const env = { PARLEY_DATA_DIR: path.join(folder, "pglite") };
+      const first = keepGeneratedSecret(loadConfig(env));
+      const file = path.join(folder, "jwt-secret");
+      expect(first.jwtSecretKept).toBe(file);
+      expect(readFileSync(file, "utf8").trim()).toBe(first.jwtSecret);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      // The next start generates another, and takes the kept one instead.
+      const restarted = keepGeneratedSecret(loadConfig(env));
+      expect(restarted.jwtSecret).toBe(first.jwtSecret);
+      expect(JSON.stringify(describeConfig(restarted))).not.toContain(first.jwtSecret);
+      // A deployment's secret, or a deployment's database: nothing kept, nothing read.
+      const given = "given-secret-given-secret-given-secret";
+      expect(keepGeneratedSecret(loadConfig({ ...env, JWT_SECRET: given })).jwtSecret).toBe(given);
+      const shared = keepGeneratedSecret(loadConfig({ ...env, DATABASE_URL: "postgres://db/parley" }));
+      expect(shared.jwtSecret).not.toBe(first.jwtSecret);
+      expect(shared.jwtSecretKept).toBeUndefined();
+      // A damaged file stops the node with its name rather than signing with it.
+      writeFileSync(file, "short\n");
+      expect(() => keepGeneratedSecret(loadConfig(env))).toThrow(/jwt-secret/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
