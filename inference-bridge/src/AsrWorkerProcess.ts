@@ -113,7 +113,8 @@ export class AsrWorkerProcess {
 
   #spawn(): Promise<void> {
     const { logger } = this.#options;
-    const args = ["-m", "parley_asr", "--host", "127.0.0.1", "--port", String(this.port)];
+    // --exit-with-parent: a node killed outright (SIGKILL, a crash) leaves no worker behind.
+    const args = ["-m", "parley_asr", "--host", "127.0.0.1", "--port", String(this.port), "--exit-with-parent"];
     if (this.#options.maxStreams) args.push("--max-streams", String(this.#options.maxStreams));
     if (this.#options.workerId) args.push("--worker-id", this.#options.workerId);
     args.push(...(this.#options.extraArgs ?? []));

@@ -139,6 +139,7 @@ export class ParleyServer {
   #port = 0;
   #internalPort = 0;
   #closing = false;
+  #closed: Promise<void> | undefined;
 
   static async create(options: ParleyServerOptions): Promise<ParleyServer> {
     const { config } = options;
@@ -342,8 +343,16 @@ export class ParleyServer {
     await this.close();
   }
 
-  async close(): Promise<void> {
-    if (this.#closing) return;
+  /**
+   * Stops the node; every call waits for the same shutdown to finish (a second
+   * signal during a drain must not let the first one's caller exit midway).
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
     this.#closing = true;
     this.#draining = true;
     for (const socket of this.#listenSockets) this.#uws.us_listen_socket_close(socket);

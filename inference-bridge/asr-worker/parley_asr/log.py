@@ -30,8 +30,11 @@ def log(event: str, level: str = "info", **fields: object) -> None:
     record = {"ts": round(time.time(), 3), "level": level, "event": event, **_context, **fields}
     line = json.dumps(record, default=str, ensure_ascii=False)
     with _lock:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+        try:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # whoever read our log is gone (a killed parent): the work goes on, or stops, without it
 
 
 class _JsonHandler(logging.Handler):

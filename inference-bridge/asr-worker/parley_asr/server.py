@@ -31,6 +31,7 @@ from .pool import open_pool
 from .service import SpeechRecognizer
 
 STOP_GRACE_S = 2.0  # the bridge SIGKILLs 3 s after SIGTERM
+PARENT_CHECK_S = 1.0  # how often --exit-with-parent looks for its parent
 
 # The bridge pings every 10 s, also without calls; grpc's defaults would
 # answer such pings with GOAWAY ("too many pings") and break its channel.
@@ -59,6 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (with --tls-key)")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     parser.add_argument("--tls-client-ca", help="PEM CA: callers must present a certificate it signed")
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one is gone (a killed node leaves no embedded worker)",
+    )
     whisper = parser.add_argument_group("whisper")
     whisper.add_argument(
         "--model-path",
@@ -80,12 +86,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _stop_when_orphaned(stop: threading.Event) -> None:
+    """A parent that dies without stopping us (SIGKILL, a crash) re-parents us: stop then."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stop.wait(PARENT_CHECK_S):
+            if os.getppid() != parent:
+                stop.set()
+                log("parent_gone", level="warning", parent_pid=parent)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logmod.configure(worker_id=args.worker_id)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stop.set())
+    if args.exit_with_parent:
+        _stop_when_orphaned(stop)
 
     options = {
         "model_path": args.model_path or "",
