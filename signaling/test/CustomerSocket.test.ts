@@ -53,7 +53,7 @@ function socketWith(overrides: Partial<SocketContext> = {}) {
     maxMessageBytes: 64 * 1024,
     startConversation: () => {},
     renewMedia: async () => {},
-    admitSpeech: () => {},
+    admitSpeech: () => undefined,
     openSessions: new PerClientLimit(8),
     limits: { joinTimeoutMs: 60_000, messagesPerSecond: 20, messageBurst: 40 },
     logThrottle: new LogThrottle(),

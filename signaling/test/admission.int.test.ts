@@ -48,6 +48,30 @@ describe("speech admission", () => {
     await expect.poll(() => server.sessions.size, { timeout: 5_000 }).toBe(0);
   });
 
+  it("gives the slot back when a produce fails, so a client asking with bad requests holds no capacity", async () => {
+    const asker = await joined();
+    const worker = server.asrPool.workers[0]!;
+    for (let i = 0; i < 3; i++) {
+      const refused = await asker.request({
+        case: "produce",
+        value: {
+          transportId: "no-such-transport",
+          kind: "audio",
+          rtpParameters: {
+            mid: "0",
+            codecs: [{ mimeType: "audio/opus", payloadType: 111, clockRate: 48_000, channels: 2 }],
+            encodings: [{ ssrc: 4321 }],
+            rtcp: { cname: "asker" },
+          },
+        },
+      });
+      expect(refused.case).toBe("error");
+      expect(worker.reserved).toBe(0);
+    }
+    asker.close();
+    await expect.poll(() => server.sessions.size, { timeout: 5_000 }).toBe(0);
+  });
+
   it("serves two talking customers and refuses the third before it talks, with UNAVAILABLE and a retry hint", async () => {
     // The third customer's session exists before the room runs out; it asks for its microphone last.
     const third = await joined();

@@ -8,6 +8,7 @@ import {
   type AsrWorkerPool,
   type RetryPolicy,
   type Scoring,
+  type SpeechReservation,
   type SpeechSynthesizer,
   VoiceConversation,
 } from "@parley/inference-bridge";
@@ -40,9 +41,12 @@ export const SPEECH_RETRY_AFTER_MS = 5_000;
  * talking, when every worker is at capacity. The slot turns into a stream
  * when audio flows (or is given up after ASR_ADMISSION_HOLD_MS without audio).
  */
-export function admitSpeech(parts: Pick<ConversationParts, "asrPool" | "config">, session: Session): void {
+export function admitSpeech(
+  parts: Pick<ConversationParts, "asrPool" | "config">,
+  session: Session,
+): SpeechReservation | undefined {
   const conversation = session.conversation;
-  if (!conversation || conversation.speechStarted) return;
+  if (!conversation || conversation.speechStarted) return undefined;
   const reservation = parts.asrPool.reserve(parts.config.asr.admissionHoldMs);
   if (!reservation) {
     session.logger.warn("refused: every speech worker is at capacity");
@@ -52,6 +56,7 @@ export function admitSpeech(parts: Pick<ConversationParts, "asrPool" | "config">
     });
   }
   conversation.holdSpeechCapacity(reservation);
+  return reservation;
 }
 
 /** Starts the session's conversation; throws UNAVAILABLE when no media worker is left. */

@@ -7,6 +7,7 @@
 // the socket is closed with 4029); log lines echoing what it sent are
 // clipped and rate-limited per node.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { SpeechReservation } from "@parley/inference-bridge";
 import { ErrorCode, ParleyError, toParleyError } from "@parley/proto/errors";
 import { EndReason } from "@parley/proto/live";
 import {
@@ -66,7 +67,8 @@ export interface SocketContext {
    */
   renewMedia: (session: Session) => Promise<void>;
   /** The microphone is about to send: hold speech capacity, or throw UNAVAILABLE. */
-  admitSpeech: (session: Session) => void;
+  /** Holds a speech slot for the session's microphone (undefined: none needed); throws UNAVAILABLE when full. */
+  admitSpeech: (session: Session) => SpeechReservation | undefined;
   /** Sessions not yet ended per client address (SESSIONS_MAX_PER_IP), of the sessions this node holds. */
   openSessions: PerClientLimit;
   limits: { joinTimeoutMs: number; messagesPerSecond: number; messageBurst: number };
@@ -280,12 +282,19 @@ export class CustomerSocket implements SessionOwner {
         return { case: "transportConnected", value: { $typeName: "parley.ws.v1.TransportConnected" } };
       case "produce": {
         // Refused here, before the customer talks, when no speech worker has room.
-        if (!media.producerId) this.#ctx.admitSpeech(session);
-        const producer = await media.produce(
-          kind.value.transportId,
-          kind.value.kind,
-          rtpParametersFromProto(kind.value.rtpParameters),
-        );
+        const reservation = media.producerId ? undefined : this.#ctx.admitSpeech(session);
+        let producer: Awaited<ReturnType<typeof media.produce>>;
+        try {
+          producer = await media.produce(
+            kind.value.transportId,
+            kind.value.kind,
+            rtpParametersFromProto(kind.value.rtpParameters),
+          );
+        } catch (error) {
+          // A produce that failed (no such transport, bad parameters) holds no slot: others may talk.
+          reservation?.release();
+          throw error;
+        }
         session.logger.info({ producerId: producer.id }, "microphone producing");
         return { case: "produced", value: { $typeName: "parley.ws.v1.Produced", producerId: producer.id } };
       }
