@@ -12,6 +12,13 @@
 // conversation is admitted only while some worker has a free slot counting
 // this node's streams, its reservations (admitted conversations whose audio
 // has not started yet) and the streams other nodes had open at the last probe.
+//
+// Languages: each worker also says which languages it recognises
+// (WorkerInfo.languages). A conversation goes only to a worker that speaks its
+// store's language, and capacity is counted per language: the free slots of
+// the workers that speak it. Tags match as the worker matches them
+// (parley_asr/session.py pick_language): by primary language, so "sv-SE" is
+// served by a worker that lists "sv" or "sv-FI", and "en-GB" by "en-US".
 
 import type { MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -48,6 +55,9 @@ const SpeechRecognizerClient = grpc.makeGenericClientConstructor(
 /** A conversation's audio stream to a worker: grpc-js's ClientDuplexStream surface that the bridge uses. */
 export type RecognizeCall = Http2RecognizeCall;
 
+/** "sv-SE" → "sv": the part of a BCP 47 tag the workers match on (case aside). */
+export const primaryLanguage = (tag: string): string => (tag.split("-")[0] ?? "").toLowerCase();
+
 export class AsrWorker {
   readonly address: string;
   activeStreams = 0;
@@ -64,6 +74,8 @@ export class AsrWorker {
   #capacity: { maxStreams: number; othersActive: number } | undefined;
   /** The last GetWorkerInfo went unanswered: no new conversation is sent here until one is answered. */
   #unanswered = false;
+  /** Primary subtags of the languages it last said it recognises; undefined until it has answered once. */
+  #languages: ReadonlySet<string> | undefined;
 
   constructor(address: string, channel: AsrChannelOptions = {}) {
     this.address = address;
@@ -110,6 +122,20 @@ export class AsrWorker {
     this.#downUntil = 0;
   }
 
+  /**
+   * Whether it recognises `language` (a BCP 47 tag): undefined while it has
+   * never described itself. No language asked means the worker's default, and
+   * a worker that lists no languages is taken to accept any (as before
+   * workers listed them); otherwise the primary language must match, as the
+   * worker itself decides (parley_asr/session.py pick_language).
+   */
+  speaks(language: string | undefined): boolean | undefined {
+    if (!language) return true;
+    const known = this.#languages;
+    if (!known) return undefined;
+    return known.size === 0 || known.has(primaryLanguage(language));
+  }
+
   /** Opens a Recognize call (errors, also a failed connection, arrive as its 'error' event). */
   recognize(deadlineMs: number): RecognizeCall {
     return new Http2RecognizeCall(this.#audio, {
@@ -150,6 +176,7 @@ export class AsrWorker {
         // Answering GetWorkerInfo is not recognising speech (a hung decoder still answers it):
         // a worker marked down after a broken stream sits its time out, or comes back with a stream's "ready".
         this.#unanswered = false;
+        this.#languages = new Set(info.languages.filter((l) => l.length > 0).map(primaryLanguage));
         // 0 means the worker sets no limit: no capacity series rather than a zero one.
         if (info.maxStreams > 0) asrWorkerCapacity.set({ worker: this.address }, info.maxStreams);
         else asrWorkerCapacity.remove({ worker: this.address });
@@ -160,7 +187,8 @@ export class AsrWorker {
         return { address: this.address, ok: true, info };
       },
       (error: Error): ProbeResult => {
-        // A worker that does not answer admits nothing (its last known free slots are no longer true).
+        // A worker that does not answer admits nothing (its last known free slots are no longer true);
+        // the languages it last listed still stand (a restart of the same worker lists them again).
         this.#unanswered = true;
         asrWorkerCapacity.set({ worker: this.address }, 0);
         return { address: this.address, ok: false, error: error.message };
@@ -204,21 +232,42 @@ export class AsrWorkerPool {
   }
 
   /**
-   * Whether a new conversation would get a speech stream now. A worker that
-   * never described itself counts as free (it may well be). Refreshes stale
-   * capacity in the background.
+   * Whether a new conversation in `language` (absent: the workers' default)
+   * would get a speech stream now: some worker that speaks it has a free
+   * slot. A worker that never described itself counts as free and as
+   * speaking it (it may well). Refreshes stale capacity in the background.
    */
-  hasCapacity(): boolean {
-    return this.#mostFree() !== undefined;
+  hasCapacity(language?: string): boolean {
+    return this.#mostFree(language) !== undefined;
   }
 
   /**
-   * Holds a slot for a conversation whose audio is about to flow; undefined
-   * when every worker is at capacity. The slot is given up after `holdMs`
-   * if no stream claimed it.
+   * Whether no worker recognises `language`, as far as is known: every
+   * worker has listed its languages and none of them matches. A worker that
+   * has not answered yet does not count against it: it may speak it, and
+   * its silence is a passing state (it is starting), not an answer; a
+   * refusal for an unsupported language is final, so it is given only on
+   * what workers said. (A stream still goes only to a worker that speaks
+   * the language, and ends with a clear failure if none turns out to.)
+   * No workers at all is not a language question: hasCapacity answers it.
    */
-  reserve(holdMs: number): SpeechReservation | undefined {
-    const worker = this.#mostFree();
+  unsupported(language: string | undefined): boolean {
+    if (this.workers.length === 0) return false;
+    let unsupported = true;
+    for (const w of this.workers) {
+      void w.probe(); // at most once per second
+      if (w.speaks(language) !== false) unsupported = false;
+    }
+    return unsupported;
+  }
+
+  /**
+   * Holds a slot for a conversation in `language` whose audio is about to
+   * flow, on a worker that speaks it; undefined when every such worker is
+   * at capacity. The slot is given up after `holdMs` if no stream claimed it.
+   */
+  reserve(holdMs: number, language?: string): SpeechReservation | undefined {
+    const worker = this.#mostFree(language);
     if (!worker) {
       asrAdmissions.inc({ outcome: "refused" });
       return undefined;
@@ -226,11 +275,12 @@ export class AsrWorkerPool {
     return new SpeechReservation(worker, holdMs);
   }
 
-  #mostFree(): AsrWorker | undefined {
+  #mostFree(language: string | undefined): AsrWorker | undefined {
     let best: AsrWorker | undefined;
     let bestFree = 0;
     for (const w of this.workers) {
       void w.probe(); // at most once per second; capacity is judged on what is known now
+      if (w.speaks(language) === false) continue;
       const free = w.freeSlots() ?? Number.POSITIVE_INFINITY;
       if (free > bestFree) {
         best = w;
@@ -241,17 +291,28 @@ export class AsrWorkerPool {
   }
 
   /**
-   * The healthy worker with the fewest streams (`prefer` when it is healthy),
-   * else the one that has been down longest.
+   * Among the workers that speak `language` (absent: any): the healthy one
+   * with the fewest streams (`prefer` when it is healthy), one known to
+   * speak it before one that has not said yet, else any of them (the one
+   * that has been down longest). Undefined when no worker speaks it.
    */
-  pick(exclude?: AsrWorker, prefer?: AsrWorker): AsrWorker | undefined {
-    if (prefer?.healthy && prefer !== exclude) return prefer;
+  pick(exclude?: AsrWorker, prefer?: AsrWorker, language?: string): AsrWorker | undefined {
+    if (prefer?.healthy && prefer !== exclude && prefer.speaks(language) !== false) return prefer;
     let best: AsrWorker | undefined;
+    let bestKnown = false;
+    let fallback: AsrWorker | undefined; // the first that speaks it, other than `exclude` if there is one
     for (const w of this.workers) {
+      const speaks = w.speaks(language);
+      if (speaks === false) continue;
+      if (!fallback || fallback === exclude) fallback = w;
       if (!w.healthy || w === exclude) continue;
-      if (!best || w.activeStreams < best.activeStreams) best = w;
+      const known = speaks === true;
+      if (!best || (known && !bestKnown) || (known === bestKnown && w.activeStreams < best.activeStreams)) {
+        best = w;
+        bestKnown = known;
+      }
     }
-    return best ?? this.workers.find((w) => w !== exclude) ?? this.workers[0];
+    return best ?? fallback;
   }
 
   /** `sessionId`: the conversation whose stream failed, so the line leads to it. */

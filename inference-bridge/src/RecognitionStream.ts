@@ -86,6 +86,9 @@ export interface RecognitionStreamOptions {
 /** gRPC statuses that say the caller was at fault (3 INVALID_ARGUMENT, 7 PERMISSION_DENIED, 16 UNAUTHENTICATED). */
 const CALLER_FAULTS = new Set([3, 7, 16]);
 
+/** gRPC's INVALID_ARGUMENT: the worker refuses what the stream asked of it (a language it does not know, say). */
+const INVALID_ARGUMENT = 3;
+
 export class RecognitionStream {
   readonly #o: RecognitionStreamOptions;
   readonly #retry: RetryPolicy;
@@ -408,12 +411,17 @@ export class RecognitionStream {
   }
 
   #open(): void {
-    const worker = this.#o.pool.pick(this.#attempt > 0 ? this.#worker : undefined, this.#reservation?.worker);
+    const language = this.#o.language;
+    const worker = this.#o.pool.pick(this.#attempt > 0 ? this.#worker : undefined, this.#reservation?.worker, language);
     // The stream takes the reserved slot's place from here on.
     this.#reservation?.release();
     this.#reservation = undefined;
     if (!worker) {
-      this.#fail("no speech worker configured");
+      this.#fail(
+        this.#o.pool.workers.length === 0 || !language
+          ? "no speech worker configured"
+          : `no speech worker recognises ${language}`,
+      );
       return;
     }
     this.#worker = worker;
@@ -578,6 +586,19 @@ export class RecognitionStream {
     if (this.#attempt === 0) {
       voiceProcessingErrors.inc({ stage: "asr", reason: error.code === undefined ? "timeout" : String(error.code) });
     }
+    if (error.code === INVALID_ARGUMENT) {
+      // The worker refused the stream itself (its config: a language it does not recognise, a
+      // sample rate): sent again, it would be refused again, every 2 s while the customer talks
+      // to a "reconnecting" notice. Not an outage to wait out: the conversation is told now, as
+      // when a worker is gone for good (FAILED: the app ends it, keeping what was said). The
+      // log line names the cause; the session's logger adds its sessionId.
+      this.#fail("speech recognition cannot serve this conversation", error, {
+        cause: "speech worker refused the stream's config; not retried",
+        worker: worker?.address,
+        language: this.#o.language ?? "",
+      });
+      return;
+    }
     const delay = backoffMs(this.#retry, this.#attempt);
     // Attempts against a worker that hangs take their whole timeout each: no attempt starts once
     // the replay ring (audio arrives in real time) may have dropped what was said since the last
@@ -620,10 +641,13 @@ export class RecognitionStream {
     return call;
   }
 
-  /** `detail` is shown to the customer and the wall; `err`, with internals (addresses, transport errors), only logged. */
-  #fail(detail: string, err?: Error): void {
+  /**
+   * `detail` is shown to the customer and the wall; `err` and `context`, with internals
+   * (addresses, transport errors), only logged.
+   */
+  #fail(detail: string, err?: Error, context: Record<string, unknown> = {}): void {
     this.#reservation?.release();
-    this.#log.error({ detail, ...(err ? { err } : {}) }, "speech recognition failed");
+    this.#log.error({ detail, ...context, ...(err ? { err } : {}) }, "speech recognition failed");
     this.#promoteOpenPartials(); // nothing will finalise them now
     this.#setState(StreamState.FAILED, detail);
     this.#closed = true;

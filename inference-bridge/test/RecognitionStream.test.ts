@@ -498,24 +498,57 @@ describe("RecognitionStream", () => {
     expect((await errors()) - before).toBe(2);
   });
 
-  it("does not mark a worker down for refusing what the stream sent (INVALID_ARGUMENT)", async () => {
+  it("fails at once, without retrying or marking the worker down, when the worker refuses the stream (INVALID_ARGUMENT)", async () => {
     const worker = await recognizer();
     worker.refuseWith = grpc.status.INVALID_ARGUMENT;
     const pool = new AsrWorkerPool({ addresses: [worker.address], logger });
     cleanups.push(() => pool.close());
+    const lines: Record<string, unknown>[] = [];
+    const states: [StreamState, string][] = [];
     const stream = new RecognitionStream({
       sessionId: "refused",
       pool,
+      // The session's logger, as a node gives it: its lines carry the sessionId.
+      logger: capturingLogger(lines).child({ sessionId: "refused" }),
+      language: "sv-SE",
+      retry: { maxRetry: 16, retryIntervalMs: 10, timeoutMs: 2_000 },
+      onSegment: () => {},
+      onState: (s, d) => states.push([s, d]),
+    });
+    cleanups.push(() => stream.close());
+    feed(stream, 0, 5);
+    await expect.poll(() => stream.state, { timeout: 10_000 }).toBe(StreamState.FAILED);
+    feed(stream, 5, 50); // the customer goes on talking: nothing is sent again
+    await flush();
+    expect(worker.streams).toHaveLength(1); // not tried again: it would refuse the same config again
+    expect(states.map(([s]) => s)).not.toContain(StreamState.RECONNECTING); // no "reconnecting…" notice
+    expect(states.at(-1)![1]).toBe("speech recognition cannot serve this conversation");
+    const failed = lines.find((l) => l.msg === "speech recognition failed");
+    expect(failed).toMatchObject({ sessionId: "refused", language: "sv-SE", level: 50 });
+    expect(String(failed!.cause)).toMatch(/refused the stream's config/);
+    expect(lines.filter((l) => l.msg === "speech stream broke; resuming")).toHaveLength(0);
+    expect(pool.workers[0]!.healthy).toBe(true); // nor taken for down: other streams still get it
+    expect(pool.workers[0]!.activeStreams).toBe(0);
+  });
+
+  it("still retries a worker that is unavailable (UNAVAILABLE), and resumes when it answers", async () => {
+    const worker = await recognizer();
+    worker.refuseWith = grpc.status.UNAVAILABLE;
+    const pool = new AsrWorkerPool({ addresses: [worker.address], logger, downForMs: 10 });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({
+      sessionId: "unavailable",
+      pool,
       logger,
-      retry: { maxRetry: 2, retryIntervalMs: 10, timeoutMs: 2_000 },
+      retry: { maxRetry: 16, retryIntervalMs: 10, timeoutMs: 2_000 },
       onSegment: () => {},
       onState: () => {},
     });
     cleanups.push(() => stream.close());
     feed(stream, 0, 5);
-    await expect.poll(() => stream.state, { timeout: 10_000 }).toBe(StreamState.FAILED);
-    expect(worker.streams.length).toBeGreaterThan(1); // it was tried again
-    expect(pool.workers[0]!.healthy).toBe(true); // but is not taken for down: other streams still get it
+    await expect.poll(() => worker.streams.length, { timeout: 10_000 }).toBeGreaterThan(1);
+    worker.refuseWith = undefined;
+    await expect.poll(() => stream.state, { timeout: 10_000 }).toBe(StreamState.LIVE);
   });
 
   it("fails cleanly when no worker can be reached", async () => {

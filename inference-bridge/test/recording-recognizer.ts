@@ -27,6 +27,12 @@ export class RecordingRecognizer {
   /** What GetWorkerInfo reports: its stream limit, and streams other nodes have open. */
   maxStreams = 100;
   othersActive = 0;
+  /**
+   * The languages GetWorkerInfo lists; a config in another (primary)
+   * language is refused with INVALID_ARGUMENT, as the Python worker does.
+   * Empty (the default): none listed, any taken.
+   */
+  languages: string[] = [];
   /** Send finals without their acks (as a worker that dies between the two). */
   withholdAcks = false;
   /**
@@ -61,6 +67,7 @@ export class RecordingRecognizer {
             engine: "recording-test-double",
             maxStreams: this.maxStreams,
             activeStreams: this.othersActive + this.streams.filter((s) => !s.call.cancelled && !s.ended).length,
+            languages: this.languages,
           }),
         ),
     });
@@ -84,6 +91,12 @@ export class RecordingRecognizer {
     return new Promise((resolve) => this.#server.tryShutdown(() => resolve()));
   }
 
+  /** parley_asr/session.py pick_language's rule: the same primary language, or none asked. */
+  #speaks(language: string): boolean {
+    const primary = (tag: string) => tag.split("-")[0]!.toLowerCase();
+    return !language || this.languages.length === 0 || this.languages.some((l) => primary(l) === primary(language));
+  }
+
   #recognize(call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>): void {
     const stream: RecordedStream = { requests: [], call, ended: false };
     call.on("finish", () => (stream.ended = true));
@@ -99,6 +112,14 @@ export class RecordingRecognizer {
       const kind = request.kind;
       if (kind.case === "config" && this.refuseWith !== undefined) {
         call.emit("error", { code: this.refuseWith, details: "refused by the test double" });
+        return;
+      }
+      if (kind.case === "config" && !this.#speaks(kind.value.language)) {
+        const listed = this.languages.join(", ");
+        call.emit("error", {
+          code: grpc.status.INVALID_ARGUMENT,
+          details: `language '${kind.value.language}' is not supported by this worker (${listed})`,
+        });
         return;
       }
       if (kind.case === "config") {

@@ -78,6 +78,18 @@ describe("POST /api/sessions", () => {
     expect((await post("storeCode=x", "application/x-www-form-urlencoded")).status).toBe(415);
     expect((await post(JSON.stringify({ storeCode: "a".repeat(10_000) }))).status).toBe(413);
   });
+
+  it("refuses a NUL in any text before storing anything, rather than a 201 whose session cannot be kept", async () => {
+    for (const field of [
+      { receipt: "r\u0000x" },
+      { consent: { ...consent, version: "v\u0000" } },
+      { deviceId: "\u0000" },
+    ]) {
+      const res = await post(JSON.stringify({ storeCode: "demo", consent, ...field }));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(/NUL/);
+    }
+  });
 });
 
 describe("WebSocket protocol errors", () => {

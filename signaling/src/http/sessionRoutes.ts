@@ -6,9 +6,11 @@
 // they said.
 //
 // Limits, in this order: the client's request rate (every attempt counts,
-// bad ones too), the store's request rate (both 429 with Retry-After), speech
-// capacity (503 with Retry-After: every worker is busy), and the sessions the
-// client holds open (429: one ends first).
+// bad ones too), the store's request rate (both 429 with Retry-After), the
+// store's language (422, reason "language_unsupported": no speech worker
+// recognises it, and waiting will not change that), speech capacity for that
+// language (503 with Retry-After: every worker that speaks it is busy), and
+// the sessions the client holds open (429: one ends first).
 import { randomUUID } from "node:crypto";
 import { ErrorCode, toParleyError } from "@parley/proto/errors";
 import type { Records } from "@parley/records";
@@ -25,6 +27,8 @@ import type { HttpEdge } from "./HttpEdge.ts";
 import { json, readBody } from "./respond.ts";
 
 const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
+/** A NUL character, JSON-escaped (a raw one is looked for with includes). */
+const ESCAPED_NUL = /\\u0000/i;
 
 export interface SessionRouteDeps {
   sessions: SessionRegistry;
@@ -35,8 +39,14 @@ export interface SessionRouteDeps {
   rates: { perClient: RateLimiter; perStore: RateLimiter };
   /** Sessions one client holds open. */
   openSessions: PerClientLimit;
-  /** Whether a new conversation would get a speech worker now. */
-  speechAvailable: () => boolean;
+  /** Whether a new conversation in `language` (BCP 47) would get a speech worker now. */
+  speechAvailable: (language: string) => boolean;
+  /**
+   * Whether no speech worker recognises `language`, by what the workers said
+   * of themselves (AsrWorkerPool.unsupported): one that has not answered yet
+   * does not count against a language.
+   */
+  speechUnsupported: (language: string) => boolean;
   /** Which node takes the conversation (the one with the most room). */
   placement: SessionPlacement;
   nodeId: string;
@@ -67,6 +77,18 @@ const nodeFull = () =>
     { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
   );
 
+const languageNames = new Intl.DisplayNames(["en"], { type: "language", fallback: "none" });
+
+/** "sv-SE" → "Swedish (Sweden) (sv-SE)"; a tag Intl does not know (or a malformed one) stays as it is. */
+function languageName(tag: string): string {
+  try {
+    const name = languageNames.of(tag);
+    return name && name !== tag ? `${name} (${tag})` : tag;
+  } catch {
+    return tag; // not a well-formed tag (RangeError)
+  }
+}
+
 const tooMany = (error: string, retryAfterMs: number) =>
   json(429, { error, retryAfterMs }, { "retry-after": retryAfterSeconds(retryAfterMs) });
 
@@ -79,12 +101,17 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
       if (!byClient.allowed) return tooMany("too many new sessions from this address", byClient.retryAfterMs);
       if (!contentType.startsWith("application/json")) return json(415, { error: "send application/json" });
       let request: SessionRequest;
+      let text: string;
       try {
-        request = JSON.parse((await body).toString("utf8")) as SessionRequest;
+        text = (await body).toString("utf8");
+        request = JSON.parse(text) as SessionRequest;
       } catch (error) {
         if ((error as { status?: number }).status === 413) return json(413, { error: "body too large" });
         return json(400, { error: "body is not valid JSON" });
       }
+      // PostgreSQL's text cannot hold NUL: the session's first row would be refused after the 201.
+      if (text.includes("\0") || ESCAPED_NUL.test(text))
+        return json(400, { error: "text must not contain NUL characters" });
       // JSON.parse also takes "null", "3" or "[]": only an object is a request.
       if (typeof request !== "object" || request === null || Array.isArray(request))
         return json(400, { error: "body must be a JSON object" });
@@ -101,7 +128,19 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
       if (!store) return json(404, { error: `unknown store "${storeCode}"` });
       const byStore = await deps.rates.perStore.consume(store.code);
       if (!byStore.allowed) return tooMany("too many new sessions for this store", byStore.retryAfterMs);
-      if (!deps.speechAvailable())
+      if (deps.speechUnsupported(store.language)) {
+        // Before anything is stored: the customer is told at once, not after talking to no one.
+        deps.logger.warn(
+          { storeCode: store.code, language: store.language },
+          "session refused: no speech worker recognises the store's language",
+        );
+        return json(422, {
+          error: `Voice conversations are not available in ${languageName(store.language)}, this store's language.`,
+          reason: "language_unsupported",
+          language: store.language,
+        });
+      }
+      if (!deps.speechAvailable(store.language))
         return json(
           503,
           { error: "every speech worker is busy; try again in a moment", retryAfterMs: SPEECH_RETRY_AFTER_MS },

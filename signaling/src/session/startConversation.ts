@@ -37,7 +37,7 @@ export const SPEECH_RETRY_AFTER_MS = 5_000;
 
 /**
  * The customer's microphone is about to send: hold a slot on a speech
- * worker for the session, or refuse now, before the customer starts
+ * worker that speaks the store's language for the session, or refuse now, before the customer starts
  * talking, when every worker is at capacity. The slot turns into a stream
  * when audio flows (or is given up after ASR_ADMISSION_HOLD_MS without audio).
  */
@@ -47,9 +47,18 @@ export function admitSpeech(
 ): SpeechReservation | undefined {
   const conversation = session.conversation;
   if (!conversation || conversation.speechStarted) return undefined;
-  const reservation = parts.asrPool.reserve(parts.config.asr.admissionHoldMs);
+  const language = session.store.language;
+  // Session creation refuses such a store (422); one placed here by another node, or resumed
+  // after a restart, may still reach this node: no waiting helps it, so the refusal is final.
+  if (parts.asrPool.unsupported(language)) {
+    session.logger.warn({ language }, "refused: no speech worker recognises the store's language");
+    throw new ParleyError(ErrorCode.UNAVAILABLE, `speech recognition is not available in ${language} here`, {
+      retryable: false,
+    });
+  }
+  const reservation = parts.asrPool.reserve(parts.config.asr.admissionHoldMs, language);
   if (!reservation) {
-    session.logger.warn("refused: every speech worker is at capacity");
+    session.logger.warn({ language }, "refused: every speech worker for the store's language is at capacity");
     throw new ParleyError(ErrorCode.UNAVAILABLE, "every speech worker is busy; try again in a moment", {
       retryable: true,
       retryAfterMs: SPEECH_RETRY_AFTER_MS,
