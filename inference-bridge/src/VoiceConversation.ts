@@ -1,7 +1,7 @@
 // The bridge's side of one conversation: PCM in, live transcript events out.
 // Later stages (scoring, dialogue, persistence) hang off `onTranscript`.
 import { create } from "@bufbuild/protobuf";
-import type { Segment } from "@parley/proto/asr";
+import { type Segment, SegmentSchema } from "@parley/proto/asr";
 import { EndReason, type LiveEvent, LiveEventSchema, type StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { AsrWorkerPool } from "./AsrWorkerPool.ts";
@@ -54,6 +54,9 @@ export class VoiceConversation {
   #frames = 0;
   #recognitionLagMs = 0;
   #ending: Promise<void> | undefined;
+  /** The reason of the first end() (the first reason stands, also for endNow()). */
+  #endReason: EndReason | undefined;
+  #closed = false;
 
   constructor(options: VoiceConversationOptions) {
     this.#sessionId = options.sessionId;
@@ -131,8 +134,41 @@ export class VoiceConversation {
    * computed. The first reason stands; a second call waits for the first.
    */
   end(reason: EndReason = EndReason.CUSTOMER): Promise<void> {
+    this.#endReason ??= reason;
     this.#ending ??= this.#end(reason);
     return this.#ending;
+  }
+
+  /**
+   * The conversation ends at once (the node stops now): no waiting for the
+   * worker to finalise, nor for a model. What the recogniser showed as
+   * partials stands as final under the same ids (as when the worker does
+   * not finish an end in time), and the director publishes the final score
+   * of that transcript from the built-in rubric (ConversationDirector.endNow;
+   * none without words). Takes over an end() under way, with its reason.
+   * close() follows.
+   */
+  endNow(reason: EndReason): void {
+    if (this.#closed) return;
+    this.#endReason ??= reason;
+    this.director?.windDown();
+    for (const open of this.transcript.segments()) {
+      if (open.isFinal || !open.text) continue;
+      const final = create(SegmentSchema, {
+        segmentId: open.segmentId,
+        isFinal: true,
+        speechFinal: true,
+        text: open.text,
+        words: open.words.map((w) => ({ text: w.text, startMs: w.startMs, endMs: w.endMs })),
+        startMs: open.startMs,
+        endMs: open.endMs,
+        stability: 1,
+      });
+      const changed = this.transcript.apply(final);
+      // Published and stored like any final; the director's score below judges the whole transcript.
+      if (changed) this.#publish(create(LiveEventSchema, { kind: { case: "transcript", value: changed } }));
+    }
+    this.director?.endNow(this.#endReason);
   }
 
   async #end(reason: EndReason): Promise<void> {
@@ -142,6 +178,7 @@ export class VoiceConversation {
   }
 
   close(): void {
+    this.#closed = true;
     this.director?.close();
     this.#stream.close();
   }

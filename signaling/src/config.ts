@@ -128,6 +128,8 @@ export interface Config {
   dialogue: {
     turnSilenceMs: number;
     maxTurns: number;
+    /** Silence after the answer to the last question that ends the conversation. */
+    lastAnswerSilenceMs: number;
     endSilenceMs: number;
     ttsVoice: string;
     /** Synthesised speech kept for reuse, in seconds of audio (0: none). */
@@ -386,6 +388,7 @@ export function loadConfig(env: Env = process.env): Config {
     dialogue: {
       turnSilenceMs: positiveMs(env, "TURN_SILENCE_MS", 500),
       maxTurns: nonNegativeInt(env, "MAX_TURNS", 3),
+      lastAnswerSilenceMs: positiveMs(env, "LAST_ANSWER_SILENCE_MS", 3_000),
       endSilenceMs: positiveMs(env, "END_SILENCE_MS", 30_000),
       ttsVoice: env.TTS_VOICE ?? "slt",
       ttsCacheSeconds: nonNegativeInt(env, "TTS_CACHE_SECONDS", 300),

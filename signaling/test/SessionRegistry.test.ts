@@ -54,7 +54,7 @@ function startConversation(
   const session = sessions.create(id, store, undefined, resumed);
   sessions.begin(session, (s) => {
     s.begin();
-    const conversation = { end, close() {}, transcript: { finalText: () => "" } };
+    const conversation = { end, endNow() {}, close() {}, transcript: { finalText: () => "" } };
     s.attachParts(
       { close() {}, audioStats: undefined } as unknown as CustomerMedia,
       conversation as unknown as VoiceConversation,

@@ -5,7 +5,10 @@
 // clause synthesised, thrown away if the customer goes on), speaks it from
 // the first synthesised piece on, and stops speaking the moment the customer
 // talks again (barge-in). Ends on the customer's request, after maxTurns
-// questions, or after a long silence.
+// questions, or after a long silence. Ending cannot be taken back: after the
+// last question the customer's answer ends the conversation only after a
+// longer silence (lastAnswerSilenceMs) than the one that ends a turn, so a
+// customer who goes on after a pause between sentences is still heard.
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   AiSpeechState,
@@ -64,6 +67,12 @@ export interface DialogueConfig {
   hesitationTurnSilenceMs: number;
   /** Follow-up questions before the conversation ends by itself. */
   maxTurns: number;
+  /**
+   * Silence after the customer's answer to the last question (maxTurns
+   * asked) that ends the conversation: longer than any turn's silence, as
+   * the end cannot be taken back, unlike a question the customer talks over.
+   */
+  lastAnswerSilenceMs: number;
   /** Silence (no customer speech, AI not speaking) that ends the conversation. */
   endSilenceMs: number;
   /** Minimum time between partial-driven re-scores. */
@@ -75,6 +84,7 @@ export const DEFAULT_DIALOGUE: DialogueConfig = {
   openTurnSilenceMs: DEFAULT_TURN_DETECTION.openSilenceMs,
   hesitationTurnSilenceMs: DEFAULT_TURN_DETECTION.hesitationSilenceMs,
   maxTurns: 3,
+  lastAnswerSilenceMs: 3_000,
   endSilenceMs: 30_000,
   partialScoreIntervalMs: 2_000,
 };
@@ -165,6 +175,12 @@ export class ConversationDirector {
   #windingDown = false;
   /** The segment the newest final score judged through (ConversationEnded carries it too). */
   #finalThrough = 0;
+  /** Why the conversation ends: the first reason given stands. */
+  #endReason: EndReason | undefined;
+  /** ConversationEnded went out (from end() or endNow()). */
+  #endPublished = false;
+  /** close(): nothing is published any more. */
+  #closed = false;
 
   constructor(options: ConversationDirectorOptions) {
     this.#o = options;
@@ -266,6 +282,7 @@ export class ConversationDirector {
 
   /** Ends the conversation: final score, summary, ConversationEnded. Safe to call twice. */
   end(reason: EndReason): Promise<void> {
+    this.#endReason ??= reason;
     this.#ended ??= this.#finish(reason);
     return this.#ended;
   }
@@ -279,8 +296,41 @@ export class ConversationDirector {
     return this.#o.requestEnd ? this.#o.requestEnd(reason) : this.end(reason);
   }
 
+  /**
+   * Ends the conversation at once (its node stops now): no waiting for the
+   * recogniser, no model. The final score judges the transcript as it stands,
+   * finals and open partials (VoiceConversation.endNow makes those final
+   * first, as an end whose worker does not finish in time does): the newest
+   * score when it judged exactly those words, else the built-in rubric's.
+   * Without any words the conversation ends without a score (nothing is
+   * published here). Also takes over an end() still waiting for its final
+   * score, whose reason stands. Synchronous; safe to call twice, a no-op
+   * after close().
+   */
+  endNow(reason: EndReason): void {
+    if (this.#closed || this.#endPublished) return;
+    this.#endReason ??= reason;
+    this.#ended ??= Promise.resolve();
+    this.#windingDown = true;
+    this.#clearTimers();
+    this.#stopAnswering();
+    this.#playback?.stop();
+    const text = this.#o.transcript.text();
+    if (!text.trim()) {
+      this.#scorer.close();
+      return;
+    }
+    const through = this.#o.transcript
+      .segments()
+      .filter((s) => s.isFinal)
+      .at(-1)?.segmentId; // segments() come in order of id
+    const final = this.#scorer.finishNow(text, through, (words) => this.#rubric.scoreSync(words));
+    if (final) this.#publishEnd(this.#endReason, final, text);
+  }
+
   /** Drops everything without a final score (the session vanished). */
   close(): void {
+    this.#closed = true;
     this.#ended ??= Promise.resolve();
     this.#clearTimers();
     this.#stopAnswering();
@@ -305,14 +355,18 @@ export class ConversationDirector {
     const outlook = this.#detector.outlook();
     if (!outlook) return;
     const now = performance.now();
-    if (now >= outlook.endsAt) {
+    const worthPreparing = this.#turn < this.#config.maxTurns;
+    // The last answer ends the conversation, for good: not on a pause between two sentences.
+    const endsAt = worthPreparing
+      ? outlook.endsAt
+      : Math.max(outlook.endsAt, outlook.voiceAt + this.#config.lastAnswerSilenceMs);
+    if (now >= endsAt) {
       void this.#takeTurn(outlook);
       return;
     }
-    const worthPreparing = this.#turn < this.#config.maxTurns;
     if (worthPreparing && now >= outlook.prepareAt && this.#prepared?.text !== outlook.text)
       this.#prepare(outlook.text);
-    const due = !worthPreparing || this.#prepared?.text === outlook.text ? outlook.endsAt : outlook.prepareAt;
+    const due = !worthPreparing || this.#prepared?.text === outlook.text ? endsAt : outlook.prepareAt;
     this.#turnTimer = setTimeout(() => this.#scheduleTurn(), Math.max(0, due - now));
   }
 
@@ -524,13 +578,21 @@ export class ConversationDirector {
     try {
       final = await this.#scorer.finish();
     } catch (err) {
+      if (this.#endPublished || this.#closed) return; // endNow() took over, or the session vanished
       voiceProcessingErrors.inc({ stage: "scoring", reason: "final_score" });
       this.#o.logger.error({ err }, "final score failed");
       this.#scorer.close();
       return;
     }
+    this.#publishEnd(reason, final, this.#o.transcript.finalText());
+  }
+
+  /** The final score was published: the summary of `text` and ConversationEnded follow. */
+  #publishEnd(reason: EndReason, final: FeedbackScoreResult, text: string): void {
+    if (this.#endPublished) return;
+    this.#endPublished = true;
     observeFinalScore(final);
-    const summary = summarize(this.#o.transcript.finalText(), final, this.#o.language);
+    const summary = summarize(text, final, this.#o.language);
     this.#o.logger.info({ reason: EndReason[reason], score: final.score, turns: this.#turn }, "conversation ended");
     this.#publish({
       case: "conversationEnded",

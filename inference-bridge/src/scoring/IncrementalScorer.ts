@@ -160,6 +160,30 @@ export class IncrementalScorer {
     return result;
   }
 
+  /**
+   * The conversation ends at once (its node is stopping): nothing is sent to
+   * the engine and nothing waited for. The final score of `text` is the last
+   * published one when it judged exactly these words (whichever engine made
+   * it), else `scoreNow`'s (the built-in rubric: synchronous). It is
+   * published with isFinal and returned; whatever was in flight is cancelled,
+   * a finish() waiting for it included (it rejects). Undefined when already
+   * finished or closed.
+   */
+  finishNow(
+    text: string,
+    throughSegmentId: number | undefined,
+    scoreNow: (text: string) => FeedbackScoreResult,
+  ): FeedbackScoreResult | undefined {
+    if (this.#state === "closed") return undefined;
+    this.close();
+    const judged = words(text).join(" ");
+    const last = this.#lastPublished;
+    const result = last?.text === judged ? last.result : scoreNow(judged);
+    this.#lastPublished = { text: judged, basis: "finish", result };
+    this.#onScore(result, throughSegmentId, { text: judged, basis: "finish", isFinal: true });
+    return result;
+  }
+
   /** Cancels everything; nothing is published afterwards. */
   close(): void {
     this.#state = "closed";

@@ -28,6 +28,7 @@ const COMPLETE_SILENCE = 500;
 const OPEN_SILENCE = 1_200;
 const HESITATION_SILENCE = 2_000;
 const END_SILENCE = 30_000;
+const LAST_ANSWER_SILENCE = 3_000;
 const RATE = 16_000;
 
 /** A 1 kHz tone (RMS ≈ 7000: speech to the VAD). */
@@ -212,6 +213,7 @@ function setup(
       openTurnSilenceMs: OPEN_SILENCE,
       hesitationTurnSilenceMs: HESITATION_SILENCE,
       endSilenceMs: END_SILENCE,
+      lastAnswerSilenceMs: LAST_ANSWER_SILENCE,
       maxTurns: 3,
       ...config,
     },
@@ -710,6 +712,9 @@ describe("ConversationDirector", () => {
         await advance(0);
       }
     }
+    // The answer to the last question ends the conversation only after the longer silence.
+    expect(t.director.ended).toBe(false);
+    await advance(LAST_ANSWER_SILENCE - COMPLETE_SILENCE);
     expect(t.of("aiTurn")).toHaveLength(2);
     expect(t.voice.plays).toHaveLength(2);
     expect(t.director.ended).toBe(true);
@@ -763,6 +768,140 @@ describe("ConversationDirector", () => {
     const finalScore = t.of("score").find((s) => s.isFinal);
     expect(finalScore?.throughSegmentId).toBe(lastSegment);
     expect(ended[0]!.finalScore?.throughSegmentId).toBe(lastSegment);
+  });
+
+  // Regression (a real browser conversation): after the last question the customer said "The lighting
+  // was nice.", paused ~1.2 s, then complained; the conversation had ended on the turn's 500 ms
+  // silence after the first sentence, and the complaint was neither transcribed nor scored.
+  it("hears the answer to the last question out: a pause between two sentences does not end the conversation", async () => {
+    const builtin = new BuiltinScorer();
+    const scored: string[] = [];
+    const recording: ScoringEngine = {
+      name: builtin.name,
+      score: (text, signal) => {
+        scored.push(text);
+        return builtin.score(text, signal);
+      },
+    };
+    const t = setup({}, new BuiltinFollowUpPlanner(), recording);
+    for (const answer of [COMPLAINT, "it was around nine in the morning", "they should hire one more barista"]) {
+      t.customer.say(answer);
+      await advance(COMPLETE_SILENCE);
+      t.voice.last.finish();
+      await advance(0);
+    }
+    expect(t.of("aiTurn")).toHaveLength(3); // maxTurns questions asked: the next answer is the last
+
+    const PRAISE = "the lighting was nice";
+    const PROBLEM = "but the parking lot was full and I had to park on the street";
+    await t.customer.speak(PRAISE, 1_200);
+    t.customer.final(PRAISE);
+    await t.customer.quiet(1_200 - 320); // with speak()'s own tail: 1.2 s from the last voiced frame
+    expect(t.director.ended).toBe(false);
+    expect(t.of("conversationEnded")).toEqual([]);
+
+    const problemSegment = t.customer.nextSegment;
+    await t.customer.speak(PROBLEM, 2_500);
+    t.customer.final(PROBLEM);
+    // The last voiced frame came 320 ms before speak() returned.
+    await t.customer.quiet(LAST_ANSWER_SILENCE - 320 - 40);
+    expect(t.director.ended).toBe(false);
+    expect(t.of("conversationEnded")).toEqual([]);
+    await t.customer.quiet(60);
+    expect(t.director.ended).toBe(true);
+
+    const [ended] = t.of("conversationEnded");
+    expect(ended?.reason).toBe(EndReason.MAX_TURNS);
+    expect(t.of("aiTurn")).toHaveLength(3); // nothing more was asked
+    // Both sentences are in the final transcript, and the final score judged them.
+    expect(t.transcript.finalText()).toContain(`${PRAISE} ${PROBLEM}`);
+    expect(scored.at(-1)).toContain(`${PRAISE} ${PROBLEM}`);
+    expect(ended?.finalScore?.throughSegmentId).toBe(problemSegment);
+    expect(ended?.finalScore?.score).toBe(builtin.scoreSync(t.transcript.finalText()).score);
+  });
+
+  it("ends after the last answer's long silence also when the customer just stops talking", async () => {
+    const t = setup({ maxTurns: 0 }); // no questions: the first answer is the last
+    await t.customer.speak(COMPLAINT, 2_000);
+    await t.customer.quiet(LAST_ANSWER_SILENCE - 320 - 20);
+    expect(t.of("aiTurn")).toEqual([]);
+    expect(t.director.ended).toBe(false);
+    await t.customer.quiet(40);
+    expect(t.of("conversationEnded").map((e) => e.reason)).toEqual([EndReason.MAX_TURNS]);
+    expect(t.tts.calls).toEqual([]); // nothing was prepared for a question never asked
+  });
+
+  it("endNow() ends at once with the rubric's final score of what was said, the open partial included, without the engine", async () => {
+    // Ollama hung (its client's deadlines end such calls; the node is stopping now).
+    const hung: ScoringEngine = { name: "ollama:hung", score: () => new Promise(() => {}) };
+    const t = setup({}, new BuiltinFollowUpPlanner(), hung);
+    t.customer.say("the coffee was cold");
+    t.customer.partial("and the barista was rude"); // still a partial when the node stops
+    t.director.endNow(EndReason.SHUTDOWN);
+    expect(t.director.ended).toBe(true);
+    const ended = t.of("conversationEnded");
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.reason).toBe(EndReason.SHUTDOWN);
+    const expected = new BuiltinScorer().scoreSync("the coffee was cold and the barista was rude");
+    expect(ended[0]!.finalScore).toMatchObject({ isFinal: true, engine: "builtin", score: expected.score });
+    expect(ended[0]!.summary).toContain("barista");
+    expect(ended[0]!.currency).toBe("SEK");
+    expect(t.of("score").filter((s) => s.isFinal)).toHaveLength(1);
+    expect(t.kinds().at(-1)).toBe("conversationEnded");
+    // Nothing more: a second end, a later end(), timers.
+    t.director.endNow(EndReason.SHUTDOWN);
+    await t.director.end(EndReason.CUSTOMER);
+    await advance(2 * END_SILENCE);
+    expect(t.of("conversationEnded")).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("endNow() keeps the last score when it judged exactly what was said", async () => {
+    const model: ScoringEngine = {
+      name: "ollama:test",
+      score: async (text) => ({ ...new BuiltinScorer().scoreSync(text), score: 77, engine: "ollama:test" }),
+    };
+    const t = setup({}, new BuiltinFollowUpPlanner(), model);
+    t.customer.say(COMPLAINT);
+    await advance(0);
+    expect(t.of("score").at(-1)?.score).toBe(77);
+    t.director.endNow(EndReason.SHUTDOWN);
+    expect(t.of("conversationEnded")[0]!.finalScore).toMatchObject({ score: 77, engine: "ollama:test", isFinal: true });
+  });
+
+  it("endNow() takes over an end() waiting for its final score: one end, with the first reason", async () => {
+    const scoringErrors = await metricValue("voice_processing_errors_total", { stage: "scoring" });
+    // A model that answers only when cancelled (as Ollama's client does).
+    const slow: ScoringEngine = {
+      name: "ollama:slow",
+      score: (_text, signal) =>
+        new Promise((_, reject) =>
+          signal.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" }))),
+        ),
+    };
+    const t = setup({}, new BuiltinFollowUpPlanner(), slow);
+    t.customer.say(COMPLAINT);
+    const ending = t.director.end(EndReason.CUSTOMER);
+    await advance(0);
+    expect(t.of("conversationEnded")).toEqual([]);
+    t.director.endNow(EndReason.SHUTDOWN);
+    await ending;
+    const ended = t.of("conversationEnded");
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.reason).toBe(EndReason.CUSTOMER);
+    expect(ended[0]!.finalScore?.engine).toBe("builtin");
+    expect(await metricValue("voice_processing_errors_total", { stage: "scoring" })).toBe(scoringErrors);
+  });
+
+  it("endNow() without a word said ends without a score: nothing is published", async () => {
+    const t = setup();
+    t.customer.pcm(tone(300)); // voice, but the recogniser heard no words
+    t.director.endNow(EndReason.SHUTDOWN);
+    expect(t.director.ended).toBe(true);
+    expect(t.of("conversationEnded")).toEqual([]);
+    expect(t.of("score")).toEqual([]);
+    await advance(2 * END_SILENCE);
+    expect(t.events).toEqual([]);
   });
 
   it("asks its first question without waiting for a scoring engine that does not answer", async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { IncrementalScorer, type ScoreUpdate } from "../../src/scoring/IncrementalScorer.ts";
 import { extendsText } from "../../src/scoring/text.ts";
 import type { FeedbackScoreResult } from "../../src/scoring/types.ts";
-import { DeferredEngine, flush, ManualClock } from "./fakes.ts";
+import { DeferredEngine, fakeResult, flush, ManualClock } from "./fakes.ts";
 
 interface Published {
   result: FeedbackScoreResult;
@@ -258,6 +258,37 @@ describe("IncrementalScorer", () => {
     expect(result.score).toBe(4);
     expect(t.engine.calls).toHaveLength(1);
     expect(t.published.filter((p) => p.update.isFinal)).toHaveLength(1);
+  });
+
+  it("finishNow() scores at once with the given scorer, cancelling the request in flight and a finish() waiting on it", async () => {
+    const t = setup();
+    t.scorer.onFinal(0, "the coffee was cold");
+    const call = t.engine.last;
+    const finishing = t.scorer.finish(); // waits for the engine…
+    const now = { ...fakeResult("x"), score: 42, engine: "builtin" };
+    const result = t.scorer.finishNow(" the coffee  was cold and rude ", 0, (text) => ({ ...now, hint: text }));
+    expect(call.signal.aborted).toBe(true); // …which is not waited for
+    call.resolve(); // an engine that answers anyway: finish() has nothing to publish
+    await expect(finishing).rejects.toThrow(/closed before its final score/);
+    expect(result).toMatchObject({ score: 42, hint: "the coffee was cold and rude" });
+    expect(t.published).toEqual([
+      { result, through: 0, update: { text: "the coffee was cold and rude", basis: "finish", isFinal: true } },
+    ]);
+    expect(t.scorer.finishNow("again", 0, () => now)).toBeUndefined();
+    expect(t.published).toHaveLength(1);
+    expect(t.engine.calls).toHaveLength(1);
+  });
+
+  it("finishNow() keeps the last score when it judged exactly that text", async () => {
+    const t = setup();
+    t.scorer.onFinal(2, "the staff were lovely");
+    t.engine.last.resolve();
+    await flush();
+    const result = t.scorer.finishNow("the staff were lovely", 2, () => {
+      throw new Error("not needed");
+    });
+    expect(result).toBe(t.published[0]!.result);
+    expect(t.published.at(-1)?.update).toMatchObject({ basis: "finish", isFinal: true });
   });
 
   it("close() cancels the request in flight and publishes nothing more", async () => {

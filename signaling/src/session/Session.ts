@@ -201,8 +201,11 @@ export class Session {
 
   /**
    * Tears down media and the speech stream. When `graceful`, the worker
-   * finalises the transcript and the director the final score first. Every
-   * started conversation publishes exactly one ConversationEnded.
+   * finalises the transcript and the director the final score first; else
+   * (the node stops now) the final score is the built-in rubric's of what was
+   * transcribed, at once (VoiceConversation.endNow). Every started
+   * conversation publishes exactly one ConversationEnded, with a final score
+   * when the customer said anything.
    */
   async close(reason: EndReason, graceful: boolean): Promise<void> {
     if (this.ended) return;
@@ -215,6 +218,13 @@ export class Session {
       // A failed last turn must not leave the session without its end: it is logged, the rest goes on.
       if (graceful)
         await conversation.end(reason).catch((err: unknown) => this.logger.error({ err }, "conversation end failed"));
+      else {
+        try {
+          conversation.endNow(reason);
+        } catch (err) {
+          this.logger.error({ err }, "conversation end failed");
+        }
+      }
       conversation.close();
     }
     if (this.#started && !this.#endPublished)

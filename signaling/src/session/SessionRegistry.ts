@@ -125,7 +125,8 @@ export class SessionRegistry {
   }
 
   /**
-   * Ends every live session at once (no last words) and waits, at most
+   * Ends every live session at once (no last words: each scores what was
+   * transcribed so far, without waiting for the speech worker) and waits, at most
    * `settleMs`, for the ends already under way: their final scores and end
    * records are published before the caller closes the bus and the records.
    */

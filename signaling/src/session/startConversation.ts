@@ -99,6 +99,7 @@ export function startConversation(parts: ConversationParts, session: Session): v
       config: {
         turnSilenceMs: config.dialogue.turnSilenceMs,
         maxTurns: config.dialogue.maxTurns,
+        lastAnswerSilenceMs: config.dialogue.lastAnswerSilenceMs,
         endSilenceMs: config.dialogue.endSilenceMs,
         partialScoreIntervalMs: config.scoring.partialIntervalMs,
       },
