@@ -410,6 +410,7 @@ export class ParleyServer {
       openSessions: this.clientLimits.sessions,
       speechAvailable: (language) => this.asrPool.hasCapacity(language),
       speechUnsupported: (language) => this.asrPool.unsupported(language),
+      maintenance: config.node.maintenance,
       placement: this.placement,
       nodeId: config.nodeId,
       logger: logger.child({ component: "sessions" }),

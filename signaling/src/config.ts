@@ -39,6 +39,8 @@ export interface Config {
     maxSessions: number;
     /** SIGTERM: take no new sessions, let live ones finish for at most this long, then exit. */
     drainTimeoutMs: number;
+    /** MAINTENANCE_MODE: no new conversations (the app says why); live ones, dashboards and records go on. */
+    maintenance: boolean;
   };
   /** Durable records: businesses, stores, conversations, rewards, fraud and privacy (@parley/records). */
   records: {
@@ -337,6 +339,7 @@ export function loadConfig(env: Env = process.env): Config {
       // 0: placement never chooses this node.
       maxSessions: nonNegativeInt(env, "NODE_MAX_SESSIONS", 200),
       drainTimeoutMs: nonNegativeMs(env, "DRAIN_TIMEOUT_MS", 5 * 60_000 + 30_000),
+      maintenance: bool(env, "MAINTENANCE_MODE", false),
     },
     records: records(env, publicUrl),
     http: {

@@ -5,7 +5,8 @@
 // and the data code with which the customer can later see or delete what
 // they said.
 //
-// Limits, in this order: the client's request rate (every attempt counts,
+// In maintenance (MAINTENANCE_MODE) every creation is refused: 503, reason
+// "maintenance". Otherwise limits, in this order: the client's request rate (every attempt counts,
 // bad ones too), the store's request rate (both 429 with Retry-After), the
 // store's language (422, reason "language_unsupported": no speech worker
 // recognises it, and waiting will not change that), speech capacity for that
@@ -27,6 +28,8 @@ import type { HttpEdge } from "./HttpEdge.ts";
 import { json, readBody } from "./respond.ts";
 
 const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
+/** The hint given while the deployment is in maintenance (an operator's work takes minutes). */
+const MAINTENANCE_RETRY_AFTER_MS = 5 * 60_000;
 /** A NUL character, JSON-escaped (a raw one is looked for with includes). */
 const ESCAPED_NUL = /\\u0000/i;
 
@@ -47,6 +50,8 @@ export interface SessionRouteDeps {
    * does not count against a language.
    */
   speechUnsupported: (language: string) => boolean;
+  /** MAINTENANCE_MODE: every new conversation is refused (503, reason "maintenance"). */
+  maintenance: boolean;
   /** Which node takes the conversation (the one with the most room). */
   placement: SessionPlacement;
   nodeId: string;
@@ -99,6 +104,16 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
       const body = readBody(res, 4096);
       const byClient = await deps.rates.perClient.consume(clientKey(info.clientIp));
       if (!byClient.allowed) return tooMany("too many new sessions from this address", byClient.retryAfterMs);
+      if (deps.maintenance)
+        return json(
+          503,
+          {
+            error: "Parley is down for maintenance; try again later",
+            reason: "maintenance",
+            retryAfterMs: MAINTENANCE_RETRY_AFTER_MS,
+          },
+          { "retry-after": retryAfterSeconds(MAINTENANCE_RETRY_AFTER_MS) },
+        );
       if (!contentType.startsWith("application/json")) return json(415, { error: "send application/json" });
       let request: SessionRequest;
       let text: string;
