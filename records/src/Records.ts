@@ -8,7 +8,7 @@ import type { LiveEnvelope } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { Sql } from "postgres";
 import { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
-import { addressKey, RateLimiter, type RateLimitOptions } from "./auth/RateLimiter.ts";
+import { ADDRESS_LIMIT_FACTOR, addressKey, RateLimiter, type RateLimitOptions } from "./auth/RateLimiter.ts";
 import { TokenRevocations } from "./auth/TokenRevocations.ts";
 import { type Database, openDatabase } from "./db/connect.ts";
 import { databaseUnavailable, isRetryableDbError } from "./db/errors.ts";
@@ -258,9 +258,11 @@ export class Records {
       now: this.#now,
     };
     const limiter = new RateLimiter(limits);
-    // Data-code guesses per address: ten times a session's allowance, so that customers behind one
-    // address (a store's Wi-Fi) do not lock each other out, while one client cannot guess without end.
-    const codeAddressLimiter = new RateLimiter({ ...limits, max: limits.max * 10 });
+    // Per address, ADDRESS_LIMIT_FACTOR times the allowance of one session's code or one e-mail, so that
+    // people behind one address (a store's Wi-Fi, a shop's NAT) do not lock each other out, while one
+    // client cannot guess without end: data-code guesses and failed logins, each with its own count.
+    const codeAddressLimiter = new RateLimiter({ ...limits, max: limits.max * ADDRESS_LIMIT_FACTOR });
+    const loginAddressLimiter = new RateLimiter({ ...limits, max: limits.max * ADDRESS_LIMIT_FACTOR });
     const userTokenTtlMs = options.userTokenTtlMs ?? 12 * 3_600_000;
     this.revocations = new TokenRevocations(this.sql, this.#now, userTokenTtlMs);
     this.routes = createRoutes({
@@ -270,6 +272,7 @@ export class Records {
       userTokenTtlMs,
       revocations: this.revocations,
       loginLimiter: limiter,
+      loginAddressLimiter,
       codeAddressLimiter,
       payouts: this.payouts,
       now: this.#now,
@@ -278,6 +281,8 @@ export class Records {
       voiceRetentionHours: retention.voiceRetentionHours,
       sessionLiveLimitMs: options.sessionLiveLimitMs ?? DEFAULT_SESSION_LIVE_LIMIT_MS,
       ...(options.onCustomerDeleted ? { onCustomerDeleted: options.onCustomerDeleted } : {}),
+      // This node's conversations get the change at once; other nodes' within STORE_CACHE_MS.
+      onStoreChanged: (code) => this.#stores.delete(code),
     });
   }
 

@@ -50,7 +50,7 @@ beforeAll(async () => {
     ids[`matrixStaff${t}`] = staff!.id;
     const doomed = await records.sql<{ id: string }[]>`insert into users (id, email, password_hash, role, business_id)
       select gen_random_uuid(), 'removable-' || n || ${`@${domain}`}, ${pw}, 'staff', ${businessId}
-      from generate_series(1, 12) n returning id`;
+      from generate_series(1, 14) n returning id`;
     removable[t] = doomed.map((u) => u.id);
   }
   for (const [store, key] of [
@@ -115,6 +115,12 @@ const MATRIX: Record<string, Case> = {
     method: "POST",
     path: (t) => `/api/businesses/${biz(t)}/stores`,
     body: () => ({ code: `store-${++storeSeq}`, name: "New store" }),
+    write: true,
+  },
+  "PATCH /api/businesses/:businessId/stores/:storeCode": {
+    method: "PATCH",
+    path: (t) => `/api/businesses/${biz(t)}/stores/${store(t)}`,
+    body: () => ({ language: "sv-SE", timeZone: "Europe/Stockholm" }),
     write: true,
   },
   "PUT /api/businesses/:businessId/budget": {
@@ -250,6 +256,25 @@ describe("tenancy matrix", () => {
           if (ok(res.status) && role !== "admin") expect(text).not.toContain(target === "A" ? ids.b : ids.a);
         });
 
+  it("answers an admin's business that does not exist as another business's: 404 on every business route", async () => {
+    const missing = randomUUID();
+    for (const [name, c] of Object.entries(MATRIX)) {
+      if (!name.includes("/api/businesses/:businessId/")) continue;
+      const body = c.body?.();
+      const send = (role: Role, path: string) =>
+        fetch(http.url + path, {
+          method: c.method,
+          headers: headersFor(role, body),
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      const path = c.path("B");
+      const admin = await send("admin", path.replace(ids.b, missing));
+      const owner = await send("ownerA", path);
+      expect(admin.status, name).toBe(404);
+      expect(await admin.text(), name).toBe(await owner.text());
+    }
+  });
+
   it("lists only the caller's business, and every business for admins", async () => {
     const list = async (role: Role) =>
       (
@@ -382,8 +407,10 @@ describe("login", () => {
     expect(await unknown.json()).toEqual(await wrong.json());
     const statuses = [];
     for (let i = 0; i < 5; i++) statuses.push((await attempt("staff@b.test", `wrong ${i}`)).status);
-    expect(statuses.slice(0, 3)).toEqual([401, 401, 401]); // 2 failures above + 3 = the limit of 5
-    expect(statuses.slice(3)).toEqual([429, 429]);
+    // Per e-mail: 1 failure above + 4 = the limit of 5 (the unknown e-mail's failure is its own; the
+    // address's looser cap, ten times that, is far off).
+    expect(statuses.slice(0, 4)).toEqual([401, 401, 401, 401]);
+    expect(statuses.slice(4)).toEqual([429]);
     const blocked = await attempt("staff@b.test", "correct horse battery");
     expect(blocked.status).toBe(429); // even the right password waits out the window
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
@@ -391,6 +418,7 @@ describe("login", () => {
 
   it("answers a blocked IP before tracking its e-mails, and refuses e-mails no user can have", async () => {
     const limiter = new RateLimiter({ windowMs: 60_000, max: 5, skipSuccessful: true });
+    const addressLimiter = new RateLimiter({ windowMs: 60_000, max: 5, skipSuccessful: true });
     const routes = createRoutes({
       sql: records.sql,
       logger: silentLogger,
@@ -398,6 +426,7 @@ describe("login", () => {
       userTokenTtlMs: 60_000,
       revocations: records.revocations,
       loginLimiter: limiter,
+      loginAddressLimiter: addressLimiter,
       codeAddressLimiter: new RateLimiter({ windowMs: 60_000, max: 50, skipSuccessful: true }),
       payouts: undefined,
       now: Date.now,
@@ -418,13 +447,15 @@ describe("login", () => {
         })
       ).status;
     for (let i = 0; i < 5; i++) expect(await attempt(`guess${i}@x.test`)).toBe(401);
-    const tracked = limiter.size; // the IP and five e-mails
+    const tracked = limiter.size; // five e-mails
+    expect(addressLimiter.size).toBe(1);
     for (let i = 0; i < 500; i++) expect(await attempt(`flood${i}@x.test`)).toBe(429);
     expect(limiter.size).toBe(tracked);
     // A 16 KB "e-mail" is refused before it reaches the limiter or the database.
     expect(await attempt(`${"a".repeat(16_000)}@x.test`, "198.51.100.8")).toBe(400);
     expect(await attempt(`${"a".repeat(245)}@x.test`, "198.51.100.8")).toBe(401); // 254 characters: still allowed
-    expect(limiter.size).toBe(tracked + 2);
+    expect(limiter.size).toBe(tracked + 1);
+    expect(addressLimiter.size).toBe(2);
   });
 
   it("refuses a tampered token", async () => {

@@ -10,7 +10,7 @@ import { AsrWorkerProcess } from "@parley/inference-bridge";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
-import { addStore, createSession, startServer, TestSocket } from "./harness.ts";
+import { addStore, createSession, ownerToken, startServer, TestSocket } from "./harness.ts";
 
 const LISTED = "https://app.example.com";
 let asr: AsrWorkerProcess;
@@ -117,6 +117,25 @@ describe("methods", () => {
     expect((await fetch(`${server.url}/api/nothing`, { method: "POST", body: "{}" })).status).toBe(404);
     expect((await fetch(`${server.url}/api/nothing`)).status).toBe(404); // not the app's index.html
     expect((await fetch(`${server.url}/nothing.png`)).status).toBe(404);
+  });
+
+  it("routes the records API's PATCH (a store's change) with its body, and lists it in Allow", async () => {
+    const business = server.records.demo!.businessId;
+    const path = `${server.url}/api/businesses/${business}/stores/demo`;
+    const json = { "content-type": "application/json" };
+    expect((await fetch(path, { method: "PATCH", headers: json, body: "{}" })).status).toBe(401);
+    const owner = { ...json, authorization: `Bearer ${await ownerToken(server)}` };
+    const stores = (await (
+      await fetch(`${server.url}/api/businesses/${business}/stores`, { headers: owner })
+    ).json()) as {
+      stores: { code: string; name: string }[];
+    };
+    const name = stores.stores.find((s) => s.code === "demo")!.name;
+    const res = await fetch(path, { method: "PATCH", headers: owner, body: JSON.stringify({ name }) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ code: "demo", name });
+    const options = await fetch(path, { method: "OPTIONS" });
+    expect(options.headers.get("allow")).toBe("PATCH, OPTIONS");
   });
 
   it("answers HEAD like GET, without the body", async () => {

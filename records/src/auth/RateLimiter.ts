@@ -1,4 +1,4 @@
-// Fixed-window counters per key (login: per IP and per e-mail), in memory.
+// Fixed-window counters per key (login: per e-mail, and per address in a looser one), in memory.
 // With skipSuccessful (the guide's RATE_LIMIT_SKIP_SUCCESSFUL_REQUESTS), only
 // failures count, so a user who types the right password is never locked out
 // by their own successful logins.
@@ -92,6 +92,14 @@ export class RateLimiter {
     return oldest!;
   }
 }
+
+/**
+ * A client address's allowance, in multiples of one key's (LOGIN_RATE_LIMIT_MAX): per address, failed
+ * logins (against one e-mail: the plain allowance) and data-code guesses (against one session: the
+ * plain allowance). Looser per address so that the people behind one address (a shop's NAT, a store's
+ * Wi-Fi) do not lock each other out; still a bound on one client trying many accounts or sessions.
+ */
+export const ADDRESS_LIMIT_FACTOR = 10;
 
 /** How many of the oldest windows eviction looks through for one that blocks nothing. */
 const EVICTION_SCAN = 64;

@@ -22,6 +22,19 @@ export function ownBusiness(req: RecordsRequest, businessId: string | undefined)
   return auth.role === "admin" || auth.businessId === businessId ? businessId : undefined;
 }
 
+/**
+ * The business of a `/api/businesses/:businessId/…` route, when the caller may see it and it exists;
+ * else undefined (→ 404). Owners and staff reach only their own business (their token names it, and
+ * it exists); an admin may name any, so theirs is looked up: one that does not exist answers as
+ * another business does for an owner, 404 with the same body, never an empty 200.
+ */
+export async function routeBusiness(ctx: RouteContext, req: RecordsRequest): Promise<string | undefined> {
+  const businessId = ownBusiness(req, req.params.businessId);
+  if (!businessId || user(req).role !== "admin") return businessId;
+  const [row] = await ctx.sql`select 1 from businesses where id = ${businessId}`;
+  return row ? businessId : undefined;
+}
+
 /** Whether the caller may see this store of a business they may see (staff may be limited to some). */
 export function allowedStore(req: RecordsRequest, code: string): boolean {
   const codes = user(req).storeCodes;

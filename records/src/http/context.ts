@@ -13,7 +13,10 @@ export interface RouteContext {
   userTokenTtlMs: number;
   /** Logins withdrawn before they expire (a staff member removed, or their stores changed). */
   revocations: TokenRevocations;
+  /** Failed logins per e-mail; data-code guesses per session and address. */
   loginLimiter: RateLimiter;
+  /** Failed logins per client address (a looser cap than per e-mail: ADDRESS_LIMIT_FACTOR times). */
+  loginAddressLimiter: RateLimiter;
   /** Data-code guesses per client address (a looser cap than per session). */
   codeAddressLimiter: RateLimiter;
   /** Undefined when Stripe is not configured: claims answer 503. */
@@ -27,6 +30,8 @@ export interface RouteContext {
   sessionLiveLimitMs: number;
   /** Told after a customer deleted their data (the node takes it off public screens). */
   onCustomerDeleted?: (deleted: CustomerDeletion) => void;
+  /** Told after a store's name, language or time zone changed (the node stops serving its cached copy). */
+  onStoreChanged?: (storeCode: string) => void;
 }
 
 /** A session whose data its customer deleted. */

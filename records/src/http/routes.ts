@@ -28,12 +28,14 @@ import {
   notFound,
   ownBusiness,
   ownStore,
+  routeBusiness,
   STORE_CODE,
   UUID,
   user,
 } from "./access.ts";
 import type { RouteContext } from "./context.ts";
 import { type CsvPage, feedbackCsvPages, parseExportBound } from "./feedbackCsv.ts";
+import { beforeCursor, CURSOR_TIME_FORMAT, type Cursor, isReply, MAX_PAGE, page, pageLimit } from "./pages.ts";
 import {
   createStaff,
   listUsers,
@@ -43,6 +45,14 @@ import {
   tokenStores,
   type UserRow,
 } from "./staffRoutes.ts";
+import {
+  DEFAULT_LANGUAGE,
+  DEFAULT_TIME_ZONE,
+  storeCurrency,
+  storeLanguage,
+  storeName,
+  storeTimeZone,
+} from "./storeFields.ts";
 import { type Auth, json, type Method, type RecordsRequest, type RecordsResponse, type Route } from "./types.ts";
 
 export { csvCell } from "./feedbackCsv.ts";
@@ -72,6 +82,7 @@ export function createRoutes(ctx: RouteContext): Route[] {
     route("GET", "/api/businesses", "user", listBusinesses),
     route("GET", "/api/businesses/:businessId/stores", "user", listStores),
     route("POST", "/api/businesses/:businessId/stores", "owner", createStore),
+    route("PATCH", "/api/businesses/:businessId/stores/:storeCode", "owner", updateStore),
     route("PUT", "/api/businesses/:businessId/budget", "owner", setBudget),
     route("GET", "/api/businesses/:businessId/rewards", "user", listRewards),
     route("GET", "/api/businesses/:businessId/feedback.csv", "user", exportCsv),
@@ -178,16 +189,21 @@ async function login(req: RecordsRequest, ctx: RouteContext): Promise<RecordsRes
   if (!email || !password) return json(400, { error: "email and password are required" });
   // RFC 5321's limit; a longer one cannot be a user, only a way to make limiter keys of the 16 KB body.
   if (email.length > MAX_EMAIL_LENGTH) return json(400, { error: "email is too long" });
-  // A blocked IP is answered before its e-mail key is looked at: a flood of new e-mails costs nothing.
-  const ipKey = `ip:${addressKey(req.ip)}`;
-  const ipWait = ctx.loginLimiter.retryAfterMs(ipKey);
-  if (ipWait > 0) return tooMany(ipWait);
+  // Failures are counted per e-mail (LOGIN_RATE_LIMIT_MAX a window, from every address together:
+  // guessing one account's password) and per address (ADDRESS_LIMIT_FACTOR times that: one address
+  // spraying many accounts). The address's cap is the looser one so that people behind one address
+  // (a shop's NAT) are not refused their own correct passwords because a colleague mistyped theirs;
+  // the colleague's account alone is locked, even to its right password, until its window passes.
+  // A blocked address is answered before its e-mail key is looked at: a flood of new e-mails costs nothing.
+  const address = addressKey(req.ip);
+  const addressWait = ctx.loginAddressLimiter.retryAfterMs(address);
+  if (addressWait > 0) return tooMany(addressWait);
   const emailKey = `email:${email}`;
   const emailWait = ctx.loginLimiter.retryAfterMs(emailKey);
   if (emailWait > 0) return tooMany(emailWait);
   // Counted before the awaits (the database, scrypt: tens of ms): logins sent at once each see the
   // others, or a burst would all pass the check above before the first failure was counted.
-  const settle = [ctx.loginLimiter.begin(ipKey), ctx.loginLimiter.begin(emailKey)];
+  const settle = [ctx.loginAddressLimiter.begin(address), ctx.loginLimiter.begin(emailKey)];
   // Under a share lock, with the database's time of the read as the token's iat: a change to this
   // user made meanwhile (removed, stores changed) withdraws the token (see TokenRevocations).
   const { row: rows, readAt } = await loginRead(
@@ -252,36 +268,55 @@ const businessJson = (r: Record<string, unknown>) => ({
 });
 
 async function listStores(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   if (!businessId) return notFound();
-  const rows = await ctx.sql`
-    select st.id, st.code, st.name, st.language, st.time_zone, st.reward_policy from stores st
+  const rows = await ctx.sql<StoreRow[]>`
+    select st.id, st.code, st.name, st.language, st.time_zone, st.reward_policy, b.currency
+    from stores st join businesses b on b.id = st.business_id
     where st.business_id = ${businessId} and ${inAllowedStores(ctx.sql, req)} order by st.code`;
-  return json(200, {
-    stores: rows.map((r) => ({
-      id: r.id,
-      code: r.code,
-      name: r.name,
-      language: r.language,
-      timeZone: r.time_zone,
-      rewardPolicy: r.reward_policy,
-    })),
-  });
+  return json(200, { stores: rows.map(storeJson) });
+}
+
+interface StoreRow {
+  id: string;
+  code: string;
+  name: string;
+  language: string;
+  time_zone: string;
+  reward_policy: unknown;
+  /** Its business's. */
+  currency: string;
+}
+
+const storeJson = (r: StoreRow) => ({
+  id: r.id,
+  code: r.code,
+  name: r.name,
+  language: r.language,
+  timeZone: r.time_zone,
+  currency: r.currency,
+  rewardPolicy: r.reward_policy,
+});
+
+/** The business's currency, which its stores' rewards are paid in; undefined when it does not exist. */
+async function businessCurrency(ctx: RouteContext, businessId: string): Promise<string | undefined> {
+  const [row] = await ctx.sql<{ currency: string }[]>`select currency from businesses where id = ${businessId}`;
+  return row?.currency;
 }
 
 async function createStore(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   if (!businessId) return notFound();
   const b = body(req);
   const code = typeof b.code === "string" ? b.code : "";
-  const name = typeof b.name === "string" ? b.name.trim() : "";
   if (!STORE_CODE.test(code)) return json(400, { error: "code must be 2–64 letters, digits, '-' or '_'" });
-  if (!name || name.length > 200) return json(400, { error: "name is required (at most 200 characters)" });
-  const language = typeof b.language === "string" ? b.language : "sv-SE";
-  const timeZone = typeof b.timeZone === "string" ? b.timeZone : "Europe/Stockholm";
-  if (!Intl.supportedValuesOf("timeZone").includes(timeZone) && timeZone !== "UTC")
-    return json(400, { error: `unknown time zone ${timeZone}` });
+  const name = storeName(b.name);
+  const language = b.language === undefined ? DEFAULT_LANGUAGE : storeLanguage(b.language);
+  const timeZone = b.timeZone === undefined ? DEFAULT_TIME_ZONE : storeTimeZone(b.timeZone);
   const policy = b.rewardPolicy === undefined ? DEFAULT_POLICY : parsePolicy(b.rewardPolicy);
+  const currency = await businessCurrency(ctx, businessId);
+  if (currency === undefined) return notFound();
+  if (b.currency !== undefined) storeCurrency(b.currency, currency);
   let row: { id: string } | undefined;
   try {
     [row] = await ctx.sql<{ id: string }[]>`
@@ -294,12 +329,66 @@ async function createStore(req: RecordsRequest, ctx: RouteContext): Promise<Reco
     throw error;
   }
   if (!row) return json(409, { error: `store code ${code} is taken` });
-  await audit(ctx, req, "store.create", `store:${code}`, businessId, { name });
-  return json(201, { id: row.id, code, name, language, timeZone, rewardPolicy: policy });
+  await audit(ctx, req, "store.create", `store:${code}`, businessId, { name, language, timeZone });
+  return json(201, { id: row.id, code, name, language, timeZone, currency, rewardPolicy: policy });
+}
+
+/** What PATCH …/stores/:storeCode may change (the reward policy has its own route). */
+const STORE_FIELDS = ["name", "language", "timeZone", "currency"] as const;
+
+/**
+ * Changes a store's name, language, time zone (checked as createStore checks them); `currency` may
+ * only name the business's. A conversation keeps the language it started in (its session row): a
+ * new language holds for conversations created afterwards (on this node at once, on others within
+ * their store cache's 30 s). Another business's store answers 404 as an unknown one does.
+ */
+async function updateStore(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
+  const businessId = await routeBusiness(ctx, req);
+  const code = req.params.storeCode ?? "";
+  if (!businessId || !STORE_CODE.test(code)) return notFound();
+  const b = body(req);
+  const fields = STORE_FIELDS.join(", ");
+  const unknown = Object.keys(b).filter((k) => !(STORE_FIELDS as readonly string[]).includes(k));
+  if (unknown.length > 0)
+    return json(400, { error: `${unknown.join(", ")} cannot be changed here; send any of ${fields}` });
+  if (STORE_FIELDS.every((k) => b[k] === undefined)) return json(400, { error: `send any of ${fields}` });
+  const wanted = {
+    name: b.name === undefined ? undefined : storeName(b.name),
+    language: b.language === undefined ? undefined : storeLanguage(b.language),
+    time_zone: b.timeZone === undefined ? undefined : storeTimeZone(b.timeZone),
+  };
+  type Change = { from: unknown; to: unknown };
+  const result = await ctx.sql.begin(async (tx) => {
+    // Locked: two changes at once each see the other's result, and the audit's `from` is what was replaced.
+    const [old] = await tx<StoreRow[]>`
+      select st.id, st.code, st.name, st.language, st.time_zone, st.reward_policy, b.currency
+      from stores st join businesses b on b.id = st.business_id
+      where st.code = ${code} and st.business_id = ${businessId} for update of st`;
+    if (!old) return undefined;
+    if (b.currency !== undefined) storeCurrency(b.currency, old.currency);
+    const store: StoreRow = {
+      ...old,
+      name: wanted.name ?? old.name,
+      language: wanted.language ?? old.language,
+      time_zone: wanted.time_zone ?? old.time_zone,
+    };
+    const changes: Record<string, Change> = {};
+    if (store.name !== old.name) changes.name = { from: old.name, to: store.name };
+    if (store.language !== old.language) changes.language = { from: old.language, to: store.language };
+    if (store.time_zone !== old.time_zone) changes.timeZone = { from: old.time_zone, to: store.time_zone };
+    if (Object.keys(changes).length > 0)
+      await tx`update stores set name = ${store.name}, language = ${store.language}, time_zone = ${store.time_zone}
+               where id = ${old.id}`;
+    return { store, changes };
+  });
+  if (!result) return notFound();
+  await audit(ctx, req, "store.update", `store:${code}`, businessId, { changes: result.changes });
+  if (Object.keys(result.changes).length > 0) ctx.onStoreChanged?.(code);
+  return json(200, storeJson(result.store));
 }
 
 async function setBudget(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   if (!businessId) return notFound();
   const amount = body(req).dailyBudgetMinor;
   if (!Number.isInteger(amount) || (amount as number) < 0 || (amount as number) > 1e10)
@@ -324,18 +413,23 @@ async function setPolicy(req: RecordsRequest, ctx: RouteContext): Promise<Record
 async function listSessions(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const store = await ownStore(ctx, req, req.params.storeCode);
   if (!store) return notFound();
-  const limit = Math.min(500, Math.max(1, Math.trunc(Number(req.query.get("limit") ?? 100)) || 100));
+  const limit = pageLimit(req, 100);
+  const before = beforeCursor(req, "sessions", "time");
+  if (isReply(before)) return before;
   const rows = await ctx.sql`
     select s.id, s.status, s.started_at, s.ended_at, s.end_reason, f.score, f.topics, f.sentiment,
            r.amount_minor, r.currency, r.status as reward_status,
-           coalesce((select array_agg(rule order by rule) from fraud_flags ff where ff.session_id = s.id), '{}') as flags
+           coalesce((select array_agg(rule order by rule) from fraud_flags ff where ff.session_id = s.id), '{}') as flags,
+           to_char(s.created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as page_at
     from sessions s
     left join final_scores f on f.session_id = s.id and ${contentKept(ctx.sql)}
     left join rewards r on r.session_id = s.id
-    where s.store_id = ${store.id}
-    order by s.created_at desc limit ${limit}`;
+    where s.store_id = ${store.id} and ${timeBefore(ctx.sql, "s", before)}
+    order by s.created_at desc, s.id desc limit ${limit + 1}`;
+  const { rows: shown, next } = page(rows, limit, (r) => [r.page_at, r.id], "sessions");
   return json(200, {
-    sessions: rows.map((r) => ({
+    next,
+    sessions: shown.map((r) => ({
       id: r.id,
       status: r.status,
       startedAt: r.started_at,
@@ -361,15 +455,21 @@ async function getFeedback(req: RecordsRequest, ctx: RouteContext): Promise<Reco
 }
 
 async function listRewards(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   if (!businessId) return notFound();
+  const limit = pageLimit(req, MAX_PAGE);
+  const before = beforeCursor(req, "rewards", "time");
+  if (isReply(before)) return before;
   const rows = await ctx.sql`
-    select r.id, r.session_id, st.code as store_code, r.amount_minor, r.currency, r.status, r.reason, r.created_at, r.updated_at
+    select r.id, r.session_id, st.code as store_code, r.amount_minor, r.currency, r.status, r.reason, r.created_at, r.updated_at,
+           to_char(r.created_at at time zone 'UTC', ${CURSOR_TIME_FORMAT}) as page_at
     from rewards r join stores st on st.id = r.store_id
-    where r.business_id = ${businessId} and ${inAllowedStores(ctx.sql, req)}
-    order by r.created_at desc limit 500`;
+    where r.business_id = ${businessId} and ${inAllowedStores(ctx.sql, req)} and ${timeBefore(ctx.sql, "r", before)}
+    order by r.created_at desc, r.id desc limit ${limit + 1}`;
+  const { rows: shown, next } = page(rows, limit, (r) => [r.page_at, r.id], "rewards");
   return json(200, {
-    rewards: rows.map((r) => ({
+    next,
+    rewards: shown.map((r) => ({
       id: r.id,
       sessionId: r.session_id,
       storeCode: r.store_code,
@@ -384,12 +484,27 @@ async function listRewards(req: RecordsRequest, ctx: RouteContext): Promise<Reco
 }
 
 async function listAudit(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   if (!businessId) return notFound();
-  const rows = await ctx.sql`
-    select at, actor, actor_user_id, action, target, detail from audit_log
-    where business_id = ${businessId} order by id desc limit 500`;
-  return json(200, { entries: rows });
+  const limit = pageLimit(req, MAX_PAGE);
+  const before = beforeCursor(req, "audit", "id");
+  if (isReply(before)) return before;
+  const rows = await ctx.sql<{ id: number }[]>`
+    select id, at, actor, actor_user_id, action, target, detail from audit_log
+    where business_id = ${businessId} and ${before?.kind === "id" ? ctx.sql`id < ${before.id}` : ctx.sql`true`}
+    order by id desc limit ${limit + 1}`;
+  const { rows: shown, next } = page(rows, limit, (r) => [r.id], "audit");
+  // Each entry as it always was (its id only in the cursor).
+  return json(200, { next, entries: shown.map(({ id: _id, ...entry }) => entry) });
+}
+
+/** Rows of `alias` (a sessions or rewards row) older than the cursor, by (created_at, id); every row without one. */
+function timeBefore(sql: Sql, alias: "s" | "r", before: Cursor | undefined) {
+  if (before?.kind !== "time") return sql`true`;
+  const createdAt = alias === "s" ? sql`s.created_at` : sql`r.created_at`;
+  const id = alias === "s" ? sql`s.id` : sql`r.id`;
+  // Sent as text: a parameter typed timestamptz goes through postgres.js's Date, which keeps milliseconds.
+  return sql`(${createdAt}, ${id}) < (${before.at}::text::timestamptz, ${before.id}::uuid)`;
 }
 
 /**
@@ -398,7 +513,7 @@ async function listAudit(req: RecordsRequest, ctx: RouteContext): Promise<Record
  * time, and a download the client aborts stops reading the database (the adapter returns the stream).
  */
 async function exportCsv(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   if (!businessId) return notFound();
   const from = parseExportBound("from", req.query.get("from"));
   const to = parseExportBound("to", req.query.get("to")) ?? { date: new Date(ctx.now() + 86_400_000) };

@@ -6,7 +6,7 @@ import type { Sql, TransactionSql } from "postgres";
 import { hashPassword } from "../auth/password.ts";
 import type { Role } from "../auth/token.ts";
 import { FOREIGN_KEY_VIOLATION } from "../db/errors.ts";
-import { audit, body, MAX_EMAIL_LENGTH, notFound, ownBusiness, STORE_CODE, UUID } from "./access.ts";
+import { audit, body, MAX_EMAIL_LENGTH, notFound, routeBusiness, STORE_CODE, UUID } from "./access.ts";
 import type { RouteContext } from "./context.ts";
 import { json, type RecordsRequest, type RecordsResponse } from "./types.ts";
 
@@ -42,7 +42,7 @@ export function tokenStores(row: UserRow): string[] | undefined {
 }
 
 export async function listUsers(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   if (!businessId) return notFound();
   const rows = await ctx.sql<(UserRow & { email: string; created_at: Date })[]>`
     select u.id, u.email, u.role, u.business_id, u.store_limited, u.created_at, ${storesOfUser(ctx.sql)} as store_codes
@@ -60,7 +60,7 @@ export async function listUsers(req: RecordsRequest, ctx: RouteContext): Promise
 
 /** A new staff member, perhaps limited to some stores of the business (`stores`; absent or null: every store). */
 export async function createStaff(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   if (!businessId) return notFound();
   const b = body(req);
   const email = newEmail(b.email);
@@ -92,7 +92,7 @@ export async function createStaff(req: RecordsRequest, ctx: RouteContext): Promi
  * tokens they hold carry the old list, so they are withdrawn: the next login carries the new one.
  */
 export async function setStaffStores(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   const userId = req.params.userId ?? "";
   if (!businessId || !UUID.test(userId)) return notFound();
   const b = body(req);
@@ -114,7 +114,7 @@ export async function setStaffStores(req: RecordsRequest, ctx: RouteContext): Pr
 
 /** Removes a staff member (never an owner), and withdraws the tokens they hold. */
 export async function removeStaff(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const businessId = ownBusiness(req, req.params.businessId);
+  const businessId = await routeBusiness(ctx, req);
   const userId = req.params.userId ?? "";
   if (!businessId || !UUID.test(userId)) return notFound();
   const row = await ctx.sql.begin(async (tx) => {

@@ -5,7 +5,7 @@
 // to hold (an export) streams its body instead.
 import type { Role } from "../auth/token.ts";
 
-export type Method = "GET" | "POST" | "PUT" | "DELETE";
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** Who is calling, resolved from the request's headers before the handler runs. */
 export type Auth =

@@ -12,7 +12,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from "../uws.ts";
 import { empty, json, type Reply, type RequestContext, type RequestInfo, statusLine } from "./respond.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 
-export type Method = "GET" | "POST" | "PUT" | "DELETE";
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** Methods that change nothing: a cross-origin page may not send the others unless listed. */
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -88,6 +88,7 @@ export class HttpEdge {
     }
     if (handlers.POST) app.post(pattern, this.handle(route, handlers.POST));
     if (handlers.PUT) app.put(pattern, this.handle(route, handlers.PUT));
+    if (handlers.PATCH) app.patch(pattern, this.handle(route, handlers.PATCH));
     if (handlers.DELETE) app.del(pattern, this.handle(route, handlers.DELETE));
     app.options(
       pattern,

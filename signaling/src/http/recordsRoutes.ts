@@ -23,7 +23,7 @@ function handler(route: Route): StreamingHandler {
     .split("/")
     .filter((segment) => segment.startsWith(":"))
     .map((segment) => segment.slice(1));
-  const hasBody = route.method === "POST" || route.method === "PUT";
+  const hasBody = route.method === "POST" || route.method === "PUT" || route.method === "PATCH";
   return async ({ res, req, info }) => {
     // Everything from req before the first await: uWS reuses it afterwards.
     const headers: Record<string, string> = {};
