@@ -101,6 +101,29 @@ describe("login rate limits", () => {
     // The accounts it tried are not locked for everyone else.
     expect(await from("198.51.100.78", "staff@a.test", PASSWORD)).toBe(200);
   });
+
+  it("counts no attempt whose check the database could not make: an outage of ours locks no one out", async () => {
+    const route = records.routes.find((r) => r.path === "/api/auth/login")!;
+    const ip = "198.51.100.90";
+    const owner = async () =>
+      (
+        await route.handle({
+          params: {},
+          query: new URLSearchParams(),
+          headers: { "content-type": "application/json" },
+          rawBody: Buffer.from(JSON.stringify({ email: "owner@b.test", password: PASSWORD })),
+          ip,
+        })
+      ).status;
+    await pg.stop();
+    try {
+      // More than the account's limit, with its right password, while the database is away.
+      for (let i = 0; i < MAX + 2; i++) expect(await owner()).toBe(503);
+    } finally {
+      await pg.start();
+    }
+    await expect.poll(owner, { timeout: 20_000 }).toBe(200);
+  }, 60_000);
 });
 
 interface StoreReply {
@@ -125,6 +148,19 @@ describe("creating a store", () => {
       expect(JSON.parse(res.text).error).toMatch(/language must be a BCP 47 language tag/);
     }
     expect(await stored(`new-${seq}`)).toBeUndefined();
+  });
+
+  it("refuses text that is not valid Unicode (a lone surrogate), storing nothing, for stores and staff alike", async () => {
+    const res = await create({ name: "Caf\ud800" });
+    expect(res.status, res.text).toBe(400);
+    expect(JSON.parse(res.text).error).toMatch(/valid Unicode/);
+    expect(await stored(`new-${seq}`)).toBeUndefined();
+    const email = "lone\udc00@a.test";
+    const staff = await call(tokens.ownerA, "POST", `/api/businesses/${ids.a}/users`, { email, password: PASSWORD });
+    expect(staff.status, staff.text).toBe(400);
+    expect((await records.sql`select 1 from users where email like 'lone%'`).length).toBe(0);
+    // A surrogate pair (an emoji) is a character like any other.
+    expect((await create({ name: "Café 🍰" })).status).toBe(201);
   });
 
   it("stores the canonical tag, and sv-SE when none is given", async () => {

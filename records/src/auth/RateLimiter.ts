@@ -50,13 +50,15 @@ export class RateLimiter {
    * Counts an attempt when it starts, before its outcome is known: attempts
    * made at once (each waiting on the database and on scrypt) see each other,
    * so a burst cannot pass the check all together. `settle` gives a
-   * successful attempt back (with skipSuccessful).
+   * successful attempt back (with skipSuccessful), and always one whose check
+   * could not be made ("unknown": the database was away): no one is locked
+   * out for an outage of ours.
    */
-  begin(key: string): (succeeded: boolean) => void {
+  begin(key: string): (outcome: boolean | "unknown") => void {
     this.record(key, false);
     const window = this.#windows.get(key);
-    return (succeeded) => {
-      if (!succeeded || !this.#options.skipSuccessful) return;
+    return (outcome) => {
+      if (outcome === false || (outcome === true && !this.#options.skipSuccessful)) return;
       // Only from the window it was counted in: a new window never counted it.
       if (window && this.#windows.get(key) === window && window.count > 0) window.count--;
     };

@@ -94,11 +94,25 @@ export function body(req: RecordsRequest): Record<string, unknown> {
   // PostgreSQL's text cannot hold NUL: such a value would fail inside a query, as a 500.
   if (text.includes("\0") || ESCAPED_NUL.test(text))
     throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "text must not contain NUL characters");
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
+    value = JSON.parse(text);
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
-    return value as Record<string, unknown>;
   } catch {
     throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "body is not a JSON object");
   }
+  // A lone surrogate ("\ud800") is no character: the row would be stored and its audit (jsonb) refused.
+  if (!wellFormed(value)) throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "text must be valid Unicode");
+  return value as Record<string, unknown>;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Every string in a parsed JSON value, keys too, is well-formed UTF-16. */
+function wellFormed(value: unknown): boolean {
+  if (typeof value === "string") return !LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.every(wellFormed);
+  if (typeof value === "object" && value !== null)
+    return Object.entries(value).every(([k, v]) => !LONE_SURROGATE.test(k) && wellFormed(v));
+  return true;
 }

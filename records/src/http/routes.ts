@@ -126,7 +126,7 @@ async function authenticate(
     if (wait > 0) return tooMany(wait);
     // Counted before the check's await: guesses sent at once each see the others.
     const settle = [ctx.loginLimiter.begin(sessionKey), ctx.codeAddressLimiter.begin(address)];
-    const ok = await ctx.verifyDataCode(sessionId, code);
+    const ok = await unlessUnknown(settle, () => ctx.verifyDataCode(sessionId, code));
     for (const s of settle) s(ok);
     // A wrong code and an unknown session look the same.
     return ok ? { kind: "customer", sessionId } : json(401, { error: "wrong session or data code" });
@@ -145,6 +145,16 @@ async function authenticate(
     businessId: claims.bid,
     storeCodes: limitedStores(claims),
   };
+}
+
+/** Runs an attempt's check; if it cannot be made (it throws: the database away), the attempt is not counted. */
+async function unlessUnknown<T>(settle: ((outcome: "unknown") => void)[], check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    for (const s of settle) s("unknown");
+    throw error;
+  }
 }
 
 const tooMany = (waitMs: number) =>
@@ -206,11 +216,13 @@ async function login(req: RecordsRequest, ctx: RouteContext): Promise<RecordsRes
   const settle = [ctx.loginAddressLimiter.begin(address), ctx.loginLimiter.begin(emailKey)];
   // Under a share lock, with the database's time of the read as the token's iat: a change to this
   // user made meanwhile (removed, stores changed) withdraws the token (see TokenRevocations).
-  const { row: rows, readAt } = await loginRead(
-    ctx.sql,
-    (tx) => tx<(UserRow & { password_hash: string })[]>`
+  const { row: rows, readAt } = await unlessUnknown(settle, () =>
+    loginRead(
+      ctx.sql,
+      (tx) => tx<(UserRow & { password_hash: string })[]>`
       select u.id, u.password_hash, u.role, u.business_id, u.store_limited, ${storesOfUser(tx)} as store_codes
       from users u where u.email = ${email} for share of u`,
+    ),
   );
   const row = rows[0];
   // Hash even for an unknown e-mail, so timing does not tell which addresses exist.
