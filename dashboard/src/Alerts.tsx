@@ -32,7 +32,12 @@ export function Alerts(props: { alerts: Alert[]; dismiss?: (id: string) => void;
         <section class="alerts" data-testid="alerts">
           <For each={props.alerts.slice(0, 5)}>
             {(a) => (
-              <div class={`alert ${AlertKind[a.kind].toLowerCase()}`} data-testid="alert" data-kind={AlertKind[a.kind]}>
+              <div
+                class={`alert ${AlertKind[a.kind].toLowerCase()}`}
+                data-testid="alert"
+                data-kind={AlertKind[a.kind]}
+                data-session={a.sessionId}
+              >
                 <span class="when">{formatTime(Number(a.atMs))}</span>
                 <span class="text">{alertText(a)}</span>
                 <Show when={a.sessionId && props.open}>

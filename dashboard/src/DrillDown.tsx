@@ -2,7 +2,7 @@ import { EndReason } from "@parley/proto/live";
 import type { Conversation } from "@parley/proto/wall";
 import { createMemo, For, onCleanup, onMount, Show } from "solid-js";
 import { Chips, ScoreBadge } from "./ScoreBadge.tsx";
-import { type Card, isLive, rewardPhase } from "./state.ts";
+import { type Card, isLive, mergeScores, rewardPhase } from "./state.ts";
 import { rewardText } from "./Ticker.tsx";
 import { UPlotChart } from "./UPlotChart.tsx";
 import { formatTime, language, rewardReason, rule, serverNow, t } from "./ui.ts";
@@ -12,7 +12,8 @@ import { formatTime, language, rewardReason, rule, serverNow, t } from "./ui.ts"
  * time as a chart, the reward. A live one is drawn from the wall's own
  * state (it keeps moving), and so is one that ended since the history's copy
  * was taken (that copy stops where the conversation was then); a finished
- * one from the history. A side panel,
+ * one from the history. The score's course of a live one is the history's
+ * so far and the wall's own points after it. A side panel,
  * not modal (the wall stays usable beside it): it takes the focus when it
  * opens, gives it back when it closes, and Escape closes it.
  */
@@ -52,9 +53,11 @@ export function DrillDown(props: {
   const questions = () =>
     fromCard() ? props.card!.aiTurns : (props.conversation?.aiTurns.map((a) => ({ turn: a.turn, text: a.text })) ?? []);
   const timeline = createMemo(() => {
-    const points = fromCard()
-      ? props.card!.scores
-      : (props.conversation?.scoreTimeline.map((p) => ({ atMs: Number(p.atMs), score: p.score?.score ?? 0 })) ?? []);
+    const history =
+      props.conversation?.scoreTimeline.map((p) => ({ atMs: Number(p.atMs), score: p.score?.score ?? 0 })) ?? [];
+    // The wall's card has the scores since it connected: the history's copy, taken when the drill-down
+    // opened, has the course before (records keeps every score), so a late wall draws all of it.
+    const points = fromCard() ? mergeScores(history, props.card!.scores) : history;
     const start = props.card?.startedAtMs ?? Number(props.conversation?.feedback?.startedAtMs ?? 0);
     return [points.map((p) => (p.atMs - start) / 1000), points.map((p) => p.score)] as [number[], number[]];
   });

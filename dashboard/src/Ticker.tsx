@@ -123,10 +123,26 @@ export function FeedbackCard(props: { card: Card; actions: CardActions; kiosk: b
   );
 }
 
-export function Ticker(props: { cards: Card[]; actions: CardActions; kiosk: boolean }) {
+export function Ticker(props: {
+  cards: Card[];
+  actions: CardActions;
+  kiosk: boolean;
+  /** The history of the filter is on its way. */
+  searching?: boolean;
+  /** The node could not give the history of the filter. */
+  searchFailed?: boolean;
+}) {
   return (
-    <section class="ticker" data-testid="ticker">
-      <Show when={props.cards.length > 0} fallback={<p class="empty">{t("ticker.empty")}</p>}>
+    <section class="ticker" data-testid="ticker" data-searching={props.searching ? "1" : "0"}>
+      <Show when={props.searchFailed}>
+        <p class="problem" role="alert" data-testid="ticker-problem">
+          {t("ticker.searchFailed")}
+        </p>
+      </Show>
+      <Show
+        when={props.cards.length > 0}
+        fallback={<p class="empty">{props.searching ? t("ticker.searching") : t("ticker.empty")}</p>}
+      >
         <For each={props.cards}>
           {(card) => <FeedbackCard card={card} actions={props.actions} kiosk={props.kiosk} />}
         </For>

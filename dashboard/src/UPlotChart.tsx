@@ -40,5 +40,5 @@ export function UPlotChart(props: {
       { defer: true },
     ),
   );
-  return <div ref={container} class="chart" data-testid={props.testId} />;
+  return <div ref={container} class="chart" data-testid={props.testId} data-points={props.data[0]?.length ?? 0} />;
 }

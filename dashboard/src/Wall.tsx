@@ -1,7 +1,9 @@
 // The business's live feedback wall: tiles, alerts, filters, the live ticker
 // (one card per conversation, newest first), drill-down, trends and
 // moderation. In kiosk mode (?kiosk=1, a TV on the wall) only the tiles,
-// alerts and ticker show, in large type, without controls.
+// alerts and ticker show, in large type, without controls. A filter asks the
+// node for the finished conversations that match it (the snapshot holds only
+// the latest of the whole scope); live ones are filtered here as they come.
 import type { LiveEnvelope } from "@parley/proto/live";
 import {
   type Alert,
@@ -20,7 +22,7 @@ import { batch, createEffect, createMemo, createSignal, on, onCleanup, Show } fr
 import { createStore, produce } from "solid-js/store";
 import { Alerts } from "./Alerts.tsx";
 import { wallSocketUrl } from "./auth.ts";
-import { type ConnectionState, WallConnection } from "./connection.ts";
+import { type ConnectionState, NotConnectedError, WallConnection } from "./connection.ts";
 import { DrillDown } from "./DrillDown.tsx";
 import { Filters } from "./Filters.tsx";
 import { Header } from "./Header.tsx";
@@ -30,11 +32,13 @@ import { scopeProblem } from "./scope.ts";
 import {
   applyAlert,
   applyEnvelope,
+  applyFeedback,
   applyModeration,
   type Cards,
   cardsOfSnapshot,
   type Filter,
   facets,
+  feedbackQuery,
   isLive,
   matches,
   NO_FILTER,
@@ -52,6 +56,8 @@ const viewerDay = () => ({
   timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
 });
 const MAX_CARDS = 300;
+/** The finished conversations a filter asks the node for: the latest that match. */
+const HISTORY_LIMIT = 100;
 
 export function Wall(props: {
   token: string;
@@ -77,6 +83,9 @@ export function Wall(props: {
   const [selected, setSelected] = createSignal<string>();
   const [conversation, setConversation] = createSignal<Conversation>();
   const [conversationFailed, setConversationFailed] = createSignal(false);
+  /** The history of the filter on its way, or failed. */
+  const [searching, setSearching] = createSignal(false);
+  const [searchFailed, setSearchFailed] = createSignal(false);
 
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   /** A refresh under way, and whether another was asked for meanwhile. */
@@ -120,6 +129,72 @@ export function Wall(props: {
     }, delayMs);
   };
 
+  /** The latest history asked for: an answer for a filter changed since is dropped. */
+  let historyAsked = 0;
+  /** A history request under way, and whether the filter changed meanwhile. */
+  let historyBusy = false;
+  let historyAgain = false;
+  /**
+   * Asks the node for the finished conversations that match the filter (its
+   * stores, time, score, topic, sentiment, status, language), within this
+   * wall's scope, and adds them to the cards; one request at a time, the
+   * latest filter's last.
+   */
+  const refreshHistory = () => {
+    const asked = ++historyAsked;
+    const query = feedbackQuery(filter, serverNow());
+    if (!query) {
+      batch(() => {
+        setSearching(false);
+        setSearchFailed(false);
+      });
+      return;
+    }
+    if (historyBusy) {
+      historyAgain = true;
+      setSearching(true);
+      return;
+    }
+    historyBusy = true;
+    batch(() => {
+      setSearching(true);
+      setSearchFailed(false);
+    });
+    const current = () => asked === historyAsked;
+    void conn
+      .request({ case: "getFeedback", value: { filter: query, limit: HISTORY_LIMIT } }, "feedbackList")
+      .then(
+        (list) => {
+          if (!current()) return;
+          setState(
+            produce((s) => {
+              for (const f of [...list.feedback].reverse()) applyFeedback(s.cards, f);
+              applyModeration(s.cards, list.moderation);
+              for (const a of alerts()) applyAlert(s.cards, a);
+              const at = serverNow();
+              trimCards(s.cards, MAX_CARDS, at, (c) => matches(c, filter, at));
+            }),
+          );
+          setSearching(false);
+        },
+        (error: unknown) => {
+          if (!current()) return;
+          setSearching(false);
+          // A socket that closed meanwhile: the snapshot of the next one asks again.
+          if (error instanceof NotConnectedError) return;
+          logProblem("history of the filter not loaded", error);
+          setSearchFailed(true);
+        },
+      )
+      .finally(() => {
+        historyBusy = false;
+        if (historyAgain) {
+          historyAgain = false;
+          refreshHistory();
+        }
+      });
+  };
+
   /** Whether the conversation open in the drill-down is still live on the wall. */
   const selectedLive = () => {
     const id = selected();
@@ -142,8 +217,11 @@ export function Wall(props: {
       setHistorySource(snapshot.historySource);
     });
     // It ended while this wall was away: what the drill-down fetched while it was live is out of date.
-    if (wasLive && !selectedLive()) fetchConversation(selected()!);
+    // Still live: the snapshot has its latest score only, the history its course while this wall was away.
+    if (wasLive) fetchConversation(selected()!);
     refreshFigures(0);
+    // The snapshot's cards are the scope's latest: a filter's older ones are asked for again.
+    refreshHistory();
   };
 
   const onLive = (e: LiveEnvelope) => {
@@ -151,7 +229,10 @@ export function Wall(props: {
     setState(
       produce((s) => {
         applyEnvelope(s.cards, e);
-        if (e.event?.kind.case === "conversationEnded") trimCards(s.cards, MAX_CARDS, serverNow());
+        if (e.event?.kind.case === "conversationEnded") {
+          const at = serverNow();
+          trimCards(s.cards, MAX_CARDS, at, (c) => matches(c, filter, at));
+        }
       }),
     );
     // The drill-down's conversation was fetched mid-way (a partial copy, live): now it is whole.
@@ -191,6 +272,7 @@ export function Wall(props: {
           const { sessionId } = m.kind.value;
           if (selected() === sessionId) setSelected(undefined);
           setState(produce((s) => delete s.cards[sessionId]));
+          setAlerts((a) => a.filter((x) => x.sessionId !== sessionId));
           refreshFigures();
           break;
         }
@@ -237,11 +319,19 @@ export function Wall(props: {
       { defer: true },
     ),
   );
+  // Every filter but "live" finds finished conversations in the history too.
+  createEffect(
+    on(
+      () => [filter.store, filter.time, filter.score, filter.topic, filter.sentiment, filter.status, filter.language],
+      () => refreshHistory(),
+      { defer: true },
+    ),
+  );
   const options = createMemo(() => facets(state.cards));
   const mayModerate = () => welcome()?.role === Role.OWNER || welcome()?.role === Role.ADMIN;
   /** The settings are one business's: an admin's wall must name it (?business=), as the node requires. */
   const maySetModeration = () =>
-    welcome()?.role === Role.OWNER || (welcome()?.role === Role.ADMIN && props.businessId !== "");
+    !failure() && (welcome()?.role === Role.OWNER || (welcome()?.role === Role.ADMIN && props.businessId !== ""));
 
   /** The latest getConversation asked: an older answer (for another conversation, or out of date) is dropped. */
   let conversationAsked = 0;
@@ -323,6 +413,8 @@ export function Wall(props: {
           <Ticker
             cards={props.kiosk ? shown().slice(0, 12) : shown()}
             kiosk={props.kiosk}
+            searching={searching()}
+            searchFailed={searchFailed()}
             actions={{
               open,
               ...(mayModerate()

@@ -2,13 +2,18 @@
 // the live envelopes that follow (the same code applies both), and from the
 // history's finished feedback. Pure functions on plain objects, so the wall
 // can keep them in a Solid store and tests can run them as they are.
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { EndReason, type FeedbackScore, type LiveEnvelope, RewardStatus } from "@parley/proto/live";
 import {
   type Alert,
   AlertKind,
   type Feedback,
+  type FeedbackFilterSchema,
+  FeedbackStatus,
   type ModerationState,
   ModerationStatus,
+  ScoreBand,
+  SentimentBand,
   type Snapshot,
 } from "@parley/proto/wall";
 
@@ -310,19 +315,22 @@ export const NO_FILTER: Filter = {
   language: "",
 };
 
+/** The earliest start the time filter lets through (0: any). */
+function sinceOf(time: Filter["time"], nowMs: number): number {
+  return time === "hour"
+    ? nowMs - 3_600_000
+    : time === "today"
+      ? new Date(nowMs).setHours(0, 0, 0, 0)
+      : time === "week"
+        ? nowMs - 7 * 86_400_000
+        : 0;
+}
+
 export function matches(card: Card, filter: Filter, nowMs: number): boolean {
   if (filter.store && card.storeCode !== filter.store) return false;
   if (filter.language && !card.language.startsWith(filter.language)) return false;
   if (filter.status !== "all" && cardStatus(card, nowMs) !== filter.status) return false;
-  const since =
-    filter.time === "hour"
-      ? nowMs - 3_600_000
-      : filter.time === "today"
-        ? new Date(nowMs).setHours(0, 0, 0, 0)
-        : filter.time === "week"
-          ? nowMs - 7 * 86_400_000
-          : 0;
-  if (card.startedAtMs < since) return false;
+  if (card.startedAtMs < sinceOf(filter.time, nowMs)) return false;
   const score = card.score;
   if (filter.score !== "all") {
     if (!score) return false;
@@ -332,6 +340,68 @@ export function matches(card: Card, filter: Filter, nowMs: number): boolean {
   if (filter.topic && !score?.topics.includes(filter.topic)) return false;
   if (filter.sentiment !== "all" && (!score || sentimentOf(score.sentiment) !== filter.sentiment)) return false;
   return true;
+}
+
+const SCORE_BANDS = { all: ScoreBand.UNSPECIFIED, low: ScoreBand.LOW, mid: ScoreBand.MID, high: ScoreBand.HIGH };
+const SENTIMENT_BANDS = {
+  all: SentimentBand.UNSPECIFIED,
+  negative: SentimentBand.NEGATIVE,
+  neutral: SentimentBand.NEUTRAL,
+  positive: SentimentBand.POSITIVE,
+};
+
+/**
+ * What the history is asked for when the filter changes (the snapshot's
+ * recent conversations are only the latest of the whole scope, so a filter
+ * would find few or none of older ones among them): the finished
+ * conversations that match it, as `matches` has it. Undefined when the
+ * snapshot's are what it asks for (no filter), or when only live ones can
+ * match (the history has finished ones).
+ */
+export function feedbackQuery(
+  filter: Filter,
+  nowMs: number,
+): MessageInitShape<typeof FeedbackFilterSchema> | undefined {
+  if (filter.status === "live") return undefined;
+  const since = sinceOf(filter.time, nowMs);
+  const query = {
+    storeCodes: filter.store ? [filter.store] : [],
+    startedSinceMs: BigInt(Math.max(0, Math.floor(since))),
+    scoreBand: SCORE_BANDS[filter.score],
+    topic: filter.topic,
+    sentiment: SENTIMENT_BANDS[filter.sentiment],
+    status:
+      filter.status === "flagged"
+        ? FeedbackStatus.FLAGGED
+        : filter.status === "ended"
+          ? FeedbackStatus.ENDED
+          : FeedbackStatus.UNSPECIFIED,
+    language: filter.language,
+  };
+  const none =
+    !filter.store &&
+    since === 0 &&
+    filter.score === "all" &&
+    !filter.topic &&
+    filter.sentiment === "all" &&
+    filter.status === "all" &&
+    !filter.language;
+  return none ? undefined : query;
+}
+
+/**
+ * A live conversation's score over time: the history's timeline so far (the
+ * drill-down's copy, from records) and the points the wall saw itself since
+ * it connected, once each (both carry the time the score was published: a
+ * point of both has the same time and score), in order of time.
+ */
+export function mergeScores(
+  history: readonly { atMs: number; score: number }[],
+  live: readonly { atMs: number; score: number }[],
+): { atMs: number; score: number }[] {
+  const points = new Map<string, { atMs: number; score: number }>();
+  for (const p of [...history, ...live]) points.set(`${p.atMs}/${p.score}`, p);
+  return [...points.values()].sort((a, b) => a.atMs - b.atMs);
 }
 
 /** Newest first; live conversations before ended ones that started at the same time. */
@@ -350,8 +420,14 @@ export function facets(cards: Cards): { topics: string[]; languages: string[] } 
   return { topics: [...topics].sort(), languages: [...languages].sort() };
 }
 
-/** Keeps the wall bounded: the newest `max` cards (live ones always stay). */
-export function trimCards(cards: Cards, max: number, nowMs: number): void {
+/**
+ * Keeps the wall bounded: the newest `max` cards (live ones always stay).
+ * Those `shown` keeps (the filter's: the history found them, however old)
+ * count first, so that a filter's cards are not the ones let go.
+ */
+export function trimCards(cards: Cards, max: number, nowMs: number, shown?: (card: Card) => boolean): void {
   const all = sortedCards(cards);
-  for (const card of all.slice(max)) if (!isLive(card, nowMs)) delete cards[card.sessionId];
+  if (all.length <= max) return;
+  const order = shown ? [...all.filter(shown), ...all.filter((c) => !shown(c))] : all;
+  for (const card of order.slice(max)) if (!isLive(card, nowMs)) delete cards[card.sessionId];
 }

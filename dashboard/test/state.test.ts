@@ -7,7 +7,15 @@ import {
   LiveEventSchema,
   RewardStatus,
 } from "@parley/proto/live";
-import { AlertKind, AlertSchema, FeedbackSchema, ModerationStatus } from "@parley/proto/wall";
+import {
+  AlertKind,
+  AlertSchema,
+  FeedbackSchema,
+  FeedbackStatus,
+  ModerationStatus,
+  ScoreBand,
+  SentimentBand,
+} from "@parley/proto/wall";
 import { describe, expect, it } from "vitest";
 import { pickLanguage, rewardReasonLabel, ruleLabel, topicLabel, translate } from "../src/i18n.ts";
 import {
@@ -19,8 +27,10 @@ import {
   cardStatus,
   cardsOfSnapshot,
   endOf,
+  feedbackQuery,
   isLive,
   matches,
+  mergeScores,
   NO_FILTER,
   rewardPhase,
   SILENT_LIMIT_MS,
@@ -237,6 +247,92 @@ describe("rewards and flags on the wall", () => {
     expect(rewardPhase("transfer_pending")).toBe("paying");
     expect(rewardPhase("reversed")).toBe("failed");
     expect(rewardPhase("")).toBe("");
+  });
+});
+
+describe("the wall's filters and the history", () => {
+  const HOUR = 3_600_000;
+  const now = 100 * 86_400_000;
+
+  it("asks the history for what each filter shows of finished conversations, nothing without a filter or for live ones", () => {
+    expect(feedbackQuery(NO_FILTER, now)).toBeUndefined();
+    expect(feedbackQuery({ ...NO_FILTER, status: "live" }, now)).toBeUndefined();
+    expect(feedbackQuery({ ...NO_FILTER, store: "third" }, now)).toMatchObject({
+      storeCodes: ["third"],
+      startedSinceMs: 0n,
+      scoreBand: ScoreBand.UNSPECIFIED,
+      status: FeedbackStatus.UNSPECIFIED,
+    });
+    expect(feedbackQuery({ ...NO_FILTER, status: "flagged" }, now)).toMatchObject({
+      storeCodes: [],
+      status: FeedbackStatus.FLAGGED,
+    });
+    expect(feedbackQuery({ ...NO_FILTER, status: "ended" }, now)?.status).toBe(FeedbackStatus.ENDED);
+    expect(feedbackQuery({ ...NO_FILTER, time: "hour" }, now)?.startedSinceMs).toBe(BigInt(now - HOUR));
+    expect(feedbackQuery({ ...NO_FILTER, time: "week" }, now)?.startedSinceMs).toBe(BigInt(now - 7 * 24 * HOUR));
+    expect(feedbackQuery({ ...NO_FILTER, time: "today" }, now)?.startedSinceMs).toBe(
+      BigInt(new Date(now).setHours(0, 0, 0, 0)),
+    );
+    expect(
+      feedbackQuery({ ...NO_FILTER, score: "low", sentiment: "negative", topic: "parking", language: "sv" }, now),
+    ).toMatchObject({ scoreBand: ScoreBand.LOW, sentiment: SentimentBand.NEGATIVE, topic: "parking", language: "sv" });
+    expect(feedbackQuery({ ...NO_FILTER, score: "high" }, now)?.scoreBand).toBe(ScoreBand.HIGH);
+    expect(feedbackQuery({ ...NO_FILTER, sentiment: "neutral" }, now)?.sentiment).toBe(SentimentBand.NEUTRAL);
+  });
+
+  it("keeps the filter's cards when the wall is trimmed, however old", () => {
+    const cards: Cards = {};
+    for (let i = 0; i < 5; i++)
+      applyFeedback(
+        cards,
+        create(FeedbackSchema, {
+          sessionId: `n${i}`,
+          storeCode: "demo",
+          startedAtMs: BigInt(5_000 + i),
+          endedAtMs: 9_000n,
+        }),
+      );
+    applyFeedback(
+      cards,
+      create(FeedbackSchema, { sessionId: "old", storeCode: "third", startedAtMs: 100n, endedAtMs: 200n }),
+    );
+    const filter = { ...NO_FILTER, store: "third" };
+    trimCards(cards, 3, NOW, (c) => matches(c, filter, NOW));
+    expect(Object.keys(cards).sort()).toEqual(["n3", "n4", "old"]);
+    // Without a filter to keep: the newest.
+    trimCards(cards, 2, NOW);
+    expect(Object.keys(cards).sort()).toEqual(["n3", "n4"]);
+  });
+
+  it("draws a live conversation's score from the history so far and the wall's own points, once each", () => {
+    const history = [
+      { atMs: 1_000, score: 20 },
+      { atMs: 2_000, score: 30 },
+      { atMs: 3_000, score: 40 },
+    ];
+    // The wall connected after the second: the snapshot gave the latest, then two more came.
+    const wall = [
+      { atMs: 3_000, score: 40 },
+      { atMs: 4_000, score: 50 },
+      { atMs: 5_000, score: 55 },
+    ];
+    expect(mergeScores(history, wall)).toEqual([...history, ...wall.slice(1)]);
+    expect(mergeScores([], wall)).toEqual(wall);
+    expect(mergeScores(history, [])).toEqual(history);
+    // Two scores published within one millisecond are two points.
+    expect(mergeScores(history, [{ atMs: 3_000, score: 45 }]).map((p) => p.score)).toEqual([20, 30, 40, 45]);
+
+    // As the wall builds them: a snapshot (the latest score only), then live scores.
+    const cards: Cards = {};
+    const score = (value: number, at: number) =>
+      envelope(
+        "m1",
+        create(LiveEventSchema, { kind: { case: "score", value: { sessionId: "m1", score: value } } }),
+        at,
+      );
+    applyEnvelope(cards, score(40, 3_000));
+    applyEnvelope(cards, score(50, 4_000));
+    expect(mergeScores(history, cards.m1!.scores).map((p) => p.score)).toEqual([20, 30, 40, 50]);
   });
 });
 

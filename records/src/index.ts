@@ -17,6 +17,7 @@ export type {
 export { isTimeZone, type ViewerDay, viewerDayStart } from "./queries/viewerDay.ts";
 export type {
   ConversationRecord,
+  FeedbackFilter,
   FeedbackRecord,
   RewardRecord,
   ScoreRecord,

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode } from "@parley/proto/errors";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Records, viewerDayStart } from "../src/index.ts";
+import { type FeedbackFilter, type Records, viewerDayStart, type WallQueryScope } from "../src/index.ts";
 import type { PostgresCluster } from "../src/testing/index.ts";
 import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
 
@@ -146,6 +146,47 @@ describe("the wall's history from Postgres", () => {
     expect(await records.wall.recent({ businessId: ids.demo, storeCodes: ["north"] }, 50)).toEqual([]);
     expect(await records.wall.recent({ businessId: "acme", storeCodes: undefined }, 50)).toEqual([]);
     expect(await records.wall.recent({ businessId: ids.demo, storeCodes: [] }, 50)).toEqual([]);
+  });
+
+  it("filters the finished feedback before its limit: the latest that match, however old, within the scope only", async () => {
+    const demo = { businessId: ids.demo, storeCodes: undefined };
+    const ofFilter = async (filter: FeedbackFilter, limit = 50, scope: WallQueryScope = demo) =>
+      (await records.wall.recent(scope, limit, filter)).map((f) => f.sessionId);
+    // The two latest of the business are not low: the low ones are still found, the oldest included.
+    expect(await ofFilter({ score: "low" }, 2)).toEqual([seen.demoLow, seen.old]);
+    expect(await ofFilter({ score: "mid" })).toEqual([seen.second, seen.yesterday]);
+    expect(await ofFilter({ score: "high" })).toEqual([seen.demoToday, seen.threeDays]);
+    // A store within the scope, with another filter.
+    expect(await ofFilter({ score: "mid" }, 50, { businessId: ids.demo, storeCodes: ["demo"] })).toEqual([
+      seen.yesterday,
+    ]);
+    // Flagged by a fraud rule, or not: within the scope (the flagged one is Acme's).
+    const acme = { businessId: ids.acme, storeCodes: undefined };
+    expect(await ofFilter({ status: "flagged" }, 50, acme)).toEqual([seen.acmeFraud]);
+    expect(await ofFilter({ status: "ended" }, 50, acme)).toEqual([seen.acme]);
+    expect(await ofFilter({ status: "flagged" })).toEqual([]);
+    expect(await ofFilter({ status: "ended" })).toHaveLength(6);
+    // Topics, sentiment and language of the final score and the session; time by the start.
+    expect(await ofFilter({ topic: "waiting_time" })).toHaveLength(6);
+    expect(await ofFilter({ topic: "parking" })).toEqual([]);
+    expect(await ofFilter({ sentiment: "positive" })).toHaveLength(6);
+    expect(await ofFilter({ sentiment: "negative" })).toEqual([]);
+    expect(await ofFilter({ sentiment: "neutral" })).toEqual([]);
+    expect(await ofFilter({ language: "en" })).toHaveLength(6);
+    expect(await ofFilter({ language: "sv" })).toEqual([]);
+    expect(await ofFilter({ startedSinceMs: Date.now() + 3_600_000 })).toEqual([]);
+    expect(await ofFilter({ startedSinceMs: Date.now() - 3_600_000, score: "low" })).toEqual([seen.demoLow, seen.old]);
+    // Admins: every business; a malformed scope: nothing.
+    expect(await ofFilter({ status: "flagged" }, 50, { businessId: undefined, storeCodes: undefined })).toEqual([
+      seen.acmeFraud,
+    ]);
+    expect(await ofFilter({ score: "low" }, 50, { businessId: "acme", storeCodes: undefined })).toEqual([]);
+  });
+
+  it("knows which businesses exist", async () => {
+    expect(await records.wall.businessExists(ids.demo)).toBe(true);
+    expect(await records.wall.businessExists(randomUUID())).toBe(false);
+    expect(await records.wall.businessExists(ids.demo.slice(0, -2))).toBe(false);
   });
 
   it("reads one conversation back whole: words, questions, the score's course, the final score, reward and flags", async () => {

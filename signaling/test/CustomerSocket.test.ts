@@ -100,7 +100,7 @@ function resumingFrom(sessions: SessionRegistry, sid: string): SocketContext["re
     maxSeq: 3n,
   };
   const records = { resumable: async (id: string) => (id === sid ? stored : undefined) } as unknown as Records;
-  const stores: StoreDirectory = { find: async () => STORE, list: async () => [STORE] };
+  const stores: StoreDirectory = { find: async () => STORE, list: async () => [STORE], hasBusiness: async () => true };
   const placement = {} as SessionPlacement; // the stored node is this one: never asked
   return (sessionId, holdSlot) =>
     resumeSession({ records, stores, sessions, placement, nodeId: "node-1", maxAgeMs: 60_000 }, sessionId, holdSlot);

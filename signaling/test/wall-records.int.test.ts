@@ -3,13 +3,22 @@
 // as fraud raises its alert and its withheld reward on the wall, the monitor
 // names businesses, history stays within a business, and /wall/ws holds at
 // the edge like the customer's /ws.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import http from "node:http";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { AsrWorkerProcess } from "@parley/inference-bridge";
 import { DashboardClient } from "@parley/loadtest";
 import { ErrorCode } from "@parley/proto/errors";
 import { RewardStatus } from "@parley/proto/live";
-import { AlertKind, ModerationStatus, type MonitorReport, Role } from "@parley/proto/wall";
+import {
+  AlertKind,
+  type FeedbackFilterSchema,
+  FeedbackStatus,
+  ModerationStatus,
+  type MonitorReport,
+  Role,
+  ScoreBand,
+} from "@parley/proto/wall";
 import { createDatabaseAt } from "@parley/records/testing";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -294,6 +303,100 @@ describe("the wall bound to records", () => {
     const welcome = await again.request({ case: "hello", value: { token: await login(server, limited) } });
     expect(welcome.case === "welcome" && welcome.value).toMatchObject({ role: Role.STAFF, storeCodes: [] });
   }, 90_000);
+
+  it("answers a wall's filter with the history that matches it, beyond the snapshot's latest, within the caller's scope", async () => {
+    // Another store of the demo business (this node's records did not seed it: the node restarted).
+    await server.records.sql`
+      insert into stores (id, business_id, code, name, language, reward_policy)
+      select gen_random_uuid(), ${demoId}, 'annex', 'annex', 'en-US', reward_policy from stores where code = 'demo'`;
+    const bolag = await addBusiness(server, "Bolag", "bolag1");
+    const annex = await conversation(server, "annex", demoId, "the annex had a lovely reading corner", 30);
+    // A repeated receipt: records flags the second as fraud.
+    await conversation(server, "demo", demoId, "the bakery counter smelled wonderful", 60, "FILTER-DUP");
+    const duplicate = await conversation(
+      server,
+      "demo",
+      demoId,
+      "lights in aisle four were flickering",
+      60,
+      " filter-dup",
+    );
+    const others = [
+      await conversation(server, "demo", demoId, "the self checkout kept freezing on me", 75),
+      await conversation(server, "demo", demoId, "they had run out of oat milk again", 72),
+      await conversation(server, "demo", demoId, "a very helpful person at the information desk", 90),
+    ];
+    await conversation(server, "bolag1", bolag, "another business's shop was tidy and calm", 20);
+    await server.records.flush();
+    // A wall whose snapshot holds the two latest of the business: the annex's is not among them.
+    const owner = await wall(server, await login(server, logins.owner), {
+      case: "subscribe",
+      value: { recentLimit: 2 },
+    });
+    expect(owner.snapshot.recent.map((f) => f.sessionId)).toEqual([others[2]!.sessionId, others[1]!.sessionId]);
+    const feedback = async (client: DashboardClient, filter: MessageInitShape<typeof FeedbackFilterSchema>) => {
+      const r = await client.request({ case: "getFeedback", value: { filter, limit: 50 } });
+      if (r.case !== "feedbackList") return r.case === "error" ? r.value.code : r.case;
+      return r.value.feedback.map((f) => f.sessionId);
+    };
+    expect(await feedback(owner.client, { storeCodes: ["annex"] })).toEqual([annex.sessionId]);
+    expect(await feedback(owner.client, { scoreBand: ScoreBand.LOW })).toContain(annex.sessionId);
+    expect(await feedback(owner.client, { scoreBand: ScoreBand.LOW })).not.toContain(others[0]!.sessionId);
+    expect(await feedback(owner.client, { storeCodes: ["demo"], scoreBand: ScoreBand.HIGH })).toEqual(
+      expect.arrayContaining(others.map((c) => c.sessionId)),
+    );
+    // Flagged by a fraud rule (records decides just after the end), or not.
+    await expect
+      .poll(() => feedback(owner.client, { status: FeedbackStatus.FLAGGED }), { timeout: 20_000 })
+      .toContain(duplicate.sessionId);
+    expect(await feedback(owner.client, { status: FeedbackStatus.FLAGGED })).not.toContain(annex.sessionId);
+    expect(await feedback(owner.client, { status: FeedbackStatus.ENDED })).toContain(annex.sessionId);
+    expect(await feedback(owner.client, { status: FeedbackStatus.ENDED })).not.toContain(duplicate.sessionId);
+    expect(await feedback(owner.client, { storeCodes: ["annex"], status: FeedbackStatus.FLAGGED })).toEqual([]);
+    // Moderation comes with the list.
+    const approve = { sessionId: annex.sessionId, status: ModerationStatus.APPROVED };
+    expect((await owner.client.request({ case: "moderate", value: approve })).case).toBe("done");
+    const list = await owner.client.request({ case: "getFeedback", value: { filter: { storeCodes: ["annex"] } } });
+    expect(list.case === "feedbackList" && list.value.moderation).toMatchObject([approve]);
+
+    // Tenancy first: another business's store, or staff's store not theirs, is not found; the
+    // other business's low score never comes with the demo business's.
+    expect(await feedback(owner.client, { storeCodes: ["bolag1"] })).toBe(ErrorCode.NOT_FOUND);
+    const staff = await wall(
+      server,
+      server.dashboardTokens.issue(
+        { userId: "staff-demo", role: "staff", businessId: demoId, storeCodes: ["demo"] },
+        60_000,
+      ),
+    );
+    expect(await feedback(staff.client, { storeCodes: ["annex"] })).toBe(ErrorCode.NOT_FOUND);
+    expect(await feedback(staff.client, { scoreBand: ScoreBand.LOW })).not.toContain(annex.sessionId);
+    const bolagWall = await wall(
+      server,
+      server.dashboardTokens.issue({ userId: "bolag-owner", role: "owner", businessId: bolag }, 60_000),
+    );
+    const bolagLow = await feedback(bolagWall.client, { scoreBand: ScoreBand.LOW });
+    expect(bolagLow).toHaveLength(1);
+    expect(await feedback(owner.client, { scoreBand: ScoreBand.LOW })).not.toContain((bolagLow as string[])[0]);
+    for (const c of [owner.client, staff.client, bolagWall.client]) c.close();
+  }, 60_000);
+
+  it("tells an admin that a business it names does not exist, instead of an empty wall", async () => {
+    const token = await login(server, logins.admin);
+    for (const businessId of [randomUUID(), demoId.slice(0, -4)]) {
+      for (const publicScreen of [false, true]) {
+        const client = await DashboardClient.open(server);
+        clients.push(client);
+        expect((await client.request({ case: "hello", value: { token } })).case).toBe("welcome");
+        const refused = await client.request({ case: "subscribe", value: { businessId, publicScreen } });
+        expect(refused.case === "error" && refused.value.code).toBe(ErrorCode.NOT_FOUND);
+        client.close();
+      }
+    }
+    const known = await wall(server, token, { case: "subscribe", value: { businessId: demoId } });
+    expect(known.snapshot.stores.map((s) => s.code)).toContain("demo");
+    known.client.close();
+  });
 
   it("refuses /wall/ws to a page of another origin and to a client past its share of sockets", async () => {
     for (const c of clients) c.close();

@@ -213,8 +213,56 @@ function feedbackOf(row: FeedbackRow): FeedbackRecord {
 const FINISHED = (sql: Sql) =>
   sql`s.status = 'ended' and s.started_at is not null and s.deleted_by_customer_at is null`;
 
-/** Finished conversations in scope, newest first. */
-export async function recentFeedback(sql: Sql, scope: WallQueryScope, limit: number): Promise<FeedbackRecord[]> {
+/**
+ * The wall's filters over finished conversations (each absent: no filter),
+ * as its ticker applies them to the cards it holds: the bands are of the
+ * final score and sentiment.
+ */
+export interface FeedbackFilter {
+  /** Started at or after. */
+  startedSinceMs?: number;
+  /** Final score below 40, 40 to 69, 70 and above. */
+  score?: "low" | "mid" | "high";
+  /** One of the final score's topics. */
+  topic?: string;
+  /** Final sentiment below -0.2, -0.2 to 0.2, above 0.2. */
+  sentiment?: "negative" | "neutral" | "positive";
+  /** Flagged by a rule of severity "fraud", or not. */
+  status?: "ended" | "flagged";
+  /** The conversation's language starts with it ("sv" for sv-SE). */
+  language?: string;
+}
+
+/** Below this final sentiment a conversation is negative; above its opposite, positive (the wall's bands). */
+const SENTIMENT_BAND = 0.2;
+
+/** The SQL condition of a filter, on `sessions s` left joined with `final_scores f`. */
+function filtered(sql: Sql, filter: FeedbackFilter) {
+  const conditions = [sql`true`];
+  if (filter.startedSinceMs) conditions.push(sql`s.started_at >= ${new Date(filter.startedSinceMs)}`);
+  if (filter.score === "low") conditions.push(sql`f.score < 40`);
+  if (filter.score === "mid") conditions.push(sql`f.score >= 40 and f.score < 70`);
+  if (filter.score === "high") conditions.push(sql`f.score >= 70`);
+  if (filter.topic) conditions.push(sql`${filter.topic} = any(f.topics)`);
+  if (filter.sentiment === "negative") conditions.push(sql`f.sentiment < ${-SENTIMENT_BAND}`);
+  if (filter.sentiment === "neutral")
+    conditions.push(sql`f.sentiment >= ${-SENTIMENT_BAND} and f.sentiment <= ${SENTIMENT_BAND}`);
+  if (filter.sentiment === "positive") conditions.push(sql`f.sentiment > ${SENTIMENT_BAND}`);
+  if (filter.status) {
+    const flagged = sql`exists (select 1 from fraud_flags ff where ff.session_id = s.id and ff.severity = 'fraud')`;
+    conditions.push(filter.status === "flagged" ? flagged : sql`not ${flagged}`);
+  }
+  if (filter.language) conditions.push(sql`starts_with(coalesce(s.language, ''), ${filter.language})`);
+  return conditions.reduce((all, c) => sql`${all} and ${c}`);
+}
+
+/** Finished conversations in scope (matching the filter, if one is given), newest first. */
+export async function recentFeedback(
+  sql: Sql,
+  scope: WallQueryScope,
+  limit: number,
+  filter: FeedbackFilter = {},
+): Promise<FeedbackRecord[]> {
   if (!validScope(scope) || limit <= 0) return [];
   const rows = await sql<FeedbackRow[]>`
     select ${feedbackColumns(sql)}
@@ -222,7 +270,7 @@ export async function recentFeedback(sql: Sql, scope: WallQueryScope, limit: num
     join stores st on st.id = s.store_id
     left join final_scores f on f.session_id = s.id
     left join rewards r on r.session_id = s.id
-    where ${FINISHED(sql)} and ${inScope(sql, scope)}
+    where ${FINISHED(sql)} and ${inScope(sql, scope)} and ${filtered(sql, filter)}
     order by s.ended_at desc, s.id
     limit ${limit}`;
   return rows.map(feedbackOf);
@@ -488,6 +536,13 @@ export async function ownerEmails(sql: Sql, businessId: string): Promise<string[
   return rows.map((r) => r.email);
 }
 
+/** Whether a business of this id exists (a malformed id: no). */
+export async function businessExists(sql: Sql, businessId: string): Promise<boolean> {
+  if (!UUID.test(businessId)) return false;
+  const rows = await sql<{ id: string }[]>`select id from businesses where id = ${businessId}`;
+  return rows.length > 0;
+}
+
 /** Business names by id (unknown or malformed ids are left out). */
 export async function businessNames(sql: Sql, businessIds: readonly string[]): Promise<Map<string, string>> {
   const ids = [...new Set(businessIds)].filter((id) => UUID.test(id));
@@ -500,7 +555,8 @@ export async function businessNames(sql: Sql, businessIds: readonly string[]): P
 /** The wall's queries, bound to one database. */
 export function wallQueries(sql: Sql) {
   return {
-    recent: (scope: WallQueryScope, limit: number) => recentFeedback(sql, scope, limit),
+    recent: (scope: WallQueryScope, limit: number, filter?: FeedbackFilter) =>
+      recentFeedback(sql, scope, limit, filter),
     feedback: (sessionIds: readonly string[]) => feedbackByIds(sql, sessionIds),
     conversation: (sessionId: string) => conversationRecord(sql, sessionId),
     tiles: (scope: WallQueryScope, day: ViewerDay) => wallTiles(sql, scope, day),
@@ -508,6 +564,7 @@ export function wallQueries(sql: Sql) {
     fraudFlags: (sessionId: string) => fraudFlagsOf(sql, sessionId),
     ownerEmails: (businessId: string) => ownerEmails(sql, businessId),
     businessNames: (businessIds: readonly string[]) => businessNames(sql, businessIds),
+    businessExists: (businessId: string) => businessExists(sql, businessId),
   };
 }
 

@@ -20,6 +20,8 @@ export interface StoreDirectory {
   find(storeCode: string): Promise<Store | undefined>;
   /** The stores of one business (dashboards' store filters), or of every business. */
   list(businessId?: string): Promise<Store[]>;
+  /** Whether a business of this id exists (an admin's wall names one); throws when the database cannot be asked. */
+  hasBusiness(businessId: string): Promise<boolean>;
 }
 
 /** The stores of the records database. */
@@ -36,5 +38,9 @@ export class RecordsStoreDirectory implements StoreDirectory {
 
   list(businessId?: string): Promise<Store[]> {
     return this.#records.listStores(businessId);
+  }
+
+  hasBusiness(businessId: string): Promise<boolean> {
+    return this.#records.wall.businessExists(businessId);
   }
 }

@@ -1,9 +1,10 @@
 // The requests of the dashboard protocol, one connection at a time and in
 // order: Hello (who), Subscribe (what, answered with a snapshot), the
-// drill-down, tiles and trends (from the history), moderation, and the
-// admins' monitor and actions. Every request that names a business, store or
-// session is checked against the caller's token: what is not theirs answers
-// NOT_FOUND, as if it did not exist; admin actions PERMISSION_DENIED.
+// drill-down, tiles, trends and the feedback a filter asks for (from the
+// history), moderation, and the admins' monitor and actions. Every request
+// that names a business, store or session is checked against the caller's
+// token: what is not theirs answers NOT_FOUND, as if it did not exist; admin
+// actions PERMISSION_DENIED.
 // Each connection has a request rate and a cap on unanswered requests
 // (WallClient): beyond either, a request is answered RATE_LIMITED at once.
 // The token is checked again while the connection stays (recheckTokens).
@@ -23,8 +24,13 @@ import {
   ClientMessageSchema,
   type Conversation,
   ConversationSchema,
+  type FeedbackFilter,
+  FeedbackListSchema,
+  FeedbackStatus,
   type Response,
   Role,
+  ScoreBand,
+  SentimentBand,
   ServerMessageSchema,
   SnapshotSchema,
   type Subscribe,
@@ -35,7 +41,7 @@ import type { Logger } from "pino";
 import type { DashboardCaller, DashboardTokenVerifier } from "../auth/userToken.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { AlertEngine } from "./alerts/AlertEngine.ts";
-import type { DayWindow, HistoryScope, WallHistory } from "./history/WallHistory.ts";
+import type { DayWindow, HistoryFilter, HistoryScope, WallHistory } from "./history/WallHistory.ts";
 import type { LiveConversations } from "./LiveConversations.ts";
 import { wallClientsClosed, wallRequestsRefused } from "./metrics.ts";
 import { type ModerationView, moderationChanges } from "./moderation/moderationChanges.ts";
@@ -76,6 +82,44 @@ const historyScope = (scope: WallScope): HistoryScope => ({
   businessId: scope.businessId,
   storeCodes: scope.storeCodes,
 });
+
+const SCORE_BAND: Record<ScoreBand, HistoryFilter["score"]> = {
+  [ScoreBand.UNSPECIFIED]: undefined,
+  [ScoreBand.LOW]: "low",
+  [ScoreBand.MID]: "mid",
+  [ScoreBand.HIGH]: "high",
+};
+const SENTIMENT_BAND: Record<SentimentBand, HistoryFilter["sentiment"]> = {
+  [SentimentBand.UNSPECIFIED]: undefined,
+  [SentimentBand.NEGATIVE]: "negative",
+  [SentimentBand.NEUTRAL]: "neutral",
+  [SentimentBand.POSITIVE]: "positive",
+};
+const STATUS: Record<FeedbackStatus, HistoryFilter["status"]> = {
+  [FeedbackStatus.UNSPECIFIED]: undefined,
+  [FeedbackStatus.ENDED]: "ended",
+  [FeedbackStatus.FLAGGED]: "flagged",
+};
+/** Topics and languages are short words; anything longer is not a filter of the wall's. */
+const MAX_FILTER_TEXT = 64;
+
+/** The history's filter of a GetFeedback (the stores are its scope's part). */
+function historyFilter(asked: FeedbackFilter | undefined): HistoryFilter {
+  if (!asked) return {};
+  if (asked.topic.length > MAX_FILTER_TEXT || asked.language.length > MAX_FILTER_TEXT)
+    throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "topic and language are at most 64 characters");
+  const filter: HistoryFilter = {};
+  if (asked.startedSinceMs > 0n) filter.startedSinceMs = Number(asked.startedSinceMs);
+  const score = SCORE_BAND[asked.scoreBand];
+  const sentiment = SENTIMENT_BAND[asked.sentiment];
+  const status = STATUS[asked.status];
+  if (score) filter.score = score;
+  if (sentiment) filter.sentiment = sentiment;
+  if (status) filter.status = status;
+  if (asked.topic) filter.topic = asked.topic;
+  if (asked.language) filter.language = asked.language;
+  return filter;
+}
 
 /** Offsets beyond any zone's (UTC−12 to UTC+14), with a margin. */
 const MAX_UTC_OFFSET_MINUTES = 18 * 60;
@@ -216,6 +260,21 @@ export class WallRequests {
         const tiles = await this.#s.history.tiles(historyScope(scope), viewerDay(kind.value));
         tiles.liveNow = this.#s.live.liveCount(scope);
         return { case: "tiles", value: tiles };
+      }
+      case "getFeedback": {
+        // The caller's scope first (the subscription's, narrowed to the filter's stores), then the filter.
+        const asked = kind.value;
+        const scope = await this.#narrowed(client, caller, asked.filter?.storeCodes ?? []);
+        const filter = historyFilter(asked.filter);
+        const feedback = await this.#s.history.recent(historyScope(scope), Math.min(500, asked.limit || 50), filter);
+        const decisions = await this.#s.moderation.decisions(feedback.map((f) => f.sessionId));
+        return {
+          case: "feedbackList",
+          value: create(FeedbackListSchema, {
+            feedback,
+            moderation: decisions.map((d) => ({ sessionId: d.sessionId, status: d.status, automatic: d.automatic })),
+          }),
+        };
       }
       case "getTrends": {
         const scope = await this.#narrowed(client, caller, kind.value.storeCodes);

@@ -2,7 +2,8 @@
 // that carry it. Every subscription is resolved here against the caller's
 // token and the store directory: a business never sees another business's
 // conversations (another business's store or id answers NOT_FOUND, as if it
-// did not exist), staff may be limited to some stores, admins see all.
+// did not exist), staff may be limited to some stores, admins see all (a
+// business they name that does not exist answers NOT_FOUND too).
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { DashboardCaller } from "../auth/userToken.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
@@ -81,8 +82,12 @@ export async function resolveScope(
   if (request.businessId && !BUSINESS_ID.test(request.businessId))
     throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "malformed business id");
   let businessId: string | undefined;
-  if (caller.role === "admin") businessId = request.businessId || undefined;
-  else {
+  if (caller.role === "admin") {
+    businessId = request.businessId || undefined;
+    // Others' tokens name their business; an admin's wall names one that may not exist (a typo, a
+    // truncated link): said as for anyone's unknown business, once per subscription or request.
+    if (businessId !== undefined && !(await stores.hasBusiness(businessId))) throw notFound("no such business");
+  } else {
     if (request.businessId && request.businessId !== caller.businessId) throw notFound("no such business");
     businessId = caller.businessId;
   }

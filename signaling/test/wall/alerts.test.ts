@@ -1,6 +1,7 @@
 // Alerts from live events, on the wall and by e-mail through SendGrid's API
 // (spoken by SendGridTestDouble, a local test double of SendGrid).
 import { create } from "@bufbuild/protobuf";
+import { RewardStatus } from "@parley/proto/live";
 import { AlertKind, AlertSchema } from "@parley/proto/wall";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +9,7 @@ import { LocalLiveBus } from "../../src/live/LocalLiveBus.ts";
 import { AlertEngine } from "../../src/wall/alerts/AlertEngine.ts";
 import { type AlertRecipients, MailError } from "../../src/wall/alerts/AlertMailer.ts";
 import { SendGridMailer } from "../../src/wall/alerts/SendGridMailer.ts";
+import { WallHub } from "../../src/wall/WallHub.ts";
 import { SendGridTestDouble } from "../sendgrid-test-double.ts";
 import { FakeConversation } from "./events.ts";
 
@@ -141,6 +143,52 @@ describe("alerts from live conversations", () => {
 });
 
 describe("what the alert engine keeps", () => {
+  it("forgets the alerts of a conversation whose customer deleted their data, on every node's engine", async () => {
+    const bus = new LocalLiveBus(pino({ level: "silent" }));
+    const options = {
+      bus,
+      broadcast: () => {},
+      logger: pino({ level: "silent" }),
+      lowScore: 30,
+      negativeSentiment: -0.5,
+      minWords: 3,
+      fraudRules: async () => ["duplicate_receipt"],
+    };
+    // Two nodes' engines hear the same bus (as through Redis); the hub publishes the deletion on it.
+    const engines = [new AlertEngine(options), new AlertEngine(options)];
+    const hub = new WallHub({
+      bus,
+      nodeId: "test-node",
+      publish: () => {},
+      logger: pino({ level: "silent" }),
+      limits: { softLimitBytes: 1_000, dropPartialsBytes: 100_000, closeBytes: 1_000_000, stallTimeoutMs: 60_000 },
+    });
+    const scope = { businessId: "kafe", storeCodes: undefined, publicScreen: false };
+    const deleted = new FakeConversation(bus, "centrum", "kafe").start();
+    const kept = new FakeConversation(bus, "centrum", "kafe").start();
+    for (const c of [deleted, kept]) {
+      c.segment(1, "the coffee was cold", true);
+      c.score(7, { through: 1, sentiment: -0.9 });
+    }
+    for (const engine of engines) expect(engine.recent(scope)).toHaveLength(4);
+
+    hub.broadcastToAllNodes("kafe", ["b/kafe"], new Uint8Array([1]), deleted.sessionId);
+    for (const engine of engines) {
+      const left = engine.recent(scope);
+      expect(left).toHaveLength(2);
+      expect(left.every((a) => a.sessionId === kept.sessionId)).toBe(true);
+    }
+    // A withheld reward decided after the deletion raises nothing for it.
+    deleted.publish({
+      kind: { case: "reward", value: { sessionId: deleted.sessionId, status: RewardStatus.WITHHELD } },
+    });
+    for (const engine of engines) await engine.settled();
+    for (const engine of engines)
+      expect(engine.recent(scope).some((a) => a.sessionId === deleted.sessionId)).toBe(false);
+    hub.close();
+    for (const engine of engines) engine.close();
+  });
+
   it("forgets conversations whose node died without an end, and topics out of their window", () => {
     const bus = new LocalLiveBus(pino({ level: "silent" }));
     let now = 1_000_000;

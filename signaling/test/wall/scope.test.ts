@@ -11,9 +11,15 @@ const STORES: Store[] = [
   { code: "a2", businessId: "alpha", name: "a2", language: "en-US", currency: "SEK" },
   { code: "b1", businessId: "beta", name: "b1", language: "en-US", currency: "SEK" },
 ];
+/** Businesses asked about (an admin's wall of one): once per resolution, not per event. */
+const businessesAsked: string[] = [];
 const stores: StoreDirectory = {
   find: async (code) => STORES.find((s) => s.code === code),
   list: async (businessId) => STORES.filter((s) => businessId === undefined || s.businessId === businessId),
+  hasBusiness: async (businessId) => {
+    businessesAsked.push(businessId);
+    return STORES.some((s) => s.businessId === businessId);
+  },
 };
 const owner: DashboardCaller = { userId: "u", role: "owner", businessId: "alpha", storeCodes: undefined };
 const staff: DashboardCaller = { userId: "s", role: "staff", businessId: "alpha", storeCodes: ["a2"] };
@@ -55,6 +61,18 @@ describe("dashboard tenancy", () => {
     expect(topicsOfScope(await resolveScope(admin, ask(), stores))).toEqual(["all"]);
     expect(topicsOfScope(await resolveScope(admin, ask("beta"), stores))).toEqual(["b/beta"]);
     await notFound(resolveScope(admin, ask("alpha", ["b1"]), stores));
+  });
+
+  it("tells an admin that a business they name does not exist, as it tells anyone", async () => {
+    businessesAsked.length = 0;
+    await notFound(resolveScope(admin, ask("gamma"), stores));
+    await notFound(resolveScope(admin, ask("gamma", [], true), stores));
+    await notFound(resolveScope(admin, ask("alph"), stores)); // a truncated id
+    expect(businessesAsked).toEqual(["gamma", "gamma", "alph"]);
+    // An owner's own business is their token's: not asked again.
+    businessesAsked.length = 0;
+    await resolveScope(owner, ask("alpha"), stores);
+    expect(businessesAsked).toEqual([]);
   });
 
   it("publishes an item on exactly one topic of any scope", async () => {

@@ -54,7 +54,7 @@ function rig(tiles: MessageInitShape<typeof TilesSchema> = {}, parts: Partial<Wa
   const requests = new WallRequests({
     nodeId: "test-node",
     verifier: { verify: async (token) => (token === "good" ? owner : undefined) },
-    stores: { find: unused, list: unused },
+    stores: { find: unused, list: unused, hasBusiness: unused },
     history,
     live: new LiveConversations(),
     flush: () => {},
@@ -205,7 +205,7 @@ describe("a wall's snapshot and moderation", () => {
       {
         moderation,
         history,
-        stores: { find: unused, list: async () => [] },
+        stores: { find: unused, list: async () => [], hasBusiness: unused },
         alerts: { recent: () => [] } as unknown as AlertEngine,
       },
     );

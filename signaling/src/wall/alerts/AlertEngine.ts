@@ -10,7 +10,8 @@
 //     (an empty conversation is not a fraud). fraudFlagged() raises one
 //     directly.
 // Each alert goes to the wall (the conversation's store and business topics,
-// and admins) and, when a mailer is configured, by e-mail.
+// and admins) and, when a mailer is configured, by e-mail. A conversation
+// whose customer deleted their data leaves the recent alerts (forget).
 //
 // Across nodes every node hears every conversation and raises the same
 // alert, each for its own dashboards; the e-mail goes out once: the node
@@ -107,6 +108,11 @@ export class AlertEngine {
     this.#emailLimit = options.email?.limit ?? new MemoryRateLimiter({ ...alertEmailRateLimit, now: this.#now });
     this.#unsubscribe = options.bus.subscribe(liveTopic.admin, ({ envelope }) => {
       const kind = envelope.event?.kind;
+      // A customer deleted their data (WallHub.broadcastToAllNodes, heard by every node): its alerts go too.
+      if (kind?.case === "wallBroadcast") {
+        if (kind.value.forgetSessionId) this.forget(kind.value.forgetSessionId);
+        return;
+      }
       const id = envelope.sessionId;
       const now = this.#now();
       if (now - this.#sweptAtMs >= SWEEP_EVERY_MS) this.#sweep(now);
@@ -172,6 +178,20 @@ export class AlertEngine {
       if (visible) out.push(a);
     }
     return out;
+  }
+
+  /**
+   * Forgets a conversation whose customer deleted their data: its alerts
+   * leave the recent ones (snapshots resend those), and it raises no more.
+   * The walls drop them on the ConversationDeleted that tells them of it.
+   */
+  forget(sessionId: string): void {
+    if (!sessionId) return;
+    this.#live.delete(sessionId);
+    for (let i = this.#recent.length - 1; i >= 0; i--)
+      if (this.#recent[i]!.sessionId === sessionId) this.#recent.splice(i, 1);
+    // Never flagged again by a reward decision heard late.
+    this.#flagged.add(sessionId);
   }
 
   /** The fraud rules flagged a conversation (once per conversation; `rule`: one rule or several, comma-separated). */

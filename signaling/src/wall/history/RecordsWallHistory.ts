@@ -15,7 +15,7 @@ import {
   TrendsSchema,
 } from "@parley/proto/wall";
 import type { FeedbackRecord, ScoreRecord, TrendSpan, WallQueries, WallQueryScope } from "@parley/records";
-import type { DayWindow, HistoryScope, WallHistory } from "./WallHistory.ts";
+import type { DayWindow, HistoryFilter, HistoryScope, WallHistory } from "./WallHistory.ts";
 
 const SPAN: Record<TrendRange, TrendSpan> = {
   [TrendRange.UNSPECIFIED]: "today",
@@ -67,8 +67,8 @@ export class RecordsWallHistory implements WallHistory {
     this.#queries = queries;
   }
 
-  async recent(scope: HistoryScope, limit: number): Promise<Feedback[]> {
-    return (await this.#queries.recent(queryScope(scope), limit)).map(feedback);
+  async recent(scope: HistoryScope, limit: number, filter?: HistoryFilter): Promise<Feedback[]> {
+    return (await this.#queries.recent(queryScope(scope), limit, filter)).map(feedback);
   }
 
   async feedback(sessionIds: readonly string[]): Promise<Feedback[]> {

@@ -12,6 +12,24 @@ export interface HistoryScope {
   storeCodes: ReadonlySet<string> | undefined;
 }
 
+/**
+ * The wall's filters over finished conversations (each absent: no filter);
+ * the bands are of the final score (below 40, 40 to 69, 70 and above) and
+ * sentiment (below -0.2, up to 0.2, above), as the dashboard's ticker has them.
+ */
+export interface HistoryFilter {
+  /** Started at or after. */
+  startedSinceMs?: number;
+  score?: "low" | "mid" | "high";
+  /** One of the final score's topics. */
+  topic?: string;
+  sentiment?: "negative" | "neutral" | "positive";
+  /** Flagged by a rule of severity "fraud", or not. */
+  status?: "ended" | "flagged";
+  /** The conversation's language starts with it ("sv" for sv-SE). */
+  language?: string;
+}
+
 /** "Today" as the viewer's clock has it. */
 export interface DayWindow {
   nowMs: number;
@@ -24,8 +42,8 @@ export interface DayWindow {
 export interface WallHistory {
   /** Where it comes from ("records"), shown on the wall. */
   readonly source: string;
-  /** Finished conversations in scope, newest first. */
-  recent(scope: HistoryScope, limit: number): Promise<Feedback[]>;
+  /** Finished conversations in scope (those that match the filter, if one is given), newest first. */
+  recent(scope: HistoryScope, limit: number, filter?: HistoryFilter): Promise<Feedback[]>;
   /**
    * These conversations (moderation's public screens), in the order asked;
    * unknown ones left out. Each carries its business and store: the caller

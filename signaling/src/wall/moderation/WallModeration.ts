@@ -41,18 +41,34 @@ const REDACTED = "███";
 const REPUBLISH_RETRIES = 3;
 const REPUBLISH_RETRY_MS = 5_000;
 
+/** A letter (å, ä, ö included), a combining mark, a digit or "_": what words are made of. */
+const WORD_CHAR = "[\\p{L}\\p{M}\\p{N}_]";
+const STARTS_WORD = new RegExp(`^${WORD_CHAR}`, "u");
+const ENDS_WORD = new RegExp(`${WORD_CHAR}$`, "u");
+
 /**
- * Replaces each phrase (case-insensitive) with a block, in one pass with the
- * longest phrase tried first: one at a time, "Anna" would turn "Anna
- * Svensson" into "███ Svensson" before "Anna Svensson" could match it.
+ * Replaces each phrase (case-insensitive) with a block where it stands as
+ * whole words: "Al" in "Al said" and "Al's", never inside "also" or
+ * "mellow"; "Åsa" in "ÅSA", not in "Åsas". One pass, with the longest phrase tried first: one at a time, "Anna"
+ * would turn "Anna Svensson" into "███ Svensson" before "Anna Svensson"
+ * could match it. Spaces within a phrase match any run of white space.
  */
 export function redact(text: string, phrases: readonly string[]): string {
   const listed = phrases
     .map((p) => p.trim())
     .filter(Boolean)
     .sort((a, b) => b.length - a.length)
-    .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-  return listed.length ? text.replace(new RegExp(listed.join("|"), "gi"), REDACTED) : text;
+    .map((p) => {
+      const body = p
+        .split(/\s+/u)
+        .map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join("\\s+");
+      // A boundary where the phrase begins or ends with a word's character (not before "(a+b)").
+      const before = STARTS_WORD.test(p) ? `(?<!${WORD_CHAR})` : "";
+      const after = ENDS_WORD.test(p) ? `(?!${WORD_CHAR})` : "";
+      return `${before}${body}${after}`;
+    });
+  return listed.length ? text.replace(new RegExp(listed.join("|"), "giu"), REDACTED) : text;
 }
 
 type Send = (businessId: string, topics: readonly string[], frame: Uint8Array) => void;

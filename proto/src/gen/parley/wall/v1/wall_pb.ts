@@ -29,7 +29,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/wall/v1/wall.proto.
  */
 export const file_parley_wall_v1_wall: GenFile = /*@__PURE__*/
-  fileDesc("ChlwYXJsZXkvd2FsbC92MS93YWxsLnByb3RvEg5wYXJsZXkud2FsbC52MSLQBgoNQ2xpZW50TWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgNEiYKBWhlbGxvGAIgASgLMhUucGFybGV5LndhbGwudjEuSGVsbG9IABIuCglzdWJzY3JpYmUYAyABKAsyGS5wYXJsZXkud2FsbC52MS5TdWJzY3JpYmVIABI7ChBnZXRfY29udmVyc2F0aW9uGAQgASgLMh8ucGFybGV5LndhbGwudjEuR2V0Q29udmVyc2F0aW9uSAASLwoKZ2V0X3RyZW5kcxgFIAEoCzIZLnBhcmxleS53YWxsLnYxLkdldFRyZW5kc0gAEi0KCWdldF90aWxlcxgGIAEoCzIYLnBhcmxleS53YWxsLnYxLkdldFRpbGVzSAASLAoIbW9kZXJhdGUYByABKAsyGC5wYXJsZXkud2FsbC52MS5Nb2RlcmF0ZUgAEkgKF3NldF9tb2RlcmF0aW9uX3NldHRpbmdzGAggASgLMiUucGFybGV5LndhbGwudjEuU2V0TW9kZXJhdGlvblNldHRpbmdzSAASNQoNd2F0Y2hfbW9uaXRvchgJIAEoCzIcLnBhcmxleS53YWxsLnYxLldhdGNoTW9uaXRvckgAEjEKC2VuZF9zZXNzaW9uGAogASgLMhoucGFybGV5LndhbGwudjEuRW5kU2Vzc2lvbkgAEkgKF2dldF9saXN0ZW5fY2FwYWJpbGl0aWVzGAsgASgLMiUucGFybGV5LndhbGwudjEuR2V0TGlzdGVuQ2FwYWJpbGl0aWVzSAASLQoJbGlzdGVuX2luGAwgASgLMhgucGFybGV5LndhbGwudjEuTGlzdGVuSW5IABI7ChBjb25uZWN0X2xpc3RlbmVyGA0gASgLMh8ucGFybGV5LndhbGwudjEuQ29ubmVjdExpc3RlbmVySAASOQoPcmVzdW1lX2xpc3RlbmVyGA4gASgLMh4ucGFybGV5LndhbGwudjEuUmVzdW1lTGlzdGVuZXJIABI3Cg5zdG9wX2xpc3RlbmluZxgPIAEoCzIdLnBhcmxleS53YWxsLnYxLlN0b3BMaXN0ZW5pbmdIABIiCgRwaW5nGBAgASgLMhIucGFybGV5LndzLnYxLlBpbmdIAEIGCgRraW5kIv8DCg1TZXJ2ZXJNZXNzYWdlEiwKCHJlc3BvbnNlGAEgASgLMhgucGFybGV5LndhbGwudjEuUmVzcG9uc2VIABIsCgRsaXZlGAIgASgLMhwucGFybGV5LmxpdmUudjEuTGl2ZUVudmVsb3BlSAASMAoHbW9uaXRvchgDIAEoCzIdLnBhcmxleS53YWxsLnYxLk1vbml0b3JSZXBvcnRIABImCgVhbGVydBgEIAEoCzIVLnBhcmxleS53YWxsLnYxLkFsZXJ0SAASNgoKbW9kZXJhdGlvbhgFIAEoCzIgLnBhcmxleS53YWxsLnYxLk1vZGVyYXRpb25VcGRhdGVIABI5Cg9wdWJsaWNfZmVlZGJhY2sYBiABKAsyHi5wYXJsZXkud2FsbC52MS5QdWJsaWNGZWVkYmFja0gAEjsKEHB1YmxpY193aXRoZHJhd24YByABKAsyHy5wYXJsZXkud2FsbC52MS5QdWJsaWNXaXRoZHJhd25IABI7ChBwYXJ0aWFsc19kcm9wcGVkGAggASgLMh8ucGFybGV5LndhbGwudjEuUGFydGlhbHNEcm9wcGVkSAASQwoUY29udmVyc2F0aW9uX2RlbGV0ZWQYCSABKAsyIy5wYXJsZXkud2FsbC52MS5Db252ZXJzYXRpb25EZWxldGVkSABCBgoEa2luZCL5AwoIUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoDRIkCgVlcnJvchgCIAEoCzITLnBhcmxleS53cy52MS5FcnJvckgAEioKB3dlbGNvbWUYAyABKAsyFy5wYXJsZXkud2FsbC52MS5XZWxjb21lSAASLAoIc25hcHNob3QYBCABKAsyGC5wYXJsZXkud2FsbC52MS5TbmFwc2hvdEgAEjQKDGNvbnZlcnNhdGlvbhgFIAEoCzIcLnBhcmxleS53YWxsLnYxLkNvbnZlcnNhdGlvbkgAEigKBnRyZW5kcxgGIAEoCzIWLnBhcmxleS53YWxsLnYxLlRyZW5kc0gAEiYKBXRpbGVzGAcgASgLMhUucGFybGV5LndhbGwudjEuVGlsZXNIABIkCgRkb25lGAggASgLMhQucGFybGV5LndhbGwudjEuRG9uZUgAEkAKF3JvdXRlcl9ydHBfY2FwYWJpbGl0aWVzGAkgASgLMh0ucGFybGV5LndzLnYxLlJ0cENhcGFiaWxpdGllc0gAEjsKEGxpc3RlbmVyX2NyZWF0ZWQYCiABKAsyHy5wYXJsZXkud2FsbC52MS5MaXN0ZW5lckNyZWF0ZWRIABIiCgRwb25nGAsgASgLMhIucGFybGV5LndzLnYxLlBvbmdIAEIICgZyZXN1bHQiBgoERG9uZSIWCgVIZWxsbxINCgV0b2tlbhgBIAEoCSJoCgdXZWxjb21lEiIKBHJvbGUYASABKA4yFC5wYXJsZXkud2FsbC52MS5Sb2xlEhMKC2J1c2luZXNzX2lkGAIgASgJEhMKC3N0b3JlX2NvZGVzGAMgAygJEg8KB25vZGVfaWQYBCABKAkiYgoJU3Vic2NyaWJlEhMKC2J1c2luZXNzX2lkGAEgASgJEhMKC3N0b3JlX2NvZGVzGAIgAygJEhUKDXB1YmxpY19zY3JlZW4YAyABKAgSFAoMcmVjZW50X2xpbWl0GAQgASgNIjwKCVN0b3JlSW5mbxIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLYnVzaW5lc3NfaWQYAyABKAkikQMKCFNuYXBzaG90EioKBGxpdmUYASADKAsyHC5wYXJsZXkubGl2ZS52MS5MaXZlRW52ZWxvcGUSKAoGcmVjZW50GAIgAygLMhgucGFybGV5LndhbGwudjEuRmVlZGJhY2sSMwoKbW9kZXJhdGlvbhgDIAMoCzIfLnBhcmxleS53YWxsLnYxLk1vZGVyYXRpb25TdGF0ZRI/ChNtb2RlcmF0aW9uX3NldHRpbmdzGAQgASgLMiIucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblNldHRpbmdzEikKBnN0b3JlcxgFIAMoCzIZLnBhcmxleS53YWxsLnYxLlN0b3JlSW5mbxIWCg5zZXJ2ZXJfdGltZV9tcxgGIAEoBBI3Cg9wdWJsaWNfZmVlZGJhY2sYByADKAsyHi5wYXJsZXkud2FsbC52MS5QdWJsaWNGZWVkYmFjaxIlCgZhbGVydHMYCCADKAsyFS5wYXJsZXkud2FsbC52MS5BbGVydBIWCg5oaXN0b3J5X3NvdXJjZRgJIAEoCSKLAwoIRmVlZGJhY2sSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzdG9yZV9jb2RlGAIgASgJEhMKC2J1c2luZXNzX2lkGAMgASgJEhAKCGxhbmd1YWdlGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAQSEwoLZW5kZWRfYXRfbXMYBiABKAQSMgoLZmluYWxfc2NvcmUYByABKAsyHS5wYXJsZXkubGl2ZS52MS5GZWVkYmFja1Njb3JlEhIKCnRyYW5zY3JpcHQYCCABKAkSDwoHc3VtbWFyeRgJIAEoCRIpCgZyZWFzb24YCiABKA4yGS5wYXJsZXkubGl2ZS52MS5FbmRSZWFzb24SFAoMcmV3YXJkX21pbm9yGAsgASgNEhAKCGN1cnJlbmN5GAwgASgJEhMKC2ZyYXVkX2ZsYWdzGA0gAygJEhUKDXJld2FyZF9zdGF0dXMYDiABKAkSFQoNcmV3YXJkX3JlYXNvbhgPIAEoCRIVCg1xdWFsaXR5X2ZsYWdzGBAgAygJIiUKD0dldENvbnZlcnNhdGlvbhISCgpzZXNzaW9uX2lkGAEgASgJIkkKClNjb3JlUG9pbnQSDQoFYXRfbXMYASABKAQSLAoFc2NvcmUYAiABKAsyHS5wYXJsZXkubGl2ZS52MS5GZWVkYmFja1Njb3JlItsBCgxDb252ZXJzYXRpb24SKgoIZmVlZGJhY2sYASABKAsyGC5wYXJsZXkud2FsbC52MS5GZWVkYmFjaxIMCgRsaXZlGAIgASgIEjMKCHNlZ21lbnRzGAMgAygLMiEucGFybGV5LmxpdmUudjEuVHJhbnNjcmlwdFNlZ21lbnQSKAoIYWlfdHVybnMYBCADKAsyFi5wYXJsZXkubGl2ZS52MS5BaVR1cm4SMgoOc2NvcmVfdGltZWxpbmUYBSADKAsyGi5wYXJsZXkud2FsbC52MS5TY29yZVBvaW50InoKCUdldFRyZW5kcxIpCgVyYW5nZRgBIAEoDjIaLnBhcmxleS53YWxsLnYxLlRyZW5kUmFuZ2USEwoLc3RvcmVfY29kZXMYAiADKAkSGgoSdXRjX29mZnNldF9taW51dGVzGAMgASgFEhEKCXRpbWVfem9uZRgEIAEoCSJFCgtUcmVuZEJ1Y2tldBIQCghzdGFydF9tcxgBIAEoBBINCgVjb3VudBgCIAEoDRIVCg1hdmVyYWdlX3Njb3JlGAMgASgCIlcKClRvcGljVHJlbmQSDQoFdG9waWMYASABKAkSDQoFY291bnQYAiABKA0SGQoRYXZlcmFnZV9zZW50aW1lbnQYAyABKAISEAoIbmVnYXRpdmUYBCABKA0ijQEKBlRyZW5kcxIpCgVyYW5nZRgBIAEoDjIaLnBhcmxleS53YWxsLnYxLlRyZW5kUmFuZ2USLAoHYnVja2V0cxgCIAMoCzIbLnBhcmxleS53YWxsLnYxLlRyZW5kQnVja2V0EioKBnRvcGljcxgDIAMoCzIaLnBhcmxleS53YWxsLnYxLlRvcGljVHJlbmQiTgoIR2V0VGlsZXMSEwoLc3RvcmVfY29kZXMYASADKAkSGgoSdXRjX29mZnNldF9taW51dGVzGAIgASgFEhEKCXRpbWVfem9uZRgDIAEoCSK9AgoFVGlsZXMSEAoIbGl2ZV9ub3cYASABKA0SEwoLdG9kYXlfY291bnQYAiABKA0SGwoTdG9kYXlfYXZlcmFnZV9zY29yZRgDIAEoAhIeChZiYXNlbGluZV9hdmVyYWdlX3Njb3JlGAQgASgCEhYKDmJhc2VsaW5lX2NvdW50GAUgASgNEiQKHHNoYXJlX2Fib3ZlX3Jld2FyZF90aHJlc2hvbGQYBiABKAISGAoQcmV3YXJkX3RocmVzaG9sZBgHIAEoDRIYChBwYWlkX3RvZGF5X21pbm9yGAggASgEEhAKCGN1cnJlbmN5GAkgASgJEhkKEWZyYXVkX2ZsYWdzX3RvZGF5GAogASgNEhsKE2dyYW50ZWRfdG9kYXlfbWlub3IYCyABKAQSFAoMdG9kYXlfc2NvcmVkGAwgASgNIuYBCgVBbGVydBIKCgJpZBgBIAEoCRInCgRraW5kGAIgASgOMhkucGFybGV5LndhbGwudjEuQWxlcnRLaW5kEhMKC2J1c2luZXNzX2lkGAMgASgJEhIKCnN0b3JlX2NvZGUYBCABKAkSEgoKc2Vzc2lvbl9pZBgFIAEoCRINCgV0b3BpYxgGIAEoCRINCgVzY29yZRgHIAEoDRIRCglzZW50aW1lbnQYCCABKAISDQoFY291bnQYCSABKA0SDQoFYXRfbXMYCiABKAQSDAoEbGl2ZRgLIAEoCBIOCgZkZXRhaWwYDCABKAkiagoPTW9kZXJhdGlvblN0YXRlEhIKCnNlc3Npb25faWQYASABKAkSMAoGc3RhdHVzGAIgASgOMiAucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblN0YXR1cxIRCglhdXRvbWF0aWMYAyABKAgiSgoSTW9kZXJhdGlvblNldHRpbmdzEhoKEmF1dG9fYXBwcm92ZV9hYm92ZRgBIAEoDRIYChByZWRhY3RlZF9waHJhc2VzGAIgAygJIlAKCE1vZGVyYXRlEhIKCnNlc3Npb25faWQYASABKAkSMAoGc3RhdHVzGAIgASgOMiAucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblN0YXR1cyJNChVTZXRNb2RlcmF0aW9uU2V0dGluZ3MSNAoIc2V0dGluZ3MYASABKAsyIi5wYXJsZXkud2FsbC52MS5Nb2RlcmF0aW9uU2V0dGluZ3MijgEKEE1vZGVyYXRpb25VcGRhdGUSEwoLYnVzaW5lc3NfaWQYASABKAkSLwoGc3RhdGVzGAIgAygLMh8ucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblN0YXRlEjQKCHNldHRpbmdzGAMgASgLMiIucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblNldHRpbmdzIo0BCg5QdWJsaWNGZWVkYmFjaxISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnN0b3JlX2NvZGUYAiABKAkSEwoLZW5kZWRfYXRfbXMYAyABKAQSDQoFc2NvcmUYBCABKA0SDAoEdGV4dBgFIAEoCRIOCgZ0b3BpY3MYBiADKAkSEQoJc2VudGltZW50GAcgASgCIiUKD1B1YmxpY1dpdGhkcmF3bhISCgpzZXNzaW9uX2lkGAEgASgJIikKE0NvbnZlcnNhdGlvbkRlbGV0ZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCSIgCg9QYXJ0aWFsc0Ryb3BwZWQSDQoFY291bnQYASABKA0iGgoMV2F0Y2hNb25pdG9yEgoKAm9uGAEgASgIIpsECg1TZXNzaW9uSGVhbHRoEhIKCnNlc3Npb25faWQYASABKAkSEwoLYnVzaW5lc3NfaWQYAiABKAkSEgoKc3RvcmVfY29kZRgDIAEoCRIkCgVzdGFnZRgEIAEoDjIVLnBhcmxleS53YWxsLnYxLlN0YWdlEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAQSEwoLZHVyYXRpb25fbXMYBiABKA0SDwoHbm9kZV9pZBgHIAEoCRIbChNpbmJvdW5kX2JpdHJhdGVfYnBzGAggASgBEhMKC3BhY2tldF9sb3NzGAkgASgBEhQKDHBhY2tldHNfbG9zdBgKIAEoDRIYChBwYWNrZXRzX3JlY2VpdmVkGAsgASgEEhEKCWppdHRlcl9tcxgMIAEoARIOCgZydHRfbXMYDSABKAESFgoOcHJvZHVjZXJfc2NvcmUYDiABKA0SEQoJaWNlX3N0YXRlGA8gASgJEhIKCmR0bHNfc3RhdGUYECABKAkSEgoKYXNyX2xhZ19tcxgRIAEoARIaChJzY29yaW5nX2xhdGVuY3lfbXMYEiABKAESGAoQbWVkaWFfd29ya2VyX3BpZBgTIAEoDRIVCg1zcGVlY2hfd29ya2VyGBQgASgJEhAKCGxpc3RlbmVkGBUgASgIEg0KBXdvcmRzGBYgASgNEg0KBXNjb3JlGBcgASgNEhUKDWJ1c2luZXNzX25hbWUYGCABKAkiZgoLTWVkaWFXb3JrZXISCwoDcGlkGAEgASgNEhMKC2NwdV9wZXJjZW50GAIgASgBEg8KB3JvdXRlcnMYAyABKA0SEgoKdHJhbnNwb3J0cxgEIAEoDRIQCghzZXNzaW9ucxgFIAEoDSKHAQoMU3BlZWNoV29ya2VyEg8KB2FkZHJlc3MYASABKAkSCgoCb2sYAiABKAgSDgoGZW5naW5lGAMgASgJEhYKDmFjdGl2ZV9zdHJlYW1zGAQgASgNEhMKC21heF9zdHJlYW1zGAUgASgNEg4KBmxhZ19tcxgGIAEoARINCgVlcnJvchgHIAEoCSJ9CghMbG1RdWV1ZRIOCgZlbmdpbmUYASABKAkSEgoKY29uZmlndXJlZBgCIAEoCBIPCgdydW5uaW5nGAMgASgNEg8KB3dhaXRpbmcYBCABKA0SFgoObWF4X2NvbmN1cnJlbnQYBSABKA0SEwoLbWF4X3dhaXRpbmcYBiABKA0ihwMKDU1vbml0b3JSZXBvcnQSDwoHbm9kZV9pZBgBIAEoCRINCgVhdF9tcxgCIAEoBBIvCghzZXNzaW9ucxgDIAMoCzIdLnBhcmxleS53YWxsLnYxLlNlc3Npb25IZWFsdGgSMgoNbWVkaWFfd29ya2VycxgEIAMoCzIbLnBhcmxleS53YWxsLnYxLk1lZGlhV29ya2VyEjQKDnNwZWVjaF93b3JrZXJzGAUgAygLMhwucGFybGV5LndhbGwudjEuU3BlZWNoV29ya2VyEiUKA2xsbRgGIAEoCzIYLnBhcmxleS53YWxsLnYxLkxsbVF1ZXVlEhkKEWV2ZW50X2xvb3BfbGFnX21zGAcgASgBEh0KFWV2ZW50X2xvb3BfbGFnX21heF9tcxgIIAEoARIZChFkYXNoYm9hcmRfY2xpZW50cxgJIAEoDRIeChZzbG93X2Rhc2hib2FyZF9jbGllbnRzGAogASgNEh8KF2xpdmVfc2Vzc2lvbnNfYWxsX25vZGVzGAsgASgNIiAKCkVuZFNlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCSIrChVHZXRMaXN0ZW5DYXBhYmlsaXRpZXMSEgoKc2Vzc2lvbl9pZBgBIAEoCSJXCghMaXN0ZW5JbhISCgpzZXNzaW9uX2lkGAEgASgJEjcKEHJ0cF9jYXBhYmlsaXRpZXMYAiABKAsyHS5wYXJsZXkud3MudjEuUnRwQ2FwYWJpbGl0aWVzIm4KD0xpc3RlbmVyQ3JlYXRlZBIxCgl0cmFuc3BvcnQYASABKAsyHi5wYXJsZXkud3MudjEuVHJhbnNwb3J0Q3JlYXRlZBIoCghjb25zdW1lchgCIAEoCzIWLnBhcmxleS53cy52MS5Db25zdW1lZCJeCg9Db25uZWN0TGlzdGVuZXISFAoMdHJhbnNwb3J0X2lkGAEgASgJEjUKD2R0bHNfcGFyYW1ldGVycxgCIAEoCzIcLnBhcmxleS53cy52MS5EdGxzUGFyYW1ldGVycyIlCg5SZXN1bWVMaXN0ZW5lchITCgtjb25zdW1lcl9pZBgBIAEoCSIPCg1TdG9wTGlzdGVuaW5nKkwKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg4KClJPTEVfT1dORVIQARIOCgpST0xFX1NUQUZGEAISDgoKUk9MRV9BRE1JThADKnEKClRyZW5kUmFuZ2USGwoXVFJFTkRfUkFOR0VfVU5TUEVDSUZJRUQQABIVChFUUkVORF9SQU5HRV9UT0RBWRABEhYKElRSRU5EX1JBTkdFX0RBWVNfNxACEhcKE1RSRU5EX1JBTkdFX0RBWVNfMzAQAyqeAQoJQWxlcnRLaW5kEhoKFkFMRVJUX0tJTkRfVU5TUEVDSUZJRUQQABIYChRBTEVSVF9LSU5EX0xPV19TQ09SRRABEiEKHUFMRVJUX0tJTkRfTkVHQVRJVkVfU0VOVElNRU5UEAISGgoWQUxFUlRfS0lORF9UT1BJQ19TUElLRRADEhwKGEFMRVJUX0tJTkRfRlJBVURfRkxBR0dFRBAEKpIBChBNb2RlcmF0aW9uU3RhdHVzEiEKHU1PREVSQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZTU9ERVJBVElPTl9TVEFUVVNfUEVORElORxABEh4KGk1PREVSQVRJT05fU1RBVFVTX0FQUFJPVkVEEAISHAoYTU9ERVJBVElPTl9TVEFUVVNfSElEREVOEAMqpwEKBVN0YWdlEhUKEVNUQUdFX1VOU1BFQ0lGSUVEEAASFAoQU1RBR0VfU0lHTkFMTElORxABEg0KCVNUQUdFX0lDRRACEg4KClNUQUdFX0RUTFMQAxIVChFTVEFHRV9GSVJTVF9BVURJTxAEEhYKElNUQUdFX1RSQU5TQ1JJQklORxAFEhEKDVNUQUdFX1NDT1JJTkcQBhIQCgxTVEFHRV9FTkRJTkcQB2IGcHJvdG8z", [file_parley_live_v1_live, file_parley_ws_v1_ws]);
+  fileDesc("ChlwYXJsZXkvd2FsbC92MS93YWxsLnByb3RvEg5wYXJsZXkud2FsbC52MSKFBwoNQ2xpZW50TWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgNEiYKBWhlbGxvGAIgASgLMhUucGFybGV5LndhbGwudjEuSGVsbG9IABIuCglzdWJzY3JpYmUYAyABKAsyGS5wYXJsZXkud2FsbC52MS5TdWJzY3JpYmVIABI7ChBnZXRfY29udmVyc2F0aW9uGAQgASgLMh8ucGFybGV5LndhbGwudjEuR2V0Q29udmVyc2F0aW9uSAASLwoKZ2V0X3RyZW5kcxgFIAEoCzIZLnBhcmxleS53YWxsLnYxLkdldFRyZW5kc0gAEi0KCWdldF90aWxlcxgGIAEoCzIYLnBhcmxleS53YWxsLnYxLkdldFRpbGVzSAASLAoIbW9kZXJhdGUYByABKAsyGC5wYXJsZXkud2FsbC52MS5Nb2RlcmF0ZUgAEkgKF3NldF9tb2RlcmF0aW9uX3NldHRpbmdzGAggASgLMiUucGFybGV5LndhbGwudjEuU2V0TW9kZXJhdGlvblNldHRpbmdzSAASNQoNd2F0Y2hfbW9uaXRvchgJIAEoCzIcLnBhcmxleS53YWxsLnYxLldhdGNoTW9uaXRvckgAEjEKC2VuZF9zZXNzaW9uGAogASgLMhoucGFybGV5LndhbGwudjEuRW5kU2Vzc2lvbkgAEkgKF2dldF9saXN0ZW5fY2FwYWJpbGl0aWVzGAsgASgLMiUucGFybGV5LndhbGwudjEuR2V0TGlzdGVuQ2FwYWJpbGl0aWVzSAASLQoJbGlzdGVuX2luGAwgASgLMhgucGFybGV5LndhbGwudjEuTGlzdGVuSW5IABI7ChBjb25uZWN0X2xpc3RlbmVyGA0gASgLMh8ucGFybGV5LndhbGwudjEuQ29ubmVjdExpc3RlbmVySAASOQoPcmVzdW1lX2xpc3RlbmVyGA4gASgLMh4ucGFybGV5LndhbGwudjEuUmVzdW1lTGlzdGVuZXJIABI3Cg5zdG9wX2xpc3RlbmluZxgPIAEoCzIdLnBhcmxleS53YWxsLnYxLlN0b3BMaXN0ZW5pbmdIABIiCgRwaW5nGBAgASgLMhIucGFybGV5LndzLnYxLlBpbmdIABIzCgxnZXRfZmVlZGJhY2sYESABKAsyGy5wYXJsZXkud2FsbC52MS5HZXRGZWVkYmFja0gAQgYKBGtpbmQi/wMKDVNlcnZlck1lc3NhZ2USLAoIcmVzcG9uc2UYASABKAsyGC5wYXJsZXkud2FsbC52MS5SZXNwb25zZUgAEiwKBGxpdmUYAiABKAsyHC5wYXJsZXkubGl2ZS52MS5MaXZlRW52ZWxvcGVIABIwCgdtb25pdG9yGAMgASgLMh0ucGFybGV5LndhbGwudjEuTW9uaXRvclJlcG9ydEgAEiYKBWFsZXJ0GAQgASgLMhUucGFybGV5LndhbGwudjEuQWxlcnRIABI2Cgptb2RlcmF0aW9uGAUgASgLMiAucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblVwZGF0ZUgAEjkKD3B1YmxpY19mZWVkYmFjaxgGIAEoCzIeLnBhcmxleS53YWxsLnYxLlB1YmxpY0ZlZWRiYWNrSAASOwoQcHVibGljX3dpdGhkcmF3bhgHIAEoCzIfLnBhcmxleS53YWxsLnYxLlB1YmxpY1dpdGhkcmF3bkgAEjsKEHBhcnRpYWxzX2Ryb3BwZWQYCCABKAsyHy5wYXJsZXkud2FsbC52MS5QYXJ0aWFsc0Ryb3BwZWRIABJDChRjb252ZXJzYXRpb25fZGVsZXRlZBgJIAEoCzIjLnBhcmxleS53YWxsLnYxLkNvbnZlcnNhdGlvbkRlbGV0ZWRIAEIGCgRraW5kIrAECghSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgNEiQKBWVycm9yGAIgASgLMhMucGFybGV5LndzLnYxLkVycm9ySAASKgoHd2VsY29tZRgDIAEoCzIXLnBhcmxleS53YWxsLnYxLldlbGNvbWVIABIsCghzbmFwc2hvdBgEIAEoCzIYLnBhcmxleS53YWxsLnYxLlNuYXBzaG90SAASNAoMY29udmVyc2F0aW9uGAUgASgLMhwucGFybGV5LndhbGwudjEuQ29udmVyc2F0aW9uSAASKAoGdHJlbmRzGAYgASgLMhYucGFybGV5LndhbGwudjEuVHJlbmRzSAASJgoFdGlsZXMYByABKAsyFS5wYXJsZXkud2FsbC52MS5UaWxlc0gAEiQKBGRvbmUYCCABKAsyFC5wYXJsZXkud2FsbC52MS5Eb25lSAASQAoXcm91dGVyX3J0cF9jYXBhYmlsaXRpZXMYCSABKAsyHS5wYXJsZXkud3MudjEuUnRwQ2FwYWJpbGl0aWVzSAASOwoQbGlzdGVuZXJfY3JlYXRlZBgKIAEoCzIfLnBhcmxleS53YWxsLnYxLkxpc3RlbmVyQ3JlYXRlZEgAEiIKBHBvbmcYCyABKAsyEi5wYXJsZXkud3MudjEuUG9uZ0gAEjUKDWZlZWRiYWNrX2xpc3QYDCABKAsyHC5wYXJsZXkud2FsbC52MS5GZWVkYmFja0xpc3RIAEIICgZyZXN1bHQiBgoERG9uZSIWCgVIZWxsbxINCgV0b2tlbhgBIAEoCSJoCgdXZWxjb21lEiIKBHJvbGUYASABKA4yFC5wYXJsZXkud2FsbC52MS5Sb2xlEhMKC2J1c2luZXNzX2lkGAIgASgJEhMKC3N0b3JlX2NvZGVzGAMgAygJEg8KB25vZGVfaWQYBCABKAkiYgoJU3Vic2NyaWJlEhMKC2J1c2luZXNzX2lkGAEgASgJEhMKC3N0b3JlX2NvZGVzGAIgAygJEhUKDXB1YmxpY19zY3JlZW4YAyABKAgSFAoMcmVjZW50X2xpbWl0GAQgASgNIjwKCVN0b3JlSW5mbxIMCgRjb2RlGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLYnVzaW5lc3NfaWQYAyABKAkikQMKCFNuYXBzaG90EioKBGxpdmUYASADKAsyHC5wYXJsZXkubGl2ZS52MS5MaXZlRW52ZWxvcGUSKAoGcmVjZW50GAIgAygLMhgucGFybGV5LndhbGwudjEuRmVlZGJhY2sSMwoKbW9kZXJhdGlvbhgDIAMoCzIfLnBhcmxleS53YWxsLnYxLk1vZGVyYXRpb25TdGF0ZRI/ChNtb2RlcmF0aW9uX3NldHRpbmdzGAQgASgLMiIucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblNldHRpbmdzEikKBnN0b3JlcxgFIAMoCzIZLnBhcmxleS53YWxsLnYxLlN0b3JlSW5mbxIWCg5zZXJ2ZXJfdGltZV9tcxgGIAEoBBI3Cg9wdWJsaWNfZmVlZGJhY2sYByADKAsyHi5wYXJsZXkud2FsbC52MS5QdWJsaWNGZWVkYmFjaxIlCgZhbGVydHMYCCADKAsyFS5wYXJsZXkud2FsbC52MS5BbGVydBIWCg5oaXN0b3J5X3NvdXJjZRgJIAEoCSKLAwoIRmVlZGJhY2sSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpzdG9yZV9jb2RlGAIgASgJEhMKC2J1c2luZXNzX2lkGAMgASgJEhAKCGxhbmd1YWdlGAQgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAQSEwoLZW5kZWRfYXRfbXMYBiABKAQSMgoLZmluYWxfc2NvcmUYByABKAsyHS5wYXJsZXkubGl2ZS52MS5GZWVkYmFja1Njb3JlEhIKCnRyYW5zY3JpcHQYCCABKAkSDwoHc3VtbWFyeRgJIAEoCRIpCgZyZWFzb24YCiABKA4yGS5wYXJsZXkubGl2ZS52MS5FbmRSZWFzb24SFAoMcmV3YXJkX21pbm9yGAsgASgNEhAKCGN1cnJlbmN5GAwgASgJEhMKC2ZyYXVkX2ZsYWdzGA0gAygJEhUKDXJld2FyZF9zdGF0dXMYDiABKAkSFQoNcmV3YXJkX3JlYXNvbhgPIAEoCRIVCg1xdWFsaXR5X2ZsYWdzGBAgAygJIkwKC0dldEZlZWRiYWNrEi4KBmZpbHRlchgBIAEoCzIeLnBhcmxleS53YWxsLnYxLkZlZWRiYWNrRmlsdGVyEg0KBWxpbWl0GAIgASgNIvEBCg5GZWVkYmFja0ZpbHRlchITCgtzdG9yZV9jb2RlcxgBIAMoCRIYChBzdGFydGVkX3NpbmNlX21zGAIgASgEEi0KCnNjb3JlX2JhbmQYAyABKA4yGS5wYXJsZXkud2FsbC52MS5TY29yZUJhbmQSDQoFdG9waWMYBCABKAkSMAoJc2VudGltZW50GAUgASgOMh0ucGFybGV5LndhbGwudjEuU2VudGltZW50QmFuZBIuCgZzdGF0dXMYBiABKA4yHi5wYXJsZXkud2FsbC52MS5GZWVkYmFja1N0YXR1cxIQCghsYW5ndWFnZRgHIAEoCSJvCgxGZWVkYmFja0xpc3QSKgoIZmVlZGJhY2sYASADKAsyGC5wYXJsZXkud2FsbC52MS5GZWVkYmFjaxIzCgptb2RlcmF0aW9uGAIgAygLMh8ucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblN0YXRlIiUKD0dldENvbnZlcnNhdGlvbhISCgpzZXNzaW9uX2lkGAEgASgJIkkKClNjb3JlUG9pbnQSDQoFYXRfbXMYASABKAQSLAoFc2NvcmUYAiABKAsyHS5wYXJsZXkubGl2ZS52MS5GZWVkYmFja1Njb3JlItsBCgxDb252ZXJzYXRpb24SKgoIZmVlZGJhY2sYASABKAsyGC5wYXJsZXkud2FsbC52MS5GZWVkYmFjaxIMCgRsaXZlGAIgASgIEjMKCHNlZ21lbnRzGAMgAygLMiEucGFybGV5LmxpdmUudjEuVHJhbnNjcmlwdFNlZ21lbnQSKAoIYWlfdHVybnMYBCADKAsyFi5wYXJsZXkubGl2ZS52MS5BaVR1cm4SMgoOc2NvcmVfdGltZWxpbmUYBSADKAsyGi5wYXJsZXkud2FsbC52MS5TY29yZVBvaW50InoKCUdldFRyZW5kcxIpCgVyYW5nZRgBIAEoDjIaLnBhcmxleS53YWxsLnYxLlRyZW5kUmFuZ2USEwoLc3RvcmVfY29kZXMYAiADKAkSGgoSdXRjX29mZnNldF9taW51dGVzGAMgASgFEhEKCXRpbWVfem9uZRgEIAEoCSJFCgtUcmVuZEJ1Y2tldBIQCghzdGFydF9tcxgBIAEoBBINCgVjb3VudBgCIAEoDRIVCg1hdmVyYWdlX3Njb3JlGAMgASgCIlcKClRvcGljVHJlbmQSDQoFdG9waWMYASABKAkSDQoFY291bnQYAiABKA0SGQoRYXZlcmFnZV9zZW50aW1lbnQYAyABKAISEAoIbmVnYXRpdmUYBCABKA0ijQEKBlRyZW5kcxIpCgVyYW5nZRgBIAEoDjIaLnBhcmxleS53YWxsLnYxLlRyZW5kUmFuZ2USLAoHYnVja2V0cxgCIAMoCzIbLnBhcmxleS53YWxsLnYxLlRyZW5kQnVja2V0EioKBnRvcGljcxgDIAMoCzIaLnBhcmxleS53YWxsLnYxLlRvcGljVHJlbmQiTgoIR2V0VGlsZXMSEwoLc3RvcmVfY29kZXMYASADKAkSGgoSdXRjX29mZnNldF9taW51dGVzGAIgASgFEhEKCXRpbWVfem9uZRgDIAEoCSK9AgoFVGlsZXMSEAoIbGl2ZV9ub3cYASABKA0SEwoLdG9kYXlfY291bnQYAiABKA0SGwoTdG9kYXlfYXZlcmFnZV9zY29yZRgDIAEoAhIeChZiYXNlbGluZV9hdmVyYWdlX3Njb3JlGAQgASgCEhYKDmJhc2VsaW5lX2NvdW50GAUgASgNEiQKHHNoYXJlX2Fib3ZlX3Jld2FyZF90aHJlc2hvbGQYBiABKAISGAoQcmV3YXJkX3RocmVzaG9sZBgHIAEoDRIYChBwYWlkX3RvZGF5X21pbm9yGAggASgEEhAKCGN1cnJlbmN5GAkgASgJEhkKEWZyYXVkX2ZsYWdzX3RvZGF5GAogASgNEhsKE2dyYW50ZWRfdG9kYXlfbWlub3IYCyABKAQSFAoMdG9kYXlfc2NvcmVkGAwgASgNIuYBCgVBbGVydBIKCgJpZBgBIAEoCRInCgRraW5kGAIgASgOMhkucGFybGV5LndhbGwudjEuQWxlcnRLaW5kEhMKC2J1c2luZXNzX2lkGAMgASgJEhIKCnN0b3JlX2NvZGUYBCABKAkSEgoKc2Vzc2lvbl9pZBgFIAEoCRINCgV0b3BpYxgGIAEoCRINCgVzY29yZRgHIAEoDRIRCglzZW50aW1lbnQYCCABKAISDQoFY291bnQYCSABKA0SDQoFYXRfbXMYCiABKAQSDAoEbGl2ZRgLIAEoCBIOCgZkZXRhaWwYDCABKAkiagoPTW9kZXJhdGlvblN0YXRlEhIKCnNlc3Npb25faWQYASABKAkSMAoGc3RhdHVzGAIgASgOMiAucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblN0YXR1cxIRCglhdXRvbWF0aWMYAyABKAgiSgoSTW9kZXJhdGlvblNldHRpbmdzEhoKEmF1dG9fYXBwcm92ZV9hYm92ZRgBIAEoDRIYChByZWRhY3RlZF9waHJhc2VzGAIgAygJIlAKCE1vZGVyYXRlEhIKCnNlc3Npb25faWQYASABKAkSMAoGc3RhdHVzGAIgASgOMiAucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblN0YXR1cyJNChVTZXRNb2RlcmF0aW9uU2V0dGluZ3MSNAoIc2V0dGluZ3MYASABKAsyIi5wYXJsZXkud2FsbC52MS5Nb2RlcmF0aW9uU2V0dGluZ3MijgEKEE1vZGVyYXRpb25VcGRhdGUSEwoLYnVzaW5lc3NfaWQYASABKAkSLwoGc3RhdGVzGAIgAygLMh8ucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblN0YXRlEjQKCHNldHRpbmdzGAMgASgLMiIucGFybGV5LndhbGwudjEuTW9kZXJhdGlvblNldHRpbmdzIo0BCg5QdWJsaWNGZWVkYmFjaxISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnN0b3JlX2NvZGUYAiABKAkSEwoLZW5kZWRfYXRfbXMYAyABKAQSDQoFc2NvcmUYBCABKA0SDAoEdGV4dBgFIAEoCRIOCgZ0b3BpY3MYBiADKAkSEQoJc2VudGltZW50GAcgASgCIiUKD1B1YmxpY1dpdGhkcmF3bhISCgpzZXNzaW9uX2lkGAEgASgJIikKE0NvbnZlcnNhdGlvbkRlbGV0ZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCSIgCg9QYXJ0aWFsc0Ryb3BwZWQSDQoFY291bnQYASABKA0iGgoMV2F0Y2hNb25pdG9yEgoKAm9uGAEgASgIIpsECg1TZXNzaW9uSGVhbHRoEhIKCnNlc3Npb25faWQYASABKAkSEwoLYnVzaW5lc3NfaWQYAiABKAkSEgoKc3RvcmVfY29kZRgDIAEoCRIkCgVzdGFnZRgEIAEoDjIVLnBhcmxleS53YWxsLnYxLlN0YWdlEhUKDXN0YXJ0ZWRfYXRfbXMYBSABKAQSEwoLZHVyYXRpb25fbXMYBiABKA0SDwoHbm9kZV9pZBgHIAEoCRIbChNpbmJvdW5kX2JpdHJhdGVfYnBzGAggASgBEhMKC3BhY2tldF9sb3NzGAkgASgBEhQKDHBhY2tldHNfbG9zdBgKIAEoDRIYChBwYWNrZXRzX3JlY2VpdmVkGAsgASgEEhEKCWppdHRlcl9tcxgMIAEoARIOCgZydHRfbXMYDSABKAESFgoOcHJvZHVjZXJfc2NvcmUYDiABKA0SEQoJaWNlX3N0YXRlGA8gASgJEhIKCmR0bHNfc3RhdGUYECABKAkSEgoKYXNyX2xhZ19tcxgRIAEoARIaChJzY29yaW5nX2xhdGVuY3lfbXMYEiABKAESGAoQbWVkaWFfd29ya2VyX3BpZBgTIAEoDRIVCg1zcGVlY2hfd29ya2VyGBQgASgJEhAKCGxpc3RlbmVkGBUgASgIEg0KBXdvcmRzGBYgASgNEg0KBXNjb3JlGBcgASgNEhUKDWJ1c2luZXNzX25hbWUYGCABKAkiZgoLTWVkaWFXb3JrZXISCwoDcGlkGAEgASgNEhMKC2NwdV9wZXJjZW50GAIgASgBEg8KB3JvdXRlcnMYAyABKA0SEgoKdHJhbnNwb3J0cxgEIAEoDRIQCghzZXNzaW9ucxgFIAEoDSKHAQoMU3BlZWNoV29ya2VyEg8KB2FkZHJlc3MYASABKAkSCgoCb2sYAiABKAgSDgoGZW5naW5lGAMgASgJEhYKDmFjdGl2ZV9zdHJlYW1zGAQgASgNEhMKC21heF9zdHJlYW1zGAUgASgNEg4KBmxhZ19tcxgGIAEoARINCgVlcnJvchgHIAEoCSJ9CghMbG1RdWV1ZRIOCgZlbmdpbmUYASABKAkSEgoKY29uZmlndXJlZBgCIAEoCBIPCgdydW5uaW5nGAMgASgNEg8KB3dhaXRpbmcYBCABKA0SFgoObWF4X2NvbmN1cnJlbnQYBSABKA0SEwoLbWF4X3dhaXRpbmcYBiABKA0ihwMKDU1vbml0b3JSZXBvcnQSDwoHbm9kZV9pZBgBIAEoCRINCgVhdF9tcxgCIAEoBBIvCghzZXNzaW9ucxgDIAMoCzIdLnBhcmxleS53YWxsLnYxLlNlc3Npb25IZWFsdGgSMgoNbWVkaWFfd29ya2VycxgEIAMoCzIbLnBhcmxleS53YWxsLnYxLk1lZGlhV29ya2VyEjQKDnNwZWVjaF93b3JrZXJzGAUgAygLMhwucGFybGV5LndhbGwudjEuU3BlZWNoV29ya2VyEiUKA2xsbRgGIAEoCzIYLnBhcmxleS53YWxsLnYxLkxsbVF1ZXVlEhkKEWV2ZW50X2xvb3BfbGFnX21zGAcgASgBEh0KFWV2ZW50X2xvb3BfbGFnX21heF9tcxgIIAEoARIZChFkYXNoYm9hcmRfY2xpZW50cxgJIAEoDRIeChZzbG93X2Rhc2hib2FyZF9jbGllbnRzGAogASgNEh8KF2xpdmVfc2Vzc2lvbnNfYWxsX25vZGVzGAsgASgNIiAKCkVuZFNlc3Npb24SEgoKc2Vzc2lvbl9pZBgBIAEoCSIrChVHZXRMaXN0ZW5DYXBhYmlsaXRpZXMSEgoKc2Vzc2lvbl9pZBgBIAEoCSJXCghMaXN0ZW5JbhISCgpzZXNzaW9uX2lkGAEgASgJEjcKEHJ0cF9jYXBhYmlsaXRpZXMYAiABKAsyHS5wYXJsZXkud3MudjEuUnRwQ2FwYWJpbGl0aWVzIm4KD0xpc3RlbmVyQ3JlYXRlZBIxCgl0cmFuc3BvcnQYASABKAsyHi5wYXJsZXkud3MudjEuVHJhbnNwb3J0Q3JlYXRlZBIoCghjb25zdW1lchgCIAEoCzIWLnBhcmxleS53cy52MS5Db25zdW1lZCJeCg9Db25uZWN0TGlzdGVuZXISFAoMdHJhbnNwb3J0X2lkGAEgASgJEjUKD2R0bHNfcGFyYW1ldGVycxgCIAEoCzIcLnBhcmxleS53cy52MS5EdGxzUGFyYW1ldGVycyIlCg5SZXN1bWVMaXN0ZW5lchITCgtjb25zdW1lcl9pZBgBIAEoCSIPCg1TdG9wTGlzdGVuaW5nKkwKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg4KClJPTEVfT1dORVIQARIOCgpST0xFX1NUQUZGEAISDgoKUk9MRV9BRE1JThADKmQKCVNjb3JlQmFuZBIaChZTQ09SRV9CQU5EX1VOU1BFQ0lGSUVEEAASEgoOU0NPUkVfQkFORF9MT1cQARISCg5TQ09SRV9CQU5EX01JRBACEhMKD1NDT1JFX0JBTkRfSElHSBADKoUBCg1TZW50aW1lbnRCYW5kEh4KGlNFTlRJTUVOVF9CQU5EX1VOU1BFQ0lGSUVEEAASGwoXU0VOVElNRU5UX0JBTkRfTkVHQVRJVkUQARIaChZTRU5USU1FTlRfQkFORF9ORVVUUkFMEAISGwoXU0VOVElNRU5UX0JBTkRfUE9TSVRJVkUQAyppCg5GZWVkYmFja1N0YXR1cxIfChtGRUVEQkFDS19TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVGRUVEQkFDS19TVEFUVVNfRU5ERUQQARIbChdGRUVEQkFDS19TVEFUVVNfRkxBR0dFRBACKnEKClRyZW5kUmFuZ2USGwoXVFJFTkRfUkFOR0VfVU5TUEVDSUZJRUQQABIVChFUUkVORF9SQU5HRV9UT0RBWRABEhYKElRSRU5EX1JBTkdFX0RBWVNfNxACEhcKE1RSRU5EX1JBTkdFX0RBWVNfMzAQAyqeAQoJQWxlcnRLaW5kEhoKFkFMRVJUX0tJTkRfVU5TUEVDSUZJRUQQABIYChRBTEVSVF9LSU5EX0xPV19TQ09SRRABEiEKHUFMRVJUX0tJTkRfTkVHQVRJVkVfU0VOVElNRU5UEAISGgoWQUxFUlRfS0lORF9UT1BJQ19TUElLRRADEhwKGEFMRVJUX0tJTkRfRlJBVURfRkxBR0dFRBAEKpIBChBNb2RlcmF0aW9uU3RhdHVzEiEKHU1PREVSQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZTU9ERVJBVElPTl9TVEFUVVNfUEVORElORxABEh4KGk1PREVSQVRJT05fU1RBVFVTX0FQUFJPVkVEEAISHAoYTU9ERVJBVElPTl9TVEFUVVNfSElEREVOEAMqpwEKBVN0YWdlEhUKEVNUQUdFX1VOU1BFQ0lGSUVEEAASFAoQU1RBR0VfU0lHTkFMTElORxABEg0KCVNUQUdFX0lDRRACEg4KClNUQUdFX0RUTFMQAxIVChFTVEFHRV9GSVJTVF9BVURJTxAEEhYKElNUQUdFX1RSQU5TQ1JJQklORxAFEhEKDVNUQUdFX1NDT1JJTkcQBhIQCgxTVEFHRV9FTkRJTkcQB2IGcHJvdG8z", [file_parley_live_v1_live, file_parley_ws_v1_ws]);
 
 /**
  * @generated from message parley.wall.v1.ClientMessage
@@ -139,6 +139,12 @@ export type ClientMessage = Message<"parley.wall.v1.ClientMessage"> & {
      */
     value: Ping;
     case: "ping";
+  } | {
+    /**
+     * @generated from field: parley.wall.v1.GetFeedback get_feedback = 17;
+     */
+    value: GetFeedback;
+    case: "getFeedback";
   } | { case: undefined; value?: undefined };
 };
 
@@ -303,6 +309,12 @@ export type Response = Message<"parley.wall.v1.Response"> & {
      */
     value: Pong;
     case: "pong";
+  } | {
+    /**
+     * @generated from field: parley.wall.v1.FeedbackList feedback_list = 12;
+     */
+    value: FeedbackList;
+    case: "feedbackList";
   } | { case: undefined; value?: undefined };
 };
 
@@ -634,6 +646,118 @@ export const FeedbackSchema: GenMessage<Feedback> = /*@__PURE__*/
   messageDesc(file_parley_wall_v1_wall, 9);
 
 /**
+ * The finished conversations that match a wall's filters, newest first: the
+ * ticker's history beyond the snapshot's `recent` (the latest of the whole
+ * scope), so that a filter finds what it asks for however old. Within the
+ * subscription's scope (or all the caller may see), narrowed by the filter.
+ *
+ * @generated from message parley.wall.v1.GetFeedback
+ */
+export type GetFeedback = Message<"parley.wall.v1.GetFeedback"> & {
+  /**
+   * @generated from field: parley.wall.v1.FeedbackFilter filter = 1;
+   */
+  filter?: FeedbackFilter;
+
+  /**
+   * default 50, at most 500
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message parley.wall.v1.GetFeedback.
+ * Use `create(GetFeedbackSchema)` to create a new message.
+ */
+export const GetFeedbackSchema: GenMessage<GetFeedback> = /*@__PURE__*/
+  messageDesc(file_parley_wall_v1_wall, 10);
+
+/**
+ * The wall's filters, as the history applies them (each left at its default: no filter).
+ *
+ * @generated from message parley.wall.v1.FeedbackFilter
+ */
+export type FeedbackFilter = Message<"parley.wall.v1.FeedbackFilter"> & {
+  /**
+   * narrows the scope (each must be the caller's)
+   *
+   * @generated from field: repeated string store_codes = 1;
+   */
+  storeCodes: string[];
+
+  /**
+   * started at or after; 0: any time
+   *
+   * @generated from field: uint64 started_since_ms = 2;
+   */
+  startedSinceMs: bigint;
+
+  /**
+   * @generated from field: parley.wall.v1.ScoreBand score_band = 3;
+   */
+  scoreBand: ScoreBand;
+
+  /**
+   * one of the final score's topics
+   *
+   * @generated from field: string topic = 4;
+   */
+  topic: string;
+
+  /**
+   * @generated from field: parley.wall.v1.SentimentBand sentiment = 5;
+   */
+  sentiment: SentimentBand;
+
+  /**
+   * @generated from field: parley.wall.v1.FeedbackStatus status = 6;
+   */
+  status: FeedbackStatus;
+
+  /**
+   * the conversation's language starts with it ("sv" for sv-SE)
+   *
+   * @generated from field: string language = 7;
+   */
+  language: string;
+};
+
+/**
+ * Describes the message parley.wall.v1.FeedbackFilter.
+ * Use `create(FeedbackFilterSchema)` to create a new message.
+ */
+export const FeedbackFilterSchema: GenMessage<FeedbackFilter> = /*@__PURE__*/
+  messageDesc(file_parley_wall_v1_wall, 11);
+
+/**
+ * @generated from message parley.wall.v1.FeedbackList
+ */
+export type FeedbackList = Message<"parley.wall.v1.FeedbackList"> & {
+  /**
+   * newest first
+   *
+   * @generated from field: repeated parley.wall.v1.Feedback feedback = 1;
+   */
+  feedback: Feedback[];
+
+  /**
+   * the decisions about them
+   *
+   * @generated from field: repeated parley.wall.v1.ModerationState moderation = 2;
+   */
+  moderation: ModerationState[];
+};
+
+/**
+ * Describes the message parley.wall.v1.FeedbackList.
+ * Use `create(FeedbackListSchema)` to create a new message.
+ */
+export const FeedbackListSchema: GenMessage<FeedbackList> = /*@__PURE__*/
+  messageDesc(file_parley_wall_v1_wall, 12);
+
+/**
  * @generated from message parley.wall.v1.GetConversation
  */
 export type GetConversation = Message<"parley.wall.v1.GetConversation"> & {
@@ -648,7 +772,7 @@ export type GetConversation = Message<"parley.wall.v1.GetConversation"> & {
  * Use `create(GetConversationSchema)` to create a new message.
  */
 export const GetConversationSchema: GenMessage<GetConversation> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 10);
+  messageDesc(file_parley_wall_v1_wall, 13);
 
 /**
  * @generated from message parley.wall.v1.ScorePoint
@@ -670,7 +794,7 @@ export type ScorePoint = Message<"parley.wall.v1.ScorePoint"> & {
  * Use `create(ScorePointSchema)` to create a new message.
  */
 export const ScorePointSchema: GenMessage<ScorePoint> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 11);
+  messageDesc(file_parley_wall_v1_wall, 14);
 
 /**
  * One conversation in full, for the drill-down.
@@ -713,7 +837,7 @@ export type Conversation = Message<"parley.wall.v1.Conversation"> & {
  * Use `create(ConversationSchema)` to create a new message.
  */
 export const ConversationSchema: GenMessage<Conversation> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 12);
+  messageDesc(file_parley_wall_v1_wall, 15);
 
 /**
  * @generated from message parley.wall.v1.GetTrends
@@ -751,7 +875,7 @@ export type GetTrends = Message<"parley.wall.v1.GetTrends"> & {
  * Use `create(GetTrendsSchema)` to create a new message.
  */
 export const GetTrendsSchema: GenMessage<GetTrends> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 13);
+  messageDesc(file_parley_wall_v1_wall, 16);
 
 /**
  * @generated from message parley.wall.v1.TrendBucket
@@ -780,7 +904,7 @@ export type TrendBucket = Message<"parley.wall.v1.TrendBucket"> & {
  * Use `create(TrendBucketSchema)` to create a new message.
  */
 export const TrendBucketSchema: GenMessage<TrendBucket> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 14);
+  messageDesc(file_parley_wall_v1_wall, 17);
 
 /**
  * @generated from message parley.wall.v1.TopicTrend
@@ -816,7 +940,7 @@ export type TopicTrend = Message<"parley.wall.v1.TopicTrend"> & {
  * Use `create(TopicTrendSchema)` to create a new message.
  */
 export const TopicTrendSchema: GenMessage<TopicTrend> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 15);
+  messageDesc(file_parley_wall_v1_wall, 18);
 
 /**
  * @generated from message parley.wall.v1.Trends
@@ -845,7 +969,7 @@ export type Trends = Message<"parley.wall.v1.Trends"> & {
  * Use `create(TrendsSchema)` to create a new message.
  */
 export const TrendsSchema: GenMessage<Trends> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 16);
+  messageDesc(file_parley_wall_v1_wall, 19);
 
 /**
  * @generated from message parley.wall.v1.GetTiles
@@ -878,7 +1002,7 @@ export type GetTiles = Message<"parley.wall.v1.GetTiles"> & {
  * Use `create(GetTilesSchema)` to create a new message.
  */
 export const GetTilesSchema: GenMessage<GetTiles> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 17);
+  messageDesc(file_parley_wall_v1_wall, 20);
 
 /**
  * @generated from message parley.wall.v1.Tiles
@@ -961,7 +1085,7 @@ export type Tiles = Message<"parley.wall.v1.Tiles"> & {
  * Use `create(TilesSchema)` to create a new message.
  */
 export const TilesSchema: GenMessage<Tiles> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 18);
+  messageDesc(file_parley_wall_v1_wall, 21);
 
 /**
  * @generated from message parley.wall.v1.Alert
@@ -1043,7 +1167,7 @@ export type Alert = Message<"parley.wall.v1.Alert"> & {
  * Use `create(AlertSchema)` to create a new message.
  */
 export const AlertSchema: GenMessage<Alert> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 19);
+  messageDesc(file_parley_wall_v1_wall, 22);
 
 /**
  * @generated from message parley.wall.v1.ModerationState
@@ -1072,7 +1196,7 @@ export type ModerationState = Message<"parley.wall.v1.ModerationState"> & {
  * Use `create(ModerationStateSchema)` to create a new message.
  */
 export const ModerationStateSchema: GenMessage<ModerationState> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 20);
+  messageDesc(file_parley_wall_v1_wall, 23);
 
 /**
  * @generated from message parley.wall.v1.ModerationSettings
@@ -1098,7 +1222,7 @@ export type ModerationSettings = Message<"parley.wall.v1.ModerationSettings"> & 
  * Use `create(ModerationSettingsSchema)` to create a new message.
  */
 export const ModerationSettingsSchema: GenMessage<ModerationSettings> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 21);
+  messageDesc(file_parley_wall_v1_wall, 24);
 
 /**
  * @generated from message parley.wall.v1.Moderate
@@ -1120,7 +1244,7 @@ export type Moderate = Message<"parley.wall.v1.Moderate"> & {
  * Use `create(ModerateSchema)` to create a new message.
  */
 export const ModerateSchema: GenMessage<Moderate> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 22);
+  messageDesc(file_parley_wall_v1_wall, 25);
 
 /**
  * @generated from message parley.wall.v1.SetModerationSettings
@@ -1137,7 +1261,7 @@ export type SetModerationSettings = Message<"parley.wall.v1.SetModerationSetting
  * Use `create(SetModerationSettingsSchema)` to create a new message.
  */
 export const SetModerationSettingsSchema: GenMessage<SetModerationSettings> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 23);
+  messageDesc(file_parley_wall_v1_wall, 26);
 
 /**
  * @generated from message parley.wall.v1.ModerationUpdate
@@ -1166,7 +1290,7 @@ export type ModerationUpdate = Message<"parley.wall.v1.ModerationUpdate"> & {
  * Use `create(ModerationUpdateSchema)` to create a new message.
  */
 export const ModerationUpdateSchema: GenMessage<ModerationUpdate> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 24);
+  messageDesc(file_parley_wall_v1_wall, 27);
 
 /**
  * @generated from message parley.wall.v1.PublicFeedback
@@ -1215,7 +1339,7 @@ export type PublicFeedback = Message<"parley.wall.v1.PublicFeedback"> & {
  * Use `create(PublicFeedbackSchema)` to create a new message.
  */
 export const PublicFeedbackSchema: GenMessage<PublicFeedback> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 25);
+  messageDesc(file_parley_wall_v1_wall, 28);
 
 /**
  * @generated from message parley.wall.v1.PublicWithdrawn
@@ -1232,7 +1356,7 @@ export type PublicWithdrawn = Message<"parley.wall.v1.PublicWithdrawn"> & {
  * Use `create(PublicWithdrawnSchema)` to create a new message.
  */
 export const PublicWithdrawnSchema: GenMessage<PublicWithdrawn> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 26);
+  messageDesc(file_parley_wall_v1_wall, 29);
 
 /**
  * A customer deleted their data: the business's dashboards drop the
@@ -1253,7 +1377,7 @@ export type ConversationDeleted = Message<"parley.wall.v1.ConversationDeleted"> 
  * Use `create(ConversationDeletedSchema)` to create a new message.
  */
 export const ConversationDeletedSchema: GenMessage<ConversationDeleted> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 27);
+  messageDesc(file_parley_wall_v1_wall, 30);
 
 /**
  * This client fell behind: partial transcripts were skipped (finals follow).
@@ -1272,7 +1396,7 @@ export type PartialsDropped = Message<"parley.wall.v1.PartialsDropped"> & {
  * Use `create(PartialsDroppedSchema)` to create a new message.
  */
 export const PartialsDroppedSchema: GenMessage<PartialsDropped> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 28);
+  messageDesc(file_parley_wall_v1_wall, 31);
 
 /**
  * @generated from message parley.wall.v1.WatchMonitor
@@ -1289,7 +1413,7 @@ export type WatchMonitor = Message<"parley.wall.v1.WatchMonitor"> & {
  * Use `create(WatchMonitorSchema)` to create a new message.
  */
 export const WatchMonitorSchema: GenMessage<WatchMonitor> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 29);
+  messageDesc(file_parley_wall_v1_wall, 32);
 
 /**
  * @generated from message parley.wall.v1.SessionHealth
@@ -1439,7 +1563,7 @@ export type SessionHealth = Message<"parley.wall.v1.SessionHealth"> & {
  * Use `create(SessionHealthSchema)` to create a new message.
  */
 export const SessionHealthSchema: GenMessage<SessionHealth> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 30);
+  messageDesc(file_parley_wall_v1_wall, 33);
 
 /**
  * @generated from message parley.wall.v1.MediaWorker
@@ -1478,7 +1602,7 @@ export type MediaWorker = Message<"parley.wall.v1.MediaWorker"> & {
  * Use `create(MediaWorkerSchema)` to create a new message.
  */
 export const MediaWorkerSchema: GenMessage<MediaWorker> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 31);
+  messageDesc(file_parley_wall_v1_wall, 34);
 
 /**
  * @generated from message parley.wall.v1.SpeechWorker
@@ -1527,7 +1651,7 @@ export type SpeechWorker = Message<"parley.wall.v1.SpeechWorker"> & {
  * Use `create(SpeechWorkerSchema)` to create a new message.
  */
 export const SpeechWorkerSchema: GenMessage<SpeechWorker> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 32);
+  messageDesc(file_parley_wall_v1_wall, 35);
 
 /**
  * @generated from message parley.wall.v1.LlmQueue
@@ -1573,7 +1697,7 @@ export type LlmQueue = Message<"parley.wall.v1.LlmQueue"> & {
  * Use `create(LlmQueueSchema)` to create a new message.
  */
 export const LlmQueueSchema: GenMessage<LlmQueue> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 33);
+  messageDesc(file_parley_wall_v1_wall, 36);
 
 /**
  * @generated from message parley.wall.v1.MonitorReport
@@ -1648,7 +1772,7 @@ export type MonitorReport = Message<"parley.wall.v1.MonitorReport"> & {
  * Use `create(MonitorReportSchema)` to create a new message.
  */
 export const MonitorReportSchema: GenMessage<MonitorReport> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 34);
+  messageDesc(file_parley_wall_v1_wall, 37);
 
 /**
  * @generated from message parley.wall.v1.EndSession
@@ -1665,7 +1789,7 @@ export type EndSession = Message<"parley.wall.v1.EndSession"> & {
  * Use `create(EndSessionSchema)` to create a new message.
  */
 export const EndSessionSchema: GenMessage<EndSession> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 35);
+  messageDesc(file_parley_wall_v1_wall, 38);
 
 /**
  * Listening in: the admin's browser consumes the customer's microphone
@@ -1685,7 +1809,7 @@ export type GetListenCapabilities = Message<"parley.wall.v1.GetListenCapabilitie
  * Use `create(GetListenCapabilitiesSchema)` to create a new message.
  */
 export const GetListenCapabilitiesSchema: GenMessage<GetListenCapabilities> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 36);
+  messageDesc(file_parley_wall_v1_wall, 39);
 
 /**
  * @generated from message parley.wall.v1.ListenIn
@@ -1709,7 +1833,7 @@ export type ListenIn = Message<"parley.wall.v1.ListenIn"> & {
  * Use `create(ListenInSchema)` to create a new message.
  */
 export const ListenInSchema: GenMessage<ListenIn> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 37);
+  messageDesc(file_parley_wall_v1_wall, 40);
 
 /**
  * @generated from message parley.wall.v1.ListenerCreated
@@ -1733,7 +1857,7 @@ export type ListenerCreated = Message<"parley.wall.v1.ListenerCreated"> & {
  * Use `create(ListenerCreatedSchema)` to create a new message.
  */
 export const ListenerCreatedSchema: GenMessage<ListenerCreated> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 38);
+  messageDesc(file_parley_wall_v1_wall, 41);
 
 /**
  * @generated from message parley.wall.v1.ConnectListener
@@ -1755,7 +1879,7 @@ export type ConnectListener = Message<"parley.wall.v1.ConnectListener"> & {
  * Use `create(ConnectListenerSchema)` to create a new message.
  */
 export const ConnectListenerSchema: GenMessage<ConnectListener> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 39);
+  messageDesc(file_parley_wall_v1_wall, 42);
 
 /**
  * @generated from message parley.wall.v1.ResumeListener
@@ -1772,7 +1896,7 @@ export type ResumeListener = Message<"parley.wall.v1.ResumeListener"> & {
  * Use `create(ResumeListenerSchema)` to create a new message.
  */
 export const ResumeListenerSchema: GenMessage<ResumeListener> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 40);
+  messageDesc(file_parley_wall_v1_wall, 43);
 
 /**
  * @generated from message parley.wall.v1.StopListening
@@ -1785,7 +1909,7 @@ export type StopListening = Message<"parley.wall.v1.StopListening"> & {
  * Use `create(StopListeningSchema)` to create a new message.
  */
 export const StopListeningSchema: GenMessage<StopListening> = /*@__PURE__*/
-  messageDesc(file_parley_wall_v1_wall, 41);
+  messageDesc(file_parley_wall_v1_wall, 44);
 
 /**
  * @generated from enum parley.wall.v1.Role
@@ -1825,6 +1949,116 @@ export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
   enumDesc(file_parley_wall_v1_wall, 0);
 
 /**
+ * @generated from enum parley.wall.v1.ScoreBand
+ */
+export enum ScoreBand {
+  /**
+   * any score (or none)
+   *
+   * @generated from enum value: SCORE_BAND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * a final score below 40
+   *
+   * @generated from enum value: SCORE_BAND_LOW = 1;
+   */
+  LOW = 1,
+
+  /**
+   * 40 to 69
+   *
+   * @generated from enum value: SCORE_BAND_MID = 2;
+   */
+  MID = 2,
+
+  /**
+   * 70 and above
+   *
+   * @generated from enum value: SCORE_BAND_HIGH = 3;
+   */
+  HIGH = 3,
+}
+
+/**
+ * Describes the enum parley.wall.v1.ScoreBand.
+ */
+export const ScoreBandSchema: GenEnum<ScoreBand> = /*@__PURE__*/
+  enumDesc(file_parley_wall_v1_wall, 1);
+
+/**
+ * @generated from enum parley.wall.v1.SentimentBand
+ */
+export enum SentimentBand {
+  /**
+   * any
+   *
+   * @generated from enum value: SENTIMENT_BAND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * a final sentiment below -0.2
+   *
+   * @generated from enum value: SENTIMENT_BAND_NEGATIVE = 1;
+   */
+  NEGATIVE = 1,
+
+  /**
+   * -0.2 to 0.2
+   *
+   * @generated from enum value: SENTIMENT_BAND_NEUTRAL = 2;
+   */
+  NEUTRAL = 2,
+
+  /**
+   * above 0.2
+   *
+   * @generated from enum value: SENTIMENT_BAND_POSITIVE = 3;
+   */
+  POSITIVE = 3,
+}
+
+/**
+ * Describes the enum parley.wall.v1.SentimentBand.
+ */
+export const SentimentBandSchema: GenEnum<SentimentBand> = /*@__PURE__*/
+  enumDesc(file_parley_wall_v1_wall, 2);
+
+/**
+ * @generated from enum parley.wall.v1.FeedbackStatus
+ */
+export enum FeedbackStatus {
+  /**
+   * any finished conversation
+   *
+   * @generated from enum value: FEEDBACK_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * not flagged by a fraud rule
+   *
+   * @generated from enum value: FEEDBACK_STATUS_ENDED = 1;
+   */
+  ENDED = 1,
+
+  /**
+   * flagged by a rule of severity "fraud"
+   *
+   * @generated from enum value: FEEDBACK_STATUS_FLAGGED = 2;
+   */
+  FLAGGED = 2,
+}
+
+/**
+ * Describes the enum parley.wall.v1.FeedbackStatus.
+ */
+export const FeedbackStatusSchema: GenEnum<FeedbackStatus> = /*@__PURE__*/
+  enumDesc(file_parley_wall_v1_wall, 3);
+
+/**
  * @generated from enum parley.wall.v1.TrendRange
  */
 export enum TrendRange {
@@ -1859,7 +2093,7 @@ export enum TrendRange {
  * Describes the enum parley.wall.v1.TrendRange.
  */
 export const TrendRangeSchema: GenEnum<TrendRange> = /*@__PURE__*/
-  enumDesc(file_parley_wall_v1_wall, 1);
+  enumDesc(file_parley_wall_v1_wall, 4);
 
 /**
  * @generated from enum parley.wall.v1.AlertKind
@@ -1903,7 +2137,7 @@ export enum AlertKind {
  * Describes the enum parley.wall.v1.AlertKind.
  */
 export const AlertKindSchema: GenEnum<AlertKind> = /*@__PURE__*/
-  enumDesc(file_parley_wall_v1_wall, 2);
+  enumDesc(file_parley_wall_v1_wall, 5);
 
 /**
  * @generated from enum parley.wall.v1.ModerationStatus
@@ -1936,7 +2170,7 @@ export enum ModerationStatus {
  * Describes the enum parley.wall.v1.ModerationStatus.
  */
 export const ModerationStatusSchema: GenEnum<ModerationStatus> = /*@__PURE__*/
-  enumDesc(file_parley_wall_v1_wall, 3);
+  enumDesc(file_parley_wall_v1_wall, 6);
 
 /**
  * @generated from enum parley.wall.v1.Stage
@@ -1999,5 +2233,5 @@ export enum Stage {
  * Describes the enum parley.wall.v1.Stage.
  */
 export const StageSchema: GenEnum<Stage> = /*@__PURE__*/
-  enumDesc(file_parley_wall_v1_wall, 4);
+  enumDesc(file_parley_wall_v1_wall, 7);
 
