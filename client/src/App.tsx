@@ -27,19 +27,29 @@ import {
   keptConversation,
   shownSoFar,
 } from "./keptConversation.ts";
-import { formatReward, switchLanguage, t } from "./locale.ts";
+import { formatReward, languageName, switchLanguage, t } from "./locale.ts";
 import { refusalMessage } from "./refusals.ts";
 import { fromUpdate, pollRecordedReward, type ShownReward } from "./reward.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
+import { lookUpStore, type PublicStore } from "./store.ts";
 import { applySegment, type ShownSegment } from "./transcript.ts";
 import { connectVoice, MicrophoneDeniedError, NoMicrophoneError, openMicrophone, type VoiceLink } from "./voice.ts";
 import { ScreenWakeLock } from "./wakeLock.ts";
 
-type Phase = "idle" | "starting" | "live" | "ending" | "ended" | "error";
+/**
+ * checking: the store the link names is being looked up. unavailable: nothing can be started here
+ * (the link names no store, or no speech worker takes the store's language): said, with no start.
+ * moved: another tab or window took the conversation over.
+ */
+type Phase = "checking" | "unavailable" | "idle" | "starting" | "live" | "moved" | "ending" | "ended" | "error";
 
 /** The node refused a new session for now (no speech capacity, or too many attempts). */
 class BusyError extends Error {
-  constructor(readonly retryAfterMs: number) {
+  constructor(
+    readonly retryAfterMs: number,
+    /** The deployment is in maintenance (MAINTENANCE_MODE): said as such. */
+    readonly maintenance = false,
+  ) {
     super("busy");
   }
 }
@@ -51,6 +61,16 @@ class StartRefusedError extends Error {
   }
 }
 
+/** The node takes no conversation in the store's language (POST /api/sessions: 422, language_unsupported). */
+class LanguageUnsupportedError extends Error {
+  constructor(readonly language: string) {
+    super(`no speech worker takes ${language || "the store's language"}`);
+  }
+}
+
+/** The node knows no store with the link's code (POST /api/sessions: 404). */
+class UnknownStoreError extends Error {}
+
 /** The longest wait a busy node's hint may impose on the retry button. */
 const MAX_RETRY_WAIT_MS = 60_000;
 
@@ -58,7 +78,8 @@ const MAX_RETRY_WAIT_MS = 60_000;
 const retryAfterOf = (res: Response) => Math.min(Number(res.headers.get("retry-after")) * 1000 || 0, MAX_RETRY_WAIT_MS);
 
 const params = new URLSearchParams(location.search);
-const storeCode = params.get("store") ?? "demo";
+/** The store the link (its QR code) names; none: nothing can be started (no default store). */
+const storeCode = params.get("store") ?? "";
 const rawAudio = params.get("audio") === "raw";
 /** The purchase or receipt this feedback is about, when the store's QR code carries it. */
 const receipt = params.get("receipt") ?? undefined;
@@ -82,6 +103,8 @@ const REWARD_WAIT_MS = 10_000;
  * speech worker's last words, up to 30 s, then the final score), well past an ordinary request's timeout.
  */
 const END_TIMEOUT_MS = 60_000;
+/** The node closes a customer's socket with this code when another connection joined its session (another tab). */
+const TAKEN_OVER = 4002;
 /** Notices that stay true once the conversation has ended (they say why it ended); the others go with the conversation. */
 const LASTING_NOTICES: readonly MessageKey[] = ["micLost", "serviceStopped"];
 
@@ -106,10 +129,21 @@ const say = (key: MessageKey, params?: Record<string, string | number>): Message
   ...(params ? { params } : {}),
 });
 
+/** A message in the language of the moment (a language's name too). */
+function shown(m: NonNullable<Message>): string {
+  if (m.key === "languageUnsupported") return t(m.key, { language: languageName(String(m.params?.language ?? "")) });
+  return t(m.key, m.params);
+}
+
 export function App() {
-  const [phase, setPhase] = createSignal<Phase>("idle");
+  // A link without a store is said at once; one with a store is looked up first (onMount).
+  const [phase, setPhase] = createSignal<Phase>(storeCode ? "checking" : "unavailable");
   // Kept as keys, translated where shown: a switch of language translates what is on screen too.
-  const [problem, setProblem] = createSignal<Message>();
+  const [problem, setProblem] = createSignal<Message>(storeCode ? undefined : say("noStore"));
+  /** The store as the node knows it (its name), once looked up. */
+  const [store, setStore] = createSignal<PublicStore>();
+  /** The link names no store the node knows: no store line in the header. */
+  const [noStore, setNoStore] = createSignal(!storeCode);
   const [notice, setNotice] = createSignal<Message>();
   /** The OS has paused the microphone (a phone call, a locked screen): the node hears silence meanwhile. */
   const [micMuted, setMicMuted] = createSignal(false);
@@ -124,6 +158,8 @@ export function App() {
   const [aiSpeech, setAiSpeech] = createSignal<"none" | "speaking" | "done" | "interrupted">("none");
   const aiSpeaking = () => aiSpeech() === "speaking";
   const [ending, setEnding] = createSignal<ConversationEnded>();
+  /** The score on screen: an end without a final score shows none (the last live one was not the final). */
+  const shownScore = () => (phase() === "ended" && ending() && !ending()?.finalScore ? undefined : score());
   const [reward, setReward] = createSignal<ShownReward>();
   /** The records were asked for the reward long enough without an answer: the customer may ask again. */
   const [rewardUnknown, setRewardUnknown] = createSignal(false);
@@ -142,6 +178,10 @@ export function App() {
   let session: { url: string; token: string } | undefined;
   /** A dropped socket is joining again: "I'm done" waits (it would go out on the dead socket). */
   const [rejoining, setRejoining] = createSignal(false);
+  /** The audio is being set up again on the same socket (the node moved the session's media). */
+  const [audioResetting, setAudioResetting] = createSignal(false);
+  /** Nothing the customer says is heard meanwhile: the status line says so instead of "Listening". */
+  const restoring = () => rejoining() || audioResetting();
   /** Media being set up again after a MediaReset; a second reset meanwhile sets it up once more after. */
   let mediaReset: { again: boolean } | undefined;
   let aiAudio: HTMLAudioElement | undefined;
@@ -181,6 +221,14 @@ export function App() {
     setPhase("error");
     hangUp();
   };
+  /** Nothing can be started from this page (no such store, its language not taken): said, with no start button. */
+  const unavailable = (message: Message, unknownStore = false) => {
+    forgetConversation();
+    setNoStore(unknownStore);
+    setProblem(message);
+    setPhase("unavailable");
+    hangUp();
+  };
   /** Clears the notice if it is still `key` (another may have replaced it meanwhile). */
   const clearNotice = (key: MessageKey) => {
     if (notice()?.key === key) setNotice(undefined);
@@ -202,7 +250,11 @@ export function App() {
   const failWith = (error: unknown) => {
     if (error instanceof MicrophoneDeniedError) fail(say("micDenied"));
     else if (error instanceof NoMicrophoneError) fail(say("noMic"));
-    else if (error instanceof BusyError) failBusy(error.retryAfterMs);
+    else if (error instanceof BusyError) failBusy(error.retryAfterMs, error.maintenance ? "maintenance" : "busy");
+    // Trying again would not help (no countdown, no button): the store must be served first.
+    else if (error instanceof LanguageUnsupportedError)
+      unavailable(say("languageUnsupported", { language: error.language }));
+    else if (error instanceof UnknownStoreError) unavailable(say("noStore"), true);
     else if (error instanceof StartRefusedError) fail(say("startFailed", { status: error.status }));
     else if (error instanceof ConnectionLost)
       fail(say(error.reason === "unreachable" ? "unreachable" : "connectionLost"));
@@ -247,7 +299,16 @@ export function App() {
       }).catch(() => {
         throw new ConnectionLost("unreachable"); // the browser's own words ("Failed to fetch") are English
       });
-      if (res.status === 503 || res.status === 429) throw new BusyError(retryAfterOf(res));
+      if (res.status === 503 || res.status === 429) {
+        const refusal = (await res.json().catch(() => ({}))) as { reason?: string };
+        throw new BusyError(retryAfterOf(res), refusal.reason === "maintenance");
+      }
+      if (res.status === 404) throw new UnknownStoreError(); // removed since the page looked it up
+      if (res.status === 422) {
+        const refusal = (await res.json().catch(() => ({}))) as { reason?: unknown; language?: unknown };
+        if (refusal.reason === "language_unsupported")
+          throw new LanguageUnsupportedError(typeof refusal.language === "string" ? refusal.language : "");
+      }
       if (!res.ok) throw new StartRefusedError(res.status);
       const { token, sessionId, dataCode, wsUrl, expiresAt } = (await res.json()) as {
         token: string;
@@ -403,6 +464,7 @@ export function App() {
     const c = connection;
     if (!c || !microphone || phase() !== "live" || rejoining()) return; // a rejoin sets media up itself
     mediaReset = { again: false };
+    setAudioResetting(true);
     setNotice(say("reconnectingAudio"));
     try {
       let setups = 0;
@@ -436,6 +498,7 @@ export function App() {
       failWith(error);
     } finally {
       mediaReset = undefined;
+      setAudioResetting(false);
     }
   }
 
@@ -503,14 +566,37 @@ export function App() {
       if (c !== connection) return;
       // Ended: no reward will come on this socket any more (the records are asked instead).
       if (phase() === "ending" || phase() === "ended") rewardWaitOver?.();
+      // Another tab or window joined the conversation (a duplicated tab, the link opened twice).
+      else if (code === TAKEN_OVER && (phase() === "live" || phase() === "starting")) takenOver();
       else if (phase() === "starting") fail(say(code === 4001 ? "interrupted" : "connectionLost"));
       else if (phase() === "live") {
-        // Closed on purpose by the node (media lost for good, taken over, idle or flooding): say so.
+        // Closed on purpose by the node (media lost for good, idle or flooding): say so.
         if (code >= 4000 || code === 1000) fail(say(code === 4001 ? "interrupted" : "connectionLost"));
         // The connection dropped (the network, or the node restarted): join again with the same token.
         else void rejoin();
       }
     };
+  }
+
+  /**
+   * Another tab or window took the conversation over: this one lets go of the microphone and
+   * says so, keeping what it showed (the transcript, the score, the data code) and the
+   * conversation's token, with which "Continue here" takes it back.
+   */
+  function takenOver() {
+    setPhase("moved");
+    setNotice(undefined);
+    setAiSpeech("none");
+    stopVoice();
+    microphone?.stop();
+    microphone = undefined;
+  }
+
+  /** Takes the conversation back from the other tab, as a reload of this one would. */
+  function continueHere() {
+    const kept = keptConversation(storeCode);
+    if (!kept) return fail(say("refused.expired")); // its token ran out meanwhile
+    void resume(kept);
   }
 
   /**
@@ -601,7 +687,8 @@ export function App() {
   function keepEndScreen() {
     const e = ending();
     const a = access();
-    const finalScore = e?.finalScore ?? score();
+    // An end without a final score is kept as such (a reload says so too), not as the last live score.
+    const finalScore = e ? e.finalScore : score();
     keepEnded({
       store: storeCode,
       sessionId: a?.sessionId ?? "",
@@ -654,11 +741,27 @@ export function App() {
   }
 
   onMount(() => {
+    if (!storeCode) return; // said already: no store, nothing to look up
     const kept = keptConversation(storeCode);
     const ended = kept ? undefined : endedConversation(storeCode);
     if (kept) void resume(kept);
     else if (ended) showEnded(ended);
+    void checkStore();
   });
+
+  /**
+   * Looks the link's store up before the consent screen is shown: a store the node does not know
+   * is said at once (no microphone asked for). A conversation taken up again (or its end screen)
+   * does not wait for it: its store was known then.
+   */
+  async function checkStore() {
+    const found = await lookUpStore(storeCode);
+    if (found.kind === "found") setStore(found.store);
+    if (phase() !== "checking") return;
+    if (found.kind === "unknown") unavailable(say("noStore"), true);
+    // Found, or the node could not say now: the consent screen (a start says what is wrong, if anything).
+    else setPhase("idle");
+  }
 
   onCleanup(() => {
     rewardCheck++;
@@ -670,8 +773,14 @@ export function App() {
   return (
     <main class="app">
       <header>
-        <h1>{t("title")}</h1>
-        <p class="store">{t("store", { store: storeCode })}</p>
+        <div class="heading">
+          <h1>{t("title")}</h1>
+          <Show when={!noStore()}>
+            <p class="store" data-testid="store">
+              {store()?.name ?? t("store", { store: storeCode })}
+            </p>
+          </Show>
+        </div>
         <button type="button" class="language" data-testid="language" onClick={switchLanguage}>
           {t("language")}
         </button>
@@ -679,11 +788,25 @@ export function App() {
       {/* biome-ignore lint/a11y/useMediaCaption: the AI's words are shown on screen as the question text */}
       <audio ref={aiAudio} autoplay data-testid="ai-voice" />
       <Switch>
+        <Match when={phase() === "checking"}>
+          <p class="status" role="status" data-testid="checking">
+            {t("loading")}
+          </p>
+        </Match>
+        <Match when={phase() === "unavailable"}>
+          <Show when={problem()}>
+            {(m) => (
+              <p class="problem" role="alert" data-testid="problem" data-kind={m().key}>
+                {shown(m())}
+              </p>
+            )}
+          </Show>
+        </Match>
         <Match when={phase() === "idle" || phase() === "error"}>
           <Show when={problem()}>
             {(m) => (
-              <p class="problem" role="alert" data-testid="problem">
-                {t(m().key, m().params)}
+              <p class="problem" role="alert" data-testid="problem" data-kind={m().key}>
+                {shown(m())}
               </p>
             )}
           </Show>
@@ -715,11 +838,30 @@ export function App() {
             {t("connecting")}
           </p>
         </Match>
-        <Match when={phase() === "live" || phase() === "ending" || phase() === "ended"}>
+        <Match when={phase() === "live" || phase() === "moved" || phase() === "ending" || phase() === "ended"}>
           <Show when={phase() === "live"}>
-            <p class="status live" data-testid="status" data-ai-speech={aiSpeech()}>
-              <span class="dot" /> {aiSpeaking() ? t("asking") : t("listening")}
+            {/* A polite live region: a screen reader says when Parley asks, listens, or the connection is being restored. */}
+            <p
+              class="status live"
+              role="status"
+              data-testid="status"
+              data-ai-speech={aiSpeech()}
+              data-state={restoring() ? "restoring" : aiSpeaking() ? "asking" : "listening"}
+            >
+              <span class={restoring() ? "dot restoring" : "dot"} />{" "}
+              {restoring() ? t("restoring") : aiSpeaking() ? t("asking") : t("listening")}
             </p>
+          </Show>
+          <Show when={phase() === "moved"}>
+            <section class="moved" data-testid="moved">
+              <p class="notice" role="status" data-testid="taken-over">
+                {t("takenOver")}
+              </p>
+              <button class="secondary" type="button" data-testid="continue-here" onClick={continueHere}>
+                {t("continueHere")}
+              </button>
+              <Show when={access()}>{(a) => <DataCode code={a().dataCode} />}</Show>
+            </section>
           </Show>
           <Show when={phase() === "ending"}>
             <p class="status" role="status" data-testid="ending">
@@ -745,9 +887,13 @@ export function App() {
                         {t("endedByAdmin")}
                       </p>
                     </Show>
-                    <p data-testid="final-score">
-                      {t("finalScore")} <strong>{e().finalScore?.score ?? 0}</strong> / 100
-                    </p>
+                    <Show when={e().finalScore} fallback={<p data-testid="no-final-score">{t("noFinalScore")}</p>}>
+                      {(f) => (
+                        <p data-testid="final-score">
+                          {t("finalScore")} <strong>{f().score}</strong> / 100
+                        </p>
+                      )}
+                    </Show>
                     <p class="summary">{e().summary}</p>
                   </>
                 )}
@@ -785,12 +931,15 @@ export function App() {
               </button>
             </section>
           </Show>
-          <Show when={score()}>{(s) => <ScoreGauge score={s()} />}</Show>
-          <Show when={question() && phase() === "live"}>
-            <p class="question" data-testid="question" data-turn={question()?.turn}>
-              {question()?.text}
-            </p>
-          </Show>
+          <Show when={shownScore()}>{(s) => <ScoreGauge score={s()} />}</Show>
+          {/* A polite live region, there from the start of the conversation: each question Parley asks is read out. */}
+          <div class="question-live" aria-live="polite" data-testid="question-live">
+            <Show when={question() && phase() === "live"}>
+              <p class="question" data-testid="question" data-turn={question()?.turn}>
+                {question()?.text}
+              </p>
+            </Show>
+          </div>
           {/* Not a live region: a screen reader reading the customer's words aloud while the
               microphone is open would be heard, and transcribed, again. */}
           <section class="transcript" data-testid="transcript">
@@ -826,7 +975,22 @@ function RewardShown(props: { reward: ShownReward; access: CustomerAccess | unde
         </Show>
         <Show when={props.access}>
           {(a) => (
-            <Show when={r().settled} fallback={<ClaimReward access={a()} />}>
+            <Show
+              when={r().settled}
+              fallback={
+                // No payouts on this deployment: a claim would be refused for good, so none is offered.
+                <Show
+                  when={!r().unpayable}
+                  fallback={
+                    <p class="reward-kept" data-testid="reward-unpayable">
+                      {t("reward.noPayouts")}
+                    </p>
+                  }
+                >
+                  <ClaimReward access={a()} />
+                </Show>
+              }
+            >
               {(settled) => <RewardState state={settled()} />}
             </Show>
           )}

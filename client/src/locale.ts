@@ -24,3 +24,15 @@ export function switchLanguage(): void {
   url.searchParams.set("lang", next);
   history.replaceState(null, "", url);
 }
+
+/** A language's name (sv-SE: "Swedish", "svenska") in the app's language; "this store's language" if it has none. */
+export function languageName(code: string): string {
+  const base = code.split("-")[0] ?? "";
+  try {
+    const name = base ? new Intl.DisplayNames([LOCALES[language()]], { type: "language" }).of(base) : undefined;
+    if (name && name.toLowerCase() !== base.toLowerCase()) return name;
+  } catch {
+    /* not a language tag */
+  }
+  return t("storeLanguage");
+}

@@ -16,6 +16,11 @@ export interface ShownReward {
    * payout_failed, reversed, ...), shown instead of "Get paid". Absent: there is something to claim.
    */
   settled?: string;
+  /**
+   * Granted, but this deployment pays nothing out (no payment provider): the reward is kept and no
+   * claim is offered, as it would be refused.
+   */
+  unpayable?: true;
 }
 
 /** A reward as the records API keeps it (GET /api/customer/sessions/:id/reward, as in GET …/:id). */
@@ -37,10 +42,12 @@ export function fromUpdate(update: RewardUpdate): ShownReward {
     amountMinor: update.amountMinor,
     currency: update.currency,
     reason: update.reason,
+    ...(update.status === RewardStatus.GRANTED && update.payoutsUnavailable ? { unpayable: true as const } : {}),
   };
 }
 
-export function fromRecords(recorded: RecordedReward): ShownReward {
+/** `payouts`: whether the deployment pays rewards out (the records API says so with the reward). */
+export function fromRecords(recorded: RecordedReward, payouts = true): ShownReward {
   const base = { currency: recorded.currency, reason: recorded.reason ?? "" };
   if (recorded.status === "none") return { ...base, status: RewardStatus.NONE, amountMinor: 0 };
   if (recorded.status === "withheld") return { ...base, status: RewardStatus.WITHHELD, amountMinor: 0 };
@@ -50,6 +57,7 @@ export function fromRecords(recorded: RecordedReward): ShownReward {
     status: RewardStatus.GRANTED,
     amountMinor,
     ...(TO_CLAIM.includes(recorded.status) ? {} : { settled: recorded.status }),
+    ...(payouts ? {} : { unpayable: true as const }),
   };
 }
 
@@ -63,8 +71,9 @@ export async function recordedReward(access: CustomerAccess): Promise<ShownRewar
       headers: { "x-parley-data-code": access.dataCode },
     });
     if (!res.ok) return undefined;
-    const data = (await res.json()) as { reward?: RecordedReward | null };
-    return data.reward ? fromRecords(data.reward) : null;
+    // payouts false: this deployment pays nothing out (absent, from an older node: it may).
+    const data = (await res.json()) as { reward?: RecordedReward | null; payouts?: boolean };
+    return data.reward ? fromRecords(data.reward, data.payouts !== false) : null;
   } catch {
     return undefined;
   }

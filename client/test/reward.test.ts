@@ -2,9 +2,10 @@
 // from the records API's reward-only endpoint (see customerReward in
 // records/src/http/routes.ts for the answer's shape; not the audited data
 // view), asked again with back-off; fetch stubbed.
-import { RewardStatus } from "@parley/proto/live";
+import { create } from "@bufbuild/protobuf";
+import { RewardStatus, RewardUpdateSchema } from "@parley/proto/live";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { fromRecords, pollRecordedReward, REWARD_POLL_DELAYS_MS, recordedReward } from "../src/reward.ts";
+import { fromRecords, fromUpdate, pollRecordedReward, REWARD_POLL_DELAYS_MS, recordedReward } from "../src/reward.ts";
 
 const access = { sessionId: "6f1c2a4e-8b1d-4c55-9a0e-2d7f3b9c1e42", dataCode: "ABCD-EFGH-JKLM" };
 const rewardUrl = `/api/customer/sessions/${access.sessionId}/reward`;
@@ -49,6 +50,38 @@ describe("fromRecords", () => {
       currency: "SEK",
       reason: "off_topic",
     });
+  });
+});
+
+describe("a deployment without payouts", () => {
+  it("marks a granted reward as not payable here, from the socket's update and from the records", () => {
+    const update = (status: RewardStatus, payoutsUnavailable: boolean) =>
+      fromUpdate(
+        create(RewardUpdateSchema, { status, amountMinor: 500, currency: "SEK", reason: "tier", payoutsUnavailable }),
+      );
+    expect(update(RewardStatus.GRANTED, true)).toMatchObject({ status: RewardStatus.GRANTED, unpayable: true });
+    expect(update(RewardStatus.GRANTED, false).unpayable).toBeUndefined();
+    // Nothing to pay either way: no "payouts" sentence for a reward that is not granted.
+    expect(update(RewardStatus.NONE, true).unpayable).toBeUndefined();
+    const claimable = { status: "claimable", amountMinor: "500", currency: "SEK", reason: "tier" };
+    expect(fromRecords(claimable, false)).toMatchObject({ status: RewardStatus.GRANTED, unpayable: true });
+    expect(fromRecords(claimable).unpayable).toBeUndefined();
+    expect(fromRecords({ ...claimable, status: "none" }, false).unpayable).toBeUndefined();
+  });
+
+  it("reads the records' word that nothing is paid out on this deployment", async () => {
+    const reward = { id: "r", status: "claimable", amountMinor: "500", currency: "SEK", reason: "" };
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => Response.json({ reward, payouts: false })),
+    );
+    expect(await recordedReward(access)).toMatchObject({ status: RewardStatus.GRANTED, unpayable: true });
+    // An answer without the field (an older node) keeps the claim.
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => Response.json({ reward })),
+    );
+    expect((await recordedReward(access))?.unpayable).toBeUndefined();
   });
 });
 

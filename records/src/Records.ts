@@ -233,6 +233,7 @@ export class Records {
       publish: options.publish ?? (() => {}),
       countSession: options.countSession ?? (() => {}),
       now: this.#now,
+      payouts: this.payouts !== undefined,
     });
     this.writer = new RecordWriter({
       ...options.writer,

@@ -152,14 +152,15 @@ describe("the reward the app asks for again and again after a conversation", () 
     const before = await reward();
     expect(before.status).toBe(200);
     expect(before.headers.get("cache-control")).toBe("no-store");
-    expect(await before.json()).toEqual({ reward: null });
+    // No Stripe on this deployment: nothing can be claimed here, which the app is told.
+    expect(await before.json()).toEqual({ reward: null, payouts: false });
 
     records.write(c.ended(70));
     await records.flush();
     const after = await reward(dataCode.toLowerCase().replace(/-/g, " ")); // typed as the data view takes it
     expect(after.status).toBe(200);
     const decided = (await after.json()) as { reward: Record<string, unknown> };
-    expect(Object.keys(decided)).toEqual(["reward"]);
+    expect(Object.keys(decided).sort()).toEqual(["payouts", "reward"]);
     expect(decided.reward).toMatchObject({ amountMinor: 1000, currency: "SEK", status: "claimable" });
     expect(Object.keys(decided.reward).sort()).toEqual(["amountMinor", "currency", "id", "reason", "status"]);
 

@@ -104,6 +104,8 @@ describe("reward decisions", () => {
         amountMinor: 2000,
         currency: "SEK",
         reason: "tier",
+        // No Stripe in this setup: the reward is kept, and the customer is told it is not paid out here.
+        payoutsUnavailable: true,
       });
       const [row] =
         await records.sql`select amount_minor, status, score from rewards where session_id = ${c.sessionId}`;
@@ -115,6 +117,7 @@ describe("reward decisions", () => {
         status: RewardStatus.NONE,
         amountMinor: 0,
         reason: "below_minimum_quality",
+        payoutsUnavailable: false,
       });
     } finally {
       await records.close();

@@ -42,6 +42,7 @@ import { ReadinessCheck } from "./http/ReadinessCheck.ts";
 import { mountRecordsRoutes } from "./http/recordsRoutes.ts";
 import { mountSessionRoutes } from "./http/sessionRoutes.ts";
 import { mountStaticRoutes } from "./http/staticRoutes.ts";
+import { mountStoreRoutes } from "./http/storeRoutes.ts";
 import { type LiveBus, liveTopic } from "./live/LiveBus.ts";
 import { LocalLiveBus } from "./live/LocalLiveBus.ts";
 import { RedisLiveBus } from "./live/RedisLiveBus.ts";
@@ -121,7 +122,7 @@ export class ParleyServer {
   readonly #redis: Redis | undefined;
   #draining = false;
   /** Request rates of the edge; login (records) makes its own with createRateLimiter. */
-  readonly rateLimits: { sessionsPerClient: RateLimiter; sessionsPerStore: RateLimiter };
+  readonly rateLimits: { sessionsPerClient: RateLimiter; sessionsPerStore: RateLimiter; storeLookups: RateLimiter };
   /** What one client may hold at once (dashboards' sockets counted apart from customers'). */
   readonly clientLimits: { sockets: PerClientLimit; sessions: PerClientLimit; dashboardSockets: PerClientLimit };
   readonly wall: Wall;
@@ -284,6 +285,11 @@ export class ParleyServer {
         { name: "sessions-store", windowMs: rateLimit.windowMs, max: rateLimit.maxPerStore },
         shared,
       ),
+      // The app's look-up of its store on every page load (GET /api/stores/:code), per client.
+      storeLookups: createRateLimiter(
+        { name: "stores-client", windowMs: rateLimit.windowMs, max: rateLimit.maxPerIp },
+        shared,
+      ),
     };
     this.clientLimits = {
       sockets: new PerClientLimit(limits.socketsPerIp),
@@ -360,6 +366,7 @@ export class ParleyServer {
     await this.sessions.closeAll(EndReason.SHUTDOWN);
     this.rateLimits.sessionsPerClient.close();
     this.rateLimits.sessionsPerStore.close();
+    this.rateLimits.storeLookups.close();
     this.nodes.close();
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     // The ended sessions' records first (rewards decided and published), then
@@ -414,6 +421,11 @@ export class ParleyServer {
       placement: this.placement,
       nodeId: config.nodeId,
       logger: logger.child({ component: "sessions" }),
+    });
+    mountStoreRoutes(this.#app, edge, {
+      records: this.records,
+      perClient: this.rateLimits.storeLookups,
+      logger: logger.child({ component: "stores" }),
     });
     mountCustomerWs(
       this.#app,

@@ -2,7 +2,7 @@
 
 import { create } from "@bufbuild/protobuf";
 import { LIBRIVOX_DIR, WeriftCustomer } from "@parley/loadtest";
-import { LiveEventSchema, StreamState } from "@parley/proto/live";
+import { EndReason, LiveEventSchema, StreamState } from "@parley/proto/live";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
@@ -130,14 +130,16 @@ describe("customer app errors", () => {
     const { p, session } = await liveWithSockets();
     const mediaBefore = session.media;
     await expect.poll(() => mediaBefore?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
-    // While it joins again, "I'm done" is not offered (it would go out on the dead socket).
+    // While it joins again, "I'm done" is not offered (it would go out on the dead socket), and the
+    // status line does not say "Listening" (nothing is heard).
     await p.evaluate(() => {
-      const seen: { rejoining: boolean; finish: boolean }[] = [];
+      const seen: { rejoining: boolean; finish: boolean; status: string }[] = [];
       (window as unknown as { seen: typeof seen }).seen = seen;
       new MutationObserver(() =>
         seen.push({
           rejoining: /dropped/i.test(document.querySelector('[data-testid="notice"]')?.textContent ?? ""),
           finish: document.querySelector('[data-testid="finish"]') !== null,
+          status: document.querySelector('[data-testid="status"]')?.textContent?.trim() ?? "",
         }),
       ).observe(document.body, { subtree: true, childList: true, characterData: true });
     });
@@ -158,10 +160,14 @@ describe("customer app errors", () => {
     const dropNotice = p.getByTestId("notice").filter({ hasText: /dropped/i });
     await expect.poll(() => dropNotice.count()).toBe(0);
     const seen = await p.evaluate(
-      () => (window as unknown as { seen: { rejoining: boolean; finish: boolean }[] }).seen,
+      () => (window as unknown as { seen: { rejoining: boolean; finish: boolean; status: string }[] }).seen,
     );
     expect(seen.some((s) => s.rejoining)).toBe(true);
     expect(seen.filter((s) => s.rejoining && s.finish)).toEqual([]);
+    // What the status line said while the connection was being restored: that, and not "Listening";
+    // then "Listening" again (above) once joined.
+    expect(seen.some((s) => s.rejoining && s.status === "Reconnecting… hold on")).toBe(true);
+    expect(seen.filter((s) => s.rejoining && /Listening/.test(s.status))).toEqual([]);
   }, 60_000);
 
   it("joins again with the microphone it opened again while the connection was down", async () => {
@@ -275,6 +281,37 @@ describe("customer app errors", () => {
     await p.getByTestId("thanks").waitFor({ timeout: 30_000 });
     expect(await p.getByTestId("notice").count()).toBe(0);
     await expect.poll(() => session.ended).toBe(true);
+  }, 60_000);
+
+  it("says there is no score when the conversation ended without one, not a score of 0", async () => {
+    const p = await page({ microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav` });
+    await p.getByTestId("start").click();
+    await p.getByTestId("finish").waitFor({ timeout: 10_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    // A live score is on screen; then the conversation ends without a final one (cut short). The
+    // node publishes one end per conversation: this is it.
+    await p.getByTestId("score").waitFor({ timeout: 30_000 });
+    session.publishEvent(
+      create(LiveEventSchema, {
+        kind: {
+          case: "conversationEnded",
+          value: { sessionId: session.id, reason: EndReason.MAX_DURATION, summary: "", currency: "SEK" },
+        },
+      }),
+    );
+    await p.getByTestId("thanks").waitFor({ timeout: 30_000 });
+    expect(await p.getByTestId("final-score").count()).toBe(0);
+    const noScore = p.getByTestId("no-final-score");
+    expect(await noScore.textContent()).toBe("No score: the conversation was cut short.");
+    // Nor is the last live score shown as if it were the final one.
+    expect(await p.getByTestId("score").count()).toBe(0);
+    await expect.poll(() => session.ended).toBe(true);
+    // The same after a reload of the end screen, and in Swedish.
+    await p.reload();
+    await p.getByTestId("thanks").waitFor({ timeout: 10_000 });
+    expect(await p.getByTestId("final-score").count()).toBe(0);
+    await p.getByTestId("language").click();
+    expect(await noScore.textContent()).toBe("Inget betyg: samtalet avbröts i förtid.");
   }, 60_000);
 
   it("notices a connection left open and silent by a network switch, and joins again", async () => {

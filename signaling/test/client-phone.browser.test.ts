@@ -220,3 +220,28 @@ describe("customer app: refusals in the customer's language", () => {
     expect(await problem.textContent()).toBe("Servern går inte att nå.");
   });
 });
+
+describe("customer app for a screen reader", () => {
+  it("names the score's bars, and says what Parley does (listening, asking) and asks, but not the customer's words", async () => {
+    const p = await newPage();
+    await startTalking(p);
+    // The status line is a polite live region: "Listening", "Parley is asking…", reconnecting.
+    expect(await p.getByRole("status").filter({ hasText: "Listening" }).count()).toBe(1);
+    // The questions' live region is on the page before the first question comes, so that it is read out.
+    const questions = p.getByTestId("question-live");
+    expect(await questions.getAttribute("aria-live")).toBe("polite");
+    // The score's four bars, each by its label.
+    await p.getByTestId("score").waitFor({ timeout: 30_000 });
+    for (const name of ["Details", "Actionable", "About your visit", "Mood"])
+      expect(await p.getByRole("meter", { name, exact: true }).count(), name).toBe(1);
+    // Parley's question comes in that region.
+    await questions.getByTestId("question").waitFor({ timeout: 60_000 });
+    // The customer's own words are not read out into the open microphone.
+    const transcript = p.getByTestId("transcript");
+    expect(await transcript.getAttribute("aria-live")).toBeNull();
+    expect(await transcript.getAttribute("role")).toBeNull();
+    expect(await transcript.evaluate((t) => t.closest("[aria-live], [role=status], [role=alert], [role=log]"))).toBe(
+      null,
+    );
+  }, 120_000);
+});

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
+import { holdMicrophones } from "./pageSockets.ts";
 
 let server: ParleyServer;
 const browsers: Browser[] = [];
@@ -161,4 +162,68 @@ describe("the customer app reloaded mid-conversation", () => {
     await page.getByTestId("consent").waitFor({ timeout: 10_000 });
     expect(await page.getByTestId("problem").count()).toBe(0);
   }, 90_000);
+
+  it("lets a duplicated tab take the conversation over: the first tab says so, keeps what it showed, and can take it back", async () => {
+    const browser = await launchChromium({
+      microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
+    });
+    browsers.push(browser);
+    const context = await browser.newContext();
+    const first = await context.newPage();
+    await holdMicrophones(first);
+    await first.goto(`${server.url}/?store=demo&lang=en`);
+    await first.getByTestId("start").click();
+    await first.getByTestId("finish").waitFor({ timeout: 15_000 });
+    await first.locator('[data-final="1"]').first().waitFor({ timeout: 30_000 });
+    const session = [...server.sessions.all()].at(-1)!;
+    const sessions = server.sessions.size;
+
+    // The customer duplicates the tab: the browser copies the tab's session storage into the new one,
+    // which takes the conversation up as after a reload (the node hands it to the newer connection).
+    const kept = await first.evaluate(() => JSON.stringify(sessionStorage));
+    const second = await context.newPage();
+    await second.addInitScript((copy: string) => {
+      if (sessionStorage.getItem("test.duplicated")) return; // once, as the browser does
+      for (const [key, value] of Object.entries(JSON.parse(copy) as Record<string, string>))
+        sessionStorage.setItem(key, value);
+      sessionStorage.setItem("test.duplicated", "1");
+    }, kept);
+    await second.goto(`${server.url}/?store=demo&lang=en`);
+    await second.getByTestId("finish").waitFor({ timeout: 20_000 });
+
+    // The first tab says where the conversation went, not that the connection was lost, and keeps
+    // what it showed: the transcript, the data code. No button starts a second conversation.
+    const takenOver = first.getByTestId("taken-over");
+    await takenOver.waitFor({ timeout: 15_000 });
+    expect(await takenOver.textContent()).toBe(
+      "Your conversation continued in another tab or window. What you said here is kept.",
+    );
+    expect(await first.getByRole("status").filter({ hasText: "another tab" }).count()).toBe(1);
+    expect((await finals(first)).length).toBeGreaterThan(0);
+    expect(await first.getByTestId("data-code").textContent()).toMatch(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
+    expect(await first.getByTestId("problem").count()).toBe(0);
+    expect(await first.getByTestId("start").count()).toBe(0);
+    expect(await first.getByTestId("consent").count()).toBe(0);
+    expect(await first.getByTestId("finish").count()).toBe(0);
+    // It let go of its microphone; the conversation goes on in the other tab, the same one.
+    await expect
+      .poll(() =>
+        first.evaluate(() => (window as unknown as { tracks: MediaStreamTrack[] }).tracks.map((t) => t.readyState)),
+      )
+      .toEqual(["ended"]);
+    expect(server.sessions.size).toBe(sessions);
+    expect(session.ended).toBe(false);
+
+    // "Continue here" takes it back: the first tab listens again, the second says where it went.
+    await first.getByTestId("continue-here").click();
+    await first.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 20_000 });
+    await first.getByTestId("finish").waitFor({ timeout: 20_000 });
+    await second.getByTestId("taken-over").waitFor({ timeout: 15_000 });
+    expect(server.sessions.size).toBe(sessions);
+    expect(server.sessions.get(session.id)).toBe(session);
+    expect(session.ended).toBe(false);
+    await first.getByTestId("finish").click();
+    await first.getByTestId("thanks").waitFor({ timeout: 30_000 });
+    await expect.poll(() => session.ended).toBe(true);
+  }, 120_000);
 });

@@ -1,11 +1,14 @@
 // The reward on the end screen when the node's RewardUpdate does not reach the
 // app (a slow decision, the socket gone by then, the session ended during a
 // rejoin): the app asks the records API with the data code, and shows the
-// reward and "Get paid" once records decided it.
+// reward once records decided it. This node has no Stripe (as `pnpm start`):
+// instead of "Get paid", which would be refused for good, the app says the
+// reward is kept and not paid out here (records.browser.test.ts claims one
+// with Stripe).
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { LiveEvent } from "@parley/proto/live";
+import { type LiveEvent, RewardStatus } from "@parley/proto/live";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
@@ -26,7 +29,7 @@ afterAll(async () => {
 });
 
 describe("the reward on the end screen without the node's RewardUpdate", () => {
-  it("is read from the records, with the claim button, once they decided it", async () => {
+  it("is read from the records once they decided it, and says it is not paid out here, with no claim button", async () => {
     await payEveryConversation(server);
     const { wav, seconds } = spokenFeedback(work);
 
@@ -49,13 +52,29 @@ describe("the reward on the end screen without the node's RewardUpdate", () => {
     await page.getByTestId("thanks").waitFor({ timeout: 30_000 });
     await expect.poll(() => dropped.length, { timeout: 20_000 }).toBe(1);
 
-    // The records have it: the end screen shows it, with "Get paid", instead of "being calculated" for good.
+    // The node's own update said so too, had it arrived: granted, and not payable on this node.
+    const update = dropped[0]!.kind;
+    expect(update.case === "reward" && update.value).toMatchObject({
+      status: RewardStatus.GRANTED,
+      amountMinor: 500,
+      payoutsUnavailable: true,
+    });
+
+    // The records have it: the end screen shows it instead of "being calculated" for good.
     const reward = page.getByTestId("reward");
     await reward.waitFor({ timeout: 40_000 });
     expect(await reward.getAttribute("data-amount-minor")).toBe("500");
     expect(await reward.textContent()).toMatch(/You earned/);
-    await page.getByTestId("claim").waitFor({ timeout: 5_000 });
+    // No payouts on this node: no "Get paid" (its claim would be refused for good), but what becomes of it.
+    const kept = page.getByTestId("reward-unpayable");
+    await kept.waitFor({ timeout: 5_000 });
+    expect(await kept.textContent()).toBe(
+      "Payouts are not set up on this service, so this reward cannot be paid out here. It stays recorded with your conversation.",
+    );
+    expect(await page.getByTestId("claim").count()).toBe(0);
     expect(await page.getByTestId("reward-pending").count()).toBe(0);
     expect(await page.getByTestId("data-code").textContent()).toMatch(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
+    await page.getByTestId("language").click();
+    expect(await kept.textContent()).toMatch(/^Utbetalningar är inte inställda/);
   }, 120_000);
 });

@@ -1,6 +1,7 @@
 // The HTTP edge as an attacker meets it: headers on every response, methods,
 // CORS, the internal listener, readiness from a cached probe, rate limits by
-// client and by store, and per-client session caps. Real nodes on loopback.
+// client and by store, per-client session caps, and the public store look-up.
+// Real nodes on loopback.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import https from "node:https";
@@ -69,8 +70,10 @@ describe("security headers", () => {
       await fetch(`${server.url}/metrics`),
       await fetch(`${server.internalUrl}/metrics`),
       await fetch(`${server.url}/api/sessions`, { method: "OPTIONS" }),
+      await fetch(`${server.url}/api/stores/demo`),
+      await fetch(`${server.url}/api/stores/made-up-store`),
     ];
-    expect(responses.map((r) => r.status)).toEqual([200, 200, 201, 404, 404, 405, 426, 404, 200, 204]);
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 201, 404, 404, 405, 426, 404, 200, 204, 200, 404]);
     for (const res of responses) expectSecurityHeaders(res);
     expect(responses[0]!.headers.get("strict-transport-security")).toBeNull(); // plain HTTP
   });
@@ -111,6 +114,9 @@ describe("methods", () => {
     const del = await fetch(`${server.url}/health`, { method: "DELETE" });
     expect(del.status).toBe(405);
     expect(del.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
+    const post = await fetch(`${server.url}/api/stores/demo`, { method: "POST", body: "{}" });
+    expect(post.status).toBe(405);
+    expect(post.headers.get("allow")).toBe("GET, HEAD, OPTIONS");
     const put = await fetch(`${server.url}/index.html`, { method: "PUT", body: "x" });
     expect(put.status).toBe(405);
     expect(put.headers.get("allow")).toBe("GET, HEAD");
@@ -151,7 +157,11 @@ describe("methods", () => {
   });
 
   it("never closes a connection without a response, whatever the method and route", async () => {
-    const routes = ["/", "/index.html", "/health", "/ready", "/metrics", "/api/sessions", "/ws", "/x/y/z", "/a.b"];
+    const routes = ["/", "/index.html", "/health", "/ready", "/metrics", "/api/sessions", "/api/stores/demo"].concat([
+      "/ws",
+      "/x/y/z",
+      "/a.b",
+    ]);
     const methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
     for (const route of routes)
       for (const method of methods) {
@@ -238,6 +248,49 @@ describe("readiness and metrics", () => {
   it("makes no metric label out of a store code a client invented", async () => {
     expect((await post(server, { storeCode: "invented-store-42" })).status).toBe(404);
     expect(await (await fetch(`${server.internalUrl}/metrics`)).text()).not.toMatch(/invented-store-42/);
+  });
+});
+
+describe("GET /api/stores/:code", () => {
+  const lookUp = (s: ParleyServer, code: string, headers: Record<string, string> = {}) =>
+    fetch(`${s.url}/api/stores/${code}`, { headers });
+
+  it("tells anyone whether a store exists, with its name and language and nothing else", async () => {
+    const demo = await lookUp(server, "demo");
+    expect(demo.status).toBe(200);
+    expect(await demo.json()).toEqual({ code: "demo", name: "Demo store", language: "en-US" });
+    await addStore(server, "kafe-sol", "sv-SE");
+    const added = await lookUp(server, "kafe-sol");
+    // Not its business, reward policy, currency or id: those are the business's.
+    expect(await added.json()).toEqual({ code: "kafe-sol", name: "kafe-sol", language: "sv-SE" });
+    expect(added.headers.get("content-type")).toBe("application/json");
+  });
+
+  it("answers 404 for a code no store has, 400 for one no store can have, without echoing it", async () => {
+    const unknown = await lookUp(server, "no-such-store");
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).not.toMatch(/no-such-store/);
+    for (const code of ["x", "-demo", "d%20emo", "%E0%A4%A", encodeURIComponent("<script>"), "a".repeat(65)]) {
+      const res = await lookUp(server, code);
+      expect(res.status, code).toBe(400);
+      expect(await res.text(), code).not.toMatch(/script/);
+    }
+    // A path under it is no store look-up (and no index.html).
+    expect((await lookUp(server, "demo/extra")).status).toBe(404);
+    expect((await fetch(`${server.internalUrl}/api/stores/demo`)).status).toBe(404);
+  });
+
+  it("limits look-ups per client with 429 and Retry-After; a store code makes no metric label", async () => {
+    const s = await node({ RATE_LIMIT_MAX_REQUESTS: "2", RATE_LIMIT_WINDOW_MS: "60000" });
+    expect((await lookUp(s, "demo")).status).toBe(200);
+    expect((await lookUp(s, "invented-store-43")).status).toBe(404);
+    const refused = await lookUp(s, "demo");
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expectSecurityHeaders(refused);
+    // Its own count: creating a session is not refused for the look-ups.
+    expect((await post(s, { storeCode: "demo" })).status).toBe(201);
+    expect(await (await fetch(`${s.internalUrl}/metrics`)).text()).not.toMatch(/invented-store-43/);
   });
 });
 

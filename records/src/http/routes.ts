@@ -692,7 +692,8 @@ async function customerReward(req: RecordsRequest, ctx: RouteContext): Promise<R
   const sessionId = (req.auth as Extract<Auth, { kind: "customer" }>).sessionId;
   const [reward] = await ctx.sql<RewardRow[]>`
     select id, amount_minor, currency, status, reason from rewards where session_id = ${sessionId}`;
-  return json(200, { reward: reward ? rewardJson(reward) : null });
+  // payouts false: nothing can be claimed on this deployment (no Stripe), so the app offers no claim.
+  return json(200, { reward: reward ? rewardJson(reward) : null, payouts: ctx.payouts !== undefined });
 }
 
 async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {

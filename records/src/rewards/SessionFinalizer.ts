@@ -135,6 +135,7 @@ export class SessionFinalizer {
   readonly #publish: Publish;
   readonly #countSession: CountSession;
   readonly #now: () => number;
+  readonly #payouts: boolean;
 
   constructor(options: {
     sql: Sql;
@@ -143,7 +144,10 @@ export class SessionFinalizer {
     publish: Publish;
     countSession: CountSession;
     now: () => number;
+    /** Whether this deployment pays rewards out (false: a granted one is published as not payable here). */
+    payouts?: boolean;
   }) {
+    this.#payouts = options.payouts ?? true;
     this.#sql = options.sql;
     this.#fraud = options.fraud;
     this.#logger = options.logger;
@@ -357,7 +361,14 @@ export class SessionFinalizer {
     const event = create(LiveEventSchema, {
       kind: {
         case: "reward",
-        value: { sessionId: d.sessionId, status, amountMinor: d.amountMinor, currency: d.currency, reason: d.reason },
+        value: {
+          sessionId: d.sessionId,
+          status,
+          amountMinor: d.amountMinor,
+          currency: d.currency,
+          reason: d.reason,
+          payoutsUnavailable: status === RewardStatus.GRANTED && !this.#payouts,
+        },
       },
     });
     try {

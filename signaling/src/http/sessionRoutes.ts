@@ -27,7 +27,8 @@ import type { TemplatedApp } from "../uws.ts";
 import type { HttpEdge } from "./HttpEdge.ts";
 import { json, readBody } from "./respond.ts";
 
-const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
+/** What a store code may be (GET /api/stores/:code checks it the same way). */
+export const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
 /** The hint given while the deployment is in maintenance (an operator's work takes minutes). */
 const MAINTENANCE_RETRY_AFTER_MS = 5 * 60_000;
 /** A NUL character, JSON-escaped (a raw one is looked for with includes). */
