@@ -1,6 +1,7 @@
 export { AudioFingerprinter } from "./audio/AudioFingerprinter.ts";
 export { addressKey } from "./auth/RateLimiter.ts";
 export { issueUserToken, limitedStores, type Role, type UserClaims, verifyUserToken } from "./auth/token.ts";
+export { databaseUnavailable, isRetryableDbError } from "./db/errors.ts";
 export type { FraudOptions, FraudRule } from "./fraud/FraudDetector.ts";
 export type { CustomerDeletion } from "./http/context.ts";
 export type { Auth, Method, RecordsRequest, RecordsResponse, Route } from "./http/types.ts";

@@ -7,7 +7,7 @@ import { ErrorCode } from "@parley/proto/errors";
 import { ClientMessageSchema, type Response } from "@parley/proto/wall";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
-import { REQUEST_BURST, REQUESTS_PER_SECOND, WallCloseCode } from "../src/wall/WallClient.ts";
+import { REFUSALS_BEFORE_CLOSE, REQUEST_BURST, REQUESTS_PER_SECOND, WallCloseCode } from "../src/wall/WallClient.ts";
 import { demoBusiness, startServer } from "./harness.ts";
 
 let server: ParleyServer;
@@ -72,6 +72,42 @@ describe("a dashboard's limits", () => {
     await new Promise((r) => setTimeout(r, Math.max(...refused.map((e) => e.retryAfterMs))));
     expect((await client.request({ case: "getTiles", value: {} })).case).toBe("tiles");
     expect(client.closed).toBeUndefined();
+  }, 60_000);
+
+  it("closes a socket that opens with garbage instead of a hello, after saying why", async () => {
+    const stranger = await DashboardClient.open(server);
+    clients.push(stranger);
+    stranger.ws.send(Buffer.from([0xff, 0xff, 0xff, 0x0f]));
+    // A valid hello right after comes too late: the garbage already closed the socket.
+    stranger.ws.send(
+      toBinary(
+        ClientMessageSchema,
+        create(ClientMessageSchema, { requestId: 7, kind: { case: "hello", value: { token: token(600_000) } } }),
+      ),
+    );
+    const closed = await stranger.waitClosed(20_000);
+    expect(closed.code).toBe(WallCloseCode.UNAUTHENTICATED);
+    expect(stranger.messages.some((m) => m.kind.case === "response" && m.kind.value.result.case === "welcome")).toBe(
+      false,
+    );
+    const answer = stranger.messages.find((m) => m.kind.case === "response");
+    expect(answer?.kind.case === "response" && answer.kind.value.result).toMatchObject({
+      case: "error",
+      value: { code: ErrorCode.BAD_FRAME },
+    });
+  });
+
+  it("closes a dashboard that floods on past its refusals, having answered a bounded number of frames", async () => {
+    const flooder = await dashboard(token(600_000));
+    const before = flooder.messages.length;
+    const FRAMES = 2_000;
+    for (let i = 0; i < FRAMES && !flooder.closed; i++) flooder.ws.send(Buffer.from([0xff, 0xff, 0xff, 0x0f]));
+    const closed = await flooder.waitClosed(30_000);
+    expect(closed.code).toBe(WallCloseCode.RATE_LIMITED);
+    // The burst's frames and the run of refusals, not one answer per frame (what the rate refilled meanwhile aside).
+    const answers = flooder.messages.slice(before).filter((m) => m.kind.case === "response").length;
+    expect(answers).toBeLessThan(FRAMES / 2);
+    expect(answers).toBeGreaterThanOrEqual(REFUSALS_BEFORE_CLOSE - 1);
   }, 60_000);
 
   it("closes a dashboard whose token expires while connected, and keeps one whose token is valid", async () => {

@@ -333,7 +333,10 @@ describe("the wall bound to records", () => {
       case: "subscribe",
       value: { recentLimit: 2 },
     });
-    expect(owner.snapshot.recent.map((f) => f.sessionId)).toEqual([others[2]!.sessionId, others[1]!.sessionId]);
+    // The annex's conversation is older than the snapshot's two (which two exactly depends on when
+    // each end was written, on a busy machine): only the filter below can find it.
+    expect(owner.snapshot.recent).toHaveLength(2);
+    expect(owner.snapshot.recent.map((f) => f.sessionId)).not.toContain(annex.sessionId);
     const feedback = async (client: DashboardClient, filter: MessageInitShape<typeof FeedbackFilterSchema>) => {
       const r = await client.request({ case: "getFeedback", value: { filter, limit: 50 } });
       if (r.case !== "feedbackList") return r.case === "error" ? r.value.code : r.case;

@@ -30,6 +30,8 @@ export const WallCloseCode = {
   STALLED: 4009,
   /** No valid token: a bad or expired one (also one that expires while connected), or none within HELLO_TIMEOUT_MS. */
   UNAUTHENTICATED: 4001,
+  /** Kept sending while every request was refused for the rate (like HTTP 429; the customer socket's code too). */
+  RATE_LIMITED: 4029,
 } as const;
 
 /** A connection must say who it is within this time. */
@@ -42,6 +44,12 @@ export const HELLO_TIMEOUT_MS = 10_000;
  */
 export const REQUEST_BURST = 20;
 export const REQUESTS_PER_SECOND = 5;
+/**
+ * Frames refused for the rate in a row after which the socket is closed: a
+ * dashboard that honours its refusals' retry hints never gets near it, while
+ * a flood costs the node this many answers, not one per frame forever.
+ */
+export const REFUSALS_BEFORE_CLOSE = 4 * REQUEST_BURST;
 /** Accepted requests not answered yet: bounds the queue when each takes longer than the rate allows. */
 export const MAX_REQUESTS_IN_FLIGHT = 8;
 
@@ -77,6 +85,8 @@ export class WallClient {
   /** Requests accepted onto the queue and not answered yet. */
   inFlight = 0;
   readonly requestRate = new TokenBucket(REQUESTS_PER_SECOND, REQUEST_BURST);
+  /** Frames refused for the rate since the last one taken: a run of REFUSALS_BEFORE_CLOSE closes the socket. */
+  refusedInARow = 0;
   /** Cleanup of what the client holds (an admin's listener), run on close. */
   readonly disposers = new Set<() => void>();
 

@@ -36,9 +36,10 @@ import {
   type Subscribe,
 } from "@parley/proto/wall";
 import { ErrorSchema } from "@parley/proto/ws";
-import { isTimeZone } from "@parley/records";
+import { databaseUnavailable, isRetryableDbError, isTimeZone } from "@parley/records";
 import type { Logger } from "pino";
 import type { DashboardCaller, DashboardTokenVerifier } from "../auth/userToken.ts";
+import { clip, LogThrottle } from "../edge/LogThrottle.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { AlertEngine } from "./alerts/AlertEngine.ts";
 import type { DayWindow, HistoryFilter, HistoryScope, WallHistory } from "./history/WallHistory.ts";
@@ -48,7 +49,13 @@ import { type ModerationView, moderationChanges } from "./moderation/moderationC
 import type { WallModeration } from "./moderation/WallModeration.ts";
 import type { AdminActions } from "./monitor/AdminActions.ts";
 import { inScope, resolveScope, topicsOfScope, type WallScope, wallTopic } from "./scope.ts";
-import { MAX_REQUESTS_IN_FLIGHT, REQUESTS_PER_SECOND, type WallClient, WallCloseCode } from "./WallClient.ts";
+import {
+  MAX_REQUESTS_IN_FLIGHT,
+  REFUSALS_BEFORE_CLOSE,
+  REQUESTS_PER_SECOND,
+  type WallClient,
+  WallCloseCode,
+} from "./WallClient.ts";
 
 type Result = Response["result"];
 
@@ -137,6 +144,8 @@ function viewerDay(asked: { utcOffsetMinutes: number; timeZone: string }): DayWi
 
 export class WallRequests {
   readonly #s: WallServices;
+  /** Refusal lines of every dashboard of this node together: a flood of bad requests is no flood of logs. */
+  readonly #logs = new LogThrottle();
 
   constructor(services: WallServices) {
     this.#s = services;
@@ -144,6 +153,12 @@ export class WallRequests {
 
   onMessage(client: WallClient, data: ArrayBuffer, isBinary: boolean): void {
     if (client.closed) return;
+    // Every frame counts against the rate, a bad one too, before any work on it.
+    if (!client.requestRate.take()) {
+      this.#onTooFast(client, data, isBinary);
+      return;
+    }
+    client.refusedInARow = 0;
     let message: ClientMessage;
     try {
       if (!isBinary) throw new ParleyError(ErrorCode.BAD_FRAME, "text frames are not accepted; send binary protobuf");
@@ -159,10 +174,12 @@ export class WallRequests {
       }
     } catch (error) {
       this.#reply(client, 0, this.#error(client, error));
+      // Not signed in yet: nothing it sends can be served, and a socket that opens with garbage is not a dashboard.
+      if (!client.caller) client.close(WallCloseCode.UNAUTHENTICATED, "say hello with a valid token first");
       return;
     }
-    // Over the rate or the in-flight cap: refused at once, each by its own
-    // request id (a dashboard waits for every answer), and the socket stays.
+    // Over the in-flight cap: refused at once, by its own request id (a
+    // dashboard waits for every answer), and the socket stays.
     const refusal = this.#admit(client);
     if (refusal) {
       // Not logged one by one: a flood would become one of log lines (the metric counts them).
@@ -221,15 +238,45 @@ export class WallRequests {
     await Promise.all(checks);
   }
 
-  /** Why this request cannot be taken now (too many, too fast); undefined: take it. */
-  #admit(client: WallClient): ParleyError | undefined {
-    if (!client.requestRate.take()) {
-      wallRequestsRefused.inc({ reason: "rate" });
-      return new ParleyError(ErrorCode.RATE_LIMITED, "too many requests: slow down", {
-        retryable: true,
-        retryAfterMs: client.requestRate.msUntilNext(),
-      });
+  /**
+   * A frame beyond the rate: answered RATE_LIMITED by its request id when it
+   * has one (a dashboard waits for every answer), unlogged (the metric counts
+   * them); a run of REFUSALS_BEFORE_CLOSE closes the socket.
+   */
+  #onTooFast(client: WallClient, data: ArrayBuffer, isBinary: boolean): void {
+    wallRequestsRefused.inc({ reason: "rate" });
+    if (++client.refusedInARow >= REFUSALS_BEFORE_CLOSE) {
+      if (this.#logs.admit().ok)
+        this.#s.logger.warn(
+          { client: client.id, refused: client.refusedInARow },
+          "closing a dashboard that kept flooding",
+        );
+      client.close(WallCloseCode.RATE_LIMITED, "request rate exceeded");
+      wallClientsClosed.inc({ reason: "flooding" });
+      return;
     }
+    let requestId = 0;
+    if (isBinary && data.byteLength <= this.#s.maxMessageBytes) {
+      try {
+        requestId = fromBinary(ClientMessageSchema, new Uint8Array(data)).requestId;
+      } catch {
+        // a bad frame: answered without an id, as bad frames are
+      }
+    }
+    this.#reply(
+      client,
+      requestId,
+      errorResult(
+        new ParleyError(ErrorCode.RATE_LIMITED, "too many requests: slow down", {
+          retryable: true,
+          retryAfterMs: client.requestRate.msUntilNext(),
+        }),
+      ),
+    );
+  }
+
+  /** Why this request cannot be taken now (too many unanswered); undefined: take it. */
+  #admit(client: WallClient): ParleyError | undefined {
     if (client.inFlight >= MAX_REQUESTS_IN_FLIGHT) {
       wallRequestsRefused.inc({ reason: "in_flight" });
       return new ParleyError(
@@ -479,10 +526,26 @@ export class WallRequests {
   }
 
   #error(client: WallClient, error: unknown): Result {
-    const e = toParleyError(error);
+    // The database away (a restart, a failover) is no bug of ours: the dashboard may retry, as the REST API's 503 says.
+    const e = isRetryableDbError(error)
+      ? databaseUnavailable("the records database is not answering; try again in a moment", error)
+      : toParleyError(error);
     if (e.code === ErrorCode.INTERNAL)
       this.#s.logger.error({ err: error, client: client.id }, "dashboard request failed");
-    else this.#s.logger.info({ client: client.id, code: e.label, reason: e.message }, "dashboard request refused");
+    else {
+      // Refusals echo what a client sent: clipped, and within the node's budget of such lines.
+      const allowed = this.#logs.admit();
+      if (allowed.ok) {
+        const suppressed = allowed.suppressed > 0 ? { suppressed: allowed.suppressed } : {};
+        if (e.code === ErrorCode.UNAVAILABLE)
+          this.#s.logger.warn({ client: client.id, err: error, ...suppressed }, "dashboard request not served");
+        else
+          this.#s.logger.info(
+            { client: client.id, code: e.label, reason: clip(e.message), ...suppressed },
+            "dashboard request refused",
+          );
+      }
+    }
     return errorResult(e);
   }
 
