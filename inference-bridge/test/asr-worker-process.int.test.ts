@@ -117,11 +117,12 @@ describe("the speech worker process", () => {
         }),
       );
       expect((await failed).code).toBe(3); // INVALID_ARGUMENT
+      // The worker's JSON line, as a node log line of its own that names the session as sessionId.
       const rejected = async () =>
         lines
-          .map((l) => JSON.parse(l).msg as string)
-          .filter((m) => m.includes('"stream_rejected"'))
-          .map((m) => JSON.parse(m).session_id as string | undefined);
+          .map((l) => JSON.parse(l) as { msg: string; sessionId?: string })
+          .filter((l) => l.msg === "speech worker: stream_rejected")
+          .map((l) => l.sessionId);
       await expect.poll(rejected, { timeout: 10_000 }).toEqual(["rejected-session"]);
     } finally {
       client.close();
