@@ -4,6 +4,7 @@
 // many conversations takes the caller's resolved scope: the history never
 // decides tenancy itself, and never returns anything outside the scope.
 import type { Conversation, Feedback, Tiles, TrendRange, Trends } from "@parley/proto/wall";
+import type { FeedbackFilter } from "@parley/records";
 
 export interface HistoryScope {
   /** undefined: every business (admins). */
@@ -12,23 +13,8 @@ export interface HistoryScope {
   storeCodes: ReadonlySet<string> | undefined;
 }
 
-/**
- * The wall's filters over finished conversations (each absent: no filter);
- * the bands are of the final score (below 40, 40 to 69, 70 and above) and
- * sentiment (below -0.2, up to 0.2, above), as the dashboard's ticker has them.
- */
-export interface HistoryFilter {
-  /** Started at or after. */
-  startedSinceMs?: number;
-  score?: "low" | "mid" | "high";
-  /** One of the final score's topics. */
-  topic?: string;
-  sentiment?: "negative" | "neutral" | "positive";
-  /** Flagged by a rule of severity "fraud", or not. */
-  status?: "ended" | "flagged";
-  /** The conversation's language starts with it ("sv" for sv-SE). */
-  language?: string;
-}
+/** The wall's filters over finished conversations: records' own type, which applies them. */
+export type HistoryFilter = FeedbackFilter;
 
 /** "Today" as the viewer's clock has it. */
 export interface DayWindow {
