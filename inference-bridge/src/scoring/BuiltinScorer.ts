@@ -10,7 +10,8 @@
 //                   suggestion 1.3, each specific good action 0.6, a cause
 //                   given for a problem 0.5, a wait with its duration 0.3;
 //                   ×0.4 when nothing names a topic or a thing.
-//   sentiment     = tanh(½ Σ word weights), negation flips (×−0.6), intensifiers ×1.5.
+//   sentiment     = tanh(½ Σ word weights), negation flips (×−0.6), intensifiers ×1.5;
+//                   a state said of something ("was full") weighs −0.8 and is a problem.
 //   relevance     = 0.35 + 0.65(1 − e^(−visit words/2.5)) (0.35 with only an
 //                   opinion, 0.1 with nothing), reduced by the share of
 //                   off-topic words (×(1 − 0.7 share)) and fillers (×(1 − 0.6 ratio)).
@@ -128,6 +129,9 @@ const UNREAD = prepare(
     sentiment: new Map(),
     longWords: none,
     longAfter: none,
+    stateProblems: none,
+    stateAfter: none,
+    stateNotBefore: none,
     staff: none,
     places: none,
   },
@@ -241,13 +245,18 @@ function analyze(text: string, { lex, wordTopics }: Rubric): FeedbackFeatures {
       weight = -0.6;
       add(f.topics, "waiting_time");
     }
+    const badState =
+      lex.stateProblems.has(w) &&
+      (lex.stateAfter.has(prev) || lex.intensifiers.has(prev)) &&
+      !lex.stateNotBefore.has(next);
+    if (badState) weight = -0.8;
     if (weight !== undefined) {
       f.opinions++;
       const intensity = lex.intensifiers.has(prev) ? 1.5 : 1;
       if (negated && weight > 0) f.problems.add(`not ${w}`); // "wasn't clean"
       f.sentimentSum += (negated ? -0.6 * weight : weight) * intensity;
     }
-    if (!negated && (lex.problems.has(w) || longWait)) f.problems.add(w);
+    if (!negated && (lex.problems.has(w) || longWait || badState)) f.problems.add(w);
     if (negated && lex.expectations.has(w)) {
       f.problems.add(`not ${w}`); // "didn't work", "never came"
       f.sentimentSum -= 0.8;

@@ -245,6 +245,9 @@ export const SWEDISH: Lexicon = {
   sentiment: SENTIMENT,
   longWords: new Set(list("lång långa länge")),
   longAfter: new Set(list("tog tar tagit väntade väntat vänta köade köat dröjde stod")),
+  stateProblems: new Set(list("full fullt fulla stängd stängt stängda")),
+  stateAfter: new Set(list("var är varit blev")),
+  stateNotBefore: new Set(list("av med")),
   staff: STAFF,
   places: PLACES,
 };

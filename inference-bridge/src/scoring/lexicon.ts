@@ -292,6 +292,15 @@ export interface Lexicon {
   /** "long" as a complaint about the wait: after an intensifier or one of `longAfter`, or before a waiting word. */
   readonly longWords: ReadonlySet<string>;
   readonly longAfter: ReadonlySet<string>;
+  /**
+   * States that are a complaint only when said of something ("the parking lot
+   * was full", "totally packed"): after one of `stateAfter` or an intensifier,
+   * and not before one of `stateNotBefore` ("full of fresh bread"). Elsewhere
+   * ("a full refund") they are neither a problem nor an opinion.
+   */
+  readonly stateProblems: ReadonlySet<string>;
+  readonly stateAfter: ReadonlySet<string>;
+  readonly stateNotBefore: ReadonlySet<string>;
   readonly staff: ReadonlySet<string>;
   readonly places: ReadonlySet<string>;
 }
@@ -334,6 +343,9 @@ export const ENGLISH: Lexicon = {
   sentiment: new Map(Object.entries(SENTIMENT)),
   longWords: new Set(["long"]),
   longAfter: new Set(["took"]),
+  stateProblems: new Set(list("full packed closed")),
+  stateAfter: new Set(list("was were is are be been got wasn't weren't isn't aren't")),
+  stateNotBefore: new Set(list("of with")),
   staff: STAFF,
   places: PLACES,
 };

@@ -67,6 +67,12 @@ describe("BuiltinScorer in Swedish", () => {
     expect(sv("kaffet var inte varmt men personalen var trevlig").sentiment).toBeGreaterThan(0);
   });
 
+  it('hears "parkeringen var full" as a complaint and "fulla av" as none', () => {
+    expect(sv("parkeringen var full").sentiment).toBeLessThan(0);
+    expect(analyzeFeedback("parkeringen var full", "sv").problems.has("full")).toBe(true);
+    expect(sv("hyllorna var fulla av färskt bröd").sentiment).toBeGreaterThan(0);
+  });
+
   it("counts Swedish number words and units as specifics", () => {
     for (const text of [
       "vi väntade i tjugo minuter",

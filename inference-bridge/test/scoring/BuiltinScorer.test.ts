@@ -69,6 +69,19 @@ describe("BuiltinScorer ranking", () => {
     expect(score("the staff were not friendly").sentiment).toBeLessThan(0);
     expect(score("the card reader didn't work").actionability).toBeGreaterThan(score("the card reader").actionability);
   });
+
+  it('hears "the parking lot was full" as a complaint, and "full of" or "a full refund" as none', () => {
+    const praise = "the lighting was nice";
+    const mixed = score(`${praise}. but the parking lot was full`);
+    expect(mixed.sentiment).toBeLessThan(score(praise).sentiment / 2);
+    expect(mixed.actionability).toBeGreaterThan(score(praise).actionability);
+    expect(score("the parking lot was full").sentiment).toBeLessThan(0);
+    expect(score("the cafe was totally packed").sentiment).toBeLessThan(0);
+    expect(score("the toilet was closed").actionability).toBeGreaterThan(score("the toilet").actionability);
+    expect(score("the shelves were full of fresh bread").sentiment).toBeGreaterThan(0);
+    expect(score("they gave me a full refund").sentiment).toBe(0);
+    expect(score("the parking lot wasn't full").sentiment).toBeGreaterThanOrEqual(0);
+  });
 });
 
 describe("BuiltinScorer topics", () => {
