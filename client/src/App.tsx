@@ -770,6 +770,17 @@ export function App() {
     hangUp();
   });
 
+  /** What went wrong, in the customer's language: shown before the consent or on its own. */
+  const ProblemShown = () => (
+    <Show when={problem()}>
+      {(m) => (
+        <p class="problem" role="alert" data-testid="problem" data-kind={m().key}>
+          {shown(m())}
+        </p>
+      )}
+    </Show>
+  );
+
   return (
     <main class="app">
       <header>
@@ -794,22 +805,10 @@ export function App() {
           </p>
         </Match>
         <Match when={phase() === "unavailable"}>
-          <Show when={problem()}>
-            {(m) => (
-              <p class="problem" role="alert" data-testid="problem" data-kind={m().key}>
-                {shown(m())}
-              </p>
-            )}
-          </Show>
+          <ProblemShown />
         </Match>
         <Match when={phase() === "idle" || phase() === "error"}>
-          <Show when={problem()}>
-            {(m) => (
-              <p class="problem" role="alert" data-testid="problem" data-kind={m().key}>
-                {shown(m())}
-              </p>
-            )}
-          </Show>
+          <ProblemShown />
           <Show when={phase() === "error" && access()}>{(a) => <DataCode code={a().dataCode} />}</Show>
           <Show when={phase() === "error" && reward()}>{(r) => <RewardShown reward={r()} access={access()} />}</Show>
           <section class="consent" data-testid="consent">
