@@ -3,9 +3,10 @@
 // anything is stored: not admitted to talk for half a minute to a worker that
 // refuses every stream. The node's only worker is the real embedded
 // pocketsphinx one, which recognises en-US alone.
+import { ErrorCode } from "@parley/proto/ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
-import { addStore, startServer } from "./harness.ts";
+import { addStore, createSession, startServer, TestSocket } from "./harness.ts";
 
 let server: ParleyServer;
 beforeAll(async () => {
@@ -53,5 +54,37 @@ describe("session creation by the store's language", () => {
     expect(server.sessions.get(sessionId)).toBeDefined();
     await expect.poll(() => storedSessions("demo")).toBeGreaterThan(0);
     expect(await storedSessions("sodermalm")).toBe(0);
+  });
+
+  it("refuses the microphone for good, holding nothing, when a session's language is not recognised here", async () => {
+    // Session creation refuses such a store; a session placed here by another node, or resumed
+    // after a restart onto workers that speak other languages, reaches the produce. Its store is
+    // set to Swedish in memory to stand for it.
+    const { sessionId, token } = await createSession(server);
+    const socket = await TestSocket.open(server);
+    try {
+      expect((await socket.request({ case: "join", value: { token } })).case).toBe("joined");
+      const session = server.sessions.get(sessionId)!;
+      session.store.language = "sv-SE";
+      const refused = await socket.request({
+        case: "produce",
+        value: {
+          transportId: "any",
+          kind: "audio",
+          rtpParameters: {
+            mid: "0",
+            codecs: [{ mimeType: "audio/opus", payloadType: 111, clockRate: 48_000, channels: 2 }],
+            encodings: [{ ssrc: 1234 }],
+            rtcp: { cname: "sv" },
+          },
+        },
+      });
+      if (refused.case !== "error") throw new Error(`got ${refused.case}`);
+      expect(refused.value).toMatchObject({ code: ErrorCode.UNAVAILABLE, retryable: false });
+      expect(refused.value.message).toMatch(/sv-SE/);
+      expect(server.asrPool.workers[0]!.reserved).toBe(0);
+    } finally {
+      socket.close();
+    }
   });
 });
