@@ -4,7 +4,14 @@
 // The node does not crash, keeps creating sessions (records caches known
 // stores and queues the rows), and once Postgres is back every final segment
 // of the conversation, its end and its reward decision are in the database.
-import { createSession, librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
+import {
+  createSession,
+  DashboardClient,
+  librivoxRecordings,
+  opusPacketsFromFile,
+  WeriftCustomer,
+} from "@parley/loadtest";
+import { ErrorCode } from "@parley/proto/errors";
 import { PostgresCluster } from "@parley/records/testing";
 import pino from "pino";
 import postgres from "postgres";
@@ -37,6 +44,16 @@ const silence = (frames: number, packets: Buffer[]) => Array.from({ length: fram
 const counter = async (name: string) =>
   (await register.getSingleMetric(name)?.get())?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
 
+async function ownerToken(): Promise<string> {
+  const res = await fetch(`${node.url}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(node.records.demo!.owner),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { token: string }).token;
+}
+
 /** Rows as Postgres has them, through a connection of the test's own. */
 async function query<T extends object>(text: string, ...params: string[]): Promise<T[]> {
   const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
@@ -67,6 +84,9 @@ describe("Postgres restarted mid-conversation", () => {
     await expect.poll(() => finals.size, { timeout: 10_000 }).toBeGreaterThan(0);
     const finalsBefore = finals.size;
     const retriesBefore = await counter("records_write_retries_total");
+    // The business's dashboard is signed in before the outage (signing in needs the database).
+    const { client: wall } = await DashboardClient.subscribed(node, await ownerToken());
+    closers.push(() => wall.close());
 
     await pg.stop();
     // Speech while Postgres is down: its finals can only wait in records' queue.
@@ -82,6 +102,11 @@ describe("Postgres restarted mid-conversation", () => {
     });
     expect(unknown.status).toBe(503);
     expect(logged.map((l) => l.msg)).toContain("session refused: store lookup failed");
+    // The wall's requests that need the database are refused as unavailable, to be retried; the socket stays.
+    const history = await wall.request({ case: "getTiles", value: {} }, 20_000);
+    if (history.case !== "error") throw new Error(`got ${history.case} with Postgres down`);
+    expect(history.value).toMatchObject({ code: ErrorCode.UNAVAILABLE, retryable: true });
+    expect(wall.closed).toBeUndefined();
     // The conversation ends normally for the customer.
     expect((await customer.socket.request({ case: "endSession", value: {} })).case).toBe("sessionEnded");
     await expect.poll(() => counter("records_write_retries_total"), { timeout: 10_000 }).toBeGreaterThan(retriesBefore);
@@ -117,6 +142,7 @@ describe("Postgres restarted mid-conversation", () => {
     const [row] = await query<{ status: string }>("select status from sessions where id = $1", after);
     expect(row?.status).toBe("ended");
     expect((await fetch(`${node.internalUrl}/ready`)).status).toBe(200);
+    expect((await wall.request({ case: "getTiles", value: {} })).case).toBe("tiles");
     console.log(
       `Postgres restart: ${finals.size} finals (${finals.size - finalsBefore} while it was down) all stored; ` +
         `${(await counter("records_write_retries_total")) - retriesBefore} batch retries`,
