@@ -62,8 +62,8 @@ try {
     select s.id, 10 + g, 20 + 10 * g, 0.5, 0.5, 0.1, 0.9, array['service'], 'say more', 'builtin', g, s.ended_at - (6 - g) * interval '10 seconds'
     from sessions s cross join generate_series(1, 5) g where s.node_id = 'bench'`;
   await sql`
-    insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, score, status, reason, created_at)
-    select gen_random_uuid(), s.id, s.business_id, s.store_id, case when f.score >= 40 then 1000 else 0 end, 'SEK', f.score,
+    insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, status, reason, created_at)
+    select gen_random_uuid(), s.id, s.business_id, s.store_id, case when f.score >= 40 then 1000 else 0 end, 'SEK',
            case when f.score < 40 then 'none' when abs(hashtext(s.id::text)) % 3 = 0 then 'paid' else 'claimable' end,
            case when f.score >= 40 then 'tier' else 'below_minimum_quality' end, s.ended_at
     from sessions s join final_scores f on f.session_id = s.id where s.node_id = 'bench'`;

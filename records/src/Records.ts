@@ -278,6 +278,7 @@ export class Records {
       payouts: this.payouts,
       now: this.#now,
       verifyDataCode: (sessionId, code) => this.#verifyDataCode(sessionId, code),
+      findByDataCode: (code) => this.#findByDataCode(code),
       dataRetentionDays: retention.dataRetentionDays,
       voiceRetentionHours: retention.voiceRetentionHours,
       sessionLiveLimitMs: options.sessionLiveLimitMs ?? DEFAULT_SESSION_LIVE_LIMIT_MS,
@@ -330,7 +331,7 @@ export class Records {
       ipHash: input.ip ? this.#hash(`ip:${addressKey(input.ip)}`) : null,
       receiptRef: receipt,
       receiptHash: receipt ? this.#hash(`receipt:${receipt}`) : null,
-      dataCodeHash: this.#hash(`code:${dataCode}`),
+      dataCodeHash: this.#dataCodeHash(dataCode),
       nodeId: this.#options.nodeId,
     });
     return {
@@ -581,12 +582,26 @@ export class Records {
     return createHmac("sha256", this.#secret).update(value).digest("base64url");
   }
 
+  /**
+   * The keyed hash a data code is kept as. Typed back, case, spaces and dashes do not matter, nor
+   * Crockford's look-alikes (O for 0, I or L for 1: the alphabet has none of them).
+   */
+  #dataCodeHash(code: string): string {
+    const typed = code.toUpperCase().replace(/[^0-9A-Z]/g, "");
+    return this.#hash(`code:${typed.replace(/O/g, "0").replace(/[IL]/g, "1")}`);
+  }
+
   async #verifyDataCode(sessionId: string, code: string): Promise<boolean> {
-    const normalized = code.toUpperCase().replace(/[^0-9A-Z]/g, "");
     const [row] = await this.sql<{ data_code_hash: string | null }[]>`
       select data_code_hash from sessions where id = ${sessionId}`;
-    const expected = Buffer.from(this.#hash(`code:${normalized}`));
+    const expected = Buffer.from(this.#dataCodeHash(code));
     const stored = Buffer.from(row?.data_code_hash ?? "");
     return stored.length === expected.length && timingSafeEqual(stored, expected);
+  }
+
+  async #findByDataCode(code: string): Promise<string | undefined> {
+    const [row] = await this.sql<{ id: string }[]>`
+      select id from sessions where data_code_hash = ${this.#dataCodeHash(code)}`;
+    return row?.id;
   }
 }

@@ -352,8 +352,8 @@ describe("paging the sessions, rewards and audit lists", () => {
     sessionIds.push(...sorted.map((r) => r.id));
     expect(rows).toHaveLength(times.length);
     await records.sql`
-      insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, score, status, reason, created_at)
-      select gen_random_uuid(), s.id, s.business_id, s.store_id, 500, 'SEK', 70, 'claimable', 'score', s.created_at
+      insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, status, reason, created_at)
+      select gen_random_uuid(), s.id, s.business_id, s.store_id, 500, 'SEK', 'claimable', 'score', s.created_at
       from sessions s where s.business_id = ${c.business}`;
     const rewards = await records.sql<{ id: string }[]>`
       select id from rewards where business_id = ${c.business} order by created_at desc, id desc`;

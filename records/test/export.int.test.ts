@@ -92,8 +92,8 @@ describe("feedback.csv", () => {
     await records.sql`insert into transcript_segments (session_id, segment_id, seq, text, words, start_ms, end_ms, speech_final) values
       (${full}, 2, 2, ${"line\nbreak"}, '[]', 5000, 9000, true),
       (${full}, 1, 1, '+46 is my number, call me', '[]', 0, 4000, true)`;
-    await records.sql`insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, score, status, reason, created_at)
-                      values (gen_random_uuid(), ${full}, ${b.id}, ${b.storeId}, 2000, 'SEK', 81, 'claimable', 'tier', now())`;
+    await records.sql`insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, status, reason, created_at)
+                      values (gen_random_uuid(), ${full}, ${b.id}, ${b.storeId}, 2000, 'SEK', 'claimable', 'tier', now())`;
     await records.sql`insert into fraud_flags (session_id, rule, severity, detail) values
       (${full}, 'velocity', 'quality', '{}'), (${full}, 'device', 'fraud', '{}')`;
 

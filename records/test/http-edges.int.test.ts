@@ -200,8 +200,9 @@ describe("the reward the app asks for again and again after a conversation", () 
     }
     expect(await accesses()).toBe(audited);
 
-    // Deleted by its customer: the reward row is kept (bookkeeping), the data code went with the data.
-    const del = await fetch(`${http.url}/api/customer/sessions/${mine.c.sessionId}`, {
+    // Deleted by its customer (forfeiting the reward): the reward row is kept (bookkeeping), the
+    // data code went with the data.
+    const del = await fetch(`${http.url}/api/customer/sessions/${mine.c.sessionId}?forfeitReward=true`, {
       method: "DELETE",
       headers: { "x-parley-data-code": mine.dataCode },
     });

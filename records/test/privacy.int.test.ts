@@ -378,7 +378,7 @@ describe("customer data access and deletion", () => {
       // The writer keeps the id as the envelope spelled it; a UUID may come in upper case.
       await deadLetter(records, mine.sessionId.toUpperCase(), new Date());
       await deadLetter(records, other.sessionId, new Date());
-      const del = await fetch(`${http.url}/api/customer/sessions/${mine.sessionId}`, {
+      const del = await fetch(`${http.url}/api/customer/sessions/${mine.sessionId}?forfeitReward=true`, {
         method: "DELETE",
         headers: { "x-parley-data-code": mine.dataCode },
       });
@@ -417,11 +417,26 @@ describe("customer data access and deletion", () => {
       expect(data.reward.amountMinor).toBe(1000);
       expect(data.retention).toEqual({ transcriptAndScoresDays: 730, voiceDataHours: 24, rawAudioKept: false });
 
-      const del = await fetch(`${http.url}/api/customer/sessions/${mine.sessionId}`, {
-        method: "DELETE",
-        headers: { "x-parley-data-code": mine.dataCode },
+      // Its reward is not claimed yet, and the data code is the only key to a claim: the customer
+      // is told what a deletion would cost, and nothing is deleted until they say so.
+      const del = (query = "") =>
+        fetch(`${http.url}/api/customer/sessions/${mine.sessionId}${query}`, {
+          method: "DELETE",
+          headers: { "x-parley-data-code": mine.dataCode },
+        });
+      const refused = await del();
+      expect(refused.status).toBe(409);
+      expect(await refused.json()).toMatchObject({
+        reason: "reward_unclaimed",
+        reward: { amountMinor: 1000, status: "claimable" },
       });
-      expect(del.status).toBe(200);
+      expect(await count(records, "transcript_segments", mine.sessionId)).toBe(3);
+      expect(told).toEqual([]);
+      const deleted = await del("?forfeitReward=true");
+      expect(deleted.status).toBe(200);
+      expect(((await deleted.json()) as { rewardForfeited: boolean }).rewardForfeited).toBe(true);
+      const [reward] = await records.sql`select status from rewards where session_id = ${mine.sessionId}`;
+      expect(reward!.status).toBe("forfeited");
       // The node is told, to take it off public screens.
       const [business] = await records.sql`select business_id from sessions where id = ${mine.sessionId}`;
       expect(told).toEqual([{ sessionId: mine.sessionId, businessId: business!.business_id, storeCode: "demo" }]);
@@ -431,6 +446,44 @@ describe("customer data access and deletion", () => {
       expect((await get(mine.sessionId, mine.dataCode)).status).toBe(401); // the code went with the data
       const [s] = await records.sql`select deleted_by_customer_at from sessions where id = ${mine.sessionId}`;
       expect(s!.deleted_by_customer_at).toBeInstanceOf(Date);
+    } finally {
+      await http.close();
+      await records.close();
+    }
+  });
+
+  it("gives a forfeited reward back to the business's daily budget", async () => {
+    const records = await openRecords(await pg.createDatabase());
+    const http = await serveRoutes(records.routes);
+    try {
+      await records.sql`update businesses set daily_budget_minor = 1000`; // one reward a day
+      // Conversations with nothing in common (the same audio, as visit() plays, is flagged as a replay).
+      const talk = async () => {
+        const c = new Conversation();
+        const { dataCode } = await records.beginSession({
+          sessionId: c.sessionId,
+          storeCode: "demo",
+          consent: { given: true, version: "v1" },
+          deviceId: randomUUID(),
+        });
+        records.write(c.started());
+        for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
+        records.write(c.ended(70));
+        await records.flush();
+        return { sessionId: c.sessionId, dataCode };
+      };
+      const first = await talk();
+      const status = async (sessionId: string) =>
+        (await records.sql`select status, reason from rewards where session_id = ${sessionId}`)[0];
+      expect(await status(first.sessionId)).toMatchObject({ status: "claimable" });
+      expect(await status((await talk()).sessionId)).toMatchObject({ reason: "budget_exhausted" });
+      const del = await fetch(`${http.url}/api/customer/sessions/${first.sessionId}?forfeitReward=true`, {
+        method: "DELETE",
+        headers: { "x-parley-data-code": first.dataCode },
+      });
+      expect(del.status).toBe(200);
+      expect(await status(first.sessionId)).toMatchObject({ status: "forfeited" });
+      expect(await status((await talk()).sessionId)).toMatchObject({ status: "claimable" });
     } finally {
       await http.close();
       await records.close();
@@ -464,7 +517,7 @@ describe("customer data access and deletion", () => {
     try {
       const first = await purchase();
       expect(first.status).toBe("claimable");
-      const del = await fetch(`${http.url}/api/customer/sessions/${first.sessionId}`, {
+      const del = await fetch(`${http.url}/api/customer/sessions/${first.sessionId}?forfeitReward=true`, {
         method: "DELETE",
         headers: { "x-parley-data-code": first.dataCode },
       });

@@ -16,7 +16,17 @@ import { Conversation, openRecords, SECRET, silentLogger, startCluster, uniqueFe
 let pg: PostgresCluster;
 let records: Records;
 let http: { url: string; close(): Promise<void> };
-const ids = { a: "", b: "", sessionA: "", sessionA2: "", sessionB: "", codeA: "", matrixStaffA: "", matrixStaffB: "" };
+const ids = {
+  a: "",
+  b: "",
+  sessionA: "",
+  sessionA2: "",
+  sessionB: "",
+  codeA: "",
+  codeB: "",
+  matrixStaffA: "",
+  matrixStaffB: "",
+};
 const tokens: Record<string, string> = {};
 let storeSeq = 0;
 let staffSeq = 0;
@@ -66,6 +76,7 @@ beforeAll(async () => {
       deviceId: randomUUID(),
     });
     if (key === "sessionA") ids.codeA = begun.dataCode;
+    if (key === "sessionB") ids.codeB = begun.dataCode;
     records.write(c.started());
     for (const [i, line] of uniqueFeedback(key.length * 77).entries()) records.write(c.segment(i + 1, line));
     records.write(c.ended(66));
@@ -187,6 +198,7 @@ const MATRIX: Record<string, Case> = {
 const SPECIAL = [
   "POST /api/auth/login",
   "GET /api/businesses",
+  "POST /api/customer/lookup",
   "GET /api/customer/sessions/:sessionId",
   "DELETE /api/customer/sessions/:sessionId",
   "GET /api/customer/sessions/:sessionId/reward",
@@ -303,6 +315,32 @@ describe("tenancy matrix", () => {
       (await fetch(`${http.url}/api/feedback/${ids.sessionA}`, { headers: { authorization: `Bearer ${ids.codeA}` } }))
         .status,
     ).toBe(401);
+  });
+
+  it("finds a customer's one session by the data code alone, typed loosely, and no other", async () => {
+    const lookup = (dataCode: unknown) =>
+      fetch(`${http.url}/api/customer/lookup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ dataCode }),
+      });
+    const found = await lookup(ids.codeA);
+    expect(found.status).toBe(200);
+    expect(await found.json()).toEqual({ sessionId: ids.sessionA });
+    // As a customer copies it from the screen: lower case, in groups of four, O for 0 and L for 1.
+    const typed = ids.codeA
+      .toLowerCase()
+      .match(/.{1,4}/g)!
+      .join("-")
+      .replace(/0/g, "o")
+      .replace(/1/g, "l");
+    expect(await (await lookup(typed)).json()).toEqual({ sessionId: ids.sessionA });
+    const other = await lookup(ids.codeB);
+    expect(await other.json()).toEqual({ sessionId: ids.sessionB });
+    expect((await lookup("ZZZZ-ZZZZ-ZZZZ")).status).toBe(404);
+    expect((await lookup("")).status).toBe(400);
+    expect((await lookup(42)).status).toBe(400);
+    expect((await lookup("X".repeat(65))).status).toBe(400);
   });
 });
 
@@ -431,6 +469,7 @@ describe("login", () => {
       payouts: undefined,
       now: Date.now,
       verifyDataCode: async () => false,
+      findByDataCode: async () => undefined,
       dataRetentionDays: 730,
       voiceRetentionHours: 24,
       sessionLiveLimitMs: 60_000,

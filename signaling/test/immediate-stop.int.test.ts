@@ -75,10 +75,8 @@ describe("a node that stops at once", () => {
     cleanups.push(() => sql.end());
     const [final] = await sql<{ score: number }[]>`select score from final_scores where session_id = ${sessionId}`;
     expect(final?.score).toBe(ended.finalScore!.score);
-    const [reward] = await sql<{ score: number; reason: string }[]>`
-      select score, reason from rewards where session_id = ${sessionId}`;
+    const [reward] = await sql<{ reason: string }[]>`select reason from rewards where session_id = ${sessionId}`;
     expect(reward).toBeDefined();
     expect(reward!.reason).not.toBe("no_score");
-    expect(reward!.score).toBe(ended.finalScore!.score);
   }, 180_000);
 });

@@ -193,7 +193,7 @@ describe("the wall's history in a real browser", () => {
     c.end({ score: 8, relevance: 0.9, topics: ["cleanliness"] });
     await server.records.flush();
 
-    const deleted = await fetch(`${server.url}/api/customer/sessions/${c.sessionId}`, {
+    const deleted = await fetch(`${server.url}/api/customer/sessions/${c.sessionId}?forfeitReward=true`, {
       method: "DELETE",
       headers: { "x-parley-data-code": c.dataCode },
     });

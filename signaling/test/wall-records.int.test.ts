@@ -182,7 +182,7 @@ describe("the wall bound to records", () => {
     });
     expect(screen.snapshot.publicFeedback.map((p) => p.sessionId)).toContain(shown.sessionId);
 
-    const deleted = await fetch(`${server.url}/api/customer/sessions/${shown.sessionId}`, {
+    const deleted = await fetch(`${server.url}/api/customer/sessions/${shown.sessionId}?forfeitReward=true`, {
       method: "DELETE",
       headers: { "x-parley-data-code": shown.dataCode },
     });

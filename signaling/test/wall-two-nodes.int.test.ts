@@ -169,7 +169,7 @@ describe("the wall's alerts and moderation across nodes", () => {
     await expect.poll(() => nodeB.wall.hub.live.get(c.sessionId)?.ended, { timeout: 15_000 }).toBe(true);
     expect((await wallB.request(open)).case).toBe("conversation");
 
-    const deleted = await fetch(`${nodeA.url}/api/customer/sessions/${c.sessionId}`, {
+    const deleted = await fetch(`${nodeA.url}/api/customer/sessions/${c.sessionId}?forfeitReward=true`, {
       method: "DELETE",
       headers: { "x-parley-data-code": c.dataCode },
     });

@@ -205,7 +205,7 @@ describe("the wall and the monitor in a real browser", () => {
     await card.getByTestId("open").click();
     await wall.getByTestId("drill").getByText("the changing rooms were a mess").first().waitFor({ timeout: 15_000 });
 
-    const deleted = await fetch(`${server.url}/api/customer/sessions/${c.sessionId}`, {
+    const deleted = await fetch(`${server.url}/api/customer/sessions/${c.sessionId}?forfeitReward=true`, {
       method: "DELETE",
       headers: { "x-parley-data-code": dataCode },
     });

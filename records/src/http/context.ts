@@ -24,6 +24,8 @@ export interface RouteContext {
   now: () => number;
   /** Checks a customer's data code against the session's stored hash. */
   verifyDataCode(sessionId: string, code: string): Promise<boolean>;
+  /** The session a data code belongs to; undefined for none (deleted, past retention, never issued). */
+  findByDataCode(code: string): Promise<string | undefined>;
   dataRetentionDays: number;
   voiceRetentionHours: number;
   /** How long after its creation a session that has not ended may still be going (joined late, then at most its length). */

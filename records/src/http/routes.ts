@@ -94,6 +94,7 @@ export function createRoutes(ctx: RouteContext): Route[] {
     route("PUT", "/api/stores/:storeCode/reward-policy", "owner", setPolicy),
     route("GET", "/api/stores/:storeCode/sessions", "user", listSessions),
     route("GET", "/api/feedback/:sessionId", "user", getFeedback),
+    route("POST", "/api/customer/lookup", "public", customerLookup),
     route("GET", "/api/customer/sessions/:sessionId", "customer", customerData),
     route("DELETE", "/api/customer/sessions/:sessionId", "customer", customerDelete),
     route("GET", "/api/customer/sessions/:sessionId/reward", "customer", customerReward),
@@ -664,6 +665,29 @@ export async function sessionData(sql: Sql, sessionId: string): Promise<SessionD
   };
 }
 
+/**
+ * The session of a data code, for a customer who kept the code alone (the end screen shows no session
+ * id): `{dataCode}` → `{sessionId}`, then the routes below with the same code. Guesses are limited per
+ * address as for those routes; a guess hits any of all sessions' codes, but at 60 bits and these
+ * rates that stays out of reach. An unknown, deleted or expired code: 404, the same answer.
+ */
+/** A data code is 12 characters; typed with spaces and dashes, a little more. Longer is not one. */
+const MAX_DATA_CODE_LENGTH = 64;
+
+async function customerLookup(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
+  const b = body(req);
+  const code = typeof b.dataCode === "string" ? b.dataCode : "";
+  if (!code.trim()) return json(400, { error: "dataCode is required" });
+  if (code.length > MAX_DATA_CODE_LENGTH) return json(400, { error: "that is not a data code" });
+  const address = addressKey(req.ip);
+  const wait = ctx.codeAddressLimiter.retryAfterMs(address);
+  if (wait > 0) return tooMany(wait);
+  const settle = ctx.codeAddressLimiter.begin(address);
+  const sessionId = await unlessUnknown([settle], () => ctx.findByDataCode(code));
+  settle(sessionId !== undefined);
+  return sessionId ? json(200, { sessionId }) : json(404, { error: "no conversation has this data code" });
+}
+
 async function customerData(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const sessionId = (req.auth as Extract<Auth, { kind: "customer" }>).sessionId;
   const data = await sessionData(ctx.sql, sessionId);
@@ -699,9 +723,13 @@ async function customerReward(req: RecordsRequest, ctx: RouteContext): Promise<R
 async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const sessionId = (req.auth as Extract<Auth, { kind: "customer" }>).sessionId;
   const now = new Date(ctx.now());
+  // The data code is the only key to a claim and goes with the data: an unclaimed reward is
+  // forfeited, which the customer must have been told (409 until they say so).
+  const forfeit = req.query.get("forfeitReward") === "true";
   type Outcome =
     | { kind: "live"; retryMs: number }
-    | { kind: "deleted"; businessId: string; storeCode: string; counts: RetentionCounts };
+    | { kind: "unclaimed"; reward: CustomerReward }
+    | { kind: "deleted"; businessId: string; storeCode: string; counts: RetentionCounts; forfeited: boolean };
   const result = await ctx.sql.begin(async (tx): Promise<Outcome | undefined> => {
     const [s] = await tx<
       { business_id: string; store_code: string; status: string; created_at: Date }[]
@@ -713,9 +741,15 @@ async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<R
     // never ended (its node died) is deletable once it can no longer be going.
     const liveUntil = s.created_at.getTime() + ctx.sessionLiveLimitMs;
     if (s.status === "open" && liveUntil > now.getTime()) return { kind: "live", retryMs: liveUntil - now.getTime() };
+    const [unclaimed] = await tx<RewardRow[]>`
+      select id, amount_minor, currency, status, reason from rewards
+      where session_id = ${sessionId} and status in ('claimable', 'onboarding') for update`;
+    if (unclaimed && !forfeit) return { kind: "unclaimed", reward: rewardJson(unclaimed) };
+    if (unclaimed)
+      await tx`update rewards set status = 'forfeited', updated_at = ${now} where id = ${unclaimed.id as string}`;
     const counts = await redactSessions(tx, [sessionId], now, { keepFraudEvidence: true });
     await tx`update sessions set deleted_by_customer_at = ${now} where id = ${sessionId}`;
-    return { kind: "deleted", businessId: s.business_id, storeCode: s.store_code, counts };
+    return { kind: "deleted", businessId: s.business_id, storeCode: s.store_code, counts, forfeited: !!unclaimed };
   });
   if (!result) return notFound();
   if (result.kind === "live")
@@ -724,11 +758,23 @@ async function customerDelete(req: RecordsRequest, ctx: RouteContext): Promise<R
       { error: "the conversation is still going: end it first, then delete its data" },
       { "retry-after": String(Math.ceil(result.retryMs / 1000)) },
     );
-  ctx.logger.info({ sessionId, deleted: result.counts }, "customer deleted their data");
-  await audit(ctx, req, "customer.delete", `session:${sessionId}`, result.businessId, result.counts);
+  if (result.kind === "unclaimed")
+    return json(409, {
+      error: "this conversation's reward is not claimed yet: deleting the data forfeits it (?forfeitReward=true)",
+      reason: "reward_unclaimed",
+      reward: result.reward,
+    });
+  ctx.logger.info(
+    { sessionId, deleted: result.counts, rewardForfeited: result.forfeited },
+    "customer deleted their data",
+  );
+  await audit(ctx, req, "customer.delete", `session:${sessionId}`, result.businessId, {
+    ...result.counts,
+    ...(result.forfeited ? { reward_forfeited: 1 } : {}),
+  });
   ctx.onCustomerDeleted?.({ sessionId, businessId: result.businessId, storeCode: result.storeCode });
   // The data code went with the rest: this session can no longer be opened with it.
-  return json(200, { deleted: result.counts });
+  return json(200, { deleted: result.counts, rewardForfeited: result.forfeited });
 }
 
 async function claimReward(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {

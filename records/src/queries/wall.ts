@@ -17,7 +17,7 @@ const NEGATIVE_SENTIMENT = -0.2;
 /** Reward states in which money went to the customer's Stripe account. */
 const PAID_STATES = ["transferred", "payout_pending", "paid", "payout_failed"];
 /** Reward states that pay nothing (now or later). */
-const UNPAID_STATES = ["none", "withheld", "reversed"];
+const UNPAID_STATES = ["none", "withheld", "reversed", "forfeited"];
 
 export interface WallQueryScope {
   /** undefined: every business (admins). */

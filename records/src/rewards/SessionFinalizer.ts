@@ -77,7 +77,7 @@ async function budgetToday(
   const [business] = await tx<{ daily_budget_minor: number; spent: number }[]>`
     select b.daily_budget_minor,
            (select coalesce(sum(r.amount_minor), 0) from rewards r
-            where r.business_id = b.id
+            where r.business_id = b.id and r.status <> 'forfeited'
               and r.created_at >= (date_trunc('day', ${now}::timestamptz at time zone b.time_zone) at time zone b.time_zone)
            )::bigint as spent
     from businesses b where b.id = ${businessId}`;
@@ -292,9 +292,9 @@ export class SessionFinalizer {
     const status: RewardDecision["status"] =
       flags.length > 0 ? "withheld" : policyDecision.amountMinor > 0 ? "claimable" : "none";
     const [row] = await tx<{ id: string }[]>`
-      insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, score, status, reason, created_at, updated_at)
+      insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, status, reason, created_at, updated_at)
       values (gen_random_uuid(), ${session.id}, ${session.business_id}, ${session.store_id}, ${policyDecision.amountMinor},
-              ${session.currency}, ${session.score ?? 0}, ${status}, ${policyDecision.reason}, ${now}, ${now})
+              ${session.currency}, ${status}, ${policyDecision.reason}, ${now}, ${now})
       on conflict (session_id) do nothing
       returning id`;
     if (!row) return { kind: "taken" };
