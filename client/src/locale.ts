@@ -11,6 +11,9 @@ function showLanguage(lang: Language): void {
 }
 showLanguage(language());
 
+/** The app's language now (a signal: what reads it follows a switch). */
+export const currentLanguage = language;
+
 export const t = (key: MessageKey, params?: Record<string, string | number>) => translate(language(), key, params);
 
 export const formatReward = (minor: number, currency: string) =>

@@ -4,7 +4,8 @@
 // reward once records decided it. This node has no Stripe (as `pnpm start`):
 // instead of "Get paid", which would be refused for good, the app says the
 // reward is kept and not paid out here (records.browser.test.ts claims one
-// with Stripe).
+// with Stripe). From the end screen the customer opens "Your data", and
+// deletes it, giving up the unclaimed reward only once told so.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -76,5 +77,31 @@ describe("the reward on the end screen without the node's RewardUpdate", () => {
     expect(await page.getByTestId("data-code").textContent()).toMatch(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/);
     await page.getByTestId("language").click();
     expect(await kept.textContent()).toMatch(/^Utbetalningar är inte inställda/);
-  }, 120_000);
+
+    // "See or delete your data": a page of its own (in the language chosen), opened with the code.
+    const [mine] = await Promise.all([page.context().waitForEvent("page"), page.getByTestId("data-link").click()]);
+    await mine.getByTestId("data-kept").waitFor({ timeout: 15_000 });
+    expect(new URL(mine.url()).hash).toBe(""); // the code is out of the address at once
+    const stored = await server.records.sql<{ text: string }[]>`
+      select text from transcript_segments where session_id = ${session.id} order by start_ms, segment_id`;
+    expect(stored.length).toBeGreaterThan(0);
+    expect(await mine.getByTestId("data-transcript").locator("li").allTextContents()).toEqual(
+      stored.map((r) => r.text),
+    );
+    expect(await mine.getByTestId("data-reward").textContent()).toMatch(/inte hämtad/);
+    // Deleting asks first, then says that the unclaimed reward would be given up, and only then deletes.
+    await mine.getByTestId("data-delete").click();
+    expect(await mine.getByTestId("data-confirm").getAttribute("data-reward")).toBe("none");
+    await mine.getByTestId("data-delete-confirm").click();
+    await mine.locator('[data-testid="data-confirm"][data-reward="unclaimed"]').waitFor({ timeout: 15_000 });
+    expect(await mine.getByTestId("data-confirm").textContent()).toMatch(/5,00/);
+    const segments = async () =>
+      (await server.records.sql`select 1 from transcript_segments where session_id = ${session.id}`).length;
+    expect(await segments()).toBeGreaterThan(0);
+    await mine.getByTestId("data-delete-confirm").click();
+    await mine.getByTestId("data-deleted").waitFor({ timeout: 15_000 });
+    expect(await segments()).toBe(0);
+    const [forfeited] = await server.records.sql`select status from rewards where session_id = ${session.id}`;
+    expect(forfeited!.status).toBe("forfeited");
+  }, 150_000);
 });
