@@ -14,7 +14,7 @@ import { ClaimReward, RewardState } from "./ClaimReward.tsx";
 import type { CustomerAccess } from "./claim.ts";
 import { Connection, ConnectionLost, ServerError } from "./connection.ts";
 import { DataCode } from "./DataCode.tsx";
-import type { MessageKey } from "./i18n.ts";
+import { consentVersion, howLongText, type MessageKey } from "./i18n.ts";
 import {
   type EndedConversation,
   endedConversation,
@@ -27,7 +27,7 @@ import {
   keptConversation,
   shownSoFar,
 } from "./keptConversation.ts";
-import { formatReward, languageName, switchLanguage, t } from "./locale.ts";
+import { formatReward, language, languageName, switchLanguage, t } from "./locale.ts";
 import { refusalMessage } from "./refusals.ts";
 import { fromUpdate, pollRecordedReward, type ShownReward } from "./reward.ts";
 import { ScoreGauge } from "./ScoreGauge.tsx";
@@ -84,8 +84,6 @@ const rawAudio = params.get("audio") === "raw";
 /** The purchase or receipt this feedback is about, when the store's QR code carries it. */
 const receipt = params.get("receipt") ?? undefined;
 
-/** Stored with the session: which consent text the customer accepted. */
-const CONSENT_VERSION = "2026-11-v1";
 /** A dropped socket tries to join again this many times (about 45 s with the back-off). */
 const REJOIN_ATTEMPTS = 14;
 /**
@@ -271,6 +269,8 @@ export function App() {
   };
 
   async function start() {
+    // Stored with the session: which consent text the customer accepted (its retention figures with it).
+    const consent = { given: true, version: consentVersion(store()?.retention) };
     setPhase("starting");
     setProblem(undefined);
     setNotice(undefined);
@@ -292,7 +292,7 @@ export function App() {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({
           storeCode,
-          consent: { given: true, version: CONSENT_VERSION },
+          consent,
           deviceId: deviceId(),
           ...(receipt ? { receipt } : {}),
         }),
@@ -820,8 +820,11 @@ export function App() {
               <li>
                 <strong>{t("consent.whyLabel")}</strong> {t("consent.why")}
               </li>
-              <li>
-                <strong>{t("consent.howLongLabel")}</strong> {t("consent.howLong")}
+              <li data-testid="consent-how-long">
+                <strong>{t("consent.howLongLabel")}</strong> {howLongText(language(), store()?.retention)}
+              </li>
+              <li data-testid="consent-screen">
+                <strong>{t("consent.screenLabel")}</strong> {t("consent.screen")}
               </li>
               <li>{t("consent.code")}</li>
             </ul>

@@ -1,4 +1,4 @@
-import { currentLanguage, t } from "./locale.ts";
+import { language, t } from "./locale.ts";
 
 /**
  * The code with which the customer sees or deletes what they said (records keep the conversation),
@@ -6,7 +6,7 @@ import { currentLanguage, t } from "./locale.ts";
  * never sends; that page takes it out of the address at once.
  */
 export function DataCode(props: { code: string }) {
-  const href = () => `/?data&lang=${currentLanguage()}#${encodeURIComponent(props.code)}`;
+  const href = () => `/?data&lang=${language()}#${encodeURIComponent(props.code)}`;
   return (
     <p class="data-code" data-testid="data-code">
       {t("dataCode.before")} <code>{props.code}</code> {t("dataCode.after")}{" "}

@@ -6,7 +6,8 @@
 import { createSignal, For, Match, Show, Switch } from "solid-js";
 import type { CustomerAccess } from "./claim.ts";
 import { type DataProblem, deleteData, downloadCopy, type KeptConversation, openData } from "./customerData.ts";
-import { formatReward, switchLanguage, t } from "./locale.ts";
+import { formatDays, formatHours } from "./i18n.ts";
+import { formatReward, language, switchLanguage, t } from "./locale.ts";
 
 /** The code the end screen's link carried, taken out of the address (history, bookmarks). */
 function codeFromAddress(): string {
@@ -149,8 +150,11 @@ function Kept(props: { step: Shown; ask: (confirm: Confirm | undefined) => void;
           </p>
         )}
       </Show>
-      <p class="hint">
-        {t("myData.kept", { days: data().retention.transcriptAndScoresDays, hours: data().retention.voiceDataHours })}
+      <p class="hint" data-testid="data-retention">
+        {t("myData.kept", {
+          days: formatDays(language(), data().retention.transcriptAndScoresDays),
+          hours: formatHours(language(), data().retention.voiceDataHours),
+        })}
       </p>
       <Show
         when={confirm()}

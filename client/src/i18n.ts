@@ -37,7 +37,7 @@ const en = {
   "claim.payoutFailed":
     "The payment to your account failed. Your reward is kept: contact the store with your data code.",
   "reward.withheld": "This conversation did not qualify for a reward.",
-  "reward.budgetUsed": "Today's rewards for this store are used up. Thank you all the same!",
+  "reward.budgetUsed": "Today's reward budget is used up. Thank you all the same!",
   "reward.none": "No reward this time: a more detailed story earns one.",
   "dataCode.before": "Your data code:",
   "dataCode.after": "(with it you can see or delete what you said)",
@@ -59,7 +59,7 @@ const en = {
   "myData.reward.onItsWay": "on its way",
   "myData.reward.other": "not paid",
   "myData.kept":
-    "The text and its score are kept for {days} days, the sound fingerprint for {hours} hours. The recording itself is not kept.",
+    "The text and its score are kept for up to {days}, the sound fingerprint for {hours}. The recording itself is not kept.",
   "myData.download": "Download a copy",
   "myData.delete": "Delete my data",
   "myData.deleting": "Deleting…",
@@ -77,7 +77,12 @@ const en = {
   "consent.why":
     "the store reads your feedback to improve, and its quality decides your reward. A fingerprint of the sound is used to stop fraud.",
   "consent.howLongLabel": "For how long:",
-  "consent.howLong": "the text and its score for up to 2 years; the sound fingerprint for 24 hours.",
+  "consent.howLong": "the text and its score for up to {transcript}; the sound fingerprint for {voice}.",
+  "consent.howLongUnknown":
+    "the text and its score for a limited time that this service sets; the sound fingerprint for a shorter time.",
+  "consent.screenLabel": "Where it is shown:",
+  "consent.screen":
+    "feedback that the store approves may be shown on a screen in the store, without phone numbers or e-mail addresses.",
   "consent.code": "At the end you get a code to see or delete your data at any time.",
   "consent.act": "Tapping the button below gives your consent and opens the microphone.",
   busy: "We're busy right now. Please try again in a moment.",
@@ -120,6 +125,14 @@ const en = {
   quality: "Feedback quality {score} of 100",
   tip: "Tip: {hint}",
   language: "Svenska",
+  "duration.year": "{n} year",
+  "duration.years": "{n} years",
+  "duration.month": "{n} month",
+  "duration.months": "{n} months",
+  "duration.day": "{n} day",
+  "duration.days": "{n} days",
+  "duration.hour": "{n} hour",
+  "duration.hours": "{n} hours",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -161,7 +174,7 @@ const sv: Record<MessageKey, string> = {
   "claim.payoutFailed":
     "Utbetalningen till ditt konto misslyckades. Din belöning finns kvar: kontakta butiken med din datakod.",
   "reward.withheld": "Det här samtalet gav ingen belöning.",
-  "reward.budgetUsed": "Dagens belöningar för butiken är slut. Tack ändå!",
+  "reward.budgetUsed": "Dagens budget för belöningar är slut. Tack ändå!",
   "reward.none": "Ingen belöning den här gången: en mer detaljerad berättelse ger en.",
   "dataCode.before": "Din datakod:",
   "dataCode.after": "(med den kan du se eller radera det du sa)",
@@ -183,7 +196,7 @@ const sv: Record<MessageKey, string> = {
   "myData.reward.onItsWay": "på väg",
   "myData.reward.other": "inte utbetald",
   "myData.kept":
-    "Texten och dess betyg sparas i {days} dagar, ljudets fingeravtryck i {hours} timmar. Själva inspelningen sparas inte.",
+    "Texten och dess betyg sparas i upp till {days}, ljudets fingeravtryck i {hours}. Själva inspelningen sparas inte.",
   "myData.download": "Ladda ner en kopia",
   "myData.delete": "Radera mina uppgifter",
   "myData.deleting": "Raderar…",
@@ -201,7 +214,12 @@ const sv: Record<MessageKey, string> = {
   "consent.why":
     "butiken läser din feedback för att bli bättre, och dess kvalitet avgör din belöning. Ett fingeravtryck av ljudet används mot fusk.",
   "consent.howLongLabel": "Hur länge:",
-  "consent.howLong": "texten och dess betyg i upp till 2 år; ljudets fingeravtryck i 24 timmar.",
+  "consent.howLong": "texten och dess betyg i upp till {transcript}; ljudets fingeravtryck i {voice}.",
+  "consent.howLongUnknown":
+    "texten och dess betyg under en begränsad tid som tjänsten bestämmer; ljudets fingeravtryck under kortare tid.",
+  "consent.screenLabel": "Var den visas:",
+  "consent.screen":
+    "feedback som butiken godkänner kan visas på en skärm i butiken, utan telefonnummer eller e-postadresser.",
   "consent.code": "I slutet får du en kod för att se eller radera dina uppgifter när du vill.",
   "consent.act": "Genom att trycka på knappen nedan samtycker du och mikrofonen öppnas.",
   busy: "Det är fullt just nu. Försök igen om en liten stund.",
@@ -243,6 +261,14 @@ const sv: Record<MessageKey, string> = {
   quality: "Feedbackens kvalitet {score} av 100",
   tip: "Tips: {hint}",
   language: "English",
+  "duration.year": "{n} år",
+  "duration.years": "{n} år",
+  "duration.month": "{n} månad",
+  "duration.months": "{n} månader",
+  "duration.day": "{n} dag",
+  "duration.days": "{n} dagar",
+  "duration.hour": "{n} timme",
+  "duration.hours": "{n} timmar",
 };
 
 export type Language = "en" | "sv";
@@ -259,3 +285,52 @@ export function translate(language: Language, key: MessageKey, params: Record<st
 }
 
 export const LOCALES: Record<Language, string> = { en: "en-GB", sv: "sv-SE" };
+
+/** How long the node keeps a conversation's data (GET /api/stores/:code: DATA_RETENTION_DAYS, VOICE_DATA_RETENTION_HOURS). */
+export interface Retention {
+  /** The text, its score and the rest of the conversation. */
+  transcriptDays: number;
+  /** The sound fingerprint (voice data). */
+  voiceDataHours: number;
+}
+
+/**
+ * A number of days in words: whole years (365 days) as years, whole months (30 days) from 60 days
+ * as months, else days: 730 → "2 years", 180 → "6 months", 30 → "30 days". Never longer than the
+ * days themselves say: a year here is 365 days, a month 30, so "up to" stays true.
+ */
+export function formatDays(language: Language, days: number): string {
+  const unit = (one: MessageKey, many: MessageKey, n: number) => translate(language, n === 1 ? one : many, { n });
+  if (days % 365 === 0) return unit("duration.year", "duration.years", days / 365);
+  if (days >= 60 && days % 30 === 0) return unit("duration.month", "duration.months", days / 30);
+  return unit("duration.day", "duration.days", days);
+}
+
+/** A number of hours in words: "24 hours", "1 hour"; whole days from 48 hours as days (72 → "3 days"). */
+export function formatHours(language: Language, hours: number): string {
+  if (hours >= 48 && hours % 24 === 0) return formatDays(language, hours / 24);
+  return translate(language, hours === 1 ? "duration.hour" : "duration.hours", { n: hours });
+}
+
+/** The consent screen's "for how long" line, with the node's retention; without it (the node could not say), in general words. */
+export function howLongText(language: Language, retention: Retention | undefined): string {
+  if (!retention) return translate(language, "consent.howLongUnknown");
+  return translate(language, "consent.howLong", {
+    transcript: formatDays(language, retention.transcriptDays),
+    voice: formatHours(language, retention.voiceDataHours),
+  });
+}
+
+/** Changes whenever the consent screen's words do (in either language): the base of the version stored with a session. */
+export const CONSENT_TEXT_VERSION = "2026-11-v2";
+
+/**
+ * Stored with the session (at most 64 characters): which consent text the customer accepted, the
+ * retention it stated included: "2026-11-v2;d730;h24"; "2026-11-v2;retention-unknown" for the text
+ * without figures.
+ */
+export function consentVersion(retention: Retention | undefined): string {
+  return retention
+    ? `${CONSENT_TEXT_VERSION};d${retention.transcriptDays};h${retention.voiceDataHours}`
+    : `${CONSENT_TEXT_VERSION};retention-unknown`;
+}

@@ -4,15 +4,15 @@ import { type Language, LOCALES, type MessageKey, pickLanguage, translate } from
 
 const [language, setLanguage] = createSignal<Language>(pickLanguage(location.search, navigator.language));
 
+/** The app's language now: a signal, read where shown. */
+export { language };
+
 /** The page's language and title (read by screen readers and shown on the browser's tab). */
 function showLanguage(lang: Language): void {
   document.documentElement.lang = lang;
   document.title = translate(lang, "pageTitle");
 }
 showLanguage(language());
-
-/** The app's language now (a signal: what reads it follows a switch). */
-export const currentLanguage = language;
 
 export const t = (key: MessageKey, params?: Record<string, string | number>) => translate(language(), key, params);
 

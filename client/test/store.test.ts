@@ -32,6 +32,31 @@ describe("lookUpStore", () => {
     expect(fetch).not.toHaveBeenCalled();
   });
 
+  it("takes the node's retention for the consent screen; none from a node that says none or nonsense", async () => {
+    const said = { code: "demo", name: "Demo", language: "en-US" };
+    const retention = { transcriptDays: 30, voiceDataHours: 1 };
+    const fetch = answering(Response.json({ ...said, retention }));
+    expect(await lookUpStore("demo", fetch as unknown as typeof globalThis.fetch)).toEqual({
+      kind: "found",
+      store: { ...said, retention },
+    });
+    for (const odd of [
+      undefined,
+      null,
+      "730 days",
+      { transcriptDays: 730 },
+      { transcriptDays: "730", voiceDataHours: 24 },
+      { transcriptDays: 0, voiceDataHours: 24 },
+      { transcriptDays: 730, voiceDataHours: 1.5 },
+    ]) {
+      const f = answering(Response.json({ ...said, retention: odd }));
+      expect(await lookUpStore("demo", f as unknown as typeof globalThis.fetch), JSON.stringify(odd)).toEqual({
+        kind: "found",
+        store: said,
+      });
+    }
+  });
+
   it("cannot say when the node cannot answer now (the app then goes on as before)", async () => {
     for (const res of [
       Response.json({ error: "database away" }, { status: 503 }),

@@ -426,6 +426,10 @@ export class ParleyServer {
       records: this.records,
       perClient: this.rateLimits.storeLookups,
       logger: logger.child({ component: "stores" }),
+      retention: {
+        transcriptDays: config.records.dataRetentionDays,
+        voiceDataHours: config.records.voiceRetentionHours,
+      },
     });
     mountCustomerWs(
       this.#app,

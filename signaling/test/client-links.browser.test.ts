@@ -147,3 +147,53 @@ describe("a deployment in maintenance", () => {
     await page.context().close();
   });
 });
+
+describe("the consent screen", () => {
+  /** What the app sends with a new session: the node's answer is held back (a 503), nothing is started. */
+  async function consentSent(page: Page): Promise<() => unknown> {
+    let body: unknown;
+    await page.route("**/api/sessions", async (route) => {
+      body = route.request().postDataJSON();
+      await route.fulfill({ status: 503, contentType: "application/json", body: '{"error":"held back"}' });
+    });
+    return () => (body as { consent?: unknown } | undefined)?.consent;
+  }
+
+  it("states the node's own retention, in both languages, and stores the version of the text shown", async () => {
+    const shortKept = await startServer({ DATA_RETENTION_DAYS: "30", VOICE_DATA_RETENTION_HOURS: "1" });
+    try {
+      for (const [s, en, sv, version] of [
+        [
+          server,
+          "for up to 2 years; the sound fingerprint for 24 hours.",
+          "i upp till 2 år; ljudets fingeravtryck i 24 timmar.",
+          "2026-11-v2;d730;h24",
+        ],
+        [
+          shortKept,
+          "for up to 30 days; the sound fingerprint for 1 hour.",
+          "i upp till 30 dagar; ljudets fingeravtryck i 1 timme.",
+          "2026-11-v2;d30;h1",
+        ],
+      ] as const) {
+        const { page } = await newPage();
+        await holdMicrophones(page);
+        const consent = await consentSent(page);
+        await page.goto(`${s.url}/?store=demo`);
+        const shown = page.getByTestId("consent");
+        await page.getByTestId("start").waitFor({ timeout: 10_000 });
+        expect(await shown.textContent()).toContain(en);
+        expect(await shown.textContent()).toMatch(/approves may be shown on a screen in the store/);
+        await page.getByTestId("language").click();
+        expect(await shown.textContent()).toContain(sv);
+        expect(await shown.textContent()).toMatch(/godkänner kan visas på en skärm i butiken/);
+        await page.getByTestId("start").click();
+        await page.getByTestId("problem").waitFor({ timeout: 10_000 });
+        expect(consent()).toEqual({ given: true, version });
+        await page.context().close();
+      }
+    } finally {
+      await shortKept.close();
+    }
+  }, 120_000);
+});

@@ -255,15 +255,27 @@ describe("GET /api/stores/:code", () => {
   const lookUp = (s: ParleyServer, code: string, headers: Record<string, string> = {}) =>
     fetch(`${s.url}/api/stores/${code}`, { headers });
 
-  it("tells anyone whether a store exists, with its name and language and nothing else", async () => {
+  it("tells anyone whether a store exists, with its name, language and the node's retention, and nothing else", async () => {
     const demo = await lookUp(server, "demo");
     expect(demo.status).toBe(200);
-    expect(await demo.json()).toEqual({ code: "demo", name: "Demo store", language: "en-US" });
+    // The defaults of DATA_RETENTION_DAYS and VOICE_DATA_RETENTION_HOURS: what the consent screen states.
+    const retention = { transcriptDays: 730, voiceDataHours: 24 };
+    expect(await demo.json()).toEqual({ code: "demo", name: "Demo store", language: "en-US", retention });
     await addStore(server, "kafe-sol", "sv-SE");
     const added = await lookUp(server, "kafe-sol");
     // Not its business, reward policy, currency or id: those are the business's.
-    expect(await added.json()).toEqual({ code: "kafe-sol", name: "kafe-sol", language: "sv-SE" });
+    expect(await added.json()).toEqual({ code: "kafe-sol", name: "kafe-sol", language: "sv-SE", retention });
     expect(added.headers.get("content-type")).toBe("application/json");
+  });
+
+  it("states the retention this node is configured with, for the consent screen to say", async () => {
+    const s = await node({ DATA_RETENTION_DAYS: "30", VOICE_DATA_RETENTION_HOURS: "1" });
+    const demo = await lookUp(s, "demo");
+    expect(demo.status).toBe(200);
+    expect(((await demo.json()) as { retention: unknown }).retention).toEqual({
+      transcriptDays: 30,
+      voiceDataHours: 1,
+    });
   });
 
   it("answers 404 for a code no store has, 400 for one no store can have, without echoing it", async () => {

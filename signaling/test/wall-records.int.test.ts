@@ -166,6 +166,42 @@ describe("the wall bound to records", () => {
     for (const c of [again.client, screen.client]) c.close();
   }, 120_000);
 
+  it("masks phone numbers and e-mail addresses on public screens, the owner's wall showing the words", async () => {
+    const owner = await wall(server, await login(server, logins.owner));
+    const before = owner.snapshot.moderationSettings!;
+    const settings = { autoApproveAbove: 1, redactedPhrases: ["cold brew"] };
+    expect((await owner.client.request({ case: "setModerationSettings", value: { settings } })).case).toBe("done");
+    const screen = await wall(server, await login(server, logins.owner), {
+      case: "subscribe",
+      value: { publicScreen: true },
+    });
+    const said = "the cold brew was great, call me back on 070-123 45 67 or mail anna.svensson@example.com";
+    const shown = "the ███ was great, call me back on ███ or mail ███";
+    const c = await conversation(server, "demo", demoId, said, 80);
+    await server.records.flush();
+    // Approved automatically (above 1) once records decided the reward: the screen hears it masked.
+    const heard = await screen.client.waitFor(
+      (m) => m.kind.case === "publicFeedback" && m.kind.value.sessionId === c.sessionId,
+      20_000,
+    );
+    expect(heard.kind.case === "publicFeedback" && heard.kind.value.text).toBe(shown);
+    const later = await wall(server, await login(server, logins.owner), {
+      case: "subscribe",
+      value: { publicScreen: true },
+    });
+    expect(later.snapshot.publicFeedback.find((p) => p.sessionId === c.sessionId)?.text).toBe(shown);
+    // The business's own wall is no public screen: the customer's words as said.
+    const own = await wall(server, await login(server, logins.owner));
+    expect(own.snapshot.recent.find((f) => f.sessionId === c.sessionId)?.transcript).toBe(said);
+    const open = await own.client.request({ case: "getConversation", value: { sessionId: c.sessionId } });
+    expect(open.case === "conversation" && open.value.segments.map((x) => x.text)).toEqual([said]);
+    const restore = { autoApproveAbove: before.autoApproveAbove, redactedPhrases: before.redactedPhrases };
+    expect((await owner.client.request({ case: "setModerationSettings", value: { settings: restore } })).case).toBe(
+      "done",
+    );
+    for (const x of [owner.client, screen.client, later.client, own.client]) x.close();
+  }, 60_000);
+
   it("takes deleted feedback off public screens and the business's dashboards at once, and out of every drill-down", async () => {
     const shown = await conversation(server, "demo", demoId, "the oat latte was perfect", 95);
     await server.records.flush();

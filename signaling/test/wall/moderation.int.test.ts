@@ -85,6 +85,24 @@ describe("moderation", () => {
     expect(audit?.actor).toBe("system");
   });
 
+  it("masks phone numbers and e-mail addresses for public screens, whatever the phrases; the history keeps the words", async () => {
+    sent = [];
+    await moderation.setSettings(kafe, settings(1, ["Anna"]), owner);
+    const said = "Anna was lovely, call me back on +46 70 123 45 67 or mail anna.svensson@example.com";
+    const c = await finished("centrum", 60, said);
+    await moderation.settled();
+    const item = sent.find(
+      (s) => s.message.kind.case === "publicFeedback" && s.message.kind.value.sessionId === c.sessionId,
+    );
+    expect(item?.message.kind.value).toMatchObject({ text: "███ was lovely, call me back on ███ or mail ███" });
+    const snapshot = await moderation.publicFeedback(kafe, undefined);
+    expect(snapshot.find((p) => p.sessionId === c.sessionId)?.text).toBe(
+      "███ was lovely, call me back on ███ or mail ███",
+    );
+    // What the business's own wall reads: the words as said.
+    expect((await history.feedback([c.sessionId]))[0]?.transcript).toBe(said);
+  });
+
   it("says when its automatic approvals are done: a node shutting down waits for them before closing the database", async () => {
     await moderation.setSettings(kafe, settings(70, []), owner);
     const c = await finished("centrum", 92, "the staff were quick and kind");

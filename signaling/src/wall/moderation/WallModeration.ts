@@ -1,6 +1,7 @@
 // Moderation for public screens: a business approves or hides each finished
 // feedback, redacts phrases, and may approve automatically above a score.
-// Approved feedback reaches public screens (topics p/...) redacted; the
+// Approved feedback reaches public screens (topics p/...) redacted (the
+// owner's phrases, and always e-mail addresses and phone numbers); the
 // wall's own dashboards see every decision as it is made. Decisions and
 // settings are kept (and audited) by the ModerationStore.
 //
@@ -27,6 +28,7 @@ import { type LiveBus, liveTopic, type Unsubscribe } from "../../live/LiveBus.ts
 import { serverFrame } from "../frames.ts";
 import type { WallHistory } from "../history/WallHistory.ts";
 import { publicTopicsOfItem, topicsOfItem } from "../scope.ts";
+import { maskContacts } from "./contacts.ts";
 import type {
   BusinessModerationSettings,
   ModerationActor,
@@ -278,7 +280,8 @@ export class WallModeration {
       storeCode: feedback.storeCode,
       endedAtMs: feedback.endedAtMs,
       score: feedback.finalScore?.score ?? 0,
-      text: redact(feedback.transcript, settings.redactedPhrases),
+      // Contacts first: an owner's phrase ("Anna") inside an address would leave the rest of it unmatched.
+      text: redact(maskContacts(feedback.transcript), settings.redactedPhrases),
       topics: feedback.finalScore?.topics ?? [],
       sentiment: feedback.finalScore?.sentiment ?? 0,
     });
