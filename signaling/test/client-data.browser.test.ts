@@ -64,7 +64,9 @@ describe("a customer's own data, by the data code alone", () => {
     expect(await page.getByTestId("data-transcript").locator("li").allTextContents()).toEqual(LINES);
     expect(await page.getByTestId("data-reward").count()).toBe(0); // none decided
     // How long it is kept: this node's settings (the harness's defaults), in words.
-    expect(await page.getByTestId("data-retention").textContent()).toMatch(/up to 2 years, the sound fingerprint for 24 hours/);
+    expect(await page.getByTestId("data-retention").textContent()).toMatch(
+      /up to 2 years, the sound fingerprint for 24 hours/,
+    );
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("data-download").click()]);
     const copy = JSON.parse(readFileSync((await download.path())!, "utf8")) as {
