@@ -160,6 +160,18 @@ describe("pnpm loadtest against a real node", () => {
     expect(without.metricsProblem).toMatch(/answered 401 .*--metrics-url or --metrics-token/);
   });
 
+  it("refuses, before any session, a store the node does not have and the node's internal listener for its public one", async () => {
+    const nosuch = await runAgainstNode(path.join(dir, "out-nosuch"), ["--store", "nosuch", "-n", "1", "-d", "5s"]);
+    expect(nosuch.code, nosuch.stderr).toBe(2);
+    expect(nosuch.stderr).toContain(`--store nosuch: the node at ${url} has no such store`);
+    const internalUrl = new URL(metricsUrl).origin; // answers /health too
+    const internal = await runCli(["--url", internalUrl, "--metrics-url", "none", "--quiet", "-n", "1", "-d", "5s"]);
+    expect(internal.code, internal.stderr).toBe(2);
+    expect(internal.stderr).toContain(`${internalUrl} is not a Parley node's public listener`);
+    expect(existsSync(path.join(dir, "out-nosuch"))).toBe(false); // nothing run, no report folder left
+    expect(await metric("voice_sessions_active")).toBe(0);
+  }, 60_000);
+
   it("connects 3 sessions that get partials, finals and a WER; writes a valid JSON and an HTML report; closes every session", async () => {
     const out = path.join(dir, "out-ok");
     const { code, stdout, stderr } = await runAgainstNode(out, [

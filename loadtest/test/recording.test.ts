@@ -80,6 +80,20 @@ describe("recordings", () => {
     expect(() => loadRecording(cut)).toThrow(RecordingError);
     expect(await main(["-r", cut, "-d", "1s"])).toBe(2);
   });
+
+  it("refuses a reference transcript with no words, naming it: a WER against nothing means nothing", async () => {
+    const own = mkdtempSync(path.join(tmpdir(), "parley-noref-"));
+    const wav = path.join(own, "quiet.wav");
+    writeFileSync(wav, readFileSync(rec!.wav));
+    for (const blank of ["", "  \n\t\n", " ... , "]) {
+      writeFileSync(path.join(own, "quiet.txt"), blank);
+      expect(() => loadRecording(wav)).toThrow(RecordingError);
+      expect(() => loadRecording(wav)).toThrow(`${path.join(own, "quiet.txt")} has no words`);
+    }
+    expect(() => loadRecording(wav, " ")).toThrow(/the reference transcript of .*quiet\.wav has no words/);
+    expect(await main(["-r", wav, "-d", "1s"])).toBe(2);
+    rmSync(own, { recursive: true });
+  });
 });
 
 describe("command line", () => {
@@ -114,6 +128,14 @@ describe("command line", () => {
     expect(() => parseCli(["-n", "0"])).toThrow(UsageError);
     expect(() => parseCli(["--bogus"])).toThrow(UsageError);
     expect(() => parseCli(["--slo", "nonsense<1"])).toThrow(/unknown metric/);
+    // An empty list would judge nothing: the run would pass whatever happened.
+    for (const empty of ["", " ", ","])
+      expect(() => parseCli(["--slo", empty, "-r", rec!.wav])).toThrow(/no objective/);
+    // A process that is not there would read as a node using no CPU and no memory (pid_max is at most 2^22).
+    expect(() => parseCli(["--server-pid", String(2 ** 22 + 1), "-r", rec!.wav])).toThrow(
+      /--server-pid: no process 4194305 on this machine/,
+    );
+    expect(parseCli(["--server-pid", String(process.pid), "-r", rec!.wav])).toMatchObject({ serverPid: process.pid });
     expect(await main(["--duration", "soon"])).toBe(2);
     expect(await main(["--url", "http://127.0.0.1:9", "-r", rec!.wav, "-d", "1s"])).toBe(2); // nobody there
   });

@@ -114,6 +114,10 @@ describe("the load test's report", () => {
     const report = buildReport(syntheticOptions(10), [], outcome);
     expect(report.server.audioStretchedSeconds).toBe(0.75);
     expect(summaryTable(report)).toMatch(/^WARNING: the node placed 0\.75 s of audio late after stalls/m);
+    // The HTML report warns as the table does.
+    expect(htmlReport(report)).toMatch(
+      /Warning: the node placed 0\.75 s of audio late after stalls .*read low by up to that/,
+    );
     expect(validate(report), JSON.stringify(validate.errors, null, 1)).toBe(true);
 
     // No stall, and a node without metrics: no warning, and null rather than 0.
@@ -121,6 +125,7 @@ describe("the load test's report", () => {
     calm.server.baseline = { ...calm.server.samples[0]!, t: 0, audioStretchedSeconds: 1.5 };
     for (const s of calm.server.samples) s.audioStretchedSeconds = 1.5;
     expect(summaryTable(buildReport(syntheticOptions(10), [], calm))).not.toMatch(/placed .* late/);
+    expect(htmlReport(buildReport(syntheticOptions(10), [], calm))).not.toMatch(/placed .* late/);
     expect(
       buildReport(
         syntheticOptions(10),
@@ -128,6 +133,59 @@ describe("the load test's report", () => {
         syntheticOutcome(rampedSessions(), 80, () => 10),
       ).server.audioStretchedSeconds,
     ).toBeNull();
+  });
+
+  it("counts the peak of sessions live at once between the node's samples too (a run stopped right after joining)", () => {
+    // Three sessions up at 1.3, 1.4 and 1.5 s, all ended at 1.8 s: no sample (one a second) sees one live.
+    const sessions = [0, 1, 2].map((i) => sessionResult(i, 1_200 + i * 100, 1_800));
+    const report = buildReport(
+      syntheticOptions(3),
+      [],
+      syntheticOutcome(sessions, 5, () => 10),
+    );
+    expect(report.totals.peakConcurrentSessions).toBe(3);
+    expect(summaryTable(report)).toMatch(/; peak 3 at once;/);
+    // One ended as the next started, before it was up: never two at once.
+    const relay = [sessionResult(0, 0, 2_100), sessionResult(1, 2_100, 5_000)];
+    expect(
+      buildReport(
+        syntheticOptions(2),
+        [],
+        syntheticOutcome(relay, 6, () => 10),
+      ).totals.peakConcurrentSessions,
+    ).toBe(1);
+  });
+
+  it("gives no memory per session when the node's memory fell during the run, and says why", () => {
+    const grew = syntheticOutcome(rampedSessions(), 80, () => 10);
+    grew.server.baseline = { ...grew.server.samples[0]!, t: 0, rssBytes: 100e6 };
+    const grown = buildReport(syntheticOptions(10), [], grew);
+    // 200 MB in steady state with 9 or 10 sessions live, 100 MB before: about 10 MB each.
+    expect(grown.server.perSession.rssFell).toBe(false);
+    expect(grown.server.perSession.rssBytes).toBeGreaterThan(10e6);
+    expect(grown.server.perSession.rssBytes).toBeLessThan(10e6 * (10 / 9));
+    expect(summaryTable(grown)).toMatch(/; memory 9\.\d MiB per session;/);
+    expect(validate(grown), JSON.stringify(validate.errors, null, 1)).toBe(true);
+
+    const fell = syntheticOutcome(rampedSessions(), 80, () => 10);
+    fell.server.baseline = { ...fell.server.samples[0]!, t: 0, rssBytes: 240e6 };
+    const report = buildReport(syntheticOptions(10), [], fell);
+    expect(report.server.perSession).toMatchObject({ rssBytes: null, rssFell: true });
+    expect(summaryTable(report)).toMatch(/; memory per session n\/a \(RSS fell during the run\);/);
+    expect(summaryTable(report)).not.toMatch(/MiB per session/);
+    expect(htmlReport(report)).toContain("memory n/a (RSS fell during the run)");
+    expect(validate(report), JSON.stringify(validate.errors, null, 1)).toBe(true);
+  });
+
+  it("says when the node's process was gone, and shows no figures of it rather than zeros", () => {
+    const outcome = syntheticOutcome(rampedSessions(), 80, () => 10);
+    const gone = "process 123 (--server-pid) was gone 30.0 s into the run: no CPU or memory of it from then on";
+    outcome.server.processProblem = gone;
+    const report = buildReport(syntheticOptions(10), [], outcome);
+    expect(report.server.processProblem).toBe(gone);
+    expect(summaryTable(report)).toContain(`server process: ${gone}`);
+    expect(htmlReport(report)).toContain(`<td>node process</td><td>${gone}</td>`);
+    expect(validate(report), JSON.stringify(validate.errors, null, 1)).toBe(true);
   });
 
   it("draws a long run (200 000 samples of each series) in a small HTML report", () => {

@@ -8,6 +8,7 @@ import path from "node:path";
 import { Decoder } from "@evan/opus";
 import { librivoxRecordings } from "../recordings.ts";
 import { opusPacketsFromFile } from "../WeriftCustomer.ts";
+import { normalizeWords } from "../wer.ts";
 import { opusPacketSamples, readOggOpus } from "./oggOpus.ts";
 
 export const ANALYSIS_RATE = 16_000;
@@ -52,6 +53,14 @@ export function recordingFiles(target: string): string[] {
  * which is not sent but keeps its 20 ms); Ogg/Opus is sent as it is.
  */
 export function loadRecording(file: string, reference?: string, options: { dtx?: boolean } = {}): LoadRecording {
+  // Beside it, its name's extension changed (a name without one: not the audio file itself read as text).
+  const txt = /\.[^./]+$/.test(file) ? file.replace(/\.[^./]+$/, ".txt") : `${file}.txt`;
+  const transcript = reference ?? (existsSync(txt) ? readFileSync(txt, "utf8").trim() : undefined);
+  // No words to compare with: every word heard would be an insertion against nothing, a WER that means nothing.
+  if (transcript !== undefined && normalizeWords(transcript).length === 0)
+    throw new RecordingError(
+      `${reference === undefined ? txt : `the reference transcript of ${file}`} has no words: give the words spoken in ${path.basename(file)}, or no reference file`,
+    );
   const isOgg = OGG.test(file) && isOggOpus(file);
   let packets: Buffer[];
   let pcm: Int16Array;
@@ -87,7 +96,6 @@ export function loadRecording(file: string, reference?: string, options: { dtx?:
   for (let i = 0; i < packets.length; i++)
     startsMs[i + 1] = startsMs[i]! + (packets[i]!.length === 0 ? 20 : opusPacketSamples(packets[i]!) / 48);
   const { onsetMs, endMs } = speechSpan(pcm);
-  const txt = file.replace(/\.[^./]+$/, ".txt");
   return {
     id: path.basename(file).replace(/\.[^.]+$/, ""),
     path: file,
@@ -97,7 +105,7 @@ export function loadRecording(file: string, reference?: string, options: { dtx?:
     durationMs: startsMs[packets.length]!,
     speechOnsetMs: onsetMs,
     speechEndMs: endMs,
-    reference: reference ?? (existsSync(txt) ? readFileSync(txt, "utf8").trim() : undefined),
+    reference: transcript,
   };
 }
 

@@ -3,6 +3,7 @@
 // load over time, errors and every session. Plots are inline SVG.
 import type { LoadTestReport } from "./report.ts";
 import type { Summary } from "./stats.ts";
+import { audioStretchedWarning, RSS_FELL } from "./table.ts";
 
 type Point = [number, number];
 interface Series {
@@ -140,9 +141,11 @@ export function htmlReport(report: LoadTestReport): string {
         `<tr><td>${s.slot}</td><td><code>${esc((s.sessionId ?? "–").slice(0, 8))}</code></td><td>${esc(s.recording)}</td><td>${esc(s.outcome)}</td><td>${fmt(s.stagesMs.join)}</td><td>${fmt(s.firstPartialMs)}</td><td>${fmt(s.partialLagP95Ms)}</td><td>${s.partials}/${s.finals}/${s.scores}</td><td>${s.mediaResets}</td><td>${s.wer === null ? "–" : pct(s.wer)}</td><td>${s.packets.sent}/${s.packets.lost ?? "–"}/${s.packets.unconfirmed}</td><td>${s.errors.map((e) => esc(`${e.stage}/${e.kind}`)).join(", ")}</td></tr>`,
     )
     .join("");
-  const warn = g.limited
-    ? `<p class="fail">The load generator was the bottleneck of this run: ${esc(g.reasons.join("; "))}. Its figures describe the generator as much as the node.</p>`
-    : "";
+  const stretched = audioStretchedWarning(report, "the lags below");
+  const warn =
+    (g.limited
+      ? `<p class="fail">The load generator was the bottleneck of this run: ${esc(g.reasons.join("; "))}. Its figures describe the generator as much as the node.</p>`
+      : "") + (stretched ? `<p class="fail">Warning: ${esc(stretched)}.</p>` : "");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Parley load test ${esc(report.startedAt)}</title>
 <style>
@@ -196,11 +199,12 @@ ${chart(
 <h2>The node and the generator</h2>
 <table>
 <tr><td>node CPU (metrics)</td><td>${fmt(report.server.cpuPercent.mean, 1)} % mean, ${fmt(report.server.cpuPercent.max, 1)} % max</td></tr>
-<tr><td>per live session (steady state, ${ps.samples} s)</td><td>node ${ps.nodeCpuPercent === null ? "–" : ps.nodeCpuPercent.toFixed(3)} % · mediasoup ${ps.mediasoupCpuPercent === null ? "–" : ps.mediasoupCpuPercent.toFixed(3)} % · speech engine ${ps.speechCpuPercent === null ? "–" : ps.speechCpuPercent.toFixed(3)} % of a core · memory ${ps.rssBytes === null ? "–" : `${(ps.rssBytes / 1048576).toFixed(1)} MiB`}</td></tr>
+<tr><td>per live session (steady state, ${ps.samples} s)</td><td>node ${ps.nodeCpuPercent === null ? "–" : ps.nodeCpuPercent.toFixed(3)} % · mediasoup ${ps.mediasoupCpuPercent === null ? "–" : ps.mediasoupCpuPercent.toFixed(3)} % · speech engine ${ps.speechCpuPercent === null ? "–" : ps.speechCpuPercent.toFixed(3)} % of a core · memory ${ps.rssBytes !== null ? `${(ps.rssBytes / 1048576).toFixed(1)} MiB` : ps.rssFell ? esc(RSS_FELL) : "–"}</td></tr>
 <tr><td>node event-loop lag p99</td><td>${fmt(report.server.eventLoopLagMs.max, 1)} ms at worst</td></tr>
 <tr><td>generator CPU</td><td>${fmt(g.steadyCpuPercent.mean, 1)} % in steady state (${g.steadyCpuPercent.count} samples at peak), ${fmt(g.cpuPercent.mean, 1)} % whole-run mean, ${fmt(g.cpuPercent.max, 1)} % max of a core; packets late p99 ${fmt(g.sendLatenessMs.p99, 1)} ms</td></tr>
 <tr><td>machine</td><td>${report.machine.cores} cores, ${fmt(report.machine.busyPercentMean, 0)} % busy, load ${esc(report.machine.loadAverageStart.join(" "))} → ${esc(report.machine.loadAverageEnd.join(" "))}</td></tr>
 ${report.server.metricsProblem ? `<tr><td>metrics</td><td>${esc(report.server.metricsProblem)}</td></tr>` : ""}
+${report.server.processProblem ? `<tr><td>node process</td><td>${esc(report.server.processProblem)}</td></tr>` : ""}
 </table>
 ${errors}
 <h2>Sessions</h2>

@@ -72,6 +72,8 @@ export interface LoadTestReport {
   server: {
     metricsAvailable: boolean;
     metricsProblem: string | null;
+    /** Why /proc gave no figures of --server-pid from some point of the run on (it was gone), if so. */
+    processProblem: string | null;
     cpuPercent: Summary;
     rssBytes: Summary;
     eventLoopLagMs: Summary;
@@ -84,7 +86,10 @@ export interface LoadTestReport {
       nodeCpuPercent: number | null;
       mediasoupCpuPercent: number | null;
       speechCpuPercent: number | null;
+      /** The node's resident memory above its level before the run, per session; null when it was not above it. */
       rssBytes: number | null;
+      /** The node's memory in steady state was not above its level before the run (it freed some): no figure per session. */
+      rssFell: boolean;
     };
   };
   generator: {
@@ -197,9 +202,11 @@ export function buildReport(
   const activeAt = liveSessionsAt(sessions);
   const server = outcome.server;
   const gen = outcome.generator;
-  const peak = server.samples.reduce((m, s) => Math.max(m, activeAt(s.t)), 0);
-  // Steady state: (nearly) every session up, the ramp and the tail left out.
-  const isSteady = (t: number) => peak > 0 && activeAt(t) >= Math.max(1, Math.floor(0.9 * peak));
+  // The most sessions live at once, however briefly (a run stopped right after its sessions joined).
+  const peak = peakLive(sessions);
+  // Steady state: (nearly) every session up, the ramp and the tail left out; judged at the samples, so of their peak.
+  const samplePeak = server.samples.reduce((m, s) => Math.max(m, activeAt(s.t)), 0);
+  const isSteady = (t: number) => samplePeak > 0 && activeAt(t) >= Math.max(1, Math.floor(0.9 * samplePeak));
   const steady = server.samples.filter((s) => isSteady(s.t));
   const perSession = (pick: (s: (typeof steady)[number]) => number | null) => {
     const v = steady.flatMap((s) => {
@@ -212,6 +219,14 @@ export function buildReport(
   // Memory of the node process itself (metrics, else /proc): speech workers are separate services.
   const nodeRss = (s: { rssBytes: number | null; processRssBytes: number | null }) => s.rssBytes ?? s.processRssBytes;
   const baselineRss = server.baseline ? nodeRss(server.baseline) : null;
+  // The node's memory above its level before the run, per session: not a figure when it fell (no GC forced, no floor).
+  const rssGrowth =
+    baselineRss === null
+      ? null
+      : perSession((s) => {
+          const rss = nodeRss(s);
+          return rss === null ? null : rss - baselineRss;
+        });
 
   // Counted by the node as each session's media closes: the last sample (taken after every session closed) less the first.
   const stretchedAtEnd = server.samples.at(-1)?.audioStretchedSeconds ?? null;
@@ -302,6 +317,7 @@ export function buildReport(
     server: {
       metricsAvailable: server.metricsSeen,
       metricsProblem: server.metricsProblem ?? null,
+      processProblem: server.processProblem ?? null,
       cpuPercent: summarize(server.samples.flatMap((s) => (s.cpuPercent === null ? [] : [s.cpuPercent]))),
       rssBytes: summarize(server.samples.flatMap((s) => (s.rssBytes === null ? [] : [s.rssBytes]))),
       eventLoopLagMs: summarize(server.samples.flatMap((s) => (s.eventLoopLagMs === null ? [] : [s.eventLoopLagMs]))),
@@ -316,13 +332,8 @@ export function buildReport(
         nodeCpuPercent: perSession((s) => s.processes?.node ?? s.cpuPercent),
         mediasoupCpuPercent: perSession((s) => s.processes?.mediasoup ?? null),
         speechCpuPercent: perSession((s) => s.processes?.speech ?? null),
-        rssBytes:
-          baselineRss === null
-            ? null
-            : perSession((s) => {
-                const rss = nodeRss(s);
-                return rss === null ? null : rss - baselineRss;
-              }),
+        rssBytes: rssGrowth !== null && rssGrowth > 0 ? rssGrowth : null,
+        rssFell: rssGrowth !== null && rssGrowth <= 0,
       },
     },
     generator: {
@@ -384,7 +395,7 @@ function sessionSummary(s: SessionResult): SessionSummary {
     reconnects: s.reconnects,
     mediaResets: s.mediaResets,
     audioSentMs: s.audioSentMs,
-    wer: s.wer ? round(s.wer.words ? s.wer.errors / s.wer.words : 0) : null,
+    wer: s.wer?.words ? round(s.wer.errors / s.wer.words) : null,
     hypothesis: s.wer?.hypothesis ?? null,
     packets: {
       sent: s.packets.sent,
@@ -408,6 +419,25 @@ function liveSessionsAt(sessions: readonly SessionResult[]): (t: number) => numb
   const ends = Float64Array.from(connected, (s) => s.endedAtMs).sort();
   // A session ends after it is up: those up by t, less those that ended before t.
   return (t) => countAtMost(ups, t) - countBelow(ends, t);
+}
+
+/** The most sessions live (connected, not yet ended) at any one time: a sweep over when each came up and ended. */
+function peakLive(sessions: readonly SessionResult[]): number {
+  const edges: [number, 1 | -1][] = sessions
+    .filter((s) => s.connected)
+    .flatMap((s) => {
+      const up = s.startedAtMs + (s.stages.join ?? 0);
+      return [
+        [up, 1],
+        [Math.max(up, s.endedAtMs), -1],
+      ];
+    });
+  // At the same time an arrival first: a session is live up to its end, inclusive (as liveSessionsAt counts).
+  edges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  let live = 0;
+  let peak = 0;
+  for (const [, step] of edges) peak = Math.max(peak, (live += step));
+  return peak;
 }
 
 /** How many of ascending `sorted` are ≤ t. */

@@ -17,6 +17,17 @@ const ROWS: [keyof LoadTestReport["latencyMs"], string][] = [
   ["rtt", "round trip (RTCP)"],
 ];
 
+/** Why a report has no memory figure per session although it watched the node's memory. */
+export const RSS_FELL = "n/a (RSS fell during the run)";
+
+/** The warning of audio the node placed late after stalls, when it did (the table's and the HTML report's). */
+export function audioStretchedWarning(report: LoadTestReport, lags = "the lags above"): string | undefined {
+  const s = report.server.audioStretchedSeconds;
+  return s !== null && s > 0
+    ? `the node placed ${s.toFixed(2)} s of audio late after stalls (voice_audio_stretched_seconds_total): ${lags} read low by up to that`
+    : undefined;
+}
+
 const fmt = (v: number | null) => (v === null ? "-" : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const pct = (v: number | null) => (v === null ? "-" : `${(v * 100).toFixed(2)} %`);
 
@@ -62,14 +73,17 @@ export function summaryTable(report: LoadTestReport): string {
     ].filter(Boolean);
     lines.push(
       `server CPU ${fmt(s.cpuPercent.mean)} % mean, ${fmt(s.cpuPercent.max)} % max; per session ${parts.join(" + ")} of a core` +
-        (ps.rssBytes !== null ? `; memory ${(ps.rssBytes / 1048576).toFixed(1)} MiB per session` : "") +
+        (ps.rssBytes !== null
+          ? `; memory ${(ps.rssBytes / 1048576).toFixed(1)} MiB per session`
+          : ps.rssFell
+            ? `; memory per session ${RSS_FELL}`
+            : "") +
         `; event-loop lag p99 ≤ ${fmt(s.eventLoopLagMs.max)} ms`,
     );
   } else if (s.metricsProblem) lines.push(`server metrics unavailable: ${s.metricsProblem}`);
-  if ((s.audioStretchedSeconds ?? 0) > 0)
-    lines.push(
-      `WARNING: the node placed ${s.audioStretchedSeconds!.toFixed(2)} s of audio late after stalls (voice_audio_stretched_seconds_total): the lags above read low by up to that`,
-    );
+  if (s.processProblem) lines.push(`server process: ${s.processProblem}`);
+  const stretched = audioStretchedWarning(report);
+  if (stretched) lines.push(`WARNING: ${stretched}`);
   const g = report.generator;
   lines.push(
     `generator CPU ${fmt(g.steadyCpuPercent.mean)} % in steady state (${g.steadyCpuPercent.count} samples at peak), ${fmt(g.cpuPercent.mean)} % whole-run mean (${fmt(g.cpuPercent.max)} % max) of a core; packets late p99 ${fmt(g.sendLatenessMs.p99)} ms; machine ${fmt(report.machine.busyPercentMean)} % busy of ${report.machine.cores} cores, load ${report.machine.loadAverageStart.join(" ")} → ${report.machine.loadAverageEnd.join(" ")}`,

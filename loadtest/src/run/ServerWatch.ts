@@ -56,6 +56,8 @@ export class ServerWatch {
   /** Why the metrics endpoint gave nothing (once), if it did not. */
   metricsProblem: string | undefined;
   metricsSeen = false;
+  /** Why /proc gave nothing of --server-pid from some point on (the process was gone), if it did not. */
+  processProblem: string | undefined;
   readonly #metricsUrl: string | undefined;
   readonly #metricsHeaders: Record<string, string>;
   readonly #pid: number | undefined;
@@ -105,6 +107,11 @@ export class ServerWatch {
     // When the counters were read: after the node answered (its CPU counter is as of then), with the /proc ticks.
     const at = performance.now();
     const ticks = this.#pid ? processTree(this.#pid) : new Map<number, { kind: Kind; ticks: number }>();
+    // Gone (the node stopped, or died): no figures of it rather than a node that used nothing.
+    const rss = this.#pid ? rssBytes(this.#pid) : null;
+    const gone = this.#pid !== undefined && (!ticks.has(this.#pid) || rss === null);
+    if (gone)
+      this.processProblem ??= `process ${this.#pid} (--server-pid) was gone ${((at - this.#runStartMs) / 1000).toFixed(1)} s into the run: no CPU or memory of it from then on`;
     const cpuSeconds = metrics?.get("process_cpu_seconds_total") ?? null;
     const last = this.#last;
     const seconds = last ? (at - last.at) / 1000 : 0;
@@ -112,7 +119,7 @@ export class ServerWatch {
     if (last && cpuSeconds !== null && last.cpuSeconds !== null && seconds > 0)
       cpuPercent = ((cpuSeconds - last.cpuSeconds) / seconds) * 100;
     let processes: ServerSample["processes"] = null;
-    if (this.#pid && last && seconds > 0) {
+    if (this.#pid && !gone && last && seconds > 0) {
       processes = { node: 0, mediasoup: 0, speech: 0, other: 0 };
       for (const [pid, now] of ticks) {
         const before = last.ticks.get(pid)?.ticks ?? 0;
@@ -131,7 +138,7 @@ export class ServerWatch {
       activeSessions: metrics?.get("voice_sessions_active") ?? null,
       audioStretchedSeconds: metrics?.get("voice_audio_stretched_seconds_total") ?? null,
       processes,
-      processRssBytes: this.#pid ? rssBytes(this.#pid) : null,
+      processRssBytes: gone ? null : rss,
     };
     this.#last = { at, cpuSeconds, ticks };
     if (last) this.samples.push(sample);
@@ -170,7 +177,9 @@ function processTree(root: number): Map<number, { kind: Kind; ticks: number }> {
           : /python|parley_asr/.test(comm)
             ? "speech"
             : "other";
-    out.set(pid, { kind, ticks: cpuTicks(pid) });
+    const ticks = cpuTicks(pid);
+    if (ticks === null) return; // gone since /proc was listed
+    out.set(pid, { kind, ticks });
     for (const child of parents.get(pid) ?? []) visit(child, depth + 1);
   };
   visit(root, 0);

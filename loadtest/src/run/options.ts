@@ -1,4 +1,5 @@
 // Command-line options of `pnpm loadtest`.
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { defaultRecording, type LoadRecording, loadRecording, recordingFiles } from "../audio/Recording.ts";
@@ -31,7 +32,8 @@ export const USAGE = `parley loadtest: replays recorded speech as many WebRTC cu
   --end-timeout T      how long the node may take to finalise a session (default 15s)
   --quiet              no progress line
 
-Exit code: 0 run done and every objective met, 1 an objective missed, 2 bad usage or no run.`;
+Exit code: 0 run done and every objective met, 1 an objective missed, 2 bad usage or no run
+(no node, no session connected, or the report could not be written).`;
 
 /** Bad command-line input. */
 export class UsageError extends Error {}
@@ -62,6 +64,14 @@ function positive(text: string, what: string, integer: boolean): number {
   if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v)))
     throw new UsageError(`${what} must be a positive ${integer ? "whole " : ""}number, not "${text}"`);
   return v;
+}
+
+/** A process on this machine: one that is not there would be read as a node using no CPU and no memory. */
+function serverPid(text: string): number {
+  const pid = positive(text, "--server-pid", true);
+  if (!existsSync(`/proc/${pid}`))
+    throw new UsageError(`--server-pid: no process ${pid} on this machine (no /proc/${pid})`);
+  return pid;
 }
 
 /**
@@ -95,7 +105,8 @@ export function parseCli(argv: string[], now = new Date(), env = process.env): C
     ? values.recording.flatMap((r) => recordingFiles(r)).map((f) => loadRecording(f, undefined, { dtx }))
     : [defaultRecording({ dtx })];
   let objectives: Objective[] = [];
-  if (values.slo) {
+  // An empty list too: it would judge nothing, and the run would pass whatever happened.
+  if (values.slo !== undefined) {
     try {
       objectives = parseSlo(values.slo);
     } catch (error) {
@@ -107,7 +118,7 @@ export function parseCli(argv: string[], now = new Date(), env = process.env): C
     endpoint: { url },
     metricsUrl,
     metricsToken,
-    serverPid: values["server-pid"] ? positive(values["server-pid"], "--server-pid", true) : undefined,
+    serverPid: values["server-pid"] !== undefined ? serverPid(values["server-pid"]) : undefined,
     sessions,
     rampPerSecond: positive(values.ramp ?? "2", "--ramp", false),
     durationMs: parseDuration(values.duration ?? "60s", "--duration"),

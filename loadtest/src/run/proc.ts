@@ -10,23 +10,24 @@ export const CLK_TCK = (() => {
   }
 })();
 
-/** User + system ticks a process has used; 0 when it is gone. */
-export function cpuTicks(pid: number): number {
+/** User + system ticks a process has used; null when it is gone. */
+export function cpuTicks(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return Number(fields[11]) + Number(fields[12]);
   } catch {
-    return 0;
+    return null;
   }
 }
 
-export function rssBytes(pid: number): number {
+/** Resident memory of a process; null when it is gone (a zombie has no VmRSS). */
+export function rssBytes(pid: number): number | null {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) * 1024 : 0;
+    return m ? Number(m[1]) * 1024 : null;
   } catch {
-    return 0;
+    return null;
   }
 }
 
