@@ -3,7 +3,8 @@
 // lag and scoring latency; the node's machinery (mediasoup workers and their
 // CPU, speech workers, the LLM queue, the event loop); and the actions: end
 // a session, or listen in through the SFU (until the session leaves the
-// report or the socket drops: the node lets go of the listener then).
+// report or the socket drops: the node lets go of the listener then). A node
+// that is draining (SIGTERM) or in maintenance says so in its panel.
 import { type MonitorReport, Role, type SessionHealth, Stage } from "@parley/proto/wall";
 import { createSignal, For, onCleanup, Show } from "solid-js";
 import { wallSocketUrl } from "./auth.ts";
@@ -135,6 +136,16 @@ export function Monitor(props: { token: string; kiosk: boolean; onRefused: (why:
             <section class="machinery">
               <div class="panel" data-testid="node">
                 <h2>{t("mon.node.title", { node: r().nodeId })}</h2>
+                <Show when={r().draining}>
+                  <p class="node-state" data-testid="node-draining">
+                    {t("mon.draining")}
+                  </p>
+                </Show>
+                <Show when={r().maintenance}>
+                  <p class="node-state" data-testid="node-maintenance">
+                    {t("mon.maintenance")}
+                  </p>
+                </Show>
                 <p>
                   {t("mon.loop", {
                     mean: formatNumber(r().eventLoopLagMs, 1),

@@ -11,11 +11,13 @@ import {
   at,
   dashboardQueries,
   filesUnder,
+  LOADED_RULES,
   loadedDashboards,
   loadedQueries,
   metricNames,
   REPO,
   readYamlDocuments,
+  ruleQueries,
 } from "./support.ts";
 
 /** Series that do not come from the node, each with its source. Keep it short and exact. */
@@ -52,11 +54,14 @@ function metricModules(): string[] {
 
 let exported: Map<string, string>;
 let appFamilies: string[];
+/** Each family's series as the registry holds them before anything has happened (a node just started). */
+let atStart: Map<string, { labels: Partial<Record<string, string | number>>; value: number }[]>;
 
 beforeAll(async () => {
   for (const file of metricModules()) await import(pathToFileURL(file).href);
   // Before Node's default metrics are collected, the registry holds only Parley's own.
   appFamilies = (await register.getMetricsAsJSON()).map((m) => m.name);
+  atStart = new Map((await register.getMetricsAsJSON()).map((m) => [m.name, m.values]));
   collectProcessMetrics();
   exported = new Map();
   for (const metric of await register.getMetricsAsJSON())
@@ -100,6 +105,78 @@ describe("metric names", () => {
     });
     expect(appFamilies.length).toBeGreaterThan(20);
     expect(hidden).toEqual([]);
+  });
+
+  // A counter series that first appears at 1 shows no increase to increase() or rate():
+  // an alert on a node's first payout failure or worker death would never fire.
+  it("counters that alerts take increase() or rate() of export the series they select at 0 from start-up", () => {
+    /** Series that cannot exist before their first event, each with why and where it is tested instead. */
+    const UNBOUNDED: Record<string, string> = {
+      http_requests_total: "by route and status code: a 5xx is any of many",
+      feedback_sessions_total: "by business: created at 0 per business by its first session (sessionMetrics.test.ts)",
+    };
+    const selected = ruleQueries(LOADED_RULES).flatMap(({ where, expr }) =>
+      [...expr.matchAll(/\b(?:increase|rate)\(\s*([a-z_:]+)\s*(?:\{([^}]*)\})?\s*\[/g)].map((m) => ({
+        where,
+        family: m[1]!,
+        matchers: [...(m[2] ?? "").matchAll(/(\w+)\s*(=~|=)\s*"([^"]*)"/g)]
+          .filter(([, label]) => label !== "job" && label !== "instance")
+          .map(([, label, , value]) => ({ label: label!, values: value!.split("|") })),
+      })),
+    );
+    const counted = selected.filter((s) => exported.get(s.family) === "counter" && !(s.family in UNBOUNDED));
+    expect(counted.map((s) => s.family)).toEqual(
+      expect.arrayContaining([
+        "reward_payout_transitions_total",
+        "media_worker_deaths_total",
+        "ws_errors_total",
+        "voice_processing_errors_total",
+        "scoring_fallbacks_total",
+      ]),
+    );
+    const missing = counted.flatMap(({ where, family, matchers }) => {
+      const series = atStart.get(family) ?? [];
+      if (series.length === 0) return [`${where}: ${family} has no series`];
+      if (series.some((s) => s.value !== 0)) return [`${where}: ${family} is not at 0`];
+      return matchers.flatMap(({ label, values }) =>
+        values
+          .filter((v) => !series.some((s) => s.labels[label] === v))
+          .map((v) => `${where}: ${family}{${label}="${v}"}`),
+      );
+    });
+    expect(missing).toEqual([]);
+    expect(atStart.get("reward_payout_transitions_total")).toEqual(
+      expect.arrayContaining([
+        { labels: { state: "payout_failed" }, value: 0 },
+        { labels: { state: "reversed" }, value: 0 },
+      ]),
+    );
+    expect(atStart.get("media_worker_deaths_total")).toEqual(
+      expect.arrayContaining([
+        { labels: { cause: "crashed" }, value: 0 },
+        { labels: { cause: "hung" }, value: 0 },
+      ]),
+    );
+  });
+
+  it("dashboard panels say what they show: money paid comes from payouts, a business is not a store", () => {
+    const panels = new Map<string, string[]>();
+    for (const q of loadedDashboards().flatMap(dashboardQueries))
+      panels.set(q.where, [...(panels.get(q.where) ?? []), q.expr]);
+    const wrong = [...panels].flatMap(([where, exprs]) => {
+      const title = where.slice(where.indexOf(": ") + 2);
+      const names = exprs.flatMap(metricNames);
+      const problems: string[] = [];
+      // reward_amount_sek is recorded when a reward is decided (claimable, withheld or none), not when it is paid.
+      if (/\bpaid\b/i.test(title) && !names.includes("reward_payout_amount_sek_total"))
+        problems.push(`${where}: says paid but reads no payout`);
+      if (/\bstores?\b/i.test(title) && exprs.some((e) => /\bby\s*\([^)]*business_id/.test(e)))
+        problems.push(`${where}: says stores but groups by business`);
+      if (/\bmean reward\b/i.test(title) && !exprs.some((e) => /reward_amount_sek_bucket\{[^}]*le="0"/.test(e)))
+        problems.push(`${where}: a mean reward that counts withheld and unearned rewards (0 SEK) in`);
+      return problems;
+    });
+    expect(wrong).toEqual([]);
   });
 
   it("the autoscaler's custom metric is served by an adapter rule over an exported gauge", () => {

@@ -242,6 +242,17 @@ export class AsrWorkerPool {
   }
 
   /**
+   * hasCapacity, asked for a conversation that wants to start (POST
+   * /api/sessions): a no is counted as a refused admission
+   * (asr_admissions_total{outcome="refused"}), as reserve() counts its own.
+   */
+  admits(language?: string): boolean {
+    if (this.hasCapacity(language)) return true;
+    asrAdmissions.inc({ outcome: "refused" });
+    return false;
+  }
+
+  /**
    * Whether no worker recognises `language`, as far as is known: every
    * worker has listed its languages and none of them matches. A worker that
    * has not answered yet does not count against it: it may speak it, and

@@ -136,6 +136,11 @@ export class RecognitionStream {
   #pushedTo = 0;
   /** End of the audio written to the current call. */
   #sentTo = 0;
+  /**
+   * Capture time (performance.now()) of the oldest audio pushed since a worker last
+   * answered (a segment or an ack); undefined when everything pushed has been answered.
+   */
+  #unansweredSince: number | undefined;
   /** The current call's buffer is full: audio waits in the ring until 'drain'. */
   #backpressured = false;
   /** A first audio chunk arrived: the stream exists from then on. */
@@ -164,6 +169,17 @@ export class RecognitionStream {
 
   get state(): StreamState {
     return this.#state;
+  }
+
+  /**
+   * How long the oldest audio pushed since a worker last answered (a segment or an
+   * ack) has waited, in ms: 0 when all is answered, or once the stream is closed.
+   * Grows while a worker is dead, stalled or being reconnected to. (A worker answers
+   * silence only with commits: pocketsphinx every 5 s of it, Whisper every second.)
+   */
+  get unansweredMs(): number {
+    if (this.#closed || this.#unansweredSince === undefined) return 0;
+    return Math.max(0, performance.now() - this.#unansweredSince);
   }
 
   get workerAddress(): string | undefined {
@@ -202,6 +218,7 @@ export class RecognitionStream {
       this.#open();
       if (this.#closed) return;
     }
+    this.#unansweredSince ??= capturedAtMs;
     const queued = this.#replay.size;
     const chunk = this.#replay.push(pcm, offsetSamples, capturedAtMs);
     this.#pushedTo = offsetSamples + chunk.samples;
@@ -495,6 +512,7 @@ export class RecognitionStream {
         break;
       case "segment": {
         const segment = response.kind.value;
+        this.#unansweredSince = undefined;
         asrSegments.inc({ final: String(segment.isFinal) });
         this.#trackOpenPartials(call, segment);
         if (!segment.isFinal) this.#observePartialLag(segment);
@@ -503,6 +521,7 @@ export class RecognitionStream {
         break;
       }
       case "ack": {
+        this.#unansweredSince = undefined;
         const before = this.#replay.size;
         // A worker acknowledges a final right after sending it: every final so far is committed.
         this.#nextSegmentId = Math.max(this.#nextSegmentId, this.#lastFinalId + 1);

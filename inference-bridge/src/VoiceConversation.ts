@@ -44,6 +44,13 @@ export interface VoiceConversationOptions {
   };
 }
 
+/**
+ * Audio with no answer from a worker for this long is lag, not silence: a worker
+ * answers silent audio with a commit at least every 5 s (pocketsphinx; Whisper
+ * every second), plus its end-of-speech window.
+ */
+export const UNANSWERED_LAG_MS = 8_000;
+
 export class VoiceConversation {
   readonly transcript: TranscriptAssembler;
   readonly #stream: RecognitionStream;
@@ -105,9 +112,15 @@ export class VoiceConversation {
     return this.#stream.workerAddress;
   }
 
-  /** Capture of the newest audio in the latest transcript result → its arrival here, in ms (the admin monitor). */
+  /**
+   * How far recognition is behind, in ms (the admin monitor): capture of the newest
+   * audio in the latest transcript result → its arrival here; or, when larger, how
+   * long audio has waited with no answer at all from a worker (it is dead, stalled
+   * or being reconnected to), once that is longer than a worker takes to answer silence.
+   */
   get recognitionLagMs(): number {
-    return this.#recognitionLagMs;
+    const unanswered = this.#stream.unansweredMs;
+    return Math.max(this.#recognitionLagMs, unanswered >= UNANSWERED_LAG_MS ? unanswered : 0);
   }
 
   /** Whether audio ever flowed, i.e. a recogniser stream was opened. */

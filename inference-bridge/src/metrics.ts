@@ -6,6 +6,21 @@ export const voiceProcessingErrors = new Counter({
   help: "Errors on the voice path, by stage",
   labelNames: ["stage", "reason"] as const,
 });
+// The errors of a fixed name at 0 from start-up (VoiceProcessingFailed takes a rate
+// of them; a counter series that first appears at 1 shows no increase). A failed
+// call's gRPC status code (stage "asr", reason the code) appears when it happens.
+for (const [stage, reason] of [
+  ["asr", "gave_up"],
+  ["asr", "timeout"],
+  ["asr", "replay_overflow"],
+  ["scoring", "partial_score"],
+  ["scoring", "final_score"],
+  ["follow_up", "error"],
+  ["tts", "synthesis_failed"],
+  ["tts", "synthesis_timeout"],
+  ["tts", "synthesis_busy"],
+] as const)
+  voiceProcessingErrors.inc({ stage, reason }, 0);
 
 export const voiceProcessingDuration = new Histogram({
   name: "voice_processing_duration_seconds",
@@ -49,7 +64,7 @@ export const asrWorkerProbes = new Counter({
 
 export const asrAdmissions = new Counter({
   name: "asr_admissions_total",
-  help: "Conversations asking for speech capacity, by outcome (admitted, refused, expired: admitted but no audio came)",
+  help: "Conversations asking for speech capacity, by outcome (admitted; refused: at session creation, 503, or at the microphone; expired: admitted but no audio came)",
   labelNames: ["outcome"] as const,
 });
 

@@ -8,6 +8,7 @@ import { AsrWorkerPool } from "../src/AsrWorkerPool.ts";
 import { asrPartialLag } from "../src/metrics.ts";
 import { RecognitionStream } from "../src/RecognitionStream.ts";
 import { TranscriptAssembler } from "../src/TranscriptAssembler.ts";
+import { UNANSWERED_LAG_MS, VoiceConversation } from "../src/VoiceConversation.ts";
 import { RecordingRecognizer } from "./recording-recognizer.ts";
 import { StalledRecognizer } from "./stalled-recognizer.ts";
 
@@ -598,6 +599,47 @@ describe("RecognitionStream", () => {
     // Audio at 500 ms was captured 1.5 s before the partial came (the newest audio would say ~0).
     expect(after.sum - before.sum).toBeGreaterThanOrEqual(1.5);
   });
+  it("shows audio a stalled worker leaves unanswered as lag, however old its last result's lag is", async () => {
+    const { pool, stream } = await toStalledWorker("unanswered");
+    const pcm = new Int16Array(FRAME);
+    // Audio captured 20 s ago that no worker has answered (the worker was SIGSTOPped since).
+    stream.push(pcm, 0, performance.now() - 20_000);
+    stream.push(pcm, FRAME, performance.now());
+    expect(stream.unansweredMs).toBeGreaterThanOrEqual(20_000);
+
+    // The admin monitor's per-session lag: the same, once longer than a worker takes to answer silence.
+    const conversation = (sessionId: string) => {
+      const voice = new VoiceConversation({ sessionId, pool, logger, publish: () => {} });
+      cleanups.push(() => voice.close());
+      return voice;
+    };
+    const stalled = conversation("unanswered-voice");
+    stalled.pushPcm(pcm, 0, performance.now() - 20_000);
+    expect(stalled.recognitionLagMs).toBeGreaterThanOrEqual(20_000);
+    // Audio a moment old with no answer yet is silence to a worker, not lag.
+    const quiet = conversation("quiet-voice");
+    quiet.pushPcm(pcm, 0, performance.now() - UNANSWERED_LAG_MS / 4);
+    expect(quiet.recognitionLagMs).toBe(0);
+  });
+
+  it("forgets unanswered audio once the worker answers it", async () => {
+    const r = await recognizer();
+    r.commitEverySamples = FRAME; // a final and its ack for every frame
+    const pool = new AsrWorkerPool({ addresses: [r.address], logger });
+    cleanups.push(() => pool.close());
+    const stream = new RecognitionStream({
+      sessionId: "answered",
+      pool,
+      logger,
+      onSegment: () => {},
+      onState: () => {},
+    });
+    cleanups.push(() => stream.close());
+    stream.push(new Int16Array(FRAME), 0, performance.now() - 20_000);
+    expect(stream.unansweredMs).toBeGreaterThanOrEqual(20_000);
+    await expect.poll(() => stream.unansweredMs, { timeout: 5_000 }).toBe(0);
+  });
+
   it("abandons a worker that stops reading once stallSeconds of audio pass without a commit", async () => {
     const stalled = new StalledRecognizer(); // its connection stays up: only the call hangs
     await stalled.start();

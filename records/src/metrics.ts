@@ -21,6 +21,26 @@ export const payoutTransitionsTotal = new Counter({
   labelNames: ["state"] as const,
 });
 
+/**
+ * Every state a payout can move to: decided at the end of a conversation
+ * (none, withheld, claimable), then through Stripe.
+ */
+export const PAYOUT_STATES = [
+  "none",
+  "withheld",
+  "claimable",
+  "onboarding",
+  "transfer_pending",
+  "transferred",
+  "payout_pending",
+  "paid",
+  "payout_failed",
+  "reversed",
+] as const;
+// Exported at 0 from start-up: a series that first appears at 1 shows no
+// increase() to Prometheus, and PayoutFailures would miss a node's first failure.
+for (const state of PAYOUT_STATES) payoutTransitionsTotal.inc({ state }, 0);
+
 export const payoutPendingOldestAgeSeconds = new Gauge({
   name: "reward_payout_pending_oldest_age_seconds",
   help: "Age of the oldest payout waiting for Stripe's payout.paid or payout.failed webhook (0: none), as of the last sweep",

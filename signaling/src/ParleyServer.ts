@@ -415,12 +415,13 @@ export class ParleyServer {
       tokenTtlMs: config.tokenTtlMs,
       rates: { perClient: this.rateLimits.sessionsPerClient, perStore: this.rateLimits.sessionsPerStore },
       openSessions: this.clientLimits.sessions,
-      speechAvailable: (language) => this.asrPool.hasCapacity(language),
+      speechAvailable: (language) => this.asrPool.admits(language),
       speechUnsupported: (language) => this.asrPool.unsupported(language),
       maintenance: config.node.maintenance,
       placement: this.placement,
       nodeId: config.nodeId,
       logger: logger.child({ component: "sessions" }),
+      logThrottle: this.#logThrottle,
     });
     mountStoreRoutes(this.#app, edge, {
       records: this.records,
@@ -598,6 +599,8 @@ export class ParleyServer {
         asrPool: this.asrPool,
         scoring: this.scoring,
         llmLimits: { maxConcurrent: config.scoring.maxConcurrent, maxWaiting: config.scoring.maxQueue },
+        draining: () => this.#draining,
+        maintenance: config.node.maintenance,
       },
     });
   }

@@ -1,5 +1,6 @@
 // Prometheus metrics of the edge, named as in the deployment guide where it
 // names them. All metrics of the process share prom-client's default registry.
+import type { WorkerDeathCause } from "@parley/media";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, register } from "prom-client";
 
 let defaultsCollected = false;
@@ -43,6 +44,9 @@ export const wsErrorsTotal = new Counter({
   help: "Errors answered on the WebSocket, by code",
   labelNames: ["code"] as const,
 });
+// The codes WebSocketServerErrors takes a rate of, at 0 from start-up: a
+// counter series that first appears at 1 shows no increase to rate().
+for (const code of ["INTERNAL", "UNAVAILABLE"]) wsErrorsTotal.inc({ code }, 0);
 
 export const liveEventsPublished = new Counter({
   name: "live_events_published_total",
@@ -60,8 +64,10 @@ export const audioStretchedSeconds = new Counter({
 export const mediaWorkerDeaths = new Counter({
   name: "media_worker_deaths_total",
   help: "mediasoup workers that died (cause: crashed, or hung and killed by the node); each is replaced and its sessions' media is moved to a live worker",
-  labelNames: ["cause"],
+  labelNames: ["cause"] as const,
 });
+// Every cause at 0 from start-up, so that MediaWorkersDying's increase() counts a node's first death.
+for (const cause of ["crashed", "hung"] satisfies WorkerDeathCause[]) mediaWorkerDeaths.inc({ cause }, 0);
 
 export const mediaMoves = new Counter({
   name: "media_moves_total",

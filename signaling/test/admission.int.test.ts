@@ -6,15 +6,26 @@
 // many creations race for its last room. Real WebRTC customers (werift), real pocketsphinx.
 import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
 import { ErrorCode, type ServerMessage, TransportDirection } from "@parley/proto/ws";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { register } from "../src/metrics.ts";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { createSession, startServer, TestSocket } from "./harness.ts";
 
 let server: ParleyServer;
 const closers: (() => unknown)[] = [];
+/** The node's warnings and errors, as JSON lines. */
+const logLines: Record<string, unknown>[] = [];
 beforeAll(async () => {
-  server = await startServer({ ASR_EMBEDDED_MAX_STREAMS: "2" });
+  const logger = pino({ level: "warn" }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
+  server = await startServer({ ASR_EMBEDDED_MAX_STREAMS: "2" }, undefined, logger);
 }, 60_000);
+
+/** asr_admissions_total for one outcome, as /metrics shows it. */
+async function admissions(outcome: string): Promise<number> {
+  const metric = await register.getSingleMetric("asr_admissions_total")?.get();
+  return metric?.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+}
 afterAll(async () => {
   for (const c of closers.splice(0).reverse()) await c();
   await server?.close();
@@ -70,6 +81,34 @@ describe("speech admission", () => {
     }
     asker.close();
     await expect.poll(() => server.sessions.size, { timeout: 5_000 }).toBe(0);
+  });
+
+  it("counts and logs a session refused at creation because every speech worker is busy", async () => {
+    const worker = server.asrPool.workers[0]!;
+    await worker.probe(5_000, 0); // its capacity is known: 2 streams
+    const held = [server.asrPool.reserve(60_000), server.asrPool.reserve(60_000)];
+    try {
+      expect(held.every((r) => r !== undefined)).toBe(true);
+      const refusedBefore = await admissions("refused");
+      const res = await fetch(`${server.url}/api/sessions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ storeCode: "demo", consent: { given: true, version: "test-1" } }),
+      });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ error: expect.stringMatching(/every speech worker is busy/) });
+      expect(await admissions("refused")).toBe(refusedBefore + 1);
+      expect(logLines).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          storeCode: "demo",
+          reason: "speech_busy",
+          msg: "session refused: every speech worker is busy",
+        }),
+      );
+    } finally {
+      for (const r of held) r?.release();
+    }
   });
 
   it("serves two talking customers and refuses the third before it talks, with UNAVAILABLE and a retry hint", async () => {

@@ -10,7 +10,8 @@ let server: ParleyServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  server = await startServer();
+  // In maintenance: the monitor says so (the customer app says it only when a conversation is refused).
+  server = await startServer({ MAINTENANCE_MODE: "1" });
   browser = await launchChromium({ grantMicrophone: false });
 }, 60_000);
 afterAll(async () => {
@@ -51,6 +52,8 @@ describe("languages", () => {
     await page.goto(`${server.url}/dashboard/monitor?lang=sv#token=${admin}`);
     await page.getByTestId("node").waitFor();
     expect(await page.getByTestId("media-workers").textContent()).toContain("Mediaarbetare");
+    expect(await page.getByTestId("node-maintenance").textContent()).toBe("Underhåll: nya samtal nekas");
+    expect(await page.getByTestId("node-draining").count()).toBe(0);
     await context.close();
   });
 });

@@ -1,6 +1,6 @@
 // Session metrics are a bus subscriber that counts this node's sessions only.
 import { create } from "@bufbuild/protobuf";
-import { EndReason, LiveEnvelopeSchema, LiveEventSchema } from "@parley/proto/live";
+import { EndReason, LiveEnvelopeSchema, LiveEventSchema, StreamState } from "@parley/proto/live";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { LocalLiveBus } from "../src/live/LocalLiveBus.ts";
@@ -29,6 +29,17 @@ const ended = (nodeId: string, sessionId: string, reason: EndReason, score?: num
     }),
   });
 
+const failedStatus = (nodeId: string, sessionId: string, detail: string) =>
+  create(LiveEnvelopeSchema, {
+    sessionId,
+    businessId: "biz-metrics",
+    nodeId,
+    seq: 2n,
+    event: create(LiveEventSchema, {
+      kind: { case: "status", value: { sessionId, state: StreamState.FAILED, detail } },
+    }),
+  });
+
 const count = async (labels: Record<string, string>) => {
   const metric = await feedbackSessionsTotal.get();
   return metric.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k as "status"] === x))?.value ?? 0;
@@ -48,6 +59,40 @@ describe("session metrics", () => {
     expect(await count({ business_id: "biz-metrics", status: "started" })).toBe(1);
     expect(await count({ business_id: "biz-metrics", status: "completed", quality_tier: "high" })).toBe(1);
     expect((await activeSessions.get()).values[0]?.value).toBe(activeBefore);
+  });
+
+  it("counts a conversation whose speech recognition failed for good as failed, whatever reason ends it", async () => {
+    const bus = new LocalLiveBus(pino({ level: "silent" }));
+    const stop = observeSessionMetrics(bus, "me");
+    const failedBefore = await count({ business_id: "biz-metrics", status: "failed", quality_tier: "low" });
+    const completedBefore = await count({ business_id: "biz-metrics", status: "completed", quality_tier: "low" });
+    bus.publish(started("me", "s-asr"));
+    // RecognitionStream gave up: FAILED; the app then ends the conversation as the customer's.
+    bus.publish(failedStatus("me", "s-asr", "speech recognition unavailable"));
+    bus.publish(ended("me", "s-asr", EndReason.CUSTOMER, 20));
+    // Another session on the node, whose speech did not fail, still completes.
+    bus.publish(started("me", "s-ok"));
+    bus.publish(ended("me", "s-ok", EndReason.CUSTOMER, 20));
+    stop();
+    expect(await count({ business_id: "biz-metrics", status: "failed", quality_tier: "low" })).toBe(failedBefore + 1);
+    expect(await count({ business_id: "biz-metrics", status: "completed", quality_tier: "low" })).toBe(
+      completedBefore + 1,
+    );
+  });
+
+  it("exports a business's failed and fraud_detected series at 0 from its first session, so its first one is an increase", async () => {
+    const bus = new LocalLiveBus(pino({ level: "silent" }));
+    const stop = observeSessionMetrics(bus, "me");
+    const fresh = (await feedbackSessionsTotal.get()).values.filter((v) => v.labels.business_id === "biz-fresh");
+    expect(fresh).toEqual([]);
+    bus.publish(create(LiveEnvelopeSchema, { ...started("me", "s-fresh"), businessId: "biz-fresh" }));
+    stop();
+    const series = (await feedbackSessionsTotal.get()).values.filter((v) => v.labels.business_id === "biz-fresh");
+    const at = (status: string, quality_tier: string) =>
+      series.find((v) => v.labels.status === status && v.labels.quality_tier === quality_tier)?.value;
+    for (const tier of ["unknown", "low", "medium", "high"]) expect(at("failed", tier)).toBe(0);
+    for (const tier of ["low", "medium", "high"]) expect(at("fraud_detected", tier)).toBe(0);
+    expect(at("started", "unknown")).toBe(1);
   });
 
   it("names outcomes as the deployment guide does", () => {

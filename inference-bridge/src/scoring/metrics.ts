@@ -1,7 +1,7 @@
 // Prometheus metrics of scoring and the LLM client (prom-client default registry,
 // names as in the deployment guide).
 import { Counter, Gauge, Histogram } from "prom-client";
-import type { FeedbackScoreResult } from "./types.ts";
+import type { FeedbackScoreResult, ScoringFailureReason } from "./types.ts";
 
 export const llmTimeToFirstToken = new Histogram({
   name: "llm_time_to_first_token_seconds",
@@ -32,6 +32,23 @@ export const scoringFallbacks = new Counter({
   help: "Scores produced by the built-in engine because the primary failed or is cooling off, by reason",
   labelNames: ["reason"] as const,
 });
+// Every reason at 0 from start-up (ScoringFallingBack takes a rate of them; a
+// counter series that first appears at 1 shows no increase).
+for (const reason of [
+  "conversation_fell_back",
+  "cooling_off",
+  "error",
+  "timeout",
+  "unavailable",
+  "model_not_found",
+  "overloaded",
+  "queue_full",
+  "http_error",
+  "stream_broken",
+  "model_error",
+  "malformed",
+] satisfies (ScoringFailureReason | "conversation_fell_back" | "cooling_off" | "error")[])
+  scoringFallbacks.inc({ reason }, 0);
 
 export const llmQueueSize = new Gauge({
   name: "llm_queue_size",

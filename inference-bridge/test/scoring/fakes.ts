@@ -105,12 +105,14 @@ async function samples(name: string): Promise<Sample[]> {
   return (await metric.get()).values as Sample[];
 }
 
-/** A counter's or gauge's current value for one label set (0 when absent). */
+/**
+ * A counter's or gauge's current value, summed over the series with these labels
+ * (some labels only: several series match, e.g. those exported at 0 from start-up; 0 when none).
+ */
 export async function metricValue(name: string, labels: Record<string, string> = {}): Promise<number> {
-  const match = (await samples(name)).find((v) =>
-    Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want),
-  );
-  return match?.value ?? 0;
+  return (await samples(name))
+    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 /** A histogram's observation count. */

@@ -11,7 +11,10 @@
 // store's language (422, reason "language_unsupported": no speech worker
 // recognises it, and waiting will not change that), speech capacity for that
 // language (503 with Retry-After: every worker that speaks it is busy), and
-// the sessions the client holds open (429: one ends first).
+// the sessions the client holds open (429: one ends first). A refusal for
+// want of capacity (speech, or no node with room) is logged with the store,
+// within the node's budget for lines that clients cause; a speech refusal is
+// also counted (asr_admissions_total{outcome="refused"}).
 import { randomUUID } from "node:crypto";
 import { ErrorCode, toParleyError } from "@parley/proto/errors";
 import type { Records } from "@parley/records";
@@ -19,6 +22,7 @@ import type { Logger } from "pino";
 import { issueToken } from "../auth/token.ts";
 import { type SessionPlacement, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import { clientKey } from "../edge/ClientIpResolver.ts";
+import type { LogThrottle } from "../edge/LogThrottle.ts";
 import type { PerClientLimit } from "../edge/PerClientLimit.ts";
 import { type RateLimiter, retryAfterSeconds } from "../edge/RateLimiter.ts";
 import type { SessionRegistry } from "../session/SessionRegistry.ts";
@@ -43,7 +47,7 @@ export interface SessionRouteDeps {
   rates: { perClient: RateLimiter; perStore: RateLimiter };
   /** Sessions one client holds open. */
   openSessions: PerClientLimit;
-  /** Whether a new conversation in `language` (BCP 47) would get a speech worker now. */
+  /** Whether a new conversation in `language` (BCP 47) would get a speech worker now; a no counts as a refused admission. */
   speechAvailable: (language: string) => boolean;
   /**
    * Whether no speech worker recognises `language`, by what the workers said
@@ -58,6 +62,15 @@ export interface SessionRouteDeps {
   nodeId: string;
   /** Failures of the node's own (the records database away), not the client's. */
   logger: Logger;
+  /** The node's budget for log lines that clients cause (refusals a flood of requests could repeat). */
+  logThrottle: LogThrottle;
+}
+
+/** A warning a client's request caused, within the node's budget (the next line says how many were dropped). */
+function budgetedWarn(deps: SessionRouteDeps, fields: Record<string, unknown>, message: string): void {
+  const admitted = deps.logThrottle.admit();
+  if (!admitted.ok) return;
+  deps.logger.warn(admitted.suppressed ? { ...fields, suppressedBefore: admitted.suppressed } : fields, message);
 }
 
 interface SessionRequest {
@@ -146,8 +159,9 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
       if (!byStore.allowed) return tooMany("too many new sessions for this store", byStore.retryAfterMs);
       if (deps.speechUnsupported(store.language)) {
         // Before anything is stored: the customer is told at once, not after talking to no one.
-        deps.logger.warn(
-          { storeCode: store.code, language: store.language },
+        budgetedWarn(
+          deps,
+          { storeCode: store.code, language: store.language, reason: "language_unsupported" },
           "session refused: no speech worker recognises the store's language",
         );
         return json(422, {
@@ -156,19 +170,28 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
           language: store.language,
         });
       }
-      if (!deps.speechAvailable(store.language))
+      if (!deps.speechAvailable(store.language)) {
+        budgetedWarn(
+          deps,
+          { storeCode: store.code, language: store.language, reason: "speech_busy" },
+          "session refused: every speech worker is busy",
+        );
         return json(
           503,
           { error: "every speech worker is busy; try again in a moment", retryAfterMs: SPEECH_RETRY_AFTER_MS },
           { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
         );
+      }
       let target: Awaited<ReturnType<SessionPlacement["choose"]>>;
       try {
         target = await deps.placement.choose();
       } catch {
         target = undefined;
       }
-      if (!target) return nodeFull();
+      if (!target) {
+        budgetedWarn(deps, { storeCode: store.code, reason: "node_full" }, "session refused: no node can take it");
+        return nodeFull();
+      }
       const here = target.nodeId === deps.nodeId;
       // pickNode only chooses another node that customers can be sent to.
       const redirectTo = here ? undefined : target.publicUrl;

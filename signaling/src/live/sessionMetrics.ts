@@ -1,8 +1,11 @@
 // The node's session metrics, kept by a subscriber of the bus rather than by
 // whoever happens to publish: live sessions, feedback_sessions_total by
 // outcome and quality tier, and live events by kind. Every SessionStarted is
-// followed by exactly one ConversationEnded (Session guarantees it).
-import { EndReason } from "@parley/proto/live";
+// followed by exactly one ConversationEnded (Session guarantees it). A
+// conversation that lost its media or its speech recognition for good (a
+// FAILED status: the app ends it, whatever reason it then gives) counts as
+// failed.
+import { EndReason, StreamState } from "@parley/proto/live";
 import { activeSessions, feedbackSessionsTotal, liveEventsPublished } from "../metrics.ts";
 import { type LiveBus, liveTopic, type Unsubscribe } from "./LiveBus.ts";
 
@@ -16,14 +19,33 @@ const COMPLETED = new Set([
 ]);
 const FAILED = new Set([EndReason.MEDIA_LOST]);
 
-export const qualityTier = (score: number) => (score >= 70 ? "high" : score >= 40 ? "medium" : "low");
+const TIERS = ["high", "medium", "low"] as const;
+
+export const qualityTier = (score: number): (typeof TIERS)[number] =>
+  score >= 70 ? "high" : score >= 40 ? "medium" : "low";
 
 /** The deployment guide's session status label for an end reason. */
 export const endStatus = (reason: EndReason) =>
   COMPLETED.has(reason) ? "completed" : FAILED.has(reason) ? "failed" : "abandoned";
 
+/**
+ * The series the alerts take a rate of (ConversationsFailing: failed;
+ * FraudRateHigh: fraud_detected, counted by the reward decision) are created
+ * at 0 for a business when its first session starts here, so that its first
+ * failure shows as an increase: a counter series that first appears at 1
+ * shows none to rate(). (A business's id is known only once it has a session.)
+ */
+function touchAlertedSeries(businessId: string): void {
+  for (const quality_tier of [...TIERS, "unknown"])
+    feedbackSessionsTotal.inc({ business_id: businessId, status: "failed", quality_tier }, 0);
+  for (const quality_tier of TIERS)
+    feedbackSessionsTotal.inc({ business_id: businessId, status: "fraud_detected", quality_tier }, 0);
+}
+
 /** Counts this node's own sessions (on a bus spanning nodes, others count theirs). */
 export function observeSessionMetrics(bus: LiveBus, nodeId: string): Unsubscribe {
+  /** This node's live sessions: whether each has lost its media or speech for good (a FAILED status). */
+  const live = new Map<string, boolean>();
   return bus.subscribe(liveTopic.admin, ({ envelope }) => {
     if (envelope.nodeId !== nodeId) return;
     const kind = envelope.event?.kind;
@@ -31,13 +53,19 @@ export function observeSessionMetrics(bus: LiveBus, nodeId: string): Unsubscribe
     liveEventsPublished.inc({ kind: kind.case });
     if (kind.case === "sessionStarted") {
       activeSessions.inc();
+      live.set(envelope.sessionId, false);
+      touchAlertedSeries(envelope.businessId);
       feedbackSessionsTotal.inc({ business_id: envelope.businessId, status: "started", quality_tier: "unknown" });
+    } else if (kind.case === "status") {
+      if (kind.value.state === StreamState.FAILED && live.has(envelope.sessionId)) live.set(envelope.sessionId, true);
     } else if (kind.case === "conversationEnded") {
       activeSessions.dec();
       const { reason, finalScore } = kind.value;
+      const lost = live.get(envelope.sessionId) === true;
+      live.delete(envelope.sessionId);
       feedbackSessionsTotal.inc({
         business_id: envelope.businessId,
-        status: endStatus(reason),
+        status: lost ? "failed" : endStatus(reason),
         quality_tier: finalScore ? qualityTier(finalScore.score) : "unknown",
       });
     }

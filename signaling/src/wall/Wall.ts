@@ -54,6 +54,10 @@ export interface WallOptions {
     asrPool: AsrWorkerPool;
     scoring: Scoring;
     llmLimits: { maxConcurrent: number; maxWaiting: number };
+    /** SIGTERM: the node takes no new sessions (the admin monitor shows it). */
+    draining?: () => boolean;
+    /** MAINTENANCE_MODE (the admin monitor shows it). */
+    maintenance?: boolean;
   };
 }
 

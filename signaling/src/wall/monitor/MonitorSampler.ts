@@ -4,8 +4,16 @@
 // and scoring latency; other nodes' from their events alone), and the
 // node's machinery: mediasoup workers with their CPU, routers and
 // transports; speech workers with streams, capacity and lag; the LLM queue;
-// the event loop's delay. Costs nothing while nobody watches. Businesses
-// are shown by name (records), looked up once and remembered a while.
+// the event loop's delay; whether the node is draining or in maintenance.
+// Costs nothing while nobody watches. Businesses are shown by name
+// (records), looked up once and remembered a while.
+//
+// Lag is recognition's delay as it stands now (VoiceConversation's
+// recognitionLagMs: it grows while a worker leaves audio unanswered), so a
+// dead or stalled worker does not go on showing the last lag it had. A
+// worker's streams come from the worker when it answers (every node's), else
+// from this node's own count of the streams it has on it; a worker that does
+// not answer shows no lag.
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { create } from "@bufbuild/protobuf";
 import type { AsrWorkerPool, Scoring } from "@parley/inference-bridge";
@@ -42,6 +50,10 @@ export interface MonitorSamplerOptions {
   llmLimits: { maxConcurrent: number; maxWaiting: number };
   logger: Logger;
   intervalMs?: number;
+  /** SIGTERM: the node takes no new sessions and lets the live ones finish. */
+  draining?: () => boolean;
+  /** MAINTENANCE_MODE: every new session is refused. */
+  maintenance?: boolean;
   /** Business names by id (records); absent: sessions show their business id only. */
   businessNames?: (businessIds: readonly string[]) => Promise<Map<string, string>>;
 }
@@ -127,15 +139,17 @@ export class MonitorSampler {
           previous && now > previous.atMs ? (100 * (w.cpuMs - previous.cpuMs)) / (now - previous.atMs) : 0;
         return { pid: w.pid, cpuPercent, routers: w.routers, transports: w.transports, sessions: w.sessions };
       }),
-      speechWorkers: speech.map((w) => {
+      speechWorkers: speech.map((w, i) => {
         const lags = lagByWorker.get(w.address) ?? [];
+        // probe() answers in the pool's order of workers.
+        const own = asrPool.workers[i]?.address === w.address ? asrPool.workers[i]!.activeStreams : 0;
         return {
           address: w.address,
           ok: w.ok,
           engine: w.info?.engine ?? "",
-          activeStreams: w.info?.activeStreams ?? 0,
+          activeStreams: w.ok ? Math.max(w.info?.activeStreams ?? 0, own) : own,
           maxStreams: w.info?.maxStreams ?? 0,
-          lagMs: lags.length ? lags.reduce((a, b) => a + b, 0) / lags.length : 0,
+          lagMs: w.ok && lags.length ? lags.reduce((a, b) => a + b, 0) / lags.length : 0,
           error: w.error ?? "",
         };
       }),
@@ -152,6 +166,8 @@ export class MonitorSampler {
       dashboardClients: hub.clients,
       slowDashboardClients: hub.slowClients,
       liveSessionsAllNodes: hub.live.liveCount(),
+      draining: this.#o.draining?.() ?? false,
+      maintenance: this.#o.maintenance ?? false,
     });
     this.#loopDelay.reset();
     return report;
