@@ -4,6 +4,7 @@
 // alerts and ticker show, in large type, without controls. A filter asks the
 // node for the finished conversations that match it (the snapshot holds only
 // the latest of the whole scope); live ones are filtered here as they come.
+
 import type { LiveEnvelope } from "@parley/proto/live";
 import {
   type Alert,
@@ -25,6 +26,7 @@ import { wallSocketUrl } from "./auth.ts";
 import { type ConnectionState, NotConnectedError, WallConnection } from "./connection.ts";
 import { DrillDown } from "./DrillDown.tsx";
 import { Filters } from "./Filters.tsx";
+import { FindByCode } from "./FindByCode.tsx";
 import { Header } from "./Header.tsx";
 import { ModerationSettings } from "./ModerationSettings.tsx";
 import { logProblem, problemText } from "./problems.ts";
@@ -430,6 +432,7 @@ export function Wall(props: {
         <Show when={!props.kiosk}>
           <div class="wall-right">
             <Trends trends={trends()} range={range()} setRange={changeRange} />
+            <FindByCode token={props.token} open={open} />
             <Show when={maySetModeration()}>
               <ModerationSettings
                 settings={settings()}

@@ -2,6 +2,12 @@
 // browser's; every string the dashboards show is here, keyed, with {name}
 // placeholders.
 const en = {
+  "find.title": "Find a conversation",
+  "find.label": "The customer's data code",
+  "find.submit": "Find",
+  "find.unknown": "No conversation of yours has this code.",
+  "find.tooMany": "Too many tries. Try again in a few minutes.",
+  "find.failed": "Could not search right now. Try again.",
   "app.wall": "Live feedback",
   "app.monitor": "Stream monitor",
   "app.public": "What our customers say",
@@ -233,6 +239,12 @@ const en = {
 export type MessageKey = keyof typeof en;
 
 const sv: Record<MessageKey, string> = {
+  "find.title": "Hitta ett samtal",
+  "find.label": "Kundens datakod",
+  "find.submit": "Sök",
+  "find.unknown": "Inget av era samtal har den här koden.",
+  "find.tooMany": "För många försök. Försök igen om några minuter.",
+  "find.failed": "Det gick inte att söka just nu. Försök igen.",
   "app.wall": "Feedback live",
   "app.monitor": "Strömövervakning",
   "app.public": "Det här säger våra kunder",

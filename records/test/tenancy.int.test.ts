@@ -199,6 +199,7 @@ const SPECIAL = [
   "POST /api/auth/login",
   "GET /api/businesses",
   "POST /api/customer/lookup",
+  "POST /api/feedback/lookup",
   "GET /api/customer/sessions/:sessionId",
   "DELETE /api/customer/sessions/:sessionId",
   "GET /api/customer/sessions/:sessionId/reward",
@@ -315,6 +316,30 @@ describe("tenancy matrix", () => {
       (await fetch(`${http.url}/api/feedback/${ids.sessionA}`, { headers: { authorization: `Bearer ${ids.codeA}` } }))
         .status,
     ).toBe(401);
+  });
+
+  it("lets a business find its own conversation by its customer's data code, and no other business", async () => {
+    const find = (role: Role, dataCode: string) =>
+      fetch(`${http.url}/api/feedback/lookup`, {
+        method: "POST",
+        headers: headersFor(role, { dataCode }),
+        body: JSON.stringify({ dataCode }),
+      });
+    const mine = await find("ownerA", ids.codeA.toLowerCase());
+    expect(mine.status).toBe(200);
+    expect(await mine.json()).toEqual({ sessionId: ids.sessionA, storeCode: "demo" });
+    expect((await find("staffA", ids.codeA)).status).toBe(200);
+    expect((await find("admin", ids.codeB)).status).toBe(200);
+    // Another business's code answers as an unknown one does.
+    const theirs = await find("ownerB", ids.codeA);
+    const unknown = await find("ownerB", "ZZZZ-ZZZZ-ZZZZ");
+    expect([theirs.status, unknown.status]).toEqual([404, 404]);
+    expect(await theirs.json()).toEqual(await unknown.json());
+    expect((await find("ownerA", ids.codeB)).status).toBe(404);
+    expect((await find("anonymous", ids.codeA)).status).toBe(401);
+    const [audited] = await records.sql<{ n: number }[]>`
+      select count(*)::int as n from audit_log where action = 'feedback.lookup'`;
+    expect(audited!.n).toBe(6);
   });
 
   it("finds a customer's one session by the data code alone, typed loosely, and no other", async () => {

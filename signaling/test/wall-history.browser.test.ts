@@ -2,7 +2,8 @@
 // filter finds conversations older than the snapshot's latest (the store, the
 // status "flagged"), while live ones still arrive filtered; a live
 // conversation's drill-down draws its whole score so far, also after a
-// reconnect; a customer's deletion takes its alerts off every wall; and an
+// reconnect; a customer's deletion takes its alerts off every wall; a
+// customer's data code finds their conversation; and an
 // admin's wall or public screen of a business that does not exist says so.
 // The page's socket goes through the test where it must drop it or hold an
 // answer (Playwright's routeWebSocket).
@@ -13,7 +14,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
-import { addStore, dashboardToken, demoBusiness, startServer } from "./harness.ts";
+import { addStore, dashboardToken, demoBusiness, ownerToken, startServer } from "./harness.ts";
 import { FakeConversation } from "./wall/events.ts";
 
 let server: ParleyServer;
@@ -206,6 +207,30 @@ describe("the wall's history in a real browser", () => {
     await page.getByTestId("ticker").waitFor();
     expect(await alert.count()).toBe(0);
     expect(await page.getByTestId("alert").count()).toBe(0);
+    await page.close();
+  }, 60_000);
+
+  it("finds a conversation by its customer's data code and opens it, and says so when the code is not its", async () => {
+    const c = await begun("third", 5);
+    c.start();
+    c.segment(1, "the payment to my account failed after the reward was granted", true);
+    c.end({ score: 71, relevance: 0.9, topics: ["payment"] });
+    await server.records.flush();
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    // A real login's token: each search is audited under the user who made it.
+    await open(page, "", await ownerToken(server));
+    await live(page);
+    await page.getByTestId("find-code").fill("ZZZZ-ZZZZ-ZZZZ");
+    await page.getByTestId("find-submit").click();
+    await page.locator('[data-testid="find-problem"][data-kind="unknown"]').waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("drill").count()).toBe(0);
+    // As the customer reads it out: lower case, spaces for dashes.
+    await page.getByTestId("find-code").fill(c.dataCode.toLowerCase().replace(/-/g, " "));
+    await page.getByTestId("find-submit").click();
+    await page.getByTestId("drill-transcript").filter({ hasText: "the payment to my account failed" }).waitFor({
+      timeout: 15_000,
+    });
+    expect(await page.getByTestId("find-problem").count()).toBe(0);
     await page.close();
   }, 60_000);
 

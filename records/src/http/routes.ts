@@ -94,6 +94,7 @@ export function createRoutes(ctx: RouteContext): Route[] {
     route("PUT", "/api/stores/:storeCode/reward-policy", "owner", setPolicy),
     route("GET", "/api/stores/:storeCode/sessions", "user", listSessions),
     route("GET", "/api/feedback/:sessionId", "user", getFeedback),
+    route("POST", "/api/feedback/lookup", "user", lookupFeedback),
     route("POST", "/api/customer/lookup", "public", customerLookup),
     route("GET", "/api/customer/sessions/:sessionId", "customer", customerData),
     route("DELETE", "/api/customer/sessions/:sessionId", "customer", customerDelete),
@@ -465,6 +466,36 @@ async function getFeedback(req: RecordsRequest, ctx: RouteContext): Promise<Reco
   if (!data || !ownBusiness(req, data.businessId) || !allowedStore(req, data.store.code)) return notFound();
   await audit(ctx, req, "feedback.read", `session:${sessionId}`, data.businessId);
   return json(200, data);
+}
+
+/**
+ * A conversation of the caller's business found by its customer's data code (`{dataCode}` →
+ * `{sessionId, storeCode}`, then GET /api/feedback/:sessionId): the customer's way to be helped with
+ * a reward the app cannot settle (a failed payout, a refused claim) without telling anyone more than
+ * the code shows them. Another business's code, or a store a staff member may not see, answers 404
+ * as an unknown one does; guesses are limited per address as the customer's are, and each is audited.
+ */
+async function lookupFeedback(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
+  const b = body(req);
+  const code = typeof b.dataCode === "string" ? b.dataCode : "";
+  if (!code.trim() || code.length > MAX_DATA_CODE_LENGTH) return json(400, { error: "dataCode is required" });
+  const address = addressKey(req.ip);
+  const wait = ctx.codeAddressLimiter.retryAfterMs(address);
+  if (wait > 0) return tooMany(wait);
+  const settle = ctx.codeAddressLimiter.begin(address);
+  const sessionId = await unlessUnknown([settle], () => ctx.findByDataCode(code));
+  const [s] = sessionId
+    ? await ctx.sql<{ business_id: string; store_code: string }[]>`
+        select s.business_id, st.code as store_code from sessions s join stores st on st.id = s.store_id
+        where s.id = ${sessionId}`
+    : [];
+  const found = s && ownBusiness(req, s.business_id) && allowedStore(req, s.store_code) ? s : undefined;
+  settle(found !== undefined);
+  await audit(ctx, req, "feedback.lookup", found ? `session:${sessionId}` : "data-code", found?.business_id ?? null, {
+    found: found !== undefined,
+  });
+  if (!found) return json(404, { error: "no conversation of yours has this data code" });
+  return json(200, { sessionId, storeCode: found.store_code });
 }
 
 async function listRewards(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
