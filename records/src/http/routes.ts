@@ -476,26 +476,25 @@ async function getFeedback(req: RecordsRequest, ctx: RouteContext): Promise<Reco
  * as an unknown one does; guesses are limited per address as the customer's are, and each is audited.
  */
 async function lookupFeedback(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
-  const b = body(req);
-  const code = typeof b.dataCode === "string" ? b.dataCode : "";
-  if (!code.trim() || code.length > MAX_DATA_CODE_LENGTH) return json(400, { error: "dataCode is required" });
-  const address = addressKey(req.ip);
-  const wait = ctx.codeAddressLimiter.retryAfterMs(address);
-  if (wait > 0) return tooMany(wait);
-  const settle = ctx.codeAddressLimiter.begin(address);
-  const sessionId = await unlessUnknown([settle], () => ctx.findByDataCode(code));
-  const [s] = sessionId
-    ? await ctx.sql<{ business_id: string; store_code: string }[]>`
-        select s.business_id, st.code as store_code from sessions s join stores st on st.id = s.store_id
-        where s.id = ${sessionId}`
-    : [];
-  const found = s && ownBusiness(req, s.business_id) && allowedStore(req, s.store_code) ? s : undefined;
-  settle(found !== undefined);
-  await audit(ctx, req, "feedback.lookup", found ? `session:${sessionId}` : "data-code", found?.business_id ?? null, {
-    found: found !== undefined,
+  const found = await byDataCode(req, ctx, async (sessionId) => {
+    const [s] = await ctx.sql<{ business_id: string; store_code: string }[]>`
+      select s.business_id, st.code as store_code from sessions s join stores st on st.id = s.store_id
+      where s.id = ${sessionId}`;
+    return s && ownBusiness(req, s.business_id) && allowedStore(req, s.store_code) ? { sessionId, ...s } : undefined;
   });
+  if (isReply(found)) return found;
+  await audit(
+    ctx,
+    req,
+    "feedback.lookup",
+    found ? `session:${found.sessionId}` : "data-code",
+    found?.business_id ?? null,
+    {
+      found: found !== undefined,
+    },
+  );
   if (!found) return json(404, { error: "no conversation of yours has this data code" });
-  return json(200, { sessionId, storeCode: found.store_code });
+  return json(200, { sessionId: found.sessionId, storeCode: found.store_code });
 }
 
 async function listRewards(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
@@ -706,6 +705,20 @@ export async function sessionData(sql: Sql, sessionId: string): Promise<SessionD
 const MAX_DATA_CODE_LENGTH = 64;
 
 async function customerLookup(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
+  const sessionId = await byDataCode(req, ctx, async (id) => id);
+  if (isReply(sessionId)) return sessionId;
+  return sessionId ? json(200, { sessionId }) : json(404, { error: "no conversation has this data code" });
+}
+
+/**
+ * The body's `{dataCode}` looked up, as a guess limited per address: `accept` turns the session it
+ * names into what the caller may have (undefined: none), and only a miss counts against the limit.
+ */
+async function byDataCode<T>(
+  req: RecordsRequest,
+  ctx: RouteContext,
+  accept: (sessionId: string) => Promise<T | undefined>,
+): Promise<T | undefined | RecordsResponse> {
   const b = body(req);
   const code = typeof b.dataCode === "string" ? b.dataCode : "";
   if (!code.trim()) return json(400, { error: "dataCode is required" });
@@ -714,9 +727,12 @@ async function customerLookup(req: RecordsRequest, ctx: RouteContext): Promise<R
   const wait = ctx.codeAddressLimiter.retryAfterMs(address);
   if (wait > 0) return tooMany(wait);
   const settle = ctx.codeAddressLimiter.begin(address);
-  const sessionId = await unlessUnknown([settle], () => ctx.findByDataCode(code));
-  settle(sessionId !== undefined);
-  return sessionId ? json(200, { sessionId }) : json(404, { error: "no conversation has this data code" });
+  const found = await unlessUnknown([settle], async () => {
+    const sessionId = await ctx.findByDataCode(code);
+    return sessionId === undefined ? undefined : accept(sessionId);
+  });
+  settle(found !== undefined);
+  return found;
 }
 
 async function customerData(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
