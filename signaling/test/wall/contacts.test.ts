@@ -66,6 +66,35 @@ describe("masking contacts for public screens", () => {
     expect(maskContacts("vi var en två tre personer")).toBe("vi var en två tre personer");
   });
 
+  it("masks phone numbers read in pairs and tens, in English or Swedish", () => {
+    expect(maskContacts("call oh seven oh, twelve, thirty-four, fifty six please")).toBe(`call ${M} please`);
+    expect(maskContacts("call me on seven oh seven, double five, eighty one, twenty two")).toBe(`call me on ${M}`);
+    expect(maskContacts("ring noll sju noll, tolv, trettiofyra, femtiosex tack")).toBe(`ring ${M} tack`);
+    expect(maskContacts("ring noll sjuttio tolv trettiofyra femtiosex")).toBe(`ring ${M}`);
+    expect(maskContacts("ring noll åtta, sjutti tre, fyrtiofem, tjugoett")).toBe(`ring ${M}`);
+    // A ten and its unit are one pair ("seventy five" is two digits): three pairs are six, not a number.
+    expect(maskContacts("we paid seventy five, then twenty two, then thirty")).toBe(
+      "we paid seventy five, then twenty two, then thirty",
+    );
+    expect(maskContacts("it was twenty five past ten")).toBe("it was twenty five past ten");
+    expect(maskContacts("vi väntade tjugofem minuter, sen femton till")).toBe(
+      "vi väntade tjugofem minuter, sen femton till",
+    );
+  });
+
+  it("leaves amounts with a currency alone, however many digits", () => {
+    const kept = [
+      "the kitchen cost 1 500 000 kr in the end",
+      "renoveringen kostade 2500000 kronor",
+      "a bill of SEK 1 250 000 for the firm",
+      "they raised $1,250,000 last year",
+      "det kostade 1 299 000:- tror jag",
+    ];
+    for (const text of kept) expect(maskContacts(text), text).toBe(text);
+    // A currency elsewhere in the sentence does not protect a number.
+    expect(maskContacts("I paid 45 kr, call me on 0701234567")).toBe(`I paid 45 kr, call me on ${M}`);
+  });
+
   it("masks the reviewer's example, every contact in it", () => {
     expect(maskContacts("call me back on 0701234567 or mail anna.svensson@example.com")).toBe(
       `call me back on ${M} or mail ${M}`,

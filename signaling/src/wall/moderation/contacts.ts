@@ -11,8 +11,12 @@
 // "2 coffees", "SEK 45", "order 12345", "1 299 kr"), and so do dates
 // ("2026-11-27", "27.11.2026") and opening hours ("10.00–18.00"). Digits said
 // as words, as a speech worker writes them ("zero seven zero one two three
-// four…", "noll sju noll…"), count the same, seven in a row; so do addresses
-// said aloud ("anna dot svensson at example dot com").
+// four…", "noll sju noll…"), count the same, seven in a row, and so do
+// numbers read in pairs ("oh seven oh, twelve, thirty-four, fifty six",
+// "noll sju noll, tolv, trettiofyra, femtiosex": a ten and its unit are two
+// digits); so do addresses said aloud ("anna dot svensson at example dot
+// com"). A run followed or led by a currency ("1 500 000 kr", "SEK 2500000")
+// is an amount, not a number to call.
 
 const MASK = "███";
 
@@ -51,25 +55,81 @@ const SPOKEN_EMAIL = new RegExp(
 /** A digit said as a word, in English or Swedish. */
 const DIGIT_WORD = "zero|oh|one|two|three|four|five|six|seven|eight|nine|noll|ett|en|två|tre|fyra|fem|sex|sju|åtta|nio";
 const DIGIT_WORDS = new RegExp(`^(?:${DIGIT_WORD})$`, "iu");
+/** Ten to nineteen: two digits said as one word. */
+const TEEN_WORD =
+  "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|tio|elva|tolv|tretton|fjorton|femton|sexton|sjutton|arton|nitton";
+/** A ten (the colloquial Swedish "fyrti", "sjutti" too), followed in Swedish by its unit in the same word: "trettiofyra". */
+const TENS_WORD = String.raw`(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|tjugo|tjugi|trettio|tretti|fyrtio|fyrti|femtio|femti|sextio|sexti|sjuttio|sjutti|åttio|åtti|nittio|nitti)(?:ett|en|två|tre|fyra|fem|sex|sju|åtta|nio)?`;
+/** "double seven", "triple three": the next digit said two or three times. */
+const REPEAT_WORD = "double|triple";
+const PAIR_WORDS = new RegExp(`^(?:${TEEN_WORD}|${TENS_WORD})$`, "iu");
+const TENS_WORDS = new RegExp(`^(?:${TENS_WORD})$`, "iu");
+const REPEAT_WORDS = new RegExp(`^(?:${REPEAT_WORD})$`, "iu");
+const SPOKEN_NUMBER = `${DIGIT_WORD}|${TEEN_WORD}|${TENS_WORD}|${REPEAT_WORD}|\\d+`;
 /** A run of digits said as words or written, apart by spaces, commas or dashes. */
 const SPOKEN_RUN = new RegExp(
-  String.raw`(?<!${WORD_CHAR})(?:${DIGIT_WORD}|\d+)(?:[\s,\-–]+(?:${DIGIT_WORD}|\d+))+(?!${WORD_CHAR})`,
+  String.raw`(?<!${WORD_CHAR})(?:${SPOKEN_NUMBER})(?:[\s,\-–]+(?:${SPOKEN_NUMBER}))+(?!${WORD_CHAR})`,
   "giu",
 );
+/** A currency just before or after a run of digits makes it an amount. */
+const CURRENCY = String.raw`(?:kr|kronor|sek|:-|dollars?|usd|\$|eur|euros?|€|pounds?|gbp|£)`;
+const CURRENCY_BEFORE = new RegExp(String.raw`(?:^|[^\p{L}])${CURRENCY}\s?$`, "iu");
+const CURRENCY_AFTER = new RegExp(String.raw`^\s?${CURRENCY}(?![\p{L}])`, "iu");
 
-function maskDigitRun(run: string): string {
+function isAmount(text: string, start: number, end: number): boolean {
+  return (
+    CURRENCY_BEFORE.test(text.slice(Math.max(0, start - 8), start)) || CURRENCY_AFTER.test(text.slice(end, end + 8))
+  );
+}
+
+function maskDigitRun(run: string, start: number, text: string): string {
   const digits = run.replace(/\D/gu, "").length;
-  if (digits < MIN_PHONE_DIGITS || NOT_A_PHONE.some((p) => p.test(run))) return run;
+  if (digits < MIN_PHONE_DIGITS || NOT_A_PHONE.some((p) => p.test(run)) || isAmount(text, start, start + run.length)) {
+    return run;
+  }
   // An opening parenthesis with none closing it belongs to the sentence ("(070 123 45 67)"), not the number.
   return run.startsWith("(") && !run.includes(")") ? `(${MASK}` : MASK;
 }
 
-function maskSpokenRun(run: string): string {
-  const tokens = run.split(/[\s,\-–]+/u).filter(Boolean);
+/** How many digits a run of number words and written digits says: "seventy five" and "sjuttiofem" are two. */
+function spokenDigits(run: string): { digits: number; anyWord: boolean } {
+  // Keep the separators: a ten and the unit after it are one pair only when nothing but a space is between them.
+  const parts = run.split(/(\s*,\s*|\s*[-–]\s*|\s+)/u);
+  let digits = 0;
+  let anyWord = false;
+  let afterTens = false;
+  let repeat = 1;
+  for (let i = 0; i < parts.length; i += 2) {
+    const token = parts[i] ?? "";
+    const joinedToTens = afterTens && !(parts[i - 1] ?? "").includes(",");
+    afterTens = false;
+    if (REPEAT_WORDS.test(token)) {
+      anyWord = true;
+      repeat = token.toLowerCase() === "double" ? 2 : 3;
+      continue;
+    }
+    if (DIGIT_WORDS.test(token)) {
+      anyWord = true;
+      // "seventy five" is 75; "seventy oh" is not a pair.
+      const unitOfTens = joinedToTens && !/^(?:zero|oh|noll)$/iu.test(token);
+      if (!unitOfTens) digits += repeat;
+    } else if (PAIR_WORDS.test(token)) {
+      anyWord = true;
+      digits += 2;
+      afterTens = TENS_WORDS.test(token) && !/(?:ett|en|två|tre|fyra|fem|sex|sju|åtta|nio)$/iu.test(token);
+    } else {
+      digits += token.replace(/\D/gu, "").length;
+    }
+    repeat = 1;
+  }
+  return { digits, anyWord };
+}
+
+function maskSpokenRun(run: string, start: number, text: string): string {
+  const { digits, anyWord } = spokenDigits(run);
   // Written digits only: the digit runs' rule decides (it knows dates and hours).
-  if (!tokens.some((t) => DIGIT_WORDS.test(t))) return run;
-  const digits = tokens.reduce((n, t) => n + (DIGIT_WORDS.test(t) ? 1 : t.length), 0);
-  return digits >= MIN_PHONE_DIGITS ? MASK : run;
+  if (!anyWord) return run;
+  return digits >= MIN_PHONE_DIGITS && !isAmount(text, start, start + run.length) ? MASK : run;
 }
 
 /** The text with its e-mail addresses and phone numbers (written or said as words) masked. */
