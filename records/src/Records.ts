@@ -16,7 +16,7 @@ import { loadHashKey } from "./db/hashKey.ts";
 import { migrate } from "./db/migrate.ts";
 import { type DemoLogins, seedDemo } from "./db/seed.ts";
 import { DEFAULT_FRAUD_OPTIONS, FraudDetector, type FraudOptions } from "./fraud/FraudDetector.ts";
-import type { CustomerDeletion } from "./http/context.ts";
+import type { CustomerDeletion, RecordsRateLimit } from "./http/context.ts";
 import { createRoutes } from "./http/routes.ts";
 import type { Route } from "./http/types.ts";
 import { type PayoutFaults, type StripeOptions, StripePayouts } from "./payments/StripePayouts.ts";
@@ -57,6 +57,8 @@ export interface RecordsOptions {
   publish?: Publish;
   /** Increments feedback_sessions_total (the node owns that metric) for fraud_detected. */
   countSession?: CountSession;
+  /** Told of each request refused by one of records' rate limits (the node counts them in rate_limit_refusals_total). */
+  onRateLimited?: (limit: RecordsRateLimit) => void;
   /** The clock of rewards, fraud windows, retention and tokens (tests inject one). */
   now?: () => number;
   writer?: Partial<Omit<RecordWriterOptions, "sql" | "logger" | "onSessionsEnded">>;
@@ -283,6 +285,7 @@ export class Records {
       voiceRetentionHours: retention.voiceRetentionHours,
       sessionLiveLimitMs: options.sessionLiveLimitMs ?? DEFAULT_SESSION_LIVE_LIMIT_MS,
       ...(options.onCustomerDeleted ? { onCustomerDeleted: options.onCustomerDeleted } : {}),
+      ...(options.onRateLimited ? { onRateLimited: options.onRateLimited } : {}),
       // This node's conversations get the change at once; other nodes' within STORE_CACHE_MS.
       onStoreChanged: (code) => this.#stores.delete(code),
     });

@@ -22,7 +22,7 @@ import {
 } from "@parley/inference-bridge";
 import { MediaWorkerPool, opusBackend } from "@parley/media";
 import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema, StreamState } from "@parley/proto/live";
-import { type CustomerDeletion, type PublishTarget, Records } from "@parley/records";
+import { type CustomerDeletion, type PublishTarget, Records, recordsRateLimits } from "@parley/records";
 import type { Redis } from "ioredis";
 import pino, { type Logger } from "pino";
 import { type DashboardTokenVerifier, SignedUserTokens } from "./auth/userToken.ts";
@@ -47,7 +47,13 @@ import { type LiveBus, liveTopic } from "./live/LiveBus.ts";
 import { LocalLiveBus } from "./live/LocalLiveBus.ts";
 import { RedisLiveBus } from "./live/RedisLiveBus.ts";
 import { observeSessionMetrics } from "./live/sessionMetrics.ts";
-import { collectProcessMetrics, feedbackSessionsTotal, mediaMoves, mediaWorkerDeaths } from "./metrics.ts";
+import {
+  collectProcessMetrics,
+  feedbackSessionsTotal,
+  mediaMoves,
+  mediaWorkerDeaths,
+  rateLimitRefusals,
+} from "./metrics.ts";
 import { resumeSession } from "./session/resumeSession.ts";
 import type { Session } from "./session/Session.ts";
 import { SessionRegistry } from "./session/SessionRegistry.ts";
@@ -504,6 +510,7 @@ export class ParleyServer {
   ): Promise<Records> {
     const r = config.records;
     const stripeApi = r.stripe?.apiUrl;
+    for (const limit of recordsRateLimits) rateLimitRefusals.inc({ limit }, 0);
     return Records.create({
       databaseUrl: r.databaseUrl,
       dataDir: r.dataDir,
@@ -531,6 +538,7 @@ export class ParleyServer {
       publish,
       onCustomerDeleted,
       countSession: (labels) => feedbackSessionsTotal.inc(labels),
+      onRateLimited: (limit) => rateLimitRefusals.inc({ limit }),
     });
   }
 

@@ -31,6 +31,18 @@ export const feedbackSessionsTotal = new Counter({
   labelNames: ["business_id", "status", "quality_tier"] as const,
 });
 
+/**
+ * Requests a rate limit refused, by limit: the edge's (sessions-client,
+ * sessions-store, stores-client, alert-emails) and records' (login,
+ * login-address, data-code, data-code-address). A limit's series exists from
+ * its creation, at 0.
+ */
+export const rateLimitRefusals = new Counter({
+  name: "rate_limit_refusals_total",
+  help: "Requests refused by a rate limit (HTTP 429, or an alert e-mail held back), by limit",
+  labelNames: ["limit"] as const,
+});
+
 export const wsConnections = new Gauge({ name: "ws_connections", help: "Open WebSocket connections" });
 
 export const wsMessagesTotal = new Counter({

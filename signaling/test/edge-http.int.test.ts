@@ -42,6 +42,14 @@ const post = (s: ParleyServer, body: unknown, headers: Record<string, string> = 
     body: JSON.stringify({ consent: { given: true, version: "test-1" }, ...(body as object) }),
   });
 
+/** rate_limit_refusals_total{limit} as the node's internal listener reports it (the registry is per process: compare deltas). */
+async function refusals(s: ParleyServer, limit: string): Promise<number> {
+  const text = await (await fetch(`${s.internalUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`rate_limit_refusals_total{limit="${limit}"}`));
+  if (!line) throw new Error(`no rate_limit_refusals_total series for ${limit}`);
+  return Number(line.split(" ").at(-1));
+}
+
 function expectSecurityHeaders(res: Response) {
   const h = res.headers;
   const csp = h.get("content-security-policy") ?? "";
@@ -326,6 +334,7 @@ describe("rate limits and caps", () => {
       RATE_LIMIT_MAX_REQUESTS_PER_STORE: "3",
     });
     await addStore(s, "other");
+    const before = { client: await refusals(s, "sessions-client"), store: await refusals(s, "sessions-store") };
     const from = (ip: string, storeCode = "demo") => post(s, { storeCode }, { "x-forwarded-for": ip });
     expect((await from("203.0.113.1")).status).toBe(201);
     expect((await from("203.0.113.1")).status).toBe(201);
@@ -335,6 +344,35 @@ describe("rate limits and caps", () => {
     expect(store.status).toBe(429); // the store's limit: 3 in this window
     expect(await store.json()).toMatchObject({ error: expect.stringMatching(/store/) });
     expect((await from("203.0.113.3", "other")).status).toBe(201);
+    // Each refusal is counted under the limit that made it.
+    expect(await refusals(s, "sessions-client")).toBe(before.client + 1);
+    expect(await refusals(s, "sessions-store")).toBe(before.store + 1);
+  });
+
+  it("counts refused logins and data-code guesses under records' limits", async () => {
+    const s = await node({ LOGIN_RATE_LIMIT_MAX: "2" });
+    const before = { login: await refusals(s, "login"), code: await refusals(s, "data-code-address") };
+    const login = () =>
+      fetch(`${s.url}/api/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "nobody@example.com", password: "wrong password" }),
+      });
+    expect((await login()).status).toBe(401);
+    expect((await login()).status).toBe(401);
+    expect((await login()).status).toBe(429);
+    expect(await refusals(s, "login")).toBe(before.login + 1);
+    // Data-code look-ups: 10 × LOGIN_RATE_LIMIT_MAX per address, then 429.
+    const lookUpCode = () =>
+      fetch(`${s.url}/api/customer/lookup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ dataCode: "ABCD-EFGH-JKMN" }),
+      });
+    let refused = 0;
+    for (let i = 0; i < 25 && refused === 0; i++) if ((await lookUpCode()).status === 429) refused++;
+    expect(refused).toBe(1);
+    expect(await refusals(s, "data-code-address")).toBe(before.code + 1);
   });
 
   it("caps the sessions one client holds open; one ending frees a slot", async () => {

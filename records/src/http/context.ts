@@ -34,7 +34,16 @@ export interface RouteContext {
   onCustomerDeleted?: (deleted: CustomerDeletion) => void;
   /** Told after a store's name, language or time zone changed (the node stops serving its cached copy). */
   onStoreChanged?: (storeCode: string) => void;
+  /** Told of each request one of the limiters above refused (answered 429). */
+  onRateLimited?: (limit: RecordsRateLimit) => void;
 }
+
+/**
+ * Records' rate limits, as metrics name them: failed logins per e-mail and per
+ * address; data-code guesses per session (and address) and per address.
+ */
+export const recordsRateLimits = ["login", "login-address", "data-code", "data-code-address"] as const;
+export type RecordsRateLimit = (typeof recordsRateLimits)[number];
 
 /** A session whose data its customer deleted. */
 export interface CustomerDeletion {

@@ -33,7 +33,7 @@ import {
   UUID,
   user,
 } from "./access.ts";
-import type { RouteContext } from "./context.ts";
+import type { RecordsRateLimit, RouteContext } from "./context.ts";
 import { type CsvPage, feedbackCsvPages, parseExportBound } from "./feedbackCsv.ts";
 import { beforeCursor, CURSOR_TIME_FORMAT, type Cursor, isReply, MAX_PAGE, page, pageLimit } from "./pages.ts";
 import {
@@ -124,8 +124,14 @@ async function authenticate(
     const address = addressKey(req.ip);
     const sessionKey = `code:${sessionId.toLowerCase()}:${address}`;
     const addressWait = ctx.codeAddressLimiter.retryAfterMs(address);
-    const wait = Math.max(ctx.loginLimiter.retryAfterMs(sessionKey), addressWait);
-    if (wait > 0) return tooMany(wait);
+    const sessionWait = ctx.loginLimiter.retryAfterMs(sessionKey);
+    if (addressWait > 0 || sessionWait > 0) {
+      return tooMany(
+        ctx,
+        addressWait >= sessionWait ? "data-code-address" : "data-code",
+        Math.max(sessionWait, addressWait),
+      );
+    }
     // Counted before the check's await: guesses sent at once each see the others.
     const settle = [ctx.loginLimiter.begin(sessionKey), ctx.codeAddressLimiter.begin(address)];
     const ok = await unlessUnknown(settle, () => ctx.verifyDataCode(sessionId, code));
@@ -159,8 +165,14 @@ async function unlessUnknown<T>(settle: ((outcome: "unknown") => void)[], check:
   }
 }
 
-const tooMany = (waitMs: number) =>
-  json(429, { error: "too many attempts, try again later" }, { "retry-after": String(Math.ceil(waitMs / 1000)) });
+function tooMany(ctx: RouteContext, limit: RecordsRateLimit, waitMs: number): RecordsResponse {
+  ctx.onRateLimited?.(limit);
+  return json(
+    429,
+    { error: "too many attempts, try again later" },
+    { "retry-after": String(Math.ceil(waitMs / 1000)) },
+  );
+}
 
 function errorReply(logger: Logger, method: string, path: string, error: unknown): RecordsResponse {
   if (error instanceof ParleyError) {
@@ -209,10 +221,10 @@ async function login(req: RecordsRequest, ctx: RouteContext): Promise<RecordsRes
   // A blocked address is answered before its e-mail key is looked at: a flood of new e-mails costs nothing.
   const address = addressKey(req.ip);
   const addressWait = ctx.loginAddressLimiter.retryAfterMs(address);
-  if (addressWait > 0) return tooMany(addressWait);
+  if (addressWait > 0) return tooMany(ctx, "login-address", addressWait);
   const emailKey = `email:${email}`;
   const emailWait = ctx.loginLimiter.retryAfterMs(emailKey);
-  if (emailWait > 0) return tooMany(emailWait);
+  if (emailWait > 0) return tooMany(ctx, "login", emailWait);
   // Counted before the awaits (the database, scrypt: tens of ms): logins sent at once each see the
   // others, or a burst would all pass the check above before the first failure was counted.
   const settle = [ctx.loginAddressLimiter.begin(address), ctx.loginLimiter.begin(emailKey)];
@@ -725,7 +737,7 @@ async function byDataCode<T>(
   if (code.length > MAX_DATA_CODE_LENGTH) return json(400, { error: "that is not a data code" });
   const address = addressKey(req.ip);
   const wait = ctx.codeAddressLimiter.retryAfterMs(address);
-  if (wait > 0) return tooMany(wait);
+  if (wait > 0) return tooMany(ctx, "data-code-address", wait);
   const settle = ctx.codeAddressLimiter.begin(address);
   const found = await unlessUnknown([settle], async () => {
     const sessionId = await ctx.findByDataCode(code);

@@ -4,6 +4,7 @@
 // call is asynchronous.
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { rateLimitRefusals } from "../metrics.ts";
 import { MemoryRateLimiter } from "./MemoryRateLimiter.ts";
 import { RedisRateLimiter } from "./RedisRateLimiter.ts";
 
@@ -33,9 +34,27 @@ export interface RateLimitOptions {
   max: number;
 }
 
-/** The node's limiter factory: shared through Redis when there is one, else in memory. */
+/**
+ * The node's limiter factory: shared through Redis when there is one, else in
+ * memory; every refusal is counted in rate_limit_refusals_total{limit=name}.
+ */
 export function createRateLimiter(options: RateLimitOptions, shared?: { redis: Redis; logger: Logger }): RateLimiter {
-  return shared ? new RedisRateLimiter({ ...options, ...shared }) : new MemoryRateLimiter(options);
+  const limiter = shared ? new RedisRateLimiter({ ...options, ...shared }) : new MemoryRateLimiter(options);
+  return countingRefusals(limiter, options.name);
+}
+
+function countingRefusals(limiter: RateLimiter, name: string): RateLimiter {
+  const refused = rateLimitRefusals.labels({ limit: name });
+  refused.inc(0);
+  return {
+    async consume(key) {
+      const decision = await limiter.consume(key);
+      if (!decision.allowed) refused.inc();
+      return decision;
+    },
+    refund: (key) => limiter.refund(key),
+    close: () => limiter.close(),
+  };
 }
 
 /** The `Retry-After` header value (whole seconds, at least 1) for a refusal. */
