@@ -95,6 +95,18 @@ describe("session metrics", () => {
     expect(at("started", "unknown")).toBe(1);
   });
 
+  it("exports fraud_detected at 0 for a business whose session started on another node: the reward may be decided here", async () => {
+    const bus = new LocalLiveBus(pino({ level: "silent" }));
+    const stop = observeSessionMetrics(bus, "me");
+    bus.publish(create(LiveEnvelopeSchema, { ...started("other", "s-elsewhere"), businessId: "biz-elsewhere" }));
+    stop();
+    const series = (await feedbackSessionsTotal.get()).values.filter((v) => v.labels.business_id === "biz-elsewhere");
+    for (const tier of ["low", "medium", "high"])
+      expect(series.find((v) => v.labels.status === "fraud_detected" && v.labels.quality_tier === tier)?.value).toBe(0);
+    // Its start and failures are the other node's to count.
+    expect(series.filter((v) => v.labels.status !== "fraud_detected")).toEqual([]);
+  });
+
   it("names outcomes as the deployment guide does", () => {
     expect(endStatus(EndReason.MAX_TURNS)).toBe("completed");
     expect(endStatus(EndReason.MEDIA_LOST)).toBe("failed");

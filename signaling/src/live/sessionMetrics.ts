@@ -30,14 +30,21 @@ export const endStatus = (reason: EndReason) =>
 
 /**
  * The series the alerts take a rate of (ConversationsFailing: failed;
- * FraudRateHigh: fraud_detected, counted by the reward decision) are created
- * at 0 for a business when its first session starts here, so that its first
- * failure shows as an increase: a counter series that first appears at 1
- * shows none to rate(). (A business's id is known only once it has a session.)
+ * FraudRateHigh: fraud_detected) are created at 0 for a business, so that its
+ * first failure shows as an increase: a counter series that first appears at
+ * 1 shows none to rate(). (A business's id is known only once it has a
+ * session.) failed is counted by the session's node, so it is created when
+ * the business's first session starts here; fraud_detected is counted by
+ * whichever node decides the reward, which may not be the session's (a node
+ * that died before its sessions' decisions), so every node creates it when
+ * it hears of the business's first session anywhere.
  */
-function touchAlertedSeries(businessId: string): void {
+function touchFailedSeries(businessId: string): void {
   for (const quality_tier of [...TIERS, "unknown"])
     feedbackSessionsTotal.inc({ business_id: businessId, status: "failed", quality_tier }, 0);
+}
+
+function touchFraudSeries(businessId: string): void {
   for (const quality_tier of TIERS)
     feedbackSessionsTotal.inc({ business_id: businessId, status: "fraud_detected", quality_tier }, 0);
 }
@@ -46,15 +53,21 @@ function touchAlertedSeries(businessId: string): void {
 export function observeSessionMetrics(bus: LiveBus, nodeId: string): Unsubscribe {
   /** This node's live sessions: whether each has lost its media or speech for good (a FAILED status). */
   const live = new Map<string, boolean>();
+  /** Businesses whose fraud_detected series exist here (one entry per business, like the series). */
+  const fraudSeries = new Set<string>();
   return bus.subscribe(liveTopic.admin, ({ envelope }) => {
-    if (envelope.nodeId !== nodeId) return;
     const kind = envelope.event?.kind;
+    if (kind?.case === "sessionStarted" && !fraudSeries.has(envelope.businessId)) {
+      fraudSeries.add(envelope.businessId);
+      touchFraudSeries(envelope.businessId);
+    }
+    if (envelope.nodeId !== nodeId) return;
     if (!kind?.case) return;
     liveEventsPublished.inc({ kind: kind.case });
     if (kind.case === "sessionStarted") {
       activeSessions.inc();
       live.set(envelope.sessionId, false);
-      touchAlertedSeries(envelope.businessId);
+      touchFailedSeries(envelope.businessId);
       feedbackSessionsTotal.inc({ business_id: envelope.businessId, status: "started", quality_tier: "unknown" });
     } else if (kind.case === "status") {
       if (kind.value.state === StreamState.FAILED && live.has(envelope.sessionId)) live.set(envelope.sessionId, true);
