@@ -265,7 +265,8 @@ export function Wall(props: {
           break;
         case "alert": {
           const alert = m.kind.value;
-          setAlerts((a) => [alert, ...a].slice(0, 50));
+          // An alert has one id on every node: one raised again (a node restarted) replaces its card.
+          setAlerts((a) => [alert, ...a.filter((x) => x.id !== alert.id)].slice(0, 50));
           setState(produce((s) => applyAlert(s.cards, alert)));
           break;
         }

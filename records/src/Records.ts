@@ -21,6 +21,7 @@ import { createRoutes } from "./http/routes.ts";
 import type { Route } from "./http/types.ts";
 import { type PayoutFaults, type StripeOptions, StripePayouts } from "./payments/StripePayouts.ts";
 import { RetentionJob, type RetentionOptions } from "./privacy/RetentionJob.ts";
+import { type AlertQueries, alertQueries } from "./queries/alerts.ts";
 import { type ModerationQueries, moderationQueries } from "./queries/moderation.ts";
 import { type WallQueries, wallQueries } from "./queries/wall.ts";
 import { RecordWriter, type RecordWriterOptions } from "./RecordWriter.ts";
@@ -166,6 +167,8 @@ export class Records {
   readonly wall: WallQueries;
   /** Moderation of feedback for public screens, audited. */
   readonly moderation: ModerationQueries;
+  /** The wall's alerts, kept once across nodes (their snapshots read the recent ones). */
+  readonly alerts: AlertQueries;
   /** The logins created on this start (first start of an empty database), else undefined. */
   readonly demo: DemoLogins | undefined;
   readonly #options: RecordsOptions;
@@ -224,6 +227,7 @@ export class Records {
     this.#now = options.now ?? Date.now;
     this.wall = wallQueries(this.sql);
     this.moderation = moderationQueries(this.sql);
+    this.alerts = alertQueries(this.sql);
     this.fraud = new FraudDetector({ ...DEFAULT_FRAUD_OPTIONS, ...options.fraud });
     this.payouts = options.stripe
       ? new StripePayouts(this.sql, logger, options.stripe, options.payoutFaults)

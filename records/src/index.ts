@@ -9,6 +9,7 @@ export type { Auth, Method, RecordsRequest, RecordsResponse, Route } from "./htt
 export { matchPath } from "./http/types.ts";
 export type { StripeOptions } from "./payments/StripePayouts.ts";
 export type { RetentionOptions } from "./privacy/RetentionJob.ts";
+export type { AlertKindName, AlertQueries, AlertRecord, AlertSaved, AlertToSave } from "./queries/alerts.ts";
 export type {
   ModerationActor,
   ModerationQueries,

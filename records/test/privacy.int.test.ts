@@ -146,7 +146,10 @@ describe("retention job", () => {
       now += 25 * HOUR; // every fingerprint is past the voice retention
       for (let i = 0; i < 3; i++) await deadLetter(records, randomUUID(), new Date(now - 800 * 24 * HOUR));
       await deadLetter(records, expired[0]!, new Date(now - HOUR));
-      const expected = { audio_fingerprints: 7, dead_letters: 4, sessions_redacted: 5 } as Record<string, number>;
+      const expected = { audio_fingerprints: 7, dead_letters: 4, sessions_redacted: 5, wall_alerts: 0 } as Record<
+        string,
+        number
+      >;
       for (const table of CONTENT_TABLES.slice(1)) expected[table] = await countOf(records, table, expired);
 
       const counts = await records.retention.runOnce();
@@ -321,6 +324,10 @@ const lateContent: Record<string, (records: Records, sessionId: string) => Promi
     insert into ai_questions (session_id, turn, text, aimed_at, asked_at)
     values (${id}, 7, 'You said the queue was slow: when?', 'specificity', now())`,
   dead_letters: (records, id) => deadLetter(records, id, new Date()),
+  // An alert a node was saving when the customer deleted the conversation.
+  wall_alerts: (records, id) => records.sql`
+    insert into wall_alerts (alert_key, id, kind, business_id, store_code, session_id, score, raised_at)
+    select ${`LOW_SCORE:${id}`}, ${`a-${id}`}, 'LOW_SCORE', business_id, 'demo', id, 12, now() from sessions where id = ${id}`,
 };
 
 describe("content stored after a session was redacted", () => {

@@ -62,7 +62,9 @@ import { RecordsStoreDirectory, type StoreDirectory } from "./stores/StoreDirect
 import { loadUws, type TemplatedApp, type Uws, type us_listen_socket } from "./uws.ts";
 import { alertEmailRateLimit } from "./wall/alerts/AlertEngine.ts";
 import type { AlertRecipients } from "./wall/alerts/AlertMailer.ts";
+import type { AlertStore } from "./wall/alerts/AlertStore.ts";
 import { BusinessOwnerRecipients } from "./wall/alerts/BusinessOwnerRecipients.ts";
+import { RecordsAlertStore } from "./wall/alerts/RecordsAlertStore.ts";
 import { RedisAlertEmailClaims } from "./wall/alerts/RedisAlertEmailClaims.ts";
 import { SendGridMailer } from "./wall/alerts/SendGridMailer.ts";
 import { RecordsWallHistory } from "./wall/history/RecordsWallHistory.ts";
@@ -76,13 +78,15 @@ import { mountCustomerWs } from "./ws/customerWs.ts";
 /**
  * What the dashboards read and keep. Absent parts are bound to the records
  * package: its logins' tokens (JWT_SECRET), its history and moderation in
- * Postgres, each business's owners (plus ALERT_EMAIL_TO) as alert recipients.
+ * Postgres, each business's owners (plus ALERT_EMAIL_TO) as alert recipients,
+ * raised alerts kept in Postgres.
  */
 export interface WallBindings {
   verifier?: DashboardTokenVerifier;
   history?: WallHistory;
   moderationStore?: ModerationStore;
   alertRecipients?: AlertRecipients;
+  alertStore?: AlertStore;
 }
 
 export interface ParleyServerOptions {
@@ -599,6 +603,7 @@ export class ParleyServer {
           : {}),
         fraudRules: async (sessionId) =>
           (await this.records.wall.fraudFlags(sessionId)).filter((f) => f.severity === "fraud").map((f) => f.rule),
+        store: bindings.alertStore ?? new RecordsAlertStore(this.records.alerts),
       },
       maxMessageBytes: config.maxWsMessageBytes,
       node: {

@@ -1,6 +1,7 @@
 // The wall bound to records, on real nodes: dashboards sign in with records'
 // logins, moderation outlives a node restart, a conversation records flags
-// as fraud raises its alert and its withheld reward on the wall, the monitor
+// as fraud raises its alert and its withheld reward on the wall, the alert
+// outlives a node restart (and goes with the customer's data), the monitor
 // names businesses, history stays within a business, and /wall/ws holds at
 // the edge like the customer's /ws.
 import { randomBytes, randomUUID } from "node:crypto";
@@ -278,6 +279,48 @@ describe("the wall bound to records", () => {
     expect(acmeWall.client.messages.some((m) => m.kind.case === "alert" || m.kind.case === "live")).toBe(false);
     for (const c of [demoWall.client, acmeWall.client]) c.close();
   }, 60_000);
+
+  it("keeps the wall's alerts across a node restart, for its business only, until the customer deletes the conversation", async () => {
+    const acme = await addBusiness(server, "Acme Kept", "kept-north");
+    const owner = await wall(server, await login(server, logins.owner));
+    await conversation(server, "demo", demoId, "a warm welcome and fresh buns", 80, "KEPT-7");
+    const again = await conversation(server, "demo", demoId, "the car park was empty this morning", 80, " kept-7");
+    const heard = await owner.client.waitFor(
+      (m) => m.kind.case === "alert" && m.kind.value.sessionId === again.sessionId,
+      20_000,
+    );
+    const raised = heard.kind.case === "alert" ? heard.kind.value : undefined;
+    expect(raised).toMatchObject({ kind: AlertKind.FRAUD_FLAGGED, detail: "duplicate_receipt" });
+    owner.client.close();
+
+    // A deploy: the node restarts on the same database and remembers nothing.
+    await server.close();
+    server = await startServer({ ASR_WORKERS: asr.address, DATABASE_URL: databaseUrl, WS_MAX_SOCKETS_PER_IP: "6" });
+    const later = await wall(server, await login(server, logins.owner));
+    expect(later.snapshot.alerts.filter((a) => a.sessionId === again.sessionId)).toEqual([
+      expect.objectContaining({ id: raised!.id, kind: AlertKind.FRAUD_FLAGGED, storeCode: "demo", atMs: raised!.atMs }),
+    ]);
+    const admin = await wall(server, await login(server, logins.admin));
+    expect(admin.snapshot.alerts.map((a) => a.id)).toContain(raised!.id);
+    const acmeWall = await wall(
+      server,
+      server.dashboardTokens.issue({ userId: "acme-owner", role: "owner", businessId: acme }, 60_000),
+    );
+    expect(acmeWall.snapshot.alerts).toEqual([]);
+
+    // The customer deletes their data: its alerts go too, from the database and every later snapshot.
+    const deleted = await fetch(`${server.url}/api/customer/sessions/${again.sessionId}?forfeitReward=true`, {
+      method: "DELETE",
+      headers: { "x-parley-data-code": again.dataCode },
+    });
+    expect(deleted.status).toBe(200);
+    const [kept] = await server.records.sql<{ n: number }[]>`
+      select count(*)::int as n from wall_alerts where session_id = ${again.sessionId}`;
+    expect(kept!.n).toBe(0);
+    const afterDeletion = await wall(server, await login(server, logins.owner));
+    expect(afterDeletion.snapshot.alerts.some((a) => a.sessionId === again.sessionId)).toBe(false);
+    for (const c of [later.client, admin.client, acmeWall.client, afterDeletion.client]) c.close();
+  }, 120_000);
 
   it("names businesses in the monitor", async () => {
     const admin = await wall(server, await login(server, logins.admin));

@@ -2,7 +2,8 @@
 // and in order, the conversation node A handles (through one real Redis),
 // and a wall connecting to B mid-conversation gets it in its snapshot. Both
 // nodes raise an alert for their own walls but only one e-mails it (through
-// SendGridTestDouble, a local test double of SendGrid's API); a person's
+// SendGridTestDouble, a local test double of SendGrid's API), and it is kept
+// once, under one id on both nodes; a person's
 // moderation decision on node A reaches node B's walls and public screens,
 // and a customer's deletion through node A makes node B forget the conversation.
 import { DashboardClient } from "@parley/loadtest";
@@ -114,12 +115,25 @@ describe("the wall's alerts and moderation across nodes", () => {
     c.score(12, { through: 1 });
     const lowScore = (m: ServerMessage) =>
       m.kind.case === "alert" && m.kind.value.sessionId === c.sessionId && m.kind.value.kind === AlertKind.LOW_SCORE;
-    await wallA.waitFor(lowScore, 15_000);
-    await wallB.waitFor(lowScore, 15_000);
+    const idOf = (m: ServerMessage) => (m.kind.case === "alert" ? m.kind.value.id : "");
+    const onA = idOf(await wallA.waitFor(lowScore, 15_000));
+    const onB = idOf(await wallB.waitFor(lowScore, 15_000));
     await Promise.all([nodeA.wall.alerts.settled(), nodeB.wall.alerts.settled()]);
     const mails = sendgrid.sent.filter((m) => m.text.includes(c.sessionId));
     expect(mails).toHaveLength(1);
     expect(mails[0]!.to).toContain("ops@kafe.se");
+    // Both nodes kept it: one row, under the id both walls were sent; later dashboards on either node see it once.
+    expect(onB).toBe(onA);
+    const kept = await nodeA.records.sql<{ id: string }[]>`
+      select id from wall_alerts where session_id = ${c.sessionId} and kind = 'LOW_SCORE'`;
+    expect(kept.map((r) => r.id)).toEqual([onA]);
+    for (const node of [nodeA, nodeB]) {
+      const token = node.dashboardTokens.issue({ userId: "o", role: "owner", businessId: demoBusiness(nodeA) }, 60_000);
+      const later = await DashboardClient.subscribed(node, token);
+      clients.push(later.client);
+      const shown = later.snapshot.alerts.filter((a) => a.sessionId === c.sessionId && a.kind === AlertKind.LOW_SCORE);
+      expect(shown.map((a) => a.id)).toEqual([onA]);
+    }
   });
 
   it("shows a person's decision on node A to node B's wall and public screen", async () => {

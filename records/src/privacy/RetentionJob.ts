@@ -2,6 +2,8 @@
 // voice-derived data (audio fingerprints; raw audio is never kept) after
 // VOICE_DATA_RETENTION_HOURS, transcripts, scores, AI questions and the
 // session's device/IP hashes, receipt and data code after DATA_RETENTION_DAYS.
+// The wall's alerts go with their conversation's content, and every alert
+// (a topic spike is about no one conversation) after DATA_RETENTION_DAYS too.
 // dead_letters hold whole envelopes (transcript text included) and have no
 // foreign key to sessions: they go by their own age and with their session.
 // What stays is what bookkeeping needs and holds nothing the customer said:
@@ -38,6 +40,7 @@ export type RetentionCounts = Record<
   | "final_scores"
   | "ai_questions"
   | "transcript_signatures"
+  | "wall_alerts"
   | "dead_letters"
   | "sessions_redacted",
   number
@@ -148,6 +151,14 @@ export class RetentionJob {
       counts.dead_letters += count;
       return count;
     });
+    // Alerts by their own age: also topic spikes (of no session) and those of sessions never stored.
+    await batches(async () => {
+      const { count } = await this.#sql`
+        delete from wall_alerts where alert_key in (
+          select alert_key from wall_alerts where raised_at < ${cutoffs.data} limit ${size} for update skip locked)`;
+      counts.wall_alerts += count;
+      return count;
+    });
     // Sessions redacted already that got content afterwards: the writer's records of the
     // conversation's end (final score and summary, the last score updates and questions, dead
     // letters) under way when the customer deleted their data. Their content again; what a
@@ -249,6 +260,7 @@ const SESSION_CONTENT_TABLES = [
   "final_scores",
   "ai_questions",
   "transcript_signatures",
+  "wall_alerts",
 ] as const satisfies readonly (keyof RetentionCounts)[];
 
 /**
@@ -293,13 +305,14 @@ export async function redactSessions(
   // dead_letters.session_id is text as the envelope carried it (it may not be a UUID at all),
   // so compare it in the canonical lower-case form rather than casting it.
   const lowerIds = ids.map((id) => id.toLowerCase());
-  const [a, t, s, f, q, sig, d, r] = await Promise.all([
+  const [a, t, s, f, q, sig, w, d, r] = await Promise.all([
     tx`delete from audio_fingerprints where session_id = any(${ids}::uuid[])`,
     tx`delete from transcript_segments where session_id = any(${ids}::uuid[])`,
     tx`delete from score_updates where session_id = any(${ids}::uuid[])`,
     tx`delete from final_scores where session_id = any(${ids}::uuid[])`,
     tx`delete from ai_questions where session_id = any(${ids}::uuid[])`,
     tx`delete from transcript_signatures where session_id = any(${ids}::uuid[])`,
+    tx`delete from wall_alerts where session_id = any(${ids}::uuid[])`,
     tx`delete from dead_letters where lower(session_id) = any(${lowerIds}::text[])`,
     options.keepFraudEvidence
       ? tx`update sessions set receipt_ref = null, data_code_hash = null, redacted_at = ${now}
@@ -314,6 +327,7 @@ export async function redactSessions(
     final_scores: f.count,
     ai_questions: q.count,
     transcript_signatures: sig.count,
+    wall_alerts: w.count,
     dead_letters: d.count,
     sessions_redacted: r.count,
   };
@@ -326,6 +340,7 @@ const noCounts = (): RetentionCounts => ({
   final_scores: 0,
   ai_questions: 0,
   transcript_signatures: 0,
+  wall_alerts: 0,
   dead_letters: 0,
   sessions_redacted: 0,
 });

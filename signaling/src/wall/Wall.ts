@@ -12,6 +12,7 @@ import type { LiveBus } from "../live/LiveBus.ts";
 import type { SessionRegistry } from "../session/SessionRegistry.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import { AlertEngine, type AlertEngineOptions } from "./alerts/AlertEngine.ts";
+import type { AlertStore } from "./alerts/AlertStore.ts";
 import { serverFrame } from "./frames.ts";
 import type { WallHistory } from "./history/WallHistory.ts";
 import type { ModerationStore } from "./moderation/ModerationStore.ts";
@@ -43,6 +44,8 @@ export interface WallOptions {
     email?: AlertEngineOptions["email"];
     /** The fraud-severity rules that flagged a conversation whose reward was withheld. */
     fraudRules?: (sessionId: string) => Promise<string[]>;
+    /** Where raised alerts are kept (records): snapshots after a restart, and on every node, show them. */
+    store?: AlertStore;
   };
   /** Business names for the monitor. */
   businessNames?: (businessIds: readonly string[]) => Promise<Map<string, string>>;
@@ -106,6 +109,7 @@ export class Wall {
       negativeSentiment: options.alerts.negativeSentiment,
       ...(options.alerts.email ? { email: options.alerts.email } : {}),
       ...(options.alerts.fraudRules ? { fraudRules: options.alerts.fraudRules } : {}),
+      ...(options.alerts.store ? { store: options.alerts.store } : {}),
     });
     const node = options.node;
     this.monitor = node
@@ -175,9 +179,9 @@ export class Wall {
     });
   }
 
-  /** Resolves once the work the wall started on its own (auto-approvals) has finished. */
-  settled(): Promise<void> {
-    return this.moderation.settled();
+  /** Resolves once the work the wall started on its own (auto-approvals, alerts being kept) has finished. */
+  async settled(): Promise<void> {
+    await Promise.all([this.moderation.settled(), this.alerts.saved()]);
   }
 
   close(): void {

@@ -435,9 +435,11 @@ export class WallRequests {
       stores,
     );
     const limit = Math.min(500, request.recentLimit || 50);
-    const [recent, storeList] = await Promise.all([
+    // The kept alerts are read now; this node's own are merged in when the snapshot is taken (below).
+    const [recent, storeList, keptAlerts] = await Promise.all([
       scope.publicScreen ? Promise.resolve([]) : history.recent(historyScope(scope), limit),
       stores.list(scope.businessId),
+      alerts.kept(scope),
     ]);
     const readModeration = async (): Promise<ModerationView> => {
       const [decisions, settings, publicFeedback] = await Promise.all([
@@ -462,7 +464,7 @@ export class WallRequests {
         .map((s) => ({ code: s.code, name: s.name, businessId: s.businessId })),
       serverTimeMs: BigInt(Date.now()),
       publicFeedback,
-      alerts: scope.publicScreen ? [] : alerts.recent(scope),
+      alerts: scope.publicScreen ? [] : alerts.recent(scope, undefined, keptAlerts),
       historySource: history.source,
     });
     this.#reply(client, requestId, { case: "snapshot", value: snapshot });

@@ -46,3 +46,9 @@ export const wallAlertEmailClaims = new Counter({
   help: "Alert e-mail claims across nodes, by result (claimed: this node sends; taken: another does; unclaimed: Redis unreachable, sent without a claim)",
   labelNames: ["result"] as const,
 });
+
+export const wallAlertsStored = new Counter({
+  name: "wall_alerts_stored_total",
+  help: "Alerts this node saved for later snapshots, by result (stored: kept by this node's insert; duplicate: kept already, by another node or an earlier raise; failed: not kept, logged)",
+  labelNames: ["result"] as const,
+});

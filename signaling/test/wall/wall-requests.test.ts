@@ -206,7 +206,7 @@ describe("a wall's snapshot and moderation", () => {
         moderation,
         history,
         stores: { find: unused, list: async () => [], hasBusiness: unused },
-        alerts: { recent: () => [] } as unknown as AlertEngine,
+        alerts: { recent: () => [], kept: async () => undefined } as unknown as AlertEngine,
       },
     );
     release();

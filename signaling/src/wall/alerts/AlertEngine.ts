@@ -18,6 +18,15 @@
 // that claims it (AlertEmailClaims, keyed by what the alert is about, not by
 // this node's alert id) sends it, and the per-business hourly limit counts
 // only claimed e-mails, in Redis when the node has it (RateLimiter).
+//
+// Kept (AlertStore, records' Postgres when the node has it): each node saves
+// the alerts it raises, keyed as the claim is (a topic spike also by its
+// window), and the store keeps each once. An alert's id is derived from that
+// key, so every node gives the same alert the same id, live and kept. A
+// snapshot shows the kept alerts with this node's own merged in (those not
+// saved yet, or all of them while the store is away). Saving never holds up
+// the live alert: it goes out first, and a failed save is logged and counted.
+import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { RewardStatus } from "@parley/proto/live";
 import { type Alert, AlertKind, AlertSchema } from "@parley/proto/wall";
@@ -26,14 +35,23 @@ import { MemoryRateLimiter } from "../../edge/MemoryRateLimiter.ts";
 import type { RateLimiter, RateLimitOptions } from "../../edge/RateLimiter.ts";
 import { type LiveBus, liveTopic, type Unsubscribe } from "../../live/LiveBus.ts";
 import { serverFrame } from "../frames.ts";
-import { wallAlertEmailClaims, wallAlertEmails, wallAlerts } from "../metrics.ts";
+import { wallAlertEmailClaims, wallAlertEmails, wallAlerts, wallAlertsStored } from "../metrics.ts";
 import { inScope, topicsOfItem, type WallScope } from "../scope.ts";
 import type { AlertEmailClaims } from "./AlertEmailClaims.ts";
 import type { AlertMailer, AlertRecipients } from "./AlertMailer.ts";
+import type { AlertStore } from "./AlertStore.ts";
 import { LocalAlertEmailClaims } from "./LocalAlertEmailClaims.ts";
 
 /** At most this many alert e-mails per business and clock hour (a flood of alerts must not become one of e-mails). */
 export const alertEmailRateLimit: RateLimitOptions = { name: "alert-emails", windowMs: 3_600_000, max: 20 };
+
+/** Alerts a snapshot shows (and the most a store is asked for). */
+export const RECENT_ALERTS = 50;
+
+/** The id of the alert named `key`: the same on every node that raises it. */
+export function alertId(key: string): string {
+  return `a-${createHash("sha256").update(key).digest("base64url").slice(0, 22)}`;
+}
 
 /** How long a conversation's alert stays claimed: far beyond the conversation and its reward decision. */
 const SESSION_ALERT_CLAIM_MS = 24 * 3_600_000;
@@ -68,6 +86,8 @@ export interface AlertEngineOptions {
   };
   /** The fraud-severity rules that flagged a conversation (records); absent: withheld rewards raise nothing. */
   fraudRules?: (sessionId: string) => Promise<string[]>;
+  /** Where raised alerts are kept for later snapshots, once across nodes; absent: this node's memory only. */
+  store?: AlertStore;
   now?: () => number;
 }
 
@@ -97,7 +117,7 @@ export class AlertEngine {
   /** Conversations already alerted as flagged (a decision can be published again): insertion-ordered, bounded. */
   readonly #flagged = new Set<string>();
   readonly #pendingLookups = new Set<Promise<void>>();
-  #nextId = 1;
+  readonly #pendingSaves = new Set<Promise<void>>();
   #sweptAtMs: number;
 
   constructor(options: AlertEngineOptions) {
@@ -166,8 +186,11 @@ export class AlertEngine {
     };
   }
 
-  /** Recent alerts in scope, newest first. */
-  recent(scope: WallScope, limit = 50): Alert[] {
+  /**
+   * Recent alerts in scope, newest first: this node's own, with `kept` (the
+   * store's, read just before: see kept()) merged in, each alert once.
+   */
+  recent(scope: WallScope, limit = RECENT_ALERTS, kept: readonly Alert[] = []): Alert[] {
     const out: Alert[] = [];
     for (let i = this.#recent.length - 1; i >= 0 && out.length < limit; i--) {
       const a = this.#recent[i]!;
@@ -177,7 +200,29 @@ export class AlertEngine {
         : !scope.storeCodes && inScope(scope, a.businessId, undefined);
       if (visible) out.push(a);
     }
-    return out;
+    if (kept.length === 0) return out;
+    // The kept copy of an alert this node raised too: one id on every node; the kept time is every node's.
+    const byId = new Map(out.map((a) => [a.id, a]));
+    for (const a of kept) byId.set(a.id, a);
+    return [...byId.values()]
+      .sort((a, b) => (a.atMs === b.atMs ? (a.id < b.id ? -1 : 1) : a.atMs > b.atMs ? -1 : 1))
+      .slice(0, limit);
+  }
+
+  /**
+   * The store's recent alerts in scope (what this node raised before a
+   * restart, and what other nodes raised); undefined without a store or when
+   * it failed (logged): the snapshot then shows this node's alerts alone.
+   */
+  async kept(scope: WallScope, limit = RECENT_ALERTS): Promise<Alert[] | undefined> {
+    const store = this.#o.store;
+    if (!store || scope.publicScreen) return undefined;
+    try {
+      return await store.recent({ businessId: scope.businessId, storeCodes: scope.storeCodes }, limit);
+    } catch (err) {
+      this.#o.logger.warn({ err, businessId: scope.businessId }, "kept alerts unavailable: this node's alerts only");
+      return undefined;
+    }
   }
 
   /**
@@ -208,10 +253,15 @@ export class AlertEngine {
     });
   }
 
-  /** Waits for look-ups and e-mails in progress (tests, shutdown). */
+  /** Waits for look-ups, saves and e-mails in progress (tests, shutdown). */
   async settled(): Promise<void> {
-    while (this.#pendingLookups.size > 0 || this.#pendingEmails.size > 0)
-      await Promise.allSettled([...this.#pendingLookups, ...this.#pendingEmails]);
+    while (this.#pendingLookups.size > 0 || this.#pendingEmails.size > 0 || this.#pendingSaves.size > 0)
+      await Promise.allSettled([...this.#pendingLookups, ...this.#pendingEmails, ...this.#pendingSaves]);
+  }
+
+  /** Waits for the alerts being saved (a node shutting down saves them before its database closes). */
+  async saved(): Promise<void> {
+    while (this.#pendingSaves.size > 0) await Promise.allSettled([...this.#pendingSaves]);
   }
 
   close(): void {
@@ -278,19 +328,30 @@ export class AlertEngine {
     if (hits.length < spike.count) return;
     if (now - (this.#topicAlertedAt.get(key) ?? Number.NEGATIVE_INFINITY) < spike.coolOffMs) return;
     this.#topicAlertedAt.set(key, now);
-    // Claimed for the cool-off: the nodes' windows differ by milliseconds, the claim does not.
+    // Claimed for the cool-off: the nodes' windows differ by milliseconds, the claim does not. Kept
+    // by the cool-off's window (one a node restarted within it raises again is not kept again).
+    const claimKey = `TOPIC_SPIKE:${businessId}:${topic}`;
     this.#raise(
       { kind: AlertKind.TOPIC_SPIKE, businessId, topic, count: hits.length },
-      { key: `TOPIC_SPIKE:${businessId}:${topic}`, ttlMs: spike.coolOffMs },
+      { key: claimKey, ttlMs: spike.coolOffMs },
+      { key: `${claimKey}:${Math.floor(now / spike.coolOffMs)}`, quietMs: spike.coolOffMs },
     );
   }
 
-  /** `claim`: what names this alert on every node; by default its kind and conversation. */
+  /**
+   * `claim`: what names this alert's e-mail on every node; by default its kind
+   * and conversation. `kept`: what names it in the store (and so its id); by
+   * default the claim's key.
+   */
   #raise(
     fields: Omit<Partial<Alert>, "$typeName" | "id" | "atMs"> & { kind: AlertKind; businessId: string },
     claim = { key: `${AlertKind[fields.kind]}:${fields.sessionId}`, ttlMs: SESSION_ALERT_CLAIM_MS },
+    kept: { key: string; quietMs?: number } = { key: claim.key },
   ): void {
-    const alert = create(AlertSchema, { ...fields, id: `a${this.#nextId++}`, atMs: BigInt(this.#now()) });
+    const alert = create(AlertSchema, { ...fields, id: alertId(kept.key), atMs: BigInt(this.#now()) });
+    // Raised again (a conversation resumed after its state here was swept): one entry per id.
+    const earlier = this.#recent.findIndex((a) => a.id === alert.id);
+    if (earlier >= 0) this.#recent.splice(earlier, 1);
     this.#recent.push(alert);
     if (this.#recent.length > 500) this.#recent.splice(0, this.#recent.length - 500);
     wallAlerts.inc({ kind: AlertKind[alert.kind] ?? "UNSPECIFIED" });
@@ -302,7 +363,28 @@ export class AlertEngine {
       topicsOfItem(alert.businessId, alert.storeCode || undefined),
       serverFrame({ kind: { case: "alert", value: alert } }),
     );
+    this.#save(alert, kept);
     this.#email(alert, claim);
+  }
+
+  /** Keeps the alert for later snapshots, after it went out: a failure is logged and counted, never thrown. */
+  #save(alert: Alert, kept: { key: string; quietMs?: number }): void {
+    const store = this.#o.store;
+    if (!store) return;
+    const saving = store
+      .save(alert, kept.key, kept.quietMs)
+      .then((result) => {
+        wallAlertsStored.inc({ result });
+      })
+      .catch((err: unknown) => {
+        wallAlertsStored.inc({ result: "failed" });
+        this.#o.logger.error(
+          { err, sessionId: alert.sessionId || undefined, alertId: alert.id, kind: AlertKind[alert.kind] },
+          "alert not kept: dashboards that connect later will not see it",
+        );
+      })
+      .finally(() => this.#pendingSaves.delete(saving));
+    this.#pendingSaves.add(saving);
   }
 
   #email(alert: Alert, claim: { key: string; ttlMs: number }): void {
