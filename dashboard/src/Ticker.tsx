@@ -123,6 +123,15 @@ export function FeedbackCard(props: { card: Card; actions: CardActions; kiosk: b
   );
 }
 
+/** The filter's matches older than those shown: the node has more, a page at a time. */
+export interface OlderPages {
+  /** The next page is on its way. */
+  loading: boolean;
+  /** The last page asked for did not come. */
+  failed: boolean;
+  show(): void;
+}
+
 export function Ticker(props: {
   cards: Card[];
   actions: CardActions;
@@ -131,6 +140,8 @@ export function Ticker(props: {
   searching?: boolean;
   /** The node could not give the history of the filter. */
   searchFailed?: boolean;
+  /** Absent when the node has no older matches of the filter (or there is no filter). */
+  older?: OlderPages | undefined;
 }) {
   return (
     <section class="ticker" data-testid="ticker" data-searching={props.searching ? "1" : "0"}>
@@ -146,6 +157,20 @@ export function Ticker(props: {
         <For each={props.cards}>
           {(card) => <FeedbackCard card={card} actions={props.actions} kiosk={props.kiosk} />}
         </For>
+      </Show>
+      <Show when={props.older}>
+        {(older) => (
+          <div class="older">
+            <Show when={older().failed}>
+              <p class="problem" role="alert" data-testid="older-problem">
+                {t("ticker.olderFailed")}
+              </p>
+            </Show>
+            <button type="button" data-testid="show-older" disabled={older().loading} onClick={() => older().show()}>
+              {older().loading ? t("ticker.loadingOlder") : t("ticker.older")}
+            </button>
+          </div>
+        )}
       </Show>
     </section>
   );

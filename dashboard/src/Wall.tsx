@@ -3,12 +3,15 @@
 // moderation. In kiosk mode (?kiosk=1, a TV on the wall) only the tiles,
 // alerts and ticker show, in large type, without controls. A filter asks the
 // node for the finished conversations that match it (the snapshot holds only
-// the latest of the whole scope); live ones are filtered here as they come.
+// the latest of the whole scope), a page at a time ("Show older" asks for the
+// next); live ones are filtered here as they come.
 
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { LiveEnvelope } from "@parley/proto/live";
 import {
   type Alert,
   type Conversation,
+  type FeedbackFilterSchema,
   type ModerationStatus,
   Role,
   type ModerationSettings as Settings,
@@ -58,8 +61,14 @@ const viewerDay = () => ({
   timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
 });
 const MAX_CARDS = 300;
-/** The finished conversations a filter asks the node for: the latest that match. */
+/** The finished conversations a filter asks the node for at a time: the latest that match, then older pages. */
 const HISTORY_LIMIT = 100;
+
+/** The next page of the filter's history: the query of its first page (sent again as it was) and the node's cursor. */
+interface NextPage {
+  query: MessageInitShape<typeof FeedbackFilterSchema>;
+  cursor: string;
+}
 
 export function Wall(props: {
   token: string;
@@ -88,6 +97,13 @@ export function Wall(props: {
   /** The history of the filter on its way, or failed. */
   const [searching, setSearching] = createSignal(false);
   const [searchFailed, setSearchFailed] = createSignal(false);
+  /** The filter's older matches, when the node has more; the page on its way, or failed. */
+  const [nextPage, setNextPage] = createSignal<NextPage>();
+  const [loadingOlder, setLoadingOlder] = createSignal(false);
+  const [olderFailed, setOlderFailed] = createSignal(false);
+  /** Cards of the older pages shown: kept beyond MAX_CARDS, or a page would trim itself away. */
+  let olderCards = 0;
+  const cardCap = () => MAX_CARDS + olderCards;
 
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   /** A refresh under way, and whether another was asked for meanwhile. */
@@ -145,6 +161,13 @@ export function Wall(props: {
   const refreshHistory = () => {
     const asked = ++historyAsked;
     const query = feedbackQuery(filter, serverNow());
+    // Another filter (or a fresh snapshot): its pages start again from the latest.
+    olderCards = 0;
+    batch(() => {
+      setNextPage(undefined);
+      setLoadingOlder(false);
+      setOlderFailed(false);
+    });
     if (!query) {
       batch(() => {
         setSearching(false);
@@ -174,10 +197,13 @@ export function Wall(props: {
               applyModeration(s.cards, list.moderation);
               for (const a of alerts()) applyAlert(s.cards, a);
               const at = serverNow();
-              trimCards(s.cards, MAX_CARDS, at, (c) => matches(c, filter, at));
+              trimCards(s.cards, cardCap(), at, (c) => matches(c, filter, at));
             }),
           );
-          setSearching(false);
+          batch(() => {
+            setSearching(false);
+            setNextPage(list.nextCursor ? { query, cursor: list.nextCursor } : undefined);
+          });
         },
         (error: unknown) => {
           if (!current()) return;
@@ -195,6 +221,54 @@ export function Wall(props: {
           refreshHistory();
         }
       });
+  };
+
+  /**
+   * "Show older": the filter's next page, after the last one shown (the node's
+   * cursor, stable while conversations keep ending), added to the cards. An
+   * answer for a filter changed since is dropped.
+   */
+  const showOlder = () => {
+    const page = nextPage();
+    if (!page || loadingOlder()) return;
+    const asked = historyAsked;
+    const current = () => asked === historyAsked;
+    batch(() => {
+      setLoadingOlder(true);
+      setOlderFailed(false);
+    });
+    void conn
+      .request(
+        { case: "getFeedback", value: { filter: page.query, limit: HISTORY_LIMIT, cursor: page.cursor } },
+        "feedbackList",
+      )
+      .then(
+        (list) => {
+          if (!current()) return;
+          olderCards += list.feedback.length;
+          setState(
+            produce((s) => {
+              for (const f of [...list.feedback].reverse()) applyFeedback(s.cards, f);
+              applyModeration(s.cards, list.moderation);
+              for (const a of alerts()) applyAlert(s.cards, a);
+              const at = serverNow();
+              trimCards(s.cards, cardCap(), at, (c) => matches(c, filter, at));
+            }),
+          );
+          batch(() => {
+            setLoadingOlder(false);
+            setNextPage(list.nextCursor ? { query: page.query, cursor: list.nextCursor } : undefined);
+          });
+        },
+        (error: unknown) => {
+          if (!current()) return;
+          setLoadingOlder(false);
+          // A socket that closed meanwhile: its next snapshot asks for the filter's first page again.
+          if (error instanceof NotConnectedError) return;
+          logProblem("older history of the filter not loaded", error);
+          setOlderFailed(true);
+        },
+      );
   };
 
   /** Whether the conversation open in the drill-down is still live on the wall. */
@@ -233,7 +307,7 @@ export function Wall(props: {
         applyEnvelope(s.cards, e);
         if (e.event?.kind.case === "conversationEnded") {
           const at = serverNow();
-          trimCards(s.cards, MAX_CARDS, at, (c) => matches(c, filter, at));
+          trimCards(s.cards, cardCap(), at, (c) => matches(c, filter, at));
         }
       }),
     );
@@ -418,6 +492,11 @@ export function Wall(props: {
             kiosk={props.kiosk}
             searching={searching()}
             searchFailed={searchFailed()}
+            older={
+              nextPage() && !props.kiosk
+                ? { loading: loadingOlder(), failed: olderFailed(), show: showOlder }
+                : undefined
+            }
             actions={{
               open,
               ...(mayModerate()

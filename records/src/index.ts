@@ -21,6 +21,8 @@ export { isTimeZone, type ViewerDay, viewerDayStart } from "./queries/viewerDay.
 export type {
   ConversationRecord,
   FeedbackFilter,
+  FeedbackPage,
+  FeedbackPosition,
   FeedbackRecord,
   RewardRecord,
   ScoreRecord,
@@ -31,6 +33,7 @@ export type {
   WallQueries,
   WallQueryScope,
 } from "./queries/wall.ts";
+export { isFeedbackPosition } from "./queries/wall.ts";
 export {
   type BegunSession,
   Records,

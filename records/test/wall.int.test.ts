@@ -384,3 +384,99 @@ describe("moderation in Postgres", () => {
     expect(audit[3]!.detail).toEqual({ autoApproveAbove: 85, redactedPhrases: 1 }); // not the phrases themselves
   });
 });
+
+describe("the wall's history a page at a time", () => {
+  const paged = { business: "", other: "" };
+  /** Microseconds since 1970 of an hour ago: the page keys below are around it. */
+  const base = BigInt(Date.now() - 3_600_000) * 1000n;
+
+  beforeAll(async () => {
+    for (const [key, code] of [
+      ["business", "paged"],
+      ["other", "paged-other"],
+    ] as const) {
+      const [b] = await records.sql<{ id: string }[]>`
+        insert into businesses (id, name) values (gen_random_uuid(), ${code}) returning id`;
+      paged[key] = b!.id;
+      await records.sql`
+        insert into stores (id, business_id, code, name, language, reward_policy)
+        select gen_random_uuid(), ${b!.id}, ${code}, ${code}, 'en-US', reward_policy from stores where code = 'demo'`;
+    }
+  });
+
+  /** A finished conversation written straight into records, ended at `endedAtUs` (to the microsecond). */
+  async function endedAt(store: string, endedAtUs: bigint, score: number, id: string = randomUUID()): Promise<string> {
+    const end = records.sql`(timestamptz 'epoch' + ${endedAtUs.toString()}::int8 * interval '1 microsecond')`;
+    await records.sql`
+      insert into sessions (id, store_id, business_id, status, consent_given_at, consent_version,
+                            started_at, ended_at, end_reason, language)
+      select ${id}, st.id, st.business_id, 'ended', ${end} - interval '1 minute', 'v1',
+             ${end} - interval '1 minute', ${end}, 'CUSTOMER', 'en-US'
+      from stores st where st.code = ${store}`;
+    await records.sql`
+      insert into final_scores (session_id, score, specificity, actionability, sentiment, relevance, topics, summary, engine)
+      values (${id}, ${score}, 0.5, 0.5, 0.1, 0.9, ${["service"]}, 'summary', 'test')`;
+    return id;
+  }
+
+  it("walks every match exactly once, newest first, while conversations keep ending, and never outside the scope", async () => {
+    const scope = { businessId: paged.business, storeCodes: undefined };
+    const low = { score: "low" as const };
+    // 13 low ones: some a microsecond apart (one millisecond holds several), three at the very same
+    // instant (ordered by id), high ones between them (not matching) and another business's low ones.
+    const ends = [0n, 1n, 2n, 3n, 999n, 1000n, 1001n, 5_000n, 5_000n, 5_000n, 9_000n, 60_000_000n, 60_000_001n];
+    const expected: { id: string; us: bigint }[] = [];
+    for (const [i, us] of ends.entries()) {
+      expected.push({ id: await endedAt("paged", base + us, 10 + i), us: base + us });
+      await endedAt("paged", base + us + 1n, 90);
+      await endedAt("paged-other", base + us, 5);
+    }
+    expected.sort((a, b) => (a.us === b.us ? (a.id < b.id ? -1 : 1) : a.us > b.us ? -1 : 1));
+
+    const seen: string[] = [];
+    const arrived: string[] = [];
+    const late: string[] = [];
+    let page = await records.wall.page(scope, 4, low);
+    for (let pages = 1; ; pages++) {
+      expect(pages).toBeLessThan(10);
+      seen.push(...page.feedback.map((f) => f.sessionId));
+      expect(page.feedback.every((f) => f.businessId === paged.business && (f.finalScore?.score ?? 100) < 40)).toBe(
+        true,
+      );
+      if (!page.next) break;
+      // Between pages: a new one ends (newer than every page: not on the later ones), and one whose end
+      // was written late, older than this page's last (it is on a later page, not hidden).
+      arrived.unshift(await endedAt("paged", base + 3_600_000_000n + BigInt(pages), 20));
+      late.push(await endedAt("paged", base - BigInt(pages) * 1000n, 20));
+      page = await records.wall.page(scope, 4, low, page.next);
+    }
+    expect(seen).toEqual([...expected.map((e) => e.id), ...late]);
+    expect(new Set(seen).size).toBe(seen.length);
+
+    // Those that ended meanwhile are on the first page of a new walk; one page of all says it is the last.
+    const all = await records.wall.page(scope, arrived.length + seen.length, low);
+    expect(all.feedback.map((f) => f.sessionId)).toEqual([...arrived, ...seen]);
+    expect(all.next).toBeUndefined();
+    const first = await records.wall.page(scope, 4, low);
+    expect(first.next).toEqual({ endedAtUs: expect.any(BigInt), sessionId: first.feedback[3]!.sessionId });
+
+    // A position of this business's pages, in another's scope: that scope's own, nothing of this one.
+    const other = await records.wall.page({ businessId: paged.other, storeCodes: undefined }, 50, low, first.next);
+    expect(other.feedback.length).toBeGreaterThan(0);
+    expect(other.feedback.every((f) => f.businessId === paged.other)).toBe(true);
+    expect(await records.wall.page({ businessId: paged.other, storeCodes: ["paged"] }, 50, low, first.next)).toEqual({
+      feedback: [],
+      next: undefined,
+    });
+    // Not a position at all: refused, not read.
+    await expect(records.wall.page(scope, 4, low, { endedAtUs: -1n, sessionId: randomUUID() })).rejects.toThrow(
+      RangeError,
+    );
+    await expect(records.wall.page(scope, 4, low, { endedAtUs: 10n ** 19n, sessionId: randomUUID() })).rejects.toThrow(
+      RangeError,
+    );
+    await expect(records.wall.page(scope, 4, low, { endedAtUs: base, sessionId: "x' or true --" })).rejects.toThrow(
+      RangeError,
+    );
+  });
+});

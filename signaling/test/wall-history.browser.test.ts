@@ -3,7 +3,8 @@
 // status "flagged"), while live ones still arrive filtered; a live
 // conversation's drill-down draws its whole score so far, also after a
 // reconnect; a customer's deletion takes its alerts off every wall; a
-// customer's data code finds their conversation; and an
+// customer's data code finds their conversation; a filter with more matches
+// than a page shows older ones, a page at a time, on "Show older"; and an
 // admin's wall or public screen of a business that does not exist says so.
 // The page's socket goes through the test where it must drop it or hold an
 // answer (Playwright's routeWebSocket).
@@ -26,6 +27,7 @@ beforeAll(async () => {
   await addStore(server, "third");
   await addStore(server, "scores");
   await addStore(server, "gone");
+  await addStore(server, "older");
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -233,6 +235,48 @@ describe("the wall's history in a real browser", () => {
     expect(await page.getByTestId("find-problem").count()).toBe(0);
     await page.close();
   }, 60_000);
+
+  it("shows a filter's older matches a page at a time on Show older, each once, and starts again when the filter changes", async () => {
+    // More matches than a page of the filter's history (100), half an hour ago.
+    const older = await finishedInRecords("older", 130, 30);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    await open(page, "", token("owner"));
+    await live(page);
+    const filters = page.getByTestId("filters").locator("select");
+    const showOlder = page.getByTestId("show-older");
+    const ofStore = page.locator('[data-testid="card"][data-store="older"]');
+    await filters.nth(0).selectOption("older");
+    await filters.nth(1).selectOption("week");
+    // The latest hundred, and the control that asks for the rest.
+    await card(page, older[99]!).waitFor({ timeout: 15_000 });
+    await showOlder.waitFor({ timeout: 15_000 });
+    expect(await ofStore.count()).toBe(100);
+    expect(await card(page, older[100]!).count()).toBe(0);
+
+    // A conversation of the store ends before the next page is asked for: it shows, and no card twice.
+    const arrived = (await begun("older", 6)).start();
+    arrived.segment(1, "the older store's lift was out of order", true);
+    arrived.end({ score: 60, relevance: 0.9, topics: ["service"] });
+    await card(page, arrived.sessionId).waitFor({ timeout: 15_000 });
+    await showOlder.click();
+    await card(page, older[129]!).waitFor({ timeout: 15_000 });
+    expect(await ofStore.count()).toBe(131);
+    const shown = await ofStore.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-session")));
+    expect(new Set(shown).size).toBe(131);
+    // That was the last page: no more to ask for.
+    await showOlder.waitFor({ state: "detached", timeout: 15_000 });
+    expect(await page.getByTestId("older-problem").count()).toBe(0);
+
+    // Another filter starts from its own latest: low scores of the store are none (no more to ask for);
+    // back to every score, the first page again, and the control for the rest.
+    await filters.nth(2).selectOption("low");
+    await page.locator('[data-testid="ticker"][data-searching="0"]').waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("card").count()).toBe(0);
+    expect(await showOlder.count()).toBe(0);
+    await filters.nth(2).selectOption("all");
+    await showOlder.waitFor({ timeout: 15_000 });
+    await page.close();
+  }, 120_000);
 
   it("says that an admin's wall or public screen of a business that does not exist cannot be shown", async () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

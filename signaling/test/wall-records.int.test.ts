@@ -463,6 +463,84 @@ describe("the wall bound to records", () => {
     for (const c of [owner.client, staff.client, bolagWall.client]) c.close();
   }, 60_000);
 
+  it("pages a filter's history to its end with a cursor, each match once, and refuses another scope's cursor", async () => {
+    const pages = await addBusiness(server, "Pages", "pages1");
+    await server.records.sql`
+      insert into stores (id, business_id, code, name, language, reward_policy)
+      select gen_random_uuid(), ${pages}, 'pages2', 'pages2', 'en-US', reward_policy from stores where code = 'demo'`;
+    const other = await addBusiness(server, "Pages Other", "pagesx");
+    const SAID = [
+      "the fitting rooms had no hooks at all",
+      "nobody answered the bell at the pharmacy desk",
+      "the escalator to the garage was stopped",
+      "my loyalty card was not recognised at the till",
+      "the bread shelf was empty by ten",
+      "a broken trolley blocked the entrance",
+      "the price on the shelf was not the price at the till",
+    ];
+    for (const [i, said] of SAID.entries()) {
+      await conversation(server, i % 2 ? "pages2" : "pages1", pages, said, 20 + i);
+      await conversation(server, "pages1", pages, `but the staff were kind, visit ${i}`, 85);
+      await conversation(server, "pagesx", other, `another shop's complaint number ${i}`, 15);
+    }
+    await server.records.flush();
+    const owner = await wall(
+      server,
+      server.dashboardTokens.issue({ userId: "pages-owner", role: "owner", businessId: pages }, 60_000),
+    );
+    const low = { scoreBand: ScoreBand.LOW };
+    const ask = async (client: DashboardClient, cursor: string, filter = low, limit = 3) => {
+      const r = await client.request({ case: "getFeedback", value: { filter, limit, cursor } });
+      if (r.case === "feedbackList") return r.value;
+      throw Object.assign(new Error(`getFeedback: ${r.case}`), r.case === "error" ? r.value : {});
+    };
+    const all = (await ask(owner.client, "", low, 50)).feedback.map((f) => f.sessionId);
+    expect(all).toHaveLength(SAID.length);
+
+    // Three at a time, newest first; a low one ends between pages: it is newer than every page, so none repeats.
+    const seen: string[] = [];
+    const firstPage = await ask(owner.client, "");
+    let page = firstPage;
+    for (let n = 0; ; n++) {
+      expect(n).toBeLessThan(5);
+      seen.push(...page.feedback.map((f) => f.sessionId));
+      expect(page.feedback.every((f) => f.businessId === pages && (f.finalScore?.score ?? 100) < 40)).toBe(true);
+      if (!page.nextCursor) break;
+      await conversation(server, "pages1", pages, `something else went wrong, the ${n + 1}th time`, 25);
+      await server.records.flush();
+      page = await ask(owner.client, page.nextCursor);
+    }
+    expect(seen).toEqual(all);
+
+    // A cursor is its page's scope and filter only: another business, a staff member of another
+    // store, or another filter gets a clear refusal, never a page; nor does a cursor not of ours.
+    const refusal = (p: Promise<unknown>) =>
+      expect(p).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringContaining("cursor") });
+    const cursor = firstPage.nextCursor;
+    const otherWall = await wall(
+      server,
+      server.dashboardTokens.issue({ userId: "pages-other", role: "owner", businessId: other }, 60_000),
+    );
+    await refusal(ask(otherWall.client, cursor));
+    const staff = await wall(
+      server,
+      server.dashboardTokens.issue(
+        { userId: "pages-staff", role: "staff", businessId: pages, storeCodes: ["pages2"] },
+        60_000,
+      ),
+    );
+    await refusal(ask(staff.client, cursor));
+    await refusal(ask(owner.client, cursor, { scoreBand: ScoreBand.HIGH }));
+    const farFuture = Buffer.from(`1.${"A".repeat(16)}.${"9".repeat(19)}.${pages}`).toString("base64url");
+    for (const bad of ["not-a-cursor", cursor.slice(0, -4), `${cursor}AAAA`, "x".repeat(300), farFuture])
+      await refusal(ask(owner.client, bad));
+    // The other business's own pages are its own.
+    const theirs = await ask(otherWall.client, "", low, 50);
+    expect(theirs.feedback.map((f) => f.businessId)).toEqual(Array(SAID.length).fill(other));
+    expect(theirs.nextCursor).toBe("");
+    for (const c of [owner.client, otherWall.client, staff.client]) c.close();
+  }, 90_000);
+
   it("tells an admin that a business it names does not exist, instead of an empty wall", async () => {
     const token = await login(server, logins.admin);
     for (const businessId of [randomUUID(), demoId.slice(0, -4)]) {

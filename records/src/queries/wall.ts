@@ -256,24 +256,79 @@ function filtered(sql: Sql, filter: FeedbackFilter) {
   return conditions.reduce((all, c) => sql`${all} and ${c}`);
 }
 
-/** Finished conversations in scope (matching the filter, if one is given), newest first. */
+/**
+ * Where a page of the wall's history ended: its last conversation's end, to
+ * the microsecond as Postgres keeps it (conversations ending within one
+ * millisecond are common, and a key rounded to it would read some twice or
+ * never), and its id (ties on the end). A position only: never a scope.
+ */
+export interface FeedbackPosition {
+  endedAtUs: bigint;
+  sessionId: string;
+}
+
+/** One page of finished conversations, newest first, and where the next begins (none: this was the last). */
+export interface FeedbackPage {
+  feedback: FeedbackRecord[];
+  next: FeedbackPosition | undefined;
+}
+
+/** Microseconds since 1970 to the end of the year 9999: no conversation ends later (nor fails to fit an int8). */
+const MAX_POSITION_US = 253_402_300_799_999_999n;
+
+/** A position a page of ours could have given: a conversation's id and an end within Postgres' range. */
+export function isFeedbackPosition(p: FeedbackPosition): boolean {
+  return UUID.test(p.sessionId) && p.endedAtUs >= 0n && p.endedAtUs <= MAX_POSITION_US;
+}
+
+/**
+ * Finished conversations in scope (matching the filter, if one is given),
+ * newest first (ended_at descending, then id): the latest `limit`, or those
+ * after `after` (a page's `next`). Keyset, not an offset: conversations that
+ * end meanwhile are newer than any page already read, so the next page
+ * neither repeats nor skips one. The scope is the caller's alone: `after` only
+ * says where to go on within it.
+ */
+export async function feedbackPage(
+  sql: Sql,
+  scope: WallQueryScope,
+  limit: number,
+  filter: FeedbackFilter = {},
+  after?: FeedbackPosition,
+): Promise<FeedbackPage> {
+  if (after && !isFeedbackPosition(after)) throw new RangeError("not a position of the wall's history");
+  if (!validScope(scope) || limit <= 0) return { feedback: [], next: undefined };
+  // The position's end back as a timestamptz, exactly (no float seconds on the way).
+  const end = after
+    ? sql`(timestamptz 'epoch' + ${after.endedAtUs.toString()}::int8 * interval '1 microsecond')`
+    : sql``;
+  const rows = await sql<(FeedbackRow & { page_key: string })[]>`
+    select ${feedbackColumns(sql)},
+      (extract(epoch from s.ended_at) * 1000000)::int8::text as page_key
+    from sessions s
+    join stores st on st.id = s.store_id
+    left join final_scores f on f.session_id = s.id
+    left join rewards r on r.session_id = s.id
+    where ${FINISHED(sql)} and s.ended_at is not null and ${inScope(sql, scope)} and ${filtered(sql, filter)}
+      and ${after ? sql`s.ended_at <= ${end} and (s.ended_at < ${end} or s.id > ${after.sessionId}::uuid)` : sql`true`}
+    order by s.ended_at desc, s.id
+    limit ${limit + 1}`;
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    feedback: page.map(feedbackOf),
+    next: rows.length > limit && last ? { endedAtUs: BigInt(last.page_key), sessionId: last.id } : undefined,
+  };
+}
+
+/** Finished conversations in scope (matching the filter, if one is given), newest first: the latest `limit`. */
 export async function recentFeedback(
   sql: Sql,
   scope: WallQueryScope,
   limit: number,
   filter: FeedbackFilter = {},
 ): Promise<FeedbackRecord[]> {
-  if (!validScope(scope) || limit <= 0) return [];
-  const rows = await sql<FeedbackRow[]>`
-    select ${feedbackColumns(sql)}
-    from sessions s
-    join stores st on st.id = s.store_id
-    left join final_scores f on f.session_id = s.id
-    left join rewards r on r.session_id = s.id
-    where ${FINISHED(sql)} and ${inScope(sql, scope)} and ${filtered(sql, filter)}
-    order by s.ended_at desc, s.id
-    limit ${limit}`;
-  return rows.map(feedbackOf);
+  return (await feedbackPage(sql, scope, limit, filter)).feedback;
 }
 
 /** These conversations (finished or not), in the order asked; unknown ids are left out. The caller checks scope. */
@@ -557,6 +612,8 @@ export function wallQueries(sql: Sql) {
   return {
     recent: (scope: WallQueryScope, limit: number, filter?: FeedbackFilter) =>
       recentFeedback(sql, scope, limit, filter),
+    page: (scope: WallQueryScope, limit: number, filter?: FeedbackFilter, after?: FeedbackPosition) =>
+      feedbackPage(sql, scope, limit, filter, after),
     feedback: (sessionIds: readonly string[]) => feedbackByIds(sql, sessionIds),
     conversation: (sessionId: string) => conversationRecord(sql, sessionId),
     tiles: (scope: WallQueryScope, day: ViewerDay) => wallTiles(sql, scope, day),

@@ -42,6 +42,7 @@ import type { DashboardCaller, DashboardTokenVerifier } from "../auth/userToken.
 import { clip, LogThrottle } from "../edge/LogThrottle.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { AlertEngine } from "./alerts/AlertEngine.ts";
+import { decodeFeedbackCursor, encodeFeedbackCursor } from "./history/feedbackCursor.ts";
 import type { DayWindow, HistoryFilter, HistoryScope, WallHistory } from "./history/WallHistory.ts";
 import type { LiveConversations } from "./LiveConversations.ts";
 import { wallClientsClosed, wallRequestsRefused } from "./metrics.ts";
@@ -313,13 +314,17 @@ export class WallRequests {
         const asked = kind.value;
         const scope = await this.#narrowed(client, caller, asked.filter?.storeCodes ?? []);
         const filter = historyFilter(asked.filter);
-        const feedback = await this.#s.history.recent(historyScope(scope), Math.min(500, asked.limit || 50), filter);
-        const decisions = await this.#s.moderation.decisions(feedback.map((f) => f.sessionId));
+        const within = historyScope(scope);
+        // A later page goes on from where its cursor says, in this caller's scope: never the cursor's.
+        const after = asked.cursor ? decodeFeedbackCursor(asked.cursor, within, filter) : undefined;
+        const page = await this.#s.history.page(within, Math.min(500, asked.limit || 50), filter, after);
+        const decisions = await this.#s.moderation.decisions(page.feedback.map((f) => f.sessionId));
         return {
           case: "feedbackList",
           value: create(FeedbackListSchema, {
-            feedback,
+            feedback: page.feedback,
             moderation: decisions.map((d) => ({ sessionId: d.sessionId, status: d.status, automatic: d.automatic })),
+            nextCursor: page.next ? encodeFeedbackCursor(page.next, within, filter) : "",
           }),
         };
       }

@@ -41,6 +41,7 @@ function rig(tiles: MessageInitShape<typeof TilesSchema> = {}, parts: Partial<Wa
   const history: WallHistory = {
     source: "test",
     recent: unused,
+    page: unused,
     feedback: unused,
     conversation: unused,
     tiles: async (_scope, window) => {

@@ -15,7 +15,14 @@ import {
   TrendsSchema,
 } from "@parley/proto/wall";
 import type { FeedbackRecord, ScoreRecord, TrendSpan, WallQueries, WallQueryScope } from "@parley/records";
-import type { DayWindow, HistoryFilter, HistoryScope, WallHistory } from "./WallHistory.ts";
+import type {
+  DayWindow,
+  HistoryFilter,
+  HistoryPage,
+  HistoryPosition,
+  HistoryScope,
+  WallHistory,
+} from "./WallHistory.ts";
 
 const SPAN: Record<TrendRange, TrendSpan> = {
   [TrendRange.UNSPECIFIED]: "today",
@@ -69,6 +76,11 @@ export class RecordsWallHistory implements WallHistory {
 
   async recent(scope: HistoryScope, limit: number, filter?: HistoryFilter): Promise<Feedback[]> {
     return (await this.#queries.recent(queryScope(scope), limit, filter)).map(feedback);
+  }
+
+  async page(scope: HistoryScope, limit: number, filter: HistoryFilter, after?: HistoryPosition): Promise<HistoryPage> {
+    const page = await this.#queries.page(queryScope(scope), limit, filter, after);
+    return { feedback: page.feedback.map(feedback), next: page.next };
   }
 
   async feedback(sessionIds: readonly string[]): Promise<Feedback[]> {

@@ -4,7 +4,7 @@
 // many conversations takes the caller's resolved scope: the history never
 // decides tenancy itself, and never returns anything outside the scope.
 import type { Conversation, Feedback, Tiles, TrendRange, Trends } from "@parley/proto/wall";
-import type { FeedbackFilter } from "@parley/records";
+import type { FeedbackFilter, FeedbackPosition } from "@parley/records";
 
 export interface HistoryScope {
   /** undefined: every business (admins). */
@@ -15,6 +15,15 @@ export interface HistoryScope {
 
 /** The wall's filters over finished conversations: records' own type, which applies them. */
 export type HistoryFilter = FeedbackFilter;
+
+/** Where a page of the history ended (records' own type): a position within a scope, never a scope. */
+export type HistoryPosition = FeedbackPosition;
+
+/** One page of the history, newest first, and where the next begins (undefined: no older ones). */
+export interface HistoryPage {
+  feedback: Feedback[];
+  next: HistoryPosition | undefined;
+}
 
 /** "Today" as the viewer's clock has it. */
 export interface DayWindow {
@@ -30,6 +39,12 @@ export interface WallHistory {
   readonly source: string;
   /** Finished conversations in scope (those that match the filter, if one is given), newest first. */
   recent(scope: HistoryScope, limit: number, filter?: HistoryFilter): Promise<Feedback[]>;
+  /**
+   * Those that match the filter a page at a time, newest first: the latest
+   * `limit`, or the `limit` after a page's `next`. Stable while conversations
+   * keep ending (keyset on the end and id, no offset).
+   */
+  page(scope: HistoryScope, limit: number, filter: HistoryFilter, after?: HistoryPosition): Promise<HistoryPage>;
   /**
    * These conversations (moderation's public screens), in the order asked;
    * unknown ones left out. Each carries its business and store: the caller
