@@ -136,6 +136,11 @@ export class AsrWorker {
     return known.size === 0 || known.has(primaryLanguage(language));
   }
 
+  /** Primary subtags of the languages it last listed (empty: it takes any); undefined until it has answered once. */
+  get languages(): ReadonlySet<string> | undefined {
+    return this.#languages;
+  }
+
   /** Opens a Recognize call (errors, also a failed connection, arrive as its 'error' event). */
   recognize(deadlineMs: number): RecognizeCall {
     return new Http2RecognizeCall(this.#audio, {
@@ -270,6 +275,25 @@ export class AsrWorkerPool {
       if (w.speaks(language) !== false) unsupported = false;
     }
     return unsupported;
+  }
+
+  /**
+   * The primary languages ("en", "sv") the workers recognise, sorted, for
+   * other nodes to place conversations by; undefined when any language may
+   * be recognised here: a worker lists none (it takes any) or has not
+   * described itself yet, or there are no workers. A language is missing
+   * from the list exactly when unsupported() says so.
+   */
+  servedLanguages(): string[] | undefined {
+    for (const w of this.workers) void w.probe(); // at most once per second
+    if (this.workers.length === 0) return undefined;
+    const served = new Set<string>();
+    for (const w of this.workers) {
+      const known = w.languages;
+      if (!known || known.size === 0) return undefined;
+      for (const language of known) served.add(language);
+    }
+    return [...served].sort();
   }
 
   /**

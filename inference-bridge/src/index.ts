@@ -1,4 +1,10 @@
-export { type AsrChannelOptions, AsrWorker, AsrWorkerPool, type ProbeResult } from "./AsrWorkerPool.ts";
+export {
+  type AsrChannelOptions,
+  AsrWorker,
+  AsrWorkerPool,
+  type ProbeResult,
+  primaryLanguage,
+} from "./AsrWorkerPool.ts";
 export { ASR_WORKER_DIR, AsrWorkerProcess, freePort, workerEnvironment } from "./AsrWorkerProcess.ts";
 export {
   ConversationDirector,

@@ -99,6 +99,19 @@ describe("AsrWorkerPool by language", () => {
     expect(p.reserve(60_000, "sv-SE")?.worker).toBe(p.workers[0]);
   });
 
+  it("lists the primary languages its workers recognise for other nodes, and none while any may be", async () => {
+    const english = await recognizer(["en-US"]);
+    const many = await recognizer(["sv-SE", "en-GB", "de"]);
+    expect((await pool(english, many)).servedLanguages()).toEqual(["de", "en", "sv"]);
+    expect((await pool(english)).servedLanguages()).toEqual(["en"]);
+    // A worker that takes any language, or has not described itself yet: any language may be served.
+    expect((await pool(english, await recognizer([]))).servedLanguages()).toBeUndefined();
+    const unprobed = new AsrWorkerPool({ addresses: [english.address], logger });
+    cleanups.push(() => unprobed.close());
+    expect(unprobed.servedLanguages()).toBeUndefined();
+    expect(new AsrWorkerPool({ addresses: [], logger }).servedLanguages()).toBeUndefined();
+  });
+
   it("streams a Swedish conversation to the worker that speaks Swedish, never to the English one", async () => {
     const english = await recognizer(["en-US"]);
     const swedish = await recognizer(["sv"]);

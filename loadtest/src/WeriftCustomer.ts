@@ -82,7 +82,7 @@ export class WeriftCustomer {
   /** RTP packets handed to the peer connection. */
   packetsSent = 0;
   #sender: RTCRtpSender | undefined;
-  #rejoinWith: { server: Endpoint; token: string } | undefined;
+  #rejoinWith: { server: Endpoint; token: string; url?: string } | undefined;
   // Random starts, as browsers do (RFC 3550 §5.1). A stream starting at
   // sequence 0 makes mediasoup count a false wrap: 65536 "lost" packets in
   // its receiver reports.
@@ -113,15 +113,16 @@ export class WeriftCustomer {
     session: SessionOptions = {},
     claimedFingerprint?: string,
   ): Promise<WeriftCustomer> {
-    const { token, sessionId } = await createSession(server, storeCode, session);
+    const { token, sessionId, wsUrl } = await createSession(server, storeCode, session);
     onStage?.("created", sessionId);
-    const socket = await ProtocolClient.open(server);
+    // A session the node placed on another node is joined there, as the app does.
+    const socket = await ProtocolClient.open(server, wsUrl);
     try {
       const joined = await socket.request({ case: "join", value: { token } });
       if (joined.case !== "joined") throw new JoinFailed("join", joined.case === "error" ? joined.value : undefined);
       onStage?.("joined", sessionId);
       const customer = new WeriftCustomer(socket, sessionId);
-      customer.#rejoinWith = { server, token };
+      customer.#rejoinWith = { server, token, ...(wsUrl ? { url: wsUrl } : {}) };
       try {
         await customer.#negotiate(() => onStage?.("signalled", sessionId), claimedFingerprint);
       } catch (error) {
@@ -232,9 +233,10 @@ export class WeriftCustomer {
 
   /**
    * The socket dropped (the node restarted): join the session again with its
-   * token on a new socket, and set the media up again, as the customer app does.
+   * token on a new socket (at `url`, default the node it joined first), and
+   * set the media up again, as the customer app does.
    */
-  async rejoin(url?: string): Promise<void> {
+  async rejoin(url = this.#rejoinWith!.url): Promise<void> {
     const { server, token } = this.#rejoinWith!;
     this.socket.close();
     const socket = await ProtocolClient.open(server, url);

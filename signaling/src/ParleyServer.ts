@@ -276,6 +276,8 @@ export class ParleyServer {
       liveSessions: this.sessions.size,
       maxSessions: config.node.maxSessions,
       draining: this.#draining,
+      // Other nodes place conversations here only in these (absent: any).
+      languages: this.asrPool.servedLanguages(),
     });
     if (this.#redis) {
       this.nodes = new RedisNodeDirectory({ redis: this.#redis, self, logger: logger.child({ component: "nodes" }) });
@@ -426,7 +428,6 @@ export class ParleyServer {
       rates: { perClient: this.rateLimits.sessionsPerClient, perStore: this.rateLimits.sessionsPerStore },
       openSessions: this.clientLimits.sessions,
       speechAvailable: (language) => this.asrPool.admits(language),
-      speechUnsupported: (language) => this.asrPool.unsupported(language),
       maintenance: config.node.maintenance,
       placement: this.placement,
       nodeId: config.nodeId,

@@ -2,11 +2,14 @@
 // the node with room and the customer's socket reaches the node that owns
 // its media; a draining node takes no new sessions and lets live ones
 // finish; rate limits count across nodes.
+import { freePort } from "@parley/inference-bridge";
+import { librivoxRecordings, opusPacketsFromFile, WeriftCustomer } from "@parley/loadtest";
 import { ErrorCode } from "@parley/proto/ws";
 import { createDatabaseAt } from "@parley/records/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { createSession, startServer, TestSocket } from "./harness.ts";
+import { startNodeProcess } from "./node-process.ts";
 import { RedisServer } from "./redis-server.ts";
 
 let redis: RedisServer;
@@ -131,6 +134,38 @@ describe("a cluster of nodes", () => {
     elsewhere.socket.close();
     customer.socket.close();
   });
+
+  it("takes up a conversation placed on a node that then crashed, when its customer reaches another node", async () => {
+    // The node the conversation is placed on runs as its own process, to be killed as a crash would.
+    const adopter = await node("adopter", { NODE_MAX_SESSIONS: "1" });
+    const crashing = await startNodeProcess({
+      port: await freePort(),
+      databaseUrl,
+      asrAddress: adopter.embeddedAsr!.address,
+      env: { REDIS_URL: redis.url, NODE_ID: `crashing-${Date.now()}`, ASR_AUTH_TOKEN: "cluster-test-speech-secret" },
+    });
+    try {
+      await expect.poll(async () => (await adopter.nodes.list()).length).toBe(2);
+      // Created on the node with less room: placed on the other one, which the customer joins.
+      const customer = await WeriftCustomer.connect(adopter);
+      expect(adopter.sessions.get(customer.sessionId)).toBeUndefined();
+      const [recording] = librivoxRecordings();
+      await customer.play(opusPacketsFromFile(recording!.wav, 0.5).slice(0, 100));
+      await expect
+        .poll(async () => (await adopter.records.resumable(customer.sessionId, 60_000))?.nodeId)
+        .toMatch(/^crashing-/);
+      crashing.kill("SIGKILL");
+      await new Promise((r) => crashing.once("exit", r));
+      // Gone from the directory once its heartbeat expires; the customer's app reaches another node.
+      await expect.poll(async () => (await adopter.nodes.list()).length, { timeout: 15_000 }).toBe(1);
+      await customer.rejoin(`${adopter.url.replace("http", "ws")}/ws`);
+      expect(adopter.sessions.get(customer.sessionId)).toBeDefined();
+      expect((await customer.socket.request({ case: "endSession", value: {} })).case).toBe("sessionEnded");
+      await customer.close();
+    } finally {
+      crashing.kill("SIGKILL");
+    }
+  }, 90_000);
 
   it("refuses a session when every node is draining or full", async () => {
     const only = await node("only", { NODE_MAX_SESSIONS: "0" });

@@ -8,6 +8,8 @@ export interface NodeProcessOptions {
   port: number;
   databaseUrl: string;
   asrAddress: string;
+  /** More environment (REDIS_URL, NODE_ID, ...). */
+  env?: Record<string, string>;
 }
 
 /** Starts the node and resolves once its /health answers. */
@@ -25,6 +27,7 @@ export async function startNodeProcess(o: NodeProcessOptions): Promise<ChildProc
       PARLEY_SEED_DEMO: "1",
       ASR_WORKERS: o.asrAddress,
       LOG_LEVEL: "warn",
+      ...o.env,
     },
     cwd: path.join(REPO_ROOT, "signaling"),
     stdio: ["ignore", "ignore", "inherit"],

@@ -1,6 +1,9 @@
-// Which nodes exist and how much room each has. A node publishes itself
-// with a heartbeat; session creation on any node places the conversation on
-// the node with the most room (a conversation's media stays on one node).
+// Which nodes exist, how much room each has and which languages its speech
+// workers recognise. A node publishes itself with a heartbeat; session
+// creation on any node places the conversation on the node with the most
+// room among those that recognise its store's language (a conversation's
+// media and speech stream stay on one node).
+import { primaryLanguage } from "@parley/inference-bridge";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 
@@ -16,8 +19,21 @@ export interface NodeInfo {
   maxSessions: number;
   /** Shutting down: takes no new sessions. */
   draining: boolean;
+  /**
+   * Primary subtags ("en", "sv") of the languages its speech workers
+   * recognise (AsrWorkerPool.servedLanguages). Absent: it may recognise any
+   * (a worker that lists none or has not described itself yet, or a node of
+   * an older release).
+   */
+  languages?: string[];
   updatedAtMs: number;
 }
+
+/** Why no node was chosen: every node that recognises the language is full or draining, or none recognises it. */
+export type PlacementRefusal = "full" | "language_unsupported";
+
+/** The node a new conversation goes to, or why there is none. */
+export type Placement = { node: NodeInfo; refusal?: undefined } | { node?: undefined; refusal: PlacementRefusal };
 
 export interface NodeDirectory {
   /** Starts announcing this node (once it listens). */
@@ -31,16 +47,23 @@ export interface NodeDirectory {
   close(): void;
 }
 
+/** Whether `node`'s speech workers recognise `language` (BCP 47; absent: their default), by primary language. */
+export function servesLanguage(node: NodeInfo, language: string | undefined): boolean {
+  if (!language || !node.languages) return true;
+  return node.languages.includes(primaryLanguage(language));
+}
+
 /**
- * The node with the most room that takes sessions, preferring `selfId` on a
- * tie; undefined when all are full. Another node is a candidate only if
- * customers can be sent to it (it has a public URL).
+ * The node with the most room that takes sessions in `language`, preferring
+ * `selfId` on a tie; undefined when all are full. Another node is a
+ * candidate only if customers can be sent to it (it has a public URL).
  */
-export function pickNode(nodes: NodeInfo[], selfId: string): NodeInfo | undefined {
+export function pickNode(nodes: NodeInfo[], selfId: string, language?: string): NodeInfo | undefined {
   let best: NodeInfo | undefined;
   let bestRoom = 0;
   for (const node of nodes) {
     if (node.draining) continue;
+    if (!servesLanguage(node, language)) continue;
     if (node.nodeId !== selfId && node.publicUrl === null) continue;
     const room = node.maxSessions - node.liveSessions;
     if (room <= 0) continue;
@@ -50,6 +73,19 @@ export function pickNode(nodes: NodeInfo[], selfId: string): NodeInfo | undefine
     }
   }
   return best;
+}
+
+/**
+ * pickNode, with the reason when there is no node: the language is refused
+ * for good when no node that the customer can be placed on from here (this
+ * one, or one with a public URL), full and draining ones included,
+ * recognises it; otherwise the customer may try again.
+ */
+export function placeSession(nodes: NodeInfo[], selfId: string, language?: string): Placement {
+  const node = pickNode(nodes, selfId, language);
+  if (node) return { node };
+  const reachable = nodes.filter((n) => n.nodeId === selfId || n.publicUrl !== null);
+  return { refusal: reachable.some((n) => servesLanguage(n, language)) ? "full" : "language_unsupported" };
 }
 
 /** One node on its own (no REDIS_URL). */

@@ -1,6 +1,7 @@
 // Where a new conversation lives. Its media (ICE, DTLS, the SFU's router)
 // stays on one node for its whole life, so placement happens once, when the
-// session is created: on the node with the most room. When that is another
+// session is created: on the node with the most room among those whose
+// speech workers recognise the store's language. When that is another
 // node, the session is handed over through Redis (a single-use record the
 // owner picks up at the customer's join) and the customer is given that
 // node's URL to connect to. A socket that reaches the wrong node anyway is
@@ -9,7 +10,7 @@
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Redis } from "ioredis";
 import type { Store } from "../session/Session.ts";
-import { type NodeDirectory, type NodeInfo, pickNode } from "./NodeDirectory.ts";
+import { type NodeDirectory, type NodeInfo, type Placement, placeSession } from "./NodeDirectory.ts";
 
 /** A session created on one node for another: what the owner needs at the join. */
 export interface HandedOverSession {
@@ -23,8 +24,12 @@ export interface HandedOverSession {
 }
 
 export interface SessionPlacement {
-  /** The node with the most room (this one preferred on a tie); undefined when every node is full or draining. */
-  choose(): Promise<NodeInfo | undefined>;
+  /**
+   * The node with the most room (this one preferred on a tie) among those
+   * that recognise `language`; or why none: every such node is full or
+   * draining, or no node recognises the language.
+   */
+  choose(language?: string): Promise<Placement>;
   /** Hands a session to `nodeId`; it is picked up there at the join, once, within `ttlMs`. */
   handOver(nodeId: string, session: HandedOverSession, ttlMs: number): Promise<void>;
   /** A session handed to this node, taken once: undefined when there is none (or it was taken). */
@@ -43,8 +48,8 @@ export class LocalPlacement implements SessionPlacement {
     this.#selfId = selfId;
   }
 
-  async choose(): Promise<NodeInfo | undefined> {
-    return pickNode([this.#directory.self()], this.#selfId);
+  async choose(language?: string): Promise<Placement> {
+    return placeSession([this.#directory.self()], this.#selfId, language);
   }
 
   async handOver(nodeId: string): Promise<void> {
@@ -77,17 +82,20 @@ export class RedisPlacement implements SessionPlacement {
   /**
    * This node's own state is always its fresh local one (Redis may lag a
    * heartbeat, or have come back empty). With Redis unreachable, this node
-   * decides alone: it serves customers itself rather than refuse them all.
+   * decides alone: it serves customers itself rather than refuse them all;
+   * a language it does not recognise is then refused for now, not for good
+   * (another node may recognise it).
    */
-  async choose(): Promise<NodeInfo | undefined> {
+  async choose(language?: string): Promise<Placement> {
     const self = this.#directory.self();
     let others: NodeInfo[];
     try {
       others = (await this.#directory.list()).filter((n) => n.nodeId !== self.nodeId);
     } catch {
-      others = [];
+      const alone = placeSession([self], this.#selfId, language);
+      return alone.node ? alone : { refusal: "full" };
     }
-    return pickNode([self, ...others], this.#selfId);
+    return placeSession([self, ...others], this.#selfId, language);
   }
 
   async handOver(nodeId: string, session: HandedOverSession, ttlMs: number): Promise<void> {

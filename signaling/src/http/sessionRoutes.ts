@@ -8,10 +8,13 @@
 // In maintenance (MAINTENANCE_MODE) every creation is refused: 503, reason
 // "maintenance". Otherwise limits, in this order: the client's request rate (every attempt counts,
 // bad ones too), the store's request rate (both 429 with Retry-After), the
-// store's language (422, reason "language_unsupported": no speech worker
-// recognises it, and waiting will not change that), speech capacity for that
-// language (503 with Retry-After: every worker that speaks it is busy), and
-// the sessions the client holds open (429: one ends first). A refusal for
+// store's language (422, reason "language_unsupported": no node's speech
+// workers recognise it, and waiting will not change that), a node with room
+// among those that recognise it (503 with Retry-After), this node's speech
+// capacity for that language when the conversation is placed here (503 with
+// Retry-After: every worker that speaks it is busy; a node given the
+// conversation judges its own at the microphone), and the sessions the
+// client holds open (429: one ends first). A refusal for
 // want of capacity (speech, or no node with room) is logged with the store,
 // within the node's budget for lines that clients cause; a speech refusal is
 // also counted (asr_admissions_total{outcome="refused"}).
@@ -47,17 +50,16 @@ export interface SessionRouteDeps {
   rates: { perClient: RateLimiter; perStore: RateLimiter };
   /** Sessions one client holds open. */
   openSessions: PerClientLimit;
-  /** Whether a new conversation in `language` (BCP 47) would get a speech worker now; a no counts as a refused admission. */
+  /** Whether a new conversation in `language` (BCP 47) would get a speech worker of this node now; a no counts as a refused admission. */
   speechAvailable: (language: string) => boolean;
-  /**
-   * Whether no speech worker recognises `language`, by what the workers said
-   * of themselves (AsrWorkerPool.unsupported): one that has not answered yet
-   * does not count against a language.
-   */
-  speechUnsupported: (language: string) => boolean;
   /** MAINTENANCE_MODE: every new conversation is refused (503, reason "maintenance"). */
   maintenance: boolean;
-  /** Which node takes the conversation (the one with the most room). */
+  /**
+   * Which node takes the conversation: the one with the most room among
+   * those whose speech workers recognise the store's language (this node's
+   * own languages as AsrWorkerPool.servedLanguages says them: a worker that
+   * has not answered yet does not count against a language).
+   */
   placement: SessionPlacement;
   nodeId: string;
   /** Failures of the node's own (the records database away), not the client's. */
@@ -157,8 +159,15 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
       if (!store) return json(404, { error: `unknown store "${storeCode}"` });
       const byStore = await deps.rates.perStore.consume(store.code);
       if (!byStore.allowed) return tooMany("too many new sessions for this store", byStore.retryAfterMs);
-      if (deps.speechUnsupported(store.language)) {
-        // Before anything is stored: the customer is told at once, not after talking to no one.
+      let placement: Awaited<ReturnType<SessionPlacement["choose"]>>;
+      try {
+        placement = await deps.placement.choose(store.language);
+      } catch {
+        placement = { refusal: "full" };
+      }
+      if (placement.refusal === "language_unsupported") {
+        // No node's speech workers recognise it. Before anything is stored: the customer is told
+        // at once, not after talking to no one.
         budgetedWarn(
           deps,
           { storeCode: store.code, language: store.language, reason: "language_unsupported" },
@@ -170,7 +179,13 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
           language: store.language,
         });
       }
-      if (!deps.speechAvailable(store.language)) {
+      if (!placement.node) {
+        budgetedWarn(deps, { storeCode: store.code, reason: "node_full" }, "session refused: no node can take it");
+        return nodeFull();
+      }
+      const target = placement.node;
+      // Speech capacity is judged by the node that runs the conversation: here now, another at its microphone.
+      if (target.nodeId === deps.nodeId && !deps.speechAvailable(store.language)) {
         budgetedWarn(
           deps,
           { storeCode: store.code, language: store.language, reason: "speech_busy" },
@@ -181,16 +196,6 @@ export function mountSessionRoutes(app: TemplatedApp, edge: HttpEdge, deps: Sess
           { error: "every speech worker is busy; try again in a moment", retryAfterMs: SPEECH_RETRY_AFTER_MS },
           { "retry-after": retryAfterSeconds(SPEECH_RETRY_AFTER_MS) },
         );
-      }
-      let target: Awaited<ReturnType<SessionPlacement["choose"]>>;
-      try {
-        target = await deps.placement.choose();
-      } catch {
-        target = undefined;
-      }
-      if (!target) {
-        budgetedWarn(deps, { storeCode: store.code, reason: "node_full" }, "session refused: no node can take it");
-        return nodeFull();
       }
       const here = target.nodeId === deps.nodeId;
       // pickNode only chooses another node that customers can be sent to.

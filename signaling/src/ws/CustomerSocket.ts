@@ -386,7 +386,8 @@ export class CustomerSocket implements SessionOwner {
       const url = await this.#ctx.placement.urlOf(claims.node).catch((err: unknown) => {
         throw placementUnknown(err);
       });
-      if (url === undefined) throw new ParleyError(ErrorCode.NOT_FOUND, "the node of this session is gone");
+      // Its node is gone (it crashed, or came back under another name): taken up from its records, as any.
+      if (url === undefined) return undefined;
       if (url === null) throw unreachableOwner();
       throw new ParleyError(ErrorCode.WRONG_NODE, "this session lives on another node", {
         redirectUrl: wsUrlOf(url),
