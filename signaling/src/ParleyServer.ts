@@ -71,6 +71,7 @@ import { RecordsWallHistory } from "./wall/history/RecordsWallHistory.ts";
 import type { WallHistory } from "./wall/history/WallHistory.ts";
 import type { ModerationStore } from "./wall/moderation/ModerationStore.ts";
 import { RecordsModerationStore } from "./wall/moderation/RecordsModerationStore.ts";
+import { LOST_AFTER_SILENT_MS } from "./wall/orphanedConversations.ts";
 import { Wall } from "./wall/Wall.ts";
 import { mountWallWs } from "./wall/wallWs.ts";
 import { mountCustomerWs } from "./ws/customerWs.ts";
@@ -587,6 +588,11 @@ export class ParleyServer {
       businessNames: (ids) => this.records.wall.businessNames(ids),
       limits: config.wall.slowClient,
       flushIntervalMs: config.wall.flushIntervalMs,
+      orphans: {
+        aliveNodes: async () => (await this.nodes.list()).map((n) => n.nodeId),
+        graceMs: LOST_AFTER_SILENT_MS,
+        maxDurationMs: config.limits.sessionMaxDurationMs,
+      },
       alerts: {
         lowScore: config.wall.alerts.lowScore,
         negativeSentiment: config.wall.alerts.negativeSentiment,

@@ -22,6 +22,8 @@ export class LiveConversation {
   ended = false;
   endedAtMs = 0;
   lastEventAtMs: number;
+  /** The highest sequence number heard (an end a wall gives a lost conversation comes after it). */
+  lastSeq = 0n;
   /** Latest message per item ("start", "seg/<id>", "ai/<turn>", "score", "status", "speech", "end", "reward"). */
   readonly #latest = new Map<string, LiveMessage>();
   firstTranscriptAtMs = 0;
@@ -45,6 +47,7 @@ export class LiveConversation {
     const { envelope } = message;
     const at = Number(envelope.publishedAtMs);
     this.lastEventAtMs = at;
+    if (envelope.seq > this.lastSeq) this.lastSeq = envelope.seq;
     const kind = envelope.event?.kind;
     switch (kind?.case) {
       case "sessionStarted":

@@ -21,7 +21,7 @@ import { AdminActions } from "./monitor/AdminActions.ts";
 import { MonitorSampler } from "./monitor/MonitorSampler.ts";
 import { topicsOfItem } from "./scope.ts";
 import type { DashboardSocket, WallClient, WallClientLimits } from "./WallClient.ts";
-import { WallHub } from "./WallHub.ts";
+import { WallHub, type WallHubOptions } from "./WallHub.ts";
 import { WallRequests } from "./WallRequests.ts";
 
 export interface WallOptions {
@@ -37,6 +37,8 @@ export interface WallOptions {
   limits: Omit<WallClientLimits, "lowWaterBytes">;
   /** The hub's flush window (WallHub). */
   flushIntervalMs?: number;
+  /** Conversations of nodes that died are shown as ended (WallHub). */
+  orphans?: WallHubOptions["orphans"];
   alerts: {
     lowScore: number;
     negativeSentiment: number;
@@ -90,6 +92,7 @@ export class Wall {
       logger,
       limits: options.limits,
       ...(options.flushIntervalMs !== undefined ? { flushIntervalMs: options.flushIntervalMs } : {}),
+      ...(options.orphans ? { orphans: options.orphans } : {}),
     });
     const broadcast = (topics: readonly string[], frame: Uint8Array) => this.hub.broadcast(topics, frame);
     this.history = options.history;

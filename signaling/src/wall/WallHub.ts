@@ -29,6 +29,7 @@ import type { LiveMessage } from "../live/LiveMessage.ts";
 import { liveFrame } from "./frames.ts";
 import { LiveConversations } from "./LiveConversations.ts";
 import { wallEventsPublished } from "./metrics.ts";
+import { nodeLostEnd, type OrphanRules, orphanedConversations } from "./orphanedConversations.ts";
 import { topicsOfItem } from "./scope.ts";
 import { type DashboardSocket, type Lane, WallClient, type WallClientLimits } from "./WallClient.ts";
 
@@ -44,6 +45,13 @@ export interface WallHubOptions {
   sweepIntervalMs?: number;
   /** Frames wait at most this long to go out together (0: each at once). */
   flushIntervalMs?: number;
+  /** Ends, for this node's dashboards, the conversations of nodes that died (orphanedConversations). */
+  orphans?: OrphanRules & {
+    /** The nodes in the cluster's directory now (throws when it cannot be read). */
+    aliveNodes: () => Promise<readonly string[]>;
+    /** How often to look (default 10 s). */
+    everyMs?: number;
+  };
   now?: () => number;
 }
 
@@ -66,6 +74,8 @@ export class WallHub {
   #flushTimer: NodeJS.Timeout | undefined;
   #lastFlushAt = Number.NEGATIVE_INFINITY;
   #liveSweptAt = 0;
+  readonly #orphanCheck: NodeJS.Timeout | undefined;
+  #checkingOrphans = false;
   #closed = false;
 
   constructor(options: WallHubOptions) {
@@ -79,6 +89,35 @@ export class WallHub {
     this.live = new LiveConversations({ now: this.#now });
     this.#unsubscribe = options.bus.subscribe(liveTopic.admin, (message) => this.#onLive(message));
     this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 50).unref();
+    if (options.orphans) {
+      this.#orphanCheck = setInterval(() => void this.endOrphans(), options.orphans.everyMs ?? 10_000).unref();
+    }
+  }
+
+  /** Ends the conversations no node carries any more (see orphanedConversations), for this node's dashboards. */
+  async endOrphans(): Promise<void> {
+    const rules = this.#o.orphans;
+    if (!rules || this.#checkingOrphans || this.#closed) return;
+    this.#checkingOrphans = true;
+    try {
+      let alive: Set<string> | undefined;
+      try {
+        alive = new Set(await rules.aliveNodes());
+      } catch {
+        alive = undefined; // the directory away: only the duration rule
+      }
+      if (this.#closed) return;
+      const now = this.#now();
+      for (const c of orphanedConversations(this.live.all(), alive, now, rules)) {
+        this.#o.logger.info(
+          { sessionId: c.sessionId, nodeId: c.nodeId, silentMs: now - c.lastEventAtMs },
+          "wall: conversation's node is gone, shown as ended",
+        );
+        this.#onLive(nodeLostEnd(c, now));
+      }
+    } finally {
+      this.#checkingOrphans = false;
+    }
   }
 
   get clients(): number {
@@ -207,6 +246,7 @@ export class WallHub {
     this.#closed = true;
     this.#unsubscribe();
     clearInterval(this.#sweeper);
+    clearInterval(this.#orphanCheck);
     clearTimeout(this.#flushTimer);
     this.#pending = [];
     for (const client of this.#clients) client.close(1001, "node shutting down");
