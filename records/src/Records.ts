@@ -26,6 +26,7 @@ import { type ModerationQueries, moderationQueries } from "./queries/moderation.
 import { type WallQueries, wallQueries } from "./queries/wall.ts";
 import { RecordWriter, type RecordWriterOptions } from "./RecordWriter.ts";
 import { AWAITING_OPENING, type CountSession, type Publish, SessionFinalizer } from "./rewards/SessionFinalizer.ts";
+import { endUnendedSessions } from "./rewards/unendedSessions.ts";
 
 /** The node's defaults: a 15 min token, a 5 min conversation, 20 s to rejoin. */
 const DEFAULT_SESSION_LIVE_LIMIT_MS = (15 * 60 + 5 * 60 + 20) * 1000;
@@ -504,6 +505,19 @@ export class Records {
 
   async #runSweep(): Promise<void> {
     // Each part on its own: a recovery that fails does not keep stuck payments from their retry.
+    try {
+      // Before the recovery, which then decides their rewards.
+      const ended = await endUnendedSessions(
+        this.sql,
+        this.#now(),
+        this.#options.sessionLiveLimitMs ?? DEFAULT_SESSION_LIVE_LIMIT_MS,
+      );
+      if (ended.length > 0)
+        this.logger.warn({ sessions: ended.length, sessionIds: ended.slice(0, 20) }, "sessions no node ended, ended");
+    } catch (error) {
+      if (!isRetryableDbError(error))
+        this.logger.error({ err: error }, "records sweep: ending unended sessions failed");
+    }
     try {
       await this.finalizer.recover();
     } catch (error) {

@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Records } from "../src/index.ts";
+import { UNENDED_MARGIN_MS } from "../src/rewards/unendedSessions.ts";
 import type { PostgresCluster } from "../src/testing/index.ts";
 import {
   Conversation,
@@ -213,6 +214,50 @@ describe("the records sweep", () => {
       const sweep = vi.spyOn(records.payouts!, "sweep").mockResolvedValue(0);
       await vi.waitFor(() => expect(sweep).toHaveBeenCalled(), { timeout: 5_000 });
       expect(lines.some((l) => l.err?.message === "recovery failed")).toBe(true);
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("ends a session no node will end (its node died) once it can no longer be going, and decides it: no score", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), { now: () => now, sweepIntervalMs: 20 });
+    try {
+      const begin = async () => {
+        const c = new Conversation();
+        await records.beginSession({
+          sessionId: c.sessionId,
+          storeCode: "demo",
+          consent: { given: true, version: "v1" },
+          deviceId: randomUUID(),
+          ip: `10.32.${seed % 250}.${++seed % 250}`,
+        });
+        records.write(c.started());
+        for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
+        expect(await records.writer.drain(10_000)).toBe(true);
+        return c.sessionId;
+      };
+      const orphan = await begin();
+      const status = async (id: string) =>
+        (
+          await records.sql<{ status: string; end_reason: string | null; ended_at: Date | null }[]>`
+          select status, end_reason, ended_at from sessions where id = ${id}`
+        )[0]!;
+      // Sweeps come by while it could still be going (or its end be queued behind an outage): it stays open.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await status(orphan)).status).toBe("open");
+      // Past the live limit and the writer's margin: ended, at its last heard moment, and decided.
+      now = Date.now() + 20 * MINUTE + UNENDED_MARGIN_MS + 5 * MINUTE;
+      const young = await begin(); // created "now": it may still be going
+      await records.sql`update sessions set created_at = created_at + interval '2 hours' where id = ${young}`;
+      await vi.waitFor(async () => expect(await decided(records, [orphan])).toEqual([orphan]), { timeout: 10_000 });
+      const ended = await status(orphan);
+      expect(ended).toMatchObject({ status: "ended", end_reason: "NODE_LOST" });
+      expect(ended.ended_at!.getTime()).toBeLessThan(Date.now() + 1_000);
+      const [reward] = await records.sql<{ amount_minor: number; reason: string }[]>`
+        select amount_minor, reason from rewards where session_id = ${orphan}`;
+      expect(reward).toMatchObject({ amount_minor: 0, reason: "no_score" });
+      expect((await status(young)).status).toBe("open");
     } finally {
       await records.close();
     }
