@@ -12,6 +12,7 @@ import {
   type Alert,
   type Conversation,
   type FeedbackFilterSchema,
+  type FeedbackList,
   type ModerationStatus,
   Role,
   type ModerationSettings as Settings,
@@ -191,15 +192,7 @@ export function Wall(props: {
       .then(
         (list) => {
           if (!current()) return;
-          setState(
-            produce((s) => {
-              for (const f of [...list.feedback].reverse()) applyFeedback(s.cards, f);
-              applyModeration(s.cards, list.moderation);
-              for (const a of alerts()) applyAlert(s.cards, a);
-              const at = serverNow();
-              trimCards(s.cards, cardCap(), at, (c) => matches(c, filter, at));
-            }),
-          );
+          showFeedback(list);
           batch(() => {
             setSearching(false);
             setNextPage(list.nextCursor ? { query, cursor: list.nextCursor } : undefined);
@@ -222,6 +215,18 @@ export function Wall(props: {
         }
       });
   };
+
+  /** Puts a page of the history's matches on the wall, with their moderation and alerts. */
+  const showFeedback = (list: FeedbackList) =>
+    setState(
+      produce((s) => {
+        for (const f of [...list.feedback].reverse()) applyFeedback(s.cards, f);
+        applyModeration(s.cards, list.moderation);
+        for (const a of alerts()) applyAlert(s.cards, a);
+        const at = serverNow();
+        trimCards(s.cards, cardCap(), at, (c) => matches(c, filter, at));
+      }),
+    );
 
   /**
    * "Show older": the filter's next page, after the last one shown (the node's
@@ -246,15 +251,7 @@ export function Wall(props: {
         (list) => {
           if (!current()) return;
           olderCards += list.feedback.length;
-          setState(
-            produce((s) => {
-              for (const f of [...list.feedback].reverse()) applyFeedback(s.cards, f);
-              applyModeration(s.cards, list.moderation);
-              for (const a of alerts()) applyAlert(s.cards, a);
-              const at = serverNow();
-              trimCards(s.cards, cardCap(), at, (c) => matches(c, filter, at));
-            }),
-          );
+          showFeedback(list);
           batch(() => {
             setLoadingOlder(false);
             setNextPage(list.nextCursor ? { query: page.query, cursor: list.nextCursor } : undefined);
