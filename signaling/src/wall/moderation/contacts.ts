@@ -59,7 +59,8 @@ const DIGIT_WORDS = new RegExp(`^(?:${DIGIT_WORD})$`, "iu");
 const TEEN_WORD =
   "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|tio|elva|tolv|tretton|fjorton|femton|sexton|sjutton|arton|nitton";
 /** A ten (the colloquial Swedish "fyrti", "sjutti" too), followed in Swedish by its unit in the same word: "trettiofyra". */
-const TENS_WORD = String.raw`(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|tjugo|tjugi|trettio|tretti|fyrtio|fyrti|femtio|femti|sextio|sexti|sjuttio|sjutti|åttio|åtti|nittio|nitti)(?:ett|en|två|tre|fyra|fem|sex|sju|åtta|nio)?`;
+const TENS_WORD =
+  "(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|tjugo|tjugi|trettio|tretti|fyrtio|fyrti|femtio|femti|sextio|sexti|sjuttio|sjutti|åttio|åtti|nittio|nitti)(?:ett|en|två|tre|fyra|fem|sex|sju|åtta|nio)?";
 /** "double seven", "triple three": the next digit said two or three times. */
 const REPEAT_WORD = "double|triple";
 const PAIR_WORDS = new RegExp(`^(?:${TEEN_WORD}|${TENS_WORD})$`, "iu");
