@@ -44,6 +44,14 @@ type LogLine = { level: number; msg: string; sessionId?: string; err?: { message
 let seed = 31_000;
 /** A conversation to its end, as far as the writer's commit (not waiting for its reward decision). */
 async function converse(records: Records, audio?: Int16Array): Promise<string> {
+  const c = await talking(records, audio);
+  records.write(c.ended(80));
+  expect(await records.writer.drain(10_000)).toBe(true);
+  return c.sessionId;
+}
+
+/** A conversation begun, with consent, and its customer's words written: its end is the caller's. */
+async function talking(records: Records, audio?: Int16Array): Promise<Conversation> {
   const c = new Conversation();
   await records.beginSession({
     sessionId: c.sessionId,
@@ -58,9 +66,7 @@ async function converse(records: Records, audio?: Int16Array): Promise<string> {
     for (let i = 0; i < audio.length; i += 320) tap.push(audio.subarray(i, i + 320));
   }
   for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
-  records.write(c.ended(80));
-  expect(await records.writer.drain(10_000)).toBe(true);
-  return c.sessionId;
+  return c;
 }
 
 /** Ends sessions whose own decision fails (as if their node crashed before it): none is decided. */
@@ -224,16 +230,7 @@ describe("the records sweep", () => {
     const records = await openRecords(await pg.createDatabase(), { now: () => now, sweepIntervalMs: 20 });
     try {
       const begin = async () => {
-        const c = new Conversation();
-        await records.beginSession({
-          sessionId: c.sessionId,
-          storeCode: "demo",
-          consent: { given: true, version: "v1" },
-          deviceId: randomUUID(),
-          ip: `10.32.${seed % 250}.${++seed % 250}`,
-        });
-        records.write(c.started());
-        for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
+        const c = await talking(records);
         expect(await records.writer.drain(10_000)).toBe(true);
         return c.sessionId;
       };
