@@ -26,6 +26,7 @@ import {
 import type { Logger } from "pino";
 import type { Sql, TransactionSql } from "postgres";
 import { isRetryableDbError } from "./db/errors.ts";
+import { UUID } from "./db/uuid.ts";
 import {
   recordsBatchDuration,
   recordsDeadLettersTotal,
@@ -33,8 +34,6 @@ import {
   recordsWriteRetriesTotal,
   recordsWrittenTotal,
 } from "./metrics.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A session as the node creates it, before any live event: store, consent and fingerprints. */
 export interface SessionOpening {

@@ -15,6 +15,7 @@ import { databaseUnavailable, isRetryableDbError } from "./db/errors.ts";
 import { loadHashKey } from "./db/hashKey.ts";
 import { migrate } from "./db/migrate.ts";
 import { type DemoLogins, seedDemo } from "./db/seed.ts";
+import { UUID } from "./db/uuid.ts";
 import { DEFAULT_FRAUD_OPTIONS, FraudDetector, type FraudOptions } from "./fraud/FraudDetector.ts";
 import type { CustomerDeletion, RecordsRateLimit } from "./http/context.ts";
 import { createRoutes } from "./http/routes.ts";
@@ -149,7 +150,6 @@ interface TapEntry {
  * database outage, another node's queue may still hold it): within RECOVERY_GRACE_MS in all.
  */
 const OPENING_RETRY_DELAYS_MS = [1_000, 4_000, 15_000, 30_000, 60_000];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32: no I, L, O, U
 
 export class Records {

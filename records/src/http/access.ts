@@ -3,10 +3,11 @@
 // request's JSON body, and the audit log entry of what the caller did.
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Sql } from "postgres";
+import { UUID } from "../db/uuid.ts";
 import type { RouteContext } from "./context.ts";
 import { type Auth, json, type RecordsRequest } from "./types.ts";
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export { UUID };
 export const STORE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/;
 export const notFound = () => json(404, { error: "not found" });
 /** RFC 5321's limit on an e-mail address. */

@@ -22,6 +22,7 @@ import type { Logger } from "pino";
 import type { Sql, TransactionSql } from "postgres";
 import Stripe from "stripe";
 import { isRetryableDbError } from "../db/errors.ts";
+import { UUID } from "../db/uuid.ts";
 import {
   payoutAmountSekTotal,
   payoutPendingOldestAgeSeconds,
@@ -502,8 +503,6 @@ const ONBOARDING_POLL_GRACE = "1 hour";
 const ONBOARDING_POLL_MAX_AGE = "30 days";
 /** Accounts asked about per sweep (one a minute): a backlog drains without a burst of Stripe requests. */
 const ONBOARDING_POLL_BATCH = 20;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Thrown in a webhook's transaction to roll it back, event id included, and have Stripe redeliver. */
 class NotRecordedYet extends Error {

@@ -8,9 +8,8 @@
 // admins; perhaps only some stores) and reads nothing outside it.
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Sql } from "postgres";
+import { UUID } from "../db/uuid.ts";
 import type { WallQueryScope } from "./wall.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const ALERT_KINDS = ["LOW_SCORE", "NEGATIVE_SENTIMENT", "TOPIC_SPIKE", "FRAUD_FLAGGED"] as const;
 export type AlertKindName = (typeof ALERT_KINDS)[number];

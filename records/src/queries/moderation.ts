@@ -6,8 +6,7 @@
 // approvals).
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Sql } from "postgres";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { UUID } from "../db/uuid.ts";
 
 export type ModerationState = "pending" | "approved" | "hidden";
 

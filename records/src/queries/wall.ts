@@ -9,9 +9,9 @@
 // business, or every business for admins; perhaps only some stores) and reads
 // nothing outside it. A scope that names no valid business reads nothing.
 import type { Sql } from "postgres";
+import { UUID } from "../db/uuid.ts";
 import { type ViewerDay, viewerDayEdges, viewerDayStart, viewerHourEdges } from "./viewerDay.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Below this final sentiment a conversation counts as negative about its topics. */
 const NEGATIVE_SENTIMENT = -0.2;
 /** Reward states in which money went to the customer's Stripe account. */
