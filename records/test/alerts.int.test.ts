@@ -124,6 +124,26 @@ describe("the wall's alerts", () => {
     ]);
   });
 
+  it("keep one topic spike when nodes on both sides of a window's edge save it at the same moment", async () => {
+    const business = randomUUID();
+    const at = Date.now();
+    const topics = Array.from({ length: 30 }, (_, i) => `topic_${i}`);
+    // Each pair: two nodes, windows 7 and 8, saving at once on two connections of the pool.
+    const results = await Promise.all(
+      topics.map((topic) =>
+        Promise.all([
+          records.alerts.save(spike(business, topic, 7, at)),
+          records.alerts.save(spike(business, topic, 8, at + 1)),
+        ]),
+      ),
+    );
+    for (const pair of results) expect(pair.sort()).toEqual(["duplicate", "stored"]);
+    const perTopic = await records.sql<{ topic: string; n: number }[]>`
+      select topic, count(*)::int as n from wall_alerts where business_id = ${business} group by topic`;
+    expect(perTopic.length).toBe(topics.length);
+    expect(perTopic.every((r) => r.n === 1)).toBe(true);
+  });
+
   it("are read within the caller's scope, newest first, as many as asked", async () => {
     const business = randomUUID();
     const other = randomUUID();

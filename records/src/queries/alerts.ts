@@ -7,7 +7,7 @@
 // Tenancy: a read takes the caller's scope (a business, or every business for
 // admins; perhaps only some stores) and reads nothing outside it.
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
-import type { Sql } from "postgres";
+import type { PendingQuery, Row, Sql, TransactionSql } from "postgres";
 import { UUID } from "../db/uuid.ts";
 import type { WallQueryScope } from "./wall.ts";
 
@@ -88,20 +88,36 @@ export async function saveAlert(sql: Sql, a: AlertToSave): Promise<AlertSaved> {
   if (!UUID.test(a.businessId)) invalid(`alert of a business id that is no UUID: ${a.businessId}`);
   if (a.sessionId !== undefined && !UUID.test(a.sessionId))
     invalid(`alert of a session id that is no UUID: ${a.sessionId}`);
-  const at = new Date(a.atMs);
-  const quiet = a.quietMs
-    ? sql`not exists (
+  const quietMs = a.quietMs;
+  if (!quietMs) return (await insertAlert(sql, a, sql`true`)) ? "stored" : "duplicate";
+  // Two nodes on either side of a window's edge save under two keys at the
+  // same moment: each would see no other (neither committed yet) and both be
+  // kept. One lock per kind, business and topic makes the second wait and see
+  // the first.
+  const stored = await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext(${`wall_alerts:${a.kind}:${a.businessId}:${a.topic}`}))`;
+    const quiet = tx`not exists (
         select 1 from wall_alerts q where q.kind = ${a.kind} and q.business_id = ${a.businessId}
-          and q.topic = ${a.topic} and q.raised_at > ${new Date(a.atMs - a.quietMs)})`
-    : sql`true`;
+          and q.topic = ${a.topic} and q.raised_at > ${new Date(a.atMs - quietMs)})`;
+    return insertAlert(tx, a, quiet);
+  });
+  return stored ? "stored" : "duplicate";
+}
+
+/** Inserts the alert where `condition` holds and no alert of its key is kept; whether it did. */
+async function insertAlert(
+  sql: Sql | TransactionSql,
+  a: AlertToSave,
+  condition: PendingQuery<Row[]>,
+): Promise<boolean> {
   const inserted = await sql`
     insert into wall_alerts (alert_key, id, kind, business_id, store_code, session_id, topic, score, sentiment,
                              count, live, detail, raised_at)
     select ${a.key}, ${a.id}, ${a.kind}, ${a.businessId}, ${a.storeCode ?? null}, ${a.sessionId ?? null}, ${a.topic},
-           ${a.score}, ${a.sentiment}, ${a.count}, ${a.live}, ${a.detail}, ${at}
-    where ${quiet}
+           ${a.score}, ${a.sentiment}, ${a.count}, ${a.live}, ${a.detail}, ${new Date(a.atMs)}
+    where ${condition}
     on conflict do nothing`;
-  return inserted.count > 0 ? "stored" : "duplicate";
+  return inserted.count > 0;
 }
 
 /**
