@@ -95,6 +95,21 @@ describe("masking contacts for public screens", () => {
     expect(maskContacts("I paid 45 kr, call me on 0701234567")).toBe(`I paid 45 kr, call me on ${M}`);
   });
 
+  it("masks a phone number said next to an amount, written or in words", () => {
+    const cases: [string, string][] = [
+      ["swisha till 070 123 45 67 200 kr", `swisha till ${M} kr`],
+      ["swish me on 0701234567 50 kr please", `swish me on ${M} kr please`],
+      ["my number 0701234567 $20 refund", `my number ${M} $20 refund`],
+      ["ring 070 123 45 67 kr 50", `ring ${M} kr 50`],
+      ["I paid 45 kr 0701234567", `I paid 45 kr ${M}`],
+      ["call 555 123 4567 dollars", `call ${M} dollars`],
+      ["refund to 46701234567 sek", `refund to ${M} sek`],
+      ["call zero seven zero one two three four five six seven, fifty dollars back", `call ${M} dollars back`],
+      ["ring noll sju noll, tolv, trettiofyra, femtiosex kronor", `ring ${M} kronor`],
+    ];
+    for (const [said, shown] of cases) expect(maskContacts(said), said).toBe(shown);
+  });
+
   it("masks the reviewer's example, every contact in it", () => {
     expect(maskContacts("call me back on 0701234567 or mail anna.svensson@example.com")).toBe(
       `call me back on ${M} or mail ${M}`,

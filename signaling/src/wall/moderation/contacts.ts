@@ -15,8 +15,11 @@
 // numbers read in pairs ("oh seven oh, twelve, thirty-four, fifty six",
 // "noll sju noll, tolv, trettiofyra, femtiosex": a ten and its unit are two
 // digits); so do addresses said aloud ("anna dot svensson at example dot
-// com"). A run followed or led by a currency ("1 500 000 kr", "SEK 2500000")
-// is an amount, not a number to call.
+// com"). A written run shaped like an amount and followed or led by a
+// currency ("1 500 000 kr", "SEK 2500000") is an amount, not a number to call;
+// one that is not so shaped is a number however near a currency it is said
+// ("swish 070 123 45 67 200 kr", "kr 50 … 0701234567"), and so is any run said
+// in words.
 
 const MASK = "███";
 
@@ -77,7 +80,17 @@ const CURRENCY = String.raw`(?:kr|kronor|sek|:-|dollars?|usd|\$|eur|euros?|€|p
 const CURRENCY_BEFORE = new RegExp(String.raw`(?:^|[^\p{L}])${CURRENCY}\s?$`, "iu");
 const CURRENCY_AFTER = new RegExp(String.raw`^\s?${CURRENCY}(?![\p{L}])`, "iu");
 
-function isAmount(text: string, start: number, end: number): boolean {
+/**
+ * Written as an amount: one block of at most seven digits not led by a zero
+ * ("2500000"), or thousands apart ("1 500 000", "1.299.000"). A phone number's
+ * groups ("070 123 45 67", "555 123 4567") or a longer block are not: a
+ * currency said just after a number ("0701234567 50 kr") must not keep it.
+ */
+const AMOUNT = /^(?:[1-9]\d{0,6}|[1-9]\d{0,2}(?:[\s.]\d{3})+)$/u;
+
+function isAmount(run: string, text: string, start: number): boolean {
+  if (!AMOUNT.test(run)) return false;
+  const end = start + run.length;
   return (
     CURRENCY_BEFORE.test(text.slice(Math.max(0, start - 8), start)) || CURRENCY_AFTER.test(text.slice(end, end + 8))
   );
@@ -85,7 +98,7 @@ function isAmount(text: string, start: number, end: number): boolean {
 
 function maskDigitRun(run: string, start: number, text: string): string {
   const digits = run.replace(/\D/gu, "").length;
-  if (digits < MIN_PHONE_DIGITS || NOT_A_PHONE.some((p) => p.test(run)) || isAmount(text, start, start + run.length)) {
+  if (digits < MIN_PHONE_DIGITS || NOT_A_PHONE.some((p) => p.test(run)) || isAmount(run, text, start)) {
     return run;
   }
   // An opening parenthesis with none closing it belongs to the sentence ("(070 123 45 67)"), not the number.
@@ -126,11 +139,12 @@ function spokenDigits(run: string): { digits: number; anyWord: boolean } {
   return { digits, anyWord };
 }
 
-function maskSpokenRun(run: string, start: number, text: string): string {
+function maskSpokenRun(run: string): string {
   const { digits, anyWord } = spokenDigits(run);
-  // Written digits only: the digit runs' rule decides (it knows dates and hours).
+  // Written digits only: the digit runs' rule decides (it knows dates, hours and amounts).
   if (!anyWord) return run;
-  return digits >= MIN_PHONE_DIGITS && !isAmount(text, start, start + run.length) ? MASK : run;
+  // No currency keeps a run said in words: nobody reads a price digit by digit, but "…six seven, fifty dollars back".
+  return digits >= MIN_PHONE_DIGITS ? MASK : run;
 }
 
 /** The text with its e-mail addresses and phone numbers (written or said as words) masked. */
