@@ -85,6 +85,8 @@ export class RecordWriter {
   #closed = false;
   #refused = 0;
   #written = 0;
+  /** When a write last failed for an outage (Date.now), for the records sweep's wait. */
+  #lastOutageAt: number | undefined;
   /** Set while dead_letters refuses inserts: logged once per outage, not per retry. */
   #deadLettersFailing = false;
 
@@ -106,6 +108,11 @@ export class RecordWriter {
   /** Records committed since start. */
   get written(): number {
     return this.#written;
+  }
+
+  /** How long ago a write last failed because Postgres was away or read-only; undefined: never. */
+  msSinceOutage(): number | undefined {
+    return this.#lastOutageAt === undefined ? undefined : Date.now() - this.#lastOutageAt;
   }
 
   /**
@@ -206,6 +213,7 @@ export class RecordWriter {
         delay = this.#retry.initialMs;
       } catch (error) {
         if (isRetryableDbError(error)) {
+          this.#lastOutageAt = Date.now();
           recordsWriteRetriesTotal.inc();
           this.#logger.warn(
             { err: describe(error), queued: this.#queue.length, retryInMs: delay },
@@ -469,8 +477,12 @@ function insertQuestions(tx: TransactionSql, items: { envelope: LiveEnvelope; va
 function recordEnd(tx: TransactionSql, envelope: LiveEnvelope, value: ConversationEnded): Promise<unknown>[] {
   const endedAt = msDate(envelope.publishedAtMs);
   const reason = EndReason[value.reason] ?? "UNSPECIFIED";
+  // The first end stays, except the records sweep's NODE_LOST (unendedSessions.ts): that was a guess
+  // that no end would come, and a node whose writer was cut off from Postgres for long proves it wrong.
   const work: Promise<unknown>[] = [
-    tx`update sessions set status = 'ended', ended_at = coalesce(ended_at, ${endedAt}), end_reason = coalesce(end_reason, ${reason})
+    tx`update sessions set status = 'ended',
+         ended_at = case when end_reason = 'NODE_LOST' then ${endedAt} else coalesce(ended_at, ${endedAt}) end,
+         end_reason = case when end_reason = 'NODE_LOST' then ${reason} else coalesce(end_reason, ${reason}) end
        where id = ${envelope.sessionId}`,
   ];
   const s = value.finalScore;

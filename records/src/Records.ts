@@ -27,7 +27,7 @@ import { type ModerationQueries, moderationQueries } from "./queries/moderation.
 import { type WallQueries, wallQueries } from "./queries/wall.ts";
 import { RecordWriter, type RecordWriterOptions } from "./RecordWriter.ts";
 import { AWAITING_OPENING, type CountSession, type Publish, SessionFinalizer } from "./rewards/SessionFinalizer.ts";
-import { endUnendedSessions } from "./rewards/unendedSessions.ts";
+import { endUnendedSessions, WRITER_DRAIN_MS } from "./rewards/unendedSessions.ts";
 
 /** The node's defaults: a 15 min token, a 5 min conversation, 20 s to rejoin. */
 const DEFAULT_SESSION_LIVE_LIMIT_MS = (15 * 60 + 5 * 60 + 20) * 1000;
@@ -185,6 +185,8 @@ export class Records {
   readonly #retries = new Set<NodeJS.Timeout>();
   /** The sweep under way: a tick that finds one still running skips (see #sweep). */
   #sweeping: Promise<void> | undefined;
+  /** When a sweep last found the database away (this.#now). */
+  #sweepOutageAt: number | undefined;
   #closed = false;
 
   static async create(options: RecordsOptions): Promise<Records> {
@@ -507,31 +509,52 @@ export class Records {
     // Each part on its own: a recovery that fails does not keep stuck payments from their retry.
     try {
       // Before the recovery, which then decides their rewards.
-      const ended = await endUnendedSessions(
-        this.sql,
-        this.#now(),
-        this.#options.sessionLiveLimitMs ?? DEFAULT_SESSION_LIVE_LIMIT_MS,
-      );
-      if (ended.length > 0)
-        this.logger.warn({ sessions: ended.length, sessionIds: ended.slice(0, 20) }, "sessions no node ended, ended");
+      if (this.#writersMayBeBehind()) {
+        this.logger.debug("records sweep: the database was away lately; unended sessions left for now");
+      } else {
+        const ended = await endUnendedSessions(
+          this.sql,
+          this.#now(),
+          this.#options.sessionLiveLimitMs ?? DEFAULT_SESSION_LIVE_LIMIT_MS,
+        );
+        if (ended.length > 0)
+          this.logger.warn({ sessions: ended.length, sessionIds: ended.slice(0, 20) }, "sessions no node ended, ended");
+      }
     } catch (error) {
-      if (!isRetryableDbError(error))
-        this.logger.error({ err: error }, "records sweep: ending unended sessions failed");
+      this.#noteSweepError(error, "records sweep: ending unended sessions failed");
     }
     try {
       await this.finalizer.recover();
     } catch (error) {
       // The database away: the next sweep retries (the writer reports the outage).
-      if (!isRetryableDbError(error)) this.logger.error({ err: error }, "records sweep: reward recovery failed");
+      this.#noteSweepError(error, "records sweep: reward recovery failed");
     }
     try {
       await this.payouts?.sweep();
     } catch (error) {
-      if (!isRetryableDbError(error)) this.logger.error({ err: error }, "records sweep: payout sweep failed");
+      this.#noteSweepError(error, "records sweep: payout sweep failed");
     }
     // A tap whose session never ended (a crash elsewhere) is not kept forever.
     const old = this.#now() - 3_600_000;
     for (const [id, entry] of this.#taps) if (entry.createdAt < old) this.#taps.delete(id);
+  }
+
+  /** An outage is logged by the writer; anything else is a fault of the sweep's own. */
+  #noteSweepError(error: unknown, message: string): void {
+    if (isRetryableDbError(error)) this.#sweepOutageAt = this.#now();
+    else this.logger.error({ err: error }, message);
+  }
+
+  /**
+   * Whether a conversation's end may still sit in a writer's queue. After an outage longer than
+   * the unended margin, every node's writer holds ends of sessions the sweep would otherwise call
+   * lost (and decide as such) before the writers drained. Ours tells us directly; the other nodes'
+   * writers saw the same outage and drain within WRITER_DRAIN_MS of its end.
+   */
+  #writersMayBeBehind(): boolean {
+    const writerOutage = this.writer.msSinceOutage();
+    if (writerOutage !== undefined && writerOutage < WRITER_DRAIN_MS) return true;
+    return this.#sweepOutageAt !== undefined && this.#now() - this.#sweepOutageAt < WRITER_DRAIN_MS;
   }
 
   #finalize(sessionId: string, attempt = 0): void {

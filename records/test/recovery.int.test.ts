@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Records } from "../src/index.ts";
-import { UNENDED_MARGIN_MS } from "../src/rewards/unendedSessions.ts";
+import { endUnendedSessions, UNENDED_MARGIN_MS } from "../src/rewards/unendedSessions.ts";
 import type { PostgresCluster } from "../src/testing/index.ts";
 import {
   Conversation,
@@ -276,6 +276,60 @@ describe("the records sweep", () => {
       // Once it is done, the next tick sweeps again.
       release(0);
       await vi.waitFor(() => expect(sweep.mock.calls.length).toBeGreaterThan(1), { timeout: 5_000 });
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("leaves sessions unended while the database was away lately: their ends sat in the writer's queue", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), {
+      now: () => now,
+      sweepIntervalMs: 20,
+      // The writer tries again a second after Postgres is back: sweeps run meanwhile.
+      writer: { flushIntervalMs: 5, retry: { initialMs: 1_000, maxMs: 1_000 } },
+    });
+    try {
+      const c = await talking(records);
+      expect(await records.writer.drain(10_000)).toBe(true);
+      await pg.stop();
+      try {
+        records.write(c.ended(80));
+        // Away so long that the session is past its live limit and the margin.
+        now = Date.now() + 20 * MINUTE + UNENDED_MARGIN_MS + 5 * MINUTE;
+        await new Promise((resolve) => setTimeout(resolve, 300)); // sweeps meet the outage
+      } finally {
+        await pg.start();
+      }
+      expect(await records.writer.drain(15_000)).toBe(true);
+      await vi.waitFor(async () => expect(await decided(records, [c.sessionId])).toEqual([c.sessionId]), {
+        timeout: 10_000,
+      });
+      const [session] = await records.sql<{ end_reason: string }[]>`
+        select end_reason from sessions where id = ${c.sessionId}`;
+      expect(session!.end_reason).toBe("CUSTOMER");
+      const [reward] = await records.sql<{ reason: string }[]>`
+        select reason from rewards where session_id = ${c.sessionId}`;
+      expect(reward!.reason).not.toBe("no_score");
+    } finally {
+      await records.close();
+    }
+  });
+
+  it("takes a real end that comes after the sweep called its session lost", async () => {
+    const records = await openRecords(await pg.createDatabase());
+    try {
+      const c = await talking(records);
+      expect(await records.writer.drain(10_000)).toBe(true);
+      // As a sweep on a node that saw no outage, while this session's node was cut off from Postgres alone.
+      expect(await endUnendedSessions(records.sql, Date.now() + 10 * 60 * MINUTE, 0)).toContain(c.sessionId);
+      const end = c.ended(80);
+      records.write(end);
+      expect(await records.writer.drain(10_000)).toBe(true);
+      const [session] = await records.sql<{ end_reason: string; ended_at: Date }[]>`
+        select end_reason, ended_at from sessions where id = ${c.sessionId}`;
+      expect(session!.end_reason).toBe("CUSTOMER");
+      expect(session!.ended_at.getTime()).toBe(Number(end.publishedAtMs));
     } finally {
       await records.close();
     }
