@@ -478,13 +478,9 @@ function recordEnd(tx: TransactionSql, envelope: LiveEnvelope, value: Conversati
   const endedAt = msDate(envelope.publishedAtMs);
   const reason = EndReason[value.reason] ?? "UNSPECIFIED";
   // The first end stays, except the records sweep's NODE_LOST (unendedSessions.ts): that was a guess
-  // that no end would come, and a node whose writer was cut off from Postgres for long proves it wrong.
-  const work: Promise<unknown>[] = [
-    tx`update sessions set status = 'ended',
-         ended_at = case when end_reason = 'NODE_LOST' then ${endedAt} else coalesce(ended_at, ${endedAt}) end,
-         end_reason = case when end_reason = 'NODE_LOST' then ${reason} else coalesce(end_reason, ${reason}) end
-       where id = ${envelope.sessionId}`,
-  ];
+  // that no end would come, with the last heard score for a final one, and a node whose writer was
+  // cut off from Postgres for long proves it wrong. The score goes first: it asks for the guess.
+  const work: Promise<unknown>[] = [];
   const s = value.finalScore;
   if (s)
     work.push(tx`
@@ -499,7 +495,16 @@ function recordEnd(tx: TransactionSql, envelope: LiveEnvelope, value: Conversati
         summary: value.summary,
         engine: s.engine,
       })}
-      on conflict (session_id) do nothing`);
+      on conflict (session_id) do update set
+        score = excluded.score, specificity = excluded.specificity, actionability = excluded.actionability,
+        sentiment = excluded.sentiment, relevance = excluded.relevance, topics = excluded.topics,
+        summary = excluded.summary, engine = excluded.engine
+      where exists (select 1 from sessions where id = excluded.session_id and end_reason = 'NODE_LOST')`);
+  work.push(tx`
+    update sessions set status = 'ended',
+      ended_at = case when end_reason = 'NODE_LOST' then ${endedAt} else coalesce(ended_at, ${endedAt}) end,
+      end_reason = case when end_reason = 'NODE_LOST' then ${reason} else coalesce(end_reason, ${reason}) end
+    where id = ${envelope.sessionId}`);
   return work;
 }
 

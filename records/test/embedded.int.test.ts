@@ -1,12 +1,13 @@
 // The embedded default: no DATABASE_URL → PGlite behind its socket server, in
 // a data folder that survives restarts; the demo business, store and logins
-// are created on the first start only and printed once.
+// are created on the first start only and printed once; a session its node
+// lost is ended and rewarded by the sweep as on PostgreSQL 15.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { Records } from "../src/index.ts";
 import { serveRoutes } from "../src/testing/index.ts";
 import { Conversation, SECRET, uniqueFeedback } from "./helpers.ts";
@@ -86,6 +87,47 @@ describe("embedded PGlite", () => {
     } finally {
       await http.close();
       await again.close();
+    }
+  }, 120_000);
+
+  it("ends a session its node lost and rewards it on the last score it reached", async () => {
+    // The sweep's one statement (an update and an insert in CTEs) as PGlite runs it.
+    let now = Date.now();
+    const records = await Records.create({
+      dataDir: path.join(dir, "pglite-lost"),
+      nodeId: "embedded-node",
+      logger: pino({ level: "silent" }),
+      authSecret: SECRET,
+      now: () => now,
+      sweepIntervalMs: 20,
+      retention: { intervalMs: 0 },
+    });
+    try {
+      const c = new Conversation();
+      await records.beginSession({
+        sessionId: c.sessionId,
+        storeCode: "demo",
+        consent: { given: true, version: "v1" },
+      });
+      records.write(c.started());
+      for (const [i, line] of uniqueFeedback(4242).entries()) records.write(c.segment(i + 1, line));
+      for (const score of [90, 62]) records.write(c.score(score));
+      await records.flush();
+      now = Date.now() + 3 * 3_600_000; // past the session live limit and the writer's margin
+      await vi.waitFor(
+        async () => {
+          const [reward] =
+            await records.sql`select amount_minor, reason from rewards where session_id = ${c.sessionId}`;
+          expect(reward).toEqual({ amount_minor: 1000, reason: "tier" });
+        },
+        { timeout: 20_000 },
+      );
+      const [session] = await records.sql`
+        select s.end_reason, f.score, f.summary from sessions s join final_scores f on f.session_id = s.id
+        where s.id = ${c.sessionId}`;
+      expect(session).toEqual({ end_reason: "NODE_LOST", score: 62, summary: "" });
+    } finally {
+      await records.close();
     }
   }, 120_000);
 });

@@ -2,13 +2,15 @@
 // failure left undone are made by the sweep, but only once the node that ended
 // the session (and holds its audio fingerprint) has had its turn, and only for
 // sessions ended within a bounded window; one failing decision does not stop
-// the others or the payout sweep; and a sweep still running is not joined by
-// another.
+// the others or the payout sweep; a sweep still running is not joined by
+// another; and a session its node lost is ended once, and rewarded on the
+// last score it reached.
 import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { feedbackCsvPages } from "../src/http/feedbackCsv.ts";
 import type { Records } from "../src/index.ts";
 import { endUnendedSessions, UNENDED_MARGIN_MS } from "../src/rewards/unendedSessions.ts";
-import type { PostgresCluster } from "../src/testing/index.ts";
+import { type PostgresCluster, serveRoutes } from "../src/testing/index.ts";
 import {
   Conversation,
   capturingLogger,
@@ -44,16 +46,19 @@ type LogLine = { level: number; msg: string; sessionId?: string; err?: { message
 let seed = 31_000;
 /** A conversation to its end, as far as the writer's commit (not waiting for its reward decision). */
 async function converse(records: Records, audio?: Int16Array): Promise<string> {
-  const c = await talking(records, audio);
+  const { c } = await talking(records, audio);
   records.write(c.ended(80));
   expect(await records.writer.drain(10_000)).toBe(true);
   return c.sessionId;
 }
 
-/** A conversation begun, with consent, and its customer's words written: its end is the caller's. */
-async function talking(records: Records, audio?: Int16Array): Promise<Conversation> {
+/**
+ * A conversation begun, with consent, and its customer's words written: its end is the caller's.
+ * `dataCode`: the customer's key to their session and its reward.
+ */
+async function talking(records: Records, audio?: Int16Array): Promise<{ c: Conversation; dataCode: string }> {
   const c = new Conversation();
-  await records.beginSession({
+  const { dataCode } = await records.beginSession({
     sessionId: c.sessionId,
     storeCode: "demo",
     consent: { given: true, version: "v1" },
@@ -66,7 +71,7 @@ async function talking(records: Records, audio?: Int16Array): Promise<Conversati
     for (let i = 0; i < audio.length; i += 320) tap.push(audio.subarray(i, i + 320));
   }
   for (const [i, line] of uniqueFeedback(++seed).entries()) records.write(c.segment(i + 1, line));
-  return c;
+  return { c, dataCode };
 }
 
 /** Ends sessions whose own decision fails (as if their node crashed before it): none is decided. */
@@ -225,12 +230,12 @@ describe("the records sweep", () => {
     }
   });
 
-  it("ends a session no node will end (its node died) once it can no longer be going, and decides it: no score", async () => {
+  it("ends a session no node will end (its node died) once it can no longer be going, and decides it: no score heard, none", async () => {
     let now = Date.now();
     const records = await openRecords(await pg.createDatabase(), { now: () => now, sweepIntervalMs: 20 });
     try {
       const begin = async () => {
-        const c = await talking(records);
+        const { c } = await talking(records);
         expect(await records.writer.drain(10_000)).toBe(true);
         return c.sessionId;
       };
@@ -243,10 +248,12 @@ describe("the records sweep", () => {
       // Sweeps come by while it could still be going (or its end be queued behind an outage): it stays open.
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect((await status(orphan)).status).toBe("open");
+      // One that may still be going when the clock moves on (created two hours "later"), made before
+      // the clock moves: a sweep between its creation and the update would end it.
+      const young = await begin();
+      await records.sql`update sessions set created_at = created_at + interval '2 hours' where id = ${young}`;
       // Past the live limit and the writer's margin: ended, at its last heard moment, and decided.
       now = Date.now() + 20 * MINUTE + UNENDED_MARGIN_MS + 5 * MINUTE;
-      const young = await begin(); // created "now": it may still be going
-      await records.sql`update sessions set created_at = created_at + interval '2 hours' where id = ${young}`;
       await vi.waitFor(async () => expect(await decided(records, [orphan])).toEqual([orphan]), { timeout: 10_000 });
       const ended = await status(orphan);
       expect(ended).toMatchObject({ status: "ended", end_reason: "NODE_LOST" });
@@ -257,6 +264,106 @@ describe("the records sweep", () => {
       expect((await status(young)).status).toBe("open");
     } finally {
       await records.close();
+    }
+  });
+
+  it("rewards a session its node lost on the last score it reached, as its customer finds with the data code", async () => {
+    let now = Date.now();
+    const records = await openRecords(await pg.createDatabase(), { now: () => now, sweepIntervalMs: 20 });
+    const http = await serveRoutes(records.routes);
+    try {
+      // Scored as it went, then its node died: no end, and so no final score, is ever written.
+      const lost = async (...scores: number[]) => {
+        const { c, dataCode } = await talking(records);
+        for (const score of scores) records.write(c.score(score));
+        expect(await records.writer.drain(10_000)).toBe(true);
+        return { sessionId: c.sessionId, dataCode };
+      };
+      // The latest by seq, not the highest: 80 (20 kr) was heard before 65 (10 kr).
+      const rewarded = await lost(50, 80, 65);
+      const low = await lost(70, 30); // below the default policy's minimum quality, 40
+      now = Date.now() + 20 * MINUTE + UNENDED_MARGIN_MS + 5 * MINUTE;
+      const ids = [rewarded.sessionId, low.sessionId];
+      await vi.waitFor(async () => expect(await decided(records, ids)).toEqual([...ids].sort()), { timeout: 10_000 });
+
+      // The customer comes back later with their data code alone, and finds a reward to claim.
+      const lookup = await fetch(`${http.url}/api/customer/lookup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ dataCode: rewarded.dataCode }),
+      });
+      expect(await lookup.json()).toEqual({ sessionId: rewarded.sessionId });
+      const reward = await fetch(`${http.url}/api/customer/sessions/${rewarded.sessionId}/reward`, {
+        headers: { "x-parley-data-code": rewarded.dataCode },
+      });
+      expect(await reward.json()).toMatchObject({
+        reward: { status: "claimable", amountMinor: 1_000, reason: "tier" },
+      });
+      const [below] =
+        await records.sql`select status, amount_minor, reason from rewards where session_id = ${low.sessionId}`;
+      expect(below).toMatchObject({ status: "none", amount_minor: 0, reason: "below_minimum_quality" });
+
+      // The business sees the score it was rewarded on, the conversation told as lost, no summary made up,
+      // and the score's course as it was heard (no final point the conversation never reached).
+      const conversation = (await records.wall.conversation(rewarded.sessionId))!;
+      expect(conversation.feedback).toMatchObject({
+        endReason: "NODE_LOST",
+        finalScore: { score: 65, relevance: 0.9, topics: ["service"] },
+        summary: "",
+        reward: { status: "claimable", amountMinor: 1_000 },
+      });
+      expect(conversation.timeline.map((p) => p.score.score)).toEqual([50, 80, 65]);
+      const history = await records.wall.recent({ businessId: undefined, storeCodes: undefined }, 10);
+      expect(history.find((f) => f.sessionId === rewarded.sessionId)?.finalScore?.score).toBe(65);
+      // The export alike: reason, the last heard score, an empty summary, the reward.
+      const [session] = await records.sql<{ business_id: string }[]>`
+        select business_id from sessions where id = ${rewarded.sessionId}`;
+      let csv = "";
+      for await (const page of feedbackCsvPages(records.sql, {
+        businessId: session!.business_id,
+        stores: records.sql`true`,
+        from: undefined,
+        to: { date: new Date(now) },
+      }))
+        csv += page.csv.toString();
+      const line = csv.split("\r\n").find((l) => l.startsWith(rewarded.sessionId));
+      expect(line).toMatch(/^[^,]+,demo,[^,]+,[^,]+,NODE_LOST,65,0\.5,0\.5,0\.2,0\.9,service,,/);
+      expect(line).toMatch(/,1000,SEK,claimable,$/);
+    } finally {
+      await http.close();
+      await records.close();
+    }
+  });
+
+  it("ends a lost session once when two nodes sweep at the same moment", async () => {
+    const url = await pg.createDatabase();
+    const [a, b] = [await openRecords(url), await openRecords(url)];
+    try {
+      const { c } = await talking(a);
+      a.write(c.score(72));
+      expect(await a.writer.drain(10_000)).toBe(true);
+      const later = Date.now() + 2 * UNENDED_MARGIN_MS;
+      let second: Promise<string[]> | undefined;
+      await a.sql.begin(async (tx) => {
+        expect(await endUnendedSessions(tx, later, MINUTE)).toEqual([c.sessionId]);
+        // The other node's sweep read the session as open and waits on its row, until this one commits.
+        second = endUnendedSessions(b.sql, later, MINUTE);
+        await vi.waitFor(
+          async () => {
+            const [waiting] = await a.sql<{ n: number }[]>`
+              select count(*)::int as n from pg_stat_activity
+              where wait_event_type = 'Lock' and query like '%NODE_LOST%'`;
+            expect(waiting!.n).toBe(1);
+          },
+          { timeout: 10_000 },
+        );
+      });
+      expect(await second).toEqual([]);
+      const [scores] = await a.sql<{ n: number; score: number }[]>`
+        select count(*)::int as n, max(score)::int as score from final_scores where session_id = ${c.sessionId}`;
+      expect(scores).toEqual({ n: 1, score: 72 });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
     }
   });
 
@@ -286,11 +393,12 @@ describe("the records sweep", () => {
     const records = await openRecords(await pg.createDatabase(), {
       now: () => now,
       sweepIntervalMs: 20,
-      // The writer tries again a second after Postgres is back: sweeps run meanwhile.
-      writer: { flushIntervalMs: 5, retry: { initialMs: 1_000, maxMs: 1_000 } },
+      // The writer tries again only seconds after Postgres is back: sweeps run meanwhile.
+      writer: { flushIntervalMs: 5, retry: { initialMs: 5_000, maxMs: 5_000 } },
     });
+    const recover = vi.spyOn(records.finalizer, "recover");
     try {
-      const c = await talking(records);
+      const { c } = await talking(records);
       expect(await records.writer.drain(10_000)).toBe(true);
       await pg.stop();
       try {
@@ -301,7 +409,16 @@ describe("the records sweep", () => {
       } finally {
         await pg.start();
       }
-      expect(await records.writer.drain(15_000)).toBe(true);
+      // Two whole sweeps against the database back (the writer still waiting), then the writer's turn.
+      const back = recover.mock.calls.length;
+      await vi.waitFor(
+        () =>
+          expect(recover.mock.settledResults.slice(back).filter((r) => r.type === "fulfilled").length).toBeGreaterThan(
+            1,
+          ),
+        { timeout: 10_000 },
+      );
+      expect(await records.writer.drain(30_000)).toBe(true);
       await vi.waitFor(async () => expect(await decided(records, [c.sessionId])).toEqual([c.sessionId]), {
         timeout: 10_000,
       });
@@ -319,10 +436,17 @@ describe("the records sweep", () => {
   it("takes a real end that comes after the sweep called its session lost", async () => {
     const records = await openRecords(await pg.createDatabase());
     try {
-      const c = await talking(records);
+      const { c } = await talking(records);
+      records.write(c.score(50));
       expect(await records.writer.drain(10_000)).toBe(true);
       // As a sweep on a node that saw no outage, while this session's node was cut off from Postgres alone.
       expect(await endUnendedSessions(records.sql, Date.now() + 10 * 60 * MINUTE, 0)).toContain(c.sessionId);
+      const scored = async () =>
+        (
+          await records.sql<{ score: number; summary: string }[]>`
+          select score, summary from final_scores where session_id = ${c.sessionId}`
+        )[0];
+      expect(await scored()).toMatchObject({ score: 50, summary: "" });
       const end = c.ended(80);
       records.write(end);
       expect(await records.writer.drain(10_000)).toBe(true);
@@ -330,6 +454,11 @@ describe("the records sweep", () => {
         select end_reason, ended_at from sessions where id = ${c.sessionId}`;
       expect(session!.end_reason).toBe("CUSTOMER");
       expect(session!.ended_at.getTime()).toBe(Number(end.publishedAtMs));
+      expect((await scored())!.score).toBe(80);
+      // A second end (a replay) changes nothing: only the guess is replaced.
+      records.write(c.ended(20));
+      expect(await records.writer.drain(10_000)).toBe(true);
+      expect((await scored())!.score).toBe(80);
     } finally {
       await records.close();
     }

@@ -58,6 +58,7 @@ export interface FeedbackRecord {
   endedAtMs: number;
   /** The EndReason's name ("CUSTOMER", "MAX_TURNS", ...); "" while it goes on. */
   endReason: string;
+  /** A lost conversation's (endReason NODE_LOST): the last score heard, which its reward was decided on. */
   finalScore: ScoreRecord | undefined;
   /** The final transcript segments, in order, joined. */
   transcript: string;
@@ -84,7 +85,7 @@ export interface ConversationRecord {
   live: boolean;
   segments: SegmentRecord[];
   questions: { turn: number; text: string; aimedAt: string; askedAtMs: number }[];
-  /** The score as it moved, then the final score at the end. */
+  /** The score as it moved, then the final score at the end (a lost conversation had none: see unendedSessions). */
   timeline: { atMs: number; score: ScoreRecord }[];
 }
 
@@ -400,7 +401,8 @@ export async function conversationRecord(sql: Sql, sessionId: string): Promise<C
       throughSegmentId: s.through_segment_id,
     },
   }));
-  if (feedback.finalScore && feedback.endedAtMs)
+  // A lost conversation's (NODE_LOST) final score is its last update, already the timeline's last point.
+  if (feedback.finalScore && feedback.endedAtMs && feedback.endReason !== "NODE_LOST")
     timeline.push({ atMs: feedback.endedAtMs, score: feedback.finalScore });
   return {
     feedback,
