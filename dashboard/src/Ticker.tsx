@@ -123,7 +123,7 @@ export function FeedbackCard(props: { card: Card; actions: CardActions; kiosk: b
   );
 }
 
-/** The filter's matches older than those shown: the node has more, a page at a time. */
+/** Conversations older than those shown (the filter's matches, or with none any): the node has more, a page at a time. */
 export interface OlderPages {
   /** The next page is on its way. */
   loading: boolean;
@@ -140,7 +140,7 @@ export function Ticker(props: {
   searching?: boolean;
   /** The node could not give the history of the filter. */
   searchFailed?: boolean;
-  /** Absent when the node has no older matches of the filter (or there is no filter). */
+  /** Absent when the node has no older conversations of the history shown (or only live ones are shown). */
   older?: OlderPages | undefined;
 }) {
   return (

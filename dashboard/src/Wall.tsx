@@ -4,7 +4,8 @@
 // alerts and ticker show, in large type, without controls. A filter asks the
 // node for the finished conversations that match it (the snapshot holds only
 // the latest of the whole scope), a page at a time ("Show older" asks for the
-// next); live ones are filtered here as they come.
+// next); live ones are filtered here as they come. Without a filter the
+// snapshot's latest are the first page, and "Show older" goes on from there.
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { LiveEnvelope } from "@parley/proto/live";
@@ -65,7 +66,10 @@ const MAX_CARDS = 300;
 /** The finished conversations a filter asks the node for at a time: the latest that match, then older pages. */
 const HISTORY_LIMIT = 100;
 
-/** The next page of the filter's history: the query of its first page (sent again as it was) and the node's cursor. */
+/**
+ * The next page of the history shown: the query of its first page (sent again
+ * as it was; {} without a filter) and the node's cursor.
+ */
 interface NextPage {
   query: MessageInitShape<typeof FeedbackFilterSchema>;
   cursor: string;
@@ -98,13 +102,15 @@ export function Wall(props: {
   /** The history of the filter on its way, or failed. */
   const [searching, setSearching] = createSignal(false);
   const [searchFailed, setSearchFailed] = createSignal(false);
-  /** The filter's older matches, when the node has more; the page on its way, or failed. */
+  /** Older conversations (the filter's, or with none any), when the node has more; the page on its way, or failed. */
   const [nextPage, setNextPage] = createSignal<NextPage>();
   const [loadingOlder, setLoadingOlder] = createSignal(false);
   const [olderFailed, setOlderFailed] = createSignal(false);
   /** Cards of the older pages shown: kept beyond MAX_CARDS, or a page would trim itself away. */
   let olderCards = 0;
   const cardCap = () => MAX_CARDS + olderCards;
+  /** The latest snapshot's cursor for the page after its recent conversations ("": it holds them all). */
+  let snapshotOlder = "";
 
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   /** A refresh under way, and whether another was asked for meanwhile. */
@@ -170,9 +176,13 @@ export function Wall(props: {
       setOlderFailed(false);
     });
     if (!query) {
+      // No filter: the snapshot's recent conversations are the first page, and its cursor asks for the
+      // next. Live ones only: no history.
+      const older = filter.status === "live" ? "" : snapshotOlder;
       batch(() => {
         setSearching(false);
         setSearchFailed(false);
+        setNextPage(older ? { query: {}, cursor: older } : undefined);
       });
       return;
     }
@@ -229,9 +239,10 @@ export function Wall(props: {
     );
 
   /**
-   * "Show older": the filter's next page, after the last one shown (the node's
-   * cursor, stable while conversations keep ending), added to the cards. An
-   * answer for a filter changed since is dropped.
+   * "Show older": the next page of the history shown (the filter's, or with
+   * none the scope's), after the last one shown (the node's cursor, stable
+   * while conversations keep ending), added to the cards. An answer for a
+   * filter changed since is dropped.
    */
   const showOlder = () => {
     const page = nextPage();
@@ -250,7 +261,8 @@ export function Wall(props: {
       .then(
         (list) => {
           if (!current()) return;
-          olderCards += list.feedback.length;
+          // Only the cards this page adds: one already shown (it ended while this wall watched) raises no cap.
+          olderCards += list.feedback.filter((f) => !state.cards[f.sessionId]).length;
           showFeedback(list);
           batch(() => {
             setLoadingOlder(false);
@@ -260,9 +272,9 @@ export function Wall(props: {
         (error: unknown) => {
           if (!current()) return;
           setLoadingOlder(false);
-          // A socket that closed meanwhile: its next snapshot asks for the filter's first page again.
+          // A socket that closed meanwhile: its next snapshot starts the pages again from the first.
           if (error instanceof NotConnectedError) return;
-          logProblem("older history of the filter not loaded", error);
+          logProblem("older history not loaded", error);
           setOlderFailed(true);
         },
       );
@@ -293,7 +305,9 @@ export function Wall(props: {
     // Still live: the snapshot has its latest score only, the history its course while this wall was away.
     if (wasLive) fetchConversation(selected()!);
     refreshFigures(0);
-    // The snapshot's cards are the scope's latest: a filter's older ones are asked for again.
+    // The snapshot's cards are the scope's latest: a filter's older ones are asked for again,
+    // and without one the pages go on from the snapshot's last.
+    snapshotOlder = snapshot.recentNextCursor;
     refreshHistory();
   };
 

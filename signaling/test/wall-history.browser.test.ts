@@ -4,8 +4,10 @@
 // conversation's drill-down draws its whole score so far, also after a
 // reconnect; a customer's deletion takes its alerts off every wall; a
 // customer's data code finds their conversation; a filter with more matches
-// than a page shows older ones, a page at a time, on "Show older"; and an
-// admin's wall or public screen of a business that does not exist says so.
+// than a page shows older ones, a page at a time, on "Show older", and so
+// does a wall without a filter, from its snapshot's latest to the oldest;
+// and an admin's wall or public screen of a business that does not exist
+// says so.
 // The page's socket goes through the test where it must drop it or hold an
 // answer (Playwright's routeWebSocket).
 import { randomUUID } from "node:crypto";
@@ -28,6 +30,8 @@ beforeAll(async () => {
   await addStore(server, "scores");
   await addStore(server, "gone");
   await addStore(server, "older");
+  await addStore(server, "paged");
+  await addStore(server, "unpaged");
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -275,6 +279,50 @@ describe("the wall's history in a real browser", () => {
     expect(await showOlder.count()).toBe(0);
     await filters.nth(2).selectOption("all");
     await showOlder.waitFor({ timeout: 15_000 });
+    await page.close();
+  }, 120_000);
+
+  it("shows older conversations without a filter a page at a time on Show older, to the oldest, of the staff's store only", async () => {
+    // More than the snapshot's hundred and the wall's card cap (300), and another store's in between.
+    const paged = await finishedInRecords("paged", 330, 20);
+    await finishedInRecords("unpaged", 20, 21);
+    const staff = server.dashboardTokens.issue(
+      { userId: "staff-history", role: "staff", businessId: demoBusiness(server), storeCodes: ["paged"] },
+      600_000,
+    );
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    // A kiosk has no controls: no "Show older" either.
+    await open(page, "&kiosk=1", staff);
+    await live(page);
+    await card(page, paged[0]!).waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("show-older").count()).toBe(0);
+
+    await open(page, "", staff);
+    await live(page);
+    const showOlder = page.getByTestId("show-older");
+    const cards = page.getByTestId("card");
+    // The snapshot's latest hundred, and the control that asks for the rest.
+    await card(page, paged[99]!).waitFor({ timeout: 15_000 });
+    await showOlder.waitFor({ timeout: 15_000 });
+    expect(await cards.count()).toBe(100);
+
+    await showOlder.click();
+    await card(page, paged[199]!).waitFor({ timeout: 15_000 });
+    // A conversation of the store ends before the next page is asked for: it shows, and no card twice.
+    const arrived = (await begun("paged", 7)).start();
+    arrived.segment(1, "the paged store's doors were stuck", true);
+    arrived.end({ score: 60, relevance: 0.9, topics: ["service"] });
+    await card(page, arrived.sessionId).waitFor({ timeout: 15_000 });
+    for (let shown = 300; shown <= 330; shown += 30) {
+      await page.locator('[data-testid="show-older"]:not([disabled])').click();
+      await card(page, paged[shown - 1]!).waitFor({ timeout: 15_000 });
+    }
+    // That was the oldest: no more to ask for; every card kept beyond the cap, each once, the store's only.
+    await showOlder.waitFor({ state: "detached", timeout: 15_000 });
+    const sessions = await cards.evaluateAll((all) => all.map((c) => c.getAttribute("data-session")));
+    expect(sessions).toEqual([arrived.sessionId, ...paged]);
+    expect(await page.locator('[data-testid="card"]:not([data-store="paged"])').count()).toBe(0);
+    expect(await page.getByTestId("older-problem").count()).toBe(0);
     await page.close();
   }, 120_000);
 

@@ -94,6 +94,18 @@ async function conversation(
   return Object.assign(c, { dataCode });
 }
 
+/** A page of a wall's history (GetFeedback); a refusal thrown with its code and message. */
+async function askFeedback(
+  client: DashboardClient,
+  cursor: string,
+  filter: MessageInitShape<typeof FeedbackFilterSchema>,
+  limit: number,
+) {
+  const r = await client.request({ case: "getFeedback", value: { filter, limit, cursor } });
+  if (r.case === "feedbackList") return r.value;
+  throw Object.assign(new Error(`getFeedback: ${r.case}`), r.case === "error" ? r.value : {});
+}
+
 /** The handshake's outcome at /wall/ws: 101, or the status of the refusal. */
 function handshake(s: ParleyServer, origin?: string): Promise<{ status: number; close: () => void }> {
   const url = new URL(s.url);
@@ -489,11 +501,8 @@ describe("the wall bound to records", () => {
       server.dashboardTokens.issue({ userId: "pages-owner", role: "owner", businessId: pages }, 60_000),
     );
     const low = { scoreBand: ScoreBand.LOW };
-    const ask = async (client: DashboardClient, cursor: string, filter = low, limit = 3) => {
-      const r = await client.request({ case: "getFeedback", value: { filter, limit, cursor } });
-      if (r.case === "feedbackList") return r.value;
-      throw Object.assign(new Error(`getFeedback: ${r.case}`), r.case === "error" ? r.value : {});
-    };
+    const ask = (client: DashboardClient, cursor: string, filter = low, limit = 3) =>
+      askFeedback(client, cursor, filter, limit);
     const all = (await ask(owner.client, "", low, 50)).feedback.map((f) => f.sessionId);
     expect(all).toHaveLength(SAID.length);
 
@@ -539,6 +548,82 @@ describe("the wall bound to records", () => {
     expect(theirs.feedback.map((f) => f.businessId)).toEqual(Array(SAID.length).fill(other));
     expect(theirs.nextCursor).toBe("");
     for (const c of [owner.client, otherWall.client, staff.client]) c.close();
+  }, 90_000);
+
+  it("pages the unfiltered history on from a snapshot's latest to the oldest, each once, in the caller's stores only", async () => {
+    const business = await addBusiness(server, "Unfiltered", "whole1");
+    await server.records.sql`
+      insert into stores (id, business_id, code, name, language, reward_policy)
+      select gen_random_uuid(), ${business}, 'whole2', 'whole2', 'en-US', reward_policy from stores where code = 'demo'`;
+    const other = await addBusiness(server, "Unfiltered Other", "wholex");
+    const ofStore: Record<string, string[]> = { whole1: [], whole2: [] };
+    for (let i = 0; i < 5; i++)
+      for (const store of ["whole1", "whole2"] as const) {
+        const c = await conversation(server, store, business, `the ${store} visit number ${i} was fine`, 50 + i);
+        ofStore[store]!.push(c.sessionId);
+      }
+    await conversation(server, "wholex", other, "another business's visit", 50);
+    await server.records.flush();
+    const recentThree = { case: "subscribe", value: { recentLimit: 3 } } as const;
+    const owner = await wall(
+      server,
+      server.dashboardTokens.issue({ userId: "whole-owner", role: "owner", businessId: business }, 60_000),
+      recentThree,
+    );
+    const staff = await wall(
+      server,
+      server.dashboardTokens.issue(
+        { userId: "whole-staff", role: "staff", businessId: business, storeCodes: ["whole2"] },
+        60_000,
+      ),
+      recentThree,
+    );
+
+    /** From the snapshot's latest three to the oldest, three at a time; a conversation ends at each store between pages. */
+    const walk = async ({ client, snapshot }: Awaited<ReturnType<typeof wall>>) => {
+      const seen = snapshot.recent.map((f) => f.sessionId);
+      let cursor = snapshot.recentNextCursor;
+      for (let n = 0; cursor; n++) {
+        expect(n).toBeLessThan(5);
+        for (const store of ["whole1", "whole2"])
+          await conversation(server, store, business, `later ${store} ${n}`, 70);
+        await server.records.flush();
+        const page = await askFeedback(client, cursor, {}, 3);
+        seen.push(...page.feedback.map((f) => f.sessionId));
+        cursor = page.nextCursor;
+      }
+      return seen;
+    };
+    // Staff: their store's, newest first (the same as its first page asked without a cursor), each once.
+    const staffAll = (await askFeedback(staff.client, "", {}, 50)).feedback;
+    expect(staffAll.map((f) => f.sessionId).sort()).toEqual([...ofStore.whole2!].sort());
+    expect(staff.snapshot.recent.map((f) => f.sessionId)).toEqual(staffAll.slice(0, 3).map((f) => f.sessionId));
+    expect(await walk(staff)).toEqual(staffAll.map((f) => f.sessionId));
+    // The owner: both stores', none of the other business's, nor any that ended after its snapshot.
+    const ownerAll = (await askFeedback(owner.client, "", {}, 50)).feedback.map((f) => f.sessionId);
+    const ownerSeen = await walk(owner);
+    expect([...ownerSeen].sort()).toEqual([...ofStore.whole1!, ...ofStore.whole2!].sort());
+    expect(ownerSeen).toEqual(ownerAll.filter((id) => ownerSeen.includes(id)));
+
+    // The unfiltered cursor is its scope's, without a filter: another scope's wall, or the same wall
+    // with a filter, gets a clear refusal; so does a filter's cursor asked without its filter.
+    const refusal = (p: Promise<unknown>) =>
+      expect(p).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT, message: expect.stringContaining("cursor") });
+    const otherWall = await wall(
+      server,
+      server.dashboardTokens.issue({ userId: "whole-other", role: "owner", businessId: other }, 60_000),
+      recentThree,
+    );
+    await refusal(askFeedback(staff.client, owner.snapshot.recentNextCursor, {}, 3));
+    await refusal(askFeedback(owner.client, staff.snapshot.recentNextCursor, {}, 3));
+    await refusal(askFeedback(otherWall.client, owner.snapshot.recentNextCursor, {}, 3));
+    await refusal(askFeedback(owner.client, owner.snapshot.recentNextCursor, { scoreBand: ScoreBand.MID }, 3));
+    const mid = await askFeedback(owner.client, "", { scoreBand: ScoreBand.MID }, 3);
+    await refusal(askFeedback(owner.client, mid.nextCursor, {}, 3));
+    // The other business's wall holds its one conversation: no older pages.
+    expect(otherWall.snapshot.recent.map((f) => f.businessId)).toEqual([other]);
+    expect(otherWall.snapshot.recentNextCursor).toBe("");
+    for (const c of [owner.client, staff.client, otherWall.client]) c.close();
   }, 90_000);
 
   it("tells an admin that a business it names does not exist, instead of an empty wall", async () => {

@@ -43,7 +43,7 @@ import { clip, LogThrottle } from "../edge/LogThrottle.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { AlertEngine } from "./alerts/AlertEngine.ts";
 import { decodeFeedbackCursor, encodeFeedbackCursor } from "./history/feedbackCursor.ts";
-import type { DayWindow, HistoryFilter, HistoryScope, WallHistory } from "./history/WallHistory.ts";
+import type { DayWindow, HistoryFilter, HistoryPage, HistoryScope, WallHistory } from "./history/WallHistory.ts";
 import type { LiveConversations } from "./LiveConversations.ts";
 import { wallClientsClosed, wallRequestsRefused } from "./metrics.ts";
 import { type ModerationView, moderationChanges } from "./moderation/moderationChanges.ts";
@@ -108,6 +108,10 @@ const STATUS: Record<FeedbackStatus, HistoryFilter["status"]> = {
   [FeedbackStatus.ENDED]: "ended",
   [FeedbackStatus.FLAGGED]: "flagged",
 };
+/** The unfiltered history (a snapshot's recent conversations and their older pages). */
+const NO_FILTER: HistoryFilter = {};
+/** A public screen's snapshot: no finished conversations (it shows the feedback approved for it instead). */
+const NO_HISTORY: HistoryPage = { feedback: [], next: undefined };
 /** Topics and languages are short words; anything longer is not a filter of the wall's. */
 const MAX_FILTER_TEXT = 64;
 
@@ -440,9 +444,11 @@ export class WallRequests {
       stores,
     );
     const limit = Math.min(500, request.recentLimit || 50);
+    const within = historyScope(scope);
     // The kept alerts are read now; this node's own are merged in when the snapshot is taken (below).
-    const [recent, storeList, keptAlerts] = await Promise.all([
-      scope.publicScreen ? Promise.resolve([]) : history.recent(historyScope(scope), limit),
+    // The recent ones are the first page of the unfiltered history: its cursor asks for the next.
+    const [{ feedback: recent, next: olderRecent }, storeList, keptAlerts] = await Promise.all([
+      scope.publicScreen ? Promise.resolve(NO_HISTORY) : history.page(within, limit, NO_FILTER),
       stores.list(scope.businessId),
       alerts.kept(scope),
     ]);
@@ -471,6 +477,7 @@ export class WallRequests {
       publicFeedback,
       alerts: scope.publicScreen ? [] : alerts.recent(scope, undefined, keptAlerts),
       historySource: history.source,
+      recentNextCursor: olderRecent ? encodeFeedbackCursor(olderRecent, within, NO_FILTER) : "",
     });
     this.#reply(client, requestId, { case: "snapshot", value: snapshot });
     client.scope = scope;

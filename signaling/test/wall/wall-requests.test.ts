@@ -40,7 +40,6 @@ function rig(tiles: MessageInitShape<typeof TilesSchema> = {}, parts: Partial<Wa
   });
   const history: WallHistory = {
     source: "test",
-    recent: unused,
     page: unused,
     feedback: unused,
     conversation: unused,
@@ -197,9 +196,10 @@ describe("a wall's snapshot and moderation", () => {
     } as unknown as WallModeration;
     const history = {
       source: "test",
-      recent: async () => [
-        create(FeedbackSchema, { sessionId: "s1", businessId: "b", storeCode: "a1", endedAtMs: 5n }),
-      ],
+      page: async () => ({
+        feedback: [create(FeedbackSchema, { sessionId: "s1", businessId: "b", storeCode: "a1", endedAtMs: 5n })],
+        next: undefined,
+      }),
     } as unknown as WallHistory;
     const { send, answer, release, frames } = rig(
       {},

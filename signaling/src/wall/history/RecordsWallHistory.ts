@@ -74,10 +74,6 @@ export class RecordsWallHistory implements WallHistory {
     this.#queries = queries;
   }
 
-  async recent(scope: HistoryScope, limit: number, filter?: HistoryFilter): Promise<Feedback[]> {
-    return (await this.#queries.recent(queryScope(scope), limit, filter)).map(feedback);
-  }
-
   async page(scope: HistoryScope, limit: number, filter: HistoryFilter, after?: HistoryPosition): Promise<HistoryPage> {
     const page = await this.#queries.page(queryScope(scope), limit, filter, after);
     return { feedback: page.feedback.map(feedback), next: page.next };

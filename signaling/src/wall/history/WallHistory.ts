@@ -37,12 +37,11 @@ export interface DayWindow {
 export interface WallHistory {
   /** Where it comes from ("records"), shown on the wall. */
   readonly source: string;
-  /** Finished conversations in scope (those that match the filter, if one is given), newest first. */
-  recent(scope: HistoryScope, limit: number, filter?: HistoryFilter): Promise<Feedback[]>;
   /**
-   * Those that match the filter a page at a time, newest first: the latest
-   * `limit`, or the `limit` after a page's `next`. Stable while conversations
-   * keep ending (keyset on the end and id, no offset).
+   * Finished conversations in scope that match the filter ({}: every one), a
+   * page at a time, newest first: the latest `limit`, or the `limit` after a
+   * page's `next`. Stable while conversations keep ending (keyset on the end
+   * and id, no offset).
    */
   page(scope: HistoryScope, limit: number, filter: HistoryFilter, after?: HistoryPosition): Promise<HistoryPage>;
   /**
