@@ -334,7 +334,8 @@ export function Wall(props: {
     token: props.token,
     subscribe: () => ({
       case: "subscribe",
-      value: { businessId: props.businessId, storeCodes: props.storeCodes, recentLimit: 100 },
+      // The viewer's day: the snapshot's alerts are today's.
+      value: { businessId: props.businessId, storeCodes: props.storeCodes, recentLimit: 100, ...viewerDay() },
     }),
     onWelcome: setWelcome,
     onSnapshot,

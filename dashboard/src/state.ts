@@ -128,8 +128,18 @@ export function applyEnvelope(cards: Cards, envelope: LiveEnvelope): boolean {
   if (!card)
     card = cards[envelope.sessionId] = newCard(envelope.sessionId, envelope.businessId, envelope.storeCode, at);
   const seq = Number(envelope.seq);
-  if (seq <= card.lastSeq) return false;
-  card.lastSeq = seq;
+  // A node's wall ends a conversation whose node it takes for gone (NODE_LOST, never said by a node of
+  // itself) at the last sequence number it heard: presumed, it uses up no number of the conversation's.
+  // Should the conversation be heard again, its next event is applied and makes it live again.
+  const presumedEnd = event?.case === "conversationEnded" && event.value.reason === EndReason.NODE_LOST;
+  if (presumedEnd ? seq < card.lastSeq : seq <= card.lastSeq) return false;
+  if (!presumedEnd) {
+    card.lastSeq = seq;
+    if (card.endReason === EndReason.NODE_LOST) {
+      card.endedAtMs = 0;
+      card.endReason = EndReason.UNSPECIFIED;
+    }
+  }
   card.lastEventAtMs = Math.max(card.lastEventAtMs, at);
   const kind = envelope.event?.kind;
   switch (kind?.case) {
@@ -167,7 +177,8 @@ export function applyEnvelope(cards: Cards, envelope: LiveEnvelope): boolean {
       card.currency = e.currency || card.currency;
       if (e.finalScore) {
         card.score = e.finalScore;
-        card.scores.push({ atMs: at, score: e.finalScore.score });
+        // A presumed end repeats the last score shown: no new point.
+        if (!presumedEnd) card.scores.push({ atMs: at, score: e.finalScore.score });
       }
       // Partials the recogniser never finalised are not part of the feedback.
       card.segments = card.segments.filter((x) => x.isFinal);

@@ -132,6 +132,61 @@ describe("the wall's cards", () => {
     expect(Object.keys(cards)).toEqual(["g2"]);
   });
 
+  it("shows a conversation another node's wall presumed lost as ended, and live again once it is heard after all", () => {
+    const at = (n: bigint, event: LiveEvent, ms = 1_000) =>
+      create(LiveEnvelopeSchema, {
+        sessionId: "n1",
+        storeCode: "a1",
+        businessId: "alpha",
+        seq: n,
+        publishedAtMs: BigInt(ms),
+        event,
+      });
+    const said = (n: bigint, text: string) =>
+      at(
+        n,
+        create(LiveEventSchema, {
+          kind: {
+            case: "transcript",
+            value: { sessionId: "n1", segmentId: Number(n), text, isFinal: true, startMs: Number(n) * 1000 },
+          },
+        }),
+      );
+    const ended = (n: bigint, reason: EndReason) =>
+      at(
+        n,
+        create(LiveEventSchema, {
+          kind: { case: "conversationEnded", value: { sessionId: "n1", reason, finalScore: { score: 40 } } },
+        }),
+        2_000,
+      );
+    // The wall's end of a conversation whose node it took for gone carries the last number it heard (its snapshot too).
+    const cards = cardsOfSnapshot({
+      live: [said(1n, "the coffee"), said(2n, "was cold"), ended(2n, EndReason.NODE_LOST)],
+      recent: [],
+      moderation: [],
+      alerts: [],
+    });
+    const card = cards.n1!;
+    expect([cardStatus(card, NOW), card.endReason]).toEqual(["ended", EndReason.NODE_LOST]);
+    expect(card.scores).toEqual([]); // the last score shown again is no new point
+    // Its node was not gone after all: its next event makes it live again.
+    expect(applyEnvelope(cards, said(3n, "and the cake"))).toBe(true);
+    expect([cardStatus(card, NOW), card.endReason, card.endedAtMs]).toEqual(["live", EndReason.UNSPECIFIED, 0]);
+    expect(card.segments.map((x) => x.text)).toEqual(["the coffee", "was cold", "and the cake"]);
+    // A presumed end older than what the card shows changes nothing; the node's own end is the end.
+    expect(applyEnvelope(cards, ended(2n, EndReason.NODE_LOST))).toBe(false);
+    applyEnvelope(cards, ended(4n, EndReason.CUSTOMER));
+    expect([cardStatus(card, NOW), card.endReason]).toEqual(["ended", EndReason.CUSTOMER]);
+    // From a node of an older release, the presumed end took the next number: the real event of that number still counts.
+    const older: Cards = {};
+    applyEnvelope(older, said(1n, "hello"));
+    applyEnvelope(older, ended(2n, EndReason.NODE_LOST));
+    expect(cardStatus(older.n1!, NOW)).toBe("ended");
+    applyEnvelope(older, said(2n, "still here"));
+    expect(cardStatus(older.n1!, NOW)).toBe("live");
+  });
+
   it("adds finished feedback from the history without overriding what is live", () => {
     const cards: Cards = {};
     applyEnvelope(cards, transcript("s3", 1, "live words", false));

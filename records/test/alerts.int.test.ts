@@ -90,7 +90,7 @@ describe("the wall's alerts", () => {
     const results = await Promise.all([1, 2, 3].map(() => records.alerts.save(alert)));
     expect(results.sort()).toEqual(["duplicate", "duplicate", "stored"]);
     expect(await keptFor(records, sessionId)).toBe(1);
-    const [kept] = await records.alerts.recent({ businessId: demo, storeCodes: undefined }, 50);
+    const [kept] = await records.alerts.recent({ businessId: demo, storeCodes: undefined }, 0, 50);
     expect(kept).toEqual({
       id: alert.id,
       kind: "LOW_SCORE",
@@ -116,7 +116,7 @@ describe("the wall's alerts", () => {
     // Another topic, or the same one after the cool-off, is kept.
     expect(await records.alerts.save(spike(business, "price", 8, at + 5))).toBe("stored");
     expect(await records.alerts.save(spike(business, "waiting_time", 9, at + HOUR + 1))).toBe("stored");
-    const kept = await records.alerts.recent({ businessId: business, storeCodes: undefined }, 50);
+    const kept = await records.alerts.recent({ businessId: business, storeCodes: undefined }, 0, 50);
     expect(kept.map((a) => [a.topic, a.storeCode, a.sessionId])).toEqual([
       ["waiting_time", undefined, undefined],
       ["price", undefined, undefined],
@@ -154,7 +154,7 @@ describe("the wall's alerts", () => {
     const theirs = lowScore(randomUUID(), other, at + 3, "north");
     for (const a of [north, south, wide, theirs]) expect(await records.alerts.save(a)).toBe("stored");
     const ids = async (businessId: string | undefined, storeCodes?: string[], limit = 50) =>
-      (await records.alerts.recent({ businessId, storeCodes }, limit)).map((a) => a.id);
+      (await records.alerts.recent({ businessId, storeCodes }, 0, limit)).map((a) => a.id);
     expect(await ids(business)).toEqual([wide.id, south.id, north.id]);
     expect(await ids(business, undefined, 2)).toEqual([wide.id, south.id]);
     // A wall limited to some stores sees their alerts only: not the business-wide spike.
@@ -164,6 +164,23 @@ describe("the wall's alerts", () => {
     expect(await ids("not-a-uuid")).toEqual([]);
     // Admins: every business's.
     expect(await ids(undefined)).toEqual(expect.arrayContaining([theirs.id, wide.id, south.id, north.id]));
+  });
+
+  it("are read from the day asked for only: yesterday's are not shown as today's", async () => {
+    const business = randomUUID();
+    const dayStart = Date.now() - 2 * HOUR;
+    const yesterday = lowScore(randomUUID(), business, dayStart - 20 * HOUR);
+    const lastMinuteOfYesterday = spike(business, "queue", 1, dayStart - 1);
+    const today = lowScore(randomUUID(), business, dayStart);
+    for (const a of [yesterday, lastMinuteOfYesterday, today]) expect(await records.alerts.save(a)).toBe("stored");
+    const ids = async (businessId: string | undefined) =>
+      (await records.alerts.recent({ businessId, storeCodes: undefined }, dayStart, 50)).map((a) => a.id);
+    expect(await ids(business)).toEqual([today.id]);
+    // Admins' too (every business's).
+    const everyones = await ids(undefined);
+    expect(everyones).toContain(today.id);
+    expect(everyones).not.toContain(yesterday.id);
+    expect(everyones).not.toContain(lastMinuteOfYesterday.id);
   });
 
   it("refuse an alert that names no valid business or conversation", async () => {
@@ -202,7 +219,7 @@ describe("the wall's alerts", () => {
         id: `n-${mine.sessionId}`,
         kind: "NEGATIVE_SENTIMENT",
       });
-      const shown = await records.alerts.recent({ businessId: demo, storeCodes: undefined }, 500);
+      const shown = await records.alerts.recent({ businessId: demo, storeCodes: undefined }, 0, 500);
       expect(shown.some((a) => a.sessionId === mine.sessionId)).toBe(false);
       expect(shown.filter((a) => a.sessionId === other.sessionId)).toHaveLength(2);
       expect((await records.retention.runOnce()).wall_alerts).toBe(1);
@@ -231,7 +248,7 @@ describe("the wall's alerts", () => {
       now += HOUR;
       const counts = await own.retention.runOnce();
       expect(counts.wall_alerts).toBe(2);
-      const left = await own.alerts.recent({ businessId: business, storeCodes: undefined }, 50);
+      const left = await own.alerts.recent({ businessId: business, storeCodes: undefined }, 0, 50);
       expect(left.map((a) => a.sessionId ?? a.topic)).toEqual([recent.sessionId, "queue"]);
     } finally {
       await own.close();

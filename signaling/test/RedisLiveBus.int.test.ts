@@ -163,6 +163,20 @@ describe("RedisLiveBus", () => {
     await expect.poll(() => a.pending, { timeout: 5_000 }).toBe(0);
   });
 
+  it("hears the other nodes from its first read, not while Redis is down, and anew from its return", async () => {
+    const [a] = nodes(1) as [RedisLiveBus];
+    await expect.poll(() => a.hearingSince(), { timeout: 10_000 }).toBeTypeOf("number");
+    const first = a.hearingSince()!;
+    await redis.kill();
+    const down = Date.now();
+    await expect.poll(() => a.hearingSince(), { timeout: 10_000 }).toBeUndefined();
+    await redis.start();
+    await expect.poll(() => a.hearingSince(), { timeout: 20_000, interval: 100 }).toBeTypeOf("number");
+    // A wall measures a conversation's silence from here: not from before the outage.
+    expect(first).toBeLessThanOrEqual(down);
+    expect(a.hearingSince()).toBeGreaterThan(down);
+  });
+
   it("backs off while Redis answers but refuses appends (out of memory), and delivers once it accepts them", async () => {
     const [a, b] = nodes(2) as [RedisLiveBus, RedisLiveBus];
     const onB: LiveMessage[] = [];

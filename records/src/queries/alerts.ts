@@ -121,12 +121,19 @@ async function insertAlert(
 }
 
 /**
- * The newest alerts in scope, newest first. Business-wide alerts (topic
- * spikes) belong to the whole business: a scope limited to some stores does
- * not see them. Alerts of a conversation its customer deleted are left out
- * (they are deleted with it; this covers one stored a moment after).
+ * The newest alerts in scope raised at or after `sinceMs`, newest first. The
+ * wall shows today's alerts: without a bound a quiet store's wall would show
+ * last week's as if they were today's. Business-wide alerts (topic spikes)
+ * belong to the whole business: a scope limited to some stores does not see
+ * them. Alerts of a conversation its customer deleted are left out (they are
+ * deleted with it; this covers one stored a moment after).
  */
-export async function recentAlerts(sql: Sql, scope: WallQueryScope, limit: number): Promise<AlertRecord[]> {
+export async function recentAlerts(
+  sql: Sql,
+  scope: WallQueryScope,
+  sinceMs: number,
+  limit: number,
+): Promise<AlertRecord[]> {
   if (limit <= 0) return [];
   if (scope.businessId !== undefined && !UUID.test(scope.businessId)) return [];
   if (scope.storeCodes !== undefined && scope.storeCodes.length === 0) return [];
@@ -136,7 +143,7 @@ export async function recentAlerts(sql: Sql, scope: WallQueryScope, limit: numbe
     select a.id, a.kind, a.business_id, a.store_code, a.session_id, a.topic, a.score, a.sentiment, a.count, a.live,
            a.detail, a.raised_at
     from wall_alerts a
-    where ${business} and ${stores}
+    where ${business} and ${stores} and a.raised_at >= ${new Date(sinceMs)}
       and not exists (
         select 1 from sessions s where s.id = a.session_id and s.deleted_by_customer_at is not null)
     order by a.raised_at desc, a.id
@@ -148,7 +155,7 @@ export async function recentAlerts(sql: Sql, scope: WallQueryScope, limit: numbe
 export function alertQueries(sql: Sql) {
   return {
     save: (alert: AlertToSave) => saveAlert(sql, alert),
-    recent: (scope: WallQueryScope, limit: number) => recentAlerts(sql, scope, limit),
+    recent: (scope: WallQueryScope, sinceMs: number, limit: number) => recentAlerts(sql, scope, sinceMs, limit),
   };
 }
 

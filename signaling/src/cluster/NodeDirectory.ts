@@ -111,6 +111,11 @@ export class SingleNodeDirectory implements NodeDirectory {
   close(): void {}
 }
 
+/** How often a node writes itself into the directory. */
+export const NODE_HEARTBEAT_MS = 2_000;
+/** Heartbeats a node may miss before it drops out of the directory (its key expires). */
+export const NODE_EXPIRY_HEARTBEATS = 3;
+
 export interface RedisNodeDirectoryOptions {
   redis: Redis;
   self: () => Omit<NodeInfo, "updatedAtMs">;
@@ -131,7 +136,7 @@ export class RedisNodeDirectory implements NodeDirectory {
   #closed = false;
 
   constructor(options: RedisNodeDirectoryOptions) {
-    this.#o = { heartbeatMs: 2_000, prefix: "parley:", ...options };
+    this.#o = { heartbeatMs: NODE_HEARTBEAT_MS, prefix: "parley:", ...options };
   }
 
   async start(): Promise<void> {
@@ -147,7 +152,7 @@ export class RedisNodeDirectory implements NodeDirectory {
     try {
       await this.#o.redis
         .multi()
-        .set(this.#key(info.nodeId), JSON.stringify(info), "PX", this.#o.heartbeatMs * 3)
+        .set(this.#key(info.nodeId), JSON.stringify(info), "PX", this.#o.heartbeatMs * NODE_EXPIRY_HEARTBEATS)
         .sadd(`${this.#o.prefix}nodes`, info.nodeId)
         .exec();
     } catch (err) {

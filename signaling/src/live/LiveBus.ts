@@ -39,5 +39,12 @@ export interface LiveBus {
   subscribe(topic: string, handler: LiveHandler): Unsubscribe;
   /** Number of subscriptions on a topic (monitoring, leak checks). */
   subscribers(topic: string): number;
+  /**
+   * Since when (Date.now() ms) this node has heard the other nodes' events
+   * without a break; undefined while it cannot (Redis away). A conversation
+   * of another node cannot be called silent for a time this node could not
+   * have heard it (the wall's orphanedConversations).
+   */
+  hearingSince(): number | undefined;
   close(): void;
 }

@@ -55,6 +55,11 @@ export class LocalLiveBus implements LiveBus {
     return this.#topics.get(topic)?.size ?? 0;
   }
 
+  /** One node on its own: nothing it could miss, ever. */
+  hearingSince(): number | undefined {
+    return 0;
+  }
+
   close(): void {
     this.#closed = true;
     this.#topics.clear();

@@ -99,6 +99,8 @@ export class RedisLiveBus implements LiveBus {
   readonly #remote = new Map<string, { seq: bigint; seenAt: number; ended: boolean }>();
   readonly #sweeper: NodeJS.Timeout;
   #lastId = "$";
+  /** See hearingSince(): set by the first read answered after a break, cleared when the reader's connection goes. */
+  #hearingSince: number | undefined;
   #closed = false;
   #reading: Promise<void> | undefined;
   /** Settles when the bus closes: a read stuck in ioredis (below) must not hold stop() forever. */
@@ -151,6 +153,11 @@ export class RedisLiveBus implements LiveBus {
     ] as const) {
       client.on("error", (err: Error) => this.#o.logger.warn({ err: err.message, client: name }, "redis error"));
     }
+    // From the reader's connection going until a read is answered on the next, this node hears nothing of the
+    // others (what they append meanwhile comes later): a wall must not take that for their conversations' silence.
+    this.#reader.on("close", () => {
+      this.#hearingSince = undefined;
+    });
     // The wait after a refusal is kept across reconnects (a READONLY reconnect would otherwise
     // reset it every cycle): only an append that succeeds clears it.
     this.#writer.on("ready", () => this.#scheduleFlush());
@@ -192,6 +199,10 @@ export class RedisLiveBus implements LiveBus {
 
   subscribers(topic: string): number {
     return this.#local.subscribers(topic);
+  }
+
+  hearingSince(): number | undefined {
+    return this.#hearingSince;
   }
 
   /** Envelopes not yet appended to the stream (waiting for Redis). */
@@ -277,10 +288,12 @@ export class RedisLiveBus implements LiveBus {
           this.#reader.xreadBuffer("COUNT", 1000, "BLOCK", BLOCK_MS, "STREAMS", this.#o.stream, this.#lastId),
         )) as [Buffer, [Buffer, Buffer[]][]][] | null | undefined;
         failing = false;
+        this.#hearingSince ??= Date.now();
         if (!reply) continue;
         for (const [, entries] of reply) for (const [id, fields] of entries) this.#onEntry(id.toString(), fields);
       } catch (err) {
         if (this.#closed) break;
+        this.#hearingSince = undefined;
         if (!failing) this.#o.logger.warn({ err: (err as Error).message }, "live-event stream read failed; retrying");
         failing = true;
         await new Promise((resolve) => setTimeout(resolve, 500));

@@ -8,7 +8,7 @@
 //
 // It also keeps what the monitor derives from events alone: when the first
 // transcript and score came, and how long scoring took.
-import type { FeedbackScore, LiveEnvelope } from "@parley/proto/live";
+import { EndReason, type FeedbackScore, type LiveEnvelope } from "@parley/proto/live";
 import type { LiveMessage } from "../live/LiveMessage.ts";
 import { inScope, type WallScope } from "./scope.ts";
 
@@ -21,8 +21,13 @@ export class LiveConversation {
   language = "";
   ended = false;
   endedAtMs = 0;
+  /**
+   * Ended by a wall, not by its node (END_REASON_NODE_LOST: its node taken for
+   * gone). Presumed only: an event of its own after it makes it live again.
+   */
+  endPresumed = false;
   lastEventAtMs: number;
-  /** The highest sequence number heard (an end a wall gives a lost conversation comes after it). */
+  /** The highest sequence number heard (an end a wall gives a lost conversation carries it too). */
   lastSeq = 0n;
   /** Latest message per item ("start", "seg/<id>", "ai/<turn>", "score", "status", "speech", "end", "reward"). */
   readonly #latest = new Map<string, LiveMessage>();
@@ -46,9 +51,12 @@ export class LiveConversation {
   apply(message: LiveMessage): void {
     const { envelope } = message;
     const at = Number(envelope.publishedAtMs);
+    const kind = envelope.event?.kind;
+    // Heard again after a wall presumed it lost: an event it had not heard (a reward follows a real end,
+    // so it revives nothing).
+    if (this.endPresumed && kind?.case !== "reward" && envelope.seq > this.lastSeq) this.#revive();
     this.lastEventAtMs = at;
     if (envelope.seq > this.lastSeq) this.lastSeq = envelope.seq;
-    const kind = envelope.event?.kind;
     switch (kind?.case) {
       case "sessionStarted":
         this.startedAtMs = Number(kind.value.startedAtMs) || at;
@@ -85,6 +93,7 @@ export class LiveConversation {
       case "conversationEnded":
         this.ended = true;
         this.endedAtMs = at;
+        this.endPresumed = kind.value.reason === EndReason.NODE_LOST;
         if (kind.value.finalScore) this.score = kind.value.finalScore;
         this.#latest.set("end", message);
         break;
@@ -94,6 +103,13 @@ export class LiveConversation {
       default:
         break; // an event kind this node does not know yet: not part of snapshots
     }
+  }
+
+  #revive(): void {
+    this.ended = false;
+    this.endedAtMs = 0;
+    this.endPresumed = false;
+    this.#latest.delete("end");
   }
 
   /** The compacted events, in publication order (a reward published without a seq, by a node that no longer knew the session, last). */

@@ -27,6 +27,7 @@ import type { Logger } from "pino";
 import { type LiveBus, liveTopic, type Unsubscribe } from "../live/LiveBus.ts";
 import type { LiveMessage } from "../live/LiveMessage.ts";
 import { liveFrame } from "./frames.ts";
+import { GoneNodes } from "./GoneNodes.ts";
 import { LiveConversations } from "./LiveConversations.ts";
 import { wallEventsPublished } from "./metrics.ts";
 import { nodeLostEnd, type OrphanRules, orphanedConversations } from "./orphanedConversations.ts";
@@ -49,7 +50,7 @@ export interface WallHubOptions {
   orphans?: OrphanRules & {
     /** The nodes in the cluster's directory now (throws when it cannot be read). */
     aliveNodes: () => Promise<readonly string[]>;
-    /** How often to look (default 10 s). */
+    /** How often to look (default 10 s: more than NODE_GONE_CONFIRM_MS, so two looks can confirm a node gone). */
     everyMs?: number;
   };
   now?: () => number;
@@ -75,6 +76,7 @@ export class WallHub {
   #lastFlushAt = Number.NEGATIVE_INFINITY;
   #liveSweptAt = 0;
   readonly #orphanCheck: NodeJS.Timeout | undefined;
+  readonly #goneNodes: GoneNodes;
   #checkingOrphans = false;
   #closed = false;
 
@@ -87,6 +89,7 @@ export class WallHub {
     };
     this.#flushIntervalMs = options.flushIntervalMs ?? 16;
     this.live = new LiveConversations({ now: this.#now });
+    this.#goneNodes = new GoneNodes(options.nodeId);
     this.#unsubscribe = options.bus.subscribe(liveTopic.admin, (message) => this.#onLive(message));
     this.#sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 50).unref();
     if (options.orphans) {
@@ -100,15 +103,29 @@ export class WallHub {
     if (!rules || this.#checkingOrphans || this.#closed) return;
     this.#checkingOrphans = true;
     try {
-      let alive: Set<string> | undefined;
+      const hearingBefore = this.#o.bus.hearingSince();
+      const startedAtMs = this.#now();
+      let listed: readonly string[] | undefined;
       try {
-        alive = new Set(await rules.aliveNodes());
+        listed = await rules.aliveNodes();
       } catch {
-        alive = undefined; // the directory away: only the duration rule
+        listed = undefined; // the directory away: only the duration rule
       }
       if (this.#closed) return;
       const now = this.#now();
-      for (const c of orphanedConversations(this.live.all(), alive, now, rules)) {
+      // A read across a break in hearing the bus belongs to neither side of it.
+      const hearingSince = this.#o.bus.hearingSince();
+      const hearing = hearingSince === hearingBefore ? hearingSince : undefined;
+      const watched = new Set<string>();
+      for (const c of this.live.all()) if (!c.ended) watched.add(c.nodeId);
+      this.#goneNodes.observe({ listed, startedAtMs, answeredAtMs: now, hearingSince: hearing }, watched);
+      const view = {
+        now,
+        selfId: this.#o.nodeId,
+        hearingSince: hearing,
+        gone: (nodeId: string) => this.#goneNodes.gone(nodeId),
+      };
+      for (const c of orphanedConversations(this.live.all(), view, rules)) {
         this.#o.logger.info(
           { sessionId: c.sessionId, nodeId: c.nodeId, silentMs: now - c.lastEventAtMs },
           "wall: conversation's node is gone, shown as ended",
@@ -262,8 +279,15 @@ export class WallHub {
       this.broadcast(event.value.topics, event.value.frame);
       return;
     }
-    this.live.apply(message);
     const { envelope } = message;
+    const presumedLost = this.live.get(envelope.sessionId)?.endPresumed ?? false;
+    const conversation = this.live.apply(message);
+    // Its node was taken for gone, yet it speaks: live again (its own event tells the dashboards so).
+    if (presumedLost && conversation && !conversation.endPresumed)
+      this.#o.logger.info(
+        { sessionId: envelope.sessionId, nodeId: envelope.nodeId },
+        "wall: conversation shown as lost is heard again",
+      );
     // Partials may be coalesced or dropped for a slow dashboard; a final replaces its partial.
     const transcript = event?.case === "transcript" ? event.value : undefined;
     const key = transcript ? `${envelope.sessionId}/${transcript.segmentId}` : undefined;

@@ -42,6 +42,7 @@ import type { DashboardCaller, DashboardTokenVerifier } from "../auth/userToken.
 import { clip, LogThrottle } from "../edge/LogThrottle.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
 import type { AlertEngine } from "./alerts/AlertEngine.ts";
+import { alertsSince } from "./alerts/alertsSince.ts";
 import { decodeFeedbackCursor, encodeFeedbackCursor } from "./history/feedbackCursor.ts";
 import type { DayWindow, HistoryFilter, HistoryPage, HistoryScope, WallHistory } from "./history/WallHistory.ts";
 import type { LiveConversations } from "./LiveConversations.ts";
@@ -445,12 +446,14 @@ export class WallRequests {
     );
     const limit = Math.min(500, request.recentLimit || 50);
     const within = historyScope(scope);
-    // The kept alerts are read now; this node's own are merged in when the snapshot is taken (below).
-    // The recent ones are the first page of the unfiltered history: its cursor asks for the next.
+    // The viewer's today's alerts: the kept ones are read now; this node's own are merged in when
+    // the snapshot is taken (below). The recent conversations are the first page of the unfiltered
+    // history: its cursor asks for the next.
+    const alertsSinceMs = alertsSince(request, Date.now());
     const [{ feedback: recent, next: olderRecent }, storeList, keptAlerts] = await Promise.all([
       scope.publicScreen ? Promise.resolve(NO_HISTORY) : history.page(within, limit, NO_FILTER),
       stores.list(scope.businessId),
-      alerts.kept(scope),
+      alerts.kept(scope, alertsSinceMs),
     ]);
     const readModeration = async (): Promise<ModerationView> => {
       const [decisions, settings, publicFeedback] = await Promise.all([
@@ -475,7 +478,7 @@ export class WallRequests {
         .map((s) => ({ code: s.code, name: s.name, businessId: s.businessId })),
       serverTimeMs: BigInt(Date.now()),
       publicFeedback,
-      alerts: scope.publicScreen ? [] : alerts.recent(scope, undefined, keptAlerts),
+      alerts: scope.publicScreen ? [] : alerts.recent(scope, alertsSinceMs, keptAlerts),
       historySource: history.source,
       recentNextCursor: olderRecent ? encodeFeedbackCursor(olderRecent, within, NO_FILTER) : "",
     });

@@ -3,12 +3,15 @@
 // on, under its own node id), none from anywhere. Without this a wall kept
 // them "live" until the hour of silence LiveConversations allows. A
 // conversation is taken as lost when nothing was heard of it for a grace
-// longer than the app's reconnecting (about 45 s) and either its node is no
-// longer in the cluster's directory or it has outlived the longest a
-// conversation may last (SESSION_MAX_DURATION_MS: this also covers a node
-// that restarted under the same id). Each wall then ends it for its own
-// dashboards (END_REASON_NODE_LOST); nothing goes on the bus or to records,
-// which keep their own rules for a session that never ended.
+// longer than the app's reconnecting (about 45 s) and either its node has
+// left the cluster (GoneNodes: by evidence a Redis outage cannot fake) or it
+// has outlived the longest a conversation may last (SESSION_MAX_DURATION_MS:
+// this also covers a node that restarted under the same id). Silence counts
+// only while this node could hear the other nodes: after the bus comes back,
+// from its return. Each wall then ends it for its own dashboards
+// (END_REASON_NODE_LOST); nothing goes on the bus or to records, which keep
+// their own rules for a session that never ended. The end is presumed: should
+// the conversation be heard again, it is live again (LiveConversation).
 import { create } from "@bufbuild/protobuf";
 import { EndReason, LiveEnvelopeSchema, LiveEventSchema } from "@parley/proto/live";
 import { LiveMessage } from "../live/LiveMessage.ts";
@@ -24,23 +27,32 @@ export interface OrphanRules {
   maxDurationMs: number;
 }
 
-/**
- * The live conversations that no node carries any more. `aliveNodes`:
- * the nodes in the directory now; undefined when it could not be read
- * (Redis away), then only the duration rule applies.
- */
+/** What this node knows, now, of the cluster it hears. */
+export interface OrphanView {
+  now: number;
+  /** This node: its own conversations it hears without the bus. */
+  selfId: string;
+  /** The bus's hearingSince(): undefined while this node cannot hear the others (nothing of theirs is silent then). */
+  hearingSince: number | undefined;
+  /** Whether a node has left the cluster (GoneNodes.gone); false when that cannot be told. */
+  gone: (nodeId: string) => boolean;
+}
+
+/** The live conversations that no node carries any more. */
 export function orphanedConversations(
   conversations: Iterable<LiveConversation>,
-  aliveNodes: ReadonlySet<string> | undefined,
-  now: number,
+  view: OrphanView,
   rules: OrphanRules,
 ): LiveConversation[] {
   const orphans: LiveConversation[] = [];
   for (const c of conversations) {
-    if (c.ended || now - c.lastEventAtMs <= rules.graceMs) continue;
-    const nodeGone = aliveNodes !== undefined && !aliveNodes.has(c.nodeId);
-    const outlived = now - c.startedAtMs > rules.maxDurationMs + rules.graceMs;
-    if (nodeGone || outlived) orphans.push(c);
+    if (c.ended) continue;
+    const heardFrom = c.nodeId === view.selfId ? 0 : view.hearingSince;
+    if (heardFrom === undefined) continue;
+    // A silence this node could not have heard ended is no silence.
+    if (view.now - Math.max(c.lastEventAtMs, heardFrom) <= rules.graceMs) continue;
+    const outlived = view.now - c.startedAtMs > rules.maxDurationMs + rules.graceMs;
+    if (outlived || view.gone(c.nodeId)) orphans.push(c);
   }
   return orphans;
 }
@@ -53,8 +65,9 @@ export function nodeLostEnd(c: LiveConversation, now: number): LiveMessage {
       businessId: c.businessId,
       storeCode: c.storeCode,
       nodeId: c.nodeId,
-      // Next in the conversation's sequence: dashboards apply nothing at or below what they showed.
-      seq: c.lastSeq + 1n,
+      // The last sequence number heard, not the next: that one is the conversation's own, should it be
+      // heard again. Dashboards apply a NODE_LOST end at the sequence they showed (dashboard's applyEnvelope).
+      seq: c.lastSeq,
       publishedAtMs: BigInt(now),
       event: create(LiveEventSchema, {
         kind: {

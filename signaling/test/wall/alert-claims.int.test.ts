@@ -129,7 +129,7 @@ describe("two nodes' alert engines on one conversation stream", () => {
     for (const e of engines)
       expect(
         e
-          .recent(scope)
+          .recent(scope, 0)
           .map((a) => AlertKind[a.kind])
           .sort(),
       ).toEqual(["FRAUD_FLAGGED", "LOW_SCORE", "NEGATIVE_SENTIMENT", "TOPIC_SPIKE"]);
@@ -150,7 +150,7 @@ describe("two nodes' alert engines on one conversation stream", () => {
     }
     await settled();
     for (const e of engines)
-      expect(e.recent({ businessId: "kafe-2", storeCodes: undefined, publicScreen: false })).toHaveLength(4);
+      expect(e.recent({ businessId: "kafe-2", storeCodes: undefined, publicScreen: false }, 0)).toHaveLength(4);
     expect(mailsFor("kafe-2").length - before).toBe(2);
   });
 

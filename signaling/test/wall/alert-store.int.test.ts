@@ -51,7 +51,7 @@ const scope = (businessId: string | undefined, storeCodes?: string[]): WallScope
   publicScreen: false,
 });
 /** What a dashboard subscribing now gets in its snapshot's alerts (as WallRequests gathers them). */
-const snapshot = async (e: AlertEngine, s: WallScope) => e.recent(s, undefined, await e.kept(s));
+const snapshot = async (e: AlertEngine, s: WallScope, sinceMs = 0) => e.recent(s, sinceMs, await e.kept(s, sinceMs));
 
 const rows = (sessionId: string) =>
   rig.records.sql<{ id: string; kind: string }[]>`
@@ -105,7 +105,7 @@ describe("alerts kept in records", () => {
       storeCode: "centrum",
       rule: "duplicate_receipt",
     });
-    const raised = before.recent(scope(kafe))[0]!;
+    const raised = before.recent(scope(kafe), 0)[0]!;
     await before.settled();
     before.close();
 
@@ -128,7 +128,35 @@ describe("alerts kept in records", () => {
     expect((await snapshot(after, scope(kafe, ["north"]))).some((x) => x.sessionId === flagged.sessionId)).toBe(false);
     expect((await snapshot(after, scope(undefined))).some((x) => x.id === raised.id)).toBe(true);
     // A public screen shows no alerts.
-    expect(await after.kept({ ...scope(kafe), publicScreen: true })).toBeUndefined();
+    expect(await after.kept({ ...scope(kafe), publicScreen: true }, 0)).toBeUndefined();
+  });
+
+  it("are in a snapshot only when raised since the viewer's day began: yesterday's are not shown as today's", async () => {
+    const dayStart = Date.now() - 3_600_000;
+    const business = await rig.addBusiness("Kafé Natt", "natt");
+    const keptAt = async (atMs: number) => {
+      const sessionId = crypto.randomUUID();
+      const key = `LOW_SCORE:${sessionId}`;
+      const kept = { id: `a-${sessionId}`, kind: "LOW_SCORE" as const, businessId: business, storeCode: "natt" };
+      await rig.records.alerts.save({
+        ...kept,
+        key,
+        sessionId,
+        topic: "",
+        score: 9,
+        sentiment: -0.9,
+        count: 0,
+        live: true,
+        detail: "",
+        atMs,
+      });
+      return kept.id;
+    };
+    const yesterday = await keptAt(dayStart - 10 * 3_600_000);
+    const today = await keptAt(dayStart + 1);
+    const e = engine(new RecordsAlertStore(rig.records.alerts));
+    expect((await snapshot(e, scope(business), dayStart)).map((x) => x.id)).toEqual([today]);
+    expect((await snapshot(e, scope(business))).map((x) => x.id)).toEqual([today, yesterday]);
   });
 
   it("hold up no live alert when the store fails: logged with the session id and counted; snapshots fall back to memory", async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalLiveBus } from "../../src/live/LocalLiveBus.ts";
 import { AlertEngine } from "../../src/wall/alerts/AlertEngine.ts";
 import { type AlertRecipients, MailError } from "../../src/wall/alerts/AlertMailer.ts";
+import { alertsSince } from "../../src/wall/alerts/alertsSince.ts";
 import { SendGridMailer } from "../../src/wall/alerts/SendGridMailer.ts";
 import { WallHub } from "../../src/wall/WallHub.ts";
 import { SendGridTestDouble } from "../sendgrid-test-double.ts";
@@ -101,17 +102,19 @@ describe("alerts from live conversations", () => {
     const c = new FakeConversation(bus, "centrum", "kafe").start();
     c.segment(1, "bad", true);
     c.score(10, { through: 1 }); // too few words yet
-    expect(engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false })).toHaveLength(0);
+    expect(engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false }, 0)).toHaveLength(0);
     c.segment(2, "the coffee was cold and old", true);
     c.score(15, { through: 2, sentiment: -0.8 });
     c.score(12, { through: 2, sentiment: -0.9 }); // the same conversation alerts once per kind
-    const alerts = engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false });
+    const alerts = engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false }, 0);
     expect(alerts.map((a) => AlertKind[a.kind]).sort()).toEqual(["LOW_SCORE", "NEGATIVE_SENTIMENT"]);
     expect(alerts.every((a) => a.live && a.sessionId === c.sessionId)).toBe(true);
     expect(broadcasts.at(-1)?.topics).toEqual(["s/centrum", "b/kafe", "all"]);
     // Another business, or another store of a staff member, sees none of it.
-    expect(engine.recent({ businessId: "other", storeCodes: undefined, publicScreen: false })).toHaveLength(0);
-    expect(engine.recent({ businessId: "kafe", storeCodes: new Set(["north"]), publicScreen: false })).toHaveLength(0);
+    expect(engine.recent({ businessId: "other", storeCodes: undefined, publicScreen: false }, 0)).toHaveLength(0);
+    expect(engine.recent({ businessId: "kafe", storeCodes: new Set(["north"]), publicScreen: false }, 0)).toHaveLength(
+      0,
+    );
   });
 
   it("alerts when one topic keeps coming up negatively, then cools off", () => {
@@ -122,17 +125,17 @@ describe("alerts from live conversations", () => {
     ends();
     ends();
     const scope = { businessId: "spiky", storeCodes: undefined, publicScreen: false };
-    expect(engine.recent(scope)).toHaveLength(0);
+    expect(engine.recent(scope, 0)).toHaveLength(0);
     ends();
     ends();
-    const spikes = engine.recent(scope);
+    const spikes = engine.recent(scope, 0);
     expect(spikes).toHaveLength(1);
     expect(spikes[0]).toMatchObject({ kind: AlertKind.TOPIC_SPIKE, topic: "waiting_time", count: 3 });
   });
 
   it("raises the fraud rules' flags, and e-mails each alert", async () => {
     engine.fraudFlagged({ sessionId: "s9", businessId: "kafe", storeCode: "centrum", rule: "duplicate_device" });
-    expect(engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false })[0]?.kind).toBe(
+    expect(engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false }, 0)[0]?.kind).toBe(
       AlertKind.FRAUD_FLAGGED,
     );
     await engine.settled();
@@ -170,11 +173,11 @@ describe("what the alert engine keeps", () => {
       c.segment(1, "the coffee was cold", true);
       c.score(7, { through: 1, sentiment: -0.9 });
     }
-    for (const engine of engines) expect(engine.recent(scope)).toHaveLength(4);
+    for (const engine of engines) expect(engine.recent(scope, 0)).toHaveLength(4);
 
     hub.broadcastToAllNodes("kafe", ["b/kafe"], new Uint8Array([1]), deleted.sessionId);
     for (const engine of engines) {
-      const left = engine.recent(scope);
+      const left = engine.recent(scope, 0);
       expect(left).toHaveLength(2);
       expect(left.every((a) => a.sessionId === kept.sessionId)).toBe(true);
     }
@@ -184,9 +187,46 @@ describe("what the alert engine keeps", () => {
     });
     for (const engine of engines) await engine.settled();
     for (const engine of engines)
-      expect(engine.recent(scope).some((a) => a.sessionId === deleted.sessionId)).toBe(false);
+      expect(engine.recent(scope, 0).some((a) => a.sessionId === deleted.sessionId)).toBe(false);
     hub.close();
     for (const engine of engines) engine.close();
+  });
+
+  it("shows in a snapshot only the alerts raised since the viewer's day began, its own and the kept ones", () => {
+    const bus = new LocalLiveBus(pino({ level: "silent" }));
+    const dayStart = Date.UTC(2030, 2, 14, 23); // midnight in Stockholm (UTC+1)
+    let now = dayStart - 9 * 3_600_000; // yesterday afternoon there
+    const engine = new AlertEngine({
+      bus,
+      broadcast: () => {},
+      logger: pino({ level: "silent" }),
+      lowScore: 30,
+      negativeSentiment: -0.5,
+      now: () => now,
+    });
+    const scope = { businessId: "kafe", storeCodes: undefined, publicScreen: false };
+    engine.fraudFlagged({
+      sessionId: "yesterday",
+      businessId: "kafe",
+      storeCode: "centrum",
+      rule: "duplicate_receipt",
+    });
+    now = dayStart + 3_600_000;
+    engine.fraudFlagged({ sessionId: "today", businessId: "kafe", storeCode: "centrum", rule: "duplicate_receipt" });
+    const kept = (sessionId: string, atMs: number) =>
+      create(AlertSchema, {
+        id: `k-${sessionId}`,
+        kind: AlertKind.LOW_SCORE,
+        businessId: "kafe",
+        sessionId,
+        atMs: BigInt(atMs),
+      });
+    const shown = engine
+      .recent(scope, dayStart, [kept("kept-yesterday", dayStart - 1), kept("kept-today", dayStart)])
+      .map((a) => a.sessionId);
+    expect(shown).toEqual(["today", "kept-today"]);
+    expect(engine.recent(scope, 0).map((a) => a.sessionId)).toEqual(["today", "yesterday"]);
+    engine.close();
   });
 
   it("forgets conversations whose node died without an end, and topics out of their window", () => {
@@ -220,10 +260,29 @@ describe("what the alert engine keeps", () => {
     expect(engine.tracked).toEqual({ conversations: 1, topics: 0 });
     // The one that stayed still alerts as before.
     talking.score(10, { through: 2, sentiment: -0.9 });
-    expect(engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false })[0]).toMatchObject({
+    expect(engine.recent({ businessId: "kafe", storeCodes: undefined, publicScreen: false }, 0)[0]).toMatchObject({
       sessionId: talking.sessionId,
       live: true,
     });
     engine.close();
+  });
+});
+
+describe("the day of alerts a snapshot shows", () => {
+  const now = Date.UTC(2030, 6, 15, 10, 30); // 12:30 in Stockholm (summer time, UTC+2)
+  it("begins at the viewer's midnight, in their zone or at their offset", () => {
+    expect(alertsSince({ timeZone: "Europe/Stockholm", utcOffsetMinutes: undefined }, now)).toBe(
+      Date.UTC(2030, 6, 14, 22),
+    );
+    expect(alertsSince({ timeZone: "", utcOffsetMinutes: 120 }, now)).toBe(Date.UTC(2030, 6, 14, 22));
+    // UTC itself is a day too (an offset of 0 that the dashboard stated).
+    expect(alertsSince({ timeZone: "", utcOffsetMinutes: 0 }, now)).toBe(Date.UTC(2030, 6, 15));
+    // A zone this node does not know: the offset sent with it.
+    expect(alertsSince({ timeZone: "Mars/Olympus", utcOffsetMinutes: -300 }, now)).toBe(Date.UTC(2030, 6, 15, 5));
+  });
+
+  it("is the last 24 hours for a dashboard that does not say its day, or says nonsense", () => {
+    expect(alertsSince({ timeZone: "", utcOffsetMinutes: undefined }, now)).toBe(now - 24 * 3_600_000);
+    expect(alertsSince({ timeZone: "Mars/Olympus", utcOffsetMinutes: 100_000 }, now)).toBe(now - 24 * 3_600_000);
   });
 });

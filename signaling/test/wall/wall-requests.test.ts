@@ -12,10 +12,13 @@ import {
   ServerMessageSchema,
   TilesSchema,
 } from "@parley/proto/wall";
+import { viewerDayStart } from "@parley/records";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { DashboardCaller } from "../../src/auth/userToken.ts";
-import type { AlertEngine } from "../../src/wall/alerts/AlertEngine.ts";
+import { LocalLiveBus } from "../../src/live/LocalLiveBus.ts";
+import { AlertEngine } from "../../src/wall/alerts/AlertEngine.ts";
+import type { AlertStore } from "../../src/wall/alerts/AlertStore.ts";
 import type { DayWindow, WallHistory } from "../../src/wall/history/WallHistory.ts";
 import { LiveConversations } from "../../src/wall/LiveConversations.ts";
 import type { WallModeration } from "../../src/wall/moderation/WallModeration.ts";
@@ -220,5 +223,62 @@ describe("a wall's snapshot and moderation", () => {
     expect(frames.map((f) => f.kind.case === "moderation" && f.kind.value.states)).toEqual([
       [expect.objectContaining({ sessionId: "s1", status: ModerationStatus.APPROVED })],
     ]);
+  });
+});
+
+describe("a wall's snapshot's alerts", () => {
+  it("are the viewer's today's, from the store and this node's memory alike; without a stated day, the last 24 hours", async () => {
+    const zone = "Europe/Stockholm";
+    const dayStart = () => viewerDayStart({ nowMs: Date.now(), utcOffsetMinutes: 0, timeZone: zone });
+    let now = dayStart() - 3_600_000; // yesterday evening, the viewer's
+    const asked: number[] = [];
+    const store: AlertStore = {
+      save: async () => "stored",
+      recent: async (_scope, sinceMs) => {
+        asked.push(sinceMs);
+        return [];
+      },
+    };
+    const alerts = new AlertEngine({
+      bus: new LocalLiveBus(pino({ level: "silent" })),
+      broadcast: () => {},
+      logger: pino({ level: "silent" }),
+      lowScore: 30,
+      negativeSentiment: -0.5,
+      store,
+      now: () => now,
+    });
+    alerts.fraudFlagged({ sessionId: "yesterday", businessId: "b", storeCode: "a1", rule: "duplicate_receipt" });
+    now = Date.now();
+    alerts.fraudFlagged({ sessionId: "today", businessId: "b", storeCode: "a1", rule: "duplicate_receipt" });
+    const moderation = {
+      decisions: async () => [],
+      settings: async () => ({ autoApproveAbove: 0, redactedPhrases: [] }),
+      publicFeedback: async () => [],
+    } as unknown as WallModeration;
+    const history = { source: "test", page: async () => ({ feedback: [], next: undefined }) } as unknown as WallHistory;
+    const { send, answer } = rig(
+      {},
+      { moderation, history, alerts, stores: { find: unused, list: async () => [], hasBusiness: unused } },
+    );
+    send(1, { case: "hello", value: { token: "good" } });
+    await settle(() => answer(1).length > 0);
+    const snapshotAlerts = async (requestId: number, value: { timeZone?: string }) => {
+      const before = Date.now();
+      send(requestId, { case: "subscribe", value });
+      await settle(() => answer(requestId).length > 0);
+      const result = answer(requestId)[0]?.result;
+      return { before, after: Date.now(), shown: result?.case === "snapshot" ? result.value.alerts : undefined };
+    };
+
+    const first = await snapshotAlerts(2, { timeZone: zone });
+    expect(first.shown?.map((a) => a.sessionId)).toEqual(["today"]);
+    expect(asked.at(-1)).toBe(dayStart());
+
+    // A dashboard that does not say its day (an older one): the last 24 hours.
+    const older = await snapshotAlerts(3, {});
+    expect(asked.at(-1)).toBeGreaterThanOrEqual(older.before - 24 * 3_600_000);
+    expect(asked.at(-1)).toBeLessThanOrEqual(older.after - 24 * 3_600_000);
+    alerts.close();
   });
 });

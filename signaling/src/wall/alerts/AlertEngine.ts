@@ -187,13 +187,16 @@ export class AlertEngine {
   }
 
   /**
-   * Recent alerts in scope, newest first: this node's own, with `kept` (the
-   * store's, read just before: see kept()) merged in, each alert once.
+   * Recent alerts in scope raised at or after `sinceMs` (the viewer's day: a
+   * snapshot shows today's alerts), newest first: this node's own, with
+   * `kept` (the store's, read just before: see kept()) merged in, each alert
+   * once.
    */
-  recent(scope: WallScope, limit = RECENT_ALERTS, kept: readonly Alert[] = []): Alert[] {
+  recent(scope: WallScope, sinceMs: number, kept: readonly Alert[] = [], limit = RECENT_ALERTS): Alert[] {
     const out: Alert[] = [];
     for (let i = this.#recent.length - 1; i >= 0 && out.length < limit; i--) {
       const a = this.#recent[i]!;
+      if (Number(a.atMs) < sinceMs) continue;
       // Business-wide alerts (topic spikes) reach the business's topic only, not store-limited scopes.
       const visible = a.storeCode
         ? inScope(scope, a.businessId, a.storeCode)
@@ -203,22 +206,23 @@ export class AlertEngine {
     if (kept.length === 0) return out;
     // The kept copy of an alert this node raised too: one id on every node; the kept time is every node's.
     const byId = new Map(out.map((a) => [a.id, a]));
-    for (const a of kept) byId.set(a.id, a);
+    for (const a of kept) if (Number(a.atMs) >= sinceMs) byId.set(a.id, a);
     return [...byId.values()]
       .sort((a, b) => (a.atMs === b.atMs ? (a.id < b.id ? -1 : 1) : a.atMs > b.atMs ? -1 : 1))
       .slice(0, limit);
   }
 
   /**
-   * The store's recent alerts in scope (what this node raised before a
-   * restart, and what other nodes raised); undefined without a store or when
-   * it failed (logged): the snapshot then shows this node's alerts alone.
+   * The store's recent alerts in scope raised at or after `sinceMs` (what
+   * this node raised before a restart, and what other nodes raised);
+   * undefined without a store or when it failed (logged): the snapshot then
+   * shows this node's alerts alone.
    */
-  async kept(scope: WallScope, limit = RECENT_ALERTS): Promise<Alert[] | undefined> {
+  async kept(scope: WallScope, sinceMs: number, limit = RECENT_ALERTS): Promise<Alert[] | undefined> {
     const store = this.#o.store;
     if (!store || scope.publicScreen) return undefined;
     try {
-      return await store.recent({ businessId: scope.businessId, storeCodes: scope.storeCodes }, limit);
+      return await store.recent({ businessId: scope.businessId, storeCodes: scope.storeCodes }, sinceMs, limit);
     } catch (err) {
       this.#o.logger.warn({ err, businessId: scope.businessId }, "kept alerts unavailable: this node's alerts only");
       return undefined;

@@ -17,6 +17,9 @@ export interface AlertStore {
    * cool-off).
    */
   save(alert: Alert, key: string, quietMs?: number): Promise<AlertSaveResult>;
-  /** The newest alerts in scope, newest first (business-wide ones only to scopes of the whole business). */
-  recent(scope: HistoryScope, limit: number): Promise<Alert[]>;
+  /**
+   * The newest alerts in scope raised at or after `sinceMs`, newest first
+   * (business-wide ones only to scopes of the whole business).
+   */
+  recent(scope: HistoryScope, sinceMs: number, limit: number): Promise<Alert[]>;
 }

@@ -54,9 +54,10 @@ export class RecordsAlertStore implements AlertStore {
     });
   }
 
-  async recent(scope: HistoryScope, limit: number): Promise<Alert[]> {
+  async recent(scope: HistoryScope, sinceMs: number, limit: number): Promise<Alert[]> {
     const records = await this.#queries.recent(
       { businessId: scope.businessId, storeCodes: scope.storeCodes ? [...scope.storeCodes] : undefined },
+      sinceMs,
       limit,
     );
     return records.map(alertOf);
