@@ -16,8 +16,11 @@ showLanguage(language());
 
 export const t = (key: MessageKey, params?: Record<string, string | number>) => translate(language(), key, params);
 
-export const formatReward = (minor: number, currency: string) =>
-  new Intl.NumberFormat(LOCALES[language()], { style: "currency", currency: currency || "SEK" }).format(minor / 100);
+/** An amount in the currency's minor units (öre; yen have none, dinars three), as Stripe counts them. */
+export function formatReward(minor: number, currency: string): string {
+  const format = new Intl.NumberFormat(LOCALES[language()], { style: "currency", currency: currency || "SEK" });
+  return format.format(minor / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+}
 
 export function switchLanguage(): void {
   const next = language() === "sv" ? "en" : "sv";

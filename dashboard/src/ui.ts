@@ -35,10 +35,11 @@ export const formatNumber = (n: number, digits = 0) =>
     n,
   );
 
-export const formatMoney = (minor: number | bigint, currency: string) =>
-  new Intl.NumberFormat(LOCALES[language()], { style: "currency", currency: currency || "SEK" }).format(
-    Number(minor) / 100,
-  );
+/** An amount in the currency's minor units (öre; yen have none, dinars three), as Stripe counts them. */
+export function formatMoney(minor: number | bigint, currency: string): string {
+  const format = new Intl.NumberFormat(LOCALES[language()], { style: "currency", currency: currency || "SEK" });
+  return format.format(Number(minor) / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+}
 
 export const formatTime = (ms: number) =>
   new Intl.DateTimeFormat(LOCALES[language()], { hour: "2-digit", minute: "2-digit" }).format(ms);
