@@ -4,8 +4,29 @@
 // noise floor, which learns only from frames that sound like the line, not
 // from the quiet parts of speech (else it climbs into the voice and the end
 // of a sentence goes unheard).
+//
+// A background loud enough to pass the threshold from its first frame (a
+// store's music or fridges, when the browser's noise suppression leaves it)
+// would never be learnt that way: it would be speech forever, and every AI
+// question barged in on. So a frame must also stand 6 dB above the quietest
+// frame of the last 2 s: a steady sound is its own minimum and stops counting
+// after about 2 s, while speech dips between words (the worker's VAD,
+// asr-worker/parley_asr/vad.py, follows the same rule).
+import { RollingMinimum } from "./RollingMinimum.ts";
+
 const FRAME = 320;
 const FRAME_MS = 20;
+/** The quietest frame of the last 2 s (10 blocks of 10 frames, plus the current block). */
+const STEADY_BLOCK_FRAMES = 10;
+const STEADY_BLOCKS = 10;
+/** Voice stands this far above the quietest frame of the window (×2 RMS: 6 dB). */
+const STEADY_RATIO = 2;
+/**
+ * ... but a frame this loud (−24 dBFS) is voice whatever came before: a voice
+ * at the microphone held that long is not background, and a background this
+ * loud would leave no room to hear a voice over it anyway.
+ */
+const VOICE_RMS = 32_768 * 10 ** (-24 / 20);
 
 export interface SpeechActivityOptions {
   /** Frames above threshold before speech is declared (3 × 20 ms). */
@@ -20,6 +41,8 @@ export interface SpeechActivityOptions {
 
 export class SpeechActivity {
   #noiseFloor = 100;
+  /** RMS of the quietest frame lately; a line starts out silent. */
+  readonly #quietest = new RollingMinimum(STEADY_BLOCK_FRAMES, STEADY_BLOCKS, 0);
   #loudFrames = 0;
   #quietFrames = 0;
   #speaking = false;
@@ -84,7 +107,8 @@ export class SpeechActivity {
 
   /** One 20 ms frame ending at sample `end`. */
   #onFrame(rms: number, end: number): boolean {
-    const threshold = Math.max(this.#minRms, this.#noiseFloor * this.#ratio);
+    const steady = Math.min(this.#quietest.push(rms) * STEADY_RATIO, VOICE_RMS);
+    const threshold = Math.max(this.#minRms, this.#noiseFloor * this.#ratio, steady);
     if (rms > threshold) {
       this.#loudFrames++;
       this.#quietFrames = 0;

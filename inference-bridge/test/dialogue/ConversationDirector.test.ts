@@ -22,6 +22,7 @@ import { TranscriptAssembler } from "../../src/TranscriptAssembler.ts";
 import type { SpeechSynthesizer } from "../../src/tts/FliteTts.ts";
 import { SynthesisError } from "../../src/tts/SynthesisError.ts";
 import { metricValue } from "../scoring/fakes.ts";
+import { backgroundNoise, mixed } from "./testAudio.ts";
 
 const SESSION = "session-1";
 const COMPLETE_SILENCE = 500;
@@ -684,6 +685,38 @@ describe("ConversationDirector", () => {
     expect(t.voice.last.stops).toBe(0);
     expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.SPEAKING]);
   });
+
+  // Regression: on a line whose background noise was above the voice
+  // detector's absolute floor (−36 dBFS), the noise was voice for ever: the
+  // customer's turn never ended, and every question would have been barged in on.
+  it.each([-45, -35, -30])(
+    "on a line with steady noise at %d dBFS, ends the customer's turn and takes the noise for no barge-in",
+    async (dbfs) => {
+      const bargeIns = await metricValue("turn_barge_ins_total");
+      const t = setup();
+      const noise = backgroundNoise(12_000, dbfs, "pink", 3);
+      let at = 0;
+      /** Real time on the noisy line, the customer talking over it or not. */
+      const line = async (ms: number, talking = false) => {
+        for (let elapsed = 0; elapsed < ms; elapsed += 20, at += 320) {
+          const frame = noise.subarray(at, at + 320);
+          t.customer.pcm(talking ? mixed(frame, tone(20), 0) : frame);
+          await advance(20);
+        }
+      };
+      await line(3_000); // the line is open before the customer talks
+      await line(1_000, true);
+      t.customer.say(COMPLAINT);
+      await line(700);
+      expect(t.of("aiTurn")).toHaveLength(1);
+      expect(t.voice.speaking).toBe(true);
+      await line(5_000); // the noise goes on while the AI asks
+      expect(t.voice.last.stops).toBe(0);
+      expect(t.voice.speaking).toBe(true);
+      expect(t.of("aiSpeech").map((s) => s.state)).toEqual([AiSpeechState.SPEAKING]);
+      expect(await metricValue("turn_barge_ins_total")).toBe(bargeIns);
+    },
+  );
 
   it("does not take the previous answer's late final for a new turn", async () => {
     const t = setup();

@@ -3,6 +3,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { SpeechActivity } from "../../src/dialogue/SpeechActivity.ts";
+import { atLevel, backgroundNoise, LIBRIVOX_DIR, librivox, mixed, type NoiseColour, voiceRuns } from "./testAudio.ts";
 
 const RATE = 16_000;
 const FRAME = 320; // 20 ms
@@ -242,6 +243,78 @@ describe("SpeechActivity", () => {
       feed(vad, pcm);
       expect(vad.lastVoicedSample).toBeGreaterThan(lastSpeech - 250 * 16);
       expect(vad.lastVoicedSample).toBeLessThanOrEqual(lastSpeech);
+    },
+  );
+});
+
+// Regression: the noise floor learnt only from frames already called quiet, so
+// a background above the absolute floor (−36 dBFS: a store's music or fridges
+// that the browser's noise suppression leaves) was speech forever: every AI
+// question was barged in on and the customer's turn never ended.
+describe("SpeechActivity on a line with steady background noise", () => {
+  /** How long a detector may take the start of a steady background for voice. */
+  const ADAPT_MS = 3_000;
+  const LEVELS = [-50, -45, -40, -35, -30];
+  const COLOURS: NoiseColour[] = ["white", "pink"];
+  const cases = COLOURS.flatMap((colour) => LEVELS.map((dbfs) => [colour, dbfs] as const));
+
+  it.each(cases)("%s noise at %d dBFS alone is no voice after the first seconds", (colour, dbfs) => {
+    const vad = new SpeechActivity();
+    const trace = feed(vad, backgroundNoise(15_000, dbfs, colour, 11));
+    const adapted = (ADAPT_MS * RATE) / 1_000 / FRAME;
+    expect(trace.starts.filter((at) => at > adapted * FRAME)).toEqual([]);
+    expect(trace.speaking.slice(adapted).some(Boolean)).toBe(false);
+    expect(vad.loud).toBe(false);
+  });
+
+  const SPEECH_DBFS = -20; // a customer at the microphone, after the browser's gain control
+  const LEAD_MS = 4_000; // noise before the voice: the detector has learnt it
+  const files = readdirSync(LIBRIVOX_DIR).filter((f) => f.endsWith(".wav"));
+
+  /** `file` at SPEECH_DBFS over LEAD_MS of noise and 3 s more, through a new detector. */
+  function hear(file: string, colour: NoiseColour, dbfs: number) {
+    const voice = atLevel(librivox(file), SPEECH_DBFS);
+    const lead = (LEAD_MS * RATE) / 1_000;
+    const line = mixed(backgroundNoise(LEAD_MS + voice.length / 16 + 3_000, dbfs, colour, 5), voice, lead);
+    const vad = new SpeechActivity();
+    const trace = feed(vad, line);
+    const audible = voiceRuns(voice, -40, 1);
+    const clear = voiceRuns(voice, dbfs + 12);
+    return {
+      vad,
+      /** Onsets after the detector had the time to learn the noise. */
+      starts: trace.starts.filter((at) => at > (ADAPT_MS * RATE) / 1_000),
+      /** The recording's voice, on the line's clock. */
+      audible: { first: lead + audible.first, end: lead + audible.end },
+      /** Where the voice stands the detector's margin (12 dB) above the noise for an onset's length. */
+      clear: { first: lead + clear.first, end: lead + clear.end },
+    };
+  }
+
+  it.each(
+    files.flatMap((file) => COLOURS.flatMap((colour) => [-45, -35].map((dbfs) => [file, colour, dbfs] as const))),
+  )("hears %s over %s noise at %d dBFS from its start to its end", (file, colour, dbfs) => {
+    const { vad, starts, audible, clear } = hear(file, colour, dbfs);
+    expect(starts.length).toBeGreaterThan(0);
+    expect(starts[0]).toBeGreaterThan(audible.first); // nothing before the voice…
+    expect(starts[0]).toBeLessThanOrEqual(clear.first + 3 * FRAME); // …and its onset heard
+    expect(vad.speaking).toBe(false); // the noise after it is not voice
+    expect(vad.lastVoicedSample).toBeGreaterThan(clear.end - 250 * 16); // heard to its end…
+    expect(vad.lastVoicedSample).toBeLessThanOrEqual(audible.end); // …not past it
+  });
+
+  // 10 dB under the voice, what the floor learns in the pauses climbs into
+  // the softer words (as it always did): only the start and an end are sure.
+  it.each(files.flatMap((file) => COLOURS.map((colour) => [file, colour] as const)))(
+    "finds where %s over %s noise at -30 dBFS starts and that it ends",
+    (file, colour) => {
+      const { vad, starts, audible, clear } = hear(file, colour, -30);
+      expect(starts.length).toBeGreaterThan(0);
+      expect(starts[0]).toBeGreaterThan(audible.first);
+      expect(starts[0]).toBeLessThanOrEqual(clear.first + 3 * FRAME);
+      expect(vad.speaking).toBe(false);
+      expect(vad.lastVoicedSample).toBeGreaterThan(starts[0]!);
+      expect(vad.lastVoicedSample).toBeLessThanOrEqual(audible.end);
     },
   );
 });
