@@ -17,7 +17,7 @@ export const rewardDecisionsTotal = new Counter({
 
 export const payoutTransitionsTotal = new Counter({
   name: "reward_payout_transitions_total",
-  help: "Reward payout state changes (claimable, onboarding, transferred, paid, payout_failed, reversed, ...)",
+  help: "Reward payout state changes (claimable, onboarding, transferred, paid, reversed, ...; payout_failed: a payout failed, its reward went back to transferred)",
   labelNames: ["state"] as const,
 });
 

@@ -9,8 +9,10 @@ import pino, { type Logger } from "pino";
 import { register } from "prom-client";
 import Stripe from "stripe";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { loadMigrations } from "../src/db/migrate.ts";
+import { StripePayouts } from "../src/payments/StripePayouts.ts";
 import { type PostgresCluster, StripeTestDouble, serveRoutes } from "../src/testing/index.ts";
-import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
+import { Conversation, openRecords, silentLogger, startCluster, uniqueFeedback } from "./helpers.ts";
 
 let pg: PostgresCluster;
 let stripe: StripeTestDouble;
@@ -76,7 +78,8 @@ async function setup(
       });
     const state = async () =>
       (
-        await records.sql`select status, stripe_account_id, transfer_id, payout_id, last_error from rewards where id = ${reward!.id}`
+        await records.sql`select status, stripe_account_id, transfer_id, payout_id, last_error, transfer_attempt, payout_attempt
+                          from rewards where id = ${reward!.id}`
       )[0]!;
     return { c, rewardId: reward!.id, claim, state };
   };
@@ -178,10 +181,10 @@ describe("Stripe Connect payouts", () => {
       expect(stripe.transfers).toHaveLength(1);
       expect((await t.state()).status).toBe("transfer_pending");
       crash = false;
-      await t.records.payouts!.sweep(); // the restarted node retries with the same key
+      await t.records.payouts!.sweep(); // the restarted node asks Stripe first, and records what it made
       expect((await t.state()).status).toBe("payout_pending");
-      expect(stripe.transfers).toHaveLength(1); // Stripe replayed the stored transfer
-      expect(stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.replayed)).toEqual([false, true]);
+      expect(stripe.transfers).toHaveLength(1);
+      expect(stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.method)).toEqual(["POST", "GET"]);
       const [row] = await t.records.sql`select transfer_id from rewards where id = ${t.rewardId}`;
       expect(row!.transfer_id).toBe(stripe.transfers[0]!.id);
     } finally {
@@ -286,7 +289,8 @@ describe("Stripe Connect payouts", () => {
         "duplicate",
         "duplicate",
       ]);
-      expect(await t.state()).toMatchObject({ status: "payout_failed", last_error: "account_closed" });
+      // Back in the customer's account, under the next payout key, to be paid out again.
+      expect(await t.state()).toMatchObject({ status: "transferred", last_error: "account_closed", payout_attempt: 1 });
       const [{ n }] = (await t.records
         .sql`select count(*)::int as n from stripe_events where id = ${failed.id}`) as unknown as [{ n: number }];
       expect(n).toBe(1);
@@ -301,7 +305,7 @@ describe("Stripe Connect payouts", () => {
       // A body changed after signing fails too: the signature covers the raw bytes.
       const genuine = stripe.webhook("payout.paid", { ...stripe.payouts[0], status: "paid" }, { account });
       expect((await t.deliver(genuine.payload.replace('"paid"', '"paid" '), genuine.signature)).status).toBe(400);
-      expect((await t.state()).status).toBe("payout_failed");
+      expect((await t.state()).status).toBe("transferred");
     } finally {
       await t.close();
     }
@@ -366,7 +370,9 @@ describe("Stripe Connect payouts", () => {
       expect((await t.state()).status).toBe("payout_pending");
       expect(stripe.transfers).toHaveLength(1);
       // Stripe replays a key's stored error: the retry after a definite refusal needs the next key.
-      const keys = stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.idempotencyKey);
+      const keys = stripe.requests
+        .filter((r) => r.method === "POST" && r.path === "/v1/transfers")
+        .map((r) => r.idempotencyKey);
       expect(keys).toEqual([`reward:${t.rewardId}:transfer:0`, `reward:${t.rewardId}:transfer:1`]);
     } finally {
       await t.close();
@@ -385,7 +391,9 @@ describe("Stripe Connect payouts", () => {
       expect((await t.state()).status).toBe("payout_pending");
       expect(stripe.transfers).toHaveLength(1);
       // Not a definite refusal: the retry used the same key, so a transfer under way is not doubled by a new one.
-      const keys = new Set(stripe.requests.filter((r) => r.path === "/v1/transfers").map((r) => r.idempotencyKey));
+      const keys = new Set(
+        stripe.requests.filter((r) => r.method === "POST" && r.path === "/v1/transfers").map((r) => r.idempotencyKey),
+      );
       expect([...keys]).toEqual([`reward:${t.rewardId}:transfer:0`]);
     } finally {
       await t.close();
@@ -478,6 +486,225 @@ describe("Stripe Connect payouts", () => {
       expect((await t.deliver(paid.payload, paid.signature)).status).toBe(200);
       await t.records.payouts!.sweep();
       expect(await age()).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("paying once whatever Stripe answered meanwhile, and again after a failed payout", () => {
+  /** A crash after Stripe made the transfer (or payout), before our write: the first attempt's. */
+  function crashOnce() {
+    let crash = true;
+    let crashed!: () => void;
+    const once = new Promise<void>((resolve) => {
+      crashed = resolve;
+    });
+    return {
+      fault: () => {
+        if (crash) crashed();
+        return crash;
+      },
+      crashed: once,
+      stop: () => {
+        crash = false;
+      },
+    };
+  }
+  const posts = (path: string) =>
+    stripe.requests.filter((r) => r.method === "POST" && r.path === path).map((r) => r.idempotencyKey);
+  /** As if the reward had entered its state, or been tried last, that long ago. */
+  const movedAgo = (t: Awaited<ReturnType<typeof setup>>, ago: string) =>
+    t.records.sql`update rewards set updated_at = now() - ${ago}::interval where id = ${t.rewardId}`;
+
+  it("a 401 (a rolled API key) between a crash and the retry, then a day: one transfer", async () => {
+    const crash = crashOnce();
+    const t = await setup({ crashAfterTransfer: crash.fault });
+    try {
+      await onboard(t);
+      await crash.crashed; // Stripe made the transfer; the node died before writing it
+      crash.stop();
+      // A node still on the rolled key sweeps: Stripe answers 401 before it looks at the idempotency key.
+      const stale = new StripePayouts(t.records.sql, silentLogger, {
+        ...stripe.clientOptions,
+        secretKey: "sk_test_rolled_away",
+        webhookSecret: stripe.webhookSecret,
+        returnUrl: "http://localhost:8080/",
+      });
+      await stale.sweep();
+      expect(await t.state()).toMatchObject({ status: "transfer_pending", transfer_attempt: 0 });
+      // The key is fixed a day later, when Stripe no longer keeps the transfer's idempotency key.
+      stripe.expireIdempotencyKeys();
+      await t.records.payouts!.sweep();
+      expect(await t.state()).toMatchObject({ status: "payout_pending", transfer_id: stripe.transfers[0]!.id });
+      expect(stripe.transfers).toHaveLength(1);
+      expect(stripe.platformBalance).toBe(100_000 - 2000);
+      expect(posts("/v1/transfers")).toEqual([`reward:${t.rewardId}:transfer:0`]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("keep a key after a 403 or an idempotency_error (nothing said of the earlier request), not after a refusal", async () => {
+    const t = await setup();
+    try {
+      // A restricted key: Stripe turns the first transfer away before it looks at the idempotency key.
+      stripe.rejectNext("POST", "/v1/transfers", 403, {
+        type: "invalid_request_error",
+        message: "The provided key does not have the required permissions for this endpoint.",
+      });
+      await onboard(t);
+      const s = await until(t.state, (x) => x.last_error !== null);
+      expect(s).toMatchObject({ status: "transfer_pending", transfer_attempt: 0 });
+      stripe.rejectNext("POST", "/v1/transfers", 400, {
+        type: "idempotency_error",
+        message: "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+      });
+      await t.records.payouts!.sweep();
+      expect(await t.state()).toMatchObject({ status: "transfer_pending", transfer_attempt: 0 });
+      await t.records.payouts!.sweep();
+      expect((await t.state()).status).toBe("payout_pending");
+      const key = `reward:${t.rewardId}:transfer:0`;
+      expect(posts("/v1/transfers")).toEqual([key, key, key]);
+      expect(stripe.transfers).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("open one connected account when a 401 came between Stripe's account and our write", async () => {
+    const t = await setup();
+    try {
+      expect(await (await t.claim()).json()).toMatchObject({ status: "onboarding" });
+      const { stripe_account_id: account } = await t.state();
+      // As if the node had died before writing the account Stripe opened.
+      await t.records.sql`update rewards set stripe_account_id = null, status = 'claimable' where id = ${t.rewardId}`;
+      stripe.rejectNext("POST", "/v1/accounts", 401, {
+        type: "invalid_request_error",
+        message: "Invalid API Key provided: sk_test_****",
+      });
+      expect((await t.claim()).status).toBe(502);
+      expect(await (await t.claim()).json()).toMatchObject({ status: "onboarding" });
+      expect((await t.state()).stripe_account_id).toBe(account); // Stripe replayed the account under its key
+      expect(stripe.accounts.size).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("adopt a payout Stripe made when its key no longer finds it, instead of a balance_insufficient every sweep", async () => {
+    const crash = crashOnce();
+    const t = await setup({ crashAfterPayout: crash.fault });
+    try {
+      const account = await onboard(t);
+      await crash.crashed; // Stripe made the payout; the node died before writing it
+      crash.stop();
+      expect((await t.state()).status).toBe("transferred");
+      // Stripe unreachable for a day: the payout's idempotency key is gone when the sweep retries.
+      stripe.expireIdempotencyKeys();
+      await t.records.payouts!.sweep();
+      expect(await t.state()).toMatchObject({ status: "payout_pending", payout_id: stripe.payouts[0]!.id });
+      expect(posts("/v1/payouts")).toEqual([`reward:${t.rewardId}:payout:0`]);
+      // Stripe's webhook for it is applied, not answered 503 forever.
+      const paid = stripe.webhook("payout.paid", stripe.settlePayout(stripe.payouts[0]!.id as string, "paid"), {
+        account,
+      });
+      expect((await t.deliver(paid.payload, paid.signature)).status).toBe(200);
+      expect((await t.state()).status).toBe("paid");
+      expect(stripe.payouts).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("pay a failed payout out again once the customer gave new bank details", async () => {
+    const t = await setup();
+    try {
+      const account = await onboard(t);
+      await until(t.state, (x) => x.status === "payout_pending");
+      const first = stripe.payouts[0]!.id as string;
+      const failed = stripe.webhook("payout.failed", stripe.settlePayout(first, { failureCode: "account_closed" }), {
+        account,
+      });
+      expect((await t.deliver(failed.payload, failed.signature)).status).toBe(200);
+      expect(await t.state()).toMatchObject({ status: "transferred", payout_attempt: 1, last_error: "account_closed" });
+      // The account cannot take payouts until the customer gives new bank details: none is tried.
+      await movedAgo(t, "61 minutes");
+      await t.records.payouts!.sweep();
+      expect((await t.state()).status).toBe("transferred");
+      expect(stripe.payouts).toHaveLength(1);
+      // Claiming again sends the customer to Stripe's form for the bank details.
+      const claim = (await (await t.claim()).json()) as { status: string; onboardingUrl: string };
+      expect(claim).toMatchObject({ status: "account_update" });
+      expect(claim.onboardingUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/setup\//);
+      // They give them: account.updated pays the reward out under the next key.
+      const updated = stripe.webhook("account.updated", stripe.completeOnboarding(account), { account });
+      expect((await t.deliver(updated.payload, updated.signature)).status).toBe(200);
+      const s = await until(t.state, (x) => x.status === "payout_pending");
+      expect(s.status).toBe("payout_pending");
+      expect(posts("/v1/payouts")).toEqual([`reward:${t.rewardId}:payout:0`, `reward:${t.rewardId}:payout:1`]);
+      const second = stripe.payouts[1]!;
+      expect(s.payout_id).toBe(second.id);
+      const paid = stripe.webhook("payout.paid", stripe.settlePayout(second.id as string, "paid"), { account });
+      expect((await t.deliver(paid.payload, paid.signature)).status).toBe(200);
+      expect((await t.state()).status).toBe("paid");
+      expect(stripe.transfers).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("pay out again a reward older code left in payout_failed (migration 0014), by the sweep", async () => {
+    const t = await setup();
+    try {
+      const account = await onboard(t);
+      await until(t.state, (x) => x.status === "payout_pending");
+      stripe.settlePayout(stripe.payouts[0]!.id as string, { failureCode: "no_account" });
+      await t.records
+        .sql`update rewards set status = 'payout_failed', last_error = 'no_account' where id = ${t.rewardId}`;
+      await t.records.sql.unsafe(loadMigrations().find((m) => m.version === 14)!.sql);
+      expect(await t.state()).toMatchObject({ status: "transferred", payout_attempt: 1 });
+      stripe.completeOnboarding(account); // new bank details; account.updated is never delivered
+      await t.records.payouts!.sweep();
+      expect((await t.state()).status).toBe("transferred"); // tried again only after the grace
+      await movedAgo(t, "61 minutes");
+      await t.records.payouts!.sweep();
+      expect((await t.state()).status).toBe("payout_pending");
+      expect(posts("/v1/payouts")).toEqual([`reward:${t.rewardId}:payout:0`, `reward:${t.rewardId}:payout:1`]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("apply a payout whose payout.paid never came, once it is overdue, asking Stripe about it now and then", async () => {
+    const t = await setup();
+    try {
+      await onboard(t);
+      await until(t.state, (x) => x.status === "payout_pending");
+      const payout = stripe.payouts[0]!.id as string;
+      const checks = () =>
+        stripe.requests.filter((r) => r.method === "GET" && r.path === `/v1/payouts/${payout}`).length;
+      /** As if the payout had been made that long ago. */
+      const madeAgo = async (ago: string) => {
+        await movedAgo(t, ago);
+        await t.records.sql`update payouts set updated_at = now() - ${ago}::interval where id = ${payout}`;
+      };
+      await madeAgo("2 days");
+      await t.records.payouts!.sweep();
+      expect(checks()).toBe(0); // its webhook may still come
+      await madeAgo("3 days 1 hour");
+      await t.records.payouts!.sweep();
+      expect(checks()).toBe(1);
+      expect((await t.state()).status).toBe("payout_pending"); // still on its way at Stripe
+      await t.records.payouts!.sweep();
+      expect(checks()).toBe(1); // not asked again at once
+      stripe.settlePayout(payout, "paid"); // the bank paid it; payout.paid is lost
+      await t.records.sql`update payouts set updated_at = now() - interval '7 hours' where id = ${payout}`;
+      await t.records.payouts!.sweep();
+      expect(checks()).toBe(2);
+      expect((await t.state()).status).toBe("paid");
+      const [row] = await t.records.sql`select status from payouts where id = ${payout}`;
+      expect(row!.status).toBe("paid");
     } finally {
       await t.close();
     }
@@ -631,6 +858,25 @@ describe("StripeTestDouble (a test double of Stripe's API)", () => {
       { idempotencyKey: "t1" },
     );
     await expect(other).rejects.toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
+    // A key turned away before Stripe looks at it (a restricted key's 403) keeps its stored result.
+    stripe.rejectNext("POST", "/v1/transfers", 403, { type: "invalid_request_error", message: "not permitted" });
+    const params = { amount: 500, currency: "sek", destination: account.id };
+    await expect(client.transfers.create(params, { idempotencyKey: "t1" })).rejects.toBeInstanceOf(
+      Stripe.errors.StripePermissionError,
+    );
+    expect((await client.transfers.create(params, { idempotencyKey: "t1" })).id).toBe(a.id);
+    // A day later the key is new again.
+    stripe.expireIdempotencyKeys();
+    expect((await client.transfers.create(params, { idempotencyKey: "t1" })).id).not.toBe(a.id);
+    // Lists as Stripe pages them: filtered, newest first, has_more past the limit.
+    const inGroup = { amount: 100, currency: "sek", destination: account.id, transfer_group: "g1" };
+    const c = await client.transfers.create(inGroup, { idempotencyKey: "g1-1" });
+    const d = await client.transfers.create(inGroup, { idempotencyKey: "g1-2" });
+    const page = await client.transfers.list({ transfer_group: "g1", limit: 1 });
+    expect([page.data.map((t) => t.id), page.has_more]).toEqual([[d.id], true]);
+    const all: string[] = [];
+    for await (const t of client.transfers.list({ transfer_group: "g1", limit: 1 })) all.push(t.id);
+    expect(all).toEqual([d.id, c.id]);
     const bad = new Stripe("sk_test_wrong", {
       host: "127.0.0.1",
       port: stripe.port,

@@ -3,21 +3,28 @@
 // (`where status in (...)`), so replays and late webhooks never move it back:
 //
 //   claimable ─claim─▶ onboarding ─account ready (account.updated, a claim, the sweep)─▶ transfer_pending
-//     ─transfers.create─▶ transferred ─payouts.create─▶ payout_pending
-//     ─payout.paid─▶ paid            ─payout.failed─▶ payout_failed
-//   transferred | payout_pending | paid | payout_failed ─transfer.reversed─▶ reversed
+//     ─transfers.create─▶ transferred ─payouts.create─▶ payout_pending ─payout.paid─▶ paid
+//   payout_pending | paid ─payout.failed─▶ transferred (under the next payout key; paid out again
+//     once the account can take it: account.updated, a claim, the sweep)
+//   transferred | payout_pending | paid ─transfer.reversed─▶ reversed
+// (payout_failed: where older code left failed payouts; migration 0014 moved them back.)
 //
 // Every call that moves money carries a deterministic idempotency key
 // (reward:<id>:transfer:<n>, reward:<id>:payout:<n>; the account:
 // reward:<id>:account, then reward:<id>:account:<n>): a retry after a crash
 // between Stripe's answer and our UPDATE gets the same transfer back instead of
-// a second one. <n> counts attempts that Stripe answered with a definite error
-// (insufficient balance, a refused destination, an account Stripe would not
-// open): Stripe replays a key's stored result, errors included, so after such
-// an answer only a new key can succeed; it is raised in the same UPDATE that
-// records the error. After a network error or a crash the outcome is unknown
-// and the key stays. (Stripe keeps keys for at least 24 h; the sweep retries
-// pending rewards long before that.)
+// a second one. <n> counts attempts that Stripe ran and refused for what they
+// asked (insufficient balance, a refused destination, an account Stripe would
+// not open: see refusedForItsContent): Stripe replays a key's stored result,
+// errors included, so after such an answer only a new key can succeed; it is
+// raised in the same UPDATE that records the error. After anything else (a
+// network error, a crash, a 5xx, an answer given before Stripe looked at the
+// key such as a rolled API key's 401) an earlier request's outcome is unknown
+// and the key stays. A retry (the sweep's), and any attempt past :0, first asks
+// Stripe whether this reward's money already moved (transfers.list by the
+// session's transfer group, payouts.list on the customer's account, matched on
+// metadata.reward_id) and adopts what it finds: that covers a key Stripe no
+// longer keeps (after 24 h) and keys older code moved on.
 import type { Logger } from "pino";
 import type { Sql, TransactionSql } from "postgres";
 import Stripe from "stripe";
@@ -77,7 +84,8 @@ interface RewardRow {
 }
 
 export type ClaimResult =
-  | { status: "onboarding"; onboardingUrl: string }
+  /** onboarding: the account is not set up yet; account_update: its bank details must be given again. */
+  | { status: "onboarding" | "account_update"; onboardingUrl: string }
   | { status: "paying" | "paid" | "in_progress"; state: string };
 
 export class PayoutError extends Error {
@@ -119,6 +127,7 @@ export class StripePayouts {
   async claim(rewardId: string): Promise<ClaimResult> {
     const reward = await this.#reward(rewardId);
     if (!reward) throw new PayoutError(404, "no such reward");
+    if (reward.status === "transferred") return this.#claimPayout(reward);
     if (!["claimable", "onboarding"].includes(reward.status)) {
       if (reward.status === "paid") return { status: "paid", state: reward.status };
       if (["none", "withheld", "reversed"].includes(reward.status))
@@ -138,6 +147,25 @@ export class StripePayouts {
       await this.accountReady(accountId);
       return { status: "paying", state: "transfer_pending" };
     }
+    return { status: "onboarding", onboardingUrl: await this.#accountLink(reward, accountId) };
+  }
+
+  /**
+   * A reward in the customer's account whose payout has not gone (its last one failed, or Stripe
+   * refused it): paid out now if the account can take it (the route then calls pay()), else the
+   * customer is sent to give their bank details again.
+   */
+  async #claimPayout(reward: RewardRow): Promise<ClaimResult> {
+    if (await this.#accountCanReceivePayouts(reward)) return { status: "paying", state: reward.status };
+    return { status: "account_update", onboardingUrl: await this.#accountLink(reward, reward.stripe_account_id!) };
+  }
+
+  /**
+   * Stripe's hosted form for what the account still lacks, returning to the claim page. Express
+   * accounts take account_onboarding links for that also once onboarded (a bank account a failed
+   * payout errored is due again); Stripe refuses account_update links for them.
+   */
+  async #accountLink(reward: RewardRow, accountId: string): Promise<string> {
     const returnUrl = this.#options.returnUrl.replace("{session}", encodeURIComponent(reward.session_id));
     const link = await this.#call("accountLinks.create", () =>
       this.stripe.accountLinks.create({
@@ -147,7 +175,7 @@ export class StripePayouts {
         return_url: returnUrl,
       }),
     );
-    return { status: "onboarding", onboardingUrl: link.url };
+    return link.url;
   }
 
   /** The customer's connected account, under the key of the reward's current account attempt. */
@@ -173,7 +201,7 @@ export class StripePayouts {
     } catch (error) {
       // Stripe would replay this refusal to every claim for 24 h, even once its cause is fixed. Only
       // from the attempt this claim used (as in pay()): a replayed older refusal does not move it on.
-      if (error instanceof Stripe.errors.StripeError && definiteAnswer(error))
+      if (error instanceof Stripe.errors.StripeError && refusedForItsContent(error))
         await this.#sql`
           update rewards set account_attempt = account_attempt + 1
           where id = ${reward.id} and stripe_account_id is null and account_attempt = ${reward.account_attempt}`;
@@ -191,76 +219,93 @@ export class StripePayouts {
     return moved.map((r) => ({ rewardId: r.id, sessionId: r.session_id }));
   }
 
-  /** Moves one reward's money as far as it can go now: transfer, then payout. */
-  async pay(rewardId: string): Promise<string> {
+  /**
+   * Moves one reward's money as far as it can go now: transfer, then payout. `retry`: an earlier
+   * call may have reached Stripe (the sweep's retries), so Stripe is asked first whether the money
+   * already moved. A payout is asked about also when the reward came in `transferred`, and either
+   * step whenever its key is past :0.
+   */
+  async pay(rewardId: string, options: { retry?: boolean } = {}): Promise<string> {
     let reward = await this.#reward(rewardId);
     if (!reward) throw new PayoutError(404, "no such reward");
     const logger = this.#logger.child({ sessionId: reward.session_id, rewardId });
+    const payoutTriedBefore = options.retry === true || reward.status === "transferred";
+    /** The create call under way: only its refusal moves its key on, never a lookup's error. */
+    let sending: "transfer" | "payout" | undefined;
     try {
       if (reward.status === "transfer_pending") {
-        const transfer = await this.#call("transfers.create", () =>
-          this.stripe.transfers.create(
-            {
-              amount: reward!.amount_minor,
-              currency: reward!.currency.toLowerCase(),
-              destination: reward!.stripe_account_id!,
-              transfer_group: `session_${reward!.session_id}`,
-              metadata: { reward_id: reward!.id },
-            },
-            { idempotencyKey: `reward:${reward!.id}:transfer:${reward!.transfer_attempt}` },
-          ),
-        );
+        const made =
+          options.retry || reward.transfer_attempt > 0 ? await this.#transferMade(reward, logger) : undefined;
+        sending = made ? undefined : "transfer";
+        const transfer =
+          made ??
+          (await this.#call("transfers.create", () =>
+            this.stripe.transfers.create(
+              {
+                amount: reward!.amount_minor,
+                currency: reward!.currency.toLowerCase(),
+                destination: reward!.stripe_account_id!,
+                transfer_group: transferGroup(reward!),
+                metadata: { reward_id: reward!.id },
+              },
+              { idempotencyKey: `reward:${reward!.id}:transfer:${reward!.transfer_attempt}` },
+            ),
+          ));
+        sending = undefined;
         this.#faults.afterTransfer?.(reward.id);
-        await this.#sql`
-          update rewards set status = 'transferred', transfer_id = ${transfer.id}, last_error = null, updated_at = now()
-          where id = ${reward.id} and status = 'transfer_pending'`;
-        payoutTransitionsTotal.inc({ state: "transferred" });
-        logger.info({ transferId: transfer.id, amountMinor: reward.amount_minor }, "reward transferred");
+        await this.#recordTransfer(reward, transfer);
+        logger.info(
+          { transferId: transfer.id, amountMinor: reward.amount_minor, foundAtStripe: made !== undefined },
+          "reward transferred",
+        );
         reward = (await this.#reward(rewardId))!;
       }
       if (reward.status === "transferred") {
-        const payout = await this.#call("payouts.create", () =>
-          this.stripe.payouts.create(
-            {
-              amount: reward!.amount_minor,
-              currency: reward!.currency.toLowerCase(),
-              metadata: { reward_id: reward!.id },
-            },
-            {
-              idempotencyKey: `reward:${reward!.id}:payout:${reward!.payout_attempt}`,
-              stripeAccount: reward!.stripe_account_id!,
-            },
-          ),
-        );
+        const made =
+          payoutTriedBefore || reward.payout_attempt > 0 ? await this.#payoutMade(reward, logger) : undefined;
+        // After a failed or refused payout none is tried before the account can take it: the
+        // customer gives new bank details (account.updated, a claim); the sweep asks now and then.
+        if (!made && reward.payout_attempt > 0 && !(await this.#accountCanReceivePayouts(reward))) {
+          await this.#sql`update rewards set updated_at = now() where id = ${reward.id} and status = 'transferred'`;
+          logger.info("reward payout waits for the customer's bank details");
+          return reward.status;
+        }
+        sending = made ? undefined : "payout";
+        const payout =
+          made ??
+          (await this.#call("payouts.create", () =>
+            this.stripe.payouts.create(
+              {
+                amount: reward!.amount_minor,
+                currency: reward!.currency.toLowerCase(),
+                metadata: { reward_id: reward!.id },
+              },
+              {
+                idempotencyKey: `reward:${reward!.id}:payout:${reward!.payout_attempt}`,
+                stripeAccount: reward!.stripe_account_id!,
+              },
+            ),
+          ));
+        sending = undefined;
         this.#faults.afterPayout?.(reward.id);
-        await this.#sql.begin(async (tx) => {
-          await tx`
-            insert into payouts (id, reward_id, stripe_account_id, amount_minor, currency, status)
-            values (${payout.id}, ${reward!.id}, ${reward!.stripe_account_id!}, ${payout.amount}, ${reward!.currency}, ${payout.status})
-            on conflict (id) do nothing`;
-          await tx`
-            update rewards set status = 'payout_pending', payout_id = ${payout.id}, last_error = null, updated_at = now()
-            where id = ${reward!.id} and status = 'transferred'`;
-        });
-        payoutTransitionsTotal.inc({ state: "payout_pending" });
-        logger.info({ payoutId: payout.id }, "reward payout created");
+        await this.#recordPayout(reward, payout);
+        logger.info({ payoutId: payout.id, foundAtStripe: made !== undefined }, "reward payout created");
         reward = (await this.#reward(rewardId))!;
       }
     } catch (error) {
       if (error instanceof Stripe.errors.StripeError) {
         // Kept for the sweep to retry (insufficient balance, Stripe down) and for an admin to read.
         const message = `${error.type}${error.code ? `/${error.code}` : ""}: ${error.message}`;
-        const definite = definiteAnswer(error);
-        const step = reward.status === "transfer_pending" ? "transfer" : "payout";
+        const refused = sending !== undefined && refusedForItsContent(error);
         // Only from the attempt this node used: a stale node replaying an old key's stored error
         // must not move the key on under a request that a newer key has under way.
         await this.#sql`
           update rewards set last_error = ${message}, updated_at = now(),
-            transfer_attempt = transfer_attempt + ${definite && step === "transfer" ? 1 : 0},
-            payout_attempt = payout_attempt + ${definite && step === "payout" ? 1 : 0}
+            transfer_attempt = transfer_attempt + ${refused && sending === "transfer" ? 1 : 0},
+            payout_attempt = payout_attempt + ${refused && sending === "payout" ? 1 : 0}
           where id = ${reward.id} and status = ${reward.status}
             and transfer_attempt = ${reward.transfer_attempt} and payout_attempt = ${reward.payout_attempt}`;
-        logger.warn({ err: message, definite }, "reward payment deferred");
+        logger.warn({ err: message, refused }, "reward payment deferred");
         return reward.status;
       }
       throw error;
@@ -269,27 +314,102 @@ export class StripePayouts {
   }
 
   /**
+   * This reward's transfer, if Stripe made one already (under an earlier key, or one it no longer
+   * keeps). A session has one reward, so its transfer group holds a transfer or two: one page.
+   */
+  async #transferMade(reward: RewardRow, logger: Logger): Promise<Stripe.Transfer | undefined> {
+    const page = await this.#call("transfers.list", () =>
+      this.stripe.transfers.list({
+        transfer_group: transferGroup(reward),
+        destination: reward.stripe_account_id!,
+        limit: 100,
+      }),
+    );
+    const ours = page.data.filter((t) => t.metadata?.reward_id === reward.id);
+    if (ours.length > 1)
+      logger.error({ transferIds: ours.map((t) => t.id) }, "reward transferred more than once: reverse the extra");
+    return ours.at(-1); // the first made: Stripe lists newest first
+  }
+
+  /**
+   * This reward's payout on its way or paid, if Stripe made one already. The connected account is
+   * this reward's alone and paid out by us alone: one page holds its payouts.
+   */
+  async #payoutMade(reward: RewardRow, logger: Logger): Promise<Stripe.Payout | undefined> {
+    const page = await this.#call("payouts.list", () =>
+      this.stripe.payouts.list({ limit: 100 }, { stripeAccount: reward.stripe_account_id! }),
+    );
+    // A failed or canceled payout put its money back on the account: that is paid out again.
+    const going = page.data.filter((p) => p.metadata?.reward_id === reward.id && settled(p) !== "failed");
+    if (going.length > 1) logger.error({ payoutIds: going.map((p) => p.id) }, "reward paid out more than once");
+    return going.at(-1);
+  }
+
+  async #accountCanReceivePayouts(reward: RewardRow): Promise<boolean> {
+    const accountId = reward.stripe_account_id!;
+    return canReceivePayouts(await this.#call("accounts.retrieve", () => this.stripe.accounts.retrieve(accountId)));
+  }
+
+  /** The transfer Stripe made (one found reversed already: the reward was taken back meanwhile). */
+  async #recordTransfer(reward: RewardRow, transfer: Stripe.Transfer): Promise<void> {
+    const state = transfer.reversed ? "reversed" : "transferred";
+    const moved = await this.#sql`
+      update rewards set status = ${state}, transfer_id = ${transfer.id}, last_error = null, updated_at = now()
+      where id = ${reward.id} and status = 'transfer_pending' returning id`;
+    if (moved.length) payoutTransitionsTotal.inc({ state });
+  }
+
+  /**
+   * The payout Stripe made, with its row. The reward's updated_at becomes the payout's creation
+   * (PayoutStuck measures from it), also for one found long after; one found paid already is
+   * applied as its payout.paid would be.
+   */
+  async #recordPayout(reward: RewardRow, payout: Stripe.Payout): Promise<void> {
+    const moved = await this.#sql.begin(async (tx) => {
+      await tx`
+        insert into payouts (id, reward_id, stripe_account_id, amount_minor, currency, status)
+        values (${payout.id}, ${reward.id}, ${reward.stripe_account_id!}, ${payout.amount}, ${reward.currency}, ${payout.status})
+        on conflict (id) do nothing`;
+      const moved = await tx`
+        update rewards set status = 'payout_pending', payout_id = ${payout.id}, last_error = null,
+          updated_at = least(now(), to_timestamp(${payout.created}))
+        where id = ${reward.id} and status = 'transferred' returning id`;
+      if (moved.length && settled(payout) === "paid") await this.#settlePayout(tx, payout, "paid");
+      return moved.length > 0;
+    });
+    if (moved) payoutTransitionsTotal.inc({ state: "payout_pending" });
+  }
+
+  /**
    * Retries every reward stuck between states (after a crash, an outage, a
-   * low balance), asks Stripe about accounts whose account.updated webhook is
-   * overdue (see #pollOnboarding), then measures how long the oldest payout
-   * has waited for Stripe's webhook (reward_payout_pending_oldest_age_seconds,
-   * PayoutStuck). Returns how many rewards it tried to pay.
+   * low balance, a failed payout), asks Stripe about accounts whose
+   * account.updated webhook is overdue (see #pollOnboarding) and about payouts
+   * whose payout.paid / payout.failed is long overdue (see #reconcilePayouts),
+   * then measures how long the oldest payout has waited for Stripe's webhook
+   * (reward_payout_pending_oldest_age_seconds, PayoutStuck). Returns how many
+   * rewards it tried to pay.
    */
   async sweep(): Promise<number> {
     // Served by the partial index rewards_in_flight (migration 0009): keep its states in step with these.
+    // A payout that failed or was refused waits on the customer's bank details, which account.updated
+    // and their claim bring at once: the sweep tries it again only after a grace.
     const pending = await this.#sql<{ id: string; session_id: string }[]>`
-      select id, session_id from rewards where status in ('transfer_pending', 'transferred')
+      select id, session_id from rewards
+      where status = 'transfer_pending'
+        or (status = 'transferred' and (payout_attempt = 0 or updated_at < now() - ${PAYOUT_RETRY_GRACE}::interval))
       order by updated_at limit 100`;
-    for (const r of pending) await this.#payInSweep({ rewardId: r.id, sessionId: r.session_id });
+    for (const r of pending) await this.#payInSweep({ rewardId: r.id, sessionId: r.session_id }, true);
     const ready = await this.#pollOnboarding();
-    for (const reward of ready) await this.#payInSweep(reward);
+    for (const reward of ready) await this.#payInSweep(reward, false);
+    await this.#reconcilePayouts();
     payoutPendingOldestAgeSeconds.set(await this.pendingPayoutOldestAgeSeconds());
     return pending.length + ready.length;
   }
 
-  async #payInSweep(reward: RewardRef): Promise<void> {
+  /** `retry`: the reward was found waiting, so an earlier attempt may have reached Stripe. */
+  async #payInSweep(reward: RewardRef, retry: boolean): Promise<void> {
     try {
-      await this.pay(reward.rewardId);
+      await this.pay(reward.rewardId, { retry });
     } catch (error) {
       // The database away: every reward left would fail alike; the next sweep goes on.
       if (isRetryableDbError(error)) throw error;
@@ -345,10 +465,48 @@ export class StripePayouts {
   }
 
   /**
+   * Payouts whose payout.paid or payout.failed never reached us (the endpoint
+   * misconfigured, Stripe gave up after its 3 days of retries): a reward in
+   * payout_pending for PAYOUT_RECONCILE_AFTER has its payout asked about, a few
+   * each sweep, and what Stripe says is applied as the webhook would have been.
+   * The reward's updated_at is left alone (PayoutStuck measures from it): the
+   * payout row's marks the check, set in the statement that picks it, so a
+   * payout still on its way is asked about again only after PAYOUT_RECHECK.
+   */
+  async #reconcilePayouts(): Promise<void> {
+    const due = await this.#sql<{ id: string; session_id: string; reward_id: string; stripe_account_id: string }[]>`
+      update payouts p set updated_at = now()
+      from rewards r
+      where r.id = p.reward_id and p.id in (
+        select po.id from rewards rw join payouts po on po.id = rw.payout_id
+        where rw.status = 'payout_pending' and rw.updated_at < now() - ${PAYOUT_RECONCILE_AFTER}::interval
+          and po.updated_at < now() - ${PAYOUT_RECHECK}::interval
+        order by rw.updated_at limit ${PAYOUT_RECONCILE_BATCH}
+        for update of po skip locked)
+      returning p.id, r.session_id, p.reward_id, p.stripe_account_id`;
+    for (const row of due) {
+      const ref = { sessionId: row.session_id, rewardId: row.reward_id, payoutId: row.id };
+      try {
+        const payout = await this.#call("payouts.retrieve", () =>
+          this.stripe.payouts.retrieve(row.id, {}, { stripeAccount: row.stripe_account_id }),
+        );
+        const outcome = settled(payout);
+        if (!outcome) continue;
+        await this.#sql.begin((tx) => this.#settlePayout(tx, payout, outcome));
+        this.#logger.info({ ...ref, outcome }, "payout settled without its webhook");
+      } catch (error) {
+        if (isRetryableDbError(error)) throw error;
+        this.#logger.warn({ ...ref, err: error }, "payout check failed; the sweep goes on");
+      }
+    }
+  }
+
+  /**
    * Seconds since the oldest reward in payout_pending entered it (0: none).
-   * Only the payout webhooks (and a reversal) move a reward out of that state,
-   * and nothing else touches its updated_at meanwhile, so updated_at is when
-   * the payout was created. Transfers our sweep still retries are not counted:
+   * Only the payout webhooks (or the sweep asking Stripe about an overdue
+   * payout, and a reversal) move a reward out of that state, and nothing else
+   * touches its updated_at meanwhile, so updated_at is when the payout was
+   * created (#recordPayout). Transfers our sweep still retries are not counted:
    * their errors show in stripe_requests_total and last_error.
    */
   async pendingPayoutOldestAgeSeconds(): Promise<number> {
@@ -420,32 +578,21 @@ export class StripePayouts {
     switch (event.type) {
       case "account.updated": {
         const account = event.data.object;
-        if (!accountReady(account)) return "applied";
-        toPay.push(...(await this.accountReady(account.id, tx)));
+        if (accountReady(account)) toPay.push(...(await this.accountReady(account.id, tx)));
+        // Bank details given again after a failed payout: its reward is paid out now.
+        if (canReceivePayouts(account)) {
+          const waiting = await tx<{ id: string; session_id: string }[]>`
+            select id, session_id from rewards where stripe_account_id = ${account.id} and status = 'transferred'`;
+          toPay.push(...waiting.map((r) => ({ rewardId: r.id, sessionId: r.session_id })));
+        }
         return "applied";
       }
       case "payout.paid":
       case "payout.failed": {
         const payout = event.data.object;
-        const paid = event.type === "payout.paid";
-        const updated = await tx<{ reward_id: string; amount_minor: number }[]>`
-          update payouts set status = ${payout.status}, failure_code = ${payout.failure_code ?? null}, updated_at = now()
-          where id = ${payout.id} returning reward_id, amount_minor`;
-        if (!updated.length) {
-          if (await this.#payoutBeingRecorded(tx, payout, event.account)) throw new NotRecordedYet(payout.id);
-          return "ignored"; // not one of ours
-        }
-        // payout.failed can follow payout.paid (the bank returned it); paid never follows failed.
-        const moved = paid
-          ? await tx`update rewards set status = 'paid', updated_at = now()
-                     where payout_id = ${payout.id} and status = 'payout_pending' returning id`
-          : await tx`update rewards set status = 'payout_failed', last_error = ${payout.failure_code ?? "payout failed"}, updated_at = now()
-                     where payout_id = ${payout.id} and status in ('payout_pending', 'paid') returning id`;
-        if (moved.length) {
-          payoutTransitionsTotal.inc({ state: paid ? "paid" : "payout_failed" });
-          if (paid && payout.currency === "sek") payoutAmountSekTotal.inc(updated[0]!.amount_minor / 100);
-        }
-        return "applied";
+        if (await this.#settlePayout(tx, payout, event.type === "payout.paid" ? "paid" : "failed")) return "applied";
+        if (await this.#payoutBeingRecorded(tx, payout, event.account)) throw new NotRecordedYet(payout.id);
+        return "ignored"; // not one of ours
       }
       case "transfer.reversed": {
         const transfer = event.data.object;
@@ -463,9 +610,41 @@ export class StripePayouts {
   }
 
   /**
+   * Stripe's last word on a payout (payout.paid / payout.failed, or the sweep's asking): its row
+   * takes it, and its reward moves. Paid: paid. Failed (canceled alike: the money is back on the
+   * customer's account either way; payout.failed can follow payout.paid when the bank returns it):
+   * back to `transferred` under the next payout key, since this payout's key would replay it, to be
+   * paid out again once the account can take it; counted as payout_failed (PayoutFailures). Paid
+   * never follows failed, and a late word on an older payout moves nothing (payout_id). False: no
+   * payout of ours is recorded under this id.
+   */
+  async #settlePayout(tx: TransactionSql, payout: Stripe.Payout, outcome: "paid" | "failed"): Promise<boolean> {
+    const [row] = await tx<{ amount_minor: number }[]>`
+      update payouts set status = ${payout.status}, failure_code = ${payout.failure_code ?? null}, updated_at = now()
+      where id = ${payout.id} returning amount_minor`;
+    if (!row) return false;
+    if (outcome === "paid") {
+      const moved = await tx`
+        update rewards set status = 'paid', updated_at = now()
+        where payout_id = ${payout.id} and status = 'payout_pending' returning id`;
+      if (moved.length) {
+        payoutTransitionsTotal.inc({ state: "paid" });
+        if (payout.currency === "sek") payoutAmountSekTotal.inc(row.amount_minor / 100);
+      }
+      return true;
+    }
+    const moved = await tx`
+      update rewards set status = 'transferred', payout_attempt = payout_attempt + 1,
+        last_error = ${payout.failure_code ?? "payout failed"}, updated_at = now()
+      where payout_id = ${payout.id} and status in ('payout_pending', 'paid') returning id`;
+    if (moved.length) payoutTransitionsTotal.inc({ state: "payout_failed" });
+    return true;
+  }
+
+  /**
    * A payout of ours whose row is not written yet: Stripe created it, then this node crashed or the
    * database failed before our insert. Its reward is still `transferred` on that account, so the
-   * sweep asks Stripe again with the same key and writes the row.
+   * sweep finds the payout at Stripe (payouts.list) and writes the row.
    */
   async #payoutBeingRecorded(tx: TransactionSql, payout: Stripe.Payout, account: string | undefined): Promise<boolean> {
     const rewardId = payout.metadata?.reward_id;
@@ -504,6 +683,17 @@ const ONBOARDING_POLL_MAX_AGE = "30 days";
 /** Accounts asked about per sweep (one a minute): a backlog drains without a burst of Stripe requests. */
 const ONBOARDING_POLL_BATCH = 20;
 
+/** A payout that failed or was refused waits on the customer: the sweep tries it again this often. */
+const PAYOUT_RETRY_GRACE = "1 hour";
+
+// Asking Stripe about payouts whose webhook did not come (StripePayouts.#reconcilePayouts).
+/** A payout lands within a few business days and its webhook comes at once; Stripe retries one for 3 days. */
+const PAYOUT_RECONCILE_AFTER = "3 days";
+/** A payout still on its way is asked about again after this. */
+const PAYOUT_RECHECK = "6 hours";
+/** Payouts asked about per sweep (one a minute). */
+const PAYOUT_RECONCILE_BATCH = 20;
+
 /** Thrown in a webhook's transaction to roll it back, event id included, and have Stripe redeliver. */
 class NotRecordedYet extends Error {
   override readonly name = "NotRecordedYet";
@@ -513,16 +703,36 @@ class NotRecordedYet extends Error {
 }
 
 /**
- * A definite answer (4xx): Stripe stored it under the request's idempotency key, so the next try
- * needs a new key. No answer, 5xx, 429, or 409 (another request with this key still running,
- * perhaps on another node): the same key, else a second transfer (or account) could be made under
- * the next key while the first completes.
+ * Stripe ran the request and refused it for what it asked (an invalid-request or card error:
+ * balance_insufficient, a refused destination, an account it would not open): it stored that
+ * answer under the request's idempotency key and replays it, so only the next key can succeed, and
+ * nothing moved under this one. After anything else the key stays: answers given before Stripe
+ * looks at the key, or about the key (401 a rolled API key, 403 a restricted one, 429, 400
+ * idempotency_error), say nothing of an earlier request with it, which may have moved the money;
+ * and without an answer (a network error, a 5xx, 409: another request with this key still running,
+ * perhaps on another node) a request may still complete.
  */
-function definiteAnswer(error: Stripe.errors.StripeError): boolean {
-  const status = error.statusCode;
-  return status !== undefined && status < 500 && status !== 429 && status !== 409;
+function refusedForItsContent(error: Stripe.errors.StripeError): boolean {
+  return error instanceof Stripe.errors.StripeInvalidRequestError || error instanceof Stripe.errors.StripeCardError;
+}
+
+/** Stripe's last word on a payout, if it has one (canceled, like failed, puts the money back). */
+function settled(payout: Stripe.Payout): "paid" | "failed" | undefined {
+  if (payout.status === "paid") return "paid";
+  if (payout.status === "failed" || payout.status === "canceled") return "failed";
+  return undefined;
+}
+
+function transferGroup(reward: RewardRow): string {
+  return `session_${reward.session_id}`;
+}
+
+/** Stripe pays this account out: payouts enabled, and no bank account due again (a failed payout errors it). */
+function canReceivePayouts(account: Stripe.Account): boolean {
+  const due = [...(account.requirements?.currently_due ?? []), ...(account.requirements?.past_due ?? [])];
+  return account.payouts_enabled === true && !due.includes("external_account");
 }
 
 function accountReady(account: Stripe.Account): boolean {
-  return account.payouts_enabled === true && account.capabilities?.transfers === "active";
+  return canReceivePayouts(account) && account.capabilities?.transfers === "active";
 }

@@ -2,18 +2,26 @@
 // build machines and stripe-mock is not on npm, so the real `stripe` SDK is
 // pointed (host, port, protocol) at this local HTTP server, which speaks the
 // parts of Stripe's REST API that Parley uses: accounts, account links,
-// transfers, payouts (on a connected account via the Stripe-Account header) and
-// balance. It keeps Stripe's behaviours that matter for money:
+// transfers (create, list), payouts (create, list, retrieve; on a connected
+// account via the Stripe-Account header) and balance. It keeps Stripe's
+// behaviours that matter for money:
 // - idempotency: the same Idempotency-Key with the same parameters replays the
 //   stored response (header Idempotent-Replayed: true); with other parameters
-//   it answers Stripe's 400 idempotency_error;
+//   it answers Stripe's 400 idempotency_error; keys are pruned after 24 h
+//   (expireIdempotencyKeys());
+// - the API key is checked before the idempotency key: a 401 (or a 403, a 429,
+//   see rejectNext) says nothing about an earlier request with that key;
 // - error shapes: {"error": {"type", "code", "message", "param"}} with Stripe's
 //   statuses (401 bad key, 400 invalid request, 404 resource_missing,
 //   balance_insufficient);
+// - lists: {"object": "list", "data", "has_more"}, newest first, with limit and
+//   starting_after, and the filters Stripe offers (transfers: transfer_group,
+//   destination; payouts: status);
 // - money: transfers move the platform's available balance to the connected
-//   account, payouts take it from the connected account's balance.
-// Tests drive the rest: completeOnboarding(), webhook() signs an event with
-// stripe.webhooks.generateTestHeaderString like Stripe's own deliveries.
+//   account, payouts take it from the connected account's balance, and a failed
+//   or canceled payout puts it back.
+// Tests drive the rest: completeOnboarding(), settlePayout(), webhook() signs an
+// event with stripe.webhooks.generateTestHeaderString like Stripe's own deliveries.
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -41,12 +49,15 @@ export class StripeTestDouble {
   readonly accounts = new Map<string, AccountState>();
   readonly transfers: Json[] = [];
   readonly payouts: Json[] = [];
+  /** Each payout's connected account (a payout object names its bank account, not its Stripe account). */
+  readonly #payoutAccount = new Map<string, string>();
   /** Every request: method, path, idempotency key, and whether it was replayed. */
   readonly requests: { method: string; path: string; idempotencyKey: string | undefined; replayed: boolean }[] = [];
   readonly #idempotency = new Map<string, StoredResponse>();
   readonly #server: http.Server;
   readonly #stripe = new Stripe("sk_test_double_for_signing");
   #failNext: { path: string; status: number; error: Json } | undefined;
+  #rejectNext: { method: string; path: string; status: number; error: Json } | undefined;
   readonly #conflicts = new Map<string, number>();
   #ids = 0;
   #closed = false;
@@ -93,7 +104,40 @@ export class StripeTestDouble {
   }
 
   /**
-   * The next `times` requests to `path` answer as Stripe does while another
+   * The next `method` request to `path` is turned away as Stripe does before it looks at the
+   * idempotency key (a rolled or restricted API key: 401, 403; too many requests: 429), or refuses
+   * it there (400 idempotency_error): the key's stored result, if any, is neither replayed nor changed.
+   */
+  rejectNext(method: string, path: string, status: number, error: Json): void {
+    this.#rejectNext = { method, path, status, error };
+  }
+
+  /** A day passed: Stripe prunes idempotency keys after 24 hours, and a key is new again. */
+  expireIdempotencyKeys(): void {
+    this.#idempotency.clear();
+  }
+
+  /**
+   * The bank's answer to a payout, as Stripe later reports it (payout.paid / payout.failed): a
+   * failed payout's money goes back to the account's balance, and Stripe errors the bank account
+   * and lists the account as restricted, bank details needed, until the customer gives new ones
+   * (support.stripe.com/questions/managing-connect-payout-failures); completeOnboarding() is that.
+   */
+  settlePayout(payoutId: string, outcome: "paid" | { failureCode: string }): Json {
+    const payout = this.payouts.find((p) => p.id === payoutId);
+    if (!payout) throw new Error(`no payout ${payoutId}`);
+    if (outcome === "paid") return Object.assign(payout, { status: "paid" });
+    const account = this.accounts.get(this.#payoutAccount.get(payoutId)!)!;
+    account.balance += Number(payout.amount);
+    Object.assign(account.object, {
+      payouts_enabled: false,
+      requirements: { currently_due: ["external_account"], past_due: [], disabled_reason: null },
+    });
+    return Object.assign(payout, { status: "failed", failure_code: outcome.failureCode });
+  }
+
+  /**
+   * The next `times` POST requests to `path` answer as Stripe does while another
    * request with the same idempotency key is still running: 409, and nothing
    * saved under the key (a later request with it runs for real).
    */
@@ -110,6 +154,7 @@ export class StripeTestDouble {
       charges_enabled: true,
       payouts_enabled: true,
       capabilities: { transfers: "active" },
+      requirements: { currently_due: [], past_due: [], disabled_reason: null },
     });
     return account.object;
   }
@@ -149,7 +194,7 @@ export class StripeTestDouble {
 
   #handle(req: http.IncomingMessage, body: string): { status: number; body: string; replayed?: boolean } {
     const method = req.method ?? "GET";
-    const path = (req.url ?? "/").split("?")[0]!;
+    const [path = "/", query = ""] = (req.url ?? "/").split("?");
     const key = header(req, "idempotency-key");
     const connected = header(req, "stripe-account");
     const auth = header(req, "authorization");
@@ -159,6 +204,12 @@ export class StripeTestDouble {
         type: "invalid_request_error",
         message: `Invalid API Key provided: ${(auth ?? "").replace("Bearer ", "").slice(0, 8)}****`,
       });
+    }
+    if (this.#rejectNext?.path === path && this.#rejectNext.method === method) {
+      const { status, error: e } = this.#rejectNext;
+      this.#rejectNext = undefined;
+      this.requests.push({ method, path, idempotencyKey: key, replayed: false });
+      return error(status, e);
     }
     if (method === "POST" && key) {
       const scope = `${connected ?? "platform"}:${key}`;
@@ -182,7 +233,7 @@ export class StripeTestDouble {
       return reply;
     }
     this.requests.push({ method, path, idempotencyKey: key, replayed: false });
-    return this.#route(method, path, method === "GET" ? {} : decodeForm(body), connected);
+    return this.#route(method, path, decodeForm(method === "GET" ? query : body), connected);
   }
 
   #route(
@@ -191,7 +242,7 @@ export class StripeTestDouble {
     params: Json,
     connected: string | undefined,
   ): { status: number; body: string; validationFailed?: boolean } {
-    const conflicts = this.#conflicts.get(path) ?? 0;
+    const conflicts = method === "POST" ? (this.#conflicts.get(path) ?? 0) : 0;
     if (conflicts > 0) {
       this.#conflicts.set(path, conflicts - 1);
       return {
@@ -223,6 +274,7 @@ export class StripeTestDouble {
         charges_enabled: false,
         payouts_enabled: false,
         capabilities: { transfers: "inactive" },
+        requirements: { currently_due: ["external_account"], past_due: [], disabled_reason: null },
         settings: params.settings ?? {},
         metadata: params.metadata ?? {},
         created: now,
@@ -281,9 +333,23 @@ export class StripeTestDouble {
       this.transfers.push(transfer);
       return ok(transfer);
     }
+    if (method === "GET" && path === "/v1/transfers") {
+      const found = this.transfers.filter(
+        (t) =>
+          (params.transfer_group === undefined || t.transfer_group === params.transfer_group) &&
+          (params.destination === undefined || t.destination === params.destination),
+      );
+      return list(path, found, params);
+    }
     if (method === "POST" && path === "/v1/payouts") {
       const account = connected ? this.accounts.get(connected) : undefined;
       if (!account) return invalid("Payouts in this test double are made on a connected account (Stripe-Account).");
+      if (account.object.payouts_enabled !== true)
+        return error(400, {
+          type: "invalid_request_error",
+          code: "payouts_not_allowed",
+          message: "Payouts have been disabled on the connected account.",
+        });
       const amount = Number(params.amount);
       if (amount > account.balance)
         return error(400, {
@@ -305,7 +371,22 @@ export class StripeTestDouble {
         created: now,
       };
       this.payouts.push(payout);
+      this.#payoutAccount.set(payout.id, connected!);
       return ok(payout);
+    }
+    if (method === "GET" && path === "/v1/payouts") {
+      const mine = this.payouts.filter(
+        (p) =>
+          this.#payoutAccount.get(String(p.id)) === (connected ?? "platform") &&
+          (params.status === undefined || p.status === params.status),
+      );
+      return list(path, mine, params);
+    }
+    const payoutMatch = /^\/v1\/payouts\/([^/]+)$/.exec(path);
+    if (method === "GET" && payoutMatch) {
+      const payout = this.payouts.find((p) => p.id === payoutMatch[1]);
+      const onThisAccount = payout && this.#payoutAccount.get(payoutMatch[1]!) === (connected ?? "platform");
+      return onThisAccount ? ok(payout) : missing("payout", payoutMatch[1]!);
     }
     if (method === "GET" && path === "/v1/balance") {
       const amount = connected ? (this.accounts.get(connected)?.balance ?? 0) : this.platformBalance;
@@ -341,6 +422,19 @@ const missing = (resource: string, id: string) =>
     message: `No such ${resource}: '${id}'`,
     param: resource === "account" ? "account" : "id",
   });
+
+/** A page of a list, newest first as Stripe lists: `limit` (1–100, default 10) after `starting_after`. */
+function list(url: string, objects: Json[], params: Json) {
+  const newestFirst = [...objects].reverse();
+  const after = params.starting_after === undefined ? -1 : newestFirst.findIndex((o) => o.id === params.starting_after);
+  if (params.starting_after !== undefined && after < 0)
+    return missing(url.includes("payouts") ? "payout" : "transfer", String(params.starting_after));
+  const limit = params.limit === undefined ? 10 : Number(params.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    return invalid("Invalid integer: limit must be between 1 and 100.", "limit");
+  const rest = newestFirst.slice(after + 1);
+  return ok({ object: "list", url, has_more: rest.length > limit, data: rest.slice(0, limit) });
+}
 
 /** application/x-www-form-urlencoded with Stripe's nested keys (a[b][c]=v) into objects. */
 export function decodeForm(body: string): Json {
