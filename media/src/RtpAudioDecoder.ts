@@ -7,10 +7,14 @@
 // `reorderWindowMs`; in-order packets go straight through, so the common case
 // adds no latency.
 //
-// With `maxAheadMs`, the timeline cannot run ahead of the wall clock (time
-// since the first packet) by more than that: a sender that jumps its
-// timestamps or floods packets gets at most real-time audio out of the node,
-// so what it sends cannot grow the memory behind this stage.
+// With `maxAheadMs`, the sender's audio cannot run ahead of the wall clock
+// (time since the first packet) by more than that: a sender that floods
+// packets gets at most real-time audio out of the node, so what it sends
+// cannot grow the memory behind this stage. The slack is for audio only (a
+// late first packet, a burst after a stall): a gap may not take the timeline
+// past the wall clock, so a timestamp jump forward is followed with no more
+// silence than real time allows (as a jitter buffer would) instead of
+// spending the slack, which real-time audio would then overrun for good.
 //
 // With `idleFillLagMs`, the timeline keeps running while the sender is quiet
 // (Opus DTX: one packet per 400 ms of silence): silence is added in real
@@ -21,7 +25,11 @@
 // is the jitter allowance; a packet that comes later than that after a pause
 // (the network, or this process, stalled longer) finds its place already
 // filled with made-up silence: the pause is stretched by that much and its
-// audio kept whole.
+// audio kept whole. That time is the decoder's own, not the sender's: it is
+// no run-ahead, and it is given back in the next pause, whose silence starts
+// that much later (the network holds packets after a pause that long, so
+// earlier silence would be stretched again). So stretches do not add up over
+// pauses: the timeline leads real time by about the longest hold-up, at most.
 //
 // A sender whose numbering or clock jumps is followed, as a jitter buffer
 // would: a run of packets that are consistent with each other but "late"
@@ -122,6 +130,8 @@ export class RtpAudioDecoder {
   #lastPacketQuiet = false;
   /** Where the silence made up in the current pause begins; +∞ outside one. */
   #idleFrom = Number.POSITIVE_INFINITY;
+  /** Samples by which stretching placed the sender's audio later than its clock, not yet given back. */
+  #stretchLead = 0;
   readonly #pending = new Map<number, PendingPacket>();
   #started = false;
   #expectedSeq = 0; // next sequence number, 16-bit
@@ -201,15 +211,16 @@ export class RtpAudioDecoder {
   /**
    * If the last packet was quiet and none came for longer than
    * `idleFillLagMs`, fills the timeline with silence up to that far behind
-   * real time (at most `maxGapMs` past the last packet: a sender that stopped
-   * for good is not followed forever). Called by the shared idle ticker.
+   * real time, less the stretch not yet given back (see above), and at most
+   * `maxGapMs` past the last packet: a sender that stopped for good is not
+   * followed forever. Called by the shared idle ticker.
    */
   fillIdle(): void {
     if (!this.#lastPacketQuiet || this.#closed || this.#pending.size > 0) return;
     const now = this.#now();
     const behindMs = now - this.#lastArrivalMs - this.#idleFillLagMs;
     if (!(behindMs > 0)) return;
-    const pause = Math.min(Math.floor((behindMs * OUTPUT_SAMPLE_RATE) / 1000), this.#maxGapSamples);
+    const pause = Math.min(Math.floor((behindMs * OUTPUT_SAMPLE_RATE) / 1000) - this.#stretchLead, this.#maxGapSamples);
     const samples = this.#endOfLastPacket + pause - this.#writtenSamples;
     if (samples <= 0) return;
     this.stats.idleSamples += samples;
@@ -310,16 +321,29 @@ export class RtpAudioDecoder {
       this.#extendedTicks += late * TICKS_PER_SAMPLE;
       position += late;
       this.stats.stretchedSamples += late;
+      this.#stretchLead += late;
+    } else if (position > this.#writtenSamples && this.#stretchLead > 0 && this.#lastPacketQuiet) {
+      // The end of a pause: its silence gives back the stretch (the idle fill left room for it).
+      const back = Math.min(position - this.#writtenSamples, this.#stretchLead);
+      this.#extendedTicks -= back * TICKS_PER_SAMPLE;
+      position -= back;
+      this.#stretchLead -= back;
     }
     let gap = position - this.#writtenSamples;
+    // Where the timeline ends for a sender exactly at real time since the first
+    // packet: the stretch is the decoder's own time, no run-ahead.
+    const realTimeEnd = ((arrivedAtMs - this.#firstArrivalMs) * OUTPUT_SAMPLE_RATE) / 1000 + this.#stretchLead;
     // How much the timeline may still grow now (unbounded without maxAheadMs).
-    const room =
-      ((arrivedAtMs - this.#firstArrivalMs) * OUTPUT_SAMPLE_RATE) / 1000 + this.#maxAheadSamples - this.#writtenSamples;
+    const room = realTimeEnd + this.#maxAheadSamples - this.#writtenSamples;
     if (room <= 0) {
       this.stats.excess++; // faster than real time: dropped before decoding, its time becomes silence if ever
       return;
     }
-    const maxGap = Math.min(this.#maxGapSamples, Math.floor(room));
+    // A gap may reach real time, not the slack: a pause's silence has passed, a jump forward has not.
+    const maxGap =
+      this.#maxAheadSamples === Number.POSITIVE_INFINITY
+        ? this.#maxGapSamples
+        : Math.max(0, Math.min(this.#maxGapSamples, Math.floor(realTimeEnd - this.#writtenSamples)));
     if (gap > maxGap) {
       // The sender paused for a long time (or jumped its timestamps): resume
       // right here rather than feeding a minute of zeros to the recogniser.

@@ -362,3 +362,160 @@ describe("RtpAudioDecoder", () => {
     expect(decoder.stats.invalid).toBe(2);
   });
 });
+
+/** One packet as the node reads it: when, and what the sender put in it. */
+interface Arrival {
+  at: number;
+  seq: number;
+  timestamp: number;
+  payload: Uint8Array;
+}
+
+/** Samples louder than half the test tone: where the sender's audio is, wherever it was placed. */
+function loudSamples(pcm: Int16Array): number {
+  let n = 0;
+  for (let i = 0; i < pcm.length; i++) if (Math.abs(pcm[i]!) > 6_000) n++;
+  return n;
+}
+
+/**
+ * A session on an injected clock as the node runs it (maxAheadMs 5 s, idleFillLagMs 100 ms): the
+ * idle ticker every 40 ms, and, like a timer after an event-loop stall, before packets that
+ * arrive at the same moment. The collector checks that the PCM stays contiguous.
+ */
+function runSession(arrivals: Arrival[]) {
+  let now = 0;
+  let loud = 0;
+  let end = 0;
+  const decoder = new RtpAudioDecoder(
+    (pcm, offset) => {
+      expect(offset).toBe(end);
+      end += pcm.length;
+      loud += loudSamples(pcm);
+    },
+    { maxAheadMs: 5_000, idleFillLagMs: 100, now: () => now },
+  );
+  let tick = 0;
+  for (const a of [...arrivals].sort((x, y) => x.at - y.at || x.seq - y.seq)) {
+    for (; tick <= a.at; tick += 40) {
+      now = tick;
+      decoder.fillIdle();
+    }
+    now = a.at;
+    decoder.push(rtpPacket(a.seq & 0xffff, a.timestamp >>> 0, a.payload));
+  }
+  decoder.close();
+  return { decoder, loud, now, written: decoder.writtenSamples };
+}
+
+describe("RtpAudioDecoder: a real-time sender over a long session is never dropped as running ahead", () => {
+  // Talk spurts as a browser sends them with DTX: 40 frames of tone, 10 quiet, then 50 frames (1 s) not sent.
+  const CYCLE = 100;
+  const spurt = encodeFrames(50, (f) => f < 40);
+  const spurts = (count: number, firstLateMs: (s: number) => number): Arrival[] => {
+    const arrivals: Arrival[] = [];
+    for (let s = 0; s < count; s++)
+      for (let i = 0; i < 50; i++) {
+        const sentAt = (s * CYCLE + i) * 20;
+        // A mobile radio waking up after the pause holds the first packets back, then they come together.
+        const late = firstLateMs(s);
+        arrivals.push({
+          at: i * 20 < late ? s * CYCLE * 20 + late : sentAt,
+          seq: s * 50 + i,
+          timestamp: (s * CYCLE + i) * FRAME_SAMPLES_48K,
+          payload: spurt[i]!,
+        });
+      }
+    return arrivals;
+  };
+
+  it("keeps every word of 100 talk spurts whose first packets come 250 ms late, then gives the stretch back", () => {
+    const reference = runSession(spurts(110, () => 0));
+    // 100 spurts held up after their pause, then 10 on time.
+    const { decoder, loud, now, written } = runSession(spurts(110, (s) => (s > 0 && s <= 100 ? 250 : 0)));
+    expect(decoder.stats.stretchedSamples).toBeGreaterThan(0); // the late packets did land in made-up silence
+    expect(decoder.stats).toMatchObject({ excess: 0, late: 0, lost: 0, overlapped: 0 });
+    expect(loud).toBe(reference.loud);
+    expect(reference.loud).toBeGreaterThan(110 * 38 * FRAME_16K * 0.5);
+    // An on-time pause gave the stretch back: the timeline is where the sender's clock says.
+    expect(written).toBe(reference.written);
+    expect(written).toBe(16 * (now + 20));
+  });
+
+  it("keeps every word through a 300 ms event-loop stall every 4 s while quiet, for 4 minutes", () => {
+    // No DTX: a packet every 20 ms, 1 s of tone then 1 s quiet.
+    const frames = encodeFrames(200, (f) => f % 100 < 50);
+    const session = (stalls: boolean): Arrival[] =>
+      Array.from({ length: 50 * 240 }, (_, f) => ({
+        // Frames 60–74 of every 4 s (quiet) are read only when a 300 ms stall ends, after the idle tick.
+        at: stalls && f % 200 >= 60 && f % 200 < 75 ? (f - (f % 200) + 75) * 20 : f * 20,
+        seq: f,
+        timestamp: f * FRAME_SAMPLES_48K,
+        payload: frames[f % 200]!,
+      }));
+    const reference = runSession(session(false));
+    const { decoder, loud, now, written } = runSession(session(true));
+    expect(decoder.stats.stretchedSamples).toBeGreaterThan(0);
+    expect(decoder.stats).toMatchObject({ excess: 0, late: 0, lost: 0, overlapped: 0 });
+    expect(loud).toBe(reference.loud);
+    // The timeline runs no further ahead of real time than one stall.
+    expect(written).toBeLessThanOrEqual(16 * (now + 20 + 300));
+  });
+
+  it("keeps the audio held up for longer than the slack after a quiet packet (6 s)", () => {
+    const frames = encodeFrames(50, (f) => f % 50 < 40);
+    // Frames 50–349 (6 s) come in one burst at 7 s, after the idle fill has filled most of that time.
+    const arrivals = Array.from({ length: 1_000 }, (_, f) => ({
+      at: f >= 50 && f < 350 ? 350 * 20 : f * 20,
+      seq: f,
+      timestamp: f * FRAME_SAMPLES_48K,
+      payload: frames[f % 50]!,
+    }));
+    const reference = runSession(arrivals.map((a) => ({ ...a, at: a.seq * 20 })));
+    const { decoder, loud } = runSession(arrivals);
+    expect(decoder.stats.stretchedSamples).toBeGreaterThan(5_000 * 16);
+    expect(decoder.stats).toMatchObject({ excess: 0, late: 0, lost: 0, overlapped: 0 });
+    expect(loud).toBe(reference.loud);
+  });
+
+  it("follows forward timestamp jumps with no more silence than real time allows, dropping nothing", () => {
+    const frames = encodeFrames(20, (f) => f < 10);
+    const jumps = new Map([
+      [100, 10 * 48_000], // 10 s
+      [400, 3 * 48_000],
+      [700, 2 ** 30], // far ahead, yet less than 2^31: still forward
+    ]);
+    let jumped = 0;
+    const arrivals = Array.from({ length: 1_000 }, (_, f) => {
+      jumped += jumps.get(f) ?? 0;
+      return {
+        at: f * 20 + (f % 3), // 0–2 ms of jitter
+        seq: f,
+        timestamp: f * FRAME_SAMPLES_48K + jumped,
+        payload: frames[f % 20]!,
+      };
+    });
+    const { decoder, written } = runSession(arrivals);
+    expect(decoder.stats).toMatchObject({ excess: 0, late: 0, lost: 0, overlapped: 0 });
+    // Every packet's audio is in the timeline; each jump added at most the jitter as silence.
+    expect(decoder.stats.concealedSamples).toBeLessThanOrEqual(jumps.size * 2 * 16);
+    expect(written).toBe(1_000 * FRAME_16K + decoder.stats.concealedSamples);
+  });
+
+  it("still limits a sender that runs ahead of real time, though its pauses are stretched", () => {
+    // Every second: a burst of 2 s of audio (its last frame quiet), then nothing. The sender's
+    // clock runs twice as fast as real time; the decoder fills each pause, and each burst comes
+    // late into it (its timestamps go on where the last burst ended).
+    const frames = encodeFrames(100, (f) => f < 99);
+    const arrivals: Arrival[] = [];
+    for (let c = 0; c < 60; c++)
+      for (let i = 0; i < 100; i++) {
+        const f = c * 100 + i;
+        arrivals.push({ at: c * 1_000 + i * 0.1, seq: f, timestamp: f * FRAME_SAMPLES_48K, payload: frames[i]! });
+      }
+    const { decoder, now, written } = runSession(arrivals);
+    expect(decoder.stats.excess).toBeGreaterThan(2_000);
+    // At most real time, the 5 s of slack, and the longest pause the decoder filled itself.
+    expect(written).toBeLessThanOrEqual(16 * (now + 5_000 + 1_000) + FRAME_16K);
+  });
+});
