@@ -239,7 +239,15 @@ export class CustomerMedia extends EventEmitter<CustomerMediaEvents> {
       throw new ParleyError(ErrorCode.ALREADY_EXISTS, "this session already has a microphone producer");
     }
     this.#producer = producer;
-    await this.#startTap(producer);
+    try {
+      await this.#startTap(producer);
+    } catch (error) {
+      // A producer without its tap would be heard by no one, and would refuse every retry as
+      // ALREADY_EXISTS: it is given up, so that the app's next produce sets the microphone up whole.
+      if (this.#producer === producer) this.#producer = undefined;
+      producer.close();
+      throw error;
+    }
     return producer;
   }
 

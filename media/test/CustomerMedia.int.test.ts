@@ -118,6 +118,54 @@ describe("CustomerMedia (real mediasoup worker)", () => {
     lease.release();
   });
 
+  it("gives a microphone whose tap failed back, so that a retry sets it up with its decoder", async () => {
+    const lease = pool.acquireRouter();
+    if (!lease) throw new Error("no router");
+    const { router } = lease;
+    const dtlsParameters = {
+      role: "client" as const,
+      fingerprints: [{ algorithm: "sha-256" as const, value: Array(32).fill("AB").join(":") }],
+    };
+    const rtpParameters = (ssrc: number) => ({
+      codecs: [
+        {
+          mimeType: "audio/opus",
+          payloadType: 111,
+          clockRate: 48_000,
+          channels: 2,
+          parameters: { useinbandfec: 1 },
+          rtcpFeedback: [],
+        },
+      ],
+      encodings: [{ ssrc }],
+      rtcp: { cname: "tap-failure" },
+    });
+    // The tap's transport cannot be made once (a channel request timing out, say).
+    const spy = vi
+      .spyOn(router, "createDirectTransport")
+      .mockRejectedValueOnce(new Error("Channel request timeout (injected)"));
+    const media = new CustomerMedia({ router, listenIp: "127.0.0.1", logger, onPcm: () => {} });
+    try {
+      const send = await media.createTransport("send");
+      await media.connectTransport(send.id, dtlsParameters);
+      await expect(media.produce(send.id, "audio", rtpParameters(1111))).rejects.toThrow("Channel request timeout");
+      expect(media.producerId).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 200)); // the close reaches the worker
+      expect((await send.dump()).producerIds).toEqual([]);
+      // The app's retry: a microphone whose audio reaches the decoder.
+      const producer = await media.produce(send.id, "audio", rtpParameters(2222));
+      expect(media.producerId).toBe(producer.id);
+      expect(media.audioStats).toBeDefined();
+      expect((await send.dump()).producerIds).toEqual([producer.id]);
+    } finally {
+      spy.mockRestore();
+      media.close();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await router.dump()).transportIds).toEqual([]);
+    lease.release();
+  });
+
   it("is still closed with 'media worker lost' when its router closes under it", async () => {
     // The pool's router, closed by hand as a dying worker would close it (the last test of this file).
     const own = pool.acquireRouter();

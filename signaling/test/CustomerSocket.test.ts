@@ -11,7 +11,9 @@ import { issueToken } from "../src/auth/token.ts";
 import type { SessionPlacement } from "../src/cluster/SessionPlacement.ts";
 import { LogThrottle } from "../src/edge/LogThrottle.ts";
 import { PerClientLimit } from "../src/edge/PerClientLimit.ts";
+import { MAX_REQUESTS_IN_FLIGHT } from "../src/edge/requestsInFlight.ts";
 import { LocalLiveBus } from "../src/live/LocalLiveBus.ts";
+import { NO_ROOM_RETRY_AFTER_MS } from "../src/session/nodeRoom.ts";
 import { resumeSession } from "../src/session/resumeSession.ts";
 import type { Session } from "../src/session/Session.ts";
 import { SessionRegistry } from "../src/session/SessionRegistry.ts";
@@ -54,6 +56,7 @@ function socketWith(overrides: Partial<SocketContext> = {}) {
     startConversation: () => {},
     renewMedia: async () => {},
     admitSpeech: () => undefined,
+    draining: () => false,
     openSessions: new PerClientLimit(8),
     limits: { joinTimeoutMs: 60_000, messagesPerSecond: 20, messageBurst: 40 },
     logThrottle: new LogThrottle(),
@@ -88,12 +91,19 @@ const tokenFor = (sid: string, node?: string) =>
 const joinedOf = (replies: ServerMessage[]) =>
   replies.filter((m) => m.kind.case === "response" && m.kind.value.result.case === "joined");
 
-/** The real resume, over records that hold one open conversation of this node's, `sid`. */
-function resumingFrom(sessions: SessionRegistry, sid: string): SocketContext["resume"] {
+/**
+ * The real resume, over records that hold one open conversation, `sid`: of this node's, or of
+ * `storedNode`, a node that is gone.
+ */
+function resumingFrom(
+  sessions: SessionRegistry,
+  sid: string,
+  { storedNode = "node-1", draining = () => false }: { storedNode?: string; draining?: () => boolean } = {},
+): SocketContext["resume"] {
   const stored: ResumableSession = {
     sessionId: sid,
     storeCode: STORE.code,
-    nodeId: "node-1",
+    nodeId: storedNode,
     startedAtMs: Date.now() - 5_000,
     segments: [],
     askedQuestions: [],
@@ -101,9 +111,14 @@ function resumingFrom(sessions: SessionRegistry, sid: string): SocketContext["re
   };
   const records = { resumable: async (id: string) => (id === sid ? stored : undefined) } as unknown as Records;
   const stores: StoreDirectory = { find: async () => STORE, list: async () => [STORE], hasBusiness: async () => true };
-  const placement = {} as SessionPlacement; // the stored node is this one: never asked
+  // Asked only of another node: it is gone.
+  const placement = { urlOf: async () => undefined } as unknown as SessionPlacement;
   return (sessionId, holdSlot) =>
-    resumeSession({ records, stores, sessions, placement, nodeId: "node-1", maxAgeMs: 60_000 }, sessionId, holdSlot);
+    resumeSession(
+      { records, stores, sessions, placement, nodeId: "node-1", maxAgeMs: 60_000, draining },
+      sessionId,
+      holdSlot,
+    );
 }
 
 describe("CustomerSocket replies", () => {
@@ -232,5 +247,99 @@ describe("CustomerSocket limits on what a join takes on", () => {
     send({ case: "join", value: { token: tokenFor("s-handed", "node-1") } }, 2);
     await expect.poll(() => joinedOf(replies).length).toBe(1);
     expect(claimed).toEqual(["s-handed"]);
+  });
+});
+
+describe("CustomerSocket: what a full or draining node takes on", () => {
+  it("takes no handed-over session while the node drains, and leaves the hand-over in place", async () => {
+    const { sessions, bus } = registry();
+    let draining = true;
+    const claimed: string[] = [];
+    const placement = {
+      claim: async (sessionId: string) => {
+        claimed.push(sessionId);
+        return { sessionId, store: STORE, clientIp: CLIENT_IP };
+      },
+    } as unknown as SessionPlacement;
+    const { replies, send } = socketWith({ sessions, bus, placement, draining: () => draining });
+    send({ case: "join", value: { token: tokenFor("s-handed", "node-1") } });
+    await expect.poll(() => errorsOf(replies).map((e) => e.code)).toEqual([ErrorCode.UNAVAILABLE]);
+    expect(errorsOf(replies)[0]).toMatchObject({ retryable: true, retryAfterMs: NO_ROOM_RETRY_AFTER_MS });
+    expect(claimed).toEqual([]);
+    expect(sessions.size).toBe(0);
+    draining = false; // (a node whose drain was called off, as it were): the same token joins
+    send({ case: "join", value: { token: tokenFor("s-handed", "node-1") } }, 2);
+    await expect.poll(() => joinedOf(replies).length).toBe(1);
+    expect(claimed).toEqual(["s-handed"]);
+  });
+
+  it("adopts no conversation of a dead node while full; the app's retry is taken once there is room", async () => {
+    const { sessions, bus } = registry(1);
+    sessions.create("s-already-here", STORE);
+    const resume = resumingFrom(sessions, "s-orphan", { storedNode: "node-dead" });
+    const { replies, send } = socketWith({ sessions, bus, resume });
+    send({ case: "join", value: { token: tokenFor("s-orphan") } });
+    await expect.poll(() => errorsOf(replies).map((e) => e.code)).toEqual([ErrorCode.UNAVAILABLE]);
+    expect(errorsOf(replies)[0]).toMatchObject({ retryable: true, retryAfterMs: NO_ROOM_RETRY_AFTER_MS });
+    expect(sessions.get("s-orphan")).toBeUndefined();
+    expect(sessions.size).toBe(1);
+    await sessions.end(sessions.get("s-already-here")!, EndReason.CUSTOMER, false);
+    send({ case: "join", value: { token: tokenFor("s-orphan") } }, 2);
+    await expect.poll(() => joinedOf(replies).length).toBe(1);
+    expect(sessions.get("s-orphan")).toBeDefined();
+  });
+
+  it("adopts no conversation from the records while draining: it would cut it off with SHUTDOWN", async () => {
+    const { sessions, bus } = registry();
+    let draining = true;
+    const resume = resumingFrom(sessions, "s-orphan", { storedNode: "node-dead", draining: () => draining });
+    const { replies, send } = socketWith({ sessions, bus, resume, draining: () => draining });
+    send({ case: "join", value: { token: tokenFor("s-orphan") } });
+    await expect.poll(() => errorsOf(replies).map((e) => e.code)).toEqual([ErrorCode.UNAVAILABLE]);
+    expect(errorsOf(replies)[0]).toMatchObject({ retryable: true, retryAfterMs: NO_ROOM_RETRY_AFTER_MS });
+    expect(sessions.size).toBe(0);
+    draining = false;
+    send({ case: "join", value: { token: tokenFor("s-orphan") } }, 2);
+    await expect.poll(() => joinedOf(replies).length).toBe(1);
+  });
+
+  it("lets a customer of a session it holds join again while draining: the drain waits for that one", async () => {
+    const { sessions, bus } = registry();
+    sessions.create("s-live", STORE);
+    const { replies, send } = socketWith({ sessions, bus, draining: () => true });
+    send({ case: "join", value: { token: tokenFor("s-live") } });
+    await expect.poll(() => joinedOf(replies).length).toBe(1);
+  });
+});
+
+describe("CustomerSocket requests in flight", () => {
+  it("answers requests beyond the in-flight cap at once with RATE_LIMITED, rather than queue them without bound", async () => {
+    // A join that takes long (the records slow to answer): requests sent meanwhile wait behind it.
+    let answerJoin!: () => void;
+    const { replies, send } = socketWith({
+      resume: () =>
+        new Promise<undefined>((resolve) => {
+          answerJoin = () => resolve(undefined);
+        }),
+    });
+    send({ case: "join", value: { token: tokenFor("s-slow") } }, 1);
+    const extra = 3;
+    for (let id = 2; id <= MAX_REQUESTS_IN_FLIGHT + extra; id++) send({ case: "ping", value: {} }, id);
+    // Those beyond the cap are answered now, each by its own request id; the rest wait.
+    const refused = replies.flatMap((m) =>
+      m.kind.case === "response" && m.kind.value.result.case === "error" ? [m.kind.value.requestId] : [],
+    );
+    expect(refused).toEqual(Array.from({ length: extra }, (_, i) => MAX_REQUESTS_IN_FLIGHT + 1 + i));
+    expect(errorsOf(replies).every((e) => e.code === ErrorCode.RATE_LIMITED && e.retryable)).toBe(true);
+    // The join is answered, then the queued pings in order; then the socket takes requests again.
+    await expect.poll(() => typeof answerJoin).toBe("function");
+    answerJoin();
+    const pongs = () =>
+      replies.flatMap((m) =>
+        m.kind.case === "response" && m.kind.value.result.case === "pong" ? [m.kind.value.requestId] : [],
+      );
+    await expect.poll(pongs).toEqual(Array.from({ length: MAX_REQUESTS_IN_FLIGHT - 1 }, (_, i) => 2 + i));
+    send({ case: "ping", value: {} }, 100);
+    await expect.poll(() => pongs().at(-1)).toBe(100);
   });
 });

@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { AsrWorkerProcess } from "@parley/inference-bridge";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { ClientIpResolver } from "../src/edge/ClientIpResolver.ts";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { addStore, createSession, ownerToken, startServer, TestSocket } from "./harness.ts";
 
@@ -181,6 +182,32 @@ describe("methods", () => {
         expectSecurityHeaders(res);
         await res.arrayBuffer();
       }
+  });
+});
+
+describe("client addresses no request can crash the node with", () => {
+  it("takes an X-Forwarded-For address with an IPv6 zone from a trusted proxy as the address", async () => {
+    // The zone made canonicalising throw in uWS's callback: an uncaught exception, the node gone.
+    const s = await node({ TRUSTED_PROXIES: "127.0.0.1" });
+    const zoned = { "x-forwarded-for": "fe80::1%eth0" };
+    expect((await fetch(`${s.url}/health`, { headers: zoned })).status).toBe(200);
+    expect((await post(s, { storeCode: "demo" }, zoned)).status).toBe(201);
+    expect((await fetch(`${s.url}/health`)).status).toBe(200);
+  });
+
+  it("answers 400, and stays up, when reading a request throws", async () => {
+    const resolve = vi.spyOn(ClientIpResolver.prototype, "resolve").mockImplementation(() => {
+      throw new Error("injected: the request cannot be read");
+    });
+    try {
+      const res = await fetch(`${server.url}/health`);
+      expect(res.status).toBe(400);
+      expectSecurityHeaders(res);
+      expect(await res.json()).toEqual({ error: "the request could not be read" });
+    } finally {
+      resolve.mockRestore();
+    }
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
   });
 });
 

@@ -8,8 +8,9 @@ import { AsrWorkerProcess } from "@parley/inference-bridge";
 import { EndReason } from "@parley/proto/live";
 import { ErrorCode, type ServerMessage } from "@parley/proto/ws";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../src/config.ts";
+import { ClientIpResolver } from "../src/edge/ClientIpResolver.ts";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { CloseCode } from "../src/ws/CustomerSocket.ts";
 import { createSession, startServer, TestSocket } from "./harness.ts";
@@ -39,7 +40,7 @@ async function open(s: ParleyServer) {
 }
 
 /** The handshake's outcome: 101, or the status of the refusal. */
-function handshake(s: ParleyServer, origin?: string): Promise<number> {
+function handshake(s: ParleyServer, origin?: string, headers: Record<string, string> = {}): Promise<number> {
   const url = new URL(`${s.url}/ws`);
   return new Promise((resolve, reject) => {
     const req = http.request({
@@ -52,6 +53,7 @@ function handshake(s: ParleyServer, origin?: string): Promise<number> {
         "sec-websocket-version": "13",
         "sec-websocket-key": randomBytes(16).toString("base64"),
         ...(origin ? { origin } : {}),
+        ...headers,
       },
     });
     req.on("upgrade", (res, socket) => {
@@ -107,6 +109,28 @@ describe("WebSocket handshake", () => {
     held[0]!.close();
     await held[0]!.waitClosed();
     await expect.poll(() => handshake(s), { timeout: 5_000 }).toBe(101);
+  });
+});
+
+describe("handshakes no client can crash the node with", () => {
+  it("takes an X-Forwarded-For address with an IPv6 zone from a trusted proxy as the address", async () => {
+    // The zone made canonicalising throw in uWS's upgrade callback: an uncaught exception, the node gone.
+    const s = await node({ TRUSTED_PROXIES: "127.0.0.1" });
+    expect(await handshake(s, undefined, { "x-forwarded-for": "fe80::1%eth0" })).toBe(101);
+    expect(await handshake(s, undefined, { "x-forwarded-for": "[fe80::1%eth1]" })).toBe(101);
+  });
+
+  it("answers 400, and stays up, when reading a handshake throws", async () => {
+    const s = await node();
+    const resolve = vi.spyOn(ClientIpResolver.prototype, "resolve").mockImplementation(() => {
+      throw new Error("injected: the handshake cannot be read");
+    });
+    try {
+      expect(await handshake(s)).toBe(400);
+    } finally {
+      resolve.mockRestore();
+    }
+    expect(await handshake(s)).toBe(101);
   });
 });
 

@@ -19,6 +19,17 @@ describe("client addresses", () => {
     expect(canonicalIp("not an address")).toBeUndefined();
   });
 
+  it("reads an IPv6 address with a zone as the address, and never throws at what a header may hold", () => {
+    // net.isIP takes a zone; the URL parser that canonicalises IPv6 threw at it (an uncaught throw in uWS).
+    expect(canonicalIp("fe80::1%eth0")).toBe("fe80::1");
+    expect(canonicalIp("[FE80:0::1%25eth0]")).toBe("fe80::1");
+    expect(canonicalIp("::ffff:203.0.113.9%x")).toBe("203.0.113.9");
+    for (const odd of ["fe80::1%", "%eth0", "fe80::1%eth0%x", "[", "]", "[]", "::%", "1.2.3.4%eth0"])
+      expect(() => canonicalIp(odd)).not.toThrow();
+    const proxies = new ClientIpResolver(["127.0.0.1"]);
+    expect(proxies.resolve("127.0.0.1", "fe80::1%eth0")).toBe("fe80::1");
+  });
+
   it("counts IPv6 clients by their /64", () => {
     expect(clientKey("203.0.113.9")).toBe("203.0.113.9");
     expect(clientKey("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");

@@ -5,15 +5,27 @@
 // a node that does not trust its peer.
 import net from "node:net";
 
-/** An address in canonical text ("203.0.113.7", "2001:db8::1"); IPv4-mapped IPv6 as IPv4. */
+/**
+ * An address in canonical text ("203.0.113.7", "2001:db8::1"); IPv4-mapped IPv6 as IPv4; undefined
+ * for anything else. Never throws: it reads headers clients write, inside uWS's callbacks.
+ */
 export function canonicalIp(raw: string): string | undefined {
   let text = raw.trim();
   if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
   const family = net.isIP(text);
   if (family === 4) return text;
   if (family !== 6) return undefined;
-  // The URL parser compresses and lower-cases IPv6 addresses.
-  const host = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  // A zone ("fe80::1%eth0", which net.isIP accepts and the URL parser does not) names an interface
+  // of the machine that wrote it, nothing of the client's: the address is the part before it.
+  const zone = text.indexOf("%");
+  if (zone >= 0) return canonicalIp(text.slice(0, zone));
+  let host: string;
+  try {
+    // The URL parser compresses and lower-cases IPv6 addresses.
+    host = new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
   const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
   if (mapped) {
     const hi = Number.parseInt(mapped[1]!, 16);

@@ -113,7 +113,13 @@ export class HttpEdge {
         aborted = true;
         wake();
       });
-      const info = this.info(res, req);
+      let info: RequestInfo;
+      try {
+        info = this.info(res, req);
+      } catch (err) {
+        this.refuseUnreadable(res, route, err);
+        return;
+      }
       const send = (reply: Reply | StreamedReply) => {
         // A stream is counted when its status goes out (its duration: to the headers, not the last byte).
         httpRequestsTotal.inc({ method: info.method, route, status_code: String(reply.status) });
@@ -147,6 +153,21 @@ export class HttpEdge {
         failed(err);
       }
     };
+  }
+
+  /**
+   * A request the edge could not take in (reading its headers threw): answered 400, and logged, as
+   * the bug it is. Nothing is thrown from here, even at a response uWS no longer takes: a throw in
+   * uWS's callback would end the process, and every conversation on the node with it.
+   */
+  refuseUnreadable(res: HttpResponse, route: string, err: unknown): void {
+    this.#logger.error({ err, route }, "request could not be read");
+    httpRequestsTotal.inc({ method: "unreadable", route, status_code: "400" });
+    try {
+      this.write(res, json(400, { error: "the request could not be read" }), { origin: "", host: "" });
+    } catch (writeErr) {
+      this.#logger.error({ err: writeErr, route }, "the refusal of an unreadable request could not be written");
+    }
   }
 
   /** Writes a whole reply with the security headers (and CORS headers for a listed origin). */

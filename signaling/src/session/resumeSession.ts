@@ -6,6 +6,7 @@ import { ErrorCode, ParleyError } from "@parley/proto/errors";
 import type { Records } from "@parley/records";
 import { placementUnknown, type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import type { StoreDirectory } from "../stores/StoreDirectory.ts";
+import { noRoom } from "./nodeRoom.ts";
 import type { Session } from "./Session.ts";
 import type { SessionOrigin, SessionRegistry } from "./SessionRegistry.ts";
 
@@ -18,6 +19,8 @@ export interface ResumeDeps {
   nodeId: string;
   /** Conversations older than this are not resumed (they would have ended by their maximum duration). */
   maxAgeMs: number;
+  /** The node is shutting down: it adopts nothing (see nodeRoom). */
+  draining: () => boolean;
 }
 
 /**
@@ -25,7 +28,8 @@ export interface ResumeDeps {
  * (unknown, ended, too old). A session still live on another node is not
  * taken from it: the socket is sent there (WRONG_NODE), or told to try again
  * (UNAVAILABLE) when that node has no address of its own; one whose node is
- * gone (it crashed, or came back under another name) is adopted here.
+ * gone (it crashed, or came back under another name) is adopted here,
+ * unless this node is full or draining (UNAVAILABLE: the app tries again).
  * `holdSlot` gives the per-client slot the session holds; it throws when the
  * client has none left.
  */
@@ -49,6 +53,8 @@ export async function resumeSession(
   // Another socket may have resumed it while we read.
   const existing = deps.sessions.get(sessionId);
   if (existing) return existing;
+  const refusal = noRoom({ full: deps.sessions.full, draining: deps.draining() });
+  if (refusal) throw refusal;
   const session = deps.sessions.create(sessionId, store, holdSlot(), stored);
   session.logger.info(
     { restoredSegments: stored.segments.length, askedQuestions: stored.askedQuestions.length },

@@ -50,8 +50,8 @@ export const REQUESTS_PER_SECOND = 5;
  * a flood costs the node this many answers, not one per frame forever.
  */
 export const REFUSALS_BEFORE_CLOSE = 4 * REQUEST_BURST;
-/** Accepted requests not answered yet: bounds the queue when each takes longer than the rate allows. */
-export const MAX_REQUESTS_IN_FLIGHT = 8;
+/** Accepted requests not answered yet: the edge's bound, as for customers' sockets. */
+export { MAX_REQUESTS_IN_FLIGHT } from "../edge/requestsInFlight.ts";
 
 export interface WallClientLimits extends OutboxLimits {
   /** Buffered bytes above which the client leaves the fast lane. */

@@ -8,6 +8,7 @@
 // clipped and rate-limited per node.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { SpeechReservation } from "@parley/inference-bridge";
+import type { CustomerMedia } from "@parley/media";
 import { ErrorCode, ParleyError, toParleyError } from "@parley/proto/errors";
 import { EndReason } from "@parley/proto/live";
 import {
@@ -32,10 +33,12 @@ import { type SessionClaims, verifyToken } from "../auth/token.ts";
 import { placementUnknown, type SessionPlacement, unreachableOwner, wsUrlOf } from "../cluster/SessionPlacement.ts";
 import { clip, type LogThrottle } from "../edge/LogThrottle.ts";
 import type { PerClientLimit } from "../edge/PerClientLimit.ts";
+import { MAX_REQUESTS_IN_FLIGHT } from "../edge/requestsInFlight.ts";
 import { TokenBucket } from "../edge/TokenBucket.ts";
 import type { LiveBus, Unsubscribe } from "../live/LiveBus.ts";
 import { liveTopic } from "../live/LiveBus.ts";
 import { wsErrorsTotal, wsMessagesTotal } from "../metrics.ts";
+import { noRoom } from "../session/nodeRoom.ts";
 import type { Session, SessionOwner } from "../session/Session.ts";
 import type { SessionOrigin, SessionRegistry } from "../session/SessionRegistry.ts";
 
@@ -69,6 +72,8 @@ export interface SocketContext {
   /** The microphone is about to send: hold speech capacity, or throw UNAVAILABLE. */
   /** Holds a speech slot for the session's microphone (undefined: none needed); throws UNAVAILABLE when full. */
   admitSpeech: (session: Session) => SpeechReservation | undefined;
+  /** The node is shutting down: it takes on no session it does not hold yet (see nodeRoom). */
+  draining: () => boolean;
   /** Sessions not yet ended per client address (SESSIONS_MAX_PER_IP), of the sessions this node holds. */
   openSessions: PerClientLimit;
   limits: { joinTimeoutMs: number; messagesPerSecond: number; messageBurst: number };
@@ -102,9 +107,6 @@ export const CloseCode = {
  */
 const SESSION_END_LINGER_MS = 12_000;
 
-/** How long a customer refused by a full node waits before starting again (a new session, placed anew). */
-const FULL_RETRY_AFTER_MS = 2_000;
-
 /** The largest value of a uint32 field (retry_after_ms). */
 const UINT32_MAX = 2 ** 32 - 1;
 
@@ -119,6 +121,8 @@ export class CustomerSocket implements SessionOwner {
   #closed = false;
   /** Requests are handled one at a time, in order: signalling is stateful. */
   #queue: Promise<void> = Promise.resolve();
+  /** Requests queued or under way, not answered yet. */
+  #inFlight = 0;
   readonly #rate: TokenBucket;
   /** Messages refused in a row for the rate; reset by one that is accepted. */
   #refusedInARow = 0;
@@ -164,15 +168,39 @@ export class CustomerSocket implements SessionOwner {
       return;
     }
     wsMessagesTotal.inc({ type: message.kind.case ?? "unknown" });
+    // Within the rate, requests may still pile up behind one that takes long (a slow join, a
+    // graceful end): each held here until answered, in memory the socket could grow without bound.
+    if (this.#inFlight >= MAX_REQUESTS_IN_FLIGHT) {
+      this.#reply(
+        message.requestId,
+        this.#errorResult(
+          new ParleyError(
+            ErrorCode.RATE_LIMITED,
+            `too many requests in flight (${MAX_REQUESTS_IN_FLIGHT}): wait for answers`,
+            {
+              retryable: true,
+              // No clock says when one finishes: a hint of one request's time at the sustained rate.
+              retryAfterMs: Math.ceil(1000 / this.#ctx.limits.messagesPerSecond),
+            },
+          ),
+        ),
+      );
+      return;
+    }
+    this.#inFlight++;
     this.#queue = this.#queue.then(async () => {
-      if (this.#closed) return;
-      let result: Result;
       try {
-        result = await this.#handle(message);
-      } catch (error) {
-        result = this.#errorResult(error);
+        if (this.#closed) return;
+        let result: Result;
+        try {
+          result = await this.#handle(message);
+        } catch (error) {
+          result = this.#errorResult(error);
+        }
+        this.#reply(message.requestId, result);
+      } finally {
+        this.#inFlight--;
       }
-      this.#reply(message.requestId, result);
     });
   }
 
@@ -255,9 +283,11 @@ export class CustomerSocket implements SessionOwner {
     if (kind.case === "ping") return { case: "pong", value: { $typeName: "parley.ws.v1.Pong" } };
     const session = this.#session;
     if (!session) throw new ParleyError(ErrorCode.OUT_OF_ORDER, `join before ${kind.case}`);
-    if (session.ended || !session.isOwner(this))
-      throw new ParleyError(ErrorCode.NOT_FOUND, "this session has ended or was taken over by another connection");
+    if (session.ended || !session.isOwner(this)) throw superseded();
     const media = session.media!;
+    /** What a media request made, undone when this socket no longer holds the session by its end. */
+    const settled = <T>(request: Promise<T>, undo: (made: T) => void = () => {}) =>
+      this.#settled(session, media, request, undo);
     switch (kind.case) {
       case "getRouterRtpCapabilities":
         return { case: "routerRtpCapabilities", value: rtpCapabilitiesToProto(media.rtpCapabilities) };
@@ -265,7 +295,10 @@ export class CustomerSocket implements SessionOwner {
         const direction = kind.value.direction;
         if (direction !== TransportDirection.SEND && direction !== TransportDirection.RECV)
           throw new ParleyError(ErrorCode.INVALID_ARGUMENT, "transport direction must be SEND or RECV");
-        const transport = await media.createTransport(direction === TransportDirection.SEND ? "send" : "recv");
+        const transport = await settled(
+          media.createTransport(direction === TransportDirection.SEND ? "send" : "recv"),
+          (made) => made.close(),
+        );
         return {
           case: "transportCreated",
           value: {
@@ -278,17 +311,16 @@ export class CustomerSocket implements SessionOwner {
         };
       }
       case "connectTransport":
-        await media.connectTransport(kind.value.transportId, dtlsFromProto(kind.value.dtlsParameters));
+        await settled(media.connectTransport(kind.value.transportId, dtlsFromProto(kind.value.dtlsParameters)));
         return { case: "transportConnected", value: { $typeName: "parley.ws.v1.TransportConnected" } };
       case "produce": {
         // Refused here, before the customer talks, when no speech worker has room.
         const reservation = media.producerId ? undefined : this.#ctx.admitSpeech(session);
         let producer: Awaited<ReturnType<typeof media.produce>>;
         try {
-          producer = await media.produce(
-            kind.value.transportId,
-            kind.value.kind,
-            rtpParametersFromProto(kind.value.rtpParameters),
+          producer = await settled(
+            media.produce(kind.value.transportId, kind.value.kind, rtpParametersFromProto(kind.value.rtpParameters)),
+            (made) => made.close(),
           );
         } catch (error) {
           // A produce that failed (no such transport, bad parameters) holds no slot: others may talk.
@@ -299,9 +331,9 @@ export class CustomerSocket implements SessionOwner {
         return { case: "produced", value: { $typeName: "parley.ws.v1.Produced", producerId: producer.id } };
       }
       case "consumeAiVoice": {
-        const consumer = await media.consumeAiVoice(
-          kind.value.transportId,
-          rtpCapabilitiesFromProto(kind.value.rtpCapabilities),
+        const consumer = await settled(
+          media.consumeAiVoice(kind.value.transportId, rtpCapabilitiesFromProto(kind.value.rtpCapabilities)),
+          (made) => made.close(),
         );
         return {
           case: "consumed",
@@ -315,7 +347,7 @@ export class CustomerSocket implements SessionOwner {
         };
       }
       case "restartIce": {
-        const iceParameters = await media.restartIce(kind.value.transportId);
+        const iceParameters = await settled(media.restartIce(kind.value.transportId));
         session.logger.info({ transportId: kind.value.transportId }, "ICE restarted");
         return {
           case: "iceRestarted",
@@ -323,7 +355,7 @@ export class CustomerSocket implements SessionOwner {
         };
       }
       case "resumeConsumer":
-        await media.resumeConsumer(kind.value.consumerId);
+        await settled(media.resumeConsumer(kind.value.consumerId));
         return { case: "consumerResumed", value: { $typeName: "parley.ws.v1.ConsumerResumed" } };
       case "endSession":
         await this.#ctx.sessions.end(session, EndReason.CUSTOMER, true);
@@ -331,6 +363,22 @@ export class CustomerSocket implements SessionOwner {
       default:
         throw new ParleyError(ErrorCode.UNKNOWN_MESSAGE, "unknown message");
     }
+  }
+
+  /**
+   * The outcome of a media request, once it is known that this socket still holds the session and
+   * its media. A newer socket may have joined while the request was under way (this one dropped, or
+   * was taken over), not knowing of what it would make: a transport made for the old connection would
+   * sit on the media they share and refuse the new one's own (ALREADY_EXISTS). What it made is undone,
+   * and the request answered as any from a socket whose session went on without it.
+   */
+  async #settled<T>(session: Session, media: CustomerMedia, request: Promise<T>, undo: (made: T) => void): Promise<T> {
+    const made = await request;
+    if (this.#closed || session.ended || !session.isOwner(this) || session.media !== media) {
+      undo(made);
+      throw superseded();
+    }
+    return made;
   }
 
   async #join(token: string): Promise<Result> {
@@ -396,13 +444,11 @@ export class CustomerSocket implements SessionOwner {
     // Picked up before (this is a rejoin): no need of Redis, which may be down.
     const live = this.#ctx.sessions.get(claims.sid);
     if (live) return live;
-    // The node that placed it here judged the room by a heartbeat seconds old. Not taken, the
-    // hand-over waits out the token: the customer's "try again" creates a session placed anew.
-    if (this.#ctx.sessions.full)
-      throw new ParleyError(ErrorCode.UNAVAILABLE, "this node is full; start again in a moment", {
-        retryable: true,
-        retryAfterMs: FULL_RETRY_AFTER_MS,
-      });
+    // The node that placed it here judged the room by a heartbeat seconds old (and this one may have
+    // started draining since). Not taken, the hand-over waits out the token: the customer's "try
+    // again" creates a session placed anew.
+    const refusal = noRoom({ full: this.#ctx.sessions.full, draining: this.#ctx.draining() });
+    if (refusal) throw refusal;
     let handed: Awaited<ReturnType<SessionPlacement["claim"]>>;
     try {
       handed = await this.#ctx.placement.claim(claims.sid);
@@ -493,6 +539,10 @@ export class CustomerSocket implements SessionOwner {
     }
   }
 }
+
+/** A request of a socket whose session ended, or went on with a newer connection. */
+const superseded = () =>
+  new ParleyError(ErrorCode.NOT_FOUND, "this session has ended or was taken over by another connection");
 
 function encodeResponse(requestId: number, result: Result): Uint8Array {
   return toBinary(

@@ -38,24 +38,31 @@ export function admitUpgrade<T extends Admitted>(
     edge.write(res, json(status, { error }), info);
   };
   return (res, req, context) => {
-    const info = edge.info(res, req);
-    const key = req.getHeader("sec-websocket-key");
-    const protocol = req.getHeader("sec-websocket-protocol");
-    const extensions = req.getHeader("sec-websocket-extensions");
-    if (!edge.origins.allows(info.origin, info.host)) {
-      if (gate.logThrottle.admit().ok)
-        logger.warn(
-          { origin: clip(info.origin), clientIp: info.clientIp, route },
-          "WebSocket from a foreign origin refused",
-        );
-      refuse(res, info, 403, "this origin may not open the WebSocket");
-      return;
+    let release: Release | undefined;
+    // A throw here would escape uWS's callback and end the process: the handshake is refused instead.
+    try {
+      const info = edge.info(res, req);
+      const key = req.getHeader("sec-websocket-key");
+      const protocol = req.getHeader("sec-websocket-protocol");
+      const extensions = req.getHeader("sec-websocket-extensions");
+      if (!edge.origins.allows(info.origin, info.host)) {
+        if (gate.logThrottle.admit().ok)
+          logger.warn(
+            { origin: clip(info.origin), clientIp: info.clientIp, route },
+            "WebSocket from a foreign origin refused",
+          );
+        refuse(res, info, 403, "this origin may not open the WebSocket");
+        return;
+      }
+      release = sockets.acquire(info.clientIp);
+      if (!release) {
+        refuse(res, info, 429, `at most ${sockets.max} open connections per client`);
+        return;
+      }
+      res.upgrade(data({ clientIp: info.clientIp, release }), key, protocol, extensions, context);
+    } catch (err) {
+      release?.(); // the slot of a socket that did not open (a release is safe twice)
+      edge.refuseUnreadable(res, route, err);
     }
-    const release = sockets.acquire(info.clientIp);
-    if (!release) {
-      refuse(res, info, 429, `at most ${sockets.max} open connections per client`);
-      return;
-    }
-    res.upgrade(data({ clientIp: info.clientIp, release }), key, protocol, extensions, context);
   };
 }
