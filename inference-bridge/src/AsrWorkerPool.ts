@@ -1,6 +1,16 @@
 // The speech-recognition workers this node may use. Streams go to the
-// healthy worker with the fewest active streams; a worker whose stream broke
-// with a transport error sits out for a while before it is tried again.
+// healthy worker with the fewest active streams. Healthy means: it answered
+// the last GetWorkerInfo (a worker whose engine is stuck answers UNAVAILABLE),
+// the lag it reports there is under `maxLagMs`, and it is not sitting out a
+// broken stream.
+//
+// Sitting out: a worker whose stream broke (a transport error, or a stream it
+// took but stopped answering: RecognitionStream's stall watchdog) is kept out
+// of placements for `downForMs`, doubled for each further incident up to
+// `maxDownForMs`, until a stream opened on it after its last failure gets a
+// real answer (a segment or an ack). A stream's "ready" is no such answer: a
+// worker whose model hangs still accepts streams, and it shed its own streams
+// so it looked the freest; each "ready" used to put it back in rotation.
 //
 // Transport: the per-frame audio stream (Recognize) goes over a thin HTTP/2
 // client of our own (grpc/Http2RecognizeCall: the same gRPC wire protocol
@@ -27,7 +37,7 @@ import { grpcServiceDefinition } from "@parley/proto/grpc";
 import type { Logger } from "pino";
 import { Http2GrpcChannel } from "./grpc/Http2GrpcChannel.ts";
 import { Http2RecognizeCall } from "./grpc/Http2RecognizeCall.ts";
-import { asrAdmissions, asrWorkerCapacity, asrWorkerProbes } from "./metrics.ts";
+import { asrAdmissions, asrWorkerCapacity, asrWorkerMarkedDown, asrWorkerProbes } from "./metrics.ts";
 import { SpeechReservation } from "./SpeechReservation.ts";
 
 type WorkerInfo = MessageShape<typeof WorkerInfoSchema>;
@@ -51,6 +61,12 @@ const SpeechRecognizerClient = grpc.makeGenericClientConstructor(
   grpcServiceDefinition(SpeechRecognizer),
   "SpeechRecognizer",
 );
+
+/** gRPC's RESOURCE_EXHAUSTED: a worker at its stream limit, not an ill one. */
+const RESOURCE_EXHAUSTED = 8;
+
+/** Reported lag (WorkerInfo.lag_ms) above which a worker gets no new streams, by default. */
+export const DEFAULT_MAX_LAG_MS = 10_000;
 
 /** A conversation's audio stream to a worker: grpc-js's ClientDuplexStream surface that the bridge uses. */
 export type RecognizeCall = Http2RecognizeCall;
@@ -76,9 +92,17 @@ export class AsrWorker {
   #unanswered = false;
   /** Primary subtags of the languages it last said it recognises; undefined until it has answered once. */
   #languages: ReadonlySet<string> | undefined;
+  /** WorkerInfo.lag_ms at the last answer, and the most that still takes new streams. */
+  #lagMs = 0;
+  readonly #maxLagMs: number;
+  /** Incidents (broken streams) since a stream last got a real answer here: each doubles the time it sits out. */
+  #incidents = 0;
+  /** Counts every failure reported: a stream's answers vouch for the worker only if it opened after the last one. */
+  #failures = 0;
 
-  constructor(address: string, channel: AsrChannelOptions = {}) {
+  constructor(address: string, channel: AsrChannelOptions = {}, maxLagMs = DEFAULT_MAX_LAG_MS) {
     this.address = address;
+    this.#maxLagMs = maxLagMs;
     this.#metadata = new grpc.Metadata();
     this.#authorization = channel.authToken ? `Bearer ${channel.authToken}` : undefined;
     if (this.#authorization) this.#metadata.set("authorization", this.#authorization);
@@ -109,16 +133,47 @@ export class AsrWorker {
     });
   }
 
-  /** Neither marked down after a failed stream nor silent to the last probe. */
+  /** Not sitting out a failed stream, not silent (or UNAVAILABLE) to the last probe, not lagging. */
   get healthy(): boolean {
-    return !this.#unanswered && Date.now() >= this.#downUntil;
+    return !this.#unanswered && Date.now() >= this.#downUntil && !this.lagging;
   }
 
+  /** Its last reported lag exceeds maxLagMs: audio sent now would wait that long for a transcript. */
+  get lagging(): boolean {
+    return this.#lagMs > this.#maxLagMs;
+  }
+
+  /** Keeps it out of placements for at least `ms` from now (never shortens a longer time out). */
   markDown(ms: number): void {
-    this.#downUntil = Date.now() + ms;
+    this.#downUntil = Math.max(this.#downUntil, Date.now() + ms);
   }
 
-  markUp(): void {
+  /** Failures reported so far: a stream notes it when it opens here, for confirmServing. */
+  get failureCount(): number {
+    return this.#failures;
+  }
+
+  /**
+   * A stream on it broke: it sits out `baseMs`, doubled for each earlier incident since a stream
+   * last got a real answer here, at most `maxMs`. Failures while it already sits out are the same
+   * incident (all its streams stall together when its model hangs). Returns how long it sits out.
+   */
+  recordFailure(baseMs: number, maxMs: number): number {
+    this.#failures++;
+    if (Date.now() >= this.#downUntil) this.#incidents++;
+    const ms = Math.min(maxMs, baseMs * 2 ** Math.max(0, this.#incidents - 1));
+    this.markDown(ms);
+    return ms;
+  }
+
+  /**
+   * A stream opened on it when failureCount was `failuresAtOpen` got a real answer to its audio
+   * (a segment or an ack): it serves again, unless it failed since that stream opened (answers to
+   * a stream opened before its last failure say nothing of what broke then).
+   */
+  confirmServing(failuresAtOpen: number): void {
+    if (failuresAtOpen !== this.#failures) return;
+    this.#incidents = 0;
     this.#downUntil = 0;
   }
 
@@ -179,8 +234,10 @@ export class AsrWorker {
     const result = this.info(timeoutMs).then(
       (info): ProbeResult => {
         // Answering GetWorkerInfo is not recognising speech (a hung decoder still answers it):
-        // a worker marked down after a broken stream sits its time out, or comes back with a stream's "ready".
+        // a worker marked down after a broken stream sits its time out, or comes back once a stream opened
+        // there since gets a real answer (confirmServing); a stream's "ready" is no such answer.
         this.#unanswered = false;
+        this.#lagMs = info.lagMs;
         this.#languages = new Set(info.languages.filter((l) => l.length > 0).map(primaryLanguage));
         // 0 means the worker sets no limit: no capacity series rather than a zero one.
         if (info.maxStreams > 0) asrWorkerCapacity.set({ worker: this.address }, info.maxStreams);
@@ -192,8 +249,9 @@ export class AsrWorker {
         return { address: this.address, ok: true, info };
       },
       (error: Error): ProbeResult => {
-        // A worker that does not answer admits nothing (its last known free slots are no longer true);
-        // the languages it last listed still stand (a restart of the same worker lists them again).
+        // A worker that does not answer (or answers UNAVAILABLE: its engine is stuck) admits nothing (its
+        // last known free slots are no longer true); the languages it last listed still stand (a restart
+        // of the same worker lists them again).
         this.#unanswered = true;
         asrWorkerCapacity.set({ worker: this.address }, 0);
         return { address: this.address, ok: false, error: error.message };
@@ -220,8 +278,12 @@ export class AsrWorker {
 export interface AsrWorkerPoolOptions {
   addresses: string[];
   logger: Logger;
-  /** How long a worker that failed sits out. */
+  /** How long a worker that failed sits out (default 2 s), doubled for each further incident without progress. */
   downForMs?: number;
+  /** The longest a worker sits out (default 60 s). */
+  maxDownForMs?: number;
+  /** Reported lag (WorkerInfo.lag_ms) above which a worker takes no new streams (default 10 s). */
+  maxLagMs?: number;
   channel?: AsrChannelOptions;
 }
 
@@ -229,11 +291,13 @@ export class AsrWorkerPool {
   readonly workers: AsrWorker[];
   readonly #logger: Logger;
   readonly #downForMs: number;
+  readonly #maxDownForMs: number;
 
   constructor(options: AsrWorkerPoolOptions) {
-    this.workers = options.addresses.map((a) => new AsrWorker(a, options.channel));
+    this.workers = options.addresses.map((a) => new AsrWorker(a, options.channel, options.maxLagMs));
     this.#logger = options.logger;
     this.#downForMs = options.downForMs ?? 2_000;
+    this.#maxDownForMs = Math.max(this.#downForMs, options.maxDownForMs ?? 60_000);
   }
 
   /**
@@ -351,9 +415,13 @@ export class AsrWorkerPool {
   }
 
   /** `sessionId`: the conversation whose stream failed, so the line leads to it. */
-  reportFailure(worker: AsrWorker, error: unknown, sessionId: string): void {
-    worker.markDown(this.#downForMs);
-    this.#logger.warn({ worker: worker.address, sessionId, err: error }, "speech worker marked down");
+  reportFailure(worker: AsrWorker, error: Error & { code?: number }, sessionId: string): void {
+    // A worker at its limit is busy, not ill: it sits out the base time, and no incident is counted.
+    let downForMs = this.#downForMs;
+    if (error.code === RESOURCE_EXHAUSTED) worker.markDown(downForMs);
+    else downForMs = worker.recordFailure(this.#downForMs, this.#maxDownForMs);
+    asrWorkerMarkedDown.inc({ worker: worker.address });
+    this.#logger.warn({ worker: worker.address, sessionId, err: error, downForMs }, "speech worker marked down");
   }
 
   /** Readiness: which workers answer GetWorkerInfo (asked at most once per `maxAgeMs` each). */

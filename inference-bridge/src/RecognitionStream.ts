@@ -101,6 +101,10 @@ export class RecognitionStream {
   #call: RecognizeCall | undefined;
   #worker: AsrWorker | undefined;
   #ready = false;
+  /** The current call got a real answer to its audio (a segment or an ack), not only "ready". */
+  #answered = false;
+  /** The worker's failureCount when the current call opened (see AsrWorker.confirmServing). */
+  #workerFailuresAtOpen = 0;
   #readyTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
@@ -443,6 +447,8 @@ export class RecognitionStream {
     }
     this.#worker = worker;
     this.#ready = false;
+    this.#answered = false;
+    this.#workerFailuresAtOpen = worker.failureCount;
     this.#backpressured = false;
     // An ack commits the finals of the call that sent it, not those of a call that broke before
     // acknowledging them: those are redone under the same ids by this one.
@@ -504,15 +510,16 @@ export class RecognitionStream {
     if (call !== this.#call) return;
     switch (response.kind.case) {
       case "ready":
+        // The worker took the stream; that says nothing of its model (a hung one still sends
+        // "ready"): the worker counts as serving, and the outage as over, at its first real answer.
         this.#ready = true;
-        this.#attempt = 0;
         clearTimeout(this.#readyTimer);
-        this.#worker?.markUp();
         this.#setState(StreamState.LIVE, response.kind.value.engine);
         break;
       case "segment": {
         const segment = response.kind.value;
         this.#unansweredSince = undefined;
+        this.#onAnswered();
         asrSegments.inc({ final: String(segment.isFinal) });
         this.#trackOpenPartials(call, segment);
         if (!segment.isFinal) this.#observePartialLag(segment);
@@ -522,6 +529,7 @@ export class RecognitionStream {
       }
       case "ack": {
         this.#unansweredSince = undefined;
+        this.#onAnswered();
         const before = this.#replay.size;
         // A worker acknowledges a final right after sending it: every final so far is committed.
         this.#nextSegmentId = Math.max(this.#nextSegmentId, this.#lastFinalId + 1);
@@ -542,6 +550,14 @@ export class RecognitionStream {
       default:
         break;
     }
+  }
+
+  /** The current call's first segment or ack: its worker serves (back in rotation), and the outage is over. */
+  #onAnswered(): void {
+    if (this.#answered) return;
+    this.#answered = true;
+    this.#attempt = 0;
+    this.#worker?.confirmServing(this.#workerFailuresAtOpen);
   }
 
   /** The committed offset moved: the call is alive, and any overflow outage is over. */

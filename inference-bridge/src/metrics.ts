@@ -73,6 +73,12 @@ export const asrAudioDropped = new Counter({
   help: "16 kHz samples dropped before a speech worker got them (worker too slow: replay buffer full)",
 });
 
+export const asrWorkerMarkedDown = new Counter({
+  name: "asr_worker_marked_down_total",
+  help: "Speech workers taken out of placements because a stream on them broke or stalled (each sits out a while, longer after repeated incidents)",
+  labelNames: ["worker"] as const,
+});
+
 export const asrWorkerCapacity = new Gauge({
   name: "asr_worker_capacity_streams",
   help: "Streams each speech worker admits (WorkerInfo.max_streams at the last probe; 0 while it does not answer)",

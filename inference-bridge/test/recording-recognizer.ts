@@ -46,6 +46,13 @@ export class RecordingRecognizer {
   ignoreEnd = false;
   /** Answer every config with this status (as a worker refusing the client's request or token). */
   refuseWith: grpc.status | undefined;
+  /** WorkerInfo.lag_ms: the partial lag the worker reports. */
+  lagMs = 0;
+  /**
+   * Why the worker serves nothing now (as the Python worker whose engine is stuck): GetWorkerInfo and
+   * new streams are answered UNAVAILABLE with this text. Undefined: it serves.
+   */
+  unavailable: string | undefined;
   /**
    * Partials: after each audio chunk, the end_ms of a partial to send (given
    * the samples received so far), or undefined for none.
@@ -60,16 +67,19 @@ export class RecordingRecognizer {
     this.#server.addService(grpcServiceDefinition(SpeechRecognizer), {
       recognize: (call: grpc.ServerDuplexStream<RecognizeRequest, RecognizeResponse>) => this.#recognize(call),
       getWorkerInfo: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-        callback(
-          null,
-          create(WorkerInfoSchema, {
-            workerId: "recording",
-            engine: "recording-test-double",
-            maxStreams: this.maxStreams,
-            activeStreams: this.othersActive + this.streams.filter((s) => !s.call.cancelled && !s.ended).length,
-            languages: this.languages,
-          }),
-        ),
+        this.unavailable !== undefined
+          ? callback({ code: grpc.status.UNAVAILABLE, details: this.unavailable })
+          : callback(
+              null,
+              create(WorkerInfoSchema, {
+                workerId: "recording",
+                engine: "recording-test-double",
+                maxStreams: this.maxStreams,
+                activeStreams: this.othersActive + this.streams.filter((s) => !s.call.cancelled && !s.ended).length,
+                languages: this.languages,
+                lagMs: this.lagMs,
+              }),
+            ),
     });
     this.port = await new Promise<number>((resolve, reject) =>
       this.#server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
@@ -110,8 +120,9 @@ export class RecordingRecognizer {
       if (request.kind.case === "audio") request.kind.value.pcm = Uint8Array.from(request.kind.value.pcm);
       stream.requests.push(request);
       const kind = request.kind;
-      if (kind.case === "config" && this.refuseWith !== undefined) {
-        call.emit("error", { code: this.refuseWith, details: "refused by the test double" });
+      if (kind.case === "config" && (this.refuseWith !== undefined || this.unavailable !== undefined)) {
+        const code = this.refuseWith ?? grpc.status.UNAVAILABLE;
+        call.emit("error", { code, details: this.unavailable ?? "refused by the test double" });
         return;
       }
       if (kind.case === "config" && !this.#speaks(kind.value.language)) {

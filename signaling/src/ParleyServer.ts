@@ -181,7 +181,14 @@ export class ParleyServer {
       addresses = [embeddedAsr.address];
       channel = { authToken };
     }
-    const asrPool = new AsrWorkerPool({ addresses, logger: logger.child({ component: "asr-pool" }), channel });
+    const asrPool = new AsrWorkerPool({
+      addresses,
+      logger: logger.child({ component: "asr-pool" }),
+      channel,
+      downForMs: config.asr.workerDownMs,
+      maxDownForMs: config.asr.workerMaxDownMs,
+      maxLagMs: config.asr.workerMaxLagMs,
+    });
     await asrPool.probe(); // capacity is known before the first customer arrives
     // The reward is decided after the conversation's end is stored; it goes
     // out through the session (late-bound: the server does not exist yet).

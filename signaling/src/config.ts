@@ -180,6 +180,11 @@ export interface Config {
     authToken: string | undefined;
     /** A session admitted to speech holds a slot this long for its audio to start flowing. */
     admissionHoldMs: number;
+    /** A worker whose stream broke or stalled sits out this long, doubled per further incident up to workerMaxDownMs. */
+    workerDownMs: number;
+    workerMaxDownMs: number;
+    /** A worker reporting more partial lag than this (WorkerInfo.lag_ms) gets no new streams. */
+    workerMaxLagMs: number;
   };
 }
 
@@ -429,8 +434,20 @@ export function loadConfig(env: Env = process.env): Config {
       tls: asrTls(env),
       authToken: env.ASR_AUTH_TOKEN || undefined,
       admissionHoldMs: positiveMs(env, "ASR_ADMISSION_HOLD_MS", 10_000),
+      ...asrWorkerHealth(env),
     },
   };
+}
+
+function asrWorkerHealth(env: Env): Pick<Config["asr"], "workerDownMs" | "workerMaxDownMs" | "workerMaxLagMs"> {
+  const workerDownMs = positiveMs(env, "ASR_WORKER_DOWN_MS", 2_000);
+  const workerMaxDownMs = positiveMs(env, "ASR_WORKER_MAX_DOWN_MS", 60_000);
+  if (workerMaxDownMs < workerDownMs)
+    throw new Error(
+      `ASR_WORKER_MAX_DOWN_MS (${workerMaxDownMs}) must be at least ASR_WORKER_DOWN_MS (${workerDownMs})`,
+    );
+  // A Whisper worker's partial lag is about 1-2 s at capacity (README, capacity model).
+  return { workerDownMs, workerMaxDownMs, workerMaxLagMs: positiveMs(env, "ASR_WORKER_MAX_LAG_MS", 10_000) };
 }
 
 const bool = (env: Env, name: string, fallback: boolean) => {

@@ -145,6 +145,20 @@ describe("configuration", () => {
     expect(() => loadConfig({ ASR_TLS: "1", ASR_TLS_CERT_FILE: "/c.pem" })).toThrow(/go together/);
   });
 
+  it("reads when a speech worker is kept out of placements", () => {
+    expect(loadConfig({}).asr).toMatchObject({ workerDownMs: 2_000, workerMaxDownMs: 60_000, workerMaxLagMs: 10_000 });
+    const set = loadConfig({
+      ASR_WORKER_DOWN_MS: "500",
+      ASR_WORKER_MAX_DOWN_MS: "8000",
+      ASR_WORKER_MAX_LAG_MS: "4000",
+    });
+    expect(set.asr).toMatchObject({ workerDownMs: 500, workerMaxDownMs: 8_000, workerMaxLagMs: 4_000 });
+    expect(() => loadConfig({ ASR_WORKER_DOWN_MS: "5000", ASR_WORKER_MAX_DOWN_MS: "1000" })).toThrow(
+      /ASR_WORKER_MAX_DOWN_MS .* must be at least ASR_WORKER_DOWN_MS/,
+    );
+    expect(() => loadConfig({ ASR_WORKER_MAX_LAG_MS: "0" })).toThrow(/ASR_WORKER_MAX_LAG_MS/);
+  });
+
   it("parses durations", () => {
     expect(parseDurationMs("24h")).toBe(86_400_000);
     expect(parseDurationMs("500ms")).toBe(500);

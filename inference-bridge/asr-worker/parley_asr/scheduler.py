@@ -18,6 +18,14 @@ padded: the buffer is trimmed behind confirmed words once they span
 `trim_after_s` (a final with speech_final=false), and cut at `max_window_s`
 whatever was confirmed. Audio before the window is committed.
 
+A pass that outlives `pass_deadline_s` means the engine is stuck (a hung
+kernel or driver): a watchdog thread then fails every open stream with
+EngineStuck (the bridge resumes them on another worker from their committed
+audio), refuses new ones and makes `unavailable` say why, until the pass
+returns. Without it, silent streams kept getting commits from the audio
+thread while every stream that spoke waited for the bridge's 30 s stall
+watchdog, and the worker, having shed its streams, looked like the freest.
+
 Plain logic: the model is behind `HypothesisSource`; the unit tests drive the
 scheduler with a scripted source.
 """
@@ -38,7 +46,7 @@ from .agreement import LocalAgreement
 from .engine import Commit, EngineStream, Event, Final, Partial, StreamSettings, Word
 from .log import log
 from .vad import EnergyVad, SpeechEnd, SpeechStart, VadSettings
-from .workers import EngineFailure
+from .workers import EngineFailure, EngineStuck
 
 SAMPLE_RATE = 16000
 PROMPT_CHARS = 200  # text context handed to each pass (whisper_streaming keeps 200 characters)
@@ -82,6 +90,10 @@ class SchedulerSettings:
     idle_commit_s: float = 1.0  # commit silent audio this often
     max_batch: int = 64  # windows per pass
     finish_timeout_s: float = 30.0
+    # A pass running longer than this means the engine is stuck (see the module's
+    # docstring). Far above the longest expected pass: the Whisper engine derives it
+    # from its start-up measurement (at least 10 s), --pass-deadline overrides.
+    pass_deadline_s: float = 10.0
     stats_interval_s: float = 10.0  # a `scheduler_stats` log line this often
     vad: VadSettings = field(default_factory=VadSettings)
 
@@ -137,8 +149,13 @@ class BatchScheduler:
         self._stats = TickStats()
         self._stats_since = time.monotonic()
         self._recent_lags: deque[tuple[float, float]] = deque()  # (when, lag_s) of the last 10 s
+        self._pass_started: float | None = None  # monotonic start of the pass in flight
+        self._stuck: str | None = None  # why no stream is taken now: the pass in flight outlived its deadline
         self._thread = threading.Thread(target=self._run, name="batch-scheduler", daemon=True)
         self._thread.start()
+        # Its own thread: the scheduler's thread is the one a stuck engine holds.
+        self._watchdog = threading.Thread(target=self._watch, name="pass-watchdog", daemon=True)
+        self._watchdog.start()
 
     # -- the pool interface (see pool.StreamPool) ------------------------------
 
@@ -147,8 +164,15 @@ class BatchScheduler:
         return len(self._streams)
 
     @property
+    def unavailable(self) -> str | None:
+        """Why the worker takes no streams now (its engine is stuck), or None."""
+        with self._cond:
+            return self._stuck
+
+    @property
     def lag_ms(self) -> float:
-        """p95 partial lag of the last 10 s, or longer when due streams wait now."""
+        """p95 partial lag of the last 10 s, or longer when due streams wait now
+        (or a pass in flight has run longer: its audio has waited at least that)."""
         now = time.monotonic()
         with self._cond:
             while self._recent_lags and self._recent_lags[0][0] < now - 10.0:
@@ -160,12 +184,17 @@ class BatchScheduler:
                 for s in self._streams.values()
                 if (s.due is not None or s.in_flight) and s.pending_since is not None
             ]
+            if self._pass_started is not None:
+                waiting.append(now - self._pass_started)
         recent = float(np.percentile(lags, 95)) if lags else 0.0
         return round(1000 * max([recent, *waiting]), 1)
 
     def open(self, settings: StreamSettings) -> ScheduledStream | None:
-        """A new stream, or None when `size` streams are open (RESOURCE_EXHAUSTED)."""
+        """A new stream, or None when `size` streams are open (RESOURCE_EXHAUSTED).
+        Raises EngineStuck while the engine is stuck (UNAVAILABLE)."""
         with self._cond:
+            if self._stuck is not None:
+                raise EngineStuck(self._stuck)
             if self._stopped or len(self._streams) >= self.size:
                 return None
             key = self._next_key
@@ -185,6 +214,7 @@ class BatchScheduler:
             self._streams.clear()
             self._cond.notify_all()
         self._thread.join(5.0)
+        self._watchdog.join(5.0)
 
     def stats(self) -> dict[str, float | int]:
         """Summary of the ticks since the last call (benchmarks, tests)."""
@@ -211,7 +241,46 @@ class BatchScheduler:
                 due = sorted((s for s in self._streams.values() if s.due is not None), key=lambda s: s.due_since)
                 batch = due[: self.settings.max_batch]
                 windows = [s.begin_pass() for s in batch]
-            self._tick(batch, windows)
+                self._pass_started = time.monotonic()
+            try:
+                self._tick(batch, windows)
+            finally:
+                with self._cond:
+                    started, self._pass_started = self._pass_started, None
+                    if self._stuck is not None:  # the engine answered again: take streams again
+                        self._stuck = None
+                        stuck_s = round(time.monotonic() - started, 1) if started is not None else 0.0
+                        log("engine_recovered", "info", pass_s=stuck_s)
+
+    def _watch(self) -> None:
+        """Declares the engine stuck once the pass in flight outlives pass_deadline_s."""
+        deadline_s = self.settings.pass_deadline_s
+        with self._cond:
+            while not self._stopped:
+                started = self._pass_started
+                if started is None or self._stuck is not None:
+                    self._cond.wait(deadline_s)  # a pass that starts now is seen within its deadline
+                    continue
+                left = started + deadline_s - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                self._declare_stuck(time.monotonic() - started)
+
+    def _declare_stuck(self, pass_s: float) -> None:
+        """Under the lock: every open stream fails (none will get a pass), new ones are refused."""
+        deadline_s = self.settings.pass_deadline_s
+        self._stuck = f"speech engine stuck: a pass has not returned in {pass_s:.0f} s (deadline {deadline_s:g} s)"
+        log(
+            "engine_stuck",
+            "error",
+            pass_s=round(pass_s, 1),
+            deadline_s=deadline_s,
+            failed_streams=len(self._streams),
+        )
+        for stream in self._streams.values():
+            stream.fail(self._stuck, EngineStuck)
+        self._cond.notify_all()  # a finish() waiting for its final pass fails now
 
     def _tick(self, batch: list[ScheduledStream], windows: list[Window]) -> None:
         started = time.monotonic()
@@ -300,6 +369,7 @@ class ScheduledStream(EngineStream):
         self._finishing = False
         self._done = False
         self._error: str | None = None
+        self._error_kind: type[EngineFailure] = EngineFailure
         self._closed_stream = False
         self.in_flight = False
         self.due: str | None = None
@@ -399,8 +469,9 @@ class ScheduledStream(EngineStream):
         self._update_due(now)
         return lag
 
-    def fail(self, error: str) -> None:
+    def fail(self, error: str, kind: type[EngineFailure] = EngineFailure) -> None:
         self._error = error
+        self._error_kind = kind
         self.in_flight = False
         self.due = None
 
@@ -408,7 +479,7 @@ class ScheduledStream(EngineStream):
 
     def _check(self) -> None:
         if self._error is not None:
-            raise EngineFailure(self._error)
+            raise self._error_kind(self._error)
         if self._closed_stream:
             raise EngineFailure("stream closed")
 

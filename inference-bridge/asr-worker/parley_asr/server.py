@@ -3,7 +3,8 @@
     python -m parley_asr --host 127.0.0.1 --port 0 [--max-streams N] [--worker-id ID]
                          [--engine pocketsphinx|whisper] [--model-path DIR] [--device cuda|cuda:N|cpu]
                          [--dtype bfloat16|float16|float32] [--max-batch N] [--no-cuda-graphs]
-                         [--stats-interval S] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+                         [--stats-interval S] [--pass-deadline S]
+                         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 
 Prints `LISTENING <port>` on stdout once it accepts calls; logs JSON lines on
 stderr; SIGTERM/SIGINT stop it gracefully. With ASR_AUTH_TOKEN in its
@@ -27,7 +28,7 @@ from .auth import TokenAuth, server_credentials
 from .engine import ENGINES
 from .gen import asr_pb2_grpc
 from .log import log
-from .pool import open_pool
+from .pool import StreamPool, open_pool
 from .service import SpeechRecognizer
 
 STOP_GRACE_S = 2.0  # the bridge SIGKILLs 3 s after SIGTERM
@@ -78,9 +79,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     whisper.add_argument("--max-batch", type=int, help="windows per batched pass (default 64)")
     whisper.add_argument("--no-cuda-graphs", action="store_true", help="decode with eager steps")
     whisper.add_argument("--stats-interval", type=float, help="seconds between scheduler_stats log lines (10)")
+    whisper.add_argument(
+        "--pass-deadline",
+        type=float,
+        help="seconds a batched pass may run before the engine counts as stuck: its streams fail, new ones are "
+        "refused (UNAVAILABLE) until it answers (default: three times the longest pass measured at start-up, "
+        "at least 10)",
+    )
     args = parser.parse_args(argv)
     if args.max_streams is not None and args.max_streams < 1:
         parser.error("--max-streams must be at least 1")
+    if args.pass_deadline is not None and args.pass_deadline <= 0:
+        parser.error("--pass-deadline must be more than 0")
     if bool(args.tls_cert) != bool(args.tls_key) or (args.tls_client_ca and not args.tls_cert):
         parser.error("--tls-cert and --tls-key go together; --tls-client-ca needs them")
     return args
@@ -99,6 +109,21 @@ def _stop_when_orphaned(stop: threading.Event) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def build_server(pool: StreamPool, worker_id: str, token: str = "") -> grpc.Server:
+    """The gRPC server of a pool's SpeechRecognizer, without a port yet (tests bind one of their own)."""
+    # One thread per stream plus a few for GetWorkerInfo and for refusing
+    # streams beyond the limit; grpc refuses calls beyond that itself.
+    threads = pool.size + 4
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
+        interceptors=[TokenAuth(token)] if token else [],
+        maximum_concurrent_rpcs=threads,
+        options=SERVER_OPTIONS,
+    )
+    asr_pb2_grpc.add_SpeechRecognizerServicer_to_server(SpeechRecognizer(pool, worker_id), server)
+    return server
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logmod.configure(worker_id=args.worker_id)
@@ -115,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_batch": str(args.max_batch or ""),
         "cuda_graphs": "0" if args.no_cuda_graphs else "1",
         "stats_interval": str(args.stats_interval or ""),
+        "pass_deadline": str(args.pass_deadline or ""),
     }
     try:
         pool = open_pool(args.engine, args.max_streams, options)
@@ -123,17 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         log("engine_start_failed", level="error", engine=args.engine, error=f"{type(exc).__name__}: {exc}")
         print(f"parley_asr: cannot start the {args.engine} engine: {exc}", file=sys.stderr, flush=True)
         return 2
-    # One thread per stream plus a few for GetWorkerInfo and for refusing
-    # streams beyond the limit; grpc refuses calls beyond that itself.
-    threads = pool.size + 4
     token = os.environ.get("ASR_AUTH_TOKEN", "")
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
-        interceptors=[TokenAuth(token)] if token else [],
-        maximum_concurrent_rpcs=threads,
-        options=SERVER_OPTIONS,
-    )
-    asr_pb2_grpc.add_SpeechRecognizerServicer_to_server(SpeechRecognizer(pool, args.worker_id), server)
+    server = build_server(pool, args.worker_id, token)
     address = f"{args.host}:{args.port}"
     if args.tls_cert:
         port = server.add_secure_port(address, server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca))

@@ -15,7 +15,7 @@ from .gen import asr_pb2_grpc
 from .log import log
 from .pool import StreamPool
 from .session import ProtocolError, Session
-from .workers import EngineFailure
+from .workers import EngineFailure, EngineStuck
 
 
 class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
@@ -26,6 +26,11 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         self._engine_name, self._languages = engine.name, tuple(engine.languages)
 
     def GetWorkerInfo(self, request: pb.GetWorkerInfoRequest, context: grpc.ServicerContext) -> pb.WorkerInfo:
+        # The bridge's probe: a worker that cannot serve streams now (its engine is stuck)
+        # says so, and the bridge places no stream here until it answers again.
+        unavailable = self._pool.unavailable
+        if unavailable is not None:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"worker {self._worker_id}: {unavailable}")
         return pb.WorkerInfo(
             worker_id=self._worker_id,
             engine=self._engine_name,
@@ -50,6 +55,9 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         except ProtocolError as exc:
             run.end("stream_rejected", level="warning", error=str(exc))
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except EngineStuck as exc:  # not this stream's fault: the bridge resumes it on another worker
+            run.end("stream_failed", level="error", error=str(exc))
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"worker {self._worker_id}: {exc}")
         except EngineFailure as exc:
             run.end("stream_failed", level="error", error=str(exc))
             context.abort(grpc.StatusCode.INTERNAL, f"speech engine failed: {exc}")
@@ -69,7 +77,12 @@ class SpeechRecognizer(asr_pb2_grpc.SpeechRecognizerServicer):
         run.session_id = first.config.session_id
         session = Session(first.config, self._engine_name, self._languages, self._worker_id)
         run.session = session
-        stream = self._pool.open(session.settings)
+        try:
+            stream = self._pool.open(session.settings)
+        except EngineStuck as exc:
+            run.end("stream_refused", level="warning", error=str(exc))
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"worker {self._worker_id} takes no streams now: {exc}")
+            return  # not reached: abort() raises
         if stream is None:
             run.end("stream_refused", level="warning", max_streams=self._pool.size)
             context.abort(

@@ -31,6 +31,11 @@ class EngineFailure(Exception):
     """The engine raised, or its process died or hung."""
 
 
+class EngineStuck(EngineFailure):
+    """The shared engine has not answered within its deadline: the worker serves no
+    stream until it does (gRPC UNAVAILABLE; the bridge resumes the stream elsewhere)."""
+
+
 # The pipe's protocol. The parent sends requests; the child answers each but
 # "abort" with a reply, and announces with ("ok", []) once its model is loaded.
 Request = (
@@ -218,6 +223,11 @@ class ProcessPool:
     @property
     def lag_ms(self) -> float:
         return 0.0  # not measured: each stream decodes as its audio arrives
+
+    @property
+    def unavailable(self) -> str | None:
+        # A hung process fails its own stream (CALL_TIMEOUT_S) and is replaced: the others are unaffected.
+        return None
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until the initial processes have loaded their model."""

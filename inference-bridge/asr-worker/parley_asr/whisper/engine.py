@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from .model import load
 from .runner import RunnerSettings, WhisperRunner
 
 SAMPLE_RATE = 16000
+# A pass may run this long at least before the engine counts as stuck (GPU passes
+# take well under a second; a deadline this far above them is no false alarm).
+MIN_PASS_DEADLINE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,16 @@ class Capacity:
     @property
     def per_pass_s(self) -> float:
         return (self.encoder_s + self.decoder_s) / self.batch
+
+    def longest_pass_s(self, max_batch: int, max_window_s: float) -> float:
+        """The cost of the biggest pass the scheduler makes: `max_batch` windows of
+        `max_window_s` (cost grows about linearly with both)."""
+        return self.per_pass_s * max_batch * max_window_s / self.window_s
+
+    def pass_deadline_s(self, max_batch: int, max_window_s: float) -> float:
+        """Three times the biggest pass, at least MIN_PASS_DEADLINE_S: past it the engine is stuck
+        (a busy machine slows passes down; a false alarm would fail every stream)."""
+        return max(MIN_PASS_DEADLINE_S, 3 * self.longest_pass_s(max_batch, max_window_s))
 
     @property
     def max_streams(self) -> int:
@@ -109,6 +122,11 @@ class WhisperEngine(Engine):
             speaking=float(options.get("speaking") or 1.0),
         )
         bound = max_streams or capacity.max_streams
+        # The biggest batch holds a window of every admitted stream, at most max_batch.
+        deadline_s = float(options.get("pass_deadline") or 0) or capacity.pass_deadline_s(
+            min(scheduler_settings.max_batch, bound), scheduler_settings.max_window_s
+        )
+        scheduler_settings = replace(scheduler_settings, pass_deadline_s=deadline_s)
         log(
             "whisper_ready",
             model=loaded.path,
@@ -124,6 +142,7 @@ class WhisperEngine(Engine):
             per_pass_ms=round(capacity.per_pass_s * 1000, 2),
             measured_max_streams=capacity.max_streams,
             max_streams=bound,
+            pass_deadline_s=round(deadline_s, 1),
         )
         return BatchScheduler(runner, cls.name, bound, scheduler_settings)
 

@@ -435,8 +435,10 @@ export type WorkerInfo = Message<"parley.asr.v1.WorkerInfo"> & {
   /**
    * Current partial lag: p95 over the last 10 s of the time from the arrival
    * of audio to the first result covering it, or the longest wait of a stream
-   * due for a pass now, whichever is larger. 0 when the engine does not
-   * measure it (pocketsphinx decodes each chunk as it arrives).
+   * due for a pass now, or the age of the pass in flight, whichever is larger.
+   * 0 when the engine does not measure it (pocketsphinx decodes each chunk as
+   * it arrives). A node places no new stream on a worker whose lag is over its
+   * limit (ASR_WORKER_MAX_LAG_MS).
    *
    * @generated from field: float lag_ms = 6;
    */
@@ -466,6 +468,8 @@ export const SpeechRecognizer: GenService<{
   },
   /**
    * Capacity and engine of this worker, for pool selection and /ready.
+   * UNAVAILABLE, saying why, while the worker serves no stream (its engine is
+   * stuck: open streams fail and new ones are refused with UNAVAILABLE too).
    *
    * @generated from rpc parley.asr.v1.SpeechRecognizer.GetWorkerInfo
    */

@@ -59,6 +59,8 @@ class SpeechRecognizerServicer:
 
     def GetWorkerInfo(self, request, context):
         """Capacity and engine of this worker, for pool selection and /ready.
+        UNAVAILABLE, saying why, while the worker serves no stream (its engine is
+        stuck: open streams fail and new ones are refused with UNAVAILABLE too).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
