@@ -625,7 +625,7 @@ export class RecognitionStream {
       // The worker refused the stream itself (its config: a language it does not recognise, a
       // sample rate): sent again, it would be refused again, every 2 s while the customer talks
       // to a "reconnecting" notice. Not an outage to wait out: the conversation is told now, as
-      // when a worker is gone for good (FAILED: the app ends it, keeping what was said). The
+      // when a worker is gone for good (FAILED: the conversation ends, SPEECH_LOST, keeping what was said). The
       // log line names the cause; the session's logger adds its sessionId.
       this.#fail("speech recognition cannot serve this conversation", error, {
         cause: "speech worker refused the stream's config; not retried",

@@ -2,7 +2,7 @@
 // Later stages (scoring, dialogue, persistence) hang off `onTranscript`.
 import { create } from "@bufbuild/protobuf";
 import { type Segment, SegmentSchema } from "@parley/proto/asr";
-import { EndReason, type LiveEvent, LiveEventSchema, type StreamState } from "@parley/proto/live";
+import { EndReason, type LiveEvent, LiveEventSchema, StreamState } from "@parley/proto/live";
 import type { Logger } from "pino";
 import type { AsrWorkerPool } from "./AsrWorkerPool.ts";
 import { ConversationDirector, type DialogueConfig, type VoiceOutput } from "./dialogue/ConversationDirector.ts";
@@ -33,6 +33,13 @@ export interface VoiceConversationOptions {
   };
   /** Receives every live event of this session (transcript and status). */
   publish: (event: LiveEvent) => void;
+  /**
+   * The conversation ended by itself (the AI ended it, or speech recognition
+   * failed for good) and its end is published (ConversationEnded, after the
+   * final score): whoever holds the session ends it now, with `reason`. Not
+   * called when someone else ended it first, nor after close().
+   */
+  onEndedItself?: (reason: EndReason) => void;
   /** The AI's side: scoring, follow-up questions and its voice. Absent: transcript only. */
   dialogue?: {
     scoring: ScoringEngine;
@@ -57,6 +64,7 @@ export class VoiceConversation {
   readonly #publish: (event: LiveEvent) => void;
   readonly #sessionId: string;
   readonly #finishTimeoutMs: number | undefined;
+  readonly #onEndedItself: ((reason: EndReason) => void) | undefined;
   readonly director: ConversationDirector | undefined;
   #frames = 0;
   #recognitionLagMs = 0;
@@ -69,6 +77,7 @@ export class VoiceConversation {
     this.#sessionId = options.sessionId;
     this.#finishTimeoutMs = options.finishTimeoutMs;
     this.#publish = options.publish;
+    this.#onEndedItself = options.onEndedItself;
     this.transcript = new TranscriptAssembler(options.sessionId);
     if (options.restore) this.transcript.restore(options.restore.segments);
     this.#stream = new RecognitionStream({
@@ -80,12 +89,16 @@ export class VoiceConversation {
       ...(options.retry ? { retry: options.retry } : {}),
       ...(options.sendChunkMs ? { sendChunkMs: options.sendChunkMs } : {}),
       onSegment: (segment) => this.#onSegment(segment),
-      onState: (state, detail) =>
+      onState: (state, detail) => {
         this.#publish(
           create(LiveEventSchema, {
             kind: { case: "status", value: { sessionId: this.#sessionId, state, detail } },
           }),
-        ),
+        );
+        // Nothing will be transcribed any more: the conversation ends with what was said. Not
+        // from inside the stream's own failure handling, which is still under way.
+        if (state === StreamState.FAILED) setImmediate(() => void this.#endItself(EndReason.SPEECH_LOST));
+      },
     });
     if (options.dialogue) {
       const { scoring } = options.dialogue;
@@ -94,7 +107,7 @@ export class VoiceConversation {
         logger: options.logger,
         transcript: this.transcript,
         publish: options.publish,
-        requestEnd: (reason) => this.end(reason),
+        requestEnd: (reason) => this.#endItself(reason),
         ...options.dialogue,
         ...(options.language ? { language: options.language } : {}),
         // Scored in the store's language: the rubric's word lists, and the grounding of a model's score, follow it.
@@ -182,6 +195,23 @@ export class VoiceConversation {
       if (changed) this.#publish(create(LiveEventSchema, { kind: { case: "transcript", value: changed } }));
     }
     this.director?.endNow(this.#endReason);
+  }
+
+  /**
+   * The conversation's own decision to end (the director's, or speech
+   * recognition gone for good): the same end, then the session is told
+   * (onEndedItself), so that it ends whether or not the customer's app hangs up.
+   */
+  #endItself(reason: EndReason): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const first = this.#ending === undefined;
+    const ending = this.end(reason);
+    // Also when the end failed: the session's own end then publishes ConversationEnded.
+    const tell = () => {
+      if (!this.#closed) this.#onEndedItself?.(reason);
+    };
+    if (first) ending.then(tell, tell);
+    return ending;
   }
 
   async #end(reason: EndReason): Promise<void> {

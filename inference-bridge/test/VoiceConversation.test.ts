@@ -102,3 +102,44 @@ describe("VoiceConversation.endNow", () => {
     expect(t.of("conversationEnded")).toEqual([]);
   });
 });
+
+describe("a VoiceConversation that ends by itself", () => {
+  /** A conversation whose director ends it after 50 ms of silence; `told` collects onEndedItself's reasons. */
+  function quiet() {
+    const events: LiveEvent[] = [];
+    const told: EndReason[] = [];
+    const voice = new VoiceConversation({
+      sessionId: "s-quiet",
+      pool: {} as AsrWorkerPool, // no audio flows: the recogniser is never asked for a worker
+      logger: pino({ level: "silent" }),
+      publish: (event) => events.push(event),
+      onEndedItself: (reason) => told.push(reason),
+      dialogue: {
+        scoring: new BuiltinScorer(),
+        planner: new BuiltinFollowUpPlanner(),
+        tts: {} as SpeechSynthesizer,
+        voice: () => new Promise(() => {}),
+        config: { endSilenceMs: 50 },
+        currency: "SEK",
+      },
+    });
+    const ends = () => events.flatMap((e) => (e.kind.case === "conversationEnded" ? [e.kind.value.reason] : []));
+    return { voice, told, ends };
+  }
+
+  it("tells its session after its end is published, so that the session ends too", async () => {
+    const t = quiet();
+    await expect.poll(() => t.told, { timeout: 5_000 }).toEqual([EndReason.SILENCE]);
+    expect(t.ends()).toEqual([EndReason.SILENCE]);
+    t.voice.close();
+  });
+
+  it("does not tell a session that ended it first", async () => {
+    const t = quiet();
+    await t.voice.end(EndReason.CUSTOMER); // the customer hung up before the silence ran out
+    await new Promise((resolve) => setTimeout(resolve, 200)); // longer than the silence that would end it
+    expect(t.told).toEqual([]);
+    expect(t.ends()).toEqual([EndReason.CUSTOMER]);
+    t.voice.close();
+  });
+});

@@ -414,6 +414,9 @@ export class ParleyServer {
       tts: this.tts,
       ...(asrRetry ? { asrRetry } : {}),
       onMediaLost: (session, reason) => this.#onMediaLost(parts, session, reason),
+      // Its slots, media and records are released as by any end; the customer's socket stays a
+      // while for the reward (CustomerSocket.detach), which the app waits for on the end screen.
+      onConversationOver: (session, reason) => void this.sessions.end(session, reason, true),
       audioTap: (sessionId) => this.records.audioTap(sessionId),
     };
     const edge = this.#edge;

@@ -100,6 +100,18 @@ describe("SessionRegistry", () => {
     expect(ended()).toEqual(["broken"]);
   });
 
+  it("ends only the session it is given: a late end of one taken up again under its id leaves the new one", async () => {
+    const { sessions, endReasons } = registry();
+    const first = startConversation(sessions, "same-id", async () => {});
+    await sessions.end(first, EndReason.CUSTOMER, true);
+    const again = startConversation(sessions, "same-id", async () => {});
+    // The first conversation's own end is told after its session ended (it ended by itself meanwhile).
+    await sessions.end(first, EndReason.SILENCE, true);
+    expect(sessions.get("same-id")).toBe(again);
+    expect(again.ended).toBe(false);
+    expect(endReasons()).toEqual([EndReason.CUSTOMER]);
+  });
+
   it("gives a conversation resumed after its node restarted only what is left of its maximum duration", async () => {
     const { sessions, endReasons, startedAt } = registry({ maxDurationMs: 60_000 });
     const resumed = {

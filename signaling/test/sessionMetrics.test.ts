@@ -110,6 +110,7 @@ describe("session metrics", () => {
   it("names outcomes as the deployment guide does", () => {
     expect(endStatus(EndReason.MAX_TURNS)).toBe("completed");
     expect(endStatus(EndReason.MEDIA_LOST)).toBe("failed");
+    expect(endStatus(EndReason.SPEECH_LOST)).toBe("failed");
     expect(endStatus(EndReason.DISCONNECTED)).toBe("abandoned");
   });
 });

@@ -3,8 +3,8 @@
 // outcome and quality tier, and live events by kind. Every SessionStarted is
 // followed by exactly one ConversationEnded (Session guarantees it). A
 // conversation that lost its media or its speech recognition for good (a
-// FAILED status: the app ends it, whatever reason it then gives) counts as
-// failed.
+// FAILED status, then an end with MEDIA_LOST or SPEECH_LOST, or the app's own
+// end if it came first) counts as failed.
 import { EndReason, StreamState } from "@parley/proto/live";
 import { activeSessions, feedbackSessionsTotal, liveEventsPublished } from "../metrics.ts";
 import { type LiveBus, liveTopic, type Unsubscribe } from "./LiveBus.ts";
@@ -17,7 +17,7 @@ const COMPLETED = new Set([
   EndReason.NOTHING_LEFT_TO_ASK,
   EndReason.MAX_DURATION, // cut at the limit, but with its final score
 ]);
-const FAILED = new Set([EndReason.MEDIA_LOST]);
+const FAILED = new Set([EndReason.MEDIA_LOST, EndReason.SPEECH_LOST]);
 
 const TIERS = ["high", "medium", "low"] as const;
 

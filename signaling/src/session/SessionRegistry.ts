@@ -108,7 +108,10 @@ export class SessionRegistry {
 
   /** Ends the session; never rejects (callers fire and forget): a failed close is logged. */
   async end(session: Session, reason: EndReason, graceful: boolean): Promise<void> {
-    if (!this.#sessions.delete(session.id)) return;
+    // Only this very session: an end told late (its conversation ended by itself) must not end
+    // one taken up again under the same id.
+    if (this.#sessions.get(session.id) !== session) return;
+    this.#sessions.delete(session.id);
     this.#ended.set(session.id, { session, at: Date.now() });
     const end = this.#ends.get(session.id);
     this.#ends.delete(session.id);

@@ -14,6 +14,7 @@ import {
 } from "@parley/inference-bridge";
 import { CustomerMedia, type MediaWorkerPool } from "@parley/media";
 import { ErrorCode, ParleyError } from "@parley/proto/errors";
+import type { EndReason } from "@parley/proto/live";
 import type { Config } from "../config.ts";
 import { AudioClock } from "./AudioClock.ts";
 import type { Session } from "./Session.ts";
@@ -28,6 +29,12 @@ export interface ConversationParts {
   asrRetry?: RetryPolicy;
   /** The media worker under a session died. */
   onMediaLost: (session: Session, reason: string) => void;
+  /**
+   * The conversation ended by itself, its ConversationEnded published (the AI
+   * ended it, or speech recognition failed for good): the session ends too,
+   * whether or not the customer's app hangs up.
+   */
+  onConversationOver: (session: Session, reason: EndReason) => void;
   /** A per-session consumer of the customer's 16 kHz PCM besides the speech stream (the audio fingerprint). */
   audioTap?: (sessionId: string) => { push(pcm: Int16Array): void };
 }
@@ -83,6 +90,7 @@ export function startConversation(parts: ConversationParts, session: Session): v
     finishTimeoutMs: config.asr.finishTimeoutMs,
     ...(parts.asrRetry ? { retry: parts.asrRetry } : {}),
     publish: session.publishEvent,
+    onEndedItself: (reason) => parts.onConversationOver(session, reason),
     ...(session.resumed
       ? { restore: { segments: session.resumed.segments, askedQuestions: session.resumed.askedQuestions } }
       : {}),

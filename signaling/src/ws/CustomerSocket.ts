@@ -128,6 +128,8 @@ export class CustomerSocket implements SessionOwner {
   #refusedInARow = 0;
   #joinTimer: NodeJS.Timeout | undefined;
   #lingerTimer: NodeJS.Timeout | undefined;
+  /** The session ended while this socket held it. */
+  #heldAtEnd = false;
 
   constructor(ctx: SocketContext, port: SocketPort, clientIp?: string) {
     this.#ctx = ctx;
@@ -267,6 +269,7 @@ export class CustomerSocket implements SessionOwner {
       // The customer received ConversationEnded; it keeps listening for the
       // reward decision that follows, and hangs up itself. One that does not
       // (the socket would live on, kept up by pings) is closed after a while.
+      this.#heldAtEnd = true;
       this.#lingerTimer = setTimeout(() => this.#close(1000, "session ended"), SESSION_END_LINGER_MS);
     }
   }
@@ -283,6 +286,10 @@ export class CustomerSocket implements SessionOwner {
     if (kind.case === "ping") return { case: "pong", value: { $typeName: "parley.ws.v1.Pong" } };
     const session = this.#session;
     if (!session) throw new ParleyError(ErrorCode.OUT_OF_ORDER, `join before ${kind.case}`);
+    // The node ended it while this socket held it (the conversation ended by itself, its end already
+    // sent): the app's own "end it" is answered as done.
+    if (kind.case === "endSession" && session.ended && this.#heldAtEnd)
+      return { case: "sessionEnded", value: { $typeName: "parley.ws.v1.SessionEnded" } };
     if (session.ended || !session.isOwner(this)) throw superseded();
     const media = session.media!;
     /** What a media request made, undone when this socket no longer holds the session by its end. */
