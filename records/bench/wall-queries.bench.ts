@@ -85,9 +85,9 @@ try {
   const day = { nowMs: Date.now(), utcOffsetMinutes: 60 };
 
   const cases: [string, () => Promise<unknown>][] = [
-    ["recent 100 (a business)", () => records.wall.recent(business, 100)],
-    ["recent 100 (a store)", () => records.wall.recent(staff, 100)],
-    ["recent 100 (admin, all)", () => records.wall.recent(admin, 100)],
+    ["recent 100 (a business)", () => records.wall.page(business, 100)],
+    ["recent 100 (a store)", () => records.wall.page(staff, 100)],
+    ["recent 100 (admin, all)", () => records.wall.page(admin, 100)],
     ["conversation (drill-down)", () => records.wall.conversation(one!.id)],
     ["tiles (a business)", () => records.wall.tiles(business, day)],
     ["tiles (admin, all)", () => records.wall.tiles(admin, day)],

@@ -74,7 +74,7 @@ describe("embedded PGlite", () => {
       const businessId = records.demo!.businessId;
       const scope = { businessId, storeCodes: ["demo"] };
       const day = { nowMs: Date.now(), utcOffsetMinutes: 60 };
-      expect((await again.wall.recent(scope, 10)).map((f) => f.sessionId)).toEqual([sessionId]);
+      expect((await again.wall.page(scope, 10)).feedback.map((f) => f.sessionId)).toEqual([sessionId]);
       expect((await again.wall.conversation(sessionId))?.segments).toHaveLength(3);
       expect(await again.wall.tiles(scope, day)).toMatchObject({ todayCount: 1, grantedTodayMinor: 2000 });
       const trends = await again.wall.trends(scope, "days7", day);

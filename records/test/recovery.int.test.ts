@@ -313,7 +313,7 @@ describe("the records sweep", () => {
         reward: { status: "claimable", amountMinor: 1_000 },
       });
       expect(conversation.timeline.map((p) => p.score.score)).toEqual([50, 80, 65]);
-      const history = await records.wall.recent({ businessId: undefined, storeCodes: undefined }, 10);
+      const history = (await records.wall.page({ businessId: undefined, storeCodes: undefined }, 10)).feedback;
       expect(history.find((f) => f.sessionId === rewarded.sessionId)?.finalScore?.score).toBe(65);
       // The export alike: reason, the last heard score, an empty summary, the reward.
       const [session] = await records.sql<{ business_id: string }[]>`

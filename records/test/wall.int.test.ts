@@ -124,7 +124,7 @@ describe("the wall's history from Postgres", () => {
   }
 
   it("lists a business's finished feedback, newest first, and nothing of another business", async () => {
-    const demo = await records.wall.recent({ businessId: ids.demo, storeCodes: undefined }, 50);
+    const demo = (await records.wall.page({ businessId: ids.demo, storeCodes: undefined }, 50)).feedback;
     expect(demo.map((f) => f.sessionId)).toEqual([
       seen.second,
       seen.demoLow,
@@ -134,24 +134,24 @@ describe("the wall's history from Postgres", () => {
       seen.old,
     ]);
     expect(demo.every((f) => f.businessId === ids.demo)).toBe(true);
-    const acme = await records.wall.recent({ businessId: ids.acme, storeCodes: undefined }, 50);
+    const acme = (await records.wall.page({ businessId: ids.acme, storeCodes: undefined }, 50)).feedback;
     expect(acme.map((f) => f.sessionId).sort()).toEqual([seen.acme, seen.acmeFraud].sort());
     // Staff limited to a store; an admin sees every business; a limit is a limit.
-    const staff = await records.wall.recent({ businessId: ids.demo, storeCodes: ["second"] }, 50);
+    const staff = (await records.wall.page({ businessId: ids.demo, storeCodes: ["second"] }, 50)).feedback;
     expect(staff.map((f) => f.sessionId)).toEqual([seen.second]);
-    const admin = await records.wall.recent({ businessId: undefined, storeCodes: undefined }, 50);
+    const admin = (await records.wall.page({ businessId: undefined, storeCodes: undefined }, 50)).feedback;
     expect(admin).toHaveLength(8);
-    expect(await records.wall.recent({ businessId: undefined, storeCodes: undefined }, 2)).toHaveLength(2);
+    expect((await records.wall.page({ businessId: undefined, storeCodes: undefined }, 2)).feedback).toHaveLength(2);
     // Another business's store within a business's scope, or a malformed id: nothing.
-    expect(await records.wall.recent({ businessId: ids.demo, storeCodes: ["north"] }, 50)).toEqual([]);
-    expect(await records.wall.recent({ businessId: "acme", storeCodes: undefined }, 50)).toEqual([]);
-    expect(await records.wall.recent({ businessId: ids.demo, storeCodes: [] }, 50)).toEqual([]);
+    expect((await records.wall.page({ businessId: ids.demo, storeCodes: ["north"] }, 50)).feedback).toEqual([]);
+    expect((await records.wall.page({ businessId: "acme", storeCodes: undefined }, 50)).feedback).toEqual([]);
+    expect((await records.wall.page({ businessId: ids.demo, storeCodes: [] }, 50)).feedback).toEqual([]);
   });
 
   it("filters the finished feedback before its limit: the latest that match, however old, within the scope only", async () => {
     const demo = { businessId: ids.demo, storeCodes: undefined };
     const ofFilter = async (filter: FeedbackFilter, limit = 50, scope: WallQueryScope = demo) =>
-      (await records.wall.recent(scope, limit, filter)).map((f) => f.sessionId);
+      (await records.wall.page(scope, limit, filter)).feedback.map((f) => f.sessionId);
     // The two latest of the business are not low: the low ones are still found, the oldest included.
     expect(await ofFilter({ score: "low" }, 2)).toEqual([seen.demoLow, seen.old]);
     expect(await ofFilter({ score: "mid" })).toEqual([seen.second, seen.yesterday]);
@@ -254,7 +254,7 @@ describe("the wall's history from Postgres", () => {
     // The same moment seen from a viewer ten hours behind UTC: the day's edges move, the counts follow them.
     const west = { nowMs: day.nowMs, utcOffsetMinutes: -600 };
     const westStart = viewerDayStart(west);
-    const ends = (await records.wall.recent({ businessId: ids.demo, storeCodes: undefined }, 50)).map(
+    const ends = (await records.wall.page({ businessId: ids.demo, storeCodes: undefined }, 50)).feedback.map(
       (f) => f.endedAtMs,
     );
     expect(await records.wall.tiles({ businessId: ids.demo, storeCodes: undefined }, west)).toMatchObject({

@@ -322,16 +322,6 @@ export async function feedbackPage(
   };
 }
 
-/** Finished conversations in scope (matching the filter, if one is given), newest first: the latest `limit`. */
-export async function recentFeedback(
-  sql: Sql,
-  scope: WallQueryScope,
-  limit: number,
-  filter: FeedbackFilter = {},
-): Promise<FeedbackRecord[]> {
-  return (await feedbackPage(sql, scope, limit, filter)).feedback;
-}
-
 /** These conversations (finished or not), in the order asked; unknown ids are left out. The caller checks scope. */
 export async function feedbackByIds(sql: Sql, sessionIds: readonly string[]): Promise<FeedbackRecord[]> {
   const ids = sessionIds.filter((id) => UUID.test(id));
@@ -612,8 +602,6 @@ export async function businessNames(sql: Sql, businessIds: readonly string[]): P
 /** The wall's queries, bound to one database. */
 export function wallQueries(sql: Sql) {
   return {
-    recent: (scope: WallQueryScope, limit: number, filter?: FeedbackFilter) =>
-      recentFeedback(sql, scope, limit, filter),
     page: (scope: WallQueryScope, limit: number, filter?: FeedbackFilter, after?: FeedbackPosition) =>
       feedbackPage(sql, scope, limit, filter, after),
     feedback: (sessionIds: readonly string[]) => feedbackByIds(sql, sessionIds),
