@@ -7,16 +7,16 @@ import { defineConfig } from "vitest/config";
 //   *.browser.test.ts  Debian's Chromium against a real node
 // `pnpm test:unit` runs the first kind only; `pnpm test` runs all three.
 const timeouts = { testTimeout: 30_000, hookTimeout: 60_000 };
+// Integration and browser tests run real audio paths and must not compete
+// with each other for 2 cores: one file at a time, after the unit tests, the
+// integration tests first (projects in one group would run side by side).
+const oneAtATime = (groupOrder: number) => ({ sequence: { groupOrder }, maxWorkers: 1 });
 // One real PostgreSQL cluster per run for the nodes these tests start.
 const postgres = "./signaling/test/postgres.global.ts";
 
 export default defineConfig({
   test: {
-    // One test file at a time: integration and browser tests measure real
-    // audio paths and must not compete with each other for 2 cores.
     pool: "forks",
-    fileParallelism: false,
-    maxWorkers: 1,
     // A poll waits for what real processes do, which a busy machine may delay by seconds
     // (vitest's default gives up after 1 s).
     expect: { poll: { timeout: 10_000 } },
@@ -26,17 +26,32 @@ export default defineConfig({
         test: {
           ...timeouts,
           name: "unit",
+          // Plain logic: two files at a time, first, before anything real starts.
+          sequence: { groupOrder: 0 },
+          maxWorkers: 2,
           include: ["*/test/**/*.test.ts"],
           exclude: ["**/*.int.test.ts", "**/*.browser.test.ts", "**/node_modules/**"],
         },
       },
       {
         extends: true,
-        test: { ...timeouts, name: "integration", include: ["*/test/**/*.int.test.ts"], globalSetup: [postgres] },
+        test: {
+          ...timeouts,
+          ...oneAtATime(1),
+          name: "integration",
+          include: ["*/test/**/*.int.test.ts"],
+          globalSetup: [postgres],
+        },
       },
       {
         extends: true,
-        test: { ...timeouts, name: "browser", include: ["*/test/**/*.browser.test.ts"], globalSetup: [postgres] },
+        test: {
+          ...timeouts,
+          ...oneAtATime(2),
+          name: "browser",
+          include: ["*/test/**/*.browser.test.ts"],
+          globalSetup: [postgres],
+        },
       },
     ],
   },
