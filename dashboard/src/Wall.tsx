@@ -50,18 +50,15 @@ import {
   matches,
   NO_FILTER,
   sortedCards,
+  todaysAlerts,
   trimCards,
 } from "./state.ts";
 import { Ticker } from "./Ticker.tsx";
 import { Tiles } from "./Tiles.tsx";
 import { Trends } from "./Trends.tsx";
-import { serverNow, setServerTime, t } from "./ui.ts";
+import { serverClock, serverNow, setServerTime, t } from "./ui.ts";
+import { ViewerDayWatch, viewerZone } from "./viewerDay.ts";
 
-/** The viewer's day: their zone (days follow its clock changes), and their offset now for an older node. */
-const viewerDay = () => ({
-  utcOffsetMinutes: -new Date().getTimezoneOffset(),
-  timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone,
-});
 const MAX_CARDS = 300;
 /** The finished conversations a filter asks the node for at a time: the latest that match, then older pages. */
 const HISTORY_LIMIT = 100;
@@ -91,6 +88,18 @@ export function Wall(props: {
   const [welcome, setWelcome] = createSignal<Welcome>();
   const [stores, setStores] = createSignal<StoreInfo[]>([]);
   const [alerts, setAlerts] = createSignal<Alert[]>([]);
+  // The alerts are today's: at the viewer's midnight the day before's leave, as the next snapshot
+  // would leave them out (a kiosk left on overnight showed yesterday's as today's).
+  const today = new ViewerDayWatch({
+    now: serverClock,
+    zone: viewerZone,
+    onNewDay: (startMs) => setAlerts((a) => todaysAlerts(a, startMs)),
+  });
+  // A machine that slept may wake past midnight before its late timer runs.
+  const checkDay = () => {
+    if (document.visibilityState === "visible") today.check();
+  };
+  document.addEventListener("visibilitychange", checkDay);
   const [tiles, setTiles] = createSignal<TilesData>();
   const [trends, setTrends] = createSignal<TrendsData>();
   const [range, setRange] = createSignal(TrendRange.TODAY);
@@ -130,7 +139,7 @@ export function Wall(props: {
       const store = filter.store;
       const storeCodes = store ? [store] : [];
       const current = () => filter.store === store;
-      const tiles = conn.request({ case: "getTiles", value: { storeCodes, ...viewerDay() } }, "tiles").then(
+      const tiles = conn.request({ case: "getTiles", value: { storeCodes, ...viewerZone() } }, "tiles").then(
         (x) => {
           if (current()) setTiles(x);
         },
@@ -138,7 +147,7 @@ export function Wall(props: {
       );
       const trends = props.kiosk
         ? undefined
-        : conn.request({ case: "getTrends", value: { range: range(), storeCodes, ...viewerDay() } }, "trends").then(
+        : conn.request({ case: "getTrends", value: { range: range(), storeCodes, ...viewerZone() } }, "trends").then(
             (x) => {
               if (current()) setTrends(x);
             },
@@ -290,6 +299,8 @@ export function Wall(props: {
   const onSnapshot = (snapshot: Snapshot) => {
     const wasLive = selectedLive();
     setServerTime(Number(snapshot.serverTimeMs));
+    // The node's clock may differ from the one the day was last checked by.
+    today.check();
     batch(() => {
       setState(
         produce((s) => {
@@ -297,7 +308,7 @@ export function Wall(props: {
         }),
       );
       setStores(snapshot.stores);
-      setAlerts(snapshot.alerts);
+      setAlerts(todaysAlerts(snapshot.alerts, today.startMs));
       setSettings(snapshot.moderationSettings);
       setHistorySource(snapshot.historySource);
     });
@@ -335,7 +346,7 @@ export function Wall(props: {
     subscribe: () => ({
       case: "subscribe",
       // The viewer's day: the snapshot's alerts are today's.
-      value: { businessId: props.businessId, storeCodes: props.storeCodes, recentLimit: 100, ...viewerDay() },
+      value: { businessId: props.businessId, storeCodes: props.storeCodes, recentLimit: 100, ...viewerZone() },
     }),
     onWelcome: setWelcome,
     onSnapshot,
@@ -352,7 +363,11 @@ export function Wall(props: {
         case "alert": {
           const alert = m.kind.value;
           // An alert has one id on every node: one raised again (a node restarted) replaces its card.
-          setAlerts((a) => [alert, ...a.filter((x) => x.id !== alert.id)].slice(0, 50));
+          // One of the day before that arrives after midnight has no place among today's. (Checking the
+          // day costs little, and alerts are few: a wall just woken may not have yet.)
+          today.check();
+          if (Number(alert.atMs) >= today.startMs)
+            setAlerts((a) => [alert, ...a.filter((x) => x.id !== alert.id)].slice(0, 50));
           setState(produce((s) => applyAlert(s.cards, alert)));
           break;
         }
@@ -380,6 +395,8 @@ export function Wall(props: {
   onCleanup(() => {
     clearInterval(figures);
     clearTimeout(refreshTimer);
+    today.stop();
+    document.removeEventListener("visibilitychange", checkDay);
     conn.close();
   });
 

@@ -235,6 +235,13 @@ function applyReward(card: Card, f: Feedback): void {
   card.currency = f.currency || card.currency;
 }
 
+/**
+ * The wall's alerts are the viewer's day's (the snapshot holds those raised
+ * since their midnight): at the next one, those of the day before leave.
+ */
+export const todaysAlerts = (alerts: readonly Alert[], dayStartMs: number): Alert[] =>
+  alerts.filter((a) => Number(a.atMs) >= dayStartMs);
+
 /** A fraud alert names its conversation: the card shows it flagged at once. */
 export function applyAlert(cards: Cards, alert: Alert): void {
   if (alert.kind !== AlertKind.FRAUD_FLAGGED || !alert.sessionId) return;

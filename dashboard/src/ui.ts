@@ -61,6 +61,9 @@ const [serverOffsetMs, setServerOffsetMs] = createSignal(0);
 /** The node's time now, by the same tick as now(). */
 export const serverNow = () => now() + serverOffsetMs();
 
+/** The node's time this instant (not by the tick): for timers. */
+export const serverClock = () => Date.now() + serverOffsetMs();
+
 /** Takes the node's time from a snapshot (serverTimeMs; 0 from a node that does not send it). */
 export function setServerTime(serverTimeMs: number): void {
   if (serverTimeMs > 0) setServerOffsetMs(serverTimeMs - Date.now());

@@ -17,7 +17,6 @@ export type {
   ModerationSettingsRecord,
   ModerationState,
 } from "./queries/moderation.ts";
-export { isTimeZone, type ViewerDay, viewerDayStart } from "./queries/viewerDay.ts";
 export type {
   ConversationRecord,
   FeedbackFilter,

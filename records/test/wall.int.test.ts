@@ -5,8 +5,9 @@
 // those — and moderation kept with its audit trail.
 import { randomUUID } from "node:crypto";
 import { ErrorCode } from "@parley/proto/errors";
+import { viewerDayStart } from "@parley/proto/viewer-day";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FeedbackFilter, type Records, viewerDayStart, type WallQueryScope } from "../src/index.ts";
+import type { FeedbackFilter, Records, WallQueryScope } from "../src/index.ts";
 import type { PostgresCluster } from "../src/testing/index.ts";
 import { Conversation, openRecords, startCluster, uniqueFeedback } from "./helpers.ts";
 

@@ -8,9 +8,9 @@
 // Tenancy: every query over many conversations takes the caller's scope (a
 // business, or every business for admins; perhaps only some stores) and reads
 // nothing outside it. A scope that names no valid business reads nothing.
+import { type ViewerDay, viewerDayEdges, viewerDayStart, viewerHourEdges } from "@parley/proto/viewer-day";
 import type { Sql } from "postgres";
 import { UUID } from "../db/uuid.ts";
-import { type ViewerDay, viewerDayEdges, viewerDayStart, viewerHourEdges } from "./viewerDay.ts";
 
 /** Below this final sentiment a conversation counts as negative about its topics. */
 const NEGATIVE_SENTIMENT = -0.2;

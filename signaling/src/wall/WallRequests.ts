@@ -19,6 +19,7 @@ import {
   rtpCapabilitiesToProto,
   rtpParametersToProto,
 } from "@parley/proto/mediasoup";
+import { isTimeZone } from "@parley/proto/viewer-day";
 import {
   type ClientMessage,
   ClientMessageSchema,
@@ -36,7 +37,7 @@ import {
   type Subscribe,
 } from "@parley/proto/wall";
 import { ErrorSchema } from "@parley/proto/ws";
-import { databaseUnavailable, isRetryableDbError, isTimeZone } from "@parley/records";
+import { databaseUnavailable, isRetryableDbError } from "@parley/records";
 import type { Logger } from "pino";
 import type { DashboardCaller, DashboardTokenVerifier } from "../auth/userToken.ts";
 import { clip, LogThrottle } from "../edge/LogThrottle.ts";

@@ -3,6 +3,7 @@
 // unanswered ones are refused at once, by their own request ids.
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { ErrorCode } from "@parley/proto/errors";
+import { viewerDayStart } from "@parley/proto/viewer-day";
 import {
   ClientMessageSchema,
   FeedbackSchema,
@@ -12,7 +13,6 @@ import {
   ServerMessageSchema,
   TilesSchema,
 } from "@parley/proto/wall";
-import { viewerDayStart } from "@parley/records";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { DashboardCaller } from "../../src/auth/userToken.ts";

@@ -3,8 +3,8 @@
 // zone, or at their UTC offset). Without a bound a quiet store's wall (a
 // kiosk screen) showed last week's alerts as if they were today's, and
 // brought back on every reconnect the ones a person had dismissed.
+import { isTimeZone, viewerDayStart } from "@parley/proto/viewer-day";
 import type { Subscribe } from "@parley/proto/wall";
-import { isTimeZone, viewerDayStart } from "@parley/records";
 
 const DAY_MS = 24 * 3_600_000;
 /** Offsets beyond any zone's (UTC−12 to UTC+14), with a margin. */

@@ -3,6 +3,9 @@
 // day has 23 hours, the autumn day 25, and last week's midnights sit where
 // the clock showed midnight then, not at today's offset moved back whole days.
 // Without a zone (an older dashboard) the viewer's current UTC offset is used.
+// The meaning of the wall protocol's Subscribe.utc_offset_minutes and time_zone,
+// shared so that the node (records' tiles and trends, the snapshot's alerts) and
+// the dashboard (when its alerts of the day leave the screen) have one day.
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;

@@ -2,8 +2,7 @@
 // showed it, through daylight saving time changes, and the old offset rule
 // for dashboards that send no zone.
 import { describe, expect, it } from "vitest";
-import { isTimeZone, viewerDayStart } from "../src/index.ts";
-import { viewerDayEdges, viewerHourEdges } from "../src/queries/viewerDay.ts";
+import { isTimeZone, viewerDayEdges, viewerDayStart, viewerHourEdges } from "../src/viewerDay.ts";
 
 const HOUR = 3_600_000;
 const at = (iso: string) => Date.parse(iso);
