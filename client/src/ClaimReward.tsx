@@ -1,7 +1,9 @@
 // "Get paid" for a granted reward, on the end screen and on the return from
 // Stripe: an account not ready yet goes to Stripe's onboarding; one that is
 // ready is paid now; what happened is said, in the customer's language. A
-// reward with nothing (left) to claim shows where it stands instead.
+// reward with nothing (left) to claim shows where it stands instead. A reward
+// whose payout the customer's bank did not take is claimed the same way: Stripe's
+// form takes new bank details (or, given already, the payout goes now).
 import { createSignal, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import { type CustomerAccess, claimReward, rememberClaim } from "./claim.ts";
 import { t } from "./locale.ts";
@@ -13,9 +15,10 @@ const ON_ITS_WAY = ["transfer_pending", "transferred", "payout_pending"];
 
 /**
  * `checkNow`: claim at once without leaving the page (the customer is back from onboarding:
- * paid if it was finished, else told so, with the button to go on).
+ * paid if it was finished, else told so, with the button to go on). `payoutFailed`: the last payout
+ * did not reach the customer's bank: they are asked for their bank details until it goes.
  */
-export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean }) {
+export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean; payoutFailed?: boolean }) {
   const [state, setState] = createSignal<ClaimState>(props.checkNow ? "busy" : "idle");
   const [settledState, setSettledState] = createSignal<string | undefined>();
   const claim = async (goToOnboarding: boolean) => {
@@ -42,10 +45,15 @@ export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean 
         <MoneyMoved paid={state() === "paid"} />
       </Match>
       <Match when={state() === "settled"}>
-        <RewardState state={settledState()} />
+        <RewardState state={settledState()} access={props.access} />
       </Match>
       <Match when={true}>
-        <Show when={state() === "unfinished"}>
+        <Show when={props.payoutFailed}>
+          <p class="problem" role="alert" data-testid="claim-result" data-state="payout_failed">
+            {t("claim.payoutFailed")}
+          </p>
+        </Show>
+        <Show when={state() === "unfinished" && !props.payoutFailed}>
           <p class="notice" role="status" data-testid="claim-result" data-state="unfinished">
             {t("reward.unfinished")}
           </p>
@@ -57,7 +65,7 @@ export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean 
           disabled={state() === "busy"}
           onClick={() => claim(true)}
         >
-          {t("reward.claim")}
+          {props.payoutFailed ? t("reward.updateBank") : t("reward.claim")}
         </button>
         <Show when={state() === "failed"}>
           <p class="problem" role="alert">
@@ -83,8 +91,11 @@ export function MoneyMoved(props: { paid: boolean }) {
   );
 }
 
-/** Where a reward that is not (or no longer) to be claimed stands; undefined: it could not be read. */
-export function RewardState(props: { state: string | undefined }) {
+/**
+ * Where a reward that is not (or no longer) to be claimed stands; undefined: it could not be read.
+ * One whose payout failed is claimed again, for new bank details.
+ */
+export function RewardState(props: { state: string | undefined; access: CustomerAccess }) {
   return (
     <Switch
       fallback={
@@ -102,9 +113,7 @@ export function RewardState(props: { state: string | undefined }) {
         <MoneyMoved paid={props.state === "paid"} />
       </Match>
       <Match when={props.state === "payout_failed"}>
-        <p class="problem" role="alert" data-testid="claim-result" data-state="payout_failed">
-          {t("claim.payoutFailed")}
-        </p>
+        <ClaimReward access={props.access} payoutFailed />
       </Match>
     </Switch>
   );

@@ -2,9 +2,11 @@
 // screen's link, which carries it in the address's fragment: never sent to the
 // server, and taken out of the address at once), sees what is kept of their
 // conversation, downloads a copy or deletes it. A deletion asks first; one
-// that would give up an unclaimed reward says so and asks again.
+// that would give up an unclaimed reward says so and asks again. A reward whose
+// payout the customer's bank did not take asks for their bank details again.
 import { createSignal, For, Match, Show, Switch } from "solid-js";
-import type { CustomerAccess } from "./claim.ts";
+import { ClaimReward } from "./ClaimReward.tsx";
+import { type CustomerAccess, recordedState } from "./claim.ts";
 import { type DataProblem, deleteData, downloadCopy, type KeptConversation, openData } from "./customerData.ts";
 import { formatDays, formatHours } from "./i18n.ts";
 import { formatReward, language, switchLanguage, t } from "./locale.ts";
@@ -142,12 +144,17 @@ function Kept(props: { step: Shown; ask: (confirm: Confirm | undefined) => void;
       <Show when={data().finalScore}>{(f) => <p>{t("myData.score", { score: f().score })}</p>}</Show>
       <Show when={data().reward?.amountMinor ? data().reward : undefined}>
         {(r) => (
-          <p data-testid="data-reward">
-            {t("myData.reward", {
-              amount: formatReward(r().amountMinor, r().currency),
-              state: t(rewardStateKey(r().status)),
-            })}
-          </p>
+          <>
+            <p data-testid="data-reward">
+              {t("myData.reward", {
+                amount: formatReward(r().amountMinor, r().currency),
+                state: t(rewardStateKey(recordedState(r()))),
+              })}
+            </p>
+            <Show when={r().payoutFailed}>
+              <ClaimReward access={props.step.access} payoutFailed />
+            </Show>
+          </>
         )}
       </Show>
       <p class="hint" data-testid="data-retention">
@@ -197,9 +204,9 @@ function Kept(props: { step: Shown; ask: (confirm: Confirm | undefined) => void;
   );
 }
 
-/** How a reward's state reads to the customer. */
-function rewardStateKey(status: string) {
-  switch (status) {
+/** How a reward's state (claim.ts recordedState) reads to the customer. */
+function rewardStateKey(state: string) {
+  switch (state) {
     case "paid":
       return "myData.reward.paid" as const;
     case "claimable":
@@ -209,6 +216,8 @@ function rewardStateKey(status: string) {
     case "transferred":
     case "payout_pending":
       return "myData.reward.onItsWay" as const;
+    case "payout_failed":
+      return "myData.reward.payoutFailed" as const;
     default:
       return "myData.reward.other" as const;
   }

@@ -34,7 +34,7 @@ export function RewardShown(props: { reward: ShownReward; access: CustomerAccess
                 </Show>
               }
             >
-              {(settled) => <RewardState state={settled()} />}
+              {(settled) => <RewardState state={settled()} access={a()} />}
             </Show>
           )}
         </Show>

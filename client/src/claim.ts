@@ -74,15 +74,25 @@ function refusedForGood(res: Response): boolean {
   return res.status === 400 || res.status === 401 || res.status === 403;
 }
 
-/** The reward's state as records keep it (claimable, onboarding, transfer_pending, paid, ...), if it can be read. */
+/**
+ * A reward's state as the app tells it: records' (claimable, onboarding, transfer_pending, paid, ...),
+ * but "payout_failed" for one whose last payout the customer's bank did not take: records keep it
+ * `transferred` (the money is back on the customer's payout account) and say `payoutFailed`, and it
+ * waits on the customer's bank details, which a claim asks for again.
+ */
+export function recordedState(reward: { status: string; payoutFailed?: boolean }): string {
+  return reward.payoutFailed ? "payout_failed" : reward.status;
+}
+
+/** The reward's state (recordedState; "none" without a reward), if it can be read. */
 export async function rewardState(access: CustomerAccess): Promise<string | undefined> {
   try {
     const res = await fetch(`/api/customer/sessions/${encodeURIComponent(access.sessionId)}`, {
       headers: { "x-parley-data-code": access.dataCode },
     });
     if (!res.ok) return undefined;
-    const data = (await res.json()) as { reward: { status: string } | null };
-    return data.reward?.status ?? "none";
+    const data = (await res.json()) as { reward: { status: string; payoutFailed?: boolean } | null };
+    return data.reward ? recordedState(data.reward) : "none";
   } catch {
     return undefined;
   }

@@ -12,7 +12,8 @@ export interface KeptConversation {
   transcript: { segmentId: number; text: string }[];
   finalScore: { score: number } | null;
   questions: { turn: number; text: string }[];
-  reward: { amountMinor: number; currency: string; status: string } | null;
+  /** payoutFailed: its last payout failed, it waits on new bank details (absent from older nodes). */
+  reward: { amountMinor: number; currency: string; status: string; payoutFailed?: boolean } | null;
   retention: { transcriptAndScoresDays: number; voiceDataHours: number };
   /** Everything the API answered, for the customer's copy. */
   raw: unknown;

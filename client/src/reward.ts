@@ -4,7 +4,7 @@
 // their opening it), asked again with back-off until the reward is decided or
 // the app has waited long enough.
 import { RewardStatus, type RewardUpdate } from "@parley/proto/live";
-import type { CustomerAccess } from "./claim.ts";
+import { type CustomerAccess, recordedState } from "./claim.ts";
 
 export interface ShownReward {
   status: RewardStatus;
@@ -12,8 +12,9 @@ export interface ShownReward {
   currency: string;
   reason: string;
   /**
-   * A granted reward whose claim is under way or over: records' state of it (transfer_pending, paid,
-   * payout_failed, reversed, ...), shown instead of "Get paid". Absent: there is something to claim.
+   * A granted reward whose claim is under way or over: its state (claim.ts recordedState:
+   * transfer_pending, paid, payout_failed, reversed, ...), shown instead of "Get paid". Absent:
+   * there is something to claim.
    */
   settled?: string;
   /**
@@ -31,6 +32,8 @@ export interface RecordedReward {
   amountMinor: number | string;
   currency: string;
   reason: string | null;
+  /** Its last payout failed: it waits on the customer's bank details (absent from older nodes). */
+  payoutFailed?: boolean;
 }
 
 /** The states of a granted reward that "Get paid" still applies to (onboarding: the account is not ready yet). */
@@ -56,7 +59,7 @@ export function fromRecords(recorded: RecordedReward, payouts = true): ShownRewa
     ...base,
     status: RewardStatus.GRANTED,
     amountMinor,
-    ...(TO_CLAIM.includes(recorded.status) ? {} : { settled: recorded.status }),
+    ...(TO_CLAIM.includes(recorded.status) ? {} : { settled: recordedState(recorded) }),
     ...(payouts ? {} : { unpayable: true as const }),
   };
 }

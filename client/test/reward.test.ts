@@ -37,6 +37,12 @@ describe("fromRecords", () => {
       });
   });
 
+  it("tells a reward whose payout failed (records keep it transferred) from one on its way", () => {
+    const transferred = { status: "transferred", amountMinor: 500, currency: "SEK", reason: "" };
+    expect(fromRecords({ ...transferred, payoutFailed: true }).settled).toBe("payout_failed");
+    expect(fromRecords({ ...transferred, payoutFailed: false }).settled).toBe("transferred");
+  });
+
   it("shows none and withheld as the socket's update does, with their reason", () => {
     expect(fromRecords({ status: "none", amountMinor: "0", currency: "SEK", reason: "budget_exhausted" })).toEqual({
       status: RewardStatus.NONE,

@@ -162,7 +162,14 @@ describe("the reward the app asks for again and again after a conversation", () 
     const decided = (await after.json()) as { reward: Record<string, unknown> };
     expect(Object.keys(decided).sort()).toEqual(["payouts", "reward"]);
     expect(decided.reward).toMatchObject({ amountMinor: 1000, currency: "SEK", status: "claimable" });
-    expect(Object.keys(decided.reward).sort()).toEqual(["amountMinor", "currency", "id", "reason", "status"]);
+    expect(Object.keys(decided.reward).sort()).toEqual([
+      "amountMinor",
+      "currency",
+      "id",
+      "payoutFailed",
+      "reason",
+      "status",
+    ]);
 
     // Asked again and again (the app's polling): not one audit row.
     const audited = await accesses();

@@ -81,7 +81,15 @@ async function setup(
         await records.sql`select status, stripe_account_id, transfer_id, payout_id, last_error, transfer_attempt, payout_attempt
                           from rewards where id = ${reward!.id}`
       )[0]!;
-    return { c, rewardId: reward!.id, claim, state };
+    /** The customer's reward as the app reads it: alone (GET …/reward), and with their data (GET …/:id). */
+    const customerReward = async () => {
+      const headers = { "x-parley-data-code": begun.dataCode };
+      const url = `${http.url}/api/customer/sessions/${c.sessionId}`;
+      const alone = (await (await fetch(`${url}/reward`, { headers })).json()) as { reward: Record<string, unknown> };
+      const withData = (await (await fetch(url, { headers })).json()) as { reward: Record<string, unknown> };
+      return { alone: alone.reward, withData: withData.reward };
+    };
+    return { c, rewardId: reward!.id, claim, state, customerReward };
   };
   const deliver = (payload: string, signature: string) =>
     fetch(`${http.url}/api/stripe/webhook`, {
@@ -649,6 +657,33 @@ describe("paying once whatever Stripe answered meanwhile, and again after a fail
       expect((await t.deliver(paid.payload, paid.signature)).status).toBe(200);
       expect((await t.state()).status).toBe("paid");
       expect(stripe.transfers).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("tell the customer a failed payout waits on their bank details, in both answers of their reward", async () => {
+    const t = await setup();
+    try {
+      const account = await onboard(t);
+      await until(t.state, (x) => x.status === "payout_pending");
+      const onItsWay = { status: "payout_pending", payoutFailed: false };
+      expect(await t.customerReward()).toMatchObject({ alone: onItsWay, withData: onItsWay });
+      const payout = stripe.payouts[0]!.id as string;
+      const failed = stripe.webhook("payout.failed", stripe.settlePayout(payout, { failureCode: "account_closed" }), {
+        account,
+      });
+      expect((await t.deliver(failed.payload, failed.signature)).status).toBe(200);
+      const waiting = { status: "transferred", payoutFailed: true };
+      const told = await t.customerReward();
+      expect(told).toMatchObject({ alone: waiting, withData: waiting });
+      // What the customer needs, not Stripe's words for it.
+      expect(JSON.stringify(told)).not.toMatch(/account_closed|po_|acct_/);
+      // The bank details given again, the payout goes: no longer failed.
+      const updated = stripe.webhook("account.updated", stripe.completeOnboarding(account), { account });
+      expect((await t.deliver(updated.payload, updated.signature)).status).toBe(200);
+      await until(t.state, (x) => x.status === "payout_pending");
+      expect(await t.customerReward()).toMatchObject({ alone: onItsWay, withData: onItsWay });
     } finally {
       await t.close();
     }

@@ -9,10 +9,19 @@ export interface CustomerReward {
   currency: string;
   status: string;
   reason: string;
+  /**
+   * Its last payout did not reach the customer's bank (payout.failed, or Stripe refused it): the
+   * money waits on their Stripe account until they give their bank details again, which a claim
+   * sends them to do (`account_update`). Stripe's failure code is not told.
+   */
+  payoutFailed: boolean;
 }
 
-/** A `rewards` row as customerReward and sessionData read it (id, amount_minor, currency, status, reason). */
-export type RewardRow = Record<"id" | "amount_minor" | "currency" | "status" | "reason", unknown>;
+/** The columns of `rewards` that a customer's reward is told from (rewardJson). */
+export const REWARD_COLUMNS = ["id", "amount_minor", "currency", "status", "reason", "payout_attempt"] as const;
+
+/** A `rewards` row as customerReward and sessionData read it. */
+export type RewardRow = Record<(typeof REWARD_COLUMNS)[number], unknown>;
 
 export const rewardJson = (r: RewardRow): CustomerReward => ({
   id: r.id as string,
@@ -20,6 +29,9 @@ export const rewardJson = (r: RewardRow): CustomerReward => ({
   currency: r.currency as string,
   status: r.status as string,
   reason: r.reason as string,
+  // As StripePayouts.pay tells a payout that waits on the bank details: back in `transferred`
+  // after a payout failed or was refused (its key moved on).
+  payoutFailed: r.status === "transferred" && (r.payout_attempt as number) > 0,
 });
 
 export interface SessionData {
@@ -59,7 +71,7 @@ export async function sessionData(sql: Sql, sessionId: string): Promise<SessionD
       ? sql`select score, specificity, actionability, sentiment, relevance, topics, summary, engine from final_scores where session_id = ${sessionId}`
       : none,
     content ? sql`select turn, text from ai_questions where session_id = ${sessionId} order by turn` : none,
-    sql<RewardRow[]>`select id, amount_minor, currency, status, reason from rewards where session_id = ${sessionId}`,
+    sql<RewardRow[]>`select ${sql(REWARD_COLUMNS)} from rewards where session_id = ${sessionId}`,
     sql`select rule, severity from fraud_flags where session_id = ${sessionId} order by rule`,
   ]);
   const reward = rewards[0];
