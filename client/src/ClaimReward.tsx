@@ -4,7 +4,7 @@
 // reward with nothing (left) to claim shows where it stands instead. A reward
 // whose payout the customer's bank did not take is claimed the same way: Stripe's
 // form takes new bank details (or, given already, the payout goes now).
-import { createSignal, Match, onCleanup, onMount, Show, Switch } from "solid-js";
+import { createSignal, createUniqueId, Match, onCleanup, onMount, Show, Switch } from "solid-js";
 import { type CustomerAccess, claimReward, rememberClaim } from "./claim.ts";
 import { t } from "./locale.ts";
 
@@ -17,14 +17,22 @@ const ON_ITS_WAY = ["transfer_pending", "transferred", "payout_pending"];
  * `checkNow`: claim at once without leaving the page (the customer is back from onboarding:
  * paid if it was finished, else told so, with the button to go on). `payoutFailed`: the last payout
  * did not reach the customer's bank: they are asked for their bank details until it goes.
+ * `onMoneyMoved`: the claim moved the money (or found it paid), for a page that also says where it stands.
  */
-export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean; payoutFailed?: boolean }) {
+export function ClaimReward(props: {
+  access: CustomerAccess;
+  checkNow?: boolean;
+  payoutFailed?: boolean;
+  onMoneyMoved?: (paid: boolean) => void;
+}) {
   const [state, setState] = createSignal<ClaimState>(props.checkNow ? "busy" : "idle");
   const [settledState, setSettledState] = createSignal<string | undefined>();
+  const failureId = createUniqueId();
   const claim = async (goToOnboarding: boolean) => {
     setState("busy");
     const outcome = await claimReward(props.access);
     if (outcome.kind === "settled") setSettledState(outcome.state);
+    if (outcome.kind === "paying" || outcome.kind === "paid") props.onMoneyMoved?.(outcome.kind === "paid");
     if (outcome.kind !== "onboarding") return setState(outcome.kind);
     if (!goToOnboarding) return setState("unfinished");
     rememberClaim(props.access); // for the return: the code is not in the address Stripe sends back to
@@ -48,8 +56,9 @@ export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean;
         <RewardState state={settledState()} access={props.access} />
       </Match>
       <Match when={true}>
-        <Show when={props.payoutFailed}>
-          <p class="problem" role="alert" data-testid="claim-result" data-state="payout_failed">
+        {/* Not while the claim is under way: back from Stripe with new details, it is news no longer. */}
+        <Show when={props.payoutFailed && state() !== "busy"}>
+          <p id={failureId} class="problem" role="status" data-testid="claim-result" data-state="payout_failed">
             {t("claim.payoutFailed")}
           </p>
         </Show>
@@ -63,6 +72,7 @@ export function ClaimReward(props: { access: CustomerAccess; checkNow?: boolean;
           type="button"
           data-testid="claim"
           disabled={state() === "busy"}
+          aria-describedby={props.payoutFailed && state() !== "busy" ? failureId : undefined}
           onClick={() => claim(true)}
         >
           {props.payoutFailed ? t("reward.updateBank") : t("reward.claim")}

@@ -125,6 +125,8 @@ function problemText(p: DataProblem): string {
 /** What is kept, a copy to download, and the deletion with its confirmation. */
 function Kept(props: { step: Shown; ask: (confirm: Confirm | undefined) => void; remove: (confirm: Confirm) => void }) {
   const data = () => props.step.data;
+  // A claim made here that moved the money: the line above says so too, not the state it was read in.
+  const [moved, setMoved] = createSignal<"paid" | "transferred">();
   const confirm = () => (props.step.kind === "shown" ? props.step.confirm : undefined);
   const when = () => {
     const at = data().startedAt ?? data().endedAt;
@@ -148,11 +150,15 @@ function Kept(props: { step: Shown; ask: (confirm: Confirm | undefined) => void;
             <p data-testid="data-reward">
               {t("myData.reward", {
                 amount: formatReward(r().amountMinor, r().currency),
-                state: t(rewardStateKey(recordedState(r()))),
+                state: t(rewardStateKey(moved() ?? recordedState(r()))),
               })}
             </p>
             <Show when={r().payoutFailed}>
-              <ClaimReward access={props.step.access} payoutFailed />
+              <ClaimReward
+                access={props.step.access}
+                payoutFailed
+                onMoneyMoved={(paid) => setMoved(paid ? "paid" : "transferred")}
+              />
             </Show>
           </>
         )}

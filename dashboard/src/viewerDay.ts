@@ -52,6 +52,8 @@ export class ViewerDayWatch {
   readonly #timers: Timers;
   #startMs: number;
   #timer: unknown;
+  /** A late snapshot or alert after the wall closed must not arm the daily timer again. */
+  #stopped = false;
 
   constructor(options: {
     /** The node's clock (alerts carry its times). */
@@ -75,6 +77,7 @@ export class ViewerDayWatch {
 
   /** Reads the clock: a day other than the last one checked is told; the timer is armed again. */
   check(): void {
+    if (this.#stopped) return;
     const startMs = this.#arm();
     if (startMs === this.#startMs) return;
     this.#startMs = startMs;
@@ -82,6 +85,7 @@ export class ViewerDayWatch {
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
   }

@@ -189,4 +189,13 @@ describe("the wall's alerts over the viewer's midnight", () => {
     expect(ids()).toEqual([]);
     expect(watch.startMs).toBe(at("2026-06-01T18:30:00Z"));
   });
+
+  it("stay stopped once the wall closed: a late check arms no timer", () => {
+    const clock = new FakeClock("2026-01-15T21:00:00Z");
+    const { watch } = wall(clock, "Europe/Stockholm");
+    watch.stop();
+    expect(clock.armed).toEqual([]);
+    watch.check(); // a snapshot or alert handled after the wall's cleanup
+    expect(clock.armed).toEqual([]);
+  });
 });

@@ -689,6 +689,26 @@ describe("paying once whatever Stripe answered meanwhile, and again after a fail
     }
   });
 
+  it("not ask for bank details when Stripe refused to make the payout: no bank failed, none would fix it", async () => {
+    const t = await setup();
+    try {
+      stripe.failNext("/v1/payouts", 400, {
+        type: "invalid_request_error",
+        code: "balance_insufficient",
+        message: "You have insufficient funds in your Stripe account for this transfer.",
+      });
+      await onboard(t);
+      // Refused for its content: the key moves on, the reward waits in transferred for the sweep.
+      const s = await until(t.state, (x) => x.payout_attempt === 1);
+      expect(s).toMatchObject({ status: "transferred" });
+      expect(stripe.payouts).toHaveLength(0);
+      const notFailed = { status: "transferred", payoutFailed: false };
+      expect(await t.customerReward()).toMatchObject({ alone: notFailed, withData: notFailed });
+    } finally {
+      await t.close();
+    }
+  });
+
   it("pay out again a reward older code left in payout_failed (migration 0014), by the sweep", async () => {
     const t = await setup();
     try {

@@ -67,7 +67,8 @@ async function payoutFailed(): Promise<{ sessionId: string; dataCode: string; re
   await deliver("account.updated", stripe.completeOnboarding(account), account);
   await expect.poll(status).toBe("payout_pending");
   // The bank returns it: the money is back on the customer's account, its bank account errored.
-  const payout = stripe.payouts[0]!.id as string;
+  const payout = stripe.payouts.find((p) => (p.metadata as { reward_id?: string }).reward_id === rewardId)!
+    .id as string;
   await deliver("payout.failed", stripe.settlePayout(payout, { failureCode: "account_closed" }), account);
   await expect.poll(status).toBe("transferred");
   return { sessionId, dataCode, rewardId, account };
@@ -125,4 +126,18 @@ describe("a reward whose payout failed", () => {
     expect(await page.getByTestId("claim").count()).toBe(0);
     await page.close();
   }, 90_000);
+
+  it("says on its way at once in 'Your data' when the details were given already elsewhere", async () => {
+    const { dataCode, account } = await payoutFailed();
+    stripe.completeOnboarding(account); // e.g. through Stripe's own e-mail to the account holder
+    const page = await browser.newPage({ locale: "en-GB" });
+    await page.goto(`${server.url}/?data&lang=en#${dataCode}`);
+    await page.getByTestId("data-kept").waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("data-reward").textContent()).toMatch(/\(your bank could not receive it\)/);
+    await page.getByTestId("claim").click();
+    await page.locator('[data-testid="claim-result"][data-state="paying"]').waitFor({ timeout: 20_000 });
+    // The line above no longer contradicts it.
+    expect(await page.getByTestId("data-reward").textContent()).toMatch(/\(on its way\)/);
+    await page.close();
+  }, 60_000);
 });

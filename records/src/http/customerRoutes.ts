@@ -9,7 +9,7 @@ import { audit, notFound } from "./access.ts";
 import { byDataCode } from "./attempts.ts";
 import type { RouteContext } from "./context.ts";
 import { isReply } from "./pages.ts";
-import { type CustomerReward, REWARD_COLUMNS, type RewardRow, rewardJson, sessionData } from "./sessionData.ts";
+import { type CustomerReward, customerRewardRow, type RewardRow, rewardJson, sessionData } from "./sessionData.ts";
 import { type Auth, json, type RecordsRequest, type RecordsResponse } from "./types.ts";
 
 /**
@@ -50,8 +50,7 @@ export async function customerData(req: RecordsRequest, ctx: RouteContext): Prom
  */
 export async function customerReward(req: RecordsRequest, ctx: RouteContext): Promise<RecordsResponse> {
   const sessionId = (req.auth as Extract<Auth, { kind: "customer" }>).sessionId;
-  const [reward] = await ctx.sql<RewardRow[]>`
-    select ${ctx.sql(REWARD_COLUMNS)} from rewards where session_id = ${sessionId}`;
+  const reward = await customerRewardRow(ctx.sql, sessionId);
   // payouts false: nothing can be claimed on this deployment (no Stripe), so the app offers no claim.
   return json(200, { reward: reward ? rewardJson(reward) : null, payouts: ctx.payouts !== undefined });
 }
@@ -78,7 +77,7 @@ export async function customerDelete(req: RecordsRequest, ctx: RouteContext): Pr
     const liveUntil = s.created_at.getTime() + ctx.sessionLiveLimitMs;
     if (s.status === "open" && liveUntil > now.getTime()) return { kind: "live", retryMs: liveUntil - now.getTime() };
     const [unclaimed] = await tx<RewardRow[]>`
-      select ${tx(REWARD_COLUMNS)} from rewards
+      select id, amount_minor, currency, status, reason from rewards
       where session_id = ${sessionId} and status in ('claimable', 'onboarding') for update`;
     if (unclaimed && !forfeit) return { kind: "unclaimed", reward: rewardJson(unclaimed) };
     if (unclaimed)

@@ -10,18 +10,34 @@ export interface CustomerReward {
   status: string;
   reason: string;
   /**
-   * Its last payout did not reach the customer's bank (payout.failed, or Stripe refused it): the
-   * money waits on their Stripe account until they give their bank details again, which a claim
-   * sends them to do (`account_update`). Stripe's failure code is not told.
+   * Its last payout came back failed (payout.failed: the bank refused it, or it was canceled): the
+   * money waits on the customer's Stripe account until they give their bank details again, which a
+   * claim sends them to do (`account_update`). Stripe's failure code is not told. A payout Stripe
+   * refused to create (the platform's balance, say) is not this: no bank details would fix it.
    */
   payoutFailed: boolean;
 }
 
-/** The columns of `rewards` that a customer's reward is told from (rewardJson). */
-export const REWARD_COLUMNS = ["id", "amount_minor", "currency", "status", "reason", "payout_attempt"] as const;
+/** A `rewards` row as a customer's reward is told from (rewardJson); payout_failed only where selected. */
+export interface RewardRow {
+  id: unknown;
+  amount_minor: unknown;
+  currency: unknown;
+  status: unknown;
+  reason: unknown;
+  payout_failed?: boolean;
+}
 
-/** A `rewards` row as customerReward and sessionData read it. */
-export type RewardRow = Record<(typeof REWARD_COLUMNS)[number], unknown>;
+/** The session's reward as its customer is told it (undefined: none decided yet). */
+export async function customerRewardRow(sql: Sql, sessionId: string): Promise<RewardRow | undefined> {
+  // rewards.payout_id stays on the failed payout when payout.failed moves its reward back.
+  const [row] = await sql<RewardRow[]>`
+    select r.id, r.amount_minor, r.currency, r.status, r.reason,
+      coalesce(r.status = 'transferred' and p.status in ('failed', 'canceled'), false) as payout_failed
+    from rewards r left join payouts p on p.id = r.payout_id
+    where r.session_id = ${sessionId}`;
+  return row;
+}
 
 export const rewardJson = (r: RewardRow): CustomerReward => ({
   id: r.id as string,
@@ -29,9 +45,7 @@ export const rewardJson = (r: RewardRow): CustomerReward => ({
   currency: r.currency as string,
   status: r.status as string,
   reason: r.reason as string,
-  // As StripePayouts.pay tells a payout that waits on the bank details: back in `transferred`
-  // after a payout failed or was refused (its key moved on).
-  payoutFailed: r.status === "transferred" && (r.payout_attempt as number) > 0,
+  payoutFailed: r.payout_failed === true,
 });
 
 export interface SessionData {
@@ -62,7 +76,7 @@ export async function sessionData(sql: Sql, sessionId: string): Promise<SessionD
   // conversation through a database outage) is not shown; the retention job's next run removes it.
   const content = s.deleted_by_customer_at === null && s.redacted_at === null;
   const none = Promise.resolve([]);
-  const [segments, scores, finals, questions, rewards, flags] = await Promise.all([
+  const [segments, scores, finals, questions, reward, flags] = await Promise.all([
     content
       ? sql`select segment_id, text, start_ms, end_ms, words from transcript_segments where session_id = ${sessionId} order by start_ms, segment_id`
       : none,
@@ -71,10 +85,9 @@ export async function sessionData(sql: Sql, sessionId: string): Promise<SessionD
       ? sql`select score, specificity, actionability, sentiment, relevance, topics, summary, engine from final_scores where session_id = ${sessionId}`
       : none,
     content ? sql`select turn, text from ai_questions where session_id = ${sessionId} order by turn` : none,
-    sql<RewardRow[]>`select ${sql(REWARD_COLUMNS)} from rewards where session_id = ${sessionId}`,
+    customerRewardRow(sql, sessionId),
     sql`select rule, severity from fraud_flags where session_id = ${sessionId} order by rule`,
   ]);
-  const reward = rewards[0];
   return {
     sessionId,
     businessId: s.business_id,

@@ -30,7 +30,7 @@ export interface DayWindow {
   nowMs: number;
   /** The viewer's offset from UTC (Stockholm: 60, or 120 in summer); used without `timeZone`. */
   utcOffsetMinutes: number;
-  /** The viewer's IANA time zone, checked (records' isTimeZone): days follow its clock changes. */
+  /** The viewer's IANA time zone, checked (proto's viewer-day isTimeZone): days follow its clock changes. */
   timeZone?: string;
 }
 
