@@ -167,13 +167,15 @@ class ProcessStream(EngineStream):
     def __init__(self, pool: ProcessPool, process: _Process, settings: StreamSettings) -> None:
         self._pool, self._process = pool, process
         self._lock = threading.Lock()  # one pipe conversation at a time
+        # Opened in the process with the stream's first call, not here: a process
+        # spawned for this stream is still loading its model (seconds; a burst of
+        # new streams on a fresh worker loads several at once on few CPUs), and the
+        # stream's "ready" waits for this constructor. The bridge gives "ready" 5 s
+        # and marks a worker that misses it down; the audio waits in its replay
+        # ring meanwhile, and its stall watchdog covers a load that never ends.
+        self._settings: StreamSettings | None = settings
         self._finished = False
         self._closed = False
-        try:
-            self._call(("open", settings))
-        except EngineFailure:
-            self.close()
-            raise
 
     def accept(self, pcm: bytes, offset_samples: int) -> list[Event]:
         return self._call(("accept", pcm, offset_samples))
@@ -190,7 +192,8 @@ class ProcessStream(EngineStream):
             if self._closed:
                 return
             self._closed = True
-            if not self._finished and not self._process.broken:
+            opened = self._settings is None
+            if opened and not self._finished and not self._process.broken:
                 self._process.post(("abort",))
         self._pool.release(self._process)
 
@@ -198,6 +201,9 @@ class ProcessStream(EngineStream):
         with self._lock:
             if self._closed:
                 raise EngineFailure("stream closed")
+            if self._settings is not None:  # the first call: open the stream (waits for the model)
+                settings, self._settings = self._settings, None
+                self._process.call(("open", settings))
             return self._process.call(request)
 
 
