@@ -29,6 +29,7 @@ interface Service {
   stop_grace_period?: string;
   expose?: string[];
   healthcheck?: { test: string[] };
+  restart?: string;
 }
 
 interface Mount {
@@ -302,6 +303,9 @@ describe("Dockerfiles", () => {
     // The worker's own parser, on the image's command line.
     const args = speechWorkerArgs([...entrypoint.slice(5), ...json("CMD")], { WHISPER_MODEL_PATH: modelPath ?? "" });
     expect(args).toMatchObject({ engine: "whisper", device: "cuda", model_path: modelPath, host: "0.0.0.0" });
+    // A worker whose model stays stuck exits (--stuck-exit, on by default): compose starts it again.
+    expect(args.stuck_exit).toBeGreaterThan(0);
+    expect(resolved().services["asr-gpu"]?.restart).toBe("unless-stopped");
     // The Whisper pins installed with --no-deps, torch replaced by the CUDA build.
     expect(text).toContain("requirements-whisper.txt");
     expect(text).toMatch(/grep -v '\^torch==' \/tmp\/requirements-whisper\.txt/);

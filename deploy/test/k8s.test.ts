@@ -149,6 +149,7 @@ interface PodSpec {
   containers: Container[];
   volumes?: Record<string, unknown>[];
   terminationGracePeriodSeconds?: number;
+  restartPolicy?: string;
 }
 
 /** Every pod template, with the namespace it runs in. */
@@ -425,6 +426,14 @@ describe("GPU speech workers (optional)", () => {
     };
     expect(volume.persistentVolumeClaim?.readOnly).toBe(true);
     expect(asr.resources.limits["nvidia.com/gpu"]).toBe("1");
+  });
+
+  it("start afresh a worker that exits because its model stays stuck (--stuck-exit, on by default)", () => {
+    const dockerfile = fs.readFileSync(at("docker/asr-gpu.Dockerfile"), "utf8");
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+    const args = (asr.args ?? []).map((a) => a.replace("$(POD_NAME)", "asr-gpu-0"));
+    expect(speechWorkerArgs([...entrypoint.slice(5), ...args]).stuck_exit).toBeGreaterThan(0);
+    expect(pod.restartPolicy).toBe("Always");
   });
 });
 

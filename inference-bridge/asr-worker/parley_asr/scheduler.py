@@ -22,9 +22,11 @@ A pass that outlives `pass_deadline_s` means the engine is stuck (a hung
 kernel or driver): a watchdog thread then fails every open stream with
 EngineStuck (the bridge resumes them on another worker from their committed
 audio), refuses new ones and makes `unavailable` say why, until the pass
-returns. Without it, silent streams kept getting commits from the audio
-thread while every stream that spoke waited for the bridge's 30 s stall
-watchdog, and the worker, having shed its streams, looked like the freest.
+returns (a pass that never does: the server exits after --stuck-exit, for
+its supervisor to start a fresh process). Without it, silent streams kept
+getting commits from the audio thread while every stream that spoke waited
+for the bridge's 30 s stall watchdog, and the worker, having shed its
+streams, looked like the freest.
 
 Plain logic: the model is behind `HypothesisSource`; the unit tests drive the
 scheduler with a scripted source.

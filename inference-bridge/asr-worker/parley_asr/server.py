@@ -3,12 +3,14 @@
     python -m parley_asr --host 127.0.0.1 --port 0 [--max-streams N] [--worker-id ID]
                          [--engine pocketsphinx|whisper] [--model-path DIR] [--device cuda|cuda:N|cpu]
                          [--dtype bfloat16|float16|float32] [--max-batch N] [--no-cuda-graphs]
-                         [--stats-interval S] [--pass-deadline S]
+                         [--stats-interval S] [--pass-deadline S] [--stuck-exit S]
                          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 
 Prints `LISTENING <port>` on stdout once it accepts calls; logs JSON lines on
-stderr; SIGTERM/SIGINT stop it gracefully. With ASR_AUTH_TOKEN in its
-environment, every call must carry `authorization: Bearer <token>`.
+stderr; SIGTERM/SIGINT stop it gracefully. A worker whose engine stays stuck
+longer than --stuck-exit exits with code 3 (EXIT_ENGINE_STUCK), for its
+supervisor to start a fresh one. With ASR_AUTH_TOKEN in its environment, every
+call must carry `authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -33,6 +36,9 @@ from .service import SpeechRecognizer
 
 STOP_GRACE_S = 2.0  # the bridge SIGKILLs 3 s after SIGTERM
 PARENT_CHECK_S = 1.0  # how often --exit-with-parent looks for its parent
+STUCK_CHECK_S = 1.0  # how often --stuck-exit looks at the engine (a smaller bound looks more often)
+DEFAULT_STUCK_EXIT_S = 120.0
+EXIT_ENGINE_STUCK = 3  # exit codes: 1 the port is taken, 2 the engine cannot start, 3 it stayed stuck
 
 # The bridge pings every 10 s, also without calls; grpc's defaults would
 # answer such pings with GOAWAY ("too many pings") and break its channel.
@@ -86,11 +92,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "refused (UNAVAILABLE) until it answers (default: three times the longest pass measured at start-up, "
         "at least 10)",
     )
+    whisper.add_argument(
+        "--stuck-exit",
+        type=float,
+        default=DEFAULT_STUCK_EXIT_S,
+        help="seconds the engine may stay stuck (see --pass-deadline) before the worker exits with code "
+        f"{EXIT_ENGINE_STUCK} for its supervisor to restart it; 0: never (default {DEFAULT_STUCK_EXIT_S:g})",
+    )
     args = parser.parse_args(argv)
     if args.max_streams is not None and args.max_streams < 1:
         parser.error("--max-streams must be at least 1")
     if args.pass_deadline is not None and args.pass_deadline <= 0:
         parser.error("--pass-deadline must be more than 0")
+    if args.stuck_exit < 0:
+        parser.error("--stuck-exit must be 0 (never) or more")
     if bool(args.tls_cert) != bool(args.tls_key) or (args.tls_client_ca and not args.tls_cert):
         parser.error("--tls-cert and --tls-key go together; --tls-client-ca needs them")
     return args
@@ -107,6 +122,47 @@ def _stop_when_orphaned(stop: threading.Event) -> None:
                 log("parent_gone", level="warning", parent_pid=parent)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _exit_when_stuck(pool: StreamPool, bound_s: float, stop: threading.Event) -> None:
+    """Exits the process once the pool has served nothing for bound_s seconds (its engine stuck).
+
+    A pass that never returns (a hung GPU kernel or driver) holds the engine for
+    good: the worker would stay up refusing every stream while its supervisor's
+    probe (a TCP connect) kept passing. Exiting lets that supervisor (the node,
+    Kubernetes, compose) start a fresh process, and a fresh CUDA context."""
+    interval = min(STUCK_CHECK_S, bound_s / 4)
+
+    def watch() -> None:
+        since: float | None = None  # when the pool was first seen unavailable, this time
+        while not stop.wait(interval):
+            why = pool.unavailable
+            now = time.monotonic()
+            if why is None:
+                since = None  # the engine answered (engine_recovered): the count starts over
+                continue
+            since = now if since is None else since
+            if now - since < bound_s:
+                continue
+            log(
+                "engine_stuck_exit",
+                level="error",
+                stuck_s=round(now - since, 1),
+                stuck_exit_s=bound_s,
+                exit_code=EXIT_ENGINE_STUCK,
+                reason=why,
+            )
+            sys.stdout.flush()  # log() flushed stderr already
+            # os._exit, not sys.exit (which would end this thread only) nor the graceful
+            # stop of SIGTERM: the stuck pass's thread is inside a native call that does
+            # not return, and a normal exit waits for threads (pool.close joins the
+            # scheduler's, shutdown joins the gRPC executor's) and runs atexit handlers
+            # (the CUDA runtime's teardown may wait on the hung device): the process
+            # could hang on its way out. The open streams failed already (engine_stuck);
+            # the bridge sees the connection close.
+            os._exit(EXIT_ENGINE_STUCK)
+
+    threading.Thread(target=watch, name="stuck-exit", daemon=True).start()
 
 
 def build_server(pool: StreamPool, worker_id: str, token: str = "") -> grpc.Server:
@@ -171,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         auth=bool(token),
     )
     print(f"LISTENING {port}", flush=True)
+    if args.stuck_exit > 0:
+        _exit_when_stuck(pool, args.stuck_exit, stop)
 
     stop.wait()
     log("stopping", grace_s=STOP_GRACE_S, active_streams=pool.active)

@@ -3,14 +3,21 @@ gRPC server (server.build_server: the servicer over the batch scheduler) whose
 engine is a test engine, `HangingTestSource`, whose transcribe blocks until the
 test lets it go. The worker must fail the streams it can no longer serve, refuse
 new ones and tell the bridge's probe (GetWorkerInfo) so, then serve again once
-the engine answers."""
+the engine answers. And a worker process (tests/hanging_worker.py) whose engine
+stays stuck past --stuck-exit exits, so that its supervisor starts a fresh one."""
 
 from __future__ import annotations
 
+import json
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import grpc
 import numpy as np
@@ -21,7 +28,7 @@ from parley_asr.engine import ENGINES, Engine, Word
 from parley_asr.gen import asr_pb2 as pb
 from parley_asr.gen import asr_pb2_grpc
 from parley_asr.scheduler import BatchResult, BatchScheduler, SchedulerSettings, Window
-from parley_asr.server import build_server
+from parley_asr.server import EXIT_ENGINE_STUCK, build_server
 
 S = 16000
 CHUNK = 1600  # 100 ms
@@ -216,3 +223,109 @@ def test_a_stuck_engine_fails_its_streams_refuses_new_ones_and_serves_again_once
     finally:
         for c in calls:
             c.close()
+
+
+class WorkerProcess:
+    """tests/hanging_worker.py as a process of its own: its JSON log lines
+    collected, its stdin the release of its engine's first (hung) pass."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.hanging_worker", "--engine", "hanging-test", "--port", "0", *args],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.events: list[dict[str, Any]] = []
+        self._stdout: queue.Queue[bytes] = queue.Queue()
+        self._readers = [
+            threading.Thread(target=self._read_log, daemon=True),
+            threading.Thread(target=self._read_stdout, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+        line = self._stdout.get(timeout=30).decode()
+        assert line.startswith("LISTENING "), (line, self.events)
+        self.port = int(line.split()[1])
+
+    def _read_log(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            try:
+                self.events.append(json.loads(line))
+            except ValueError:
+                self.events.append({"event": "text", "text": line.decode(errors="replace")})
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._stdout.put(line)
+        self._stdout.put(b"")  # the process ended before LISTENING
+
+    def event(self, name: str) -> dict[str, Any] | None:
+        return next((e for e in self.events if e.get("event") == name), None)
+
+    def release(self) -> None:
+        """Lets the hung pass return."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"x")
+        self.proc.stdin.flush()
+
+    def wait_exit(self, timeout: float) -> int:
+        code = self.proc.wait(timeout)
+        for reader in self._readers:
+            reader.join(5)  # the rest of its log
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_a_worker_whose_engine_stays_stuck_exits_for_its_supervisor_to_start_a_fresh_one() -> None:
+    worker = WorkerProcess("--pass-deadline", "1", "--stuck-exit", "2")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{worker.port}") as channel:
+            talker = Call(asr_pb2_grpc.SpeechRecognizerStub(channel), "talker")
+            talker.send(speech(1.5))  # its first pass hangs, and is never let go
+            # Exits although the pass's thread is still inside its read (stdin stays open).
+            code = worker.wait_exit(timeout=60)
+            talker.close()
+        assert code == EXIT_ENGINE_STUCK, (code, worker.events)
+        names = [e.get("event") for e in worker.events]
+        assert "engine_stuck" in names and "engine_recovered" not in names, names
+        exit_line = worker.event("engine_stuck_exit")
+        assert exit_line is not None, names
+        assert names.index("engine_stuck") < names.index("engine_stuck_exit")
+        assert exit_line["level"] == "error" and exit_line["exit_code"] == EXIT_ENGINE_STUCK
+        assert exit_line["stuck_exit_s"] == 2 and exit_line["stuck_s"] >= 2
+        assert "speech engine stuck" in exit_line["reason"]
+    finally:
+        worker.kill()
+
+
+def test_a_worker_whose_engine_answers_again_within_stuck_exit_stays_up_and_serves() -> None:
+    bound_s = 3.0
+    worker = WorkerProcess("--pass-deadline", "1", "--stuck-exit", str(bound_s))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{worker.port}") as channel:
+            stub = asr_pb2_grpc.SpeechRecognizerStub(channel)
+            talker = Call(stub, "talker")
+            talker.send(speech(1.5))
+            wait_for(lambda: worker.event("engine_stuck") is not None, "the worker declaring its engine stuck")
+            worker.release()
+            wait_for(lambda: worker.event("engine_recovered") is not None, "the engine answering again")
+            stuck = worker.event("engine_stuck")
+            assert stuck is not None
+            # Past the moment a stuck count that never started over would have ended it.
+            while time.time() < stuck["ts"] + bound_s + 2:
+                time.sleep(0.1)
+            assert worker.proc.poll() is None, worker.events
+            assert worker.event("engine_stuck_exit") is None
+            assert info_status(stub)[0] == grpc.StatusCode.OK
+            talker.close()
+    finally:
+        worker.kill()
