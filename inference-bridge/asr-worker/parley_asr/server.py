@@ -144,6 +144,8 @@ def _exit_when_stuck(pool: StreamPool, bound_s: float, stop: threading.Event) ->
             since = now if since is None else since
             if now - since < bound_s:
                 continue
+            # The exit must not hang on the log line itself (stderr a full pipe).
+            threading.Timer(2.0, os._exit, (EXIT_ENGINE_STUCK,)).start()
             log(
                 "engine_stuck_exit",
                 level="error",

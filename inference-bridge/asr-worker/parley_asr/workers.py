@@ -181,13 +181,20 @@ class ProcessStream(EngineStream):
         return self._call(("accept", pcm, offset_samples))
 
     def finish(self) -> list[Event]:
+        with self._lock:
+            if self._settings is not None and not self._closed:
+                # Ended before any audio (a resumed stream with nothing left): nothing to
+                # decode, so no model load to wait for; the process was never opened.
+                self._finished = True
+                return []
         events = self._call(("finish",))
         self._finished = True
         return events
 
     def close(self) -> None:
-        # Waits for a call in flight (at most one decode batch), so that the
-        # process is idle before another stream may lease it.
+        # Waits for a call in flight (one decode batch, or a first call still waiting for
+        # its process to load the model), so that the process is idle before another
+        # stream may lease it. It runs on its own thread (service.py): nothing stalls.
         with self._lock:
             if self._closed:
                 return

@@ -114,3 +114,13 @@ def test_a_stream_closed_before_its_first_audio_frees_its_process_without_an_abo
     stream.close()
     assert pool.released == [process]
     assert process.calls == [] and process.posted == []  # nothing was opened in the process
+
+
+def test_a_stream_ended_before_its_first_audio_waits_for_no_model_load() -> None:
+    # A resumed stream with nothing left to decode ends at once: the bridge gives end() 5 s.
+    process, pool = LoadingProcess(), CountingPool()
+    stream = ProcessStream(pool, process, StreamSettings("s", 16000, "en", 0))
+    assert stream.finish() == []
+    assert process.calls == []  # never opened, so never waited for the model
+    stream.close()
+    assert pool.released == [process] and process.posted == []
