@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { LIBRIVOX_DIR, WeriftCustomer } from "@parley/loadtest";
 import { EndReason, LiveEventSchema, StreamState } from "@parley/proto/live";
 import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
@@ -23,10 +23,22 @@ const browsers: Browser[] = [];
 beforeAll(async () => {
   server = await startServer();
 }, 60_000);
+// Each test's browser goes with it: a page left talking would keep its session (and its
+// recogniser) busy under the tests that follow.
+afterEach(async () => {
+  await Promise.all(browsers.splice(0).map((b) => b.close()));
+});
 afterAll(async () => {
-  await Promise.all(browsers.map((b) => b.close()));
   await server?.close();
 });
+
+/**
+ * The app's own waits, which a test moves the page's clock past (page.clock) instead of
+ * sitting through them: REQUEST_TIMEOUT_MS, QUIET_MS and PONG_TIMEOUT_MS in client/src/connection.ts.
+ */
+const REQUEST_TIMEOUT_MS = 15_000;
+const QUIET_MS = 8_000;
+const PONG_TIMEOUT_MS = 5_000;
 
 async function page(options: Parameters<typeof launchChromium>[0]) {
   const browser = await launchChromium(options);
@@ -40,12 +52,14 @@ async function page(options: Parameters<typeof launchChromium>[0]) {
  * A live conversation in a page whose sockets the test holds (`window.sockets`), so that it
  * can drop one; while `window.away` is set, new sockets go nowhere (the customer's network is gone).
  */
-async function liveWithSockets() {
+async function liveWithSockets({ clock = false } = {}) {
   const browser = await launchChromium({
     microphoneWav: `${LIBRIVOX_DIR}/sense_and_sensibility_01_austen_64kb-0870.wav`,
   });
   browsers.push(browser);
   const p = await browser.newPage();
+  // The page's clock runs as usual until the test moves it on.
+  if (clock) await p.clock.install();
   await holdSockets(p);
   await holdPeerConnections(p);
   await p.goto(`${server.url}/?store=demo`);
@@ -211,21 +225,30 @@ describe("customer app errors", () => {
   }, 90_000);
 
   it("joins again when the node stops answering while the app sets its audio up again", async () => {
-    const { p, session } = await liveWithSockets();
+    const { p, session } = await liveWithSockets({ clock: true });
     // The node will hear nothing more on this socket (it stays open: no close will come).
     await p.evaluate(() => {
-      const deaf = (window as unknown as { sockets: WebSocket[] }).sockets.at(-1)!;
+      const w = window as unknown as { sockets: WebSocket[]; deaf?: boolean; unheard: number };
+      const deaf = w.sockets.at(-1)!;
       const send = deaf.send.bind(deaf);
+      w.unheard = 0;
       deaf.send = (data) => {
-        if (!(window as unknown as { deaf?: boolean }).deaf) send(data);
+        if (w.deaf) w.unheard++;
+        else send(data);
       };
-      (window as unknown as { deaf: boolean }).deaf = true;
+      w.deaf = true;
     });
     const mediaBefore = session.media;
     // The node moves the session's media: the app's requests to set it up again go unanswered.
     server.mediaPool.killWorker(server.mediaPool.describe()[0]!.pid);
     const notice = p.getByTestId("notice");
     await notice.filter({ hasText: /audio/i }).waitFor({ timeout: 15_000 });
+    // Its first request to set the audio up again is out (its timeout running): the request
+    // timeout passes on the page's clock.
+    await expect
+      .poll(() => p.evaluate(() => (window as unknown as { unheard: number }).unheard), { timeout: 15_000 })
+      .toBeGreaterThan(0);
+    await p.clock.fastForward(REQUEST_TIMEOUT_MS);
     // After the request timeout the app gives that socket up and joins again: fresh media, audio flows.
     await expect
       .poll(() => session.media !== mediaBefore && (session.media?.audioStats?.packets ?? 0) > 10, { timeout: 45_000 })
@@ -315,12 +338,19 @@ describe("customer app errors", () => {
   }, 60_000);
 
   it("notices a connection left open and silent by a network switch, and joins again", async () => {
-    const { p, session } = await liveWithSockets();
+    const { p, session } = await liveWithSockets({ clock: true });
     const mediaBefore = session.media;
     await expect.poll(() => mediaBefore?.audioStats?.packets ?? 0, { timeout: 10_000 }).toBeGreaterThan(10);
     const socketsBefore = await p.evaluate(() => (window as unknown as { sockets: WebSocket[] }).sockets.length);
     // Wi-Fi given up for mobile data: the socket stays open, and nothing passes either way.
     await silenceSocket(p);
+    const pings = async () => (await sentMessages(p)).filter((m) => m.kind.case === "ping").length;
+    const pingsBefore = await pings();
+    // The socket stays quiet long enough (on the page's clock) for the app to ping it...
+    await p.clock.fastForward(QUIET_MS);
+    await expect.poll(pings, { timeout: 15_000 }).toBeGreaterThan(pingsBefore);
+    // ...and its Pong's time runs out.
+    await p.clock.fastForward(PONG_TIMEOUT_MS);
     // Its ping goes unanswered: the app gives it up and joins again; fresh media, audio flows.
     await expect
       .poll(() => session.media !== mediaBefore && (session.media?.audioStats?.packets ?? 0) > 10, { timeout: 45_000 })
@@ -422,6 +452,7 @@ describe("customer app when the service is full", () => {
       const browser = await launchChromium({ fakeMicrophone: true });
       browsers.push(browser);
       const p = await browser.newPage();
+      await p.clock.install(); // runs as usual until the test moves it past the wait
       const violations: string[] = [];
       await p.exposeFunction("reportViolation", (v: string) => violations.push(v));
       await p.addInitScript(() =>
@@ -439,8 +470,11 @@ describe("customer app when the service is full", () => {
       expect(await problem.textContent()).toMatch(/busy.*try again in a moment/i);
       // The node's Retry-After holds the button, with the seconds left, then frees it.
       const retry = p.getByTestId("start");
-      expect(await retry.textContent()).toMatch(/Try again in \d+ s/);
+      const wait = /Try again in (\d+) s/.exec((await retry.textContent()) ?? "");
+      expect(wait).not.toBeNull();
       expect(await retry.isDisabled()).toBe(true);
+      // The seconds it names pass (on the page's clock): the button is free again.
+      await p.clock.fastForward(Number(wait![1]) * 1000);
       await expect.poll(() => retry.textContent(), { timeout: 15_000 }).toBe("Try again");
       expect(await retry.isDisabled()).toBe(false);
       expect(violations).toEqual([]);

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
-import { payEveryConversation, spokenFeedback } from "./rewardedFeedback.ts";
+import { payEveryConversation, spokenFeedback, untilSpoken } from "./rewardedFeedback.ts";
 
 let server: ParleyServer;
 let browser: Browser | undefined;
@@ -36,9 +36,11 @@ describe("the reward on the end screen without the node's RewardUpdate", () => {
 
     browser = await launchChromium({ microphoneWav: wav });
     const page = await browser.newPage();
+    await page.clock.install(); // runs as usual until the test moves it past the app's wait
     await page.goto(`${server.url}/?store=demo&audio=raw&lang=en`);
     await page.getByTestId("start").click();
     await page.getByTestId("finish").waitFor({ timeout: 15_000 });
+    const spoken = untilSpoken(seconds);
     const session = [...server.sessions.all()].at(-1)!;
     // The node decides the reward but its RewardUpdate never reaches the app.
     const dropped: LiveEvent[] = [];
@@ -48,10 +50,13 @@ describe("the reward on the end screen without the node's RewardUpdate", () => {
       else publish(event);
     };
     await page.locator('[data-final="1"]').first().waitFor({ timeout: 30_000 });
-    await page.waitForTimeout((seconds + 2) * 1000);
+    await spoken();
     await page.getByTestId("finish").click();
     await page.getByTestId("thanks").waitFor({ timeout: 30_000 });
     await expect.poll(() => dropped.length, { timeout: 20_000 }).toBe(1);
+    // The app's wait for a RewardUpdate on the socket (REWARD_WAIT_MS in client/src/conversationEnd.ts)
+    // passes on the page's clock: none will come.
+    await page.clock.fastForward(10_000);
 
     // The node's own update said so too, had it arrived: granted, and not payable on this node.
     const update = dropped[0]!.kind;

@@ -2,12 +2,13 @@
 // real recorded speech into the customer app, over WebRTC (real ICE + DTLS +
 // SRTP) to mediasoup, through Opus decoding and gRPC to the real pocketsphinx
 // worker, and back over the WebSocket as live partial and final transcripts.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { ASR_WORKER_DIR } from "@parley/inference-bridge";
-import { corpusWer, librivoxRecordings } from "@parley/loadtest";
+import { corpusWer, librivoxRecordings, type Recording } from "@parley/loadtest";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
@@ -19,11 +20,39 @@ const TAIL_SECONDS = 3;
 
 let server: ParleyServer;
 const work = mkdtempSync(path.join(tmpdir(), "parley-e2e-"));
+const recordings = librivoxRecordings();
+/** The engine's offline transcript of each recording, by its WAV's path. */
+let offline: Record<string, string>;
+/** Every browser launched, for afterAll (each test's own closes it after its recording). */
+const browsers: Browser[] = [];
+/** The first recording's browser, launched with the node. */
+let firstBrowser: Promise<Browser>;
 
+/** A browser whose fake microphone plays `recording` with the customer's pause before it and the tail after it. */
+async function browserFor(recording: Recording): Promise<Browser> {
+  const wav = path.join(work, `${recording.id}.wav`);
+  execFileSync("sox", [recording.wav, wav, "pad", String(LEAD_SECONDS), String(TAIL_SECONDS)]);
+  const browser = await launchChromium({ microphoneWav: wav });
+  browsers.push(browser);
+  return browser;
+}
+
+// What needs no real-time audio starts together, before any customer speaks: the node, the
+// engine's offline transcripts and the first browser.
 beforeAll(async () => {
-  server = await startServer();
-}, 60_000);
+  firstBrowser = browserFor(recordings[0]!);
+  [server, offline] = await Promise.all([
+    startServer(),
+    promisify(execFile)(
+      path.join(ASR_WORKER_DIR, ".venv/bin/python"),
+      ["-m", "parley_asr.offline", ...recordings.map((r) => r.wav)],
+      { cwd: ASR_WORKER_DIR, encoding: "utf8" },
+    ).then(({ stdout }) => JSON.parse(stdout) as Record<string, string>),
+    firstBrowser,
+  ]);
+}, 120_000);
 afterAll(async () => {
+  await Promise.all(browsers.filter((b) => b.isConnected()).map((b) => b.close()));
   await server?.close();
 });
 
@@ -39,8 +68,8 @@ async function watchTranscript(page: Page): Promise<void> {
   });
 }
 
-async function talk(browserWav: string, seconds: number) {
-  const browser: Browser = await launchChromium({ microphoneWav: browserWav });
+/** One customer says their recording; `spoken` is called once they are done (audio all sent, "I'm done" pressed). */
+async function talk(browser: Browser, seconds: number, spoken: () => void) {
   try {
     const page = await browser.newPage();
     await page.goto(`${server.url}/?store=demo&audio=raw`);
@@ -50,6 +79,7 @@ async function talk(browserWav: string, seconds: number) {
     await page.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 10_000 });
     await page.waitForTimeout((LEAD_SECONDS + seconds + TAIL_SECONDS - 0.5) * 1000);
     await page.getByTestId("finish").click();
+    spoken();
     await page.getByTestId("ended").waitFor({ timeout: 15_000 });
     const finals = await page.$$eval('[data-final="1"]', (els) => els.map((e) => e.textContent?.trim() ?? ""));
     const seen = await page.evaluate(
@@ -71,24 +101,16 @@ async function talk(browserWav: string, seconds: number) {
 
 describe("voice path in a real browser", () => {
   it("shows live partials, then finals close to the engine's offline accuracy", async () => {
-    const recordings = librivoxRecordings();
     expect(recordings).toHaveLength(5);
-    const offline = JSON.parse(
-      execFileSync(
-        path.join(ASR_WORKER_DIR, ".venv/bin/python"),
-        ["-m", "parley_asr.offline", ...recordings.map((r) => r.wav)],
-        {
-          cwd: ASR_WORKER_DIR,
-          encoding: "utf8",
-        },
-      ),
-    ) as Record<string, string>;
-
     const streamed: { reference: string; hypothesis: string }[] = [];
-    for (const recording of recordings) {
-      const wav = path.join(work, `${recording.id}.wav`);
-      execFileSync("sox", [recording.wav, wav, "pad", String(LEAD_SECONDS), String(TAIL_SECONDS)]);
-      const result = await talk(wav, recording.seconds);
+    let next = firstBrowser;
+    for (const [i, recording] of recordings.entries()) {
+      // The next customer's browser starts while this one's conversation closes (no audio is
+      // being sent then, so nothing the recogniser hears changes).
+      const result = await talk(await next, recording.seconds, () => {
+        const following = recordings[i + 1];
+        if (following) next = browserFor(following);
+      });
       // Partials were on screen while the customer spoke, before the utterance's final.
       expect(result.partialBeforeFinal, `${recording.id}: no partial before the final`).toBe(true);
       streamed.push({ reference: recording.reference, hypothesis: result.text });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
 import { startServer } from "./harness.ts";
-import { payEveryConversation, spokenFeedback } from "./rewardedFeedback.ts";
+import { payEveryConversation, spokenFeedback, untilSpoken } from "./rewardedFeedback.ts";
 
 let server: ParleyServer;
 let browser: Browser | undefined;
@@ -47,10 +47,11 @@ describe("records in a real browser", () => {
     expect(await consent.textContent()).toMatch(/record/i);
     await page.getByTestId("start").click();
     await page.getByTestId("status").filter({ hasText: "Listening" }).waitFor({ timeout: 15_000 });
+    const spoken = untilSpoken(seconds);
     await page.locator('[data-final="1"]').first().waitFor({ timeout: 30_000 });
     // A screen reader does not read the customer's words back into the open microphone.
     expect(await page.getByTestId("transcript").getAttribute("aria-live")).toBeNull();
-    await page.waitForTimeout((seconds + 2) * 1000);
+    await spoken();
     await page.getByTestId("finish").click();
 
     const reward = page.getByTestId("reward");

@@ -21,11 +21,25 @@ export async function payEveryConversation(server: ParleyServer): Promise<void> 
   expect(policy.status).toBe(200);
 }
 
+/** The silence around FEEDBACK in spokenFeedback's WAV, in seconds. */
+const LEAD_S = 1.5;
+const TAIL_S = 2;
+
 /** FEEDBACK spoken by flite into a 48 kHz WAV in `dir` for the fake microphone, and how long it speaks. */
 export function spokenFeedback(dir: string): { wav: string; seconds: number } {
   const spoken = path.join(dir, "spoken.wav");
   execFileSync("flite", ["-voice", "slt", "-t", FEEDBACK, "-o", spoken]);
   const wav = path.join(dir, "speech.wav");
-  execFileSync("sox", [spoken, "-r", "48000", wav, "pad", "1.5", "2"]);
+  execFileSync("sox", [spoken, "-r", "48000", wav, "pad", String(LEAD_S), String(TAIL_S)]);
   return { wav, seconds: Number(execFileSync("soxi", ["-D", spoken], { encoding: "utf8" })) };
+}
+
+/**
+ * Called once the conversation is live (the app opens its microphone before it joins): a wait
+ * that ends a second after the fake microphone has played spokenFeedback's WAV (`seconds` of
+ * speech and its silences) to the end, so "I'm done" comes after the customer said everything.
+ */
+export function untilSpoken(seconds: number): () => Promise<void> {
+  const playedOutAt = performance.now() + (LEAD_S + seconds + TAIL_S + 1) * 1000;
+  return () => new Promise((resolve) => setTimeout(resolve, Math.max(0, playedOutAt - performance.now())));
 }
