@@ -3,12 +3,12 @@
 // kept of their conversation, downloads a copy and deletes it; a wrong code, or
 // the same code after the deletion, is told apart from a server that cannot be
 // reached. The conversation is written straight into the records.
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
+import { endedConversation } from "./endedConversation.ts";
 import { startServer } from "./harness.ts";
 
 let server: ParleyServer;
@@ -26,16 +26,8 @@ const LINES = ["The croissant was stale this morning.", "Please bake a second ba
 
 /** An ended conversation at the demo store, no reward decided; its id and data code. */
 async function kept(): Promise<{ sessionId: string; dataCode: string }> {
-  const sessionId = randomUUID();
-  const { dataCode } = await server.records.beginSession({
-    sessionId,
-    storeCode: "demo",
-    consent: { given: true, version: "test" },
-  });
-  await server.records.writer.drain();
+  const { sessionId, dataCode } = await endedConversation(server);
   const sql = server.records.sql;
-  await sql`update sessions set status = 'ended', started_at = now() - interval '1 minute', ended_at = now(),
-            end_reason = 'CUSTOMER' where id = ${sessionId}`;
   for (const [i, text] of LINES.entries())
     await sql`
       insert into transcript_segments (session_id, segment_id, seq, text, words, start_ms, end_ms, speech_final)

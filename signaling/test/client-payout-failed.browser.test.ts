@@ -11,6 +11,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ParleyServer } from "../src/ParleyServer.ts";
 import { launchChromium } from "./browser.ts";
+import { endedConversation } from "./endedConversation.ts";
 import { startServer } from "./harness.ts";
 
 let server: ParleyServer;
@@ -44,16 +45,8 @@ async function deliver(type: string, object: Record<string, unknown>, account: s
 
 /** An ended conversation at the demo store whose 5 kr reward was paid out, and the payout failed. */
 async function payoutFailed(): Promise<{ sessionId: string; dataCode: string; rewardId: string; account: string }> {
-  const sessionId = randomUUID();
-  const { dataCode } = await server.records.beginSession({
-    sessionId,
-    storeCode: "demo",
-    consent: { given: true, version: "test" },
-  });
-  await server.records.writer.drain();
+  const { sessionId, dataCode } = await endedConversation(server);
   const sql = server.records.sql;
-  await sql`update sessions set status = 'ended', started_at = now() - interval '1 minute', ended_at = now(),
-            end_reason = 'CUSTOMER' where id = ${sessionId}`;
   const rewardId = randomUUID();
   await sql`
     insert into rewards (id, session_id, business_id, store_id, amount_minor, currency, status, reason, created_at)
