@@ -33,10 +33,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     GRPC_VERBOSITY=ERROR
 USER 10001:10001
 EXPOSE 50051/tcp
-# The gRPC server accepts HTTP/2 connections (the bridge itself checks each
-# worker with GetWorkerInfo and routes around one that fails).
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import grpc; grpc.channel_ready_future(grpc.insecure_channel('127.0.0.1:50051')).result(timeout=3)"]
+# Healthy while the worker's Python answers GetWorkerInfo (parley_asr.probe),
+# not merely while its port accepts connections; the bridge itself checks each
+# worker the same way and routes around one that fails.
+HEALTHCHECK --interval=15s --timeout=8s --start-period=30s --retries=3 \
+  CMD ["python", "-m", "parley_asr.probe", "--port", "50051", "--timeout", "4"]
 # tini: one engine process per stream is forked; SIGTERM lets open streams finish (2 s).
 ENTRYPOINT ["/usr/bin/tini", "--", "python", "-m", "parley_asr"]
 CMD ["--host", "0.0.0.0", "--port", "50051", "--max-streams", "4"]

@@ -57,9 +57,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 EXPOSE 50051/tcp
 # The server listens only once the model is loaded, warmed up and measured;
-# the bridge itself checks each worker with GetWorkerInfo and routes around
-# one that fails.
-HEALTHCHECK --interval=15s --timeout=5s --start-period=180s --retries=3 \
-  CMD ["python", "-c", "import grpc; grpc.channel_ready_future(grpc.insecure_channel('127.0.0.1:50051')).result(timeout=3)"]
+# healthy while its Python answers GetWorkerInfo (parley_asr.probe), as the
+# bridge checks each worker, routing around one that fails.
+HEALTHCHECK --interval=15s --timeout=8s --start-period=180s --retries=3 \
+  CMD ["python", "-m", "parley_asr.probe", "--port", "50051", "--timeout", "4"]
 ENTRYPOINT ["/usr/bin/tini", "--", "python", "-m", "parley_asr", "--engine", "whisper"]
 CMD ["--host", "0.0.0.0", "--port", "50051", "--device", "cuda"]

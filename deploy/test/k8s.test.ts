@@ -136,8 +136,15 @@ interface Container {
     capabilities?: { drop?: string[]; add?: string[] };
     seccompProfile?: { type: string };
   };
-  livenessProbe?: { httpGet?: { path: string; port: number } };
-  readinessProbe?: { httpGet?: { path: string; port: number } };
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+}
+
+interface Probe {
+  httpGet?: { path: string; port: number };
+  exec?: { command: string[] };
+  tcpSocket?: { port: number };
+  timeoutSeconds?: number;
 }
 
 interface PodSpec {
@@ -350,6 +357,19 @@ describe("the node", () => {
       const env = container?.env?.find((e) => e.name === "ASR_AUTH_TOKEN");
       // The key exists in the Secret: "every ConfigMap, Secret key ... is defined" below.
       expect(env?.valueFrom?.secretKeyRef, name).toEqual({ name: "asr-auth", key: "ASR_AUTH_TOKEN" });
+    }
+  });
+
+  it("keeps every speech worker alive only while its Python answers, not while its port merely accepts", () => {
+    for (const name of ["asr-cpu", "asr-gpu"]) {
+      const sts = find("StatefulSet", name, "parley") as K8sObject;
+      const container = (sts.spec as { template: { spec: PodSpec } }).template.spec.containers[0]!;
+      const command = container.livenessProbe?.exec?.command ?? [];
+      expect(command.slice(0, 3), name).toEqual(["python", "-m", "parley_asr.probe"]);
+      expect(command[command.indexOf("--port") + 1], name).toBe("50051");
+      // The probe's own wait fits in the kubelet's (its default, 1 s, would kill a healthy worker).
+      const probeTimeoutS = Number(command[command.indexOf("--timeout") + 1]);
+      expect(container.livenessProbe?.timeoutSeconds ?? 1, name).toBeGreaterThan(probeTimeoutS);
     }
   });
 
