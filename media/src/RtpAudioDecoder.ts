@@ -2,10 +2,13 @@
 //
 // The RTP timestamp is the clock: a packet's audio is placed at
 // (timestamp - first timestamp) / 3 samples, so a lost packet, a DTX pause or
-// a reordered packet never shifts later audio in time. Holes are filled with
-// silence. Packets that arrive out of order are held for at most
-// `reorderWindowMs`; in-order packets go straight through, so the common case
-// adds no latency.
+// a reordered packet never shifts later audio in time. Packets that arrive
+// out of order are held for at most `reorderWindowMs`; in-order packets go
+// straight through, so the common case adds no latency. A hole left by lost
+// packets is filled by the codec's concealment for up to `concealMs` (the
+// voice carried on and fading, as a phone call's receiver does: a word cut
+// by 20 ms of digital silence splits in two for a recogniser), then silence;
+// a pause (DTX) is silence.
 //
 // With `maxAheadMs`, the sender's audio cannot run ahead of the wall clock
 // (time since the first packet) by more than that: a sender that floods
@@ -66,7 +69,10 @@ export interface RtpAudioStats {
   late: number;
   reordered: number;
   invalid: number;
+  /** Samples added where no packet's audio was: silence, and the codec's concealment of lost packets. */
   concealedSamples: number;
+  /** Of those, the codec's concealment of lost packets. */
+  lossConcealedSamples: number;
   /** Packets dropped because their audio would have run ahead of real time (maxAheadMs). */
   excess: number;
   /** Silence added in real time while the sender was quiet (idleFillLagMs). */
@@ -83,6 +89,8 @@ export interface RtpAudioDecoderOptions {
   reorderWindowMs?: number;
   /** Gaps longer than this (a sender that paused) are not filled sample by sample. */
   maxGapMs?: number;
+  /** How much of a hole left by lost packets the codec conceals (default 100 ms, when its fade is over); 0: silence. */
+  concealMs?: number;
   /** How far the timeline may run ahead of the time since the first packet; absent: no bound. */
   maxAheadMs?: number;
   /**
@@ -108,6 +116,7 @@ export class RtpAudioDecoder {
     reordered: 0,
     invalid: 0,
     concealedSamples: 0,
+    lossConcealedSamples: 0,
     excess: 0,
     idleSamples: 0,
     stretchedSamples: 0,
@@ -119,6 +128,7 @@ export class RtpAudioDecoder {
   readonly #view = newRtpView();
   readonly #reorderWindowMs: number;
   readonly #maxGapSamples: number;
+  readonly #concealSamples: number;
   readonly #maxAheadSamples: number;
   readonly #now: () => number;
   readonly #idleFillLagMs: number;
@@ -128,6 +138,8 @@ export class RtpAudioDecoder {
   #lastArrivalMs = 0;
   #endOfLastPacket = 0;
   #lastPacketQuiet = false;
+  /** Packets were given up on (or failed to decode) since the last decoded one: the next gap is a loss. */
+  #afterLoss = false;
   /** Where the silence made up in the current pause begins; +∞ outside one. */
   #idleFrom = Number.POSITIVE_INFINITY;
   /** Samples by which stretching placed the sender's audio later than its clock, not yet given back. */
@@ -148,6 +160,7 @@ export class RtpAudioDecoder {
     this.#sink = sink;
     this.#reorderWindowMs = options.reorderWindowMs ?? 40;
     this.#maxGapSamples = ((options.maxGapMs ?? 60_000) * OUTPUT_SAMPLE_RATE) / 1000;
+    this.#concealSamples = ((options.concealMs ?? 100) * OUTPUT_SAMPLE_RATE) / 1000;
     this.#maxAheadSamples =
       options.maxAheadMs === undefined ? Number.POSITIVE_INFINITY : (options.maxAheadMs * OUTPUT_SAMPLE_RATE) / 1000;
     this.#now = options.now ?? (() => performance.now());
@@ -284,6 +297,7 @@ export class RtpAudioDecoder {
     }
     if (!oldest) return;
     this.stats.lost += oldestAhead;
+    this.#afterLoss = true;
     this.#expectedSeq = oldest.sequenceNumber;
     this.#drainInOrder();
   }
@@ -355,14 +369,17 @@ export class RtpAudioDecoder {
     }
     if (gap > 0) {
       this.stats.concealedSamples += gap;
-      this.#emitSilence(gap, arrivedAtMs);
+      const voiced = this.#afterLoss ? this.#emitLossConcealment(Math.min(gap, this.#concealSamples), arrivedAtMs) : 0;
+      if (gap > voiced) this.#emitSilence(gap - voiced, arrivedAtMs);
     }
+    this.#afterLoss = false;
     let pcm: Int16Array;
     try {
       pcm = this.#decoder.decode(payload);
     } catch {
       this.stats.invalid++;
-      return; // the next packet's position fills the hole with silence
+      this.#afterLoss = true;
+      return; // the next packet's position fills the hole, as for a lost one
     }
     // A packet that overlaps audio already emitted (its timestamp moved on by
     // less than the previous packet's audio) keeps only its new part.
@@ -381,6 +398,27 @@ export class RtpAudioDecoder {
     this.#idleFrom = Number.POSITIVE_INFINITY;
     if (this.#unregisterIdle) this.#lastPacketQuiet = isQuiet(pcm);
     this.#sink(pcm, offset, arrivedAtMs);
+  }
+
+  /** Up to `samples` of the codec's concealment, one lost frame at a time; returns how many were emitted. */
+  #emitLossConcealment(samples: number, arrivedAtMs: number): number {
+    let emitted = 0;
+    while (emitted < samples) {
+      let pcm: Int16Array | undefined;
+      try {
+        pcm = this.#decoder.conceal();
+      } catch {
+        break; // silence fills the rest
+      }
+      if (!pcm || pcm.length === 0) break;
+      const n = Math.min(pcm.length, samples - emitted);
+      const offset = this.#writtenSamples;
+      this.#writtenSamples += n;
+      this.#sink(n === pcm.length ? pcm : pcm.subarray(0, n), offset, arrivedAtMs);
+      emitted += n;
+    }
+    this.stats.lossConcealedSamples += emitted;
+    return emitted;
   }
 
   #emitSilence(samples: number, arrivedAtMs: number): void {

@@ -50,20 +50,41 @@ export class OpusPcmDecoder {
   readonly #decoder = new Decoder({ channels: 1, sample_rate: OUTPUT_SAMPLE_RATE });
   /** The last view handed out: every 20 ms frame decodes to the same place and size, so it is reused. */
   #view: Int16Array = new Int16Array(0);
+  /** The TOC byte (mode, bandwidth, frame size) of the last packet decoded; -1 before any. */
+  #lastToc = -1;
+  /** A packet of one frame with no data: libopus decodes it as a lost frame (RFC 6716 3.2.1). */
+  readonly #lostFrame = new Uint8Array(1);
 
   /**
    * Decodes one packet. The returned samples are a view of a buffer shared by
    * all decoders: valid until the next decode call, copy them to keep them.
    */
   decode(payload: Uint8Array): Int16Array {
+    this.#lastToc = payload[0] ?? -1;
     if (native) return this.#viewOf(native.output, native.decode.call(this.#decoder, payload));
     const bytes = this.#decoder.decode(payload);
     return this.#viewOf(bytes, bytes.byteLength);
   }
 
+  /**
+   * The codec's own concealment of one lost frame, as long as the last
+   * packet's frames: the voice carried on from the decoder's state, fading
+   * to silence over about 100 ms of losses in a row, and a smooth way back
+   * into the next real packet. (@evan/opus offers no call with no packet;
+   * a frame of zero bytes is libopus's other way to say "lost".) Undefined
+   * before the first packet or after a reset: there is nothing to carry on.
+   * Same lifetime as decode's samples.
+   */
+  conceal(): Int16Array | undefined {
+    if (this.#lastToc < 0) return undefined;
+    this.#lostFrame[0] = this.#lastToc & 0xfc; // code 0: a single frame, here of no bytes
+    return this.decode(this.#lostFrame);
+  }
+
   /** Forget the decoder's history (after a long gap). */
   reset(): void {
     this.#decoder.reset();
+    this.#lastToc = -1;
   }
 
   #viewOf(bytes: Uint8Array, byteLength: number): Int16Array {

@@ -107,6 +107,54 @@ describe("RtpAudioDecoder", () => {
     expect(decoder.stats.concealedSamples).toBe(5 * FRAME_16K);
   });
 
+  it("carries the voice on through a lost packet (the codec's concealment), where silence would cut the word", () => {
+    vi.useFakeTimers();
+    const rms = (pcm: Int16Array, frame: number) => {
+      let energy = 0;
+      for (let i = frame * FRAME_16K; i < (frame + 1) * FRAME_16K; i++) energy += pcm[i]! * pcm[i]!;
+      return Math.sqrt(energy / FRAME_16K);
+    };
+    const receive = (options: { concealMs?: number }) => {
+      const { sink, timeline } = collector();
+      const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 30, ...options });
+      for (let i = 0; i < packets.length; i++) {
+        if (i !== 15) decoder.push(packets[i]!); // mid-tone
+        vi.advanceTimersByTime(20);
+      }
+      return { pcm: timeline(), stats: decoder.stats };
+    };
+    const concealed = receive({});
+    expect(concealed.pcm.length).toBe(100 * FRAME_16K);
+    // The tone's level is about 12 000 · 0.7; the concealment continues it, at most fading.
+    expect(rms(concealed.pcm, 15)).toBeGreaterThan(2000);
+    expect(concealed.stats).toMatchObject({ lost: 1, concealedSamples: FRAME_16K, lossConcealedSamples: FRAME_16K });
+    expectToneAt(concealed.pcm);
+    const silent = receive({ concealMs: 0 });
+    expect(rms(silent.pcm, 15)).toBe(0);
+    expect(silent.stats).toMatchObject({ lost: 1, concealedSamples: FRAME_16K, lossConcealedSamples: 0 });
+  });
+
+  it("conceals at most concealMs of a long hole, fading, and fills the rest with silence", () => {
+    vi.useFakeTimers();
+    const { sink, timeline } = collector();
+    const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 30, concealMs: 60 });
+    for (let i = 0; i < packets.length; i++) {
+      if (i < 62 || i > 67) decoder.push(packets[i]!); // 6 packets (120 ms) of the second tone lost
+      vi.advanceTimersByTime(20);
+    }
+    const pcm = timeline();
+    expect(pcm.length).toBe(100 * FRAME_16K);
+    expect(decoder.stats).toMatchObject({
+      lost: 6,
+      concealedSamples: 6 * FRAME_16K,
+      lossConcealedSamples: 3 * FRAME_16K,
+    });
+    const frames = toneFrames(pcm);
+    expect(frames[62]).toBe(true); // concealed
+    expect(Array.from(pcm.subarray(65 * FRAME_16K, 68 * FRAME_16K)).every((s) => s === 0)).toBe(true);
+    expect(frames[68]).toBe(true); // the next packet decodes as sent
+  });
+
   it("restores order of reordered packets without losing any", () => {
     vi.useFakeTimers();
     const { sink, timeline } = collector();
@@ -157,6 +205,7 @@ describe("RtpAudioDecoder", () => {
     expectToneAt(pcm);
     expect(decoder.stats.lost).toBe(0);
     expect(decoder.stats.concealedSamples).toBe(35 * FRAME_16K);
+    expect(decoder.stats.lossConcealedSamples).toBe(0); // a pause is no loss: nothing to carry on
   });
 
   it("keeps the timeline running in real time through a DTX pause (idleFillLagMs)", () => {

@@ -41,6 +41,29 @@ describe("OpusPcmDecoder", () => {
     expect(Array.from(second)).not.toEqual(firstSamples); // the view now shows the newer frame
   });
 
+  it("conceals a lost frame as libopus does (its PLC), once it has a voice to carry on", () => {
+    const packets = chirpPackets(20);
+    const ours = new OpusPcmDecoder();
+    const reference = new Decoder({ channels: 1, sample_rate: OUTPUT_SAMPLE_RATE });
+    expect(ours.conceal()).toBeUndefined(); // nothing decoded yet
+    for (const packet of packets.slice(0, 10)) {
+      ours.decode(packet);
+      reference.decode(packet);
+    }
+    const concealed = Array.from(ours.conceal()!);
+    expect(concealed.length).toBe(320);
+    expect(concealed.some((s) => Math.abs(s) > 1000)).toBe(true); // the chirp carried on, not silence
+    // The same as libopus's own loss handling: a packet whose frame has no bytes.
+    const expected = new Int16Array(reference.decode(new Uint8Array([packets[9]![0]! & 0xfc])).slice().buffer);
+    expect(concealed).toEqual(Array.from(expected));
+    // And the next real packet decodes the same after it in both.
+    expect(Array.from(ours.decode(packets[11]!))).toEqual(
+      Array.from(new Int16Array(reference.decode(packets[11]!).slice().buffer)),
+    );
+    ours.reset();
+    expect(ours.conceal()).toBeUndefined();
+  });
+
   it("resets its state without failing", () => {
     const decoder = new OpusPcmDecoder();
     const [packet] = chirpPackets(1);

@@ -1,0 +1,151 @@
+// What lost packets cost the recogniser: word error rate of the CPU speech
+// engine (pocketsphinx, offline: each recording decoded whole) on the
+// librivox recordings sent as the browser sends them (Opus, 20 ms, wideband,
+// in-band FEC on) through the node's RtpAudioDecoder with packets dropped,
+// the hole filled by the codec's concealment (the node's default) against
+// silence (`concealMs: 0`, the node before concealment). Random loss at
+// several rates and bursty loss (Gilbert-Elliott, bursts of 3 on average),
+// the same dropped packets for both, several seeds. Prints WER per case;
+// asserts nothing.
+//
+//   pnpm --filter @parley/signaling exec tsx bench/packet-loss-wer.bench.ts
+//   SEEDS=4 (default)
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { corpusWer, librivoxRecordings, opusPacketsFromFile } from "@parley/loadtest";
+import { RtpAudioDecoder } from "@parley/media";
+import { rtpPacket } from "@parley/media/testing";
+
+const SEEDS = Number(process.env.SEEDS ?? 4);
+const ASR_WORKER_DIR = path.resolve(import.meta.dirname, "../../inference-bridge/asr-worker");
+
+/** Dropped packets, by index: `lose(i)` for each packet in order. */
+type LossModel = { name: string; lose: (random: () => number) => () => boolean };
+const random = (rate: number): LossModel => ({
+  name: `random ${rate * 100}%`,
+  lose: (r) => () => r() < rate,
+});
+/** Gilbert-Elliott: enter a burst with p, stay with 2/3 (bursts of 3 on average): `rate` lost overall. */
+const bursty = (rate: number): LossModel => ({
+  name: `bursts of ~3, ${rate * 100}%`,
+  lose: (r) => {
+    const stay = 2 / 3;
+    const enter = (rate * (1 - stay)) / (1 - rate);
+    let inBurst = false;
+    return () => {
+      inBurst = r() < (inBurst ? stay : enter);
+      return inBurst;
+    };
+  },
+});
+const MODELS = [random(0.05), random(0.1), random(0.2), bursty(0.1)];
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The PCM the node hands the recogniser for these packets, `dropped` ones never arriving. */
+function receive(packets: Buffer[], dropped: boolean[], concealMs: number): Int16Array {
+  const chunks: Int16Array[] = [];
+  let total = 0;
+  const decoder = new RtpAudioDecoder(
+    (pcm) => {
+      chunks.push(pcm.slice());
+      total += pcm.length;
+    },
+    { concealMs },
+  );
+  packets.forEach((payload, i) => {
+    if (dropped[i]) return;
+    decoder.push(rtpPacket(i, i * 960, payload));
+    decoder.flush(); // the reorder window's timeout: nothing comes back later here
+  });
+  decoder.close();
+  const pcm = new Int16Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    pcm.set(c, at);
+    at += c.length;
+  }
+  return pcm;
+}
+
+function wav16k(file: string, pcm: Int16Array): void {
+  const header = Buffer.alloc(44);
+  header.write("RIFF", 0);
+  header.writeUInt32LE(36 + pcm.byteLength, 4);
+  header.write("WAVEfmt ", 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(16_000, 24);
+  header.writeUInt32LE(32_000, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write("data", 36);
+  header.writeUInt32LE(pcm.byteLength, 40);
+  writeFileSync(file, Buffer.concat([header, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]));
+}
+
+const work = mkdtempSync(path.join(tmpdir(), "parley-loss-bench-"));
+try {
+  const recordings = librivoxRecordings().map((r) => ({ ...r, packets: opusPacketsFromFile(r.wav) }));
+  type Case = { model: string; mode: string; files: { file: string; reference: string }[]; lost: number };
+  const cases: Case[] = [];
+  const clean: Case = { model: "no loss", mode: "-", files: [], lost: 0 };
+  cases.push(clean);
+  for (const r of recordings) {
+    const file = path.join(work, `clean-${r.id}.wav`);
+    wav16k(file, receive(r.packets, [], 100));
+    clean.files.push({ file, reference: r.reference });
+  }
+  for (const model of MODELS) {
+    const byMode = new Map<string, Case>();
+    for (const mode of ["concealed", "silence"]) {
+      const c: Case = { model: model.name, mode, files: [], lost: 0 };
+      byMode.set(mode, c);
+      cases.push(c);
+    }
+    let sent = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      for (const r of recordings) {
+        const lose = model.lose(mulberry32(seed * 7919 + r.id.length * 31 + r.packets.length));
+        const dropped = r.packets.map((_, i) => i > 0 && lose());
+        sent += dropped.length;
+        for (const [mode, c] of byMode) {
+          c.lost += dropped.filter(Boolean).length;
+          const file = path.join(work, `${model.name.replace(/\W+/g, "_")}-${mode}-${seed}-${r.id}.wav`);
+          wav16k(file, receive(r.packets, dropped, mode === "concealed" ? 100 : 0));
+          c.files.push({ file, reference: r.reference });
+        }
+      }
+    }
+    for (const c of byMode.values()) c.lost /= sent / 100; // per cent of packets
+  }
+  const files = cases.flatMap((c) => c.files.map((f) => f.file));
+  const heard = JSON.parse(
+    execFileSync(path.join(ASR_WORKER_DIR, ".venv/bin/python"), ["-m", "parley_asr.offline", ...files], {
+      cwd: ASR_WORKER_DIR,
+      maxBuffer: 1 << 26,
+      encoding: "utf8",
+    }),
+  ) as Record<string, string>;
+  console.log(`${recordings.length} librivox recordings × ${SEEDS} seeds, pocketsphinx offline`);
+  console.log("| loss | lost | hole filled with | WER |");
+  console.log("| :-- | --: | :-- | --: |");
+  for (const c of cases) {
+    const wer = corpusWer(c.files.map((f) => ({ reference: f.reference, hypothesis: heard[f.file] ?? "" })));
+    console.log(`| ${c.model} | ${c.lost.toFixed(1)} % | ${c.mode} | ${wer.toFixed(3)} |`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
