@@ -68,6 +68,8 @@ async function talk(c: FakeConversation, finalScore: number, topics = ["service"
   });
   c.segment(2, second, true);
   c.score(finalScore - 5, { topics, sentiment, through: 2 });
+  // A conversation lasts: its end is stamped after its start (in a warm process all of the above takes under 1 ms).
+  await new Promise((resolve) => setTimeout(resolve, 5));
   c.end({ score: finalScore, topics, sentiment, relevance: 0.9 });
   await rig.records.flush();
 }
