@@ -8,8 +8,9 @@ import { defineConfig } from "vitest/config";
 // `pnpm test:unit` runs the first kind only; `pnpm test` runs all three.
 const timeouts = { testTimeout: 30_000, hookTimeout: 60_000 };
 // Integration and browser tests run real audio paths and must not compete
-// with each other for 2 cores: one file at a time, after the unit tests, the
-// integration tests first (projects in one group would run side by side).
+// with each other for 2 cores: one file at a time, after the unit tests and
+// records' own, the integration tests first (projects in one group would run
+// side by side).
 const oneAtATime = (groupOrder: number) => ({ sequence: { groupOrder }, maxWorkers: 1 });
 // One real PostgreSQL cluster per run for the nodes these tests start.
 const postgres = "./signaling/test/postgres.global.ts";
@@ -37,13 +38,12 @@ export default defineConfig({
         extends: true,
         test: {
           ...timeouts,
-          ...oneAtATime(1),
-          // One process for all of them, not a fresh one with fresh imports per file (about a
-          // second each here): each file starts and stops its own nodes, workers and services.
-          isolate: false,
-          name: "integration",
-          include: ["*/test/**/*.int.test.ts"],
-          globalSetup: [postgres],
+          // Records against real PostgreSQL clusters of their own: no audio, nothing real-time,
+          // so two files at a time, before the audio paths start.
+          name: "records",
+          sequence: { groupOrder: 1 },
+          maxWorkers: 2,
+          include: ["records/test/**/*.int.test.ts"],
         },
       },
       {
@@ -51,6 +51,20 @@ export default defineConfig({
         test: {
           ...timeouts,
           ...oneAtATime(2),
+          // One process for all of them, not a fresh one with fresh imports per file (about a
+          // second each here): each file starts and stops its own nodes, workers and services.
+          isolate: false,
+          name: "integration",
+          include: ["*/test/**/*.int.test.ts"],
+          exclude: ["records/test/**", "**/node_modules/**"],
+          globalSetup: [postgres],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          ...timeouts,
+          ...oneAtATime(3),
           name: "browser",
           include: ["*/test/**/*.browser.test.ts"],
           globalSetup: [postgres],
