@@ -51,9 +51,6 @@ export default defineConfig({
         test: {
           ...timeouts,
           ...oneAtATime(2),
-          // One process for all of them, not a fresh one with fresh imports per file (about a
-          // second each here): each file starts and stops its own nodes, workers and services.
-          isolate: false,
           name: "integration",
           include: ["*/test/**/*.int.test.ts"],
           exclude: ["records/test/**", "**/node_modules/**"],
