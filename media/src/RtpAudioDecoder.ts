@@ -6,9 +6,9 @@
 // out of order are held for at most `reorderWindowMs`; in-order packets go
 // straight through, so the common case adds no latency. A hole left by lost
 // packets is filled by the codec's concealment for up to `concealMs` (the
-// voice carried on and fading, as a phone call's receiver does: a word cut
-// by 20 ms of digital silence splits in two for a recogniser), then silence;
-// a pause (DTX) is silence.
+// voice carried on, as a phone call's receiver does: a word cut by 20 ms of
+// digital silence splits in two for a recogniser), faded out into silence
+// if the hole is longer; a pause (DTX) is silence.
 //
 // With `maxAheadMs`, the sender's audio cannot run ahead of the wall clock
 // (time since the first packet) by more than that: a sender that floods
@@ -48,6 +48,8 @@ import { newRtpView, readRtpHeader } from "./rtp.ts";
 const RTP_CLOCK_RATE = 48_000;
 const TICKS_PER_SAMPLE = RTP_CLOCK_RATE / OUTPUT_SAMPLE_RATE;
 const SILENCE_CHUNK_SAMPLES = OUTPUT_SAMPLE_RATE; // silence is emitted in ≤ 1 s chunks
+/** A gap cut by more than this (a long pause, a timestamp jump) starts the decoder afresh. */
+const RESET_AFTER_CUT_SAMPLES = OUTPUT_SAMPLE_RATE / 2;
 const MAX_PENDING = 64;
 /** Decoded audio quieter than this (RMS of 32768, about -36 dBFS) is no speech: a pause may follow it. */
 const QUIET_RMS = 500;
@@ -89,7 +91,7 @@ export interface RtpAudioDecoderOptions {
   reorderWindowMs?: number;
   /** Gaps longer than this (a sender that paused) are not filled sample by sample. */
   maxGapMs?: number;
-  /** How much of a hole left by lost packets the codec conceals (default 100 ms, when its fade is over); 0: silence. */
+  /** How much of a hole left by lost packets the codec conceals (default 100 ms), the last frame faded out; 0: silence. */
   concealMs?: number;
   /** How far the timeline may run ahead of the time since the first packet; absent: no bound. */
   maxAheadMs?: number;
@@ -362,14 +364,17 @@ export class RtpAudioDecoder {
       // The sender paused for a long time (or jumped its timestamps): resume
       // right here rather than feeding a minute of zeros to the recogniser.
       // Logged by the owner via stats.
+      // A cut of a few milliseconds is jitter (this packet came sooner after
+      // the first than the sender's clock says): the voice goes on, and so do
+      // the decoder's state and the concealment of a loss.
+      if (gap - maxGap > RESET_AFTER_CUT_SAMPLES) this.#decoder.reset();
       this.#extendedTicks -= (gap - maxGap) * TICKS_PER_SAMPLE;
       position = this.#writtenSamples + maxGap;
       gap = maxGap;
-      this.#decoder.reset();
     }
     if (gap > 0) {
       this.stats.concealedSamples += gap;
-      const voiced = this.#afterLoss ? this.#emitLossConcealment(Math.min(gap, this.#concealSamples), arrivedAtMs) : 0;
+      const voiced = this.#afterLoss ? this.#emitLossConcealment(gap, arrivedAtMs) : 0;
       if (gap > voiced) this.#emitSilence(gap - voiced, arrivedAtMs);
     }
     this.#afterLoss = false;
@@ -400,8 +405,14 @@ export class RtpAudioDecoder {
     this.#sink(pcm, offset, arrivedAtMs);
   }
 
-  /** Up to `samples` of the codec's concealment, one lost frame at a time; returns how many were emitted. */
-  #emitLossConcealment(samples: number, arrivedAtMs: number): number {
+  /**
+   * The codec's concealment of a hole of `gap` samples, one lost frame at a
+   * time, for at most concealMs; returns how many samples were emitted. When
+   * silence follows, the last frame fades out into it: libopus's concealment
+   * is still audible there, and a step to digital zero is the cut this avoids.
+   */
+  #emitLossConcealment(gap: number, arrivedAtMs: number): number {
+    const samples = Math.min(gap, this.#concealSamples);
     let emitted = 0;
     while (emitted < samples) {
       let pcm: Int16Array | undefined;
@@ -412,9 +423,11 @@ export class RtpAudioDecoder {
       }
       if (!pcm || pcm.length === 0) break;
       const n = Math.min(pcm.length, samples - emitted);
+      const chunk = n === pcm.length ? pcm : pcm.subarray(0, n);
+      if (emitted + n === samples && samples < gap) fadeOut(chunk);
       const offset = this.#writtenSamples;
       this.#writtenSamples += n;
-      this.#sink(n === pcm.length ? pcm : pcm.subarray(0, n), offset, arrivedAtMs);
+      this.#sink(chunk, offset, arrivedAtMs);
       emitted += n;
     }
     this.stats.lossConcealedSamples += emitted;
@@ -430,6 +443,12 @@ export class RtpAudioDecoder {
       samples -= n;
     }
   }
+}
+
+/** A linear fade to zero, in place (the decoder's own output buffer). */
+function fadeOut(pcm: Int16Array): void {
+  const n = pcm.length;
+  for (let i = 0; i < n; i++) pcm[i] = Math.round((pcm[i]! * (n - 1 - i)) / n);
 }
 
 function isQuiet(pcm: Int16Array): boolean {

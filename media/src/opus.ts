@@ -60,20 +60,25 @@ export class OpusPcmDecoder {
    * all decoders: valid until the next decode call, copy them to keep them.
    */
   decode(payload: Uint8Array): Int16Array {
-    this.#lastToc = payload[0] ?? -1;
-    if (native) return this.#viewOf(native.output, native.decode.call(this.#decoder, payload));
-    const bytes = this.#decoder.decode(payload);
-    return this.#viewOf(bytes, bytes.byteLength);
+    let pcm: Int16Array;
+    if (native) pcm = this.#viewOf(native.output, native.decode.call(this.#decoder, payload));
+    else {
+      const bytes = this.#decoder.decode(payload);
+      pcm = this.#viewOf(bytes, bytes.byteLength);
+    }
+    // Only a packet libopus took: a corrupt one's TOC would give concealment a wrong mode and size.
+    this.#lastToc = payload[0]!;
+    return pcm;
   }
 
   /**
    * The codec's own concealment of one lost frame, as long as the last
-   * packet's frames: the voice carried on from the decoder's state, fading
-   * to silence over about 100 ms of losses in a row, and a smooth way back
-   * into the next real packet. (@evan/opus offers no call with no packet;
-   * a frame of zero bytes is libopus's other way to say "lost".) Undefined
-   * before the first packet or after a reset: there is nothing to carry on.
-   * Same lifetime as decode's samples.
+   * packet's frames: the voice carried on from the decoder's state (libopus
+   * lowers it frame by frame, but not to silence), and a smooth way back into
+   * the next real packet. (@evan/opus offers no call with no packet; a frame
+   * of zero bytes is libopus's other way to say "lost".) Undefined before
+   * the first packet or after a reset: there is nothing to carry on. Same
+   * lifetime as decode's samples.
    */
   conceal(): Int16Array | undefined {
     if (this.#lastToc < 0) return undefined;

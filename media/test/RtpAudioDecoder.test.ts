@@ -134,7 +134,7 @@ describe("RtpAudioDecoder", () => {
     expect(silent.stats).toMatchObject({ lost: 1, concealedSamples: FRAME_16K, lossConcealedSamples: 0 });
   });
 
-  it("conceals at most concealMs of a long hole, fading, and fills the rest with silence", () => {
+  it("conceals at most concealMs of a long hole, fades out, and fills the rest with silence", () => {
     vi.useFakeTimers();
     const { sink, timeline } = collector();
     const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 30, concealMs: 60 });
@@ -151,8 +151,39 @@ describe("RtpAudioDecoder", () => {
     });
     const frames = toneFrames(pcm);
     expect(frames[62]).toBe(true); // concealed
+    // The concealment is still loud where it stops: its last frame fades out, with no step into the silence.
+    const peak = (from: number, to: number) => Math.max(...Array.from(pcm.subarray(from, to), Math.abs));
+    expect(peak(64 * FRAME_16K, 64 * FRAME_16K + 40)).toBeGreaterThan(2000);
+    expect(peak(65 * FRAME_16K - 16, 65 * FRAME_16K)).toBeLessThan(400);
     expect(Array.from(pcm.subarray(65 * FRAME_16K, 68 * FRAME_16K)).every((s) => s === 0)).toBe(true);
     expect(frames[68]).toBe(true); // the next packet decodes as sent
+  });
+
+  it("conceals a loss whose hole jitter shortened, with the node's real-time bound on", () => {
+    vi.useFakeTimers();
+    const { sink, timeline } = collector();
+    let clock = 0;
+    const decoder = new RtpAudioDecoder(sink, { reorderWindowMs: 30, maxAheadMs: 5_000, now: () => clock });
+    for (let i = 0; i < packets.length; i++) {
+      clock = Math.max(i * 20, 10); // the first packet came 10 ms later than the rest
+      if (i !== 15) decoder.push(packets[i]!);
+      vi.advanceTimersByTime(20);
+    }
+    const pcm = timeline();
+    // The hole may last only as long as real time allows (10 ms), but it is the voice carried on, not a cut.
+    expect(decoder.stats).toMatchObject({
+      lost: 1,
+      concealedSamples: FRAME_16K / 2,
+      lossConcealedSamples: FRAME_16K / 2,
+    });
+    let zeros = 0;
+    let longestZeros = 0;
+    for (let i = 12 * FRAME_16K; i < 18 * FRAME_16K; i++) {
+      zeros = pcm[i] === 0 ? zeros + 1 : 0;
+      longestZeros = Math.max(longestZeros, zeros);
+    }
+    expect(longestZeros).toBeLessThan(8);
+    expect(toneFrames(pcm).slice(12, 18)).toEqual([true, true, true, true, true, true]);
   });
 
   it("restores order of reordered packets without losing any", () => {

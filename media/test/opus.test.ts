@@ -64,6 +64,21 @@ describe("OpusPcmDecoder", () => {
     expect(ours.conceal()).toBeUndefined();
   });
 
+  it("conceals from the last packet it could decode, not from a corrupt one", () => {
+    const packets = chirpPackets(10);
+    const ours = new OpusPcmDecoder();
+    const reference = new Decoder({ channels: 1, sample_rate: OUTPUT_SAMPLE_RATE });
+    for (const packet of packets) {
+      ours.decode(packet);
+      reference.decode(packet);
+    }
+    // Its TOC says 2.5 ms CELT frames (and code 3 with no frame count: invalid); concealing "as" it
+    // would make 2.5 ms of audio a lost frame.
+    expect(() => ours.decode(new Uint8Array([0x83]))).toThrow();
+    const expected = new Int16Array(reference.decode(new Uint8Array([packets[9]![0]! & 0xfc])).slice().buffer);
+    expect(Array.from(ours.conceal()!)).toEqual(Array.from(expected));
+  });
+
   it("resets its state without failing", () => {
     const decoder = new OpusPcmDecoder();
     const [packet] = chirpPackets(1);

@@ -1,11 +1,13 @@
 // What lost packets cost the recogniser: word error rate of the CPU speech
 // engine (pocketsphinx, offline: each recording decoded whole) on the
-// librivox recordings sent as the browser sends them (Opus, 20 ms, wideband,
-// in-band FEC on) through the node's RtpAudioDecoder with packets dropped,
-// the hole filled by the codec's concealment (the node's default) against
-// silence (`concealMs: 0`, the node before concealment). Random loss at
-// several rates and bursty loss (Gilbert-Elliott, bursts of 3 on average),
-// the same dropped packets for both, several seeds. Prints WER per case;
+// librivox recordings sent as the browser sends them (Opus, 20 ms, wideband;
+// the node decodes no in-band FEC) through the node's RtpAudioDecoder with
+// its real-time bound (`maxAheadMs`), packets arriving with up to 20 ms of
+// jitter and some dropped, the holes filled by the codec's concealment (the
+// node's default) against silence (`concealMs: 0`, the node before
+// concealment). Random loss at several rates and bursty loss
+// (Gilbert-Elliott, bursts of 3 on average), the same packets dropped and
+// the same arrival times for both, several seeds. Prints WER per case;
 // asserts nothing.
 //
 //   pnpm --filter @parley/signaling exec tsx bench/packet-loss-wer.bench.ts
@@ -53,19 +55,25 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-/** The PCM the node hands the recogniser for these packets, `dropped` ones never arriving. */
-function receive(packets: Buffer[], dropped: boolean[], concealMs: number): Int16Array {
+/**
+ * The PCM the node hands the recogniser for these packets, `dropped` ones
+ * never arriving, the others at `arrivalMs` (the node's options for the
+ * real-time bound; no idle fill: these recordings have no DTX pauses).
+ */
+function receive(packets: Buffer[], dropped: boolean[], arrivalMs: number[], concealMs: number): Int16Array {
   const chunks: Int16Array[] = [];
   let total = 0;
+  let now = 0;
   const decoder = new RtpAudioDecoder(
     (pcm) => {
       chunks.push(pcm.slice());
       total += pcm.length;
     },
-    { concealMs },
+    { concealMs, maxAheadMs: 5_000, now: () => now },
   );
   packets.forEach((payload, i) => {
     if (dropped[i]) return;
+    now = arrivalMs[i]!;
     decoder.push(rtpPacket(i, i * 960, payload));
     decoder.flush(); // the reorder window's timeout: nothing comes back later here
   });
@@ -105,7 +113,15 @@ try {
   cases.push(clean);
   for (const r of recordings) {
     const file = path.join(work, `clean-${r.id}.wav`);
-    wav16k(file, receive(r.packets, [], 100));
+    wav16k(
+      file,
+      receive(
+        r.packets,
+        [],
+        r.packets.map((_, i) => i * 20),
+        100,
+      ),
+    );
     clean.files.push({ file, reference: r.reference });
   }
   for (const model of MODELS) {
@@ -118,13 +134,16 @@ try {
     let sent = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       for (const r of recordings) {
-        const lose = model.lose(mulberry32(seed * 7919 + r.id.length * 31 + r.packets.length));
+        const draw = mulberry32(seed * 7919 + r.id.length * 31 + r.packets.length);
+        const lose = model.lose(draw);
         const dropped = r.packets.map((_, i) => i > 0 && lose());
+        let arrived = 0;
+        const arrivalMs = r.packets.map((_, i) => (arrived = Math.max(arrived, i * 20 + 20 * draw())));
         sent += dropped.length;
         for (const [mode, c] of byMode) {
           c.lost += dropped.filter(Boolean).length;
           const file = path.join(work, `${model.name.replace(/\W+/g, "_")}-${mode}-${seed}-${r.id}.wav`);
-          wav16k(file, receive(r.packets, dropped, mode === "concealed" ? 100 : 0));
+          wav16k(file, receive(r.packets, dropped, arrivalMs, mode === "concealed" ? 100 : 0));
           c.files.push({ file, reference: r.reference });
         }
       }
