@@ -219,6 +219,15 @@ export class WeriftCustomer {
     this.#timestamp = (this.#timestamp + Math.round(960 * advanceFrames)) >>> 0;
   }
 
+  /**
+   * A packet lost on the way: its sequence number and `advanceFrames` of RTP
+   * time pass, nothing is sent (for tests of the receiver's concealment).
+   */
+  loseOpus(advanceFrames = 1): void {
+    this.#seq = (this.#seq + 1) & 0xffff;
+    this.#timestamp = (this.#timestamp + Math.round(960 * advanceFrames)) >>> 0;
+  }
+
   /** Plays packets at real-time pace; `onSent(index, sentAt)` for latency bookkeeping. */
   async play(packets: Buffer[], onSent?: (index: number, sentAtMs: number) => void): Promise<void> {
     const start = performance.now();

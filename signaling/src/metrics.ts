@@ -73,6 +73,11 @@ export const audioStretchedSeconds = new Counter({
   help: "Customer audio placed later than its RTP time because it came after the node had filled its place with silence (a stalled node or network); counted when the session's media closes",
 });
 
+export const audioConcealedSeconds = new Counter({
+  name: "voice_audio_concealed_seconds_total",
+  help: "Customer audio the node made up for packets lost on the way, with the codec's concealment (at most 100 ms per hole; the rest of a hole is silence); counted when the session's media closes",
+});
+
 export const mediaWorkerDeaths = new Counter({
   name: "media_worker_deaths_total",
   help: "mediasoup workers that died (cause: crashed, or hung and killed by the node); each is replaced and its sessions' media is moved to a live worker",

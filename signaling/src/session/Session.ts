@@ -8,7 +8,7 @@ import { EndReason, LiveEnvelopeSchema, type LiveEvent, LiveEventSchema } from "
 import type { ResumableSession } from "@parley/records";
 import type { Logger } from "pino";
 import type { LiveBus } from "../live/LiveBus.ts";
-import { audioStretchedSeconds, rtpPackets } from "../metrics.ts";
+import { audioConcealedSeconds, audioStretchedSeconds, rtpPackets } from "../metrics.ts";
 import type { Store } from "../stores/StoreDirectory.ts";
 import type { AudioClock } from "./AudioClock.ts";
 
@@ -137,6 +137,7 @@ export class Session {
     const stats = media.audioStats;
     if (!stats) return;
     if (stats.stretchedSamples > 0) audioStretchedSeconds.inc(stats.stretchedSamples / OUTPUT_SAMPLE_RATE);
+    if (stats.lossConcealedSamples > 0) audioConcealedSeconds.inc(stats.lossConcealedSamples / OUTPUT_SAMPLE_RATE);
     rtpPackets.inc({ outcome: "received" }, stats.packets);
     rtpPackets.inc({ outcome: "lost" }, stats.lost);
     rtpPackets.inc({ outcome: "late" }, stats.late);
