@@ -87,21 +87,9 @@ function receive(packets: Buffer[], dropped: boolean[], arrivalMs: number[], con
   return pcm;
 }
 
-function wav16k(file: string, pcm: Int16Array): void {
-  const header = Buffer.alloc(44);
-  header.write("RIFF", 0);
-  header.writeUInt32LE(36 + pcm.byteLength, 4);
-  header.write("WAVEfmt ", 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(16_000, 24);
-  header.writeUInt32LE(32_000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write("data", 36);
-  header.writeUInt32LE(pcm.byteLength, 40);
-  writeFileSync(file, Buffer.concat([header, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]));
+/** Raw 16 kHz s16le, which the offline engine reads as it is (no WAV header needed). */
+function writePcm(file: string, pcm: Int16Array): void {
+  writeFileSync(file, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength));
 }
 
 const work = mkdtempSync(path.join(tmpdir(), "parley-loss-bench-"));
@@ -112,8 +100,8 @@ try {
   const clean: Case = { model: "no loss", mode: "-", files: [], lost: 0 };
   cases.push(clean);
   for (const r of recordings) {
-    const file = path.join(work, `clean-${r.id}.wav`);
-    wav16k(
+    const file = path.join(work, `clean-${r.id}.raw`);
+    writePcm(
       file,
       receive(
         r.packets,
@@ -142,8 +130,8 @@ try {
         sent += dropped.length;
         for (const [mode, c] of byMode) {
           c.lost += dropped.filter(Boolean).length;
-          const file = path.join(work, `${model.name.replace(/\W+/g, "_")}-${mode}-${seed}-${r.id}.wav`);
-          wav16k(file, receive(r.packets, dropped, arrivalMs, mode === "concealed" ? 100 : 0));
+          const file = path.join(work, `${model.name.replace(/\W+/g, "_")}-${mode}-${seed}-${r.id}.raw`);
+          writePcm(file, receive(r.packets, dropped, arrivalMs, mode === "concealed" ? 100 : 0));
           c.files.push({ file, reference: r.reference });
         }
       }
